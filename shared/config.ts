@@ -1,0 +1,88 @@
+/**
+ * Configuration, read from the environment once (at cold start in Lambda, at start-up locally).
+ * This is the only module that reads `process.env`; everything else receives a `Config`.
+ */
+export type VaultMode = 'local' | 'aws';
+
+export interface Config {
+  /** `local`: embedded store, server key in the data folder. `aws`: deployed behind API Gateway. */
+  readonly mode: VaultMode;
+  readonly tableName: string;
+  /** DynamoDB endpoint override (dynalite, DynamoDB Local); unset on AWS. */
+  readonly dynamoEndpoint?: string;
+  readonly region: string;
+  /** Local mode: where dynalite's files and the server key live. */
+  readonly dataDir: string;
+  /** AWS mode: Secrets Manager id (ARN or name) of the server key ring. */
+  readonly serverKeySecretId?: string;
+  /** How long run records are kept before they expire (TTL + checked on read). */
+  readonly runRetentionSeconds: number;
+  /** Allow runner URLs on loopback / private / link-local addresses (local mode default: true). */
+  readonly allowPrivateRunners: boolean;
+  /** If non-empty, runner URLs must have one of these host names. */
+  readonly allowedRunnerHosts: readonly string[];
+  /** AWS mode: the worker function that executes async runs. */
+  readonly runWorkerFunctionName?: string;
+  /** AWS mode: KMS key that wraps async run payloads for the worker. */
+  readonly runPayloadKeyId?: string;
+  /** Local server port. */
+  readonly port: number;
+  /** Local server: make sure a tenant with this API key exists at start. */
+  readonly bootstrapApiKey?: string;
+  readonly bootstrapTenant: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function intFrom(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return n;
+}
+
+function boolFrom(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(1|true|yes)$/i.test(raw)) return true;
+  if (/^(0|false|no)$/i.test(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+/** Builds a Config from an environment map; throws a ConfigError naming the bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const modeRaw = env.VAULT_MODE ?? (env.AWS_LAMBDA_FUNCTION_NAME ? 'aws' : 'local');
+  if (modeRaw !== 'local' && modeRaw !== 'aws') {
+    throw new ConfigError(`VAULT_MODE must be "local" or "aws", got "${modeRaw}"`);
+  }
+  const mode: VaultMode = modeRaw;
+  const tableName = env.VAULT_TABLE_NAME || (mode === 'local' ? 'agent-vault' : undefined);
+  if (!tableName) throw new ConfigError('VAULT_TABLE_NAME is required in aws mode');
+  const retentionDays = intFrom(env, 'VAULT_RUN_RETENTION_DAYS', 7, 1, 3650);
+  return {
+    mode,
+    tableName,
+    dynamoEndpoint: env.VAULT_DYNAMODB_ENDPOINT || undefined,
+    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || (mode === 'local' ? 'local' : 'us-east-1'),
+    dataDir: env.VAULT_DATA_DIR || '.data',
+    serverKeySecretId: env.VAULT_SERVER_KEY_SECRET_ID || undefined,
+    runRetentionSeconds: retentionDays * 86_400,
+    allowPrivateRunners: boolFrom(env, 'VAULT_ALLOW_PRIVATE_RUNNERS', mode === 'local'),
+    allowedRunnerHosts: (env.VAULT_ALLOWED_RUNNER_HOSTS ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean),
+    runWorkerFunctionName: env.VAULT_RUN_WORKER_FUNCTION || undefined,
+    runPayloadKeyId: env.VAULT_RUN_PAYLOAD_KEY_ID || undefined,
+    port: intFrom(env, 'PORT', 3000, 0, 65_535),
+    bootstrapApiKey: env.VAULT_BOOTSTRAP_API_KEY || undefined,
+    bootstrapTenant: env.VAULT_BOOTSTRAP_TENANT || 'default',
+  };
+}

@@ -1,0 +1,67 @@
+import { type Db, createDb } from './clients.ts';
+import { type Config, loadConfig } from './config.ts';
+import type { ServerKeyRing } from './crypto/server-key.ts';
+import { type Logger, createLogger } from './log.ts';
+import type { RunDispatcher } from './runs/dispatch.ts';
+
+/**
+ * Everything a handler needs from the outside world, built once per process (Lambda cold start,
+ * local server start) and passed explicitly to the domain code.
+ */
+export interface Deps {
+  readonly config: Config;
+  readonly db: Db;
+  readonly serverKeys: ServerKeyRing;
+  readonly dispatcher: RunDispatcher;
+  readonly log: Logger;
+  readonly now: () => Date;
+}
+
+let current: Promise<Deps> | undefined;
+
+/** Installs the dependencies (local server, tests). */
+export function setDeps(deps: Deps | Promise<Deps>): void {
+  current = Promise.resolve(deps);
+}
+
+/** Forgets installed dependencies (tests). */
+export function resetDeps(): void {
+  current = undefined;
+}
+
+/** The process's dependencies, built from the environment on first use. */
+export function getDeps(): Promise<Deps> {
+  if (!current) {
+    current = buildDepsFromEnv().catch((err: unknown) => {
+      current = undefined; // a failed cold start (e.g. throttled secret read) is retried next request
+      throw err;
+    });
+  }
+  return current;
+}
+
+async function buildDepsFromEnv(): Promise<Deps> {
+  const config = loadConfig();
+  const log = createLogger();
+  const db = createDb(config);
+  if (config.mode === 'aws') {
+    const { loadServerKeyRingFromSecretsManager } = await import('./aws/server-key-secret.ts');
+    const { createLambdaRunDispatcher } = await import('./aws/run-dispatcher.ts');
+    if (!config.serverKeySecretId) throw new Error('VAULT_SERVER_KEY_SECRET_ID is required in aws mode');
+    const serverKeys = await loadServerKeyRingFromSecretsManager(config.serverKeySecretId);
+    const dispatcher = createLambdaRunDispatcher(config);
+    return { config, db, serverKeys, dispatcher, log, now: () => new Date() };
+  }
+  const { loadOrCreateLocalKeyRing } = await import('./crypto/key-ring-file.ts');
+  const { createInProcessDispatcher } = await import('./runs/in-process.ts');
+  const serverKeys = await loadOrCreateLocalKeyRing(config.dataDir);
+  const deps: Deps = {
+    config,
+    db,
+    serverKeys,
+    log,
+    now: () => new Date(),
+    dispatcher: createInProcessDispatcher(() => deps),
+  };
+  return deps;
+}

@@ -1,0 +1,29 @@
+/**
+ * Unambiguous byte encodings used to build HKDF info strings, HMAC inputs and AAD: every part
+ * carries a 4-byte big-endian length, so ("ab","c") and ("a","bc") never encode the same.
+ */
+export type Part = string | Uint8Array | number;
+
+function partBytes(part: Part): Uint8Array {
+  if (typeof part === 'string') return Buffer.from(part, 'utf8');
+  if (typeof part === 'number') {
+    if (!Number.isSafeInteger(part) || part < 0) throw new RangeError('parts must be non-negative integers');
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64BE(BigInt(part));
+    return b;
+  }
+  return part;
+}
+
+/** Length-prefixes each part and concatenates them. */
+export function lengthPrefixed(...parts: Part[]): Buffer {
+  const bytes = parts.map(partBytes);
+  const out = Buffer.alloc(bytes.reduce((n, b) => n + 4 + b.length, 0));
+  let off = 0;
+  for (const b of bytes) {
+    off = out.writeUInt32BE(b.length, off);
+    out.set(b, off);
+    off += b.length;
+  }
+  return out;
+}

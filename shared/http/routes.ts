@@ -1,0 +1,86 @@
+/**
+ * The route table: the single list of HTTP routes, which Lambda function (route group) serves
+ * each, and nothing else. The CDK stack adds one API Gateway route per entry, the local server
+ * matches requests against it, and the OpenAPI document is generated from it.
+ */
+export type RouteGroup = 'agents' | 'profiles' | 'runs' | 'meta';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface RouteDef {
+  readonly method: HttpMethod;
+  /** API Gateway path syntax: `{name}` is one path segment. */
+  readonly path: string;
+  readonly group: RouteGroup;
+}
+
+/** API Gateway route key, e.g. `POST /v1/agents`: what `event.routeKey` carries. */
+export const routeKey = (r: Pick<RouteDef, 'method' | 'path'>): string => `${r.method} ${r.path}`;
+
+export const routes: readonly RouteDef[] = [
+  // Compatible endpoints (public create / upsert / run_agent API shapes).
+  { method: 'POST', path: '/api/create_agent_auth_profile', group: 'profiles' },
+  { method: 'POST', path: '/api/upsert_agent_auth_profile', group: 'profiles' },
+  { method: 'POST', path: '/run_agent', group: 'runs' },
+  { method: 'POST', path: '/api/run_agent', group: 'runs' },
+  // Native endpoints.
+  { method: 'POST', path: '/v1/agents', group: 'agents' },
+  { method: 'GET', path: '/v1/agents', group: 'agents' },
+  { method: 'GET', path: '/v1/agents/{agent_id}', group: 'agents' },
+  { method: 'PUT', path: '/v1/agents/{agent_id}', group: 'agents' },
+  { method: 'DELETE', path: '/v1/agents/{agent_id}', group: 'agents' },
+  { method: 'POST', path: '/v1/agents/{agent_id}/rotate-signing-secret', group: 'agents' },
+  { method: 'GET', path: '/v1/agents/{agent_id}/auth-profiles', group: 'profiles' },
+  { method: 'GET', path: '/v1/agents/{agent_id}/auth-profiles/{name}', group: 'profiles' },
+  { method: 'DELETE', path: '/v1/agents/{agent_id}/auth-profiles/{name}', group: 'profiles' },
+  { method: 'GET', path: '/v1/runs/{session_id}', group: 'runs' },
+  { method: 'GET', path: '/openapi.json', group: 'meta' },
+  { method: 'GET', path: '/healthz', group: 'meta' },
+];
+
+/** Requests that match no route go to the `meta` group, which answers a JSON 404 or 405. */
+export const DEFAULT_ROUTE_KEY = '$default';
+
+export interface RouteMatch {
+  readonly route: RouteDef;
+  readonly pathParameters: Record<string, string>;
+}
+
+const compiled = routes.map((route) => {
+  const names: string[] = [];
+  const pattern = route.path.replace(/\{([a-z_]+)\}/g, (_m, name: string) => {
+    names.push(name);
+    return '([^/]+)';
+  });
+  return { route, names, regex: new RegExp(`^${pattern}$`) };
+});
+
+/**
+ * Matches a method and raw path against the table. Returns the route with its decoded path
+ * parameters, `{ allowed }` when the path exists under other methods (→ 405), or undefined (→ 404).
+ */
+export function matchRoute(
+  method: string,
+  rawPath: string,
+): RouteMatch | { allowed: HttpMethod[] } | undefined {
+  const allowed: HttpMethod[] = [];
+  for (const { route, names, regex } of compiled) {
+    const m = regex.exec(rawPath);
+    if (!m) continue;
+    if (route.method !== method.toUpperCase()) {
+      allowed.push(route.method);
+      continue;
+    }
+    const pathParameters: Record<string, string> = {};
+    for (const [i, name] of names.entries()) {
+      let value = m[i + 1] ?? '';
+      try {
+        value = decodeURIComponent(value);
+      } catch {
+        // A malformed escape stays as sent; validation will reject it with a clear message.
+      }
+      pathParameters[name] = value;
+    }
+    return { route, pathParameters };
+  }
+  return allowed.length > 0 ? { allowed } : undefined;
+}

@@ -1,0 +1,19 @@
+/**
+ * How an accepted asynchronous run reaches the code that executes it. Local mode runs it in
+ * process on a bounded queue; the AWS deployment hands it to a worker Lambda, wrapped with KMS so
+ * neither the auth token nor any decrypted value rests anywhere in clear.
+ */
+export interface RunJob {
+  readonly tenant: string;
+  readonly agentId: string;
+  readonly sessionId: string;
+  /** The caller's auth token, if the run uses a profile. Never logged, never stored. */
+  readonly authToken?: string;
+  /** Caller-supplied parameters (not yet merged with the profile's auth_data). */
+  readonly parameters: Record<string, unknown>;
+}
+
+export interface RunDispatcher {
+  /** Accepts the job for execution; rejects if it could not be handed over. */
+  dispatch(job: RunJob): Promise<void>;
+}
