@@ -4,6 +4,7 @@ import type { Config } from './config.ts';
 
 /** The table and the client every repository uses. */
 export interface Db {
+  readonly client: DynamoDBClient;
   readonly doc: DynamoDBDocumentClient;
   readonly tableName: string;
 }
@@ -24,5 +25,5 @@ export function createDb(config: Pick<Config, 'dynamoEndpoint' | 'region' | 'tab
   const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
   });
-  return { doc, tableName: config.tableName };
+  return { client, doc, tableName: config.tableName };
 }

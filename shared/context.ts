@@ -2,7 +2,10 @@ import { type Db, createDb } from './clients.ts';
 import { type Config, loadConfig } from './config.ts';
 import type { ServerKeyRing } from './crypto/server-key.ts';
 import { type Logger, createLogger } from './log.ts';
+import { loadOrCreateLocalKeyRing } from './crypto/key-ring-file.ts';
 import type { RunDispatcher } from './runs/dispatch.ts';
+import { type InProcessDispatcher, createInProcessDispatcher } from './runs/in-process.ts';
+import { executeRunJob } from './services/runs.ts';
 
 /**
  * Everything a handler needs from the outside world, built once per process (Lambda cold start,
@@ -52,16 +55,29 @@ async function buildDepsFromEnv(): Promise<Deps> {
     const dispatcher = createLambdaRunDispatcher(config);
     return { config, db, serverKeys, dispatcher, log, now: () => new Date() };
   }
-  const { loadOrCreateLocalKeyRing } = await import('./crypto/key-ring-file.ts');
-  const { createInProcessDispatcher } = await import('./runs/in-process.ts');
+  return createLocalDeps(config, { db, log });
+}
+
+/**
+ * Local-mode dependencies: the server key ring from the data folder and an in-process queue for
+ * async runs. The local server and the tests build their dependencies with this.
+ */
+export async function createLocalDeps(config: Config, parts: { db: Db; log: Logger; now?: () => Date }): Promise<Deps & { dispatcher: InProcessDispatcher }> {
   const serverKeys = await loadOrCreateLocalKeyRing(config.dataDir);
-  const deps: Deps = {
+  const deps: Deps & { dispatcher: InProcessDispatcher } = {
     config,
-    db,
+    db: parts.db,
     serverKeys,
-    log,
-    now: () => new Date(),
-    dispatcher: createInProcessDispatcher(() => deps),
+    log: parts.log,
+    now: parts.now ?? (() => new Date()),
+    dispatcher: createInProcessDispatcher(
+      (job) => executeRunJob(deps, job),
+      (err, job) =>
+        parts.log.log('error', 'async run crashed', {
+          session_id: job.sessionId,
+          error_name: err instanceof Error ? err.name : typeof err,
+        }),
+    ),
   };
   return deps;
 }

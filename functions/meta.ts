@@ -1,0 +1,33 @@
+import middy from '@middy/core';
+import type { APIGatewayProxyResultV2 } from 'aws-lambda';
+import { getDeps } from '#shared/context';
+import { MethodNotAllowedError, NotFoundError } from '#shared/errors';
+import { type VaultEvent, errorResponses } from '#shared/http/middleware';
+import { ok } from '#shared/http/responses';
+import { matchRoute } from '#shared/http/routes';
+import { buildOpenApi } from '#shared/schemas/openapi';
+
+let openApi: ReturnType<typeof buildOpenApi> | undefined;
+
+/**
+ * Public, storage-free routes: the OpenAPI document, liveness, and the `$default` route that
+ * answers unknown paths with a JSON 404 and wrong methods with a JSON 405.
+ */
+export const handler = middy<VaultEvent, APIGatewayProxyResultV2>()
+  .use(errorResponses(getDeps))
+  .handler(async (event) => {
+    switch (event.routeKey) {
+      case 'GET /openapi.json':
+        openApi ??= buildOpenApi();
+        return ok(openApi);
+      case 'GET /healthz':
+        return ok({ status: 'ok' });
+      default: {
+        const method = event.requestContext.http.method;
+        const path = event.rawPath;
+        const match = matchRoute(method, path);
+        if (match && 'allowed' in match) throw new MethodNotAllowedError(method, path, match.allowed);
+        throw new NotFoundError(`No route ${method} ${path}; see GET /openapi.json for the API`, 'route_not_found');
+      }
+    }
+  });

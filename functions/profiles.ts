@@ -1,0 +1,39 @@
+import { routeGroupHandler } from '#shared/http/handler';
+import { noContent, ok } from '#shared/http/responses';
+import { AgentId, ProfileName, parseInput } from '#shared/schemas/common';
+import { CreateProfileBody, ListQuery, UpsertProfileBody } from '#shared/schemas/profiles';
+import * as profiles from '#shared/services/profiles';
+
+/** Auth profiles: the compatible create/upsert endpoints and the native metadata endpoints. */
+export const handler = routeGroupHandler({
+  'POST /api/create_agent_auth_profile': async ({ deps, tenant, body }) =>
+    ok(await profiles.createProfile(deps, tenant, parseInput(CreateProfileBody, body))),
+
+  'POST /api/upsert_agent_auth_profile': async ({ deps, tenant, body }) =>
+    ok(await profiles.upsertProfile(deps, tenant, parseInput(UpsertProfileBody, body))),
+
+  'GET /v1/agents/{agent_id}/auth-profiles': async ({ deps, tenant, params, query }) => {
+    const { limit, cursor } = parseInput(ListQuery, query, 'query string');
+    return ok(await profiles.listProfiles(deps, tenant, parseInput(AgentId, params.agent_id, 'agent_id'), limit, cursor));
+  },
+
+  'GET /v1/agents/{agent_id}/auth-profiles/{name}': async ({ deps, tenant, params }) =>
+    ok(
+      await profiles.getProfileMetadata(
+        deps,
+        tenant,
+        parseInput(AgentId, params.agent_id, 'agent_id'),
+        parseInput(ProfileName, params.name, 'profile name'),
+      ),
+    ),
+
+  'DELETE /v1/agents/{agent_id}/auth-profiles/{name}': async ({ deps, tenant, params }) => {
+    await profiles.deleteProfile(
+      deps,
+      tenant,
+      parseInput(AgentId, params.agent_id, 'agent_id'),
+      parseInput(ProfileName, params.name, 'profile name'),
+    );
+    return noContent();
+  },
+});

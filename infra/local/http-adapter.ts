@@ -1,0 +1,144 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { MAX_BODY_BYTES } from '#shared/http/middleware';
+import { errorBody } from '#shared/http/responses';
+import { DEFAULT_ROUTE_KEY, type RouteGroup, matchRoute, routeKey } from '#shared/http/routes';
+
+export type LambdaHttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<unknown>;
+
+class BodyTooLarge extends Error {}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new BodyTooLarge();
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function lambdaContext(group: string, requestId: string): Context {
+  const deadline = Date.now() + 30_000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: `agent-vault-local-${group}`,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:agent-vault-local-${group}`,
+    memoryLimitInMB: '1024',
+    awsRequestId: requestId,
+    logGroupName: 'local',
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+/**
+ * Builds the API Gateway HTTP API (payload v2) event for a Node request, exactly as API Gateway
+ * would: lower-case headers (repeats joined by ","), decoded path parameters from the route
+ * table, `$default` for unmatched requests.
+ */
+export function toApiGatewayEvent(req: IncomingMessage, body: Buffer, requestId: string): { event: APIGatewayProxyEventV2; group: RouteGroup } {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const method = (req.method ?? 'GET').toUpperCase();
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = (req.rawHeaders[i] as string).toLowerCase();
+    const value = req.rawHeaders[i + 1] as string;
+    headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
+  }
+  const query: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) query[k] = query[k] === undefined ? v : `${query[k]},${v}`;
+  const match = matchRoute(method, url.pathname);
+  const matched = match && 'route' in match ? match : undefined;
+  const key = matched ? routeKey(matched.route) : DEFAULT_ROUTE_KEY;
+  const now = new Date();
+  const event: APIGatewayProxyEventV2 = {
+    version: '2.0',
+    routeKey: key,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
+    ...(matched && Object.keys(matched.pathParameters).length ? { pathParameters: matched.pathParameters } : {}),
+    ...(body.length ? { body: body.toString('utf8') } : {}),
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: 'local',
+      http: {
+        method,
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId,
+      routeKey: key,
+      stage: '$default',
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
+    },
+  };
+  return { event, group: matched ? matched.route.group : 'meta' };
+}
+
+function send(res: ServerResponse, status: number, headers: Record<string, string | number>, body?: string) {
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+/**
+ * A Node request listener that serves the very same Lambda handler exports the deployment uses.
+ */
+export function lambdaRequestListener(
+  handlers: Readonly<Record<RouteGroup, LambdaHttpHandler>>,
+  onServed: (line: { method: string; path: string; status: number; ms: number; request_id: string }) => void,
+) {
+  return async (req: IncomingMessage, res: ServerResponse) => {
+    const started = performance.now();
+    const requestId = randomUUID();
+    const done = (status: number) =>
+      onServed({ method: req.method ?? '', path: (req.url ?? '').split('?')[0] ?? '', status, ms: Math.round((performance.now() - started) * 10) / 10, request_id: requestId });
+    let body: Buffer;
+    try {
+      body = await readBody(req);
+    } catch (err) {
+      const tooLarge = err instanceof BodyTooLarge;
+      send(
+        res,
+        tooLarge ? 413 : 400,
+        { 'content-type': 'application/json; charset=utf-8', connection: 'close', 'x-request-id': requestId },
+        JSON.stringify(
+          tooLarge
+            ? errorBody('payload_too_large', `Request body exceeds ${MAX_BODY_BYTES} bytes (256 KiB); auth_data may hold at most 64 KiB`)
+            : errorBody('bad_request', 'The request body could not be read'),
+        ),
+      );
+      done(tooLarge ? 413 : 400);
+      if (tooLarge) req.destroy();
+      return;
+    }
+    const { event, group } = toApiGatewayEvent(req, body, requestId);
+    let result: APIGatewayProxyStructuredResultV2;
+    try {
+      result = (await handlers[group](event, lambdaContext(group, requestId))) as APIGatewayProxyStructuredResultV2;
+    } catch {
+      // The handlers map every error themselves; reaching here is a bug in the adapter.
+      result = { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify(errorBody('internal_error', 'Internal error')) };
+    }
+    const status = result.statusCode ?? 200;
+    const headers: Record<string, string | number> = { 'x-request-id': requestId };
+    for (const [k, v] of Object.entries(result.headers ?? {})) headers[k] = typeof v === 'boolean' ? String(v) : v;
+    const out = result.body === undefined ? undefined : result.isBase64Encoded ? Buffer.from(result.body, 'base64').toString() : result.body;
+    send(res, status, headers, out);
+    done(status);
+  };
+}

@@ -1,0 +1,111 @@
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { handler as agents } from '#functions/agents';
+import { handler as meta } from '#functions/meta';
+import { handler as profiles } from '#functions/profiles';
+import { handler as runs } from '#functions/runs';
+import { createDb } from '#shared/clients';
+import { type Config, loadConfig } from '#shared/config';
+import { type Deps, createLocalDeps, resetDeps, setDeps } from '#shared/context';
+import { type Logger, createLogger } from '#shared/log';
+import { ensureTable } from '#shared/repositories/table';
+import type { InProcessDispatcher } from '#shared/runs/in-process';
+import { ensureApiKey } from '#shared/services/api-keys';
+import type { RouteGroup } from '#shared/http/routes';
+import { startEmbeddedDynamo } from './embedded-dynamo.ts';
+import { type LambdaHttpHandler, lambdaRequestListener } from './http-adapter.ts';
+
+export interface LocalVaultOptions {
+  /** Environment to read the configuration from (default: process.env). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Keep dynalite in memory instead of under the data folder (tests). */
+  readonly inMemory?: boolean;
+  readonly log?: Logger;
+}
+
+export interface LocalVault {
+  readonly url: string;
+  readonly config: Config;
+  readonly deps: Deps & { dispatcher: InProcessDispatcher };
+  /** DynamoDB endpoint the vault uses (embedded dynalite unless VAULT_DYNAMODB_ENDPOINT is set). */
+  readonly dynamoEndpoint: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the vault locally: the same Lambda handlers behind a Node HTTP server on 127.0.0.1,
+ * backed by an embedded dynalite (persisted under the data folder) or VAULT_DYNAMODB_ENDPOINT.
+ */
+export async function startLocalVault(options: LocalVaultOptions = {}): Promise<LocalVault> {
+  const config = loadConfig({ VAULT_MODE: 'local', ...(options.env ?? process.env) });
+  const log = options.log ?? createLogger();
+  const embedded = config.dynamoEndpoint ? undefined : await startEmbeddedDynamo(options.inMemory ? undefined : config.dataDir);
+  const dynamoEndpoint = config.dynamoEndpoint ?? (embedded?.endpoint as string);
+  const db = createDb({ ...config, dynamoEndpoint });
+  let server: Server | undefined;
+  try {
+    await ensureTable(db.client, config.tableName);
+    const deps = await createLocalDeps(config, { db, log });
+    setDeps(deps);
+    if (config.bootstrapApiKey) {
+      const outcome = await ensureApiKey(deps, config.bootstrapApiKey, config.bootstrapTenant);
+      log.log('info', 'bootstrap API key ready', { tenant: config.bootstrapTenant, outcome });
+    }
+    const handlers: Record<RouteGroup, LambdaHttpHandler> = { agents, profiles, runs, meta };
+    server = createServer(lambdaRequestListener(handlers, (line) => log.log('info', 'request', line)));
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve, reject) => {
+      server?.once('error', reject);
+      server?.listen(config.port, '127.0.0.1', () => resolve());
+    });
+    const { port } = server.address() as AddressInfo;
+    const listening = server;
+    return {
+      url: `http://127.0.0.1:${port}`,
+      config,
+      deps,
+      dynamoEndpoint,
+      async close() {
+        await new Promise<void>((resolve) => {
+          listening.close(() => resolve());
+          listening.closeAllConnections();
+        });
+        await Promise.race([deps.dispatcher.drain(), new Promise((r) => setTimeout(r, 5_000))]);
+        resetDeps();
+        db.client.destroy();
+        await embedded?.close();
+      },
+    };
+  } catch (err) {
+    server?.close();
+    db.client.destroy();
+    await embedded?.close();
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  const vault = await startLocalVault();
+  const store = vault.config.dynamoEndpoint ? `DynamoDB at ${vault.config.dynamoEndpoint}` : `embedded dynalite in ${vault.config.dataDir}/`;
+  process.stdout.write(`agent-vault listening on ${vault.url} (${store}, table ${vault.config.tableName})\n`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`${signal}: shutting down\n`);
+    vault.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`agent-vault failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

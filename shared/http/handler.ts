@@ -1,0 +1,39 @@
+import middy from '@middy/core';
+import type { APIGatewayProxyResultV2 } from 'aws-lambda';
+import { type Deps, getDeps } from '../context.ts';
+import { NotFoundError } from '../errors.ts';
+import { type VaultEvent, authenticate, errorResponses, jsonBody } from './middleware.ts';
+import type { HttpResponse } from './responses.ts';
+
+/** What a route function receives: everything parsed, the tenant authenticated. */
+export interface RouteRequest {
+  readonly deps: Deps;
+  readonly tenant: string;
+  readonly body: unknown;
+  readonly params: Readonly<Record<string, string | undefined>>;
+  readonly query: Readonly<Record<string, string | undefined>>;
+  readonly event: VaultEvent;
+}
+
+export type RouteFn = (req: RouteRequest) => Promise<HttpResponse>;
+
+/**
+ * One Lambda handler for a route group: middleware first (errors mapped once, JSON body,
+ * API key), then the route function picked by the API Gateway route key.
+ */
+export function routeGroupHandler(routesByKey: Readonly<Record<string, RouteFn>>, options: { authenticate?: boolean } = {}) {
+  const base = middy<VaultEvent, APIGatewayProxyResultV2>().use(errorResponses(getDeps)).use(jsonBody());
+  const withAuth = options.authenticate === false ? base : base.use(authenticate(getDeps));
+  return withAuth.handler(async (event) => {
+    const fn = routesByKey[event.routeKey];
+    if (!fn) throw new NotFoundError(`No route ${event.routeKey}`, 'route_not_found');
+    return fn({
+      deps: await getDeps(),
+      tenant: event.tenant ?? '',
+      body: event.json ?? {},
+      params: event.pathParameters ?? {},
+      query: event.queryStringParameters ?? {},
+      event,
+    });
+  });
+}

@@ -1,0 +1,133 @@
+import type { MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
+import type { Deps } from '../context.ts';
+import {
+  HttpError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+  isTransientDependencyError,
+} from '../errors.ts';
+import { maskSecrets } from '../log.ts';
+import { authenticateApiKey } from '../services/api-keys.ts';
+import { errorBody, json } from './responses.ts';
+
+/** Request bodies above this are refused with 413 before parsing. */
+export const MAX_BODY_BYTES = 256 * 1024;
+
+/** The API Gateway v2 event, plus what the vault's middleware adds. */
+export interface VaultEvent extends APIGatewayProxyEventV2 {
+  /** Parsed JSON body (`{}` when the request had none). */
+  json?: unknown;
+  /** Tenant of the authenticated API key. */
+  tenant?: string;
+}
+
+type Mw = MiddlewareObj<VaultEvent, APIGatewayProxyResultV2, Error, Context>;
+
+/** Stack frames without the message line: a message could quote input, frames cannot. */
+function framesOnly(err: Error): string | undefined {
+  return err.stack?.split('\n').slice(1, 8).join('\n');
+}
+
+/**
+ * Maps every error to the JSON error body, once, for every handler: HttpErrors keep their status
+ * and message; transient dependency faults (throttling, 5xx, timeouts) become 503 + Retry-After;
+ * anything else is a 500 that says only the request id. Requests are logged without bodies or headers.
+ */
+export function errorResponses(getDeps: () => Promise<Deps>): Mw {
+  return {
+    onError: async (request) => {
+      const err = request.error;
+      const requestId = request.event.requestContext?.requestId ?? 'unknown';
+      if (err instanceof HttpError) {
+        request.response = json(err.status, errorBody(err.code, err.message), { ...err.headers, 'x-request-id': requestId });
+        return;
+      }
+      const deps = await getDeps().catch(() => undefined);
+      const fields = {
+        request_id: requestId,
+        route: request.event.routeKey,
+        error_name: err instanceof Error ? err.name : typeof err,
+        stack: err instanceof Error ? framesOnly(err) : undefined,
+      };
+      if (isTransientDependencyError(err)) {
+        deps?.log.log('warn', 'dependency unavailable', fields);
+        request.response = json(503, errorBody('service_unavailable', 'The vault is temporarily unable to serve this request; retry after a moment.'), {
+          'retry-after': '1',
+          'x-request-id': requestId,
+        });
+        return;
+      }
+      deps?.log.log('error', 'unhandled error', fields);
+      if (!deps) process.stderr.write(`${JSON.stringify({ level: 'error', msg: maskSecrets('unhandled error'), ...fields })}\n`);
+      request.response = json(500, errorBody('internal_error', `Internal error; quote request id ${requestId} when reporting it.`), {
+        'x-request-id': requestId,
+      });
+    },
+  };
+}
+
+/** Dangerous JSON keys are refused at parse time, before any object is built from the input. */
+function rejectProtoKeys(key: string, value: unknown): unknown {
+  if (key === '__proto__') throw new ValidationError('JSON key "__proto__" is not allowed');
+  return value;
+}
+
+/**
+ * JSON bodies: 413 over MAX_BODY_BYTES, 415 unless Content-Type is JSON, 400 for malformed JSON
+ * or a body that is not an object. A request without a body gets `{}`.
+ */
+export function jsonBody(): Mw {
+  return {
+    before: (request) => {
+      const event = request.event;
+      const raw = event.body;
+      if (raw === undefined || raw === null || raw === '') {
+        event.json = {};
+        return;
+      }
+      const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+      if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) {
+        throw new PayloadTooLargeError(`Request body exceeds ${MAX_BODY_BYTES} bytes (256 KiB); auth_data may hold at most 64 KiB`);
+      }
+      const type = event.headers?.['content-type'] ?? '';
+      if (!/^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i.test(type)) {
+        throw new UnsupportedMediaTypeError('Send the request body as JSON with "Content-Type: application/json"');
+      }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text, rejectProtoKeys);
+      } catch (err) {
+        if (err instanceof ValidationError) throw err;
+        throw new ValidationError('Request body is not valid JSON', 'invalid_json');
+      }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        throw new ValidationError('Request body must be a JSON object', 'invalid_json');
+      }
+      event.json = parsed;
+    },
+  };
+}
+
+/** The API key from `Authorization: Bearer`, `X-Api-Key`, or the body's `api_key` (compatibility). */
+export function apiKeyOf(event: VaultEvent): string | undefined {
+  const auth = event.headers?.authorization;
+  if (auth) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    if (m) return m[1];
+  }
+  const header = event.headers?.['x-api-key'];
+  if (header) return header.trim();
+  const body = event.json as { api_key?: unknown } | undefined;
+  return typeof body?.api_key === 'string' ? body.api_key : undefined;
+}
+
+/** Resolves the tenant from the API key (401 if missing or unknown). */
+export function authenticate(getDeps: () => Promise<Deps>): Mw {
+  return {
+    before: async (request) => {
+      request.event.tenant = await authenticateApiKey(await getDeps(), apiKeyOf(request.event));
+    },
+  };
+}

@@ -1,0 +1,30 @@
+/**
+ * Key builders for the one table (DESIGN.md §3). Every pk/sk string in the code base is built here.
+ */
+export interface ItemKey {
+  readonly pk: string;
+  readonly sk: string;
+}
+
+const agentPartition = (tenant: string, agentId: string) => `TENANT#${tenant}#AGENT#${agentId}`;
+
+export const PROFILE_PREFIX = 'PROFILE#';
+export const SESSION_PREFIX = 'SESSION#';
+export const AGENT_PREFIX = 'AGENT#';
+
+export const keys = {
+  apiKey: (keyHashHex: string): ItemKey => ({ pk: `APIKEY#${keyHashHex}`, sk: 'APIKEY' }),
+  tenantAgents: (tenant: string) => `TENANT#${tenant}`,
+  agent: (tenant: string, agentId: string): ItemKey => ({ pk: `TENANT#${tenant}`, sk: `${AGENT_PREFIX}${agentId}` }),
+  /** Partition holding an agent's profiles and sessions. */
+  agentPartition,
+  profile: (tenant: string, agentId: string, slotHex: string): ItemKey => ({
+    pk: agentPartition(tenant, agentId),
+    sk: `${PROFILE_PREFIX}${slotHex}`,
+  }),
+  session: (tenant: string, agentId: string, slotHex: string): ItemKey => ({
+    pk: agentPartition(tenant, agentId),
+    sk: `${SESSION_PREFIX}${slotHex}`,
+  }),
+  run: (sessionId: string): ItemKey => ({ pk: `RUN#${sessionId}`, sk: 'RUN' }),
+} as const;

@@ -1,0 +1,68 @@
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { Db } from '../clients.ts';
+import { conditional } from './conditional.ts';
+import { AGENT_PREFIX, keys } from '../keys.ts';
+import { AgentItem } from '../schemas/items.ts';
+import { decodeCursor, encodeCursor } from './pagination.ts';
+
+export type NewAgentItem = Omit<AgentItem, 'pk' | 'sk' | 'entity'>;
+
+export function agentRepository(db: Db) {
+  const TableName = db.tableName;
+  return {
+    async get(tenant: string, agentId: string): Promise<AgentItem | undefined> {
+      const { Item } = await db.doc.send(new GetCommand({ TableName, Key: keys.agent(tenant, agentId), ConsistentRead: true }));
+      return Item ? AgentItem.parse(Item) : undefined;
+    },
+
+    /** Creates the agent; false if the id is taken. */
+    async create(item: NewAgentItem): Promise<boolean> {
+      return conditional(() =>
+        db.doc.send(
+          new PutCommand({
+            TableName,
+            Item: { ...keys.agent(item.tenant, item.agent_id), entity: 'agent', ...item },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        ),
+      );
+    },
+
+    /** Overwrites the agent if its stored version is still `expectedVersion`; false otherwise. */
+    async replace(item: NewAgentItem, expectedVersion: number): Promise<boolean> {
+      return conditional(() =>
+        db.doc.send(
+          new PutCommand({
+            TableName,
+            Item: { ...keys.agent(item.tenant, item.agent_id), entity: 'agent', ...item },
+            ConditionExpression: 'attribute_exists(pk) AND version = :v',
+            ExpressionAttributeValues: { ':v': expectedVersion },
+          }),
+        ),
+      );
+    },
+
+    async list(tenant: string, limit: number, cursor?: string): Promise<{ items: AgentItem[]; next?: string }> {
+      const pk = keys.tenantAgents(tenant);
+      const out = await db.doc.send(
+        new QueryCommand({
+          TableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': pk, ':prefix': AGENT_PREFIX },
+          Limit: limit,
+          ExclusiveStartKey: decodeCursor(cursor, pk, AGENT_PREFIX),
+        }),
+      );
+      return { items: (out.Items ?? []).map((i) => AgentItem.parse(i)), next: encodeCursor(out.LastEvaluatedKey) };
+    },
+
+    /** Deletes the agent item; false if it did not exist. */
+    async delete(tenant: string, agentId: string): Promise<boolean> {
+      return conditional(() =>
+        db.doc.send(
+          new DeleteCommand({ TableName, Key: keys.agent(tenant, agentId), ConditionExpression: 'attribute_exists(pk)' }),
+        ),
+      );
+    },
+  };
+}

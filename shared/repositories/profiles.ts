@@ -1,0 +1,167 @@
+import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Db } from '../clients.ts';
+import { PROFILE_PREFIX, keys } from '../keys.ts';
+import { ProfileItem } from '../schemas/items.ts';
+import { conditional } from './conditional.ts';
+import { decodeCursor, encodeCursor } from './pagination.ts';
+
+export type ProfileRecord = Omit<ProfileItem, 'pk' | 'sk' | 'entity'>;
+
+function toItem(r: ProfileRecord) {
+  return { ...keys.profile(r.tenant, r.agent_id, r.slot), entity: 'profile' as const, ...r };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One item per profile, keyed by the slot its token carries (DESIGN.md §3). Every write is
+ * conditional: create on absence, replace on the generation read, update on the record version
+ * read. A `false` return means the condition failed — someone else wrote first.
+ */
+export function profileRepository(db: Db) {
+  const TableName = db.tableName;
+  return {
+    async get(tenant: string, agentId: string, slotHex: string): Promise<ProfileItem | undefined> {
+      const { Item } = await db.doc.send(
+        new GetCommand({ TableName, Key: keys.profile(tenant, agentId, slotHex), ConsistentRead: true }),
+      );
+      return Item ? ProfileItem.parse(Item) : undefined;
+    },
+
+    /** Creates the profile; false if one with that slot (name) exists. */
+    async create(r: ProfileRecord): Promise<boolean> {
+      return conditional(() =>
+        db.doc.send(new PutCommand({ TableName, Item: toItem(r), ConditionExpression: 'attribute_not_exists(pk)' })),
+      );
+    },
+
+    /** Replaces the profile if it is still at the generation and record version read. */
+    async replace(r: ProfileRecord, read: { generation: number; record_version: number }): Promise<boolean> {
+      return conditional(() =>
+        db.doc.send(
+          new PutCommand({
+            TableName,
+            Item: toItem(r),
+            ConditionExpression: 'generation = :g AND record_version = :rv',
+            ExpressionAttributeValues: { ':g': read.generation, ':rv': read.record_version },
+          }),
+        ),
+      );
+    },
+
+    /**
+     * Rewrites the encrypted content of a profile in place (update: same token) if it is still at
+     * the generation and record version read. Usage counters are left alone, so a concurrent run's
+     * count is never lost.
+     */
+    async rewrite(r: ProfileRecord, read: { generation: number; record_version: number }): Promise<boolean> {
+      return conditional(() =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName,
+            Key: keys.profile(r.tenant, r.agent_id, r.slot),
+            UpdateExpression:
+              'SET #fields = :fields, verifier = :verifier, commitment = :commitment, server_key_id = :kid, ' +
+              'record_version = :next, updated_at = :updated, should_save_session = :save',
+            ConditionExpression: 'generation = :g AND record_version = :rv',
+            ExpressionAttributeNames: { '#fields': 'fields' },
+            ExpressionAttributeValues: {
+              ':fields': r.fields,
+              ':verifier': r.verifier,
+              ':commitment': r.commitment,
+              ':kid': r.server_key_id,
+              ':next': r.record_version,
+              ':updated': r.updated_at,
+              ':save': r.should_save_session,
+              ':g': read.generation,
+              ':rv': read.record_version,
+            },
+          }),
+        ),
+      );
+    },
+
+    /** Counts a use by a run (last_used_at, use_count) unless the profile was replaced or deleted. */
+    async recordUse(tenant: string, agentId: string, slotHex: string, generation: number, at: string): Promise<boolean> {
+      return conditional(() =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName,
+            Key: keys.profile(tenant, agentId, slotHex),
+            UpdateExpression: 'SET last_used_at = :at ADD use_count :one',
+            ConditionExpression: 'generation = :g',
+            ExpressionAttributeValues: { ':at': at, ':one': 1, ':g': generation },
+          }),
+        ),
+      );
+    },
+
+    /** Deletes the profile (and with it the only thing its token could open); false if absent. */
+    async delete(tenant: string, agentId: string, slotHex: string): Promise<boolean> {
+      return conditional(() =>
+        db.doc.send(
+          new DeleteCommand({ TableName, Key: keys.profile(tenant, agentId, slotHex), ConditionExpression: 'attribute_exists(pk)' }),
+        ),
+      );
+    },
+
+    async list(tenant: string, agentId: string, limit: number, cursor?: string): Promise<{ items: ProfileItem[]; next?: string }> {
+      const pk = keys.agentPartition(tenant, agentId);
+      const out = await db.doc.send(
+        new QueryCommand({
+          TableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': pk, ':prefix': PROFILE_PREFIX },
+          Limit: limit,
+          ExclusiveStartKey: decodeCursor(cursor, pk, PROFILE_PREFIX),
+        }),
+      );
+      return { items: (out.Items ?? []).map((i) => ProfileItem.parse(i)), next: encodeCursor(out.LastEvaluatedKey) };
+    },
+
+    async hasAny(tenant: string, agentId: string): Promise<boolean> {
+      const out = await db.doc.send(
+        new QueryCommand({
+          TableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': keys.agentPartition(tenant, agentId), ':prefix': PROFILE_PREFIX },
+          ProjectionExpression: 'pk',
+          Limit: 1,
+        }),
+      );
+      return (out.Items?.length ?? 0) > 0;
+    },
+
+    /** Deletes every item of an agent's partition (profiles and sessions), 25 per batch. */
+    async deleteAllOfAgent(tenant: string, agentId: string): Promise<number> {
+      const pk = keys.agentPartition(tenant, agentId);
+      let deleted = 0;
+      let start: Record<string, unknown> | undefined;
+      do {
+        const page = await db.doc.send(
+          new QueryCommand({
+            TableName,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': pk },
+            ProjectionExpression: 'pk, sk',
+            ExclusiveStartKey: start,
+          }),
+        );
+        const itemKeys = (page.Items ?? []).map((i) => ({ pk: i.pk as string, sk: i.sk as string }));
+        for (let i = 0; i < itemKeys.length; i += 25) {
+          let requests = itemKeys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
+          for (let attempt = 0; requests.length > 0; attempt++) {
+            if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
+            if (attempt > 8) throw new Error('DynamoDB kept returning unprocessed deletes');
+            const out = await db.doc.send(new BatchWriteCommand({ RequestItems: { [TableName]: requests } }));
+            const left = out.UnprocessedItems?.[TableName] ?? [];
+            deleted += requests.length - left.length;
+            requests = left as typeof requests;
+          }
+        }
+        start = page.LastEvaluatedKey;
+      } while (start);
+      return deleted;
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import { lookup } from 'node:dns/promises';
+import { BlockList, isIP } from 'node:net';
+
+/**
+ * Where a runner may not be: loopback, private, link-local (cloud metadata at 169.254.169.254),
+ * shared, documentation, multicast and reserved ranges, for IPv4 and IPv6, including IPv4 written
+ * inside IPv6 (mapped ::ffff:a.b.c.d, compatible ::a.b.c.d, NAT64 64:ff9b::/96).
+ */
+const blocked = new BlockList();
+for (const [net, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.88.99.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const) {
+  blocked.addSubnet(net, prefix, 'ipv4');
+}
+for (const [net, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['100::', 64],
+  ['2001:db8::', 32],
+  ['2001::', 23],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['fec0::', 10],
+  ['ff00::', 8],
+] as const) {
+  blocked.addSubnet(net, prefix, 'ipv6');
+}
+
+/** The IPv4 address embedded in an IPv6 address (mapped, compatible or NAT64), if any. */
+function embeddedIpv4(v6: string): string | undefined {
+  const m = /^(?:(?:0{0,4}:){0,5}ffff:|::|64:ff9b::)((?:\d{1,3}\.){3}\d{1,3})$/i.exec(v6);
+  if (m) return m[1];
+  // Hex form: ::ffff:7f00:1, ::7f00:1, 64:ff9b::7f00:1
+  const h = /^(?:(?:0{0,4}:){0,5}ffff:|::|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(v6);
+  if (h) {
+    const hi = Number.parseInt(h[1] as string, 16);
+    const lo = Number.parseInt(h[2] as string, 16);
+    return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
+  }
+  return undefined;
+}
+
+/** True if a runner must not be called at this literal IP address. */
+export function isBlockedAddress(address: string): boolean {
+  const ip = address.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  const family = isIP(ip);
+  if (family === 4) return blocked.check(ip, 'ipv4');
+  if (family === 6) {
+    const v4 = embeddedIpv4(ip);
+    if (v4 !== undefined) return blocked.check(v4, 'ipv4');
+    return blocked.check(ip, 'ipv6');
+  }
+  return true; // not an IP address at all: refuse rather than guess
+}
+
+export class BlockedRunnerError extends Error {
+  override readonly name = 'BlockedRunnerError';
+}
+
+/**
+ * Resolves a runner host and returns the address to connect to. Every address the name resolves
+ * to must be allowed (a name with one private answer is refused), unless private targets are
+ * allowed. The caller connects to exactly this address, so DNS cannot change between check and use.
+ */
+export async function resolveRunnerAddress(host: string, allowPrivate: boolean): Promise<{ address: string; family: 4 | 6 }> {
+  const bare = host.replace(/^\[|\]$/g, '');
+  const literal = isIP(bare);
+  const answers = literal ? [{ address: bare, family: literal }] : await lookup(bare, { all: true, verbatim: true });
+  if (answers.length === 0) throw new BlockedRunnerError(`runner host ${host} does not resolve`);
+  if (!allowPrivate) {
+    for (const a of answers) {
+      if (isBlockedAddress(a.address)) {
+        throw new BlockedRunnerError(
+          `runner host ${host} resolves to a loopback, private or link-local address, which is refused (set VAULT_ALLOW_PRIVATE_RUNNERS=true only for local development)`,
+        );
+      }
+    }
+  }
+  const first = answers[0] as { address: string; family: number };
+  return { address: first.address, family: first.family === 6 ? 6 : 4 };
+}

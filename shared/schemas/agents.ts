@@ -1,0 +1,54 @@
+import * as z from 'zod';
+import { AgentId, ApiKeyField, InputArgName, Timestamp } from './common.ts';
+
+export const InputArg = z.object({
+  name: InputArgName,
+  required: z.boolean().default(false).describe('run_agent refuses to start without it'),
+  secret: z.boolean().default(true).describe('Whether the value is a credential (informational)'),
+  description: z.string().max(1024).optional(),
+});
+
+export const WebhookRunner = z.object({
+  type: z.literal('webhook'),
+  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048),
+  timeout_ms: z.int().min(100).max(900_000).optional().describe('How long a run may take; default 30000'),
+});
+
+export const Runner = z.discriminatedUnion('type', [WebhookRunner], { error: 'runner.type must be "webhook"' });
+
+const AgentFields = {
+  name: z.string().min(1).max(200),
+  description: z.string().max(2000).optional(),
+  input_args: z
+    .array(InputArg)
+    .max(64, 'at most 64 input arguments')
+    .refine((args) => new Set(args.map((a) => a.name)).size === args.length, 'input argument names must be unique'),
+  runner: Runner,
+};
+
+export const CreateAgentBody = z.object({ agent_id: AgentId.optional(), ...AgentFields, api_key: ApiKeyField });
+export const UpdateAgentBody = z.object({ ...AgentFields, api_key: ApiKeyField });
+
+export const Agent = z.object({
+  agent_id: AgentId,
+  name: z.string(),
+  description: z.string().optional(),
+  input_args: z.array(InputArg),
+  runner: Runner,
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+
+export const CreatedAgent = Agent.extend({
+  runner_signing_secret: z.string().describe('Returned once: runners verify X-Agent-Vault-Signature with it'),
+});
+
+export const AgentList = z.object({ agents: z.array(Agent), next_cursor: z.string().optional() });
+
+export const SigningSecret = z.object({ agent_id: AgentId, runner_signing_secret: z.string() });
+
+export type InputArg = z.infer<typeof InputArg>;
+export type Runner = z.infer<typeof Runner>;
+export type Agent = z.infer<typeof Agent>;
+export type CreateAgentBody = z.infer<typeof CreateAgentBody>;
+export type UpdateAgentBody = z.infer<typeof UpdateAgentBody>;

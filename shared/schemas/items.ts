@@ -1,0 +1,91 @@
+import * as z from 'zod';
+import { InputArg, Runner } from './agents.ts';
+
+/**
+ * Stored item shapes. Repositories parse what they read with these, so a malformed or foreign
+ * item fails loudly instead of flowing into the domain. Binary attributes arrive as Uint8Array.
+ */
+const Bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected binary');
+
+export const ApiKeyItem = z.object({
+  pk: z.string(),
+  sk: z.literal('APIKEY'),
+  tenant: z.string(),
+  label: z.string().optional(),
+  created_at: z.string(),
+});
+
+export const AgentItem = z.object({
+  pk: z.string(),
+  sk: z.string(),
+  entity: z.literal('agent'),
+  tenant: z.string(),
+  agent_id: z.string(),
+  name: z.string(),
+  description: z.string().optional(),
+  input_args: z.array(InputArg),
+  runner: Runner,
+  /** runner_signing_secret sealed under the server key. */
+  signing_secret: Bytes,
+  version: z.int(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+
+export const ProfileItem = z.object({
+  pk: z.string(),
+  sk: z.string(),
+  entity: z.literal('profile'),
+  tenant: z.string(),
+  agent_id: z.string(),
+  name: z.string(),
+  slot: z.string(),
+  generation: z.int(),
+  record_version: z.int(),
+  server_key_id: z.string(),
+  verifier: Bytes,
+  commitment: Bytes,
+  /** auth_data field name → sealed blob. */
+  fields: z.record(z.string(), Bytes),
+  should_save_session: z.boolean(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  last_used_at: z.string().optional(),
+  use_count: z.int().default(0),
+});
+
+export const SessionItem = z.object({
+  pk: z.string(),
+  sk: z.string(),
+  entity: z.literal('session'),
+  /** The profile generation the session belongs to; a replaced profile ignores older sessions. */
+  generation: z.int(),
+  /** Record version of the sealed blob (bound into its AAD). */
+  version: z.int(),
+  blob: Bytes,
+  updated_at: z.string(),
+});
+
+export type ApiKeyItem = z.infer<typeof ApiKeyItem>;
+export type AgentItem = z.infer<typeof AgentItem>;
+export type ProfileItem = z.infer<typeof ProfileItem>;
+export type SessionItem = z.infer<typeof SessionItem>;
+
+export const RunItem = z.object({
+  pk: z.string(),
+  sk: z.literal('RUN'),
+  entity: z.literal('run'),
+  tenant: z.string(),
+  agent_id: z.string(),
+  session_id: z.string(),
+  status: z.enum(['queued', 'running', 'succeeded', 'failed']),
+  /** {agent_output?, error_message?} as JSON, sealed under the server key. */
+  result: Bytes.optional(),
+  created_at: z.string(),
+  started_at: z.string().optional(),
+  finished_at: z.string().optional(),
+  /** Epoch seconds; DynamoDB TTL deletes the item some time after, reads treat it as gone at once. */
+  expires_at: z.int(),
+});
+
+export type RunItem = z.infer<typeof RunItem>;

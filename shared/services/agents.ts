@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto';
+import type { Deps } from '../context.ts';
+import { openWithServerKey, sealWithServerKey } from '../crypto/profile-crypto.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
+import { agentRepository } from '../repositories/agents.ts';
+import { profileRepository } from '../repositories/profiles.ts';
+import { assertRunnerUrlAllowed } from '../runs/runner-policy.ts';
+import type { Agent, CreateAgentBody, UpdateAgentBody } from '../schemas/agents.ts';
+import type { AgentItem } from '../schemas/items.ts';
+import type { NewAgentItem } from '../repositories/agents.ts';
+
+const SIGNING_PURPOSE = 'runner-signing-secret';
+export const SIGNING_SECRET_PREFIX = 'avs_';
+
+function toAgent(item: NewAgentItem): Agent {
+  return {
+    agent_id: item.agent_id,
+    name: item.name,
+    description: item.description,
+    input_args: item.input_args,
+    runner: item.runner,
+    created_at: item.created_at,
+    updated_at: item.updated_at,
+  };
+}
+
+function newSigningSecret(deps: Deps, tenant: string, agentId: string): { secret: string; sealed: Buffer } {
+  const secret = SIGNING_SECRET_PREFIX + randomBytes(32).toString('base64url');
+  return { secret, sealed: sealWithServerKey(deps.serverKeys, SIGNING_PURPOSE, [tenant, agentId], Buffer.from(secret)) };
+}
+
+/** Decrypts an agent's runner signing secret (for signing webhook calls). */
+export function openSigningSecret(deps: Deps, item: AgentItem): string {
+  return openWithServerKey(deps.serverKeys, SIGNING_PURPOSE, [item.tenant, item.agent_id], item.signing_secret).toString();
+}
+
+const agentNotFound = (agentId: string) =>
+  new NotFoundError(`No agent "${agentId}" in this tenant; register it with POST /v1/agents first`, 'agent_not_found');
+
+/** The stored agent, or 404 agent_not_found. */
+export async function requireAgent(deps: Deps, tenant: string, agentId: string): Promise<AgentItem> {
+  const item = await agentRepository(deps.db).get(tenant, agentId);
+  if (!item) throw agentNotFound(agentId);
+  return item;
+}
+
+/** Registers an agent; returns it with its runner signing secret (shown this once). */
+export async function createAgent(deps: Deps, tenant: string, body: CreateAgentBody) {
+  await assertRunnerUrlAllowed(deps.config, body.runner.url);
+  const agentId = body.agent_id ?? `agt_${randomBytes(12).toString('base64url')}`;
+  const now = deps.now().toISOString();
+  const { secret, sealed } = newSigningSecret(deps, tenant, agentId);
+  const item: NewAgentItem = {
+    tenant,
+    agent_id: agentId,
+    name: body.name,
+    description: body.description,
+    input_args: body.input_args,
+    runner: body.runner,
+    signing_secret: sealed,
+    version: 1,
+    created_at: now,
+    updated_at: now,
+  };
+  if (!(await agentRepository(deps.db).create(item))) {
+    throw new ConflictError(`An agent with agent_id "${agentId}" already exists; update it with PUT /v1/agents/${agentId}`, 'agent_exists');
+  }
+  return { ...toAgent(item), runner_signing_secret: secret };
+}
+
+export async function getAgent(deps: Deps, tenant: string, agentId: string): Promise<Agent> {
+  return toAgent(await requireAgent(deps, tenant, agentId));
+}
+
+export async function listAgents(deps: Deps, tenant: string, limit: number, cursor?: string) {
+  const page = await agentRepository(deps.db).list(tenant, limit, cursor);
+  return { agents: page.items.map(toAgent), next_cursor: page.next };
+}
+
+/** Replaces an agent's definition (PUT); 409 if it changed since it was read. */
+export async function updateAgent(deps: Deps, tenant: string, agentId: string, body: UpdateAgentBody): Promise<Agent> {
+  await assertRunnerUrlAllowed(deps.config, body.runner.url);
+  const current = await requireAgent(deps, tenant, agentId);
+  const next: AgentItem = {
+    ...current,
+    name: body.name,
+    description: body.description,
+    input_args: body.input_args,
+    runner: body.runner,
+    version: current.version + 1,
+    updated_at: deps.now().toISOString(),
+  };
+  const { pk: _pk, sk: _sk, entity: _e, ...record } = next;
+  if (!(await agentRepository(deps.db).replace(record, current.version))) {
+    throw new ConflictError(`Agent "${agentId}" was changed or deleted by another request; read it again and retry`);
+  }
+  return toAgent(next);
+}
+
+/** Issues a new runner signing secret; the old one stops being used at once. */
+export async function rotateSigningSecret(deps: Deps, tenant: string, agentId: string) {
+  const current = await requireAgent(deps, tenant, agentId);
+  const { secret, sealed } = newSigningSecret(deps, tenant, agentId);
+  const { pk: _pk, sk: _sk, entity: _e, ...record } = current;
+  const ok = await agentRepository(deps.db).replace(
+    { ...record, signing_secret: sealed, version: current.version + 1, updated_at: deps.now().toISOString() },
+    current.version,
+  );
+  if (!ok) throw new ConflictError(`Agent "${agentId}" was changed or deleted by another request; retry`);
+  return { agent_id: agentId, runner_signing_secret: secret };
+}
+
+/**
+ * Deletes an agent. With profiles left it refuses (409) unless `force`, which deletes every
+ * profile and saved session of the agent first, then the agent.
+ */
+export async function deleteAgent(deps: Deps, tenant: string, agentId: string, force: boolean): Promise<void> {
+  const profiles = profileRepository(deps.db);
+  await requireAgent(deps, tenant, agentId);
+  if (force) {
+    await profiles.deleteAllOfAgent(tenant, agentId);
+  } else if (await profiles.hasAny(tenant, agentId)) {
+    throw new ConflictError(
+      `Agent "${agentId}" still has auth profiles; delete them first or pass ?force=true to delete them with the agent`,
+      'agent_has_profiles',
+    );
+  }
+  if (!(await agentRepository(deps.db).delete(tenant, agentId))) throw agentNotFound(agentId);
+}

@@ -1,0 +1,61 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Deps } from '../context.ts';
+import { UnauthorizedError, ValidationError } from '../errors.ts';
+import { apiKeyRepository } from '../repositories/api-keys.ts';
+
+export const API_KEY_PREFIX = 'avk_';
+const API_KEY_PATTERN = /^avk_[A-Za-z0-9_-]{43}$/;
+export const TENANT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/** SHA-256 (hex) of an API key: the only form in which a key is stored. */
+export function hashApiKey(apiKey: string): string {
+  return createHash('sha256').update(apiKey, 'utf8').digest('hex');
+}
+
+export function isWellFormedApiKey(apiKey: string): boolean {
+  return API_KEY_PATTERN.test(apiKey);
+}
+
+function assertTenant(tenant: string): void {
+  if (!TENANT_PATTERN.test(tenant)) {
+    throw new ValidationError('tenant must be 1-64 characters: letters, digits, "_", "-", starting with a letter or digit');
+  }
+}
+
+/** Mints a new 256-bit API key for a tenant; returns it once, stores only its hash. */
+export async function mintApiKey(deps: Deps, tenant: string, label?: string): Promise<string> {
+  assertTenant(tenant);
+  const apiKey = API_KEY_PREFIX + randomBytes(32).toString('base64url');
+  const stored = await apiKeyRepository(deps.db).put(hashApiKey(apiKey), tenant, deps.now().toISOString(), label);
+  if (!stored) throw new Error('API key hash collision'); // 2^-256: a broken RNG, not bad luck
+  return apiKey;
+}
+
+/**
+ * Makes sure `apiKey` exists for `tenant` (VAULT_BOOTSTRAP_API_KEY). Fails if the key is
+ * malformed or already belongs to another tenant.
+ */
+export async function ensureApiKey(deps: Deps, apiKey: string, tenant: string): Promise<'created' | 'exists'> {
+  assertTenant(tenant);
+  if (!isWellFormedApiKey(apiKey)) {
+    throw new ValidationError('VAULT_BOOTSTRAP_API_KEY must be "avk_" followed by 43 base64url characters (mint one with: npm run admin -- create-api-key)');
+  }
+  const repo = apiKeyRepository(deps.db);
+  const hash = hashApiKey(apiKey);
+  if (await repo.put(hash, tenant, deps.now().toISOString(), 'bootstrap')) return 'created';
+  const owner = await repo.findTenant(hash);
+  if (owner !== tenant) throw new ValidationError('VAULT_BOOTSTRAP_API_KEY already belongs to another tenant');
+  return 'exists';
+}
+
+/** The tenant an API key belongs to; 401 for a missing, malformed or unknown key. */
+export async function authenticateApiKey(deps: Deps, apiKey: string | undefined): Promise<string> {
+  if (!apiKey) {
+    throw new UnauthorizedError('Missing API key: send "Authorization: Bearer avk_…", an "X-Api-Key" header, or "api_key" in the JSON body');
+  }
+  if (isWellFormedApiKey(apiKey)) {
+    const tenant = await apiKeyRepository(deps.db).findTenant(hashApiKey(apiKey));
+    if (tenant) return tenant;
+  }
+  throw new UnauthorizedError('Invalid API key: check that it is a current avk_… key of your tenant');
+}

@@ -1,0 +1,255 @@
+import { randomUUID } from 'node:crypto';
+import type { Deps } from '../context.ts';
+import { DecryptionError } from '../crypto/aead.ts';
+import { SESSION_FIELD, openWithServerKey, sealWithServerKey } from '../crypto/profile-crypto.ts';
+import { HttpError, NotFoundError, ValidationError } from '../errors.ts';
+import { profileRepository } from '../repositories/profiles.ts';
+import { loadRunContext } from '../repositories/run-context.ts';
+import { type RunRecord, runRepository } from '../repositories/runs.ts';
+import { sessionRepository } from '../repositories/sessions.ts';
+import type { RunJob } from '../runs/dispatch.ts';
+import { redactSecrets } from '../runs/redact.ts';
+import { DEFAULT_RUNNER_TIMEOUT_MS, callWebhookRunner } from '../runs/webhook.ts';
+import type { AgentItem, RunItem, SessionItem } from '../schemas/items.ts';
+import type { RunAgentBody, RunState, RunStatus } from '../schemas/runs.ts';
+import { openSigningSecret } from './agents.ts';
+import { type OpenedProfile, assertDeclaredKeys, decryptAuthData, parseTokenOrThrow, verifyOpened } from './profiles.ts';
+
+export const MAX_SESSION_BYTES = 256 * 1024;
+/** agent_output + error_message must fit in the run item (DynamoDB items hold 400 KB). */
+export const MAX_STORED_RESULT_BYTES = 300 * 1024;
+const RESULT_PURPOSE = 'run-result';
+
+interface PreparedRun {
+  readonly agent: AgentItem;
+  readonly opened?: OpenedProfile;
+  readonly authData: Readonly<Record<string, string>>;
+  readonly parameters: Readonly<Record<string, unknown>>;
+  readonly session?: SessionItem;
+}
+
+interface RunOutcome {
+  readonly status: Extract<RunState, 'succeeded' | 'failed'>;
+  readonly agentOutput?: unknown;
+  readonly errorMessage?: string;
+}
+
+/**
+ * Merges the profile's credentials into the caller's parameters: every key must be an input
+ * argument of the agent, a key may come from only one side, and every required argument must
+ * be present afterwards. Each rule is a 400 that names the keys.
+ */
+export function mergeParameters(
+  agent: AgentItem,
+  authData: Readonly<Record<string, string>>,
+  parameters: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  assertDeclaredKeys(agent, Object.keys(parameters), 'parameters');
+  const conflicts = Object.keys(parameters).filter((k) => Object.hasOwn(authData, k));
+  if (conflicts.length > 0) {
+    throw new ValidationError(
+      `parameters ${conflicts.map((k) => `"${k}"`).join(', ')} also come from the auth profile; send each input argument from one side only`,
+      'parameter_conflict',
+    );
+  }
+  const merged: Record<string, unknown> = { ...parameters, ...authData };
+  const missing = agent.input_args.filter((a) => a.required && (merged[a.name] === undefined || merged[a.name] === null)).map((a) => a.name);
+  if (missing.length > 0) {
+    throw new ValidationError(
+      `agent "${agent.agent_id}" requires input argument${missing.length > 1 ? 's' : ''} ${missing.map((k) => `"${k}"`).join(', ')}; pass ${missing.length > 1 ? 'them' : 'it'} in parameters or in the auth profile`,
+      'missing_input_args',
+    );
+  }
+  return merged;
+}
+
+async function prepare(deps: Deps, tenant: string, agentId: string, token: string | undefined, parameters: Readonly<Record<string, unknown>>): Promise<PreparedRun> {
+  const parsed = token !== undefined ? parseTokenOrThrow(token) : undefined;
+  const ctx = await loadRunContext(deps.db, tenant, agentId, parsed?.slot.toString('hex'));
+  if (!ctx.agent) throw new NotFoundError(`No agent "${agentId}" in this tenant; register it with POST /v1/agents first`, 'agent_not_found');
+  let opened: OpenedProfile | undefined;
+  let authData: Record<string, string> = {};
+  if (parsed) {
+    opened = verifyOpened(deps, tenant, agentId, parsed.slot, parsed.secret, ctx.profile);
+    authData = decryptAuthData(opened);
+  }
+  return { agent: ctx.agent, opened, authData, parameters: mergeParameters(ctx.agent, authData, parameters), session: ctx.session };
+}
+
+/** The saved session, if the profile keeps one and it belongs to the profile's current generation. */
+function openSession(deps: Deps, run: PreparedRun): { value: unknown; version: number } | undefined {
+  const { opened, session } = run;
+  if (!opened || !session || session.generation !== opened.item.generation) return undefined;
+  try {
+    return { value: JSON.parse(opened.keys.open(SESSION_FIELD, session.version, session.blob).toString('utf8')), version: session.version };
+  } catch (err) {
+    if (!(err instanceof DecryptionError) && !(err instanceof SyntaxError)) throw err;
+    deps.log.log('warn', 'saved session did not open; starting without it', { agent_id: run.agent.agent_id, slot: opened.item.slot });
+    return undefined;
+  }
+}
+
+async function saveSession(deps: Deps, run: PreparedRun, previous: { version: number } | undefined, value: unknown): Promise<string | undefined> {
+  const opened = run.opened as OpenedProfile;
+  const bytes = Buffer.from(JSON.stringify(value ?? null), 'utf8');
+  if (bytes.length > MAX_SESSION_BYTES) {
+    return `the session returned by the runner is ${bytes.length} bytes; at most 256 KiB (${MAX_SESSION_BYTES} bytes) can be saved, so the previous session was kept`;
+  }
+  const version = (previous?.version ?? 0) + 1;
+  const saved = await sessionRepository(deps.db).save(
+    run.agent.tenant,
+    run.agent.agent_id,
+    opened.item.slot,
+    { generation: opened.item.generation, version, blob: opened.keys.seal(SESSION_FIELD, version, bytes), updated_at: deps.now().toISOString() },
+    previous?.version,
+  );
+  return saved ? undefined : 'the session was not saved: a concurrent run of this profile saved its session first';
+}
+
+/** Calls the agent's runner with the merged parameters and the saved session; never throws for runner faults. */
+async function perform(deps: Deps, run: PreparedRun, sessionId: string): Promise<RunOutcome> {
+  const keepSession = run.opened?.item.should_save_session === true;
+  const session = keepSession ? openSession(deps, run) : undefined;
+  const runner = run.agent.runner;
+  const result = await callWebhookRunner({
+    url: runner.url,
+    signingSecret: openSigningSecret(deps, run.agent),
+    payload: { session_id: sessionId, agent_id: run.agent.agent_id, parameters: run.parameters, session: session?.value ?? null },
+    timeoutMs: runner.timeout_ms ?? DEFAULT_RUNNER_TIMEOUT_MS,
+    allowPrivate: deps.config.allowPrivateRunners,
+    nowSeconds: Math.floor(deps.now().getTime() / 1000),
+  });
+  if (!result.ok) return { status: 'failed', errorMessage: result.error };
+  let status: RunOutcome['status'] = result.error ? 'failed' : 'succeeded';
+  const errors = result.error ? [result.error] : [];
+  if (keepSession && result.session !== undefined) {
+    const problem = await saveSession(deps, run, session, result.session);
+    if (problem) {
+      errors.push(problem);
+      if (problem.includes('256 KiB')) status = 'failed';
+    }
+  }
+  return { status, agentOutput: result.output, errorMessage: errors.length ? errors.join('; ') : undefined };
+}
+
+/** The leak guard: no decrypted credential leaves in an output or error message. */
+function redactOutcome(run: PreparedRun, o: RunOutcome): RunOutcome {
+  const secrets = Object.values(run.authData);
+  return { status: o.status, agentOutput: redactSecrets(o.agentOutput, secrets), errorMessage: redactSecrets(o.errorMessage, secrets) };
+}
+
+/** Seals {agent_output, error_message} for the run item; an oversized output is dropped with an error. */
+function sealResult(deps: Deps, tenant: string, sessionId: string, o: RunOutcome): { outcome: RunOutcome; blob: Buffer } {
+  let outcome = o;
+  let bytes = Buffer.from(JSON.stringify({ agent_output: o.agentOutput, error_message: o.errorMessage }), 'utf8');
+  if (bytes.length > MAX_STORED_RESULT_BYTES) {
+    outcome = { status: 'failed', errorMessage: `agent_output is ${bytes.length} bytes; at most ${MAX_STORED_RESULT_BYTES} bytes (300 KiB) can be stored with a run` };
+    bytes = Buffer.from(JSON.stringify({ error_message: outcome.errorMessage }), 'utf8');
+  }
+  return { outcome, blob: sealWithServerKey(deps.serverKeys, RESULT_PURPOSE, [tenant, sessionId], bytes) };
+}
+
+function recordUse(deps: Deps, run: PreparedRun): Promise<unknown> {
+  if (!run.opened) return Promise.resolve();
+  const { item } = run.opened;
+  return profileRepository(deps.db).recordUse(item.tenant, item.agent_id, item.slot, item.generation, deps.now().toISOString());
+}
+
+function expiresAt(deps: Deps): number {
+  return Math.floor(deps.now().getTime() / 1000) + deps.config.runRetentionSeconds;
+}
+
+export interface StartedRun {
+  agent_run_url: string;
+  session_id: string;
+  agent_output?: unknown;
+  error_message?: string;
+}
+
+/**
+ * POST /run_agent: verifies the token, merges and checks the parameters (400/404 before any
+ * runner call), then either waits for the runner (`run_async: false`) or records the run as
+ * queued and hands it to the dispatcher.
+ */
+export async function startRun(deps: Deps, tenant: string, body: RunAgentBody, baseUrl: string): Promise<StartedRun> {
+  const run = await prepare(deps, tenant, body.agent_id, body.auth_token, body.parameters);
+  const sessionId = randomUUID();
+  const agentRunUrl = `${baseUrl}/v1/runs/${sessionId}`;
+  const runs = runRepository(deps.db);
+  const createdAt = deps.now().toISOString();
+  const base: Omit<RunRecord, 'status'> = { tenant, agent_id: body.agent_id, session_id: sessionId, created_at: createdAt, expires_at: expiresAt(deps) };
+
+  if (body.run_async) {
+    await Promise.all([runs.create({ ...base, status: 'queued' }), recordUse(deps, run)]);
+    try {
+      await deps.dispatcher.dispatch({ tenant, agentId: body.agent_id, sessionId, authToken: body.auth_token, parameters: body.parameters });
+    } catch (err) {
+      await markRunFailed(deps, sessionId, 'the run could not be queued');
+      throw err;
+    }
+    return { agent_run_url: agentRunUrl, session_id: sessionId };
+  }
+
+  const { outcome, blob } = sealResult(deps, tenant, sessionId, redactOutcome(run, await perform(deps, run, sessionId)));
+  await Promise.all([
+    runs.create({ ...base, status: outcome.status, result: blob, started_at: createdAt, finished_at: deps.now().toISOString() }),
+    recordUse(deps, run),
+  ]);
+  return { agent_run_url: agentRunUrl, session_id: sessionId, agent_output: outcome.agentOutput, error_message: outcome.errorMessage };
+}
+
+/**
+ * Executes an accepted async run (in-process queue locally, the worker Lambda on AWS). A run
+ * that is no longer queued (a duplicate delivery) is left alone; every outcome is recorded.
+ */
+export async function executeRunJob(deps: Deps, job: RunJob): Promise<void> {
+  const runs = runRepository(deps.db);
+  if (!(await runs.transition(job.sessionId, ['queued'], 'running', { started_at: deps.now().toISOString() }))) return;
+  let outcome: RunOutcome;
+  let blob: Buffer;
+  try {
+    const run = await prepare(deps, job.tenant, job.agentId, job.authToken, job.parameters);
+    ({ outcome, blob } = sealResult(deps, job.tenant, job.sessionId, redactOutcome(run, await perform(deps, run, job.sessionId))));
+  } catch (err) {
+    // The profile or agent changed between acceptance and execution: that is the run's outcome.
+    if (!(err instanceof HttpError)) {
+      await markRunFailed(deps, job.sessionId, 'the run failed inside the vault');
+      throw err;
+    }
+    ({ outcome, blob } = sealResult(deps, job.tenant, job.sessionId, { status: 'failed', errorMessage: err.message }));
+  }
+  await runs.transition(job.sessionId, ['running'], outcome.status, { result: blob, finished_at: deps.now().toISOString() });
+}
+
+/** Marks a queued or running run as failed (dispatch failure, the async on-failure destination). */
+export async function markRunFailed(deps: Deps, sessionId: string, message: string): Promise<boolean> {
+  const run = await runRepository(deps.db).get(sessionId, Math.floor(deps.now().getTime() / 1000));
+  if (!run) return false;
+  const { blob } = sealResult(deps, run.tenant, sessionId, { status: 'failed', errorMessage: message });
+  return runRepository(deps.db).transition(sessionId, ['queued', 'running'], 'failed', { result: blob, finished_at: deps.now().toISOString() });
+}
+
+function toStatus(deps: Deps, run: RunItem): RunStatus {
+  const result = run.result
+    ? (JSON.parse(openWithServerKey(deps.serverKeys, RESULT_PURPOSE, [run.tenant, run.session_id], run.result).toString('utf8')) as {
+        agent_output?: unknown;
+        error_message?: string;
+      })
+    : {};
+  return {
+    session_id: run.session_id,
+    agent_id: run.agent_id,
+    status: run.status,
+    agent_output: result.agent_output,
+    error_message: result.error_message,
+    created_at: run.created_at,
+    finished_at: run.finished_at,
+  };
+}
+
+/** GET /v1/runs/{session_id}: another tenant's, an expired and an unknown run all answer 404. */
+export async function getRun(deps: Deps, tenant: string, sessionId: string): Promise<RunStatus> {
+  const run = /^[0-9a-f-]{36}$/.test(sessionId) ? await runRepository(deps.db).get(sessionId, Math.floor(deps.now().getTime() / 1000)) : undefined;
+  if (!run || run.tenant !== tenant) throw new NotFoundError(`No run "${sessionId}" (runs expire after the retention period)`, 'run_not_found');
+  return toStatus(deps, run);
+}
