@@ -5,7 +5,12 @@
 export type Part = string | Uint8Array | number;
 
 function partBytes(part: Part): Uint8Array {
-  if (typeof part === 'string') return Buffer.from(part, 'utf8');
+  if (typeof part === 'string') {
+    // UTF-8 would turn every lone surrogate into U+FFFD, so two different strings could encode
+    // the same; such strings are refused instead (the HTTP schemas reject them first).
+    if (!part.isWellFormed()) throw new RangeError('string parts must be well-formed Unicode');
+    return Buffer.from(part, 'utf8');
+  }
   if (typeof part === 'number') {
     if (!Number.isSafeInteger(part) || part < 0) throw new RangeError('parts must be non-negative integers');
     const b = Buffer.alloc(8);

@@ -67,7 +67,7 @@ export function parseServerKeyRing(json: string): ServerKeyRing {
     byHex.set(k.idHex, k);
   }
   const current = [...byHex.values()].find((k) => k.name === currentName);
-  if (!current) throw new ServerKeyRingError(`server key ring has no entry named "${currentName}"`);
+  if (!current) throw new ServerKeyRingError('server key ring has no entry named by "current"');
   return {
     current,
     byId: (id) => byHex.get(typeof id === 'string' ? id : Buffer.from(id).toString('hex')),

@@ -14,6 +14,7 @@ export const ProfileName = z
   .min(1, 'must not be empty')
   .max(128, 'must be at most 128 characters')
   .regex(/^[^/\u0000-\u001f\u007f]+$/u, 'must not contain "/" or control characters')
+  .refine((s) => s.isWellFormed(), 'must be well-formed Unicode (no lone surrogates)')
   .describe('Auth profile name, unique per agent');
 
 export const InputArgName = z
@@ -35,7 +36,7 @@ export const AUTH_DATA_LIMITS = {
 } as const;
 
 export const AuthData = z
-  .record(z.string(), z.string('auth_data values must be strings'))
+  .record(z.string(), z.string('auth_data values must be strings').refine((s) => s.isWellFormed(), 'must be well-formed Unicode'))
   .describe(
     `Credentials as string key/value pairs; keys are the agent's input arguments. ` +
       `At most ${AUTH_DATA_LIMITS.maxKeys} keys, values 1 B-16 KiB, 64 KiB in all.`,

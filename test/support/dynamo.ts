@@ -1,0 +1,54 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Db, createDb } from '#shared/clients';
+import { type Config, loadConfig } from '#shared/config';
+import { type Deps, createLocalDeps } from '#shared/context';
+import { type Logger, createLogger } from '#shared/log';
+import { ensureTable } from '#shared/repositories/table';
+import type { InProcessDispatcher } from '#shared/runs/in-process';
+import { startEmbeddedDynamo } from '#infra/local/embedded-dynamo';
+
+export interface TestDb {
+  readonly db: Db;
+  readonly endpoint: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A real DynamoDB-compatible store for integration tests: in-memory dynalite by default, or the
+ * endpoint in TEST_DYNAMODB_ENDPOINT (e.g. DynamoDB Local), with a fresh table either way.
+ */
+export async function startTestDb(tableName = `t${Date.now()}${Math.floor(Math.random() * 1e6)}`): Promise<TestDb> {
+  const external = process.env.TEST_DYNAMODB_ENDPOINT;
+  const embedded = external ? undefined : await startEmbeddedDynamo();
+  const endpoint = external ?? (embedded?.endpoint as string);
+  const db = createDb({ dynamoEndpoint: endpoint, region: 'local', tableName });
+  await ensureTable(db.client, tableName);
+  return {
+    db,
+    endpoint,
+    async close() {
+      db.client.destroy();
+      await embedded?.close();
+    },
+  };
+}
+
+/** Captures log lines (as parsed JSON and raw text) so tests can search them. */
+export function captureLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const logger = createLogger((l) => lines.push(l), 'debug');
+  return Object.assign(logger, { lines });
+}
+
+export type TestDeps = Deps & { dispatcher: InProcessDispatcher; dataDir: string; logs: string[] };
+
+/** Local-mode dependencies over a test store, with a temporary data folder and captured logs. */
+export async function makeTestDeps(db: Db, env: Record<string, string> = {}): Promise<TestDeps> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'agent-vault-test-'));
+  const config: Config = loadConfig({ VAULT_MODE: 'local', VAULT_DATA_DIR: dataDir, VAULT_TABLE_NAME: db.tableName, ...env });
+  const log = captureLogger();
+  const deps = await createLocalDeps(config, { db, log });
+  return Object.assign(deps, { dataDir, logs: log.lines });
+}
