@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import dynalite from 'dynalite';
@@ -13,6 +14,8 @@ export interface EmbeddedDynamo {
  * port: persisted under `<dataDir>/dynamodb`, or in memory when `dataDir` is undefined.
  */
 export async function startEmbeddedDynamo(dataDir?: string): Promise<EmbeddedDynamo> {
+  // The data folder holds the server key and every profile: owner-only from the start.
+  if (dataDir) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const server = dynalite({
     ...(dataDir ? { path: join(dataDir, 'dynamodb') } : {}),
     createTableMs: 0,

@@ -1,5 +1,7 @@
 import type { Config } from '../config.ts';
+import { isIP } from 'node:net';
 import { ValidationError } from '../errors.ts';
+import { isBlockedAddress } from './address-policy.ts';
 
 /**
  * Checks a runner URL when an agent is registered or updated: https in deployed mode, and the
@@ -20,6 +22,12 @@ export async function assertRunnerUrlAllowed(config: Config, url: string): Promi
     throw new ValidationError('runner.url must not contain credentials; the vault signs each call instead');
   }
   const host = parsed.hostname.toLowerCase();
+  const literal = host.replace(/^\[|\]$/g, '');
+  if (!config.allowPrivateRunners && (host === 'localhost' || host.endsWith('.localhost') || (isIP(literal) && isBlockedAddress(literal)))) {
+    throw new ValidationError(
+      `runner.url host "${host}" is a loopback, private or link-local address; runners must be reachable on a public address (VAULT_ALLOW_PRIVATE_RUNNERS=true allows them for local development)`,
+    );
+  }
   if (config.allowedRunnerHosts.length > 0 && !config.allowedRunnerHosts.includes(host)) {
     throw new ValidationError(`runner.url host "${host}" is not allowed (allowed: ${config.allowedRunnerHosts.join(', ')})`);
   }

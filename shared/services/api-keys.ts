@@ -23,7 +23,7 @@ function assertTenant(tenant: string): void {
 }
 
 /** Mints a new 256-bit API key for a tenant; returns it once, stores only its hash. */
-export async function mintApiKey(deps: Deps, tenant: string, label?: string): Promise<string> {
+export async function mintApiKey(deps: Pick<Deps, 'db' | 'now'>, tenant: string, label?: string): Promise<string> {
   assertTenant(tenant);
   const apiKey = API_KEY_PREFIX + randomBytes(32).toString('base64url');
   const stored = await apiKeyRepository(deps.db).put(hashApiKey(apiKey), tenant, deps.now().toISOString(), label);
@@ -35,7 +35,7 @@ export async function mintApiKey(deps: Deps, tenant: string, label?: string): Pr
  * Makes sure `apiKey` exists for `tenant` (VAULT_BOOTSTRAP_API_KEY). Fails if the key is
  * malformed or already belongs to another tenant.
  */
-export async function ensureApiKey(deps: Deps, apiKey: string, tenant: string): Promise<'created' | 'exists'> {
+export async function ensureApiKey(deps: Pick<Deps, 'db' | 'now'>, apiKey: string, tenant: string): Promise<'created' | 'exists'> {
   assertTenant(tenant);
   if (!isWellFormedApiKey(apiKey)) {
     throw new ValidationError('VAULT_BOOTSTRAP_API_KEY must be "avk_" followed by 43 base64url characters (mint one with: npm run admin -- create-api-key)');
@@ -49,7 +49,7 @@ export async function ensureApiKey(deps: Deps, apiKey: string, tenant: string): 
 }
 
 /** The tenant an API key belongs to; 401 for a missing, malformed or unknown key. */
-export async function authenticateApiKey(deps: Deps, apiKey: string | undefined): Promise<string> {
+export async function authenticateApiKey(deps: Pick<Deps, 'db'>, apiKey: string | undefined): Promise<string> {
   if (!apiKey) {
     throw new UnauthorizedError('Missing API key: send "Authorization: Bearer avk_…", an "X-Api-Key" header, or "api_key" in the JSON body');
   }

@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createDb } from '#shared/clients';
+import { loadConfig } from '#shared/config';
+import { KEY_RING_FILE, loadOrCreateLocalKeyRing } from '#shared/crypto/key-ring-file';
+import { rotateServerKeyRingJson } from '#shared/crypto/server-key';
+import { ensureTable } from '#shared/repositories/table';
+import { API_KEY_PREFIX, mintApiKey } from '#shared/services/api-keys';
+import { startEmbeddedDynamo } from './embedded-dynamo.ts';
+
+const USAGE = `agent-vault admin
+
+  npm run admin -- create-api-key --tenant <tenant> [--label <text>]
+      Mints a tenant API key, prints it once, stores only its SHA-256.
+      Local store: stop the server first (the embedded store is single-process), or set
+      VAULT_DYNAMODB_ENDPOINT. Deployed table: VAULT_MODE=aws VAULT_TABLE_NAME=<table> AWS_REGION=<region>.
+
+  npm run admin -- new-api-key
+      Prints a random, well-formed API key without storing it (for VAULT_BOOTSTRAP_API_KEY).
+
+  npm run admin -- rotate-server-key
+      Local mode: adds a new key to <data dir>/${KEY_RING_FILE} and makes it current. Existing
+      profiles keep opening; each moves to the new key when it is next written.
+`;
+
+async function createApiKey(tenant: string, label: string | undefined): Promise<string> {
+  const config = loadConfig();
+  const embedded = config.mode === 'local' && !config.dynamoEndpoint ? await startEmbeddedDynamo(config.dataDir).catch(busy) : undefined;
+  const db = createDb({ ...config, dynamoEndpoint: config.dynamoEndpoint ?? embedded?.endpoint });
+  try {
+    if (config.mode === 'local') await ensureTable(db.client, config.tableName);
+    return await mintApiKey({ db, now: () => new Date() }, tenant, label);
+  } finally {
+    db.client.destroy();
+    await embedded?.close();
+  }
+}
+
+function busy(err: unknown): never {
+  const text = String((err as Error)?.message ?? err);
+  if (/lock/i.test(text)) {
+    throw new Error('the local store is in use by a running server: stop it first, or start the server with VAULT_BOOTSTRAP_API_KEY');
+  }
+  throw err;
+}
+
+async function rotateLocalServerKey(): Promise<string> {
+  const config = loadConfig();
+  if (config.mode !== 'local') throw new Error('rotate-server-key rotates the local key file; on AWS edit the Secrets Manager secret (see README)');
+  await loadOrCreateLocalKeyRing(config.dataDir); // a first rotation on a fresh data folder
+  const path = join(config.dataDir, KEY_RING_FILE);
+  const { json, name } = rotateServerKeyRingJson(await readFile(path, 'utf8'));
+  // Write-then-rename: a crash mid-write must never leave a ring that lost its keys.
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  await writeFile(tmp, json, { mode: 0o600, flush: true });
+  await rename(tmp, path);
+  return name;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { tenant: { type: 'string' }, label: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const command = positionals[0];
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  switch (command) {
+    case 'create-api-key': {
+      if (!values.tenant) throw new Error('create-api-key needs --tenant <tenant>');
+      const key = await createApiKey(values.tenant, values.label);
+      process.stderr.write(`API key for tenant "${values.tenant}" (shown once; only its SHA-256 is stored):\n`);
+      process.stdout.write(`${key}\n`);
+      return;
+    }
+    case 'new-api-key':
+      process.stdout.write(`${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}\n`);
+      return;
+    case 'rotate-server-key': {
+      const name = await rotateLocalServerKey();
+      process.stdout.write(`server key "${name}" is now current; restart the server to use it\n`);
+      return;
+    }
+    default:
+      throw new Error(`unknown command "${command}"\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`admin: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
