@@ -37,7 +37,11 @@ export function parseBlob(blob: Uint8Array): BlobParts {
   if (blob.length < BLOB_OVERHEAD || blob[0] !== BLOB_VERSION) throw new DecryptionError();
   const b = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
   let off = 1;
-  const take = (n: number) => b.subarray(off, (off += n));
+  const take = (n: number) => {
+    const part = b.subarray(off, off + n);
+    off += n;
+    return part;
+  };
   const keyId = take(SERVER_KEY_ID_BYTES);
   const salt = take(SALT_BYTES);
   const nonce = take(NONCE_BYTES);

@@ -13,6 +13,7 @@ export const ProfileName = z
   .string()
   .min(1, 'must not be empty')
   .max(128, 'must be at most 128 characters')
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
   .regex(/^[^/\u0000-\u001f\u007f]+$/u, 'must not contain "/" or control characters')
   .refine((s) => s.isWellFormed(), 'must be well-formed Unicode (no lone surrogates)')
   .describe('Auth profile name, unique per agent');

@@ -45,7 +45,8 @@ export function buildOpenApi(serverUrl?: string) {
     const params = [...r.path.matchAll(/\{([a-z_]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
     for (const [name, description] of Object.entries(op.query ?? {})) params.push({ name, in: 'query', required: false, schema: { type: 'string' }, description } as never);
     const error = { description: 'Error', content: { 'application/json': { schema: schema(ErrorBody, 'output') } } };
-    (paths[r.path] ??= {})[r.method.toLowerCase()] = {
+    paths[r.path] ??= {};
+    (paths[r.path] as Record<string, unknown>)[r.method.toLowerCase()] = {
       summary: op.summary,
       operationId: routeKey(r).replace(/[^A-Za-z0-9]+/g, '_').replace(/^_|_$/g, ''),
       ...(params.length ? { parameters: params } : {}),
