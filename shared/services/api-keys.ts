@@ -48,14 +48,31 @@ export async function ensureApiKey(deps: Pick<Deps, 'db' | 'now'>, apiKey: strin
   return 'exists';
 }
 
+/**
+ * Known API keys (by hash) → tenant, kept for a minute per process so a warm Lambda or the local
+ * server spends no DynamoDB round trip on authentication. Only successes are cached; keys are
+ * never deleted by the API today, so the only staleness is a key removed from the table by hand.
+ */
+const AUTH_CACHE_TTL_MS = 60_000;
+const AUTH_CACHE_MAX = 1_000;
+const authCache = new Map<string, { tenant: string; until: number }>();
+
 /** The tenant an API key belongs to; 401 for a missing, malformed or unknown key. */
 export async function authenticateApiKey(deps: Pick<Deps, 'db'>, apiKey: string | undefined): Promise<string> {
   if (!apiKey) {
     throw new UnauthorizedError('Missing API key: send "Authorization: Bearer avk_…", an "X-Api-Key" header, or "api_key" in the JSON body');
   }
   if (isWellFormedApiKey(apiKey)) {
-    const tenant = await apiKeyRepository(deps.db).findTenant(hashApiKey(apiKey));
-    if (tenant) return tenant;
+    const hash = hashApiKey(apiKey);
+    const cacheKey = `${deps.db.tableName}/${hash}`;
+    const cached = authCache.get(cacheKey);
+    if (cached && cached.until > Date.now()) return cached.tenant;
+    const tenant = await apiKeyRepository(deps.db).findTenant(hash);
+    if (tenant) {
+      if (authCache.size >= AUTH_CACHE_MAX) authCache.delete(authCache.keys().next().value as string);
+      authCache.set(cacheKey, { tenant, until: Date.now() + AUTH_CACHE_TTL_MS });
+      return tenant;
+    }
   }
   throw new UnauthorizedError('Invalid API key: check that it is a current avk_… key of your tenant');
 }
