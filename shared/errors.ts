@@ -9,32 +9,29 @@ export abstract class HttpError extends Error {
   readonly headers: Record<string, string> = {};
 }
 
-export class ValidationError extends HttpError {
+/** An HttpError class with a fixed status and a default code that a call may override. */
+function withStatus(status: number, defaultCode: string) {
+  return class extends HttpError {
+    readonly status = status;
+    constructor(
+      message: string,
+      readonly code: string = defaultCode,
+    ) {
+      super(message);
+    }
+  };
+}
+
+export class ValidationError extends withStatus(400, 'validation_error') {
   override readonly name = 'ValidationError';
-  readonly status = 400;
-  constructor(
-    message: string,
-    readonly code: string = 'validation_error',
-  ) {
-    super(message);
-  }
 }
 
-export class UnauthorizedError extends HttpError {
+export class UnauthorizedError extends withStatus(401, 'unauthorized') {
   override readonly name = 'UnauthorizedError';
-  readonly status = 401;
-  readonly code = 'unauthorized';
 }
 
-export class NotFoundError extends HttpError {
+export class NotFoundError extends withStatus(404, 'not_found') {
   override readonly name = 'NotFoundError';
-  readonly status = 404;
-  constructor(
-    message: string,
-    readonly code: string = 'not_found',
-  ) {
-    super(message);
-  }
 }
 
 /** The one answer for an unknown, replaced, deleted or other-agent auth token. */
@@ -54,27 +51,16 @@ export class MethodNotAllowedError extends HttpError {
   }
 }
 
-export class ConflictError extends HttpError {
+export class ConflictError extends withStatus(409, 'conflict') {
   override readonly name = 'ConflictError';
-  readonly status = 409;
-  constructor(
-    message: string,
-    readonly code: string = 'conflict',
-  ) {
-    super(message);
-  }
 }
 
-export class PayloadTooLargeError extends HttpError {
+export class PayloadTooLargeError extends withStatus(413, 'payload_too_large') {
   override readonly name = 'PayloadTooLargeError';
-  readonly status = 413;
-  readonly code = 'payload_too_large';
 }
 
-export class UnsupportedMediaTypeError extends HttpError {
+export class UnsupportedMediaTypeError extends withStatus(415, 'unsupported_media_type') {
   override readonly name = 'UnsupportedMediaTypeError';
-  readonly status = 415;
-  readonly code = 'unsupported_media_type';
 }
 
 export class TooManyRequestsError extends HttpError {

@@ -25,9 +25,13 @@ export interface VaultEvent extends APIGatewayProxyEventV2 {
 
 type Mw = MiddlewareObj<VaultEvent, APIGatewayProxyResultV2, Error, Context>;
 
-/** Stack frames without the message line: a message could quote input, frames cannot. */
+/** Stack frames without the message (which may span lines): a message could quote input, frames cannot. */
 function framesOnly(err: Error): string | undefined {
-  return err.stack?.split('\n').slice(1, 8).join('\n');
+  return err.stack
+    ?.split('\n')
+    .filter((line) => /^\s+at /.test(line))
+    .slice(0, 8)
+    .join('\n');
 }
 
 /**

@@ -1,9 +1,9 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
 import { conditional } from './conditional.ts';
 import { AGENT_PREFIX, keys } from '../keys.ts';
 import { AgentItem } from '../schemas/items.ts';
-import { decodeCursor, encodeCursor } from './pagination.ts';
+import { queryPage } from './pagination.ts';
 
 export type NewAgentItem = Omit<AgentItem, 'pk' | 'sk' | 'entity'>;
 
@@ -43,17 +43,7 @@ export function agentRepository(db: Db) {
     },
 
     async list(tenant: string, limit: number, cursor?: string): Promise<{ items: AgentItem[]; next?: string }> {
-      const pk = keys.tenantAgents(tenant);
-      const out = await db.doc.send(
-        new QueryCommand({
-          TableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': pk, ':prefix': AGENT_PREFIX },
-          Limit: limit,
-          ExclusiveStartKey: decodeCursor(cursor, pk, AGENT_PREFIX),
-        }),
-      );
-      return { items: (out.Items ?? []).map((i) => AgentItem.parse(i)), next: encodeCursor(out.LastEvaluatedKey) };
+      return queryPage(db, keys.tenantAgents(tenant), AGENT_PREFIX, limit, cursor, (i) => AgentItem.parse(i));
     },
 
     /** Deletes the agent item; false if it did not exist. */

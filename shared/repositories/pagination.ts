@@ -1,3 +1,5 @@
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { Db } from '../clients.ts';
 import { ValidationError } from '../errors.ts';
 
 /** Encodes a LastEvaluatedKey as an opaque cursor. */
@@ -26,4 +28,28 @@ export function decodeCursor(cursor: string | undefined, pk: string, skPrefix: s
     // fall through
   }
   throw new ValidationError('cursor is not valid for this listing; pass the next_cursor of the previous page unchanged');
+}
+
+/**
+ * One page of the items of a partition whose sort key starts with `skPrefix`, parsed with
+ * `parse`; `next` is the cursor of the following page, if any.
+ */
+export async function queryPage<T>(
+  db: Db,
+  pk: string,
+  skPrefix: string,
+  limit: number,
+  cursor: string | undefined,
+  parse: (item: Record<string, unknown>) => T,
+): Promise<{ items: T[]; next?: string }> {
+  const out = await db.doc.send(
+    new QueryCommand({
+      TableName: db.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': pk, ':prefix': skPrefix },
+      Limit: limit,
+      ExclusiveStartKey: decodeCursor(cursor, pk, skPrefix),
+    }),
+  );
+  return { items: (out.Items ?? []).map(parse), next: encodeCursor(out.LastEvaluatedKey) };
 }

@@ -3,7 +3,7 @@ import type { Db } from '../clients.ts';
 import { PROFILE_PREFIX, keys } from '../keys.ts';
 import { ProfileItem } from '../schemas/items.ts';
 import { conditional } from './conditional.ts';
-import { decodeCursor, encodeCursor } from './pagination.ts';
+import { queryPage } from './pagination.ts';
 
 export type ProfileRecord = Omit<ProfileItem, 'pk' | 'sk' | 'entity'>;
 
@@ -106,17 +106,7 @@ export function profileRepository(db: Db) {
     },
 
     async list(tenant: string, agentId: string, limit: number, cursor?: string): Promise<{ items: ProfileItem[]; next?: string }> {
-      const pk = keys.agentPartition(tenant, agentId);
-      const out = await db.doc.send(
-        new QueryCommand({
-          TableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': pk, ':prefix': PROFILE_PREFIX },
-          Limit: limit,
-          ExclusiveStartKey: decodeCursor(cursor, pk, PROFILE_PREFIX),
-        }),
-      );
-      return { items: (out.Items ?? []).map((i) => ProfileItem.parse(i)), next: encodeCursor(out.LastEvaluatedKey) };
+      return queryPage(db, keys.agentPartition(tenant, agentId), PROFILE_PREFIX, limit, cursor, (i) => ProfileItem.parse(i));
     },
 
     async hasAny(tenant: string, agentId: string): Promise<boolean> {

@@ -40,17 +40,32 @@ for (const [net, prefix] of [
   blocked.addSubnet(net, prefix, 'ipv6');
 }
 
-/** The IPv4 address embedded in an IPv6 address (mapped, compatible or NAT64), if any. */
-function embeddedIpv4(v6: string): string | undefined {
-  const m = /^(?:(?:0{0,4}:){0,5}ffff:|::|64:ff9b::)((?:\d{1,3}\.){3}\d{1,3})$/i.exec(v6);
-  if (m) return m[1];
-  // Hex form: ::ffff:7f00:1, ::7f00:1, 64:ff9b::7f00:1
-  const h = /^(?:(?:0{0,4}:){0,5}ffff:|::|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(v6);
-  if (h) {
-    const hi = Number.parseInt(h[1] as string, 16);
-    const lo = Number.parseInt(h[2] as string, 16);
-    return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
+/** The canonical (RFC 5952, compressed, hex) text of an IPv6 address, via the WHATWG URL parser. */
+function canonicalIpv6(v6: string): string {
+  try {
+    return new URL(`http://[${v6}]/`).hostname.slice(1, -1);
+  } catch {
+    return v6.toLowerCase();
   }
+}
+
+const hexPairToIpv4 = (hiHex: string, loHex: string) => {
+  const hi = Number.parseInt(hiHex, 16);
+  const lo = Number.parseInt(loHex, 16);
+  return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
+};
+
+/**
+ * The IPv4 address embedded in an IPv6 address — mapped (::ffff:0:0/96), translated
+ * (::ffff:0:0:0/96), compatible (::/96), NAT64 (64:ff9b::/96) or 6to4 (2002::/16) — if any.
+ * The address is canonicalised first, so every spelling of the same address is caught.
+ */
+function embeddedIpv4(v6: string): string | undefined {
+  const c = canonicalIpv6(v6);
+  const tail = /^(?:::ffff:|::ffff:0:|::|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(c);
+  if (tail) return hexPairToIpv4(tail[1] as string, tail[2] as string);
+  const sixToFour = /^2002:([0-9a-f]{1,4}):([0-9a-f]{1,4})(?::|$)/.exec(c);
+  if (sixToFour) return hexPairToIpv4(sixToFour[1] as string, sixToFour[2] as string);
   return undefined;
 }
 
