@@ -120,8 +120,12 @@ async function perform(deps: Deps, run: PreparedRun, sessionId: string): Promise
     nowSeconds: Math.floor(deps.now().getTime() / 1000),
   });
   if (!result.ok) return { status: 'failed', errorMessage: result.error };
-  let status: RunOutcome['status'] = result.error ? 'failed' : 'succeeded';
-  const errors = result.error ? [result.error] : [];
+  // The leak guard: no decrypted credential leaves in what the runner returned. Only the
+  // runner's text is redacted; the vault's own messages carry no values.
+  const secrets = Object.values(run.authData);
+  const runnerError = redactSecrets(result.error, secrets);
+  let status: RunOutcome['status'] = runnerError ? 'failed' : 'succeeded';
+  const errors = runnerError ? [runnerError] : [];
   if (keepSession && result.session !== undefined) {
     const problem = await saveSession(deps, run, session, result.session);
     if (problem) {
@@ -129,13 +133,7 @@ async function perform(deps: Deps, run: PreparedRun, sessionId: string): Promise
       if (problem.includes('256 KiB')) status = 'failed';
     }
   }
-  return { status, agentOutput: result.output, errorMessage: errors.length ? errors.join('; ') : undefined };
-}
-
-/** The leak guard: no decrypted credential leaves in an output or error message. */
-function redactOutcome(run: PreparedRun, o: RunOutcome): RunOutcome {
-  const secrets = Object.values(run.authData);
-  return { status: o.status, agentOutput: redactSecrets(o.agentOutput, secrets), errorMessage: redactSecrets(o.errorMessage, secrets) };
+  return { status, agentOutput: redactSecrets(result.output, secrets), errorMessage: errors.length ? errors.join('; ') : undefined };
 }
 
 /** Seals {agent_output, error_message} for the run item; an oversized output is dropped with an error. */
@@ -190,7 +188,7 @@ export async function startRun(deps: Deps, tenant: string, body: RunAgentBody, b
     return { agent_run_url: agentRunUrl, session_id: sessionId };
   }
 
-  const { outcome, blob } = sealResult(deps, tenant, sessionId, redactOutcome(run, await perform(deps, run, sessionId)));
+  const { outcome, blob } = sealResult(deps, tenant, sessionId, await perform(deps, run, sessionId));
   await Promise.all([
     runs.create({ ...base, status: outcome.status, result: blob, started_at: createdAt, finished_at: deps.now().toISOString() }),
     recordUse(deps, run),
@@ -209,7 +207,7 @@ export async function executeRunJob(deps: Deps, job: RunJob): Promise<void> {
   let blob: Buffer;
   try {
     const run = await prepare(deps, job.tenant, job.agentId, job.authToken, job.parameters);
-    ({ outcome, blob } = sealResult(deps, job.tenant, job.sessionId, redactOutcome(run, await perform(deps, run, job.sessionId))));
+    ({ outcome, blob } = sealResult(deps, job.tenant, job.sessionId, await perform(deps, run, job.sessionId)));
   } catch (err) {
     // The profile or agent changed between acceptance and execution: that is the run's outcome.
     if (!(err instanceof HttpError)) {

@@ -176,6 +176,18 @@ describe('run_agent when the runner misbehaves', () => {
     expect((await getRun(res.json.session_id)).json.status).toBe('failed');
   });
 
+  it("keeps the vault's own error message intact when a credential is a short string found in it", async () => {
+    const gone = await startTestRunner(() => ({}));
+    await gone.close();
+    const { agentId, token } = await setup(h, () => ({}), { url: gone.url });
+    const updated = await h.vault.call('POST', '/api/upsert_agent_auth_profile', { agent_id: agentId, auth_token: token, auth_data: { username: 'u' } });
+    expect(updated.status, updated.text).toBe(200);
+
+    const res = await runSync(agentId, token);
+
+    expect(res.json.error_message).toBe('runner could not be reached');
+  });
+
   it('fails a run whose runner reports an error, keeping its output', async () => {
     const { agentId, token } = await setup(h, () => ({ body: { output: { partial: true }, error: 'the site changed its login page' } }));
 
