@@ -1,0 +1,150 @@
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import { LOCK_FILE, REPO_ROOT } from '../paths.ts';
+
+/** How a function may use the table: read only, or read and write. */
+export type TableAccess = 'RO' | 'RW';
+
+/**
+ * The DynamoDB actions the repositories use (shared/repositories): no Scan, no transactions, no
+ * streams, no table management. Listed one by one: a wildcard would also allow DeleteTable.
+ */
+export const TABLE_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'] as const;
+export const TABLE_WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'] as const;
+
+/**
+ * What DynamoDB needs from the caller on a table encrypted with a customer-managed key (the same
+ * set CDK's own table grants use, with `ReEncrypt*` / `GenerateDataKey*` spelled out), allowed
+ * only through DynamoDB (`kms:ViaService`): the functions cannot use the key directly.
+ */
+const TABLE_KEY_READ_ACTIONS = ['kms:Decrypt', 'kms:DescribeKey'] as const;
+const TABLE_KEY_WRITE_ACTIONS = ['kms:Encrypt', 'kms:GenerateDataKey', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'] as const;
+
+/**
+ * ESM bundles have no `require`; a few CommonJS dependencies still call it (for Node built-ins).
+ * The alias avoids a clash with a bundled `createRequire` binding.
+ */
+export const ESM_REQUIRE_SHIM =
+  "import { createRequire as __vaultCreateRequire } from 'node:module'; const require = __vaultCreateRequire(import.meta.url);";
+
+/** Properties of a VaultFunction. Runtime, architecture, bundling, role and logging are fixed. */
+export interface VaultFunctionProps
+  extends Pick<NodejsFunctionProps, 'timeout' | 'memorySize' | 'onFailure' | 'retryAttempts' | 'maxEventAge'> {
+  /** Absolute path of the handler file (exports `handler`). */
+  readonly entry: string;
+  /** What the function does; shown in the console and in the role's description. */
+  readonly description: string;
+  /** Retention of the function's own log group. */
+  readonly logRetention: RetentionDays;
+  /** Extra environment; `VAULT_MODE=aws` and `NODE_OPTIONS=--enable-source-maps` are always set. */
+  readonly environment?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The house Lambda function: Node.js 22 on arm64, one minified ESM bundle with the AWS SDK inside
+ * (no dependency on the runtime's SDK version) and source maps, an explicit log group with a
+ * retention, and its own role that starts with nothing but writing to that log group. Access to
+ * anything else is granted with `bindTable`, `bindServerKey` or explicit statements.
+ */
+export class VaultFunction extends NodejsFunction {
+  /** The execution role (no managed policies; every permission is an explicit statement). */
+  readonly executionRole: Role;
+  /** The log group the function writes to. */
+  readonly functionLogGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: VaultFunctionProps) {
+    // Created beside the function (not inside it) because they must exist before super().
+    const logGroup = new LogGroup(scope, `${id}Logs`, { retention: props.logRetention });
+    const role = new Role(scope, `${id}Role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `agent-vault ${id}: ${props.description}`.slice(0, 1000),
+    });
+    // Instead of the AWSLambdaBasicExecutionRole managed policy (logs:* on every log group):
+    // the log group exists already, so only its streams and events are needed.
+    role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }),
+    );
+
+    super(scope, id, {
+      entry: props.entry,
+      handler: 'handler',
+      description: props.description,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout ?? Duration.seconds(10),
+      role,
+      logGroup,
+      onFailure: props.onFailure,
+      retryAttempts: props.retryAttempts,
+      maxEventAge: props.maxEventAge,
+      environment: {
+        VAULT_MODE: 'aws',
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: LOCK_FILE,
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        banner: ESM_REQUIRE_SHIM,
+        minify: true,
+        sourceMap: true,
+        // Stack traces map to file:line without shipping the sources a second time.
+        sourcesContent: false,
+        // Bundle the SDK too: pinned by our lock file, tree-shaken, and faster to load than the
+        // runtime's copy (middy's and Powertools' bundling guidance).
+        externalModules: [],
+      },
+    });
+    this.executionRole = role;
+    this.functionLogGroup = logGroup;
+
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'nodejs22.x is deliberate: it is the runtime the vault is built and tested for (STACK.md; the CI machines run Node 20/22) and is supported by Lambda until 2027. Moving to nodejs24.x is a tested change, not a default.',
+    });
+  }
+
+  /**
+   * Grants the function the table actions the repositories need (read, or read and write) and,
+   * when the table has a customer-managed key, the matching key use through DynamoDB only. Sets
+   * `VAULT_TABLE_NAME`.
+   */
+  bindTable(table: ITable, access: TableAccess): void {
+    this.executionRole.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: access === 'RO' ? [...TABLE_READ_ACTIONS] : [...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS],
+        resources: [table.tableArn],
+      }),
+    );
+    if (table.encryptionKey) {
+      this.executionRole.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: access === 'RO' ? [...TABLE_KEY_READ_ACTIONS] : [...TABLE_KEY_READ_ACTIONS, ...TABLE_KEY_WRITE_ACTIONS],
+          resources: [table.encryptionKey.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(this).region}.${Stack.of(this).urlSuffix}` } },
+        }),
+      );
+    }
+    this.addEnvironment('VAULT_TABLE_NAME', table.tableName);
+  }
+
+  /**
+   * Grants read access to the server key ring secret (and decryption of it through Secrets
+   * Manager only) and sets `VAULT_SERVER_KEY_SECRET_ID`.
+   */
+  bindServerKey(secret: ISecret): void {
+    secret.grantRead(this);
+    this.addEnvironment('VAULT_SERVER_KEY_SECRET_ID', secret.secretArn);
+  }
+}

@@ -1,0 +1,148 @@
+import { CfnOutput, Duration, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { RouteGroup } from '#shared/http/routes';
+import type { VaultDeployConfig } from './config.ts';
+import { AsyncRuns } from './constructs/async-runs.ts';
+import { VaultAlarms } from './constructs/vault-alarms.ts';
+import { VaultApi } from './constructs/vault-api.ts';
+import { VaultData } from './constructs/vault-data.ts';
+import { VaultFunction } from './constructs/vault-function.ts';
+import { handlerEntry } from './paths.ts';
+
+/** Properties of VaultStack: the stack's own props plus the deployment settings. */
+export interface VaultStackProps extends StackProps {
+  readonly config: VaultDeployConfig;
+}
+
+/** The route groups, their handler files (functions/<group>.ts) and how each is set up. */
+const API_FUNCTIONS: Readonly<
+  Record<RouteGroup, { readonly description: string; readonly timeout: Duration; readonly usesVault: boolean }>
+> = {
+  agents: { description: 'Agents API: create, list, read, update, delete agents', timeout: Duration.seconds(10), usesVault: true },
+  profiles: {
+    description: 'Auth profiles API: create / upsert, list, read, delete profiles',
+    timeout: Duration.seconds(10),
+    usesVault: true,
+  },
+  // A synchronous run waits for the runner; API Gateway gives up at 30 s.
+  runs: { description: 'Runs API: run_agent and run status', timeout: Duration.seconds(29), usesVault: true },
+  // Storage-free: OpenAPI document, health check, JSON 404/405. No table, no key.
+  meta: {
+    description: 'OpenAPI document, health check, and JSON 404/405 for unknown routes',
+    timeout: Duration.seconds(5),
+    usesVault: false,
+  },
+};
+
+/**
+ * The whole vault in one stack: the table, server key and KMS keys (VaultData), one function per
+ * route group behind an HTTP API (VaultApi), async runs through a KMS-sealed worker hand-off
+ * (AsyncRuns), and alarms (VaultAlarms).
+ */
+export class VaultStack extends Stack {
+  readonly data: VaultData;
+  readonly asyncRuns: AsyncRuns;
+  readonly apiFunctions: Readonly<Record<RouteGroup, VaultFunction>>;
+  readonly api: VaultApi;
+  readonly alarms: VaultAlarms;
+
+  constructor(scope: Construct, id: string, props: VaultStackProps) {
+    super(scope, id, {
+      description: `agent-vault (${props.config.stage}): serverless credential vault for AI-agent platforms`,
+      ...props,
+    });
+    const { config } = props;
+    Tags.of(this).add('app', 'agent-vault');
+    Tags.of(this).add('stage', config.stage);
+
+    this.data = new VaultData(this, 'Data', { stage: config.stage });
+
+    // Read by shared/config.ts in every function that touches the vault.
+    const vaultEnvironment = {
+      VAULT_RUN_RETENTION_DAYS: String(config.runRetentionDays),
+      VAULT_ALLOWED_RUNNER_HOSTS: config.allowedRunnerHosts.join(','),
+      // Runner webhooks must be public addresses: a runner URL must not reach into the VPC or
+      // the instance metadata endpoint.
+      VAULT_ALLOW_PRIVATE_RUNNERS: 'false',
+      // Read by nobody: changing it replaces the warm instances, which then re-read the server
+      // key ring (the rotation procedure in the deploy guide).
+      VAULT_SERVER_KEY_EPOCH: String(config.serverKeyEpoch),
+    };
+
+    this.asyncRuns = new AsyncRuns(this, 'AsyncRuns', {
+      stage: config.stage,
+      data: this.data,
+      logRetention: config.logRetentionDays,
+      environment: vaultEnvironment,
+    });
+
+    const fns = {} as Record<RouteGroup, VaultFunction>;
+    for (const [group, spec] of Object.entries(API_FUNCTIONS) as [RouteGroup, (typeof API_FUNCTIONS)[RouteGroup]][]) {
+      const fn = new VaultFunction(this, `${capitalize(group)}Function`, {
+        entry: handlerEntry(group),
+        description: spec.description,
+        logRetention: config.logRetentionDays,
+        timeout: spec.timeout,
+        environment: spec.usesVault ? vaultEnvironment : {},
+      });
+      if (spec.usesVault) {
+        fn.bindTable(this.data.table, 'RW');
+        fn.bindServerKey(this.data.serverKey);
+      }
+      fns[group] = fn;
+    }
+    this.asyncRuns.grantDispatch(fns.runs);
+    this.apiFunctions = fns;
+
+    this.api = new VaultApi(this, 'Api', {
+      handlers: fns,
+      throttle: { rateLimit: config.throttleRateLimit, burstLimit: config.throttleBurstLimit },
+      logRetention: config.logRetentionDays,
+      ...(config.domainName && config.certificateArn
+        ? { customDomain: { domainName: config.domainName, certificateArn: config.certificateArn } }
+        : {}),
+    });
+
+    this.alarms = new VaultAlarms(this, 'Alarms', {
+      stage: config.stage,
+      api: this.api.api,
+      functions: {
+        Agents: fns.agents,
+        Profiles: fns.profiles,
+        Runs: fns.runs,
+        Meta: fns.meta,
+        RunWorker: this.asyncRuns.worker,
+        RunFailureHandler: this.asyncRuns.failureHandler,
+      },
+      table: this.data.table,
+      failureQueue: this.asyncRuns.failureQueue,
+      poisonQueue: this.asyncRuns.poisonQueue,
+      ...(config.alarmTopicArn ? { alarmTopicArn: config.alarmTopicArn } : {}),
+    });
+
+    new CfnOutput(this, 'ApiUrl', { description: 'Base URL of the vault API', value: this.api.url });
+    new CfnOutput(this, 'TableName', {
+      description: 'DynamoDB table (VAULT_TABLE_NAME for the admin CLI)',
+      value: this.data.table.tableName,
+    });
+    new CfnOutput(this, 'ServerKeySecretArn', {
+      description: 'Secrets Manager secret holding the server key ring',
+      value: this.data.serverKey.secretArn,
+    });
+    new CfnOutput(this, 'AlarmTopicArn', { description: 'SNS topic the alarms notify', value: this.alarms.topic.topicArn });
+    if (this.api.domain) {
+      new CfnOutput(this, 'CustomDomainTarget', {
+        description: 'Point a CNAME (or a Route 53 alias with CustomDomainHostedZoneId) for the custom domain here',
+        value: this.api.domain.regionalDomainName,
+      });
+      new CfnOutput(this, 'CustomDomainHostedZoneId', {
+        description: 'Hosted zone id for a Route 53 alias record',
+        value: this.api.domain.regionalHostedZoneId,
+      });
+    }
+  }
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
