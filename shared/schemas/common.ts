@@ -85,6 +85,16 @@ function pathOf(path: readonly PropertyKey[]): string {
   return out;
 }
 
+/** The value at `path` inside `input` (own properties only), or undefined. */
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = input;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, p)) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
+}
+
 /**
  * Parses input with a zod schema; on failure throws a 400 ValidationError listing every problem
  * by field path. Messages describe what was expected, never the received value.
@@ -95,7 +105,7 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what 
   const problems = result.error.issues.slice(0, 10).map((i) => {
     const path = pathOf(i.path);
     let message = i.message;
-    if (i.code === 'invalid_type' && i.input === undefined) message = 'is required';
+    if (i.code === 'invalid_type' && valueAt(input, i.path) === undefined) message = 'is required';
     return path ? `${path}: ${message}` : message;
   });
   throw new ValidationError(`Invalid ${what}: ${problems.join('; ')}`);

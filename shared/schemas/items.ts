@@ -27,6 +27,11 @@ export const AgentItem = z.object({
   runner: Runner,
   /** runner_signing_secret sealed under the server key. */
   signing_secret: Bytes,
+  /**
+   * Random per registration: profiles record it, and a profile whose agent was deleted and
+   * registered again under the same id never opens (a create racing a forced delete).
+   */
+  incarnation: z.string(),
   version: z.int(),
   created_at: z.string(),
   updated_at: z.string(),
@@ -40,6 +45,8 @@ export const ProfileItem = z.object({
   agent_id: z.string(),
   name: z.string(),
   slot: z.string(),
+  /** The `incarnation` of the agent the profile was created under. */
+  agent_incarnation: z.string(),
   generation: z.int(),
   record_version: z.int(),
   server_key_id: z.string(),

@@ -58,6 +58,7 @@ export async function createAgent(deps: Deps, tenant: string, body: CreateAgentB
     input_args: body.input_args,
     runner: body.runner,
     signing_secret: sealed,
+    incarnation: randomBytes(8).toString('hex'),
     version: 1,
     created_at: now,
     updated_at: now,

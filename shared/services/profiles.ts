@@ -16,6 +16,7 @@ import { assertAuthDataLimits } from '../schemas/common.ts';
 import type { AgentItem, ProfileItem } from '../schemas/items.ts';
 import type { CreateProfileBody, ProfileMetadata, UpsertProfileBody, UpsertType } from '../schemas/profiles.ts';
 import { requireAgent } from './agents.ts';
+import { agentRepository } from '../repositories/agents.ts';
 
 /** How often a create/replace that lost a race re-reads and tries again before answering 409. */
 const MAX_WRITE_ATTEMPTS = 5;
@@ -58,7 +59,7 @@ function sealRecord(
   secret: Buffer,
   recordVersion: number,
   authData: Readonly<Record<string, string>>,
-  meta: Pick<ProfileRecord, 'name' | 'should_save_session' | 'created_at' | 'updated_at' | 'last_used_at' | 'use_count'>,
+  meta: Pick<ProfileRecord, 'name' | 'agent_incarnation' | 'should_save_session' | 'created_at' | 'updated_at' | 'last_used_at' | 'use_count'>,
 ): ProfileRecord {
   const keys = new ProfileKeys(serverKey, binding, secret);
   const fields: Record<string, Uint8Array> = {};
@@ -83,18 +84,19 @@ function sealRecord(
 async function writeFresh(
   deps: Deps,
   tenant: string,
-  agentId: string,
+  agent: AgentItem,
   name: string,
   authData: Readonly<Record<string, string>>,
   shouldSave: boolean,
   previous?: ProfileItem,
 ): Promise<{ token: string } | undefined> {
-  const slot = slotFor(tenant, agentId, name);
+  const slot = slotFor(tenant, agent.agent_id, name);
   const { token, secret } = newToken(slot);
   const now = deps.now().toISOString();
-  const binding = { tenant, agentId, slot, generation: (previous?.generation ?? 0) + 1 };
+  const binding = { tenant, agentId: agent.agent_id, slot, generation: (previous?.generation ?? 0) + 1 };
   const record = sealRecord(deps.serverKeys.current, binding, secret, (previous?.record_version ?? 0) + 1, authData, {
     name,
+    agent_incarnation: agent.incarnation,
     should_save_session: shouldSave,
     created_at: now,
     updated_at: now,
@@ -114,7 +116,7 @@ function validateAuthData(agent: AgentItem, authData: Readonly<Record<string, st
 export async function createProfile(deps: Deps, tenant: string, body: CreateProfileBody): Promise<{ auth_token: string }> {
   const agent = await requireAgent(deps, tenant, body.agent_id);
   validateAuthData(agent, body.auth_data);
-  const created = await writeFresh(deps, tenant, agent.agent_id, body.name, body.auth_data, false);
+  const created = await writeFresh(deps, tenant, agent, body.name, body.auth_data, false);
   if (!created) {
     throw new ConflictError(
       `An auth profile named "${body.name}" already exists for agent "${agent.agent_id}"; use /api/upsert_agent_auth_profile to replace or update it`,
@@ -125,21 +127,29 @@ export async function createProfile(deps: Deps, tenant: string, body: CreateProf
 }
 
 /**
- * Verifies `token` for (tenant, agent) and opens the profile's keys. Unknown slot, wrong secret,
- * other agent or other tenant all end in the same ProfileNotFoundError after the same work: the
- * verifier HMAC is computed whether or not an item was found.
+ * Verifies `token` for (tenant, agent) and opens the profile's keys, reading the agent and the
+ * profile (unless given) in parallel. Unknown slot, wrong secret, other agent, other tenant and
+ * a profile left from an earlier registration of the agent all end in the same
+ * ProfileNotFoundError after the same work.
  */
 export async function openProfile(deps: Deps, tenant: string, agentId: string, token: string, item?: ProfileItem | null): Promise<OpenedProfile> {
   const { slot, secret } = parseTokenOrThrow(token);
-  const found = item === undefined ? await profileRepository(deps.db).get(tenant, agentId, slot.toString('hex')) : item ?? undefined;
-  return verifyOpened(deps, tenant, agentId, slot, secret, found);
+  const [agent, found] = await Promise.all([
+    agentRepository(deps.db).get(tenant, agentId),
+    item === undefined ? profileRepository(deps.db).get(tenant, agentId, slot.toString('hex')) : (item ?? undefined),
+  ]);
+  return verifyOpened(deps, tenant, agentId, agent?.incarnation, slot, secret, found);
 }
 
-/** Verifies a token's secret against the profile read (or its absence) in constant work. */
+/**
+ * Verifies a token's secret against the profile read (or its absence) with the same work either
+ * way: the verifier HMAC is computed whether or not an item was found.
+ */
 export function verifyOpened(
   deps: Deps,
   tenant: string,
   agentId: string,
+  agentIncarnation: string | undefined,
   slot: Buffer,
   secret: Buffer,
   found: ProfileItem | undefined,
@@ -147,8 +157,8 @@ export function verifyOpened(
   const serverKey = found ? deps.serverKeys.byId(found.server_key_id) : undefined;
   const binding: ProfileBinding = { tenant, agentId, slot, generation: found?.generation ?? 0 };
   const expected = computeVerifier(serverKey ?? deps.serverKeys.current, binding, secret);
-  const verified = found !== undefined && serverKey !== undefined && constantTimeEqual(expected, found.verifier);
-  if (!verified || !found || !serverKey) throw new ProfileNotFoundError();
+  const secretMatches = found !== undefined && serverKey !== undefined && constantTimeEqual(expected, found.verifier);
+  if (!secretMatches || !found || !serverKey || found.agent_incarnation !== agentIncarnation) throw new ProfileNotFoundError();
   const keys = new ProfileKeys(serverKey, binding, secret);
   if (!constantTimeEqual(keys.commitment(), found.commitment)) {
     deps.log.log('error', 'profile key commitment mismatch', { tenant, agent_id: agentId, slot: found.slot });
@@ -172,6 +182,7 @@ export async function upsertProfile(
   tenant: string,
   body: UpsertProfileBody,
 ): Promise<{ auth_token: string; name: string; type: UpsertType }> {
+  if (body.auth_token !== undefined) parseTokenOrThrow(body.auth_token); // a typo is a 400 before any read
   const agent = await requireAgent(deps, tenant, body.agent_id);
   assertDeclaredKeys(agent, Object.keys(body.auth_data));
   if (body.auth_token !== undefined) return updateInPlace(deps, tenant, agent, body, body.auth_token);
@@ -184,7 +195,7 @@ export async function upsertProfile(
   for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
     const existing = await repo.get(tenant, agent.agent_id, slotHex);
     const shouldSave = body.should_save_session ?? existing?.should_save_session ?? false;
-    const written = await writeFresh(deps, tenant, agent.agent_id, name, body.auth_data, shouldSave, existing);
+    const written = await writeFresh(deps, tenant, agent, name, body.auth_data, shouldSave, existing);
     if (written) return { auth_token: written.token, name, type: existing ? 'replace' : 'create' };
   }
   throw new ConflictError(`Auth profile "${name}" is being written by other requests at the same time; retry`);
@@ -197,7 +208,9 @@ async function updateInPlace(
   body: UpsertProfileBody,
   token: string,
 ): Promise<{ auth_token: string; name: string; type: 'update' }> {
-  const opened = await openProfile(deps, tenant, agent.agent_id, token);
+  const { slot, secret } = parseTokenOrThrow(token);
+  const found = await profileRepository(deps.db).get(tenant, agent.agent_id, slot.toString('hex'));
+  const opened = verifyOpened(deps, tenant, agent.agent_id, agent.incarnation, slot, secret, found);
   const { item } = opened;
   if (body.name !== undefined && body.name !== item.name) {
     throw new ValidationError(`name "${body.name}" does not match the profile of this auth_token ("${item.name}"); omit name or correct it`);
@@ -221,6 +234,7 @@ async function updateInPlace(
     merged,
     {
       name: item.name,
+      agent_incarnation: item.agent_incarnation,
       should_save_session: body.should_save_session ?? item.should_save_session,
       created_at: item.created_at,
       updated_at: deps.now().toISOString(),

@@ -70,7 +70,7 @@ async function prepare(deps: Deps, tenant: string, agentId: string, token: strin
   let opened: OpenedProfile | undefined;
   let authData: Record<string, string> = {};
   if (parsed) {
-    opened = verifyOpened(deps, tenant, agentId, parsed.slot, parsed.secret, ctx.profile);
+    opened = verifyOpened(deps, tenant, agentId, ctx.agent.incarnation, parsed.slot, parsed.secret, ctx.profile);
     authData = decryptAuthData(opened);
   }
   return { agent: ctx.agent, opened, authData, parameters: mergeParameters(ctx.agent, authData, parameters), session: ctx.session };

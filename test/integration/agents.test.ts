@@ -258,6 +258,19 @@ describe('deleteAgent', () => {
     await expect(listProfiles(deps, TENANT, id, 50)).resolves.toMatchObject({ profiles: [] });
   });
 
+  it('refuses a profile orphaned by a create racing a forced delete, once the agent is registered again', async () => {
+    // Arrange: the race leaves a profile whose agent item is gone (only the agent item is deleted).
+    const id = freshId();
+    await createAgent(deps, TENANT, body(id));
+    const { auth_token } = await createProfile(deps, TENANT, { name: 'orphan', agent_id: id, auth_data: { password: 'pw-orphan' } });
+    await agentRepository(store.db).delete(TENANT, id);
+    await createAgent(deps, TENANT, body(id));
+
+    // Act / Assert: the orphan survives in the table but its token opens nothing.
+    expect(await partitionItems(id)).toHaveLength(1);
+    await expect(openProfile(deps, TENANT, id, auth_token)).rejects.toBeInstanceOf(ProfileNotFoundError);
+  });
+
   it('answers 404 for an unknown agent', async () => {
     await expect(deleteAgent(deps, TENANT, freshId(), true)).rejects.toMatchObject({ status: 404, code: 'agent_not_found' });
   });

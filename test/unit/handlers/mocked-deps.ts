@@ -74,6 +74,7 @@ export function agentItem(inputArgs: readonly string[] = ['username', 'password'
     input_args: inputArgs.map((name) => ({ name, required: false, secret: true })),
     runner: { type: 'webhook', url: 'http://127.0.0.1:9/run' },
     signing_secret: new Uint8Array(randomBytes(60)),
+    incarnation: '5eed5eed5eed5eed',
     version: 1,
     created_at: '2026-01-01T00:00:00.000Z',
     updated_at: '2026-01-01T00:00:00.000Z',
