@@ -1,20 +1,22 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
-import { getDeps } from '#shared/context';
 import { MethodNotAllowedError, NotFoundError } from '#shared/errors';
 import { type VaultEvent, errorResponses } from '#shared/http/middleware';
 import { ok } from '#shared/http/responses';
 import { matchRoute } from '#shared/http/routes';
+import { createLogger } from '#shared/log';
 import { buildOpenApi } from '#shared/schemas/openapi';
 
 let openApi: ReturnType<typeof buildOpenApi> | undefined;
+const metaLog = createLogger();
 
 /**
  * Public, storage-free routes: the OpenAPI document, liveness, and the `$default` route that
  * answers unknown paths with a JSON 404 and wrong methods with a JSON 405.
  */
 export const handler = middy<VaultEvent, APIGatewayProxyResultV2>()
-  .use(errorResponses(getDeps))
+  // No dependencies here: this function has no table and no secret (least privilege).
+  .use(errorResponses(async () => metaLog))
   .handler(async (event) => {
     switch (event.routeKey) {
       case 'GET /openapi.json':

@@ -25,6 +25,12 @@ export interface Config {
   readonly runWorkerFunctionName?: string;
   /** AWS mode: KMS key that wraps async run payloads for the worker. */
   readonly runPayloadKeyId?: string;
+  /**
+   * Longest a synchronous run may wait for its runner. On AWS the API Gateway integration stops
+   * waiting at 30 s, so sync waits are capped below the 29 s function timeout; async runs wait the
+   * agent's full timeout_ms in the worker.
+   */
+  readonly syncRunMaxMs: number;
   /** Local server port. */
   readonly port: number;
   /** Local server: make sure a tenant with this API key exists at start. */
@@ -81,6 +87,7 @@ export function loadConfig(env: Env = process.env): Config {
       .filter(Boolean),
     runWorkerFunctionName: env.VAULT_RUN_WORKER_FUNCTION || undefined,
     runPayloadKeyId: env.VAULT_RUN_PAYLOAD_KEY_ID || undefined,
+    syncRunMaxMs: intFrom(env, 'VAULT_SYNC_RUN_MAX_MS', mode === 'aws' ? 25_000 : 900_000, 100, 900_000),
     port: intFrom(env, 'PORT', 3000, 0, 65_535),
     bootstrapApiKey: env.VAULT_BOOTSTRAP_API_KEY || undefined,
     bootstrapTenant: env.VAULT_BOOTSTRAP_TENANT || 'default',

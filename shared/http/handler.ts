@@ -22,7 +22,7 @@ export type RouteFn = (req: RouteRequest) => Promise<HttpResponse>;
  * API key), then the route function picked by the API Gateway route key.
  */
 export function routeGroupHandler(routesByKey: Readonly<Record<string, RouteFn>>, options: { authenticate?: boolean } = {}) {
-  const base = middy<VaultEvent, APIGatewayProxyResultV2>().use(errorResponses(getDeps)).use(jsonBody());
+  const base = middy<VaultEvent, APIGatewayProxyResultV2>().use(errorResponses(async () => (await getDeps()).log)).use(jsonBody());
   const withAuth = options.authenticate === false ? base : base.use(authenticate(getDeps));
   return withAuth.handler(async (event) => {
     const fn = routesByKey[event.routeKey];

@@ -8,7 +8,7 @@ import {
   ValidationError,
   isTransientDependencyError,
 } from '../errors.ts';
-import { maskSecrets } from '../log.ts';
+import { type Logger, createLogger } from '../log.ts';
 import { authenticateApiKey } from '../services/api-keys.ts';
 import { errorBody, json } from './responses.ts';
 
@@ -39,7 +39,7 @@ function framesOnly(err: Error): string | undefined {
  * and message; transient dependency faults (throttling, 5xx, timeouts) become 503 + Retry-After;
  * anything else is a 500 that says only the request id. Requests are logged without bodies or headers.
  */
-export function errorResponses(getDeps: () => Promise<Deps>): Mw {
+export function errorResponses(getLog: () => Promise<Logger>): Mw {
   return {
     onError: async (request) => {
       const err = request.error;
@@ -48,7 +48,7 @@ export function errorResponses(getDeps: () => Promise<Deps>): Mw {
         request.response = json(err.status, errorBody(err.code, err.message), { ...err.headers, 'x-request-id': requestId });
         return;
       }
-      const deps = await getDeps().catch(() => undefined);
+      const log = await getLog().catch(() => undefined);
       const fields = {
         request_id: requestId,
         route: request.event.routeKey,
@@ -56,15 +56,14 @@ export function errorResponses(getDeps: () => Promise<Deps>): Mw {
         stack: err instanceof Error ? framesOnly(err) : undefined,
       };
       if (isTransientDependencyError(err)) {
-        deps?.log.log('warn', 'dependency unavailable', fields);
+        log?.log('warn', 'dependency unavailable', fields);
         request.response = json(503, errorBody('service_unavailable', 'The vault is temporarily unable to serve this request; retry after a moment.'), {
           'retry-after': '1',
           'x-request-id': requestId,
         });
         return;
       }
-      deps?.log.log('error', 'unhandled error', fields);
-      if (!deps) process.stderr.write(`${JSON.stringify({ level: 'error', msg: maskSecrets('unhandled error'), ...fields })}\n`);
+      (log ?? createLogger((line) => process.stderr.write(`${line}\n`))).log('error', 'unhandled error', fields);
       request.response = json(500, errorBody('internal_error', `Internal error; quote request id ${requestId} when reporting it.`), {
         'x-request-id': requestId,
       });

@@ -107,7 +107,7 @@ async function saveSession(deps: Deps, run: PreparedRun, previous: { version: nu
 }
 
 /** Calls the agent's runner with the merged parameters and the saved session; never throws for runner faults. */
-async function perform(deps: Deps, run: PreparedRun, sessionId: string): Promise<RunOutcome> {
+async function perform(deps: Deps, run: PreparedRun, sessionId: string, maxWaitMs = Number.POSITIVE_INFINITY): Promise<RunOutcome> {
   const keepSession = run.opened?.item.should_save_session === true;
   const session = keepSession ? openSession(deps, run) : undefined;
   const runner = run.agent.runner;
@@ -115,7 +115,7 @@ async function perform(deps: Deps, run: PreparedRun, sessionId: string): Promise
     url: runner.url,
     signingSecret: openSigningSecret(deps, run.agent),
     payload: { session_id: sessionId, agent_id: run.agent.agent_id, parameters: run.parameters, session: session?.value ?? null },
-    timeoutMs: runner.timeout_ms ?? DEFAULT_RUNNER_TIMEOUT_MS,
+    timeoutMs: Math.min(runner.timeout_ms ?? DEFAULT_RUNNER_TIMEOUT_MS, maxWaitMs),
     allowPrivate: deps.config.allowPrivateRunners,
     nowSeconds: Math.floor(deps.now().getTime() / 1000),
   });
@@ -188,7 +188,7 @@ export async function startRun(deps: Deps, tenant: string, body: RunAgentBody, b
     return { agent_run_url: agentRunUrl, session_id: sessionId };
   }
 
-  const { outcome, blob } = sealResult(deps, tenant, sessionId, await perform(deps, run, sessionId));
+  const { outcome, blob } = sealResult(deps, tenant, sessionId, await perform(deps, run, sessionId, deps.config.syncRunMaxMs));
   await Promise.all([
     runs.create({ ...base, status: outcome.status, result: blob, started_at: createdAt, finished_at: deps.now().toISOString() }),
     recordUse(deps, run),

@@ -281,3 +281,26 @@ describe('run_agent with private runners refused (VAULT_ALLOW_PRIVATE_RUNNERS=fa
     expect(res.json.error.message).toMatch(/VAULT_ALLOW_PRIVATE_RUNNERS/);
   });
 });
+
+describe('run_agent with sync waits capped (VAULT_SYNC_RUN_MAX_MS, as on AWS behind API Gateway)', () => {
+  const h = harness({ VAULT_SYNC_RUN_MAX_MS: '300' });
+
+  it('stops waiting for a sync run at the cap even when the agent allows longer', async () => {
+    const { agentId, token } = await setup(h, () => ({ delayMs: 1_500, body: { output: 'too late' } }), { timeoutMs: 10_000 });
+
+    const res = await h.vault.call('POST', '/run_agent', { agent_id: agentId, auth_token: token, run_async: false });
+
+    expect(res.status).toBe(200);
+    expect(res.json.error_message).toMatch(/did not answer within 300 ms/);
+  });
+
+  it('lets an async run wait the agent’s full timeout_ms', async () => {
+    const { agentId, token } = await setup(h, () => ({ delayMs: 600, body: { output: 'worth the wait' } }), { timeoutMs: 10_000 });
+
+    const res = await h.vault.call('POST', '/run_agent', { agent_id: agentId, auth_token: token });
+    await h.vault.deps.dispatcher.drain();
+    const stored = await h.vault.call('GET', `/v1/runs/${res.json.session_id}`);
+
+    expect(stored.json).toMatchObject({ status: 'succeeded', agent_output: 'worth the wait' });
+  });
+});

@@ -23,7 +23,7 @@ const getDeps = async () => v.deps;
 
 /** The middleware stack of every route group, around a handler that echoes what it was given. */
 const probe = middy<VaultEvent, APIGatewayProxyResultV2>()
-  .use(errorResponses(getDeps))
+  .use(errorResponses(async () => v.deps.log))
   .use(jsonBody())
   .use(authenticate(getDeps))
   .handler(async (event) => ok({ tenant: event.tenant, json: event.json }));
@@ -270,7 +270,7 @@ describe('authenticate', () => {
 describe('errorResponses', () => {
   const failing = (err: unknown) =>
     middy<VaultEvent, APIGatewayProxyResultV2>()
-      .use(errorResponses(getDeps))
+      .use(errorResponses(async () => v.deps.log))
       .handler(async () => {
         throw err;
       });
