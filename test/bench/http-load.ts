@@ -1,0 +1,358 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import autocannon, { type Request as LoadRequest } from 'autocannon';
+import { slotFor } from '#shared/crypto/profile-crypto';
+import { keys } from '#shared/keys';
+import type { Budget } from './in-process.ts';
+import { postRunner } from './lib/crypto-floor.ts';
+import type { BenchRunner } from './lib/runner.ts';
+import { fmt, fmtRatio, percentile, q, ratio, table } from './lib/stats.ts';
+import { authData10, FIELDS, TENANT } from './lib/vault.ts';
+
+const CONNECTIONS = 16;
+const TABLE = 'agent-vault';
+
+interface Child {
+  readonly url: string;
+  readonly dynamoEndpoint: string;
+  readonly proc: ChildProcess;
+}
+
+/** Starts the local vault in a child process and waits for its `{url, dynamoEndpoint}` line. */
+async function startVaultChild(apiKey: string): Promise<Child> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'test/bench/vault-child.ts'], {
+    cwd: process.cwd(),
+    env: { ...process.env, BENCH_API_KEY: apiKey, NODE_OPTIONS: '' },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
+  const first = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('vault child did not start within 30 s')), 30_000);
+    lines.once('line', (l) => {
+      clearTimeout(timer);
+      resolve(l);
+    });
+    proc.once('exit', (code) => reject(new Error(`vault child exited with ${code}`)));
+  });
+  const info = JSON.parse(first) as { url: string; dynamoEndpoint: string };
+  return { ...info, proc };
+}
+
+async function stopChild(child: Child): Promise<void> {
+  if (child.proc.exitCode !== null) return;
+  const exited = new Promise((r) => child.proc.once('exit', r));
+  child.proc.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 6_000))]);
+  if (child.proc.exitCode === null) child.proc.kill('SIGKILL');
+}
+
+async function post(url: string, path: string, apiKey: string, body: unknown): Promise<any> {
+  const res = await fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`${path} answered ${res.status}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+interface LoadFigures {
+  readonly seconds: number;
+  readonly ok: number;
+  readonly conflicts: number;
+  readonly otherErrors: number;
+  readonly okLatencies: number[];
+  readonly conflictLatencies: number[];
+  readonly statusCodes: Record<string, number>;
+}
+
+/** Runs autocannon against one request shape; latencies are collected per status from `response` events. */
+function load(url: string, seconds: number, request: LoadRequest): Promise<LoadFigures> {
+  return new Promise((resolve, reject) => {
+    const okLatencies: number[] = [];
+    const conflictLatencies: number[] = [];
+    const instance = autocannon({ url, connections: CONNECTIONS, duration: seconds, timeout: 30, requests: [request] }, (err, result) => {
+      if (err) return reject(err);
+      const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats).map(([k, v]) => [k, Number(v.count)]));
+      const ok = Object.entries(statusCodes)
+        .filter(([k]) => k.startsWith('2'))
+        .reduce((a, [, v]) => a + v, 0);
+      const conflicts = statusCodes['409'] ?? 0;
+      resolve({
+        seconds: result.duration,
+        ok,
+        conflicts,
+        otherErrors: result.errors + result.timeouts + (result.non2xx - conflicts),
+        okLatencies,
+        conflictLatencies,
+        statusCodes,
+      });
+    });
+    instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+      if (status >= 200 && status < 300) okLatencies.push(ms);
+      else if (status === 409) conflictLatencies.push(ms);
+    });
+  });
+}
+
+interface FloorFigures {
+  readonly seconds: number;
+  readonly count: number;
+  readonly latencies: number[];
+}
+
+/** CONNECTIONS workers each repeating `op` until `seconds` have passed. */
+async function hammer(seconds: number, op: (worker: number, i: number) => Promise<unknown>): Promise<FloorFigures> {
+  const latencies: number[] = [];
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async (_, w) => {
+      for (let i = 0; performance.now() < deadline; i++) {
+        const t0 = performance.now();
+        await op(w, i);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  return { seconds: (performance.now() - started) / 1000, count: latencies.length, latencies };
+}
+
+export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ text: string; json: unknown }> {
+  const seconds = budget.quick ? 2 : 10;
+  const warm = budget.quick ? 1 : 2;
+  const apiKey = `avk_${randomBytes(32).toString('base64url')}`;
+  const child = await startVaultChild(apiKey);
+  const dynamo = new DynamoDBClient({
+    region: 'local',
+    endpoint: child.dynamoEndpoint,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 1,
+  });
+  try {
+    const agentId = 'bench-agent';
+    await post(child.url, '/v1/agents', apiKey, {
+      agent_id: agentId,
+      name: 'bench',
+      input_args: FIELDS.map((name) => ({ name, required: false, secret: true })),
+      runner: { type: 'webhook', url: runner.url, timeout_ms: 10_000 },
+    });
+    const updateToken = (
+      await post(child.url, '/api/create_agent_auth_profile', apiKey, { name: 'load-update', agent_id: agentId, auth_data: authData10() })
+    ).auth_token;
+    const runToken = (
+      await post(child.url, '/api/create_agent_auth_profile', apiKey, { name: 'load-run', agent_id: agentId, auth_data: authData10() })
+    ).auth_token;
+    const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
+
+    const dataJson = JSON.stringify(authData10());
+    let n = 0;
+    const shapes: Record<'create' | 'update' | 'run', LoadRequest> = {
+      create: {
+        method: 'POST',
+        path: '/api/create_agent_auth_profile',
+        headers,
+        setupRequest: (req) => ({ ...req, body: `{"name":"load-${n++}","agent_id":"${agentId}","auth_data":${dataJson}}` }),
+      },
+      update: {
+        method: 'POST',
+        path: '/api/upsert_agent_auth_profile',
+        headers,
+        setupRequest: (req) => ({ ...req, body: `{"agent_id":"${agentId}","auth_token":"${updateToken}","auth_data":{"f0":"v${n++}"}}` }),
+      },
+      run: {
+        method: 'POST',
+        path: '/run_agent',
+        headers,
+        body: JSON.stringify({ agent_id: agentId, auth_token: runToken, parameters: {}, run_async: false }),
+      },
+    };
+    // Each shape is warmed (JIT, connections) for `warm` seconds before its measured run.
+    const measureShape = async (shape: LoadRequest) => {
+      await load(child.url, warm, shape);
+      return load(child.url, seconds, shape);
+    };
+    const vault = {
+      create: await measureShape(shapes.create),
+      update: await measureShape(shapes.update),
+      run: await measureShape(shapes.run),
+    };
+
+    // Floors: bare DynamoDB calls from this process against the child's dynalite, same concurrency.
+    const agentKey = { pk: { S: keys.agent(TENANT, agentId).pk }, sk: { S: keys.agent(TENANT, agentId).sk } };
+    const runSlot = slotFor(TENANT, agentId, 'load-run').toString('hex');
+    const profileKey = keys.profile(TENANT, agentId, runSlot);
+    const sessionKey = keys.session(TENANT, agentId, runSlot);
+    const k = (key: { pk: string; sk: string }) => ({ pk: { S: key.pk }, sk: { S: key.sk } });
+    const profileItem = (await dynamo.send(new GetItemCommand({ TableName: TABLE, Key: k(profileKey), ConsistentRead: true })))
+      .Item as Record<string, AttributeValue>;
+    if (!profileItem) throw new Error('floor: profile item not found in the child dynalite');
+    const fieldsAttr = profileItem.fields as AttributeValue;
+    const putProfile = (w: number, i: number) =>
+      dynamo.send(
+        new PutItemCommand({
+          TableName: TABLE,
+          Item: { ...profileItem, sk: { S: `PROFILE#floor-${w}-${i}-${n++}` } },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    const getAgent = () => dynamo.send(new GetItemCommand({ TableName: TABLE, Key: agentKey, ConsistentRead: true }));
+    const measureFloor = async (op: (w: number, i: number) => Promise<unknown>) => {
+      await hammer(warm, op);
+      return hammer(seconds, op);
+    };
+    const floors = {
+      getItem: await measureFloor(getAgent),
+      putItem: await measureFloor(putProfile),
+      create: await measureFloor(async (w, i) => {
+        await getAgent();
+        await putProfile(w, i);
+      }),
+      update: await measureFloor(async () => {
+        await getAgent();
+        await dynamo.send(new GetItemCommand({ TableName: TABLE, Key: k(profileKey), ConsistentRead: true }));
+        await dynamo.send(
+          new UpdateItemCommand({
+            TableName: TABLE,
+            Key: k(keys.profile(TENANT, agentId, `floor-update`)),
+            UpdateExpression: 'SET #f = :f, updated_at = :u ADD record_version :one',
+            ExpressionAttributeNames: { '#f': 'fields' },
+            ExpressionAttributeValues: { ':f': fieldsAttr, ':u': { S: new Date().toISOString() }, ':one': { N: '1' } },
+          }),
+        );
+      }),
+      run: await measureFloor(async (w, i) => {
+        await dynamo.send(
+          new BatchGetItemCommand({ RequestItems: { [TABLE]: { Keys: [agentKey, k(profileKey), k(sessionKey)], ConsistentRead: true } } }),
+        );
+        await postRunner(runner.url, '{"session_id":"x","agent_id":"bench-agent","parameters":{},"session":null}');
+        await Promise.all([
+          dynamo.send(
+            new PutItemCommand({
+              TableName: TABLE,
+              Item: {
+                pk: { S: `RUN#floor-${w}-${i}-${n++}` },
+                sk: { S: 'RUN' },
+                status: { S: 'succeeded' },
+                result: { B: randomBytes(64) },
+              },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            }),
+          ),
+          dynamo.send(
+            new UpdateItemCommand({
+              TableName: TABLE,
+              Key: k(keys.profile(TENANT, agentId, 'floor-usage')),
+              UpdateExpression: 'SET last_used_at = :at ADD use_count :one',
+              ExpressionAttributeValues: { ':at': { S: new Date().toISOString() }, ':one': { N: '1' } },
+            }),
+          ),
+        ]);
+      }),
+    };
+
+    const rows: string[][] = [];
+    const json: Record<string, unknown> = {
+      connections: q(CONNECTIONS, 'connections'),
+      duration_per_figure: q(seconds, 's'),
+      vault: {},
+      floor: {},
+    };
+    const floorStats = (f: FloorFigures) => ({
+      rps: f.count / f.seconds,
+      p50: percentile(f.latencies, 50),
+      p99: percentile(f.latencies, 99),
+    });
+    const floorJson = (f: FloorFigures, what: string) => {
+      const s = floorStats(f);
+      return { what, requests_per_second: q(s.rps, 'req/s'), p50: q(s.p50, 'ms'), p99: q(s.p99, 'ms'), requests: q(f.count, 'count') };
+    };
+    const floorWhat = {
+      getItem: 'GetItem (agent item)',
+      putItem: 'conditional PutItem (10-field profile item)',
+      create: 'GetItem agent → conditional PutItem profile',
+      update: 'GetItem agent → GetItem profile → UpdateItem fields',
+      run: 'BatchGetItem (agent, profile, session) → POST runner → PutItem run ‖ UpdateItem usage',
+    };
+    for (const [key, f] of Object.entries(floors))
+      (json.floor as Record<string, unknown>)[key] = floorJson(f, floorWhat[key as keyof typeof floorWhat]);
+
+    const label = { create: 'create', update: 'upsert-update (one token)', run: 'run (sync, token)' };
+    for (const op of ['create', 'update', 'run'] as const) {
+      const v = vault[op];
+      const f = floorStats(floors[op]);
+      const rps = v.ok / v.seconds;
+      const p50 = percentile(v.okLatencies, 50);
+      const p99 = percentile(v.okLatencies, 99);
+      rows.push([
+        label[op],
+        fmt(rps),
+        fmt(p50),
+        fmt(p99),
+        fmt(v.conflicts / v.seconds),
+        String(v.otherErrors),
+        fmt(f.rps),
+        fmt(f.p50),
+        fmt(f.p99),
+        fmtRatio(ratio(rps, f.rps)),
+        fmtRatio(ratio(p50, f.p50)),
+        fmtRatio(ratio(p99, f.p99)),
+      ]);
+      (json.vault as Record<string, unknown>)[op] = {
+        requests_per_second_2xx: q(rps, 'req/s'),
+        p50_2xx: q(p50, 'ms'),
+        p99_2xx: q(p99, 'ms'),
+        conflicts_409_per_second: q(v.conflicts / v.seconds, 'req/s'),
+        conflict_p50: q(percentile(v.conflictLatencies, 50), 'ms'),
+        other_errors: q(v.otherErrors, 'count'),
+        status_codes: Object.fromEntries(Object.entries(v.statusCodes).map(([k, c]) => [k, q(c, 'responses')])),
+        floor: floorWhat[op],
+        rps_ratio_to_floor: q(ratio(rps, f.rps), 'ratio'),
+        p50_ratio_to_floor: q(ratio(p50, f.p50), 'ratio'),
+        p99_ratio_to_floor: q(ratio(p99, f.p99), 'ratio'),
+      };
+    }
+    for (const key of ['getItem', 'putItem'] as const) {
+      const f = floorStats(floors[key]);
+      rows.push([`floor: bare ${floorWhat[key]}`, '', '', '', '', '', fmt(f.rps), fmt(f.p50), fmt(f.p99), '', '', '']);
+    }
+    const text = table(
+      `2. HTTP load: local server (child process, in-memory dynalite) ← autocannon, ${CONNECTIONS} connections × ${seconds} s each (after ${warm} s warm-up), loopback`,
+      [
+        'request',
+        '2xx req/s',
+        'p50 ms',
+        'p99 ms',
+        '409/s',
+        'errors',
+        'floor req/s',
+        'floor p50',
+        'floor p99',
+        'rps/floor',
+        'p50/floor',
+        'p99/floor',
+      ],
+      rows,
+      [
+        "floor = the same request's minimal DynamoDB sequence (design minimum) sent as bare SDK calls from the bench process to the child's dynalite, 16 workers:",
+        `  create: ${floorWhat.create}; update: ${floorWhat.update}; run: ${floorWhat.run}`,
+        'latencies are for 2xx answers only; the 409s of the one-token update are lost optimistic-concurrency races (expected), counted separately.',
+        'the vault child logs only warnings (request lines off); the runner is a constant-answer loopback server in the bench process.',
+      ],
+    );
+    return { text, json };
+  } finally {
+    dynamo.destroy();
+    await stopChild(child);
+  }
+}

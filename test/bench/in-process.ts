@@ -1,0 +1,382 @@
+import { type AttributeValue, BatchWriteItemCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { slotFor } from '#shared/crypto/profile-crypto';
+import { keys } from '#shared/keys';
+import { createFloor, runFloor, updateFloor } from './lib/crypto-floor.ts';
+import { handlers, invokeOk, lambdaContext, type Prepared } from './lib/events.ts';
+import type { BenchRunner } from './lib/runner.ts';
+import { fmt, fmtRatio, median, type Quantity, q, ratio, type Summary, since, summarize, table, timeLoop } from './lib/stats.ts';
+import { type InProcessVault, startInProcessVault, TENANT } from './lib/vault.ts';
+
+export interface Budget {
+  readonly quick: boolean;
+}
+
+/** Calls the handler for a prepared event and checks the status (no body parsing in the timed region). */
+async function call(p: Prepared, expected = 200): Promise<void> {
+  const res = (await handlers[p.group](p.event, lambdaContext)) as { statusCode?: number; body?: string };
+  if (res.statusCode !== expected) throw new Error(`${p.event.routeKey} answered ${res.statusCode}: ${res.body}`);
+}
+
+const us = (s: Summary) => ({ median: q(s.median, 'µs'), p99: q(s.p99, 'µs'), iterations: q(s.n, 'count') });
+
+// ---------------------------------------------------------------------------------------------
+// 1. In-process cost per operation
+// ---------------------------------------------------------------------------------------------
+
+export interface InProcessResult {
+  readonly text: string;
+  readonly json: Record<string, unknown>;
+}
+
+type OpName = 'create' | 'update' | 'run';
+
+/** Per-operation latency; with the fake store, also the fake's own time per request (µs). */
+async function measureOps(
+  vault: InProcessVault,
+  iterations: number,
+  warmup: number,
+): Promise<{ summaries: Record<OpName, Summary>; fakeUs: Record<OpName, number> }> {
+  let n = 0;
+  const fakeUs: Record<OpName, number> = { create: 0, update: 0, run: 0 };
+  const loop = async (op: OpName, prepare: (i: number) => Prepared) => {
+    const fake = vault.fake;
+    const own: number[] = [];
+    const s = summarize(
+      await timeLoop(iterations, warmup, prepare, async (p, i) => {
+        const before = fake?.selfTimeUs ?? 0;
+        await call(p);
+        if (fake && i >= warmup) own.push(fake.selfTimeUs - before);
+      }),
+    );
+    if (fake) fakeUs[op] = median(own);
+    return s;
+  };
+  const create = await loop('create', () => vault.createEvent(`c-${n++}`));
+  const token = await vault.createProfile('update-target');
+  const update = await loop('update', (i) =>
+    vault.upsertEvent({ agent_id: vault.agentId, auth_token: token, auth_data: { f0: `value-${i}` } }),
+  );
+  const runToken = await vault.createProfile('run-target');
+  const run = await loop('run', () => vault.runEvent(runToken));
+  return { summaries: { create, update, run }, fakeUs };
+}
+
+export async function inProcessCost(runner: BenchRunner, budget: Budget): Promise<InProcessResult> {
+  const fakeIters = budget.quick ? 500 : 3000;
+  const fakeWarm = budget.quick ? 100 : 500;
+  const dynIters = budget.quick ? 200 : 2000;
+  const dynWarm = budget.quick ? 50 : 200;
+
+  const floors: Record<OpName, Summary> = {
+    create: summarize(
+      await timeLoop(
+        fakeIters,
+        fakeWarm,
+        () => undefined,
+        () => createFloor(),
+      ),
+    ),
+    update: summarize(
+      await timeLoop(
+        fakeIters,
+        fakeWarm,
+        () => undefined,
+        () => updateFloor(),
+      ),
+    ),
+    run: summarize(
+      await timeLoop(
+        fakeIters,
+        fakeWarm,
+        () => undefined,
+        () => runFloor(runner.url),
+      ),
+    ),
+  };
+
+  const results: Record<string, Record<OpName, Summary>> = {};
+  const fakeVault = await startInProcessVault('fake', runner);
+  let fakeUs: Record<OpName, number>;
+  try {
+    const m = await measureOps(fakeVault, fakeIters, fakeWarm);
+    results['fake doc client'] = m.summaries;
+    fakeUs = m.fakeUs;
+  } finally {
+    await fakeVault.close();
+  }
+  const dynVault = await startInProcessVault('dynalite', runner);
+  try {
+    results['dynalite (in memory)'] = (await measureOps(dynVault, dynIters, dynWarm)).summaries;
+  } finally {
+    await dynVault.close();
+  }
+
+  const rows: string[][] = [];
+  const json: Record<string, unknown> = {
+    floor: {},
+    vault: {},
+    fake_store_own_time_per_request: Object.fromEntries(Object.entries(fakeUs).map(([k, v]) => [k, q(v, 'µs')])),
+  };
+  const floorLabel: Record<OpName, string> = {
+    create: 'HMAC verifier + Extract + 10×(Expand+GCM seal) + commit',
+    update: 'verify + commit + 10×open + 10×seal',
+    run: 'verify + commit + 10×open + sign + seal + bare POST to runner',
+  };
+  for (const op of ['create', 'update', 'run'] as const) {
+    const f = floors[op];
+    (json.floor as Record<string, unknown>)[op] = { what: floorLabel[op], ...us(f) };
+    for (const [store, r] of Object.entries(results)) {
+      const s = r[op];
+      rows.push([
+        op === 'update' ? 'upsert-update' : op === 'run' ? 'run (sync, token)' : 'create',
+        store,
+        String(s.n),
+        fmt(s.median),
+        fmt(s.p99),
+        fmt(f.median),
+        fmt(f.p99),
+        fmtRatio(ratio(s.median, f.median)),
+        fmtRatio(ratio(s.p99, f.p99)),
+      ]);
+      const byStore = json.vault as Record<string, Record<string, unknown>>;
+      byStore[store] = byStore[store] ?? {};
+      const v = byStore[store];
+      v[op] = {
+        ...us(s),
+        ratio_median_to_floor: q(ratio(s.median, f.median), 'ratio'),
+        ratio_p99_to_floor: q(ratio(s.p99, f.p99), 'ratio'),
+      };
+    }
+  }
+  const text = table(
+    '1. In-process cost per operation (Lambda handler exports called with API Gateway v2 events; 10-field profile)',
+    ['operation', 'store', 'n', 'median µs', 'p99 µs', 'floor med µs', 'floor p99 µs', 'med/floor', 'p99/floor'],
+    rows,
+    [
+      `floors (bare node:crypto, same process): ${Object.entries(floorLabel)
+        .map(([k, v]) => `${k} = ${v}`)
+        .join('; ')}`,
+      `the fake store's own time inside those figures (median per request): create ${fmt(fakeUs.create)} µs, update ${fmt(fakeUs.update)} µs, run ${fmt(fakeUs.run)} µs`,
+      'every request also hashes its API key (SHA-256; the tenant lookup is cached per process) and validates with zod; the run includes a loopback POST to an in-process runner',
+    ],
+  );
+  return { text, json };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. DynamoDB round trips per request
+// ---------------------------------------------------------------------------------------------
+
+export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> {
+  // `immediate` latency: commands issued together are in flight together, like real I/O.
+  const vault = await startInProcessVault('fake', runner, 'immediate');
+  const fake = vault.fake;
+  if (!fake) throw new Error('round trips need the fake client');
+  try {
+    const replaceName = 'rt-replace';
+    await vault.createProfile(replaceName);
+    const token = await vault.createProfile('rt-update');
+    const runToken = await vault.createProfile('rt-run');
+    const sessionToken = await vault.createProfile('rt-session', vault.sessionAgentId, { should_save_session: true });
+    // The first session save inserts; measure the steady state (a stored session is read and replaced).
+    await invokeOk(vault.runEvent(sessionToken, vault.sessionAgentId));
+
+    const cases: { op: string; prepared: () => Prepared; min: { commands: number; sequential: number }; minNote: string }[] = [
+      {
+        op: 'create',
+        prepared: () => vault.createEvent('rt-create'),
+        min: { commands: 2, sequential: 2 },
+        minNote: 'read agent + conditional put',
+      },
+      {
+        op: 'replace (upsert, existing name)',
+        prepared: () => vault.upsertEvent({ agent_id: vault.agentId, name: replaceName, auth_data: { f0: 'x' } }),
+        min: { commands: 3, sequential: 3 },
+        minNote: 'agent + profile read + conditional put',
+      },
+      {
+        op: 'update (upsert, auth_token)',
+        prepared: () => vault.upsertEvent({ agent_id: vault.agentId, auth_token: token, auth_data: { f0: 'y' } }),
+        min: { commands: 3, sequential: 3 },
+        minNote: 'agent + profile read + conditional write',
+      },
+      {
+        op: 'run (sync, token)',
+        prepared: () => vault.runEvent(runToken),
+        min: { commands: 3, sequential: 2 },
+        minNote: 'BatchGet; run record ‖ usage update',
+      },
+      {
+        op: 'run + session save',
+        prepared: () => vault.runEvent(sessionToken, vault.sessionAgentId),
+        min: { commands: 4, sequential: 3 },
+        minNote: 'BatchGet; session put; run record ‖ usage update',
+      },
+    ];
+    const rows: string[][] = [];
+    const json: Record<string, unknown> = {};
+    for (const c of cases) {
+      const p = c.prepared();
+      fake.resetCounters();
+      await invokeOk(p);
+      const commands = fake.totalCommands;
+      const detail = Object.entries(fake.counts)
+        .map(([k, v]) => `${v}×${k.replace(/Command$/, '')}`)
+        .join(' ');
+      rows.push([
+        c.op,
+        String(commands),
+        String(c.min.commands),
+        fmtRatio(ratio(commands, c.min.commands)),
+        String(fake.waves),
+        String(c.min.sequential),
+        fmtRatio(ratio(fake.waves, c.min.sequential)),
+        String(fake.maxInFlight),
+        detail,
+      ]);
+      json[c.op] = {
+        commands: q(commands, 'commands'),
+        sequential_round_trips: q(fake.waves, 'round trips'),
+        max_parallel: q(fake.maxInFlight, 'commands'),
+        design_min_commands: q(c.min.commands, 'commands'),
+        design_min_sequential: q(c.min.sequential, 'round trips'),
+        by_command: Object.fromEntries(Object.entries(fake.counts).map(([k, v]) => [k, q(v, 'commands')])),
+        design_min_is: c.minNote,
+      };
+    }
+    const text = table(
+      '5. DynamoDB commands and sequential round trips per request (counted by the fake document client)',
+      ['request', 'commands', 'min', 'ratio', 'sequential', 'min', 'ratio', 'max ‖', 'commands sent'],
+      rows,
+      [
+        'min = what the design allows (DESIGN.md §3): create = agent read + conditional put; replace/update = agent + profile read + conditional write;',
+        '      run = 1 BatchGet + run record ‖ usage update (issued in parallel); session save + 1. "max ‖" = most commands in flight at once.',
+        'API keys are cached per process for a minute (shared/services/api-keys.ts), so these warm requests send no API-key Get; a cold one adds 1 sequential Get.',
+      ],
+    );
+    return { text, json };
+  } finally {
+    await vault.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Scale: 10 profiles vs 100,000 profiles in the store
+// ---------------------------------------------------------------------------------------------
+
+async function seedFiller(vault: InProcessVault, count: number): Promise<{ seconds: number }> {
+  const TableName = vault.db.tableName;
+  const k = (key: { pk: string; sk: string }) => ({ pk: { S: key.pk }, sk: { S: key.sk } });
+  // The low-level client returns the item already marshalled: filler items are copies of a real
+  // encrypted profile with their own name and slot, so seeding costs dynalite's work, not ours.
+  const template = (
+    await vault.db.client.send(
+      new GetItemCommand({
+        TableName,
+        Key: k(keys.profile(TENANT, vault.agentId, slotFor(TENANT, vault.agentId, 'scale-0').toString('hex'))),
+      }),
+    )
+  ).Item;
+  if (!template) throw new Error('scale: template profile missing');
+  const started = performance.now();
+  const BATCH = 25;
+  const IN_FLIGHT = 4;
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const first = next;
+      if (first >= count) return;
+      next += BATCH;
+      let requests: { PutRequest: { Item: Record<string, AttributeValue> } }[] = [];
+      for (let i = first; i < Math.min(first + BATCH, count); i++) {
+        const name = `filler-${i}`;
+        const slot = slotFor(TENANT, vault.agentId, name).toString('hex');
+        requests.push({
+          PutRequest: { Item: { ...template, ...k(keys.profile(TENANT, vault.agentId, slot)), slot: { S: slot }, name: { S: name } } },
+        });
+      }
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        if (attempt > 10) throw new Error('scale: dynalite kept returning unprocessed items');
+        if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * attempt));
+        const out = await vault.db.client.send(new BatchWriteItemCommand({ RequestItems: { [TableName]: requests } }));
+        requests = (out.UnprocessedItems?.[TableName] ?? []) as typeof requests;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  return { seconds: since(started) / 1000 };
+}
+
+export async function scale(runner: BenchRunner, budget: Budget): Promise<InProcessResult> {
+  const target = budget.quick ? 10_000 : 100_000;
+  const iterations = budget.quick ? 200 : 1000;
+  const warmup = budget.quick ? 100 : 300;
+  const vault = await startInProcessVault('dynalite', runner);
+  try {
+    const tokens: string[] = [];
+    for (let i = 0; i < 10; i++) tokens.push(await vault.createProfile(`scale-${i}`));
+    const measure = async () => ({
+      run: summarize(
+        await timeLoop(
+          iterations,
+          warmup,
+          (i) => vault.runEvent(tokens[i % 10] as string),
+          (p) => call(p),
+        ),
+      ),
+      update: summarize(
+        await timeLoop(
+          iterations,
+          warmup,
+          (i) => vault.upsertEvent({ agent_id: vault.agentId, auth_token: tokens[i % 10], auth_data: { f1: `v${i}` } }),
+          (p) => call(p),
+        ),
+      ),
+    });
+    const small = await measure();
+    const seeded = await seedFiller(vault, target - 10);
+    const large = await measure();
+    const rows: string[][] = [];
+    const json: Record<string, unknown> = {
+      store: 'dynalite in memory, same process',
+      profiles_small: q(10, 'profiles'),
+      profiles_large: q(target, 'profiles'),
+      seed_time: q(seeded.seconds, 's'),
+      seed_rate: q((target - 10) / seeded.seconds, 'items/s'),
+    };
+    for (const op of ['run', 'update'] as const) {
+      const s = small[op];
+      const l = large[op];
+      rows.push([
+        op === 'run' ? 'run (sync, token)' : 'upsert-update',
+        fmt(l.median),
+        fmt(l.p99),
+        fmt(s.median),
+        fmt(s.p99),
+        fmtRatio(ratio(l.median, s.median)),
+        fmtRatio(ratio(l.p99, s.p99)),
+      ]);
+      json[op] = {
+        [`with_${target}`]: us(l),
+        with_10: us(s),
+        ratio_median: q(ratio(l.median, s.median), 'ratio'),
+        ratio_p99: q(ratio(l.p99, s.p99), 'ratio'),
+      };
+    }
+    const text = table(
+      `3. Scale: latency with ${target.toLocaleString('en')} profiles in the store vs 10 (floor) — in-process handlers over in-memory dynalite`,
+      ['operation', `${target / 1000}k med µs`, `${target / 1000}k p99 µs`, '10 med µs', '10 p99 µs', 'med ratio', 'p99 ratio'],
+      rows,
+      [
+        `seeded ${(target - 10).toLocaleString('en')} pre-built profile items (real encrypted template, distinct slots, all in the measured agent's partition)`,
+        `with BatchWriteItem, 25 per batch, 4 batches in flight: ${seeded.seconds.toFixed(1)} s (${fmt((target - 10) / seeded.seconds)} items/s). ${iterations} timed calls per cell, tokens rotate over the 10 real profiles;`,
+        'every timed run also stores a run item, so the store grows a little during each cell (more in the second).',
+      ],
+    );
+    return { text, json };
+  } finally {
+    await vault.close();
+  }
+}
+
+export type { Quantity };
