@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import {
   type AttributeValue,
@@ -182,12 +183,6 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
       await load(child.url, warm, shape);
       return load(child.url, seconds, shape);
     };
-    const vault = {
-      create: await measureShape(shapes.create),
-      update: await measureShape(shapes.update),
-      run: await measureShape(shapes.run),
-    };
-
     // Floors: bare DynamoDB calls from this process against the child's dynalite, same concurrency.
     const agentKey = { pk: { S: keys.agent(TENANT, agentId).pk }, sk: { S: keys.agent(TENANT, agentId).sk } };
     const runSlot = slotFor(TENANT, agentId, 'load-run').toString('hex');
@@ -211,14 +206,15 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
       await hammer(warm, op);
       return hammer(seconds, op);
     };
-    const floors = {
-      getItem: await measureFloor(getAgent),
-      putItem: await measureFloor(putProfile),
-      create: await measureFloor(async (w, i) => {
+    type FloorOp = (w: number, i: number) => Promise<unknown>;
+    const floorOps: Record<'getItem' | 'putItem' | 'create' | 'update' | 'run', FloorOp> = {
+      getItem: getAgent,
+      putItem: putProfile,
+      create: async (w, i) => {
         await getAgent();
         await putProfile(w, i);
-      }),
-      update: await measureFloor(async () => {
+      },
+      update: async () => {
         await getAgent();
         await dynamo.send(new GetItemCommand({ TableName: TABLE, Key: k(profileKey), ConsistentRead: true }));
         await dynamo.send(
@@ -230,8 +226,8 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
             ExpressionAttributeValues: { ':f': fieldsAttr, ':u': { S: new Date().toISOString() }, ':one': { N: '1' } },
           }),
         );
-      }),
-      run: await measureFloor(async (w, i) => {
+      },
+      run: async (w, i) => {
         await dynamo.send(
           new BatchGetItemCommand({ RequestItems: { [TABLE]: { Keys: [agentKey, k(profileKey), k(sessionKey)], ConsistentRead: true } } }),
         );
@@ -258,8 +254,18 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
             }),
           ),
         ]);
-      }),
+      },
     };
+
+    // Each request shape and its floor are measured back to back, so a change of load on the
+    // machine hits both alike; the 1-minute load average is recorded with each figure.
+    const vault = {} as Record<'create' | 'update' | 'run', LoadFigures & { load: number }>;
+    const floors = {} as Record<keyof typeof floorOps, FloorFigures & { load: number }>;
+    for (const op of ['create', 'update', 'run'] as const) {
+      vault[op] = { ...(await measureShape(shapes[op])), load: loadavg()[0] as number };
+      floors[op] = { ...(await measureFloor(floorOps[op])), load: loadavg()[0] as number };
+    }
+    for (const op of ['getItem', 'putItem'] as const) floors[op] = { ...(await measureFloor(floorOps[op])), load: loadavg()[0] as number };
 
     const rows: string[][] = [];
     const json: Record<string, unknown> = {
@@ -273,9 +279,16 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
       p50: percentile(f.latencies, 50),
       p99: percentile(f.latencies, 99),
     });
-    const floorJson = (f: FloorFigures, what: string) => {
+    const floorJson = (f: FloorFigures & { load: number }, what: string) => {
       const s = floorStats(f);
-      return { what, requests_per_second: q(s.rps, 'req/s'), p50: q(s.p50, 'ms'), p99: q(s.p99, 'ms'), requests: q(f.count, 'count') };
+      return {
+        what,
+        requests_per_second: q(s.rps, 'req/s'),
+        p50: q(s.p50, 'ms'),
+        p99: q(s.p99, 'ms'),
+        requests: q(f.count, 'count'),
+        load_average_1min_after: q(f.load, 'runnable tasks'),
+      };
     };
     const floorWhat = {
       getItem: 'GetItem (agent item)',
@@ -307,6 +320,7 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
         fmtRatio(ratio(rps, f.rps)),
         fmtRatio(ratio(p50, f.p50)),
         fmtRatio(ratio(p99, f.p99)),
+        `${v.load.toFixed(1)}/${floors[op].load.toFixed(1)}`,
       ]);
       (json.vault as Record<string, unknown>)[op] = {
         requests_per_second_2xx: q(rps, 'req/s'),
@@ -320,11 +334,26 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
         rps_ratio_to_floor: q(ratio(rps, f.rps), 'ratio'),
         p50_ratio_to_floor: q(ratio(p50, f.p50), 'ratio'),
         p99_ratio_to_floor: q(ratio(p99, f.p99), 'ratio'),
+        load_average_1min_after: q(v.load, 'runnable tasks'),
       };
     }
     for (const key of ['getItem', 'putItem'] as const) {
       const f = floorStats(floors[key]);
-      rows.push([`floor: bare ${floorWhat[key]}`, '', '', '', '', '', fmt(f.rps), fmt(f.p50), fmt(f.p99), '', '', '']);
+      rows.push([
+        `floor: bare ${floorWhat[key]}`,
+        '',
+        '',
+        '',
+        '',
+        '',
+        fmt(f.rps),
+        fmt(f.p50),
+        fmt(f.p99),
+        '',
+        '',
+        '',
+        `-/${floors[key].load.toFixed(1)}`,
+      ]);
     }
     const text = table(
       `2. HTTP load: local server (child process, in-memory dynalite) ← autocannon, ${CONNECTIONS} connections × ${seconds} s each (after ${warm} s warm-up), loopback`,
@@ -341,6 +370,7 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
         'rps/floor',
         'p50/floor',
         'p99/floor',
+        'load v/f',
       ],
       rows,
       [
@@ -348,6 +378,7 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
         `  create: ${floorWhat.create}; update: ${floorWhat.update}; run: ${floorWhat.run}`,
         'latencies are for 2xx answers only; the 409s of the one-token update are lost optimistic-concurrency races (expected), counted separately.',
         'the vault child logs only warnings (request lines off); the runner is a constant-answer loopback server in the bench process.',
+        'load v/f = 1-minute load average right after the vault figure / its floor (2 cores; other work on the machine shows here).',
       ],
     );
     return { text, json };

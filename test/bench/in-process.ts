@@ -30,85 +30,66 @@ export interface InProcessResult {
 
 type OpName = 'create' | 'update' | 'run';
 
-/** Per-operation latency; with the fake store, also the fake's own time per request (µs). */
-async function measureOps(
-  vault: InProcessVault,
-  iterations: number,
-  warmup: number,
-): Promise<{ summaries: Record<OpName, Summary>; fakeUs: Record<OpName, number> }> {
-  let n = 0;
-  const fakeUs: Record<OpName, number> = { create: 0, update: 0, run: 0 };
-  const loop = async (op: OpName, prepare: (i: number) => Prepared) => {
-    const fake = vault.fake;
-    const own: number[] = [];
-    const s = summarize(
-      await timeLoop(iterations, warmup, prepare, async (p, i) => {
-        const before = fake?.selfTimeUs ?? 0;
-        await call(p);
-        if (fake && i >= warmup) own.push(fake.selfTimeUs - before);
-      }),
-    );
-    if (fake) fakeUs[op] = median(own);
-    return s;
-  };
-  const create = await loop('create', () => vault.createEvent(`c-${n++}`));
-  const token = await vault.createProfile('update-target');
-  const update = await loop('update', (i) =>
-    vault.upsertEvent({ agent_id: vault.agentId, auth_token: token, auth_data: { f0: `value-${i}` } }),
-  );
-  const runToken = await vault.createProfile('run-target');
-  const run = await loop('run', () => vault.runEvent(runToken));
-  return { summaries: { create, update, run }, fakeUs };
-}
-
 export async function inProcessCost(runner: BenchRunner, budget: Budget): Promise<InProcessResult> {
   const fakeIters = budget.quick ? 500 : 3000;
   const fakeWarm = budget.quick ? 100 : 500;
   const dynIters = budget.quick ? 200 : 2000;
   const dynWarm = budget.quick ? 50 : 200;
+  const floorOf: Record<OpName, () => unknown> = { create: createFloor, update: updateFloor, run: () => runFloor(runner.url) };
 
-  const floors: Record<OpName, Summary> = {
-    create: summarize(
-      await timeLoop(
-        fakeIters,
-        fakeWarm,
-        () => undefined,
-        () => createFloor(),
-      ),
-    ),
-    update: summarize(
-      await timeLoop(
-        fakeIters,
-        fakeWarm,
-        () => undefined,
-        () => updateFloor(),
-      ),
-    ),
-    run: summarize(
-      await timeLoop(
-        fakeIters,
-        fakeWarm,
-        () => undefined,
-        () => runFloor(runner.url),
-      ),
-    ),
-  };
-
-  const results: Record<string, Record<OpName, Summary>> = {};
+  // Both vaults stay up; each operation is measured floor → fake → dynalite back to back, so a
+  // change of load on the machine hits a figure and its floor alike.
   const fakeVault = await startInProcessVault('fake', runner);
-  let fakeUs: Record<OpName, number>;
+  let dynVault: InProcessVault;
   try {
-    const m = await measureOps(fakeVault, fakeIters, fakeWarm);
-    results['fake doc client'] = m.summaries;
-    fakeUs = m.fakeUs;
-  } finally {
+    dynVault = await startInProcessVault('dynalite', runner);
+  } catch (err) {
     await fakeVault.close();
+    throw err;
   }
-  const dynVault = await startInProcessVault('dynalite', runner);
+  const floors = {} as Record<OpName, Summary>;
+  const results: Record<string, Record<OpName, Summary>> = {
+    'fake doc client': {} as Record<OpName, Summary>,
+    'dynalite (in memory)': {} as Record<OpName, Summary>,
+  };
+  const fakeUs: Record<OpName, number> = { create: 0, update: 0, run: 0 };
   try {
-    results['dynalite (in memory)'] = (await measureOps(dynVault, dynIters, dynWarm)).summaries;
+    const setups = [
+      { label: 'fake doc client', vault: fakeVault, iterations: fakeIters, warmup: fakeWarm },
+      { label: 'dynalite (in memory)', vault: dynVault, iterations: dynIters, warmup: dynWarm },
+    ];
+    const tokens = new Map<InProcessVault, { update: string; run: string }>();
+    for (const { vault } of setups)
+      tokens.set(vault, { update: await vault.createProfile('update-target'), run: await vault.createProfile('run-target') });
+    let n = 0;
+    const eventFor = (vault: InProcessVault, op: OpName) => {
+      const t = tokens.get(vault) as { update: string; run: string };
+      if (op === 'create') return () => vault.createEvent(`c-${n++}`);
+      if (op === 'update')
+        return (i: number) => vault.upsertEvent({ agent_id: vault.agentId, auth_token: t.update, auth_data: { f0: `value-${i}` } });
+      return () => vault.runEvent(t.run);
+    };
+    for (const op of ['create', 'update', 'run'] as const) {
+      floors[op] = summarize(await timeLoop(fakeIters, fakeWarm, () => undefined, floorOf[op]));
+      for (const { label, vault, iterations, warmup } of setups) {
+        vault.use();
+        const fake = vault.fake;
+        fake?.resetCounters();
+        const own: number[] = [];
+        const prepare = eventFor(vault, op);
+        (results[label] as Record<OpName, Summary>)[op] = summarize(
+          await timeLoop(iterations, warmup, prepare, async (p, i) => {
+            const before = fake?.selfTimeUs ?? 0;
+            await call(p);
+            if (fake && i >= warmup) own.push(fake.selfTimeUs - before);
+          }),
+        );
+        if (fake) fakeUs[op] = median(own);
+      }
+    }
   } finally {
     await dynVault.close();
+    await fakeVault.close();
   }
 
   const rows: string[][] = [];

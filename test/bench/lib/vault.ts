@@ -34,6 +34,8 @@ export interface InProcessVault {
   readonly fake?: FakeDocClient;
   readonly db: Db;
   readonly endpoint?: string;
+  /** Installs this vault's deps as the process-wide deps (the handlers read them per request). */
+  use(): void;
   headers(): Record<string, string>;
   createEvent(name: string, agentId?: string, data?: Record<string, string>): Prepared;
   upsertEvent(body: Record<string, unknown>): Prepared;
@@ -97,6 +99,7 @@ export async function startInProcessVault(
     fake,
     db,
     endpoint: embedded?.endpoint,
+    use: () => setDeps(deps),
     headers,
     createEvent: (name, agentId = 'bench-agent', data = authData10()) =>
       apiEvent('POST', '/api/create_agent_auth_profile', { name, agent_id: agentId, auth_data: data }, headers()),
@@ -104,6 +107,7 @@ export async function startInProcessVault(
     runEvent: (token, agentId = 'bench-agent') =>
       apiEvent('POST', '/run_agent', { agent_id: agentId, auth_token: token, parameters: {}, run_async: false }, headers()),
     async createProfile(name, agentId = 'bench-agent', extra = {}) {
+      setDeps(deps);
       const json = await invokeOk(
         apiEvent('POST', '/api/upsert_agent_auth_profile', { name, agent_id: agentId, auth_data: authData10(), ...extra }, headers()),
       );
