@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { publicRandom } from './random.ts';
 
 export const NONCE_BYTES = 12;
 export const TAG_BYTES = 16;
@@ -38,7 +39,7 @@ export function gcmSeal(
   key: Uint8Array,
   plaintext: Uint8Array,
   aad: Uint8Array,
-  nonce: Uint8Array = randomBytes(NONCE_BYTES),
+  nonce: Uint8Array = publicRandom(NONCE_BYTES),
 ): Sealed {
   if (nonce.length !== NONCE_BYTES) throw new RangeError('GCM nonce must be 12 bytes');
   const cipher = createCipheriv(algorithmFor(key), key, nonce, { authTagLength: TAG_BYTES });

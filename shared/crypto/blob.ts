@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { DecryptionError, NONCE_BYTES, TAG_BYTES, gcmOpen, gcmSeal } from './aead.ts';
+import { publicRandom } from './random.ts';
 import { SERVER_KEY_ID_BYTES } from './server-key.ts';
 
 /** Stored blob: version ‖ server key id ‖ salt ‖ nonce ‖ ciphertext ‖ tag (DESIGN.md §2). */
@@ -27,7 +27,7 @@ export function sealBlob(
   aad: Uint8Array,
 ): Buffer {
   if (keyId.length !== SERVER_KEY_ID_BYTES) throw new RangeError('server key id must be 8 bytes');
-  const salt = randomBytes(SALT_BYTES);
+  const salt = publicRandom(SALT_BYTES);
   const { nonce, ciphertext, tag } = gcmSeal(keyFor(salt), plaintext, aad);
   return Buffer.concat([Uint8Array.of(BLOB_VERSION), keyId, salt, nonce, ciphertext, tag]);
 }

@@ -13,8 +13,9 @@ function partBytes(part: Part): Uint8Array {
   }
   if (typeof part === 'number') {
     if (!Number.isSafeInteger(part) || part < 0) throw new RangeError('parts must be non-negative integers');
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64BE(BigInt(part));
+    const b = Buffer.allocUnsafe(8);
+    b.writeUInt32BE(Math.floor(part / 0x1_0000_0000), 0);
+    b.writeUInt32BE(part >>> 0, 4);
     return b;
   }
   return part;
@@ -23,7 +24,7 @@ function partBytes(part: Part): Uint8Array {
 /** Length-prefixes each part and concatenates them. */
 export function lengthPrefixed(...parts: Part[]): Buffer {
   const bytes = parts.map(partBytes);
-  const out = Buffer.alloc(bytes.reduce((n, b) => n + 4 + b.length, 0));
+  const out = Buffer.allocUnsafe(bytes.reduce((n, b) => n + 4 + b.length, 0)); // every byte is written below
   let off = 0;
   for (const b of bytes) {
     off = out.writeUInt32BE(b.length, off);

@@ -50,6 +50,8 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
  */
 export class ProfileKeys {
   private readonly prk: Buffer;
+  /** The AAD parts every field of the record shares, encoded once per request. */
+  private readonly aadPrefix: Buffer;
 
   constructor(
     readonly serverKey: ServerKey,
@@ -57,6 +59,12 @@ export class ProfileKeys {
     secret: Uint8Array,
   ) {
     this.prk = hkdfExtract(serverKey.key, secret);
+    this.aadPrefix = lengthPrefixed(FORMAT, binding.tenant, binding.agentId, binding.slot, binding.generation);
+  }
+
+  /** Same bytes as valueAad(binding, field, recordVersion): length-prefixing concatenates. */
+  private aad(field: string, recordVersion: number): Buffer {
+    return Buffer.concat([this.aadPrefix, lengthPrefixed(field, recordVersion)]);
   }
 
   /** 32-byte key commitment: GCM does not commit to its key, so this is checked before decrypting. */
@@ -70,12 +78,12 @@ export class ProfileKeys {
   }
 
   seal(field: string, recordVersion: number, plaintext: Uint8Array): Buffer {
-    const aad = valueAad(this.binding, field, recordVersion);
+    const aad = this.aad(field, recordVersion);
     return sealBlob(this.serverKey.id, this.keyFor(aad), plaintext, aad);
   }
 
   open(field: string, recordVersion: number, blob: Uint8Array): Buffer {
-    const aad = valueAad(this.binding, field, recordVersion);
+    const aad = this.aad(field, recordVersion);
     return openBlob(blob, this.serverKey.id, this.keyFor(aad), aad);
   }
 }

@@ -100,7 +100,8 @@ export function jsonBody(): Mw {
       }
       let parsed: unknown;
       try {
-        parsed = JSON.parse(text, rejectProtoKeys);
+        // The reviver costs 3x a plain parse; a key can only spell __proto__ literally or with \u escapes.
+        parsed = text.includes('__proto__') || text.includes('\\u') ? JSON.parse(text, rejectProtoKeys) : JSON.parse(text);
       } catch (err) {
         if (err instanceof ValidationError) throw err;
         throw new ValidationError('Request body is not valid JSON', 'invalid_json');
