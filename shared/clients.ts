@@ -18,6 +18,9 @@ export function createDb(config: Pick<Config, 'dynamoEndpoint' | 'region' | 'tab
   const client = new DynamoDBClient({
     region: config.region,
     maxAttempts: 3,
+    // A call that never answers is abandoned and retried well within API Gateway's 30 s: a
+    // DynamoDB request takes milliseconds, so 3 s is a generous bound.
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000, throwOnRequestTimeout: true },
     ...(config.dynamoEndpoint
       ? { endpoint: config.dynamoEndpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
       : {}),

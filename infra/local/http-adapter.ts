@@ -44,7 +44,15 @@ function lambdaContext(group: string, requestId: string): Context {
  * table, `$default` for unmatched requests.
  */
 export function toApiGatewayEvent(req: IncomingMessage, body: Buffer, requestId: string): { event: APIGatewayProxyEventV2; group: RouteGroup } {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  // Concatenated, not resolved against a base: a path starting with "//" must stay a path, not
+  // become a host ("//evil/x" resolved against a base would have host "evil").
+  let url: URL;
+  try {
+    url = new URL(`http://localhost${(req.url ?? '/').startsWith('/') ? '' : '/'}${req.url ?? '/'}`);
+  } catch {
+    url = new URL('http://localhost/');
+    url.pathname = '/\u0000invalid'; // matches no route: a JSON 404
+  }
   const method = (req.method ?? 'GET').toUpperCase();
   const headers: Record<string, string> = {};
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
@@ -126,9 +134,9 @@ export function lambdaRequestListener(
       if (tooLarge) req.destroy();
       return;
     }
-    const { event, group } = toApiGatewayEvent(req, body, requestId);
     let result: APIGatewayProxyStructuredResultV2;
     try {
+      const { event, group } = toApiGatewayEvent(req, body, requestId);
       result = (await handlers[group](event, lambdaContext(group, requestId))) as APIGatewayProxyStructuredResultV2;
     } catch {
       // The handlers map every error themselves; reaching here is a bug in the adapter.

@@ -71,6 +71,30 @@ export function errorResponses(getLog: () => Promise<Logger>): Mw {
   };
 }
 
+/** Deepest nesting of objects and arrays a request body may have. */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * The nesting depth of a JSON text, found with one pass over its characters (brackets inside
+ * strings do not count). Deeper documents would make every recursive walk over them — JSON
+ * serialisation for the runner, redaction — a stack-overflow risk, so they are refused up front.
+ */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) max = Math.max(max, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
 /** Dangerous JSON keys are refused at parse time, before any object is built from the input. */
 function rejectProtoKeys(key: string, value: unknown): unknown {
   if (key === '__proto__') throw new ValidationError('JSON key "__proto__" is not allowed');
@@ -97,6 +121,9 @@ export function jsonBody(): Mw {
       const type = event.headers?.['content-type'] ?? '';
       if (!/^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i.test(type)) {
         throw new UnsupportedMediaTypeError('Send the request body as JSON with "Content-Type: application/json"');
+      }
+      if (jsonDepth(text) > MAX_JSON_DEPTH) {
+        throw new ValidationError(`Request body nests objects or arrays more than ${MAX_JSON_DEPTH} levels deep`, 'invalid_json');
       }
       let parsed: unknown;
       try {

@@ -11,21 +11,28 @@ export function sessionRepository(db: Db) {
   const TableName = db.tableName;
   return {
     /**
-     * Stores a session if the stored one is still the one read (`readVersion`, undefined = none);
-     * false if a concurrent run saved first.
+     * Stores a session if the stored item is still exactly the one read (`read`: its version and
+     * generation; undefined = there was none), whether or not it could be opened; false if a
+     * concurrent run saved first.
      */
-    async save(tenant: string, agentId: string, slotHex: string, r: SessionRecord, readVersion: number | undefined): Promise<boolean> {
+    async save(
+      tenant: string,
+      agentId: string,
+      slotHex: string,
+      r: SessionRecord,
+      read: { version: number; generation: number } | undefined,
+    ): Promise<boolean> {
       return conditional(() =>
         db.doc.send(
           new PutCommand({
             TableName,
             Item: { ...keys.session(tenant, agentId, slotHex), entity: 'session', ...r },
-            ...(readVersion === undefined
-              ? { ConditionExpression: 'attribute_not_exists(pk) OR #g <> :g', ExpressionAttributeNames: { '#g': 'generation' }, ExpressionAttributeValues: { ':g': r.generation } }
+            ...(read === undefined
+              ? { ConditionExpression: 'attribute_not_exists(pk)' }
               : {
                   ConditionExpression: '#v = :v AND #g = :g',
                   ExpressionAttributeNames: { '#v': 'version', '#g': 'generation' },
-                  ExpressionAttributeValues: { ':v': readVersion, ':g': r.generation },
+                  ExpressionAttributeValues: { ':v': read.version, ':g': read.generation },
                 }),
           }),
         ),

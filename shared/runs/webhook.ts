@@ -3,6 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { BlockedRunnerError, resolveRunnerAddress } from './address-policy.ts';
 import { SIGNATURE_HEADER, signPayload } from './signature.ts';
+import { MAX_JSON_DEPTH, jsonDepth } from '../http/middleware.ts';
 
 export const MAX_RUNNER_RESPONSE_BYTES = 1024 * 1024;
 export const DEFAULT_RUNNER_TIMEOUT_MS = 30_000;
@@ -90,9 +91,14 @@ export async function callWebhookRunner(call: RunnerCall): Promise<RunnerResult>
             finish({ ok: false, error: `runner answered HTTP ${status}${redirect}` });
             return;
           }
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (jsonDepth(text) > MAX_JSON_DEPTH * 2) {
+            finish({ ok: false, error: `runner answered with JSON nested more than ${MAX_JSON_DEPTH * 2} levels deep` });
+            return;
+          }
           let parsed: unknown;
           try {
-            parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+            parsed = JSON.parse(text);
           } catch {
             finish({ ok: false, error: 'runner answered with a body that is not JSON' });
             return;

@@ -89,7 +89,7 @@ async function writeFresh(
   authData: Readonly<Record<string, string>>,
   shouldSave: boolean,
   previous?: ProfileItem,
-): Promise<{ token: string } | undefined> {
+): Promise<{ token: string; record: ProfileRecord; written: boolean }> {
   const slot = slotFor(tenant, agent.agent_id, name);
   const { token, secret } = newToken(slot);
   const now = deps.now().toISOString();
@@ -104,7 +104,24 @@ async function writeFresh(
   });
   const repo = profileRepository(deps.db);
   const written = previous ? await repo.replace(record, previous) : await repo.create(record);
-  return written ? { token } : undefined;
+  return { token, record, written };
+}
+
+/**
+ * True if `stored` is the very record we wrote. The SDK retries a write whose answer was lost,
+ * and the retry's condition then fails against the item the first attempt wrote; our record
+ * carries a fresh verifier and fresh random blobs, so finding them stored proves it landed.
+ */
+function isOurs(stored: ProfileItem | undefined, record: ProfileRecord): boolean {
+  if (!stored || stored.record_version !== record.record_version || !constantTimeEqual(stored.verifier, record.verifier)) return false;
+  const [field, blob] = Object.entries(record.fields)[0] ?? [];
+  const storedBlob = field === undefined ? undefined : stored.fields[field];
+  return blob === undefined || (storedBlob !== undefined && constantTimeEqual(storedBlob, blob));
+}
+
+/** After a failed condition: did our write land anyway? (Only the conflict path pays this read.) */
+async function landedAnyway(deps: Deps, record: ProfileRecord): Promise<boolean> {
+  return isOurs(await profileRepository(deps.db).get(record.tenant, record.agent_id, record.slot), record);
 }
 
 function validateAuthData(agent: AgentItem, authData: Readonly<Record<string, string>>): void {
@@ -117,7 +134,7 @@ export async function createProfile(deps: Deps, tenant: string, body: CreateProf
   const agent = await requireAgent(deps, tenant, body.agent_id);
   validateAuthData(agent, body.auth_data);
   const created = await writeFresh(deps, tenant, agent, body.name, body.auth_data, false);
-  if (!created) {
+  if (!created.written && !(await landedAnyway(deps, created.record))) {
     throw new ConflictError(
       `An auth profile named "${body.name}" already exists for agent "${agent.agent_id}"; use /api/upsert_agent_auth_profile to replace or update it`,
       'profile_exists',
@@ -192,12 +209,18 @@ export async function upsertProfile(
   assertAuthDataLimits(body.auth_data);
   const repo = profileRepository(deps.db);
   const slotHex = slotFor(tenant, agent.agent_id, name).toString('hex');
+  let lost: { token: string; record: ProfileRecord; type: UpsertType } | undefined;
   for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
     const existing = await repo.get(tenant, agent.agent_id, slotHex);
+    // The previous attempt's write may have landed with its answer lost: then it is the result.
+    if (lost && isOurs(existing, lost.record)) return { auth_token: lost.token, name, type: lost.type };
     const shouldSave = body.should_save_session ?? existing?.should_save_session ?? false;
-    const written = await writeFresh(deps, tenant, agent, name, body.auth_data, shouldSave, existing);
-    if (written) return { auth_token: written.token, name, type: existing ? 'replace' : 'create' };
+    const attemptResult = await writeFresh(deps, tenant, agent, name, body.auth_data, shouldSave, existing);
+    const type: UpsertType = existing ? 'replace' : 'create';
+    if (attemptResult.written) return { auth_token: attemptResult.token, name, type };
+    lost = { ...attemptResult, type };
   }
+  if (lost && (await landedAnyway(deps, lost.record))) return { auth_token: lost.token, name, type: lost.type };
   throw new ConflictError(`Auth profile "${name}" is being written by other requests at the same time; retry`);
 }
 
@@ -242,7 +265,7 @@ async function updateInPlace(
       use_count: item.use_count,
     },
   );
-  if (!(await profileRepository(deps.db).rewrite(record, item))) {
+  if (!(await profileRepository(deps.db).rewrite(record, item)) && !(await landedAnyway(deps, record))) {
     throw new ConflictError(`Auth profile "${item.name}" was changed by another request while this update ran; read it again and retry`);
   }
   return { auth_token: token, name: item.name, type: 'update' };
@@ -283,6 +306,8 @@ export async function listProfiles(deps: Deps, tenant: string, agentId: string, 
 export async function deleteProfile(deps: Deps, tenant: string, agentId: string, name: string): Promise<void> {
   await requireAgent(deps, tenant, agentId);
   const slotHex = slotFor(tenant, agentId, name).toString('hex');
-  if (!(await profileRepository(deps.db).delete(tenant, agentId, slotHex))) throw profileNameNotFound(agentId, name);
+  // The session goes first: if the second delete fails, the profile is still there and the
+  // caller's retry finishes the job; the other order could strand a session without its profile.
   await sessionRepository(deps.db).delete(tenant, agentId, slotHex);
+  if (!(await profileRepository(deps.db).delete(tenant, agentId, slotHex))) throw profileNameNotFound(agentId, name);
 }

@@ -76,12 +76,16 @@ async function prepare(deps: Deps, tenant: string, agentId: string, token: strin
   return { agent: ctx.agent, opened, authData, parameters: mergeParameters(ctx.agent, authData, parameters), session: ctx.session };
 }
 
-/** The saved session, if the profile keeps one and it belongs to the profile's current generation. */
-function openSession(deps: Deps, run: PreparedRun): { value: unknown; version: number } | undefined {
+/**
+ * The saved session's value, if it belongs to the profile's current generation and opens under
+ * its keys. A session left from an earlier generation, or from a deleted profile of the same
+ * name, never opens; the run starts without it and the next save overwrites it.
+ */
+function openSession(deps: Deps, run: PreparedRun): unknown {
   const { opened, session } = run;
   if (!opened || !session || session.generation !== opened.item.generation) return undefined;
   try {
-    return { value: JSON.parse(opened.keys.open(SESSION_FIELD, session.version, session.blob).toString('utf8')), version: session.version };
+    return JSON.parse(opened.keys.open(SESSION_FIELD, session.version, session.blob).toString('utf8'));
   } catch (err) {
     if (!(err instanceof DecryptionError) && !(err instanceof SyntaxError)) throw err;
     deps.log.log('warn', 'saved session did not open; starting without it', { agent_id: run.agent.agent_id, slot: opened.item.slot });
@@ -89,19 +93,20 @@ function openSession(deps: Deps, run: PreparedRun): { value: unknown; version: n
   }
 }
 
-async function saveSession(deps: Deps, run: PreparedRun, previous: { version: number } | undefined, value: unknown): Promise<string | undefined> {
+async function saveSession(deps: Deps, run: PreparedRun, value: unknown): Promise<string | undefined> {
   const opened = run.opened as OpenedProfile;
   const bytes = Buffer.from(JSON.stringify(value ?? null), 'utf8');
   if (bytes.length > MAX_SESSION_BYTES) {
     return `the session returned by the runner is ${bytes.length} bytes; at most 256 KiB (${MAX_SESSION_BYTES} bytes) can be saved, so the previous session was kept`;
   }
-  const version = (previous?.version ?? 0) + 1;
+  const read = run.session ? { version: run.session.version, generation: run.session.generation } : undefined;
+  const version = (read?.version ?? 0) + 1;
   const saved = await sessionRepository(deps.db).save(
     run.agent.tenant,
     run.agent.agent_id,
     opened.item.slot,
     { generation: opened.item.generation, version, blob: opened.keys.seal(SESSION_FIELD, version, bytes), updated_at: deps.now().toISOString() },
-    previous?.version,
+    read,
   );
   return saved ? undefined : 'the session was not saved: a concurrent run of this profile saved its session first';
 }
@@ -114,7 +119,7 @@ async function perform(deps: Deps, run: PreparedRun, sessionId: string, maxWaitM
   const result = await callWebhookRunner({
     url: runner.url,
     signingSecret: openSigningSecret(deps, run.agent),
-    payload: { session_id: sessionId, agent_id: run.agent.agent_id, parameters: run.parameters, session: session?.value ?? null },
+    payload: { session_id: sessionId, agent_id: run.agent.agent_id, parameters: run.parameters, session: session ?? null },
     timeoutMs: Math.min(runner.timeout_ms ?? DEFAULT_RUNNER_TIMEOUT_MS, maxWaitMs),
     allowPrivate: deps.config.allowPrivateRunners,
     nowSeconds: Math.floor(deps.now().getTime() / 1000),
@@ -127,7 +132,7 @@ async function perform(deps: Deps, run: PreparedRun, sessionId: string, maxWaitM
   let status: RunOutcome['status'] = runnerError ? 'failed' : 'succeeded';
   const errors = runnerError ? [runnerError] : [];
   if (keepSession && result.session !== undefined) {
-    const problem = await saveSession(deps, run, session, result.session);
+    const problem = await saveSession(deps, run, result.session);
     if (problem) {
       errors.push(problem);
       if (problem.includes('256 KiB')) status = 'failed';

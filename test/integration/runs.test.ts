@@ -320,7 +320,7 @@ describe('saved sessions under concurrency and corruption', () => {
       agentId,
       slot,
       { generation: 1, version: 2, blob: garbage, updated_at: clock.toISOString() },
-      1,
+      { version: 1, generation: 1 },
     );
     const logsFrom = base.logs.length;
 

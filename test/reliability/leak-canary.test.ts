@@ -1,0 +1,210 @@
+/**
+ * Leak canaries: the whole HTTP flow (agent, profile create/update/replace, sync and async runs
+ * against a loopback runner that echoes what it gets, and a series of refused requests) with
+ * recognisable secrets, then every place a secret could end up is searched for them raw, as hex,
+ * base64 and base64url: the vault's logs, every error body, every run result, what the runner
+ * received apart from the parameters and session it is meant to receive, every stored item, and
+ * every file under the data folders.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseToken } from '#shared/crypto/token';
+import { type EmbeddedDynamo, startEmbeddedDynamo } from '#infra/local/embedded-dynamo';
+import { type TestVault, startTestVault } from '#test/support/vault';
+import { startTestRunner } from '#test/support/runner';
+import { findLeaks, scanAll } from './helpers.ts';
+
+const canary = (label: string) => `CANARY${label}${randomBytes(18).toString('base64url')}`;
+const PASSWORD = canary('pw');
+const PASSWORD_2 = canary('pwtwo');
+const USERNAME = canary('user');
+const PARAM = canary('param');
+const SESSION = canary('session');
+const BAD_VALUE = canary('refused');
+
+let dynamo: EmbeddedDynamo;
+let dbDir: string;
+let vault: TestVault;
+let runner: Awaited<ReturnType<typeof startTestRunner>>;
+
+/** Everything collected during the flow, by source. */
+const material = {
+  errorBodies: [] as string[],
+  runResults: [] as string[],
+};
+const secrets: Record<string, string | Buffer> = {
+  password: PASSWORD,
+  'second password': PASSWORD_2,
+  username: USERNAME,
+  parameter: PARAM,
+  session: SESSION,
+  'refused value': BAD_VALUE,
+};
+
+async function call(method: string, path: string, body?: unknown, opts: Parameters<TestVault['call']>[3] = {}) {
+  const res = await vault.call(method, path, body, opts);
+  if (res.status >= 400) material.errorBodies.push(res.text);
+  return res;
+}
+
+async function waitForRun(sessionId: string) {
+  for (let i = 0; i < 200; i++) {
+    const res = await call('GET', `/v1/runs/${sessionId}`);
+    if (res.json?.status === 'succeeded' || res.json?.status === 'failed') return res;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`run ${sessionId} did not finish`);
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? filesUnder(path) : [path];
+  });
+}
+
+/** Item attributes as searchable text: JSON with binary as base64, plus the raw binary bytes. */
+function itemMaterial(items: Record<string, unknown>[]): Buffer {
+  const raw: Buffer[] = [];
+  const text = JSON.stringify(items, (_k, v: unknown) => {
+    if (v instanceof Uint8Array) {
+      raw.push(Buffer.from(v));
+      return { $b64: Buffer.from(v).toString('base64') };
+    }
+    return v instanceof Set ? [...v] : v;
+  });
+  return Buffer.concat([Buffer.from(text), ...raw]);
+}
+
+beforeAll(async () => {
+  dbDir = mkdtempSync(join(tmpdir(), 'agent-vault-canary-db-'));
+  dynamo = await startEmbeddedDynamo(dbDir);
+  vault = await startTestVault({ VAULT_DYNAMODB_ENDPOINT: dynamo.endpoint });
+  secrets['API key'] = vault.apiKey;
+  runner = await startTestRunner((c) => {
+    const p = (c.body?.parameters ?? {}) as Record<string, string>;
+    // A careless runner: echoes the credentials it received in its output and error.
+    return { body: { output: { echoed: p.password, said: `logged in as ${p.username} with ${p.password}` }, error: `warning: ${p.password} expires soon`, session: { cookie: SESSION } } };
+  });
+
+  const agent = await call('POST', '/v1/agents', {
+    agent_id: 'canary-agent',
+    name: 'Canary',
+    input_args: [
+      { name: 'username', required: true },
+      { name: 'password', required: true, secret: true },
+      { name: 'extra', required: false },
+    ],
+    runner: { type: 'webhook', url: runner.url },
+  });
+  expect(agent.status, agent.text).toBe(201);
+  secrets['runner signing secret'] = agent.json.runner_signing_secret;
+
+  // Profiles: create, update in place, replace.
+  const created = await call('POST', '/api/upsert_agent_auth_profile', { agent_id: 'canary-agent', name: 'main', should_save_session: true, auth_data: { username: USERNAME, password: PASSWORD } });
+  expect(created.status, created.text).toBe(200);
+  const token: string = created.json.auth_token;
+  const updated = await call('POST', '/api/upsert_agent_auth_profile', { agent_id: 'canary-agent', auth_token: token, auth_data: { password: PASSWORD } });
+  expect(updated.json?.type, updated.text).toBe('update');
+  const other = await call('POST', '/api/create_agent_auth_profile', { agent_id: 'canary-agent', name: 'other', auth_data: { username: USERNAME, password: PASSWORD_2 } });
+  const replaced = await call('POST', '/api/upsert_agent_auth_profile', { agent_id: 'canary-agent', name: 'other', auth_data: { username: USERNAME, password: PASSWORD_2 } });
+  expect(replaced.json?.type, replaced.text).toBe('replace');
+  for (const [label, t] of [['token', token], ['replaced token', other.json.auth_token as string], ['replacing token', replaced.json.auth_token as string]] as const) {
+    secrets[label] = t;
+    secrets[`${label} secret bytes`] = parseToken(t).secret;
+  }
+
+  // Runs: sync twice (the second gets the saved session), async once, and a runner that fails.
+  for (const runAsync of [false, false, true]) {
+    const run = await call('POST', '/run_agent', { agent_id: 'canary-agent', auth_token: token, parameters: { extra: PARAM }, run_async: runAsync });
+    expect(run.status, run.text).toBe(200);
+    material.runResults.push(run.text, (await waitForRun(run.json.session_id)).text);
+  }
+  runner.setBehaviour(() => ({ status: 500, body: `upstream said ${PASSWORD} is wrong` }));
+  const failing = await call('POST', '/api/run_agent', { agent_id: 'canary-agent', auth_token: token, run_async: false });
+  material.runResults.push(failing.text);
+  runner.setBehaviour(() => ({ body: `not json ${PASSWORD}` }));
+  const garbled = await call('POST', '/api/run_agent', { agent_id: 'canary-agent', auth_token: token, run_async: false });
+  material.runResults.push(garbled.text);
+
+  // Refused requests carrying secrets in every field that holds one.
+  const forged = `avt_${Buffer.concat([randomBytes(48), Buffer.alloc(4)]).toString('base64url')}`;
+  await call('POST', '/api/create_agent_auth_profile', { agent_id: 'canary-agent', name: 'x', auth_data: { password: BAD_VALUE, not_declared: BAD_VALUE } });
+  await call('POST', '/api/create_agent_auth_profile', { agent_id: 'canary-agent', name: 'x', auth_data: { password: `${BAD_VALUE}${'x'.repeat(17_000)}` } });
+  await call('POST', '/api/create_agent_auth_profile', { agent_id: 'canary-agent', name: 'main', auth_data: { password: BAD_VALUE } });
+  await call('POST', '/api/upsert_agent_auth_profile', { agent_id: 'canary-agent', auth_token: `avt_${BAD_VALUE}`, auth_data: { password: BAD_VALUE } });
+  await call('POST', '/api/upsert_agent_auth_profile', { agent_id: 'canary-agent', auth_token: forged, auth_data: { password: BAD_VALUE } });
+  await call('POST', '/api/upsert_agent_auth_profile', { agent_id: 'canary-agent', auth_token: token, auth_data: { password: '' } });
+  await call('POST', '/api/upsert_agent_auth_profile', { agent_id: 'canary-agent', auth_token: token, name: 'wrong-name', auth_data: { password: BAD_VALUE } });
+  await call('POST', '/api/upsert_agent_auth_profile', { agent_id: 'canary-agent', auth_token: token, auth_data: { password: 42 } });
+  await call('POST', '/run_agent', { agent_id: 'canary-agent', auth_token: token, parameters: { password: BAD_VALUE } });
+  await call('POST', '/run_agent', { agent_id: 'canary-agent', auth_token: replaced.json.auth_token, parameters: { nope: BAD_VALUE } });
+  await call('POST', '/run_agent', { agent_id: 'canary-agent', auth_token: other.json.auth_token });
+  await call('POST', '/run_agent', { agent_id: 'canary-agent', auth_token: token }, { apiKey: `avk_${BAD_VALUE.slice(0, 43).padEnd(43, 'A')}` });
+  await call('GET', '/v1/agents', undefined, { apiKey: null, headers: { 'x-api-key': BAD_VALUE } });
+  await call('POST', '/api/create_agent_auth_profile', undefined, { raw: `{"agent_id":"canary-agent","auth_data":{"password":"${BAD_VALUE}"` });
+  await call('POST', '/api/create_agent_auth_profile', undefined, { raw: `{"__proto__":{"x":"${BAD_VALUE}"}}` });
+  await call('POST', '/api/create_agent_auth_profile', undefined, { raw: `password=${BAD_VALUE}`, headers: { 'content-type': 'text/plain' } });
+  await vault.deps.dispatcher.drain();
+}, 60_000);
+
+afterAll(async () => {
+  await vault?.close();
+  await runner?.close();
+  await dynamo?.close();
+});
+
+describe('leak canaries', () => {
+  it('sent the canaries where they belong (the search below has something to find)', () => {
+    const params = runner.calls.map((c) => JSON.stringify(c.body?.parameters ?? {}));
+    expect(params.some((p) => p.includes(PASSWORD) && p.includes(USERNAME) && p.includes(PARAM))).toBe(true);
+    expect(runner.calls.some((c) => JSON.stringify(c.body?.session ?? null).includes(SESSION))).toBe(true);
+    expect(material.runResults.join('\n')).toContain('[REDACTED]');
+  });
+
+  it('finds no canary in the logs', () => {
+    const logs = vault.logs.join('\n');
+    expect(vault.logs.length).toBeGreaterThan(10);
+    expect(findLeaks(logs, secrets)).toEqual([]);
+  });
+
+  it('finds no canary in any error body', () => {
+    expect(material.errorBodies.length).toBeGreaterThanOrEqual(15);
+    expect(findLeaks(material.errorBodies.join('\n'), secrets)).toEqual([]);
+  });
+
+  it('finds no credential in any run result', () => {
+    expect(material.runResults.length).toBeGreaterThanOrEqual(8);
+    const { parameter: _p, session: _s, ...credentials } = secrets;
+    expect(findLeaks(material.runResults.join('\n'), credentials)).toEqual([]);
+  });
+
+  it('finds no canary in what the runner received besides its parameters and session', () => {
+    const received = runner.calls.map((c) => {
+      const { parameters: _p, session: _s, ...rest } = (c.body ?? {}) as Record<string, unknown>;
+      return JSON.stringify({ headers: c.headers, body: rest });
+    });
+    expect(received.length).toBeGreaterThanOrEqual(4);
+    expect(findLeaks(received.join('\n'), secrets)).toEqual([]);
+  });
+
+  it('finds no canary in any stored item', async () => {
+    const items = await scanAll(vault.deps.db);
+    expect(items.filter((i) => i.entity === 'profile')).toHaveLength(2);
+    expect(items.some((i) => i.entity === 'session')).toBe(true);
+    expect(items.filter((i) => i.entity === 'run').length).toBeGreaterThanOrEqual(5);
+    expect(findLeaks(itemMaterial(items), secrets)).toEqual([]);
+  });
+
+  it('finds no canary in any file under the data folders', () => {
+    const files = [...filesUnder(vault.dataDir), ...filesUnder(dbDir)];
+    const bytes = files.reduce((n, f) => n + statSync(f).size, 0);
+    expect(files.length).toBeGreaterThanOrEqual(2);
+    expect(bytes).toBeGreaterThan(1_000);
+    const hits = files.flatMap((f) => findLeaks(readFileSync(f), secrets).map((h) => `${f}: ${h}`));
+    expect(hits).toEqual([]);
+  });
+});
