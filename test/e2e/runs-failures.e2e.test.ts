@@ -139,6 +139,17 @@ describe('run_agent when the runner misbehaves', () => {
     expect(stored.json.status).toBe('failed');
   });
 
+  it('fails a run whose runner answers JSON nested too deeply to handle safely', async () => {
+    const deep = `${'['.repeat(5_000)}"x"${']'.repeat(5_000)}`;
+    const { agentId, token } = await setup(h, () => ({ body: `{"output":${deep}}` }));
+
+    const res = await runSync(agentId, token);
+
+    expect(res.status).toBe(200);
+    expect(res.json.error_message).toMatch(/nested more than \d+ levels/);
+    expect((await getRun(res.json.session_id)).json.status).toBe('failed');
+  });
+
   it('fails a run whose output is too large to store with the run (over 300 KiB)', async () => {
     const { agentId, token } = await setup(h, () => ({ body: { output: 'z'.repeat(400 * 1024) } }));
 
