@@ -1,3 +1,5 @@
+import { createLambdaRunDispatcher } from '#shared/aws/run-dispatcher';
+import { setRunDispatcherFactory } from '#shared/context';
 import { routeGroupHandler } from '#shared/http/handler';
 import { publicBaseUrl } from '#shared/http/base-url';
 import { ok } from '#shared/http/responses';
@@ -5,6 +7,9 @@ import { parseInput } from '#shared/schemas/common';
 import { RunAgentBody } from '#shared/schemas/runs';
 import { getRun, startRun } from '#shared/services/runs';
 import type { RouteFn } from '#shared/http/handler';
+
+// On AWS, async runs go to the worker function, KMS-sealed (local mode uses its in-process queue).
+setRunDispatcherFactory(createLambdaRunDispatcher);
 
 const runAgent: RouteFn = async ({ deps, tenant, body, event }) =>
   ok(await startRun(deps, tenant, parseInput(RunAgentBody, body), publicBaseUrl(event)));

@@ -22,6 +22,20 @@ export interface Deps {
 
 let current: Promise<Deps> | undefined;
 
+/**
+ * How this function hands async runs on (AWS mode). Only the `runs` function installs one, so
+ * the KMS and Lambda clients are bundled into it alone, not into every function.
+ */
+let runDispatcherFactory: ((config: Config) => RunDispatcher) | undefined;
+
+export function setRunDispatcherFactory(factory: (config: Config) => RunDispatcher): void {
+  runDispatcherFactory = factory;
+}
+
+const noDispatcher: RunDispatcher = {
+  dispatch: () => Promise.reject(new Error('this function does not dispatch async runs')),
+};
+
 /** Installs the dependencies (local server, tests). */
 export function setDeps(deps: Deps | Promise<Deps>): void {
   current = Promise.resolve(deps);
@@ -49,10 +63,9 @@ async function buildDepsFromEnv(): Promise<Deps> {
   const db = createDb(config);
   if (config.mode === 'aws') {
     const { loadServerKeyRingFromSecretsManager } = await import('./aws/server-key-secret.ts');
-    const { createLambdaRunDispatcher } = await import('./aws/run-dispatcher.ts');
     if (!config.serverKeySecretId) throw new Error('VAULT_SERVER_KEY_SECRET_ID is required in aws mode');
     const serverKeys = await loadServerKeyRingFromSecretsManager(config.serverKeySecretId);
-    const dispatcher = createLambdaRunDispatcher(config);
+    const dispatcher = runDispatcherFactory?.(config) ?? noDispatcher;
     return { config, db, serverKeys, dispatcher, log, now: () => new Date() };
   }
   return createLocalDeps(config, { db, log });

@@ -2,7 +2,8 @@ import middy from '@middy/core';
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { type Deps, getDeps } from '../context.ts';
 import { NotFoundError } from '../errors.ts';
-import { type VaultEvent, authenticate, errorResponses, jsonBody } from './middleware.ts';
+import { authenticate } from './authenticate.ts';
+import { type VaultEvent, errorResponses, jsonBody } from './middleware.ts';
 import type { HttpResponse } from './responses.ts';
 
 /** What a route function receives: everything parsed, the tenant authenticated. */

@@ -1,6 +1,5 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
-import type { Deps } from '../context.ts';
 import {
   HttpError,
   PayloadTooLargeError,
@@ -9,7 +8,6 @@ import {
   isTransientDependencyError,
 } from '../errors.ts';
 import { type Logger, createLogger } from '../log.ts';
-import { authenticateApiKey } from '../services/api-keys.ts';
 import { errorBody, json } from './responses.ts';
 
 /** Request bodies above this are refused with 413 before parsing. */
@@ -23,7 +21,7 @@ export interface VaultEvent extends APIGatewayProxyEventV2 {
   tenant?: string;
 }
 
-type Mw = MiddlewareObj<VaultEvent, APIGatewayProxyResultV2, Error, Context>;
+export type Mw = MiddlewareObj<VaultEvent, APIGatewayProxyResultV2, Error, Context>;
 
 /** Stack frames without the message (which may span lines): a message could quote input, frames cannot. */
 function framesOnly(err: Error): string | undefined {
@@ -137,28 +135,6 @@ export function jsonBody(): Mw {
         throw new ValidationError('Request body must be a JSON object', 'invalid_json');
       }
       event.json = parsed;
-    },
-  };
-}
-
-/** The API key from `Authorization: Bearer`, `X-Api-Key`, or the body's `api_key` (compatibility). */
-export function apiKeyOf(event: VaultEvent): string | undefined {
-  const auth = event.headers?.authorization;
-  if (auth) {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-    if (m) return m[1];
-  }
-  const header = event.headers?.['x-api-key'];
-  if (header) return header.trim();
-  const body = event.json as { api_key?: unknown } | undefined;
-  return typeof body?.api_key === 'string' ? body.api_key : undefined;
-}
-
-/** Resolves the tenant from the API key (401 if missing or unknown). */
-export function authenticate(getDeps: () => Promise<Deps>): Mw {
-  return {
-    before: async (request) => {
-      request.event.tenant = await authenticateApiKey(await getDeps(), apiKeyOf(request.event));
     },
   };
 }

@@ -1,0 +1,44 @@
+import { build } from 'esbuild';
+import { describe, expect, it } from 'vitest';
+
+/** The package directories an esbuild bundle of a handler pulls in. */
+async function bundledPackages(entry: string): Promise<Set<string>> {
+  const result = await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+  });
+  const packages = new Set<string>();
+  for (const input of Object.keys(result.metafile.inputs)) {
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+    if (m?.[1]) packages.add(m[1]);
+  }
+  return packages;
+}
+
+describe('function bundles carry only the clients they use', () => {
+  it('bundles no DynamoDB, KMS, Lambda or Secrets Manager client into meta', async () => {
+    const pkgs = await bundledPackages('functions/meta.ts');
+    for (const p of ['@aws-sdk/client-dynamodb', '@aws-sdk/client-kms', '@aws-sdk/client-lambda', '@aws-sdk/client-secrets-manager']) {
+      expect(pkgs.has(p), p).toBe(false);
+    }
+  });
+
+  it.each(['functions/agents.ts', 'functions/profiles.ts'])('bundles no KMS or Lambda client into %s', async (entry) => {
+    const pkgs = await bundledPackages(entry);
+    expect(pkgs.has('@aws-sdk/client-dynamodb')).toBe(true);
+    expect(pkgs.has('@aws-sdk/client-kms')).toBe(false);
+    expect(pkgs.has('@aws-sdk/client-lambda')).toBe(false);
+  });
+
+  it('bundles the KMS and Lambda clients into runs, which dispatches async runs', async () => {
+    const pkgs = await bundledPackages('functions/runs.ts');
+    expect(pkgs.has('@aws-sdk/client-kms')).toBe(true);
+    expect(pkgs.has('@aws-sdk/client-lambda')).toBe(true);
+  });
+});
