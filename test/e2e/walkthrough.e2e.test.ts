@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { type AddressInfo, createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '#test/support/net';
 import { type TestVault, startTestVault } from '#test/support/vault';
 
 /**
@@ -9,13 +9,6 @@ import { type TestVault, startTestVault } from '#test/support/vault';
  */
 const TSX = 'node_modules/.bin/tsx';
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** Runs the admin CLI as a child process (asynchronously: the store it talks to lives in this process). */
 function admin(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {

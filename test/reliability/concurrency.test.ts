@@ -4,7 +4,7 @@
  * never a lost or mixed-up write.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConflictError, HttpError, ProfileNotFoundError } from '#shared/errors';
+import { ConflictError, type HttpError, ProfileNotFoundError } from '#shared/errors';
 import { profileRepository } from '#shared/repositories/profiles';
 import { createAgent } from '#shared/services/agents';
 import { createProfile, decryptAuthData, openProfile, upsertProfile } from '#shared/services/profiles';

@@ -142,6 +142,7 @@ export const nastyString: fc.Arbitrary<string> = fc.oneof(
       '%00',
       '%zz',
       '%',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal log4shell probe string, not a template
       '${jndi:ldap://127.0.0.1/a}',
       "' OR '1'='1",
       '<script>alert(1)</script>',

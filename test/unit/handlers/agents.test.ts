@@ -1,8 +1,7 @@
 import 'aws-sdk-client-mock-vitest/extend';
 import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { handler } from '#functions/agents';
-import { resetDeps, setDeps } from '#shared/context';
 import { keys } from '#shared/keys';
 import {
   AGENT_ID,
@@ -10,28 +9,11 @@ import {
   apiEvent,
   dynamoErrors,
   invoke,
-  type MockedVault,
-  mockedVault,
-  stageDefaults,
   TENANT,
+  useMockedVault,
 } from './mocked-deps.ts';
 
-let v: MockedVault;
-
-beforeAll(async () => {
-  v = await mockedVault();
-  setDeps(v.deps);
-});
-
-afterAll(() => {
-  resetDeps();
-  v.ddb.restore();
-});
-
-beforeEach(() => {
-  stageDefaults(v.ddb, v.apiKey);
-  v.deps.logs.length = 0;
-});
+const v = useMockedVault();
 
 const call = (method: string, path: string, body?: unknown) => invoke(handler, apiEvent(method, path, { body, apiKey: v.apiKey }));
 

@@ -1,20 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { handler } from '#functions/meta';
-import { resetDeps, setDeps } from '#shared/context';
 import { routes } from '#shared/http/routes';
-import { apiEvent, invoke, type MockedVault, mockedVault } from './mocked-deps.ts';
+import { apiEvent, invoke, useMockedVault } from './mocked-deps.ts';
 
-let v: MockedVault;
-
-beforeAll(async () => {
-  v = await mockedVault();
-  setDeps(v.deps);
-});
-
-afterAll(() => {
-  resetDeps();
-  v.ddb.restore();
-});
+const v = useMockedVault();
 
 describe('meta handler', () => {
   it('serves the OpenAPI document for every route without touching the table', async () => {

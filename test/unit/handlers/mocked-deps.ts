@@ -1,3 +1,5 @@
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { resetDeps, setDeps } from '#shared/context';
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
   ConditionalCheckFailedException,
@@ -43,6 +45,28 @@ export async function mockedVault(): Promise<MockedVault> {
   const apiKey = newApiKey();
   stageDefaults(ddb, apiKey);
   return { deps, ddb, apiKey, tableName };
+}
+
+/**
+ * Installs a mocked vault for a test file: built and installed as the handlers' deps before all
+ * tests, restaged (and its captured logs cleared) before each, removed after all. The returned
+ * object is filled in by the first hook.
+ */
+export function useMockedVault(): MockedVault {
+  const v = {} as { -readonly [K in keyof MockedVault]: MockedVault[K] };
+  beforeAll(async () => {
+    Object.assign(v, await mockedVault());
+    setDeps(v.deps);
+  });
+  afterAll(() => {
+    resetDeps();
+    v.ddb?.restore();
+  });
+  beforeEach(() => {
+    stageDefaults(v.ddb, v.apiKey);
+    v.deps.logs.length = 0;
+  });
+  return v;
 }
 
 /** Resets the stub to: API key → acme, agent crm-bot exists, every other read finds nothing, writes succeed. */

@@ -1,8 +1,7 @@
 import 'aws-sdk-client-mock-vitest/extend';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { handler } from '#functions/profiles';
-import { resetDeps, setDeps } from '#shared/context';
 import { keys } from '#shared/keys';
 import {
   AGENT_ID,
@@ -11,32 +10,16 @@ import {
   dynamoErrors,
   invoke,
   lastPutItem,
-  type MockedVault,
-  mockedVault,
   profileKey,
   stageDefaults,
   TENANT,
+  useMockedVault,
 } from './mocked-deps.ts';
 
 const CREATE = '/api/create_agent_auth_profile';
 const UPSERT = '/api/upsert_agent_auth_profile';
 
-let v: MockedVault;
-
-beforeAll(async () => {
-  v = await mockedVault();
-  setDeps(v.deps);
-});
-
-afterAll(() => {
-  resetDeps();
-  v.ddb.restore();
-});
-
-beforeEach(() => {
-  stageDefaults(v.ddb, v.apiKey);
-  v.deps.logs.length = 0;
-});
+const v = useMockedVault();
 
 const call = (method: string, path: string, body?: unknown) => invoke(handler, apiEvent(method, path, { body, apiKey: v.apiKey }));
 
