@@ -25,7 +25,7 @@ export async function assertRunnerUrlAllowed(config: Config, url: string): Promi
   const literal = host.replace(/^\[|\]$/g, '');
   if (!config.allowPrivateRunners && (host === 'localhost' || host.endsWith('.localhost') || (isIP(literal) && isBlockedAddress(literal)))) {
     throw new ValidationError(
-      `runner.url host "${host}" is a loopback, private or link-local address; runners must be reachable on a public address (VAULT_ALLOW_PRIVATE_RUNNERS=true allows them for local development)`,
+      `runner.url host "${host}" is a loopback, private or link-local address, which is refused: runners must be on a public address (VAULT_ALLOW_PRIVATE_RUNNERS=true allows them for local development)`,
     );
   }
   if (config.allowedRunnerHosts.length > 0 && !config.allowedRunnerHosts.includes(host)) {

@@ -9,6 +9,7 @@ import { type RunRecord, runRepository } from '../repositories/runs.ts';
 import { sessionRepository } from '../repositories/sessions.ts';
 import type { RunJob } from '../runs/dispatch.ts';
 import { redactSecrets } from '../runs/redact.ts';
+import { assertRunnerUrlAllowed } from '../runs/runner-policy.ts';
 import { DEFAULT_RUNNER_TIMEOUT_MS, callWebhookRunner } from '../runs/webhook.ts';
 import type { AgentItem, RunItem, SessionItem } from '../schemas/items.ts';
 import type { RunAgentBody, RunState, RunStatus } from '../schemas/runs.ts';
@@ -116,6 +117,14 @@ async function perform(deps: Deps, run: PreparedRun, sessionId: string, maxWaitM
   const keepSession = run.opened?.item.should_save_session === true;
   const session = keepSession ? openSession(deps, run) : undefined;
   const runner = run.agent.runner;
+  try {
+    // Checked again at call time: the policy (https, allowed hosts) may have tightened since the
+    // agent was registered.
+    await assertRunnerUrlAllowed(deps.config, runner.url);
+  } catch (err) {
+    if (err instanceof HttpError) return { status: 'failed', errorMessage: err.message };
+    throw err;
+  }
   const result = await callWebhookRunner({
     url: runner.url,
     signingSecret: openSigningSecret(deps, run.agent),

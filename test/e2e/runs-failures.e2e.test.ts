@@ -27,7 +27,7 @@ function harness(env: Record<string, string> = {}) {
 async function setup(
   h: ReturnType<typeof harness>,
   behaviour: RunnerBehaviour,
-  opts: { timeoutMs?: number; url?: string; registeredWhilePrivateAllowed?: boolean } = {},
+  opts: { timeoutMs?: number; url?: string; registeredWhilePrivateAllowed?: boolean; registeredWithoutAllowList?: boolean } = {},
 ): Promise<{ agentId: string; token: string; calls: () => ReceivedCall[] }> {
   const agentId = `agent-${randomBytes(6).toString('hex')}`;
   const body = {
@@ -36,11 +36,11 @@ async function setup(
     input_args: ARGS,
     runner: { type: 'webhook' as const, url: opts.url ?? h.runner.url, ...(opts.timeoutMs ? { timeout_ms: opts.timeoutMs } : {}) },
   };
-  if (opts.registeredWhilePrivateAllowed) {
+  if (opts.registeredWhilePrivateAllowed || opts.registeredWithoutAllowList) {
     // Registration refuses private hosts now; this agent stands for one whose host was public when
     // it was registered and resolves to a private address at call time (DNS changed since).
     const { deps } = h.vault;
-    await createAgent({ ...deps, config: { ...deps.config, allowPrivateRunners: true } }, 'acme', {
+    await createAgent({ ...deps, config: { ...deps.config, allowPrivateRunners: true, allowedRunnerHosts: [] } }, 'acme', {
       ...body,
       input_args: ARGS.map((a) => ({ secret: true, required: false, ...a })),
     });
@@ -313,5 +313,20 @@ describe('run_agent with sync waits capped (VAULT_SYNC_RUN_MAX_MS, as on AWS beh
     const stored = await h.vault.call('GET', `/v1/runs/${res.json.session_id}`);
 
     expect(stored.json).toMatchObject({ status: 'succeeded', agent_output: 'worth the wait' });
+  });
+});
+
+describe('run_agent when the runner host allow-list tightened after registration (VAULT_ALLOWED_RUNNER_HOSTS)', () => {
+  const h = harness({ VAULT_ALLOWED_RUNNER_HOSTS: 'runner.example.com' });
+
+  it('fails the run with the allow-list message and never calls the runner', async () => {
+    // Registered while any host was allowed (the agent predates the allow-list).
+    const { agentId, token, calls } = await setup(h, () => ({ body: { output: 'should not run' } }), { registeredWithoutAllowList: true });
+
+    const res = await h.vault.call('POST', '/run_agent', { agent_id: agentId, auth_token: token, run_async: false });
+
+    expect(res.status).toBe(200);
+    expect(res.json.error_message).toMatch(/not allowed \(allowed: runner\.example\.com\)/);
+    expect(calls()).toHaveLength(0);
   });
 });
