@@ -34,7 +34,8 @@ export function openSigningSecret(deps: Deps, item: AgentItem): string {
   return openWithServerKey(deps.serverKeys, SIGNING_PURPOSE, [item.tenant, item.agent_id], item.signing_secret).toString();
 }
 
-const agentNotFound = (agentId: string) =>
+/** 404 agent_not_found, with the way to fix it. */
+export const agentNotFound = (agentId: string) =>
   new NotFoundError(`No agent "${agentId}" in this tenant; register it with POST /v1/agents first`, 'agent_not_found');
 
 /** The stored agent, or 404 agent_not_found. */

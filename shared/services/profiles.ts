@@ -15,7 +15,8 @@ import { sessionRepository } from '../repositories/sessions.ts';
 import { assertAuthDataLimits } from '../schemas/common.ts';
 import type { AgentItem, ProfileItem } from '../schemas/items.ts';
 import type { CreateProfileBody, ProfileMetadata, UpsertProfileBody, UpsertType } from '../schemas/profiles.ts';
-import { requireAgent } from './agents.ts';
+import { agentNotFound, requireAgent } from './agents.ts';
+import { loadProfileContext } from '../repositories/profile-context.ts';
 import { agentRepository } from '../repositories/agents.ts';
 
 /** How often a create/replace that lost a race re-reads and tries again before answering 409. */
@@ -199,19 +200,24 @@ export async function upsertProfile(
   tenant: string,
   body: UpsertProfileBody,
 ): Promise<{ auth_token: string; name: string; type: UpsertType }> {
-  if (body.auth_token !== undefined) parseTokenOrThrow(body.auth_token); // a typo is a 400 before any read
-  const agent = await requireAgent(deps, tenant, body.agent_id);
+  // Malformed input is a 400 before any read.
+  const parsed = body.auth_token !== undefined ? parseTokenOrThrow(body.auth_token) : undefined;
+  if (!parsed && body.name === undefined) throw new ValidationError('name is required when auth_token is not given');
+  const slot = parsed ? parsed.slot : slotFor(tenant, body.agent_id, body.name as string);
+  const slotHex = slot.toString('hex');
+  // The agent and the profile in one round trip.
+  const ctx = await loadProfileContext(deps.db, tenant, body.agent_id, slotHex);
+  const agent = ctx.agent;
+  if (!agent) throw agentNotFound(body.agent_id);
   assertDeclaredKeys(agent, Object.keys(body.auth_data));
-  if (body.auth_token !== undefined) return updateInPlace(deps, tenant, agent, body, body.auth_token);
+  if (parsed) return updateInPlace(deps, tenant, agent, body, parsed, ctx.profile);
 
-  const name = body.name;
-  if (name === undefined) throw new ValidationError('name is required when auth_token is not given');
+  const name = body.name as string;
   assertAuthDataLimits(body.auth_data);
   const repo = profileRepository(deps.db);
-  const slotHex = slotFor(tenant, agent.agent_id, name).toString('hex');
   let lost: { token: string; record: ProfileRecord; type: UpsertType } | undefined;
   for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-    const existing = await repo.get(tenant, agent.agent_id, slotHex);
+    const existing = attempt === 0 ? ctx.profile : await repo.get(tenant, agent.agent_id, slotHex);
     // The previous attempt's write may have landed with its answer lost: then it is the result.
     if (lost && isOurs(existing, lost.record)) return { auth_token: lost.token, name, type: lost.type };
     const shouldSave = body.should_save_session ?? existing?.should_save_session ?? false;
@@ -229,10 +235,9 @@ async function updateInPlace(
   tenant: string,
   agent: AgentItem,
   body: UpsertProfileBody,
-  token: string,
+  { slot, secret }: { slot: Buffer; secret: Buffer },
+  found: ProfileItem | undefined,
 ): Promise<{ auth_token: string; name: string; type: 'update' }> {
-  const { slot, secret } = parseTokenOrThrow(token);
-  const found = await profileRepository(deps.db).get(tenant, agent.agent_id, slot.toString('hex'));
   const opened = verifyOpened(deps, tenant, agent.agent_id, agent.incarnation, slot, secret, found);
   const { item } = opened;
   if (body.name !== undefined && body.name !== item.name) {
@@ -268,7 +273,7 @@ async function updateInPlace(
   if (!(await profileRepository(deps.db).rewrite(record, item)) && !(await landedAnyway(deps, record))) {
     throw new ConflictError(`Auth profile "${item.name}" was changed by another request while this update ran; read it again and retry`);
   }
-  return { auth_token: token, name: item.name, type: 'update' };
+  return { auth_token: body.auth_token as string, name: item.name, type: 'update' };
 }
 
 export function toMetadata(item: ProfileItem): ProfileMetadata {

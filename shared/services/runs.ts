@@ -4,7 +4,7 @@ import { DecryptionError } from '../crypto/aead.ts';
 import { SESSION_FIELD, openWithServerKey, sealWithServerKey } from '../crypto/profile-crypto.ts';
 import { HttpError, NotFoundError, ValidationError } from '../errors.ts';
 import { profileRepository } from '../repositories/profiles.ts';
-import { loadRunContext } from '../repositories/run-context.ts';
+import { loadProfileContext } from '../repositories/profile-context.ts';
 import { type RunRecord, runRepository } from '../repositories/runs.ts';
 import { sessionRepository } from '../repositories/sessions.ts';
 import type { RunJob } from '../runs/dispatch.ts';
@@ -66,7 +66,7 @@ export function mergeParameters(
 
 async function prepare(deps: Deps, tenant: string, agentId: string, token: string | undefined, parameters: Readonly<Record<string, unknown>>): Promise<PreparedRun> {
   const parsed = token !== undefined ? parseTokenOrThrow(token) : undefined;
-  const ctx = await loadRunContext(deps.db, tenant, agentId, parsed?.slot.toString('hex'));
+  const ctx = await loadProfileContext(deps.db, tenant, agentId, parsed?.slot.toString('hex'), { withSession: true });
   if (!ctx.agent) throw new NotFoundError(`No agent "${agentId}" in this tenant; register it with POST /v1/agents first`, 'agent_not_found');
   let opened: OpenedProfile | undefined;
   let authData: Record<string, string> = {};

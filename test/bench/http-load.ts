@@ -215,8 +215,7 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
         await putProfile(w, i);
       },
       update: async () => {
-        await getAgent();
-        await dynamo.send(new GetItemCommand({ TableName: TABLE, Key: k(profileKey), ConsistentRead: true }));
+        await dynamo.send(new BatchGetItemCommand({ RequestItems: { [TABLE]: { Keys: [agentKey, k(profileKey)], ConsistentRead: true } } }));
         await dynamo.send(
           new UpdateItemCommand({
             TableName: TABLE,
@@ -294,7 +293,7 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
       getItem: 'GetItem (agent item)',
       putItem: 'conditional PutItem (10-field profile item)',
       create: 'GetItem agent → conditional PutItem profile',
-      update: 'GetItem agent → GetItem profile → UpdateItem fields',
+      update: 'BatchGetItem (agent, profile) → UpdateItem fields',
       run: 'BatchGetItem (agent, profile, session) → POST runner → PutItem run ‖ UpdateItem usage',
     };
     for (const [key, f] of Object.entries(floors))

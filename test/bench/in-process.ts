@@ -172,14 +172,14 @@ export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> 
       {
         op: 'replace (upsert, existing name)',
         prepared: () => vault.upsertEvent({ agent_id: vault.agentId, name: replaceName, auth_data: { f0: 'x' } }),
-        min: { commands: 3, sequential: 3 },
-        minNote: 'agent + profile read + conditional put',
+        min: { commands: 2, sequential: 2 },
+        minNote: 'BatchGet (agent + profile) + conditional put',
       },
       {
         op: 'update (upsert, auth_token)',
         prepared: () => vault.upsertEvent({ agent_id: vault.agentId, auth_token: token, auth_data: { f0: 'y' } }),
-        min: { commands: 3, sequential: 3 },
-        minNote: 'agent + profile read + conditional write',
+        min: { commands: 2, sequential: 2 },
+        minNote: 'BatchGet (agent + profile) + conditional write',
       },
       {
         op: 'run (sync, token)',
@@ -230,7 +230,7 @@ export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> 
       ['request', 'commands', 'min', 'ratio', 'sequential', 'min', 'ratio', 'max ‖', 'commands sent'],
       rows,
       [
-        'min = what the design allows (DESIGN.md §3): create = agent read + conditional put; replace/update = agent + profile read + conditional write;',
+        'min = what the design allows (DESIGN.md §3): create = agent read + conditional put; replace/update = one BatchGet (agent + profile) + conditional write;',
         '      run = 1 BatchGet + run record ‖ usage update (issued in parallel); session save + 1. "max ‖" = most commands in flight at once.',
         'API keys are cached per process for a minute (shared/services/api-keys.ts), so these warm requests send no API-key Get; a cold one adds 1 sequential Get.',
       ],

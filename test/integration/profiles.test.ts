@@ -607,3 +607,44 @@ describe('listProfiles', () => {
     expect(page.profiles.map((p) => p.name)).toEqual(['main']);
   });
 });
+
+describe('DynamoDB round trips of the compatible writes', () => {
+  /** Names of the DynamoDB operations sent while `fn` runs (a middleware on the real client). */
+  async function operationsOf(fn: () => Promise<unknown>): Promise<string[]> {
+    const names: string[] = [];
+    const name = 'count-operations';
+    store.db.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        names.push(String(context.commandName).replace(/Command$/, ''));
+        return next(args);
+      },
+      { step: 'initialize', name },
+    );
+    try {
+      await fn();
+    } finally {
+      store.db.client.middlewareStack.remove(name);
+    }
+    return names;
+  }
+
+  it('creates with one agent read and one conditional put', async () => {
+    const agent = await newAgent();
+    const ops = await operationsOf(() => createProfile(deps, TENANT, { name: 'rt', agent_id: agent, auth_data: { password: 'pw' } }));
+    expect(ops).toEqual(['GetItem', 'PutItem']);
+  });
+
+  it('updates in place with one batch read (agent + profile) and one conditional update', async () => {
+    const agent = await newAgent();
+    const { auth_token } = await createProfile(deps, TENANT, { name: 'rt', agent_id: agent, auth_data: { password: 'pw' } });
+    const ops = await operationsOf(() => upsertProfile(deps, TENANT, { agent_id: agent, auth_token, auth_data: { password: 'pw2' } }));
+    expect(ops).toEqual(['BatchGetItem', 'UpdateItem']);
+  });
+
+  it('replaces with one batch read (agent + profile) and one conditional put', async () => {
+    const agent = await newAgent();
+    await createProfile(deps, TENANT, { name: 'rt', agent_id: agent, auth_data: { password: 'pw' } });
+    const ops = await operationsOf(() => upsertProfile(deps, TENANT, { agent_id: agent, name: 'rt', auth_data: { password: 'pw2' } }));
+    expect(ops).toEqual(['BatchGetItem', 'PutItem']);
+  });
+});

@@ -10,7 +10,7 @@ import { type Db, createDb } from '#shared/clients';
 import { slotFor } from '#shared/crypto/profile-crypto';
 import { formatToken } from '#shared/crypto/token';
 import { ConflictError, NotFoundError, ProfileNotFoundError, ValidationError } from '#shared/errors';
-import { loadRunContext } from '#shared/repositories/run-context';
+import { loadProfileContext } from '#shared/repositories/profile-context';
 import { ensureTable } from '#shared/repositories/table';
 import { createAgent, deleteAgent } from '#shared/services/agents';
 import { createProfile, decryptAuthData, getProfileMetadata, listProfiles, openProfile, upsertProfile } from '#shared/services/profiles';
@@ -192,7 +192,7 @@ for (const engine of engines) {
       const slot = slotFor(TENANT, agentId, 'p-run').toString('hex');
 
       const first = await startRun(deps, TENANT, { agent_id: agentId, auth_token: created.auth_token, parameters: {}, run_async: false }, 'http://vault.test');
-      const ctx = await loadRunContext(store.db, TENANT, agentId, slot);
+      const ctx = await loadProfileContext(store.db, TENANT, agentId, slot, { withSession: true });
       const second = await startRun(deps, TENANT, { agent_id: agentId, auth_token: created.auth_token, parameters: { otp: '4711' }, run_async: false }, 'http://vault.test');
 
       expect(ctx.agent?.agent_id).toBe(agentId);

@@ -7,7 +7,7 @@ import {
   ProvisionedThroughputExceededException,
   ThrottlingException,
 } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { type AwsStub, mockClient } from 'aws-sdk-client-mock';
 import { createDb } from '#shared/clients';
@@ -76,6 +76,16 @@ export function stageDefaults(ddb: DocStub, apiKey: string): void {
   ddb.on(GetCommand).resolves({});
   stageApiKey(ddb, apiKey);
   ddb.on(GetCommand, { Key: keys.agent(TENANT, AGENT_ID) }).resolves({ Item: agentItem() });
+  // A BatchGetItem answers as the staged GetItems would, key by key (a staged rejection rejects it).
+  ddb.on(BatchGetCommand).callsFake(async (input: { RequestItems: Record<string, { Keys: Record<string, unknown>[] }> }) => {
+    const [table, request] = Object.entries(input.RequestItems)[0] ?? [];
+    const items: unknown[] = [];
+    for (const Key of request?.Keys ?? []) {
+      const out = (await ddb.send(new GetCommand({ TableName: table, Key, ConsistentRead: true }))) as { Item?: unknown } | undefined;
+      if (out?.Item) items.push(out.Item);
+    }
+    return { Responses: { [table as string]: items }, UnprocessedKeys: {} };
+  });
 }
 
 /**

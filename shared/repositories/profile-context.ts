@@ -3,7 +3,7 @@ import type { Db } from '../clients.ts';
 import { type ItemKey, keys } from '../keys.ts';
 import { AgentItem, ProfileItem, SessionItem } from '../schemas/items.ts';
 
-export interface RunContext {
+export interface ProfileContext {
   readonly agent?: AgentItem;
   readonly profile?: ProfileItem;
   readonly session?: SessionItem;
@@ -12,12 +12,19 @@ export interface RunContext {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Everything a run reads, in one consistent BatchGetItem: the agent, and when a token names a
- * slot, the profile and its saved session.
+ * The agent and, when a slot is named, its profile (and, for runs, the saved session) in one
+ * consistent BatchGetItem: one round trip where separate reads would take two or three.
  */
-export async function loadRunContext(db: Db, tenant: string, agentId: string, slotHex?: string): Promise<RunContext> {
+export async function loadProfileContext(
+  db: Db,
+  tenant: string,
+  agentId: string,
+  slotHex?: string,
+  { withSession = false }: { withSession?: boolean } = {},
+): Promise<ProfileContext> {
   const wanted: ItemKey[] = [keys.agent(tenant, agentId)];
-  if (slotHex) wanted.push(keys.profile(tenant, agentId, slotHex), keys.session(tenant, agentId, slotHex));
+  if (slotHex) wanted.push(keys.profile(tenant, agentId, slotHex));
+  if (slotHex && withSession) wanted.push(keys.session(tenant, agentId, slotHex));
   const found: Record<string, unknown>[] = [];
   let pending: ItemKey[] = wanted;
   for (let attempt = 0; pending.length > 0; attempt++) {
