@@ -2,7 +2,8 @@ export const REDACTED = '[REDACTED]';
 
 /**
  * Replaces every exact occurrence of a secret value inside strings (and object keys) of a JSON
- * value with [REDACTED]. Longer secrets are replaced first so one that contains another is
+ * value with [REDACTED], and a number whose text is a secret (a PIN echoed as a number) by the
+ * string [REDACTED]. Longer secrets are replaced first so one that contains another is
  * removed whole.
  */
 export function redactSecrets<T>(value: T, secrets: readonly string[]): T {
@@ -15,6 +16,7 @@ export function redactSecrets<T>(value: T, secrets: readonly string[]): T {
   };
   const walk = (v: unknown): unknown => {
     if (typeof v === 'string') return inString(v);
+    if (typeof v === 'number' && list.includes(String(v))) return REDACTED;
     if (Array.isArray(v)) return v.map(walk);
     if (v !== null && typeof v === 'object') {
       const out: Record<string, unknown> = {};

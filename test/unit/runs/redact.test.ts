@@ -30,14 +30,19 @@ describe('redactSecrets', () => {
     expect(redactSecrets('abc123def and abc', ['abc', 'abc123def'])).toBe(`${REDACTED} and ${REDACTED}`);
   });
 
-  it('leaves numbers, booleans, null and undefined untouched', () => {
-    const value = { n: 1234, b: true, z: null, u: undefined, arr: [5, false] };
+  it('leaves booleans, null, undefined and other numbers untouched', () => {
+    const value = { n: 12345, b: true, z: null, u: undefined, arr: [5, false] };
 
     expect(redactSecrets(value, ['1234', 'true', 'false', 'null'])).toEqual(value);
   });
 
-  it('returns a non-string scalar as it is', () => {
-    expect(redactSecrets(42, ['42'])).toBe(42);
+  it('redacts a number whose text is a secret (a PIN echoed as a number)', () => {
+    expect(redactSecrets({ pin: 1234, nested: [1234, 12345] }, ['1234'])).toEqual({ pin: REDACTED, nested: [REDACTED, 12345] });
+    expect(redactSecrets(42, ['42'])).toBe(REDACTED);
+  });
+
+  it('returns a scalar that is not a secret as it is', () => {
+    expect(redactSecrets(42, ['43'])).toBe(42);
     expect(redactSecrets(undefined, ['x'])).toBeUndefined();
   });
 
