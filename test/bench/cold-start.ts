@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build, type Metafile } from 'esbuild';
+import { type BuildOptions, build, type Metafile } from 'esbuild';
 import type { Budget } from './in-process.ts';
 import { fmt, fmtRatio, median, q, ratio, table } from './lib/stats.ts';
 
@@ -22,22 +22,21 @@ export { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 `;
 
 /** The same esbuild settings as the CDK functions: node22, ESM, minified, SDK bundled, source map. */
+const FUNCTION_BUILD: BuildOptions = {
+  bundle: true,
+  platform: 'node',
+  target: 'node22',
+  format: 'esm',
+  minify: true,
+  sourcemap: true,
+  external: [],
+  mainFields: ['module', 'main'],
+  banner: { js: ESM_REQUIRE_BANNER },
+  logLevel: 'silent',
+};
+
 async function bundle(entry: string, outfile: string): Promise<Record<string, number>> {
-  const result = await build({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'esm',
-    minify: true,
-    sourcemap: true,
-    external: [],
-    mainFields: ['module', 'main'],
-    banner: { js: ESM_REQUIRE_BANNER },
-    logLevel: 'silent',
-    metafile: true,
-  });
+  const result = await build({ ...FUNCTION_BUILD, entryPoints: [entry], outfile, metafile: true });
   return bytesByPackage(result.metafile);
 }
 
@@ -74,17 +73,9 @@ export async function coldStart(budget: Budget): Promise<{ text: string; json: u
     const baselineOut = join(dir, 'baseline.mjs');
     // Resolve the SDK from the project, not from the temp dir.
     await build({
+      ...FUNCTION_BUILD,
       stdin: { contents: BASELINE_SOURCE, resolveDir: process.cwd(), loader: 'js' },
       outfile: baselineOut,
-      bundle: true,
-      platform: 'node',
-      target: 'node22',
-      format: 'esm',
-      minify: true,
-      sourcemap: true,
-      mainFields: ['module', 'main'],
-      banner: { js: ESM_REQUIRE_BANNER },
-      logLevel: 'silent',
     });
     // Build everything first, then time the imports round-robin (bundle after bundle, run after
     // run), so drifting load on the machine hits every bundle and the floor alike.
