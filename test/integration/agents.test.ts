@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SESSION_FIELD } from '#shared/crypto/profile-crypto';
 import { parseToken } from '#shared/crypto/token';
 import { ConflictError, ProfileNotFoundError, ValidationError } from '#shared/errors';
@@ -18,21 +18,11 @@ import {
   updateAgent,
 } from '#shared/services/agents';
 import { createProfile, listProfiles, openProfile } from '#shared/services/profiles';
-import { makeTestDeps, startTestDb, type TestDb, type TestDeps } from '#test/support/dynamo';
+import { useTestStore } from '#test/support/dynamo';
 
 const TENANT = 'acme';
 
-let store: TestDb;
-let deps: TestDeps;
-
-beforeAll(async () => {
-  store = await startTestDb();
-  deps = await makeTestDeps(store.db);
-});
-
-afterAll(async () => {
-  await store?.close();
-});
+const t = useTestStore();
 
 const body = (agentId?: string, args: readonly string[] = ['username', 'password']): CreateAgentBody => ({
   ...(agentId ? { agent_id: agentId } : {}),
@@ -46,9 +36,9 @@ const freshId = () => `bot-${randomBytes(4).toString('hex')}`;
 
 /** Every item left in the agent's partition (profiles and sessions). */
 async function partitionItems(agentId: string, tenant = TENANT) {
-  const out = await store.db.doc.send(
+  const out = await t.store.db.doc.send(
     new QueryCommand({
-      TableName: store.db.tableName,
+      TableName: t.store.db.tableName,
       KeyConditionExpression: 'pk = :pk',
       ExpressionAttributeValues: { ':pk': keys.agentPartition(tenant, agentId) },
     }),
@@ -60,9 +50,9 @@ async function partitionItems(agentId: string, tenant = TENANT) {
 async function profilesWithSessions(agentId: string, n: number) {
   const tokens: string[] = [];
   for (let i = 0; i < n; i++) {
-    const { auth_token } = await createProfile(deps, TENANT, { name: `p${i}`, agent_id: agentId, auth_data: { password: `pw-${i}` } });
-    const opened = await openProfile(deps, TENANT, agentId, auth_token);
-    await sessionRepository(store.db).save(
+    const { auth_token } = await createProfile(t.deps, TENANT, { name: `p${i}`, agent_id: agentId, auth_data: { password: `pw-${i}` } });
+    const opened = await openProfile(t.deps, TENANT, agentId, auth_token);
+    await sessionRepository(t.store.db).save(
       TENANT,
       agentId,
       parseToken(auth_token).slot.toString('hex'),
@@ -83,85 +73,85 @@ describe('createAgent', () => {
   it('stores the agent and returns its signing secret once', async () => {
     const id = freshId();
 
-    const created = await createAgent(deps, TENANT, body(id));
+    const created = await createAgent(t.deps, TENANT, body(id));
 
     expect(created.runner_signing_secret).toMatch(/^avs_[A-Za-z0-9_-]{43}$/);
-    const fetched = await getAgent(deps, TENANT, id);
+    const fetched = await getAgent(t.deps, TENANT, id);
     expect(fetched).toMatchObject({
       agent_id: id,
       name: 'CRM bot',
       input_args: [{ name: 'username' }, { name: 'password', required: true }],
     });
     expect(fetched).not.toHaveProperty('runner_signing_secret');
-    const item = await agentRepository(store.db).get(TENANT, id);
+    const item = await agentRepository(t.store.db).get(TENANT, id);
     expect(Buffer.from(item?.signing_secret ?? []).includes(Buffer.from(created.runner_signing_secret))).toBe(false);
-    expect(openSigningSecret(deps, item!)).toBe(created.runner_signing_secret);
+    expect(openSigningSecret(t.deps, item!)).toBe(created.runner_signing_secret);
   });
 
   it('generates an agent id when none is given', async () => {
-    const created = await createAgent(deps, TENANT, body());
+    const created = await createAgent(t.deps, TENANT, body());
 
     expect(created.agent_id).toMatch(/^agt_/);
-    await expect(getAgent(deps, TENANT, created.agent_id)).resolves.toMatchObject({ agent_id: created.agent_id });
+    await expect(getAgent(t.deps, TENANT, created.agent_id)).resolves.toMatchObject({ agent_id: created.agent_id });
   });
 
   it('answers 409 agent_exists for a taken id and keeps the first agent', async () => {
     const id = freshId();
-    const first = await createAgent(deps, TENANT, body(id));
+    const first = await createAgent(t.deps, TENANT, body(id));
 
-    await expect(createAgent(deps, TENANT, { ...body(id), name: 'Impostor' })).rejects.toMatchObject({ status: 409, code: 'agent_exists' });
+    await expect(createAgent(t.deps, TENANT, { ...body(id), name: 'Impostor' })).rejects.toMatchObject({ status: 409, code: 'agent_exists' });
 
-    expect((await getAgent(deps, TENANT, id)).name).toBe(first.name);
+    expect((await getAgent(t.deps, TENANT, id)).name).toBe(first.name);
   });
 
   it('keeps agents of different tenants apart', async () => {
     const id = freshId();
-    await createAgent(deps, TENANT, body(id));
+    await createAgent(t.deps, TENANT, body(id));
 
-    await expect(getAgent(deps, 'globex', id)).rejects.toMatchObject({ status: 404, code: 'agent_not_found' });
+    await expect(getAgent(t.deps, 'globex', id)).rejects.toMatchObject({ status: 404, code: 'agent_not_found' });
   });
 });
 
 describe('updateAgent', () => {
   it('replaces the definition and keeps the signing secret', async () => {
     const id = freshId();
-    const created = await createAgent(deps, TENANT, body(id));
+    const created = await createAgent(t.deps, TENANT, body(id));
 
-    const updated = await updateAgent(deps, TENANT, id, { ...body(undefined, ['token']), name: 'Renamed' });
+    const updated = await updateAgent(t.deps, TENANT, id, { ...body(undefined, ['token']), name: 'Renamed' });
 
     expect(updated).toMatchObject({ name: 'Renamed', input_args: [{ name: 'token' }] });
-    expect(openSigningSecret(deps, (await agentRepository(store.db).get(TENANT, id))!)).toBe(created.runner_signing_secret);
+    expect(openSigningSecret(t.deps, (await agentRepository(t.store.db).get(TENANT, id))!)).toBe(created.runner_signing_secret);
   });
 
   it('lets each of 10 parallel updates succeed or get 409, never a lost write', async () => {
     const id = freshId();
-    await createAgent(deps, TENANT, body(id));
+    await createAgent(t.deps, TENANT, body(id));
 
     const outcomes = await Promise.allSettled(
-      Array.from({ length: 10 }, (_, i) => updateAgent(deps, TENANT, id, { ...body(), name: `name-${i}` })),
+      Array.from({ length: 10 }, (_, i) => updateAgent(t.deps, TENANT, id, { ...body(), name: `name-${i}` })),
     );
 
     const ok = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value.name] : []));
     for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toBeInstanceOf(ConflictError);
-    const stored = await agentRepository(store.db).get(TENANT, id);
+    const stored = await agentRepository(t.store.db).get(TENANT, id);
     expect(stored?.version).toBe(1 + ok.length);
     expect(ok).toContain(stored?.name);
   });
 
   it('answers 404 for an unknown agent', async () => {
-    await expect(updateAgent(deps, TENANT, freshId(), body())).rejects.toMatchObject({ status: 404, code: 'agent_not_found' });
+    await expect(updateAgent(t.deps, TENANT, freshId(), body())).rejects.toMatchObject({ status: 404, code: 'agent_not_found' });
   });
 });
 
 describe('rotateSigningSecret', () => {
   it('issues a new secret that replaces the old one', async () => {
     const id = freshId();
-    const created = await createAgent(deps, TENANT, body(id));
+    const created = await createAgent(t.deps, TENANT, body(id));
 
-    const rotated = await rotateSigningSecret(deps, TENANT, id);
+    const rotated = await rotateSigningSecret(t.deps, TENANT, id);
 
     expect(rotated.runner_signing_secret).not.toBe(created.runner_signing_secret);
-    expect(openSigningSecret(deps, (await agentRepository(store.db).get(TENANT, id))!)).toBe(rotated.runner_signing_secret);
+    expect(openSigningSecret(t.deps, (await agentRepository(t.store.db).get(TENANT, id))!)).toBe(rotated.runner_signing_secret);
   });
 });
 
@@ -169,11 +159,11 @@ describe('listAgents', () => {
   it('pages through the tenant’s agents with a cursor', async () => {
     const tenant = `t${randomBytes(3).toString('hex')}`;
     const ids = Array.from({ length: 5 }, (_, i) => `agent-${i}`);
-    for (const id of ids) await createAgent(deps, tenant, body(id));
+    for (const id of ids) await createAgent(t.deps, tenant, body(id));
 
-    const first = await listAgents(deps, tenant, 2);
-    const second = await listAgents(deps, tenant, 2, first.next_cursor);
-    const third = await listAgents(deps, tenant, 2, second.next_cursor);
+    const first = await listAgents(t.deps, tenant, 2);
+    const second = await listAgents(t.deps, tenant, 2, first.next_cursor);
+    const third = await listAgents(t.deps, tenant, 2, second.next_cursor);
 
     expect([first, second, third].map((p) => p.agents.length)).toEqual([2, 2, 1]);
     expect([...first.agents, ...second.agents, ...third.agents].map((a) => a.agent_id).sort()).toEqual(ids);
@@ -182,96 +172,96 @@ describe('listAgents', () => {
 
   it('answers 400 for a cursor of another tenant', async () => {
     const [a, b] = [`t${randomBytes(3).toString('hex')}`, `t${randomBytes(3).toString('hex')}`];
-    for (const id of ['x1', 'x2']) await createAgent(deps, a, body(id));
-    const { next_cursor } = await listAgents(deps, a, 1);
+    for (const id of ['x1', 'x2']) await createAgent(t.deps, a, body(id));
+    const { next_cursor } = await listAgents(t.deps, a, 1);
 
-    await expect(listAgents(deps, b, 1, next_cursor)).rejects.toBeInstanceOf(ValidationError);
+    await expect(listAgents(t.deps, b, 1, next_cursor)).rejects.toBeInstanceOf(ValidationError);
   });
 });
 
 describe('deleteAgent', () => {
   it('deletes an agent without profiles', async () => {
     const id = freshId();
-    await createAgent(deps, TENANT, body(id));
+    await createAgent(t.deps, TENANT, body(id));
 
-    await deleteAgent(deps, TENANT, id, false);
+    await deleteAgent(t.deps, TENANT, id, false);
 
-    await expect(getAgent(deps, TENANT, id)).rejects.toMatchObject({ status: 404 });
+    await expect(getAgent(t.deps, TENANT, id)).rejects.toMatchObject({ status: 404 });
   });
 
   it('refuses with 409 agent_has_profiles while profiles exist, and deletes nothing', async () => {
     const id = freshId();
-    await createAgent(deps, TENANT, body(id));
+    await createAgent(t.deps, TENANT, body(id));
     const [token] = await profilesWithSessions(id, 2);
 
-    const err = await deleteAgent(deps, TENANT, id, false).catch((e: unknown) => e);
+    const err = await deleteAgent(t.deps, TENANT, id, false).catch((e: unknown) => e);
 
     expect(err).toBeInstanceOf(ConflictError);
     expect(err).toMatchObject({ status: 409, code: 'agent_has_profiles' });
-    await expect(getAgent(deps, TENANT, id)).resolves.toMatchObject({ agent_id: id });
+    await expect(getAgent(t.deps, TENANT, id)).resolves.toMatchObject({ agent_id: id });
     expect(await partitionItems(id)).toHaveLength(4);
-    await expect(openProfile(deps, TENANT, id, token as string)).resolves.toBeDefined();
+    await expect(openProfile(t.deps, TENANT, id, token as string)).resolves.toBeDefined();
   });
 
   it('with force deletes every profile and saved session, then the agent', async () => {
     const id = freshId();
-    await createAgent(deps, TENANT, body(id));
+    await createAgent(t.deps, TENANT, body(id));
     await profilesWithSessions(id, 3);
 
-    await deleteAgent(deps, TENANT, id, true);
+    await deleteAgent(t.deps, TENANT, id, true);
 
     expect(await partitionItems(id)).toEqual([]);
-    await expect(getAgent(deps, TENANT, id)).rejects.toMatchObject({ status: 404, code: 'agent_not_found' });
+    await expect(getAgent(t.deps, TENANT, id)).rejects.toMatchObject({ status: 404, code: 'agent_not_found' });
   });
 
   it('with force deletes more items than one batch holds', async () => {
     const id = freshId();
-    await createAgent(deps, TENANT, body(id));
+    await createAgent(t.deps, TENANT, body(id));
     await profilesWithSessions(id, 14); // 28 items: more than one 25-item batch
 
-    await deleteAgent(deps, TENANT, id, true);
+    await deleteAgent(t.deps, TENANT, id, true);
 
     expect(await partitionItems(id)).toEqual([]);
   });
 
   it('leaves other agents’ profiles alone', async () => {
     const [doomed, kept] = [freshId(), freshId()];
-    await createAgent(deps, TENANT, body(doomed));
-    await createAgent(deps, TENANT, body(kept));
+    await createAgent(t.deps, TENANT, body(doomed));
+    await createAgent(t.deps, TENANT, body(kept));
     await profilesWithSessions(doomed, 1);
     const [keptToken] = await profilesWithSessions(kept, 1);
 
-    await deleteAgent(deps, TENANT, doomed, true);
+    await deleteAgent(t.deps, TENANT, doomed, true);
 
     expect(await partitionItems(kept)).toHaveLength(2);
-    await expect(openProfile(deps, TENANT, kept, keptToken as string)).resolves.toBeDefined();
+    await expect(openProfile(t.deps, TENANT, kept, keptToken as string)).resolves.toBeDefined();
   });
 
   it('leaves no old token working on an agent re-created under the same id', async () => {
     const id = freshId();
-    await createAgent(deps, TENANT, body(id));
+    await createAgent(t.deps, TENANT, body(id));
     const [oldToken] = await profilesWithSessions(id, 1);
-    await deleteAgent(deps, TENANT, id, true);
-    await createAgent(deps, TENANT, body(id));
+    await deleteAgent(t.deps, TENANT, id, true);
+    await createAgent(t.deps, TENANT, body(id));
 
-    await expect(openProfile(deps, TENANT, id, oldToken as string)).rejects.toBeInstanceOf(ProfileNotFoundError);
-    await expect(listProfiles(deps, TENANT, id, 50)).resolves.toMatchObject({ profiles: [] });
+    await expect(openProfile(t.deps, TENANT, id, oldToken as string)).rejects.toBeInstanceOf(ProfileNotFoundError);
+    await expect(listProfiles(t.deps, TENANT, id, 50)).resolves.toMatchObject({ profiles: [] });
   });
 
   it('refuses a profile orphaned by a create racing a forced delete, once the agent is registered again', async () => {
     // Arrange: the race leaves a profile whose agent item is gone (only the agent item is deleted).
     const id = freshId();
-    await createAgent(deps, TENANT, body(id));
-    const { auth_token } = await createProfile(deps, TENANT, { name: 'orphan', agent_id: id, auth_data: { password: 'pw-orphan' } });
-    await agentRepository(store.db).delete(TENANT, id);
-    await createAgent(deps, TENANT, body(id));
+    await createAgent(t.deps, TENANT, body(id));
+    const { auth_token } = await createProfile(t.deps, TENANT, { name: 'orphan', agent_id: id, auth_data: { password: 'pw-orphan' } });
+    await agentRepository(t.store.db).delete(TENANT, id);
+    await createAgent(t.deps, TENANT, body(id));
 
     // Act / Assert: the orphan survives in the table but its token opens nothing.
     expect(await partitionItems(id)).toHaveLength(1);
-    await expect(openProfile(deps, TENANT, id, auth_token)).rejects.toBeInstanceOf(ProfileNotFoundError);
+    await expect(openProfile(t.deps, TENANT, id, auth_token)).rejects.toBeInstanceOf(ProfileNotFoundError);
   });
 
   it('answers 404 for an unknown agent', async () => {
-    await expect(deleteAgent(deps, TENANT, freshId(), true)).rejects.toMatchObject({ status: 404, code: 'agent_not_found' });
+    await expect(deleteAgent(t.deps, TENANT, freshId(), true)).rejects.toMatchObject({ status: 404, code: 'agent_not_found' });
   });
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SESSION_FIELD, slotFor } from '#shared/crypto/profile-crypto';
 import { formatToken, parseToken } from '#shared/crypto/token';
 import { ConflictError, NotFoundError, PayloadTooLargeError, ProfileNotFoundError, ValidationError } from '#shared/errors';
@@ -17,22 +17,12 @@ import {
   openProfile,
   upsertProfile,
 } from '#shared/services/profiles';
-import { makeTestDeps, startTestDb, type TestDb, type TestDeps } from '#test/support/dynamo';
+import { useTestStore } from '#test/support/dynamo';
 
 const TENANT = 'acme';
 const OTHER_TENANT = 'globex';
 
-let store: TestDb;
-let deps: TestDeps;
-
-beforeAll(async () => {
-  store = await startTestDb();
-  deps = await makeTestDeps(store.db);
-});
-
-afterAll(async () => {
-  await store?.close();
-});
+const t = useTestStore();
 
 let agentSeq = 0;
 /** Registers a fresh agent (unique id per test) declaring `args`. */
@@ -41,7 +31,7 @@ async function newAgent(
   tenant = TENANT,
   agentId = `agent-${++agentSeq}-${randomBytes(3).toString('hex')}`,
 ) {
-  await createAgent(deps, tenant, {
+  await createAgent(t.deps, tenant, {
     agent_id: agentId,
     name: `Agent ${agentId}`,
     input_args: args.map((name) => ({ name, required: false, secret: true })),
@@ -61,16 +51,16 @@ async function rejectionOf(p: Promise<unknown>): Promise<Error> {
 }
 
 const valuesOf = async (agentId: string, token: string, tenant = TENANT) =>
-  decryptAuthData(await openProfile(deps, tenant, agentId, token));
+  decryptAuthData(await openProfile(t.deps, tenant, agentId, token));
 
 const storedItem = async (agentId: string, name: string, tenant = TENANT) =>
-  profileRepository(store.db).get(tenant, agentId, slotFor(tenant, agentId, name).toString('hex'));
+  profileRepository(t.store.db).get(tenant, agentId, slotFor(tenant, agentId, name).toString('hex'));
 
 describe('createProfile', () => {
   it('returns a token that opens the stored values', async () => {
     const agent = await newAgent();
 
-    const { auth_token } = await createProfile(deps, TENANT, {
+    const { auth_token } = await createProfile(t.deps, TENANT, {
       name: 'main',
       agent_id: agent,
       auth_data: { username: 'ann', password: 'pw-1' },
@@ -81,9 +71,9 @@ describe('createProfile', () => {
 
   it('answers 409 profile_exists for a name the agent already has, and keeps the first profile', async () => {
     const agent = await newAgent();
-    const first = await createProfile(deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw-1' } });
+    const first = await createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw-1' } });
 
-    const err = await rejectionOf(createProfile(deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw-2' } }));
+    const err = await rejectionOf(createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw-2' } }));
 
     expect(err).toBeInstanceOf(ConflictError);
     expect(err).toMatchObject({ status: 409, code: 'profile_exists' });
@@ -95,7 +85,7 @@ describe('createProfile', () => {
 
     const outcomes = await Promise.allSettled(
       Array.from({ length: 20 }, (_, i) =>
-        createProfile(deps, TENANT, { name: 'contested', agent_id: agent, auth_data: { password: `pw-${i}` } }),
+        createProfile(t.deps, TENANT, { name: 'contested', agent_id: agent, auth_data: { password: `pw-${i}` } }),
       ),
     );
 
@@ -109,7 +99,7 @@ describe('createProfile', () => {
   });
 
   it('answers 404 agent_not_found for an agent that does not exist', async () => {
-    const err = await rejectionOf(createProfile(deps, TENANT, { name: 'main', agent_id: 'no-such-agent', auth_data: { password: 'pw' } }));
+    const err = await rejectionOf(createProfile(t.deps, TENANT, { name: 'main', agent_id: 'no-such-agent', auth_data: { password: 'pw' } }));
 
     expect(err).toBeInstanceOf(NotFoundError);
     expect(err).toMatchObject({ code: 'agent_not_found' });
@@ -119,7 +109,7 @@ describe('createProfile', () => {
     const agent = await newAgent(['username', 'password']);
 
     const err = await rejectionOf(
-      createProfile(deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw', otp: '1', pin: '2' } }),
+      createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw', otp: '1', pin: '2' } }),
     );
 
     expect(err).toBeInstanceOf(ValidationError);
@@ -138,7 +128,7 @@ describe('auth_data limits', () => {
   it('accepts 64 keys', async () => {
     const agent = await newAgent(manyArgs(64));
 
-    await expect(createProfile(deps, TENANT, { name: 'main', agent_id: agent, auth_data: dataOf(64, () => 'v') })).resolves.toHaveProperty(
+    await expect(createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: dataOf(64, () => 'v') })).resolves.toHaveProperty(
       'auth_token',
     );
   });
@@ -147,7 +137,7 @@ describe('auth_data limits', () => {
     // The agent schema caps input_args at 64; the service is called directly to reach the auth_data limit itself.
     const agent = await newAgent(manyArgs(65));
 
-    const err = await rejectionOf(createProfile(deps, TENANT, { name: 'main', agent_id: agent, auth_data: dataOf(65, () => 'v') }));
+    const err = await rejectionOf(createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: dataOf(65, () => 'v') }));
 
     expect(err).toBeInstanceOf(ValidationError);
     expect(err.message).toContain('at most 64');
@@ -158,7 +148,7 @@ describe('auth_data limits', () => {
     const agent = await newAgent();
 
     await expect(
-      createProfile(deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'x'.repeat(16 * KiB) } }),
+      createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'x'.repeat(16 * KiB) } }),
     ).resolves.toHaveProperty('auth_token');
   });
 
@@ -166,7 +156,7 @@ describe('auth_data limits', () => {
     const agent = await newAgent();
 
     const err = await rejectionOf(
-      createProfile(deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'x'.repeat(16 * KiB + 1) } }),
+      createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'x'.repeat(16 * KiB + 1) } }),
     );
 
     expect(err).toBeInstanceOf(PayloadTooLargeError);
@@ -179,7 +169,7 @@ describe('auth_data limits', () => {
     const agent = await newAgent();
 
     const err = await rejectionOf(
-      createProfile(deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'é'.repeat(8 * KiB + 1) } }),
+      createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'é'.repeat(8 * KiB + 1) } }),
     );
 
     expect(err).toBeInstanceOf(PayloadTooLargeError);
@@ -188,7 +178,7 @@ describe('auth_data limits', () => {
   it('accepts exactly 64 KiB in all', async () => {
     const agent = await newAgent(manyArgs(4));
 
-    const { auth_token } = await createProfile(deps, TENANT, {
+    const { auth_token } = await createProfile(t.deps, TENANT, {
       name: 'main',
       agent_id: agent,
       auth_data: dataOf(4, () => 'x'.repeat(16 * KiB)),
@@ -201,7 +191,7 @@ describe('auth_data limits', () => {
     const agent = await newAgent(manyArgs(5));
 
     const err = await rejectionOf(
-      createProfile(deps, TENANT, { name: 'main', agent_id: agent, auth_data: dataOf(5, (i) => 'x'.repeat(i === 4 ? 1 : 16 * KiB)) }),
+      createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: dataOf(5, (i) => 'x'.repeat(i === 4 ? 1 : 16 * KiB)) }),
     );
 
     expect(err).toBeInstanceOf(PayloadTooLargeError);
@@ -212,7 +202,7 @@ describe('auth_data limits', () => {
     const agent = await newAgent();
 
     const err = await rejectionOf(
-      createProfile(deps, TENANT, { name: 'main', agent_id: agent, auth_data: { username: 'ann', password: '' } }),
+      createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: { username: 'ann', password: '' } }),
     );
 
     expect(err).toBeInstanceOf(ValidationError);
@@ -222,18 +212,18 @@ describe('auth_data limits', () => {
   it('answers 400 for an empty auth_data', async () => {
     const agent = await newAgent();
 
-    await expect(createProfile(deps, TENANT, { name: 'main', agent_id: agent, auth_data: {} })).rejects.toBeInstanceOf(ValidationError);
+    await expect(createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: {} })).rejects.toBeInstanceOf(ValidationError);
   });
 
   it('applies the limits to the merged values of an update', async () => {
     const agent = await newAgent(manyArgs(5));
-    const { auth_token } = await createProfile(deps, TENANT, {
+    const { auth_token } = await createProfile(t.deps, TENANT, {
       name: 'main',
       agent_id: agent,
       auth_data: dataOf(4, () => 'x'.repeat(16 * KiB)),
     });
 
-    const err = await rejectionOf(upsertProfile(deps, TENANT, { agent_id: agent, auth_token, auth_data: { k4: 'y' } }));
+    const err = await rejectionOf(upsertProfile(t.deps, TENANT, { agent_id: agent, auth_token, auth_data: { k4: 'y' } }));
 
     expect(err).toBeInstanceOf(PayloadTooLargeError);
     expect((await storedItem(agent, 'main'))?.record_version).toBe(1);
@@ -244,7 +234,7 @@ describe('upsertProfile', () => {
   it('creates a profile under a new name', async () => {
     const agent = await newAgent();
 
-    const res = await upsertProfile(deps, TENANT, { agent_id: agent, name: 'main', auth_data: { password: 'pw-1' } });
+    const res = await upsertProfile(t.deps, TENANT, { agent_id: agent, name: 'main', auth_data: { password: 'pw-1' } });
 
     expect(res).toMatchObject({ name: 'main', type: 'create' });
     expect(await valuesOf(agent, res.auth_token)).toEqual({ password: 'pw-1' });
@@ -253,7 +243,7 @@ describe('upsertProfile', () => {
   it('answers 400 without auth_token and without name', async () => {
     const agent = await newAgent();
 
-    const err = await rejectionOf(upsertProfile(deps, TENANT, { agent_id: agent, auth_data: { password: 'pw' } }));
+    const err = await rejectionOf(upsertProfile(t.deps, TENANT, { agent_id: agent, auth_data: { password: 'pw' } }));
 
     expect(err).toBeInstanceOf(ValidationError);
     expect(err.message).toContain('name');
@@ -261,9 +251,9 @@ describe('upsertProfile', () => {
 
   it('replaces an existing name with a new token and only the new values', async () => {
     const agent = await newAgent();
-    const first = await createProfile(deps, TENANT, { name: 'main', agent_id: agent, auth_data: { username: 'ann', password: 'pw-1' } });
+    const first = await createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: { username: 'ann', password: 'pw-1' } });
 
-    const res = await upsertProfile(deps, TENANT, { agent_id: agent, name: 'main', auth_data: { password: 'pw-2' } });
+    const res = await upsertProfile(t.deps, TENANT, { agent_id: agent, name: 'main', auth_data: { password: 'pw-2' } });
 
     expect(res).toMatchObject({ name: 'main', type: 'replace' });
     expect(res.auth_token).not.toBe(first.auth_token);
@@ -273,12 +263,12 @@ describe('upsertProfile', () => {
 
   it('kills the replaced token at once', async () => {
     const agent = await newAgent();
-    const first = await createProfile(deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw-1' } });
-    await upsertProfile(deps, TENANT, { agent_id: agent, name: 'main', auth_data: { password: 'pw-2' } });
+    const first = await createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw-1' } });
+    await upsertProfile(t.deps, TENANT, { agent_id: agent, name: 'main', auth_data: { password: 'pw-2' } });
 
-    const opened = await rejectionOf(openProfile(deps, TENANT, agent, first.auth_token));
+    const opened = await rejectionOf(openProfile(t.deps, TENANT, agent, first.auth_token));
     const updated = await rejectionOf(
-      upsertProfile(deps, TENANT, { agent_id: agent, auth_token: first.auth_token, auth_data: { password: 'pw-3' } }),
+      upsertProfile(t.deps, TENANT, { agent_id: agent, auth_token: first.auth_token, auth_data: { password: 'pw-3' } }),
     );
 
     expect(opened).toBeInstanceOf(ProfileNotFoundError);
@@ -287,13 +277,13 @@ describe('upsertProfile', () => {
 
   it('updates in place: keeps the token and merges the new keys into the stored values', async () => {
     const agent = await newAgent();
-    const { auth_token } = await createProfile(deps, TENANT, {
+    const { auth_token } = await createProfile(t.deps, TENANT, {
       name: 'main',
       agent_id: agent,
       auth_data: { username: 'ann', password: 'pw-1' },
     });
 
-    const res = await upsertProfile(deps, TENANT, { agent_id: agent, auth_token, auth_data: { password: 'pw-2', otp_seed: 'seed' } });
+    const res = await upsertProfile(t.deps, TENANT, { agent_id: agent, auth_token, auth_data: { password: 'pw-2', otp_seed: 'seed' } });
 
     expect(res).toEqual({ auth_token, name: 'main', type: 'update' });
     expect(await valuesOf(agent, auth_token)).toEqual({ username: 'ann', password: 'pw-2', otp_seed: 'seed' });
@@ -302,9 +292,9 @@ describe('upsertProfile', () => {
 
   it('keeps the token valid across several updates', async () => {
     const agent = await newAgent();
-    const { auth_token } = await createProfile(deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw-0' } });
+    const { auth_token } = await createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw-0' } });
 
-    for (let i = 1; i <= 3; i++) await upsertProfile(deps, TENANT, { agent_id: agent, auth_token, auth_data: { password: `pw-${i}` } });
+    for (let i = 1; i <= 3; i++) await upsertProfile(t.deps, TENANT, { agent_id: agent, auth_token, auth_data: { password: `pw-${i}` } });
 
     expect(await valuesOf(agent, auth_token)).toEqual({ password: 'pw-3' });
     expect(await storedItem(agent, 'main')).toMatchObject({ record_version: 4 });
@@ -312,10 +302,10 @@ describe('upsertProfile', () => {
 
   it('answers 400 when the name given does not match the profile of the token', async () => {
     const agent = await newAgent();
-    const { auth_token } = await createProfile(deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw-1' } });
+    const { auth_token } = await createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw-1' } });
 
     const err = await rejectionOf(
-      upsertProfile(deps, TENANT, { agent_id: agent, auth_token, name: 'other', auth_data: { password: 'pw-2' } }),
+      upsertProfile(t.deps, TENANT, { agent_id: agent, auth_token, name: 'other', auth_data: { password: 'pw-2' } }),
     );
 
     expect(err).toBeInstanceOf(ValidationError);
@@ -326,7 +316,7 @@ describe('upsertProfile', () => {
     const agent = await newAgent();
 
     const err = await rejectionOf(
-      upsertProfile(deps, TENANT, { agent_id: agent, auth_token: 'avt_not-a-token', auth_data: { password: 'pw' } }),
+      upsertProfile(t.deps, TENANT, { agent_id: agent, auth_token: 'avt_not-a-token', auth_data: { password: 'pw' } }),
     );
 
     expect(err).toMatchObject({ status: 400, code: 'invalid_auth_token' });
@@ -336,14 +326,14 @@ describe('upsertProfile', () => {
     const agent = await newAgent();
     const otherAgent = await newAgent();
     const sameIdElsewhere = await newAgent(['username', 'password', 'otp_seed'], OTHER_TENANT, agent);
-    const live = await createProfile(deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw' } });
-    const replaced = await createProfile(deps, TENANT, { name: 'rotated', agent_id: agent, auth_data: { password: 'pw' } });
-    await upsertProfile(deps, TENANT, { agent_id: agent, name: 'rotated', auth_data: { password: 'pw-new' } });
-    const deleted = await createProfile(deps, TENANT, { name: 'gone', agent_id: agent, auth_data: { password: 'pw' } });
-    await deleteProfile(deps, TENANT, agent, 'gone');
+    const live = await createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw' } });
+    const replaced = await createProfile(t.deps, TENANT, { name: 'rotated', agent_id: agent, auth_data: { password: 'pw' } });
+    await upsertProfile(t.deps, TENANT, { agent_id: agent, name: 'rotated', auth_data: { password: 'pw-new' } });
+    const deleted = await createProfile(t.deps, TENANT, { name: 'gone', agent_id: agent, auth_data: { password: 'pw' } });
+    await deleteProfile(t.deps, TENANT, agent, 'gone');
     const unknown = formatToken(randomBytes(16), randomBytes(32));
     const update = (tenant: string, agentId: string, token: string) =>
-      rejectionOf(upsertProfile(deps, tenant, { agent_id: agentId, auth_token: token, auth_data: { password: 'x' } }));
+      rejectionOf(upsertProfile(t.deps, tenant, { agent_id: agentId, auth_token: token, auth_data: { password: 'x' } }));
 
     const errors = await Promise.all([
       update(TENANT, agent, unknown),
@@ -366,7 +356,7 @@ describe('upsertProfile', () => {
 
   it('never loses one of 20 parallel updates silently: each succeeds or gets 409, and the last writer wins', async () => {
     const agent = await newAgent();
-    const { auth_token } = await createProfile(deps, TENANT, {
+    const { auth_token } = await createProfile(t.deps, TENANT, {
       name: 'main',
       agent_id: agent,
       auth_data: { username: 'ann', password: 'initial' },
@@ -374,8 +364,8 @@ describe('upsertProfile', () => {
     const initial = (await storedItem(agent, 'main'))!;
     // Record every conditional update that reached the store, to map record versions to values.
     const applied: { next: number; fields: Record<string, Uint8Array> }[] = [];
-    const send = deps.db.doc.send.bind(deps.db.doc) as (cmd: unknown) => Promise<unknown>;
-    const spy = vi.spyOn(deps.db.doc, 'send').mockImplementation((async (cmd: unknown) => {
+    const send = t.deps.db.doc.send.bind(t.deps.db.doc) as (cmd: unknown) => Promise<unknown>;
+    const spy = vi.spyOn(t.deps.db.doc, 'send').mockImplementation((async (cmd: unknown) => {
       const out = await send(cmd);
       if (cmd instanceof UpdateCommand) {
         const values = cmd.input.ExpressionAttributeValues ?? {};
@@ -390,7 +380,7 @@ describe('upsertProfile', () => {
         // Five waves of four: writers in a wave overlap (and conflict), later waves follow (and win in turn).
         Array.from({ length: 20 }, async (_, i) => {
           await new Promise((r) => setTimeout(r, (i % 5) * 25));
-          return upsertProfile(deps, TENANT, { agent_id: agent, auth_token, auth_data: { password: `value-${i}` } });
+          return upsertProfile(t.deps, TENANT, { agent_id: agent, auth_token, auth_data: { password: `value-${i}` } });
         }),
       );
     } finally {
@@ -403,7 +393,7 @@ describe('upsertProfile', () => {
     }
     expect(succeeded.length).toBeGreaterThan(0);
     const decryptWrite = async (w: (typeof applied)[number]) =>
-      decryptAuthData(await openProfile(deps, TENANT, agent, auth_token, { ...initial, fields: w.fields, record_version: w.next }))
+      decryptAuthData(await openProfile(t.deps, TENANT, agent, auth_token, { ...initial, fields: w.fields, record_version: w.next }))
         .password;
     const writes = await Promise.all(applied.map(async (w) => ({ next: w.next, value: await decryptWrite(w) })));
     writes.sort((a, b) => a.next - b.next);
@@ -416,11 +406,11 @@ describe('upsertProfile', () => {
 
   it('leaves exactly one live token after 10 parallel replaces of one name', async () => {
     const agent = await newAgent();
-    await createProfile(deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'initial' } });
+    await createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'initial' } });
 
     const outcomes = await Promise.allSettled(
       Array.from({ length: 10 }, (_, i) =>
-        upsertProfile(deps, TENANT, { agent_id: agent, name: 'main', auth_data: { password: `value-${i}` } }),
+        upsertProfile(t.deps, TENANT, { agent_id: agent, name: 'main', auth_data: { password: `value-${i}` } }),
       ),
     );
 
@@ -447,13 +437,13 @@ describe('upsertProfile', () => {
 describe('getProfileMetadata', () => {
   it('returns metadata with field names and no values', async () => {
     const agent = await newAgent();
-    await createProfile(deps, TENANT, {
+    await createProfile(t.deps, TENANT, {
       name: 'main',
       agent_id: agent,
       auth_data: { username: 'canary-user-md', password: 'canary-pw-md' },
     });
 
-    const meta = await getProfileMetadata(deps, TENANT, agent, 'main');
+    const meta = await getProfileMetadata(t.deps, TENANT, agent, 'main');
 
     expect(meta).toMatchObject({
       agent_id: agent,
@@ -469,17 +459,17 @@ describe('getProfileMetadata', () => {
   it('answers 404 profile_not_found for an unknown name', async () => {
     const agent = await newAgent();
 
-    await expect(getProfileMetadata(deps, TENANT, agent, 'nope')).rejects.toMatchObject({ status: 404, code: 'profile_not_found' });
+    await expect(getProfileMetadata(t.deps, TENANT, agent, 'nope')).rejects.toMatchObject({ status: 404, code: 'profile_not_found' });
   });
 });
 
 describe('deleteProfile', () => {
   it('deletes the profile and its saved session; its token answers 404', async () => {
     const agent = await newAgent();
-    const { auth_token } = await createProfile(deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw' } });
+    const { auth_token } = await createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw' } });
     const slotHex = parseToken(auth_token).slot.toString('hex');
-    const opened = await openProfile(deps, TENANT, agent, auth_token);
-    await sessionRepository(store.db).save(
+    const opened = await openProfile(t.deps, TENANT, agent, auth_token);
+    await sessionRepository(t.store.db).save(
       TENANT,
       agent,
       slotHex,
@@ -492,17 +482,17 @@ describe('deleteProfile', () => {
       undefined,
     );
 
-    await deleteProfile(deps, TENANT, agent, 'main');
+    await deleteProfile(t.deps, TENANT, agent, 'main');
 
-    const left = await store.db.doc.send(
+    const left = await t.store.db.doc.send(
       new QueryCommand({
-        TableName: store.db.tableName,
+        TableName: t.store.db.tableName,
         KeyConditionExpression: 'pk = :pk',
         ExpressionAttributeValues: { ':pk': keys.agentPartition(TENANT, agent) },
       }),
     );
     expect(left.Items).toEqual([]);
-    await expect(upsertProfile(deps, TENANT, { agent_id: agent, auth_token, auth_data: { password: 'x' } })).rejects.toBeInstanceOf(
+    await expect(upsertProfile(t.deps, TENANT, { agent_id: agent, auth_token, auth_data: { password: 'x' } })).rejects.toBeInstanceOf(
       ProfileNotFoundError,
     );
   });
@@ -510,18 +500,18 @@ describe('deleteProfile', () => {
   it('answers 404 for a name that does not exist', async () => {
     const agent = await newAgent();
 
-    await expect(deleteProfile(deps, TENANT, agent, 'nope')).rejects.toMatchObject({ status: 404, code: 'profile_not_found' });
+    await expect(deleteProfile(t.deps, TENANT, agent, 'nope')).rejects.toMatchObject({ status: 404, code: 'profile_not_found' });
   });
 
   it('lets the name be created again afresh', async () => {
     const agent = await newAgent();
-    const old = await createProfile(deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw-old' } });
-    await deleteProfile(deps, TENANT, agent, 'main');
+    const old = await createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw-old' } });
+    await deleteProfile(t.deps, TENANT, agent, 'main');
 
-    const fresh = await createProfile(deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw-new' } });
+    const fresh = await createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw-new' } });
 
     expect(await valuesOf(agent, fresh.auth_token)).toEqual({ password: 'pw-new' });
-    await expect(openProfile(deps, TENANT, agent, old.auth_token)).rejects.toBeInstanceOf(ProfileNotFoundError);
+    await expect(openProfile(t.deps, TENANT, agent, old.auth_token)).rejects.toBeInstanceOf(ProfileNotFoundError);
   });
 });
 
@@ -529,12 +519,12 @@ describe('listProfiles', () => {
   it('pages through 7 profiles 3 at a time with a cursor', async () => {
     const agent = await newAgent();
     const names = Array.from({ length: 7 }, (_, i) => `profile-${i}`);
-    for (const name of names) await createProfile(deps, TENANT, { name, agent_id: agent, auth_data: { password: 'pw' } });
+    for (const name of names) await createProfile(t.deps, TENANT, { name, agent_id: agent, auth_data: { password: 'pw' } });
 
     const pages: { profiles: { name: string }[]; next_cursor?: string }[] = [];
     let cursor: string | undefined;
     do {
-      const page = await listProfiles(deps, TENANT, agent, 3, cursor);
+      const page = await listProfiles(t.deps, TENANT, agent, 3, cursor);
       pages.push(page);
       cursor = page.next_cursor;
     } while (cursor && pages.length < 10);
@@ -546,9 +536,9 @@ describe('listProfiles', () => {
 
   it('lists metadata only, never values or ciphertext', async () => {
     const agent = await newAgent();
-    await createProfile(deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'canary-pw-list' } });
+    await createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'canary-pw-list' } });
 
-    const page = await listProfiles(deps, TENANT, agent, 50);
+    const page = await listProfiles(t.deps, TENANT, agent, 50);
 
     expect(page.profiles).toHaveLength(1);
     expect(page.profiles[0]).not.toHaveProperty('fields.password');
@@ -560,12 +550,12 @@ describe('listProfiles', () => {
     const agent = await newAgent();
     const other = await newAgent();
     for (const name of ['a', 'b']) {
-      await createProfile(deps, TENANT, { name, agent_id: agent, auth_data: { password: 'pw' } });
-      await createProfile(deps, TENANT, { name, agent_id: other, auth_data: { password: 'pw' } });
+      await createProfile(t.deps, TENANT, { name, agent_id: agent, auth_data: { password: 'pw' } });
+      await createProfile(t.deps, TENANT, { name, agent_id: other, auth_data: { password: 'pw' } });
     }
-    const { next_cursor } = await listProfiles(deps, TENANT, other, 1);
+    const { next_cursor } = await listProfiles(t.deps, TENANT, other, 1);
 
-    const err = await rejectionOf(listProfiles(deps, TENANT, agent, 1, next_cursor));
+    const err = await rejectionOf(listProfiles(t.deps, TENANT, agent, 1, next_cursor));
 
     expect(next_cursor).toBeDefined();
     expect(err).toBeInstanceOf(ValidationError);
@@ -575,10 +565,10 @@ describe('listProfiles', () => {
   it('answers 400 for a cursor from another tenant’s agent of the same id', async () => {
     const agent = await newAgent();
     await newAgent(['password'], OTHER_TENANT, agent);
-    for (const name of ['a', 'b']) await createProfile(deps, OTHER_TENANT, { name, agent_id: agent, auth_data: { password: 'pw' } });
-    const { next_cursor } = await listProfiles(deps, OTHER_TENANT, agent, 1);
+    for (const name of ['a', 'b']) await createProfile(t.deps, OTHER_TENANT, { name, agent_id: agent, auth_data: { password: 'pw' } });
+    const { next_cursor } = await listProfiles(t.deps, OTHER_TENANT, agent, 1);
 
-    await expect(listProfiles(deps, TENANT, agent, 1, next_cursor)).rejects.toBeInstanceOf(ValidationError);
+    await expect(listProfiles(t.deps, TENANT, agent, 1, next_cursor)).rejects.toBeInstanceOf(ValidationError);
   });
 
   it.each([['garbage'], [Buffer.from('{"pk":1}').toString('base64url')], [Buffer.from('[]').toString('base64url')]])(
@@ -586,15 +576,15 @@ describe('listProfiles', () => {
     async (cursor) => {
       const agent = await newAgent();
 
-      await expect(listProfiles(deps, TENANT, agent, 3, cursor)).rejects.toBeInstanceOf(ValidationError);
+      await expect(listProfiles(t.deps, TENANT, agent, 3, cursor)).rejects.toBeInstanceOf(ValidationError);
     },
   );
 
   it('does not list saved sessions as profiles', async () => {
     const agent = await newAgent();
-    const { auth_token } = await createProfile(deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw' } });
-    const opened = await openProfile(deps, TENANT, agent, auth_token);
-    await sessionRepository(store.db).save(
+    const { auth_token } = await createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw' } });
+    const opened = await openProfile(t.deps, TENANT, agent, auth_token);
+    await sessionRepository(t.store.db).save(
       TENANT,
       agent,
       parseToken(auth_token).slot.toString('hex'),
@@ -602,7 +592,7 @@ describe('listProfiles', () => {
       undefined,
     );
 
-    const page = await listProfiles(deps, TENANT, agent, 50);
+    const page = await listProfiles(t.deps, TENANT, agent, 50);
 
     expect(page.profiles.map((p) => p.name)).toEqual(['main']);
   });
@@ -613,7 +603,7 @@ describe('DynamoDB round trips of the compatible writes', () => {
   async function operationsOf(fn: () => Promise<unknown>): Promise<string[]> {
     const names: string[] = [];
     const name = 'count-operations';
-    store.db.client.middlewareStack.add(
+    t.store.db.client.middlewareStack.add(
       (next, context) => async (args) => {
         names.push(String(context.commandName).replace(/Command$/, ''));
         return next(args);
@@ -623,28 +613,28 @@ describe('DynamoDB round trips of the compatible writes', () => {
     try {
       await fn();
     } finally {
-      store.db.client.middlewareStack.remove(name);
+      t.store.db.client.middlewareStack.remove(name);
     }
     return names;
   }
 
   it('creates with one agent read and one conditional put', async () => {
     const agent = await newAgent();
-    const ops = await operationsOf(() => createProfile(deps, TENANT, { name: 'rt', agent_id: agent, auth_data: { password: 'pw' } }));
+    const ops = await operationsOf(() => createProfile(t.deps, TENANT, { name: 'rt', agent_id: agent, auth_data: { password: 'pw' } }));
     expect(ops).toEqual(['GetItem', 'PutItem']);
   });
 
   it('updates in place with one batch read (agent + profile) and one conditional update', async () => {
     const agent = await newAgent();
-    const { auth_token } = await createProfile(deps, TENANT, { name: 'rt', agent_id: agent, auth_data: { password: 'pw' } });
-    const ops = await operationsOf(() => upsertProfile(deps, TENANT, { agent_id: agent, auth_token, auth_data: { password: 'pw2' } }));
+    const { auth_token } = await createProfile(t.deps, TENANT, { name: 'rt', agent_id: agent, auth_data: { password: 'pw' } });
+    const ops = await operationsOf(() => upsertProfile(t.deps, TENANT, { agent_id: agent, auth_token, auth_data: { password: 'pw2' } }));
     expect(ops).toEqual(['BatchGetItem', 'UpdateItem']);
   });
 
   it('replaces with one batch read (agent + profile) and one conditional put', async () => {
     const agent = await newAgent();
-    await createProfile(deps, TENANT, { name: 'rt', agent_id: agent, auth_data: { password: 'pw' } });
-    const ops = await operationsOf(() => upsertProfile(deps, TENANT, { agent_id: agent, name: 'rt', auth_data: { password: 'pw2' } }));
+    await createProfile(t.deps, TENANT, { name: 'rt', agent_id: agent, auth_data: { password: 'pw' } });
+    const ops = await operationsOf(() => upsertProfile(t.deps, TENANT, { agent_id: agent, name: 'rt', auth_data: { password: 'pw2' } }));
     expect(ops).toEqual(['BatchGetItem', 'PutItem']);
   });
 });

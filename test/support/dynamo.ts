@@ -8,6 +8,7 @@ import { type Logger, createLogger } from '#shared/log';
 import { ensureTable } from '#shared/repositories/table';
 import type { InProcessDispatcher } from '#shared/runs/in-process';
 import { startEmbeddedDynamo } from '#infra/local/embedded-dynamo';
+import { afterAll, beforeAll } from 'vitest';
 
 export interface TestDb {
   readonly db: Db;
@@ -51,4 +52,20 @@ export async function makeTestDeps(db: Db, env: Record<string, string> = {}): Pr
   const log = captureLogger();
   const deps = await createLocalDeps(config, { db, log });
   return Object.assign(deps, { dataDir, logs: log.lines });
+}
+
+/**
+ * A fresh test store and local-mode deps for one test file: created before all its tests, closed
+ * after. The returned object is filled in by the first hook.
+ */
+export function useTestStore(): { store: TestDb; deps: TestDeps } {
+  const t = {} as { store: TestDb; deps: TestDeps };
+  beforeAll(async () => {
+    t.store = await startTestDb();
+    t.deps = await makeTestDeps(t.store.db);
+  });
+  afterAll(async () => {
+    await t.store?.close();
+  });
+  return t;
 }
