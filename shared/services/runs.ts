@@ -13,7 +13,7 @@ import { assertRunnerUrlAllowed } from '../runs/runner-policy.ts';
 import { DEFAULT_RUNNER_TIMEOUT_MS, callWebhookRunner } from '../runs/webhook.ts';
 import type { AgentItem, RunItem, SessionItem } from '../schemas/items.ts';
 import type { RunAgentBody, RunState, RunStatus } from '../schemas/runs.ts';
-import { openSigningSecret } from './agents.ts';
+import { agentNotFound, openSigningSecret } from './agents.ts';
 import { type OpenedProfile, assertDeclaredKeys, decryptAuthData, parseTokenOrThrow, verifyOpened } from './profiles.ts';
 
 export const MAX_SESSION_BYTES = 256 * 1024;
@@ -67,7 +67,7 @@ export function mergeParameters(
 async function prepare(deps: Deps, tenant: string, agentId: string, token: string | undefined, parameters: Readonly<Record<string, unknown>>): Promise<PreparedRun> {
   const parsed = token !== undefined ? parseTokenOrThrow(token) : undefined;
   const ctx = await loadProfileContext(deps.db, tenant, agentId, parsed?.slot.toString('hex'), { withSession: true });
-  if (!ctx.agent) throw new NotFoundError(`No agent "${agentId}" in this tenant; register it with POST /v1/agents first`, 'agent_not_found');
+  if (!ctx.agent) throw agentNotFound(agentId);
   let opened: OpenedProfile | undefined;
   let authData: Record<string, string> = {};
   if (parsed) {
@@ -131,7 +131,7 @@ async function perform(deps: Deps, run: PreparedRun, sessionId: string, maxWaitM
     payload: { session_id: sessionId, agent_id: run.agent.agent_id, parameters: run.parameters, session: session ?? null },
     timeoutMs: Math.min(runner.timeout_ms ?? DEFAULT_RUNNER_TIMEOUT_MS, maxWaitMs),
     allowPrivate: deps.config.allowPrivateRunners,
-    nowSeconds: Math.floor(deps.now().getTime() / 1000),
+    nowSeconds: nowSeconds(deps),
   });
   if (!result.ok) return { status: 'failed', errorMessage: result.error };
   // The leak guard: no decrypted credential leaves in what the runner returned. Only the
@@ -167,8 +167,13 @@ function recordUse(deps: Deps, run: PreparedRun): Promise<unknown> {
   return profileRepository(deps.db).recordUse(item.tenant, item.agent_id, item.slot, item.generation, deps.now().toISOString());
 }
 
+/** The clock of `deps` in epoch seconds (run expiry, webhook signatures). */
+function nowSeconds(deps: Deps): number {
+  return Math.floor(deps.now().getTime() / 1000);
+}
+
 function expiresAt(deps: Deps): number {
-  return Math.floor(deps.now().getTime() / 1000) + deps.config.runRetentionSeconds;
+  return nowSeconds(deps) + deps.config.runRetentionSeconds;
 }
 
 export interface StartedRun {
@@ -235,7 +240,7 @@ export async function executeRunJob(deps: Deps, job: RunJob): Promise<void> {
 
 /** Marks a queued or running run as failed (dispatch failure, the async on-failure destination). */
 export async function markRunFailed(deps: Deps, sessionId: string, message: string): Promise<boolean> {
-  const run = await runRepository(deps.db).get(sessionId, Math.floor(deps.now().getTime() / 1000));
+  const run = await runRepository(deps.db).get(sessionId, nowSeconds(deps));
   if (!run) return false;
   const { blob } = sealResult(deps, run.tenant, sessionId, { status: 'failed', errorMessage: message });
   return runRepository(deps.db).transition(sessionId, ['queued', 'running'], 'failed', { result: blob, finished_at: deps.now().toISOString() });
@@ -261,7 +266,7 @@ function toStatus(deps: Deps, run: RunItem): RunStatus {
 
 /** GET /v1/runs/{session_id}: another tenant's, an expired and an unknown run all answer 404. */
 export async function getRun(deps: Deps, tenant: string, sessionId: string): Promise<RunStatus> {
-  const run = /^[0-9a-f-]{36}$/.test(sessionId) ? await runRepository(deps.db).get(sessionId, Math.floor(deps.now().getTime() / 1000)) : undefined;
+  const run = /^[0-9a-f-]{36}$/.test(sessionId) ? await runRepository(deps.db).get(sessionId, nowSeconds(deps)) : undefined;
   if (!run || run.tenant !== tenant) throw new NotFoundError(`No run "${sessionId}" (runs expire after the retention period)`, 'run_not_found');
   return toStatus(deps, run);
 }
