@@ -32,9 +32,9 @@ export function valueAad(b: ProfileBinding, field: string, recordVersion: number
   return lengthPrefixed(FORMAT, b.tenant, b.agentId, b.slot, b.generation, field, recordVersion);
 }
 
-/** HMAC-SHA256(server_key, "verify/v1" ‖ tenant ‖ agent ‖ slot ‖ generation ‖ secret). */
+/** HMAC-SHA256(verify_key, "verify/v1" ‖ tenant ‖ agent ‖ slot ‖ generation ‖ secret); verify_key is the server key's `verify` subkey. */
 export function computeVerifier(serverKey: ServerKey, b: ProfileBinding, secret: Uint8Array): Buffer {
-  return createHmac('sha256', serverKey.key)
+  return createHmac('sha256', serverKey.verifyKey)
     .update(lengthPrefixed('verify/v1', b.tenant, b.agentId, b.slot, b.generation, secret))
     .digest();
 }
@@ -46,7 +46,7 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
 
 /**
  * The keys of one profile, all derived from one root per request:
- * prk = HKDF-Extract(salt = server key, ikm = token secret).
+ * prk = HKDF-Extract(salt = the server key's `profile-extract` subkey, ikm = token secret).
  */
 export class ProfileKeys {
   private readonly prk: Buffer;
@@ -58,7 +58,7 @@ export class ProfileKeys {
     readonly binding: ProfileBinding,
     secret: Uint8Array,
   ) {
-    this.prk = hkdfExtract(serverKey.key, secret);
+    this.prk = hkdfExtract(serverKey.profileExtractKey, secret);
     this.aadPrefix = lengthPrefixed(FORMAT, binding.tenant, binding.agentId, binding.slot, binding.generation);
   }
 
@@ -97,16 +97,17 @@ export function serverKeyOfBlob(ring: ServerKeyRing, blob: Uint8Array): ServerKe
 
 /**
  * Seals data under the server key alone (runner signing secrets, run outputs): defence in depth
- * for values the vault must be able to read without a caller's token.
+ * for values the vault must be able to read without a caller's token. The per-value key is
+ * HKDF-Expand(the server key's `server-seal` subkey, "server-seal/v1" ‖ salt ‖ AAD, 32).
  */
 export function sealWithServerKey(ring: ServerKeyRing, purpose: string, context: string[], plaintext: Uint8Array): Buffer {
   const key = ring.current;
   const aad = lengthPrefixed(FORMAT, purpose, ...context);
-  return sealBlob(key.id, (salt) => hkdfExpand(key.key, lengthPrefixed('server-seal/v1', salt, aad), 32), plaintext, aad);
+  return sealBlob(key.id, (salt) => hkdfExpand(key.sealKey, lengthPrefixed('server-seal/v1', salt, aad), 32), plaintext, aad);
 }
 
 export function openWithServerKey(ring: ServerKeyRing, purpose: string, context: string[], blob: Uint8Array): Buffer {
   const key = serverKeyOfBlob(ring, blob);
   const aad = lengthPrefixed(FORMAT, purpose, ...context);
-  return openBlob(blob, key.id, (salt) => hkdfExpand(key.key, lengthPrefixed('server-seal/v1', salt, aad), 32), aad);
+  return openBlob(blob, key.id, (salt) => hkdfExpand(key.sealKey, lengthPrefixed('server-seal/v1', salt, aad), 32), aad);
 }

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { hkdf } from './hkdf.ts';
+import { lengthPrefixed } from './encoding.ts';
+import { hkdf, hkdfExpand } from './hkdf.ts';
 
 /**
  * The server key ring. Its JSON form (a local file, or a Secrets Manager secret string) is
@@ -12,14 +13,34 @@ import { hkdf } from './hkdf.ts';
 export const SERVER_KEY_ID_BYTES = 8;
 const MIN_MATERIAL_CHARS = 32;
 
+/**
+ * The roles a server key plays. Each gets its own 32-byte subkey,
+ * `subkey = HKDF-Expand(server_key, "agent-vault/subkey/v1" ‖ role, 32)`, so no two roles ever
+ * share key material (a verifier HMAC can never double as an extract salt or a seal key). The
+ * server key itself is used only to derive these and its id.
+ */
+export const SUBKEY_ROLES = ['verify', 'profile-extract', 'server-seal', 'mac'] as const;
+export type SubkeyRole = (typeof SUBKEY_ROLES)[number];
+
 export interface ServerKey {
   /** Entry name in the ring, e.g. `k1`. */
   readonly name: string;
   /** Fixed-width id stored in every blob and on every item. */
   readonly id: Buffer;
   readonly idHex: string;
-  /** 32-byte key. */
-  readonly key: Buffer;
+  /** Verifier HMAC key (DESIGN.md §2 "Verifier"). */
+  readonly verifyKey: Buffer;
+  /** HKDF-Extract salt of every profile's key root (DESIGN.md §2 "Keys"). */
+  readonly profileExtractKey: Buffer;
+  /** HKDF PRK of blobs sealed under the server key alone (signing secrets, run results). */
+  readonly sealKey: Buffer;
+  /** HMAC key of the integrity MACs on agent and API-key items. */
+  readonly macKey: Buffer;
+}
+
+/** The per-role subkey of a 32-byte server key (exported for tests and the README's formula). */
+export function deriveSubkey(serverKey: Uint8Array, role: SubkeyRole): Buffer {
+  return hkdfExpand(serverKey, lengthPrefixed('agent-vault/subkey/v1', role), 32);
 }
 
 export interface ServerKeyRing {
@@ -42,7 +63,15 @@ function deriveKey(name: string, material: string): ServerKey {
     .update(key)
     .digest()
     .subarray(0, SERVER_KEY_ID_BYTES);
-  return { name, id: Buffer.from(id), idHex: id.toString('hex'), key };
+  return {
+    name,
+    id: Buffer.from(id),
+    idHex: id.toString('hex'),
+    verifyKey: deriveSubkey(key, 'verify'),
+    profileExtractKey: deriveSubkey(key, 'profile-extract'),
+    sealKey: deriveSubkey(key, 'server-seal'),
+    macKey: deriveSubkey(key, 'mac'),
+  };
 }
 
 /** Parses the JSON form of a key ring; throws ServerKeyRingError without echoing key material. */

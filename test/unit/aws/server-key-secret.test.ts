@@ -35,7 +35,7 @@ describe('loadServerKeyRingFromSecretsManager', () => {
     const ring = await loadServerKeyRingFromSecretsManager(SECRET_ID);
 
     expect(ring.current.name).toBe('k1');
-    expect(ring.current.key).toHaveLength(32);
+    expect(ring.current.verifyKey).toHaveLength(32);
     expect(sm).toHaveReceivedCommandWith(GetSecretValueCommand, { SecretId: SECRET_ID });
   });
 

@@ -58,7 +58,7 @@ describe('loadOrCreateLocalKeyRing', () => {
 
     // Assert
     expect(second.current.idHex).toBe(first.current.idHex);
-    expect(second.current.key.equals(first.current.key)).toBe(true);
+    expect(second.current.verifyKey.equals(first.current.verifyKey)).toBe(true);
     expect(await readFile(join(dataDir, KEY_RING_FILE), 'utf8')).toBe(before);
   });
 

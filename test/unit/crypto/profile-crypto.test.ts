@@ -202,7 +202,7 @@ describe('ProfileKeys', () => {
   it('rejects a value opened under a server key that shares the id but not the key', () => {
     // Arrange
     const blob = keys.seal(FIELD, RV, value);
-    const impostor: ServerKey = { ...serverKey, key: otherServerKey.key };
+    const impostor: ServerKey = { ...serverKey, profileExtractKey: otherServerKey.profileExtractKey };
     const wrong = new ProfileKeys(impostor, binding(), secret);
 
     // Act

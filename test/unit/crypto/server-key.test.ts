@@ -21,7 +21,7 @@ describe('parseServerKeyRing', () => {
 
     // Assert
     expect(ring.current.name).toBe('k1');
-    expect(ring.current.key).toHaveLength(32);
+    expect(ring.current.verifyKey).toHaveLength(32);
     expect(ring.current.id).toHaveLength(SERVER_KEY_ID_BYTES);
     expect(ring.current.idHex).toBe(ring.current.id.toString('hex'));
   });
@@ -35,7 +35,7 @@ describe('parseServerKeyRing', () => {
     const b = parseServerKeyRing(json).current;
 
     // Assert
-    expect(a.key.equals(b.key)).toBe(true);
+    expect(a.verifyKey.equals(b.verifyKey)).toBe(true);
     expect(a.id.equals(b.id)).toBe(true);
   });
 
@@ -44,8 +44,8 @@ describe('parseServerKeyRing', () => {
     const ring = parseServerKeyRing(JSON.stringify({ current: 'k1', k1: m1 }));
 
     // Assert
-    expect(ring.current.key.equals(Buffer.from(m1, 'base64url'))).toBe(false);
-    expect(ring.current.key.equals(Buffer.from(m1, 'utf8').subarray(0, 32))).toBe(false);
+    expect(ring.current.verifyKey.equals(Buffer.from(m1, 'base64url'))).toBe(false);
+    expect(ring.current.verifyKey.equals(Buffer.from(m1, 'utf8').subarray(0, 32))).toBe(false);
   });
 
   it('binds the entry name: the same material under another name gives another key and id', () => {
@@ -54,7 +54,7 @@ describe('parseServerKeyRing', () => {
     const b = parseServerKeyRing(JSON.stringify({ current: 'k2', k2: m1 })).current;
 
     // Assert
-    expect(a.key.equals(b.key)).toBe(false);
+    expect(a.verifyKey.equals(b.verifyKey)).toBe(false);
     expect(a.id.equals(b.id)).toBe(false);
   });
 
@@ -71,7 +71,7 @@ describe('parseServerKeyRing', () => {
     // Assert
     expect(byBytes?.name).toBe('k1');
     expect(byHex?.name).toBe('k1');
-    expect(byUint8?.key.equals(k1.key)).toBe(true);
+    expect(byUint8?.verifyKey.equals(k1.verifyKey)).toBe(true);
     expect(ring.current.name).toBe('k2');
   });
 
