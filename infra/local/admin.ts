@@ -8,14 +8,15 @@ import { KEY_RING_FILE, loadOrCreateLocalKeyRing } from '#shared/crypto/key-ring
 import { rotateServerKeyRingJson } from '#shared/crypto/server-key';
 import { ensureTable } from '#shared/repositories/table';
 import { API_KEY_PREFIX, mintApiKey } from '#shared/services/api-keys';
-import { startEmbeddedDynamo } from './embedded-dynamo.ts';
+import { type DataDirLock, acquireDataDirLock, inUseMessage, lockHolder, prepareDataDir } from './data-dir.ts';
+import { type EmbeddedStore, openEmbeddedStore } from './embedded-dynamo.ts';
 
 const USAGE = `agent-vault admin
 
   npm run admin -- create-api-key --tenant <tenant> [--label <text>]
       Mints a tenant API key, prints it once, stores only its SHA-256.
-      Local store: stop the server first (the embedded store is single-process), or set
-      VAULT_DYNAMODB_ENDPOINT. Deployed table: VAULT_MODE=aws VAULT_TABLE_NAME=<table> AWS_REGION=<region>.
+      Local store: works whether or not the server runs (while it runs, through its store's
+      socket in the data folder). Deployed table: VAULT_MODE=aws VAULT_TABLE_NAME=<table> AWS_REGION=<region>.
 
   npm run admin -- new-api-key
       Prints a random, well-formed API key without storing it (for VAULT_BOOTSTRAP_API_KEY).
@@ -25,25 +26,42 @@ const USAGE = `agent-vault admin
       profiles keep opening; each moves to the new key when it is next written.
 `;
 
+/**
+ * Local mode: the embedded store has one owner at a time. With a server running, talk to its
+ * store through the socket its lock file names; otherwise take the lock and open the store here.
+ */
 async function createApiKey(tenant: string, label: string | undefined): Promise<string> {
   const config = loadConfig();
-  const embedded = config.mode === 'local' && !config.dynamoEndpoint ? await startEmbeddedDynamo(config.dataDir).catch(busy) : undefined;
-  const db = createDb({ ...config, dynamoEndpoint: config.dynamoEndpoint ?? embedded?.endpoint });
+  let storeSocket: string | undefined;
+  let embedded: EmbeddedStore | undefined;
+  let lock: DataDirLock | undefined;
+  if (config.mode === 'local' && !config.dynamoEndpoint) {
+    prepareDataDir(config.dataDir);
+    const holder = lockHolder(config.dataDir);
+    if (holder?.socket) {
+      storeSocket = holder.socket;
+    } else if (holder) {
+      throw new Error(`${inUseMessage(config.dataDir, holder)} and its store is not open yet: retry in a moment`);
+    } else {
+      lock = acquireDataDirLock(config.dataDir, 'admin');
+      try {
+        embedded = await openEmbeddedStore({ dataDir: config.dataDir });
+      } catch (err) {
+        lock.release();
+        throw err;
+      }
+      storeSocket = embedded.socketPath;
+    }
+  }
+  const db = createDb({ ...config, storeSocket });
   try {
     if (config.mode === 'local') await ensureTable(db.client, config.tableName);
     return await mintApiKey({ db, now: () => new Date() }, tenant, label);
   } finally {
     db.client.destroy();
     await embedded?.close();
+    lock?.release();
   }
-}
-
-function busy(err: unknown): never {
-  const text = String((err as Error)?.message ?? err);
-  if (/lock/i.test(text)) {
-    throw new Error('the local store is in use by a running server: stop it first, or start the server with VAULT_BOOTSTRAP_API_KEY');
-  }
-  throw err;
 }
 
 async function rotateLocalServerKey(): Promise<string> {
@@ -60,6 +78,7 @@ async function rotateLocalServerKey(): Promise<string> {
 }
 
 async function main(argv: string[]): Promise<void> {
+  process.umask(0o077); // the store's files and the key file are owner-only
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -13,7 +13,8 @@ import { ensureTable } from '#shared/repositories/table';
 import type { InProcessDispatcher } from '#shared/runs/in-process';
 import { ensureApiKey } from '#shared/services/api-keys';
 import type { RouteGroup } from '#shared/http/routes';
-import { startEmbeddedDynamo } from './embedded-dynamo.ts';
+import { acquireDataDirLock, prepareDataDir, tightenModes } from './data-dir.ts';
+import { openEmbeddedStore } from './embedded-dynamo.ts';
 import { type LambdaHttpHandler, lambdaRequestListener } from './http-adapter.ts';
 
 export interface LocalVaultOptions {
@@ -28,23 +29,33 @@ export interface LocalVault {
   readonly url: string;
   readonly config: Config;
   readonly deps: Deps & { dispatcher: InProcessDispatcher };
-  /** DynamoDB endpoint the vault uses (embedded dynalite unless VAULT_DYNAMODB_ENDPOINT is set). */
-  readonly dynamoEndpoint: string;
+  /** VAULT_DYNAMODB_ENDPOINT when set; otherwise the store is embedded and has no endpoint URL. */
+  readonly dynamoEndpoint?: string;
+  /** The embedded store's Unix socket (0600, in a 0700 folder); undefined with VAULT_DYNAMODB_ENDPOINT. */
+  readonly storeSocket?: string;
   close(): Promise<void>;
 }
 
 /**
  * Starts the vault locally: the same Lambda handlers behind a Node HTTP server on 127.0.0.1,
- * backed by an embedded dynalite (persisted under the data folder) or VAULT_DYNAMODB_ENDPOINT.
+ * backed by an embedded dynalite (persisted under the data folder, reachable only through a Unix
+ * socket) or VAULT_DYNAMODB_ENDPOINT. Takes the data folder's lock first, so a second server or
+ * an unwritable folder fails with its own message.
  */
 export async function startLocalVault(options: LocalVaultOptions = {}): Promise<LocalVault> {
   const config = loadConfig({ VAULT_MODE: 'local', ...(options.env ?? process.env) });
   const log = options.log ?? createLogger();
-  const embedded = config.dynamoEndpoint ? undefined : await startEmbeddedDynamo(options.inMemory ? undefined : config.dataDir);
-  const dynamoEndpoint = config.dynamoEndpoint ?? (embedded?.endpoint as string);
-  const db = createDb({ ...config, dynamoEndpoint });
+  prepareDataDir(config.dataDir);
+  const lock = acquireDataDirLock(config.dataDir, 'server');
+  let embedded: Awaited<ReturnType<typeof openEmbeddedStore>> | undefined;
+  let db: ReturnType<typeof createDb> | undefined;
   let server: Server | undefined;
   try {
+    embedded = config.dynamoEndpoint
+      ? undefined
+      : await openEmbeddedStore({ dataDir: options.inMemory ? undefined : config.dataDir, socketDir: config.dataDir });
+    db = createDb({ ...config, storeSocket: embedded?.socketPath });
+    if (embedded) lock.update({ socket: embedded.socketPath });
     await ensureTable(db.client, config.tableName);
     const deps = await createLocalDeps(config, { db, log });
     setDeps(deps);
@@ -60,12 +71,19 @@ export async function startLocalVault(options: LocalVaultOptions = {}): Promise<
       server?.listen(config.port, '127.0.0.1', () => resolve());
     });
     const { port } = server.address() as AddressInfo;
+    lock.update({ port });
+    // The key file, the lock and the store's files are all there by now: owner-only, whatever
+    // umask created them or an older version left behind.
+    tightenModes(config.dataDir);
     const listening = server;
+    const openDb = db;
+    const openStore = embedded;
     return {
       url: `http://127.0.0.1:${port}`,
       config,
       deps,
-      dynamoEndpoint,
+      dynamoEndpoint: config.dynamoEndpoint,
+      storeSocket: embedded?.socketPath,
       async close() {
         await new Promise<void>((resolve) => {
           listening.close(() => resolve());
@@ -73,19 +91,23 @@ export async function startLocalVault(options: LocalVaultOptions = {}): Promise<
         });
         await Promise.race([deps.dispatcher.drain(), new Promise((r) => setTimeout(r, 5_000))]);
         resetDeps();
-        db.client.destroy();
-        await embedded?.close();
+        openDb.client.destroy();
+        await openStore?.close();
+        lock.release();
       },
     };
   } catch (err) {
     server?.close();
-    db.client.destroy();
+    db?.client.destroy();
     await embedded?.close();
+    lock.release();
     throw err;
   }
 }
 
 async function main(): Promise<void> {
+  // Everything this process creates (store files, key file, socket) is owner-only.
+  process.umask(0o077);
   const vault = await startLocalVault();
   const store = vault.config.dynamoEndpoint ? `DynamoDB at ${vault.config.dynamoEndpoint}` : `embedded dynalite in ${vault.config.dataDir}/`;
   process.stdout.write(`agent-vault listening on ${vault.url} (${store}, table ${vault.config.tableName})\n`);

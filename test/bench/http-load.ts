@@ -5,12 +5,12 @@ import { createInterface } from 'node:readline';
 import {
   type AttributeValue,
   BatchGetItemCommand,
-  DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import autocannon, { type Request as LoadRequest } from 'autocannon';
+import { createDb } from '#shared/clients';
 import { slotFor } from '#shared/crypto/profile-crypto';
 import { keys } from '#shared/keys';
 import type { Budget } from './in-process.ts';
@@ -24,11 +24,11 @@ const TABLE = 'agent-vault';
 
 interface Child {
   readonly url: string;
-  readonly dynamoEndpoint: string;
+  readonly storeSocket: string;
   readonly proc: ChildProcess;
 }
 
-/** Starts the local vault in a child process and waits for its `{url, dynamoEndpoint}` line. */
+/** Starts the local vault in a child process and waits for its `{url, storeSocket}` line. */
 async function startVaultChild(apiKey: string): Promise<Child> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'test/bench/vault-child.ts'], {
     cwd: process.cwd(),
@@ -44,7 +44,7 @@ async function startVaultChild(apiKey: string): Promise<Child> {
     });
     proc.once('exit', (code) => reject(new Error(`vault child exited with ${code}`)));
   });
-  const info = JSON.parse(first) as { url: string; dynamoEndpoint: string };
+  const info = JSON.parse(first) as { url: string; storeSocket: string };
   return { ...info, proc };
 }
 
@@ -134,12 +134,8 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
   const warm = budget.quick ? 1 : 2;
   const apiKey = `avk_${randomBytes(32).toString('base64url')}`;
   const child = await startVaultChild(apiKey);
-  const dynamo = new DynamoDBClient({
-    region: 'local',
-    endpoint: child.dynamoEndpoint,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts: 1,
-  });
+  // The same client the vault builds for its embedded store: through the store's Unix socket.
+  const dynamo = createDb({ storeSocket: child.storeSocket, region: 'local', tableName: TABLE }).client;
   try {
     const agentId = 'bench-agent';
     await post(child.url, '/v1/agents', apiKey, {

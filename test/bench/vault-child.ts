@@ -1,8 +1,8 @@
 /**
  * The local vault as a child process of the bench, so the load generator does not share its
  * event loop: `node --import tsx test/bench/vault-child.ts`. Serves startLocalVault over
- * in-memory dynalite on a free loopback port and prints one JSON line
- * `{"url", "dynamoEndpoint"}`. Exits on SIGTERM, or when the parent closes stdin (so it never
+ * in-memory dynalite (reachable through its Unix socket) on a free loopback port and prints one JSON line
+ * `{"url", "storeSocket"}`. Exits on SIGTERM, or when the parent closes stdin (so it never
  * outlives the bench).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,7 +21,7 @@ const vault = await startLocalVault({
   inMemory: true,
   log,
 });
-process.stdout.write(`${JSON.stringify({ url: vault.url, dynamoEndpoint: vault.dynamoEndpoint })}\n`);
+process.stdout.write(`${JSON.stringify({ url: vault.url, storeSocket: vault.storeSocket })}\n`);
 
 let stopping = false;
 const stop = () => {

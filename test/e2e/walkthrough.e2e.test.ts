@@ -55,11 +55,9 @@ describe('admin CLI', () => {
     expect(b.stdout.trim()).not.toBe(a.stdout.trim());
   });
 
-  it('mints a key with create-api-key that the running vault accepts, for the named tenant', async () => {
-    const out = await admin(['create-api-key', '--tenant', 'globex'], {
-      VAULT_DYNAMODB_ENDPOINT: vault.dynamoEndpoint,
-      VAULT_TABLE_NAME: vault.config.tableName,
-    });
+  it('mints a key with create-api-key while the server runs, that the running vault accepts, for the named tenant', async () => {
+    // The same data folder the running server holds: the CLI goes through the store's socket.
+    const out = await admin(['create-api-key', '--tenant', 'globex'], { VAULT_DATA_DIR: vault.dataDir, VAULT_TABLE_NAME: vault.config.tableName });
     const key = out.stdout.trim();
 
     expect(out.status, out.stderr).toBe(0);
@@ -71,7 +69,7 @@ describe('admin CLI', () => {
   });
 
   it('refuses create-api-key without --tenant, with a message that says what to add', async () => {
-    const out = await admin(['create-api-key'], { VAULT_DYNAMODB_ENDPOINT: vault.dynamoEndpoint, VAULT_TABLE_NAME: vault.config.tableName });
+    const out = await admin(['create-api-key'], { VAULT_DATA_DIR: vault.dataDir, VAULT_TABLE_NAME: vault.config.tableName });
 
     expect(out.status).toBe(1);
     expect(out.stderr).toMatch(/--tenant/);
