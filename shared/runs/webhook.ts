@@ -2,6 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { BlockedRunnerError, resolveRunnerAddress } from './address-policy.ts';
+import type { Redactor } from './redact.ts';
 import { SIGNATURE_HEADER, signPayload } from './signature.ts';
 import { MAX_JSON_DEPTH, jsonDepth } from '../http/middleware.ts';
 
@@ -16,6 +17,12 @@ export interface RunnerCall {
   readonly timeoutMs: number;
   readonly allowPrivate: boolean;
   readonly nowSeconds: number;
+  /**
+   * The run's leak guard: applied to the raw response text before it is parsed and to the
+   * parsed `output` and `error`. The `session` is taken from the unredacted text: it is sealed
+   * under the profile's keys, never shown, and may legitimately hold credentials (cookies).
+   */
+  readonly redactor?: Redactor;
 }
 
 /** What the runner answered, or why the call failed (a message safe to store and return). */
@@ -112,7 +119,8 @@ export async function callWebhookRunner(call: RunnerCall): Promise<RunnerResult>
             finish({ ok: false, error: 'runner answered with a non-string "error"' });
             return;
           }
-          finish({ ok: true, output: r.output, session: r.session, error: (r.error as string | null) ?? undefined });
+          const shown = redactResponse(call.redactor, text, r);
+          finish({ ok: true, output: shown.output, session: r.session, error: (shown.error as string | null) ?? undefined });
         });
       },
     );
@@ -123,4 +131,25 @@ export async function callWebhookRunner(call: RunnerCall): Promise<RunnerResult>
     req.on('error', () => finish({ ok: false, error: 'runner could not be reached' }));
     req.end(body);
   });
+}
+
+/**
+ * The `output` and `error` of a runner response with every credential form redacted. The raw
+ * text is redacted first (a long digit string is caught before JSON.parse rounds it, an escaped
+ * form before it is unescaped), then the parsed values (forms that only appear after unescaping).
+ * If redacting the text broke its JSON (a match cut through an escape sequence), the parsed
+ * values are redacted alone; they also match numbers that lost precision.
+ */
+function redactResponse(redactor: Redactor | undefined, text: string, raw: { output?: unknown; error?: unknown }) {
+  if (!redactor || redactor.empty) return raw;
+  const cleanedText = redactor.json(text);
+  let cleaned = raw;
+  if (cleanedText !== text) {
+    try {
+      cleaned = JSON.parse(cleanedText) as typeof raw;
+    } catch {
+      cleaned = raw;
+    }
+  }
+  return { output: redactor.value(cleaned.output), error: typeof cleaned.error === 'string' ? redactor.text(cleaned.error) : cleaned.error };
 }

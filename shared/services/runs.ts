@@ -8,7 +8,7 @@ import { loadProfileContext } from '../repositories/profile-context.ts';
 import { type RunRecord, runRepository } from '../repositories/runs.ts';
 import { sessionRepository } from '../repositories/sessions.ts';
 import type { RunJob } from '../runs/dispatch.ts';
-import { redactSecrets } from '../runs/redact.ts';
+import { Redactor } from '../runs/redact.ts';
 import { assertRunnerUrlAllowed } from '../runs/runner-policy.ts';
 import { DEFAULT_RUNNER_TIMEOUT_MS, callWebhookRunner } from '../runs/webhook.ts';
 import type { AgentItem, RunItem, SessionItem } from '../schemas/items.ts';
@@ -132,12 +132,13 @@ async function perform(deps: Deps, run: PreparedRun, sessionId: string, maxWaitM
     timeoutMs: Math.min(runner.timeout_ms ?? DEFAULT_RUNNER_TIMEOUT_MS, maxWaitMs),
     allowPrivate: deps.config.allowPrivateRunners,
     nowSeconds: nowSeconds(deps),
+    // The leak guard: no decrypted credential leaves in what the runner returned (output and
+    // error, in any of the encodings Redactor knows). Its variants are computed once per run.
+    // Only the runner's text is redacted; the vault's own messages carry no values.
+    redactor: new Redactor(Object.values(run.authData)),
   });
   if (!result.ok) return { status: 'failed', errorMessage: result.error };
-  // The leak guard: no decrypted credential leaves in what the runner returned. Only the
-  // runner's text is redacted; the vault's own messages carry no values.
-  const secrets = Object.values(run.authData);
-  const runnerError = redactSecrets(result.error, secrets);
+  const runnerError = result.error;
   let status: RunOutcome['status'] = runnerError ? 'failed' : 'succeeded';
   const errors = runnerError ? [runnerError] : [];
   if (keepSession && result.session !== undefined) {
@@ -147,7 +148,7 @@ async function perform(deps: Deps, run: PreparedRun, sessionId: string, maxWaitM
       if (problem.includes('256 KiB')) status = 'failed';
     }
   }
-  return { status, agentOutput: redactSecrets(result.output, secrets), errorMessage: errors.length ? errors.join('; ') : undefined };
+  return { status, agentOutput: result.output, errorMessage: errors.length ? errors.join('; ') : undefined };
 }
 
 /** Seals {agent_output, error_message} for the run item; an oversized output is dropped with an error. */
