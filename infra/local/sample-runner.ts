@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { verifySignature, SIGNATURE_HEADER } from '#shared/runs/signature';
 
 /**
  * A sample webhook runner for the README walk-through. It verifies the vault's signature, then
- * answers with proof that it received the credentials — their field names and a short hash —
+ * answers with proof that it received the credentials — their field names only —
  * without echoing them, and counts its runs in the saved session.
  *
  *   RUNNER_SIGNING_SECRET=avs_… npm run sample-runner      (listens on 127.0.0.1:4000, RUNNER_PORT to change)
@@ -36,9 +35,10 @@ const server = createServer(async (req, res) => {
   };
   const runs = (session?.runs ?? 0) + 1;
   const fields = Object.keys(parameters).sort();
-  const fingerprint = createHash('sha256').update(JSON.stringify(fields.map((f) => [f, parameters[f]]))).digest('hex').slice(0, 12);
   process.stdout.write(`run ${session_id}: signature ok, ${fields.length} fields, run #${runs}\n`);
-  reply(200, { output: { received_fields: fields, fingerprint, runs }, session: { runs } });
+  // Field names only: even a short hash of the values would let anyone who sees the output
+  // test guesses of a weak password offline.
+  reply(200, { output: { received_fields: fields, runs }, session: { runs } });
 });
 
 server.listen(port, '127.0.0.1', () => process.stdout.write(`sample runner listening on http://127.0.0.1:${port}/run\n`));

@@ -27,8 +27,8 @@ for (const [net, prefix] of [
   blocked.addSubnet(net, prefix, 'ipv4');
 }
 for (const [net, prefix] of [
-  ['::', 128],
-  ['::1', 128],
+  // ::/8 as a whole is checked in isBlockedAddress: Node's BlockList would also match every
+  // IPv4 address against it (it sees them as ::ffff:a.b.c.d).
   ['64:ff9b:1::', 48],
   ['100::', 64],
   ['2001:db8::', 32],
@@ -70,13 +70,23 @@ function embeddedIpv4(v6: string): string | undefined {
   return undefined;
 }
 
+/** IPv4-mapped (::ffff:0:0/96), -translated (::ffff:0:0:0/96) and NAT64 (64:ff9b::/96) addresses, canonical form. */
+const IPV4_CARRIER = /^(?:::ffff:(?:0:)?|64:ff9b::)[0-9a-f]{1,4}:[0-9a-f]{1,4}$/;
+
 /** True if a runner must not be called at this literal IP address. */
 export function isBlockedAddress(address: string): boolean {
   const ip = address.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
   const family = isIP(ip);
   if (family === 4) return blocked.check(ip, 'ipv4');
   if (family === 6) {
+    const c = canonicalIpv6(ip);
     const v4 = embeddedIpv4(ip);
+    if (v4 !== undefined && IPV4_CARRIER.test(c)) return blocked.check(v4, 'ipv4');
+    // All of ::/8 (RFC 4291 "reserved by IETF"): unspecified, loopback, the deprecated
+    // IPv4-compatible ::a.b.c.d, and whatever else is carved from it. Only the IPv4-mapped,
+    // -translated and NAT64 (64:ff9b::/96) addresses inside it are judged by the IPv4 address
+    // they carry (above).
+    if (c.startsWith('::') || Number.parseInt(c.split(':')[0] as string, 16) < 0x100) return true;
     if (v4 !== undefined) return blocked.check(v4, 'ipv4');
     return blocked.check(ip, 'ipv6');
   }

@@ -4,6 +4,12 @@ import { ValidationError } from '../errors.ts';
 import { isBlockedAddress } from './address-policy.ts';
 
 /**
+ * Query parameter names that carry credentials (api_key, access_token, client_secret, password,
+ * sig, X-Amz-Signature, …). A runner URL is stored in clear and shown to every API key holder.
+ */
+const CREDENTIAL_PARAM = /(pass|pwd|secret|token|key|auth|sig|credential|session|bearer|cookie|jwt)/i;
+
+/**
  * Checks a runner URL when an agent is registered or updated: https in deployed mode, and the
  * host on the allow-list when one is configured. (Where the host resolves is checked again at
  * call time: DNS can change after registration.)
@@ -19,9 +25,16 @@ export async function assertRunnerUrlAllowed(config: Config, url: string): Promi
     throw new ValidationError('runner.url must use https in deployed mode');
   }
   if (parsed.username || parsed.password) {
-    throw new ValidationError('runner.url must not contain credentials; the vault signs each call instead');
+    throw new ValidationError('runner.url must not contain credentials (user:password@) in its authority; the vault signs each call instead');
   }
-  const host = parsed.hostname.toLowerCase();
+  const credentialParams = [...parsed.searchParams.keys()].filter((k) => CREDENTIAL_PARAM.test(k));
+  if (credentialParams.length > 0) {
+    throw new ValidationError(
+      `runner.url must not carry credentials in its query string (${credentialParams.map((k) => `"${k}"`).join(', ')}): URLs end up in logs and proxies; verify the vault's X-Agent-Vault-Signature instead`,
+    );
+  }
+  // A trailing dot names the same host ("localhost." is localhost): compare without it.
+  const host = parsed.hostname.toLowerCase().replace(/\.+$/, '');
   const literal = host.replace(/^\[|\]$/g, '');
   if (!config.allowPrivateRunners && (host === 'localhost' || host.endsWith('.localhost') || (isIP(literal) && isBlockedAddress(literal)))) {
     throw new ValidationError(

@@ -4,19 +4,37 @@ import { PayloadTooLargeError, ValidationError } from '../errors.ts';
 /** Fields that would poison an object's prototype; never accepted as a key anywhere. */
 export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
+/**
+ * Invisible characters no name may hold (controls are refused by their own rule): format
+ * characters (zero-width space/joiners, BOM, soft hyphen, and the bidirectional overrides and
+ * isolates that make a name display as another, "Trojan Source") and line/paragraph separators.
+ */
+const INVISIBLE = /[\p{Cf}\p{Zl}\p{Zp}]/u;
+
 export const AgentId = z
   .string()
+  // NFC first, so every check and the stored key see one spelling of the same text.
+  .normalize('NFC')
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1-128 characters: letters, digits, ".", "_", ":", "-", starting with a letter or digit')
   .describe('Agent id, unique within the tenant');
 
 export const ProfileName = z
   .string()
+  // NFC first: "é" typed precomposed or as e + combining accent names the same profile (the
+  // profile's slot is derived from this text).
+  .normalize('NFC')
   .min(1, 'must not be empty')
   .max(128, 'must be at most 128 characters')
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
-  .regex(/^[^/\u0000-\u001f\u007f]+$/u, 'must not contain "/" or control characters')
   .refine((s) => s.isWellFormed(), 'must be well-formed Unicode (no lone surrogates)')
-  .describe('Auth profile name, unique per agent');
+  .refine((s) => !s.includes('/'), 'must not contain "/"')
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
+  .refine((s) => !/[\u0000-\u001f\u007f-\u009f]/u.test(s), 'must not contain control characters')
+  .refine(
+    (s) => !INVISIBLE.test(s),
+    'must not contain invisible or direction-changing characters (zero-width spaces and joiners, BOM, soft hyphen, bidirectional overrides/isolates such as U+202E, line separators)',
+  )
+  .refine((s) => s !== '.' && s !== '..', 'must not be "." or ".." (they read as paths)')
+  .describe('Auth profile name, unique per agent (NFC-normalised)');
 
 export const InputArgName = z
   .string()

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Deps } from '../context.ts';
 import { DecryptionError } from '../crypto/aead.ts';
 import { SESSION_FIELD, openWithServerKey, sealWithServerKey } from '../crypto/profile-crypto.ts';
-import { HttpError, NotFoundError, ValidationError } from '../errors.ts';
+import { ConflictError, HttpError, NotFoundError, ValidationError } from '../errors.ts';
 import { profileRepository } from '../repositories/profiles.ts';
 import { loadProfileContext } from '../repositories/profile-context.ts';
 import { type RunRecord, runRepository } from '../repositories/runs.ts';
@@ -177,6 +177,21 @@ function expiresAt(deps: Deps): number {
   return nowSeconds(deps) + deps.config.runRetentionSeconds;
 }
 
+/**
+ * Creates the run record (conditional on its absence) and makes sure it landed. A failed
+ * condition is either our own put retried by the SDK after its answer was lost (the stored item
+ * is then ours: same tenant, agent and creation time) or a session id that is already taken;
+ * the latter is refused with a 409 rather than ignored, and nothing is dispatched.
+ */
+async function createRunRecord(deps: Deps, record: RunRecord): Promise<void> {
+  const runs = runRepository(deps.db);
+  if (await runs.create(record)) return;
+  const stored = await runs.get(record.session_id, nowSeconds(deps));
+  if (stored && stored.tenant === record.tenant && stored.agent_id === record.agent_id && stored.created_at === record.created_at) return;
+  deps.log.log('error', 'run record not created: its session id is already taken', { session_id: record.session_id });
+  throw new ConflictError('The run could not be recorded (its session id is already in use); nothing was started, retry the request', 'run_conflict');
+}
+
 export interface StartedRun {
   agent_run_url: string;
   session_id: string;
@@ -193,12 +208,13 @@ export async function startRun(deps: Deps, tenant: string, body: RunAgentBody, b
   const run = await prepare(deps, tenant, body.agent_id, body.auth_token, body.parameters);
   const sessionId = randomUUID();
   const agentRunUrl = `${baseUrl}/v1/runs/${sessionId}`;
-  const runs = runRepository(deps.db);
   const createdAt = deps.now().toISOString();
   const base: Omit<RunRecord, 'status'> = { tenant, agent_id: body.agent_id, session_id: sessionId, created_at: createdAt, expires_at: expiresAt(deps) };
 
   if (body.run_async) {
-    await Promise.all([runs.create({ ...base, status: 'queued' }), recordUse(deps, run)]);
+    // The job is dispatched only once the run record is known to be ours: the worker moves the
+    // record by session id alone, so it must never act on someone else's.
+    await Promise.all([createRunRecord(deps, { ...base, status: 'queued' }), recordUse(deps, run)]);
     try {
       await deps.dispatcher.dispatch({ tenant, agentId: body.agent_id, sessionId, authToken: body.auth_token, parameters: body.parameters });
     } catch (err) {
@@ -210,7 +226,7 @@ export async function startRun(deps: Deps, tenant: string, body: RunAgentBody, b
 
   const { outcome, blob } = sealResult(deps, tenant, sessionId, await perform(deps, run, sessionId, deps.config.syncRunMaxMs));
   await Promise.all([
-    runs.create({ ...base, status: outcome.status, result: blob, started_at: createdAt, finished_at: deps.now().toISOString() }),
+    createRunRecord(deps, { ...base, status: outcome.status, result: blob, started_at: createdAt, finished_at: deps.now().toISOString() }),
     recordUse(deps, run),
   ]);
   return { agent_run_url: agentRunUrl, session_id: sessionId, agent_output: outcome.agentOutput, error_message: outcome.errorMessage };
