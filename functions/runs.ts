@@ -11,8 +11,8 @@ import type { RouteFn } from '#shared/http/handler';
 // On AWS, async runs go to the worker function, KMS-sealed (local mode uses its in-process queue).
 setRunDispatcherFactory(createLambdaRunDispatcher);
 
-const runAgent: RouteFn = async ({ deps, tenant, body, event }) =>
-  ok(await startRun(deps, tenant, parseInput(RunAgentBody, body), publicBaseUrl(event)));
+const runAgent: RouteFn = async ({ deps, caller, body, event }) =>
+  ok(await startRun(deps, caller, parseInput(RunAgentBody, body), publicBaseUrl(event)));
 
 /** Runs: the compatible run_agent (and its alias) and the run status endpoint. */
 export const handler = routeGroupHandler({

@@ -1,24 +1,13 @@
 import { type Db, createDb } from './clients.ts';
 import { type Config, loadConfig } from './config.ts';
-import type { ServerKeyRing } from './crypto/server-key.ts';
+import type { Deps } from './deps.ts';
 import { type Logger, createLogger } from './log.ts';
 import { loadOrCreateLocalKeyRing } from './crypto/key-ring-file.ts';
 import type { RunDispatcher } from './runs/dispatch.ts';
 import { type InProcessDispatcher, createInProcessDispatcher } from './runs/in-process.ts';
 import { executeRunJob } from './services/runs.ts';
 
-/**
- * Everything a handler needs from the outside world, built once per process (Lambda cold start,
- * local server start) and passed explicitly to the domain code.
- */
-export interface Deps {
-  readonly config: Config;
-  readonly db: Db;
-  readonly serverKeys: ServerKeyRing;
-  readonly dispatcher: RunDispatcher;
-  readonly log: Logger;
-  readonly now: () => Date;
-}
+export type { Caller, Deps } from './deps.ts';
 
 let current: Promise<Deps> | undefined;
 

@@ -41,6 +41,10 @@ export class ProfileNotFoundError extends NotFoundError {
   }
 }
 
+/** 404 agent_not_found, with the way to fix it. */
+export const agentNotFound = (agentId: string) =>
+  new NotFoundError(`No agent "${agentId}" in this tenant; register it with POST /v1/agents first`, 'agent_not_found');
+
 export class MethodNotAllowedError extends HttpError {
   override readonly name = 'MethodNotAllowedError';
   readonly status = 405;

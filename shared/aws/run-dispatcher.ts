@@ -249,6 +249,7 @@ function parseJob(json: Buffer, envelope: RunEnvelope): RunJob {
   }
   if (j.authToken !== undefined && typeof j.authToken !== 'string')
     throw new InvalidRunPayloadError('sealed run job authToken must be a string');
+  if (j.apiKeyId !== undefined && typeof j.apiKeyId !== 'string') throw new InvalidRunPayloadError('sealed run job apiKeyId must be a string');
   if (typeof j.parameters !== 'object' || j.parameters === null || Array.isArray(j.parameters)) {
     throw new InvalidRunPayloadError('sealed run job parameters must be an object');
   }
@@ -256,6 +257,7 @@ function parseJob(json: Buffer, envelope: RunEnvelope): RunJob {
     tenant: envelope.tenant,
     agentId: envelope.agent_id,
     sessionId: envelope.session_id,
+    ...(j.apiKeyId !== undefined ? { apiKeyId: j.apiKeyId as string } : {}),
     ...(j.authToken !== undefined ? { authToken: j.authToken as string } : {}),
     parameters: j.parameters as Record<string, unknown>,
   };

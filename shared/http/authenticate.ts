@@ -1,5 +1,6 @@
-import type { Deps } from '../context.ts';
+import type { Deps } from '../deps.ts';
 import { authenticateApiKey } from '../services/api-keys.ts';
+import { callerOf } from './caller.ts';
 import type { Mw, VaultEvent } from './middleware.ts';
 
 // Kept apart from the other middleware so the `meta` function, which authenticates nothing,
@@ -18,11 +19,14 @@ export function apiKeyOf(event: VaultEvent): string | undefined {
   return typeof body?.api_key === 'string' ? body.api_key : undefined;
 }
 
-/** Resolves the tenant from the API key (401 if missing or unknown). */
+/** Resolves the tenant from the API key (401 if missing or unknown) and builds the request's Caller. */
 export function authenticate(getDeps: () => Promise<Deps>): Mw {
   return {
     before: async (request) => {
-      request.event.tenant = await authenticateApiKey(await getDeps(), apiKeyOf(request.event));
+      const apiKey = apiKeyOf(request.event);
+      const tenant = await authenticateApiKey(await getDeps(), apiKey);
+      request.event.tenant = tenant;
+      request.event.caller = callerOf(request.event, tenant, apiKey as string);
     },
   };
 }

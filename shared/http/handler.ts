@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
-import { type Deps, getDeps } from '../context.ts';
+import { getDeps } from '../context.ts';
+import type { Caller, Deps } from '../deps.ts';
 import { NotFoundError } from '../errors.ts';
 import { authenticate } from './authenticate.ts';
 import { type VaultEvent, errorResponses, jsonBody } from './middleware.ts';
@@ -9,7 +10,10 @@ import type { HttpResponse } from './responses.ts';
 /** What a route function receives: everything parsed, the tenant authenticated. */
 export interface RouteRequest {
   readonly deps: Deps;
+  /** The caller's tenant (= caller.tenant). */
   readonly tenant: string;
+  /** Who is calling; on an unauthenticated route group, a caller with an empty tenant. */
+  readonly caller: Caller;
   readonly body: unknown;
   readonly params: Readonly<Record<string, string | undefined>>;
   readonly query: Readonly<Record<string, string | undefined>>;
@@ -31,6 +35,7 @@ export function routeGroupHandler(routesByKey: Readonly<Record<string, RouteFn>>
     return fn({
       deps: await getDeps(),
       tenant: event.tenant ?? '',
+      caller: event.caller ?? { tenant: '', apiKeyId: '', sourceIp: event.requestContext?.http?.sourceIp, requestId: event.requestContext?.requestId },
       body: event.json ?? {},
       params: event.pathParameters ?? {},
       query: event.queryStringParameters ?? {},

@@ -8,6 +8,7 @@ import {
   isTransientDependencyError,
 } from '../errors.ts';
 import { type Logger, createLogger } from '../log.ts';
+import type { Caller } from '../deps.ts';
 import { errorBody, json } from './responses.ts';
 
 /** Request bodies above this are refused with 413 before parsing. */
@@ -19,6 +20,8 @@ export interface VaultEvent extends APIGatewayProxyEventV2 {
   json?: unknown;
   /** Tenant of the authenticated API key. */
   tenant?: string;
+  /** Who is calling, built once by the authenticate middleware (shared/http/caller.ts). */
+  caller?: Caller;
 }
 
 export type Mw = MiddlewareObj<VaultEvent, APIGatewayProxyResultV2, Error, Context>;

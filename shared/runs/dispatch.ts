@@ -5,6 +5,8 @@
  */
 export interface RunJob {
   readonly tenant: string;
+  /** Short id of the API key that started the run (the Caller's apiKeyId), for policy and audit. */
+  readonly apiKeyId?: string;
   readonly agentId: string;
   readonly sessionId: string;
   /** The caller's auth token, if the run uses a profile. Never logged, never stored. */

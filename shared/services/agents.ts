@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { Deps } from '../context.ts';
-import { openWithServerKey, sealWithServerKey } from '../crypto/profile-crypto.ts';
-import { ConflictError, NotFoundError } from '../errors.ts';
+import type { Deps } from '../deps.ts';
+import { openWithServerKey, sealWithServerKey } from '../crypto/server-seal.ts';
+import { ConflictError, agentNotFound } from '../errors.ts';
 import { agentRepository } from '../repositories/agents.ts';
 import { profileRepository } from '../repositories/profiles.ts';
 import { assertRunnerUrlAllowed } from '../runs/runner-policy.ts';
@@ -34,9 +34,6 @@ export function openSigningSecret(deps: Deps, item: AgentItem): string {
   return openWithServerKey(deps.serverKeys, SIGNING_PURPOSE, [item.tenant, item.agent_id], item.signing_secret).toString();
 }
 
-/** 404 agent_not_found, with the way to fix it. */
-export const agentNotFound = (agentId: string) =>
-  new NotFoundError(`No agent "${agentId}" in this tenant; register it with POST /v1/agents first`, 'agent_not_found');
 
 /** The stored agent, or 404 agent_not_found. */
 export async function requireAgent(deps: Deps, tenant: string, agentId: string): Promise<AgentItem> {

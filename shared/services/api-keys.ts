@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Deps } from '../context.ts';
+import type { Deps } from '../deps.ts';
 import { UnauthorizedError, ValidationError } from '../errors.ts';
 import { apiKeyRepository } from '../repositories/api-keys.ts';
 
@@ -10,6 +10,11 @@ export const TENANT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 /** SHA-256 (hex) of an API key: the only form in which a key is stored. */
 export function hashApiKey(apiKey: string): string {
   return createHash('sha256').update(apiKey, 'utf8').digest('hex');
+}
+
+/** A short, non-secret id of an API key for logs, policy and audit: the first 16 hex digits of its hash. */
+export function apiKeyIdOf(apiKey: string): string {
+  return hashApiKey(apiKey).slice(0, 16);
 }
 
 export function isWellFormedApiKey(apiKey: string): boolean {

@@ -1,33 +1,26 @@
-import type { Deps } from '../context.ts';
-import { DecryptionError } from '../crypto/aead.ts';
+import { slotFor } from '../credentials/profile-keys.ts';
 import {
-  type ProfileBinding,
-  ProfileKeys,
-  computeVerifier,
-  constantTimeEqual,
-  slotFor,
-} from '../crypto/profile-crypto.ts';
-import type { ServerKey } from '../crypto/server-key.ts';
-import { TokenFormatError, newToken, parseToken } from '../crypto/token.ts';
-import { ConflictError, NotFoundError, ProfileNotFoundError, ValidationError } from '../errors.ts';
+  assertBoundToAgent,
+  isSameSeal,
+  openProfileKeys,
+  openValues,
+  parseTokenOrThrow,
+  sealProfile,
+  verifyToken,
+} from '../credentials/sealed-profile.ts';
+import { newToken } from '../crypto/token.ts';
+import type { Deps } from '../deps.ts';
+import { ConflictError, NotFoundError, ValidationError, agentNotFound } from '../errors.ts';
 import { type ProfileRecord, profileRepository } from '../repositories/profiles.ts';
 import { sessionRepository } from '../repositories/sessions.ts';
 import { assertAuthDataLimits } from '../schemas/common.ts';
 import type { AgentItem, ProfileItem } from '../schemas/items.ts';
 import type { CreateProfileBody, ProfileMetadata, UpsertProfileBody, UpsertType } from '../schemas/profiles.ts';
-import { agentNotFound, requireAgent } from './agents.ts';
 import { loadProfileContext } from '../repositories/profile-context.ts';
-import { agentRepository } from '../repositories/agents.ts';
+import { requireAgent } from './agents.ts';
 
 /** How often a create/replace that lost a race re-reads and tries again before answering 409. */
 const MAX_WRITE_ATTEMPTS = 5;
-
-/** A profile whose token was verified, with its keys and decrypted auth_data. */
-export interface OpenedProfile {
-  readonly item: ProfileItem;
-  readonly keys: ProfileKeys;
-  readonly secret: Buffer;
-}
 
 /** auth_data keys must be input arguments the agent declares (400 naming the unknown ones). */
 export function assertDeclaredKeys(agent: AgentItem, keysGiven: readonly string[], what = 'auth_data'): void {
@@ -41,44 +34,6 @@ export function assertDeclaredKeys(agent: AgentItem, keysGiven: readonly string[
       'unknown_input_args',
     );
   }
-}
-
-/** Parses an auth token; a malformed one is a 400 before any database call. */
-export function parseTokenOrThrow(token: string) {
-  try {
-    return parseToken(token);
-  } catch (err) {
-    if (err instanceof TokenFormatError) throw new ValidationError(err.message, 'invalid_auth_token');
-    throw err;
-  }
-}
-
-/** Encrypts every field of auth_data and builds the item (verifier + commitment included). */
-function sealRecord(
-  serverKey: ServerKey,
-  binding: ProfileBinding,
-  secret: Buffer,
-  recordVersion: number,
-  authData: Readonly<Record<string, string>>,
-  meta: Pick<ProfileRecord, 'name' | 'agent_incarnation' | 'should_save_session' | 'created_at' | 'updated_at' | 'last_used_at' | 'use_count'>,
-): ProfileRecord {
-  const keys = new ProfileKeys(serverKey, binding, secret);
-  const fields: Record<string, Uint8Array> = {};
-  for (const [field, value] of Object.entries(authData)) {
-    fields[field] = keys.seal(field, recordVersion, Buffer.from(value, 'utf8'));
-  }
-  return {
-    ...meta,
-    tenant: binding.tenant,
-    agent_id: binding.agentId,
-    slot: binding.slot.toString('hex'),
-    generation: binding.generation,
-    record_version: recordVersion,
-    server_key_id: serverKey.idHex,
-    verifier: computeVerifier(serverKey, binding, secret),
-    commitment: keys.commitment(),
-    fields,
-  };
 }
 
 /** Writes a profile with a fresh secret: generation 1, or `previous.generation + 1` (replace). */
@@ -95,7 +50,7 @@ async function writeFresh(
   const { token, secret } = newToken(slot);
   const now = deps.now().toISOString();
   const binding = { tenant, agentId: agent.agent_id, slot, generation: (previous?.generation ?? 0) + 1 };
-  const record = sealRecord(deps.serverKeys.current, binding, secret, (previous?.record_version ?? 0) + 1, authData, {
+  const record = sealProfile(deps.serverKeys.current, binding, secret, (previous?.record_version ?? 0) + 1, authData, {
     name,
     agent_incarnation: agent.incarnation,
     should_save_session: shouldSave,
@@ -108,21 +63,9 @@ async function writeFresh(
   return { token, record, written };
 }
 
-/**
- * True if `stored` is the very record we wrote. The SDK retries a write whose answer was lost,
- * and the retry's condition then fails against the item the first attempt wrote; our record
- * carries a fresh verifier and fresh random blobs, so finding them stored proves it landed.
- */
-function isOurs(stored: ProfileItem | undefined, record: ProfileRecord): boolean {
-  if (!stored || stored.record_version !== record.record_version || !constantTimeEqual(stored.verifier, record.verifier)) return false;
-  const [field, blob] = Object.entries(record.fields)[0] ?? [];
-  const storedBlob = field === undefined ? undefined : stored.fields[field];
-  return blob === undefined || (storedBlob !== undefined && constantTimeEqual(storedBlob, blob));
-}
-
 /** After a failed condition: did our write land anyway? (Only the conflict path pays this read.) */
 async function landedAnyway(deps: Deps, record: ProfileRecord): Promise<boolean> {
-  return isOurs(await profileRepository(deps.db).get(record.tenant, record.agent_id, record.slot), record);
+  return isSameSeal(await profileRepository(deps.db).get(record.tenant, record.agent_id, record.slot), record);
 }
 
 function validateAuthData(agent: AgentItem, authData: Readonly<Record<string, string>>): void {
@@ -142,56 +85,6 @@ export async function createProfile(deps: Deps, tenant: string, body: CreateProf
     );
   }
   return { auth_token: created.token };
-}
-
-/**
- * Verifies `token` for (tenant, agent) and opens the profile's keys, reading the agent and the
- * profile (unless given) in parallel. Unknown slot, wrong secret, other agent, other tenant and
- * a profile left from an earlier registration of the agent all end in the same
- * ProfileNotFoundError after the same work.
- */
-export async function openProfile(deps: Deps, tenant: string, agentId: string, token: string, item?: ProfileItem | null): Promise<OpenedProfile> {
-  const { slot, secret } = parseTokenOrThrow(token);
-  const [agent, found] = await Promise.all([
-    agentRepository(deps.db).get(tenant, agentId),
-    item === undefined ? profileRepository(deps.db).get(tenant, agentId, slot.toString('hex')) : (item ?? undefined),
-  ]);
-  return verifyOpened(deps, tenant, agentId, agent?.incarnation, slot, secret, found);
-}
-
-/**
- * Verifies a token's secret against the profile read (or its absence) with the same work either
- * way: the verifier HMAC is computed whether or not an item was found.
- */
-export function verifyOpened(
-  deps: Deps,
-  tenant: string,
-  agentId: string,
-  agentIncarnation: string | undefined,
-  slot: Buffer,
-  secret: Buffer,
-  found: ProfileItem | undefined,
-): OpenedProfile {
-  const serverKey = found ? deps.serverKeys.byId(found.server_key_id) : undefined;
-  const binding: ProfileBinding = { tenant, agentId, slot, generation: found?.generation ?? 0 };
-  const expected = computeVerifier(serverKey ?? deps.serverKeys.current, binding, secret);
-  const secretMatches = found !== undefined && serverKey !== undefined && constantTimeEqual(expected, found.verifier);
-  if (!secretMatches || !found || !serverKey || found.agent_incarnation !== agentIncarnation) throw new ProfileNotFoundError();
-  const keys = new ProfileKeys(serverKey, binding, secret);
-  if (!constantTimeEqual(keys.commitment(), found.commitment)) {
-    deps.log.log('error', 'profile key commitment mismatch', { tenant, agent_id: agentId, slot: found.slot });
-    throw new ProfileNotFoundError();
-  }
-  return { item: found, keys, secret };
-}
-
-/** Decrypts every field of an opened profile. */
-export function decryptAuthData(opened: OpenedProfile): Record<string, string> {
-  const out: Record<string, string> = Object.create(null);
-  for (const [field, blob] of Object.entries(opened.item.fields)) {
-    out[field] = opened.keys.open(field, opened.item.record_version, blob).toString('utf8');
-  }
-  return out;
 }
 
 /** POST /api/upsert_agent_auth_profile: create, replace (new token) or update in place (same token). */
@@ -219,7 +112,7 @@ export async function upsertProfile(
   for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
     const existing = attempt === 0 ? ctx.profile : await repo.get(tenant, agent.agent_id, slotHex);
     // The previous attempt's write may have landed with its answer lost: then it is the result.
-    if (lost && isOurs(existing, lost.record)) return { auth_token: lost.token, name, type: lost.type };
+    if (lost && isSameSeal(existing, lost.record)) return { auth_token: lost.token, name, type: lost.type };
     const shouldSave = body.should_save_session ?? existing?.should_save_session ?? false;
     const attemptResult = await writeFresh(deps, tenant, agent, name, body.auth_data, shouldSave, existing);
     const type: UpsertType = existing ? 'replace' : 'create';
@@ -235,26 +128,21 @@ async function updateInPlace(
   tenant: string,
   agent: AgentItem,
   body: UpsertProfileBody,
-  { slot, secret }: { slot: Buffer; secret: Buffer },
+  token: { slot: Buffer; secret: Buffer },
   found: ProfileItem | undefined,
 ): Promise<{ auth_token: string; name: string; type: 'update' }> {
-  const opened = verifyOpened(deps, tenant, agent.agent_id, agent.incarnation, slot, secret, found);
+  // An edit, not a use: the gate's verify → binding policy → decrypt stages, without counting a use.
+  const verified = verifyToken(deps, tenant, agent.agent_id, token, found);
+  assertBoundToAgent(verified, agent.incarnation);
+  const opened = openProfileKeys(deps, verified);
   const { item } = opened;
   if (body.name !== undefined && body.name !== item.name) {
     throw new ValidationError(`name "${body.name}" does not match the profile of this auth_token ("${item.name}"); omit name or correct it`);
   }
-  let current: Record<string, string>;
-  try {
-    current = decryptAuthData(opened);
-  } catch (err) {
-    if (err instanceof DecryptionError) {
-      deps.log.log('error', 'stored profile failed to decrypt', { tenant, agent_id: agent.agent_id, slot: item.slot });
-    }
-    throw err;
-  }
+  const current = openValues(deps, opened);
   const merged = { ...current, ...body.auth_data };
   assertAuthDataLimits(merged);
-  const record = sealRecord(
+  const record = sealProfile(
     deps.serverKeys.current, // re-encrypting moves the profile to the current server key
     { tenant, agentId: agent.agent_id, slot: opened.keys.binding.slot, generation: item.generation },
     opened.secret,

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Deps } from '../context.ts';
+import { type OpenedForUse, openForUse } from '../credentials/gate.ts';
+import { SESSION_FIELD } from '../credentials/profile-keys.ts';
 import { DecryptionError } from '../crypto/aead.ts';
-import { SESSION_FIELD, openWithServerKey, sealWithServerKey } from '../crypto/profile-crypto.ts';
-import { ConflictError, HttpError, NotFoundError, ValidationError } from '../errors.ts';
-import { profileRepository } from '../repositories/profiles.ts';
+import { openWithServerKey, sealWithServerKey } from '../crypto/server-seal.ts';
+import type { Caller, Deps } from '../deps.ts';
+import { ConflictError, HttpError, NotFoundError, ValidationError, agentNotFound } from '../errors.ts';
 import { loadProfileContext } from '../repositories/profile-context.ts';
 import { type RunRecord, runRepository } from '../repositories/runs.ts';
 import { sessionRepository } from '../repositories/sessions.ts';
@@ -13,8 +14,8 @@ import { assertRunnerUrlAllowed } from '../runs/runner-policy.ts';
 import { DEFAULT_RUNNER_TIMEOUT_MS, callWebhookRunner } from '../runs/webhook.ts';
 import type { AgentItem, RunItem, SessionItem } from '../schemas/items.ts';
 import type { RunAgentBody, RunState, RunStatus } from '../schemas/runs.ts';
-import { agentNotFound, openSigningSecret } from './agents.ts';
-import { type OpenedProfile, assertDeclaredKeys, decryptAuthData, parseTokenOrThrow, verifyOpened } from './profiles.ts';
+import { openSigningSecret } from './agents.ts';
+import { assertDeclaredKeys } from './profiles.ts';
 
 export const MAX_SESSION_BYTES = 256 * 1024;
 /** agent_output + error_message must fit in the run item (DynamoDB items hold 400 KB). */
@@ -23,7 +24,9 @@ const RESULT_PURPOSE = 'run-result';
 
 interface PreparedRun {
   readonly agent: AgentItem;
-  readonly opened?: OpenedProfile;
+  /** The profile opened through the gate (absent for a run without auth_token). */
+  readonly use?: OpenedForUse;
+  /** The profile's values as the runner receives them (merged into parameters). */
   readonly authData: Readonly<Record<string, string>>;
   readonly parameters: Readonly<Record<string, unknown>>;
   readonly session?: SessionItem;
@@ -64,17 +67,27 @@ export function mergeParameters(
   return merged;
 }
 
-async function prepare(deps: Deps, tenant: string, agentId: string, token: string | undefined, parameters: Readonly<Record<string, unknown>>): Promise<PreparedRun> {
-  const parsed = token !== undefined ? parseTokenOrThrow(token) : undefined;
-  const ctx = await loadProfileContext(deps.db, tenant, agentId, parsed?.slot.toString('hex'), { withSession: true });
-  if (!ctx.agent) throw agentNotFound(agentId);
-  let opened: OpenedProfile | undefined;
-  let authData: Record<string, string> = {};
-  if (parsed) {
-    opened = verifyOpened(deps, tenant, agentId, ctx.agent.incarnation, parsed.slot, parsed.secret, ctx.profile);
-    authData = decryptAuthData(opened);
+/** Why a session was not saved; `oversized` fails the run, `race` only reports. */
+interface SessionProblem {
+  readonly kind: 'oversized' | 'race';
+  readonly message: string;
+}
+
+async function prepare(
+  deps: Deps,
+  caller: Caller,
+  agentId: string,
+  token: string | undefined,
+  parameters: Readonly<Record<string, unknown>>,
+): Promise<PreparedRun> {
+  if (token === undefined) {
+    const { agent } = await loadProfileContext(deps.db, caller.tenant, agentId);
+    if (!agent) throw agentNotFound(agentId);
+    return { agent, authData: {}, parameters: mergeParameters(agent, {}, parameters) };
   }
-  return { agent: ctx.agent, opened, authData, parameters: mergeParameters(ctx.agent, authData, parameters), session: ctx.session };
+  const use = await openForUse(deps, caller, { kind: 'token', agentId, token }, 'run', { withSession: true });
+  const authData = use.type.runParameters(use.secret);
+  return { agent: use.agent, use, authData, parameters: mergeParameters(use.agent, authData, parameters), session: use.session };
 }
 
 /**
@@ -83,7 +96,8 @@ async function prepare(deps: Deps, tenant: string, agentId: string, token: strin
  * name, never opens; the run starts without it and the next save overwrites it.
  */
 function openSession(deps: Deps, run: PreparedRun): unknown {
-  const { opened, session } = run;
+  const opened = run.use?.profile;
+  const { session } = run;
   if (!opened || !session || session.generation !== opened.item.generation) return undefined;
   try {
     return JSON.parse(opened.keys.open(SESSION_FIELD, session.version, session.blob).toString('utf8'));
@@ -94,11 +108,14 @@ function openSession(deps: Deps, run: PreparedRun): unknown {
   }
 }
 
-async function saveSession(deps: Deps, run: PreparedRun, value: unknown): Promise<string | undefined> {
-  const opened = run.opened as OpenedProfile;
+async function saveSession(deps: Deps, run: PreparedRun, value: unknown): Promise<SessionProblem | undefined> {
+  const opened = (run.use as OpenedForUse).profile;
   const bytes = Buffer.from(JSON.stringify(value ?? null), 'utf8');
   if (bytes.length > MAX_SESSION_BYTES) {
-    return `the session returned by the runner is ${bytes.length} bytes; at most 256 KiB (${MAX_SESSION_BYTES} bytes) can be saved, so the previous session was kept`;
+    return {
+      kind: 'oversized',
+      message: `the session returned by the runner is ${bytes.length} bytes; at most 256 KiB (${MAX_SESSION_BYTES} bytes) can be saved, so the previous session was kept`,
+    };
   }
   const read = run.session ? { version: run.session.version, generation: run.session.generation } : undefined;
   const version = (read?.version ?? 0) + 1;
@@ -109,12 +126,12 @@ async function saveSession(deps: Deps, run: PreparedRun, value: unknown): Promis
     { generation: opened.item.generation, version, blob: opened.keys.seal(SESSION_FIELD, version, bytes), updated_at: deps.now().toISOString() },
     read,
   );
-  return saved ? undefined : 'the session was not saved: a concurrent run of this profile saved its session first';
+  return saved ? undefined : { kind: 'race', message: 'the session was not saved: a concurrent run of this profile saved its session first' };
 }
 
 /** Calls the agent's runner with the merged parameters and the saved session; never throws for runner faults. */
 async function perform(deps: Deps, run: PreparedRun, sessionId: string, maxWaitMs = Number.POSITIVE_INFINITY): Promise<RunOutcome> {
-  const keepSession = run.opened?.item.should_save_session === true;
+  const keepSession = run.use?.profile.item.should_save_session === true;
   const session = keepSession ? openSession(deps, run) : undefined;
   const runner = run.agent.runner;
   try {
@@ -135,7 +152,7 @@ async function perform(deps: Deps, run: PreparedRun, sessionId: string, maxWaitM
     // The leak guard: no decrypted credential leaves in what the runner returned (output and
     // error, in any of the encodings Redactor knows). Its variants are computed once per run.
     // Only the runner's text is redacted; the vault's own messages carry no values.
-    redactor: new Redactor(Object.values(run.authData)),
+    redactor: new Redactor(run.use ? run.use.type.secretValues(run.use.secret) : []),
   });
   if (!result.ok) return { status: 'failed', errorMessage: result.error };
   const runnerError = result.error;
@@ -144,8 +161,8 @@ async function perform(deps: Deps, run: PreparedRun, sessionId: string, maxWaitM
   if (keepSession && result.session !== undefined) {
     const problem = await saveSession(deps, run, result.session);
     if (problem) {
-      errors.push(problem);
-      if (problem.includes('256 KiB')) status = 'failed';
+      errors.push(problem.message);
+      if (problem.kind === 'oversized') status = 'failed';
     }
   }
   return { status, agentOutput: result.output, errorMessage: errors.length ? errors.join('; ') : undefined };
@@ -162,10 +179,9 @@ function sealResult(deps: Deps, tenant: string, sessionId: string, o: RunOutcome
   return { outcome, blob: sealWithServerKey(deps.serverKeys, RESULT_PURPOSE, [tenant, sessionId], bytes) };
 }
 
-function recordUse(deps: Deps, run: PreparedRun): Promise<unknown> {
-  if (!run.opened) return Promise.resolve();
-  const { item } = run.opened;
-  return profileRepository(deps.db).recordUse(item.tenant, item.agent_id, item.slot, item.generation, deps.now().toISOString());
+/** Counts the run as a use of its profile (through the gate's record step). */
+function recordUse(run: PreparedRun): Promise<void> {
+  return run.use ? run.use.recordUse() : Promise.resolve();
 }
 
 /** The clock of `deps` in epoch seconds (run expiry, webhook signatures). */
@@ -204,8 +220,9 @@ export interface StartedRun {
  * runner call), then either waits for the runner (`run_async: false`) or records the run as
  * queued and hands it to the dispatcher.
  */
-export async function startRun(deps: Deps, tenant: string, body: RunAgentBody, baseUrl: string): Promise<StartedRun> {
-  const run = await prepare(deps, tenant, body.agent_id, body.auth_token, body.parameters);
+export async function startRun(deps: Deps, caller: Caller, body: RunAgentBody, baseUrl: string): Promise<StartedRun> {
+  const tenant = caller.tenant;
+  const run = await prepare(deps, caller, body.agent_id, body.auth_token, body.parameters);
   const sessionId = randomUUID();
   const agentRunUrl = `${baseUrl}/v1/runs/${sessionId}`;
   const createdAt = deps.now().toISOString();
@@ -214,9 +231,16 @@ export async function startRun(deps: Deps, tenant: string, body: RunAgentBody, b
   if (body.run_async) {
     // The job is dispatched only once the run record is known to be ours: the worker moves the
     // record by session id alone, so it must never act on someone else's.
-    await Promise.all([createRunRecord(deps, { ...base, status: 'queued' }), recordUse(deps, run)]);
+    await Promise.all([createRunRecord(deps, { ...base, status: 'queued' }), recordUse(run)]);
     try {
-      await deps.dispatcher.dispatch({ tenant, agentId: body.agent_id, sessionId, authToken: body.auth_token, parameters: body.parameters });
+      await deps.dispatcher.dispatch({
+        tenant,
+        apiKeyId: caller.apiKeyId,
+        agentId: body.agent_id,
+        sessionId,
+        authToken: body.auth_token,
+        parameters: body.parameters,
+      });
     } catch (err) {
       await markRunFailed(deps, sessionId, 'the run could not be queued');
       throw err;
@@ -227,9 +251,14 @@ export async function startRun(deps: Deps, tenant: string, body: RunAgentBody, b
   const { outcome, blob } = sealResult(deps, tenant, sessionId, await perform(deps, run, sessionId, deps.config.syncRunMaxMs));
   await Promise.all([
     createRunRecord(deps, { ...base, status: outcome.status, result: blob, started_at: createdAt, finished_at: deps.now().toISOString() }),
-    recordUse(deps, run),
+    recordUse(run),
   ]);
   return { agent_run_url: agentRunUrl, session_id: sessionId, agent_output: outcome.agentOutput, error_message: outcome.errorMessage };
+}
+
+/** The caller an async run executes for: the tenant and API key that started it. */
+function workerCaller(job: RunJob): Caller {
+  return { tenant: job.tenant, apiKeyId: job.apiKeyId ?? 'unknown', requestId: job.sessionId };
 }
 
 /**
@@ -242,7 +271,8 @@ export async function executeRunJob(deps: Deps, job: RunJob): Promise<void> {
   let outcome: RunOutcome;
   let blob: Buffer;
   try {
-    const run = await prepare(deps, job.tenant, job.agentId, job.authToken, job.parameters);
+    // The use was counted when the run was accepted; the worker opens the profile again to perform it.
+    const run = await prepare(deps, workerCaller(job), job.agentId, job.authToken, job.parameters);
     ({ outcome, blob } = sealResult(deps, job.tenant, job.sessionId, await perform(deps, run, job.sessionId)));
   } catch (err) {
     // The profile or agent changed between acceptance and execution: that is the run's outcome.

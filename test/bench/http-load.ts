@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import autocannon, { type Request as LoadRequest } from 'autocannon';
 import { createDb } from '#shared/clients';
-import { slotFor } from '#shared/crypto/profile-crypto';
+import { slotFor } from '#shared/credentials/profile-keys';
 import { keys } from '#shared/keys';
 import type { Budget } from './in-process.ts';
 import { postRunner } from './lib/crypto-floor.ts';

@@ -1,5 +1,5 @@
 import { type AttributeValue, BatchWriteItemCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { slotFor } from '#shared/crypto/profile-crypto';
+import { slotFor } from '#shared/credentials/profile-keys';
 import { keys } from '#shared/keys';
 import { createFloor, runFloor, updateFloor } from './lib/crypto-floor.ts';
 import { handlers, invokeOk, lambdaContext, type Prepared } from './lib/events.ts';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { SESSION_FIELD } from '#shared/crypto/profile-crypto';
+import { SESSION_FIELD } from '#shared/credentials/profile-keys';
 import { parseToken } from '#shared/crypto/token';
 import { ConflictError, ProfileNotFoundError, ValidationError } from '#shared/errors';
 import { keys } from '#shared/keys';
@@ -17,7 +17,8 @@ import {
   rotateSigningSecret,
   updateAgent,
 } from '#shared/services/agents';
-import { createProfile, listProfiles, openProfile } from '#shared/services/profiles';
+import { createProfile, listProfiles } from '#shared/services/profiles';
+import { openProfile } from '#test/support/credentials';
 import { useTestStore } from '#test/support/dynamo';
 
 const TENANT = 'acme';

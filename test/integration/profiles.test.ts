@@ -1,22 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it, vi } from 'vitest';
-import { SESSION_FIELD, slotFor } from '#shared/crypto/profile-crypto';
+import { SESSION_FIELD, slotFor } from '#shared/credentials/profile-keys';
 import { formatToken, parseToken } from '#shared/crypto/token';
 import { ConflictError, NotFoundError, PayloadTooLargeError, ProfileNotFoundError, ValidationError } from '#shared/errors';
 import { keys } from '#shared/keys';
 import { profileRepository } from '#shared/repositories/profiles';
 import { sessionRepository } from '#shared/repositories/sessions';
 import { createAgent } from '#shared/services/agents';
-import {
-  createProfile,
-  decryptAuthData,
-  deleteProfile,
-  getProfileMetadata,
-  listProfiles,
-  openProfile,
-  upsertProfile,
-} from '#shared/services/profiles';
+import { createProfile, deleteProfile, getProfileMetadata, listProfiles, upsertProfile } from '#shared/services/profiles';
+import { decryptAuthData, openProfile } from '#test/support/credentials';
 import { useTestStore } from '#test/support/dynamo';
 
 const TENANT = 'acme';

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '#shared/context';
+import { testCaller } from '#test/support/credentials';
 import { parseToken } from '#shared/crypto/token';
 import { NotFoundError, TooManyRequestsError } from '#shared/errors';
 import { runRepository } from '#shared/repositories/runs';
@@ -73,7 +74,7 @@ async function newProfile(agentId: string, shouldSave = false, name = 'main') {
   return auth_token;
 }
 
-const start = (body: Record<string, unknown>) => startRun(deps, TENANT, RunAgentBody.parse(body), BASE_URL);
+const start = (body: Record<string, unknown>) => startRun(deps, testCaller(TENANT), RunAgentBody.parse(body), BASE_URL);
 const callsFor = (agentId: string): ReceivedCall[] => runner.calls.filter((c) => c.body?.agent_id === agentId);
 
 describe('startRun', () => {

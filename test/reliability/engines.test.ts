@@ -7,13 +7,15 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Db, createDb } from '#shared/clients';
-import { slotFor } from '#shared/crypto/profile-crypto';
+import { slotFor } from '#shared/credentials/profile-keys';
 import { formatToken } from '#shared/crypto/token';
 import { ConflictError, NotFoundError, ProfileNotFoundError, ValidationError } from '#shared/errors';
 import { loadProfileContext } from '#shared/repositories/profile-context';
 import { ensureTable } from '#shared/repositories/table';
 import { createAgent, deleteAgent } from '#shared/services/agents';
-import { createProfile, decryptAuthData, getProfileMetadata, listProfiles, openProfile, upsertProfile } from '#shared/services/profiles';
+import { createProfile, getProfileMetadata, listProfiles, upsertProfile } from '#shared/services/profiles';
+import { decryptAuthData, openProfile } from '#test/support/credentials';
+import { testCaller } from '#test/support/credentials';
 import { getRun, startRun } from '#shared/services/runs';
 import { startEmbeddedDynamo } from '#infra/local/embedded-dynamo';
 import { type TestDeps, makeTestDeps } from '#test/support/dynamo';
@@ -191,9 +193,9 @@ for (const engine of engines) {
       const created = await upsertProfile(deps, TENANT, { agent_id: agentId, name: 'p-run', should_save_session: true, auth_data: { username: 'user-7f3a', password: 'pw-9c2e' } });
       const slot = slotFor(TENANT, agentId, 'p-run').toString('hex');
 
-      const first = await startRun(deps, TENANT, { agent_id: agentId, auth_token: created.auth_token, parameters: {}, run_async: false }, 'http://vault.test');
+      const first = await startRun(deps, testCaller(TENANT), { agent_id: agentId, auth_token: created.auth_token, parameters: {}, run_async: false }, 'http://vault.test');
       const ctx = await loadProfileContext(store.db, TENANT, agentId, slot, { withSession: true });
-      const second = await startRun(deps, TENANT, { agent_id: agentId, auth_token: created.auth_token, parameters: { otp: '4711' }, run_async: false }, 'http://vault.test');
+      const second = await startRun(deps, testCaller(TENANT), { agent_id: agentId, auth_token: created.auth_token, parameters: { otp: '4711' }, run_async: false }, 'http://vault.test');
 
       expect(ctx.agent?.agent_id).toBe(agentId);
       expect(ctx.profile?.name).toBe('p-run');

@@ -10,11 +10,13 @@ import { GetCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dyn
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Db, createDb } from '#shared/clients';
-import { slotFor } from '#shared/crypto/profile-crypto';
+import { slotFor } from '#shared/credentials/profile-keys';
 import { isTransientDependencyError } from '#shared/errors';
 import { profileRepository } from '#shared/repositories/profiles';
 import { createAgent } from '#shared/services/agents';
-import { createProfile, decryptAuthData, deleteProfile, openProfile, upsertProfile } from '#shared/services/profiles';
+import { createProfile, deleteProfile, upsertProfile } from '#shared/services/profiles';
+import { decryptAuthData, openProfile } from '#test/support/credentials';
+import { testCaller } from '#test/support/credentials';
 import { startRun } from '#shared/services/runs';
 import { type EmbeddedDynamo, startEmbeddedDynamo } from '#infra/local/embedded-dynamo';
 import { type TestDeps, makeTestDeps } from '#test/support/dynamo';
@@ -218,7 +220,7 @@ describe('nothing half-written', () => {
 
   it('leaves no orphaned session when deleting a profile fails half-way', async () => {
     const created = await upsertProfile(deps, TENANT, { agent_id: AGENT, name: 'half-deleted', should_save_session: true, auth_data: { password: 'pw-hd' } });
-    await startRun(deps, TENANT, { agent_id: AGENT, auth_token: created.auth_token, parameters: {}, run_async: false }, 'http://vault.test');
+    await startRun(deps, testCaller(TENANT), { agent_id: AGENT, auth_token: created.auth_token, parameters: {}, run_async: false }, 'http://vault.test');
     const slot = slotFor(TENANT, AGENT, 'half-deleted').toString('hex');
     proxy.setPolicy((req) => (req.op === 'DeleteItem' && req.body.includes('SESSION#') ? 'error500' : 'pass'));
 
@@ -236,14 +238,14 @@ describe('nothing half-written', () => {
 
   it('saves the session of a profile re-created after a half-failed delete', async () => {
     const first = await upsertProfile(deps, TENANT, { agent_id: AGENT, name: 'recreated', should_save_session: true, auth_data: { password: 'pw-r1' } });
-    await startRun(deps, TENANT, { agent_id: AGENT, auth_token: first.auth_token, parameters: {}, run_async: false }, 'http://vault.test');
+    await startRun(deps, testCaller(TENANT), { agent_id: AGENT, auth_token: first.auth_token, parameters: {}, run_async: false }, 'http://vault.test');
     proxy.setPolicy((req) => (req.op === 'DeleteItem' && req.body.includes('SESSION#') ? 'error500' : 'pass'));
     await deleteProfile(deps, TENANT, AGENT, 'recreated').catch(() => undefined);
     proxy.setPolicy(() => 'pass');
     await deleteProfile(deps, TENANT, AGENT, 'recreated').catch(() => undefined); // the caller retries
 
     const second = await upsertProfile(deps, TENANT, { agent_id: AGENT, name: 'recreated', should_save_session: true, auth_data: { password: 'pw-r2' } });
-    const run = await startRun(deps, TENANT, { agent_id: AGENT, auth_token: second.auth_token, parameters: {}, run_async: false }, 'http://vault.test');
+    const run = await startRun(deps, testCaller(TENANT), { agent_id: AGENT, auth_token: second.auth_token, parameters: {}, run_async: false }, 'http://vault.test');
 
     expect(run.error_message).toBeUndefined();
     expect(run.agent_output).toBe('done');

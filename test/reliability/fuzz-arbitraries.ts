@@ -9,7 +9,7 @@
  * the body be otherwise valid (the vault must then refuse it with 401 before doing anything).
  */
 import fc from 'fast-check';
-import { slotFor } from '#shared/crypto/profile-crypto';
+import { slotFor } from '#shared/credentials/profile-keys';
 import { formatToken } from '#shared/crypto/token';
 import { routes } from '#shared/http/routes';
 

@@ -12,13 +12,14 @@ import { randomBytes } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '#shared/clients';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { slotFor } from '#shared/crypto/profile-crypto';
+import { slotFor } from '#shared/credentials/profile-keys';
 import { formatToken, parseToken } from '#shared/crypto/token';
 import { ProfileNotFoundError } from '#shared/errors';
 import type { ProfileItem } from '#shared/schemas/items';
 import { profileRepository } from '#shared/repositories/profiles';
 import { createAgent } from '#shared/services/agents';
-import { createProfile, openProfile } from '#shared/services/profiles';
+import { createProfile } from '#shared/services/profiles';
+import { openProfile } from '#test/support/credentials';
 import { type TestDb, type TestDeps, makeTestDeps, startTestDb } from '#test/support/dynamo';
 import { LONG, scanAll } from './helpers.ts';
 

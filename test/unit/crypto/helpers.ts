@@ -3,7 +3,7 @@
  * helper that captures a thrown error so a test can assert on its type and message.
  */
 import { createHash } from 'node:crypto';
-import type { ProfileBinding } from '../../../shared/crypto/profile-crypto.ts';
+import { type ProfileBinding, ProfileKeys } from '../../../shared/credentials/profile-keys.ts';
 import { type ServerKeyRing, parseServerKeyRing } from '../../../shared/crypto/server-key.ts';
 
 /** Deterministic key material (≥ 32 characters) so failures reproduce. */
@@ -55,4 +55,11 @@ export function windows(s: string, n = 8): string[] {
 /** True when `message` contains any `n`-character window of `secret`. */
 export function echoes(message: string, secret: string, n = 8): boolean {
   return windows(secret, n).some((w) => message.includes(w));
+}
+
+const AAD_KEY = parseServerKeyRing(JSON.stringify({ current: 'aad', aad: createHash('sha256').update('test-material/aad').digest('base64url') })).current;
+
+/** The AAD a profile value is sealed with, as ProfileKeys builds it (the key material does not enter it). */
+export function valueAad(b: ProfileBinding, field: string, recordVersion: number): Buffer {
+  return new ProfileKeys(AAD_KEY, b, Buffer.alloc(32)).aad(field, recordVersion);
 }

@@ -9,8 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { DecryptionError } from '../../../shared/crypto/aead.ts';
 import { parseBlob } from '../../../shared/crypto/blob.ts';
 import { lengthPrefixed } from '../../../shared/crypto/encoding.ts';
-import { type ProfileBinding, ProfileKeys, valueAad } from '../../../shared/crypto/profile-crypto.ts';
-import { binding, ring, secretOf } from './helpers.ts';
+import { type ProfileBinding, ProfileKeys } from '../../../shared/credentials/profile-keys.ts';
+import { binding, ring, secretOf, valueAad } from './helpers.ts';
 
 const RUNS = { numRuns: 200 };
 const serverKey = ring('props').current;

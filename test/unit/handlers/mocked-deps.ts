@@ -11,7 +11,7 @@ import { BatchGetCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { type AwsStub, mockClient } from 'aws-sdk-client-mock';
 import { createDb } from '#shared/clients';
-import { slotFor } from '#shared/crypto/profile-crypto';
+import { slotFor } from '#shared/credentials/profile-keys';
 import { matchRoute, routeKey } from '#shared/http/routes';
 import { keys } from '#shared/keys';
 import { hashApiKey } from '#shared/services/api-keys';

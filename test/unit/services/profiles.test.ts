@@ -5,15 +5,9 @@ import { formatToken, parseToken } from '#shared/crypto/token';
 import { PayloadTooLargeError, ProfileNotFoundError, ValidationError } from '#shared/errors';
 import { keys } from '#shared/keys';
 import { ProfileItem } from '#shared/schemas/items';
-import {
-  assertDeclaredKeys,
-  createProfile,
-  decryptAuthData,
-  openProfile,
-  parseTokenOrThrow,
-  toMetadata,
-  upsertProfile,
-} from '#shared/services/profiles';
+import { assertDeclaredKeys, createProfile, toMetadata, upsertProfile } from '#shared/services/profiles';
+import { decryptAuthData, openProfile } from '#test/support/credentials';
+import { parseTokenOrThrow } from '#shared/credentials/sealed-profile';
 import {
   AGENT_ID,
   agentItem,

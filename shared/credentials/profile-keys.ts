@@ -1,10 +1,14 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { DecryptionError } from './aead.ts';
-import { openBlob, parseBlob, sealBlob } from './blob.ts';
-import { lengthPrefixed } from './encoding.ts';
-import { hkdfExpand, hkdfExtract } from './hkdf.ts';
-import type { ServerKey, ServerKeyRing } from './server-key.ts';
-import { SLOT_BYTES } from './token.ts';
+import { createHash, createHmac } from 'node:crypto';
+import { openBlob, sealBlob } from '../crypto/blob.ts';
+import { lengthPrefixed } from '../crypto/encoding.ts';
+import { hkdfExpand, hkdfExtract } from '../crypto/hkdf.ts';
+import type { ServerKey } from '../crypto/server-key.ts';
+import { SLOT_BYTES } from '../crypto/token.ts';
+
+/**
+ * The profile-key crypto (DESIGN.md §2): a profile's keys derive from the server key and the
+ * secret half of its token, bound to where the profile lives. Owned by shared/credentials.
+ */
 
 /** Where a profile's blobs live; every part is bound into AAD, verifier and commitment. */
 export interface ProfileBinding {
@@ -27,21 +31,11 @@ export function slotFor(tenant: string, agentId: string, name: string): Buffer {
     .subarray(0, SLOT_BYTES);
 }
 
-/** AAD: length-prefixed {format, tenant, agent_id, slot, generation, field, record version}. */
-export function valueAad(b: ProfileBinding, field: string, recordVersion: number): Buffer {
-  return lengthPrefixed(FORMAT, b.tenant, b.agentId, b.slot, b.generation, field, recordVersion);
-}
-
 /** HMAC-SHA256(verify_key, "verify/v1" ‖ tenant ‖ agent ‖ slot ‖ generation ‖ secret); verify_key is the server key's `verify` subkey. */
 export function computeVerifier(serverKey: ServerKey, b: ProfileBinding, secret: Uint8Array): Buffer {
   return createHmac('sha256', serverKey.verifyKey)
     .update(lengthPrefixed('verify/v1', b.tenant, b.agentId, b.slot, b.generation, secret))
     .digest();
-}
-
-/** Constant-time equality of two byte strings (false for different lengths). */
-export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /**
@@ -62,8 +56,11 @@ export class ProfileKeys {
     this.aadPrefix = lengthPrefixed(FORMAT, binding.tenant, binding.agentId, binding.slot, binding.generation);
   }
 
-  /** Same bytes as valueAad(binding, field, recordVersion): length-prefixing concatenates. */
-  private aad(field: string, recordVersion: number): Buffer {
+  /**
+   * AAD of one value: length-prefixed {format, tenant, agent_id, slot, generation, field, record
+   * version} (the shared prefix is encoded once; length-prefixing concatenates).
+   */
+  aad(field: string, recordVersion: number): Buffer {
     return Buffer.concat([this.aadPrefix, lengthPrefixed(field, recordVersion)]);
   }
 
@@ -86,28 +83,4 @@ export class ProfileKeys {
     const aad = this.aad(field, recordVersion);
     return openBlob(blob, this.serverKey.id, this.keyFor(aad), aad);
   }
-}
-
-/** The server key a blob was written under (DecryptionError if it left the ring). */
-export function serverKeyOfBlob(ring: ServerKeyRing, blob: Uint8Array): ServerKey {
-  const key = ring.byId(parseBlob(blob).keyId);
-  if (!key) throw new DecryptionError();
-  return key;
-}
-
-/**
- * Seals data under the server key alone (runner signing secrets, run outputs): defence in depth
- * for values the vault must be able to read without a caller's token. The per-value key is
- * HKDF-Expand(the server key's `server-seal` subkey, "server-seal/v1" ‖ salt ‖ AAD, 32).
- */
-export function sealWithServerKey(ring: ServerKeyRing, purpose: string, context: string[], plaintext: Uint8Array): Buffer {
-  const key = ring.current;
-  const aad = lengthPrefixed(FORMAT, purpose, ...context);
-  return sealBlob(key.id, (salt) => hkdfExpand(key.sealKey, lengthPrefixed('server-seal/v1', salt, aad), 32), plaintext, aad);
-}
-
-export function openWithServerKey(ring: ServerKeyRing, purpose: string, context: string[], blob: Uint8Array): Buffer {
-  const key = serverKeyOfBlob(ring, blob);
-  const aad = lengthPrefixed(FORMAT, purpose, ...context);
-  return openBlob(blob, key.id, (salt) => hkdfExpand(key.sealKey, lengthPrefixed('server-seal/v1', salt, aad), 32), aad);
 }

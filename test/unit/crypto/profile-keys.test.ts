@@ -7,15 +7,11 @@ import {
   ProfileKeys,
   SESSION_FIELD,
   computeVerifier,
-  constantTimeEqual,
-  openWithServerKey,
-  sealWithServerKey,
-  serverKeyOfBlob,
   slotFor,
-  valueAad,
-} from '../../../shared/crypto/profile-crypto.ts';
+} from '../../../shared/credentials/profile-keys.ts';
+import { constantTimeEqual, openWithServerKey, sealWithServerKey, serverKeyOfBlob } from '../../../shared/crypto/server-seal.ts';
 import { type ServerKey, parseServerKeyRing, rotateServerKeyRingJson } from '../../../shared/crypto/server-key.ts';
-import { binding, ring, ringJson, secretOf, slotOf } from './helpers.ts';
+import { binding, ring, ringJson, secretOf, slotOf, valueAad } from './helpers.ts';
 
 const serverKey = ring('a').current;
 const otherServerKey = ring('b').current;

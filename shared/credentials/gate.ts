@@ -1,0 +1,121 @@
+import type { Caller, Deps } from '../deps.ts';
+import { agentNotFound } from '../errors.ts';
+import { loadProfileContext } from '../repositories/profile-context.ts';
+import { profileRepository } from '../repositories/profiles.ts';
+import type { AgentItem, SessionItem } from '../schemas/items.ts';
+import {
+  type OpenedProfile,
+  type VerifiedToken,
+  assertBoundToAgent,
+  openProfileKeys,
+  openValues,
+  parseTokenOrThrow,
+  verifyToken,
+} from './sealed-profile.ts';
+import { type AuthTypeModule, authTypeOf } from './types/index.ts';
+
+/**
+ * The one gate every use of a stored credential passes: verify → policy → decrypt → record use.
+ * Nothing else in the code base decrypts a profile for use; the profile service's in-place
+ * update (an edit, not a use) composes the same stages itself.
+ */
+
+/**
+ * Why a credential is being opened. Each purpose is one use of the profile: `run` (a runner
+ * receives the values as parameters), `proxy` and `test` (the vault injects them into a request).
+ * Policy checks and the audit record see it.
+ */
+export type UsePurpose = 'run' | 'proxy' | 'test';
+
+/**
+ * What the caller presents to open a profile. Today: the profile's auth token (with the agent it
+ * is for). Extension point: a run grant becomes `| { kind: 'grant'; grant: string }`, resolved
+ * to a profile and its key material in `resolve()` below; the rest of the gate is unchanged.
+ */
+export type CredentialRef = { readonly kind: 'token'; readonly agentId: string; readonly token: string };
+
+export interface UseOptions {
+  /** Also read the profile's saved session in the same round trip (runs). */
+  readonly withSession?: boolean;
+}
+
+/** What the gate hands a use: the agent, the opened profile, its type module and decrypted secret. */
+export interface OpenedForUse {
+  readonly purpose: UsePurpose;
+  readonly caller: Caller;
+  readonly agent: AgentItem;
+  readonly profile: OpenedProfile;
+  readonly type: AuthTypeModule<Readonly<Record<string, string>>>;
+  readonly secret: Readonly<Record<string, string>>;
+  readonly session?: SessionItem;
+  /**
+   * Records the use (last_used_at, use_count; a profile replaced or deleted meanwhile is left
+   * alone). The caller invokes it once, when the use is committed (e.g. after the run's own
+   * validation passed), so a refused request is not counted; it may run it alongside its own
+   * final write to spend no extra round trip. An audit record plugs in here.
+   */
+  recordUse(): Promise<void>;
+}
+
+/** Context every policy check sees. */
+export interface PolicyContext {
+  readonly caller: Caller;
+  readonly purpose: UsePurpose;
+  readonly agent: AgentItem;
+  readonly verified: VerifiedToken;
+  readonly now: Date;
+}
+
+/**
+ * A policy check throws an HttpError to refuse the use. Checks that must not reveal whether the
+ * profile exists throw ProfileNotFoundError. Expiry, source-IP, method and host checks are added
+ * to POLICY as they are built.
+ */
+export type PolicyCheck = (ctx: PolicyContext) => void;
+
+/** A profile is usable only by the registration of the agent it was created for. */
+const boundToAgentIncarnation: PolicyCheck = ({ agent, verified }) => assertBoundToAgent(verified, agent.incarnation);
+
+/** The checks every use passes, in order. */
+export const POLICY: readonly PolicyCheck[] = [boundToAgentIncarnation];
+
+/**
+ * Opens a credential for one use by `caller` (its tenant scopes every read).
+ * Malformed token → 400 before any read; unknown agent → 404 agent_not_found; unknown profile,
+ * wrong secret, other agent or tenant, or an earlier registration's profile → the same 404.
+ */
+export async function openForUse(
+  deps: Deps,
+  caller: Caller,
+  credential: CredentialRef,
+  purpose: UsePurpose,
+  options: UseOptions = {},
+): Promise<OpenedForUse> {
+  // Resolve the credential to a slot and key material (a grant will resolve here too).
+  const token = parseTokenOrThrow(credential.token);
+  const ctx = await loadProfileContext(deps.db, caller.tenant, credential.agentId, token.slot.toString('hex'), { withSession: options.withSession });
+  if (!ctx.agent) throw agentNotFound(credential.agentId);
+  const agent = ctx.agent;
+  // Verify.
+  const verified = verifyToken(deps, caller.tenant, credential.agentId, token, ctx.profile);
+  // Policy.
+  const now = deps.now();
+  for (const check of POLICY) check({ caller, purpose, agent, verified, now });
+  // Decrypt.
+  const profile = openProfileKeys(deps, verified);
+  const secret = openValues(deps, profile);
+  const item = profile.item;
+  return {
+    purpose,
+    caller,
+    agent,
+    profile,
+    type: authTypeOf(item),
+    secret,
+    session: ctx.session,
+    // Record use.
+    recordUse: async () => {
+      await profileRepository(deps.db).recordUse(item.tenant, item.agent_id, item.slot, item.generation, deps.now().toISOString());
+    },
+  };
+}

@@ -1,0 +1,141 @@
+import { DecryptionError } from '../crypto/aead.ts';
+import { constantTimeEqual } from '../crypto/server-seal.ts';
+import type { ServerKey } from '../crypto/server-key.ts';
+import { TokenFormatError, parseToken } from '../crypto/token.ts';
+import type { Deps } from '../deps.ts';
+import { ProfileNotFoundError, ValidationError } from '../errors.ts';
+import type { ProfileRecord } from '../repositories/profiles.ts';
+import type { ProfileItem } from '../schemas/items.ts';
+import { type ProfileBinding, ProfileKeys, computeVerifier } from './profile-keys.ts';
+
+/**
+ * Seal, verify and open a profile's values (DESIGN.md §2). The profile service writes with
+ * `sealProfile`; every read of the values goes through the gate (gate.ts), which composes
+ * `verifyToken` → policy → `openProfileKeys` → `openValues`.
+ */
+
+/** A token's two halves: the slot (where the profile lives) and the secret (its key material). */
+export interface ParsedToken {
+  readonly slot: Buffer;
+  readonly secret: Buffer;
+}
+
+/** A profile whose token was verified and whose keys were derived and checked against its commitment. */
+export interface OpenedProfile {
+  readonly item: ProfileItem;
+  readonly keys: ProfileKeys;
+  readonly secret: Buffer;
+}
+
+/** A profile whose token's secret matched its verifier; its keys are not derived yet. */
+export interface VerifiedToken {
+  readonly item: ProfileItem;
+  readonly serverKey: ServerKey;
+  readonly binding: ProfileBinding;
+  readonly secret: Buffer;
+}
+
+/** Parses an auth token; a malformed one is a 400 before any database call. */
+export function parseTokenOrThrow(token: string): ParsedToken {
+  try {
+    return parseToken(token);
+  } catch (err) {
+    if (err instanceof TokenFormatError) throw new ValidationError(err.message, 'invalid_auth_token');
+    throw err;
+  }
+}
+
+/** What a sealed profile record carries besides its key material and values. */
+export type ProfileMeta = Pick<
+  ProfileRecord,
+  'name' | 'agent_incarnation' | 'should_save_session' | 'created_at' | 'updated_at' | 'last_used_at' | 'use_count'
+>;
+
+/** Encrypts every value under the profile's keys and builds the record (verifier + commitment included). */
+export function sealProfile(
+  serverKey: ServerKey,
+  binding: ProfileBinding,
+  secret: Buffer,
+  recordVersion: number,
+  values: Readonly<Record<string, string>>,
+  meta: ProfileMeta,
+): ProfileRecord {
+  const keys = new ProfileKeys(serverKey, binding, secret);
+  const fields: Record<string, Uint8Array> = {};
+  for (const [field, value] of Object.entries(values)) {
+    fields[field] = keys.seal(field, recordVersion, Buffer.from(value, 'utf8'));
+  }
+  return {
+    ...meta,
+    tenant: binding.tenant,
+    agent_id: binding.agentId,
+    slot: binding.slot.toString('hex'),
+    generation: binding.generation,
+    record_version: recordVersion,
+    server_key_id: serverKey.idHex,
+    verifier: computeVerifier(serverKey, binding, secret),
+    commitment: keys.commitment(),
+    fields,
+  };
+}
+
+/**
+ * True if `stored` is the very record we sealed. The SDK retries a write whose answer was lost,
+ * and the retry's condition then fails against the item the first attempt wrote; our record
+ * carries a fresh verifier and fresh random blobs, so finding them stored proves it landed.
+ */
+export function isSameSeal(stored: ProfileItem | undefined, record: ProfileRecord): boolean {
+  if (!stored || stored.record_version !== record.record_version || !constantTimeEqual(stored.verifier, record.verifier)) return false;
+  const [field, blob] = Object.entries(record.fields)[0] ?? [];
+  const storedBlob = field === undefined ? undefined : stored.fields[field];
+  return blob === undefined || (storedBlob !== undefined && constantTimeEqual(storedBlob, blob));
+}
+
+/**
+ * Verifies a token's secret against the profile read (or its absence) with the same work either
+ * way: the verifier HMAC is computed whether or not an item was found. Unknown slot, wrong
+ * secret, other agent and other tenant all end in the same ProfileNotFoundError.
+ */
+export function verifyToken(deps: Pick<Deps, 'serverKeys'>, tenant: string, agentId: string, token: ParsedToken, found: ProfileItem | undefined): VerifiedToken {
+  const serverKey = found ? deps.serverKeys.byId(found.server_key_id) : undefined;
+  const binding: ProfileBinding = { tenant, agentId, slot: token.slot, generation: found?.generation ?? 0 };
+  const expected = computeVerifier(serverKey ?? deps.serverKeys.current, binding, token.secret);
+  const secretMatches = found !== undefined && serverKey !== undefined && constantTimeEqual(expected, found.verifier);
+  if (!secretMatches || !found || !serverKey) throw new ProfileNotFoundError();
+  return { item: found, serverKey, binding, secret: token.secret };
+}
+
+/**
+ * The binding policy every use and every in-place update obeys: a profile belongs to the
+ * registration of the agent it was created for. A profile left from an earlier registration
+ * of the same agent_id answers like an unknown one.
+ */
+export function assertBoundToAgent(verified: VerifiedToken, agentIncarnation: string | undefined): void {
+  if (verified.item.agent_incarnation !== agentIncarnation) throw new ProfileNotFoundError();
+}
+
+/** Derives the profile's keys and checks them against the stored key commitment before any decryption. */
+export function openProfileKeys(deps: Pick<Deps, 'log'>, verified: VerifiedToken): OpenedProfile {
+  const keys = new ProfileKeys(verified.serverKey, verified.binding, verified.secret);
+  if (!constantTimeEqual(keys.commitment(), verified.item.commitment)) {
+    deps.log.log('error', 'profile key commitment mismatch', { tenant: verified.binding.tenant, agent_id: verified.binding.agentId, slot: verified.item.slot });
+    throw new ProfileNotFoundError();
+  }
+  return { item: verified.item, keys, secret: verified.secret };
+}
+
+/** Decrypts every value of an opened profile; a stored blob that fails to open is logged (no value) and rethrown. */
+export function openValues(deps: Pick<Deps, 'log'>, opened: OpenedProfile): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  try {
+    for (const [field, blob] of Object.entries(opened.item.fields)) {
+      out[field] = opened.keys.open(field, opened.item.record_version, blob).toString('utf8');
+    }
+  } catch (err) {
+    if (err instanceof DecryptionError) {
+      deps.log.log('error', 'stored profile failed to decrypt', { tenant: opened.item.tenant, agent_id: opened.item.agent_id, slot: opened.item.slot });
+    }
+    throw err;
+  }
+  return out;
+}

@@ -1,0 +1,37 @@
+/**
+ * The types every layer passes around, and nothing else: no value is exported, so importing this
+ * module never pulls code in. shared/context.ts builds a `Deps`; services, the credential gate
+ * and the http layer only receive one — which is what breaks the old import circle between
+ * context.ts and the services.
+ */
+import type { Db } from './clients.ts';
+import type { Config } from './config.ts';
+import type { ServerKeyRing } from './crypto/server-key.ts';
+import type { Logger } from './log.ts';
+import type { RunDispatcher } from './runs/dispatch.ts';
+
+/**
+ * Everything a handler needs from the outside world, built once per process (Lambda cold start,
+ * local server start) and passed explicitly to the domain code.
+ */
+export interface Deps {
+  readonly config: Config;
+  readonly db: Db;
+  readonly serverKeys: ServerKeyRing;
+  readonly dispatcher: RunDispatcher;
+  readonly log: Logger;
+  readonly now: () => Date;
+}
+
+/**
+ * Who is making a request, built once per request by the http layer (shared/http/caller.ts) and
+ * passed to the services and to the credential gate (for policy and audit).
+ */
+export interface Caller {
+  readonly tenant: string;
+  /** Short, non-secret id of the API key used: the first 16 hex digits of its SHA-256. */
+  readonly apiKeyId: string;
+  /** API Gateway's requestContext.http.sourceIp — never X-Forwarded-For, which a client can forge. */
+  readonly sourceIp?: string;
+  readonly requestId?: string;
+}
