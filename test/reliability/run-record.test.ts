@@ -2,6 +2,7 @@ import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConflictError } from '#shared/errors';
 import { startRun } from '#shared/services/runs';
+import { testCaller } from '#test/support/credentials';
 import { AGENT_ID, dynamoErrors, type MockedVault, mockedVault, stageDefaults, TENANT } from '../unit/handlers/mocked-deps.ts';
 
 let v: MockedVault;
@@ -22,7 +23,7 @@ describe('startRun and the conditional create of the run record', () => {
     }));
     const dispatch = vi.spyOn(v.deps.dispatcher, 'dispatch');
 
-    const err = await startRun(v.deps, TENANT, body(true), 'http://vault').catch((e: unknown) => e);
+    const err = await startRun(v.deps, testCaller(TENANT), body(true), 'http://vault').catch((e: unknown) => e);
 
     expect(err).toBeInstanceOf(ConflictError);
     expect((err as ConflictError).code).toBe('run_conflict');
@@ -39,7 +40,7 @@ describe('startRun and the conditional create of the run record', () => {
     v.ddb.on(GetCommand, { Key: { sk: 'RUN' } }).callsFake(async () => ({ Item: written[0] }));
     const dispatch = vi.spyOn(v.deps.dispatcher, 'dispatch').mockResolvedValue(undefined);
 
-    const started = await startRun(v.deps, TENANT, body(true), 'http://vault');
+    const started = await startRun(v.deps, testCaller(TENANT), body(true), 'http://vault');
 
     expect(started.session_id).toBe((written[0] as { session_id: string }).session_id);
     expect(dispatch).toHaveBeenCalledOnce();

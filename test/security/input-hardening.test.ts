@@ -3,7 +3,7 @@ import { ValidationError } from '#shared/errors';
 import { isBlockedAddress } from '#shared/runs/address-policy';
 import { assertRunnerUrlAllowed } from '#shared/runs/runner-policy';
 import { AgentId, ProfileName, parseInput } from '#shared/schemas/common';
-import { slotFor } from '#shared/crypto/profile-crypto';
+import { slotFor } from '#shared/credentials/profile-keys';
 import type { Config } from '#shared/config';
 
 describe('profile names and agent ids', () => {

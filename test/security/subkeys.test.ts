@@ -10,7 +10,8 @@ import { DecryptionError } from '../../shared/crypto/aead.ts';
 import { sealBlob } from '../../shared/crypto/blob.ts';
 import { lengthPrefixed } from '../../shared/crypto/encoding.ts';
 import { hkdf, hkdfExpand, hkdfExtract } from '../../shared/crypto/hkdf.ts';
-import { ProfileKeys, computeVerifier, openWithServerKey } from '../../shared/crypto/profile-crypto.ts';
+import { ProfileKeys, computeVerifier } from '../../shared/credentials/profile-keys.ts';
+import { openWithServerKey } from '../../shared/crypto/server-seal.ts';
 import { SUBKEY_ROLES, deriveSubkey, parseServerKeyRing } from '../../shared/crypto/server-key.ts';
 import { binding, material, secretOf } from '../unit/crypto/helpers.ts';
 
