@@ -1,72 +1,147 @@
 import * as z from 'zod';
-import { routeKey, routes } from '../http/routes.ts';
-import { Agent, AgentList, CreateAgentBody, CreatedAgent, SigningSecret, UpdateAgentBody } from './agents.ts';
+import { type RouteDef, routeKey, routes } from '../http/routes.ts';
+import { Agent, AgentList, CreateAgentBody, CreatedAgent, InputArg, Runner, SigningSecret, UpdateAgentBody } from './agents.ts';
 import { ErrorBody } from './common.ts';
 import { CreateProfileBody, CreateProfileResponse, ProfileList, ProfileMetadata, UpsertProfileBody, UpsertProfileResponse } from './profiles.ts';
 import { RunAgentBody, RunAgentResponse, RunStatus } from './runs.ts';
 
+/**
+ * Named schemas: each becomes `components.schemas.<Name>` and is referenced by `$ref`, so that
+ * generated clients get named types (`Agent`, `AuthProfile`, …) instead of anonymous shapes.
+ * Request bodies are rendered as zod *inputs* (defaults optional), responses as *outputs*; a
+ * schema nested in a named one is referenced when it is named too, inlined otherwise.
+ */
+const responseSchemas = {
+  Agent,
+  CreatedAgent,
+  AgentList,
+  InputArg,
+  Runner,
+  SigningSecret,
+  AuthProfile: ProfileMetadata,
+  AuthProfileList: ProfileList,
+  CreateAgentAuthProfileResponse: CreateProfileResponse,
+  UpsertAgentAuthProfileResponse: UpsertProfileResponse,
+  RunAgentResponse,
+  Run: RunStatus,
+  Error: ErrorBody,
+  Health: z.object({ status: z.literal('ok') }),
+} as const;
+
+const requestSchemas = {
+  CreateAgentRequest: CreateAgentBody,
+  UpdateAgentRequest: UpdateAgentBody,
+  CreateAgentAuthProfileRequest: CreateProfileBody,
+  UpsertAgentAuthProfileRequest: UpsertProfileBody,
+  RunAgentRequest: RunAgentBody,
+} as const;
+
+type ResponseName = keyof typeof responseSchemas;
+type RequestName = keyof typeof requestSchemas;
+
+/** Tags group operations in documentation and in generated clients (one client class per tag). */
+const tags = [
+  { name: 'auth-profiles', description: 'Auth profiles: credentials sealed under a token only the caller holds' },
+  { name: 'agents', description: 'Agents: their input arguments and their runner' },
+  { name: 'runs', description: 'Running an agent with a profile, and run status' },
+  { name: 'meta', description: 'Public, storage-free endpoints' },
+] as const;
+type Tag = (typeof tags)[number]['name'];
+
 interface Operation {
+  /** Readable, unique, camelCase: generated clients name their methods after it. */
+  readonly operationId: string;
+  readonly tag: Tag;
   readonly summary: string;
-  readonly body?: z.ZodType;
-  readonly response?: z.ZodType;
+  readonly body?: RequestName;
+  readonly response?: ResponseName;
   readonly status: number;
   readonly public?: boolean;
   readonly query?: Record<string, string>;
 }
 
+const page = { limit: 'Page size, an integer 1-100 (default 50)', cursor: 'next_cursor of the previous page' };
+
 /** Documentation of every route; `routes` (shared/http/routes.ts) decides which exist. */
 const operations: Record<string, Operation> = {
-  'POST /api/create_agent_auth_profile': { summary: 'Create an auth profile; returns its auth token once', body: CreateProfileBody, response: CreateProfileResponse, status: 200 },
-  'POST /api/upsert_agent_auth_profile': { summary: 'Create, replace (new token) or update in place (same token) an auth profile', body: UpsertProfileBody, response: UpsertProfileResponse, status: 200 },
-  'POST /run_agent': { summary: "Run an agent with a profile's credentials", body: RunAgentBody, response: RunAgentResponse, status: 200 },
-  'POST /api/run_agent': { summary: 'Alias of POST /run_agent', body: RunAgentBody, response: RunAgentResponse, status: 200 },
-  'POST /v1/agents': { summary: 'Register an agent; returns its runner signing secret once', body: CreateAgentBody, response: CreatedAgent, status: 201 },
-  'GET /v1/agents': { summary: 'List agents', response: AgentList, status: 200, query: { limit: '1-100, default 50', cursor: 'next_cursor of the previous page' } },
-  'GET /v1/agents/{agent_id}': { summary: 'Read an agent', response: Agent, status: 200 },
-  'PUT /v1/agents/{agent_id}': { summary: "Replace an agent's definition", body: UpdateAgentBody, response: Agent, status: 200 },
-  'DELETE /v1/agents/{agent_id}': { summary: 'Delete an agent (409 while it has profiles unless ?force=true)', status: 204, query: { force: 'true deletes its profiles too' } },
-  'POST /v1/agents/{agent_id}/rotate-signing-secret': { summary: 'Issue a new runner signing secret', response: SigningSecret, status: 200 },
-  'GET /v1/agents/{agent_id}/auth-profiles': { summary: "List an agent's auth profiles (metadata only)", response: ProfileList, status: 200, query: { limit: '1-100, default 50', cursor: 'next_cursor of the previous page' } },
-  'GET /v1/agents/{agent_id}/auth-profiles/{name}': { summary: 'Read auth profile metadata (never values)', response: ProfileMetadata, status: 200 },
-  'DELETE /v1/agents/{agent_id}/auth-profiles/{name}': { summary: 'Delete an auth profile; its token dies at once', status: 204 },
-  'GET /v1/runs/{session_id}': { summary: 'Status and result of a run', response: RunStatus, status: 200 },
-  'GET /openapi.json': { summary: 'This document', status: 200, public: true },
-  'GET /healthz': { summary: 'Liveness', status: 200, public: true },
+  'POST /api/create_agent_auth_profile': { operationId: 'createAgentAuthProfile', tag: 'auth-profiles', summary: 'Create an auth profile; returns its auth token once', body: 'CreateAgentAuthProfileRequest', response: 'CreateAgentAuthProfileResponse', status: 200 },
+  'POST /api/upsert_agent_auth_profile': { operationId: 'upsertAgentAuthProfile', tag: 'auth-profiles', summary: 'Create, replace (new token) or update in place (same token) an auth profile', body: 'UpsertAgentAuthProfileRequest', response: 'UpsertAgentAuthProfileResponse', status: 200 },
+  'POST /run_agent': { operationId: 'runAgent', tag: 'runs', summary: "Run an agent with a profile's credentials", body: 'RunAgentRequest', response: 'RunAgentResponse', status: 200 },
+  'POST /api/run_agent': { operationId: 'runAgentAlias', tag: 'runs', summary: 'Alias of POST /run_agent', body: 'RunAgentRequest', response: 'RunAgentResponse', status: 200 },
+  'POST /v1/agents': { operationId: 'createAgent', tag: 'agents', summary: 'Register an agent; returns its runner signing secret once', body: 'CreateAgentRequest', response: 'CreatedAgent', status: 201 },
+  'GET /v1/agents': { operationId: 'listAgents', tag: 'agents', summary: 'List agents', response: 'AgentList', status: 200, query: page },
+  'GET /v1/agents/{agent_id}': { operationId: 'getAgent', tag: 'agents', summary: 'Read an agent', response: 'Agent', status: 200 },
+  'PUT /v1/agents/{agent_id}': { operationId: 'updateAgent', tag: 'agents', summary: "Replace an agent's definition", body: 'UpdateAgentRequest', response: 'Agent', status: 200 },
+  'DELETE /v1/agents/{agent_id}': { operationId: 'deleteAgent', tag: 'agents', summary: 'Delete an agent (409 while it has profiles unless ?force=true)', status: 204, query: { force: 'true deletes its profiles too' } },
+  'POST /v1/agents/{agent_id}/rotate-signing-secret': { operationId: 'rotateAgentSigningSecret', tag: 'agents', summary: 'Issue a new runner signing secret', response: 'SigningSecret', status: 200 },
+  'GET /v1/agents/{agent_id}/auth-profiles': { operationId: 'listAgentAuthProfiles', tag: 'auth-profiles', summary: "List an agent's auth profiles (metadata only)", response: 'AuthProfileList', status: 200, query: page },
+  'GET /v1/agents/{agent_id}/auth-profiles/{name}': { operationId: 'getAgentAuthProfile', tag: 'auth-profiles', summary: 'Read auth profile metadata (never values)', response: 'AuthProfile', status: 200 },
+  'DELETE /v1/agents/{agent_id}/auth-profiles/{name}': { operationId: 'deleteAgentAuthProfile', tag: 'auth-profiles', summary: 'Delete an auth profile; its token dies at once', status: 204 },
+  'GET /v1/runs/{session_id}': { operationId: 'getRun', tag: 'runs', summary: 'Status and result of a run', response: 'Run', status: 200 },
+  'GET /openapi.json': { operationId: 'getOpenApiDocument', tag: 'meta', summary: 'This document', status: 200, public: true },
+  'GET /healthz': { operationId: 'getHealth', tag: 'meta', summary: 'Liveness', response: 'Health', status: 200, public: true },
 };
 
-const schema = (s: z.ZodType, io: 'input' | 'output') => z.toJSONSchema(s, { io, unrepresentable: 'any' });
+const ref = (name: ResponseName | RequestName) => ({ $ref: `#/components/schemas/${name}` });
 
-/** Builds the OpenAPI 3.1 document from the route table and the zod schemas. */
+/** Renders one set of named schemas; `$ref`s between them point into components.schemas. */
+function componentSchemas(named: Readonly<Record<string, z.ZodType>>, io: 'input' | 'output'): Record<string, unknown> {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries(named)) registry.add(schema, { id });
+  const { schemas } = z.toJSONSchema(registry, { io, unrepresentable: 'any', uri: (id) => `#/components/schemas/${id}` });
+  // Each rendered schema carries `$schema`/`$id`; inside an OpenAPI 3.1 document the dialect is
+  // the document's own and an `$id` would change how its `$ref`s resolve, so both go.
+  const out: Record<string, unknown> = {};
+  for (const [id, { $schema: _s, $id: _i, ...rest }] of Object.entries(schemas)) out[id] = rest;
+  return out;
+}
+
+function operation(r: RouteDef, op: Operation) {
+  const params: Record<string, unknown>[] = [...r.path.matchAll(/\{([a-z_]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+  for (const [name, description] of Object.entries(op.query ?? {})) params.push({ name, in: 'query', required: false, schema: { type: 'string' }, description });
+  const error = { $ref: '#/components/responses/Error' };
+  return {
+    operationId: op.operationId,
+    tags: [op.tag],
+    summary: op.summary,
+    ...(params.length ? { parameters: params } : {}),
+    ...(op.public ? { security: [] } : {}),
+    ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: ref(op.body) } } } } : {}),
+    responses: {
+      [op.status]: op.response ? { description: 'Success', content: { 'application/json': { schema: ref(op.response) } } } : { description: 'Success' },
+      '4XX': error,
+      '5XX': error,
+    },
+  };
+}
+
+/**
+ * Builds the OpenAPI 3.1 document from the route table and the zod schemas. `serverUrl` (when
+ * known) is listed first; the relative server `/` always works for the vault serving the document.
+ */
 export function buildOpenApi(serverUrl?: string) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
     const op = operations[routeKey(r)];
     if (!op) throw new Error(`route ${routeKey(r)} has no OpenAPI operation`);
-    const params = [...r.path.matchAll(/\{([a-z_]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
-    for (const [name, description] of Object.entries(op.query ?? {})) params.push({ name, in: 'query', required: false, schema: { type: 'string' }, description } as never);
-    const error = { description: 'Error', content: { 'application/json': { schema: schema(ErrorBody, 'output') } } };
     paths[r.path] ??= {};
-    (paths[r.path] as Record<string, unknown>)[r.method.toLowerCase()] = {
-      summary: op.summary,
-      operationId: routeKey(r).replace(/[^A-Za-z0-9]+/g, '_').replace(/^_|_$/g, ''),
-      ...(params.length ? { parameters: params } : {}),
-      ...(op.public ? { security: [] } : {}),
-      ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: schema(op.body, 'input') } } } } : {}),
-      responses: {
-        [op.status]: op.response
-          ? { description: 'Success', content: { 'application/json': { schema: schema(op.response, 'output') } } }
-          : { description: 'Success' },
-        '4XX': error,
-        '5XX': error,
-      },
-    };
+    (paths[r.path] as Record<string, unknown>)[r.method.toLowerCase()] = operation(r, op);
   }
   return {
     openapi: '3.1.0',
     info: { title: 'agent-vault', version: '1.0.0', description: 'Credential vault for AI agents: auth profiles encrypted under a key derived from a token only the caller holds.' },
-    ...(serverUrl ? { servers: [{ url: serverUrl }] } : {}),
+    servers: [
+      ...(serverUrl ? [{ url: serverUrl }] : []),
+      { url: '/', description: 'The vault serving this document' },
+      { url: 'http://127.0.0.1:3000', description: 'A local vault started with npm start (default PORT)' },
+    ],
+    tags,
     security: [{ bearer: [] }, { apiKeyHeader: [] }],
     components: {
+      schemas: { ...componentSchemas(responseSchemas, 'output'), ...componentSchemas(requestSchemas, 'input') },
+      responses: {
+        Error: { description: 'Error: `{"error":{"code","message"}}`', content: { 'application/json': { schema: ref('Error') } } },
+      },
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'Tenant API key (avk_…)' },
         apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-Api-Key' },

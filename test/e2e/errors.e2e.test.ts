@@ -272,9 +272,11 @@ describe('GET /openapi.json', () => {
     const res = await vault.call('GET', '/openapi.json', undefined, { apiKey: null });
 
     const create = res.json.paths['/api/create_agent_auth_profile'].post;
-    const schema = create.requestBody.content['application/json'].schema;
+    const named = (ref: string) => res.json.components.schemas[ref.replace('#/components/schemas/', '')];
+    const schema = named(create.requestBody.content['application/json'].schema.$ref);
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['name', 'agent_id', 'auth_data']));
-    expect(create.responses['4XX'].content['application/json'].schema.properties).toHaveProperty('error');
+    const error = res.json.components.responses[create.responses['4XX'].$ref.replace('#/components/responses/', '')];
+    expect(named(error.content['application/json'].schema.$ref).properties).toHaveProperty('error');
   });
 });
 
