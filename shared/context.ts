@@ -1,11 +1,8 @@
-import { type Db, createDb } from './clients.ts';
+import { createDb } from './clients.ts';
 import { type Config, loadConfig } from './config.ts';
 import type { Deps } from './deps.ts';
 import { type Logger, createLogger } from './log.ts';
-import { loadOrCreateLocalKeyRing } from './crypto/key-ring-file.ts';
 import type { RunDispatcher } from './runs/dispatch.ts';
-import { type InProcessDispatcher, createInProcessDispatcher } from './runs/in-process.ts';
-import { executeRunJob } from './services/runs.ts';
 
 export type { Caller, Deps } from './deps.ts';
 
@@ -57,29 +54,7 @@ async function buildDepsFromEnv(): Promise<Deps> {
     const dispatcher = runDispatcherFactory?.(config) ?? noDispatcher;
     return { config, db, serverKeys, dispatcher, log, now: () => new Date() };
   }
-  return createLocalDeps(config, { db, log });
-}
-
-/**
- * Local-mode dependencies: the server key ring from the data folder and an in-process queue for
- * async runs. The local server and the tests build their dependencies with this.
- */
-export async function createLocalDeps(config: Config, parts: { db: Db; log: Logger; now?: () => Date }): Promise<Deps & { dispatcher: InProcessDispatcher }> {
-  const serverKeys = await loadOrCreateLocalKeyRing(config.dataDir);
-  const deps: Deps & { dispatcher: InProcessDispatcher } = {
-    config,
-    db: parts.db,
-    serverKeys,
-    log: parts.log,
-    now: parts.now ?? (() => new Date()),
-    dispatcher: createInProcessDispatcher(
-      (job) => executeRunJob(deps, job),
-      (err, job) =>
-        parts.log.log('error', 'async run crashed', {
-          session_id: job.sessionId,
-          error_name: err instanceof Error ? err.name : typeof err,
-        }),
-    ),
-  };
-  return deps;
+  // Local mode is wired by infra/local (the server, admin CLI, tests and bench call setDeps), so
+  // no Lambda bundle carries the key-ring file loader or the in-process queue.
+  throw new Error('local-mode dependencies are installed by infra/local (createLocalDeps + setDeps); set VAULT_MODE=aws in Lambda');
 }

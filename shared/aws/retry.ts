@@ -1,3 +1,4 @@
+import { sleep as sleepMs } from '../sleep.ts';
 import { isTransientDependencyError, ServiceUnavailableError } from '../errors.ts';
 
 /** How hard to retry an AWS call that is throttled or failing transiently. */
@@ -25,7 +26,6 @@ export function isRetryable(err: unknown): boolean {
   return status === 429 || err.name === 'TooManyRequestsException';
 }
 
-const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs `op`, retrying while it fails with a transient dependency error (throttling, a 5xx, a
@@ -39,7 +39,7 @@ const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resol
  * below 0.7 s, small enough for a cold start behind API Gateway's 30 s limit.
  */
 export async function withDependencyRetry<T>(op: () => Promise<T>, unavailableMessage: string, options: RetryOptions = {}): Promise<T> {
-  const { maxAttempts = 4, baseDelayMs = 100, maxDelayMs = 1_000, sleep = sleepFor, random = Math.random } = options;
+  const { maxAttempts = 4, baseDelayMs = 100, maxDelayMs = 1_000, sleep = sleepMs, random = Math.random } = options;
   for (let attempt = 1; ; attempt++) {
     try {
       return await op();

@@ -1,6 +1,7 @@
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
-import { type ItemKey, keys } from '../keys.ts';
+import { AGENT_PREFIX, type ItemKey, PROFILE_PREFIX, SESSION_PREFIX, keys } from '../keys.ts';
+import { drainBatch } from './batch.ts';
 import { AgentItem, ProfileItem, SessionItem } from '../schemas/items.ts';
 
 export interface ProfileContext {
@@ -8,8 +9,6 @@ export interface ProfileContext {
   readonly profile?: ProfileItem;
   readonly session?: SessionItem;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The agent and, when a slot is named, its profile (and, for runs, the saved session) in one
@@ -26,20 +25,20 @@ export async function loadProfileContext(
   if (slotHex) wanted.push(keys.profile(tenant, agentId, slotHex));
   if (slotHex && withSession) wanted.push(keys.session(tenant, agentId, slotHex));
   const found: Record<string, unknown>[] = [];
-  let pending: ItemKey[] = wanted;
-  for (let attempt = 0; pending.length > 0; attempt++) {
-    if (attempt > 0) await sleep(Math.min(500, 20 * 2 ** attempt));
-    if (attempt > 6) throw new Error('DynamoDB kept returning unprocessed keys');
-    const out = await db.doc.send(
-      new BatchGetCommand({ RequestItems: { [db.tableName]: { Keys: pending, ConsistentRead: true } } }),
-    );
-    found.push(...(out.Responses?.[db.tableName] ?? []));
-    pending = (out.UnprocessedKeys?.[db.tableName]?.Keys ?? []) as ItemKey[];
-  }
+  await drainBatch(
+    wanted,
+    async (pending) => {
+      const out = await db.doc.send(new BatchGetCommand({ RequestItems: { [db.tableName]: { Keys: pending, ConsistentRead: true } } }));
+      found.push(...(out.Responses?.[db.tableName] ?? []));
+      return (out.UnprocessedKeys?.[db.tableName]?.Keys ?? []) as ItemKey[];
+    },
+    'keys',
+    { baseDelayMs: 20, maxDelayMs: 500, maxRounds: 6 },
+  );
   const bySk = (prefix: string) => found.find((i) => typeof i.sk === 'string' && i.sk.startsWith(prefix));
-  const agent = bySk('AGENT#');
-  const profile = bySk('PROFILE#');
-  const session = bySk('SESSION#');
+  const agent = bySk(AGENT_PREFIX);
+  const profile = bySk(PROFILE_PREFIX);
+  const session = bySk(SESSION_PREFIX);
   return {
     agent: agent ? AgentItem.parse(agent) : undefined,
     profile: profile ? ProfileItem.parse(profile) : undefined,

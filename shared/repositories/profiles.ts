@@ -2,6 +2,7 @@ import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand,
 import type { Db } from '../clients.ts';
 import { PROFILE_PREFIX, keys } from '../keys.ts';
 import { ProfileItem } from '../schemas/items.ts';
+import { drainBatch } from './batch.ts';
 import { conditional } from './conditional.ts';
 import { queryPage } from './pagination.ts';
 
@@ -10,8 +11,6 @@ export type ProfileRecord = Omit<ProfileItem, 'pk' | 'sk' | 'entity'>;
 function toItem(r: ProfileRecord) {
   return { ...keys.profile(r.tenant, r.agent_id, r.slot), entity: 'profile' as const, ...r };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * One item per profile, keyed by the slot its token carries (DESIGN.md §3). Every write is
@@ -139,15 +138,18 @@ export function profileRepository(db: Db) {
         );
         const itemKeys = (page.Items ?? []).map((i) => ({ pk: i.pk as string, sk: i.sk as string }));
         for (let i = 0; i < itemKeys.length; i += 25) {
-          let requests = itemKeys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
-          for (let attempt = 0; requests.length > 0; attempt++) {
-            if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
-            if (attempt > 8) throw new Error('DynamoDB kept returning unprocessed deletes');
-            const out = await db.doc.send(new BatchWriteCommand({ RequestItems: { [TableName]: requests } }));
-            const left = out.UnprocessedItems?.[TableName] ?? [];
-            deleted += requests.length - left.length;
-            requests = left as typeof requests;
-          }
+          const requests = itemKeys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
+          await drainBatch(
+            requests,
+            async (pending) => {
+              const out = await db.doc.send(new BatchWriteCommand({ RequestItems: { [TableName]: pending } }));
+              const left = (out.UnprocessedItems?.[TableName] ?? []) as typeof requests;
+              deleted += pending.length - left.length;
+              return left;
+            },
+            'deletes',
+            { baseDelayMs: 25, maxDelayMs: 1000, maxRounds: 8 },
+          );
         }
         start = page.LastEvaluatedKey;
       } while (start);

@@ -1,8 +1,5 @@
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import type { LookupFunction } from 'node:net';
-import { BlockedRunnerError, resolveRunnerAddress } from './address-policy.ts';
-import type { Redactor } from './redact.ts';
+import { sendOutbound } from '../outbound/http-client.ts';
+import type { Redactor } from '../outbound/redact.ts';
 import { SIGNATURE_HEADER, signPayload } from './signature.ts';
 import { MAX_JSON_DEPTH, jsonDepth } from '../http/middleware.ts';
 
@@ -42,95 +39,61 @@ export async function callWebhookRunner(call: RunnerCall): Promise<RunnerResult>
   } catch {
     return { ok: false, error: 'runner url is invalid' };
   }
-  let pinned: { address: string; family: 4 | 6 };
-  try {
-    pinned = await resolveRunnerAddress(url.hostname, call.allowPrivate);
-  } catch (err) {
-    return { ok: false, error: err instanceof BlockedRunnerError ? err.message : `runner host ${url.hostname} could not be resolved` };
-  }
   const body = JSON.stringify(call.payload);
-  const lookup: LookupFunction = (_host, options, cb) => {
-    if ((options as { all?: boolean }).all) {
-      (cb as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [pinned]);
-    } else {
-      cb(null, pinned.address, pinned.family);
-    }
-  };
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  return new Promise<RunnerResult>((resolve) => {
-    let settled = false;
-    const finish = (r: RunnerResult) => {
-      if (!settled) {
-        settled = true;
-        clearTimeout(timer);
-        resolve(r);
-      }
-    };
-    const req = send(
-      url,
-      {
-        method: 'POST',
-        lookup,
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-          'user-agent': 'agent-vault',
-          [SIGNATURE_HEADER]: signPayload(call.signingSecret, body, call.nowSeconds),
-        },
-      },
-      (res) => {
-        const status = res.statusCode ?? 0;
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > MAX_RUNNER_RESPONSE_BYTES) {
-            finish({ ok: false, error: `runner response exceeded ${MAX_RUNNER_RESPONSE_BYTES} bytes (1 MiB)` });
-            req.destroy();
-            return;
-          }
-          chunks.push(c);
-        });
-        res.on('error', () => finish({ ok: false, error: 'runner connection failed while reading the response' }));
-        res.on('end', () => {
-          if (status < 200 || status > 299) {
-            const redirect = status >= 300 && status < 400 ? ' (redirects are not followed)' : '';
-            finish({ ok: false, error: `runner answered HTTP ${status}${redirect}` });
-            return;
-          }
-          const text = Buffer.concat(chunks).toString('utf8');
-          if (jsonDepth(text) > MAX_JSON_DEPTH * 2) {
-            finish({ ok: false, error: `runner answered with JSON nested more than ${MAX_JSON_DEPTH * 2} levels deep` });
-            return;
-          }
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            finish({ ok: false, error: 'runner answered with a body that is not JSON' });
-            return;
-          }
-          if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-            finish({ ok: false, error: 'runner answered with JSON that is not an object {output?, session?, error?}' });
-            return;
-          }
-          const r = parsed as { output?: unknown; session?: unknown; error?: unknown };
-          if (r.error !== undefined && r.error !== null && typeof r.error !== 'string') {
-            finish({ ok: false, error: 'runner answered with a non-string "error"' });
-            return;
-          }
-          const shown = redactResponse(call.redactor, text, r);
-          finish({ ok: true, output: shown.output, session: r.session, error: (shown.error as string | null) ?? undefined });
-        });
-      },
-    );
-    const timer = setTimeout(() => {
-      finish({ ok: false, error: `runner did not answer within ${call.timeoutMs} ms` });
-      req.destroy();
-    }, call.timeoutMs);
-    req.on('error', () => finish({ ok: false, error: 'runner could not be reached' }));
-    req.end(body);
+  const res = await sendOutbound({
+    url,
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      'user-agent': 'agent-vault',
+      [SIGNATURE_HEADER]: signPayload(call.signingSecret, body, call.nowSeconds),
+    },
+    body,
+    timeoutMs: call.timeoutMs,
+    maxResponseBytes: MAX_RUNNER_RESPONSE_BYTES,
+    allowPrivate: call.allowPrivate,
   });
+  if (!res.ok) {
+    switch (res.reason) {
+      case 'blocked':
+        return { ok: false, error: res.message };
+      case 'unresolvable':
+        return { ok: false, error: `runner host ${url.hostname} could not be resolved` };
+      case 'too_large':
+        return { ok: false, error: `runner response exceeded ${MAX_RUNNER_RESPONSE_BYTES} bytes (1 MiB)` };
+      case 'read_failed':
+        return { ok: false, error: 'runner connection failed while reading the response' };
+      case 'timeout':
+        return { ok: false, error: `runner did not answer within ${call.timeoutMs} ms` };
+      case 'unreachable':
+        return { ok: false, error: 'runner could not be reached' };
+    }
+  }
+  const status = res.status;
+  if (status < 200 || status > 299) {
+    const redirect = status >= 300 && status < 400 ? ' (redirects are not followed)' : '';
+    return { ok: false, error: `runner answered HTTP ${status}${redirect}` };
+  }
+  const text = res.body.toString('utf8');
+  if (jsonDepth(text) > MAX_JSON_DEPTH * 2) {
+    return { ok: false, error: `runner answered with JSON nested more than ${MAX_JSON_DEPTH * 2} levels deep` };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { ok: false, error: 'runner answered with a body that is not JSON' };
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return { ok: false, error: 'runner answered with JSON that is not an object {output?, session?, error?}' };
+  }
+  const r = parsed as { output?: unknown; session?: unknown; error?: unknown };
+  if (r.error !== undefined && r.error !== null && typeof r.error !== 'string') {
+    return { ok: false, error: 'runner answered with a non-string "error"' };
+  }
+  const shown = redactResponse(call.redactor, text, r);
+  return { ok: true, output: shown.output, session: r.session, error: (shown.error as string | null) ?? undefined };
 }
 
 /**

@@ -4,7 +4,7 @@ import { openWithServerKey, sealWithServerKey } from '../crypto/server-seal.ts';
 import { ConflictError, agentNotFound } from '../errors.ts';
 import { agentRepository } from '../repositories/agents.ts';
 import { profileRepository } from '../repositories/profiles.ts';
-import { assertRunnerUrlAllowed } from '../runs/runner-policy.ts';
+import { assertRunnerUrlAllowed } from '../outbound/runner-policy.ts';
 import type { Agent, CreateAgentBody, UpdateAgentBody } from '../schemas/agents.ts';
 import type { AgentItem } from '../schemas/items.ts';
 import type { NewAgentItem } from '../repositories/agents.ts';

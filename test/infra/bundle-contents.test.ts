@@ -1,8 +1,9 @@
+import { readdirSync } from 'node:fs';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
-/** The package directories an esbuild bundle of a handler pulls in. */
-async function bundledPackages(entry: string): Promise<Set<string>> {
+/** The source files (metafile inputs) an esbuild bundle of a handler pulls in. */
+async function bundledInputs(entry: string): Promise<string[]> {
   const result = await build({
     entryPoints: [entry],
     bundle: true,
@@ -13,8 +14,13 @@ async function bundledPackages(entry: string): Promise<Set<string>> {
     metafile: true,
     logLevel: 'silent',
   });
+  return Object.keys(result.metafile.inputs);
+}
+
+/** The package directories an esbuild bundle of a handler pulls in. */
+async function bundledPackages(entry: string): Promise<Set<string>> {
   const packages = new Set<string>();
-  for (const input of Object.keys(result.metafile.inputs)) {
+  for (const input of await bundledInputs(entry)) {
     const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
     if (m?.[1]) packages.add(m[1]);
   }
@@ -40,5 +46,18 @@ describe('function bundles carry only the clients they use', () => {
     const pkgs = await bundledPackages('functions/runs.ts');
     expect(pkgs.has('@aws-sdk/client-kms')).toBe(true);
     expect(pkgs.has('@aws-sdk/client-lambda')).toBe(true);
+  });
+});
+
+const FUNCTIONS = readdirSync('functions')
+  .filter((f) => f.endsWith('.ts'))
+  .map((f) => `functions/${f}`);
+
+describe('function bundles carry no local-only wiring', () => {
+  it.each(FUNCTIONS)('bundles nothing from infra/local into %s (key-ring file, in-process queue, table creation)', async (entry) => {
+    const inputs = await bundledInputs(entry);
+    expect(inputs.some((i) => i.startsWith('functions/'))).toBe(true);
+    expect(inputs.filter((i) => /(^|\/)infra\/local\//.test(i))).toEqual([]);
+    expect(inputs.filter((i) => /dynalite|key-ring-file|in-process|\/table\.ts$/.test(i))).toEqual([]);
   });
 });

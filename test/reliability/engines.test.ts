@@ -11,7 +11,7 @@ import { slotFor } from '#shared/credentials/profile-keys';
 import { formatToken } from '#shared/crypto/token';
 import { ConflictError, NotFoundError, ProfileNotFoundError, ValidationError } from '#shared/errors';
 import { loadProfileContext } from '#shared/repositories/profile-context';
-import { ensureTable } from '#shared/repositories/table';
+import { ensureTable } from '#infra/local/table';
 import { createAgent, deleteAgent } from '#shared/services/agents';
 import { createProfile, getProfileMetadata, listProfiles, upsertProfile } from '#shared/services/profiles';
 import { decryptAuthData, openProfile } from '#test/support/credentials';

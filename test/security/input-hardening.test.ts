@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '#shared/errors';
-import { isBlockedAddress } from '#shared/runs/address-policy';
-import { assertRunnerUrlAllowed } from '#shared/runs/runner-policy';
+import { isBlockedAddress } from '#shared/outbound/address-policy';
+import { assertRunnerUrlAllowed } from '#shared/outbound/runner-policy';
 import { AgentId, ProfileName, parseInput } from '#shared/schemas/common';
 import { slotFor } from '#shared/credentials/profile-keys';
 import type { Config } from '#shared/config';

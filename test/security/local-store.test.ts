@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type LocalVault, startLocalVault } from '#infra/local/server';
-import { KEY_RING_FILE } from '#shared/crypto/key-ring-file';
+import { KEY_RING_FILE } from '#infra/local/key-ring-file';
 import { silentLogger } from '#shared/log';
 
 /**

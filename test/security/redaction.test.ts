@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REDACTED, Redactor } from '#shared/runs/redact';
+import { REDACTED, Redactor } from '#shared/outbound/redact';
 import { callWebhookRunner } from '#shared/runs/webhook';
 import { startTestRunner } from '#test/support/runner';
 

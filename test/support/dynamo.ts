@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Db, createDb } from '#shared/clients';
 import { type Config, loadConfig } from '#shared/config';
-import { type Deps, createLocalDeps } from '#shared/context';
+import type { Deps } from '#shared/context';
+import { createLocalDeps } from '#infra/local/deps';
 import { type Logger, createLogger } from '#shared/log';
-import { ensureTable } from '#shared/repositories/table';
-import type { InProcessDispatcher } from '#shared/runs/in-process';
+import { ensureTable } from '#infra/local/table';
+import type { InProcessDispatcher } from '#infra/local/in-process-queue';
 import { startEmbeddedDynamo } from '#infra/local/embedded-dynamo';
 import { afterAll, beforeAll } from 'vitest';
 

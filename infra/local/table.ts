@@ -4,6 +4,7 @@ import {
   type DynamoDBClient,
   ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb';
+import { sleep } from '#shared/sleep';
 
 /** Attribute that makes items expire (DynamoDB TTL; also checked on read). */
 export const TTL_ATTRIBUTE = 'expires_at';
@@ -40,7 +41,7 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
   for (let i = 0; i < 100; i++) {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
     if (Table?.TableStatus === 'ACTIVE') return 'created';
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   throw new Error(`table ${tableName} did not become ACTIVE`);
 }

@@ -1,5 +1,5 @@
-import { TooManyRequestsError } from '../errors.ts';
-import type { RunDispatcher, RunJob } from './dispatch.ts';
+import { TooManyRequestsError } from '#shared/errors';
+import type { RunDispatcher, RunJob } from '#shared/runs/dispatch';
 
 export interface InProcessOptions {
   /** Runs executing at once. */

@@ -2,9 +2,9 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KEY_RING_FILE, loadOrCreateLocalKeyRing } from '../../../shared/crypto/key-ring-file.ts';
+import { KEY_RING_FILE, loadOrCreateLocalKeyRing } from '#infra/local/key-ring-file';
 import { ServerKeyRingError, parseServerKeyRing } from '../../../shared/crypto/server-key.ts';
-import { ringJson } from './helpers.ts';
+import { ringJson } from '../crypto/helpers.ts';
 
 const posix = process.platform !== 'win32';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BlockedRunnerError, isBlockedAddress, resolveRunnerAddress } from '#shared/runs/address-policy';
+import { BlockedRunnerError, isBlockedAddress, resolveRunnerAddress } from '#shared/outbound/address-policy';
 
 describe('isBlockedAddress', () => {
   it.each([

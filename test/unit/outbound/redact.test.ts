@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { REDACTED, redactSecrets } from '#shared/runs/redact';
+import { REDACTED, redactSecrets } from '#shared/outbound/redact';
 
 describe('redactSecrets', () => {
   it('replaces a secret inside a top-level string', () => {

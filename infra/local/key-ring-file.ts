@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type ServerKeyRing, ServerKeyRingError, generateServerKeyRingJson, parseServerKeyRing } from './server-key.ts';
+import { type ServerKeyRing, ServerKeyRingError, generateServerKeyRingJson, parseServerKeyRing } from '#shared/crypto/server-key';
 
 export const KEY_RING_FILE = 'server-key.json';
 
