@@ -2,7 +2,7 @@
  * Property tests (fast-check, 200 runs each) over the profile crypto. Strings are built from
  * well-formed units that stress delimiters and Unicode: '#', '|', '\0', a fake 4-byte length
  * prefix, emoji, combining marks, ZWJ, U+FFFD and arbitrary code points. (Lone surrogates are
- * covered by explicit tests in encoding.test.ts and profile-crypto.test.ts.)
+ * covered by explicit tests in encoding.test.ts and profile-keys.test.ts.)
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
