@@ -55,6 +55,31 @@ export class MethodNotAllowedError extends HttpError {
   }
 }
 
+/** Refused by a policy (a profile's outbound hosts or paths, a blocked destination). */
+export class ForbiddenError extends withStatus(403, 'forbidden') {
+  override readonly name = 'ForbiddenError';
+}
+
+/** A method a profile's policy does not allow (the route itself exists). */
+export class MethodRefusedError extends withStatus(405, 'method_not_allowed') {
+  override readonly name = 'MethodRefusedError';
+}
+
+/** A feature that exists in the API but is not available in this build. */
+export class NotImplementedError extends withStatus(501, 'not_implemented') {
+  override readonly name = 'NotImplementedError';
+}
+
+/** An upstream the vault called for the caller failed (unreachable, bad answer, too large). */
+export class BadGatewayError extends withStatus(502, 'bad_gateway') {
+  override readonly name = 'BadGatewayError';
+}
+
+/** An upstream the vault called for the caller did not answer in time. */
+export class GatewayTimeoutError extends withStatus(504, 'upstream_timeout') {
+  override readonly name = 'GatewayTimeoutError';
+}
+
 export class ConflictError extends withStatus(409, 'conflict') {
   override readonly name = 'ConflictError';
 }

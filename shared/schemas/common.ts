@@ -123,7 +123,7 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what 
   const problems = result.error.issues.slice(0, 10).map((i) => {
     const path = pathOf(i.path);
     let message = i.message;
-    if (i.code === 'invalid_type' && valueAt(input, i.path) === undefined) message = 'is required';
+    if ((i.code === 'invalid_type' || i.code === 'invalid_value') && valueAt(input, i.path) === undefined) message = 'is required';
     return path ? `${path}: ${message}` : message;
   });
   throw new ValidationError(`Invalid ${what}: ${problems.join('; ')}`);

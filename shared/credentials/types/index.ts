@@ -1,18 +1,51 @@
+import * as z from 'zod';
+import { parseInput } from '../../schemas/common.ts';
 import type { ProfileItem } from '../../schemas/items.ts';
+import { apiKey } from './api-key.ts';
+import { basic } from './basic.ts';
+import { bearer } from './bearer.ts';
 import { custom } from './custom.ts';
-import type { AuthTypeModule } from './types.ts';
+import { oauth2ClientCredentials } from './oauth2-client-credentials.ts';
+import type { AuthTypeModule, AuthTypeName } from './types.ts';
 
-export type { AuthTypeModule, InjectResult, OutboundRequest } from './types.ts';
-
-/** Every auth type the vault knows, by name. A new type is one module and one entry here. */
-export const authTypes = { custom } as const;
-
-export type AuthTypeName = keyof typeof authTypes;
+export { AuthType, type AuthTypeModule, type AuthTypeName, type InjectResult, type OutboundRequest, type Secret } from './types.ts';
 
 /**
- * The module of a stored profile's type. Profiles do not store a type yet: every profile is
- * `custom` (free-form auth_data). When the item gains `auth_type`, this reads it.
+ * Every auth type the vault knows, by name. A new type is one module and one entry here; the
+ * `satisfies` makes the compiler ask for every name of `AuthType`. (Each module has its own
+ * config shape, hence `any` for the config.)
  */
-export function authTypeOf(_item: ProfileItem): AuthTypeModule<Readonly<Record<string, string>>> {
-  return authTypes.custom;
+// biome-ignore lint/suspicious/noExplicitAny: each module has its own config shape
+export const authTypes = { custom, bearer, basic, api_key: apiKey, oauth2_client_credentials: oauth2ClientCredentials } as const satisfies Record<AuthTypeName, AuthTypeModule<any>>;
+
+/** The module of an auth type, with its config as a plain record. */
+export function authTypeModule(name: AuthTypeName): AuthTypeModule {
+  return authTypes[name] as unknown as AuthTypeModule;
+}
+
+/** The module of a stored profile's type (items written before typed profiles read as custom). */
+export function authTypeOf(item: Pick<ProfileItem, 'auth_type'>): AuthTypeModule {
+  return authTypeModule(item.auth_type);
+}
+
+/** A typed profile's validated parts. */
+export interface TypedCredential {
+  readonly authType: AuthTypeName;
+  readonly config: Record<string, unknown>;
+}
+
+/**
+ * Validates a profile's non-secret config and secret values together. Every problem is a 400
+ * naming the field: `auth_data.token: is required` for a bearer profile without a token.
+ */
+export function parseCredential(type: AuthTypeModule, authConfig: unknown, authData: Readonly<Record<string, string>>): TypedCredential {
+  const config = parseInput(z.object({ auth_config: type.config }), { auth_config: authConfig ?? {} }, `auth_config for auth_type ${type.name}`)
+    .auth_config as Record<string, unknown>;
+  parseInput(z.object({ auth_data: type.schemaFor(config) }), { auth_data: authData }, `auth_data for auth_type ${type.name}`);
+  return { authType: type.name, config };
+}
+
+/** The stored config of a profile, parsed again by its type (a foreign or stale item fails loudly). */
+export function storedConfig(type: AuthTypeModule, stored: unknown): Record<string, unknown> {
+  return type.config.parse(stored ?? {}) as Record<string, unknown>;
 }

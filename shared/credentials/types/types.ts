@@ -1,12 +1,22 @@
-import type * as z from 'zod';
+import * as z from 'zod';
 
 /**
- * The per-type seam. Each auth type is one module (types/<name>.ts) that says what its secret
- * looks like (a zod schema) and how it is used: handed to a runner as parameters, or injected
- * into an outbound request. Adding a type = one module + one line in types/index.ts.
+ * The per-type seam. Each auth type is one module (types/<name>.ts) that says what its
+ * non-secret config and its secret look like (zod schemas) and how it is used: handed to a runner
+ * as parameters, or injected into an outbound request. Adding a type = one module + one line in
+ * types/index.ts (the exhaustive `authTypes` record makes the compiler ask for it).
  */
 
-/** An outbound HTTP request before the vault sends it (the proxy and "test profile" build one). */
+/** The kinds of auth profile (DESIGN.md §5). `custom` is the free-form auth_data of old. */
+export const AuthType = z
+  .enum(['custom', 'bearer', 'basic', 'api_key', 'oauth2_client_credentials'])
+  .describe('custom (default: free-form auth_data handed to runners) | bearer | basic | api_key | oauth2_client_credentials');
+export type AuthTypeName = z.infer<typeof AuthType>;
+
+/**
+ * An outbound HTTP request before the vault sends it (the proxy and "test profile" build one).
+ * Header names are lower case; the body is the exact text to send.
+ */
 export interface OutboundRequest {
   readonly method: string;
   readonly url: URL;
@@ -19,14 +29,44 @@ export type InjectResult =
   | { readonly injectable: true; readonly request: OutboundRequest }
   | { readonly injectable: false; readonly reason: string };
 
-export interface AuthTypeModule<Secret> {
-  readonly name: string;
-  /** The decrypted values of a profile of this type (the single source of truth for validation). */
-  readonly schema: z.ZodType<Secret>;
+export type Secret = Readonly<Record<string, string>>;
+
+export interface AuthTypeModule<Config = Record<string, unknown>> {
+  readonly name: AuthTypeName;
+  /** Non-secret settings, stored in clear on the profile item (validated on write and on read). */
+  readonly config: z.ZodType<Config>;
+  /** The decrypted values of a profile of this type; may depend on the config (api_key names). */
+  schemaFor(config: Config): z.ZodType<Record<string, string>>;
+  /**
+   * How the secret reaches a request: `direct` (inject the stored values), `access_token` (the
+   * stored values are exchanged for an access token first, which is what `inject` receives —
+   * OAuth2), `none` (custom: only a runner can use it).
+   */
+  readonly injection: 'direct' | 'access_token' | 'none';
   /** What a runner receives in `parameters` when the credential is delivered to it. */
   runParameters(secret: Secret): Record<string, string>;
-  /** The request with the credential injected (proxy, test), or `injectable: false` with a reason. */
-  inject(request: OutboundRequest, secret: Secret): InjectResult;
-  /** Every value that must never come back out (the leak guard redacts these from runner and upstream answers). */
-  secretValues(secret: Secret): string[];
+  /** Pure: the request with the credential injected; the caller's inline auth never survives. */
+  inject(request: OutboundRequest, secret: Secret, config: Config): InjectResult;
+  /** Every value that must never come back out (the leak guard redacts these and their encodings). */
+  secretValues(secret: Secret, config: Config): string[];
 }
+
+/** Headers that carry inline auth; a caller's copies are dropped whenever a profile injects. */
+export const INLINE_AUTH_HEADERS: readonly string[] = ['authorization', 'proxy-authorization'];
+
+/** A copy of `headers` with lower-case names, without the given names (any letter case). */
+export function withoutHeaders(headers: Readonly<Record<string, string>>, names: readonly string[]): Record<string, string> {
+  const drop = new Set(names.map((n) => n.toLowerCase()));
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (!drop.has(k.toLowerCase())) out[k.toLowerCase()] = v;
+  return out;
+}
+
+/** The request with the caller's inline auth removed and `set` headers added (they win). */
+export function injectHeaders(request: OutboundRequest, set: Readonly<Record<string, string>>): OutboundRequest {
+  const headers = withoutHeaders(request.headers, [...INLINE_AUTH_HEADERS, ...Object.keys(set)]);
+  for (const [k, v] of Object.entries(set)) headers[k.toLowerCase()] = v;
+  return { ...request, headers };
+}
+
+export const injected = (request: OutboundRequest): InjectResult => ({ injectable: true, request });

@@ -1,0 +1,16 @@
+import * as z from 'zod';
+import { type AuthTypeModule, injectHeaders, injected } from './types.ts';
+
+/** bearer: auth_data `{token}`; no config. Sent as `Authorization: Bearer <token>`. */
+export const BearerConfig = z.strictObject({}).describe('bearer takes no auth_config');
+export const BearerSecret = z.strictObject({ token: z.string().describe('Sent as Authorization: Bearer <token>') });
+
+export const bearer: AuthTypeModule<z.infer<typeof BearerConfig>> = {
+  name: 'bearer',
+  config: BearerConfig,
+  schemaFor: () => BearerSecret,
+  injection: 'direct',
+  runParameters: (secret) => ({ ...secret }),
+  inject: (request, secret) => injected(injectHeaders(request, { authorization: `Bearer ${secret.token ?? ''}` })),
+  secretValues: (secret) => [...Object.values(secret), `Bearer ${secret.token ?? ''}`],
+};

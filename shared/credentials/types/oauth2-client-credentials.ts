@@ -1,0 +1,32 @@
+import * as z from 'zod';
+import { type AuthTypeModule, injectHeaders, injected } from './types.ts';
+
+/**
+ * oauth2_client_credentials: auth_data `{client_id, client_secret}` (sealed); auth_config
+ * `{token_url, scope?, client_auth: basic | post}` in clear. The vault fetches an access token from
+ * token_url (RFC 6749 §4.4) and injects it as a bearer token. The fetch and its cache are not
+ * built yet: `injection: 'access_token'` is where they plug in (see `accessTokenFor` in
+ * shared/services/proxy.ts, which answers 501 oauth2_not_available until then).
+ */
+export const OAuth2Config = z.strictObject({
+  token_url: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL (https when deployed)' })
+    .max(2048)
+    .refine((u) => !URL.canParse(u) || (!new URL(u).username && !new URL(u).password), 'must not contain credentials; they go in auth_data')
+    .describe('Token endpoint (RFC 6749 §4.4); reachable only for the token fetch, never through the proxy'),
+  scope: z.string().max(1024).optional().describe('Space-separated scopes to request'),
+  client_auth: z.enum(['basic', 'post']).default('basic').describe('basic: HTTP Basic client_id:client_secret (default); post: both in the form body'),
+});
+
+export const OAuth2Secret = z.strictObject({ client_id: z.string(), client_secret: z.string() });
+
+export const oauth2ClientCredentials: AuthTypeModule<z.infer<typeof OAuth2Config>> = {
+  name: 'oauth2_client_credentials',
+  config: OAuth2Config,
+  schemaFor: () => OAuth2Secret,
+  injection: 'access_token',
+  runParameters: (secret) => ({ ...secret }),
+  /** `secret` is `{access_token}` from the token fetch here, not the stored client secret. */
+  inject: (request, secret) => injected(injectHeaders(request, { authorization: `Bearer ${secret.access_token ?? ''}` })),
+  secretValues: (secret) => [...Object.values(secret), ...(secret.access_token ? [`Bearer ${secret.access_token}`] : [])],
+};
