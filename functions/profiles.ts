@@ -1,7 +1,7 @@
 import { routeGroupHandler } from '#shared/http/handler';
-import { noContent, ok } from '#shared/http/responses';
+import { created, noContent, ok } from '#shared/http/responses';
 import { AgentId, ProfileName, parseInput } from '#shared/schemas/common';
-import { CreateProfileBody, ListQuery, UpsertProfileBody } from '#shared/schemas/profiles';
+import { CreateProfileBody, ListQuery, NativeCreateProfileBody, NativePutProfileBody, UpsertProfileBody } from '#shared/schemas/profiles';
 import * as profiles from '#shared/services/profiles';
 
 /** Auth profiles: the compatible create/upsert endpoints and the native metadata endpoints. */
@@ -15,6 +15,21 @@ export const handler = routeGroupHandler({
   'GET /v1/agents/{agent_id}/auth-profiles': async ({ deps, tenant, params, query }) => {
     const { limit, cursor } = parseInput(ListQuery, query, 'query string');
     return ok(await profiles.listProfiles(deps, tenant, parseInput(AgentId, params.agent_id, 'agent_id'), limit, cursor));
+  },
+
+  'POST /v1/agents/{agent_id}/auth-profiles': async ({ deps, tenant, params, body }) => {
+    const agentId = parseInput(AgentId, params.agent_id, 'agent_id');
+    const input = parseInput(NativeCreateProfileBody, body);
+    const { auth_token, record } = await profiles.createProfileRecord(deps, tenant, { ...input, agent_id: agentId });
+    return created({ auth_token, type: 'create', profile: profiles.toMetadata(record) });
+  },
+
+  'PUT /v1/agents/{agent_id}/auth-profiles/{name}': async ({ deps, tenant, params, body }) => {
+    const agentId = parseInput(AgentId, params.agent_id, 'agent_id');
+    const name = parseInput(ProfileName, params.name, 'profile name');
+    const input = parseInput(NativePutProfileBody, body);
+    const { auth_token, type, record } = await profiles.upsertProfileRecord(deps, tenant, { ...input, agent_id: agentId, name });
+    return ok({ auth_token, type, profile: profiles.toMetadata(record) });
   },
 
   'GET /v1/agents/{agent_id}/auth-profiles/{name}': async ({ deps, tenant, params }) =>

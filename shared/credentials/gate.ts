@@ -12,7 +12,7 @@ import {
   parseTokenOrThrow,
   verifyToken,
 } from './sealed-profile.ts';
-import { type AuthTypeModule, authTypeOf } from './types/index.ts';
+import { type AuthTypeModule, authTypeOf, storedConfig } from './types/index.ts';
 
 /**
  * The one gate every use of a stored credential passes: verify → policy → decrypt → record use.
@@ -45,7 +45,9 @@ export interface OpenedForUse {
   readonly caller: Caller;
   readonly agent: AgentItem;
   readonly profile: OpenedProfile;
-  readonly type: AuthTypeModule<Readonly<Record<string, string>>>;
+  readonly type: AuthTypeModule;
+  /** The type's non-secret config, as stored on the profile (parsed again by the type). */
+  readonly config: Record<string, unknown>;
   readonly secret: Readonly<Record<string, string>>;
   readonly session?: SessionItem;
   /**
@@ -105,12 +107,14 @@ export async function openForUse(
   const profile = openProfileKeys(deps, verified);
   const secret = openValues(deps, profile);
   const item = profile.item;
+  const type = authTypeOf(item);
   return {
     purpose,
     caller,
     agent,
     profile,
-    type: authTypeOf(item),
+    type,
+    config: storedConfig(type, item.auth_config),
     secret,
     session: ctx.session,
     // Record use.

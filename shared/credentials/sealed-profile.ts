@@ -48,7 +48,20 @@ export function parseTokenOrThrow(token: string): ParsedToken {
 /** What a sealed profile record carries besides its key material and values. */
 export type ProfileMeta = Pick<
   ProfileRecord,
-  'name' | 'agent_incarnation' | 'should_save_session' | 'created_at' | 'updated_at' | 'last_used_at' | 'use_count'
+  | 'name'
+  | 'agent_incarnation'
+  | 'should_save_session'
+  | 'created_at'
+  | 'updated_at'
+  | 'last_used_at'
+  | 'use_count'
+  | 'last_tested_at'
+  | 'last_test_ok'
+  | 'auth_type'
+  | 'auth_config'
+  | 'allowed_hosts'
+  | 'allowed_path_prefixes'
+  | 'allowed_methods'
 >;
 
 /** Encrypts every value under the profile's keys and builds the record (verifier + commitment included). */

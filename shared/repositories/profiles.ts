@@ -54,27 +54,44 @@ export function profileRepository(db: Db) {
      * count is never lost.
      */
     async rewrite(r: ProfileRecord, read: { generation: number; record_version: number }): Promise<boolean> {
+      const values: Record<string, unknown> = {
+        ':fields': r.fields,
+        ':verifier': r.verifier,
+        ':commitment': r.commitment,
+        ':kid': r.server_key_id,
+        ':next': r.record_version,
+        ':updated': r.updated_at,
+        ':save': r.should_save_session,
+        ':g': read.generation,
+        ':rv': read.record_version,
+      };
+      const set = [
+        '#fields = :fields',
+        'verifier = :verifier',
+        'commitment = :commitment',
+        'server_key_id = :kid',
+        'record_version = :next',
+        'updated_at = :updated',
+        'should_save_session = :save',
+      ];
+      const remove: string[] = [];
+      // The type's config and the outbound policy: set when present, removed when not.
+      for (const attr of ['auth_config', 'allowed_hosts', 'allowed_path_prefixes', 'allowed_methods'] as const) {
+        if (r[attr] === undefined) remove.push(attr);
+        else {
+          set.push(`${attr} = :${attr}`);
+          values[`:${attr}`] = r[attr];
+        }
+      }
       return conditional(() =>
         db.doc.send(
           new UpdateCommand({
             TableName,
             Key: keys.profile(r.tenant, r.agent_id, r.slot),
-            UpdateExpression:
-              'SET #fields = :fields, verifier = :verifier, commitment = :commitment, server_key_id = :kid, ' +
-              'record_version = :next, updated_at = :updated, should_save_session = :save',
+            UpdateExpression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
             ConditionExpression: 'generation = :g AND record_version = :rv',
             ExpressionAttributeNames: { '#fields': 'fields' },
-            ExpressionAttributeValues: {
-              ':fields': r.fields,
-              ':verifier': r.verifier,
-              ':commitment': r.commitment,
-              ':kid': r.server_key_id,
-              ':next': r.record_version,
-              ':updated': r.updated_at,
-              ':save': r.should_save_session,
-              ':g': read.generation,
-              ':rv': read.record_version,
-            },
+            ExpressionAttributeValues: values,
           }),
         ),
       );

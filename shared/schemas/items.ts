@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { InputArg, Runner } from './agents.ts';
+import { AuthType } from '../credentials/types/types.ts';
 
 /**
  * Stored item shapes. Repositories parse what they read with these, so a malformed or foreign
@@ -54,6 +55,16 @@ export const ProfileItem = z.object({
   commitment: Bytes,
   /** auth_data field name → sealed blob. */
   fields: z.record(z.string(), Bytes),
+  /** Items written before typed profiles have none: they are custom. */
+  auth_type: AuthType.default('custom'),
+  /** Non-secret settings of a typed profile (validated by its type), in clear. */
+  auth_config: z.record(z.string(), z.unknown()).optional(),
+  /** Outbound policy for the proxy (canonical host patterns, path prefixes, methods), in clear. */
+  allowed_hosts: z.array(z.string()).optional(),
+  allowed_path_prefixes: z.array(z.string()).optional(),
+  allowed_methods: z.array(z.string()).optional(),
+  last_tested_at: z.string().optional(),
+  last_test_ok: z.boolean().optional(),
   should_save_session: z.boolean(),
   created_at: z.string(),
   updated_at: z.string(),

@@ -2,7 +2,17 @@ import * as z from 'zod';
 import { type RouteDef, routeKey, routes } from '../http/routes.ts';
 import { Agent, AgentList, CreateAgentBody, CreatedAgent, InputArg, Runner, SigningSecret, UpdateAgentBody } from './agents.ts';
 import { ErrorBody } from './common.ts';
-import { CreateProfileBody, CreateProfileResponse, ProfileList, ProfileMetadata, UpsertProfileBody, UpsertProfileResponse } from './profiles.ts';
+import {
+  CreateProfileBody,
+  CreateProfileResponse,
+  NativeCreateProfileBody,
+  NativeProfileResponse,
+  NativePutProfileBody,
+  ProfileList,
+  ProfileMetadata,
+  UpsertProfileBody,
+  UpsertProfileResponse,
+} from './profiles.ts';
 import { RunAgentBody, RunAgentResponse, RunStatus } from './runs.ts';
 
 /**
@@ -22,6 +32,7 @@ const responseSchemas = {
   AuthProfileList: ProfileList,
   CreateAgentAuthProfileResponse: CreateProfileResponse,
   UpsertAgentAuthProfileResponse: UpsertProfileResponse,
+  AuthProfileWithToken: NativeProfileResponse,
   RunAgentResponse,
   Run: RunStatus,
   Error: ErrorBody,
@@ -33,6 +44,8 @@ const requestSchemas = {
   UpdateAgentRequest: UpdateAgentBody,
   CreateAgentAuthProfileRequest: CreateProfileBody,
   UpsertAgentAuthProfileRequest: UpsertProfileBody,
+  CreateAuthProfileRequest: NativeCreateProfileBody,
+  PutAuthProfileRequest: NativePutProfileBody,
   RunAgentRequest: RunAgentBody,
 } as const;
 
@@ -75,6 +88,8 @@ const operations: Record<string, Operation> = {
   'DELETE /v1/agents/{agent_id}': { operationId: 'deleteAgent', tag: 'agents', summary: 'Delete an agent (409 while it has profiles unless ?force=true)', status: 204, query: { force: 'true deletes its profiles too' } },
   'POST /v1/agents/{agent_id}/rotate-signing-secret': { operationId: 'rotateAgentSigningSecret', tag: 'agents', summary: 'Issue a new runner signing secret', response: 'SigningSecret', status: 200 },
   'GET /v1/agents/{agent_id}/auth-profiles': { operationId: 'listAgentAuthProfiles', tag: 'auth-profiles', summary: "List an agent's auth profiles (metadata only)", response: 'AuthProfileList', status: 200, query: page },
+  'POST /v1/agents/{agent_id}/auth-profiles': { operationId: 'createAuthProfile', tag: 'auth-profiles', summary: 'Create an auth profile (custom or typed: bearer, basic, api_key, oauth2_client_credentials); returns its auth token once; 409 if the name exists', body: 'CreateAuthProfileRequest', response: 'AuthProfileWithToken', status: 201 },
+  'PUT /v1/agents/{agent_id}/auth-profiles/{name}': { operationId: 'putAuthProfile', tag: 'auth-profiles', summary: 'Upsert by name: create, replace (new token) or, with auth_token, update in place (same token)', body: 'PutAuthProfileRequest', response: 'AuthProfileWithToken', status: 200 },
   'GET /v1/agents/{agent_id}/auth-profiles/{name}': { operationId: 'getAgentAuthProfile', tag: 'auth-profiles', summary: 'Read auth profile metadata (never values)', response: 'AuthProfile', status: 200 },
   'DELETE /v1/agents/{agent_id}/auth-profiles/{name}': { operationId: 'deleteAgentAuthProfile', tag: 'auth-profiles', summary: 'Delete an auth profile; its token dies at once', status: 204 },
   'GET /v1/runs/{session_id}': { operationId: 'getRun', tag: 'runs', summary: 'Status and result of a run', response: 'Run', status: 200 },

@@ -1,25 +1,64 @@
 import * as z from 'zod';
 import { AgentId, ApiKeyField, AuthData, ProfileName, Timestamp } from './common.ts';
+import { AllowedHosts, AllowedMethods, AllowedPathPrefixes, OutboundPolicyFields } from '../credentials/outbound-policy.ts';
+import { AuthType } from '../credentials/types/types.ts';
 
 export const AuthToken = z.string().describe('avt_… token returned by create/replace; never stored by the vault');
+
+export const AuthConfig = z
+  .record(z.string(), z.unknown())
+  .describe(
+    'Non-secret settings of a typed profile, stored in clear. bearer, basic, custom: none. ' +
+      'api_key: {api_key_method: header|query|body}. oauth2_client_credentials: {token_url, scope?, client_auth?: basic (default)|post}.',
+  );
+
+/**
+ * The typed-profile fields every create/upsert body accepts (all optional: without them a
+ * profile is `custom`, today's behaviour). Secret values always go in auth_data:
+ * bearer {token}; basic {username, password}; api_key {<name>: <value>, …};
+ * oauth2_client_credentials {client_id, client_secret}.
+ */
+const TypedFields = {
+  auth_type: AuthType.optional().describe('Kind of profile; default custom (auth_data keys are the agent\'s input arguments)'),
+  auth_config: AuthConfig.optional(),
+  ...OutboundPolicyFields,
+};
 
 export const CreateProfileBody = z.object({
   name: ProfileName,
   agent_id: AgentId,
   api_key: ApiKeyField,
   auth_data: AuthData,
+  ...TypedFields,
 });
 
 export const UpsertProfileBody = z.object({
   agent_id: AgentId,
   api_key: ApiKeyField,
   auth_data: AuthData,
+  ...TypedFields,
   name: ProfileName.optional().describe('Required without auth_token'),
   should_save_session: z.boolean().optional().describe('Store the session the runner returns, encrypted'),
   auth_token: AuthToken.optional().describe('Given: update this profile in place, the token stays valid'),
 });
 
 export const CreateProfileResponse = z.object({ auth_token: AuthToken });
+
+/** POST /v1/agents/{agent_id}/auth-profiles. */
+export const NativeCreateProfileBody = z.object({
+  name: ProfileName,
+  auth_data: AuthData,
+  should_save_session: z.boolean().optional(),
+  ...TypedFields,
+});
+
+/** PUT /v1/agents/{agent_id}/auth-profiles/{name}: the upsert, by the name in the path. */
+export const NativePutProfileBody = z.object({
+  auth_data: AuthData,
+  should_save_session: z.boolean().optional(),
+  auth_token: AuthToken.optional().describe('Given: update this profile in place, the token stays valid; omitted: create or replace (new token)'),
+  ...TypedFields,
+});
 
 export const UpsertType = z.enum(['create', 'replace', 'update']);
 export const UpsertProfileResponse = z.object({ auth_token: AuthToken, name: ProfileName, type: UpsertType });
@@ -28,6 +67,13 @@ export const ProfileMetadata = z.object({
   agent_id: AgentId,
   name: ProfileName,
   fields: z.array(z.string()).describe('auth_data keys; values are never returned'),
+  auth_type: AuthType,
+  auth_config: AuthConfig.optional(),
+  allowed_hosts: AllowedHosts.optional(),
+  allowed_path_prefixes: AllowedPathPrefixes.optional(),
+  allowed_methods: AllowedMethods.optional(),
+  last_tested_at: Timestamp.optional(),
+  last_test_ok: z.boolean().optional(),
   generation: z.int().describe('Incremented by every replace'),
   record_version: z.int().describe('Incremented by every write'),
   should_save_session: z.boolean(),
@@ -35,6 +81,12 @@ export const ProfileMetadata = z.object({
   updated_at: Timestamp,
   last_used_at: Timestamp.optional(),
   use_count: z.int(),
+});
+
+export const NativeProfileResponse = z.object({
+  auth_token: AuthToken,
+  type: UpsertType,
+  profile: ProfileMetadata,
 });
 
 export const ProfileList = z.object({
@@ -51,3 +103,5 @@ export type CreateProfileBody = z.infer<typeof CreateProfileBody>;
 export type UpsertProfileBody = z.infer<typeof UpsertProfileBody>;
 export type UpsertType = z.infer<typeof UpsertType>;
 export type ProfileMetadata = z.infer<typeof ProfileMetadata>;
+export type NativeCreateProfileBody = z.infer<typeof NativeCreateProfileBody>;
+export type NativePutProfileBody = z.infer<typeof NativePutProfileBody>;

@@ -13,7 +13,10 @@ import type { Deps } from '../deps.ts';
 import { ConflictError, NotFoundError, ValidationError, agentNotFound } from '../errors.ts';
 import { type ProfileRecord, profileRepository } from '../repositories/profiles.ts';
 import { sessionRepository } from '../repositories/sessions.ts';
-import { assertAuthDataLimits } from '../schemas/common.ts';
+import * as z from 'zod';
+import { assertAuthDataLimits, parseInput } from '../schemas/common.ts';
+import { type OutboundPolicy, OutboundPolicyFields } from '../credentials/outbound-policy.ts';
+import { type AuthTypeName, authTypeModule, parseCredential } from '../credentials/types/index.ts';
 import type { AgentItem, ProfileItem } from '../schemas/items.ts';
 import type { CreateProfileBody, ProfileMetadata, UpsertProfileBody, UpsertType } from '../schemas/profiles.ts';
 import { loadProfileContext } from '../repositories/profile-context.ts';
@@ -36,6 +39,58 @@ export function assertDeclaredKeys(agent: AgentItem, keysGiven: readonly string[
   }
 }
 
+/** What a write says about the profile besides its secret values: its type, config and policy. */
+export interface ProfileSpec {
+  readonly auth_type: AuthTypeName;
+  readonly auth_config?: Record<string, unknown>;
+  readonly allowed_hosts?: string[];
+  readonly allowed_path_prefixes?: string[];
+  readonly allowed_methods?: string[];
+}
+
+const OutboundPolicyBody = z.object(OutboundPolicyFields);
+
+/** The typed-profile fields of a create/upsert body. */
+type TypedInput = Pick<UpsertProfileBody, 'auth_type' | 'auth_config' | 'allowed_hosts' | 'allowed_path_prefixes' | 'allowed_methods'>;
+
+/** The outbound policy a write leaves on the profile: each field given wins, else the one stored. */
+function policyOf(body: TypedInput, stored?: OutboundPolicy): OutboundPolicy {
+  return {
+    allowed_hosts: body.allowed_hosts ?? stored?.allowed_hosts,
+    allowed_path_prefixes: body.allowed_path_prefixes ?? stored?.allowed_path_prefixes,
+    allowed_methods: body.allowed_methods ?? stored?.allowed_methods,
+  };
+}
+
+/**
+ * Validates auth_data for the profile's type and returns the spec to store. custom: the keys
+ * must be the agent's input arguments (today's rule) and there is no config. Typed: the type's
+ * schemas decide (400 naming what is missing); the keys are the type's own secret fields, not
+ * input arguments. The size limits hold for every type.
+ */
+export function validateProfileInput(
+  agent: AgentItem,
+  authType: AuthTypeName,
+  authConfig: unknown,
+  authData: Readonly<Record<string, string>>,
+  given: OutboundPolicy,
+): ProfileSpec {
+  // Parsed here too (idempotent), so every caller stores canonical host patterns.
+  const policy = parseInput(OutboundPolicyBody, given, 'outbound policy');
+  if (authType === 'custom') {
+    if (authConfig !== undefined && Object.keys(authConfig as object).length > 0) {
+      throw new ValidationError('auth_config is only for typed profiles; set auth_type (bearer, basic, api_key, oauth2_client_credentials) or omit auth_config');
+    }
+    assertDeclaredKeys(agent, Object.keys(authData));
+    assertAuthDataLimits(authData);
+    return { auth_type: 'custom', ...policy };
+  }
+  assertAuthDataLimits(authData);
+  const parsed = parseCredential(authTypeModule(authType), authConfig, authData);
+  const config = Object.keys(parsed.config).length > 0 ? parsed.config : undefined;
+  return { auth_type: authType, auth_config: config, ...policy };
+}
+
 /** Writes a profile with a fresh secret: generation 1, or `previous.generation + 1` (replace). */
 async function writeFresh(
   deps: Deps,
@@ -44,6 +99,7 @@ async function writeFresh(
   name: string,
   authData: Readonly<Record<string, string>>,
   shouldSave: boolean,
+  spec: ProfileSpec,
   previous?: ProfileItem,
 ): Promise<{ token: string; record: ProfileRecord; written: boolean }> {
   const slot = slotFor(tenant, agent.agent_id, name);
@@ -57,6 +113,7 @@ async function writeFresh(
     created_at: now,
     updated_at: now,
     use_count: 0,
+    ...spec,
   });
   const repo = profileRepository(deps.db);
   const written = previous ? await repo.replace(record, previous) : await repo.create(record);
@@ -68,31 +125,42 @@ async function landedAnyway(deps: Deps, record: ProfileRecord): Promise<boolean>
   return isSameSeal(await profileRepository(deps.db).get(record.tenant, record.agent_id, record.slot), record);
 }
 
-function validateAuthData(agent: AgentItem, authData: Readonly<Record<string, string>>): void {
-  assertDeclaredKeys(agent, Object.keys(authData));
-  assertAuthDataLimits(authData);
-}
-
 /** POST /api/create_agent_auth_profile: a new profile; 409 if the name exists for the agent. */
 export async function createProfile(deps: Deps, tenant: string, body: CreateProfileBody): Promise<{ auth_token: string }> {
+  const { auth_token } = await createProfileRecord(deps, tenant, body);
+  return { auth_token };
+}
+
+/** Creates a profile and returns its token with the record written (for native answers). */
+export async function createProfileRecord(
+  deps: Deps,
+  tenant: string,
+  body: CreateProfileBody & { should_save_session?: boolean },
+): Promise<{ auth_token: string; record: ProfileRecord }> {
   const agent = await requireAgent(deps, tenant, body.agent_id);
-  validateAuthData(agent, body.auth_data);
-  const created = await writeFresh(deps, tenant, agent, body.name, body.auth_data, false);
+  const spec = validateProfileInput(agent, body.auth_type ?? 'custom', body.auth_config, body.auth_data, policyOf(body));
+  const created = await writeFresh(deps, tenant, agent, body.name, body.auth_data, body.should_save_session ?? false, spec);
   if (!created.written && !(await landedAnyway(deps, created.record))) {
     throw new ConflictError(
       `An auth profile named "${body.name}" already exists for agent "${agent.agent_id}"; use /api/upsert_agent_auth_profile to replace or update it`,
       'profile_exists',
     );
   }
-  return { auth_token: created.token };
+  return { auth_token: created.token, record: created.record };
 }
 
 /** POST /api/upsert_agent_auth_profile: create, replace (new token) or update in place (same token). */
-export async function upsertProfile(
+export async function upsertProfile(deps: Deps, tenant: string, body: UpsertProfileBody): Promise<{ auth_token: string; name: string; type: UpsertType }> {
+  const { auth_token, name, type } = await upsertProfileRecord(deps, tenant, body);
+  return { auth_token, name, type };
+}
+
+/** The upsert, returning the record written too (for native answers). */
+export async function upsertProfileRecord(
   deps: Deps,
   tenant: string,
   body: UpsertProfileBody,
-): Promise<{ auth_token: string; name: string; type: UpsertType }> {
+): Promise<{ auth_token: string; name: string; type: UpsertType; record: ProfileRecord }> {
   // Malformed input is a 400 before any read.
   const parsed = body.auth_token !== undefined ? parseTokenOrThrow(body.auth_token) : undefined;
   if (!parsed && body.name === undefined) throw new ValidationError('name is required when auth_token is not given');
@@ -102,24 +170,28 @@ export async function upsertProfile(
   const ctx = await loadProfileContext(deps.db, tenant, body.agent_id, slotHex);
   const agent = ctx.agent;
   if (!agent) throw agentNotFound(body.agent_id);
-  assertDeclaredKeys(agent, Object.keys(body.auth_data));
+  // An update's keys are checked after the token: which keys are valid depends on the type of
+  // the profile, known only from a verified read.
   if (parsed) return updateInPlace(deps, tenant, agent, body, parsed, ctx.profile);
 
   const name = body.name as string;
-  assertAuthDataLimits(body.auth_data);
+  const authType = body.auth_type ?? 'custom';
+  // Validated once against the body before any write; a replace keeps the stored policy fields the body leaves out.
+  validateProfileInput(agent, authType, body.auth_config, body.auth_data, policyOf(body));
   const repo = profileRepository(deps.db);
   let lost: { token: string; record: ProfileRecord; type: UpsertType } | undefined;
   for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
     const existing = attempt === 0 ? ctx.profile : await repo.get(tenant, agent.agent_id, slotHex);
     // The previous attempt's write may have landed with its answer lost: then it is the result.
-    if (lost && isSameSeal(existing, lost.record)) return { auth_token: lost.token, name, type: lost.type };
+    if (lost && isSameSeal(existing, lost.record)) return { auth_token: lost.token, name, type: lost.type, record: lost.record };
     const shouldSave = body.should_save_session ?? existing?.should_save_session ?? false;
-    const attemptResult = await writeFresh(deps, tenant, agent, name, body.auth_data, shouldSave, existing);
+    const spec = validateProfileInput(agent, authType, body.auth_config, body.auth_data, policyOf(body, existing));
+    const attemptResult = await writeFresh(deps, tenant, agent, name, body.auth_data, shouldSave, spec, existing);
     const type: UpsertType = existing ? 'replace' : 'create';
-    if (attemptResult.written) return { auth_token: attemptResult.token, name, type };
+    if (attemptResult.written) return { auth_token: attemptResult.token, name, type, record: attemptResult.record };
     lost = { ...attemptResult, type };
   }
-  if (lost && (await landedAnyway(deps, lost.record))) return { auth_token: lost.token, name, type: lost.type };
+  if (lost && (await landedAnyway(deps, lost.record))) return { auth_token: lost.token, name, type: lost.type, record: lost.record };
   throw new ConflictError(`Auth profile "${name}" is being written by other requests at the same time; retry`);
 }
 
@@ -130,7 +202,7 @@ async function updateInPlace(
   body: UpsertProfileBody,
   token: { slot: Buffer; secret: Buffer },
   found: ProfileItem | undefined,
-): Promise<{ auth_token: string; name: string; type: 'update' }> {
+): Promise<{ auth_token: string; name: string; type: 'update'; record: ProfileRecord }> {
   // An edit, not a use: the gate's verify → binding policy → decrypt stages, without counting a use.
   const verified = verifyToken(deps, tenant, agent.agent_id, token, found);
   assertBoundToAgent(verified, agent.incarnation);
@@ -139,9 +211,14 @@ async function updateInPlace(
   if (body.name !== undefined && body.name !== item.name) {
     throw new ValidationError(`name "${body.name}" does not match the profile of this auth_token ("${item.name}"); omit name or correct it`);
   }
+  if (body.auth_type !== undefined && body.auth_type !== item.auth_type) {
+    throw new ValidationError(
+      `auth_type "${body.auth_type}" differs from the profile's ("${item.auth_type}"); an update in place keeps the type: replace the profile (upsert by name without auth_token) to change it`,
+    );
+  }
   const current = openValues(deps, opened);
   const merged = { ...current, ...body.auth_data };
-  assertAuthDataLimits(merged);
+  const spec = validateProfileInput(agent, item.auth_type, body.auth_config ?? item.auth_config, merged, policyOf(body, item));
   const record = sealProfile(
     deps.serverKeys.current, // re-encrypting moves the profile to the current server key
     { tenant, agentId: agent.agent_id, slot: opened.keys.binding.slot, generation: item.generation },
@@ -156,19 +233,30 @@ async function updateInPlace(
       updated_at: deps.now().toISOString(),
       last_used_at: item.last_used_at,
       use_count: item.use_count,
+      last_tested_at: item.last_tested_at,
+      last_test_ok: item.last_test_ok,
+      ...spec,
     },
   );
   if (!(await profileRepository(deps.db).rewrite(record, item)) && !(await landedAnyway(deps, record))) {
     throw new ConflictError(`Auth profile "${item.name}" was changed by another request while this update ran; read it again and retry`);
   }
-  return { auth_token: body.auth_token as string, name: item.name, type: 'update' };
+  return { auth_token: body.auth_token as string, name: item.name, type: 'update', record };
 }
 
-export function toMetadata(item: ProfileItem): ProfileMetadata {
+/** What the API shows of a profile: names, type, config, policy and usage; never a value. */
+export function toMetadata(item: ProfileRecord): ProfileMetadata {
   return {
     agent_id: item.agent_id,
     name: item.name,
     fields: Object.keys(item.fields).sort(),
+    auth_type: item.auth_type,
+    auth_config: item.auth_config,
+    allowed_hosts: item.allowed_hosts,
+    allowed_path_prefixes: item.allowed_path_prefixes,
+    allowed_methods: item.allowed_methods as ProfileMetadata['allowed_methods'],
+    last_tested_at: item.last_tested_at,
+    last_test_ok: item.last_test_ok,
     generation: item.generation,
     record_version: item.record_version,
     should_save_session: item.should_save_session,

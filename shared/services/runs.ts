@@ -152,7 +152,7 @@ async function perform(deps: Deps, run: PreparedRun, sessionId: string, maxWaitM
     // The leak guard: no decrypted credential leaves in what the runner returned (output and
     // error, in any of the encodings Redactor knows). Its variants are computed once per run.
     // Only the runner's text is redacted; the vault's own messages carry no values.
-    redactor: new Redactor(run.use ? run.use.type.secretValues(run.use.secret) : []),
+    redactor: new Redactor(run.use ? run.use.type.secretValues(run.use.secret, run.use.config) : []),
   });
   if (!result.ok) return { status: 'failed', errorMessage: result.error };
   const runnerError = result.error;

@@ -5,8 +5,8 @@ const { custom } = authTypes;
 
 describe('custom auth type', () => {
   it('validates free-form string values with its schema', () => {
-    expect(custom.schema.safeParse({ username: 'ann', password: 'pw' }).success).toBe(true);
-    expect(custom.schema.safeParse({ password: 42 }).success).toBe(false);
+    expect(custom.schemaFor({}).safeParse({ username: 'ann', password: 'pw' }).success).toBe(true);
+    expect(custom.schemaFor({}).safeParse({ password: 42 }).success).toBe(false);
   });
 
   it('hands its values to the runner as parameters (a copy)', () => {
@@ -19,13 +19,13 @@ describe('custom auth type', () => {
   });
 
   it('cannot be injected into an outbound request, and says why', () => {
-    const result = custom.inject({ method: 'GET', url: new URL('https://api.example.test/'), headers: {} }, { password: 'pw' });
+    const result = custom.inject({ method: 'GET', url: new URL('https://api.example.test/'), headers: {} }, { password: 'pw' }, {});
 
     expect(result.injectable).toBe(false);
     expect(result.injectable === false && result.reason).toMatch(/typed profile/);
   });
 
   it('lists every value for the leak guard', () => {
-    expect(custom.secretValues({ a: 'x', b: 'y' }).sort()).toEqual(['x', 'y']);
+    expect(custom.secretValues({ a: 'x', b: 'y' }, {}).sort()).toEqual(['x', 'y']);
   });
 });

@@ -1,12 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '#shared/errors';
-import { type OutboundRequest, credentialType, credentialTypes, parseCredential } from '#shared/credentials/types/index';
+import { type InjectResult, type OutboundRequest, authTypeModule, authTypes, parseCredential } from '#shared/credentials/types/index';
+
+const credentialType = authTypeModule;
+/** The injected request (fails the test if the type refused). */
+const req = (r: InjectResult): OutboundRequest => {
+  if (!r.injectable) throw new Error(`not injectable: ${r.reason}`);
+  return r.request;
+};
+const credentialTypes = {
+  bearer: { inject: (r: OutboundRequest, s: Record<string, string>, c: unknown) => req(authTypes.bearer.inject(r, s, c as never)) },
+  basic: { inject: (r: OutboundRequest, s: Record<string, string>, c: unknown) => req(authTypes.basic.inject(r, s, c as never)) },
+  api_key: { inject: (r: OutboundRequest, s: Record<string, string>, c: unknown) => req(authTypes.api_key.inject(r, s, c as never)) },
+  oauth2_client_credentials: { inject: (r: OutboundRequest, s: Record<string, string>, c: unknown) => req(authTypes.oauth2_client_credentials.inject(r, s, c as never)) },
+};
 
 const base = (over: Partial<OutboundRequest> = {}): OutboundRequest => ({
   method: 'POST',
   url: new URL('https://api.example.com/v1/items?page=2'),
   headers: { 'content-type': 'application/json', accept: 'application/json' },
-  body: { name: 'x' },
+  body: '{"name":"x"}',
   ...over,
 });
 
@@ -22,7 +35,7 @@ const message = (fn: () => unknown) => {
 
 describe('parseCredential', () => {
   it('accepts a bearer profile with a token and no config', () => {
-    expect(parseCredential(credentialType('bearer'), undefined, { token: 't0k' })).toEqual({ authType: 'bearer', config: {}, authData: { token: 't0k' } });
+    expect(parseCredential(credentialType('bearer'), undefined, { token: 't0k' })).toEqual({ authType: 'bearer', config: {} });
   });
 
   it.each([
@@ -55,7 +68,7 @@ describe('parseCredential', () => {
 
   it('accepts several api_key pairs', () => {
     const parsed = parseCredential(credentialType('api_key'), { api_key_method: 'header' }, { 'X-Api-Key': 'a', 'X-Api-Secret': 'b' });
-    expect(parsed.authData).toEqual({ 'X-Api-Key': 'a', 'X-Api-Secret': 'b' });
+    expect(parsed).toEqual({ authType: 'api_key', config: { api_key_method: 'header' } });
   });
 
   it('says which auth_type the message is about', () => {
@@ -101,13 +114,13 @@ describe('inject', () => {
   });
 
   it('api_key body adds fields to a JSON object body, overriding the caller\'s', () => {
-    const out = credentialTypes.api_key.inject(base({ body: { name: 'x', api_key: 'mine' } }), { api_key: 'K' }, { api_key_method: 'body' });
-    expect(out.body).toEqual({ name: 'x', api_key: 'K' });
+    const out = credentialTypes.api_key.inject(base({ body: '{"name":"x","api_key":"mine"}' }), { api_key: 'K' }, { api_key_method: 'body' });
+    expect(JSON.parse(out.body as string)).toEqual({ name: 'x', api_key: 'K' });
   });
 
   it('api_key body builds a JSON object when there is no body', () => {
     const out = credentialTypes.api_key.inject(base({ body: undefined, headers: {} }), { api_key: 'K' }, { api_key_method: 'body' });
-    expect(out.body).toEqual({ api_key: 'K' });
+    expect(JSON.parse(out.body as string)).toEqual({ api_key: 'K' });
     expect(out.headers['content-type']).toBe('application/json');
   });
 
@@ -121,7 +134,8 @@ describe('inject', () => {
   });
 
   it('api_key body refuses a body it cannot hold fields in', () => {
-    expect(message(() => credentialTypes.api_key.inject(base({ body: [1, 2] }), { k: 'v' }, { api_key_method: 'body' }))).toContain('send body as a JSON object');
+    expect(message(() => credentialTypes.api_key.inject(base({ body: '[1,2]' }), { k: 'v' }, { api_key_method: 'body' }))).toContain('send body as a JSON object');
+    expect(message(() => credentialTypes.api_key.inject(base({ body: '{not json' }), { k: 'v' }, { api_key_method: 'body' }))).toContain('send body as a JSON object');
     expect(message(() => credentialTypes.api_key.inject(base({ body: 'plain', headers: { 'content-type': 'text/plain' } }), { k: 'v' }, { api_key_method: 'body' }))).toContain(
       'application/x-www-form-urlencoded',
     );
@@ -133,10 +147,9 @@ describe('inject', () => {
   });
 
   it('api_key body keeps a "__proto__" field the caller sent as data, not as a prototype', () => {
-    const body = JSON.parse('{"__proto__":{"polluted":1},"a":1}');
-    const out = credentialTypes.api_key.inject(base({ body }), { k: 'v' }, { api_key_method: 'body' });
-    expect(Object.getPrototypeOf(out.body)).toBe(Object.prototype);
-    expect(JSON.stringify(out.body)).toBe('{"__proto__":{"polluted":1},"a":1,"k":"v"}');
+    const out = credentialTypes.api_key.inject(base({ body: '{"__proto__":{"polluted":1},"a":1}' }), { k: 'v' }, { api_key_method: 'body' });
+    expect(out.body).toBe('{"__proto__":{"polluted":1},"a":1,"k":"v"}');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('oauth2 injects the access token it is given as a bearer token', () => {
@@ -145,24 +158,32 @@ describe('inject', () => {
   });
 
   it('custom injects nothing and says so', () => {
-    expect(credentialTypes.custom.injectable).toBe('none');
-    const req = base();
-    expect(credentialTypes.custom.inject(req, { a: 'b' }, {})).toBe(req);
+    expect(authTypes.custom.injection).toBe('none');
+    expect(authTypes.custom.inject(base(), { a: 'b' }, {}).injectable).toBe(false);
   });
 
   it('every other type is injectable', () => {
-    for (const t of ['bearer', 'basic', 'api_key'] as const) expect(credentialTypes[t].injectable).toBe('direct');
-    expect(credentialTypes.oauth2_client_credentials.injectable).toBe('access_token');
+    for (const t of ['bearer', 'basic', 'api_key'] as const) expect(authTypes[t].injection).toBe('direct');
+    expect(authTypes.oauth2_client_credentials.injection).toBe('access_token');
+  });
+
+  it('hands typed secrets to runners under their field names', () => {
+    expect(authTypes.bearer.runParameters({ token: 't' })).toEqual({ token: 't' });
+    expect(authTypes.basic.runParameters({ username: 'u', password: 'p' })).toEqual({ username: 'u', password: 'p' });
   });
 });
 
-describe('derivedSecrets', () => {
-  it('basic lists the base64 and the user:pass forms', () => {
+describe('secretValues', () => {
+  it('basic lists the values, the base64 and the user:pass forms', () => {
     const b64 = Buffer.from('u:p', 'utf8').toString('base64');
-    expect(credentialTypes.basic.derivedSecrets({ username: 'u', password: 'p' }, {})).toEqual(expect.arrayContaining([b64, 'u:p']));
+    expect(authTypes.basic.secretValues({ username: 'u', password: 'p' }, {})).toEqual(expect.arrayContaining(['u', 'p', b64, 'u:p']));
   });
 
-  it('bearer lists the header value', () => {
-    expect(credentialTypes.bearer.derivedSecrets({ token: 't' }, {})).toEqual(['Bearer t']);
+  it('bearer lists the token and the header value', () => {
+    expect(authTypes.bearer.secretValues({ token: 't' }, {})).toEqual(['t', 'Bearer t']);
+  });
+
+  it('api_key lists every value', () => {
+    expect(authTypes.api_key.secretValues({ a: '1', b: '2' }, { api_key_method: 'header' })).toEqual(['1', '2']);
   });
 });

@@ -365,9 +365,10 @@ describe('native profile routes', () => {
       fields: ['password', 'username'],
       generation: 1,
       record_version: 1,
+      auth_type: 'custom', // an item stored before typed profiles reads as custom
     });
     expect(Object.keys(res.json).sort()).toEqual(
-      ['agent_id', 'created_at', 'fields', 'generation', 'name', 'record_version', 'should_save_session', 'updated_at', 'use_count'].sort(),
+      ['agent_id', 'auth_type', 'created_at', 'fields', 'generation', 'name', 'record_version', 'should_save_session', 'updated_at', 'use_count'].sort(),
     );
     expect(res.text).not.toContain('canary-');
   });
