@@ -15,7 +15,6 @@ export { AuthType, type AuthTypeModule, type AuthTypeName, type InjectResult, ty
  * `satisfies` makes the compiler ask for every name of `AuthType`. (Each module has its own
  * config shape, hence `any` for the config.)
  */
-// biome-ignore lint/suspicious/noExplicitAny: each module has its own config shape
 export const authTypes = { custom, bearer, basic, api_key: apiKey, oauth2_client_credentials: oauth2ClientCredentials } as const satisfies Record<AuthTypeName, AuthTypeModule<any>>;
 
 /** The module of an auth type, with its config as a plain record. */
