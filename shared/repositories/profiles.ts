@@ -1,6 +1,6 @@
 import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
-import { PROFILE_PREFIX, keys } from '../keys.ts';
+import { PROFILE_PREFIX, SESSION_PREFIX, keys } from '../keys.ts';
 import { ProfileItem } from '../schemas/items.ts';
 import { drainBatch } from './batch.ts';
 import { conditional } from './conditional.ts';
@@ -138,10 +138,18 @@ export function profileRepository(db: Db) {
       return (out.Items?.length ?? 0) > 0;
     },
 
-    /** Deletes every item of an agent's partition (profiles and sessions), 25 per batch. */
-    async deleteAllOfAgent(tenant: string, agentId: string): Promise<number> {
+    /**
+     * Deletes every item of an agent's partition (profiles, saved sessions, anything else), 25 per
+     * batch; returns how many of each kind went.
+     */
+    async deleteAllOfAgent(tenant: string, agentId: string): Promise<{ profiles: number; sessions: number; other: number }> {
       const pk = keys.agentPartition(tenant, agentId);
-      let deleted = 0;
+      const counts = { profiles: 0, sessions: 0, other: 0 };
+      const count = (sk: string) => {
+        if (sk.startsWith(PROFILE_PREFIX)) counts.profiles++;
+        else if (sk.startsWith(SESSION_PREFIX)) counts.sessions++;
+        else counts.other++;
+      };
       let start: Record<string, unknown> | undefined;
       do {
         const page = await db.doc.send(
@@ -161,7 +169,8 @@ export function profileRepository(db: Db) {
             async (pending) => {
               const out = await db.doc.send(new BatchWriteCommand({ RequestItems: { [TableName]: pending } }));
               const left = (out.UnprocessedItems?.[TableName] ?? []) as typeof requests;
-              deleted += pending.length - left.length;
+              const unprocessed = new Set(left.map((r) => r.DeleteRequest.Key.sk));
+              for (const r of pending) if (!unprocessed.has(r.DeleteRequest.Key.sk)) count(r.DeleteRequest.Key.sk);
               return left;
             },
             'deletes',
@@ -170,7 +179,7 @@ export function profileRepository(db: Db) {
         }
         start = page.LastEvaluatedKey;
       } while (start);
-      return deleted;
+      return counts;
     },
   };
 }

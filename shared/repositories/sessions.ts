@@ -12,8 +12,10 @@ export function sessionRepository(db: Db) {
   return {
     /**
      * Stores a session if the stored item is still exactly the one read (`read`: its version and
-     * generation; undefined = there was none), whether or not it could be opened; false if a
-     * concurrent run saved first.
+     * generation), whether or not it could be opened. With nothing read, it stores over no item
+     * or over one that belongs to an older profile generation — ordered by (profile_created_at,
+     * generation), so a late run of a replaced or deleted profile never overwrites the session of
+     * the current one. False if the condition failed (a concurrent run saved first).
      */
     async save(
       tenant: string,
@@ -27,13 +29,58 @@ export function sessionRepository(db: Db) {
           new PutCommand({
             TableName,
             Item: { ...keys.session(tenant, agentId, slotHex), entity: 'session', ...r },
-            ...(read === undefined
+            ...(read === undefined && r.profile_created_at === undefined
               ? { ConditionExpression: 'attribute_not_exists(pk)' }
+              : read === undefined
+              ? {
+                  ConditionExpression:
+                    'attribute_not_exists(pk) OR attribute_not_exists(#pc) OR #pc < :pc OR (#pc = :pc AND #g < :g)',
+                  ExpressionAttributeNames: { '#pc': 'profile_created_at', '#g': 'generation' },
+                  ExpressionAttributeValues: { ':pc': r.profile_created_at, ':g': r.generation },
+                }
               : {
                   ConditionExpression: '#v = :v AND #g = :g',
                   ExpressionAttributeNames: { '#v': 'version', '#g': 'generation' },
                   ExpressionAttributeValues: { ':v': read.version, ':g': read.generation },
                 }),
+          }),
+        ),
+      );
+    },
+
+    /**
+     * Deletes the session unless it belongs to the profile generation `keep` (a run of the
+     * current generation may have saved it a moment ago). Used after a replace.
+     */
+    async deleteOlderThan(tenant: string, agentId: string, slotHex: string, keep: { generation: number; profile_created_at: string }): Promise<boolean> {
+      return conditional(() =>
+        db.doc.send(
+          new DeleteCommand({
+            TableName,
+            Key: keys.session(tenant, agentId, slotHex),
+            ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#pc) OR #pc <> :pc OR #g <> :g)',
+            ExpressionAttributeNames: { '#pc': 'profile_created_at', '#g': 'generation' },
+            ExpressionAttributeValues: { ':pc': keep.profile_created_at, ':g': keep.generation },
+          }),
+        ),
+      );
+    },
+
+    /** Deletes the session only if it is still exactly the one written (`version`, generation, profile stamp). */
+    async deleteIfWritten(
+      tenant: string,
+      agentId: string,
+      slotHex: string,
+      written: { version: number; generation: number; profile_created_at: string },
+    ): Promise<boolean> {
+      return conditional(() =>
+        db.doc.send(
+          new DeleteCommand({
+            TableName,
+            Key: keys.session(tenant, agentId, slotHex),
+            ConditionExpression: '#v = :v AND #g = :g AND #pc = :pc',
+            ExpressionAttributeNames: { '#v': 'version', '#g': 'generation', '#pc': 'profile_created_at' },
+            ExpressionAttributeValues: { ':v': written.version, ':g': written.generation, ':pc': written.profile_created_at },
           }),
         ),
       );

@@ -78,6 +78,12 @@ export const SessionItem = z.object({
   entity: z.literal('session'),
   /** The profile generation the session belongs to; a replaced profile ignores older sessions. */
   generation: z.int(),
+  /**
+   * The `created_at` of that profile generation: a profile deleted and created again restarts
+   * at generation 1, so (profile_created_at, generation) is what orders sessions. Absent on
+   * sessions saved before it existed.
+   */
+  profile_created_at: z.string().optional(),
   /** Record version of the sealed blob (bound into its AAD). */
   version: z.int(),
   blob: Bytes,

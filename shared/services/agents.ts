@@ -111,18 +111,19 @@ export async function rotateSigningSecret(deps: Deps, tenant: string, agentId: s
 
 /**
  * Deletes an agent. With profiles left it refuses (409) unless `force`, which deletes every
- * profile and saved session of the agent first, then the agent.
+ * profile of the agent first. Saved sessions go in either case (a session can outlive its
+ * profile when a run raced a delete and the vault stopped before cleaning up), then the agent.
  */
 export async function deleteAgent(deps: Deps, tenant: string, agentId: string, force: boolean): Promise<void> {
   const profiles = profileRepository(deps.db);
   await requireAgent(deps, tenant, agentId);
-  if (force) {
-    await profiles.deleteAllOfAgent(tenant, agentId);
-  } else if (await profiles.hasAny(tenant, agentId)) {
+  if (!force && (await profiles.hasAny(tenant, agentId))) {
     throw new ConflictError(
       `Agent "${agentId}" still has auth profiles; delete them first or pass ?force=true to delete them with the agent`,
       'agent_has_profiles',
     );
   }
+  const removed = await profiles.deleteAllOfAgent(tenant, agentId);
   if (!(await agentRepository(deps.db).delete(tenant, agentId))) throw agentNotFound(agentId);
+  deps.log.log('info', 'agent deleted', { agent_id: agentId, profiles_deleted: removed.profiles, sessions_deleted: removed.sessions });
 }

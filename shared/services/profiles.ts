@@ -149,6 +149,19 @@ export async function createProfileRecord(
   return { auth_token: created.token, record: created.record };
 }
 
+/**
+ * After a replace: removes the saved session of the previous generation (it could never open
+ * again; it only held data sealed for the old token). A session of the new generation, saved by
+ * a run in the meantime, is kept. Runs still in flight for the old generation check the profile
+ * after saving and remove their own session (see saveSession in services/runs.ts).
+ */
+async function dropOlderSession(deps: Deps, record: ProfileRecord): Promise<void> {
+  await sessionRepository(deps.db).deleteOlderThan(record.tenant, record.agent_id, record.slot, {
+    generation: record.generation,
+    profile_created_at: record.created_at,
+  });
+}
+
 /** POST /api/upsert_agent_auth_profile: create, replace (new token) or update in place (same token). */
 export async function upsertProfile(deps: Deps, tenant: string, body: UpsertProfileBody): Promise<{ auth_token: string; name: string; type: UpsertType }> {
   const { auth_token, name, type } = await upsertProfileRecord(deps, tenant, body);
@@ -166,8 +179,8 @@ export async function upsertProfileRecord(
   if (!parsed && body.name === undefined) throw new ValidationError('name is required when auth_token is not given');
   const slot = parsed ? parsed.slot : slotFor(tenant, body.agent_id, body.name as string);
   const slotHex = slot.toString('hex');
-  // The agent and the profile in one round trip.
-  const ctx = await loadProfileContext(deps.db, tenant, body.agent_id, slotHex);
+  // The agent, the profile and its saved session in one round trip (a replace removes the session).
+  const ctx = await loadProfileContext(deps.db, tenant, body.agent_id, slotHex, { withSession: body.auth_token === undefined });
   const agent = ctx.agent;
   if (!agent) throw agentNotFound(body.agent_id);
   // An update's keys are checked after the token: which keys are valid depends on the type of
@@ -183,15 +196,26 @@ export async function upsertProfileRecord(
   for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
     const existing = attempt === 0 ? ctx.profile : await repo.get(tenant, agent.agent_id, slotHex);
     // The previous attempt's write may have landed with its answer lost: then it is the result.
-    if (lost && isSameSeal(existing, lost.record)) return { auth_token: lost.token, name, type: lost.type, record: lost.record };
+    if (lost && isSameSeal(existing, lost.record)) {
+      await dropOlderSession(deps, lost.record);
+      return { auth_token: lost.token, name, type: lost.type, record: lost.record };
+    }
     const shouldSave = body.should_save_session ?? existing?.should_save_session ?? false;
     const spec = validateProfileInput(agent, authType, body.auth_config, body.auth_data, policyOf(body, existing));
     const attemptResult = await writeFresh(deps, tenant, agent, name, body.auth_data, shouldSave, spec, existing);
     const type: UpsertType = existing ? 'replace' : 'create';
-    if (attemptResult.written) return { auth_token: attemptResult.token, name, type, record: attemptResult.record };
+    if (attemptResult.written) {
+      // A session saved after our read came from a run, which checks the profile after saving
+      // and removes its own session: only one seen here (or on a retry, unknown) needs removing.
+      if (existing && (ctx.session !== undefined || attempt > 0)) await dropOlderSession(deps, attemptResult.record);
+      return { auth_token: attemptResult.token, name, type, record: attemptResult.record };
+    }
     lost = { ...attemptResult, type };
   }
-  if (lost && (await landedAnyway(deps, lost.record))) return { auth_token: lost.token, name, type: lost.type, record: lost.record };
+  if (lost && (await landedAnyway(deps, lost.record))) {
+    await dropOlderSession(deps, lost.record);
+    return { auth_token: lost.token, name, type: lost.type, record: lost.record };
+  }
   throw new ConflictError(`Auth profile "${name}" is being written by other requests at the same time; retry`);
 }
 
@@ -287,8 +311,11 @@ export async function listProfiles(deps: Deps, tenant: string, agentId: string, 
 export async function deleteProfile(deps: Deps, tenant: string, agentId: string, name: string): Promise<void> {
   await requireAgent(deps, tenant, agentId);
   const slotHex = slotFor(tenant, agentId, name).toString('hex');
-  // The session goes first: if the second delete fails, the profile is still there and the
-  // caller's retry finishes the job; the other order could strand a session without its profile.
+  // The profile goes first, then its session, also when the profile was already gone: a retry
+  // after a failed second delete still removes the session (and answers 404). In this order a run
+  // that saves its session concurrently either saves before the session delete (removed here) or
+  // finds the profile gone when it checks after saving (removed there).
+  const deleted = await profileRepository(deps.db).delete(tenant, agentId, slotHex);
   await sessionRepository(deps.db).delete(tenant, agentId, slotHex);
-  if (!(await profileRepository(deps.db).delete(tenant, agentId, slotHex))) throw profileNameNotFound(agentId, name);
+  if (!deleted) throw profileNameNotFound(agentId, name);
 }

@@ -6,6 +6,7 @@ import { openWithServerKey, sealWithServerKey } from '../crypto/server-seal.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { ConflictError, HttpError, NotFoundError, ValidationError, agentNotFound } from '../errors.ts';
 import { loadProfileContext } from '../repositories/profile-context.ts';
+import { profileRepository } from '../repositories/profiles.ts';
 import { type RunRecord, runRepository } from '../repositories/runs.ts';
 import { sessionRepository } from '../repositories/sessions.ts';
 import type { RunJob } from '../runs/dispatch.ts';
@@ -69,7 +70,7 @@ export function mergeParameters(
 
 /** Why a session was not saved; `oversized` fails the run, `race` only reports. */
 interface SessionProblem {
-  readonly kind: 'oversized' | 'race';
+  readonly kind: 'oversized' | 'race' | 'profile_changed';
   readonly message: string;
 }
 
@@ -99,6 +100,7 @@ function openSession(deps: Deps, run: PreparedRun): unknown {
   const opened = run.use?.profile;
   const { session } = run;
   if (!opened || !session || session.generation !== opened.item.generation) return undefined;
+  if (session.profile_created_at !== undefined && session.profile_created_at !== opened.item.created_at) return undefined;
   try {
     return JSON.parse(opened.keys.open(SESSION_FIELD, session.version, session.blob).toString('utf8'));
   } catch (err) {
@@ -119,14 +121,32 @@ async function saveSession(deps: Deps, run: PreparedRun, value: unknown): Promis
   }
   const read = run.session ? { version: run.session.version, generation: run.session.generation } : undefined;
   const version = (read?.version ?? 0) + 1;
-  const saved = await sessionRepository(deps.db).save(
-    run.agent.tenant,
-    run.agent.agent_id,
-    opened.item.slot,
-    { generation: opened.item.generation, version, blob: opened.keys.seal(SESSION_FIELD, version, bytes), updated_at: deps.now().toISOString() },
+  const { tenant, agent_id: agentId } = run.agent;
+  const { slot, generation, created_at: profileCreatedAt } = opened.item;
+  const sessions = sessionRepository(deps.db);
+  const written = { generation, version, profile_created_at: profileCreatedAt };
+  const saved = await sessions.save(
+    tenant,
+    agentId,
+    slot,
+    { ...written, blob: opened.keys.seal(SESSION_FIELD, version, bytes), updated_at: deps.now().toISOString() },
     read,
   );
-  return saved ? undefined : { kind: 'race', message: 'the session was not saved: a concurrent run of this profile saved its session first' };
+  if (!saved) return { kind: 'race', message: 'the session was not saved: a concurrent run of this profile saved its session first' };
+  // The profile may have been deleted or replaced while the runner ran; its session must not
+  // come back. There are no cross-item transactions (dynalite has none), so: save, then read the
+  // profile again and take the session back if the profile is gone or is another generation.
+  // Delete and replace remove the session *after* writing the profile, so whichever of the two
+  // writes comes second sees the other: a save before their cleanup is removed by it, a save after
+  // it finds the profile changed here. What remains is a crash between the save and this check:
+  // that session stays, but never opens (generation and profile_created_at differ, and it is
+  // sealed under the old token's keys) and the next save of the current profile overwrites it.
+  const current = await profileRepository(deps.db).get(tenant, agentId, slot);
+  if (!current || current.generation !== generation || current.created_at !== profileCreatedAt) {
+    await sessions.deleteIfWritten(tenant, agentId, slot, written);
+    return { kind: 'profile_changed', message: 'the session was not saved: the auth profile was deleted or replaced while the run ran' };
+  }
+  return undefined;
 }
 
 /** Calls the agent's runner with the merged parameters and the saved session; never throws for runner faults. */
