@@ -93,6 +93,11 @@ export function isBlockedAddress(address: string): boolean {
   return true; // not an IP address at all: refuse rather than guess
 }
 
+/** Resolves a host name to every address it has (the system resolver unless a test injects one). */
+export type HostResolver = (host: string) => Promise<ReadonlyArray<{ address: string; family: number }>>;
+
+const systemResolver: HostResolver = (host) => lookup(host, { all: true, verbatim: true });
+
 export class BlockedRunnerError extends Error {
   override readonly name = 'BlockedRunnerError';
 }
@@ -102,10 +107,14 @@ export class BlockedRunnerError extends Error {
  * to must be allowed (a name with one private answer is refused), unless private targets are
  * allowed. The caller connects to exactly this address, so DNS cannot change between check and use.
  */
-export async function resolveRunnerAddress(host: string, allowPrivate: boolean): Promise<{ address: string; family: 4 | 6 }> {
+export async function resolveRunnerAddress(
+  host: string,
+  allowPrivate: boolean,
+  resolve: HostResolver = systemResolver,
+): Promise<{ address: string; family: 4 | 6 }> {
   const bare = host.replace(/^\[|\]$/g, '');
   const literal = isIP(bare);
-  const answers = literal ? [{ address: bare, family: literal }] : await lookup(bare, { all: true, verbatim: true });
+  const answers = literal ? [{ address: bare, family: literal }] : await resolve(bare);
   if (answers.length === 0) throw new BlockedRunnerError(`runner host ${host} does not resolve`);
   if (!allowPrivate) {
     for (const a of answers) {

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
-import { BlockedRunnerError, resolveRunnerAddress } from './address-policy.ts';
+import { BlockedRunnerError, type HostResolver, resolveRunnerAddress } from './address-policy.ts';
 
 /**
  * The vault's one outbound HTTP client (webhook runner calls; the proxy and "test profile" next).
@@ -20,6 +20,8 @@ export interface OutboundCall {
   readonly maxResponseBytes: number;
   /** Allow loopback / private / link-local addresses (local mode, tests). */
   readonly allowPrivate: boolean;
+  /** The DNS resolver (tests inject a slow one); the system resolver by default. */
+  readonly resolveHost?: HostResolver;
 }
 
 export interface OutboundResponse {
@@ -32,16 +34,35 @@ export interface OutboundResponse {
 /** Why a call produced no response; `message` comes from the guard for `blocked`, else is empty. */
 export type OutboundFailure =
   | { readonly ok: false; readonly reason: 'blocked'; readonly message: string }
-  | { readonly ok: false; readonly reason: 'unresolvable' | 'unreachable' | 'timeout' | 'too_large' | 'read_failed'; readonly message?: undefined };
+  | {
+      readonly ok: false;
+      readonly reason: 'unresolvable' | 'dns_timeout' | 'unreachable' | 'timeout' | 'too_large' | 'read_failed';
+      readonly message?: undefined;
+    };
 
 /** Sends one request; never throws for network faults (they come back as an OutboundFailure). */
 export async function sendOutbound(call: OutboundCall): Promise<OutboundResponse | OutboundFailure> {
+  // timeoutMs covers the whole call, the DNS lookup included: a slow (or hostile) resolver must
+  // not hold a run, or a queue slot, beyond it. (The lookup itself cannot be cancelled; it is
+  // abandoned.)
+  const startedAt = performance.now();
   let pinned: { address: string; family: 4 | 6 };
+  let dnsTimer: NodeJS.Timeout | undefined;
   try {
-    pinned = await resolveRunnerAddress(call.url.hostname, call.allowPrivate);
+    const outcome = await Promise.race([
+      resolveRunnerAddress(call.url.hostname, call.allowPrivate, call.resolveHost),
+      new Promise<'timeout'>((resolve) => {
+        dnsTimer = setTimeout(() => resolve('timeout'), call.timeoutMs);
+      }),
+    ]);
+    if (outcome === 'timeout') return { ok: false, reason: 'dns_timeout' };
+    pinned = outcome;
   } catch (err) {
     return err instanceof BlockedRunnerError ? { ok: false, reason: 'blocked', message: err.message } : { ok: false, reason: 'unresolvable' };
+  } finally {
+    clearTimeout(dnsTimer);
   }
+  const remainingMs = Math.max(0, call.timeoutMs - (performance.now() - startedAt));
   const lookup: LookupFunction = (_host, options, cb) => {
     if ((options as { all?: boolean }).all) {
       (cb as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [pinned]);
@@ -77,7 +98,7 @@ export async function sendOutbound(call: OutboundCall): Promise<OutboundResponse
     const timer = setTimeout(() => {
       finish({ ok: false, reason: 'timeout' });
       req.destroy();
-    }, call.timeoutMs);
+    }, remainingMs);
     req.on('error', () => finish({ ok: false, reason: 'unreachable' }));
     req.end(call.body);
   });

@@ -1,3 +1,4 @@
+import type { HostResolver } from '../outbound/address-policy.ts';
 import { sendOutbound } from '../outbound/http-client.ts';
 import type { Redactor } from '../outbound/redact.ts';
 import { SIGNATURE_HEADER, signPayload } from './signature.ts';
@@ -20,6 +21,8 @@ export interface RunnerCall {
    * under the profile's keys, never shown, and may legitimately hold credentials (cookies).
    */
   readonly redactor?: Redactor;
+  /** The DNS resolver (tests inject a slow one); the system resolver by default. */
+  readonly resolveHost?: HostResolver;
 }
 
 /** What the runner answered, or why the call failed (a message safe to store and return). */
@@ -53,6 +56,7 @@ export async function callWebhookRunner(call: RunnerCall): Promise<RunnerResult>
     timeoutMs: call.timeoutMs,
     maxResponseBytes: MAX_RUNNER_RESPONSE_BYTES,
     allowPrivate: call.allowPrivate,
+    resolveHost: call.resolveHost,
   });
   if (!res.ok) {
     switch (res.reason) {
@@ -66,6 +70,8 @@ export async function callWebhookRunner(call: RunnerCall): Promise<RunnerResult>
         return { ok: false, error: 'runner connection failed while reading the response' };
       case 'timeout':
         return { ok: false, error: `runner did not answer within ${call.timeoutMs} ms` };
+      case 'dns_timeout':
+        return { ok: false, error: `runner did not answer within ${call.timeoutMs} ms (resolving its host ${url.hostname} took too long)` };
       case 'unreachable':
         return { ok: false, error: 'runner could not be reached' };
     }

@@ -37,7 +37,7 @@ const tick = () => new Promise((r) => setImmediate(r));
 describe('createInProcessDispatcher', () => {
   it('runs at most `concurrency` jobs at once', async () => {
     const ex = gatedExecutor();
-    const d = createInProcessDispatcher(ex.execute, () => {}, { concurrency: 2 });
+    const d = createInProcessDispatcher(ex.execute, () => {}, { concurrency: 2, perTenant: 2 });
 
     for (let i = 0; i < 5; i++) await d.dispatch(job(i));
     await tick();
@@ -48,7 +48,7 @@ describe('createInProcessDispatcher', () => {
 
   it('starts the next queued job when a running one finishes, in order', async () => {
     const ex = gatedExecutor();
-    const d = createInProcessDispatcher(ex.execute, () => {}, { concurrency: 2 });
+    const d = createInProcessDispatcher(ex.execute, () => {}, { concurrency: 2, perTenant: 2 });
     for (let i = 0; i < 4; i++) await d.dispatch(job(i));
     await tick();
 
@@ -60,7 +60,7 @@ describe('createInProcessDispatcher', () => {
 
   it('never exceeds the concurrency over a whole batch', async () => {
     const ex = gatedExecutor();
-    const d = createInProcessDispatcher(ex.execute, () => {}, { concurrency: 3 });
+    const d = createInProcessDispatcher(ex.execute, () => {}, { concurrency: 3, perTenant: 3 });
     for (let i = 0; i < 10; i++) await d.dispatch(job(i));
 
     for (let i = 0; i < 10; i++) {
@@ -75,7 +75,7 @@ describe('createInProcessDispatcher', () => {
 
   it('answers 429 when the waiting queue is full', async () => {
     const ex = gatedExecutor();
-    const d = createInProcessDispatcher(ex.execute, () => {}, { concurrency: 1, maxQueued: 2 });
+    const d = createInProcessDispatcher(ex.execute, () => {}, { concurrency: 1, maxQueued: 2, maxQueuedPerTenant: 2 });
     await d.dispatch(job(0)); // starts at once
     await d.dispatch(job(1));
     await d.dispatch(job(2));
@@ -100,7 +100,7 @@ describe('createInProcessDispatcher', () => {
 
   it('never executes a job it refused', async () => {
     const ex = gatedExecutor();
-    const d = createInProcessDispatcher(ex.execute, () => {}, { concurrency: 1, maxQueued: 1 });
+    const d = createInProcessDispatcher(ex.execute, () => {}, { concurrency: 1, maxQueued: 1, maxQueuedPerTenant: 1 });
     await d.dispatch(job(0));
     await d.dispatch(job(1));
     await d.dispatch(job(2)).catch(() => {});
@@ -115,7 +115,7 @@ describe('createInProcessDispatcher', () => {
 
   it('accepts jobs again once the queue has room', async () => {
     const ex = gatedExecutor();
-    const d = createInProcessDispatcher(ex.execute, () => {}, { concurrency: 1, maxQueued: 1 });
+    const d = createInProcessDispatcher(ex.execute, () => {}, { concurrency: 1, maxQueued: 1, maxQueuedPerTenant: 1 });
     await d.dispatch(job(0));
     await d.dispatch(job(1));
     await expect(d.dispatch(job(2))).rejects.toBeInstanceOf(TooManyRequestsError);
