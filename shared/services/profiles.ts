@@ -311,11 +311,13 @@ export async function listProfiles(deps: Deps, tenant: string, agentId: string, 
 export async function deleteProfile(deps: Deps, tenant: string, agentId: string, name: string): Promise<void> {
   await requireAgent(deps, tenant, agentId);
   const slotHex = slotFor(tenant, agentId, name).toString('hex');
-  // The profile goes first, then its session, also when the profile was already gone: a retry
-  // after a failed second delete still removes the session (and answers 404). In this order a run
-  // that saves its session concurrently either saves before the session delete (removed here) or
-  // finds the profile gone when it checks after saving (removed there).
-  const deleted = await profileRepository(deps.db).delete(tenant, agentId, slotHex);
-  await sessionRepository(deps.db).delete(tenant, agentId, slotHex);
-  if (!deleted) throw profileNameNotFound(agentId, name);
+  // Session, profile, session again. The first delete comes before the profile's, so a failure
+  // in between leaves the profile for the caller's retry, never a session without its profile.
+  // The last one closes the race with a run saving its session meanwhile: a save before it is
+  // removed by it, and a run saving after it finds the profile gone when it checks after saving
+  // (saveSession in services/runs.ts) and removes its own.
+  const sessions = sessionRepository(deps.db);
+  await sessions.delete(tenant, agentId, slotHex);
+  if (!(await profileRepository(deps.db).delete(tenant, agentId, slotHex))) throw profileNameNotFound(agentId, name);
+  await sessions.delete(tenant, agentId, slotHex);
 }
