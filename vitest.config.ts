@@ -10,6 +10,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     exclude: ['node_modules/**', 'test/bench/**'],
+    // Builds the console's generated module (console/dist/assets.ts) that the meta function imports.
+    globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // The JSON report is what .ci/run reads to print its closing "N passed, N failed" line.

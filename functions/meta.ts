@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { MethodNotAllowedError, NotFoundError } from '#shared/errors';
+import { consoleResponse } from '#shared/http/console';
 import { type VaultEvent, errorResponses } from '#shared/http/middleware';
 import { ok } from '#shared/http/responses';
 import { matchRoute } from '#shared/http/routes';
@@ -11,13 +12,19 @@ let openApi: ReturnType<typeof buildOpenApi> | undefined;
 const metaLog = createLogger();
 
 /**
- * Public, storage-free routes: the OpenAPI document, liveness, and the `$default` route that
- * answers unknown paths with a JSON 404 and wrong methods with a JSON 405.
+ * Public, storage-free routes: the OpenAPI document, liveness, the browser console's static files
+ * (bundled into this function: shared/http/console.ts), and the `$default` route that answers
+ * unknown paths with a JSON 404 and wrong methods with a JSON 405.
  */
 export const handler = middy<VaultEvent, APIGatewayProxyResultV2>()
   // No dependencies here: this function has no table and no secret (least privilege).
   .use(errorResponses(async () => metaLog))
   .handler(async (event) => {
+    // The console by path, whatever the route key: `/console/` arrives as `$default`.
+    if (event.requestContext.http.method === 'GET' && (event.rawPath === '/console' || event.rawPath.startsWith('/console/'))) {
+      const file = consoleResponse(event.rawPath, event.headers?.['if-none-match']);
+      if (file) return file;
+    }
     switch (event.routeKey) {
       case 'GET /openapi.json':
         openApi ??= buildOpenApi();

@@ -11,6 +11,8 @@ export interface RouteDef {
   /** API Gateway path syntax: `{name}` is one path segment. */
   readonly path: string;
   readonly group: RouteGroup;
+  /** `false` leaves the route out of the OpenAPI document (the console's static files). */
+  readonly documented?: false;
 }
 
 /** API Gateway route key, e.g. `POST /v1/agents`: what `event.routeKey` carries. */
@@ -37,6 +39,10 @@ export const routes: readonly RouteDef[] = [
   { method: 'GET', path: '/v1/runs/{session_id}', group: 'runs' },
   { method: 'GET', path: '/openapi.json', group: 'meta' },
   { method: 'GET', path: '/healthz', group: 'meta' },
+  // The browser console (console/, served by meta from its bundle); `/console/` itself reaches
+  // meta through `$default`, since a route path cannot end with an empty segment.
+  { method: 'GET', path: '/console', group: 'meta', documented: false },
+  { method: 'GET', path: '/console/{asset}', group: 'meta', documented: false },
 ];
 
 /** Requests that match no route go to the `meta` group, which answers a JSON 404 or 405. */

@@ -137,6 +137,7 @@ function operation(r: RouteDef, op: Operation) {
 export function buildOpenApi(serverUrl?: string) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
+    if (r.documented === false) continue;
     const op = operations[routeKey(r)];
     if (!op) throw new Error(`route ${routeKey(r)} has no OpenAPI operation`);
     paths[r.path] ??= {};

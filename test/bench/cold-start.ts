@@ -1,3 +1,4 @@
+import { buildConsole } from '../../console/build.ts';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,6 +69,8 @@ function coldImport(file: string, nodeOptions: string): number {
 
 export async function coldStart(budget: Budget): Promise<{ text: string; json: unknown }> {
   const runs = budget.quick ? 5 : 9;
+  // The meta bundle embeds the console: build it first, and report its size (the browser's download).
+  const consoleSizes = buildConsole().sizes;
   const dir = mkdtempSync(join(tmpdir(), 'agent-vault-bundles-'));
   try {
     const baselineOut = join(dir, 'baseline.mjs');
@@ -162,6 +165,16 @@ export async function coldStart(budget: Budget): Promise<{ text: string; json: u
       rows.push([`functions/${fn}.ts`, 'FAILED', '', '', '', '', '', '']);
       (json.functions as Record<string, unknown>)[fn] = { error: message };
     }
+    const consoleFiles = Object.values(consoleSizes);
+    const consoleBytes = consoleFiles.reduce((n, f) => n + f.bytes, 0);
+    const consoleGzip = consoleFiles.reduce((n, f) => n + f.gzip, 0);
+    rows.push(['console/ (browser: app.js + app.css + index.html)', fmt(consoleBytes / 1024, 1), '', '', '', '', '', '']);
+    json.console = {
+      what: 'files the browser downloads from /console/ (also embedded in the meta bundle)',
+      total: q(consoleBytes, 'bytes'),
+      total_gzip: q(consoleGzip, 'bytes'),
+      files: Object.fromEntries(Object.entries(consoleSizes).map(([f, v]) => [f, { size: q(v.bytes, 'bytes'), gzip: q(v.gzip, 'bytes') }])),
+    };
     rows.push([
       'floor: DynamoDB clients only',
       fmt(base.size / 1024, 1),
@@ -181,6 +194,9 @@ export async function coldStart(budget: Budget): Promise<{ text: string; json: u
         'import ms = time of `await import(bundle)` inside a fresh `node` process; "w/ src-maps" = same with NODE_OPTIONS=--enable-source-maps (as the CDK functions set it)',
         `node ${process.version} here; Lambda runs nodejs22.x. Bundles: node22 ESM minified, SDK bundled, createRequire banner, external source map.`,
         `largest inputs (bytes in output) of ${largest}`,
+        `console: ${Object.entries(consoleSizes)
+          .map(([f, v]) => `${f} ${(v.bytes / 1024).toFixed(1)} KiB`)
+          .join(', ')}; ${(consoleGzip / 1024).toFixed(1)} KiB gzip in all (no framework: console/src/*.ts)`,
         ...(clientNotes.length ? [`SDK clients besides DynamoDB in each bundle: ${clientNotes.join('; ')}`] : []),
         ...failures.map(([fn, v]) => `${fn}: bundle failed: ${v.error}`),
       ],

@@ -15,6 +15,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
+import { buildConsole } from '../../console/build.ts';
 import { coldStart } from './cold-start.ts';
 import { httpLoad } from './http-load.ts';
 import { inProcessCost, roundTrips, scale } from './in-process.ts';
@@ -60,6 +61,8 @@ function machine() {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  // The local server's meta function imports the console's generated module.
+  buildConsole();
   // The SDK warns once per process that Node 20 support ends in 2027; it says nothing about the figures.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const budget = { quick: args.quick };

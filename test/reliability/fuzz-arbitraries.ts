@@ -503,7 +503,8 @@ function routeRequest(world: FuzzWorld, index: number): fc.Arbitrary<FuzzRequest
         const filled = route.path
           .replace('{agent_id}', encodeSegment(agent))
           .replace('{name}', encodeSegment(name))
-          .replace('{session_id}', encodeSegment(session));
+          .replace('{session_id}', encodeSegment(session))
+          .replace('{asset}', encodeSegment(name));
         // Deleting the real agent with a good key must be refused (it has a profile; no force).
         return { path: filled + query, realDelete: route.method === 'DELETE' && route.path === '/v1/agents/{agent_id}' && agent === world.agentId };
       });

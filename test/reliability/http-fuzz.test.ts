@@ -53,13 +53,18 @@ function describeRequest(i: number, r: FuzzRequest): string {
   return `#${i} ${r.method} ${r.path.slice(0, 160)} ${JSON.stringify(r.headers)} ${JSON.stringify(shown)}`;
 }
 
+/** Routes that answer without an API key: health, the API description and the console's static files. */
+const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['GET /healthz', 'GET /openapi.json', 'GET /console', 'GET /console/{asset}']);
+
 /** Why an answer breaks the contract, or undefined. */
 function contractViolation(req: FuzzRequest, a: Answer): string | undefined {
   if (a.status === 0) return `no HTTP answer (${a.text})`;
   if (a.status >= 500) return `answered ${a.status}: ${a.text.slice(0, 200)}`;
   if (req.method !== 'GET' && req.method !== 'HEAD' && a.status < 400) return `a hostile write was accepted with ${a.status}: ${a.text.slice(0, 200)}`;
-  if (req.badAuth && a.status < 400 && !['GET /healthz', 'GET /openapi.json'].includes(req.label)) return `no/wrong API key but answered ${a.status}`;
+  if (req.badAuth && a.status < 400 && !PUBLIC_ROUTES.has(req.label)) return `no/wrong API key but answered ${a.status}`;
   if (req.method === 'HEAD' || a.status === 204) return undefined;
+  // The console's files (HTML, JS, CSS, the /console redirect) are the only non-JSON answers.
+  if (req.label.startsWith('GET /console') && a.status < 400) return undefined;
   if (!/^application\/json/i.test(a.contentType)) return `content-type ${JSON.stringify(a.contentType)} is not JSON`;
   let parsed: unknown;
   try {

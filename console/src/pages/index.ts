@@ -1,0 +1,13 @@
+import type { Page } from '../router.ts';
+import { agentPage } from './agent.ts';
+import { agentsPage } from './agents.ts';
+import { newProfilePage } from './profile-new.ts';
+import { profilePage } from './profile.ts';
+import { agentRunPage, runPage, runsPage } from './runs.ts';
+import { signInPage } from './sign-in.ts';
+
+/**
+ * Every page of the console. To add one: a module under pages/ exporting a `Page` (path, title,
+ * optional `nav`, render), listed here. More specific paths first: the first match wins.
+ */
+export const pages: readonly Page[] = [signInPage, agentsPage, newProfilePage, agentRunPage, profilePage, agentPage, runsPage, runPage];

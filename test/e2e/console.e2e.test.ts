@@ -1,0 +1,232 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasChromium, launchChromium } from '#test/support/browser';
+import { startTestRunner } from '#test/support/runner';
+import { type TestVault, startTestVault } from '#test/support/vault';
+
+// Screenshots for the README: `npm run screenshots` sets this and writes docs/screenshots/*.png.
+const SHOTS = process.env.VAULT_SCREENSHOTS ? join(process.cwd(), 'docs', 'screenshots') : undefined;
+const CANARY = 'canary-pw-7f3a9c1e';
+
+if (!hasChromium()) console.warn('console e2e skipped: /usr/bin/chromium is missing (apt-get install -y chromium; .ci/run does it)');
+
+describe.skipIf(!hasChromium())('browser console (headless Chromium)', () => {
+  let vault: TestVault;
+  let runner: Awaited<ReturnType<typeof startTestRunner>>;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const urls: string[] = [];
+  const cspErrors: string[] = [];
+  const pageErrors: string[] = [];
+
+  const shot = async (name: string) => {
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  };
+
+  beforeAll(async () => {
+    if (SHOTS) mkdirSync(SHOTS, { recursive: true });
+    vault = await startTestVault();
+    runner = await startTestRunner((call) => ({
+      body: { output: { received_fields: Object.keys(call.body.parameters).sort(), session_runs: 1 } },
+    }));
+    browser = await launchChromium();
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    page = await context.newPage();
+    page.on('framenavigated', (f) => urls.push(f.url()));
+    page.on('request', (r) => urls.push(r.url()));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy|Trusted Type/i.test(m.text())) cspErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await runner?.close();
+    await vault?.close();
+  });
+
+  it('serves /console with a strict CSP, no framing, nosniff and no referrer', async () => {
+    const res = await page.goto(`${vault.url}/console`);
+
+    expect(page.url()).toBe(`${vault.url}/console/#/sign-in`);
+    const h = res?.headers() ?? {};
+    expect(h['content-security-policy']).toContain("default-src 'self'");
+    expect(h['content-security-policy']).toContain("script-src 'self';");
+    expect(h['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(h['content-security-policy']).not.toContain('unsafe-inline');
+    expect(h['x-frame-options']).toBe('DENY');
+    expect(h['x-content-type-options']).toBe('nosniff');
+    expect(h['referrer-policy']).toBe('no-referrer');
+    const js = await vault.call('GET', '/console/app.js', undefined, { apiKey: null });
+    expect(js.headers.get('content-type')).toContain('text/javascript');
+    expect(js.headers.get('x-frame-options')).toBe('DENY');
+  });
+
+  it('enforces the policy in the browser: no inline script or style, no markup from strings', async () => {
+    const inline = await page.addScriptTag({ content: 'window.__inlineRan = true' }).then(
+      () => 'added',
+      () => 'refused',
+    );
+    // A string, run in the page: this file is type-checked without the DOM library.
+    const result = await page.evaluate(`(() => {
+      const probe = document.createElement('div');
+      probe.setAttribute('style', 'display: none');
+      document.body.append(probe);
+      let html = 'parsed';
+      try {
+        document.body.insertAdjacentHTML('beforeend', '<b>x</b>');
+      } catch {
+        html = 'refused';
+      }
+      const out = { ran: window.__inlineRan === true, style: getComputedStyle(probe).display, html };
+      probe.remove();
+      return out;
+    })()`);
+
+    expect({ inline, ...(result as object) }).toEqual({ inline: expect.any(String), ran: false, style: 'block', html: 'refused' });
+    cspErrors.length = 0; // those violations were provoked on purpose
+  });
+
+  it('refuses a wrong API key with the vault message and stays signed out', async () => {
+    await page.getByTestId('api-key').fill(`avk_${'A'.repeat(43)}`);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+
+    await expect.poll(() => page.locator('.notice-error').textContent()).toMatch(/API key/i);
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
+  });
+
+  it('signs in with the API key, kept in sessionStorage only', async () => {
+    await shot('sign-in');
+    await page.getByTestId('api-key').fill(vault.apiKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+
+    await page.waitForURL(/#\/agents$/);
+    await page.getByRole('heading', { name: 'Agents' }).waitFor();
+    expect(await page.evaluate('({ local: localStorage.length, session: Object.values(sessionStorage) })')).toEqual({ local: 0, session: [vault.apiKey] });
+  });
+
+  it('registers an agent and shows its signing secret once', async () => {
+    await page.getByTestId('agent-id').fill('crm-bot');
+    await page.getByTestId('agent-name').fill('CRM bot');
+    await page.locator('[data-arg="name"]').first().fill('username');
+    await page.getByRole('button', { name: 'Add argument' }).click();
+    await page.locator('[data-arg="name"]').nth(1).fill('query');
+    await page.locator('[data-arg="secret"]').nth(1).uncheck();
+    await page.getByTestId('runner-url').fill(runner.url);
+    await page.getByTestId('register-agent').click();
+
+    const secret = await page.getByTestId('signing-secret').textContent();
+    expect(secret?.length).toBeGreaterThan(20);
+    await page.getByRole('button', { name: 'I have saved it' }).click();
+    await page.waitForURL(/#\/agents\/crm-bot$/);
+    expect(await page.content()).not.toContain(secret);
+    const agent = await vault.call('GET', '/v1/agents/crm-bot');
+    expect(agent.json.input_args.map((a: { name: string }) => a.name)).toEqual(['username', 'query']);
+  });
+
+  let token = '';
+
+  it('creates a profile and shows its token once, with a copy button and a warning', async () => {
+    await page.getByTestId('new-profile').click();
+    await page.getByTestId('profile-name').fill('alice');
+    const username = page.locator('[data-field="username"]');
+    expect(await username.getAttribute('type')).toBe('password');
+    await username.fill(CANARY);
+    await page.getByTestId('create-profile').click();
+
+    token = (await page.getByTestId('auth-token').textContent()) ?? '';
+    expect(token).toMatch(/^avt_[A-Za-z0-9_-]+$/);
+    expect(await page.getByText('shown once').count()).toBeGreaterThan(0);
+    expect(await page.getByRole('button', { name: 'Copy' }).count()).toBe(1);
+    expect(await page.content()).not.toContain(CANARY);
+    await shot('new-profile-token');
+  });
+
+  it('starts a run with the new token and shows its status and output', async () => {
+    await page.getByTestId('run-with-token').click();
+    await page.waitForURL(/#\/agents\/crm-bot\/run$/);
+    expect(await page.getByTestId('run-token').inputValue()).toBe(token);
+    expect(await page.content()).not.toContain(token);
+    await page.getByTestId('run-parameters').fill('{"query": "open deals"}');
+    await page.getByTestId('run-wait').check();
+    await shot('run-form');
+    await page.getByTestId('start-run').click();
+
+    await page.waitForURL(/#\/runs\/[^/]+$/);
+    await expect.poll(() => page.locator('[data-badge]').first().textContent(), { timeout: 10_000 }).toBe('succeeded');
+    expect(JSON.parse((await page.getByTestId('run-output').textContent()) ?? '')).toEqual({ received_fields: ['query', 'username'], session_runs: 1 });
+    expect(runner.calls.at(-1)?.body.parameters.username).toBe(CANARY);
+    await shot('run');
+  });
+
+  it("lists the profile on its agent's page, used once", async () => {
+    await page.goto(`${vault.url}/console/#/agents/crm-bot`);
+
+    const row = page.getByTestId('profiles-table').locator('tbody tr');
+    await expect.poll(() => row.count()).toBe(1);
+    const cells = await row.locator('td').allTextContents();
+    expect(cells[0]).toBe('alice');
+    expect(cells).toContain('username');
+    expect(cells).toContain('1'); // Uses
+    expect(cells).not.toContain('never'); // Last used
+    const headers = await page.getByTestId('profiles-table').locator('th').allTextContents();
+    expect(headers).toEqual(expect.arrayContaining(['Name', 'Last used']));
+    await shot('agent');
+  });
+
+  it("opens the profile's page with its metadata, never a value", async () => {
+    await page.getByTestId('profile-link').click();
+
+    await page.waitForURL(/#\/agents\/crm-bot\/profiles\/alice$/);
+    await page.getByRole('heading', { name: 'Profile alice' }).waitFor();
+    const text = (await page.locator('main').textContent()) ?? '';
+    expect(text).toContain('username');
+    expect(text).not.toContain(CANARY);
+    expect(text).not.toContain(token);
+    await shot('profile');
+  });
+
+  it('deletes the profile after a confirmation; its token dies at once', async () => {
+    await page.getByTestId('delete-profile').click();
+    expect((await vault.call('GET', '/v1/agents/crm-bot/auth-profiles/alice')).status).toBe(200); // one click only arms it
+    await page.getByTestId('delete-profile').click();
+
+    await page.waitForURL(/#\/agents\/crm-bot$/);
+    await page.getByText('No profiles for this agent yet.').waitFor();
+    expect((await vault.call('GET', '/v1/agents/crm-bot/auth-profiles/alice')).status).toBe(404);
+    const run = await vault.call('POST', '/run_agent', { agent_id: 'crm-bot', auth_token: token, run_async: false });
+    expect(run.status).toBe(404);
+  });
+
+  it('shows the agents list', async () => {
+    await page.goto(`${vault.url}/console/#/agents`);
+
+    await expect.poll(() => page.getByTestId('agents-table').locator('tbody tr').count()).toBe(1);
+    await shot('agents');
+  });
+
+  it('never put the API key or a token in a URL or localStorage, and broke no policy', async () => {
+    expect(urls.length).toBeGreaterThan(5);
+    for (const u of urls) {
+      expect(u).not.toContain(vault.apiKey);
+      expect(u).not.toContain(token);
+      expect(u).not.toContain(CANARY);
+    }
+    expect(await page.evaluate('localStorage.length')).toBe(0);
+    expect(cspErrors).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('signs out: the key leaves sessionStorage and pages need signing in again', async () => {
+    await page.getByTestId('sign-out').click();
+
+    await page.waitForURL(/#\/sign-in$/);
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
+    await page.goto(`${vault.url}/console/#/agents`);
+    await page.waitForURL(/#\/sign-in$/);
+  });
+});
