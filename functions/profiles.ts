@@ -3,6 +3,8 @@ import { created, noContent, ok } from '#shared/http/responses';
 import { AgentId, ProfileName, parseInput } from '#shared/schemas/common';
 import { CreateProfileBody, ListQuery, NativeCreateProfileBody, NativePutProfileBody, UpsertProfileBody } from '#shared/schemas/profiles';
 import * as profiles from '#shared/services/profiles';
+import { ProxyBody, TestProfileBody } from '#shared/schemas/proxy';
+import { proxyRequest, testProfile } from '#shared/services/proxy';
 
 /** Auth profiles: the compatible create/upsert endpoints and the native metadata endpoints. */
 export const handler = routeGroupHandler({
@@ -31,6 +33,19 @@ export const handler = routeGroupHandler({
     const { auth_token, type, record } = await profiles.upsertProfileRecord(deps, tenant, { ...input, agent_id: agentId, name });
     return ok({ auth_token, type, profile: profiles.toMetadata(record) });
   },
+
+  'POST /v1/agents/{agent_id}/auth-profiles/{name}/test': async ({ deps, caller, params, body }) =>
+    ok(
+      await testProfile(
+        deps,
+        caller,
+        parseInput(AgentId, params.agent_id, 'agent_id'),
+        parseInput(ProfileName, params.name, 'profile name'),
+        parseInput(TestProfileBody, body),
+      ),
+    ),
+
+  'POST /v1/proxy': async ({ deps, caller, body }) => ok(await proxyRequest(deps, caller, parseInput(ProxyBody, body))),
 
   'GET /v1/agents/{agent_id}/auth-profiles/{name}': async ({ deps, tenant, params }) =>
     ok(

@@ -19,6 +19,10 @@ export interface Config {
   readonly runRetentionSeconds: number;
   /** Allow runner URLs on loopback / private / link-local addresses (local mode default: true). */
   readonly allowPrivateRunners: boolean;
+  /** Allow the proxy and profile tests to call loopback / private / link-local addresses (local mode default: true). */
+  readonly allowPrivateUpstreams: boolean;
+  /** How long the proxy and profile tests wait for an upstream answer (the profiles function times out at 10 s on AWS). */
+  readonly proxyTimeoutMs: number;
   /** If non-empty, runner URLs must have one of these host names. */
   readonly allowedRunnerHosts: readonly string[];
   /** AWS mode: the worker function that executes async runs. */
@@ -81,6 +85,8 @@ export function loadConfig(env: Env = process.env): Config {
     serverKeySecretId: env.VAULT_SERVER_KEY_SECRET_ID || undefined,
     runRetentionSeconds: retentionDays * 86_400,
     allowPrivateRunners: boolFrom(env, 'VAULT_ALLOW_PRIVATE_RUNNERS', mode === 'local'),
+    allowPrivateUpstreams: boolFrom(env, 'VAULT_ALLOW_PRIVATE_UPSTREAMS', mode === 'local'),
+    proxyTimeoutMs: intFrom(env, 'VAULT_PROXY_TIMEOUT_MS', 8_000, 100, mode === 'aws' ? 9_000 : 300_000),
     allowedRunnerHosts: (env.VAULT_ALLOWED_RUNNER_HOSTS ?? '')
       .split(',')
       .map((h) => h.trim().toLowerCase())

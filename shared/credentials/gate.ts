@@ -13,6 +13,7 @@ import {
   verifyToken,
 } from './sealed-profile.ts';
 import { type AuthTypeModule, authTypeOf, storedConfig } from './types/index.ts';
+import { assertOutboundUse } from './outbound-policy.ts';
 
 /**
  * The one gate every use of a stored credential passes: verify → policy → decrypt → record use.
@@ -37,6 +38,11 @@ export type CredentialRef = { readonly kind: 'token'; readonly agentId: string; 
 export interface UseOptions {
   /** Also read the profile's saved session in the same round trip (runs). */
   readonly withSession?: boolean;
+  /**
+   * The request the credential will be injected into (proxy, test): checked against the
+   * profile's type and outbound policy (allowed hosts, paths, methods) before anything is decrypted.
+   */
+  readonly request?: { readonly method: string; readonly url: URL };
 }
 
 /** What the gate hands a use: the agent, the opened profile, its type module and decrypted secret. */
@@ -103,18 +109,20 @@ export async function openForUse(
   // Policy.
   const now = deps.now();
   for (const check of POLICY) check({ caller, purpose, agent, verified, now });
+  const type = authTypeOf(verified.item);
+  const config = storedConfig(type, verified.item.auth_config);
+  if (options.request) assertOutboundUse(verified.item, type, config, options.request.method, options.request.url);
   // Decrypt.
   const profile = openProfileKeys(deps, verified);
   const secret = openValues(deps, profile);
   const item = profile.item;
-  const type = authTypeOf(item);
   return {
     purpose,
     caller,
     agent,
     profile,
     type,
-    config: storedConfig(type, item.auth_config),
+    config,
     secret,
     session: ctx.session,
     // Record use.

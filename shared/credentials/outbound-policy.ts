@@ -135,6 +135,33 @@ export function assertOutboundAllowed(policy: OutboundPolicy, profileName: strin
 }
 
 /**
+ * The outbound rules of one proxied or tested request, checked by the gate after the token is
+ * verified: the type must be injectable (custom is not: 400 not_injectable), an OAuth2 profile's
+ * token_url is reachable only for the token fetch (403), then the profile's policy.
+ */
+export function assertOutboundUse(
+  item: OutboundPolicy & { readonly name: string; readonly auth_type: string },
+  type: { readonly injection: string },
+  config: Readonly<Record<string, unknown>>,
+  method: string,
+  url: URL,
+): void {
+  if (type.injection === 'none') {
+    throw new ValidationError(
+      `auth profile "${item.name}" is of auth_type ${item.auth_type}, whose values the vault cannot place in a request; use a typed profile (bearer, basic, api_key, oauth2_client_credentials) to proxy`,
+      'not_injectable',
+    );
+  }
+  if (typeof config.token_url === 'string' && URL.canParse(config.token_url)) {
+    const tokenUrl = new URL(config.token_url);
+    if (tokenUrl.origin === url.origin && tokenUrl.pathname === url.pathname) {
+      throw new ForbiddenError(`the token_url of auth profile "${item.name}" is reachable only for the vault's own token fetch, not through the proxy`, 'token_url_not_proxied');
+    }
+  }
+  assertOutboundAllowed(item, item.name, method, url);
+}
+
+/**
  * Parses the URL a caller wants proxied: absolute http(s), no credentials in it, https only when
  * `httpsOnly` (deployed mode). A 400 that says what to fix otherwise.
  */

@@ -34,6 +34,8 @@ export const routes: readonly RouteDef[] = [
   { method: 'GET', path: '/v1/agents/{agent_id}/auth-profiles', group: 'profiles' },
   { method: 'POST', path: '/v1/agents/{agent_id}/auth-profiles', group: 'profiles' },
   { method: 'PUT', path: '/v1/agents/{agent_id}/auth-profiles/{name}', group: 'profiles' },
+  { method: 'POST', path: '/v1/agents/{agent_id}/auth-profiles/{name}/test', group: 'profiles' },
+  { method: 'POST', path: '/v1/proxy', group: 'profiles' },
   { method: 'GET', path: '/v1/agents/{agent_id}/auth-profiles/{name}', group: 'profiles' },
   { method: 'DELETE', path: '/v1/agents/{agent_id}/auth-profiles/{name}', group: 'profiles' },
   { method: 'GET', path: '/v1/runs/{session_id}', group: 'runs' },

@@ -112,6 +112,21 @@ export function profileRepository(db: Db) {
       );
     },
 
+    /** Stores the outcome of a profile test (last_tested_at, last_test_ok) unless the profile was replaced or deleted. */
+    async recordTest(tenant: string, agentId: string, slotHex: string, generation: number, at: string, ok: boolean): Promise<boolean> {
+      return conditional(() =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName,
+            Key: keys.profile(tenant, agentId, slotHex),
+            UpdateExpression: 'SET last_tested_at = :at, last_test_ok = :ok',
+            ConditionExpression: 'generation = :g',
+            ExpressionAttributeValues: { ':at': at, ':ok': ok, ':g': generation },
+          }),
+        ),
+      );
+    },
+
     /** Deletes the profile (and with it the only thing its token could open); false if absent. */
     async delete(tenant: string, agentId: string, slotHex: string): Promise<boolean> {
       return conditional(() =>

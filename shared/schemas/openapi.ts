@@ -14,6 +14,7 @@ import {
   UpsertProfileResponse,
 } from './profiles.ts';
 import { RunAgentBody, RunAgentResponse, RunStatus } from './runs.ts';
+import { ProxyBody, ProxyResponse, TestProfileBody, TestProfileResponse } from './proxy.ts';
 
 /**
  * Named schemas: each becomes `components.schemas.<Name>` and is referenced by `$ref`, so that
@@ -33,6 +34,8 @@ const responseSchemas = {
   CreateAgentAuthProfileResponse: CreateProfileResponse,
   UpsertAgentAuthProfileResponse: UpsertProfileResponse,
   AuthProfileWithToken: NativeProfileResponse,
+  ProxyResponse,
+  TestAuthProfileResponse: TestProfileResponse,
   RunAgentResponse,
   Run: RunStatus,
   Error: ErrorBody,
@@ -46,6 +49,8 @@ const requestSchemas = {
   UpsertAgentAuthProfileRequest: UpsertProfileBody,
   CreateAuthProfileRequest: NativeCreateProfileBody,
   PutAuthProfileRequest: NativePutProfileBody,
+  ProxyRequest: ProxyBody,
+  TestAuthProfileRequest: TestProfileBody,
   RunAgentRequest: RunAgentBody,
 } as const;
 
@@ -90,6 +95,8 @@ const operations: Record<string, Operation> = {
   'GET /v1/agents/{agent_id}/auth-profiles': { operationId: 'listAgentAuthProfiles', tag: 'auth-profiles', summary: "List an agent's auth profiles (metadata only)", response: 'AuthProfileList', status: 200, query: page },
   'POST /v1/agents/{agent_id}/auth-profiles': { operationId: 'createAuthProfile', tag: 'auth-profiles', summary: 'Create an auth profile (custom or typed: bearer, basic, api_key, oauth2_client_credentials); returns its auth token once; 409 if the name exists', body: 'CreateAuthProfileRequest', response: 'AuthProfileWithToken', status: 201 },
   'PUT /v1/agents/{agent_id}/auth-profiles/{name}': { operationId: 'putAuthProfile', tag: 'auth-profiles', summary: 'Upsert by name: create, replace (new token) or, with auth_token, update in place (same token)', body: 'PutAuthProfileRequest', response: 'AuthProfileWithToken', status: 200 },
+  'POST /v1/agents/{agent_id}/auth-profiles/{name}/test': { operationId: 'testAuthProfile', tag: 'auth-profiles', summary: 'Make one real call with the credentials injected; answers ok/status/latency (never the body) and stores last_tested_at / last_test_ok', body: 'TestAuthProfileRequest', response: 'TestAuthProfileResponse', status: 200 },
+  'POST /v1/proxy': { operationId: 'proxyRequest', tag: 'auth-profiles', summary: "Send a request with a typed profile's credentials injected (the caller never holds them); allowed_hosts/paths/methods enforced (403/405), SSRF guard, no redirects, secret values redacted from the answer", body: 'ProxyRequest', response: 'ProxyResponse', status: 200 },
   'GET /v1/agents/{agent_id}/auth-profiles/{name}': { operationId: 'getAgentAuthProfile', tag: 'auth-profiles', summary: 'Read auth profile metadata (never values)', response: 'AuthProfile', status: 200 },
   'DELETE /v1/agents/{agent_id}/auth-profiles/{name}': { operationId: 'deleteAgentAuthProfile', tag: 'auth-profiles', summary: 'Delete an auth profile; its token dies at once', status: 204 },
   'GET /v1/runs/{session_id}': { operationId: 'getRun', tag: 'runs', summary: 'Status and result of a run', response: 'Run', status: 200 },

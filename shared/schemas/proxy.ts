@@ -1,0 +1,71 @@
+import * as z from 'zod';
+import { ProxyMethod } from '../credentials/outbound-policy.ts';
+import { AgentId, ApiKeyField } from './common.ts';
+import { AuthToken } from './profiles.ts';
+
+/** RFC 9110 token characters: what a header name may be made of. */
+const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/, 'must be an HTTP header name (token characters)');
+const HeaderValue = z
+  .string()
+  .max(8192)
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
+  .regex(/^[^\u0000-\u0008\u000a-\u001f\u007f]*$/, 'must not contain control characters (CR, LF, NUL, …)');
+
+const Method = z
+  .string()
+  .transform((m) => m.toUpperCase())
+  .pipe(ProxyMethod)
+  .describe('GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS');
+
+const Url = z.string().min(1).max(8192).describe('Absolute http(s) URL of the upstream API; its host must be in the profile\'s allowed_hosts');
+
+/** POST /v1/proxy: a request the vault sends on with the profile's credentials injected. */
+export const ProxyBody = z.object({
+  api_key: ApiKeyField,
+  agent_id: AgentId,
+  auth_token: AuthToken,
+  method: Method,
+  url: Url,
+  headers: z
+    .record(HeaderName, HeaderValue)
+    .refine((h) => Object.keys(h).length <= 64, 'at most 64 headers')
+    .optional()
+    .describe('Request headers; Authorization and the profile\'s own key names are replaced by the profile\'s values; hop-by-hop headers are dropped'),
+  query: z
+    .record(z.string().max(256), z.union([z.string().max(8192), z.array(z.string().max(8192)).max(64)]))
+    .optional()
+    .describe('Query parameters appended to url\'s own'),
+  body: z
+    .unknown()
+    .optional()
+    .describe('A string is sent as is (set content-type in headers); any other JSON value is sent as JSON'),
+});
+
+export const ProxyResponse = z.object({
+  status: z.int().describe('The upstream\'s HTTP status (redirects are returned, not followed)'),
+  headers: z.record(z.string(), z.string()).describe('The upstream\'s response headers (hop-by-hop dropped), secret values redacted'),
+  body: z.string().describe('The response body, the profile\'s secret values replaced by [REDACTED]'),
+  body_encoding: z.enum(['utf8', 'base64']).describe('utf8 text, or base64 when the body is not valid UTF-8'),
+});
+
+/** POST /v1/agents/{agent_id}/auth-profiles/{name}/test. */
+export const TestProfileBody = z.object({
+  api_key: ApiKeyField,
+  auth_token: AuthToken,
+  request: z
+    .object({ method: Method.default('GET'), url: Url })
+    .optional()
+    .describe('The call to make with the credentials injected. Required except for oauth2_client_credentials, whose test is a token fetch'),
+});
+
+export const TestProfileResponse = z.object({
+  ok: z.boolean().describe('true when the upstream answered 2xx'),
+  status: z.int().optional().describe('The upstream\'s HTTP status; absent when there was no answer'),
+  latency_ms: z.number(),
+  error: z.string().optional().describe('Why the test failed; never carries the response body'),
+});
+
+export type ProxyBody = z.infer<typeof ProxyBody>;
+export type ProxyResponse = z.infer<typeof ProxyResponse>;
+export type TestProfileBody = z.infer<typeof TestProfileBody>;
+export type TestProfileResponse = z.infer<typeof TestProfileResponse>;

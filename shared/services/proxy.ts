@@ -1,0 +1,207 @@
+import { performance } from 'node:perf_hooks';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { type OpenedForUse, openForUse } from '../credentials/gate.ts';
+import { parseOutboundUrl } from '../credentials/outbound-policy.ts';
+import { slotFor } from '../credentials/profile-keys.ts';
+import { parseTokenOrThrow } from '../credentials/sealed-profile.ts';
+import type { OutboundRequest, Secret } from '../credentials/types/index.ts';
+import type { Caller, Deps } from '../deps.ts';
+import { BadGatewayError, ForbiddenError, GatewayTimeoutError, NotImplementedError, ProfileNotFoundError, ValidationError } from '../errors.ts';
+import { type OutboundFailure, type OutboundResponse, sendOutbound } from '../outbound/http-client.ts';
+import { Redactor } from '../outbound/redact.ts';
+import { profileRepository } from '../repositories/profiles.ts';
+import type { ProxyBody, ProxyResponse, TestProfileBody, TestProfileResponse } from '../schemas/proxy.ts';
+
+/**
+ * The vault as a credential-injecting proxy (POST /v1/proxy) and the profile test
+ * (POST …/auth-profiles/{name}/test). Both go through the gate (verify → policy, including the
+ * profile's outbound policy → decrypt → record use), inject the credentials by type, send the
+ * request through the outbound client (pinned DNS + SSRF guard, no redirects, timeout, size cap),
+ * and redact the profile's secret values from whatever comes back.
+ */
+
+/** Largest upstream answer the proxy relays (after decompression). */
+export const MAX_PROXY_RESPONSE_BYTES = 1024 * 1024;
+
+/** Request headers the caller may not set: the HTTP client owns them (and accept-encoding, see below). */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'host',
+  'content-length',
+  'expect',
+  'accept-encoding',
+]);
+/** Response headers not relayed: hop-by-hop, and the ones that described the body before we decoded and redacted it. */
+const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length', 'content-encoding']);
+
+/**
+ * OAuth2 client credentials: the access token to inject. THE plug-in point for the token fetch
+ * and its cache (shared/credentials/oauth2, not built yet); until then an oauth2 profile cannot
+ * be proxied or tested, and says so with 501 oauth2_not_available.
+ */
+export async function accessTokenFor(_deps: Deps, use: OpenedForUse): Promise<Secret> {
+  throw new NotImplementedError(
+    `auth profile "${use.profile.item.name}" is oauth2_client_credentials: the vault's OAuth2 token fetch is not available in this version yet, so it cannot be proxied or tested`,
+    'oauth2_not_available',
+  );
+}
+
+/** The URL to call: parsed (absolute http(s), no userinfo; https when deployed), with `query` appended. */
+function outboundUrl(deps: Deps, raw: string, query: ProxyBody['query']): URL {
+  const url = parseOutboundUrl(raw, deps.config.mode === 'aws');
+  for (const [k, v] of Object.entries(query ?? {})) for (const one of Array.isArray(v) ? v : [v]) url.searchParams.append(k, one);
+  return url;
+}
+
+/** The request before injection: the caller's headers minus hop-by-hop ones, the body as text. */
+function callerRequest(method: string, url: URL, headers: Readonly<Record<string, string>> = {}, body?: unknown): OutboundRequest {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (!HOP_BY_HOP.has(k.toLowerCase())) out[k.toLowerCase()] = v;
+  // The answer must be redactable: ask for it uncompressed (a compressed one is decoded anyway).
+  out['accept-encoding'] = 'identity';
+  if (body === undefined || body === null) return { method, url, headers: out };
+  if (method === 'GET' || method === 'HEAD') throw new ValidationError(`a ${method} request carries no body; omit body or use POST/PUT/PATCH`);
+  if (typeof body === 'string') return { method, url, headers: out, body };
+  out['content-type'] ??= 'application/json';
+  return { method, url, headers: out, body: JSON.stringify(body) };
+}
+
+/** Injects the profile's credential; returns the request and every value to redact from the answer. */
+async function injectCredential(deps: Deps, use: OpenedForUse, request: OutboundRequest): Promise<{ request: OutboundRequest; secrets: string[] }> {
+  const secret = use.type.injection === 'access_token' ? await accessTokenFor(deps, use) : use.secret;
+  const result = use.type.inject(request, secret, use.config);
+  if (!result.injectable) throw new ValidationError(result.reason, 'not_injectable');
+  const secrets = use.type.secretValues(use.secret, use.config);
+  if (secret !== use.secret) secrets.push(...use.type.secretValues(secret, use.config));
+  return { request: result.request, secrets };
+}
+
+/** Sends through the outbound client; refusals and faults become clear HTTP errors. */
+async function send(deps: Deps, request: OutboundRequest): Promise<OutboundResponse> {
+  const headers: Record<string, string | number> = { ...request.headers };
+  if (request.body !== undefined) headers['content-length'] = Buffer.byteLength(request.body);
+  const result = await sendOutbound({
+    url: request.url,
+    method: request.method,
+    headers,
+    body: request.body,
+    timeoutMs: deps.config.proxyTimeoutMs,
+    maxResponseBytes: MAX_PROXY_RESPONSE_BYTES,
+    allowPrivate: deps.config.allowPrivateUpstreams,
+  });
+  if (result.ok) return result;
+  throw outboundError(request.url, result);
+}
+
+function outboundError(url: URL, failure: OutboundFailure): Error {
+  switch (failure.reason) {
+    case 'blocked':
+      return new ForbiddenError(
+        `host ${url.hostname} resolves to a loopback, private or link-local address, which the proxy refuses (VAULT_ALLOW_PRIVATE_UPSTREAMS=true allows it for local development)`,
+        'destination_blocked',
+      );
+    case 'unresolvable':
+      return new BadGatewayError(`host ${url.hostname} could not be resolved`, 'upstream_unreachable');
+    case 'timeout':
+      return new GatewayTimeoutError(`${url.host} did not answer in time`, 'upstream_timeout');
+    case 'too_large':
+      return new BadGatewayError(`${url.host} answered with more than ${MAX_PROXY_RESPONSE_BYTES} bytes (1 MiB), which the proxy does not relay`, 'upstream_response_too_large');
+    default:
+      return new BadGatewayError(`${url.host} could not be reached or closed the connection`, 'upstream_unreachable');
+  }
+}
+
+/** The body as sent by the upstream, decompressed (bounded) when it ignored accept-encoding: identity. */
+function decodedBody(url: URL, res: OutboundResponse): Buffer {
+  const encoding = String(res.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  const opts = { maxOutputLength: MAX_PROXY_RESPONSE_BYTES };
+  try {
+    if (encoding === 'identity' || encoding === '') return res.body;
+    if (encoding === 'gzip' || encoding === 'x-gzip') return gunzipSync(res.body, opts);
+    if (encoding === 'deflate') return inflateSync(res.body, opts);
+    if (encoding === 'br') return brotliDecompressSync(res.body, opts);
+  } catch {
+    throw new BadGatewayError(`${url.host} answered with a ${encoding} body that does not decode within 1 MiB`, 'upstream_bad_encoding');
+  }
+  throw new BadGatewayError(`${url.host} answered with content-encoding ${encoding.slice(0, 40)}, which the proxy cannot redact`, 'upstream_bad_encoding');
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The upstream's answer with every form of every secret value replaced by [REDACTED]. */
+export function redactedResponse(url: URL, res: OutboundResponse, secrets: readonly string[]): ProxyResponse {
+  const redactor = new Redactor(secrets);
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(res.headers)) {
+    if (value === undefined || RESPONSE_DROP.has(name)) continue;
+    headers[name] = redactor.text(Array.isArray(value) ? value.join(', ') : value);
+  }
+  const bytes = decodedBody(url, res);
+  let text: string | undefined;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    text = undefined;
+  }
+  if (text !== undefined) return { status: res.status, headers, body: redactor.text(text), body_encoding: 'utf8' };
+  // Not UTF-8: redact the secrets' bytes in a byte-for-byte (latin1) view, then base64.
+  const byteRedactor = new Redactor(secrets.map((s) => Buffer.from(s, 'utf8').toString('latin1')));
+  const redacted = Buffer.from(byteRedactor.text(bytes.toString('latin1')), 'latin1');
+  return { status: res.status, headers, body: redacted.toString('base64'), body_encoding: 'base64' };
+}
+
+/**
+ * POST /v1/proxy: opens the profile for this request (the gate checks the token, the profile's
+ * allowed hosts, paths and methods, then decrypts), injects its credential, records the use
+ * (before the credential leaves the vault), sends, and returns the redacted answer.
+ */
+export async function proxyRequest(deps: Deps, caller: Caller, body: ProxyBody): Promise<ProxyResponse> {
+  const url = outboundUrl(deps, body.url, body.query);
+  const use = await openForUse(deps, caller, { kind: 'token', agentId: body.agent_id, token: body.auth_token }, 'proxy', { request: { method: body.method, url } });
+  const { request, secrets } = await injectCredential(deps, use, callerRequest(body.method, url, body.headers, body.body));
+  await use.recordUse();
+  return redactedResponse(request.url, await send(deps, request), secrets);
+}
+
+/**
+ * POST …/auth-profiles/{name}/test: one real call with the credentials injected; answers whether
+ * it succeeded (2xx), never the body, and stores last_tested_at / last_test_ok.
+ */
+export async function testProfile(deps: Deps, caller: Caller, agentId: string, name: string, body: TestProfileBody): Promise<TestProfileResponse> {
+  // The token must be this profile's: another profile's token answers like an unknown one.
+  const token = parseTokenOrThrow(body.auth_token);
+  if (!token.slot.equals(slotFor(caller.tenant, agentId, name))) throw new ProfileNotFoundError();
+  const url = body.request ? parseOutboundUrl(body.request.url, deps.config.mode === 'aws') : undefined;
+  const method = body.request?.method ?? 'GET';
+  const use = await openForUse(deps, caller, { kind: 'token', agentId, token: body.auth_token }, 'test', url ? { request: { method, url } } : {});
+  if (!url) {
+    if (use.type.injection === 'access_token') await accessTokenFor(deps, use); // the OAuth2 test is a token fetch
+    throw new ValidationError(
+      `request {method, url} is required to test an auth profile of auth_type ${use.type.name}: the vault does not guess which endpoint proves the credentials`,
+    );
+  }
+  const { request } = await injectCredential(deps, use, callerRequest(method, url));
+  await use.recordUse();
+  const started = performance.now();
+  let outcome: { ok: boolean; status?: number; error?: string };
+  try {
+    const res = await send(deps, request);
+    const ok = res.status >= 200 && res.status < 300;
+    outcome = { ok, status: res.status, error: ok ? undefined : `upstream answered HTTP ${res.status}${res.status >= 300 && res.status < 400 ? ' (redirects are not followed)' : ''}` };
+  } catch (err) {
+    // A refused destination is the caller's error (403), not a failed test.
+    if (err instanceof ForbiddenError) throw err;
+    if (!(err instanceof BadGatewayError || err instanceof GatewayTimeoutError)) throw err;
+    outcome = { ok: false, error: err.message };
+  }
+  const latency_ms = Math.round((performance.now() - started) * 10) / 10;
+  const item = use.profile.item;
+  await profileRepository(deps.db).recordTest(item.tenant, item.agent_id, item.slot, item.generation, deps.now().toISOString(), outcome.ok);
+  return { ok: outcome.ok, ...(outcome.status !== undefined ? { status: outcome.status } : {}), latency_ms, ...(outcome.error ? { error: outcome.error } : {}) };
+}
