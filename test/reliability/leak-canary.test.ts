@@ -15,6 +15,7 @@ import { parseToken } from '#shared/crypto/token';
 import { type EmbeddedDynamo, startEmbeddedDynamo } from '#infra/local/embedded-dynamo';
 import { type TestVault, startTestVault } from '#test/support/vault';
 import { startTestRunner } from '#test/support/runner';
+import { type EchoUpstream, startEchoUpstream } from '#test/support/upstream';
 import { findLeaks, scanAll } from './helpers.ts';
 
 const canary = (label: string) => `CANARY${label}${randomBytes(18).toString('base64url')}`;
@@ -24,16 +25,20 @@ const USERNAME = canary('user');
 const PARAM = canary('param');
 const SESSION = canary('session');
 const BAD_VALUE = canary('refused');
+const BEARER = canary('bearer');
+const BASIC_PW = canary('basicpw');
 
 let dynamo: EmbeddedDynamo;
 let dbDir: string;
 let vault: TestVault;
 let runner: Awaited<ReturnType<typeof startTestRunner>>;
+let upstream: EchoUpstream;
 
 /** Everything collected during the flow, by source. */
 const material = {
   errorBodies: [] as string[],
   runResults: [] as string[],
+  proxyAnswers: [] as string[],
 };
 const secrets: Record<string, string | Buffer> = {
   password: PASSWORD,
@@ -42,6 +47,9 @@ const secrets: Record<string, string | Buffer> = {
   parameter: PARAM,
   session: SESSION,
   'refused value': BAD_VALUE,
+  'bearer token': BEARER,
+  'basic password': BASIC_PW,
+  'basic header value': Buffer.from(`svc:${BASIC_PW}`).toString('base64'),
 };
 
 async function call(method: string, path: string, body?: unknown, opts: Parameters<TestVault['call']>[3] = {}) {
@@ -148,12 +156,37 @@ beforeAll(async () => {
   await call('POST', '/api/create_agent_auth_profile', undefined, { raw: `{"agent_id":"canary-agent","auth_data":{"password":"${BAD_VALUE}"` });
   await call('POST', '/api/create_agent_auth_profile', undefined, { raw: `{"__proto__":{"x":"${BAD_VALUE}"}}` });
   await call('POST', '/api/create_agent_auth_profile', undefined, { raw: `password=${BAD_VALUE}`, headers: { 'content-type': 'text/plain' } });
+
+  // The proxy: typed profiles whose secrets an echoing upstream sends back in every answer.
+  upstream = await startEchoUpstream();
+  const allowed = [`127.0.0.1:${upstream.port}`];
+  const bearer = await call('POST', '/v1/agents/canary-agent/auth-profiles', { name: 'bearer', auth_type: 'bearer', auth_data: { token: BEARER }, allowed_hosts: allowed, allowed_methods: ['GET', 'POST'] });
+  expect(bearer.status, bearer.text).toBe(201);
+  const basic = await call('POST', '/v1/agents/canary-agent/auth-profiles', { name: 'basic', auth_type: 'basic', auth_data: { username: 'svc', password: BASIC_PW }, allowed_hosts: allowed });
+  expect(basic.status, basic.text).toBe(201);
+  for (const [label, t] of [['bearer profile token', bearer.json.auth_token as string], ['basic profile token', basic.json.auth_token as string]] as const) {
+    secrets[label] = t;
+    secrets[`${label} secret bytes`] = parseToken(t).secret;
+  }
+  for (const [tok, path] of [[bearer.json.auth_token, '/'], [bearer.json.auth_token, '/gzip'], [bearer.json.auth_token, '/binary'], [bearer.json.auth_token, '/status/401'], [basic.json.auth_token, '/'], [basic.json.auth_token, '/binary']]) {
+    const res = await call('POST', '/v1/proxy', { agent_id: 'canary-agent', auth_token: tok, method: 'GET', url: `${upstream.url}${path}`, headers: { 'x-note': BAD_VALUE } });
+    expect(res.status, res.text).toBe(200);
+    material.proxyAnswers.push(res.text, Buffer.from(res.json.body, res.json.body_encoding === 'base64' ? 'base64' : 'utf8').toString('latin1'));
+  }
+  const tested = await call('POST', '/v1/agents/canary-agent/auth-profiles/bearer/test', { auth_token: bearer.json.auth_token, request: { url: `${upstream.url}/status/403` } });
+  material.proxyAnswers.push(tested.text);
+  // Refused proxy requests: another host, a method outside the list, a custom profile, a forged token.
+  await call('POST', '/v1/proxy', { agent_id: 'canary-agent', auth_token: bearer.json.auth_token, method: 'GET', url: `http://127.0.0.1:9/${BAD_VALUE}` });
+  await call('POST', '/v1/proxy', { agent_id: 'canary-agent', auth_token: bearer.json.auth_token, method: 'DELETE', url: `${upstream.url}/` });
+  await call('POST', '/v1/proxy', { agent_id: 'canary-agent', auth_token: token, method: 'GET', url: `${upstream.url}/` });
+  await call('POST', '/v1/proxy', { agent_id: 'canary-agent', auth_token: forged, method: 'GET', url: `${upstream.url}/`, headers: { authorization: BAD_VALUE } });
   await vault.deps.dispatcher.drain();
 }, 60_000);
 
 afterAll(async () => {
   await vault?.close();
   await runner?.close();
+  await upstream?.close();
   await dynamo?.close();
 });
 
@@ -163,6 +196,16 @@ describe('leak canaries', () => {
     expect(params.some((p) => p.includes(PASSWORD) && p.includes(USERNAME) && p.includes(PARAM))).toBe(true);
     expect(runner.calls.some((c) => JSON.stringify(c.body?.session ?? null).includes(SESSION))).toBe(true);
     expect(material.runResults.join('\n')).toContain('[REDACTED]');
+    const upstreamSaw = JSON.stringify(upstream.seen);
+    expect(upstreamSaw).toContain(BEARER);
+    expect(upstreamSaw).toContain(secrets['basic header value'] as string);
+    expect(material.proxyAnswers.join('\n')).toContain('[REDACTED]');
+  });
+
+  it('finds no credential in any proxy or test answer, though the upstream echoed them all', () => {
+    expect(material.proxyAnswers.length).toBeGreaterThanOrEqual(13);
+    const { 'refused value': _r, parameter: _p, session: _s, ...credentials } = secrets;
+    expect(findLeaks(material.proxyAnswers.join('\n'), credentials)).toEqual([]);
   });
 
   it('finds no canary in the logs', () => {
@@ -193,7 +236,7 @@ describe('leak canaries', () => {
 
   it('finds no canary in any stored item', async () => {
     const items = await scanAll(vault.deps.db);
-    expect(items.filter((i) => i.entity === 'profile')).toHaveLength(2);
+    expect(items.filter((i) => i.entity === 'profile')).toHaveLength(4);
     expect(items.some((i) => i.entity === 'session')).toBe(true);
     expect(items.filter((i) => i.entity === 'run').length).toBeGreaterThanOrEqual(5);
     expect(findLeaks(itemMaterial(items), secrets)).toEqual([]);
