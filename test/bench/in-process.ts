@@ -6,6 +6,8 @@ import { handlers, invokeOk, lambdaContext, type Prepared } from './lib/events.t
 import type { BenchRunner } from './lib/runner.ts';
 import { fmt, fmtRatio, median, type Quantity, q, ratio, type Summary, since, summarize, table, timeLoop } from './lib/stats.ts';
 import { type InProcessVault, startInProcessVault, TENANT } from './lib/vault.ts';
+import { apiEvent } from './lib/events.ts';
+import { startEchoUpstream } from '#test/support/upstream';
 
 export interface Budget {
   readonly quick: boolean;
@@ -153,7 +155,13 @@ export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> 
   const vault = await startInProcessVault('fake', runner, 'immediate');
   const fake = vault.fake;
   if (!fake) throw new Error('round trips need the fake client');
+  const upstream = await startEchoUpstream();
   try {
+    const proxyToken = await vault.createProfile('rt-proxy', undefined, {
+      auth_type: 'bearer',
+      auth_data: { token: 'bench-bearer-token' },
+      allowed_hosts: [`127.0.0.1:${upstream.port}`],
+    });
     const replaceName = 'rt-replace';
     await vault.createProfile(replaceName);
     const token = await vault.createProfile('rt-update');
@@ -193,6 +201,12 @@ export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> 
         min: { commands: 4, sequential: 3 },
         minNote: 'BatchGet; session put; run record ‖ usage update',
       },
+      {
+        op: 'proxy (bearer, GET)',
+        prepared: () => apiEvent('POST', '/v1/proxy', { agent_id: vault.agentId, auth_token: proxyToken, method: 'GET', url: `${upstream.url}/` }, vault.headers()),
+        min: { commands: 2, sequential: 2 },
+        minNote: 'BatchGet (agent + profile); usage update (recorded before the credential leaves the vault)',
+      },
     ];
     const rows: string[][] = [];
     const json: Record<string, unknown> = {};
@@ -231,13 +245,14 @@ export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> 
       rows,
       [
         'min = what the design allows (DESIGN.md §3): create = agent read + conditional put; replace/update = one BatchGet (agent + profile) + conditional write;',
-        '      run = 1 BatchGet + run record ‖ usage update (issued in parallel); session save + 1. "max ‖" = most commands in flight at once.',
+        '      run = 1 BatchGet + run record ‖ usage update (issued in parallel); session save + 1; proxy = 1 BatchGet + usage update. "max ‖" = most commands in flight at once.',
         'API keys are cached per process for a minute (shared/services/api-keys.ts), so these warm requests send no API-key Get; a cold one adds 1 sequential Get.',
       ],
     );
     return { text, json };
   } finally {
     await vault.close();
+    await upstream.close();
   }
 }
 
