@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { slotFor } from '#shared/credentials/profile-keys';
+import { profileRepository } from '#shared/repositories/profiles';
+import { createAgent } from '#shared/services/agents';
+import { createProfileRecord } from '#shared/services/profiles';
+import { proxyRequest, testProfile } from '#shared/services/proxy';
+import { type TestDeps, useTestStore } from '#test/support/dynamo';
+import { testCaller } from '#test/support/credentials';
+import { freePort } from '#test/support/net';
+import { type EchoUpstream, startEchoUpstream } from '#test/support/upstream';
+
+const TENANT = 'acme';
+const caller = testCaller(TENANT);
+const t = useTestStore();
+let upstream: EchoUpstream;
+/** Deps whose proxy gives up after 300 ms. */
+let impatient: TestDeps;
+
+beforeAll(async () => {
+  upstream = await startEchoUpstream();
+  // The same store and server key, with a proxy that gives up after 300 ms.
+  impatient = { ...t.deps, config: { ...t.deps.config, proxyTimeoutMs: 300 } };
+});
+
+afterAll(async () => {
+  await upstream?.close();
+});
+
+let seq = 0;
+async function bearerProfile(extra: Record<string, unknown> = {}) {
+  const agentId = `proxy-int-${++seq}-${randomBytes(3).toString('hex')}`;
+  await createAgent(t.deps, TENANT, { agent_id: agentId, name: agentId, input_args: [], runner: { type: 'webhook', url: 'http://127.0.0.1:9/run' } });
+  const { auth_token } = await createProfileRecord(t.deps, TENANT, {
+    name: 'p',
+    agent_id: agentId,
+    auth_type: 'bearer',
+    auth_data: { token: `tok-${randomBytes(8).toString('hex')}` },
+    allowed_hosts: ['127.0.0.1'],
+    ...extra,
+  });
+  return { agentId, token: auth_token };
+}
+
+const stored = (agentId: string) => profileRepository(t.store.db).get(TENANT, agentId, slotFor(TENANT, agentId, 'p').toString('hex'));
+
+async function rejectionOf(p: Promise<unknown>): Promise<Error & { status?: number; code?: string }> {
+  const outcome = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(outcome instanceof Error)) throw new Error('expected the call to fail, it succeeded');
+  return outcome;
+}
+
+describe('proxyRequest', () => {
+  it('answers 504 upstream_timeout when the upstream does not answer in time', async () => {
+    const { agentId, token } = await bearerProfile();
+    const err = await rejectionOf(proxyRequest(impatient, caller, { agent_id: agentId, auth_token: token, method: 'GET', url: `${upstream.url}/slow` }));
+    expect(err).toMatchObject({ status: 504, code: 'upstream_timeout' });
+  });
+
+  it('answers 502 upstream_unreachable when nothing listens', async () => {
+    const { agentId, token } = await bearerProfile();
+    const port = await freePort();
+    const err = await rejectionOf(proxyRequest(t.deps, caller, { agent_id: agentId, auth_token: token, method: 'GET', url: `http://127.0.0.1:${port}/` }));
+    expect(err).toMatchObject({ status: 502, code: 'upstream_unreachable' });
+  });
+
+  it('counts a use only when the request passed the policy', async () => {
+    const { agentId, token } = await bearerProfile({ allowed_methods: ['GET'] });
+    await rejectionOf(proxyRequest(t.deps, caller, { agent_id: agentId, auth_token: token, method: 'POST', url: `${upstream.url}/` }));
+    await rejectionOf(proxyRequest(t.deps, caller, { agent_id: agentId, auth_token: token, method: 'GET', url: 'http://10.0.0.1/' }));
+    expect((await stored(agentId))?.use_count).toBe(0);
+    const res = await proxyRequest(t.deps, caller, { agent_id: agentId, auth_token: token, method: 'GET', url: `${upstream.url}/` });
+    expect(res.status).toBe(200);
+    expect((await stored(agentId))?.use_count).toBe(1);
+  });
+
+  it('refuses a profile replaced meanwhile: the old token answers 404', async () => {
+    const { agentId, token } = await bearerProfile();
+    await createProfileRecord(t.deps, TENANT, { name: 'q', agent_id: agentId, auth_type: 'bearer', auth_data: { token: 'x' } });
+    const { upsertProfile } = await import('#shared/services/profiles');
+    await upsertProfile(t.deps, TENANT, { agent_id: agentId, name: 'p', auth_type: 'bearer', auth_data: { token: 'new' } });
+    const err = await rejectionOf(proxyRequest(t.deps, caller, { agent_id: agentId, auth_token: token, method: 'GET', url: `${upstream.url}/` }));
+    expect(err).toMatchObject({ status: 404, code: 'profile_not_found' });
+  });
+
+  it('refuses a body on GET with 400', async () => {
+    const { agentId, token } = await bearerProfile();
+    const err = await rejectionOf(proxyRequest(t.deps, caller, { agent_id: agentId, auth_token: token, method: 'GET', url: `${upstream.url}/`, body: { a: 1 } }));
+    expect(err).toMatchObject({ status: 400 });
+  });
+});
+
+describe('testProfile', () => {
+  it('stores a failed test when the upstream cannot be reached, with the reason and no status', async () => {
+    const { agentId, token } = await bearerProfile();
+    const port = await freePort();
+    const res = await testProfile(t.deps, caller, agentId, 'p', { auth_token: token, request: { method: 'GET', url: `http://127.0.0.1:${port}/` } });
+    expect(res.ok).toBe(false);
+    expect(res.status).toBeUndefined();
+    expect(res.error).toContain('could not be reached');
+    expect(await stored(agentId)).toMatchObject({ last_test_ok: false });
+  });
+
+  it('stores a failed test on a timeout', async () => {
+    const { agentId, token } = await bearerProfile();
+    const res = await testProfile(impatient, caller, agentId, 'p', { auth_token: token, request: { method: 'GET', url: `${upstream.url}/slow` } });
+    expect(res).toMatchObject({ ok: false, error: expect.stringContaining('did not answer in time') });
+  });
+});
