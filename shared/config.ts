@@ -99,3 +99,13 @@ export function loadConfig(env: Env = process.env): Config {
     bootstrapTenant: env.VAULT_BOOTSTRAP_TENANT || 'default',
   };
 }
+
+/**
+ * Local entry points (`npm start`, `npm run admin`): silences the AWS SDK's multi-line
+ * "NodeVersionSupportWarning" on Node < 22, which a newcomer reads as a failure. The SDK checks
+ * this variable when a client is constructed, so setting it before the first client suffices.
+ * Lambda runs Node 22, where the warning never fires; Node 22 is recommended locally too.
+ */
+export function silenceSdkNodeVersionWarning(env: Record<string, string | undefined> = process.env): void {
+  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+}

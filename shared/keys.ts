@@ -14,6 +14,8 @@ export const AGENT_PREFIX = 'AGENT#';
 
 export const keys = {
   apiKey: (keyHashHex: string): ItemKey => ({ pk: `APIKEY#${keyHashHex}`, sk: 'APIKEY' }),
+  /** Marker that a tenant has been issued an API key (keys are found by hash, not by tenant). */
+  tenantKeyMarker: (tenant: string): ItemKey => ({ pk: `TENANT#${tenant}`, sk: 'APIKEYS' }),
   tenantAgents: (tenant: string) => `TENANT#${tenant}`,
   agent: (tenant: string, agentId: string): ItemKey => ({ pk: `TENANT#${tenant}`, sk: `${AGENT_PREFIX}${agentId}` }),
   /** Partition holding an agent's profiles and sessions. */

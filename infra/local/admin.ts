@@ -3,7 +3,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createDb } from '#shared/clients';
-import { loadConfig } from '#shared/config';
+import { loadConfig, silenceSdkNodeVersionWarning } from '#shared/config';
 import { KEY_RING_FILE, loadOrCreateLocalKeyRing } from '#infra/local/key-ring-file';
 import { rotateServerKeyRingJson } from '#shared/crypto/server-key';
 import { ensureTable } from '#infra/local/table';
@@ -79,6 +79,7 @@ async function rotateLocalServerKey(): Promise<string> {
 
 async function main(argv: string[]): Promise<void> {
   process.umask(0o077); // the store's files and the key file are owner-only
+  silenceSdkNodeVersionWarning();
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,

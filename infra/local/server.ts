@@ -6,14 +6,14 @@ import { handler as meta } from '#functions/meta';
 import { handler as profiles } from '#functions/profiles';
 import { handler as runs } from '#functions/runs';
 import { createDb } from '#shared/clients';
-import { type Config, loadConfig } from '#shared/config';
+import { type Config, loadConfig, silenceSdkNodeVersionWarning } from '#shared/config';
 import { type Deps, resetDeps, setDeps } from '#shared/context';
 import { createLocalDeps } from '#infra/local/deps';
 import { type Logger, createLogger } from '#shared/log';
 import { sleep } from '#shared/sleep';
 import { ensureTable } from '#infra/local/table';
 import type { InProcessDispatcher } from '#infra/local/in-process-queue';
-import { ensureApiKey } from '#shared/services/api-keys';
+import { ensureApiKey, mintFirstApiKey } from '#shared/services/api-keys';
 import type { RouteGroup } from '#shared/http/routes';
 import { acquireDataDirLock, prepareDataDir, tightenModes } from './data-dir.ts';
 import { openEmbeddedStore } from './embedded-dynamo.ts';
@@ -35,6 +35,11 @@ export interface LocalVault {
   readonly dynamoEndpoint?: string;
   /** The embedded store's Unix socket (0600, in a 0700 folder); undefined with VAULT_DYNAMODB_ENDPOINT. */
   readonly storeSocket?: string;
+  /**
+   * The development API key minted at this start (no VAULT_BOOTSTRAP_API_KEY and the bootstrap
+   * tenant had no key yet): to print once. Undefined on every later start.
+   */
+  readonly devApiKey?: string;
   close(): Promise<void>;
 }
 
@@ -61,15 +66,26 @@ export async function startLocalVault(options: LocalVaultOptions = {}): Promise<
     await ensureTable(db.client, config.tableName);
     const deps = await createLocalDeps(config, { db, log });
     setDeps(deps);
+    let devApiKey: string | undefined;
     if (config.bootstrapApiKey) {
       const outcome = await ensureApiKey(deps, config.bootstrapApiKey, config.bootstrapTenant);
       log.log('info', 'bootstrap API key ready', { tenant: config.bootstrapTenant, outcome });
+    } else {
+      devApiKey = await mintFirstApiKey(deps, config.bootstrapTenant);
     }
     const handlers: Record<RouteGroup, LambdaHttpHandler> = { agents, profiles, runs, meta };
     server = createServer(lambdaRequestListener(handlers, (line) => log.log('info', 'request', line)));
     server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {
-      server?.once('error', reject);
+      server?.once('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EADDRINUSE') {
+          reject(new Error(`port ${config.port} on 127.0.0.1 is in use (another agent-vault, or another program): set PORT to a free port, e.g. PORT=${config.port + 1} npm start`));
+        } else if (err.code === 'EACCES') {
+          reject(new Error(`port ${config.port} needs privileges this user lacks: set PORT to 1024 or above, e.g. PORT=3000 npm start`));
+        } else {
+          reject(err);
+        }
+      });
       server?.listen(config.port, '127.0.0.1', () => resolve());
     });
     const { port } = server.address() as AddressInfo;
@@ -86,6 +102,7 @@ export async function startLocalVault(options: LocalVaultOptions = {}): Promise<
       deps,
       dynamoEndpoint: config.dynamoEndpoint,
       storeSocket: embedded?.socketPath,
+      devApiKey,
       async close() {
         await new Promise<void>((resolve) => {
           listening.close(() => resolve());
@@ -107,12 +124,31 @@ export async function startLocalVault(options: LocalVaultOptions = {}): Promise<
   }
 }
 
+/** What the server prints about the tenant's API key at start: the dev key once, or how to mint one. */
+export function apiKeyBanner(vault: Pick<LocalVault, 'devApiKey' | 'config'>): string {
+  const tenant = vault.config.bootstrapTenant;
+  if (vault.devApiKey) {
+    return [
+      `Development API key for tenant "${tenant}" (shown once; only its SHA-256 is stored):`,
+      '',
+      `    export KEY=${vault.devApiKey}`,
+      '',
+      `Lost it? Mint another: npm run admin -- create-api-key --tenant ${tenant}`,
+      '',
+    ].join('\n');
+  }
+  if (vault.config.bootstrapApiKey) return `API key from VAULT_BOOTSTRAP_API_KEY is ready for tenant "${tenant}"\n`;
+  return `Tenant "${tenant}" already has an API key. Mint another (works while the server runs): npm run admin -- create-api-key --tenant ${tenant}\n`;
+}
+
 async function main(): Promise<void> {
   // Everything this process creates (store files, key file, socket) is owner-only.
   process.umask(0o077);
+  silenceSdkNodeVersionWarning();
   const vault = await startLocalVault();
   const store = vault.config.dynamoEndpoint ? `DynamoDB at ${vault.config.dynamoEndpoint}` : `embedded dynalite in ${vault.config.dataDir}/`;
   process.stdout.write(`agent-vault listening on ${vault.url} (${store}, table ${vault.config.tableName})\n`);
+  process.stdout.write(apiKeyBanner(vault));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -13,9 +13,13 @@ export function apiKeyRepository(db: Db) {
       return Item ? ApiKeyItem.parse(Item).tenant : undefined;
     },
 
-    /** Stores a key hash for a tenant; false if that hash already exists. */
+    /**
+     * Stores a key hash for a tenant; false if that hash already exists. Also marks the tenant as
+     * having a key (the first mark wins; a lost mark only means the local server offers a dev key
+     * again at its next start).
+     */
     async put(keyHashHex: string, tenant: string, createdAt: string, label?: string): Promise<boolean> {
-      return conditional(() =>
+      const stored = await conditional(() =>
         db.doc.send(
           new PutCommand({
             TableName: db.tableName,
@@ -24,6 +28,24 @@ export function apiKeyRepository(db: Db) {
           }),
         ),
       );
+      if (stored) {
+        await conditional(() =>
+          db.doc.send(
+            new PutCommand({
+              TableName: db.tableName,
+              Item: { ...keys.tenantKeyMarker(tenant), tenant, first_key_at: createdAt },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            }),
+          ),
+        );
+      }
+      return stored;
+    },
+
+    /** Whether any API key was ever issued to this tenant (by the marker `put` writes). */
+    async tenantHasKey(tenant: string): Promise<boolean> {
+      const { Item } = await db.doc.send(new GetCommand({ TableName: db.tableName, Key: keys.tenantKeyMarker(tenant), ConsistentRead: true }));
+      return Item !== undefined;
     },
   };
 }

@@ -37,6 +37,16 @@ export async function mintApiKey(deps: Pick<Deps, 'db' | 'now'>, tenant: string,
 }
 
 /**
+ * Local first start: mints a development API key for `tenant` when it has never had one (like
+ * `vault server -dev`), and returns it to be printed once; undefined once a key exists.
+ */
+export async function mintFirstApiKey(deps: Pick<Deps, 'db' | 'now'>, tenant: string): Promise<string | undefined> {
+  assertTenant(tenant);
+  if (await apiKeyRepository(deps.db).tenantHasKey(tenant)) return undefined;
+  return mintApiKey(deps, tenant, 'dev key minted at first start');
+}
+
+/**
  * Makes sure `apiKey` exists for `tenant` (VAULT_BOOTSTRAP_API_KEY). Fails if the key is
  * malformed or already belongs to another tenant.
  */
