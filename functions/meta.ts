@@ -4,7 +4,8 @@ import { MethodNotAllowedError, NotFoundError } from '#shared/errors';
 import { consoleResponse } from '#shared/http/console';
 import { type VaultEvent, errorResponses } from '#shared/http/middleware';
 import { ok } from '#shared/http/responses';
-import { matchRoute } from '#shared/http/routes';
+import { withoutBody } from '#shared/http/handler';
+import { dispatchKey, matchRoute } from '#shared/http/routes';
 import { createLogger } from '#shared/log';
 import { buildOpenApi } from '#shared/schemas/openapi';
 
@@ -20,17 +21,18 @@ export const handler = middy<VaultEvent, APIGatewayProxyResultV2>()
   // No dependencies here: this function has no table and no secret (least privilege).
   .use(errorResponses(async () => metaLog))
   .handler(async (event) => {
+    const head = event.requestContext.http.method === 'HEAD';
     // The console by path, whatever the route key: `/console/` arrives as `$default`.
-    if (event.requestContext.http.method === 'GET' && (event.rawPath === '/console' || event.rawPath.startsWith('/console/'))) {
+    if ((event.requestContext.http.method === 'GET' || head) && (event.rawPath === '/console' || event.rawPath.startsWith('/console/'))) {
       const file = consoleResponse(event.rawPath, event.headers?.['if-none-match']);
-      if (file) return file;
+      if (file) return head ? withoutBody(file) : file;
     }
-    switch (event.routeKey) {
+    switch (dispatchKey(event.routeKey)) {
       case 'GET /openapi.json':
         openApi ??= buildOpenApi();
-        return ok(openApi);
+        return head ? withoutBody(ok(openApi)) : ok(openApi);
       case 'GET /healthz':
-        return ok({ status: 'ok' });
+        return head ? withoutBody(ok({ status: 'ok' })) : ok({ status: 'ok' });
       default: {
         const method = event.requestContext.http.method;
         const path = event.rawPath;

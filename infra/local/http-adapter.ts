@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { MAX_BODY_BYTES } from '#shared/http/middleware';
 import { errorBody } from '#shared/http/responses';
-import { DEFAULT_ROUTE_KEY, type RouteGroup, matchRoute, routeKey } from '#shared/http/routes';
+import { DEFAULT_ROUTE_KEY, type RouteGroup, matchRoute } from '#shared/http/routes';
 
 export type LambdaHttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<unknown>;
 
@@ -64,7 +64,8 @@ export function toApiGatewayEvent(req: IncomingMessage, body: Buffer, requestId:
   for (const [k, v] of url.searchParams) query[k] = query[k] === undefined ? v : `${query[k]},${v}`;
   const match = matchRoute(method, url.pathname);
   const matched = match && 'route' in match ? match : undefined;
-  const key = matched ? routeKey(matched.route) : DEFAULT_ROUTE_KEY;
+  // As API Gateway does: a HEAD request carries its own route key (`HEAD /x`).
+  const key = matched ? `${method} ${matched.route.path}` : DEFAULT_ROUTE_KEY;
   const now = new Date();
   const event: APIGatewayProxyEventV2 = {
     version: '2.0',
@@ -98,6 +99,17 @@ export function toApiGatewayEvent(req: IncomingMessage, body: Buffer, requestId:
   return { event, group: matched ? matched.route.group : 'meta' };
 }
 
+/** The `error.code` of a JSON error body (our own answers only), for the request log line. */
+function errorCodeOf(body: string | undefined): string | undefined {
+  if (!body) return undefined;
+  try {
+    const code = (JSON.parse(body) as { error?: { code?: unknown } }).error?.code;
+    return typeof code === 'string' && /^[a-z0-9_]{1,64}$/.test(code) ? code : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function send(res: ServerResponse, status: number, headers: Record<string, string | number>, body?: string) {
   res.writeHead(status, headers);
   res.end(body);
@@ -108,13 +120,20 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
  */
 export function lambdaRequestListener(
   handlers: Readonly<Record<RouteGroup, LambdaHttpHandler>>,
-  onServed: (line: { method: string; path: string; status: number; ms: number; request_id: string }) => void,
+  onServed: (line: { method: string; path: string; status: number; error_code?: string; ms: number; request_id: string }) => void,
 ) {
   return async (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
     const requestId = randomUUID();
-    const done = (status: number) =>
-      onServed({ method: req.method ?? '', path: (req.url ?? '').split('?')[0] ?? '', status, ms: Math.round((performance.now() - started) * 10) / 10, request_id: requestId });
+    const done = (status: number, errorCode?: string) =>
+      onServed({
+        method: req.method ?? '',
+        path: (req.url ?? '').split('?')[0] ?? '',
+        status,
+        error_code: errorCode,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        request_id: requestId,
+      });
     let body: Buffer;
     try {
       body = await readBody(req);
@@ -130,7 +149,7 @@ export function lambdaRequestListener(
             : errorBody('bad_request', 'The request body could not be read'),
         ),
       );
-      done(tooLarge ? 413 : 400);
+      done(tooLarge ? 413 : 400, tooLarge ? 'payload_too_large' : 'bad_request');
       if (tooLarge) req.destroy();
       return;
     }
@@ -147,6 +166,6 @@ export function lambdaRequestListener(
     for (const [k, v] of Object.entries(result.headers ?? {})) headers[k] = typeof v === 'boolean' ? String(v) : v;
     const out = result.body === undefined ? undefined : result.isBase64Encoded ? Buffer.from(result.body, 'base64').toString() : result.body;
     send(res, status, headers, out);
-    done(status);
+    done(status, status >= 400 ? errorCodeOf(out) : undefined);
   };
 }

@@ -51,7 +51,8 @@ export interface LocalVault {
  */
 export async function startLocalVault(options: LocalVaultOptions = {}): Promise<LocalVault> {
   const config = loadConfig({ VAULT_MODE: 'local', ...(options.env ?? process.env) });
-  const log = options.log ?? createLogger();
+  // A person at a terminal reads one coloured line per entry; a pipe or a file gets JSON lines.
+  const log = options.log ?? createLogger(undefined, 'info', process.stdout.isTTY ? 'pretty' : 'json');
   prepareDataDir(config.dataDir);
   const lock = acquireDataDirLock(config.dataDir, 'server');
   let embedded: Awaited<ReturnType<typeof openEmbeddedStore>> | undefined;
@@ -74,7 +75,7 @@ export async function startLocalVault(options: LocalVaultOptions = {}): Promise<
       devApiKey = await mintFirstApiKey(deps, config.bootstrapTenant);
     }
     const handlers: Record<RouteGroup, LambdaHttpHandler> = { agents, profiles, runs, meta };
-    server = createServer(lambdaRequestListener(handlers, (line) => log.log('info', 'request', line)));
+    server = createServer(lambdaRequestListener(handlers, (line) => log.log(line.status >= 500 ? 'error' : 'info', 'request', line)));
     server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {
       server?.once('error', (err: NodeJS.ErrnoException) => {

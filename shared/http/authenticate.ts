@@ -1,4 +1,5 @@
 import type { Deps } from '../deps.ts';
+import { UnauthorizedError } from '../errors.ts';
 import { authenticateApiKey } from '../services/api-keys.ts';
 import { callerOf } from './caller.ts';
 import type { Mw, VaultEvent } from './middleware.ts';
@@ -19,11 +20,28 @@ export function apiKeyOf(event: VaultEvent): string | undefined {
   return typeof body?.api_key === 'string' ? body.api_key : undefined;
 }
 
-/** Resolves the tenant from the API key (401 if missing or unknown) and builds the request's Caller. */
+/**
+ * Why an Authorization header gave no key, when it was sent: a bare key without "Bearer", or
+ * another scheme. Never echoes the header (it may hold a credential).
+ */
+export function authorizationProblem(event: VaultEvent): string | undefined {
+  const auth = event.headers?.authorization?.trim();
+  if (!auth || /^Bearer\s+\S+$/i.test(auth)) return undefined;
+  if (/^avk_/i.test(auth)) return 'The Authorization header holds a bare API key: add the scheme, "Authorization: Bearer avk_…" (or send it as "X-Api-Key: avk_…")';
+  if (/^Bearer\s*$/i.test(auth)) return 'The Authorization header says "Bearer" but carries no key: send "Authorization: Bearer avk_…"';
+  const scheme = /^([A-Za-z][A-Za-z0-9._~+/-]{0,30})(\s|$)/.exec(auth)?.[1];
+  return `The Authorization header uses ${scheme ? `the "${scheme}" scheme` : 'an unknown form'}: send "Authorization: Bearer avk_…"`;
+}
+
+/** Resolves the tenant from the API key (401 if missing, malformed or unknown) and builds the request's Caller. */
 export function authenticate(getDeps: () => Promise<Deps>): Mw {
   return {
     before: async (request) => {
       const apiKey = apiKeyOf(request.event);
+      if (apiKey === undefined) {
+        const problem = authorizationProblem(request.event);
+        if (problem) throw new UnauthorizedError(problem);
+      }
       const tenant = await authenticateApiKey(await getDeps(), apiKey);
       request.event.tenant = tenant;
       request.event.caller = callerOf(request.event, tenant, apiKey as string);

@@ -6,6 +6,7 @@ import { NotFoundError } from '../errors.ts';
 import { authenticate } from './authenticate.ts';
 import { type VaultEvent, errorResponses, jsonBody } from './middleware.ts';
 import type { HttpResponse } from './responses.ts';
+import { dispatchKey } from './routes.ts';
 
 /** What a route function receives: everything parsed, the tenant authenticated. */
 export interface RouteRequest {
@@ -30,9 +31,9 @@ export function routeGroupHandler(routesByKey: Readonly<Record<string, RouteFn>>
   const base = middy<VaultEvent, APIGatewayProxyResultV2>().use(errorResponses(async () => (await getDeps()).log)).use(jsonBody());
   const withAuth = options.authenticate === false ? base : base.use(authenticate(getDeps));
   return withAuth.handler(async (event) => {
-    const fn = routesByKey[event.routeKey];
+    const fn = routesByKey[dispatchKey(event.routeKey)];
     if (!fn) throw new NotFoundError(`No route ${event.routeKey}`, 'route_not_found');
-    return fn({
+    const response = await fn({
       deps: await getDeps(),
       tenant: event.tenant ?? '',
       caller: event.caller ?? { tenant: '', apiKeyId: '', sourceIp: event.requestContext?.http?.sourceIp, requestId: event.requestContext?.requestId },
@@ -41,5 +42,13 @@ export function routeGroupHandler(routesByKey: Readonly<Record<string, RouteFn>>
       query: event.queryStringParameters ?? {},
       event,
     });
+    return event.requestContext.http.method === 'HEAD' ? withoutBody(response) : response;
   });
+}
+
+/** A HEAD answer: the GET answer's status and headers, no body. */
+export function withoutBody<R extends HttpResponse | APIGatewayProxyResultV2>(response: R): R {
+  if (typeof response !== 'object' || response === null) return response;
+  const { body: _body, ...rest } = response as { body?: unknown };
+  return rest as R;
 }

@@ -5,6 +5,8 @@
  */
 export type RouteGroup = 'agents' | 'profiles' | 'runs' | 'meta';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+/** What a path may answer: the table's methods, plus HEAD wherever GET is. */
+export type AllowedMethod = HttpMethod | 'HEAD';
 
 export interface RouteDef {
   readonly method: HttpMethod;
@@ -47,6 +49,18 @@ export const routes: readonly RouteDef[] = [
   { method: 'GET', path: '/console/{asset}', group: 'meta', documented: false },
 ];
 
+/**
+ * The methods a route is served under: HEAD is answered wherever GET is (RFC 9110 §9.3.2), by
+ * the GET route's function, without a body. The stack adds an API Gateway route for each.
+ */
+export const methodsOf = (r: Pick<RouteDef, 'method'>): AllowedMethod[] => (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method]);
+
+/** Every API Gateway route key the table yields (`GET /x` and `HEAD /x` for a GET route). */
+export const routeKeysOf = (r: Pick<RouteDef, 'method' | 'path'>): string[] => methodsOf(r).map((m) => `${m} ${r.path}`);
+
+/** The route key a handler dispatches on: a HEAD request runs its GET route. */
+export const dispatchKey = (key: string): string => (key.startsWith('HEAD ') ? `GET ${key.slice(5)}` : key);
+
 /** Requests that match no route go to the `meta` group, which answers a JSON 404 or 405. */
 export const DEFAULT_ROUTE_KEY = '$default';
 
@@ -71,13 +85,14 @@ const compiled = routes.map((route) => {
 export function matchRoute(
   method: string,
   rawPath: string,
-): RouteMatch | { allowed: HttpMethod[] } | undefined {
-  const allowed: HttpMethod[] = [];
+): RouteMatch | { allowed: AllowedMethod[] } | undefined {
+  const allowed: AllowedMethod[] = [];
+  const wanted = method.toUpperCase();
   for (const { route, names, regex } of compiled) {
     const m = regex.exec(rawPath);
     if (!m) continue;
-    if (route.method !== method.toUpperCase()) {
-      allowed.push(route.method);
+    if (!methodsOf(route).includes(wanted as AllowedMethod)) {
+      allowed.push(...methodsOf(route));
       continue;
     }
     const pathParameters: Record<string, string> = {};

@@ -36,8 +36,14 @@ export type OutboundFailure =
   | { readonly ok: false; readonly reason: 'blocked'; readonly message: string }
   | {
       readonly ok: false;
-      readonly reason: 'unresolvable' | 'dns_timeout' | 'unreachable' | 'timeout' | 'too_large' | 'read_failed';
+      readonly reason: 'unresolvable' | 'dns_timeout' | 'timeout' | 'too_large' | 'read_failed';
       readonly message?: undefined;
+    }
+  | {
+      readonly ok: false;
+      readonly reason: 'unreachable';
+      /** The errno and the address it was dialled at, e.g. `ECONNREFUSED 127.0.0.1:4999` (already policy-checked). */
+      readonly message?: string;
     };
 
 /** Sends one request; never throws for network faults (they come back as an OutboundFailure). */
@@ -99,7 +105,11 @@ export async function sendOutbound(call: OutboundCall): Promise<OutboundResponse
       finish({ ok: false, reason: 'timeout' });
       req.destroy();
     }, remainingMs);
-    req.on('error', () => finish({ ok: false, reason: 'unreachable' }));
+    req.on('error', (err: NodeJS.ErrnoException & { address?: string; port?: number }) => {
+      // What a person needs to fix a target that is down; the address is the one the policy allowed.
+      const where = err.address ? ` ${err.address.includes(':') ? `[${err.address}]` : err.address}${err.port ? `:${err.port}` : ''}` : '';
+      finish({ ok: false, reason: 'unreachable', message: err.code ? `${err.code}${where}` : undefined });
+    });
     req.end(call.body);
   });
 }

@@ -73,13 +73,15 @@ export async function callWebhookRunner(call: RunnerCall): Promise<RunnerResult>
       case 'dns_timeout':
         return { ok: false, error: `runner did not answer within ${call.timeoutMs} ms (resolving its host ${url.hostname} took too long)` };
       case 'unreachable':
-        return { ok: false, error: 'runner could not be reached' };
+        return { ok: false, error: `runner could not be reached${res.message ? `: ${res.message}` : ''}` };
     }
   }
   const status = res.status;
   if (status < 200 || status > 299) {
     const redirect = status >= 300 && status < 400 ? ' (redirects are not followed)' : '';
-    return { ok: false, error: `runner answered HTTP ${status}${redirect}` };
+    // 401/403 from a runner that verifies signatures almost always means it holds an old secret.
+    const hint = status === 401 || status === 403 ? ": was the signing secret rotated? The runner must verify with the agent's current runner_signing_secret" : '';
+    return { ok: false, error: `runner answered HTTP ${status}${redirect}${hint}` };
   }
   const text = res.body.toString('utf8');
   if (jsonDepth(text) > MAX_JSON_DEPTH * 2) {

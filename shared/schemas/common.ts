@@ -124,7 +124,8 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what 
     const path = pathOf(i.path);
     let message = i.message;
     if ((i.code === 'invalid_type' || i.code === 'invalid_value') && valueAt(input, i.path) === undefined) message = 'is required';
-    return path ? `${path}: ${message}` : message;
+    // A message that already names its field ("limit must be …") is not prefixed a second time.
+    return path && !message.startsWith(`${path} `) ? `${path}: ${message}` : message;
   });
   throw new ValidationError(`Invalid ${what}: ${problems.join('; ')}`);
 }

@@ -42,7 +42,17 @@ export const UpsertProfileBody = z.object({
   auth_token: AuthToken.optional().describe('Given: update this profile in place, the token stays valid'),
 });
 
-export const CreateProfileResponse = z.object({ auth_token: AuthToken });
+/**
+ * Present only when the profile lacks an input argument the agent requires. Not an error: the
+ * caller may pass it in `parameters` at run time (the compatible API allows that), but a run
+ * without it is refused, so the creator hears about it now.
+ */
+export const ProfileWarnings = z
+  .array(z.string())
+  .optional()
+  .describe('Present when the profile lacks a required input argument of the agent: pass it in parameters at run time, or add it to the profile');
+
+export const CreateProfileResponse = z.object({ auth_token: AuthToken, warnings: ProfileWarnings });
 
 /** POST /v1/agents/{agent_id}/auth-profiles. */
 export const NativeCreateProfileBody = z.object({
@@ -61,7 +71,7 @@ export const NativePutProfileBody = z.object({
 });
 
 export const UpsertType = z.enum(['create', 'replace', 'update']);
-export const UpsertProfileResponse = z.object({ auth_token: AuthToken, name: ProfileName, type: UpsertType });
+export const UpsertProfileResponse = z.object({ auth_token: AuthToken, name: ProfileName, type: UpsertType, warnings: ProfileWarnings });
 
 export const ProfileMetadata = z.object({
   agent_id: AgentId,
@@ -94,8 +104,10 @@ export const ProfileList = z.object({
   next_cursor: z.string().optional().describe('Pass as ?cursor= for the next page'),
 });
 
+const LIMIT_MESSAGE = { error: 'limit must be an integer 1–100' };
+
 export const ListQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50),
+  limit: z.coerce.number(LIMIT_MESSAGE).int(LIMIT_MESSAGE).min(1, LIMIT_MESSAGE).max(100, LIMIT_MESSAGE).default(50),
   cursor: z.string().max(2048).optional(),
 });
 

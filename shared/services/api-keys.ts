@@ -77,17 +77,19 @@ export async function authenticateApiKey(deps: Pick<Deps, 'db'>, apiKey: string 
   if (!apiKey) {
     throw new UnauthorizedError('Missing API key: send "Authorization: Bearer avk_…", an "X-Api-Key" header, or "api_key" in the JSON body');
   }
-  if (isWellFormedApiKey(apiKey)) {
-    const hash = hashApiKey(apiKey);
-    const cacheKey = `${deps.db.tableName}/${hash}`;
-    const cached = authCache.get(cacheKey);
-    if (cached && cached.until > Date.now()) return cached.tenant;
-    const tenant = await apiKeyRepository(deps.db).findTenant(hash);
-    if (tenant) {
-      if (authCache.size >= AUTH_CACHE_MAX) authCache.delete(authCache.keys().next().value as string);
-      authCache.set(cacheKey, { tenant, until: Date.now() + AUTH_CACHE_TTL_MS });
-      return tenant;
-    }
+  if (!isWellFormedApiKey(apiKey)) {
+    // The format is public; saying so costs nothing and saves a newcomer a search.
+    throw new UnauthorizedError('Malformed API key: an API key is "avk_" followed by 43 base64url characters; check for a truncated or extra character');
+  }
+  const hash = hashApiKey(apiKey);
+  const cacheKey = `${deps.db.tableName}/${hash}`;
+  const cached = authCache.get(cacheKey);
+  if (cached && cached.until > Date.now()) return cached.tenant;
+  const tenant = await apiKeyRepository(deps.db).findTenant(hash);
+  if (tenant) {
+    if (authCache.size >= AUTH_CACHE_MAX) authCache.delete(authCache.keys().next().value as string);
+    authCache.set(cacheKey, { tenant, until: Date.now() + AUTH_CACHE_TTL_MS });
+    return tenant;
   }
   throw new UnauthorizedError('Invalid API key: check that it is a current avk_… key of your tenant');
 }

@@ -125,10 +125,31 @@ async function landedAnyway(deps: Deps, record: ProfileRecord): Promise<boolean>
   return isSameSeal(await profileRepository(deps.db).get(record.tenant, record.agent_id, record.slot), record);
 }
 
+/**
+ * `warnings` naming the agent's required input arguments that a custom profile does not hold.
+ * Not a 400: the compatible API lets `parameters` supply them at run time; but a run without them
+ * is refused, so the creator hears about it now. Typed profiles inject credentials, not input
+ * arguments, and get none.
+ */
+export function missingRequiredWarnings(agent: AgentItem, record: Pick<ProfileRecord, 'auth_type' | 'fields'>): string[] | undefined {
+  if ((record.auth_type ?? 'custom') !== 'custom') return undefined;
+  const missing = agent.input_args.filter((a) => a.required && !Object.hasOwn(record.fields, a.name)).map((a) => `"${a.name}"`);
+  if (missing.length === 0) return undefined;
+  const them = missing.length > 1 ? 'them' : 'it';
+  return [
+    `agent "${agent.agent_id}" requires input argument${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which this profile does not hold: pass ${them} in parameters when running, or add ${them} to the profile`,
+  ];
+}
+
+function withWarnings<R extends { record: ProfileRecord }>(agent: AgentItem, result: R): R & { warnings?: string[] } {
+  const warnings = missingRequiredWarnings(agent, result.record);
+  return warnings ? { ...result, warnings } : result;
+}
+
 /** POST /api/create_agent_auth_profile: a new profile; 409 if the name exists for the agent. */
-export async function createProfile(deps: Deps, tenant: string, body: CreateProfileBody): Promise<{ auth_token: string }> {
-  const { auth_token } = await createProfileRecord(deps, tenant, body);
-  return { auth_token };
+export async function createProfile(deps: Deps, tenant: string, body: CreateProfileBody): Promise<{ auth_token: string; warnings?: string[] }> {
+  const { auth_token, warnings } = await createProfileRecord(deps, tenant, body);
+  return { auth_token, ...(warnings ? { warnings } : {}) };
 }
 
 /** Creates a profile and returns its token with the record written (for native answers). */
@@ -136,7 +157,7 @@ export async function createProfileRecord(
   deps: Deps,
   tenant: string,
   body: CreateProfileBody & { should_save_session?: boolean },
-): Promise<{ auth_token: string; record: ProfileRecord }> {
+): Promise<{ auth_token: string; record: ProfileRecord; warnings?: string[] }> {
   const agent = await requireAgent(deps, tenant, body.agent_id);
   const spec = validateProfileInput(agent, body.auth_type ?? 'custom', body.auth_config, body.auth_data, policyOf(body));
   const created = await writeFresh(deps, tenant, agent, body.name, body.auth_data, body.should_save_session ?? false, spec);
@@ -146,7 +167,7 @@ export async function createProfileRecord(
       'profile_exists',
     );
   }
-  return { auth_token: created.token, record: created.record };
+  return withWarnings(agent, { auth_token: created.token, record: created.record });
 }
 
 /**
@@ -163,9 +184,13 @@ async function dropOlderSession(deps: Deps, record: ProfileRecord): Promise<void
 }
 
 /** POST /api/upsert_agent_auth_profile: create, replace (new token) or update in place (same token). */
-export async function upsertProfile(deps: Deps, tenant: string, body: UpsertProfileBody): Promise<{ auth_token: string; name: string; type: UpsertType }> {
-  const { auth_token, name, type } = await upsertProfileRecord(deps, tenant, body);
-  return { auth_token, name, type };
+export async function upsertProfile(
+  deps: Deps,
+  tenant: string,
+  body: UpsertProfileBody,
+): Promise<{ auth_token: string; name: string; type: UpsertType; warnings?: string[] }> {
+  const { auth_token, name, type, warnings } = await upsertProfileRecord(deps, tenant, body);
+  return { auth_token, name, type, ...(warnings ? { warnings } : {}) };
 }
 
 /** The upsert, returning the record written too (for native answers). */
@@ -173,7 +198,7 @@ export async function upsertProfileRecord(
   deps: Deps,
   tenant: string,
   body: UpsertProfileBody,
-): Promise<{ auth_token: string; name: string; type: UpsertType; record: ProfileRecord }> {
+): Promise<{ auth_token: string; name: string; type: UpsertType; record: ProfileRecord; warnings?: string[] }> {
   // Malformed input is a 400 before any read.
   const parsed = body.auth_token !== undefined ? parseTokenOrThrow(body.auth_token) : undefined;
   if (!parsed && body.name === undefined) throw new ValidationError('name is required when auth_token is not given');
@@ -198,7 +223,7 @@ export async function upsertProfileRecord(
     // The previous attempt's write may have landed with its answer lost: then it is the result.
     if (lost && isSameSeal(existing, lost.record)) {
       await dropOlderSession(deps, lost.record);
-      return { auth_token: lost.token, name, type: lost.type, record: lost.record };
+      return withWarnings(agent, { auth_token: lost.token, name, type: lost.type, record: lost.record });
     }
     const shouldSave = body.should_save_session ?? existing?.should_save_session ?? false;
     const spec = validateProfileInput(agent, authType, body.auth_config, body.auth_data, policyOf(body, existing));
@@ -208,13 +233,13 @@ export async function upsertProfileRecord(
       // A session saved after our read came from a run, which checks the profile after saving
       // and removes its own session: only one seen here (or on a retry, unknown) needs removing.
       if (existing && (ctx.session !== undefined || attempt > 0)) await dropOlderSession(deps, attemptResult.record);
-      return { auth_token: attemptResult.token, name, type, record: attemptResult.record };
+      return withWarnings(agent, { auth_token: attemptResult.token, name, type, record: attemptResult.record });
     }
     lost = { ...attemptResult, type };
   }
   if (lost && (await landedAnyway(deps, lost.record))) {
     await dropOlderSession(deps, lost.record);
-    return { auth_token: lost.token, name, type: lost.type, record: lost.record };
+    return withWarnings(agent, { auth_token: lost.token, name, type: lost.type, record: lost.record });
   }
   throw new ConflictError(`Auth profile "${name}" is being written by other requests at the same time; retry`);
 }
@@ -226,7 +251,7 @@ async function updateInPlace(
   body: UpsertProfileBody,
   token: { slot: Buffer; secret: Buffer },
   found: ProfileItem | undefined,
-): Promise<{ auth_token: string; name: string; type: 'update'; record: ProfileRecord }> {
+): Promise<{ auth_token: string; name: string; type: 'update'; record: ProfileRecord; warnings?: string[] }> {
   // An edit, not a use: the gate's verify → binding policy → decrypt stages, without counting a use.
   const verified = verifyToken(deps, tenant, agent.agent_id, token, found);
   assertBoundToAgent(verified, agent.incarnation);
@@ -265,7 +290,7 @@ async function updateInPlace(
   if (!(await profileRepository(deps.db).rewrite(record, item)) && !(await landedAnyway(deps, record))) {
     throw new ConflictError(`Auth profile "${item.name}" was changed by another request while this update ran; read it again and retry`);
   }
-  return { auth_token: body.auth_token as string, name: item.name, type: 'update', record };
+  return withWarnings(agent, { auth_token: body.auth_token as string, name: item.name, type: 'update', record });
 }
 
 /** What the API shows of a profile: names, type, config, policy and usage; never a value. */

@@ -190,6 +190,9 @@ async function perform(deps: Deps, run: PreparedRun, sessionId: string, maxWaitM
 
 /** Seals {agent_output, error_message} for the run item; an oversized output is dropped with an error. */
 function sealResult(deps: Deps, tenant: string, sessionId: string, o: RunOutcome): { outcome: RunOutcome; blob: Buffer } {
+  // Every failed run, sync or async, at warn with its reason: the text the caller gets (the
+  // vault's own message, or the runner's, already redacted).
+  if (o.status === 'failed') deps.log.log('warn', 'run failed', { tenant, session_id: sessionId, reason: o.errorMessage });
   let outcome = o;
   let bytes = Buffer.from(JSON.stringify({ agent_output: o.agentOutput, error_message: o.errorMessage }), 'utf8');
   if (bytes.length > MAX_STORED_RESULT_BYTES) {

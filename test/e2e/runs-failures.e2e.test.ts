@@ -183,8 +183,20 @@ describe('run_agent when the runner misbehaves', () => {
 
     const res = await runSync(agentId, token);
 
-    expect(res.json.error_message).toBe('runner could not be reached');
+    const reason = `runner could not be reached: ECONNREFUSED 127.0.0.1:${new URL(gone.url).port}`;
+    expect(res.json.error_message).toBe(reason);
     expect((await getRun(res.json.session_id)).json.status).toBe('failed');
+    // Logged at warn with the reason, so the server's console says why.
+    const logged = h.vault.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'run failed' && l.session_id === res.json.session_id);
+    expect(logged).toMatchObject({ level: 'warn', reason });
+  });
+
+  it('hints at a rotated signing secret when the runner answers 401', async () => {
+    const { agentId, token } = await setup(h, () => ({ status: 401, body: { error: 'bad signature' } }));
+
+    const res = await runSync(agentId, token);
+
+    expect(res.json.error_message).toBe("runner answered HTTP 401: was the signing secret rotated? The runner must verify with the agent's current runner_signing_secret");
   });
 
   it("keeps the vault's own error message intact when a credential is a short string found in it", async () => {
@@ -196,7 +208,7 @@ describe('run_agent when the runner misbehaves', () => {
 
     const res = await runSync(agentId, token);
 
-    expect(res.json.error_message).toBe('runner could not be reached');
+    expect(res.json.error_message).toBe(`runner could not be reached: ECONNREFUSED 127.0.0.1:${new URL(gone.url).port}`);
   });
 
   it('fails a run whose runner reports an error, keeping its output', async () => {

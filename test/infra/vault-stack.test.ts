@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DEPLOY_CONFIG } from '#infra/cdk/config';
 import { ACCESS_LOG_FIELDS } from '#infra/cdk/constructs/vault-api';
 import { TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS } from '#infra/cdk/constructs/vault-function';
-import { DEFAULT_ROUTE_KEY, routeKey, routes } from '#shared/http/routes';
+import { DEFAULT_ROUTE_KEY, routeKeysOf, routes } from '#shared/http/routes';
 import { actionsOf, referencedIds, resourceByPrefix, type SynthResult, statementsOfRole, synthVault } from './support.ts';
 
 /** Logical-id prefixes of the functions, their roles and log groups. */
@@ -280,8 +280,10 @@ describe('VaultStack HTTP API', () => {
       }),
     );
 
-    expect([...routeTargets.keys()].sort()).toEqual([...routes.map(routeKey), DEFAULT_ROUTE_KEY].sort());
-    for (const route of routes) expect(routeTargets.get(routeKey(route))).toBe(fn(route.group).id);
+    expect([...routeTargets.keys()].sort()).toEqual([...routes.flatMap(routeKeysOf), DEFAULT_ROUTE_KEY].sort());
+    for (const route of routes) for (const key of routeKeysOf(route)) expect(routeTargets.get(key)).toBe(fn(route.group).id);
+    // HEAD is answered wherever GET is, by the same function.
+    expect(routeTargets.get('HEAD /v1/agents')).toBe(fn('agents').id);
     expect(routeTargets.get(DEFAULT_ROUTE_KEY)).toBe(fn('meta').id);
   });
 

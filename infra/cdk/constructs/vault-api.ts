@@ -6,7 +6,7 @@ import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { type RouteGroup, routes } from '#shared/http/routes';
+import { type RouteGroup, methodsOf, routes } from '#shared/http/routes';
 
 /** Properties of VaultApi. */
 export interface VaultApiProps {
@@ -78,7 +78,8 @@ export class VaultApi extends Construct {
       disableExecuteApiEndpoint: Boolean(props.customDomain),
     });
     for (const route of routes) {
-      this.api.addRoutes({ path: route.path, methods: [HttpMethod[route.method]], integration: integrationFor(route.group) });
+      // HEAD wherever GET: answered by the GET route's function (shared/http/routes.ts).
+      this.api.addRoutes({ path: route.path, methods: methodsOf(route).map((m) => HttpMethod[m]), integration: integrationFor(route.group) });
     }
 
     if (props.customDomain) {

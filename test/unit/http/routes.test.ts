@@ -26,7 +26,14 @@ describe('matchRoute', () => {
   });
 
   it('lists the allowed methods for a known path under another method', () => {
-    expect(matchRoute('PATCH', '/v1/agents/x')).toEqual({ allowed: ['GET', 'PUT', 'DELETE'] });
+    expect(matchRoute('PATCH', '/v1/agents/x')).toEqual({ allowed: ['GET', 'HEAD', 'PUT', 'DELETE'] });
+  });
+
+  it('matches HEAD to the GET route of a path (HEAD is answered wherever GET is)', () => {
+    const m = matchRoute('HEAD', '/v1/agents/x');
+
+    expect(m && 'route' in m ? [m.route.method, m.pathParameters.agent_id] : m).toEqual(['GET', 'x']);
+    expect(matchRoute('HEAD', '/run_agent')).toEqual({ allowed: ['POST'] });
   });
 
   it('matches methods case-insensitively', () => {

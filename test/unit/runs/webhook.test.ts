@@ -143,7 +143,8 @@ describe('callWebhookRunner', () => {
     const closed = await startTestRunner(() => ({}));
     await closed.close();
 
-    await expect(call({ url: closed.url })).resolves.toEqual({ ok: false, error: 'runner could not be reached' });
+    const { port } = new URL(closed.url);
+    await expect(call({ url: closed.url })).resolves.toEqual({ ok: false, error: `runner could not be reached: ECONNREFUSED 127.0.0.1:${port}` });
   });
 
   it('fails on an invalid URL without throwing', async () => {
