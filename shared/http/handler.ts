@@ -5,7 +5,7 @@ import type { Caller, Deps } from '../deps.ts';
 import { NotFoundError } from '../errors.ts';
 import { authenticate } from './authenticate.ts';
 import { type VaultEvent, errorResponses, jsonBody } from './middleware.ts';
-import type { HttpResponse } from './responses.ts';
+import { type HttpResponse, withoutBody } from './responses.ts';
 import { dispatchKey } from './routes.ts';
 
 /** What a route function receives: everything parsed, the tenant authenticated. */
@@ -46,9 +46,3 @@ export function routeGroupHandler(routesByKey: Readonly<Record<string, RouteFn>>
   });
 }
 
-/** A HEAD answer: the GET answer's status and headers, no body. */
-export function withoutBody<R extends HttpResponse | APIGatewayProxyResultV2>(response: R): R {
-  if (typeof response !== 'object' || response === null) return response;
-  const { body: _body, ...rest } = response as { body?: unknown };
-  return rest as R;
-}

@@ -20,3 +20,10 @@ export const noContent = (): HttpResponse => ({ statusCode: 204, headers: { 'cac
 export function errorBody(code: string, message: string) {
   return { error: { code, message } };
 }
+
+/** A HEAD answer: the GET answer's status and headers, no body. */
+export function withoutBody<R extends HttpResponse>(response: R): R {
+  if (typeof response !== 'object' || response === null) return response;
+  const { body: _body, ...rest } = response as { body?: unknown };
+  return rest as R;
+}

@@ -219,7 +219,7 @@ describe('routing', () => {
     const res = await vault.call('PATCH', `/v1/agents/${AGENT}`);
 
     expectError(res, 405, 'method_not_allowed');
-    expect(res.headers.get('allow')?.split(/,\s*/).sort()).toEqual(['DELETE', 'GET', 'PUT']);
+    expect(res.headers.get('allow')?.split(/,\s*/).sort()).toEqual(['DELETE', 'GET', 'HEAD', 'PUT']);
   });
 
   it('answers 405 without requiring an API key', async () => {

@@ -56,12 +56,18 @@ function describeRequest(i: number, r: FuzzRequest): string {
 /** Routes that answer without an API key: health, the API description and the console's static files. */
 const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['GET /healthz', 'GET /openapi.json', 'GET /console', 'GET /console/{asset}']);
 
+/** HEAD is answered wherever GET is, so HEAD on the public paths (health, API description, console) is public too. */
+function isPublicHead(req: FuzzRequest): boolean {
+  const path = new URL(req.path, 'http://x').pathname;
+  return req.method.toUpperCase() === 'HEAD' && (['/healthz', '/openapi.json', '/console'].includes(path) || path.startsWith('/console/'));
+}
+
 /** Why an answer breaks the contract, or undefined. */
 function contractViolation(req: FuzzRequest, a: Answer): string | undefined {
   if (a.status === 0) return `no HTTP answer (${a.text})`;
   if (a.status >= 500) return `answered ${a.status}: ${a.text.slice(0, 200)}`;
   if (req.method !== 'GET' && req.method !== 'HEAD' && a.status < 400) return `a hostile write was accepted with ${a.status}: ${a.text.slice(0, 200)}`;
-  if (req.badAuth && a.status < 400 && !PUBLIC_ROUTES.has(req.label)) return `no/wrong API key but answered ${a.status}`;
+  if (req.badAuth && a.status < 400 && !PUBLIC_ROUTES.has(req.label) && !isPublicHead(req)) return `no/wrong API key but answered ${a.status}`;
   if (req.method === 'HEAD' || a.status === 204) return undefined;
   // The console's files (HTML, JS, CSS, the /console redirect) are the only non-JSON answers.
   if (req.label.startsWith('GET /console') && a.status < 400) return undefined;

@@ -254,11 +254,15 @@ describe('authenticate', () => {
     expect(v.ddb).toHaveReceivedCommandTimes(GetCommand, 1);
   });
 
-  it('answers the same 401 body for a malformed and an unknown key', async () => {
+  it('says a malformed key is malformed (the format is public), without a table read or echoing it', async () => {
     const malformed = await withHeaders({ 'x-api-key': 'avk_short' });
     const unknown = await withHeaders({ 'x-api-key': newApiKey() });
 
-    expect(malformed.json).toEqual(unknown.json);
+    expect(malformed.statusCode).toBe(401);
+    expect(malformed.json.error).toEqual({ code: 'unauthorized', message: expect.stringMatching(/^Malformed API key: an API key is "avk_" followed by 43 base64url characters/) });
+    expect(malformed.text).not.toContain('avk_short');
+    expect(unknown.json.error).toEqual({ code: 'unauthorized', message: expect.stringMatching(/^Invalid API key/) });
+    expect(v.ddb).toHaveReceivedCommandTimes(GetCommand, 1); // the unknown key's lookup only
   });
 
   it('answers 401 for an Authorization header of another scheme', async () => {
