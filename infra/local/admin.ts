@@ -8,7 +8,7 @@ import { KEY_RING_FILE, loadOrCreateLocalKeyRing } from '#infra/local/key-ring-f
 import { rotateServerKeyRingJson } from '#shared/crypto/server-key';
 import { ensureTable } from '#infra/local/table';
 import { API_KEY_PREFIX, mintApiKey } from '#shared/services/api-keys';
-import { type DataDirLock, acquireDataDirLock, inUseMessage, lockHolder, prepareDataDir } from './data-dir.ts';
+import { type DataDirLock, acquireDataDirLock, displayPath, inUseMessage, isAlive, lockHolder, prepareDataDir } from './data-dir.ts';
 import { type EmbeddedStore, openEmbeddedStore } from './embedded-dynamo.ts';
 
 const USAGE = `agent-vault admin
@@ -20,6 +20,10 @@ const USAGE = `agent-vault admin
 
   npm run admin -- new-api-key
       Prints a random, well-formed API key without storing it (for VAULT_BOOTSTRAP_API_KEY).
+
+  npm run stop        (npm run admin -- stop)
+      Stops the local server that holds the data folder (VAULT_DATA_DIR, default .data), by the
+      pid in its lock file, and waits until it has exited.
 
   npm run admin -- rotate-server-key
       Local mode: adds a new key to <data dir>/${KEY_RING_FILE} and makes it current. Existing
@@ -96,6 +100,20 @@ async function main(argv: string[]): Promise<void> {
       const key = await createApiKey(values.tenant, values.label);
       process.stderr.write(`API key for tenant "${values.tenant}" (shown once; only its SHA-256 is stored):\n`);
       process.stdout.write(`${key}\n`);
+      return;
+    }
+    case 'stop': {
+      const config = loadConfig();
+      const holder = lockHolder(config.dataDir);
+      if (!holder || holder.role !== 'server') {
+        process.stdout.write(`no agent-vault server holds data folder ${displayPath(config.dataDir)}\n`);
+        return;
+      }
+      process.kill(holder.pid, 'SIGTERM');
+      // The server drains its queue (up to 5 s) before it exits; wait for that, then say so.
+      for (let i = 0; i < 200 && isAlive(holder.pid); i++) await new Promise((r) => setTimeout(r, 50));
+      if (isAlive(holder.pid)) throw new Error(`agent-vault pid ${holder.pid} did not exit within 10 s; kill -9 ${holder.pid} stops it at once`);
+      process.stdout.write(`stopped agent-vault pid ${holder.pid}${holder.port !== undefined ? ` (port ${holder.port})` : ''}\n`);
       return;
     }
     case 'new-api-key':

@@ -1,0 +1,112 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '#test/support/net';
+
+/**
+ * The README's walk-through, run as written: every ```sh block of the "Walk-through (curl)"
+ * section, in order, by bash, against a fresh server (`npm start` from the README itself) on a
+ * free port and a temporary data folder. The only harness addition is `set -eo pipefail`, so a
+ * block that fails stops the run as it would stop a reader.
+ */
+const README = readFileSync('README.md', 'utf8');
+
+function walkthroughBlocks(): string[] {
+  const start = README.indexOf('## Walk-through (curl)');
+  const end = README.indexOf('\n## ', start + 1);
+  const section = README.slice(start, end);
+  return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+}
+
+function bash(script: string, env: Record<string, string>, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('bash', ['-c', script], {
+      cwd: process.cwd(),
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // its own process group, so a hung run can be stopped with everything it started
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const timer = setTimeout(() => {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const roots: string[] = [];
+afterAll(() => {
+  for (const r of roots) rmSync(r, { recursive: true, force: true });
+});
+
+describe('README walk-through', () => {
+  it('has the blocks it promises: start and wait, extractor, steps, stop and reset', () => {
+    const all = walkthroughBlocks().join('\n');
+
+    expect(all).toMatch(/until curl -sf \$VAULT\/healthz/);
+    expect(all).toMatch(/field\(\) \{/);
+    expect(all).toContain('curl -sS --fail-with-body');
+    expect(all).toMatch(/^kill \$RUNNER_PID \$ECHO_PID$/m);
+    expect(all).toMatch(/^npm run -s stop$/m);
+    expect(all).toMatch(/^rm -rf "\$\{VAULT_DATA_DIR:-\.data\}"$/m);
+  });
+
+  it('runs every shell block as written against a fresh server, and leaves nothing running', { timeout: 180_000 }, async () => {
+    const root = mkdtempSync(join(tmpdir(), 'av-readme-'));
+    roots.push(root);
+    const dataDir = join(root, 'data');
+    const port = await freePort();
+    const runnerPort = await freePort();
+    const echoPort = await freePort();
+
+    const out = await bash(`set -eo pipefail\n${walkthroughBlocks().join('\n')}`, { PORT: String(port), RUNNER_PORT: String(runnerPort), ECHO_PORT: String(echoPort), VAULT_DATA_DIR: dataDir }, 150_000);
+
+    const log = `exit ${out.code}\n--- stdout\n${out.stdout}\n--- stderr\n${out.stderr}`;
+    expect(out.code, log).toBe(0);
+    expect(out.stdout, log).toMatch(/avt_[A-Za-z0-9_-]{60,}/); // echo $TOKEN
+    expect(out.stdout).toMatch(/"type":"update"/);
+    expect(out.stdout).toMatch(/"received_fields":\["password","query","username"\]/);
+    expect(out.stdout).toMatch(/"status":"succeeded"/);
+    expect(out.stdout).toMatch(/"type":"replace"/);
+    expect(out.stdout).toMatch(/"code":"profile_not_found".* \(HTTP 404\)/);
+    expect(out.stdout).toMatch(/"generation":2/);
+    expect(out.stdout).toMatch(/\\"saw\\":\\"\[REDACTED\]\\"/); // step 8: the proxied call, its echo redacted
+    expect(out.stdout).toMatch(/"code":"host_not_allowed".* \(HTTP 403\)/);
+    expect(out.stdout).toMatch(/"ok":true/);
+    expect(out.stdout + out.stderr).not.toContain('n3w-s3cret');
+    expect(out.stdout + out.stderr).not.toMatch(/NodeVersionSupportWarning|Database is closed/);
+    // Stopped and reset: the port no longer answers, the data folder is gone.
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+    await expect(fetch(`http://127.0.0.1:${runnerPort}/run`)).rejects.toThrow();
+    await expect(fetch(`http://127.0.0.1:${echoPort}/`)).rejects.toThrow();
+    expect(existsSync(dataDir)).toBe(false);
+    expect(out.stdout).toMatch(/stopped agent-vault pid \d+ \(port \d+\)/);
+  });
+
+  it('has an extractor that prints an error answer and fails, and prints the field of a good one', async () => {
+    const define = walkthroughBlocks().find((b) => b.includes('field()')) as string;
+
+    const bad = await bash(`${define}\necho '{"error":{"code":"unauthorized","message":"Invalid API key"}}' | field auth_token`, {}, 20_000);
+    const good = await bash(`${define}\necho '{"auth_token":"avt_x"}' | field auth_token`, {}, 20_000);
+    const empty = await bash(`${define}\nprintf '' | field auth_token`, {}, 20_000);
+
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('{"error":{"code":"unauthorized","message":"Invalid API key"}}');
+    expect(bad.stdout).toBe('');
+    expect(good).toMatchObject({ code: 0, stdout: 'avt_x\n' });
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toContain('(no answer)');
+  });
+});
