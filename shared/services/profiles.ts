@@ -290,7 +290,7 @@ async function updateInPlace(
   if (!(await profileRepository(deps.db).rewrite(record, item)) && !(await landedAnyway(deps, record))) {
     throw new ConflictError(`Auth profile "${item.name}" was changed by another request while this update ran; read it again and retry`);
   }
-  return withWarnings(agent, { auth_token: body.auth_token as string, name: item.name, type: 'update', record });
+  return withWarnings(agent, { auth_token: body.auth_token as string, name: item.name, type: 'update' as const, record });
 }
 
 /** What the API shows of a profile: names, type, config, policy and usage; never a value. */
