@@ -198,8 +198,10 @@ export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> 
       {
         op: 'run + session save',
         prepared: () => vault.runEvent(sessionToken, vault.sessionAgentId),
-        min: { commands: 4, sequential: 3 },
-        minNote: 'BatchGet; session put; run record ‖ usage update',
+        // The profile is read again after the session put (no transactions): a session must not
+        // outlive a profile deleted or replaced while the runner ran.
+        min: { commands: 5, sequential: 4 },
+        minNote: 'BatchGet; session put; profile re-check; run record ‖ usage update',
       },
       {
         op: 'proxy (bearer, GET)',
@@ -245,7 +247,7 @@ export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> 
       rows,
       [
         'min = what the design allows (DESIGN.md §3): create = agent read + conditional put; replace/update = one BatchGet (agent + profile) + conditional write;',
-        '      run = 1 BatchGet + run record ‖ usage update (issued in parallel); session save + 1; proxy = 1 BatchGet + usage update. "max ‖" = most commands in flight at once.',
+        '      run = 1 BatchGet + run record ‖ usage update (issued in parallel); session save + 2 (put, profile re-check); proxy = 1 BatchGet + usage update. "max ‖" = most commands in flight at once.',
         'API keys are cached per process for a minute (shared/services/api-keys.ts), so these warm requests send no API-key Get; a cold one adds 1 sequential Get.',
       ],
     );

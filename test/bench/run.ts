@@ -6,8 +6,9 @@
  *   2. HTTP load on the local server (child process, autocannon) vs bare dynalite calls;
  *   3. scale: latency with 100,000 profiles (quick: 10,000) vs 10 profiles;
  *   4. cold start: esbuild bundles of each function vs a DynamoDB-client-only bundle;
- *   5. DynamoDB commands and sequential round trips per request vs the design minimum.
- *   6. The proxy's added latency: POST /v1/proxy vs a direct call to the same loopback upstream.
+ *   5. DynamoDB commands and sequential round trips per request vs the design minimum;
+ *   6. the proxy's added latency: POST /v1/proxy vs a direct call to the same loopback upstream;
+ *   7. the leak guard: building a run's redaction forms and redacting answers vs JSON.parse.
  *
  * Options: --quick (short smoke run), --json FILE (write every figure with units),
  *          --only 1,2,… (run some sections), --profile FILE (CPU-profile the in-process
@@ -24,6 +25,7 @@ import { proxyLatency } from './proxy.ts';
 import { startBenchRunner } from './lib/runner.ts';
 import { q } from './lib/stats.ts';
 import { cpuProfile } from './profile.ts';
+import { redactionCost } from './redaction.ts';
 
 interface Args {
   quick: boolean;
@@ -41,7 +43,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--only') args.only = new Set((argv[++i] ?? '').split(',').map(Number));
     else if (a === '--profile') args.profile = argv[++i];
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench -- [--quick] [--json FILE] [--only 1,2,3,4,5,6] [--profile FILE.cpuprofile]\n');
+      process.stdout.write('usage: npm run bench -- [--quick] [--json FILE] [--only 1,2,3,4,5,6,7] [--profile FILE.cpuprofile]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -92,6 +94,7 @@ async function main(): Promise<void> {
       [2, 'http_load', () => httpLoad(runner, budget)],
       [4, 'cold_start', () => coldStart(budget)],
       [6, 'proxy_latency', () => proxyLatency(runner, budget)],
+      [7, 'redaction', () => redactionCost(budget)],
     ];
     for (const [n, key, run] of sections) {
       if (!want(n)) continue;

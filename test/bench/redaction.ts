@@ -1,0 +1,48 @@
+import { randomBytes } from 'node:crypto';
+import { Redactor } from '#shared/outbound/redact';
+import type { Budget } from './in-process.ts';
+import { fmt, fmtRatio, q, ratio, summarize, table, timeLoop } from './lib/stats.ts';
+
+/**
+ * 7. The leak guard's cost: building every form of a profile's values (once per run) and
+ * redacting a runner answer (raw text, then the parsed values), against JSON.parse of the same
+ * text as the floor — the one thing the vault must do with an answer anyway.
+ */
+export async function redactionCost(budget: Budget): Promise<{ text: string; json: Record<string, unknown> }> {
+  const iterations = budget.quick ? 200 : 2000;
+  const bigIterations = budget.quick ? 5 : 30;
+  const values = (n: number) => Array.from({ length: n }, () => randomBytes(18).toString('base64url'));
+  const ten = values(10);
+  const redactor = new Redactor(ten);
+  const small = JSON.stringify({ output: { ok: true, message: 'logged in, fetched 3 invoices', count: 3 }, session: { cookie: 'abc' } });
+  const big = JSON.stringify({ output: { items: Array.from({ length: 8000 }, (_, i) => ({ id: i, text: 'lorem ipsum dolor sit amet '.repeat(4) })) } });
+  const guard = (text: string) => redactor.value((JSON.parse(redactor.json(text)) as { output: unknown }).output);
+
+  const rows: string[][] = [];
+  const json: Record<string, unknown> = {};
+  const add = (what: string, key: string, sample: number[], floor?: number[]) => {
+    const s = summarize(sample);
+    const f = floor ? summarize(floor) : undefined;
+    rows.push([what, String(s.n), fmt(s.median), fmt(s.p99), f ? fmt(f.median) : '—', f ? fmtRatio(ratio(s.median, f.median)) : '—']);
+    json[key] = { median: q(s.median, 'µs'), p99: q(s.p99, 'µs'), iterations: q(s.n, 'count'), ...(f ? { floor_median: q(f.median, 'µs') } : {}) };
+  };
+  add('build forms, 10 values (+90 user:pass pairs)', 'build_10_values', await timeLoop(iterations, 50, () => ten, (v) => new Redactor(v)));
+  const sixtyFour = values(64);
+  add('build forms, 64 values (no pairs)', 'build_64_values', await timeLoop(Math.ceil(iterations / 4), 10, () => sixtyFour, (v) => new Redactor(v)));
+  add(
+    `redact a small answer (${small.length} B)`,
+    'small_answer',
+    await timeLoop(iterations, 100, () => small, guard),
+    await timeLoop(iterations, 100, () => small, (t) => JSON.parse(t)),
+  );
+  add(
+    `redact a 1 MiB answer (${Math.round(big.length / 1024)} KiB)`,
+    'one_mib_answer',
+    await timeLoop(bigIterations, 2, () => big, guard),
+    await timeLoop(bigIterations, 2, () => big, (t) => JSON.parse(t)),
+  );
+  const text = table('7. Redaction (leak guard) cost, 10-value profile unless stated', ['what', 'n', 'median µs', 'p99 µs', 'floor med µs', 'med/floor'], rows, [
+    'floor: JSON.parse of the same answer (the vault parses every answer anyway)',
+  ]);
+  return { text, json };
+}
