@@ -86,15 +86,26 @@ async function injectCredential(deps: Deps, use: OpenedForUse, request: Outbound
 async function send(deps: Deps, request: OutboundRequest): Promise<OutboundResponse> {
   const headers: Record<string, string | number> = { ...request.headers };
   if (request.body !== undefined) headers['content-length'] = Buffer.byteLength(request.body);
-  const result = await sendOutbound({
-    url: request.url,
-    method: request.method,
-    headers,
-    body: request.body,
-    timeoutMs: deps.config.proxyTimeoutMs,
-    maxResponseBytes: MAX_PROXY_RESPONSE_BYTES,
-    allowPrivate: deps.config.allowPrivateUpstreams,
-  });
+  let result: OutboundResponse | OutboundFailure;
+  try {
+    result = await sendOutbound({
+      url: request.url,
+      method: request.method,
+      headers,
+      body: request.body,
+      timeoutMs: deps.config.proxyTimeoutMs,
+      maxResponseBytes: MAX_PROXY_RESPONSE_BYTES,
+      allowPrivate: deps.config.allowPrivateUpstreams,
+    });
+  } catch (err) {
+    // Node refuses a header it cannot send before any byte goes out (a value stored before the
+    // types checked it): the request's fault, not ours — and the message names no value.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_INVALID_CHAR' || code === 'ERR_INVALID_HTTP_TOKEN') {
+      throw new ValidationError('a header of this request (the caller\'s or the profile\'s) holds characters HTTP cannot carry; use visible ASCII or Latin-1 text', 'invalid_header');
+    }
+    throw err;
+  }
   if (result.ok) return result;
   throw outboundError(request.url, result);
 }

@@ -195,6 +195,9 @@ describe('POST /v1/proxy: refusals', () => {
     expect((await proxy(agent, token, { url: 'file:///etc/passwd' })).status).toBe(400);
     expect((await proxy(agent, token, { url: `http://u:p@127.0.0.1:${upstream.port}/` })).status).toBe(400);
     expect((await proxy(agent, token, { method: 'TRACE', url: `${upstream.url}/` })).status).toBe(400);
+    const badHeader = await proxy(agent, token, { url: `${upstream.url}/`, headers: { 'x-a': 'line\r\nx-injected: 1' } });
+    expect(badHeader.status).toBe(400);
+    expect(badHeader.json.error.message).toContain('headers.x-a');
   });
 
   it('requires the API key', async () => {

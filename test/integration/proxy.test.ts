@@ -86,6 +86,14 @@ describe('proxyRequest', () => {
     expect(err).toMatchObject({ status: 404, code: 'profile_not_found' });
   });
 
+  it('answers 400 invalid_header, not 500, for a header value HTTP cannot carry', async () => {
+    const { agentId, token } = await bearerProfile();
+    const err = await rejectionOf(
+      proxyRequest(t.deps, caller, { agent_id: agentId, auth_token: token, method: 'GET', url: `${upstream.url}/`, headers: { 'x-note': 'snow\u2603' } }),
+    );
+    expect(err).toMatchObject({ status: 400, code: 'invalid_header' });
+  });
+
   it('refuses a body on GET with 400', async () => {
     const { agentId, token } = await bearerProfile();
     const err = await rejectionOf(proxyRequest(t.deps, caller, { agent_id: agentId, auth_token: token, method: 'GET', url: `${upstream.url}/`, body: { a: 1 } }));

@@ -12,6 +12,8 @@ type ApiKeyConfig = z.infer<typeof ApiKeyConfig>;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/;
 /** Query parameter / body field names: printable, nothing that would change the structure. */
 const PARAM_NAME = /^[A-Za-z0-9_.\-[\]:]{1,64}$/;
+/** What HTTP/1.1 can carry in a header value: tab, visible ASCII, Latin-1. */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** Headers the HTTP client owns; a profile cannot set them. */
 const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'expect', 'proxy-connection']);
 
@@ -30,6 +32,10 @@ function schemaFor(config: ApiKeyConfig) {
       const bad = Object.keys(r).filter((n) => !nameOk(n));
       if (bad.length > 0) ctx.addIssue({ code: 'custom', message: `invalid key name${bad.length > 1 ? 's' : ''} ${bad.map((b) => JSON.stringify(b)).join(', ')}: ${hint}` });
       if (config.api_key_method === 'header') {
+        const unsendable = Object.entries(r).filter(([, v]) => !HEADER_VALUE.test(v)).map(([k]) => JSON.stringify(k));
+        if (unsendable.length > 0) {
+          ctx.addIssue({ code: 'custom', message: `value${unsendable.length > 1 ? 's' : ''} of ${unsendable.join(', ')} cannot be sent in a header: no control characters (CR, LF, NUL, …) and no characters above U+00FF` });
+        }
         const lower = Object.keys(r).map((n) => n.toLowerCase());
         if (new Set(lower).size !== lower.length) ctx.addIssue({ code: 'custom', message: 'header names must differ in more than letter case' });
       }

@@ -3,7 +3,13 @@ import { type AuthTypeModule, injectHeaders, injected } from './types.ts';
 
 /** bearer: auth_data `{token}`; no config. Sent as `Authorization: Bearer <token>`. */
 export const BearerConfig = z.strictObject({}).describe('bearer takes no auth_config');
-export const BearerSecret = z.strictObject({ token: z.string().describe('Sent as Authorization: Bearer <token>') });
+export const BearerSecret = z.strictObject({
+  token: z
+    .string()
+    // It travels in a header: visible ASCII, no spaces (RFC 6750's b64token is stricter still).
+    .regex(/^[\x21-\x7e]+$/, 'must be visible ASCII without spaces (it is sent in the Authorization header)')
+    .describe('Sent as Authorization: Bearer <token>'),
+});
 
 export const bearer: AuthTypeModule<z.infer<typeof BearerConfig>> = {
   name: 'bearer',

@@ -41,6 +41,10 @@ describe('parseCredential', () => {
   it.each([
     ['bearer', {}, {}, 'auth_data.token: is required'],
     ['bearer', {}, { token: 'x', other: 'y' }, 'auth_data'],
+    ['bearer', {}, { token: 'two words' }, 'visible ASCII without spaces'],
+    ['bearer', {}, { token: 'snow\u2603' }, 'visible ASCII without spaces'],
+    ['api_key', { api_key_method: 'header' }, { 'X-Key': 'a\r\nX-Evil: 1' }, 'cannot be sent in a header'],
+    ['api_key', { api_key_method: 'header' }, { 'X-Key': 'snow\u2603' }, 'cannot be sent in a header'],
     ['basic', {}, { username: 'u' }, 'auth_data.password: is required'],
     ['basic', {}, { password: 'p' }, 'auth_data.username: is required'],
     ['basic', {}, { username: 'a:b', password: 'p' }, 'must not contain ":"'],
