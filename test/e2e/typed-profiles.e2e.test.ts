@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestRunner } from '#test/support/runner';
 import { startTestVault, type TestVault } from '#test/support/vault';
 
 let vault: TestVault;
@@ -100,5 +101,26 @@ describe('typed profiles over HTTP', () => {
     expect(res.json.error.message).toContain(expected.replace(/^auth_data: /, ''));
     const meta = await vault.call('GET', `/v1/agents/${agent}/auth-profiles/x`);
     expect(meta.status).toBe(404);
+  });
+});
+
+describe('typed profiles on run_agent (credentials delivered as parameters)', () => {
+  it('hands a typed profile\'s secrets to the runner under the type\'s field names, merged with the parameters', async () => {
+    const runner = await startTestRunner(() => ({ body: { output: 'ok' } }));
+    try {
+      const agentId = `typed-run-${randomBytes(3).toString('hex')}`;
+      const agent = await vault.call('POST', '/v1/agents', { agent_id: agentId, name: 'Run bot', input_args: [{ name: 'query', required: true }, { name: 'username' }], runner: { type: 'webhook', url: runner.url } });
+      expect(agent.status).toBe(201);
+      const basic = await vault.call('POST', `/v1/agents/${agentId}/auth-profiles`, { name: 'b', auth_type: 'basic', auth_data: { username: 'svc', password: 'pw-run' } });
+
+      const run = await vault.call('POST', '/run_agent', { agent_id: agentId, auth_token: basic.json.auth_token, parameters: { query: 'q' }, run_async: false });
+      const conflict = await vault.call('POST', '/run_agent', { agent_id: agentId, auth_token: basic.json.auth_token, parameters: { query: 'q', username: 'x' }, run_async: false });
+
+      expect(run.status, run.text).toBe(200);
+      expect(runner.calls[0]?.body?.parameters).toEqual({ query: 'q', username: 'svc', password: 'pw-run' });
+      expect([conflict.status, conflict.json.error.code]).toEqual([400, 'parameter_conflict']);
+    } finally {
+      await runner.close();
+    }
   });
 });
