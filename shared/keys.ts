@@ -11,6 +11,7 @@ const agentPartition = (tenant: string, agentId: string) => `TENANT#${tenant}#AG
 export const PROFILE_PREFIX = 'PROFILE#';
 export const SESSION_PREFIX = 'SESSION#';
 export const AGENT_PREFIX = 'AGENT#';
+export const OAUTH_TOKEN_PREFIX = 'OAUTH#';
 
 export const keys = {
   apiKey: (keyHashHex: string): ItemKey => ({ pk: `APIKEY#${keyHashHex}`, sk: 'APIKEY' }),
@@ -27,6 +28,11 @@ export const keys = {
   session: (tenant: string, agentId: string, slotHex: string): ItemKey => ({
     pk: agentPartition(tenant, agentId),
     sk: `${SESSION_PREFIX}${slotHex}`,
+  }),
+  /** An OAuth2 profile's cached access token and refresh lease: next to the profile, so deleting the agent's partition removes it. */
+  oauthToken: (tenant: string, agentId: string, slotHex: string): ItemKey => ({
+    pk: agentPartition(tenant, agentId),
+    sk: `${OAUTH_TOKEN_PREFIX}${slotHex}`,
   }),
   run: (sessionId: string): ItemKey => ({ pk: `RUN#${sessionId}`, sk: 'RUN' }),
 } as const;

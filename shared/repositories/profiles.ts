@@ -127,6 +127,25 @@ export function profileRepository(db: Db) {
       );
     },
 
+    /**
+     * OAuth2: records why the last token fetch failed (`message`: the endpoint's status in our
+     * words, never body content), or removes the record after a success (`message` undefined).
+     * A profile replaced or deleted meanwhile is left alone.
+     */
+    async recordTokenError(tenant: string, agentId: string, slotHex: string, generation: number, message: string | undefined, at: string): Promise<boolean> {
+      return conditional(() =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName,
+            Key: keys.profile(tenant, agentId, slotHex),
+            UpdateExpression: message === undefined ? 'REMOVE last_error, last_error_at' : 'SET last_error = :m, last_error_at = :at',
+            ConditionExpression: 'generation = :g',
+            ExpressionAttributeValues: { ':g': generation, ...(message === undefined ? {} : { ':m': message, ':at': at }) },
+          }),
+        ),
+      );
+    },
+
     /** Deletes the profile (and with it the only thing its token could open); false if absent. */
     async delete(tenant: string, agentId: string, slotHex: string): Promise<boolean> {
       return conditional(() =>

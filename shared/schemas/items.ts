@@ -65,6 +65,9 @@ export const ProfileItem = z.object({
   allowed_methods: z.array(z.string()).optional(),
   last_tested_at: z.string().optional(),
   last_test_ok: z.boolean().optional(),
+  /** OAuth2: why the last token fetch failed (the endpoint's status, never its body); removed by the next success. */
+  last_error: z.string().optional(),
+  last_error_at: z.string().optional(),
   should_save_session: z.boolean(),
   created_at: z.string(),
   updated_at: z.string(),
@@ -89,6 +92,37 @@ export const SessionItem = z.object({
   blob: Bytes,
   updated_at: z.string(),
 });
+
+/**
+ * An OAuth2 client-credentials profile's cached access token (sealed under the profile's keys,
+ * `expires_at` in the AAD) and the lease that makes its refresh single-flight across processes.
+ * Every write bumps `version`; lease takes are conditioned on the version read.
+ */
+export const OAuthTokenItem = z.object({
+  pk: z.string(),
+  sk: z.string(),
+  entity: z.literal('oauth_token'),
+  version: z.int(),
+  /** The profile generation, record version and created_at the token was fetched for: any change makes it stale. */
+  generation: z.int().optional(),
+  record_version: z.int().optional(),
+  profile_created_at: z.string().optional(),
+  /** The access token, sealed under the profile's keys. */
+  blob: Bytes.optional(),
+  /** Epoch milliseconds: when the token expires (bound into its AAD), and when a use starts refreshing it. */
+  token_expires_at: z.int().optional(),
+  refresh_at: z.int().optional(),
+  /** The refresh lease: who holds it and until when (epoch milliseconds). */
+  lease_id: z.string().optional(),
+  lease_until: z.int().optional(),
+  /** The last failed refresh, for waiters (no body content: a status and our own words). */
+  error_message: z.string().optional(),
+  /** Epoch milliseconds: until then uses answer error_message without fetching again. */
+  error_until: z.int().optional(),
+  /** Epoch seconds: the table's TTL attribute (a day after the token expires; reads check token_expires_at). */
+  expires_at: z.int().optional(),
+});
+export type OAuthTokenItem = z.infer<typeof OAuthTokenItem>;
 
 export type ApiKeyItem = z.infer<typeof ApiKeyItem>;
 export type AgentItem = z.infer<typeof AgentItem>;

@@ -84,6 +84,11 @@ export const ProfileMetadata = z.object({
   allowed_methods: AllowedMethods.optional(),
   last_tested_at: Timestamp.optional(),
   last_test_ok: z.boolean().optional(),
+  last_error: z
+    .string()
+    .optional()
+    .describe('OAuth2: why the last access-token fetch failed (e.g. "token endpoint auth.example.com answered 401"); never body content; removed by the next successful fetch'),
+  last_error_at: Timestamp.optional(),
   generation: z.int().describe('Incremented by every replace'),
   record_version: z.int().describe('Incremented by every write'),
   should_save_session: z.boolean(),

@@ -306,6 +306,8 @@ export function toMetadata(item: ProfileRecord): ProfileMetadata {
     allowed_methods: item.allowed_methods as ProfileMetadata['allowed_methods'],
     last_tested_at: item.last_tested_at,
     last_test_ok: item.last_test_ok,
+    last_error: item.last_error,
+    last_error_at: item.last_error_at,
     generation: item.generation,
     record_version: item.record_version,
     should_save_session: item.should_save_session,

@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import { DecryptionError } from '../../crypto/aead.ts';
+import type { Deps } from '../../deps.ts';
+import { BadGatewayError, ServiceUnavailableError } from '../../errors.ts';
+import { type OAuthTokenRef, oauthTokenRepository } from '../../repositories/oauth-tokens.ts';
+import { profileRepository } from '../../repositories/profiles.ts';
+import type { OAuthTokenItem } from '../../schemas/items.ts';
+import { sleep } from '../../sleep.ts';
+import type { OpenedForUse } from '../gate.ts';
+import type { Secret } from '../types/index.ts';
+import { type TokenEndpointConfig, type TokenFetchOptions, fetchAccessToken } from './token-endpoint.ts';
+
+/**
+ * OAuth2 client credentials: the access token a use injects (DESIGN.md §5). The token is cached
+ * in DynamoDB, sealed under the profile's own keys (so only a holder of the profile's token or
+ * grant can read it) with its expiry in the AAD, and refreshed ahead of expiry. A refresh is
+ * single-flight across processes (Lambda has no shared memory): the use that takes the lease on
+ * the cache item (a conditional write) fetches; the others poll the item with backoff until it
+ * writes, or take the lease over once it has lapsed (a leaseholder that died).
+ */
+
+/** Refresh this long before expiry at most (a token of 1 h is refreshed 60 s ahead). */
+export const REFRESH_AHEAD_MS = 60_000;
+/** …and at most a tenth of the lifetime ahead (a 30 s token is refreshed 3 s ahead). */
+export const REFRESH_AHEAD_FRACTION = 0.1;
+/** The item outlives the token by this long for DynamoDB's TTL (reads check the expiry themselves). */
+const TTL_AFTER_EXPIRY_S = 86_400;
+/** Polling backoff while another use refreshes. */
+const POLL_FIRST_MS = 20;
+const POLL_MAX_MS = 250;
+/** After a failed fetch, uses answer its error for this long before one tries again (a burst costs the endpoint one request). */
+export const ERROR_HOLD_MS = 5_000;
+
+/** Field under which the token is sealed; `$` cannot start an input argument name. */
+const TOKEN_FIELD = '$oauth_access_token';
+
+/** The AAD field of a token: its expiry is bound in, so a blob moved next to another expires_at does not open. */
+const tokenField = (tokenExpiresAt: number) => `${TOKEN_FIELD}#${tokenExpiresAt}`;
+
+/** When to start refreshing a token that expires at `expiresAt` after `lifetimeMs`. */
+export function refreshAt(expiresAt: number, lifetimeMs: number): number {
+  return expiresAt - Math.min(REFRESH_AHEAD_MS, Math.floor(lifetimeMs * REFRESH_AHEAD_FRACTION));
+}
+
+/** A 502 oauth_token_failed for a profile; `message` names the endpoint's status, never its body. */
+export const oauthTokenFailed = (profileName: string, message: string) =>
+  new BadGatewayError(`auth profile "${profileName}" could not get an OAuth2 access token: ${message}`, 'oauth_token_failed');
+
+/** The options the vault fetches tokens with (the caller passes its outbound settings). */
+export type AccessTokenOptions = TokenFetchOptions;
+
+/**
+ * The access token for an opened oauth2_client_credentials profile: `{access_token}` for the
+ * type's `inject`. Cached → returned; due for refresh → one use refreshes while the others keep
+ * using the still-valid token; missing or expired → one use fetches, the others wait for it.
+ * A failed fetch → 502 oauth_token_failed (for the fetching use and its waiters), recorded on
+ * the profile as last_error.
+ */
+export async function accessTokenFor(deps: Deps, use: OpenedForUse, opts: AccessTokenOptions): Promise<Secret> {
+  const item = use.profile.item;
+  const ref: OAuthTokenRef = { tenant: item.tenant, agentId: item.agent_id, slotHex: item.slot };
+  const repo = oauthTokenRepository(deps.db);
+  const leaseMs = opts.timeoutMs + 2_000;
+  const leaseId = randomBytes(12).toString('base64url');
+  let waitingSince: number | undefined;
+  let delay = POLL_FIRST_MS;
+  // A leaseholder that dies is taken over after its lease; waiting longer than two leases means
+  // the store is not making progress: give up with a retryable 503 rather than spin.
+  const giveUpAt = deps.now().getTime() + 2 * leaseMs + 1_000;
+  for (;;) {
+    const now = deps.now().getTime();
+    const cached = await repo.get(ref);
+    const token = openCached(deps, use, cached, now);
+    if (token !== undefined && cached?.refresh_at !== undefined && now < cached.refresh_at) return { access_token: token };
+    // A refresh we were waiting for failed, or one failed a moment ago: answer its error rather
+    // than fetch again at once.
+    if (token === undefined && cached?.error_message && cached.lease_id === undefined) {
+      const waitedForIt = waitingSince !== undefined && cached.version > waitingSince;
+      if (waitedForIt || (cached.error_until !== undefined && now < cached.error_until)) throw oauthTokenFailed(item.name, cached.error_message);
+    }
+    // Due for refresh but the last attempt failed a moment ago: keep the valid token, don't retry yet.
+    if (token !== undefined && cached?.error_until !== undefined && now < cached.error_until) return { access_token: token };
+    const leaseLive = cached?.lease_until !== undefined && cached.lease_until >= now;
+    if (!leaseLive) {
+      if (await repo.takeLease(ref, cached?.version, leaseId, now, now + leaseMs)) return { access_token: await refresh(deps, use, ref, leaseId, opts, token) };
+      continue; // someone wrote first: read what they wrote
+    }
+    // Another use is refreshing; the current token is still valid, use it meanwhile.
+    if (token !== undefined) return { access_token: token };
+    waitingSince ??= cached.version;
+    if (now > giveUpAt) throw new ServiceUnavailableError(`auth profile "${item.name}": another request is fetching its OAuth2 access token and has not finished; retry after a moment`);
+    await sleep(delay);
+    delay = Math.min(POLL_MAX_MS, Math.ceil(delay * 1.5));
+  }
+}
+
+/** The cached token if it belongs to this profile state, has not expired and opens; else undefined. */
+function openCached(deps: Deps, use: OpenedForUse, cached: OAuthTokenItem | undefined, now: number): string | undefined {
+  const item = use.profile.item;
+  if (!cached?.blob || cached.token_expires_at === undefined || now >= cached.token_expires_at) return undefined;
+  // Replaced (generation), updated in place (record version: maybe a new secret or scope) or
+  // deleted and created again (created_at): the cached token is someone else's.
+  if (cached.generation !== item.generation || cached.record_version !== item.record_version || cached.profile_created_at !== item.created_at) return undefined;
+  try {
+    return use.profile.keys.open(tokenField(cached.token_expires_at), item.record_version, cached.blob).toString('utf8');
+  } catch (err) {
+    if (!(err instanceof DecryptionError)) throw err;
+    deps.log.log('warn', 'cached oauth token failed to open; fetching a new one', { tenant: item.tenant, agent_id: item.agent_id, slot: item.slot });
+    return undefined;
+  }
+}
+
+/**
+ * The leaseholder's work: fetch, then store (sealed) or record the failure; releases the lease
+ * either way. A failed early refresh falls back on `current`, the cached token that is still valid.
+ */
+async function refresh(deps: Deps, use: OpenedForUse, ref: OAuthTokenRef, leaseId: string, opts: AccessTokenOptions, current: string | undefined): Promise<string> {
+  const item = use.profile.item;
+  const repo = oauthTokenRepository(deps.db);
+  const config = use.config as unknown as TokenEndpointConfig;
+  const creds = { client_id: use.secret.client_id ?? '', client_secret: use.secret.client_secret ?? '' };
+  const ids = { tenant: item.tenant, agent_id: item.agent_id, slot: item.slot };
+  const result = await fetchAccessToken(config, creds, opts);
+  const at = deps.now();
+  if (!result.ok) {
+    // Only our own words and the status go out; the endpoint's body stays in token-endpoint.ts.
+    deps.log.log('warn', 'oauth token fetch failed', { ...ids, status: result.status });
+    await Promise.all([
+      repo.storeFailure(ref, leaseId, result.message, at.getTime() + ERROR_HOLD_MS),
+      profileRepository(deps.db).recordTokenError(item.tenant, item.agent_id, item.slot, item.generation, result.message, at.toISOString()),
+    ]);
+    if (current !== undefined) return current;
+    throw oauthTokenFailed(item.name, result.message);
+  }
+  const lifetimeMs = result.expiresInS * 1000;
+  const tokenExpiresAt = at.getTime() + lifetimeMs;
+  const blob = use.profile.keys.seal(tokenField(tokenExpiresAt), item.record_version, Buffer.from(result.accessToken, 'utf8'));
+  try {
+    const stored = await repo.storeToken(ref, leaseId, {
+      blob,
+      token_expires_at: tokenExpiresAt,
+      refresh_at: refreshAt(tokenExpiresAt, lifetimeMs),
+      expires_at: Math.ceil(tokenExpiresAt / 1000) + TTL_AFTER_EXPIRY_S,
+      generation: item.generation,
+      record_version: item.record_version,
+      profile_created_at: item.created_at,
+    });
+    if (!stored) deps.log.log('warn', 'oauth token lease was taken over before the token was stored', ids);
+    if (item.last_error !== undefined) await profileRepository(deps.db).recordTokenError(item.tenant, item.agent_id, item.slot, item.generation, undefined, at.toISOString());
+  } catch (err) {
+    // The token is good; failing to cache it costs the next use a fetch, not this one its answer.
+    deps.log.log('warn', 'oauth token could not be cached', { ...ids, error: err instanceof Error ? err.name : 'unknown' });
+  }
+  return result.accessToken;
+}

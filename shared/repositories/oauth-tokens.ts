@@ -1,0 +1,118 @@
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Db } from '../clients.ts';
+import { keys } from '../keys.ts';
+import { OAuthTokenItem } from '../schemas/items.ts';
+import { conditional } from './conditional.ts';
+
+/** Which profile a cache item belongs to. */
+export interface OAuthTokenRef {
+  readonly tenant: string;
+  readonly agentId: string;
+  readonly slotHex: string;
+}
+
+/** The profile state a cached token was fetched for; a token of any other state is stale. */
+export interface TokenOwner {
+  readonly generation: number;
+  readonly record_version: number;
+  readonly profile_created_at: string;
+}
+
+/** A freshly fetched token, sealed, with its times (epoch ms) and the item's TTL (epoch s). */
+export interface SealedToken extends TokenOwner {
+  readonly blob: Uint8Array;
+  readonly token_expires_at: number;
+  readonly refresh_at: number;
+  readonly expires_at: number;
+}
+
+/**
+ * The OAuth2 access-token cache: one item per profile (keys.oauthToken), holding the sealed
+ * token and a refresh lease. No transactions (dynalite has none): every write is a conditional
+ * UpdateItem, and every write bumps `version`, so "take the lease" can be conditioned on nothing
+ * having changed since the read — a use that read a miss cannot start a second fetch after
+ * another process stored a token.
+ */
+export function oauthTokenRepository(db: Db) {
+  const TableName = db.tableName;
+  return {
+    async get(ref: OAuthTokenRef): Promise<OAuthTokenItem | undefined> {
+      const { Item } = await db.doc.send(new GetCommand({ TableName, Key: keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex), ConsistentRead: true }));
+      return Item ? OAuthTokenItem.parse(Item) : undefined;
+    },
+
+    /**
+     * Takes the refresh lease if the item is still at `readVersion` (absent: `undefined`) and no
+     * live lease is held (one that ended before `nowMs` may be taken over). False: someone else
+     * wrote or holds it.
+     */
+    async takeLease(ref: OAuthTokenRef, readVersion: number | undefined, leaseId: string, nowMs: number, leaseUntil: number): Promise<boolean> {
+      const versionCond = readVersion === undefined ? 'attribute_not_exists(pk)' : 'version = :rv';
+      return conditional(() =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName,
+            Key: keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex),
+            UpdateExpression: 'SET entity = :e, lease_id = :id, lease_until = :until ADD version :one',
+            ConditionExpression: `${versionCond} AND (attribute_not_exists(lease_until) OR lease_until < :now)`,
+            ExpressionAttributeValues: {
+              ':e': 'oauth_token',
+              ':id': leaseId,
+              ':until': leaseUntil,
+              ':one': 1,
+              ':now': nowMs,
+              ...(readVersion === undefined ? {} : { ':rv': readVersion }),
+            },
+          }),
+        ),
+      );
+    },
+
+    /** Stores a fetched token and releases the lease, if `leaseId` still holds it. */
+    async storeToken(ref: OAuthTokenRef, leaseId: string, token: SealedToken): Promise<boolean> {
+      return conditional(() =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName,
+            Key: keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex),
+            UpdateExpression:
+              'SET #blob = :blob, token_expires_at = :exp, refresh_at = :refresh, expires_at = :ttl, generation = :g, record_version = :rv, profile_created_at = :pca ADD version :one REMOVE lease_id, lease_until, error_message, error_until',
+            ConditionExpression: 'lease_id = :id',
+            ExpressionAttributeNames: { '#blob': 'blob' },
+            ExpressionAttributeValues: {
+              ':blob': token.blob,
+              ':exp': token.token_expires_at,
+              ':refresh': token.refresh_at,
+              ':ttl': token.expires_at,
+              ':g': token.generation,
+              ':rv': token.record_version,
+              ':pca': token.profile_created_at,
+              ':one': 1,
+              ':id': leaseId,
+            },
+          }),
+        ),
+      );
+    },
+
+    /**
+     * Records a failed fetch and releases the lease (if `leaseId` still holds it), so the uses
+     * waiting on this refresh, and those arriving before `errorUntil` (epoch ms), answer the same
+     * error instead of hammering the endpoint. The first use after that tries again. False if the
+     * lease was lost (taken over).
+     */
+    async storeFailure(ref: OAuthTokenRef, leaseId: string, message: string, errorUntil: number): Promise<boolean> {
+      return conditional(() =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName,
+            Key: keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex),
+            UpdateExpression: 'SET error_message = :m, error_until = :eu ADD version :one REMOVE lease_id, lease_until',
+            ConditionExpression: 'lease_id = :id',
+            ExpressionAttributeValues: { ':m': message, ':eu': errorUntil, ':one': 1, ':id': leaseId },
+          }),
+        ),
+      );
+    },
+  };
+}
