@@ -1,12 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { type OpenedForUse, openForUse } from '../credentials/gate.ts';
+import { accessTokenFor } from '../credentials/oauth2/access-token.ts';
+import { type TokenEndpointConfig, fetchAccessToken } from '../credentials/oauth2/token-endpoint.ts';
 import { parseOutboundUrl } from '../credentials/outbound-policy.ts';
 import { slotFor } from '../credentials/profile-keys.ts';
 import { parseTokenOrThrow } from '../credentials/sealed-profile.ts';
-import type { OutboundRequest, Secret } from '../credentials/types/index.ts';
+import type { OutboundRequest } from '../credentials/types/index.ts';
 import type { Caller, Deps } from '../deps.ts';
-import { BadGatewayError, ForbiddenError, GatewayTimeoutError, NotImplementedError, ProfileNotFoundError, ValidationError } from '../errors.ts';
+import { BadGatewayError, ForbiddenError, GatewayTimeoutError, ProfileNotFoundError, ValidationError } from '../errors.ts';
 import { type OutboundFailure, type OutboundResponse, sendOutbound } from '../outbound/http-client.ts';
 import { Redactor } from '../outbound/redact.ts';
 import { profileRepository } from '../repositories/profiles.ts';
@@ -40,17 +42,8 @@ const HOP_BY_HOP = new Set([
 /** Response headers not relayed: hop-by-hop, and the ones that described the body before we decoded and redacted it. */
 const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length', 'content-encoding']);
 
-/**
- * OAuth2 client credentials: the access token to inject. THE plug-in point for the token fetch
- * and its cache (shared/credentials/oauth2, not built yet); until then an oauth2 profile cannot
- * be proxied or tested, and says so with 501 oauth2_not_available.
- */
-export async function accessTokenFor(_deps: Deps, use: OpenedForUse): Promise<Secret> {
-  throw new NotImplementedError(
-    `auth profile "${use.profile.item.name}" is oauth2_client_credentials: the vault's OAuth2 token fetch is not available in this version yet, so it cannot be proxied or tested`,
-    'oauth2_not_available',
-  );
-}
+/** How the vault reaches token endpoints: the proxy's own outbound settings. */
+const tokenFetchOptions = (deps: Deps) => ({ timeoutMs: deps.config.proxyTimeoutMs, allowPrivate: deps.config.allowPrivateUpstreams });
 
 /** The URL to call: parsed (absolute http(s), no userinfo; https when deployed), with `query` appended. */
 function outboundUrl(deps: Deps, raw: string, query: ProxyBody['query']): URL {
@@ -74,7 +67,7 @@ function callerRequest(method: string, url: URL, headers: Readonly<Record<string
 
 /** Injects the profile's credential; returns the request and every value to redact from the answer. */
 async function injectCredential(deps: Deps, use: OpenedForUse, request: OutboundRequest): Promise<{ request: OutboundRequest; secrets: string[] }> {
-  const secret = use.type.injection === 'access_token' ? await accessTokenFor(deps, use) : use.secret;
+  const secret = use.type.injection === 'access_token' ? await accessTokenFor(deps, use, tokenFetchOptions(deps)) : use.secret;
   const result = use.type.inject(request, secret, use.config);
   if (!result.injectable) throw new ValidationError(result.reason, 'not_injectable');
   const secrets = use.type.secretValues(use.secret, use.config);
@@ -192,7 +185,7 @@ export async function testProfile(deps: Deps, caller: Caller, agentId: string, n
   const method = body.request?.method ?? 'GET';
   const use = await openForUse(deps, caller, { kind: 'token', agentId, token: body.auth_token }, 'test', url ? { request: { method, url } } : {});
   if (!url) {
-    if (use.type.injection === 'access_token') await accessTokenFor(deps, use); // the OAuth2 test is a token fetch
+    if (use.type.injection === 'access_token') return testTokenFetch(deps, use); // the OAuth2 test is a token fetch
     throw new ValidationError(
       `request {method, url} is required to test an auth profile of auth_type ${use.type.name}: the vault does not guess which endpoint proves the credentials`,
     );
@@ -215,4 +208,25 @@ export async function testProfile(deps: Deps, caller: Caller, agentId: string, n
   const item = use.profile.item;
   await profileRepository(deps.db).recordTest(item.tenant, item.agent_id, item.slot, item.generation, deps.now().toISOString(), outcome.ok);
   return { ok: outcome.ok, ...(outcome.status !== undefined ? { status: outcome.status } : {}), latency_ms, ...(outcome.error ? { error: outcome.error } : {}) };
+}
+
+/**
+ * The OAuth2 profile test without a request: one real token request (not the cache, which would
+ * prove nothing), timed; the outcome is stored like any test, and a failure as last_error too.
+ * The fetched token is not kept.
+ */
+async function testTokenFetch(deps: Deps, use: OpenedForUse): Promise<TestProfileResponse> {
+  const item = use.profile.item;
+  await use.recordUse();
+  const started = performance.now();
+  const result = await fetchAccessToken(use.config as unknown as TokenEndpointConfig, { client_id: use.secret.client_id ?? '', client_secret: use.secret.client_secret ?? '' }, tokenFetchOptions(deps));
+  const latency_ms = Math.round((performance.now() - started) * 10) / 10;
+  const at = deps.now().toISOString();
+  const profiles = profileRepository(deps.db);
+  await Promise.all([
+    profiles.recordTest(item.tenant, item.agent_id, item.slot, item.generation, at, result.ok),
+    ...(result.ok && item.last_error === undefined ? [] : [profiles.recordTokenError(item.tenant, item.agent_id, item.slot, item.generation, result.ok ? undefined : result.message, at)]),
+  ]);
+  if (result.ok) return { ok: true, status: 200, latency_ms };
+  return { ok: false, ...(result.status !== undefined ? { status: result.status } : {}), latency_ms, error: result.message };
 }

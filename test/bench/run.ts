@@ -8,7 +8,8 @@
  *   4. cold start: esbuild bundles of each function vs a DynamoDB-client-only bundle;
  *   5. DynamoDB commands and sequential round trips per request vs the design minimum;
  *   6. the proxy's added latency: POST /v1/proxy vs a direct call to the same loopback upstream;
- *   7. the leak guard: building a run's redaction forms and redacting answers vs JSON.parse.
+ *   7. the leak guard: building a run's redaction forms and redacting answers vs JSON.parse;
+ *   8. OAuth2 token-endpoint calls per 50 parallel uses (single-flight refresh; must print 1).
  *
  * Options: --quick (short smoke run), --json FILE (write every figure with units),
  *          --only 1,2,… (run some sections), --profile FILE (CPU-profile the in-process
@@ -21,6 +22,7 @@ import { buildConsole } from '../../console/build.ts';
 import { coldStart } from './cold-start.ts';
 import { httpLoad } from './http-load.ts';
 import { inProcessCost, roundTrips, scale } from './in-process.ts';
+import { oauthSingleFlight } from './oauth.ts';
 import { proxyLatency } from './proxy.ts';
 import { startBenchRunner } from './lib/runner.ts';
 import { q } from './lib/stats.ts';
@@ -95,6 +97,7 @@ async function main(): Promise<void> {
       [4, 'cold_start', () => coldStart(budget)],
       [6, 'proxy_latency', () => proxyLatency(runner, budget)],
       [7, 'redaction', () => redactionCost(budget)],
+      [8, 'oauth_single_flight', () => oauthSingleFlight(runner, budget)],
     ];
     for (const [n, key, run] of sections) {
       if (!want(n)) continue;

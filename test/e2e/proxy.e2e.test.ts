@@ -168,7 +168,7 @@ describe('POST /v1/proxy: refusals', () => {
     expect(res.json.error.code).toBe('proxy_not_configured');
   });
 
-  it('answers 400 not_injectable for a custom profile and 501 for OAuth2 (token fetch not built yet)', async () => {
+  it('answers 400 not_injectable for a custom profile, 502 for OAuth2 whose token endpoint gives no token, and 403 for its token_url', async () => {
     const agent = await newAgent();
     const custom = await vault.call('POST', `/v1/agents/${agent}/auth-profiles`, { name: 'c', auth_data: { query: 'x' }, allowed_hosts: ['127.0.0.1'] });
     const oauth = await vault.call('POST', `/v1/agents/${agent}/auth-profiles`, {
@@ -182,7 +182,7 @@ describe('POST /v1/proxy: refusals', () => {
     const o = await proxy(agent, oauth.json.auth_token, { url: `${upstream.url}/` });
     const t = await proxy(agent, oauth.json.auth_token, { url: `${upstream.url}/token` });
     expect([c.status, c.json.error.code]).toEqual([400, 'not_injectable']);
-    expect([o.status, o.json.error.code]).toEqual([501, 'oauth2_not_available']);
+    expect([o.status, o.json.error.code]).toEqual([502, 'oauth_token_failed']);
     expect([t.status, t.json.error.code]).toEqual([403, 'token_url_not_proxied']);
   });
 
@@ -236,16 +236,6 @@ describe('POST /v1/agents/{agent_id}/auth-profiles/{name}/test', () => {
     const missing = await vault.call('POST', path, { auth_token: token });
     expect(missing.status).toBe(400);
     expect(missing.json.error.message).toContain('request {method, url} is required');
-  });
-
-  it('answers 501 for an OAuth2 profile test (the token fetch is not built yet)', async () => {
-    const { agent, token } = await profile({
-      auth_type: 'oauth2_client_credentials',
-      auth_config: { token_url: `${upstream.url}/token` },
-      auth_data: { client_id: 'c', client_secret: 's' },
-    });
-    const res = await vault.call('POST', `/v1/agents/${agent}/auth-profiles/p/test`, { auth_token: token });
-    expect([res.status, res.json.error.code]).toEqual([501, 'oauth2_not_available']);
   });
 });
 

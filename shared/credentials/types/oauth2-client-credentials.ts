@@ -4,9 +4,9 @@ import { type AuthTypeModule, injectHeaders, injected } from './types.ts';
 /**
  * oauth2_client_credentials: auth_data `{client_id, client_secret}` (sealed); auth_config
  * `{token_url, scope?, client_auth: basic | post}` in clear. The vault fetches an access token from
- * token_url (RFC 6749 §4.4) and injects it as a bearer token. The fetch and its cache are not
- * built yet: `injection: 'access_token'` is where they plug in (see `accessTokenFor` in
- * shared/services/proxy.ts, which answers 501 oauth2_not_available until then).
+ * token_url (RFC 6749 §4.4) and injects it as a bearer token: `injection: 'access_token'` makes
+ * the proxy get one from shared/credentials/oauth2/access-token.ts (cached sealed, single-flight
+ * refresh) and hand it to `inject`.
  */
 export const OAuth2Config = z.strictObject({
   token_url: z
