@@ -1,7 +1,7 @@
 import { createDb } from './clients.ts';
 import { type Config, loadConfig } from './config.ts';
 import type { Deps } from './deps.ts';
-import { type Logger, createLogger } from './log.ts';
+import { createLogger } from './log.ts';
 import type { RunDispatcher } from './runs/dispatch.ts';
 
 export type { Caller, Deps } from './deps.ts';

@@ -1,4 +1,4 @@
-import { type HostResolver } from '../../outbound/address-policy.ts';
+import type { HostResolver } from '../../outbound/address-policy.ts';
 import { sendOutbound } from '../../outbound/http-client.ts';
 
 /**
