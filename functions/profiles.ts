@@ -5,33 +5,42 @@ import { CreateProfileBody, ListQuery, NativeCreateProfileBody, NativePutProfile
 import * as profiles from '#shared/services/profiles';
 import { ProxyBody, TestProfileBody } from '#shared/schemas/proxy';
 import { proxyRequest, testProfile } from '#shared/services/proxy';
+import * as lifecycle from '#shared/services/lifecycle';
+import { listAudit } from '#shared/services/audit';
+import { AuditQuery } from '#shared/schemas/audit';
+import { DeleteQuery, PatchProfileBody, RotateProfileBody } from '#shared/schemas/lifecycle';
+
+const profileParams = (params: Readonly<Record<string, string | undefined>>) => ({
+  agentId: parseInput(AgentId, params.agent_id, 'agent_id'),
+  name: parseInput(ProfileName, params.name, 'profile name'),
+});
 
 /** Auth profiles: the compatible create/upsert endpoints and the native metadata endpoints. */
 export const handler = routeGroupHandler({
-  'POST /api/create_agent_auth_profile': async ({ deps, tenant, body }) =>
-    ok(await profiles.createProfile(deps, tenant, parseInput(CreateProfileBody, body))),
+  'POST /api/create_agent_auth_profile': async ({ deps, caller, body }) =>
+    ok(await profiles.createProfile(deps, caller.tenant, parseInput(CreateProfileBody, body), caller)),
 
-  'POST /api/upsert_agent_auth_profile': async ({ deps, tenant, body }) =>
-    ok(await profiles.upsertProfile(deps, tenant, parseInput(UpsertProfileBody, body))),
+  'POST /api/upsert_agent_auth_profile': async ({ deps, caller, body }) =>
+    ok(await profiles.upsertProfile(deps, caller.tenant, parseInput(UpsertProfileBody, body), caller)),
 
   'GET /v1/agents/{agent_id}/auth-profiles': async ({ deps, tenant, params, query }) => {
     const { limit, cursor } = parseInput(ListQuery, query, 'query string');
     return ok(await profiles.listProfiles(deps, tenant, parseInput(AgentId, params.agent_id, 'agent_id'), limit, cursor));
   },
 
-  'POST /v1/agents/{agent_id}/auth-profiles': async ({ deps, tenant, params, body }) => {
+  'POST /v1/agents/{agent_id}/auth-profiles': async ({ deps, caller, params, body }) => {
     const agentId = parseInput(AgentId, params.agent_id, 'agent_id');
     const input = parseInput(NativeCreateProfileBody, body);
-    const { auth_token, record } = await profiles.createProfileRecord(deps, tenant, { ...input, agent_id: agentId });
-    return created({ auth_token, type: 'create', profile: profiles.toMetadata(record) });
+    const { auth_token, record } = await profiles.createProfileRecord(deps, caller.tenant, { ...input, agent_id: agentId }, caller);
+    return created({ auth_token, type: 'create', profile: profiles.toMetadata(record, deps.now()) });
   },
 
-  'PUT /v1/agents/{agent_id}/auth-profiles/{name}': async ({ deps, tenant, params, body }) => {
+  'PUT /v1/agents/{agent_id}/auth-profiles/{name}': async ({ deps, caller, params, body }) => {
     const agentId = parseInput(AgentId, params.agent_id, 'agent_id');
     const name = parseInput(ProfileName, params.name, 'profile name');
     const input = parseInput(NativePutProfileBody, body);
-    const { auth_token, type, record } = await profiles.upsertProfileRecord(deps, tenant, { ...input, agent_id: agentId, name });
-    return ok({ auth_token, type, profile: profiles.toMetadata(record) });
+    const { auth_token, type, record } = await profiles.upsertProfileRecord(deps, caller.tenant, { ...input, agent_id: agentId, name }, caller);
+    return ok({ auth_token, type, profile: profiles.toMetadata(record, deps.now()) });
   },
 
   'POST /v1/agents/{agent_id}/auth-profiles/{name}/test': async ({ deps, caller, params, body }) =>
@@ -57,13 +66,28 @@ export const handler = routeGroupHandler({
       ),
     ),
 
-  'DELETE /v1/agents/{agent_id}/auth-profiles/{name}': async ({ deps, tenant, params }) => {
-    await profiles.deleteProfile(
-      deps,
-      tenant,
-      parseInput(AgentId, params.agent_id, 'agent_id'),
-      parseInput(ProfileName, params.name, 'profile name'),
-    );
+  'PATCH /v1/agents/{agent_id}/auth-profiles/{name}': async ({ deps, caller, params, body }) => {
+    const { agentId, name } = profileParams(params);
+    const item = await lifecycle.patchProfile(deps, caller, agentId, name, parseInput(PatchProfileBody, body));
+    return ok(profiles.toMetadata(item, deps.now()));
+  },
+
+  'DELETE /v1/agents/{agent_id}/auth-profiles/{name}': async ({ deps, caller, params, query }) => {
+    const { agentId, name } = profileParams(params);
+    const { force } = parseInput(DeleteQuery, query, 'query string');
+    await lifecycle.deleteProfileChecked(deps, caller, agentId, name, force);
     return noContent();
   },
+
+  'POST /v1/agents/{agent_id}/auth-profiles/{name}/rotate': async ({ deps, caller, params, body }) => {
+    const { agentId, name } = profileParams(params);
+    return ok(await lifecycle.rotateProfile(deps, caller, agentId, name, parseInput(RotateProfileBody, body)));
+  },
+
+  'GET /v1/agents/{agent_id}/auth-profiles/{name}/usage': async ({ deps, caller, params }) => {
+    const { agentId, name } = profileParams(params);
+    return ok(await lifecycle.profileUsage(deps, caller, agentId, name));
+  },
+
+  'GET /v1/audit': async ({ deps, caller, query }) => ok(await listAudit(deps, caller, parseInput(AuditQuery, query, 'query string'))),
 });

@@ -35,6 +35,10 @@ export interface Config {
    * agent's full timeout_ms in the worker.
    */
   readonly syncRunMaxMs: number;
+  /** How long audit records are kept (VAULT_AUDIT_RETENTION_DAYS, TTL + checked on read). */
+  readonly auditRetentionSeconds: number;
+  /** A profile used within this window is "in use": deleting it needs ?force=true (VAULT_IN_USE_WINDOW_HOURS). */
+  readonly inUseWindowMs: number;
   /** Local server port. */
   readonly port: number;
   /** Local server: make sure a tenant with this API key exists at start. */
@@ -94,6 +98,8 @@ export function loadConfig(env: Env = process.env): Config {
     runWorkerFunctionName: env.VAULT_RUN_WORKER_FUNCTION || undefined,
     runPayloadKeyId: env.VAULT_RUN_PAYLOAD_KEY_ID || undefined,
     syncRunMaxMs: intFrom(env, 'VAULT_SYNC_RUN_MAX_MS', mode === 'aws' ? 25_000 : 900_000, 100, 900_000),
+    auditRetentionSeconds: intFrom(env, 'VAULT_AUDIT_RETENTION_DAYS', 365, 1, 3650) * 86_400,
+    inUseWindowMs: intFrom(env, 'VAULT_IN_USE_WINDOW_HOURS', 24, 0, 8760) * 3_600_000,
     port: intFrom(env, 'PORT', 3000, 0, 65_535),
     bootstrapApiKey: env.VAULT_BOOTSTRAP_API_KEY || undefined,
     bootstrapTenant: env.VAULT_BOOTSTRAP_TENANT || 'default',

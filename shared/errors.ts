@@ -7,6 +7,8 @@ export abstract class HttpError extends Error {
   abstract readonly status: number;
   abstract readonly code: string;
   readonly headers: Record<string, string> = {};
+  /** Extra non-secret fields of the error object (e.g. the usage summary of a 409 profile_in_use). */
+  details?: Record<string, unknown>;
 }
 
 /** An HttpError class with a fixed status and a default code that a call may override. */
@@ -28,6 +30,30 @@ export class ValidationError extends withStatus(400, 'validation_error') {
 
 export class UnauthorizedError extends withStatus(401, 'unauthorized') {
   override readonly name = 'UnauthorizedError';
+}
+
+/** A verified token past its `token_expires_at` (after verification: an unknown token still looks unknown). */
+export class TokenExpiredError extends withStatus(401, 'token_expired') {
+  override readonly name = 'TokenExpiredError';
+  constructor(expiredAt: string) {
+    super(`This auth_token expired at ${expiredAt}; rotate it (POST .../auth-profiles/{name}/rotate) or replace the profile to get a new one`);
+  }
+}
+
+/** A profile switched off with PATCH {active: false}. */
+export class ProfileInactiveError extends withStatus(403, 'profile_inactive') {
+  override readonly name = 'ProfileInactiveError';
+  constructor(name: string) {
+    super(`Auth profile "${name}" is inactive; switch it on with PATCH .../auth-profiles/{name} {"active": true}`);
+  }
+}
+
+/** The caller's source IP is outside the profile's allowed_source_ips (checked before the token). */
+export class SourceIpNotAllowedError extends withStatus(403, 'source_ip_not_allowed') {
+  override readonly name = 'SourceIpNotAllowedError';
+  constructor() {
+    super("The caller's IP address is not in this auth profile's allowed_source_ips");
+  }
 }
 
 export class NotFoundError extends withStatus(404, 'not_found') {
@@ -82,6 +108,15 @@ export class GatewayTimeoutError extends withStatus(504, 'upstream_timeout') {
 
 export class ConflictError extends withStatus(409, 'conflict') {
   override readonly name = 'ConflictError';
+}
+
+/** Deleting a profile used recently or with a run in flight; the body carries the usage summary. */
+export class ProfileInUseError extends withStatus(409, 'profile_in_use') {
+  override readonly name = 'ProfileInUseError';
+  constructor(message: string, usage: Record<string, unknown>) {
+    super(message);
+    this.details = { usage };
+  }
 }
 
 export class PayloadTooLargeError extends withStatus(413, 'payload_too_large') {

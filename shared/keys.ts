@@ -12,6 +12,7 @@ export const PROFILE_PREFIX = 'PROFILE#';
 export const SESSION_PREFIX = 'SESSION#';
 export const AGENT_PREFIX = 'AGENT#';
 export const OAUTH_TOKEN_PREFIX = 'OAUTH#';
+export const AUDIT_PREFIX = 'AUDIT#';
 
 export const keys = {
   apiKey: (keyHashHex: string): ItemKey => ({ pk: `APIKEY#${keyHashHex}`, sk: 'APIKEY' }),
@@ -35,4 +36,13 @@ export const keys = {
     sk: `${OAUTH_TOKEN_PREFIX}${slotHex}`,
   }),
   run: (sessionId: string): ItemKey => ({ pk: `RUN#${sessionId}`, sk: 'RUN' }),
+  /**
+   * Audit record views (no scans): every record is written to its tenant's partition, its
+   * agent's and its profile's (by slot), each sorted by `<at>#<id>`, so each filter of
+   * GET /v1/audit is one Query, newest first. Tenant ids and agent ids contain no "#".
+   */
+  auditTenant: (tenant: string) => `${AUDIT_PREFIX}${tenant}`,
+  auditAgent: (tenant: string, agentId: string) => `${AUDIT_PREFIX}${tenant}#AGENT#${agentId}`,
+  auditProfile: (tenant: string, agentId: string, slotHex: string) => `${AUDIT_PREFIX}${tenant}#AGENT#${agentId}#PROFILE#${slotHex}`,
+  auditSort: (at: string, id: string) => `${at}#${id}`,
 } as const;

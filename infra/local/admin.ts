@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createDb } from '#shared/clients';
-import { loadConfig, silenceSdkNodeVersionWarning } from '#shared/config';
+import { type Db, createDb } from '#shared/clients';
+import { type Config, loadConfig, silenceSdkNodeVersionWarning } from '#shared/config';
 import { KEY_RING_FILE, loadOrCreateLocalKeyRing } from '#infra/local/key-ring-file';
-import { rotateServerKeyRingJson } from '#shared/crypto/server-key';
+import { type ServerKeyRing, rotateServerKeyRingJson } from '#shared/crypto/server-key';
+import { type AuditVerification, verifyAuditLog } from '#shared/audit/log';
 import { ensureTable } from '#infra/local/table';
 import { API_KEY_PREFIX, mintApiKey } from '#shared/services/api-keys';
 import { type DataDirLock, acquireDataDirLock, displayPath, inUseMessage, isAlive, lockHolder, prepareDataDir } from './data-dir.ts';
@@ -25,16 +26,23 @@ const USAGE = `agent-vault admin
       Stops the local server that holds the data folder (VAULT_DATA_DIR, default .data), by the
       pid in its lock file, and waits until it has exited.
 
+  npm run admin -- verify-audit [--tenant <tenant>]
+      Checks the MAC of every audit record (all tenants, or one) under the server key ring and
+      lists any record that was edited, moved or extended; exits 1 if one was. An operator tool:
+      it scans the table's audit items. Same store options as create-api-key; on AWS also
+      VAULT_SERVER_KEY_SECRET_ID=<secret>.
+
   npm run admin -- rotate-server-key
       Local mode: adds a new key to <data dir>/${KEY_RING_FILE} and makes it current. Existing
       profiles keep opening; each moves to the new key when it is next written.
 `;
 
 /**
- * Local mode: the embedded store has one owner at a time. With a server running, talk to its
- * store through the socket its lock file names; otherwise take the lock and open the store here.
+ * Runs `fn` against the configured store. Local mode: the embedded store has one owner at a
+ * time. With a server running, talk to its store through the socket its lock file names;
+ * otherwise take the lock and open the store here.
  */
-async function createApiKey(tenant: string, label: string | undefined): Promise<string> {
+async function withStore<T>(fn: (db: Db, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig();
   let storeSocket: string | undefined;
   let embedded: EmbeddedStore | undefined;
@@ -60,12 +68,31 @@ async function createApiKey(tenant: string, label: string | undefined): Promise<
   const db = createDb({ ...config, storeSocket });
   try {
     if (config.mode === 'local') await ensureTable(db.client, config.tableName);
-    return await mintApiKey({ db, now: () => new Date() }, tenant, label);
+    return await fn(db, config);
   } finally {
     db.client.destroy();
     await embedded?.close();
     lock?.release();
   }
+}
+
+function createApiKey(tenant: string, label: string | undefined): Promise<string> {
+  return withStore((db) => mintApiKey({ db, now: () => new Date() }, tenant, label));
+}
+
+/** Checks every audit record's MAC under the server key ring (local file, or Secrets Manager on AWS). */
+function verifyAudit(tenant: string | undefined): Promise<AuditVerification> {
+  return withStore(async (db, config) => {
+    let serverKeys: ServerKeyRing;
+    if (config.mode === 'aws') {
+      if (!config.serverKeySecretId) throw new Error('verify-audit on AWS needs VAULT_SERVER_KEY_SECRET_ID');
+      const { loadServerKeyRingFromSecretsManager } = await import('#shared/aws/server-key-secret');
+      serverKeys = await loadServerKeyRingFromSecretsManager(config.serverKeySecretId);
+    } else {
+      serverKeys = await loadOrCreateLocalKeyRing(config.dataDir);
+    }
+    return verifyAuditLog({ db, serverKeys }, tenant);
+  });
 }
 
 async function rotateLocalServerKey(): Promise<string> {
@@ -119,6 +146,13 @@ async function main(argv: string[]): Promise<void> {
     case 'new-api-key':
       process.stdout.write(`${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}\n`);
       return;
+    case 'verify-audit': {
+      const { checked, problems } = await verifyAudit(values.tenant);
+      for (const p of problems) process.stdout.write(`EDITED ${p.pk} ${p.sk}: ${p.problem}\n`);
+      process.stdout.write(`${checked} audit item(s) checked, ${problems.length} problem(s)\n`);
+      if (problems.length > 0) process.exitCode = 1;
+      return;
+    }
     case 'rotate-server-key': {
       const name = await rotateLocalServerKey();
       process.stdout.write(`server key "${name}" is now current; restart the server to use it\n`);

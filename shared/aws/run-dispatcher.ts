@@ -250,6 +250,8 @@ function parseJob(json: Buffer, envelope: RunEnvelope): RunJob {
   if (j.authToken !== undefined && typeof j.authToken !== 'string')
     throw new InvalidRunPayloadError('sealed run job authToken must be a string');
   if (j.apiKeyId !== undefined && typeof j.apiKeyId !== 'string') throw new InvalidRunPayloadError('sealed run job apiKeyId must be a string');
+  if (j.sourceIp !== undefined && typeof j.sourceIp !== 'string') throw new InvalidRunPayloadError('sealed run job sourceIp must be a string');
+  if (j.requestId !== undefined && typeof j.requestId !== 'string') throw new InvalidRunPayloadError('sealed run job requestId must be a string');
   if (typeof j.parameters !== 'object' || j.parameters === null || Array.isArray(j.parameters)) {
     throw new InvalidRunPayloadError('sealed run job parameters must be an object');
   }
@@ -258,6 +260,8 @@ function parseJob(json: Buffer, envelope: RunEnvelope): RunJob {
     agentId: envelope.agent_id,
     sessionId: envelope.session_id,
     ...(j.apiKeyId !== undefined ? { apiKeyId: j.apiKeyId as string } : {}),
+    ...(j.sourceIp !== undefined ? { sourceIp: j.sourceIp as string } : {}),
+    ...(j.requestId !== undefined ? { requestId: j.requestId as string } : {}),
     ...(j.authToken !== undefined ? { authToken: j.authToken as string } : {}),
     parameters: j.parameters as Record<string, unknown>,
   };

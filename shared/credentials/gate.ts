@@ -1,5 +1,6 @@
+import { writeAudit } from '../audit/log.ts';
 import type { Caller, Deps } from '../deps.ts';
-import { agentNotFound } from '../errors.ts';
+import { ProfileNotFoundError, agentNotFound } from '../errors.ts';
 import { loadProfileContext } from '../repositories/profile-context.ts';
 import { profileRepository } from '../repositories/profiles.ts';
 import type { AgentItem, SessionItem } from '../schemas/items.ts';
@@ -13,10 +14,14 @@ import {
   verifyToken,
 } from './sealed-profile.ts';
 import { type AuthTypeModule, authTypeOf, storedConfig } from './types/index.ts';
-import { assertOutboundUse } from './outbound-policy.ts';
+import { outboundRefusal, refuseUse, sourceIpRefusal, useEvent, verifiedProfileRefusal } from './policy.ts';
+import { useToRecord } from './usage.ts';
 
 /**
- * The one gate every use of a stored credential passes: verify → policy → decrypt → record use.
+ * The one gate every use of a stored credential passes:
+ *   caller IP allow-list → verify → policy (binding, active, expiry, outbound request) → decrypt →
+ *   record use (audit record, fail-closed, then hand out).
+ * Every refusal of an existing profile is audited (shared/credentials/policy.ts).
  * Nothing else in the code base decrypts a profile for use; the profile service's in-place
  * update (an edit, not a use) composes the same stages itself.
  */
@@ -40,9 +45,18 @@ export interface UseOptions {
   readonly withSession?: boolean;
   /**
    * The request the credential will be injected into (proxy, test): checked against the
-   * profile's type and outbound policy (allowed hosts, paths, methods) before anything is decrypted.
+   * profile's type and outbound policy (allowed hosts, paths, methods) before anything is
+   * decrypted; a refusal (405 method, 403 host/path, 400 not injectable) is audited.
    */
   readonly request?: { readonly method: string; readonly url: URL };
+}
+
+/** What a committed use records besides who, what and when. */
+export interface UseRecordOptions {
+  /** The run the use belongs to. */
+  readonly sessionId?: string;
+  /** The use (a run) may still be going until then: deleting the profile meanwhile needs ?force=true. */
+  readonly inFlightUntil?: Date;
 }
 
 /** What the gate hands a use: the agent, the opened profile, its type module and decrypted secret. */
@@ -57,12 +71,14 @@ export interface OpenedForUse {
   readonly secret: Readonly<Record<string, string>>;
   readonly session?: SessionItem;
   /**
-   * Records the use (last_used_at, use_count; a profile replaced or deleted meanwhile is left
-   * alone). The caller invokes it once, when the use is committed (e.g. after the run's own
-   * validation passed), so a refused request is not counted; it may run it alongside its own
-   * final write to spend no extra round trip. An audit record plugs in here.
+   * Records the use: writes its audit record and counts it (last_used_at, use_count, the day's
+   * counter of its kind; a profile replaced or deleted meanwhile is not counted), both in one
+   * round trip. The caller invokes it once, when the use is committed (after its own validation
+   * passed, so a refused request is not counted) and BEFORE the credential leaves the vault (to
+   * a runner, into a proxied request): if the audit record cannot be written it throws
+   * AuditUnavailableError (503) and the use must not happen — the vault fails closed.
    */
-  recordUse(): Promise<void>;
+  recordUse(options?: UseRecordOptions): Promise<void>;
 }
 
 /** Context every policy check sees. */
@@ -104,18 +120,30 @@ export async function openForUse(
   const ctx = await loadProfileContext(deps.db, caller.tenant, credential.agentId, token.slot.toString('hex'), { withSession: options.withSession });
   if (!ctx.agent) throw agentNotFound(credential.agentId);
   const agent = ctx.agent;
-  // Verify.
-  const verified = verifyToken(deps, caller.tenant, credential.agentId, token, ctx.profile);
+  const found = ctx.profile;
+  // Caller IP allow-list, before verification: a caller outside it learns nothing about the token.
+  const ipRefusal = found && sourceIpRefusal(found, caller);
+  if (found && ipRefusal) await refuseUse(deps, caller, purpose, found, ipRefusal);
+  // Verify. A wrong secret for an existing profile is audited (a guessing attempt); the answer
+  // is the same 404 as for an unknown profile.
+  let verified: VerifiedToken;
+  try {
+    verified = verifyToken(deps, caller.tenant, credential.agentId, token, found);
+  } catch (err) {
+    if (found && err instanceof ProfileNotFoundError) await refuseUse(deps, caller, purpose, found, err);
+    throw err;
+  }
   // Policy.
   const now = deps.now();
   for (const check of POLICY) check({ caller, purpose, agent, verified, now });
-  const type = authTypeOf(verified.item);
-  const config = storedConfig(type, verified.item.auth_config);
-  if (options.request) assertOutboundUse(verified.item, type, config, options.request.method, options.request.url);
+  const item = verified.item;
+  const type = authTypeOf(item);
+  const config = storedConfig(type, item.auth_config);
+  const refusal = verifiedProfileRefusal(item, now) ?? (options.request !== undefined ? outboundRefusal(item, type, config, options.request) : undefined);
+  if (refusal) await refuseUse(deps, caller, purpose, item, refusal);
   // Decrypt.
   const profile = openProfileKeys(deps, verified);
   const secret = openValues(deps, profile);
-  const item = profile.item;
   return {
     purpose,
     caller,
@@ -125,9 +153,13 @@ export async function openForUse(
     config,
     secret,
     session: ctx.session,
-    // Record use.
-    recordUse: async () => {
-      await profileRepository(deps.db).recordUse(item.tenant, item.agent_id, item.slot, item.generation, deps.now().toISOString());
+    // Record use: the audit record (fail-closed) and the counters, in parallel.
+    recordUse: async ({ sessionId, inFlightUntil }: UseRecordOptions = {}) => {
+      const at = deps.now();
+      await Promise.all([
+        writeAudit(deps, useEvent(caller, purpose, item, 200, 'ok', sessionId)),
+        profileRepository(deps.db).recordUse(item.tenant, item.agent_id, item.slot, item.generation, useToRecord(item, purpose, at, inFlightUntil)),
+      ]);
     },
   };
 }

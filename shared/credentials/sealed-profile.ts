@@ -4,7 +4,7 @@ import type { ServerKey } from '../crypto/server-key.ts';
 import { TokenFormatError, parseToken } from '../crypto/token.ts';
 import type { Deps } from '../deps.ts';
 import { ProfileNotFoundError, ValidationError } from '../errors.ts';
-import type { ProfileRecord } from '../repositories/profiles.ts';
+import { DEFAULT_SETTINGS, type ProfileRecord } from '../repositories/profiles.ts';
 import type { ProfileItem } from '../schemas/items.ts';
 import { type ProfileBinding, ProfileKeys, computeVerifier } from './profile-keys.ts';
 
@@ -45,24 +45,16 @@ export function parseTokenOrThrow(token: string): ParsedToken {
   }
 }
 
-/** What a sealed profile record carries besides its key material and values. */
-export type ProfileMeta = Pick<
-  ProfileRecord,
-  | 'name'
-  | 'agent_incarnation'
-  | 'should_save_session'
-  | 'created_at'
-  | 'updated_at'
-  | 'last_used_at'
-  | 'use_count'
-  | 'last_tested_at'
-  | 'last_test_ok'
-  | 'auth_type'
-  | 'auth_config'
-  | 'allowed_hosts'
-  | 'allowed_path_prefixes'
-  | 'allowed_methods'
->;
+/** The fields sealProfile itself derives from the binding, the key material and the values. */
+type SealedFields = 'tenant' | 'agent_id' | 'slot' | 'generation' | 'record_version' | 'server_key_id' | 'verifier' | 'commitment' | 'fields';
+
+/**
+ * What a sealed profile record carries besides its key material and values. Settings, usage and
+ * expiry default to those of a new profile (active, no restriction, unused, no expiry); a
+ * rewrite passes the ones it keeps.
+ */
+export type ProfileMeta = Pick<ProfileRecord, 'name' | 'agent_incarnation' | 'should_save_session' | 'created_at' | 'updated_at'> &
+  Partial<Omit<ProfileRecord, SealedFields>>;
 
 /** Encrypts every value under the profile's keys and builds the record (verifier + commitment included). */
 export function sealProfile(
@@ -79,6 +71,11 @@ export function sealProfile(
     fields[field] = keys.seal(field, recordVersion, Buffer.from(value, 'utf8'));
   }
   return {
+    auth_type: 'custom',
+    ...DEFAULT_SETTINGS,
+    use_count: 0,
+    daily_uses: {},
+    settings_version: 0,
     ...meta,
     tenant: binding.tenant,
     agent_id: binding.agentId,

@@ -19,7 +19,7 @@ const MIN_MATERIAL_CHARS = 32;
  * share key material (a verifier HMAC can never double as an extract salt or a seal key). The
  * server key itself is used only to derive these and its id.
  */
-export const SUBKEY_ROLES = ['verify', 'profile-extract', 'server-seal', 'mac'] as const;
+export const SUBKEY_ROLES = ['verify', 'profile-extract', 'server-seal', 'mac', 'audit-mac'] as const;
 export type SubkeyRole = (typeof SUBKEY_ROLES)[number];
 
 export interface ServerKey {
@@ -36,6 +36,8 @@ export interface ServerKey {
   readonly sealKey: Buffer;
   /** HMAC key of the integrity MACs on agent and API-key items. */
   readonly macKey: Buffer;
+  /** HMAC key of the audit records (shared/audit/record.ts; checked by `admin verify-audit`). */
+  readonly auditMacKey: Buffer;
 }
 
 /** The per-role subkey of a 32-byte server key (exported for tests and the README's formula). */
@@ -71,6 +73,7 @@ function deriveKey(name: string, material: string): ServerKey {
     profileExtractKey: deriveSubkey(key, 'profile-extract'),
     sealKey: deriveSubkey(key, 'server-seal'),
     macKey: deriveSubkey(key, 'mac'),
+    auditMacKey: deriveSubkey(key, 'audit-mac'),
   };
 }
 

@@ -46,7 +46,7 @@ export function errorResponses(getLog: () => Promise<Logger>): Mw {
       const err = request.error;
       const requestId = request.event.requestContext?.requestId ?? 'unknown';
       if (err instanceof HttpError) {
-        request.response = json(err.status, errorBody(err.code, err.message), { ...err.headers, 'x-request-id': requestId });
+        request.response = json(err.status, errorBody(err.code, err.message, err.details), { ...err.headers, 'x-request-id': requestId });
         return;
       }
       const log = await getLog().catch(() => undefined);

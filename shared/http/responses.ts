@@ -17,8 +17,8 @@ export const ok = (body: unknown) => json(200, body);
 export const created = (body: unknown) => json(201, body);
 export const noContent = (): HttpResponse => ({ statusCode: 204, headers: { 'cache-control': 'no-store' } });
 
-export function errorBody(code: string, message: string) {
-  return { error: { code, message } };
+export function errorBody(code: string, message: string, details?: Record<string, unknown>) {
+  return { error: { ...details, code, message } };
 }
 
 /** A HEAD answer: the GET answer's status and headers, no body. */

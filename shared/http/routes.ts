@@ -4,7 +4,7 @@
  * matches requests against it, and the OpenAPI document is generated from it.
  */
 export type RouteGroup = 'agents' | 'profiles' | 'runs' | 'meta';
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 /** What a path may answer: the table's methods, plus HEAD wherever GET is. */
 export type AllowedMethod = HttpMethod | 'HEAD';
 
@@ -39,7 +39,11 @@ export const routes: readonly RouteDef[] = [
   { method: 'POST', path: '/v1/agents/{agent_id}/auth-profiles/{name}/test', group: 'profiles' },
   { method: 'POST', path: '/v1/proxy', group: 'profiles' },
   { method: 'GET', path: '/v1/agents/{agent_id}/auth-profiles/{name}', group: 'profiles' },
+  { method: 'PATCH', path: '/v1/agents/{agent_id}/auth-profiles/{name}', group: 'profiles' },
   { method: 'DELETE', path: '/v1/agents/{agent_id}/auth-profiles/{name}', group: 'profiles' },
+  { method: 'POST', path: '/v1/agents/{agent_id}/auth-profiles/{name}/rotate', group: 'profiles' },
+  { method: 'GET', path: '/v1/agents/{agent_id}/auth-profiles/{name}/usage', group: 'profiles' },
+  { method: 'GET', path: '/v1/audit', group: 'profiles' },
   { method: 'GET', path: '/v1/runs/{session_id}', group: 'runs' },
   { method: 'GET', path: '/openapi.json', group: 'meta' },
   { method: 'GET', path: '/healthz', group: 'meta' },

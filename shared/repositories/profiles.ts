@@ -1,15 +1,50 @@
 import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
 import { PROFILE_PREFIX, SESSION_PREFIX, keys } from '../keys.ts';
-import { ProfileItem } from '../schemas/items.ts';
+import { type DailyUses, ProfileItem, type UseKind } from '../schemas/items.ts';
+import { isConditionalCheckFailed } from '../errors.ts';
 import { drainBatch } from './batch.ts';
 import { conditional } from './conditional.ts';
 import { queryPage } from './pagination.ts';
 
 export type ProfileRecord = Omit<ProfileItem, 'pk' | 'sk' | 'entity'>;
 
+/** The non-secret settings a PATCH edits (stored in clear; DESIGN.md §5). */
+export type ProfileSettings = Pick<
+  ProfileItem,
+  'active' | 'description' | 'allowed_source_ips' | 'allowed_hosts' | 'allowed_path_prefixes' | 'allowed_methods'
+>;
+
+/** Settings of a new profile: active, no restriction. */
+export const DEFAULT_SETTINGS: ProfileSettings = { active: true, allowed_source_ips: [] };
+
+/** The attribute counting `kind` uses on a UTC day (yyyymmdd). */
+export const dailyUseAttribute = (day: string, kind: UseKind) => `uses_${day}_${kind}`;
+
 function toItem(r: ProfileRecord) {
-  return { ...keys.profile(r.tenant, r.agent_id, r.slot), entity: 'profile' as const, ...r };
+  const { daily_uses, ...rest } = r;
+  const counters: Record<string, number> = {};
+  for (const [day, kinds] of Object.entries(daily_uses as DailyUses)) {
+    for (const [kind, n] of Object.entries(kinds)) if (n) counters[dailyUseAttribute(day, kind as UseKind)] = n;
+  }
+  return { ...keys.profile(r.tenant, r.agent_id, r.slot), entity: 'profile' as const, ...rest, ...counters };
+}
+
+/** Condition: the item is still at the settings version read (0 also matches items never patched). */
+function settingsUnchanged(read: number): string {
+  return read === 0 ? '(attribute_not_exists(settings_version) OR settings_version = :sv)' : 'settings_version = :sv';
+}
+
+/** One use to count (see recordUse). */
+export interface UseToRecord {
+  readonly kind: UseKind;
+  readonly at: string;
+  /** UTC day (yyyymmdd) of `at`. */
+  readonly day: string;
+  /** Day counters older than the 7-day window, to drop in the same write. */
+  readonly staleDays: readonly { day: string; kind: UseKind }[];
+  /** Set when the use is a run that may still be going until then. */
+  readonly inFlightUntil?: string;
 }
 
 /**
@@ -34,18 +69,66 @@ export function profileRepository(db: Db) {
       );
     },
 
-    /** Replaces the profile if it is still at the generation and record version read. */
-    async replace(r: ProfileRecord, read: { generation: number; record_version: number }): Promise<boolean> {
+    /**
+     * Replaces the whole profile (replace, rotate) if it is still at the generation, record
+     * version and settings version read, so neither a concurrent write nor a PATCH is lost.
+     */
+    async replace(r: ProfileRecord, read: { generation: number; record_version: number; settings_version: number }): Promise<boolean> {
       return conditional(() =>
         db.doc.send(
           new PutCommand({
             TableName,
             Item: toItem(r),
-            ConditionExpression: 'generation = :g AND record_version = :rv',
-            ExpressionAttributeValues: { ':g': read.generation, ':rv': read.record_version },
+            ConditionExpression: `generation = :g AND record_version = :rv AND ${settingsUnchanged(read.settings_version)}`,
+            ExpressionAttributeValues: { ':g': read.generation, ':rv': read.record_version, ':sv': read.settings_version },
           }),
         ),
       );
+    },
+
+    /**
+     * Writes the settings a PATCH changed (only those) and bumps settings_version, if the item is
+     * still at the generation and settings version read; returns the item as written, or
+     * undefined if the condition failed. record_version is left alone: it is bound into the
+     * sealed values' AAD and the values did not change.
+     */
+    async patchSettings(
+      tenant: string,
+      agentId: string,
+      slotHex: string,
+      changes: { readonly [K in keyof ProfileSettings]?: ProfileSettings[K] | null },
+      read: { generation: number; settings_version: number },
+      updatedAt: string,
+    ): Promise<ProfileItem | undefined> {
+      const sets = ['settings_version = :next', 'updated_at = :updated'];
+      const removes: string[] = [];
+      const names: Record<string, string> = {};
+      const values: Record<string, unknown> = { ':g': read.generation, ':sv': read.settings_version, ':next': read.settings_version + 1, ':updated': updatedAt };
+      for (const [field, value] of Object.entries(changes)) {
+        names[`#${field}`] = field;
+        if (value === undefined || value === null) removes.push(`#${field}`);
+        else {
+          sets.push(`#${field} = :${field}`);
+          values[`:${field}`] = value;
+        }
+      }
+      try {
+        const out = await db.doc.send(
+          new UpdateCommand({
+            TableName,
+            Key: keys.profile(tenant, agentId, slotHex),
+            UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+            ConditionExpression: `generation = :g AND ${settingsUnchanged(read.settings_version)}`,
+            ExpressionAttributeNames: Object.keys(names).length ? names : undefined,
+            ExpressionAttributeValues: values,
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return ProfileItem.parse(out.Attributes);
+      } catch (err) {
+        if (isConditionalCheckFailed(err)) return undefined;
+        throw err;
+      }
     },
 
     /**
@@ -75,6 +158,11 @@ export function profileRepository(db: Db) {
         'should_save_session = :save',
       ];
       const remove: string[] = [];
+      // A new expiry (update with expires_in_hours) is set; without one the token keeps its own.
+      if (r.token_expires_at !== undefined) {
+        set.push('token_expires_at = :exp');
+        values[':exp'] = r.token_expires_at;
+      }
       // The type's config and the outbound policy: set when present, removed when not.
       for (const attr of ['auth_config', 'allowed_hosts', 'allowed_path_prefixes', 'allowed_methods'] as const) {
         if (r[attr] === undefined) remove.push(attr);
@@ -97,16 +185,31 @@ export function profileRepository(db: Db) {
       );
     },
 
-    /** Counts a use by a run (last_used_at, use_count) unless the profile was replaced or deleted. */
-    async recordUse(tenant: string, agentId: string, slotHex: string, generation: number, at: string): Promise<boolean> {
+    /**
+     * Counts a use (last_used_at, use_count, the day's counter of its kind; counters older than
+     * the 7-day window are dropped in the same write) unless the profile was replaced or deleted.
+     */
+    async recordUse(tenant: string, agentId: string, slotHex: string, generation: number, use: UseToRecord): Promise<boolean> {
+      const names: Record<string, string> = { '#today': dailyUseAttribute(use.day, use.kind) };
+      const values: Record<string, unknown> = { ':at': use.at, ':one': 1, ':g': generation };
+      const sets = ['last_used_at = :at'];
+      if (use.inFlightUntil !== undefined) {
+        sets.push('in_flight_until = :until');
+        values[':until'] = use.inFlightUntil;
+      }
+      const removes = use.staleDays.map((stale, i) => {
+        names[`#old${i}`] = dailyUseAttribute(stale.day, stale.kind);
+        return `#old${i}`;
+      });
       return conditional(() =>
         db.doc.send(
           new UpdateCommand({
             TableName,
             Key: keys.profile(tenant, agentId, slotHex),
-            UpdateExpression: 'SET last_used_at = :at ADD use_count :one',
+            UpdateExpression: `SET ${sets.join(', ')} ADD use_count :one, #today :one${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
             ConditionExpression: 'generation = :g',
-            ExpressionAttributeValues: { ':at': at, ':one': 1, ':g': generation },
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
           }),
         ),
       );

@@ -7,6 +7,9 @@ export interface RunJob {
   readonly tenant: string;
   /** Short id of the API key that started the run (the Caller's apiKeyId), for policy and audit. */
   readonly apiKeyId?: string;
+  /** The starting request's source IP and id: the worker re-applies the profile's policy (IP allow-list) and audits refusals with them. */
+  readonly sourceIp?: string;
+  readonly requestId?: string;
   readonly agentId: string;
   readonly sessionId: string;
   /** The caller's auth token, if the run uses a profile. Never logged, never stored. */

@@ -38,7 +38,30 @@ export const AgentItem = z.object({
   updated_at: z.string(),
 });
 
-export const ProfileItem = z.object({
+/** Top-level attribute counting one kind of use on one UTC day: `uses_<yyyymmdd>_<kind>`. */
+export const DAILY_USE_ATTRIBUTE = /^uses_(\d{8})_(run|proxy|test)$/;
+export const USE_KINDS = ['run', 'proxy', 'test'] as const;
+export type UseKind = (typeof USE_KINDS)[number];
+export type DailyUses = Record<string, Partial<Record<UseKind, number>>>;
+
+/**
+ * Gathers the per-day use counters (top-level attributes, so a use can ADD to one without the
+ * map-must-exist problem of nested paths, on items of any age) into `daily_uses`.
+ */
+function gatherDailyUses(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null) return raw;
+  const daily: DailyUses = {};
+  for (const [name, value] of Object.entries(raw)) {
+    const m = DAILY_USE_ATTRIBUTE.exec(name);
+    if (!m || typeof value !== 'number') continue;
+    const day = daily[m[1] as string] ?? {};
+    day[m[2] as UseKind] = value;
+    daily[m[1] as string] = day;
+  }
+  return { ...raw, daily_uses: daily };
+}
+
+const ProfileItemShape = z.object({
   pk: z.string(),
   sk: z.string(),
   entity: z.literal('profile'),
@@ -73,7 +96,23 @@ export const ProfileItem = z.object({
   updated_at: z.string(),
   last_used_at: z.string().optional(),
   use_count: z.int().default(0),
+  /** Uses per UTC day (yyyymmdd) and kind, kept for the last 7 days (see DAILY_USE_ATTRIBUTE). */
+  daily_uses: z.record(z.string(), z.partialRecord(z.enum(USE_KINDS), z.int())).default({}),
+  /** A use whose run may still be going until this time (a delete meanwhile needs ?force=true). */
+  in_flight_until: z.string().optional(),
+  // Policy and settings, in clear (DESIGN.md §5): refusals and metadata need no token.
+  /** When the current token stops working (401 token_expired); absent: no expiry. */
+  token_expires_at: z.string().optional(),
+  /** An inactive profile refuses every use (403 profile_inactive) and keeps everything else. */
+  active: z.boolean().default(true),
+  description: z.string().optional(),
+  /** Caller IPs / CIDRs allowed to use the profile (normalised); empty: any. */
+  allowed_source_ips: z.array(z.string()).default([]),
+  /** Incremented by every PATCH; whole-item writes (replace, rotate) are conditioned on it so no PATCH is lost. */
+  settings_version: z.int().default(0),
 });
+
+export const ProfileItem = z.preprocess(gatherDailyUses, ProfileItemShape);
 
 export const SessionItem = z.object({
   pk: z.string(),

@@ -13,6 +13,8 @@ import {
   UpsertProfileBody,
   UpsertProfileResponse,
 } from './profiles.ts';
+import { AuditPage } from './audit.ts';
+import { PatchProfileBody, ProfileUsage, RotateProfileBody, RotateProfileResponse } from './lifecycle.ts';
 import { RunAgentBody, RunAgentResponse, RunStatus } from './runs.ts';
 import { ProxyBody, ProxyResponse, TestProfileBody, TestProfileResponse } from './proxy.ts';
 
@@ -38,6 +40,9 @@ const responseSchemas = {
   TestAuthProfileResponse: TestProfileResponse,
   RunAgentResponse,
   Run: RunStatus,
+  RotatedAuthProfile: RotateProfileResponse,
+  AuthProfileUsage: ProfileUsage,
+  AuditPage,
   Error: ErrorBody,
   Health: z.object({ status: z.literal('ok') }),
 } as const;
@@ -51,6 +56,8 @@ const requestSchemas = {
   PutAuthProfileRequest: NativePutProfileBody,
   ProxyRequest: ProxyBody,
   TestAuthProfileRequest: TestProfileBody,
+  PatchAuthProfileRequest: PatchProfileBody,
+  RotateAuthProfileRequest: RotateProfileBody,
   RunAgentRequest: RunAgentBody,
 } as const;
 
@@ -62,6 +69,7 @@ const tags = [
   { name: 'auth-profiles', description: 'Auth profiles: credentials sealed under a token only the caller holds' },
   { name: 'agents', description: 'Agents: their input arguments and their runner' },
   { name: 'runs', description: 'Running an agent with a profile, and run status' },
+  { name: 'audit', description: 'The audit log: every change to a profile and every use of one' },
   { name: 'meta', description: 'Public, storage-free endpoints' },
 ] as const;
 type Tag = (typeof tags)[number]['name'];
@@ -98,7 +106,11 @@ const operations: Record<string, Operation> = {
   'POST /v1/agents/{agent_id}/auth-profiles/{name}/test': { operationId: 'testAuthProfile', tag: 'auth-profiles', summary: 'Make one real call with the credentials injected; answers ok/status/latency (never the body) and stores last_tested_at / last_test_ok', body: 'TestAuthProfileRequest', response: 'TestAuthProfileResponse', status: 200 },
   'POST /v1/proxy': { operationId: 'proxyRequest', tag: 'auth-profiles', summary: "Send a request with a typed profile's credentials injected (the caller never holds them); allowed_hosts/paths/methods enforced (403/405), SSRF guard, no redirects, secret values redacted from the answer", body: 'ProxyRequest', response: 'ProxyResponse', status: 200 },
   'GET /v1/agents/{agent_id}/auth-profiles/{name}': { operationId: 'getAgentAuthProfile', tag: 'auth-profiles', summary: 'Read auth profile metadata (never values)', response: 'AuthProfile', status: 200 },
-  'DELETE /v1/agents/{agent_id}/auth-profiles/{name}': { operationId: 'deleteAgentAuthProfile', tag: 'auth-profiles', summary: 'Delete an auth profile; its token dies at once', status: 204 },
+  'PATCH /v1/agents/{agent_id}/auth-profiles/{name}': { operationId: 'patchAuthProfile', tag: 'auth-profiles', summary: 'Edit non-secret settings (active, description, allowed source IPs, outbound policy); no token needed', body: 'PatchAuthProfileRequest', response: 'AuthProfile', status: 200 },
+  'DELETE /v1/agents/{agent_id}/auth-profiles/{name}': { operationId: 'deleteAgentAuthProfile', tag: 'auth-profiles', summary: 'Delete an auth profile; its token dies at once (409 profile_in_use with the usage summary if used recently or a run may be in flight, unless ?force=true)', status: 204, query: { force: 'true deletes a profile in use' } },
+  'POST /v1/agents/{agent_id}/auth-profiles/{name}/rotate': { operationId: 'rotateAuthProfile', tag: 'auth-profiles', summary: 'New token (generation + 1) for the same values; the old token and its session die at once', body: 'RotateAuthProfileRequest', response: 'RotatedAuthProfile', status: 200 },
+  'GET /v1/agents/{agent_id}/auth-profiles/{name}/usage': { operationId: 'getAuthProfileUsage', tag: 'auth-profiles', summary: 'Usage counters and the last 50 uses (refusals included)', response: 'AuthProfileUsage', status: 200 },
+  'GET /v1/audit': { operationId: 'listAuditRecords', tag: 'audit', summary: 'The audit log, newest first: every change and every use, refusals included', response: 'AuditPage', status: 200, query: { agent_id: 'Only this agent', profile: 'Only this profile (needs agent_id)', action: 'Only this action', since: 'ISO time: records at or after it', ...page } },
   'GET /v1/runs/{session_id}': { operationId: 'getRun', tag: 'runs', summary: 'Status and result of a run', response: 'Run', status: 200 },
   'GET /openapi.json': { operationId: 'getOpenApiDocument', tag: 'meta', summary: 'This document', status: 200, public: true },
   'GET /healthz': { operationId: 'getHealth', tag: 'meta', summary: 'Liveness', response: 'Health', status: 200, public: true },

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { AgentId, ApiKeyField, AuthData, ProfileName, Timestamp } from './common.ts';
 import { AllowedHosts, AllowedMethods, AllowedPathPrefixes, OutboundPolicyFields } from '../credentials/outbound-policy.ts';
 import { AuthType } from '../credentials/types/types.ts';
+import { ExpiresInHours, ProfileLifecycleMetadata } from './lifecycle.ts';
 
 export const AuthToken = z.string().describe('avt_… token returned by create/replace; never stored by the vault');
 
@@ -30,6 +31,7 @@ export const CreateProfileBody = z.object({
   api_key: ApiKeyField,
   auth_data: AuthData,
   ...TypedFields,
+  expires_in_hours: ExpiresInHours.optional(),
 });
 
 export const UpsertProfileBody = z.object({
@@ -40,6 +42,7 @@ export const UpsertProfileBody = z.object({
   name: ProfileName.optional().describe('Required without auth_token'),
   should_save_session: z.boolean().optional().describe('Store the session the runner returns, encrypted'),
   auth_token: AuthToken.optional().describe('Given: update this profile in place, the token stays valid'),
+  expires_in_hours: ExpiresInHours.optional().describe('Expiry of the token returned (create/replace) or kept (update); omit for no expiry'),
 });
 
 /**
@@ -60,6 +63,7 @@ export const NativeCreateProfileBody = z.object({
   auth_data: AuthData,
   should_save_session: z.boolean().optional(),
   ...TypedFields,
+  expires_in_hours: ExpiresInHours.optional(),
 });
 
 /** PUT /v1/agents/{agent_id}/auth-profiles/{name}: the upsert, by the name in the path. */
@@ -68,6 +72,7 @@ export const NativePutProfileBody = z.object({
   should_save_session: z.boolean().optional(),
   auth_token: AuthToken.optional().describe('Given: update this profile in place, the token stays valid; omitted: create or replace (new token)'),
   ...TypedFields,
+  expires_in_hours: ExpiresInHours.optional().describe('Expiry of the token returned (create/replace) or kept (update); omit for no expiry'),
 });
 
 export const UpsertType = z.enum(['create', 'replace', 'update']);
@@ -96,6 +101,7 @@ export const ProfileMetadata = z.object({
   updated_at: Timestamp,
   last_used_at: Timestamp.optional(),
   use_count: z.int(),
+  ...ProfileLifecycleMetadata.shape,
 });
 
 export const NativeProfileResponse = z.object({

@@ -9,7 +9,10 @@ import {
   verifyToken,
 } from '../credentials/sealed-profile.ts';
 import { newToken } from '../crypto/token.ts';
-import type { Deps } from '../deps.ts';
+import { writeAudit } from '../audit/log.ts';
+import { expiryFrom } from '../credentials/token-state.ts';
+import type { Caller, Deps } from '../deps.ts';
+import { changeEvent, deleteProfileChecked, lifecycleMetadata } from './lifecycle.ts';
 import { ConflictError, NotFoundError, ValidationError, agentNotFound } from '../errors.ts';
 import { type ProfileRecord, profileRepository } from '../repositories/profiles.ts';
 import { sessionRepository } from '../repositories/sessions.ts';
@@ -101,6 +104,7 @@ async function writeFresh(
   shouldSave: boolean,
   spec: ProfileSpec,
   previous?: ProfileItem,
+  tokenExpiresAt?: string,
 ): Promise<{ token: string; record: ProfileRecord; written: boolean }> {
   const slot = slotFor(tenant, agent.agent_id, name);
   const { token, secret } = newToken(slot);
@@ -114,6 +118,16 @@ async function writeFresh(
     updated_at: now,
     use_count: 0,
     ...spec,
+    token_expires_at: tokenExpiresAt,
+    // A replace is a new profile under the same name: new token, no usage; its settings stay.
+    ...(previous
+      ? {
+          active: previous.active,
+          description: previous.description,
+          allowed_source_ips: previous.allowed_source_ips,
+          settings_version: previous.settings_version,
+        }
+      : {}),
   });
   const repo = profileRepository(deps.db);
   const written = previous ? await repo.replace(record, previous) : await repo.create(record);
@@ -146,9 +160,22 @@ function withWarnings<R extends { record: ProfileRecord }>(agent: AgentItem, res
   return warnings ? { ...result, warnings } : result;
 }
 
+/** The caller of a service called without one (the admin CLI, tests): the vault itself. */
+const systemCaller = (tenant: string): Caller => ({ tenant, apiKeyId: 'system' });
+
+/** Audits a change that was written; a record that cannot be written answers 503 (the change stands). */
+function auditChange(deps: Deps, caller: Caller, action: 'create' | 'replace' | 'update', record: ProfileRecord) {
+  return writeAudit(deps, changeEvent(caller, action, record));
+}
+
 /** POST /api/create_agent_auth_profile: a new profile; 409 if the name exists for the agent. */
-export async function createProfile(deps: Deps, tenant: string, body: CreateProfileBody): Promise<{ auth_token: string; warnings?: string[] }> {
-  const { auth_token, warnings } = await createProfileRecord(deps, tenant, body);
+export async function createProfile(
+  deps: Deps,
+  tenant: string,
+  body: CreateProfileBody,
+  caller: Caller = systemCaller(tenant),
+): Promise<{ auth_token: string; warnings?: string[] }> {
+  const { auth_token, warnings } = await createProfileRecord(deps, tenant, body, caller);
   return { auth_token, ...(warnings ? { warnings } : {}) };
 }
 
@@ -157,16 +184,19 @@ export async function createProfileRecord(
   deps: Deps,
   tenant: string,
   body: CreateProfileBody & { should_save_session?: boolean },
+  caller: Caller = systemCaller(tenant),
 ): Promise<{ auth_token: string; record: ProfileRecord; warnings?: string[] }> {
   const agent = await requireAgent(deps, tenant, body.agent_id);
   const spec = validateProfileInput(agent, body.auth_type ?? 'custom', body.auth_config, body.auth_data, policyOf(body));
-  const created = await writeFresh(deps, tenant, agent, body.name, body.auth_data, body.should_save_session ?? false, spec);
+  const expiresAt = expiryFrom(deps.now(), body.expires_in_hours);
+  const created = await writeFresh(deps, tenant, agent, body.name, body.auth_data, body.should_save_session ?? false, spec, undefined, expiresAt);
   if (!created.written && !(await landedAnyway(deps, created.record))) {
     throw new ConflictError(
       `An auth profile named "${body.name}" already exists for agent "${agent.agent_id}"; use /api/upsert_agent_auth_profile to replace or update it`,
       'profile_exists',
     );
   }
+  await auditChange(deps, caller, 'create', created.record);
   return withWarnings(agent, { auth_token: created.token, record: created.record });
 }
 
@@ -188,8 +218,9 @@ export async function upsertProfile(
   deps: Deps,
   tenant: string,
   body: UpsertProfileBody,
+  caller: Caller = systemCaller(tenant),
 ): Promise<{ auth_token: string; name: string; type: UpsertType; warnings?: string[] }> {
-  const { auth_token, name, type, warnings } = await upsertProfileRecord(deps, tenant, body);
+  const { auth_token, name, type, warnings } = await upsertProfileRecord(deps, tenant, body, caller);
   return { auth_token, name, type, ...(warnings ? { warnings } : {}) };
 }
 
@@ -198,9 +229,11 @@ export async function upsertProfileRecord(
   deps: Deps,
   tenant: string,
   body: UpsertProfileBody,
+  caller: Caller = systemCaller(tenant),
 ): Promise<{ auth_token: string; name: string; type: UpsertType; record: ProfileRecord; warnings?: string[] }> {
   // Malformed input is a 400 before any read.
   const parsed = body.auth_token !== undefined ? parseTokenOrThrow(body.auth_token) : undefined;
+  const expiresAt = expiryFrom(deps.now(), body.expires_in_hours);
   if (!parsed && body.name === undefined) throw new ValidationError('name is required when auth_token is not given');
   const slot = parsed ? parsed.slot : slotFor(tenant, body.agent_id, body.name as string);
   const slotHex = slot.toString('hex');
@@ -210,36 +243,45 @@ export async function upsertProfileRecord(
   if (!agent) throw agentNotFound(body.agent_id);
   // An update's keys are checked after the token: which keys are valid depends on the type of
   // the profile, known only from a verified read.
-  if (parsed) return updateInPlace(deps, tenant, agent, body, parsed, ctx.profile);
+  if (parsed) {
+    const updated = await updateInPlace(deps, tenant, agent, body, parsed, ctx.profile, expiresAt);
+    await auditChange(deps, caller, 'update', updated.record);
+    return updated;
+  }
 
   const name = body.name as string;
   const authType = body.auth_type ?? 'custom';
   // Validated once against the body before any write; a replace keeps the stored policy fields the body leaves out.
   validateProfileInput(agent, authType, body.auth_config, body.auth_data, policyOf(body));
   const repo = profileRepository(deps.db);
-  let lost: { token: string; record: ProfileRecord; type: UpsertType } | undefined;
+  let lost: { token: string; record: ProfileRecord; type: 'create' | 'replace' } | undefined;
+  /** The answer for a write that landed, once its audit record is written. */
+  const landed = async (w: { token: string; record: ProfileRecord; type: 'create' | 'replace' }) => {
+    await auditChange(deps, caller, w.type, w.record);
+    return withWarnings(agent, { auth_token: w.token, name, type: w.type, record: w.record });
+  };
   for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
     const existing = attempt === 0 ? ctx.profile : await repo.get(tenant, agent.agent_id, slotHex);
     // The previous attempt's write may have landed with its answer lost: then it is the result.
     if (lost && isSameSeal(existing, lost.record)) {
       await dropOlderSession(deps, lost.record);
-      return withWarnings(agent, { auth_token: lost.token, name, type: lost.type, record: lost.record });
+      return landed(lost);
     }
     const shouldSave = body.should_save_session ?? existing?.should_save_session ?? false;
     const spec = validateProfileInput(agent, authType, body.auth_config, body.auth_data, policyOf(body, existing));
-    const attemptResult = await writeFresh(deps, tenant, agent, name, body.auth_data, shouldSave, spec, existing);
-    const type: UpsertType = existing ? 'replace' : 'create';
+    const attemptResult = await writeFresh(deps, tenant, agent, name, body.auth_data, shouldSave, spec, existing, expiresAt);
+    const type = existing ? 'replace' : 'create';
     if (attemptResult.written) {
       // A session saved after our read came from a run, which checks the profile after saving
       // and removes its own session: only one seen here (or on a retry, unknown) needs removing.
       if (existing && (ctx.session !== undefined || attempt > 0)) await dropOlderSession(deps, attemptResult.record);
-      return withWarnings(agent, { auth_token: attemptResult.token, name, type, record: attemptResult.record });
+      return landed({ ...attemptResult, type });
     }
     lost = { ...attemptResult, type };
   }
   if (lost && (await landedAnyway(deps, lost.record))) {
     await dropOlderSession(deps, lost.record);
-    return withWarnings(agent, { auth_token: lost.token, name, type: lost.type, record: lost.record });
+    return landed(lost);
   }
   throw new ConflictError(`Auth profile "${name}" is being written by other requests at the same time; retry`);
 }
@@ -251,6 +293,7 @@ async function updateInPlace(
   body: UpsertProfileBody,
   token: { slot: Buffer; secret: Buffer },
   found: ProfileItem | undefined,
+  tokenExpiresAt: string | undefined,
 ): Promise<{ auth_token: string; name: string; type: 'update'; record: ProfileRecord; warnings?: string[] }> {
   // An edit, not a use: the gate's verify → binding policy → decrypt stages, without counting a use.
   const verified = verifyToken(deps, tenant, agent.agent_id, token, found);
@@ -275,16 +318,12 @@ async function updateInPlace(
     item.record_version + 1,
     merged,
     {
-      name: item.name,
-      agent_incarnation: item.agent_incarnation,
+      // Settings, usage and test results stay as they are; only values, type spec and expiry change.
+      ...item,
       should_save_session: body.should_save_session ?? item.should_save_session,
-      created_at: item.created_at,
       updated_at: deps.now().toISOString(),
-      last_used_at: item.last_used_at,
-      use_count: item.use_count,
-      last_tested_at: item.last_tested_at,
-      last_test_ok: item.last_test_ok,
       ...spec,
+      token_expires_at: tokenExpiresAt ?? item.token_expires_at,
     },
   );
   if (!(await profileRepository(deps.db).rewrite(record, item)) && !(await landedAnyway(deps, record))) {
@@ -293,8 +332,8 @@ async function updateInPlace(
   return withWarnings(agent, { auth_token: body.auth_token as string, name: item.name, type: 'update' as const, record });
 }
 
-/** What the API shows of a profile: names, type, config, policy and usage; never a value. */
-export function toMetadata(item: ProfileRecord): ProfileMetadata {
+/** What the API shows of a profile: names, type, config, policy, lifecycle and usage; never a value. */
+export function toMetadata(item: ProfileRecord, now: Date): ProfileMetadata {
   return {
     agent_id: item.agent_id,
     name: item.name,
@@ -315,6 +354,7 @@ export function toMetadata(item: ProfileRecord): ProfileMetadata {
     updated_at: item.updated_at,
     last_used_at: item.last_used_at,
     use_count: item.use_count,
+    ...lifecycleMetadata(item, now),
   };
 }
 
@@ -325,26 +365,21 @@ export async function getProfileMetadata(deps: Deps, tenant: string, agentId: st
   await requireAgent(deps, tenant, agentId);
   const item = await profileRepository(deps.db).get(tenant, agentId, slotFor(tenant, agentId, name).toString('hex'));
   if (!item) throw profileNameNotFound(agentId, name);
-  return toMetadata(item);
+  return toMetadata(item, deps.now());
 }
 
 export async function listProfiles(deps: Deps, tenant: string, agentId: string, limit: number, cursor?: string) {
   await requireAgent(deps, tenant, agentId);
   const page = await profileRepository(deps.db).list(tenant, agentId, limit, cursor);
-  return { profiles: page.items.map(toMetadata), next_cursor: page.next };
+  const now = deps.now();
+  return { profiles: page.items.map((i) => toMetadata(i, now)), next_cursor: page.next };
 }
 
-/** Deletes a profile: its token is useless from this moment. */
-export async function deleteProfile(deps: Deps, tenant: string, agentId: string, name: string): Promise<void> {
-  await requireAgent(deps, tenant, agentId);
-  const slotHex = slotFor(tenant, agentId, name).toString('hex');
-  // Session, profile, session again. The first delete comes before the profile's, so a failure
-  // in between leaves the profile for the caller's retry, never a session without its profile.
-  // The last one closes the race with a run saving its session meanwhile: a save before it is
-  // removed by it, and a run saving after it finds the profile gone when it checks after saving
-  // (saveSession in services/runs.ts) and removes its own.
-  const sessions = sessionRepository(deps.db);
-  await sessions.delete(tenant, agentId, slotHex);
-  if (!(await profileRepository(deps.db).delete(tenant, agentId, slotHex))) throw profileNameNotFound(agentId, name);
-  await sessions.delete(tenant, agentId, slotHex);
+/**
+ * Deletes a profile: its token is useless from this moment. Direct callers delete regardless of
+ * use unless they pass `force = false`; the HTTP endpoint refuses a profile in use without
+ * ?force=true (see deleteProfileChecked).
+ */
+export function deleteProfile(deps: Deps, tenant: string, agentId: string, name: string, force = true, caller: Caller = systemCaller(tenant)): Promise<void> {
+  return deleteProfileChecked(deps, caller, agentId, name, force);
 }

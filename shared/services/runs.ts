@@ -202,10 +202,19 @@ function sealResult(deps: Deps, tenant: string, sessionId: string, o: RunOutcome
   return { outcome, blob: sealWithServerKey(deps.serverKeys, RESULT_PURPOSE, [tenant, sessionId], bytes) };
 }
 
-/** Counts the run as a use of its profile (through the gate's record step). */
-function recordUse(run: PreparedRun): Promise<void> {
-  return run.use ? run.use.recordUse() : Promise.resolve();
+/**
+ * Records the run as a use of its profile through the gate's record step: its audit record
+ * (fail-closed: a 503 and no run if it cannot be written) and its counters. Called before the
+ * credentials go to the runner or the queue. The run may go on until the runner's timeout.
+ */
+function recordUse(deps: Deps, run: PreparedRun, sessionId: string, slackMs = 0): Promise<void> {
+  if (!run.use) return Promise.resolve();
+  const timeoutMs = run.agent.runner.timeout_ms ?? DEFAULT_RUNNER_TIMEOUT_MS;
+  return run.use.recordUse({ sessionId, inFlightUntil: new Date(deps.now().getTime() + timeoutMs + slackMs) });
 }
+
+/** An async run waits in the queue before its runner is called: how long that may take, for "in flight". */
+const QUEUE_SLACK_MS = 5 * 60_000;
 
 /** The clock of `deps` in epoch seconds (run expiry, webhook signatures). */
 function nowSeconds(deps: Deps): number {
@@ -254,11 +263,13 @@ export async function startRun(deps: Deps, caller: Caller, body: RunAgentBody, b
   if (body.run_async) {
     // The job is dispatched only once the run record is known to be ours: the worker moves the
     // record by session id alone, so it must never act on someone else's.
-    await Promise.all([createRunRecord(deps, { ...base, status: 'queued' }), recordUse(run)]);
+    await Promise.all([createRunRecord(deps, { ...base, status: 'queued' }), recordUse(deps, run, sessionId, QUEUE_SLACK_MS)]);
     try {
       await deps.dispatcher.dispatch({
         tenant,
         apiKeyId: caller.apiKeyId,
+        sourceIp: caller.sourceIp,
+        requestId: caller.requestId,
         agentId: body.agent_id,
         sessionId,
         authToken: body.auth_token,
@@ -271,17 +282,15 @@ export async function startRun(deps: Deps, caller: Caller, body: RunAgentBody, b
     return { agent_run_url: agentRunUrl, session_id: sessionId };
   }
 
+  await recordUse(deps, run, sessionId);
   const { outcome, blob } = sealResult(deps, tenant, sessionId, await perform(deps, run, sessionId, deps.config.syncRunMaxMs));
-  await Promise.all([
-    createRunRecord(deps, { ...base, status: outcome.status, result: blob, started_at: createdAt, finished_at: deps.now().toISOString() }),
-    recordUse(run),
-  ]);
+  await createRunRecord(deps, { ...base, status: outcome.status, result: blob, started_at: createdAt, finished_at: deps.now().toISOString() });
   return { agent_run_url: agentRunUrl, session_id: sessionId, agent_output: outcome.agentOutput, error_message: outcome.errorMessage };
 }
 
 /** The caller an async run executes for: the tenant and API key that started it. */
 function workerCaller(job: RunJob): Caller {
-  return { tenant: job.tenant, apiKeyId: job.apiKeyId ?? 'unknown', requestId: job.sessionId };
+  return { tenant: job.tenant, apiKeyId: job.apiKeyId ?? 'unknown', sourceIp: job.sourceIp, requestId: job.requestId ?? job.sessionId };
 }
 
 /**

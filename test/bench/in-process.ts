@@ -174,40 +174,40 @@ export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> 
       {
         op: 'create',
         prepared: () => vault.createEvent('rt-create'),
-        min: { commands: 2, sequential: 2 },
-        minNote: 'read agent + conditional put',
+        min: { commands: 3, sequential: 3 },
+        minNote: 'read agent + conditional put; audit record',
       },
       {
         op: 'replace (upsert, existing name)',
         prepared: () => vault.upsertEvent({ agent_id: vault.agentId, name: replaceName, auth_data: { f0: 'x' } }),
-        min: { commands: 2, sequential: 2 },
-        minNote: 'BatchGet (agent + profile) + conditional put',
+        min: { commands: 3, sequential: 3 },
+        minNote: 'BatchGet (agent + profile) + conditional put; audit record',
       },
       {
         op: 'update (upsert, auth_token)',
         prepared: () => vault.upsertEvent({ agent_id: vault.agentId, auth_token: token, auth_data: { f0: 'y' } }),
-        min: { commands: 2, sequential: 2 },
-        minNote: 'BatchGet (agent + profile) + conditional write',
+        min: { commands: 3, sequential: 3 },
+        minNote: 'BatchGet (agent + profile) + conditional write; audit record',
       },
       {
         op: 'run (sync, token)',
         prepared: () => vault.runEvent(runToken),
-        min: { commands: 3, sequential: 2 },
-        minNote: 'BatchGet; run record ‖ usage update',
+        min: { commands: 4, sequential: 3 },
+        minNote: 'BatchGet; audit record ‖ usage update (before the runner); run record',
       },
       {
         op: 'run + session save',
         prepared: () => vault.runEvent(sessionToken, vault.sessionAgentId),
         // The profile is read again after the session put (no transactions): a session must not
         // outlive a profile deleted or replaced while the runner ran.
-        min: { commands: 5, sequential: 4 },
-        minNote: 'BatchGet; session put; profile re-check; run record ‖ usage update',
+        min: { commands: 6, sequential: 5 },
+        minNote: 'BatchGet; audit record ‖ usage update; session put; profile re-check; run record',
       },
       {
         op: 'proxy (bearer, GET)',
         prepared: () => apiEvent('POST', '/v1/proxy', { agent_id: vault.agentId, auth_token: proxyToken, method: 'GET', url: `${upstream.url}/` }, vault.headers()),
-        min: { commands: 2, sequential: 2 },
-        minNote: 'BatchGet (agent + profile); usage update (recorded before the credential leaves the vault)',
+        min: { commands: 3, sequential: 2 },
+        minNote: 'BatchGet (agent + profile); audit record ‖ usage update (before the credential leaves the vault)',
       },
     ];
     const rows: string[][] = [];
@@ -246,8 +246,10 @@ export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> 
       ['request', 'commands', 'min', 'ratio', 'sequential', 'min', 'ratio', 'max ‖', 'commands sent'],
       rows,
       [
-        'min = what the design allows (DESIGN.md §3): create = agent read + conditional put; replace/update = one BatchGet (agent + profile) + conditional write;',
-        '      run = 1 BatchGet + run record ‖ usage update (issued in parallel); session save + 2 (put, profile re-check); proxy = 1 BatchGet + usage update. "max ‖" = most commands in flight at once.',
+        'min = what the design allows (DESIGN.md §3, §5): create = agent read + conditional put; replace/update = one BatchGet (agent + profile) + conditional write;',
+        '      each change then writes its audit record (one BatchWriteItem, after the change). run = 1 BatchGet; audit record ‖ usage update',
+        '      (in parallel, before the credentials leave); run record; session save + 2 (put, profile re-check); proxy = 1 BatchGet;',
+        '      audit record ‖ usage update. "max ‖" = most commands in flight at once.',
         'API keys are cached per process for a minute (shared/services/api-keys.ts), so these warm requests send no API-key Get; a cold one adds 1 sequential Get.',
       ],
     );

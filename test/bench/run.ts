@@ -9,7 +9,8 @@
  *   5. DynamoDB commands and sequential round trips per request vs the design minimum;
  *   6. the proxy's added latency: POST /v1/proxy vs a direct call to the same loopback upstream;
  *   7. the leak guard: building a run's redaction forms and redacting answers vs JSON.parse;
- *   8. OAuth2 token-endpoint calls per 50 parallel uses (single-flight refresh; must print 1).
+ *   8. OAuth2 token-endpoint calls per 50 parallel uses (single-flight refresh; must print 1);
+ *   9. the audit record and lifecycle policy per use, as a ratio to a run without them.
  *
  * Options: --quick (short smoke run), --json FILE (write every figure with units),
  *          --only 1,2,… (run some sections), --profile FILE (CPU-profile the in-process
@@ -26,6 +27,7 @@ import { oauthSingleFlight } from './oauth.ts';
 import { proxyLatency } from './proxy.ts';
 import { startBenchRunner } from './lib/runner.ts';
 import { q } from './lib/stats.ts';
+import { auditPolicyCost } from './lifecycle.ts';
 import { cpuProfile } from './profile.ts';
 import { redactionCost } from './redaction.ts';
 
@@ -45,7 +47,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--only') args.only = new Set((argv[++i] ?? '').split(',').map(Number));
     else if (a === '--profile') args.profile = argv[++i];
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench -- [--quick] [--json FILE] [--only 1,2,3,4,5,6,7] [--profile FILE.cpuprofile]\n');
+      process.stdout.write('usage: npm run bench -- [--quick] [--json FILE] [--only 1,2,3,4,5,6,7,8,9] [--profile FILE.cpuprofile]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -98,6 +100,7 @@ async function main(): Promise<void> {
       [6, 'proxy_latency', () => proxyLatency(runner, budget)],
       [7, 'redaction', () => redactionCost(budget)],
       [8, 'oauth_single_flight', () => oauthSingleFlight(runner, budget)],
+      [9, 'audit_policy_cost', () => auditPolicyCost(runner, budget)],
     ];
     for (const [n, key, run] of sections) {
       if (!want(n)) continue;

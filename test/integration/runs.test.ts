@@ -141,7 +141,8 @@ describe('startRun', () => {
 
     const started = await start({ agent_id: agentId, auth_token: token, parameters: { query: 'q' } });
 
-    expect(jobs).toEqual([{ tenant: TENANT, apiKeyId: testCaller(TENANT).apiKeyId, agentId, sessionId: started.session_id, authToken: token, parameters: { query: 'q' } }]);
+    const { apiKeyId, sourceIp, requestId } = testCaller(TENANT);
+    expect(jobs).toEqual([{ tenant: TENANT, apiKeyId, sourceIp, requestId, agentId, sessionId: started.session_id, authToken: token, parameters: { query: 'q' } }]);
     expect((await getRun(deps, TENANT, started.session_id)).status).toBe('queued');
   });
 });

@@ -54,7 +54,7 @@ describe('typed profiles on create', () => {
     expect(item?.auth_config).toBeUndefined();
     expect(JSON.stringify(item, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : v))).not.toContain('canary-bearer-create');
     expect(await valuesOf(agent, auth_token)).toEqual({ token: 'canary-bearer-create' });
-    expect(toMetadata(record)).toMatchObject({ auth_type: 'bearer', fields: ['token'], allowed_hosts: ['api.github.com', '127.0.0.1:8080'] });
+    expect(toMetadata(record, new Date())).toMatchObject({ auth_type: 'bearer', fields: ['token'], allowed_hosts: ['api.github.com', '127.0.0.1:8080'] });
   });
 
   it('stores an api_key profile\'s method in clear and its values sealed', async () => {

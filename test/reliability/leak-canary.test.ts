@@ -39,6 +39,8 @@ const material = {
   errorBodies: [] as string[],
   runResults: [] as string[],
   proxyAnswers: [] as string[],
+  /** Bodies of the lifecycle and audit endpoints (rotate aside, whose body is the new token). */
+  lifecycleBodies: [] as string[],
 };
 const secrets: Record<string, string | Buffer> = {
   password: PASSWORD,
@@ -87,16 +89,18 @@ function itemMaterial(items: Record<string, unknown>[]): Buffer {
   return Buffer.concat([Buffer.from(text), ...raw]);
 }
 
+/** A careless runner: echoes the credentials it received in its output and error. */
+const careless = (c: { body?: any }) => {
+  const p = (c.body?.parameters ?? {}) as Record<string, string>;
+  return { body: { output: { echoed: p.password, said: `logged in as ${p.username} with ${p.password}` }, error: `warning: ${p.password} expires soon`, session: { cookie: SESSION } } };
+};
+
 beforeAll(async () => {
   dbDir = mkdtempSync(join(tmpdir(), 'agent-vault-canary-db-'));
   dynamo = await startEmbeddedDynamo(dbDir);
   vault = await startTestVault({ VAULT_DYNAMODB_ENDPOINT: dynamo.endpoint });
   secrets['API key'] = vault.apiKey;
-  runner = await startTestRunner((c) => {
-    const p = (c.body?.parameters ?? {}) as Record<string, string>;
-    // A careless runner: echoes the credentials it received in its output and error.
-    return { body: { output: { echoed: p.password, said: `logged in as ${p.username} with ${p.password}` }, error: `warning: ${p.password} expires soon`, session: { cookie: SESSION } } };
-  });
+  runner = await startTestRunner(careless);
 
   const agent = await call('POST', '/v1/agents', {
     agent_id: 'canary-agent',
@@ -180,6 +184,28 @@ beforeAll(async () => {
   await call('POST', '/v1/proxy', { agent_id: 'canary-agent', auth_token: bearer.json.auth_token, method: 'DELETE', url: `${upstream.url}/` });
   await call('POST', '/v1/proxy', { agent_id: 'canary-agent', auth_token: token, method: 'GET', url: `${upstream.url}/` });
   await call('POST', '/v1/proxy', { agent_id: 'canary-agent', auth_token: forged, method: 'GET', url: `${upstream.url}/`, headers: { authorization: BAD_VALUE } });
+  // Lifecycle: rotate (new token), PATCH settings, refusals by policy, usage and audit reads.
+  runner.setBehaviour(careless);
+  const rotated = await call('POST', '/v1/agents/canary-agent/auth-profiles/main/rotate', { auth_token: token, expires_in_hours: 48 });
+  expect(rotated.status, rotated.text).toBe(200);
+  secrets['rotated token'] = rotated.json.auth_token;
+  secrets['rotated token secret bytes'] = parseToken(rotated.json.auth_token).secret;
+  const rotatedRun = await call('POST', '/run_agent', { agent_id: 'canary-agent', auth_token: rotated.json.auth_token, run_async: false });
+  material.runResults.push(rotatedRun.text);
+  await call('POST', '/run_agent', { agent_id: 'canary-agent', auth_token: token, run_async: false }); // the old token: 404
+  for (const patch of [{ active: false }, { active: true, allowed_source_ips: ['192.0.2.0/24'] }, { allowed_source_ips: [] }]) {
+    const res = await call('PATCH', '/v1/agents/canary-agent/auth-profiles/main', patch);
+    material.lifecycleBodies.push(res.text);
+    await call('POST', '/run_agent', { agent_id: 'canary-agent', auth_token: rotated.json.auth_token, run_async: false });
+  }
+  await call('PATCH', '/v1/agents/canary-agent/auth-profiles/main', { allowed_source_ips: [BAD_VALUE] });
+  await call('POST', '/v1/agents/canary-agent/auth-profiles/main/rotate', { auth_token: forged });
+  await call('DELETE', '/v1/agents/canary-agent/auth-profiles/main');
+  for (const path of ['/v1/agents/canary-agent/auth-profiles/main/usage', '/v1/audit?limit=100', '/v1/agents/canary-agent/auth-profiles/main']) {
+    const res = await call('GET', path);
+    expect(res.status, res.text).toBe(200);
+    material.lifecycleBodies.push(res.text);
+  }
   await vault.deps.dispatcher.drain();
 }, 60_000);
 
@@ -232,6 +258,23 @@ describe('leak canaries', () => {
     });
     expect(received.length).toBeGreaterThanOrEqual(4);
     expect(findLeaks(received.join('\n'), secrets)).toEqual([]);
+  });
+
+  it('finds no canary in the lifecycle, usage and audit answers', () => {
+    const bodies = material.lifecycleBodies.join('\n');
+    expect(bodies).toContain('"action":"rotate"');
+    expect(bodies).toContain('"result":"profile_inactive"');
+    expect(bodies).toContain('"result":"source_ip_not_allowed"');
+    expect(findLeaks(bodies, secrets)).toEqual([]);
+  });
+
+  it('finds no canary in any audit record, of every kind written', async () => {
+    const audit = (await scanAll(vault.deps.db)).filter((i) => i.entity === 'audit');
+    const actions = new Set(audit.map((i) => i.action));
+    for (const a of ['create', 'update', 'replace', 'rotate', 'patch', 'run', 'proxy', 'test']) expect(actions, a).toContain(a);
+    expect(audit.some((i) => i.action === 'proxy' && i.result === 'method_not_allowed_by_profile')).toBe(true);
+    expect(audit.some((i) => i.result === 'profile_not_found')).toBe(true);
+    expect(findLeaks(itemMaterial(audit), secrets)).toEqual([]);
   });
 
   it('finds no canary in any stored item', async () => {

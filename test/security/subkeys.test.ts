@@ -26,7 +26,7 @@ const secret = secretOf('subkeys');
 describe('server key subkeys', () => {
   it('gives every role its own key, none equal to the server key', () => {
     // Arrange
-    const roleKeys = [serverKey.verifyKey, serverKey.profileExtractKey, serverKey.sealKey, serverKey.macKey];
+    const roleKeys = [serverKey.verifyKey, serverKey.profileExtractKey, serverKey.sealKey, serverKey.macKey, serverKey.auditMacKey];
 
     // Act
     const distinct = new Set([rawKey, ...roleKeys].map((k) => k.toString('hex')));
@@ -45,6 +45,7 @@ describe('server key subkeys', () => {
     expect(serverKey.profileExtractKey.equals(expected('profile-extract'))).toBe(true);
     expect(serverKey.sealKey.equals(expected('server-seal'))).toBe(true);
     expect(serverKey.macKey.equals(expected('mac'))).toBe(true);
+    expect(serverKey.auditMacKey.equals(expected('audit-mac'))).toBe(true);
     expect(deriveSubkey(rawKey, 'mac').equals(serverKey.macKey)).toBe(true);
   });
 

@@ -154,7 +154,7 @@ export class FakeDocClient {
       const next: Item = current ? { ...current } : { pk, sk };
       applyUpdate(input.UpdateExpression as string, next, input.ExpressionAttributeNames, copyValue(input.ExpressionAttributeValues));
       this.put(next);
-      return {};
+      return input.ReturnValues === 'ALL_NEW' ? { Attributes: copyValue(next) } : {};
     }
     if (command instanceof DeleteCommand) {
       const input = command.input;

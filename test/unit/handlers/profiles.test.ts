@@ -248,7 +248,7 @@ describe('POST /api/upsert_agent_auth_profile (by name)', () => {
     expect(v.ddb).toHaveReceivedCommandWith(PutCommand, { ConditionExpression: 'attribute_not_exists(pk)' });
   });
 
-  it('replaces with a put conditioned on the generation and record version read', async () => {
+  it('replaces with a put conditioned on the generation, record version and settings version read', async () => {
     const { token } = await storedProfile('main', { password: 'pw-1' });
 
     const res = await call('POST', UPSERT, { agent_id: AGENT_ID, name: 'main', auth_data: { password: 'pw-2' } });
@@ -258,8 +258,8 @@ describe('POST /api/upsert_agent_auth_profile (by name)', () => {
     expect(res.json.auth_token).not.toBe(token);
     expect(v.ddb).toHaveReceivedCommandTimes(PutCommand, 1);
     expect(v.ddb).toHaveReceivedCommandWith(PutCommand, {
-      ConditionExpression: 'generation = :g AND record_version = :rv',
-      ExpressionAttributeValues: { ':g': 1, ':rv': 1 },
+      ConditionExpression: 'generation = :g AND record_version = :rv AND (attribute_not_exists(settings_version) OR settings_version = :sv)',
+      ExpressionAttributeValues: { ':g': 1, ':rv': 1, ':sv': 0 },
     });
     expect(lastPutItem(v.ddb)).toMatchObject({ generation: 2, record_version: 2 });
   });
@@ -278,7 +278,7 @@ describe('POST /api/upsert_agent_auth_profile (by name)', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json.type).toBe('replace');
     expect(v.ddb).toHaveReceivedCommandTimes(PutCommand, 2);
-    expect(v.ddb).toHaveReceivedNthCommandWith(PutCommand, 2, { ExpressionAttributeValues: { ':g': 2, ':rv': 2 } });
+    expect(v.ddb).toHaveReceivedNthCommandWith(PutCommand, 2, { ExpressionAttributeValues: { ':g': 2, ':rv': 2, ':sv': 0 } });
     expect(lastPutItem(v.ddb)).toMatchObject({ generation: 3, record_version: 3 });
   });
 
@@ -328,6 +328,7 @@ describe('native profile routes', () => {
   const sessionKey = () => ({ ...profileKey('main'), sk: profileKey('main').sk.replace('PROFILE#', 'SESSION#') });
 
   it('deletes the saved session, the profile, then the session again (a run may have saved one in between)', async () => {
+    await storedProfile('main', { password: 'pw-1' });
     const res = await call('DELETE', `/v1/agents/${AGENT_ID}/auth-profiles/main`);
 
     expect(res.statusCode).toBe(204);
@@ -335,7 +336,16 @@ describe('native profile routes', () => {
     expect(deletes).toEqual([sessionKey(), profileKey('main'), sessionKey()]);
   });
 
-  it('answers 404 profile_not_found when the profile is absent', async () => {
+  it('answers 404 profile_not_found when the profile is absent, deleting nothing', async () => {
+    const res = await call('DELETE', `/v1/agents/${AGENT_ID}/auth-profiles/main`);
+
+    expect(res.statusCode).toBe(404);
+    expect(res.json.error.code).toBe('profile_not_found');
+    expect(v.ddb).not.toHaveReceivedCommand(DeleteCommand);
+  });
+
+  it('answers 404 profile_not_found when the profile was deleted between the read and the delete', async () => {
+    await storedProfile('main', { password: 'pw-1' });
     v.ddb.on(DeleteCommand, { Key: profileKey('main') }).rejects(dynamoErrors.conditionalCheckFailed());
 
     const res = await call('DELETE', `/v1/agents/${AGENT_ID}/auth-profiles/main`);
@@ -345,6 +355,7 @@ describe('native profile routes', () => {
   });
 
   it('answers 503 and leaves the profile in place when the session delete is throttled', async () => {
+    await storedProfile('main', { password: 'pw-1' });
     v.ddb.on(DeleteCommand).rejects(dynamoErrors.provisionedThroughputExceeded());
 
     const res = await call('DELETE', `/v1/agents/${AGENT_ID}/auth-profiles/main`);
@@ -368,7 +379,22 @@ describe('native profile routes', () => {
       auth_type: 'custom', // an item stored before typed profiles reads as custom
     });
     expect(Object.keys(res.json).sort()).toEqual(
-      ['agent_id', 'auth_type', 'created_at', 'fields', 'generation', 'name', 'record_version', 'should_save_session', 'updated_at', 'use_count'].sort(),
+      [
+        'agent_id',
+        'auth_type',
+        'created_at',
+        'fields',
+        'generation',
+        'name',
+        'record_version',
+        'should_save_session',
+        'updated_at',
+        'use_count',
+        'active',
+        'token_state',
+        'allowed_source_ips',
+        'uses_last_7_days',
+      ].sort(),
     );
     expect(res.text).not.toContain('canary-');
   });

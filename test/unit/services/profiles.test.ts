@@ -178,7 +178,7 @@ describe('toMetadata', () => {
   it('lists field names, sorted, and no value or ciphertext', async () => {
     const { item } = await stored('main', { username: 'ann', password: 'pw' });
 
-    const meta = toMetadata(item);
+    const meta = toMetadata(item, new Date());
 
     expect(meta.fields).toEqual(['password', 'username']);
     expect(Object.values(meta).some((x) => x instanceof Uint8Array)).toBe(false);

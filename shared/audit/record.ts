@@ -1,0 +1,135 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import * as z from 'zod';
+import { lengthPrefixed } from '../crypto/encoding.ts';
+import type { ServerKey, ServerKeyRing } from '../crypto/server-key.ts';
+
+/**
+ * The audit log: one record for every change to a profile and every use of one (including the
+ * refusals). A record names who (tenant, API key id, source IP, request id), what (action,
+ * agent, profile, generation, session) and how it ended (HTTP status and result code). It never
+ * holds a secret, a token or an auth_data value: every field below is an id, a name, a code or
+ * a time, and free text is not accepted.
+ *
+ * Integrity: each record carries `mac = HMAC-SHA256(audit_mac_key, canonical(record))`, where
+ * `audit_mac_key` is the server key's `audit-mac` subkey (HKDF, see SUBKEY_ROLES), and the id of that
+ * server key. `npm run admin -- verify-audit` recomputes it: an edited field, a record moved to
+ * another tenant, profile or time, or a forged record without the server key all fail.
+ */
+
+/** Changes to a profile (later: share, unshare, api_key_create, api_key_revoke). */
+export const CHANGE_ACTIONS = ['create', 'replace', 'update', 'rotate', 'patch', 'delete'] as const;
+/** Uses of a profile's credentials: the gate's purposes. */
+export const USE_ACTIONS = ['run', 'proxy', 'test'] as const;
+export const AUDIT_ACTIONS = [...CHANGE_ACTIONS, ...USE_ACTIONS] as const;
+
+export const AuditAction = z.enum(AUDIT_ACTIONS);
+export type AuditAction = z.infer<typeof AuditAction>;
+export type UseAction = (typeof USE_ACTIONS)[number];
+
+export function isUseAction(action: string): action is UseAction {
+  return (USE_ACTIONS as readonly string[]).includes(action);
+}
+
+/** What a caller writes; the log adds id, time, expiry and MAC. */
+export const AuditEventInput = z.object({
+  tenant: z.string(),
+  /** Non-secret id of the API key that made the request (`Caller.apiKeyId`); `system` for the vault's own work. */
+  key_id: z.string(),
+  action: AuditAction,
+  agent_id: z.string(),
+  /** Profile name (absent only when the profile could not be identified). */
+  profile: z.string().optional(),
+  /** Slot of the profile (hex): the key of its per-profile view. */
+  slot: z.string().optional(),
+  /** The profile generation acted on (after the change, for create/replace/rotate). */
+  generation: z.int().optional(),
+  /** HTTP status of the answer: 200/201/204 for success, the refusal's status otherwise. */
+  status: z.int(),
+  /** `ok`, or the error code of the refusal (`token_expired`, `profile_inactive`, `source_ip_not_allowed`…). */
+  result: z.string(),
+  source_ip: z.string().optional(),
+  request_id: z.string().optional(),
+  /** The run this use belongs to, if any. */
+  session_id: z.string().optional(),
+});
+export type AuditEventInput = z.infer<typeof AuditEventInput>;
+
+export const AuditRecord = AuditEventInput.extend({
+  /** Time-ordered id: the record's place in every view (`<at>#<id>`). */
+  id: z.string(),
+  at: z.string(),
+  /** Epoch seconds: DynamoDB TTL removes the record after VAULT_AUDIT_RETENTION_DAYS. */
+  expires_at: z.int(),
+  /** Id (hex) of the server key whose audit subkey made `mac`. */
+  mac_key_id: z.string(),
+  mac: z.string(),
+});
+export type AuditRecord = z.infer<typeof AuditRecord>;
+
+/** The MAC-covered fields, in a fixed order (absent → empty string, numbers as decimal text). */
+const MAC_FIELDS = [
+  'id',
+  'at',
+  'expires_at',
+  'tenant',
+  'key_id',
+  'action',
+  'agent_id',
+  'profile',
+  'slot',
+  'generation',
+  'status',
+  'result',
+  'source_ip',
+  'request_id',
+  'session_id',
+] as const satisfies readonly (keyof AuditRecord)[];
+
+const MAC_LABEL = 'agent-vault/audit/v1';
+
+
+/** The MAC of a record (its `mac`, `mac_key_id` aside) under a server key. */
+export function computeAuditMac(serverKey: ServerKey, record: Omit<AuditRecord, 'mac' | 'mac_key_id'>): string {
+  const parts = MAC_FIELDS.map((f) => {
+    const v = record[f];
+    return v === undefined ? '' : String(v);
+  });
+  return createHmac('sha256', serverKey.auditMacKey).update(lengthPrefixed(MAC_LABEL, ...parts)).digest('hex');
+}
+
+/**
+ * A time-ordered record id: 12 hex digits of milliseconds, 4 of a per-process sequence within
+ * that millisecond (so one process's records keep their order), then 12 random hex digits (so
+ * records from different processes never collide).
+ */
+export function newAuditId(at: Date): string {
+  const ms = at.getTime();
+  sequence = ms === lastMs ? sequence + 1 : 0;
+  lastMs = ms;
+  return ms.toString(16).padStart(12, '0') + (sequence & 0xffff).toString(16).padStart(4, '0') + randomBytes(6).toString('hex');
+}
+let lastMs = -1;
+let sequence = 0;
+
+/** Builds the full record for an event: id, time, expiry and the MAC under the current server key. */
+export function sealAuditRecord(serverKeys: ServerKeyRing, event: AuditEventInput, at: Date, retentionSeconds: number): AuditRecord {
+  const input = AuditEventInput.parse(event); // drops anything not in the schema: no stray field reaches the log
+  const body = {
+    ...input,
+    id: newAuditId(at),
+    at: at.toISOString(),
+    expires_at: Math.floor(at.getTime() / 1000) + retentionSeconds,
+  };
+  const key = serverKeys.current;
+  return { ...body, mac_key_id: key.idHex, mac: computeAuditMac(key, body) };
+}
+
+/** Why a stored record fails verification, or undefined if it is intact. */
+export function auditRecordProblem(serverKeys: ServerKeyRing, record: AuditRecord): string | undefined {
+  const key = serverKeys.byId(record.mac_key_id);
+  if (!key) return `its MAC key ${record.mac_key_id} is not in the server key ring`;
+  const { mac, mac_key_id: _kid, ...body } = record;
+  if (!/^[0-9a-f]{64}$/.test(mac)) return 'its MAC is malformed (the record was edited)';
+  const expected = Buffer.from(computeAuditMac(key, body), 'hex');
+  return timingSafeEqual(expected, Buffer.from(mac, 'hex')) ? undefined : 'its MAC does not match (the record was edited)';
+}

@@ -1,0 +1,196 @@
+import { queryAudit, writeAudit } from '../audit/log.ts';
+import { type AuditAction, type AuditRecord, USE_ACTIONS } from '../audit/record.ts';
+import { slotFor } from '../credentials/profile-keys.ts';
+import { isSameSeal, openProfileKeys, openValues, parseTokenOrThrow, sealProfile, assertBoundToAgent, verifyToken } from '../credentials/sealed-profile.ts';
+import { normalizeAllowedSourceIps } from '../credentials/source-ip.ts';
+import { expiryFrom, tokenState } from '../credentials/token-state.ts';
+import { type UsageSummary, isInUse, usageSummary } from '../credentials/usage.ts';
+import { newToken } from '../crypto/token.ts';
+import type { Caller, Deps } from '../deps.ts';
+import { ConflictError, NotFoundError, ProfileInUseError, agentNotFound } from '../errors.ts';
+import { loadProfileContext } from '../repositories/profile-context.ts';
+import { type ProfileRecord, type ProfileSettings, profileRepository } from '../repositories/profiles.ts';
+import { sessionRepository } from '../repositories/sessions.ts';
+import type { ProfileItem } from '../schemas/items.ts';
+import type { PatchProfileBody, RotateProfileBody } from '../schemas/lifecycle.ts';
+
+/**
+ * A profile's lifecycle besides create/replace/update: rotate its token, PATCH its non-secret
+ * settings, read its usage, delete it (refused while in use unless forced). Every change is
+ * audited before it is answered; a change whose record cannot be written answers 503.
+ */
+
+/** How often a PATCH that lost a race to another PATCH re-reads and applies itself again. */
+const MAX_PATCH_ATTEMPTS = 5;
+/** Uses shown by GET .../usage. */
+const USAGE_LIMIT = 50;
+
+/** What the lifecycle part of the metadata is made of. */
+type LifecycleFields = Pick<
+  ProfileItem,
+  'active' | 'description' | 'token_expires_at' | 'allowed_source_ips' | 'daily_uses' | 'in_flight_until' | 'last_used_at' | 'use_count'
+>;
+
+/** The lifecycle fields of a profile's metadata (never a value, never a token). */
+export function lifecycleMetadata(item: LifecycleFields, now: Date) {
+  const usage = usageSummary(item, now);
+  return {
+    active: item.active,
+    description: item.description,
+    token_expires_at: item.token_expires_at,
+    token_state: tokenState(item.token_expires_at, now),
+    allowed_source_ips: item.allowed_source_ips,
+    uses_last_7_days: usage.uses_last_7_days,
+    in_flight_until: usage.in_flight_until,
+  };
+}
+
+/** The audit event of a change to a profile by `caller`. */
+export function changeEvent(caller: Caller, action: AuditAction, item: Pick<ProfileItem, 'agent_id' | 'name' | 'slot' | 'generation'>, status = 200) {
+  return {
+    tenant: caller.tenant,
+    key_id: caller.apiKeyId || 'system',
+    action,
+    agent_id: item.agent_id,
+    profile: item.name,
+    slot: item.slot,
+    generation: item.generation,
+    status,
+    result: 'ok',
+    source_ip: caller.sourceIp,
+    request_id: caller.requestId,
+  };
+}
+
+const profileNameNotFound = (agentId: string, name: string) =>
+  new NotFoundError(`No auth profile named "${name}" for agent "${agentId}"`, 'profile_not_found');
+
+/** The agent and the named profile in one read; 404 for either missing. */
+async function requireNamedProfile(deps: Deps, tenant: string, agentId: string, name: string): Promise<ProfileItem> {
+  const ctx = await loadProfileContext(deps.db, tenant, agentId, slotFor(tenant, agentId, name).toString('hex'));
+  if (!ctx.agent) throw agentNotFound(agentId);
+  if (!ctx.profile || ctx.profile.agent_incarnation !== ctx.agent.incarnation) throw profileNameNotFound(agentId, name);
+  return ctx.profile;
+}
+
+/**
+ * POST .../auth-profiles/{name}/rotate: a new token (generation + 1) for the same values,
+ * re-encrypted under it. The old token is dead from this write on; its saved session goes too.
+ * An expired or inactive profile can be rotated (that is how an expired token is renewed); the
+ * token must still verify — unknown, wrong and other-profile tokens answer the usual 404.
+ */
+export async function rotateProfile(deps: Deps, caller: Caller, agentId: string, name: string, body: RotateProfileBody) {
+  const token = parseTokenOrThrow(body.auth_token);
+  const expiresAt = expiryFrom(deps.now(), body.expires_in_hours);
+  const slotHex = slotFor(caller.tenant, agentId, name).toString('hex');
+  const ctx = await loadProfileContext(deps.db, caller.tenant, agentId, slotHex);
+  if (!ctx.agent) throw agentNotFound(agentId);
+  // A token of another profile of this agent verifies against nothing here: same 404, same work.
+  const found = token.slot.toString('hex') === slotHex ? ctx.profile : undefined;
+  const verified = verifyToken(deps, caller.tenant, agentId, token, found);
+  assertBoundToAgent(verified, ctx.agent.incarnation);
+  const previous = verified.item;
+  const values = openValues(deps, openProfileKeys(deps, verified));
+
+  const fresh = newToken(token.slot);
+  const now = deps.now().toISOString();
+  const { pk: _pk, sk: _sk, entity: _e, ...kept } = previous;
+  const sealed = sealProfile(
+    deps.serverKeys.current,
+    { tenant: caller.tenant, agentId, slot: token.slot, generation: previous.generation + 1 },
+    fresh.secret,
+    previous.record_version + 1,
+    values,
+    { ...kept, updated_at: now },
+  );
+  // Everything else the profile carries (settings, usage, type config) stays as it was.
+  const record: ProfileRecord = { ...kept, ...sealed, token_expires_at: expiresAt };
+  const written = await profileRepository(deps.db).replace(record, previous);
+  if (!written && !isSameSeal(await profileRepository(deps.db).get(caller.tenant, agentId, slotHex), record)) {
+    throw new ConflictError(`Auth profile "${name}" was changed by another request while this rotation ran; retry with its current token`);
+  }
+  await Promise.all([
+    // The old generation's session would no longer open anyway; it is removed, not left behind.
+    sessionRepository(deps.db).delete(caller.tenant, agentId, slotHex),
+    writeAudit(deps, changeEvent(caller, 'rotate', record)),
+  ]);
+  return { auth_token: fresh.token, name, generation: record.generation, token_expires_at: expiresAt };
+}
+
+/**
+ * PATCH .../auth-profiles/{name}: edits only the non-secret settings sent, with no token. A
+ * PATCH racing another PATCH re-reads and applies itself again (its fields are absolute values,
+ * so applying them to the newer item is what the caller asked); a replace or rotate racing it
+ * fails its settings_version condition and retries, so no change is lost.
+ */
+export async function patchProfile(deps: Deps, caller: Caller, agentId: string, name: string, body: PatchProfileBody) {
+  // Absent: unchanged. null: removed (a REMOVE in the write).
+  const changes: { -readonly [K in keyof ProfileSettings]?: ProfileSettings[K] | null } = {};
+  if (body.active !== undefined) changes.active = body.active;
+  if (body.description !== undefined) changes.description = body.description;
+  if (body.allowed_source_ips !== undefined) changes.allowed_source_ips = normalizeAllowedSourceIps(body.allowed_source_ips);
+  if (body.allowed_hosts !== undefined) changes.allowed_hosts = body.allowed_hosts;
+  if (body.allowed_path_prefixes !== undefined) changes.allowed_path_prefixes = body.allowed_path_prefixes;
+  if (body.allowed_methods !== undefined) changes.allowed_methods = body.allowed_methods;
+  let item = await requireNamedProfile(deps, caller.tenant, agentId, name);
+  const repo = profileRepository(deps.db);
+  for (let attempt = 0; attempt < MAX_PATCH_ATTEMPTS; attempt++) {
+    const updated = await repo.patchSettings(caller.tenant, agentId, item.slot, changes, item, deps.now().toISOString());
+    if (updated) {
+      await writeAudit(deps, changeEvent(caller, 'patch', updated));
+      return updated;
+    }
+    item = await requireNamedProfile(deps, caller.tenant, agentId, name);
+  }
+  throw new ConflictError(`Auth profile "${name}" is being changed by other requests at the same time; retry`);
+}
+
+/** A use as GET .../usage shows it. */
+function toUse(r: AuditRecord) {
+  return {
+    at: r.at,
+    action: r.action as (typeof USE_ACTIONS)[number],
+    key_id: r.key_id,
+    status: r.status,
+    result: r.result,
+    source_ip: r.source_ip,
+    request_id: r.request_id,
+    session_id: r.session_id,
+  };
+}
+
+/** GET .../auth-profiles/{name}/usage: the counters and the last 50 uses (from the profile's audit view; no scan). */
+export async function profileUsage(deps: Deps, caller: Caller, agentId: string, name: string): Promise<UsageSummary & { uses: ReturnType<typeof toUse>[] }> {
+  const item = await requireNamedProfile(deps, caller.tenant, agentId, name);
+  const page = await queryAudit(deps, { tenant: caller.tenant, agentId, slot: item.slot, actions: USE_ACTIONS, limit: USAGE_LIMIT });
+  return { ...usageSummary(item, deps.now()), uses: page.records.map(toUse) };
+}
+
+/**
+ * DELETE .../auth-profiles/{name}: its token is useless from this moment. A profile used within
+ * VAULT_IN_USE_WINDOW_HOURS, or with a run that may still be going, answers 409 profile_in_use
+ * with its usage summary unless `force` is set.
+ */
+export async function deleteProfileChecked(deps: Deps, caller: Caller, agentId: string, name: string, force: boolean): Promise<void> {
+  const item = await requireNamedProfile(deps, caller.tenant, agentId, name);
+  const now = deps.now();
+  if (!force && isInUse(item, now, deps.config.inUseWindowMs)) {
+    const hours = deps.config.inUseWindowMs / 3_600_000;
+    throw new ProfileInUseError(
+      `Auth profile "${name}" was used in the last ${hours} hour${hours === 1 ? '' : 's'} or has a run in flight; ` +
+        'delete it anyway with ?force=true, or switch it off with PATCH {"active": false}',
+      { ...usageSummary(item, now) },
+    );
+  }
+  // Session, profile, session again. The first delete comes before the profile's, so a failure
+  // in between leaves the profile for the caller's retry, never a session without its profile.
+  // The last one closes the race with a run saving its session meanwhile: a save before it is
+  // removed by it, and a run saving after it finds the profile gone when it checks after saving
+  // (saveSession in services/runs.ts) and removes its own.
+  const sessions = sessionRepository(deps.db);
+  await sessions.delete(caller.tenant, agentId, item.slot);
+  if (!(await profileRepository(deps.db).delete(caller.tenant, agentId, item.slot))) throw profileNameNotFound(agentId, name);
+  await sessions.delete(caller.tenant, agentId, item.slot);
+  await writeAudit(deps, changeEvent(caller, 'delete', item, 204));
+}
+

@@ -1,0 +1,134 @@
+import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { queryAudit, verifyAuditLog, writeAudit } from '#shared/audit/log';
+import type { AuditEventInput, AuditRecord } from '#shared/audit/record';
+import { keys } from '#shared/keys';
+import { useTestStore } from '#test/support/dynamo';
+
+const t = useTestStore();
+
+let seq = 0;
+/** A fresh tenant per test, so views never share records. */
+const freshTenant = () => `tenant-${++seq}-${Date.now()}`;
+const SLOT_A = 'aa'.repeat(16);
+const SLOT_B = 'bb'.repeat(16);
+
+/** Writes `n` records at one-second steps (clock driven by the test), returns them oldest first. */
+async function writeMany(tenant: string, n: number, make: (i: number) => Partial<AuditEventInput> = () => ({})): Promise<AuditRecord[]> {
+  const out: AuditRecord[] = [];
+  const base = Date.parse('2026-12-01T00:00:00.000Z');
+  for (let i = 0; i < n; i++) {
+    const deps = { ...t.deps, now: () => new Date(base + i * 1000) };
+    out.push(
+      await writeAudit(deps, {
+        tenant,
+        key_id: 'k1',
+        action: 'run',
+        agent_id: 'bot',
+        profile: 'a',
+        slot: SLOT_A,
+        status: 200,
+        result: 'ok',
+        ...make(i),
+      }),
+    );
+  }
+  return out;
+}
+
+const laterNow = { now: () => new Date('2026-12-02T00:00:00.000Z') };
+
+describe('audit log views', () => {
+  it('pages a tenant view newest first, with cursors, without repeats or gaps', async () => {
+    const tenant = freshTenant();
+    const written = await writeMany(tenant, 7);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await queryAudit({ db: t.store.db, ...laterNow }, { tenant, limit: 3, cursor });
+      seen.push(...page.records.map((r) => r.id));
+      cursor = page.next;
+      pages++;
+    } while (cursor && pages < 10);
+    expect(seen).toEqual(written.map((r) => r.id).reverse());
+  });
+
+  it('answers per agent and per profile from their own partitions', async () => {
+    const tenant = freshTenant();
+    await writeMany(tenant, 6, (i) => ({ agent_id: i % 2 ? 'bot' : 'other', slot: i < 3 ? SLOT_A : SLOT_B, profile: i < 3 ? 'a' : 'b' }));
+    const byAgent = await queryAudit({ db: t.store.db, ...laterNow }, { tenant, agentId: 'bot', limit: 50 });
+    expect(byAgent.records.map((r) => r.agent_id)).toEqual(['bot', 'bot', 'bot']);
+    const byProfile = await queryAudit({ db: t.store.db, ...laterNow }, { tenant, agentId: 'bot', slot: SLOT_B, limit: 50 });
+    expect(byProfile.records.map((r) => [r.agent_id, r.profile])).toEqual([
+      ['bot', 'b'],
+      ['bot', 'b'],
+    ]);
+  });
+
+  it('filters by action and since, filling the page across filtered-out records', async () => {
+    const tenant = freshTenant();
+    const written = await writeMany(tenant, 12, (i) => ({ action: i % 4 === 0 ? 'rotate' : 'run' }));
+    const rotations = await queryAudit({ db: t.store.db, ...laterNow }, { tenant, actions: ['rotate'], limit: 2 });
+    expect(rotations.records.map((r) => r.id)).toEqual([written[8]?.id, written[4]?.id]);
+    const rest = await queryAudit({ db: t.store.db, ...laterNow }, { tenant, actions: ['rotate'], limit: 2, cursor: rotations.next });
+    expect(rest.records.map((r) => r.id)).toEqual([written[0]?.id]);
+    const since = await queryAudit({ db: t.store.db, ...laterNow }, { tenant, since: written[9]?.at, limit: 50 });
+    expect(since.records.map((r) => r.id)).toEqual([written[11]?.id, written[10]?.id, written[9]?.id]);
+  });
+
+  it('treats records past their retention as gone', async () => {
+    const tenant = freshTenant();
+    await writeMany(tenant, 2);
+    const farFuture = { now: () => new Date(Date.parse('2026-12-01T00:00:00Z') + (t.deps.config.auditRetentionSeconds + 10) * 1000) };
+    expect((await queryAudit({ db: t.store.db, ...farFuture }, { tenant, limit: 10 })).records).toEqual([]);
+  });
+
+  it('refuses a cursor from another view', async () => {
+    const tenant = freshTenant();
+    await writeMany(tenant, 3);
+    const page = await queryAudit({ db: t.store.db, ...laterNow }, { tenant, limit: 1 });
+    await expect(queryAudit({ db: t.store.db, ...laterNow }, { tenant: freshTenant(), limit: 1, cursor: page.next })).rejects.toThrow(/cursor/);
+  });
+});
+
+describe('verifyAuditLog', () => {
+  it('passes an untouched log and reports an edited, an extended and a moved record', async () => {
+    const tenant = freshTenant();
+    const [first, second, third] = await writeMany(tenant, 3);
+    const db = t.store.db;
+    expect(await verifyAuditLog(t.deps, tenant)).toEqual({ checked: 9, problems: [] });
+
+    const sk = (r: AuditRecord | undefined) => keys.auditSort(r?.at as string, r?.id as string);
+    // Edited: the result of a refusal rewritten to look like a success.
+    await db.doc.send(
+      new UpdateCommand({
+        TableName: db.tableName,
+        Key: { pk: keys.auditProfile(tenant, 'bot', SLOT_A), sk: sk(first) },
+        UpdateExpression: 'SET #r = :r',
+        ExpressionAttributeNames: { '#r': 'result' },
+        ExpressionAttributeValues: { ':r': 'forged' },
+      }),
+    );
+    // Extended: an attribute no record has.
+    await db.doc.send(
+      new UpdateCommand({
+        TableName: db.tableName,
+        Key: { pk: keys.auditTenant(tenant), sk: sk(second) },
+        UpdateExpression: 'SET note = :n',
+        ExpressionAttributeValues: { ':n': 'x' },
+      }),
+    );
+    // Moved: the agent view's copy put under another agent's partition.
+    await db.doc.send(new DeleteCommand({ TableName: db.tableName, Key: { pk: keys.auditAgent(tenant, 'bot'), sk: sk(third) } }));
+    await db.doc.send(new PutCommand({ TableName: db.tableName, Item: { ...third, pk: keys.auditAgent(tenant, 'other'), sk: sk(third), entity: 'audit', view: 'agent' } }));
+
+    const { checked, problems } = await verifyAuditLog(t.deps, tenant);
+    expect(checked).toBe(9);
+    expect(problems.map((p) => p.problem).sort()).toEqual([
+      'it has attributes no audit record has: note',
+      'its MAC does not match (the record was edited)',
+      'its key does not match its tenant, agent, profile, time and id (the record was moved)',
+    ]);
+  });
+});
