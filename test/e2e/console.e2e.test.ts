@@ -190,10 +190,15 @@ describe.skipIf(!hasChromium())('browser console (headless Chromium)', () => {
     await shot('profile');
   });
 
-  it('deletes the profile after a confirmation; its token dies at once', async () => {
+  it('deletes the profile after a confirmation, and a second one as it is in use; its token dies at once', async () => {
     await page.getByTestId('delete-profile').click();
     expect((await vault.call('GET', '/v1/agents/crm-bot/auth-profiles/alice')).status).toBe(200); // one click only arms it
     await page.getByTestId('delete-profile').click();
+    // It ran a moment ago: the vault answers 409 profile_in_use, and the console offers the forced delete.
+    await page.getByText(/was used in the last 24 hours/).waitFor();
+    expect((await vault.call('GET', '/v1/agents/crm-bot/auth-profiles/alice')).status).toBe(200);
+    await page.getByTestId('delete-profile-force').click();
+    await page.getByTestId('delete-profile-force').click();
 
     await page.waitForURL(/#\/agents\/crm-bot$/);
     await page.getByText('No profiles for this agent yet.').waitFor();

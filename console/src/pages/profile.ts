@@ -1,7 +1,7 @@
-import { api, path } from '../api.ts';
+import { ApiError, api, path } from '../api.ts';
 import { authTypeOf } from '../auth-types.ts';
 import { activeBadge, tokenBadge } from '../badges.ts';
-import { type Child, details, h, notice, time } from '../dom.ts';
+import { type Child, details, h, notice, replace, time } from '../dom.ts';
 import { profileSections } from '../profile-extensions.ts';
 import { type Page, route } from '../router.ts';
 import type { Profile } from '../types.ts';
@@ -46,6 +46,24 @@ export const profilePage: Page = {
     }
 
     const msg = notice();
+    const forceSlot = h('div', {});
+    const deleted = () => ctx.navigate(route('/agents/:agent_id', { agent_id: id }));
+    // A profile used recently (or with a run in flight) answers 409 profile_in_use: say so and
+    // offer the forced delete as a second, explicit step.
+    const force = confirmButton(
+      'Delete anyway',
+      'Click again: it is in use, and its token stops working at once',
+      async () => {
+        msg.clear();
+        try {
+          await api('DELETE', `${path`/v1/agents/${id}/auth-profiles/${name}`}?force=true`);
+          deleted();
+        } catch (err) {
+          msg.show(err instanceof Error ? err.message : String(err));
+        }
+      },
+      'delete-profile-force',
+    );
     const remove = confirmButton(
       'Delete profile',
       'Click again: the token stops working at once',
@@ -53,9 +71,10 @@ export const profilePage: Page = {
         msg.clear();
         try {
           await api('DELETE', path`/v1/agents/${id}/auth-profiles/${name}`);
-          ctx.navigate(route('/agents/:agent_id', { agent_id: id }));
+          deleted();
         } catch (err) {
           msg.show(err instanceof Error ? err.message : String(err));
+          if (err instanceof ApiError && err.code === 'profile_in_use') replace(forceSlot, force);
         }
       },
       'delete-profile',
@@ -71,6 +90,7 @@ export const profilePage: Page = {
       ...sections,
       h('div', { class: 'actions' }, h('a', { class: 'button secondary', href: `#${route('/agents/:agent_id/run', { agent_id: id })}` }, 'Start a run'), remove),
       msg.el,
+      forceSlot,
     );
   },
 };
