@@ -33,7 +33,7 @@ export interface AuthType {
 }
 
 /**
- * `custom` (today's only type): one input per input argument the agent declares; the values
+ * `custom` (the default): one input per input argument the agent declares; the values
  * become `auth_data` as typed. Secret arguments get password inputs.
  */
 const custom: AuthType = {
@@ -51,7 +51,64 @@ const custom: AuthType = {
   body: (values) => ({ auth_data: Object.fromEntries(Object.entries(values).filter(([, v]) => v !== '')) }),
 };
 
-const registry: AuthType[] = [custom];
+const text = (name: string, label: string, hint?: string, required = true): FieldSpec => ({ name, label, secret: false, required, ...(hint ? { hint } : {}) });
+const secret = (name: string, label: string, hint?: string): FieldSpec => ({ name, label, secret: true, required: true, ...(hint ? { hint } : {}) });
+const select = (name: string, label: string, options: readonly string[], hint?: string): FieldSpec => ({ name, label, secret: false, required: true, kind: 'select', options, ...(hint ? { hint } : {}) });
+/** Non-empty values of `keys` only. */
+const pick = (values: Readonly<Record<string, string>>, keys: readonly string[]) => Object.fromEntries(keys.filter((k) => values[k]).map((k) => [k, values[k] as string]));
+
+/** bearer: auth_data {token}, sent as `Authorization: Bearer <token>`. */
+const bearer: AuthType = {
+  id: 'bearer',
+  label: 'Bearer token',
+  description: 'One token, sent as Authorization: Bearer <token>.',
+  fields: () => [secret('token', 'Token')],
+  body: (v) => ({ auth_type: 'bearer', auth_data: pick(v, ['token']) }),
+};
+
+/** basic: auth_data {username, password}. */
+const basic: AuthType = {
+  id: 'basic',
+  label: 'Basic (username and password)',
+  description: 'HTTP Basic authentication.',
+  fields: () => [text('username', 'Username'), secret('password', 'Password')],
+  body: (v) => ({ auth_type: 'basic', auth_data: pick(v, ['username', 'password']) }),
+};
+
+/** api_key: one named key, sent in a header, the query or the body (auth_config.api_key_method). */
+const apiKey: AuthType = {
+  id: 'api_key',
+  label: 'API key',
+  description: 'A named API key sent in a header, the query string or the body.',
+  fields: () => [text('key_name', 'Key name', 'e.g. X-Api-Key'), secret('key_value', 'Key value'), select('api_key_method', 'Sent in', ['header', 'query', 'body'])],
+  body: (v) => ({ auth_type: 'api_key', auth_config: { api_key_method: v.api_key_method || 'header' }, auth_data: v.key_name && v.key_value ? { [v.key_name]: v.key_value } : {} }),
+  details: (p) => [['Sent in', String(p.auth_config?.api_key_method ?? 'header')]],
+};
+
+/** oauth2_client_credentials: the client secret is sealed; token URL and scope are config, in clear. */
+const oauth2: AuthType = {
+  id: 'oauth2_client_credentials',
+  label: 'OAuth2 client credentials',
+  description: 'The vault fetches and caches access tokens from the token URL.',
+  fields: () => [
+    text('token_url', 'Token URL', 'https://…'),
+    text('scope', 'Scope', 'optional', false),
+    select('client_auth', 'Client authentication', ['basic', 'post']),
+    text('client_id', 'Client id'),
+    secret('client_secret', 'Client secret'),
+  ],
+  body: (v) => ({
+    auth_type: 'oauth2_client_credentials',
+    auth_config: { token_url: v.token_url, ...(v.scope ? { scope: v.scope } : {}), client_auth: v.client_auth || 'basic' },
+    auth_data: pick(v, ['client_id', 'client_secret']),
+  }),
+  details: (p) => [
+    ['Token URL', String(p.auth_config?.token_url ?? '—')],
+    ['Scope', p.auth_config?.scope === undefined ? undefined : String(p.auth_config.scope)],
+  ],
+};
+
+const registry: AuthType[] = [custom, bearer, basic, apiKey, oauth2];
 
 /** Adds an auth type (e.g. `bearer` once the typed-profile API exists); the first one is the default. */
 export function registerAuthType(type: AuthType): void {

@@ -9,6 +9,7 @@ import { type TestVault, startTestVault } from '#test/support/vault';
 // Screenshots for the README: `npm run screenshots` sets this and writes docs/screenshots/*.png.
 const SHOTS = process.env.VAULT_SCREENSHOTS ? join(process.cwd(), 'docs', 'screenshots') : undefined;
 const CANARY = 'canary-pw-7f3a9c1e';
+const BEARER_CANARY = 'canary-bearer-51d0e2b7';
 
 if (!hasChromium()) console.warn('console e2e skipped: /usr/bin/chromium is missing (apt-get install -y chromium; .ci/run does it)');
 
@@ -207,6 +208,27 @@ describe.skipIf(!hasChromium())('browser console (headless Chromium)', () => {
     expect(run.status).toBe(404);
   });
 
+  it('creates a bearer profile with the fields of its type', async () => {
+    await page.goto(`${vault.url}/console/#/agents/crm-bot/profiles/new`);
+    await page.getByTestId('profile-name').fill('svc');
+    await page.getByTestId('auth-type').selectOption('bearer');
+    expect(await page.locator('[data-field]').evaluateAll((els) => els.map((e) => e.getAttribute('data-field')))).toEqual(['token']);
+    await page.locator('[data-field="token"]').fill(BEARER_CANARY);
+    await page.getByTestId('create-profile').click();
+
+    expect(await page.getByTestId('auth-token').textContent()).toMatch(/^avt_/);
+    await page.getByRole('button', { name: 'I have saved it' }).click();
+    await page.waitForURL(/#\/agents\/crm-bot\/profiles\/svc$/);
+    await page.getByRole('heading', { name: 'Profile svc' }).waitFor();
+    const text = (await page.locator('main').textContent()) ?? '';
+    expect(text).toContain('Bearer token');
+    expect(text).not.toContain(BEARER_CANARY);
+    const stored = await vault.call('GET', '/v1/agents/crm-bot/auth-profiles/svc');
+    expect(stored.json).toMatchObject({ auth_type: 'bearer', fields: ['token'] });
+    await page.goto(`${vault.url}/console/#/agents/crm-bot`);
+    await expect.poll(() => page.getByTestId('profiles-table').locator('tbody tr td').allTextContents()).toEqual(expect.arrayContaining(['svc', 'bearer']));
+  });
+
   it('shows the agents list', async () => {
     await page.goto(`${vault.url}/console/#/agents`);
 
@@ -220,6 +242,7 @@ describe.skipIf(!hasChromium())('browser console (headless Chromium)', () => {
       expect(u).not.toContain(vault.apiKey);
       expect(u).not.toContain(token);
       expect(u).not.toContain(CANARY);
+      expect(u).not.toContain(BEARER_CANARY);
     }
     expect(await page.evaluate('localStorage.length')).toBe(0);
     expect(cspErrors).toEqual([]);
