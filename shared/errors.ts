@@ -71,6 +71,15 @@ export class ProfileNotFoundError extends NotFoundError {
 export const agentNotFound = (agentId: string) =>
   new NotFoundError(`No agent "${agentId}" in this tenant; register it with POST /v1/agents first`, 'agent_not_found');
 
+/**
+ * A stored item failed its integrity MAC (written by someone without the server key, or from
+ * before MACs existed): it is refused and never used. A 500, because nothing the caller sent is
+ * wrong; the message says what to do and nothing about why the check failed.
+ */
+export class IntegrityError extends withStatus(500, 'integrity_check_failed') {
+  override readonly name = 'IntegrityError';
+}
+
 export class MethodNotAllowedError extends HttpError {
   override readonly name = 'MethodNotAllowedError';
   readonly status = 405;

@@ -7,6 +7,7 @@ import { type Config, loadConfig, silenceSdkNodeVersionWarning } from '#shared/c
 import { KEY_RING_FILE, loadOrCreateLocalKeyRing } from '#infra/local/key-ring-file';
 import { type ServerKeyRing, rotateServerKeyRingJson } from '#shared/crypto/server-key';
 import { type AuditVerification, verifyAuditLog } from '#shared/audit/log';
+import { createLogger } from '#shared/log';
 import { ensureTable } from '#infra/local/table';
 import { API_KEY_PREFIX, mintApiKey } from '#shared/services/api-keys';
 import { type DataDirLock, acquireDataDirLock, displayPath, inUseMessage, isAlive, lockHolder, prepareDataDir } from './data-dir.ts';
@@ -17,7 +18,8 @@ const USAGE = `agent-vault admin
   npm run admin -- create-api-key --tenant <tenant> [--label <text>]
       Mints a tenant API key, prints it once, stores only its SHA-256.
       Local store: works whether or not the server runs (while it runs, through its store's
-      socket in the data folder). Deployed table: VAULT_MODE=aws VAULT_TABLE_NAME=<table> AWS_REGION=<region>.
+      socket in the data folder). Deployed table: VAULT_MODE=aws VAULT_TABLE_NAME=<table> AWS_REGION=<region>
+      VAULT_SERVER_KEY_SECRET_ID=<ServerKeySecretArn> (the key item carries a MAC under the server key).
 
   npm run admin -- new-api-key
       Prints a random, well-formed API key without storing it (for VAULT_BOOTSTRAP_API_KEY).
@@ -77,22 +79,24 @@ async function withStore<T>(fn: (db: Db, config: Config) => Promise<T>): Promise
 }
 
 function createApiKey(tenant: string, label: string | undefined): Promise<string> {
-  return withStore((db) => mintApiKey({ db, now: () => new Date() }, tenant, label));
+  // API key items carry a MAC under the server key, so minting needs the ring.
+  return withStore(async (db, config) => mintApiKey({ db, now: () => new Date(), serverKeys: await serverKeyRing(config), log: createLogger() }, tenant, label));
 }
 
 /** Checks every audit record's MAC under the server key ring (local file, or Secrets Manager on AWS). */
 function verifyAudit(tenant: string | undefined): Promise<AuditVerification> {
   return withStore(async (db, config) => {
-    let serverKeys: ServerKeyRing;
-    if (config.mode === 'aws') {
-      if (!config.serverKeySecretId) throw new Error('verify-audit on AWS needs VAULT_SERVER_KEY_SECRET_ID');
-      const { loadServerKeyRingFromSecretsManager } = await import('#shared/aws/server-key-secret');
-      serverKeys = await loadServerKeyRingFromSecretsManager(config.serverKeySecretId);
-    } else {
-      serverKeys = await loadOrCreateLocalKeyRing(config.dataDir);
-    }
+    const serverKeys = await serverKeyRing(config);
     return verifyAuditLog({ db, serverKeys }, tenant);
   });
+}
+
+/** The server key ring: the data folder's locally, Secrets Manager's on AWS (API key items carry a MAC under it). */
+async function serverKeyRing(config: Config): Promise<ServerKeyRing> {
+  if (config.mode === 'local') return loadOrCreateLocalKeyRing(config.dataDir);
+  if (!config.serverKeySecretId) throw new Error('VAULT_SERVER_KEY_SECRET_ID (the ServerKeySecretArn output) is required for a deployed table (API key items and audit records carry MACs under the server key)');
+  const { loadServerKeyRingFromSecretsManager } = await import('#shared/aws/server-key-secret');
+  return loadServerKeyRingFromSecretsManager(config.serverKeySecretId);
 }
 
 async function rotateLocalServerKey(): Promise<string> {

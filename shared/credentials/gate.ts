@@ -1,6 +1,7 @@
 import { writeAudit } from '../audit/log.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { ProfileNotFoundError, agentNotFound } from '../errors.ts';
+import { verifiedAgent } from '../integrity.ts';
 import { loadProfileContext } from '../repositories/profile-context.ts';
 import { profileRepository } from '../repositories/profiles.ts';
 import type { AgentItem, SessionItem } from '../schemas/items.ts';
@@ -8,6 +9,7 @@ import {
   type OpenedProfile,
   type VerifiedToken,
   assertBoundToAgent,
+  assertRunnerApproved,
   openProfileKeys,
   openValues,
   parseTokenOrThrow,
@@ -105,8 +107,10 @@ export const POLICY: readonly PolicyCheck[] = [boundToAgentIncarnation];
 
 /**
  * Opens a credential for one use by `caller` (its tenant scopes every read).
- * Malformed token → 400 before any read; unknown agent → 404 agent_not_found; unknown profile,
- * wrong secret, other agent or tenant, or an earlier registration's profile → the same 404.
+ * Malformed token → 400 before any read; unknown agent → 404 agent_not_found; an agent that fails
+ * its integrity check → 500 agent_integrity_check_failed; unknown profile, wrong secret, other
+ * agent or tenant, or an earlier registration's profile → the same 404; a run whose agent's runner
+ * moved to an origin the profile never approved → 409 runner_changed.
  */
 export async function openForUse(
   deps: Deps,
@@ -118,8 +122,9 @@ export async function openForUse(
   // Resolve the credential to a slot and key material (a grant will resolve here too).
   const token = parseTokenOrThrow(credential.token);
   const ctx = await loadProfileContext(deps.db, caller.tenant, credential.agentId, token.slot.toString('hex'), { withSession: options.withSession });
-  if (!ctx.agent) throw agentNotFound(credential.agentId);
-  const agent = ctx.agent;
+  // The agent's MAC is checked before anything it says (runner, incarnation, input args) is used.
+  const agent = verifiedAgent(deps, caller.tenant, credential.agentId, ctx.agent);
+  if (!agent) throw agentNotFound(credential.agentId);
   const found = ctx.profile;
   // Caller IP allow-list, before verification: a caller outside it learns nothing about the token.
   const ipRefusal = found && sourceIpRefusal(found, caller);
@@ -143,6 +148,8 @@ export async function openForUse(
   if (refusal) await refuseUse(deps, caller, purpose, item, refusal);
   // Decrypt.
   const profile = openProfileKeys(deps, verified);
+  // A run hands the values to the agent's runner: only to the origin the token holder approved.
+  if (purpose === 'run') assertRunnerApproved(profile, agent);
   const secret = openValues(deps, profile);
   return {
     purpose,

@@ -70,6 +70,16 @@ export class ProfileKeys {
     return hkdfExpand(this.prk, lengthPrefixed('commit/v1', b.tenant, b.agentId, b.slot, b.generation), 32);
   }
 
+  /**
+   * 32-byte tag over the runner origin the token holder approved for this record version:
+   * HKDF-Expand(prk, "runner-approval/v1" ‖ tenant ‖ agent ‖ slot ‖ generation ‖ record version ‖ origin).
+   * Only a token holder can make one, so a table writer cannot approve another runner.
+   */
+  runnerApproval(recordVersion: number, origin: string): Buffer {
+    const b = this.binding;
+    return hkdfExpand(this.prk, lengthPrefixed('runner-approval/v1', b.tenant, b.agentId, b.slot, b.generation, recordVersion, origin), 32);
+  }
+
   private keyFor(aad: Buffer) {
     return (salt: Buffer) => hkdfExpand(this.prk, lengthPrefixed('enc/v1', salt, aad), 32);
   }

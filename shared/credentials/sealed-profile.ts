@@ -3,9 +3,9 @@ import { constantTimeEqual } from '../crypto/server-seal.ts';
 import type { ServerKey } from '../crypto/server-key.ts';
 import { TokenFormatError, parseToken } from '../crypto/token.ts';
 import type { Deps } from '../deps.ts';
-import { ProfileNotFoundError, ValidationError } from '../errors.ts';
+import { ConflictError, ProfileNotFoundError, ValidationError } from '../errors.ts';
 import { DEFAULT_SETTINGS, type ProfileRecord } from '../repositories/profiles.ts';
-import type { ProfileItem } from '../schemas/items.ts';
+import type { AgentItem, ProfileItem } from '../schemas/items.ts';
 import { type ProfileBinding, ProfileKeys, computeVerifier } from './profile-keys.ts';
 
 /**
@@ -46,7 +46,9 @@ export function parseTokenOrThrow(token: string): ParsedToken {
 }
 
 /** The fields sealProfile itself derives from the binding, the key material and the values. */
-type SealedFields = 'tenant' | 'agent_id' | 'slot' | 'generation' | 'record_version' | 'server_key_id' | 'verifier' | 'commitment' | 'fields';
+type SealedFields =
+  | 'tenant' | 'agent_id' | 'slot' | 'generation' | 'record_version' | 'server_key_id' | 'verifier' | 'commitment' | 'fields'
+  | 'runner_origin' | 'runner_approval';
 
 /**
  * What a sealed profile record carries besides its key material and values. Settings, usage and
@@ -56,13 +58,25 @@ type SealedFields = 'tenant' | 'agent_id' | 'slot' | 'generation' | 'record_vers
 export type ProfileMeta = Pick<ProfileRecord, 'name' | 'agent_incarnation' | 'should_save_session' | 'created_at' | 'updated_at'> &
   Partial<Omit<ProfileRecord, SealedFields>>;
 
-/** Encrypts every value under the profile's keys and builds the record (verifier + commitment included). */
+/**
+ * The origin (scheme://host[:port]) of a runner URL: what a profile holder approves. A new path on
+ * the same server needs no new approval; another host, port or scheme does.
+ */
+export function runnerOriginOf(url: string): string {
+  return new URL(url).origin;
+}
+
+/**
+ * Encrypts every value under the profile's keys and builds the record: verifier, commitment, and
+ * the approval of `runnerOrigin` (the agent's runner origin as the token holder writes it).
+ */
 export function sealProfile(
   serverKey: ServerKey,
   binding: ProfileBinding,
   secret: Buffer,
   recordVersion: number,
   values: Readonly<Record<string, string>>,
+  runnerOrigin: string,
   meta: ProfileMeta,
 ): ProfileRecord {
   const keys = new ProfileKeys(serverKey, binding, secret);
@@ -86,6 +100,8 @@ export function sealProfile(
     verifier: computeVerifier(serverKey, binding, secret),
     commitment: keys.commitment(),
     fields,
+    runner_origin: runnerOrigin,
+    runner_approval: keys.runnerApproval(recordVersion, runnerOrigin),
   };
 }
 
@@ -124,14 +140,41 @@ export function assertBoundToAgent(verified: VerifiedToken, agentIncarnation: st
   if (verified.item.agent_incarnation !== agentIncarnation) throw new ProfileNotFoundError();
 }
 
-/** Derives the profile's keys and checks them against the stored key commitment before any decryption. */
+/**
+ * Derives the profile's keys and checks them against the stored key commitment before any
+ * decryption, and the approved runner origin against its token-derived tag (the origin is in
+ * clear: only the tag makes it trustworthy).
+ */
 export function openProfileKeys(deps: Pick<Deps, 'log'>, verified: VerifiedToken): OpenedProfile {
   const keys = new ProfileKeys(verified.serverKey, verified.binding, verified.secret);
-  if (!constantTimeEqual(keys.commitment(), verified.item.commitment)) {
-    deps.log.log('error', 'profile key commitment mismatch', { tenant: verified.binding.tenant, agent_id: verified.binding.agentId, slot: verified.item.slot });
+  const { item } = verified;
+  const where = { tenant: verified.binding.tenant, agent_id: verified.binding.agentId, slot: item.slot };
+  if (!constantTimeEqual(keys.commitment(), item.commitment)) {
+    deps.log.log('error', 'profile key commitment mismatch', where);
     throw new ProfileNotFoundError();
   }
-  return { item: verified.item, keys, secret: verified.secret };
+  const approval = item.runner_origin === undefined ? undefined : keys.runnerApproval(item.record_version, item.runner_origin);
+  if (!approval || !item.runner_approval || !constantTimeEqual(approval, item.runner_approval)) {
+    deps.log.log('error', 'profile runner approval check failed', where);
+    throw new ProfileNotFoundError();
+  }
+  return { item, keys, secret: verified.secret };
+}
+
+/**
+ * 409 runner_changed unless the agent's runner is at the origin the profile's token holder
+ * approved (checked by openProfileKeys): a moved runner never receives the credentials until the
+ * profile is upserted again.
+ */
+export function assertRunnerApproved(opened: OpenedProfile, agent: AgentItem): void {
+  const approved = opened.item.runner_origin as string;
+  const current = runnerOriginOf(agent.runner.url);
+  if (approved !== current) {
+    throw new ConflictError(
+      `The agent's runner changed from ${approved} to ${current} since this auth profile was saved; upsert the profile again (with its auth_token to keep the token) to approve the new runner`,
+      'runner_changed',
+    );
+  }
 }
 
 /** Decrypts every value of an opened profile; a stored blob that fails to open is logged (no value) and rethrown. */

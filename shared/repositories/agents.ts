@@ -2,10 +2,13 @@ import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
 import { conditional } from './conditional.ts';
 import { AGENT_PREFIX, keys } from '../keys.ts';
+import type { ItemMac } from '../crypto/item-mac.ts';
 import { AgentItem } from '../schemas/items.ts';
 import { queryPage } from './pagination.ts';
 
-export type NewAgentItem = Omit<AgentItem, 'pk' | 'sk' | 'entity'>;
+export type NewAgentItem = Omit<AgentItem, 'pk' | 'sk' | 'entity' | 'mac' | 'mac_key_id'>;
+/** An agent item with its integrity MAC: the only form the repository writes. */
+export type SignedAgentItem = NewAgentItem & ItemMac;
 
 export function agentRepository(db: Db) {
   const TableName = db.tableName;
@@ -16,7 +19,7 @@ export function agentRepository(db: Db) {
     },
 
     /** Creates the agent; false if the id is taken. */
-    async create(item: NewAgentItem): Promise<boolean> {
+    async create(item: SignedAgentItem): Promise<boolean> {
       return conditional(() =>
         db.doc.send(
           new PutCommand({
@@ -29,7 +32,7 @@ export function agentRepository(db: Db) {
     },
 
     /** Overwrites the agent if its stored version is still `expectedVersion`; false otherwise. */
-    async replace(item: NewAgentItem, expectedVersion: number): Promise<boolean> {
+    async replace(item: SignedAgentItem, expectedVersion: number): Promise<boolean> {
       return conditional(() =>
         db.doc.send(
           new PutCommand({

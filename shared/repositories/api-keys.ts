@@ -1,16 +1,24 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
+import type { ItemMac } from '../crypto/item-mac.ts';
 import { conditional } from './conditional.ts';
 import { keys } from '../keys.ts';
 import { ApiKeyItem } from '../schemas/items.ts';
 
+/** What an API key item holds besides its key: the only form the repository writes. */
+export interface ApiKeyRecord extends ItemMac {
+  readonly tenant: string;
+  readonly label?: string;
+  readonly created_at: string;
+}
+
 /** API keys are stored only as their SHA-256 (hex); the key itself is never written. */
 export function apiKeyRepository(db: Db) {
   return {
-    /** The tenant owning the key with this hash, or undefined. */
-    async findTenant(keyHashHex: string): Promise<string | undefined> {
+    /** The item of the key with this hash (its MAC not yet checked), or undefined. */
+    async get(keyHashHex: string): Promise<ApiKeyItem | undefined> {
       const { Item } = await db.doc.send(new GetCommand({ TableName: db.tableName, Key: keys.apiKey(keyHashHex) }));
-      return Item ? ApiKeyItem.parse(Item).tenant : undefined;
+      return Item ? ApiKeyItem.parse(Item) : undefined;
     },
 
     /**
@@ -18,12 +26,13 @@ export function apiKeyRepository(db: Db) {
      * having a key (the first mark wins; a lost mark only means the local server offers a dev key
      * again at its next start).
      */
-    async put(keyHashHex: string, tenant: string, createdAt: string, label?: string): Promise<boolean> {
+    async put(keyHashHex: string, record: ApiKeyRecord): Promise<boolean> {
+      const { tenant, created_at: createdAt } = record;
       const stored = await conditional(() =>
         db.doc.send(
           new PutCommand({
             TableName: db.tableName,
-            Item: { ...keys.apiKey(keyHashHex), tenant, label, created_at: createdAt },
+            Item: { ...keys.apiKey(keyHashHex), ...record },
             ConditionExpression: 'attribute_not_exists(pk)',
           }),
         ),
@@ -46,6 +55,23 @@ export function apiKeyRepository(db: Db) {
     async tenantHasKey(tenant: string): Promise<boolean> {
       const { Item } = await db.doc.send(new GetCommand({ TableName: db.tableName, Key: keys.tenantKeyMarker(tenant), ConsistentRead: true }));
       return Item !== undefined;
+    },
+
+    /**
+     * Overwrites the item of a key hash, but only while it still carries the MAC read (or none):
+     * how the bootstrap key replaces an item that failed its integrity check.
+     */
+    async replaceUnverified(keyHashHex: string, record: ApiKeyRecord, readMac: Uint8Array | undefined): Promise<boolean> {
+      return conditional(() =>
+        db.doc.send(
+          new PutCommand({
+            TableName: db.tableName,
+            Item: { ...keys.apiKey(keyHashHex), ...record },
+            ConditionExpression: readMac ? 'mac = :read' : 'attribute_exists(pk) AND attribute_not_exists(mac)',
+            ExpressionAttributeValues: readMac ? { ':read': readMac } : undefined,
+          }),
+        ),
+      );
     },
   };
 }

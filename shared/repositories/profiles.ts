@@ -7,7 +7,11 @@ import { drainBatch } from './batch.ts';
 import { conditional } from './conditional.ts';
 import { queryPage } from './pagination.ts';
 
-export type ProfileRecord = Omit<ProfileItem, 'pk' | 'sk' | 'entity'>;
+/** A profile as written: always with the runner origin its token holder approved. */
+export type ProfileRecord = Omit<ProfileItem, 'pk' | 'sk' | 'entity' | 'runner_origin' | 'runner_approval'> & {
+  runner_origin: string;
+  runner_approval: Uint8Array;
+};
 
 /** The non-secret settings a PATCH edits (stored in clear; DESIGN.md §5). */
 export type ProfileSettings = Pick<
@@ -145,6 +149,8 @@ export function profileRepository(db: Db) {
         ':next': r.record_version,
         ':updated': r.updated_at,
         ':save': r.should_save_session,
+        ':origin': r.runner_origin,
+        ':approval': r.runner_approval,
         ':g': read.generation,
         ':rv': read.record_version,
       };
@@ -156,6 +162,8 @@ export function profileRepository(db: Db) {
         'record_version = :next',
         'updated_at = :updated',
         'should_save_session = :save',
+        'runner_origin = :origin',
+        'runner_approval = :approval',
       ];
       const remove: string[] = [];
       // A new expiry (update with expires_in_hours) is set; without one the token keeps its own.

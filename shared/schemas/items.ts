@@ -8,12 +8,23 @@ import { AuthType } from '../credentials/types/types.ts';
  */
 const Bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected binary');
 
+/**
+ * Integrity MAC of an agent or API-key item (shared/crypto/item-mac.ts) and the server key that
+ * made it. Optional in the schema only so that an item without one is refused by the integrity
+ * check, with its log line, rather than by a parse error.
+ */
+const ItemMacFields = {
+  mac: Bytes.optional(),
+  mac_key_id: z.string().optional(),
+};
+
 export const ApiKeyItem = z.object({
   pk: z.string(),
   sk: z.literal('APIKEY'),
   tenant: z.string(),
   label: z.string().optional(),
   created_at: z.string(),
+  ...ItemMacFields,
 });
 
 export const AgentItem = z.object({
@@ -36,6 +47,7 @@ export const AgentItem = z.object({
   version: z.int(),
   created_at: z.string(),
   updated_at: z.string(),
+  ...ItemMacFields,
 });
 
 /** Top-level attribute counting one kind of use on one UTC day: `uses_<yyyymmdd>_<kind>`. */
@@ -92,6 +104,13 @@ const ProfileItemShape = z.object({
   last_error: z.string().optional(),
   last_error_at: z.string().optional(),
   should_save_session: z.boolean(),
+  /**
+   * The runner origin (scheme://host[:port]) the token holder approved when the profile was
+   * last created, replaced or updated; runs refuse to send the credentials anywhere else.
+   */
+  runner_origin: z.string().optional(),
+  /** Token-derived tag over runner_origin (ProfileKeys.runnerApproval): only a token holder can approve. */
+  runner_approval: Bytes.optional(),
   created_at: z.string(),
   updated_at: z.string(),
   last_used_at: z.string().optional(),

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Deps } from '../deps.ts';
 import { openWithServerKey, sealWithServerKey } from '../crypto/server-seal.ts';
-import { ConflictError, agentNotFound } from '../errors.ts';
+import { ConflictError, IntegrityError, agentNotFound } from '../errors.ts';
+import { signAgent, verifiedAgent } from '../integrity.ts';
 import { agentRepository } from '../repositories/agents.ts';
 import { profileRepository } from '../repositories/profiles.ts';
 import { assertRunnerUrlAllowed } from '../outbound/runner-policy.ts';
@@ -34,10 +35,9 @@ export function openSigningSecret(deps: Deps, item: AgentItem): string {
   return openWithServerKey(deps.serverKeys, SIGNING_PURPOSE, [item.tenant, item.agent_id], item.signing_secret).toString();
 }
 
-
-/** The stored agent, or 404 agent_not_found. */
+/** The stored agent with a valid MAC, 404 agent_not_found, or 500 if it fails its integrity check. */
 export async function requireAgent(deps: Deps, tenant: string, agentId: string): Promise<AgentItem> {
-  const item = await agentRepository(deps.db).get(tenant, agentId);
+  const item = verifiedAgent(deps, tenant, agentId, await agentRepository(deps.db).get(tenant, agentId));
   if (!item) throw agentNotFound(agentId);
   return item;
 }
@@ -61,7 +61,7 @@ export async function createAgent(deps: Deps, tenant: string, body: CreateAgentB
     created_at: now,
     updated_at: now,
   };
-  if (!(await agentRepository(deps.db).create(item))) {
+  if (!(await agentRepository(deps.db).create(signAgent(deps.serverKeys, item)))) {
     throw new ConflictError(`An agent with agent_id "${agentId}" already exists; update it with PUT /v1/agents/${agentId}`, 'agent_exists');
   }
   return { ...toAgent(item), runner_signing_secret: secret };
@@ -73,15 +73,26 @@ export async function getAgent(deps: Deps, tenant: string, agentId: string): Pro
 
 export async function listAgents(deps: Deps, tenant: string, limit: number, cursor?: string) {
   const page = await agentRepository(deps.db).list(tenant, limit, cursor);
-  return { agents: page.items.map(toAgent), next_cursor: page.next };
+  // An agent that fails its integrity check is left out of the list (and logged); reading it by
+  // id answers the integrity error with the way to fix it.
+  const agents = page.items.flatMap((item) => {
+    try {
+      return [toAgent(verifiedAgent(deps, tenant, item.agent_id, item) as AgentItem)];
+    } catch (err) {
+      if (err instanceof IntegrityError) return [];
+      throw err;
+    }
+  });
+  return { agents, next_cursor: page.next };
 }
 
 /** Replaces an agent's definition (PUT); 409 if it changed since it was read. */
 export async function updateAgent(deps: Deps, tenant: string, agentId: string, body: UpdateAgentBody): Promise<Agent> {
   await assertRunnerUrlAllowed(deps.config, body.runner.url);
   const current = await requireAgent(deps, tenant, agentId);
+  const { mac: _m, mac_key_id: _k, ...currentFields } = current;
   const next: AgentItem = {
-    ...current,
+    ...currentFields,
     name: body.name,
     description: body.description,
     input_args: body.input_args,
@@ -90,7 +101,7 @@ export async function updateAgent(deps: Deps, tenant: string, agentId: string, b
     updated_at: deps.now().toISOString(),
   };
   const { pk: _pk, sk: _sk, entity: _e, ...record } = next;
-  if (!(await agentRepository(deps.db).replace(record, current.version))) {
+  if (!(await agentRepository(deps.db).replace(signAgent(deps.serverKeys, record), current.version))) {
     throw new ConflictError(`Agent "${agentId}" was changed or deleted by another request; read it again and retry`);
   }
   return toAgent(next);
@@ -100,9 +111,9 @@ export async function updateAgent(deps: Deps, tenant: string, agentId: string, b
 export async function rotateSigningSecret(deps: Deps, tenant: string, agentId: string) {
   const current = await requireAgent(deps, tenant, agentId);
   const { secret, sealed } = newSigningSecret(deps, tenant, agentId);
-  const { pk: _pk, sk: _sk, entity: _e, ...record } = current;
+  const { pk: _pk, sk: _sk, entity: _e, mac: _m, mac_key_id: _k, ...record } = current;
   const ok = await agentRepository(deps.db).replace(
-    { ...record, signing_secret: sealed, version: current.version + 1, updated_at: deps.now().toISOString() },
+    signAgent(deps.serverKeys, { ...record, signing_secret: sealed, version: current.version + 1, updated_at: deps.now().toISOString() }),
     current.version,
   );
   if (!ok) throw new ConflictError(`Agent "${agentId}" was changed or deleted by another request; retry`);
@@ -116,7 +127,9 @@ export async function rotateSigningSecret(deps: Deps, tenant: string, agentId: s
  */
 export async function deleteAgent(deps: Deps, tenant: string, agentId: string, force: boolean): Promise<void> {
   const profiles = profileRepository(deps.db);
-  await requireAgent(deps, tenant, agentId);
+  // No integrity check here: deleting uses nothing the item says, and it is how an agent that
+  // fails the check is cleared away.
+  if (!(await agentRepository(deps.db).get(tenant, agentId))) throw agentNotFound(agentId);
   if (!force && (await profiles.hasAny(tenant, agentId))) {
     throw new ConflictError(
       `Agent "${agentId}" still has auth profiles; delete them first or pass ?force=true to delete them with the agent`,

@@ -1,3 +1,4 @@
+import { verifiedAgent } from '../integrity.ts';
 import { queryAudit, writeAudit } from '../audit/log.ts';
 import { type AuditAction, type AuditRecord, USE_ACTIONS } from '../audit/record.ts';
 import { slotFor } from '../credentials/profile-keys.ts';
@@ -68,8 +69,9 @@ const profileNameNotFound = (agentId: string, name: string) =>
 /** The agent and the named profile in one read; 404 for either missing. */
 async function requireNamedProfile(deps: Deps, tenant: string, agentId: string, name: string): Promise<ProfileItem> {
   const ctx = await loadProfileContext(deps.db, tenant, agentId, slotFor(tenant, agentId, name).toString('hex'));
-  if (!ctx.agent) throw agentNotFound(agentId);
-  if (!ctx.profile || ctx.profile.agent_incarnation !== ctx.agent.incarnation) throw profileNameNotFound(agentId, name);
+  const agent = verifiedAgent(deps, tenant, agentId, ctx.agent);
+  if (!agent) throw agentNotFound(agentId);
+  if (!ctx.profile || ctx.profile.agent_incarnation !== agent.incarnation) throw profileNameNotFound(agentId, name);
   return ctx.profile;
 }
 
@@ -84,11 +86,12 @@ export async function rotateProfile(deps: Deps, caller: Caller, agentId: string,
   const expiresAt = expiryFrom(deps.now(), body.expires_in_hours);
   const slotHex = slotFor(caller.tenant, agentId, name).toString('hex');
   const ctx = await loadProfileContext(deps.db, caller.tenant, agentId, slotHex);
-  if (!ctx.agent) throw agentNotFound(agentId);
+  const agent = verifiedAgent(deps, caller.tenant, agentId, ctx.agent);
+  if (!agent) throw agentNotFound(agentId);
   // A token of another profile of this agent verifies against nothing here: same 404, same work.
   const found = token.slot.toString('hex') === slotHex ? ctx.profile : undefined;
   const verified = verifyToken(deps, caller.tenant, agentId, token, found);
-  assertBoundToAgent(verified, ctx.agent.incarnation);
+  assertBoundToAgent(verified, agent.incarnation);
   const previous = verified.item;
   const values = openValues(deps, openProfileKeys(deps, verified));
 
@@ -101,6 +104,9 @@ export async function rotateProfile(deps: Deps, caller: Caller, agentId: string,
     fresh.secret,
     previous.record_version + 1,
     values,
+    // A new token is not a new approval: the runner origin approved before (checked by
+    // openProfileKeys above) carries over, re-tagged under the new token.
+    previous.runner_origin as string,
     { ...kept, updated_at: now },
   );
   // Everything else the profile carries (settings, usage, type config) stays as it was.

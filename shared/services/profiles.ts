@@ -5,6 +5,7 @@ import {
   openProfileKeys,
   openValues,
   parseTokenOrThrow,
+  runnerOriginOf,
   sealProfile,
   verifyToken,
 } from '../credentials/sealed-profile.ts';
@@ -23,6 +24,7 @@ import { type AuthTypeName, authTypeModule, parseCredential } from '../credentia
 import type { AgentItem, ProfileItem } from '../schemas/items.ts';
 import type { CreateProfileBody, ProfileMetadata, UpsertProfileBody, UpsertType } from '../schemas/profiles.ts';
 import { loadProfileContext } from '../repositories/profile-context.ts';
+import { verifiedAgent } from '../integrity.ts';
 import { requireAgent } from './agents.ts';
 
 /** How often a create/replace that lost a race re-reads and tries again before answering 409. */
@@ -110,7 +112,7 @@ async function writeFresh(
   const { token, secret } = newToken(slot);
   const now = deps.now().toISOString();
   const binding = { tenant, agentId: agent.agent_id, slot, generation: (previous?.generation ?? 0) + 1 };
-  const record = sealProfile(deps.serverKeys.current, binding, secret, (previous?.record_version ?? 0) + 1, authData, {
+  const record = sealProfile(deps.serverKeys.current, binding, secret, (previous?.record_version ?? 0) + 1, authData, runnerOriginOf(agent.runner.url), {
     name,
     agent_incarnation: agent.incarnation,
     should_save_session: shouldSave,
@@ -239,7 +241,7 @@ export async function upsertProfileRecord(
   const slotHex = slot.toString('hex');
   // The agent, the profile and its saved session in one round trip (a replace removes the session).
   const ctx = await loadProfileContext(deps.db, tenant, body.agent_id, slotHex, { withSession: body.auth_token === undefined });
-  const agent = ctx.agent;
+  const agent = verifiedAgent(deps, tenant, body.agent_id, ctx.agent);
   if (!agent) throw agentNotFound(body.agent_id);
   // An update's keys are checked after the token: which keys are valid depends on the type of
   // the profile, known only from a verified read.
@@ -317,6 +319,7 @@ async function updateInPlace(
     opened.secret,
     item.record_version + 1,
     merged,
+    runnerOriginOf(agent.runner.url), // an update by the token holder approves the current runner
     {
       // Settings, usage and test results stay as they are; only values, type spec and expiry change.
       ...item,
@@ -333,7 +336,7 @@ async function updateInPlace(
 }
 
 /** What the API shows of a profile: names, type, config, policy, lifecycle and usage; never a value. */
-export function toMetadata(item: ProfileRecord, now: Date): ProfileMetadata {
+export function toMetadata(item: Omit<ProfileItem, 'pk' | 'sk' | 'entity'>, now: Date): ProfileMetadata {
   return {
     agent_id: item.agent_id,
     name: item.name,

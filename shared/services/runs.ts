@@ -5,6 +5,7 @@ import { DecryptionError } from '../crypto/aead.ts';
 import { openWithServerKey, sealWithServerKey } from '../crypto/server-seal.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { ConflictError, HttpError, NotFoundError, ValidationError, agentNotFound } from '../errors.ts';
+import { verifiedAgent } from '../integrity.ts';
 import { loadProfileContext } from '../repositories/profile-context.ts';
 import { profileRepository } from '../repositories/profiles.ts';
 import { type RunRecord, runRepository } from '../repositories/runs.ts';
@@ -82,7 +83,8 @@ async function prepare(
   parameters: Readonly<Record<string, unknown>>,
 ): Promise<PreparedRun> {
   if (token === undefined) {
-    const { agent } = await loadProfileContext(deps.db, caller.tenant, agentId);
+    const ctx = await loadProfileContext(deps.db, caller.tenant, agentId);
+    const agent = verifiedAgent(deps, caller.tenant, agentId, ctx.agent);
     if (!agent) throw agentNotFound(agentId);
     return { agent, authData: {}, parameters: mergeParameters(agent, {}, parameters) };
   }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { openForUse } from '#shared/credentials/gate';
 import { NotFoundError, ProfileNotFoundError, ValidationError } from '#shared/errors';
-import { profileRepository } from '#shared/repositories/profiles';
+import { type ProfileRecord, profileRepository } from '#shared/repositories/profiles';
 import { parseToken } from '#shared/crypto/token';
 import { createAgent, deleteAgent } from '#shared/services/agents';
 import { createProfile } from '#shared/services/profiles';
@@ -78,7 +78,7 @@ describe('openForUse', () => {
     await deleteAgent(t.deps, TENANT, agentId, true);
     await createAgent(t.deps, TENANT, { agent_id: agentId, name: 'again', input_args: [], runner: { type: 'webhook', url: 'http://127.0.0.1:9/run' } });
     const { pk: _pk, sk: _sk, entity: _e, ...record } = item as NonNullable<typeof item>;
-    await profileRepository(t.store.db).create(record);
+    await profileRepository(t.store.db).create(record as ProfileRecord);
 
     await expect(openForUse(t.deps, caller, { kind: 'token', agentId, token }, 'run')).rejects.toBeInstanceOf(ProfileNotFoundError);
   });

@@ -356,13 +356,17 @@ describe('upsertProfile', () => {
     });
     const initial = (await storedItem(agent, 'main'))!;
     // Record every conditional update that reached the store, to map record versions to values.
-    const applied: { next: number; fields: Record<string, Uint8Array> }[] = [];
+    const applied: { next: number; fields: Record<string, Uint8Array>; approval: Uint8Array }[] = [];
     const send = t.deps.db.doc.send.bind(t.deps.db.doc) as (cmd: unknown) => Promise<unknown>;
     const spy = vi.spyOn(t.deps.db.doc, 'send').mockImplementation((async (cmd: unknown) => {
       const out = await send(cmd);
       if (cmd instanceof UpdateCommand) {
         const values = cmd.input.ExpressionAttributeValues ?? {};
-        applied.push({ next: values[':next'] as number, fields: values[':fields'] as Record<string, Uint8Array> });
+        applied.push({
+          next: values[':next'] as number,
+          fields: values[':fields'] as Record<string, Uint8Array>,
+          approval: values[':approval'] as Uint8Array,
+        });
       }
       return out;
     }) as never);
@@ -386,7 +390,7 @@ describe('upsertProfile', () => {
     }
     expect(succeeded.length).toBeGreaterThan(0);
     const decryptWrite = async (w: (typeof applied)[number]) =>
-      decryptAuthData(await openProfile(t.deps, TENANT, agent, auth_token, { ...initial, fields: w.fields, record_version: w.next }))
+      decryptAuthData(await openProfile(t.deps, TENANT, agent, auth_token, { ...initial, fields: w.fields, record_version: w.next, runner_approval: w.approval }))
         .password;
     const writes = await Promise.all(applied.map(async (w) => ({ next: w.next, value: await decryptWrite(w) })));
     writes.sort((a, b) => a.next - b.next);

@@ -162,7 +162,7 @@ describe('DELETE /v1/agents/{agent_id}', () => {
 
 describe('POST /v1/agents/{agent_id}/rotate-signing-secret', () => {
   it('answers 409 conflict when the agent changed meanwhile, without revealing the new secret', async () => {
-    v.ddb.on(GetCommand, { Key: keys.agent(TENANT, AGENT_ID) }).resolves({ Item: { ...agentItem(), version: 4 } });
+    v.ddb.on(GetCommand, { Key: keys.agent(TENANT, AGENT_ID) }).resolves({ Item: agentItem(undefined, { version: 4 }) });
     v.ddb.on(PutCommand).rejects(dynamoErrors.conditionalCheckFailed());
 
     const res = await call('POST', `/v1/agents/${AGENT_ID}/rotate-signing-secret`);

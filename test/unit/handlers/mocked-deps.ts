@@ -14,6 +14,8 @@ import { createDb } from '#shared/clients';
 import { slotFor } from '#shared/credentials/profile-keys';
 import { matchRoute, routeKey } from '#shared/http/routes';
 import { keys } from '#shared/keys';
+import { generateServerKeyRingJson, parseServerKeyRing } from '#shared/crypto/server-key';
+import { signAgent, signApiKey } from '#shared/integrity';
 import { hashApiKey } from '#shared/services/api-keys';
 import { makeTestDeps, type TestDeps } from '#test/support/dynamo';
 import { newApiKey } from '#test/support/vault';
@@ -29,6 +31,12 @@ export type DocStub = AwsStub<any, any, any>;
 export const TENANT = 'acme';
 export const AGENT_ID = 'crm-bot';
 
+/**
+ * The server key ring of every mocked vault in this process, fixed at load so that staged agent
+ * and API-key items can carry valid MACs even when a test builds them before the vault exists.
+ */
+const ring = parseServerKeyRing(generateServerKeyRingJson());
+
 export interface MockedVault {
   readonly deps: TestDeps;
   readonly ddb: DocStub;
@@ -41,7 +49,7 @@ export async function mockedVault(): Promise<MockedVault> {
   const tableName = 'vault-unit';
   const db = createDb({ dynamoEndpoint: 'http://127.0.0.1:9', region: 'local', tableName });
   const ddb = mockClient(db.doc) as unknown as DocStub;
-  const deps = await makeTestDeps(db);
+  const deps = Object.assign(await makeTestDeps(db), { serverKeys: ring });
   const apiKey = newApiKey();
   stageDefaults(ddb, apiKey);
   return { deps, ddb, apiKey, tableName };
@@ -93,15 +101,15 @@ export function stageDefaults(ddb: DocStub, apiKey: string): void {
  * must observe the lookup itself stages a fresh key.
  */
 export function stageApiKey(ddb: DocStub, apiKey: string, tenant = TENANT): void {
-  ddb.on(GetCommand, { Key: keys.apiKey(hashApiKey(apiKey)) }).resolves({
-    Item: { ...keys.apiKey(hashApiKey(apiKey)), tenant, created_at: '2026-01-01T00:00:00.000Z' },
+  const hash = hashApiKey(apiKey);
+  ddb.on(GetCommand, { Key: keys.apiKey(hash) }).resolves({
+    Item: { ...keys.apiKey(hash), ...signApiKey(ring, hash, { tenant, created_at: '2026-01-01T00:00:00.000Z' }) },
   });
 }
 
-export function agentItem(inputArgs: readonly string[] = ['username', 'password', 'otp_seed']) {
-  return {
-    ...keys.agent(TENANT, AGENT_ID),
-    entity: 'agent',
+/** The stored agent `crm-bot`, with a valid MAC over it (and over `overrides`). */
+export function agentItem(inputArgs: readonly string[] = ['username', 'password', 'otp_seed'], overrides: { version?: number } = {}) {
+  const record = signAgent(ring, {
     tenant: TENANT,
     agent_id: AGENT_ID,
     name: 'CRM bot',
@@ -112,7 +120,9 @@ export function agentItem(inputArgs: readonly string[] = ['username', 'password'
     version: 1,
     created_at: '2026-01-01T00:00:00.000Z',
     updated_at: '2026-01-01T00:00:00.000Z',
-  };
+    ...overrides,
+  });
+  return { ...keys.agent(TENANT, AGENT_ID), entity: 'agent', ...record };
 }
 
 export const profileKey = (name: string) => keys.profile(TENANT, AGENT_ID, slotFor(TENANT, AGENT_ID, name).toString('hex'));

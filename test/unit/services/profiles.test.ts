@@ -152,7 +152,8 @@ describe('upsertProfile (update)', () => {
     const fields = input?.ExpressionAttributeValues?.[':fields'] as Record<string, Uint8Array>;
     expect(Object.keys(fields).sort()).toEqual(['password', 'username']);
     expect(Buffer.from(fields.username as Uint8Array).equals(Buffer.from(item.fields.username as Uint8Array))).toBe(false);
-    const reopened = await openProfile(v.deps, TENANT, AGENT_ID, token, { ...item, fields, record_version: 2 });
+    const runner_approval = input?.ExpressionAttributeValues?.[':approval'] as Uint8Array;
+    const reopened = await openProfile(v.deps, TENANT, AGENT_ID, token, { ...item, fields, record_version: 2, runner_approval });
     expect(decryptAuthData(reopened)).toEqual({ username: 'ann', password: 'pw-2' });
   });
 

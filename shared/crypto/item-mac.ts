@@ -1,0 +1,71 @@
+import { createHmac } from 'node:crypto';
+import { lengthPrefixed } from './encoding.ts';
+import { constantTimeEqual } from './server-seal.ts';
+import type { ServerKey, ServerKeyRing } from './server-key.ts';
+
+/**
+ * Integrity MACs on items the vault trusts but cannot encrypt (agents, API keys): whoever can
+ * write the table but holds no server key must not be able to point an agent's runner at
+ * themselves or move an API key to another tenant.
+ *
+ *   mac = HMAC-SHA256(mac subkey, "item-mac/v1" ‖ kind ‖ canonical JSON of the protected fields)
+ *
+ * The item carries `mac` and `mac_key_id` (the server key that made it), so a rotated ring still
+ * verifies items written under an older entry. The caller passes the fields from the key it
+ * asked for (tenant, agent id, key hash), not the item's own claims, so an item copied to
+ * another partition fails too.
+ */
+export type MacKind = 'agent' | 'api-key';
+
+/** What an item stores about its MAC. */
+export interface ItemMac {
+  readonly mac: Buffer;
+  readonly mac_key_id: string;
+}
+
+/**
+ * JSON with object keys sorted at every level and `undefined` members dropped: DynamoDB does not
+ * keep the order of a map's keys, so the MAC input must not depend on it. Binary values are
+ * encoded as base64 (tagged, so they cannot collide with a string).
+ */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(normalise(value));
+}
+
+function normalise(value: unknown): unknown {
+  if (value instanceof Uint8Array) return { $bytes: Buffer.from(value).toString('base64') };
+  if (Array.isArray(value)) return value.map(normalise);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[k];
+      if (v !== undefined) out[k] = normalise(v);
+    }
+    return out;
+  }
+  return value;
+}
+
+function compute(key: ServerKey, kind: MacKind, fields: Readonly<Record<string, unknown>>): Buffer {
+  return createHmac('sha256', key.macKey).update(lengthPrefixed('item-mac/v1', kind, canonicalJson(fields))).digest();
+}
+
+/** MACs `fields` under the ring's current key. */
+export function macItem(ring: ServerKeyRing, kind: MacKind, fields: Readonly<Record<string, unknown>>): ItemMac {
+  return { mac: compute(ring.current, kind, fields), mac_key_id: ring.current.idHex };
+}
+
+/**
+ * True if `stored` is a MAC of `fields` under the ring entry it names. A missing MAC, an unknown
+ * key id and a wrong MAC are all false; the comparison is constant-time.
+ */
+export function verifyItemMac(
+  ring: ServerKeyRing,
+  kind: MacKind,
+  fields: Readonly<Record<string, unknown>>,
+  stored: { mac?: Uint8Array; mac_key_id?: string },
+): boolean {
+  const key = stored.mac_key_id === undefined ? undefined : ring.byId(stored.mac_key_id);
+  if (!key || !stored.mac) return false;
+  return constantTimeEqual(compute(key, kind, fields), stored.mac);
+}
