@@ -122,6 +122,21 @@ describe('ensureApiKey', () => {
     await expect(ensureApiKey(v.deps, v.apiKey, 'beta')).rejects.toThrow(/another tenant/);
   });
 
+  it('replaces an item that fails its integrity check, conditioned on the item read', async () => {
+    const key = newApiKey();
+    v.ddb.on(PutCommand, { ConditionExpression: 'attribute_not_exists(pk)' }).rejects(dynamoErrors.conditionalCheckFailed());
+    v.ddb.on(GetCommand, { Key: keys.apiKey(hashApiKey(key)) }).resolves({
+      Item: { ...keys.apiKey(hashApiKey(key)), tenant: 'mallory', created_at: '2026-01-01T00:00:00.000Z' },
+    });
+
+    await expect(ensureApiKey(v.deps, key, TENANT)).resolves.toBe('replaced');
+
+    expect(v.ddb).toHaveReceivedCommandWith(PutCommand, {
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(mac)',
+      Item: expect.objectContaining({ tenant: TENANT, mac: expect.any(Buffer) }),
+    });
+  });
+
   it('refuses a malformed key without writing, and does not quote it', async () => {
     const err = await ensureApiKey(v.deps, 'avk_canary-malformed', TENANT).catch((e: unknown) => e);
 
