@@ -26,11 +26,10 @@ afterAll(async () => {
 
 /** Stages an agent whose runner is the test runner and one stored profile; returns its token. */
 async function stagedProfile(): Promise<string> {
-  const agent = {
-    ...agentItem(['username', 'password']),
+  const agent = agentItem(['username', 'password'], {
     runner: { type: 'webhook', url: runner.url },
     signing_secret: sealWithServerKey(v.deps.serverKeys, 'runner-signing-secret', ['acme', AGENT_ID], Buffer.from('avs_unit-signing-secret')),
-  };
+  });
   v.ddb.on(GetCommand, { Key: keys.agent('acme', AGENT_ID) }).resolves({ Item: agent });
   const res = await invoke(profilesHandler, apiEvent('POST', '/api/create_agent_auth_profile', { apiKey: v.apiKey, body: { name: 'main', agent_id: AGENT_ID, auth_data: { username: 'u', password: 'p' } } }));
   expect(res.statusCode, res.text).toBe(200);

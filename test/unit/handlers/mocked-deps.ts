@@ -16,6 +16,7 @@ import { matchRoute, routeKey } from '#shared/http/routes';
 import { keys } from '#shared/keys';
 import { generateServerKeyRingJson, parseServerKeyRing } from '#shared/crypto/server-key';
 import { signAgent, signApiKey } from '#shared/integrity';
+import type { NewAgentItem } from '#shared/repositories/agents';
 import { hashApiKey } from '#shared/services/api-keys';
 import { makeTestDeps, type TestDeps } from '#test/support/dynamo';
 import { newApiKey } from '#test/support/vault';
@@ -108,7 +109,7 @@ export function stageApiKey(ddb: DocStub, apiKey: string, tenant = TENANT): void
 }
 
 /** The stored agent `crm-bot`, with a valid MAC over it (and over `overrides`). */
-export function agentItem(inputArgs: readonly string[] = ['username', 'password', 'otp_seed'], overrides: { version?: number } = {}) {
+export function agentItem(inputArgs: readonly string[] = ['username', 'password', 'otp_seed'], overrides: Partial<Pick<NewAgentItem, 'version' | 'runner' | 'signing_secret'>> = {}) {
   const record = signAgent(ring, {
     tenant: TENANT,
     agent_id: AGENT_ID,
