@@ -1,12 +1,13 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { getDeps } from '#shared/context';
-import { markRunFailed } from '#shared/services/runs';
+import { discardRunJob, markRunFailed } from '#shared/services/runs';
 
 /**
  * Consumes the worker's on-failure destination (SQS): each message is a Lambda async failure
- * record whose `requestPayload` is the run envelope (ids + ciphertext, nothing secret). The run
- * is marked `failed` with a message for the caller; the worker's own error text is not copied
- * into it (it may describe internals). A record that cannot be processed for a transient reason
+ * record whose `requestPayload` is the worker's event: `{v, session_id, tenant}`, ids only (the
+ * sealed job stays in the table, so no token material, not even sealed, reaches SQS). The run
+ * is marked `failed` with a message for the caller (the worker's own error text is not copied
+ * into it: it may describe internals) and its sealed job is deleted: nothing will retry it. A record that cannot be processed for a transient reason
  * is reported back so SQS redelivers it; after 5 receives it lands in the poison-message queue,
  * which has an alarm.
  */
@@ -22,6 +23,7 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
     }
     try {
       const changed = await markRunFailed(deps, failure.sessionId, failureMessage(failure.condition));
+      await discardRunJob(deps, failure.sessionId);
       deps.log.log('warn', 'async run failed', {
         session_id: failure.sessionId,
         condition: failure.condition,
@@ -49,7 +51,7 @@ export interface FailureRecord {
 
 /**
  * Reads a Lambda async on-failure record (`{requestContext: {condition}, requestPayload,
- * responsePayload}`); returns undefined when it does not carry a run envelope's session id.
+ * responsePayload}`); returns undefined when it does not carry a run event's session id.
  */
 export function parseFailureRecord(body: string): FailureRecord | undefined {
   let doc: unknown;

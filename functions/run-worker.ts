@@ -1,16 +1,17 @@
-import { unwrapRunJob } from '#shared/aws/run-dispatcher';
+import { parseRunEvent } from '#shared/aws/run-dispatcher';
+import { runQueuedJob } from '#shared/aws/run-worker';
 import { getDeps } from '#shared/context';
-import { executeRunJob } from '#shared/services/runs';
 
 /**
- * The async-run worker (AWS mode). Its event is the sealed envelope the `runs` function queued
- * (see `shared/aws/run-dispatcher.ts`): it opens the job with KMS and executes it. The run's
- * outcome is recorded by `executeRunJob`; if this function throws, Lambda's on-failure
- * destination (SQS) hands the envelope to `run-failure`, which marks the run `failed`.
+ * The async-run worker (AWS mode). Its event is `{v, session_id, tenant}` — ids only: the sealed
+ * job waits in the table (see `shared/aws/run-dispatcher.ts`). It opens the job with KMS,
+ * executes it and deletes the sealed job. If this function throws, Lambda's on-failure
+ * destination (SQS) hands the same ids to `run-failure`, which marks the run `failed`.
  */
 export const handler = async (event: unknown): Promise<void> => {
   const deps = await getDeps();
-  const job = await unwrapRunJob(event, undefined, { keyId: deps.config.runPayloadKeyId });
-  deps.log.log('info', 'async run started', { session_id: job.sessionId, agent_id: job.agentId });
-  await executeRunJob(deps, job);
+  const { session_id } = parseRunEvent(event);
+  deps.log.log('info', 'async run started', { session_id });
+  const result = await runQueuedJob(deps, event);
+  deps.log.log(result === 'expired' ? 'warn' : 'info', 'async run handled', { session_id, result });
 };

@@ -8,7 +8,8 @@ import { RunAgentBody } from '#shared/schemas/runs';
 import { getRun, startRun } from '#shared/services/runs';
 import type { RouteFn } from '#shared/http/handler';
 
-// On AWS, async runs go to the worker function, KMS-sealed (local mode uses its in-process queue).
+// On AWS, async runs are sealed with KMS into the table and the worker gets their ids (local mode
+// uses its in-process queue).
 setRunDispatcherFactory(createLambdaRunDispatcher);
 
 const runAgent: RouteFn = async ({ deps, caller, body, event }) =>

@@ -30,6 +30,17 @@ export interface Config {
   /** AWS mode: KMS key that wraps async run payloads for the worker. */
   readonly runPayloadKeyId?: string;
   /**
+   * AWS mode: how long a sealed async-run job may wait in the table (DynamoDB TTL, checked on
+   * read). The stack sets it to the worker's latest start plus its timeout plus a margin.
+   */
+  readonly runJobTtlSeconds: number;
+  /**
+   * Requests per second one tenant may make (a fixed one-second window counted in the table,
+   * after authentication); above it: 429 with Retry-After. 0 turns the limit off. Default: 25 on
+   * AWS, off locally.
+   */
+  readonly tenantRateLimit: number;
+  /**
    * Longest a synchronous run may wait for its runner. On AWS the API Gateway integration stops
    * waiting at 30 s, so sync waits are capped below the 29 s function timeout; async runs wait the
    * agent's full timeout_ms in the worker.
@@ -45,6 +56,11 @@ export interface Config {
   readonly bootstrapApiKey?: string;
   readonly bootstrapTenant: string;
 }
+
+/** A sealed job's TTL when the stack sets none: the worker's 1 h maximum event age + 15 min run + 15 min. */
+export const DEFAULT_RUN_JOB_TTL_SECONDS = 5_400;
+/** Per-tenant requests per second on AWS when unset: half the stack's default API throttle (50/s). */
+export const DEFAULT_AWS_TENANT_RATE_LIMIT = 25;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -97,6 +113,8 @@ export function loadConfig(env: Env = process.env): Config {
       .filter(Boolean),
     runWorkerFunctionName: env.VAULT_RUN_WORKER_FUNCTION || undefined,
     runPayloadKeyId: env.VAULT_RUN_PAYLOAD_KEY_ID || undefined,
+    runJobTtlSeconds: intFrom(env, 'VAULT_RUN_JOB_TTL_SECONDS', DEFAULT_RUN_JOB_TTL_SECONDS, 60, 86_400),
+    tenantRateLimit: intFrom(env, 'VAULT_TENANT_RATE_LIMIT', mode === 'aws' ? DEFAULT_AWS_TENANT_RATE_LIMIT : 0, 0, 100_000),
     syncRunMaxMs: intFrom(env, 'VAULT_SYNC_RUN_MAX_MS', mode === 'aws' ? 25_000 : 900_000, 100, 900_000),
     auditRetentionSeconds: intFrom(env, 'VAULT_AUDIT_RETENTION_DAYS', 365, 1, 3650) * 86_400,
     inUseWindowMs: intFrom(env, 'VAULT_IN_USE_WINDOW_HOURS', 24, 0, 8760) * 3_600_000,

@@ -12,9 +12,10 @@ let current: Promise<Deps> | undefined;
  * How this function hands async runs on (AWS mode). Only the `runs` function installs one, so
  * the KMS and Lambda clients are bundled into it alone, not into every function.
  */
-let runDispatcherFactory: ((config: Config) => RunDispatcher) | undefined;
+let runDispatcherFactory: ((config: Config, db: Db) => RunDispatcher) | undefined;
 
-export function setRunDispatcherFactory(factory: (config: Config) => RunDispatcher): void {
+/** Installs how this function dispatches async runs (the AWS `runs` function; local mode needs none). */
+export function setRunDispatcherFactory(factory: (config: Config, db: Db) => RunDispatcher): void {
   runDispatcherFactory = factory;
 }
 
@@ -51,7 +52,7 @@ async function buildDepsFromEnv(): Promise<Deps> {
     const { loadServerKeyRingFromSecretsManager } = await import('./aws/server-key-secret.ts');
     if (!config.serverKeySecretId) throw new Error('VAULT_SERVER_KEY_SECRET_ID is required in aws mode');
     const serverKeys = await loadServerKeyRingFromSecretsManager(config.serverKeySecretId);
-    const dispatcher = runDispatcherFactory?.(config) ?? noDispatcher;
+    const dispatcher = runDispatcherFactory?.(config, db) ?? noDispatcher;
     return { config, db, serverKeys, dispatcher, log, now: () => new Date() };
   }
   // Local mode is wired by infra/local (the server, admin CLI, tests and bench call setDeps), so

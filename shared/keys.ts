@@ -45,4 +45,11 @@ export const keys = {
   auditAgent: (tenant: string, agentId: string) => `${AUDIT_PREFIX}${tenant}#AGENT#${agentId}`,
   auditProfile: (tenant: string, agentId: string, slotHex: string) => `${AUDIT_PREFIX}${tenant}#AGENT#${agentId}#PROFILE#${slotHex}`,
   auditSort: (at: string, id: string) => `${at}#${id}`,
+  /**
+   * AWS mode: the KMS-sealed job of an accepted async run, beside its run record. The worker's
+   * event names only the session, so the sealed token never rests in Lambda's queue or in SQS.
+   */
+  runJob: (sessionId: string): ItemKey => ({ pk: `RUN#${sessionId}`, sk: 'JOB' }),
+  /** A tenant's request counter for one fixed rate-limit window (epoch seconds of its start). */
+  tenantRate: (tenant: string, windowStart: number): ItemKey => ({ pk: `RATE#${tenant}#${windowStart}`, sk: 'RATE' }),
 } as const;

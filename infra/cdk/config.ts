@@ -17,8 +17,16 @@ export interface VaultDeployConfig {
   readonly throttleBurstLimit: number;
   /** How long run records are kept (DynamoDB TTL; `VAULT_RUN_RETENTION_DAYS`). */
   readonly runRetentionDays: number;
-  /** If non-empty, runner webhooks must use one of these host names (`VAULT_ALLOWED_RUNNER_HOSTS`). */
+  /**
+   * If non-empty, runner webhooks must use one of these host names (`VAULT_ALLOWED_RUNNER_HOSTS`).
+   * Empty is allowed but warned about at synth and deploy: any public host may then receive
+   * credentials, so someone able to write an agent item could redirect them.
+   */
   readonly allowedRunnerHosts: readonly string[];
+  /** Requests per second per tenant (`VAULT_TENANT_RATE_LIMIT`; 429 above it); 0 turns it off. */
+  readonly tenantRateLimit: number;
+  /** Reserved concurrency of the async-run worker; 0 reserves none (accounts with low limits). */
+  readonly workerReservedConcurrency: number;
   /**
    * Bumping it restarts every function that holds the server key ring (a changed environment
    * replaces all warm instances), so that they re-read the secret: step 2 and 4 of a rotation.
@@ -40,6 +48,8 @@ export const DEFAULT_DEPLOY_CONFIG = {
   throttleBurstLimit: 100,
   runRetentionDays: 7,
   allowedRunnerHosts: [] as readonly string[],
+  tenantRateLimit: 25,
+  workerReservedConcurrency: 20,
   serverKeyEpoch: 1,
 } as const satisfies Partial<VaultDeployConfig>;
 
@@ -51,6 +61,8 @@ export const CONTEXT_KEYS = [
   'throttleBurstLimit',
   'runRetentionDays',
   'allowedRunnerHosts',
+  'tenantRateLimit',
+  'workerReservedConcurrency',
   'serverKeyEpoch',
   'alarmTopicArn',
   'domainName',
@@ -120,6 +132,8 @@ export function parseDeployConfig(ctx: Context): VaultDeployConfig {
   const throttleBurstLimit = int(ctx, 'throttleBurstLimit', DEFAULT_DEPLOY_CONFIG.throttleBurstLimit, 1, 5_000);
   const runRetentionDays = int(ctx, 'runRetentionDays', DEFAULT_DEPLOY_CONFIG.runRetentionDays, 1, 3650);
   const allowedRunnerHosts = list(ctx, 'allowedRunnerHosts');
+  const tenantRateLimit = int(ctx, 'tenantRateLimit', DEFAULT_DEPLOY_CONFIG.tenantRateLimit, 0, 100_000);
+  const workerReservedConcurrency = int(ctx, 'workerReservedConcurrency', DEFAULT_DEPLOY_CONFIG.workerReservedConcurrency, 0, 1_000);
   const serverKeyEpoch = int(ctx, 'serverKeyEpoch', DEFAULT_DEPLOY_CONFIG.serverKeyEpoch, 1, 1_000_000);
 
   const alarmTopicArn = str(ctx, 'alarmTopicArn');
@@ -147,6 +161,8 @@ export function parseDeployConfig(ctx: Context): VaultDeployConfig {
     throttleBurstLimit,
     runRetentionDays,
     allowedRunnerHosts,
+    tenantRateLimit,
+    workerReservedConcurrency,
     serverKeyEpoch,
     ...(alarmTopicArn ? { alarmTopicArn } : {}),
     ...(domainName && certificateArn ? { domainName, certificateArn } : {}),

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { RouteGroup } from '#shared/http/routes';
 import type { VaultDeployConfig } from './config.ts';
@@ -34,6 +34,10 @@ const API_FUNCTIONS: Readonly<
   },
 };
 
+/** The synth/deploy warning when no runner host allow-list is configured. */
+export const ALLOWED_RUNNER_HOSTS_WARNING =
+  'allowedRunnerHosts is empty: runner webhooks may use ANY public host, so anyone who can write an agent item can send the next run\'s credentials to a host of their choosing. Set -c allowedRunnerHosts=runner.example.com (or the context block of cdk.json) to the hosts your runners use.';
+
 /**
  * The whole vault in one stack: the table, server key and KMS keys (VaultData), one function per
  * route group behind an HTTP API (VaultApi), async runs through a KMS-sealed worker hand-off
@@ -55,12 +59,20 @@ export class VaultStack extends Stack {
     Tags.of(this).add('app', 'agent-vault');
     Tags.of(this).add('stage', config.stage);
 
+    if (config.allowedRunnerHosts.length === 0) {
+      // Shown by `cdk synth` and `cdk deploy` (and fatal with `--strict`).
+      Annotations.of(this).addWarningV2('agent-vault:allowed-runner-hosts-empty', ALLOWED_RUNNER_HOSTS_WARNING);
+    }
+
     this.data = new VaultData(this, 'Data', { stage: config.stage });
 
     // Read by shared/config.ts in every function that touches the vault.
     const vaultEnvironment = {
       VAULT_RUN_RETENTION_DAYS: String(config.runRetentionDays),
       VAULT_ALLOWED_RUNNER_HOSTS: config.allowedRunnerHosts.join(','),
+      // Per-tenant fixed-window limit after authentication (0 = off); the API-wide throttle
+      // above cannot tell tenants apart.
+      VAULT_TENANT_RATE_LIMIT: String(config.tenantRateLimit),
       // Runner webhooks must be public addresses: a runner URL must not reach into the VPC or
       // the instance metadata endpoint.
       VAULT_ALLOW_PRIVATE_RUNNERS: 'false',
@@ -74,6 +86,7 @@ export class VaultStack extends Stack {
       data: this.data,
       logRetention: config.logRetentionDays,
       environment: vaultEnvironment,
+      workerReservedConcurrency: config.workerReservedConcurrency,
     });
 
     const fns = {} as Record<RouteGroup, VaultFunction>;

@@ -1,44 +1,58 @@
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
+import type { Db } from '../clients.ts';
 import type { Config } from '../config.ts';
 import { gcmOpen, gcmSeal, NONCE_BYTES, TAG_BYTES } from '../crypto/aead.ts';
 import { lengthPrefixed } from '../crypto/encoding.ts';
-import { PayloadTooLargeError } from '../errors.ts';
+import { runJobRepository } from '../repositories/run-jobs.ts';
 import type { RunDispatcher, RunJob } from '../runs/dispatch.ts';
+import type { RunJobItem } from '../schemas/items.ts';
 import { type RetryOptions, withDependencyRetry } from './retry.ts';
 
 /**
  * AWS mode: how an accepted async run travels from the `runs` function to the worker function.
  *
- * The job carries the caller's auth token, so it must not rest anywhere in clear: not in the
- * Lambda async queue, not in the on-failure SQS queue, not in CloudTrail. It is sealed with
- * envelope encryption under the run payload KMS key:
+ * The job carries the caller's auth token, so it must not rest anywhere in clear, and its sealed
+ * form should rest no longer than the run needs it. The `runs` function seals it with envelope
+ * encryption under the run payload KMS key:
  *
  *   data key  = KMS GenerateDataKey(AES_256, EncryptionContext {session_id, agent_id})
  *   sealed    = AES-256-GCM(data key, job JSON, AAD = "run-job/v1" ‖ tenant ‖ agent_id ‖ session_id)
- *   envelope  = {v: 1, session_id, agent_id, tenant, encrypted_key, ciphertext}
+ *
+ * and stores {ids, encrypted data key, sealed job} as its own DynamoDB item (`RUN#<id>` / `JOB`)
+ * with a TTL just past the run's deadline. The worker's event is only `{v, session_id, tenant}`:
+ * Lambda's async queue, the on-failure SQS queue, its poison queue and CloudTrail carry no token
+ * material, not even sealed. The worker reads the item, opens it (only its role may
+ * `kms:Decrypt` under that key, by the key policy) and deletes it once the run is recorded; a
+ * run that failed inside the worker leaves it for a retry until the TTL removes it.
  *
  * Envelope encryption rather than KMS `Encrypt` of the job itself: `Encrypt` takes at most
- * 4 096 bytes and a job's parameters can be larger. The guarantees are the same: only a
- * principal allowed to `kms:Decrypt` under that key *and* that encryption context (the worker)
- * can open the job; the context appears in CloudTrail, the job does not. The `runs` function may
- * only generate data keys, never decrypt.
+ * 4 096 bytes and a job's parameters can be larger. The `runs` function may only generate data
+ * keys, never decrypt.
  */
-export const RUN_ENVELOPE_VERSION = 1;
+export const RUN_EVENT_VERSION = 2;
+/** Version of the sealed job format (AAD label, JSON shape). */
+export const RUN_JOB_VERSION = 1;
 
-/** What the worker function receives as its event. Nothing in it is secret. */
-export interface RunEnvelope {
-  readonly v: typeof RUN_ENVELOPE_VERSION;
+/** What the worker function receives as its event: ids only. */
+export interface RunEvent {
+  readonly v: typeof RUN_EVENT_VERSION;
   readonly session_id: string;
-  readonly agent_id: string;
   readonly tenant: string;
-  /** The KMS-encrypted data key, base64. */
-  readonly encrypted_key: string;
-  /** nonce (12 B) ‖ AES-256-GCM ciphertext ‖ tag (16 B) of the job JSON, base64. */
-  readonly ciphertext: string;
 }
 
-/** An event that is not a well-formed run envelope, or whose sealed job does not match it. */
+/** A sealed job: what the `runs` function stores and the worker opens. */
+export interface SealedRunJob {
+  readonly tenant: string;
+  readonly agent_id: string;
+  readonly session_id: string;
+  /** The KMS-encrypted data key. */
+  readonly encrypted_key: Uint8Array;
+  /** nonce (12 B) ‖ AES-256-GCM ciphertext ‖ tag (16 B) of the job JSON. */
+  readonly ciphertext: Uint8Array;
+}
+
+/** An event that is not a well-formed run event, or a sealed job that does not match its ids. */
 export class InvalidRunPayloadError extends Error {
   override readonly name = 'InvalidRunPayloadError';
 }
@@ -46,32 +60,39 @@ export class InvalidRunPayloadError extends Error {
 const AAD_LABEL = 'agent-vault/run-job/v1';
 const MAX_ID_CHARS = 512;
 
-const aadFor = (e: Pick<RunEnvelope, 'tenant' | 'agent_id' | 'session_id'>) =>
+const aadFor = (e: Pick<SealedRunJob, 'tenant' | 'agent_id' | 'session_id'>) =>
   lengthPrefixed(AAD_LABEL, e.tenant, e.agent_id, e.session_id);
 
 /** The KMS encryption context: both ids, so a wrapped key opens only for the run it was made for. */
-const encryptionContextFor = (e: Pick<RunEnvelope, 'agent_id' | 'session_id'>) => ({ session_id: e.session_id, agent_id: e.agent_id });
+const encryptionContextFor = (e: Pick<SealedRunJob, 'agent_id' | 'session_id'>) => ({ session_id: e.session_id, agent_id: e.agent_id });
+
+/** Options of createLambdaRunDispatcher (tests inject clients, backoff and a clock). */
+export interface LambdaRunDispatcherOptions {
+  readonly kms?: KMSClient;
+  readonly lambda?: LambdaClient;
+  readonly retry?: RetryOptions;
+  readonly now?: () => Date;
+}
 
 /**
- * A RunDispatcher that seals each job under the run payload KMS key (`VAULT_RUN_PAYLOAD_KEY_ID`)
- * and invokes the worker function (`VAULT_RUN_WORKER_FUNCTION`) asynchronously with only the
- * envelope. Missing settings fail on the first dispatch, not at construction, so functions that
- * never dispatch need neither.
+ * A RunDispatcher that seals each job under the run payload KMS key (`VAULT_RUN_PAYLOAD_KEY_ID`),
+ * stores it in the table with a TTL of `VAULT_RUN_JOB_TTL_SECONDS`, and invokes the worker
+ * function (`VAULT_RUN_WORKER_FUNCTION`) asynchronously with the ids alone. Missing settings fail
+ * on the first dispatch, not at construction, so functions that never dispatch need neither.
  *
  * Throttling and 5xx answers from KMS or Lambda are retried with bounded backoff and then surface
- * as a ServiceUnavailableError (503); an envelope over Lambda's async payload limit is a 413.
+ * as a ServiceUnavailableError (503); DynamoDB faults surface as the SDK reports them (mapped to
+ * 503 by the HTTP layer). A job that could not be handed to the worker is deleted again.
  *
- * @param config  the process configuration (region, key id, worker function name).
- * @param clients KMS and Lambda clients (tests); default to single-attempt clients of this module.
- * @param retry   backoff settings (tests).
+ * @param config  the process configuration (region, key id, worker function name, job TTL).
+ * @param db      the table the sealed job is stored in.
+ * @param options clients, backoff and clock (tests); default to single-attempt clients of this module.
  */
-export function createLambdaRunDispatcher(
-  config: Config,
-  clients: { kms?: KMSClient; lambda?: LambdaClient } = {},
-  retry?: RetryOptions,
-): RunDispatcher {
-  let kms = clients.kms;
-  let lambda = clients.lambda;
+export function createLambdaRunDispatcher(config: Config, db: Db, options: LambdaRunDispatcherOptions = {}): RunDispatcher {
+  let kms = options.kms;
+  let lambda = options.lambda;
+  const now = options.now ?? (() => new Date());
+  const jobs = runJobRepository(db);
   return {
     async dispatch(job: RunJob): Promise<void> {
       const keyId = config.runPayloadKeyId;
@@ -83,7 +104,15 @@ export function createLambdaRunDispatcher(
       }
       kms ??= new KMSClient({ region: config.region, maxAttempts: 1 });
       lambda ??= new LambdaClient({ region: config.region, maxAttempts: 1 });
-      const envelope = await sealRunJob(job, keyId, kms, retry);
+      const sealed = await sealRunJob(job, keyId, kms, options.retry);
+      const stored = await jobs.create({
+        v: RUN_JOB_VERSION,
+        ...sealed,
+        expires_at: Math.floor(now().getTime() / 1000) + config.runJobTtlSeconds,
+      });
+      // Session ids are fresh random UUIDs: an existing job means a bug, not a race to lose.
+      if (!stored) throw new Error('a sealed job for this session exists already');
+      const event: RunEvent = { v: RUN_EVENT_VERSION, session_id: job.sessionId, tenant: job.tenant };
       const invokeClient = lambda;
       let out: InvokeCommandOutput;
       try {
@@ -93,34 +122,31 @@ export function createLambdaRunDispatcher(
               new InvokeCommand({
                 FunctionName: functionName,
                 InvocationType: 'Event',
-                Payload: Buffer.from(JSON.stringify(envelope), 'utf8'),
+                Payload: Buffer.from(JSON.stringify(event), 'utf8'),
               }),
             ),
           'The vault could not queue the run (AWS Lambda is throttling or unavailable); retry in a moment or use run_async: false.',
-          retry,
+          options.retry,
         );
+        // An async invoke that was accepted answers 202; anything else means it was not queued.
+        if (out.StatusCode !== 202) throw new Error(`the worker function did not accept the run (status ${String(out.StatusCode)})`);
       } catch (err) {
-        if (err instanceof Error && err.name === 'RequestEntityTooLargeException') {
-          throw new PayloadTooLargeError(
-            'The run is too large to queue as an async run (Lambda accepts at most 256 KB per async event, after encryption); send smaller parameters or use run_async: false.',
-          );
-        }
+        // Nobody will open it: do not leave the sealed job waiting for its TTL.
+        await jobs.delete(job.sessionId).catch(() => undefined);
         throw err;
       }
-      // An async invoke that was accepted answers 202; anything else means it was not queued.
-      if (out.StatusCode !== 202) throw new Error(`the worker function did not accept the run (status ${String(out.StatusCode)})`);
     },
   };
 }
 
 /**
- * Seals a job into a RunEnvelope (exported for tests and for a future non-Lambda transport).
+ * Seals a job with a fresh KMS data key (exported for tests).
  *
  * @param job   the run to hand over; its auth token and parameters end up only in `ciphertext`.
  * @param keyId the run payload KMS key (id, ARN or alias).
  * @param kms   a KMS client allowed `kms:GenerateDataKey` on that key.
  */
-export async function sealRunJob(job: RunJob, keyId: string, kms: KMSClient, retry?: RetryOptions): Promise<RunEnvelope> {
+export async function sealRunJob(job: RunJob, keyId: string, kms: KMSClient, retry?: RetryOptions): Promise<SealedRunJob> {
   const ids = { tenant: job.tenant, agent_id: job.agentId, session_id: job.sessionId };
   const dataKey = await withDependencyRetry(
     () => kms.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: encryptionContextFor(ids) })),
@@ -133,10 +159,9 @@ export async function sealRunJob(job: RunJob, keyId: string, kms: KMSClient, ret
   try {
     const sealed = gcmSeal(key, plaintext, aadFor(ids));
     return {
-      v: RUN_ENVELOPE_VERSION,
       ...ids,
-      encrypted_key: Buffer.from(dataKey.CiphertextBlob).toString('base64'),
-      ciphertext: Buffer.concat([sealed.nonce, sealed.ciphertext, sealed.tag]).toString('base64'),
+      encrypted_key: Buffer.from(dataKey.CiphertextBlob),
+      ciphertext: Buffer.concat([sealed.nonce, sealed.ciphertext, sealed.tag]),
     };
   } finally {
     // Best effort: the buffers we own do not outlive the call (JS strings cannot be wiped).
@@ -155,30 +180,58 @@ function workerKmsClient(): KMSClient {
 }
 
 /**
- * The worker's side: validates the envelope's shape, decrypts its data key with KMS under the
- * same encryption context, opens the job and checks that the job's ids are the envelope's.
- * Throws InvalidRunPayloadError for anything malformed or mismatched (never retried: it cannot
- * get better), a ServiceUnavailableError when KMS stays throttled, and KMS's own error otherwise.
+ * Reads the worker's event: `{v: 2, session_id, tenant}` and nothing else that matters. Throws
+ * InvalidRunPayloadError for anything else (never retried: it cannot get better).
+ */
+export function parseRunEvent(payload: unknown): RunEvent {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+    throw new InvalidRunPayloadError('run event must be a JSON object');
+  }
+  const p = payload as Record<string, unknown>;
+  if (p.v !== RUN_EVENT_VERSION) throw new InvalidRunPayloadError(`run event version must be ${RUN_EVENT_VERSION}`);
+  for (const field of ['session_id', 'tenant'] as const) {
+    const value = p[field];
+    if (typeof value !== 'string' || value === '' || value.length > MAX_ID_CHARS) {
+      throw new InvalidRunPayloadError(`run event field ${field} must be a non-empty string`);
+    }
+  }
+  return { v: RUN_EVENT_VERSION, session_id: p.session_id as string, tenant: p.tenant as string };
+}
+
+/**
+ * Loads the sealed job an event names: undefined when it is gone (finished and deleted, or past
+ * its TTL). A stored job of another tenant than the event's is refused.
+ */
+export async function loadSealedRunJob(db: Db, event: RunEvent, nowEpochSeconds: number): Promise<RunJobItem | undefined> {
+  const item = await runJobRepository(db).get(event.session_id, nowEpochSeconds);
+  if (item && item.tenant !== event.tenant) throw new InvalidRunPayloadError('sealed run job belongs to another tenant than its event');
+  return item;
+}
+
+/**
+ * The worker's side: decrypts the sealed job's data key with KMS under the same encryption
+ * context, opens the job and checks that its ids are the sealed record's. Throws
+ * InvalidRunPayloadError for anything malformed or mismatched, a ServiceUnavailableError when
+ * KMS stays throttled, and KMS's own error otherwise.
  *
- * @param payload the worker function's event.
+ * @param sealed  the stored job (ids, encrypted data key, ciphertext).
  * @param kms     a KMS client allowed `kms:Decrypt` on the run payload key (default: this module's).
  * @param options `keyId`: the expected run payload key; KMS refuses a data key made under another.
  */
 export async function unwrapRunJob(
-  payload: unknown,
+  sealed: SealedRunJob,
   kms?: KMSClient,
   options: { keyId?: string; retry?: RetryOptions } = {},
 ): Promise<RunJob> {
-  const envelope = parseEnvelope(payload);
-  const blob = Buffer.from(envelope.ciphertext, 'base64');
-  if (blob.length < NONCE_BYTES + TAG_BYTES) throw new InvalidRunPayloadError('run envelope ciphertext is too short');
+  const blob = Buffer.from(sealed.ciphertext);
+  if (blob.length < NONCE_BYTES + TAG_BYTES) throw new InvalidRunPayloadError('sealed run job ciphertext is too short');
   const client = kms ?? workerKmsClient();
   const out = await withDependencyRetry(
     () =>
       client.send(
         new DecryptCommand({
-          CiphertextBlob: Buffer.from(envelope.encrypted_key, 'base64'),
-          EncryptionContext: encryptionContextFor(envelope),
+          CiphertextBlob: sealed.encrypted_key,
+          EncryptionContext: encryptionContextFor(sealed),
           ...(options.keyId ? { KeyId: options.keyId } : {}),
         }),
       ),
@@ -187,7 +240,7 @@ export async function unwrapRunJob(
   ).catch((err: unknown) => {
     // KMS answers InvalidCiphertextException when the context (ids) or the key does not match.
     if (err instanceof Error && err.name === 'InvalidCiphertextException') {
-      throw new InvalidRunPayloadError('run envelope data key does not open under its ids and the run payload key');
+      throw new InvalidRunPayloadError('sealed run job data key does not open under its ids and the run payload key');
     }
     throw err;
   });
@@ -200,12 +253,12 @@ export async function unwrapRunJob(
       blob.subarray(0, NONCE_BYTES),
       blob.subarray(NONCE_BYTES, blob.length - TAG_BYTES),
       blob.subarray(blob.length - TAG_BYTES),
-      aadFor(envelope),
+      aadFor(sealed),
     );
-    return parseJob(json, envelope);
+    return parseJob(json, sealed);
   } catch (err) {
     if (err instanceof InvalidRunPayloadError) throw err;
-    throw new InvalidRunPayloadError('run envelope does not open under its data key (tampered or mismatched ids)');
+    throw new InvalidRunPayloadError('sealed run job does not open under its data key (tampered or mismatched ids)');
   } finally {
     key.fill(0);
     out.Plaintext.fill(0);
@@ -213,28 +266,7 @@ export async function unwrapRunJob(
   }
 }
 
-const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
-
-function parseEnvelope(payload: unknown): RunEnvelope {
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
-    throw new InvalidRunPayloadError('run envelope must be a JSON object');
-  }
-  const p = payload as Record<string, unknown>;
-  if (p.v !== RUN_ENVELOPE_VERSION) throw new InvalidRunPayloadError(`run envelope version must be ${RUN_ENVELOPE_VERSION}`);
-  for (const field of ['session_id', 'agent_id', 'tenant'] as const) {
-    const value = p[field];
-    if (typeof value !== 'string' || value === '' || value.length > MAX_ID_CHARS) {
-      throw new InvalidRunPayloadError(`run envelope field ${field} must be a non-empty string`);
-    }
-  }
-  for (const field of ['encrypted_key', 'ciphertext'] as const) {
-    const value = p[field];
-    if (typeof value !== 'string' || !BASE64.test(value)) throw new InvalidRunPayloadError(`run envelope field ${field} must be base64`);
-  }
-  return p as unknown as RunEnvelope;
-}
-
-function parseJob(json: Buffer, envelope: RunEnvelope): RunJob {
+function parseJob(json: Buffer, envelope: SealedRunJob): RunJob {
   let job: unknown;
   try {
     job = JSON.parse(json.toString('utf8'));
@@ -245,7 +277,7 @@ function parseJob(json: Buffer, envelope: RunEnvelope): RunJob {
   const j = job as Record<string, unknown>;
   // The AAD already binds the ids; checking them again keeps a future change to the AAD honest.
   if (j.tenant !== envelope.tenant || j.agentId !== envelope.agent_id || j.sessionId !== envelope.session_id) {
-    throw new InvalidRunPayloadError('sealed run job ids do not match its envelope');
+    throw new InvalidRunPayloadError('sealed run job ids do not match its stored record');
   }
   if (j.authToken !== undefined && typeof j.authToken !== 'string')
     throw new InvalidRunPayloadError('sealed run job authToken must be a string');

@@ -205,3 +205,26 @@ export const RunItem = z.object({
 });
 
 export type RunItem = z.infer<typeof RunItem>;
+
+/**
+ * AWS mode: an accepted async run's job, sealed with KMS envelope encryption (see
+ * shared/aws/run-dispatcher.ts). Written by the `runs` function, read and deleted by the worker;
+ * its TTL is the run's latest possible start plus the worker's timeout and a margin.
+ */
+export const RunJobItem = z.object({
+  pk: z.string(),
+  sk: z.literal('JOB'),
+  entity: z.literal('run-job'),
+  v: z.int(),
+  tenant: z.string(),
+  agent_id: z.string(),
+  session_id: z.string(),
+  /** The KMS-encrypted data key. */
+  encrypted_key: Bytes,
+  /** nonce ‖ AES-256-GCM ciphertext ‖ tag of the job JSON. */
+  ciphertext: Bytes,
+  /** Epoch seconds; checked on read as well (TTL deletion is lazy). */
+  expires_at: z.int(),
+});
+
+export type RunJobItem = z.infer<typeof RunJobItem>;

@@ -8,6 +8,7 @@ import { ConflictError, HttpError, NotFoundError, ValidationError, agentNotFound
 import { verifiedAgent } from '../integrity.ts';
 import { loadProfileContext } from '../repositories/profile-context.ts';
 import { profileRepository } from '../repositories/profiles.ts';
+import { runJobRepository } from '../repositories/run-jobs.ts';
 import { type RunRecord, runRepository } from '../repositories/runs.ts';
 import { sessionRepository } from '../repositories/sessions.ts';
 import type { RunJob } from '../runs/dispatch.ts';
@@ -297,11 +298,12 @@ function workerCaller(job: RunJob): Caller {
 
 /**
  * Executes an accepted async run (in-process queue locally, the worker Lambda on AWS). A run
- * that is no longer queued (a duplicate delivery) is left alone; every outcome is recorded.
+ * that is no longer queued (a duplicate delivery) is left alone and answers false; otherwise
+ * the outcome is recorded and the answer is true.
  */
-export async function executeRunJob(deps: Deps, job: RunJob): Promise<void> {
+export async function executeRunJob(deps: Deps, job: RunJob): Promise<boolean> {
   const runs = runRepository(deps.db);
-  if (!(await runs.transition(job.sessionId, ['queued'], 'running', { started_at: deps.now().toISOString() }))) return;
+  if (!(await runs.transition(job.sessionId, ['queued'], 'running', { started_at: deps.now().toISOString() }))) return false;
   let outcome: RunOutcome;
   let blob: Buffer;
   try {
@@ -317,14 +319,31 @@ export async function executeRunJob(deps: Deps, job: RunJob): Promise<void> {
     ({ outcome, blob } = sealResult(deps, job.tenant, job.sessionId, { status: 'failed', errorMessage: err.message }));
   }
   await runs.transition(job.sessionId, ['running'], outcome.status, { result: blob, finished_at: deps.now().toISOString() });
+  return true;
 }
 
-/** Marks a queued or running run as failed (dispatch failure, the async on-failure destination). */
-export async function markRunFailed(deps: Deps, sessionId: string, message: string): Promise<boolean> {
+/**
+ * Marks a run failed if it is still in one of `from` (default: queued or running); used for a
+ * dispatch failure, the async on-failure destination, and a job that expired before it started.
+ */
+export async function markRunFailed(
+  deps: Deps,
+  sessionId: string,
+  message: string,
+  from: readonly Extract<RunState, 'queued' | 'running'>[] = ['queued', 'running'],
+): Promise<boolean> {
   const run = await runRepository(deps.db).get(sessionId, nowSeconds(deps));
   if (!run) return false;
   const { blob } = sealResult(deps, run.tenant, sessionId, { status: 'failed', errorMessage: message });
-  return runRepository(deps.db).transition(sessionId, ['queued', 'running'], 'failed', { result: blob, finished_at: deps.now().toISOString() });
+  return runRepository(deps.db).transition(sessionId, from, 'failed', { result: blob, finished_at: deps.now().toISOString() });
+}
+
+/**
+ * Deletes the sealed job of an async run (AWS mode: after the worker recorded the outcome, or
+ * when the on-failure handler failed the run). Deleting a job that is gone is not an error.
+ */
+export async function discardRunJob(deps: Deps, sessionId: string): Promise<void> {
+  await runJobRepository(deps.db).delete(sessionId);
 }
 
 function toStatus(deps: Deps, run: RunItem): RunStatus {

@@ -13,6 +13,8 @@ describe('parseDeployConfig', () => {
       throttleBurstLimit: 100,
       runRetentionDays: 7,
       allowedRunnerHosts: [],
+      tenantRateLimit: 25,
+      workerReservedConcurrency: 20,
       serverKeyEpoch: 1,
     });
     expect(parseDeployConfig({})).toEqual({ ...DEFAULT_DEPLOY_CONFIG, allowedRunnerHosts: [] });
@@ -52,6 +54,17 @@ describe('parseDeployConfig', () => {
     expect(parseDeployConfig({ allowedRunnerHosts: ['a.example.com'] }).allowedRunnerHosts).toEqual(['a.example.com']);
   });
 
+  it('reads the tenant rate limit and worker reserved concurrency, where 0 turns each off', () => {
+    expect(parseDeployConfig({ tenantRateLimit: '0', workerReservedConcurrency: '0' })).toMatchObject({
+      tenantRateLimit: 0,
+      workerReservedConcurrency: 0,
+    });
+    expect(parseDeployConfig({ tenantRateLimit: 100, workerReservedConcurrency: 5 })).toMatchObject({
+      tenantRateLimit: 100,
+      workerReservedConcurrency: 5,
+    });
+  });
+
   it('keeps the optional settings when given', () => {
     const config = parseDeployConfig({
       alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:ops',
@@ -76,6 +89,8 @@ describe('parseDeployConfig', () => {
     [{ runRetentionDays: '-1' }, /runRetentionDays/],
     [{ allowedRunnerHosts: 'https://runner.example.com' }, /not a host name/],
     [{ serverKeyEpoch: '0' }, /serverKeyEpoch/],
+    [{ tenantRateLimit: '-5' }, /tenantRateLimit/],
+    [{ workerReservedConcurrency: '1001' }, /workerReservedConcurrency/],
     [{ allowedRunnerHosts: 42 }, /allowedRunnerHosts/],
     [{ alarmTopicArn: 'ops-alerts' }, /alarmTopicArn/],
     [{ domainName: 'vault.example.com' }, /go together/],

@@ -1,6 +1,6 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -19,6 +19,13 @@ export const TABLE_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 
 export const TABLE_WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'] as const;
 
 /**
+ * Partition keys no function may write: API-key items (`APIKEY#<sha256>`, shared/keys.ts). Keys
+ * are minted only by the admin CLI with operator credentials, so a function whose code or role
+ * is abused still cannot plant a key for a tenant of its choosing.
+ */
+export const PROTECTED_LEADING_KEYS = ['APIKEY#*'] as const;
+
+/**
  * What DynamoDB needs from the caller on a table encrypted with a customer-managed key (the same
  * set CDK's own table grants use, with `ReEncrypt*` / `GenerateDataKey*` spelled out), allowed
  * only through DynamoDB (`kms:ViaService`): the functions cannot use the key directly.
@@ -35,7 +42,7 @@ export const ESM_REQUIRE_SHIM =
 
 /** Properties of a VaultFunction. Runtime, architecture, bundling, role and logging are fixed. */
 export interface VaultFunctionProps
-  extends Pick<NodejsFunctionProps, 'timeout' | 'memorySize' | 'onFailure' | 'retryAttempts' | 'maxEventAge'> {
+  extends Pick<NodejsFunctionProps, 'timeout' | 'memorySize' | 'onFailure' | 'retryAttempts' | 'maxEventAge' | 'reservedConcurrentExecutions'> {
   /** Absolute path of the handler file (exports `handler`). */
   readonly entry: string;
   /** What the function does; shown in the console and in the role's description. */
@@ -84,6 +91,7 @@ export class VaultFunction extends NodejsFunction {
       onFailure: props.onFailure,
       retryAttempts: props.retryAttempts,
       maxEventAge: props.maxEventAge,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       environment: {
         VAULT_MODE: 'aws',
         NODE_OPTIONS: '--enable-source-maps',
@@ -117,8 +125,9 @@ export class VaultFunction extends NodejsFunction {
 
   /**
    * Grants the function the table actions the repositories need (read, or read and write) and,
-   * when the table has a customer-managed key, the matching key use through DynamoDB only. Sets
-   * `VAULT_TABLE_NAME`.
+   * when the table has a customer-managed key, the matching key use through DynamoDB only; with
+   * write access, an explicit deny on writes to API-key items (PROTECTED_LEADING_KEYS), which no
+   * later Allow can lift. Sets `VAULT_TABLE_NAME`.
    */
   bindTable(table: ITable, access: TableAccess): void {
     this.executionRole.addToPrincipalPolicy(
@@ -127,6 +136,18 @@ export class VaultFunction extends NodejsFunction {
         resources: [table.tableArn],
       }),
     );
+    if (access === 'RW') {
+      this.executionRole.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: 'NoApiKeyWrites',
+          effect: Effect.DENY,
+          actions: [...TABLE_WRITE_ACTIONS],
+          resources: [table.tableArn],
+          // ForAnyValue: a BatchWriteItem is refused if any one of its items is an API key.
+          conditions: { 'ForAnyValue:StringLike': { 'dynamodb:LeadingKeys': [...PROTECTED_LEADING_KEYS] } },
+        }),
+      );
+    }
     if (table.encryptionKey) {
       this.executionRole.addToPrincipalPolicy(
         new PolicyStatement({

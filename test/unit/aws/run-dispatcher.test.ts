@@ -1,5 +1,5 @@
 import 'aws-sdk-client-mock-vitest/extend';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   DecryptCommand,
   type DecryptCommandInput,
@@ -9,10 +9,22 @@ import {
 } from '@aws-sdk/client-kms';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
-import { createLambdaRunDispatcher, InvalidRunPayloadError, type RunEnvelope, sealRunJob, unwrapRunJob } from '#shared/aws/run-dispatcher';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  createLambdaRunDispatcher,
+  InvalidRunPayloadError,
+  loadSealedRunJob,
+  parseRunEvent,
+  type RunEvent,
+  sealRunJob,
+  unwrapRunJob,
+} from '#shared/aws/run-dispatcher';
+import type { Db } from '#shared/clients';
 import { type Config, loadConfig } from '#shared/config';
-import { PayloadTooLargeError, ServiceUnavailableError } from '#shared/errors';
+import { keys } from '#shared/keys';
+import { runJobRepository } from '#shared/repositories/run-jobs';
+import { startTestDb, type TestDb } from '#test/support/dynamo';
+import { ServiceUnavailableError } from '#shared/errors';
 import type { RunJob } from '#shared/runs/dispatch';
 
 const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
@@ -24,8 +36,11 @@ const config: Config = loadConfig({
   AWS_REGION: 'eu-west-1',
   VAULT_RUN_PAYLOAD_KEY_ID: KEY_ARN,
   VAULT_RUN_WORKER_FUNCTION: WORKER,
+  VAULT_RUN_JOB_TTL_SECONDS: '5400',
 });
-const job: RunJob = {
+const NOW = new Date('2030-01-01T00:00:00Z');
+const NOW_S = NOW.getTime() / 1000;
+const baseJob: RunJob = {
   tenant: 'acme',
   agentId: 'crm-bot',
   sessionId: '3f1c1d7e-5a0b-4c47-9a53-2b2a8f6e9d10',
@@ -63,13 +78,29 @@ function fakeKms(): void {
   });
 }
 
-/** The envelope the dispatcher sent to the worker, parsed. */
-function sentEnvelope(): RunEnvelope {
-  const payload = lambda.commandCalls(InvokeCommand)[0]?.args[0].input.Payload;
-  return JSON.parse(Buffer.from(payload as Uint8Array).toString('utf8')) as RunEnvelope;
+/** The event the dispatcher sent to the worker, as text and parsed. */
+function sentEventText(): string {
+  return Buffer.from(lambda.commandCalls(InvokeCommand)[0]?.args[0].input.Payload as Uint8Array).toString('utf8');
 }
+const sentEvent = () => JSON.parse(sentEventText()) as RunEvent;
+
+let store: TestDb;
+let db: Db;
+beforeAll(async () => {
+  store = await startTestDb();
+  db = store.db;
+});
+afterAll(async () => {
+  await store?.close();
+});
+
+const dispatcher = (options: Parameters<typeof createLambdaRunDispatcher>[2] = {}) =>
+  createLambdaRunDispatcher(config, db, { now: () => NOW, ...options });
+/** A fresh session per test: the store is shared by the file. */
+let job: RunJob;
 
 beforeEach(() => {
+  job = { ...baseJob, sessionId: randomUUID() };
   kms.reset();
   lambda.reset();
   fakeKms();
@@ -78,7 +109,7 @@ beforeEach(() => {
 
 describe('createLambdaRunDispatcher', () => {
   it('generates a data key under the run payload key with the session and agent as encryption context', async () => {
-    await createLambdaRunDispatcher(config).dispatch(job);
+    await dispatcher().dispatch(job);
 
     expect(kms).toHaveReceivedCommandExactlyOnceWith(GenerateDataKeyCommand, {
       KeyId: KEY_ARN,
@@ -87,30 +118,40 @@ describe('createLambdaRunDispatcher', () => {
     });
   });
 
-  it('invokes the worker asynchronously with the envelope only', async () => {
-    await createLambdaRunDispatcher(config).dispatch(job);
+  it('invokes the worker asynchronously with the session id and tenant only', async () => {
+    await dispatcher().dispatch(job);
 
     expect(lambda).toHaveReceivedCommandWith(InvokeCommand, { FunctionName: WORKER, InvocationType: 'Event' });
-    const envelope = sentEnvelope();
-    expect(Object.keys(envelope).sort()).toEqual(['agent_id', 'ciphertext', 'encrypted_key', 'session_id', 'tenant', 'v']);
-    expect(envelope).toMatchObject({ v: 1, session_id: job.sessionId, agent_id: job.agentId, tenant: job.tenant });
+    expect(sentEvent()).toEqual({ v: 2, session_id: job.sessionId, tenant: job.tenant });
   });
 
-  it('puts neither the auth token nor any parameter value in clear in the invocation', async () => {
-    await createLambdaRunDispatcher(config).dispatch(job);
+  it('stores the sealed job in its own item with a TTL of VAULT_RUN_JOB_TTL_SECONDS', async () => {
+    await dispatcher().dispatch(job);
 
-    const raw = Buffer.from(lambda.commandCalls(InvokeCommand)[0]?.args[0].input.Payload as Uint8Array).toString('utf8');
-    expect(raw).not.toContain(TOKEN);
+    const item = await runJobRepository(db).get(job.sessionId, NOW_S);
+    expect(keys.runJob(job.sessionId)).toEqual({ pk: `RUN#${job.sessionId}`, sk: 'JOB' });
+    expect(item).toMatchObject({ entity: 'run-job', tenant: job.tenant, agent_id: job.agentId, session_id: job.sessionId });
+    expect(item?.expires_at).toBe(NOW_S + 5400);
+    const stored = JSON.stringify(item, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : v));
+    expect(stored).not.toContain(TOKEN);
+    expect(stored).not.toContain('swordfish-in-clear');
+  });
+
+  it('puts neither the auth token nor any parameter nor any ciphertext in the invocation', async () => {
+    await dispatcher().dispatch(job);
+
+    const raw = sentEventText();
     expect(raw).not.toContain('avt_');
     expect(raw).not.toContain('swordfish-in-clear');
     expect(raw).not.toContain('quarterly numbers');
+    expect(Object.keys(JSON.parse(raw)).sort()).toEqual(['session_id', 'tenant', 'v']);
   });
 
   it('uses the clients it is given', async () => {
     const kmsClient = new KMSClient({ region: 'eu-west-1' });
     const lambdaClient = new LambdaClient({ region: 'eu-west-1' });
 
-    await createLambdaRunDispatcher(config, { kms: kmsClient, lambda: lambdaClient }).dispatch(job);
+    await dispatcher({ kms: kmsClient, lambda: lambdaClient }).dispatch(job);
 
     expect(kms.send.firstCall.thisValue).toBe(kmsClient);
     expect(lambda.send.firstCall.thisValue).toBe(lambdaClient);
@@ -119,7 +160,7 @@ describe('createLambdaRunDispatcher', () => {
   it('refuses to dispatch without the worker settings and calls nothing', async () => {
     const bare = loadConfig({ VAULT_MODE: 'aws', VAULT_TABLE_NAME: 'vault' });
 
-    await expect(createLambdaRunDispatcher(bare).dispatch(job)).rejects.toThrow(/VAULT_RUN_PAYLOAD_KEY_ID/);
+    await expect(createLambdaRunDispatcher(bare, db).dispatch(job)).rejects.toThrow(/VAULT_RUN_PAYLOAD_KEY_ID/);
     expect(kms).not.toHaveReceivedAnyCommand();
     expect(lambda).not.toHaveReceivedAnyCommand();
   });
@@ -130,50 +171,100 @@ describe('createLambdaRunDispatcher', () => {
       .rejectsOnce(awsError('ThrottlingException', 400))
       .callsFake(() => ({ Plaintext: randomBytes(32), CiphertextBlob: randomBytes(48) }));
 
-    await createLambdaRunDispatcher(config, {}, noWait).dispatch(job);
+    await dispatcher({ retry: noWait }).dispatch(job);
 
     expect(kms).toHaveReceivedCommandTimes(GenerateDataKeyCommand, 2);
     expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 1);
   });
 
-  it('answers 503 and invokes nothing when KMS stays throttled', async () => {
+  it('answers 503, stores nothing and invokes nothing when KMS stays throttled', async () => {
     kms.on(GenerateDataKeyCommand).rejects(awsError('ThrottlingException', 400));
 
-    const err = await createLambdaRunDispatcher(config, {}, noWait)
+    const err = await dispatcher({ retry: noWait })
       .dispatch(job)
       .catch((e: unknown) => e);
 
     expect(err).toBeInstanceOf(ServiceUnavailableError);
     expect(kms).toHaveReceivedCommandTimes(GenerateDataKeyCommand, 4);
     expect(lambda).not.toHaveReceivedAnyCommand();
+    await expect(runJobRepository(db).get(job.sessionId, NOW_S)).resolves.toBeUndefined();
   });
 
-  it('retries a throttled invoke and answers 503 when Lambda stays throttled', async () => {
+  it('invokes nothing when the sealed job cannot be stored', async () => {
+    const failing: Db = { ...db, doc: { send: vi.fn().mockRejectedValue(awsError('ProvisionedThroughputExceededException', 400)) } as never };
+
+    await expect(createLambdaRunDispatcher(config, failing, { now: () => NOW }).dispatch(job)).rejects.toMatchObject({
+      name: 'ProvisionedThroughputExceededException',
+    });
+    expect(lambda).not.toHaveReceivedAnyCommand();
+  });
+
+  it('retries a throttled invoke, answers 503 when Lambda stays throttled, and deletes the stored job', async () => {
     lambda.on(InvokeCommand).rejects(awsError('TooManyRequestsException', 429));
 
-    await expect(createLambdaRunDispatcher(config, {}, noWait).dispatch(job)).rejects.toBeInstanceOf(ServiceUnavailableError);
+    await expect(dispatcher({ retry: noWait }).dispatch(job)).rejects.toBeInstanceOf(ServiceUnavailableError);
     expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 4);
+    await expect(runJobRepository(db).get(job.sessionId, NOW_S)).resolves.toBeUndefined();
   });
 
-  it('answers 413 when the envelope is over the async payload limit', async () => {
-    lambda.on(InvokeCommand).rejects(awsError('RequestEntityTooLargeException', 413));
-
-    await expect(createLambdaRunDispatcher(config, {}, noWait).dispatch(job)).rejects.toBeInstanceOf(PayloadTooLargeError);
-    expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 1);
-  });
-
-  it('fails when the worker does not accept the event', async () => {
+  it('fails and deletes the stored job when the worker does not accept the event', async () => {
     lambda.on(InvokeCommand).resolves({ StatusCode: 200 });
 
-    await expect(createLambdaRunDispatcher(config).dispatch(job)).rejects.toThrow(/did not accept/);
+    await expect(dispatcher().dispatch(job)).rejects.toThrow(/did not accept/);
+    await expect(runJobRepository(db).get(job.sessionId, NOW_S)).resolves.toBeUndefined();
+  });
+
+  it('dispatches a job larger than Lambda accepts in an async event (256 KB): only ids travel', async () => {
+    const big: RunJob = { ...job, parameters: { notes: 'x'.repeat(300 * 1024) } };
+
+    await dispatcher().dispatch(big);
+
+    expect(sentEventText().length).toBeLessThan(200);
+    const sealed = await runJobRepository(db).get(job.sessionId, NOW_S);
+    await expect(unwrapRunJob(sealed as NonNullable<typeof sealed>)).resolves.toEqual(big);
+  });
+});
+
+describe('parseRunEvent', () => {
+  it.each([
+    ['null', null],
+    ['an array', []],
+    ['the old envelope version', { v: 1, session_id: 's', tenant: 't' }],
+    ['a missing session id', { v: 2, tenant: 't' }],
+    ['an empty tenant', { v: 2, session_id: 's', tenant: '' }],
+    ['an over-long session id', { v: 2, session_id: 's'.repeat(513), tenant: 't' }],
+  ])('rejects %s', (_name, payload) => {
+    expect(() => parseRunEvent(payload)).toThrow(InvalidRunPayloadError);
+  });
+
+  it('keeps only the ids', () => {
+    expect(parseRunEvent({ v: 2, session_id: 's', tenant: 't', extra: 'x' })).toEqual({ v: 2, session_id: 's', tenant: 't' });
+  });
+});
+
+describe('loadSealedRunJob', () => {
+  it('finds the stored job and refuses it for an event of another tenant', async () => {
+    await dispatcher().dispatch(job);
+
+    await expect(loadSealedRunJob(db, { v: 2, session_id: job.sessionId, tenant: job.tenant }, NOW_S)).resolves.toBeDefined();
+    await expect(loadSealedRunJob(db, { v: 2, session_id: job.sessionId, tenant: 'other' }, NOW_S)).rejects.toBeInstanceOf(
+      InvalidRunPayloadError,
+    );
+  });
+
+  it('treats a job past its TTL as gone (DynamoDB deletes lazily)', async () => {
+    await dispatcher().dispatch(job);
+
+    await expect(loadSealedRunJob(db, { v: 2, session_id: job.sessionId, tenant: job.tenant }, NOW_S + 5400)).resolves.toBeUndefined();
   });
 });
 
 describe('unwrapRunJob', () => {
   it('opens what the dispatcher sealed, with the same encryption context and key', async () => {
-    await createLambdaRunDispatcher(config).dispatch(job);
+    await dispatcher().dispatch(job);
+    const sealed = await runJobRepository(db).get(job.sessionId, NOW_S);
 
-    const opened = await unwrapRunJob(sentEnvelope(), undefined, { keyId: KEY_ARN });
+    const opened = await unwrapRunJob(sealed as NonNullable<typeof sealed>, undefined, { keyId: KEY_ARN });
 
     expect(opened).toEqual(job);
     expect(kms).toHaveReceivedCommandWith(DecryptCommand, {
@@ -184,63 +275,52 @@ describe('unwrapRunJob', () => {
 
   it('opens a job larger than the 4 KB KMS Encrypt limit', async () => {
     const big: RunJob = { ...job, parameters: { notes: 'x'.repeat(64 * 1024) } };
-    const envelope = await sealRunJob(big, KEY_ARN, new KMSClient({}));
+    const sealed = await sealRunJob(big, KEY_ARN, new KMSClient({}));
 
-    await expect(unwrapRunJob(envelope)).resolves.toEqual(big);
+    await expect(unwrapRunJob(sealed)).resolves.toEqual(big);
   });
 
   it('opens a job without an auth token', async () => {
     const { authToken: _omitted, ...anonymous } = job;
-    const envelope = await sealRunJob(anonymous, KEY_ARN, new KMSClient({}));
+    const sealed = await sealRunJob(anonymous, KEY_ARN, new KMSClient({}));
 
-    await expect(unwrapRunJob(envelope)).resolves.toEqual(anonymous);
+    await expect(unwrapRunJob(sealed)).resolves.toEqual(anonymous);
   });
 
-  it('rejects an envelope whose session id was changed (KMS context mismatch)', async () => {
-    const envelope = await sealRunJob(job, KEY_ARN, new KMSClient({}));
+  it('rejects a sealed job whose session id was changed (KMS context mismatch)', async () => {
+    const sealed = await sealRunJob(job, KEY_ARN, new KMSClient({}));
 
-    await expect(unwrapRunJob({ ...envelope, session_id: '00000000-0000-4000-8000-000000000000' })).rejects.toBeInstanceOf(
+    await expect(unwrapRunJob({ ...sealed, session_id: '00000000-0000-4000-8000-000000000000' })).rejects.toBeInstanceOf(
       InvalidRunPayloadError,
     );
   });
 
-  it('rejects an envelope whose tenant was changed (AAD mismatch)', async () => {
-    const envelope = await sealRunJob(job, KEY_ARN, new KMSClient({}));
+  it('rejects a sealed job whose tenant was changed (AAD mismatch)', async () => {
+    const sealed = await sealRunJob(job, KEY_ARN, new KMSClient({}));
 
-    await expect(unwrapRunJob({ ...envelope, tenant: 'other-tenant' })).rejects.toBeInstanceOf(InvalidRunPayloadError);
+    await expect(unwrapRunJob({ ...sealed, tenant: 'other-tenant' })).rejects.toBeInstanceOf(InvalidRunPayloadError);
   });
 
   it('rejects a tampered ciphertext', async () => {
-    const envelope = await sealRunJob(job, KEY_ARN, new KMSClient({}));
-    const bytes = Buffer.from(envelope.ciphertext, 'base64');
+    const sealed = await sealRunJob(job, KEY_ARN, new KMSClient({}));
+    const bytes = Buffer.from(sealed.ciphertext);
     bytes[20] = (bytes[20] ?? 0) ^ 1;
 
-    await expect(unwrapRunJob({ ...envelope, ciphertext: bytes.toString('base64') })).rejects.toBeInstanceOf(InvalidRunPayloadError);
+    await expect(unwrapRunJob({ ...sealed, ciphertext: bytes })).rejects.toBeInstanceOf(InvalidRunPayloadError);
+  });
+
+  it('rejects a ciphertext too short to hold nonce and tag without calling KMS', async () => {
+    const sealed = await sealRunJob(job, KEY_ARN, new KMSClient({}));
+    kms.resetHistory();
+
+    await expect(unwrapRunJob({ ...sealed, ciphertext: new Uint8Array(10) })).rejects.toBeInstanceOf(InvalidRunPayloadError);
+    expect(kms).not.toHaveReceivedCommand(DecryptCommand);
   });
 
   it('rejects a data key made under another KMS key', async () => {
-    const envelope = await sealRunJob(job, 'arn:aws:kms:eu-west-1:123456789012:key/other', new KMSClient({}));
+    const sealed = await sealRunJob(job, 'arn:aws:kms:eu-west-1:123456789012:key/other', new KMSClient({}));
 
-    await expect(unwrapRunJob(envelope, undefined, { keyId: KEY_ARN })).rejects.toBeInstanceOf(InvalidRunPayloadError);
-  });
-
-  it.each([
-    ['null', null],
-    ['an array', []],
-    ['another version', { v: 2, session_id: 's', agent_id: 'a', tenant: 't', encrypted_key: 'AA==', ciphertext: 'AA==' }],
-    ['a missing session id', { v: 1, agent_id: 'a', tenant: 't', encrypted_key: 'AA==', ciphertext: 'AA==' }],
-    ['an empty agent id', { v: 1, session_id: 's', agent_id: '', tenant: 't', encrypted_key: 'AA==', ciphertext: 'AA==' }],
-    [
-      'a ciphertext that is not base64',
-      { v: 1, session_id: 's', agent_id: 'a', tenant: 't', encrypted_key: 'AA==', ciphertext: 'not base64!' },
-    ],
-    [
-      'a ciphertext too short to hold nonce and tag',
-      { v: 1, session_id: 's', agent_id: 'a', tenant: 't', encrypted_key: 'AA==', ciphertext: 'AAAA' },
-    ],
-  ])('rejects %s without calling KMS', async (_name, payload) => {
-    await expect(unwrapRunJob(payload)).rejects.toBeInstanceOf(InvalidRunPayloadError);
-    expect(kms).not.toHaveReceivedCommand(DecryptCommand);
+    await expect(unwrapRunJob(sealed, undefined, { keyId: KEY_ARN })).rejects.toBeInstanceOf(InvalidRunPayloadError);
   });
 
   it('retries a throttled Decrypt and then opens the job', async () => {
@@ -251,17 +331,17 @@ describe('unwrapRunJob', () => {
       .on(DecryptCommand)
       .rejectsOnce(awsError('KMSInternalException', 500))
       .callsFake(() => ({ Plaintext: Buffer.from(key) }));
-    const envelope = await sealRunJob(job, KEY_ARN, new KMSClient({}));
+    const sealed = await sealRunJob(job, KEY_ARN, new KMSClient({}));
 
-    await expect(unwrapRunJob(envelope, undefined, { retry: noWait })).resolves.toEqual(job);
+    await expect(unwrapRunJob(sealed, undefined, { retry: noWait })).resolves.toEqual(job);
     expect(kms).toHaveReceivedCommandTimes(DecryptCommand, 2);
   });
 
   it('answers ServiceUnavailableError when Decrypt stays throttled', async () => {
-    const envelope = await sealRunJob(job, KEY_ARN, new KMSClient({}));
+    const sealed = await sealRunJob(job, KEY_ARN, new KMSClient({}));
     kms.on(DecryptCommand).rejects(awsError('ThrottlingException', 400));
 
-    await expect(unwrapRunJob(envelope, undefined, { retry: noWait })).rejects.toBeInstanceOf(ServiceUnavailableError);
+    await expect(unwrapRunJob(sealed, undefined, { retry: noWait })).rejects.toBeInstanceOf(ServiceUnavailableError);
     expect(kms).toHaveReceivedCommandTimes(DecryptCommand, 4);
   });
 });
