@@ -1,6 +1,7 @@
 import type { Deps } from '../deps.ts';
 import { UnauthorizedError } from '../errors.ts';
 import { authenticateApiKey } from '../services/api-keys.ts';
+import { enforceTenantRateLimit } from '../services/rate-limit.ts';
 import { callerOf } from './caller.ts';
 import type { Mw, VaultEvent } from './middleware.ts';
 
@@ -33,16 +34,22 @@ export function authorizationProblem(event: VaultEvent): string | undefined {
   return `The Authorization header uses ${scheme ? `the "${scheme}" scheme` : 'an unknown form'}: send "Authorization: Bearer avk_…"`;
 }
 
-/** Resolves the tenant from the API key (401 if missing, malformed or unknown) and builds the request's Caller. */
+/**
+ * Resolves the tenant from the API key (401 if missing, malformed or unknown), applies the
+ * tenant's rate limit (429 with Retry-After; `VAULT_TENANT_RATE_LIMIT`, on by default on AWS) and
+ * builds the request's Caller.
+ */
 export function authenticate(getDeps: () => Promise<Deps>): Mw {
   return {
     before: async (request) => {
+      const deps = await getDeps();
       const apiKey = apiKeyOf(request.event);
       if (apiKey === undefined) {
         const problem = authorizationProblem(request.event);
         if (problem) throw new UnauthorizedError(problem);
       }
-      const tenant = await authenticateApiKey(await getDeps(), apiKey);
+      const tenant = await authenticateApiKey(deps, apiKey);
+      await enforceTenantRateLimit(deps, tenant);
       request.event.tenant = tenant;
       request.event.caller = callerOf(request.event, tenant, apiKey as string);
     },
