@@ -17,6 +17,7 @@ import { upsertProfile } from '#shared/services/profiles';
 import { getRun, startRun } from '#shared/services/runs';
 import { findLeaks, scanAll } from '#test/reliability/helpers';
 import { makeTestDeps, startTestDb, type TestDb } from '#test/support/dynamo';
+import { testCaller } from '#test/support/credentials';
 import { startTestRunner } from '#test/support/runner';
 
 /**
@@ -82,7 +83,7 @@ const tokenSecret = (t: string) => Buffer.from(t.slice(4), 'base64url').subarray
 async function startAsyncRun(): Promise<string> {
   const started = await startRun(
     deps,
-    TENANT,
+    testCaller(TENANT),
     RunAgentBody.parse({ agent_id: agentId, auth_token: token, parameters: { query: PARAMETER } }),
     'http://vault.test',
   );

@@ -42,6 +42,7 @@ const NOW = new Date('2030-01-01T00:00:00Z');
 const NOW_S = NOW.getTime() / 1000;
 const baseJob: RunJob = {
   tenant: 'acme',
+  apiKeyId: '0123456789abcdef',
   agentId: 'crm-bot',
   sessionId: '3f1c1d7e-5a0b-4c47-9a53-2b2a8f6e9d10',
   authToken: TOKEN,
