@@ -1,4 +1,4 @@
-import { createDb } from './clients.ts';
+import { type Db, createDb } from './clients.ts';
 import { type Config, loadConfig } from './config.ts';
 import type { Deps } from './deps.ts';
 import { createLogger } from './log.ts';

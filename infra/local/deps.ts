@@ -23,7 +23,9 @@ export async function createLocalDeps(
     log: parts.log,
     now: parts.now ?? (() => new Date()),
     dispatcher: createInProcessDispatcher(
-      (job) => executeRunJob(deps, job),
+      async (job) => {
+        await executeRunJob(deps, job);
+      },
       (err, job) =>
         parts.log.log('error', 'async run crashed', {
           session_id: job.sessionId,
