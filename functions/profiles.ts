@@ -3,8 +3,9 @@ import { created, noContent, ok } from '#shared/http/responses';
 import { AgentId, ProfileName, parseInput } from '#shared/schemas/common';
 import { CreateProfileBody, ListQuery, NativeCreateProfileBody, NativePutProfileBody, UpsertProfileBody } from '#shared/schemas/profiles';
 import * as profiles from '#shared/services/profiles';
-import { ProxyBody, TestProfileBody } from '#shared/schemas/proxy';
-import { proxyRequest, testProfile } from '#shared/services/proxy';
+import { grantOf } from '#shared/http/authenticate';
+import { GrantProxyBody, ProxyBody, TestProfileBody } from '#shared/schemas/proxy';
+import { proxyRequest, proxyWithGrant, testProfile } from '#shared/services/proxy';
 import * as lifecycle from '#shared/services/lifecycle';
 import { listAudit } from '#shared/services/audit';
 import { AuditQuery } from '#shared/schemas/audit';
@@ -54,7 +55,12 @@ export const handler = routeGroupHandler({
       ),
     ),
 
-  'POST /v1/proxy': async ({ deps, caller, body }) => ok(await proxyRequest(deps, caller, parseInput(ProxyBody, body))),
+  'POST /v1/proxy': async ({ deps, caller, body, event }) => {
+    // A runner's run grant (Authorization: Bearer avg_…, no API key) or the platform's API key + auth_token.
+    const grant = caller.tenant === '' ? grantOf(event) : undefined;
+    if (grant !== undefined) return ok(await proxyWithGrant(deps, caller, grant, parseInput(GrantProxyBody, body)));
+    return ok(await proxyRequest(deps, caller, parseInput(ProxyBody, body)));
+  },
 
   'GET /v1/agents/{agent_id}/auth-profiles/{name}': async ({ deps, tenant, params }) =>
     ok(
@@ -90,4 +96,4 @@ export const handler = routeGroupHandler({
   },
 
   'GET /v1/audit': async ({ deps, caller, query }) => ok(await listAudit(deps, caller, parseInput(AuditQuery, query, 'query string'))),
-});
+}, { grantRoutes: ['POST /v1/proxy'] });

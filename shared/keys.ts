@@ -52,4 +52,6 @@ export const keys = {
   runJob: (sessionId: string): ItemKey => ({ pk: `RUN#${sessionId}`, sk: 'JOB' }),
   /** A tenant's request counter for one fixed rate-limit window (epoch seconds of its start). */
   tenantRate: (tenant: string, windowStart: number): ItemKey => ({ pk: `RATE#${tenant}#${windowStart}`, sk: 'RATE' }),
+  /** A run grant's sealed key material, keyed by the grant's id (the grant itself is never stored). */
+  grant: (grantIdHex: string): ItemKey => ({ pk: `GRANT#${grantIdHex}`, sk: 'GRANT' }),
 } as const;

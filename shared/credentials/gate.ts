@@ -7,6 +7,7 @@ import { profileRepository } from '../repositories/profiles.ts';
 import type { AgentItem, SessionItem } from '../schemas/items.ts';
 import {
   type OpenedProfile,
+  type ParsedToken,
   type VerifiedToken,
   assertBoundToAgent,
   assertRunnerApproved,
@@ -15,6 +16,7 @@ import {
   parseTokenOrThrow,
   verifyToken,
 } from './sealed-profile.ts';
+import { InvalidGrantError, type ResolvedGrant, resolveGrant } from './grants.ts';
 import { type AuthTypeModule, authTypeOf, storedConfig } from './types/index.ts';
 import { outboundRefusal, refuseUse, sourceIpRefusal, useEvent, verifiedProfileRefusal } from './policy.ts';
 import { useToRecord } from './usage.ts';
@@ -36,11 +38,13 @@ import { useToRecord } from './usage.ts';
 export type UsePurpose = 'run' | 'proxy' | 'test';
 
 /**
- * What the caller presents to open a profile. Today: the profile's auth token (with the agent it
- * is for). Extension point: a run grant becomes `| { kind: 'grant'; grant: string }`, resolved
- * to a profile and its key material in `resolve()` below; the rest of the gate is unchanged.
+ * What the caller presents to open a profile: the profile's auth token (with the agent it is
+ * for), or a run grant (grants.ts), which names its tenant, agent, profile and run itself and
+ * unwraps the profile's key material. Both continue through the same verify → policy → decrypt.
  */
-export type CredentialRef = { readonly kind: 'token'; readonly agentId: string; readonly token: string };
+export type CredentialRef =
+  | { readonly kind: 'token'; readonly agentId: string; readonly token: string }
+  | { readonly kind: 'grant'; readonly grant: string };
 
 export interface UseOptions {
   /** Also read the profile's saved session in the same round trip (runs). */
@@ -119,33 +123,46 @@ export async function openForUse(
   purpose: UsePurpose,
   options: UseOptions = {},
 ): Promise<OpenedForUse> {
-  // Resolve the credential to a slot and key material (a grant will resolve here too).
-  const token = parseTokenOrThrow(credential.token);
-  const ctx = await loadProfileContext(deps.db, caller.tenant, credential.agentId, token.slot.toString('hex'), { withSession: options.withSession });
+  // Resolve the credential to a slot and key material.
+  const { tenant, agentId, token, grant, caller: who } = await resolve(deps, caller, credential, purpose);
+  const ctx = await loadProfileContext(deps.db, tenant, agentId, token.slot.toString('hex'), { withSession: options.withSession });
   // The agent's MAC is checked before anything it says (runner, incarnation, input args) is used.
-  const agent = verifiedAgent(deps, caller.tenant, credential.agentId, ctx.agent);
-  if (!agent) throw agentNotFound(credential.agentId);
+  const agent = verifiedAgent(deps, tenant, agentId, ctx.agent);
+  if (!agent) {
+    if (grant) throw new InvalidGrantError();
+    throw agentNotFound(agentId);
+  }
   const found = ctx.profile;
-  // Caller IP allow-list, before verification: a caller outside it learns nothing about the token.
-  const ipRefusal = found && sourceIpRefusal(found, caller);
-  if (found && ipRefusal) await refuseUse(deps, caller, purpose, found, ipRefusal);
-  // Verify. A wrong secret for an existing profile is audited (a guessing attempt); the answer
-  // is the same 404 as for an unknown profile.
+  const now = deps.now();
   let verified: VerifiedToken;
+  let type: AuthTypeModule;
+  let config: Record<string, unknown>;
   try {
-    verified = verifyToken(deps, caller.tenant, credential.agentId, token, found);
+    // Caller IP allow-list, before verification: a caller outside it learns nothing about the token.
+    const ipRefusal = found && sourceIpRefusal(found, who);
+    if (found && ipRefusal) await refuseUse(deps, who, purpose, found, ipRefusal);
+    // Verify. A wrong secret for an existing profile is audited (a guessing attempt); the answer
+    // is the same 404 as for an unknown profile. A grant outlives nothing: its profile must be the
+    // very generation (and creation) it was issued for.
+    try {
+      verified = verifyToken(deps, tenant, agentId, token, found);
+      if (grant && (verified.item.generation !== grant.item.generation || verified.item.created_at !== grant.item.profile_created_at)) throw new ProfileNotFoundError();
+    } catch (err) {
+      if (found && err instanceof ProfileNotFoundError) await refuseUse(deps, who, purpose, found, err);
+      throw err;
+    }
+    // Policy.
+    for (const check of POLICY) check({ caller: who, purpose, agent, verified, now });
+    type = authTypeOf(verified.item);
+    config = storedConfig(type, verified.item.auth_config);
+    const refusal = verifiedProfileRefusal(verified.item, now) ?? (options.request !== undefined ? outboundRefusal(verified.item, type, config, options.request) : undefined);
+    if (refusal) await refuseUse(deps, who, purpose, verified.item, refusal);
   } catch (err) {
-    if (found && err instanceof ProfileNotFoundError) await refuseUse(deps, caller, purpose, found, err);
+    // Whatever a token would hear as "unknown profile", a grant hears as "unknown grant".
+    if (grant && err instanceof ProfileNotFoundError) throw new InvalidGrantError();
     throw err;
   }
-  // Policy.
-  const now = deps.now();
-  for (const check of POLICY) check({ caller, purpose, agent, verified, now });
   const item = verified.item;
-  const type = authTypeOf(item);
-  const config = storedConfig(type, item.auth_config);
-  const refusal = verifiedProfileRefusal(item, now) ?? (options.request !== undefined ? outboundRefusal(item, type, config, options.request) : undefined);
-  if (refusal) await refuseUse(deps, caller, purpose, item, refusal);
   // Decrypt.
   const profile = openProfileKeys(deps, verified);
   // A run hands the values to the agent's runner: only to the origin the token holder approved.
@@ -153,7 +170,7 @@ export async function openForUse(
   const secret = openValues(deps, profile);
   return {
     purpose,
-    caller,
+    caller: who,
     agent,
     profile,
     type,
@@ -164,9 +181,38 @@ export async function openForUse(
     recordUse: async ({ sessionId, inFlightUntil }: UseRecordOptions = {}) => {
       const at = deps.now();
       await Promise.all([
-        writeAudit(deps, useEvent(caller, purpose, item, 200, 'ok', sessionId)),
+        writeAudit(deps, useEvent(who, purpose, item, 200, 'ok', sessionId)),
         profileRepository(deps.db).recordUse(item.tenant, item.agent_id, item.slot, item.generation, useToRecord(item, purpose, at, inFlightUntil)),
       ]);
     },
+  };
+}
+
+/** A credential resolved to where its profile lives and the token secret that opens it. */
+interface Resolved {
+  readonly tenant: string;
+  readonly agentId: string;
+  readonly token: ParsedToken;
+  /** Set when the credential was a run grant. */
+  readonly grant?: ResolvedGrant;
+  /** The caller as the rest of the gate sees it (a grant's caller takes the grant's tenant). */
+  readonly caller: Caller;
+}
+
+async function resolve(deps: Deps, caller: Caller, credential: CredentialRef, purpose: UsePurpose): Promise<Resolved> {
+  if (credential.kind === 'token') {
+    return { tenant: caller.tenant, agentId: credential.agentId, token: parseTokenOrThrow(credential.token), caller };
+  }
+  // A grant is for the proxy only: it never hands out values, so it cannot start a run or a test.
+  if (purpose !== 'proxy') throw new InvalidGrantError();
+  const grant = await resolveGrant(deps, credential.grant);
+  // An API-key caller presenting a grant must be of the grant's tenant (same answer as unknown).
+  if (caller.tenant !== '' && caller.tenant !== grant.item.tenant) throw new InvalidGrantError();
+  return {
+    tenant: grant.item.tenant,
+    agentId: grant.item.agent_id,
+    token: { slot: Buffer.from(grant.item.slot, 'hex'), secret: grant.tokenSecret },
+    grant,
+    caller: { ...caller, tenant: grant.item.tenant, apiKeyId: caller.apiKeyId || `grant:${grant.item.session_id}` },
   };
 }

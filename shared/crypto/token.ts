@@ -63,3 +63,39 @@ export function parseToken(token: string): ParsedToken {
     secret: Buffer.from(body.subarray(SLOT_BYTES, SLOT_BYTES + SECRET_BYTES)),
   };
 }
+
+/** Run grants (DESIGN.md §5): `avg_` + base64url(id 16 B ‖ secret 32 B ‖ CRC32 4 B), like an auth token. */
+export const GRANT_PREFIX = 'avg_';
+export const GRANT_ID_BYTES = 16;
+/** `avg_` + 70 base64url characters. */
+export const GRANT_LENGTH = GRANT_PREFIX.length + Math.ceil((BODY_BYTES * 4) / 3);
+
+export interface ParsedGrant {
+  /** Names the grant item. */
+  readonly id: Buffer;
+  /** 256 random bits: the root of the key that unwraps the grant's key material. Never stored. */
+  readonly secret: Buffer;
+}
+
+/** A fresh run grant: random id and secret. */
+export function newGrant(): { grant: string; id: Buffer; secret: Buffer } {
+  const id = randomBytes(GRANT_ID_BYTES);
+  const secret = randomBytes(SECRET_BYTES);
+  return { grant: GRANT_PREFIX + formatToken(id, secret).slice(TOKEN_PREFIX.length), id, secret };
+}
+
+/** True if `s` looks like a run grant (prefix only; parseGrant checks the rest). */
+export const isGrant = (s: string | undefined): boolean => s?.startsWith(GRANT_PREFIX) === true;
+
+/** Parses a run grant by position, with the same checks as an auth token (prefix, length, canonical base64url, CRC). */
+export function parseGrant(grant: string): ParsedGrant {
+  if (!grant.startsWith(GRANT_PREFIX)) throw new TokenFormatError('grant must start with "avg_"');
+  if (grant.length !== GRANT_LENGTH) throw new TokenFormatError(`grant must be ${GRANT_LENGTH} characters long`);
+  try {
+    const { slot, secret } = parseToken(TOKEN_PREFIX + grant.slice(GRANT_PREFIX.length));
+    return { id: slot, secret };
+  } catch (err) {
+    if (err instanceof TokenFormatError) throw new TokenFormatError(err.message.replace('auth_token', 'grant'));
+    throw err;
+  }
+}

@@ -34,14 +34,22 @@ export function authorizationProblem(event: VaultEvent): string | undefined {
   return `The Authorization header uses ${scheme ? `the "${scheme}" scheme` : 'an unknown form'}: send "Authorization: Bearer avk_…"`;
 }
 
+/** The run grant in `Authorization: Bearer avg_…`, if that is what the request carries. */
+export function grantOf(event: VaultEvent): string | undefined {
+  const m = /^Bearer\s+(avg_\S+)\s*$/i.exec(event.headers?.authorization ?? '');
+  return m?.[1];
+}
+
 /**
  * Resolves the tenant from the API key (401 if missing, malformed or unknown), applies the
  * tenant's rate limit (429 with Retry-After; `VAULT_TENANT_RATE_LIMIT`, on by default on AWS) and
- * builds the request's Caller.
+ * builds the request's Caller. On `grantRoutes` (POST /v1/proxy) a run grant may stand in for the
+ * API key: the route then gets a caller without a tenant and the credential gate resolves the grant.
  */
-export function authenticate(getDeps: () => Promise<Deps>): Mw {
+export function authenticate(getDeps: () => Promise<Deps>, grantRoutes: readonly string[] = []): Mw {
   return {
     before: async (request) => {
+      if (grantRoutes.includes(request.event.routeKey) && grantOf(request.event) !== undefined) return;
       const deps = await getDeps();
       const apiKey = apiKeyOf(request.event);
       if (apiKey === undefined) {

@@ -27,9 +27,9 @@ export type RouteFn = (req: RouteRequest) => Promise<HttpResponse>;
  * One Lambda handler for a route group: middleware first (errors mapped once, JSON body,
  * API key), then the route function picked by the API Gateway route key.
  */
-export function routeGroupHandler(routesByKey: Readonly<Record<string, RouteFn>>, options: { authenticate?: boolean } = {}) {
+export function routeGroupHandler(routesByKey: Readonly<Record<string, RouteFn>>, options: { authenticate?: boolean; grantRoutes?: readonly string[] } = {}) {
   const base = middy<VaultEvent, APIGatewayProxyResultV2>().use(errorResponses(async () => (await getDeps()).log)).use(jsonBody());
-  const withAuth = options.authenticate === false ? base : base.use(authenticate(getDeps));
+  const withAuth = options.authenticate === false ? base : base.use(authenticate(getDeps, options.grantRoutes));
   return withAuth.handler(async (event) => {
     const fn = routesByKey[dispatchKey(event.routeKey)];
     if (!fn) throw new NotFoundError(`No route ${event.routeKey}`, 'route_not_found');

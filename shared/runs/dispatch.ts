@@ -16,6 +16,8 @@ export interface RunJob {
   readonly authToken?: string;
   /** Caller-supplied parameters (not yet merged with the profile's auth_data). */
   readonly parameters: Record<string, unknown>;
+  /** POST /v1/proxy of the vault that accepted the run (runners of credential_delivery "proxy" get it with their grant). */
+  readonly proxyUrl?: string;
 }
 
 export interface RunDispatcher {

@@ -16,6 +16,14 @@ export const WebhookRunner = z.object({
 
 export const Runner = z.discriminatedUnion('type', [WebhookRunner], { error: 'runner.type must be "webhook"' });
 
+/**
+ * How a run hands the profile's credentials to the runner: `parameters` (merged into the runner's
+ * parameters, the default) or `proxy` (the runner gets no secret, only a run grant and the proxy URL).
+ */
+export const CredentialDelivery = z
+  .enum(['parameters', 'proxy'])
+  .describe('parameters (default): the runner receives the profile\'s values in parameters; proxy: it receives none, only a run grant (avg_…) for POST /v1/proxy, valid while the run runs');
+
 const AgentFields = {
   name: z.string().min(1).max(200),
   description: z.string().max(2000).optional(),
@@ -24,6 +32,7 @@ const AgentFields = {
     .max(64, 'at most 64 input arguments')
     .refine((args) => new Set(args.map((a) => a.name)).size === args.length, 'input argument names must be unique'),
   runner: Runner,
+  credential_delivery: CredentialDelivery.optional().describe('parameters (default) | proxy: see CredentialDelivery'),
 };
 
 export const CreateAgentBody = z.object({ agent_id: AgentId.optional(), ...AgentFields, api_key: ApiKeyField });
@@ -35,6 +44,7 @@ export const Agent = z.object({
   description: z.string().optional(),
   input_args: z.array(InputArg),
   runner: Runner,
+  credential_delivery: CredentialDelivery,
   created_at: Timestamp,
   updated_at: Timestamp,
 });

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { InputArg, Runner } from './agents.ts';
+import { CredentialDelivery, InputArg, Runner } from './agents.ts';
 import { AuthType } from '../credentials/types/types.ts';
 
 /**
@@ -37,6 +37,8 @@ export const AgentItem = z.object({
   description: z.string().optional(),
   input_args: z.array(InputArg),
   runner: Runner,
+  /** Items written before credential delivery existed hand credentials over as parameters. */
+  credential_delivery: CredentialDelivery.default('parameters'),
   /** runner_signing_secret sealed under the server key. */
   signing_secret: Bytes,
   /**
@@ -181,6 +183,30 @@ export const OAuthTokenItem = z.object({
   expires_at: z.int().optional(),
 });
 export type OAuthTokenItem = z.infer<typeof OAuthTokenItem>;
+
+/**
+ * A run grant (DESIGN.md §5): the profile's key material (its token secret), sealed under a key
+ * derived from the grant's secret and the server key, bound to tenant, agent, profile (slot,
+ * generation, created_at) and run. The grant string is never stored; this item dies with the run.
+ */
+export const GrantItem = z.object({
+  pk: z.string(),
+  sk: z.literal('GRANT'),
+  entity: z.literal('grant'),
+  tenant: z.string(),
+  agent_id: z.string(),
+  slot: z.string(),
+  generation: z.int(),
+  profile_created_at: z.string(),
+  session_id: z.string(),
+  /** Epoch milliseconds: the run's deadline; the grant is refused from then on. */
+  deadline_ms: z.int(),
+  server_key_id: z.string(),
+  sealed: Bytes,
+  /** Epoch seconds: the table's TTL attribute (the deadline, rounded up). */
+  expires_at: z.int(),
+});
+export type GrantItem = z.infer<typeof GrantItem>;
 
 export type ApiKeyItem = z.infer<typeof ApiKeyItem>;
 export type AgentItem = z.infer<typeof AgentItem>;

@@ -16,7 +16,7 @@ import {
 import { AuditPage } from './audit.ts';
 import { PatchProfileBody, ProfileUsage, RotateProfileBody, RotateProfileResponse } from './lifecycle.ts';
 import { RunAgentBody, RunAgentResponse, RunStatus } from './runs.ts';
-import { ProxyBody, ProxyResponse, TestProfileBody, TestProfileResponse } from './proxy.ts';
+import { GrantProxyBody, ProxyBody, ProxyResponse, TestProfileBody, TestProfileResponse } from './proxy.ts';
 
 /**
  * Named schemas: each becomes `components.schemas.<Name>` and is referenced by `$ref`, so that
@@ -55,6 +55,7 @@ const requestSchemas = {
   CreateAuthProfileRequest: NativeCreateProfileBody,
   PutAuthProfileRequest: NativePutProfileBody,
   ProxyRequest: ProxyBody,
+  GrantProxyRequest: GrantProxyBody,
   TestAuthProfileRequest: TestProfileBody,
   PatchAuthProfileRequest: PatchProfileBody,
   RotateAuthProfileRequest: RotateProfileBody,
@@ -80,6 +81,10 @@ interface Operation {
   readonly tag: Tag;
   readonly summary: string;
   readonly body?: RequestName;
+  /** Another accepted body (oneOf), e.g. the proxy's with a run grant. */
+  readonly altBody?: RequestName;
+  /** Security other than the document's default (API key). */
+  readonly security?: Record<string, never[]>[];
   readonly response?: ResponseName;
   readonly status: number;
   readonly public?: boolean;
@@ -104,7 +109,7 @@ const operations: Record<string, Operation> = {
   'POST /v1/agents/{agent_id}/auth-profiles': { operationId: 'createAuthProfile', tag: 'auth-profiles', summary: 'Create an auth profile (custom or typed: bearer, basic, api_key, oauth2_client_credentials); returns its auth token once; 409 if the name exists', body: 'CreateAuthProfileRequest', response: 'AuthProfileWithToken', status: 201 },
   'PUT /v1/agents/{agent_id}/auth-profiles/{name}': { operationId: 'putAuthProfile', tag: 'auth-profiles', summary: 'Upsert by name: create, replace (new token) or, with auth_token, update in place (same token)', body: 'PutAuthProfileRequest', response: 'AuthProfileWithToken', status: 200 },
   'POST /v1/agents/{agent_id}/auth-profiles/{name}/test': { operationId: 'testAuthProfile', tag: 'auth-profiles', summary: 'Make one real call with the credentials injected; answers ok/status/latency (never the body) and stores last_tested_at / last_test_ok', body: 'TestAuthProfileRequest', response: 'TestAuthProfileResponse', status: 200 },
-  'POST /v1/proxy': { operationId: 'proxyRequest', tag: 'auth-profiles', summary: "Send a request with a typed profile's credentials injected (the caller never holds them); allowed_hosts/paths/methods enforced (403/405), SSRF guard, no redirects, secret values redacted from the answer", body: 'ProxyRequest', response: 'ProxyResponse', status: 200 },
+  'POST /v1/proxy': { operationId: 'proxyRequest', tag: 'auth-profiles', summary: "Send a request with a typed profile's credentials injected (the caller never holds them); allowed_hosts/paths/methods enforced (403/405), SSRF guard, no redirects, secret values redacted from the answer", body: 'ProxyRequest', altBody: 'GrantProxyRequest', security: [{ bearer: [] }, { apiKeyHeader: [] }, { runGrant: [] }], response: 'ProxyResponse', status: 200 },
   'GET /v1/agents/{agent_id}/auth-profiles/{name}': { operationId: 'getAgentAuthProfile', tag: 'auth-profiles', summary: 'Read auth profile metadata (never values)', response: 'AuthProfile', status: 200 },
   'PATCH /v1/agents/{agent_id}/auth-profiles/{name}': { operationId: 'patchAuthProfile', tag: 'auth-profiles', summary: 'Edit non-secret settings (active, description, allowed source IPs, outbound policy); no token needed', body: 'PatchAuthProfileRequest', response: 'AuthProfile', status: 200 },
   'DELETE /v1/agents/{agent_id}/auth-profiles/{name}': { operationId: 'deleteAgentAuthProfile', tag: 'auth-profiles', summary: 'Delete an auth profile; its token dies at once (409 profile_in_use with the usage summary if used recently or a run may be in flight, unless ?force=true)', status: 204, query: { force: 'true deletes a profile in use' } },
@@ -139,8 +144,8 @@ function operation(r: RouteDef, op: Operation) {
     tags: [op.tag],
     summary: op.summary,
     ...(params.length ? { parameters: params } : {}),
-    ...(op.public ? { security: [] } : {}),
-    ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: ref(op.body) } } } } : {}),
+    ...(op.public ? { security: [] } : op.security ? { security: op.security } : {}),
+    ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: op.altBody ? { oneOf: [ref(op.body), ref(op.altBody)] } : ref(op.body) } } } } : {}),
     responses: {
       [op.status]: op.response ? { description: 'Success', content: { 'application/json': { schema: ref(op.response) } } } : { description: 'Success' },
       '4XX': error,
@@ -180,6 +185,7 @@ export function buildOpenApi(serverUrl?: string) {
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'Tenant API key (avk_…)' },
         apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-Api-Key' },
+        runGrant: { type: 'http', scheme: 'bearer', description: 'Run grant (avg_…) a runner of an agent with credential_delivery "proxy" receives; POST /v1/proxy only, while its run runs' },
       },
     },
     paths,

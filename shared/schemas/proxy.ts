@@ -65,7 +65,16 @@ export const TestProfileResponse = z.object({
   error: z.string().optional().describe('Why the test failed; never carries the response body'),
 });
 
+/**
+ * POST /v1/proxy by a runner holding a run grant (`Authorization: Bearer avg_…`, no API key): the
+ * grant names the agent and profile, so the body is only the request.
+ */
+export const GrantProxyBody = ProxyBody.omit({ api_key: true, agent_id: true, auth_token: true }).describe(
+  'With Authorization: Bearer avg_… (a run grant handed to a runner of an agent with credential_delivery "proxy"): the request only; the grant names the agent and profile',
+);
+
 export type ProxyBody = z.infer<typeof ProxyBody>;
+export type GrantProxyBody = z.infer<typeof GrantProxyBody>;
 export type ProxyResponse = z.infer<typeof ProxyResponse>;
 export type TestProfileBody = z.infer<typeof TestProfileBody>;
 export type TestProfileResponse = z.infer<typeof TestProfileResponse>;

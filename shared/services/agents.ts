@@ -20,6 +20,7 @@ function toAgent(item: NewAgentItem): Agent {
     description: item.description,
     input_args: item.input_args,
     runner: item.runner,
+    credential_delivery: item.credential_delivery ?? 'parameters',
     created_at: item.created_at,
     updated_at: item.updated_at,
   };
@@ -55,6 +56,7 @@ export async function createAgent(deps: Deps, tenant: string, body: CreateAgentB
     description: body.description,
     input_args: body.input_args,
     runner: body.runner,
+    credential_delivery: body.credential_delivery ?? 'parameters',
     signing_secret: sealed,
     incarnation: randomBytes(8).toString('hex'),
     version: 1,
@@ -97,6 +99,7 @@ export async function updateAgent(deps: Deps, tenant: string, agentId: string, b
     description: body.description,
     input_args: body.input_args,
     runner: body.runner,
+    credential_delivery: body.credential_delivery ?? 'parameters',
     version: current.version + 1,
     updated_at: deps.now().toISOString(),
   };

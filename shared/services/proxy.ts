@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
-import { type OpenedForUse, openForUse } from '../credentials/gate.ts';
+import { type CredentialRef, type OpenedForUse, openForUse } from '../credentials/gate.ts';
 import { accessTokenFor } from '../credentials/oauth2/access-token.ts';
 import { type TokenEndpointConfig, fetchAccessToken } from '../credentials/oauth2/token-endpoint.ts';
 import { parseOutboundUrl } from '../credentials/outbound-policy.ts';
@@ -12,7 +12,7 @@ import { BadGatewayError, ForbiddenError, GatewayTimeoutError, ProfileNotFoundEr
 import { type OutboundFailure, type OutboundResponse, sendOutbound } from '../outbound/http-client.ts';
 import { Redactor } from '../outbound/redact.ts';
 import { profileRepository } from '../repositories/profiles.ts';
-import type { ProxyBody, ProxyResponse, TestProfileBody, TestProfileResponse } from '../schemas/proxy.ts';
+import type { GrantProxyBody, ProxyBody, ProxyResponse, TestProfileBody, TestProfileResponse } from '../schemas/proxy.ts';
 
 /**
  * The vault as a credential-injecting proxy (POST /v1/proxy) and the profile test
@@ -166,8 +166,20 @@ export function redactedResponse(url: URL, res: OutboundResponse, secrets: reado
  * (before the credential leaves the vault), sends, and returns the redacted answer.
  */
 export async function proxyRequest(deps: Deps, caller: Caller, body: ProxyBody): Promise<ProxyResponse> {
+  return proxyWith(deps, caller, { kind: 'token', agentId: body.agent_id, token: body.auth_token }, body);
+}
+
+/**
+ * POST /v1/proxy by a runner holding a run grant (`Authorization: Bearer avg_…`, no API key): the
+ * grant names the tenant, agent and profile; the rest is the same gate and the same proxy.
+ */
+export async function proxyWithGrant(deps: Deps, caller: Caller, grant: string, body: GrantProxyBody): Promise<ProxyResponse> {
+  return proxyWith(deps, caller, { kind: 'grant', grant }, body);
+}
+
+async function proxyWith(deps: Deps, caller: Caller, credential: CredentialRef, body: GrantProxyBody): Promise<ProxyResponse> {
   const url = outboundUrl(deps, body.url, body.query);
-  const use = await openForUse(deps, caller, { kind: 'token', agentId: body.agent_id, token: body.auth_token }, 'proxy', { request: { method: body.method, url } });
+  const use = await openForUse(deps, caller, credential, 'proxy', { request: { method: body.method, url } });
   const { request, secrets } = await injectCredential(deps, use, callerRequest(body.method, url, body.headers, body.body));
   await use.recordUse();
   return redactedResponse(request.url, await send(deps, request), secrets);

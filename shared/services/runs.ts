@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type OpenedForUse, openForUse } from '../credentials/gate.ts';
+import { issueGrant, revokeGrant } from '../credentials/grants.ts';
 import { SESSION_FIELD } from '../credentials/profile-keys.ts';
 import { DecryptionError } from '../crypto/aead.ts';
 import { openWithServerKey, sealWithServerKey } from '../crypto/server-seal.ts';
@@ -90,6 +91,16 @@ async function prepare(
     return { agent, authData: {}, parameters: mergeParameters(agent, {}, parameters) };
   }
   const use = await openForUse(deps, caller, { kind: 'token', agentId, token }, 'run', { withSession: true });
+  if (use.agent.credential_delivery === 'proxy') {
+    // The runner gets no value: a run grant for the proxy instead (perform issues it).
+    if (use.type.injection === 'none') {
+      throw new ValidationError(
+        `agent "${agentId}" takes its credentials through the proxy (credential_delivery "proxy"), but auth profile "${use.profile.item.name}" is ${use.type.name}, which the vault cannot inject; use a typed profile (bearer, basic, api_key, oauth2_client_credentials)`,
+        'not_injectable',
+      );
+    }
+    return { agent: use.agent, use, authData: {}, parameters: mergeParameters(use.agent, {}, parameters), session: use.session };
+  }
   const authData = use.type.runParameters(use.secret);
   return { agent: use.agent, use, authData, parameters: mergeParameters(use.agent, authData, parameters), session: use.session };
 }
@@ -152,8 +163,24 @@ async function saveSession(deps: Deps, run: PreparedRun, value: unknown): Promis
   return undefined;
 }
 
-/** Calls the agent's runner with the merged parameters and the saved session; never throws for runner faults. */
-async function perform(deps: Deps, run: PreparedRun, sessionId: string, maxWaitMs = Number.POSITIVE_INFINITY): Promise<RunOutcome> {
+/**
+ * Calls the agent's runner with the merged parameters and the saved session; never throws for
+ * runner faults. With credential_delivery "proxy" the runner gets a run grant and `proxyUrl`
+ * instead of values; the grant expires with the runner's timeout and is revoked when the call ends.
+ */
+async function perform(deps: Deps, run: PreparedRun, sessionId: string, proxyUrl: string | undefined, maxWaitMs = Number.POSITIVE_INFINITY): Promise<RunOutcome> {
+  const timeoutMs = Math.min(run.agent.runner.timeout_ms ?? DEFAULT_RUNNER_TIMEOUT_MS, maxWaitMs);
+  if (run.agent.credential_delivery !== 'proxy' || !run.use) return performCall(deps, run, sessionId, timeoutMs, {});
+  if (!proxyUrl) return { status: 'failed', errorMessage: 'the run could not be given a proxy URL for its grant' };
+  const issued = await issueGrant(deps, run.use.profile, sessionId, deps.now().getTime() + timeoutMs);
+  try {
+    return await performCall(deps, run, sessionId, timeoutMs, { grant: issued.grant, grant_expires_at: issued.expiresAt, proxy_url: proxyUrl });
+  } finally {
+    await revokeGrant(deps, issued.idHex);
+  }
+}
+
+async function performCall(deps: Deps, run: PreparedRun, sessionId: string, timeoutMs: number, delivery: Record<string, string>): Promise<RunOutcome> {
   const keepSession = run.use?.profile.item.should_save_session === true;
   const session = keepSession ? openSession(deps, run) : undefined;
   const runner = run.agent.runner;
@@ -168,8 +195,8 @@ async function perform(deps: Deps, run: PreparedRun, sessionId: string, maxWaitM
   const result = await callWebhookRunner({
     url: runner.url,
     signingSecret: openSigningSecret(deps, run.agent),
-    payload: { session_id: sessionId, agent_id: run.agent.agent_id, parameters: run.parameters, session: session ?? null },
-    timeoutMs: Math.min(runner.timeout_ms ?? DEFAULT_RUNNER_TIMEOUT_MS, maxWaitMs),
+    payload: { session_id: sessionId, agent_id: run.agent.agent_id, parameters: run.parameters, session: session ?? null, ...delivery },
+    timeoutMs,
     allowPrivate: deps.config.allowPrivateRunners,
     nowSeconds: nowSeconds(deps),
     // The leak guard: no decrypted credential leaves in what the runner returned (output and
@@ -243,6 +270,9 @@ async function createRunRecord(deps: Deps, record: RunRecord): Promise<void> {
   throw new ConflictError('The run could not be recorded (its session id is already in use); nothing was started, retry the request', 'run_conflict');
 }
 
+/** Where a runner given a grant sends its requests. */
+const proxyUrlOf = (baseUrl: string) => `${baseUrl}/v1/proxy`;
+
 export interface StartedRun {
   agent_run_url: string;
   session_id: string;
@@ -277,6 +307,7 @@ export async function startRun(deps: Deps, caller: Caller, body: RunAgentBody, b
         sessionId,
         authToken: body.auth_token,
         parameters: body.parameters,
+        proxyUrl: proxyUrlOf(baseUrl),
       });
     } catch (err) {
       await markRunFailed(deps, sessionId, 'the run could not be queued');
@@ -286,7 +317,7 @@ export async function startRun(deps: Deps, caller: Caller, body: RunAgentBody, b
   }
 
   await recordUse(deps, run, sessionId);
-  const { outcome, blob } = sealResult(deps, tenant, sessionId, await perform(deps, run, sessionId, deps.config.syncRunMaxMs));
+  const { outcome, blob } = sealResult(deps, tenant, sessionId, await perform(deps, run, sessionId, proxyUrlOf(baseUrl), deps.config.syncRunMaxMs));
   await createRunRecord(deps, { ...base, status: outcome.status, result: blob, started_at: createdAt, finished_at: deps.now().toISOString() });
   return { agent_run_url: agentRunUrl, session_id: sessionId, agent_output: outcome.agentOutput, error_message: outcome.errorMessage };
 }
@@ -309,7 +340,7 @@ export async function executeRunJob(deps: Deps, job: RunJob): Promise<boolean> {
   try {
     // The use was counted when the run was accepted; the worker opens the profile again to perform it.
     const run = await prepare(deps, workerCaller(job), job.agentId, job.authToken, job.parameters);
-    ({ outcome, blob } = sealResult(deps, job.tenant, job.sessionId, await perform(deps, run, job.sessionId)));
+    ({ outcome, blob } = sealResult(deps, job.tenant, job.sessionId, await perform(deps, run, job.sessionId, job.proxyUrl)));
   } catch (err) {
     // The profile or agent changed between acceptance and execution: that is the run's outcome.
     if (!(err instanceof HttpError)) {

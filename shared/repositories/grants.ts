@@ -1,0 +1,30 @@
+import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { Db } from '../clients.ts';
+import { keys } from '../keys.ts';
+import { GrantItem } from '../schemas/items.ts';
+import { conditional } from './conditional.ts';
+
+export type GrantRecord = Omit<GrantItem, 'pk' | 'sk' | 'entity'> & { readonly id_hex: string };
+
+/** Run grants: one item per grant, written when a run starts, deleted when it ends (TTL as a backstop). */
+export function grantRepository(db: Db) {
+  const TableName = db.tableName;
+  return {
+    /** Writes a new grant item; false if the id is taken (128 random bits: never in practice). */
+    async create(r: GrantRecord): Promise<boolean> {
+      const { id_hex, ...rest } = r;
+      return conditional(() =>
+        db.doc.send(new PutCommand({ TableName, Item: { ...keys.grant(id_hex), entity: 'grant', ...rest }, ConditionExpression: 'attribute_not_exists(pk)' })),
+      );
+    },
+
+    async get(idHex: string): Promise<GrantItem | undefined> {
+      const { Item } = await db.doc.send(new GetCommand({ TableName, Key: keys.grant(idHex), ConsistentRead: true }));
+      return Item ? GrantItem.parse(Item) : undefined;
+    },
+
+    async delete(idHex: string): Promise<void> {
+      await db.doc.send(new DeleteCommand({ TableName, Key: keys.grant(idHex) }));
+    },
+  };
+}
