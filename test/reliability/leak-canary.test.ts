@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseToken } from '#shared/crypto/token';
+import { parseGrant, parseToken } from '#shared/crypto/token';
 import { type EmbeddedDynamo, startEmbeddedDynamo } from '#infra/local/embedded-dynamo';
 import { type TestVault, startTestVault } from '#test/support/vault';
 import { startTestRunner } from '#test/support/runner';
@@ -27,6 +27,7 @@ const SESSION = canary('session');
 const BAD_VALUE = canary('refused');
 const BEARER = canary('bearer');
 const BASIC_PW = canary('basicpw');
+const GRANT_BEARER = canary('grantbearer');
 
 let dynamo: EmbeddedDynamo;
 let dbDir: string;
@@ -52,6 +53,7 @@ const secrets: Record<string, string | Buffer> = {
   'bearer token': BEARER,
   'basic password': BASIC_PW,
   'basic header value': Buffer.from(`svc:${BASIC_PW}`).toString('base64'),
+  'bearer token behind a run grant': GRANT_BEARER,
 };
 
 async function call(method: string, path: string, body?: unknown, opts: Parameters<TestVault['call']>[3] = {}) {
@@ -206,6 +208,38 @@ beforeAll(async () => {
     expect(res.status, res.text).toBe(200);
     material.lifecycleBodies.push(res.text);
   }
+
+  // Run grants: an agent that takes its credentials through the proxy. Its runner calls the proxy
+  // with the grant and returns the (echoed) answer; afterwards the ended grant is tried again.
+  const grantAgent = await call('POST', '/v1/agents', { agent_id: 'canary-proxy-agent', name: 'Canary proxy', input_args: [], runner: { type: 'webhook', url: runner.url }, credential_delivery: 'proxy' });
+  expect(grantAgent.status, grantAgent.text).toBe(201);
+  const grantProfile = await call('POST', '/v1/agents/canary-proxy-agent/auth-profiles', { name: 'g', auth_type: 'bearer', auth_data: { token: GRANT_BEARER }, allowed_hosts: allowed });
+  expect(grantProfile.status, grantProfile.text).toBe(201);
+  secrets['grant profile token'] = grantProfile.json.auth_token;
+  secrets['grant profile token secret bytes'] = parseToken(grantProfile.json.auth_token).secret;
+  runner.setBehaviour(async (c) => {
+    const r = await fetch(c.body.proxy_url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${c.body.grant}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ method: 'GET', url: `${upstream.url}/` }),
+    });
+    const text = await r.text();
+    material.proxyAnswers.push(text);
+    return { body: { output: { proxy_status: r.status, answer: text } } };
+  });
+  for (const runAsync of [false, true]) {
+    const run = await call('POST', '/run_agent', { agent_id: 'canary-proxy-agent', auth_token: grantProfile.json.auth_token, run_async: runAsync });
+    expect(run.status, run.text).toBe(200);
+    material.runResults.push(run.text, (await waitForRun(run.json.session_id)).text);
+  }
+  const grants = runner.calls.map((c) => c.body?.grant).filter((g): g is string => typeof g === 'string');
+  expect(grants).toHaveLength(2);
+  grants.forEach((g, i) => {
+    secrets[`run grant ${i}`] = g;
+    secrets[`run grant ${i} secret bytes`] = parseGrant(g).secret;
+  });
+  const ended = await call('POST', '/v1/proxy', { method: 'GET', url: `${upstream.url}/` }, { apiKey: null, headers: { authorization: `Bearer ${grants[0]}` } });
+  expect(ended.status).toBe(401);
   await vault.deps.dispatcher.drain();
 }, 60_000);
 
@@ -226,6 +260,15 @@ describe('leak canaries', () => {
     expect(upstreamSaw).toContain(BEARER);
     expect(upstreamSaw).toContain(secrets['basic header value'] as string);
     expect(material.proxyAnswers.join('\n')).toContain('[REDACTED]');
+    expect(upstreamSaw).toContain(GRANT_BEARER);
+    expect(material.runResults.join('\n')).toContain('"proxy_status":200');
+  });
+
+  it('gives a runner of a proxy-delivery agent no credential at all, only its grant', () => {
+    const grantCalls = runner.calls.filter((c) => c.body?.grant !== undefined);
+    expect(grantCalls).toHaveLength(2);
+    const { 'run grant 0': _g0, 'run grant 1': _g1, 'run grant 0 secret bytes': _b0, 'run grant 1 secret bytes': _b1, ...others } = secrets;
+    expect(findLeaks(grantCalls.map((c) => c.rawBody).join('\n'), others)).toEqual([]);
   });
 
   it('finds no credential in any proxy or test answer, though the upstream echoed them all', () => {
@@ -253,7 +296,8 @@ describe('leak canaries', () => {
 
   it('finds no canary in what the runner received besides its parameters and session', () => {
     const received = runner.calls.map((c) => {
-      const { parameters: _p, session: _s, ...rest } = (c.body ?? {}) as Record<string, unknown>;
+      // A proxy-delivery runner is meant to receive its own grant (checked above).
+      const { parameters: _p, session: _s, grant: _g, ...rest } = (c.body ?? {}) as Record<string, unknown>;
       return JSON.stringify({ headers: c.headers, body: rest });
     });
     expect(received.length).toBeGreaterThanOrEqual(4);
@@ -279,7 +323,8 @@ describe('leak canaries', () => {
 
   it('finds no canary in any stored item', async () => {
     const items = await scanAll(vault.deps.db);
-    expect(items.filter((i) => i.entity === 'profile')).toHaveLength(4);
+    expect(items.filter((i) => i.entity === 'profile')).toHaveLength(5);
+    expect(items.filter((i) => i.entity === 'grant')).toHaveLength(0); // every run ended: its grant item went with it
     expect(items.some((i) => i.entity === 'session')).toBe(true);
     expect(items.filter((i) => i.entity === 'run').length).toBeGreaterThanOrEqual(5);
     expect(findLeaks(itemMaterial(items), secrets)).toEqual([]);

@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { openForUse } from '#shared/credentials/gate';
+import { InvalidGrantError, issueGrant, resolveGrant, revokeGrant } from '#shared/credentials/grants';
+import type { Caller, Deps } from '#shared/deps';
+import { formatToken } from '#shared/crypto/token';
+import { grantRepository } from '#shared/repositories/grants';
+import { createAgent } from '#shared/services/agents';
+import { createProfileRecord } from '#shared/services/profiles';
+import { testCaller } from '#test/support/credentials';
+import { useTestStore } from '#test/support/dynamo';
+
+const TENANT = 'acme';
+const caller = testCaller(TENANT);
+const anonymous: Caller = { tenant: '', apiKeyId: '', sourceIp: '127.0.0.1' };
+const t = useTestStore();
+
+async function grantFor(deadlineInMs = 60_000) {
+  const agentId = `grant-${randomBytes(4).toString('hex')}`;
+  await createAgent(t.deps, TENANT, { agent_id: agentId, name: 'g', input_args: [], runner: { type: 'webhook', url: 'http://127.0.0.1:9/run' }, credential_delivery: 'proxy' });
+  const secret = `canary-${randomBytes(8).toString('hex')}`;
+  const { auth_token } = await createProfileRecord(t.deps, TENANT, { name: 'p', agent_id: agentId, auth_type: 'bearer', auth_data: { token: secret }, allowed_hosts: ['api.example.com'] });
+  const use = await openForUse(t.deps, caller, { kind: 'token', agentId, token: auth_token }, 'run');
+  const issued = await issueGrant(t.deps, use.profile, 'session-1', t.deps.now().getTime() + deadlineInMs);
+  return { agentId, token: auth_token, secret, issued, tokenSecret: use.profile.secret };
+}
+
+const open = (deps: Deps, grant: string, who = anonymous) => openForUse(deps, who, { kind: 'grant', grant }, 'proxy');
+
+describe('run grants', () => {
+  it('open the profile through the gate as its tenant, for the proxy only', async () => {
+    const { agentId, secret, issued } = await grantFor();
+
+    const use = await open(t.deps, issued.grant);
+
+    expect(use.secret.token).toBe(secret);
+    expect(use.caller.tenant).toBe(TENANT);
+    expect(use.agent.agent_id).toBe(agentId);
+    await expect(openForUse(t.deps, anonymous, { kind: 'grant', grant: issued.grant }, 'run')).rejects.toBeInstanceOf(InvalidGrantError);
+  });
+
+  it('store neither the grant nor the profile token secret in clear; the item expires at the deadline', async () => {
+    const { issued, tokenSecret } = await grantFor(30_000);
+    const item = await grantRepository(t.store.db).get(issued.idHex);
+
+    const dump = Buffer.from(JSON.stringify(item));
+    expect(dump.includes(issued.grant.slice(4, 30))).toBe(false);
+    expect(Buffer.from(item?.sealed ?? []).includes(tokenSecret)).toBe(false);
+    expect(item?.expires_at).toBe(Math.ceil((item?.deadline_ms ?? 0) / 1000));
+  });
+
+  it('are refused after their deadline, after revocation, and with a wrong secret, all alike', async () => {
+    const { issued } = await grantFor(10_000);
+    const later: Deps = { ...t.deps, now: () => new Date(Date.now() + 10_001) };
+    await expect(open(later, issued.grant)).rejects.toBeInstanceOf(InvalidGrantError);
+
+    // Same id, another secret (a forged grant for a real item).
+    const forged = `avg_${formatToken(Buffer.from(issued.idHex, 'hex'), randomBytes(32)).slice(4)}`;
+    await expect(open(t.deps, forged)).rejects.toBeInstanceOf(InvalidGrantError);
+
+    await revokeGrant(t.deps, issued.idHex);
+    await expect(resolveGrant(t.deps, issued.grant)).rejects.toBeInstanceOf(InvalidGrantError);
+  });
+
+  it('die with their profile: replaced or deleted', async () => {
+    const replaced = await grantFor();
+    const { upsertProfileRecord, deleteProfile } = await import('#shared/services/profiles');
+    await upsertProfileRecord(t.deps, TENANT, { name: 'p', agent_id: replaced.agentId, auth_type: 'bearer', auth_data: { token: 'new' }, allowed_hosts: ['api.example.com'] });
+    await expect(open(t.deps, replaced.issued.grant)).rejects.toBeInstanceOf(InvalidGrantError);
+
+    const deleted = await grantFor();
+    await deleteProfile(t.deps, TENANT, deleted.agentId, 'p');
+    await expect(open(t.deps, deleted.issued.grant)).rejects.toBeInstanceOf(InvalidGrantError);
+  });
+
+  it('refuse an API-key caller of another tenant as unknown', async () => {
+    const { issued } = await grantFor();
+    await expect(open(t.deps, issued.grant, testCaller('other'))).rejects.toBeInstanceOf(InvalidGrantError);
+    expect((await open(t.deps, issued.grant, caller)).caller.tenant).toBe(TENANT);
+  });
+});
