@@ -281,6 +281,13 @@ describe('unwrapRunJob', () => {
     await expect(unwrapRunJob(sealed)).resolves.toEqual(big);
   });
 
+  it('carries the proxy URL a grant-holding runner is given', async () => {
+    const withProxy: RunJob = { ...job, proxyUrl: 'https://vault.example.com/v1/proxy' };
+    const envelope = await sealRunJob(withProxy, KEY_ARN, new KMSClient({}));
+
+    await expect(unwrapRunJob(envelope)).resolves.toEqual(withProxy);
+  });
+
   it('opens a job without an auth token', async () => {
     const { authToken: _omitted, ...anonymous } = job;
     const sealed = await sealRunJob(anonymous, KEY_ARN, new KMSClient({}));
