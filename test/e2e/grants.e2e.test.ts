@@ -97,7 +97,8 @@ describe('run grants (credential_delivery "proxy")', () => {
         if (change === 'replace') {
           await vault.call('PUT', `/v1/agents/${agent}/auth-profiles/p`, { auth_type: 'bearer', auth_data: { token: canary('new') }, allowed_hosts: [`127.0.0.1:${upstream.port}`] });
         } else {
-          await vault.call('DELETE', `/v1/agents/${agent}/auth-profiles/p`);
+          // A profile in use by a run needs ?force=true to be deleted.
+          expect((await vault.call('DELETE', `/v1/agents/${agent}/auth-profiles/p?force=true`)).status).toBe(204);
         }
         const after = await viaGrant(call);
         return { before: before.status, after: after.status, code: after.json.error?.code };
