@@ -37,8 +37,11 @@ export const AgentItem = z.object({
   description: z.string().optional(),
   input_args: z.array(InputArg),
   runner: Runner,
-  /** Items written before credential delivery existed hand credentials over as parameters. */
-  credential_delivery: CredentialDelivery.default('parameters'),
+  /**
+   * Absent (items written before credential delivery existed) = parameters. Not defaulted here:
+   * the agent's integrity MAC covers the fields as stored.
+   */
+  credential_delivery: CredentialDelivery.optional(),
   /** runner_signing_secret sealed under the server key. */
   signing_secret: Bytes,
   /**
