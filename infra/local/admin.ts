@@ -136,7 +136,7 @@ async function main(argv: string[]): Promise<void> {
     case 'stop': {
       const config = loadConfig();
       const holder = lockHolder(config.dataDir);
-      if (!holder || holder.role !== 'server') {
+      if (holder?.role !== 'server') {
         process.stdout.write(`no agent-vault server holds data folder ${displayPath(config.dataDir)}\n`);
         return;
       }

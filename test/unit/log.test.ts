@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '#shared/log';
 
+/** ANSI colour sequences (ESC [ … m), stripped to read the text. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching the ESC byte is the point
+const ANSI_SGR = /\x1b\[[0-9;]*m/g;
+
 const ESC = '\x1b[';
 
 function capture(format?: 'json' | 'pretty') {
@@ -28,7 +32,7 @@ describe('createLogger', () => {
     const line = lines[0] as string;
     expect(line).not.toContain('\n');
     expect(line).toContain(ESC); // coloured
-    const text = line.replace(/\x1b\[[0-9;]*m/g, '');
+    const text = line.replace(ANSI_SGR, '');
     expect(text).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}GET \/v1\/agents → 401 unauthorized \(1\.5 ms\) request_id=r-1$/);
   });
 
@@ -37,7 +41,7 @@ describe('createLogger', () => {
 
     log.log('warn', 'run failed', { session_id: 's1', reason: 'runner answered HTTP 401: was the signing secret rotated?' });
 
-    const text = (lines[0] as string).replace(/\x1b\[[0-9;]*m/g, '');
+    const text = (lines[0] as string).replace(ANSI_SGR, '');
     expect(text).toMatch(/ WARN {2}run failed session_id=s1 reason="runner answered HTTP 401: was the signing secret rotated\?"$/);
   });
 
