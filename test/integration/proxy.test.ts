@@ -101,6 +101,31 @@ describe('proxyRequest', () => {
   });
 });
 
+describe('injection by type over a real store', () => {
+  async function typedProfile(body: Record<string, unknown>) {
+    const agentId = `inject-${++seq}-${randomBytes(3).toString('hex')}`;
+    await createAgent(t.deps, TENANT, { agent_id: agentId, name: agentId, input_args: [], runner: { type: 'webhook', url: 'http://127.0.0.1:9/run' } });
+    const { auth_token } = await createProfileRecord(t.deps, TENANT, { name: 'p', agent_id: agentId, allowed_hosts: ['127.0.0.1'], auth_data: {}, ...body });
+    return { agentId, token: auth_token };
+  }
+  const seenLast = () => upstream.seen[upstream.seen.length - 1];
+
+  it.each([
+    ['bearer', { auth_type: 'bearer', auth_data: { token: 'int-bearer' } }, () => expect(seenLast()?.headers.authorization).toBe('Bearer int-bearer')],
+    ['basic', { auth_type: 'basic', auth_data: { username: 'u', password: 'int-basic' } }, () => expect(seenLast()?.headers.authorization).toBe(`Basic ${Buffer.from('u:int-basic').toString('base64')}`)],
+    ['api_key header', { auth_type: 'api_key', auth_config: { api_key_method: 'header' }, auth_data: { 'X-Key': 'int-header' } }, () => expect(seenLast()?.headers['x-key']).toBe('int-header')],
+    ['api_key query', { auth_type: 'api_key', auth_config: { api_key_method: 'query' }, auth_data: { key: 'int-query' } }, () => expect(seenLast()?.query.key).toEqual(['int-query'])],
+    ['api_key body', { auth_type: 'api_key', auth_config: { api_key_method: 'body' }, auth_data: { key: 'int-body' } }, () => expect(JSON.parse(seenLast()?.body ?? '{}')).toEqual({ a: 1, key: 'int-body' })],
+  ] as const)('%s: injects and redacts the echo', async (_label, body, check) => {
+    const { agentId, token } = await typedProfile(body);
+    const res = await proxyRequest(t.deps, caller, { agent_id: agentId, auth_token: token, method: 'POST', url: `${upstream.url}/`, body: { a: 1 }, headers: { authorization: 'Bearer caller' } });
+    check();
+    expect(res.status).toBe(200);
+    expect(res.body).not.toMatch(/int-(bearer|basic|header|query|body)/);
+    expect(res.body).toContain('[REDACTED]');
+  });
+});
+
 describe('testProfile', () => {
   it('stores a failed test when the upstream cannot be reached, with the reason and no status', async () => {
     const { agentId, token } = await bearerProfile();
