@@ -14,7 +14,9 @@ export function tokenState(p: Profile, now = Date.now()): 'valid' | 'expiring so
 }
 
 export function tokenBadge(p: Profile) {
-  const state = tokenState(p);
+  // The vault's own token_state when it sends one (its clock decides); else computed here.
+  const state = p.token_state ? (p.token_state === 'expiring_soon' ? 'expiring soon' : p.token_state) : tokenState(p);
+  if (state === 'valid' && !p.token_expires_at) return badge('valid', 'ok');
   if (state === undefined) return badge('no expiry', 'muted');
   return badge(state, state === 'valid' ? 'ok' : state === 'expired' ? 'bad' : 'warn');
 }

@@ -17,7 +17,7 @@ export const profileColumns: Column<Profile>[] = [
   { header: 'Fields', cell: (p) => p.fields.join(', ') },
   { header: 'Last used', cell: (p) => time(p.last_used_at, 'never') },
   { header: 'Uses', cell: (p) => p.use_count },
-  { header: 'Token state', cell: (p) => tokenBadge(p), present: has('token_expires_at') },
+  { header: 'Token state', cell: (p) => tokenBadge(p), present: (rows) => has('token_state')(rows) || has('token_expires_at')(rows) },
   { header: 'Active', cell: (p) => activeBadge(p), present: has('active') },
   { header: 'Updated', cell: (p) => time(p.updated_at) },
 ];

@@ -208,6 +208,9 @@ describe.skipIf(!hasChromium())('browser console (headless Chromium)', () => {
     expect(run.status).toBe(404);
   });
 
+  let svcToken = '';
+  let rotatedToken = '';
+
   it('creates a bearer profile with the fields of its type', async () => {
     await page.goto(`${vault.url}/console/#/agents/crm-bot/profiles/new`);
     await page.getByTestId('profile-name').fill('svc');
@@ -216,7 +219,8 @@ describe.skipIf(!hasChromium())('browser console (headless Chromium)', () => {
     await page.locator('[data-field="token"]').fill(BEARER_CANARY);
     await page.getByTestId('create-profile').click();
 
-    expect(await page.getByTestId('auth-token').textContent()).toMatch(/^avt_/);
+    svcToken = (await page.getByTestId('auth-token').textContent()) ?? '';
+    expect(svcToken).toMatch(/^avt_/);
     await page.getByRole('button', { name: 'I have saved it' }).click();
     await page.waitForURL(/#\/agents\/crm-bot\/profiles\/svc$/);
     await page.getByRole('heading', { name: 'Profile svc' }).waitFor();
@@ -227,6 +231,109 @@ describe.skipIf(!hasChromium())('browser console (headless Chromium)', () => {
     expect(stored.json).toMatchObject({ auth_type: 'bearer', fields: ['token'] });
     await page.goto(`${vault.url}/console/#/agents/crm-bot`);
     await expect.poll(() => page.getByTestId('profiles-table').locator('tbody tr td').allTextContents()).toEqual(expect.arrayContaining(['svc', 'bearer']));
+  });
+
+  it('lists the bearer profile with its Token state and Active badges', async () => {
+    const headers = await page.getByTestId('profiles-table').locator('th').allTextContents();
+    expect(headers).toEqual(expect.arrayContaining(['Type', 'Token state', 'Active']));
+    const svcRow = page.getByTestId('profiles-table').locator('tbody tr', { hasText: 'svc' });
+    expect(await svcRow.locator('[data-badge]').allTextContents()).toEqual(['valid', 'active']);
+  });
+
+  it('deactivates the profile: a use is refused with 403 profile_inactive, in the Test form and over the API', async () => {
+    await page.goto(`${vault.url}/console/#/agents/crm-bot/profiles/svc`);
+    await page.getByTestId('toggle-active').click();
+    await page.getByRole('heading', { name: 'Inactive' }).waitFor();
+    expect((await vault.call('GET', '/v1/agents/crm-bot/auth-profiles/svc')).json.active).toBe(false);
+
+    await page.getByTestId('test-token').fill(svcToken);
+    await page.getByTestId('test-url').fill('https://api.example.com/v1/me');
+    await page.getByTestId('test-profile').click();
+    await expect.poll(() => page.locator('.notice-error').first().textContent()).toContain('403 profile_inactive');
+    expect(await page.getByTestId('test-token').inputValue()).toBe(''); // not kept in the page
+    const run = await vault.call('POST', '/run_agent', { agent_id: 'crm-bot', auth_token: svcToken, run_async: false });
+    expect(run.status).toBe(403);
+    expect(run.json.error.code).toBe('profile_inactive');
+    await shot('profile-inactive');
+  });
+
+  it('activates it again and rotates its token, shown once; the old token dies', async () => {
+    await page.getByTestId('toggle-active').click();
+    await page.getByRole('heading', { name: 'Active', exact: true }).waitFor();
+    expect((await vault.call('GET', '/v1/agents/crm-bot/auth-profiles/svc')).json.active).toBe(true);
+
+    await page.getByTestId('rotate-token').fill(svcToken);
+    await page.getByTestId('rotate-hours').fill('48');
+    await page.getByTestId('rotate-profile').click();
+    rotatedToken = (await page.getByTestId('auth-token').textContent()) ?? '';
+    expect(rotatedToken).toMatch(/^avt_/);
+    expect(rotatedToken).not.toBe(svcToken);
+    await shot('profile-rotated');
+    await page.getByRole('button', { name: 'I have saved it' }).click();
+    await page.getByRole('heading', { name: 'Usage' }).waitFor();
+    expect(await page.content()).not.toContain(rotatedToken);
+    const meta = await vault.call('GET', '/v1/agents/crm-bot/auth-profiles/svc');
+    expect(meta.json).toMatchObject({ generation: 2, token_state: 'valid', token_expires_at: expect.any(String) });
+    const old = await vault.call('POST', '/run_agent', { agent_id: 'crm-bot', auth_token: svcToken, run_async: false });
+    expect(old.status).toBe(404); // a dead token looks like an unknown one
+  });
+
+  it('shows the usage of the profile and refuses its delete while in use, then forces it', async () => {
+    const run = await vault.call('POST', '/run_agent', { agent_id: 'crm-bot', auth_token: rotatedToken, run_async: false });
+    expect(run.status).toBe(200);
+    await page.goto(`${vault.url}/console/#/agents/crm-bot/profiles/svc`);
+    await expect.poll(() => page.getByTestId('usage-table').locator('tbody tr td:nth-child(2)').allTextContents()).toContain('run');
+    await shot('profile-actions');
+
+    await page.getByTestId('delete-profile').click();
+    await page.getByTestId('delete-profile').click();
+    await page.getByText(/was used in the last 24 hours/).waitFor();
+    expect((await vault.call('GET', '/v1/agents/crm-bot/auth-profiles/svc')).status).toBe(200);
+    await page.getByTestId('delete-profile-force').click();
+    await page.getByTestId('delete-profile-force').click();
+    await page.waitForURL(/#\/agents\/crm-bot$/);
+    expect((await vault.call('GET', '/v1/agents/crm-bot/auth-profiles/svc')).status).toBe(404);
+  });
+
+  it('shows the audit log, filtered by agent, profile and action, a page at a time', async () => {
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.waitForURL(/#\/audit$/);
+    await page.getByTestId('audit-table').waitFor();
+    await page.getByTestId('audit-agent').fill('crm-bot');
+    await page.getByTestId('audit-profile').fill('svc');
+    await page.getByTestId('audit-filter').click();
+    const actions = () => page.getByTestId('audit-table').locator('tbody tr td:nth-child(2)').allTextContents();
+    await expect.poll(actions).toEqual(expect.arrayContaining(['create', 'patch', 'rotate', 'run', 'delete']));
+    const results = await page.getByTestId('audit-table').locator('tbody tr td:nth-child(7)').allTextContents();
+    expect(results).toContain('profile_inactive'); // the refused uses are there too
+    expect(new Set(await page.getByTestId('audit-table').locator('tbody tr td:nth-child(4)').allTextContents())).toEqual(new Set(['svc']));
+    await shot('audit');
+
+    await page.getByTestId('audit-action').selectOption('rotate');
+    await page.getByTestId('audit-filter').click();
+    await expect.poll(actions).toEqual(['rotate']);
+    // A profile without its agent: the vault's own message, shown as it is.
+    await page.getByTestId('audit-agent').fill('');
+    await page.getByTestId('audit-filter').click();
+    await expect.poll(() => page.locator('.notice-error').textContent()).toContain('profile needs agent_id');
+  });
+
+  it('pages through the audit log with the cursor', async () => {
+    await page.getByTestId('audit-profile').fill('');
+    await page.getByTestId('audit-action').selectOption('');
+    await page.getByTestId('audit-filter').click();
+    const all = await vault.call('GET', '/v1/audit?limit=100');
+    const total = all.json.records.length as number;
+    if (total <= 50) {
+      // Make more than a page of records: each change of a profile is audited.
+      await vault.call('POST', '/v1/agents/crm-bot/auth-profiles', { name: 'paging', auth_type: 'bearer', auth_data: { token: 'x' } });
+      for (let i = 0; i < 51 - total; i++) expect((await vault.call('PATCH', '/v1/agents/crm-bot/auth-profiles/paging', { description: `n${i}` })).status).toBe(200);
+      await page.getByTestId('audit-filter').click();
+    }
+    const rows = page.getByTestId('audit-table').locator('tbody tr');
+    await expect.poll(() => rows.count()).toBe(50);
+    await page.getByTestId('audit-more').click();
+    await expect.poll(() => page.locator('[data-testid="audit-table"] tbody tr').count()).toBeGreaterThan(50);
   });
 
   it('shows the agents list', async () => {
@@ -243,6 +350,8 @@ describe.skipIf(!hasChromium())('browser console (headless Chromium)', () => {
       expect(u).not.toContain(token);
       expect(u).not.toContain(CANARY);
       expect(u).not.toContain(BEARER_CANARY);
+      expect(u).not.toContain(svcToken);
+      expect(u).not.toContain(rotatedToken);
     }
     expect(await page.evaluate('localStorage.length')).toBe(0);
     expect(cspErrors).toEqual([]);

@@ -28,7 +28,7 @@ export const profilePage: Page = {
       ['Visibility', profile.visibility],
       ['Owner', profile.owner],
       ['Active', profile.active !== undefined ? activeBadge(profile) : undefined],
-      ['Token', profile.token_expires_at !== undefined ? h('span', {}, tokenBadge(profile), ' ', time(profile.token_expires_at ?? undefined, 'no expiry')) : undefined],
+      ['Token', profile.token_state !== undefined || profile.token_expires_at !== undefined ? h('span', {}, tokenBadge(profile), ' ', time(profile.token_expires_at ?? undefined, 'no expiry')) : undefined],
       ['Fields', profile.fields.join(', ') || '—'],
       ['Allowed hosts', profile.allowed_hosts?.join(', ')],
       ['Allowed path prefixes', profile.allowed_path_prefixes?.join(', ')],
