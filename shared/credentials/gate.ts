@@ -18,7 +18,7 @@ import {
 } from './sealed-profile.ts';
 import { InvalidGrantError, type ResolvedGrant, resolveGrant } from './grants.ts';
 import { type AuthTypeModule, authTypeOf, storedConfig } from './types/index.ts';
-import { outboundRefusal, refuseUse, sourceIpRefusal, useEvent, verifiedProfileRefusal } from './policy.ts';
+import { outboundRefusal, refuseUse, profileEvent, sourceIpRefusal, verifiedProfileRefusal } from './policy.ts';
 import { useToRecord } from './usage.ts';
 
 /**
@@ -181,7 +181,7 @@ export async function openForUse(
     recordUse: async ({ sessionId, inFlightUntil }: UseRecordOptions = {}) => {
       const at = deps.now();
       await Promise.all([
-        writeAudit(deps, useEvent(who, purpose, item, 200, 'ok', sessionId)),
+        writeAudit(deps, profileEvent(who, purpose, item, 200, 'ok', sessionId)),
         profileRepository(deps.db).recordUse(item.tenant, item.agent_id, item.slot, item.generation, useToRecord(item, purpose, at, inFlightUntil)),
       ]);
     },

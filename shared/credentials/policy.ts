@@ -1,5 +1,5 @@
 import { type AuditDeps, auditRefusal } from '../audit/log.ts';
-import type { AuditEventInput, UseAction } from '../audit/record.ts';
+import type { AuditAction, AuditEventInput, UseAction } from '../audit/record.ts';
 import type { Caller } from '../deps.ts';
 import { HttpError, ProfileInactiveError, SourceIpNotAllowedError, TokenExpiredError } from '../errors.ts';
 import { assertOutboundUse } from './outbound-policy.ts';
@@ -17,8 +17,8 @@ import { isTokenExpired } from './token-state.ts';
  * record cannot be written (nothing is handed out).
  */
 
-/** The audit event of a use (or refusal) of `item` by `caller`. */
-export function useEvent(caller: Caller, action: UseAction, item: Pick<ProfileItem, 'agent_id' | 'name' | 'slot' | 'generation'>, status: number, result: string, sessionId?: string): AuditEventInput {
+/** The audit event of a use or refusal (`action` a use) or of a change to a profile, by `caller`. */
+export function profileEvent(caller: Caller, action: AuditAction, item: Pick<ProfileItem, 'agent_id' | 'name' | 'slot' | 'generation'>, status: number, result: string, sessionId?: string): AuditEventInput {
   return {
     tenant: caller.tenant,
     key_id: caller.apiKeyId || 'system',
@@ -37,7 +37,7 @@ export function useEvent(caller: Caller, action: UseAction, item: Pick<ProfileIt
 
 /** Refuses with `err`, auditing the refusal first. */
 export function refuseUse(deps: AuditDeps, caller: Caller, action: UseAction, item: ProfileItem, err: HttpError): Promise<never> {
-  return auditRefusal(deps, useEvent(caller, action, item, err.status, err.code), err);
+  return auditRefusal(deps, profileEvent(caller, action, item, err.status, err.code), err);
 }
 
 /** Step 1: the caller's source IP must be inside the profile's allow-list (if it has one). */

@@ -3,6 +3,7 @@ import { queryAudit, writeAudit } from '../audit/log.ts';
 import { type AuditAction, type AuditRecord, USE_ACTIONS } from '../audit/record.ts';
 import { slotFor } from '../credentials/profile-keys.ts';
 import { isSameSeal, openProfileKeys, openValues, parseTokenOrThrow, sealProfile, assertBoundToAgent, verifyToken } from '../credentials/sealed-profile.ts';
+import { profileEvent } from '../credentials/policy.ts';
 import { normalizeAllowedSourceIps } from '../credentials/source-ip.ts';
 import { expiryFrom, tokenState } from '../credentials/token-state.ts';
 import { type UsageSummary, isInUse, usageSummary } from '../credentials/usage.ts';
@@ -43,23 +44,6 @@ export function lifecycleMetadata(item: LifecycleFields, now: Date) {
     allowed_source_ips: item.allowed_source_ips,
     uses_last_7_days: usage.uses_last_7_days,
     in_flight_until: usage.in_flight_until,
-  };
-}
-
-/** The audit event of a change to a profile by `caller`. */
-export function changeEvent(caller: Caller, action: AuditAction, item: Pick<ProfileItem, 'agent_id' | 'name' | 'slot' | 'generation'>, status = 200) {
-  return {
-    tenant: caller.tenant,
-    key_id: caller.apiKeyId || 'system',
-    action,
-    agent_id: item.agent_id,
-    profile: item.name,
-    slot: item.slot,
-    generation: item.generation,
-    status,
-    result: 'ok',
-    source_ip: caller.sourceIp,
-    request_id: caller.requestId,
   };
 }
 
@@ -118,7 +102,7 @@ export async function rotateProfile(deps: Deps, caller: Caller, agentId: string,
   await Promise.all([
     // The old generation's session would no longer open anyway; it is removed, not left behind.
     sessionRepository(deps.db).delete(caller.tenant, agentId, slotHex),
-    writeAudit(deps, changeEvent(caller, 'rotate', record)),
+    writeAudit(deps, profileEvent(caller, 'rotate', record, 200, 'ok')),
   ]);
   return { auth_token: fresh.token, name, generation: record.generation, token_expires_at: expiresAt };
 }
@@ -143,7 +127,7 @@ export async function patchProfile(deps: Deps, caller: Caller, agentId: string, 
   for (let attempt = 0; attempt < MAX_PATCH_ATTEMPTS; attempt++) {
     const updated = await repo.patchSettings(caller.tenant, agentId, item.slot, changes, item, deps.now().toISOString());
     if (updated) {
-      await writeAudit(deps, changeEvent(caller, 'patch', updated));
+      await writeAudit(deps, profileEvent(caller, 'patch', updated, 200, 'ok'));
       return updated;
     }
     item = await requireNamedProfile(deps, caller.tenant, agentId, name);
@@ -197,6 +181,6 @@ export async function deleteProfileChecked(deps: Deps, caller: Caller, agentId: 
   await sessions.delete(caller.tenant, agentId, item.slot);
   if (!(await profileRepository(deps.db).delete(caller.tenant, agentId, item.slot))) throw profileNameNotFound(agentId, name);
   await sessions.delete(caller.tenant, agentId, item.slot);
-  await writeAudit(deps, changeEvent(caller, 'delete', item, 204));
+  await writeAudit(deps, profileEvent(caller, 'delete', item, 204, 'ok'));
 }
 

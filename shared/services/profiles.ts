@@ -13,7 +13,8 @@ import { newToken } from '../crypto/token.ts';
 import { writeAudit } from '../audit/log.ts';
 import { expiryFrom } from '../credentials/token-state.ts';
 import type { Caller, Deps } from '../deps.ts';
-import { changeEvent, deleteProfileChecked, lifecycleMetadata } from './lifecycle.ts';
+import { profileEvent } from '../credentials/policy.ts';
+import { deleteProfileChecked, lifecycleMetadata } from './lifecycle.ts';
 import { ConflictError, NotFoundError, ValidationError, agentNotFound } from '../errors.ts';
 import { type ProfileRecord, profileRepository } from '../repositories/profiles.ts';
 import { sessionRepository } from '../repositories/sessions.ts';
@@ -167,7 +168,7 @@ const systemCaller = (tenant: string): Caller => ({ tenant, apiKeyId: 'system' }
 
 /** Audits a change that was written; a record that cannot be written answers 503 (the change stands). */
 function auditChange(deps: Deps, caller: Caller, action: 'create' | 'replace' | 'update', record: ProfileRecord) {
-  return writeAudit(deps, changeEvent(caller, action, record));
+  return writeAudit(deps, profileEvent(caller, action, record, 200, 'ok'));
 }
 
 /** POST /api/create_agent_auth_profile: a new profile; 409 if the name exists for the agent. */

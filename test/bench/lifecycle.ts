@@ -1,6 +1,6 @@
 import { writeAudit } from '#shared/audit/log';
 import { slotFor } from '#shared/credentials/profile-keys';
-import { sourceIpRefusal, useEvent, verifiedProfileRefusal } from '#shared/credentials/policy';
+import { profileEvent, sourceIpRefusal, verifiedProfileRefusal } from '#shared/credentials/policy';
 import type { Caller } from '#shared/deps';
 import { profileRepository } from '#shared/repositories/profiles';
 import { PatchProfileBody } from '#shared/schemas/lifecycle';
@@ -45,7 +45,7 @@ export async function auditPolicyCost(runner: BenchRunner, budget: Budget): Prom
       const part = summarize(
         await timeLoop(iterations, warmup, () => undefined, async () => {
           if (sourceIpRefusal(item, caller) || verifiedProfileRefusal(item, vault.deps.now())) throw new Error('bench profile refused');
-          await writeAudit(vault.deps, useEvent(caller, 'run', item, 200, 'ok'));
+          await writeAudit(vault.deps, profileEvent(caller, 'run', item, 200, 'ok'));
         }),
       );
       const without = full.median - part.median;
