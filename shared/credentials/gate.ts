@@ -4,6 +4,7 @@ import { ProfileNotFoundError, agentNotFound } from '../errors.ts';
 import { verifiedAgent } from '../integrity.ts';
 import { loadProfileContext } from '../repositories/profile-context.ts';
 import { profileRepository } from '../repositories/profiles.ts';
+import { enforceTenantRateLimit } from '../services/rate-limit.ts';
 import type { AgentItem, SessionItem } from '../schemas/items.ts';
 import {
   type OpenedProfile,
@@ -125,7 +126,16 @@ export async function openForUse(
 ): Promise<OpenedForUse> {
   // Resolve the credential to a slot and key material.
   const { tenant, agentId, token, grant, caller: who } = await resolve(deps, caller, credential, purpose);
-  const ctx = await loadProfileContext(deps.db, tenant, agentId, token.slot.toString('hex'), { withSession: options.withSession });
+  // A runner presenting a run grant sent no API key, so the API-key middleware counted nothing:
+  // the request counts against the grant's tenant here (429 + Retry-After when it is over
+  // VAULT_TENANT_RATE_LIMIT), in the same round trip as the profile read. Only a grant that has
+  // unwrapped gets this far, so a forged or unknown grant never touches a counter and a 429 tells
+  // its sender nothing about any tenant.
+  const admitted = grant && caller.tenant === '' ? enforceTenantRateLimit(deps, tenant) : undefined;
+  const [ctx] = await Promise.all([
+    loadProfileContext(deps.db, tenant, agentId, token.slot.toString('hex'), { withSession: options.withSession }),
+    admitted,
+  ]);
   // The agent's MAC is checked before anything it says (runner, incarnation, input args) is used.
   const agent = verifiedAgent(deps, tenant, agentId, ctx.agent);
   if (!agent) {

@@ -1,4 +1,6 @@
 import { type AttributeValue, BatchWriteItemCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { openForUse } from '#shared/credentials/gate';
+import { issueGrant } from '#shared/credentials/grants';
 import { slotFor } from '#shared/credentials/profile-keys';
 import { keys } from '#shared/keys';
 import { createFloor, runFloor, updateFloor } from './lib/crypto-floor.ts';
@@ -162,6 +164,10 @@ export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> 
       auth_data: { token: 'bench-bearer-token' },
       allowed_hosts: [`127.0.0.1:${upstream.port}`],
     });
+    // A run grant for the same profile, as a runner of a credential_delivery "proxy" agent gets it.
+    const proxyUse = await openForUse(vault.deps, { tenant: TENANT, apiKeyId: 'bench' }, { kind: 'token', agentId: vault.agentId, token: proxyToken }, 'run');
+    const { grant } = await issueGrant(vault.deps, proxyUse.profile, 'rt-grant-run', Date.now() + 3_600_000);
+    const grantEvent = () => apiEvent('POST', '/v1/proxy', { method: 'GET', url: `${upstream.url}/` }, { authorization: `Bearer ${grant}` });
     const replaceName = 'rt-replace';
     await vault.createProfile(replaceName);
     const token = await vault.createProfile('rt-update');
@@ -170,7 +176,8 @@ export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> 
     // The first session save inserts; measure the steady state (a stored session is read and replaced).
     await invokeOk(vault.runEvent(sessionToken, vault.sessionAgentId));
 
-    const cases: { op: string; prepared: () => Prepared; min: { commands: number; sequential: number }; minNote: string }[] = [
+    /** `rateLimit`: the case runs with VAULT_TENANT_RATE_LIMIT on (the AWS default), as a cold per-second counter. */
+    const cases: { op: string; prepared: () => Prepared; min: { commands: number; sequential: number }; minNote: string; rateLimit?: boolean }[] = [
       {
         op: 'create',
         prepared: () => vault.createEvent('rt-create'),
@@ -209,13 +216,40 @@ export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> 
         min: { commands: 3, sequential: 2 },
         minNote: 'BatchGet (agent + profile); audit record ‖ usage update (before the credential leaves the vault)',
       },
+      {
+        op: 'proxy (grant, GET)',
+        prepared: grantEvent,
+        min: { commands: 4, sequential: 3 },
+        minNote: 'grant Get (names tenant, agent, profile); BatchGet (agent + profile); audit record ‖ usage update',
+      },
+      {
+        op: 'proxy (bearer, GET) + tenant rate limit',
+        prepared: () => apiEvent('POST', '/v1/proxy', { agent_id: vault.agentId, auth_token: proxyToken, method: 'GET', url: `${upstream.url}/` }, vault.headers()),
+        min: { commands: 4, sequential: 3 },
+        minNote: 'counter ADD (API-key middleware, before the handler); BatchGet; audit record ‖ usage update',
+        rateLimit: true,
+      },
+      {
+        op: 'proxy (grant, GET) + tenant rate limit',
+        prepared: grantEvent,
+        min: { commands: 5, sequential: 3 },
+        minNote: 'grant Get; BatchGet ‖ counter ADD (the grant\'s tenant, once the grant unwrapped); audit record ‖ usage update',
+        rateLimit: true,
+      },
     ];
+    const unlimited = vault.deps.config;
     const rows: string[][] = [];
     const json: Record<string, unknown> = {};
     for (const c of cases) {
       const p = c.prepared();
+      // The limit is high enough never to refuse: the case counts the commands an admitted request sends.
+      Object.assign(vault.deps, { config: c.rateLimit ? { ...unlimited, tenantRateLimit: 100_000 } : unlimited });
       fake.resetCounters();
-      await invokeOk(p);
+      try {
+        await invokeOk(p);
+      } finally {
+        Object.assign(vault.deps, { config: unlimited });
+      }
       const commands = fake.totalCommands;
       const detail = Object.entries(fake.counts)
         .map(([k, v]) => `${v}×${k.replace(/Command$/, '')}`)
@@ -249,7 +283,9 @@ export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> 
         'min = what the design allows (DESIGN.md §3, §5): create = agent read + conditional put; replace/update = one BatchGet (agent + profile) + conditional write;',
         '      each change then writes its audit record (one BatchWriteItem, after the change). run = 1 BatchGet; audit record ‖ usage update',
         '      (in parallel, before the credentials leave); run record; session save + 2 (put, profile re-check); proxy = 1 BatchGet;',
-        '      audit record ‖ usage update. "max ‖" = most commands in flight at once.',
+        '      audit record ‖ usage update; a grant call adds the grant Get in front (it names the profile). "max ‖" = most commands in flight at once.',
+        '+ tenant rate limit: VAULT_TENANT_RATE_LIMIT on (the AWS default). An API-key call is counted by the middleware before the handler (+1 sequential);',
+        '      a grant call is counted in the gate once the grant has unwrapped, in parallel with the profile read (+1 command, +0 sequential).',
         'API keys are cached per process for a minute (shared/services/api-keys.ts), so these warm requests send no API-key Get; a cold one adds 1 sequential Get.',
       ],
     );

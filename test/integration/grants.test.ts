@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { openForUse } from '#shared/credentials/gate';
 import { InvalidGrantError, issueGrant, resolveGrant, revokeGrant } from '#shared/credentials/grants';
 import type { Caller, Deps } from '#shared/deps';
 import { formatToken } from '#shared/crypto/token';
+import { TooManyRequestsError } from '#shared/errors';
+import { keys } from '#shared/keys';
 import { grantRepository } from '#shared/repositories/grants';
 import { createAgent } from '#shared/services/agents';
 import { createProfileRecord } from '#shared/services/profiles';
@@ -77,5 +80,27 @@ describe('run grants', () => {
     const { issued } = await grantFor();
     await expect(open(t.deps, issued.grant, testCaller('other'))).rejects.toBeInstanceOf(InvalidGrantError);
     expect((await open(t.deps, issued.grant, caller)).caller.tenant).toBe(TENANT);
+  });
+
+  it("count against their tenant's rate limit once unwrapped; forged grants count nothing and hear only invalid_grant", async () => {
+    const { issued } = await grantFor();
+    // A fixed clock mid-second, a few seconds ahead: one window, whatever the machine's load.
+    const at = new Date((Math.floor(Date.now() / 1000) + 5) * 1000 + 100);
+    const limited: Deps = { ...t.deps, config: { ...t.deps.config, tenantRateLimit: 2 }, now: () => at };
+    const forged = `avg_${formatToken(Buffer.from(issued.idHex, 'hex'), randomBytes(32)).slice(4)}`;
+
+    await open(limited, issued.grant);
+    await expect(open(limited, forged)).rejects.toBeInstanceOf(InvalidGrantError);
+    await open(limited, issued.grant);
+    const refused = await open(limited, issued.grant).catch((e: unknown) => e);
+    // Over the limit, a forged grant still hears what an unknown grant hears: no tenant oracle.
+    await expect(open(limited, forged)).rejects.toBeInstanceOf(InvalidGrantError);
+    // An API-key caller was counted by the middleware already: the gate does not count it twice.
+    await expect(open(limited, issued.grant, caller)).resolves.toBeDefined();
+
+    expect(refused).toBeInstanceOf(TooManyRequestsError);
+    expect(refused).toMatchObject({ status: 429, headers: { 'retry-after': '1' } });
+    const { Item } = await t.store.db.doc.send(new GetCommand({ TableName: t.store.db.tableName, Key: keys.tenantRate(TENANT, Math.floor(at.getTime() / 1000)) }));
+    expect(Item?.count).toBe(2);
   });
 });
