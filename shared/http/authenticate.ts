@@ -44,7 +44,9 @@ export function grantOf(event: VaultEvent): string | undefined {
  * Resolves the tenant from the API key (401 if missing, malformed or unknown), applies the
  * tenant's rate limit (429 with Retry-After; `VAULT_TENANT_RATE_LIMIT`, on by default on AWS) and
  * builds the request's Caller. On `grantRoutes` (POST /v1/proxy) a run grant may stand in for the
- * API key: the route then gets a caller without a tenant and the credential gate resolves the grant.
+ * API key: the route then gets a caller without a tenant, and the credential gate resolves the grant
+ * and applies the grant's tenant's rate limit (only once the grant has proved itself, so a forged
+ * one can neither spend a tenant's budget nor learn from a 429 that the tenant exists).
  */
 export function authenticate(getDeps: () => Promise<Deps>, grantRoutes: readonly string[] = []): Mw {
   return {
