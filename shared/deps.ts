@@ -31,6 +31,11 @@ export interface Caller {
   readonly tenant: string;
   /** Short, non-secret id of the API key used: the first 16 hex digits of its SHA-256. */
   readonly apiKeyId: string;
+  /**
+   * The key's role in its tenant (docs: README "Principals and sharing"): an admin manages API
+   * keys and sees every profile; a member sees the profiles it owns or was granted.
+   */
+  readonly role: 'admin' | 'member';
   /** API Gateway's requestContext.http.sourceIp — never X-Forwarded-For, which a client can forge. */
   readonly sourceIp?: string;
   readonly requestId?: string;

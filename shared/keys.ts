@@ -13,11 +13,18 @@ export const SESSION_PREFIX = 'SESSION#';
 export const AGENT_PREFIX = 'AGENT#';
 export const OAUTH_TOKEN_PREFIX = 'OAUTH#';
 export const AUDIT_PREFIX = 'AUDIT#';
+/** Sort-key prefix of a tenant's API-key index items (in the tenant partition, beside its agents). */
+export const API_KEY_INDEX_PREFIX = 'APIKEY#';
 
 export const keys = {
   apiKey: (keyHashHex: string): ItemKey => ({ pk: `APIKEY#${keyHashHex}`, sk: 'APIKEY' }),
   /** Marker that a tenant has been issued an API key (keys are found by hash, not by tenant). */
   tenantKeyMarker: (tenant: string): ItemKey => ({ pk: `TENANT#${tenant}`, sk: 'APIKEYS' }),
+  /**
+   * A tenant's index entry for one of its API keys, by key id, so GET /v1/api-keys is one Query
+   * of the tenant partition (no scan) and DELETE /v1/api-keys/{key_id} finds the key's hash.
+   */
+  tenantApiKey: (tenant: string, keyId: string): ItemKey => ({ pk: `TENANT#${tenant}`, sk: `${API_KEY_INDEX_PREFIX}${keyId}` }),
   tenantAgents: (tenant: string) => `TENANT#${tenant}`,
   agent: (tenant: string, agentId: string): ItemKey => ({ pk: `TENANT#${tenant}`, sk: `${AGENT_PREFIX}${agentId}` }),
   /** Partition holding an agent's profiles and sessions. */

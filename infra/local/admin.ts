@@ -9,14 +9,15 @@ import { type ServerKeyRing, rotateServerKeyRingJson } from '#shared/crypto/serv
 import { type AuditVerification, verifyAuditLog } from '#shared/audit/log';
 import { createLogger } from '#shared/log';
 import { ensureTable } from '#infra/local/table';
-import { API_KEY_PREFIX, mintApiKey } from '#shared/services/api-keys';
+import { API_KEY_PREFIX, type NewKeyOptions, mintApiKey } from '#shared/services/api-keys';
 import { type DataDirLock, acquireDataDirLock, displayPath, inUseMessage, isAlive, lockHolder, prepareDataDir } from './data-dir.ts';
 import { type EmbeddedStore, openEmbeddedStore } from './embedded-dynamo.ts';
 
 const USAGE = `agent-vault admin
 
-  npm run admin -- create-api-key --tenant <tenant> [--label <text>]
-      Mints a tenant API key, prints it once, stores only its SHA-256.
+  npm run admin -- create-api-key --tenant <tenant> [--name <text>] [--role admin|member] [--label <text>]
+      Mints a tenant API key, prints it once, stores only its SHA-256. Role: admin (default;
+      manages API keys and sees every profile) or member (its own and granted profiles).
       Local store: works whether or not the server runs (while it runs, through its store's
       socket in the data folder). Deployed table: VAULT_MODE=aws VAULT_TABLE_NAME=<table> AWS_REGION=<region>
       VAULT_SERVER_KEY_SECRET_ID=<ServerKeySecretArn> (the key item carries a MAC under the server key).
@@ -78,9 +79,9 @@ async function withStore<T>(fn: (db: Db, config: Config) => Promise<T>): Promise
   }
 }
 
-function createApiKey(tenant: string, label: string | undefined): Promise<string> {
-  // API key items carry a MAC under the server key, so minting needs the ring.
-  return withStore(async (db, config) => mintApiKey({ db, now: () => new Date(), serverKeys: await serverKeyRing(config), log: createLogger() }, tenant, label));
+function createApiKey(tenant: string, options: NewKeyOptions): Promise<string> {
+  // API key items carry a MAC under the server key (covering the role), so minting needs the ring.
+  return withStore(async (db, config) => mintApiKey({ db, now: () => new Date(), serverKeys: await serverKeyRing(config), log: createLogger() }, tenant, options));
 }
 
 /** Checks every audit record's MAC under the server key ring (local file, or Secrets Manager on AWS). */
@@ -118,7 +119,7 @@ async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { tenant: { type: 'string' }, label: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { tenant: { type: 'string' }, label: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   const command = positionals[0];
   if (values.help || !command) {
@@ -128,8 +129,10 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'create-api-key': {
       if (!values.tenant) throw new Error('create-api-key needs --tenant <tenant>');
-      const key = await createApiKey(values.tenant, values.label);
-      process.stderr.write(`API key for tenant "${values.tenant}" (shown once; only its SHA-256 is stored):\n`);
+      if (values.role !== undefined && values.role !== 'admin' && values.role !== 'member') throw new Error('--role must be admin or member');
+      const role = values.role ?? 'admin';
+      const key = await createApiKey(values.tenant, { name: values.name, role, label: values.label });
+      process.stderr.write(`API key (${role}) for tenant "${values.tenant}" (shown once; only its SHA-256 is stored):\n`);
       process.stdout.write(`${key}\n`);
       return;
     }

@@ -285,6 +285,8 @@ function parseJob(json: Buffer, envelope: SealedRunJob): RunJob {
   if (j.sourceIp !== undefined && typeof j.sourceIp !== 'string') throw new InvalidRunPayloadError('sealed run job sourceIp must be a string');
   if (j.requestId !== undefined && typeof j.requestId !== 'string') throw new InvalidRunPayloadError('sealed run job requestId must be a string');
   if (j.proxyUrl !== undefined && typeof j.proxyUrl !== 'string') throw new InvalidRunPayloadError('sealed run job proxyUrl must be a string');
+  if (j.apiKeyRole !== undefined && j.apiKeyRole !== 'admin' && j.apiKeyRole !== 'member')
+    throw new InvalidRunPayloadError('sealed run job apiKeyRole must be "admin" or "member"');
   if (typeof j.parameters !== 'object' || j.parameters === null || Array.isArray(j.parameters)) {
     throw new InvalidRunPayloadError('sealed run job parameters must be an object');
   }
@@ -295,6 +297,7 @@ function parseJob(json: Buffer, envelope: SealedRunJob): RunJob {
     ...(j.apiKeyId !== undefined ? { apiKeyId: j.apiKeyId as string } : {}),
     ...(j.sourceIp !== undefined ? { sourceIp: j.sourceIp as string } : {}),
     ...(j.requestId !== undefined ? { requestId: j.requestId as string } : {}),
+    ...(j.apiKeyRole !== undefined ? { apiKeyRole: j.apiKeyRole as 'admin' | 'member' } : {}),
     ...(j.authToken !== undefined ? { authToken: j.authToken as string } : {}),
     ...(j.proxyUrl !== undefined ? { proxyUrl: j.proxyUrl as string } : {}),
     parameters: j.parameters as Record<string, unknown>,

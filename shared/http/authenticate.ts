@@ -1,6 +1,6 @@
 import type { Deps } from '../deps.ts';
 import { UnauthorizedError } from '../errors.ts';
-import { authenticateApiKey } from '../services/api-keys.ts';
+import { authenticatePrincipal } from '../services/api-keys.ts';
 import { enforceTenantRateLimit } from '../services/rate-limit.ts';
 import { callerOf } from './caller.ts';
 import type { Mw, VaultEvent } from './middleware.ts';
@@ -41,8 +41,8 @@ export function grantOf(event: VaultEvent): string | undefined {
 }
 
 /**
- * Resolves the tenant from the API key (401 if missing, malformed or unknown), applies the
- * tenant's rate limit (429 with Retry-After; `VAULT_TENANT_RATE_LIMIT`, on by default on AWS) and
+ * Resolves the key's principal (401 if missing, malformed, unknown, revoked or failing its
+ * integrity check), applies the tenant's rate limit (429 with Retry-After; `VAULT_TENANT_RATE_LIMIT`, on by default on AWS) and
  * builds the request's Caller. On `grantRoutes` (POST /v1/proxy) a run grant may stand in for the
  * API key: the route then gets a caller without a tenant, and the credential gate resolves the grant
  * and applies the grant's tenant's rate limit (only once the grant has proved itself, so a forged
@@ -58,10 +58,10 @@ export function authenticate(getDeps: () => Promise<Deps>, grantRoutes: readonly
         const problem = authorizationProblem(request.event);
         if (problem) throw new UnauthorizedError(problem);
       }
-      const tenant = await authenticateApiKey(deps, apiKey);
-      await enforceTenantRateLimit(deps, tenant);
-      request.event.tenant = tenant;
-      request.event.caller = callerOf(request.event, tenant, apiKey as string);
+      const principal = await authenticatePrincipal(deps, apiKey);
+      await enforceTenantRateLimit(deps, principal.tenant);
+      request.event.tenant = principal.tenant;
+      request.event.caller = callerOf(request.event, principal);
     },
   };
 }

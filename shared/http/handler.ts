@@ -36,7 +36,7 @@ export function routeGroupHandler(routesByKey: Readonly<Record<string, RouteFn>>
     const response = await fn({
       deps: await getDeps(),
       tenant: event.tenant ?? '',
-      caller: event.caller ?? { tenant: '', apiKeyId: '', sourceIp: event.requestContext?.http?.sourceIp, requestId: event.requestContext?.requestId },
+      caller: event.caller ?? { tenant: '', apiKeyId: '', role: 'member', sourceIp: event.requestContext?.http?.sourceIp, requestId: event.requestContext?.requestId },
       body: event.json ?? {},
       params: event.pathParameters ?? {},
       query: event.queryStringParameters ?? {},

@@ -33,6 +33,10 @@ export const routes: readonly RouteDef[] = [
   { method: 'PUT', path: '/v1/agents/{agent_id}', group: 'agents' },
   { method: 'DELETE', path: '/v1/agents/{agent_id}', group: 'agents' },
   { method: 'POST', path: '/v1/agents/{agent_id}/rotate-signing-secret', group: 'agents' },
+  // Tenant administration: API keys as principals (admin only), served with the agents.
+  { method: 'POST', path: '/v1/api-keys', group: 'agents' },
+  { method: 'GET', path: '/v1/api-keys', group: 'agents' },
+  { method: 'DELETE', path: '/v1/api-keys/{key_id}', group: 'agents' },
   { method: 'GET', path: '/v1/agents/{agent_id}/auth-profiles', group: 'profiles' },
   { method: 'POST', path: '/v1/agents/{agent_id}/auth-profiles', group: 'profiles' },
   { method: 'PUT', path: '/v1/agents/{agent_id}/auth-profiles/{name}', group: 'profiles' },

@@ -1,37 +1,55 @@
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
 import type { ItemMac } from '../crypto/item-mac.ts';
 import { conditional } from './conditional.ts';
-import { keys } from '../keys.ts';
-import { ApiKeyItem } from '../schemas/items.ts';
+import { API_KEY_INDEX_PREFIX, keys } from '../keys.ts';
+import { ApiKeyIndexItem, ApiKeyItem } from '../schemas/items.ts';
+import { queryPage } from './pagination.ts';
 
-/** What an API key item holds besides its key: the only form the repository writes. */
+/** A key's role in its tenant. */
+export type ApiKeyRole = 'admin' | 'member';
+
+/** What an API key item holds besides its key hash: the only form the repository writes (with its MAC). */
 export interface ApiKeyRecord extends ItemMac {
   readonly tenant: string;
   readonly label?: string;
   readonly created_at: string;
+  readonly key_id: string;
+  readonly name: string;
+  readonly role: ApiKeyRole;
 }
 
-/** API keys are stored only as their SHA-256 (hex); the key itself is never written. */
+/**
+ * API keys are stored only as their SHA-256 (hex); the key itself is never written. Each key has
+ * its own item (found by hash, for authentication) and an index entry in its tenant's partition
+ * (found by key id, for listing and revocation).
+ */
 export function apiKeyRepository(db: Db) {
+  const TableName = db.tableName;
   return {
-    /** The item of the key with this hash (its MAC not yet checked), or undefined. */
+    /**
+     * The item of the key with this hash (its MAC not yet checked), or undefined. Strongly
+     * consistent: a revoked key must not authenticate.
+     */
     async get(keyHashHex: string): Promise<ApiKeyItem | undefined> {
-      const { Item } = await db.doc.send(new GetCommand({ TableName: db.tableName, Key: keys.apiKey(keyHashHex) }));
+      const { Item } = await db.doc.send(new GetCommand({ TableName, Key: keys.apiKey(keyHashHex), ConsistentRead: true }));
       return Item ? ApiKeyItem.parse(Item) : undefined;
     },
 
+
     /**
-     * Stores a key hash for a tenant; false if that hash already exists. Also marks the tenant as
-     * having a key (the first mark wins; a lost mark only means the local server offers a dev key
-     * again at its next start).
+     * Stores a key: its index entry first, then its own item (false if that hash already exists).
+     * In that order a failure in between leaves an entry that lists a key that does not work —
+     * which DELETE removes — never a working key that no listing shows. Also marks the tenant as
+     * having a key (the first mark wins; a lost mark only means the local server offers a dev
+     * key again at its next start).
      */
     async put(keyHashHex: string, record: ApiKeyRecord): Promise<boolean> {
-      const { tenant, created_at: createdAt } = record;
+      await this.putIndex(keyHashHex, record);
       const stored = await conditional(() =>
         db.doc.send(
           new PutCommand({
-            TableName: db.tableName,
+            TableName,
             Item: { ...keys.apiKey(keyHashHex), ...record },
             ConditionExpression: 'attribute_not_exists(pk)',
           }),
@@ -41,8 +59,8 @@ export function apiKeyRepository(db: Db) {
         await conditional(() =>
           db.doc.send(
             new PutCommand({
-              TableName: db.tableName,
-              Item: { ...keys.tenantKeyMarker(tenant), tenant, first_key_at: createdAt },
+              TableName,
+              Item: { ...keys.tenantKeyMarker(record.tenant), tenant: record.tenant, first_key_at: record.created_at },
               ConditionExpression: 'attribute_not_exists(pk)',
             }),
           ),
@@ -51,9 +69,63 @@ export function apiKeyRepository(db: Db) {
       return stored;
     },
 
+    /**
+     * Writes the tenant's index entry of a key unless one exists (the first wins): at creation,
+     * and for a key stored before principals, the first time it authenticates.
+     */
+    async putIndex(keyHashHex: string, record: Pick<ApiKeyRecord, 'tenant' | 'key_id' | 'name' | 'role' | 'created_at'>): Promise<boolean> {
+      return conditional(() =>
+        db.doc.send(
+          new PutCommand({
+            TableName,
+            Item: {
+              ...keys.tenantApiKey(record.tenant, record.key_id),
+              key_id: record.key_id,
+              key_hash: keyHashHex,
+              name: record.name,
+              role: record.role,
+              created_at: record.created_at,
+            },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        ),
+      );
+    },
+
+    /** The tenant's index entry of a key id, or undefined. */
+    async getIndex(tenant: string, keyId: string): Promise<ApiKeyIndexItem | undefined> {
+      const { Item } = await db.doc.send(new GetCommand({ TableName, Key: keys.tenantApiKey(tenant, keyId), ConsistentRead: true }));
+      return Item ? ApiKeyIndexItem.parse(Item) : undefined;
+    },
+
+    /** One page of a tenant's keys (index entries), in key-id order. */
+    async list(tenant: string, limit: number, cursor?: string): Promise<{ items: ApiKeyIndexItem[]; next?: string }> {
+      return queryPage(db, keys.tenantKeyMarker(tenant).pk, API_KEY_INDEX_PREFIX, limit, cursor, (i) => ApiKeyIndexItem.parse(i));
+    },
+
+    /**
+     * Revokes a key: its own item first (only while it belongs to `tenant`), so it stops
+     * authenticating before it leaves the listing; then the index entry. False if the key's
+     * item was already gone (the index entry is removed all the same).
+     */
+    async delete(tenant: string, keyId: string, keyHashHex: string): Promise<boolean> {
+      const removed = await conditional(() =>
+        db.doc.send(
+          new DeleteCommand({
+            TableName,
+            Key: keys.apiKey(keyHashHex),
+            ConditionExpression: 'tenant = :t',
+            ExpressionAttributeValues: { ':t': tenant },
+          }),
+        ),
+      );
+      await db.doc.send(new DeleteCommand({ TableName, Key: keys.tenantApiKey(tenant, keyId) }));
+      return removed;
+    },
+
     /** Whether any API key was ever issued to this tenant (by the marker `put` writes). */
     async tenantHasKey(tenant: string): Promise<boolean> {
-      const { Item } = await db.doc.send(new GetCommand({ TableName: db.tableName, Key: keys.tenantKeyMarker(tenant), ConsistentRead: true }));
+      const { Item } = await db.doc.send(new GetCommand({ TableName, Key: keys.tenantKeyMarker(tenant), ConsistentRead: true }));
       return Item !== undefined;
     },
 
@@ -65,7 +137,7 @@ export function apiKeyRepository(db: Db) {
       return conditional(() =>
         db.doc.send(
           new PutCommand({
-            TableName: db.tableName,
+            TableName,
             Item: { ...keys.apiKey(keyHashHex), ...record },
             ConditionExpression: readMac ? 'mac = :read' : 'attribute_exists(pk) AND attribute_not_exists(mac)',
             ExpressionAttributeValues: readMac ? { ':read': readMac } : undefined,

@@ -10,6 +10,8 @@ export interface RunJob {
   /** The starting request's source IP and id: the worker re-applies the profile's policy (IP allow-list) and audits refusals with them. */
   readonly sourceIp?: string;
   readonly requestId?: string;
+  /** That key's role, so the worker opens the profile with the same permissions (absent: a job from before roles, when every key was an admin). */
+  readonly apiKeyRole?: 'admin' | 'member';
   readonly agentId: string;
   readonly sessionId: string;
   /** The caller's auth token, if the run uses a profile. Never logged, never stored. */

@@ -24,8 +24,28 @@ export const ApiKeyItem = z.object({
   tenant: z.string(),
   label: z.string().optional(),
   created_at: z.string(),
+  /** The key as a principal of its tenant; a key stored before principals has none and is an admin. */
+  key_id: z.string().optional(),
+  name: z.string().optional(),
+  role: z.enum(['admin', 'member']).optional(),
   ...ItemMacFields,
 });
+
+/**
+ * A tenant's index entry for one API key (keys.tenantApiKey): what GET /v1/api-keys lists. It
+ * is a listing aid, never trusted for authentication or role: those come from the key's own item.
+ */
+export const ApiKeyIndexItem = z.object({
+  pk: z.string(),
+  sk: z.string(),
+  key_id: z.string(),
+  /** SHA-256 of the key (what the key's own item is keyed by); not a secret, never shown. */
+  key_hash: z.string(),
+  name: z.string(),
+  role: z.enum(['admin', 'member']),
+  created_at: z.string(),
+});
+export type ApiKeyIndexItem = z.infer<typeof ApiKeyIndexItem>;
 
 export const AgentItem = z.object({
   pk: z.string(),

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { type RouteDef, routeKey, routes } from '../http/routes.ts';
 import { Agent, AgentList, CreateAgentBody, CreatedAgent, InputArg, Runner, SigningSecret, UpdateAgentBody } from './agents.ts';
+import { ApiKey, ApiKeyList, CreateApiKeyBody, CreatedApiKey } from './api-keys.ts';
 import { ErrorBody } from './common.ts';
 import {
   CreateProfileBody,
@@ -31,6 +32,9 @@ const responseSchemas = {
   InputArg,
   Runner,
   SigningSecret,
+  ApiKey,
+  CreatedApiKey,
+  ApiKeyList,
   AuthProfile: ProfileMetadata,
   AuthProfileList: ProfileList,
   CreateAgentAuthProfileResponse: CreateProfileResponse,
@@ -50,6 +54,7 @@ const responseSchemas = {
 const requestSchemas = {
   CreateAgentRequest: CreateAgentBody,
   UpdateAgentRequest: UpdateAgentBody,
+  CreateApiKeyRequest: CreateApiKeyBody,
   CreateAgentAuthProfileRequest: CreateProfileBody,
   UpsertAgentAuthProfileRequest: UpsertProfileBody,
   CreateAuthProfileRequest: NativeCreateProfileBody,
@@ -69,6 +74,7 @@ type RequestName = keyof typeof requestSchemas;
 const tags = [
   { name: 'auth-profiles', description: 'Auth profiles: credentials sealed under a token only the caller holds' },
   { name: 'agents', description: 'Agents: their input arguments and their runner' },
+  { name: 'api-keys', description: "API keys: the tenant's principals (admin or member); admin only" },
   { name: 'runs', description: 'Running an agent with a profile, and run status' },
   { name: 'audit', description: 'The audit log: every change to a profile and every use of one' },
   { name: 'meta', description: 'Public, storage-free endpoints' },
@@ -105,6 +111,9 @@ const operations: Record<string, Operation> = {
   'PUT /v1/agents/{agent_id}': { operationId: 'updateAgent', tag: 'agents', summary: "Replace an agent's definition", body: 'UpdateAgentRequest', response: 'Agent', status: 200 },
   'DELETE /v1/agents/{agent_id}': { operationId: 'deleteAgent', tag: 'agents', summary: 'Delete an agent (409 while it has profiles unless ?force=true)', status: 204, query: { force: 'true deletes its profiles too' } },
   'POST /v1/agents/{agent_id}/rotate-signing-secret': { operationId: 'rotateAgentSigningSecret', tag: 'agents', summary: 'Issue a new runner signing secret', response: 'SigningSecret', status: 200 },
+  'POST /v1/api-keys': { operationId: 'createApiKey', tag: 'api-keys', summary: 'Mint an API key (admin only; 403 forbidden for a member); the key is shown once', body: 'CreateApiKeyRequest', response: 'CreatedApiKey', status: 201 },
+  'GET /v1/api-keys': { operationId: 'listApiKeys', tag: 'api-keys', summary: "List the tenant's API keys: key_id, name, role (admin only; never a secret)", response: 'ApiKeyList', status: 200, query: page },
+  'DELETE /v1/api-keys/{key_id}': { operationId: 'revokeApiKey', tag: 'api-keys', summary: 'Revoke an API key (admin only): refused at once by this vault instance, within 5 s by every other', status: 204 },
   'GET /v1/agents/{agent_id}/auth-profiles': { operationId: 'listAgentAuthProfiles', tag: 'auth-profiles', summary: "List an agent's auth profiles (metadata only)", response: 'AuthProfileList', status: 200, query: page },
   'POST /v1/agents/{agent_id}/auth-profiles': { operationId: 'createAuthProfile', tag: 'auth-profiles', summary: 'Create an auth profile (custom or typed: bearer, basic, api_key, oauth2_client_credentials); returns its auth token once; 409 if the name exists', body: 'CreateAuthProfileRequest', response: 'AuthProfileWithToken', status: 201 },
   'PUT /v1/agents/{agent_id}/auth-profiles/{name}': { operationId: 'putAuthProfile', tag: 'auth-profiles', summary: 'Upsert by name: create, replace (new token) or, with auth_token, update in place (same token)', body: 'PutAuthProfileRequest', response: 'AuthProfileWithToken', status: 200 },

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Deps } from '../deps.ts';
-import { UnauthorizedError, ValidationError } from '../errors.ts';
+import type { Caller, Deps } from '../deps.ts';
+import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.ts';
 import { apiKeyItemIntact, signApiKey } from '../integrity.ts';
-import { apiKeyRepository } from '../repositories/api-keys.ts';
+import { type ApiKeyRole, apiKeyRepository } from '../repositories/api-keys.ts';
+import type { ApiKeyItem } from '../schemas/items.ts';
 
 export const API_KEY_PREFIX = 'avk_';
 const API_KEY_PATTERN = /^avk_[A-Za-z0-9_-]{43}$/;
@@ -30,14 +31,46 @@ function assertTenant(tenant: string): void {
 
 type KeyDeps = Pick<Deps, 'db' | 'now' | 'serverKeys' | 'log'>;
 
-/** Mints a new 256-bit API key for a tenant; returns it once, stores only its hash (with its integrity MAC). */
-export async function mintApiKey(deps: KeyDeps, tenant: string, label?: string): Promise<string> {
+/** Options of a new key: its name (shown in listings) and role; a label is free text for operators. */
+export interface NewKeyOptions {
+  readonly name?: string;
+  readonly role?: ApiKeyRole;
+  readonly label?: string;
+}
+
+/** What a key is as a principal of its tenant (never its secret). */
+export interface Principal {
+  readonly tenant: string;
+  readonly keyId: string;
+  readonly name: string;
+  readonly role: ApiKeyRole;
+}
+
+/**
+ * Mints a new 256-bit API key for a tenant; returns it once, stores only its hash (with its
+ * integrity MAC, which covers the role and name too). `label` (a
+ * string, the admin CLI's older form) is taken as the name. Default role: admin, as every key
+ * was before roles existed (the admin CLI and first-start keys are the tenant's operators).
+ */
+export async function mintApiKey(deps: KeyDeps, tenant: string, options: NewKeyOptions | string = {}): Promise<string> {
+  return (await mintPrincipal(deps, tenant, typeof options === 'string' ? { label: options } : options)).apiKey;
+}
+
+/** Mints a key and returns it with the principal it is. */
+async function mintPrincipal(deps: KeyDeps, tenant: string, options: NewKeyOptions): Promise<{ apiKey: string; principal: Principal; created_at: string }> {
   assertTenant(tenant);
   const apiKey = API_KEY_PREFIX + randomBytes(32).toString('base64url');
   const hash = hashApiKey(apiKey);
-  const stored = await apiKeyRepository(deps.db).put(hash, signApiKey(deps.serverKeys, hash, { tenant, label, created_at: deps.now().toISOString() }));
+  const keyId = hash.slice(0, 16);
+  const name = options.name ?? options.label ?? 'unnamed key';
+  const role = options.role ?? 'admin';
+  const createdAt = deps.now().toISOString();
+  const stored = await apiKeyRepository(deps.db).put(
+    hash,
+    signApiKey(deps.serverKeys, hash, { tenant, label: options.label, created_at: createdAt, key_id: keyId, name, role }),
+  );
   if (!stored) throw new Error('API key hash collision'); // 2^-256: a broken RNG, not bad luck
-  return apiKey;
+  return { apiKey, principal: { tenant, keyId, name, role }, created_at: createdAt };
 }
 
 /**
@@ -47,13 +80,13 @@ export async function mintApiKey(deps: KeyDeps, tenant: string, label?: string):
 export async function mintFirstApiKey(deps: KeyDeps, tenant: string): Promise<string | undefined> {
   assertTenant(tenant);
   if (await apiKeyRepository(deps.db).tenantHasKey(tenant)) return undefined;
-  return mintApiKey(deps, tenant, 'dev key minted at first start');
+  return mintApiKey(deps, tenant, { name: 'dev key', label: 'dev key minted at first start', role: 'admin' });
 }
 
 /**
- * Makes sure `apiKey` exists for `tenant` (VAULT_BOOTSTRAP_API_KEY). Fails if the key is
- * malformed or already belongs to another tenant. A stored item that fails its integrity check
- * (from before MACs, or written without the server key) is replaced: the operator's
+ * Makes sure `apiKey` exists for `tenant` (VAULT_BOOTSTRAP_API_KEY), as an admin. Fails if the
+ * key is malformed or already belongs to another tenant. A stored item that fails its integrity
+ * check (from before MACs, or written without the server key) is replaced: the operator's
  * configuration says whose key this is.
  */
 export async function ensureApiKey(deps: KeyDeps, apiKey: string, tenant: string): Promise<'created' | 'exists' | 'replaced'> {
@@ -63,7 +96,14 @@ export async function ensureApiKey(deps: KeyDeps, apiKey: string, tenant: string
   }
   const repo = apiKeyRepository(deps.db);
   const hash = hashApiKey(apiKey);
-  const record = signApiKey(deps.serverKeys, hash, { tenant, label: 'bootstrap', created_at: deps.now().toISOString() });
+  const record = signApiKey(deps.serverKeys, hash, {
+    tenant,
+    label: 'bootstrap',
+    created_at: deps.now().toISOString(),
+    key_id: hash.slice(0, 16),
+    name: 'bootstrap key',
+    role: 'admin',
+  });
   if (await repo.put(hash, record)) return 'created';
   const existing = await repo.get(hash);
   if (existing && !apiKeyItemIntact(deps.serverKeys, hash, existing)) {
@@ -76,19 +116,30 @@ export async function ensureApiKey(deps: KeyDeps, apiKey: string, tenant: string
 }
 
 /**
- * Known API keys (by hash) → tenant, kept for a minute per process so a warm Lambda or the local
- * server spends no DynamoDB round trip on authentication. Only successes are cached; keys are
- * never deleted by the API today, so the only staleness is a key removed from the table by hand.
+ * Known API keys (by hash) → principal, kept briefly per process so a warm Lambda or the local
+ * server spends no DynamoDB round trip on most authentications. Only successes are cached.
+ * Revocation bound: a revoked key is refused at once by the process that revoked it (it drops
+ * its entry) and by every other process within AUTH_CACHE_TTL_MS — on AWS, the other warm Lambda
+ * instances (README "Principals and sharing").
  */
-const AUTH_CACHE_TTL_MS = 60_000;
+export const AUTH_CACHE_TTL_MS = 5_000;
 const AUTH_CACHE_MAX = 1_000;
-const authCache = new Map<string, { tenant: string; until: number }>();
+const authCache = new Map<string, { principal: Principal; until: number }>();
+const cacheKeyOf = (db: Deps['db'], hash: string) => `${db.tableName}/${hash}`;
+
+/** The principal a stored key item is; a key stored before principals (no role) is an admin. */
+function principalOf(hash: string, item: ApiKeyItem): Principal {
+  return { tenant: item.tenant, keyId: item.key_id ?? hash.slice(0, 16), name: item.name ?? item.label ?? 'key from before principals', role: item.role ?? 'admin' };
+}
 
 /**
- * The tenant an API key belongs to; 401 for a missing, malformed or unknown key, and for a key
- * whose item fails its integrity check (the same answer, plus an error log line).
+ * The principal an API key is; 401 for a missing, malformed, unknown or revoked key, and the same
+ * 401 (plus an error log line) for a key whose item fails its integrity check — so a table writer
+ * without the server key can neither mint a key nor turn a member into an admin. A key stored
+ * before principals (MAC'd, no role) gets its tenant index entry here, once, so it shows in
+ * GET /v1/api-keys.
  */
-export async function authenticateApiKey(deps: Pick<Deps, 'db' | 'serverKeys' | 'log'>, apiKey: string | undefined): Promise<string> {
+export async function authenticatePrincipal(deps: Pick<Deps, 'db' | 'now' | 'serverKeys' | 'log'>, apiKey: string | undefined): Promise<Principal> {
   if (!apiKey) {
     throw new UnauthorizedError('Missing API key: send "Authorization: Bearer avk_…", an "X-Api-Key" header, or "api_key" in the JSON body');
   }
@@ -97,20 +148,82 @@ export async function authenticateApiKey(deps: Pick<Deps, 'db' | 'serverKeys' | 
     throw new UnauthorizedError('Malformed API key: an API key is "avk_" followed by 43 base64url characters; check for a truncated or extra character');
   }
   const hash = hashApiKey(apiKey);
-  const cacheKey = `${deps.db.tableName}/${hash}`;
+  const cacheKey = cacheKeyOf(deps.db, hash);
+  const nowMs = deps.now().getTime();
   const cached = authCache.get(cacheKey);
-  if (cached && cached.until > Date.now()) return cached.tenant;
-  const item = await apiKeyRepository(deps.db).get(hash);
-  let tenant = item?.tenant;
+  if (cached && cached.until > nowMs) return cached.principal;
+  const repo = apiKeyRepository(deps.db);
+  let item = await repo.get(hash);
   if (item && !apiKeyItemIntact(deps.serverKeys, hash, item)) {
     // Who wrote the item is unknown: the hash prefix finds it, the claimed tenant says what it tried.
     deps.log.log('error', 'API key item integrity check failed', { key_hash_prefix: hash.slice(0, 12), claimed_tenant: item.tenant });
-    tenant = undefined;
+    item = undefined;
   }
-  if (tenant) {
+  if (item) {
+    const principal = principalOf(hash, item);
+    if (item.role === undefined) {
+      await repo.putIndex(hash, { tenant: item.tenant, key_id: principal.keyId, name: principal.name, role: principal.role, created_at: item.created_at });
+    }
+    authCache.delete(cacheKey);
     if (authCache.size >= AUTH_CACHE_MAX) authCache.delete(authCache.keys().next().value as string);
-    authCache.set(cacheKey, { tenant, until: Date.now() + AUTH_CACHE_TTL_MS });
-    return tenant;
+    authCache.set(cacheKey, { principal, until: nowMs + AUTH_CACHE_TTL_MS });
+    return principal;
   }
-  throw new UnauthorizedError('Invalid API key: check that it is a current avk_… key of your tenant');
+  authCache.delete(cacheKey);
+  throw new UnauthorizedError('Invalid API key: check that it is a current avk_… key of your tenant (it may have been revoked)');
+}
+
+/** The tenant an API key belongs to; 401 for a missing, malformed, unknown or revoked key. */
+export async function authenticateApiKey(deps: Pick<Deps, 'db' | 'now' | 'serverKeys' | 'log'>, apiKey: string | undefined): Promise<string> {
+  return (await authenticatePrincipal(deps, apiKey)).tenant;
+}
+
+/** 403 forbidden unless the caller's key is an admin of its tenant. */
+export function assertAdmin(caller: Caller, what: string): void {
+  if (caller.role !== 'admin') {
+    throw new ForbiddenError(`${what} needs an admin API key; this key (${caller.apiKeyId}) is a member. Ask an admin of your tenant.`, 'forbidden');
+  }
+}
+
+/** What the API shows of a key: never its secret or hash. */
+export interface ApiKeyView {
+  readonly key_id: string;
+  readonly name: string;
+  readonly role: ApiKeyRole;
+  readonly created_at: string;
+}
+
+const apiKeyNotFound = (keyId: string) =>
+  new NotFoundError(`No API key "${keyId}" in this tenant; list them with GET /v1/api-keys`, 'api_key_not_found');
+
+/** POST /v1/api-keys (admin): a new key of the caller's tenant, shown once. */
+export async function createApiKey(deps: KeyDeps, caller: Caller, input: { name: string; role: ApiKeyRole }): Promise<ApiKeyView & { api_key: string }> {
+  assertAdmin(caller, 'Creating API keys');
+  const { apiKey, principal, created_at } = await mintPrincipal(deps, caller.tenant, { name: input.name, role: input.role });
+  // The audit record of a key creation plugs in here (the lifecycle work's audit log).
+  return { api_key: apiKey, key_id: principal.keyId, name: principal.name, role: principal.role, created_at };
+}
+
+/** GET /v1/api-keys (admin): one page of the tenant's keys, without secrets. */
+export async function listApiKeys(deps: Pick<Deps, 'db'>, caller: Caller, limit: number, cursor?: string): Promise<{ api_keys: ApiKeyView[]; next_cursor?: string }> {
+  assertAdmin(caller, 'Listing API keys');
+  const page = await apiKeyRepository(deps.db).list(caller.tenant, limit, cursor);
+  return {
+    api_keys: page.items.map((i) => ({ key_id: i.key_id, name: i.name, role: i.role, created_at: i.created_at })),
+    next_cursor: page.next,
+  };
+}
+
+/**
+ * DELETE /v1/api-keys/{key_id} (admin): the key stops authenticating at once in this process and
+ * within AUTH_CACHE_TTL_MS everywhere. An admin may revoke its own key (mint another first).
+ */
+export async function revokeApiKey(deps: Pick<Deps, 'db'>, caller: Caller, keyId: string): Promise<void> {
+  assertAdmin(caller, 'Revoking API keys');
+  const repo = apiKeyRepository(deps.db);
+  const entry = await repo.getIndex(caller.tenant, keyId);
+  if (!entry) throw apiKeyNotFound(keyId);
+  await repo.delete(caller.tenant, keyId, entry.key_hash);
+  authCache.delete(cacheKeyOf(deps.db, entry.key_hash));
+  // The audit record of a key revocation plugs in here (the lifecycle work's audit log).
 }

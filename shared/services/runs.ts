@@ -303,6 +303,7 @@ export async function startRun(deps: Deps, caller: Caller, body: RunAgentBody, b
         apiKeyId: caller.apiKeyId,
         sourceIp: caller.sourceIp,
         requestId: caller.requestId,
+        apiKeyRole: caller.role,
         agentId: body.agent_id,
         sessionId,
         authToken: body.auth_token,
@@ -324,7 +325,7 @@ export async function startRun(deps: Deps, caller: Caller, body: RunAgentBody, b
 
 /** The caller an async run executes for: the tenant and API key that started it. */
 function workerCaller(job: RunJob): Caller {
-  return { tenant: job.tenant, apiKeyId: job.apiKeyId ?? 'unknown', sourceIp: job.sourceIp, requestId: job.requestId ?? job.sessionId };
+  return { tenant: job.tenant, apiKeyId: job.apiKeyId ?? 'unknown', role: job.apiKeyRole ?? 'admin', sourceIp: job.sourceIp, requestId: job.requestId ?? job.sessionId };
 }
 
 /**

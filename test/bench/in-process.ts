@@ -286,7 +286,7 @@ export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> 
         '      audit record ‖ usage update; a grant call adds the grant Get in front (it names the profile). "max ‖" = most commands in flight at once.',
         '+ tenant rate limit: VAULT_TENANT_RATE_LIMIT on (the AWS default). An API-key call is counted by the middleware before the handler (+1 sequential);',
         '      a grant call is counted in the gate once the grant has unwrapped, in parallel with the profile read (+1 command, +0 sequential).',
-        'API keys are cached per process for a minute (shared/services/api-keys.ts), so these warm requests send no API-key Get; a cold one adds 1 sequential Get.',
+        'API keys are cached per process for 5 s (shared/services/api-keys.ts, the revocation bound), so these warm requests send no API-key Get; a cold one adds 1 sequential Get.',
       ],
     );
     return { text, json };

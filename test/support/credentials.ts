@@ -13,8 +13,8 @@ import { profileRepository } from '#shared/repositories/profiles';
 import type { ProfileItem } from '#shared/schemas/items';
 
 /** A caller of `tenant` for tests that call services directly. */
-export function testCaller(tenant: string, apiKeyId = 'test-key'): Caller {
-  return { tenant, apiKeyId, sourceIp: '127.0.0.1', requestId: 'test' };
+export function testCaller(tenant: string, apiKeyId = 'test-key', role: Caller['role'] = 'admin'): Caller {
+  return { tenant, apiKeyId, role, sourceIp: '127.0.0.1', requestId: 'test' };
 }
 
 /**

@@ -1,0 +1,31 @@
+import * as z from 'zod';
+import { Timestamp } from './common.ts';
+
+/** A key's role in its tenant: admins manage keys and see every profile; members see their own and granted ones. */
+export const ApiKeyRole = z.enum(['admin', 'member'], { error: 'role must be "admin" or "member"' });
+
+/** The short, non-secret id of a key: the first 16 hex digits of its SHA-256. */
+export const ApiKeyId = z.string().regex(/^[0-9a-f]{16}$/, 'key_id must be 16 lowercase hex digits, as GET /v1/api-keys lists it');
+
+export const CreateApiKeyBody = z.object({
+  name: z.string().trim().min(1, 'name must not be empty').max(200, 'name is at most 200 characters').describe('Shown in listings and audit; not a secret'),
+  role: ApiKeyRole.default('member').describe('member (default) or admin'),
+});
+export type CreateApiKeyBody = z.infer<typeof CreateApiKeyBody>;
+
+/** A key as the API shows it: never its secret or hash. */
+export const ApiKey = z.object({
+  key_id: ApiKeyId,
+  name: z.string(),
+  role: ApiKeyRole,
+  created_at: Timestamp,
+});
+
+export const CreatedApiKey = ApiKey.extend({
+  api_key: z.string().describe('The key itself (avk_…): shown once, never again; store it now'),
+});
+
+export const ApiKeyList = z.object({
+  api_keys: z.array(ApiKey),
+  next_cursor: z.string().optional(),
+});
