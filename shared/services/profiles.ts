@@ -164,7 +164,7 @@ function withWarnings<R extends { record: ProfileRecord }>(agent: AgentItem, res
 }
 
 /** The caller of a service called without one (the admin CLI, tests): the vault itself. */
-const systemCaller = (tenant: string): Caller => ({ tenant, apiKeyId: 'system' });
+const systemCaller = (tenant: string): Caller => ({ tenant, apiKeyId: 'system', role: 'admin' });
 
 /** Audits a change that was written; a record that cannot be written answers 503 (the change stands). */
 function auditChange(deps: Deps, caller: Caller, action: 'create' | 'replace' | 'update', record: ProfileRecord) {

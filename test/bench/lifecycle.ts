@@ -35,7 +35,7 @@ export async function auditPolicyCost(runner: BenchRunner, budget: Budget): Prom
     const vault = await startInProcessVault(store, runner);
     try {
       const token = await vault.createProfile('audited');
-      const caller: Caller = { tenant: TENANT, apiKeyId: 'bench', sourceIp: '127.0.0.1', requestId: 'bench' };
+      const caller: Caller = { tenant: TENANT, apiKeyId: 'bench', role: 'admin', sourceIp: '127.0.0.1', requestId: 'bench' };
       const allowList = ['10.0.0.0/8', '192.168.0.0/16', '172.16.0.0/12', '2001:db8::/32', 'fd00::/8', '198.51.100.7', '203.0.113.0/24', '127.0.0.1'];
       await patchProfile(vault.deps, caller, vault.agentId, 'audited', PatchProfileBody.parse({ allowed_source_ips: allowList }));
       const item = await profileRepository(vault.db).get(TENANT, vault.agentId, slotFor(TENANT, vault.agentId, 'audited').toString('hex'));

@@ -58,7 +58,7 @@ export async function oauthSingleFlight(runner: BenchRunner, budget: Budget): Pr
       // Two "processes" sharing the table, through the gate.
       const token2 = await vault.createProfile(`oauth-two-${r}`, undefined, profileBody);
       tokens.seen.length = 0;
-      const caller = { tenant: TENANT, apiKeyId: 'bench', requestId: 'bench' };
+      const caller = { tenant: TENANT, apiKeyId: 'bench', role: 'admin' as const, requestId: 'bench' };
       await Promise.all(
         Array.from({ length: PARALLEL }, async (_, i) => {
           const deps = i % 2 ? other : vault.deps;

@@ -19,7 +19,7 @@ import { startTestRunner } from '#test/support/runner';
 
 const TENANT = 'acme';
 const BASE_URL = 'http://vault.test';
-const caller = (sourceIp = '203.0.113.7', apiKeyId = 'key-a'): Caller => ({ tenant: TENANT, apiKeyId, sourceIp, requestId: `req-${randomBytes(3).toString('hex')}` });
+const caller = (sourceIp = '203.0.113.7', apiKeyId = 'key-a'): Caller => ({ tenant: TENANT, apiKeyId, role: 'admin', sourceIp, requestId: `req-${randomBytes(3).toString('hex')}` });
 
 let db: TestDb;
 let base: TestDeps;

@@ -142,7 +142,7 @@ describe('startRun', () => {
     const started = await start({ agent_id: agentId, auth_token: token, parameters: { query: 'q' } });
 
     const { apiKeyId, sourceIp, requestId } = testCaller(TENANT);
-    expect(jobs).toEqual([{ tenant: TENANT, apiKeyId, sourceIp, requestId, agentId, sessionId: started.session_id, authToken: token, parameters: { query: 'q' }, proxyUrl: `${BASE_URL}/v1/proxy` }]);
+    expect(jobs).toEqual([{ tenant: TENANT, apiKeyId, apiKeyRole: 'admin', sourceIp, requestId, agentId, sessionId: started.session_id, authToken: token, parameters: { query: 'q' }, proxyUrl: `${BASE_URL}/v1/proxy` }]);
     expect((await getRun(deps, TENANT, started.session_id)).status).toBe('queued');
   });
 });

@@ -104,7 +104,7 @@ export function stageDefaults(ddb: DocStub, apiKey: string): void {
 export function stageApiKey(ddb: DocStub, apiKey: string, tenant = TENANT): void {
   const hash = hashApiKey(apiKey);
   ddb.on(GetCommand, { Key: keys.apiKey(hash) }).resolves({
-    Item: { ...keys.apiKey(hash), ...signApiKey(ring, hash, { tenant, created_at: '2026-01-01T00:00:00.000Z' }) },
+    Item: { ...keys.apiKey(hash), ...signApiKey(ring, hash, { tenant, created_at: '2026-01-01T00:00:00.000Z', key_id: hash.slice(0, 16), name: 'unit key', role: 'admin' }) },
   });
 }
 
