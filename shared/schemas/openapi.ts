@@ -86,6 +86,8 @@ interface Operation {
   readonly operationId: string;
   readonly tag: Tag;
   readonly summary: string;
+  /** Longer text (CommonMark) where the summary cannot say enough, e.g. a documented time bound. */
+  readonly description?: string;
   readonly body?: RequestName;
   /** Another accepted body (oneOf), e.g. the proxy's with a run grant. */
   readonly altBody?: RequestName;
@@ -96,6 +98,11 @@ interface Operation {
   readonly public?: boolean;
   readonly query?: Record<string, string>;
 }
+
+/** The documented revocation bound (shared/services/api-keys.ts AUTH_CACHE_TTL_MS). */
+const REVOCATION_BOUND =
+  'Revocation bound: the key item is deleted first (authentication reads it strongly consistent), so the key is refused on its next request by the process that revoked it — locally, the one server: at once. ' +
+  'Each process caches a known key for at most 5 seconds, so on AWS another warm Lambda instance may still accept a revoked key for up to 5 s after this call answered 204.';
 
 const page = { limit: 'Page size, an integer 1-100 (default 50)', cursor: 'next_cursor of the previous page' };
 
@@ -113,7 +120,7 @@ const operations: Record<string, Operation> = {
   'POST /v1/agents/{agent_id}/rotate-signing-secret': { operationId: 'rotateAgentSigningSecret', tag: 'agents', summary: 'Issue a new runner signing secret', response: 'SigningSecret', status: 200 },
   'POST /v1/api-keys': { operationId: 'createApiKey', tag: 'api-keys', summary: 'Mint an API key (admin only; 403 forbidden for a member); the key is shown once', body: 'CreateApiKeyRequest', response: 'CreatedApiKey', status: 201 },
   'GET /v1/api-keys': { operationId: 'listApiKeys', tag: 'api-keys', summary: "List the tenant's API keys: key_id, name, role (admin only; never a secret)", response: 'ApiKeyList', status: 200, query: page },
-  'DELETE /v1/api-keys/{key_id}': { operationId: 'revokeApiKey', tag: 'api-keys', summary: 'Revoke an API key (admin only): refused at once by this vault instance, within 5 s by every other', status: 204 },
+  'DELETE /v1/api-keys/{key_id}': { operationId: 'revokeApiKey', tag: 'api-keys', summary: 'Revoke an API key (admin only): refused at once by this vault instance, within 5 s by every other', description: REVOCATION_BOUND, status: 204 },
   'GET /v1/agents/{agent_id}/auth-profiles': { operationId: 'listAgentAuthProfiles', tag: 'auth-profiles', summary: "List an agent's auth profiles (metadata only)", response: 'AuthProfileList', status: 200, query: page },
   'POST /v1/agents/{agent_id}/auth-profiles': { operationId: 'createAuthProfile', tag: 'auth-profiles', summary: 'Create an auth profile (custom or typed: bearer, basic, api_key, oauth2_client_credentials); returns its auth token once; 409 if the name exists', body: 'CreateAuthProfileRequest', response: 'AuthProfileWithToken', status: 201 },
   'PUT /v1/agents/{agent_id}/auth-profiles/{name}': { operationId: 'putAuthProfile', tag: 'auth-profiles', summary: 'Upsert by name: create, replace (new token) or, with auth_token, update in place (same token)', body: 'PutAuthProfileRequest', response: 'AuthProfileWithToken', status: 200 },
@@ -152,6 +159,7 @@ function operation(r: RouteDef, op: Operation) {
     operationId: op.operationId,
     tags: [op.tag],
     summary: op.summary,
+    ...(op.description ? { description: op.description } : {}),
     ...(params.length ? { parameters: params } : {}),
     ...(op.public ? { security: [] } : op.security ? { security: op.security } : {}),
     ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: op.altBody ? { oneOf: [ref(op.body), ref(op.altBody)] } : ref(op.body) } } } } : {}),

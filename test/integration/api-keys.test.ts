@@ -1,6 +1,7 @@
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from '#shared/errors';
+import { signApiKey } from '#shared/integrity';
 import { keys } from '#shared/keys';
 import {
   AUTH_CACHE_TTL_MS,
@@ -128,10 +129,9 @@ describe('keys from before principals', () => {
     const tenant = freshTenant();
     const apiKey = newApiKey();
     const hash = hashApiKey(apiKey);
-    // The item as the vault wrote it before roles: tenant, label, created_at only.
-    await t.store.db.doc.send(
-      new PutCommand({ TableName: t.store.db.tableName, Item: { ...keys.apiKey(hash), tenant, label: 'old', created_at: '2026-01-01T00:00:00.000Z' } }),
-    );
+    // The item as the vault wrote it before roles: tenant, label, created_at and its MAC only.
+    const old = signApiKey(t.deps.serverKeys, hash, { tenant, label: 'old', created_at: '2026-01-01T00:00:00.000Z' } as never);
+    await t.store.db.doc.send(new PutCommand({ TableName: t.store.db.tableName, Item: { ...keys.apiKey(hash), ...old } }));
 
     const principal = await authenticatePrincipal(t.deps, apiKey);
     const { api_keys } = await listApiKeys(t.deps, testCaller(tenant), 10);

@@ -15,7 +15,7 @@ import { useTestStore } from '#test/support/dynamo';
 
 const TENANT = 'acme';
 const caller = testCaller(TENANT);
-const anonymous: Caller = { tenant: '', apiKeyId: '', sourceIp: '127.0.0.1' };
+const anonymous: Caller = { tenant: '', apiKeyId: '', role: 'member', sourceIp: '127.0.0.1' };
 const t = useTestStore();
 
 async function grantFor(deadlineInMs = 60_000) {

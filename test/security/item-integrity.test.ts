@@ -211,6 +211,35 @@ describe('API key item integrity', () => {
     expect(res.status).toBe(401);
   });
 
+  it('answers 401 like an unknown key when a table writer promotes a member to admin', async () => {
+    // Arrange: members get 403 on the key routes; this one's role is rewritten in the table before
+    // its first use (a cached principal would hide the edit for up to 5 s, by design).
+    const other = await mintApiKey(vault.deps, TENANT, { name: 'ci', role: 'member' });
+    expect((await vault.call('GET', '/v1/api-keys', undefined, { apiKey: other })).status).toBe(403);
+    const member = await mintApiKey(vault.deps, TENANT, { name: 'ci', role: 'member' });
+    const { send, TableName } = table();
+    await send(new UpdateCommand({ TableName, Key: keys.apiKey(hashApiKey(member)), UpdateExpression: 'SET #r = :r', ExpressionAttributeNames: { '#r': 'role' }, ExpressionAttributeValues: { ':r': 'admin' } }));
+    const unknown = await vault.call('GET', '/v1/api-keys', undefined, { apiKey: `avk_${randomBytes(32).toString('base64url')}` });
+
+    // Act
+    const res = await vault.call('GET', '/v1/api-keys', undefined, { apiKey: member });
+
+    // Assert
+    expect(res.status).toBe(401);
+    expect(res.json).toEqual(unknown.json);
+    expect(logLines().some((l) => l.msg === 'API key item integrity check failed')).toBe(true);
+  });
+
+  it('answers 401 when a table writer removes a member key\'s role (a key from before roles is an admin)', async () => {
+    const member = await mintApiKey(vault.deps, TENANT, { name: 'ci', role: 'member' });
+    const { send, TableName } = table();
+    await send(new UpdateCommand({ TableName, Key: keys.apiKey(hashApiKey(member)), UpdateExpression: 'REMOVE #r', ExpressionAttributeNames: { '#r': 'role' } }));
+
+    const res = await vault.call('GET', '/v1/api-keys', undefined, { apiKey: member });
+
+    expect(res.status).toBe(401);
+  });
+
   it('accepts a minted key (the MAC verifies)', async () => {
     const res = await vault.call('GET', '/v1/agents', undefined, { apiKey: await keyOf(TENANT) });
     expect(res.status).toBe(200);

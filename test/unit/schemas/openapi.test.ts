@@ -2,6 +2,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
 import { routeKey, routes } from '#shared/http/routes';
 import { buildOpenApi } from '#shared/schemas/openapi';
+import { AUTH_CACHE_TTL_MS } from '#shared/services/api-keys';
 
 type Doc = ReturnType<typeof buildOpenApi>;
 type Op = { operationId: string; tags: string[]; requestBody?: { content: Record<string, { schema: { $ref?: string } }> }; responses: Record<string, { $ref?: string; content?: Record<string, { schema: { $ref?: string } }> }> };
@@ -91,6 +92,13 @@ describe('OpenAPI document', () => {
     for (const id of ids) expect(id).toMatch(/^[a-z][A-Za-z]+$/);
     for (const { op } of ops) expect(op.tags.every((t) => declared.has(t))).toBe(true);
     expect(ids).toEqual(expect.arrayContaining(['createAgentAuthProfile', 'upsertAgentAuthProfile', 'runAgent', 'listAgents', 'getRun']));
+  });
+
+  it("documents the revocation bound on DELETE /v1/api-keys/{key_id}, the auth cache's own TTL", () => {
+    const op = (buildOpenApi().paths['/v1/api-keys/{key_id}'] as Record<string, { description?: string }>).delete;
+
+    expect(op?.description).toContain(`${AUTH_CACHE_TTL_MS / 1000} s after`);
+    expect(op?.description).toContain('at once');
   });
 
   it('lists servers: the given URL first, then the same-origin relative server', () => {
