@@ -4,10 +4,8 @@ import { CreateAgentBody, UpdateAgentBody } from '#shared/schemas/agents';
 import { AgentId, parseInput } from '#shared/schemas/common';
 import { ListQuery } from '#shared/schemas/profiles';
 import * as agents from '#shared/services/agents';
-import { ApiKeyId, CreateApiKeyBody } from '#shared/schemas/api-keys';
-import { createApiKey, listApiKeys, revokeApiKey } from '#shared/services/api-keys';
 
-/** Tenant administration: agents (register, read, list, replace, delete, rotate the runner signing secret) and API keys. */
+/** Agents: register, read, list, replace, delete, rotate the runner signing secret. */
 export const handler = routeGroupHandler({
   'POST /v1/agents': async ({ deps, tenant, body }) =>
     created(await agents.createAgent(deps, tenant, parseInput(CreateAgentBody, body))),
@@ -30,16 +28,4 @@ export const handler = routeGroupHandler({
 
   'POST /v1/agents/{agent_id}/rotate-signing-secret': async ({ deps, tenant, params }) =>
     ok(await agents.rotateSigningSecret(deps, tenant, parseInput(AgentId, params.agent_id, 'agent_id'))),
-
-  'POST /v1/api-keys': async ({ deps, caller, body }) => created(await createApiKey(deps, caller, parseInput(CreateApiKeyBody, body))),
-
-  'GET /v1/api-keys': async ({ deps, caller, query }) => {
-    const { limit, cursor } = parseInput(ListQuery, query, 'query string');
-    return ok(await listApiKeys(deps, caller, limit, cursor));
-  },
-
-  'DELETE /v1/api-keys/{key_id}': async ({ deps, caller, params }) => {
-    await revokeApiKey(deps, caller, parseInput(ApiKeyId, params.key_id, 'key_id'));
-    return noContent();
-  },
 });

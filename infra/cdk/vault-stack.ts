@@ -24,6 +24,8 @@ const API_FUNCTIONS: Readonly<
     timeout: Duration.seconds(10),
     usesVault: true,
   },
+  // API keys: the one function whose role may write APIKEY# items (bindTable's apiKeyWrites).
+  keys: { description: 'API keys API: mint, list, revoke tenant API keys (admin only)', timeout: Duration.seconds(10), usesVault: true },
   // A synchronous run waits for the runner; API Gateway gives up at 30 s.
   runs: { description: 'Runs API: run_agent and run status', timeout: Duration.seconds(29), usesVault: true },
   // Storage-free: OpenAPI document, health check, JSON 404/405. No table, no key.
@@ -99,7 +101,7 @@ export class VaultStack extends Stack {
         environment: spec.usesVault ? vaultEnvironment : {},
       });
       if (spec.usesVault) {
-        fn.bindTable(this.data.table, 'RW');
+        fn.bindTable(this.data.table, 'RW', { apiKeyWrites: group === 'keys' });
         fn.bindServerKey(this.data.serverKey);
       }
       fns[group] = fn;
@@ -123,6 +125,7 @@ export class VaultStack extends Stack {
         Agents: fns.agents,
         Profiles: fns.profiles,
         Runs: fns.runs,
+        Keys: fns.keys,
         Meta: fns.meta,
         RunWorker: this.asyncRuns.worker,
         RunFailureHandler: this.asyncRuns.failureHandler,

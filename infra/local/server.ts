@@ -2,6 +2,7 @@ import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { handler as agents } from '#functions/agents';
+import { handler as keys } from '#functions/keys';
 import { handler as meta } from '#functions/meta';
 import { handler as profiles } from '#functions/profiles';
 import { handler as runs } from '#functions/runs';
@@ -74,7 +75,7 @@ export async function startLocalVault(options: LocalVaultOptions = {}): Promise<
     } else {
       devApiKey = await mintFirstApiKey(deps, config.bootstrapTenant);
     }
-    const handlers: Record<RouteGroup, LambdaHttpHandler> = { agents, profiles, runs, meta };
+    const handlers: Record<RouteGroup, LambdaHttpHandler> = { agents, profiles, runs, keys, meta };
     server = createServer(lambdaRequestListener(handlers, (line) => log.log(line.status >= 500 ? 'error' : 'info', 'request', line)));
     server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {

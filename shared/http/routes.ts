@@ -3,7 +3,7 @@
  * each, and nothing else. The CDK stack adds one API Gateway route per entry, the local server
  * matches requests against it, and the OpenAPI document is generated from it.
  */
-export type RouteGroup = 'agents' | 'profiles' | 'runs' | 'meta';
+export type RouteGroup = 'agents' | 'profiles' | 'runs' | 'keys' | 'meta';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 /** What a path may answer: the table's methods, plus HEAD wherever GET is. */
 export type AllowedMethod = HttpMethod | 'HEAD';
@@ -33,10 +33,11 @@ export const routes: readonly RouteDef[] = [
   { method: 'PUT', path: '/v1/agents/{agent_id}', group: 'agents' },
   { method: 'DELETE', path: '/v1/agents/{agent_id}', group: 'agents' },
   { method: 'POST', path: '/v1/agents/{agent_id}/rotate-signing-secret', group: 'agents' },
-  // Tenant administration: API keys as principals (admin only), served with the agents.
-  { method: 'POST', path: '/v1/api-keys', group: 'agents' },
-  { method: 'GET', path: '/v1/api-keys', group: 'agents' },
-  { method: 'DELETE', path: '/v1/api-keys/{key_id}', group: 'agents' },
+  // Tenant administration: API keys as principals (admin only). Their own function, the only one
+  // whose role may write API-key items (infra/cdk/constructs/vault-function.ts).
+  { method: 'POST', path: '/v1/api-keys', group: 'keys' },
+  { method: 'GET', path: '/v1/api-keys', group: 'keys' },
+  { method: 'DELETE', path: '/v1/api-keys/{key_id}', group: 'keys' },
   { method: 'GET', path: '/v1/agents/{agent_id}/auth-profiles', group: 'profiles' },
   { method: 'POST', path: '/v1/agents/{agent_id}/auth-profiles', group: 'profiles' },
   { method: 'PUT', path: '/v1/agents/{agent_id}/auth-profiles/{name}', group: 'profiles' },

@@ -7,8 +7,8 @@ import { ESM_REQUIRE_SHIM } from '#infra/cdk/constructs/vault-function';
 import { handlerEntriesExist } from '#infra/cdk/paths';
 import { resourceByPrefix, synthVault } from './support.ts';
 
-const HANDLERS = ['agents', 'profiles', 'runs', 'meta', 'run-worker', 'run-failure'];
-const FUNCTIONS = ['AgentsFunction', 'ProfilesFunction', 'RunsFunction', 'MetaFunction', 'AsyncRunsWorker', 'AsyncRunsFailureHandler'];
+const HANDLERS = ['agents', 'profiles', 'runs', 'keys', 'meta', 'run-worker', 'run-failure'];
+const FUNCTIONS = ['AgentsFunction', 'ProfilesFunction', 'RunsFunction', 'KeysFunction', 'MetaFunction', 'AsyncRunsWorker', 'AsyncRunsFailureHandler'];
 
 // The one test that runs esbuild for real (~5 s for six bundles). It needs every handler file.
 describe.skipIf(!handlerEntriesExist(HANDLERS))('VaultFunction bundles', () => {

@@ -89,6 +89,13 @@ describe('API-key items', () => {
     expect(referencedIds(deny[0]?.Resource)).toEqual([resourceByPrefix(vault.template, 'AWS::DynamoDB::Table', 'DataTable').id]);
   });
 
+  it('lets only the API-keys function (POST|DELETE /v1/api-keys) write them: no deny on its role', () => {
+    const statements = statementsOfRole(vault.template, 'KeysFunctionRole');
+
+    expect(statements.filter((s) => s.Effect === 'Deny')).toEqual([]);
+    expect(statements.some((s) => s.Effect === 'Allow' && actionsOf(s).includes('dynamodb:PutItem') && actionsOf(s).includes('dynamodb:DeleteItem'))).toBe(true);
+  });
+
   it('protects exactly the partition keys API keys are stored under', () => {
     const pk = keys.apiKey('ab'.repeat(32)).pk;
 
@@ -98,7 +105,7 @@ describe('API-key items', () => {
 
 describe('tenant rate limit and worker concurrency', () => {
   it('turns the per-tenant rate limit on by default in every function that authenticates', () => {
-    for (const prefix of ['AgentsFunction', 'ProfilesFunction', 'RunsFunction']) {
+    for (const prefix of ['AgentsFunction', 'ProfilesFunction', 'RunsFunction', 'KeysFunction']) {
       expect(envOf(prefix).VAULT_TENANT_RATE_LIMIT).toBe('25');
     }
   });

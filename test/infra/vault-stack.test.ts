@@ -11,11 +11,12 @@ const FUNCTIONS = {
   agents: 'AgentsFunction',
   profiles: 'ProfilesFunction',
   runs: 'RunsFunction',
+  keys: 'KeysFunction',
   meta: 'MetaFunction',
   worker: 'AsyncRunsWorker',
   failure: 'AsyncRunsFailureHandler',
 } as const;
-const VAULT_FUNCTIONS = ['agents', 'profiles', 'runs', 'worker', 'failure'] as const;
+const VAULT_FUNCTIONS = ['agents', 'profiles', 'runs', 'keys', 'worker', 'failure'] as const;
 
 let vault: SynthResult;
 beforeAll(() => {
@@ -31,7 +32,7 @@ const payloadKeyId = () => resourceByPrefix(vault.template, 'AWS::KMS::Key', 'As
 
 describe('VaultStack functions', () => {
   it('creates one function per route group plus the worker and the failure handler', () => {
-    vault.template.resourceCountIs('AWS::Lambda::Function', 6);
+    vault.template.resourceCountIs('AWS::Lambda::Function', 7);
     for (const name of Object.keys(FUNCTIONS) as (keyof typeof FUNCTIONS)[]) expect(fn(name)).toBeDefined();
   });
 
@@ -92,7 +93,7 @@ describe('VaultStack functions', () => {
     const env = envOf('runs');
     expect(referencedIds(env.VAULT_RUN_WORKER_FUNCTION)).toEqual([fn('worker').id]);
     expect(referencedIds(env.VAULT_RUN_PAYLOAD_KEY_ID)).toEqual([payloadKeyId()]);
-    for (const name of ['agents', 'profiles', 'meta', 'worker', 'failure'] as const)
+    for (const name of ['agents', 'profiles', 'keys', 'meta', 'worker', 'failure'] as const)
       expect(envOf(name).VAULT_RUN_WORKER_FUNCTION).toBeUndefined();
   });
 
@@ -255,7 +256,7 @@ describe('VaultStack IAM', () => {
 
     expect(onPayloadKey('runs').map((s) => [actionsOf(s), s.Condition])).toEqual([[['kms:GenerateDataKey'], contextRequired]]);
     expect(onPayloadKey('worker').map((s) => [actionsOf(s), s.Condition])).toEqual([[['kms:Decrypt'], contextRequired]]);
-    for (const name of ['agents', 'profiles', 'meta', 'failure'] as const) expect(onPayloadKey(name)).toEqual([]);
+    for (const name of ['agents', 'profiles', 'keys', 'meta', 'failure'] as const) expect(onPayloadKey(name)).toEqual([]);
   });
 });
 
@@ -266,7 +267,7 @@ describe('VaultStack HTTP API', () => {
   });
 
   it('integrates every function with payload format 2.0', () => {
-    vault.template.resourceCountIs('AWS::ApiGatewayV2::Integration', 4);
+    vault.template.resourceCountIs('AWS::ApiGatewayV2::Integration', 5);
     vault.template.allResourcesProperties('AWS::ApiGatewayV2::Integration', { IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' });
   });
 

@@ -19,9 +19,11 @@ export const TABLE_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 
 export const TABLE_WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'] as const;
 
 /**
- * Partition keys no function may write: API-key items (`APIKEY#<sha256>`, shared/keys.ts). Keys
- * are minted only by the admin CLI with operator credentials, so a function whose code or role
- * is abused still cannot plant a key for a tenant of its choosing.
+ * Partition keys no function may write but the API-keys one (POST|DELETE /v1/api-keys): API-key
+ * items (`APIKEY#<sha256>`, shared/keys.ts). Keys are otherwise minted by the admin CLI with
+ * operator credentials, so a function whose code or role is abused (agents, profiles, runs, the
+ * run worker) still cannot plant a key for a tenant of its choosing — and a planted item without
+ * the server key's MAC is refused anyway (shared/integrity.ts).
  */
 export const PROTECTED_LEADING_KEYS = ['APIKEY#*'] as const;
 
@@ -127,16 +129,16 @@ export class VaultFunction extends NodejsFunction {
    * Grants the function the table actions the repositories need (read, or read and write) and,
    * when the table has a customer-managed key, the matching key use through DynamoDB only; with
    * write access, an explicit deny on writes to API-key items (PROTECTED_LEADING_KEYS), which no
-   * later Allow can lift. Sets `VAULT_TABLE_NAME`.
+   * later Allow can lift — unless `apiKeyWrites` (the API-keys function only). Sets `VAULT_TABLE_NAME`.
    */
-  bindTable(table: ITable, access: TableAccess): void {
+  bindTable(table: ITable, access: TableAccess, options: { readonly apiKeyWrites?: boolean } = {}): void {
     this.executionRole.addToPrincipalPolicy(
       new PolicyStatement({
         actions: access === 'RO' ? [...TABLE_READ_ACTIONS] : [...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS],
         resources: [table.tableArn],
       }),
     );
-    if (access === 'RW') {
+    if (access === 'RW' && !options.apiKeyWrites) {
       this.executionRole.addToPrincipalPolicy(
         new PolicyStatement({
           sid: 'NoApiKeyWrites',

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { handler as agents } from '#functions/agents';
+import { handler as keys } from '#functions/keys';
 import { handler as meta } from '#functions/meta';
 import { handler as profiles } from '#functions/profiles';
 import { handler as runs } from '#functions/runs';
@@ -10,6 +11,7 @@ export const handlers: Record<RouteGroup, (event: APIGatewayProxyEventV2, contex
   agents: agents as never,
   profiles: profiles as never,
   runs: runs as never,
+  keys: keys as never,
   meta: meta as never,
 };
 
