@@ -165,7 +165,7 @@ export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> 
       allowed_hosts: [`127.0.0.1:${upstream.port}`],
     });
     // A run grant for the same profile, as a runner of a credential_delivery "proxy" agent gets it.
-    const proxyUse = await openForUse(vault.deps, { tenant: TENANT, apiKeyId: 'bench' }, { kind: 'token', agentId: vault.agentId, token: proxyToken }, 'run');
+    const proxyUse = await openForUse(vault.deps, { tenant: TENANT, apiKeyId: 'bench', role: 'admin' }, { kind: 'token', agentId: vault.agentId, token: proxyToken }, 'run');
     const { grant } = await issueGrant(vault.deps, proxyUse.profile, 'rt-grant-run', Date.now() + 3_600_000);
     const grantEvent = () => apiEvent('POST', '/v1/proxy', { method: 'GET', url: `${upstream.url}/` }, { authorization: `Bearer ${grant}` });
     const replaceName = 'rt-replace';
