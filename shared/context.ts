@@ -1,8 +1,10 @@
-import { type Db, createDb } from './clients.ts';
+import { createDb } from './clients.ts';
 import { type Config, loadConfig } from './config.ts';
 import type { Deps } from './deps.ts';
 import { createLogger } from './log.ts';
 import type { RunDispatcher } from './runs/dispatch.ts';
+import { dynamoStore } from './store/dynamodb.ts';
+import type { Store } from './store/types.ts';
 
 export type { Caller, Deps } from './deps.ts';
 
@@ -12,10 +14,10 @@ let current: Promise<Deps> | undefined;
  * How this function hands async runs on (AWS mode). Only the `runs` function installs one, so
  * the KMS and Lambda clients are bundled into it alone, not into every function.
  */
-let runDispatcherFactory: ((config: Config, db: Db) => RunDispatcher) | undefined;
+let runDispatcherFactory: ((config: Config, store: Store) => RunDispatcher) | undefined;
 
 /** Installs how this function dispatches async runs (the AWS `runs` function; local mode needs none). */
-export function setRunDispatcherFactory(factory: (config: Config, db: Db) => RunDispatcher): void {
+export function setRunDispatcherFactory(factory: (config: Config, store: Store) => RunDispatcher): void {
   runDispatcherFactory = factory;
 }
 
@@ -47,13 +49,13 @@ export function getDeps(): Promise<Deps> {
 async function buildDepsFromEnv(): Promise<Deps> {
   const config = loadConfig();
   const log = createLogger();
-  const db = createDb(config);
+  const store = dynamoStore(createDb(config));
   if (config.mode === 'aws') {
     const { loadServerKeyRingFromSecretsManager } = await import('./aws/server-key-secret.ts');
     if (!config.serverKeySecretId) throw new Error('VAULT_SERVER_KEY_SECRET_ID is required in aws mode');
     const serverKeys = await loadServerKeyRingFromSecretsManager(config.serverKeySecretId);
-    const dispatcher = runDispatcherFactory?.(config, db) ?? noDispatcher;
-    return { config, db, serverKeys, dispatcher, log, now: () => new Date() };
+    const dispatcher = runDispatcherFactory?.(config, store) ?? noDispatcher;
+    return { config, store, serverKeys, dispatcher, log, now: () => new Date() };
   }
   // Local mode is wired by infra/local (the server, admin CLI, tests and bench call setDeps), so
   // no Lambda bundle carries the key-ring file loader or the in-process queue.

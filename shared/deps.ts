@@ -4,11 +4,11 @@
  * and the http layer only receive one — which is what breaks the old import circle between
  * context.ts and the services.
  */
-import type { Db } from './clients.ts';
 import type { Config } from './config.ts';
 import type { ServerKeyRing } from './crypto/server-key.ts';
 import type { Logger } from './log.ts';
 import type { RunDispatcher } from './runs/dispatch.ts';
+import type { Store } from './store/types.ts';
 
 /**
  * Everything a handler needs from the outside world, built once per process (Lambda cold start,
@@ -16,7 +16,8 @@ import type { RunDispatcher } from './runs/dispatch.ts';
  */
 export interface Deps {
   readonly config: Config;
-  readonly db: Db;
+  /** Persistence (store/types.ts): DynamoDB in Lambda and the local server, in memory in unit tests and the bench. */
+  readonly store: Store;
   readonly serverKeys: ServerKeyRing;
   readonly dispatcher: RunDispatcher;
   readonly log: Logger;

@@ -8,9 +8,8 @@ import { macItem, verifyItemMac } from './crypto/item-mac.ts';
 import type { ServerKeyRing } from './crypto/server-key.ts';
 import type { Deps } from './deps.ts';
 import { IntegrityError } from './errors.ts';
-import type { NewAgentItem, SignedAgentItem } from './repositories/agents.ts';
-import type { ApiKeyRecord } from './repositories/api-keys.ts';
 import type { AgentItem, ApiKeyItem } from './schemas/items.ts';
+import type { ApiKeyRecord, NewAgentItem, SignedAgentItem } from './store/types.ts';
 
 /**
  * What an agent's MAC covers: every stored field (tenant, agent_id, incarnation, version, runner

@@ -3,6 +3,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Db, createDb } from '#shared/clients';
+import { dynamoStore } from '#shared/store/dynamodb';
 import { type Config, loadConfig, silenceSdkNodeVersionWarning } from '#shared/config';
 import { KEY_RING_FILE, loadOrCreateLocalKeyRing } from '#infra/local/key-ring-file';
 import { type ServerKeyRing, rotateServerKeyRingJson } from '#shared/crypto/server-key';
@@ -81,14 +82,14 @@ async function withStore<T>(fn: (db: Db, config: Config) => Promise<T>): Promise
 
 function createApiKey(tenant: string, options: NewKeyOptions): Promise<string> {
   // API key items carry a MAC under the server key (covering the role), so minting needs the ring.
-  return withStore(async (db, config) => mintApiKey({ db, now: () => new Date(), serverKeys: await serverKeyRing(config), log: createLogger() }, tenant, options));
+  return withStore(async (db, config) => mintApiKey({ store: dynamoStore(db), now: () => new Date(), serverKeys: await serverKeyRing(config), log: createLogger() }, tenant, options));
 }
 
 /** Checks every audit record's MAC under the server key ring (local file, or Secrets Manager on AWS). */
 function verifyAudit(tenant: string | undefined): Promise<AuditVerification> {
   return withStore(async (db, config) => {
     const serverKeys = await serverKeyRing(config);
-    return verifyAuditLog({ db, serverKeys }, tenant);
+    return verifyAuditLog({ store: dynamoStore(db), serverKeys }, tenant);
   });
 }
 

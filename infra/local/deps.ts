@@ -3,22 +3,33 @@ import type { Config } from '#shared/config';
 import type { Deps } from '#shared/deps';
 import type { Logger } from '#shared/log';
 import { executeRunJob } from '#shared/services/runs';
+import { dynamoStore } from '#shared/store/dynamodb';
+import type { Store } from '#shared/store/types';
 import { type InProcessDispatcher, createInProcessDispatcher } from './in-process-queue.ts';
 import { loadOrCreateLocalKeyRing } from './key-ring-file.ts';
 
+/** Local-mode dependencies: Deps with the in-process queue. */
+export type LocalDeps = Deps & { dispatcher: InProcessDispatcher };
+
+type Parts = { log: Logger; now?: () => Date };
+
 /**
  * Local-mode dependencies: the server key ring from the data folder and an in-process queue for
- * async runs. The local server, the admin CLI, the bench and the tests build their dependencies
- * with this and install them with setDeps; no Lambda bundle imports it (test/infra/bundle-contents).
+ * async runs, over a DynamoDB-compatible table (`db`: dynalite, DynamoDB Local; the Db is kept
+ * on the result for tools and tests that read the table) or any Store (`store`, e.g.
+ * memoryStore()). The local server, the admin CLI, the bench and the tests build their
+ * dependencies with this and install them with setDeps; no Lambda bundle imports it
+ * (test/infra/bundle-contents).
  */
-export async function createLocalDeps(
-  config: Config,
-  parts: { db: Db; log: Logger; now?: () => Date },
-): Promise<Deps & { dispatcher: InProcessDispatcher }> {
+export async function createLocalDeps(config: Config, parts: Parts & { db: Db }): Promise<LocalDeps & { db: Db }>;
+export async function createLocalDeps(config: Config, parts: Parts & { store: Store }): Promise<LocalDeps>;
+export async function createLocalDeps(config: Config, parts: Parts & ({ db: Db } | { store: Store })): Promise<LocalDeps & { db?: Db }> {
   const serverKeys = await loadOrCreateLocalKeyRing(config.dataDir);
-  const deps: Deps & { dispatcher: InProcessDispatcher } = {
+  const db = 'db' in parts ? parts.db : undefined;
+  const deps: LocalDeps & { db?: Db } = {
     config,
-    db: parts.db,
+    store: 'store' in parts ? parts.store : dynamoStore(parts.db),
+    ...(db ? { db } : {}),
     serverKeys,
     log: parts.log,
     now: parts.now ?? (() => new Date()),

@@ -6,14 +6,13 @@ import { handler as keys } from '#functions/keys';
 import { handler as meta } from '#functions/meta';
 import { handler as profiles } from '#functions/profiles';
 import { handler as runs } from '#functions/runs';
-import { createDb } from '#shared/clients';
+import { type Db, createDb } from '#shared/clients';
 import { type Config, loadConfig, silenceSdkNodeVersionWarning } from '#shared/config';
-import { type Deps, resetDeps, setDeps } from '#shared/context';
-import { createLocalDeps } from '#infra/local/deps';
+import { resetDeps, setDeps } from '#shared/context';
+import { type LocalDeps, createLocalDeps } from '#infra/local/deps';
 import { type Logger, createLogger } from '#shared/log';
 import { sleep } from '#shared/sleep';
 import { ensureTable } from '#infra/local/table';
-import type { InProcessDispatcher } from '#infra/local/in-process-queue';
 import { ensureApiKey, mintFirstApiKey } from '#shared/services/api-keys';
 import type { RouteGroup } from '#shared/http/routes';
 import { acquireDataDirLock, prepareDataDir, tightenModes } from './data-dir.ts';
@@ -31,7 +30,7 @@ export interface LocalVaultOptions {
 export interface LocalVault {
   readonly url: string;
   readonly config: Config;
-  readonly deps: Deps & { dispatcher: InProcessDispatcher };
+  readonly deps: LocalDeps & { db: Db };
   /** VAULT_DYNAMODB_ENDPOINT when set; otherwise the store is embedded and has no endpoint URL. */
   readonly dynamoEndpoint?: string;
   /** The embedded store's Unix socket (0600, in a 0700 folder); undefined with VAULT_DYNAMODB_ENDPOINT. */

@@ -1,16 +1,16 @@
-import type { Db } from '../clients.ts';
 import type { Config } from '../config.ts';
 import type { ServerKeyRing } from '../crypto/server-key.ts';
 import { HttpError } from '../errors.ts';
 import { keys } from '../keys.ts';
 import type { Logger } from '../log.ts';
-import { AUDIT_ITEM_ATTRIBUTES, type AuditQuery, auditRepository } from '../repositories/audit.ts';
 import { type AuditEventInput, AuditRecord, auditRecordProblem, sealAuditRecord } from './record.ts';
+import type { AuditQuery, Store } from '../store/types.ts';
+import { AUDIT_ITEM_ATTRIBUTES } from '../store/items.ts';
 
 /** What writing and reading the audit log needs (a subset of Deps). */
 export interface AuditDeps {
   readonly config: Pick<Config, 'auditRetentionSeconds'>;
-  readonly db: Db;
+  readonly store: Pick<Store, 'audit'>;
   readonly serverKeys: ServerKeyRing;
   readonly log: Logger;
   readonly now: () => Date;
@@ -35,7 +35,7 @@ export class AuditUnavailableError extends HttpError {
 export async function writeAudit(deps: AuditDeps, event: AuditEventInput): Promise<AuditRecord> {
   const record = sealAuditRecord(deps.serverKeys, event, deps.now(), deps.config.auditRetentionSeconds);
   try {
-    await auditRepository(deps.db).write(record);
+    await deps.store.audit.write(record);
   } catch (err) {
     deps.log.log('error', 'audit record could not be written; request refused', {
       action: record.action,
@@ -63,8 +63,8 @@ export async function auditRefusal(deps: AuditDeps, event: Omit<AuditEventInput,
 }
 
 /** One page of a view of the log, newest first. */
-export function queryAudit(deps: Pick<AuditDeps, 'db' | 'now'>, q: Omit<AuditQuery, 'nowSeconds'>) {
-  return auditRepository(deps.db).query({ ...q, nowSeconds: Math.floor(deps.now().getTime() / 1000) });
+export function queryAudit(deps: Pick<AuditDeps, 'store' | 'now'>, q: Omit<AuditQuery, 'nowSeconds'>) {
+  return deps.store.audit.query({ ...q, nowSeconds: Math.floor(deps.now().getTime() / 1000) });
 }
 
 export interface AuditVerification {
@@ -76,10 +76,10 @@ export interface AuditVerification {
  * Checks every stored audit item (all views): its MAC under the server key ring, and that it
  * carries no attribute outside the record schema. An edited, moved or forged record is reported.
  */
-export async function verifyAuditLog(deps: Pick<AuditDeps, 'db' | 'serverKeys'>, tenant?: string): Promise<AuditVerification> {
+export async function verifyAuditLog(deps: Pick<AuditDeps, 'store' | 'serverKeys'>, tenant?: string): Promise<AuditVerification> {
   let checked = 0;
   const problems: { pk: string; sk: string; problem: string }[] = [];
-  for await (const item of auditRepository(deps.db).scanAll(tenant)) {
+  for await (const item of deps.store.audit.scanAll(tenant)) {
     checked++;
     const pk = String(item.pk);
     const sk = String(item.sk);

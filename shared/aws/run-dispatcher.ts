@@ -1,10 +1,9 @@
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
-import type { Db } from '../clients.ts';
 import type { Config } from '../config.ts';
 import { gcmOpen, gcmSeal, NONCE_BYTES, TAG_BYTES } from '../crypto/aead.ts';
 import { lengthPrefixed } from '../crypto/encoding.ts';
-import { runJobRepository } from '../repositories/run-jobs.ts';
+import type { Store } from '../store/types.ts';
 import type { RunDispatcher, RunJob } from '../runs/dispatch.ts';
 import type { RunJobItem } from '../schemas/items.ts';
 import { type RetryOptions, withDependencyRetry } from './retry.ts';
@@ -85,14 +84,14 @@ export interface LambdaRunDispatcherOptions {
  * 503 by the HTTP layer). A job that could not be handed to the worker is deleted again.
  *
  * @param config  the process configuration (region, key id, worker function name, job TTL).
- * @param db      the table the sealed job is stored in.
+ * @param store   where the sealed job is stored (its runJobs).
  * @param options clients, backoff and clock (tests); default to single-attempt clients of this module.
  */
-export function createLambdaRunDispatcher(config: Config, db: Db, options: LambdaRunDispatcherOptions = {}): RunDispatcher {
+export function createLambdaRunDispatcher(config: Config, store: Pick<Store, 'runJobs'>, options: LambdaRunDispatcherOptions = {}): RunDispatcher {
   let kms = options.kms;
   let lambda = options.lambda;
   const now = options.now ?? (() => new Date());
-  const jobs = runJobRepository(db);
+  const jobs = store.runJobs;
   return {
     async dispatch(job: RunJob): Promise<void> {
       const keyId = config.runPayloadKeyId;
@@ -202,8 +201,8 @@ export function parseRunEvent(payload: unknown): RunEvent {
  * Loads the sealed job an event names: undefined when it is gone (finished and deleted, or past
  * its TTL). A stored job of another tenant than the event's is refused.
  */
-export async function loadSealedRunJob(db: Db, event: RunEvent, nowEpochSeconds: number): Promise<RunJobItem | undefined> {
-  const item = await runJobRepository(db).get(event.session_id, nowEpochSeconds);
+export async function loadSealedRunJob(store: Pick<Store, 'runJobs'>, event: RunEvent, nowEpochSeconds: number): Promise<RunJobItem | undefined> {
+  const item = await store.runJobs.get(event.session_id, nowEpochSeconds);
   if (item && item.tenant !== event.tenant) throw new InvalidRunPayloadError('sealed run job belongs to another tenant than its event');
   return item;
 }

@@ -26,7 +26,7 @@ export async function runQueuedJob(
   options: { kms?: KMSClient; retry?: RetryOptions } = {},
 ): Promise<'executed' | 'duplicate' | 'expired'> {
   const ids = parseRunEvent(event);
-  const sealed = await loadSealedRunJob(deps.db, ids, Math.floor(deps.now().getTime() / 1000));
+  const sealed = await loadSealedRunJob(deps.store, ids, Math.floor(deps.now().getTime() / 1000));
   if (!sealed) {
     await markRunFailed(deps, ids.session_id, JOB_EXPIRED_MESSAGE, ['queued']);
     return 'expired';

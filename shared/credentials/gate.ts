@@ -2,8 +2,6 @@ import { writeAudit } from '../audit/log.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { ProfileNotFoundError, agentNotFound } from '../errors.ts';
 import { verifiedAgent } from '../integrity.ts';
-import { loadProfileContext } from '../repositories/profile-context.ts';
-import { profileRepository } from '../repositories/profiles.ts';
 import { enforceTenantRateLimit } from '../services/rate-limit.ts';
 import type { AgentItem, SessionItem } from '../schemas/items.ts';
 import {
@@ -133,7 +131,7 @@ export async function openForUse(
   // its sender nothing about any tenant.
   const admitted = grant && caller.tenant === '' ? enforceTenantRateLimit(deps, tenant) : undefined;
   const [ctx] = await Promise.all([
-    loadProfileContext(deps.db, tenant, agentId, token.slot.toString('hex'), { withSession: options.withSession }),
+    deps.store.profileContext.load(tenant, agentId, token.slot.toString('hex'), { withSession: options.withSession }),
     admitted,
   ]);
   // The agent's MAC is checked before anything it says (runner, incarnation, input args) is used.
@@ -192,7 +190,7 @@ export async function openForUse(
       const at = deps.now();
       await Promise.all([
         writeAudit(deps, profileEvent(who, purpose, item, 200, 'ok', sessionId)),
-        profileRepository(deps.db).recordUse(item.tenant, item.agent_id, item.slot, item.generation, useToRecord(item, purpose, at, inFlightUntil)),
+        deps.store.profiles.recordUse(item.tenant, item.agent_id, item.slot, item.generation, useToRecord(item, purpose, at, inFlightUntil)),
       ]);
     },
   };

@@ -6,7 +6,6 @@ import type { ServerKey } from '../crypto/server-key.ts';
 import { type ParsedGrant, TokenFormatError, newGrant, parseGrant } from '../crypto/token.ts';
 import type { Deps } from '../deps.ts';
 import { UnauthorizedError, ValidationError } from '../errors.ts';
-import { grantRepository } from '../repositories/grants.ts';
 import type { GrantItem } from '../schemas/items.ts';
 import type { OpenedProfile } from './sealed-profile.ts';
 
@@ -78,7 +77,7 @@ export async function issueGrant(deps: Deps, profile: OpenedProfile, sessionId: 
   };
   const aad = aadOf(binding);
   const sealed = sealBlob(serverKey.id, keyFor(serverKey, secret, aad), profile.secret, aad);
-  const created = await grantRepository(deps.db).create({
+  const created = await deps.store.grants.create({
     id_hex: binding.idHex,
     tenant: item.tenant,
     agent_id: item.agent_id,
@@ -97,7 +96,7 @@ export async function issueGrant(deps: Deps, profile: OpenedProfile, sessionId: 
 
 /** Revokes a grant (its run ended). Idempotent. */
 export async function revokeGrant(deps: Deps, idHex: string): Promise<void> {
-  await grantRepository(deps.db).delete(idHex);
+  await deps.store.grants.delete(idHex);
 }
 
 /** A grant resolved to what it opens: the profile's place and its token secret. */
@@ -123,7 +122,7 @@ export function parseGrantOrThrow(grant: string): ParsedGrant {
 export async function resolveGrant(deps: Deps, grant: string): Promise<ResolvedGrant> {
   const parsed = parseGrantOrThrow(grant);
   const idHex = parsed.id.toString('hex');
-  const item = await grantRepository(deps.db).get(idHex);
+  const item = await deps.store.grants.get(idHex);
   if (!item || deps.now().getTime() >= item.deadline_ms) throw new InvalidGrantError();
   const serverKey = deps.serverKeys.byId(item.server_key_id);
   if (!serverKey) throw new InvalidGrantError();

@@ -4,9 +4,12 @@ import type { ServerKey } from '../crypto/server-key.ts';
 import { TokenFormatError, parseToken } from '../crypto/token.ts';
 import type { Deps } from '../deps.ts';
 import { ConflictError, ProfileNotFoundError, ValidationError } from '../errors.ts';
-import { DEFAULT_SETTINGS, type ProfileRecord } from '../repositories/profiles.ts';
 import type { AgentItem, ProfileItem } from '../schemas/items.ts';
 import { type ProfileBinding, ProfileKeys, computeVerifier } from './profile-keys.ts';
+import type { ProfileRecord, ProfileSettings } from '../store/types.ts';
+
+/** Settings of a new profile: active, no restriction. */
+export const DEFAULT_SETTINGS: ProfileSettings = { active: true, allowed_source_ips: [] };
 
 /**
  * Seal, verify and open a profile's values (DESIGN.md §2). The profile service writes with

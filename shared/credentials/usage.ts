@@ -1,5 +1,5 @@
-import type { UseToRecord } from '../repositories/profiles.ts';
 import { type ProfileItem, USE_KINDS, type UseKind } from '../schemas/items.ts';
+import type { UseToRecord } from '../store/types.ts';
 
 /**
  * Usage of a profile from the counters on its own item (no audit read needed): last use, total,

@@ -2,15 +2,12 @@ import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
 import { conditional } from './conditional.ts';
 import { AGENT_PREFIX, keys } from '../keys.ts';
-import type { ItemMac } from '../crypto/item-mac.ts';
 import { AgentItem } from '../schemas/items.ts';
+import type { AgentStore, SignedAgentItem } from '../store/types.ts';
 import { queryPage } from './pagination.ts';
 
-export type NewAgentItem = Omit<AgentItem, 'pk' | 'sk' | 'entity' | 'mac' | 'mac_key_id'>;
-/** An agent item with its integrity MAC: the only form the repository writes. */
-export type SignedAgentItem = NewAgentItem & ItemMac;
-
-export function agentRepository(db: Db) {
+/** Agents (store/types.ts AgentStore) on DynamoDB: one item per agent in the tenant partition. */
+export function agentRepository(db: Db): AgentStore {
   const TableName = db.tableName;
   return {
     async get(tenant: string, agentId: string): Promise<AgentItem | undefined> {

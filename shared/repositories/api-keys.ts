@@ -1,30 +1,17 @@
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
-import type { ItemMac } from '../crypto/item-mac.ts';
 import { conditional } from './conditional.ts';
 import { API_KEY_INDEX_PREFIX, keys } from '../keys.ts';
 import { ApiKeyIndexItem, ApiKeyItem } from '../schemas/items.ts';
+import type { ApiKeyRecord, ApiKeyStore, Page } from '../store/types.ts';
 import { queryPage } from './pagination.ts';
-
-/** A key's role in its tenant. */
-export type ApiKeyRole = 'admin' | 'member';
-
-/** What an API key item holds besides its key hash: the only form the repository writes (with its MAC). */
-export interface ApiKeyRecord extends ItemMac {
-  readonly tenant: string;
-  readonly label?: string;
-  readonly created_at: string;
-  readonly key_id: string;
-  readonly name: string;
-  readonly role: ApiKeyRole;
-}
 
 /**
  * API keys are stored only as their SHA-256 (hex); the key itself is never written. Each key has
  * its own item (found by hash, for authentication) and an index entry in its tenant's partition
  * (found by key id, for listing and revocation).
  */
-export function apiKeyRepository(db: Db) {
+export function apiKeyRepository(db: Db): ApiKeyStore {
   const TableName = db.tableName;
   return {
     /**
@@ -99,7 +86,7 @@ export function apiKeyRepository(db: Db) {
     },
 
     /** One page of a tenant's keys (index entries), in key-id order. */
-    async list(tenant: string, limit: number, cursor?: string): Promise<{ items: ApiKeyIndexItem[]; next?: string }> {
+    async list(tenant: string, limit: number, cursor?: string): Promise<Page<ApiKeyIndexItem>> {
       return queryPage(db, keys.tenantKeyMarker(tenant).pk, API_KEY_INDEX_PREFIX, limit, cursor, (i) => ApiKeyIndexItem.parse(i));
     },
 

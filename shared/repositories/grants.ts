@@ -2,12 +2,11 @@ import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
 import { keys } from '../keys.ts';
 import { GrantItem } from '../schemas/items.ts';
+import type { GrantRecord, GrantStore } from '../store/types.ts';
 import { conditional } from './conditional.ts';
 
-export type GrantRecord = Omit<GrantItem, 'pk' | 'sk' | 'entity'> & { readonly id_hex: string };
-
 /** Run grants: one item per grant, written when a run starts, deleted when it ends (TTL as a backstop). */
-export function grantRepository(db: Db) {
+export function grantRepository(db: Db): GrantStore {
   const TableName = db.tableName;
   return {
     /** Writes a new grant item; false if the id is taken (128 random bits: never in practice). */

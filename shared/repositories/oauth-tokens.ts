@@ -2,29 +2,8 @@ import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
 import { keys } from '../keys.ts';
 import { OAuthTokenItem } from '../schemas/items.ts';
+import type { OAuthTokenRef, OAuthTokenStore, SealedToken } from '../store/types.ts';
 import { conditional } from './conditional.ts';
-
-/** Which profile a cache item belongs to. */
-export interface OAuthTokenRef {
-  readonly tenant: string;
-  readonly agentId: string;
-  readonly slotHex: string;
-}
-
-/** The profile state a cached token was fetched for; a token of any other state is stale. */
-export interface TokenOwner {
-  readonly generation: number;
-  readonly record_version: number;
-  readonly profile_created_at: string;
-}
-
-/** A freshly fetched token, sealed, with its times (epoch ms) and the item's TTL (epoch s). */
-export interface SealedToken extends TokenOwner {
-  readonly blob: Uint8Array;
-  readonly token_expires_at: number;
-  readonly refresh_at: number;
-  readonly expires_at: number;
-}
 
 /**
  * The OAuth2 access-token cache: one item per profile (keys.oauthToken), holding the sealed
@@ -33,7 +12,7 @@ export interface SealedToken extends TokenOwner {
  * having changed since the read — a use that read a miss cannot start a second fetch after
  * another process stored a token.
  */
-export function oauthTokenRepository(db: Db) {
+export function oauthTokenRepository(db: Db): OAuthTokenStore {
   const TableName = db.tableName;
   return {
     async get(ref: OAuthTokenRef): Promise<OAuthTokenItem | undefined> {

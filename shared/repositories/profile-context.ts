@@ -3,12 +3,7 @@ import type { Db } from '../clients.ts';
 import { AGENT_PREFIX, type ItemKey, PROFILE_PREFIX, SESSION_PREFIX, keys } from '../keys.ts';
 import { drainBatch } from './batch.ts';
 import { AgentItem, ProfileItem, SessionItem } from '../schemas/items.ts';
-
-export interface ProfileContext {
-  readonly agent?: AgentItem;
-  readonly profile?: ProfileItem;
-  readonly session?: SessionItem;
-}
+import type { ProfileContext } from '../store/types.ts';
 
 /**
  * The agent and, when a slot is named, its profile (and, for runs, the saved session) in one

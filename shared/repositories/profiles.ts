@@ -1,54 +1,17 @@
 import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
 import { PROFILE_PREFIX, SESSION_PREFIX, keys } from '../keys.ts';
-import { type DailyUses, ProfileItem, type UseKind } from '../schemas/items.ts';
+import { ProfileItem, dailyUseAttribute } from '../schemas/items.ts';
 import { isConditionalCheckFailed } from '../errors.ts';
+import { profileToItem as toItem } from '../store/items.ts';
+import type { ProfileRecord, ProfileSettings, ProfileStore, UseToRecord } from '../store/types.ts';
 import { drainBatch } from './batch.ts';
 import { conditional } from './conditional.ts';
 import { queryPage } from './pagination.ts';
 
-/** A profile as written: always with the runner origin its token holder approved. */
-export type ProfileRecord = Omit<ProfileItem, 'pk' | 'sk' | 'entity' | 'runner_origin' | 'runner_approval'> & {
-  runner_origin: string;
-  runner_approval: Uint8Array;
-};
-
-/** The non-secret settings a PATCH edits (stored in clear; DESIGN.md §5). */
-export type ProfileSettings = Pick<
-  ProfileItem,
-  'active' | 'description' | 'allowed_source_ips' | 'allowed_hosts' | 'allowed_path_prefixes' | 'allowed_methods'
->;
-
-/** Settings of a new profile: active, no restriction. */
-export const DEFAULT_SETTINGS: ProfileSettings = { active: true, allowed_source_ips: [] };
-
-/** The attribute counting `kind` uses on a UTC day (yyyymmdd). */
-export const dailyUseAttribute = (day: string, kind: UseKind) => `uses_${day}_${kind}`;
-
-function toItem(r: ProfileRecord) {
-  const { daily_uses, ...rest } = r;
-  const counters: Record<string, number> = {};
-  for (const [day, kinds] of Object.entries(daily_uses as DailyUses)) {
-    for (const [kind, n] of Object.entries(kinds)) if (n) counters[dailyUseAttribute(day, kind as UseKind)] = n;
-  }
-  return { ...keys.profile(r.tenant, r.agent_id, r.slot), entity: 'profile' as const, ...rest, ...counters };
-}
-
 /** Condition: the item is still at the settings version read (0 also matches items never patched). */
 function settingsUnchanged(read: number): string {
   return read === 0 ? '(attribute_not_exists(settings_version) OR settings_version = :sv)' : 'settings_version = :sv';
-}
-
-/** One use to count (see recordUse). */
-export interface UseToRecord {
-  readonly kind: UseKind;
-  readonly at: string;
-  /** UTC day (yyyymmdd) of `at`. */
-  readonly day: string;
-  /** Day counters older than the 7-day window, to drop in the same write. */
-  readonly staleDays: readonly { day: string; kind: UseKind }[];
-  /** Set when the use is a run that may still be going until then. */
-  readonly inFlightUntil?: string;
 }
 
 /**
@@ -56,7 +19,7 @@ export interface UseToRecord {
  * conditional: create on absence, replace on the generation read, update on the record version
  * read. A `false` return means the condition failed — someone else wrote first.
  */
-export function profileRepository(db: Db) {
+export function profileRepository(db: Db): ProfileStore {
   const TableName = db.tableName;
   return {
     async get(tenant: string, agentId: string, slotHex: string): Promise<ProfileItem | undefined> {

@@ -1,6 +1,7 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
 import { keys } from '../keys.ts';
+import type { RateLimitStore } from '../store/types.ts';
 import { conditional } from './conditional.ts';
 
 /**
@@ -8,7 +9,7 @@ import { conditional } from './conditional.ts';
  * `ADD` both checks and counts, so concurrent requests (any number of Lambda instances) can
  * never admit more than the limit between them, and a refused request changes nothing.
  */
-export function rateLimitRepository(db: Db) {
+export function rateLimitRepository(db: Db): RateLimitStore {
   const TableName = db.tableName;
   return {
     /**

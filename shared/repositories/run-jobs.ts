@@ -2,16 +2,15 @@ import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
 import { keys } from '../keys.ts';
 import { RunJobItem } from '../schemas/items.ts';
+import type { RunJobRecord, RunJobStore } from '../store/types.ts';
 import { conditional } from './conditional.ts';
-
-export type RunJobRecord = Omit<RunJobItem, 'pk' | 'sk' | 'entity'>;
 
 /**
  * Sealed async-run jobs (AWS mode): one item per accepted run, beside the run record. Only
  * ciphertext and ids are stored; the item lives until the worker has finished with it, or its
  * TTL (a few minutes past the run's deadline) when the worker never could.
  */
-export function runJobRepository(db: Db) {
+export function runJobRepository(db: Db): RunJobStore {
   const TableName = db.tableName;
   return {
     /** Stores a job; false if a job for this session exists already (session ids are random UUIDs). */

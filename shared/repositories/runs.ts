@@ -3,11 +3,11 @@ import type { Db } from '../clients.ts';
 import { keys } from '../keys.ts';
 import { RunItem } from '../schemas/items.ts';
 import type { RunState } from '../schemas/runs.ts';
+import type { RunRecord, RunStore } from '../store/types.ts';
 import { conditional } from './conditional.ts';
 
-export type RunRecord = Omit<RunItem, 'pk' | 'sk' | 'entity'>;
-
-export function runRepository(db: Db) {
+/** Run records (store/types.ts RunStore) on DynamoDB: one item per run, with a TTL. */
+export function runRepository(db: Db): RunStore {
   const TableName = db.tableName;
   return {
     async create(r: RunRecord): Promise<boolean> {

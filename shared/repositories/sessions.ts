@@ -1,13 +1,11 @@
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
 import { keys } from '../keys.ts';
-import type { SessionItem } from '../schemas/items.ts';
+import type { SessionRecord, SessionStore } from '../store/types.ts';
 import { conditional } from './conditional.ts';
 
-export type SessionRecord = Omit<SessionItem, 'pk' | 'sk' | 'entity'>;
-
 /** Saved sessions: one item beside the profile, sealed under the profile's token-derived keys. */
-export function sessionRepository(db: Db) {
+export function sessionRepository(db: Db): SessionStore {
   const TableName = db.tableName;
   return {
     /**

@@ -80,6 +80,8 @@ export const DAILY_USE_ATTRIBUTE = /^uses_(\d{8})_(run|proxy|test)$/;
 export const USE_KINDS = ['run', 'proxy', 'test'] as const;
 export type UseKind = (typeof USE_KINDS)[number];
 export type DailyUses = Record<string, Partial<Record<UseKind, number>>>;
+/** The attribute counting `kind` uses on a UTC day (yyyymmdd): see DAILY_USE_ATTRIBUTE. */
+export const dailyUseAttribute = (day: string, kind: UseKind) => `uses_${day}_${kind}`;
 
 /**
  * Gathers the per-day use counters (top-level attributes, so a use can ADD to one without the

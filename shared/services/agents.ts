@@ -3,12 +3,10 @@ import type { Deps } from '../deps.ts';
 import { openWithServerKey, sealWithServerKey } from '../crypto/server-seal.ts';
 import { ConflictError, IntegrityError, agentNotFound } from '../errors.ts';
 import { signAgent, verifiedAgent } from '../integrity.ts';
-import { agentRepository } from '../repositories/agents.ts';
-import { profileRepository } from '../repositories/profiles.ts';
 import { assertRunnerUrlAllowed } from '../outbound/runner-policy.ts';
 import type { Agent, CreateAgentBody, UpdateAgentBody } from '../schemas/agents.ts';
 import type { AgentItem } from '../schemas/items.ts';
-import type { NewAgentItem } from '../repositories/agents.ts';
+import type { NewAgentItem } from '../store/types.ts';
 
 const SIGNING_PURPOSE = 'runner-signing-secret';
 export const SIGNING_SECRET_PREFIX = 'avs_';
@@ -38,7 +36,7 @@ export function openSigningSecret(deps: Deps, item: AgentItem): string {
 
 /** The stored agent with a valid MAC, 404 agent_not_found, or 500 if it fails its integrity check. */
 export async function requireAgent(deps: Deps, tenant: string, agentId: string): Promise<AgentItem> {
-  const item = verifiedAgent(deps, tenant, agentId, await agentRepository(deps.db).get(tenant, agentId));
+  const item = verifiedAgent(deps, tenant, agentId, await deps.store.agents.get(tenant, agentId));
   if (!item) throw agentNotFound(agentId);
   return item;
 }
@@ -63,7 +61,7 @@ export async function createAgent(deps: Deps, tenant: string, body: CreateAgentB
     created_at: now,
     updated_at: now,
   };
-  if (!(await agentRepository(deps.db).create(signAgent(deps.serverKeys, item)))) {
+  if (!(await deps.store.agents.create(signAgent(deps.serverKeys, item)))) {
     throw new ConflictError(`An agent with agent_id "${agentId}" already exists; update it with PUT /v1/agents/${agentId}`, 'agent_exists');
   }
   return { ...toAgent(item), runner_signing_secret: secret };
@@ -74,7 +72,7 @@ export async function getAgent(deps: Deps, tenant: string, agentId: string): Pro
 }
 
 export async function listAgents(deps: Deps, tenant: string, limit: number, cursor?: string) {
-  const page = await agentRepository(deps.db).list(tenant, limit, cursor);
+  const page = await deps.store.agents.list(tenant, limit, cursor);
   // An agent that fails its integrity check is left out of the list (and logged); reading it by
   // id answers the integrity error with the way to fix it.
   const agents = page.items.flatMap((item) => {
@@ -104,7 +102,7 @@ export async function updateAgent(deps: Deps, tenant: string, agentId: string, b
     updated_at: deps.now().toISOString(),
   };
   const { pk: _pk, sk: _sk, entity: _e, ...record } = next;
-  if (!(await agentRepository(deps.db).replace(signAgent(deps.serverKeys, record), current.version))) {
+  if (!(await deps.store.agents.replace(signAgent(deps.serverKeys, record), current.version))) {
     throw new ConflictError(`Agent "${agentId}" was changed or deleted by another request; read it again and retry`);
   }
   return toAgent(next);
@@ -115,7 +113,7 @@ export async function rotateSigningSecret(deps: Deps, tenant: string, agentId: s
   const current = await requireAgent(deps, tenant, agentId);
   const { secret, sealed } = newSigningSecret(deps, tenant, agentId);
   const { pk: _pk, sk: _sk, entity: _e, mac: _m, mac_key_id: _k, ...record } = current;
-  const ok = await agentRepository(deps.db).replace(
+  const ok = await deps.store.agents.replace(
     signAgent(deps.serverKeys, { ...record, signing_secret: sealed, version: current.version + 1, updated_at: deps.now().toISOString() }),
     current.version,
   );
@@ -129,10 +127,10 @@ export async function rotateSigningSecret(deps: Deps, tenant: string, agentId: s
  * profile when a run raced a delete and the vault stopped before cleaning up), then the agent.
  */
 export async function deleteAgent(deps: Deps, tenant: string, agentId: string, force: boolean): Promise<void> {
-  const profiles = profileRepository(deps.db);
+  const profiles = deps.store.profiles;
   // No integrity check here: deleting uses nothing the item says, and it is how an agent that
   // fails the check is cleared away.
-  if (!(await agentRepository(deps.db).get(tenant, agentId))) throw agentNotFound(agentId);
+  if (!(await deps.store.agents.get(tenant, agentId))) throw agentNotFound(agentId);
   if (!force && (await profiles.hasAny(tenant, agentId))) {
     throw new ConflictError(
       `Agent "${agentId}" still has auth profiles; delete them first or pass ?force=true to delete them with the agent`,
@@ -140,6 +138,6 @@ export async function deleteAgent(deps: Deps, tenant: string, agentId: string, f
     );
   }
   const removed = await profiles.deleteAllOfAgent(tenant, agentId);
-  if (!(await agentRepository(deps.db).delete(tenant, agentId))) throw agentNotFound(agentId);
+  if (!(await deps.store.agents.delete(tenant, agentId))) throw agentNotFound(agentId);
   deps.log.log('info', 'agent deleted', { agent_id: agentId, profiles_deleted: removed.profiles, sessions_deleted: removed.sessions });
 }

@@ -2,8 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Caller, Deps } from '../deps.ts';
 import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.ts';
 import { apiKeyItemIntact, signApiKey } from '../integrity.ts';
-import { type ApiKeyRole, apiKeyRepository } from '../repositories/api-keys.ts';
 import type { ApiKeyItem } from '../schemas/items.ts';
+import type { ApiKeyRole } from '../store/types.ts';
 
 export const API_KEY_PREFIX = 'avk_';
 const API_KEY_PATTERN = /^avk_[A-Za-z0-9_-]{43}$/;
@@ -29,7 +29,7 @@ function assertTenant(tenant: string): void {
   }
 }
 
-type KeyDeps = Pick<Deps, 'db' | 'now' | 'serverKeys' | 'log'>;
+type KeyDeps = Pick<Deps, 'store' | 'now' | 'serverKeys' | 'log'>;
 
 /** Options of a new key: its name (shown in listings) and role; a label is free text for operators. */
 export interface NewKeyOptions {
@@ -65,7 +65,7 @@ async function mintPrincipal(deps: KeyDeps, tenant: string, options: NewKeyOptio
   const name = options.name ?? options.label ?? 'unnamed key';
   const role = options.role ?? 'admin';
   const createdAt = deps.now().toISOString();
-  const stored = await apiKeyRepository(deps.db).put(
+  const stored = await deps.store.apiKeys.put(
     hash,
     signApiKey(deps.serverKeys, hash, { tenant, label: options.label, created_at: createdAt, key_id: keyId, name, role }),
   );
@@ -79,7 +79,7 @@ async function mintPrincipal(deps: KeyDeps, tenant: string, options: NewKeyOptio
  */
 export async function mintFirstApiKey(deps: KeyDeps, tenant: string): Promise<string | undefined> {
   assertTenant(tenant);
-  if (await apiKeyRepository(deps.db).tenantHasKey(tenant)) return undefined;
+  if (await deps.store.apiKeys.tenantHasKey(tenant)) return undefined;
   return mintApiKey(deps, tenant, { name: 'dev key', label: 'dev key minted at first start', role: 'admin' });
 }
 
@@ -94,7 +94,7 @@ export async function ensureApiKey(deps: KeyDeps, apiKey: string, tenant: string
   if (!isWellFormedApiKey(apiKey)) {
     throw new ValidationError('VAULT_BOOTSTRAP_API_KEY must be "avk_" followed by 43 base64url characters (mint one with: npm run admin -- create-api-key)');
   }
-  const repo = apiKeyRepository(deps.db);
+  const repo = deps.store.apiKeys;
   const hash = hashApiKey(apiKey);
   const record = signApiKey(deps.serverKeys, hash, {
     tenant,
@@ -125,7 +125,7 @@ export async function ensureApiKey(deps: KeyDeps, apiKey: string, tenant: string
 export const AUTH_CACHE_TTL_MS = 5_000;
 const AUTH_CACHE_MAX = 1_000;
 const authCache = new Map<string, { principal: Principal; until: number }>();
-const cacheKeyOf = (db: Deps['db'], hash: string) => `${db.tableName}/${hash}`;
+const cacheKeyOf = (store: Deps['store'], hash: string) => `${store.name}/${hash}`;
 
 /** The principal a stored key item is; a key stored before principals (no role) is an admin. */
 function principalOf(hash: string, item: ApiKeyItem): Principal {
@@ -139,7 +139,7 @@ function principalOf(hash: string, item: ApiKeyItem): Principal {
  * before principals (MAC'd, no role) gets its tenant index entry here, once, so it shows in
  * GET /v1/api-keys.
  */
-export async function authenticatePrincipal(deps: Pick<Deps, 'db' | 'now' | 'serverKeys' | 'log'>, apiKey: string | undefined): Promise<Principal> {
+export async function authenticatePrincipal(deps: Pick<Deps, 'store' | 'now' | 'serverKeys' | 'log'>, apiKey: string | undefined): Promise<Principal> {
   if (!apiKey) {
     throw new UnauthorizedError('Missing API key: send "Authorization: Bearer avk_…", an "X-Api-Key" header, or "api_key" in the JSON body');
   }
@@ -148,11 +148,11 @@ export async function authenticatePrincipal(deps: Pick<Deps, 'db' | 'now' | 'ser
     throw new UnauthorizedError('Malformed API key: an API key is "avk_" followed by 43 base64url characters; check for a truncated or extra character');
   }
   const hash = hashApiKey(apiKey);
-  const cacheKey = cacheKeyOf(deps.db, hash);
+  const cacheKey = cacheKeyOf(deps.store, hash);
   const nowMs = deps.now().getTime();
   const cached = authCache.get(cacheKey);
   if (cached && cached.until > nowMs) return cached.principal;
-  const repo = apiKeyRepository(deps.db);
+  const repo = deps.store.apiKeys;
   let item = await repo.get(hash);
   if (item && !apiKeyItemIntact(deps.serverKeys, hash, item)) {
     // Who wrote the item is unknown: the hash prefix finds it, the claimed tenant says what it tried.
@@ -174,7 +174,7 @@ export async function authenticatePrincipal(deps: Pick<Deps, 'db' | 'now' | 'ser
 }
 
 /** The tenant an API key belongs to; 401 for a missing, malformed, unknown or revoked key. */
-export async function authenticateApiKey(deps: Pick<Deps, 'db' | 'now' | 'serverKeys' | 'log'>, apiKey: string | undefined): Promise<string> {
+export async function authenticateApiKey(deps: Pick<Deps, 'store' | 'now' | 'serverKeys' | 'log'>, apiKey: string | undefined): Promise<string> {
   return (await authenticatePrincipal(deps, apiKey)).tenant;
 }
 
@@ -205,9 +205,9 @@ export async function createApiKey(deps: KeyDeps, caller: Caller, input: { name:
 }
 
 /** GET /v1/api-keys (admin): one page of the tenant's keys, without secrets. */
-export async function listApiKeys(deps: Pick<Deps, 'db'>, caller: Caller, limit: number, cursor?: string): Promise<{ api_keys: ApiKeyView[]; next_cursor?: string }> {
+export async function listApiKeys(deps: Pick<Deps, 'store'>, caller: Caller, limit: number, cursor?: string): Promise<{ api_keys: ApiKeyView[]; next_cursor?: string }> {
   assertAdmin(caller, 'Listing API keys');
-  const page = await apiKeyRepository(deps.db).list(caller.tenant, limit, cursor);
+  const page = await deps.store.apiKeys.list(caller.tenant, limit, cursor);
   return {
     api_keys: page.items.map((i) => ({ key_id: i.key_id, name: i.name, role: i.role, created_at: i.created_at })),
     next_cursor: page.next,
@@ -218,12 +218,12 @@ export async function listApiKeys(deps: Pick<Deps, 'db'>, caller: Caller, limit:
  * DELETE /v1/api-keys/{key_id} (admin): the key stops authenticating at once in this process and
  * within AUTH_CACHE_TTL_MS everywhere. An admin may revoke its own key (mint another first).
  */
-export async function revokeApiKey(deps: Pick<Deps, 'db'>, caller: Caller, keyId: string): Promise<void> {
+export async function revokeApiKey(deps: Pick<Deps, 'store'>, caller: Caller, keyId: string): Promise<void> {
   assertAdmin(caller, 'Revoking API keys');
-  const repo = apiKeyRepository(deps.db);
+  const repo = deps.store.apiKeys;
   const entry = await repo.getIndex(caller.tenant, keyId);
   if (!entry) throw apiKeyNotFound(keyId);
   await repo.delete(caller.tenant, keyId, entry.key_hash);
-  authCache.delete(cacheKeyOf(deps.db, entry.key_hash));
+  authCache.delete(cacheKeyOf(deps.store, entry.key_hash));
   // The audit record of a key revocation plugs in here (the lifecycle work's audit log).
 }

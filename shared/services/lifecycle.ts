@@ -1,6 +1,6 @@
 import { verifiedAgent } from '../integrity.ts';
 import { queryAudit, writeAudit } from '../audit/log.ts';
-import { type AuditAction, type AuditRecord, USE_ACTIONS } from '../audit/record.ts';
+import { type AuditRecord, USE_ACTIONS } from '../audit/record.ts';
 import { slotFor } from '../credentials/profile-keys.ts';
 import { isSameSeal, openProfileKeys, openValues, parseTokenOrThrow, sealProfile, assertBoundToAgent, verifyToken } from '../credentials/sealed-profile.ts';
 import { profileEvent } from '../credentials/policy.ts';
@@ -10,11 +10,9 @@ import { type UsageSummary, isInUse, usageSummary } from '../credentials/usage.t
 import { newToken } from '../crypto/token.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { ConflictError, NotFoundError, ProfileInUseError, agentNotFound } from '../errors.ts';
-import { loadProfileContext } from '../repositories/profile-context.ts';
-import { type ProfileRecord, type ProfileSettings, profileRepository } from '../repositories/profiles.ts';
-import { sessionRepository } from '../repositories/sessions.ts';
 import type { ProfileItem } from '../schemas/items.ts';
 import type { PatchProfileBody, RotateProfileBody } from '../schemas/lifecycle.ts';
+import type { ProfileRecord, ProfileSettings } from '../store/types.ts';
 
 /**
  * A profile's lifecycle besides create/replace/update: rotate its token, PATCH its non-secret
@@ -52,7 +50,7 @@ const profileNameNotFound = (agentId: string, name: string) =>
 
 /** The agent and the named profile in one read; 404 for either missing. */
 async function requireNamedProfile(deps: Deps, tenant: string, agentId: string, name: string): Promise<ProfileItem> {
-  const ctx = await loadProfileContext(deps.db, tenant, agentId, slotFor(tenant, agentId, name).toString('hex'));
+  const ctx = await deps.store.profileContext.load(tenant, agentId, slotFor(tenant, agentId, name).toString('hex'));
   const agent = verifiedAgent(deps, tenant, agentId, ctx.agent);
   if (!agent) throw agentNotFound(agentId);
   if (!ctx.profile || ctx.profile.agent_incarnation !== agent.incarnation) throw profileNameNotFound(agentId, name);
@@ -69,7 +67,7 @@ export async function rotateProfile(deps: Deps, caller: Caller, agentId: string,
   const token = parseTokenOrThrow(body.auth_token);
   const expiresAt = expiryFrom(deps.now(), body.expires_in_hours);
   const slotHex = slotFor(caller.tenant, agentId, name).toString('hex');
-  const ctx = await loadProfileContext(deps.db, caller.tenant, agentId, slotHex);
+  const ctx = await deps.store.profileContext.load(caller.tenant, agentId, slotHex);
   const agent = verifiedAgent(deps, caller.tenant, agentId, ctx.agent);
   if (!agent) throw agentNotFound(agentId);
   // A token of another profile of this agent verifies against nothing here: same 404, same work.
@@ -95,13 +93,13 @@ export async function rotateProfile(deps: Deps, caller: Caller, agentId: string,
   );
   // Everything else the profile carries (settings, usage, type config) stays as it was.
   const record: ProfileRecord = { ...kept, ...sealed, token_expires_at: expiresAt };
-  const written = await profileRepository(deps.db).replace(record, previous);
-  if (!written && !isSameSeal(await profileRepository(deps.db).get(caller.tenant, agentId, slotHex), record)) {
+  const written = await deps.store.profiles.replace(record, previous);
+  if (!written && !isSameSeal(await deps.store.profiles.get(caller.tenant, agentId, slotHex), record)) {
     throw new ConflictError(`Auth profile "${name}" was changed by another request while this rotation ran; retry with its current token`);
   }
   await Promise.all([
     // The old generation's session would no longer open anyway; it is removed, not left behind.
-    sessionRepository(deps.db).delete(caller.tenant, agentId, slotHex),
+    deps.store.sessions.delete(caller.tenant, agentId, slotHex),
     writeAudit(deps, profileEvent(caller, 'rotate', record, 200, 'ok')),
   ]);
   return { auth_token: fresh.token, name, generation: record.generation, token_expires_at: expiresAt };
@@ -123,7 +121,7 @@ export async function patchProfile(deps: Deps, caller: Caller, agentId: string, 
   if (body.allowed_path_prefixes !== undefined) changes.allowed_path_prefixes = body.allowed_path_prefixes;
   if (body.allowed_methods !== undefined) changes.allowed_methods = body.allowed_methods;
   let item = await requireNamedProfile(deps, caller.tenant, agentId, name);
-  const repo = profileRepository(deps.db);
+  const repo = deps.store.profiles;
   for (let attempt = 0; attempt < MAX_PATCH_ATTEMPTS; attempt++) {
     const updated = await repo.patchSettings(caller.tenant, agentId, item.slot, changes, item, deps.now().toISOString());
     if (updated) {
@@ -177,9 +175,9 @@ export async function deleteProfileChecked(deps: Deps, caller: Caller, agentId: 
   // The last one closes the race with a run saving its session meanwhile: a save before it is
   // removed by it, and a run saving after it finds the profile gone when it checks after saving
   // (saveSession in services/runs.ts) and removes its own.
-  const sessions = sessionRepository(deps.db);
+  const sessions = deps.store.sessions;
   await sessions.delete(caller.tenant, agentId, item.slot);
-  if (!(await profileRepository(deps.db).delete(caller.tenant, agentId, item.slot))) throw profileNameNotFound(agentId, name);
+  if (!(await deps.store.profiles.delete(caller.tenant, agentId, item.slot))) throw profileNameNotFound(agentId, name);
   await sessions.delete(caller.tenant, agentId, item.slot);
   await writeAudit(deps, profileEvent(caller, 'delete', item, 204, 'ok'));
 }

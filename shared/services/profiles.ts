@@ -16,17 +16,15 @@ import type { Caller, Deps } from '../deps.ts';
 import { profileEvent } from '../credentials/policy.ts';
 import { deleteProfileChecked, lifecycleMetadata } from './lifecycle.ts';
 import { ConflictError, NotFoundError, ValidationError, agentNotFound } from '../errors.ts';
-import { type ProfileRecord, profileRepository } from '../repositories/profiles.ts';
-import { sessionRepository } from '../repositories/sessions.ts';
 import * as z from 'zod';
 import { assertAuthDataLimits, parseInput } from '../schemas/common.ts';
 import { type OutboundPolicy, OutboundPolicyFields } from '../credentials/outbound-policy.ts';
 import { type AuthTypeName, authTypeModule, parseCredential } from '../credentials/types/index.ts';
 import type { AgentItem, ProfileItem } from '../schemas/items.ts';
 import type { CreateProfileBody, ProfileMetadata, UpsertProfileBody, UpsertType } from '../schemas/profiles.ts';
-import { loadProfileContext } from '../repositories/profile-context.ts';
 import { verifiedAgent } from '../integrity.ts';
 import { requireAgent } from './agents.ts';
+import type { ProfileRecord } from '../store/types.ts';
 
 /** How often a create/replace that lost a race re-reads and tries again before answering 409. */
 const MAX_WRITE_ATTEMPTS = 5;
@@ -132,14 +130,14 @@ async function writeFresh(
         }
       : {}),
   });
-  const repo = profileRepository(deps.db);
+  const repo = deps.store.profiles;
   const written = previous ? await repo.replace(record, previous) : await repo.create(record);
   return { token, record, written };
 }
 
 /** After a failed condition: did our write land anyway? (Only the conflict path pays this read.) */
 async function landedAnyway(deps: Deps, record: ProfileRecord): Promise<boolean> {
-  return isSameSeal(await profileRepository(deps.db).get(record.tenant, record.agent_id, record.slot), record);
+  return isSameSeal(await deps.store.profiles.get(record.tenant, record.agent_id, record.slot), record);
 }
 
 /**
@@ -210,7 +208,7 @@ export async function createProfileRecord(
  * after saving and remove their own session (see saveSession in services/runs.ts).
  */
 async function dropOlderSession(deps: Deps, record: ProfileRecord): Promise<void> {
-  await sessionRepository(deps.db).deleteOlderThan(record.tenant, record.agent_id, record.slot, {
+  await deps.store.sessions.deleteOlderThan(record.tenant, record.agent_id, record.slot, {
     generation: record.generation,
     profile_created_at: record.created_at,
   });
@@ -241,7 +239,7 @@ export async function upsertProfileRecord(
   const slot = parsed ? parsed.slot : slotFor(tenant, body.agent_id, body.name as string);
   const slotHex = slot.toString('hex');
   // The agent, the profile and its saved session in one round trip (a replace removes the session).
-  const ctx = await loadProfileContext(deps.db, tenant, body.agent_id, slotHex, { withSession: body.auth_token === undefined });
+  const ctx = await deps.store.profileContext.load(tenant, body.agent_id, slotHex, { withSession: body.auth_token === undefined });
   const agent = verifiedAgent(deps, tenant, body.agent_id, ctx.agent);
   if (!agent) throw agentNotFound(body.agent_id);
   // An update's keys are checked after the token: which keys are valid depends on the type of
@@ -256,7 +254,7 @@ export async function upsertProfileRecord(
   const authType = body.auth_type ?? 'custom';
   // Validated once against the body before any write; a replace keeps the stored policy fields the body leaves out.
   validateProfileInput(agent, authType, body.auth_config, body.auth_data, policyOf(body));
-  const repo = profileRepository(deps.db);
+  const repo = deps.store.profiles;
   let lost: { token: string; record: ProfileRecord; type: 'create' | 'replace' } | undefined;
   /** The answer for a write that landed, once its audit record is written. */
   const landed = async (w: { token: string; record: ProfileRecord; type: 'create' | 'replace' }) => {
@@ -330,7 +328,7 @@ async function updateInPlace(
       token_expires_at: tokenExpiresAt ?? item.token_expires_at,
     },
   );
-  if (!(await profileRepository(deps.db).rewrite(record, item)) && !(await landedAnyway(deps, record))) {
+  if (!(await deps.store.profiles.rewrite(record, item)) && !(await landedAnyway(deps, record))) {
     throw new ConflictError(`Auth profile "${item.name}" was changed by another request while this update ran; read it again and retry`);
   }
   return withWarnings(agent, { auth_token: body.auth_token as string, name: item.name, type: 'update' as const, record });
@@ -367,14 +365,14 @@ const profileNameNotFound = (agentId: string, name: string) =>
 
 export async function getProfileMetadata(deps: Deps, tenant: string, agentId: string, name: string): Promise<ProfileMetadata> {
   await requireAgent(deps, tenant, agentId);
-  const item = await profileRepository(deps.db).get(tenant, agentId, slotFor(tenant, agentId, name).toString('hex'));
+  const item = await deps.store.profiles.get(tenant, agentId, slotFor(tenant, agentId, name).toString('hex'));
   if (!item) throw profileNameNotFound(agentId, name);
   return toMetadata(item, deps.now());
 }
 
 export async function listProfiles(deps: Deps, tenant: string, agentId: string, limit: number, cursor?: string) {
   await requireAgent(deps, tenant, agentId);
-  const page = await profileRepository(deps.db).list(tenant, agentId, limit, cursor);
+  const page = await deps.store.profiles.list(tenant, agentId, limit, cursor);
   const now = deps.now();
   return { profiles: page.items.map((i) => toMetadata(i, now)), next_cursor: page.next };
 }

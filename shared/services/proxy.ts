@@ -11,7 +11,6 @@ import type { Caller, Deps } from '../deps.ts';
 import { BadGatewayError, ForbiddenError, GatewayTimeoutError, ProfileNotFoundError, ValidationError } from '../errors.ts';
 import { type OutboundFailure, type OutboundResponse, sendOutbound } from '../outbound/http-client.ts';
 import { Redactor } from '../outbound/redact.ts';
-import { profileRepository } from '../repositories/profiles.ts';
 import type { GrantProxyBody, ProxyBody, ProxyResponse, TestProfileBody, TestProfileResponse } from '../schemas/proxy.ts';
 
 /**
@@ -218,7 +217,7 @@ export async function testProfile(deps: Deps, caller: Caller, agentId: string, n
   }
   const latency_ms = Math.round((performance.now() - started) * 10) / 10;
   const item = use.profile.item;
-  await profileRepository(deps.db).recordTest(item.tenant, item.agent_id, item.slot, item.generation, deps.now().toISOString(), outcome.ok);
+  await deps.store.profiles.recordTest(item.tenant, item.agent_id, item.slot, item.generation, deps.now().toISOString(), outcome.ok);
   return { ok: outcome.ok, ...(outcome.status !== undefined ? { status: outcome.status } : {}), latency_ms, ...(outcome.error ? { error: outcome.error } : {}) };
 }
 
@@ -234,7 +233,7 @@ async function testTokenFetch(deps: Deps, use: OpenedForUse): Promise<TestProfil
   const result = await fetchAccessToken(use.config as unknown as TokenEndpointConfig, { client_id: use.secret.client_id ?? '', client_secret: use.secret.client_secret ?? '' }, tokenFetchOptions(deps));
   const latency_ms = Math.round((performance.now() - started) * 10) / 10;
   const at = deps.now().toISOString();
-  const profiles = profileRepository(deps.db);
+  const profiles = deps.store.profiles;
   await Promise.all([
     profiles.recordTest(item.tenant, item.agent_id, item.slot, item.generation, at, result.ok),
     ...(result.ok && item.last_error === undefined ? [] : [profiles.recordTokenError(item.tenant, item.agent_id, item.slot, item.generation, result.ok ? undefined : result.message, at)]),

@@ -1,6 +1,5 @@
 import type { Deps } from '../deps.ts';
 import { TooManyRequestsError, isTransientDependencyError } from '../errors.ts';
-import { rateLimitRepository } from '../repositories/rate-limits.ts';
 
 /** How long a counter item outlives its window before DynamoDB TTL may remove it. */
 const COUNTER_TTL_SECONDS = 60;
@@ -16,14 +15,14 @@ const COUNTER_TTL_SECONDS = 60;
  * fairness between tenants, and refusing every tenant because one counter is throttled would be
  * the outage it exists to prevent. The API-wide throttle in front still bounds the total.
  */
-export async function enforceTenantRateLimit(deps: Pick<Deps, 'config' | 'db' | 'log' | 'now'>, tenant: string): Promise<void> {
+export async function enforceTenantRateLimit(deps: Pick<Deps, 'config' | 'store' | 'log' | 'now'>, tenant: string): Promise<void> {
   const limit = deps.config.tenantRateLimit;
   if (limit <= 0) return;
   const nowMs = deps.now().getTime();
   const windowStart = Math.floor(nowMs / 1000);
   let admitted: boolean;
   try {
-    admitted = await rateLimitRepository(deps.db).take(tenant, windowStart, limit, windowStart + COUNTER_TTL_SECONDS);
+    admitted = await deps.store.rateLimits.take(tenant, windowStart, limit, windowStart + COUNTER_TTL_SECONDS);
   } catch (err) {
     if (!isTransientDependencyError(err)) throw err;
     deps.log.log('warn', 'tenant rate limit counter unavailable; request admitted', {

@@ -7,11 +7,6 @@ import { openWithServerKey, sealWithServerKey } from '../crypto/server-seal.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { ConflictError, HttpError, NotFoundError, ValidationError, agentNotFound } from '../errors.ts';
 import { verifiedAgent } from '../integrity.ts';
-import { loadProfileContext } from '../repositories/profile-context.ts';
-import { profileRepository } from '../repositories/profiles.ts';
-import { runJobRepository } from '../repositories/run-jobs.ts';
-import { type RunRecord, runRepository } from '../repositories/runs.ts';
-import { sessionRepository } from '../repositories/sessions.ts';
 import type { RunJob } from '../runs/dispatch.ts';
 import { Redactor } from '../outbound/redact.ts';
 import { assertRunnerUrlAllowed } from '../outbound/runner-policy.ts';
@@ -20,6 +15,7 @@ import type { AgentItem, RunItem, SessionItem } from '../schemas/items.ts';
 import type { RunAgentBody, RunState, RunStatus } from '../schemas/runs.ts';
 import { openSigningSecret } from './agents.ts';
 import { assertDeclaredKeys } from './profiles.ts';
+import type { RunRecord } from '../store/types.ts';
 
 export const MAX_SESSION_BYTES = 256 * 1024;
 /** agent_output + error_message must fit in the run item (DynamoDB items hold 400 KB). */
@@ -85,7 +81,7 @@ async function prepare(
   parameters: Readonly<Record<string, unknown>>,
 ): Promise<PreparedRun> {
   if (token === undefined) {
-    const ctx = await loadProfileContext(deps.db, caller.tenant, agentId);
+    const ctx = await deps.store.profileContext.load(caller.tenant, agentId);
     const agent = verifiedAgent(deps, caller.tenant, agentId, ctx.agent);
     if (!agent) throw agentNotFound(agentId);
     return { agent, authData: {}, parameters: mergeParameters(agent, {}, parameters) };
@@ -137,7 +133,7 @@ async function saveSession(deps: Deps, run: PreparedRun, value: unknown): Promis
   const version = (read?.version ?? 0) + 1;
   const { tenant, agent_id: agentId } = run.agent;
   const { slot, generation, created_at: profileCreatedAt } = opened.item;
-  const sessions = sessionRepository(deps.db);
+  const sessions = deps.store.sessions;
   const written = { generation, version, profile_created_at: profileCreatedAt };
   const saved = await sessions.save(
     tenant,
@@ -155,7 +151,7 @@ async function saveSession(deps: Deps, run: PreparedRun, value: unknown): Promis
   // it finds the profile changed here. What remains is a crash between the save and this check:
   // that session stays, but never opens (generation and profile_created_at differ, and it is
   // sealed under the old token's keys) and the next save of the current profile overwrites it.
-  const current = await profileRepository(deps.db).get(tenant, agentId, slot);
+  const current = await deps.store.profiles.get(tenant, agentId, slot);
   if (!current || current.generation !== generation || current.created_at !== profileCreatedAt) {
     await sessions.deleteIfWritten(tenant, agentId, slot, written);
     return { kind: 'profile_changed', message: 'the session was not saved: the auth profile was deleted or replaced while the run ran' };
@@ -262,7 +258,7 @@ function expiresAt(deps: Deps): number {
  * the latter is refused with a 409 rather than ignored, and nothing is dispatched.
  */
 async function createRunRecord(deps: Deps, record: RunRecord): Promise<void> {
-  const runs = runRepository(deps.db);
+  const runs = deps.store.runs;
   if (await runs.create(record)) return;
   const stored = await runs.get(record.session_id, nowSeconds(deps));
   if (stored && stored.tenant === record.tenant && stored.agent_id === record.agent_id && stored.created_at === record.created_at) return;
@@ -334,7 +330,7 @@ function workerCaller(job: RunJob): Caller {
  * the outcome is recorded and the answer is true.
  */
 export async function executeRunJob(deps: Deps, job: RunJob): Promise<boolean> {
-  const runs = runRepository(deps.db);
+  const runs = deps.store.runs;
   if (!(await runs.transition(job.sessionId, ['queued'], 'running', { started_at: deps.now().toISOString() }))) return false;
   let outcome: RunOutcome;
   let blob: Buffer;
@@ -364,10 +360,10 @@ export async function markRunFailed(
   message: string,
   from: readonly Extract<RunState, 'queued' | 'running'>[] = ['queued', 'running'],
 ): Promise<boolean> {
-  const run = await runRepository(deps.db).get(sessionId, nowSeconds(deps));
+  const run = await deps.store.runs.get(sessionId, nowSeconds(deps));
   if (!run) return false;
   const { blob } = sealResult(deps, run.tenant, sessionId, { status: 'failed', errorMessage: message });
-  return runRepository(deps.db).transition(sessionId, from, 'failed', { result: blob, finished_at: deps.now().toISOString() });
+  return deps.store.runs.transition(sessionId, from, 'failed', { result: blob, finished_at: deps.now().toISOString() });
 }
 
 /**
@@ -375,7 +371,7 @@ export async function markRunFailed(
  * when the on-failure handler failed the run). Deleting a job that is gone is not an error.
  */
 export async function discardRunJob(deps: Deps, sessionId: string): Promise<void> {
-  await runJobRepository(deps.db).delete(sessionId);
+  await deps.store.runJobs.delete(sessionId);
 }
 
 function toStatus(deps: Deps, run: RunItem): RunStatus {
@@ -398,7 +394,7 @@ function toStatus(deps: Deps, run: RunItem): RunStatus {
 
 /** GET /v1/runs/{session_id}: another tenant's, an expired and an unknown run all answer 404. */
 export async function getRun(deps: Deps, tenant: string, sessionId: string): Promise<RunStatus> {
-  const run = /^[0-9a-f-]{36}$/.test(sessionId) ? await runRepository(deps.db).get(sessionId, nowSeconds(deps)) : undefined;
+  const run = /^[0-9a-f-]{36}$/.test(sessionId) ? await deps.store.runs.get(sessionId, nowSeconds(deps)) : undefined;
   if (!run || run.tenant !== tenant) throw new NotFoundError(`No run "${sessionId}" (runs expire after the retention period)`, 'run_not_found');
   return toStatus(deps, run);
 }

@@ -1,4 +1,5 @@
 import { createDb } from '#shared/clients';
+import { dynamoStore } from '#shared/store/dynamodb';
 import { openForUse } from '#shared/credentials/gate';
 import { accessTokenFor } from '#shared/credentials/oauth2/access-token';
 import type { Deps } from '#shared/deps';
@@ -30,7 +31,8 @@ export async function oauthSingleFlight(runner: BenchRunner, budget: Budget): Pr
   // The endpoint answers after 100 ms, so the 50 uses really overlap the fetch.
   const tokens = await startTokenServer({ delayMs: 100 });
   const vault = await startInProcessVault('dynalite', runner);
-  const other: Deps = { ...vault.deps, db: createDb({ dynamoEndpoint: vault.endpoint, region: 'local', tableName: vault.db.tableName }) };
+  const otherDb = createDb({ dynamoEndpoint: vault.endpoint, region: 'local', tableName: vault.db.tableName });
+  const other: Deps = { ...vault.deps, store: dynamoStore(otherDb) };
   const profileBody = {
     auth_type: 'oauth2_client_credentials',
     auth_config: { token_url: tokens.url },
@@ -93,7 +95,7 @@ export async function oauthSingleFlight(runner: BenchRunner, budget: Budget): Pr
       },
     };
   } finally {
-    other.db.client.destroy();
+    otherDb.client.destroy();
     await vault.close();
     await tokens.close();
     await upstream.close();

@@ -46,7 +46,7 @@ describe('audit log views', () => {
     let cursor: string | undefined;
     let pages = 0;
     do {
-      const page = await queryAudit({ db: t.store.db, ...laterNow }, { tenant, limit: 3, cursor });
+      const page = await queryAudit({ store: t.deps.store, ...laterNow }, { tenant, limit: 3, cursor });
       seen.push(...page.records.map((r) => r.id));
       cursor = page.next;
       pages++;
@@ -57,9 +57,9 @@ describe('audit log views', () => {
   it('answers per agent and per profile from their own partitions', async () => {
     const tenant = freshTenant();
     await writeMany(tenant, 6, (i) => ({ agent_id: i % 2 ? 'bot' : 'other', slot: i < 3 ? SLOT_A : SLOT_B, profile: i < 3 ? 'a' : 'b' }));
-    const byAgent = await queryAudit({ db: t.store.db, ...laterNow }, { tenant, agentId: 'bot', limit: 50 });
+    const byAgent = await queryAudit({ store: t.deps.store, ...laterNow }, { tenant, agentId: 'bot', limit: 50 });
     expect(byAgent.records.map((r) => r.agent_id)).toEqual(['bot', 'bot', 'bot']);
-    const byProfile = await queryAudit({ db: t.store.db, ...laterNow }, { tenant, agentId: 'bot', slot: SLOT_B, limit: 50 });
+    const byProfile = await queryAudit({ store: t.deps.store, ...laterNow }, { tenant, agentId: 'bot', slot: SLOT_B, limit: 50 });
     expect(byProfile.records.map((r) => [r.agent_id, r.profile])).toEqual([
       ['bot', 'b'],
       ['bot', 'b'],
@@ -69,11 +69,11 @@ describe('audit log views', () => {
   it('filters by action and since, filling the page across filtered-out records', async () => {
     const tenant = freshTenant();
     const written = await writeMany(tenant, 12, (i) => ({ action: i % 4 === 0 ? 'rotate' : 'run' }));
-    const rotations = await queryAudit({ db: t.store.db, ...laterNow }, { tenant, actions: ['rotate'], limit: 2 });
+    const rotations = await queryAudit({ store: t.deps.store, ...laterNow }, { tenant, actions: ['rotate'], limit: 2 });
     expect(rotations.records.map((r) => r.id)).toEqual([written[8]?.id, written[4]?.id]);
-    const rest = await queryAudit({ db: t.store.db, ...laterNow }, { tenant, actions: ['rotate'], limit: 2, cursor: rotations.next });
+    const rest = await queryAudit({ store: t.deps.store, ...laterNow }, { tenant, actions: ['rotate'], limit: 2, cursor: rotations.next });
     expect(rest.records.map((r) => r.id)).toEqual([written[0]?.id]);
-    const since = await queryAudit({ db: t.store.db, ...laterNow }, { tenant, since: written[9]?.at, limit: 50 });
+    const since = await queryAudit({ store: t.deps.store, ...laterNow }, { tenant, since: written[9]?.at, limit: 50 });
     expect(since.records.map((r) => r.id)).toEqual([written[11]?.id, written[10]?.id, written[9]?.id]);
   });
 
@@ -81,14 +81,14 @@ describe('audit log views', () => {
     const tenant = freshTenant();
     await writeMany(tenant, 2);
     const farFuture = { now: () => new Date(Date.parse('2026-12-01T00:00:00Z') + (t.deps.config.auditRetentionSeconds + 10) * 1000) };
-    expect((await queryAudit({ db: t.store.db, ...farFuture }, { tenant, limit: 10 })).records).toEqual([]);
+    expect((await queryAudit({ store: t.deps.store, ...farFuture }, { tenant, limit: 10 })).records).toEqual([]);
   });
 
   it('refuses a cursor from another view', async () => {
     const tenant = freshTenant();
     await writeMany(tenant, 3);
-    const page = await queryAudit({ db: t.store.db, ...laterNow }, { tenant, limit: 1 });
-    await expect(queryAudit({ db: t.store.db, ...laterNow }, { tenant: freshTenant(), limit: 1, cursor: page.next })).rejects.toThrow(/cursor/);
+    const page = await queryAudit({ store: t.deps.store, ...laterNow }, { tenant, limit: 1 });
+    await expect(queryAudit({ store: t.deps.store, ...laterNow }, { tenant: freshTenant(), limit: 1, cursor: page.next })).rejects.toThrow(/cursor/);
   });
 });
 

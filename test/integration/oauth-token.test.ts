@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDb } from '#shared/clients';
+import { type Db, createDb } from '#shared/clients';
+import { dynamoStore } from '#shared/store/dynamodb';
 import { openForUse } from '#shared/credentials/gate';
 import { ERROR_HOLD_MS, accessTokenFor } from '#shared/credentials/oauth2/access-token';
 import { slotFor } from '#shared/credentials/profile-keys';
@@ -48,7 +49,10 @@ async function tokenVia(deps: Deps, agentId: string, token: string): Promise<str
 }
 
 /** A second "process": its own DynamoDB client on the same table, the same server key ring. */
-const secondProcess = (): Deps => ({ ...t.deps, db: createDb({ dynamoEndpoint: t.store.endpoint, region: 'local', tableName: t.store.db.tableName }) });
+const secondProcess = (): Deps & { db: Db } => {
+  const db = createDb({ dynamoEndpoint: t.store.endpoint, region: 'local', tableName: t.store.db.tableName });
+  return { ...t.deps, db, store: dynamoStore(db) };
+};
 
 const withClock = (deps: Deps, at: () => number): Deps => ({ ...deps, now: () => new Date(at()) });
 

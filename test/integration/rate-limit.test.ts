@@ -1,6 +1,7 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '#shared/config';
+import { dynamoStore } from '#shared/store/dynamodb';
 import { TooManyRequestsError } from '#shared/errors';
 import { keys } from '#shared/keys';
 import { createLogger } from '#shared/log';
@@ -19,7 +20,7 @@ afterAll(async () => {
 
 const deps = (limit: number) => ({
   config: loadConfig({ VAULT_MODE: 'local', VAULT_TENANT_RATE_LIMIT: String(limit) }),
-  db: store.db,
+  store: dynamoStore(store.db),
   log: createLogger(() => {}),
   now: () => clock,
 });

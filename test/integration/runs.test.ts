@@ -4,8 +4,6 @@ import type { Deps } from '#shared/context';
 import { testCaller } from '#test/support/credentials';
 import { parseToken } from '#shared/crypto/token';
 import { NotFoundError, TooManyRequestsError } from '#shared/errors';
-import { runRepository } from '#shared/repositories/runs';
-import { sessionRepository } from '#shared/repositories/sessions';
 import type { RunDispatcher, RunJob } from '#shared/runs/dispatch';
 import { verifySignature } from '#shared/runs/signature';
 import { CreateAgentBody } from '#shared/schemas/agents';
@@ -105,7 +103,7 @@ describe('startRun', () => {
     const token = await newProfile(agentId);
 
     const started = await start({ agent_id: agentId, auth_token: token, run_async: false });
-    const item = await runRepository(deps.db).get(started.session_id, Math.floor(clock.getTime() / 1000));
+    const item = await deps.store.runs.get(started.session_id, Math.floor(clock.getTime() / 1000));
 
     expect(item?.result).toBeDefined();
     expect(Buffer.from(item?.result as Uint8Array).toString('latin1')).not.toContain(marker);
@@ -317,7 +315,7 @@ describe('saved sessions under concurrency and corruption', () => {
     await start({ agent_id: agentId, auth_token: token, run_async: false });
     const slot = parseToken(token).slot.toString('hex');
     const garbage = randomBytes(64);
-    await sessionRepository(deps.db).save(
+    await deps.store.sessions.save(
       TENANT,
       agentId,
       slot,

@@ -9,7 +9,6 @@ import { createLambdaRunDispatcher } from '#shared/aws/run-dispatcher';
 import { runQueuedJob } from '#shared/aws/run-worker';
 import type { Config } from '#shared/config';
 import { type Deps, resetDeps, setDeps } from '#shared/context';
-import { runJobRepository } from '#shared/repositories/run-jobs';
 import { CreateAgentBody } from '#shared/schemas/agents';
 import { RunAgentBody } from '#shared/schemas/runs';
 import { createAgent } from '#shared/services/agents';
@@ -97,7 +96,7 @@ beforeAll(async () => {
   deps = {
     ...base,
     config,
-    dispatcher: createLambdaRunDispatcher(config, store.db, { kms: new KMSClient({ region: 'eu-west-1' }), lambda: new LambdaClient({ region: 'eu-west-1' }) }),
+    dispatcher: createLambdaRunDispatcher(config, base.store, { kms: new KMSClient({ region: 'eu-west-1' }), lambda: new LambdaClient({ region: 'eu-west-1' }) }),
   };
   runner = await startTestRunner(() => ({ body: { output: 'done' } }));
   agentId = `agent-${randomBytes(4).toString('hex')}`;
@@ -130,7 +129,7 @@ beforeEach(() => {
 describe('async run envelopes on AWS', () => {
   it('hand the worker ids only: no token, secret, credential, parameter or sealed bytes in the event', async () => {
     const sessionId = await startAsyncRun();
-    const sealed = await runJobRepository(deps.db).get(sessionId, Math.floor(Date.now() / 1000));
+    const sealed = await deps.store.runJobs.get(sessionId, Math.floor(Date.now() / 1000));
     const [event] = invokedPayloads();
 
     expect(sealed).toBeDefined();
@@ -149,7 +148,7 @@ describe('async run envelopes on AWS', () => {
 
   it('leave nothing of the token for the on-failure and poison queues', async () => {
     const sessionId = await startAsyncRun();
-    const sealed = await runJobRepository(deps.db).get(sessionId, Math.floor(Date.now() / 1000));
+    const sealed = await deps.store.runJobs.get(sessionId, Math.floor(Date.now() / 1000));
     const record = onFailureRecord(invokedPayloads()[0] as string);
 
     expect(
@@ -173,7 +172,7 @@ describe('async run envelopes on AWS', () => {
     expect(result).toBe('executed');
     expect((await getRun(deps, TENANT, sessionId)).status).toBe('succeeded');
     expect(runner.calls.at(-1)?.body?.parameters).toMatchObject({ password: PASSWORD, query: PARAMETER });
-    await expect(runJobRepository(deps.db).get(sessionId, 0)).resolves.toBeUndefined();
+    await expect(deps.store.runJobs.get(sessionId, 0)).resolves.toBeUndefined();
   });
 
   it('let the failure handler fail the run and delete its sealed job from ids alone', async () => {
@@ -185,14 +184,14 @@ describe('async run envelopes on AWS', () => {
 
     expect(out.batchItemFailures).toEqual([]);
     expect((await getRun(deps, TENANT, sessionId)).status).toBe('failed');
-    await expect(runJobRepository(deps.db).get(sessionId, 0)).resolves.toBeUndefined();
+    await expect(deps.store.runJobs.get(sessionId, 0)).resolves.toBeUndefined();
     expect(kms.commandCalls(DecryptCommand)).toHaveLength(0);
   });
 
   it('store the job sealed: no item in the table holds the token or a credential', async () => {
     await startAsyncRun();
 
-    const hits = findLeaks(JSON.stringify(await scanAll(deps.db), (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : v)), {
+    const hits = findLeaks(JSON.stringify(await scanAll(store.db), (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : v)), {
       token,
       'token secret': tokenSecret(token),
       password: PASSWORD,

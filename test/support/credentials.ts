@@ -8,8 +8,6 @@ import {
   verifyToken,
 } from '#shared/credentials/sealed-profile';
 import { silentLogger } from '#shared/log';
-import { agentRepository } from '#shared/repositories/agents';
-import { profileRepository } from '#shared/repositories/profiles';
 import type { ProfileItem } from '#shared/schemas/items';
 
 /** A caller of `tenant` for tests that call services directly. */
@@ -25,8 +23,8 @@ export function testCaller(tenant: string, apiKeyId = 'test-key', role: Caller['
 export async function openProfile(deps: Deps, tenant: string, agentId: string, token: string, item?: ProfileItem | null): Promise<OpenedProfile> {
   const parsed = parseTokenOrThrow(token);
   const [agent, found] = await Promise.all([
-    agentRepository(deps.db).get(tenant, agentId),
-    item === undefined ? profileRepository(deps.db).get(tenant, agentId, parsed.slot.toString('hex')) : (item ?? undefined),
+    deps.store.agents.get(tenant, agentId),
+    item === undefined ? deps.store.profiles.get(tenant, agentId, parsed.slot.toString('hex')) : (item ?? undefined),
   ]);
   const verified = verifyToken(deps, tenant, agentId, parsed, found);
   assertBoundToAgent(verified, agent?.incarnation);

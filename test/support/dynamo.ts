@@ -44,7 +44,7 @@ export function captureLogger(): Logger & { lines: string[] } {
   return Object.assign(logger, { lines });
 }
 
-export type TestDeps = Deps & { dispatcher: InProcessDispatcher; dataDir: string; logs: string[] };
+export type TestDeps = Deps & { dispatcher: InProcessDispatcher; db: Db; dataDir: string; logs: string[] };
 
 /** Local-mode dependencies over a test store, with a temporary data folder and captured logs. */
 export async function makeTestDeps(db: Db, env: Record<string, string> = {}): Promise<TestDeps> {

@@ -2,13 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { DecryptionError } from '../../crypto/aead.ts';
 import type { Deps } from '../../deps.ts';
 import { BadGatewayError, ServiceUnavailableError } from '../../errors.ts';
-import { type OAuthTokenRef, oauthTokenRepository } from '../../repositories/oauth-tokens.ts';
-import { profileRepository } from '../../repositories/profiles.ts';
 import type { OAuthTokenItem } from '../../schemas/items.ts';
 import { sleep } from '../../sleep.ts';
 import type { OpenedForUse } from '../gate.ts';
 import type { Secret } from '../types/index.ts';
 import { type TokenEndpointConfig, type TokenFetchOptions, fetchAccessToken } from './token-endpoint.ts';
+import type { OAuthTokenRef } from '../../store/types.ts';
 
 /**
  * OAuth2 client credentials: the access token a use injects (DESIGN.md §5). The token is cached
@@ -59,7 +58,7 @@ export type AccessTokenOptions = TokenFetchOptions;
 export async function accessTokenFor(deps: Deps, use: OpenedForUse, opts: AccessTokenOptions): Promise<Secret> {
   const item = use.profile.item;
   const ref: OAuthTokenRef = { tenant: item.tenant, agentId: item.agent_id, slotHex: item.slot };
-  const repo = oauthTokenRepository(deps.db);
+  const repo = deps.store.oauthTokens;
   const leaseMs = opts.timeoutMs + 2_000;
   const leaseId = randomBytes(12).toString('base64url');
   let waitingSince: number | undefined;
@@ -116,7 +115,7 @@ function openCached(deps: Deps, use: OpenedForUse, cached: OAuthTokenItem | unde
  */
 async function refresh(deps: Deps, use: OpenedForUse, ref: OAuthTokenRef, leaseId: string, opts: AccessTokenOptions, current: string | undefined): Promise<string> {
   const item = use.profile.item;
-  const repo = oauthTokenRepository(deps.db);
+  const repo = deps.store.oauthTokens;
   const config = use.config as unknown as TokenEndpointConfig;
   const creds = { client_id: use.secret.client_id ?? '', client_secret: use.secret.client_secret ?? '' };
   const ids = { tenant: item.tenant, agent_id: item.agent_id, slot: item.slot };
@@ -127,7 +126,7 @@ async function refresh(deps: Deps, use: OpenedForUse, ref: OAuthTokenRef, leaseI
     deps.log.log('warn', 'oauth token fetch failed', { ...ids, status: result.status });
     await Promise.all([
       repo.storeFailure(ref, leaseId, result.message, at.getTime() + ERROR_HOLD_MS),
-      profileRepository(deps.db).recordTokenError(item.tenant, item.agent_id, item.slot, item.generation, result.message, at.toISOString()),
+      deps.store.profiles.recordTokenError(item.tenant, item.agent_id, item.slot, item.generation, result.message, at.toISOString()),
     ]);
     if (current !== undefined) return current;
     throw oauthTokenFailed(item.name, result.message);
@@ -146,7 +145,7 @@ async function refresh(deps: Deps, use: OpenedForUse, ref: OAuthTokenRef, leaseI
       profile_created_at: item.created_at,
     });
     if (!stored) deps.log.log('warn', 'oauth token lease was taken over before the token was stored', ids);
-    if (item.last_error !== undefined) await profileRepository(deps.db).recordTokenError(item.tenant, item.agent_id, item.slot, item.generation, undefined, at.toISOString());
+    if (item.last_error !== undefined) await deps.store.profiles.recordTokenError(item.tenant, item.agent_id, item.slot, item.generation, undefined, at.toISOString());
   } catch (err) {
     // The token is good; failing to cache it costs the next use a fetch, not this one its answer.
     deps.log.log('warn', 'oauth token could not be cached', { ...ids, error: err instanceof Error ? err.name : 'unknown' });

@@ -4,6 +4,7 @@ import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '#shared/clients';
+import { dynamoStore } from '#shared/store/dynamodb';
 import { loadConfig } from '#shared/config';
 import { TooManyRequestsError } from '#shared/errors';
 import { keys } from '#shared/keys';
@@ -22,7 +23,7 @@ function awsError(name: string, httpStatusCode: number): Error {
 function depsWith(env: Record<string, string> = {}) {
   return {
     config: loadConfig({ VAULT_MODE: 'aws', VAULT_TABLE_NAME: 'vault', AWS_REGION: 'eu-west-1', ...env }),
-    db: { doc: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })), tableName: 'vault' } as unknown as Db,
+    store: dynamoStore({ doc: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })), tableName: 'vault' } as unknown as Db),
     log: createLogger((line) => logLines.push(line)),
     now: () => NOW,
   };

@@ -20,6 +20,7 @@ import {
   unwrapRunJob,
 } from '#shared/aws/run-dispatcher';
 import type { Db } from '#shared/clients';
+import { dynamoStore } from '#shared/store/dynamodb';
 import { type Config, loadConfig } from '#shared/config';
 import { keys } from '#shared/keys';
 import { runJobRepository } from '#shared/repositories/run-jobs';
@@ -96,7 +97,7 @@ afterAll(async () => {
 });
 
 const dispatcher = (options: Parameters<typeof createLambdaRunDispatcher>[2] = {}) =>
-  createLambdaRunDispatcher(config, db, { now: () => NOW, ...options });
+  createLambdaRunDispatcher(config, dynamoStore(db), { now: () => NOW, ...options });
 /** A fresh session per test: the store is shared by the file. */
 let job: RunJob;
 
@@ -161,7 +162,7 @@ describe('createLambdaRunDispatcher', () => {
   it('refuses to dispatch without the worker settings and calls nothing', async () => {
     const bare = loadConfig({ VAULT_MODE: 'aws', VAULT_TABLE_NAME: 'vault' });
 
-    await expect(createLambdaRunDispatcher(bare, db).dispatch(job)).rejects.toThrow(/VAULT_RUN_PAYLOAD_KEY_ID/);
+    await expect(createLambdaRunDispatcher(bare, dynamoStore(db)).dispatch(job)).rejects.toThrow(/VAULT_RUN_PAYLOAD_KEY_ID/);
     expect(kms).not.toHaveReceivedAnyCommand();
     expect(lambda).not.toHaveReceivedAnyCommand();
   });
@@ -194,7 +195,7 @@ describe('createLambdaRunDispatcher', () => {
   it('invokes nothing when the sealed job cannot be stored', async () => {
     const failing: Db = { ...db, doc: { send: vi.fn().mockRejectedValue(awsError('ProvisionedThroughputExceededException', 400)) } as never };
 
-    await expect(createLambdaRunDispatcher(config, failing, { now: () => NOW }).dispatch(job)).rejects.toMatchObject({
+    await expect(createLambdaRunDispatcher(config, dynamoStore(failing), { now: () => NOW }).dispatch(job)).rejects.toMatchObject({
       name: 'ProvisionedThroughputExceededException',
     });
     expect(lambda).not.toHaveReceivedAnyCommand();
@@ -247,8 +248,8 @@ describe('loadSealedRunJob', () => {
   it('finds the stored job and refuses it for an event of another tenant', async () => {
     await dispatcher().dispatch(job);
 
-    await expect(loadSealedRunJob(db, { v: 2, session_id: job.sessionId, tenant: job.tenant }, NOW_S)).resolves.toBeDefined();
-    await expect(loadSealedRunJob(db, { v: 2, session_id: job.sessionId, tenant: 'other' }, NOW_S)).rejects.toBeInstanceOf(
+    await expect(loadSealedRunJob(dynamoStore(db), { v: 2, session_id: job.sessionId, tenant: job.tenant }, NOW_S)).resolves.toBeDefined();
+    await expect(loadSealedRunJob(dynamoStore(db), { v: 2, session_id: job.sessionId, tenant: 'other' }, NOW_S)).rejects.toBeInstanceOf(
       InvalidRunPayloadError,
     );
   });
@@ -256,7 +257,7 @@ describe('loadSealedRunJob', () => {
   it('treats a job past its TTL as gone (DynamoDB deletes lazily)', async () => {
     await dispatcher().dispatch(job);
 
-    await expect(loadSealedRunJob(db, { v: 2, session_id: job.sessionId, tenant: job.tenant }, NOW_S + 5400)).resolves.toBeUndefined();
+    await expect(loadSealedRunJob(dynamoStore(db), { v: 2, session_id: job.sessionId, tenant: job.tenant }, NOW_S + 5400)).resolves.toBeUndefined();
   });
 });
 

@@ -11,6 +11,7 @@ import { handler as workerHandler } from '#functions/run-worker';
 import { InvalidRunPayloadError, sealRunJob } from '#shared/aws/run-dispatcher';
 import { JOB_EXPIRED_MESSAGE } from '#shared/aws/run-worker';
 import type { Db } from '#shared/clients';
+import { dynamoStore } from '#shared/store/dynamodb';
 import { loadConfig } from '#shared/config';
 import { type Deps, resetDeps, setDeps } from '#shared/context';
 import type { ServerKeyRing } from '#shared/crypto/server-key';
@@ -50,7 +51,7 @@ beforeEach(() => {
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
   deps = {
     config: loadConfig({ VAULT_MODE: 'aws', VAULT_TABLE_NAME: 'vault', AWS_REGION: 'eu-west-1', VAULT_RUN_PAYLOAD_KEY_ID: KEY_ARN }),
-    db: { doc, tableName: 'vault' } as unknown as Db,
+    store: dynamoStore({ doc, tableName: 'vault' } as unknown as Db),
     serverKeys: {} as ServerKeyRing,
     dispatcher: { dispatch: vi.fn() },
     log: createLogger((line) => logLines.push(line)),

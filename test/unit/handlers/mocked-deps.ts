@@ -16,7 +16,7 @@ import { matchRoute, routeKey } from '#shared/http/routes';
 import { keys } from '#shared/keys';
 import { generateServerKeyRingJson, parseServerKeyRing } from '#shared/crypto/server-key';
 import { signAgent, signApiKey } from '#shared/integrity';
-import type { NewAgentItem } from '#shared/repositories/agents';
+import type { NewAgentItem } from '#shared/store/types';
 import { hashApiKey } from '#shared/services/api-keys';
 import { makeTestDeps, type TestDeps } from '#test/support/dynamo';
 import { newApiKey } from '#test/support/vault';

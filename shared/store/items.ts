@@ -1,0 +1,81 @@
+import { AuditRecord } from '../audit/record.ts';
+import { keys } from '../keys.ts';
+import { type DailyUses, type UseKind, dailyUseAttribute } from '../schemas/items.ts';
+import { encodeCursor } from './cursor.ts';
+import type { AuditQuery, AuditView, ProfileRecord } from './types.ts';
+
+/**
+ * What both store implementations must agree on beyond the interfaces: the stored shape of a
+ * profile item, which partitions an audit record is written to, and how a page of audit
+ * records is filled from Queries. Pure: no client, no I/O.
+ */
+
+/** A profile record as a stored item: day counters as top-level attributes (see DAILY_USE_ATTRIBUTE). */
+export function profileToItem(r: ProfileRecord) {
+  const { daily_uses, ...rest } = r;
+  const counters: Record<string, number> = {};
+  for (const [day, kinds] of Object.entries(daily_uses as DailyUses)) {
+    for (const [kind, n] of Object.entries(kinds)) if (n) counters[dailyUseAttribute(day, kind as UseKind)] = n;
+  }
+  return { ...keys.profile(r.tenant, r.agent_id, r.slot), entity: 'profile' as const, ...rest, ...counters };
+}
+
+/** The attributes an audit item may hold: anything else on a stored item means it was edited. */
+export const AUDIT_ITEM_ATTRIBUTES: ReadonlySet<string> = new Set(['pk', 'sk', 'entity', 'view', ...Object.keys(AuditRecord.shape)]);
+
+/** The stored items of one audit record: one per view (tenant; agent and profile when named). */
+export function auditItems(record: AuditRecord): Record<string, unknown>[] {
+  const sk = keys.auditSort(record.at, record.id);
+  const views: [AuditView, string][] = [['tenant', keys.auditTenant(record.tenant)]];
+  if (record.agent_id) views.push(['agent', keys.auditAgent(record.tenant, record.agent_id)]);
+  if (record.agent_id && record.slot) views.push(['profile', keys.auditProfile(record.tenant, record.agent_id, record.slot)]);
+  return views.map(([view, pk]) => ({ pk, sk, entity: 'audit', view, ...record }));
+}
+
+/** The partition an audit query reads. */
+export function auditViewPk(q: Pick<AuditQuery, 'tenant' | 'agentId' | 'slot'>): string {
+  if (q.slot !== undefined) return keys.auditProfile(q.tenant, q.agentId as string, q.slot);
+  if (q.agentId !== undefined) return keys.auditAgent(q.tenant, q.agentId);
+  return keys.auditTenant(q.tenant);
+}
+
+/** Page size asked of the store when a filter may drop items, and how many reads one request may make. */
+const FILTERED_PAGE = 100;
+const MAX_QUERY_CALLS = 5;
+
+/** One read of an audit view, newest first: at most `limit` items evaluated after `start`, filtered. */
+export type AuditRead = (
+  limit: number,
+  start: Record<string, string> | undefined,
+) => Promise<{ items: Record<string, unknown>[]; last?: Record<string, string> }>;
+
+/**
+ * Fills one page of audit records from reads of a view. A filter (actions, expiry) applies after
+ * each read's limit, as DynamoDB's FilterExpression does, so a read may come back emptied; up to
+ * MAX_QUERY_CALLS reads fill the page, and `next` resumes where the last one stopped.
+ */
+export async function fillAuditPage(
+  q: AuditQuery,
+  pk: string,
+  start: Record<string, string> | undefined,
+  read: AuditRead,
+): Promise<{ records: AuditRecord[]; next?: string }> {
+  const records: AuditRecord[] = [];
+  let from = start;
+  for (let call = 0; call < MAX_QUERY_CALLS && records.length < q.limit; call++) {
+    // Without an action filter only expired records are dropped: ask for what the page needs.
+    const limit = q.actions?.length ? Math.max(q.limit - records.length, FILTERED_PAGE) : q.limit - records.length;
+    const out = await read(limit, from);
+    for (const item of out.items) {
+      if (records.length === q.limit) {
+        // The page is full inside this batch: resume right after the last record returned.
+        const last = records[records.length - 1] as AuditRecord;
+        return { records, next: encodeCursor({ pk, sk: keys.auditSort(last.at, last.id) }) };
+      }
+      records.push(AuditRecord.parse(item));
+    }
+    from = out.last;
+    if (!from) break;
+  }
+  return { records, next: encodeCursor(from) };
+}

@@ -1,0 +1,316 @@
+import type { AuditRecord } from '../audit/record.ts';
+import type { ItemMac } from '../crypto/item-mac.ts';
+import type {
+  AgentItem,
+  ApiKeyIndexItem,
+  ApiKeyItem,
+  GrantItem,
+  OAuthTokenItem,
+  ProfileItem,
+  RunItem,
+  RunJobItem,
+  SessionItem,
+  UseKind,
+} from '../schemas/items.ts';
+import type { RunState } from '../schemas/runs.ts';
+
+/**
+ * The store interfaces: what the domain needs from persistence, in domain types. Two
+ * implementations honour them: store/dynamodb.ts (over shared/repositories/, the only code that
+ * imports @aws-sdk/lib-dynamodb) and store/memory.ts (in memory: unit tests and the bench). One
+ * contract test (test/integration/store-contract.test.ts) runs against both.
+ *
+ * Every conditional write returns `false` (or undefined, for writes that return the item) when
+ * its condition failed — someone else wrote first — and throws for anything else. Reads are
+ * strongly consistent. Items past their TTL (`expires_at`, epoch seconds) read as absent where
+ * the read is given the time.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Records: what is written (the store adds keys and entity)
+
+/** An agent as the domain builds it, before its integrity MAC. */
+export type NewAgentItem = Omit<AgentItem, 'pk' | 'sk' | 'entity' | 'mac' | 'mac_key_id'>;
+/** An agent item with its integrity MAC: the only form the store writes. */
+export type SignedAgentItem = NewAgentItem & ItemMac;
+
+/** A key's role in its tenant. */
+export type ApiKeyRole = 'admin' | 'member';
+
+/** What an API key item holds besides its key hash: the only form the store writes (with its MAC). */
+export interface ApiKeyRecord extends ItemMac {
+  readonly tenant: string;
+  readonly label?: string;
+  readonly created_at: string;
+  readonly key_id: string;
+  readonly name: string;
+  readonly role: ApiKeyRole;
+}
+
+/** A profile as written: always with the runner origin its token holder approved. */
+export type ProfileRecord = Omit<ProfileItem, 'pk' | 'sk' | 'entity' | 'runner_origin' | 'runner_approval'> & {
+  runner_origin: string;
+  runner_approval: Uint8Array;
+};
+
+/** The non-secret settings a PATCH edits (stored in clear; DESIGN.md §5). */
+export type ProfileSettings = Pick<
+  ProfileItem,
+  'active' | 'description' | 'allowed_source_ips' | 'allowed_hosts' | 'allowed_path_prefixes' | 'allowed_methods'
+>;
+
+/** One use to count (see ProfileStore.recordUse). */
+export interface UseToRecord {
+  readonly kind: UseKind;
+  readonly at: string;
+  /** UTC day (yyyymmdd) of `at`. */
+  readonly day: string;
+  /** Day counters older than the 7-day window, to drop in the same write. */
+  readonly staleDays: readonly { day: string; kind: UseKind }[];
+  /** Set when the use is a run that may still be going until then. */
+  readonly inFlightUntil?: string;
+}
+
+export type SessionRecord = Omit<SessionItem, 'pk' | 'sk' | 'entity'>;
+export type RunRecord = Omit<RunItem, 'pk' | 'sk' | 'entity'>;
+export type RunJobRecord = Omit<RunJobItem, 'pk' | 'sk' | 'entity'>;
+export type GrantRecord = Omit<GrantItem, 'pk' | 'sk' | 'entity'> & { readonly id_hex: string };
+
+/** Which profile an OAuth2 token cache item belongs to. */
+export interface OAuthTokenRef {
+  readonly tenant: string;
+  readonly agentId: string;
+  readonly slotHex: string;
+}
+
+/** The profile state a cached token was fetched for; a token of any other state is stale. */
+export interface TokenOwner {
+  readonly generation: number;
+  readonly record_version: number;
+  readonly profile_created_at: string;
+}
+
+/** A freshly fetched token, sealed, with its times (epoch ms) and the item's TTL (epoch s). */
+export interface SealedToken extends TokenOwner {
+  readonly blob: Uint8Array;
+  readonly token_expires_at: number;
+  readonly refresh_at: number;
+  readonly expires_at: number;
+}
+
+/** Which of an audit record's copies an item is. */
+export type AuditView = 'tenant' | 'agent' | 'profile';
+
+export interface AuditQuery {
+  readonly tenant: string;
+  readonly agentId?: string;
+  /** Requires agentId: the profile's view. */
+  readonly slot?: string;
+  /** Only these actions (a filter on the view's Query, not a scan). */
+  readonly actions?: readonly string[];
+  /** ISO time: records at or after it. */
+  readonly since?: string;
+  readonly limit: number;
+  readonly cursor?: string;
+  /** Records past their TTL are treated as gone at once (DynamoDB deletes them lazily, dynalite never). */
+  readonly nowSeconds: number;
+}
+
+/** One page of a listing; `next` is the opaque cursor of the following page. */
+export interface Page<T> {
+  readonly items: T[];
+  readonly next?: string;
+}
+
+/** The agent with, when a slot is named, its profile (and for runs its saved session). */
+export interface ProfileContext {
+  readonly agent?: AgentItem;
+  readonly profile?: ProfileItem;
+  readonly session?: SessionItem;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interfaces
+
+export interface AgentStore {
+  get(tenant: string, agentId: string): Promise<AgentItem | undefined>;
+  /** Creates the agent; false if the id is taken. */
+  create(item: SignedAgentItem): Promise<boolean>;
+  /** Overwrites the agent if its stored version is still `expectedVersion`. */
+  replace(item: SignedAgentItem, expectedVersion: number): Promise<boolean>;
+  /** One page of a tenant's agents, in agent-id order. */
+  list(tenant: string, limit: number, cursor?: string): Promise<Page<AgentItem>>;
+  /** Deletes the agent item; false if it did not exist. */
+  delete(tenant: string, agentId: string): Promise<boolean>;
+}
+
+/**
+ * API keys are stored only as their SHA-256 (hex); the key itself is never written. Each key has
+ * its own item (found by hash) and an index entry in its tenant's partition (found by key id).
+ */
+export interface ApiKeyStore {
+  /** The item of the key with this hash (its MAC not yet checked), or undefined. Strongly consistent: a revoked key must not authenticate. */
+  get(keyHashHex: string): Promise<ApiKeyItem | undefined>;
+  /**
+   * Stores a key: its index entry first, then its own item (false if that hash exists), so a
+   * failure in between leaves a listed key that does not work, never a working key no listing
+   * shows. Also marks the tenant as having a key (first mark wins).
+   */
+  put(keyHashHex: string, record: ApiKeyRecord): Promise<boolean>;
+  /** Writes the tenant's index entry of a key unless one exists (the first wins). */
+  putIndex(keyHashHex: string, record: Pick<ApiKeyRecord, 'tenant' | 'key_id' | 'name' | 'role' | 'created_at'>): Promise<boolean>;
+  /** The tenant's index entry of a key id, or undefined. */
+  getIndex(tenant: string, keyId: string): Promise<ApiKeyIndexItem | undefined>;
+  /** One page of a tenant's keys (index entries), in key-id order. */
+  list(tenant: string, limit: number, cursor?: string): Promise<Page<ApiKeyIndexItem>>;
+  /**
+   * Revokes a key: its own item first (only while it belongs to `tenant`), then the index entry.
+   * False if the key's item was already gone (the index entry is removed all the same).
+   */
+  delete(tenant: string, keyId: string, keyHashHex: string): Promise<boolean>;
+  /** Whether any API key was ever issued to this tenant. */
+  tenantHasKey(tenant: string): Promise<boolean>;
+  /** Overwrites a key's item only while it still carries the MAC read (or none, when `readMac` is undefined). */
+  replaceUnverified(keyHashHex: string, record: ApiKeyRecord, readMac: Uint8Array | undefined): Promise<boolean>;
+}
+
+/** One item per profile, keyed by the slot its token carries (DESIGN.md §3). */
+export interface ProfileStore {
+  get(tenant: string, agentId: string, slotHex: string): Promise<ProfileItem | undefined>;
+  /** Creates the profile; false if one with that slot (name) exists. */
+  create(r: ProfileRecord): Promise<boolean>;
+  /** Replaces the whole profile (replace, rotate) if it is still at the generation, record version and settings version read. */
+  replace(r: ProfileRecord, read: { generation: number; record_version: number; settings_version: number }): Promise<boolean>;
+  /**
+   * Writes the settings a PATCH changed (null or undefined: removed) and bumps settings_version,
+   * if still at the generation and settings version read; the item as written, or undefined.
+   */
+  patchSettings(
+    tenant: string,
+    agentId: string,
+    slotHex: string,
+    changes: { readonly [K in keyof ProfileSettings]?: ProfileSettings[K] | null },
+    read: { generation: number; settings_version: number },
+    updatedAt: string,
+  ): Promise<ProfileItem | undefined>;
+  /** Rewrites the sealed content in place (same token) if still at the generation and record version read; counters untouched. */
+  rewrite(r: ProfileRecord, read: { generation: number; record_version: number }): Promise<boolean>;
+  /** Counts a use (last_used_at, use_count, the day's counter; stale day counters dropped) unless replaced or deleted. */
+  recordUse(tenant: string, agentId: string, slotHex: string, generation: number, use: UseToRecord): Promise<boolean>;
+  /** Stores a profile test's outcome unless the profile was replaced or deleted. */
+  recordTest(tenant: string, agentId: string, slotHex: string, generation: number, at: string, ok: boolean): Promise<boolean>;
+  /** OAuth2: records why the last token fetch failed, or (message undefined) removes that record. */
+  recordTokenError(tenant: string, agentId: string, slotHex: string, generation: number, message: string | undefined, at: string): Promise<boolean>;
+  /** Deletes the profile; false if absent. */
+  delete(tenant: string, agentId: string, slotHex: string): Promise<boolean>;
+  /** One page of an agent's profiles, in slot order. */
+  list(tenant: string, agentId: string, limit: number, cursor?: string): Promise<Page<ProfileItem>>;
+  hasAny(tenant: string, agentId: string): Promise<boolean>;
+  /** Deletes every item of an agent's partition; how many of each kind went. */
+  deleteAllOfAgent(tenant: string, agentId: string): Promise<{ profiles: number; sessions: number; other: number }>;
+}
+
+/** Saved sessions: one item beside the profile, sealed under the profile's token-derived keys. */
+export interface SessionStore {
+  /**
+   * Stores a session if the stored item is still exactly the one read (its version and
+   * generation). With nothing read, over no item or over one of an older profile (ordered by
+   * profile_created_at, generation). False if a concurrent run saved first.
+   */
+  save(tenant: string, agentId: string, slotHex: string, r: SessionRecord, read: { version: number; generation: number } | undefined): Promise<boolean>;
+  /** Deletes the session unless it belongs to the profile generation `keep`. */
+  deleteOlderThan(tenant: string, agentId: string, slotHex: string, keep: { generation: number; profile_created_at: string }): Promise<boolean>;
+  /** Deletes the session only if it is still exactly the one written. */
+  deleteIfWritten(
+    tenant: string,
+    agentId: string,
+    slotHex: string,
+    written: { version: number; generation: number; profile_created_at: string },
+  ): Promise<boolean>;
+  delete(tenant: string, agentId: string, slotHex: string): Promise<void>;
+}
+
+export interface RunStore {
+  /** Creates the run record; false if the session id is taken. */
+  create(r: RunRecord): Promise<boolean>;
+  /** The run, or undefined if absent or expired at `nowEpochSeconds`. */
+  get(sessionId: string, nowEpochSeconds: number): Promise<RunItem | undefined>;
+  /** Moves a run to `to` if it is still in one of `from` (a finished run is never overwritten). */
+  transition(
+    sessionId: string,
+    from: readonly RunState[],
+    to: RunState,
+    set: { result?: Uint8Array; started_at?: string; finished_at?: string },
+  ): Promise<boolean>;
+}
+
+/** Sealed async-run jobs (AWS mode): one item per accepted run. */
+export interface RunJobStore {
+  /** Stores a job; false if one for this session exists. */
+  create(r: RunJobRecord): Promise<boolean>;
+  /** The job, or undefined if absent or expired at `nowEpochSeconds`. */
+  get(sessionId: string, nowEpochSeconds: number): Promise<RunJobItem | undefined>;
+  /** Deletes the job (idempotent). */
+  delete(sessionId: string): Promise<void>;
+}
+
+/** Run grants: one item per grant, written when a run starts, deleted when it ends (TTL as a backstop). */
+export interface GrantStore {
+  /** Writes a new grant; false if the id is taken. */
+  create(r: GrantRecord): Promise<boolean>;
+  /** The grant as stored (the caller checks its expiry), or undefined. */
+  get(idHex: string): Promise<GrantItem | undefined>;
+  delete(idHex: string): Promise<void>;
+}
+
+/**
+ * The OAuth2 access-token cache: one item per profile, with a refresh lease. Every write bumps
+ * `version`, so taking the lease can be conditioned on nothing having changed since the read.
+ */
+export interface OAuthTokenStore {
+  get(ref: OAuthTokenRef): Promise<OAuthTokenItem | undefined>;
+  /** Takes the lease if the item is still at `readVersion` (absent: undefined) and no live lease is held (one ended before `nowMs` may be taken over). */
+  takeLease(ref: OAuthTokenRef, readVersion: number | undefined, leaseId: string, nowMs: number, leaseUntil: number): Promise<boolean>;
+  /** Stores a fetched token and releases the lease, if `leaseId` still holds it. */
+  storeToken(ref: OAuthTokenRef, leaseId: string, token: SealedToken): Promise<boolean>;
+  /** Records a failed fetch until `errorUntil` and releases the lease, if `leaseId` still holds it. */
+  storeFailure(ref: OAuthTokenRef, leaseId: string, message: string, errorUntil: number): Promise<boolean>;
+}
+
+/** The audit log: each record written as up to three views (tenant, agent, profile). */
+export interface AuditStore {
+  /** Writes every view of a record (one round trip); throws if not all were taken. */
+  write(record: AuditRecord): Promise<void>;
+  /** One page of a view, newest first. */
+  query(q: AuditQuery): Promise<{ records: AuditRecord[]; next?: string }>;
+  /** Every stored audit item, raw (verify-audit; an operator tool that scans). */
+  scanAll(tenant?: string): AsyncGenerator<Record<string, unknown>>;
+}
+
+/** Per-tenant request counters, one per tenant and fixed window. */
+export interface RateLimitStore {
+  /** Counts one request in the window if fewer than `limit` were counted; false if full. */
+  take(tenant: string, windowStart: number, limit: number, expiresAt: number): Promise<boolean>;
+}
+
+export interface ProfileContextStore {
+  /** The agent, its profile and (withSession) saved session in one round trip (a consistent BatchGetItem on DynamoDB). */
+  load(tenant: string, agentId: string, slotHex?: string, options?: { withSession?: boolean }): Promise<ProfileContext>;
+}
+
+/** Everything the domain persists. */
+export interface Store {
+  /** Names the data set (the table); process-wide caches key on it. */
+  readonly name: string;
+  readonly agents: AgentStore;
+  readonly apiKeys: ApiKeyStore;
+  readonly profiles: ProfileStore;
+  readonly profileContext: ProfileContextStore;
+  readonly sessions: SessionStore;
+  readonly runs: RunStore;
+  readonly runJobs: RunJobStore;
+  readonly grants: GrantStore;
+  readonly oauthTokens: OAuthTokenStore;
+  readonly audit: AuditStore;
+  readonly rateLimits: RateLimitStore;
+}
