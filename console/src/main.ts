@@ -46,7 +46,8 @@ const router = new Router(
 
 setUnauthorizedHandler((message) => {
   session.signOut();
-  signInReason.text = `Signed out: ${message}`;
+  // A key revoked (or replaced) while this tab held it: say so, with the vault's own words.
+  signInReason.text = `Signed out: the vault no longer accepts this API key. ${message}`;
   router.navigate('/sign-in');
 });
 

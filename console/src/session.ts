@@ -14,6 +14,16 @@ export const session = {
   signOut(): void {
     sessionStorage.removeItem(KEY);
   },
+  /**
+   * The signed-in key's `key_id` (the first 16 hex digits of its SHA-256, as the vault lists it),
+   * so pages can say "this key"; computed in the browser, never sent anywhere.
+   */
+  async keyId(): Promise<string | undefined> {
+    const key = session.apiKey();
+    if (!key) return undefined;
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key)));
+    return [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  },
 };
 
 /** The shape of a tenant API key (avk_ + 43 base64url characters), checked before any request. */

@@ -1,9 +1,14 @@
+import type * as z from 'zod';
 import type { Agent } from '../../shared/schemas/agents.ts';
+import type { ApiKey as ApiKeySchema, CreatedApiKey as CreatedApiKeySchema } from '../../shared/schemas/api-keys.ts';
 import type { ProfileMetadata } from '../../shared/schemas/profiles.ts';
 import type { RunStatus } from '../../shared/schemas/runs.ts';
 
 // Types only (erased from the bundle): the console reads the very shapes the zod schemas define.
 export type { Agent, RunStatus };
+/** A tenant API key as GET /v1/api-keys lists it (never its secret), and as POST answers it once. */
+export type ApiKey = z.infer<typeof ApiKeySchema>;
+export type CreatedApiKey = z.infer<typeof CreatedApiKeySchema>;
 
 /**
  * Profile metadata as listed today, plus the fields the typed-profile and lifecycle APIs add.

@@ -1,5 +1,6 @@
 import '../profile-actions.ts'; // registers the usage, Test, Rotate and Activate sections
 import type { Page } from '../router.ts';
+import { apiKeysPage } from './api-keys.ts';
 import { auditPage } from './audit.ts';
 import { agentPage } from './agent.ts';
 import { agentsPage } from './agents.ts';
@@ -12,4 +13,4 @@ import { signInPage } from './sign-in.ts';
  * Every page of the console. To add one: a module under pages/ exporting a `Page` (path, title,
  * optional `nav`, render), listed here. More specific paths first: the first match wins.
  */
-export const pages: readonly Page[] = [signInPage, agentsPage, newProfilePage, agentRunPage, profilePage, agentPage, runsPage, runPage, auditPage];
+export const pages: readonly Page[] = [signInPage, agentsPage, newProfilePage, agentRunPage, profilePage, agentPage, runsPage, runPage, auditPage, apiKeysPage];
