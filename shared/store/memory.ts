@@ -1,0 +1,625 @@
+import { AGENT_PREFIX, API_KEY_INDEX_PREFIX, AUDIT_PREFIX, type ItemKey, PROFILE_PREFIX, SESSION_PREFIX, keys } from '../keys.ts';
+import {
+  AgentItem,
+  ApiKeyIndexItem,
+  ApiKeyItem,
+  GrantItem,
+  OAuthTokenItem,
+  ProfileItem,
+  RunItem,
+  RunJobItem,
+  SessionItem,
+  dailyUseAttribute,
+} from '../schemas/items.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+import { auditItems, auditViewPk, fillAuditPage, profileToItem } from './items.ts';
+import type { Page, Store } from './types.ts';
+
+type Item = Record<string, unknown> & ItemKey;
+
+/**
+ * Copy of a stored value, as marshalling would make one: objects, arrays and sets are copied,
+ * attributes holding undefined are dropped (removeUndefinedValues), and bytes come back as plain
+ * Uint8Array *views* of the same bytes (the DynamoDB client returns Uint8Array, never Buffer; the
+ * vault never writes into bytes it stored or read, so sharing them is safe and keeps the store
+ * cheap — structuredClone would copy a Buffer's whole 8 KiB pool).
+ */
+function copy<T>(v: T): T {
+  if (v === null || typeof v !== 'object') return v;
+  if (v instanceof Uint8Array) return (v.constructor === Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength)) as T;
+  if (Array.isArray(v)) return v.map(copy) as T;
+  if (v instanceof Set) return new Set([...v].map(copy)) as T;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) {
+    const inner = (v as Record<string, unknown>)[k];
+    if (inner !== undefined) out[k] = copy(inner);
+  }
+  return out as T;
+}
+
+const sameBytes = (a: unknown, b: Uint8Array): boolean =>
+  a instanceof Uint8Array && a.byteLength === b.byteLength && a.every((x, i) => x === b[i]);
+
+/**
+ * DynamoDB round trips, counted as the DynamoDB implementation would make them: each store call
+ * costs the commands its DynamoDB counterpart sends (a BatchGetItem is one command, an API key's
+ * put two sequential PutItems). A command issued while none is in flight opens a new sequential
+ * round trip ("wave"); commands issued together (Promise.all) share one.
+ */
+export interface RoundTripMeter {
+  /** Commands by DynamoDB command name (GetCommand, BatchGetCommand, …) since the last reset. */
+  readonly counts: Readonly<Record<string, number>>;
+  readonly totalCommands: number;
+  /** Sequential round trips since the last reset. */
+  readonly waves: number;
+  /** Most commands in flight at once since the last reset. */
+  readonly maxInFlight: number;
+  /** Time spent inside the store (its own cost), in µs, since the last reset. */
+  readonly selfTimeUs: number;
+  reset(): void;
+}
+
+export interface MemoryStoreOptions {
+  /** Names the data set (process-wide caches key on it); distinct per store by default. */
+  readonly name?: string;
+  /**
+   * `microtask` (default): answer on the next microtask (no I/O at all); `immediate`: answer
+   * after setImmediate, so calls issued together overlap like real I/O and round trips count.
+   */
+  readonly latency?: 'microtask' | 'immediate';
+}
+
+export type MemoryStore = Store & {
+  readonly meter: RoundTripMeter;
+  /** How many items are stored. */
+  readonly itemCount: number;
+};
+
+let instances = 0;
+
+/**
+ * An in-memory store with DynamoDB's semantics as the vault relies on them: items under the
+ * (pk, sk) of keys.ts in the shape the DynamoDB implementation writes, parsed on the way out with
+ * the same schemas; conditional writes that fail (false) exactly when DynamoDB's condition
+ * would; partitions read in sort-key order, with Limit and LastEvaluatedKey as DynamoDB pages
+ * them; TTL'd items absent where the read is given the time. For unit tests and the bench; never
+ * deployed. test/integration/store-contract.test.ts runs the same tests against it and dynalite.
+ */
+export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
+  const name = options.name ?? `memory-${++instances}`;
+  const immediate = options.latency === 'immediate';
+  const partitions = new Map<string, Map<string, Item>>();
+
+  // --- round trips -------------------------------------------------------------------------
+  let counts: Record<string, number> = {};
+  let waves = 0;
+  let maxInFlight = 0;
+  let inFlight = 0;
+  let selfTimeUs = 0;
+  const meter: RoundTripMeter = {
+    get counts() {
+      return counts;
+    },
+    get totalCommands() {
+      return Object.values(counts).reduce((a, b) => a + b, 0);
+    },
+    get waves() {
+      return waves;
+    },
+    get maxInFlight() {
+      return maxInFlight;
+    },
+    get selfTimeUs() {
+      return selfTimeUs;
+    },
+    reset() {
+      counts = {};
+      waves = 0;
+      maxInFlight = 0;
+      selfTimeUs = 0;
+    },
+  };
+
+  /** One DynamoDB command: counted, answered (after setImmediate with `immediate`), timed. */
+  async function send<T>(command: string, body: () => T): Promise<T> {
+    counts[command] = (counts[command] ?? 0) + 1;
+    if (inFlight === 0) waves++;
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    try {
+      if (immediate) await new Promise((r) => setImmediate(r));
+      const t0 = performance.now();
+      try {
+        return body();
+      } finally {
+        selfTimeUs += (performance.now() - t0) * 1000;
+      }
+    } finally {
+      inFlight--;
+    }
+  }
+
+  // --- items -------------------------------------------------------------------------------
+  const read = (k: ItemKey): Item | undefined => partitions.get(k.pk)?.get(k.sk);
+  const write = (item: Item): void => {
+    let p = partitions.get(item.pk);
+    if (!p) partitions.set(item.pk, (p = new Map()));
+    p.set(item.sk, copy(item));
+  };
+  const remove = (k: ItemKey): void => {
+    const p = partitions.get(k.pk);
+    p?.delete(k.sk);
+    if (p?.size === 0) partitions.delete(k.pk);
+  };
+  /** A stored item as a read returns it (a copy), parsed. */
+  const out = <T>(item: Item | undefined, parse: (i: unknown) => T): T | undefined => (item ? parse(copy(item)) : undefined);
+  /** A conditional update: `change` edits a copy of the item (or a new one) when `allowed` holds. */
+  const update = (k: ItemKey, allowed: (cur: Item | undefined) => boolean, change: (next: Item) => void): Item | undefined => {
+    const cur = read(k);
+    if (!allowed(cur)) return undefined;
+    const next: Item = cur ? { ...cur } : { ...k };
+    change(next);
+    write(next);
+    return next;
+  };
+  const add = (item: Item, attr: string, n: number) => {
+    item[attr] = ((item[attr] as number | undefined) ?? 0) + n;
+  };
+
+  /** Items of a partition in sort-key order (descending with `backwards`), as a Query evaluates them. */
+  function sortedItems(pk: string, backwards = false): Item[] {
+    const items = [...(partitions.get(pk)?.values() ?? [])].sort((a, b) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0));
+    return backwards ? items.reverse() : items;
+  }
+
+  /**
+   * A Query: the items matching `key` after `start`, at most `limit` evaluated, then `filter`;
+   * LastEvaluatedKey whenever the limit was reached (even when nothing follows, as DynamoDB does).
+   */
+  function query(
+    pk: string,
+    o: { key?: (sk: string) => boolean; start?: Record<string, string>; limit?: number; backwards?: boolean; filter?: (i: Item) => boolean },
+  ): { items: Item[]; last?: Record<string, string> } {
+    const after = o.start?.sk;
+    const evaluated = sortedItems(pk, o.backwards)
+      .filter((i) => (o.key ? o.key(i.sk) : true))
+      .filter((i) => after === undefined || (o.backwards ? i.sk < after : i.sk > after))
+      .slice(0, o.limit ?? Number.POSITIVE_INFINITY);
+    const lastItem = evaluated.at(-1);
+    const last = o.limit !== undefined && evaluated.length >= o.limit && lastItem ? { pk, sk: lastItem.sk } : undefined;
+    return { items: evaluated.filter((i) => (o.filter ? o.filter(i) : true)).map((i) => copy(i)), last };
+  }
+
+  function page<T>(pk: string, skPrefix: string, limit: number, cursor: string | undefined, parse: (i: unknown) => T): Page<T> {
+    const start = decodeCursor(cursor, pk, skPrefix);
+    const r = query(pk, { key: (sk) => sk.startsWith(skPrefix), start, limit });
+    return { items: r.items.map(parse), next: encodeCursor(r.last) };
+  }
+
+  const store: MemoryStore = {
+    name,
+    meter,
+    get itemCount() {
+      let n = 0;
+      for (const p of partitions.values()) n += p.size;
+      return n;
+    },
+
+    agents: {
+      get: (tenant, agentId) => send('GetCommand', () => out(read(keys.agent(tenant, agentId)), (i) => AgentItem.parse(i))),
+      create: (item) =>
+        send('PutCommand', () => {
+          const k = keys.agent(item.tenant, item.agent_id);
+          if (read(k)) return false;
+          write({ ...k, entity: 'agent', ...item });
+          return true;
+        }),
+      replace: (item, expectedVersion) =>
+        send('PutCommand', () => {
+          const k = keys.agent(item.tenant, item.agent_id);
+          if (read(k)?.version !== expectedVersion) return false;
+          write({ ...k, entity: 'agent', ...item });
+          return true;
+        }),
+      list: (tenant, limit, cursor) =>
+        send('QueryCommand', () => page(keys.tenantAgents(tenant), AGENT_PREFIX, limit, cursor, (i) => AgentItem.parse(i))),
+      delete: (tenant, agentId) =>
+        send('DeleteCommand', () => {
+          const k = keys.agent(tenant, agentId);
+          if (!read(k)) return false;
+          remove(k);
+          return true;
+        }),
+    },
+
+    apiKeys: {
+      get: (hash) => send('GetCommand', () => out(read(keys.apiKey(hash)), (i) => ApiKeyItem.parse(i))),
+      async put(hash, record) {
+        // Index entry first, then the key's item, then the tenant's marker: three trips, as on DynamoDB.
+        await store.apiKeys.putIndex(hash, record);
+        const stored = await send('PutCommand', () => {
+          const k = keys.apiKey(hash);
+          if (read(k)) return false;
+          write({ ...k, ...record });
+          return true;
+        });
+        if (stored) {
+          await send('PutCommand', () => {
+            const k = keys.tenantKeyMarker(record.tenant);
+            if (!read(k)) write({ ...k, tenant: record.tenant, first_key_at: record.created_at });
+          });
+        }
+        return stored;
+      },
+      putIndex: (hash, record) =>
+        send('PutCommand', () => {
+          const k = keys.tenantApiKey(record.tenant, record.key_id);
+          if (read(k)) return false;
+          write({ ...k, key_id: record.key_id, key_hash: hash, name: record.name, role: record.role, created_at: record.created_at });
+          return true;
+        }),
+      getIndex: (tenant, keyId) => send('GetCommand', () => out(read(keys.tenantApiKey(tenant, keyId)), (i) => ApiKeyIndexItem.parse(i))),
+      list: (tenant, limit, cursor) =>
+        send('QueryCommand', () => page(keys.tenantKeyMarker(tenant).pk, API_KEY_INDEX_PREFIX, limit, cursor, (i) => ApiKeyIndexItem.parse(i))),
+      async delete(tenant, keyId, hash) {
+        const removed = await send('DeleteCommand', () => {
+          const k = keys.apiKey(hash);
+          if (read(k)?.tenant !== tenant) return false;
+          remove(k);
+          return true;
+        });
+        await send('DeleteCommand', () => remove(keys.tenantApiKey(tenant, keyId)));
+        return removed;
+      },
+      tenantHasKey: (tenant) => send('GetCommand', () => read(keys.tenantKeyMarker(tenant)) !== undefined),
+      replaceUnverified: (hash, record, readMac) =>
+        send('PutCommand', () => {
+          const k = keys.apiKey(hash);
+          const cur = read(k);
+          if (readMac ? !sameBytes(cur?.mac, readMac) : !cur || cur.mac !== undefined) return false;
+          write({ ...k, ...record });
+          return true;
+        }),
+    },
+
+    profiles: {
+      get: (tenant, agentId, slotHex) => send('GetCommand', () => out(read(keys.profile(tenant, agentId, slotHex)), (i) => ProfileItem.parse(i))),
+      create: (r) =>
+        send('PutCommand', () => {
+          const item = profileToItem(r);
+          if (read(item)) return false;
+          write(item);
+          return true;
+        }),
+      replace: (r, at) =>
+        send('PutCommand', () => {
+          const item = profileToItem(r);
+          const cur = read(item);
+          if (!cur || cur.generation !== at.generation || cur.record_version !== at.record_version || !settingsAt(cur, at.settings_version)) return false;
+          write(item);
+          return true;
+        }),
+      patchSettings: (tenant, agentId, slotHex, changes, at, updatedAt) =>
+        send('UpdateCommand', () => {
+          const next = update(
+            keys.profile(tenant, agentId, slotHex),
+            (cur) => cur !== undefined && cur.generation === at.generation && settingsAt(cur, at.settings_version),
+            (item) => {
+              item.settings_version = at.settings_version + 1;
+              item.updated_at = updatedAt;
+              for (const [field, value] of Object.entries(changes)) {
+                if (value === undefined || value === null) delete item[field];
+                else item[field] = copy(value);
+              }
+            },
+          );
+          return next ? ProfileItem.parse(copy(next)) : undefined;
+        }),
+      rewrite: (r, at) =>
+        send('UpdateCommand', () =>
+          update(
+            keys.profile(r.tenant, r.agent_id, r.slot),
+            (cur) => cur !== undefined && cur.generation === at.generation && cur.record_version === at.record_version,
+            (item) => {
+              Object.assign(item, {
+                fields: r.fields,
+                verifier: r.verifier,
+                commitment: r.commitment,
+                server_key_id: r.server_key_id,
+                record_version: r.record_version,
+                updated_at: r.updated_at,
+                should_save_session: r.should_save_session,
+                runner_origin: r.runner_origin,
+                runner_approval: r.runner_approval,
+              });
+              // A new expiry is set; without one the token keeps its own.
+              if (r.token_expires_at !== undefined) item.token_expires_at = r.token_expires_at;
+              for (const attr of ['auth_config', 'allowed_hosts', 'allowed_path_prefixes', 'allowed_methods'] as const) {
+                if (r[attr] === undefined) delete item[attr];
+                else item[attr] = r[attr];
+              }
+            },
+          ) !== undefined,
+        ),
+      recordUse: (tenant, agentId, slotHex, generation, use) =>
+        send('UpdateCommand', () =>
+          update(
+            keys.profile(tenant, agentId, slotHex),
+            (cur) => cur?.generation === generation,
+            (item) => {
+              item.last_used_at = use.at;
+              if (use.inFlightUntil !== undefined) item.in_flight_until = use.inFlightUntil;
+              add(item, 'use_count', 1);
+              add(item, dailyUseAttribute(use.day, use.kind), 1);
+              for (const stale of use.staleDays) delete item[dailyUseAttribute(stale.day, stale.kind)];
+            },
+          ) !== undefined,
+        ),
+      recordTest: (tenant, agentId, slotHex, generation, at, ok) =>
+        send('UpdateCommand', () =>
+          update(
+            keys.profile(tenant, agentId, slotHex),
+            (cur) => cur?.generation === generation,
+            (item) => {
+              item.last_tested_at = at;
+              item.last_test_ok = ok;
+            },
+          ) !== undefined,
+        ),
+      recordTokenError: (tenant, agentId, slotHex, generation, message, at) =>
+        send('UpdateCommand', () =>
+          update(
+            keys.profile(tenant, agentId, slotHex),
+            (cur) => cur?.generation === generation,
+            (item) => {
+              if (message === undefined) {
+                delete item.last_error;
+                delete item.last_error_at;
+              } else {
+                item.last_error = message;
+                item.last_error_at = at;
+              }
+            },
+          ) !== undefined,
+        ),
+      delete: (tenant, agentId, slotHex) =>
+        send('DeleteCommand', () => {
+          const k = keys.profile(tenant, agentId, slotHex);
+          if (!read(k)) return false;
+          remove(k);
+          return true;
+        }),
+      list: (tenant, agentId, limit, cursor) =>
+        send('QueryCommand', () => page(keys.agentPartition(tenant, agentId), PROFILE_PREFIX, limit, cursor, (i) => ProfileItem.parse(i))),
+      hasAny: (tenant, agentId) =>
+        send('QueryCommand', () => query(keys.agentPartition(tenant, agentId), { key: (sk) => sk.startsWith(PROFILE_PREFIX), limit: 1 }).items.length > 0),
+      async deleteAllOfAgent(tenant, agentId) {
+        const pk = keys.agentPartition(tenant, agentId);
+        const counts = { profiles: 0, sessions: 0, other: 0 };
+        const itemKeys = await send('QueryCommand', () => query(pk, {}).items.map((i) => ({ pk: i.pk, sk: i.sk })));
+        // 25 deletes per BatchWriteItem, one after the other, as the DynamoDB implementation sends them.
+        for (let i = 0; i < itemKeys.length; i += 25) {
+          await send('BatchWriteCommand', () => {
+            for (const k of itemKeys.slice(i, i + 25)) {
+              remove(k);
+              if (k.sk.startsWith(PROFILE_PREFIX)) counts.profiles++;
+              else if (k.sk.startsWith(SESSION_PREFIX)) counts.sessions++;
+              else counts.other++;
+            }
+          });
+        }
+        return counts;
+      },
+    },
+
+    profileContext: {
+      load: (tenant, agentId, slotHex, { withSession = false } = {}) =>
+        send('BatchGetCommand', () => ({
+          agent: out(read(keys.agent(tenant, agentId)), (i) => AgentItem.parse(i)),
+          profile: slotHex ? out(read(keys.profile(tenant, agentId, slotHex)), (i) => ProfileItem.parse(i)) : undefined,
+          session: slotHex && withSession ? out(read(keys.session(tenant, agentId, slotHex)), (i) => SessionItem.parse(i)) : undefined,
+        })),
+    },
+
+    sessions: {
+      save: (tenant, agentId, slotHex, r, before) =>
+        send('PutCommand', () => {
+          const k = keys.session(tenant, agentId, slotHex);
+          const cur = read(k);
+          let allowed: boolean;
+          if (before === undefined && r.profile_created_at === undefined) allowed = !cur;
+          else if (before === undefined) {
+            const pc = cur?.profile_created_at as string | undefined;
+            const g = cur?.generation as number | undefined;
+            allowed = !cur || pc === undefined || pc < (r.profile_created_at as string) || (pc === r.profile_created_at && g !== undefined && g < r.generation);
+          } else allowed = cur !== undefined && cur.version === before.version && cur.generation === before.generation;
+          if (!allowed) return false;
+          write({ ...k, entity: 'session', ...r });
+          return true;
+        }),
+      deleteOlderThan: (tenant, agentId, slotHex, keep) =>
+        send('DeleteCommand', () => {
+          const k = keys.session(tenant, agentId, slotHex);
+          const cur = read(k);
+          // A comparison with a missing attribute is false in DynamoDB, `<>` included.
+          const older =
+            cur !== undefined &&
+            (cur.profile_created_at === undefined ||
+              cur.profile_created_at !== keep.profile_created_at ||
+              (cur.generation !== undefined && cur.generation !== keep.generation));
+          if (older) remove(k);
+          return older;
+        }),
+      deleteIfWritten: (tenant, agentId, slotHex, written) =>
+        send('DeleteCommand', () => {
+          const k = keys.session(tenant, agentId, slotHex);
+          const cur = read(k);
+          const same =
+            cur !== undefined &&
+            cur.version === written.version &&
+            cur.generation === written.generation &&
+            cur.profile_created_at === written.profile_created_at;
+          if (same) remove(k);
+          return same;
+        }),
+      delete: (tenant, agentId, slotHex) => send('DeleteCommand', () => remove(keys.session(tenant, agentId, slotHex))),
+    },
+
+    runs: {
+      create: (r) =>
+        send('PutCommand', () => {
+          const k = keys.run(r.session_id);
+          if (read(k)) return false;
+          write({ ...k, entity: 'run', ...r });
+          return true;
+        }),
+      get: (sessionId, now) =>
+        send('GetCommand', () => {
+          const run = out(read(keys.run(sessionId)), (i) => RunItem.parse(i));
+          return run && run.expires_at > now ? run : undefined;
+        }),
+      transition: (sessionId, from, to, set) =>
+        send('UpdateCommand', () =>
+          update(
+            keys.run(sessionId),
+            (cur) => cur !== undefined && (from as readonly unknown[]).includes(cur.status),
+            (item) => {
+              item.status = to;
+              for (const [k, v] of Object.entries(set)) if (v !== undefined) item[k] = v;
+            },
+          ) !== undefined,
+        ),
+    },
+
+    runJobs: {
+      create: (r) =>
+        send('PutCommand', () => {
+          const k = keys.runJob(r.session_id);
+          if (read(k)) return false;
+          write({ ...k, entity: 'run-job', ...r });
+          return true;
+        }),
+      get: (sessionId, now) =>
+        send('GetCommand', () => {
+          const job = out(read(keys.runJob(sessionId)), (i) => RunJobItem.parse(i));
+          return job && job.expires_at > now ? job : undefined;
+        }),
+      delete: (sessionId) => send('DeleteCommand', () => remove(keys.runJob(sessionId))),
+    },
+
+    grants: {
+      create: ({ id_hex, ...rest }) =>
+        send('PutCommand', () => {
+          const k = keys.grant(id_hex);
+          if (read(k)) return false;
+          write({ ...k, entity: 'grant', ...rest });
+          return true;
+        }),
+      get: (idHex) => send('GetCommand', () => out(read(keys.grant(idHex)), (i) => GrantItem.parse(i))),
+      delete: (idHex) => send('DeleteCommand', () => remove(keys.grant(idHex))),
+    },
+
+    oauthTokens: {
+      get: (ref) => send('GetCommand', () => out(read(keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex)), (i) => OAuthTokenItem.parse(i))),
+      takeLease: (ref, readVersion, leaseId, nowMs, leaseUntil) =>
+        send('UpdateCommand', () =>
+          update(
+            keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex),
+            (cur) =>
+              (readVersion === undefined ? cur === undefined : cur?.version === readVersion) &&
+              (cur?.lease_until === undefined || (cur.lease_until as number) < nowMs),
+            (item) => {
+              Object.assign(item, { entity: 'oauth_token', lease_id: leaseId, lease_until: leaseUntil });
+              add(item, 'version', 1);
+            },
+          ) !== undefined,
+        ),
+      storeToken: (ref, leaseId, token) =>
+        send('UpdateCommand', () =>
+          update(
+            keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex),
+            (cur) => cur?.lease_id === leaseId,
+            (item) => {
+              Object.assign(item, {
+                blob: token.blob,
+                token_expires_at: token.token_expires_at,
+                refresh_at: token.refresh_at,
+                expires_at: token.expires_at,
+                generation: token.generation,
+                record_version: token.record_version,
+                profile_created_at: token.profile_created_at,
+              });
+              add(item, 'version', 1);
+              for (const attr of ['lease_id', 'lease_until', 'error_message', 'error_until']) delete item[attr];
+            },
+          ) !== undefined,
+        ),
+      storeFailure: (ref, leaseId, message, errorUntil) =>
+        send('UpdateCommand', () =>
+          update(
+            keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex),
+            (cur) => cur?.lease_id === leaseId,
+            (item) => {
+              Object.assign(item, { error_message: message, error_until: errorUntil });
+              add(item, 'version', 1);
+              delete item.lease_id;
+              delete item.lease_until;
+            },
+          ) !== undefined,
+        ),
+    },
+
+    audit: {
+      write: (record) =>
+        send('BatchWriteCommand', () => {
+          for (const item of auditItems(record)) write(item as Item);
+        }),
+      async query(q) {
+        const pk = auditViewPk(q);
+        const actions = q.actions && q.actions.length > 0 ? new Set(q.actions) : undefined;
+        return fillAuditPage(q, pk, decodeCursor(q.cursor, pk, ''), (limit, start) =>
+          send('QueryCommand', () =>
+            query(pk, {
+              key: (sk) => q.since === undefined || sk >= q.since,
+              start,
+              limit,
+              backwards: true,
+              filter: (i) => (i.expires_at as number) > q.nowSeconds && (!actions || actions.has(i.action as string)),
+            }),
+          ),
+        );
+      },
+      async *scanAll(tenant) {
+        const items = await send('ScanCommand', () =>
+          [...partitions.entries()]
+            .filter(([pk]) => pk.startsWith(AUDIT_PREFIX))
+            .flatMap(([, p]) => [...p.values()])
+            .filter((i) => tenant === undefined || i.tenant === tenant)
+            .map((i) => copy(i) as Record<string, unknown>),
+        );
+        yield* items;
+      },
+    },
+
+    rateLimits: {
+      take: (tenant, windowStart, limit, expiresAt) =>
+        send('UpdateCommand', () =>
+          update(
+            keys.tenantRate(tenant, windowStart),
+            (cur) => cur?.count === undefined || (cur.count as number) < limit,
+            (item) => {
+              add(item, 'count', 1);
+              item.entity = 'rate';
+              item.expires_at = expiresAt;
+            },
+          ) !== undefined,
+        ),
+    },
+  };
+  return store;
+}
+
+/** Condition: the item is still at the settings version read (0 also matches items never patched). */
+function settingsAt(cur: Item, read: number): boolean {
+  return read === 0 ? cur.settings_version === undefined || cur.settings_version === 0 : cur.settings_version === read;
+}

@@ -1,0 +1,454 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditRecord } from '#shared/audit/record';
+import { ValidationError } from '#shared/errors';
+import { dynamoStore } from '#shared/store/dynamodb';
+import { memoryStore } from '#shared/store/memory';
+import type { ApiKeyRecord, ProfileRecord, SessionRecord, SignedAgentItem, Store } from '#shared/store/types';
+import { type TestDb, startTestDb } from '#test/support/dynamo';
+
+/**
+ * One contract, two implementations: the in-memory store (unit tests, bench) must answer as the
+ * DynamoDB one does on dynalite, for every conditional write, TTL'd read and page the domain
+ * relies on. A difference fails here, under the implementation's name.
+ */
+let testDb: TestDb;
+beforeAll(async () => {
+  testDb = await startTestDb();
+});
+afterAll(async () => {
+  await testDb?.close();
+});
+
+const implementations: [string, () => Store][] = [
+  ['memory', () => memoryStore()],
+  ['dynamodb (dynalite)', () => dynamoStore(testDb.db)],
+];
+
+const id = () => randomBytes(4).toString('hex');
+const slot = () => randomBytes(16).toString('hex');
+const NOW = '2026-01-01T00:00:00.000Z';
+const mac = (fill: number) => ({ mac: Buffer.alloc(32, fill), mac_key_id: '00'.repeat(8) });
+
+const agent = (tenant: string, agentId: string, version = 1): SignedAgentItem => ({
+  tenant,
+  agent_id: agentId,
+  name: 'bot',
+  input_args: [{ name: 'password', required: false, secret: true }],
+  runner: { type: 'webhook', url: 'http://127.0.0.1:9/run' },
+  signing_secret: new Uint8Array(60),
+  incarnation: 'abcdabcdabcdabcd',
+  version,
+  created_at: NOW,
+  updated_at: NOW,
+  ...mac(version),
+});
+
+const apiKey = (tenant: string, keyId: string, role: 'admin' | 'member' = 'admin'): ApiKeyRecord => ({
+  tenant,
+  label: 'ci',
+  created_at: NOW,
+  key_id: keyId,
+  name: `key ${keyId}`,
+  role,
+  ...mac(1),
+});
+
+const profile = (tenant: string, agentId: string, slotHex: string, generation = 1, recordVersion = 1): ProfileRecord => ({
+  tenant,
+  agent_id: agentId,
+  slot: slotHex,
+  name: `p-${slotHex.slice(0, 6)}`,
+  agent_incarnation: 'abcdabcdabcdabcd',
+  generation,
+  record_version: recordVersion,
+  server_key_id: '00'.repeat(8),
+  verifier: new Uint8Array(32).fill(generation),
+  commitment: new Uint8Array(32).fill(recordVersion),
+  fields: { password: new Uint8Array([1, 2, 3, recordVersion]) },
+  auth_type: 'custom',
+  should_save_session: false,
+  runner_origin: 'http://127.0.0.1:9',
+  runner_approval: new Uint8Array(32),
+  created_at: NOW,
+  updated_at: NOW,
+  use_count: 0,
+  daily_uses: {},
+  active: true,
+  allowed_source_ips: [],
+  settings_version: 0,
+});
+
+const use = (day = '20260101', staleDays: { day: string; kind: 'run' | 'proxy' | 'test' }[] = []) => ({ kind: 'proxy' as const, at: NOW, day, staleDays });
+
+const session = (generation: number, version: number, profileCreatedAt?: string): SessionRecord => ({
+  generation,
+  version,
+  blob: new Uint8Array([version]),
+  updated_at: NOW,
+  ...(profileCreatedAt ? { profile_created_at: profileCreatedAt } : {}),
+});
+
+const auditRecord = (tenant: string, i: number, over: Partial<AuditRecord> = {}): AuditRecord => ({
+  id: `id${String(i).padStart(4, '0')}`,
+  at: `2026-01-01T00:00:${String(i).padStart(2, '0')}.000Z`,
+  expires_at: 2_000,
+  tenant,
+  key_id: 'k1',
+  action: 'run',
+  agent_id: 'bot',
+  profile: 'a',
+  slot: 'aa'.repeat(16),
+  status: 200,
+  result: 'ok',
+  mac_key_id: '00'.repeat(8),
+  mac: 'ff',
+  ...over,
+});
+
+describe.each(implementations)('store contract: %s', (_name, make) => {
+  describe('agents', () => {
+    it('creates an agent once, replaces it only at the version read, deletes it once', async () => {
+      const store = make();
+      const [t, a] = [id(), id()];
+      expect(await store.agents.create(agent(t, a))).toBe(true);
+      expect(await store.agents.create(agent(t, a))).toBe(false);
+      expect(await store.agents.replace({ ...agent(t, a, 2), name: 'v2' }, 5)).toBe(false);
+      expect(await store.agents.replace({ ...agent(t, a, 2), name: 'v2' }, 1)).toBe(true);
+      const got = await store.agents.get(t, a);
+      expect(got?.name).toBe('v2');
+      expect(got?.mac).toEqual(new Uint8Array(Buffer.alloc(32, 2)));
+      expect(await store.agents.delete(t, a)).toBe(true);
+      expect(await store.agents.delete(t, a)).toBe(false);
+      expect(await store.agents.get(t, a)).toBeUndefined();
+      expect(await store.agents.replace(agent(t, a, 2), 1)).toBe(false);
+    });
+
+    it('pages agents in id order; a full page carries a cursor even when nothing follows; cursors are bound to the partition', async () => {
+      const store = make();
+      const t = id();
+      for (const a of ['a3', 'a1', 'a2']) await store.agents.create(agent(t, a));
+      // The tenant partition also holds the API-key marker: a listing must skip it.
+      await store.apiKeys.put(randomBytes(32).toString('hex'), apiKey(t, 'k1'));
+      const first = await store.agents.list(t, 2);
+      expect(first.items.map((i) => i.agent_id)).toEqual(['a1', 'a2']);
+      const second = await store.agents.list(t, 1, first.next);
+      expect(second.items.map((i) => i.agent_id)).toEqual(['a3']);
+      expect(second.next).toBeDefined();
+      const third = await store.agents.list(t, 1, second.next);
+      expect(third).toEqual({ items: [], next: undefined });
+      expect((await store.agents.list(t, 10)).next).toBeUndefined();
+      await expect(store.agents.list(id(), 2, first.next)).rejects.toBeInstanceOf(ValidationError);
+      await expect(store.agents.list(t, 2, 'not-a-cursor')).rejects.toBeInstanceOf(ValidationError);
+    });
+  });
+
+  describe('API keys', () => {
+    it('stores a key hash once, marks the tenant, and replaces an item only while it carries the MAC read', async () => {
+      const store = make();
+      const [hash, t] = [randomBytes(32).toString('hex'), id()];
+      const record = apiKey(t, 'k1');
+      expect(await store.apiKeys.tenantHasKey(t)).toBe(false);
+      expect(await store.apiKeys.put(hash, record)).toBe(true);
+      expect(await store.apiKeys.put(hash, { ...record, tenant: 'other' })).toBe(false);
+      expect(await store.apiKeys.tenantHasKey(t)).toBe(true);
+      expect((await store.apiKeys.get(hash))?.tenant).toBe(t);
+      expect(await store.apiKeys.replaceUnverified(hash, { ...record, ...mac(3) }, Buffer.alloc(32, 2))).toBe(false);
+      expect(await store.apiKeys.replaceUnverified(hash, { ...record, ...mac(3) }, undefined)).toBe(false);
+      expect(await store.apiKeys.replaceUnverified(hash, { ...record, ...mac(3) }, Buffer.alloc(32, 1))).toBe(true);
+      expect((await store.apiKeys.get(hash))?.mac).toEqual(new Uint8Array(Buffer.alloc(32, 3)));
+      const bare = randomBytes(32).toString('hex');
+      expect(await store.apiKeys.replaceUnverified(bare, record, undefined)).toBe(false);
+      expect(await store.apiKeys.get(bare)).toBeUndefined();
+    });
+
+    it('indexes keys per tenant by key id, lists them in key-id order, and revokes a key only for its tenant', async () => {
+      const store = make();
+      const t = id();
+      const hashes = ['k2', 'k1', 'k3'].map((k) => [k, randomBytes(32).toString('hex')] as const);
+      for (const [k, hash] of hashes) expect(await store.apiKeys.put(hash, apiKey(t, k, k === 'k3' ? 'member' : 'admin'))).toBe(true);
+      expect(await store.apiKeys.putIndex('ff', apiKey(t, 'k1'))).toBe(false);
+      const first = await store.apiKeys.list(t, 2);
+      expect(first.items.map((i) => [i.key_id, i.role])).toEqual([
+        ['k1', 'admin'],
+        ['k2', 'admin'],
+      ]);
+      expect((await store.apiKeys.list(t, 2, first.next)).items.map((i) => i.key_id)).toEqual(['k3']);
+      const [, h2] = hashes[0] as readonly [string, string];
+      expect(await store.apiKeys.getIndex(t, 'k2')).toMatchObject({ key_hash: h2, name: 'key k2' });
+      expect(await store.apiKeys.delete(id(), 'k2', h2)).toBe(false);
+      expect((await store.apiKeys.get(h2))?.tenant).toBe(t);
+      expect(await store.apiKeys.delete(t, 'k2', h2)).toBe(true);
+      expect(await store.apiKeys.get(h2)).toBeUndefined();
+      expect(await store.apiKeys.getIndex(t, 'k2')).toBeUndefined();
+      expect(await store.apiKeys.delete(t, 'k2', h2)).toBe(false);
+      // The tenant's agents listing never shows its key entries.
+      expect((await store.agents.list(t, 10)).items).toEqual([]);
+    });
+  });
+
+  describe('profiles', () => {
+    it('guards writes by generation, record version and settings version', async () => {
+      const store = make();
+      const [t, a, s] = [id(), id(), slot()];
+      expect(await store.profiles.create(profile(t, a, s))).toBe(true);
+      expect(await store.profiles.create(profile(t, a, s))).toBe(false);
+      expect(await store.profiles.rewrite(profile(t, a, s, 1, 2), { generation: 1, record_version: 1 })).toBe(true);
+      expect(await store.profiles.rewrite(profile(t, a, s, 1, 3), { generation: 1, record_version: 1 })).toBe(false);
+      const patched = await store.profiles.patchSettings(t, a, s, { description: 'd', allowed_hosts: ['api.example.com'] }, { generation: 1, settings_version: 0 }, NOW);
+      expect(patched).toMatchObject({ description: 'd', allowed_hosts: ['api.example.com'], settings_version: 1, record_version: 2 });
+      expect(await store.profiles.patchSettings(t, a, s, { description: 'e' }, { generation: 1, settings_version: 0 }, NOW)).toBeUndefined();
+      expect(await store.profiles.replace(profile(t, a, s, 2, 3), { generation: 1, record_version: 2, settings_version: 0 })).toBe(false);
+      expect(await store.profiles.replace(profile(t, a, s, 2, 3), { generation: 1, record_version: 2, settings_version: 1 })).toBe(true);
+      const item = await store.profiles.get(t, a, s);
+      expect(item).toMatchObject({ generation: 2, record_version: 3, settings_version: 0, auth_type: 'custom' });
+      expect(item?.description).toBeUndefined();
+      expect(item?.fields.password).toEqual(new Uint8Array([1, 2, 3, 3]));
+      expect(await store.profiles.patchSettings(id(), a, s, { active: false }, { generation: 1, settings_version: 0 }, NOW)).toBeUndefined();
+    });
+
+    it('removes settings patched to null and leaves the rest', async () => {
+      const store = make();
+      const [t, a, s] = [id(), id(), slot()];
+      await store.profiles.create({ ...profile(t, a, s), description: 'keep?', allowed_methods: ['GET'] });
+      const out = await store.profiles.patchSettings(t, a, s, { description: null, active: false }, { generation: 1, settings_version: 0 }, NOW);
+      expect(out?.description).toBeUndefined();
+      expect(out?.active).toBe(false);
+      expect(out?.allowed_methods).toEqual(['GET']);
+    });
+
+    it('rewrites in place: sets a new expiry, keeps the old one otherwise, removes policy absent from the record, keeps counters', async () => {
+      const store = make();
+      const [t, a, s] = [id(), id(), slot()];
+      await store.profiles.create({ ...profile(t, a, s), token_expires_at: '2030-01-01T00:00:00.000Z', allowed_hosts: ['a.example'] });
+      await store.profiles.recordUse(t, a, s, 1, use());
+      await store.profiles.rewrite(profile(t, a, s, 1, 2), { generation: 1, record_version: 1 });
+      let item = await store.profiles.get(t, a, s);
+      expect(item).toMatchObject({ token_expires_at: '2030-01-01T00:00:00.000Z', use_count: 1, record_version: 2 });
+      expect(item?.allowed_hosts).toBeUndefined();
+      await store.profiles.rewrite({ ...profile(t, a, s, 1, 3), token_expires_at: '2031-01-01T00:00:00.000Z' }, { generation: 1, record_version: 2 });
+      item = await store.profiles.get(t, a, s);
+      expect(item?.token_expires_at).toBe('2031-01-01T00:00:00.000Z');
+    });
+
+    it('counts uses of the current generation only, per day, dropping stale days', async () => {
+      const store = make();
+      const [t, a, s] = [id(), id(), slot()];
+      await store.profiles.create({ ...profile(t, a, s), daily_uses: { '20251220': { run: 4 } } });
+      expect(await store.profiles.recordUse(t, a, s, 1, use('20260101'))).toBe(true);
+      expect(await store.profiles.recordUse(t, a, s, 1, { ...use('20260101', [{ day: '20251220', kind: 'run' }]), kind: 'run', inFlightUntil: '2026-01-01T00:05:00.000Z' })).toBe(true);
+      expect(await store.profiles.recordUse(t, a, s, 2, use())).toBe(false);
+      expect(await store.profiles.recordUse(id(), a, s, 1, use())).toBe(false);
+      const item = await store.profiles.get(t, a, s);
+      expect(item).toMatchObject({ use_count: 2, last_used_at: NOW, in_flight_until: '2026-01-01T00:05:00.000Z' });
+      expect(item?.daily_uses).toEqual({ '20260101': { proxy: 1, run: 1 } });
+    });
+
+    it('records tests and token errors for the current generation only', async () => {
+      const store = make();
+      const [t, a, s] = [id(), id(), slot()];
+      await store.profiles.create(profile(t, a, s));
+      expect(await store.profiles.recordTest(t, a, s, 1, NOW, false)).toBe(true);
+      expect(await store.profiles.recordTest(t, a, s, 2, NOW, true)).toBe(false);
+      expect(await store.profiles.recordTokenError(t, a, s, 1, 'token endpoint answered 401', NOW)).toBe(true);
+      expect(await store.profiles.get(t, a, s)).toMatchObject({ last_test_ok: false, last_tested_at: NOW, last_error: 'token endpoint answered 401' });
+      expect(await store.profiles.recordTokenError(t, a, s, 1, undefined, NOW)).toBe(true);
+      const item = await store.profiles.get(t, a, s);
+      expect(item?.last_error).toBeUndefined();
+      expect(item?.last_error_at).toBeUndefined();
+      expect(await store.profiles.recordTokenError(t, a, slot(), 1, undefined, NOW)).toBe(false);
+    });
+
+    it('lists in slot order, knows whether any exist, and deletes an agent partition counting each kind', async () => {
+      const store = make();
+      const [t, a] = [id(), id()];
+      expect(await store.profiles.hasAny(t, a)).toBe(false);
+      const slots = ['0a', '0b', '0c'].map((p) => p + slot().slice(2));
+      for (const s of [...slots].reverse()) await store.profiles.create(profile(t, a, s));
+      await store.sessions.save(t, a, slots[0] as string, session(1, 1), undefined);
+      const first = await store.profiles.list(t, a, 2);
+      expect(first.items.map((p) => p.slot)).toEqual(slots.slice(0, 2));
+      expect((await store.profiles.list(t, a, 2, first.next)).items.map((p) => p.slot)).toEqual(slots.slice(2));
+      expect(await store.profiles.hasAny(t, a)).toBe(true);
+      expect(await store.profiles.delete(t, a, slots[1] as string)).toBe(true);
+      expect(await store.profiles.delete(t, a, slots[1] as string)).toBe(false);
+      expect(await store.profiles.deleteAllOfAgent(t, a)).toEqual({ profiles: 2, sessions: 1, other: 0 });
+      expect(await store.profiles.hasAny(t, a)).toBe(false);
+      expect(await store.profiles.deleteAllOfAgent(t, a)).toEqual({ profiles: 0, sessions: 0, other: 0 });
+    });
+
+    it('deletes partitions larger than one batch', async () => {
+      const store = make();
+      const [t, a] = [id(), id()];
+      await Promise.all(Array.from({ length: 30 }, () => store.profiles.create(profile(t, a, slot()))));
+      expect(await store.profiles.deleteAllOfAgent(t, a)).toEqual({ profiles: 30, sessions: 0, other: 0 });
+    });
+  });
+
+  describe('sessions and the profile context', () => {
+    it('saves a session only over the one read, and loads agent, profile and session in one call', async () => {
+      const store = make();
+      const [t, a, s] = [id(), id(), slot()];
+      await store.agents.create(agent(t, a));
+      await store.profiles.create(profile(t, a, s));
+      expect(await store.sessions.save(t, a, s, session(1, 1), undefined)).toBe(true);
+      expect(await store.sessions.save(t, a, s, session(1, 2), undefined)).toBe(false);
+      expect(await store.sessions.save(t, a, s, session(1, 2), { version: 9, generation: 1 })).toBe(false);
+      expect(await store.sessions.save(t, a, s, session(1, 2), { version: 1, generation: 1 })).toBe(true);
+      const ctx = await store.profileContext.load(t, a, s, { withSession: true });
+      expect(ctx.agent?.agent_id).toBe(a);
+      expect(ctx.profile?.slot).toBe(s);
+      expect(ctx.session?.version).toBe(2);
+      expect((await store.profileContext.load(t, a, s)).session).toBeUndefined();
+      const agentOnly = await store.profileContext.load(t, a);
+      expect([agentOnly.agent?.agent_id, agentOnly.profile]).toEqual([a, undefined]);
+      expect(await store.profileContext.load(t, id(), s, { withSession: true })).toEqual({ agent: undefined, profile: undefined, session: undefined });
+    });
+
+    it('orders blind saves by (profile_created_at, generation) so a late run of an older profile never overwrites', async () => {
+      const store = make();
+      const [t, a, s] = [id(), id(), slot()];
+      const older = '2026-01-01T00:00:00.000Z';
+      const newer = '2026-01-02T00:00:00.000Z';
+      expect(await store.sessions.save(t, a, s, session(2, 1, newer), undefined)).toBe(true);
+      expect(await store.sessions.save(t, a, s, session(5, 1, older), undefined)).toBe(false);
+      expect(await store.sessions.save(t, a, s, session(2, 1, newer), undefined)).toBe(false);
+      expect(await store.sessions.save(t, a, s, session(3, 1, newer), undefined)).toBe(true);
+      // Keep the current generation's session; delete only older ones, and only exactly what was written.
+      expect(await store.sessions.deleteOlderThan(t, a, s, { generation: 3, profile_created_at: newer })).toBe(false);
+      expect(await store.sessions.deleteIfWritten(t, a, s, { version: 2, generation: 3, profile_created_at: newer })).toBe(false);
+      expect(await store.sessions.deleteIfWritten(t, a, s, { version: 1, generation: 3, profile_created_at: newer })).toBe(true);
+      await store.sessions.save(t, a, s, session(1, 1), undefined);
+      expect(await store.sessions.deleteOlderThan(t, a, s, { generation: 1, profile_created_at: newer })).toBe(true);
+      expect(await store.sessions.deleteOlderThan(t, a, s, { generation: 1, profile_created_at: newer })).toBe(false);
+      await store.sessions.save(t, a, s, session(1, 1, older), undefined);
+      await store.sessions.delete(t, a, s);
+      await store.sessions.delete(t, a, s);
+      expect((await store.profileContext.load(t, a, s, { withSession: true })).session).toBeUndefined();
+    });
+  });
+
+  describe('runs, run jobs and grants', () => {
+    it('moves a run only from the states named, and hides a run past its TTL', async () => {
+      const store = make();
+      const sid = randomUUID();
+      const base = { tenant: id(), agent_id: 'a', session_id: sid, created_at: NOW, expires_at: 2_000 };
+      expect(await store.runs.create({ ...base, status: 'queued' })).toBe(true);
+      expect(await store.runs.create({ ...base, status: 'queued' })).toBe(false);
+      expect(await store.runs.transition(sid, ['running'], 'failed', {})).toBe(false);
+      expect(await store.runs.transition(sid, ['queued'], 'running', { started_at: NOW })).toBe(true);
+      expect(await store.runs.transition(sid, ['queued', 'running'], 'succeeded', { result: new Uint8Array([7]), finished_at: NOW })).toBe(true);
+      expect(await store.runs.get(sid, 1_000)).toMatchObject({ status: 'succeeded', started_at: NOW, finished_at: NOW, result: new Uint8Array([7]) });
+      expect(await store.runs.get(sid, 2_000)).toBeUndefined();
+      expect(await store.runs.transition(randomUUID(), ['queued'], 'running', {})).toBe(false);
+    });
+
+    it('stores a run job once, hides it past its TTL, deletes idempotently', async () => {
+      const store = make();
+      const sid = randomUUID();
+      const job = { v: 1, tenant: 't', agent_id: 'a', session_id: sid, encrypted_key: new Uint8Array([1]), ciphertext: new Uint8Array([2]), expires_at: 2_000 };
+      expect(await store.runJobs.create(job)).toBe(true);
+      expect(await store.runJobs.create(job)).toBe(false);
+      expect((await store.runJobs.get(sid, 1_999))?.ciphertext).toEqual(new Uint8Array([2]));
+      expect(await store.runJobs.get(sid, 2_000)).toBeUndefined();
+      await store.runJobs.delete(sid);
+      await store.runJobs.delete(sid);
+      expect(await store.runJobs.get(sid, 0)).toBeUndefined();
+    });
+
+    it('writes a grant once and deletes it', async () => {
+      const store = make();
+      const idHex = randomBytes(16).toString('hex');
+      const grant = {
+        id_hex: idHex,
+        tenant: 't',
+        agent_id: 'a',
+        slot: slot(),
+        generation: 1,
+        profile_created_at: NOW,
+        session_id: randomUUID(),
+        deadline_ms: 1,
+        server_key_id: '00'.repeat(8),
+        sealed: new Uint8Array([5]),
+        expires_at: 1,
+      };
+      expect(await store.grants.create(grant)).toBe(true);
+      expect(await store.grants.create(grant)).toBe(false);
+      expect(await store.grants.get(idHex)).toMatchObject({ tenant: 't', sealed: new Uint8Array([5]) });
+      await store.grants.delete(idHex);
+      expect(await store.grants.get(idHex)).toBeUndefined();
+    });
+  });
+
+  describe('OAuth token cache', () => {
+    it('takes the lease on the version read only, lets an ended lease be taken over, and stores or fails only under the lease', async () => {
+      const store = make();
+      const ref = { tenant: id(), agentId: 'a', slotHex: slot() };
+      expect(await store.oauthTokens.get(ref)).toBeUndefined();
+      expect(await store.oauthTokens.takeLease(ref, 1, 'x', 1_000, 2_000)).toBe(false);
+      expect(await store.oauthTokens.takeLease(ref, undefined, 'one', 1_000, 2_000)).toBe(true);
+      expect(await store.oauthTokens.takeLease(ref, undefined, 'two', 1_000, 2_000)).toBe(false);
+      expect(await store.oauthTokens.takeLease(ref, 1, 'two', 1_500, 2_500)).toBe(false);
+      expect(await store.oauthTokens.storeFailure(ref, 'two', 'm', 3_000)).toBe(false);
+      expect(await store.oauthTokens.storeFailure(ref, 'one', 'endpoint answered 500', 3_000)).toBe(true);
+      expect(await store.oauthTokens.get(ref)).toMatchObject({ version: 2, error_message: 'endpoint answered 500', error_until: 3_000 });
+      expect((await store.oauthTokens.get(ref))?.lease_id).toBeUndefined();
+      expect(await store.oauthTokens.takeLease(ref, 2, 'three', 1_000, 2_000)).toBe(true);
+      // A lease that ended before now may be taken over.
+      expect(await store.oauthTokens.takeLease(ref, 3, 'four', 2_001, 9_000)).toBe(true);
+      const token = { blob: new Uint8Array([9]), token_expires_at: 10, refresh_at: 5, expires_at: 99, generation: 1, record_version: 1, profile_created_at: NOW };
+      expect(await store.oauthTokens.storeToken(ref, 'three', token)).toBe(false);
+      expect(await store.oauthTokens.storeToken(ref, 'four', token)).toBe(true);
+      const item = await store.oauthTokens.get(ref);
+      expect(item).toMatchObject({ version: 5, blob: new Uint8Array([9]), token_expires_at: 10, generation: 1 });
+      expect([item?.lease_id, item?.lease_until, item?.error_message, item?.error_until]).toEqual([undefined, undefined, undefined, undefined]);
+    });
+  });
+
+  describe('audit', () => {
+    it('writes every view and pages each newest first, with filters applied after the limit', async () => {
+      const store = make();
+      const t = id();
+      for (let i = 0; i < 7; i++) await store.audit.write(auditRecord(t, i, { action: i % 3 === 0 ? 'rotate' : 'run', ...(i === 6 ? { slot: undefined } : {}) }));
+      await store.audit.write(auditRecord(t, 7, { expires_at: 500 }));
+      await store.audit.write(auditRecord(t, 8, { agent_id: 'other', slot: undefined, profile: undefined }));
+      const q = { tenant: t, nowSeconds: 1_000 };
+      const ids = (r: { records: AuditRecord[] }) => r.records.map((x) => x.id);
+      const first = await store.audit.query({ ...q, limit: 3 });
+      expect(ids(first)).toEqual(['id0008', 'id0006', 'id0005']);
+      const second = await store.audit.query({ ...q, limit: 3, cursor: first.next });
+      expect(ids(second)).toEqual(['id0004', 'id0003', 'id0002']);
+      const third = await store.audit.query({ ...q, limit: 3, cursor: second.next });
+      expect(ids(third)).toEqual(['id0001', 'id0000']);
+      expect(third.next).toBeUndefined();
+      expect(ids(await store.audit.query({ ...q, agentId: 'bot', limit: 50 }))).toEqual(['id0006', 'id0005', 'id0004', 'id0003', 'id0002', 'id0001', 'id0000']);
+      expect(ids(await store.audit.query({ ...q, agentId: 'bot', slot: 'aa'.repeat(16), limit: 50 }))).toHaveLength(6);
+      const rotations = await store.audit.query({ ...q, actions: ['rotate'], limit: 2 });
+      expect(ids(rotations)).toEqual(['id0006', 'id0003']);
+      expect(ids(await store.audit.query({ ...q, actions: ['rotate'], limit: 2, cursor: rotations.next }))).toEqual(['id0000']);
+      expect(ids(await store.audit.query({ ...q, since: '2026-01-01T00:00:05', limit: 50 }))).toEqual(['id0008', 'id0006', 'id0005']);
+      await expect(store.audit.query({ ...q, tenant: id(), limit: 1, cursor: first.next })).rejects.toBeInstanceOf(ValidationError);
+    });
+
+    it('scans the stored audit items of a tenant, raw', async () => {
+      const store = make();
+      const t = id();
+      await store.audit.write(auditRecord(t, 1));
+      const items: Record<string, unknown>[] = [];
+      for await (const item of store.audit.scanAll(t)) items.push(item);
+      expect(items.map((i) => i.view).sort()).toEqual(['agent', 'profile', 'tenant']);
+      expect(items.every((i) => i.entity === 'audit' && i.tenant === t && i.mac === 'ff')).toBe(true);
+    });
+  });
+
+  describe('rate limits', () => {
+    it('admits up to the limit per window and counts nothing it refuses', async () => {
+      const store = make();
+      const t = id();
+      const admitted = [];
+      for (let i = 0; i < 4; i++) admitted.push(await store.rateLimits.take(t, 100, 3, 200));
+      expect(admitted).toEqual([true, true, true, false]);
+      expect(await store.rateLimits.take(t, 101, 3, 201)).toBe(true);
+    });
+  });
+});
