@@ -143,7 +143,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const read = (k: ItemKey): Item | undefined => partitions.get(k.pk)?.get(k.sk);
   const write = (item: Item): void => {
     let p = partitions.get(item.pk);
-    if (!p) partitions.set(item.pk, (p = new Map()));
+    if (!p) {
+      p = new Map();
+      partitions.set(item.pk, p);
+    }
     p.set(item.sk, copy(item));
   };
   const remove = (k: ItemKey): void => {
