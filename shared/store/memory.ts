@@ -73,6 +73,8 @@ export type MemoryStore = Store & {
   readonly meter: RoundTripMeter;
   /** How many items are stored. */
   readonly itemCount: number;
+  /** Copies items in as DynamoDB holds them (keys and attributes, e.g. from a scan of a table): tests start from a table's state. */
+  seed(items: readonly Record<string, unknown>[]): void;
 };
 
 let instances = 0;
@@ -206,6 +208,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       let n = 0;
       for (const p of partitions.values()) n += p.size;
       return n;
+    },
+    seed(items) {
+      for (const item of items) {
+        if (typeof item.pk !== 'string' || typeof item.sk !== 'string') throw new Error('a seeded item needs string pk and sk');
+        write(item as Item);
+      }
     },
 
     agents: {

@@ -35,31 +35,31 @@ export interface InProcessResult {
 type OpName = 'create' | 'update' | 'run';
 
 export async function inProcessCost(runner: BenchRunner, budget: Budget): Promise<InProcessResult> {
-  const fakeIters = budget.quick ? 500 : 3000;
-  const fakeWarm = budget.quick ? 100 : 500;
+  const memIters = budget.quick ? 500 : 3000;
+  const memWarm = budget.quick ? 100 : 500;
   const dynIters = budget.quick ? 200 : 2000;
   const dynWarm = budget.quick ? 50 : 200;
   const floorOf: Record<OpName, () => unknown> = { create: createFloor, update: updateFloor, run: () => runFloor(runner.url) };
 
-  // Both vaults stay up; each operation is measured floor → fake → dynalite back to back, so a
+  // Both vaults stay up; each operation is measured floor → in-memory store → dynalite back to back, so a
   // change of load on the machine hits a figure and its floor alike.
-  const fakeVault = await startInProcessVault('fake', runner);
+  const memVault = await startInProcessVault('memory', runner);
   let dynVault: InProcessVault;
   try {
     dynVault = await startInProcessVault('dynalite', runner);
   } catch (err) {
-    await fakeVault.close();
+    await memVault.close();
     throw err;
   }
   const floors = {} as Record<OpName, Summary>;
   const results: Record<string, Record<OpName, Summary>> = {
-    'fake doc client': {} as Record<OpName, Summary>,
+    'in-memory store': {} as Record<OpName, Summary>,
     'dynalite (in memory)': {} as Record<OpName, Summary>,
   };
-  const fakeUs: Record<OpName, number> = { create: 0, update: 0, run: 0 };
+  const memUs: Record<OpName, number> = { create: 0, update: 0, run: 0 };
   try {
     const setups = [
-      { label: 'fake doc client', vault: fakeVault, iterations: fakeIters, warmup: fakeWarm },
+      { label: 'in-memory store', vault: memVault, iterations: memIters, warmup: memWarm },
       { label: 'dynalite (in memory)', vault: dynVault, iterations: dynIters, warmup: dynWarm },
     ];
     const tokens = new Map<InProcessVault, { update: string; run: string }>();
@@ -74,33 +74,33 @@ export async function inProcessCost(runner: BenchRunner, budget: Budget): Promis
       return () => vault.runEvent(t.run);
     };
     for (const op of ['create', 'update', 'run'] as const) {
-      floors[op] = summarize(await timeLoop(fakeIters, fakeWarm, () => undefined, floorOf[op]));
+      floors[op] = summarize(await timeLoop(memIters, memWarm, () => undefined, floorOf[op]));
       for (const { label, vault, iterations, warmup } of setups) {
         vault.use();
-        const fake = vault.fake;
-        fake?.resetCounters();
+        const meter = vault.memory?.meter;
+        meter?.reset();
         const own: number[] = [];
         const prepare = eventFor(vault, op);
         (results[label] as Record<OpName, Summary>)[op] = summarize(
           await timeLoop(iterations, warmup, prepare, async (p, i) => {
-            const before = fake?.selfTimeUs ?? 0;
+            const before = meter?.selfTimeUs ?? 0;
             await call(p);
-            if (fake && i >= warmup) own.push(fake.selfTimeUs - before);
+            if (meter && i >= warmup) own.push(meter.selfTimeUs - before);
           }),
         );
-        if (fake) fakeUs[op] = median(own);
+        if (meter) memUs[op] = median(own);
       }
     }
   } finally {
     await dynVault.close();
-    await fakeVault.close();
+    await memVault.close();
   }
 
   const rows: string[][] = [];
   const json: Record<string, unknown> = {
     floor: {},
     vault: {},
-    fake_store_own_time_per_request: Object.fromEntries(Object.entries(fakeUs).map(([k, v]) => [k, q(v, 'µs')])),
+    memory_store_own_time_per_request: Object.fromEntries(Object.entries(memUs).map(([k, v]) => [k, q(v, 'µs')])),
   };
   const floorLabel: Record<OpName, string> = {
     create: 'HMAC verifier + Extract + 10×(Expand+GCM seal) + commit',
@@ -141,7 +141,7 @@ export async function inProcessCost(runner: BenchRunner, budget: Budget): Promis
       `floors (bare node:crypto, same process): ${Object.entries(floorLabel)
         .map(([k, v]) => `${k} = ${v}`)
         .join('; ')}`,
-      `the fake store's own time inside those figures (median per request): create ${fmt(fakeUs.create)} µs, update ${fmt(fakeUs.update)} µs, run ${fmt(fakeUs.run)} µs`,
+      `the in-memory store's own time inside those figures (median per request): create ${fmt(memUs.create)} µs, update ${fmt(memUs.update)} µs, run ${fmt(memUs.run)} µs`,
       'every request also hashes its API key (SHA-256; the tenant lookup is cached per process) and validates with zod; the run includes a loopback POST to an in-process runner',
     ],
   );
@@ -154,9 +154,9 @@ export async function inProcessCost(runner: BenchRunner, budget: Budget): Promis
 
 export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> {
   // `immediate` latency: commands issued together are in flight together, like real I/O.
-  const vault = await startInProcessVault('fake', runner, 'immediate');
-  const fake = vault.fake;
-  if (!fake) throw new Error('round trips need the fake client');
+  const vault = await startInProcessVault('memory', runner, 'immediate');
+  const meter = vault.memory?.meter;
+  if (!meter) throw new Error('round trips are counted by the in-memory store');
   const upstream = await startEchoUpstream();
   try {
     const proxyToken = await vault.createProfile('rt-proxy', undefined, {
@@ -244,14 +244,14 @@ export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> 
       const p = c.prepared();
       // The limit is high enough never to refuse: the case counts the commands an admitted request sends.
       Object.assign(vault.deps, { config: c.rateLimit ? { ...unlimited, tenantRateLimit: 100_000 } : unlimited });
-      fake.resetCounters();
+      meter.reset();
       try {
         await invokeOk(p);
       } finally {
         Object.assign(vault.deps, { config: unlimited });
       }
-      const commands = fake.totalCommands;
-      const detail = Object.entries(fake.counts)
+      const commands = meter.totalCommands;
+      const detail = Object.entries(meter.counts)
         .map(([k, v]) => `${v}×${k.replace(/Command$/, '')}`)
         .join(' ');
       rows.push([
@@ -259,24 +259,24 @@ export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> 
         String(commands),
         String(c.min.commands),
         fmtRatio(ratio(commands, c.min.commands)),
-        String(fake.waves),
+        String(meter.waves),
         String(c.min.sequential),
-        fmtRatio(ratio(fake.waves, c.min.sequential)),
-        String(fake.maxInFlight),
+        fmtRatio(ratio(meter.waves, c.min.sequential)),
+        String(meter.maxInFlight),
         detail,
       ]);
       json[c.op] = {
         commands: q(commands, 'commands'),
-        sequential_round_trips: q(fake.waves, 'round trips'),
-        max_parallel: q(fake.maxInFlight, 'commands'),
+        sequential_round_trips: q(meter.waves, 'round trips'),
+        max_parallel: q(meter.maxInFlight, 'commands'),
         design_min_commands: q(c.min.commands, 'commands'),
         design_min_sequential: q(c.min.sequential, 'round trips'),
-        by_command: Object.fromEntries(Object.entries(fake.counts).map(([k, v]) => [k, q(v, 'commands')])),
+        by_command: Object.fromEntries(Object.entries(meter.counts).map(([k, v]) => [k, q(v, 'commands')])),
         design_min_is: c.minNote,
       };
     }
     const text = table(
-      '5. DynamoDB commands and sequential round trips per request (counted by the fake document client)',
+      '5. DynamoDB commands and sequential round trips per request (counted by the in-memory store as the DynamoDB implementation sends them)',
       ['request', 'commands', 'min', 'ratio', 'sequential', 'min', 'ratio', 'max ‖', 'commands sent'],
       rows,
       [
@@ -301,12 +301,14 @@ export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> 
 // ---------------------------------------------------------------------------------------------
 
 async function seedFiller(vault: InProcessVault, count: number): Promise<{ seconds: number }> {
-  const TableName = vault.db.tableName;
+  const db = vault.db;
+  if (!db) throw new Error('scale: seeding needs the dynalite vault');
+  const TableName = db.tableName;
   const k = (key: { pk: string; sk: string }) => ({ pk: { S: key.pk }, sk: { S: key.sk } });
   // The low-level client returns the item already marshalled: filler items are copies of a real
   // encrypted profile with their own name and slot, so seeding costs dynalite's work, not ours.
   const template = (
-    await vault.db.client.send(
+    await db.client.send(
       new GetItemCommand({
         TableName,
         Key: k(keys.profile(TENANT, vault.agentId, slotFor(TENANT, vault.agentId, 'scale-0').toString('hex'))),
@@ -334,7 +336,7 @@ async function seedFiller(vault: InProcessVault, count: number): Promise<{ secon
       for (let attempt = 0; requests.length > 0; attempt++) {
         if (attempt > 10) throw new Error('scale: dynalite kept returning unprocessed items');
         if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * attempt));
-        const out = await vault.db.client.send(new BatchWriteItemCommand({ RequestItems: { [TableName]: requests } }));
+        const out = await db.client.send(new BatchWriteItemCommand({ RequestItems: { [TableName]: requests } }));
         requests = (out.UnprocessedItems?.[TableName] ?? []) as typeof requests;
       }
     }

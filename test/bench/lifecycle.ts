@@ -2,7 +2,6 @@ import { writeAudit } from '#shared/audit/log';
 import { slotFor } from '#shared/credentials/profile-keys';
 import { profileEvent, sourceIpRefusal, verifiedProfileRefusal } from '#shared/credentials/policy';
 import type { Caller } from '#shared/deps';
-import { profileRepository } from '#shared/repositories/profiles';
 import { PatchProfileBody } from '#shared/schemas/lifecycle';
 import { patchProfile } from '#shared/services/lifecycle';
 import { handlers, lambdaContext, type Prepared } from './lib/events.ts';
@@ -31,14 +30,14 @@ export async function auditPolicyCost(runner: BenchRunner, budget: Budget): Prom
   const warmup = budget.quick ? 50 : 300;
   const rows: string[][] = [];
   const json: Record<string, unknown> = {};
-  for (const store of ['fake', 'dynalite'] as const) {
+  for (const store of ['memory', 'dynalite'] as const) {
     const vault = await startInProcessVault(store, runner);
     try {
       const token = await vault.createProfile('audited');
       const caller: Caller = { tenant: TENANT, apiKeyId: 'bench', role: 'admin', sourceIp: '127.0.0.1', requestId: 'bench' };
       const allowList = ['10.0.0.0/8', '192.168.0.0/16', '172.16.0.0/12', '2001:db8::/32', 'fd00::/8', '198.51.100.7', '203.0.113.0/24', '127.0.0.1'];
       await patchProfile(vault.deps, caller, vault.agentId, 'audited', PatchProfileBody.parse({ allowed_source_ips: allowList }));
-      const item = await profileRepository(vault.db).get(TENANT, vault.agentId, slotFor(TENANT, vault.agentId, 'audited').toString('hex'));
+      const item = await vault.deps.store.profiles.get(TENANT, vault.agentId, slotFor(TENANT, vault.agentId, 'audited').toString('hex'));
       if (!item) throw new Error('bench profile missing');
       vault.use();
       const full = summarize(await timeLoop(iterations, warmup, () => vault.runEvent(token), (p) => call(p)));
@@ -49,7 +48,7 @@ export async function auditPolicyCost(runner: BenchRunner, budget: Budget): Prom
         }),
       );
       const without = full.median - part.median;
-      const label = store === 'fake' ? 'fake doc client' : 'dynalite (in memory)';
+      const label = store === 'memory' ? 'in-memory store' : 'dynalite (in memory)';
       rows.push([label, String(full.n), fmt(full.median), fmt(part.median), fmt(without), fmtRatio(ratio(full.median, without))]);
       json[label] = {
         run_with_audit_and_policy_median: q(full.median, 'µs'),

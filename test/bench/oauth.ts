@@ -31,7 +31,7 @@ export async function oauthSingleFlight(runner: BenchRunner, budget: Budget): Pr
   // The endpoint answers after 100 ms, so the 50 uses really overlap the fetch.
   const tokens = await startTokenServer({ delayMs: 100 });
   const vault = await startInProcessVault('dynalite', runner);
-  const otherDb = createDb({ dynamoEndpoint: vault.endpoint, region: 'local', tableName: vault.db.tableName });
+  const otherDb = createDb({ dynamoEndpoint: vault.endpoint, region: 'local', tableName: vault.deps.config.tableName });
   const other: Deps = { ...vault.deps, store: dynamoStore(otherDb) };
   const profileBody = {
     auth_type: 'oauth2_client_credentials',

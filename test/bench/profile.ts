@@ -40,7 +40,7 @@ function where(url: string, line: number): string {
 function category(url: string): string {
   if (url.includes('/shared/crypto/')) return 'vault crypto code (shared/crypto, JS part)';
   if (url.startsWith('node:internal/crypto') || url === 'node:crypto') return 'node:crypto (JS layer + OpenSSL natives)';
-  if (url.includes('/test/bench/')) return 'bench harness (fake store, loop)';
+  if (url.includes('/test/bench/')) return 'bench harness (in-memory store, loop)';
   if (url.includes('/node_modules/zod/')) return 'zod (request + item validation)';
   if (url.includes('/node_modules/@middy/')) return 'middy';
   if (url.includes('/node_modules/@aws-sdk/') || url.includes('/node_modules/@smithy/')) return 'AWS SDK (command objects)';
@@ -114,14 +114,14 @@ export function selfTime(profile: CpuProfile, n: number) {
 }
 
 /**
- * CPU-profiles the in-process hot path (create and upsert-update over the fake document
- * client), writes the .cpuprofile (open it in Chrome DevTools) and prints the top self-time
+ * CPU-profiles the in-process hot path (create and upsert-update over the in-memory
+ * store), writes the .cpuprofile (open it in Chrome DevTools) and prints the top self-time
  * functions for each loop.
  */
 export async function cpuProfile(file: string, budget: Budget): Promise<string> {
   const iterations = budget.quick ? 1000 : 5000;
   const runner = await startBenchRunner();
-  const vault = await startInProcessVault('fake', runner);
+  const vault = await startInProcessVault('memory', runner);
   const session = new Session();
   session.connect();
   let out = '';
@@ -153,7 +153,7 @@ export async function cpuProfile(file: string, budget: Budget): Promise<string> 
       writeFileSync(target, JSON.stringify(profile));
       const { top, areas } = selfTime(profile, 25);
       out += table(
-        `CPU profile: ${name}, ${iterations} calls over the fake document client, ${fmt((wall * 1000) / iterations)} µs/call wall (profiler on) — ${target}`,
+        `CPU profile: ${name}, ${iterations} calls over the in-memory store, ${fmt((wall * 1000) / iterations)} µs/call wall (profiler on) — ${target}`,
         ['self time by area', 'self ms', 'share'],
         areas.map((a) => [a.area, fmt(a.ms), `${(a.share * 100).toFixed(1)}%`]),
       );

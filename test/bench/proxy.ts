@@ -34,7 +34,7 @@ export async function proxyLatency(runner: BenchRunner, budget: Budget): Promise
   const warmup = budget.quick ? 30 : 150;
   const upstream = await startEchoUpstream();
   const vault = await startInProcessVault('dynalite', runner);
-  const fakeVault = await startInProcessVault('fake', runner);
+  const memVault = await startInProcessVault('memory', runner);
   try {
     const profile = {
       auth_type: 'bearer',
@@ -42,19 +42,19 @@ export async function proxyLatency(runner: BenchRunner, budget: Budget): Promise
       allowed_hosts: [`127.0.0.1:${upstream.port}`],
     };
     const token = await vault.createProfile('bench-proxy', undefined, profile);
-    const fakeToken = await fakeVault.createProfile('bench-proxy', undefined, profile);
+    const memToken = await memVault.createProfile('bench-proxy', undefined, profile);
     const url = `${upstream.url}/v1/items`;
     const event = (v: typeof vault, t: string) => apiEvent('POST', '/v1/proxy', { agent_id: v.agentId, auth_token: t, method: 'GET', url }, v.headers());
     const parsed = new URL(url);
-    const samples = { direct: [] as number[], client: [] as number[], fake: [] as number[], proxy: [] as number[] };
+    const samples = { direct: [] as number[], client: [] as number[], memory: [] as number[], proxy: [] as number[] };
     const ops: [keyof typeof samples, () => Promise<unknown>][] = [
       ['direct', () => directGet(url)],
       ['client', () => sendOutbound({ url: parsed, method: 'GET', headers: {}, timeoutMs: 5_000, maxResponseBytes: 1 << 20, allowPrivate: true })],
       [
-        'fake',
+        'memory',
         () => {
-          fakeVault.use();
-          return invokeOk(event(fakeVault, fakeToken));
+          memVault.use();
+          return invokeOk(event(memVault, memToken));
         },
       ],
       [
@@ -73,12 +73,12 @@ export async function proxyLatency(runner: BenchRunner, budget: Budget): Promise
       }
       upstream.seen.length = 0; // the echo server keeps what it saw; the bench does not need it
     }
-    const s = { direct: summarize(samples.direct), client: summarize(samples.client), fake: summarize(samples.fake), proxy: summarize(samples.proxy) };
+    const s = { direct: summarize(samples.direct), client: summarize(samples.client), memory: summarize(samples.memory), proxy: summarize(samples.proxy) };
     const added = median(samples.proxy) - median(samples.direct);
     const rows = [
       ['direct GET (node:http)', fmt(s.direct.median), fmt(s.direct.p99), '×1.00'],
       ['outbound client alone (DNS pin + SSRF guard)', fmt(s.client.median), fmt(s.client.p99), fmtRatio(ratio(s.client.median, s.direct.median))],
-      ['POST /v1/proxy (handler, in-memory store: the vault\'s own cost)', fmt(s.fake.median), fmt(s.fake.p99), fmtRatio(ratio(s.fake.median, s.direct.median))],
+      ['POST /v1/proxy (handler, in-memory store: the vault\'s own cost)', fmt(s.memory.median), fmt(s.memory.p99), fmtRatio(ratio(s.memory.median, s.direct.median))],
       ['POST /v1/proxy (handler, dynalite)', fmt(s.proxy.median), fmt(s.proxy.p99), fmtRatio(ratio(s.proxy.median, s.direct.median))],
     ];
     const text = table(
@@ -86,7 +86,7 @@ export async function proxyLatency(runner: BenchRunner, budget: Budget): Promise
       ['call', 'median', 'p99', 'ratio to direct'],
       rows,
       [
-        `added by the proxy (median): ${fmt(added)} µs on dynalite, ${fmt(median(samples.fake) - median(samples.direct))} µs on the in-memory store — API-key check (cached), zod,`,
+        `added by the proxy (median): ${fmt(added)} µs on dynalite, ${fmt(median(samples.memory) - median(samples.direct))} µs on the in-memory store — API-key check (cached), zod,`,
         '  one BatchGet (agent + profile) and the usage update,',
         '  token verification, HKDF + AES-GCM decrypt, injection, and redaction of the answer. The upstream is an in-process echo server.',
         `${iterations} interleaved iterations after ${warmup} warm-up.`,
@@ -97,7 +97,7 @@ export async function proxyLatency(runner: BenchRunner, budget: Budget): Promise
       json: {
         direct: { median: q(s.direct.median, 'µs'), p99: q(s.direct.p99, 'µs') },
         outbound_client: { median: q(s.client.median, 'µs'), p99: q(s.client.p99, 'µs') },
-        proxy_in_memory_store: { median: q(s.fake.median, 'µs'), p99: q(s.fake.p99, 'µs') },
+        proxy_in_memory_store: { median: q(s.memory.median, 'µs'), p99: q(s.memory.p99, 'µs') },
         proxy: { median: q(s.proxy.median, 'µs'), p99: q(s.proxy.p99, 'µs') },
         added_median: q(added, 'µs'),
         ratio_to_direct: q(ratio(s.proxy.median, s.direct.median), 'ratio'),
@@ -106,7 +106,7 @@ export async function proxyLatency(runner: BenchRunner, budget: Budget): Promise
     };
   } finally {
     await vault.close();
-    await fakeVault.close();
+    await memVault.close();
     await upstream.close();
   }
 }

@@ -1,7 +1,7 @@
 /**
  * `npm run bench` — performance figures for agent-vault, each paired with a floor measured in
  * the same run and printed as a ratio:
- *   1. in-process cost per operation (handler exports + fake document client / in-memory dynalite)
+ *   1. in-process cost per operation (handler exports + the in-memory store / in-memory dynalite)
  *      vs bare node:crypto doing the same cryptographic work;
  *   2. HTTP load on the local server (child process, autocannon) vs bare dynalite calls;
  *   3. scale: latency with 100,000 profiles (quick: 10,000) vs 10 profiles;

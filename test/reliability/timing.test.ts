@@ -1,22 +1,21 @@
 /**
  * Timing: an unknown profile id, a wrong secret and a token of another agent must take the same
  * time in `openProfile` (DESIGN.md §2: "Unknown id, wrong secret and wrong agent answer
- * identically"). The reads are replaced by deterministic in-memory lookups (the agent through a
- * fake document client, the profile passed to openProfile as read) so database noise does not
+ * identically"). The reads are replaced by deterministic in-memory lookups (the agent through the
+ * in-memory store, the profile passed to openProfile as read) so database noise does not
  * drown the verification work; many
  * interleaved samples are compared with generous bounds, and a failed comparison is measured once
  * more before it counts, so a loaded machine does not make the test flaky. VAULT_LONG_TESTS=1 adds
  * the same comparison through a real dynalite read.
  */
 import { randomBytes } from 'node:crypto';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { Db } from '#shared/clients';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { slotFor } from '#shared/credentials/profile-keys';
 import { formatToken, parseToken } from '#shared/crypto/token';
 import { ProfileNotFoundError } from '#shared/errors';
 import type { ProfileItem } from '#shared/schemas/items';
 import { profileRepository } from '#shared/repositories/profiles';
+import { memoryStore } from '#shared/store/memory';
 import { createAgent } from '#shared/services/agents';
 import { createProfile } from '#shared/services/profiles';
 import { openProfile } from '#test/support/credentials';
@@ -34,7 +33,7 @@ const CASES: readonly Case[] = ['unknown id', 'wrong secret', 'wrong agent'];
 
 let store: TestDb;
 let deps: TestDeps;
-/** The same dependencies over an in-memory copy of the table (GetItem only). */
+/** The same dependencies over an in-memory copy of the table (shared/store/memory.ts). */
 let memDeps: TestDeps;
 let token: string;
 /** The deterministic stand-in for the repository read: items by tenant, agent and slot. */
@@ -53,19 +52,9 @@ beforeAll(async () => {
     const slotHex = slotFor(TENANT, agentId, 'timed').toString('hex');
     fakeTable.set(`${TENANT}|${agentId}|${slotHex}`, (await profileRepository(store.db).get(TENANT, agentId, slotHex)) as ProfileItem);
   }
-  const items = new Map((await scanAll(store.db)).map((i) => [`${i.pk}|${i.sk}`, i]));
-  const memDb: Db = {
-    ...store.db,
-    doc: {
-      send: async (cmd: unknown) => {
-        if (!(cmd instanceof GetCommand)) throw new Error('the in-memory table only answers GetItem');
-        const key = cmd.input.Key as { pk: string; sk: string };
-        const item = items.get(`${key.pk}|${key.sk}`);
-        return { Item: item ? structuredClone(item) : undefined, $metadata: {} };
-      },
-    } as unknown as Db['doc'],
-  };
-  memDeps = Object.assign(Object.create(Object.getPrototypeOf(deps)), deps, { db: memDb });
+  const mem = memoryStore();
+  mem.seed(await scanAll(store.db));
+  memDeps = { ...deps, store: mem };
 });
 
 afterAll(async () => {

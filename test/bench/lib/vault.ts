@@ -2,17 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { startEmbeddedDynamo } from '#infra/local/embedded-dynamo';
 import { createDb, type Db } from '#shared/clients';
 import { loadConfig } from '#shared/config';
 import { type Deps, resetDeps, setDeps } from '#shared/context';
-import { createLocalDeps } from '#infra/local/deps';
+import { type LocalDeps, createLocalDeps } from '#infra/local/deps';
 import { silentLogger } from '#shared/log';
+import { type MemoryStore, memoryStore } from '#shared/store/memory';
 import { ensureTable } from '#infra/local/table';
 import { ensureApiKey } from '#shared/services/api-keys';
 import { apiEvent, invokeOk, type Prepared } from './events.ts';
-import { FakeDocClient } from './fake-doc.ts';
 
 export const TENANT = 'acme';
 export const FIELDS = Array.from({ length: 10 }, (_, i) => `f${i}`);
@@ -31,9 +30,10 @@ export interface InProcessVault {
   readonly agentId: string;
   /** Agent whose runner also returns a session. */
   readonly sessionAgentId: string;
-  /** The fake document client when `store` is `fake`. */
-  readonly fake?: FakeDocClient;
-  readonly db: Db;
+  /** The in-memory store (with its round-trip meter) when `store` is `memory`. */
+  readonly memory?: MemoryStore;
+  /** The dynalite table when `store` is `dynalite`. */
+  readonly db?: Db;
   readonly endpoint?: string;
   /** Installs this vault's deps as the process-wide deps (the handlers read them per request). */
   use(): void;
@@ -48,35 +48,31 @@ export interface InProcessVault {
 
 /**
  * The vault's real handlers and services, in this process, with the process-wide deps installed
- * via setDeps: over the fake document client (`fake`, the vault's own cost) or over in-memory
- * dynalite on loopback (`dynalite`).
+ * via setDeps: over the in-memory store (`memory`, shared/store/memory.ts: the vault's own cost,
+ * and the DynamoDB round trips each request stands for) or over in-memory dynalite on loopback
+ * (`dynalite`).
  */
 export async function startInProcessVault(
-  store: 'fake' | 'dynalite',
+  store: 'memory' | 'dynalite',
   runner: { url: string; sessionUrl: string },
-  fakeLatency: 'microtask' | 'immediate' = 'microtask',
+  latency: 'microtask' | 'immediate' = 'microtask',
 ): Promise<InProcessVault> {
   const dataDir = mkdtempSync(join(tmpdir(), 'agent-vault-bench-'));
   const tableName = 'bench';
   const config = loadConfig({ VAULT_MODE: 'local', VAULT_DATA_DIR: dataDir, VAULT_TABLE_NAME: tableName });
-  let db: Db;
-  let fake: FakeDocClient | undefined;
+  let db: Db | undefined;
+  let memory: MemoryStore | undefined;
   let embedded: Awaited<ReturnType<typeof startEmbeddedDynamo>> | undefined;
-  if (store === 'fake') {
-    fake = new FakeDocClient(fakeLatency);
-    // The low-level client is never called by the repositories; it only satisfies the Db shape.
-    const client = new DynamoDBClient({
-      region: 'local',
-      endpoint: 'http://127.0.0.1:9',
-      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-    });
-    db = { client, doc: fake.asDocClient(), tableName };
+  let deps: LocalDeps;
+  if (store === 'memory') {
+    memory = memoryStore({ name: tableName, latency });
+    deps = await createLocalDeps(config, { store: memory, log: silentLogger });
   } else {
     embedded = await startEmbeddedDynamo();
     db = createDb({ dynamoEndpoint: embedded.endpoint, region: 'local', tableName });
     await ensureTable(db.client, tableName);
+    deps = await createLocalDeps(config, { db, log: silentLogger });
   }
-  const deps = await createLocalDeps(config, { db, log: silentLogger });
   setDeps(deps);
   const apiKey = `avk_${randomBytes(32).toString('base64url')}`;
   await ensureApiKey(deps, apiKey, TENANT);
@@ -97,7 +93,7 @@ export async function startInProcessVault(
     apiKey,
     agentId: 'bench-agent',
     sessionAgentId: 'bench-session-agent',
-    fake,
+    memory,
     db,
     endpoint: embedded?.endpoint,
     use: () => setDeps(deps),
@@ -117,7 +113,7 @@ export async function startInProcessVault(
     async close() {
       await Promise.race([deps.dispatcher.drain(), new Promise((r) => setTimeout(r, 2_000))]);
       resetDeps();
-      db.client.destroy();
+      db?.client.destroy();
       await embedded?.close();
       rmSync(dataDir, { recursive: true, force: true });
     },

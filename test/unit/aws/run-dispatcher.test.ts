@@ -21,6 +21,7 @@ import {
 } from '#shared/aws/run-dispatcher';
 import type { Db } from '#shared/clients';
 import { dynamoStore } from '#shared/store/dynamodb';
+import { memoryStore } from '#shared/store/memory';
 import { type Config, loadConfig } from '#shared/config';
 import { keys } from '#shared/keys';
 import { runJobRepository } from '#shared/repositories/run-jobs';
@@ -193,9 +194,9 @@ describe('createLambdaRunDispatcher', () => {
   });
 
   it('invokes nothing when the sealed job cannot be stored', async () => {
-    const failing: Db = { ...db, doc: { send: vi.fn().mockRejectedValue(awsError('ProvisionedThroughputExceededException', 400)) } as never };
+    const failing = { runJobs: { ...memoryStore().runJobs, create: vi.fn().mockRejectedValue(awsError('ProvisionedThroughputExceededException', 400)) } };
 
-    await expect(createLambdaRunDispatcher(config, dynamoStore(failing), { now: () => NOW }).dispatch(job)).rejects.toMatchObject({
+    await expect(createLambdaRunDispatcher(config, failing, { now: () => NOW }).dispatch(job)).rejects.toMatchObject({
       name: 'ProvisionedThroughputExceededException',
     });
     expect(lambda).not.toHaveReceivedAnyCommand();

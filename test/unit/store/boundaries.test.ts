@@ -40,6 +40,11 @@ describe('store boundaries', () => {
     expect(unmocked).toEqual([]);
   });
 
+  it('runs the bench over the store interfaces: no DynamoDB commands of its own (cold-start only bundles the client as its floor)', () => {
+    const benchFiles = sources('test/bench').filter((f) => f !== 'test/bench/cold-start.ts');
+    expect(importers(benchFiles, LIB_DYNAMODB)).toEqual([]);
+  });
+
   it('keeps shared/deps.ts types-only, over the Store rather than a database client', () => {
     const text = readFileSync('shared/deps.ts', 'utf8');
     expect(text.match(/^import (?!type )/m)).toBeNull();
