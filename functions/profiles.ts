@@ -1,7 +1,8 @@
 import { routeGroupHandler } from '#shared/http/handler';
 import { created, noContent, ok } from '#shared/http/responses';
 import { AgentId, ProfileName, parseInput } from '#shared/schemas/common';
-import { CreateProfileBody, ListQuery, NativeCreateProfileBody, NativePutProfileBody, UpsertProfileBody } from '#shared/schemas/profiles';
+import { CreateProfileBody, GrantPrincipal, ListQuery, NativeCreateProfileBody, NativePutProfileBody, ShareProfileBody, UpsertProfileBody } from '#shared/schemas/profiles';
+import { shareProfile, unshareProfile } from '#shared/services/sharing';
 import * as profiles from '#shared/services/profiles';
 import { grantOf } from '#shared/http/authenticate';
 import { GrantProxyBody, ProxyBody, TestProfileBody } from '#shared/schemas/proxy';
@@ -24,9 +25,9 @@ export const handler = routeGroupHandler({
   'POST /api/upsert_agent_auth_profile': async ({ deps, caller, body }) =>
     ok(await profiles.upsertProfile(deps, caller.tenant, parseInput(UpsertProfileBody, body), caller)),
 
-  'GET /v1/agents/{agent_id}/auth-profiles': async ({ deps, tenant, params, query }) => {
+  'GET /v1/agents/{agent_id}/auth-profiles': async ({ deps, caller, params, query }) => {
     const { limit, cursor } = parseInput(ListQuery, query, 'query string');
-    return ok(await profiles.listProfiles(deps, tenant, parseInput(AgentId, params.agent_id, 'agent_id'), limit, cursor));
+    return ok(await profiles.listProfiles(deps, caller.tenant, parseInput(AgentId, params.agent_id, 'agent_id'), limit, cursor, caller));
   },
 
   'POST /v1/agents/{agent_id}/auth-profiles': async ({ deps, caller, params, body }) => {
@@ -62,15 +63,10 @@ export const handler = routeGroupHandler({
     return ok(await proxyRequest(deps, caller, parseInput(ProxyBody, body)));
   },
 
-  'GET /v1/agents/{agent_id}/auth-profiles/{name}': async ({ deps, tenant, params }) =>
-    ok(
-      await profiles.getProfileMetadata(
-        deps,
-        tenant,
-        parseInput(AgentId, params.agent_id, 'agent_id'),
-        parseInput(ProfileName, params.name, 'profile name'),
-      ),
-    ),
+  'GET /v1/agents/{agent_id}/auth-profiles/{name}': async ({ deps, caller, params }) => {
+    const { agentId, name } = profileParams(params);
+    return ok(await profiles.getProfileMetadata(deps, caller.tenant, agentId, name, caller));
+  },
 
   'PATCH /v1/agents/{agent_id}/auth-profiles/{name}': async ({ deps, caller, params, body }) => {
     const { agentId, name } = profileParams(params);
@@ -93,6 +89,16 @@ export const handler = routeGroupHandler({
   'GET /v1/agents/{agent_id}/auth-profiles/{name}/usage': async ({ deps, caller, params }) => {
     const { agentId, name } = profileParams(params);
     return ok(await lifecycle.profileUsage(deps, caller, agentId, name));
+  },
+
+  'POST /v1/agents/{agent_id}/auth-profiles/{name}/share': async ({ deps, caller, params, body }) => {
+    const { agentId, name } = profileParams(params);
+    return ok(await shareProfile(deps, caller, agentId, name, parseInput(ShareProfileBody, body)));
+  },
+
+  'DELETE /v1/agents/{agent_id}/auth-profiles/{name}/share/{principal}': async ({ deps, caller, params }) => {
+    const { agentId, name } = profileParams(params);
+    return ok(await unshareProfile(deps, caller, agentId, name, parseInput(GrantPrincipal, params.principal, 'principal')));
   },
 
   'GET /v1/audit': async ({ deps, caller, query }) => ok(await listAudit(deps, caller, parseInput(AuditQuery, query, 'query string'))),

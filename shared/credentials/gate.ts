@@ -2,6 +2,7 @@ import { writeAudit } from '../audit/log.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { ProfileNotFoundError, agentNotFound } from '../errors.ts';
 import { verifiedAgent } from '../integrity.ts';
+import { canRead } from './access.ts';
 import { enforceTenantRateLimit } from '../services/rate-limit.ts';
 import type { AgentItem, SessionItem } from '../schemas/items.ts';
 import {
@@ -93,6 +94,8 @@ export interface PolicyContext {
   readonly agent: AgentItem;
   readonly verified: VerifiedToken;
   readonly now: Date;
+  /** The credential was a run grant (not an auth token presented with an API key). */
+  readonly viaGrant: boolean;
 }
 
 /**
@@ -105,8 +108,18 @@ export type PolicyCheck = (ctx: PolicyContext) => void;
 /** A profile is usable only by the registration of the agent it was created for. */
 const boundToAgentIncarnation: PolicyCheck = ({ agent, verified }) => assertBoundToAgent(verified, agent.incarnation);
 
+/**
+ * The caller's key must have read access to the profile (owner, admin, or a grant:
+ * shared/credentials/access.ts); without it the answer is the same 404 as an unknown token. A
+ * run grant is itself the capability: it was issued to a run whose caller passed this check,
+ * and it dies with the run (its deadline at the latest) or with the profile's generation.
+ */
+const callerMayUse: PolicyCheck = ({ caller, verified, viaGrant }) => {
+  if (!viaGrant && !canRead(caller, verified.item)) throw new ProfileNotFoundError();
+};
+
 /** The checks every use passes, in order. */
-export const POLICY: readonly PolicyCheck[] = [boundToAgentIncarnation];
+export const POLICY: readonly PolicyCheck[] = [boundToAgentIncarnation, callerMayUse];
 
 /**
  * Opens a credential for one use by `caller` (its tenant scopes every read).
@@ -160,7 +173,7 @@ export async function openForUse(
       throw err;
     }
     // Policy.
-    for (const check of POLICY) check({ caller: who, purpose, agent, verified, now });
+    for (const check of POLICY) check({ caller: who, purpose, agent, verified, now, viaGrant: grant !== undefined });
     type = authTypeOf(verified.item);
     config = storedConfig(type, verified.item.auth_config);
     const refusal = verifiedProfileRefusal(verified.item, now) ?? (options.request !== undefined ? outboundRefusal(verified.item, type, config, options.request) : undefined);

@@ -48,6 +48,8 @@ export const routes: readonly RouteDef[] = [
   { method: 'DELETE', path: '/v1/agents/{agent_id}/auth-profiles/{name}', group: 'profiles' },
   { method: 'POST', path: '/v1/agents/{agent_id}/auth-profiles/{name}/rotate', group: 'profiles' },
   { method: 'GET', path: '/v1/agents/{agent_id}/auth-profiles/{name}/usage', group: 'profiles' },
+  { method: 'POST', path: '/v1/agents/{agent_id}/auth-profiles/{name}/share', group: 'profiles' },
+  { method: 'DELETE', path: '/v1/agents/{agent_id}/auth-profiles/{name}/share/{principal}', group: 'profiles' },
   { method: 'GET', path: '/v1/audit', group: 'profiles' },
   { method: 'GET', path: '/v1/runs/{session_id}', group: 'runs' },
   { method: 'GET', path: '/openapi.json', group: 'meta' },

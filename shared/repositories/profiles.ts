@@ -4,7 +4,7 @@ import { PROFILE_PREFIX, SESSION_PREFIX, keys } from '../keys.ts';
 import { ProfileItem, dailyUseAttribute } from '../schemas/items.ts';
 import { isConditionalCheckFailed } from '../errors.ts';
 import { profileToItem as toItem } from '../store/items.ts';
-import type { ProfileRecord, ProfileSettings, ProfileStore, UseToRecord } from '../store/types.ts';
+import type { ProfileRecord, ProfileStore, SettingsChanges, UseToRecord } from '../store/types.ts';
 import { drainBatch } from './batch.ts';
 import { conditional } from './conditional.ts';
 import { queryPage } from './pagination.ts';
@@ -54,7 +54,8 @@ export function profileRepository(db: Db): ProfileStore {
     },
 
     /**
-     * Writes the settings a PATCH changed (only those) and bumps settings_version, if the item is
+     * Writes the settings a PATCH (or the grants a share) changed, only those, and bumps
+     * settings_version, if the item is
      * still at the generation and settings version read; returns the item as written, or
      * undefined if the condition failed. record_version is left alone: it is bound into the
      * sealed values' AAD and the values did not change.
@@ -63,7 +64,7 @@ export function profileRepository(db: Db): ProfileStore {
       tenant: string,
       agentId: string,
       slotHex: string,
-      changes: { readonly [K in keyof ProfileSettings]?: ProfileSettings[K] | null },
+      changes: SettingsChanges,
       read: { generation: number; settings_version: number },
       updatedAt: string,
     ): Promise<ProfileItem | undefined> {
@@ -220,11 +221,24 @@ export function profileRepository(db: Db): ProfileStore {
       );
     },
 
-    /** Deletes the profile (and with it the only thing its token could open); false if absent. */
-    async delete(tenant: string, agentId: string, slotHex: string): Promise<boolean> {
+    /**
+     * Deletes the profile (and with it the only thing its token could open); false if it was not
+     * there or, when `read` is given, if it is no longer at the generation and settings version
+     * read (the version whose permission was checked: a concurrent unshare or replace wins).
+     */
+    async delete(tenant: string, agentId: string, slotHex: string, read?: { generation: number; settings_version: number }): Promise<boolean> {
       return conditional(() =>
         db.doc.send(
-          new DeleteCommand({ TableName, Key: keys.profile(tenant, agentId, slotHex), ConditionExpression: 'attribute_exists(pk)' }),
+          new DeleteCommand({
+            TableName,
+            Key: keys.profile(tenant, agentId, slotHex),
+            ...(read
+              ? {
+                  ConditionExpression: `generation = :g AND ${settingsUnchanged(read.settings_version)}`,
+                  ExpressionAttributeValues: { ':g': read.generation, ':sv': read.settings_version },
+                }
+              : { ConditionExpression: 'attribute_exists(pk)' }),
+          }),
         ),
       );
     },

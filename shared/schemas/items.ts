@@ -100,6 +100,13 @@ function gatherDailyUses(raw: unknown): unknown {
   return { ...raw, daily_uses: daily };
 }
 
+/** A grant on a profile: a key (by key_id) or every member ("role:member") may read or read·write it. */
+export const ProfileGrant = z.object({
+  principal: z.string(),
+  permission: z.enum(['read', 'read_write']),
+});
+export type ProfileGrant = z.infer<typeof ProfileGrant>;
+
 const ProfileItemShape = z.object({
   pk: z.string(),
   sk: z.string(),
@@ -154,7 +161,19 @@ const ProfileItemShape = z.object({
   description: z.string().optional(),
   /** Caller IPs / CIDRs allowed to use the profile (normalised); empty: any. */
   allowed_source_ips: z.array(z.string()).default([]),
-  /** Incremented by every PATCH; whole-item writes (replace, rotate) are conditioned on it so no PATCH is lost. */
+  /**
+   * Who may see and use the profile (shared/credentials/access.ts), in clear (DESIGN.md §5): the
+   * key_id of the API key that created it (absent on profiles from before principals: admins
+   * only), `private` (owner and admins) or `shared` (also the grants), and the grants.
+   */
+  owner: z.string().optional(),
+  visibility: z.enum(['private', 'shared']).optional(),
+  grants: z.array(ProfileGrant).optional(),
+  /**
+   * Incremented by every settings or access change (PATCH, share, unshare); whole-item writes
+   * (replace, rotate) and a member's delete are conditioned on it, so no change is lost and no
+   * permission check goes stale.
+   */
   settings_version: z.int().default(0),
 });
 

@@ -11,6 +11,7 @@ import {
   NativePutProfileBody,
   ProfileList,
   ProfileMetadata,
+  ShareProfileBody,
   UpsertProfileBody,
   UpsertProfileResponse,
 } from './profiles.ts';
@@ -64,6 +65,7 @@ const requestSchemas = {
   TestAuthProfileRequest: TestProfileBody,
   PatchAuthProfileRequest: PatchProfileBody,
   RotateAuthProfileRequest: RotateProfileBody,
+  ShareAuthProfileRequest: ShareProfileBody,
   RunAgentRequest: RunAgentBody,
 } as const;
 
@@ -130,6 +132,8 @@ const operations: Record<string, Operation> = {
   'PATCH /v1/agents/{agent_id}/auth-profiles/{name}': { operationId: 'patchAuthProfile', tag: 'auth-profiles', summary: 'Edit non-secret settings (active, description, allowed source IPs, outbound policy); no token needed', body: 'PatchAuthProfileRequest', response: 'AuthProfile', status: 200 },
   'DELETE /v1/agents/{agent_id}/auth-profiles/{name}': { operationId: 'deleteAgentAuthProfile', tag: 'auth-profiles', summary: 'Delete an auth profile; its token dies at once (409 profile_in_use with the usage summary if used recently or a run may be in flight, unless ?force=true)', status: 204, query: { force: 'true deletes a profile in use' } },
   'POST /v1/agents/{agent_id}/auth-profiles/{name}/rotate': { operationId: 'rotateAuthProfile', tag: 'auth-profiles', summary: 'New token (generation + 1) for the same values; the old token and its session die at once', body: 'RotateAuthProfileRequest', response: 'RotatedAuthProfile', status: 200 },
+  'POST /v1/agents/{agent_id}/auth-profiles/{name}/share': { operationId: 'shareAuthProfile', tag: 'auth-profiles', summary: 'Grant a principal (an API key id or "role:member") read or read_write on the profile (read_write needed; 409 on a concurrent settings or access change)', body: 'ShareAuthProfileRequest', response: 'AuthProfile', status: 200 },
+  'DELETE /v1/agents/{agent_id}/auth-profiles/{name}/share/{principal}': { operationId: 'unshareAuthProfile', tag: 'auth-profiles', summary: "Remove a principal's grant (read_write needed); private again once none is left", response: 'AuthProfile', status: 200 },
   'GET /v1/agents/{agent_id}/auth-profiles/{name}/usage': { operationId: 'getAuthProfileUsage', tag: 'auth-profiles', summary: 'Usage counters and the last 50 uses (refusals included)', response: 'AuthProfileUsage', status: 200 },
   'GET /v1/audit': { operationId: 'listAuditRecords', tag: 'audit', summary: 'The audit log, newest first: every change and every use, refusals included', response: 'AuditPage', status: 200, query: { agent_id: 'Only this agent', profile: 'Only this profile (needs agent_id)', action: 'Only this action', since: 'ISO time: records at or after it', ...page } },
   'GET /v1/runs/{session_id}': { operationId: 'getRun', tag: 'runs', summary: 'Status and result of a run', response: 'Run', status: 200 },

@@ -102,7 +102,23 @@ export const ProfileMetadata = z.object({
   last_used_at: Timestamp.optional(),
   use_count: z.int(),
   ...ProfileLifecycleMetadata.shape,
+  owner: z.string().optional().describe('key_id of the API key that created it; absent on profiles from before principals (admins only)'),
+  visibility: z.enum(['private', 'shared']).describe('private: owner and admins; shared: also the grants'),
+  grants: z.array(z.object({ principal: z.string(), permission: z.enum(['read', 'read_write']) })),
 });
+
+/** A grant's principal: an API key's key_id, or every member key of the tenant. */
+export const GrantPrincipal = z
+  .string()
+  .regex(/^([0-9a-f]{16}|role:member)$/, 'principal must be an API key id (16 hex digits, as GET /v1/api-keys lists it) or "role:member"');
+
+export const ShareProfileBody = z.object({
+  principal: GrantPrincipal,
+  permission: z
+    .enum(['read', 'read_write'], { error: 'permission must be "read" or "read_write"' })
+    .describe('read: see the metadata and use the profile; read_write: also replace/update, rotate, PATCH, share, delete'),
+});
+export type ShareProfileBody = z.infer<typeof ShareProfileBody>;
 
 export const NativeProfileResponse = z.object({
   auth_token: AuthToken,

@@ -1,8 +1,11 @@
 import { queryAudit } from '../audit/log.ts';
 import type { AuditRecord } from '../audit/record.ts';
 import { slotFor } from '../credentials/profile-keys.ts';
+import { assertCanRead } from '../credentials/access.ts';
 import type { Caller, Deps } from '../deps.ts';
+import { ForbiddenError } from '../errors.ts';
 import type { AuditQuery } from '../schemas/audit.ts';
+import { profileNameNotFound, requireNamedProfile } from './lifecycle.ts';
 
 /** A record as GET /v1/audit shows it (its MAC and storage fields stay inside). */
 function toEntry(r: AuditRecord) {
@@ -23,11 +26,29 @@ function toEntry(r: AuditRecord) {
 }
 
 /**
+ * Who may read which view: an admin key every view of its tenant; a member only the view of one
+ * profile it may read (`?agent_id&profile`; without read access the unknown-profile 404), and
+ * 403 forbidden for the tenant and agent views, which span profiles it may not see.
+ */
+async function assertMayReadAudit(deps: Deps, caller: Caller, q: AuditQuery): Promise<void> {
+  if (caller.role === 'admin') return;
+  if (q.agent_id === undefined || q.profile === undefined) {
+    throw new ForbiddenError(
+      `Reading the audit log of a whole tenant or agent needs an admin API key; this key (${caller.apiKeyId}) is a member: name a profile it may read with ?agent_id=…&profile=…`,
+      'forbidden',
+    );
+  }
+  const { agent_id: agentId, profile } = q;
+  assertCanRead(caller, await requireNamedProfile(deps, caller.tenant, agentId, profile), () => profileNameNotFound(agentId, profile));
+}
+
+/**
  * GET /v1/audit: one Query of the narrowest view the filters name (profile → agent → tenant),
- * newest first, paginated by an opaque cursor bound to that view. Every key of a tenant is an
- * admin today; per-profile read permission plugs in here with principals.
+ * newest first, paginated by an opaque cursor bound to that view. Admin keys read every view; a
+ * member key only a profile's it may read (assertMayReadAudit).
  */
 export async function listAudit(deps: Deps, caller: Caller, q: AuditQuery) {
+  await assertMayReadAudit(deps, caller, q);
   const slot = q.profile !== undefined && q.agent_id !== undefined ? slotFor(caller.tenant, q.agent_id, q.profile).toString('hex') : undefined;
   const page = await queryAudit(deps, {
     tenant: caller.tenant,

@@ -1,6 +1,7 @@
 import { verifiedAgent } from '../integrity.ts';
 import { queryAudit, writeAudit } from '../audit/log.ts';
 import { type AuditRecord, USE_ACTIONS } from '../audit/record.ts';
+import { assertCanRead, assertCanWrite } from '../credentials/access.ts';
 import { slotFor } from '../credentials/profile-keys.ts';
 import { isSameSeal, openProfileKeys, openValues, parseTokenOrThrow, sealProfile, assertBoundToAgent, verifyToken } from '../credentials/sealed-profile.ts';
 import { profileEvent } from '../credentials/policy.ts';
@@ -9,7 +10,7 @@ import { expiryFrom, tokenState } from '../credentials/token-state.ts';
 import { type UsageSummary, isInUse, usageSummary } from '../credentials/usage.ts';
 import { newToken } from '../crypto/token.ts';
 import type { Caller, Deps } from '../deps.ts';
-import { ConflictError, NotFoundError, ProfileInUseError, agentNotFound } from '../errors.ts';
+import { ConflictError, NotFoundError, ProfileInUseError, ProfileNotFoundError, agentNotFound } from '../errors.ts';
 import type { ProfileItem } from '../schemas/items.ts';
 import type { PatchProfileBody, RotateProfileBody } from '../schemas/lifecycle.ts';
 import type { ProfileRecord, ProfileSettings } from '../store/types.ts';
@@ -45,11 +46,12 @@ export function lifecycleMetadata(item: LifecycleFields, now: Date) {
   };
 }
 
-const profileNameNotFound = (agentId: string, name: string) =>
+/** The one 404 for a profile name that is unknown — or that the caller may not see. */
+export const profileNameNotFound = (agentId: string, name: string) =>
   new NotFoundError(`No auth profile named "${name}" for agent "${agentId}"`, 'profile_not_found');
 
-/** The agent and the named profile in one read; 404 for either missing. */
-async function requireNamedProfile(deps: Deps, tenant: string, agentId: string, name: string): Promise<ProfileItem> {
+/** The agent and the named profile in one read; 404 for either missing (no permission checked). */
+export async function requireNamedProfile(deps: Deps, tenant: string, agentId: string, name: string): Promise<ProfileItem> {
   const ctx = await deps.store.profileContext.load(tenant, agentId, slotFor(tenant, agentId, name).toString('hex'));
   const agent = verifiedAgent(deps, tenant, agentId, ctx.agent);
   if (!agent) throw agentNotFound(agentId);
@@ -74,6 +76,8 @@ export async function rotateProfile(deps: Deps, caller: Caller, agentId: string,
   const found = token.slot.toString('hex') === slotHex ? ctx.profile : undefined;
   const verified = verifyToken(deps, caller.tenant, agentId, token, found);
   assertBoundToAgent(verified, agent.incarnation);
+  // Rotating needs read_write; without read it is the same 404 as a wrong token.
+  assertCanWrite(caller, verified.item, () => new ProfileNotFoundError(), 'Rotating this auth profile');
   const previous = verified.item;
   const values = openValues(deps, openProfileKeys(deps, verified));
 
@@ -120,7 +124,10 @@ export async function patchProfile(deps: Deps, caller: Caller, agentId: string, 
   if (body.allowed_hosts !== undefined) changes.allowed_hosts = body.allowed_hosts;
   if (body.allowed_path_prefixes !== undefined) changes.allowed_path_prefixes = body.allowed_path_prefixes;
   if (body.allowed_methods !== undefined) changes.allowed_methods = body.allowed_methods;
-  let item = await requireNamedProfile(deps, caller.tenant, agentId, name);
+  const writable = async () =>
+    assertCanWrite(caller, await requireNamedProfile(deps, caller.tenant, agentId, name), () => profileNameNotFound(agentId, name), 'Changing the settings of this auth profile');
+  // Permission is checked on every version read: a PATCH racing an unshare of its caller re-reads and is refused.
+  let item = await writable();
   const repo = deps.store.profiles;
   for (let attempt = 0; attempt < MAX_PATCH_ATTEMPTS; attempt++) {
     const updated = await repo.patchSettings(caller.tenant, agentId, item.slot, changes, item, deps.now().toISOString());
@@ -128,7 +135,7 @@ export async function patchProfile(deps: Deps, caller: Caller, agentId: string, 
       await writeAudit(deps, profileEvent(caller, 'patch', updated, 200, 'ok'));
       return updated;
     }
-    item = await requireNamedProfile(deps, caller.tenant, agentId, name);
+    item = await writable();
   }
   throw new ConflictError(`Auth profile "${name}" is being changed by other requests at the same time; retry`);
 }
@@ -149,7 +156,8 @@ function toUse(r: AuditRecord) {
 
 /** GET .../auth-profiles/{name}/usage: the counters and the last 50 uses (from the profile's audit view; no scan). */
 export async function profileUsage(deps: Deps, caller: Caller, agentId: string, name: string): Promise<UsageSummary & { uses: ReturnType<typeof toUse>[] }> {
-  const item = await requireNamedProfile(deps, caller.tenant, agentId, name);
+  // Read permission (owner, admin or a grant); without it the same 404 as an unknown name.
+  const item = assertCanRead(caller, await requireNamedProfile(deps, caller.tenant, agentId, name), () => profileNameNotFound(agentId, name));
   const page = await queryAudit(deps, { tenant: caller.tenant, agentId, slot: item.slot, actions: USE_ACTIONS, limit: USAGE_LIMIT });
   return { ...usageSummary(item, deps.now()), uses: page.records.map(toUse) };
 }
@@ -160,7 +168,8 @@ export async function profileUsage(deps: Deps, caller: Caller, agentId: string, 
  * with its usage summary unless `force` is set.
  */
 export async function deleteProfileChecked(deps: Deps, caller: Caller, agentId: string, name: string, force: boolean): Promise<void> {
-  const item = await requireNamedProfile(deps, caller.tenant, agentId, name);
+  const notFound = () => profileNameNotFound(agentId, name);
+  const item = assertCanWrite(caller, await requireNamedProfile(deps, caller.tenant, agentId, name), notFound, 'Deleting this auth profile');
   const now = deps.now();
   if (!force && isInUse(item, now, deps.config.inUseWindowMs)) {
     const hours = deps.config.inUseWindowMs / 3_600_000;
@@ -176,8 +185,16 @@ export async function deleteProfileChecked(deps: Deps, caller: Caller, agentId: 
   // removed by it, and a run saving after it finds the profile gone when it checks after saving
   // (saveSession in services/runs.ts) and removes its own.
   const sessions = deps.store.sessions;
+  // An admin deletes whatever is there; anyone else only the version whose permission was checked
+  // (a concurrent unshare, replace or PATCH makes it 409, to be read again).
+  const repo = deps.store.profiles;
   await sessions.delete(caller.tenant, agentId, item.slot);
-  if (!(await deps.store.profiles.delete(caller.tenant, agentId, item.slot))) throw profileNameNotFound(agentId, name);
+  if (!(await repo.delete(caller.tenant, agentId, item.slot, caller.role === 'admin' ? undefined : item))) {
+    if (caller.role !== 'admin' && (await repo.get(caller.tenant, agentId, item.slot))) {
+      throw new ConflictError(`Auth profile "${name}" was changed (replaced, re-shared or patched) while it was being deleted; read it again and retry`);
+    }
+    throw notFound();
+  }
   await sessions.delete(caller.tenant, agentId, item.slot);
   await writeAudit(deps, profileEvent(caller, 'delete', item, 204, 'ok'));
 }

@@ -13,9 +13,10 @@ import { newToken } from '../crypto/token.ts';
 import { writeAudit } from '../audit/log.ts';
 import { expiryFrom } from '../credentials/token-state.ts';
 import type { Caller, Deps } from '../deps.ts';
+import { assertCanRead, assertCanWrite, canRead, newProfileAccess, systemCaller } from '../credentials/access.ts';
 import { profileEvent } from '../credentials/policy.ts';
-import { deleteProfileChecked, lifecycleMetadata } from './lifecycle.ts';
-import { ConflictError, NotFoundError, ValidationError, agentNotFound } from '../errors.ts';
+import { deleteProfileChecked, lifecycleMetadata, profileNameNotFound } from './lifecycle.ts';
+import { ConflictError, ProfileNotFoundError, ValidationError, agentNotFound } from '../errors.ts';
 import * as z from 'zod';
 import { assertAuthDataLimits, parseInput } from '../schemas/common.ts';
 import { type OutboundPolicy, OutboundPolicyFields } from '../credentials/outbound-policy.ts';
@@ -104,6 +105,7 @@ async function writeFresh(
   authData: Readonly<Record<string, string>>,
   shouldSave: boolean,
   spec: ProfileSpec,
+  caller: Caller,
   previous?: ProfileItem,
   tokenExpiresAt?: string,
 ): Promise<{ token: string; record: ProfileRecord; written: boolean }> {
@@ -120,15 +122,19 @@ async function writeFresh(
     use_count: 0,
     ...spec,
     token_expires_at: tokenExpiresAt,
-    // A replace is a new profile under the same name: new token, no usage; its settings stay.
+    // A replace is a new profile under the same name: new token, no usage; its settings, owner
+    // and grants stay. A create belongs to the caller's key, private.
     ...(previous
       ? {
           active: previous.active,
           description: previous.description,
           allowed_source_ips: previous.allowed_source_ips,
+          owner: previous.owner,
+          visibility: previous.visibility,
+          grants: previous.grants,
           settings_version: previous.settings_version,
         }
-      : {}),
+      : newProfileAccess(caller)),
   });
   const repo = deps.store.profiles;
   const written = previous ? await repo.replace(record, previous) : await repo.create(record);
@@ -161,9 +167,6 @@ function withWarnings<R extends { record: ProfileRecord }>(agent: AgentItem, res
   return warnings ? { ...result, warnings } : result;
 }
 
-/** The caller of a service called without one (the admin CLI, tests): the vault itself. */
-const systemCaller = (tenant: string): Caller => ({ tenant, apiKeyId: 'system', role: 'admin' });
-
 /** Audits a change that was written; a record that cannot be written answers 503 (the change stands). */
 function auditChange(deps: Deps, caller: Caller, action: 'create' | 'replace' | 'update', record: ProfileRecord) {
   return writeAudit(deps, profileEvent(caller, action, record, 200, 'ok'));
@@ -190,7 +193,7 @@ export async function createProfileRecord(
   const agent = await requireAgent(deps, tenant, body.agent_id);
   const spec = validateProfileInput(agent, body.auth_type ?? 'custom', body.auth_config, body.auth_data, policyOf(body));
   const expiresAt = expiryFrom(deps.now(), body.expires_in_hours);
-  const created = await writeFresh(deps, tenant, agent, body.name, body.auth_data, body.should_save_session ?? false, spec, undefined, expiresAt);
+  const created = await writeFresh(deps, tenant, agent, body.name, body.auth_data, body.should_save_session ?? false, spec, caller, undefined, expiresAt);
   if (!created.written && !(await landedAnyway(deps, created.record))) {
     throw new ConflictError(
       `An auth profile named "${body.name}" already exists for agent "${agent.agent_id}"; use /api/upsert_agent_auth_profile to replace or update it`,
@@ -245,7 +248,7 @@ export async function upsertProfileRecord(
   // An update's keys are checked after the token: which keys are valid depends on the type of
   // the profile, known only from a verified read.
   if (parsed) {
-    const updated = await updateInPlace(deps, tenant, agent, body, parsed, ctx.profile, expiresAt);
+    const updated = await updateInPlace(deps, tenant, agent, body, parsed, ctx.profile, expiresAt, caller);
     await auditChange(deps, caller, 'update', updated.record);
     return updated;
   }
@@ -263,6 +266,8 @@ export async function upsertProfileRecord(
   };
   for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
     const existing = attempt === 0 ? ctx.profile : await repo.get(tenant, agent.agent_id, slotHex);
+    // Replacing needs read_write; a profile the caller cannot see answers as if unknown.
+    if (existing) assertCanWrite(caller, existing, () => profileNameNotFound(agent.agent_id, name), 'Replacing this auth profile');
     // The previous attempt's write may have landed with its answer lost: then it is the result.
     if (lost && isSameSeal(existing, lost.record)) {
       await dropOlderSession(deps, lost.record);
@@ -270,7 +275,7 @@ export async function upsertProfileRecord(
     }
     const shouldSave = body.should_save_session ?? existing?.should_save_session ?? false;
     const spec = validateProfileInput(agent, authType, body.auth_config, body.auth_data, policyOf(body, existing));
-    const attemptResult = await writeFresh(deps, tenant, agent, name, body.auth_data, shouldSave, spec, existing, expiresAt);
+    const attemptResult = await writeFresh(deps, tenant, agent, name, body.auth_data, shouldSave, spec, caller, existing, expiresAt);
     const type = existing ? 'replace' : 'create';
     if (attemptResult.written) {
       // A session saved after our read came from a run, which checks the profile after saving
@@ -295,10 +300,13 @@ async function updateInPlace(
   token: { slot: Buffer; secret: Buffer },
   found: ProfileItem | undefined,
   tokenExpiresAt: string | undefined,
+  caller: Caller,
 ): Promise<{ auth_token: string; name: string; type: 'update'; record: ProfileRecord; warnings?: string[] }> {
   // An edit, not a use: the gate's verify → binding policy → decrypt stages, without counting a use.
   const verified = verifyToken(deps, tenant, agent.agent_id, token, found);
   assertBoundToAgent(verified, agent.incarnation);
+  // Updating needs read_write; without read it is the same 404 as a wrong token.
+  assertCanWrite(caller, verified.item, () => new ProfileNotFoundError(), 'Updating this auth profile');
   const opened = openProfileKeys(deps, verified);
   const { item } = opened;
   if (body.name !== undefined && body.name !== item.name) {
@@ -357,24 +365,36 @@ export function toMetadata(item: Omit<ProfileItem, 'pk' | 'sk' | 'entity'>, now:
     last_used_at: item.last_used_at,
     use_count: item.use_count,
     ...lifecycleMetadata(item, now),
+    owner: item.owner,
+    visibility: item.visibility ?? 'private',
+    grants: item.grants ?? [],
   };
 }
 
-const profileNameNotFound = (agentId: string, name: string) =>
-  new NotFoundError(`No auth profile named "${name}" for agent "${agentId}"`, 'profile_not_found');
+export { profileNameNotFound };
 
-export async function getProfileMetadata(deps: Deps, tenant: string, agentId: string, name: string): Promise<ProfileMetadata> {
+/** A profile's metadata (read permission needed: without it, the same 404 as an unknown name). */
+export async function getProfileMetadata(
+  deps: Deps,
+  tenant: string,
+  agentId: string,
+  name: string,
+  caller: Caller = systemCaller(tenant),
+): Promise<ProfileMetadata> {
   await requireAgent(deps, tenant, agentId);
   const item = await deps.store.profiles.get(tenant, agentId, slotFor(tenant, agentId, name).toString('hex'));
-  if (!item) throw profileNameNotFound(agentId, name);
-  return toMetadata(item, deps.now());
+  return toMetadata(assertCanRead(caller, item, () => profileNameNotFound(agentId, name)), deps.now());
 }
 
-export async function listProfiles(deps: Deps, tenant: string, agentId: string, limit: number, cursor?: string) {
+/**
+ * One page of the profiles the caller may see. The page is read first and filtered after, so a
+ * member's page may hold fewer than `limit` profiles (even none) while next_cursor goes on.
+ */
+export async function listProfiles(deps: Deps, tenant: string, agentId: string, limit: number, cursor?: string, caller: Caller = systemCaller(tenant)) {
   await requireAgent(deps, tenant, agentId);
   const page = await deps.store.profiles.list(tenant, agentId, limit, cursor);
   const now = deps.now();
-  return { profiles: page.items.map((i) => toMetadata(i, now)), next_cursor: page.next };
+  return { profiles: page.items.filter((i) => canRead(caller, i)).map((i) => toMetadata(i, now)), next_cursor: page.next };
 }
 
 /**

@@ -59,6 +59,15 @@ export type ProfileSettings = Pick<
   'active' | 'description' | 'allowed_source_ips' | 'allowed_hosts' | 'allowed_path_prefixes' | 'allowed_methods'
 >;
 
+/**
+ * Who may use the profile besides its owner and the admins (share, unshare): written through the
+ * same conditional settings write as a PATCH, so both bump the one settings_version.
+ */
+export type ProfileAccessSettings = Pick<ProfileItem, 'visibility' | 'grants'>;
+
+/** What one conditional settings write may change (null or undefined: removed): PATCH's settings and share's grants. */
+export type SettingsChanges = { readonly [K in keyof (ProfileSettings & ProfileAccessSettings)]?: (ProfileSettings & ProfileAccessSettings)[K] | null };
+
 /** One use to count (see ProfileStore.recordUse). */
 export interface UseToRecord {
   readonly kind: UseKind;
@@ -182,14 +191,14 @@ export interface ProfileStore {
   /** Replaces the whole profile (replace, rotate) if it is still at the generation, record version and settings version read. */
   replace(r: ProfileRecord, read: { generation: number; record_version: number; settings_version: number }): Promise<boolean>;
   /**
-   * Writes the settings a PATCH changed (null or undefined: removed) and bumps settings_version,
-   * if still at the generation and settings version read; the item as written, or undefined.
+   * Writes the settings a PATCH (or the grants a share) changed and bumps settings_version, if
+   * still at the generation and settings version read; the item as written, or undefined.
    */
   patchSettings(
     tenant: string,
     agentId: string,
     slotHex: string,
-    changes: { readonly [K in keyof ProfileSettings]?: ProfileSettings[K] | null },
+    changes: SettingsChanges,
     read: { generation: number; settings_version: number },
     updatedAt: string,
   ): Promise<ProfileItem | undefined>;
@@ -201,8 +210,11 @@ export interface ProfileStore {
   recordTest(tenant: string, agentId: string, slotHex: string, generation: number, at: string, ok: boolean): Promise<boolean>;
   /** OAuth2: records why the last token fetch failed, or (message undefined) removes that record. */
   recordTokenError(tenant: string, agentId: string, slotHex: string, generation: number, message: string | undefined, at: string): Promise<boolean>;
-  /** Deletes the profile; false if absent. */
-  delete(tenant: string, agentId: string, slotHex: string): Promise<boolean>;
+  /**
+   * Deletes the profile; false if absent or, with `read`, no longer at the generation and
+   * settings version read (the version whose permission was checked).
+   */
+  delete(tenant: string, agentId: string, slotHex: string, read?: { generation: number; settings_version: number }): Promise<boolean>;
   /** One page of an agent's profiles, in slot order. */
   list(tenant: string, agentId: string, limit: number, cursor?: string): Promise<Page<ProfileItem>>;
   hasAny(tenant: string, agentId: string): Promise<boolean>;

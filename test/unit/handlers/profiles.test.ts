@@ -394,6 +394,9 @@ describe('native profile routes', () => {
         'token_state',
         'allowed_source_ips',
         'uses_last_7_days',
+        'owner',
+        'visibility',
+        'grants',
       ].sort(),
     );
     expect(res.text).not.toContain('canary-');
