@@ -393,10 +393,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
             },
           ) !== undefined,
         ),
-      delete: (tenant, agentId, slotHex) =>
+      delete: (tenant, agentId, slotHex, at) =>
         send('DeleteCommand', () => {
           const k = keys.profile(tenant, agentId, slotHex);
-          if (!read(k)) return false;
+          const cur = read(k);
+          // With `at`: only the version whose permission was checked (as the DynamoDB condition).
+          if (!cur || (at && (cur.generation !== at.generation || !settingsAt(cur, at.settings_version)))) return false;
           remove(k);
           return true;
         }),

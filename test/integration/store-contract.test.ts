@@ -207,6 +207,19 @@ describe.each(implementations)('store contract: %s', (_name, make) => {
       expect(await store.profiles.patchSettings(id(), a, s, { active: false }, { generation: 1, settings_version: 0 }, NOW)).toBeUndefined();
     });
 
+    it('writes grants through the settings write (one version), and a checked delete only at the version read', async () => {
+      const store = make();
+      const [t, a, s] = [id(), id(), slot()];
+      await store.profiles.create({ ...profile(t, a, s), owner: 'aaaaaaaaaaaaaaaa', visibility: 'private', grants: [] });
+      const shared = await store.profiles.patchSettings(t, a, s, { grants: [{ principal: 'role:member', permission: 'read' }], visibility: 'shared' }, { generation: 1, settings_version: 0 }, NOW);
+      expect(shared).toMatchObject({ owner: 'aaaaaaaaaaaaaaaa', visibility: 'shared', grants: [{ principal: 'role:member', permission: 'read' }], settings_version: 1 });
+      expect(await store.profiles.delete(t, a, s, { generation: 1, settings_version: 0 })).toBe(false);
+      expect(await store.profiles.get(t, a, s)).toBeDefined();
+      expect(await store.profiles.delete(t, a, s, { generation: 1, settings_version: 1 })).toBe(true);
+      expect(await store.profiles.get(t, a, s)).toBeUndefined();
+      expect(await store.profiles.delete(t, a, s)).toBe(false);
+    });
+
     it('removes settings patched to null and leaves the rest', async () => {
       const store = make();
       const [t, a, s] = [id(), id(), slot()];
