@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '#test/support/net';
+import { startTestRunner } from '#test/support/runner';
+import { startEchoUpstream } from '#test/support/upstream';
+import { startTestVault } from '#test/support/vault';
 
 /**
  * The README's walk-through, run as written: every ```sh block of the "Walk-through (curl)"
@@ -18,6 +21,16 @@ function walkthroughBlocks(): string[] {
   const end = README.indexOf('\n## ', start + 1);
   const section = README.slice(start, end);
   return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+}
+
+/** The ```bash block of the "Run grants" section: the call a runner makes with its grant. */
+function runnerGrantBlock(): string {
+  const start = README.indexOf('### Run grants');
+  const end = README.indexOf('\n### ', start + 1);
+  const blocks = [...README.slice(start, end).matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+  const block = blocks.find((b) => b.includes('$GRANT'));
+  if (!block) throw new Error('the Run grants section has no ```bash block using $GRANT');
+  return block;
 }
 
 function bash(script: string, env: Record<string, string>, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -58,7 +71,7 @@ describe('README walk-through', () => {
     expect(all).toMatch(/until curl -sf \$VAULT\/healthz/);
     expect(all).toMatch(/field\(\) \{/);
     expect(all).toContain('curl -sS --fail-with-body');
-    expect(all).toMatch(/^kill \$RUNNER_PID \$ECHO_PID$/m);
+    expect(all).toMatch(/^kill \$RUNNER_PID \$PROXY_RUNNER_PID \$ECHO_PID$/m);
     expect(all).toMatch(/^npm run -s stop$/m);
     expect(all).toMatch(/^rm -rf "\$\{VAULT_DATA_DIR:-\.data\}"$/m);
   });
@@ -70,8 +83,9 @@ describe('README walk-through', () => {
     const port = await freePort();
     const runnerPort = await freePort();
     const echoPort = await freePort();
+    const proxyRunnerPort = await freePort();
 
-    const out = await bash(`set -eo pipefail\n${walkthroughBlocks().join('\n')}`, { PORT: String(port), RUNNER_PORT: String(runnerPort), ECHO_PORT: String(echoPort), VAULT_DATA_DIR: dataDir }, 150_000);
+    const out = await bash(`set -eo pipefail\n${walkthroughBlocks().join('\n')}`, { PORT: String(port), RUNNER_PORT: String(runnerPort), ECHO_PORT: String(echoPort), PROXY_RUNNER_PORT: String(proxyRunnerPort), VAULT_DATA_DIR: dataDir }, 150_000);
 
     const log = `exit ${out.code}\n--- stdout\n${out.stdout}\n--- stderr\n${out.stderr}`;
     expect(out.code, log).toBe(0);
@@ -85,6 +99,10 @@ describe('README walk-through', () => {
     expect(out.stdout).toContain(' (HTTP 404)');
     expect(out.stdout).toMatch(/"generation":2/);
     expect(out.stdout).toMatch(/\\"saw\\":\\"\[REDACTED\]\\"/); // step 8: the proxied call, its echo redacted
+    // step 9: the sample runner with a run grant, its call through the proxy, the echo redacted
+    expect(out.stdout).toMatch(/"agent_output":\{"delivery":"proxy","upstream_status":200,"upstream_body":"\{\\"saw\\":\\"\[REDACTED\]\\"\}"/);
+    expect(out.stdout).toMatch(/signature ok, proxy delivery, GET 127\.0\.0\.1:\d+ → upstream 200/);
+    expect(out.stdout + out.stderr).not.toContain('sk-mail-456');
     expect(out.stdout).toMatch(/"code":"host_not_allowed"/);
     expect(out.stdout).toContain(' (HTTP 403)');
     expect(out.stdout).toMatch(/"ok":true/);
@@ -94,6 +112,7 @@ describe('README walk-through', () => {
     await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
     await expect(fetch(`http://127.0.0.1:${runnerPort}/run`)).rejects.toThrow();
     await expect(fetch(`http://127.0.0.1:${echoPort}/`)).rejects.toThrow();
+    await expect(fetch(`http://127.0.0.1:${proxyRunnerPort}/run`)).rejects.toThrow();
     expect(existsSync(dataDir)).toBe(false);
     expect(out.stdout).toMatch(/stopped agent-vault pid \d+ \(port \d+\)/);
   });
@@ -111,5 +130,33 @@ describe('README walk-through', () => {
     expect(good).toMatchObject({ code: 0, stdout: 'avt_x\n' });
     expect(empty.code).toBe(1);
     expect(empty.stderr).toContain('(no answer)');
+  });
+
+  it("runs the Run grants section's runner curl as written, inside a real run: the upstream gets the credential, the runner a redacted answer", async () => {
+    const block = runnerGrantBlock();
+    const [vault, upstream] = await Promise.all([startTestVault(), startEchoUpstream()]);
+    let shell: Awaited<ReturnType<typeof bash>> | undefined;
+    const runner = await startTestRunner(async (call) => {
+      shell = await bash(`set -eo pipefail\n${block}`, { GRANT: call.body.grant, PROXY_URL: call.body.proxy_url, API_URL: upstream.url }, 20_000);
+      return { body: { output: { exit: shell.code } } };
+    });
+    try {
+      const secret = 'sk-readme-grant-789';
+      await vault.call('POST', '/v1/agents', { agent_id: 'grant-bot', name: 'g', input_args: [], runner: { type: 'webhook', url: runner.url }, credential_delivery: 'proxy' });
+      const p = await vault.call('POST', '/v1/agents/grant-bot/auth-profiles', { name: 'p', auth_type: 'bearer', auth_data: { token: secret }, allowed_hosts: [`127.0.0.1:${upstream.port}`] });
+      expect(p.status, p.text).toBe(201);
+
+      const run = await vault.call('POST', '/run_agent', { agent_id: 'grant-bot', auth_token: p.json.auth_token, run_async: false });
+
+      const log = `exit ${shell?.code}\n--- stdout\n${shell?.stdout}\n--- stderr\n${shell?.stderr}`;
+      expect(run.json.agent_output, log).toEqual({ exit: 0 });
+      const answer = JSON.parse(shell?.stdout ?? '');
+      expect(answer).toMatchObject({ status: 200, body_encoding: 'utf8' });
+      expect(answer.body).toContain('[REDACTED]');
+      expect(shell?.stdout).not.toContain(secret);
+      expect(upstream.seen.at(-1)).toMatchObject({ method: 'GET', path: '/v1/items', headers: { authorization: `Bearer ${secret}` } });
+    } finally {
+      await Promise.all([vault.close(), upstream.close(), runner.close()]);
+    }
   });
 });
