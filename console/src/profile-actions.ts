@@ -39,10 +39,19 @@ interface Usage {
 
 const profileUrl = (p: Profile) => path`/v1/agents/${p.agent_id}/auth-profiles/${p.name}`;
 const tokenInput = (testId: string) => h('input', { type: 'password', autocomplete: 'off', required: true, 'data-testid': testId, placeholder: 'avt_…' });
-const errorText = (err: unknown) => (err instanceof ApiError ? `${err.message} (${err.status} ${err.code})` : String(err));
+/** Whether `err` is the vault's 409 for a write that lost a race with another change of the profile. */
+export const isRace = (err: unknown): boolean => err instanceof ApiError && err.status === 409 && err.code === 'conflict';
+
+/** An action's error as text: the vault's message and code; a lost race says to reload first. */
+export const errorText = (err: unknown) =>
+  isRace(err)
+    ? `Changed by someone else since this page was loaded: reload it to see the current state, then try again. (${(err as ApiError).message})`
+    : err instanceof ApiError
+      ? `${err.message} (${err.status} ${err.code})`
+      : String(err);
 
 /** Submits `form` once at a time; `run` gets the notice to report on. */
-function onSubmit(form: HTMLFormElement, msg: ReturnType<typeof notice>, run: () => Promise<void>): void {
+export function onSubmit(form: HTMLFormElement, msg: ReturnType<typeof notice>, run: () => Promise<void>): void {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const button = form.querySelector('button[type="submit"]') as HTMLButtonElement | null;

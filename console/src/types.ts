@@ -11,17 +11,12 @@ export type ApiKey = z.infer<typeof ApiKeySchema>;
 export type CreatedApiKey = z.infer<typeof CreatedApiKeySchema>;
 
 /**
- * Profile metadata as listed today, plus the fields the typed-profile and lifecycle APIs add.
- * Those are optional here: the console shows a column or a detail only when the API returns it.
+ * Profile metadata as GET …/auth-profiles[/{name}] returns it: type and config, policy, usage,
+ * lifecycle, and access (owner, visibility, grants). Never a value.
  */
-export type Profile = ProfileMetadata & {
-  readonly auth_type?: string;
-  readonly auth_config?: Readonly<Record<string, unknown>>;
-  readonly visibility?: string;
-  readonly active?: boolean;
-  readonly token_expires_at?: string;
-  readonly owner?: string;
-};
+export type Profile = ProfileMetadata;
+/** One grant on a profile: a key (by key_id) or every member ("role:member"), read or read_write. */
+export type Grant = ProfileMetadata['grants'][number];
 
 export interface Page<T> {
   readonly next_cursor?: string;

@@ -72,7 +72,7 @@ describe.skipIf(!hasChromium())('browser console: API keys and sharing (headless
     const table = admin.getByTestId('api-keys-table');
     await table.waitFor();
     expect(await table.locator('th').allTextContents()).toEqual(['Name', 'Role', 'Key id', 'Created', '']);
-    const [bootstrap] = await keyIds();
+    const bootstrap = (await keyIds()).find((k) => k.name === 'bootstrap key');
     const row = table.locator('tbody tr', { hasText: bootstrap?.key_id ?? '?' });
     expect(await row.locator('[data-badge]').allTextContents()).toEqual(['this console', 'admin']);
     expect(await admin.content()).not.toContain(vault.apiKey);
@@ -148,11 +148,120 @@ describe.skipIf(!hasChromium())('browser console: API keys and sharing (headless
     await member.waitForURL(/#\/sign-in$/);
   });
 
-  it('never put a key in a URL or localStorage, and broke no policy', async () => {
+  // Sharing: a bearer profile of the bootstrap admin, shared read-only with a member key.
+  const AGENT = 'crm-bot';
+  const PROFILE = 'svc';
+  const PROFILE_URL = `/v1/agents/${AGENT}/auth-profiles/${PROFILE}`;
+  let bob = { api_key: '', key_id: '' };
+  let svcToken = '';
+  const adminProfilePage = async () => {
+    await admin.goto(`${vault.url}/console/#/agents/${AGENT}/profiles/${PROFILE}`);
+    await admin.getByTestId('access').waitFor();
+  };
+
+  it("shows a profile's owner and visibility, and shares it read-only with a member key picked from the list", async () => {
+    const agent = await vault.call('POST', '/v1/agents', { agent_id: AGENT, name: 'CRM bot', input_args: [{ name: 'query' }], runner: { type: 'webhook', url: 'http://127.0.0.1:9/run' } });
+    expect(agent.status).toBe(201);
+    const created = await vault.call('POST', `/v1/agents/${AGENT}/auth-profiles`, { name: PROFILE, auth_type: 'bearer', auth_data: { token: 'canary-share-3b1f' } });
+    expect(created.status).toBe(201);
+    svcToken = created.json.auth_token;
+    const minted = await vault.call('POST', '/v1/api-keys', { name: 'bob', role: 'member' });
+    expect(minted.status).toBe(201);
+    bob = minted.json;
+    const bootstrap = (await keyIds()).find((k) => k.name === 'bootstrap key');
+
+    await adminProfilePage();
+    const access = admin.getByTestId('access');
+    const owner = (await access.locator('dd').first().textContent()) ?? '';
+    expect(owner).toContain(`bootstrap key (admin) ${bootstrap?.key_id}`);
+    expect(owner).toContain('you');
+    expect(await admin.getByTestId('your-access').textContent()).toBe('Read·Write (admin)');
+    expect(await admin.getByTestId('visibility').textContent()).toContain('private');
+    expect(await access.textContent()).toContain('Not shared');
+
+    await admin.getByTestId('share-principal').selectOption(bob.key_id);
+    await admin.getByTestId('share-permission').selectOption('read');
+    await admin.getByTestId('share-profile').click();
+
+    const row = admin.getByTestId('grants-table').locator('tbody tr');
+    await expect.poll(() => row.count()).toBe(1);
+    expect(await row.locator('td').allTextContents()).toEqual([`bob (member) ${bob.key_id}`, 'Read', 'Remove']);
+    expect(await admin.getByTestId('visibility').textContent()).toContain('shared');
+    expect((await vault.call('GET', PROFILE_URL)).json).toMatchObject({ visibility: 'shared', grants: [{ principal: bob.key_id, permission: 'read' }] });
+    await shot(admin, 'profile-share');
+  });
+
+  it('lets the member see the shared profile, and shows the vault refusing its rotate and delete', async () => {
+    await signIn(member, bob.api_key);
+    await member.goto(`${vault.url}/console/#/agents/${AGENT}`);
+    await expect.poll(() => member.getByTestId('profiles-table').locator('tbody tr td').first().textContent()).toBe(PROFILE);
+    await member.getByTestId('profile-link').click();
+    await member.getByRole('heading', { name: `Profile ${PROFILE}` }).waitFor();
+    // A member's console has no key listing: principals show as key ids, and it says why.
+    expect(await member.getByTestId('access').textContent()).toContain('The key listing is for admins');
+    expect(await member.getByTestId('your-access').textContent()).toBe('Read (shared): its writes will be refused');
+
+    await member.getByTestId('rotate-token').fill(svcToken);
+    await member.getByTestId('rotate-profile').click();
+    await expect.poll(() => member.locator('.notice-error').first().textContent()).toMatch(/needs read_write permission.*\(403 forbidden\)/);
+    await member.getByTestId('delete-profile').click();
+    await member.getByTestId('delete-profile').click();
+    await expect.poll(() => member.locator('.notice-error').last().textContent()).toContain('needs read_write permission');
+    await shot(member, 'profile-member-refused');
+
+    const after = await vault.call('GET', PROFILE_URL);
+    expect(after.status).toBe(200);
+    expect(after.json.generation).toBe(1); // not rotated
+    const run = await vault.call('POST', '/run_agent', { agent_id: AGENT, auth_token: svcToken, run_async: false }, { apiKey: bob.api_key });
+    // Read is enough to use it (the refusals were the writes only): the vault went as far as the runner.
+    expect(run.status).toBe(200);
+    expect(run.json.error_message).toContain('runner could not be reached');
+  });
+
+  it('shows a share that lost a race as "changed by someone else", with a Reload', async () => {
+    await adminProfilePage();
+    // The vault answers a share that lost its conditional write with 409 conflict; which request
+    // wins a real race is timing, so this one answer is the vault's own body, served once.
+    await admin.route(`**${PROFILE_URL}/share`, (route) =>
+      route.fulfill({
+        status: 409,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'conflict', message: `Auth profile "${PROFILE}" was changed by another request while its grants were being changed; read it again and retry` } }),
+      }),
+      { times: 1 },
+    );
+    await admin.getByTestId('share-principal').selectOption('role:member');
+    await admin.getByTestId('share-profile').click();
+
+    await expect.poll(() => admin.getByTestId('access').locator('.notice-error').textContent()).toContain('Changed by someone else since this page was loaded: reload it');
+    const reload = admin.getByTestId('access-reload');
+    expect(await reload.isVisible()).toBe(true);
+    await reload.click();
+    await expect.poll(() => admin.getByTestId('access').locator('.notice-error').count()).toBe(0);
+    expect((await vault.call('GET', PROFILE_URL)).json.grants).toEqual([{ principal: bob.key_id, permission: 'read' }]);
+  });
+
+  it("removes the grant after a confirmation; the profile is gone from the member's list", async () => {
+    await admin.getByTestId(`unshare-${bob.key_id}`).click();
+    expect((await vault.call('GET', PROFILE_URL)).json.grants).toHaveLength(1); // one click only arms it
+    await admin.getByTestId(`unshare-${bob.key_id}`).click();
+
+    await expect.poll(() => admin.getByTestId('access').textContent()).toContain('Not shared');
+    expect(await admin.getByTestId('visibility').textContent()).toContain('private');
+    expect((await vault.call('GET', PROFILE_URL)).json).toMatchObject({ visibility: 'private', grants: [] });
+    await member.goto(`${vault.url}/console/#/agents/${AGENT}`);
+    await member.getByText('No profiles for this agent yet.').waitFor();
+    await member.goto(`${vault.url}/console/#/agents/${AGENT}/profiles/${PROFILE}`);
+    await expect.poll(() => member.getByTestId('error').textContent()).toContain('404 profile_not_found');
+  });
+
+  it('never put a key or token in a URL or localStorage, and broke no policy', async () => {
     expect(urls.length).toBeGreaterThan(5);
     for (const u of urls) {
       expect(u).not.toContain(vault.apiKey);
       expect(u).not.toContain(memberKey);
+      expect(u).not.toContain(bob.api_key);
+      expect(u).not.toContain(svcToken);
     }
     expect(await admin.evaluate('localStorage.length')).toBe(0);
     expect(problems).toEqual([]);

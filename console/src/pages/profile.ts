@@ -25,8 +25,6 @@ export const profilePage: Page = {
       ['Name', profile.name],
       ['Agent', h('a', { href: agentHref }, profile.agent_id)],
       ['Type', profile.auth_type !== undefined ? (type?.label ?? profile.auth_type) : undefined],
-      ['Visibility', profile.visibility],
-      ['Owner', profile.owner],
       ['Active', profile.active !== undefined ? activeBadge(profile) : undefined],
       ['Token', profile.token_state !== undefined || profile.token_expires_at !== undefined ? h('span', {}, tokenBadge(profile), ' ', time(profile.token_expires_at ?? undefined, 'no expiry')) : undefined],
       ['Fields', profile.fields.join(', ') || '—'],
