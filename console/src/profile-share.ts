@@ -4,7 +4,7 @@ import { confirmButton } from './pages/agent.ts';
 import { errorText, isRace } from './profile-actions.ts';
 import { registerProfileSection } from './profile-extensions.ts';
 import { session } from './session.ts';
-import type { ApiKey, Grant, Profile } from './types.ts';
+import type { ApiKey, Grant } from './types.ts';
 
 /**
  * The Access section of a profile's page: its owner and visibility, the grants (each with

@@ -208,6 +208,14 @@ describe.skipIf(!hasChromium())('browser console: API keys and sharing (headless
     await member.getByTestId('delete-profile').click();
     await expect.poll(() => member.locator('.notice-error').last().textContent()).toContain('needs read_write permission');
     await shot(member, 'profile-member-refused');
+    // Its Share form takes a typed key id (shown only when picked), and the vault refuses it too.
+    expect(await member.getByTestId('share-key-id').isVisible()).toBe(false);
+    await member.getByTestId('share-principal').selectOption('');
+    expect(await member.getByTestId('share-key-id').isVisible()).toBe(true);
+    await member.getByTestId('share-key-id').fill(bob.key_id);
+    await member.getByTestId('share-permission').selectOption('read_write');
+    await member.getByTestId('share-profile').click();
+    await expect.poll(() => member.getByTestId('access').locator('.notice-error').textContent()).toMatch(/Sharing this auth profile needs read_write permission.*\(403 forbidden\)/);
 
     const after = await vault.call('GET', PROFILE_URL);
     expect(after.status).toBe(200);
