@@ -4,7 +4,7 @@ import { ProfileNotFoundError, agentNotFound } from '../errors.ts';
 import { verifiedAgent } from '../integrity.ts';
 import { canRead } from './access.ts';
 import { enforceTenantRateLimit } from '../services/rate-limit.ts';
-import type { AgentItem, SessionItem } from '../schemas/items.ts';
+import type { AgentItem, OAuthTokenItem, SessionItem } from '../schemas/items.ts';
 import {
   type OpenedProfile,
   type ParsedToken,
@@ -50,6 +50,13 @@ export interface UseOptions {
   /** Also read the profile's saved session in the same round trip (runs). */
   readonly withSession?: boolean;
   /**
+   * Also read the profile's OAuth2 token cache in the same round trip (uses that inject: proxy,
+   * test with a request), so an OAuth2 use with a warm cache costs the round trips of a bearer
+   * one. The type is only known once the profile is read; for other types the extra key costs one
+   * read unit in the same BatchGetItem, no round trip.
+   */
+  readonly withOAuthToken?: boolean;
+  /**
    * The request the credential will be injected into (proxy, test): checked against the
    * profile's type and outbound policy (allowed hosts, paths, methods) before anything is
    * decrypted; a refusal (405 method, 403 host/path, 400 not injectable) is audited.
@@ -76,6 +83,11 @@ export interface OpenedForUse {
   readonly config: Record<string, unknown>;
   readonly secret: Readonly<Record<string, string>>;
   readonly session?: SessionItem;
+  /**
+   * The OAuth2 token cache as read with the profile (`item` undefined: no cache item), when the
+   * use asked for it (UseOptions.withOAuthToken) and the profile is oauth2_client_credentials.
+   */
+  readonly oauthToken?: { readonly item?: OAuthTokenItem };
   /**
    * Records the use: writes its audit record and counts it (last_used_at, use_count, the day's
    * counter of its kind; a profile replaced or deleted meanwhile is not counted), both in one
@@ -144,7 +156,7 @@ export async function openForUse(
   // its sender nothing about any tenant.
   const admitted = grant && caller.tenant === '' ? enforceTenantRateLimit(deps, tenant) : undefined;
   const [ctx] = await Promise.all([
-    deps.store.profileContext.load(tenant, agentId, token.slot.toString('hex'), { withSession: options.withSession }),
+    deps.store.profileContext.load(tenant, agentId, token.slot.toString('hex'), { withSession: options.withSession, withOAuthToken: options.withOAuthToken }),
     admitted,
   ]);
   // The agent's MAC is checked before anything it says (runner, incarnation, input args) is used.
@@ -198,6 +210,7 @@ export async function openForUse(
     config,
     secret,
     session: ctx.session,
+    oauthToken: options.withOAuthToken && type.injection === 'access_token' ? { item: ctx.oauthToken } : undefined,
     // Record use: the audit record (fail-closed) and the counters, in parallel.
     recordUse: async ({ sessionId, inFlightUntil }: UseRecordOptions = {}) => {
       const at = deps.now();

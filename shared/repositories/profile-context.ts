@@ -1,24 +1,26 @@
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
-import { AGENT_PREFIX, type ItemKey, PROFILE_PREFIX, SESSION_PREFIX, keys } from '../keys.ts';
+import { AGENT_PREFIX, type ItemKey, OAUTH_TOKEN_PREFIX, PROFILE_PREFIX, SESSION_PREFIX, keys } from '../keys.ts';
 import { drainBatch } from './batch.ts';
-import { AgentItem, ProfileItem, SessionItem } from '../schemas/items.ts';
-import type { ProfileContext } from '../store/types.ts';
+import { AgentItem, OAuthTokenItem, ProfileItem, SessionItem } from '../schemas/items.ts';
+import type { ProfileContext, ProfileContextOptions } from '../store/types.ts';
 
 /**
- * The agent and, when a slot is named, its profile (and, for runs, the saved session) in one
- * consistent BatchGetItem: one round trip where separate reads would take two or three.
+ * The agent and, when a slot is named, its profile (and, for runs, the saved session; for uses
+ * that inject, the OAuth2 token cache item) in one consistent BatchGetItem: one round trip where
+ * separate reads would take two or three.
  */
 export async function loadProfileContext(
   db: Db,
   tenant: string,
   agentId: string,
   slotHex?: string,
-  { withSession = false }: { withSession?: boolean } = {},
+  { withSession = false, withOAuthToken = false }: ProfileContextOptions = {},
 ): Promise<ProfileContext> {
   const wanted: ItemKey[] = [keys.agent(tenant, agentId)];
   if (slotHex) wanted.push(keys.profile(tenant, agentId, slotHex));
   if (slotHex && withSession) wanted.push(keys.session(tenant, agentId, slotHex));
+  if (slotHex && withOAuthToken) wanted.push(keys.oauthToken(tenant, agentId, slotHex));
   const found: Record<string, unknown>[] = [];
   await drainBatch(
     wanted,
@@ -34,9 +36,11 @@ export async function loadProfileContext(
   const agent = bySk(AGENT_PREFIX);
   const profile = bySk(PROFILE_PREFIX);
   const session = bySk(SESSION_PREFIX);
+  const oauthToken = bySk(OAUTH_TOKEN_PREFIX);
   return {
     agent: agent ? AgentItem.parse(agent) : undefined,
     profile: profile ? ProfileItem.parse(profile) : undefined,
     session: session ? SessionItem.parse(session) : undefined,
+    oauthToken: oauthToken ? OAuthTokenItem.parse(oauthToken) : undefined,
   };
 }

@@ -178,7 +178,7 @@ export async function proxyWithGrant(deps: Deps, caller: Caller, grant: string, 
 
 async function proxyWith(deps: Deps, caller: Caller, credential: CredentialRef, body: GrantProxyBody): Promise<ProxyResponse> {
   const url = outboundUrl(deps, body.url, body.query);
-  const use = await openForUse(deps, caller, credential, 'proxy', { request: { method: body.method, url } });
+  const use = await openForUse(deps, caller, credential, 'proxy', { request: { method: body.method, url }, withOAuthToken: true });
   const { request, secrets } = await injectCredential(deps, use, callerRequest(body.method, url, body.headers, body.body));
   await use.recordUse();
   return redactedResponse(request.url, await send(deps, request), secrets);
@@ -194,7 +194,7 @@ export async function testProfile(deps: Deps, caller: Caller, agentId: string, n
   if (!token.slot.equals(slotFor(caller.tenant, agentId, name))) throw new ProfileNotFoundError();
   const url = body.request ? parseOutboundUrl(body.request.url, deps.config.mode === 'aws') : undefined;
   const method = body.request?.method ?? 'GET';
-  const use = await openForUse(deps, caller, { kind: 'token', agentId, token: body.auth_token }, 'test', url ? { request: { method, url } } : {});
+  const use = await openForUse(deps, caller, { kind: 'token', agentId, token: body.auth_token }, 'test', url ? { request: { method, url }, withOAuthToken: true } : {});
   if (!url) {
     if (use.type.injection === 'access_token') return testTokenFetch(deps, use); // the OAuth2 test is a token fetch
     throw new ValidationError(

@@ -426,11 +426,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     },
 
     profileContext: {
-      load: (tenant, agentId, slotHex, { withSession = false } = {}) =>
+      load: (tenant, agentId, slotHex, { withSession = false, withOAuthToken = false } = {}) =>
         send('BatchGetCommand', () => ({
           agent: out(read(keys.agent(tenant, agentId)), (i) => AgentItem.parse(i)),
           profile: slotHex ? out(read(keys.profile(tenant, agentId, slotHex)), (i) => ProfileItem.parse(i)) : undefined,
           session: slotHex && withSession ? out(read(keys.session(tenant, agentId, slotHex)), (i) => SessionItem.parse(i)) : undefined,
+          oauthToken: slotHex && withOAuthToken ? out(read(keys.oauthToken(tenant, agentId, slotHex)), (i) => OAuthTokenItem.parse(i)) : undefined,
         })),
     },
 

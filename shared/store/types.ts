@@ -131,11 +131,21 @@ export interface Page<T> {
   readonly next?: string;
 }
 
-/** The agent with, when a slot is named, its profile (and for runs its saved session). */
+/** The agent with, when a slot is named, its profile (and for runs its saved session; for proxied uses the OAuth2 token cache). */
 export interface ProfileContext {
   readonly agent?: AgentItem;
   readonly profile?: ProfileItem;
   readonly session?: SessionItem;
+  /** The profile's cached OAuth2 access-token item, when asked for (`withOAuthToken`) and present. */
+  readonly oauthToken?: OAuthTokenItem;
+}
+
+/** What else to read with the agent and profile, in the same round trip. */
+export interface ProfileContextOptions {
+  /** The saved session (runs). */
+  readonly withSession?: boolean;
+  /** The OAuth2 access-token cache item (uses that inject: proxy, test). */
+  readonly withOAuthToken?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -306,8 +316,11 @@ export interface RateLimitStore {
 }
 
 export interface ProfileContextStore {
-  /** The agent, its profile and (withSession) saved session in one round trip (a consistent BatchGetItem on DynamoDB). */
-  load(tenant: string, agentId: string, slotHex?: string, options?: { withSession?: boolean }): Promise<ProfileContext>;
+  /**
+   * The agent, its profile, and (withSession) its saved session and (withOAuthToken) its OAuth2
+   * token cache item, in one round trip (a consistent BatchGetItem on DynamoDB).
+   */
+  load(tenant: string, agentId: string, slotHex?: string, options?: ProfileContextOptions): Promise<ProfileContext>;
 }
 
 /** Everything the domain persists. */

@@ -10,6 +10,7 @@ import { fmt, fmtRatio, median, type Quantity, q, ratio, type Summary, since, su
 import { type InProcessVault, startInProcessVault, TENANT } from './lib/vault.ts';
 import { apiEvent } from './lib/events.ts';
 import { startEchoUpstream } from '#test/support/upstream';
+import { startTokenServer } from '#test/support/token-server';
 
 export interface Budget {
   readonly quick: boolean;
@@ -158,7 +159,17 @@ export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> 
   const meter = vault.memory?.meter;
   if (!meter) throw new Error('round trips are counted by the in-memory store');
   const upstream = await startEchoUpstream();
+  const tokenServer = await startTokenServer({ delayMs: 0 });
   try {
+    const oauthToken = await vault.createProfile('rt-oauth', undefined, {
+      auth_type: 'oauth2_client_credentials',
+      auth_data: { client_id: 'bench-client', client_secret: 'bench-client-secret' },
+      auth_config: { token_url: tokenServer.url },
+      allowed_hosts: [`127.0.0.1:${upstream.port}`],
+    });
+    const oauthEvent = () => apiEvent('POST', '/v1/proxy', { agent_id: vault.agentId, auth_token: oauthToken, method: 'GET', url: `${upstream.url}/` }, vault.headers());
+    // Warm the token cache: the measured call finds a valid, cached access token.
+    await invokeOk(oauthEvent());
     const proxyToken = await vault.createProfile('rt-proxy', undefined, {
       auth_type: 'bearer',
       auth_data: { token: 'bench-bearer-token' },
@@ -215,6 +226,12 @@ export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> 
         prepared: () => apiEvent('POST', '/v1/proxy', { agent_id: vault.agentId, auth_token: proxyToken, method: 'GET', url: `${upstream.url}/` }, vault.headers()),
         min: { commands: 3, sequential: 2 },
         minNote: 'BatchGet (agent + profile); audit record ‖ usage update (before the credential leaves the vault)',
+      },
+      {
+        op: 'proxy (oauth2, GET, warm token cache)',
+        prepared: oauthEvent,
+        min: { commands: 3, sequential: 2 },
+        minNote: 'BatchGet (agent + profile + cached token); audit record ‖ usage update — as for bearer',
       },
       {
         op: 'proxy (grant, GET)',
@@ -293,6 +310,7 @@ export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> 
   } finally {
     await vault.close();
     await upstream.close();
+    await tokenServer.close();
   }
 }
 

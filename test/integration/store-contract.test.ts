@@ -394,6 +394,23 @@ describe.each(implementations)('store contract: %s', (_name, make) => {
   });
 
   describe('OAuth token cache', () => {
+    it('is read with the agent and profile in one call when asked (withOAuthToken), and only then', async () => {
+      const store = make();
+      const [t, a, s] = [id(), id(), slot()];
+      const ref = { tenant: t, agentId: a, slotHex: s };
+      await store.agents.create(agent(t, a));
+      await store.profiles.create(profile(t, a, s));
+      expect((await store.profileContext.load(t, a, s, { withOAuthToken: true })).oauthToken).toBeUndefined();
+      expect(await store.oauthTokens.takeLease(ref, undefined, 'one', 1_000, 2_000)).toBe(true);
+
+      const ctx = await store.profileContext.load(t, a, s, { withOAuthToken: true, withSession: true });
+
+      expect([ctx.agent?.agent_id, ctx.profile?.slot, ctx.session]).toEqual([a, s, undefined]);
+      expect(ctx.oauthToken).toEqual(await store.oauthTokens.get(ref));
+      expect(ctx.oauthToken).toMatchObject({ version: 1, lease_id: 'one' });
+      expect((await store.profileContext.load(t, a, s)).oauthToken).toBeUndefined();
+    });
+
     it('takes the lease on the version read only, lets an ended lease be taken over, and stores or fails only under the lease', async () => {
       const store = make();
       const ref = { tenant: id(), agentId: 'a', slotHex: slot() };

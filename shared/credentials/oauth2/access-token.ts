@@ -66,9 +66,13 @@ export async function accessTokenFor(deps: Deps, use: OpenedForUse, opts: Access
   // A leaseholder that dies is taken over after its lease; waiting longer than two leases means
   // the store is not making progress: give up with a retryable 503 rather than spin.
   const giveUpAt = deps.now().getTime() + 2 * leaseMs + 1_000;
+  // The gate may have read the cache item with the profile, in the same round trip: the first
+  // pass uses that read; every later pass (after a lost lease race, while polling) reads afresh.
+  let prefetched = use.oauthToken;
   for (;;) {
     const now = deps.now().getTime();
-    const cached = await repo.get(ref);
+    const cached = prefetched ? prefetched.item : await repo.get(ref);
+    prefetched = undefined;
     const token = openCached(deps, use, cached, now);
     if (token !== undefined && cached?.refresh_at !== undefined && now < cached.refresh_at) return { access_token: token };
     // A refresh we were waiting for failed, or one failed a moment ago: answer its error rather
