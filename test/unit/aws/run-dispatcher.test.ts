@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   createLambdaRunDispatcher,
   InvalidRunPayloadError,
@@ -19,13 +19,9 @@ import {
   sealRunJob,
   unwrapRunJob,
 } from '#shared/aws/run-dispatcher';
-import type { Db } from '#shared/clients';
-import { dynamoStore } from '#shared/store/dynamodb';
-import { memoryStore } from '#shared/store/memory';
+import { type MemoryStore, memoryStore } from '#shared/store/memory';
 import { type Config, loadConfig } from '#shared/config';
 import { keys } from '#shared/keys';
-import { runJobRepository } from '#shared/repositories/run-jobs';
-import { startTestDb, type TestDb } from '#test/support/dynamo';
 import { ServiceUnavailableError } from '#shared/errors';
 import type { RunJob } from '#shared/runs/dispatch';
 
@@ -87,22 +83,16 @@ function sentEventText(): string {
 }
 const sentEvent = () => JSON.parse(sentEventText()) as RunEvent;
 
-let store: TestDb;
-let db: Db;
-beforeAll(async () => {
-  store = await startTestDb();
-  db = store.db;
-});
-afterAll(async () => {
-  await store?.close();
-});
+/** Where sealed jobs are stored: the in-memory store (its DynamoDB side is tested on dynalite in integration/). */
+let store: MemoryStore;
 
 const dispatcher = (options: Parameters<typeof createLambdaRunDispatcher>[2] = {}) =>
-  createLambdaRunDispatcher(config, dynamoStore(db), { now: () => NOW, ...options });
-/** A fresh session per test: the store is shared by the file. */
+  createLambdaRunDispatcher(config, store, { now: () => NOW, ...options });
+/** A fresh store and session per test. */
 let job: RunJob;
 
 beforeEach(() => {
+  store = memoryStore();
   job = { ...baseJob, sessionId: randomUUID() };
   kms.reset();
   lambda.reset();
@@ -131,7 +121,7 @@ describe('createLambdaRunDispatcher', () => {
   it('stores the sealed job in its own item with a TTL of VAULT_RUN_JOB_TTL_SECONDS', async () => {
     await dispatcher().dispatch(job);
 
-    const item = await runJobRepository(db).get(job.sessionId, NOW_S);
+    const item = await store.runJobs.get(job.sessionId, NOW_S);
     expect(keys.runJob(job.sessionId)).toEqual({ pk: `RUN#${job.sessionId}`, sk: 'JOB' });
     expect(item).toMatchObject({ entity: 'run-job', tenant: job.tenant, agent_id: job.agentId, session_id: job.sessionId });
     expect(item?.expires_at).toBe(NOW_S + 5400);
@@ -163,7 +153,7 @@ describe('createLambdaRunDispatcher', () => {
   it('refuses to dispatch without the worker settings and calls nothing', async () => {
     const bare = loadConfig({ VAULT_MODE: 'aws', VAULT_TABLE_NAME: 'vault' });
 
-    await expect(createLambdaRunDispatcher(bare, dynamoStore(db)).dispatch(job)).rejects.toThrow(/VAULT_RUN_PAYLOAD_KEY_ID/);
+    await expect(createLambdaRunDispatcher(bare, store).dispatch(job)).rejects.toThrow(/VAULT_RUN_PAYLOAD_KEY_ID/);
     expect(kms).not.toHaveReceivedAnyCommand();
     expect(lambda).not.toHaveReceivedAnyCommand();
   });
@@ -190,7 +180,7 @@ describe('createLambdaRunDispatcher', () => {
     expect(err).toBeInstanceOf(ServiceUnavailableError);
     expect(kms).toHaveReceivedCommandTimes(GenerateDataKeyCommand, 4);
     expect(lambda).not.toHaveReceivedAnyCommand();
-    await expect(runJobRepository(db).get(job.sessionId, NOW_S)).resolves.toBeUndefined();
+    await expect(store.runJobs.get(job.sessionId, NOW_S)).resolves.toBeUndefined();
   });
 
   it('invokes nothing when the sealed job cannot be stored', async () => {
@@ -207,14 +197,14 @@ describe('createLambdaRunDispatcher', () => {
 
     await expect(dispatcher({ retry: noWait }).dispatch(job)).rejects.toBeInstanceOf(ServiceUnavailableError);
     expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 4);
-    await expect(runJobRepository(db).get(job.sessionId, NOW_S)).resolves.toBeUndefined();
+    await expect(store.runJobs.get(job.sessionId, NOW_S)).resolves.toBeUndefined();
   });
 
   it('fails and deletes the stored job when the worker does not accept the event', async () => {
     lambda.on(InvokeCommand).resolves({ StatusCode: 200 });
 
     await expect(dispatcher().dispatch(job)).rejects.toThrow(/did not accept/);
-    await expect(runJobRepository(db).get(job.sessionId, NOW_S)).resolves.toBeUndefined();
+    await expect(store.runJobs.get(job.sessionId, NOW_S)).resolves.toBeUndefined();
   });
 
   it('dispatches a job larger than Lambda accepts in an async event (256 KB): only ids travel', async () => {
@@ -223,7 +213,7 @@ describe('createLambdaRunDispatcher', () => {
     await dispatcher().dispatch(big);
 
     expect(sentEventText().length).toBeLessThan(200);
-    const sealed = await runJobRepository(db).get(job.sessionId, NOW_S);
+    const sealed = await store.runJobs.get(job.sessionId, NOW_S);
     await expect(unwrapRunJob(sealed as NonNullable<typeof sealed>)).resolves.toEqual(big);
   });
 });
@@ -249,8 +239,8 @@ describe('loadSealedRunJob', () => {
   it('finds the stored job and refuses it for an event of another tenant', async () => {
     await dispatcher().dispatch(job);
 
-    await expect(loadSealedRunJob(dynamoStore(db), { v: 2, session_id: job.sessionId, tenant: job.tenant }, NOW_S)).resolves.toBeDefined();
-    await expect(loadSealedRunJob(dynamoStore(db), { v: 2, session_id: job.sessionId, tenant: 'other' }, NOW_S)).rejects.toBeInstanceOf(
+    await expect(loadSealedRunJob(store, { v: 2, session_id: job.sessionId, tenant: job.tenant }, NOW_S)).resolves.toBeDefined();
+    await expect(loadSealedRunJob(store, { v: 2, session_id: job.sessionId, tenant: 'other' }, NOW_S)).rejects.toBeInstanceOf(
       InvalidRunPayloadError,
     );
   });
@@ -258,14 +248,14 @@ describe('loadSealedRunJob', () => {
   it('treats a job past its TTL as gone (DynamoDB deletes lazily)', async () => {
     await dispatcher().dispatch(job);
 
-    await expect(loadSealedRunJob(dynamoStore(db), { v: 2, session_id: job.sessionId, tenant: job.tenant }, NOW_S + 5400)).resolves.toBeUndefined();
+    await expect(loadSealedRunJob(store, { v: 2, session_id: job.sessionId, tenant: job.tenant }, NOW_S + 5400)).resolves.toBeUndefined();
   });
 });
 
 describe('unwrapRunJob', () => {
   it('opens what the dispatcher sealed, with the same encryption context and key', async () => {
     await dispatcher().dispatch(job);
-    const sealed = await runJobRepository(db).get(job.sessionId, NOW_S);
+    const sealed = await store.runJobs.get(job.sessionId, NOW_S);
 
     const opened = await unwrapRunJob(sealed as NonNullable<typeof sealed>, undefined, { keyId: KEY_ARN });
 
