@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { memoryStore } from '#shared/store/memory';
 
 /**
@@ -35,6 +35,24 @@ describe('memoryStore round trips', () => {
     await Promise.all([store.runs.get('s1', 0), store.runs.get('s2', 0)]);
     expect(store.meter.totalCommands).toBe(2);
     expect(store.meter.waves).toBe(2);
+  });
+});
+
+describe('memoryStore own time', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('counts the time inside the store but not the schema parse the repositories do as well', async () => {
+    const store = memoryStore();
+    await store.runs.create(run('s1'));
+    store.meter.reset();
+    // A clock that advances 1 ms per reading: the read body reads it twice, the parse inside it twice.
+    let ms = 0;
+    vi.spyOn(performance, 'now').mockImplementation(() => ++ms);
+    await store.runs.get('s1', 0);
+    // 3 ms from start to end of the read, 1 ms of it parsing.
+    expect(store.meter.selfTimeUs).toBe(2_000);
+    store.meter.reset();
+    expect(store.meter.selfTimeUs).toBe(0);
   });
 });
 
