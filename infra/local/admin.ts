@@ -10,7 +10,7 @@ import { type ServerKeyRing, rotateServerKeyRingJson } from '#shared/crypto/serv
 import { type AuditVerification, verifyAuditLog } from '#shared/audit/log';
 import { createLogger } from '#shared/log';
 import { ensureTable } from '#infra/local/table';
-import { API_KEY_PREFIX, type NewKeyOptions, mintApiKey } from '#shared/services/api-keys';
+import { API_KEY_PREFIX, createApiKey as createAuditedApiKey } from '#shared/services/api-keys';
 import { type DataDirLock, acquireDataDirLock, displayPath, inUseMessage, isAlive, lockHolder, prepareDataDir } from './data-dir.ts';
 import { type EmbeddedStore, openEmbeddedStore } from './embedded-dynamo.ts';
 
@@ -80,9 +80,15 @@ async function withStore<T>(fn: (db: Db, config: Config) => Promise<T>): Promise
   }
 }
 
-function createApiKey(tenant: string, options: NewKeyOptions): Promise<string> {
-  // API key items carry a MAC under the server key (covering the role), so minting needs the ring.
-  return withStore(async (db, config) => mintApiKey({ store: dynamoStore(db), now: () => new Date(), serverKeys: await serverKeyRing(config), log: createLogger() }, tenant, options));
+function createApiKey(tenant: string, options: { name?: string; role: 'admin' | 'member'; label?: string }): Promise<string> {
+  // API key items carry a MAC under the server key (covering the role), so minting needs the ring;
+  // the key's creation is audited like one made over POST /v1/api-keys, by the key id "admin-cli".
+  return withStore(async (db, config) => {
+    const deps = { store: dynamoStore(db), config, now: () => new Date(), serverKeys: await serverKeyRing(config), log: createLogger() };
+    const caller = { tenant, apiKeyId: 'admin-cli', role: 'admin' as const };
+    const created = await createAuditedApiKey(deps, caller, { name: options.name ?? options.label ?? 'unnamed key', role: options.role, label: options.label });
+    return created.api_key;
+  });
 }
 
 /** Checks every audit record's MAC under the server key ring (local file, or Secrets Manager on AWS). */

@@ -105,7 +105,7 @@ export async function verifyAuditLog(deps: Pick<AuditDeps, 'store' | 'serverKeys
 /** The partition key a record's copy in `view` must have. */
 function viewKey(view: string, r: AuditRecord): string | undefined {
   if (view === 'tenant') return keys.auditTenant(r.tenant);
-  if (view === 'agent') return keys.auditAgent(r.tenant, r.agent_id);
-  if (view === 'profile' && r.slot !== undefined) return keys.auditProfile(r.tenant, r.agent_id, r.slot);
+  if (view === 'agent' && r.agent_id !== undefined) return keys.auditAgent(r.tenant, r.agent_id);
+  if (view === 'profile' && r.agent_id !== undefined && r.slot !== undefined) return keys.auditProfile(r.tenant, r.agent_id, r.slot);
   return undefined;
 }

@@ -16,11 +16,13 @@ import type { ServerKey, ServerKeyRing } from '../crypto/server-key.ts';
  * another tenant, profile or time, or a forged record without the server key all fail.
  */
 
-/** Changes to a profile (later: share, unshare, api_key_create, api_key_revoke). */
-export const CHANGE_ACTIONS = ['create', 'replace', 'update', 'rotate', 'patch', 'delete'] as const;
+/** Changes to a profile, including who may use it (share, unshare). */
+export const CHANGE_ACTIONS = ['create', 'replace', 'update', 'rotate', 'patch', 'delete', 'share', 'unshare'] as const;
+/** Changes to the tenant's principals: no agent, no profile (their records live in the tenant view only). */
+export const API_KEY_ACTIONS = ['api_key_create', 'api_key_revoke'] as const;
 /** Uses of a profile's credentials: the gate's purposes. */
 export const USE_ACTIONS = ['run', 'proxy', 'test'] as const;
-export const AUDIT_ACTIONS = [...CHANGE_ACTIONS, ...USE_ACTIONS] as const;
+export const AUDIT_ACTIONS = [...CHANGE_ACTIONS, ...API_KEY_ACTIONS, ...USE_ACTIONS] as const;
 
 export const AuditAction = z.enum(AUDIT_ACTIONS);
 export type AuditAction = z.infer<typeof AuditAction>;
@@ -36,7 +38,8 @@ export const AuditEventInput = z.object({
   /** Non-secret id of the API key that made the request (`Caller.apiKeyId`); `system` for the vault's own work. */
   key_id: z.string(),
   action: AuditAction,
-  agent_id: z.string(),
+  /** The agent acted on; absent for API-key events (api_key_create, api_key_revoke). */
+  agent_id: z.string().optional(),
   /** Profile name (absent only when the profile could not be identified). */
   profile: z.string().optional(),
   /** Slot of the profile (hex): the key of its per-profile view. */
@@ -51,6 +54,15 @@ export const AuditEventInput = z.object({
   request_id: z.string().optional(),
   /** The run this use belongs to, if any. */
   session_id: z.string().optional(),
+  /**
+   * Whom a change is about: the grantee of a share/unshare (a key_id or "role:member"), the key_id
+   * of the API key created or revoked. An id, never a key.
+   */
+  principal: z.string().optional(),
+  /** share: the permission granted (read | read_write). */
+  permission: z.enum(['read', 'read_write']).optional(),
+  /** api_key_create: the new key's role (admin | member). */
+  role: z.enum(['admin', 'member']).optional(),
 });
 export type AuditEventInput = z.infer<typeof AuditEventInput>;
 
@@ -87,14 +99,26 @@ const MAC_FIELDS = [
 
 const MAC_LABEL = 'agent-vault/audit/v1';
 
+/**
+ * Fields added after v1 (principals and sharing). A record carrying any of them is MAC'd under
+ * v2 over MAC_FIELDS followed by these; one carrying none keeps the v1 input exactly, so records
+ * written before them still verify. Stripping them from a v2 record changes the input (and the
+ * label), so that edit is detected too.
+ */
+const MAC_FIELDS_V2 = ['principal', 'permission', 'role'] as const satisfies readonly (keyof AuditRecord)[];
+const MAC_LABEL_V2 = 'agent-vault/audit/v2';
+
 
 /** The MAC of a record (its `mac`, `mac_key_id` aside) under a server key. */
 export function computeAuditMac(serverKey: ServerKey, record: Omit<AuditRecord, 'mac' | 'mac_key_id'>): string {
-  const parts = MAC_FIELDS.map((f) => {
+  const v2 = MAC_FIELDS_V2.some((f) => record[f] !== undefined);
+  const parts = [...MAC_FIELDS, ...(v2 ? MAC_FIELDS_V2 : [])].map((f) => {
     const v = record[f];
     return v === undefined ? '' : String(v);
   });
-  return createHmac('sha256', serverKey.auditMacKey).update(lengthPrefixed(MAC_LABEL, ...parts)).digest('hex');
+  return createHmac('sha256', serverKey.auditMacKey)
+    .update(lengthPrefixed(v2 ? MAC_LABEL_V2 : MAC_LABEL, ...parts))
+    .digest('hex');
 }
 
 /**

@@ -18,7 +18,7 @@ export const AuditEntry = z.object({
   at: Timestamp,
   action: AuditAction,
   key_id: z.string().describe('Id of the API key that made the request; "system" for the vault itself'),
-  agent_id: AgentId,
+  agent_id: AgentId.optional().describe('Absent on API-key events (api_key_create, api_key_revoke)'),
   profile: z.string().optional(),
   generation: z.int().optional(),
   status: z.int(),
@@ -26,6 +26,9 @@ export const AuditEntry = z.object({
   source_ip: z.string().optional(),
   request_id: z.string().optional(),
   session_id: z.string().optional(),
+  principal: z.string().optional().describe('share/unshare: the grantee (a key_id or "role:member"); api_key_create/revoke: the key_id'),
+  permission: z.enum(['read', 'read_write']).optional().describe('share: the permission granted'),
+  role: z.enum(['admin', 'member']).optional().describe('api_key_create: the new key\'s role'),
 });
 
 export const AuditPage = z.object({

@@ -1,4 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { type AuditDeps, writeAudit } from '../audit/log.ts';
+import type { AuditEventInput } from '../audit/record.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.ts';
 import { apiKeyItemIntact, signApiKey } from '../integrity.ts';
@@ -196,11 +198,45 @@ export interface ApiKeyView {
 const apiKeyNotFound = (keyId: string) =>
   new NotFoundError(`No API key "${keyId}" in this tenant; list them with GET /v1/api-keys`, 'api_key_not_found');
 
-/** POST /v1/api-keys (admin): a new key of the caller's tenant, shown once. */
-export async function createApiKey(deps: KeyDeps, caller: Caller, input: { name: string; role: ApiKeyRole }): Promise<ApiKeyView & { api_key: string }> {
+/** What auditing a key change needs. */
+type AuditedKeyDeps = KeyDeps & AuditDeps;
+
+/**
+ * The audit event of an API-key change by `caller`: the tenant view only (no agent, no profile);
+ * `principal` is the key id created or revoked — never the key or its hash.
+ */
+function keyEvent(caller: Caller, action: 'api_key_create' | 'api_key_revoke', keyId: string, status: number, role?: ApiKeyRole): AuditEventInput {
+  return {
+    tenant: caller.tenant,
+    key_id: caller.apiKeyId || 'system',
+    action,
+    principal: keyId,
+    role,
+    status,
+    result: 'ok',
+    source_ip: caller.sourceIp,
+    request_id: caller.requestId,
+  };
+}
+
+/**
+ * POST /v1/api-keys (admin; also the admin CLI): a new key of the caller's tenant, shown once.
+ * Its audit record is written before the key is handed out; if it cannot be, the key is deleted
+ * again and the answer is 503 — no key exists that the log does not show.
+ */
+export async function createApiKey(
+  deps: AuditedKeyDeps,
+  caller: Caller,
+  input: { name: string; role: ApiKeyRole; label?: string },
+): Promise<ApiKeyView & { api_key: string }> {
   assertAdmin(caller, 'Creating API keys');
-  const { apiKey, principal, created_at } = await mintPrincipal(deps, caller.tenant, { name: input.name, role: input.role });
-  // The audit record of a key creation plugs in here (the lifecycle work's audit log).
+  const { apiKey, principal, created_at } = await mintPrincipal(deps, caller.tenant, input);
+  try {
+    await writeAudit(deps, keyEvent(caller, 'api_key_create', principal.keyId, 201, principal.role));
+  } catch (err) {
+    await deps.store.apiKeys.delete(caller.tenant, principal.keyId, hashApiKey(apiKey));
+    throw err;
+  }
   return { api_key: apiKey, key_id: principal.keyId, name: principal.name, role: principal.role, created_at };
 }
 
@@ -218,12 +254,13 @@ export async function listApiKeys(deps: Pick<Deps, 'store'>, caller: Caller, lim
  * DELETE /v1/api-keys/{key_id} (admin): the key stops authenticating at once in this process and
  * within AUTH_CACHE_TTL_MS everywhere. An admin may revoke its own key (mint another first).
  */
-export async function revokeApiKey(deps: Pick<Deps, 'store'>, caller: Caller, keyId: string): Promise<void> {
+export async function revokeApiKey(deps: AuditDeps & Pick<Deps, 'store'>, caller: Caller, keyId: string): Promise<void> {
   assertAdmin(caller, 'Revoking API keys');
   const repo = deps.store.apiKeys;
   const entry = await repo.getIndex(caller.tenant, keyId);
   if (!entry) throw apiKeyNotFound(keyId);
   await repo.delete(caller.tenant, keyId, entry.key_hash);
   authCache.delete(cacheKeyOf(deps.store, entry.key_hash));
-  // The audit record of a key revocation plugs in here (the lifecycle work's audit log).
+  // Audited once revoked; a record that cannot be written answers 503 (the revocation stands).
+  await writeAudit(deps, keyEvent(caller, 'api_key_revoke', keyId, 204));
 }

@@ -22,6 +22,9 @@ function toEntry(r: AuditRecord) {
     source_ip: r.source_ip,
     request_id: r.request_id,
     session_id: r.session_id,
+    principal: r.principal,
+    permission: r.permission,
+    role: r.role,
   };
 }
 

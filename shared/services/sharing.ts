@@ -1,4 +1,6 @@
 import { assertCanWrite, withGrant, withoutGrant } from '../credentials/access.ts';
+import { writeAudit } from '../audit/log.ts';
+import { profileEvent } from '../credentials/policy.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import type { ProfileItem } from '../schemas/items.ts';
@@ -40,6 +42,8 @@ export async function shareProfile(deps: Deps, caller: Caller, agentId: string, 
     );
   }
   const written = await writeAccess(deps, item, withGrant(item.grants, body));
+  // Audited once written; a record that cannot be written answers 503 (the change stands).
+  await writeAudit(deps, { ...profileEvent(caller, 'share', written, 200, 'ok'), principal: body.principal, permission: body.permission });
   return toMetadata(written, deps.now());
 }
 
@@ -50,5 +54,6 @@ export async function unshareProfile(deps: Deps, caller: Caller, agentId: string
     throw new NotFoundError(`Auth profile "${name}" has no grant for "${principal}"`, 'grant_not_found');
   }
   const written = await writeAccess(deps, item, withoutGrant(item.grants, principal));
+  await writeAudit(deps, { ...profileEvent(caller, 'unshare', written, 200, 'ok'), principal });
   return toMetadata(written, deps.now());
 }

@@ -98,7 +98,7 @@ describe('the audit log for a member', () => {
     const agentView = await vault.call('GET', `/v1/audit?agent_id=${agent}`, undefined, as(member));
 
     expect(own.status, own.text).toBe(200);
-    expect(own.json.records.map((r: { action: string }) => r.action)).toEqual(['create']);
+    expect(own.json.records.map((r: { action: string }) => r.action)).toEqual(['share', 'create']);
     expect(tenantView.status).toBe(403);
     expect(agentView.status).toBe(403);
     expect(tenantView.json.error.code).toBe('forbidden');

@@ -1,5 +1,6 @@
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { AuditUnavailableError, queryAudit, verifyAuditLog } from '#shared/audit/log';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from '#shared/errors';
 import { signApiKey } from '#shared/integrity';
 import { keys } from '#shared/keys';
@@ -166,5 +167,61 @@ describe('revocation seen by another process', () => {
     clock += 1;
     await expect(authenticatePrincipal(deps, created.api_key)).rejects.toBeInstanceOf(UnauthorizedError);
     expect(AUTH_CACHE_TTL_MS).toBeLessThanOrEqual(5_000);
+  });
+});
+
+describe('audit records of API-key changes', () => {
+  it('records a create and a revoke in the tenant view, by key id only, queryable by action, and verify-audit passes', async () => {
+    const tenant = freshTenant();
+    const admin = { ...testCaller(tenant), sourceIp: '198.51.100.7', requestId: 'req-1' };
+    const created = await createApiKey(t.deps, admin, { name: 'ci', role: 'member' });
+    await revokeApiKey(t.deps, admin, created.key_id);
+
+    const page = await queryAudit(t.deps, { tenant, limit: 10 });
+    const revokes = await queryAudit(t.deps, { tenant, actions: ['api_key_revoke'], limit: 10 });
+
+    expect(page.records.map((r) => [r.action, r.principal, r.role, r.status, r.key_id, r.source_ip, r.request_id, r.agent_id])).toEqual([
+      ['api_key_revoke', created.key_id, undefined, 204, admin.apiKeyId, '198.51.100.7', 'req-1', undefined],
+      ['api_key_create', created.key_id, 'member', 201, admin.apiKeyId, '198.51.100.7', 'req-1', undefined],
+    ]);
+    expect(revokes.records).toHaveLength(1);
+    const stored = JSON.stringify(page.records);
+    expect(stored).not.toContain(created.api_key);
+    expect(stored).not.toContain(hashApiKey(created.api_key));
+    expect(await verifyAuditLog(t.deps, tenant)).toEqual({ checked: 2, problems: [] });
+  });
+
+  it('answers 503 and leaves no working key when the creation cannot be audited', async () => {
+    const tenant = freshTenant();
+    const minted: string[] = [];
+    const deps = {
+      ...t.deps,
+      store: {
+        ...t.deps.store,
+        apiKeys: { ...t.deps.store.apiKeys, put: (hash: string, r: Parameters<typeof t.deps.store.apiKeys.put>[1]) => {
+            minted.push(hash);
+            return t.deps.store.apiKeys.put(hash, r);
+          },
+        },
+        audit: { ...t.deps.store.audit, write: () => Promise.reject(new Error('throttled')) },
+      },
+    };
+
+    const err = await createApiKey(deps, testCaller(tenant), { name: 'ci', role: 'member' }).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(AuditUnavailableError);
+    expect(minted).toHaveLength(1);
+    await expect(t.deps.store.apiKeys.get(minted[0] as string)).resolves.toBeUndefined();
+    await expect(listApiKeys(t.deps, testCaller(tenant), 10)).resolves.toMatchObject({ api_keys: [] });
+  });
+
+  it('answers 503 when a revocation cannot be audited, and the key stays revoked', async () => {
+    const tenant = freshTenant();
+    const created = await createApiKey(t.deps, testCaller(tenant), { name: 'ci', role: 'member' });
+    const deps = { ...t.deps, store: { ...t.deps.store, audit: { ...t.deps.store.audit, write: () => Promise.reject(new Error('throttled')) } } };
+
+    await expect(revokeApiKey(deps, testCaller(tenant), created.key_id)).rejects.toBeInstanceOf(AuditUnavailableError);
+
+    await expect(authenticatePrincipal(t.deps, created.api_key)).rejects.toBeInstanceOf(UnauthorizedError);
   });
 });

@@ -132,3 +132,42 @@ describe('verifyAuditLog', () => {
     ]);
   });
 });
+
+describe('audit records of principals and sharing', () => {
+  it('keeps the v1 MAC for records without the new fields, and detects a grantee or permission edited or stripped from a v2 record', async () => {
+    const tenant = freshTenant();
+    const [plain] = await writeMany(tenant, 1);
+    const [share] = await writeMany(tenant, 1, () => ({ action: 'share', principal: 'role:member', permission: 'read' }));
+    const [key] = await writeMany(tenant, 1, () => ({ action: 'api_key_create', agent_id: undefined, profile: undefined, slot: undefined, principal: 'ab'.repeat(8), role: 'member' }));
+    expect(plain?.principal).toBeUndefined();
+    // The key event lives in the tenant view only: 3 + 3 + 1 items.
+    expect(await verifyAuditLog(t.deps, tenant)).toEqual({ checked: 7, problems: [] });
+    const db = t.store.db;
+    const sk = (r: AuditRecord | undefined) => keys.auditSort(r?.at as string, r?.id as string);
+
+    await db.doc.send(
+      new UpdateCommand({
+        TableName: db.tableName,
+        Key: { pk: keys.auditTenant(tenant), sk: sk(share) },
+        UpdateExpression: 'SET #p = :p',
+        ExpressionAttributeNames: { '#p': 'permission' },
+        ExpressionAttributeValues: { ':p': 'read_write' },
+      }),
+    );
+    await db.doc.send(
+      new UpdateCommand({ TableName: db.tableName, Key: { pk: keys.auditAgent(tenant, 'bot'), sk: sk(share) }, UpdateExpression: 'REMOVE principal, #p', ExpressionAttributeNames: { '#p': 'permission' } }),
+    );
+    await db.doc.send(
+      new UpdateCommand({ TableName: db.tableName, Key: { pk: keys.auditTenant(tenant), sk: sk(key) }, UpdateExpression: 'SET #r = :r', ExpressionAttributeNames: { '#r': 'role' }, ExpressionAttributeValues: { ':r': 'admin' } }),
+    );
+
+    const { problems } = await verifyAuditLog(t.deps, tenant);
+    expect(problems.map((p) => [p.pk, p.problem])).toEqual(
+      expect.arrayContaining([
+        [keys.auditTenant(tenant), 'its MAC does not match (the record was edited)'],
+        [keys.auditAgent(tenant, 'bot'), 'its MAC does not match (the record was edited)'],
+      ]),
+    );
+    expect(problems).toHaveLength(3);
+  });
+});

@@ -3,6 +3,7 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { slotFor } from '#shared/credentials/profile-keys';
 import { openForUse } from '#shared/credentials/gate';
+import { queryAudit, verifyAuditLog } from '#shared/audit/log';
 import { ConflictError, ForbiddenError, NotFoundError, ProfileNotFoundError } from '#shared/errors';
 import { keys } from '#shared/keys';
 import { createAgent } from '#shared/services/agents';
@@ -249,5 +250,26 @@ describe('lifecycle endpoints by permission', () => {
     await deleteProfileChecked(t.deps, m, agentId, 'main', true);
 
     await expect(getProfileMetadata(t.deps, TENANT, agentId, 'main')).rejects.toBeInstanceOf(NotFoundError);
+  });
+});
+
+describe('audit records of sharing', () => {
+  it('records share and unshare in the profile view with the grantee and permission; a share that lost its race records nothing', async () => {
+    const m = await member();
+    const { agentId, slot } = await agentWithProfile();
+    await shareProfile(t.deps, admin, agentId, 'main', { principal: m.apiKeyId, permission: 'read_write' });
+    await unshareProfile(t.deps, admin, agentId, 'main', m.apiKeyId);
+    const race = racing(() => shareProfile(t.deps, admin, agentId, 'main', { principal: 'role:member', permission: 'read' }));
+    await expect(shareProfile(race.deps, admin, agentId, 'main', { principal: 'role:member', permission: 'read_write' })).rejects.toBeInstanceOf(ConflictError);
+
+    const { records } = await queryAudit(t.deps, { tenant: TENANT, agentId, slot, limit: 10 });
+
+    expect(records.map((r) => [r.action, r.principal, r.permission, r.key_id, r.status])).toEqual([
+      ['share', 'role:member', 'read', admin.apiKeyId, 200],
+      ['unshare', m.apiKeyId, undefined, admin.apiKeyId, 200],
+      ['share', m.apiKeyId, 'read_write', admin.apiKeyId, 200],
+      ['create', undefined, undefined, admin.apiKeyId, 200],
+    ]);
+    expect(await verifyAuditLog(t.deps, TENANT)).toMatchObject({ problems: [] });
   });
 });

@@ -203,6 +203,25 @@ beforeAll(async () => {
   await call('PATCH', '/v1/agents/canary-agent/auth-profiles/main', { allowed_source_ips: [BAD_VALUE] });
   await call('POST', '/v1/agents/canary-agent/auth-profiles/main/rotate', { auth_token: forged });
   await call('DELETE', '/v1/agents/canary-agent/auth-profiles/main');
+  // Principals and sharing: a member key minted over the API, the bearer profile shared with it,
+  // a use by it, the unshare, the listing and the revocation — each audited.
+  const memberKey = await call('POST', '/v1/api-keys', { name: 'canary member', role: 'member' });
+  expect(memberKey.status, memberKey.text).toBe(201);
+  secrets['member API key'] = memberKey.json.api_key;
+  const sharing = `/v1/agents/canary-agent/auth-profiles/bearer/share`;
+  const shared = await call('POST', sharing, { principal: memberKey.json.key_id, permission: 'read' });
+  expect(shared.status, shared.text).toBe(200);
+  const memberUse = await call('POST', '/v1/proxy', { agent_id: 'canary-agent', auth_token: bearer.json.auth_token, method: 'GET', url: `${upstream.url}/member` }, { apiKey: memberKey.json.api_key });
+  expect(memberUse.status, memberUse.text).toBe(200);
+  material.proxyAnswers.push(memberUse.text);
+  const unshared = await call('DELETE', `${sharing}/${memberKey.json.key_id}`);
+  expect(unshared.status, unshared.text).toBe(200);
+  const keyList = await call('GET', '/v1/api-keys');
+  expect(keyList.status, keyList.text).toBe(200);
+  material.lifecycleBodies.push(shared.text, unshared.text, keyList.text);
+  expect((await call('DELETE', `/v1/api-keys/${memberKey.json.key_id}`)).status).toBe(204);
+  expect((await call('GET', '/v1/agents', undefined, { apiKey: memberKey.json.api_key })).status).toBe(401);
+
   for (const path of ['/v1/agents/canary-agent/auth-profiles/main/usage', '/v1/audit?limit=100', '/v1/agents/canary-agent/auth-profiles/main']) {
     const res = await call('GET', path);
     expect(res.status, res.text).toBe(200);
@@ -315,7 +334,11 @@ describe('leak canaries', () => {
   it('finds no canary in any audit record, of every kind written', async () => {
     const audit = (await scanAll(vault.deps.db)).filter((i) => i.entity === 'audit');
     const actions = new Set(audit.map((i) => i.action));
-    for (const a of ['create', 'update', 'replace', 'rotate', 'patch', 'run', 'proxy', 'test']) expect(actions, a).toContain(a);
+    for (const a of ['create', 'update', 'replace', 'rotate', 'patch', 'share', 'unshare', 'api_key_create', 'api_key_revoke', 'run', 'proxy', 'test']) expect(actions, a).toContain(a);
+    // API-key events name the key by its id only, in the tenant view only.
+    const keyEvents = audit.filter((i) => String(i.action).startsWith('api_key_'));
+    expect(keyEvents.length).toBeGreaterThanOrEqual(2);
+    expect(keyEvents.every((i) => i.view === 'tenant' && i.agent_id === undefined && /^[0-9a-f]{16}$/.test(String(i.principal)))).toBe(true);
     expect(audit.some((i) => i.action === 'proxy' && i.result === 'method_not_allowed_by_profile')).toBe(true);
     expect(audit.some((i) => i.result === 'profile_not_found')).toBe(true);
     expect(findLeaks(itemMaterial(audit), secrets)).toEqual([]);

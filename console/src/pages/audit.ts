@@ -8,8 +8,11 @@ interface AuditEntry {
   readonly at: string;
   readonly action: string;
   readonly key_id: string;
-  readonly agent_id: string;
+  readonly agent_id?: string;
   readonly profile?: string;
+  readonly principal?: string;
+  readonly permission?: string;
+  readonly role?: string;
   readonly generation?: number;
   readonly status: number;
   readonly result: string;
@@ -18,7 +21,7 @@ interface AuditEntry {
 }
 
 /** The audit actions, as a list for the filter (the type check keeps it equal to the server's). */
-const ACTIONS = ['create', 'replace', 'update', 'rotate', 'patch', 'delete', 'run', 'proxy', 'test'] as const satisfies readonly AuditAction[];
+const ACTIONS = ['create', 'replace', 'update', 'rotate', 'patch', 'delete', 'share', 'unshare', 'api_key_create', 'api_key_revoke', 'run', 'proxy', 'test'] as const satisfies readonly AuditAction[];
 const exhaustive: [Exclude<AuditAction, (typeof ACTIONS)[number]>] extends [never] ? true : never = true;
 void exhaustive;
 
@@ -52,13 +55,15 @@ export const auditPage: Page = {
           [
             { header: 'When', cell: (r) => time(r.at) },
             { header: 'Action', cell: (r) => r.action },
-            { header: 'Agent', cell: (r) => r.agent_id },
+            { header: 'Agent', cell: (r) => r.agent_id ?? '—' },
             { header: 'Profile', cell: (r) => r.profile ?? '—' },
             { header: 'Generation', cell: (r) => r.generation ?? '—' },
             { header: 'Status', cell: (r) => r.status },
             { header: 'Result', cell: (r) => r.result },
             { header: 'API key', cell: (r) => r.key_id },
             { header: 'Source IP', cell: (r) => r.source_ip ?? '—', present: (all) => all.some((r) => r.source_ip) },
+            // Whom a share, unshare or API-key change is about (a key id or role:member) and what it got.
+            { header: 'Principal', cell: (r) => (r.principal ? [r.principal, r.permission ?? r.role].filter(Boolean).join(' ') : '—'), present: (all) => all.some((r) => r.principal) },
           ],
           'No audit records match.',
           'audit-table',
