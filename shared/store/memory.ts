@@ -154,6 +154,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     }
     p.set(item.sk, copy(item));
   };
+  /** A Put conditioned on attribute_not_exists(pk): false when the key is taken. */
+  const putNew = (item: Item): boolean => {
+    if (read(item)) return false;
+    write(item);
+    return true;
+  };
   const remove = (k: ItemKey): void => {
     const p = partitions.get(k.pk);
     p?.delete(k.sk);
@@ -230,12 +236,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     agents: {
       get: (tenant, agentId) => send('GetCommand', () => out(read(keys.agent(tenant, agentId)), (i) => AgentItem.parse(i))),
       create: (item) =>
-        send('PutCommand', () => {
-          const k = keys.agent(item.tenant, item.agent_id);
-          if (read(k)) return false;
-          write({ ...k, entity: 'agent', ...item });
-          return true;
-        }),
+        send('PutCommand', () => putNew({ ...keys.agent(item.tenant, item.agent_id), entity: 'agent', ...item })),
       replace: (item, expectedVersion) =>
         send('PutCommand', () => {
           const k = keys.agent(item.tenant, item.agent_id);
@@ -259,12 +260,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       async put(hash, record) {
         // Index entry first, then the key's item, then the tenant's marker: three trips, as on DynamoDB.
         await store.apiKeys.putIndex(hash, record);
-        const stored = await send('PutCommand', () => {
-          const k = keys.apiKey(hash);
-          if (read(k)) return false;
-          write({ ...k, ...record });
-          return true;
-        });
+        const stored = await send('PutCommand', () => putNew({ ...keys.apiKey(hash), ...record }));
         if (stored) {
           await send('PutCommand', () => {
             const k = keys.tenantKeyMarker(record.tenant);
@@ -274,12 +270,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         return stored;
       },
       putIndex: (hash, record) =>
-        send('PutCommand', () => {
-          const k = keys.tenantApiKey(record.tenant, record.key_id);
-          if (read(k)) return false;
-          write({ ...k, key_id: record.key_id, key_hash: hash, name: record.name, role: record.role, created_at: record.created_at });
-          return true;
-        }),
+        send('PutCommand', () => putNew({ ...keys.tenantApiKey(record.tenant, record.key_id), key_id: record.key_id, key_hash: hash, name: record.name, role: record.role, created_at: record.created_at })),
       getIndex: (tenant, keyId) => send('GetCommand', () => out(read(keys.tenantApiKey(tenant, keyId)), (i) => ApiKeyIndexItem.parse(i))),
       list: (tenant, limit, cursor) =>
         send('QueryCommand', () => page(keys.tenantKeyMarker(tenant).pk, API_KEY_INDEX_PREFIX, limit, cursor, (i) => ApiKeyIndexItem.parse(i))),
@@ -307,12 +298,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     profiles: {
       get: (tenant, agentId, slotHex) => send('GetCommand', () => out(read(keys.profile(tenant, agentId, slotHex)), (i) => ProfileItem.parse(i))),
       create: (r) =>
-        send('PutCommand', () => {
-          const item = profileToItem(r);
-          if (read(item)) return false;
-          write(item);
-          return true;
-        }),
+        send('PutCommand', () => putNew(profileToItem(r))),
       replace: (r, at) =>
         send('PutCommand', () => {
           const item = profileToItem(r);
@@ -492,12 +478,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
     runs: {
       create: (r) =>
-        send('PutCommand', () => {
-          const k = keys.run(r.session_id);
-          if (read(k)) return false;
-          write({ ...k, entity: 'run', ...r });
-          return true;
-        }),
+        send('PutCommand', () => putNew({ ...keys.run(r.session_id), entity: 'run', ...r })),
       get: (sessionId, now) =>
         send('GetCommand', () => {
           const run = out(read(keys.run(sessionId)), (i) => RunItem.parse(i));
@@ -518,12 +499,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
     runJobs: {
       create: (r) =>
-        send('PutCommand', () => {
-          const k = keys.runJob(r.session_id);
-          if (read(k)) return false;
-          write({ ...k, entity: 'run-job', ...r });
-          return true;
-        }),
+        send('PutCommand', () => putNew({ ...keys.runJob(r.session_id), entity: 'run-job', ...r })),
       get: (sessionId, now) =>
         send('GetCommand', () => {
           const job = out(read(keys.runJob(sessionId)), (i) => RunJobItem.parse(i));
@@ -534,12 +510,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
     grants: {
       create: ({ id_hex, ...rest }) =>
-        send('PutCommand', () => {
-          const k = keys.grant(id_hex);
-          if (read(k)) return false;
-          write({ ...k, entity: 'grant', ...rest });
-          return true;
-        }),
+        send('PutCommand', () => putNew({ ...keys.grant(id_hex), entity: 'grant', ...rest })),
       get: (idHex) => send('GetCommand', () => out(read(keys.grant(idHex)), (i) => GrantItem.parse(i))),
       delete: (idHex) => send('DeleteCommand', () => remove(keys.grant(idHex))),
     },
