@@ -50,6 +50,24 @@ export async function writeAudit(deps: AuditDeps, event: AuditEventInput): Promi
 }
 
 /**
+ * Write-ahead audit for a change: the record is written BEFORE the change (no record, no change:
+ * AuditUnavailableError, 503), then the change runs. If the change then fails, a second record
+ * says so (its status and error code, `failed` for a fault of ours) and the error goes on to the
+ * caller; that second record is best effort (logged when it cannot be written): the first one
+ * already shows the attempt. `event` describes the change as it will be answered on success.
+ */
+export async function auditedChange<T>(deps: AuditDeps, event: AuditEventInput, change: () => Promise<T>): Promise<T> {
+  await writeAudit(deps, event);
+  try {
+    return await change();
+  } catch (err) {
+    const failed = err instanceof HttpError ? { status: err.status, result: err.code } : { status: 500, result: 'failed' };
+    await writeAudit(deps, { ...event, ...failed }).catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
  * Audits a refusal (expired, inactive, source IP, method…) and then throws the refusal. If the
  * record cannot be written the refusal still stands (it hands nothing out), logged as an error.
  */

@@ -20,9 +20,11 @@ import type { ServerKey, ServerKeyRing } from '../crypto/server-key.ts';
 export const CHANGE_ACTIONS = ['create', 'replace', 'update', 'rotate', 'patch', 'delete', 'share', 'unshare'] as const;
 /** Changes to the tenant's principals: no agent, no profile (their records live in the tenant view only). */
 export const API_KEY_ACTIONS = ['api_key_create', 'api_key_revoke'] as const;
+/** Changes to an agent (its runner, its signing secret, its existence): no profile (tenant and agent views). */
+export const AGENT_ACTIONS = ['agent_create', 'agent_update', 'agent_delete', 'agent_rotate_signing_secret'] as const;
 /** Uses of a profile's credentials: the gate's purposes. */
 export const USE_ACTIONS = ['run', 'proxy', 'test'] as const;
-export const AUDIT_ACTIONS = [...CHANGE_ACTIONS, ...API_KEY_ACTIONS, ...USE_ACTIONS] as const;
+export const AUDIT_ACTIONS = [...CHANGE_ACTIONS, ...API_KEY_ACTIONS, ...AGENT_ACTIONS, ...USE_ACTIONS] as const;
 
 export const AuditAction = z.enum(AUDIT_ACTIONS);
 export type AuditAction = z.infer<typeof AuditAction>;

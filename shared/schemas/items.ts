@@ -69,6 +69,12 @@ export const AgentItem = z.object({
    * registered again under the same id never opens (a create racing a forced delete).
    */
   incarnation: z.string(),
+  /**
+   * The key_id of the API key that registered the agent: with an admin, the only key that may
+   * change, rotate or delete it (shared/http/permissions.ts). Absent on agents registered before
+   * owners: admins only.
+   */
+  owner: z.string().optional(),
   version: z.int(),
   created_at: z.string(),
   updated_at: z.string(),
@@ -145,6 +151,13 @@ const ProfileItemShape = z.object({
   runner_origin: z.string().optional(),
   /** Token-derived tag over runner_origin (ProfileKeys.runnerApproval): only a token holder can approve. */
   runner_approval: Bytes.optional(),
+  /**
+   * The credential delivery (parameters | proxy) the token holder approved with runner_origin,
+   * covered by the same tag; a run of an agent switched from proxy to parameters since answers
+   * 409 delivery_changed until the token holder approves again. Absent on profiles approved
+   * before delivery was bound: not checked.
+   */
+  runner_delivery: CredentialDelivery.optional(),
   created_at: z.string(),
   updated_at: z.string(),
   last_used_at: z.string().optional(),
@@ -264,6 +277,14 @@ export const RunItem = z.object({
   tenant: z.string(),
   agent_id: z.string(),
   session_id: z.string(),
+  /** key_id of the API key that started the run: it may read the run (shared/services/runs.ts getRun). */
+  started_by: z.string().optional(),
+  /**
+   * The profile incarnation the run used (slot + created_at): a key with read on that very
+   * profile may read the run; a later profile of the same name is another incarnation.
+   */
+  profile_slot: z.string().optional(),
+  profile_created_at: z.string().optional(),
   status: z.enum(['queued', 'running', 'succeeded', 'failed']),
   /** {agent_output?, error_message?} as JSON, sealed under the server key. */
   result: Bytes.optional(),
