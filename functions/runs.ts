@@ -1,23 +1,19 @@
 import { createLambdaRunDispatcher } from '#shared/aws/run-dispatcher';
 import { setRunDispatcherFactory } from '#shared/context';
-import { routeGroupHandler } from '#shared/http/handler';
 import { publicBaseUrl } from '#shared/http/base-url';
+import { type RouteRequest, routeGroupHandler } from '#shared/http/handler';
 import { ok } from '#shared/http/responses';
-import { parseInput } from '#shared/schemas/common';
-import { RunAgentBody } from '#shared/schemas/runs';
 import { getRun, startRun } from '#shared/services/runs';
-import type { RouteFn } from '#shared/http/handler';
 
 // On AWS, async runs are sealed with KMS into the table and the worker gets their ids (local mode
 // uses its in-process queue).
 setRunDispatcherFactory(createLambdaRunDispatcher);
 
-const runAgent: RouteFn = async ({ deps, caller, body, event }) =>
-  ok(await startRun(deps, caller, parseInput(RunAgentBody, body), publicBaseUrl(event)));
+const runAgent = async ({ deps, caller, body, event }: RouteRequest<'POST /run_agent'> | RouteRequest<'POST /api/run_agent'>) => ok(await startRun(deps, caller, body, publicBaseUrl(event)));
 
-/** Runs: the compatible run_agent (and its alias) and the run status endpoint. */
-export const handler = routeGroupHandler({
+/** Runs: the compatible run_agent (and its alias) and the run status endpoint (shared/http/routes.ts). */
+export const handler = routeGroupHandler('runs', {
   'POST /run_agent': runAgent,
   'POST /api/run_agent': runAgent,
-  'GET /v1/runs/{session_id}': async ({ deps, tenant, params }) => ok(await getRun(deps, tenant, params.session_id ?? '')),
+  'GET /v1/runs/{session_id}': async ({ deps, caller, params }) => ok(await getRun(deps, caller, params.session_id as string)),
 });

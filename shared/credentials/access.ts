@@ -15,7 +15,7 @@
  */
 import type { Caller } from '../deps.ts';
 import { ForbiddenError } from '../errors.ts';
-import type { ProfileGrant, ProfileItem } from '../schemas/items.ts';
+import type { AgentItem, ProfileGrant, ProfileItem } from '../schemas/items.ts';
 
 export type Permission = ProfileGrant['permission'];
 /** What a caller may do with a profile. */
@@ -68,6 +68,28 @@ export function assertCanWrite<T extends AccessFields>(caller: Caller, item: T |
     throw new ForbiddenError(`${what} needs read_write permission on this auth profile; your key (${caller.apiKeyId}) has read only. Ask its owner or an admin to share it with read_write.`, 'forbidden');
   }
   return item;
+}
+
+/**
+ * Throws `notFound()` unless `caller` has `need` on the profile (read: 404 without it; read_write:
+ * also 403 with read only, `what` naming the refused action). The route table's `profile` and
+ * `credential` permissions (shared/http/routes.ts) come here.
+ */
+export function assertAccess<T extends AccessFields>(caller: Caller, item: T | undefined, need: Permission, notFound: () => Error, what: string): T {
+  return need === 'read' ? assertCanRead(caller, item, notFound) : assertCanWrite(caller, item, notFound, what);
+}
+
+/**
+ * May `caller` change, rotate or delete the agent? Its owner (the key that registered it) and
+ * the admins may; an agent from before owners is for the admins only. Every key of the tenant
+ * may read an agent (to create profiles for it), so a refusal is a 403, not a 404.
+ */
+export function assertMayChangeAgent(caller: Caller, agent: Pick<AgentItem, 'agent_id' | 'owner'>, what: string): void {
+  if (caller.role === 'admin' || (agent.owner !== undefined && agent.owner === caller.apiKeyId)) return;
+  throw new ForbiddenError(
+    `${what} needs the key that registered it or an admin key; your key (${caller.apiKeyId}) is a member that does not own agent "${agent.agent_id}"`,
+    'forbidden',
+  );
 }
 
 /** The ownership fields of a new profile created by `caller`. */

@@ -2,7 +2,8 @@ import { writeAudit } from '../audit/log.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { ProfileNotFoundError, agentNotFound } from '../errors.ts';
 import { verifiedAgent } from '../integrity.ts';
-import { canRead } from './access.ts';
+import { assertCanWrite, canRead } from './access.ts';
+import { slotFor } from './profile-keys.ts';
 import { enforceTenantRateLimit } from '../services/rate-limit.ts';
 import type { AgentItem, OAuthTokenItem, SessionItem } from '../schemas/items.ts';
 import {
@@ -10,7 +11,7 @@ import {
   type ParsedToken,
   type VerifiedToken,
   assertBoundToAgent,
-  assertRunnerApproved,
+  runnerRefusal,
   openProfileKeys,
   openValues,
   parseTokenOrThrow,
@@ -22,12 +23,16 @@ import { outboundRefusal, refuseUse, profileEvent, sourceIpRefusal, verifiedProf
 import { useToRecord } from './usage.ts';
 
 /**
- * The one gate every use of a stored credential passes:
- *   caller IP allow-list → verify → policy (binding, active, expiry, outbound request) → decrypt →
- *   record use (audit record, fail-closed, then hand out).
- * Every refusal of an existing profile is audited (shared/credentials/policy.ts).
- * Nothing else in the code base decrypts a profile for use; the profile service's in-place
- * update (an edit, not a use) composes the same stages itself.
+ * The one gate every opening of a stored credential passes. A use (openForUse):
+ *   access (the caller's key may read the profile) → caller IP allow-list → token (parsed, then
+ *   verified) → policy (binding, active, expiry, outbound request) → decrypt → record use (audit
+ *   record, fail-closed, then hand out).
+ * An edit by the token holder (openForEdit: update in place, rotate):
+ *   access (read_write) → token → binding → decrypt.
+ * Access comes first so that a profile the caller may not see answers exactly like an unknown
+ * one whatever else is wrong (its IP limit, a malformed or forged token); it is the route
+ * table's `credential` permission (shared/http/routes.ts). Every refusal of an existing profile
+ * on a use is audited (shared/credentials/policy.ts). Nothing else decrypts a profile.
  */
 
 /**
@@ -44,6 +49,8 @@ export type UsePurpose = 'run' | 'proxy' | 'test';
  */
 export type CredentialRef =
   | { readonly kind: 'token'; readonly agentId: string; readonly token: string }
+  /** A token for the profile the path names: the token is parsed only after access and caller IP. */
+  | { readonly kind: 'named'; readonly agentId: string; readonly name: string; readonly token: string }
   | { readonly kind: 'grant'; readonly grant: string };
 
 export interface UseOptions {
@@ -120,18 +127,8 @@ export type PolicyCheck = (ctx: PolicyContext) => void;
 /** A profile is usable only by the registration of the agent it was created for. */
 const boundToAgentIncarnation: PolicyCheck = ({ agent, verified }) => assertBoundToAgent(verified, agent.incarnation);
 
-/**
- * The caller's key must have read access to the profile (owner, admin, or a grant:
- * shared/credentials/access.ts); without it the answer is the same 404 as an unknown token. A
- * run grant is itself the capability: it was issued to a run whose caller passed this check,
- * and it dies with the run (its deadline at the latest) or with the profile's generation.
- */
-const callerMayUse: PolicyCheck = ({ caller, verified, viaGrant }) => {
-  if (!viaGrant && !canRead(caller, verified.item)) throw new ProfileNotFoundError();
-};
-
-/** The checks every use passes, in order. */
-export const POLICY: readonly PolicyCheck[] = [boundToAgentIncarnation, callerMayUse];
+/** The checks every use passes after its token verified, in order. */
+export const POLICY: readonly PolicyCheck[] = [boundToAgentIncarnation];
 
 /**
  * Opens a credential for one use by `caller` (its tenant scopes every read).
@@ -147,8 +144,8 @@ export async function openForUse(
   purpose: UsePurpose,
   options: UseOptions = {},
 ): Promise<OpenedForUse> {
-  // Resolve the credential to a slot and key material.
-  const { tenant, agentId, token, grant, caller: who } = await resolve(deps, caller, credential, purpose);
+  // Resolve the credential to where its profile lives (a token's slot, or the path's name).
+  const { tenant, agentId, slotHex, token: presented, grant, caller: who } = await resolve(deps, caller, credential, purpose);
   // A runner presenting a run grant sent no API key, so the API-key middleware counted nothing:
   // the request counts against the grant's tenant here (429 + Retry-After when it is over
   // VAULT_TENANT_RATE_LIMIT), in the same round trip as the profile read. Only a grant that has
@@ -156,7 +153,7 @@ export async function openForUse(
   // its sender nothing about any tenant.
   const admitted = grant && caller.tenant === '' ? enforceTenantRateLimit(deps, tenant) : undefined;
   const [ctx] = await Promise.all([
-    deps.store.profileContext.load(tenant, agentId, token.slot.toString('hex'), { withSession: options.withSession, withOAuthToken: options.withOAuthToken }),
+    deps.store.profileContext.load(tenant, agentId, slotHex, { withSession: options.withSession, withOAuthToken: options.withOAuthToken }),
     admitted,
   ]);
   // The agent's MAC is checked before anything it says (runner, incarnation, input args) is used.
@@ -171,14 +168,20 @@ export async function openForUse(
   let type: AuthTypeModule;
   let config: Record<string, unknown>;
   try {
-    // Caller IP allow-list, before verification: a caller outside it learns nothing about the token.
+    // Access: a key that may not read the profile hears what an unknown one hears (audited: a
+    // valid token shown by the wrong key is worth a record). A run grant is itself the
+    // capability: it was issued to a run whose caller passed this check, and it dies with the
+    // run (its deadline at the latest) or with the profile's generation.
+    if (found && !grant && !canRead(who, found)) await refuseUse(deps, who, purpose, found, new ProfileNotFoundError());
+    // Caller IP allow-list, before the token: a caller outside it learns nothing about the token.
     const ipRefusal = found && sourceIpRefusal(found, who);
     if (found && ipRefusal) await refuseUse(deps, who, purpose, found, ipRefusal);
     // Verify. A wrong secret for an existing profile is audited (a guessing attempt); the answer
     // is the same 404 as for an unknown profile. A grant outlives nothing: its profile must be the
     // very generation (and creation) it was issued for.
     try {
-      verified = verifyToken(deps, tenant, agentId, token, found);
+      const token = presented();
+      verified = verifyToken(deps, tenant, agentId, token, token.slot.toString('hex') === slotHex ? found : undefined);
       if (grant && (verified.item.generation !== grant.item.generation || verified.item.created_at !== grant.item.profile_created_at)) throw new ProfileNotFoundError();
     } catch (err) {
       if (found && err instanceof ProfileNotFoundError) await refuseUse(deps, who, purpose, found, err);
@@ -198,8 +201,12 @@ export async function openForUse(
   const item = verified.item;
   // Decrypt.
   const profile = openProfileKeys(deps, verified);
-  // A run hands the values to the agent's runner: only to the origin the token holder approved.
-  if (purpose === 'run') assertRunnerApproved(profile, agent);
+  // A run hands the values to the agent's runner: only to the origin, and in the delivery mode,
+  // the token holder approved (409 runner_changed / delivery_changed, audited).
+  if (purpose === 'run') {
+    const refusal = runnerRefusal(profile, agent);
+    if (refusal) await refuseUse(deps, who, purpose, item, refusal);
+  }
   const secret = openValues(deps, profile);
   return {
     purpose,
@@ -222,30 +229,75 @@ export async function openForUse(
   };
 }
 
+/** What the gate hands an edit: the agent, the opened profile and its decrypted values. */
+export interface OpenedForEdit {
+  readonly agent: AgentItem;
+  readonly profile: OpenedProfile;
+  readonly values: Record<string, string>;
+  /** The profile's saved session, when asked for (`withSession`). */
+  readonly session?: SessionItem;
+}
+
+/**
+ * Opens a profile for an edit by its token holder (update in place, rotate): the caller needs
+ * read_write (without read: the unknown-profile 404; with read only: 403 naming `what`), then the
+ * token must verify and the profile belong to the agent's registration. Not a use: nothing is
+ * counted, and the caller IP allow-list (a limit on uses) does not apply.
+ */
+export async function openForEdit(
+  deps: Deps,
+  caller: Caller,
+  credential: Exclude<CredentialRef, { kind: 'grant' }>,
+  what: string,
+  options: { withSession?: boolean } = {},
+): Promise<OpenedForEdit> {
+  const { tenant, agentId, slotHex, token: presented } = await resolve(deps, caller, credential, 'edit');
+  const ctx = await deps.store.profileContext.load(tenant, agentId, slotHex, options);
+  const agent = verifiedAgent(deps, tenant, agentId, ctx.agent);
+  if (!agent) throw agentNotFound(agentId);
+  const found = ctx.profile;
+  if (found) assertCanWrite(caller, found, () => new ProfileNotFoundError(), what);
+  const token = presented();
+  const verified = verifyToken(deps, tenant, agentId, token, token.slot.toString('hex') === slotHex ? found : undefined);
+  assertBoundToAgent(verified, agent.incarnation);
+  const profile = openProfileKeys(deps, verified);
+  return { agent, profile, values: openValues(deps, profile), session: ctx.session };
+}
+
 /** A credential resolved to where its profile lives and the token secret that opens it. */
 interface Resolved {
   readonly tenant: string;
   readonly agentId: string;
-  readonly token: ParsedToken;
+  readonly slotHex: string;
+  /** The token's slot and secret: parsed on demand, after the access and IP stages (400 if malformed). */
+  readonly token: () => ParsedToken;
   /** Set when the credential was a run grant. */
   readonly grant?: ResolvedGrant;
   /** The caller as the rest of the gate sees it (a grant's caller takes the grant's tenant). */
   readonly caller: Caller;
 }
 
-async function resolve(deps: Deps, caller: Caller, credential: CredentialRef, purpose: UsePurpose): Promise<Resolved> {
+async function resolve(deps: Deps, caller: Caller, credential: CredentialRef, purpose: UsePurpose | 'edit'): Promise<Resolved> {
   if (credential.kind === 'token') {
-    return { tenant: caller.tenant, agentId: credential.agentId, token: parseTokenOrThrow(credential.token), caller };
+    // The slot comes from the token itself: a malformed one is a 400 before any read.
+    const token = parseTokenOrThrow(credential.token);
+    return { tenant: caller.tenant, agentId: credential.agentId, slotHex: token.slot.toString('hex'), token: () => token, caller };
+  }
+  if (credential.kind === 'named') {
+    const slotHex = slotFor(caller.tenant, credential.agentId, credential.name).toString('hex');
+    return { tenant: caller.tenant, agentId: credential.agentId, slotHex, token: () => parseTokenOrThrow(credential.token), caller };
   }
   // A grant is for the proxy only: it never hands out values, so it cannot start a run or a test.
   if (purpose !== 'proxy') throw new InvalidGrantError();
   const grant = await resolveGrant(deps, credential.grant);
   // An API-key caller presenting a grant must be of the grant's tenant (same answer as unknown).
   if (caller.tenant !== '' && caller.tenant !== grant.item.tenant) throw new InvalidGrantError();
+  const token = { slot: Buffer.from(grant.item.slot, 'hex'), secret: grant.tokenSecret };
   return {
     tenant: grant.item.tenant,
     agentId: grant.item.agent_id,
-    token: { slot: Buffer.from(grant.item.slot, 'hex'), secret: grant.tokenSecret },
+    slotHex: grant.item.slot,
+    token: () => token,
     grant,
     caller: { ...caller, tenant: grant.item.tenant, apiKeyId: caller.apiKeyId || `grant:${grant.item.session_id}` },
   };

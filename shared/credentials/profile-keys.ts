@@ -71,13 +71,20 @@ export class ProfileKeys {
   }
 
   /**
-   * 32-byte tag over the runner origin the token holder approved for this record version:
-   * HKDF-Expand(prk, "runner-approval/v1" ‖ tenant ‖ agent ‖ slot ‖ generation ‖ record version ‖ origin).
-   * Only a token holder can make one, so a table writer cannot approve another runner.
+   * 32-byte tag over the runner origin (and, since delivery modes were bound, the credential
+   * delivery) the token holder approved for this record version:
+   * HKDF-Expand(prk, "runner-approval/v2" ‖ tenant ‖ agent ‖ slot ‖ generation ‖ record version ‖ origin ‖ delivery),
+   * or the v1 label without the delivery for approvals made before (`delivery` undefined).
+   * Only a token holder can make one, so a table writer can neither approve another runner nor
+   * switch a proxy agent's profile to handing out its values.
    */
-  runnerApproval(recordVersion: number, origin: string): Buffer {
+  runnerApproval(recordVersion: number, origin: string, delivery?: string): Buffer {
     const b = this.binding;
-    return hkdfExpand(this.prk, lengthPrefixed('runner-approval/v1', b.tenant, b.agentId, b.slot, b.generation, recordVersion, origin), 32);
+    const info =
+      delivery === undefined
+        ? lengthPrefixed('runner-approval/v1', b.tenant, b.agentId, b.slot, b.generation, recordVersion, origin)
+        : lengthPrefixed('runner-approval/v2', b.tenant, b.agentId, b.slot, b.generation, recordVersion, origin, delivery);
+    return hkdfExpand(this.prk, info, 32);
   }
 
   private keyFor(aad: Buffer) {

@@ -51,7 +51,7 @@ export function parseTokenOrThrow(token: string): ParsedToken {
 /** The fields sealProfile itself derives from the binding, the key material and the values. */
 type SealedFields =
   | 'tenant' | 'agent_id' | 'slot' | 'generation' | 'record_version' | 'server_key_id' | 'verifier' | 'commitment' | 'fields'
-  | 'runner_origin' | 'runner_approval';
+  | 'runner_origin' | 'runner_approval' | 'runner_delivery';
 
 /**
  * What a sealed profile record carries besides its key material and values. Settings, usage and
@@ -69,9 +69,22 @@ export function runnerOriginOf(url: string): string {
   return new URL(url).origin;
 }
 
+/** What the token holder approves when writing a profile: where its runner is and how it gets the credentials. */
+export interface RunnerApproval {
+  readonly origin: string;
+  readonly delivery: CredentialDeliveryMode;
+}
+
+export type CredentialDeliveryMode = 'parameters' | 'proxy';
+
+/** The approval a token holder gives an agent by writing one of its profiles: its current runner and delivery. */
+export function approvalFor(agent: Pick<AgentItem, 'runner' | 'credential_delivery'>): RunnerApproval {
+  return { origin: runnerOriginOf(agent.runner.url), delivery: agent.credential_delivery ?? 'parameters' };
+}
+
 /**
  * Encrypts every value under the profile's keys and builds the record: verifier, commitment, and
- * the approval of `runnerOrigin` (the agent's runner origin as the token holder writes it).
+ * the approval of the agent's runner origin and credential delivery (as the token holder writes it).
  */
 export function sealProfile(
   serverKey: ServerKey,
@@ -79,7 +92,7 @@ export function sealProfile(
   secret: Buffer,
   recordVersion: number,
   values: Readonly<Record<string, string>>,
-  runnerOrigin: string,
+  approval: RunnerApproval,
   meta: ProfileMeta,
 ): ProfileRecord {
   const keys = new ProfileKeys(serverKey, binding, secret);
@@ -103,8 +116,9 @@ export function sealProfile(
     verifier: computeVerifier(serverKey, binding, secret),
     commitment: keys.commitment(),
     fields,
-    runner_origin: runnerOrigin,
-    runner_approval: keys.runnerApproval(recordVersion, runnerOrigin),
+    runner_origin: approval.origin,
+    runner_delivery: approval.delivery,
+    runner_approval: keys.runnerApproval(recordVersion, approval.origin, approval.delivery),
   };
 }
 
@@ -156,7 +170,7 @@ export function openProfileKeys(deps: Pick<Deps, 'log'>, verified: VerifiedToken
     deps.log.log('error', 'profile key commitment mismatch', where);
     throw new ProfileNotFoundError();
   }
-  const approval = item.runner_origin === undefined ? undefined : keys.runnerApproval(item.record_version, item.runner_origin);
+  const approval = item.runner_origin === undefined ? undefined : keys.runnerApproval(item.record_version, item.runner_origin, item.runner_delivery);
   if (!approval || !item.runner_approval || !constantTimeEqual(approval, item.runner_approval)) {
     deps.log.log('error', 'profile runner approval check failed', where);
     throw new ProfileNotFoundError();
@@ -165,19 +179,29 @@ export function openProfileKeys(deps: Pick<Deps, 'log'>, verified: VerifiedToken
 }
 
 /**
- * 409 runner_changed unless the agent's runner is at the origin the profile's token holder
- * approved (checked by openProfileKeys): a moved runner never receives the credentials until the
- * profile is upserted again.
+ * Why a run must not hand this profile's credentials to the agent's runner, or undefined:
+ * 409 runner_changed unless the runner is at the origin the token holder approved, 409
+ * delivery_changed if the agent was switched from `proxy` (the runner never sees a value) to
+ * `parameters` since (both approvals checked by openProfileKeys). Moving the other way only takes
+ * values away from the runner and needs no approval. Either holds until the profile is upserted
+ * again by its token holder.
  */
-export function assertRunnerApproved(opened: OpenedProfile, agent: AgentItem): void {
+export function runnerRefusal(opened: OpenedProfile, agent: AgentItem): ConflictError | undefined {
   const approved = opened.item.runner_origin as string;
   const current = runnerOriginOf(agent.runner.url);
   if (approved !== current) {
-    throw new ConflictError(
+    return new ConflictError(
       `The agent's runner changed from ${approved} to ${current} since this auth profile was saved; upsert the profile again (with its auth_token to keep the token) to approve the new runner`,
       'runner_changed',
     );
   }
+  if (opened.item.runner_delivery === 'proxy' && (agent.credential_delivery ?? 'parameters') !== 'proxy') {
+    return new ConflictError(
+      `The agent's credential_delivery changed from "proxy" (its runner never receives the credentials) to "parameters" since this auth profile was saved; the credentials were not handed out. Switch the agent back to "proxy", or approve the change by upserting the profile again with its auth_token`,
+      'delivery_changed',
+    );
+  }
+  return undefined;
 }
 
 /** Decrypts every value of an opened profile; a stored blob that fails to open is logged (no value) and rethrown. */

@@ -43,15 +43,16 @@ export function grantOf(event: VaultEvent): string | undefined {
 /**
  * Resolves the key's principal (401 if missing, malformed, unknown, revoked or failing its
  * integrity check), applies the tenant's rate limit (429 with Retry-After; `VAULT_TENANT_RATE_LIMIT`, on by default on AWS) and
- * builds the request's Caller. On `grantRoutes` (POST /v1/proxy) a run grant may stand in for the
+ * builds the request's Caller. Where `grantAllowed` says so (the route table's `credential`
+ * permission with `grant`: POST /v1/proxy) a run grant may stand in for the
  * API key: the route then gets a caller without a tenant, and the credential gate resolves the grant
  * and applies the grant's tenant's rate limit (only once the grant has proved itself, so a forged
  * one can neither spend a tenant's budget nor learn from a 429 that the tenant exists).
  */
-export function authenticate(getDeps: () => Promise<Deps>, grantRoutes: readonly string[] = []): Mw {
+export function authenticate(getDeps: () => Promise<Deps>, grantAllowed: (routeKey: string) => boolean = () => false): Mw {
   return {
     before: async (request) => {
-      if (grantRoutes.includes(request.event.routeKey) && grantOf(request.event) !== undefined) return;
+      if (grantAllowed(request.event.routeKey) && grantOf(request.event) !== undefined) return;
       const deps = await getDeps();
       const apiKey = apiKeyOf(request.event);
       if (apiKey === undefined) {

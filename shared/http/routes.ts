@@ -1,64 +1,421 @@
 /**
- * The route table: the single list of HTTP routes, which Lambda function (route group) serves
- * each, and nothing else. The CDK stack adds one API Gateway route per entry, the local server
- * matches requests against it, and the OpenAPI document is generated from it.
+ * The route table: the one list of HTTP routes. Each entry carries everything about its route —
+ * the Lambda function (route group) that serves it, the permission it needs, the schemas of its
+ * body and query string, and its OpenAPI operation — and every other place reads it from here:
+ * - the group handlers (functions/*.ts) must supply a handler for exactly their routes
+ *   (`Handlers<G>` below: a missing one fails `tsc`), and shared/http/handler.ts parses the body
+ *   and query with the route's strict schemas and checks its permission once, before the handler;
+ * - the CDK stack adds one API Gateway route per entry (infra/cdk/constructs/vault-api.ts);
+ * - the local server matches requests against it (infra/local/http-adapter.ts);
+ * - `/openapi.json` is generated from it (shared/schemas/openapi.ts).
+ * docs/architecture.md ("Authority") describes the permission model.
  */
+import * as z from 'zod';
+import { Agent, AgentList, CreateAgentBody, CreatedAgent, SigningSecret, UpdateAgentBody } from '../schemas/agents.ts';
+import { ApiKeyId, ApiKeyList, CreateApiKeyBody, CreatedApiKey } from '../schemas/api-keys.ts';
+import { AuditPage, AuditQuery } from '../schemas/audit.ts';
+import { AgentId, ProfileName } from '../schemas/common.ts';
+import { DeleteQuery, PatchProfileBody, ProfileUsage, RotateProfileBody, RotateProfileResponse } from '../schemas/lifecycle.ts';
+import {
+  CreateProfileBody,
+  CreateProfileResponse,
+  GrantPrincipal,
+  ListQuery,
+  NativeCreateProfileBody,
+  NativeProfileResponse,
+  NativePutProfileBody,
+  ProfileList,
+  ProfileMetadata,
+  ShareProfileBody,
+  UpsertProfileBody,
+  UpsertProfileResponse,
+} from '../schemas/profiles.ts';
+import { GrantProxyBody, ProxyBody, ProxyResponse, TestProfileBody, TestProfileResponse } from '../schemas/proxy.ts';
+import { RunAgentBody, RunAgentResponse, RunStatus } from '../schemas/runs.ts';
+
 export type RouteGroup = 'agents' | 'profiles' | 'runs' | 'keys' | 'meta';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 /** What a path may answer: the table's methods, plus HEAD wherever GET is. */
 export type AllowedMethod = HttpMethod | 'HEAD';
 
-export interface RouteDef {
+/**
+ * What a caller needs to be served a route. The check runs once, in shared/http/authorize.ts,
+ * from this value and the request's Caller, before the route's handler:
+ * - `public`: no API key (meta routes).
+ * - `key`: any API key of the tenant. What the route shows or creates is the caller's own, or is
+ *   filtered by the one access check (shared/credentials/access.ts): lists, creating a profile or an
+ *   agent the caller will own.
+ * - `admin`: an admin key (API-key management).
+ * - `agent_owner`: the path's agent, whose owner or an admin the caller must be (changing, rotating,
+ *   deleting an agent). The handler receives the agent read.
+ * - `profile`: the path's profile, on which the caller needs `need` (read: see and use it;
+ *   read_write: change it). Without read the answer is the unknown-profile 404; with read only, a
+ *   403. The handler receives the agent and the profile read (with `load`: also those items, in
+ *   the same round trip).
+ * - `credential`: the credential in the body (auth token with agent_id, or a run grant with
+ *   `grant`): the profile it names is only known once the token is parsed, so the check is the
+ *   credential gate's first stage (shared/credentials/gate.ts: access → caller IP → token), with `need`.
+ */
+export type Permission =
+  | { readonly kind: 'public' }
+  | { readonly kind: 'key' }
+  | { readonly kind: 'admin'; readonly action: string }
+  | { readonly kind: 'agent_owner'; readonly action: string }
+  | {
+      readonly kind: 'profile';
+      readonly need: 'read' | 'read_write';
+      /** Names the refused action in a 403 ("Rotating this auth profile needs read_write…"). */
+      readonly action: string;
+      /** Also read these with the agent and profile (one round trip). */
+      readonly load?: { readonly withOAuthToken?: boolean };
+    }
+  | { readonly kind: 'credential'; readonly need: 'read' | 'read_write'; readonly grant?: true };
+
+/** One error answer an operation documents: its status and the codes it can carry. */
+export type ErrorStatuses = Readonly<Partial<Record<400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 429 | 500 | 501 | 502 | 503 | 504, readonly string[]>>>;
+
+/** The OpenAPI operation of a route (shared/schemas/openapi.ts renders it). */
+export interface Operation {
+  /** Readable, unique, camelCase: generated clients name their methods after it. */
+  readonly operationId: string;
+  readonly tag: 'auth-profiles' | 'agents' | 'api-keys' | 'runs' | 'audit' | 'meta';
+  readonly summary: string;
+  /** Longer text (CommonMark) where the summary cannot say enough. */
+  readonly description?: string;
+  /** Success status and body schema (a named component of shared/schemas/openapi.ts). */
+  readonly status: number;
+  readonly response?: z.ZodType;
+  /** The specific error statuses and codes this route can answer (besides the common ones). */
+  readonly errors: ErrorStatuses;
+  /** Query parameter descriptions (the query schema decides which exist). */
+  readonly queryDocs?: Readonly<Record<string, string>>;
+}
+
+export interface RouteSpec {
+  readonly group: RouteGroup;
+  readonly permission: Permission;
+  /** The request body's strict schema; absent: the route takes no body (fields in one are 400 unknown_field). */
+  readonly body?: z.ZodType;
+  /** The body a run grant presents instead (POST /v1/proxy). */
+  readonly grantBody?: z.ZodType;
+  /** The query string's strict schema; absent: the route takes no query parameters. */
+  readonly query?: z.ZodType;
+  /** Absent: not in the OpenAPI document (the console's static files). */
+  readonly op?: Operation;
+}
+
+/** GET /healthz's answer. */
+export const Health = z.object({ status: z.literal('ok') });
+
+/** A route that takes no body: `{}` or no body at all; any field is 400 unknown_field. */
+export const NoBody = z.strictObject({});
+/** A route that takes no query parameters: any is 400 unknown_field. */
+export const NoQuery = z.strictObject({});
+
+/** Path parameters, validated by the dispatcher before the permission check. */
+export const PathParams = {
+  agent_id: { schema: AgentId, what: 'agent_id' },
+  name: { schema: ProfileName, what: 'profile name' },
+  key_id: { schema: ApiKeyId, what: 'key_id' },
+  principal: { schema: GrantPrincipal, what: 'principal' },
+  session_id: { schema: z.string().max(128), what: 'session_id' },
+  asset: { schema: z.string(), what: 'asset' },
+} as const;
+
+// Error codes the operations share. Every authenticated route can also answer 401 unauthorized,
+// 429 too_many_requests and 503 service_unavailable (added by the document for every operation).
+const BODY_ERRORS = { 400: ['validation_error', 'unknown_field', 'invalid_json'], 413: ['payload_too_large'], 415: ['unsupported_media_type'] } as const;
+const QUERY_ERRORS = { 400: ['validation_error', 'unknown_field'] } as const;
+const AGENT_404 = { 404: ['agent_not_found'] } as const;
+const PROFILE_404 = { 404: ['agent_not_found', 'profile_not_found'] } as const;
+const USE_ERRORS = {
+  400: ['validation_error', 'unknown_field', 'invalid_json', 'invalid_auth_token'],
+  401: ['unauthorized', 'token_expired'],
+  403: ['profile_inactive', 'source_ip_not_allowed'],
+  404: ['agent_not_found', 'profile_not_found'],
+  413: ['payload_too_large'],
+  415: ['unsupported_media_type'],
+  503: ['service_unavailable', 'audit_unavailable'],
+} as const;
+const OUTBOUND_ERRORS = {
+  403: ['profile_inactive', 'source_ip_not_allowed', 'host_not_allowed', 'path_not_allowed', 'destination_blocked', 'token_url_not_proxied'],
+  405: ['method_not_allowed'],
+  502: ['bad_gateway', 'upstream_unreachable', 'upstream_bad_encoding', 'upstream_response_too_large', 'oauth_token_failed'],
+  504: ['upstream_timeout'],
+} as const;
+const page = { limit: 'Page size, an integer 1-100 (default 50)', cursor: 'next_cursor of the previous page' };
+
+/** The documented revocation bound (shared/services/api-keys.ts AUTH_CACHE_TTL_MS). */
+const REVOCATION_BOUND =
+  'Revocation bound: the key item is deleted first (authentication reads it strongly consistent), so the key is refused on its next request by the process that revoked it — locally, the one server: at once. ' +
+  'Each process caches a known key for at most 5 seconds, so on AWS another warm Lambda instance may still accept a revoked key for up to 5 s after this call answered 204.';
+
+const agentWrite = (action: string) => ({ kind: 'agent_owner', action }) as const;
+const profileRead = (action: string, load?: { withOAuthToken?: boolean }) => ({ kind: 'profile', need: 'read', action, ...(load ? { load } : {}) }) as const;
+const profileWrite = (action: string) => ({ kind: 'profile', need: 'read_write', action }) as const;
+
+export const routes = {
+  // Compatible endpoints (public create / upsert / run_agent API shapes).
+  'POST /api/create_agent_auth_profile': {
+    group: 'profiles',
+    permission: { kind: 'key' },
+    body: CreateProfileBody,
+    op: { operationId: 'createAgentAuthProfile', tag: 'auth-profiles', summary: 'Create an auth profile; returns its auth token once', status: 200, response: CreateProfileResponse, errors: { ...BODY_ERRORS, ...AGENT_404, 409: ['profile_exists'] } },
+  },
+  'POST /api/upsert_agent_auth_profile': {
+    group: 'profiles',
+    permission: { kind: 'credential', need: 'read_write' },
+    body: UpsertProfileBody,
+    op: {
+      operationId: 'upsertAgentAuthProfile',
+      tag: 'auth-profiles',
+      summary: 'Create, replace (new token) or update in place (same token) an auth profile',
+      description: 'Replacing or updating needs read_write on the profile (its owner, an admin, or a read_write grant); without read the answer is the unknown-profile 404, with read only a 403.',
+      status: 200,
+      response: UpsertProfileResponse,
+      errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'invalid_auth_token'], 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] },
+    },
+  },
+  'POST /run_agent': {
+    group: 'runs',
+    permission: { kind: 'credential', need: 'read' },
+    body: RunAgentBody,
+    op: { operationId: 'runAgent', tag: 'runs', summary: "Run an agent with a profile's credentials", status: 200, response: RunAgentResponse, errors: { ...USE_ERRORS, 400: [...USE_ERRORS[400], 'unknown_input_args', 'parameter_conflict', 'missing_input_args', 'not_injectable'], 409: ['runner_changed', 'delivery_changed', 'run_conflict'] } },
+  },
+  'POST /api/run_agent': {
+    group: 'runs',
+    permission: { kind: 'credential', need: 'read' },
+    body: RunAgentBody,
+    op: { operationId: 'runAgentAlias', tag: 'runs', summary: 'Alias of POST /run_agent', status: 200, response: RunAgentResponse, errors: { ...USE_ERRORS, 400: [...USE_ERRORS[400], 'unknown_input_args', 'parameter_conflict', 'missing_input_args', 'not_injectable'], 409: ['runner_changed', 'delivery_changed', 'run_conflict'] } },
+  },
+
+  // Agents: any key registers (and owns) one; its owner or an admin changes it.
+  'POST /v1/agents': {
+    group: 'agents',
+    permission: { kind: 'key' },
+    body: CreateAgentBody,
+    op: { operationId: 'createAgent', tag: 'agents', summary: 'Register an agent (owned by the calling key); returns its runner signing secret once', status: 201, response: CreatedAgent, errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'runner_not_allowed'], 409: ['agent_exists'] } },
+  },
+  'GET /v1/agents': {
+    group: 'agents',
+    permission: { kind: 'key' },
+    query: ListQuery,
+    op: { operationId: 'listAgents', tag: 'agents', summary: 'List agents', status: 200, response: AgentList, errors: QUERY_ERRORS, queryDocs: page },
+  },
+  'GET /v1/agents/{agent_id}': {
+    group: 'agents',
+    permission: { kind: 'key' },
+    op: { operationId: 'getAgent', tag: 'agents', summary: 'Read an agent', status: 200, response: Agent, errors: { ...QUERY_ERRORS, ...AGENT_404 } },
+  },
+  'PUT /v1/agents/{agent_id}': {
+    group: 'agents',
+    permission: agentWrite('Changing this agent'),
+    body: UpdateAgentBody,
+    op: {
+      operationId: 'updateAgent',
+      tag: 'agents',
+      summary: "Replace an agent's definition (its owner or an admin); credential_delivery left out keeps the stored one",
+      status: 200,
+      response: Agent,
+      errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'runner_not_allowed'], 403: ['forbidden'], ...AGENT_404, 409: ['conflict'] },
+    },
+  },
+  'DELETE /v1/agents/{agent_id}': {
+    group: 'agents',
+    permission: agentWrite('Deleting this agent'),
+    query: DeleteQuery,
+    op: {
+      operationId: 'deleteAgent',
+      tag: 'agents',
+      summary: 'Delete an agent (its owner or an admin; 409 while it has profiles unless ?force=true, which needs read_write on every one of them)',
+      status: 204,
+      errors: { ...QUERY_ERRORS, 403: ['forbidden'], ...AGENT_404, 409: ['agent_has_profiles'] },
+      queryDocs: { force: 'true deletes its profiles too (needs read_write on each)' },
+    },
+  },
+  'POST /v1/agents/{agent_id}/rotate-signing-secret': {
+    group: 'agents',
+    permission: agentWrite('Rotating the signing secret of this agent'),
+    op: { operationId: 'rotateAgentSigningSecret', tag: 'agents', summary: 'Issue a new runner signing secret (its owner or an admin)', status: 200, response: SigningSecret, errors: { ...BODY_ERRORS, 403: ['forbidden'], ...AGENT_404, 409: ['conflict'] } },
+  },
+
+  // Tenant administration: API keys as principals (admin only). Their own function, the only one
+  // whose role may write API-key items (infra/cdk/constructs/vault-function.ts).
+  'POST /v1/api-keys': {
+    group: 'keys',
+    permission: { kind: 'admin', action: 'Creating API keys' },
+    body: CreateApiKeyBody,
+    op: { operationId: 'createApiKey', tag: 'api-keys', summary: 'Mint an API key (admin only; 403 forbidden for a member); the key is shown once', status: 201, response: CreatedApiKey, errors: { ...BODY_ERRORS, 403: ['forbidden'] } },
+  },
+  'GET /v1/api-keys': {
+    group: 'keys',
+    permission: { kind: 'admin', action: 'Listing API keys' },
+    query: ListQuery,
+    op: { operationId: 'listApiKeys', tag: 'api-keys', summary: "List the tenant's API keys: key_id, name, role (admin only; never a secret)", status: 200, response: ApiKeyList, errors: { ...QUERY_ERRORS, 403: ['forbidden'] }, queryDocs: page },
+  },
+  'DELETE /v1/api-keys/{key_id}': {
+    group: 'keys',
+    permission: { kind: 'admin', action: 'Revoking API keys' },
+    op: { operationId: 'revokeApiKey', tag: 'api-keys', summary: 'Revoke an API key (admin only): refused at once by this vault instance, within 5 s by every other', description: REVOCATION_BOUND, status: 204, errors: { ...QUERY_ERRORS, 403: ['forbidden'], 404: ['api_key_not_found'] } },
+  },
+
+  // Profiles (native).
+  'GET /v1/agents/{agent_id}/auth-profiles': {
+    group: 'profiles',
+    permission: { kind: 'key' },
+    query: ListQuery,
+    op: { operationId: 'listAgentAuthProfiles', tag: 'auth-profiles', summary: "List the agent's auth profiles the calling key may read (metadata only)", status: 200, response: ProfileList, errors: { ...QUERY_ERRORS, ...AGENT_404 }, queryDocs: page },
+  },
+  'POST /v1/agents/{agent_id}/auth-profiles': {
+    group: 'profiles',
+    permission: { kind: 'key' },
+    body: NativeCreateProfileBody,
+    op: { operationId: 'createAuthProfile', tag: 'auth-profiles', summary: 'Create an auth profile (custom or typed: bearer, basic, api_key, oauth2_client_credentials); returns its auth token once; 409 if the name exists', status: 201, response: NativeProfileResponse, errors: { ...BODY_ERRORS, ...AGENT_404, 409: ['profile_exists'] } },
+  },
+  'PUT /v1/agents/{agent_id}/auth-profiles/{name}': {
+    group: 'profiles',
+    permission: { kind: 'credential', need: 'read_write' },
+    body: NativePutProfileBody,
+    op: { operationId: 'putAuthProfile', tag: 'auth-profiles', summary: 'Upsert by name: create, replace (new token) or, with auth_token, update in place (same token)', status: 200, response: NativeProfileResponse, errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'invalid_auth_token'], 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] } },
+  },
+  'POST /v1/agents/{agent_id}/auth-profiles/{name}/test': {
+    group: 'profiles',
+    permission: { kind: 'credential', need: 'read' },
+    body: TestProfileBody,
+    op: { operationId: 'testAuthProfile', tag: 'auth-profiles', summary: 'Make one real call with the credentials injected; answers ok/status/latency (never the body) and stores last_tested_at / last_test_ok', status: 200, response: TestProfileResponse, errors: { ...USE_ERRORS, ...OUTBOUND_ERRORS } },
+  },
+  'POST /v1/proxy': {
+    group: 'profiles',
+    permission: { kind: 'credential', need: 'read', grant: true },
+    body: ProxyBody,
+    grantBody: GrantProxyBody,
+    op: {
+      operationId: 'proxyRequest',
+      tag: 'auth-profiles',
+      summary: "Send a request with a typed profile's credentials injected (the caller never holds them); allowed_hosts/paths/methods enforced (403/405), SSRF guard, no redirects, secret values redacted from the answer",
+      status: 200,
+      response: ProxyResponse,
+      errors: { ...USE_ERRORS, ...OUTBOUND_ERRORS, 400: [...USE_ERRORS[400], 'not_injectable', 'invalid_grant_format'], 401: ['unauthorized', 'token_expired', 'invalid_grant'] },
+    },
+  },
+  'GET /v1/agents/{agent_id}/auth-profiles/{name}': {
+    group: 'profiles',
+    permission: profileRead('Reading this auth profile'),
+    op: { operationId: 'getAgentAuthProfile', tag: 'auth-profiles', summary: 'Read auth profile metadata (never values)', status: 200, response: ProfileMetadata, errors: { ...QUERY_ERRORS, ...PROFILE_404 } },
+  },
+  'PATCH /v1/agents/{agent_id}/auth-profiles/{name}': {
+    group: 'profiles',
+    permission: profileWrite('Changing the settings of this auth profile'),
+    body: PatchProfileBody,
+    op: { operationId: 'patchAuthProfile', tag: 'auth-profiles', summary: 'Edit non-secret settings (active, description, allowed source IPs, outbound policy); no token needed', status: 200, response: ProfileMetadata, errors: { ...BODY_ERRORS, 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] } },
+  },
+  'DELETE /v1/agents/{agent_id}/auth-profiles/{name}': {
+    group: 'profiles',
+    permission: profileWrite('Deleting this auth profile'),
+    query: DeleteQuery,
+    op: {
+      operationId: 'deleteAgentAuthProfile',
+      tag: 'auth-profiles',
+      summary: 'Delete an auth profile; its token dies at once (409 profile_in_use with the usage summary if used recently or a run may be in flight, unless ?force=true)',
+      status: 204,
+      errors: { ...QUERY_ERRORS, 403: ['forbidden'], ...PROFILE_404, 409: ['profile_in_use', 'conflict'] },
+      queryDocs: { force: 'true deletes a profile in use' },
+    },
+  },
+  'POST /v1/agents/{agent_id}/auth-profiles/{name}/rotate': {
+    group: 'profiles',
+    permission: { kind: 'credential', need: 'read_write' },
+    body: RotateProfileBody,
+    op: { operationId: 'rotateAuthProfile', tag: 'auth-profiles', summary: 'New token (generation + 1) for the same values; the old token and its session die at once', status: 200, response: RotateProfileResponse, errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'invalid_auth_token'], 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] } },
+  },
+  'GET /v1/agents/{agent_id}/auth-profiles/{name}/usage': {
+    group: 'profiles',
+    permission: profileRead('Reading the usage of this auth profile'),
+    op: { operationId: 'getAuthProfileUsage', tag: 'auth-profiles', summary: 'Usage counters and the last 50 uses of this profile (since it was created; refusals included)', status: 200, response: ProfileUsage, errors: { ...QUERY_ERRORS, ...PROFILE_404 } },
+  },
+  'POST /v1/agents/{agent_id}/auth-profiles/{name}/share': {
+    group: 'profiles',
+    permission: profileWrite('Sharing this auth profile'),
+    body: ShareProfileBody,
+    op: { operationId: 'shareAuthProfile', tag: 'auth-profiles', summary: 'Grant a principal (an API key id or "role:member") read or read_write on the profile (read_write needed; 409 on a concurrent settings or access change)', status: 200, response: ProfileMetadata, errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'unknown_principal'], 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] } },
+  },
+  'DELETE /v1/agents/{agent_id}/auth-profiles/{name}/share/{principal}': {
+    group: 'profiles',
+    permission: profileWrite('Unsharing this auth profile'),
+    op: { operationId: 'unshareAuthProfile', tag: 'auth-profiles', summary: "Remove a principal's grant (read_write needed); private again once none is left", status: 200, response: ProfileMetadata, errors: { ...QUERY_ERRORS, 403: ['forbidden'], 404: ['agent_not_found', 'profile_not_found', 'grant_not_found'], 409: ['conflict'] } },
+  },
+  'GET /v1/audit': {
+    group: 'profiles',
+    permission: { kind: 'key' },
+    query: AuditQuery,
+    op: {
+      operationId: 'listAuditRecords',
+      tag: 'audit',
+      summary: 'The audit log, newest first: every change (agents, API keys and sharing included) and every use, refusals included',
+      description:
+        "An admin key reads every view. A member key reads only the view of one profile it may read (agent_id and profile both given; otherwise the unknown-profile 404), and only since that profile was created (an earlier profile of the same name is not its history); the tenant and agent views answer it 403 forbidden. API-key events (api_key_create, api_key_revoke) have no agent and appear in the tenant view only.",
+      status: 200,
+      response: AuditPage,
+      errors: { ...QUERY_ERRORS, 403: ['forbidden'], ...PROFILE_404 },
+      queryDocs: { agent_id: 'Only this agent', profile: 'Only this profile (needs agent_id)', action: 'Only this action', since: 'ISO time: records at or after it', ...page },
+    },
+  },
+  'GET /v1/runs/{session_id}': {
+    group: 'runs',
+    permission: { kind: 'key' },
+    op: {
+      operationId: 'getRun',
+      tag: 'runs',
+      summary: 'Status and result of a run',
+      description: 'Readable by the key that started the run, an admin, or a key with read on the very profile the run used (a later profile of the same name does not count); any other key gets the unknown-run 404.',
+      status: 200,
+      response: RunStatus,
+      errors: { ...QUERY_ERRORS, 404: ['run_not_found'] },
+    },
+  },
+  'GET /openapi.json': {
+    group: 'meta',
+    permission: { kind: 'public' },
+    op: { operationId: 'getOpenApiDocument', tag: 'meta', summary: 'This document', status: 200, errors: {} },
+  },
+  'GET /healthz': {
+    group: 'meta',
+    permission: { kind: 'public' },
+    op: { operationId: 'getHealth', tag: 'meta', summary: 'Liveness', status: 200, response: Health, errors: {} },
+  },
+  // The browser console (console/, served by meta from its bundle); `/console/` itself reaches
+  // meta through `$default`, since a route path cannot end with an empty segment.
+  'GET /console': { group: 'meta', permission: { kind: 'public' } },
+  'GET /console/{asset}': { group: 'meta', permission: { kind: 'public' } },
+} as const satisfies Readonly<Record<string, RouteSpec>>;
+
+/** A route key of the table, e.g. `POST /v1/agents`: what API Gateway's `event.routeKey` carries. */
+export type RouteKey = keyof typeof routes;
+/** The route keys a group serves. */
+export type RouteKeyOf<G extends RouteGroup> = { [K in RouteKey]: (typeof routes)[K]['group'] extends G ? K : never }[RouteKey];
+
+/** A route of the table with its method and path split out. */
+export interface RouteDef extends RouteSpec {
+  readonly key: RouteKey;
   readonly method: HttpMethod;
   /** API Gateway path syntax: `{name}` is one path segment. */
   readonly path: string;
-  readonly group: RouteGroup;
-  /** `false` leaves the route out of the OpenAPI document (the console's static files). */
-  readonly documented?: false;
 }
 
-/** API Gateway route key, e.g. `POST /v1/agents`: what `event.routeKey` carries. */
+/** Every route, in table order. */
+export const routeList: readonly RouteDef[] = Object.entries(routes).map(([key, spec]) => {
+  const [method, path] = key.split(' ') as [HttpMethod, string];
+  return { ...(spec as RouteSpec), key: key as RouteKey, method, path };
+});
+
+/** API Gateway route key, e.g. `POST /v1/agents`. */
 export const routeKey = (r: Pick<RouteDef, 'method' | 'path'>): string => `${r.method} ${r.path}`;
 
-export const routes: readonly RouteDef[] = [
-  // Compatible endpoints (public create / upsert / run_agent API shapes).
-  { method: 'POST', path: '/api/create_agent_auth_profile', group: 'profiles' },
-  { method: 'POST', path: '/api/upsert_agent_auth_profile', group: 'profiles' },
-  { method: 'POST', path: '/run_agent', group: 'runs' },
-  { method: 'POST', path: '/api/run_agent', group: 'runs' },
-  // Native endpoints.
-  { method: 'POST', path: '/v1/agents', group: 'agents' },
-  { method: 'GET', path: '/v1/agents', group: 'agents' },
-  { method: 'GET', path: '/v1/agents/{agent_id}', group: 'agents' },
-  { method: 'PUT', path: '/v1/agents/{agent_id}', group: 'agents' },
-  { method: 'DELETE', path: '/v1/agents/{agent_id}', group: 'agents' },
-  { method: 'POST', path: '/v1/agents/{agent_id}/rotate-signing-secret', group: 'agents' },
-  // Tenant administration: API keys as principals (admin only). Their own function, the only one
-  // whose role may write API-key items (infra/cdk/constructs/vault-function.ts).
-  { method: 'POST', path: '/v1/api-keys', group: 'keys' },
-  { method: 'GET', path: '/v1/api-keys', group: 'keys' },
-  { method: 'DELETE', path: '/v1/api-keys/{key_id}', group: 'keys' },
-  { method: 'GET', path: '/v1/agents/{agent_id}/auth-profiles', group: 'profiles' },
-  { method: 'POST', path: '/v1/agents/{agent_id}/auth-profiles', group: 'profiles' },
-  { method: 'PUT', path: '/v1/agents/{agent_id}/auth-profiles/{name}', group: 'profiles' },
-  { method: 'POST', path: '/v1/agents/{agent_id}/auth-profiles/{name}/test', group: 'profiles' },
-  { method: 'POST', path: '/v1/proxy', group: 'profiles' },
-  { method: 'GET', path: '/v1/agents/{agent_id}/auth-profiles/{name}', group: 'profiles' },
-  { method: 'PATCH', path: '/v1/agents/{agent_id}/auth-profiles/{name}', group: 'profiles' },
-  { method: 'DELETE', path: '/v1/agents/{agent_id}/auth-profiles/{name}', group: 'profiles' },
-  { method: 'POST', path: '/v1/agents/{agent_id}/auth-profiles/{name}/rotate', group: 'profiles' },
-  { method: 'GET', path: '/v1/agents/{agent_id}/auth-profiles/{name}/usage', group: 'profiles' },
-  { method: 'POST', path: '/v1/agents/{agent_id}/auth-profiles/{name}/share', group: 'profiles' },
-  { method: 'DELETE', path: '/v1/agents/{agent_id}/auth-profiles/{name}/share/{principal}', group: 'profiles' },
-  { method: 'GET', path: '/v1/audit', group: 'profiles' },
-  { method: 'GET', path: '/v1/runs/{session_id}', group: 'runs' },
-  { method: 'GET', path: '/openapi.json', group: 'meta' },
-  { method: 'GET', path: '/healthz', group: 'meta' },
-  // The browser console (console/, served by meta from its bundle); `/console/` itself reaches
-  // meta through `$default`, since a route path cannot end with an empty segment.
-  { method: 'GET', path: '/console', group: 'meta', documented: false },
-  { method: 'GET', path: '/console/{asset}', group: 'meta', documented: false },
-];
+/** The route of a route key (a HEAD key finds its GET route), or undefined. */
+export function routeOf(key: string): RouteDef | undefined {
+  const k = dispatchKey(key);
+  return Object.hasOwn(routes, k) ? byKey.get(k) : undefined;
+}
 
 /**
  * The methods a route is served under: HEAD is answered wherever GET is (RFC 9110 §9.3.2), by
@@ -80,7 +437,9 @@ export interface RouteMatch {
   readonly pathParameters: Record<string, string>;
 }
 
-const compiled = routes.map((route) => {
+const byKey = new Map(routeList.map((r) => [r.key as string, r]));
+
+const compiled = routeList.map((route) => {
   const names: string[] = [];
   const pattern = route.path.replace(/\{([a-z_]+)\}/g, (_m, name: string) => {
     names.push(name);
@@ -93,10 +452,7 @@ const compiled = routes.map((route) => {
  * Matches a method and raw path against the table. Returns the route with its decoded path
  * parameters, `{ allowed }` when the path exists under other methods (→ 405), or undefined (→ 404).
  */
-export function matchRoute(
-  method: string,
-  rawPath: string,
-): RouteMatch | { allowed: AllowedMethod[] } | undefined {
+export function matchRoute(method: string, rawPath: string): RouteMatch | { allowed: AllowedMethod[] } | undefined {
   const allowed: AllowedMethod[] = [];
   const wanted = method.toUpperCase();
   for (const { route, names, regex } of compiled) {

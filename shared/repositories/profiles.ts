@@ -115,6 +115,7 @@ export function profileRepository(db: Db): ProfileStore {
         ':save': r.should_save_session,
         ':origin': r.runner_origin,
         ':approval': r.runner_approval,
+        ':delivery': r.runner_delivery,
         ':g': read.generation,
         ':rv': read.record_version,
       };
@@ -128,6 +129,7 @@ export function profileRepository(db: Db): ProfileStore {
         'should_save_session = :save',
         'runner_origin = :origin',
         'runner_approval = :approval',
+        'runner_delivery = :delivery',
       ];
       const remove: string[] = [];
       // A new expiry (update with expires_in_hours) is set; without one the token keeps its own.

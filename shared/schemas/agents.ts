@@ -45,6 +45,7 @@ export const Agent = z.object({
   input_args: z.array(InputArg),
   runner: Runner,
   credential_delivery: CredentialDelivery,
+  owner: z.string().optional().describe('key_id of the API key that registered the agent: with the admins, the only key that may change, rotate or delete it'),
   created_at: Timestamp,
   updated_at: Timestamp,
 });

@@ -1,11 +1,10 @@
 import { queryAudit } from '../audit/log.ts';
 import type { AuditRecord } from '../audit/record.ts';
 import { slotFor } from '../credentials/profile-keys.ts';
-import { assertCanRead } from '../credentials/access.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { ForbiddenError } from '../errors.ts';
 import type { AuditQuery } from '../schemas/audit.ts';
-import { profileNameNotFound, requireNamedProfile } from './lifecycle.ts';
+import { loadProfileTarget } from './targets.ts';
 
 /** A record as GET /v1/audit shows it (its MAC and storage fields stay inside). */
 function toEntry(r: AuditRecord) {
@@ -33,16 +32,18 @@ function toEntry(r: AuditRecord) {
  * profile it may read (`?agent_id&profile`; without read access the unknown-profile 404), and
  * 403 forbidden for the tenant and agent views, which span profiles it may not see.
  */
-async function assertMayReadAudit(deps: Deps, caller: Caller, q: AuditQuery): Promise<void> {
-  if (caller.role === 'admin') return;
+async function assertMayReadAudit(deps: Deps, caller: Caller, q: AuditQuery): Promise<{ since?: string }> {
+  if (caller.role === 'admin') return {};
   if (q.agent_id === undefined || q.profile === undefined) {
     throw new ForbiddenError(
       `Reading the audit log of a whole tenant or agent needs an admin API key; this key (${caller.apiKeyId}) is a member: name a profile it may read with ?agent_id=…&profile=…`,
       'forbidden',
     );
   }
-  const { agent_id: agentId, profile } = q;
-  assertCanRead(caller, await requireNamedProfile(deps, caller.tenant, agentId, profile), () => profileNameNotFound(agentId, profile));
+  // Read on the profile as it is now covers its own history only: the view is keyed by the name's
+  // slot, so records of an earlier profile of the same name (another owner's) are left out.
+  const { profile } = await loadProfileTarget(deps, caller, { agentId: q.agent_id, name: q.profile }, 'read', 'Reading the audit log of this auth profile');
+  return { since: profile.created_at };
 }
 
 /**
@@ -51,7 +52,8 @@ async function assertMayReadAudit(deps: Deps, caller: Caller, q: AuditQuery): Pr
  * member key only a profile's it may read (assertMayReadAudit).
  */
 export async function listAudit(deps: Deps, caller: Caller, q: AuditQuery) {
-  await assertMayReadAudit(deps, caller, q);
+  const { since: from } = await assertMayReadAudit(deps, caller, q);
+  const asked = q.since !== undefined ? new Date(q.since).toISOString() : undefined;
   const slot = q.profile !== undefined && q.agent_id !== undefined ? slotFor(caller.tenant, q.agent_id, q.profile).toString('hex') : undefined;
   const page = await queryAudit(deps, {
     tenant: caller.tenant,
@@ -59,7 +61,7 @@ export async function listAudit(deps: Deps, caller: Caller, q: AuditQuery) {
     slot,
     actions: q.action ? [q.action] : undefined,
     // Sort keys hold UTC ISO times; any offset the caller used is normalised to that form.
-    since: q.since !== undefined ? new Date(q.since).toISOString() : undefined,
+    since: from !== undefined && (asked === undefined || asked < from) ? from : asked,
     limit: q.limit,
     cursor: q.cursor,
   });

@@ -1,19 +1,20 @@
-import { verifiedAgent } from '../integrity.ts';
 import { queryAudit, writeAudit } from '../audit/log.ts';
 import { type AuditRecord, USE_ACTIONS } from '../audit/record.ts';
-import { assertCanRead, assertCanWrite } from '../credentials/access.ts';
-import { slotFor } from '../credentials/profile-keys.ts';
-import { isSameSeal, openProfileKeys, openValues, parseTokenOrThrow, sealProfile, assertBoundToAgent, verifyToken } from '../credentials/sealed-profile.ts';
+import { openForEdit } from '../credentials/gate.ts';
+import { isSameSeal, sealProfile } from '../credentials/sealed-profile.ts';
 import { profileEvent } from '../credentials/policy.ts';
 import { normalizeAllowedSourceIps } from '../credentials/source-ip.ts';
 import { expiryFrom, tokenState } from '../credentials/token-state.ts';
 import { type UsageSummary, isInUse, usageSummary } from '../credentials/usage.ts';
 import { newToken } from '../crypto/token.ts';
 import type { Caller, Deps } from '../deps.ts';
-import { ConflictError, NotFoundError, ProfileInUseError, ProfileNotFoundError, agentNotFound } from '../errors.ts';
+import { ConflictError, ProfileInUseError } from '../errors.ts';
 import type { ProfileItem } from '../schemas/items.ts';
 import type { PatchProfileBody, RotateProfileBody } from '../schemas/lifecycle.ts';
 import type { ProfileRecord, ProfileSettings } from '../store/types.ts';
+import { type ProfileTarget, loadProfileTarget, profileNameNotFound, requireNamedProfile } from './targets.ts';
+
+export { profileNameNotFound, requireNamedProfile };
 
 /**
  * A profile's lifecycle besides create/replace/update: rotate its token, PATCH its non-secret
@@ -46,19 +47,6 @@ export function lifecycleMetadata(item: LifecycleFields, now: Date) {
   };
 }
 
-/** The one 404 for a profile name that is unknown — or that the caller may not see. */
-export const profileNameNotFound = (agentId: string, name: string) =>
-  new NotFoundError(`No auth profile named "${name}" for agent "${agentId}"`, 'profile_not_found');
-
-/** The agent and the named profile in one read; 404 for either missing (no permission checked). */
-export async function requireNamedProfile(deps: Deps, tenant: string, agentId: string, name: string): Promise<ProfileItem> {
-  const ctx = await deps.store.profileContext.load(tenant, agentId, slotFor(tenant, agentId, name).toString('hex'));
-  const agent = verifiedAgent(deps, tenant, agentId, ctx.agent);
-  if (!agent) throw agentNotFound(agentId);
-  if (!ctx.profile || ctx.profile.agent_incarnation !== agent.incarnation) throw profileNameNotFound(agentId, name);
-  return ctx.profile;
-}
-
 /**
  * POST .../auth-profiles/{name}/rotate: a new token (generation + 1) for the same values,
  * re-encrypted under it. The old token is dead from this write on; its saved session goes too.
@@ -66,21 +54,12 @@ export async function requireNamedProfile(deps: Deps, tenant: string, agentId: s
  * token must still verify — unknown, wrong and other-profile tokens answer the usual 404.
  */
 export async function rotateProfile(deps: Deps, caller: Caller, agentId: string, name: string, body: RotateProfileBody) {
-  const token = parseTokenOrThrow(body.auth_token);
   const expiresAt = expiryFrom(deps.now(), body.expires_in_hours);
-  const slotHex = slotFor(caller.tenant, agentId, name).toString('hex');
-  const ctx = await deps.store.profileContext.load(caller.tenant, agentId, slotHex);
-  const agent = verifiedAgent(deps, caller.tenant, agentId, ctx.agent);
-  if (!agent) throw agentNotFound(agentId);
-  // A token of another profile of this agent verifies against nothing here: same 404, same work.
-  const found = token.slot.toString('hex') === slotHex ? ctx.profile : undefined;
-  const verified = verifyToken(deps, caller.tenant, agentId, token, found);
-  assertBoundToAgent(verified, agent.incarnation);
-  // Rotating needs read_write; without read it is the same 404 as a wrong token.
-  assertCanWrite(caller, verified.item, () => new ProfileNotFoundError(), 'Rotating this auth profile');
-  const previous = verified.item;
-  const values = openValues(deps, openProfileKeys(deps, verified));
-
+  // Rotating needs read_write; without read, or with a token of another profile, the unknown-profile 404.
+  const { profile: opened, values } = await openForEdit(deps, caller, { kind: 'named', agentId, name, token: body.auth_token }, 'Rotating this auth profile');
+  const previous = opened.item;
+  const token = opened.keys.binding;
+  const slotHex = previous.slot;
   const fresh = newToken(token.slot);
   const now = deps.now().toISOString();
   const { pk: _pk, sk: _sk, entity: _e, ...kept } = previous;
@@ -90,9 +69,9 @@ export async function rotateProfile(deps: Deps, caller: Caller, agentId: string,
     fresh.secret,
     previous.record_version + 1,
     values,
-    // A new token is not a new approval: the runner origin approved before (checked by
-    // openProfileKeys above) carries over, re-tagged under the new token.
-    previous.runner_origin as string,
+    // A new token is not a new approval: the runner origin and delivery approved before (checked
+    // by openProfileKeys in the gate) carry over, re-tagged under the new token.
+    { origin: previous.runner_origin as string, delivery: previous.runner_delivery ?? 'parameters' },
     { ...kept, updated_at: now },
   );
   // Everything else the profile carries (settings, usage, type config) stays as it was.
@@ -115,7 +94,8 @@ export async function rotateProfile(deps: Deps, caller: Caller, agentId: string,
  * so applying them to the newer item is what the caller asked); a replace or rotate racing it
  * fails its settings_version condition and retries, so no change is lost.
  */
-export async function patchProfile(deps: Deps, caller: Caller, agentId: string, name: string, body: PatchProfileBody) {
+export async function patchProfile(deps: Deps, caller: Caller, target: ProfileTarget, body: PatchProfileBody) {
+  const { agent_id: agentId, name } = target.profile;
   // Absent: unchanged. null: removed (a REMOVE in the write).
   const changes: { -readonly [K in keyof ProfileSettings]?: ProfileSettings[K] | null } = {};
   if (body.active !== undefined) changes.active = body.active;
@@ -124,10 +104,11 @@ export async function patchProfile(deps: Deps, caller: Caller, agentId: string, 
   if (body.allowed_hosts !== undefined) changes.allowed_hosts = body.allowed_hosts;
   if (body.allowed_path_prefixes !== undefined) changes.allowed_path_prefixes = body.allowed_path_prefixes;
   if (body.allowed_methods !== undefined) changes.allowed_methods = body.allowed_methods;
+  // Permission is checked on every version read (the route's check on the first): a PATCH racing
+  // an unshare of its caller re-reads and is refused.
   const writable = async () =>
-    assertCanWrite(caller, await requireNamedProfile(deps, caller.tenant, agentId, name), () => profileNameNotFound(agentId, name), 'Changing the settings of this auth profile');
-  // Permission is checked on every version read: a PATCH racing an unshare of its caller re-reads and is refused.
-  let item = await writable();
+    (await loadProfileTarget(deps, caller, { agentId, name }, 'read_write', 'Changing the settings of this auth profile')).profile;
+  let item = target.profile;
   const repo = deps.store.profiles;
   for (let attempt = 0; attempt < MAX_PATCH_ATTEMPTS; attempt++) {
     const updated = await repo.patchSettings(caller.tenant, agentId, item.slot, changes, item, deps.now().toISOString());
@@ -154,11 +135,14 @@ function toUse(r: AuditRecord) {
   };
 }
 
-/** GET .../auth-profiles/{name}/usage: the counters and the last 50 uses (from the profile's audit view; no scan). */
-export async function profileUsage(deps: Deps, caller: Caller, agentId: string, name: string): Promise<UsageSummary & { uses: ReturnType<typeof toUse>[] }> {
-  // Read permission (owner, admin or a grant); without it the same 404 as an unknown name.
-  const item = assertCanRead(caller, await requireNamedProfile(deps, caller.tenant, agentId, name), () => profileNameNotFound(agentId, name));
-  const page = await queryAudit(deps, { tenant: caller.tenant, agentId, slot: item.slot, actions: USE_ACTIONS, limit: USAGE_LIMIT });
+/**
+ * GET .../auth-profiles/{name}/usage: the counters and the last 50 uses (from the profile's audit
+ * view; no scan), since the profile was created: the audit view is keyed by the name's slot, and
+ * uses of an earlier profile of the same name are not this one's history.
+ */
+export async function profileUsage(deps: Deps, target: ProfileTarget): Promise<UsageSummary & { uses: ReturnType<typeof toUse>[] }> {
+  const item = target.profile;
+  const page = await queryAudit(deps, { tenant: item.tenant, agentId: item.agent_id, slot: item.slot, actions: USE_ACTIONS, since: item.created_at, limit: USAGE_LIMIT });
   return { ...usageSummary(item, deps.now()), uses: page.records.map(toUse) };
 }
 
@@ -167,9 +151,10 @@ export async function profileUsage(deps: Deps, caller: Caller, agentId: string, 
  * VAULT_IN_USE_WINDOW_HOURS, or with a run that may still be going, answers 409 profile_in_use
  * with its usage summary unless `force` is set.
  */
-export async function deleteProfileChecked(deps: Deps, caller: Caller, agentId: string, name: string, force: boolean): Promise<void> {
+export async function deleteProfileChecked(deps: Deps, caller: Caller, target: ProfileTarget, force: boolean): Promise<void> {
+  const item = target.profile;
+  const { agent_id: agentId, name } = item;
   const notFound = () => profileNameNotFound(agentId, name);
-  const item = assertCanWrite(caller, await requireNamedProfile(deps, caller.tenant, agentId, name), notFound, 'Deleting this auth profile');
   const now = deps.now();
   if (!force && isInUse(item, now, deps.config.inUseWindowMs)) {
     const hours = deps.config.inUseWindowMs / 3_600_000;

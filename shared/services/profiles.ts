@@ -1,22 +1,14 @@
+import { openForEdit } from '../credentials/gate.ts';
 import { slotFor } from '../credentials/profile-keys.ts';
-import {
-  assertBoundToAgent,
-  isSameSeal,
-  openProfileKeys,
-  openValues,
-  parseTokenOrThrow,
-  runnerOriginOf,
-  sealProfile,
-  verifyToken,
-} from '../credentials/sealed-profile.ts';
+import { approvalFor, isSameSeal, parseTokenOrThrow, sealProfile } from '../credentials/sealed-profile.ts';
 import { newToken } from '../crypto/token.ts';
 import { writeAudit } from '../audit/log.ts';
 import { expiryFrom } from '../credentials/token-state.ts';
 import type { Caller, Deps } from '../deps.ts';
-import { assertCanRead, assertCanWrite, canRead, newProfileAccess, systemCaller } from '../credentials/access.ts';
+import { assertCanWrite, canRead, newProfileAccess } from '../credentials/access.ts';
 import { profileEvent } from '../credentials/policy.ts';
-import { deleteProfileChecked, lifecycleMetadata, profileNameNotFound } from './lifecycle.ts';
-import { ConflictError, ProfileNotFoundError, ValidationError, agentNotFound } from '../errors.ts';
+import { lifecycleMetadata } from './lifecycle.ts';
+import { ConflictError, ValidationError, agentNotFound } from '../errors.ts';
 import * as z from 'zod';
 import { assertAuthDataLimits, parseInput } from '../schemas/common.ts';
 import { type OutboundPolicy, OutboundPolicyFields } from '../credentials/outbound-policy.ts';
@@ -24,7 +16,7 @@ import { type AuthTypeName, authTypeModule, parseCredential } from '../credentia
 import type { AgentItem, ProfileItem } from '../schemas/items.ts';
 import type { CreateProfileBody, ProfileMetadata, UpsertProfileBody, UpsertType } from '../schemas/profiles.ts';
 import { verifiedAgent } from '../integrity.ts';
-import { requireAgent } from './agents.ts';
+import { type ProfileTarget, profileNameNotFound, requireAgent } from './targets.ts';
 import type { ProfileRecord } from '../store/types.ts';
 
 /** How often a create/replace that lost a race re-reads and tries again before answering 409. */
@@ -113,7 +105,8 @@ async function writeFresh(
   const { token, secret } = newToken(slot);
   const now = deps.now().toISOString();
   const binding = { tenant, agentId: agent.agent_id, slot, generation: (previous?.generation ?? 0) + 1 };
-  const record = sealProfile(deps.serverKeys.current, binding, secret, (previous?.record_version ?? 0) + 1, authData, runnerOriginOf(agent.runner.url), {
+  // Writing the profile approves the agent's current runner origin and credential delivery.
+  const record = sealProfile(deps.serverKeys.current, binding, secret, (previous?.record_version ?? 0) + 1, authData, approvalFor(agent), {
     name,
     agent_incarnation: agent.incarnation,
     should_save_session: shouldSave,
@@ -173,23 +166,18 @@ function auditChange(deps: Deps, caller: Caller, action: 'create' | 'replace' | 
 }
 
 /** POST /api/create_agent_auth_profile: a new profile; 409 if the name exists for the agent. */
-export async function createProfile(
-  deps: Deps,
-  tenant: string,
-  body: CreateProfileBody,
-  caller: Caller = systemCaller(tenant),
-): Promise<{ auth_token: string; warnings?: string[] }> {
-  const { auth_token, warnings } = await createProfileRecord(deps, tenant, body, caller);
+export async function createProfile(deps: Deps, caller: Caller, body: CreateProfileBody): Promise<{ auth_token: string; warnings?: string[] }> {
+  const { auth_token, warnings } = await createProfileRecord(deps, caller, body);
   return { auth_token, ...(warnings ? { warnings } : {}) };
 }
 
 /** Creates a profile and returns its token with the record written (for native answers). */
 export async function createProfileRecord(
   deps: Deps,
-  tenant: string,
+  caller: Caller,
   body: CreateProfileBody & { should_save_session?: boolean },
-  caller: Caller = systemCaller(tenant),
 ): Promise<{ auth_token: string; record: ProfileRecord; warnings?: string[] }> {
+  const tenant = caller.tenant;
   const agent = await requireAgent(deps, tenant, body.agent_id);
   const spec = validateProfileInput(agent, body.auth_type ?? 'custom', body.auth_config, body.auth_data, policyOf(body));
   const expiresAt = expiryFrom(deps.now(), body.expires_in_hours);
@@ -218,40 +206,34 @@ async function dropOlderSession(deps: Deps, record: ProfileRecord): Promise<void
 }
 
 /** POST /api/upsert_agent_auth_profile: create, replace (new token) or update in place (same token). */
-export async function upsertProfile(
-  deps: Deps,
-  tenant: string,
-  body: UpsertProfileBody,
-  caller: Caller = systemCaller(tenant),
-): Promise<{ auth_token: string; name: string; type: UpsertType; warnings?: string[] }> {
-  const { auth_token, name, type, warnings } = await upsertProfileRecord(deps, tenant, body, caller);
+export async function upsertProfile(deps: Deps, caller: Caller, body: UpsertProfileBody): Promise<{ auth_token: string; name: string; type: UpsertType; warnings?: string[] }> {
+  const { auth_token, name, type, warnings } = await upsertProfileRecord(deps, caller, body);
   return { auth_token, name, type, ...(warnings ? { warnings } : {}) };
 }
 
 /** The upsert, returning the record written too (for native answers). */
 export async function upsertProfileRecord(
   deps: Deps,
-  tenant: string,
+  caller: Caller,
   body: UpsertProfileBody,
-  caller: Caller = systemCaller(tenant),
 ): Promise<{ auth_token: string; name: string; type: UpsertType; record: ProfileRecord; warnings?: string[] }> {
+  const tenant = caller.tenant;
   // Malformed input is a 400 before any read.
-  const parsed = body.auth_token !== undefined ? parseTokenOrThrow(body.auth_token) : undefined;
+  if (body.auth_token !== undefined) parseTokenOrThrow(body.auth_token);
   const expiresAt = expiryFrom(deps.now(), body.expires_in_hours);
-  if (!parsed && body.name === undefined) throw new ValidationError('name is required when auth_token is not given');
-  const slot = parsed ? parsed.slot : slotFor(tenant, body.agent_id, body.name as string);
-  const slotHex = slot.toString('hex');
-  // The agent, the profile and its saved session in one round trip (a replace removes the session).
-  const ctx = await deps.store.profileContext.load(tenant, body.agent_id, slotHex, { withSession: body.auth_token === undefined });
-  const agent = verifiedAgent(deps, tenant, body.agent_id, ctx.agent);
-  if (!agent) throw agentNotFound(body.agent_id);
   // An update's keys are checked after the token: which keys are valid depends on the type of
   // the profile, known only from a verified read.
-  if (parsed) {
-    const updated = await updateInPlace(deps, tenant, agent, body, parsed, ctx.profile, expiresAt, caller);
+  if (body.auth_token !== undefined) {
+    const updated = await updateInPlace(deps, caller, body, body.auth_token, expiresAt);
     await auditChange(deps, caller, 'update', updated.record);
     return updated;
   }
+  if (body.name === undefined) throw new ValidationError('name is required when auth_token is not given');
+  const slotHex = slotFor(tenant, body.agent_id, body.name).toString('hex');
+  // The agent, the profile and its saved session in one round trip (a replace removes the session).
+  const ctx = await deps.store.profileContext.load(tenant, body.agent_id, slotHex, { withSession: true });
+  const agent = verifiedAgent(deps, tenant, body.agent_id, ctx.agent);
+  if (!agent) throw agentNotFound(body.agent_id);
 
   const name = body.name as string;
   const authType = body.auth_type ?? 'custom';
@@ -294,20 +276,13 @@ export async function upsertProfileRecord(
 
 async function updateInPlace(
   deps: Deps,
-  tenant: string,
-  agent: AgentItem,
-  body: UpsertProfileBody,
-  token: { slot: Buffer; secret: Buffer },
-  found: ProfileItem | undefined,
-  tokenExpiresAt: string | undefined,
   caller: Caller,
+  body: UpsertProfileBody,
+  authToken: string,
+  tokenExpiresAt: string | undefined,
 ): Promise<{ auth_token: string; name: string; type: 'update'; record: ProfileRecord; warnings?: string[] }> {
-  // An edit, not a use: the gate's verify → binding policy → decrypt stages, without counting a use.
-  const verified = verifyToken(deps, tenant, agent.agent_id, token, found);
-  assertBoundToAgent(verified, agent.incarnation);
-  // Updating needs read_write; without read it is the same 404 as a wrong token.
-  assertCanWrite(caller, verified.item, () => new ProfileNotFoundError(), 'Updating this auth profile');
-  const opened = openProfileKeys(deps, verified);
+  // An edit, not a use: the gate's access (read_write) → verify → binding → decrypt, no use counted.
+  const { agent, profile: opened, values: current } = await openForEdit(deps, caller, { kind: 'token', agentId: body.agent_id, token: authToken }, 'Updating this auth profile');
   const { item } = opened;
   if (body.name !== undefined && body.name !== item.name) {
     throw new ValidationError(`name "${body.name}" does not match the profile of this auth_token ("${item.name}"); omit name or correct it`);
@@ -317,16 +292,15 @@ async function updateInPlace(
       `auth_type "${body.auth_type}" differs from the profile's ("${item.auth_type}"); an update in place keeps the type: replace the profile (upsert by name without auth_token) to change it`,
     );
   }
-  const current = openValues(deps, opened);
   const merged = { ...current, ...body.auth_data };
   const spec = validateProfileInput(agent, item.auth_type, body.auth_config ?? item.auth_config, merged, policyOf(body, item));
   const record = sealProfile(
     deps.serverKeys.current, // re-encrypting moves the profile to the current server key
-    { tenant, agentId: agent.agent_id, slot: opened.keys.binding.slot, generation: item.generation },
+    { tenant: caller.tenant, agentId: agent.agent_id, slot: opened.keys.binding.slot, generation: item.generation },
     opened.secret,
     item.record_version + 1,
     merged,
-    runnerOriginOf(agent.runner.url), // an update by the token holder approves the current runner
+    approvalFor(agent), // an update by the token holder approves the current runner and delivery
     {
       // Settings, usage and test results stay as they are; only values, type spec and expiry change.
       ...item,
@@ -373,35 +347,18 @@ export function toMetadata(item: Omit<ProfileItem, 'pk' | 'sk' | 'entity'>, now:
 
 export { profileNameNotFound };
 
-/** A profile's metadata (read permission needed: without it, the same 404 as an unknown name). */
-export async function getProfileMetadata(
-  deps: Deps,
-  tenant: string,
-  agentId: string,
-  name: string,
-  caller: Caller = systemCaller(tenant),
-): Promise<ProfileMetadata> {
-  await requireAgent(deps, tenant, agentId);
-  const item = await deps.store.profiles.get(tenant, agentId, slotFor(tenant, agentId, name).toString('hex'));
-  return toMetadata(assertCanRead(caller, item, () => profileNameNotFound(agentId, name)), deps.now());
+/** A profile's metadata: the route's permission (read) already read it (shared/http/authorize.ts). */
+export function getProfileMetadata(deps: Deps, target: ProfileTarget): ProfileMetadata {
+  return toMetadata(target.profile, deps.now());
 }
 
 /**
  * One page of the profiles the caller may see. The page is read first and filtered after, so a
  * member's page may hold fewer than `limit` profiles (even none) while next_cursor goes on.
  */
-export async function listProfiles(deps: Deps, tenant: string, agentId: string, limit: number, cursor?: string, caller: Caller = systemCaller(tenant)) {
-  await requireAgent(deps, tenant, agentId);
-  const page = await deps.store.profiles.list(tenant, agentId, limit, cursor);
+export async function listProfiles(deps: Deps, caller: Caller, agentId: string, limit: number, cursor?: string) {
+  await requireAgent(deps, caller.tenant, agentId);
+  const page = await deps.store.profiles.list(caller.tenant, agentId, limit, cursor);
   const now = deps.now();
   return { profiles: page.items.filter((i) => canRead(caller, i)).map((i) => toMetadata(i, now)), next_cursor: page.next };
-}
-
-/**
- * Deletes a profile: its token is useless from this moment. Direct callers delete regardless of
- * use unless they pass `force = false`; the HTTP endpoint refuses a profile in use without
- * ?force=true (see deleteProfileChecked).
- */
-export function deleteProfile(deps: Deps, tenant: string, agentId: string, name: string, force = true, caller: Caller = systemCaller(tenant)): Promise<void> {
-  return deleteProfileChecked(deps, caller, agentId, name, force);
 }

@@ -189,12 +189,11 @@ async function proxyWith(deps: Deps, caller: Caller, credential: CredentialRef, 
  * it succeeded (2xx), never the body, and stores last_tested_at / last_test_ok.
  */
 export async function testProfile(deps: Deps, caller: Caller, agentId: string, name: string, body: TestProfileBody): Promise<TestProfileResponse> {
-  // The token must be this profile's: another profile's token answers like an unknown one.
-  const token = parseTokenOrThrow(body.auth_token);
-  if (!token.slot.equals(slotFor(caller.tenant, agentId, name))) throw new ProfileNotFoundError();
   const url = body.request ? parseOutboundUrl(body.request.url, deps.config.mode === 'aws') : undefined;
   const method = body.request?.method ?? 'GET';
-  const use = await openForUse(deps, caller, { kind: 'token', agentId, token: body.auth_token }, 'test', url ? { request: { method, url }, withOAuthToken: true } : {});
+  // The path names the profile: the gate checks access and the caller IP before it even parses
+  // the token, and another profile's token answers like an unknown one.
+  const use = await openForUse(deps, caller, { kind: 'named', agentId, name, token: body.auth_token }, 'test', url ? { request: { method, url }, withOAuthToken: true } : {});
   if (!url) {
     if (use.type.injection === 'access_token') return testTokenFetch(deps, use); // the OAuth2 test is a token fetch
     throw new ValidationError(

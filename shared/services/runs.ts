@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { canRead } from '../credentials/access.ts';
 import { type OpenedForUse, openForUse } from '../credentials/gate.ts';
 import { issueGrant, revokeGrant } from '../credentials/grants.ts';
 import { SESSION_FIELD } from '../credentials/profile-keys.ts';
@@ -287,7 +288,18 @@ export async function startRun(deps: Deps, caller: Caller, body: RunAgentBody, b
   const sessionId = randomUUID();
   const agentRunUrl = `${baseUrl}/v1/runs/${sessionId}`;
   const createdAt = deps.now().toISOString();
-  const base: Omit<RunRecord, 'status'> = { tenant, agent_id: body.agent_id, session_id: sessionId, created_at: createdAt, expires_at: expiresAt(deps) };
+  const opened = run.use?.profile.item;
+  const base: Omit<RunRecord, 'status'> = {
+    tenant,
+    agent_id: body.agent_id,
+    session_id: sessionId,
+    // Who may read the run besides an admin: the key that started it, and keys with read on
+    // this very profile (its slot and creation time), not on a later one of the same name.
+    started_by: caller.apiKeyId,
+    ...(opened ? { profile_slot: opened.slot, profile_created_at: opened.created_at } : {}),
+    created_at: createdAt,
+    expires_at: expiresAt(deps),
+  };
 
   if (body.run_async) {
     // The job is dispatched only once the run record is known to be ours: the worker moves the
@@ -392,9 +404,23 @@ function toStatus(deps: Deps, run: RunItem): RunStatus {
   };
 }
 
-/** GET /v1/runs/{session_id}: another tenant's, an expired and an unknown run all answer 404. */
-export async function getRun(deps: Deps, tenant: string, sessionId: string): Promise<RunStatus> {
+/**
+ * May `caller` read the run? An admin of its tenant, the key that started it, or a key with read
+ * on the profile the run used — that very incarnation: a profile deleted and created again under
+ * the same name (another owner's, say) gives no access to the earlier one's runs. A run from
+ * before runs recorded their starter is for the admins only.
+ */
+async function mayReadRun(deps: Deps, caller: Caller, run: RunItem): Promise<boolean> {
+  if (run.tenant !== caller.tenant) return false;
+  if (caller.role === 'admin' || (run.started_by !== undefined && run.started_by === caller.apiKeyId)) return true;
+  if (run.profile_slot === undefined || run.profile_created_at === undefined) return false;
+  const profile = await deps.store.profiles.get(run.tenant, run.agent_id, run.profile_slot);
+  return profile !== undefined && profile.created_at === run.profile_created_at && canRead(caller, profile);
+}
+
+/** GET /v1/runs/{session_id}: another tenant's or key's, an expired and an unknown run all answer 404. */
+export async function getRun(deps: Deps, caller: Caller, sessionId: string): Promise<RunStatus> {
   const run = /^[0-9a-f-]{36}$/.test(sessionId) ? await deps.store.runs.get(sessionId, nowSeconds(deps)) : undefined;
-  if (!run || run.tenant !== tenant) throw new NotFoundError(`No run "${sessionId}" (runs expire after the retention period)`, 'run_not_found');
+  if (!run || !(await mayReadRun(deps, caller, run))) throw new NotFoundError(`No run "${sessionId}" (runs expire after the retention period)`, 'run_not_found');
   return toStatus(deps, run);
 }

@@ -1,4 +1,4 @@
-import { assertCanWrite, withGrant, withoutGrant } from '../credentials/access.ts';
+import { withGrant, withoutGrant } from '../credentials/access.ts';
 import { writeAudit } from '../audit/log.ts';
 import { profileEvent } from '../credentials/policy.ts';
 import type { Caller, Deps } from '../deps.ts';
@@ -6,8 +6,8 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import type { ProfileItem } from '../schemas/items.ts';
 import type { SettingsChanges } from '../store/types.ts';
 import type { ProfileMetadata, ShareProfileBody } from '../schemas/profiles.ts';
-import { requireNamedProfile } from './lifecycle.ts';
-import { profileNameNotFound, toMetadata } from './profiles.ts';
+import { toMetadata } from './profiles.ts';
+import type { ProfileTarget } from './targets.ts';
 
 /**
  * Sharing a profile with another principal of the tenant (README "Principals and sharing"):
@@ -15,12 +15,6 @@ import { profileNameNotFound, toMetadata } from './profiles.ts';
  * generation and settings_version read — the same version a PATCH bumps and a replace or rotate
  * is conditioned on — so no concurrent settings or access change is lost: the loser answers 409.
  */
-
-/** The profile `caller` may write (404 as unknown without access, 403 with read only). */
-async function writableProfile(deps: Deps, caller: Caller, agentId: string, name: string, what: string): Promise<ProfileItem> {
-  const item = await requireNamedProfile(deps, caller.tenant, agentId, name);
-  return assertCanWrite(caller, item, () => profileNameNotFound(agentId, name), what);
-}
 
 const raced = (name: string) =>
   new ConflictError(`Auth profile "${name}" was changed by another request while its grants were being changed; read it again and retry`);
@@ -33,8 +27,8 @@ async function writeAccess(deps: Deps, item: ProfileItem, changes: SettingsChang
 }
 
 /** POST …/auth-profiles/{name}/share: adds (or changes) one principal's grant; the profile becomes shared. */
-export async function shareProfile(deps: Deps, caller: Caller, agentId: string, name: string, body: ShareProfileBody): Promise<ProfileMetadata> {
-  const item = await writableProfile(deps, caller, agentId, name, 'Sharing this auth profile');
+export async function shareProfile(deps: Deps, caller: Caller, target: ProfileTarget, body: ShareProfileBody): Promise<ProfileMetadata> {
+  const item = target.profile;
   if (body.principal !== 'role:member' && !(await deps.store.apiKeys.getIndex(caller.tenant, body.principal))) {
     throw new ValidationError(
       `principal "${body.principal}" is not an API key of this tenant (see GET /v1/api-keys; a key from before principals is listed once it has been used)`,
@@ -48,10 +42,10 @@ export async function shareProfile(deps: Deps, caller: Caller, agentId: string, 
 }
 
 /** DELETE …/auth-profiles/{name}/share/{principal}: removes a grant; private again once none is left. */
-export async function unshareProfile(deps: Deps, caller: Caller, agentId: string, name: string, principal: string): Promise<ProfileMetadata> {
-  const item = await writableProfile(deps, caller, agentId, name, 'Changing the grants of this auth profile');
+export async function unshareProfile(deps: Deps, caller: Caller, target: ProfileTarget, principal: string): Promise<ProfileMetadata> {
+  const item = target.profile;
   if (!(item.grants ?? []).some((g) => g.principal === principal)) {
-    throw new NotFoundError(`Auth profile "${name}" has no grant for "${principal}"`, 'grant_not_found');
+    throw new NotFoundError(`Auth profile "${item.name}" has no grant for "${principal}"`, 'grant_not_found');
   }
   const written = await writeAccess(deps, item, withoutGrant(item.grants, principal));
   await writeAudit(deps, { ...profileEvent(caller, 'unshare', written, 200, 'ok'), principal });

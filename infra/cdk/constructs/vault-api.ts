@@ -6,7 +6,7 @@ import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { type RouteGroup, methodsOf, routes } from '#shared/http/routes';
+import { type RouteGroup, methodsOf, routeList } from '#shared/http/routes';
 
 /** Properties of VaultApi. */
 export interface VaultApiProps {
@@ -77,7 +77,7 @@ export class VaultApi extends Construct {
       // With a custom domain, the execute-api URL would be a second way in that skips it.
       disableExecuteApiEndpoint: Boolean(props.customDomain),
     });
-    for (const route of routes) {
+    for (const route of routeList) {
       // HEAD wherever GET: answered by the GET route's function (shared/http/routes.ts).
       this.api.addRoutes({ path: route.path, methods: methodsOf(route).map((m) => HttpMethod[m]), integration: integrationFor(route.group) });
     }
