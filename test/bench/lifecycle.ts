@@ -3,12 +3,13 @@ import { slotFor } from '#shared/credentials/profile-keys';
 import { profileEvent, sourceIpRefusal, verifiedProfileRefusal } from '#shared/credentials/policy';
 import type { Caller } from '#shared/deps';
 import { PatchProfileBody } from '#shared/schemas/lifecycle';
-import { patchProfile } from '#shared/services/lifecycle';
+
 import { handlers, lambdaContext, type Prepared } from './lib/events.ts';
 import type { BenchRunner } from './lib/runner.ts';
 import { fmt, fmtRatio, q, ratio, summarize, table, timeLoop } from './lib/stats.ts';
 import { startInProcessVault, TENANT } from './lib/vault.ts';
 import type { Budget, InProcessResult } from './in-process.ts';
+import { patchProfile } from '#test/support/services';
 
 // ---------------------------------------------------------------------------------------------
 // 9. Lifecycle policy and audit: their cost per use

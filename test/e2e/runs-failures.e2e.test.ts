@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAgent } from '#shared/services/agents';
+
 import { type ReceivedCall, type RunnerBehaviour, startTestRunner } from '#test/support/runner';
 import { startTestVault, type TestVault } from '#test/support/vault';
+import { createAgent } from '#test/support/services';
 
 type Runner = Awaited<ReturnType<typeof startTestRunner>>;
 

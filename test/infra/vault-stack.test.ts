@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DEPLOY_CONFIG } from '#infra/cdk/config';
 import { ACCESS_LOG_FIELDS } from '#infra/cdk/constructs/vault-api';
 import { TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS } from '#infra/cdk/constructs/vault-function';
-import { DEFAULT_ROUTE_KEY, routeKeysOf, routes } from '#shared/http/routes';
+import { DEFAULT_ROUTE_KEY, routeKeysOf, routeList as routes } from '#shared/http/routes';
 import { actionsOf, referencedIds, resourceByPrefix, type SynthResult, statementsOfRole, synthVault } from './support.ts';
 
 /** Logical-id prefixes of the functions, their roles and log groups. */

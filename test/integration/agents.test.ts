@@ -8,18 +8,11 @@ import { keys } from '#shared/keys';
 import { agentRepository } from '#shared/repositories/agents';
 import { sessionRepository } from '#shared/repositories/sessions';
 import type { CreateAgentBody } from '#shared/schemas/agents';
-import {
-  createAgent,
-  deleteAgent,
-  getAgent,
-  listAgents,
-  openSigningSecret,
-  rotateSigningSecret,
-  updateAgent,
-} from '#shared/services/agents';
-import { createProfile, listProfiles } from '#shared/services/profiles';
+import { openSigningSecret } from '#shared/services/agents';
+
 import { openProfile } from '#test/support/credentials';
 import { useTestStore } from '#test/support/dynamo';
+import { createAgent, createProfile, deleteAgent, getAgent, listAgents, listProfiles, rotateSigningSecret, updateAgent } from '#test/support/services';
 
 const TENANT = 'acme';
 

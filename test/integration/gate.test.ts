@@ -5,10 +5,11 @@ import { NotFoundError, ProfileNotFoundError, ValidationError } from '#shared/er
 import { profileRepository } from '#shared/repositories/profiles';
 import type { ProfileRecord } from '#shared/store/types';
 import { parseToken } from '#shared/crypto/token';
-import { createAgent, deleteAgent } from '#shared/services/agents';
-import { createProfile } from '#shared/services/profiles';
+
+
 import { testCaller } from '#test/support/credentials';
 import { useTestStore } from '#test/support/dynamo';
+import { createAgent, createProfile, deleteAgent } from '#test/support/services';
 
 const TENANT = 'acme';
 const caller = testCaller(TENANT);

@@ -8,10 +8,11 @@ import { formatToken } from '#shared/crypto/token';
 import { TooManyRequestsError } from '#shared/errors';
 import { keys } from '#shared/keys';
 import { grantRepository } from '#shared/repositories/grants';
-import { createAgent } from '#shared/services/agents';
-import { createProfileRecord } from '#shared/services/profiles';
+
+
 import { testCaller } from '#test/support/credentials';
 import { useTestStore } from '#test/support/dynamo';
+import { createAgent, createProfileRecord } from '#test/support/services';
 
 const TENANT = 'acme';
 const caller = testCaller(TENANT);
@@ -67,7 +68,7 @@ describe('run grants', () => {
 
   it('die with their profile: replaced or deleted', async () => {
     const replaced = await grantFor();
-    const { upsertProfileRecord, deleteProfile } = await import('#shared/services/profiles');
+    const { upsertProfileRecord, deleteProfile } = await import('#test/support/services');
     await upsertProfileRecord(t.deps, TENANT, { name: 'p', agent_id: replaced.agentId, auth_type: 'bearer', auth_data: { token: 'new' }, allowed_hosts: ['api.example.com'] });
     await expect(open(t.deps, replaced.issued.grant)).rejects.toBeInstanceOf(InvalidGrantError);
 

@@ -10,12 +10,13 @@ import { loadProfileContext } from '#shared/repositories/profile-context';
 import { CreateAgentBody } from '#shared/schemas/agents';
 import { PatchProfileBody } from '#shared/schemas/lifecycle';
 import { RunAgentBody } from '#shared/schemas/runs';
-import { createAgent } from '#shared/services/agents';
-import { deleteProfileChecked, patchProfile, profileUsage, rotateProfile } from '#shared/services/lifecycle';
-import { getProfileMetadata, upsertProfile } from '#shared/services/profiles';
+
+
+
 import { startRun } from '#shared/services/runs';
 import { type TestDb, type TestDeps, makeTestDeps, startTestDb } from '#test/support/dynamo';
 import { startTestRunner } from '#test/support/runner';
+import { createAgent, deleteProfileChecked, getProfileMetadata, patchProfile, profileUsage, rotateProfile, upsertProfile } from '#test/support/services';
 
 const TENANT = 'acme';
 const BASE_URL = 'http://vault.test';

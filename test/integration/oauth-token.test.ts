@@ -8,11 +8,12 @@ import { slotFor } from '#shared/credentials/profile-keys';
 import type { Deps } from '#shared/deps';
 import { BadGatewayError } from '#shared/errors';
 import { oauthTokenRepository } from '#shared/repositories/oauth-tokens';
-import { createAgent } from '#shared/services/agents';
-import { createProfileRecord, getProfileMetadata, upsertProfileRecord } from '#shared/services/profiles';
+
+
 import { testCaller } from '#test/support/credentials';
 import { useTestStore } from '#test/support/dynamo';
 import { type MockTokenServer, startTokenServer } from '#test/support/token-server';
+import { createAgent, createProfileRecord, getProfileMetadata, upsertProfileRecord } from '#test/support/services';
 
 const TENANT = 'acme';
 const caller = testCaller(TENANT);

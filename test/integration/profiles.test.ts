@@ -7,10 +7,11 @@ import { ConflictError, NotFoundError, PayloadTooLargeError, ProfileNotFoundErro
 import { keys } from '#shared/keys';
 import { profileRepository } from '#shared/repositories/profiles';
 import { sessionRepository } from '#shared/repositories/sessions';
-import { createAgent } from '#shared/services/agents';
-import { createProfile, deleteProfile, getProfileMetadata, listProfiles, upsertProfile } from '#shared/services/profiles';
+
+
 import { decryptAuthData, openProfile } from '#test/support/credentials';
 import { useTestStore } from '#test/support/dynamo';
+import { createAgent, createProfile, deleteProfile, getProfileMetadata, listProfiles, upsertProfile } from '#test/support/services';
 
 const TENANT = 'acme';
 const OTHER_TENANT = 'globex';

@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { slotFor } from '#shared/credentials/profile-keys';
 import { profileRepository } from '#shared/repositories/profiles';
-import { createAgent } from '#shared/services/agents';
-import { createProfileRecord } from '#shared/services/profiles';
+
+
 import { proxyRequest, testProfile } from '#shared/services/proxy';
 import { type TestDeps, useTestStore } from '#test/support/dynamo';
 import { testCaller } from '#test/support/credentials';
 import { freePort } from '#test/support/net';
 import { type EchoUpstream, startEchoUpstream } from '#test/support/upstream';
+import { createAgent, createProfileRecord } from '#test/support/services';
 
 const TENANT = 'acme';
 const caller = testCaller(TENANT);
@@ -80,7 +81,7 @@ describe('proxyRequest', () => {
   it('refuses a profile replaced meanwhile: the old token answers 404', async () => {
     const { agentId, token } = await bearerProfile();
     await createProfileRecord(t.deps, TENANT, { name: 'q', agent_id: agentId, auth_type: 'bearer', auth_data: { token: 'x' } });
-    const { upsertProfile } = await import('#shared/services/profiles');
+    const { upsertProfile } = await import('#test/support/services');
     await upsertProfile(t.deps, TENANT, { agent_id: agentId, name: 'p', auth_type: 'bearer', auth_data: { token: 'new' } });
     const err = await rejectionOf(proxyRequest(t.deps, caller, { agent_id: agentId, auth_token: token, method: 'GET', url: `${upstream.url}/` }));
     expect(err).toMatchObject({ status: 404, code: 'profile_not_found' });

@@ -8,11 +8,12 @@ import type { RunDispatcher, RunJob } from '#shared/runs/dispatch';
 import { verifySignature } from '#shared/runs/signature';
 import { CreateAgentBody } from '#shared/schemas/agents';
 import { RunAgentBody } from '#shared/schemas/runs';
-import { createAgent, deleteAgent } from '#shared/services/agents';
-import { upsertProfile } from '#shared/services/profiles';
-import { executeRunJob, getRun, markRunFailed, startRun } from '#shared/services/runs';
+
+
+import { executeRunJob, markRunFailed, startRun } from '#shared/services/runs';
 import { makeTestDeps, startTestDb, type TestDb, type TestDeps } from '#test/support/dynamo';
 import { type ReceivedCall, type RunnerBehaviour, startTestRunner } from '#test/support/runner';
+import { createAgent, deleteAgent, getRun, upsertProfile } from '#test/support/services';
 
 const TENANT = 'acme';
 const BASE_URL = 'http://vault.test';

@@ -6,13 +6,14 @@ import { openForUse } from '#shared/credentials/gate';
 import { queryAudit, verifyAuditLog } from '#shared/audit/log';
 import { ConflictError, ForbiddenError, NotFoundError, ProfileNotFoundError } from '#shared/errors';
 import { keys } from '#shared/keys';
-import { createAgent } from '#shared/services/agents';
+
 import { createApiKey } from '#shared/services/api-keys';
-import { createProfile, deleteProfile, getProfileMetadata, listProfiles, upsertProfile } from '#shared/services/profiles';
-import { shareProfile, unshareProfile } from '#shared/services/sharing';
-import { deleteProfileChecked, patchProfile, profileUsage, rotateProfile } from '#shared/services/lifecycle';
+
+
+
 import { testCaller } from '#test/support/credentials';
 import { useTestStore } from '#test/support/dynamo';
+import { createAgent, createProfile, deleteProfile, deleteProfileChecked, getProfileMetadata, listProfiles, patchProfile, profileUsage, rotateProfile, shareProfile, unshareProfile, upsertProfile } from '#test/support/services';
 
 const TENANT = 'acme';
 const admin = testCaller(TENANT, 'aaaaaaaaaaaaaaaa', 'admin');

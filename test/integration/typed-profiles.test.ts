@@ -5,10 +5,11 @@ import { slotFor } from '#shared/credentials/profile-keys';
 import { ValidationError } from '#shared/errors';
 import { keys } from '#shared/keys';
 import { profileRepository } from '#shared/repositories/profiles';
-import { createAgent } from '#shared/services/agents';
-import { createProfileRecord, getProfileMetadata, toMetadata, upsertProfile, upsertProfileRecord } from '#shared/services/profiles';
+
+import { toMetadata } from '#shared/services/profiles';
 import { decryptAuthData, openProfile } from '#test/support/credentials';
 import { useTestStore } from '#test/support/dynamo';
+import { createAgent, createProfileRecord, getProfileMetadata, upsertProfile, upsertProfileRecord } from '#test/support/services';
 
 const TENANT = 'acme';
 const t = useTestStore();

@@ -6,11 +6,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError, type HttpError, ProfileNotFoundError } from '#shared/errors';
 import { profileRepository } from '#shared/repositories/profiles';
-import { createAgent } from '#shared/services/agents';
-import { createProfile, upsertProfile } from '#shared/services/profiles';
+
+
 import { decryptAuthData, openProfile } from '#test/support/credentials';
 import { slotFor } from '#shared/credentials/profile-keys';
 import { type TestDb, type TestDeps, makeTestDeps, startTestDb } from '#test/support/dynamo';
+import { createAgent, createProfile, upsertProfile } from '#test/support/services';
 
 const TENANT = 'acme';
 const AGENT = 'race-agent';

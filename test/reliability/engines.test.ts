@@ -12,16 +12,17 @@ import { formatToken } from '#shared/crypto/token';
 import { ConflictError, NotFoundError, ProfileNotFoundError, ValidationError } from '#shared/errors';
 import { loadProfileContext } from '#shared/repositories/profile-context';
 import { ensureTable } from '#infra/local/table';
-import { createAgent, deleteAgent } from '#shared/services/agents';
-import { createProfile, getProfileMetadata, listProfiles, upsertProfile } from '#shared/services/profiles';
+
+
 import { decryptAuthData, openProfile } from '#test/support/credentials';
 import { testCaller } from '#test/support/credentials';
-import { getRun, startRun } from '#shared/services/runs';
+import { startRun } from '#shared/services/runs';
 import { startEmbeddedDynamo } from '#infra/local/embedded-dynamo';
 import { type TestDeps, makeTestDeps } from '#test/support/dynamo';
 import { dynamoDbLocalTable, dynamoDbLocalUnavailable, startDynamoDbLocal } from '#test/support/dynamodb-local';
 import { startTestRunner } from '#test/support/runner';
 import { scanAll } from './helpers.ts';
+import { createAgent, createProfile, deleteAgent, getProfileMetadata, getRun, listProfiles, upsertProfile } from '#test/support/services';
 
 const TENANT = 'acme';
 

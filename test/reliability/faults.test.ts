@@ -13,8 +13,8 @@ import { type Db, createDb } from '#shared/clients';
 import { slotFor } from '#shared/credentials/profile-keys';
 import { isTransientDependencyError } from '#shared/errors';
 import { profileRepository } from '#shared/repositories/profiles';
-import { createAgent } from '#shared/services/agents';
-import { createProfile, deleteProfile, upsertProfile } from '#shared/services/profiles';
+
+
 import { decryptAuthData, openProfile } from '#test/support/credentials';
 import { testCaller } from '#test/support/credentials';
 import { startRun } from '#shared/services/runs';
@@ -23,6 +23,7 @@ import { type TestDeps, makeTestDeps } from '#test/support/dynamo';
 import { startTestRunner } from '#test/support/runner';
 import { type TestVault, startTestVault } from '#test/support/vault';
 import { failFirst, scanAll, startFaultProxy } from './helpers.ts';
+import { createAgent, createProfile, deleteProfile, upsertProfile } from '#test/support/services';
 
 const TENANT = 'acme';
 const AGENT = 'fault-agent';

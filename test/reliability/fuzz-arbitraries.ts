@@ -11,7 +11,7 @@
 import fc from 'fast-check';
 import { slotFor } from '#shared/credentials/profile-keys';
 import { formatToken } from '#shared/crypto/token';
-import { routes } from '#shared/http/routes';
+import { routeList as routes } from '#shared/http/routes';
 
 export interface FuzzWorld {
   readonly tenant: string;

@@ -10,7 +10,7 @@
 import { request as httpRequest } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { matchRoute, routeKey, routes } from '#shared/http/routes';
+import { matchRoute, routeKey, routeList as routes } from '#shared/http/routes';
 import { type TestVault, startTestVault } from '#test/support/vault';
 import { startTestRunner } from '#test/support/runner';
 import { type FuzzRequest, type FuzzWorld, fuzzRequest, renderBody } from './fuzz-arbitraries.ts';

@@ -5,12 +5,13 @@ import { loadProfileContext } from '#shared/repositories/profile-context';
 import { sessionRepository } from '#shared/repositories/sessions';
 import { CreateAgentBody } from '#shared/schemas/agents';
 import { RunAgentBody } from '#shared/schemas/runs';
-import { createAgent, deleteAgent } from '#shared/services/agents';
-import { deleteProfile, upsertProfile } from '#shared/services/profiles';
+
+
 import { startRun } from '#shared/services/runs';
 import { testCaller } from '#test/support/credentials';
 import { useTestStore } from '#test/support/dynamo';
 import { type RunnerBehaviour, startTestRunner } from '#test/support/runner';
+import { createAgent, deleteAgent, deleteProfile, upsertProfile } from '#test/support/services';
 
 const TENANT = 'acme';
 const t = useTestStore();

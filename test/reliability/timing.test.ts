@@ -16,11 +16,12 @@ import { ProfileNotFoundError } from '#shared/errors';
 import type { ProfileItem } from '#shared/schemas/items';
 import { profileRepository } from '#shared/repositories/profiles';
 import { memoryStore } from '#shared/store/memory';
-import { createAgent } from '#shared/services/agents';
-import { createProfile } from '#shared/services/profiles';
+
+
 import { openProfile } from '#test/support/credentials';
 import { type TestDb, type TestDeps, makeTestDeps, startTestDb } from '#test/support/dynamo';
 import { LONG, scanAll } from './helpers.ts';
+import { createAgent, createProfile } from '#test/support/services';
 
 const TENANT = 'acme';
 const AGENT = 'timed-agent';

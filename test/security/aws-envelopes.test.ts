@@ -11,13 +11,14 @@ import type { Config } from '#shared/config';
 import { type Deps, resetDeps, setDeps } from '#shared/context';
 import { CreateAgentBody } from '#shared/schemas/agents';
 import { RunAgentBody } from '#shared/schemas/runs';
-import { createAgent } from '#shared/services/agents';
-import { upsertProfile } from '#shared/services/profiles';
-import { getRun, startRun } from '#shared/services/runs';
+
+
+import { startRun } from '#shared/services/runs';
 import { findLeaks, scanAll } from '#test/reliability/helpers';
 import { makeTestDeps, startTestDb, type TestDb } from '#test/support/dynamo';
 import { testCaller } from '#test/support/credentials';
 import { startTestRunner } from '#test/support/runner';
+import { createAgent, getRun, upsertProfile } from '#test/support/services';
 
 /**
  * Issue 8, item 6: on AWS an async run's token must not rest in Lambda's async queue, the

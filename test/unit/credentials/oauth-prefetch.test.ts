@@ -12,14 +12,15 @@ import type { OpenedForUse } from '#shared/credentials/gate';
 import { accessTokenFor } from '#shared/credentials/oauth2/access-token';
 import { ProfileKeys } from '#shared/credentials/profile-keys';
 import type { OAuthTokenItem } from '#shared/schemas/items';
-import { createAgent } from '#shared/services/agents';
-import { createProfileRecord } from '#shared/services/profiles';
+
+
 import { proxyRequest, testProfile } from '#shared/services/proxy';
 import { type MemoryStore, memoryStore } from '#shared/store/memory';
 import { testCaller } from '#test/support/credentials';
 import { captureLogger, makeTestDeps, type TestDeps } from '#test/support/dynamo';
 import { type MockTokenServer, startTokenServer } from '#test/support/token-server';
 import { type EchoUpstream, startEchoUpstream } from '#test/support/upstream';
+import { createAgent, createProfileRecord } from '#test/support/services';
 
 /**
  * An OAuth2 proxy call reads the profile's token cache in the gate's BatchGetItem, with the agent

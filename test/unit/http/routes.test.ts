@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { json } from '#shared/http/responses';
-import { matchRoute, routeKey, routes } from '#shared/http/routes';
+import { matchRoute, routeKey, routeList as routes } from '#shared/http/routes';
 
 describe('matchRoute', () => {
   it('matches every route of the table to itself', () => {

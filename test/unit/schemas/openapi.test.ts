@@ -1,6 +1,6 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
-import { routeKey, routes } from '#shared/http/routes';
+import { routeKey, routeList as routes } from '#shared/http/routes';
 import { buildOpenApi } from '#shared/schemas/openapi';
 import { AUTH_CACHE_TTL_MS } from '#shared/services/api-keys';
 
@@ -69,9 +69,20 @@ describe('OpenAPI document', () => {
     expect(responseRef('GET /v1/agents/{agent_id}/auth-profiles/{name}', '200')).toBe('#/components/schemas/AuthProfile');
     expect(responseRef('GET /v1/runs/{session_id}', '200')).toBe('#/components/schemas/Run');
     expect(byKey['POST /run_agent']?.requestBody?.content['application/json']?.schema.$ref).toBe('#/components/schemas/RunAgentRequest');
-    expect(byKey['POST /v1/agents']?.responses['4XX']?.$ref).toBe('#/components/responses/Error');
+    expect(responseRef('POST /v1/agents', '400')).toBe('#/components/schemas/Error');
+    expect(responseRef('POST /v1/agents', '409')).toBe('#/components/schemas/Error');
     // A list references its item schema instead of repeating it.
     expect(refs(doc.components.schemas.AgentList)).toEqual(['#/components/schemas/Agent']);
+  });
+
+  it('lists the specific error statuses of each operation from the route table, with their codes', () => {
+    const byKey = Object.fromEntries(operations(buildOpenApi()).map(({ key, op }) => [key, op]));
+    const del = byKey['DELETE /v1/agents/{agent_id}'];
+    expect(Object.keys(del?.responses ?? {}).sort()).toEqual(['204', '400', '401', '403', '404', '409', '429', '500', '503']);
+    expect(del?.responses['403']?.description).toContain('`forbidden`');
+    expect(del?.responses['409']?.description).toContain('`agent_has_profiles`');
+    // No catch-all ranges: a client learns which statuses each operation can answer.
+    for (const { op } of operations(buildOpenApi())) expect(Object.keys(op.responses).filter((s) => /X/.test(s))).toEqual([]);
   });
 
   it('renders request bodies as inputs: fields with defaults are optional', () => {
@@ -87,7 +98,7 @@ describe('OpenAPI document', () => {
     const ids = ops.map(({ op }) => op.operationId);
     const declared = new Set<string>(doc.tags.map((t) => t.name));
 
-    expect(ops.map(({ key }) => key).sort()).toEqual(routes.filter((r) => r.documented !== false).map(routeKey).sort());
+    expect(ops.map(({ key }) => key).sort()).toEqual(routes.filter((r) => r.op !== undefined).map(routeKey).sort());
     expect(new Set(ids).size).toBe(ids.length);
     for (const id of ids) expect(id).toMatch(/^[a-z][A-Za-z]+$/);
     for (const { op } of ops) expect(op.tags.every((t) => declared.has(t))).toBe(true);

@@ -5,7 +5,7 @@ import { formatToken, parseToken } from '#shared/crypto/token';
 import { PayloadTooLargeError, ProfileNotFoundError, ValidationError } from '#shared/errors';
 import { keys } from '#shared/keys';
 import { ProfileItem } from '#shared/schemas/items';
-import { assertDeclaredKeys, createProfile, toMetadata, upsertProfile } from '#shared/services/profiles';
+import { assertDeclaredKeys, toMetadata } from '#shared/services/profiles';
 import { decryptAuthData, openProfile } from '#test/support/credentials';
 import { parseTokenOrThrow } from '#shared/credentials/sealed-profile';
 import {
@@ -18,6 +18,7 @@ import {
   stageDefaults,
   TENANT,
 } from '../handlers/mocked-deps.ts';
+import { createProfile, upsertProfile } from '#test/support/services';
 
 let v: MockedVault;
 
