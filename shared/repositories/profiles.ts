@@ -115,7 +115,6 @@ export function profileRepository(db: Db): ProfileStore {
         ':save': r.should_save_session,
         ':origin': r.runner_origin,
         ':approval': r.runner_approval,
-        ':delivery': r.runner_delivery,
         ':g': read.generation,
         ':rv': read.record_version,
       };
@@ -129,7 +128,6 @@ export function profileRepository(db: Db): ProfileStore {
         'should_save_session = :save',
         'runner_origin = :origin',
         'runner_approval = :approval',
-        'runner_delivery = :delivery',
       ];
       const remove: string[] = [];
       // A new expiry (update with expires_in_hours) is set; without one the token keeps its own.
@@ -137,8 +135,8 @@ export function profileRepository(db: Db): ProfileStore {
         set.push('token_expires_at = :exp');
         values[':exp'] = r.token_expires_at;
       }
-      // The type's config and the outbound policy: set when present, removed when not.
-      for (const attr of ['auth_config', 'allowed_hosts', 'allowed_path_prefixes', 'allowed_methods'] as const) {
+      // The type's config, the outbound policy and the approved delivery: set when present, removed when not.
+      for (const attr of ['auth_config', 'allowed_hosts', 'allowed_path_prefixes', 'allowed_methods', 'runner_delivery'] as const) {
         if (r[attr] === undefined) remove.push(attr);
         else {
           set.push(`${attr} = :${attr}`);

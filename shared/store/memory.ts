@@ -339,11 +339,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
                 should_save_session: r.should_save_session,
                 runner_origin: r.runner_origin,
                 runner_approval: r.runner_approval,
-                runner_delivery: r.runner_delivery,
               });
               // A new expiry is set; without one the token keeps its own.
               if (r.token_expires_at !== undefined) item.token_expires_at = r.token_expires_at;
-              for (const attr of ['auth_config', 'allowed_hosts', 'allowed_path_prefixes', 'allowed_methods'] as const) {
+              for (const attr of ['auth_config', 'allowed_hosts', 'allowed_path_prefixes', 'allowed_methods', 'runner_delivery'] as const) {
                 if (r[attr] === undefined) delete item[attr];
                 else item[attr] = r[attr];
               }

@@ -261,7 +261,8 @@ describe('audit of changes', () => {
     await patchProfile(deps, caller(), agentId, 'main', PatchProfileBody.parse({ active: false }));
     await deleteProfileChecked(deps, caller(), agentId, 'main', false);
     const page = await queryAudit(deps, { tenant: TENANT, agentId, limit: 50 });
-    expect(page.records.map((r) => r.action)).toEqual(['delete', 'patch', 'rotate', 'update', 'create']);
+    // The agent's registration is in its view too.
+    expect(page.records.map((r) => r.action)).toEqual(['delete', 'patch', 'rotate', 'update', 'create', 'agent_create']);
     expect(page.records[2]).toMatchObject({ key_id: 'key-r', source_ip: '198.51.100.9', generation: 2, status: 200, result: 'ok' });
     expect(JSON.stringify(page.records)).not.toContain(rotated.auth_token);
   });
