@@ -5,7 +5,7 @@ import { buildOpenApi } from '#shared/schemas/openapi';
 import { AUTH_CACHE_TTL_MS } from '#shared/services/api-keys';
 
 type Doc = ReturnType<typeof buildOpenApi>;
-type Op = { operationId: string; tags: string[]; requestBody?: { content: Record<string, { schema: { $ref?: string } }> }; responses: Record<string, { $ref?: string; content?: Record<string, { schema: { $ref?: string } }> }> };
+type Op = { operationId: string; tags: string[]; requestBody?: { content: Record<string, { schema: { $ref?: string } }> }; responses: Record<string, { $ref?: string; description?: string; content?: Record<string, { schema: { $ref?: string } }> }> };
 
 const operations = (doc: Doc) =>
   Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops as Record<string, Op>).map(([method, op]) => ({ key: `${method.toUpperCase()} ${path}`, op })));
