@@ -129,6 +129,24 @@ describe.skipIf(!hasChromium())('browser console (headless Chromium)', () => {
     expect(agent.json.input_args.map((a: { name: string }) => a.name)).toEqual(['username', 'query']);
   });
 
+  it('keeps a proxy agent proxy through Edit → Save, and shows the delivery', async () => {
+    const body = (await vault.call('GET', '/v1/agents/crm-bot')).json;
+    const { agent_id: _id, created_at: _c, updated_at: _u, owner: _o, ...definition } = body;
+    expect((await vault.call('PUT', '/v1/agents/crm-bot', { ...definition, credential_delivery: 'proxy' })).status).toBe(200);
+    await page.reload();
+    await page.getByRole('button', { name: 'Edit' }).click();
+    expect(await page.getByTestId('credential-delivery').inputValue()).toBe('proxy');
+    await page.getByTestId('agent-name').fill('CRM bot (edited)');
+    await page.getByTestId('save-agent').click();
+    await page.getByText('Agent saved.').waitFor();
+    const saved = await vault.call('GET', '/v1/agents/crm-bot');
+    expect(saved.json).toMatchObject({ name: 'CRM bot (edited)', credential_delivery: 'proxy' });
+    expect(await page.content()).toContain('proxy (run grant');
+    // Back to parameters for the runs below (the profile is created after this, so it approves it).
+    expect((await vault.call('PUT', '/v1/agents/crm-bot', { ...definition, credential_delivery: 'parameters' })).status).toBe(200);
+    await page.reload();
+  });
+
   let token = '';
 
   it('creates a profile and shows its token once, with a copy button and a warning', async () => {

@@ -60,6 +60,8 @@ export const agentPage: Page = {
           ['Input arguments', a.input_args.map((x) => `${x.name}${x.required ? ' (required)' : ''}${x.secret ? '' : ' (not secret)'}`).join(', ') || '—'],
           ['Runner', `${a.runner.type} ${a.runner.url}`],
           ['Runner timeout', `${a.runner.timeout_ms ?? 30000} ms`],
+          ['Credential delivery', a.credential_delivery === 'proxy' ? 'proxy (run grant; the runner never sees a value)' : 'parameters (the runner receives the values)'],
+          ['Owner', a.owner ?? 'admins only (registered before owners)'],
           ['Created', time(a.created_at)],
           ['Updated', time(a.updated_at)],
         ]),

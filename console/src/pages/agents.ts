@@ -31,6 +31,13 @@ export function agentForm(agent?: Agent): AgentForm {
   const description = h('input', { type: 'text', name: 'description', value: agent?.description ?? '' });
   const url = h('input', { type: 'url', name: 'runner_url', required: true, placeholder: 'https://runner.example.com/run', value: agent?.runner.url ?? '', 'data-testid': 'runner-url' });
   const timeout = h('input', { type: 'number', name: 'timeout_ms', min: 100, max: 900000, placeholder: '30000', value: agent?.runner.timeout_ms ?? '' });
+  // Always sent, so Edit → Save keeps what the agent has (the vault also keeps it when left out).
+  const delivery = h(
+    'select',
+    { name: 'credential_delivery', 'data-testid': 'credential-delivery' },
+    h('option', { value: 'parameters', selected: (agent?.credential_delivery ?? 'parameters') === 'parameters' }, 'Parameters: the runner receives the values'),
+    h('option', { value: 'proxy', selected: agent?.credential_delivery === 'proxy' }, 'Proxy: the runner gets a run grant, never a value'),
+  ) as HTMLSelectElement;
   const args = h('div', { class: 'args', 'data-testid': 'input-args' }, ...(agent?.input_args.length ? agent.input_args.map((a) => argRow(a)) : [argRow()]));
   const el = h(
     'div',
@@ -40,6 +47,7 @@ export function agentForm(agent?: Agent): AgentForm {
     h('fieldset', {}, h('legend', {}, 'Input arguments'), args, h('button', { type: 'button', class: 'secondary small', on: { click: () => args.appendChild(argRow()) } }, 'Add argument')),
     field('Runner webhook URL', url, 'The vault POSTs signed run requests here.'),
     field('Runner timeout (ms)', timeout, 'Optional; 30000 by default.'),
+    field('Credential delivery', delivery, 'Switching from proxy to parameters stops runs (409 delivery_changed) until each profile\'s token holder updates the profile.'),
   );
   return {
     el,
@@ -56,6 +64,7 @@ export function agentForm(agent?: Agent): AgentForm {
         ...(description.value.trim() ? { description: description.value.trim() } : {}),
         input_args: inputArgs,
         runner: { type: 'webhook', url: url.value.trim(), ...(timeout.value ? { timeout_ms: Number(timeout.value) } : {}) },
+        credential_delivery: delivery.value,
       };
     },
   };
