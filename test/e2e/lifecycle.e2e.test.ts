@@ -98,7 +98,8 @@ describe('lifecycle over HTTP', () => {
     expect(first.json.records[0]).toMatchObject({ status: 401, source_ip: expect.stringMatching(/127\.0\.0\.1|::1/) });
     const second = await vault.call('GET', `/v1/audit?agent_id=life-bot&limit=50&cursor=${first.json.next_cursor}`);
     const all = [...first.json.records, ...second.json.records];
-    expect(all.at(-1).action).toBe('create');
+    expect(all.at(-1).action).toBe('agent_create');
+    expect(all.at(-2).action).toBe('create');
     expect(all.map((r: { at: string }) => r.at)).toEqual([...all.map((r: { at: string }) => r.at)].sort().reverse());
 
     const inUse = await vault.call('DELETE', '/v1/agents/life-bot/auth-profiles/main');
