@@ -259,6 +259,36 @@ beforeAll(async () => {
   });
   const ended = await call('POST', '/v1/proxy', { method: 'GET', url: `${upstream.url}/` }, { apiKey: null, headers: { authorization: `Bearer ${grants[0]}` } });
   expect(ended.status).toBe(401);
+
+  // The boundaries: a member key that owns nothing tries every agent write, a misspelled security
+  // setting carrying a secret, the downgrade of the proxy agent (refused at the next run), the
+  // owner's rotation of its signing secret, and the audit views of agents.
+  const stranger = await call('POST', '/v1/api-keys', { name: 'canary stranger', role: 'member' });
+  secrets['stranger API key'] = stranger.json.api_key;
+  const asStranger = { apiKey: stranger.json.api_key as string };
+  const proxyAgentBody = { name: 'Canary proxy', input_args: [], runner: { type: 'webhook', url: runner.url } };
+  for (const [method, path, body] of [
+    ['POST', '/v1/agents/canary-proxy-agent/rotate-signing-secret', undefined],
+    ['PUT', '/v1/agents/canary-proxy-agent', { ...proxyAgentBody, runner: { type: 'webhook', url: `http://127.0.0.1:9/${BAD_VALUE}` } }],
+    ['DELETE', '/v1/agents/canary-proxy-agent?force=true', undefined],
+    ['GET', `/v1/audit?agent_id=canary-proxy-agent`, undefined],
+  ] as const) {
+    expect((await call(method, path, body, asStranger)).status).toBe(403);
+  }
+  await call('POST', '/v1/agents/canary-agent/auth-profiles', { name: 'typo', auth_type: 'bearer', auth_data: { token: BAD_VALUE }, allowed_source_ip: [BAD_VALUE] });
+  await call('PUT', '/v1/agents/canary-proxy-agent', { ...proxyAgentBody, credential_delivry: BAD_VALUE });
+  const downgraded = await call('PUT', '/v1/agents/canary-proxy-agent', { ...proxyAgentBody, credential_delivery: 'parameters' });
+  expect(downgraded.status, downgraded.text).toBe(200);
+  const refusedRun = await call('POST', '/run_agent', { agent_id: 'canary-proxy-agent', auth_token: grantProfile.json.auth_token, run_async: false });
+  expect(refusedRun.json?.error?.code, refusedRun.text).toBe('delivery_changed');
+  const newSecret = await call('POST', '/v1/agents/canary-proxy-agent/rotate-signing-secret');
+  expect(newSecret.status, newSecret.text).toBe(200);
+  secrets['rotated runner signing secret'] = newSecret.json.runner_signing_secret;
+  for (const path of ['/v1/audit?agent_id=canary-proxy-agent', '/v1/agents/canary-proxy-agent']) {
+    const res = await call('GET', path);
+    expect(res.status, res.text).toBe(200);
+    material.lifecycleBodies.push(res.text);
+  }
   await vault.deps.dispatcher.drain();
 }, 60_000);
 
