@@ -4,7 +4,7 @@ import { ProfileNotFoundError, agentNotFound } from '../errors.ts';
 import { verifiedAgent } from '../integrity.ts';
 import { assertCanWrite, canRead } from './access.ts';
 import { slotFor } from './profile-keys.ts';
-import { enforceTenantRateLimit } from '../services/rate-limit.ts';
+import { enforceTenantRateLimit } from '../limits/tenant-rate-limit.ts';
 import type { AgentItem, OAuthTokenItem, SessionItem } from '../schemas/items.ts';
 import {
   type OpenedProfile,

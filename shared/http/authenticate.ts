@@ -1,7 +1,7 @@
 import type { Deps } from '../deps.ts';
 import { UnauthorizedError } from '../errors.ts';
 import { authenticatePrincipal } from '../services/api-keys.ts';
-import { enforceTenantRateLimit } from '../services/rate-limit.ts';
+import { enforceTenantRateLimit } from '../limits/tenant-rate-limit.ts';
 import { callerOf } from './caller.ts';
 import type { Mw, VaultEvent } from './middleware.ts';
 

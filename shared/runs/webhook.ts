@@ -2,7 +2,7 @@ import type { HostResolver } from '../outbound/address-policy.ts';
 import { sendOutbound } from '../outbound/http-client.ts';
 import type { Redactor } from '../outbound/redact.ts';
 import { SIGNATURE_HEADER, signPayload } from './signature.ts';
-import { MAX_JSON_DEPTH, jsonDepth } from '../http/middleware.ts';
+import { MAX_JSON_DEPTH, jsonDepth } from '../schemas/json-depth.ts';
 
 export const MAX_RUNNER_RESPONSE_BYTES = 1024 * 1024;
 export const DEFAULT_RUNNER_TIMEOUT_MS = 30_000;

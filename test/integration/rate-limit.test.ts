@@ -5,7 +5,7 @@ import { dynamoStore } from '#shared/store/dynamodb';
 import { TooManyRequestsError } from '#shared/errors';
 import { keys } from '#shared/keys';
 import { createLogger } from '#shared/log';
-import { enforceTenantRateLimit } from '#shared/services/rate-limit';
+import { enforceTenantRateLimit } from '#shared/limits/tenant-rate-limit';
 import { startTestDb, type TestDb } from '#test/support/dynamo';
 
 let store: TestDb;

@@ -9,7 +9,7 @@ import { loadConfig } from '#shared/config';
 import { TooManyRequestsError } from '#shared/errors';
 import { keys } from '#shared/keys';
 import { createLogger } from '#shared/log';
-import { enforceTenantRateLimit } from '#shared/services/rate-limit';
+import { enforceTenantRateLimit } from '#shared/limits/tenant-rate-limit';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const NOW = new Date('2030-01-01T00:00:00.250Z');

@@ -1,7 +1,8 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { MAX_JSON_DEPTH, type VaultEvent, errorResponses, jsonBody, jsonDepth } from '#shared/http/middleware';
+import { type VaultEvent, errorResponses, jsonBody } from '#shared/http/middleware';
+import { MAX_JSON_DEPTH, jsonDepth } from '#shared/schemas/json-depth';
 import { ok } from '#shared/http/responses';
 import { silentLogger } from '#shared/log';
 
