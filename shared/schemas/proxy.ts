@@ -30,7 +30,7 @@ export const ProxyBody = z.object({
     .record(HeaderName, HeaderValue)
     .refine((h) => Object.keys(h).length <= 64, 'at most 64 headers')
     .optional()
-    .describe('Request headers; Authorization and the profile\'s own key names are replaced by the profile\'s values; hop-by-hop headers are dropped'),
+    .describe('Request headers; Authorization and the profile\'s own key names are replaced by the profile\'s values; hop-by-hop and method-override headers (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override) are dropped'),
   query: z
     .record(z.string().max(256), z.union([z.string().max(8192), z.array(z.string().max(8192)).max(64)]))
     .optional()
