@@ -212,8 +212,9 @@ const looseSpelling = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
 
 /**
  * The known field an unknown one most likely meant: the same name spelt with other case or
- * separators, else the nearest by edit distance when at most a third of it differs (at most 3
- * edits), else the one known field that ends with it as a whole word (`hosts` → `allowed_hosts`).
+ * separators, else the nearest by edit distance when it is a likely typo (1 edit under 5
+ * characters, 2 under 15, else 3), else the one known field that begins or ends with it as a whole
+ * word (`hosts` → `allowed_hosts`, `timeout` → `timeout_ms`).
  */
 export function nearestField(unknown: string, known: readonly string[]): string | undefined {
   if (unknown.length === 0 || unknown.length > 64) return undefined;
@@ -226,9 +227,12 @@ export function nearestField(unknown: string, known: readonly string[]): string 
     const d = editDistance(unknown.toLowerCase(), k.toLowerCase());
     if (d < bestDistance) [best, bestDistance] = [k, d];
   }
-  if (best !== undefined && bestDistance <= Math.min(3, Math.max(1, Math.floor(Math.max(unknown.length, best.length) / 3)))) return best;
-  const endsWith = unknown.length >= 4 ? known.filter((k) => k.toLowerCase().endsWith(`_${unknown.toLowerCase()}`)) : [];
-  return endsWith.length === 1 ? endsWith[0] : undefined;
+  // A typo is one or two edits; three only in a long name ("auth_token" is not a typo of "auth_type").
+  const allowed = unknown.length < 5 ? 1 : unknown.length < 15 ? 2 : 3;
+  if (best !== undefined && bestDistance <= allowed) return best;
+  const word = unknown.toLowerCase();
+  const partOf = word.length >= 4 ? known.filter((k) => k.toLowerCase().endsWith(`_${word}`) || k.toLowerCase().startsWith(`${word}_`)) : [];
+  return partOf.length === 1 ? partOf[0] : undefined;
 }
 
 /** How much of a field name a message quotes (a name is the caller's text, of any length). */

@@ -180,7 +180,7 @@ describe('knownFieldsAt', () => {
 });
 
 describe('nearestField', () => {
-  const known = ['name', 'auth_data', 'allowed_hosts', 'allowed_path_prefixes', 'allowed_methods', 'expires_in_hours', 'auth_token'];
+  const known = ['name', 'auth_type', 'auth_data', 'allowed_hosts', 'allowed_path_prefixes', 'allowed_methods', 'expires_in_hours', 'auth_token'];
 
   it.each([
     ['allowed_method', 'allowed_methods'],
@@ -190,11 +190,13 @@ describe('nearestField', () => {
     ['expires_in_hour', 'expires_in_hours'],
     ['auth_dat', 'auth_data'],
     ['hosts', 'allowed_hosts'],
+    ['auth_tpye', 'auth_type'],
+    ['token', 'auth_token'],
   ])('suggests %s → %s', (unknown, expected) => {
     expect(nearestField(unknown, known)).toBe(expected);
   });
 
-  it.each(['foo', 'token_expiry', 'x', 'description'])('suggests nothing for %s, which is close to no known field', (unknown) => {
+  it.each(['foo', 'token_expiry', 'x', 'description', 'auth_type_x_y'])('suggests nothing for %s, which is close to no known field', (unknown) => {
     expect(nearestField(unknown, known)).toBeUndefined();
   });
 });
