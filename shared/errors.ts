@@ -199,6 +199,8 @@ export interface UnknownField {
   readonly field: string;
   /** The nearest known field of the same object, when one is close enough to be a likely typo. */
   readonly suggestion?: string;
+  /** Where the field (or the suggested one) is set instead, when another request sets it. */
+  readonly hint?: string;
 }
 
 /**

@@ -242,6 +242,26 @@ const MAX_NAMED = 20;
 
 const quote = (s: string) => JSON.stringify(s.length > MAX_QUOTED ? `${s.slice(0, MAX_QUOTED)}…` : s);
 
+/** Per request schema: fields it does not take that another request sets, and how to set them. */
+const FIELDS_ELSEWHERE = new WeakMap<z.ZodType, Readonly<Record<string, string>>>();
+
+/**
+ * Marks fields a request body does not take but another request sets (`allowed_source_ips` on a
+ * profile create: PATCH sets it), so the unknown-field answer says where to set them rather than
+ * only "remove it". Returns the schema itself; register the schema that is passed to parseInput.
+ */
+export function withFieldsElsewhere<S extends z.ZodType>(schema: S, fields: Readonly<Record<string, string>>): S {
+  FIELDS_ELSEWHERE.set(schema, fields);
+  return schema;
+}
+
+/** "did you mean …?" and/or where the field is set, for one unknown field; undefined when neither applies. */
+function fieldHint(f: UnknownField): string | undefined {
+  const mean = f.suggestion !== undefined ? `did you mean ${quote(f.suggestion)}?` : undefined;
+  if (f.hint === undefined) return mean;
+  return mean ? `${mean} That one is not set here: ${f.hint}` : `it is not set here: ${f.hint}`;
+}
+
 /** The 400 unknown_field for the unrecognized keys in `issues`, or undefined when there are none. */
 function unknownFieldError(schema: z.ZodType, issues: readonly z.core.$ZodIssue[], what: string, otherProblems: readonly string[]): UnknownFieldError | undefined {
   const found: UnknownField[] = [];
@@ -249,10 +269,17 @@ function unknownFieldError(schema: z.ZodType, issues: readonly z.core.$ZodIssue[
   for (const issue of issues) {
     if (issue.code !== 'unrecognized_keys') continue;
     const known = knownFieldsAt(schema, issue.path);
+    const elsewhere = issue.path.length === 0 ? (FIELDS_ELSEWHERE.get(schema) ?? {}) : {};
     if (found.length === 0) knownOfFirst = known;
     for (const key of issue.keys) {
-      const suggestion = nearestField(key, known);
-      found.push({ field: pathOf([...issue.path, key]), ...(suggestion !== undefined ? { suggestion } : {}) });
+      const field = pathOf([...issue.path, key]);
+      if (Object.hasOwn(elsewhere, key)) {
+        found.push({ field, hint: elsewhere[key] });
+        continue;
+      }
+      const suggestion = nearestField(key, [...known, ...Object.keys(elsewhere)]);
+      const hint = suggestion !== undefined && Object.hasOwn(elsewhere, suggestion) ? elsewhere[suggestion] : undefined;
+      found.push({ field, ...(suggestion !== undefined ? { suggestion } : {}), ...(hint !== undefined ? { hint } : {}) });
     }
   }
   if (found.length === 0) return undefined;
@@ -261,14 +288,16 @@ function unknownFieldError(schema: z.ZodType, issues: readonly z.core.$ZodIssue[
   if (found.length === 1) {
     const [only] = named as [UnknownField];
     const hint =
-      only.suggestion !== undefined
-        ? `did you mean ${quote(only.suggestion)}?`
-        : knownOfFirst.length > 0
-          ? `remove it; the known fields there are ${knownOfFirst.join(', ')}`
-          : 'remove it; none is accepted there';
+      fieldHint(only) ??
+      (knownOfFirst.length > 0 ? `remove it; the known fields there are ${knownOfFirst.join(', ')}` : 'remove it; none is accepted there');
     message = `Unknown field ${quote(only.field)} in ${what}; ${hint}`;
   } else {
-    const list = named.map((f) => (f.suggestion !== undefined ? `${quote(f.field)} (did you mean ${quote(f.suggestion)}?)` : quote(f.field))).join(', ');
+    const list = named
+      .map((f) => {
+        const hint = fieldHint(f);
+        return hint !== undefined ? `${quote(f.field)} (${hint})` : quote(f.field);
+      })
+      .join(', ');
     const more = found.length > named.length ? ` and ${found.length - named.length} more` : '';
     message = `Unknown fields in ${what}: ${list}${more}; remove or correct them`;
   }

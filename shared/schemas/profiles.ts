@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { AgentId, ApiKeyField, AuthData, ProfileName, Timestamp, refuseFormatCharacters } from './common.ts';
+import { AgentId, ApiKeyField, AuthData, ProfileName, Timestamp, refuseFormatCharacters, withFieldsElsewhere } from './common.ts';
 import { AllowedHosts, AllowedMethods, AllowedPathPrefixes, OutboundPolicyFields } from '../credentials/outbound-policy.ts';
 import { AuthType } from '../credentials/types/types.ts';
 import { ExpiresInHours, ProfileLifecycleMetadata } from './lifecycle.ts';
@@ -26,25 +26,35 @@ const TypedFields = {
   ...OutboundPolicyFields,
 };
 
-export const CreateProfileBody = z.strictObject({
-  name: ProfileName,
-  agent_id: AgentId,
-  api_key: ApiKeyField,
-  auth_data: AuthData,
-  ...TypedFields,
-  expires_in_hours: ExpiresInHours.optional(),
-});
+/** Settings a create or upsert does not take: PATCH sets them (shared/schemas/lifecycle.ts PatchProfileBody). */
+const SET_BY_PATCH = 'set it with PATCH /v1/agents/{agent_id}/auth-profiles/{name} once the profile exists';
+const PATCH_ONLY = { allowed_source_ips: SET_BY_PATCH, active: SET_BY_PATCH, description: SET_BY_PATCH };
 
-export const UpsertProfileBody = z.strictObject({
-  agent_id: AgentId,
-  api_key: ApiKeyField,
-  auth_data: AuthData,
-  ...TypedFields,
-  name: ProfileName.optional().describe('Required without auth_token'),
-  should_save_session: z.boolean().optional().describe('Store the session the runner returns, encrypted'),
-  auth_token: AuthToken.optional().describe('Given: update this profile in place, the token stays valid'),
-  expires_in_hours: ExpiresInHours.optional().describe('Expiry of the token returned (create/replace) or kept (update); omit for no expiry'),
-});
+export const CreateProfileBody = withFieldsElsewhere(
+  z.strictObject({
+    name: ProfileName,
+    agent_id: AgentId,
+    api_key: ApiKeyField,
+    auth_data: AuthData,
+    ...TypedFields,
+    expires_in_hours: ExpiresInHours.optional(),
+  }),
+  PATCH_ONLY,
+);
+
+export const UpsertProfileBody = withFieldsElsewhere(
+  z.strictObject({
+    agent_id: AgentId,
+    api_key: ApiKeyField,
+    auth_data: AuthData,
+    ...TypedFields,
+    name: ProfileName.optional().describe('Required without auth_token'),
+    should_save_session: z.boolean().optional().describe('Store the session the runner returns, encrypted'),
+    auth_token: AuthToken.optional().describe('Given: update this profile in place, the token stays valid'),
+    expires_in_hours: ExpiresInHours.optional().describe('Expiry of the token returned (create/replace) or kept (update); omit for no expiry'),
+  }),
+  PATCH_ONLY,
+);
 
 /**
  * Present only when the profile lacks an input argument the agent requires. Not an error: the
@@ -59,24 +69,30 @@ export const ProfileWarnings = z
 export const CreateProfileResponse = z.object({ auth_token: AuthToken, warnings: ProfileWarnings });
 
 /** POST /v1/agents/{agent_id}/auth-profiles. */
-export const NativeCreateProfileBody = z.strictObject({
-  api_key: ApiKeyField,
-  name: ProfileName,
-  auth_data: AuthData,
-  should_save_session: z.boolean().optional(),
-  ...TypedFields,
-  expires_in_hours: ExpiresInHours.optional(),
-});
+export const NativeCreateProfileBody = withFieldsElsewhere(
+  z.strictObject({
+    api_key: ApiKeyField,
+    name: ProfileName,
+    auth_data: AuthData,
+    should_save_session: z.boolean().optional(),
+    ...TypedFields,
+    expires_in_hours: ExpiresInHours.optional(),
+  }),
+  PATCH_ONLY,
+);
 
 /** PUT /v1/agents/{agent_id}/auth-profiles/{name}: the upsert, by the name in the path. */
-export const NativePutProfileBody = z.strictObject({
-  api_key: ApiKeyField,
-  auth_data: AuthData,
-  should_save_session: z.boolean().optional(),
-  auth_token: AuthToken.optional().describe('Given: update this profile in place, the token stays valid; omitted: create or replace (new token)'),
-  ...TypedFields,
-  expires_in_hours: ExpiresInHours.optional().describe('Expiry of the token returned (create/replace) or kept (update); omit for no expiry'),
-});
+export const NativePutProfileBody = withFieldsElsewhere(
+  z.strictObject({
+    api_key: ApiKeyField,
+    auth_data: AuthData,
+    should_save_session: z.boolean().optional(),
+    auth_token: AuthToken.optional().describe('Given: update this profile in place, the token stays valid; omitted: create or replace (new token)'),
+    ...TypedFields,
+    expires_in_hours: ExpiresInHours.optional().describe('Expiry of the token returned (create/replace) or kept (update); omit for no expiry'),
+  }),
+  PATCH_ONLY,
+);
 
 export const UpsertType = z.enum(['create', 'replace', 'update']);
 export const UpsertProfileResponse = z.object({ auth_token: AuthToken, name: ProfileName, type: UpsertType, warnings: ProfileWarnings });

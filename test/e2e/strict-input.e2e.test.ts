@@ -36,8 +36,10 @@ describe('unknown fields in request bodies', () => {
 
     expect(res.status).toBe(400);
     expect(res.json.error.code).toBe('unknown_field');
-    expect(res.json.error.message).toMatch(/^Unknown field "allowed_source_ip" in request body; /);
-    expect(res.json.error.unknown_fields).toEqual([{ field: 'allowed_source_ip' }]);
+    expect(res.json.error.message).toBe(
+      'Unknown field "allowed_source_ip" in request body; did you mean "allowed_source_ips"? That one is not set here: set it with PATCH /v1/agents/{agent_id}/auth-profiles/{name} once the profile exists',
+    );
+    expect(res.json.error.unknown_fields).toEqual([{ field: 'allowed_source_ip', suggestion: 'allowed_source_ips', hint: expect.stringContaining('PATCH') }]);
     expect((await vault.call('GET', `/v1/agents/${agent}/auth-profiles/main`)).status).toBe(404);
   });
 

@@ -119,6 +119,23 @@ describe('parseInput: unknown fields', () => {
     );
   });
 
+  it('says where a field a create does not take is set (allowed_source_ips: PATCH)', () => {
+    const err = refusal(NativeCreateProfileBody, { name: 'main', auth_data: { password: 'x' }, allowed_source_ips: ['10.0.0.0/8'] });
+
+    expect(err.message).toBe(
+      'Unknown field "allowed_source_ips" in request body; it is not set here: set it with PATCH /v1/agents/{agent_id}/auth-profiles/{name} once the profile exists',
+    );
+    expect(err.unknownFields).toEqual([{ field: 'allowed_source_ips', hint: expect.stringContaining('PATCH') }]);
+  });
+
+  it('suggests a field set elsewhere for its typo, and says where it is set', () => {
+    const err = refusal(UpsertProfileBody, { agent_id: 'a', name: 'main', auth_data: { password: 'x' }, allowed_source_ip: ['10.0.0.0/8'] });
+
+    expect(err.message).toBe(
+      'Unknown field "allowed_source_ip" in request body; did you mean "allowed_source_ips"? That one is not set here: set it with PATCH /v1/agents/{agent_id}/auth-profiles/{name} once the profile exists',
+    );
+  });
+
   it('lists the known fields of the object when no known field is close', () => {
     const err = refusal(ListQuery, { page: '2' }, 'query string');
 
