@@ -113,6 +113,16 @@ export const ErrorBody = z.object({
   error: z.object({
     code: z.string().describe('Stable snake_case error code'),
     message: z.string().describe('What went wrong and how to fix it'),
+    unknown_fields: z
+      .array(
+        z.object({
+          field: z.string().describe('Its path in the request: allowed_source_ip, input_args[0].secrte'),
+          suggestion: z.string().optional().describe('The nearest known field of that object, when it looks like a typo of one'),
+          hint: z.string().optional().describe('Where the field (or the suggested one) is set instead'),
+        }),
+      )
+      .optional()
+      .describe('unknown_field only: every field the request carried that the route does not know (request bodies and queries are strict)'),
   }),
 });
 
