@@ -58,6 +58,7 @@ export const ProfileName = z
 
 export const InputArgName = z
   .string()
+  .superRefine(refuseFormatCharacters)
   .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, 'must be 1-64 characters: letters, digits, "_", ".", "-", starting with a letter or "_"')
   .refine((s) => !FORBIDDEN_KEYS.has(s), 'is a reserved name');
 

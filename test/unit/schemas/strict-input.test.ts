@@ -239,6 +239,12 @@ describe('Unicode format characters (category Cf) in names and ids', () => {
     expect(err.message).not.toContain('letters, digits');
   });
 
+  it('refuses an input argument name with a format character, naming the class', () => {
+    const err = refusal(CreateAgentBody, { ...agentBody, input_args: [{ name: 'pass\u200dword' }] });
+
+    expect(err.message).toContain('input_args[0].name: must not contain invisible or direction-changing characters: U+200D at position 4');
+  });
+
   it('refuses a grant principal with a format character, naming the class', () => {
     expect(refusal(GrantPrincipal, 'role:member\ufeff', 'principal').message).toContain('category Cf');
   });
