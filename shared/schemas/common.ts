@@ -251,7 +251,8 @@ const MAX_QUOTED = 64;
 /** How many unknown fields one answer names. */
 const MAX_NAMED = 20;
 
-const quote = (s: string) => JSON.stringify(s.length > MAX_QUOTED ? `${s.slice(0, MAX_QUOTED)}…` : s);
+const shortened = (s: string) => (s.length > MAX_QUOTED ? `${s.slice(0, MAX_QUOTED)}…` : s);
+const quote = (s: string) => JSON.stringify(shortened(s));
 
 /** Per request schema: fields it does not take that another request sets, and how to set them. */
 const FIELDS_ELSEWHERE = new WeakMap<z.ZodType, Readonly<Record<string, string>>>();
@@ -283,7 +284,7 @@ function unknownFieldError(schema: z.ZodType, issues: readonly z.core.$ZodIssue[
     const elsewhere = issue.path.length === 0 ? (FIELDS_ELSEWHERE.get(schema) ?? {}) : {};
     if (found.length === 0) knownOfFirst = known;
     for (const key of issue.keys) {
-      const field = pathOf([...issue.path, key]);
+      const field = shortened(pathOf([...issue.path, key]));
       if (Object.hasOwn(elsewhere, key)) {
         found.push({ field, hint: elsewhere[key] });
         continue;

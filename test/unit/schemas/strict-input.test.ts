@@ -156,7 +156,7 @@ describe('parseInput: unknown fields', () => {
     expect(err.message).toBe('Unknown field "expires_in_hour" in request body; did you mean "expires_in_hours"? Also: name: is required');
   });
 
-  it('quotes at most 64 characters of a field name and names at most 20 fields', () => {
+  it('quotes at most 64 characters of a field name, in the message and the details, and names at most 20 fields', () => {
     const body: Record<string, unknown> = { [`x${'y'.repeat(200)}`]: 1 };
     for (let i = 0; i < 30; i++) body[`extra_${i}`] = i;
 
@@ -165,6 +165,7 @@ describe('parseInput: unknown fields', () => {
     expect(err.unknownFields).toHaveLength(20);
     expect(err.message).toContain('and 11 more');
     expect(err.message).not.toContain('y'.repeat(100));
+    expect(JSON.stringify(err.details)).not.toContain('y'.repeat(100));
   });
 
   it('is still a plain 400 validation_error when every field is known', () => {
