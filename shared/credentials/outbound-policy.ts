@@ -52,7 +52,9 @@ export const AllowedPathPrefixes = z
       .max(512)
       .regex(/^\/[^?#\s]*$/, 'must start with "/" and contain no "?", "#" or spaces')
       .refine((p) => !p.split('/').some((seg) => seg === '.' || seg === '..'), 'must not contain "." or ".." segments')
-      .refine((p) => !/%2f|%5c|\\/i.test(p), 'must not contain encoded slashes or backslashes'),
+      .refine((p) => !/%2f|%5c|\\/i.test(p), 'must not contain encoded slashes or backslashes')
+      // A path holding either is refused whenever prefixes are set (assertOutboundAllowed), so such a prefix would match nothing.
+      .refine((p) => !/;|%25/i.test(p), 'must not contain ";" or "%25": a path holding either is refused when allowed_path_prefixes is set'),
   )
   .min(1, 'must list at least one prefix (omit the field to allow every path)')
   .max(50, 'at most 50 prefixes')

@@ -66,6 +66,13 @@ describe('pathAllowed', () => {
     expect(pathAllowed(['/v1/'], '/v1')).toBe(false);
   });
 
+  it('AllowedPathPrefixes refuses ";" and "%25", which no allowed path may hold', () => {
+    const r = AllowedPathPrefixes.safeParse(['/v1;x', '/v1/%25']);
+    expect(r.success).toBe(false);
+    expect(r.error?.issues.map((i) => i.path)).toEqual([[0], [1]]);
+    expect(r.error?.issues[0]?.message).toContain('must not contain ";" or "%25"');
+  });
+
   it('AllowedPathPrefixes refuses dot segments and encoded slashes', () => {
     expect(AllowedPathPrefixes.safeParse(['/v1/../admin']).success).toBe(false);
     expect(AllowedPathPrefixes.safeParse(['/v1%2Fadmin']).success).toBe(false);
