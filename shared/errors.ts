@@ -192,3 +192,29 @@ export function isTransientDependencyError(err: unknown): boolean {
 export function isConditionalCheckFailed(err: unknown): boolean {
   return err instanceof Error && err.name === 'ConditionalCheckFailedException';
 }
+
+/** One field a strict request object does not know, and the known field of that object it is nearest to. */
+export interface UnknownField {
+  /** Its path in the input: `allowed_source_ip`, `input_args[0].secrte`. */
+  readonly field: string;
+  /** The nearest known field of the same object, when one is close enough to be a likely typo. */
+  readonly suggestion?: string;
+  /** Where the field (or the suggested one) is set instead, when another request sets it. */
+  readonly hint?: string;
+}
+
+/**
+ * A request body or query carried a field its schema does not know (every request object is
+ * strict, shared/schemas/common.ts parseInput): a misspelled security setting must never be
+ * dropped silently. A 400 ValidationError with the code `unknown_field`; `details.unknown_fields` lists
+ * each with its suggestion.
+ */
+export class UnknownFieldError extends ValidationError {
+  constructor(
+    message: string,
+    readonly unknownFields: readonly UnknownField[],
+  ) {
+    super(message, 'unknown_field');
+    this.details = { unknown_fields: unknownFields.map((f) => ({ ...f })) };
+  }
+}

@@ -52,7 +52,9 @@ export const AllowedPathPrefixes = z
       .max(512)
       .regex(/^\/[^?#\s]*$/, 'must start with "/" and contain no "?", "#" or spaces')
       .refine((p) => !p.split('/').some((seg) => seg === '.' || seg === '..'), 'must not contain "." or ".." segments')
-      .refine((p) => !/%2f|%5c|\\/i.test(p), 'must not contain encoded slashes or backslashes'),
+      .refine((p) => !/%2f|%5c|\\/i.test(p), 'must not contain encoded slashes or backslashes')
+      // A path holding either is refused whenever prefixes are set (assertOutboundAllowed), so such a prefix would match nothing.
+      .refine((p) => !/;|%25/i.test(p), 'must not contain ";" or "%25": a path holding either is refused when allowed_path_prefixes is set'),
   )
   .min(1, 'must list at least one prefix (omit the field to allow every path)')
   .max(50, 'at most 50 prefixes')
@@ -124,6 +126,16 @@ export function assertOutboundAllowed(policy: OutboundPolicy, profileName: strin
   }
   const prefixes = policy.allowed_path_prefixes;
   if (prefixes) {
+    // Servlet containers (Tomcat, Jetty, Spring) drop a segment's ";params" after our check, so
+    // "/v1/..;/admin" is /admin to them; "%25" decodes to "%", so "%252e%252e" or "%252f" can become
+    // a dot segment or a slash after a second decode. Neither has a place in a path a prefix limits.
+    const shape = /;/.test(url.pathname) ? '";" (path parameters)' : /%25/i.test(url.pathname) ? '"%25" (an encoded "%")' : undefined;
+    if (shape !== undefined) {
+      throw new ForbiddenError(
+        `path ${url.pathname.slice(0, 200)} contains ${shape}, which an upstream may decode into another path after this check; auth profile "${profileName}" limits paths (allowed_path_prefixes), so such a path is refused: send the path without it`,
+        'path_not_allowed',
+      );
+    }
     // An upstream may decode %2F after our check; refuse what could change the path's shape.
     if (/%2f|%5c/i.test(url.pathname) || !pathAllowed(prefixes, url.pathname)) {
       throw new ForbiddenError(

@@ -1,20 +1,34 @@
 import * as z from 'zod';
 import { AgentId, ApiKeyField, InputArgName, Timestamp } from './common.ts';
 
-export const InputArg = z.object({
+const InputArgFields = {
   name: InputArgName,
   required: z.boolean().default(false).describe('run_agent refuses to start without it'),
   secret: z.boolean().default(true).describe('Whether the value is a credential (informational)'),
   description: z.string().max(1024).optional(),
-});
+};
 
-export const WebhookRunner = z.object({
+/** An input argument as stored (shared/schemas/items.ts) and returned. */
+export const InputArg = z.object(InputArgFields);
+
+const WebhookRunnerFields = {
   type: z.literal('webhook'),
   url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048),
   timeout_ms: z.int().min(100).max(900_000).optional().describe('How long a run may take; default 30000'),
-});
+};
 
+export const WebhookRunner = z.object(WebhookRunnerFields);
+
+/** A runner as stored (shared/schemas/items.ts) and returned. */
 export const Runner = z.discriminatedUnion('type', [WebhookRunner], { error: 'runner.type must be "webhook"' });
+
+/*
+ * Request bodies are strict at every level (an unknown field is a 400 unknown_field, see parseInput
+ * in shared/schemas/common.ts); what is stored and returned stays as it is above, so a stored item
+ * is never refused for its shape here.
+ */
+const InputArgBody = z.strictObject(InputArgFields);
+const RunnerBody = z.discriminatedUnion('type', [z.strictObject(WebhookRunnerFields)], { error: 'runner.type must be "webhook"' });
 
 /**
  * How a run hands the profile's credentials to the runner: `parameters` (merged into the runner's
@@ -28,15 +42,15 @@ const AgentFields = {
   name: z.string().min(1).max(200),
   description: z.string().max(2000).optional(),
   input_args: z
-    .array(InputArg)
+    .array(InputArgBody)
     .max(64, 'at most 64 input arguments')
     .refine((args) => new Set(args.map((a) => a.name)).size === args.length, 'input argument names must be unique'),
-  runner: Runner,
+  runner: RunnerBody,
   credential_delivery: CredentialDelivery.optional().describe('parameters (default) | proxy: see CredentialDelivery'),
 };
 
-export const CreateAgentBody = z.object({ agent_id: AgentId.optional(), ...AgentFields, api_key: ApiKeyField });
-export const UpdateAgentBody = z.object({ ...AgentFields, api_key: ApiKeyField });
+export const CreateAgentBody = z.strictObject({ agent_id: AgentId.optional(), ...AgentFields, api_key: ApiKeyField });
+export const UpdateAgentBody = z.strictObject({ ...AgentFields, api_key: ApiKeyField });
 
 export const Agent = z.object({
   agent_id: AgentId,

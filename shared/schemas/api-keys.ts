@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { Timestamp } from './common.ts';
+import { ApiKeyField, Timestamp, refuseFormatCharacters } from './common.ts';
 
 /** A key's role in its tenant: admins manage keys and see every profile; members see their own and granted ones. */
 export const ApiKeyRole = z.enum(['admin', 'member'], { error: 'role must be "admin" or "member"' });
@@ -7,9 +7,17 @@ export const ApiKeyRole = z.enum(['admin', 'member'], { error: 'role must be "ad
 /** The short, non-secret id of a key: the first 16 hex digits of its SHA-256. */
 export const ApiKeyId = z.string().regex(/^[0-9a-f]{16}$/, 'key_id must be 16 lowercase hex digits, as GET /v1/api-keys lists it');
 
-export const CreateApiKeyBody = z.object({
-  name: z.string().trim().min(1, 'name must not be empty').max(200, 'name is at most 200 characters').describe('Shown in listings and audit; not a secret'),
+export const CreateApiKeyBody = z.strictObject({
+  name: z
+    .string()
+    // Refused before the trim: trim() strips U+FEFF, which would make "ops" + U+FEFF read as "ops".
+    .superRefine(refuseFormatCharacters)
+    .trim()
+    .min(1, 'name must not be empty')
+    .max(200, 'name is at most 200 characters')
+    .describe('Shown in listings and audit; not a secret. Surrounding spaces are trimmed; Unicode format characters (Cf) are refused'),
   role: ApiKeyRole.default('member').describe('member (default) or admin'),
+  api_key: ApiKeyField,
 });
 export type CreateApiKeyBody = z.infer<typeof CreateApiKeyBody>;
 

@@ -3,7 +3,7 @@ import { AuditAction } from '../audit/record.ts';
 import { AgentId, ProfileName, Timestamp } from './common.ts';
 
 export const AuditQuery = z
-  .object({
+  .strictObject({
     agent_id: AgentId.optional(),
     profile: ProfileName.optional().describe('Needs agent_id'),
     action: AuditAction.optional(),

@@ -17,7 +17,7 @@ export const ExpiresInHours = z
 
 export const TokenState = z.enum(['valid', 'expiring_soon', 'expired']).describe('expiring_soon: less than 24 h left');
 
-export const RotateProfileBody = z.object({
+export const RotateProfileBody = z.strictObject({
   api_key: ApiKeyField,
   auth_token: z.string().describe('The current auth token (it dies when the rotation succeeds)'),
   expires_in_hours: ExpiresInHours.optional(),
@@ -90,6 +90,6 @@ export const ProfileUsage = UsageSummary.extend({
 export type RotateProfileBody = z.infer<typeof RotateProfileBody>;
 export type PatchProfileBody = z.infer<typeof PatchProfileBody>;
 
-export const DeleteQuery = z.object({
+export const DeleteQuery = z.strictObject({
   force: z.enum(['true', 'false'], 'must be true or false').default('false').transform((v) => v === 'true'),
 });

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { AgentId, ApiKeyField, AuthData, ProfileName, Timestamp } from './common.ts';
+import { AgentId, ApiKeyField, AuthData, ProfileName, Timestamp, refuseFormatCharacters, withFieldsElsewhere } from './common.ts';
 import { AllowedHosts, AllowedMethods, AllowedPathPrefixes, OutboundPolicyFields } from '../credentials/outbound-policy.ts';
 import { AuthType } from '../credentials/types/types.ts';
 import { ExpiresInHours, ProfileLifecycleMetadata } from './lifecycle.ts';
@@ -10,7 +10,8 @@ export const AuthConfig = z
   .record(z.string(), z.unknown())
   .describe(
     'Non-secret settings of a typed profile, stored in clear. bearer, basic, custom: none. ' +
-      'api_key: {api_key_method: header|query|body}. oauth2_client_credentials: {token_url, scope?, client_auth?: basic (default)|post}.',
+      'api_key: {api_key_method: header|query|body}. oauth2_client_credentials: {token_url, scope?, client_auth?: basic (default)|post}. ' +
+      'Checked against auth_type (shared/credentials/types/*.ts): an unknown field is a 400 unknown_field.',
   );
 
 /**
@@ -25,25 +26,35 @@ const TypedFields = {
   ...OutboundPolicyFields,
 };
 
-export const CreateProfileBody = z.object({
-  name: ProfileName,
-  agent_id: AgentId,
-  api_key: ApiKeyField,
-  auth_data: AuthData,
-  ...TypedFields,
-  expires_in_hours: ExpiresInHours.optional(),
-});
+/** Settings a create or upsert does not take: PATCH sets them (shared/schemas/lifecycle.ts PatchProfileBody). */
+const SET_BY_PATCH = 'set it with PATCH /v1/agents/{agent_id}/auth-profiles/{name} once the profile exists';
+const PATCH_ONLY = { allowed_source_ips: SET_BY_PATCH, active: SET_BY_PATCH, description: SET_BY_PATCH };
 
-export const UpsertProfileBody = z.object({
-  agent_id: AgentId,
-  api_key: ApiKeyField,
-  auth_data: AuthData,
-  ...TypedFields,
-  name: ProfileName.optional().describe('Required without auth_token'),
-  should_save_session: z.boolean().optional().describe('Store the session the runner returns, encrypted'),
-  auth_token: AuthToken.optional().describe('Given: update this profile in place, the token stays valid'),
-  expires_in_hours: ExpiresInHours.optional().describe('Expiry of the token returned (create/replace) or kept (update); omit for no expiry'),
-});
+export const CreateProfileBody = withFieldsElsewhere(
+  z.strictObject({
+    name: ProfileName,
+    agent_id: AgentId,
+    api_key: ApiKeyField,
+    auth_data: AuthData,
+    ...TypedFields,
+    expires_in_hours: ExpiresInHours.optional(),
+  }),
+  PATCH_ONLY,
+);
+
+export const UpsertProfileBody = withFieldsElsewhere(
+  z.strictObject({
+    agent_id: AgentId,
+    api_key: ApiKeyField,
+    auth_data: AuthData,
+    ...TypedFields,
+    name: ProfileName.optional().describe('Required without auth_token'),
+    should_save_session: z.boolean().optional().describe('Store the session the runner returns, encrypted'),
+    auth_token: AuthToken.optional().describe('Given: update this profile in place, the token stays valid'),
+    expires_in_hours: ExpiresInHours.optional().describe('Expiry of the token returned (create/replace) or kept (update); omit for no expiry'),
+  }),
+  PATCH_ONLY,
+);
 
 /**
  * Present only when the profile lacks an input argument the agent requires. Not an error: the
@@ -58,22 +69,30 @@ export const ProfileWarnings = z
 export const CreateProfileResponse = z.object({ auth_token: AuthToken, warnings: ProfileWarnings });
 
 /** POST /v1/agents/{agent_id}/auth-profiles. */
-export const NativeCreateProfileBody = z.object({
-  name: ProfileName,
-  auth_data: AuthData,
-  should_save_session: z.boolean().optional(),
-  ...TypedFields,
-  expires_in_hours: ExpiresInHours.optional(),
-});
+export const NativeCreateProfileBody = withFieldsElsewhere(
+  z.strictObject({
+    api_key: ApiKeyField,
+    name: ProfileName,
+    auth_data: AuthData,
+    should_save_session: z.boolean().optional(),
+    ...TypedFields,
+    expires_in_hours: ExpiresInHours.optional(),
+  }),
+  PATCH_ONLY,
+);
 
 /** PUT /v1/agents/{agent_id}/auth-profiles/{name}: the upsert, by the name in the path. */
-export const NativePutProfileBody = z.object({
-  auth_data: AuthData,
-  should_save_session: z.boolean().optional(),
-  auth_token: AuthToken.optional().describe('Given: update this profile in place, the token stays valid; omitted: create or replace (new token)'),
-  ...TypedFields,
-  expires_in_hours: ExpiresInHours.optional().describe('Expiry of the token returned (create/replace) or kept (update); omit for no expiry'),
-});
+export const NativePutProfileBody = withFieldsElsewhere(
+  z.strictObject({
+    api_key: ApiKeyField,
+    auth_data: AuthData,
+    should_save_session: z.boolean().optional(),
+    auth_token: AuthToken.optional().describe('Given: update this profile in place, the token stays valid; omitted: create or replace (new token)'),
+    ...TypedFields,
+    expires_in_hours: ExpiresInHours.optional().describe('Expiry of the token returned (create/replace) or kept (update); omit for no expiry'),
+  }),
+  PATCH_ONLY,
+);
 
 export const UpsertType = z.enum(['create', 'replace', 'update']);
 export const UpsertProfileResponse = z.object({ auth_token: AuthToken, name: ProfileName, type: UpsertType, warnings: ProfileWarnings });
@@ -110,9 +129,11 @@ export const ProfileMetadata = z.object({
 /** A grant's principal: an API key's key_id, or every member key of the tenant. */
 export const GrantPrincipal = z
   .string()
+  .superRefine(refuseFormatCharacters)
   .regex(/^([0-9a-f]{16}|role:member)$/, 'principal must be an API key id (16 hex digits, as GET /v1/api-keys lists it) or "role:member"');
 
-export const ShareProfileBody = z.object({
+export const ShareProfileBody = z.strictObject({
+  api_key: ApiKeyField,
   principal: GrantPrincipal,
   permission: z
     .enum(['read', 'read_write'], { error: 'permission must be "read" or "read_write"' })
@@ -133,7 +154,7 @@ export const ProfileList = z.object({
 
 const LIMIT_MESSAGE = { error: 'limit must be an integer 1–100' };
 
-export const ListQuery = z.object({
+export const ListQuery = z.strictObject({
   limit: z.coerce.number(LIMIT_MESSAGE).int(LIMIT_MESSAGE).min(1, LIMIT_MESSAGE).max(100, LIMIT_MESSAGE).default(50),
   cursor: z.string().max(2048).optional(),
 });

@@ -20,7 +20,7 @@ const Method = z
 const Url = z.string().min(1).max(8192).describe('Absolute http(s) URL of the upstream API; its host must be in the profile\'s allowed_hosts');
 
 /** POST /v1/proxy: a request the vault sends on with the profile's credentials injected. */
-export const ProxyBody = z.object({
+export const ProxyBody = z.strictObject({
   api_key: ApiKeyField,
   agent_id: AgentId,
   auth_token: AuthToken,
@@ -30,7 +30,7 @@ export const ProxyBody = z.object({
     .record(HeaderName, HeaderValue)
     .refine((h) => Object.keys(h).length <= 64, 'at most 64 headers')
     .optional()
-    .describe('Request headers; Authorization and the profile\'s own key names are replaced by the profile\'s values; hop-by-hop headers are dropped'),
+    .describe('Request headers; Authorization and the profile\'s own key names are replaced by the profile\'s values; hop-by-hop and method-override headers (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override) are dropped'),
   query: z
     .record(z.string().max(256), z.union([z.string().max(8192), z.array(z.string().max(8192)).max(64)]))
     .optional()
@@ -49,11 +49,11 @@ export const ProxyResponse = z.object({
 });
 
 /** POST /v1/agents/{agent_id}/auth-profiles/{name}/test. */
-export const TestProfileBody = z.object({
+export const TestProfileBody = z.strictObject({
   api_key: ApiKeyField,
   auth_token: AuthToken,
   request: z
-    .object({ method: Method.default('GET'), url: Url })
+    .strictObject({ method: Method.default('GET'), url: Url })
     .optional()
     .describe('The call to make with the credentials injected. Required except for oauth2_client_credentials, whose test is a token fetch'),
 });

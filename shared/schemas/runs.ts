@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { AgentId, ApiKeyField, Timestamp } from './common.ts';
 import { AuthToken } from './profiles.ts';
 
-export const RunAgentBody = z.object({
+export const RunAgentBody = z.strictObject({
   agent_id: AgentId,
   api_key: ApiKeyField,
   parameters: z.record(z.string(), z.unknown()).default({}).describe('Input arguments besides the credentials of the profile'),

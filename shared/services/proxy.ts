@@ -38,6 +38,11 @@ const HOP_BY_HOP = new Set([
   'expect',
   'accept-encoding',
 ]);
+/**
+ * Method-override headers: an upstream that honours them would run another method than the one
+ * the profile's allowed_methods checked (a POST-only profile could DELETE), so they never go out.
+ */
+const METHOD_OVERRIDE = new Set(['x-http-method-override', 'x-http-method', 'x-method-override']);
 /** Response headers not relayed: hop-by-hop, and the ones that described the body before we decoded and redacted it. */
 const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length', 'content-encoding']);
 
@@ -54,7 +59,7 @@ function outboundUrl(deps: Deps, raw: string, query: ProxyBody['query']): URL {
 /** The request before injection: the caller's headers minus hop-by-hop ones, the body as text. */
 function callerRequest(method: string, url: URL, headers: Readonly<Record<string, string>> = {}, body?: unknown): OutboundRequest {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) if (!HOP_BY_HOP.has(k.toLowerCase())) out[k.toLowerCase()] = v;
+  for (const [k, v] of Object.entries(headers)) if (!HOP_BY_HOP.has(k.toLowerCase()) && !METHOD_OVERRIDE.has(k.toLowerCase())) out[k.toLowerCase()] = v;
   // The answer must be redactable: ask for it uncompressed (a compressed one is decoded anyway).
   out['accept-encoding'] = 'identity';
   if (body === undefined || body === null) return { method, url, headers: out };

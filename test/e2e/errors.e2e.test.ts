@@ -23,11 +23,15 @@ afterAll(async () => {
 
 type Res = Awaited<ReturnType<TestVault['call']>>;
 
-/** The answer is a JSON error with the standard shape and the given status and code. */
+/**
+ * The answer is a JSON error with the standard shape and the given status and code; an
+ * unknown_field error also lists the fields (`unknown_fields: [{field, suggestion?}]`).
+ */
 function expectError(res: Res, status: number, code?: string) {
   expect(res.status).toBe(status);
   expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  expect(res.json).toEqual({ error: { code: code ?? expect.stringMatching(/^[a-z][a-z0-9_]*$/), message: expect.any(String) } });
+  const extra = res.json?.error?.code === 'unknown_field' ? { unknown_fields: expect.any(Array) } : {};
+  expect(res.json).toEqual({ error: { code: code ?? expect.stringMatching(/^[a-z][a-z0-9_]*$/), message: expect.any(String), ...extra } });
   expect(res.json.error.message.length).toBeGreaterThan(0);
 }
 

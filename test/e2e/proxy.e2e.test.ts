@@ -136,6 +136,27 @@ describe('POST /v1/proxy: injection by type', () => {
   });
 });
 
+describe('POST /v1/proxy: method-override headers', () => {
+  it('drops X-HTTP-Method-Override, X-HTTP-Method and X-Method-Override in any letter case, so a POST stays a POST upstream', async () => {
+    const { agent, token } = await profile({ auth_type: 'bearer', auth_data: { token: canary('ovr') }, allowed_methods: ['POST'] });
+
+    const res = await proxy(agent, token, {
+      method: 'POST',
+      url: `${upstream.url}/v1/items`,
+      headers: { 'X-HTTP-Method-Override': 'DELETE', 'x-http-method': 'DELETE', 'X-METHOD-OVERRIDE': 'DELETE', 'x-request-id': 'kept' },
+      body: { a: 1 },
+    });
+
+    expect(res.status).toBe(200);
+    const seen = lastSeen();
+    expect(seen?.method).toBe('POST');
+    expect(seen?.headers['x-http-method-override']).toBeUndefined();
+    expect(seen?.headers['x-http-method']).toBeUndefined();
+    expect(seen?.headers['x-method-override']).toBeUndefined();
+    expect(seen?.headers['x-request-id']).toBe('kept');
+  });
+});
+
 describe('POST /v1/proxy: refusals', () => {
   it('answers 403 host_not_allowed for a host outside allowed_hosts, sending nothing', async () => {
     const { agent, token } = await profile({ auth_type: 'bearer', auth_data: { token: canary('h') } });
@@ -158,6 +179,21 @@ describe('POST /v1/proxy: refusals', () => {
     expect(path.json.error.code).toBe('path_not_allowed');
     expect(ok.status).toBe(200);
     expect(upstream.seen.length).toBe(before + 1);
+  });
+
+  it('answers 403 path_not_allowed for a ";" or "%25" in a path under allowed_path_prefixes, sending nothing', async () => {
+    const { agent, token } = await profile({ auth_type: 'bearer', auth_data: { token: canary('semi') }, allowed_path_prefixes: ['/v1'] });
+    const before = upstream.seen.length;
+
+    const semicolon = await proxy(agent, token, { url: `${upstream.url}/v1/..;/admin` });
+    const percent = await proxy(agent, token, { url: `${upstream.url}/v1/%252E%252E/admin` });
+
+    expect([semicolon.status, percent.status]).toEqual([403, 403]);
+    expect(semicolon.json.error.code).toBe('path_not_allowed');
+    expect(semicolon.json.error.message).toContain('";" (path parameters)');
+    expect(percent.json.error.code).toBe('path_not_allowed');
+    expect(percent.json.error.message).toContain('"%25" (an encoded "%")');
+    expect(upstream.seen.length).toBe(before);
   });
 
   it('answers 403 proxy_not_configured for a profile without allowed_hosts', async () => {

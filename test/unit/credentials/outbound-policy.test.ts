@@ -66,6 +66,13 @@ describe('pathAllowed', () => {
     expect(pathAllowed(['/v1/'], '/v1')).toBe(false);
   });
 
+  it('AllowedPathPrefixes refuses ";" and "%25", which no allowed path may hold', () => {
+    const r = AllowedPathPrefixes.safeParse(['/v1;x', '/v1/%25']);
+    expect(r.success).toBe(false);
+    expect(r.error?.issues.map((i) => i.path)).toEqual([[0], [1]]);
+    expect(r.error?.issues[0]?.message).toContain('must not contain ";" or "%25"');
+  });
+
   it('AllowedPathPrefixes refuses dot segments and encoded slashes', () => {
     expect(AllowedPathPrefixes.safeParse(['/v1/../admin']).success).toBe(false);
     expect(AllowedPathPrefixes.safeParse(['/v1%2Fadmin']).success).toBe(false);
@@ -113,6 +120,24 @@ describe('assertOutboundAllowed', () => {
       const err = refusal(() => assertOutboundAllowed(policy, 'p', 'GET', u(url)));
       expect(err.code, url).toBe('path_not_allowed');
     }
+  });
+
+  it.each([
+    ['a ";" dot segment', 'https://api.example.com/v1/..;/admin'],
+    ['a ";" parameter', 'https://api.example.com/v1/items;jsessionid=x'],
+    ['a ";" in the last segment', 'https://api.example.com/v1;'],
+    ['an encoded "%" (%25)', 'https://api.example.com/v1/%252e%252e/admin'],
+    ['a lower-case encoded "%" (%25 any case)', 'https://api.example.com/v1/a%25/b'],
+  ])('refuses a path under the prefixes that holds %s with 403 path_not_allowed, saying why', (_, url) => {
+    const err = refusal(() => assertOutboundAllowed(policy, 'p', 'GET', u(url)));
+    expect(err).toBeInstanceOf(ForbiddenError);
+    expect(err.code).toBe('path_not_allowed');
+    expect(err.message).toMatch(/";" \(path parameters\)|"%25" \(an encoded "%"\)/);
+    expect(err.message).toContain('may decode into another path');
+  });
+
+  it('leaves ";" and "%25" alone when the profile sets no allowed_path_prefixes', () => {
+    expect(() => assertOutboundAllowed({ allowed_hosts: ['api.example.com'] }, 'p', 'GET', u('https://api.example.com/a;b/%25'))).not.toThrow();
   });
 
   it('allows every method and path when those lists are absent', () => {
