@@ -4,13 +4,13 @@ import type * as z from 'zod';
 import { getDeps } from '../context.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { NotFoundError } from '../errors.ts';
-import { parseInput } from '../schemas/common.ts';
+import { NoBody, NoQuery, parseInput } from '../schemas/common.ts';
 import type { AgentTarget, ProfileTarget } from '../services/targets.ts';
 import { authenticate, grantOf } from './authenticate.ts';
 import { authorize } from './authorize.ts';
 import { type VaultEvent, errorResponses, jsonBody } from './middleware.ts';
 import { type HttpResponse, withoutBody } from './responses.ts';
-import { NoBody, NoQuery, PathParams, type RouteDef, type RouteGroup, type RouteKey, type RouteKeyOf, type RouteSpec, type routes, routeOf } from './routes.ts';
+import { PathParams, type RouteDef, type RouteGroup, type RouteKey, type RouteKeyOf, type RouteSpec, type routes, routeOf } from './routes.ts';
 
 type Spec<K extends RouteKey> = (typeof routes)[K];
 type Parsed<S> = S extends z.ZodType ? z.output<S> : Record<string, never>;

@@ -107,11 +107,6 @@ export interface RouteSpec {
 /** GET /healthz's answer. */
 export const Health = z.object({ status: z.literal('ok') });
 
-/** A route that takes no body: `{}` or no body at all; any field is 400 unknown_field. */
-export const NoBody = z.strictObject({});
-/** A route that takes no query parameters: any is 400 unknown_field. */
-export const NoQuery = z.strictObject({});
-
 /** Path parameters, validated by the dispatcher before the permission check. */
 export const PathParams = {
   agent_id: { schema: AgentId, what: 'agent_id' },
