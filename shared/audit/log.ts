@@ -58,13 +58,30 @@ export async function writeAudit(deps: AuditDeps, event: AuditEventInput): Promi
  */
 export async function auditedChange<T>(deps: AuditDeps, event: AuditEventInput, change: () => Promise<T>): Promise<T> {
   await writeAudit(deps, event);
+  return withFailureRecord(deps, event, change);
+}
+
+/**
+ * Runs `action`, whose record (`event`, written before it) is already in the log; if it fails,
+ * a second record says how (auditFailure) and the error goes on to the caller.
+ */
+export async function withFailureRecord<T>(deps: AuditDeps, event: AuditEventInput, action: () => Promise<T>): Promise<T> {
   try {
-    return await change();
+    return await action();
   } catch (err) {
-    const failed = err instanceof HttpError ? { status: err.status, result: err.code } : { status: 500, result: 'failed' };
-    await writeAudit(deps, { ...event, ...failed }).catch(() => undefined);
+    await auditFailure(deps, event, err);
     throw err;
   }
+}
+
+/**
+ * The second record of something whose record was written before it and which then failed: the
+ * same event with the error's status and code (`failed`, 500, for a fault of ours). Best effort:
+ * writeAudit logs it when it cannot be written; the first record already shows the attempt.
+ */
+export async function auditFailure(deps: AuditDeps, event: AuditEventInput, err: unknown): Promise<void> {
+  const failed = err instanceof HttpError ? { status: err.status, result: err.code } : { status: 500, result: 'failed' };
+  await writeAudit(deps, { ...event, ...failed }).catch(() => undefined);
 }
 
 /**
