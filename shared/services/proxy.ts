@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { auditFailure, withFailureRecord } from '../audit/log.ts';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { auditFailure, withFailureRecord } from '../audit/log.ts';
 import { type CredentialRef, type OpenedForUse, openForUse } from '../credentials/gate.ts';
 import { accessTokenFor } from '../credentials/oauth2/access-token.ts';
 import { type TokenEndpointConfig, fetchAccessToken } from '../credentials/oauth2/token-endpoint.ts';
