@@ -162,6 +162,8 @@ export interface AuditVerification {
 
 type Chained = AuditRecord & AuditChainLink;
 
+const HEAD_ITEM_ATTRIBUTES: ReadonlySet<string> = new Set(['pk', 'sk', 'entity', ...Object.keys(AuditHead.shape)]);
+
 /**
  * Checks every stored audit item (all views) and every writer's chain.
  *
@@ -294,7 +296,9 @@ function chainProblems(serverKeys: ServerKeyRing, chained: Map<string, { record:
       continue;
     }
     const parsed = AuditHead.safeParse(head);
-    const headProblem = parsed.success ? auditHeadProblem(serverKeys, parsed.data) : 'it is not a well-formed audit head';
+    const extra = Object.keys(head).filter((k) => !HEAD_ITEM_ATTRIBUTES.has(k));
+    const headProblem =
+      extra.length > 0 ? `it has attributes no audit head has: ${extra.join(', ')}` : parsed.success ? auditHeadProblem(serverKeys, parsed.data) : 'it is not a well-formed audit head';
     if (!parsed.success || headProblem) {
       out.push({ ...headKey, kind: 'edited', problem: headProblem as string });
       continue;

@@ -1,4 +1,4 @@
-import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { queryAudit, verifyAuditLog, writeAudit } from '#shared/audit/log';
 import { type AuditEventInput, type AuditRecord, sealAuditRecord } from '#shared/audit/record';
@@ -187,6 +187,24 @@ describe('verifyAuditLog: deleted records (per-writer chains)', () => {
     const [first] = await writeMany(tenant, 2);
     await remove(keys.auditHead(tenant, first?.writer as string));
     expect(await deletions(tenant)).toEqual([['deleted', `the head of writer ${first?.writer} is missing (deleted): its newest records could go unnoticed`]]);
+  });
+
+  it('reports an edited head', async () => {
+    const tenant = freshTenant();
+    const [first] = await writeMany(tenant, 3);
+    await db().doc.send(new UpdateCommand({ TableName: db().tableName, Key: keys.auditHead(tenant, first?.writer as string), UpdateExpression: 'SET seq = :s', ExpressionAttributeValues: { ':s': 2 } }));
+    expect(await deletions(tenant)).toEqual([['edited', 'its MAC does not match (the head was edited)']]);
+  });
+
+  it('cannot see the newest record deleted with an older copy of its head put back (a limit: no anchor outside the table)', async () => {
+    const tenant = freshTenant();
+    const [first] = await writeMany(tenant, 2);
+    const headKey = keys.auditHead(tenant, first?.writer as string);
+    const { Item: saved } = await db().doc.send(new GetCommand({ TableName: db().tableName, Key: headKey }));
+    const [third] = await writeMany(tenant, 1);
+    await remove(...copiesOf(third));
+    await db().doc.send(new PutCommand({ TableName: db().tableName, Item: saved }));
+    expect(await deletions(tenant)).toEqual([]);
   });
 
   it('does not report records gone past their retention (TTL) as deleted', async () => {
