@@ -12,6 +12,8 @@ export default defineConfig({
     exclude: ['node_modules/**', 'test/bench/**'],
     // Builds the console's generated module (console/dist/assets.ts) that the meta function imports.
     globalSetup: ['test/support/global-setup.ts'],
+    // Refuses any connection or DNS lookup that would leave the machine (test/support/network-guard.ts).
+    setupFiles: ['test/support/network-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // The JSON report is what .ci/run reads to print its closing "N passed, N failed" line.

@@ -52,6 +52,8 @@ export const keys = {
   auditAgent: (tenant: string, agentId: string) => `${AUDIT_PREFIX}${tenant}#AGENT#${agentId}`,
   auditProfile: (tenant: string, agentId: string, slotHex: string) => `${AUDIT_PREFIX}${tenant}#AGENT#${agentId}#PROFILE#${slotHex}`,
   auditSort: (at: string, id: string) => `${at}#${id}`,
+  /** An audit writer's head (one per process and tenant: shared/audit/record.ts AuditHead); writer ids are hex. */
+  auditHead: (tenant: string, writer: string): ItemKey => ({ pk: `${AUDIT_PREFIX}${tenant}#WRITER#${writer}`, sk: 'HEAD' }),
   /**
    * AWS mode: the KMS-sealed job of an accepted async run, beside its run record. The worker's
    * event names only the session, so the sealed token never rests in Lambda's queue or in SQS.

@@ -31,10 +31,11 @@ const USAGE = `agent-vault admin
       pid in its lock file, and waits until it has exited.
 
   npm run admin -- verify-audit [--tenant <tenant>]
-      Checks the MAC of every audit record (all tenants, or one) under the server key ring and
-      lists any record that was edited, moved or extended; exits 1 if one was. An operator tool:
-      it scans the table's audit items. Same store options as create-api-key; on AWS also
-      VAULT_SERVER_KEY_SECRET_ID=<secret>.
+      Checks the MAC of every audit record (all tenants, or one) under the server key ring, and
+      each writer's chain of records and its head, and lists any record that was edited, moved,
+      extended or deleted (EDITED / MOVED / DELETED lines); exits 1 if one was. Records past
+      their retention are not missed. An operator tool: it scans the table's audit items. Same
+      store options as create-api-key; on AWS also VAULT_SERVER_KEY_SECRET_ID=<secret>.
 
   npm run admin -- rotate-server-key
       Local mode: adds a new key to <data dir>/${KEY_RING_FILE} and makes it current. Existing
@@ -91,11 +92,11 @@ function createApiKey(tenant: string, options: { name?: string; role: 'admin' | 
   });
 }
 
-/** Checks every audit record's MAC under the server key ring (local file, or Secrets Manager on AWS). */
+/** Checks every audit record's MAC and every writer's chain under the server key ring (local file, or Secrets Manager on AWS). */
 function verifyAudit(tenant: string | undefined): Promise<AuditVerification> {
   return withStore(async (db, config) => {
     const serverKeys = await serverKeyRing(config);
-    return verifyAuditLog({ store: dynamoStore(db), serverKeys }, tenant);
+    return verifyAuditLog({ store: dynamoStore(db), serverKeys, now: () => new Date() }, tenant);
   });
 }
 
@@ -162,7 +163,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'verify-audit': {
       const { checked, problems } = await verifyAudit(values.tenant);
-      for (const p of problems) process.stdout.write(`EDITED ${p.pk} ${p.sk}: ${p.problem}\n`);
+      for (const p of problems) process.stdout.write(`${p.kind.toUpperCase()} ${p.pk} ${p.sk}: ${p.problem}\n`);
       process.stdout.write(`${checked} audit item(s) checked, ${problems.length} problem(s)\n`);
       if (problems.length > 0) process.exitCode = 1;
       return;

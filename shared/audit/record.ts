@@ -14,6 +14,12 @@ import type { ServerKey, ServerKeyRing } from '../crypto/server-key.ts';
  * `audit_mac_key` is the server key's `audit-mac` subkey (HKDF, see SUBKEY_ROLES), and the id of that
  * server key. `npm run admin -- verify-audit` recomputes it: an edited field, a record moved to
  * another tenant, profile or time, or a forged record without the server key all fail.
+ *
+ * Deletions: each record is a link in its writer's chain (`writer`, `seq`, `prev_mac`,
+ * `prev_expires_at`, covered by the MAC), and every write also writes its writer's head item
+ * (AuditHead: the chain's last sequence number and MAC, MAC'd too). A writer is one process's
+ * chain for one tenant (shared/audit/log.ts), so no key is shared by every process: see
+ * verifyAuditLog there for what is checked and what stays undetectable.
  */
 
 /** Changes to a profile, including who may use it (share, unshare). */
@@ -68,12 +74,26 @@ export const AuditEventInput = z.object({
 });
 export type AuditEventInput = z.infer<typeof AuditEventInput>;
 
+/** A record's place in its writer's chain (absent on records written before chains). */
+export const AuditChainLink = z.object({
+  /** Random id of the writer (one process, one tenant): the chain the record belongs to. */
+  writer: z.string(),
+  /** 1, 2, 3… within the writer's chain. */
+  seq: z.int(),
+  /** The `mac` of the writer's previous record (absent at seq 1). */
+  prev_mac: z.string().optional(),
+  /** The `expires_at` of the writer's previous record: a gap before this record whose predecessor is past it was TTL, not a deletion. */
+  prev_expires_at: z.int().optional(),
+});
+export type AuditChainLink = z.infer<typeof AuditChainLink>;
+
 export const AuditRecord = AuditEventInput.extend({
   /** Time-ordered id: the record's place in every view (`<at>#<id>`). */
   id: z.string(),
   at: z.string(),
   /** Epoch seconds: DynamoDB TTL removes the record after VAULT_AUDIT_RETENTION_DAYS. */
   expires_at: z.int(),
+  ...AuditChainLink.partial().shape,
   /** Id (hex) of the server key whose audit subkey made `mac`. */
   mac_key_id: z.string(),
   mac: z.string(),
@@ -110,16 +130,24 @@ const MAC_LABEL = 'agent-vault/audit/v1';
 const MAC_FIELDS_V2 = ['principal', 'permission', 'role'] as const satisfies readonly (keyof AuditRecord)[];
 const MAC_LABEL_V2 = 'agent-vault/audit/v2';
 
+/**
+ * Chained records (any record with a `writer`) are MAC'd under v3 over the v1 and v2 fields and
+ * the chain link; stripping the link from a v3 record changes the input and the label.
+ */
+const MAC_FIELDS_V3 = ['writer', 'seq', 'prev_mac', 'prev_expires_at'] as const satisfies readonly (keyof AuditRecord)[];
+const MAC_LABEL_V3 = 'agent-vault/audit/v3';
+
 
 /** The MAC of a record (its `mac`, `mac_key_id` aside) under a server key. */
 export function computeAuditMac(serverKey: ServerKey, record: Omit<AuditRecord, 'mac' | 'mac_key_id'>): string {
-  const v2 = MAC_FIELDS_V2.some((f) => record[f] !== undefined);
-  const parts = [...MAC_FIELDS, ...(v2 ? MAC_FIELDS_V2 : [])].map((f) => {
+  const v3 = MAC_FIELDS_V3.some((f) => record[f] !== undefined);
+  const v2 = v3 || MAC_FIELDS_V2.some((f) => record[f] !== undefined);
+  const parts = [...MAC_FIELDS, ...(v2 ? MAC_FIELDS_V2 : []), ...(v3 ? MAC_FIELDS_V3 : [])].map((f) => {
     const v = record[f];
     return v === undefined ? '' : String(v);
   });
   return createHmac('sha256', serverKey.auditMacKey)
-    .update(lengthPrefixed(v2 ? MAC_LABEL_V2 : MAC_LABEL, ...parts))
+    .update(lengthPrefixed(v3 ? MAC_LABEL_V3 : v2 ? MAC_LABEL_V2 : MAC_LABEL, ...parts))
     .digest('hex');
 }
 
@@ -137,14 +165,15 @@ export function newAuditId(at: Date): string {
 let lastMs = -1;
 let sequence = 0;
 
-/** Builds the full record for an event: id, time, expiry and the MAC under the current server key. */
-export function sealAuditRecord(serverKeys: ServerKeyRing, event: AuditEventInput, at: Date, retentionSeconds: number): AuditRecord {
+/** Builds the full record for an event: id, time, expiry, its chain link (if given) and the MAC under the current server key. */
+export function sealAuditRecord(serverKeys: ServerKeyRing, event: AuditEventInput, at: Date, retentionSeconds: number, link?: AuditChainLink): AuditRecord {
   const input = AuditEventInput.parse(event); // drops anything not in the schema: no stray field reaches the log
   const body = {
     ...input,
     id: newAuditId(at),
     at: at.toISOString(),
     expires_at: Math.floor(at.getTime() / 1000) + retentionSeconds,
+    ...(link ? AuditChainLink.parse(link) : {}),
   };
   const key = serverKeys.current;
   return { ...body, mac_key_id: key.idHex, mac: computeAuditMac(key, body) };
@@ -158,4 +187,47 @@ export function auditRecordProblem(serverKeys: ServerKeyRing, record: AuditRecor
   if (!/^[0-9a-f]{64}$/.test(mac)) return 'its MAC is malformed (the record was edited)';
   const expected = Buffer.from(computeAuditMac(key, body), 'hex');
   return timingSafeEqual(expected, Buffer.from(mac, 'hex')) ? undefined : 'its MAC does not match (the record was edited)';
+}
+
+/**
+ * A writer's head: its chain's last sequence number and that record's id and MAC, written in the
+ * same BatchWriteItem as the record (one item per writer, so no key every process writes). It
+ * expires with that record. verify-audit compares it with the newest record it finds, so
+ * deleting the newest records of a chain (or the head itself) shows.
+ */
+export const AuditHead = z.object({
+  tenant: z.string(),
+  writer: z.string(),
+  seq: z.int(),
+  last_id: z.string(),
+  last_mac: z.string(),
+  /** The last record's expiry (and the head's TTL). */
+  expires_at: z.int(),
+  mac_key_id: z.string(),
+  mac: z.string(),
+});
+export type AuditHead = z.infer<typeof AuditHead>;
+
+const HEAD_LABEL = 'agent-vault/audit-head/v1';
+
+function computeHeadMac(serverKey: ServerKey, h: Omit<AuditHead, 'mac' | 'mac_key_id'>): string {
+  return createHmac('sha256', serverKey.auditMacKey)
+    .update(lengthPrefixed(HEAD_LABEL, h.tenant, h.writer, String(h.seq), h.last_id, h.last_mac, String(h.expires_at)))
+    .digest('hex');
+}
+
+/** The head a chained record leaves its writer at, MAC'd under the key that MAC'd the record. */
+export function sealAuditHead(serverKeys: ServerKeyRing, record: AuditRecord & AuditChainLink): AuditHead {
+  const body = { tenant: record.tenant, writer: record.writer, seq: record.seq, last_id: record.id, last_mac: record.mac, expires_at: record.expires_at };
+  const key = serverKeys.current;
+  return { ...body, mac_key_id: key.idHex, mac: computeHeadMac(key, body) };
+}
+
+/** Why a stored head fails verification, or undefined if it is intact. */
+export function auditHeadProblem(serverKeys: ServerKeyRing, head: AuditHead): string | undefined {
+  const key = serverKeys.byId(head.mac_key_id);
+  if (!key) return `its MAC key ${head.mac_key_id} is not in the server key ring`;
+  const { mac, mac_key_id: _kid, ...body } = head;
+  if (!/^[0-9a-f]{64}$/.test(mac)) return 'its MAC is malformed (the head was edited)';
+  return timingSafeEqual(Buffer.from(computeHeadMac(key, body), 'hex'), Buffer.from(mac, 'hex')) ? undefined : 'its MAC does not match (the head was edited)';
 }

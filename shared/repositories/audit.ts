@@ -1,5 +1,5 @@
 import { BatchWriteCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { AuditRecord } from '../audit/record.ts';
+import type { AuditHead, AuditRecord } from '../audit/record.ts';
 import type { Db } from '../clients.ts';
 import { AUDIT_PREFIX } from '../keys.ts';
 import { sleep } from '../sleep.ts';
@@ -9,15 +9,16 @@ import type { AuditQuery, AuditStore } from '../store/types.ts';
 
 /**
  * The audit log's table access. A record is written as up to three items (tenant, agent and
- * profile views) in one BatchWriteItem: one round trip, and each item is a plain Put of the same
- * content, so a retry after a lost answer rewrites the same thing.
+ * profile views) and its writer's head in one BatchWriteItem: one round trip, and each item is a
+ * plain Put of the same content, so a retry after a lost answer rewrites the same thing. The head
+ * is its writer's own item (one process, one tenant), never a key every process writes.
  */
 export function auditRepository(db: Db): AuditStore {
   const TableName = db.tableName;
   return {
-    /** Writes every view of a record; throws if DynamoDB does not take all of them. */
-    async write(record: AuditRecord): Promise<void> {
-      let requests = auditItems(record).map((Item) => ({ PutRequest: { Item } }));
+    /** Writes every view of a record and its writer's head; throws if DynamoDB does not take all of them. */
+    async write(record: AuditRecord, head?: AuditHead): Promise<void> {
+      let requests = auditItems(record, head).map((Item) => ({ PutRequest: { Item } }));
       for (let attempt = 0; requests.length > 0; attempt++) {
         if (attempt > 0) await sleep(Math.min(200, 10 * 2 ** attempt));
         if (attempt > 4) throw new Error('DynamoDB kept returning unprocessed audit items');
@@ -66,7 +67,7 @@ export function auditRepository(db: Db): AuditStore {
     },
 
     /**
-     * Every stored audit item, raw (verify-audit). An operator tool: it scans the table, which
+     * Every stored audit item (views and heads), raw (verify-audit). An operator tool: it scans the table, which
      * no request path ever does.
      */
     async *scanAll(tenant?: string): AsyncGenerator<Record<string, unknown>> {

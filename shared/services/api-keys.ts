@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { type AuditDeps, writeAudit } from '../audit/log.ts';
+import { type AuditDeps, auditedChange } from '../audit/log.ts';
 import type { AuditEventInput } from '../audit/record.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.ts';
@@ -58,8 +58,8 @@ export async function mintApiKey(deps: KeyDeps, tenant: string, options: NewKeyO
   return (await mintPrincipal(deps, tenant, typeof options === 'string' ? { label: options } : options)).apiKey;
 }
 
-/** Mints a key and returns it with the principal it is. */
-async function mintPrincipal(deps: KeyDeps, tenant: string, options: NewKeyOptions): Promise<{ apiKey: string; principal: Principal; created_at: string }> {
+/** A new key and the principal it is, not yet stored (its key id is known before the write: write-ahead audit). */
+function newPrincipal(deps: KeyDeps, tenant: string, options: NewKeyOptions) {
   assertTenant(tenant);
   const apiKey = API_KEY_PREFIX + randomBytes(32).toString('base64url');
   const hash = hashApiKey(apiKey);
@@ -67,12 +67,19 @@ async function mintPrincipal(deps: KeyDeps, tenant: string, options: NewKeyOptio
   const name = options.name ?? options.label ?? 'unnamed key';
   const role = options.role ?? 'admin';
   const createdAt = deps.now().toISOString();
-  const stored = await deps.store.apiKeys.put(
-    hash,
-    signApiKey(deps.serverKeys, hash, { tenant, label: options.label, created_at: createdAt, key_id: keyId, name, role }),
-  );
-  if (!stored) throw new Error('API key hash collision'); // 2^-256: a broken RNG, not bad luck
-  return { apiKey, principal: { tenant, keyId, name, role }, created_at: createdAt };
+  const record = signApiKey(deps.serverKeys, hash, { tenant, label: options.label, created_at: createdAt, key_id: keyId, name, role });
+  /** Stores the key (only its hash). */
+  const store = async () => {
+    if (!(await deps.store.apiKeys.put(hash, record))) throw new Error('API key hash collision'); // 2^-256: a broken RNG, not bad luck
+  };
+  return { apiKey, principal: { tenant, keyId, name, role } satisfies Principal, created_at: createdAt, store };
+}
+
+/** Mints a key and returns it with the principal it is. */
+async function mintPrincipal(deps: KeyDeps, tenant: string, options: NewKeyOptions): Promise<{ apiKey: string; principal: Principal; created_at: string }> {
+  const { store, ...minted } = newPrincipal(deps, tenant, options);
+  await store();
+  return minted;
 }
 
 /**
@@ -221,8 +228,8 @@ function keyEvent(caller: Caller, action: 'api_key_create' | 'api_key_revoke', k
 
 /**
  * POST /v1/api-keys (admin; also the admin CLI): a new key of the caller's tenant, shown once.
- * Its audit record is written before the key is handed out; if it cannot be, the key is deleted
- * again and the answer is 503 — no key exists that the log does not show.
+ * Its audit record is written before the key is stored (write-ahead, shared/audit/log.ts): if it
+ * cannot be, no key is stored and the answer is 503 — no key exists that the log does not show.
  */
 export async function createApiKey(
   deps: AuditedKeyDeps,
@@ -230,13 +237,8 @@ export async function createApiKey(
   input: { name: string; role: ApiKeyRole; label?: string },
 ): Promise<ApiKeyView & { api_key: string }> {
   assertAdmin(caller, 'Creating API keys');
-  const { apiKey, principal, created_at } = await mintPrincipal(deps, caller.tenant, input);
-  try {
-    await writeAudit(deps, keyEvent(caller, 'api_key_create', principal.keyId, 201, principal.role));
-  } catch (err) {
-    await deps.store.apiKeys.delete(caller.tenant, principal.keyId, hashApiKey(apiKey));
-    throw err;
-  }
+  const { apiKey, principal, created_at, store } = newPrincipal(deps, caller.tenant, input);
+  await auditedChange(deps, keyEvent(caller, 'api_key_create', principal.keyId, 201, principal.role), store);
   return { api_key: apiKey, key_id: principal.keyId, name: principal.name, role: principal.role, created_at };
 }
 
@@ -259,8 +261,9 @@ export async function revokeApiKey(deps: AuditDeps & Pick<Deps, 'store'>, caller
   const repo = deps.store.apiKeys;
   const entry = await repo.getIndex(caller.tenant, keyId);
   if (!entry) throw apiKeyNotFound(keyId);
-  await repo.delete(caller.tenant, keyId, entry.key_hash);
-  authCache.delete(cacheKeyOf(deps.store, entry.key_hash));
-  // Audited once revoked; a record that cannot be written answers 503 (the revocation stands).
-  await writeAudit(deps, keyEvent(caller, 'api_key_revoke', keyId, 204));
+  // Write-ahead: no record, no revocation (503, the key still works); a failed delete gets a second record.
+  await auditedChange(deps, keyEvent(caller, 'api_key_revoke', keyId, 204), async () => {
+    await repo.delete(caller.tenant, keyId, entry.key_hash);
+    authCache.delete(cacheKeyOf(deps.store, entry.key_hash));
+  });
 }

@@ -1,4 +1,4 @@
-import { queryAudit, writeAudit } from '../audit/log.ts';
+import { auditedChange, queryAudit } from '../audit/log.ts';
 import { type AuditRecord, USE_ACTIONS } from '../audit/record.ts';
 import { openForEdit } from '../credentials/gate.ts';
 import { isSameSeal, sealProfile } from '../credentials/sealed-profile.ts';
@@ -19,7 +19,9 @@ export { profileNameNotFound, requireNamedProfile };
 /**
  * A profile's lifecycle besides create/replace/update: rotate its token, PATCH its non-secret
  * settings, read its usage, delete it (refused while in use unless forced). Every change is
- * audited before it is answered; a change whose record cannot be written answers 503.
+ * audited before it is made (write-ahead, auditedChange in shared/audit/log.ts): a change whose
+ * record cannot be written answers 503 and does not happen; one that fails after its record gets
+ * a second record with its status and code.
  */
 
 /** How often a PATCH that lost a race to another PATCH re-reads and applies itself again. */
@@ -76,15 +78,15 @@ export async function rotateProfile(deps: Deps, caller: Caller, agentId: string,
   );
   // Everything else the profile carries (settings, usage, type config) stays as it was.
   const record: ProfileRecord = { ...kept, ...sealed, token_expires_at: expiresAt };
-  const written = await deps.store.profiles.replace(record, previous);
-  if (!written && !isSameSeal(await deps.store.profiles.get(caller.tenant, agentId, slotHex), record)) {
-    throw new ConflictError(`Auth profile "${name}" was changed by another request while this rotation ran; retry with its current token`);
-  }
-  await Promise.all([
-    // The old generation's session would no longer open anyway; it is removed, not left behind.
-    deps.store.sessions.delete(caller.tenant, agentId, slotHex),
-    writeAudit(deps, profileEvent(caller, 'rotate', record, 200, 'ok')),
-  ]);
+  // The record names the new generation, known before the write (the sealed record carries it).
+  await auditedChange(deps, profileEvent(caller, 'rotate', record, 200, 'ok'), async () => {
+    const written = await deps.store.profiles.replace(record, previous);
+    if (!written && !isSameSeal(await deps.store.profiles.get(caller.tenant, agentId, slotHex), record)) {
+      throw new ConflictError(`Auth profile "${name}" was changed by another request while this rotation ran; retry with its current token`);
+    }
+  });
+  // The old generation's session would no longer open anyway; it is removed, not left behind.
+  await deps.store.sessions.delete(caller.tenant, agentId, slotHex);
   return { auth_token: fresh.token, name, generation: record.generation, token_expires_at: expiresAt };
 }
 
@@ -110,15 +112,17 @@ export async function patchProfile(deps: Deps, caller: Caller, target: ProfileTa
     (await loadProfileTarget(deps, caller, { agentId, name }, 'read_write', 'Changing the settings of this auth profile')).profile;
   let item = target.profile;
   const repo = deps.store.profiles;
-  for (let attempt = 0; attempt < MAX_PATCH_ATTEMPTS; attempt++) {
-    const updated = await repo.patchSettings(caller.tenant, agentId, item.slot, changes, item, deps.now().toISOString());
-    if (updated) {
-      await writeAudit(deps, profileEvent(caller, 'patch', updated, 200, 'ok'));
-      return updated;
+  // One record for the request, before its first write, naming the generation whose permission
+  // was checked first (a PATCH does not change the generation). Its retries are the same change;
+  // if they end in a refusal (a lost permission, 409 after MAX_PATCH_ATTEMPTS) a second record says so.
+  return auditedChange(deps, profileEvent(caller, 'patch', item, 200, 'ok'), async () => {
+    for (let attempt = 0; attempt < MAX_PATCH_ATTEMPTS; attempt++) {
+      const updated = await repo.patchSettings(caller.tenant, agentId, item.slot, changes, item, deps.now().toISOString());
+      if (updated) return updated;
+      item = await writable();
     }
-    item = await writable();
-  }
-  throw new ConflictError(`Auth profile "${name}" is being changed by other requests at the same time; retry`);
+    throw new ConflictError(`Auth profile "${name}" is being changed by other requests at the same time; retry`);
+  });
 }
 
 /** A use as GET .../usage shows it. */
@@ -173,14 +177,17 @@ export async function deleteProfileChecked(deps: Deps, caller: Caller, target: P
   // An admin deletes whatever is there; anyone else only the version whose permission was checked
   // (a concurrent unshare, replace or PATCH makes it 409, to be read again).
   const repo = deps.store.profiles;
-  await sessions.delete(caller.tenant, agentId, item.slot);
-  if (!(await repo.delete(caller.tenant, agentId, item.slot, caller.role === 'admin' ? undefined : item))) {
-    if (caller.role !== 'admin' && (await repo.get(caller.tenant, agentId, item.slot))) {
-      throw new ConflictError(`Auth profile "${name}" was changed (replaced, re-shared or patched) while it was being deleted; read it again and retry`);
+  // Recorded before the first delete: no record, nothing deleted (not even the session).
+  await auditedChange(deps, profileEvent(caller, 'delete', item, 204, 'ok'), async () => {
+    await sessions.delete(caller.tenant, agentId, item.slot);
+    if (!(await repo.delete(caller.tenant, agentId, item.slot, caller.role === 'admin' ? undefined : item))) {
+      if (caller.role !== 'admin' && (await repo.get(caller.tenant, agentId, item.slot))) {
+        throw new ConflictError(`Auth profile "${name}" was changed (replaced, re-shared or patched) while it was being deleted; read it again and retry`);
+      }
+      throw notFound();
     }
-    throw notFound();
-  }
+  });
+  // After the record's change (the profile is gone): a failure here is not a failed delete.
   await sessions.delete(caller.tenant, agentId, item.slot);
-  await writeAudit(deps, profileEvent(caller, 'delete', item, 204, 'ok'));
 }
 

@@ -2,7 +2,8 @@ import { openForEdit } from '../credentials/gate.ts';
 import { slotFor } from '../credentials/profile-keys.ts';
 import { approvalFor, isSameSeal, parseTokenOrThrow, sealProfile } from '../credentials/sealed-profile.ts';
 import { newToken } from '../crypto/token.ts';
-import { writeAudit } from '../audit/log.ts';
+import { auditFailure, auditedChange, writeAudit } from '../audit/log.ts';
+import type { AuditEventInput } from '../audit/record.ts';
 import { expiryFrom } from '../credentials/token-state.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { assertCanWrite, canRead, newProfileAccess } from '../credentials/access.ts';
@@ -88,8 +89,11 @@ export function validateProfileInput(
   return { auth_type: authType, auth_config: config, ...policy };
 }
 
-/** Writes a profile with a fresh secret: generation 1, or `previous.generation + 1` (replace). */
-async function writeFresh(
+/**
+ * A profile with a fresh secret, sealed and not yet written: generation 1, or
+ * `previous.generation + 1` (replace). The caller records it (write-ahead) and then writes it.
+ */
+function freshProfile(
   deps: Deps,
   tenant: string,
   agent: AgentItem,
@@ -100,7 +104,7 @@ async function writeFresh(
   caller: Caller,
   previous?: ProfileItem,
   tokenExpiresAt?: string,
-): Promise<{ token: string; record: ProfileRecord; written: boolean }> {
+): { token: string; record: ProfileRecord } {
   const slot = slotFor(tenant, agent.agent_id, name);
   const { token, secret } = newToken(slot);
   const now = deps.now().toISOString();
@@ -129,9 +133,7 @@ async function writeFresh(
         }
       : newProfileAccess(caller)),
   });
-  const repo = deps.store.profiles;
-  const written = previous ? await repo.replace(record, previous) : await repo.create(record);
-  return { token, record, written };
+  return { token, record };
 }
 
 /** After a failed condition: did our write land anyway? (Only the conflict path pays this read.) */
@@ -160,9 +162,12 @@ function withWarnings<R extends { record: ProfileRecord }>(agent: AgentItem, res
   return warnings ? { ...result, warnings } : result;
 }
 
-/** Audits a change that was written; a record that cannot be written answers 503 (the change stands). */
-function auditChange(deps: Deps, caller: Caller, action: 'create' | 'replace' | 'update', record: ProfileRecord) {
-  return writeAudit(deps, profileEvent(caller, action, record, 200, 'ok'));
+/**
+ * The audit event of a create, replace or update, from the record about to be written (its
+ * generation included), so it is written before the change (write-ahead: shared/audit/log.ts).
+ */
+function changeEvent(caller: Caller, action: 'create' | 'replace' | 'update', record: ProfileRecord): AuditEventInput {
+  return profileEvent(caller, action, record, 200, 'ok');
 }
 
 /** POST /api/create_agent_auth_profile: a new profile; 409 if the name exists for the agent. */
@@ -181,14 +186,15 @@ export async function createProfileRecord(
   const agent = await requireAgent(deps, tenant, body.agent_id);
   const spec = validateProfileInput(agent, body.auth_type ?? 'custom', body.auth_config, body.auth_data, policyOf(body));
   const expiresAt = expiryFrom(deps.now(), body.expires_in_hours);
-  const created = await writeFresh(deps, tenant, agent, body.name, body.auth_data, body.should_save_session ?? false, spec, caller, undefined, expiresAt);
-  if (!created.written && !(await landedAnyway(deps, created.record))) {
-    throw new ConflictError(
-      `An auth profile named "${body.name}" already exists for agent "${agent.agent_id}"; use /api/upsert_agent_auth_profile to replace or update it`,
-      'profile_exists',
-    );
-  }
-  await auditChange(deps, caller, 'create', created.record);
+  const created = freshProfile(deps, tenant, agent, body.name, body.auth_data, body.should_save_session ?? false, spec, caller, undefined, expiresAt);
+  await auditedChange(deps, changeEvent(caller, 'create', created.record), async () => {
+    if (!(await deps.store.profiles.create(created.record)) && !(await landedAnyway(deps, created.record))) {
+      throw new ConflictError(
+        `An auth profile named "${body.name}" already exists for agent "${agent.agent_id}"; use /api/upsert_agent_auth_profile to replace or update it`,
+        'profile_exists',
+      );
+    }
+  });
   return withWarnings(agent, { auth_token: created.token, record: created.record });
 }
 
@@ -224,9 +230,7 @@ export async function upsertProfileRecord(
   // An update's keys are checked after the token: which keys are valid depends on the type of
   // the profile, known only from a verified read.
   if (body.auth_token !== undefined) {
-    const updated = await updateInPlace(deps, caller, body, body.auth_token, expiresAt);
-    await auditChange(deps, caller, 'update', updated.record);
-    return updated;
+    return updateInPlace(deps, caller, body, body.auth_token, expiresAt);
   }
   if (body.name === undefined) throw new ValidationError('name is required when auth_token is not given');
   const slotHex = slotFor(tenant, body.agent_id, body.name).toString('hex');
@@ -240,38 +244,53 @@ export async function upsertProfileRecord(
   // Validated once against the body before any write; a replace keeps the stored policy fields the body leaves out.
   validateProfileInput(agent, authType, body.auth_config, body.auth_data, policyOf(body));
   const repo = deps.store.profiles;
-  let lost: { token: string; record: ProfileRecord; type: 'create' | 'replace' } | undefined;
-  /** The answer for a write that landed, once its audit record is written. */
-  const landed = async (w: { token: string; record: ProfileRecord; type: 'create' | 'replace' }) => {
-    await auditChange(deps, caller, w.type, w.record);
-    return withWarnings(agent, { auth_token: w.token, name, type: w.type, record: w.record });
+  type Attempt = { token: string; record: ProfileRecord; type: 'create' | 'replace' };
+  let lost: Attempt | undefined;
+  // Write-ahead (shared/audit/log.ts): the change an attempt is about to make (create, or replace
+  // to generation n) is recorded before its write; a retry of that same change reuses the record.
+  // An attempt that turns into another change (a concurrent writer moved the generation) first
+  // records the abandoned one as 409, so no "ok" record is left for a change that was not made.
+  let recorded: AuditEventInput | undefined;
+  const recordAttempt = async (a: Attempt) => {
+    const event = changeEvent(caller, a.type, a.record);
+    if (recorded?.action === event.action && recorded.generation === event.generation) return;
+    if (recorded) await auditFailure(deps, recorded, new ConflictError('another request wrote this profile first; this write was not made'));
+    recorded = undefined;
+    await writeAudit(deps, event);
+    recorded = event;
   };
-  for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-    const existing = attempt === 0 ? ctx.profile : await repo.get(tenant, agent.agent_id, slotHex);
-    // Replacing needs read_write; a profile the caller cannot see answers as if unknown.
-    if (existing) assertCanWrite(caller, existing, () => profileNameNotFound(agent.agent_id, name), 'Replacing this auth profile');
-    // The previous attempt's write may have landed with its answer lost: then it is the result.
-    if (lost && isSameSeal(existing, lost.record)) {
-      await dropOlderSession(deps, lost.record);
-      return landed(lost);
-    }
-    const shouldSave = body.should_save_session ?? existing?.should_save_session ?? false;
-    const spec = validateProfileInput(agent, authType, body.auth_config, body.auth_data, policyOf(body, existing));
-    const attemptResult = await writeFresh(deps, tenant, agent, name, body.auth_data, shouldSave, spec, caller, existing, expiresAt);
-    const type = existing ? 'replace' : 'create';
-    if (attemptResult.written) {
-      // A session saved after our read came from a run, which checks the profile after saving
-      // and removes its own session: only one seen here (or on a retry, unknown) needs removing.
-      if (existing && (ctx.session !== undefined || attempt > 0)) await dropOlderSession(deps, attemptResult.record);
-      return landed({ ...attemptResult, type });
-    }
-    lost = { ...attemptResult, type };
+  /** The write that landed, and whether a saved session of the previous generation must go. */
+  let result: { attempt: Attempt; dropSession: boolean };
+  try {
+    result = await (async () => {
+      for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+        const existing = attempt === 0 ? ctx.profile : await repo.get(tenant, agent.agent_id, slotHex);
+        // Replacing needs read_write; a profile the caller cannot see answers as if unknown.
+        if (existing) assertCanWrite(caller, existing, () => profileNameNotFound(agent.agent_id, name), 'Replacing this auth profile');
+        // The previous attempt's write may have landed with its answer lost: then it is the result.
+        if (lost && isSameSeal(existing, lost.record)) return { attempt: lost, dropSession: true };
+        const shouldSave = body.should_save_session ?? existing?.should_save_session ?? false;
+        const spec = validateProfileInput(agent, authType, body.auth_config, body.auth_data, policyOf(body, existing));
+        const fresh: Attempt = { ...freshProfile(deps, tenant, agent, name, body.auth_data, shouldSave, spec, caller, existing, expiresAt), type: existing ? 'replace' : 'create' };
+        await recordAttempt(fresh);
+        if (existing ? await repo.replace(fresh.record, existing) : await repo.create(fresh.record)) {
+          // A session saved after our read came from a run, which checks the profile after saving
+          // and removes its own session: only one seen here (or on a retry, unknown) needs removing.
+          return { attempt: fresh, dropSession: existing !== undefined && (ctx.session !== undefined || attempt > 0) };
+        }
+        lost = fresh;
+      }
+      if (lost && (await landedAnyway(deps, lost.record))) return { attempt: lost, dropSession: true };
+      throw new ConflictError(`Auth profile "${name}" is being written by other requests at the same time; retry`);
+    })();
+  } catch (err) {
+    if (recorded) await auditFailure(deps, recorded, err);
+    throw err;
   }
-  if (lost && (await landedAnyway(deps, lost.record))) {
-    await dropOlderSession(deps, lost.record);
-    return landed(lost);
-  }
-  throw new ConflictError(`Auth profile "${name}" is being written by other requests at the same time; retry`);
+  // After the recorded change landed: a failure here is not a failed write.
+  if (result.dropSession) await dropOlderSession(deps, result.attempt.record);
+  const w = result.attempt;
+  return withWarnings(agent, { auth_token: w.token, name, type: w.type, record: w.record });
 }
 
 async function updateInPlace(
@@ -310,9 +329,11 @@ async function updateInPlace(
       token_expires_at: tokenExpiresAt ?? item.token_expires_at,
     },
   );
-  if (!(await deps.store.profiles.rewrite(record, item)) && !(await landedAnyway(deps, record))) {
-    throw new ConflictError(`Auth profile "${item.name}" was changed by another request while this update ran; read it again and retry`);
-  }
+  await auditedChange(deps, changeEvent(caller, 'update', record), async () => {
+    if (!(await deps.store.profiles.rewrite(record, item)) && !(await landedAnyway(deps, record))) {
+      throw new ConflictError(`Auth profile "${item.name}" was changed by another request while this update ran; read it again and retry`);
+    }
+  });
   return withWarnings(agent, { auth_token: body.auth_token as string, name: item.name, type: 'update' as const, record });
 }
 

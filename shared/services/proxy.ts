@@ -1,9 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { auditFailure, withFailureRecord } from '../audit/log.ts';
 import { type CredentialRef, type OpenedForUse, openForUse } from '../credentials/gate.ts';
 import { accessTokenFor } from '../credentials/oauth2/access-token.ts';
 import { type TokenEndpointConfig, fetchAccessToken } from '../credentials/oauth2/token-endpoint.ts';
 import { parseOutboundUrl } from '../credentials/outbound-policy.ts';
+import { profileEvent } from '../credentials/policy.ts';
 import { slotFor } from '../credentials/profile-keys.ts';
 import { parseTokenOrThrow } from '../credentials/sealed-profile.ts';
 import type { OutboundRequest } from '../credentials/types/index.ts';
@@ -165,6 +167,20 @@ export function redactedResponse(url: URL, res: OutboundResponse, secrets: reado
 }
 
 /**
+ * The use as its record (the gate's recordUse) states it: 200 ok, written before the send. The
+ * send decides the real outcome only later, so a send that is refused or fails gets a second
+ * record with the caller's answer (403 destination_blocked, 502/504 upstream_*):
+ * withFailureRecord in shared/audit/log.ts.
+ *
+ * Why not resolve and check the destination before recording the use (no "ok" record at all for
+ * a blocked host)? The SSRF guard resolves the host once and pins the connection to exactly the
+ * address it checked (shared/outbound/http-client.ts); a check here would be a second DNS answer,
+ * which a rebinding name can make differ from the one the client then pins and sends to. Keeping
+ * one resolution inside the client keeps the pin right, and the record still comes first.
+ */
+const useEvent = (use: OpenedForUse) => profileEvent(use.caller, use.purpose, use.profile.item, 200, 'ok');
+
+/**
  * POST /v1/proxy: opens the profile for this request (the gate checks the token, the profile's
  * allowed hosts, paths and methods, then decrypts), injects its credential, records the use
  * (before the credential leaves the vault), sends, and returns the redacted answer.
@@ -186,7 +202,7 @@ async function proxyWith(deps: Deps, caller: Caller, credential: CredentialRef, 
   const use = await openForUse(deps, caller, credential, 'proxy', { request: { method: body.method, url }, withOAuthToken: true });
   const { request, secrets } = await injectCredential(deps, use, callerRequest(body.method, url, body.headers, body.body));
   await use.recordUse();
-  return redactedResponse(request.url, await send(deps, request), secrets);
+  return withFailureRecord(deps, useEvent(use), async () => redactedResponse(request.url, await send(deps, request), secrets));
 }
 
 /**
@@ -214,9 +230,11 @@ export async function testProfile(deps: Deps, caller: Caller, agentId: string, n
     const ok = res.status >= 200 && res.status < 300;
     outcome = { ok, status: res.status, error: ok ? undefined : `upstream answered HTTP ${res.status}${res.status >= 300 && res.status < 400 ? ' (redirects are not followed)' : ''}` };
   } catch (err) {
-    // A refused destination is the caller's error (403), not a failed test.
-    if (err instanceof ForbiddenError) throw err;
-    if (!(err instanceof BadGatewayError || err instanceof GatewayTimeoutError)) throw err;
+    // A refused destination is the caller's error (403), not a failed test; its use record gets its refusal (useEvent).
+    if (err instanceof ForbiddenError || !(err instanceof BadGatewayError || err instanceof GatewayTimeoutError)) {
+      await auditFailure(deps, useEvent(use), err);
+      throw err;
+    }
     outcome = { ok: false, error: err.message };
   }
   const latency_ms = Math.round((performance.now() - started) * 10) / 10;

@@ -1,5 +1,5 @@
 import { withGrant, withoutGrant } from '../credentials/access.ts';
-import { writeAudit } from '../audit/log.ts';
+import { auditedChange } from '../audit/log.ts';
 import { profileEvent } from '../credentials/policy.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
@@ -35,9 +35,9 @@ export async function shareProfile(deps: Deps, caller: Caller, target: ProfileTa
       'unknown_principal',
     );
   }
-  const written = await writeAccess(deps, item, withGrant(item.grants, body));
-  // Audited once written; a record that cannot be written answers 503 (the change stands).
-  await writeAudit(deps, { ...profileEvent(caller, 'share', written, 200, 'ok'), principal: body.principal, permission: body.permission });
+  // Write-ahead (shared/audit/log.ts): no record, no grant (503); a lost race (409) gets a second record.
+  const event = { ...profileEvent(caller, 'share', item, 200, 'ok'), principal: body.principal, permission: body.permission };
+  const written = await auditedChange(deps, event, () => writeAccess(deps, item, withGrant(item.grants, body)));
   return toMetadata(written, deps.now());
 }
 
@@ -47,7 +47,7 @@ export async function unshareProfile(deps: Deps, caller: Caller, target: Profile
   if (!(item.grants ?? []).some((g) => g.principal === principal)) {
     throw new NotFoundError(`Auth profile "${item.name}" has no grant for "${principal}"`, 'grant_not_found');
   }
-  const written = await writeAccess(deps, item, withoutGrant(item.grants, principal));
-  await writeAudit(deps, { ...profileEvent(caller, 'unshare', written, 200, 'ok'), principal });
+  const event = { ...profileEvent(caller, 'unshare', item, 200, 'ok'), principal };
+  const written = await auditedChange(deps, event, () => writeAccess(deps, item, withoutGrant(item.grants, principal)));
   return toMetadata(written, deps.now());
 }

@@ -1,4 +1,4 @@
-import { AuditRecord } from '../audit/record.ts';
+import { type AuditHead, AuditRecord } from '../audit/record.ts';
 import { keys } from '../keys.ts';
 import { type DailyUses, type UseKind, dailyUseAttribute } from '../schemas/items.ts';
 import { encodeCursor } from './cursor.ts';
@@ -23,13 +23,18 @@ export function profileToItem(r: ProfileRecord) {
 /** The attributes an audit item may hold: anything else on a stored item means it was edited. */
 export const AUDIT_ITEM_ATTRIBUTES: ReadonlySet<string> = new Set(['pk', 'sk', 'entity', 'view', ...Object.keys(AuditRecord.shape)]);
 
-/** The stored items of one audit record: one per view (tenant; agent and profile when named). */
-export function auditItems(record: AuditRecord): Record<string, unknown>[] {
+/**
+ * The stored items of one audit record: one per view (tenant; agent and profile when named), and
+ * its writer's head when given (written in the same batch).
+ */
+export function auditItems(record: AuditRecord, head?: AuditHead): Record<string, unknown>[] {
   const sk = keys.auditSort(record.at, record.id);
   const views: [AuditView, string][] = [['tenant', keys.auditTenant(record.tenant)]];
   if (record.agent_id) views.push(['agent', keys.auditAgent(record.tenant, record.agent_id)]);
   if (record.agent_id && record.slot) views.push(['profile', keys.auditProfile(record.tenant, record.agent_id, record.slot)]);
-  return views.map(([view, pk]) => ({ pk, sk, entity: 'audit', view, ...record }));
+  const items: Record<string, unknown>[] = views.map(([view, pk]) => ({ pk, sk, entity: 'audit', view, ...record }));
+  if (head) items.push({ ...keys.auditHead(head.tenant, head.writer), entity: 'audit_head', ...head });
+  return items;
 }
 
 /** The partition an audit query reads. */

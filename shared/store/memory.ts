@@ -566,9 +566,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     },
 
     audit: {
-      write: (record) =>
+      write: (record, head) =>
         send('BatchWriteCommand', () => {
-          for (const item of auditItems(record)) write(item as Item);
+          for (const item of auditItems(record, head)) write(item as Item);
         }),
       async query(q) {
         const pk = auditViewPk(q);

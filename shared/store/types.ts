@@ -1,4 +1,4 @@
-import type { AuditRecord } from '../audit/record.ts';
+import type { AuditHead, AuditRecord } from '../audit/record.ts';
 import type { ItemMac } from '../crypto/item-mac.ts';
 import type {
   AgentItem,
@@ -301,11 +301,11 @@ export interface OAuthTokenStore {
 
 /** The audit log: each record written as up to three views (tenant, agent, profile). */
 export interface AuditStore {
-  /** Writes every view of a record (one round trip); throws if not all were taken. */
-  write(record: AuditRecord): Promise<void>;
+  /** Writes every view of a record and its writer's head (one round trip); throws if not all were taken. */
+  write(record: AuditRecord, head?: AuditHead): Promise<void>;
   /** One page of a view, newest first. */
   query(q: AuditQuery): Promise<{ records: AuditRecord[]; next?: string }>;
-  /** Every stored audit item, raw (verify-audit; an operator tool that scans). */
+  /** Every stored audit item (records' views and writers' heads), raw (verify-audit; an operator tool that scans). */
   scanAll(tenant?: string): AsyncGenerator<Record<string, unknown>>;
 }
 

@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
-import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestVault, startTestVault } from '#test/support/vault';
 
 /**
  * The lifecycle over HTTP against the local server: the caller-IP allow-list sees the socket
  * address (never X-Forwarded-For), an expired token answers 401, the audit log pages newest
- * first, and `npm run admin -- verify-audit` (a separate process) finds an edited record.
+ * first, and `npm run admin -- verify-audit` (a separate process) finds an edited record and a
+ * deleted one.
  */
 const TSX = 'node_modules/.bin/tsx';
 
@@ -130,5 +131,21 @@ describe('lifecycle over HTTP', () => {
     expect(edited.status).toBe(1);
     expect(edited.stdout).toContain(`EDITED ${target?.pk} ${target?.sk}: its MAC does not match`);
     expect(edited.stdout).toMatch(/, 1 problem\(s\)/);
+  });
+
+  it('verify-audit reports a deleted record (exit 1)', async () => {
+    const env = { VAULT_DATA_DIR: vault.dataDir, VAULT_TABLE_NAME: vault.config.tableName };
+    const db = vault.deps.db;
+    const { Items = [] } = await db.doc.send(
+      new ScanCommand({ TableName: db.tableName, FilterExpression: '#a = :a AND #v = :v', ExpressionAttributeNames: { '#a': 'action', '#v': 'view' }, ExpressionAttributeValues: { ':a': 'rotate', ':v': 'profile' } }),
+    );
+    const target = Items[0];
+    expect(target).toBeDefined();
+    await db.doc.send(new DeleteCommand({ TableName: db.tableName, Key: { pk: target?.pk, sk: target?.sk } }));
+
+    const deleted = await admin(['verify-audit'], env);
+
+    expect(deleted.status).toBe(1);
+    expect(deleted.stdout).toContain(`DELETED ${target?.pk} ${target?.sk}: its copy in the profile view is missing (deleted)`);
   });
 });

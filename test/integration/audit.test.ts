@@ -1,8 +1,9 @@
-import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { queryAudit, verifyAuditLog, writeAudit } from '#shared/audit/log';
-import type { AuditEventInput, AuditRecord } from '#shared/audit/record';
+import { type AuditEventInput, type AuditRecord, sealAuditRecord } from '#shared/audit/record';
 import { keys } from '#shared/keys';
+import { auditItems } from '#shared/store/items';
 import { useTestStore } from '#test/support/dynamo';
 
 const t = useTestStore();
@@ -130,6 +131,105 @@ describe('verifyAuditLog', () => {
       'its MAC does not match (the record was edited)',
       'its key does not match its tenant, agent, profile, time and id (the record was moved)',
     ]);
+  });
+});
+
+describe('verifyAuditLog: deleted records (per-writer chains)', () => {
+  const db = () => t.store.db;
+  /** Deletes stored items by key, as someone with write access to the table could. */
+  const remove = (...items: { pk: unknown; sk: unknown }[]) =>
+    Promise.all(items.map((i) => db().doc.send(new DeleteCommand({ TableName: db().tableName, Key: { pk: i.pk, sk: i.sk } }))));
+  /** Every stored copy of a record (its views). */
+  const copiesOf = (r: AuditRecord | undefined) => auditItems(r as AuditRecord) as { pk: string; sk: string }[];
+  const deletions = async (tenant: string, now = laterNow.now) =>
+    (await verifyAuditLog({ ...t.deps, now }, tenant)).problems.map((p) => [p.kind, p.problem]);
+
+  it('chains the records of one writer: seq 1, 2, 3, each linked to the MAC before it', async () => {
+    const [a, b, c] = await writeMany(freshTenant(), 3);
+    expect([a?.seq, b?.seq, c?.seq]).toEqual([1, 2, 3]);
+    expect(new Set([a?.writer, b?.writer, c?.writer]).size).toBe(1);
+    expect([b?.prev_mac, c?.prev_mac]).toEqual([a?.mac, b?.mac]);
+  });
+
+  it('gives writes in flight together writers of their own, and their chains verify', async () => {
+    const tenant = freshTenant();
+    const event = { tenant, key_id: 'k1', action: 'run', agent_id: 'bot', profile: 'a', slot: SLOT_A, status: 200, result: 'ok' } as const;
+    const together = await Promise.all(Array.from({ length: 4 }, () => writeAudit(t.deps, event)));
+    const next = await writeAudit(t.deps, event);
+    expect(new Set(together.map((r) => r.writer)).size).toBe(4);
+    expect(next.seq).toBe(2);
+    expect(await deletions(tenant)).toEqual([]);
+  });
+
+  it('reports a middle record deleted from every view', async () => {
+    const tenant = freshTenant();
+    const [, second] = await writeMany(tenant, 3);
+    await remove(...copiesOf(second));
+    expect(await deletions(tenant)).toEqual([['deleted', `record 2 of writer ${second?.writer}, before this one, is missing (deleted)`]]);
+  });
+
+  it('reports the newest record deleted from every view', async () => {
+    const tenant = freshTenant();
+    const [, , third] = await writeMany(tenant, 3);
+    await remove(...copiesOf(third));
+    expect(await deletions(tenant)).toEqual([['deleted', `the newest record 3 of writer ${third?.writer} (up to ${third?.id}) is missing (deleted)`]]);
+  });
+
+  it('reports one view copy deleted', async () => {
+    const tenant = freshTenant();
+    const [, second] = await writeMany(tenant, 3);
+    await remove({ pk: keys.auditAgent(tenant, 'bot'), sk: keys.auditSort(second?.at as string, second?.id as string) });
+    expect(await deletions(tenant)).toEqual([['deleted', 'its copy in the agent view is missing (deleted)']]);
+  });
+
+  it('reports the head deleted', async () => {
+    const tenant = freshTenant();
+    const [first] = await writeMany(tenant, 2);
+    await remove(keys.auditHead(tenant, first?.writer as string));
+    expect(await deletions(tenant)).toEqual([['deleted', `the head of writer ${first?.writer} is missing (deleted): its newest records could go unnoticed`]]);
+  });
+
+  it('reports an edited head', async () => {
+    const tenant = freshTenant();
+    const [first] = await writeMany(tenant, 3);
+    await db().doc.send(new UpdateCommand({ TableName: db().tableName, Key: keys.auditHead(tenant, first?.writer as string), UpdateExpression: 'SET seq = :s', ExpressionAttributeValues: { ':s': 2 } }));
+    expect(await deletions(tenant)).toEqual([['edited', 'its MAC does not match (the head was edited)']]);
+  });
+
+  it('cannot see the newest record deleted with an older copy of its head put back (a limit: no anchor outside the table)', async () => {
+    const tenant = freshTenant();
+    const [first] = await writeMany(tenant, 2);
+    const headKey = keys.auditHead(tenant, first?.writer as string);
+    const { Item: saved } = await db().doc.send(new GetCommand({ TableName: db().tableName, Key: headKey }));
+    const [third] = await writeMany(tenant, 1);
+    await remove(...copiesOf(third));
+    await db().doc.send(new PutCommand({ TableName: db().tableName, Item: saved }));
+    expect(await deletions(tenant)).toEqual([]);
+  });
+
+  it('does not report records gone past their retention (TTL) as deleted', async () => {
+    const tenant = freshTenant();
+    const retention = t.deps.config.auditRetentionSeconds;
+    const base = Date.parse('2026-12-01T00:00:00.000Z');
+    const at = (s: number) => ({ ...t.deps, now: () => new Date(base + s * 1000) });
+    const event = { tenant, key_id: 'k1', action: 'run', agent_id: 'bot', profile: 'a', slot: SLOT_A, status: 200, result: 'ok' } as const;
+    const first = await writeAudit(at(0), event);
+    const second = await writeAudit(at(1), event);
+    await writeAudit(at(retention / 2), event);
+    // Past the first two records' retention, not the third's: DynamoDB's TTL has removed them.
+    await remove(...copiesOf(first), ...copiesOf(second));
+    expect(await deletions(tenant, () => new Date(base + (retention + 10) * 1000))).toEqual([]);
+  });
+
+  it('checks records written before chains (no writer) for edits only, as before', async () => {
+    const tenant = freshTenant();
+    const legacy = sealAuditRecord(t.deps.serverKeys, { tenant, key_id: 'k1', action: 'run', agent_id: 'bot', profile: 'a', slot: SLOT_A, status: 200, result: 'ok' }, new Date('2026-12-01T00:00:00.000Z'), t.deps.config.auditRetentionSeconds);
+    await t.deps.store.audit.write(legacy); // as written before chains: no link, no head
+    expect(legacy.writer).toBeUndefined();
+    expect(await verifyAuditLog({ ...t.deps, ...laterNow }, tenant)).toEqual({ checked: 3, problems: [] });
+    // No chain to check it against: a deleted view copy of such a record goes unseen, as before.
+    await remove({ pk: keys.auditAgent(tenant, 'bot'), sk: keys.auditSort(legacy.at, legacy.id) });
+    expect(await deletions(tenant)).toEqual([]);
   });
 });
 

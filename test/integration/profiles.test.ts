@@ -616,23 +616,23 @@ describe('DynamoDB round trips of the compatible writes', () => {
     return names;
   }
 
-  it('creates with one agent read, one conditional put and the audit record', async () => {
+  it('creates with one agent read, the audit record, then one conditional put', async () => {
     const agent = await newAgent();
     const ops = await operationsOf(() => createProfile(t.deps, TENANT, { name: 'rt', agent_id: agent, auth_data: { password: 'pw' } }));
-    expect(ops).toEqual(['GetItem', 'PutItem', 'BatchWriteItem']);
+    expect(ops).toEqual(['GetItem', 'BatchWriteItem', 'PutItem']);
   });
 
-  it('updates in place with one batch read (agent + profile), one conditional update and the audit record', async () => {
+  it('updates in place with one batch read (agent + profile), the audit record, then one conditional update', async () => {
     const agent = await newAgent();
     const { auth_token } = await createProfile(t.deps, TENANT, { name: 'rt', agent_id: agent, auth_data: { password: 'pw' } });
     const ops = await operationsOf(() => upsertProfile(t.deps, TENANT, { agent_id: agent, auth_token, auth_data: { password: 'pw2' } }));
-    expect(ops).toEqual(['BatchGetItem', 'UpdateItem', 'BatchWriteItem']);
+    expect(ops).toEqual(['BatchGetItem', 'BatchWriteItem', 'UpdateItem']);
   });
 
-  it('replaces with one batch read (agent + profile), one conditional put and the audit record', async () => {
+  it('replaces with one batch read (agent + profile), the audit record, then one conditional put', async () => {
     const agent = await newAgent();
     await createProfile(t.deps, TENANT, { name: 'rt', agent_id: agent, auth_data: { password: 'pw' } });
     const ops = await operationsOf(() => upsertProfile(t.deps, TENANT, { agent_id: agent, name: 'rt', auth_data: { password: 'pw2' } }));
-    expect(ops).toEqual(['BatchGetItem', 'PutItem', 'BatchWriteItem']);
+    expect(ops).toEqual(['BatchGetItem', 'BatchWriteItem', 'PutItem']);
   });
 });

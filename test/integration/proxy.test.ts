@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queryAudit } from '#shared/audit/log';
 import { slotFor } from '#shared/credentials/profile-keys';
 import { profileRepository } from '#shared/repositories/profiles';
 
@@ -142,5 +143,61 @@ describe('testProfile', () => {
     const { agentId, token } = await bearerProfile();
     const res = await testProfile(impatient, caller, agentId, 'p', { auth_token: token, request: { method: 'GET', url: `${upstream.url}/slow` } });
     expect(res).toMatchObject({ ok: false, error: expect.stringContaining('did not answer in time') });
+  });
+});
+
+describe('audit records of a proxied use', () => {
+  /** The profile's use records, newest first, as [action, status, result]. */
+  const uses = async (agentId: string) =>
+    (await queryAudit(t.deps, { tenant: TENANT, agentId, slot: slotFor(TENANT, agentId, 'p').toString('hex'), actions: ['proxy', 'test'], limit: 10 })).records.map((r) => [
+      r.action,
+      r.status,
+      r.result,
+    ]);
+  /** The same store and keys, with the SSRF guard on (as deployed): loopback is refused. */
+  const strict = () => ({ ...t.deps, config: { ...t.deps.config, allowPrivateUpstreams: false } });
+
+  it('follows the use record of a send the SSRF guard refuses with its 403 destination_blocked', async () => {
+    const { agentId, token } = await bearerProfile();
+
+    const err = await rejectionOf(proxyRequest(strict(), caller, { agent_id: agentId, auth_token: token, method: 'GET', url: `${upstream.url}/` }));
+
+    expect(err).toMatchObject({ status: 403, code: 'destination_blocked' });
+    expect(await uses(agentId)).toEqual([
+      ['proxy', 403, 'destination_blocked'],
+      ['proxy', 200, 'ok'],
+    ]);
+  });
+
+  it('follows the use record of a send that finds nothing listening with its 502 upstream_unreachable', async () => {
+    const { agentId, token } = await bearerProfile();
+    const port = await freePort();
+
+    await rejectionOf(proxyRequest(t.deps, caller, { agent_id: agentId, auth_token: token, method: 'GET', url: `http://127.0.0.1:${port}/` }));
+
+    expect(await uses(agentId)).toEqual([
+      ['proxy', 502, 'upstream_unreachable'],
+      ['proxy', 200, 'ok'],
+    ]);
+  });
+
+  it('leaves the one use record of a send that was answered', async () => {
+    const { agentId, token } = await bearerProfile();
+
+    await proxyRequest(t.deps, caller, { agent_id: agentId, auth_token: token, method: 'GET', url: `${upstream.url}/` });
+
+    expect(await uses(agentId)).toEqual([['proxy', 200, 'ok']]);
+  });
+
+  it('follows the use record of a profile test whose destination is refused with its 403', async () => {
+    const { agentId, token } = await bearerProfile();
+
+    const err = await rejectionOf(testProfile(strict(), caller, agentId, 'p', { auth_token: token, request: { method: 'GET', url: `${upstream.url}/` } }));
+
+    expect(err).toMatchObject({ status: 403, code: 'destination_blocked' });
+    expect(await uses(agentId)).toEqual([
+      ['test', 403, 'destination_blocked'],
+      ['test', 200, 'ok'],
+    ]);
   });
 });

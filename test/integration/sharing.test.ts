@@ -255,7 +255,7 @@ describe('lifecycle endpoints by permission', () => {
 });
 
 describe('audit records of sharing', () => {
-  it('records share and unshare in the profile view with the grantee and permission; a share that lost its race records nothing', async () => {
+  it('records share and unshare in the profile view with the grantee and permission; a share that lost its race is recorded before its write and again as 409', async () => {
     const m = await member();
     const { agentId, slot } = await agentWithProfile();
     await shareProfile(t.deps, admin, agentId, 'main', { principal: m.apiKeyId, permission: 'read_write' });
@@ -266,7 +266,9 @@ describe('audit records of sharing', () => {
     const { records } = await queryAudit(t.deps, { tenant: TENANT, agentId, slot, limit: 10 });
 
     expect(records.map((r) => [r.action, r.principal, r.permission, r.key_id, r.status])).toEqual([
+      ['share', 'role:member', 'read_write', admin.apiKeyId, 409],
       ['share', 'role:member', 'read', admin.apiKeyId, 200],
+      ['share', 'role:member', 'read_write', admin.apiKeyId, 200],
       ['unshare', m.apiKeyId, undefined, admin.apiKeyId, 200],
       ['share', m.apiKeyId, 'read_write', admin.apiKeyId, 200],
       ['create', undefined, undefined, admin.apiKeyId, 200],

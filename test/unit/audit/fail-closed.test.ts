@@ -53,7 +53,8 @@ describe('audit fail-closed', () => {
     const audit = v.ddb.commandCalls(BatchWriteCommand);
     expect(audit).toHaveLength(1);
     const items = Object.values(audit[0]?.args[0].input.RequestItems ?? {})[0]?.map((r) => r.PutRequest?.Item) ?? [];
-    expect(items.map((i) => i?.view)).toEqual(['tenant', 'agent', 'profile']);
+    // The record's three views and its writer's head, in the one BatchWriteItem.
+    expect(items.map((i) => i?.view ?? i?.entity)).toEqual(['tenant', 'agent', 'profile', 'audit_head']);
     expect(items[0]).toMatchObject({ action: 'run', result: 'ok', status: 200, source_ip: '127.0.0.1' });
     expect(JSON.stringify(items)).not.toContain(token);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type AuditEventInput, auditRecordProblem, computeAuditMac, newAuditId, sealAuditRecord } from '#shared/audit/record';
+import { type AuditEventInput, auditHeadProblem, auditRecordProblem, computeAuditMac, newAuditId, sealAuditHead, sealAuditRecord } from '#shared/audit/record';
 import { generateServerKeyRingJson, parseServerKeyRing, rotateServerKeyRingJson } from '#shared/crypto/server-key';
 
 const ring = parseServerKeyRing(generateServerKeyRingJson());
@@ -71,6 +71,33 @@ describe('sealAuditRecord', () => {
     const { mac: _m, mac_key_id: _k, ...body } = r;
     const other = parseServerKeyRing(generateServerKeyRingJson());
     expect(computeAuditMac(other.current, body)).not.toBe(r.mac);
+  });
+});
+
+describe('chained records (writer, seq, prev_mac, prev_expires_at)', () => {
+  const link = { writer: '0123456789abcdef', seq: 2, prev_mac: 'ab'.repeat(32), prev_expires_at: 1_800_000_000 };
+
+  it('verifies, and detects the link edited or stripped', () => {
+    const r = sealAuditRecord(ring, event, AT, 60, link);
+    expect(auditRecordProblem(ring, r)).toBeUndefined();
+    const edits: Partial<typeof r>[] = [
+      { writer: 'fedcba9876543210' },
+      { seq: 3 },
+      { prev_mac: 'cd'.repeat(32) },
+      { prev_expires_at: 1_700_000_000 },
+      { writer: undefined, seq: undefined, prev_mac: undefined, prev_expires_at: undefined },
+    ];
+    for (const edit of edits) expect(auditRecordProblem(ring, { ...r, ...edit }), JSON.stringify(edit)).toMatch(/edited/);
+  });
+
+  it("seals a head naming the record's writer, sequence, id and MAC, and detects it edited", () => {
+    const r = sealAuditRecord(ring, event, AT, 60, link);
+    const head = sealAuditHead(ring, { ...r, ...link });
+    expect(head).toMatchObject({ tenant: 'acme', writer: link.writer, seq: 2, last_id: r.id, last_mac: r.mac, expires_at: r.expires_at });
+    expect(auditHeadProblem(ring, head)).toBeUndefined();
+    for (const edit of [{ seq: 1 }, { last_mac: 'cd'.repeat(32) }, { last_id: 'x' }, { expires_at: 1 }, { tenant: 'globex' }, { writer: 'ff' }]) {
+      expect(auditHeadProblem(ring, { ...head, ...edit }), JSON.stringify(edit)).toMatch(/edited/);
+    }
   });
 });
 
