@@ -45,6 +45,11 @@ export async function redactionCost(budget: Budget): Promise<{ text: string; jso
   // miss its last character, so every position almost matches. A matcher that confirms
   // candidates character by character does O(answer × secret) work here.
   const bearer = 'a'.repeat(16 * 1024);
+  const randomValues = (n: number, bytes: number) => Array.from({ length: n }, () => randomBytes(bytes).toString('base64url').slice(0, bytes));
+  const oneBig = randomValues(1, 16 * 1024);
+  add('build forms, one 16 KiB random value', 'build_16_kib_value', await timeLoop(budget.quick ? 3 : 10, 1, () => oneBig, (v) => new Redactor(v)));
+  const sixtyFourKiB = randomValues(64, 1024);
+  add('build forms, 64 values of 1 KiB (auth_data cap)', 'build_64_kib_values', await timeLoop(budget.quick ? 3 : 10, 1, () => sixtyFourKiB, (v) => new Redactor(v)));
   const worst = new Redactor([bearer]);
   const almost = `${bearer.slice(0, -1)}!`;
   for (const [kib, iters] of [
