@@ -6,7 +6,7 @@ import type { OAuthTokenItem } from '../../schemas/items.ts';
 import { sleep } from '../../sleep.ts';
 import type { OpenedForUse } from '../gate.ts';
 import type { Secret } from '../types/index.ts';
-import { type TokenEndpointConfig, type TokenFetchOptions, fetchAccessToken } from './token-endpoint.ts';
+import { type TokenEndpointConfig, type TokenFetchOptions, fetchAccessToken, tokenUrlRefusal } from './token-endpoint.ts';
 import type { OAuthTokenRef } from '../../store/types.ts';
 
 /**
@@ -57,6 +57,10 @@ export type AccessTokenOptions = TokenFetchOptions;
  */
 export async function accessTokenFor(deps: Deps, use: OpenedForUse, opts: AccessTokenOptions): Promise<Secret> {
   const item = use.profile.item;
+  // Before any cache read or lease: a profile whose token_url the vault may not send the client
+  // secret to (plain http when deployed) is refused outright, without a network call.
+  const refused = tokenUrlRefusal((use.config as unknown as TokenEndpointConfig).token_url, opts.httpsOnly);
+  if (refused) throw oauthTokenFailed(item.name, `${refused}; update the profile's auth_config.token_url`);
   const ref: OAuthTokenRef = { tenant: item.tenant, agentId: item.agent_id, slotHex: item.slot };
   const repo = deps.store.oauthTokens;
   const leaseMs = opts.timeoutMs + 2_000;

@@ -27,7 +27,7 @@ import { type EchoUpstream, startEchoUpstream } from '#test/support/upstream';
  * that read for its first pass only and reads afresh on every later one.
  */
 
-const NET = { timeoutMs: 2_000, allowPrivate: true };
+const NET = { timeoutMs: 2_000, allowPrivate: true, httpsOnly: false };
 let server: MockTokenServer;
 let upstream: EchoUpstream;
 
