@@ -367,3 +367,54 @@ describe('token_url over plain http when deployed', () => {
     expect(server.seen).toHaveLength(1);
   });
 });
+
+describe('the cached token error and the profile state', () => {
+  it('fetches at once after an update corrects the client secret, instead of answering the error cached for the old secret', async () => {
+    reset({ status: 401, body: { error: 'invalid_client' }, fresh: false });
+    const { agentId, token } = await oauthProfile({}, { client_id: 'cid-1', client_secret: 'wrong-secret' });
+    const now = Date.now();
+    const clocked = withClock(t.deps, () => now); // the clock stands still: well inside ERROR_HOLD_MS
+    const failed = await tokenVia(clocked, agentId, token).catch((e: unknown) => e);
+    expect((failed as BadGatewayError).code).toBe('oauth_token_failed');
+    reset();
+
+    await upsertProfileRecord(clocked, TENANT, { agent_id: agentId, auth_token: token, auth_data: { client_secret: 'right-secret' } });
+
+    expect(await tokenVia(clocked, agentId, token)).toBe('tok-1');
+    expect(server.seen.map((r) => r.authorization)).toEqual([`Basic ${Buffer.from('cid-1:right-secret').toString('base64')}`]);
+  });
+
+  it('fetches at once for a profile replaced after a failure (new generation)', async () => {
+    reset({ status: 401, body: { error: 'invalid_client' }, fresh: false });
+    const { agentId, token } = await oauthProfile({}, { client_id: 'cid-1', client_secret: 'wrong-secret' });
+    const now = Date.now();
+    const clocked = withClock(t.deps, () => now);
+    await tokenVia(clocked, agentId, token).catch(() => undefined);
+    reset();
+
+    const replaced = await upsertProfileRecord(clocked, TENANT, {
+      name: 'svc',
+      agent_id: agentId,
+      auth_type: 'oauth2_client_credentials',
+      auth_config: { token_url: server.url },
+      auth_data: { client_id: 'cid-1', client_secret: 'right-secret' },
+    });
+
+    expect(await tokenVia(clocked, agentId, replaced.auth_token)).toBe('tok-1');
+    expect(server.seen).toHaveLength(1);
+  });
+
+  it('still answers the cached error to the same profile state without a request', async () => {
+    reset({ status: 401, body: { error: 'invalid_client' }, fresh: false });
+    const { agentId, token } = await oauthProfile();
+    const now = Date.now();
+    const clocked = withClock(t.deps, () => now);
+    await tokenVia(clocked, agentId, token).catch(() => undefined);
+    reset();
+
+    const err = await tokenVia(clocked, agentId, token).catch((e: unknown) => e);
+
+    expect((err as BadGatewayError).code).toBe('oauth_token_failed');
+    expect(server.seen).toHaveLength(0);
+  });
+});
