@@ -315,7 +315,7 @@ class LiteralMatcher {
     return this.automaton.steps + (this.canonicalAutomaton?.steps ?? 0);
   }
 
-  /** Whether any literal occurs in `text`. */
+  /** Whether any literal occurs in `text` (used with exact literals: the digits of numeric secrets). */
   has(text: string): boolean {
     return this.automaton.scan(this.fold ? text.toLowerCase() : text) !== undefined;
   }
