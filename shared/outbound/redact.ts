@@ -67,19 +67,22 @@ function variantsOf(value: string): string[] {
 }
 
 /**
- * The regular-expression notion of "same letter, any case" (ECMA-262 Canonicalize for a /i
- * pattern without the u flag): the upper case of one UTF-16 code unit, unless that is not one
- * code unit or would map a non-ASCII unit into ASCII. Computed for all 65,536 units the first time
- * a text needs it (see LiteralMatcher.replace), then kept.
+ * "Same letter, any case", one UTF-16 code unit at a time, for texts whose lower-casing changes
+ * their length (see LiteralMatcher.replace): the upper case of the unit's lower case, where each
+ * is one unit. This is ECMA-262's Canonicalize for a /i regular expression without the u flag
+ * (what the matcher used for such texts before), except that it also folds the few non-ASCII
+ * units whose case partner is ASCII (ſ with s, the Kelvin sign with k, ı with i), as V8's
+ * alternations of literals did: over-redaction is acceptable, a leak is not. Computed for all
+ * 65,536 units the first time a text needs it, then kept.
  */
 let canonicalTable: Uint16Array | undefined;
 function canonical(): Uint16Array {
   if (canonicalTable) return canonicalTable;
   const t = new Uint16Array(0x10000);
   for (let c = 0; c < 0x10000; c++) {
-    const u = String.fromCharCode(c).toUpperCase();
-    const cu = u.charCodeAt(0);
-    t[c] = u.length !== 1 || (c >= 128 && cu < 128) ? c : cu;
+    const lower = String.fromCharCode(c).toLowerCase();
+    const upper = (lower.length === 1 ? lower : String.fromCharCode(c)).toUpperCase();
+    t[c] = upper.length === 1 ? upper.charCodeAt(0) : c;
   }
   canonicalTable = t;
   return t;
@@ -110,6 +113,14 @@ class ReverseAutomaton {
   private readonly fail: Int32Array;
   /** Length of the longest literal that is a suffix of the node's (reversed) string; 0: none. */
   private readonly out: Int32Array;
+  /** The parent and symbol of each node reached by a branch edge (the others' parent is `node - 1`). */
+  private readonly branchParent = new Map<number, number>();
+  private readonly branchSym = new Map<number, number>();
+  /** resolve's work stack, and where each entry's walk stands (allocated on first use). */
+  private stack = new Int32Array(0);
+  private progress = new Int32Array(0);
+  /** Steps taken resolving failure links (bounded by the trie's size, not the text's). */
+  resolveSteps = 0;
   /** Scratch for `scan`: the longest literal starting at each position of the last text. */
   private best = new Int32Array(0);
   /** Transitions and failure moves taken by `scan`, all texts together (tests check linearity). */
@@ -154,8 +165,6 @@ class ReverseAutomaton {
       }
       return s;
     };
-    /** Build-time: each node's branch children, as (child, symbol) pairs, for the breadth-first pass. */
-    const branchKids = new Map<number, number[]>();
     let count = 1;
     for (const l of literals) {
       let node = 0;
@@ -173,9 +182,8 @@ class ReverseAutomaton {
         else if (nextSym[node] === 0 && first === node + 1) nextSym[node] = s;
         else {
           this.addEdge(node, s, first);
-          const kids = branchKids.get(node);
-          if (kids) kids.push(first, s);
-          else branchKids.set(node, [first, s]);
+          this.branchParent.set(first, node);
+          this.branchSym.set(first, s);
         }
         node = first;
         for (k--; k >= 0; k--) {
@@ -185,36 +193,77 @@ class ReverseAutomaton {
       }
       out[node] = l.length;
     }
-    // Breadth-first: a node's failure target is shallower, so it is final before the node needs
-    // it; a node's longest literal is its own, else its failure target's.
-    const queue = new Int32Array(count);
-    let head = 0;
-    let tail = 0;
-    const link = (u: number, v: number, s: number) => {
-      let f = fail[u] as number;
-      for (;;) {
-        const g = this.child(f, s);
-        if (g !== 0) {
-          f = g;
-          break;
-        }
-        if (f === 0) break;
-        f = fail[f] as number;
-      }
-      fail[v] = f;
-      if (out[v] === 0) out[v] = out[f] as number;
-      queue[tail++] = v;
-    };
+    // Failure links are found when a scan first needs them (resolve): a text visits few of the
+    // nodes of long values, and the links of the rest would cost more than the scan. Until then
+    // a node's `out` holds -1 - (the length of its own literal, 0: none); depth-1 nodes fail to
+    // the root and are resolved now.
+    for (let v = 1; v < count; v++) out[v] = -1 - (out[v] as number);
     for (let s = 1; s <= symbols; s++) {
       const v = this.rootNext[s] as number;
-      if (v !== 0) queue[tail++] = v;
+      if (v !== 0) out[v] = -1 - (out[v] as number);
     }
-    while (head < tail) {
-      const u = queue[head++] as number;
-      const s = nextSym[u] as number;
-      if (s !== 0) link(u, u + 1, s);
-      const kids = this.branches[u] === 1 ? branchKids.get(u) : undefined;
-      if (kids) for (let i = 0; i < kids.length; i += 2) link(u, kids[i] as number, kids[i + 1] as number);
+  }
+
+  /**
+   * Sets the failure link of `v0` (and its longest literal, its own or its failure target's),
+   * first resolving the shallower nodes it depends on: its parent, the nodes its walk passes and the
+   * target. Each node is resolved once; with the walk's progress kept on the stack, a node's work
+   * is what the breadth-first construction would do for it, plus one step per dependency.
+   */
+  private resolve(v0: number): void {
+    const { fail, out, nextSym } = this;
+    if (this.stack.length === 0) {
+      this.stack = new Int32Array(fail.length);
+      this.progress = new Int32Array(fail.length);
+    }
+    const { stack, progress } = this;
+    let top = 0;
+    stack[top] = v0;
+    progress[top++] = -1;
+    while (top > 0) {
+      const v = stack[top - 1] as number;
+      if ((out[v] as number) >= 0) {
+        top--;
+        continue;
+      }
+      const branch = this.branchParent.get(v);
+      const p = branch ?? v - 1;
+      const s = branch === undefined ? (nextSym[p] as number) : (this.branchSym.get(v) as number);
+      if ((out[p] as number) < 0) {
+        stack[top] = p;
+        progress[top++] = -1;
+        continue;
+      }
+      let f = progress[top - 1] === -1 ? (fail[p] as number) : (progress[top - 1] as number);
+      let blocked = -1;
+      for (;;) {
+        this.resolveSteps++;
+        const g = this.child(f, s);
+        if (g !== 0) {
+          if ((out[g] as number) < 0) blocked = g;
+          else {
+            fail[v] = g;
+            const own = -1 - (out[v] as number);
+            out[v] = own > 0 ? own : (out[g] as number);
+          }
+          break;
+        }
+        if (f === 0) {
+          fail[v] = 0;
+          out[v] = -1 - (out[v] as number);
+          break;
+        }
+        if ((out[f] as number) < 0) {
+          blocked = f;
+          break;
+        }
+        f = fail[f] as number;
+      }
+      if (blocked !== -1) {
+        progress[top - 1] = f; // come back to this step once `blocked` is resolved
+        stack[top] = blocked;
+        progress[top++] = -1;
+      }
     }
   }
 
@@ -274,9 +323,14 @@ class ReverseAutomaton {
           break;
         }
         if (state === 0) break;
+        if ((out[state] as number) < 0) this.resolve(state);
         state = fail[state] as number;
       }
-      const len = out[state] as number;
+      let len = out[state] as number;
+      if (len < 0) {
+        this.resolve(state);
+        len = out[state] as number;
+      }
       best[i] = len;
       any |= len;
     }
@@ -310,9 +364,10 @@ class LiteralMatcher {
     return this.literals.length;
   }
 
-  /** Automaton transitions and failure moves taken so far (tests check they grow linearly). */
+  /** Automaton transitions, failure moves and failure-link resolutions so far (tests check they grow linearly). */
   get steps(): number {
-    return this.automaton.steps + (this.canonicalAutomaton?.steps ?? 0);
+    const { automaton: a, canonicalAutomaton: c } = this;
+    return a.steps + a.resolveSteps + (c ? c.steps + c.resolveSteps : 0);
   }
 
   /** Whether any literal occurs in `text` (used with exact literals: the digits of numeric secrets). */
@@ -416,8 +471,9 @@ export class Redactor {
   }
 
   /**
-   * Automaton transitions and failure moves taken by this redactor so far: at most two per
-   * character searched (test/unit/outbound/redact-linear.test.ts holds it to that).
+   * Automaton work done by this redactor so far: transitions and failure moves (at most two per
+   * character searched) plus failure links resolved (once per trie node a text reaches, whatever
+   * the texts). test/unit/outbound/redact-linear.test.ts holds it to three per character.
    */
   get steps(): number {
     return this.exact.steps + this.folded.steps + this.numberDigits.steps;
