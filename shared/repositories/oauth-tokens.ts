@@ -2,7 +2,7 @@ import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
 import { keys } from '../keys.ts';
 import { OAuthTokenItem } from '../schemas/items.ts';
-import type { OAuthTokenRef, OAuthTokenStore, SealedToken } from '../store/types.ts';
+import type { OAuthTokenRef, OAuthTokenStore, SealedToken, TokenOwner } from '../store/types.ts';
 import { conditional } from './conditional.ts';
 
 /**
@@ -75,20 +75,29 @@ export function oauthTokenRepository(db: Db): OAuthTokenStore {
     },
 
     /**
-     * Records a failed fetch and releases the lease (if `leaseId` still holds it), so the uses
+     * Records a failed fetch (for the profile state `owner`) and releases the lease (if `leaseId` still holds it), so the uses
      * waiting on this refresh, and those arriving before `errorUntil` (epoch ms), answer the same
      * error instead of hammering the endpoint. The first use after that tries again. False if the
      * lease was lost (taken over).
      */
-    async storeFailure(ref: OAuthTokenRef, leaseId: string, message: string, errorUntil: number): Promise<boolean> {
+    async storeFailure(ref: OAuthTokenRef, leaseId: string, message: string, errorUntil: number, owner: TokenOwner): Promise<boolean> {
       return conditional(() =>
         db.doc.send(
           new UpdateCommand({
             TableName,
             Key: keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex),
-            UpdateExpression: 'SET error_message = :m, error_until = :eu ADD version :one REMOVE lease_id, lease_until',
+            UpdateExpression:
+              'SET error_message = :m, error_until = :eu, error_generation = :g, error_record_version = :rv, error_profile_created_at = :pca ADD version :one REMOVE lease_id, lease_until',
             ConditionExpression: 'lease_id = :id',
-            ExpressionAttributeValues: { ':m': message, ':eu': errorUntil, ':one': 1, ':id': leaseId },
+            ExpressionAttributeValues: {
+              ':m': message,
+              ':eu': errorUntil,
+              ':g': owner.generation,
+              ':rv': owner.record_version,
+              ':pca': owner.profile_created_at,
+              ':one': 1,
+              ':id': leaseId,
+            },
           }),
         ),
       );

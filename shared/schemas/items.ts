@@ -236,6 +236,10 @@ export const OAuthTokenItem = z.object({
   error_message: z.string().optional(),
   /** Epoch milliseconds: until then uses answer error_message without fetching again. */
   error_until: z.int().optional(),
+  /** The profile generation, record version and created_at the error was recorded for: it answers for that state only. */
+  error_generation: z.int().optional(),
+  error_record_version: z.int().optional(),
+  error_profile_created_at: z.string().optional(),
   /** Epoch seconds: the table's TTL attribute (a day after the token expires; reads check token_expires_at). */
   expires_at: z.int().optional(),
 });

@@ -13,7 +13,7 @@ import { ConflictError, ValidationError, agentNotFound } from '../errors.ts';
 import * as z from 'zod';
 import { assertAuthDataLimits, parseInput } from '../schemas/common.ts';
 import { type OutboundPolicy, OutboundPolicyFields } from '../credentials/outbound-policy.ts';
-import { type AuthTypeName, authTypeModule, parseCredential } from '../credentials/types/index.ts';
+import { type AuthTypeName, type Deployment, authTypeModule, deploymentOf, parseCredential } from '../credentials/types/index.ts';
 import type { AgentItem, ProfileItem } from '../schemas/items.ts';
 import type { CreateProfileBody, ProfileMetadata, UpsertProfileBody, UpsertType } from '../schemas/profiles.ts';
 import { verifiedAgent } from '../integrity.ts';
@@ -72,6 +72,7 @@ export function validateProfileInput(
   authConfig: unknown,
   authData: Readonly<Record<string, string>>,
   given: OutboundPolicy,
+  deployment: Deployment,
 ): ProfileSpec {
   // Parsed here too (idempotent), so every caller stores canonical host patterns.
   const policy = parseInput(OutboundPolicyBody, given, 'outbound policy');
@@ -84,7 +85,7 @@ export function validateProfileInput(
     return { auth_type: 'custom', ...policy };
   }
   assertAuthDataLimits(authData);
-  const parsed = parseCredential(authTypeModule(authType), authConfig, authData);
+  const parsed = parseCredential(authTypeModule(authType), authConfig, authData, deployment);
   const config = Object.keys(parsed.config).length > 0 ? parsed.config : undefined;
   return { auth_type: authType, auth_config: config, ...policy };
 }
@@ -184,7 +185,7 @@ export async function createProfileRecord(
 ): Promise<{ auth_token: string; record: ProfileRecord; warnings?: string[] }> {
   const tenant = caller.tenant;
   const agent = await requireAgent(deps, tenant, body.agent_id);
-  const spec = validateProfileInput(agent, body.auth_type ?? 'custom', body.auth_config, body.auth_data, policyOf(body));
+  const spec = validateProfileInput(agent, body.auth_type ?? 'custom', body.auth_config, body.auth_data, policyOf(body), deploymentOf(deps.config));
   const expiresAt = expiryFrom(deps.now(), body.expires_in_hours);
   const created = freshProfile(deps, tenant, agent, body.name, body.auth_data, body.should_save_session ?? false, spec, caller, undefined, expiresAt);
   await auditedChange(deps, changeEvent(caller, 'create', created.record), async () => {
@@ -242,7 +243,7 @@ export async function upsertProfileRecord(
   const name = body.name as string;
   const authType = body.auth_type ?? 'custom';
   // Validated once against the body before any write; a replace keeps the stored policy fields the body leaves out.
-  validateProfileInput(agent, authType, body.auth_config, body.auth_data, policyOf(body));
+  validateProfileInput(agent, authType, body.auth_config, body.auth_data, policyOf(body), deploymentOf(deps.config));
   const repo = deps.store.profiles;
   type Attempt = { token: string; record: ProfileRecord; type: 'create' | 'replace' };
   let lost: Attempt | undefined;
@@ -270,7 +271,7 @@ export async function upsertProfileRecord(
         // The previous attempt's write may have landed with its answer lost: then it is the result.
         if (lost && isSameSeal(existing, lost.record)) return { attempt: lost, dropSession: true };
         const shouldSave = body.should_save_session ?? existing?.should_save_session ?? false;
-        const spec = validateProfileInput(agent, authType, body.auth_config, body.auth_data, policyOf(body, existing));
+        const spec = validateProfileInput(agent, authType, body.auth_config, body.auth_data, policyOf(body, existing), deploymentOf(deps.config));
         const fresh: Attempt = { ...freshProfile(deps, tenant, agent, name, body.auth_data, shouldSave, spec, caller, existing, expiresAt), type: existing ? 'replace' : 'create' };
         await recordAttempt(fresh);
         if (existing ? await repo.replace(fresh.record, existing) : await repo.create(fresh.record)) {
@@ -312,7 +313,7 @@ async function updateInPlace(
     );
   }
   const merged = { ...current, ...body.auth_data };
-  const spec = validateProfileInput(agent, item.auth_type, body.auth_config ?? item.auth_config, merged, policyOf(body, item));
+  const spec = validateProfileInput(agent, item.auth_type, body.auth_config ?? item.auth_config, merged, policyOf(body, item), deploymentOf(deps.config));
   const record = sealProfile(
     deps.serverKeys.current, // re-encrypting moves the profile to the current server key
     { tenant: caller.tenant, agentId: agent.agent_id, slot: opened.keys.binding.slot, generation: item.generation },

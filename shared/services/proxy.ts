@@ -8,7 +8,7 @@ import { parseOutboundUrl } from '../credentials/outbound-policy.ts';
 import { profileEvent } from '../credentials/policy.ts';
 import { slotFor } from '../credentials/profile-keys.ts';
 import { parseTokenOrThrow } from '../credentials/sealed-profile.ts';
-import type { OutboundRequest } from '../credentials/types/index.ts';
+import { type OutboundRequest, deploymentOf } from '../credentials/types/index.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { BadGatewayError, ForbiddenError, GatewayTimeoutError, ProfileNotFoundError, ValidationError } from '../errors.ts';
 import { type OutboundFailure, type OutboundResponse, sendOutbound } from '../outbound/http-client.ts';
@@ -49,7 +49,7 @@ const METHOD_OVERRIDE = new Set(['x-http-method-override', 'x-http-method', 'x-m
 const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length', 'content-encoding']);
 
 /** How the vault reaches token endpoints: the proxy's own outbound settings. */
-const tokenFetchOptions = (deps: Deps) => ({ timeoutMs: deps.config.proxyTimeoutMs, allowPrivate: deps.config.allowPrivateUpstreams });
+const tokenFetchOptions = (deps: Deps) => ({ timeoutMs: deps.config.proxyTimeoutMs, allowPrivate: deps.config.allowPrivateUpstreams, ...deploymentOf(deps.config) });
 
 /** The URL to call: parsed (absolute http(s), no userinfo; https when deployed), with `query` appended. */
 function outboundUrl(deps: Deps, raw: string, query: ProxyBody['query']): URL {

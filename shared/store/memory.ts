@@ -550,13 +550,19 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
             },
           ) !== undefined,
         ),
-      storeFailure: (ref, leaseId, message, errorUntil) =>
+      storeFailure: (ref, leaseId, message, errorUntil, owner) =>
         send('UpdateCommand', () =>
           update(
             keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex),
             (cur) => cur?.lease_id === leaseId,
             (item) => {
-              Object.assign(item, { error_message: message, error_until: errorUntil });
+              Object.assign(item, {
+                error_message: message,
+                error_until: errorUntil,
+                error_generation: owner.generation,
+                error_record_version: owner.record_version,
+                error_profile_created_at: owner.profile_created_at,
+              });
               add(item, 'version', 1);
               delete item.lease_id;
               delete item.lease_until;

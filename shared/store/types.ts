@@ -295,8 +295,8 @@ export interface OAuthTokenStore {
   takeLease(ref: OAuthTokenRef, readVersion: number | undefined, leaseId: string, nowMs: number, leaseUntil: number): Promise<boolean>;
   /** Stores a fetched token and releases the lease, if `leaseId` still holds it. */
   storeToken(ref: OAuthTokenRef, leaseId: string, token: SealedToken): Promise<boolean>;
-  /** Records a failed fetch until `errorUntil` and releases the lease, if `leaseId` still holds it. */
-  storeFailure(ref: OAuthTokenRef, leaseId: string, message: string, errorUntil: number): Promise<boolean>;
+  /** Records a failed fetch for the profile state `owner` until `errorUntil` and releases the lease, if `leaseId` still holds it. */
+  storeFailure(ref: OAuthTokenRef, leaseId: string, message: string, errorUntil: number, owner: TokenOwner): Promise<boolean>;
 }
 
 /** The audit log: each record written as up to three views (tenant, agent, profile). */

@@ -65,7 +65,7 @@ export async function oauthSingleFlight(runner: BenchRunner, budget: Budget): Pr
         Array.from({ length: PARALLEL }, async (_, i) => {
           const deps = i % 2 ? other : vault.deps;
           const use = await openForUse(deps, caller, { kind: 'token', agentId: vault.agentId, token: token2 }, 'proxy');
-          await accessTokenFor(deps, use, { timeoutMs: 5_000, allowPrivate: true });
+          await accessTokenFor(deps, use, { timeoutMs: 5_000, allowPrivate: true, httpsOnly: false });
         }),
       );
       results.twoCold.push(tokens.seen.length);

@@ -41,8 +41,33 @@ export async function redactionCost(budget: Budget): Promise<{ text: string; jso
     await timeLoop(bigIterations, 2, () => big, guard),
     await timeLoop(bigIterations, 2, () => big, (t) => JSON.parse(t)),
   );
+  // The adversarial case: one 16 KiB bearer secret, and answers made of copies of it that each
+  // miss its last character, so every position almost matches. A matcher that confirms
+  // candidates character by character does O(answer × secret) work here.
+  const bearer = 'a'.repeat(16 * 1024);
+  const randomValues = (n: number, bytes: number) => Array.from({ length: n }, () => randomBytes(bytes).toString('base64url').slice(0, bytes));
+  const oneBig = randomValues(1, 16 * 1024);
+  add('build forms, one 16 KiB random value', 'build_16_kib_value', await timeLoop(budget.quick ? 3 : 10, 1, () => oneBig, (v) => new Redactor(v)));
+  const sixtyFourKiB = randomValues(64, 1024);
+  add('build forms, 64 values of 1 KiB (auth_data cap)', 'build_64_kib_values', await timeLoop(budget.quick ? 3 : 10, 1, () => sixtyFourKiB, (v) => new Redactor(v)));
+  const worst = new Redactor([bearer]);
+  const almost = `${bearer.slice(0, -1)}!`;
+  for (const [kib, iters] of [
+    [64, budget.quick ? 2 : 5],
+    [128, budget.quick ? 1 : 3],
+    [1024, 1],
+  ] as const) {
+    const answer = JSON.stringify({ echo: almost.repeat(Math.ceil((kib * 1024) / almost.length)).slice(0, kib * 1024 - 12) });
+    add(
+      `worst case: 16 KiB secret, ${kib} KiB answer that almost matches it`,
+      `worst_case_${kib}_kib`,
+      await timeLoop(iters, 0, () => answer, (t) => worst.text(t)),
+      await timeLoop(Math.max(iters, 5), 1, () => answer, (t) => JSON.parse(t)),
+    );
+  }
   const text = table('7. Redaction (leak guard) cost, 10-value profile unless stated', ['what', 'n', 'median µs', 'p99 µs', 'floor med µs', 'med/floor'], rows, [
     'floor: JSON.parse of the same answer (the vault parses every answer anyway)',
+    'worst case: Redactor.text (what the proxy runs on an answer) with one 16 KiB secret',
   ]);
   return { text, json };
 }

@@ -6,10 +6,9 @@ import { openForUse } from '#shared/credentials/gate';
 import { ERROR_HOLD_MS, accessTokenFor } from '#shared/credentials/oauth2/access-token';
 import { slotFor } from '#shared/credentials/profile-keys';
 import type { Deps } from '#shared/deps';
-import { BadGatewayError } from '#shared/errors';
+import { BadGatewayError, ValidationError } from '#shared/errors';
 import { oauthTokenRepository } from '#shared/repositories/oauth-tokens';
-
-
+import { testProfile } from '#shared/services/proxy';
 import { testCaller } from '#test/support/credentials';
 import { useTestStore } from '#test/support/dynamo';
 import { type MockTokenServer, startTokenServer } from '#test/support/token-server';
@@ -18,7 +17,7 @@ import { createAgent, createProfileRecord, getProfileMetadata, upsertProfileReco
 const TENANT = 'acme';
 const caller = testCaller(TENANT);
 const t = useTestStore();
-const NET = { timeoutMs: 2_000, allowPrivate: true };
+const NET = { timeoutMs: 2_000, allowPrivate: true, httpsOnly: false };
 const CANARY = 'canary-oauth-body-9f3c';
 
 let server: MockTokenServer;
@@ -56,6 +55,10 @@ const secondProcess = (): Deps & { db: Db } => {
 };
 
 const withClock = (deps: Deps, at: () => number): Deps => ({ ...deps, now: () => new Date(at()) });
+
+/** The same vault deployed (VAULT_MODE=aws): only the mode differs. */
+const deployed = (deps: Deps): Deps => ({ ...deps, config: { ...deps.config, mode: 'aws' } });
+const DEPLOYED_NET = { ...NET, httpsOnly: true };
 
 function reset(overrides: Partial<MockTokenServer['behaviour']> = {}) {
   server.seen.length = 0;
@@ -295,5 +298,122 @@ describe('accessTokenFor when the token endpoint fails', () => {
     // Uses right after the failure keep the valid token without retrying the endpoint.
     await Promise.all(Array.from({ length: 5 }, () => tokenVia(clocked, agentId, token)));
     expect(server.seen).toHaveLength(1);
+  });
+});
+
+describe('token_url over plain http when deployed', () => {
+  it('refuses to create an oauth2 profile with an http token_url (400 naming auth_config.token_url, asking for https)', async () => {
+    const agentId = `oauth-http-${randomBytes(3).toString('hex')}`;
+    await createAgent(t.deps, TENANT, { agent_id: agentId, name: agentId, input_args: [], runner: { type: 'webhook', url: 'http://127.0.0.1:9/run' } });
+
+    const err = await createProfileRecord(deployed(t.deps), TENANT, {
+      name: 'svc',
+      agent_id: agentId,
+      auth_type: 'oauth2_client_credentials',
+      auth_config: { token_url: server.url },
+      auth_data: { client_id: 'cid-1', client_secret: 'csecret-canary-1' },
+    }).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).status).toBe(400);
+    expect((err as ValidationError).message).toContain('auth_config.token_url must use https');
+  });
+
+  it('refuses an update in place that keeps a stored http token_url, and accepts one that moves it to https', async () => {
+    reset();
+    const { agentId, token } = await oauthProfile(); // written in local mode: http allowed
+    const update = (auth_config?: Record<string, unknown>) =>
+      upsertProfileRecord(deployed(t.deps), TENANT, { agent_id: agentId, auth_token: token, auth_data: { client_secret: 'csecret-2' }, ...(auth_config ? { auth_config } : {}) });
+
+    const err = await update().catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).message).toContain('auth_config.token_url must use https');
+    await expect(update({ token_url: 'https://auth.example.com/token' })).resolves.toMatchObject({ type: 'update' });
+    expect(server.seen).toHaveLength(0);
+  });
+
+  it('never sends the client secret to a stored http token_url: 502 oauth_token_failed, no request', async () => {
+    reset();
+    const { agentId, token } = await oauthProfile(); // as a table writer or local mode could have left it
+    const use = await openForUse(deployed(t.deps), caller, { kind: 'token', agentId, token }, 'proxy');
+
+    const err = await accessTokenFor(deployed(t.deps), use, DEPLOYED_NET).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(BadGatewayError);
+    expect((err as BadGatewayError).code).toBe('oauth_token_failed');
+    expect((err as BadGatewayError).message).toContain('token_url must use https in deployed mode');
+    expect(server.seen).toHaveLength(0);
+  });
+
+  it('answers the profile test with the refusal instead of sending the client secret over http', async () => {
+    reset();
+    const { agentId, token } = await oauthProfile();
+
+    const result = await testProfile(deployed(t.deps), caller, agentId, 'svc', { auth_token: token });
+
+    expect(result).toMatchObject({ ok: false, error: expect.stringContaining('token_url must use https in deployed mode') });
+    expect(server.seen).toHaveLength(0);
+  });
+
+  it('keeps fetching over http in local mode (loopback token servers)', async () => {
+    reset();
+    const { agentId, token } = await oauthProfile();
+
+    const result = await testProfile(t.deps, caller, agentId, 'svc', { auth_token: token });
+
+    expect(result).toMatchObject({ ok: true });
+    expect(server.seen).toHaveLength(1);
+  });
+});
+
+describe('the cached token error and the profile state', () => {
+  it('fetches at once after an update corrects the client secret, instead of answering the error cached for the old secret', async () => {
+    reset({ status: 401, body: { error: 'invalid_client' }, fresh: false });
+    const { agentId, token } = await oauthProfile({}, { client_id: 'cid-1', client_secret: 'wrong-secret' });
+    const now = Date.now();
+    const clocked = withClock(t.deps, () => now); // the clock stands still: well inside ERROR_HOLD_MS
+    const failed = await tokenVia(clocked, agentId, token).catch((e: unknown) => e);
+    expect((failed as BadGatewayError).code).toBe('oauth_token_failed');
+    reset();
+
+    await upsertProfileRecord(clocked, TENANT, { agent_id: agentId, auth_token: token, auth_data: { client_secret: 'right-secret' } });
+
+    expect(await tokenVia(clocked, agentId, token)).toBe('tok-1');
+    expect(server.seen.map((r) => r.authorization)).toEqual([`Basic ${Buffer.from('cid-1:right-secret').toString('base64')}`]);
+  });
+
+  it('fetches at once for a profile replaced after a failure (new generation)', async () => {
+    reset({ status: 401, body: { error: 'invalid_client' }, fresh: false });
+    const { agentId, token } = await oauthProfile({}, { client_id: 'cid-1', client_secret: 'wrong-secret' });
+    const now = Date.now();
+    const clocked = withClock(t.deps, () => now);
+    await tokenVia(clocked, agentId, token).catch(() => undefined);
+    reset();
+
+    const replaced = await upsertProfileRecord(clocked, TENANT, {
+      name: 'svc',
+      agent_id: agentId,
+      auth_type: 'oauth2_client_credentials',
+      auth_config: { token_url: server.url },
+      auth_data: { client_id: 'cid-1', client_secret: 'right-secret' },
+    });
+
+    expect(await tokenVia(clocked, agentId, replaced.auth_token)).toBe('tok-1');
+    expect(server.seen).toHaveLength(1);
+  });
+
+  it('still answers the cached error to the same profile state without a request', async () => {
+    reset({ status: 401, body: { error: 'invalid_client' }, fresh: false });
+    const { agentId, token } = await oauthProfile();
+    const now = Date.now();
+    const clocked = withClock(t.deps, () => now);
+    await tokenVia(clocked, agentId, token).catch(() => undefined);
+    reset();
+
+    const err = await tokenVia(clocked, agentId, token).catch((e: unknown) => e);
+
+    expect((err as BadGatewayError).code).toBe('oauth_token_failed');
+    expect(server.seen).toHaveLength(0);
   });
 });

@@ -419,9 +419,17 @@ describe.each(implementations)('store contract: %s', (_name, make) => {
       expect(await store.oauthTokens.takeLease(ref, undefined, 'one', 1_000, 2_000)).toBe(true);
       expect(await store.oauthTokens.takeLease(ref, undefined, 'two', 1_000, 2_000)).toBe(false);
       expect(await store.oauthTokens.takeLease(ref, 1, 'two', 1_500, 2_500)).toBe(false);
-      expect(await store.oauthTokens.storeFailure(ref, 'two', 'm', 3_000)).toBe(false);
-      expect(await store.oauthTokens.storeFailure(ref, 'one', 'endpoint answered 500', 3_000)).toBe(true);
-      expect(await store.oauthTokens.get(ref)).toMatchObject({ version: 2, error_message: 'endpoint answered 500', error_until: 3_000 });
+      const owner = { generation: 1, record_version: 2, profile_created_at: NOW };
+      expect(await store.oauthTokens.storeFailure(ref, 'two', 'm', 3_000, owner)).toBe(false);
+      expect(await store.oauthTokens.storeFailure(ref, 'one', 'endpoint answered 500', 3_000, owner)).toBe(true);
+      expect(await store.oauthTokens.get(ref)).toMatchObject({
+        version: 2,
+        error_message: 'endpoint answered 500',
+        error_until: 3_000,
+        error_generation: 1,
+        error_record_version: 2,
+        error_profile_created_at: NOW,
+      });
       expect((await store.oauthTokens.get(ref))?.lease_id).toBeUndefined();
       expect(await store.oauthTokens.takeLease(ref, 2, 'three', 1_000, 2_000)).toBe(true);
       // A lease that ended before now may be taken over.

@@ -6,7 +6,7 @@ import type { OAuthTokenItem } from '../../schemas/items.ts';
 import { sleep } from '../../sleep.ts';
 import type { OpenedForUse } from '../gate.ts';
 import type { Secret } from '../types/index.ts';
-import { type TokenEndpointConfig, type TokenFetchOptions, fetchAccessToken } from './token-endpoint.ts';
+import { type TokenEndpointConfig, type TokenFetchOptions, fetchAccessToken, tokenUrlRefusal } from './token-endpoint.ts';
 import type { OAuthTokenRef } from '../../store/types.ts';
 
 /**
@@ -57,6 +57,10 @@ export type AccessTokenOptions = TokenFetchOptions;
  */
 export async function accessTokenFor(deps: Deps, use: OpenedForUse, opts: AccessTokenOptions): Promise<Secret> {
   const item = use.profile.item;
+  // Before any cache read or lease: a profile whose token_url the vault may not send the client
+  // secret to (plain http when deployed) is refused outright, without a network call.
+  const refused = tokenUrlRefusal((use.config as unknown as TokenEndpointConfig).token_url, opts.httpsOnly);
+  if (refused) throw oauthTokenFailed(item.name, `${refused}; update the profile's auth_config.token_url`);
   const ref: OAuthTokenRef = { tenant: item.tenant, agentId: item.agent_id, slotHex: item.slot };
   const repo = deps.store.oauthTokens;
   const leaseMs = opts.timeoutMs + 2_000;
@@ -76,13 +80,15 @@ export async function accessTokenFor(deps: Deps, use: OpenedForUse, opts: Access
     const token = openCached(deps, use, cached, now);
     if (token !== undefined && cached?.refresh_at !== undefined && now < cached.refresh_at) return { access_token: token };
     // A refresh we were waiting for failed, or one failed a moment ago: answer its error rather
-    // than fetch again at once.
-    if (token === undefined && cached?.error_message && cached.lease_id === undefined) {
+    // than fetch again at once — if it failed for this state of the profile. An error of an
+    // earlier state (say, before the client secret was corrected) says nothing about this one.
+    const error = cached && errorOfThisState(use, cached);
+    if (token === undefined && error && cached.lease_id === undefined) {
       const waitedForIt = waitingSince !== undefined && cached.version > waitingSince;
-      if (waitedForIt || (cached.error_until !== undefined && now < cached.error_until)) throw oauthTokenFailed(item.name, cached.error_message);
+      if (waitedForIt || now < error.until) throw oauthTokenFailed(item.name, error.message);
     }
     // Due for refresh but the last attempt failed a moment ago: keep the valid token, don't retry yet.
-    if (token !== undefined && cached?.error_until !== undefined && now < cached.error_until) return { access_token: token };
+    if (token !== undefined && error && now < error.until) return { access_token: token };
     const leaseLive = cached?.lease_until !== undefined && cached.lease_until >= now;
     if (!leaseLive) {
       if (await repo.takeLease(ref, cached?.version, leaseId, now, now + leaseMs)) return { access_token: await refresh(deps, use, ref, leaseId, opts, token) };
@@ -95,6 +101,18 @@ export async function accessTokenFor(deps: Deps, use: OpenedForUse, opts: Access
     await sleep(delay);
     delay = Math.min(POLL_MAX_MS, Math.ceil(delay * 1.5));
   }
+}
+
+/**
+ * The failed fetch recorded on the cache item, if it was recorded for this profile state (the
+ * same generation, record version and created_at, as for a cached token in openCached); else
+ * undefined, and the use fetches anew.
+ */
+function errorOfThisState(use: OpenedForUse, cached: OAuthTokenItem): { message: string; until: number } | undefined {
+  const item = use.profile.item;
+  if (!cached.error_message || cached.error_until === undefined) return undefined;
+  if (cached.error_generation !== item.generation || cached.error_record_version !== item.record_version || cached.error_profile_created_at !== item.created_at) return undefined;
+  return { message: cached.error_message, until: cached.error_until };
 }
 
 /** The cached token if it belongs to this profile state, has not expired and opens; else undefined. */
@@ -129,7 +147,7 @@ async function refresh(deps: Deps, use: OpenedForUse, ref: OAuthTokenRef, leaseI
     // Only our own words and the status go out; the endpoint's body stays in token-endpoint.ts.
     deps.log.log('warn', 'oauth token fetch failed', { ...ids, status: result.status });
     await Promise.all([
-      repo.storeFailure(ref, leaseId, result.message, at.getTime() + ERROR_HOLD_MS),
+      repo.storeFailure(ref, leaseId, result.message, at.getTime() + ERROR_HOLD_MS, { generation: item.generation, record_version: item.record_version, profile_created_at: item.created_at }),
       deps.store.profiles.recordTokenError(item.tenant, item.agent_id, item.slot, item.generation, result.message, at.toISOString()),
     ]);
     if (current !== undefined) return current;

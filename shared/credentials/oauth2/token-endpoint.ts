@@ -30,6 +30,8 @@ export interface TokenFetchOptions {
   readonly timeoutMs: number;
   /** Allow loopback / private addresses (local mode, tests). */
   readonly allowPrivate: boolean;
+  /** Deployed mode (VAULT_MODE=aws): client credentials go only to an https token_url. */
+  readonly httpsOnly: boolean;
   readonly resolveHost?: HostResolver;
 }
 
@@ -57,11 +59,26 @@ export function tokenRequest(config: TokenEndpointConfig, creds: ClientCredentia
   return { headers, body };
 }
 
+/**
+ * Why client credentials may not be sent to `tokenUrl`, or undefined. Deployed, only https: the
+ * request carries the client secret (Basic or form body), as shared/outbound/runner-policy.ts
+ * and shared/credentials/outbound-policy.ts refuse plain http for runner calls and proxied
+ * requests. Checked when the profile is written (types/oauth2-client-credentials.ts) and again
+ * before every fetch: a stored item may come from local mode or from a table writer.
+ */
+export function tokenUrlRefusal(tokenUrl: string, httpsOnly: boolean): string | undefined {
+  if (!httpsOnly) return undefined;
+  if (URL.canParse(tokenUrl) && new URL(tokenUrl).protocol === 'https:') return undefined;
+  return 'token_url must use https in deployed mode: the vault does not send client credentials in clear text';
+}
+
 /** An access token goes into an Authorization header: visible ASCII only, bounded. */
 const USABLE_TOKEN = /^[\x21-\x7e]{1,8192}$/;
 
 /** Fetches an access token. Never throws for an endpoint or network fault; never returns body text. */
 export async function fetchAccessToken(config: TokenEndpointConfig, creds: ClientCredentials, opts: TokenFetchOptions): Promise<TokenFetchResult> {
+  const refused = tokenUrlRefusal(config.token_url, opts.httpsOnly);
+  if (refused) return { ok: false, message: refused };
   const url = new URL(config.token_url);
   const where = `token endpoint ${url.host}`;
   const { headers, body } = tokenRequest(config, creds);

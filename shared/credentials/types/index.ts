@@ -6,9 +6,9 @@ import { basic } from './basic.ts';
 import { bearer } from './bearer.ts';
 import { custom } from './custom.ts';
 import { oauth2ClientCredentials } from './oauth2-client-credentials.ts';
-import type { AuthTypeModule, AuthTypeName } from './types.ts';
+import type { AuthTypeModule, AuthTypeName, Deployment } from './types.ts';
 
-export { AuthType, type AuthTypeModule, type AuthTypeName, type InjectResult, type OutboundRequest, type Secret } from './types.ts';
+export { AuthType, type AuthTypeModule, type AuthTypeName, type Deployment, deploymentOf, type InjectResult, type OutboundRequest, type Secret } from './types.ts';
 
 /**
  * Every auth type the vault knows, by name. A new type is one module and one entry here; the
@@ -34,12 +34,14 @@ export interface TypedCredential {
 }
 
 /**
- * Validates a profile's non-secret config and secret values together. Every problem is a 400
- * naming the field: `auth_data.token: is required` for a bearer profile without a token.
+ * Validates a profile's non-secret config and secret values together, and the config's rules for
+ * where the vault runs (`deployment`). Every problem is a 400 naming the field:
+ * `auth_data.token: is required` for a bearer profile without a token.
  */
-export function parseCredential(type: AuthTypeModule, authConfig: unknown, authData: Readonly<Record<string, string>>): TypedCredential {
+export function parseCredential(type: AuthTypeModule, authConfig: unknown, authData: Readonly<Record<string, string>>, deployment: Deployment): TypedCredential {
   const config = parseInput(z.object({ auth_config: type.config }), { auth_config: authConfig ?? {} }, `auth_config for auth_type ${type.name}`)
     .auth_config as Record<string, unknown>;
+  type.assertDeployable?.(config, deployment);
   parseInput(z.object({ auth_data: type.schemaFor(config) }), { auth_data: authData }, `auth_data for auth_type ${type.name}`);
   return { authType: type.name, config };
 }

@@ -1,4 +1,6 @@
 import * as z from 'zod';
+import { ValidationError } from '../../errors.ts';
+import { tokenUrlRefusal } from '../oauth2/token-endpoint.ts';
 import { type AuthTypeModule, injectHeaders, injected } from './types.ts';
 
 /**
@@ -25,6 +27,12 @@ export const oauth2ClientCredentials: AuthTypeModule<z.infer<typeof OAuth2Config
   config: OAuth2Config,
   schemaFor: () => OAuth2Secret,
   injection: 'access_token',
+  // The schema allows http (local mode: loopback token servers); deployed, the client secret
+  // goes only to https. Checked again before every fetch (oauth2/access-token.ts).
+  assertDeployable: (config, deployment) => {
+    const refused = tokenUrlRefusal(config.token_url, deployment.httpsOnly);
+    if (refused) throw new ValidationError(`Invalid auth_config for auth_type oauth2_client_credentials: auth_config.${refused}`);
+  },
   runParameters: (secret) => ({ ...secret }),
   /** `secret` is `{access_token}` from the token fetch here, not the stored client secret. */
   inject: (request, secret) => injected(injectHeaders(request, { authorization: `Bearer ${secret.access_token ?? ''}` })),

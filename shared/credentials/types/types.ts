@@ -31,10 +31,24 @@ export type InjectResult =
 
 export type Secret = Readonly<Record<string, string>>;
 
+/** Where the vault runs, as far as a type's config rules care (shared/config.ts VaultMode). */
+export interface Deployment {
+  /** Deployed (VAULT_MODE=aws): credentials go only to https URLs. */
+  readonly httpsOnly: boolean;
+}
+
+/** The deployment rules of a vault mode. */
+export const deploymentOf = (config: { readonly mode: 'local' | 'aws' }): Deployment => ({ httpsOnly: config.mode === 'aws' });
+
 export interface AuthTypeModule<Config = Record<string, unknown>> {
   readonly name: AuthTypeName;
   /** Non-secret settings, stored in clear on the profile item (validated on write and on read). */
   readonly config: z.ZodType<Config>;
+  /**
+   * Rules on the config that depend on where the vault runs, checked on every write once `config`
+   * has parsed it (oauth2: an https token_url when deployed). Throws a ValidationError naming the field.
+   */
+  assertDeployable?(config: Config, deployment: Deployment): void;
   /** The decrypted values of a profile of this type; may depend on the config (api_key names). */
   schemaFor(config: Config): z.ZodType<Record<string, string>>;
   /**

@@ -28,7 +28,7 @@ import { createAgent, createProfileRecord } from '#test/support/services';
  * that read for its first pass only and reads afresh on every later one.
  */
 
-const NET = { timeoutMs: 2_000, allowPrivate: true };
+const NET = { timeoutMs: 2_000, allowPrivate: true, httpsOnly: false };
 let server: MockTokenServer;
 let upstream: EchoUpstream;
 

@@ -59,7 +59,7 @@ describe('accessTokenFor with DynamoDB faults', () => {
     ddb.on(UpdateCommand).resolvesOnce({}).rejects(new InternalServerError({ message: 'boom', $metadata: {} }));
     server.seen.length = 0;
 
-    const token = await accessTokenFor(deps, use(), { timeoutMs: 2_000, allowPrivate: true });
+    const token = await accessTokenFor(deps, use(), { timeoutMs: 2_000, allowPrivate: true, httpsOnly: false });
 
     expect(token.access_token).toBe('tok-1');
     expect(deps.logs.join('\n')).toContain('oauth token could not be cached');
@@ -72,7 +72,7 @@ describe('accessTokenFor with DynamoDB faults', () => {
     ddb.on(UpdateCommand).rejects(new InternalServerError({ message: 'boom', $metadata: {} }));
     server.seen.length = 0;
 
-    await expect(accessTokenFor(deps, use(), { timeoutMs: 2_000, allowPrivate: true })).rejects.toBeInstanceOf(InternalServerError);
+    await expect(accessTokenFor(deps, use(), { timeoutMs: 2_000, allowPrivate: true, httpsOnly: false })).rejects.toBeInstanceOf(InternalServerError);
     expect(server.seen).toHaveLength(0);
   });
 });

@@ -3,6 +3,8 @@ import { ValidationError } from '#shared/errors';
 import { type InjectResult, type OutboundRequest, authTypeModule, authTypes, parseCredential } from '#shared/credentials/types/index';
 
 const credentialType = authTypeModule;
+const LOCAL = { httpsOnly: false };
+const DEPLOYED = { httpsOnly: true };
 /** The injected request (fails the test if the type refused). */
 const req = (r: InjectResult): OutboundRequest => {
   if (!r.injectable) throw new Error(`not injectable: ${r.reason}`);
@@ -35,7 +37,7 @@ const message = (fn: () => unknown) => {
 
 describe('parseCredential', () => {
   it('accepts a bearer profile with a token and no config', () => {
-    expect(parseCredential(credentialType('bearer'), undefined, { token: 't0k' })).toEqual({ authType: 'bearer', config: {} });
+    expect(parseCredential(credentialType('bearer'), undefined, { token: 't0k' }, LOCAL)).toEqual({ authType: 'bearer', config: {} });
   });
 
   it.each([
@@ -62,21 +64,35 @@ describe('parseCredential', () => {
     ['oauth2_client_credentials', { token_url: 'https://x.example/t', client_auth: 'jwt' }, { client_id: 'c', client_secret: 's' }, 'auth_config.client_auth'],
     ['bearer', { api_key_method: 'header' }, { token: 't' }, 'auth_config'],
   ] as const)('refuses %s with config %j and data %j: %s', (type, config, data, expected) => {
-    expect(message(() => parseCredential(credentialType(type), config, data as Record<string, string>))).toContain(expected);
+    expect(message(() => parseCredential(credentialType(type), config, data as Record<string, string>, LOCAL))).toContain(expected);
   });
 
   it('defaults the OAuth2 client authentication to basic and keeps scope', () => {
-    const parsed = parseCredential(credentialType('oauth2_client_credentials'), { token_url: 'https://auth.example.com/token', scope: 'read write' }, { client_id: 'c', client_secret: 's' });
+    const parsed = parseCredential(credentialType('oauth2_client_credentials'), { token_url: 'https://auth.example.com/token', scope: 'read write' }, { client_id: 'c', client_secret: 's' }, DEPLOYED);
     expect(parsed.config).toEqual({ token_url: 'https://auth.example.com/token', scope: 'read write', client_auth: 'basic' });
   });
 
   it('accepts several api_key pairs', () => {
-    const parsed = parseCredential(credentialType('api_key'), { api_key_method: 'header' }, { 'X-Api-Key': 'a', 'X-Api-Secret': 'b' });
+    const parsed = parseCredential(credentialType('api_key'), { api_key_method: 'header' }, { 'X-Api-Key': 'a', 'X-Api-Secret': 'b' }, LOCAL);
     expect(parsed).toEqual({ authType: 'api_key', config: { api_key_method: 'header' } });
   });
 
+  it('refuses an http token_url when deployed, naming the field and asking for https', () => {
+    const config = { token_url: 'http://auth.example.com/token' };
+
+    const refused = message(() => parseCredential(credentialType('oauth2_client_credentials'), config, { client_id: 'c', client_secret: 's' }, DEPLOYED));
+
+    expect(refused).toContain('auth_config.token_url must use https');
+  });
+
+  it('accepts an http token_url in local mode (loopback token servers)', () => {
+    const parsed = parseCredential(credentialType('oauth2_client_credentials'), { token_url: 'http://127.0.0.1:8080/token' }, { client_id: 'c', client_secret: 's' }, LOCAL);
+
+    expect(parsed.config).toMatchObject({ token_url: 'http://127.0.0.1:8080/token' });
+  });
+
   it('says which auth_type the message is about', () => {
-    expect(message(() => parseCredential(credentialType('bearer'), {}, {}))).toContain('auth_data for auth_type bearer');
+    expect(message(() => parseCredential(credentialType('bearer'), {}, {}, LOCAL))).toContain('auth_data for auth_type bearer');
   });
 });
 

@@ -178,7 +178,7 @@ describe('parseInput: unknown fields', () => {
   it('refuses an unknown auth_config field of a typed profile with its nearest known one', () => {
     let err: UnknownFieldError | undefined;
     try {
-      parseCredential(authTypeModule('api_key'), { api_key_methd: 'header' }, { 'X-Api-Key': 'k' });
+      parseCredential(authTypeModule('api_key'), { api_key_methd: 'header' }, { 'X-Api-Key': 'k' }, { httpsOnly: false });
     } catch (e) {
       err = e as UnknownFieldError;
     }
