@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Db, createDb } from '#shared/clients';
 import { dynamoStore } from '#shared/store/dynamodb';
+import { itemSigner } from '#shared/store/signer';
 import { type Config, loadConfig, silenceSdkNodeVersionWarning } from '#shared/config';
 import { KEY_RING_FILE, loadOrCreateLocalKeyRing } from '#infra/local/key-ring-file';
 import { type ServerKeyRing, rotateServerKeyRingJson } from '#shared/crypto/server-key';
@@ -85,7 +86,9 @@ function createApiKey(tenant: string, options: { name?: string; role: 'admin' | 
   // API key items carry a MAC under the server key (covering the role), so minting needs the ring;
   // the key's creation is audited like one made over POST /v1/api-keys, by the key id "admin-cli".
   return withStore(async (db, config) => {
-    const deps = { store: dynamoStore(db), config, now: () => new Date(), serverKeys: await serverKeyRing(config), log: createLogger() };
+    const serverKeys = await serverKeyRing(config);
+    const log = createLogger();
+    const deps = { store: dynamoStore(db, itemSigner(serverKeys, log)), config, now: () => new Date(), serverKeys, log };
     const caller = { tenant, apiKeyId: 'admin-cli', role: 'admin' as const };
     const created = await createAuditedApiKey(deps, caller, { name: options.name ?? options.label ?? 'unnamed key', role: options.role, label: options.label });
     return created.api_key;
@@ -96,7 +99,7 @@ function createApiKey(tenant: string, options: { name?: string; role: 'admin' | 
 function verifyAudit(tenant: string | undefined): Promise<AuditVerification> {
   return withStore(async (db, config) => {
     const serverKeys = await serverKeyRing(config);
-    return verifyAuditLog({ store: dynamoStore(db), serverKeys, now: () => new Date() }, tenant);
+    return verifyAuditLog({ store: dynamoStore(db, itemSigner(serverKeys, createLogger())), serverKeys, now: () => new Date() }, tenant);
   });
 }
 

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Deps } from '../deps.ts';
 import { openWithServerKey, sealWithServerKey } from '../crypto/server-seal.ts';
-import { ConflictError, IntegrityError, agentNotFound } from '../errors.ts';
-import { signAgent, verifiedAgent } from '../integrity.ts';
+import { ConflictError, agentNotFound } from '../errors.ts';
 import { assertRunnerUrlAllowed } from '../outbound/runner-policy.ts';
 import type { Agent, CreateAgentBody, UpdateAgentBody } from '../schemas/agents.ts';
 import type { AgentItem } from '../schemas/items.ts';
@@ -34,9 +33,9 @@ export function openSigningSecret(deps: Deps, item: AgentItem): string {
   return openWithServerKey(deps.serverKeys, SIGNING_PURPOSE, [item.tenant, item.agent_id], item.signing_secret).toString();
 }
 
-/** The stored agent with a valid MAC, 404 agent_not_found, or 500 if it fails its integrity check. */
+/** The stored agent, 404 agent_not_found, or 500 if it fails its integrity check (the signed store). */
 export async function requireAgent(deps: Deps, tenant: string, agentId: string): Promise<AgentItem> {
-  const item = verifiedAgent(deps, tenant, agentId, await deps.store.agents.get(tenant, agentId));
+  const item = await deps.store.agents.get(tenant, agentId);
   if (!item) throw agentNotFound(agentId);
   return item;
 }
@@ -61,7 +60,7 @@ export async function createAgent(deps: Deps, tenant: string, body: CreateAgentB
     created_at: now,
     updated_at: now,
   };
-  if (!(await deps.store.agents.create(signAgent(deps.serverKeys, item)))) {
+  if (!(await deps.store.agents.create(item))) {
     throw new ConflictError(`An agent with agent_id "${agentId}" already exists; update it with PUT /v1/agents/${agentId}`, 'agent_exists');
   }
   return { ...toAgent(item), runner_signing_secret: secret };
@@ -73,16 +72,9 @@ export async function getAgent(deps: Deps, tenant: string, agentId: string): Pro
 
 export async function listAgents(deps: Deps, tenant: string, limit: number, cursor?: string) {
   const page = await deps.store.agents.list(tenant, limit, cursor);
-  // An agent that fails its integrity check is left out of the list (and logged); reading it by
-  // id answers the integrity error with the way to fix it.
-  const agents = page.items.flatMap((item) => {
-    try {
-      return [toAgent(verifiedAgent(deps, tenant, item.agent_id, item) as AgentItem)];
-    } catch (err) {
-      if (err instanceof IntegrityError) return [];
-      throw err;
-    }
-  });
+  // An agent that fails its integrity check is left out of the list (and logged) by the store;
+  // reading it by id answers the integrity error with the way to fix it.
+  const agents = page.items.map(toAgent);
   return { agents, next_cursor: page.next };
 }
 
@@ -90,7 +82,7 @@ export async function listAgents(deps: Deps, tenant: string, limit: number, curs
 export async function updateAgent(deps: Deps, tenant: string, agentId: string, body: UpdateAgentBody): Promise<Agent> {
   await assertRunnerUrlAllowed(deps.config, body.runner.url);
   const current = await requireAgent(deps, tenant, agentId);
-  const { mac: _m, mac_key_id: _k, ...currentFields } = current;
+  const currentFields = current;
   const next: AgentItem = {
     ...currentFields,
     name: body.name,
@@ -102,7 +94,7 @@ export async function updateAgent(deps: Deps, tenant: string, agentId: string, b
     updated_at: deps.now().toISOString(),
   };
   const { pk: _pk, sk: _sk, entity: _e, ...record } = next;
-  if (!(await deps.store.agents.replace(signAgent(deps.serverKeys, record), current.version))) {
+  if (!(await deps.store.agents.replace(record, current.version))) {
     throw new ConflictError(`Agent "${agentId}" was changed or deleted by another request; read it again and retry`);
   }
   return toAgent(next);
@@ -112,9 +104,9 @@ export async function updateAgent(deps: Deps, tenant: string, agentId: string, b
 export async function rotateSigningSecret(deps: Deps, tenant: string, agentId: string) {
   const current = await requireAgent(deps, tenant, agentId);
   const { secret, sealed } = newSigningSecret(deps, tenant, agentId);
-  const { pk: _pk, sk: _sk, entity: _e, mac: _m, mac_key_id: _k, ...record } = current;
+  const { pk: _pk, sk: _sk, entity: _e, ...record } = current;
   const ok = await deps.store.agents.replace(
-    signAgent(deps.serverKeys, { ...record, signing_secret: sealed, version: current.version + 1, updated_at: deps.now().toISOString() }),
+    { ...record, signing_secret: sealed, version: current.version + 1, updated_at: deps.now().toISOString() },
     current.version,
   );
   if (!ok) throw new ConflictError(`Agent "${agentId}" was changed or deleted by another request; retry`);

@@ -1,4 +1,3 @@
-import { verifiedAgent } from '../integrity.ts';
 import { auditedChange, queryAudit } from '../audit/log.ts';
 import { type AuditRecord, USE_ACTIONS } from '../audit/record.ts';
 import { assertCanRead, assertCanWrite } from '../credentials/access.ts';
@@ -55,7 +54,7 @@ export const profileNameNotFound = (agentId: string, name: string) =>
 /** The agent and the named profile in one read; 404 for either missing (no permission checked). */
 export async function requireNamedProfile(deps: Deps, tenant: string, agentId: string, name: string): Promise<ProfileItem> {
   const ctx = await deps.store.profileContext.load(tenant, agentId, slotFor(tenant, agentId, name).toString('hex'));
-  const agent = verifiedAgent(deps, tenant, agentId, ctx.agent);
+  const agent = ctx.agent;
   if (!agent) throw agentNotFound(agentId);
   if (!ctx.profile || ctx.profile.agent_incarnation !== agent.incarnation) throw profileNameNotFound(agentId, name);
   return ctx.profile;
@@ -72,7 +71,7 @@ export async function rotateProfile(deps: Deps, caller: Caller, agentId: string,
   const expiresAt = expiryFrom(deps.now(), body.expires_in_hours);
   const slotHex = slotFor(caller.tenant, agentId, name).toString('hex');
   const ctx = await deps.store.profileContext.load(caller.tenant, agentId, slotHex);
-  const agent = verifiedAgent(deps, caller.tenant, agentId, ctx.agent);
+  const agent = ctx.agent;
   if (!agent) throw agentNotFound(agentId);
   // A token of another profile of this agent verifies against nothing here: same 404, same work.
   const found = token.slot.toString('hex') === slotHex ? ctx.profile : undefined;

@@ -24,7 +24,6 @@ import { type OutboundPolicy, OutboundPolicyFields } from '../credentials/outbou
 import { type AuthTypeName, authTypeModule, parseCredential } from '../credentials/types/index.ts';
 import type { AgentItem, ProfileItem } from '../schemas/items.ts';
 import type { CreateProfileBody, ProfileMetadata, UpsertProfileBody, UpsertType } from '../schemas/profiles.ts';
-import { verifiedAgent } from '../integrity.ts';
 import { requireAgent } from './agents.ts';
 import type { ProfileRecord } from '../store/types.ts';
 
@@ -249,7 +248,7 @@ export async function upsertProfileRecord(
   const slotHex = slot.toString('hex');
   // The agent, the profile and its saved session in one round trip (a replace removes the session).
   const ctx = await deps.store.profileContext.load(tenant, body.agent_id, slotHex, { withSession: body.auth_token === undefined });
-  const agent = verifiedAgent(deps, tenant, body.agent_id, ctx.agent);
+  const agent = ctx.agent;
   if (!agent) throw agentNotFound(body.agent_id);
   // An update's keys are checked after the token: which keys are valid depends on the type of
   // the profile, known only from a verified read.

@@ -11,7 +11,7 @@ import { oauthTokenRepository } from '#shared/repositories/oauth-tokens';
 import { createAgent } from '#shared/services/agents';
 import { createProfileRecord, getProfileMetadata, upsertProfileRecord } from '#shared/services/profiles';
 import { testCaller } from '#test/support/credentials';
-import { useTestStore } from '#test/support/dynamo';
+import { useTestStore, signerOf } from '#test/support/dynamo';
 import { type MockTokenServer, startTokenServer } from '#test/support/token-server';
 
 const TENANT = 'acme';
@@ -51,7 +51,7 @@ async function tokenVia(deps: Deps, agentId: string, token: string): Promise<str
 /** A second "process": its own DynamoDB client on the same table, the same server key ring. */
 const secondProcess = (): Deps & { db: Db } => {
   const db = createDb({ dynamoEndpoint: t.store.endpoint, region: 'local', tableName: t.store.db.tableName });
-  return { ...t.deps, db, store: dynamoStore(db) };
+  return { ...t.deps, db, store: dynamoStore(db, signerOf(t.deps)) };
 };
 
 const withClock = (deps: Deps, at: () => number): Deps => ({ ...deps, now: () => new Date(at()) });
@@ -121,7 +121,7 @@ describe('accessTokenFor', () => {
     const { agentId, token } = await oauthProfile();
     await tokenVia(t.deps, agentId, token);
     const ref = { tenant: TENANT, agentId, slotHex: slotFor(TENANT, agentId, 'svc').toString('hex') };
-    const item = await oauthTokenRepository(t.store.db).get(ref);
+    const item = await oauthTokenRepository(t.store.db, signerOf(t.deps)).get(ref);
     expect(Buffer.from(JSON.stringify(item)).includes('tok-1')).toBe(false);
     expect(Buffer.from(item?.blob ?? []).includes(Buffer.from('tok-1'))).toBe(false);
 
@@ -176,7 +176,7 @@ describe('accessTokenFor', () => {
     const ref = { tenant: TENANT, agentId, slotHex: slotFor(TENANT, agentId, 'svc').toString('hex') };
     let now = Date.now();
     // A process took the lease and died before writing anything.
-    expect(await oauthTokenRepository(t.store.db).takeLease(ref, undefined, 'dead-process', now, now + 60_000)).toBe(true);
+    expect(await oauthTokenRepository(t.store.db, signerOf(t.deps)).takeLease(ref, undefined, 'dead-process', now, now + 60_000)).toBe(true);
     const clocked = withClock(t.deps, () => now);
 
     const waiting = tokenVia(clocked, agentId, token);

@@ -15,11 +15,11 @@ import { formatToken, parseToken } from '#shared/crypto/token';
 import { ProfileNotFoundError } from '#shared/errors';
 import type { ProfileItem } from '#shared/schemas/items';
 import { profileRepository } from '#shared/repositories/profiles';
-import { memoryStore } from '#shared/store/memory';
+import { memoryStore } from '#test/support/memory-store';
 import { createAgent } from '#shared/services/agents';
 import { createProfile } from '#shared/services/profiles';
 import { openProfile } from '#test/support/credentials';
-import { type TestDb, type TestDeps, makeTestDeps, startTestDb } from '#test/support/dynamo';
+import { type TestDb, type TestDeps, makeTestDeps, startTestDb, signerOf } from '#test/support/dynamo';
 import { LONG, scanAll } from './helpers.ts';
 
 const TENANT = 'acme';
@@ -50,7 +50,7 @@ beforeAll(async () => {
   await createProfile(deps, TENANT, { name: 'timed', agent_id: OTHER_AGENT, auth_data: { password: 'pw-other' } });
   for (const agentId of [AGENT, OTHER_AGENT]) {
     const slotHex = slotFor(TENANT, agentId, 'timed').toString('hex');
-    fakeTable.set(`${TENANT}|${agentId}|${slotHex}`, (await profileRepository(store.db).get(TENANT, agentId, slotHex)) as ProfileItem);
+    fakeTable.set(`${TENANT}|${agentId}|${slotHex}`, (await profileRepository(store.db, signerOf(deps)).get(TENANT, agentId, slotHex)) as ProfileItem);
   }
   const mem = memoryStore();
   mem.seed(await scanAll(store.db));

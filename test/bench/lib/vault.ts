@@ -8,7 +8,7 @@ import { loadConfig } from '#shared/config';
 import { type Deps, resetDeps, setDeps } from '#shared/context';
 import { type LocalDeps, createLocalDeps } from '#infra/local/deps';
 import { silentLogger } from '#shared/log';
-import { type MemoryStore, memoryStore } from '#shared/store/memory';
+import { type MemoryStore, memoryStore } from '#test/support/memory-store';
 import { ensureTable } from '#infra/local/table';
 import { ensureApiKey } from '#shared/services/api-keys';
 import { apiEvent, invokeOk, type Prepared } from './events.ts';

@@ -11,7 +11,7 @@ import { authenticatePrincipal, createApiKey, listApiKeys, revokeApiKey } from '
 import { deleteProfileChecked, patchProfile, rotateProfile } from '#shared/services/lifecycle';
 import { createProfile, upsertProfile } from '#shared/services/profiles';
 import { shareProfile, unshareProfile } from '#shared/services/sharing';
-import { memoryStore } from '#shared/store/memory';
+import { memoryStore } from '#test/support/memory-store';
 import type { Store } from '#shared/store/types';
 import { testCaller } from '#test/support/credentials';
 import { captureLogger } from '#test/support/dynamo';

@@ -1,4 +1,5 @@
 import 'aws-sdk-client-mock-vitest/extend';
+import { testSigner } from '#test/support/dynamo';
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
@@ -51,7 +52,7 @@ beforeEach(() => {
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
   deps = {
     config: loadConfig({ VAULT_MODE: 'aws', VAULT_TABLE_NAME: 'vault', AWS_REGION: 'eu-west-1', VAULT_RUN_PAYLOAD_KEY_ID: KEY_ARN }),
-    store: dynamoStore({ doc, tableName: 'vault' } as unknown as Db),
+    store: dynamoStore({ doc, tableName: 'vault' } as unknown as Db, testSigner()),
     serverKeys: {} as ServerKeyRing,
     dispatcher: { dispatch: vi.fn() },
     log: createLogger((line) => logLines.push(line)),

@@ -15,7 +15,7 @@ import type { OAuthTokenItem } from '#shared/schemas/items';
 import { createAgent } from '#shared/services/agents';
 import { createProfileRecord } from '#shared/services/profiles';
 import { proxyRequest, testProfile } from '#shared/services/proxy';
-import { type MemoryStore, memoryStore } from '#shared/store/memory';
+import { type MemoryStore, memoryStore } from '#test/support/memory-store';
 import { testCaller } from '#test/support/credentials';
 import { captureLogger, makeTestDeps, type TestDeps } from '#test/support/dynamo';
 import { type MockTokenServer, startTokenServer } from '#test/support/token-server';
