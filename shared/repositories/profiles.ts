@@ -29,6 +29,19 @@ function readValues(read: ProfileItem): Record<string, unknown> {
   return { ':g': read.generation, ':rv': read.record_version, ':sv': read.settings_version, ':ca': read.created_at };
 }
 
+/** The value placeholder of each attribute a rewrite sets. */
+const REWRITE_VALUE_NAMES: Record<(typeof REWRITE_SET)[number], string> = {
+  fields: ':fields',
+  verifier: ':verifier',
+  commitment: ':commitment',
+  server_key_id: ':kid',
+  record_version: ':next',
+  updated_at: ':updated',
+  should_save_session: ':save',
+  runner_origin: ':origin',
+  runner_approval: ':approval',
+};
+
 /** The key of the profile read, checked against the one named. */
 function sameProfile(read: ProfileItem, tenant: string, agentId: string, slotHex: string) {
   if (read.tenant !== tenant || read.agent_id !== agentId || read.slot !== slotHex) throw new Error('a profile write names another profile than the one read');
@@ -144,9 +157,10 @@ export function profileRepository(db: Db, signer: ItemSigner): ProfileStore {
       const set: string[] = [...MAC_SET];
       const remove: string[] = [];
       for (const attr of REWRITE_SET) {
+        const value = REWRITE_VALUE_NAMES[attr];
         names[`#${attr}`] = attr;
-        values[`:${attr}`] = r[attr];
-        set.push(`#${attr} = :${attr}`);
+        values[value] = r[attr];
+        set.push(`#${attr} = ${value}`);
       }
       // A new expiry (update with expires_in_hours) is set; without one the token keeps its own.
       if (r.token_expires_at !== undefined) {

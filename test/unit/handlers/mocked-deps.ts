@@ -39,8 +39,8 @@ export const AGENT_ID = 'crm-bot';
  * and API-key items can carry valid MACs even when a test builds them before the vault exists.
  */
 const ring = parseServerKeyRing(generateServerKeyRingJson());
-/** Signs staged items as the vault's signed store does (shared/store/signer.ts). */
-const signer = itemSigner(ring, silentLogger);
+/** Signs staged items as the vault's signed store does (shared/store/signer.ts): a staged item edited by a test is sealed again with it. */
+export const signer = itemSigner(ring, silentLogger);
 
 export interface MockedVault {
   readonly deps: TestDeps;
