@@ -268,7 +268,7 @@ describe('POST /api/upsert_agent_auth_profile (by name)', () => {
 
   it('re-reads and retries a replace that lost a race, then succeeds', async () => {
     const { item } = await storedProfile('main', { password: 'pw-1' });
-    const racedItem = signer.seal('profile', { ...(item as ItemKey), generation: 2, record_version: 2 });
+    const racedItem = signer.seal('profile', { ...(item as unknown as ItemKey), generation: 2, record_version: 2 });
     v.ddb
       .on(GetCommand, { Key: profileKey('main') })
       .resolvesOnce({ Item: item })
