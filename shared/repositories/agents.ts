@@ -16,6 +16,12 @@ export function agentRepository(db: Db, signer: ItemSigner): AgentStore {
       return Item ? signer.open<AgentItem>('agent', Item) : undefined;
     },
 
+    /** Whether the item exists (its key only: nothing it says is read, so it needs no integrity check). */
+    async exists(tenant: string, agentId: string): Promise<boolean> {
+      const { Item } = await db.doc.send(new GetCommand({ TableName, Key: keys.agent(tenant, agentId), ConsistentRead: true, ProjectionExpression: 'pk' }));
+      return Item !== undefined;
+    },
+
     /** Creates the agent; false if the id is taken. */
     async create(item: NewAgentItem): Promise<boolean> {
       return conditional(() =>

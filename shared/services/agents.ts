@@ -122,7 +122,7 @@ export async function deleteAgent(deps: Deps, tenant: string, agentId: string, f
   const profiles = deps.store.profiles;
   // No integrity check here: deleting uses nothing the item says, and it is how an agent that
   // fails the check is cleared away.
-  if (!(await deps.store.agents.get(tenant, agentId))) throw agentNotFound(agentId);
+  if (!(await deps.store.agents.exists(tenant, agentId))) throw agentNotFound(agentId);
   if (!force && (await profiles.hasAny(tenant, agentId))) {
     throw new ConflictError(
       `Agent "${agentId}" still has auth profiles; delete them first or pass ?force=true to delete them with the agent`,

@@ -156,6 +156,11 @@ export interface ProfileContextOptions {
 
 export interface AgentStore {
   get(tenant: string, agentId: string): Promise<AgentItem | undefined>;
+  /**
+   * Whether the agent's item exists, verified or not: nothing it says is read, so an agent that
+   * fails its integrity check can still be deleted (how it is cleared away).
+   */
+  exists(tenant: string, agentId: string): Promise<boolean>;
   /** Creates the agent; false if the id is taken. */
   create(item: NewAgentItem): Promise<boolean>;
   /** Overwrites the agent if its stored version is still `expectedVersion`. */

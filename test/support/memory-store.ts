@@ -273,6 +273,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
     agents: {
       get: (tenant, agentId) => send('GetCommand', () => out<AgentItem>('agent', read(keys.agent(tenant, agentId)))),
+      exists: (tenant, agentId) => send('GetCommand', () => read(keys.agent(tenant, agentId)) !== undefined),
       create: (item) =>
         send('PutCommand', () => putNew(sealed('agent', { ...keys.agent(item.tenant, item.agent_id), entity: 'agent', ...item }))),
       replace: (item, expectedVersion) =>
