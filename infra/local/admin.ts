@@ -3,7 +3,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Db, createDb } from '#shared/clients';
-import { dynamoStore } from '#shared/store/dynamodb';
+import { dynamoStore, type SignItemsOutcome, signUnsignedItems } from '#shared/store/dynamodb';
 import { itemSigner } from '#shared/store/signer';
 import { type Config, loadConfig, silenceSdkNodeVersionWarning } from '#shared/config';
 import { KEY_RING_FILE, loadOrCreateLocalKeyRing } from '#infra/local/key-ring-file';
@@ -37,6 +37,13 @@ const USAGE = `agent-vault admin
       extended or deleted (EDITED / MOVED / DELETED lines); exits 1 if one was. Records past
       their retention are not missed. An operator tool: it scans the table's audit items. Same
       store options as create-api-key; on AWS also VAULT_SERVER_KEY_SECRET_ID=<secret>.
+
+  npm run admin -- sign-items
+      Signs the items of the local data folder written before this vault version signed every
+      item (shared/store/signer.ts), under the server key ring: run it once after upgrading, with
+      the server stopped or running. You attest that the table was not tampered with: an
+      unsigned item is signed as it is. Items whose MAC fails are never signed; they are listed,
+      and the command exits 1.
 
   npm run admin -- rotate-server-key
       Local mode: adds a new key to <data dir>/${KEY_RING_FILE} and makes it current. Existing
@@ -111,6 +118,14 @@ async function serverKeyRing(config: Config): Promise<ServerKeyRing> {
   return loadServerKeyRingFromSecretsManager(config.serverKeySecretId);
 }
 
+/** Signs the unsigned items of the local data folder (the operator attests they are untampered). */
+function signItems(): Promise<SignItemsOutcome> {
+  return withStore(async (db, config) => {
+    if (config.mode !== 'local') throw new Error('sign-items signs a local data folder (VAULT_MODE=local)');
+    return signUnsignedItems(db, itemSigner(await serverKeyRing(config), createLogger()));
+  });
+}
+
 async function rotateLocalServerKey(): Promise<string> {
   const config = loadConfig();
   if (config.mode !== 'local') throw new Error('rotate-server-key rotates the local key file; on AWS edit the Secrets Manager secret (see README)');
@@ -169,6 +184,13 @@ async function main(argv: string[]): Promise<void> {
       for (const p of problems) process.stdout.write(`${p.kind.toUpperCase()} ${p.pk} ${p.sk}: ${p.problem}\n`);
       process.stdout.write(`${checked} audit item(s) checked, ${problems.length} problem(s)\n`);
       if (problems.length > 0) process.exitCode = 1;
+      return;
+    }
+    case 'sign-items': {
+      const { signed, resigned, intact, refused } = await signItems();
+      for (const r of refused) process.stdout.write(`REFUSED ${r.kind} ${r.pk} ${r.sk}: fails its integrity check; not signed (delete it, or restore it from a backup)\n`);
+      process.stdout.write(`${signed} item(s) signed, ${resigned} re-signed from an older MAC, ${intact} already signed, ${refused.length} refused\n`);
+      if (refused.length > 0) process.exitCode = 1;
       return;
     }
     case 'rotate-server-key': {

@@ -10,6 +10,7 @@ import { rateLimitRepository } from '../repositories/rate-limits.ts';
 import { runJobRepository } from '../repositories/run-jobs.ts';
 import { runRepository } from '../repositories/runs.ts';
 import { sessionRepository } from '../repositories/sessions.ts';
+export { type SignItemsOutcome, signUnsignedItems } from '../repositories/sign-items.ts';
 import type { ItemSigner } from './signer.ts';
 import type { Store } from './types.ts';
 

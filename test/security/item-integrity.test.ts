@@ -15,6 +15,9 @@ import { IntegrityError } from '#shared/errors';
 import { type MockTokenServer, startTokenServer } from '#test/support/token-server';
 import { type EchoUpstream, startEchoUpstream } from '#test/support/upstream';
 import { setRawAttribute } from '#test/support/raw-table';
+import { signUnsignedItems } from '#shared/store/dynamodb';
+import { signerOf } from '#test/support/dynamo';
+import { legacyAgentItem, legacyApiKeyItem } from '#test/support/legacy-mac';
 import { keys } from '#shared/keys';
 import { hashApiKey, mintApiKey } from '#shared/services/api-keys';
 import { type ReceivedCall, startTestRunner } from '#test/support/runner';
@@ -625,5 +628,65 @@ describe('run and grant item integrity', () => {
       await expect(vault.deps.store.grants.get(idHex)).rejects.toBeInstanceOf(IntegrityError);
       expect(logLines().find((l) => l.msg === 'item integrity check failed')).toMatchObject({ level: 'error', kind: 'grant', grant_id_prefix: idHex.slice(0, 8) });
     }
+  });
+});
+
+describe('items written before the signed store (admin sign-items)', () => {
+  it('refuses them with a message naming the command, until the operator signs them; a tampered MAC is never signed', async () => {
+    // Arrange: an agent and a profile as an older vault wrote them (no MAC), and a run with a wrong MAC.
+    const agentId = await newAgent();
+    const token = await newProfile(agentId);
+    const profileKey = keys.profile(TENANT, agentId, slotFor(TENANT, agentId, 'main').toString('hex'));
+    for (const k of [keys.agent(TENANT, agentId), profileKey]) {
+      for (const attr of ['mac', 'mac_key_id', 'mac_format']) await setRawAttribute(vault.deps.db, k, attr, undefined);
+    }
+    const ran = await runSync(agentId, token);
+    expect(ran.status, ran.text).toBe(500);
+    expect(ran.json.error.code).toBe('integrity_check_failed');
+    expect(ran.json.error.message).toContain('npm run admin -- sign-items');
+    const other = await newAgent();
+    const otherToken = await newProfile(other);
+    const done = await runSync(other, otherToken);
+    await setRawAttribute(vault.deps.db, keys.run(done.json.session_id), 'tenant', 'globex');
+
+    // Act
+    const outcome = await signUnsignedItems(vault.deps.db, signerOf(vault.deps));
+
+    // Assert
+    expect(outcome.signed).toBeGreaterThanOrEqual(2);
+    expect(outcome.refused).toContainEqual({ ...keys.run(done.json.session_id), kind: 'run' });
+    const again = await runSync(agentId, token);
+    expect(again.status, again.text).toBe(200);
+    expect((await vault.call('GET', `/v1/runs/${done.json.session_id}`)).status).toBe(500);
+    // Signing twice changes nothing.
+    const second = await signUnsignedItems(vault.deps.db, signerOf(vault.deps));
+    expect(second.signed).toBe(0);
+  });
+
+  it('keeps verifying the MACs agents and API keys carried before (v1), and re-signs them on request', async () => {
+    const hash = hashApiKey(`avk_${randomBytes(32).toString('base64url')}`);
+    const agent = legacyAgentItem(vault.deps.serverKeys, {
+      tenant: TENANT,
+      agent_id: `legacy-${randomBytes(4).toString('hex')}`,
+      name: 'legacy',
+      input_args: [],
+      runner: { type: 'webhook', url: legit.url },
+      signing_secret: new Uint8Array(60),
+      incarnation: 'abcdabcdabcdabcd',
+      version: 1,
+      created_at: '2026-01-01T00:00:00.000Z',
+      updated_at: '2026-01-01T00:00:00.000Z',
+    });
+    const { send, TableName } = table();
+    await send(new PutCommand({ TableName, Item: agent }));
+    await send(new PutCommand({ TableName, Item: legacyApiKeyItem(vault.deps.serverKeys, hash, { tenant: TENANT, created_at: '2026-01-01T00:00:00.000Z', role: 'member', key_id: hash.slice(0, 16), name: 'old' }) }));
+
+    expect((await vault.call('GET', `/v1/agents/${agent.agent_id}`)).status).toBe(200);
+    expect(await vault.deps.store.apiKeys.get(hash)).toMatchObject({ tenant: TENANT, role: 'member' });
+    const outcome = await signUnsignedItems(vault.deps.db, signerOf(vault.deps));
+    expect(outcome.resigned).toBeGreaterThanOrEqual(2);
+    expect((await send(new GetCommand({ TableName, Key: keys.agent(TENANT, agent.agent_id) }))).Item?.mac_format).toBe(2);
+    expect((await vault.call('GET', `/v1/agents/${agent.agent_id}`)).status).toBe(200);
+    expect(await vault.deps.store.apiKeys.get(hash)).toMatchObject({ tenant: TENANT, role: 'member' });
   });
 });
