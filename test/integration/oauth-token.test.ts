@@ -125,17 +125,14 @@ describe('accessTokenFor', () => {
     expect(Buffer.from(JSON.stringify(item)).includes('tok-1')).toBe(false);
     expect(Buffer.from(item?.blob ?? []).includes(Buffer.from('tok-1'))).toBe(false);
 
-    // Move the expiry one millisecond: the blob no longer opens, so the next use fetches anew.
-    const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
+    // Move the expiry one millisecond, re-signed (as the server key's holder could; a table writer
+    // without it is refused by the signed store): the blob no longer opens, so the next use fetches anew.
+    const { GetCommand, PutCommand } = await import('@aws-sdk/lib-dynamodb');
     const { keys } = await import('#shared/keys');
-    await t.store.db.doc.send(
-      new UpdateCommand({
-        TableName: t.store.db.tableName,
-        Key: keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex),
-        UpdateExpression: 'SET token_expires_at = token_expires_at + :one',
-        ExpressionAttributeValues: { ':one': 1 },
-      }),
-    );
+    const Key = keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex);
+    const { Item } = await t.store.db.doc.send(new GetCommand({ TableName: t.store.db.tableName, Key }));
+    const moved = signerOf(t.deps).seal('oauth-token', { ...(Item as typeof Key), token_expires_at: (Item?.token_expires_at as number) + 1 });
+    await t.store.db.doc.send(new PutCommand({ TableName: t.store.db.tableName, Item: moved }));
     expect(await tokenVia(t.deps, agentId, token)).toBe('tok-2');
     expect(server.seen).toHaveLength(2);
   });
