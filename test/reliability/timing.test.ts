@@ -33,7 +33,7 @@ const CASES: readonly Case[] = ['unknown id', 'wrong secret', 'wrong agent'];
 
 let store: TestDb;
 let deps: TestDeps;
-/** The same dependencies over an in-memory copy of the table (shared/store/memory.ts). */
+/** The same dependencies over an in-memory copy of the table (test/support/memory-store.ts). */
 let memDeps: TestDeps;
 let token: string;
 /** The deterministic stand-in for the repository read: items by tenant, agent and slot. */
@@ -52,7 +52,8 @@ beforeAll(async () => {
     const slotHex = slotFor(TENANT, agentId, 'timed').toString('hex');
     fakeTable.set(`${TENANT}|${agentId}|${slotHex}`, (await profileRepository(store.db, signerOf(deps)).get(TENANT, agentId, slotHex)) as ProfileItem);
   }
-  const mem = memoryStore();
+  // Seeded from the table the vault signed: the in-memory store verifies with the same ring.
+  const mem = memoryStore({ serverKeys: deps.serverKeys });
   mem.seed(await scanAll(store.db));
   memDeps = { ...deps, store: mem };
 });

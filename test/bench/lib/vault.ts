@@ -48,7 +48,7 @@ export interface InProcessVault {
 
 /**
  * The vault's real handlers and services, in this process, with the process-wide deps installed
- * via setDeps: over the in-memory store (`memory`, shared/store/memory.ts: the vault's own cost,
+ * via setDeps: over the in-memory store (`memory`, test/support/memory-store.ts: the vault's own cost,
  * and the DynamoDB round trips each request stands for) or over in-memory dynalite on loopback
  * (`dynalite`).
  */
