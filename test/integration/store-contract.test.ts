@@ -509,6 +509,85 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
     });
   });
 
+  describe('signed store (shared/store/signer.ts)', () => {
+    it('refuses an item whose covered attribute was edited, in a read and in the profile context; accepts edited counters', async () => {
+      const store = make();
+      const [t, a, s] = [id(), id(), slot()];
+      await store.agents.create(agent(t, a));
+      await store.profiles.create({ ...profile(t, a, s), auth_type: 'oauth2_client_credentials', auth_config: { token_url: 'https://auth.example/token' } });
+      await store.profiles.recordUse(t, a, s, 1, use());
+      const k = keys.profile(t, a, s);
+      for (const [attr, value] of [
+        ['use_count', 42],
+        ['uses_20260101_proxy', 7],
+        ['last_used_at', 'edited'],
+        ['in_flight_until', 'edited'],
+        ['last_test_ok', false],
+        ['last_error', 'edited'],
+      ] as const) {
+        await tamper(store, k, attr, value);
+      }
+      expect(await store.profiles.get(t, a, s)).toMatchObject({ use_count: 42 });
+      await tamper(store, k, 'auth_config', { token_url: 'https://adversary.example/token' });
+      await expect(store.profiles.get(t, a, s)).rejects.toBeInstanceOf(IntegrityError);
+      await expect(store.profileContext.load(t, a, s)).rejects.toBeInstanceOf(IntegrityError);
+      // A listing leaves it out.
+      const s2 = slot();
+      await store.profiles.create(profile(t, a, s2));
+      expect((await store.profiles.list(t, a, 10)).items.map((p) => p.slot)).toEqual([s2]);
+    });
+
+    it('refuses an item moved under another key, an unsigned item, and a run, grant, session or token cache edited', async () => {
+      const store = make();
+      const [t, a, s] = [id(), id(), slot()];
+      await store.agents.create(agent(t, a));
+      await tamper(store, keys.agent(t, a), 'mac_format', undefined);
+      await expect(store.agents.get(t, a)).rejects.toBeInstanceOf(IntegrityError);
+      await store.agents.create(agent(t, 'b'));
+      await tamper(store, keys.agent(t, 'b'), 'mac', undefined);
+      await expect(store.agents.get(t, 'b')).rejects.toThrow(/sign-items/);
+      expect((await store.agents.list(t, 10)).items).toEqual([]);
+      expect(await store.agents.exists(t, 'b')).toBe(true);
+
+      const sid = randomUUID();
+      await store.runs.create({ tenant: t, agent_id: a, session_id: sid, status: 'queued', started_by: 'k1', created_at: NOW, expires_at: 2_000 });
+      await tamper(store, keys.run(sid), 'started_by', 'k2');
+      await expect(store.runs.get(sid, 1_000)).rejects.toBeInstanceOf(IntegrityError);
+
+      const idHex = randomBytes(16).toString('hex');
+      await store.grants.create({ id_hex: idHex, tenant: t, agent_id: a, slot: s, generation: 1, profile_created_at: NOW, session_id: sid, deadline_ms: 5, server_key_id: '00', sealed: new Uint8Array(8), expires_at: 9 });
+      expect(await store.grants.get(idHex)).toMatchObject({ deadline_ms: 5 });
+      await tamper(store, keys.grant(idHex), 'deadline_ms', 9_999_999);
+      await expect(store.grants.get(idHex)).rejects.toBeInstanceOf(IntegrityError);
+
+      await store.sessions.save(t, a, s, session(1, 1, NOW), undefined);
+      await tamper(store, keys.session(t, a, s), 'generation', 2);
+      await expect(store.profileContext.load(t, a, s, { withSession: true })).rejects.toBeInstanceOf(IntegrityError);
+
+      const ref = { tenant: t, agentId: a, slotHex: s };
+      expect(await store.oauthTokens.takeLease(ref, undefined, 'one', 1_000, 2_000)).toBe(true);
+      expect(await store.oauthTokens.storeToken(ref, 'one', { blob: new Uint8Array([9]), token_expires_at: 10, refresh_at: 5, expires_at: 99, generation: 1, record_version: 1, profile_created_at: NOW })).toBe(true);
+      // The lease and the last failure are outside the MAC: another lease and a failure keep it verifying.
+      expect(await store.oauthTokens.takeLease(ref, 2, 'two', 1_000, 2_000)).toBe(true);
+      expect(await store.oauthTokens.storeFailure(ref, 'two', 'endpoint answered 500', 3_000)).toBe(true);
+      expect(await store.oauthTokens.get(ref)).toMatchObject({ blob: new Uint8Array([9]), error_message: 'endpoint answered 500' });
+      await tamper(store, keys.oauthToken(t, a, s), 'token_expires_at', 99_999);
+      await expect(store.oauthTokens.get(ref)).rejects.toBeInstanceOf(IntegrityError);
+    });
+
+    it('refuses an item whose identity attributes (slot, session id) no longer match its key and MAC', async () => {
+      const store = make();
+      const [t, a, s] = [id(), id(), slot()];
+      await store.profiles.create(profile(t, a, s));
+      const sid = randomUUID();
+      await store.runs.create({ tenant: t, agent_id: a, session_id: sid, status: 'queued', created_at: NOW, expires_at: 2_000 });
+      await tamper(store, keys.profile(t, a, s), 'slot', slot());
+      await expect(store.profiles.get(t, a, s)).rejects.toBeInstanceOf(IntegrityError);
+      await tamper(store, keys.run(sid), 'session_id', randomUUID());
+      await expect(store.runs.get(sid, 1_000)).rejects.toBeInstanceOf(IntegrityError);
+    });
+  });
+
   describe('rate limits', () => {
     it('admits up to the limit per window and counts nothing it refuses', async () => {
       const store = make();
