@@ -252,6 +252,21 @@ describe('API key item integrity', () => {
     expect(res.status).toBe(401);
   });
 
+  it('refuses a revocation through an index entry a table writer pointed at another key: 500, neither key revoked', async () => {
+    const target = await mintApiKey(vault.deps, TENANT, { name: 'target', role: 'member' });
+    const bystander = await mintApiKey(vault.deps, TENANT, { name: 'bystander', role: 'member' });
+    const targetId = hashApiKey(target).slice(0, 16);
+    await setRawAttribute(vault.deps.db, keys.tenantApiKey(TENANT, targetId), 'key_hash', hashApiKey(bystander));
+    vault.logs.length = 0;
+
+    const res = await vault.call('DELETE', `/v1/api-keys/${targetId}`);
+
+    expect(res.status, res.text).toBe(500);
+    expect(res.json.error.code).toBe('integrity_check_failed');
+    expect(logLines().find((l) => l.msg === 'item integrity check failed')).toMatchObject({ kind: 'api-key-index', tenant: TENANT, key_id: targetId });
+    expect((await vault.call('GET', '/v1/agents', undefined, { apiKey: bystander })).status).toBe(200);
+  });
+
   it('accepts a minted key (the MAC verifies)', async () => {
     const res = await vault.call('GET', '/v1/agents', undefined, { apiKey: await keyOf(TENANT) });
     expect(res.status).toBe(200);
