@@ -4,6 +4,7 @@ import type { Deps } from './deps.ts';
 import { createLogger } from './log.ts';
 import type { RunDispatcher } from './runs/dispatch.ts';
 import { dynamoStore } from './store/dynamodb.ts';
+import { itemSigner } from './store/signer.ts';
 import type { Store } from './store/types.ts';
 
 export type { Caller, Deps } from './deps.ts';
@@ -49,11 +50,12 @@ export function getDeps(): Promise<Deps> {
 async function buildDepsFromEnv(): Promise<Deps> {
   const config = loadConfig();
   const log = createLogger();
-  const store = dynamoStore(createDb(config));
   if (config.mode === 'aws') {
     const { loadServerKeyRingFromSecretsManager } = await import('./aws/server-key-secret.ts');
     if (!config.serverKeySecretId) throw new Error('VAULT_SERVER_KEY_SECRET_ID is required in aws mode');
     const serverKeys = await loadServerKeyRingFromSecretsManager(config.serverKeySecretId);
+    // The signed store MACs every item it writes and verifies every item it reads with the ring.
+    const store = dynamoStore(createDb(config), itemSigner(serverKeys, log));
     const dispatcher = runDispatcherFactory?.(config, store) ?? noDispatcher;
     return { config, store, serverKeys, dispatcher, log, now: () => new Date() };
   }

@@ -3,7 +3,8 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Db, createDb } from '#shared/clients';
-import { dynamoStore } from '#shared/store/dynamodb';
+import { dynamoStore, type SignItemsOutcome, signUnsignedItems } from '#shared/store/dynamodb';
+import { itemSigner } from '#shared/store/signer';
 import { type Config, loadConfig, silenceSdkNodeVersionWarning } from '#shared/config';
 import { KEY_RING_FILE, loadOrCreateLocalKeyRing } from '#infra/local/key-ring-file';
 import { type ServerKeyRing, rotateServerKeyRingJson } from '#shared/crypto/server-key';
@@ -36,6 +37,13 @@ const USAGE = `agent-vault admin
       extended or deleted (EDITED / MOVED / DELETED lines); exits 1 if one was. Records past
       their retention are not missed. An operator tool: it scans the table's audit items. Same
       store options as create-api-key; on AWS also VAULT_SERVER_KEY_SECRET_ID=<secret>.
+
+  npm run admin -- sign-items
+      Signs the items of the local data folder written before this vault version signed every
+      item (shared/store/signer.ts), under the server key ring: run it once after upgrading, with
+      the server stopped or running. You attest that the table was not tampered with: an
+      unsigned item is signed as it is. Items whose MAC fails are never signed; they are listed,
+      and the command exits 1.
 
   npm run admin -- rotate-server-key
       Local mode: adds a new key to <data dir>/${KEY_RING_FILE} and makes it current. Existing
@@ -85,7 +93,9 @@ function createApiKey(tenant: string, options: { name?: string; role: 'admin' | 
   // API key items carry a MAC under the server key (covering the role), so minting needs the ring;
   // the key's creation is audited like one made over POST /v1/api-keys, by the key id "admin-cli".
   return withStore(async (db, config) => {
-    const deps = { store: dynamoStore(db), config, now: () => new Date(), serverKeys: await serverKeyRing(config), log: createLogger() };
+    const serverKeys = await serverKeyRing(config);
+    const log = createLogger();
+    const deps = { store: dynamoStore(db, itemSigner(serverKeys, log)), config, now: () => new Date(), serverKeys, log };
     const caller = { tenant, apiKeyId: 'admin-cli', role: 'admin' as const };
     const created = await createAuditedApiKey(deps, caller, { name: options.name ?? options.label ?? 'unnamed key', role: options.role, label: options.label });
     return created.api_key;
@@ -96,7 +106,7 @@ function createApiKey(tenant: string, options: { name?: string; role: 'admin' | 
 function verifyAudit(tenant: string | undefined): Promise<AuditVerification> {
   return withStore(async (db, config) => {
     const serverKeys = await serverKeyRing(config);
-    return verifyAuditLog({ store: dynamoStore(db), serverKeys, now: () => new Date() }, tenant);
+    return verifyAuditLog({ store: dynamoStore(db, itemSigner(serverKeys, createLogger())), serverKeys, now: () => new Date() }, tenant);
   });
 }
 
@@ -106,6 +116,14 @@ async function serverKeyRing(config: Config): Promise<ServerKeyRing> {
   if (!config.serverKeySecretId) throw new Error('VAULT_SERVER_KEY_SECRET_ID (the ServerKeySecretArn output) is required for a deployed table (API key items and audit records carry MACs under the server key)');
   const { loadServerKeyRingFromSecretsManager } = await import('#shared/aws/server-key-secret');
   return loadServerKeyRingFromSecretsManager(config.serverKeySecretId);
+}
+
+/** Signs the unsigned items of the local data folder (the operator attests they are untampered). */
+function signItems(): Promise<SignItemsOutcome> {
+  return withStore(async (db, config) => {
+    if (config.mode !== 'local') throw new Error('sign-items signs a local data folder (VAULT_MODE=local)');
+    return signUnsignedItems(db, itemSigner(await serverKeyRing(config), createLogger()));
+  });
 }
 
 async function rotateLocalServerKey(): Promise<string> {
@@ -166,6 +184,13 @@ async function main(argv: string[]): Promise<void> {
       for (const p of problems) process.stdout.write(`${p.kind.toUpperCase()} ${p.pk} ${p.sk}: ${p.problem}\n`);
       process.stdout.write(`${checked} audit item(s) checked, ${problems.length} problem(s)\n`);
       if (problems.length > 0) process.exitCode = 1;
+      return;
+    }
+    case 'sign-items': {
+      const { signed, resigned, intact, refused } = await signItems();
+      for (const r of refused) process.stdout.write(`REFUSED ${r.kind} ${r.pk} ${r.sk}: fails its integrity check; not signed (delete it, or restore it from a backup)\n`);
+      process.stdout.write(`${signed} item(s) signed, ${resigned} re-signed from an older MAC, ${intact} already signed, ${refused.length} refused\n`);
+      if (refused.length > 0) process.exitCode = 1;
       return;
     }
     case 'rotate-server-key': {

@@ -4,6 +4,7 @@ import type { Deps } from '#shared/deps';
 import type { Logger } from '#shared/log';
 import { executeRunJob } from '#shared/services/runs';
 import { dynamoStore } from '#shared/store/dynamodb';
+import { itemSigner } from '#shared/store/signer';
 import type { Store } from '#shared/store/types';
 import { type InProcessDispatcher, createInProcessDispatcher } from './in-process-queue.ts';
 import { loadOrCreateLocalKeyRing } from './key-ring-file.ts';
@@ -16,8 +17,9 @@ type Parts = { log: Logger; now?: () => Date };
 /**
  * Local-mode dependencies: the server key ring from the data folder and an in-process queue for
  * async runs, over a DynamoDB-compatible table (`db`: dynalite, DynamoDB Local; the Db is kept
- * on the result for tools and tests that read the table) or any Store (`store`, e.g.
- * memoryStore()). The local server, the admin CLI, the bench and the tests build their
+ * on the result for tools and tests that read the table; the store is signed with the ring:
+ * shared/store/signer.ts) or any Store (`store`, e.g. test/support/memory-store.ts, signed with
+ * its own ring). The local server, the admin CLI, the bench and the tests build their
  * dependencies with this and install them with setDeps; no Lambda bundle imports it
  * (test/infra/bundle-contents).
  */
@@ -28,7 +30,7 @@ export async function createLocalDeps(config: Config, parts: Parts & ({ db: Db }
   const db = 'db' in parts ? parts.db : undefined;
   const deps: LocalDeps & { db?: Db } = {
     config,
-    store: 'store' in parts ? parts.store : dynamoStore(parts.db),
+    store: 'store' in parts ? parts.store : dynamoStore(parts.db, itemSigner(serverKeys, parts.log)),
     ...(db ? { db } : {}),
     serverKeys,
     log: parts.log,

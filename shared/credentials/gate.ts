@@ -1,7 +1,6 @@
 import { writeAudit } from '../audit/log.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { ProfileNotFoundError, agentNotFound } from '../errors.ts';
-import { verifiedAgent } from '../integrity.ts';
 import { assertCanWrite, canRead } from './access.ts';
 import { slotFor } from './profile-keys.ts';
 import { enforceTenantRateLimit } from '../limits/tenant-rate-limit.ts';
@@ -133,7 +132,7 @@ export const POLICY: readonly PolicyCheck[] = [boundToAgentIncarnation];
 /**
  * Opens a credential for one use by `caller` (its tenant scopes every read).
  * Malformed token → 400 before any read; unknown agent → 404 agent_not_found; an agent that fails
- * its integrity check → 500 agent_integrity_check_failed; unknown profile, wrong secret, other
+ * its integrity check (as any stored item: the signed store) → 500 integrity_check_failed; unknown profile, wrong secret, other
  * agent or tenant, or an earlier registration's profile → the same 404; a run whose agent's runner
  * moved to an origin the profile never approved → 409 runner_changed.
  */
@@ -156,8 +155,8 @@ export async function openForUse(
     deps.store.profileContext.load(tenant, agentId, slotHex, { withSession: options.withSession, withOAuthToken: options.withOAuthToken }),
     admitted,
   ]);
-  // The agent's MAC is checked before anything it says (runner, incarnation, input args) is used.
-  const agent = verifiedAgent(deps, tenant, agentId, ctx.agent);
+  // The signed store checked the agent's MAC before anything it says (runner, incarnation, input args) is used.
+  const agent = ctx.agent;
   if (!agent) {
     if (grant) throw new InvalidGrantError();
     throw agentNotFound(agentId);
@@ -253,7 +252,7 @@ export async function openForEdit(
 ): Promise<OpenedForEdit> {
   const { tenant, agentId, slotHex, token: presented } = await resolve(deps, caller, credential, 'edit');
   const ctx = await deps.store.profileContext.load(tenant, agentId, slotHex, options);
-  const agent = verifiedAgent(deps, tenant, agentId, ctx.agent);
+  const agent = ctx.agent;
   if (!agent) throw agentNotFound(agentId);
   const found = ctx.profile;
   if (found) assertCanWrite(caller, found, () => new ProfileNotFoundError(), what);

@@ -4,10 +4,14 @@ import { constantTimeEqual } from './server-seal.ts';
 import type { ServerKey, ServerKeyRing } from './server-key.ts';
 
 /**
- * Integrity MACs on items the vault trusts but cannot encrypt (agents, API keys): whoever can
- * write the table but holds no server key must not be able to point an agent's runner at
- * themselves or move an API key to another tenant.
+ * Integrity MACs on stored items: whoever can write the table but holds no server key must not
+ * be able to point an agent's runner or an OAuth2 token URL at themselves, widen a profile's
+ * policy or grants, or move an API key to another tenant.
  *
+ *   v2 (every item, written by the signed store, shared/store/signer.ts):
+ *   mac = HMAC-SHA256(mac subkey, "item-mac/v2" ‖ kind ‖ pk ‖ sk ‖ canonical JSON of the covered attributes)
+ *
+ *   v1 (agents and API keys written before the signed store; still verified, re-signed as v2 on their next write):
  *   mac = HMAC-SHA256(mac subkey, "item-mac/v1" ‖ kind ‖ canonical JSON of the protected fields)
  *
  * The item carries `mac` and `mac_key_id` (the server key that made it), so a rotated ring still
@@ -50,7 +54,12 @@ function compute(key: ServerKey, kind: MacKind, fields: Readonly<Record<string, 
   return createHmac('sha256', key.macKey).update(lengthPrefixed('item-mac/v1', kind, canonicalJson(fields))).digest();
 }
 
-/** MACs `fields` under the ring's current key. */
+/** The v2 MAC of an item: its kind, its key and its covered attributes (length-prefixed, so no part can run into the next). */
+export function itemMacV2(key: ServerKey, kind: string, pk: string, sk: string, fields: Readonly<Record<string, unknown>>): Buffer {
+  return createHmac('sha256', key.macKey).update(lengthPrefixed('item-mac/v2', kind, pk, sk, canonicalJson(fields))).digest();
+}
+
+/** MACs `fields` under the ring's current key (v1). */
 export function macItem(ring: ServerKeyRing, kind: MacKind, fields: Readonly<Record<string, unknown>>): ItemMac {
   return { mac: compute(ring.current, kind, fields), mac_key_id: ring.current.idHex };
 }

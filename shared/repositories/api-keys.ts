@@ -2,7 +2,8 @@ import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
 import { conditional } from './conditional.ts';
 import { API_KEY_INDEX_PREFIX, keys } from '../keys.ts';
-import { ApiKeyIndexItem, ApiKeyItem } from '../schemas/items.ts';
+import type { ApiKeyIndexItem, ApiKeyItem } from '../schemas/items.ts';
+import type { ItemSigner } from '../store/signer.ts';
 import type { ApiKeyRecord, ApiKeyStore, Page } from '../store/types.ts';
 import { queryPage } from './pagination.ts';
 
@@ -11,18 +12,17 @@ import { queryPage } from './pagination.ts';
  * its own item (found by hash, for authentication) and an index entry in its tenant's partition
  * (found by key id, for listing and revocation).
  */
-export function apiKeyRepository(db: Db): ApiKeyStore {
+export function apiKeyRepository(db: Db, signer: ItemSigner): ApiKeyStore {
   const TableName = db.tableName;
   return {
     /**
-     * The item of the key with this hash (its MAC not yet checked), or undefined. Strongly
-     * consistent: a revoked key must not authenticate.
+     * The item of the key with this hash (verified), or undefined. Strongly consistent: a
+     * revoked key must not authenticate.
      */
     async get(keyHashHex: string): Promise<ApiKeyItem | undefined> {
       const { Item } = await db.doc.send(new GetCommand({ TableName, Key: keys.apiKey(keyHashHex), ConsistentRead: true }));
-      return Item ? ApiKeyItem.parse(Item) : undefined;
+      return Item ? signer.open<ApiKeyItem>('api-key', Item) : undefined;
     },
-
 
     /**
      * Stores a key: its index entry first, then its own item (false if that hash already exists).
@@ -37,7 +37,7 @@ export function apiKeyRepository(db: Db): ApiKeyStore {
         db.doc.send(
           new PutCommand({
             TableName,
-            Item: { ...keys.apiKey(keyHashHex), ...record },
+            Item: signer.seal('api-key', { ...keys.apiKey(keyHashHex), ...record }),
             ConditionExpression: 'attribute_not_exists(pk)',
           }),
         ),
@@ -65,14 +65,14 @@ export function apiKeyRepository(db: Db): ApiKeyStore {
         db.doc.send(
           new PutCommand({
             TableName,
-            Item: {
+            Item: signer.seal('api-key-index', {
               ...keys.tenantApiKey(record.tenant, record.key_id),
               key_id: record.key_id,
               key_hash: keyHashHex,
               name: record.name,
               role: record.role,
               created_at: record.created_at,
-            },
+            }),
             ConditionExpression: 'attribute_not_exists(pk)',
           }),
         ),
@@ -82,12 +82,12 @@ export function apiKeyRepository(db: Db): ApiKeyStore {
     /** The tenant's index entry of a key id, or undefined. */
     async getIndex(tenant: string, keyId: string): Promise<ApiKeyIndexItem | undefined> {
       const { Item } = await db.doc.send(new GetCommand({ TableName, Key: keys.tenantApiKey(tenant, keyId), ConsistentRead: true }));
-      return Item ? ApiKeyIndexItem.parse(Item) : undefined;
+      return Item ? signer.open<ApiKeyIndexItem>('api-key-index', Item) : undefined;
     },
 
     /** One page of a tenant's keys (index entries), in key-id order. */
     async list(tenant: string, limit: number, cursor?: string): Promise<Page<ApiKeyIndexItem>> {
-      return queryPage(db, keys.tenantKeyMarker(tenant).pk, API_KEY_INDEX_PREFIX, limit, cursor, (i) => ApiKeyIndexItem.parse(i));
+      return queryPage(db, keys.tenantKeyMarker(tenant).pk, API_KEY_INDEX_PREFIX, limit, cursor, (items) => signer.openAll<ApiKeyIndexItem>('api-key-index', items));
     },
 
     /**
@@ -117,15 +117,19 @@ export function apiKeyRepository(db: Db): ApiKeyStore {
     },
 
     /**
-     * Overwrites the item of a key hash, but only while it still carries the MAC read (or none):
-     * how the bootstrap key replaces an item that failed its integrity check.
+     * Overwrites the item of a key hash if it fails its integrity check, but only while it still
+     * carries the MAC read (or none): how the bootstrap key replaces an item that failed its
+     * integrity check. False if the item is intact or gone, or changed meanwhile.
      */
-    async replaceUnverified(keyHashHex: string, record: ApiKeyRecord, readMac: Uint8Array | undefined): Promise<boolean> {
+    async replaceUnverified(keyHashHex: string, record: ApiKeyRecord): Promise<boolean> {
+      const { Item } = await db.doc.send(new GetCommand({ TableName, Key: keys.apiKey(keyHashHex), ConsistentRead: true }));
+      if (!Item || signer.intact('api-key', Item)) return false;
+      const readMac = Item.mac instanceof Uint8Array ? Item.mac : undefined;
       return conditional(() =>
         db.doc.send(
           new PutCommand({
             TableName,
-            Item: { ...keys.apiKey(keyHashHex), ...record },
+            Item: signer.seal('api-key', { ...keys.apiKey(keyHashHex), ...record }),
             ConditionExpression: readMac ? 'mac = :read' : 'attribute_exists(pk) AND attribute_not_exists(mac)',
             ExpressionAttributeValues: readMac ? { ':read': readMac } : undefined,
           }),

@@ -1,9 +1,11 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
 import { keys } from '../keys.ts';
-import { OAuthTokenItem } from '../schemas/items.ts';
+import type { OAuthTokenItem } from '../schemas/items.ts';
+import { oauthLeaseOnly, oauthTokenAfterStore } from '../store/items.ts';
+import type { ItemSigner } from '../store/signer.ts';
 import type { OAuthTokenRef, OAuthTokenStore, SealedToken, TokenOwner } from '../store/types.ts';
-import { conditional } from './conditional.ts';
+import { MAC_SET, conditional, macValues } from './conditional.ts';
 
 /**
  * The OAuth2 access-token cache: one item per profile (keys.oauthToken), holding the sealed
@@ -11,13 +13,18 @@ import { conditional } from './conditional.ts';
  * UpdateItem, and every write bumps `version`, so "take the lease" can be conditioned on nothing
  * having changed since the read — a use that read a miss cannot start a second fetch after
  * another process stored a token.
+ *
+ * Signed (shared/store/signer.ts): the lease, the write counter and the last failure stay outside
+ * the MAC, so taking the lease and recording a failure change no covered attribute; storing a
+ * token sets every covered attribute, so its MAC needs nothing read. An item created by taking
+ * the lease gets the MAC of a lease-only item (if_not_exists: an existing item keeps its own).
  */
-export function oauthTokenRepository(db: Db): OAuthTokenStore {
+export function oauthTokenRepository(db: Db, signer: ItemSigner): OAuthTokenStore {
   const TableName = db.tableName;
   return {
     async get(ref: OAuthTokenRef): Promise<OAuthTokenItem | undefined> {
       const { Item } = await db.doc.send(new GetCommand({ TableName, Key: keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex), ConsistentRead: true }));
-      return Item ? OAuthTokenItem.parse(Item) : undefined;
+      return Item ? signer.open<OAuthTokenItem>('oauth-token', Item) : undefined;
     },
 
     /**
@@ -27,12 +34,14 @@ export function oauthTokenRepository(db: Db): OAuthTokenStore {
      */
     async takeLease(ref: OAuthTokenRef, readVersion: number | undefined, leaseId: string, nowMs: number, leaseUntil: number): Promise<boolean> {
       const versionCond = readVersion === undefined ? 'attribute_not_exists(pk)' : 'version = :rv';
+      const m = signer.macFor('oauth-token', oauthLeaseOnly(ref));
       return conditional(() =>
         db.doc.send(
           new UpdateCommand({
             TableName,
             Key: keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex),
-            UpdateExpression: 'SET entity = :e, lease_id = :id, lease_until = :until ADD version :one',
+            UpdateExpression:
+              'SET entity = :e, lease_id = :id, lease_until = :until, mac = if_not_exists(mac, :mac), mac_key_id = if_not_exists(mac_key_id, :mac_key_id), mac_format = if_not_exists(mac_format, :mac_format) ADD version :one',
             ConditionExpression: `${versionCond} AND (attribute_not_exists(lease_until) OR lease_until < :now)`,
             ExpressionAttributeValues: {
               ':e': 'oauth_token',
@@ -40,6 +49,7 @@ export function oauthTokenRepository(db: Db): OAuthTokenStore {
               ':until': leaseUntil,
               ':one': 1,
               ':now': nowMs,
+              ...macValues(m),
               ...(readVersion === undefined ? {} : { ':rv': readVersion }),
             },
           }),
@@ -55,7 +65,7 @@ export function oauthTokenRepository(db: Db): OAuthTokenStore {
             TableName,
             Key: keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex),
             UpdateExpression:
-              'SET #blob = :blob, token_expires_at = :exp, refresh_at = :refresh, expires_at = :ttl, generation = :g, record_version = :rv, profile_created_at = :pca ADD version :one REMOVE lease_id, lease_until, error_message, error_until',
+              `SET #blob = :blob, token_expires_at = :exp, refresh_at = :refresh, expires_at = :ttl, generation = :g, record_version = :rv, profile_created_at = :pca, ${MAC_SET.join(', ')} ADD version :one REMOVE lease_id, lease_until, error_message, error_until`,
             ConditionExpression: 'lease_id = :id',
             ExpressionAttributeNames: { '#blob': 'blob' },
             ExpressionAttributeValues: {
@@ -68,6 +78,7 @@ export function oauthTokenRepository(db: Db): OAuthTokenStore {
               ':pca': token.profile_created_at,
               ':one': 1,
               ':id': leaseId,
+              ...macValues(signer.macFor('oauth-token', oauthTokenAfterStore(ref, token))),
             },
           }),
         ),

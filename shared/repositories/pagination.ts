@@ -4,8 +4,9 @@ import { decodeCursor, encodeCursor } from '../store/cursor.ts';
 import type { Page } from '../store/types.ts';
 
 /**
- * One page of the items of a partition whose sort key starts with `skPrefix`, parsed with
- * `parse`; `next` is the cursor of the following page, if any.
+ * One page of the items of a partition whose sort key starts with `skPrefix`, opened with
+ * `open` (the signed store's openAll: verified and parsed, a tampered item left out); `next` is
+ * the cursor of the following page, if any.
  */
 export async function queryPage<T>(
   db: Db,
@@ -13,7 +14,7 @@ export async function queryPage<T>(
   skPrefix: string,
   limit: number,
   cursor: string | undefined,
-  parse: (item: Record<string, unknown>) => T,
+  open: (items: Record<string, unknown>[]) => T[],
 ): Promise<Page<T>> {
   const out = await db.doc.send(
     new QueryCommand({
@@ -24,5 +25,5 @@ export async function queryPage<T>(
       ExclusiveStartKey: decodeCursor(cursor, pk, skPrefix),
     }),
   );
-  return { items: (out.Items ?? []).map(parse), next: encodeCursor(out.LastEvaluatedKey) };
+  return { items: open(out.Items ?? []), next: encodeCursor(out.LastEvaluatedKey) };
 }

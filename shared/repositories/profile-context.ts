@@ -2,7 +2,8 @@ import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
 import { AGENT_PREFIX, type ItemKey, OAUTH_TOKEN_PREFIX, PROFILE_PREFIX, SESSION_PREFIX, keys } from '../keys.ts';
 import { drainBatch } from './batch.ts';
-import { AgentItem, OAuthTokenItem, ProfileItem, SessionItem } from '../schemas/items.ts';
+import type { AgentItem, OAuthTokenItem, ProfileItem, SessionItem } from '../schemas/items.ts';
+import type { ItemSigner } from '../store/signer.ts';
 import type { ProfileContext, ProfileContextOptions } from '../store/types.ts';
 
 /**
@@ -12,6 +13,7 @@ import type { ProfileContext, ProfileContextOptions } from '../store/types.ts';
  */
 export async function loadProfileContext(
   db: Db,
+  signer: ItemSigner,
   tenant: string,
   agentId: string,
   slotHex?: string,
@@ -38,9 +40,9 @@ export async function loadProfileContext(
   const session = bySk(SESSION_PREFIX);
   const oauthToken = bySk(OAUTH_TOKEN_PREFIX);
   return {
-    agent: agent ? AgentItem.parse(agent) : undefined,
-    profile: profile ? ProfileItem.parse(profile) : undefined,
-    session: session ? SessionItem.parse(session) : undefined,
-    oauthToken: oauthToken ? OAuthTokenItem.parse(oauthToken) : undefined,
+    agent: agent ? signer.open<AgentItem>('agent', agent) : undefined,
+    profile: profile ? signer.open<ProfileItem>('profile', profile) : undefined,
+    session: session ? signer.open<SessionItem>('session', session) : undefined,
+    oauthToken: oauthToken ? signer.open<OAuthTokenItem>('oauth-token', oauthToken) : undefined,
   };
 }

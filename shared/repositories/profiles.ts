@@ -1,12 +1,13 @@
 import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
 import { PROFILE_PREFIX, SESSION_PREFIX, keys } from '../keys.ts';
-import { ProfileItem, dailyUseAttribute } from '../schemas/items.ts';
+import { type ProfileItem, dailyUseAttribute } from '../schemas/items.ts';
 import { isConditionalCheckFailed } from '../errors.ts';
-import { profileToItem as toItem } from '../store/items.ts';
+import { REWRITE_OPTIONAL, REWRITE_SET, profileAfterPatch, profileAfterRewrite, profileToItem } from '../store/items.ts';
+import type { ItemSigner } from '../store/signer.ts';
 import type { ProfileRecord, ProfileStore, SettingsChanges, UseToRecord } from '../store/types.ts';
 import { drainBatch } from './batch.ts';
-import { conditional } from './conditional.ts';
+import { MAC_SET, conditional, macValues } from './conditional.ts';
 import { queryPage } from './pagination.ts';
 
 /** Condition: the item is still at the settings version read (0 also matches items never patched). */
@@ -15,18 +16,52 @@ function settingsUnchanged(read: number): string {
 }
 
 /**
+ * Condition of a partial write: the item is still the one read. generation (replace, rotate),
+ * record_version (rewrite), settings_version (patch, share) and created_at (a delete and create
+ * again restarts the versions) move with every write of a covered attribute, so together they
+ * guard the covered attributes the write does not set, and the MAC of its post-state is right.
+ */
+function unchangedSinceRead(read: ProfileItem): string {
+  return `generation = :g AND record_version = :rv AND ${settingsUnchanged(read.settings_version)} AND created_at = :ca`;
+}
+
+function readValues(read: ProfileItem): Record<string, unknown> {
+  return { ':g': read.generation, ':rv': read.record_version, ':sv': read.settings_version, ':ca': read.created_at };
+}
+
+/** The value placeholder of each attribute a rewrite sets. */
+const REWRITE_VALUE_NAMES: Record<(typeof REWRITE_SET)[number], string> = {
+  fields: ':fields',
+  verifier: ':verifier',
+  commitment: ':commitment',
+  server_key_id: ':kid',
+  record_version: ':next',
+  updated_at: ':updated',
+  should_save_session: ':save',
+  runner_origin: ':origin',
+  runner_approval: ':approval',
+};
+
+/** The key of the profile read, checked against the one named. */
+function sameProfile(read: ProfileItem, tenant: string, agentId: string, slotHex: string) {
+  if (read.tenant !== tenant || read.agent_id !== agentId || read.slot !== slotHex) throw new Error('a profile write names another profile than the one read');
+  return keys.profile(tenant, agentId, slotHex);
+}
+
+/**
  * One item per profile, keyed by the slot its token carries (DESIGN.md §3). Every write is
  * conditional: create on absence, replace on the generation read, update on the record version
  * read. A `false` return means the condition failed — someone else wrote first.
  */
-export function profileRepository(db: Db): ProfileStore {
+export function profileRepository(db: Db, signer: ItemSigner): ProfileStore {
   const TableName = db.tableName;
+  const toItem = (r: ProfileRecord) => signer.seal('profile', profileToItem(r));
   return {
     async get(tenant: string, agentId: string, slotHex: string): Promise<ProfileItem | undefined> {
       const { Item } = await db.doc.send(
         new GetCommand({ TableName, Key: keys.profile(tenant, agentId, slotHex), ConsistentRead: true }),
       );
-      return Item ? ProfileItem.parse(Item) : undefined;
+      return Item ? signer.open<ProfileItem>('profile', Item) : undefined;
     },
 
     /** Creates the profile; false if one with that slot (name) exists. */
@@ -54,24 +89,33 @@ export function profileRepository(db: Db): ProfileStore {
     },
 
     /**
-     * Writes the settings a PATCH (or the grants a share) changed, only those, and bumps
-     * settings_version, if the item is
-     * still at the generation and settings version read; returns the item as written, or
-     * undefined if the condition failed. record_version is left alone: it is bound into the
-     * sealed values' AAD and the values did not change.
+     * Writes the settings a PATCH (or the grants a share) changed, only those, bumps
+     * settings_version and MACs the post-state, if the item is still the one read: at its
+     * generation, record version, settings version and created_at, which together guard every
+     * covered attribute this write does not set (a concurrent rewrite, replace or re-create makes
+     * it fail rather than leave a stale MAC). Returns the item as written, or undefined if the
+     * condition failed. record_version is left alone: it is bound into the sealed values' AAD and
+     * the values did not change.
      */
     async patchSettings(
       tenant: string,
       agentId: string,
       slotHex: string,
       changes: SettingsChanges,
-      read: { generation: number; settings_version: number },
+      read: ProfileItem,
       updatedAt: string,
     ): Promise<ProfileItem | undefined> {
-      const sets = ['settings_version = :next', 'updated_at = :updated'];
+      const key = sameProfile(read, tenant, agentId, slotHex);
+      const post = profileAfterPatch(read, changes, updatedAt);
+      const sets = ['settings_version = :next', 'updated_at = :updated', ...MAC_SET];
       const removes: string[] = [];
       const names: Record<string, string> = {};
-      const values: Record<string, unknown> = { ':g': read.generation, ':sv': read.settings_version, ':next': read.settings_version + 1, ':updated': updatedAt };
+      const values: Record<string, unknown> = {
+        ...readValues(read),
+        ':next': post.settings_version,
+        ':updated': updatedAt,
+        ...macValues(signer.macFor('profile', post)),
+      };
       for (const [field, value] of Object.entries(changes)) {
         names[`#${field}`] = field;
         if (value === undefined || value === null) removes.push(`#${field}`);
@@ -84,15 +128,15 @@ export function profileRepository(db: Db): ProfileStore {
         const out = await db.doc.send(
           new UpdateCommand({
             TableName,
-            Key: keys.profile(tenant, agentId, slotHex),
+            Key: key,
             UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-            ConditionExpression: `generation = :g AND ${settingsUnchanged(read.settings_version)}`,
+            ConditionExpression: unchangedSinceRead(read),
             ExpressionAttributeNames: Object.keys(names).length ? names : undefined,
             ExpressionAttributeValues: values,
             ReturnValues: 'ALL_NEW',
           }),
         );
-        return ProfileItem.parse(out.Attributes);
+        return signer.open<ProfileItem>('profile', out.Attributes as Record<string, unknown>);
       } catch (err) {
         if (isConditionalCheckFailed(err)) return undefined;
         throw err;
@@ -100,46 +144,35 @@ export function profileRepository(db: Db): ProfileStore {
     },
 
     /**
-     * Rewrites the encrypted content of a profile in place (update: same token) if it is still at
-     * the generation and record version read. Usage counters are left alone, so a concurrent run's
-     * count is never lost.
+     * Rewrites the encrypted content of a profile in place (update: same token) and MACs the
+     * post-state, if the item is still the one read (generation, record version, settings
+     * version, created_at: see patchSettings). Usage counters are left alone (outside the MAC),
+     * so a concurrent run's count is never lost.
      */
-    async rewrite(r: ProfileRecord, read: { generation: number; record_version: number }): Promise<boolean> {
-      const values: Record<string, unknown> = {
-        ':fields': r.fields,
-        ':verifier': r.verifier,
-        ':commitment': r.commitment,
-        ':kid': r.server_key_id,
-        ':next': r.record_version,
-        ':updated': r.updated_at,
-        ':save': r.should_save_session,
-        ':origin': r.runner_origin,
-        ':approval': r.runner_approval,
-        ':g': read.generation,
-        ':rv': read.record_version,
-      };
-      const set = [
-        '#fields = :fields',
-        'verifier = :verifier',
-        'commitment = :commitment',
-        'server_key_id = :kid',
-        'record_version = :next',
-        'updated_at = :updated',
-        'should_save_session = :save',
-        'runner_origin = :origin',
-        'runner_approval = :approval',
-      ];
+    async rewrite(r: ProfileRecord, read: ProfileItem): Promise<boolean> {
+      const key = sameProfile(read, r.tenant, r.agent_id, r.slot);
+      const post = profileAfterRewrite(read, r);
+      const names: Record<string, string> = {};
+      const values: Record<string, unknown> = { ...readValues(read), ...macValues(signer.macFor('profile', post)) };
+      const set: string[] = [...MAC_SET];
       const remove: string[] = [];
+      for (const attr of REWRITE_SET) {
+        const value = REWRITE_VALUE_NAMES[attr];
+        names[`#${attr}`] = attr;
+        values[value] = r[attr];
+        set.push(`#${attr} = ${value}`);
+      }
       // A new expiry (update with expires_in_hours) is set; without one the token keeps its own.
       if (r.token_expires_at !== undefined) {
         set.push('token_expires_at = :exp');
         values[':exp'] = r.token_expires_at;
       }
       // The type's config, the outbound policy and the approved delivery: set when present, removed when not.
-      for (const attr of ['auth_config', 'allowed_hosts', 'allowed_path_prefixes', 'allowed_methods', 'runner_delivery'] as const) {
-        if (r[attr] === undefined) remove.push(attr);
+      for (const attr of REWRITE_OPTIONAL) {
+        names[`#${attr}`] = attr;
+        if (r[attr] === undefined) remove.push(`#${attr}`);
         else {
-          set.push(`${attr} = :${attr}`);
+          set.push(`#${attr} = :${attr}`);
           values[`:${attr}`] = r[attr];
         }
       }
@@ -147,10 +180,10 @@ export function profileRepository(db: Db): ProfileStore {
         db.doc.send(
           new UpdateCommand({
             TableName,
-            Key: keys.profile(r.tenant, r.agent_id, r.slot),
+            Key: key,
             UpdateExpression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
-            ConditionExpression: 'generation = :g AND record_version = :rv',
-            ExpressionAttributeNames: { '#fields': 'fields' },
+            ConditionExpression: unchangedSinceRead(read),
+            ExpressionAttributeNames: names,
             ExpressionAttributeValues: values,
           }),
         ),
@@ -244,7 +277,7 @@ export function profileRepository(db: Db): ProfileStore {
     },
 
     async list(tenant: string, agentId: string, limit: number, cursor?: string): Promise<{ items: ProfileItem[]; next?: string }> {
-      return queryPage(db, keys.agentPartition(tenant, agentId), PROFILE_PREFIX, limit, cursor, (i) => ProfileItem.parse(i));
+      return queryPage(db, keys.agentPartition(tenant, agentId), PROFILE_PREFIX, limit, cursor, (items) => signer.openAll<ProfileItem>('profile', items));
     },
 
     async hasAny(tenant: string, agentId: string): Promise<boolean> {

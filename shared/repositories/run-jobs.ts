@@ -1,7 +1,8 @@
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
 import { keys } from '../keys.ts';
-import { RunJobItem } from '../schemas/items.ts';
+import type { RunJobItem } from '../schemas/items.ts';
+import type { ItemSigner } from '../store/signer.ts';
 import type { RunJobRecord, RunJobStore } from '../store/types.ts';
 import { conditional } from './conditional.ts';
 
@@ -10,7 +11,7 @@ import { conditional } from './conditional.ts';
  * ciphertext and ids are stored; the item lives until the worker has finished with it, or its
  * TTL (a few minutes past the run's deadline) when the worker never could.
  */
-export function runJobRepository(db: Db): RunJobStore {
+export function runJobRepository(db: Db, signer: ItemSigner): RunJobStore {
   const TableName = db.tableName;
   return {
     /** Stores a job; false if a job for this session exists already (session ids are random UUIDs). */
@@ -19,7 +20,7 @@ export function runJobRepository(db: Db): RunJobStore {
         db.doc.send(
           new PutCommand({
             TableName,
-            Item: { ...keys.runJob(r.session_id), entity: 'run-job', ...r },
+            Item: signer.seal('run-job', { ...keys.runJob(r.session_id), entity: 'run-job', ...r }),
             ConditionExpression: 'attribute_not_exists(pk)',
           }),
         ),
@@ -30,7 +31,7 @@ export function runJobRepository(db: Db): RunJobStore {
     async get(sessionId: string, nowEpochSeconds: number): Promise<RunJobItem | undefined> {
       const { Item } = await db.doc.send(new GetCommand({ TableName, Key: keys.runJob(sessionId), ConsistentRead: true }));
       if (!Item) return undefined;
-      const job = RunJobItem.parse(Item);
+      const job = signer.open<RunJobItem>('run-job', Item);
       return job.expires_at > nowEpochSeconds ? job : undefined;
     },
 

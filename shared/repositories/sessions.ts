@@ -1,11 +1,12 @@
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
 import { keys } from '../keys.ts';
+import type { ItemSigner } from '../store/signer.ts';
 import type { SessionRecord, SessionStore } from '../store/types.ts';
 import { conditional } from './conditional.ts';
 
 /** Saved sessions: one item beside the profile, sealed under the profile's token-derived keys. */
-export function sessionRepository(db: Db): SessionStore {
+export function sessionRepository(db: Db, signer: ItemSigner): SessionStore {
   const TableName = db.tableName;
   return {
     /**
@@ -26,7 +27,7 @@ export function sessionRepository(db: Db): SessionStore {
         db.doc.send(
           new PutCommand({
             TableName,
-            Item: { ...keys.session(tenant, agentId, slotHex), entity: 'session', ...r },
+            Item: signer.seal('session', { ...keys.session(tenant, agentId, slotHex), entity: 'session', ...r }),
             ...(read === undefined && r.profile_created_at === undefined
               ? { ConditionExpression: 'attribute_not_exists(pk)' }
               : read === undefined

@@ -8,15 +8,11 @@ import { AuthType } from '../credentials/types/types.ts';
  */
 const Bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected binary');
 
-/**
- * Integrity MAC of an agent or API-key item (shared/crypto/item-mac.ts) and the server key that
- * made it. Optional in the schema only so that an item without one is refused by the integrity
- * check, with its log line, rather than by a parse error.
+/*
+ * Every item below is stored with an integrity MAC (mac, mac_key_id, mac_format) that the signed
+ * store checks on read and adds on write (shared/store/signer.ts); the schemas leave it out, so
+ * domain code never sees a MAC.
  */
-const ItemMacFields = {
-  mac: Bytes.optional(),
-  mac_key_id: z.string().optional(),
-};
 
 export const ApiKeyItem = z.object({
   pk: z.string(),
@@ -28,7 +24,6 @@ export const ApiKeyItem = z.object({
   key_id: z.string().optional(),
   name: z.string().optional(),
   role: z.enum(['admin', 'member']).optional(),
-  ...ItemMacFields,
 });
 
 /**
@@ -78,7 +73,6 @@ export const AgentItem = z.object({
   version: z.int(),
   created_at: z.string(),
   updated_at: z.string(),
-  ...ItemMacFields,
 });
 
 /** Top-level attribute counting one kind of use on one UTC day: `uses_<yyyymmdd>_<kind>`. */

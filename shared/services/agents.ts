@@ -4,8 +4,7 @@ import { openWithServerKey, sealWithServerKey } from '../crypto/server-seal.ts';
 import { auditedChange } from '../audit/log.ts';
 import type { AuditEventInput } from '../audit/record.ts';
 import { accessOf } from '../credentials/access.ts';
-import { ConflictError, ForbiddenError, IntegrityError, agentNotFound } from '../errors.ts';
-import { signAgent, verifiedAgent } from '../integrity.ts';
+import { ConflictError, ForbiddenError, agentNotFound } from '../errors.ts';
 import { assertRunnerUrlAllowed } from '../outbound/runner-policy.ts';
 import type { Agent, CreateAgentBody, UpdateAgentBody } from '../schemas/agents.ts';
 import type { AgentItem } from '../schemas/items.ts';
@@ -84,7 +83,7 @@ export async function createAgent(deps: Deps, caller: Caller, body: CreateAgentB
     updated_at: now,
   };
   await auditedChange(deps, agentEvent(caller, 'agent_create', agentId, 201), async () => {
-    if (!(await deps.store.agents.create(signAgent(deps.serverKeys, item)))) {
+    if (!(await deps.store.agents.create(item))) {
       throw new ConflictError(`An agent with agent_id "${agentId}" already exists; update it with PUT /v1/agents/${agentId}`, 'agent_exists');
     }
   });
@@ -99,16 +98,9 @@ export async function getAgent(deps: Deps, caller: Caller, agentId: string): Pro
 export async function listAgents(deps: Deps, caller: Caller, limit: number, cursor?: string) {
   const tenant = caller.tenant;
   const page = await deps.store.agents.list(tenant, limit, cursor);
-  // An agent that fails its integrity check is left out of the list (and logged); reading it by
-  // id answers the integrity error with the way to fix it.
-  const agents = page.items.flatMap((item) => {
-    try {
-      return [toAgent(verifiedAgent(deps, tenant, item.agent_id, item) as AgentItem)];
-    } catch (err) {
-      if (err instanceof IntegrityError) return [];
-      throw err;
-    }
-  });
+  // An agent that fails its integrity check is left out of the list (and logged) by the store;
+  // reading it by id answers the integrity error with the way to fix it.
+  const agents = page.items.map(toAgent);
   return { agents, next_cursor: page.next };
 }
 
@@ -121,7 +113,7 @@ export async function listAgents(deps: Deps, caller: Caller, limit: number, curs
 export async function updateAgent(deps: Deps, caller: Caller, target: AgentTarget, body: UpdateAgentBody): Promise<Agent> {
   await assertRunnerUrlAllowed(deps.config, body.runner.url);
   const current = await agentOf(deps, caller, target);
-  const { mac: _m, mac_key_id: _k, ...currentFields } = current;
+  const currentFields = current;
   const next: AgentItem = {
     ...currentFields,
     name: body.name,
@@ -134,7 +126,7 @@ export async function updateAgent(deps: Deps, caller: Caller, target: AgentTarge
   };
   const { pk: _pk, sk: _sk, entity: _e, ...record } = next;
   await auditedChange(deps, agentEvent(caller, 'agent_update', target.agentId, 200), async () => {
-    if (!(await deps.store.agents.replace(signAgent(deps.serverKeys, record), current.version))) {
+    if (!(await deps.store.agents.replace(record, current.version))) {
       throw new ConflictError(`Agent "${target.agentId}" was changed or deleted by another request; read it again and retry`);
     }
   });
@@ -146,10 +138,10 @@ export async function rotateSigningSecret(deps: Deps, caller: Caller, target: Ag
   const agentId = target.agentId;
   const current = await agentOf(deps, caller, target);
   const { secret, sealed } = newSigningSecret(deps, caller.tenant, agentId);
-  const { pk: _pk, sk: _sk, entity: _e, mac: _m, mac_key_id: _k, ...record } = current;
+  const { pk: _pk, sk: _sk, entity: _e, ...record } = current;
   await auditedChange(deps, agentEvent(caller, 'agent_rotate_signing_secret', agentId, 200), async () => {
     const ok = await deps.store.agents.replace(
-      signAgent(deps.serverKeys, { ...record, signing_secret: sealed, version: current.version + 1, updated_at: deps.now().toISOString() }),
+      { ...record, signing_secret: sealed, version: current.version + 1, updated_at: deps.now().toISOString() },
       current.version,
     );
     if (!ok) throw new ConflictError(`Agent "${agentId}" was changed or deleted by another request; retry`);
@@ -195,8 +187,9 @@ export async function deleteAgent(deps: Deps, caller: Caller, target: AgentTarge
   const { agentId } = target;
   const profiles = deps.store.profiles;
   // An admin's delete reads nothing the item says (the route let it through without reading the
-  // agent), so it is also how an agent that fails its integrity check is cleared away.
-  if (!target.agent && !(await deps.store.agents.get(tenant, agentId))) throw agentNotFound(agentId);
+  // agent, and the existence check reads its key only), so it is also how an agent that fails its
+  // integrity check is cleared away.
+  if (!target.agent && !(await deps.store.agents.exists(tenant, agentId))) throw agentNotFound(agentId);
   if (!force && (await profiles.hasAny(tenant, agentId))) {
     throw new ConflictError(
       `Agent "${agentId}" still has auth profiles; delete them first or pass ?force=true to delete them with the agent`,

@@ -16,7 +16,6 @@ import { type OutboundPolicy, OutboundPolicyFields } from '../credentials/outbou
 import { type AuthTypeName, type Deployment, authTypeModule, deploymentOf, parseCredential } from '../credentials/types/index.ts';
 import type { AgentItem, ProfileItem } from '../schemas/items.ts';
 import type { CreateProfileBody, ProfileMetadata, UpsertProfileBody, UpsertType } from '../schemas/profiles.ts';
-import { verifiedAgent } from '../integrity.ts';
 import { type ProfileTarget, profileNameNotFound, requireAgent } from './targets.ts';
 import type { ProfileRecord } from '../store/types.ts';
 
@@ -237,7 +236,7 @@ export async function upsertProfileRecord(
   const slotHex = slotFor(tenant, body.agent_id, body.name).toString('hex');
   // The agent, the profile and its saved session in one round trip (a replace removes the session).
   const ctx = await deps.store.profileContext.load(tenant, body.agent_id, slotHex, { withSession: true });
-  const agent = verifiedAgent(deps, tenant, body.agent_id, ctx.agent);
+  const agent = ctx.agent;
   if (!agent) throw agentNotFound(body.agent_id);
 
   const name = body.name as string;

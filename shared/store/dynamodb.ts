@@ -10,24 +10,27 @@ import { rateLimitRepository } from '../repositories/rate-limits.ts';
 import { runJobRepository } from '../repositories/run-jobs.ts';
 import { runRepository } from '../repositories/runs.ts';
 import { sessionRepository } from '../repositories/sessions.ts';
+export { type SignItemsOutcome, signUnsignedItems } from '../repositories/sign-items.ts';
+import type { ItemSigner } from './signer.ts';
 import type { Store } from './types.ts';
 
 /**
  * The DynamoDB implementation of the store: the repositories of shared/repositories/ (with
- * clients.ts, the only code that imports @aws-sdk/lib-dynamodb) over one table.
+ * clients.ts, the only code that imports @aws-sdk/lib-dynamodb) over one table, each sealing
+ * what it writes and opening what it reads with `signer` (store/signer.ts: the signed store).
  */
-export function dynamoStore(db: Db): Store {
+export function dynamoStore(db: Db, signer: ItemSigner): Store {
   return {
     name: db.tableName,
-    agents: agentRepository(db),
-    apiKeys: apiKeyRepository(db),
-    profiles: profileRepository(db),
-    profileContext: { load: (tenant, agentId, slotHex, options) => loadProfileContext(db, tenant, agentId, slotHex, options) },
-    sessions: sessionRepository(db),
-    runs: runRepository(db),
-    runJobs: runJobRepository(db),
-    grants: grantRepository(db),
-    oauthTokens: oauthTokenRepository(db),
+    agents: agentRepository(db, signer),
+    apiKeys: apiKeyRepository(db, signer),
+    profiles: profileRepository(db, signer),
+    profileContext: { load: (tenant, agentId, slotHex, options) => loadProfileContext(db, signer, tenant, agentId, slotHex, options) },
+    sessions: sessionRepository(db, signer),
+    runs: runRepository(db, signer),
+    runJobs: runJobRepository(db, signer),
+    grants: grantRepository(db, signer),
+    oauthTokens: oauthTokenRepository(db, signer),
     audit: auditRepository(db),
     rateLimits: rateLimitRepository(db),
   };

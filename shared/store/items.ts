@@ -1,14 +1,83 @@
 import { type AuditHead, AuditRecord } from '../audit/record.ts';
 import { keys } from '../keys.ts';
-import { type DailyUses, type UseKind, dailyUseAttribute } from '../schemas/items.ts';
+import { type DailyUses, type ProfileItem, type RunItem, type UseKind, dailyUseAttribute } from '../schemas/items.ts';
+import type { RunState } from '../schemas/runs.ts';
 import { encodeCursor } from './cursor.ts';
-import type { AuditQuery, AuditView, ProfileRecord } from './types.ts';
+import type { AuditQuery, AuditView, OAuthTokenRef, ProfileRecord, SealedToken, SettingsChanges } from './types.ts';
 
 /**
  * What both store implementations must agree on beyond the interfaces: the stored shape of a
- * profile item, which partitions an audit record is written to, and how a page of audit
- * records is filled from Queries. Pure: no client, no I/O.
+ * profile item, the post-state of each partial write (what its MAC covers: shared/store/signer.ts),
+ * which partitions an audit record is written to, and how a page of audit records is filled from
+ * Queries. Pure: no client, no I/O.
  */
+
+// --- post-states of partial writes ------------------------------------------------------------
+// A partial write (UpdateItem) MACs the item as it will be afterwards. It is computed from the
+// item read, so each such write is conditioned on what guards the covered attributes it does not
+// set (the versions), and the write sets exactly what these functions change.
+
+/** A run after a transition to `to` with `set`. */
+export function runAfter(read: RunItem, to: RunState, set: { result?: Uint8Array; started_at?: string; finished_at?: string }): RunItem {
+  const post: RunItem = { ...read, status: to };
+  for (const [k, v] of Object.entries(set)) if (v !== undefined) (post as Record<string, unknown>)[k] = v;
+  return post;
+}
+
+/** A profile after a settings patch (null or undefined: removed), settings_version bumped. */
+export function profileAfterPatch(read: ProfileItem, changes: SettingsChanges, updatedAt: string): ProfileItem {
+  const post: Record<string, unknown> = { ...read, settings_version: read.settings_version + 1, updated_at: updatedAt };
+  for (const [field, value] of Object.entries(changes)) {
+    if (value === undefined || value === null) delete post[field];
+    else post[field] = value;
+  }
+  return post as ProfileItem;
+}
+
+/** The attributes an in-place rewrite sets; REWRITE_OPTIONAL are set when present and removed when not. */
+export const REWRITE_SET = [
+  'fields',
+  'verifier',
+  'commitment',
+  'server_key_id',
+  'record_version',
+  'updated_at',
+  'should_save_session',
+  'runner_origin',
+  'runner_approval',
+] as const;
+export const REWRITE_OPTIONAL = ['auth_config', 'allowed_hosts', 'allowed_path_prefixes', 'allowed_methods', 'runner_delivery'] as const;
+
+/** A profile after an in-place rewrite with `r` (a new expiry replaces the old; without one it stays). */
+export function profileAfterRewrite(read: ProfileItem, r: ProfileRecord): ProfileItem {
+  const post: Record<string, unknown> = { ...read };
+  for (const attr of REWRITE_SET) post[attr] = r[attr];
+  if (r.token_expires_at !== undefined) post.token_expires_at = r.token_expires_at;
+  for (const attr of REWRITE_OPTIONAL) {
+    if (r[attr] === undefined) delete post[attr];
+    else post[attr] = r[attr];
+  }
+  return post as ProfileItem;
+}
+
+/** The covered state of an OAuth2 token item that holds only a lease (outside the MAC): what takeLease creates. */
+export function oauthLeaseOnly(ref: OAuthTokenRef) {
+  return { ...keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex), entity: 'oauth_token' as const, version: 0 };
+}
+
+/** The covered state of an OAuth2 token item after storeToken: every covered attribute is set by it. */
+export function oauthTokenAfterStore(ref: OAuthTokenRef, token: SealedToken) {
+  return {
+    ...oauthLeaseOnly(ref),
+    blob: token.blob,
+    token_expires_at: token.token_expires_at,
+    refresh_at: token.refresh_at,
+    expires_at: token.expires_at,
+    generation: token.generation,
+    record_version: token.record_version,
+    profile_created_at: token.profile_created_at,
+  };
+}
 
 /** A profile record as a stored item: day counters as top-level attributes (see DAILY_USE_ATTRIBUTE). */
 export function profileToItem(r: ProfileRecord) {

@@ -1,5 +1,4 @@
 import type { AuditHead, AuditRecord } from '../audit/record.ts';
-import type { ItemMac } from '../crypto/item-mac.ts';
 import type {
   AgentItem,
   ApiKeyIndexItem,
@@ -15,10 +14,16 @@ import type {
 import type { RunState } from '../schemas/runs.ts';
 
 /**
- * The store interfaces: what the domain needs from persistence, in domain types. Two
- * implementations honour them: store/dynamodb.ts (over shared/repositories/, the only code that
- * imports @aws-sdk/lib-dynamodb) and store/memory.ts (in memory: unit tests and the bench). One
- * contract test (test/integration/store-contract.test.ts) runs against both.
+ * The store interfaces: what the domain needs from persistence, in domain types. One
+ * implementation in production code: store/dynamodb.ts (over shared/repositories/, the only code
+ * that imports @aws-sdk/lib-dynamodb); its in-memory twin for unit tests and the bench is
+ * test/support/memory-store.ts. One contract test (test/integration/store-contract.test.ts)
+ * runs against both.
+ *
+ * The store is signed (store/signer.ts): every item is MACed on write and verified on read, so
+ * every read below answers only items that verify and throws IntegrityError (500
+ * integrity_check_failed, logged) for one that does not; listings leave such an item out.
+ * Partial writes MAC the item's post-state, computed from the item read that they take.
  *
  * Every conditional write returns `false` (or undefined, for writes that return the item) when
  * its condition failed — someone else wrote first — and throws for anything else. Reads are
@@ -29,16 +34,14 @@ import type { RunState } from '../schemas/runs.ts';
 // ---------------------------------------------------------------------------------------------
 // Records: what is written (the store adds keys and entity)
 
-/** An agent as the domain builds it, before its integrity MAC. */
-export type NewAgentItem = Omit<AgentItem, 'pk' | 'sk' | 'entity' | 'mac' | 'mac_key_id'>;
-/** An agent item with its integrity MAC: the only form the store writes. */
-export type SignedAgentItem = NewAgentItem & ItemMac;
+/** An agent as the domain builds it (the store adds its keys, entity and integrity MAC). */
+export type NewAgentItem = Omit<AgentItem, 'pk' | 'sk' | 'entity'>;
 
 /** A key's role in its tenant. */
 export type ApiKeyRole = 'admin' | 'member';
 
-/** What an API key item holds besides its key hash: the only form the store writes (with its MAC). */
-export interface ApiKeyRecord extends ItemMac {
+/** What an API key item holds besides its key hash (the store adds its integrity MAC). */
+export interface ApiKeyRecord {
   readonly tenant: string;
   readonly label?: string;
   readonly created_at: string;
@@ -153,10 +156,15 @@ export interface ProfileContextOptions {
 
 export interface AgentStore {
   get(tenant: string, agentId: string): Promise<AgentItem | undefined>;
+  /**
+   * Whether the agent's item exists, verified or not: nothing it says is read, so an agent that
+   * fails its integrity check can still be deleted (how it is cleared away).
+   */
+  exists(tenant: string, agentId: string): Promise<boolean>;
   /** Creates the agent; false if the id is taken. */
-  create(item: SignedAgentItem): Promise<boolean>;
+  create(item: NewAgentItem): Promise<boolean>;
   /** Overwrites the agent if its stored version is still `expectedVersion`. */
-  replace(item: SignedAgentItem, expectedVersion: number): Promise<boolean>;
+  replace(item: NewAgentItem, expectedVersion: number): Promise<boolean>;
   /** One page of a tenant's agents, in agent-id order. */
   list(tenant: string, limit: number, cursor?: string): Promise<Page<AgentItem>>;
   /** Deletes the agent item; false if it did not exist. */
@@ -168,7 +176,7 @@ export interface AgentStore {
  * its own item (found by hash) and an index entry in its tenant's partition (found by key id).
  */
 export interface ApiKeyStore {
-  /** The item of the key with this hash (its MAC not yet checked), or undefined. Strongly consistent: a revoked key must not authenticate. */
+  /** The item of the key with this hash, or undefined. Strongly consistent: a revoked key must not authenticate. */
   get(keyHashHex: string): Promise<ApiKeyItem | undefined>;
   /**
    * Stores a key: its index entry first, then its own item (false if that hash exists), so a
@@ -189,8 +197,12 @@ export interface ApiKeyStore {
   delete(tenant: string, keyId: string, keyHashHex: string): Promise<boolean>;
   /** Whether any API key was ever issued to this tenant. */
   tenantHasKey(tenant: string): Promise<boolean>;
-  /** Overwrites a key's item only while it still carries the MAC read (or none, when `readMac` is undefined). */
-  replaceUnverified(keyHashHex: string, record: ApiKeyRecord, readMac: Uint8Array | undefined): Promise<boolean>;
+  /**
+   * Overwrites a key's item only if the stored one fails its integrity check (unsigned, or
+   * written without the server key), conditioned on the stored item not changing meanwhile; false
+   * if it is intact, absent or changed. How the bootstrap key takes back its own hash.
+   */
+  replaceUnverified(keyHashHex: string, record: ApiKeyRecord): Promise<boolean>;
 }
 
 /** One item per profile, keyed by the slot its token carries (DESIGN.md §3). */
@@ -198,22 +210,26 @@ export interface ProfileStore {
   get(tenant: string, agentId: string, slotHex: string): Promise<ProfileItem | undefined>;
   /** Creates the profile; false if one with that slot (name) exists. */
   create(r: ProfileRecord): Promise<boolean>;
-  /** Replaces the whole profile (replace, rotate) if it is still at the generation, record version and settings version read. */
+  /** Replaces the whole profile (replace, rotate) if it is still at the generation, record version and settings version read (a Put: no partial state to MAC). */
   replace(r: ProfileRecord, read: { generation: number; record_version: number; settings_version: number }): Promise<boolean>;
   /**
    * Writes the settings a PATCH (or the grants a share) changed and bumps settings_version, if
-   * still at the generation and settings version read; the item as written, or undefined.
+   * the item is still the one read (`read`: its generation, record version, settings version and
+   * created_at, which guard every covered attribute); the item as written, or undefined.
    */
   patchSettings(
     tenant: string,
     agentId: string,
     slotHex: string,
     changes: SettingsChanges,
-    read: { generation: number; settings_version: number },
+    read: ProfileItem,
     updatedAt: string,
   ): Promise<ProfileItem | undefined>;
-  /** Rewrites the sealed content in place (same token) if still at the generation and record version read; counters untouched. */
-  rewrite(r: ProfileRecord, read: { generation: number; record_version: number }): Promise<boolean>;
+  /**
+   * Rewrites the sealed content in place (same token) if the item is still the one read (its
+   * generation, record version, settings version and created_at); counters untouched.
+   */
+  rewrite(r: ProfileRecord, read: ProfileItem): Promise<boolean>;
   /** Counts a use (last_used_at, use_count, the day's counter; stale day counters dropped) unless replaced or deleted. */
   recordUse(tenant: string, agentId: string, slotHex: string, generation: number, use: UseToRecord): Promise<boolean>;
   /** Stores a profile test's outcome unless the profile was replaced or deleted. */
@@ -257,13 +273,18 @@ export interface RunStore {
   create(r: RunRecord): Promise<boolean>;
   /** The run, or undefined if absent or expired at `nowEpochSeconds`. */
   get(sessionId: string, nowEpochSeconds: number): Promise<RunItem | undefined>;
-  /** Moves a run to `to` if it is still in one of `from` (a finished run is never overwritten). */
+  /**
+   * Moves the run read (`read`) to `to` if it is still in one of `from` (a finished run is never
+   * overwritten); the run as written, or undefined. The write is conditioned on the status read
+   * (each status is entered once, so it guards the rest); if another transition landed first and
+   * the run is still in one of `from`, it is read again and moved from there.
+   */
   transition(
-    sessionId: string,
+    read: RunItem,
     from: readonly RunState[],
     to: RunState,
     set: { result?: Uint8Array; started_at?: string; finished_at?: string },
-  ): Promise<boolean>;
+  ): Promise<RunItem | undefined>;
 }
 
 /** Sealed async-run jobs (AWS mode): one item per accepted run. */

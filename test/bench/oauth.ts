@@ -1,4 +1,5 @@
 import { createDb } from '#shared/clients';
+import { signerOf } from '#test/support/dynamo';
 import { dynamoStore } from '#shared/store/dynamodb';
 import { openForUse } from '#shared/credentials/gate';
 import { accessTokenFor } from '#shared/credentials/oauth2/access-token';
@@ -32,7 +33,7 @@ export async function oauthSingleFlight(runner: BenchRunner, budget: Budget): Pr
   const tokens = await startTokenServer({ delayMs: 100 });
   const vault = await startInProcessVault('dynalite', runner);
   const otherDb = createDb({ dynamoEndpoint: vault.endpoint, region: 'local', tableName: vault.deps.config.tableName });
-  const other: Deps = { ...vault.deps, store: dynamoStore(otherDb) };
+  const other: Deps = { ...vault.deps, store: dynamoStore(otherDb, signerOf(vault.deps)) };
   const profileBody = {
     auth_type: 'oauth2_client_credentials',
     auth_config: { token_url: tokens.url },

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { signerOf } from '#test/support/dynamo';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatToken, newToken, parseToken } from '#shared/crypto/token';
 import { runRepository } from '#shared/repositories/runs';
@@ -591,8 +592,8 @@ describe('GET /v1/runs/{session_id}', () => {
     const expired = randomUUID();
     const live = randomUUID();
     const base = { tenant: 'acme', agent_id: 'any-agent', status: 'succeeded' as const, created_at: new Date().toISOString() };
-    await runRepository(vault.deps.db).create({ ...base, session_id: expired, expires_at: now - 60 });
-    await runRepository(vault.deps.db).create({ ...base, session_id: live, expires_at: now + 3600 });
+    await runRepository(vault.deps.db, signerOf(vault.deps)).create({ ...base, session_id: expired, expires_at: now - 60 });
+    await runRepository(vault.deps.db, signerOf(vault.deps)).create({ ...base, session_id: live, expires_at: now + 3600 });
 
     const gone = await getRun(expired);
     const there = await getRun(live);

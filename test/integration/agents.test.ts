@@ -11,7 +11,7 @@ import type { CreateAgentBody } from '#shared/schemas/agents';
 import { openSigningSecret } from '#shared/services/agents';
 
 import { openProfile } from '#test/support/credentials';
-import { useTestStore } from '#test/support/dynamo';
+import { useTestStore, signerOf } from '#test/support/dynamo';
 import { createAgent, createProfile, deleteAgent, getAgent, listAgents, listProfiles, rotateSigningSecret, updateAgent } from '#test/support/services';
 
 const TENANT = 'acme';
@@ -46,7 +46,7 @@ async function profilesWithSessions(agentId: string, n: number) {
   for (let i = 0; i < n; i++) {
     const { auth_token } = await createProfile(t.deps, TENANT, { name: `p${i}`, agent_id: agentId, auth_data: { password: `pw-${i}` } });
     const opened = await openProfile(t.deps, TENANT, agentId, auth_token);
-    await sessionRepository(t.store.db).save(
+    await sessionRepository(t.store.db, signerOf(t.deps)).save(
       TENANT,
       agentId,
       parseToken(auth_token).slot.toString('hex'),
@@ -77,7 +77,7 @@ describe('createAgent', () => {
       input_args: [{ name: 'username' }, { name: 'password', required: true }],
     });
     expect(fetched).not.toHaveProperty('runner_signing_secret');
-    const item = await agentRepository(t.store.db).get(TENANT, id);
+    const item = await agentRepository(t.store.db, signerOf(t.deps)).get(TENANT, id);
     expect(Buffer.from(item?.signing_secret ?? []).includes(Buffer.from(created.runner_signing_secret))).toBe(false);
     expect(openSigningSecret(t.deps, item!)).toBe(created.runner_signing_secret);
   });
@@ -114,7 +114,7 @@ describe('updateAgent', () => {
     const updated = await updateAgent(t.deps, TENANT, id, { ...body(undefined, ['token']), name: 'Renamed' });
 
     expect(updated).toMatchObject({ name: 'Renamed', input_args: [{ name: 'token' }] });
-    expect(openSigningSecret(t.deps, (await agentRepository(t.store.db).get(TENANT, id))!)).toBe(created.runner_signing_secret);
+    expect(openSigningSecret(t.deps, (await agentRepository(t.store.db, signerOf(t.deps)).get(TENANT, id))!)).toBe(created.runner_signing_secret);
   });
 
   it('lets each of 10 parallel updates succeed or get 409, never a lost write', async () => {
@@ -127,7 +127,7 @@ describe('updateAgent', () => {
 
     const ok = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value.name] : []));
     for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toBeInstanceOf(ConflictError);
-    const stored = await agentRepository(t.store.db).get(TENANT, id);
+    const stored = await agentRepository(t.store.db, signerOf(t.deps)).get(TENANT, id);
     expect(stored?.version).toBe(1 + ok.length);
     expect(ok).toContain(stored?.name);
   });
@@ -145,7 +145,7 @@ describe('rotateSigningSecret', () => {
     const rotated = await rotateSigningSecret(t.deps, TENANT, id);
 
     expect(rotated.runner_signing_secret).not.toBe(created.runner_signing_secret);
-    expect(openSigningSecret(t.deps, (await agentRepository(t.store.db).get(TENANT, id))!)).toBe(rotated.runner_signing_secret);
+    expect(openSigningSecret(t.deps, (await agentRepository(t.store.db, signerOf(t.deps)).get(TENANT, id))!)).toBe(rotated.runner_signing_secret);
   });
 });
 
@@ -247,7 +247,7 @@ describe('deleteAgent', () => {
     const id = freshId();
     await createAgent(t.deps, TENANT, body(id));
     const { auth_token } = await createProfile(t.deps, TENANT, { name: 'orphan', agent_id: id, auth_data: { password: 'pw-orphan' } });
-    await agentRepository(t.store.db).delete(TENANT, id);
+    await agentRepository(t.store.db, signerOf(t.deps)).delete(TENANT, id);
     await createAgent(t.deps, TENANT, body(id));
 
     // Act / Assert: the orphan survives in the table but its token opens nothing.

@@ -2,7 +2,7 @@ import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { AuditUnavailableError, queryAudit, verifyAuditLog } from '#shared/audit/log';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from '#shared/errors';
-import { signApiKey } from '#shared/integrity';
+import { legacyApiKeyItem } from '#test/support/legacy-mac';
 import { keys } from '#shared/keys';
 import {
   AUTH_CACHE_TTL_MS,
@@ -131,8 +131,8 @@ describe('keys from before principals', () => {
     const apiKey = newApiKey();
     const hash = hashApiKey(apiKey);
     // The item as the vault wrote it before roles: tenant, label, created_at and its MAC only.
-    const old = signApiKey(t.deps.serverKeys, hash, { tenant, label: 'old', created_at: '2026-01-01T00:00:00.000Z' } as never);
-    await t.store.db.doc.send(new PutCommand({ TableName: t.store.db.tableName, Item: { ...keys.apiKey(hash), ...old } }));
+    const old = legacyApiKeyItem(t.deps.serverKeys, hash, { tenant, label: 'old', created_at: '2026-01-01T00:00:00.000Z' });
+    await t.store.db.doc.send(new PutCommand({ TableName: t.store.db.tableName, Item: old }));
 
     const principal = await authenticatePrincipal(t.deps, apiKey);
     const { api_keys } = await listApiKeys(t.deps, testCaller(tenant), 10);

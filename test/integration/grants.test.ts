@@ -11,7 +11,7 @@ import { grantRepository } from '#shared/repositories/grants';
 
 
 import { testCaller } from '#test/support/credentials';
-import { useTestStore } from '#test/support/dynamo';
+import { useTestStore, signerOf } from '#test/support/dynamo';
 import { createAgent, createProfileRecord } from '#test/support/services';
 
 const TENANT = 'acme';
@@ -45,7 +45,7 @@ describe('run grants', () => {
 
   it('store neither the grant nor the profile token secret in clear; the item expires at the deadline', async () => {
     const { issued, tokenSecret } = await grantFor(30_000);
-    const item = await grantRepository(t.store.db).get(issued.idHex);
+    const item = await grantRepository(t.store.db, signerOf(t.deps)).get(issued.idHex);
 
     const dump = Buffer.from(JSON.stringify(item));
     expect(dump.includes(issued.grant.slice(4, 30))).toBe(false);

@@ -10,7 +10,7 @@ import { BadGatewayError, ValidationError } from '#shared/errors';
 import { oauthTokenRepository } from '#shared/repositories/oauth-tokens';
 import { testProfile } from '#shared/services/proxy';
 import { testCaller } from '#test/support/credentials';
-import { useTestStore } from '#test/support/dynamo';
+import { useTestStore, signerOf } from '#test/support/dynamo';
 import { type MockTokenServer, startTokenServer } from '#test/support/token-server';
 import { createAgent, createProfileRecord, getProfileMetadata, upsertProfileRecord } from '#test/support/services';
 
@@ -51,7 +51,7 @@ async function tokenVia(deps: Deps, agentId: string, token: string): Promise<str
 /** A second "process": its own DynamoDB client on the same table, the same server key ring. */
 const secondProcess = (): Deps & { db: Db } => {
   const db = createDb({ dynamoEndpoint: t.store.endpoint, region: 'local', tableName: t.store.db.tableName });
-  return { ...t.deps, db, store: dynamoStore(db) };
+  return { ...t.deps, db, store: dynamoStore(db, signerOf(t.deps)) };
 };
 
 const withClock = (deps: Deps, at: () => number): Deps => ({ ...deps, now: () => new Date(at()) });
@@ -125,21 +125,18 @@ describe('accessTokenFor', () => {
     const { agentId, token } = await oauthProfile();
     await tokenVia(t.deps, agentId, token);
     const ref = { tenant: TENANT, agentId, slotHex: slotFor(TENANT, agentId, 'svc').toString('hex') };
-    const item = await oauthTokenRepository(t.store.db).get(ref);
+    const item = await oauthTokenRepository(t.store.db, signerOf(t.deps)).get(ref);
     expect(Buffer.from(JSON.stringify(item)).includes('tok-1')).toBe(false);
     expect(Buffer.from(item?.blob ?? []).includes(Buffer.from('tok-1'))).toBe(false);
 
-    // Move the expiry one millisecond: the blob no longer opens, so the next use fetches anew.
-    const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
+    // Move the expiry one millisecond, re-signed (as the server key's holder could; a table writer
+    // without it is refused by the signed store): the blob no longer opens, so the next use fetches anew.
+    const { GetCommand, PutCommand } = await import('@aws-sdk/lib-dynamodb');
     const { keys } = await import('#shared/keys');
-    await t.store.db.doc.send(
-      new UpdateCommand({
-        TableName: t.store.db.tableName,
-        Key: keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex),
-        UpdateExpression: 'SET token_expires_at = token_expires_at + :one',
-        ExpressionAttributeValues: { ':one': 1 },
-      }),
-    );
+    const Key = keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex);
+    const { Item } = await t.store.db.doc.send(new GetCommand({ TableName: t.store.db.tableName, Key }));
+    const moved = signerOf(t.deps).seal('oauth-token', { ...(Item as typeof Key), token_expires_at: (Item?.token_expires_at as number) + 1 });
+    await t.store.db.doc.send(new PutCommand({ TableName: t.store.db.tableName, Item: moved }));
     expect(await tokenVia(t.deps, agentId, token)).toBe('tok-2');
     expect(server.seen).toHaveLength(2);
   });
@@ -180,7 +177,7 @@ describe('accessTokenFor', () => {
     const ref = { tenant: TENANT, agentId, slotHex: slotFor(TENANT, agentId, 'svc').toString('hex') };
     let now = Date.now();
     // A process took the lease and died before writing anything.
-    expect(await oauthTokenRepository(t.store.db).takeLease(ref, undefined, 'dead-process', now, now + 60_000)).toBe(true);
+    expect(await oauthTokenRepository(t.store.db, signerOf(t.deps)).takeLease(ref, undefined, 'dead-process', now, now + 60_000)).toBe(true);
     const clocked = withClock(t.deps, () => now);
 
     const waiting = tokenVia(clocked, agentId, token);

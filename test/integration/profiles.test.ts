@@ -10,7 +10,7 @@ import { sessionRepository } from '#shared/repositories/sessions';
 
 
 import { decryptAuthData, openProfile } from '#test/support/credentials';
-import { useTestStore } from '#test/support/dynamo';
+import { useTestStore, signerOf } from '#test/support/dynamo';
 import { createAgent, createProfile, deleteProfile, getProfileMetadata, listProfiles, upsertProfile } from '#test/support/services';
 
 const TENANT = 'acme';
@@ -48,7 +48,7 @@ const valuesOf = async (agentId: string, token: string, tenant = TENANT) =>
   decryptAuthData(await openProfile(t.deps, tenant, agentId, token));
 
 const storedItem = async (agentId: string, name: string, tenant = TENANT) =>
-  profileRepository(t.store.db).get(tenant, agentId, slotFor(tenant, agentId, name).toString('hex'));
+  profileRepository(t.store.db, signerOf(t.deps)).get(tenant, agentId, slotFor(tenant, agentId, name).toString('hex'));
 
 describe('createProfile', () => {
   it('returns a token that opens the stored values', async () => {
@@ -467,7 +467,7 @@ describe('deleteProfile', () => {
     const { auth_token } = await createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw' } });
     const slotHex = parseToken(auth_token).slot.toString('hex');
     const opened = await openProfile(t.deps, TENANT, agent, auth_token);
-    await sessionRepository(t.store.db).save(
+    await sessionRepository(t.store.db, signerOf(t.deps)).save(
       TENANT,
       agent,
       slotHex,
@@ -582,7 +582,7 @@ describe('listProfiles', () => {
     const agent = await newAgent();
     const { auth_token } = await createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw' } });
     const opened = await openProfile(t.deps, TENANT, agent, auth_token);
-    await sessionRepository(t.store.db).save(
+    await sessionRepository(t.store.db, signerOf(t.deps)).save(
       TENANT,
       agent,
       parseToken(auth_token).slot.toString('hex'),

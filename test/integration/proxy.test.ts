@@ -6,7 +6,7 @@ import { profileRepository } from '#shared/repositories/profiles';
 
 
 import { proxyRequest, testProfile } from '#shared/services/proxy';
-import { type TestDeps, useTestStore } from '#test/support/dynamo';
+import { type TestDeps, useTestStore, signerOf } from '#test/support/dynamo';
 import { testCaller } from '#test/support/credentials';
 import { freePort } from '#test/support/net';
 import { type EchoUpstream, startEchoUpstream } from '#test/support/upstream';
@@ -44,7 +44,7 @@ async function bearerProfile(extra: Record<string, unknown> = {}) {
   return { agentId, token: auth_token };
 }
 
-const stored = (agentId: string) => profileRepository(t.store.db).get(TENANT, agentId, slotFor(TENANT, agentId, 'p').toString('hex'));
+const stored = (agentId: string) => profileRepository(t.store.db, signerOf(t.deps)).get(TENANT, agentId, slotFor(TENANT, agentId, 'p').toString('hex'));
 
 async function rejectionOf(p: Promise<unknown>): Promise<Error & { status?: number; code?: string }> {
   const outcome = await p.then(

@@ -5,8 +5,8 @@ import { dynamoStore } from '#shared/store/dynamodb';
 import { TooManyRequestsError } from '#shared/errors';
 import { keys } from '#shared/keys';
 import { createLogger } from '#shared/log';
+import { startTestDb, type TestDb, testSigner } from '#test/support/dynamo';
 import { enforceTenantRateLimit } from '#shared/limits/tenant-rate-limit';
-import { startTestDb, type TestDb } from '#test/support/dynamo';
 
 let store: TestDb;
 let clock = new Date('2030-01-01T00:00:00.100Z');
@@ -20,7 +20,7 @@ afterAll(async () => {
 
 const deps = (limit: number) => ({
   config: loadConfig({ VAULT_MODE: 'local', VAULT_TENANT_RATE_LIMIT: String(limit) }),
-  store: dynamoStore(store.db),
+  store: dynamoStore(store.db, testSigner()),
   log: createLogger(() => {}),
   now: () => clock,
 });

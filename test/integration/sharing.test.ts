@@ -12,7 +12,8 @@ import { createApiKey } from '#shared/services/api-keys';
 
 
 import { testCaller } from '#test/support/credentials';
-import { useTestStore } from '#test/support/dynamo';
+import { signerOf, useTestStore } from '#test/support/dynamo';
+import { signUnsignedItems } from '#shared/store/dynamodb';
 import { createAgent, createProfile, deleteProfile, deleteProfileChecked, getProfileMetadata, listProfiles, patchProfile, profileUsage, rotateProfile, shareProfile, unshareProfile, upsertProfile } from '#test/support/services';
 
 const TENANT = 'acme';
@@ -68,8 +69,10 @@ describe('ownership', () => {
     const m = await member();
     const { agentId, token, slot } = await agentWithProfile();
     await t.store.db.doc.send(
-      new UpdateCommand({ TableName: t.store.db.tableName, Key: keys.profile(TENANT, agentId, slot), UpdateExpression: 'REMOVE #o, visibility, grants', ExpressionAttributeNames: { '#o': 'owner' } }),
+      new UpdateCommand({ TableName: t.store.db.tableName, Key: keys.profile(TENANT, agentId, slot), UpdateExpression: 'REMOVE #o, visibility, grants, mac, mac_key_id, mac_format', ExpressionAttributeNames: { '#o': 'owner' } }),
     );
+    // As an older vault wrote it (no MAC), then signed by the operator's sign-items after the upgrade.
+    await signUnsignedItems(t.store.db, signerOf(t.deps));
 
     await expect(getProfileMetadata(t.deps, TENANT, agentId, 'main', admin)).resolves.toMatchObject({ visibility: 'private', grants: [] });
     await expect(getProfileMetadata(t.deps, TENANT, agentId, 'main', m)).rejects.toBeInstanceOf(NotFoundError);

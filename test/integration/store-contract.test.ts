@@ -2,15 +2,22 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '#shared/audit/record';
 import { ValidationError } from '#shared/errors';
+import { setRawAttribute } from '#test/support/raw-table';
+import { IntegrityError } from '#shared/errors';
+import { type ItemKey, keys } from '#shared/keys';
 import { dynamoStore } from '#shared/store/dynamodb';
-import { memoryStore } from '#shared/store/memory';
-import type { ApiKeyRecord, ProfileRecord, SessionRecord, SignedAgentItem, Store } from '#shared/store/types';
-import { type TestDb, startTestDb } from '#test/support/dynamo';
+import { memoryStore } from '#test/support/memory-store';
+import type { ProfileItem, RunItem } from '#shared/schemas/items';
+import type { ApiKeyRecord, NewAgentItem, ProfileRecord, SessionRecord, Store } from '#shared/store/types';
+import { type TestDb, startTestDb, testSigner } from '#test/support/dynamo';
 
 /**
  * One contract, two implementations: the in-memory store (unit tests, bench) must answer as the
  * DynamoDB one does on dynalite, for every conditional write, TTL'd read and page the domain
- * relies on. A difference fails here, under the implementation's name.
+ * relies on — and both are signed (shared/store/signer.ts): every item written verifies when
+ * read, every partial write leaves a verifiable item, and an item edited in the table (`tamper`,
+ * as a table writer without the server key would) is refused. A difference fails here, under
+ * the implementation's name.
  */
 let testDb: TestDb;
 beforeAll(async () => {
@@ -20,17 +27,27 @@ afterAll(async () => {
   await testDb?.close();
 });
 
-const implementations: [string, () => Store][] = [
-  ['memory', () => memoryStore()],
-  ['dynamodb (dynalite)', () => dynamoStore(testDb.db)],
+/** Sets (or, with undefined, removes) one attribute of a stored item behind the store's back. */
+type Tamper = (store: Store, k: ItemKey, attr: string, value: unknown) => Promise<void>;
+
+const signer = testSigner();
+const implementations: [string, () => Store, Tamper][] = [
+  [
+    'memory',
+    () => memoryStore(),
+    async (store, k, attr, value) =>
+      (store as ReturnType<typeof memoryStore>).tamper(k, (i) => {
+        if (value === undefined) delete i[attr];
+        else i[attr] = value;
+      }),
+  ],
+  ['dynamodb (dynalite)', () => dynamoStore(testDb.db, signer), (_store, k, attr, value) => setRawAttribute(testDb.db, k, attr, value)],
 ];
 
 const id = () => randomBytes(4).toString('hex');
 const slot = () => randomBytes(16).toString('hex');
 const NOW = '2026-01-01T00:00:00.000Z';
-const mac = (fill: number) => ({ mac: Buffer.alloc(32, fill), mac_key_id: '00'.repeat(8) });
-
-const agent = (tenant: string, agentId: string, version = 1): SignedAgentItem => ({
+const agent = (tenant: string, agentId: string, version = 1): NewAgentItem => ({
   tenant,
   agent_id: agentId,
   name: 'bot',
@@ -41,7 +58,6 @@ const agent = (tenant: string, agentId: string, version = 1): SignedAgentItem =>
   version,
   created_at: NOW,
   updated_at: NOW,
-  ...mac(version),
 });
 
 const apiKey = (tenant: string, keyId: string, role: 'admin' | 'member' = 'admin'): ApiKeyRecord => ({
@@ -51,7 +67,6 @@ const apiKey = (tenant: string, keyId: string, role: 'admin' | 'member' = 'admin
   key_id: keyId,
   name: `key ${keyId}`,
   role,
-  ...mac(1),
 });
 
 const profile = (tenant: string, agentId: string, slotHex: string, generation = 1, recordVersion = 1): ProfileRecord => ({
@@ -78,6 +93,9 @@ const profile = (tenant: string, agentId: string, slotHex: string, generation = 
   allowed_source_ips: [],
   settings_version: 0,
 });
+
+/** The profile as read (what a partial write takes). */
+const read = async (store: Store, t: string, a: string, s: string) => (await store.profiles.get(t, a, s)) as ProfileItem;
 
 const use = (day = '20260101', staleDays: { day: string; kind: 'run' | 'proxy' | 'test' }[] = []) => ({ kind: 'proxy' as const, at: NOW, day, staleDays });
 
@@ -106,7 +124,7 @@ const auditRecord = (tenant: string, i: number, over: Partial<AuditRecord> = {})
   ...over,
 });
 
-describe.each(implementations)('store contract: %s', (_name, make) => {
+describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
   describe('agents', () => {
     it('creates an agent once, replaces it only at the version read, deletes it once', async () => {
       const store = make();
@@ -117,7 +135,8 @@ describe.each(implementations)('store contract: %s', (_name, make) => {
       expect(await store.agents.replace({ ...agent(t, a, 2), name: 'v2' }, 1)).toBe(true);
       const got = await store.agents.get(t, a);
       expect(got?.name).toBe('v2');
-      expect(got?.mac).toEqual(new Uint8Array(Buffer.alloc(32, 2)));
+      expect(got?.version).toBe(2);
+      expect(got).not.toHaveProperty('mac');
       expect(await store.agents.delete(t, a)).toBe(true);
       expect(await store.agents.delete(t, a)).toBe(false);
       expect(await store.agents.get(t, a)).toBeUndefined();
@@ -144,7 +163,7 @@ describe.each(implementations)('store contract: %s', (_name, make) => {
   });
 
   describe('API keys', () => {
-    it('stores a key hash once, marks the tenant, and replaces an item only while it carries the MAC read', async () => {
+    it('stores a key hash once, marks the tenant, and replaces an item only when it fails its integrity check', async () => {
       const store = make();
       const [hash, t] = [randomBytes(32).toString('hex'), id()];
       const record = apiKey(t, 'k1');
@@ -153,12 +172,13 @@ describe.each(implementations)('store contract: %s', (_name, make) => {
       expect(await store.apiKeys.put(hash, { ...record, tenant: 'other' })).toBe(false);
       expect(await store.apiKeys.tenantHasKey(t)).toBe(true);
       expect((await store.apiKeys.get(hash))?.tenant).toBe(t);
-      expect(await store.apiKeys.replaceUnverified(hash, { ...record, ...mac(3) }, Buffer.alloc(32, 2))).toBe(false);
-      expect(await store.apiKeys.replaceUnverified(hash, { ...record, ...mac(3) }, undefined)).toBe(false);
-      expect(await store.apiKeys.replaceUnverified(hash, { ...record, ...mac(3) }, Buffer.alloc(32, 1))).toBe(true);
-      expect((await store.apiKeys.get(hash))?.mac).toEqual(new Uint8Array(Buffer.alloc(32, 3)));
+      expect(await store.apiKeys.replaceUnverified(hash, { ...record, label: 'replaced' })).toBe(false);
+      await tamper(store, keys.apiKey(hash), 'role', 'member');
+      await expect(store.apiKeys.get(hash)).rejects.toBeInstanceOf(IntegrityError);
+      expect(await store.apiKeys.replaceUnverified(hash, { ...record, label: 'replaced' })).toBe(true);
+      expect(await store.apiKeys.get(hash)).toMatchObject({ label: 'replaced', role: 'admin' });
       const bare = randomBytes(32).toString('hex');
-      expect(await store.apiKeys.replaceUnverified(bare, record, undefined)).toBe(false);
+      expect(await store.apiKeys.replaceUnverified(bare, record)).toBe(false);
       expect(await store.apiKeys.get(bare)).toBeUndefined();
     });
 
@@ -193,25 +213,33 @@ describe.each(implementations)('store contract: %s', (_name, make) => {
       const [t, a, s] = [id(), id(), slot()];
       expect(await store.profiles.create(profile(t, a, s))).toBe(true);
       expect(await store.profiles.create(profile(t, a, s))).toBe(false);
-      expect(await store.profiles.rewrite(profile(t, a, s, 1, 2), { generation: 1, record_version: 1 })).toBe(true);
-      expect(await store.profiles.rewrite(profile(t, a, s, 1, 3), { generation: 1, record_version: 1 })).toBe(false);
-      const patched = await store.profiles.patchSettings(t, a, s, { description: 'd', allowed_hosts: ['api.example.com'] }, { generation: 1, settings_version: 0 }, NOW);
+      const created = await read(store, t, a, s);
+      expect(await store.profiles.rewrite(profile(t, a, s, 1, 2), created)).toBe(true);
+      expect(await store.profiles.rewrite(profile(t, a, s, 1, 3), created)).toBe(false);
+      const rewritten = await read(store, t, a, s);
+      // A patch from a read before the rewrite loses (it would MAC a stale record_version's state).
+      expect(await store.profiles.patchSettings(t, a, s, { description: 'x' }, created, NOW)).toBeUndefined();
+      const patched = await store.profiles.patchSettings(t, a, s, { description: 'd', allowed_hosts: ['api.example.com'] }, rewritten, NOW);
       expect(patched).toMatchObject({ description: 'd', allowed_hosts: ['api.example.com'], settings_version: 1, record_version: 2 });
-      expect(await store.profiles.patchSettings(t, a, s, { description: 'e' }, { generation: 1, settings_version: 0 }, NOW)).toBeUndefined();
+      expect(await store.profiles.patchSettings(t, a, s, { description: 'e' }, rewritten, NOW)).toBeUndefined();
+      // A rewrite from a read before the patch loses too (it would MAC stale settings).
+      expect(await store.profiles.rewrite(profile(t, a, s, 1, 3), rewritten)).toBe(false);
       expect(await store.profiles.replace(profile(t, a, s, 2, 3), { generation: 1, record_version: 2, settings_version: 0 })).toBe(false);
       expect(await store.profiles.replace(profile(t, a, s, 2, 3), { generation: 1, record_version: 2, settings_version: 1 })).toBe(true);
       const item = await store.profiles.get(t, a, s);
       expect(item).toMatchObject({ generation: 2, record_version: 3, settings_version: 0, auth_type: 'custom' });
       expect(item?.description).toBeUndefined();
       expect(item?.fields.password).toEqual(new Uint8Array([1, 2, 3, 3]));
-      expect(await store.profiles.patchSettings(id(), a, s, { active: false }, { generation: 1, settings_version: 0 }, NOW)).toBeUndefined();
+      expect(await store.profiles.patchSettings(t, a, s, { active: false }, patched as ProfileItem, NOW)).toBeUndefined();
+      await store.profiles.delete(t, a, s);
+      expect(await store.profiles.patchSettings(t, a, s, { active: false }, item as ProfileItem, NOW)).toBeUndefined();
     });
 
     it('writes grants through the settings write (one version), and a checked delete only at the version read', async () => {
       const store = make();
       const [t, a, s] = [id(), id(), slot()];
       await store.profiles.create({ ...profile(t, a, s), owner: 'aaaaaaaaaaaaaaaa', visibility: 'private', grants: [] });
-      const shared = await store.profiles.patchSettings(t, a, s, { grants: [{ principal: 'role:member', permission: 'read' }], visibility: 'shared' }, { generation: 1, settings_version: 0 }, NOW);
+      const shared = await store.profiles.patchSettings(t, a, s, { grants: [{ principal: 'role:member', permission: 'read' }], visibility: 'shared' }, await read(store, t, a, s), NOW);
       expect(shared).toMatchObject({ owner: 'aaaaaaaaaaaaaaaa', visibility: 'shared', grants: [{ principal: 'role:member', permission: 'read' }], settings_version: 1 });
       expect(await store.profiles.delete(t, a, s, { generation: 1, settings_version: 0 })).toBe(false);
       expect(await store.profiles.get(t, a, s)).toBeDefined();
@@ -224,7 +252,12 @@ describe.each(implementations)('store contract: %s', (_name, make) => {
       const store = make();
       const [t, a, s] = [id(), id(), slot()];
       await store.profiles.create({ ...profile(t, a, s), description: 'keep?', allowed_methods: ['GET'] });
-      const out = await store.profiles.patchSettings(t, a, s, { description: null, active: false }, { generation: 1, settings_version: 0 }, NOW);
+      const out = await store.profiles.patchSettings(t, a, s, { description: null, active: false }, await read(store, t, a, s), NOW);
+      expect(await store.profiles.get(t, a, s)).toEqual(out);
+      // Removing a defaulted setting: the item reads (and verifies) with the default.
+      const back = await store.profiles.patchSettings(t, a, s, { active: null }, out as ProfileItem, NOW);
+      expect(back?.active).toBe(true);
+      expect(await store.profiles.get(t, a, s)).toEqual(back);
       expect(out?.description).toBeUndefined();
       expect(out?.active).toBe(false);
       expect(out?.allowed_methods).toEqual(['GET']);
@@ -235,11 +268,11 @@ describe.each(implementations)('store contract: %s', (_name, make) => {
       const [t, a, s] = [id(), id(), slot()];
       await store.profiles.create({ ...profile(t, a, s), token_expires_at: '2030-01-01T00:00:00.000Z', allowed_hosts: ['a.example'] });
       await store.profiles.recordUse(t, a, s, 1, use());
-      await store.profiles.rewrite(profile(t, a, s, 1, 2), { generation: 1, record_version: 1 });
+      await store.profiles.rewrite(profile(t, a, s, 1, 2), await read(store, t, a, s));
       let item = await store.profiles.get(t, a, s);
       expect(item).toMatchObject({ token_expires_at: '2030-01-01T00:00:00.000Z', use_count: 1, record_version: 2 });
       expect(item?.allowed_hosts).toBeUndefined();
-      await store.profiles.rewrite({ ...profile(t, a, s, 1, 3), token_expires_at: '2031-01-01T00:00:00.000Z' }, { generation: 1, record_version: 2 });
+      await store.profiles.rewrite({ ...profile(t, a, s, 1, 3), token_expires_at: '2031-01-01T00:00:00.000Z' }, item as ProfileItem);
       item = await store.profiles.get(t, a, s);
       expect(item?.token_expires_at).toBe('2031-01-01T00:00:00.000Z');
     });
@@ -348,12 +381,17 @@ describe.each(implementations)('store contract: %s', (_name, make) => {
       const base = { tenant: id(), agent_id: 'a', session_id: sid, created_at: NOW, expires_at: 2_000 };
       expect(await store.runs.create({ ...base, status: 'queued' })).toBe(true);
       expect(await store.runs.create({ ...base, status: 'queued' })).toBe(false);
-      expect(await store.runs.transition(sid, ['running'], 'failed', {})).toBe(false);
-      expect(await store.runs.transition(sid, ['queued'], 'running', { started_at: NOW })).toBe(true);
-      expect(await store.runs.transition(sid, ['queued', 'running'], 'succeeded', { result: new Uint8Array([7]), finished_at: NOW })).toBe(true);
+      const queued = (await store.runs.get(sid, 1_000)) as RunItem;
+      expect(await store.runs.transition(queued, ['running'], 'failed', {})).toBeUndefined();
+      const running = await store.runs.transition(queued, ['queued'], 'running', { started_at: NOW });
+      expect(running).toMatchObject({ status: 'running', started_at: NOW });
+      expect(await store.runs.get(sid, 1_000)).toEqual(running);
+      // From a stale read (queued), the run is read again and moved from where it is (running).
+      expect(await store.runs.transition(queued, ['queued', 'running'], 'succeeded', { result: new Uint8Array([7]), finished_at: NOW })).toBeDefined();
       expect(await store.runs.get(sid, 1_000)).toMatchObject({ status: 'succeeded', started_at: NOW, finished_at: NOW, result: new Uint8Array([7]) });
       expect(await store.runs.get(sid, 2_000)).toBeUndefined();
-      expect(await store.runs.transition(randomUUID(), ['queued'], 'running', {})).toBe(false);
+      expect(await store.runs.transition({ ...queued, session_id: randomUUID() }, ['queued'], 'running', {})).toBeUndefined();
+      expect(await store.runs.transition(queued, ['queued', 'running'], 'failed', {})).toBeUndefined();
     });
 
     it('stores a run job once, hides it past its TTL, deletes idempotently', async () => {
@@ -476,6 +514,85 @@ describe.each(implementations)('store contract: %s', (_name, make) => {
       for await (const item of store.audit.scanAll(t)) items.push(item);
       expect(items.map((i) => i.view).sort()).toEqual(['agent', 'profile', 'tenant']);
       expect(items.every((i) => i.entity === 'audit' && i.tenant === t && i.mac === 'ff')).toBe(true);
+    });
+  });
+
+  describe('signed store (shared/store/signer.ts)', () => {
+    it('refuses an item whose covered attribute was edited, in a read and in the profile context; accepts edited counters', async () => {
+      const store = make();
+      const [t, a, s] = [id(), id(), slot()];
+      await store.agents.create(agent(t, a));
+      await store.profiles.create({ ...profile(t, a, s), auth_type: 'oauth2_client_credentials', auth_config: { token_url: 'https://auth.example/token' } });
+      await store.profiles.recordUse(t, a, s, 1, use());
+      const k = keys.profile(t, a, s);
+      for (const [attr, value] of [
+        ['use_count', 42],
+        ['uses_20260101_proxy', 7],
+        ['last_used_at', 'edited'],
+        ['in_flight_until', 'edited'],
+        ['last_test_ok', false],
+        ['last_error', 'edited'],
+      ] as const) {
+        await tamper(store, k, attr, value);
+      }
+      expect(await store.profiles.get(t, a, s)).toMatchObject({ use_count: 42 });
+      await tamper(store, k, 'auth_config', { token_url: 'https://adversary.example/token' });
+      await expect(store.profiles.get(t, a, s)).rejects.toBeInstanceOf(IntegrityError);
+      await expect(store.profileContext.load(t, a, s)).rejects.toBeInstanceOf(IntegrityError);
+      // A listing leaves it out.
+      const s2 = slot();
+      await store.profiles.create(profile(t, a, s2));
+      expect((await store.profiles.list(t, a, 10)).items.map((p) => p.slot)).toEqual([s2]);
+    });
+
+    it('refuses an item moved under another key, an unsigned item, and a run, grant, session or token cache edited', async () => {
+      const store = make();
+      const [t, a, s] = [id(), id(), slot()];
+      await store.agents.create(agent(t, a));
+      await tamper(store, keys.agent(t, a), 'mac_format', undefined);
+      await expect(store.agents.get(t, a)).rejects.toBeInstanceOf(IntegrityError);
+      await store.agents.create(agent(t, 'b'));
+      await tamper(store, keys.agent(t, 'b'), 'mac', undefined);
+      await expect(store.agents.get(t, 'b')).rejects.toThrow(/sign-items/);
+      expect((await store.agents.list(t, 10)).items).toEqual([]);
+      expect(await store.agents.exists(t, 'b')).toBe(true);
+
+      const sid = randomUUID();
+      await store.runs.create({ tenant: t, agent_id: a, session_id: sid, status: 'queued', started_by: 'k1', created_at: NOW, expires_at: 2_000 });
+      await tamper(store, keys.run(sid), 'started_by', 'k2');
+      await expect(store.runs.get(sid, 1_000)).rejects.toBeInstanceOf(IntegrityError);
+
+      const idHex = randomBytes(16).toString('hex');
+      await store.grants.create({ id_hex: idHex, tenant: t, agent_id: a, slot: s, generation: 1, profile_created_at: NOW, session_id: sid, deadline_ms: 5, server_key_id: '00', sealed: new Uint8Array(8), expires_at: 9 });
+      expect(await store.grants.get(idHex)).toMatchObject({ deadline_ms: 5 });
+      await tamper(store, keys.grant(idHex), 'deadline_ms', 9_999_999);
+      await expect(store.grants.get(idHex)).rejects.toBeInstanceOf(IntegrityError);
+
+      await store.sessions.save(t, a, s, session(1, 1, NOW), undefined);
+      await tamper(store, keys.session(t, a, s), 'generation', 2);
+      await expect(store.profileContext.load(t, a, s, { withSession: true })).rejects.toBeInstanceOf(IntegrityError);
+
+      const ref = { tenant: t, agentId: a, slotHex: s };
+      expect(await store.oauthTokens.takeLease(ref, undefined, 'one', 1_000, 2_000)).toBe(true);
+      expect(await store.oauthTokens.storeToken(ref, 'one', { blob: new Uint8Array([9]), token_expires_at: 10, refresh_at: 5, expires_at: 99, generation: 1, record_version: 1, profile_created_at: NOW })).toBe(true);
+      // The lease and the last failure are outside the MAC: another lease and a failure keep it verifying.
+      expect(await store.oauthTokens.takeLease(ref, 2, 'two', 1_000, 2_000)).toBe(true);
+      expect(await store.oauthTokens.storeFailure(ref, 'two', 'endpoint answered 500', 3_000, { generation: 1, record_version: 1, profile_created_at: NOW })).toBe(true);
+      expect(await store.oauthTokens.get(ref)).toMatchObject({ blob: new Uint8Array([9]), error_message: 'endpoint answered 500' });
+      await tamper(store, keys.oauthToken(t, a, s), 'token_expires_at', 99_999);
+      await expect(store.oauthTokens.get(ref)).rejects.toBeInstanceOf(IntegrityError);
+    });
+
+    it('refuses an item whose identity attributes (slot, session id) no longer match its key and MAC', async () => {
+      const store = make();
+      const [t, a, s] = [id(), id(), slot()];
+      await store.profiles.create(profile(t, a, s));
+      const sid = randomUUID();
+      await store.runs.create({ tenant: t, agent_id: a, session_id: sid, status: 'queued', created_at: NOW, expires_at: 2_000 });
+      await tamper(store, keys.profile(t, a, s), 'slot', slot());
+      await expect(store.profiles.get(t, a, s)).rejects.toBeInstanceOf(IntegrityError);
+      await tamper(store, keys.run(sid), 'session_id', randomUUID());
+      await expect(store.runs.get(sid, 1_000)).rejects.toBeInstanceOf(IntegrityError);
     });
   });
 

@@ -8,7 +8,7 @@ import { profileRepository } from '#shared/repositories/profiles';
 
 import { toMetadata } from '#shared/services/profiles';
 import { decryptAuthData, openProfile } from '#test/support/credentials';
-import { useTestStore } from '#test/support/dynamo';
+import { useTestStore, signerOf } from '#test/support/dynamo';
 import { createAgent, createProfileRecord, getProfileMetadata, upsertProfile, upsertProfileRecord } from '#test/support/services';
 
 const TENANT = 'acme';
@@ -35,7 +35,7 @@ async function rejectionOf(p: Promise<unknown>): Promise<Error> {
   return outcome;
 }
 
-const storedItem = (agentId: string, name: string) => profileRepository(t.store.db).get(TENANT, agentId, slotFor(TENANT, agentId, name).toString('hex'));
+const storedItem = (agentId: string, name: string) => profileRepository(t.store.db, signerOf(t.deps)).get(TENANT, agentId, slotFor(TENANT, agentId, name).toString('hex'));
 const valuesOf = async (agentId: string, token: string) => decryptAuthData(await openProfile(t.deps, TENANT, agentId, token));
 
 describe('typed profiles on create', () => {

@@ -18,7 +18,7 @@ import { decryptAuthData, openProfile } from '#test/support/credentials';
 import { testCaller } from '#test/support/credentials';
 import { startRun } from '#shared/services/runs';
 import { startEmbeddedDynamo } from '#infra/local/embedded-dynamo';
-import { type TestDeps, makeTestDeps } from '#test/support/dynamo';
+import { type TestDeps, makeTestDeps, signerOf } from '#test/support/dynamo';
 import { dynamoDbLocalTable, dynamoDbLocalUnavailable, startDynamoDbLocal } from '#test/support/dynamodb-local';
 import { startTestRunner } from '#test/support/runner';
 import { scanAll } from './helpers.ts';
@@ -195,7 +195,7 @@ for (const engine of engines) {
       const slot = slotFor(TENANT, agentId, 'p-run').toString('hex');
 
       const first = await startRun(deps, testCaller(TENANT), { agent_id: agentId, auth_token: created.auth_token, parameters: {}, run_async: false }, 'http://vault.test');
-      const ctx = await loadProfileContext(store.db, TENANT, agentId, slot, { withSession: true });
+      const ctx = await loadProfileContext(store.db, signerOf(deps), TENANT, agentId, slot, { withSession: true });
       const second = await startRun(deps, testCaller(TENANT), { agent_id: agentId, auth_token: created.auth_token, parameters: { otp: '4711' }, run_async: false }, 'http://vault.test');
 
       expect(ctx.agent?.agent_id).toBe(agentId);

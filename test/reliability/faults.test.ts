@@ -19,7 +19,7 @@ import { decryptAuthData, openProfile } from '#test/support/credentials';
 import { testCaller } from '#test/support/credentials';
 import { startRun } from '#shared/services/runs';
 import { type EmbeddedDynamo, startEmbeddedDynamo } from '#infra/local/embedded-dynamo';
-import { type TestDeps, makeTestDeps } from '#test/support/dynamo';
+import { type TestDeps, makeTestDeps, signerOf } from '#test/support/dynamo';
 import { startTestRunner } from '#test/support/runner';
 import { type TestVault, startTestVault } from '#test/support/vault';
 import { failFirst, scanAll, startFaultProxy } from './helpers.ts';
@@ -250,7 +250,7 @@ describe('nothing half-written', () => {
 
     expect(run.error_message).toBeUndefined();
     expect(run.agent_output).toBe('done');
-    const item = await profileRepository(db).get(TENANT, AGENT, slotFor(TENANT, AGENT, 'recreated').toString('hex'));
+    const item = await profileRepository(db, signerOf(deps)).get(TENANT, AGENT, slotFor(TENANT, AGENT, 'recreated').toString('hex'));
     expect(item?.generation).toBe(1);
   });
 });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import { ConflictError } from '#shared/errors';
 import { startRun } from '#shared/services/runs';
 import { testCaller } from '#test/support/credentials';
-import { AGENT_ID, dynamoErrors, type MockedVault, mockedVault, stageDefaults, TENANT } from '../unit/handlers/mocked-deps.ts';
+import { AGENT_ID, dynamoErrors, type MockedVault, mockedVault, stageDefaults, TENANT, signer } from '../unit/handlers/mocked-deps.ts';
 
 let v: MockedVault;
 
@@ -19,7 +19,7 @@ describe('startRun and the conditional create of the run record', () => {
   it('refuses with 409 and dispatches nothing when the session id is already taken by another run', async () => {
     v.ddb.on(PutCommand, { Item: { entity: 'run' } }).rejects(dynamoErrors.conditionalCheckFailed());
     v.ddb.on(GetCommand, { Key: { sk: 'RUN' } }).callsFake(async (input: { Key: { pk: string } }) => ({
-      Item: { pk: input.Key.pk, sk: 'RUN', entity: 'run', tenant: 'other-tenant', agent_id: 'x', session_id: input.Key.pk.slice(4), status: 'running', created_at: '2020-01-01T00:00:00.000Z', expires_at: 4_000_000_000 },
+      Item: signer.seal('run', { pk: input.Key.pk, sk: 'RUN', entity: 'run', tenant: 'other-tenant', agent_id: 'x', session_id: input.Key.pk.slice(4), status: 'running', created_at: '2020-01-01T00:00:00.000Z', expires_at: 4_000_000_000 }),
     }));
     const dispatch = vi.spyOn(v.deps.dispatcher, 'dispatch');
 

@@ -9,7 +9,7 @@ import { RunAgentBody } from '#shared/schemas/runs';
 
 import { startRun } from '#shared/services/runs';
 import { testCaller } from '#test/support/credentials';
-import { useTestStore } from '#test/support/dynamo';
+import { useTestStore, signerOf } from '#test/support/dynamo';
 import { type RunnerBehaviour, startTestRunner } from '#test/support/runner';
 import { createAgent, deleteAgent, deleteProfile, upsertProfile } from '#test/support/services';
 
@@ -60,7 +60,7 @@ const run = (agentId: string, token: string) =>
   startRun(t.deps, testCaller(TENANT), RunAgentBody.parse({ agent_id: agentId, auth_token: token, run_async: false }), 'http://vault.test');
 
 const storedSession = async (agentId: string, name = 'main') =>
-  (await loadProfileContext(t.store.db, TENANT, agentId, slotFor(TENANT, agentId, name).toString('hex'), { withSession: true })).session;
+  (await loadProfileContext(t.store.db, signerOf(t.deps), TENANT, agentId, slotFor(TENANT, agentId, name).toString('hex'), { withSession: true })).session;
 
 describe('saved sessions and their profile', () => {
   it('a replace deletes the previous generation\'s session', async () => {
@@ -142,7 +142,7 @@ describe('deleteAgent and sessions', () => {
   it('removes and counts a session left without its profile, also without force', async () => {
     const agentId = await newAgent();
     const slot = slotFor(TENANT, agentId, 'gone').toString('hex');
-    await sessionRepository(t.store.db).save(TENANT, agentId, slot, { generation: 1, version: 1, blob: Buffer.from('x'), updated_at: 'now' }, undefined);
+    await sessionRepository(t.store.db, signerOf(t.deps)).save(TENANT, agentId, slot, { generation: 1, version: 1, blob: Buffer.from('x'), updated_at: 'now' }, undefined);
     t.deps.logs.length = 0;
 
     await deleteAgent(t.deps, TENANT, agentId, false);

@@ -15,11 +15,9 @@ import { formatToken, parseToken } from '#shared/crypto/token';
 import { ProfileNotFoundError } from '#shared/errors';
 import type { ProfileItem } from '#shared/schemas/items';
 import { profileRepository } from '#shared/repositories/profiles';
-import { memoryStore } from '#shared/store/memory';
-
-
+import { memoryStore } from '#test/support/memory-store';
 import { openProfile } from '#test/support/credentials';
-import { type TestDb, type TestDeps, makeTestDeps, startTestDb } from '#test/support/dynamo';
+import { type TestDb, type TestDeps, makeTestDeps, startTestDb, signerOf } from '#test/support/dynamo';
 import { LONG, scanAll } from './helpers.ts';
 import { createAgent, createProfile } from '#test/support/services';
 
@@ -34,7 +32,7 @@ const CASES: readonly Case[] = ['unknown id', 'wrong secret', 'wrong agent'];
 
 let store: TestDb;
 let deps: TestDeps;
-/** The same dependencies over an in-memory copy of the table (shared/store/memory.ts). */
+/** The same dependencies over an in-memory copy of the table (test/support/memory-store.ts). */
 let memDeps: TestDeps;
 let token: string;
 /** The deterministic stand-in for the repository read: items by tenant, agent and slot. */
@@ -51,9 +49,10 @@ beforeAll(async () => {
   await createProfile(deps, TENANT, { name: 'timed', agent_id: OTHER_AGENT, auth_data: { password: 'pw-other' } });
   for (const agentId of [AGENT, OTHER_AGENT]) {
     const slotHex = slotFor(TENANT, agentId, 'timed').toString('hex');
-    fakeTable.set(`${TENANT}|${agentId}|${slotHex}`, (await profileRepository(store.db).get(TENANT, agentId, slotHex)) as ProfileItem);
+    fakeTable.set(`${TENANT}|${agentId}|${slotHex}`, (await profileRepository(store.db, signerOf(deps)).get(TENANT, agentId, slotHex)) as ProfileItem);
   }
-  const mem = memoryStore();
+  // Seeded from the table the vault signed: the in-memory store verifies with the same ring.
+  const mem = memoryStore({ serverKeys: deps.serverKeys });
   mem.seed(await scanAll(store.db));
   memDeps = { ...deps, store: mem };
 });

@@ -1,13 +1,23 @@
 /**
- * Issue 8 item 2, over HTTP against the local server: an adversary who can write the table but
- * holds neither the server key nor a token edits agent and API-key items directly in the store.
- * Every edit is refused and logged, the credentials never reach the adversary's runner, and a
- * legitimate runner change needs the profile holder's re-approval (409 runner_changed).
+ * Issue 8 item 2 and finding 3, over HTTP against the local server: an adversary who can write
+ * the table but holds neither the server key nor a token edits items directly in the store
+ * (raw UpdateItem through the document client). The signed store (shared/store/signer.ts) refuses
+ * every edit of a covered attribute — agents, API keys, profiles (auth_config, outbound policy,
+ * owner/visibility/grants, active, expiry, source IPs, approved runner), runs, grants — with 500
+ * integrity_check_failed, logged with ids only, and nothing is sent anywhere; counters stay
+ * editable. A legitimate runner change needs the profile holder's re-approval (409 runner_changed).
  */
 import { randomBytes } from 'node:crypto';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { slotFor } from '#shared/credentials/profile-keys';
+import { IntegrityError } from '#shared/errors';
+import { type MockTokenServer, startTokenServer } from '#test/support/token-server';
+import { type EchoUpstream, startEchoUpstream } from '#test/support/upstream';
+import { setRawAttribute } from '#test/support/raw-table';
+import { signUnsignedItems } from '#shared/store/dynamodb';
+import { signerOf } from '#test/support/dynamo';
+import { legacyAgentItem, legacyApiKeyItem } from '#test/support/legacy-mac';
 import { keys } from '#shared/keys';
 import { hashApiKey, mintApiKey } from '#shared/services/api-keys';
 import { type ReceivedCall, startTestRunner } from '#test/support/runner';
@@ -97,15 +107,15 @@ describe('agent item integrity', () => {
 
     // Assert
     expect(res.status).toBe(500);
-    expect(res.json.error.code).toBe('agent_integrity_check_failed');
+    expect(res.json.error.code).toBe('integrity_check_failed');
     expect(res.text).not.toMatch(/mac|hmac|pw-integrity-canary|127\.0\.0\.1/i);
     expect(callsFor(other, agentId)).toHaveLength(0);
     expect(callsFor(legit, agentId)).toHaveLength(0);
-    const line = logLines().find((l) => l.msg === 'agent item integrity check failed');
+    const line = logLines().find((l) => l.msg === 'item integrity check failed');
     expect(line).toBeDefined();
     const { level, time: _t, msg: _m, ...fields } = line as Record<string, unknown>;
     expect(level).toBe('error');
-    expect(fields).toEqual({ tenant: TENANT, agent_id: agentId });
+    expect(fields).toEqual({ kind: 'agent', tenant: TENANT, agent_id: agentId });
   });
 
   it('refuses an agent item without a MAC (written before MACs existed) on every read', async () => {
@@ -122,7 +132,9 @@ describe('agent item integrity', () => {
     // Assert
     for (const res of [got, put, upserted]) {
       expect(res.status, res.text).toBe(500);
-      expect(res.json.error.code).toBe('agent_integrity_check_failed');
+      expect(res.json.error.code).toBe('integrity_check_failed');
+      // An item from before signing names the operator's command that signs it.
+      expect(res.json.error.message).toContain('npm run admin -- sign-items');
     }
     expect(listed.status).toBe(200);
     expect(listed.json.agents.map((a: { agent_id: string }) => a.agent_id)).not.toContain(agentId);
@@ -180,8 +192,8 @@ describe('API key item integrity', () => {
     // Assert
     expect(res.status).toBe(401);
     expect(res.json).toEqual(unknown.json);
-    const line = logLines().find((l) => l.msg === 'API key item integrity check failed');
-    expect(line).toMatchObject({ level: 'error', key_hash_prefix: hashApiKey(key).slice(0, 12) });
+    const line = logLines().find((l) => l.msg === 'item integrity check failed');
+    expect(line).toMatchObject({ level: 'error', kind: 'api-key', key_hash_prefix: hashApiKey(key).slice(0, 12) });
     expect(JSON.stringify(line)).not.toContain(key);
   });
 
@@ -227,7 +239,7 @@ describe('API key item integrity', () => {
     // Assert
     expect(res.status).toBe(401);
     expect(res.json).toEqual(unknown.json);
-    expect(logLines().some((l) => l.msg === 'API key item integrity check failed')).toBe(true);
+    expect(logLines().some((l) => l.msg === 'item integrity check failed' && l.kind === 'api-key')).toBe(true);
   });
 
   it('answers 401 when a table writer removes a member key\'s role (a key from before roles is an admin)', async () => {
@@ -238,6 +250,21 @@ describe('API key item integrity', () => {
     const res = await vault.call('GET', '/v1/api-keys', undefined, { apiKey: member });
 
     expect(res.status).toBe(401);
+  });
+
+  it('refuses a revocation through an index entry a table writer pointed at another key: 500, neither key revoked', async () => {
+    const target = await mintApiKey(vault.deps, TENANT, { name: 'target', role: 'member' });
+    const bystander = await mintApiKey(vault.deps, TENANT, { name: 'bystander', role: 'member' });
+    const targetId = hashApiKey(target).slice(0, 16);
+    await setRawAttribute(vault.deps.db, keys.tenantApiKey(TENANT, targetId), 'key_hash', hashApiKey(bystander));
+    vault.logs.length = 0;
+
+    const res = await vault.call('DELETE', `/v1/api-keys/${targetId}`);
+
+    expect(res.status, res.text).toBe(500);
+    expect(res.json.error.code).toBe('integrity_check_failed');
+    expect(logLines().find((l) => l.msg === 'item integrity check failed')).toMatchObject({ kind: 'api-key-index', tenant: TENANT, key_id: targetId });
+    expect((await vault.call('GET', '/v1/agents', undefined, { apiKey: bystander })).status).toBe(200);
   });
 
   it('accepts a minted key (the MAC verifies)', async () => {
@@ -306,7 +333,7 @@ describe('runner approval', () => {
     expect(res.status, res.text).toBe(200);
   });
 
-  it('refuses and logs a profile whose approved origin a table writer rewrote', async () => {
+  it('refuses and logs a profile whose approved origin a table writer rewrote (the signed store, before the approval tag)', async () => {
     // Arrange: the agent moved legitimately; the adversary "approves" the new origin without a token.
     const agentId = await newAgent();
     const token = await newProfile(agentId);
@@ -320,10 +347,10 @@ describe('runner approval', () => {
     const res = await runSync(agentId, token);
 
     // Assert
-    expect(res.status).toBe(404);
-    expect(res.json.error.code).toBe('profile_not_found');
+    expect(res.status).toBe(500);
+    expect(res.json.error.code).toBe('integrity_check_failed');
     expect(callsFor(other, agentId)).toHaveLength(0);
-    expect(logLines().some((l) => l.msg === 'profile runner approval check failed' && l.agent_id === agentId)).toBe(true);
+    expect(logLines().some((l) => l.msg === 'item integrity check failed' && l.kind === 'profile' && l.agent_id === agentId)).toBe(true);
   });
 
   it('refuses a profile whose approval was removed', async () => {
@@ -338,7 +365,343 @@ describe('runner approval', () => {
     const res = await runSync(agentId, token);
 
     // Assert
-    expect(res.status).toBe(404);
+    expect(res.status).toBe(500);
+    expect(res.json.error.code).toBe('integrity_check_failed');
     expect(callsFor(legit, agentId)).toHaveLength(0);
+  });
+});
+
+describe('profile item integrity (finding 3: a table writer redirects what a profile sends where)', () => {
+  let upstream: EchoUpstream;
+  let adversaryUpstream: EchoUpstream;
+  let tokens: MockTokenServer;
+  let adversaryTokens: MockTokenServer;
+
+  beforeAll(async () => {
+    [upstream, adversaryUpstream, tokens, adversaryTokens] = await Promise.all([startEchoUpstream(), startEchoUpstream(), startTokenServer(), startTokenServer()]);
+  });
+  afterAll(async () => {
+    await Promise.all([upstream?.close(), adversaryUpstream?.close(), tokens?.close(), adversaryTokens?.close()]);
+  });
+
+  const CLIENT_SECRET = 'cs-integrity-canary';
+  const profileKey = (agentId: string, name = 'svc') => keys.profile(TENANT, agentId, slotFor(TENANT, agentId, name).toString('hex'));
+  const tamperProfile = (agentId: string, attr: string, value: unknown) => setRawAttribute(vault.deps.db, profileKey(agentId), attr, value);
+  const proxy = (agentId: string, token: string, url = `${upstream.url}/echo`, apiKey?: string) =>
+    vault.call('POST', '/v1/proxy', { agent_id: agentId, auth_token: token, method: 'GET', url }, apiKey ? { apiKey } : {});
+
+  /** An agent with an oauth2_client_credentials profile "svc" (token endpoint: the legitimate loopback one) allowed to reach the echo upstream. */
+  async function oauthProfile(extra: Record<string, unknown> = {}) {
+    const agentId = await newAgent();
+    const res = await vault.call('POST', `/v1/agents/${agentId}/auth-profiles`, {
+      name: 'svc',
+      auth_type: 'oauth2_client_credentials',
+      auth_config: { token_url: tokens.url },
+      auth_data: { client_id: 'client-1', client_secret: CLIENT_SECRET },
+      allowed_hosts: [`127.0.0.1:${upstream.port}`],
+      ...extra,
+    });
+    expect(res.status, res.text).toBe(201);
+    return { agentId, token: res.json.auth_token as string };
+  }
+
+  /** An agent with a bearer profile "svc" allowed to reach the echo upstream. */
+  async function bearerProfile(extra: Record<string, unknown> = {}) {
+    const agentId = await newAgent();
+    const res = await vault.call('POST', `/v1/agents/${agentId}/auth-profiles`, {
+      name: 'svc',
+      auth_type: 'bearer',
+      auth_data: { token: 'bearer-integrity-canary' },
+      allowed_hosts: [`127.0.0.1:${upstream.port}`],
+      ...extra,
+    });
+    expect(res.status, res.text).toBe(201);
+    return { agentId, token: res.json.auth_token as string };
+  }
+
+  function expectRefused(res: { status: number; text: string; json: any }, agentId: string) {
+    expect(res.status, res.text).toBe(500);
+    expect(res.json.error.code).toBe('integrity_check_failed');
+    expect(res.text).not.toMatch(/mac|hmac|canary|token_url|127\.0\.0\.1/i);
+    const line = logLines().find((l) => l.msg === 'item integrity check failed' && l.agent_id === agentId);
+    expect(line).toBeDefined();
+    const { level, time: _t, msg: _m, ...fields } = line as Record<string, unknown>;
+    expect(level).toBe('error');
+    expect(Object.keys(fields).sort()).toEqual(['agent_id', 'kind', 'slot', 'tenant']);
+  }
+
+  it('never sends the client secret to a token_url a table writer set: 500, and the loopback token servers receive nothing', async () => {
+    // Arrange: a working profile (one legitimate token fetch), then the adversary's token endpoint.
+    const { agentId, token } = await oauthProfile();
+    expect((await proxy(agentId, token)).status).toBe(200);
+    await setRawAttribute(vault.deps.db, keys.oauthToken(TENANT, agentId, slotFor(TENANT, agentId, 'svc').toString('hex')), 'refresh_at', 0);
+    await tamperProfile(agentId, 'auth_config.token_url', adversaryTokens.url);
+    tokens.seen.length = 0;
+    adversaryTokens.seen.length = 0;
+    const upstreamBefore = upstream.seen.length;
+    vault.logs.length = 0;
+
+    // Act
+    const res = await proxy(agentId, token);
+    const tested = await vault.call('POST', `/v1/agents/${agentId}/auth-profiles/svc/test`, { auth_token: token });
+
+    // Assert
+    expectRefused(res, agentId);
+    expect(tested.status).toBe(500);
+    expect(adversaryTokens.seen).toHaveLength(0);
+    expect(tokens.seen).toHaveLength(0);
+    expect(upstream.seen.length).toBe(upstreamBefore);
+  });
+
+  it.each([
+    ['allowed_hosts widened to the adversary', (agentId: string) => tamperProfile(agentId, 'allowed_hosts', [`127.0.0.1:${adversaryUpstream.port}`]), 'adversary'],
+    ['allowed_path_prefixes removed', (agentId: string) => tamperProfile(agentId, 'allowed_path_prefixes', undefined), 'legit'],
+    ['allowed_methods widened', (agentId: string) => tamperProfile(agentId, 'allowed_methods', ['GET', 'DELETE']), 'legit'],
+    ['auth_type changed', (agentId: string) => tamperProfile(agentId, 'auth_type', 'custom'), 'legit'],
+  ])('refuses a profile whose %s: 500, nothing proxied', async (_what, tamper, target) => {
+    const { agentId, token } = await bearerProfile({ allowed_path_prefixes: ['/echo'], allowed_methods: ['GET'] });
+    await tamper(agentId);
+    const before = [upstream.seen.length, adversaryUpstream.seen.length];
+    vault.logs.length = 0;
+
+    const res = await proxy(agentId, token, target === 'adversary' ? `${adversaryUpstream.url}/echo` : `${upstream.url}/echo`);
+
+    expectRefused(res, agentId);
+    expect([upstream.seen.length, adversaryUpstream.seen.length]).toEqual(before);
+  });
+
+  it('refuses a private profile a table writer shared with every member (visibility, grants) or gave to a member (owner)', async () => {
+    const member = await mintApiKey(vault.deps, TENANT, { name: 'member', role: 'member' });
+    const memberKeyId = hashApiKey(member).slice(0, 16);
+    for (const tamper of [
+      async (agentId: string) => {
+        await tamperProfile(agentId, 'visibility', 'shared');
+        await tamperProfile(agentId, 'grants', [{ principal: 'role:member', permission: 'read_write' }]);
+      },
+      (agentId: string) => tamperProfile(agentId, 'owner', memberKeyId),
+    ]) {
+      const { agentId, token } = await bearerProfile();
+      expect((await proxy(agentId, token, undefined, member)).status).toBe(404); // private: invisible to the member
+      await tamper(agentId);
+      const before = upstream.seen.length;
+      vault.logs.length = 0;
+
+      const res = await proxy(agentId, token, undefined, member);
+      const listed = await vault.call('GET', `/v1/agents/${agentId}/auth-profiles`, undefined, { apiKey: member });
+
+      expectRefused(res, agentId);
+      expect(upstream.seen.length).toBe(before);
+      // A listing leaves the tampered profile out (and logs it).
+      expect(listed.status).toBe(200);
+      expect(JSON.stringify(listed.json)).not.toContain('"svc"');
+    }
+  });
+
+  it('refuses a profile a table writer re-activated, un-expired or opened to any source IP', async () => {
+    const cases: [string, Record<string, unknown>, (agentId: string) => Promise<void>][] = [
+      ['active', {}, (agentId) => tamperProfile(agentId, 'active', true)],
+      ['token_expires_at', { expires_in_hours: 1 }, (agentId) => tamperProfile(agentId, 'token_expires_at', '2999-01-01T00:00:00.000Z')],
+      ['allowed_source_ips', {}, (agentId) => tamperProfile(agentId, 'allowed_source_ips', [])],
+    ];
+    for (const [what, extra, tamper] of cases) {
+      const { agentId, token } = await bearerProfile(extra);
+      if (what !== 'token_expires_at') {
+        // Set legitimately first (PATCH): the use is refused, as it should be.
+        const settings = what === 'active' ? { active: false } : { allowed_source_ips: ['203.0.113.7'] };
+        const patched = await vault.call('PATCH', `/v1/agents/${agentId}/auth-profiles/svc`, settings);
+        expect(patched.status, patched.text).toBe(200);
+        expect((await proxy(agentId, token)).status, what).toBe(403);
+      }
+      await tamper(agentId);
+      const before = upstream.seen.length;
+      vault.logs.length = 0;
+
+      const res = await proxy(agentId, token);
+
+      expectRefused(res, agentId);
+      expect(upstream.seen.length, what).toBe(before);
+    }
+  });
+
+  it('refuses a profile whose approved runner (origin, delivery) a table writer changed: nothing reaches any runner', async () => {
+    for (const [attr, value] of [
+      ['runner_origin', new URL(other.url).origin],
+      ['runner_delivery', 'proxy'],
+    ] as const) {
+      const agentId = await newAgent();
+      const token = await newProfile(agentId);
+      await setRawAttribute(vault.deps.db, keys.profile(TENANT, agentId, slotFor(TENANT, agentId, 'main').toString('hex')), attr, value);
+      vault.logs.length = 0;
+
+      const res = await runSync(agentId, token);
+
+      expectRefused(res, agentId);
+      expect(callsFor(legit, agentId)).toHaveLength(0);
+      expect(callsFor(other, agentId)).toHaveLength(0);
+    }
+  });
+
+  it('accepts edited counters and observations (outside the MAC): use_count, day counters, last_used_at, last test, last error', async () => {
+    const { agentId, token } = await bearerProfile();
+    expect((await proxy(agentId, token)).status).toBe(200);
+    const day = new Date().toISOString().slice(0, 10).replaceAll('-', '');
+    for (const [attr, value] of [
+      ['use_count', 9_999],
+      [`uses_${day}_proxy`, 4_242],
+      ['last_used_at', '2020-01-01T00:00:00.000Z'],
+      ['last_tested_at', '2020-01-01T00:00:00.000Z'],
+      ['last_test_ok', false],
+      ['last_error', 'edited'],
+      ['in_flight_until', '2020-01-01T00:00:00.000Z'],
+    ] as const) {
+      await tamperProfile(agentId, attr, value);
+    }
+
+    const res = await proxy(agentId, token);
+    const read = await vault.call('GET', `/v1/agents/${agentId}/auth-profiles/svc`);
+
+    expect(res.status, res.text).toBe(200);
+    expect(read.status, read.text).toBe(200);
+    expect(logLines().some((l) => l.msg === 'item integrity check failed')).toBe(false);
+  });
+
+  it('keeps a profile verifiable through every partial write: PATCH, share, unshare, in-place update', async () => {
+    const { agentId, token } = await bearerProfile();
+    const member = await mintApiKey(vault.deps, TENANT, { name: 'member', role: 'member' });
+    expect((await vault.call('PATCH', `/v1/agents/${agentId}/auth-profiles/svc`, { description: 'patched', allowed_methods: ['GET', 'POST'] })).status).toBe(200);
+    expect((await vault.call('POST', `/v1/agents/${agentId}/auth-profiles/svc/share`, { principal: 'role:member', permission: 'read' })).status).toBe(200);
+    expect((await proxy(agentId, token, undefined, member)).status).toBe(200);
+    expect((await vault.call('DELETE', `/v1/agents/${agentId}/auth-profiles/svc/share/role:member`)).status).toBeLessThan(300);
+    const updated = await vault.call('POST', '/api/upsert_agent_auth_profile', { agent_id: agentId, auth_token: token, auth_data: { token: 'bearer-2' } });
+    expect(updated.status, updated.text).toBe(200);
+
+    const res = await proxy(agentId, token);
+
+    expect(res.status, res.text).toBe(200);
+    expect(upstream.seen.at(-1)?.headers.authorization).toBe('Bearer bearer-2');
+    expect(logLines().some((l) => l.msg === 'item integrity check failed')).toBe(false);
+  });
+});
+
+describe('run and grant item integrity', () => {
+  it('refuses a run whose tenant or starting key a table writer swapped: 500 to every reader, logged', async () => {
+    const agentId = await newAgent();
+    const token = await newProfile(agentId);
+    const ran = await runSync(agentId, token);
+    expect(ran.status, ran.text).toBe(200);
+    const sessionId = ran.json.session_id as string;
+    expect((await vault.call('GET', `/v1/runs/${sessionId}`)).status).toBe(200);
+    const globex = await mintApiKey(vault.deps, 'globex');
+
+    for (const [attr, value] of [
+      ['tenant', 'globex'],
+      ['started_by', 'feedfacefeedface'],
+      ['status', 'queued'],
+    ] as const) {
+      const before = await vault.deps.db.doc.send(new GetCommand({ TableName: vault.deps.db.tableName, Key: keys.run(sessionId) }));
+      await setRawAttribute(vault.deps.db, keys.run(sessionId), attr, value);
+      vault.logs.length = 0;
+
+      const own = await vault.call('GET', `/v1/runs/${sessionId}`);
+      const adversary = await vault.call('GET', `/v1/runs/${sessionId}`, undefined, { apiKey: globex });
+
+      expect(own.status, attr).toBe(500);
+      expect(own.json.error.code).toBe('integrity_check_failed');
+      expect(adversary.status, attr).toBe(500);
+      expect(JSON.stringify(adversary.json)).not.toContain(ran.json.agent_output);
+      expect(logLines().find((l) => l.msg === 'item integrity check failed')).toMatchObject({ level: 'error', kind: 'run', session_id: sessionId });
+      // Put the run back as it was (its MAC still verifies: nothing covered changed).
+      await vault.deps.db.doc.send(new PutCommand({ TableName: vault.deps.db.tableName, Item: before.Item }));
+      expect((await vault.call('GET', `/v1/runs/${sessionId}`)).status).toBe(200);
+    }
+  });
+
+  it('refuses a run grant a table writer extended or moved, on dynalite', async () => {
+    const idHex = randomBytes(16).toString('hex');
+    const grant = {
+      id_hex: idHex,
+      tenant: TENANT,
+      agent_id: 'agent-x',
+      slot: 'aa'.repeat(16),
+      generation: 1,
+      profile_created_at: '2026-01-01T00:00:00.000Z',
+      session_id: '00000000-0000-4000-8000-000000000000',
+      deadline_ms: Date.now() + 60_000,
+      server_key_id: vault.deps.serverKeys.current.idHex,
+      sealed: new Uint8Array(48),
+      expires_at: Math.ceil(Date.now() / 1000) + 60,
+    };
+    expect(await vault.deps.store.grants.create(grant)).toBe(true);
+    expect(await vault.deps.store.grants.get(idHex)).toMatchObject({ tenant: TENANT, agent_id: 'agent-x' });
+
+    for (const [attr, value] of [
+      ['deadline_ms', Date.now() + 86_400_000],
+      ['tenant', 'globex'],
+    ] as const) {
+      await setRawAttribute(vault.deps.db, keys.grant(idHex), attr, value);
+      vault.logs.length = 0;
+      await expect(vault.deps.store.grants.get(idHex)).rejects.toBeInstanceOf(IntegrityError);
+      expect(logLines().find((l) => l.msg === 'item integrity check failed')).toMatchObject({ level: 'error', kind: 'grant', grant_id_prefix: idHex.slice(0, 8) });
+    }
+  });
+});
+
+describe('items written before the signed store (admin sign-items)', () => {
+  it('refuses them with a message naming the command, until the operator signs them; a tampered MAC is never signed', async () => {
+    // Arrange: an agent and a profile as an older vault wrote them (no MAC), and a run with a wrong MAC.
+    const agentId = await newAgent();
+    const token = await newProfile(agentId);
+    const profileKey = keys.profile(TENANT, agentId, slotFor(TENANT, agentId, 'main').toString('hex'));
+    for (const k of [keys.agent(TENANT, agentId), profileKey]) {
+      for (const attr of ['mac', 'mac_key_id', 'mac_format']) await setRawAttribute(vault.deps.db, k, attr, undefined);
+    }
+    const ran = await runSync(agentId, token);
+    expect(ran.status, ran.text).toBe(500);
+    expect(ran.json.error.code).toBe('integrity_check_failed');
+    expect(ran.json.error.message).toContain('npm run admin -- sign-items');
+    const other = await newAgent();
+    const otherToken = await newProfile(other);
+    const done = await runSync(other, otherToken);
+    await setRawAttribute(vault.deps.db, keys.run(done.json.session_id), 'tenant', 'globex');
+
+    // Act
+    const outcome = await signUnsignedItems(vault.deps.db, signerOf(vault.deps));
+
+    // Assert
+    expect(outcome.signed).toBeGreaterThanOrEqual(2);
+    expect(outcome.refused).toContainEqual({ ...keys.run(done.json.session_id), kind: 'run' });
+    const again = await runSync(agentId, token);
+    expect(again.status, again.text).toBe(200);
+    expect((await vault.call('GET', `/v1/runs/${done.json.session_id}`)).status).toBe(500);
+    // Signing twice changes nothing.
+    const second = await signUnsignedItems(vault.deps.db, signerOf(vault.deps));
+    expect(second.signed).toBe(0);
+  });
+
+  it('keeps verifying the MACs agents and API keys carried before (v1), and re-signs them on request', async () => {
+    const hash = hashApiKey(`avk_${randomBytes(32).toString('base64url')}`);
+    const agent = legacyAgentItem(vault.deps.serverKeys, {
+      tenant: TENANT,
+      agent_id: `legacy-${randomBytes(4).toString('hex')}`,
+      name: 'legacy',
+      input_args: [],
+      runner: { type: 'webhook', url: legit.url },
+      signing_secret: new Uint8Array(60),
+      incarnation: 'abcdabcdabcdabcd',
+      version: 1,
+      created_at: '2026-01-01T00:00:00.000Z',
+      updated_at: '2026-01-01T00:00:00.000Z',
+    });
+    const { send, TableName } = table();
+    await send(new PutCommand({ TableName, Item: agent }));
+    await send(new PutCommand({ TableName, Item: legacyApiKeyItem(vault.deps.serverKeys, hash, { tenant: TENANT, created_at: '2026-01-01T00:00:00.000Z', role: 'member', key_id: hash.slice(0, 16), name: 'old' }) }));
+
+    expect((await vault.call('GET', `/v1/agents/${agent.agent_id}`)).status).toBe(200);
+    expect(await vault.deps.store.apiKeys.get(hash)).toMatchObject({ tenant: TENANT, role: 'member' });
+    const outcome = await signUnsignedItems(vault.deps.db, signerOf(vault.deps));
+    expect(outcome.resigned).toBeGreaterThanOrEqual(2);
+    expect((await send(new GetCommand({ TableName, Key: keys.agent(TENANT, agent.agent_id) }))).Item?.mac_format).toBe(2);
+    expect((await vault.call('GET', `/v1/agents/${agent.agent_id}`)).status).toBe(200);
+    expect(await vault.deps.store.apiKeys.get(hash)).toMatchObject({ tenant: TENANT, role: 'member' });
   });
 });

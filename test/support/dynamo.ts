@@ -5,10 +5,12 @@ import { type Db, createDb } from '#shared/clients';
 import { type Config, loadConfig } from '#shared/config';
 import type { Deps } from '#shared/context';
 import { createLocalDeps } from '#infra/local/deps';
-import { type Logger, createLogger } from '#shared/log';
+import { type Logger, createLogger, silentLogger } from '#shared/log';
+import { type ServerKeyRing, generateServerKeyRingJson, parseServerKeyRing } from '#shared/crypto/server-key';
 import { ensureTable } from '#infra/local/table';
 import type { InProcessDispatcher } from '#infra/local/in-process-queue';
 import { startEmbeddedDynamo } from '#infra/local/embedded-dynamo';
+import { type ItemSigner, itemSigner } from '#shared/store/signer';
 import { afterAll, beforeAll } from 'vitest';
 
 export interface TestDb {
@@ -69,4 +71,15 @@ export function useTestStore(): { store: TestDb; deps: TestDeps } {
     await t.store?.close();
   });
   return t;
+}
+
+/** The signer of a test's store (shared/store/signer.ts), for tests that build a repository or a store over the table themselves. */
+export function signerOf(deps: Pick<Deps, 'serverKeys' | 'log'>): ItemSigner {
+  return itemSigner(deps.serverKeys, deps.log);
+}
+
+/** A signer over a fresh ring, for tests whose store signs nothing they read back (rate limits) or that sign their own items with it. */
+export function testSigner(log: Pick<Deps, 'log'>['log'] = silentLogger): ItemSigner & { ring: ServerKeyRing } {
+  const ring = parseServerKeyRing(generateServerKeyRingJson());
+  return Object.assign(itemSigner(ring, log), { ring });
 }

@@ -8,7 +8,7 @@ import { loadConfig } from '#shared/config';
 import { type Deps, resetDeps, setDeps } from '#shared/context';
 import { type LocalDeps, createLocalDeps } from '#infra/local/deps';
 import { silentLogger } from '#shared/log';
-import { type MemoryStore, memoryStore } from '#shared/store/memory';
+import { type MemoryStore, memoryStore } from '#test/support/memory-store';
 import { ensureTable } from '#infra/local/table';
 import { ensureApiKey } from '#shared/services/api-keys';
 import { apiEvent, invokeOk, type Prepared } from './events.ts';
@@ -48,7 +48,7 @@ export interface InProcessVault {
 
 /**
  * The vault's real handlers and services, in this process, with the process-wide deps installed
- * via setDeps: over the in-memory store (`memory`, shared/store/memory.ts: the vault's own cost,
+ * via setDeps: over the in-memory store (`memory`, test/support/memory-store.ts: the vault's own cost,
  * and the DynamoDB round trips each request stands for) or over in-memory dynalite on loopback
  * (`dynalite`).
  */

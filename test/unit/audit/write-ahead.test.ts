@@ -7,7 +7,7 @@ import { queryAudit } from '#shared/audit/log';
 import { loadConfig } from '#shared/config';
 import { slotFor } from '#shared/credentials/profile-keys';
 import { authenticatePrincipal, createApiKey, listApiKeys, revokeApiKey } from '#shared/services/api-keys';
-import { memoryStore } from '#shared/store/memory';
+import { memoryStore } from '#test/support/memory-store';
 import type { Store } from '#shared/store/types';
 import { testCaller } from '#test/support/credentials';
 import { captureLogger } from '#test/support/dynamo';

@@ -1,4 +1,5 @@
 import 'aws-sdk-client-mock-vitest/extend';
+import { testSigner } from '#test/support/dynamo';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -23,7 +24,7 @@ function awsError(name: string, httpStatusCode: number): Error {
 function depsWith(env: Record<string, string> = {}) {
   return {
     config: loadConfig({ VAULT_MODE: 'aws', VAULT_TABLE_NAME: 'vault', AWS_REGION: 'eu-west-1', ...env }),
-    store: dynamoStore({ doc: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })), tableName: 'vault' } as unknown as Db),
+    store: dynamoStore({ doc: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })), tableName: 'vault' } as unknown as Db, testSigner()),
     log: createLogger((line) => logLines.push(line)),
     now: () => NOW,
   };

@@ -19,7 +19,7 @@ import {
   sealRunJob,
   unwrapRunJob,
 } from '#shared/aws/run-dispatcher';
-import { type MemoryStore, memoryStore } from '#shared/store/memory';
+import { type MemoryStore, memoryStore } from '#test/support/memory-store';
 import { type Config, loadConfig } from '#shared/config';
 import { keys } from '#shared/keys';
 import { ServiceUnavailableError } from '#shared/errors';

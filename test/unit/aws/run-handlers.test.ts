@@ -1,4 +1,5 @@
 import 'aws-sdk-client-mock-vitest/extend';
+import { testSigner } from '#test/support/dynamo';
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
@@ -32,12 +33,14 @@ const kms = mockClient(KMSClient);
 const ddb = mockClient(DynamoDBDocumentClient);
 let logLines: string[];
 let deps: Deps;
+/** The signer of the store under test: staged items are sealed with it, as the store would have written them. */
+const signer = testSigner();
 
 /** Stores the job as the runs function would: sealed, in its own item with a TTL. */
 async function storeSealedJob(expiresAt = NOW.getTime() / 1000 + 600): Promise<void> {
   const sealed = await sealRunJob(job, KEY_ARN, new KMSClient({}));
   const item = { ...keys.runJob(SESSION), entity: 'run-job', v: 1, ...sealed, expires_at: expiresAt };
-  ddb.on(GetCommand, { Key: keys.runJob(SESSION) }).resolves({ Item: item });
+  ddb.on(GetCommand, { Key: keys.runJob(SESSION) }).resolves({ Item: signer.seal('run-job', item) });
 }
 
 beforeEach(() => {
@@ -51,7 +54,7 @@ beforeEach(() => {
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
   deps = {
     config: loadConfig({ VAULT_MODE: 'aws', VAULT_TABLE_NAME: 'vault', AWS_REGION: 'eu-west-1', VAULT_RUN_PAYLOAD_KEY_ID: KEY_ARN }),
-    store: dynamoStore({ doc, tableName: 'vault' } as unknown as Db),
+    store: dynamoStore({ doc, tableName: 'vault' } as unknown as Db, signer),
     serverKeys: {} as ServerKeyRing,
     dispatcher: { dispatch: vi.fn() },
     log: createLogger((line) => logLines.push(line)),

@@ -15,9 +15,9 @@ import type { OAuthTokenItem } from '#shared/schemas/items';
 
 
 import { proxyRequest, testProfile } from '#shared/services/proxy';
-import { type MemoryStore, memoryStore } from '#shared/store/memory';
+import { type MemoryStore, memoryStore } from '#test/support/memory-store';
 import { testCaller } from '#test/support/credentials';
-import { captureLogger, makeTestDeps, type TestDeps } from '#test/support/dynamo';
+import { captureLogger, makeTestDeps, type TestDeps, signerOf } from '#test/support/dynamo';
 import { type MockTokenServer, startTokenServer } from '#test/support/token-server';
 import { type EchoUpstream, startEchoUpstream } from '#test/support/upstream';
 import { createAgent, createProfileRecord } from '#test/support/services';
@@ -160,7 +160,7 @@ describe('accessTokenFor with the cache item the gate read', () => {
 
   it('reads afresh after the first pass: while another process holds the lease, it polls and takes the token that process stored', async () => {
     const leased = { pk: 'p', sk: 's', entity: 'oauth_token', version: 1, lease_id: 'other', lease_until: Date.now() + 60_000 } as OAuthTokenItem;
-    ddb.on(GetCommand).resolves({ Item: stored });
+    ddb.on(GetCommand).resolves({ Item: signerOf(deps).seal('oauth-token', stored) });
 
     const token = await accessTokenFor(deps, { ...base, oauthToken: { item: leased } }, NET);
 
@@ -172,7 +172,7 @@ describe('accessTokenFor with the cache item the gate read', () => {
 
   it('reads afresh after losing the lease race on the item it was given', async () => {
     ddb.on(UpdateCommand).rejects(Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException', $metadata: { httpStatusCode: 400 } }));
-    ddb.on(GetCommand).resolves({ Item: stored });
+    ddb.on(GetCommand).resolves({ Item: signerOf(deps).seal('oauth-token', stored) });
 
     const token = await accessTokenFor(deps, { ...base, oauthToken: { item: undefined } }, NET);
 

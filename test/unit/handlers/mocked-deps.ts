@@ -15,7 +15,9 @@ import { slotFor } from '#shared/credentials/profile-keys';
 import { matchRoute, routeKey } from '#shared/http/routes';
 import { keys } from '#shared/keys';
 import { generateServerKeyRingJson, parseServerKeyRing } from '#shared/crypto/server-key';
-import { signAgent, signApiKey } from '#shared/integrity';
+import { dynamoStore } from '#shared/store/dynamodb';
+import { itemSigner } from '#shared/store/signer';
+import { silentLogger } from '#shared/log';
 import type { NewAgentItem } from '#shared/store/types';
 import { hashApiKey } from '#shared/services/api-keys';
 import { makeTestDeps, type TestDeps } from '#test/support/dynamo';
@@ -37,6 +39,8 @@ export const AGENT_ID = 'crm-bot';
  * and API-key items can carry valid MACs even when a test builds them before the vault exists.
  */
 const ring = parseServerKeyRing(generateServerKeyRingJson());
+/** Signs staged items as the vault's signed store does (shared/store/signer.ts): a staged item edited by a test is sealed again with it. */
+export const signer = itemSigner(ring, silentLogger);
 
 export interface MockedVault {
   readonly deps: TestDeps;
@@ -50,7 +54,8 @@ export async function mockedVault(): Promise<MockedVault> {
   const tableName = 'vault-unit';
   const db = createDb({ dynamoEndpoint: 'http://127.0.0.1:9', region: 'local', tableName });
   const ddb = mockClient(db.doc) as unknown as DocStub;
-  const deps = Object.assign(await makeTestDeps(db), { serverKeys: ring });
+  const base = await makeTestDeps(db);
+  const deps = Object.assign(base, { serverKeys: ring, store: dynamoStore(db, itemSigner(ring, base.log)) });
   const apiKey = newApiKey();
   stageDefaults(ddb, apiKey);
   return { deps, ddb, apiKey, tableName };
@@ -104,13 +109,15 @@ export function stageDefaults(ddb: DocStub, apiKey: string): void {
 export function stageApiKey(ddb: DocStub, apiKey: string, tenant = TENANT): void {
   const hash = hashApiKey(apiKey);
   ddb.on(GetCommand, { Key: keys.apiKey(hash) }).resolves({
-    Item: { ...keys.apiKey(hash), ...signApiKey(ring, hash, { tenant, created_at: '2026-01-01T00:00:00.000Z', key_id: hash.slice(0, 16), name: 'unit key', role: 'admin' }) },
+    Item: signer.seal('api-key', { ...keys.apiKey(hash), tenant, created_at: '2026-01-01T00:00:00.000Z', key_id: hash.slice(0, 16), name: 'unit key', role: 'admin' }),
   });
 }
 
 /** The stored agent `crm-bot`, with a valid MAC over it (and over `overrides`). */
 export function agentItem(inputArgs: readonly string[] = ['username', 'password', 'otp_seed'], overrides: Partial<Pick<NewAgentItem, 'version' | 'runner' | 'signing_secret'>> = {}) {
-  const record = signAgent(ring, {
+  return signer.seal('agent', {
+    ...keys.agent(TENANT, AGENT_ID),
+    entity: 'agent',
     tenant: TENANT,
     agent_id: AGENT_ID,
     name: 'CRM bot',
@@ -123,7 +130,6 @@ export function agentItem(inputArgs: readonly string[] = ['username', 'password'
     updated_at: '2026-01-01T00:00:00.000Z',
     ...overrides,
   });
-  return { ...keys.agent(TENANT, AGENT_ID), entity: 'agent', ...record };
 }
 
 export const profileKey = (name: string) => keys.profile(TENANT, AGENT_ID, slotFor(TENANT, AGENT_ID, name).toString('hex'));

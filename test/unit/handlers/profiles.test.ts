@@ -2,7 +2,7 @@ import 'aws-sdk-client-mock-vitest/extend';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { handler } from '#functions/profiles';
-import { keys } from '#shared/keys';
+import { type ItemKey, keys } from '#shared/keys';
 import {
   AGENT_ID,
   apiEvent,
@@ -11,6 +11,7 @@ import {
   invoke,
   lastPutItem,
   profileKey,
+  signer,
   stageDefaults,
   TENANT,
   useMockedVault,
@@ -174,8 +175,9 @@ describe('POST /api/upsert_agent_auth_profile (update with auth_token)', () => {
     expect(v.ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
     expect(v.ddb).toHaveReceivedCommandWith(UpdateCommand, {
       Key: profileKey('main'),
-      ConditionExpression: 'generation = :g AND record_version = :rv',
-      ExpressionAttributeValues: expect.objectContaining({ ':g': 1, ':rv': 1, ':next': 2 }),
+      // The in-place rewrite MACs the post-state: conditioned on every version guarding the rest (shared/repositories/profiles.ts).
+      ConditionExpression: 'generation = :g AND record_version = :rv AND (attribute_not_exists(settings_version) OR settings_version = :sv) AND created_at = :ca',
+      ExpressionAttributeValues: expect.objectContaining({ ':g': 1, ':rv': 1, ':sv': 0, ':next': 2 }),
     });
     expect(v.ddb).not.toHaveReceivedCommand(PutCommand);
   });
@@ -266,7 +268,7 @@ describe('POST /api/upsert_agent_auth_profile (by name)', () => {
 
   it('re-reads and retries a replace that lost a race, then succeeds', async () => {
     const { item } = await storedProfile('main', { password: 'pw-1' });
-    const racedItem = { ...item, generation: 2, record_version: 2 };
+    const racedItem = signer.seal('profile', { ...(item as unknown as ItemKey), generation: 2, record_version: 2 });
     v.ddb
       .on(GetCommand, { Key: profileKey('main') })
       .resolvesOnce({ Item: item })

@@ -4,8 +4,10 @@ import { describe, expect, it } from 'vitest';
 
 /**
  * The store boundary (shared/store/types.ts), checked on the source text: persistence is reached
- * through Deps.store, and only the DynamoDB implementation knows it is DynamoDB. A new import
- * outside the allowed places fails here, naming the file.
+ * through Deps.store, only the DynamoDB implementation knows it is DynamoDB, and it is the only
+ * implementation in production code: the in-memory twin and every other double or meter live
+ * under test/, which production code never imports. A new import outside the allowed places
+ * fails here, naming the file.
  */
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -30,7 +32,26 @@ describe('store boundaries', () => {
     expect(direct).toEqual([]);
   });
 
-  it('keeps the rest of shared/store (interfaces, in-memory implementation, shared item shapes) free of DynamoDB code', () => {
+  it('keeps production code from importing anything under test/ (the in-memory store, doubles, meters)', () => {
+    const fromTests = importers(production, /from '(#test\/|(\.\.\/)+test\/)/);
+    expect(fromTests).toEqual([]);
+    expect(sources('shared/store').map((f) => f.replace(/^.*\//, ''))).not.toContain('memory.ts');
+  });
+
+  it('signs in one place: every repository that writes or reads items takes the signer (shared/store/signer.ts)', () => {
+    const unsigned = sources('shared/repositories')
+      .filter((f) => !/audit|rate-limits|batch|conditional|pagination/.test(f))
+      .filter((f) => !/signer: ItemSigner/.test(readFileSync(f, 'utf8')));
+    expect(unsigned).toEqual([]);
+    // No item schema is parsed in a repository outside the signer (a parse there would skip the MAC check).
+    const parsing = importers(
+      sources('shared/repositories').filter((f) => !/audit/.test(f)),
+      /(AgentItem|ProfileItem|ApiKeyItem|ApiKeyIndexItem|RunItem|RunJobItem|GrantItem|SessionItem|OAuthTokenItem)\.parse\(/,
+    );
+    expect(parsing).toEqual([]);
+  });
+
+  it('keeps the rest of shared/store (interfaces, signer, shared item shapes) free of DynamoDB code', () => {
     const storeFiles = sources('shared/store').filter((f) => f !== 'shared/store/dynamodb.ts');
     expect(importers(storeFiles, /from '[^']*(@aws-sdk|repositories\/|clients\.ts)/)).toEqual([]);
   });

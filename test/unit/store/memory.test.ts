@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { memoryStore } from '#shared/store/memory';
+import { memoryStore } from '#test/support/memory-store';
 
 /**
  * The in-memory store's own duties beyond the contract (test/integration/store-contract.test.ts):
@@ -18,14 +18,15 @@ describe('memoryStore round trips', () => {
 
     store.meter.reset();
     await store.runs.create(run('s1'));
-    await store.runs.transition('s1', ['queued'], 'running', {});
-    expect([store.meter.waves, store.meter.totalCommands, store.meter.maxInFlight]).toEqual([2, 2, 1]);
-    expect(store.meter.counts).toEqual({ PutCommand: 1, UpdateCommand: 1 });
+    const queued = await store.runs.get('s1', 0);
+    await store.runs.transition(queued as NonNullable<typeof queued>, ['queued'], 'running', {});
+    expect([store.meter.waves, store.meter.totalCommands, store.meter.maxInFlight]).toEqual([3, 3, 1]);
+    expect(store.meter.counts).toEqual({ PutCommand: 1, GetCommand: 1, UpdateCommand: 1 });
   });
 
   it('counts a call the DynamoDB implementation makes in several commands as those commands, in sequence', async () => {
     const store = memoryStore({ latency: 'immediate' });
-    await store.apiKeys.put('ab'.repeat(32), { tenant: 't', created_at: NOW, key_id: 'k', name: 'k', role: 'admin', mac: Buffer.alloc(32), mac_key_id: '00' });
+    await store.apiKeys.put('ab'.repeat(32), { tenant: 't', created_at: NOW, key_id: 'k', name: 'k', role: 'admin' });
     // Index entry, key item, tenant marker.
     expect([store.meter.waves, store.meter.counts]).toEqual([3, { PutCommand: 3 }]);
   });

@@ -1,19 +1,24 @@
-import { AGENT_PREFIX, API_KEY_INDEX_PREFIX, AUDIT_PREFIX, type ItemKey, PROFILE_PREFIX, SESSION_PREFIX, keys } from '../keys.ts';
+import { type ServerKeyRing, generateServerKeyRingJson, parseServerKeyRing } from '#shared/crypto/server-key';
+import { AGENT_PREFIX, API_KEY_INDEX_PREFIX, AUDIT_PREFIX, type ItemKey, PROFILE_PREFIX, SESSION_PREFIX, keys } from '#shared/keys';
+import { type Logger, silentLogger } from '#shared/log';
+import type { AgentItem, ApiKeyIndexItem, ApiKeyItem, GrantItem, OAuthTokenItem, ProfileItem, RunItem, RunJobItem, SessionItem } from '#shared/schemas/items';
+import { dailyUseAttribute } from '#shared/schemas/items';
+import { decodeCursor, encodeCursor } from '#shared/store/cursor';
 import {
-  AgentItem,
-  ApiKeyIndexItem,
-  ApiKeyItem,
-  GrantItem,
-  OAuthTokenItem,
-  ProfileItem,
-  RunItem,
-  RunJobItem,
-  SessionItem,
-  dailyUseAttribute,
-} from '../schemas/items.ts';
-import { decodeCursor, encodeCursor } from './cursor.ts';
-import { auditItems, auditViewPk, fillAuditPage, profileToItem } from './items.ts';
-import type { Page, Store } from './types.ts';
+  REWRITE_OPTIONAL,
+  REWRITE_SET,
+  auditItems,
+  auditViewPk,
+  fillAuditPage,
+  oauthLeaseOnly,
+  oauthTokenAfterStore,
+  profileAfterPatch,
+  profileAfterRewrite,
+  profileToItem,
+  runAfter,
+} from '#shared/store/items';
+import { type ItemSigner, type MacAttributes, type SignedKind, itemSigner } from '#shared/store/signer';
+import type { Page, Store } from '#shared/store/types';
 
 type Item = Record<string, unknown> & ItemKey;
 
@@ -67,6 +72,14 @@ export interface MemoryStoreOptions {
    * after setImmediate, so calls issued together overlap like real I/O and round trips count.
    */
   readonly latency?: 'microtask' | 'immediate';
+  /**
+   * The ring the store signs and verifies items with (shared/store/signer.ts, as the DynamoDB
+   * implementation does); a fresh one per store by default. Pass the vault's to read items
+   * seeded from a table it wrote.
+   */
+  readonly serverKeys?: ServerKeyRing;
+  /** Where integrity failures are logged (silent by default). */
+  readonly log?: Logger;
 }
 
 export type MemoryStore = Store & {
@@ -75,6 +88,10 @@ export type MemoryStore = Store & {
   readonly itemCount: number;
   /** Copies items in as DynamoDB holds them (keys and attributes, e.g. from a scan of a table): tests start from a table's state. */
   seed(items: readonly Record<string, unknown>[]): void;
+  /** A stored item as DynamoDB holds it (a copy), or undefined: what a table writer sees. */
+  raw(k: ItemKey): Record<string, unknown> | undefined;
+  /** Edits a stored item in place, as a table writer without the server key would (tests). */
+  tamper(k: ItemKey, edit: (item: Record<string, unknown>) => void): void;
 };
 
 let instances = 0;
@@ -84,13 +101,18 @@ let instances = 0;
  * (pk, sk) of keys.ts in the shape the DynamoDB implementation writes, parsed on the way out with
  * the same schemas; conditional writes that fail (false) exactly when DynamoDB's condition
  * would; partitions read in sort-key order, with Limit and LastEvaluatedKey as DynamoDB pages
- * them; TTL'd items absent where the read is given the time. For unit tests and the bench; never
- * deployed. test/integration/store-contract.test.ts runs the same tests against it and dynalite.
+ * them; TTL'd items absent where the read is given the time. Signed like the DynamoDB
+ * implementation, with the same signer (shared/store/signer.ts): every write sealed, every read
+ * opened, partial writes MACing the post-state that shared/store/items.ts computes from the item
+ * read — so unit tests exercise the same MAC path. For unit tests and the bench; never deployed
+ * (test/unit/store/boundaries.test.ts keeps production code from importing it).
+ * test/integration/store-contract.test.ts runs the same tests against it and dynalite.
  */
 export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const name = options.name ?? `memory-${++instances}`;
   const immediate = options.latency === 'immediate';
   const partitions = new Map<string, Map<string, Item>>();
+  const signer: ItemSigner = itemSigner(options.serverKeys ?? parseServerKeyRing(generateServerKeyRingJson()), options.log ?? silentLogger);
 
   // --- round trips -------------------------------------------------------------------------
   let counts: Record<string, number> = {};
@@ -165,16 +187,21 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     p?.delete(k.sk);
     if (p?.size === 0) partitions.delete(k.pk);
   };
-  /** A stored item as a read returns it (a copy), parsed with its schema as the repository would. */
-  const out = <T>(item: Item | undefined, parse: (i: unknown) => T): T | undefined => (item ? parsed(copy(item), parse) : undefined);
-  function parsed<T>(copied: Item, parse: (i: unknown) => T): T {
+  /** A stored item as a read returns it (a copy), opened by the signer (parsed, MAC verified) as the repository does. */
+  const out = <T>(kind: SignedKind, item: Item | undefined): T | undefined => (item ? parsed(() => signer.open<T>(kind, copy(item))) : undefined);
+  /** Times the signer's parse and MAC check: the DynamoDB implementation does the same, so it is not the stand-in's own time. */
+  function parsed<T>(open: () => T): T {
     const t0 = performance.now();
     try {
-      return parse(copied);
+      return open();
     } finally {
       parseUs += (performance.now() - t0) * 1000;
     }
   }
+  /** An item about to be written whole, with its MAC (timed like `parsed`). */
+  const sealed = (kind: SignedKind, item: Item): Item => parsed(() => signer.seal(kind, item) as unknown as Item);
+  /** The MAC attributes of a partial write's post-state (timed like `parsed`). */
+  const macOf = (kind: SignedKind, post: ItemKey & Record<string, unknown>): MacAttributes => parsed(() => signer.macFor(kind, post));
   /** A conditional update: `change` edits a copy of the item (or a new one) when `allowed` holds. */
   const update = (k: ItemKey, allowed: (cur: Item | undefined) => boolean, change: (next: Item) => void): Item | undefined => {
     const cur = read(k);
@@ -212,10 +239,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     return { items: evaluated.filter((i) => (o.filter ? o.filter(i) : true)).map((i) => copy(i)), last };
   }
 
-  function page<T>(pk: string, skPrefix: string, limit: number, cursor: string | undefined, parse: (i: unknown) => T): Page<T> {
+  function page<T>(kind: SignedKind, pk: string, skPrefix: string, limit: number, cursor: string | undefined): Page<T> {
     const start = decodeCursor(cursor, pk, skPrefix);
     const r = query(pk, { key: (sk) => sk.startsWith(skPrefix), start, limit });
-    return { items: r.items.map((i) => parsed(i, parse)), next: encodeCursor(r.last) };
+    return { items: parsed(() => signer.openAll<T>(kind, r.items)), next: encodeCursor(r.last) };
   }
 
   const store: MemoryStore = {
@@ -232,20 +259,32 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         write(item as Item);
       }
     },
+    raw: (k) => {
+      const item = read(k);
+      return item ? copy(item) : undefined;
+    },
+    tamper(k, edit) {
+      const item = read(k);
+      if (!item) throw new Error(`no item at ${k.pk} ${k.sk}`);
+      const next = copy(item);
+      edit(next);
+      write(next);
+    },
 
     agents: {
-      get: (tenant, agentId) => send('GetCommand', () => out(read(keys.agent(tenant, agentId)), (i) => AgentItem.parse(i))),
+      get: (tenant, agentId) => send('GetCommand', () => out<AgentItem>('agent', read(keys.agent(tenant, agentId)))),
+      exists: (tenant, agentId) => send('GetCommand', () => read(keys.agent(tenant, agentId)) !== undefined),
       create: (item) =>
-        send('PutCommand', () => putNew({ ...keys.agent(item.tenant, item.agent_id), entity: 'agent', ...item })),
+        send('PutCommand', () => putNew(sealed('agent', { ...keys.agent(item.tenant, item.agent_id), entity: 'agent', ...item }))),
       replace: (item, expectedVersion) =>
         send('PutCommand', () => {
           const k = keys.agent(item.tenant, item.agent_id);
           if (read(k)?.version !== expectedVersion) return false;
-          write({ ...k, entity: 'agent', ...item });
+          write(sealed('agent', { ...k, entity: 'agent', ...item }));
           return true;
         }),
       list: (tenant, limit, cursor) =>
-        send('QueryCommand', () => page(keys.tenantAgents(tenant), AGENT_PREFIX, limit, cursor, (i) => AgentItem.parse(i))),
+        send('QueryCommand', () => page<AgentItem>('agent', keys.tenantAgents(tenant), AGENT_PREFIX, limit, cursor)),
       delete: (tenant, agentId) =>
         send('DeleteCommand', () => {
           const k = keys.agent(tenant, agentId);
@@ -256,11 +295,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     },
 
     apiKeys: {
-      get: (hash) => send('GetCommand', () => out(read(keys.apiKey(hash)), (i) => ApiKeyItem.parse(i))),
+      get: (hash) => send('GetCommand', () => out<ApiKeyItem>('api-key', read(keys.apiKey(hash)))),
       async put(hash, record) {
         // Index entry first, then the key's item, then the tenant's marker: three trips, as on DynamoDB.
         await store.apiKeys.putIndex(hash, record);
-        const stored = await send('PutCommand', () => putNew({ ...keys.apiKey(hash), ...record }));
+        const stored = await send('PutCommand', () => putNew(sealed('api-key', { ...keys.apiKey(hash), ...record })));
         if (stored) {
           await send('PutCommand', () => {
             const k = keys.tenantKeyMarker(record.tenant);
@@ -270,10 +309,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         return stored;
       },
       putIndex: (hash, record) =>
-        send('PutCommand', () => putNew({ ...keys.tenantApiKey(record.tenant, record.key_id), key_id: record.key_id, key_hash: hash, name: record.name, role: record.role, created_at: record.created_at })),
-      getIndex: (tenant, keyId) => send('GetCommand', () => out(read(keys.tenantApiKey(tenant, keyId)), (i) => ApiKeyIndexItem.parse(i))),
+        send('PutCommand', () =>
+          putNew(sealed('api-key-index', { ...keys.tenantApiKey(record.tenant, record.key_id), key_id: record.key_id, key_hash: hash, name: record.name, role: record.role, created_at: record.created_at })),
+        ),
+      getIndex: (tenant, keyId) => send('GetCommand', () => out<ApiKeyIndexItem>('api-key-index', read(keys.tenantApiKey(tenant, keyId)))),
       list: (tenant, limit, cursor) =>
-        send('QueryCommand', () => page(keys.tenantKeyMarker(tenant).pk, API_KEY_INDEX_PREFIX, limit, cursor, (i) => ApiKeyIndexItem.parse(i))),
+        send('QueryCommand', () => page<ApiKeyIndexItem>('api-key-index', keys.tenantKeyMarker(tenant).pk, API_KEY_INDEX_PREFIX, limit, cursor)),
       async delete(tenant, keyId, hash) {
         const removed = await send('DeleteCommand', () => {
           const k = keys.apiKey(hash);
@@ -285,23 +326,28 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         return removed;
       },
       tenantHasKey: (tenant) => send('GetCommand', () => read(keys.tenantKeyMarker(tenant)) !== undefined),
-      replaceUnverified: (hash, record, readMac) =>
-        send('PutCommand', () => {
-          const k = keys.apiKey(hash);
+      async replaceUnverified(hash, record) {
+        // A read, then a Put conditioned on the MAC read (or none), as on DynamoDB.
+        const k = keys.apiKey(hash);
+        const before = await send('GetCommand', () => (store.raw(k)));
+        if (!before || signer.intact('api-key', before)) return false;
+        const readMac = before.mac instanceof Uint8Array ? before.mac : undefined;
+        return send('PutCommand', () => {
           const cur = read(k);
           if (readMac ? !sameBytes(cur?.mac, readMac) : !cur || cur.mac !== undefined) return false;
-          write({ ...k, ...record });
+          write(sealed('api-key', { ...k, ...record }));
           return true;
-        }),
+        });
+      },
     },
 
     profiles: {
-      get: (tenant, agentId, slotHex) => send('GetCommand', () => out(read(keys.profile(tenant, agentId, slotHex)), (i) => ProfileItem.parse(i))),
+      get: (tenant, agentId, slotHex) => send('GetCommand', () => out<ProfileItem>('profile', read(keys.profile(tenant, agentId, slotHex)))),
       create: (r) =>
-        send('PutCommand', () => putNew(profileToItem(r))),
+        send('PutCommand', () => putNew(sealed('profile', profileToItem(r)))),
       replace: (r, at) =>
         send('PutCommand', () => {
-          const item = profileToItem(r);
+          const item = sealed('profile', profileToItem(r));
           const cur = read(item);
           if (!cur || cur.generation !== at.generation || cur.record_version !== at.record_version || !settingsAt(cur, at.settings_version)) return false;
           write(item);
@@ -309,9 +355,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         }),
       patchSettings: (tenant, agentId, slotHex, changes, at, updatedAt) =>
         send('UpdateCommand', () => {
+          const k = sameProfile(at, tenant, agentId, slotHex);
+          // The post-state's MAC, from the item read (as the DynamoDB implementation computes it).
+          const mac = macOf('profile', profileAfterPatch(at, changes, updatedAt));
           const next = update(
-            keys.profile(tenant, agentId, slotHex),
-            (cur) => cur !== undefined && cur.generation === at.generation && settingsAt(cur, at.settings_version),
+            k,
+            (cur) => unchangedSinceRead(cur, at),
             (item) => {
               item.settings_version = at.settings_version + 1;
               item.updated_at = updatedAt;
@@ -319,36 +368,32 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
                 if (value === undefined || value === null) delete item[field];
                 else item[field] = copy(value);
               }
+              Object.assign(item, mac);
             },
           );
-          return out(next, (i) => ProfileItem.parse(i));
+          return out<ProfileItem>('profile', next);
         }),
       rewrite: (r, at) =>
-        send('UpdateCommand', () =>
-          update(
-            keys.profile(r.tenant, r.agent_id, r.slot),
-            (cur) => cur !== undefined && cur.generation === at.generation && cur.record_version === at.record_version,
-            (item) => {
-              Object.assign(item, {
-                fields: r.fields,
-                verifier: r.verifier,
-                commitment: r.commitment,
-                server_key_id: r.server_key_id,
-                record_version: r.record_version,
-                updated_at: r.updated_at,
-                should_save_session: r.should_save_session,
-                runner_origin: r.runner_origin,
-                runner_approval: r.runner_approval,
-              });
-              // A new expiry is set; without one the token keeps its own.
-              if (r.token_expires_at !== undefined) item.token_expires_at = r.token_expires_at;
-              for (const attr of ['auth_config', 'allowed_hosts', 'allowed_path_prefixes', 'allowed_methods', 'runner_delivery'] as const) {
-                if (r[attr] === undefined) delete item[attr];
-                else item[attr] = r[attr];
-              }
-            },
-          ) !== undefined,
-        ),
+        send('UpdateCommand', () => {
+          const k = sameProfile(at, r.tenant, r.agent_id, r.slot);
+          const mac = macOf('profile', profileAfterRewrite(at, r));
+          return (
+            update(
+              k,
+              (cur) => unchangedSinceRead(cur, at),
+              (item) => {
+                for (const attr of REWRITE_SET) item[attr] = r[attr];
+                // A new expiry is set; without one the token keeps its own.
+                if (r.token_expires_at !== undefined) item.token_expires_at = r.token_expires_at;
+                for (const attr of REWRITE_OPTIONAL) {
+                  if (r[attr] === undefined) delete item[attr];
+                  else item[attr] = r[attr];
+                }
+                Object.assign(item, mac);
+              },
+            ) !== undefined
+          );
+        }),
       recordUse: (tenant, agentId, slotHex, generation, use) =>
         send('UpdateCommand', () =>
           update(
@@ -400,7 +445,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
           return true;
         }),
       list: (tenant, agentId, limit, cursor) =>
-        send('QueryCommand', () => page(keys.agentPartition(tenant, agentId), PROFILE_PREFIX, limit, cursor, (i) => ProfileItem.parse(i))),
+        send('QueryCommand', () => page<ProfileItem>('profile', keys.agentPartition(tenant, agentId), PROFILE_PREFIX, limit, cursor)),
       hasAny: (tenant, agentId) =>
         send('QueryCommand', () => query(keys.agentPartition(tenant, agentId), { key: (sk) => sk.startsWith(PROFILE_PREFIX), limit: 1 }).items.length > 0),
       async deleteAllOfAgent(tenant, agentId) {
@@ -425,10 +470,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     profileContext: {
       load: (tenant, agentId, slotHex, { withSession = false, withOAuthToken = false } = {}) =>
         send('BatchGetCommand', () => ({
-          agent: out(read(keys.agent(tenant, agentId)), (i) => AgentItem.parse(i)),
-          profile: slotHex ? out(read(keys.profile(tenant, agentId, slotHex)), (i) => ProfileItem.parse(i)) : undefined,
-          session: slotHex && withSession ? out(read(keys.session(tenant, agentId, slotHex)), (i) => SessionItem.parse(i)) : undefined,
-          oauthToken: slotHex && withOAuthToken ? out(read(keys.oauthToken(tenant, agentId, slotHex)), (i) => OAuthTokenItem.parse(i)) : undefined,
+          agent: out<AgentItem>('agent', read(keys.agent(tenant, agentId))),
+          profile: slotHex ? out<ProfileItem>('profile', read(keys.profile(tenant, agentId, slotHex))) : undefined,
+          session: slotHex && withSession ? out<SessionItem>('session', read(keys.session(tenant, agentId, slotHex))) : undefined,
+          oauthToken: slotHex && withOAuthToken ? out<OAuthTokenItem>('oauth-token', read(keys.oauthToken(tenant, agentId, slotHex))) : undefined,
         })),
     },
 
@@ -445,7 +490,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
             allowed = !cur || pc === undefined || pc < (r.profile_created_at as string) || (pc === r.profile_created_at && g !== undefined && g < r.generation);
           } else allowed = cur !== undefined && cur.version === before.version && cur.generation === before.generation;
           if (!allowed) return false;
-          write({ ...k, entity: 'session', ...r });
+          write(sealed('session', { ...k, entity: 'session', ...r }));
           return true;
         }),
       deleteOlderThan: (tenant, agentId, slotHex, keep) =>
@@ -478,31 +523,44 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
     runs: {
       create: (r) =>
-        send('PutCommand', () => putNew({ ...keys.run(r.session_id), entity: 'run', ...r })),
+        send('PutCommand', () => putNew(sealed('run', { ...keys.run(r.session_id), entity: 'run', ...r }))),
       get: (sessionId, now) =>
         send('GetCommand', () => {
-          const run = out(read(keys.run(sessionId)), (i) => RunItem.parse(i));
+          const run = out<RunItem>('run', read(keys.run(sessionId)));
           return run && run.expires_at > now ? run : undefined;
         }),
-      transition: (sessionId, from, to, set) =>
-        send('UpdateCommand', () =>
-          update(
-            keys.run(sessionId),
-            (cur) => cur !== undefined && (from as readonly unknown[]).includes(cur.status),
-            (item) => {
-              item.status = to;
-              for (const [k, v] of Object.entries(set)) if (v !== undefined) item[k] = v;
-            },
-          ) !== undefined,
-        ),
+      async transition(runRead, from, to, set) {
+        // As on DynamoDB: conditioned on the status read, MACing the post-state computed from the
+        // run read; when another transition landed first, read again and retry from there.
+        let current: RunItem | undefined = runRead;
+        for (let attempt = 0; attempt < 3 && current && from.includes(current.status); attempt++) {
+          const read0: RunItem = current;
+          const post = runAfter(read0, to, set);
+          const mac = macOf('run', post);
+          const done = await send('UpdateCommand', () =>
+            update(
+              keys.run(read0.session_id),
+              (cur) => cur !== undefined && cur.status === read0.status && cur.created_at === read0.created_at,
+              (item) => {
+                item.status = to;
+                for (const [k, v] of Object.entries(set)) if (v !== undefined) item[k] = v;
+                Object.assign(item, mac);
+              },
+            ),
+          );
+          if (done) return post;
+          current = await send('GetCommand', () => out<RunItem>('run', read(keys.run(read0.session_id))));
+        }
+        return undefined;
+      },
     },
 
     runJobs: {
       create: (r) =>
-        send('PutCommand', () => putNew({ ...keys.runJob(r.session_id), entity: 'run-job', ...r })),
+        send('PutCommand', () => putNew(sealed('run-job', { ...keys.runJob(r.session_id), entity: 'run-job', ...r }))),
       get: (sessionId, now) =>
         send('GetCommand', () => {
-          const job = out(read(keys.runJob(sessionId)), (i) => RunJobItem.parse(i));
+          const job = out<RunJobItem>('run-job', read(keys.runJob(sessionId)));
           return job && job.expires_at > now ? job : undefined;
         }),
       delete: (sessionId) => send('DeleteCommand', () => remove(keys.runJob(sessionId))),
@@ -510,29 +568,33 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
     grants: {
       create: ({ id_hex, ...rest }) =>
-        send('PutCommand', () => putNew({ ...keys.grant(id_hex), entity: 'grant', ...rest })),
-      get: (idHex) => send('GetCommand', () => out(read(keys.grant(idHex)), (i) => GrantItem.parse(i))),
+        send('PutCommand', () => putNew(sealed('grant', { ...keys.grant(id_hex), entity: 'grant', ...rest }))),
+      get: (idHex) => send('GetCommand', () => out<GrantItem>('grant', read(keys.grant(idHex)))),
       delete: (idHex) => send('DeleteCommand', () => remove(keys.grant(idHex))),
     },
 
     oauthTokens: {
-      get: (ref) => send('GetCommand', () => out(read(keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex)), (i) => OAuthTokenItem.parse(i))),
+      get: (ref) => send('GetCommand', () => out<OAuthTokenItem>('oauth-token', read(keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex)))),
       takeLease: (ref, readVersion, leaseId, nowMs, leaseUntil) =>
-        send('UpdateCommand', () =>
-          update(
+        send('UpdateCommand', () => {
+          // A lease-only item's MAC, kept by an item that has one (if_not_exists on DynamoDB).
+          const mac = macOf('oauth-token', oauthLeaseOnly(ref));
+          return update(
             keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex),
             (cur) =>
               (readVersion === undefined ? cur === undefined : cur?.version === readVersion) &&
               (cur?.lease_until === undefined || (cur.lease_until as number) < nowMs),
             (item) => {
               Object.assign(item, { entity: 'oauth_token', lease_id: leaseId, lease_until: leaseUntil });
+              for (const [k, v] of Object.entries(mac)) if (item[k] === undefined) item[k] = v;
               add(item, 'version', 1);
             },
-          ) !== undefined,
-        ),
+          ) !== undefined;
+        }),
       storeToken: (ref, leaseId, token) =>
-        send('UpdateCommand', () =>
-          update(
+        send('UpdateCommand', () => {
+          const mac = macOf('oauth-token', oauthTokenAfterStore(ref, token));
+          return update(
             keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex),
             (cur) => cur?.lease_id === leaseId,
             (item) => {
@@ -545,11 +607,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
                 record_version: token.record_version,
                 profile_created_at: token.profile_created_at,
               });
+              Object.assign(item, mac);
               add(item, 'version', 1);
               for (const attr of ['lease_id', 'lease_until', 'error_message', 'error_until']) delete item[attr];
             },
-          ) !== undefined,
-        ),
+          ) !== undefined;
+        }),
       storeFailure: (ref, leaseId, message, errorUntil, owner) =>
         send('UpdateCommand', () =>
           update(
@@ -624,4 +687,21 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 /** Condition: the item is still at the settings version read (0 also matches items never patched). */
 function settingsAt(cur: Item, read: number): boolean {
   return read === 0 ? cur.settings_version === undefined || cur.settings_version === 0 : cur.settings_version === read;
+}
+
+/** A partial write's condition (shared/repositories/profiles.ts unchangedSinceRead): the item is still the one read. */
+function unchangedSinceRead(cur: Item | undefined, read: ProfileItem): boolean {
+  return (
+    cur !== undefined &&
+    cur.generation === read.generation &&
+    cur.record_version === read.record_version &&
+    settingsAt(cur, read.settings_version) &&
+    cur.created_at === read.created_at
+  );
+}
+
+/** The key of the profile read, checked against the one named. */
+function sameProfile(read: ProfileItem, tenant: string, agentId: string, slotHex: string): ItemKey {
+  if (read.tenant !== tenant || read.agent_id !== agentId || read.slot !== slotHex) throw new Error('a profile write names another profile than the one read');
+  return keys.profile(tenant, agentId, slotHex);
 }
