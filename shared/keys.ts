@@ -1,5 +1,5 @@
 /**
- * Key builders for the one table (DESIGN.md §3). Every pk/sk string in the code base is built here.
+ * Key builders for the one table (docs/architecture.md, "The table"). Every pk/sk string in the code base is built here.
  */
 export interface ItemKey {
   readonly pk: string;

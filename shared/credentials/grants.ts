@@ -10,7 +10,7 @@ import type { GrantItem } from '../schemas/items.ts';
 import type { OpenedProfile } from './sealed-profile.ts';
 
 /**
- * Run grants (DESIGN.md §5). A runner of an agent with `credential_delivery: "proxy"` gets no
+ * Run grants (docs/architecture.md, "Typed profiles, injection and grants"). A runner of an agent with `credential_delivery: "proxy"` gets no
  * secret: it gets a grant `avg_…` that lets it call POST /v1/proxy with the run's profile until
  * the run ends. The grant item holds the profile's key material (its token secret) sealed under
  * a key derived from the grant's secret (HKDF, salted with the server key's profile-extract

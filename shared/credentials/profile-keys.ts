@@ -6,7 +6,7 @@ import type { ServerKey } from '../crypto/server-key.ts';
 import { SLOT_BYTES } from '../crypto/token.ts';
 
 /**
- * The profile-key crypto (DESIGN.md §2): a profile's keys derive from the server key and the
+ * The profile-key crypto (docs/architecture.md, "Crypto and tokens"): a profile's keys derive from the server key and the
  * secret half of its token, bound to where the profile lives. Owned by shared/credentials.
  */
 

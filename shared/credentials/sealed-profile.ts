@@ -12,7 +12,7 @@ import type { ProfileRecord, ProfileSettings } from '../store/types.ts';
 export const DEFAULT_SETTINGS: ProfileSettings = { active: true, allowed_source_ips: [] };
 
 /**
- * Seal, verify and open a profile's values (DESIGN.md §2). The profile service writes with
+ * Seal, verify and open a profile's values (docs/architecture.md, "Crypto and tokens"). The profile service writes with
  * `sealProfile`; every read of the values goes through the gate (gate.ts), which composes
  * `verifyToken` → policy → `openProfileKeys` → `openValues`.
  */

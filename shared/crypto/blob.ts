@@ -2,7 +2,7 @@ import { DecryptionError, NONCE_BYTES, TAG_BYTES, gcmOpen, gcmSeal } from './aea
 import { publicRandom } from './random.ts';
 import { SERVER_KEY_ID_BYTES } from './server-key.ts';
 
-/** Stored blob: version ‖ server key id ‖ salt ‖ nonce ‖ ciphertext ‖ tag (DESIGN.md §2). */
+/** Stored blob: version ‖ server key id ‖ salt ‖ nonce ‖ ciphertext ‖ tag (docs/architecture.md, "Crypto and tokens"). */
 export const BLOB_VERSION = 1;
 export const SALT_BYTES = 16;
 const HEADER = 1 + SERVER_KEY_ID_BYTES + SALT_BYTES + NONCE_BYTES;

@@ -28,9 +28,9 @@ export interface ServerKey {
   /** Fixed-width id stored in every blob and on every item. */
   readonly id: Buffer;
   readonly idHex: string;
-  /** Verifier HMAC key (DESIGN.md §2 "Verifier"). */
+  /** Verifier HMAC key (docs/architecture.md, "Crypto and tokens": verifier). */
   readonly verifyKey: Buffer;
-  /** HKDF-Extract salt of every profile's key root (DESIGN.md §2 "Keys"). */
+  /** HKDF-Extract salt of every profile's key root (docs/architecture.md, "Crypto and tokens": keys). */
   readonly profileExtractKey: Buffer;
   /** HKDF PRK of blobs sealed under the server key alone (signing secrets, run results). */
   readonly sealKey: Buffer;

@@ -64,7 +64,7 @@ export function parseToken(token: string): ParsedToken {
   };
 }
 
-/** Run grants (DESIGN.md §5): `avg_` + base64url(id 16 B ‖ secret 32 B ‖ CRC32 4 B), like an auth token. */
+/** Run grants (docs/architecture.md, "Typed profiles, injection and grants"): `avg_` + base64url(id 16 B ‖ secret 32 B ‖ CRC32 4 B), like an auth token. */
 export const GRANT_PREFIX = 'avg_';
 export const GRANT_ID_BYTES = 16;
 /** `avg_` + 70 base64url characters. */

@@ -49,7 +49,7 @@ function sameProfile(read: ProfileItem, tenant: string, agentId: string, slotHex
 }
 
 /**
- * One item per profile, keyed by the slot its token carries (DESIGN.md §3). Every write is
+ * One item per profile, keyed by the slot its token carries (docs/architecture.md, "The table"). Every write is
  * conditional: create on absence, replace on the generation read, update on the record version
  * read. A `false` return means the condition failed — someone else wrote first.
  */

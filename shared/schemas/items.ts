@@ -160,7 +160,7 @@ const ProfileItemShape = z.object({
   daily_uses: z.record(z.string(), z.partialRecord(z.enum(USE_KINDS), z.int())).default({}),
   /** A use whose run may still be going until this time (a delete meanwhile needs ?force=true). */
   in_flight_until: z.string().optional(),
-  // Policy and settings, in clear (DESIGN.md §5): refusals and metadata need no token.
+  // Policy and settings, in clear (docs/architecture.md, "Typed profiles, injection and grants"): refusals and metadata need no token.
   /** When the current token stops working (401 token_expired); absent: no expiry. */
   token_expires_at: z.string().optional(),
   /** An inactive profile refuses every use (403 profile_inactive) and keeps everything else. */
@@ -169,7 +169,7 @@ const ProfileItemShape = z.object({
   /** Caller IPs / CIDRs allowed to use the profile (normalised); empty: any. */
   allowed_source_ips: z.array(z.string()).default([]),
   /**
-   * Who may see and use the profile (shared/credentials/access.ts), in clear (DESIGN.md §5): the
+   * Who may see and use the profile (shared/credentials/access.ts), in clear (docs/architecture.md, "Typed profiles, injection and grants"): the
    * key_id of the API key that created it (absent on profiles from before principals: admins
    * only), `private` (owner and admins) or `shared` (also the grants), and the grants.
    */
@@ -240,7 +240,7 @@ export const OAuthTokenItem = z.object({
 export type OAuthTokenItem = z.infer<typeof OAuthTokenItem>;
 
 /**
- * A run grant (DESIGN.md §5): the profile's key material (its token secret), sealed under a key
+ * A run grant (docs/architecture.md, "Typed profiles, injection and grants"): the profile's key material (its token secret), sealed under a key
  * derived from the grant's secret and the server key, bound to tenant, agent, profile (slot,
  * generation, created_at) and run. The grant string is never stored; this item dies with the run.
  */

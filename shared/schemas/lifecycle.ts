@@ -6,7 +6,7 @@ import { AllowedHosts, AllowedMethods, AllowedPathPrefixes } from '../credential
 
 /**
  * Request and response shapes of a profile's lifecycle: expiry, rotate, PATCH of its settings,
- * its usage. Policy fields are stored in clear on the profile item (DESIGN.md §5).
+ * its usage. Policy fields are stored in clear on the profile item (docs/architecture.md, "Typed profiles, injection and grants").
  */
 
 export const ExpiresInHours = z

@@ -56,7 +56,7 @@ export type ProfileRecord = Omit<ProfileItem, 'pk' | 'sk' | 'entity' | 'runner_o
   runner_approval: Uint8Array;
 };
 
-/** The non-secret settings a PATCH edits (stored in clear; DESIGN.md §5). */
+/** The non-secret settings a PATCH edits (stored in clear; docs/architecture.md, "Typed profiles, injection and grants"). */
 export type ProfileSettings = Pick<
   ProfileItem,
   'active' | 'description' | 'allowed_source_ips' | 'allowed_hosts' | 'allowed_path_prefixes' | 'allowed_methods'
@@ -205,7 +205,7 @@ export interface ApiKeyStore {
   replaceUnverified(keyHashHex: string, record: ApiKeyRecord): Promise<boolean>;
 }
 
-/** One item per profile, keyed by the slot its token carries (DESIGN.md §3). */
+/** One item per profile, keyed by the slot its token carries (docs/architecture.md, "The table"). */
 export interface ProfileStore {
   get(tenant: string, agentId: string, slotHex: string): Promise<ProfileItem | undefined>;
   /** Creates the profile; false if one with that slot (name) exists. */

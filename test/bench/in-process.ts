@@ -297,7 +297,7 @@ export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> 
       ['request', 'commands', 'min', 'ratio', 'sequential', 'min', 'ratio', 'max ‖', 'commands sent'],
       rows,
       [
-        'min = what the design allows (DESIGN.md §3, §5): create = agent read + conditional put; replace/update = one BatchGet (agent + profile) + conditional write;',
+        'min = what the design allows (docs/architecture.md, "The table" and "Typed profiles, injection and grants"): create = agent read + conditional put; replace/update = one BatchGet (agent + profile) + conditional write;',
         '      each change then writes its audit record (one BatchWriteItem, after the change). run = 1 BatchGet; audit record ‖ usage update',
         '      (in parallel, before the credentials leave); run record; session save + 2 (put, profile re-check); proxy = 1 BatchGet;',
         '      audit record ‖ usage update; a grant call adds the grant Get in front (it names the profile). "max ‖" = most commands in flight at once.',

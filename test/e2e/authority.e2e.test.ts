@@ -44,6 +44,12 @@ const agentBody = (agentId: string, delivery?: 'parameters' | 'proxy') => ({
   ...(delivery ? { credential_delivery: delivery } : {}),
 });
 
+/** The body of a PUT: the definition without the id (the path names it). */
+const putBody = (agentId: string, delivery?: 'parameters' | 'proxy') => {
+  const { agent_id: _id, ...definition } = agentBody(agentId, delivery);
+  return definition;
+};
+
 /** A new agent registered by `owner` (the bootstrap admin if omitted). */
 async function agentOf(owner?: Key, delivery?: 'parameters' | 'proxy') {
   const agent = `authz-e2e-${++seq}-${randomBytes(3).toString('hex')}`;
@@ -74,7 +80,7 @@ describe('agents have owners (finding 1)', () => {
     expect(before.json.owner).toBe(owner.key_id);
 
     const rotate = await vault.call('POST', `/v1/agents/${agent}/rotate-signing-secret`, undefined, as(other));
-    const put = await vault.call('PUT', `/v1/agents/${agent}`, { ...agentBody(agent), runner: { type: 'webhook', url: 'http://127.0.0.1:1/attacker' } }, as(other));
+    const put = await vault.call('PUT', `/v1/agents/${agent}`, { ...putBody(agent), runner: { type: 'webhook', url: 'http://127.0.0.1:1/attacker' } }, as(other));
     const del = await vault.call('DELETE', `/v1/agents/${agent}?force=true`, undefined, as(other));
     for (const res of [rotate, put, del]) {
       expect(res.status, res.text).toBe(403);
@@ -89,8 +95,8 @@ describe('agents have owners (finding 1)', () => {
     const owner = await mint('member');
     const agent = await agentOf(owner);
     expect((await vault.call('POST', `/v1/agents/${agent}/rotate-signing-secret`, undefined, as(owner))).status).toBe(200);
-    expect((await vault.call('PUT', `/v1/agents/${agent}`, { ...agentBody(agent), name: 'Renamed' }, as(owner))).json.name).toBe('Renamed');
-    expect((await vault.call('PUT', `/v1/agents/${agent}`, { ...agentBody(agent), name: 'By admin' })).status).toBe(200);
+    expect((await vault.call('PUT', `/v1/agents/${agent}`, { ...putBody(agent), name: 'Renamed' }, as(owner))).json.name).toBe('Renamed');
+    expect((await vault.call('PUT', `/v1/agents/${agent}`, { ...putBody(agent), name: 'By admin' })).status).toBe(200);
     expect((await vault.call('DELETE', `/v1/agents/${agent}`, undefined, as(owner))).status).toBe(204);
   });
 
@@ -120,7 +126,7 @@ describe('agents have owners (finding 1)', () => {
     const owner = await mint('member');
     const agent = await agentOf(owner);
     await vault.call('POST', `/v1/agents/${agent}/rotate-signing-secret`, undefined, as(owner));
-    await vault.call('PUT', `/v1/agents/${agent}`, agentBody(agent), as(owner));
+    await vault.call('PUT', `/v1/agents/${agent}`, putBody(agent), as(owner));
     const audit = await vault.call('GET', `/v1/audit?agent_id=${agent}`);
     expect(audit.json.records.map((r: { action: string; key_id: string }) => [r.action, r.key_id])).toEqual([
       ['agent_update', owner.key_id],
@@ -133,7 +139,7 @@ describe('agents have owners (finding 1)', () => {
 describe('credential delivery cannot be downgraded silently (finding 2)', () => {
   it('keeps the stored delivery when a PUT leaves credential_delivery out', async () => {
     const agent = await agentOf(undefined, 'proxy');
-    const put = await vault.call('PUT', `/v1/agents/${agent}`, agentBody(agent));
+    const put = await vault.call('PUT', `/v1/agents/${agent}`, putBody(agent));
     expect(put.status, put.text).toBe(200);
     expect(put.json.credential_delivery).toBe('proxy');
     expect((await vault.call('GET', `/v1/agents/${agent}`)).json.credential_delivery).toBe('proxy');
@@ -143,7 +149,7 @@ describe('credential delivery cannot be downgraded silently (finding 2)', () => 
     const agent = await agentOf(undefined, 'proxy');
     const { token, secret } = await profileOn(agent);
     const calls = runner.calls.length;
-    const down = await vault.call('PUT', `/v1/agents/${agent}`, agentBody(agent, 'parameters'));
+    const down = await vault.call('PUT', `/v1/agents/${agent}`, putBody(agent, 'parameters'));
     expect(down.json.credential_delivery).toBe('parameters');
 
     const run = await vault.call('POST', '/run_agent', { agent_id: agent, auth_token: token, run_async: false });
@@ -166,7 +172,7 @@ describe('credential delivery cannot be downgraded silently (finding 2)', () => 
   it('lets an agent move from parameters to proxy without a new approval (the runner gets less)', async () => {
     const agent = await agentOf(undefined, 'parameters');
     const { token, secret } = await profileOn(agent);
-    await vault.call('PUT', `/v1/agents/${agent}`, agentBody(agent, 'proxy'));
+    await vault.call('PUT', `/v1/agents/${agent}`, putBody(agent, 'proxy'));
     const run = await vault.call('POST', '/run_agent', { agent_id: agent, auth_token: token, run_async: false });
     expect(run.status, run.text).toBe(200);
     expect((runner.calls.at(-1) as ReceivedCall).rawBody).not.toContain(secret);
@@ -253,7 +259,7 @@ describe('the gate: access, then caller IP, then token (findings 8, 9, 10)', () 
     const { token } = await profileOn(agent);
     const moved = await startTestRunner(() => ({ body: {} }));
     try {
-      await vault.call('PUT', `/v1/agents/${agent}`, { ...agentBody(agent), runner: { type: 'webhook', url: moved.url } });
+      await vault.call('PUT', `/v1/agents/${agent}`, { ...putBody(agent), runner: { type: 'webhook', url: moved.url } });
       const run = await vault.call('POST', '/run_agent', { agent_id: agent, auth_token: token, run_async: false });
       expect(run.json.error.code).toBe('runner_changed');
       const audit = await vault.call('GET', `/v1/audit?agent_id=${agent}&profile=p&action=run`);

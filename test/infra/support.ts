@@ -3,7 +3,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { createVaultApp } from '#infra/cdk/vault-app';
 import type { VaultStack } from '#infra/cdk/vault-stack';
 
-// The built-in CloudFormation schema check costs ~2 s per synth (STACK.md); `npm run synth`
+// The built-in CloudFormation schema check costs ~2 s per synth (docs/architecture.md, "Stack"); `npm run synth`
 // still runs it. Set before any App is synthesised.
 process.env.CDK_VALIDATION = 'false';
 

@@ -1,6 +1,6 @@
 /**
  * Races against a real store (dynalite), through the services: parallel updates, replaces and
- * creates of one profile. Every write is conditional (DESIGN.md §3), so a race may cost a 409 but
+ * creates of one profile. Every write is conditional (docs/architecture.md, "The table"), so a race may cost a 409 but
  * never a lost or mixed-up write.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

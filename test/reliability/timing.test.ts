@@ -1,6 +1,6 @@
 /**
  * Timing: an unknown profile id, a wrong secret and a token of another agent must take the same
- * time in `openProfile` (DESIGN.md §2: "Unknown id, wrong secret and wrong agent answer
+ * time in `openProfile` (docs/architecture.md, "Crypto and tokens": "unknown id, wrong secret and wrong agent answer
  * identically"). The reads are replaced by deterministic in-memory lookups (the agent through the
  * in-memory store, the profile passed to openProfile as read) so database noise does not
  * drown the verification work; many

@@ -10,7 +10,7 @@ export interface VaultDataProps {
   readonly stage: string;
 }
 
-/** The TTL attribute run records carry (epoch seconds); see DESIGN.md §3. */
+/** The TTL attribute run records carry (epoch seconds); see docs/architecture.md, "The table". */
 export const TTL_ATTRIBUTE = 'expires_at';
 
 /**

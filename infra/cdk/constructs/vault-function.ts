@@ -121,7 +121,7 @@ export class VaultFunction extends NodejsFunction {
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-L1',
       reason:
-        'nodejs22.x is deliberate: it is the runtime the vault is built and tested for (STACK.md; the CI machines run Node 20/22) and is supported by Lambda until 2027. Moving to nodejs24.x is a tested change, not a default.',
+        'nodejs22.x is deliberate: it is the runtime the vault is built and tested for (docs/architecture.md, "Stack"; the CI machines run Node 20/22) and is supported by Lambda until 2027. Moving to nodejs24.x is a tested change, not a default.',
     });
   }
 

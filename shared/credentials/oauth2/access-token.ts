@@ -10,7 +10,7 @@ import { type TokenEndpointConfig, type TokenFetchOptions, fetchAccessToken, tok
 import type { OAuthTokenRef } from '../../store/types.ts';
 
 /**
- * OAuth2 client credentials: the access token a use injects (DESIGN.md §5). The token is cached
+ * OAuth2 client credentials: the access token a use injects (docs/architecture.md, "Typed profiles, injection and grants"). The token is cached
  * in DynamoDB, sealed under the profile's own keys (so only a holder of the profile's token or
  * grant can read it) with its expiry in the AAD, and refreshed ahead of expiry. A refresh is
  * single-flight across processes (Lambda has no shared memory): the use that takes the lease on

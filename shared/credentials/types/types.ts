@@ -7,7 +7,7 @@ import * as z from 'zod';
  * types/index.ts (the exhaustive `authTypes` record makes the compiler ask for it).
  */
 
-/** The kinds of auth profile (DESIGN.md §5). `custom` is the free-form auth_data of old. */
+/** The kinds of auth profile (docs/architecture.md, "Typed profiles, injection and grants"). `custom` is the free-form auth_data of old. */
 export const AuthType = z
   .enum(['custom', 'bearer', 'basic', 'api_key', 'oauth2_client_credentials'])
   .describe('custom (default: free-form auth_data handed to runners) | bearer | basic | api_key | oauth2_client_credentials');
