@@ -18,7 +18,10 @@ const metaLog = createLogger();
  */
 /** The table's meta routes (shared/http/routes.ts): one answer each, or undefined for "not here". */
 const serve: { readonly [K in RouteKeyOf<'meta'>]: (event: VaultEvent) => HttpResponse | undefined } = {
-  'GET /openapi.json': () => ok((openApi ??= buildOpenApi())),
+  'GET /openapi.json': () => {
+    openApi ??= buildOpenApi();
+    return ok(openApi);
+  },
   'GET /healthz': () => ok({ status: 'ok' }),
   'GET /console': (event) => consoleResponse(event.rawPath, event.headers?.['if-none-match']),
   'GET /console/{asset}': (event) => consoleResponse(event.rawPath, event.headers?.['if-none-match']),

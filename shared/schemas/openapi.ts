@@ -81,7 +81,6 @@ const tags = [
   { name: 'audit', description: 'The audit log: every change to a profile and every use of one' },
   { name: 'meta', description: 'Public, storage-free endpoints' },
 ] as const;
-type Tag = (typeof tags)[number]['name'];
 
 const ref = (name: ResponseName | RequestName) => ({ $ref: `#/components/schemas/${name}` });
 
@@ -129,7 +128,9 @@ function operation(r: RouteDef) {
   // The route's own statuses and codes, merged with those every authenticated route can answer.
   const errors: Record<number, Set<string>> = {};
   for (const [status, codes] of [...Object.entries(op.errors), ...(isPublic ? [] : Object.entries(COMMON_ERRORS))]) {
-    for (const code of codes ?? []) (errors[Number(status)] ??= new Set()).add(code);
+    const set = errors[Number(status)] ?? new Set<string>();
+    for (const code of codes ?? []) set.add(code);
+    errors[Number(status)] = set;
   }
   const responses: Record<string, unknown> = {
     [op.status]: response ? { description: 'Success', content: { 'application/json': { schema: ref(response) } } } : { description: 'Success' },
