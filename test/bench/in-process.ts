@@ -298,7 +298,7 @@ export async function roundTrips(runner: BenchRunner): Promise<InProcessResult> 
       rows,
       [
         'min = what the design allows (docs/architecture.md, "The table" and "Typed profiles, injection and grants"): create = agent read + conditional put; replace/update = one BatchGet (agent + profile) + conditional write;',
-        '      each change then writes its audit record (one BatchWriteItem, after the change). run = 1 BatchGet; audit record ‖ usage update',
+        '      each change writes its audit record first (one BatchWriteItem, before the change: write-ahead). run = 1 BatchGet; audit record ‖ usage update',
         '      (in parallel, before the credentials leave); run record; session save + 2 (put, profile re-check); proxy = 1 BatchGet;',
         '      audit record ‖ usage update; a grant call adds the grant Get in front (it names the profile). "max ‖" = most commands in flight at once.',
         '+ tenant rate limit: VAULT_TENANT_RATE_LIMIT on (the AWS default). An API-key call is counted by the middleware before the handler (+1 sequential);',
