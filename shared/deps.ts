@@ -33,7 +33,7 @@ export interface Caller {
   /** Short, non-secret id of the API key used: the first 16 hex digits of its SHA-256. */
   readonly apiKeyId: string;
   /**
-   * The key's role in its tenant (docs: README "Principals and sharing"): an admin manages API
+   * The key's role in its tenant (docs/api.md, "Principals and sharing"): an admin manages API
    * keys and sees every profile; a member sees the profiles it owns or was granted.
    */
   readonly role: 'admin' | 'member';

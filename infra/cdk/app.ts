@@ -1,6 +1,6 @@
 /**
  * The CDK app (cdk.json: `npx tsx infra/cdk/app.ts`). Deployment settings come from context;
- * see infra/cdk/config.ts for the keys and defaults, and the README's "Deploy to AWS".
+ * see infra/cdk/config.ts for the keys and defaults, and docs/deploy.md, "Deploy to AWS".
  */
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { buildConsole } from '../../console/build.ts';

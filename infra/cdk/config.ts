@@ -4,7 +4,7 @@ import type { Node } from 'constructs';
 /**
  * Deployment settings of the vault stack, read from CDK context (`-c key=value` on the command
  * line, or the `context` block of cdk.json). Every setting has a default that yields a
- * production-ready deployment; infra/cdk/README-deploy.md documents them.
+ * production-ready deployment; docs/deploy.md ("Deploy to AWS") documents them.
  */
 export interface VaultDeployConfig {
   /** Names the stack (`AgentVault-<stage>`) so several stages can live in one account. */
@@ -40,7 +40,7 @@ export interface VaultDeployConfig {
   readonly certificateArn?: string;
 }
 
-/** The defaults, in one place so that the README and the tests can refer to them. */
+/** The defaults, in one place so that docs/deploy.md and the tests can refer to them. */
 export const DEFAULT_DEPLOY_CONFIG = {
   stage: 'prod',
   logRetentionDays: RetentionDays.THREE_MONTHS,
@@ -53,7 +53,7 @@ export const DEFAULT_DEPLOY_CONFIG = {
   serverKeyEpoch: 1,
 } as const satisfies Partial<VaultDeployConfig>;
 
-/** The context keys this app reads (the README lists the same). */
+/** The context keys this app reads (docs/deploy.md, "Deploy", lists the same). */
 export const CONTEXT_KEYS = [
   'stage',
   'logRetentionDays',

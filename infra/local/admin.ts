@@ -128,7 +128,7 @@ function signItems(): Promise<SignItemsOutcome> {
 
 async function rotateLocalServerKey(): Promise<string> {
   const config = loadConfig();
-  if (config.mode !== 'local') throw new Error('rotate-server-key rotates the local key file; on AWS edit the Secrets Manager secret (see README)');
+  if (config.mode !== 'local') throw new Error('rotate-server-key rotates the local key file; on AWS edit the Secrets Manager secret (see docs/deploy.md, "Rotate the server key")');
   await loadOrCreateLocalKeyRing(config.dataDir); // a first rotation on a fresh data folder
   const path = join(config.dataDir, KEY_RING_FILE);
   const { json, name } = rotateServerKeyRingJson(await readFile(path, 'utf8'));

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import { verifySignature, SIGNATURE_HEADER } from '#shared/runs/signature';
 
 /**
- * A sample webhook runner for the README walk-through. It verifies the vault's signature, then
+ * A sample webhook runner for the walk-through (README.md, and docs/walkthrough.md in full). It verifies the vault's signature, then
  * works in the agent's credential_delivery mode:
  *
  * - `parameters` (the default): the credentials arrive merged into `parameters`. It answers with

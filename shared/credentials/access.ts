@@ -1,7 +1,7 @@
 /**
  * Who may do what with a profile: the one permission check, used by the profile services
- * (metadata, list, writes, share) and by the credential gate's POLICY (every use). README
- * "Principals and sharing" documents the rules.
+ * (metadata, list, writes, share) and by the credential gate's POLICY (every use). docs/api.md,
+ * "Principals and sharing", documents the rules.
  *
  * - An admin key may do everything with every profile of its tenant.
  * - The owner (the key that created the profile) may read and write it.

@@ -40,7 +40,7 @@ export interface ServerKey {
   readonly auditMacKey: Buffer;
 }
 
-/** The per-role subkey of a 32-byte server key (exported for tests and the README's formula). */
+/** The per-role subkey of a 32-byte server key (exported for tests and the formula in docs/security.md, "Security model"). */
 export function deriveSubkey(serverKey: Uint8Array, role: SubkeyRole): Buffer {
   return hkdfExpand(serverKey, lengthPrefixed('agent-vault/subkey/v1', role), 32);
 }

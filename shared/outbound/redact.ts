@@ -42,8 +42,8 @@ function base64Cores(bytes: Buffer): { aligned: string[]; unaligned: string[] } 
 const toUrlAlphabet = (b64: string) => b64.replace(/\+/g, '-').replace(/\//g, '_');
 
 /**
- * Every textual form of one value the redactor looks for. See README "What redaction cannot
- * catch" for what is deliberately not covered.
+ * Every textual form of one value the redactor looks for. See docs/security.md, "Redaction"
+ * (what it cannot catch), for what is deliberately not covered.
  */
 function variantsOf(value: string): string[] {
   const out = new Set<string>([value, jsonEscaped(value), jsonEscaped(jsonEscaped(value)), jsonAsciiEscaped(value)]);

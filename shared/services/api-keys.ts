@@ -131,7 +131,7 @@ export async function ensureApiKey(deps: KeyDeps, apiKey: string, tenant: string
  * server spends no DynamoDB round trip on most authentications. Only successes are cached.
  * Revocation bound: a revoked key is refused at once by the process that revoked it (it drops
  * its entry) and by every other process within AUTH_CACHE_TTL_MS — on AWS, the other warm Lambda
- * instances (README "Principals and sharing").
+ * instances (docs/api.md, "Principals and sharing").
  */
 export const AUTH_CACHE_TTL_MS = 5_000;
 const AUTH_CACHE_MAX = 1_000;

@@ -10,7 +10,7 @@ import { toMetadata } from './profiles.ts';
 import type { ProfileTarget } from './targets.ts';
 
 /**
- * Sharing a profile with another principal of the tenant (README "Principals and sharing"):
+ * Sharing a profile with another principal of the tenant (docs/api.md, "Principals and sharing"):
  * read_write on the profile is needed. Each change is one conditional write of the grants on the
  * generation and settings_version read — the same version a PATCH bumps and a replace or rotate
  * is conditioned on — so no concurrent settings or access change is lost: the loser answers 409.

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasChromium, launchChromium } from '#test/support/browser';
 import { type TestVault, startTestVault } from '#test/support/vault';
 
-// Screenshots for the README: `npm run screenshots` sets this and writes docs/screenshots/*.png.
+// Screenshots for docs/console.md: `npm run screenshots` sets this and writes docs/screenshots/*.png.
 const SHOTS = process.env.VAULT_SCREENSHOTS ? join(process.cwd(), 'docs', 'screenshots') : undefined;
 
 if (!hasChromium()) console.warn('console access e2e skipped: /usr/bin/chromium is missing (apt-get install -y chromium; .ci/run does it)');

@@ -6,7 +6,7 @@ import { hasChromium, launchChromium } from '#test/support/browser';
 import { startTestRunner } from '#test/support/runner';
 import { type TestVault, startTestVault } from '#test/support/vault';
 
-// Screenshots for the README: `npm run screenshots` sets this and writes docs/screenshots/*.png.
+// Screenshots for docs/console.md: `npm run screenshots` sets this and writes docs/screenshots/*.png.
 const SHOTS = process.env.VAULT_SCREENSHOTS ? join(process.cwd(), 'docs', 'screenshots') : undefined;
 const CANARY = 'canary-pw-7f3a9c1e';
 const BEARER_CANARY = 'canary-bearer-51d0e2b7';

@@ -9,25 +9,40 @@ import { startEchoUpstream } from '#test/support/upstream';
 import { startTestVault } from '#test/support/vault';
 
 /**
- * The README's walk-through, run as written: every ```sh block of the "Walk-through (curl)"
- * section, in order, by bash, against a fresh server (`npm start` from the README itself) on a
- * free port and a temporary data folder. The only harness addition is `set -eo pipefail`, so a
- * block that fails stops the run as it would stop a reader.
+ * The walk-throughs, run as written: every ```sh block of the "Walk-through (curl)" section, in
+ * order, by bash, against a fresh server (`npm start` from the walk-through itself) on a free port
+ * and a temporary data folder — the full walk-through in docs/walkthrough.md, and the short one
+ * (create → upsert → run_agent) in README.md. The only harness addition is `set -eo pipefail`, so
+ * a block that fails stops the run as it would stop a reader.
  */
 const README = readFileSync('README.md', 'utf8');
+const WALKTHROUGH = readFileSync('docs/walkthrough.md', 'utf8');
+const API = readFileSync('docs/api.md', 'utf8');
 
-function walkthroughBlocks(): string[] {
-  const start = README.indexOf('## Walk-through (curl)');
-  const end = README.indexOf('\n## ', start + 1);
-  const section = README.slice(start, end);
+/** The ```sh blocks of a document's "## Walk-through (curl)" section, in order. */
+function shBlocks(doc: string): string[] {
+  const start = doc.indexOf('## Walk-through (curl)');
+  if (start < 0) throw new Error('no "## Walk-through (curl)" section');
+  const next = doc.indexOf('\n## ', start + 1);
+  const section = doc.slice(start, next < 0 ? undefined : next);
   return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] as string);
 }
 
-/** The ```bash block of the "Run grants" section: the call a runner makes with its grant. */
+/** The full walk-through (docs/walkthrough.md). */
+function walkthroughBlocks(): string[] {
+  return shBlocks(WALKTHROUGH);
+}
+
+/** The README's short walk-through: create → upsert → run_agent and the run's status. */
+function readmeBlocks(): string[] {
+  return shBlocks(README);
+}
+
+/** The ```bash block of the "Run grants" section (docs/api.md): the call a runner makes with its grant. */
 function runnerGrantBlock(): string {
-  const start = README.indexOf('### Run grants');
-  const end = README.indexOf('\n### ', start + 1);
-  const blocks = [...README.slice(start, end).matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+  const start = API.indexOf('### Run grants');
+  const end = API.indexOf('\n### ', start + 1);
+  const blocks = [...API.slice(start, end).matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1] as string);
   const block = blocks.find((b) => b.includes('$GRANT'));
   if (!block) throw new Error('the Run grants section has no ```bash block using $GRANT');
   return block;
@@ -64,7 +79,7 @@ afterAll(() => {
   for (const r of roots) rmSync(r, { recursive: true, force: true });
 });
 
-describe('README walk-through', () => {
+describe('the full walk-through (docs/walkthrough.md)', () => {
   it('has the blocks it promises: start and wait, extractor, steps, stop and reset', () => {
     const all = walkthroughBlocks().join('\n');
 
@@ -158,5 +173,53 @@ describe('README walk-through', () => {
     } finally {
       await Promise.all([vault.close(), upstream.close(), runner.close()]);
     }
+  });
+});
+
+describe("the README's short walk-through (README.md)", () => {
+  it('has the blocks it promises: start and wait, extractor, create, upsert, run and status, stop and reset', () => {
+    const all = readmeBlocks().join('\n');
+
+    expect(all).toMatch(/until curl -sf \$VAULT\/healthz/);
+    expect(all).toMatch(/field\(\) \{/);
+    expect(all).toContain('/api/create_agent_auth_profile');
+    expect(all).toContain('/api/upsert_agent_auth_profile');
+    expect(all).toContain('/run_agent');
+    expect(all).toContain('$RUN_URL');
+    expect(all).toMatch(/^kill \$RUNNER_PID$/m);
+    expect(all).toMatch(/^npm run -s stop$/m);
+    expect(all).toMatch(/^rm -rf "\$\{VAULT_DATA_DIR:-\.data\}"$/m);
+  });
+
+  it('runs every shell block as written against a fresh server, and leaves nothing running', { timeout: 120_000 }, async () => {
+    const root = mkdtempSync(join(tmpdir(), 'av-readme-short-'));
+    roots.push(root);
+    const dataDir = join(root, 'data');
+    const port = await freePort();
+    const runnerPort = await freePort();
+
+    const out = await bash(`set -eo pipefail\n${readmeBlocks().join('\n')}`, { PORT: String(port), RUNNER_PORT: String(runnerPort), VAULT_DATA_DIR: dataDir }, 100_000);
+
+    const log = `exit ${out.code}\n--- stdout\n${out.stdout}\n--- stderr\n${out.stderr}`;
+    expect(out.code, log).toBe(0);
+    expect(out.stdout, log).toMatch(/avt_[A-Za-z0-9_-]{60,}/); // echo $TOKEN
+    expect(out.stdout).toMatch(/"type":"update"/);
+    expect(out.stdout).toMatch(/"received_fields":\["password","query","username"\]/);
+    expect(out.stdout).toMatch(/"status":"succeeded"/);
+    expect(out.stdout).toMatch(/"runs":2/);
+    expect(out.stdout + out.stderr).not.toContain('n3w-s3cret');
+    expect(out.stdout + out.stderr).not.toContain('s3cret"');
+    expect(out.stdout + out.stderr).not.toMatch(/NodeVersionSupportWarning|Database is closed/);
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+    await expect(fetch(`http://127.0.0.1:${runnerPort}/run`)).rejects.toThrow();
+    expect(existsSync(dataDir)).toBe(false);
+    expect(out.stdout).toMatch(/stopped agent-vault pid \d+ \(port \d+\)/);
+  });
+
+  it('defines the same extractor as the full walk-through', () => {
+    const short = readmeBlocks().join('\n');
+    const define = walkthroughBlocks().find((b) => b.includes('field()')) as string;
+
+    expect(short).toContain(define.trim());
   });
 });

@@ -4,7 +4,7 @@ import { freePort } from '#test/support/net';
 import { type TestVault, startTestVault } from '#test/support/vault';
 
 /**
- * The README's walk-through, as a newcomer runs it: the admin CLI and the sample runner as
+ * The walk-through (README.md, and docs/walkthrough.md in full), as a newcomer runs it: the admin CLI and the sample runner as
  * separate processes (npm scripts `admin` and `sample-runner`), the vault over HTTP.
  */
 const TSX = 'node_modules/.bin/tsx';
@@ -76,7 +76,7 @@ describe('admin CLI', () => {
   });
 });
 
-describe('the README walk-through with the sample runner', () => {
+describe('the walk-through (README.md, docs/walkthrough.md) with the sample runner', () => {
   it('creates, updates, runs (sync and async, with a session), replaces and lists', async () => {
     const agent = await vault.call('POST', '/v1/agents', {
       agent_id: 'crm-bot',

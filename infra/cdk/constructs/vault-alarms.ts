@@ -28,7 +28,7 @@ export interface VaultAlarmsProps {
 
 const PERIOD = Duration.minutes(5);
 
-/** Thresholds, named so that the README can quote them. */
+/** Thresholds, named so that docs/security.md ("What a security review will find") can quote them. */
 export const ALARM_THRESHOLDS = {
   /** Percentage of requests answered 5xx, over 2 of 3 five-minute periods, with ≥ 20 requests. */
   api5xxPercent: 5,
