@@ -1,83 +1,18 @@
-import * as z from 'zod';
 import { ForbiddenError, MethodRefusedError, ValidationError } from '../errors.ts';
 
-/**
- * A profile's outbound policy: where the vault may send its credentials when it proxies a
- * request. `allowed_hosts` is required before a profile can be proxied, so a compromised agent
- * cannot send the key anywhere else. Stored in clear on the profile item.
- */
-export const PROXY_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
-export const ProxyMethod = z.enum(PROXY_METHODS);
-export type ProxyMethod = z.infer<typeof ProxyMethod>;
-
-const HOST_PATTERN = /^(\*\.)?([a-z0-9-]+(\.[a-z0-9-]+)*\.?|\[[0-9a-f:.]+\])(:\d{1,5})?$/;
-
-/** A host pattern in canonical form: lower case, IPs as the URL parser writes them, no trailing dot. */
-export function canonicalHostPattern(pattern: string): string | undefined {
-  const p = pattern.trim().toLowerCase();
-  if (!HOST_PATTERN.test(p)) return undefined;
-  const wildcard = p.startsWith('*.');
-  try {
-    const u = new URL(`http://${wildcard ? p.slice(2) : p}/`);
-    if (u.pathname !== '/' || u.username || u.password) return undefined;
-    const host = u.hostname.replace(/\.$/, '');
-    if (wildcard && (host.startsWith('[') || /^[\d.]+$/.test(host))) return undefined; // no *.1.2.3.4
-    const port = /:(\d{1,5})$/.exec(p)?.[1];
-    if (port !== undefined && (Number(port) < 1 || Number(port) > 65_535)) return undefined;
-    return `${wildcard ? '*.' : ''}${host}${port !== undefined ? `:${Number(port)}` : ''}`;
-  } catch {
-    return undefined;
-  }
-}
-
-export const AllowedHosts = z
-  .array(
-    z.string().transform((s, ctx) => {
-      const c = canonicalHostPattern(s);
-      if (c === undefined) {
-        ctx.addIssue({ code: 'custom', message: `"${s.slice(0, 80)}" is not a host name, IP address or *.domain, optionally with :port` });
-        return z.NEVER;
-      }
-      return c;
-    }),
-  )
-  .min(1, 'must list at least one host')
-  .max(50, 'at most 50 hosts')
-  .describe('Hosts the proxy may send this profile\'s credentials to: "api.example.com", "*.example.com" (subdomains), "127.0.0.1:8080" (one port). Required before the profile can be proxied.');
-
-export const AllowedPathPrefixes = z
-  .array(
-    z
-      .string()
-      .max(512)
-      .regex(/^\/[^?#\s]*$/, 'must start with "/" and contain no "?", "#" or spaces')
-      .refine((p) => !p.split('/').some((seg) => seg === '.' || seg === '..'), 'must not contain "." or ".." segments')
-      .refine((p) => !/%2f|%5c|\\/i.test(p), 'must not contain encoded slashes or backslashes')
-      // A path holding either is refused whenever prefixes are set (assertOutboundAllowed), so such a prefix would match nothing.
-      .refine((p) => !/;|%25/i.test(p), 'must not contain ";" or "%25": a path holding either is refused when allowed_path_prefixes is set'),
-  )
-  .min(1, 'must list at least one prefix (omit the field to allow every path)')
-  .max(50, 'at most 50 prefixes')
-  .describe('Optional: paths the proxy may call, by prefix on segment boundaries ("/v1" matches /v1 and /v1/x, not /v10)');
-
-export const AllowedMethods = z
-  .array(ProxyMethod)
-  .min(1, 'must list at least one method')
-  .refine((m) => new Set(m).size === m.length, 'must not repeat a method')
-  .describe('Optional: HTTP methods the proxy may send with this profile (others get 405); default all');
-
-/** The policy fields, as accepted on create/upsert/native bodies and stored on the item. */
-export const OutboundPolicyFields = {
-  allowed_hosts: AllowedHosts.optional(),
-  allowed_path_prefixes: AllowedPathPrefixes.optional(),
-  allowed_methods: AllowedMethods.optional(),
-};
-
-export interface OutboundPolicy {
-  readonly allowed_hosts?: readonly string[];
-  readonly allowed_path_prefixes?: readonly string[];
-  readonly allowed_methods?: readonly string[];
-}
+// The policy's fields and their schemas live with the other request schemas (they are input
+// first); this module enforces them.
+export {
+  AllowedHosts,
+  AllowedMethods,
+  AllowedPathPrefixes,
+  canonicalHostPattern,
+  type OutboundPolicy,
+  OutboundPolicyFields,
+  PROXY_METHODS,
+  ProxyMethod,
+} from '../schemas/policy.ts';
+import type { OutboundPolicy } from '../schemas/policy.ts';
 
 const defaultPort = (protocol: string) => (protocol === 'https:' ? 443 : 80);
 

@@ -1,5 +1,9 @@
 import ipaddr from 'ipaddr.js';
 import { ValidationError } from '../errors.ts';
+import { MAX_ALLOWED_SOURCE_IPS } from '../schemas/policy.ts';
+
+/** At most this many entries per profile: the list is stored in clear on the profile item. */
+export { MAX_ALLOWED_SOURCE_IPS };
 
 /**
  * The caller-IP allow-list of a profile (`allowed_source_ips`): addresses and CIDR ranges, IPv4
@@ -8,8 +12,6 @@ import { ValidationError } from '../errors.ts';
  * client) is treated as the IPv4 address it carries, on both sides, so `203.0.113.0/24` admits it.
  */
 
-/** At most this many entries per profile: the list is stored in clear on the profile item. */
-export const MAX_ALLOWED_SOURCE_IPS = 64;
 
 type Address = ipaddr.IPv4 | ipaddr.IPv6;
 type Range = [Address, number];

@@ -1,4 +1,8 @@
 import { ValidationError } from '../errors.ts';
+import { MAX_EXPIRES_IN_HOURS } from '../schemas/policy.ts';
+
+/** Longest expiry a token may be given (`expires_in_hours`): ten years. */
+export { MAX_EXPIRES_IN_HOURS };
 
 /**
  * A profile token's expiry (`token_expires_at`) and the state the metadata shows for it.
@@ -9,8 +13,6 @@ export type TokenState = 'valid' | 'expiring_soon' | 'expired';
 /** A token that expires within this window shows `expiring_soon`. */
 export const EXPIRING_SOON_MS = 24 * 3_600_000;
 
-/** Longest expiry a token may be given (`expires_in_hours`): ten years. */
-export const MAX_EXPIRES_IN_HOURS = 87_600;
 
 /** `valid` / `expiring_soon` (< 24 h left) / `expired` (at or past `token_expires_at`). */
 export function tokenState(expiresAt: string | undefined, now: Date): TokenState {

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { CredentialDelivery, InputArg, Runner } from './agents.ts';
-import { AuthType } from '../credentials/types/types.ts';
+import { AuthType } from './policy.ts';
 
 /**
  * Stored item shapes. Repositories parse what they read with these, so a malformed or foreign

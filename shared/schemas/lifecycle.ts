@@ -1,8 +1,7 @@
 import * as z from 'zod';
-import { MAX_ALLOWED_SOURCE_IPS } from '../credentials/source-ip.ts';
-import { MAX_EXPIRES_IN_HOURS } from '../credentials/token-state.ts';
+import { MAX_ALLOWED_SOURCE_IPS, MAX_EXPIRES_IN_HOURS } from './policy.ts';
 import { ApiKeyField, Timestamp } from './common.ts';
-import { AllowedHosts, AllowedMethods, AllowedPathPrefixes } from '../credentials/outbound-policy.ts';
+import { AllowedHosts, AllowedMethods, AllowedPathPrefixes } from './policy.ts';
 
 /**
  * Request and response shapes of a profile's lifecycle: expiry, rotate, PATCH of its settings,

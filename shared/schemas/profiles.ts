@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { AgentId, ApiKeyField, AuthData, ProfileName, Timestamp, refuseFormatCharacters, withFieldsElsewhere } from './common.ts';
-import { AllowedHosts, AllowedMethods, AllowedPathPrefixes, OutboundPolicyFields } from '../credentials/outbound-policy.ts';
-import { AuthType } from '../credentials/types/types.ts';
+import { AllowedHosts, AllowedMethods, AllowedPathPrefixes, OutboundPolicyFields } from './policy.ts';
+import { AuthType } from './policy.ts';
 import { ExpiresInHours, ProfileLifecycleMetadata } from './lifecycle.ts';
 
 export const AuthToken = z.string().describe('avt_… token returned by create/replace; never stored by the vault');

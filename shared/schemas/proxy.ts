@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { ProxyMethod } from '../credentials/outbound-policy.ts';
+import { ProxyMethod } from './policy.ts';
 import { AgentId, ApiKeyField } from './common.ts';
 import { AuthToken } from './profiles.ts';
 

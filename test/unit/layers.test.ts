@@ -23,13 +23,6 @@ const LAYERS: readonly (readonly string[])[] = [
 
 /** Upward imports that stay, each with why. */
 const ALLOWED: Readonly<Record<string, string>> = {
-  'shared/schemas/items.ts -> shared/credentials/types/types.ts': 'the stored auth_type enum is the credential types registry; moving it would split one list in two',
-  'shared/schemas/profiles.ts -> shared/credentials/types/types.ts': 'request bodies name the same auth_type enum',
-  'shared/schemas/profiles.ts -> shared/credentials/outbound-policy.ts': 'the outbound policy fields are parsed by the policy module that enforces them',
-  'shared/schemas/lifecycle.ts -> shared/credentials/outbound-policy.ts': 'PATCH takes the same outbound policy fields',
-  'shared/schemas/lifecycle.ts -> shared/credentials/source-ip.ts': 'allowed_source_ips are validated by the module that enforces them',
-  'shared/schemas/lifecycle.ts -> shared/credentials/token-state.ts': 'expires_in_hours is bounded by the module that computes expiries',
-  'shared/schemas/proxy.ts -> shared/credentials/outbound-policy.ts': 'the proxy request is checked by the same outbound policy module',
   'shared/schemas/audit.ts -> shared/audit/record.ts': 'the audit query filters by the record\'s own action enum',
   'shared/schemas/openapi.ts -> shared/http/routes.ts': 'the document is generated from the route table',
   'shared/store/items.ts -> shared/audit/record.ts': 'the audit item attributes are the audit record schema\'s own fields',

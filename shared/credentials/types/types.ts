@@ -7,11 +7,9 @@ import * as z from 'zod';
  * types/index.ts (the exhaustive `authTypes` record makes the compiler ask for it).
  */
 
-/** The kinds of auth profile (docs/architecture.md, "Typed profiles, injection and grants"). `custom` is the free-form auth_data of old. */
-export const AuthType = z
-  .enum(['custom', 'bearer', 'basic', 'api_key', 'oauth2_client_credentials'])
-  .describe('custom (default: free-form auth_data handed to runners) | bearer | basic | api_key | oauth2_client_credentials');
-export type AuthTypeName = z.infer<typeof AuthType>;
+import type { AuthTypeName } from '../../schemas/policy.ts';
+
+export { AuthType, type AuthTypeName } from '../../schemas/policy.ts';
 
 /**
  * An outbound HTTP request before the vault sends it (the proxy and "test profile" build one).
