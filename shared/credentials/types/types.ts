@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import type * as z from 'zod';
 
 /**
  * The per-type seam. Each auth type is one module (types/<name>.ts) that says what its
