@@ -2,6 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod';
 import { lengthPrefixed } from '../crypto/encoding.ts';
 import type { ServerKey, ServerKeyRing } from '../crypto/server-key.ts';
+import type { Caller } from '../deps.ts';
 
 /**
  * The audit log: one record for every change to a profile and every use of one (including the
@@ -73,6 +74,23 @@ export const AuditEventInput = z.object({
   role: z.enum(['admin', 'member']).optional(),
 });
 export type AuditEventInput = z.infer<typeof AuditEventInput>;
+
+/**
+ * The event of `action` by `caller`: who (tenant, key id, source IP, request id) and how it
+ * ended (`status`, `result`), with what it is `about` (agent, profile, principal…).
+ */
+export function eventBy(caller: Caller, action: AuditAction, status: number, about: Omit<Partial<AuditEventInput>, 'tenant' | 'key_id' | 'action' | 'status'> = {}): AuditEventInput {
+  return {
+    tenant: caller.tenant,
+    key_id: caller.apiKeyId || 'system',
+    action,
+    status,
+    result: 'ok',
+    source_ip: caller.sourceIp,
+    request_id: caller.requestId,
+    ...about,
+  };
+}
 
 /** A record's place in its writer's chain (absent on records written before chains). */
 export const AuditChainLink = z.object({

@@ -1,5 +1,5 @@
 import { type AuditDeps, auditRefusal } from '../audit/log.ts';
-import type { AuditAction, AuditEventInput, UseAction } from '../audit/record.ts';
+import { type AuditAction, type AuditEventInput, type UseAction, eventBy } from '../audit/record.ts';
 import type { Caller } from '../deps.ts';
 import { HttpError, ProfileInactiveError, SourceIpNotAllowedError, TokenExpiredError } from '../errors.ts';
 import { assertOutboundUse } from './outbound-policy.ts';
@@ -19,20 +19,7 @@ import { isTokenExpired } from './token-state.ts';
 
 /** The audit event of a use or refusal (`action` a use) or of a change to a profile, by `caller`. */
 export function profileEvent(caller: Caller, action: AuditAction, item: Pick<ProfileItem, 'agent_id' | 'name' | 'slot' | 'generation'>, status: number, result: string, sessionId?: string): AuditEventInput {
-  return {
-    tenant: caller.tenant,
-    key_id: caller.apiKeyId || 'system',
-    action,
-    agent_id: item.agent_id,
-    profile: item.name,
-    slot: item.slot,
-    generation: item.generation,
-    status,
-    result,
-    source_ip: caller.sourceIp,
-    request_id: caller.requestId,
-    session_id: sessionId,
-  };
+  return eventBy(caller, action, status, { result, agent_id: item.agent_id, profile: item.name, slot: item.slot, generation: item.generation, session_id: sessionId });
 }
 
 /** Refuses with `err`, auditing the refusal first. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Caller, Deps } from '../deps.ts';
 import { openWithServerKey, sealWithServerKey } from '../crypto/server-seal.ts';
 import { auditedChange } from '../audit/log.ts';
-import type { AuditEventInput } from '../audit/record.ts';
+import { type AuditEventInput, eventBy } from '../audit/record.ts';
 import { accessOf } from '../credentials/access.ts';
 import { ConflictError, ForbiddenError, agentNotFound } from '../errors.ts';
 import { assertRunnerUrlAllowed } from '../outbound/runner-policy.ts';
@@ -41,18 +41,7 @@ export function openSigningSecret(deps: Deps, item: AgentItem): string {
 }
 
 /** The audit event of a change to an agent by `caller` (tenant and agent views). */
-function agentEvent(caller: Caller, action: AuditEventInput['action'], agentId: string, status: number): AuditEventInput {
-  return {
-    tenant: caller.tenant,
-    key_id: caller.apiKeyId || 'system',
-    action,
-    agent_id: agentId,
-    status,
-    result: 'ok',
-    source_ip: caller.sourceIp,
-    request_id: caller.requestId,
-  };
-}
+const agentEvent = (caller: Caller, action: AuditEventInput['action'], agentId: string, status: number) => eventBy(caller, action, status, { agent_id: agentId });
 
 /** The agent a route's `agent_owner` permission let through: read by the check, or now (an admin's). */
 const agentOf = (deps: Deps, caller: Caller, target: AgentTarget) => target.agent ?? requireAgent(deps, caller.tenant, target.agentId);

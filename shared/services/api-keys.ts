@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type AuditDeps, auditedChange } from '../audit/log.ts';
-import type { AuditEventInput } from '../audit/record.ts';
+import { type AuditEventInput, eventBy } from '../audit/record.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { ForbiddenError, IntegrityError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.ts';
 import type { ApiKeyItem } from '../schemas/items.ts';
@@ -214,17 +214,7 @@ type AuditedKeyDeps = KeyDeps & AuditDeps;
  * `principal` is the key id created or revoked — never the key or its hash.
  */
 function keyEvent(caller: Caller, action: 'api_key_create' | 'api_key_revoke', keyId: string, status: number, role?: ApiKeyRole): AuditEventInput {
-  return {
-    tenant: caller.tenant,
-    key_id: caller.apiKeyId || 'system',
-    action,
-    principal: keyId,
-    role,
-    status,
-    result: 'ok',
-    source_ip: caller.sourceIp,
-    request_id: caller.requestId,
-  };
+  return eventBy(caller, action, status, { principal: keyId, role });
 }
 
 /**

@@ -598,16 +598,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
             keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex),
             (cur) => cur?.lease_id === leaseId,
             (item) => {
-              Object.assign(item, {
-                blob: token.blob,
-                token_expires_at: token.token_expires_at,
-                refresh_at: token.refresh_at,
-                expires_at: token.expires_at,
-                generation: token.generation,
-                record_version: token.record_version,
-                profile_created_at: token.profile_created_at,
-              });
-              Object.assign(item, mac);
+              // Every covered attribute, as the DynamoDB write sets them (shared/store/items.ts).
+              const { pk: _pk, sk: _sk, entity: _e, version: _v, ...covered } = oauthTokenAfterStore(ref, token);
+              Object.assign(item, covered, mac);
               add(item, 'version', 1);
               for (const attr of ['lease_id', 'lease_until', 'error_message', 'error_until']) delete item[attr];
             },
