@@ -40,8 +40,3 @@ export function profileRef(tenant: string, agentId: string, slotHex: string): Pr
 export function profileRefOf(item: { readonly tenant: string; readonly agent_id: string; readonly slot: string }): ProfileRef {
   return profileRef(item.tenant, item.agent_id, item.slot);
 }
-
-/** Whether two refs name the same profile. */
-export function sameProfileRef(a: ProfileRef, b: ProfileRef): boolean {
-  return a.tenant === b.tenant && a.agentId === b.agentId && a.slot === b.slot;
-}

@@ -201,7 +201,11 @@ export interface ApiKeyStore {
   replaceUnverified(keyHashHex: string, record: ApiKeyRecord): Promise<boolean>;
 }
 
-/** One item per profile, keyed by the slot its token carries (docs/architecture.md, "The table"). */
+/**
+ * One item per profile, keyed by the slot its token carries (docs/architecture.md, "The table").
+ * A profile is named by its ProfileRef (store/profile-ref.ts); the agent-wide methods (list,
+ * hasAny, deleteAllOfAgent) by tenant and agent.
+ */
 export interface ProfileStore {
   get(ref: ProfileRef): Promise<ProfileItem | undefined>;
   /** Creates the profile; false if one with that slot (name) exists. */
@@ -211,7 +215,8 @@ export interface ProfileStore {
   /**
    * Writes the settings a PATCH (or the grants a share) changed and bumps settings_version, if
    * the item is still the one read (`read`: its generation, record version, settings version and
-   * created_at, which guard every covered attribute); the item as written, or undefined.
+   * created_at, which guard every covered attribute); the item as written, or undefined. Throws
+   * if `read` is not the profile `ref` names.
    */
   patchSettings(ref: ProfileRef, changes: SettingsChanges, read: ProfileItem, updatedAt: string): Promise<ProfileItem | undefined>;
   /**
@@ -237,7 +242,7 @@ export interface ProfileStore {
   deleteAllOfAgent(tenant: string, agentId: string): Promise<{ profiles: number; sessions: number; other: number }>;
 }
 
-/** Saved sessions: one item beside the profile, sealed under the profile's token-derived keys. */
+/** Saved sessions: one item beside the profile (the same ProfileRef), sealed under the profile's token-derived keys. */
 export interface SessionStore {
   /**
    * Stores a session if the stored item is still exactly the one read (its version and
@@ -292,7 +297,7 @@ export interface GrantStore {
 }
 
 /**
- * The OAuth2 access-token cache: one item per profile, with a refresh lease. Every write bumps
+ * The OAuth2 access-token cache: one item per profile (beside it: the same ProfileRef), with a refresh lease. Every write bumps
  * `version`, so taking the lease can be conditioned on nothing having changed since the read.
  */
 export interface OAuthTokenStore {
