@@ -1,3 +1,5 @@
+import type { ProfileRef } from './store/profile-ref.ts';
+
 /**
  * Key builders for the one table (docs/architecture.md, "The table"). Every pk/sk string in the code base is built here.
  */
@@ -29,19 +31,11 @@ export const keys = {
   agent: (tenant: string, agentId: string): ItemKey => ({ pk: `TENANT#${tenant}`, sk: `${AGENT_PREFIX}${agentId}` }),
   /** Partition holding an agent's profiles and sessions. */
   agentPartition,
-  profile: (tenant: string, agentId: string, slotHex: string): ItemKey => ({
-    pk: agentPartition(tenant, agentId),
-    sk: `${PROFILE_PREFIX}${slotHex}`,
-  }),
-  session: (tenant: string, agentId: string, slotHex: string): ItemKey => ({
-    pk: agentPartition(tenant, agentId),
-    sk: `${SESSION_PREFIX}${slotHex}`,
-  }),
+  profile: (ref: ProfileRef): ItemKey => ({ pk: agentPartition(ref.tenant, ref.agentId), sk: `${PROFILE_PREFIX}${ref.slot}` }),
+  /** A profile's saved session: beside the profile, under the same slot. */
+  session: (ref: ProfileRef): ItemKey => ({ pk: agentPartition(ref.tenant, ref.agentId), sk: `${SESSION_PREFIX}${ref.slot}` }),
   /** An OAuth2 profile's cached access token and refresh lease: next to the profile, so deleting the agent's partition removes it. */
-  oauthToken: (tenant: string, agentId: string, slotHex: string): ItemKey => ({
-    pk: agentPartition(tenant, agentId),
-    sk: `${OAUTH_TOKEN_PREFIX}${slotHex}`,
-  }),
+  oauthToken: (ref: ProfileRef): ItemKey => ({ pk: agentPartition(ref.tenant, ref.agentId), sk: `${OAUTH_TOKEN_PREFIX}${ref.slot}` }),
   run: (sessionId: string): ItemKey => ({ pk: `RUN#${sessionId}`, sk: 'RUN' }),
   /**
    * Audit record views (no scans): every record is written to its tenant's partition, its

@@ -2,7 +2,8 @@ import { writeAudit } from '../audit/log.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { ProfileNotFoundError, agentNotFound } from '../errors.ts';
 import { assertCanWrite, canRead } from './access.ts';
-import { slotFor } from './profile-keys.ts';
+import { namedProfileRef } from './profile-keys.ts';
+import { type ProfileRef, profileRef, profileRefOf } from '../store/profile-ref.ts';
 import { enforceTenantRateLimit } from '../limits/tenant-rate-limit.ts';
 import type { AgentItem, OAuthTokenItem, SessionItem } from '../schemas/items.ts';
 import {
@@ -144,7 +145,8 @@ export async function openForUse(
   options: UseOptions = {},
 ): Promise<OpenedForUse> {
   // Resolve the credential to where its profile lives (a token's slot, or the path's name).
-  const { tenant, agentId, slotHex, token: presented, grant, caller: who } = await resolve(deps, caller, credential, purpose);
+  const { ref, token: presented, grant, caller: who } = await resolve(deps, caller, credential, purpose);
+  const { tenant, agentId } = ref;
   // A runner presenting a run grant sent no API key, so the API-key middleware counted nothing:
   // the request counts against the grant's tenant here (429 + Retry-After when it is over
   // VAULT_TENANT_RATE_LIMIT), in the same round trip as the profile read. Only a grant that has
@@ -152,7 +154,7 @@ export async function openForUse(
   // its sender nothing about any tenant.
   const admitted = grant && caller.tenant === '' ? enforceTenantRateLimit(deps, tenant) : undefined;
   const [ctx] = await Promise.all([
-    deps.store.profileContext.load(tenant, agentId, slotHex, { withSession: options.withSession, withOAuthToken: options.withOAuthToken }),
+    deps.store.profileContext.load(ref, { withSession: options.withSession, withOAuthToken: options.withOAuthToken }),
     admitted,
   ]);
   // The signed store checked the agent's MAC before anything it says (runner, incarnation, input args) is used.
@@ -180,7 +182,7 @@ export async function openForUse(
     // very generation (and creation) it was issued for.
     try {
       const token = presented();
-      verified = verifyToken(deps, tenant, agentId, token, token.slot.toString('hex') === slotHex ? found : undefined);
+      verified = verifyToken(deps, tenant, agentId, token, token.slot.toString('hex') === ref.slot ? found : undefined);
       if (grant && (verified.item.generation !== grant.item.generation || verified.item.created_at !== grant.item.profile_created_at)) throw new ProfileNotFoundError();
     } catch (err) {
       if (found && err instanceof ProfileNotFoundError) await refuseUse(deps, who, purpose, found, err);
@@ -222,7 +224,7 @@ export async function openForUse(
       const at = deps.now();
       await Promise.all([
         writeAudit(deps, profileEvent(who, purpose, item, 200, 'ok', sessionId)),
-        deps.store.profiles.recordUse(item.tenant, item.agent_id, item.slot, item.generation, useToRecord(item, purpose, at, inFlightUntil)),
+        deps.store.profiles.recordUse(profileRefOf(item), item.generation, useToRecord(item, purpose, at, inFlightUntil)),
       ]);
     },
   };
@@ -250,14 +252,15 @@ export async function openForEdit(
   what: string,
   options: { withSession?: boolean } = {},
 ): Promise<OpenedForEdit> {
-  const { tenant, agentId, slotHex, token: presented } = await resolve(deps, caller, credential, 'edit');
-  const ctx = await deps.store.profileContext.load(tenant, agentId, slotHex, options);
+  const { ref, token: presented } = await resolve(deps, caller, credential, 'edit');
+  const { tenant, agentId } = ref;
+  const ctx = await deps.store.profileContext.load(ref, options);
   const agent = ctx.agent;
   if (!agent) throw agentNotFound(agentId);
   const found = ctx.profile;
   if (found) assertCanWrite(caller, found, () => new ProfileNotFoundError(), what);
   const token = presented();
-  const verified = verifyToken(deps, tenant, agentId, token, token.slot.toString('hex') === slotHex ? found : undefined);
+  const verified = verifyToken(deps, tenant, agentId, token, token.slot.toString('hex') === ref.slot ? found : undefined);
   assertBoundToAgent(verified, agent.incarnation);
   const profile = openProfileKeys(deps, verified);
   return { agent, profile, values: openValues(deps, profile), session: ctx.session };
@@ -265,9 +268,7 @@ export async function openForEdit(
 
 /** A credential resolved to where its profile lives and the token secret that opens it. */
 interface Resolved {
-  readonly tenant: string;
-  readonly agentId: string;
-  readonly slotHex: string;
+  readonly ref: ProfileRef;
   /** The token's slot and secret: parsed on demand, after the access and IP stages (400 if malformed). */
   readonly token: () => ParsedToken;
   /** Set when the credential was a run grant. */
@@ -280,11 +281,10 @@ async function resolve(deps: Deps, caller: Caller, credential: CredentialRef, pu
   if (credential.kind === 'token') {
     // The slot comes from the token itself: a malformed one is a 400 before any read.
     const token = parseTokenOrThrow(credential.token);
-    return { tenant: caller.tenant, agentId: credential.agentId, slotHex: token.slot.toString('hex'), token: () => token, caller };
+    return { ref: profileRef(caller.tenant, credential.agentId, token.slot.toString('hex')), token: () => token, caller };
   }
   if (credential.kind === 'named') {
-    const slotHex = slotFor(caller.tenant, credential.agentId, credential.name).toString('hex');
-    return { tenant: caller.tenant, agentId: credential.agentId, slotHex, token: () => parseTokenOrThrow(credential.token), caller };
+    return { ref: namedProfileRef(caller.tenant, credential.agentId, credential.name), token: () => parseTokenOrThrow(credential.token), caller };
   }
   // A grant is for the proxy only: it never hands out values, so it cannot start a run or a test.
   if (purpose !== 'proxy') throw new InvalidGrantError();
@@ -293,9 +293,7 @@ async function resolve(deps: Deps, caller: Caller, credential: CredentialRef, pu
   if (caller.tenant !== '' && caller.tenant !== grant.item.tenant) throw new InvalidGrantError();
   const token = { slot: Buffer.from(grant.item.slot, 'hex'), secret: grant.tokenSecret };
   return {
-    tenant: grant.item.tenant,
-    agentId: grant.item.agent_id,
-    slotHex: grant.item.slot,
+    ref: profileRef(grant.item.tenant, grant.item.agent_id, grant.item.slot),
     token: () => token,
     grant,
     caller: { ...caller, tenant: grant.item.tenant, apiKeyId: caller.apiKeyId || `grant:${grant.item.session_id}` },

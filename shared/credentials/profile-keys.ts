@@ -4,6 +4,7 @@ import { lengthPrefixed } from '../crypto/encoding.ts';
 import { hkdfExpand, hkdfExtract } from '../crypto/hkdf.ts';
 import type { ServerKey } from '../crypto/server-key.ts';
 import { SLOT_BYTES } from '../crypto/token.ts';
+import { type ProfileRef, profileRef } from '../store/profile-ref.ts';
 
 /**
  * The profile-key crypto (docs/architecture.md, "Crypto and tokens"): a profile's keys derive from the server key and the
@@ -29,6 +30,11 @@ export function slotFor(tenant: string, agentId: string, name: string): Buffer {
     .update(lengthPrefixed(tenant, agentId, name))
     .digest()
     .subarray(0, SLOT_BYTES);
+}
+
+/** The ref of the profile named `name` of agent `agentId` of `tenant` (its slot: slotFor). */
+export function namedProfileRef(tenant: string, agentId: string, name: string): ProfileRef {
+  return profileRef(tenant, agentId, slotFor(tenant, agentId, name).toString('hex'));
 }
 
 /** HMAC-SHA256(verify_key, "verify/v1" ‖ tenant ‖ agent ‖ slot ‖ generation ‖ secret); verify_key is the server key's `verify` subkey. */

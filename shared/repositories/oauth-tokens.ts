@@ -4,7 +4,7 @@ import { keys } from '../keys.ts';
 import type { OAuthTokenItem } from '../schemas/items.ts';
 import { oauthLeaseOnly, oauthTokenAfterStore } from '../store/items.ts';
 import type { ItemSigner } from '../store/signer.ts';
-import type { OAuthTokenRef, OAuthTokenStore, SealedToken, TokenOwner } from '../store/types.ts';
+import type { ProfileRef, OAuthTokenStore, SealedToken, TokenOwner } from '../store/types.ts';
 import { MAC_SET, conditional, macValues } from './conditional.ts';
 
 /**
@@ -22,8 +22,8 @@ import { MAC_SET, conditional, macValues } from './conditional.ts';
 export function oauthTokenRepository(db: Db, signer: ItemSigner): OAuthTokenStore {
   const TableName = db.tableName;
   return {
-    async get(ref: OAuthTokenRef): Promise<OAuthTokenItem | undefined> {
-      const { Item } = await db.doc.send(new GetCommand({ TableName, Key: keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex), ConsistentRead: true }));
+    async get(ref: ProfileRef): Promise<OAuthTokenItem | undefined> {
+      const { Item } = await db.doc.send(new GetCommand({ TableName, Key: keys.oauthToken(ref), ConsistentRead: true }));
       return Item ? signer.open<OAuthTokenItem>('oauth-token', Item) : undefined;
     },
 
@@ -32,14 +32,14 @@ export function oauthTokenRepository(db: Db, signer: ItemSigner): OAuthTokenStor
      * live lease is held (one that ended before `nowMs` may be taken over). False: someone else
      * wrote or holds it.
      */
-    async takeLease(ref: OAuthTokenRef, readVersion: number | undefined, leaseId: string, nowMs: number, leaseUntil: number): Promise<boolean> {
+    async takeLease(ref: ProfileRef, readVersion: number | undefined, leaseId: string, nowMs: number, leaseUntil: number): Promise<boolean> {
       const versionCond = readVersion === undefined ? 'attribute_not_exists(pk)' : 'version = :rv';
       const m = signer.macFor('oauth-token', oauthLeaseOnly(ref));
       return conditional(() =>
         db.doc.send(
           new UpdateCommand({
             TableName,
-            Key: keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex),
+            Key: keys.oauthToken(ref),
             UpdateExpression:
               'SET entity = :e, lease_id = :id, lease_until = :until, mac = if_not_exists(mac, :mac), mac_key_id = if_not_exists(mac_key_id, :mac_key_id), mac_format = if_not_exists(mac_format, :mac_format) ADD version :one',
             ConditionExpression: `${versionCond} AND (attribute_not_exists(lease_until) OR lease_until < :now)`,
@@ -58,12 +58,12 @@ export function oauthTokenRepository(db: Db, signer: ItemSigner): OAuthTokenStor
     },
 
     /** Stores a fetched token and releases the lease, if `leaseId` still holds it. */
-    async storeToken(ref: OAuthTokenRef, leaseId: string, token: SealedToken): Promise<boolean> {
+    async storeToken(ref: ProfileRef, leaseId: string, token: SealedToken): Promise<boolean> {
       return conditional(() =>
         db.doc.send(
           new UpdateCommand({
             TableName,
-            Key: keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex),
+            Key: keys.oauthToken(ref),
             UpdateExpression:
               `SET #blob = :blob, token_expires_at = :exp, refresh_at = :refresh, expires_at = :ttl, generation = :g, record_version = :rv, profile_created_at = :pca, ${MAC_SET.join(', ')} ADD version :one REMOVE lease_id, lease_until, error_message, error_until`,
             ConditionExpression: 'lease_id = :id',
@@ -91,12 +91,12 @@ export function oauthTokenRepository(db: Db, signer: ItemSigner): OAuthTokenStor
      * error instead of hammering the endpoint. The first use after that tries again. False if the
      * lease was lost (taken over).
      */
-    async storeFailure(ref: OAuthTokenRef, leaseId: string, message: string, errorUntil: number, owner: TokenOwner): Promise<boolean> {
+    async storeFailure(ref: ProfileRef, leaseId: string, message: string, errorUntil: number, owner: TokenOwner): Promise<boolean> {
       return conditional(() =>
         db.doc.send(
           new UpdateCommand({
             TableName,
-            Key: keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex),
+            Key: keys.oauthToken(ref),
             UpdateExpression:
               'SET error_message = :m, error_until = :eu, error_generation = :g, error_record_version = :rv, error_profile_created_at = :pca ADD version :one REMOVE lease_id, lease_until',
             ConditionExpression: 'lease_id = :id',

@@ -4,25 +4,24 @@ import { AGENT_PREFIX, type ItemKey, OAUTH_TOKEN_PREFIX, PROFILE_PREFIX, SESSION
 import { drainBatch } from './batch.ts';
 import type { AgentItem, OAuthTokenItem, ProfileItem, SessionItem } from '../schemas/items.ts';
 import type { ItemSigner } from '../store/signer.ts';
-import type { ProfileContext, ProfileContextOptions } from '../store/types.ts';
+import type { AgentRef, ProfileContext, ProfileContextOptions, ProfileRef } from '../store/types.ts';
 
 /**
- * The agent and, when a slot is named, its profile (and, for runs, the saved session; for uses
+ * The agent and, given a ProfileRef (not only an AgentRef), its profile (and, for runs, the saved session; for uses
  * that inject, the OAuth2 token cache item) in one consistent BatchGetItem: one round trip where
  * separate reads would take two or three.
  */
 export async function loadProfileContext(
   db: Db,
   signer: ItemSigner,
-  tenant: string,
-  agentId: string,
-  slotHex?: string,
+  at: ProfileRef | AgentRef,
   { withSession = false, withOAuthToken = false }: ProfileContextOptions = {},
 ): Promise<ProfileContext> {
-  const wanted: ItemKey[] = [keys.agent(tenant, agentId)];
-  if (slotHex) wanted.push(keys.profile(tenant, agentId, slotHex));
-  if (slotHex && withSession) wanted.push(keys.session(tenant, agentId, slotHex));
-  if (slotHex && withOAuthToken) wanted.push(keys.oauthToken(tenant, agentId, slotHex));
+  const wanted: ItemKey[] = [keys.agent(at.tenant, at.agentId)];
+  const ref = 'slot' in at ? at : undefined;
+  if (ref) wanted.push(keys.profile(ref));
+  if (ref && withSession) wanted.push(keys.session(ref));
+  if (ref && withOAuthToken) wanted.push(keys.oauthToken(ref));
   const found: Record<string, unknown>[] = [];
   await drainBatch(
     wanted,

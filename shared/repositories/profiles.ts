@@ -5,7 +5,8 @@ import { type ProfileItem, dailyUseAttribute } from '../schemas/items.ts';
 import { isConditionalCheckFailed } from '../errors.ts';
 import { REWRITE_OPTIONAL, REWRITE_SET, profileAfterPatch, profileAfterRewrite, profileToItem } from '../store/items.ts';
 import type { ItemSigner } from '../store/signer.ts';
-import type { ProfileRecord, ProfileStore, SettingsChanges, UseToRecord } from '../store/types.ts';
+import { profileRefOf } from '../store/profile-ref.ts';
+import type { ProfileRecord, ProfileRef, ProfileStore, SettingsChanges, UseToRecord } from '../store/types.ts';
 import { drainBatch } from './batch.ts';
 import { MAC_SET, conditional, macValues } from './conditional.ts';
 import { queryPage } from './pagination.ts';
@@ -43,9 +44,9 @@ const REWRITE_VALUE_NAMES: Record<(typeof REWRITE_SET)[number], string> = {
 };
 
 /** The key of the profile read, checked against the one named. */
-function sameProfile(read: ProfileItem, tenant: string, agentId: string, slotHex: string) {
-  if (read.tenant !== tenant || read.agent_id !== agentId || read.slot !== slotHex) throw new Error('a profile write names another profile than the one read');
-  return keys.profile(tenant, agentId, slotHex);
+function sameProfile(read: ProfileItem, ref: ProfileRef) {
+  if (read.tenant !== ref.tenant || read.agent_id !== ref.agentId || read.slot !== ref.slot) throw new Error('a profile write names another profile than the one read');
+  return keys.profile(ref);
 }
 
 /**
@@ -57,10 +58,8 @@ export function profileRepository(db: Db, signer: ItemSigner): ProfileStore {
   const TableName = db.tableName;
   const toItem = (r: ProfileRecord) => signer.seal('profile', profileToItem(r));
   return {
-    async get(tenant: string, agentId: string, slotHex: string): Promise<ProfileItem | undefined> {
-      const { Item } = await db.doc.send(
-        new GetCommand({ TableName, Key: keys.profile(tenant, agentId, slotHex), ConsistentRead: true }),
-      );
+    async get(ref: ProfileRef): Promise<ProfileItem | undefined> {
+      const { Item } = await db.doc.send(new GetCommand({ TableName, Key: keys.profile(ref), ConsistentRead: true }));
       return Item ? signer.open<ProfileItem>('profile', Item) : undefined;
     },
 
@@ -97,15 +96,8 @@ export function profileRepository(db: Db, signer: ItemSigner): ProfileStore {
      * condition failed. record_version is left alone: it is bound into the sealed values' AAD and
      * the values did not change.
      */
-    async patchSettings(
-      tenant: string,
-      agentId: string,
-      slotHex: string,
-      changes: SettingsChanges,
-      read: ProfileItem,
-      updatedAt: string,
-    ): Promise<ProfileItem | undefined> {
-      const key = sameProfile(read, tenant, agentId, slotHex);
+    async patchSettings(ref: ProfileRef, changes: SettingsChanges, read: ProfileItem, updatedAt: string): Promise<ProfileItem | undefined> {
+      const key = sameProfile(read, ref);
       const post = profileAfterPatch(read, changes, updatedAt);
       const sets = ['settings_version = :next', 'updated_at = :updated', ...MAC_SET];
       const removes: string[] = [];
@@ -150,7 +142,7 @@ export function profileRepository(db: Db, signer: ItemSigner): ProfileStore {
      * so a concurrent run's count is never lost.
      */
     async rewrite(r: ProfileRecord, read: ProfileItem): Promise<boolean> {
-      const key = sameProfile(read, r.tenant, r.agent_id, r.slot);
+      const key = sameProfile(read, profileRefOf(r));
       const post = profileAfterRewrite(read, r);
       const names: Record<string, string> = {};
       const values: Record<string, unknown> = { ...readValues(read), ...macValues(signer.macFor('profile', post)) };
@@ -194,7 +186,7 @@ export function profileRepository(db: Db, signer: ItemSigner): ProfileStore {
      * Counts a use (last_used_at, use_count, the day's counter of its kind; counters older than
      * the 7-day window are dropped in the same write) unless the profile was replaced or deleted.
      */
-    async recordUse(tenant: string, agentId: string, slotHex: string, generation: number, use: UseToRecord): Promise<boolean> {
+    async recordUse(ref: ProfileRef, generation: number, use: UseToRecord): Promise<boolean> {
       const names: Record<string, string> = { '#today': dailyUseAttribute(use.day, use.kind) };
       const values: Record<string, unknown> = { ':at': use.at, ':one': 1, ':g': generation };
       const sets = ['last_used_at = :at'];
@@ -210,7 +202,7 @@ export function profileRepository(db: Db, signer: ItemSigner): ProfileStore {
         db.doc.send(
           new UpdateCommand({
             TableName,
-            Key: keys.profile(tenant, agentId, slotHex),
+            Key: keys.profile(ref),
             UpdateExpression: `SET ${sets.join(', ')} ADD use_count :one, #today :one${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
             ConditionExpression: 'generation = :g',
             ExpressionAttributeNames: names,
@@ -221,12 +213,12 @@ export function profileRepository(db: Db, signer: ItemSigner): ProfileStore {
     },
 
     /** Stores the outcome of a profile test (last_tested_at, last_test_ok) unless the profile was replaced or deleted. */
-    async recordTest(tenant: string, agentId: string, slotHex: string, generation: number, at: string, ok: boolean): Promise<boolean> {
+    async recordTest(ref: ProfileRef, generation: number, at: string, ok: boolean): Promise<boolean> {
       return conditional(() =>
         db.doc.send(
           new UpdateCommand({
             TableName,
-            Key: keys.profile(tenant, agentId, slotHex),
+            Key: keys.profile(ref),
             UpdateExpression: 'SET last_tested_at = :at, last_test_ok = :ok',
             ConditionExpression: 'generation = :g',
             ExpressionAttributeValues: { ':at': at, ':ok': ok, ':g': generation },
@@ -240,12 +232,12 @@ export function profileRepository(db: Db, signer: ItemSigner): ProfileStore {
      * words, never body content), or removes the record after a success (`message` undefined).
      * A profile replaced or deleted meanwhile is left alone.
      */
-    async recordTokenError(tenant: string, agentId: string, slotHex: string, generation: number, message: string | undefined, at: string): Promise<boolean> {
+    async recordTokenError(ref: ProfileRef, generation: number, message: string | undefined, at: string): Promise<boolean> {
       return conditional(() =>
         db.doc.send(
           new UpdateCommand({
             TableName,
-            Key: keys.profile(tenant, agentId, slotHex),
+            Key: keys.profile(ref),
             UpdateExpression: message === undefined ? 'REMOVE last_error, last_error_at' : 'SET last_error = :m, last_error_at = :at',
             ConditionExpression: 'generation = :g',
             ExpressionAttributeValues: { ':g': generation, ...(message === undefined ? {} : { ':m': message, ':at': at }) },
@@ -259,12 +251,12 @@ export function profileRepository(db: Db, signer: ItemSigner): ProfileStore {
      * there or, when `read` is given, if it is no longer at the generation and settings version
      * read (the version whose permission was checked: a concurrent unshare or replace wins).
      */
-    async delete(tenant: string, agentId: string, slotHex: string, read?: { generation: number; settings_version: number }): Promise<boolean> {
+    async delete(ref: ProfileRef, read?: { generation: number; settings_version: number }): Promise<boolean> {
       return conditional(() =>
         db.doc.send(
           new DeleteCommand({
             TableName,
-            Key: keys.profile(tenant, agentId, slotHex),
+            Key: keys.profile(ref),
             ...(read
               ? {
                   ConditionExpression: `generation = :g AND ${settingsUnchanged(read.settings_version)}`,

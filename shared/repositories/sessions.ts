@@ -2,7 +2,7 @@ import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
 import { keys } from '../keys.ts';
 import type { ItemSigner } from '../store/signer.ts';
-import type { SessionRecord, SessionStore } from '../store/types.ts';
+import type { ProfileRef, SessionRecord, SessionStore } from '../store/types.ts';
 import { conditional } from './conditional.ts';
 
 /** Saved sessions: one item beside the profile, sealed under the profile's token-derived keys. */
@@ -16,18 +16,12 @@ export function sessionRepository(db: Db, signer: ItemSigner): SessionStore {
      * generation), so a late run of a replaced or deleted profile never overwrites the session of
      * the current one. False if the condition failed (a concurrent run saved first).
      */
-    async save(
-      tenant: string,
-      agentId: string,
-      slotHex: string,
-      r: SessionRecord,
-      read: { version: number; generation: number } | undefined,
-    ): Promise<boolean> {
+    async save(ref: ProfileRef, r: SessionRecord, read: { version: number; generation: number } | undefined): Promise<boolean> {
       return conditional(() =>
         db.doc.send(
           new PutCommand({
             TableName,
-            Item: signer.seal('session', { ...keys.session(tenant, agentId, slotHex), entity: 'session', ...r }),
+            Item: signer.seal('session', { ...keys.session(ref), entity: 'session', ...r }),
             ...(read === undefined && r.profile_created_at === undefined
               ? { ConditionExpression: 'attribute_not_exists(pk)' }
               : read === undefined
@@ -51,12 +45,12 @@ export function sessionRepository(db: Db, signer: ItemSigner): SessionStore {
      * Deletes the session unless it belongs to the profile generation `keep` (a run of the
      * current generation may have saved it a moment ago). Used after a replace.
      */
-    async deleteOlderThan(tenant: string, agentId: string, slotHex: string, keep: { generation: number; profile_created_at: string }): Promise<boolean> {
+    async deleteOlderThan(ref: ProfileRef, keep: { generation: number; profile_created_at: string }): Promise<boolean> {
       return conditional(() =>
         db.doc.send(
           new DeleteCommand({
             TableName,
-            Key: keys.session(tenant, agentId, slotHex),
+            Key: keys.session(ref),
             ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#pc) OR #pc <> :pc OR #g <> :g)',
             ExpressionAttributeNames: { '#pc': 'profile_created_at', '#g': 'generation' },
             ExpressionAttributeValues: { ':pc': keep.profile_created_at, ':g': keep.generation },
@@ -66,17 +60,12 @@ export function sessionRepository(db: Db, signer: ItemSigner): SessionStore {
     },
 
     /** Deletes the session only if it is still exactly the one written (`version`, generation, profile stamp). */
-    async deleteIfWritten(
-      tenant: string,
-      agentId: string,
-      slotHex: string,
-      written: { version: number; generation: number; profile_created_at: string },
-    ): Promise<boolean> {
+    async deleteIfWritten(ref: ProfileRef, written: { version: number; generation: number; profile_created_at: string }): Promise<boolean> {
       return conditional(() =>
         db.doc.send(
           new DeleteCommand({
             TableName,
-            Key: keys.session(tenant, agentId, slotHex),
+            Key: keys.session(ref),
             ConditionExpression: '#v = :v AND #g = :g AND #pc = :pc',
             ExpressionAttributeNames: { '#v': 'version', '#g': 'generation', '#pc': 'profile_created_at' },
             ExpressionAttributeValues: { ':v': written.version, ':g': written.generation, ':pc': written.profile_created_at },
@@ -85,8 +74,8 @@ export function sessionRepository(db: Db, signer: ItemSigner): SessionStore {
       );
     },
 
-    async delete(tenant: string, agentId: string, slotHex: string): Promise<void> {
-      await db.doc.send(new DeleteCommand({ TableName, Key: keys.session(tenant, agentId, slotHex) }));
+    async delete(ref: ProfileRef): Promise<void> {
+      await db.doc.send(new DeleteCommand({ TableName, Key: keys.session(ref) }));
     },
   };
 }

@@ -13,6 +13,7 @@ import type { ProfileItem } from '../schemas/items.ts';
 import type { PatchProfileBody, RotateProfileBody } from '../schemas/lifecycle.ts';
 import type { ProfileRecord, ProfileSettings } from '../store/types.ts';
 import { type ProfileTarget, loadProfileTarget, profileNameNotFound, requireNamedProfile } from './targets.ts';
+import { profileRef, profileRefOf } from '../store/profile-ref.ts';
 
 export { profileNameNotFound, requireNamedProfile };
 
@@ -61,7 +62,7 @@ export async function rotateProfile(deps: Deps, caller: Caller, agentId: string,
   const { profile: opened, values } = await openForEdit(deps, caller, { kind: 'named', agentId, name, token: body.auth_token }, 'Rotating this auth profile');
   const previous = opened.item;
   const token = opened.keys.binding;
-  const slotHex = previous.slot;
+  const ref = profileRefOf(previous);
   const fresh = newToken(token.slot);
   const now = deps.now().toISOString();
   const { pk: _pk, sk: _sk, entity: _e, ...kept } = previous;
@@ -81,12 +82,12 @@ export async function rotateProfile(deps: Deps, caller: Caller, agentId: string,
   // The record names the new generation, known before the write (the sealed record carries it).
   await auditedChange(deps, profileEvent(caller, 'rotate', record, 200, 'ok'), async () => {
     const written = await deps.store.profiles.replace(record, previous);
-    if (!written && !isSameSeal(await deps.store.profiles.get(caller.tenant, agentId, slotHex), record)) {
+    if (!written && !isSameSeal(await deps.store.profiles.get(ref), record)) {
       throw new ConflictError(`Auth profile "${name}" was changed by another request while this rotation ran; retry with its current token`);
     }
   });
   // The old generation's session would no longer open anyway; it is removed, not left behind.
-  await deps.store.sessions.delete(caller.tenant, agentId, slotHex);
+  await deps.store.sessions.delete(ref);
   return { auth_token: fresh.token, name, generation: record.generation, token_expires_at: expiresAt };
 }
 
@@ -117,7 +118,7 @@ export async function patchProfile(deps: Deps, caller: Caller, target: ProfileTa
   // if they end in a refusal (a lost permission, 409 after MAX_PATCH_ATTEMPTS) a second record says so.
   return auditedChange(deps, profileEvent(caller, 'patch', item, 200, 'ok'), async () => {
     for (let attempt = 0; attempt < MAX_PATCH_ATTEMPTS; attempt++) {
-      const updated = await repo.patchSettings(caller.tenant, agentId, item.slot, changes, item, deps.now().toISOString());
+      const updated = await repo.patchSettings(profileRef(caller.tenant, agentId, item.slot), changes, item, deps.now().toISOString());
       if (updated) return updated;
       item = await writable();
     }
@@ -177,17 +178,18 @@ export async function deleteProfileChecked(deps: Deps, caller: Caller, target: P
   // An admin deletes whatever is there; anyone else only the version whose permission was checked
   // (a concurrent unshare, replace or PATCH makes it 409, to be read again).
   const repo = deps.store.profiles;
+  const ref = profileRef(caller.tenant, agentId, item.slot);
   // Recorded before the first delete: no record, nothing deleted (not even the session).
   await auditedChange(deps, profileEvent(caller, 'delete', item, 204, 'ok'), async () => {
-    await sessions.delete(caller.tenant, agentId, item.slot);
-    if (!(await repo.delete(caller.tenant, agentId, item.slot, caller.role === 'admin' ? undefined : item))) {
-      if (caller.role !== 'admin' && (await repo.get(caller.tenant, agentId, item.slot))) {
+    await sessions.delete(ref);
+    if (!(await repo.delete(ref, caller.role === 'admin' ? undefined : item))) {
+      if (caller.role !== 'admin' && (await repo.get(ref))) {
         throw new ConflictError(`Auth profile "${name}" was changed (replaced, re-shared or patched) while it was being deleted; read it again and retry`);
       }
       throw notFound();
     }
   });
   // After the record's change (the profile is gone): a failure here is not a failed delete.
-  await sessions.delete(caller.tenant, agentId, item.slot);
+  await sessions.delete(ref);
 }
 

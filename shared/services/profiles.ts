@@ -1,5 +1,6 @@
 import { openForEdit } from '../credentials/gate.ts';
-import { slotFor } from '../credentials/profile-keys.ts';
+import { namedProfileRef, slotFor } from '../credentials/profile-keys.ts';
+import { profileRefOf } from '../store/profile-ref.ts';
 import { approvalFor, isSameSeal, parseTokenOrThrow, sealProfile } from '../credentials/sealed-profile.ts';
 import { newToken } from '../crypto/token.ts';
 import { auditFailure, auditedChange, writeAudit } from '../audit/log.ts';
@@ -138,7 +139,7 @@ function freshProfile(
 
 /** After a failed condition: did our write land anyway? (Only the conflict path pays this read.) */
 async function landedAnyway(deps: Deps, record: ProfileRecord): Promise<boolean> {
-  return isSameSeal(await deps.store.profiles.get(record.tenant, record.agent_id, record.slot), record);
+  return isSameSeal(await deps.store.profiles.get(profileRefOf(record)), record);
 }
 
 /**
@@ -205,7 +206,7 @@ export async function createProfileRecord(
  * after saving and remove their own session (see saveSession in services/runs.ts).
  */
 async function dropOlderSession(deps: Deps, record: ProfileRecord): Promise<void> {
-  await deps.store.sessions.deleteOlderThan(record.tenant, record.agent_id, record.slot, {
+  await deps.store.sessions.deleteOlderThan(profileRefOf(record), {
     generation: record.generation,
     profile_created_at: record.created_at,
   });
@@ -233,9 +234,9 @@ export async function upsertProfileRecord(
     return updateInPlace(deps, caller, body, body.auth_token, expiresAt);
   }
   if (body.name === undefined) throw new ValidationError('name is required when auth_token is not given');
-  const slotHex = slotFor(tenant, body.agent_id, body.name).toString('hex');
+  const ref = namedProfileRef(tenant, body.agent_id, body.name);
   // The agent, the profile and its saved session in one round trip (a replace removes the session).
-  const ctx = await deps.store.profileContext.load(tenant, body.agent_id, slotHex, { withSession: true });
+  const ctx = await deps.store.profileContext.load(ref, { withSession: true });
   const agent = ctx.agent;
   if (!agent) throw agentNotFound(body.agent_id);
 
@@ -264,7 +265,7 @@ export async function upsertProfileRecord(
   try {
     result = await (async () => {
       for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-        const existing = attempt === 0 ? ctx.profile : await repo.get(tenant, agent.agent_id, slotHex);
+        const existing = attempt === 0 ? ctx.profile : await repo.get(ref);
         // Replacing needs read_write; a profile the caller cannot see answers as if unknown.
         if (existing) assertCanWrite(caller, existing, () => profileNameNotFound(agent.agent_id, name), 'Replacing this auth profile');
         // The previous attempt's write may have landed with its answer lost: then it is the result.

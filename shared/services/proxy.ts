@@ -12,6 +12,7 @@ import { BadGatewayError, ForbiddenError, GatewayTimeoutError, ValidationError }
 import { type OutboundFailure, type OutboundResponse, sendOutbound } from '../outbound/http-client.ts';
 import { Redactor } from '../outbound/redact.ts';
 import type { GrantProxyBody, ProxyBody, ProxyResponse, TestProfileBody, TestProfileResponse } from '../schemas/proxy.ts';
+import { profileRefOf } from '../store/profile-ref.ts';
 
 /**
  * The vault as a credential-injecting proxy (POST /v1/proxy) and the profile test
@@ -237,7 +238,7 @@ export async function testProfile(deps: Deps, caller: Caller, agentId: string, n
   }
   const latency_ms = Math.round((performance.now() - started) * 10) / 10;
   const item = use.profile.item;
-  await deps.store.profiles.recordTest(item.tenant, item.agent_id, item.slot, item.generation, deps.now().toISOString(), outcome.ok);
+  await deps.store.profiles.recordTest(profileRefOf(item), item.generation, deps.now().toISOString(), outcome.ok);
   return { ok: outcome.ok, ...(outcome.status !== undefined ? { status: outcome.status } : {}), latency_ms, ...(outcome.error ? { error: outcome.error } : {}) };
 }
 
@@ -254,9 +255,10 @@ async function testTokenFetch(deps: Deps, use: OpenedForUse): Promise<TestProfil
   const latency_ms = Math.round((performance.now() - started) * 10) / 10;
   const at = deps.now().toISOString();
   const profiles = deps.store.profiles;
+  const ref = profileRefOf(item);
   await Promise.all([
-    profiles.recordTest(item.tenant, item.agent_id, item.slot, item.generation, at, result.ok),
-    ...(result.ok && item.last_error === undefined ? [] : [profiles.recordTokenError(item.tenant, item.agent_id, item.slot, item.generation, result.ok ? undefined : result.message, at)]),
+    profiles.recordTest(ref, item.generation, at, result.ok),
+    ...(result.ok && item.last_error === undefined ? [] : [profiles.recordTokenError(ref, item.generation, result.ok ? undefined : result.message, at)]),
   ]);
   if (result.ok) return { ok: true, status: 200, latency_ms };
   return { ok: false, ...(result.status !== undefined ? { status: result.status } : {}), latency_ms, error: result.message };

@@ -16,6 +16,7 @@ import type { RunAgentBody, RunState, RunStatus } from '../schemas/runs.ts';
 import { openSigningSecret } from './agents.ts';
 import { assertDeclaredKeys } from './profiles.ts';
 import type { RunRecord } from '../store/types.ts';
+import { profileRef } from '../store/profile-ref.ts';
 
 export const MAX_SESSION_BYTES = 256 * 1024;
 /** agent_output + error_message must fit in the run item (DynamoDB items hold 400 KB). */
@@ -81,7 +82,7 @@ async function prepare(
   parameters: Readonly<Record<string, unknown>>,
 ): Promise<PreparedRun> {
   if (token === undefined) {
-    const ctx = await deps.store.profileContext.load(caller.tenant, agentId);
+    const ctx = await deps.store.profileContext.load({ tenant: caller.tenant, agentId });
     const agent = ctx.agent;
     if (!agent) throw agentNotFound(agentId);
     return { agent, authData: {}, parameters: mergeParameters(agent, {}, parameters) };
@@ -135,10 +136,9 @@ async function saveSession(deps: Deps, run: PreparedRun, value: unknown): Promis
   const { slot, generation, created_at: profileCreatedAt } = opened.item;
   const sessions = deps.store.sessions;
   const written = { generation, version, profile_created_at: profileCreatedAt };
+  const ref = profileRef(tenant, agentId, slot);
   const saved = await sessions.save(
-    tenant,
-    agentId,
-    slot,
+    ref,
     { ...written, blob: opened.keys.seal(SESSION_FIELD, version, bytes), updated_at: deps.now().toISOString() },
     read,
   );
@@ -151,9 +151,9 @@ async function saveSession(deps: Deps, run: PreparedRun, value: unknown): Promis
   // it finds the profile changed here. What remains is a crash between the save and this check:
   // that session stays, but never opens (generation and profile_created_at differ, and it is
   // sealed under the old token's keys) and the next save of the current profile overwrites it.
-  const current = await deps.store.profiles.get(tenant, agentId, slot);
+  const current = await deps.store.profiles.get(ref);
   if (!current || current.generation !== generation || current.created_at !== profileCreatedAt) {
-    await sessions.deleteIfWritten(tenant, agentId, slot, written);
+    await sessions.deleteIfWritten(ref, written);
     return { kind: 'profile_changed', message: 'the session was not saved: the auth profile was deleted or replaced while the run ran' };
   }
   return undefined;
@@ -415,7 +415,7 @@ async function mayReadRun(deps: Deps, caller: Caller, run: RunItem): Promise<boo
   if (run.tenant !== caller.tenant) return false;
   if (caller.role === 'admin' || (run.started_by !== undefined && run.started_by === caller.apiKeyId)) return true;
   if (run.profile_slot === undefined || run.profile_created_at === undefined) return false;
-  const profile = await deps.store.profiles.get(run.tenant, run.agent_id, run.profile_slot);
+  const profile = await deps.store.profiles.get(profileRef(run.tenant, run.agent_id, run.profile_slot));
   return profile !== undefined && profile.created_at === run.profile_created_at && canRead(caller, profile);
 }
 

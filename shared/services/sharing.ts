@@ -8,6 +8,7 @@ import type { SettingsChanges } from '../store/types.ts';
 import type { ProfileMetadata, ShareProfileBody } from '../schemas/profiles.ts';
 import { toMetadata } from './profiles.ts';
 import type { ProfileTarget } from './targets.ts';
+import { profileRefOf } from '../store/profile-ref.ts';
 
 /**
  * Sharing a profile with another principal of the tenant (docs/api.md, "Principals and sharing"):
@@ -21,7 +22,7 @@ const raced = (name: string) =>
 
 /** One conditional grants write on the version read; 409 if another change came first. */
 async function writeAccess(deps: Deps, item: ProfileItem, changes: SettingsChanges): Promise<ProfileItem> {
-  const written = await deps.store.profiles.patchSettings(item.tenant, item.agent_id, item.slot, changes, item, deps.now().toISOString());
+  const written = await deps.store.profiles.patchSettings(profileRefOf(item), changes, item, deps.now().toISOString());
   if (!written) throw raced(item.name);
   return written;
 }

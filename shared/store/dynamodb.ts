@@ -25,7 +25,7 @@ export function dynamoStore(db: Db, signer: ItemSigner): Store {
     agents: agentRepository(db, signer),
     apiKeys: apiKeyRepository(db, signer),
     profiles: profileRepository(db, signer),
-    profileContext: { load: (tenant, agentId, slotHex, options) => loadProfileContext(db, signer, tenant, agentId, slotHex, options) },
+    profileContext: { load: (at, options) => loadProfileContext(db, signer, at, options) },
     sessions: sessionRepository(db, signer),
     runs: runRepository(db, signer),
     runJobs: runJobRepository(db, signer),

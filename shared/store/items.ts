@@ -1,9 +1,10 @@
 import { type AuditHead, AuditRecord } from '../audit/record.ts';
 import { keys } from '../keys.ts';
+import { profileRefOf } from './profile-ref.ts';
 import { type DailyUses, type ProfileItem, type RunItem, type UseKind, dailyUseAttribute } from '../schemas/items.ts';
 import type { RunState } from '../schemas/runs.ts';
 import { encodeCursor } from './cursor.ts';
-import type { AuditQuery, AuditView, OAuthTokenRef, ProfileRecord, SealedToken, SettingsChanges } from './types.ts';
+import type { AuditQuery, AuditView, ProfileRef, ProfileRecord, SealedToken, SettingsChanges } from './types.ts';
 
 /**
  * What both store implementations must agree on beyond the interfaces: the stored shape of a
@@ -61,12 +62,12 @@ export function profileAfterRewrite(read: ProfileItem, r: ProfileRecord): Profil
 }
 
 /** The covered state of an OAuth2 token item that holds only a lease (outside the MAC): what takeLease creates. */
-export function oauthLeaseOnly(ref: OAuthTokenRef) {
-  return { ...keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex), entity: 'oauth_token' as const, version: 0 };
+export function oauthLeaseOnly(ref: ProfileRef) {
+  return { ...keys.oauthToken(ref), entity: 'oauth_token' as const, version: 0 };
 }
 
 /** The covered state of an OAuth2 token item after storeToken: every covered attribute is set by it. */
-export function oauthTokenAfterStore(ref: OAuthTokenRef, token: SealedToken) {
+export function oauthTokenAfterStore(ref: ProfileRef, token: SealedToken) {
   return {
     ...oauthLeaseOnly(ref),
     blob: token.blob,
@@ -86,7 +87,7 @@ export function profileToItem(r: ProfileRecord) {
   for (const [day, kinds] of Object.entries(daily_uses as DailyUses)) {
     for (const [kind, n] of Object.entries(kinds)) if (n) counters[dailyUseAttribute(day, kind as UseKind)] = n;
   }
-  return { ...keys.profile(r.tenant, r.agent_id, r.slot), entity: 'profile' as const, ...rest, ...counters };
+  return { ...keys.profile(profileRefOf(r)), entity: 'profile' as const, ...rest, ...counters };
 }
 
 /** The attributes an audit item may hold: anything else on a stored item means it was edited. */

@@ -12,6 +12,9 @@ import type {
   UseKind,
 } from '../schemas/items.ts';
 import type { RunState } from '../schemas/runs.ts';
+import type { AgentRef, ProfileRef } from './profile-ref.ts';
+
+export type { AgentRef, ProfileRef } from './profile-ref.ts';
 
 /**
  * The store interfaces: what the domain needs from persistence, in domain types. One
@@ -87,13 +90,6 @@ export type SessionRecord = Omit<SessionItem, 'pk' | 'sk' | 'entity'>;
 export type RunRecord = Omit<RunItem, 'pk' | 'sk' | 'entity'>;
 export type RunJobRecord = Omit<RunJobItem, 'pk' | 'sk' | 'entity'>;
 export type GrantRecord = Omit<GrantItem, 'pk' | 'sk' | 'entity'> & { readonly id_hex: string };
-
-/** Which profile an OAuth2 token cache item belongs to. */
-export interface OAuthTokenRef {
-  readonly tenant: string;
-  readonly agentId: string;
-  readonly slotHex: string;
-}
 
 /** The profile state a cached token was fetched for; a token of any other state is stale. */
 export interface TokenOwner {
@@ -205,9 +201,13 @@ export interface ApiKeyStore {
   replaceUnverified(keyHashHex: string, record: ApiKeyRecord): Promise<boolean>;
 }
 
-/** One item per profile, keyed by the slot its token carries (docs/architecture.md, "The table"). */
+/**
+ * One item per profile, keyed by the slot its token carries (docs/architecture.md, "The table").
+ * A profile is named by its ProfileRef (store/profile-ref.ts); the agent-wide methods (list,
+ * hasAny, deleteAllOfAgent) by tenant and agent.
+ */
 export interface ProfileStore {
-  get(tenant: string, agentId: string, slotHex: string): Promise<ProfileItem | undefined>;
+  get(ref: ProfileRef): Promise<ProfileItem | undefined>;
   /** Creates the profile; false if one with that slot (name) exists. */
   create(r: ProfileRecord): Promise<boolean>;
   /** Replaces the whole profile (replace, rotate) if it is still at the generation, record version and settings version read (a Put: no partial state to MAC). */
@@ -215,32 +215,26 @@ export interface ProfileStore {
   /**
    * Writes the settings a PATCH (or the grants a share) changed and bumps settings_version, if
    * the item is still the one read (`read`: its generation, record version, settings version and
-   * created_at, which guard every covered attribute); the item as written, or undefined.
+   * created_at, which guard every covered attribute); the item as written, or undefined. Throws
+   * if `read` is not the profile `ref` names.
    */
-  patchSettings(
-    tenant: string,
-    agentId: string,
-    slotHex: string,
-    changes: SettingsChanges,
-    read: ProfileItem,
-    updatedAt: string,
-  ): Promise<ProfileItem | undefined>;
+  patchSettings(ref: ProfileRef, changes: SettingsChanges, read: ProfileItem, updatedAt: string): Promise<ProfileItem | undefined>;
   /**
    * Rewrites the sealed content in place (same token) if the item is still the one read (its
    * generation, record version, settings version and created_at); counters untouched.
    */
   rewrite(r: ProfileRecord, read: ProfileItem): Promise<boolean>;
   /** Counts a use (last_used_at, use_count, the day's counter; stale day counters dropped) unless replaced or deleted. */
-  recordUse(tenant: string, agentId: string, slotHex: string, generation: number, use: UseToRecord): Promise<boolean>;
+  recordUse(ref: ProfileRef, generation: number, use: UseToRecord): Promise<boolean>;
   /** Stores a profile test's outcome unless the profile was replaced or deleted. */
-  recordTest(tenant: string, agentId: string, slotHex: string, generation: number, at: string, ok: boolean): Promise<boolean>;
+  recordTest(ref: ProfileRef, generation: number, at: string, ok: boolean): Promise<boolean>;
   /** OAuth2: records why the last token fetch failed, or (message undefined) removes that record. */
-  recordTokenError(tenant: string, agentId: string, slotHex: string, generation: number, message: string | undefined, at: string): Promise<boolean>;
+  recordTokenError(ref: ProfileRef, generation: number, message: string | undefined, at: string): Promise<boolean>;
   /**
    * Deletes the profile; false if absent or, with `read`, no longer at the generation and
    * settings version read (the version whose permission was checked).
    */
-  delete(tenant: string, agentId: string, slotHex: string, read?: { generation: number; settings_version: number }): Promise<boolean>;
+  delete(ref: ProfileRef, read?: { generation: number; settings_version: number }): Promise<boolean>;
   /** One page of an agent's profiles, in slot order. */
   list(tenant: string, agentId: string, limit: number, cursor?: string): Promise<Page<ProfileItem>>;
   hasAny(tenant: string, agentId: string): Promise<boolean>;
@@ -248,24 +242,20 @@ export interface ProfileStore {
   deleteAllOfAgent(tenant: string, agentId: string): Promise<{ profiles: number; sessions: number; other: number }>;
 }
 
-/** Saved sessions: one item beside the profile, sealed under the profile's token-derived keys. */
+/** Saved sessions: one item beside the profile (the same ProfileRef), sealed under the profile's token-derived keys. */
 export interface SessionStore {
   /**
    * Stores a session if the stored item is still exactly the one read (its version and
    * generation). With nothing read, over no item or over one of an older profile (ordered by
    * profile_created_at, generation). False if a concurrent run saved first.
    */
-  save(tenant: string, agentId: string, slotHex: string, r: SessionRecord, read: { version: number; generation: number } | undefined): Promise<boolean>;
+  save(ref: ProfileRef, r: SessionRecord, read: { version: number; generation: number } | undefined): Promise<boolean>;
   /** Deletes the session unless it belongs to the profile generation `keep`. */
-  deleteOlderThan(tenant: string, agentId: string, slotHex: string, keep: { generation: number; profile_created_at: string }): Promise<boolean>;
+  deleteOlderThan(ref: ProfileRef, keep: { generation: number; profile_created_at: string }): Promise<boolean>;
   /** Deletes the session only if it is still exactly the one written. */
-  deleteIfWritten(
-    tenant: string,
-    agentId: string,
-    slotHex: string,
-    written: { version: number; generation: number; profile_created_at: string },
-  ): Promise<boolean>;
-  delete(tenant: string, agentId: string, slotHex: string): Promise<void>;
+  deleteIfWritten(ref: ProfileRef, written: { version: number; generation: number; profile_created_at: string }): Promise<boolean>;
+  /** Deletes the session, if any (idempotent). */
+  delete(ref: ProfileRef): Promise<void>;
 }
 
 export interface RunStore {
@@ -307,17 +297,17 @@ export interface GrantStore {
 }
 
 /**
- * The OAuth2 access-token cache: one item per profile, with a refresh lease. Every write bumps
+ * The OAuth2 access-token cache: one item per profile (beside it: the same ProfileRef), with a refresh lease. Every write bumps
  * `version`, so taking the lease can be conditioned on nothing having changed since the read.
  */
 export interface OAuthTokenStore {
-  get(ref: OAuthTokenRef): Promise<OAuthTokenItem | undefined>;
+  get(ref: ProfileRef): Promise<OAuthTokenItem | undefined>;
   /** Takes the lease if the item is still at `readVersion` (absent: undefined) and no live lease is held (one ended before `nowMs` may be taken over). */
-  takeLease(ref: OAuthTokenRef, readVersion: number | undefined, leaseId: string, nowMs: number, leaseUntil: number): Promise<boolean>;
+  takeLease(ref: ProfileRef, readVersion: number | undefined, leaseId: string, nowMs: number, leaseUntil: number): Promise<boolean>;
   /** Stores a fetched token and releases the lease, if `leaseId` still holds it. */
-  storeToken(ref: OAuthTokenRef, leaseId: string, token: SealedToken): Promise<boolean>;
+  storeToken(ref: ProfileRef, leaseId: string, token: SealedToken): Promise<boolean>;
   /** Records a failed fetch for the profile state `owner` until `errorUntil` and releases the lease, if `leaseId` still holds it. */
-  storeFailure(ref: OAuthTokenRef, leaseId: string, message: string, errorUntil: number, owner: TokenOwner): Promise<boolean>;
+  storeFailure(ref: ProfileRef, leaseId: string, message: string, errorUntil: number, owner: TokenOwner): Promise<boolean>;
 }
 
 /** The audit log: each record written as up to three views (tenant, agent, profile). */
@@ -338,10 +328,10 @@ export interface RateLimitStore {
 
 export interface ProfileContextStore {
   /**
-   * The agent, its profile, and (withSession) its saved session and (withOAuthToken) its OAuth2
+   * The agent and, given a ProfileRef, its profile, and (withSession) its saved session and (withOAuthToken) its OAuth2
    * token cache item, in one round trip (a consistent BatchGetItem on DynamoDB).
    */
-  load(tenant: string, agentId: string, slotHex?: string, options?: ProfileContextOptions): Promise<ProfileContext>;
+  load(at: ProfileRef | AgentRef, options?: ProfileContextOptions): Promise<ProfileContext>;
 }
 
 /** Everything the domain persists. */

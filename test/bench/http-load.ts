@@ -11,13 +11,14 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import autocannon, { type Request as LoadRequest } from 'autocannon';
 import { createDb } from '#shared/clients';
-import { slotFor } from '#shared/credentials/profile-keys';
+import { namedProfileRef, slotFor } from '#shared/credentials/profile-keys';
 import { keys } from '#shared/keys';
 import type { Budget } from './in-process.ts';
 import { postRunner } from './lib/crypto-floor.ts';
 import type { BenchRunner } from './lib/runner.ts';
 import { fmt, fmtRatio, percentile, q, ratio, table } from './lib/stats.ts';
 import { authData10, FIELDS, TENANT } from './lib/vault.ts';
+import { profileRef } from '#shared/store/profile-ref';
 
 const CONNECTIONS = 16;
 const TABLE = 'agent-vault';
@@ -182,8 +183,8 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
     // Floors: bare DynamoDB calls from this process against the child's dynalite, same concurrency.
     const agentKey = { pk: { S: keys.agent(TENANT, agentId).pk }, sk: { S: keys.agent(TENANT, agentId).sk } };
     const runSlot = slotFor(TENANT, agentId, 'load-run').toString('hex');
-    const profileKey = keys.profile(TENANT, agentId, runSlot);
-    const sessionKey = keys.session(TENANT, agentId, runSlot);
+    const profileKey = keys.profile(profileRef(TENANT, agentId, runSlot));
+    const sessionKey = keys.session(profileRef(TENANT, agentId, runSlot));
     const k = (key: { pk: string; sk: string }) => ({ pk: { S: key.pk }, sk: { S: key.sk } });
     const profileItem = (await dynamo.send(new GetItemCommand({ TableName: TABLE, Key: k(profileKey), ConsistentRead: true })))
       .Item as Record<string, AttributeValue>;
@@ -215,7 +216,7 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
         await dynamo.send(
           new UpdateItemCommand({
             TableName: TABLE,
-            Key: k(keys.profile(TENANT, agentId, `floor-update`)),
+            Key: k(keys.profile(namedProfileRef(TENANT, agentId, 'floor-update'))),
             UpdateExpression: 'SET #f = :f, updated_at = :u ADD record_version :one',
             ExpressionAttributeNames: { '#f': 'fields' },
             ExpressionAttributeValues: { ':f': fieldsAttr, ':u': { S: new Date().toISOString() }, ':one': { N: '1' } },
@@ -243,7 +244,7 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
           dynamo.send(
             new UpdateItemCommand({
               TableName: TABLE,
-              Key: k(keys.profile(TENANT, agentId, 'floor-usage')),
+              Key: k(keys.profile(namedProfileRef(TENANT, agentId, 'floor-usage'))),
               UpdateExpression: 'SET last_used_at = :at ADD use_count :one',
               ExpressionAttributeValues: { ':at': { S: new Date().toISOString() }, ':one': { N: '1' } },
             }),

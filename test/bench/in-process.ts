@@ -1,7 +1,7 @@
 import { type AttributeValue, BatchWriteItemCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { openForUse } from '#shared/credentials/gate';
 import { issueGrant } from '#shared/credentials/grants';
-import { slotFor } from '#shared/credentials/profile-keys';
+import { namedProfileRef, slotFor } from '#shared/credentials/profile-keys';
 import { keys } from '#shared/keys';
 import { createFloor, runFloor, updateFloor } from './lib/crypto-floor.ts';
 import { handlers, invokeOk, lambdaContext, type Prepared } from './lib/events.ts';
@@ -11,6 +11,7 @@ import { type InProcessVault, startInProcessVault, TENANT } from './lib/vault.ts
 import { apiEvent } from './lib/events.ts';
 import { startEchoUpstream } from '#test/support/upstream';
 import { startTokenServer } from '#test/support/token-server';
+import { profileRef } from '#shared/store/profile-ref';
 
 export interface Budget {
   readonly quick: boolean;
@@ -329,7 +330,7 @@ async function seedFiller(vault: InProcessVault, count: number): Promise<{ secon
     await db.client.send(
       new GetItemCommand({
         TableName,
-        Key: k(keys.profile(TENANT, vault.agentId, slotFor(TENANT, vault.agentId, 'scale-0').toString('hex'))),
+        Key: k(keys.profile(namedProfileRef(TENANT, vault.agentId, 'scale-0'))),
       }),
     )
   ).Item;
@@ -348,7 +349,7 @@ async function seedFiller(vault: InProcessVault, count: number): Promise<{ secon
         const name = `filler-${i}`;
         const slot = slotFor(TENANT, vault.agentId, name).toString('hex');
         requests.push({
-          PutRequest: { Item: { ...template, ...k(keys.profile(TENANT, vault.agentId, slot)), slot: { S: slot }, name: { S: name } } },
+          PutRequest: { Item: { ...template, ...k(keys.profile(profileRef(TENANT, vault.agentId, slot))), slot: { S: slot }, name: { S: name } } },
         });
       }
       for (let attempt = 0; requests.length > 0; attempt++) {

@@ -1,5 +1,5 @@
 import { writeAudit } from '#shared/audit/log';
-import { slotFor } from '#shared/credentials/profile-keys';
+import { namedProfileRef } from '#shared/credentials/profile-keys';
 import { profileEvent, sourceIpRefusal, verifiedProfileRefusal } from '#shared/credentials/policy';
 import type { Caller } from '#shared/deps';
 import { PatchProfileBody } from '#shared/schemas/lifecycle';
@@ -38,7 +38,7 @@ export async function auditPolicyCost(runner: BenchRunner, budget: Budget): Prom
       const caller: Caller = { tenant: TENANT, apiKeyId: 'bench', role: 'admin', sourceIp: '127.0.0.1', requestId: 'bench' };
       const allowList = ['10.0.0.0/8', '192.168.0.0/16', '172.16.0.0/12', '2001:db8::/32', 'fd00::/8', '198.51.100.7', '203.0.113.0/24', '127.0.0.1'];
       await patchProfile(vault.deps, caller, vault.agentId, 'audited', PatchProfileBody.parse({ allowed_source_ips: allowList }));
-      const item = await vault.deps.store.profiles.get(TENANT, vault.agentId, slotFor(TENANT, vault.agentId, 'audited').toString('hex'));
+      const item = await vault.deps.store.profiles.get(namedProfileRef(TENANT, vault.agentId, 'audited'));
       if (!item) throw new Error('bench profile missing');
       vault.use();
       const full = summarize(await timeLoop(iterations, warmup, () => vault.runEvent(token), (p) => call(p)));

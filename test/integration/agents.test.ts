@@ -13,6 +13,7 @@ import { openSigningSecret } from '#shared/services/agents';
 import { openProfile } from '#test/support/credentials';
 import { useTestStore, signerOf } from '#test/support/dynamo';
 import { createAgent, createProfile, deleteAgent, getAgent, listAgents, listProfiles, rotateSigningSecret, updateAgent } from '#test/support/services';
+import { profileRef } from '#shared/store/profile-ref';
 
 const TENANT = 'acme';
 
@@ -47,9 +48,7 @@ async function profilesWithSessions(agentId: string, n: number) {
     const { auth_token } = await createProfile(t.deps, TENANT, { name: `p${i}`, agent_id: agentId, auth_data: { password: `pw-${i}` } });
     const opened = await openProfile(t.deps, TENANT, agentId, auth_token);
     await sessionRepository(t.store.db, signerOf(t.deps)).save(
-      TENANT,
-      agentId,
-      parseToken(auth_token).slot.toString('hex'),
+      profileRef(TENANT, agentId, parseToken(auth_token).slot.toString('hex')),
       {
         generation: 1,
         version: 1,

@@ -10,6 +10,7 @@ import { parseToken } from '#shared/crypto/token';
 import { testCaller } from '#test/support/credentials';
 import { useTestStore, signerOf } from '#test/support/dynamo';
 import { createAgent, createProfile, deleteAgent } from '#test/support/services';
+import { profileRef } from '#shared/store/profile-ref';
 
 const TENANT = 'acme';
 const caller = testCaller(TENANT);
@@ -28,7 +29,7 @@ async function agentWithProfile(values: Record<string, string> = { username: 'an
 }
 
 const useCount = async (agentId: string, token: string) =>
-  (await profileRepository(t.store.db, signerOf(t.deps)).get(TENANT, agentId, parseToken(token).slot.toString('hex')))?.use_count;
+  (await profileRepository(t.store.db, signerOf(t.deps)).get(profileRef(TENANT, agentId, parseToken(token).slot.toString('hex'))))?.use_count;
 
 describe('openForUse', () => {
   it('verifies the token and hands the use its agent, type and decrypted values', async () => {
@@ -76,7 +77,7 @@ describe('openForUse', () => {
   it('applies the binding policy: a profile of an earlier registration of the agent does not open', async () => {
     const { agentId, token } = await agentWithProfile();
     // Keep the profile item, re-register the agent under the same id (a new incarnation).
-    const item = await profileRepository(t.store.db, signerOf(t.deps)).get(TENANT, agentId, parseToken(token).slot.toString('hex'));
+    const item = await profileRepository(t.store.db, signerOf(t.deps)).get(profileRef(TENANT, agentId, parseToken(token).slot.toString('hex')));
     await deleteAgent(t.deps, TENANT, agentId, true);
     await createAgent(t.deps, TENANT, { agent_id: agentId, name: 'again', input_args: [], runner: { type: 'webhook', url: 'http://127.0.0.1:9/run' } });
     const { pk: _pk, sk: _sk, entity: _e, ...record } = item as NonNullable<typeof item>;

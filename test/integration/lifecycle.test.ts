@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryAudit } from '#shared/audit/log';
-import { slotFor } from '#shared/credentials/profile-keys';
+import { namedProfileRef, slotFor } from '#shared/credentials/profile-keys';
 import { formatToken } from '#shared/crypto/token';
 import type { Caller, Deps } from '#shared/deps';
 import type { HttpError } from '#shared/errors';
@@ -17,6 +17,7 @@ import { startRun } from '#shared/services/runs';
 import { type TestDb, type TestDeps, makeTestDeps, startTestDb, signerOf } from '#test/support/dynamo';
 import { startTestRunner } from '#test/support/runner';
 import { createAgent, deleteProfileChecked, getProfileMetadata, patchProfile, profileUsage, rotateProfile, upsertProfile } from '#test/support/services';
+import { profileRef } from '#shared/store/profile-ref';
 
 const TENANT = 'acme';
 const BASE_URL = 'http://vault.test';
@@ -80,7 +81,7 @@ describe('rotate', () => {
     const { agentId, token } = await newAgentWithProfile();
     await run(agentId, token); // saves a session
     const slot = slotFor(TENANT, agentId, 'main').toString('hex');
-    expect((await loadProfileContext(db.db, signerOf(deps), TENANT, agentId, slot, { withSession: true })).session).toBeDefined();
+    expect((await loadProfileContext(db.db, signerOf(deps), profileRef(TENANT, agentId, slot), { withSession: true })).session).toBeDefined();
 
     const rotated = await rotateProfile(deps, caller(), agentId, 'main', { auth_token: token, expires_in_hours: 48 });
 
@@ -89,7 +90,7 @@ describe('rotate', () => {
     expect((await run(agentId, rotated.auth_token)).error_message).toBeUndefined();
     expect((runner.calls.at(-1)?.body as { parameters?: unknown } | undefined)?.parameters).toEqual({ username: 'u', password: 'p' });
     expect((await rejection(run(agentId, token))).code).toBe('profile_not_found');
-    expect((await loadProfileContext(db.db, signerOf(deps), TENANT, agentId, slot, { withSession: true })).session).toMatchObject({ generation: 2 });
+    expect((await loadProfileContext(db.db, signerOf(deps), profileRef(TENANT, agentId, slot), { withSession: true })).session).toMatchObject({ generation: 2 });
     const meta = await getProfileMetadata(deps, TENANT, agentId, 'main');
     expect(meta).toMatchObject({ generation: 2, token_state: 'valid', use_count: 2 });
   });
@@ -217,7 +218,7 @@ describe('usage and delete', () => {
     usage = await profileUsage(deps, caller(), agentId, 'main');
     expect(usage).toMatchObject({ use_count: 3, uses_last_7_days: { run: 2 } });
     // The day counter that left the window was dropped from the item by the last use.
-    const item = await profileRepository(db.db, signerOf(deps)).get(TENANT, agentId, slotFor(TENANT, agentId, 'main').toString('hex'));
+    const item = await profileRepository(db.db, signerOf(deps)).get(namedProfileRef(TENANT, agentId, 'main'));
     expect(Object.keys(item?.daily_uses ?? {})).toHaveLength(2);
   });
 

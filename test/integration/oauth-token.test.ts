@@ -4,7 +4,6 @@ import { type Db, createDb } from '#shared/clients';
 import { dynamoStore } from '#shared/store/dynamodb';
 import { openForUse } from '#shared/credentials/gate';
 import { ERROR_HOLD_MS, accessTokenFor } from '#shared/credentials/oauth2/access-token';
-import { slotFor } from '#shared/credentials/profile-keys';
 import type { Deps } from '#shared/deps';
 import { BadGatewayError, ValidationError } from '#shared/errors';
 import { oauthTokenRepository } from '#shared/repositories/oauth-tokens';
@@ -13,6 +12,7 @@ import { testCaller } from '#test/support/credentials';
 import { useTestStore, signerOf } from '#test/support/dynamo';
 import { type MockTokenServer, startTokenServer } from '#test/support/token-server';
 import { createAgent, createProfileRecord, getProfileMetadata, upsertProfileRecord } from '#test/support/services';
+import { namedProfileRef } from '#shared/credentials/profile-keys';
 
 const TENANT = 'acme';
 const caller = testCaller(TENANT);
@@ -124,7 +124,7 @@ describe('accessTokenFor', () => {
     reset();
     const { agentId, token } = await oauthProfile();
     await tokenVia(t.deps, agentId, token);
-    const ref = { tenant: TENANT, agentId, slotHex: slotFor(TENANT, agentId, 'svc').toString('hex') };
+    const ref = namedProfileRef(TENANT, agentId, 'svc');
     const item = await oauthTokenRepository(t.store.db, signerOf(t.deps)).get(ref);
     expect(Buffer.from(JSON.stringify(item)).includes('tok-1')).toBe(false);
     expect(Buffer.from(item?.blob ?? []).includes(Buffer.from('tok-1'))).toBe(false);
@@ -133,7 +133,7 @@ describe('accessTokenFor', () => {
     // without it is refused by the signed store): the blob no longer opens, so the next use fetches anew.
     const { GetCommand, PutCommand } = await import('@aws-sdk/lib-dynamodb');
     const { keys } = await import('#shared/keys');
-    const Key = keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex);
+    const Key = keys.oauthToken(ref);
     const { Item } = await t.store.db.doc.send(new GetCommand({ TableName: t.store.db.tableName, Key }));
     const moved = signerOf(t.deps).seal('oauth-token', { ...(Item as typeof Key), token_expires_at: (Item?.token_expires_at as number) + 1 });
     await t.store.db.doc.send(new PutCommand({ TableName: t.store.db.tableName, Item: moved }));
@@ -174,7 +174,7 @@ describe('accessTokenFor', () => {
   it('takes the lease over from a leaseholder that died', async () => {
     reset();
     const { agentId, token } = await oauthProfile();
-    const ref = { tenant: TENANT, agentId, slotHex: slotFor(TENANT, agentId, 'svc').toString('hex') };
+    const ref = namedProfileRef(TENANT, agentId, 'svc');
     let now = Date.now();
     // A process took the lease and died before writing anything.
     expect(await oauthTokenRepository(t.store.db, signerOf(t.deps)).takeLease(ref, undefined, 'dead-process', now, now + 60_000)).toBe(true);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it, vi } from 'vitest';
-import { SESSION_FIELD, slotFor } from '#shared/credentials/profile-keys';
+import { namedProfileRef, SESSION_FIELD } from '#shared/credentials/profile-keys';
 import { formatToken, parseToken } from '#shared/crypto/token';
 import { ConflictError, NotFoundError, PayloadTooLargeError, ProfileNotFoundError, ValidationError } from '#shared/errors';
 import { keys } from '#shared/keys';
@@ -12,6 +12,7 @@ import { sessionRepository } from '#shared/repositories/sessions';
 import { decryptAuthData, openProfile } from '#test/support/credentials';
 import { useTestStore, signerOf } from '#test/support/dynamo';
 import { createAgent, createProfile, deleteProfile, getProfileMetadata, listProfiles, upsertProfile } from '#test/support/services';
+import { profileRef } from '#shared/store/profile-ref';
 
 const TENANT = 'acme';
 const OTHER_TENANT = 'globex';
@@ -48,7 +49,7 @@ const valuesOf = async (agentId: string, token: string, tenant = TENANT) =>
   decryptAuthData(await openProfile(t.deps, tenant, agentId, token));
 
 const storedItem = async (agentId: string, name: string, tenant = TENANT) =>
-  profileRepository(t.store.db, signerOf(t.deps)).get(tenant, agentId, slotFor(tenant, agentId, name).toString('hex'));
+  profileRepository(t.store.db, signerOf(t.deps)).get(namedProfileRef(tenant, agentId, name));
 
 describe('createProfile', () => {
   it('returns a token that opens the stored values', async () => {
@@ -468,9 +469,7 @@ describe('deleteProfile', () => {
     const slotHex = parseToken(auth_token).slot.toString('hex');
     const opened = await openProfile(t.deps, TENANT, agent, auth_token);
     await sessionRepository(t.store.db, signerOf(t.deps)).save(
-      TENANT,
-      agent,
-      slotHex,
+      profileRef(TENANT, agent, slotHex),
       {
         generation: 1,
         version: 1,
@@ -583,9 +582,7 @@ describe('listProfiles', () => {
     const { auth_token } = await createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: { password: 'pw' } });
     const opened = await openProfile(t.deps, TENANT, agent, auth_token);
     await sessionRepository(t.store.db, signerOf(t.deps)).save(
-      TENANT,
-      agent,
-      parseToken(auth_token).slot.toString('hex'),
+      profileRef(TENANT, agent, parseToken(auth_token).slot.toString('hex')),
       { generation: 1, version: 1, blob: opened.keys.seal(SESSION_FIELD, 1, Buffer.from('{}')), updated_at: new Date().toISOString() },
       undefined,
     );

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryAudit } from '#shared/audit/log';
-import { slotFor } from '#shared/credentials/profile-keys';
+import { namedProfileRef, slotFor } from '#shared/credentials/profile-keys';
 import { profileRepository } from '#shared/repositories/profiles';
 
 
@@ -44,7 +44,7 @@ async function bearerProfile(extra: Record<string, unknown> = {}) {
   return { agentId, token: auth_token };
 }
 
-const stored = (agentId: string) => profileRepository(t.store.db, signerOf(t.deps)).get(TENANT, agentId, slotFor(TENANT, agentId, 'p').toString('hex'));
+const stored = (agentId: string) => profileRepository(t.store.db, signerOf(t.deps)).get(namedProfileRef(TENANT, agentId, 'p'));
 
 async function rejectionOf(p: Promise<unknown>): Promise<Error & { status?: number; code?: string }> {
   const outcome = await p.then(

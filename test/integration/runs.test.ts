@@ -14,6 +14,7 @@ import { executeRunJob, markRunFailed, startRun } from '#shared/services/runs';
 import { makeTestDeps, startTestDb, type TestDb, type TestDeps } from '#test/support/dynamo';
 import { type ReceivedCall, type RunnerBehaviour, startTestRunner } from '#test/support/runner';
 import { createAgent, deleteAgent, getRun, upsertProfile } from '#test/support/services';
+import { profileRef } from '#shared/store/profile-ref';
 
 const TENANT = 'acme';
 const BASE_URL = 'http://vault.test';
@@ -317,9 +318,7 @@ describe('saved sessions under concurrency and corruption', () => {
     const slot = parseToken(token).slot.toString('hex');
     const garbage = randomBytes(64);
     await deps.store.sessions.save(
-      TENANT,
-      agentId,
-      slot,
+      profileRef(TENANT, agentId, slot),
       { generation: 1, version: 2, blob: garbage, updated_at: clock.toISOString() },
       { version: 1, generation: 1 },
     );

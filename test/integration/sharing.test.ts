@@ -15,6 +15,7 @@ import { testCaller } from '#test/support/credentials';
 import { signerOf, useTestStore } from '#test/support/dynamo';
 import { signUnsignedItems } from '#shared/store/dynamodb';
 import { createAgent, createProfile, deleteProfile, deleteProfileChecked, getProfileMetadata, listProfiles, patchProfile, profileUsage, rotateProfile, shareProfile, unshareProfile, upsertProfile } from '#test/support/services';
+import { profileRef } from '#shared/store/profile-ref';
 
 const TENANT = 'acme';
 const admin = testCaller(TENANT, 'aaaaaaaaaaaaaaaa', 'admin');
@@ -69,7 +70,7 @@ describe('ownership', () => {
     const m = await member();
     const { agentId, token, slot } = await agentWithProfile();
     await t.store.db.doc.send(
-      new UpdateCommand({ TableName: t.store.db.tableName, Key: keys.profile(TENANT, agentId, slot), UpdateExpression: 'REMOVE #o, visibility, grants, mac, mac_key_id, mac_format', ExpressionAttributeNames: { '#o': 'owner' } }),
+      new UpdateCommand({ TableName: t.store.db.tableName, Key: keys.profile(profileRef(TENANT, agentId, slot)), UpdateExpression: 'REMOVE #o, visibility, grants, mac, mac_key_id, mac_format', ExpressionAttributeNames: { '#o': 'owner' } }),
     );
     // As an older vault wrote it (no MAC), then signed by the operator's sign-items after the upgrade.
     await signUnsignedItems(t.store.db, signerOf(t.deps));
@@ -123,11 +124,11 @@ describe('writes by permission', () => {
     const { agentId, slot } = await agentWithProfile();
     await shareProfile(t.deps, admin, agentId, 'main', { principal: m.apiKeyId, permission: 'read_write' });
     const repo = t.deps.store.profiles;
-    const read = await repo.get(TENANT, agentId, slot);
+    const read = await repo.get(profileRef(TENANT, agentId, slot));
     await unshareProfile(t.deps, admin, agentId, 'main', m.apiKeyId);
 
     // The delete conditioned on the version whose permission was checked fails.
-    await expect(repo.delete(TENANT, agentId, slot, read)).resolves.toBe(false);
+    await expect(repo.delete(profileRef(TENANT, agentId, slot), read)).resolves.toBe(false);
     await expect(deleteProfile(t.deps, TENANT, agentId, 'main', true, m)).rejects.toBeInstanceOf(NotFoundError);
     await expect(getProfileMetadata(t.deps, TENANT, agentId, 'main', admin)).resolves.toBeDefined();
   });
@@ -137,12 +138,12 @@ describe('share races', () => {
   it('two shares from the same read: one lands, the other is a conflict (nothing lost silently)', async () => {
     const { agentId, slot } = await agentWithProfile();
     const repo = t.deps.store.profiles;
-    const read = await repo.get(TENANT, agentId, slot);
+    const read = await repo.get(profileRef(TENANT, agentId, slot));
     if (!read) throw new Error('no profile');
 
     const [a, b] = await Promise.all([
-      repo.patchSettings(TENANT, agentId, slot, { grants: [{ principal: 'role:member', permission: 'read' }], visibility: 'shared' }, read, 'now'),
-      repo.patchSettings(TENANT, agentId, slot, { grants: [{ principal: 'role:member', permission: 'read_write' }], visibility: 'shared' }, read, 'now'),
+      repo.patchSettings(profileRef(TENANT, agentId, slot), { grants: [{ principal: 'role:member', permission: 'read' }], visibility: 'shared' }, read, 'now'),
+      repo.patchSettings(profileRef(TENANT, agentId, slot), { grants: [{ principal: 'role:member', permission: 'read_write' }], visibility: 'shared' }, read, 'now'),
     ]);
 
     expect([a, b].filter((x) => x !== undefined)).toHaveLength(1);
@@ -152,7 +153,7 @@ describe('share races', () => {
     const m = await member();
     const { agentId, slot } = await agentWithProfile();
     const repo = t.deps.store.profiles;
-    const before = await repo.get(TENANT, agentId, slot);
+    const before = await repo.get(profileRef(TENANT, agentId, slot));
     await shareProfile(t.deps, admin, agentId, 'main', { principal: m.apiKeyId, permission: 'read' });
 
     // A put conditioned on the pre-share read fails …

@@ -6,6 +6,7 @@ import { setRawAttribute } from '#test/support/raw-table';
 import { IntegrityError } from '#shared/errors';
 import { type ItemKey, keys } from '#shared/keys';
 import { dynamoStore } from '#shared/store/dynamodb';
+import { profileRef } from '#shared/store/profile-ref';
 import { memoryStore } from '#test/support/memory-store';
 import type { ProfileItem, RunItem } from '#shared/schemas/items';
 import type { ApiKeyRecord, NewAgentItem, ProfileRecord, SessionRecord, Store } from '#shared/store/types';
@@ -95,7 +96,7 @@ const profile = (tenant: string, agentId: string, slotHex: string, generation = 
 });
 
 /** The profile as read (what a partial write takes). */
-const read = async (store: Store, t: string, a: string, s: string) => (await store.profiles.get(t, a, s)) as ProfileItem;
+const read = async (store: Store, t: string, a: string, s: string) => (await store.profiles.get(profileRef(t, a, s))) as ProfileItem;
 
 const use = (day = '20260101', staleDays: { day: string; kind: 'run' | 'proxy' | 'test' }[] = []) => ({ kind: 'proxy' as const, at: NOW, day, staleDays });
 
@@ -218,46 +219,46 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       expect(await store.profiles.rewrite(profile(t, a, s, 1, 3), created)).toBe(false);
       const rewritten = await read(store, t, a, s);
       // A patch from a read before the rewrite loses (it would MAC a stale record_version's state).
-      expect(await store.profiles.patchSettings(t, a, s, { description: 'x' }, created, NOW)).toBeUndefined();
-      const patched = await store.profiles.patchSettings(t, a, s, { description: 'd', allowed_hosts: ['api.example.com'] }, rewritten, NOW);
+      expect(await store.profiles.patchSettings(profileRef(t, a, s), { description: 'x' }, created, NOW)).toBeUndefined();
+      const patched = await store.profiles.patchSettings(profileRef(t, a, s), { description: 'd', allowed_hosts: ['api.example.com'] }, rewritten, NOW);
       expect(patched).toMatchObject({ description: 'd', allowed_hosts: ['api.example.com'], settings_version: 1, record_version: 2 });
-      expect(await store.profiles.patchSettings(t, a, s, { description: 'e' }, rewritten, NOW)).toBeUndefined();
+      expect(await store.profiles.patchSettings(profileRef(t, a, s), { description: 'e' }, rewritten, NOW)).toBeUndefined();
       // A rewrite from a read before the patch loses too (it would MAC stale settings).
       expect(await store.profiles.rewrite(profile(t, a, s, 1, 3), rewritten)).toBe(false);
       expect(await store.profiles.replace(profile(t, a, s, 2, 3), { generation: 1, record_version: 2, settings_version: 0 })).toBe(false);
       expect(await store.profiles.replace(profile(t, a, s, 2, 3), { generation: 1, record_version: 2, settings_version: 1 })).toBe(true);
-      const item = await store.profiles.get(t, a, s);
+      const item = await store.profiles.get(profileRef(t, a, s));
       expect(item).toMatchObject({ generation: 2, record_version: 3, settings_version: 0, auth_type: 'custom' });
       expect(item?.description).toBeUndefined();
       expect(item?.fields.password).toEqual(new Uint8Array([1, 2, 3, 3]));
-      expect(await store.profiles.patchSettings(t, a, s, { active: false }, patched as ProfileItem, NOW)).toBeUndefined();
-      await store.profiles.delete(t, a, s);
-      expect(await store.profiles.patchSettings(t, a, s, { active: false }, item as ProfileItem, NOW)).toBeUndefined();
+      expect(await store.profiles.patchSettings(profileRef(t, a, s), { active: false }, patched as ProfileItem, NOW)).toBeUndefined();
+      await store.profiles.delete(profileRef(t, a, s));
+      expect(await store.profiles.patchSettings(profileRef(t, a, s), { active: false }, item as ProfileItem, NOW)).toBeUndefined();
     });
 
     it('writes grants through the settings write (one version), and a checked delete only at the version read', async () => {
       const store = make();
       const [t, a, s] = [id(), id(), slot()];
       await store.profiles.create({ ...profile(t, a, s), owner: 'aaaaaaaaaaaaaaaa', visibility: 'private', grants: [] });
-      const shared = await store.profiles.patchSettings(t, a, s, { grants: [{ principal: 'role:member', permission: 'read' }], visibility: 'shared' }, await read(store, t, a, s), NOW);
+      const shared = await store.profiles.patchSettings(profileRef(t, a, s), { grants: [{ principal: 'role:member', permission: 'read' }], visibility: 'shared' }, await read(store, t, a, s), NOW);
       expect(shared).toMatchObject({ owner: 'aaaaaaaaaaaaaaaa', visibility: 'shared', grants: [{ principal: 'role:member', permission: 'read' }], settings_version: 1 });
-      expect(await store.profiles.delete(t, a, s, { generation: 1, settings_version: 0 })).toBe(false);
-      expect(await store.profiles.get(t, a, s)).toBeDefined();
-      expect(await store.profiles.delete(t, a, s, { generation: 1, settings_version: 1 })).toBe(true);
-      expect(await store.profiles.get(t, a, s)).toBeUndefined();
-      expect(await store.profiles.delete(t, a, s)).toBe(false);
+      expect(await store.profiles.delete(profileRef(t, a, s), { generation: 1, settings_version: 0 })).toBe(false);
+      expect(await store.profiles.get(profileRef(t, a, s))).toBeDefined();
+      expect(await store.profiles.delete(profileRef(t, a, s), { generation: 1, settings_version: 1 })).toBe(true);
+      expect(await store.profiles.get(profileRef(t, a, s))).toBeUndefined();
+      expect(await store.profiles.delete(profileRef(t, a, s))).toBe(false);
     });
 
     it('removes settings patched to null and leaves the rest', async () => {
       const store = make();
       const [t, a, s] = [id(), id(), slot()];
       await store.profiles.create({ ...profile(t, a, s), description: 'keep?', allowed_methods: ['GET'] });
-      const out = await store.profiles.patchSettings(t, a, s, { description: null, active: false }, await read(store, t, a, s), NOW);
-      expect(await store.profiles.get(t, a, s)).toEqual(out);
+      const out = await store.profiles.patchSettings(profileRef(t, a, s), { description: null, active: false }, await read(store, t, a, s), NOW);
+      expect(await store.profiles.get(profileRef(t, a, s))).toEqual(out);
       // Removing a defaulted setting: the item reads (and verifies) with the default.
-      const back = await store.profiles.patchSettings(t, a, s, { active: null }, out as ProfileItem, NOW);
+      const back = await store.profiles.patchSettings(profileRef(t, a, s), { active: null }, out as ProfileItem, NOW);
       expect(back?.active).toBe(true);
-      expect(await store.profiles.get(t, a, s)).toEqual(back);
+      expect(await store.profiles.get(profileRef(t, a, s))).toEqual(back);
       expect(out?.description).toBeUndefined();
       expect(out?.active).toBe(false);
       expect(out?.allowed_methods).toEqual(['GET']);
@@ -267,13 +268,13 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       const store = make();
       const [t, a, s] = [id(), id(), slot()];
       await store.profiles.create({ ...profile(t, a, s), token_expires_at: '2030-01-01T00:00:00.000Z', allowed_hosts: ['a.example'] });
-      await store.profiles.recordUse(t, a, s, 1, use());
+      await store.profiles.recordUse(profileRef(t, a, s), 1, use());
       await store.profiles.rewrite(profile(t, a, s, 1, 2), await read(store, t, a, s));
-      let item = await store.profiles.get(t, a, s);
+      let item = await store.profiles.get(profileRef(t, a, s));
       expect(item).toMatchObject({ token_expires_at: '2030-01-01T00:00:00.000Z', use_count: 1, record_version: 2 });
       expect(item?.allowed_hosts).toBeUndefined();
       await store.profiles.rewrite({ ...profile(t, a, s, 1, 3), token_expires_at: '2031-01-01T00:00:00.000Z' }, item as ProfileItem);
-      item = await store.profiles.get(t, a, s);
+      item = await store.profiles.get(profileRef(t, a, s));
       expect(item?.token_expires_at).toBe('2031-01-01T00:00:00.000Z');
     });
 
@@ -281,11 +282,11 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       const store = make();
       const [t, a, s] = [id(), id(), slot()];
       await store.profiles.create({ ...profile(t, a, s), daily_uses: { '20251220': { run: 4 } } });
-      expect(await store.profiles.recordUse(t, a, s, 1, use('20260101'))).toBe(true);
-      expect(await store.profiles.recordUse(t, a, s, 1, { ...use('20260101', [{ day: '20251220', kind: 'run' }]), kind: 'run', inFlightUntil: '2026-01-01T00:05:00.000Z' })).toBe(true);
-      expect(await store.profiles.recordUse(t, a, s, 2, use())).toBe(false);
-      expect(await store.profiles.recordUse(id(), a, s, 1, use())).toBe(false);
-      const item = await store.profiles.get(t, a, s);
+      expect(await store.profiles.recordUse(profileRef(t, a, s), 1, use('20260101'))).toBe(true);
+      expect(await store.profiles.recordUse(profileRef(t, a, s), 1, { ...use('20260101', [{ day: '20251220', kind: 'run' }]), kind: 'run', inFlightUntil: '2026-01-01T00:05:00.000Z' })).toBe(true);
+      expect(await store.profiles.recordUse(profileRef(t, a, s), 2, use())).toBe(false);
+      expect(await store.profiles.recordUse(profileRef(id(), a, s), 1, use())).toBe(false);
+      const item = await store.profiles.get(profileRef(t, a, s));
       expect(item).toMatchObject({ use_count: 2, last_used_at: NOW, in_flight_until: '2026-01-01T00:05:00.000Z' });
       expect(item?.daily_uses).toEqual({ '20260101': { proxy: 1, run: 1 } });
     });
@@ -294,15 +295,15 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       const store = make();
       const [t, a, s] = [id(), id(), slot()];
       await store.profiles.create(profile(t, a, s));
-      expect(await store.profiles.recordTest(t, a, s, 1, NOW, false)).toBe(true);
-      expect(await store.profiles.recordTest(t, a, s, 2, NOW, true)).toBe(false);
-      expect(await store.profiles.recordTokenError(t, a, s, 1, 'token endpoint answered 401', NOW)).toBe(true);
-      expect(await store.profiles.get(t, a, s)).toMatchObject({ last_test_ok: false, last_tested_at: NOW, last_error: 'token endpoint answered 401' });
-      expect(await store.profiles.recordTokenError(t, a, s, 1, undefined, NOW)).toBe(true);
-      const item = await store.profiles.get(t, a, s);
+      expect(await store.profiles.recordTest(profileRef(t, a, s), 1, NOW, false)).toBe(true);
+      expect(await store.profiles.recordTest(profileRef(t, a, s), 2, NOW, true)).toBe(false);
+      expect(await store.profiles.recordTokenError(profileRef(t, a, s), 1, 'token endpoint answered 401', NOW)).toBe(true);
+      expect(await store.profiles.get(profileRef(t, a, s))).toMatchObject({ last_test_ok: false, last_tested_at: NOW, last_error: 'token endpoint answered 401' });
+      expect(await store.profiles.recordTokenError(profileRef(t, a, s), 1, undefined, NOW)).toBe(true);
+      const item = await store.profiles.get(profileRef(t, a, s));
       expect(item?.last_error).toBeUndefined();
       expect(item?.last_error_at).toBeUndefined();
-      expect(await store.profiles.recordTokenError(t, a, slot(), 1, undefined, NOW)).toBe(false);
+      expect(await store.profiles.recordTokenError(profileRef(t, a, slot()), 1, undefined, NOW)).toBe(false);
     });
 
     it('lists in slot order, knows whether any exist, and deletes an agent partition counting each kind', async () => {
@@ -311,13 +312,13 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       expect(await store.profiles.hasAny(t, a)).toBe(false);
       const slots = ['0a', '0b', '0c'].map((p) => p + slot().slice(2));
       for (const s of [...slots].reverse()) await store.profiles.create(profile(t, a, s));
-      await store.sessions.save(t, a, slots[0] as string, session(1, 1), undefined);
+      await store.sessions.save(profileRef(t, a, slots[0] as string), session(1, 1), undefined);
       const first = await store.profiles.list(t, a, 2);
       expect(first.items.map((p) => p.slot)).toEqual(slots.slice(0, 2));
       expect((await store.profiles.list(t, a, 2, first.next)).items.map((p) => p.slot)).toEqual(slots.slice(2));
       expect(await store.profiles.hasAny(t, a)).toBe(true);
-      expect(await store.profiles.delete(t, a, slots[1] as string)).toBe(true);
-      expect(await store.profiles.delete(t, a, slots[1] as string)).toBe(false);
+      expect(await store.profiles.delete(profileRef(t, a, slots[1] as string))).toBe(true);
+      expect(await store.profiles.delete(profileRef(t, a, slots[1] as string))).toBe(false);
       expect(await store.profiles.deleteAllOfAgent(t, a)).toEqual({ profiles: 2, sessions: 1, other: 0 });
       expect(await store.profiles.hasAny(t, a)).toBe(false);
       expect(await store.profiles.deleteAllOfAgent(t, a)).toEqual({ profiles: 0, sessions: 0, other: 0 });
@@ -337,18 +338,18 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       const [t, a, s] = [id(), id(), slot()];
       await store.agents.create(agent(t, a));
       await store.profiles.create(profile(t, a, s));
-      expect(await store.sessions.save(t, a, s, session(1, 1), undefined)).toBe(true);
-      expect(await store.sessions.save(t, a, s, session(1, 2), undefined)).toBe(false);
-      expect(await store.sessions.save(t, a, s, session(1, 2), { version: 9, generation: 1 })).toBe(false);
-      expect(await store.sessions.save(t, a, s, session(1, 2), { version: 1, generation: 1 })).toBe(true);
-      const ctx = await store.profileContext.load(t, a, s, { withSession: true });
+      expect(await store.sessions.save(profileRef(t, a, s), session(1, 1), undefined)).toBe(true);
+      expect(await store.sessions.save(profileRef(t, a, s), session(1, 2), undefined)).toBe(false);
+      expect(await store.sessions.save(profileRef(t, a, s), session(1, 2), { version: 9, generation: 1 })).toBe(false);
+      expect(await store.sessions.save(profileRef(t, a, s), session(1, 2), { version: 1, generation: 1 })).toBe(true);
+      const ctx = await store.profileContext.load(profileRef(t, a, s), { withSession: true });
       expect(ctx.agent?.agent_id).toBe(a);
       expect(ctx.profile?.slot).toBe(s);
       expect(ctx.session?.version).toBe(2);
-      expect((await store.profileContext.load(t, a, s)).session).toBeUndefined();
-      const agentOnly = await store.profileContext.load(t, a);
+      expect((await store.profileContext.load(profileRef(t, a, s))).session).toBeUndefined();
+      const agentOnly = await store.profileContext.load({ tenant: t, agentId: a });
       expect([agentOnly.agent?.agent_id, agentOnly.profile]).toEqual([a, undefined]);
-      expect(await store.profileContext.load(t, id(), s, { withSession: true })).toEqual({ agent: undefined, profile: undefined, session: undefined });
+      expect(await store.profileContext.load(profileRef(t, id(), s), { withSession: true })).toEqual({ agent: undefined, profile: undefined, session: undefined });
     });
 
     it('orders blind saves by (profile_created_at, generation) so a late run of an older profile never overwrites', async () => {
@@ -356,21 +357,21 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       const [t, a, s] = [id(), id(), slot()];
       const older = '2026-01-01T00:00:00.000Z';
       const newer = '2026-01-02T00:00:00.000Z';
-      expect(await store.sessions.save(t, a, s, session(2, 1, newer), undefined)).toBe(true);
-      expect(await store.sessions.save(t, a, s, session(5, 1, older), undefined)).toBe(false);
-      expect(await store.sessions.save(t, a, s, session(2, 1, newer), undefined)).toBe(false);
-      expect(await store.sessions.save(t, a, s, session(3, 1, newer), undefined)).toBe(true);
+      expect(await store.sessions.save(profileRef(t, a, s), session(2, 1, newer), undefined)).toBe(true);
+      expect(await store.sessions.save(profileRef(t, a, s), session(5, 1, older), undefined)).toBe(false);
+      expect(await store.sessions.save(profileRef(t, a, s), session(2, 1, newer), undefined)).toBe(false);
+      expect(await store.sessions.save(profileRef(t, a, s), session(3, 1, newer), undefined)).toBe(true);
       // Keep the current generation's session; delete only older ones, and only exactly what was written.
-      expect(await store.sessions.deleteOlderThan(t, a, s, { generation: 3, profile_created_at: newer })).toBe(false);
-      expect(await store.sessions.deleteIfWritten(t, a, s, { version: 2, generation: 3, profile_created_at: newer })).toBe(false);
-      expect(await store.sessions.deleteIfWritten(t, a, s, { version: 1, generation: 3, profile_created_at: newer })).toBe(true);
-      await store.sessions.save(t, a, s, session(1, 1), undefined);
-      expect(await store.sessions.deleteOlderThan(t, a, s, { generation: 1, profile_created_at: newer })).toBe(true);
-      expect(await store.sessions.deleteOlderThan(t, a, s, { generation: 1, profile_created_at: newer })).toBe(false);
-      await store.sessions.save(t, a, s, session(1, 1, older), undefined);
-      await store.sessions.delete(t, a, s);
-      await store.sessions.delete(t, a, s);
-      expect((await store.profileContext.load(t, a, s, { withSession: true })).session).toBeUndefined();
+      expect(await store.sessions.deleteOlderThan(profileRef(t, a, s), { generation: 3, profile_created_at: newer })).toBe(false);
+      expect(await store.sessions.deleteIfWritten(profileRef(t, a, s), { version: 2, generation: 3, profile_created_at: newer })).toBe(false);
+      expect(await store.sessions.deleteIfWritten(profileRef(t, a, s), { version: 1, generation: 3, profile_created_at: newer })).toBe(true);
+      await store.sessions.save(profileRef(t, a, s), session(1, 1), undefined);
+      expect(await store.sessions.deleteOlderThan(profileRef(t, a, s), { generation: 1, profile_created_at: newer })).toBe(true);
+      expect(await store.sessions.deleteOlderThan(profileRef(t, a, s), { generation: 1, profile_created_at: newer })).toBe(false);
+      await store.sessions.save(profileRef(t, a, s), session(1, 1, older), undefined);
+      await store.sessions.delete(profileRef(t, a, s));
+      await store.sessions.delete(profileRef(t, a, s));
+      expect((await store.profileContext.load(profileRef(t, a, s), { withSession: true })).session).toBeUndefined();
     });
   });
 
@@ -435,23 +436,23 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
     it('is read with the agent and profile in one call when asked (withOAuthToken), and only then', async () => {
       const store = make();
       const [t, a, s] = [id(), id(), slot()];
-      const ref = { tenant: t, agentId: a, slotHex: s };
+      const ref = profileRef(t, a, s);
       await store.agents.create(agent(t, a));
       await store.profiles.create(profile(t, a, s));
-      expect((await store.profileContext.load(t, a, s, { withOAuthToken: true })).oauthToken).toBeUndefined();
+      expect((await store.profileContext.load(profileRef(t, a, s), { withOAuthToken: true })).oauthToken).toBeUndefined();
       expect(await store.oauthTokens.takeLease(ref, undefined, 'one', 1_000, 2_000)).toBe(true);
 
-      const ctx = await store.profileContext.load(t, a, s, { withOAuthToken: true, withSession: true });
+      const ctx = await store.profileContext.load(profileRef(t, a, s), { withOAuthToken: true, withSession: true });
 
       expect([ctx.agent?.agent_id, ctx.profile?.slot, ctx.session]).toEqual([a, s, undefined]);
       expect(ctx.oauthToken).toEqual(await store.oauthTokens.get(ref));
       expect(ctx.oauthToken).toMatchObject({ version: 1, lease_id: 'one' });
-      expect((await store.profileContext.load(t, a, s)).oauthToken).toBeUndefined();
+      expect((await store.profileContext.load(profileRef(t, a, s))).oauthToken).toBeUndefined();
     });
 
     it('takes the lease on the version read only, lets an ended lease be taken over, and stores or fails only under the lease', async () => {
       const store = make();
-      const ref = { tenant: id(), agentId: 'a', slotHex: slot() };
+      const ref = profileRef(id(), 'a', slot());
       expect(await store.oauthTokens.get(ref)).toBeUndefined();
       expect(await store.oauthTokens.takeLease(ref, 1, 'x', 1_000, 2_000)).toBe(false);
       expect(await store.oauthTokens.takeLease(ref, undefined, 'one', 1_000, 2_000)).toBe(true);
@@ -523,8 +524,8 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       const [t, a, s] = [id(), id(), slot()];
       await store.agents.create(agent(t, a));
       await store.profiles.create({ ...profile(t, a, s), auth_type: 'oauth2_client_credentials', auth_config: { token_url: 'https://auth.example/token' } });
-      await store.profiles.recordUse(t, a, s, 1, use());
-      const k = keys.profile(t, a, s);
+      await store.profiles.recordUse(profileRef(t, a, s), 1, use());
+      const k = keys.profile(profileRef(t, a, s));
       for (const [attr, value] of [
         ['use_count', 42],
         ['uses_20260101_proxy', 7],
@@ -535,10 +536,10 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       ] as const) {
         await tamper(store, k, attr, value);
       }
-      expect(await store.profiles.get(t, a, s)).toMatchObject({ use_count: 42 });
+      expect(await store.profiles.get(profileRef(t, a, s))).toMatchObject({ use_count: 42 });
       await tamper(store, k, 'auth_config', { token_url: 'https://adversary.example/token' });
-      await expect(store.profiles.get(t, a, s)).rejects.toBeInstanceOf(IntegrityError);
-      await expect(store.profileContext.load(t, a, s)).rejects.toBeInstanceOf(IntegrityError);
+      await expect(store.profiles.get(profileRef(t, a, s))).rejects.toBeInstanceOf(IntegrityError);
+      await expect(store.profileContext.load(profileRef(t, a, s))).rejects.toBeInstanceOf(IntegrityError);
       // A listing leaves it out.
       const s2 = slot();
       await store.profiles.create(profile(t, a, s2));
@@ -568,18 +569,18 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       await tamper(store, keys.grant(idHex), 'deadline_ms', 9_999_999);
       await expect(store.grants.get(idHex)).rejects.toBeInstanceOf(IntegrityError);
 
-      await store.sessions.save(t, a, s, session(1, 1, NOW), undefined);
-      await tamper(store, keys.session(t, a, s), 'generation', 2);
-      await expect(store.profileContext.load(t, a, s, { withSession: true })).rejects.toBeInstanceOf(IntegrityError);
+      await store.sessions.save(profileRef(t, a, s), session(1, 1, NOW), undefined);
+      await tamper(store, keys.session(profileRef(t, a, s)), 'generation', 2);
+      await expect(store.profileContext.load(profileRef(t, a, s), { withSession: true })).rejects.toBeInstanceOf(IntegrityError);
 
-      const ref = { tenant: t, agentId: a, slotHex: s };
+      const ref = profileRef(t, a, s);
       expect(await store.oauthTokens.takeLease(ref, undefined, 'one', 1_000, 2_000)).toBe(true);
       expect(await store.oauthTokens.storeToken(ref, 'one', { blob: new Uint8Array([9]), token_expires_at: 10, refresh_at: 5, expires_at: 99, generation: 1, record_version: 1, profile_created_at: NOW })).toBe(true);
       // The lease and the last failure are outside the MAC: another lease and a failure keep it verifying.
       expect(await store.oauthTokens.takeLease(ref, 2, 'two', 1_000, 2_000)).toBe(true);
       expect(await store.oauthTokens.storeFailure(ref, 'two', 'endpoint answered 500', 3_000, { generation: 1, record_version: 1, profile_created_at: NOW })).toBe(true);
       expect(await store.oauthTokens.get(ref)).toMatchObject({ blob: new Uint8Array([9]), error_message: 'endpoint answered 500' });
-      await tamper(store, keys.oauthToken(t, a, s), 'token_expires_at', 99_999);
+      await tamper(store, keys.oauthToken(profileRef(t, a, s)), 'token_expires_at', 99_999);
       await expect(store.oauthTokens.get(ref)).rejects.toBeInstanceOf(IntegrityError);
     });
 
@@ -589,8 +590,8 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       await store.profiles.create(profile(t, a, s));
       const sid = randomUUID();
       await store.runs.create({ tenant: t, agent_id: a, session_id: sid, status: 'queued', created_at: NOW, expires_at: 2_000 });
-      await tamper(store, keys.profile(t, a, s), 'slot', slot());
-      await expect(store.profiles.get(t, a, s)).rejects.toBeInstanceOf(IntegrityError);
+      await tamper(store, keys.profile(profileRef(t, a, s)), 'slot', slot());
+      await expect(store.profiles.get(profileRef(t, a, s))).rejects.toBeInstanceOf(IntegrityError);
       await tamper(store, keys.run(sid), 'session_id', randomUUID());
       await expect(store.runs.get(sid, 1_000)).rejects.toBeInstanceOf(IntegrityError);
     });

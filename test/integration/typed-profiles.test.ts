@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { slotFor } from '#shared/credentials/profile-keys';
+import { namedProfileRef, slotFor } from '#shared/credentials/profile-keys';
 import { ValidationError } from '#shared/errors';
 import { keys } from '#shared/keys';
 import { profileRepository } from '#shared/repositories/profiles';
@@ -10,6 +10,7 @@ import { toMetadata } from '#shared/services/profiles';
 import { decryptAuthData, openProfile } from '#test/support/credentials';
 import { useTestStore, signerOf } from '#test/support/dynamo';
 import { createAgent, createProfileRecord, getProfileMetadata, upsertProfile, upsertProfileRecord } from '#test/support/services';
+import { profileRef } from '#shared/store/profile-ref';
 
 const TENANT = 'acme';
 const t = useTestStore();
@@ -35,7 +36,7 @@ async function rejectionOf(p: Promise<unknown>): Promise<Error> {
   return outcome;
 }
 
-const storedItem = (agentId: string, name: string) => profileRepository(t.store.db, signerOf(t.deps)).get(TENANT, agentId, slotFor(TENANT, agentId, name).toString('hex'));
+const storedItem = (agentId: string, name: string) => profileRepository(t.store.db, signerOf(t.deps)).get(namedProfileRef(TENANT, agentId, name));
 const valuesOf = async (agentId: string, token: string) => decryptAuthData(await openProfile(t.deps, TENANT, agentId, token));
 
 describe('typed profiles on create', () => {
@@ -172,7 +173,7 @@ describe('typed profiles on upsert', () => {
     const agent = await newAgent();
     const { auth_token } = await upsertProfile(t.deps, TENANT, { agent_id: agent, name: 'old', auth_data: { username: 'u' } });
     const slotHex = slotFor(TENANT, agent, 'old').toString('hex');
-    await t.store.db.doc.send(new UpdateCommand({ TableName: t.store.db.tableName, Key: keys.profile(TENANT, agent, slotHex), UpdateExpression: 'REMOVE auth_type' }));
+    await t.store.db.doc.send(new UpdateCommand({ TableName: t.store.db.tableName, Key: keys.profile(profileRef(TENANT, agent, slotHex)), UpdateExpression: 'REMOVE auth_type' }));
 
     expect((await getProfileMetadata(t.deps, TENANT, agent, 'old')).auth_type).toBe('custom');
     await upsertProfile(t.deps, TENANT, { agent_id: agent, auth_token, auth_data: { password: 'p' } });

@@ -9,7 +9,7 @@ import { profileRepository } from '#shared/repositories/profiles';
 
 
 import { decryptAuthData, openProfile } from '#test/support/credentials';
-import { slotFor } from '#shared/credentials/profile-keys';
+import { namedProfileRef } from '#shared/credentials/profile-keys';
 import { type TestDb, type TestDeps, makeTestDeps, startTestDb, signerOf } from '#test/support/dynamo';
 import { createAgent, createProfile, upsertProfile } from '#test/support/services';
 
@@ -41,7 +41,7 @@ async function race<T>(tasks: (() => Promise<T>)[]): Promise<({ ok: true; value:
   return Promise.all(tasks.map((t) => t().then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }))));
 }
 
-const storedProfile = (name: string) => profileRepository(store.db, signerOf(deps)).get(TENANT, AGENT, slotFor(TENANT, AGENT, name).toString('hex'));
+const storedProfile = (name: string) => profileRepository(store.db, signerOf(deps)).get(namedProfileRef(TENANT, AGENT, name));
 
 describe('50 parallel updates of one profile', () => {
   it('loses no successful update and answers every loser 409 conflict', async () => {

@@ -23,6 +23,7 @@ import { dynamoDbLocalTable, dynamoDbLocalUnavailable, startDynamoDbLocal } from
 import { startTestRunner } from '#test/support/runner';
 import { scanAll } from './helpers.ts';
 import { createAgent, createProfile, deleteAgent, getProfileMetadata, getRun, listProfiles, upsertProfile } from '#test/support/services';
+import { profileRef } from '#shared/store/profile-ref';
 
 const TENANT = 'acme';
 
@@ -195,7 +196,7 @@ for (const engine of engines) {
       const slot = slotFor(TENANT, agentId, 'p-run').toString('hex');
 
       const first = await startRun(deps, testCaller(TENANT), { agent_id: agentId, auth_token: created.auth_token, parameters: {}, run_async: false }, 'http://vault.test');
-      const ctx = await loadProfileContext(store.db, signerOf(deps), TENANT, agentId, slot, { withSession: true });
+      const ctx = await loadProfileContext(store.db, signerOf(deps), profileRef(TENANT, agentId, slot), { withSession: true });
       const second = await startRun(deps, testCaller(TENANT), { agent_id: agentId, auth_token: created.auth_token, parameters: { otp: '4711' }, run_async: false }, 'http://vault.test');
 
       expect(ctx.agent?.agent_id).toBe(agentId);

@@ -10,7 +10,7 @@ import { GetCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dyn
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Db, createDb } from '#shared/clients';
-import { slotFor } from '#shared/credentials/profile-keys';
+import { namedProfileRef, slotFor } from '#shared/credentials/profile-keys';
 import { isTransientDependencyError } from '#shared/errors';
 import { profileRepository } from '#shared/repositories/profiles';
 
@@ -250,7 +250,7 @@ describe('nothing half-written', () => {
 
     expect(run.error_message).toBeUndefined();
     expect(run.agent_output).toBe('done');
-    const item = await profileRepository(db, signerOf(deps)).get(TENANT, AGENT, slotFor(TENANT, AGENT, 'recreated').toString('hex'));
+    const item = await profileRepository(db, signerOf(deps)).get(namedProfileRef(TENANT, AGENT, 'recreated'));
     expect(item?.generation).toBe(1);
   });
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { slotFor } from '#shared/credentials/profile-keys';
+import { namedProfileRef, slotFor } from '#shared/credentials/profile-keys';
 import { loadProfileContext } from '#shared/repositories/profile-context';
 import { sessionRepository } from '#shared/repositories/sessions';
 import { CreateAgentBody } from '#shared/schemas/agents';
@@ -12,6 +12,7 @@ import { testCaller } from '#test/support/credentials';
 import { useTestStore, signerOf } from '#test/support/dynamo';
 import { type RunnerBehaviour, startTestRunner } from '#test/support/runner';
 import { createAgent, deleteAgent, deleteProfile, upsertProfile } from '#test/support/services';
+import { profileRef } from '#shared/store/profile-ref';
 
 const TENANT = 'acme';
 const t = useTestStore();
@@ -60,7 +61,7 @@ const run = (agentId: string, token: string) =>
   startRun(t.deps, testCaller(TENANT), RunAgentBody.parse({ agent_id: agentId, auth_token: token, run_async: false }), 'http://vault.test');
 
 const storedSession = async (agentId: string, name = 'main') =>
-  (await loadProfileContext(t.store.db, signerOf(t.deps), TENANT, agentId, slotFor(TENANT, agentId, name).toString('hex'), { withSession: true })).session;
+  (await loadProfileContext(t.store.db, signerOf(t.deps), namedProfileRef(TENANT, agentId, name), { withSession: true })).session;
 
 describe('saved sessions and their profile', () => {
   it('a replace deletes the previous generation\'s session', async () => {
@@ -142,7 +143,7 @@ describe('deleteAgent and sessions', () => {
   it('removes and counts a session left without its profile, also without force', async () => {
     const agentId = await newAgent();
     const slot = slotFor(TENANT, agentId, 'gone').toString('hex');
-    await sessionRepository(t.store.db, signerOf(t.deps)).save(TENANT, agentId, slot, { generation: 1, version: 1, blob: Buffer.from('x'), updated_at: 'now' }, undefined);
+    await sessionRepository(t.store.db, signerOf(t.deps)).save(profileRef(TENANT, agentId, slot), { generation: 1, version: 1, blob: Buffer.from('x'), updated_at: 'now' }, undefined);
     t.deps.logs.length = 0;
 
     await deleteAgent(t.deps, TENANT, agentId, false);

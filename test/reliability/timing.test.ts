@@ -20,6 +20,7 @@ import { openProfile } from '#test/support/credentials';
 import { type TestDb, type TestDeps, makeTestDeps, startTestDb, signerOf } from '#test/support/dynamo';
 import { LONG, scanAll } from './helpers.ts';
 import { createAgent, createProfile } from '#test/support/services';
+import { profileRef } from '#shared/store/profile-ref';
 
 const TENANT = 'acme';
 const AGENT = 'timed-agent';
@@ -49,7 +50,7 @@ beforeAll(async () => {
   await createProfile(deps, TENANT, { name: 'timed', agent_id: OTHER_AGENT, auth_data: { password: 'pw-other' } });
   for (const agentId of [AGENT, OTHER_AGENT]) {
     const slotHex = slotFor(TENANT, agentId, 'timed').toString('hex');
-    fakeTable.set(`${TENANT}|${agentId}|${slotHex}`, (await profileRepository(store.db, signerOf(deps)).get(TENANT, agentId, slotHex)) as ProfileItem);
+    fakeTable.set(`${TENANT}|${agentId}|${slotHex}`, (await profileRepository(store.db, signerOf(deps)).get(profileRef(TENANT, agentId, slotHex))) as ProfileItem);
   }
   // Seeded from the table the vault signed: the in-memory store verifies with the same ring.
   const mem = memoryStore({ serverKeys: deps.serverKeys });

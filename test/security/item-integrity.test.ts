@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { slotFor } from '#shared/credentials/profile-keys';
+import { namedProfileRef } from '#shared/credentials/profile-keys';
 import { IntegrityError } from '#shared/errors';
 import { type MockTokenServer, startTokenServer } from '#test/support/token-server';
 import { type EchoUpstream, startEchoUpstream } from '#test/support/upstream';
@@ -339,7 +339,7 @@ describe('runner approval', () => {
     const token = await newProfile(agentId);
     await moveRunner(agentId, other.url);
     const { send, TableName } = table();
-    const Key = keys.profile(TENANT, agentId, slotFor(TENANT, agentId, 'main').toString('hex'));
+    const Key = keys.profile(namedProfileRef(TENANT, agentId, 'main'));
     await send(new UpdateCommand({ TableName, Key, UpdateExpression: 'SET runner_origin = :o', ExpressionAttributeValues: { ':o': new URL(other.url).origin } }));
     vault.logs.length = 0;
 
@@ -358,7 +358,7 @@ describe('runner approval', () => {
     const agentId = await newAgent();
     const token = await newProfile(agentId);
     const { send, TableName } = table();
-    const Key = keys.profile(TENANT, agentId, slotFor(TENANT, agentId, 'main').toString('hex'));
+    const Key = keys.profile(namedProfileRef(TENANT, agentId, 'main'));
     await send(new UpdateCommand({ TableName, Key, UpdateExpression: 'REMOVE runner_origin, runner_approval' }));
 
     // Act
@@ -385,7 +385,7 @@ describe('profile item integrity (finding 3: a table writer redirects what a pro
   });
 
   const CLIENT_SECRET = 'cs-integrity-canary';
-  const profileKey = (agentId: string, name = 'svc') => keys.profile(TENANT, agentId, slotFor(TENANT, agentId, name).toString('hex'));
+  const profileKey = (agentId: string, name = 'svc') => keys.profile(namedProfileRef(TENANT, agentId, name));
   const tamperProfile = (agentId: string, attr: string, value: unknown) => setRawAttribute(vault.deps.db, profileKey(agentId), attr, value);
   const proxy = (agentId: string, token: string, url = `${upstream.url}/echo`, apiKey?: string) =>
     vault.call('POST', '/v1/proxy', { agent_id: agentId, auth_token: token, method: 'GET', url }, apiKey ? { apiKey } : {});
@@ -434,7 +434,7 @@ describe('profile item integrity (finding 3: a table writer redirects what a pro
     // Arrange: a working profile (one legitimate token fetch), then the adversary's token endpoint.
     const { agentId, token } = await oauthProfile();
     expect((await proxy(agentId, token)).status).toBe(200);
-    await setRawAttribute(vault.deps.db, keys.oauthToken(TENANT, agentId, slotFor(TENANT, agentId, 'svc').toString('hex')), 'refresh_at', 0);
+    await setRawAttribute(vault.deps.db, keys.oauthToken(namedProfileRef(TENANT, agentId, 'svc')), 'refresh_at', 0);
     await tamperProfile(agentId, 'auth_config.token_url', adversaryTokens.url);
     tokens.seen.length = 0;
     adversaryTokens.seen.length = 0;
@@ -530,7 +530,7 @@ describe('profile item integrity (finding 3: a table writer redirects what a pro
     ] as const) {
       const agentId = await newAgent();
       const token = await newProfile(agentId);
-      await setRawAttribute(vault.deps.db, keys.profile(TENANT, agentId, slotFor(TENANT, agentId, 'main').toString('hex')), attr, value);
+      await setRawAttribute(vault.deps.db, keys.profile(namedProfileRef(TENANT, agentId, 'main')), attr, value);
       vault.logs.length = 0;
 
       const res = await runSync(agentId, token);
@@ -651,7 +651,7 @@ describe('items written before the signed store (admin sign-items)', () => {
     // Arrange: an agent and a profile as an older vault wrote them (no MAC), and a run with a wrong MAC.
     const agentId = await newAgent();
     const token = await newProfile(agentId);
-    const profileKey = keys.profile(TENANT, agentId, slotFor(TENANT, agentId, 'main').toString('hex'));
+    const profileKey = keys.profile(namedProfileRef(TENANT, agentId, 'main'));
     for (const k of [keys.agent(TENANT, agentId), profileKey]) {
       for (const attr of ['mac', 'mac_key_id', 'mac_format']) await setRawAttribute(vault.deps.db, k, attr, undefined);
     }

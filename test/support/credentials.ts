@@ -9,6 +9,7 @@ import {
 } from '#shared/credentials/sealed-profile';
 import { silentLogger } from '#shared/log';
 import type { ProfileItem } from '#shared/schemas/items';
+import { profileRef } from '#shared/store/profile-ref';
 
 /** A caller of `tenant` for tests that call services directly. */
 export function testCaller(tenant: string, apiKeyId = 'test-key', role: Caller['role'] = 'admin'): Caller {
@@ -24,7 +25,7 @@ export async function openProfile(deps: Deps, tenant: string, agentId: string, t
   const parsed = parseTokenOrThrow(token);
   const [agent, found] = await Promise.all([
     deps.store.agents.get(tenant, agentId),
-    item === undefined ? deps.store.profiles.get(tenant, agentId, parsed.slot.toString('hex')) : (item ?? undefined),
+    item === undefined ? deps.store.profiles.get(profileRef(tenant, agentId, parsed.slot.toString('hex'))) : (item ?? undefined),
   ]);
   const verified = verifyToken(deps, tenant, agentId, parsed, found);
   assertBoundToAgent(verified, agent?.incarnation);

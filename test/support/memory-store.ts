@@ -18,7 +18,8 @@ import {
   runAfter,
 } from '#shared/store/items';
 import { type ItemSigner, type MacAttributes, type SignedKind, itemSigner } from '#shared/store/signer';
-import type { Page, Store } from '#shared/store/types';
+import { profileRefOf } from '#shared/store/profile-ref';
+import type { Page, ProfileRef, Store } from '#shared/store/types';
 
 type Item = Record<string, unknown> & ItemKey;
 
@@ -342,7 +343,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     },
 
     profiles: {
-      get: (tenant, agentId, slotHex) => send('GetCommand', () => out<ProfileItem>('profile', read(keys.profile(tenant, agentId, slotHex)))),
+      get: (ref) => send('GetCommand', () => out<ProfileItem>('profile', read(keys.profile(ref)))),
       create: (r) =>
         send('PutCommand', () => putNew(sealed('profile', profileToItem(r)))),
       replace: (r, at) =>
@@ -353,9 +354,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
           write(item);
           return true;
         }),
-      patchSettings: (tenant, agentId, slotHex, changes, at, updatedAt) =>
+      patchSettings: (ref, changes, at, updatedAt) =>
         send('UpdateCommand', () => {
-          const k = sameProfile(at, tenant, agentId, slotHex);
+          const k = sameProfile(at, ref);
           // The post-state's MAC, from the item read (as the DynamoDB implementation computes it).
           const mac = macOf('profile', profileAfterPatch(at, changes, updatedAt));
           const next = update(
@@ -375,7 +376,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         }),
       rewrite: (r, at) =>
         send('UpdateCommand', () => {
-          const k = sameProfile(at, r.tenant, r.agent_id, r.slot);
+          const k = sameProfile(at, profileRefOf(r));
           const mac = macOf('profile', profileAfterRewrite(at, r));
           return (
             update(
@@ -394,10 +395,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
             ) !== undefined
           );
         }),
-      recordUse: (tenant, agentId, slotHex, generation, use) =>
+      recordUse: (ref, generation, use) =>
         send('UpdateCommand', () =>
           update(
-            keys.profile(tenant, agentId, slotHex),
+            keys.profile(ref),
             (cur) => cur?.generation === generation,
             (item) => {
               item.last_used_at = use.at;
@@ -408,10 +409,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
             },
           ) !== undefined,
         ),
-      recordTest: (tenant, agentId, slotHex, generation, at, ok) =>
+      recordTest: (ref, generation, at, ok) =>
         send('UpdateCommand', () =>
           update(
-            keys.profile(tenant, agentId, slotHex),
+            keys.profile(ref),
             (cur) => cur?.generation === generation,
             (item) => {
               item.last_tested_at = at;
@@ -419,10 +420,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
             },
           ) !== undefined,
         ),
-      recordTokenError: (tenant, agentId, slotHex, generation, message, at) =>
+      recordTokenError: (ref, generation, message, at) =>
         send('UpdateCommand', () =>
           update(
-            keys.profile(tenant, agentId, slotHex),
+            keys.profile(ref),
             (cur) => cur?.generation === generation,
             (item) => {
               if (message === undefined) {
@@ -435,9 +436,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
             },
           ) !== undefined,
         ),
-      delete: (tenant, agentId, slotHex, at) =>
+      delete: (ref, at) =>
         send('DeleteCommand', () => {
-          const k = keys.profile(tenant, agentId, slotHex);
+          const k = keys.profile(ref);
           const cur = read(k);
           // With `at`: only the version whose permission was checked (as the DynamoDB condition).
           if (!cur || (at && (cur.generation !== at.generation || !settingsAt(cur, at.settings_version)))) return false;
@@ -468,19 +469,22 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     },
 
     profileContext: {
-      load: (tenant, agentId, slotHex, { withSession = false, withOAuthToken = false } = {}) =>
-        send('BatchGetCommand', () => ({
-          agent: out<AgentItem>('agent', read(keys.agent(tenant, agentId))),
-          profile: slotHex ? out<ProfileItem>('profile', read(keys.profile(tenant, agentId, slotHex))) : undefined,
-          session: slotHex && withSession ? out<SessionItem>('session', read(keys.session(tenant, agentId, slotHex))) : undefined,
-          oauthToken: slotHex && withOAuthToken ? out<OAuthTokenItem>('oauth-token', read(keys.oauthToken(tenant, agentId, slotHex))) : undefined,
-        })),
+      load: (at, { withSession = false, withOAuthToken = false } = {}) =>
+        send('BatchGetCommand', () => {
+          const ref = 'slot' in at ? at : undefined;
+          return {
+            agent: out<AgentItem>('agent', read(keys.agent(at.tenant, at.agentId))),
+            profile: ref ? out<ProfileItem>('profile', read(keys.profile(ref))) : undefined,
+            session: ref && withSession ? out<SessionItem>('session', read(keys.session(ref))) : undefined,
+            oauthToken: ref && withOAuthToken ? out<OAuthTokenItem>('oauth-token', read(keys.oauthToken(ref))) : undefined,
+          };
+        }),
     },
 
     sessions: {
-      save: (tenant, agentId, slotHex, r, before) =>
+      save: (ref, r, before) =>
         send('PutCommand', () => {
-          const k = keys.session(tenant, agentId, slotHex);
+          const k = keys.session(ref);
           const cur = read(k);
           let allowed: boolean;
           if (before === undefined && r.profile_created_at === undefined) allowed = !cur;
@@ -493,9 +497,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
           write(sealed('session', { ...k, entity: 'session', ...r }));
           return true;
         }),
-      deleteOlderThan: (tenant, agentId, slotHex, keep) =>
+      deleteOlderThan: (ref, keep) =>
         send('DeleteCommand', () => {
-          const k = keys.session(tenant, agentId, slotHex);
+          const k = keys.session(ref);
           const cur = read(k);
           // A comparison with a missing attribute is false in DynamoDB, `<>` included.
           const older =
@@ -506,9 +510,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
           if (older) remove(k);
           return older;
         }),
-      deleteIfWritten: (tenant, agentId, slotHex, written) =>
+      deleteIfWritten: (ref, written) =>
         send('DeleteCommand', () => {
-          const k = keys.session(tenant, agentId, slotHex);
+          const k = keys.session(ref);
           const cur = read(k);
           const same =
             cur !== undefined &&
@@ -518,7 +522,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
           if (same) remove(k);
           return same;
         }),
-      delete: (tenant, agentId, slotHex) => send('DeleteCommand', () => remove(keys.session(tenant, agentId, slotHex))),
+      delete: (ref) => send('DeleteCommand', () => remove(keys.session(ref))),
     },
 
     runs: {
@@ -574,13 +578,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     },
 
     oauthTokens: {
-      get: (ref) => send('GetCommand', () => out<OAuthTokenItem>('oauth-token', read(keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex)))),
+      get: (ref) => send('GetCommand', () => out<OAuthTokenItem>('oauth-token', read(keys.oauthToken(ref)))),
       takeLease: (ref, readVersion, leaseId, nowMs, leaseUntil) =>
         send('UpdateCommand', () => {
           // A lease-only item's MAC, kept by an item that has one (if_not_exists on DynamoDB).
           const mac = macOf('oauth-token', oauthLeaseOnly(ref));
           return update(
-            keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex),
+            keys.oauthToken(ref),
             (cur) =>
               (readVersion === undefined ? cur === undefined : cur?.version === readVersion) &&
               (cur?.lease_until === undefined || (cur.lease_until as number) < nowMs),
@@ -595,7 +599,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         send('UpdateCommand', () => {
           const mac = macOf('oauth-token', oauthTokenAfterStore(ref, token));
           return update(
-            keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex),
+            keys.oauthToken(ref),
             (cur) => cur?.lease_id === leaseId,
             (item) => {
               // Every covered attribute, as the DynamoDB write sets them (shared/store/items.ts).
@@ -609,7 +613,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       storeFailure: (ref, leaseId, message, errorUntil, owner) =>
         send('UpdateCommand', () =>
           update(
-            keys.oauthToken(ref.tenant, ref.agentId, ref.slotHex),
+            keys.oauthToken(ref),
             (cur) => cur?.lease_id === leaseId,
             (item) => {
               Object.assign(item, {
@@ -694,7 +698,7 @@ function unchangedSinceRead(cur: Item | undefined, read: ProfileItem): boolean {
 }
 
 /** The key of the profile read, checked against the one named. */
-function sameProfile(read: ProfileItem, tenant: string, agentId: string, slotHex: string): ItemKey {
-  if (read.tenant !== tenant || read.agent_id !== agentId || read.slot !== slotHex) throw new Error('a profile write names another profile than the one read');
-  return keys.profile(tenant, agentId, slotHex);
+function sameProfile(read: ProfileItem, ref: ProfileRef): ItemKey {
+  if (read.tenant !== ref.tenant || read.agent_id !== ref.agentId || read.slot !== ref.slot) throw new Error('a profile write names another profile than the one read');
+  return keys.profile(ref);
 }

@@ -7,7 +7,7 @@ import { sleep } from '../../sleep.ts';
 import type { OpenedForUse } from '../gate.ts';
 import type { Secret } from '../types/index.ts';
 import { type TokenEndpointConfig, type TokenFetchOptions, fetchAccessToken, tokenUrlRefusal } from './token-endpoint.ts';
-import type { OAuthTokenRef } from '../../store/types.ts';
+import { type ProfileRef, profileRefOf } from '../../store/profile-ref.ts';
 
 /**
  * OAuth2 client credentials: the access token a use injects (docs/architecture.md, "Typed profiles, injection and grants"). The token is cached
@@ -61,7 +61,7 @@ export async function accessTokenFor(deps: Deps, use: OpenedForUse, opts: Access
   // secret to (plain http when deployed) is refused outright, without a network call.
   const refused = tokenUrlRefusal((use.config as unknown as TokenEndpointConfig).token_url, opts.httpsOnly);
   if (refused) throw oauthTokenFailed(item.name, `${refused}; update the profile's auth_config.token_url`);
-  const ref: OAuthTokenRef = { tenant: item.tenant, agentId: item.agent_id, slotHex: item.slot };
+  const ref = profileRefOf(item);
   const repo = deps.store.oauthTokens;
   const leaseMs = opts.timeoutMs + 2_000;
   const leaseId = randomBytes(12).toString('base64url');
@@ -135,7 +135,7 @@ function openCached(deps: Deps, use: OpenedForUse, cached: OAuthTokenItem | unde
  * The leaseholder's work: fetch, then store (sealed) or record the failure; releases the lease
  * either way. A failed early refresh falls back on `current`, the cached token that is still valid.
  */
-async function refresh(deps: Deps, use: OpenedForUse, ref: OAuthTokenRef, leaseId: string, opts: AccessTokenOptions, current: string | undefined): Promise<string> {
+async function refresh(deps: Deps, use: OpenedForUse, ref: ProfileRef, leaseId: string, opts: AccessTokenOptions, current: string | undefined): Promise<string> {
   const item = use.profile.item;
   const repo = deps.store.oauthTokens;
   const config = use.config as unknown as TokenEndpointConfig;
@@ -148,7 +148,7 @@ async function refresh(deps: Deps, use: OpenedForUse, ref: OAuthTokenRef, leaseI
     deps.log.log('warn', 'oauth token fetch failed', { ...ids, status: result.status });
     await Promise.all([
       repo.storeFailure(ref, leaseId, result.message, at.getTime() + ERROR_HOLD_MS, { generation: item.generation, record_version: item.record_version, profile_created_at: item.created_at }),
-      deps.store.profiles.recordTokenError(item.tenant, item.agent_id, item.slot, item.generation, result.message, at.toISOString()),
+      deps.store.profiles.recordTokenError(ref, item.generation, result.message, at.toISOString()),
     ]);
     if (current !== undefined) return current;
     throw oauthTokenFailed(item.name, result.message);
@@ -167,7 +167,7 @@ async function refresh(deps: Deps, use: OpenedForUse, ref: OAuthTokenRef, leaseI
       profile_created_at: item.created_at,
     });
     if (!stored) deps.log.log('warn', 'oauth token lease was taken over before the token was stored', ids);
-    if (item.last_error !== undefined) await deps.store.profiles.recordTokenError(item.tenant, item.agent_id, item.slot, item.generation, undefined, at.toISOString());
+    if (item.last_error !== undefined) await deps.store.profiles.recordTokenError(ref, item.generation, undefined, at.toISOString());
   } catch (err) {
     // The token is good; failing to cache it costs the next use a fetch, not this one its answer.
     deps.log.log('warn', 'oauth token could not be cached', { ...ids, error: err instanceof Error ? err.name : 'unknown' });

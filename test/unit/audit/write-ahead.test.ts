@@ -5,7 +5,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { createLocalDeps } from '#infra/local/deps';
 import { queryAudit } from '#shared/audit/log';
 import { loadConfig } from '#shared/config';
-import { slotFor } from '#shared/credentials/profile-keys';
+import { namedProfileRef } from '#shared/credentials/profile-keys';
 import { authenticatePrincipal, createApiKey, listApiKeys, revokeApiKey } from '#shared/services/api-keys';
 import { memoryStore } from '#test/support/memory-store';
 import type { Store } from '#shared/store/types';
@@ -51,7 +51,7 @@ async function setup() {
   const deps = await createLocalDeps(config, { store, log: captureLogger() });
   await createAgent(deps, TENANT, { agent_id: AGENT, name: 'CRM', input_args: [{ name: 'password', required: false, secret: true }], runner: { type: 'webhook', url: 'http://127.0.0.1:9/run' } });
   const { auth_token: token } = await createProfile(deps, TENANT, { name: 'main', agent_id: AGENT, auth_data: { password: 'p' } }, caller);
-  const stored = () => mem.profiles.get(TENANT, AGENT, slotFor(TENANT, AGENT, 'main').toString('hex'));
+  const stored = () => mem.profiles.get(namedProfileRef(TENANT, AGENT, 'main'));
   /** The records of `action`, oldest first, as [status, result]. */
   const records = async (action: string) =>
     (await queryAudit(deps, { tenant: TENANT, actions: [action], limit: 50 })).records.map((r) => [r.status, r.result]).reverse();
@@ -79,7 +79,7 @@ async function withoutAudit(change: () => Promise<unknown>): Promise<void> {
 describe('a change whose audit record cannot be written does not happen', () => {
   it('create: no profile is stored', async () => {
     await withoutAudit(() => createProfile(v.deps, TENANT, { name: 'other', agent_id: AGENT, auth_data: { password: 'x' } }, caller));
-    await expect(v.deps.store.profiles.get(TENANT, AGENT, slotFor(TENANT, AGENT, 'other').toString('hex'))).resolves.toBeUndefined();
+    await expect(v.deps.store.profiles.get(namedProfileRef(TENANT, AGENT, 'other'))).resolves.toBeUndefined();
   });
 
   it('replace: the profile stays at its generation', async () => {

@@ -11,7 +11,7 @@ import { BatchGetCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { type AwsStub, mockClient } from 'aws-sdk-client-mock';
 import { createDb } from '#shared/clients';
-import { slotFor } from '#shared/credentials/profile-keys';
+import { namedProfileRef } from '#shared/credentials/profile-keys';
 import { matchRoute, routeKey } from '#shared/http/routes';
 import { keys } from '#shared/keys';
 import { generateServerKeyRingJson, parseServerKeyRing } from '#shared/crypto/server-key';
@@ -132,7 +132,7 @@ export function agentItem(inputArgs: readonly string[] = ['username', 'password'
   });
 }
 
-export const profileKey = (name: string) => keys.profile(TENANT, AGENT_ID, slotFor(TENANT, AGENT_ID, name).toString('hex'));
+export const profileKey = (name: string) => keys.profile(namedProfileRef(TENANT, AGENT_ID, name));
 
 /** The item the last PutCommand wrote (as the document client received it). */
 export function lastPutItem(ddb: DocStub): Record<string, unknown> {

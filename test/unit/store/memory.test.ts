@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { profileRef } from '#shared/store/profile-ref';
 import { memoryStore } from '#test/support/memory-store';
 
 /**
@@ -12,7 +13,7 @@ const run = (sessionId: string) => ({ tenant: 't', agent_id: 'a', session_id: se
 describe('memoryStore round trips', () => {
   it('counts calls issued together as one round trip and calls in sequence as one each', async () => {
     const store = memoryStore({ latency: 'immediate' });
-    await Promise.all([store.runs.get('s1', 0), store.runs.get('s2', 0), store.profileContext.load('t', 'a', 'aa', { withSession: true })]);
+    await Promise.all([store.runs.get('s1', 0), store.runs.get('s2', 0), store.profileContext.load(profileRef('t', 'a', 'aa'.repeat(16)), { withSession: true })]);
     expect([store.meter.waves, store.meter.totalCommands, store.meter.maxInFlight]).toEqual([1, 3, 3]);
     expect(store.meter.counts).toEqual({ GetCommand: 2, BatchGetCommand: 1 });
 
