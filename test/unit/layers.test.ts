@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 const LAYERS: readonly (readonly string[])[] = [
   ['shared/crypto/', 'shared/errors.ts', 'shared/keys.ts', 'shared/log.ts', 'shared/sleep.ts', 'shared/config.ts', 'shared/clients.ts', 'shared/deps.ts'],
   ['shared/schemas/'],
-  ['shared/store/types.ts', 'shared/store/cursor.ts'],
+  ['shared/store/types.ts', 'shared/store/cursor.ts', 'shared/store/profile-ref.ts'],
   ['shared/repositories/', 'shared/store/'],
   ['shared/audit/', 'shared/integrity.ts', 'shared/outbound/', 'shared/runs/'],
   ['shared/credentials/'],
