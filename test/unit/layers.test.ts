@@ -14,7 +14,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['shared/schemas/'],
   ['shared/store/types.ts', 'shared/store/cursor.ts', 'shared/store/profile-ref.ts'],
   ['shared/repositories/', 'shared/store/'],
-  ['shared/audit/', 'shared/integrity.ts', 'shared/outbound/', 'shared/runs/'],
+  ['shared/audit/', 'shared/outbound/', 'shared/runs/', 'shared/limits/'],
   ['shared/credentials/'],
   ['shared/services/'],
   ['shared/http/', 'shared/aws/', 'shared/context.ts'],
@@ -77,6 +77,12 @@ function upwardImports(): string[] {
 }
 
 describe('layers', () => {
+  it('places every module of shared/ and functions/ in a layer', () => {
+    const root = process.cwd();
+    const unplaced = [...filesUnder(join(root, 'shared')), ...filesUnder(join(root, 'functions'))].map((f) => relative(root, f)).filter((f) => layerOf(f) === undefined);
+    expect(unplaced).toEqual([]);
+  });
+
   it('has no upward import but the listed ones', () => {
     expect(upwardImports().filter((i) => !(i in ALLOWED))).toEqual([]);
   });
