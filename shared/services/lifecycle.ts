@@ -12,10 +12,9 @@ import { ConflictError, ProfileInUseError } from '../errors.ts';
 import type { ProfileItem } from '../schemas/items.ts';
 import type { PatchProfileBody, RotateProfileBody } from '../schemas/lifecycle.ts';
 import type { ProfileRecord, ProfileSettings } from '../store/types.ts';
-import { type ProfileTarget, loadProfileTarget, profileNameNotFound, requireNamedProfile } from './targets.ts';
+import { type ProfileTarget, loadProfileTarget, profileNameNotFound } from './targets.ts';
 import { profileRef, profileRefOf } from '../store/profile-ref.ts';
 
-export { profileNameNotFound, requireNamedProfile };
 
 /**
  * A profile's lifecycle besides create/replace/update: rotate its token, PATCH its non-secret

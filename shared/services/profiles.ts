@@ -367,7 +367,6 @@ export function toMetadata(item: Omit<ProfileItem, 'pk' | 'sk' | 'entity'>, now:
   };
 }
 
-export { profileNameNotFound };
 
 /** A profile's metadata: the route's permission (read) already read it (shared/http/authorize.ts). */
 export function getProfileMetadata(deps: Deps, target: ProfileTarget): ProfileMetadata {
