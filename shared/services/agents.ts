@@ -11,7 +11,6 @@ import type { AgentItem } from '../schemas/items.ts';
 import type { NewAgentItem } from '../store/types.ts';
 import { type AgentTarget, requireAgent } from './targets.ts';
 
-
 const SIGNING_PURPOSE = 'runner-signing-secret';
 export const SIGNING_SECRET_PREFIX = 'avs_';
 
