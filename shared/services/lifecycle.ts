@@ -170,9 +170,10 @@ export async function profileUsage(deps: Deps, target: ProfileTarget): Promise<U
 }
 
 /**
- * DELETE .../auth-profiles/{name}: its token is useless from this moment. A profile used within
- * VAULT_IN_USE_WINDOW_HOURS, or with a run that may still be going, answers 409 profile_in_use
- * with its usage summary unless `force` is set.
+ * DELETE .../auth-profiles/{name}: its token is useless from this moment. A profile in use (run or
+ * proxied within VAULT_IN_USE_WINDOW_HOURS, or with a run that has not ended; tests do not count:
+ * isInUse in shared/credentials/usage.ts) answers 409 profile_in_use with its usage summary unless
+ * `force` is set.
  */
 export async function deleteProfileChecked(deps: Deps, caller: Caller, target: ProfileTarget, force: boolean): Promise<void> {
   const item = target.profile;
@@ -182,7 +183,7 @@ export async function deleteProfileChecked(deps: Deps, caller: Caller, target: P
   if (!force && isInUse(item, now, deps.config.inUseWindowMs)) {
     const hours = deps.config.inUseWindowMs / 3_600_000;
     throw new ProfileInUseError(
-      `Auth profile "${name}" was used in the last ${hours} hour${hours === 1 ? '' : 's'} or has a run in flight; ` +
+      `Auth profile "${name}" was used by a run or a proxied call in the last ${hours} hour${hours === 1 ? '' : 's'} or has a run in flight; ` +
         'delete it anyway with ?force=true, or switch it off with PATCH {"active": false}',
       { ...usageSummary(item, now) },
     );

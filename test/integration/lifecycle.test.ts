@@ -13,7 +13,8 @@ import { RunAgentBody } from '#shared/schemas/runs';
 
 
 
-import { startRun } from '#shared/services/runs';
+import { executeRunJob, startRun } from '#shared/services/runs';
+import type { RunJob } from '#shared/runs/dispatch';
 import { type TestDb, type TestDeps, makeTestDeps, startTestDb, signerOf } from '#test/support/dynamo';
 import { startTestRunner } from '#test/support/runner';
 import { createAgent, deleteProfileChecked, getProfileMetadata, patchProfile, profileUsage, rotateProfile, upsertProfile } from '#test/support/services';
@@ -281,15 +282,43 @@ describe('usage and delete', () => {
     await deleteProfileChecked(deps, caller(), unused.agentId, 'main', false);
   });
 
-  it('refuses to delete a profile with an async run in flight', async () => {
+  it('refuses to delete a profile with an async run in flight, and no longer once the worker has run it', async () => {
     const { agentId, token } = await newAgentWithProfile();
-    const held: unknown[] = [];
-    const withQueue = { ...deps, dispatcher: { dispatch: async (job: unknown) => void held.push(job) } };
+    const held: RunJob[] = [];
+    const withQueue = { ...deps, dispatcher: { dispatch: async (job: RunJob) => void held.push(job) } };
     await startRun(withQueue, caller(), RunAgentBody.parse({ agent_id: agentId, auth_token: token, run_async: true }), BASE_URL);
     const zeroWindow = { ...deps, config: { ...deps.config, inUseWindowMs: 0 } };
     const err = await rejection(deleteProfileChecked(zeroWindow, caller(), agentId, 'main', false));
     expect(err.code).toBe('profile_in_use');
     expect((err.details?.usage as { in_flight_until?: string } | undefined)?.in_flight_until).toBeDefined();
+
+    expect(await executeRunJob(deps, held[0] as RunJob)).toBe(true);
+    expect((await getProfileMetadata(deps, TENANT, agentId, 'main')).in_flight_until).toBeUndefined();
+    await deleteProfileChecked(zeroWindow, caller(), agentId, 'main', false);
+  });
+
+  it('no longer counts a finished synchronous run as in flight (its runner timeout is not waited out)', async () => {
+    const { agentId, token } = await newAgentWithProfile();
+    expect((await run(agentId, token)).error_message).toBeUndefined();
+    const usage = await profileUsage(deps, caller(), agentId, 'main');
+    expect(usage.in_flight_until).toBeUndefined();
+    expect(usage.uses_last_7_days.run).toBe(1);
+    // A real use: in use for the window, whatever the in-flight mark says.
+    expect((await rejection(deleteProfileChecked(deps, caller(), agentId, 'main', false))).code).toBe('profile_in_use');
+    await deleteProfileChecked({ ...deps, config: { ...deps.config, inUseWindowMs: 0 } }, caller(), agentId, 'main', false);
+  });
+
+  it("keeps a concurrent async run's longer mark when a synchronous run ends", async () => {
+    const { agentId, token } = await newAgentWithProfile();
+    const held: RunJob[] = [];
+    const withQueue = { ...deps, dispatcher: { dispatch: async (job: RunJob) => void held.push(job) } };
+    await startRun(withQueue, caller(), RunAgentBody.parse({ agent_id: agentId, auth_token: token, run_async: true }), BASE_URL);
+    const queued = (await getProfileMetadata(deps, TENANT, agentId, 'main')).in_flight_until;
+    expect(queued).toBe(held[0]?.inFlightUntil);
+    await run(agentId, token);
+    expect((await getProfileMetadata(deps, TENANT, agentId, 'main')).in_flight_until).toBe(queued);
+    const zeroWindow = { ...deps, config: { ...deps.config, inUseWindowMs: 0 } };
+    expect((await rejection(deleteProfileChecked(zeroWindow, caller(), agentId, 'main', false))).code).toBe('profile_in_use');
   });
 });
 
