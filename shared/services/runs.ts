@@ -246,7 +246,8 @@ async function recordUse(deps: Deps, run: PreparedRun, sessionId: string, slackM
  * The run that set `until` as its profile's in_flight_until has ended: the mark goes, unless a
  * concurrent run has set a later one since (the store's conditional endInFlight), so the profile
  * no longer counts as having a run in flight. Best effort: the run's outcome stands if this write
- * fails, and the mark then lapses at its time.
+ * fails, and the mark then lapses at its time. Limit: one mark per profile, not per run; of two
+ * overlapping runs the later-started one holds it, and its end clears it for both.
  */
 async function endInFlight(deps: Deps, ref: ProfileRef | undefined, until: string | undefined): Promise<void> {
   if (ref === undefined || until === undefined) return;
