@@ -183,7 +183,7 @@ export async function deleteProfileChecked(deps: Deps, caller: Caller, target: P
   if (!force && isInUse(item, now, deps.config.inUseWindowMs)) {
     const hours = deps.config.inUseWindowMs / 3_600_000;
     throw new ProfileInUseError(
-      `Auth profile "${name}" was used by a run or a proxied call in the last ${hours} hour${hours === 1 ? '' : 's'} or has a run in flight; ` +
+      `Auth profile "${name}" was used in the last ${hours} hour${hours === 1 ? '' : 's'} (by a run or a proxied call; tests do not count) or has a run in flight; ` +
         'delete it anyway with ?force=true, or switch it off with PATCH {"active": false}',
       { ...usageSummary(item, now) },
     );
