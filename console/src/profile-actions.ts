@@ -140,20 +140,24 @@ registerProfileSection({
     const msg = notice();
     const slot = h('div', {});
     const token = tokenInput('rotate-token');
-    const hours = h('input', { type: 'number', min: '1', step: 'any', 'data-testid': 'rotate-hours', placeholder: 'no expiry' });
+    const hours = h('input', { type: 'number', min: '1', step: 'any', 'data-testid': 'rotate-hours', placeholder: 'keep the current expiry' });
+    const noExpiry = h('input', { type: 'checkbox', 'data-testid': 'rotate-no-expiry' });
     const form = h(
       'form',
       { class: 'card' },
       h('h2', {}, 'Rotate token'),
       h('p', { class: 'hint' }, 'Issues a new auth token; the current one stops working at once.'),
       field('Current auth token', token, 'Not kept: sent once in the request body.'),
-      field('Expires in hours', hours, 'Leave empty for no expiry.'),
+      field('Expires in hours', hours, 'Leave empty to keep the current expiry (an expired token needs a new one, or no expiry).'),
+      field('No expiry', noExpiry, 'The new token works until it is rotated or the profile deleted.'),
       h('div', { class: 'actions' }, h('button', { type: 'submit', 'data-testid': 'rotate-profile' }, 'Rotate')),
       msg.el,
     );
     onSubmit(form, msg, async () => {
       const body: Record<string, unknown> = { auth_token: token.value };
-      if (hours.value) body.expires_in_hours = Number(hours.value);
+      // Empty: the vault keeps the current expiry; null removes it.
+      if (noExpiry.checked) body.expires_in_hours = null;
+      else if (hours.value) body.expires_in_hours = Number(hours.value);
       token.value = '';
       const r = await api<Rotated>('POST', `${profileUrl(profile)}/rotate`, body);
       replace(

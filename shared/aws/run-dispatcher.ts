@@ -284,6 +284,7 @@ function parseJob(json: Buffer, envelope: SealedRunJob): RunJob {
   if (j.sourceIp !== undefined && typeof j.sourceIp !== 'string') throw new InvalidRunPayloadError('sealed run job sourceIp must be a string');
   if (j.requestId !== undefined && typeof j.requestId !== 'string') throw new InvalidRunPayloadError('sealed run job requestId must be a string');
   if (j.proxyUrl !== undefined && typeof j.proxyUrl !== 'string') throw new InvalidRunPayloadError('sealed run job proxyUrl must be a string');
+  if (j.inFlightUntil !== undefined && typeof j.inFlightUntil !== 'string') throw new InvalidRunPayloadError('sealed run job inFlightUntil must be a string');
   if (j.apiKeyRole !== undefined && j.apiKeyRole !== 'admin' && j.apiKeyRole !== 'member')
     throw new InvalidRunPayloadError('sealed run job apiKeyRole must be "admin" or "member"');
   if (typeof j.parameters !== 'object' || j.parameters === null || Array.isArray(j.parameters)) {
@@ -299,6 +300,7 @@ function parseJob(json: Buffer, envelope: SealedRunJob): RunJob {
     ...(j.apiKeyRole !== undefined ? { apiKeyRole: j.apiKeyRole as 'admin' | 'member' } : {}),
     ...(j.authToken !== undefined ? { authToken: j.authToken as string } : {}),
     ...(j.proxyUrl !== undefined ? { proxyUrl: j.proxyUrl as string } : {}),
+    ...(j.inFlightUntil !== undefined ? { inFlightUntil: j.inFlightUntil as string } : {}),
     parameters: j.parameters as Record<string, unknown>,
   };
 }

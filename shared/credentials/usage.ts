@@ -18,6 +18,12 @@ function firstDayInWindow(now: Date): string {
   return utcDay(new Date(now.getTime() - (USAGE_WINDOW_DAYS - 1) * 86_400_000));
 }
 
+/**
+ * The uses that make a profile "in use" for a delete: runs and proxied calls. A test is counted
+ * like any use (use_count, uses_last_7_days, last_used_at, the usage list) but is not one of them.
+ */
+export const REAL_USE_KINDS: readonly UseKind[] = ['run', 'proxy'];
+
 /** The write that counts one use of `kind` at `now`: today's counter up, days out of the window dropped. */
 export function useToRecord(item: Pick<ProfileItem, 'daily_uses'>, kind: UseKind, now: Date, inFlightUntil?: Date): UseToRecord {
   const first = firstDayInWindow(now);
@@ -26,7 +32,8 @@ export function useToRecord(item: Pick<ProfileItem, 'daily_uses'>, kind: UseKind
     if (day >= first) continue;
     for (const k of Object.keys(kinds)) staleDays.push({ day, kind: k as UseKind });
   }
-  return { kind, at: now.toISOString(), day: utcDay(now), staleDays, inFlightUntil: inFlightUntil?.toISOString() };
+  const at = now.toISOString();
+  return { kind, at, day: utcDay(now), staleDays, realUseAt: REAL_USE_KINDS.includes(kind) ? at : undefined, inFlightUntil: inFlightUntil?.toISOString() };
 }
 
 export type UsesByKind = Record<UseKind, number>;
@@ -55,9 +62,35 @@ export function usageSummary(item: Pick<ProfileItem, 'last_used_at' | 'use_count
   return { last_used_at: item.last_used_at, use_count: item.use_count, uses_last_7_days: usesLast7Days(item, now), in_flight_until: inFlight };
 }
 
-/** True if the profile was used within `windowMs` or has a run that may still be going. */
-export function isInUse(item: Pick<ProfileItem, 'last_used_at' | 'in_flight_until'>, now: Date, windowMs: number): boolean {
-  const usedRecently = item.last_used_at !== undefined && now.getTime() - Date.parse(item.last_used_at) < windowMs;
+type InUseFields = Pick<ProfileItem, 'last_used_at' | 'last_real_use_at' | 'daily_uses' | 'in_flight_until'>;
+
+/**
+ * When the profile was last really used (a run or a proxied call), in epoch ms; undefined if never.
+ * Items counted before last_real_use_at existed have only last_used_at, which may be a test's:
+ * their day counters say which days had runs or proxied calls, and the end of the last such day
+ * (no later than last_used_at) stands for it — at most a day late, never early.
+ */
+function lastRealUse(item: InUseFields): number | undefined {
+  if (item.last_real_use_at !== undefined) return Date.parse(item.last_real_use_at);
+  if (item.last_used_at === undefined) return undefined;
+  const days = Object.entries(item.daily_uses)
+    .filter(([, kinds]) => REAL_USE_KINDS.some((k) => (kinds[k] ?? 0) > 0))
+    .map(([day]) => day)
+    .sort();
+  const day = days.at(-1);
+  if (day === undefined) return undefined;
+  const endOfDay = Date.parse(`${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6, 8)}T00:00:00.000Z`) + 86_400_000 - 1;
+  return Math.min(endOfDay, Date.parse(item.last_used_at));
+}
+
+/**
+ * True if the profile had a real use (a run or a proxied call; a test is not one) within
+ * `windowMs`, or has a run that has not ended (in_flight_until ahead: set when a run starts,
+ * removed when it ends, and a bound if its end is never recorded).
+ */
+export function isInUse(item: InUseFields, now: Date, windowMs: number): boolean {
+  const last = lastRealUse(item);
+  const usedRecently = last !== undefined && now.getTime() - last < windowMs;
   const inFlight = item.in_flight_until !== undefined && Date.parse(item.in_flight_until) > now.getTime();
   return usedRecently || inFlight;
 }

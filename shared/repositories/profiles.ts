@@ -187,26 +187,51 @@ export function profileRepository(db: Db, signer: ItemSigner): ProfileStore {
      * the 7-day window are dropped in the same write) unless the profile was replaced or deleted.
      */
     async recordUse(ref: ProfileRef, generation: number, use: UseToRecord): Promise<boolean> {
-      const names: Record<string, string> = { '#today': dailyUseAttribute(use.day, use.kind) };
-      const values: Record<string, unknown> = { ':at': use.at, ':one': 1, ':g': generation };
-      const sets = ['last_used_at = :at'];
-      if (use.inFlightUntil !== undefined) {
-        sets.push('in_flight_until = :until');
-        values[':until'] = use.inFlightUntil;
-      }
-      const removes = use.staleDays.map((stale, i) => {
-        names[`#old${i}`] = dailyUseAttribute(stale.day, stale.kind);
-        return `#old${i}`;
-      });
+      const write = (withMark: boolean) => {
+        const names: Record<string, string> = { '#today': dailyUseAttribute(use.day, use.kind) };
+        const values: Record<string, unknown> = { ':at': use.at, ':one': 1, ':g': generation };
+        const sets = ['last_used_at = :at'];
+        let condition = 'generation = :g';
+        if (use.realUseAt !== undefined) {
+          sets.push('last_real_use_at = :real');
+          values[':real'] = use.realUseAt;
+        }
+        if (withMark && use.inFlightUntil !== undefined) {
+          // A mark is only ever moved later: a concurrent run's later one stays (ISO times of one format compare as strings).
+          sets.push('in_flight_until = :until');
+          values[':until'] = use.inFlightUntil;
+          condition += ' AND (attribute_not_exists(in_flight_until) OR in_flight_until < :until)';
+        }
+        const removes = use.staleDays.map((stale, i) => {
+          names[`#old${i}`] = dailyUseAttribute(stale.day, stale.kind);
+          return `#old${i}`;
+        });
+        return conditional(() =>
+          db.doc.send(
+            new UpdateCommand({
+              TableName,
+              Key: keys.profile(ref),
+              UpdateExpression: `SET ${sets.join(', ')} ADD use_count :one, #today :one${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+              ConditionExpression: condition,
+              ExpressionAttributeNames: names,
+              ExpressionAttributeValues: values,
+            }),
+          ),
+        );
+      };
+      // The mark lost to a later one (or the profile changed): the use is still counted, without it.
+      return (await write(true)) || (use.inFlightUntil !== undefined && (await write(false)));
+    },
+
+    async endInFlight(ref: ProfileRef, until: string): Promise<boolean> {
       return conditional(() =>
         db.doc.send(
           new UpdateCommand({
             TableName,
             Key: keys.profile(ref),
-            UpdateExpression: `SET ${sets.join(', ')} ADD use_count :one, #today :one${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-            ConditionExpression: 'generation = :g',
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
+            UpdateExpression: 'REMOVE in_flight_until',
+            ConditionExpression: 'in_flight_until = :until',
+            ExpressionAttributeValues: { ':until': until },
           }),
         ),
       );

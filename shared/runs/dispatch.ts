@@ -20,6 +20,8 @@ export interface RunJob {
   readonly parameters: Record<string, unknown>;
   /** POST /v1/proxy of the vault that accepted the run (runners of credential_delivery "proxy" get it with their grant). */
   readonly proxyUrl?: string;
+  /** The in-flight mark the accepted run set on its profile (in_flight_until): the worker removes it when the run has ended. */
+  readonly inFlightUntil?: string;
 }
 
 export interface RunDispatcher {

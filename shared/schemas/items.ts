@@ -158,7 +158,9 @@ const ProfileItemShape = z.object({
   use_count: z.int().default(0),
   /** Uses per UTC day (yyyymmdd) and kind, kept for the last 7 days (see DAILY_USE_ATTRIBUTE). */
   daily_uses: z.record(z.string(), z.partialRecord(z.enum(USE_KINDS), z.int())).default({}),
-  /** A use whose run may still be going until this time (a delete meanwhile needs ?force=true). */
+  /** The last use that makes the profile "in use" for a delete: a run or a proxied call, not a test. */
+  last_real_use_at: z.string().optional(),
+  /** A use whose run may still be going until this time (a delete meanwhile needs ?force=true); removed when the run ends. */
   in_flight_until: z.string().optional(),
   // Policy and settings, in clear (docs/architecture.md, "Typed profiles, injection and grants"): refusals and metadata need no token.
   /** When the current token stops working (401 token_expired); absent: no expiry. */

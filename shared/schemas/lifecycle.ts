@@ -8,18 +8,19 @@ import { AllowedHosts, AllowedMethods, AllowedPathPrefixes } from './policy.ts';
  * its usage. Policy fields are stored in clear on the profile item (docs/architecture.md, "Typed profiles, injection and grants").
  */
 
-export const ExpiresInHours = z
-  .number()
-  .positive('must be above 0')
-  .max(MAX_EXPIRES_IN_HOURS, `must be at most ${MAX_EXPIRES_IN_HOURS} (ten years)`)
-  .describe('The token stops working this many hours from now (401 token_expired); omit for no expiry');
+/** Hours from now, as `expires_in_hours` takes them; each field describes what absent (and null) mean. */
+const ExpiryHours = z.number().positive('must be above 0').max(MAX_EXPIRES_IN_HOURS, `must be at most ${MAX_EXPIRES_IN_HOURS} (ten years)`);
+
+export const ExpiresInHours = ExpiryHours.describe('The token stops working this many hours from now (401 token_expired); omit for no expiry');
 
 export const TokenState = z.enum(['valid', 'expiring_soon', 'expired']).describe('expiring_soon: less than 24 h left');
 
 export const RotateProfileBody = z.strictObject({
   api_key: ApiKeyField,
   auth_token: z.string().describe('The current auth token (it dies when the rotation succeeds)'),
-  expires_in_hours: ExpiresInHours.optional(),
+  expires_in_hours: ExpiryHours.nullable()
+    .optional()
+    .describe('Expiry of the new token: hours from now; null for no expiry; omitted, the current expiry is kept (an expiry that has passed must be replaced: a number or null)'),
 });
 
 export const RotateProfileResponse = z.object({

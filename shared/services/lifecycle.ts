@@ -4,11 +4,11 @@ import { openForEdit } from '../credentials/gate.ts';
 import { isSameSeal, sealProfile } from '../credentials/sealed-profile.ts';
 import { profileEvent } from '../credentials/policy.ts';
 import { normalizeAllowedSourceIps } from '../credentials/source-ip.ts';
-import { expiryFrom, tokenState } from '../credentials/token-state.ts';
+import { expiryFrom, isTokenExpired, tokenState } from '../credentials/token-state.ts';
 import { type UsageSummary, isInUse, usageSummary } from '../credentials/usage.ts';
 import { newToken } from '../crypto/token.ts';
 import type { Caller, Deps } from '../deps.ts';
-import { ConflictError, ProfileInUseError } from '../errors.ts';
+import { ConflictError, ProfileInUseError, ValidationError } from '../errors.ts';
 import type { ProfileItem } from '../schemas/items.ts';
 import type { PatchProfileBody, RotateProfileBody } from '../schemas/lifecycle.ts';
 import type { ProfileRecord, ProfileSettings } from '../store/types.ts';
@@ -50,16 +50,34 @@ export function lifecycleMetadata(item: LifecycleFields, now: Date) {
 }
 
 /**
+ * The expiry a rotation without `expires_in_hours` keeps: the stored one. One that has already
+ * passed would make the new token dead on arrival, so renewing an expired token needs an explicit
+ * choice (400): a number of hours, or null for no expiry.
+ */
+function keptExpiry(stored: string | undefined, now: Date): string | undefined {
+  if (stored !== undefined && isTokenExpired(stored, now)) {
+    throw new ValidationError(
+      `the token expired at ${stored}; a rotation without expires_in_hours keeps the expiry, so send expires_in_hours: a number of hours from now, or null for no expiry`,
+    );
+  }
+  return stored;
+}
+
+/**
  * POST .../auth-profiles/{name}/rotate: a new token (generation + 1) for the same values,
  * re-encrypted under it. The old token is dead from this write on; its saved session goes too.
  * An expired or inactive profile can be rotated (that is how an expired token is renewed); the
  * token must still verify — unknown, wrong and other-profile tokens answer the usual 404.
+ * Expiry: `expires_in_hours` absent keeps the stored one (see keptExpiry), null removes it, a
+ * number sets a new one from now (the rule of an update in place, which however has no null).
  */
 export async function rotateProfile(deps: Deps, caller: Caller, agentId: string, name: string, body: RotateProfileBody) {
-  const expiresAt = expiryFrom(deps.now(), body.expires_in_hours);
   // Rotating needs read_write; without read, or with a token of another profile, the unknown-profile 404.
   const { profile: opened, values } = await openForEdit(deps, caller, { kind: 'named', agentId, name, token: body.auth_token }, 'Rotating this auth profile');
   const previous = opened.item;
+  // Absent: the stored expiry; null: none; a number: that many hours from now.
+  const requested = body.expires_in_hours;
+  const expiresAt = requested === undefined ? keptExpiry(previous.token_expires_at, deps.now()) : expiryFrom(deps.now(), requested ?? undefined);
   const token = opened.keys.binding;
   const ref = profileRefOf(previous);
   const fresh = newToken(token.slot);
@@ -151,9 +169,10 @@ export async function profileUsage(deps: Deps, target: ProfileTarget): Promise<U
 }
 
 /**
- * DELETE .../auth-profiles/{name}: its token is useless from this moment. A profile used within
- * VAULT_IN_USE_WINDOW_HOURS, or with a run that may still be going, answers 409 profile_in_use
- * with its usage summary unless `force` is set.
+ * DELETE .../auth-profiles/{name}: its token is useless from this moment. A profile in use (run or
+ * proxied within VAULT_IN_USE_WINDOW_HOURS, or with a run that has not ended; tests do not count:
+ * isInUse in shared/credentials/usage.ts) answers 409 profile_in_use with its usage summary unless
+ * `force` is set.
  */
 export async function deleteProfileChecked(deps: Deps, caller: Caller, target: ProfileTarget, force: boolean): Promise<void> {
   const item = target.profile;
@@ -163,7 +182,7 @@ export async function deleteProfileChecked(deps: Deps, caller: Caller, target: P
   if (!force && isInUse(item, now, deps.config.inUseWindowMs)) {
     const hours = deps.config.inUseWindowMs / 3_600_000;
     throw new ProfileInUseError(
-      `Auth profile "${name}" was used in the last ${hours} hour${hours === 1 ? '' : 's'} or has a run in flight; ` +
+      `Auth profile "${name}" was used in the last ${hours} hour${hours === 1 ? '' : 's'} (by a run or a proxied call; tests do not count) or has a run in flight; ` +
         'delete it anyway with ?force=true, or switch it off with PATCH {"active": false}',
       { ...usageSummary(item, now) },
     );

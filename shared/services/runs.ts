@@ -16,7 +16,7 @@ import type { RunAgentBody, RunState, RunStatus } from '../schemas/runs.ts';
 import { openSigningSecret } from './agents.ts';
 import { assertDeclaredKeys } from './profiles.ts';
 import type { RunRecord } from '../store/types.ts';
-import { profileRef } from '../store/profile-ref.ts';
+import { type ProfileRef, profileRef, profileRefOf } from '../store/profile-ref.ts';
 
 export const MAX_SESSION_BYTES = 256 * 1024;
 /** agent_output + error_message must fit in the run item (DynamoDB items hold 400 KB). */
@@ -231,12 +231,31 @@ function sealResult(deps: Deps, tenant: string, sessionId: string, o: RunOutcome
 /**
  * Records the run as a use of its profile through the gate's record step: its audit record
  * (fail-closed: a 503 and no run if it cannot be written) and its counters. Called before the
- * credentials go to the runner or the queue. The run may go on until the runner's timeout.
+ * credentials go to the runner or the queue. The run may go on until the runner's timeout: its
+ * in-flight mark (in_flight_until), which endInFlight removes when the run ends. Answers the mark.
  */
-function recordUse(deps: Deps, run: PreparedRun, sessionId: string, slackMs = 0): Promise<void> {
-  if (!run.use) return Promise.resolve();
+async function recordUse(deps: Deps, run: PreparedRun, sessionId: string, slackMs = 0): Promise<string | undefined> {
+  if (!run.use) return undefined;
   const timeoutMs = run.agent.runner.timeout_ms ?? DEFAULT_RUNNER_TIMEOUT_MS;
-  return run.use.recordUse({ sessionId, inFlightUntil: new Date(deps.now().getTime() + timeoutMs + slackMs) });
+  const inFlightUntil = new Date(deps.now().getTime() + timeoutMs + slackMs);
+  await run.use.recordUse({ sessionId, inFlightUntil });
+  return inFlightUntil.toISOString();
+}
+
+/**
+ * The run that set `until` as its profile's in_flight_until has ended: the mark goes, unless a
+ * concurrent run has set a later one since (the store's conditional endInFlight), so the profile
+ * no longer counts as having a run in flight. Best effort: the run's outcome stands if this write
+ * fails, and the mark then lapses at its time. Limit: one mark per profile, not per run; of two
+ * overlapping runs the later-started one holds it, and its end clears it for both.
+ */
+async function endInFlight(deps: Deps, ref: ProfileRef | undefined, until: string | undefined): Promise<void> {
+  if (ref === undefined || until === undefined) return;
+  try {
+    await deps.store.profiles.endInFlight(ref, until);
+  } catch (err) {
+    deps.log.log('warn', 'the in-flight mark of a finished run was not removed; it lapses at its time', { agent_id: ref.agentId, slot: ref.slot, error: (err as Error).name });
+  }
 }
 
 /** An async run waits in the queue before its runner is called: how long that may take, for "in flight". */
@@ -303,7 +322,7 @@ export async function startRun(deps: Deps, caller: Caller, body: RunAgentBody, b
   if (body.run_async) {
     // The job is dispatched only once the run record is known to be ours: the worker moves the
     // record by session id alone, so it must never act on someone else's.
-    await Promise.all([createRunRecord(deps, { ...base, status: 'queued' }), recordUse(deps, run, sessionId, QUEUE_SLACK_MS)]);
+    const [, inFlightUntil] = await Promise.all([createRunRecord(deps, { ...base, status: 'queued' }), recordUse(deps, run, sessionId, QUEUE_SLACK_MS)]);
     try {
       await deps.dispatcher.dispatch({
         tenant,
@@ -316,17 +335,28 @@ export async function startRun(deps: Deps, caller: Caller, body: RunAgentBody, b
         authToken: body.auth_token,
         parameters: body.parameters,
         proxyUrl: proxyUrlOf(baseUrl),
+        // The worker ends the mark when the run has ended.
+        ...(inFlightUntil !== undefined ? { inFlightUntil } : {}),
       });
     } catch (err) {
-      await markRunFailed(deps, sessionId, 'the run could not be queued');
+      await Promise.all([markRunFailed(deps, sessionId, 'the run could not be queued'), endInFlight(deps, opened && profileRefOf(opened), inFlightUntil)]);
       throw err;
     }
     return { agent_run_url: agentRunUrl, session_id: sessionId };
   }
 
-  await recordUse(deps, run, sessionId);
-  const { outcome, blob } = sealResult(deps, tenant, sessionId, await perform(deps, run, sessionId, proxyUrlOf(baseUrl), deps.config.syncRunMaxMs));
-  await createRunRecord(deps, { ...base, status: outcome.status, result: blob, started_at: createdAt, finished_at: deps.now().toISOString() });
+  const inFlightUntil = await recordUse(deps, run, sessionId);
+  const ended = () => endInFlight(deps, opened && profileRefOf(opened), inFlightUntil);
+  let performed: RunOutcome;
+  try {
+    performed = await perform(deps, run, sessionId, proxyUrlOf(baseUrl), deps.config.syncRunMaxMs);
+  } catch (err) {
+    await ended();
+    throw err;
+  }
+  const { outcome, blob } = sealResult(deps, tenant, sessionId, performed);
+  // The run has ended: its record and the end of its in-flight mark, in one round trip.
+  await Promise.all([createRunRecord(deps, { ...base, status: outcome.status, result: blob, started_at: createdAt, finished_at: deps.now().toISOString() }), ended()]);
   return { agent_run_url: agentRunUrl, session_id: sessionId, agent_output: outcome.agentOutput, error_message: outcome.errorMessage };
 }
 
@@ -345,6 +375,17 @@ export async function executeRunJob(deps: Deps, job: RunJob): Promise<boolean> {
   const queued = await runs.get(job.sessionId, nowSeconds(deps));
   const running = queued && (await runs.transition(queued, ['queued'], 'running', { started_at: deps.now().toISOString() }));
   if (!running) return false;
+  // The mark set when the run was accepted, on the profile the run record names: removed once the run has ended, however it ended.
+  const profile = running.profile_slot !== undefined ? profileRef(job.tenant, job.agentId, running.profile_slot) : undefined;
+  try {
+    return await executeRunning(deps, job, running);
+  } finally {
+    await endInFlight(deps, profile, job.inFlightUntil);
+  }
+}
+
+async function executeRunning(deps: Deps, job: RunJob, running: RunItem): Promise<true> {
+  const runs = deps.store.runs;
   let outcome: RunOutcome;
   let blob: Buffer;
   try {

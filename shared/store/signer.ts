@@ -47,7 +47,7 @@ export const MAC_FORMAT = 2;
 /**
  * Attributes outside the MAC, per kind. Everything else an item's schema parses is covered.
  * - profile: usage counters (use_count, the `uses_<day>_<kind>` day counters gathered into
- *   daily_uses, last_used_at, in_flight_until) and observations (last test, last token error):
+ *   daily_uses, last_used_at, last_real_use_at, in_flight_until) and observations (last test, last token error):
  *   written by conditional UpdateItems that read nothing, so a concurrent PATCH is never lost.
  *   Editing them changes a statistic or delays a delete (in_flight_until), never where a
  *   credential goes or who may use it.
@@ -62,7 +62,7 @@ export const UNSIGNED_ATTRIBUTES: Readonly<Record<SignedKind, readonly string[]>
   agent: [],
   'api-key': [],
   'api-key-index': [],
-  profile: ['use_count', 'daily_uses', 'last_used_at', 'in_flight_until', 'last_tested_at', 'last_test_ok', 'last_error', 'last_error_at'],
+  profile: ['use_count', 'daily_uses', 'last_used_at', 'last_real_use_at', 'in_flight_until', 'last_tested_at', 'last_test_ok', 'last_error', 'last_error_at'],
   session: [],
   run: [],
   'run-job': [],

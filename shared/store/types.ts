@@ -82,7 +82,15 @@ export interface UseToRecord {
   readonly day: string;
   /** Day counters older than the 7-day window, to drop in the same write. */
   readonly staleDays: readonly { day: string; kind: UseKind }[];
-  /** Set when the use is a run that may still be going until then. */
+  /**
+   * Set when the use counts towards "in use" (a run or a proxied call, not a test): stored as
+   * last_real_use_at (shared/credentials/usage.ts, isInUse).
+   */
+  readonly realUseAt?: string;
+  /**
+   * Set when the use is a run that may still be going until then: stored as in_flight_until unless
+   * a later mark (a concurrent run's) is already there, which is kept.
+   */
   readonly inFlightUntil?: string;
 }
 
@@ -224,8 +232,17 @@ export interface ProfileStore {
    * generation, record version, settings version and created_at); counters untouched.
    */
   rewrite(r: ProfileRecord, read: ProfileItem): Promise<boolean>;
-  /** Counts a use (last_used_at, use_count, the day's counter; stale day counters dropped) unless replaced or deleted. */
+  /**
+   * Counts a use (last_used_at, use_count, the day's counter; stale day counters dropped; a real
+   * use's last_real_use_at; a run's in_flight_until, never made earlier) unless replaced or deleted.
+   */
   recordUse(ref: ProfileRef, generation: number, use: UseToRecord): Promise<boolean>;
+  /**
+   * A run that set `until` as in_flight_until has ended: removes the mark if it is still that one
+   * (whatever the generation: a rotation keeps it). A later mark of a concurrent run is left alone;
+   * false when nothing was removed.
+   */
+  endInFlight(ref: ProfileRef, until: string): Promise<boolean>;
   /** Stores a profile test's outcome unless the profile was replaced or deleted. */
   recordTest(ref: ProfileRef, generation: number, at: string, ok: boolean): Promise<boolean>;
   /** OAuth2: records why the last token fetch failed, or (message undefined) removes that record. */

@@ -148,4 +148,22 @@ describe('lifecycle over HTTP', () => {
     expect(deleted.status).toBe(1);
     expect(deleted.stdout).toContain(`DELETED ${target?.pk} ${target?.sk}: its copy in the profile view is missing (deleted)`);
   });
+
+  it('rotates keeping the expiry when expires_in_hours is absent and removing it with null', async () => {
+    const created = await vault.call('PUT', '/v1/agents/life-bot/auth-profiles/expiring', { auth_data: { password: 'pw' }, expires_in_hours: 48 });
+    expect(created.status, created.text).toBe(200);
+    const expiry = created.json.profile.token_expires_at;
+    expect(expiry).toBeDefined();
+    const rotate = (body: Record<string, unknown>) => vault.call('POST', '/v1/agents/life-bot/auth-profiles/expiring/rotate', body);
+
+    const kept = await rotate({ auth_token: created.json.auth_token });
+    expect(kept.status, kept.text).toBe(200);
+    expect(kept.json.token_expires_at).toBe(expiry);
+    const removed = await rotate({ auth_token: kept.json.auth_token, expires_in_hours: null });
+    expect(removed.status, removed.text).toBe(200);
+    expect(removed.json.token_expires_at).toBeUndefined();
+    const meta = await vault.call('GET', '/v1/agents/life-bot/auth-profiles/expiring');
+    expect(meta.json).toMatchObject({ generation: 3, token_state: 'valid' });
+    expect(meta.json.token_expires_at).toBeUndefined();
+  });
 });

@@ -8,12 +8,13 @@ import type { HttpError } from '#shared/errors';
 import { profileRepository } from '#shared/repositories/profiles';
 import { loadProfileContext } from '#shared/repositories/profile-context';
 import { CreateAgentBody } from '#shared/schemas/agents';
-import { PatchProfileBody } from '#shared/schemas/lifecycle';
+import { PatchProfileBody, RotateProfileBody } from '#shared/schemas/lifecycle';
 import { RunAgentBody } from '#shared/schemas/runs';
 
 
 
-import { startRun } from '#shared/services/runs';
+import { executeRunJob, startRun } from '#shared/services/runs';
+import type { RunJob } from '#shared/runs/dispatch';
 import { type TestDb, type TestDeps, makeTestDeps, startTestDb, signerOf } from '#test/support/dynamo';
 import { startTestRunner } from '#test/support/runner';
 import { createAgent, deleteProfileChecked, getProfileMetadata, patchProfile, profileUsage, rotateProfile, upsertProfile } from '#test/support/services';
@@ -109,12 +110,51 @@ describe('rotate', () => {
     expect(answers[0]?.slice(0, 2)).toEqual([404, 'profile_not_found']);
   });
 
+  it('keeps the stored expiry without expires_in_hours, removes it with null, sets a new one with a number', async () => {
+    const { agentId, token } = await newAgentWithProfile(72);
+    const stored = (await getProfileMetadata(deps, TENANT, agentId, 'main')).token_expires_at;
+    expect(stored).toBeDefined();
+
+    const kept = await rotateProfile(deps, caller(), agentId, 'main', RotateProfileBody.parse({ auth_token: token }));
+    expect(kept.token_expires_at).toBe(stored);
+    expect((await getProfileMetadata(deps, TENANT, agentId, 'main')).token_expires_at).toBe(stored);
+
+    const renewed = await rotateProfile(deps, caller(), agentId, 'main', RotateProfileBody.parse({ auth_token: kept.auth_token, expires_in_hours: 2 }));
+    expect(renewed.token_expires_at).toBe(new Date(clock.getTime() + 2 * 3_600_000).toISOString());
+
+    const unlimited = await rotateProfile(deps, caller(), agentId, 'main', RotateProfileBody.parse({ auth_token: renewed.auth_token, expires_in_hours: null }));
+    expect(unlimited.token_expires_at).toBeUndefined();
+    const meta = await getProfileMetadata(deps, TENANT, agentId, 'main');
+    expect(meta).toMatchObject({ generation: 4, token_state: 'valid' });
+    expect(meta.token_expires_at).toBeUndefined();
+    // Absent again: no expiry is kept as no expiry.
+    expect((await rotateProfile(deps, caller(), agentId, 'main', RotateProfileBody.parse({ auth_token: unlimited.auth_token }))).token_expires_at).toBeUndefined();
+  });
+
+  it('follows the rule of an update in place, which keeps the expiry without expires_in_hours and sets a number', async () => {
+    const { agentId, token } = await newAgentWithProfile(72);
+    const stored = (await getProfileMetadata(deps, TENANT, agentId, 'main')).token_expires_at;
+    await upsertProfile(deps, TENANT, { agent_id: agentId, auth_token: token, auth_data: { password: 'p2' } }, caller());
+    expect((await getProfileMetadata(deps, TENANT, agentId, 'main')).token_expires_at).toBe(stored);
+    await upsertProfile(deps, TENANT, { agent_id: agentId, auth_token: token, auth_data: { password: 'p3' }, expires_in_hours: 5 }, caller());
+    expect((await getProfileMetadata(deps, TENANT, agentId, 'main')).token_expires_at).toBe(new Date(clock.getTime() + 5 * 3_600_000).toISOString());
+  });
+
+  it('refuses to keep an expiry that has passed (the new token would be dead): 400, nothing changed', async () => {
+    const { agentId, token } = await newAgentWithProfile(1);
+    clock = new Date(clock.getTime() + 2 * 3_600_000);
+    const err = await rejection(rotateProfile(deps, caller(), agentId, 'main', RotateProfileBody.parse({ auth_token: token })));
+    expect([err.status, err.code]).toEqual([400, 'validation_error']);
+    expect(err.message).toContain('expires_in_hours');
+    expect((await getProfileMetadata(deps, TENANT, agentId, 'main'))).toMatchObject({ generation: 1, token_state: 'expired' });
+  });
+
   it('renews an expired token, and keeps the settings a PATCH made', async () => {
     const { agentId, token } = await newAgentWithProfile(1);
     await patchProfile(deps, caller(), agentId, 'main', PatchProfileBody.parse({ description: 'billing', allowed_methods: ['GET'] }));
     clock = new Date(clock.getTime() + 2 * 3_600_000);
     expect((await getProfileMetadata(deps, TENANT, agentId, 'main')).token_state).toBe('expired');
-    const rotated = await rotateProfile(deps, caller(), agentId, 'main', { auth_token: token });
+    const rotated = await rotateProfile(deps, caller(), agentId, 'main', RotateProfileBody.parse({ auth_token: token, expires_in_hours: null }));
     const meta = await getProfileMetadata(deps, TENANT, agentId, 'main');
     expect(meta).toMatchObject({ token_state: 'valid', description: 'billing', allowed_methods: ['GET'] });
     expect(meta.token_expires_at).toBeUndefined();
@@ -242,15 +282,43 @@ describe('usage and delete', () => {
     await deleteProfileChecked(deps, caller(), unused.agentId, 'main', false);
   });
 
-  it('refuses to delete a profile with an async run in flight', async () => {
+  it('refuses to delete a profile with an async run in flight, and no longer once the worker has run it', async () => {
     const { agentId, token } = await newAgentWithProfile();
-    const held: unknown[] = [];
-    const withQueue = { ...deps, dispatcher: { dispatch: async (job: unknown) => void held.push(job) } };
+    const held: RunJob[] = [];
+    const withQueue = { ...deps, dispatcher: { dispatch: async (job: RunJob) => void held.push(job) } };
     await startRun(withQueue, caller(), RunAgentBody.parse({ agent_id: agentId, auth_token: token, run_async: true }), BASE_URL);
     const zeroWindow = { ...deps, config: { ...deps.config, inUseWindowMs: 0 } };
     const err = await rejection(deleteProfileChecked(zeroWindow, caller(), agentId, 'main', false));
     expect(err.code).toBe('profile_in_use');
     expect((err.details?.usage as { in_flight_until?: string } | undefined)?.in_flight_until).toBeDefined();
+
+    expect(await executeRunJob(deps, held[0] as RunJob)).toBe(true);
+    expect((await getProfileMetadata(deps, TENANT, agentId, 'main')).in_flight_until).toBeUndefined();
+    await deleteProfileChecked(zeroWindow, caller(), agentId, 'main', false);
+  });
+
+  it('no longer counts a finished synchronous run as in flight (its runner timeout is not waited out)', async () => {
+    const { agentId, token } = await newAgentWithProfile();
+    expect((await run(agentId, token)).error_message).toBeUndefined();
+    const usage = await profileUsage(deps, caller(), agentId, 'main');
+    expect(usage.in_flight_until).toBeUndefined();
+    expect(usage.uses_last_7_days.run).toBe(1);
+    // A real use: in use for the window, whatever the in-flight mark says.
+    expect((await rejection(deleteProfileChecked(deps, caller(), agentId, 'main', false))).code).toBe('profile_in_use');
+    await deleteProfileChecked({ ...deps, config: { ...deps.config, inUseWindowMs: 0 } }, caller(), agentId, 'main', false);
+  });
+
+  it("keeps a concurrent async run's longer mark when a synchronous run ends", async () => {
+    const { agentId, token } = await newAgentWithProfile();
+    const held: RunJob[] = [];
+    const withQueue = { ...deps, dispatcher: { dispatch: async (job: RunJob) => void held.push(job) } };
+    await startRun(withQueue, caller(), RunAgentBody.parse({ agent_id: agentId, auth_token: token, run_async: true }), BASE_URL);
+    const queued = (await getProfileMetadata(deps, TENANT, agentId, 'main')).in_flight_until;
+    expect(queued).toBe(held[0]?.inFlightUntil);
+    await run(agentId, token);
+    expect((await getProfileMetadata(deps, TENANT, agentId, 'main')).in_flight_until).toBe(queued);
+    const zeroWindow = { ...deps, config: { ...deps.config, inUseWindowMs: 0 } };
+    expect((await rejection(deleteProfileChecked(zeroWindow, caller(), agentId, 'main', false))).code).toBe('profile_in_use');
   });
 });
 

@@ -11,7 +11,7 @@ import { testProfile } from '#shared/services/proxy';
 import { testCaller } from '#test/support/credentials';
 import { useTestStore, signerOf } from '#test/support/dynamo';
 import { type MockTokenServer, startTokenServer } from '#test/support/token-server';
-import { createAgent, createProfileRecord, getProfileMetadata, upsertProfileRecord } from '#test/support/services';
+import { createAgent, createProfileRecord, deleteProfileChecked, getProfileMetadata, profileUsage, upsertProfileRecord } from '#test/support/services';
 import { namedProfileRef } from '#shared/credentials/profile-keys';
 
 const TENANT = 'acme';
@@ -412,5 +412,31 @@ describe('the cached token error and the profile state', () => {
 
     expect((err as BadGatewayError).code).toBe('oauth_token_failed');
     expect(server.seen).toHaveLength(0);
+  });
+});
+
+describe('a test is not a use that makes the profile "in use"', () => {
+  it('deletes without force after a failed OAuth2 test alone, whose counters still show the test', async () => {
+    reset({ status: 401, body: { error: 'invalid_client' } });
+    const { agentId, token } = await oauthProfile();
+
+    const result = await testProfile(t.deps, caller, agentId, 'svc', { auth_token: token });
+    expect(result.ok).toBe(false);
+
+    const usage = await profileUsage(t.deps, caller, agentId, 'svc');
+    expect(usage).toMatchObject({ use_count: 1, uses_last_7_days: { run: 0, proxy: 0, test: 1 } });
+    expect(usage.last_used_at).toBeDefined();
+    expect(usage.uses.map((u) => u.action)).toEqual(['test']);
+    await deleteProfileChecked(t.deps, caller, agentId, 'svc', false);
+    await expect(getProfileMetadata(t.deps, TENANT, agentId, 'svc')).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('still refuses to delete a profile after a proxied use (a real one)', async () => {
+    reset();
+    const { agentId, token } = await oauthProfile();
+    await tokenVia(t.deps, agentId, token);
+    const use = await openForUse(t.deps, caller, { kind: 'token', agentId, token }, 'proxy');
+    await use.recordUse();
+    await expect(deleteProfileChecked(t.deps, caller, agentId, 'svc', false)).rejects.toMatchObject({ status: 409, code: 'profile_in_use' });
   });
 });

@@ -13,7 +13,7 @@ import { RunAgentBody } from '#shared/schemas/runs';
 import { executeRunJob, markRunFailed, startRun } from '#shared/services/runs';
 import { makeTestDeps, startTestDb, type TestDb, type TestDeps } from '#test/support/dynamo';
 import { type ReceivedCall, type RunnerBehaviour, startTestRunner } from '#test/support/runner';
-import { createAgent, deleteAgent, getRun, upsertProfile } from '#test/support/services';
+import { createAgent, deleteAgent, getProfileMetadata, getRun, upsertProfile } from '#test/support/services';
 import { profileRef } from '#shared/store/profile-ref';
 
 const TENANT = 'acme';
@@ -142,7 +142,10 @@ describe('startRun', () => {
     const started = await start({ agent_id: agentId, auth_token: token, parameters: { query: 'q' } });
 
     const { apiKeyId, sourceIp, requestId } = testCaller(TENANT);
-    expect(jobs).toEqual([{ tenant: TENANT, apiKeyId, apiKeyRole: 'admin', sourceIp, requestId, agentId, sessionId: started.session_id, authToken: token, parameters: { query: 'q' }, proxyUrl: `${BASE_URL}/v1/proxy` }]);
+    // inFlightUntil: the mark the accepted run set on its profile, which the worker removes when the run has ended.
+    const marked = (await getProfileMetadata(deps, TENANT, agentId, 'main')).in_flight_until;
+    expect(marked).toBeDefined();
+    expect(jobs).toEqual([{ tenant: TENANT, apiKeyId, apiKeyRole: 'admin', sourceIp, requestId, agentId, sessionId: started.session_id, authToken: token, parameters: { query: 'q' }, proxyUrl: `${BASE_URL}/v1/proxy`, inFlightUntil: marked }]);
     expect((await getRun(deps, TENANT, started.session_id)).status).toBe('queued');
   });
 });

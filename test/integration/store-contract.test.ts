@@ -291,6 +291,43 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       expect(item?.daily_uses).toEqual({ '20260101': { proxy: 1, run: 1 } });
     });
 
+    it('stores last_real_use_at only for a use that says so (a run or a proxied call, not a test)', async () => {
+      const store = make();
+      const [t, a, s] = [id(), id(), slot()];
+      await store.profiles.create(profile(t, a, s));
+      expect(await store.profiles.recordUse(profileRef(t, a, s), 1, { ...use(), kind: 'test' })).toBe(true);
+      expect((await store.profiles.get(profileRef(t, a, s)))?.last_real_use_at).toBeUndefined();
+      expect(await store.profiles.recordUse(profileRef(t, a, s), 1, { ...use(), realUseAt: NOW })).toBe(true);
+      expect(await store.profiles.get(profileRef(t, a, s))).toMatchObject({ use_count: 2, last_used_at: NOW, last_real_use_at: NOW });
+    });
+
+    it('never moves an in-flight mark earlier, and ends a run\'s mark only while it is still that run\'s', async () => {
+      const store = make();
+      const [t, a, s] = [id(), id(), slot()];
+      const ref = profileRef(t, a, s);
+      const [early, late] = ['2026-01-01T00:00:30.000Z', '2026-01-01T00:05:30.000Z'];
+      await store.profiles.create(profile(t, a, s));
+      expect(await store.profiles.recordUse(ref, 1, { ...use(), kind: 'run', inFlightUntil: late })).toBe(true);
+      // A shorter run after a longer one: counted, the later mark kept.
+      expect(await store.profiles.recordUse(ref, 1, { ...use(), kind: 'run', inFlightUntil: early })).toBe(true);
+      expect(await store.profiles.get(ref)).toMatchObject({ use_count: 2, in_flight_until: late });
+      // Another generation: neither counted nor marked.
+      expect(await store.profiles.recordUse(ref, 2, { ...use(), kind: 'run', inFlightUntil: '2026-01-02T00:00:00.000Z' })).toBe(false);
+      // The shorter run ends: the longer run's mark stays.
+      expect(await store.profiles.endInFlight(ref, early)).toBe(false);
+      expect((await store.profiles.get(ref))?.in_flight_until).toBe(late);
+      // The longer run ends: its mark goes; the rest of the item (and its MAC) stays.
+      expect(await store.profiles.endInFlight(ref, late)).toBe(true);
+      const item = await store.profiles.get(ref);
+      expect(item?.in_flight_until).toBeUndefined();
+      expect(item).toMatchObject({ use_count: 2 });
+      expect(await store.profiles.endInFlight(ref, late)).toBe(false);
+      // No item is made for a profile that is gone.
+      const gone = profileRef(t, a, slot());
+      expect(await store.profiles.endInFlight(gone, late)).toBe(false);
+      expect(await store.profiles.get(gone)).toBeUndefined();
+    });
+
     it('records tests and token errors for the current generation only', async () => {
       const store = make();
       const [t, a, s] = [id(), id(), slot()];
@@ -530,6 +567,7 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
         ['use_count', 42],
         ['uses_20260101_proxy', 7],
         ['last_used_at', 'edited'],
+        ['last_real_use_at', 'edited'],
         ['in_flight_until', 'edited'],
         ['last_test_ok', false],
         ['last_error', 'edited'],

@@ -395,17 +395,35 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
             ) !== undefined
           );
         }),
-      recordUse: (ref, generation, use) =>
+      recordUse: async (ref, generation, use) => {
+        const { inFlightUntil } = use;
+        // As the DynamoDB write: the mark only moves later; a write whose mark lost is sent again without it.
+        const write = (withMark: boolean) =>
+          send('UpdateCommand', () =>
+            update(
+              keys.profile(ref),
+              (cur) =>
+                cur?.generation === generation &&
+                (!withMark || inFlightUntil === undefined || cur.in_flight_until === undefined || (cur.in_flight_until as string) < inFlightUntil),
+              (item) => {
+                item.last_used_at = use.at;
+                if (use.realUseAt !== undefined) item.last_real_use_at = use.realUseAt;
+                if (withMark && inFlightUntil !== undefined) item.in_flight_until = inFlightUntil;
+                add(item, 'use_count', 1);
+                add(item, dailyUseAttribute(use.day, use.kind), 1);
+                for (const stale of use.staleDays) delete item[dailyUseAttribute(stale.day, stale.kind)];
+              },
+            ) !== undefined,
+          );
+        return (await write(true)) || (inFlightUntil !== undefined && (await write(false)));
+      },
+      endInFlight: (ref, until) =>
         send('UpdateCommand', () =>
           update(
             keys.profile(ref),
-            (cur) => cur?.generation === generation,
+            (cur) => cur !== undefined && cur.in_flight_until === until,
             (item) => {
-              item.last_used_at = use.at;
-              if (use.inFlightUntil !== undefined) item.in_flight_until = use.inFlightUntil;
-              add(item, 'use_count', 1);
-              add(item, dailyUseAttribute(use.day, use.kind), 1);
-              for (const stale of use.staleDays) delete item[dailyUseAttribute(stale.day, stale.kind)];
+              delete item.in_flight_until;
             },
           ) !== undefined,
         ),

@@ -280,6 +280,13 @@ describe('unwrapRunJob', () => {
     await expect(unwrapRunJob(envelope)).resolves.toEqual(withProxy);
   });
 
+  it("carries the in-flight mark the worker removes when the run has ended", async () => {
+    const marked: RunJob = { ...job, inFlightUntil: '2030-01-01T00:05:30.000Z' };
+    const envelope = await sealRunJob(marked, KEY_ARN, new KMSClient({}));
+
+    await expect(unwrapRunJob(envelope)).resolves.toEqual(marked);
+  });
+
   it('opens a job without an auth token', async () => {
     const { authToken: _omitted, ...anonymous } = job;
     const sealed = await sealRunJob(anonymous, KEY_ARN, new KMSClient({}));

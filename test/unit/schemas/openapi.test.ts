@@ -92,6 +92,15 @@ describe('OpenAPI document', () => {
     expect(run.required).toEqual(['agent_id']);
   });
 
+  it("shows rotate's expires_in_hours as a number or null (null: no expiry; omitted: kept)", () => {
+    const rotate = buildOpenApi().components.schemas.RotateAuthProfileRequest as { required: string[]; properties: Record<string, { anyOf?: { type: string }[]; description?: string }> };
+    const field = rotate.properties.expires_in_hours;
+
+    expect(field?.anyOf?.map((s) => s.type)).toEqual(['number', 'null']);
+    expect(field?.description).toContain('kept');
+    expect(rotate.required).toEqual(['auth_token']);
+  });
+
   it('gives every operation a readable unique operationId and a declared tag', () => {
     const doc = buildOpenApi();
     const ops = operations(doc);
