@@ -197,14 +197,21 @@ export function sealAuditRecord(serverKeys: ServerKeyRing, event: AuditEventInpu
   return { ...body, mac_key_id: key.idHex, mac: computeAuditMac(key, body) };
 }
 
+/**
+ * Why a stored MAC (of a record or a head) fails verification, or undefined if it is intact:
+ * an unknown key, a malformed MAC, or a MAC that `compute` does not reproduce (constant time).
+ */
+function macProblem(serverKeys: ServerKeyRing, stored: { mac: string; mac_key_id: string }, compute: (key: ServerKey) => string, what: 'record' | 'head'): string | undefined {
+  const key = serverKeys.byId(stored.mac_key_id);
+  if (!key) return `its MAC key ${stored.mac_key_id} is not in the server key ring`;
+  if (!/^[0-9a-f]{64}$/.test(stored.mac)) return `its MAC is malformed (the ${what} was edited)`;
+  return timingSafeEqual(Buffer.from(compute(key), 'hex'), Buffer.from(stored.mac, 'hex')) ? undefined : `its MAC does not match (the ${what} was edited)`;
+}
+
 /** Why a stored record fails verification, or undefined if it is intact. */
 export function auditRecordProblem(serverKeys: ServerKeyRing, record: AuditRecord): string | undefined {
-  const key = serverKeys.byId(record.mac_key_id);
-  if (!key) return `its MAC key ${record.mac_key_id} is not in the server key ring`;
-  const { mac, mac_key_id: _kid, ...body } = record;
-  if (!/^[0-9a-f]{64}$/.test(mac)) return 'its MAC is malformed (the record was edited)';
-  const expected = Buffer.from(computeAuditMac(key, body), 'hex');
-  return timingSafeEqual(expected, Buffer.from(mac, 'hex')) ? undefined : 'its MAC does not match (the record was edited)';
+  const { mac: _mac, mac_key_id: _kid, ...body } = record;
+  return macProblem(serverKeys, record, (key) => computeAuditMac(key, body), 'record');
 }
 
 /**
@@ -243,9 +250,6 @@ export function sealAuditHead(serverKeys: ServerKeyRing, record: AuditRecord & A
 
 /** Why a stored head fails verification, or undefined if it is intact. */
 export function auditHeadProblem(serverKeys: ServerKeyRing, head: AuditHead): string | undefined {
-  const key = serverKeys.byId(head.mac_key_id);
-  if (!key) return `its MAC key ${head.mac_key_id} is not in the server key ring`;
-  const { mac, mac_key_id: _kid, ...body } = head;
-  if (!/^[0-9a-f]{64}$/.test(mac)) return 'its MAC is malformed (the head was edited)';
-  return timingSafeEqual(Buffer.from(computeHeadMac(key, body), 'hex'), Buffer.from(mac, 'hex')) ? undefined : 'its MAC does not match (the head was edited)';
+  const { mac: _mac, mac_key_id: _kid, ...body } = head;
+  return macProblem(serverKeys, head, (key) => computeHeadMac(key, body), 'head');
 }
