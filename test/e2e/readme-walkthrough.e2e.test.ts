@@ -38,6 +38,28 @@ function readmeBlocks(): string[] {
   return shBlocks(README);
 }
 
+/**
+ * Runs `blocks` as written by bash against a fresh server: a temporary data folder and a free
+ * port for PORT and each of `portVars` (the walk-through's runners and upstreams).
+ */
+async function runAsWritten(prefix: string, blocks: readonly string[], portVars: readonly string[], timeoutMs: number) {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  roots.push(root);
+  const dataDir = join(root, 'data');
+  const ports: Record<string, number> = {};
+  for (const name of ['PORT', ...portVars]) ports[name] = await freePort();
+  const env = Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)]));
+  const out = await bash(`set -eo pipefail\n${blocks.join('\n')}`, { ...env, VAULT_DATA_DIR: dataDir }, timeoutMs);
+  return { out, ports, dataDir, log: `exit ${out.code}\n--- stdout\n${out.stdout}\n--- stderr\n${out.stderr}` };
+}
+
+/** After a walk-through: its server stopped (it said so), nothing answers on `urls`, its data folder is gone. */
+async function expectStoppedAndReset(run: Awaited<ReturnType<typeof runAsWritten>>, urls: readonly string[]) {
+  for (const url of urls) await expect(fetch(url)).rejects.toThrow();
+  expect(existsSync(run.dataDir)).toBe(false);
+  expect(run.out.stdout).toMatch(/stopped agent-vault pid \d+ \(port \d+\)/);
+}
+
 /** The ```bash block of the "Run grants" section (docs/api.md): the call a runner makes with its grant. */
 function runnerGrantBlock(): string {
   const start = API.indexOf('### Run grants');
@@ -92,17 +114,9 @@ describe('the full walk-through (docs/walkthrough.md)', () => {
   });
 
   it('runs every shell block as written against a fresh server, and leaves nothing running', { timeout: 180_000 }, async () => {
-    const root = mkdtempSync(join(tmpdir(), 'av-readme-'));
-    roots.push(root);
-    const dataDir = join(root, 'data');
-    const port = await freePort();
-    const runnerPort = await freePort();
-    const echoPort = await freePort();
-    const proxyRunnerPort = await freePort();
+    const run = await runAsWritten('av-readme-', walkthroughBlocks(), ['RUNNER_PORT', 'ECHO_PORT', 'PROXY_RUNNER_PORT'], 150_000);
+    const { out, log } = run;
 
-    const out = await bash(`set -eo pipefail\n${walkthroughBlocks().join('\n')}`, { PORT: String(port), RUNNER_PORT: String(runnerPort), ECHO_PORT: String(echoPort), PROXY_RUNNER_PORT: String(proxyRunnerPort), VAULT_DATA_DIR: dataDir }, 150_000);
-
-    const log = `exit ${out.code}\n--- stdout\n${out.stdout}\n--- stderr\n${out.stderr}`;
     expect(out.code, log).toBe(0);
     expect(out.stdout, log).toMatch(/avt_[A-Za-z0-9_-]{60,}/); // echo $TOKEN
     expect(out.stdout).toMatch(/"type":"update"/);
@@ -123,13 +137,9 @@ describe('the full walk-through (docs/walkthrough.md)', () => {
     expect(out.stdout).toMatch(/"ok":true/);
     expect(out.stdout + out.stderr).not.toContain('n3w-s3cret');
     expect(out.stdout + out.stderr).not.toMatch(/NodeVersionSupportWarning|Database is closed/);
-    // Stopped and reset: the port no longer answers, the data folder is gone.
-    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
-    await expect(fetch(`http://127.0.0.1:${runnerPort}/run`)).rejects.toThrow();
-    await expect(fetch(`http://127.0.0.1:${echoPort}/`)).rejects.toThrow();
-    await expect(fetch(`http://127.0.0.1:${proxyRunnerPort}/run`)).rejects.toThrow();
-    expect(existsSync(dataDir)).toBe(false);
-    expect(out.stdout).toMatch(/stopped agent-vault pid \d+ \(port \d+\)/);
+    // Stopped and reset: the ports no longer answer, the data folder is gone.
+    const { PORT, RUNNER_PORT, ECHO_PORT, PROXY_RUNNER_PORT } = run.ports;
+    await expectStoppedAndReset(run, [`http://127.0.0.1:${PORT}/healthz`, `http://127.0.0.1:${RUNNER_PORT}/run`, `http://127.0.0.1:${ECHO_PORT}/`, `http://127.0.0.1:${PROXY_RUNNER_PORT}/run`]);
   });
 
   it('has an extractor that prints an error answer and fails, and prints the field of a good one', async () => {
@@ -192,15 +202,9 @@ describe("the README's short walk-through (README.md)", () => {
   });
 
   it('runs every shell block as written against a fresh server, and leaves nothing running', { timeout: 120_000 }, async () => {
-    const root = mkdtempSync(join(tmpdir(), 'av-readme-short-'));
-    roots.push(root);
-    const dataDir = join(root, 'data');
-    const port = await freePort();
-    const runnerPort = await freePort();
+    const run = await runAsWritten('av-readme-short-', readmeBlocks(), ['RUNNER_PORT'], 100_000);
+    const { out, log } = run;
 
-    const out = await bash(`set -eo pipefail\n${readmeBlocks().join('\n')}`, { PORT: String(port), RUNNER_PORT: String(runnerPort), VAULT_DATA_DIR: dataDir }, 100_000);
-
-    const log = `exit ${out.code}\n--- stdout\n${out.stdout}\n--- stderr\n${out.stderr}`;
     expect(out.code, log).toBe(0);
     expect(out.stdout, log).toMatch(/avt_[A-Za-z0-9_-]{60,}/); // echo $TOKEN
     expect(out.stdout).toMatch(/"type":"update"/);
@@ -210,10 +214,7 @@ describe("the README's short walk-through (README.md)", () => {
     expect(out.stdout + out.stderr).not.toContain('n3w-s3cret');
     expect(out.stdout + out.stderr).not.toContain('s3cret"');
     expect(out.stdout + out.stderr).not.toMatch(/NodeVersionSupportWarning|Database is closed/);
-    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
-    await expect(fetch(`http://127.0.0.1:${runnerPort}/run`)).rejects.toThrow();
-    expect(existsSync(dataDir)).toBe(false);
-    expect(out.stdout).toMatch(/stopped agent-vault pid \d+ \(port \d+\)/);
+    await expectStoppedAndReset(run, [`http://127.0.0.1:${run.ports.PORT}/healthz`, `http://127.0.0.1:${run.ports.RUNNER_PORT}/run`]);
   });
 
   it('defines the same extractor as the full walk-through', () => {
