@@ -78,14 +78,14 @@ export async function rotateProfile(deps: Deps, caller: Caller, agentId: string,
   // Absent: the stored expiry; null: none; a number: that many hours from now.
   const requested = body.expires_in_hours;
   const expiresAt = requested === undefined ? keptExpiry(previous.token_expires_at, deps.now()) : expiryFrom(deps.now(), requested ?? undefined);
-  const token = opened.keys.binding;
+  const { slot } = opened.keys.binding;
   const ref = profileRefOf(previous);
-  const fresh = newToken(token.slot);
+  const fresh = newToken(slot);
   const now = deps.now().toISOString();
   const { pk: _pk, sk: _sk, entity: _e, ...kept } = previous;
   const sealed = sealProfile(
     deps.serverKeys.current,
-    { tenant: caller.tenant, agentId, slot: token.slot, generation: previous.generation + 1 },
+    { tenant: caller.tenant, agentId, slot, generation: previous.generation + 1 },
     fresh.secret,
     previous.record_version + 1,
     values,

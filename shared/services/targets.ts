@@ -63,15 +63,8 @@ export async function loadProfileTarget(
   what: string,
   options: { withOAuthToken?: boolean } = {},
 ): Promise<ProfileTarget> {
-  const notFound = () => profileNameNotFound(ref.agentId, ref.name);
-  let target: ProfileTarget;
-  try {
-    target = await requireNamedProfile(deps, caller.tenant, ref.agentId, ref.name, options);
-  } catch (err) {
-    // An unknown name answers the same as a profile the caller may not see.
-    if (err instanceof NotFoundError && err.code === 'profile_not_found') throw notFound();
-    throw err;
-  }
-  assertAccess(caller, target.profile, need, notFound, what);
+  // An unknown name (requireNamedProfile's 404) answers the same as a profile the caller may not see.
+  const target = await requireNamedProfile(deps, caller.tenant, ref.agentId, ref.name, options);
+  assertAccess(caller, target.profile, need, () => profileNameNotFound(ref.agentId, ref.name), what);
   return target;
 }
