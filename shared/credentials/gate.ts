@@ -113,8 +113,6 @@ export interface PolicyContext {
   readonly agent: AgentItem;
   readonly verified: VerifiedToken;
   readonly now: Date;
-  /** The credential was a run grant (not an auth token presented with an API key). */
-  readonly viaGrant: boolean;
 }
 
 /**
@@ -189,7 +187,7 @@ export async function openForUse(
       throw err;
     }
     // Policy.
-    for (const check of POLICY) check({ caller: who, purpose, agent, verified, now, viaGrant: grant !== undefined });
+    for (const check of POLICY) check({ caller: who, purpose, agent, verified, now });
     type = authTypeOf(verified.item);
     config = storedConfig(type, verified.item.auth_config);
     const refusal = verifiedProfileRefusal(verified.item, now) ?? (options.request !== undefined ? outboundRefusal(verified.item, type, config, options.request) : undefined);
