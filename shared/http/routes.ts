@@ -78,7 +78,7 @@ export type ErrorStatuses = Readonly<Partial<Record<400 | 401 | 403 | 404 | 405 
 export interface Operation {
   /** Readable, unique, camelCase: generated clients name their methods after it. */
   readonly operationId: string;
-  readonly tag: 'auth-profiles' | 'agents' | 'api-keys' | 'runs' | 'audit' | 'meta';
+  readonly tag: 'auth-profiles' | 'agents' | 'api-keys' | 'runs' | 'audit' | 'webhooks' | 'meta';
   readonly summary: string;
   /** Longer text (CommonMark) where the summary cannot say enough. */
   readonly description?: string;
@@ -89,6 +89,8 @@ export interface Operation {
   readonly errors: ErrorStatuses;
   /** Query parameter descriptions (the query schema decides which exist). */
   readonly queryDocs?: Readonly<Record<string, string>>;
+  /** A request body and a success answer as a user would send and see them (the document shows both). */
+  readonly examples?: { readonly request?: unknown; readonly response?: unknown };
 }
 
 export interface RouteSpec {
