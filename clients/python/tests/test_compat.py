@@ -1,0 +1,84 @@
+"""The package stays Python 3.9 compatible and standard library only, and its tests stay on loopback."""
+
+import ast
+import os
+import socket
+import sys
+import unittest
+
+from _support import HERE, OffMachineError
+
+PACKAGE = os.path.join(os.path.dirname(HERE), "agent_vault")
+# typing names added after Python 3.9.
+NEWER_TYPING = {"NotRequired", "Required", "Self", "TypeAlias", "ParamSpec", "Concatenate", "TypeGuard", "LiteralString", "Never", "Unpack", "TypeVarTuple", "assert_never", "reveal_type", "dataclass_transform", "override"}
+
+
+def sources():  # type: ignore[no-untyped-def]
+    for name in sorted(os.listdir(PACKAGE)):
+        if name.endswith(".py"):
+            path = os.path.join(PACKAGE, name)
+            with open(path, encoding="utf-8") as f:
+                yield name, f.read()
+
+
+def annotations(tree: ast.AST):  # type: ignore[no-untyped-def]
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]:
+                if a is not None and a.annotation is not None:
+                    yield a.annotation
+            if node.returns is not None:
+                yield node.returns
+        elif isinstance(node, ast.AnnAssign):
+            yield node.annotation
+
+
+class CompatTests(unittest.TestCase):
+    def test_every_module_parses_as_python_3_9(self) -> None:
+        for name, text in sources():
+            with self.subTest(module=name):
+                ast.parse(text, filename=name, feature_version=(3, 9))
+
+    def test_no_union_operator_in_annotations_nor_newer_typing_names(self) -> None:
+        for name, text in sources():
+            tree = ast.parse(text)
+            for ann in annotations(tree):
+                for node in ast.walk(ann):
+                    self.assertFalse(isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr), "%s:%d uses X | Y" % (name, node.lineno))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.module == "typing":
+                    newer = {a.name for a in node.names} & NEWER_TYPING
+                    self.assertEqual(newer, set(), "%s imports %s from typing (Python > 3.9)" % (name, newer))
+
+    def test_only_the_standard_library_is_imported(self) -> None:
+        stdlib = set(getattr(sys, "stdlib_module_names", ()))
+        if not stdlib:
+            self.skipTest("sys.stdlib_module_names needs Python 3.10")
+        for name, text in sources():
+            for node in ast.walk(ast.parse(text)):
+                mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+                for mod in mods:
+                    self.assertIn(str(mod).split(".")[0], stdlib, "%s imports %s" % (name, mod))
+
+    def test_the_package_ships_py_typed(self) -> None:
+        self.assertTrue(os.path.isfile(os.path.join(PACKAGE, "py.typed")))
+
+
+class NetworkGuardTests(unittest.TestCase):
+    def test_a_connection_off_the_machine_is_refused_before_it_is_made(self) -> None:
+        s = socket.socket()
+        try:
+            with self.assertRaises(OffMachineError):
+                s.connect(("192.0.2.1", 80))
+        finally:
+            s.close()
+
+    def test_a_name_lookup_is_refused(self) -> None:
+        with self.assertRaises(OffMachineError):
+            socket.getaddrinfo("example.com", 443)
+        self.assertTrue(socket.getaddrinfo("127.0.0.1", 80))
+
+
+if __name__ == "__main__":
+    unittest.main()
