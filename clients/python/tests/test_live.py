@@ -5,15 +5,20 @@ test/e2e/sdk-python.e2e.test.ts starts one and runs these. The upstream API and 
 vault calls are Python servers on 127.0.0.1, served by this process.
 """
 
+import io
 import json
+import os
+import re
 import secrets
 import threading
 import unittest
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import redirect_stdout
 from typing import Any, Callable, Dict, List, Optional
+from unittest import mock
 
-from _support import Seen, live_vault
+from _support import HERE, Seen, live_vault
 
 from agent_vault import (
     OPERATIONS,
@@ -27,6 +32,7 @@ from agent_vault import (
     RunRequest,
     ValidationError,
 )
+from agent_vault.client import AgentsApi
 
 LIVE = live_vault()
 SKIP_REASON = "set AGENT_VAULT_URL and AGENT_VAULT_API_KEY (test/e2e/sdk-python.e2e.test.ts does)"
@@ -426,6 +432,32 @@ class LiveVaultTests(unittest.TestCase):
         with self.assertRaises(NotFoundError) as missing:
             self.vault.profiles.get(new_id("py-none"), "nobody")
         self.assertEqual(missing.exception.code, "agent_not_found")
+
+    # -- the README ------------------------------------------------------------------------------
+
+    def test_the_readme_python_quick_start_runs_as_written(self) -> None:
+        with open(os.path.join(HERE, "..", "..", "..", "README.md"), encoding="utf-8") as f:
+            readme = f.read()
+        found = re.search(r"```python\n(.*?)```", readme[readme.index("## Python SDK") :], re.S)
+        assert found is not None
+        block = found.group(1)
+        self.assertLessEqual(len(block.strip().splitlines()), 15)
+        runner = self.runner(lambda run: {"received_fields": sorted(run.parameters)})
+        # The harness's changes: a runner of this test for the one on port 4000, a fresh agent id
+        # for crm-bot, and the runner learns the signing secret when the agent is created.
+        code = block.replace("http://127.0.0.1:4000/run", runner.url).replace('"crm-bot"', '"%s"' % new_id("py-readme"))
+        real_create = AgentsApi.create
+
+        def create(api: AgentsApi, *args: Any, **kwargs: Any) -> Any:
+            created = real_create(api, *args, **kwargs)
+            runner.secret = created["runner_signing_secret"]
+            return created
+
+        out = io.StringIO()
+        with mock.patch.object(AgentsApi, "create", create), redirect_stdout(out):
+            exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - the README's own code
+
+        self.assertEqual(out.getvalue().splitlines(), ["{'received_fields': ['password', 'query', 'username']}", "alice 1", "404 profile_not_found"])
 
     # -- last: the run covered every operation ------------------------------------------------
 
