@@ -1,12 +1,17 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestVault, type TestVault } from '#test/support/vault';
+import { freePort } from '#test/support/net';
+import { newApiKey, startTestVault, type TestVault } from '#test/support/vault';
 
 /**
  * The Python SDK's tests (clients/python/tests), run by `python3 -m unittest` against the local
  * server: its unit tests (retries, Retry-After, errors, signatures, the runner handler, over
  * loopback servers) and its live tests (every operation of GET /openapi.json through the client,
- * runs through runners made of the SDK's RunnerHandler). This test fails with unittest's output
+ * runs through runners made of the SDK's RunnerHandler; retries after a real 429 + Retry-After
+ * from a second vault with a tenant rate limit). This test fails with unittest's output
  * when a Python test fails, errors or is skipped (a skipped live test means it never saw the vault).
  *
  * The network guard of this process (test/support/network-guard.ts) does not reach the child:
@@ -15,14 +20,71 @@ import { startTestVault, type TestVault } from '#test/support/vault';
  */
 
 let vault: TestVault;
+/**
+ * A second vault with a tenant rate limit of 2 requests per second (429 + Retry-After for the
+ * retry tests), as its own `infra/local/server.ts` process: the local server's dependencies are
+ * one per process.
+ */
+let limited: { url: string; apiKey: string; child: ChildProcess; dataDir: string } | undefined;
+
+async function startLimitedVault(): Promise<NonNullable<typeof limited>> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'av-sdk-python-'));
+  const apiKey = newApiKey();
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    PORT: String(await freePort()),
+    VAULT_DATA_DIR: dataDir,
+    VAULT_BOOTSTRAP_API_KEY: apiKey,
+    VAULT_TENANT_RATE_LIMIT: '2',
+  };
+  const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/server.ts'], {
+    cwd: process.cwd(),
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    output += c.toString();
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    output += c.toString();
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the rate-limited vault did not start within 30 s:\n${output}`)), 30_000);
+    const poll = setInterval(() => {
+      const m = /agent-vault listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (m) {
+        clearInterval(poll);
+        clearTimeout(timer);
+        resolve(m[1] as string);
+      }
+    }, 50);
+    child.once('exit', (code) => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      reject(new Error(`the rate-limited vault exited ${code}:\n${output}`));
+    });
+  });
+  return { url, apiKey, child, dataDir };
+}
 
 beforeAll(async () => {
-  vault = await startTestVault();
+  [vault, limited] = await Promise.all([startTestVault(), startLimitedVault()]);
 });
 
 afterAll(async () => {
   await vault?.deps.dispatcher.drain();
   await vault?.close();
+  if (limited) {
+    const { child, dataDir } = limited;
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });
 
 interface Outcome {
@@ -110,6 +172,8 @@ describe('Python SDK (clients/python)', () => {
       PYTHONUNBUFFERED: '1',
       AGENT_VAULT_URL: vault.url,
       AGENT_VAULT_API_KEY: vault.apiKey,
+      AGENT_VAULT_LIMITED_URL: limited?.url ?? '',
+      AGENT_VAULT_LIMITED_API_KEY: limited?.apiKey ?? '',
     };
 
     const out = await python(['-m', 'unittest', 'discover', '-s', 'clients/python/tests', '-v'], env, 150_000);
