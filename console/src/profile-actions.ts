@@ -57,8 +57,7 @@ export const usesTable = (uses: readonly Use[], me: Parameters<typeof keyName>[0
     [
       { header: 'When', cell: (u) => time(u.at) },
       { header: 'Action', cell: (u) => u.action },
-      { header: 'Status', cell: (u) => u.status },
-      { header: 'Result', cell: (u) => u.result },
+      { header: 'Result', cell: (u) => `${u.status} ${u.result}` },
       { header: 'API key', cell: (u) => h('span', { title: u.key_id }, keyName(me, u.key_id)) },
       { header: 'Source IP', cell: (u) => u.source_ip ?? '—', present: (rows) => rows.some((u) => u.source_ip) },
     ],

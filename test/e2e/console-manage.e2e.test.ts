@@ -45,8 +45,8 @@ describe.skipIf(!hasChromium())('browser console: managing profiles (headless Ch
     p.on('pageerror', (e) => problems.push(e.message));
     return p;
   };
-  const shot = async (p: Page, name: string) => {
-    if (SHOTS) await p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  const shot = async (p: Page, name: string, fullPage = true) => {
+    if (SHOTS) await p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
   };
   const dd = (p: Page, label: string) => p.getByTestId('profile-meta').locator(`dt:text-is("${label}") + dd`);
   const stored = async () => (await vault.call('GET', PROFILE_URL)).json;
@@ -142,7 +142,7 @@ describe.skipIf(!hasChromium())('browser console: managing profiles (headless Ch
     await page.getByTestId('auth-token-toggle').click();
     token = (await secret.textContent()) ?? '';
     expect(token).toMatch(/^avt_[A-Za-z0-9_-]+$/);
-    await shot(page, 'new-profile-token');
+    await shot(page, 'new-profile-tested');
     await page.getByTestId('auth-token-toggle').click();
     expect(await secret.textContent()).not.toContain('avt_');
 
@@ -232,9 +232,9 @@ describe.skipIf(!hasChromium())('browser console: managing profiles (headless Ch
     const text = (await dialog.textContent()) ?? '';
     expect(text).toMatch(/0 runs, 1 proxied calls, [12] tests/);
     const uses = dialog.getByTestId('delete-uses').locator('tbody tr').first().locator('td');
-    expect((await uses.allTextContents()).slice(1)).toEqual(['proxy', '200', 'ok', 'bootstrap key', '127.0.0.1']);
+    expect((await uses.allTextContents()).slice(1)).toEqual(['proxy', '200 ok', 'bootstrap key', '127.0.0.1']);
     expect(text).not.toMatch(/force|PATCH/);
-    await shot(page, 'profile-delete-in-use');
+    await shot(page, 'profile-delete-in-use', false); // the dialog, over the page
 
     await page.getByTestId('delete-deactivate').click();
     await page.getByRole('heading', { name: 'Inactive' }).waitFor();
@@ -315,7 +315,6 @@ describe.skipIf(!hasChromium())('browser console: managing profiles (headless Ch
     const keys = await table.locator('tbody tr td:nth-child(8)').allTextContents();
     expect(keys).toContain('bootstrap key');
     expect(keys.some((k) => /^[0-9a-f]{16}$/.test(k))).toBe(false);
-    await shot(page, 'audit');
 
     await page.getByTestId('audit-agent').fill(AGENT);
     await page.getByTestId('audit-profile').fill(PROFILE);
@@ -345,6 +344,7 @@ describe.skipIf(!hasChromium())('browser console: managing profiles (headless Ch
     const label = await page.getByText('Wait for the runner').boundingBox();
     const button = await page.getByTestId('start-run').boundingBox();
     expect(label && button && button.y >= label.y + label.height).toBe(true);
+    await page.getByTestId('run-agent').selectOption(AGENT);
     await shot(page, 'runs');
     await rows.first().getByRole('link').click();
     await page.waitForURL(new RegExp(`#/runs/${run.json.session_id}$`));
