@@ -42,7 +42,7 @@ function metadata(profile: Profile): HTMLElement {
  * (the summary the 409 carries, and the recent uses with their keys) with Deactivate offered
  * instead and Delete anyway as a second, explicit choice.
  */
-function deleteDialog(profile: Profile, me: Me, done: (deleted: boolean) => void): HTMLDialogElement {
+function deleteDialog(profile: Profile, me: Me, done: (outcome: 'deleted' | 'deactivated' | 'kept') => void): HTMLDialogElement {
   const url = path`/v1/agents/${profile.agent_id}/auth-profiles/${profile.name}`;
   const msg = notice();
   const body = h('div', {}, h('p', {}, 'Its auth token stops working at once, and runs or proxied calls using it are refused. This cannot be undone.'));
@@ -69,18 +69,18 @@ function deleteDialog(profile: Profile, me: Me, done: (deleted: boolean) => void
     }, label);
     return b;
   };
-  const close = (deleted: boolean) => {
+  const close = (outcome: 'deleted' | 'deactivated' | 'kept') => {
     dialog.close();
-    done(deleted);
+    done(outcome);
   };
-  const cancel = button('Cancel', 'delete-cancel', 'secondary', async () => close(false));
+  const cancel = button('Cancel', 'delete-cancel', 'secondary', async () => close('kept'));
   const forced = button('Delete anyway', 'delete-anyway', 'danger', async () => {
     await api('DELETE', `${url}?force=true`);
-    close(true);
+    close('deleted');
   });
   const deactivate = button('Deactivate instead', 'delete-deactivate', '', async () => {
     await api('PATCH', url, { active: false });
-    close(false);
+    close('deactivated');
   });
   const inUse = async (usage: Partial<Usage>) => {
     const w = usage.uses_last_7_days;
@@ -102,7 +102,7 @@ function deleteDialog(profile: Profile, me: Me, done: (deleted: boolean) => void
   const remove = button('Delete', 'delete-confirm', 'danger', async () => {
     try {
       await api('DELETE', url);
-      close(true);
+      close('deleted');
     } catch (err) {
       if (!(err instanceof ApiError && err.code === 'profile_in_use')) throw err;
       await inUse((err.details.usage ?? {}) as Partial<Usage>);
@@ -145,7 +145,10 @@ export const profilePage: Page = {
       title: readOnly,
       on: {
         click: () => {
-          const dialog = deleteDialog(profile, me, (deleted) => (deleted ? ctx.navigate(route('/agents/:agent_id', { agent_id: id })) : reload()));
+          const dialog = deleteDialog(profile, me, (outcome) => {
+            if (outcome === 'deleted') ctx.navigate(route('/agents/:agent_id', { agent_id: id }));
+            else if (outcome === 'deactivated') reload();
+          });
           document.body.append(dialog);
           dialog.showModal();
         },
