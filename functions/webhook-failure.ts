@@ -24,9 +24,17 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
     }
     try {
       const marked = await markDeliveryFailed(deps, ref, 'worker_failed');
-      deps.log.log('warn', 'webhook delivery worker failed', { tenant: ref.tenant, webhook_id: ref.webhookId, delivery_id: ref.deliveryId, marked });
+      deps.log.log('warn', 'webhook delivery worker failed', {
+        tenant: ref.tenant,
+        webhook_id: ref.webhookId,
+        delivery_id: ref.deliveryId,
+        marked,
+      });
     } catch (err) {
-      deps.log.log('error', 'could not mark webhook delivery failed', { delivery_id: ref.deliveryId, error_name: err instanceof Error ? err.name : typeof err });
+      deps.log.log('error', 'could not mark webhook delivery failed', {
+        delivery_id: ref.deliveryId,
+        error_name: err instanceof Error ? err.name : typeof err,
+      });
       batchItemFailures.push({ itemIdentifier: record.messageId });
     }
   }

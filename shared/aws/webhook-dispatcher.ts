@@ -46,12 +46,23 @@ export function createLambdaWebhookDispatcher(config: Config, options: LambdaWeb
   return {
     async dispatch(ref: DeliveryRef): Promise<void> {
       const functionName = config.webhookWorkerFunctionName;
-      if (!functionName) throw new Error('webhook deliveries need VAULT_WEBHOOK_WORKER_FUNCTION (set by the CDK stack on the functions that publish events)');
+      if (!functionName)
+        throw new Error(
+          'webhook deliveries need VAULT_WEBHOOK_WORKER_FUNCTION (set by the CDK stack on the functions that publish events)',
+        );
       lambda ??= new LambdaClient({ region: config.region, maxAttempts: 1 });
       const client = lambda;
-      const event: WebhookDeliveryEvent = { v: WEBHOOK_EVENT_VERSION, tenant: ref.tenant, webhook_id: ref.webhookId, delivery_id: ref.deliveryId };
+      const event: WebhookDeliveryEvent = {
+        v: WEBHOOK_EVENT_VERSION,
+        tenant: ref.tenant,
+        webhook_id: ref.webhookId,
+        delivery_id: ref.deliveryId,
+      };
       const out: InvokeCommandOutput = await withDependencyRetry(
-        () => client.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(event), 'utf8') })),
+        () =>
+          client.send(
+            new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(event), 'utf8') }),
+          ),
         'The vault could not queue a webhook delivery (AWS Lambda is throttling or unavailable).',
         options.retry,
       );
@@ -65,12 +76,14 @@ const ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** Reads the worker's event: `{v: 1, tenant, webhook_id, delivery_id}`; InvalidWebhookEventError otherwise. */
 export function parseWebhookDeliveryEvent(payload: unknown): DeliveryRef {
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new InvalidWebhookEventError('webhook delivery event must be a JSON object');
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
+    throw new InvalidWebhookEventError('webhook delivery event must be a JSON object');
   const p = payload as Record<string, unknown>;
   if (p.v !== WEBHOOK_EVENT_VERSION) throw new InvalidWebhookEventError(`webhook delivery event version must be ${WEBHOOK_EVENT_VERSION}`);
   for (const field of ['tenant', 'webhook_id', 'delivery_id'] as const) {
     const value = p[field];
-    if (typeof value !== 'string' || !ID.test(value)) throw new InvalidWebhookEventError(`webhook delivery event field ${field} is malformed`);
+    if (typeof value !== 'string' || !ID.test(value))
+      throw new InvalidWebhookEventError(`webhook delivery event field ${field} is malformed`);
   }
   return { tenant: p.tenant as string, webhookId: p.webhook_id as string, deliveryId: p.delivery_id as string };
 }

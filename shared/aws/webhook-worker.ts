@@ -21,7 +21,9 @@ export async function deliverFromEvent(deps: Deps, event: unknown, options: { re
   const ref = parseWebhookDeliveryEvent(event);
   const result = await attemptDelivery(deps, ref, options);
   if (result.result === 'retry') {
-    throw new WebhookRetryError(`webhook delivery ${ref.deliveryId} attempt ${result.attempt} failed (${result.outcome}); Lambda retries it`);
+    throw new WebhookRetryError(
+      `webhook delivery ${ref.deliveryId} attempt ${result.attempt} failed (${result.outcome}); Lambda retries it`,
+    );
   }
   return result;
 }

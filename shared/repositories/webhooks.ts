@@ -19,7 +19,9 @@ export function webhookRepository(db: Db, signer: ItemSigner): WebhookStore {
     signer.seal('webhook-delivery', { ...keys.webhookDelivery(r.tenant, r.webhook_id, r.delivery_id), entity: 'webhook_delivery', ...r });
   return {
     async create(r) {
-      return conditional(() => db.doc.send(new PutCommand({ TableName, Item: webhookItem(r), ConditionExpression: 'attribute_not_exists(pk)' })));
+      return conditional(() =>
+        db.doc.send(new PutCommand({ TableName, Item: webhookItem(r), ConditionExpression: 'attribute_not_exists(pk)' })),
+      );
     },
 
     async get(tenant, webhookId) {
@@ -41,19 +43,27 @@ export function webhookRepository(db: Db, signer: ItemSigner): WebhookStore {
     },
 
     async delete(tenant, webhookId) {
-      return conditional(() => db.doc.send(new DeleteCommand({ TableName, Key: keys.webhook(tenant, webhookId), ConditionExpression: 'attribute_exists(pk)' })));
+      return conditional(() =>
+        db.doc.send(new DeleteCommand({ TableName, Key: keys.webhook(tenant, webhookId), ConditionExpression: 'attribute_exists(pk)' })),
+      );
     },
 
     async list(tenant, limit, cursor) {
-      return queryPage(db, keys.tenantAgents(tenant), WEBHOOK_PREFIX, limit, cursor, (items) => signer.openAll<WebhookItem>('webhook', items));
+      return queryPage(db, keys.tenantAgents(tenant), WEBHOOK_PREFIX, limit, cursor, (items) =>
+        signer.openAll<WebhookItem>('webhook', items),
+      );
     },
 
     async createDelivery(r) {
-      return conditional(() => db.doc.send(new PutCommand({ TableName, Item: deliveryItem(r), ConditionExpression: 'attribute_not_exists(pk)' })));
+      return conditional(() =>
+        db.doc.send(new PutCommand({ TableName, Item: deliveryItem(r), ConditionExpression: 'attribute_not_exists(pk)' })),
+      );
     },
 
     async getDelivery(tenant, webhookId, deliveryId, nowEpochSeconds) {
-      const { Item } = await db.doc.send(new GetCommand({ TableName, Key: keys.webhookDelivery(tenant, webhookId, deliveryId), ConsistentRead: true }));
+      const { Item } = await db.doc.send(
+        new GetCommand({ TableName, Key: keys.webhookDelivery(tenant, webhookId, deliveryId), ConsistentRead: true }),
+      );
       if (!Item) return undefined;
       const d = signer.open<WebhookDeliveryItem>('webhook-delivery', Item);
       return d.expires_at > nowEpochSeconds ? d : undefined;

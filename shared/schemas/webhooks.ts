@@ -7,7 +7,13 @@ import { ApiKeyField, Timestamp, refuseFormatCharacters } from './common.ts';
  */
 
 /** The events a webhook may subscribe to. */
-export const WEBHOOK_EVENT_TYPES = ['connection.connected', 'connection.needs_reauth', 'connection.refresh_failed', 'connection.recovered', 'profile.deleted'] as const;
+export const WEBHOOK_EVENT_TYPES = [
+  'connection.connected',
+  'connection.needs_reauth',
+  'connection.refresh_failed',
+  'connection.recovered',
+  'profile.deleted',
+] as const;
 export const WebhookEventType = z.enum(WEBHOOK_EVENT_TYPES, { error: `must be one of ${WEBHOOK_EVENT_TYPES.join(', ')}` });
 export type WebhookEventType = z.infer<typeof WebhookEventType>;
 
@@ -15,7 +21,9 @@ export type WebhookEventType = z.infer<typeof WebhookEventType>;
 export const TEST_EVENT_TYPE = 'webhook.test';
 
 /** A webhook's id: `wh_` and 16 base64url characters (12 random bytes). */
-export const WebhookId = z.string().regex(/^wh_[A-Za-z0-9_-]{16}$/, 'webhook_id must be "wh_" followed by 16 base64url characters, as GET /v1/webhooks lists it');
+export const WebhookId = z
+  .string()
+  .regex(/^wh_[A-Za-z0-9_-]{16}$/, 'webhook_id must be "wh_" followed by 16 base64url characters, as GET /v1/webhooks lists it');
 /** A delivery's id: `dlv_`, 12 hex digits of milliseconds and 12 random hex digits (time-ordered). */
 export const DeliveryId = z.string().regex(/^dlv_[0-9a-f]{24}$/);
 
@@ -25,7 +33,9 @@ export const MAX_WEBHOOKS_PER_TENANT = 20;
 const WebhookUrl = z
   .url({ protocol: /^https?$/, error: 'url must be an http(s) URL' })
   .max(2048)
-  .describe('Where events are POSTed: https when deployed; the same host rules as runner URLs (VAULT_ALLOWED_WEBHOOK_HOSTS, no loopback or private address when deployed)');
+  .describe(
+    'Where events are POSTed: https when deployed; the same host rules as runner URLs (VAULT_ALLOWED_WEBHOOK_HOSTS, no loopback or private address when deployed)',
+  );
 
 const Events = z
   .array(WebhookEventType)

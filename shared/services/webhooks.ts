@@ -26,7 +26,8 @@ import { newWebhookSecret } from '../webhooks/secret.ts';
  * view, with the webhook id as its `principal`.
  */
 
-const webhookNotFound = (id: string) => new NotFoundError(`No webhook "${id}" in this tenant; list them with GET /v1/webhooks`, 'webhook_not_found');
+const webhookNotFound = (id: string) =>
+  new NotFoundError(`No webhook "${id}" in this tenant; list them with GET /v1/webhooks`, 'webhook_not_found');
 
 function toWebhook(w: WebhookRecord): Webhook {
   return {
@@ -58,7 +59,8 @@ function toDelivery(d: WebhookDeliveryItem): Delivery {
   };
 }
 
-const webhookEvent = (caller: Caller, action: AuditEventInput['action'], webhookId: string, status: number) => eventBy(caller, action, status, { principal: webhookId });
+const webhookEvent = (caller: Caller, action: AuditEventInput['action'], webhookId: string, status: number) =>
+  eventBy(caller, action, status, { principal: webhookId });
 
 async function requireWebhook(deps: Deps, tenant: string, webhookId: string): Promise<WebhookItem> {
   const w = await deps.store.webhooks.get(tenant, webhookId);
@@ -76,7 +78,10 @@ export async function createWebhook(deps: Deps, caller: Caller, body: CreateWebh
   assertWebhookUrlAllowed(deps.config, body.url);
   const existing = await deps.store.webhooks.list(caller.tenant, MAX_WEBHOOKS_PER_TENANT);
   if (existing.items.length >= MAX_WEBHOOKS_PER_TENANT) {
-    throw new ConflictError(`This tenant has ${MAX_WEBHOOKS_PER_TENANT} webhooks, the most it may have; delete one first (DELETE /v1/webhooks/{webhook_id})`, 'webhook_limit_reached');
+    throw new ConflictError(
+      `This tenant has ${MAX_WEBHOOKS_PER_TENANT} webhooks, the most it may have; delete one first (DELETE /v1/webhooks/{webhook_id})`,
+      'webhook_limit_reached',
+    );
   }
   const webhookId = `wh_${randomBytes(12).toString('base64url')}`;
   const now = deps.now().toISOString();
@@ -180,8 +185,14 @@ export async function sendTestEvent(deps: Deps, caller: Caller, webhookId: strin
       return await enqueueDelivery(deps, webhook, { id, type: TEST_EVENT_TYPE, body });
     } catch (err) {
       if (err instanceof ValidationError || err instanceof ServiceUnavailableError) throw err;
-      deps.log.log('error', 'webhook test event not queued', { tenant: caller.tenant, webhook_id: webhookId, error_name: err instanceof Error ? err.name : typeof err });
-      throw new ServiceUnavailableError('The test event could not be queued right now; retry in a moment (its delivery log shows it as not_queued).');
+      deps.log.log('error', 'webhook test event not queued', {
+        tenant: caller.tenant,
+        webhook_id: webhookId,
+        error_name: err instanceof Error ? err.name : typeof err,
+      });
+      throw new ServiceUnavailableError(
+        'The test event could not be queued right now; retry in a moment (its delivery log shows it as not_queued).',
+      );
     }
   });
   return { event_id: id, delivery_id: ref.deliveryId, status: 'queued' as const };

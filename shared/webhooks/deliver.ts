@@ -79,7 +79,11 @@ const record = (d: WebhookDeliveryItem): DeliveryRecord => {
  *    until `max_attempts`, then `failed`.
  * The receiver's answer body is never stored or logged; the delivery log keeps its status.
  */
-export async function attemptDelivery(deps: DeliveryDeps, ref: DeliveryRef, options: { resolveHost?: HostResolver } = {}): Promise<AttemptResult> {
+export async function attemptDelivery(
+  deps: DeliveryDeps,
+  ref: DeliveryRef,
+  options: { resolveHost?: HostResolver } = {},
+): Promise<AttemptResult> {
   const repo = deps.store.webhooks;
   const startedAt = deps.now();
   const nowMs = startedAt.getTime();
@@ -110,7 +114,14 @@ export async function attemptDelivery(deps: DeliveryDeps, ref: DeliveryRef, opti
     outcome = 'webhook_inactive';
     final = true;
   } else {
-    const sent = await send(deps, webhook.url, openWebhookSecret(deps.serverKeys, ref.tenant, ref.webhookId, webhook.signing_secret), read, attempt, options.resolveHost);
+    const sent = await send(
+      deps,
+      webhook.url,
+      openWebhookSecret(deps.serverKeys, ref.tenant, ref.webhookId, webhook.signing_secret),
+      read,
+      attempt,
+      options.resolveHost,
+    );
     outcome = sent.outcome;
     statusCode = sent.status;
     final = sent.outcome === 'blocked';
@@ -216,7 +227,13 @@ export async function markDeliveryFailed(deps: DeliveryDeps, ref: DeliveryRef, o
     const read = await repo.getDelivery(ref.tenant, ref.webhookId, ref.deliveryId, Math.floor(now.getTime() / 1000));
     if (read?.status !== 'pending') return false;
     const { lease_until: _l, next_attempt_at: _n, ...rest } = record(read);
-    if (await repo.replaceDelivery({ ...rest, status: 'failed', outcome, finished_at: now.toISOString(), version: read.version + 1 }, read.version)) return true;
+    if (
+      await repo.replaceDelivery(
+        { ...rest, status: 'failed', outcome, finished_at: now.toISOString(), version: read.version + 1 },
+        read.version,
+      )
+    )
+      return true;
   }
   return false;
 }

@@ -90,8 +90,14 @@ export async function enqueueDelivery(
 export async function publishEvent(deps: PublishDeps, tenant: string, event: WebhookEvent): Promise<void> {
   const id = newEventId();
   try {
-    const page = await deps.store.webhooks.list(tenant, MAX_WEBHOOKS_PER_TENANT);
-    const targets = page.items.filter((w) => w.active && w.events.includes(event.type));
+    // Creating refuses past MAX_WEBHOOKS_PER_TENANT, so this is one page (a race of creates could make it two).
+    const targets: WebhookItem[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await deps.store.webhooks.list(tenant, MAX_WEBHOOKS_PER_TENANT, cursor);
+      targets.push(...page.items.filter((w) => w.active && w.events.includes(event.type)));
+      cursor = page.next;
+    } while (cursor);
     if (targets.length === 0) return;
     const body = eventBody({
       id,

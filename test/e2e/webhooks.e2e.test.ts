@@ -88,14 +88,25 @@ describe('webhooks over HTTP', () => {
 
   it('delivers profile.deleted after a delete, retrying after 500s, every attempt signed', async () => {
     receiver.statuses = [500, 500];
-    const created = await vault.call('POST', '/api/create_agent_auth_profile', { agent_id: 'hook-bot', name: 'main', auth_data: { password: 'pw-never-in-an-event' } });
+    const created = await vault.call('POST', '/api/create_agent_auth_profile', {
+      agent_id: 'hook-bot',
+      name: 'main',
+      auth_data: { password: 'pw-never-in-an-event' },
+    });
     expect(created.status, created.text).toBe(200);
 
     const deleted = await vault.call('DELETE', '/v1/agents/hook-bot/auth-profiles/main');
     expect(deleted.status, deleted.text).toBe(204);
 
     const [d] = await deliveriesUntil((ds) => ds[0]?.status === 'delivered');
-    expect(d).toMatchObject({ event_type: 'profile.deleted', status: 'delivered', attempts: 3, max_attempts: 4, last_status_code: 200, outcome: 'delivered' });
+    expect(d).toMatchObject({
+      event_type: 'profile.deleted',
+      status: 'delivered',
+      attempts: 3,
+      max_attempts: 4,
+      last_status_code: 200,
+      outcome: 'delivered',
+    });
     expect(d).not.toHaveProperty('body');
     expect(receiver.seen.map((s) => [s.answered, s.signatureValid])).toEqual([
       [500, true],
@@ -148,7 +159,12 @@ describe('webhooks over HTTP', () => {
     const member = await vault.call('POST', '/v1/api-keys', { name: 'member', role: 'member' });
     expect(member.status, member.text).toBe(201);
 
-    const refused = await vault.call('POST', '/v1/webhooks', { url: receiver.url, events: ['profile.deleted'] }, { apiKey: member.json.api_key });
+    const refused = await vault.call(
+      'POST',
+      '/v1/webhooks',
+      { url: receiver.url, events: ['profile.deleted'] },
+      { apiKey: member.json.api_key },
+    );
     expect(refused.status).toBe(403);
     expect((await vault.call('GET', '/v1/webhooks', undefined, { apiKey: member.json.api_key })).status).toBe(403);
   });
@@ -163,7 +179,13 @@ describe('webhook URLs under the runner rules (private hosts off)', () => {
     await strict?.close();
   });
 
-  it.each(['http://127.0.0.1:8080/h', 'http://localhost/h', 'http://169.254.169.254/latest/meta-data', 'http://[::ffff:10.0.0.1]/h', 'http://192.168.1.10/h'])('refuses %s', async (url) => {
+  it.each([
+    'http://127.0.0.1:8080/h',
+    'http://localhost/h',
+    'http://169.254.169.254/latest/meta-data',
+    'http://[::ffff:10.0.0.1]/h',
+    'http://192.168.1.10/h',
+  ])('refuses %s', async (url) => {
     const res = await strict.call('POST', '/v1/webhooks', { url, events: ['profile.deleted'] });
     expect(res.status).toBe(400);
     expect(res.json.error.message).toMatch(/loopback, private or link-local/);

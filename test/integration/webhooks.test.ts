@@ -107,7 +107,9 @@ describe('webhook management', () => {
     const created = await subscribe(caller);
 
     expect(created.signing_secret).toMatch(/^avw_[A-Za-z0-9_-]{43}$/);
-    const raw = await t.store.db.doc.send(new GetCommand({ TableName: t.store.db.tableName, Key: keys.webhook(caller.tenant, created.webhook_id) }));
+    const raw = await t.store.db.doc.send(
+      new GetCommand({ TableName: t.store.db.tableName, Key: keys.webhook(caller.tenant, created.webhook_id) }),
+    );
     expect(JSON.stringify(raw.Item)).not.toContain(created.signing_secret.slice(4));
     expect(Buffer.from(raw.Item?.signing_secret as Uint8Array).toString('latin1')).not.toContain(created.signing_secret);
     expect(JSON.stringify(await getWebhook(deps, caller, created.webhook_id))).not.toContain('avw_');
@@ -118,7 +120,11 @@ describe('webhook management', () => {
     const caller = tenantCaller(freshTenant());
     const created = await createWebhook(deps, caller, { url: receiver.url, events: ['profile.deleted'], description: 'ops', active: true });
 
-    const updated = await updateWebhook(deps, caller, created.webhook_id, { events: ['connection.needs_reauth'], description: null, active: false });
+    const updated = await updateWebhook(deps, caller, created.webhook_id, {
+      events: ['connection.needs_reauth'],
+      description: null,
+      active: false,
+    });
     expect(updated).toMatchObject({ events: ['connection.needs_reauth'], active: false });
     expect(updated.description).toBeUndefined();
     expect((await listWebhooks(deps, caller, 10)).webhooks.map((w) => w.webhook_id)).toEqual([created.webhook_id]);
@@ -141,13 +147,30 @@ describe('webhook management', () => {
   it('refuses loopback, private and credential-bearing URLs under the runner rules when private hosts are off', async () => {
     const strict: Deps = { ...deps, config: { ...deps.config, allowPrivateWebhooks: false } };
     const caller = tenantCaller(freshTenant());
-    for (const url of ['http://127.0.0.1:9/x', 'http://localhost/x', 'http://169.254.169.254/latest', 'http://[::1]/x', 'http://10.0.0.1/x', 'https://hooks.example.com/x?token=abc', 'https://u:p@hooks.example.com/x']) {
-      await expect(createWebhook(strict, caller, { url, events: ['profile.deleted'], active: true }), url).rejects.toBeInstanceOf(ValidationError);
+    for (const url of [
+      'http://127.0.0.1:9/x',
+      'http://localhost/x',
+      'http://169.254.169.254/latest',
+      'http://[::1]/x',
+      'http://10.0.0.1/x',
+      'https://hooks.example.com/x?token=abc',
+      'https://u:p@hooks.example.com/x',
+    ]) {
+      await expect(createWebhook(strict, caller, { url, events: ['profile.deleted'], active: true }), url).rejects.toBeInstanceOf(
+        ValidationError,
+      );
     }
-    const aws: Deps = { ...deps, config: { ...loadConfig({ VAULT_MODE: 'aws', VAULT_TABLE_NAME: 'x' }), tableName: deps.config.tableName } };
-    await expect(createWebhook(aws, caller, { url: 'http://hooks.example.com/x', events: ['profile.deleted'], active: true })).rejects.toThrow(/https/);
+    const aws: Deps = {
+      ...deps,
+      config: { ...loadConfig({ VAULT_MODE: 'aws', VAULT_TABLE_NAME: 'x' }), tableName: deps.config.tableName },
+    };
+    await expect(
+      createWebhook(aws, caller, { url: 'http://hooks.example.com/x', events: ['profile.deleted'], active: true }),
+    ).rejects.toThrow(/https/);
     const listed: Deps = { ...deps, config: { ...deps.config, allowedWebhookHosts: ['hooks.example.com'] } };
-    await expect(createWebhook(listed, caller, { url: receiver.url, events: ['profile.deleted'], active: true })).rejects.toThrow(/not allowed/);
+    await expect(createWebhook(listed, caller, { url: receiver.url, events: ['profile.deleted'], active: true })).rejects.toThrow(
+      /not allowed/,
+    );
   });
 });
 
@@ -173,13 +196,21 @@ describe('publishEvent', () => {
     const before = webhookEnqueueFailures();
     const broken: Deps = {
       ...deps,
-      store: { ...deps.store, webhooks: { ...deps.store.webhooks, list: () => Promise.reject(Object.assign(new Error('down'), { name: 'ProvisionedThroughputExceededException' })) } },
+      store: {
+        ...deps.store,
+        webhooks: {
+          ...deps.store.webhooks,
+          list: () => Promise.reject(Object.assign(new Error('down'), { name: 'ProvisionedThroughputExceededException' })),
+        },
+      },
     };
 
     await expect(publishEvent(broken, 'acme', { type: 'profile.deleted', agent_id: 'a', profile: 'p' })).resolves.toBeUndefined();
 
     expect(webhookEnqueueFailures()).toBe(before + 1);
-    expect(t.deps.logs.some((l) => l.includes('webhook event not enqueued') && l.includes('ProvisionedThroughputExceededException'))).toBe(true);
+    expect(t.deps.logs.some((l) => l.includes('webhook event not enqueued') && l.includes('ProvisionedThroughputExceededException'))).toBe(
+      true,
+    );
   });
 
   it('records a delivery whose dispatch failed as failed / not_queued, and still does not throw', async () => {
@@ -211,17 +242,33 @@ describe('attemptDelivery', () => {
     expect(result).toEqual({ result: 'delivered', attempt: 1, status: 200 });
     const [got] = receiver.seen;
     const payload = JSON.parse(got?.body ?? '{}');
-    expect(payload).toMatchObject({ type: 'profile.deleted', agent_id: 'crm-bot', profile: 'main', occurred_at: clock.toISOString(), data: {} });
+    expect(payload).toMatchObject({
+      type: 'profile.deleted',
+      agent_id: 'crm-bot',
+      profile: 'main',
+      occurred_at: clock.toISOString(),
+      data: {},
+    });
     expect(payload).not.toHaveProperty('tenant');
     expect(got?.headers[EVENT_HEADER]).toBe('profile.deleted');
     expect(got?.headers[EVENT_ID_HEADER]).toBe(payload.id);
     expect(got?.headers[DELIVERY_HEADER]).toBe(ref.deliveryId);
     expect(got?.headers[ATTEMPT_HEADER]).toBe('1');
     const nowSeconds = Math.floor(clock.getTime() / 1000);
-    expect(verifySignature(w.signing_secret, got?.body ?? '', got?.headers['x-agent-vault-signature'] as string, { nowSeconds })).toBe(true);
-    expect(verifySignature('avw_another-secret', got?.body ?? '', got?.headers['x-agent-vault-signature'] as string, { nowSeconds })).toBe(false);
+    expect(verifySignature(w.signing_secret, got?.body ?? '', got?.headers['x-agent-vault-signature'] as string, { nowSeconds })).toBe(
+      true,
+    );
+    expect(verifySignature('avw_another-secret', got?.body ?? '', got?.headers['x-agent-vault-signature'] as string, { nowSeconds })).toBe(
+      false,
+    );
     const [logged] = (await listDeliveries(deps, caller, w.webhook_id, 10)).deliveries;
-    expect(logged).toMatchObject({ status: 'delivered', attempts: 1, last_status_code: 200, outcome: 'delivered', finished_at: clock.toISOString() });
+    expect(logged).toMatchObject({
+      status: 'delivered',
+      attempts: 1,
+      last_status_code: 200,
+      outcome: 'delivered',
+      finished_at: clock.toISOString(),
+    });
     expect(logged).not.toHaveProperty('body');
   });
 
@@ -290,7 +337,10 @@ describe('attemptDelivery', () => {
     // A worker that took the lease and crashed: the delivery is busy until the lease passes.
     const d = await deps.store.webhooks.getDelivery(ref.tenant, ref.webhookId, ref.deliveryId, 0);
     const { pk: _pk, sk: _sk, entity: _e, ...rec } = d as NonNullable<typeof d>;
-    await deps.store.webhooks.replaceDelivery({ ...rec, attempts: rec.attempts + 1, lease_until: clock.getTime() + 40_000, version: rec.version + 1 }, rec.version);
+    await deps.store.webhooks.replaceDelivery(
+      { ...rec, attempts: rec.attempts + 1, lease_until: clock.getTime() + 40_000, version: rec.version + 1 },
+      rec.version,
+    );
     expect(await attemptDelivery(deps, ref)).toEqual({ result: 'skipped', reason: 'busy' });
     advance(40_001);
     expect(await attemptDelivery(deps, ref)).toEqual({ result: 'delivered', attempt: 3, status: 200 });
@@ -326,8 +376,12 @@ describe('attemptDelivery', () => {
 
     const got = receiver.seen[0];
     const nowSeconds = Math.floor(clock.getTime() / 1000);
-    expect(verifySignature(rotated.signing_secret, got?.body ?? '', got?.headers['x-agent-vault-signature'] as string, { nowSeconds })).toBe(true);
-    expect(verifySignature(w.signing_secret, got?.body ?? '', got?.headers['x-agent-vault-signature'] as string, { nowSeconds })).toBe(false);
+    expect(
+      verifySignature(rotated.signing_secret, got?.body ?? '', got?.headers['x-agent-vault-signature'] as string, { nowSeconds }),
+    ).toBe(true);
+    expect(verifySignature(w.signing_secret, got?.body ?? '', got?.headers['x-agent-vault-signature'] as string, { nowSeconds })).toBe(
+      false,
+    );
   });
 
   it('never sends a delivery whose stored body was edited in the table (signed store)', async () => {
@@ -367,7 +421,11 @@ describe('the delivery log', () => {
     await publishEvent(deps, caller.tenant, { type: 'profile.deleted', agent_id: 'a', profile: 'p' });
 
     const items = await t.store.db.doc.send(
-      new QueryCommand({ TableName: t.store.db.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.webhookPartition(caller.tenant, w.webhook_id) } }),
+      new QueryCommand({
+        TableName: t.store.db.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': keys.webhookPartition(caller.tenant, w.webhook_id) },
+      }),
     );
     expect(items.Items).toHaveLength(1);
     expect(items.Items?.[0]).toMatchObject({ entity: 'webhook_delivery', status: 'pending', mac_format: 2 });
@@ -381,7 +439,15 @@ describe('the delivery log', () => {
     await attemptDelivery(deps, dispatcher.refs.at(-1) as DeliveryRef);
 
     expect(queued.status).toBe('queued');
-    expect(JSON.parse(receiver.seen[0]?.body ?? '{}')).toMatchObject({ id: queued.event_id, type: 'webhook.test', data: { webhook_id: w.webhook_id } });
-    expect((await queryAudit(deps, { tenant: caller.tenant, limit: 1 })).records[0]).toMatchObject({ action: 'webhook_test', principal: w.webhook_id, status: 202 });
+    expect(JSON.parse(receiver.seen[0]?.body ?? '{}')).toMatchObject({
+      id: queued.event_id,
+      type: 'webhook.test',
+      data: { webhook_id: w.webhook_id },
+    });
+    expect((await queryAudit(deps, { tenant: caller.tenant, limit: 1 })).records[0]).toMatchObject({
+      action: 'webhook_test',
+      principal: w.webhook_id,
+      status: 202,
+    });
   });
 });

@@ -51,7 +51,11 @@ export class WebhookDeliveries extends Construct {
 
   constructor(scope: Construct, id: string, props: WebhookDeliveriesProps) {
     super(scope, id);
-    this.poisonQueue = new Queue(this, 'FailurePoison', { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: POISON_QUEUE_RETENTION });
+    this.poisonQueue = new Queue(this, 'FailurePoison', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: POISON_QUEUE_RETENTION,
+    });
     this.failureQueue = new Queue(this, 'Failures', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -93,7 +97,9 @@ export class WebhookDeliveries extends Construct {
    * alias wildcard), nothing else. Sets `VAULT_WEBHOOK_WORKER_FUNCTION`.
    */
   grantPublish(fn: VaultFunction): void {
-    fn.executionRole.addToPrincipalPolicy(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.worker.functionArn] }));
+    fn.executionRole.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.worker.functionArn] }),
+    );
     fn.addEnvironment('VAULT_WEBHOOK_WORKER_FUNCTION', this.worker.functionName);
   }
 }

@@ -74,7 +74,9 @@ describe('createLambdaWebhookDispatcher', () => {
 
   it('refuses to dispatch without the worker setting and calls nothing', async () => {
     const bare = { ...config, webhookWorkerFunctionName: undefined };
-    await expect(createLambdaWebhookDispatcher(bare, { lambda: new LambdaClient({}) }).dispatch(ref)).rejects.toThrow(/VAULT_WEBHOOK_WORKER_FUNCTION/);
+    await expect(createLambdaWebhookDispatcher(bare, { lambda: new LambdaClient({}) }).dispatch(ref)).rejects.toThrow(
+      /VAULT_WEBHOOK_WORKER_FUNCTION/,
+    );
     expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 0);
   });
 
@@ -89,29 +91,37 @@ describe('createLambdaWebhookDispatcher', () => {
   it('answers ServiceUnavailableError after bounded retries when Lambda stays throttled', async () => {
     lambda.on(InvokeCommand).rejects(awsError('TooManyRequestsException', 429));
 
-    await expect(createLambdaWebhookDispatcher(config, { lambda: new LambdaClient({}), retry: { ...noWait, maxAttempts: 3 } }).dispatch(ref)).rejects.toBeInstanceOf(
-      ServiceUnavailableError,
-    );
+    await expect(
+      createLambdaWebhookDispatcher(config, { lambda: new LambdaClient({}), retry: { ...noWait, maxAttempts: 3 } }).dispatch(ref),
+    ).rejects.toBeInstanceOf(ServiceUnavailableError);
     expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 3);
   });
 
   it('fails when the worker does not accept the event (not 202), without retrying it', async () => {
     lambda.on(InvokeCommand).resolves({ StatusCode: 200 });
-    await expect(createLambdaWebhookDispatcher(config, { lambda: new LambdaClient({}), retry: noWait }).dispatch(ref)).rejects.toThrow(/did not accept/);
+    await expect(createLambdaWebhookDispatcher(config, { lambda: new LambdaClient({}), retry: noWait }).dispatch(ref)).rejects.toThrow(
+      /did not accept/,
+    );
     expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 1);
   });
 
   it('leaves a delivery Lambda refused as failed / not_queued, and publishEvent does not throw', async () => {
     lambda.on(InvokeCommand).rejects(awsError('ServiceException', 500));
     const deps = memoryDeps();
-    const withLambda: Deps = { ...deps, webhooks: createLambdaWebhookDispatcher(config, { lambda: new LambdaClient({}), retry: { ...noWait, maxAttempts: 2 } }) };
+    const withLambda: Deps = {
+      ...deps,
+      webhooks: createLambdaWebhookDispatcher(config, { lambda: new LambdaClient({}), retry: { ...noWait, maxAttempts: 2 } }),
+    };
     const w = await createWebhook(withLambda, ADMIN, { url: 'http://127.0.0.1:9/hook', events: ['profile.deleted'], active: true });
     const before = webhookEnqueueFailures();
 
     await expect(publishEvent(withLambda, 'acme', { type: 'profile.deleted', agent_id: 'a', profile: 'p' })).resolves.toBeUndefined();
 
     expect(webhookEnqueueFailures()).toBe(before + 1);
-    expect((await listDeliveries(withLambda, ADMIN, w.webhook_id, 10)).deliveries[0]).toMatchObject({ status: 'failed', outcome: 'not_queued' });
+    expect((await listDeliveries(withLambda, ADMIN, w.webhook_id, 10)).deliveries[0]).toMatchObject({
+      status: 'failed',
+      outcome: 'not_queued',
+    });
   });
 });
 
@@ -121,7 +131,10 @@ describe('publishEvent over DynamoDB faults', () => {
 
   it('does not throw into the caller when writing the delivery is throttled: logged and counted', async () => {
     const signer = testSigner();
-    const store = dynamoStore({ doc: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })), tableName: 'vault' } as unknown as Db, signer);
+    const store = dynamoStore(
+      { doc: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })), tableName: 'vault' } as unknown as Db,
+      signer,
+    );
     const webhookItem = signer.seal('webhook', {
       pk: 'TENANT#acme',
       sk: 'WEBHOOK#wh_AAAAAAAAAAAAAAAA',
@@ -155,8 +168,16 @@ describe('publishEvent over DynamoDB faults', () => {
 
 describe('parseWebhookDeliveryEvent', () => {
   it('reads ids only and refuses anything malformed', () => {
-    expect(parseWebhookDeliveryEvent({ v: 1, tenant: 'acme', webhook_id: ref.webhookId, delivery_id: ref.deliveryId, extra: 'x' })).toEqual(ref);
-    for (const bad of [null, [], { v: 2, tenant: 'acme', webhook_id: 'w', delivery_id: 'd' }, { v: 1, tenant: 'a#b', webhook_id: 'w', delivery_id: 'd' }, { v: 1, tenant: 'acme', webhook_id: '', delivery_id: 'd' }]) {
+    expect(parseWebhookDeliveryEvent({ v: 1, tenant: 'acme', webhook_id: ref.webhookId, delivery_id: ref.deliveryId, extra: 'x' })).toEqual(
+      ref,
+    );
+    for (const bad of [
+      null,
+      [],
+      { v: 2, tenant: 'acme', webhook_id: 'w', delivery_id: 'd' },
+      { v: 1, tenant: 'a#b', webhook_id: 'w', delivery_id: 'd' },
+      { v: 1, tenant: 'acme', webhook_id: '', delivery_id: 'd' },
+    ]) {
       expect(() => parseWebhookDeliveryEvent(bad)).toThrow(InvalidWebhookEventError);
     }
   });
@@ -192,7 +213,10 @@ describe('webhook-failure handler', () => {
   const sqsEvent = (...bodies: string[]): SQSEvent =>
     ({ Records: bodies.map((body, i) => ({ messageId: `m${i}`, body })) }) as unknown as SQSEvent;
   const failureRecord = (r: DeliveryRef) =>
-    JSON.stringify({ requestContext: { condition: 'RetriesExhausted' }, requestPayload: { v: 1, tenant: r.tenant, webhook_id: r.webhookId, delivery_id: r.deliveryId } });
+    JSON.stringify({
+      requestContext: { condition: 'RetriesExhausted' },
+      requestPayload: { v: 1, tenant: r.tenant, webhook_id: r.webhookId, delivery_id: r.deliveryId },
+    });
 
   it('marks a still-pending delivery failed / worker_failed and drops unreadable records', async () => {
     const deps = memoryDeps();
@@ -205,13 +229,22 @@ describe('webhook-failure handler', () => {
     const out = await failureHandler(sqsEvent(failureRecord(refs[0] as DeliveryRef), 'not json'));
 
     expect(out.batchItemFailures).toEqual([]);
-    expect((await listDeliveries(deps, ADMIN, w.webhook_id, 10)).deliveries[0]).toMatchObject({ status: 'failed', outcome: 'worker_failed' });
+    expect((await listDeliveries(deps, ADMIN, w.webhook_id, 10)).deliveries[0]).toMatchObject({
+      status: 'failed',
+      outcome: 'worker_failed',
+    });
     expect(logLines.some((l) => l.includes('unreadable webhook failure record dropped'))).toBe(true);
   });
 
   it('reports a record back for redelivery when the store fails', async () => {
     const deps = memoryDeps();
-    setDeps({ ...deps, store: { ...deps.store, webhooks: { ...deps.store.webhooks, getDelivery: () => Promise.reject(awsError('ThrottlingException', 400)) } } });
+    setDeps({
+      ...deps,
+      store: {
+        ...deps.store,
+        webhooks: { ...deps.store.webhooks, getDelivery: () => Promise.reject(awsError('ThrottlingException', 400)) },
+      },
+    });
 
     const out = await failureHandler(sqsEvent(failureRecord(ref)));
 
