@@ -5,6 +5,8 @@ import { MAX_WEBHOOKS_PER_TENANT, type WebhookEventType, type WebhookPayload } f
 import { markDeliveryFailed } from './deliver.ts';
 import type { DeliveryRef } from './dispatch.ts';
 
+export type { WebhookEventType } from '../schemas/webhooks.ts';
+
 /** What publishing needs (a subset of Deps: the dispatcher is optional, see Deps.webhooks). */
 export type PublishDeps = Pick<Deps, 'config' | 'store' | 'serverKeys' | 'log' | 'now' | 'webhooks'>;
 
