@@ -45,7 +45,7 @@ let webhookId: string;
 
 /** Polls the delivery log until `done` holds (the deliveries run in the background); bounded. */
 async function deliveriesUntil(done: (d: Array<Record<string, unknown>>) => boolean): Promise<Array<Record<string, unknown>>> {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 600; i++) {
     const res = await vault.call('GET', `/v1/webhooks/${webhookId}/deliveries`);
     expect(res.status, res.text).toBe(200);
     if (done(res.json.deliveries)) return res.json.deliveries;
