@@ -1,3 +1,5 @@
+import { createLambdaWebhookDispatcher } from '#shared/aws/webhook-dispatcher';
+import { setWebhookDispatcherFactory } from '#shared/context';
 import { routeGroupHandler } from '#shared/http/handler';
 import { created, noContent, ok } from '#shared/http/responses';
 import type { GrantProxyBody, ProxyBody } from '#shared/schemas/proxy';
@@ -6,6 +8,9 @@ import * as lifecycle from '#shared/services/lifecycle';
 import * as profiles from '#shared/services/profiles';
 import { proxyRequest, proxyWithGrant, testProfile } from '#shared/services/proxy';
 import { shareProfile, unshareProfile } from '#shared/services/sharing';
+
+// A profile delete publishes `profile.deleted`: on AWS its deliveries go to the webhook worker.
+setWebhookDispatcherFactory(createLambdaWebhookDispatcher);
 
 /**
  * Auth profiles: the compatible create/upsert endpoints, the native profile endpoints, the proxy

@@ -25,6 +25,20 @@ export interface Config {
   readonly proxyTimeoutMs: number;
   /** If non-empty, runner URLs must have one of these host names. */
   readonly allowedRunnerHosts: readonly string[];
+  /** Allow webhook URLs on loopback / private / link-local addresses (local mode default: true), like runners. */
+  readonly allowPrivateWebhooks: boolean;
+  /** If non-empty, webhook URLs must have one of these host names (like allowedRunnerHosts). */
+  readonly allowedWebhookHosts: readonly string[];
+  /** Attempts per webhook delivery, the first included (local default 5; AWS 3: the first and Lambda's two async retries). */
+  readonly webhookMaxAttempts: number;
+  /** Backoff before the second attempt, doubling each time (local default 2 s; AWS 60 s, Lambda's own retry spacing). */
+  readonly webhookRetryBaseMs: number;
+  /** How long one delivery attempt waits for the receiver. */
+  readonly webhookTimeoutMs: number;
+  /** How long delivery log entries are kept (TTL + checked on read). */
+  readonly webhookDeliveryRetentionSeconds: number;
+  /** AWS mode: the function that delivers webhook events. */
+  readonly webhookWorkerFunctionName?: string;
   /** AWS mode: the worker function that executes async runs. */
   readonly runWorkerFunctionName?: string;
   /** AWS mode: KMS key that wraps async run payloads for the worker. */
@@ -111,6 +125,16 @@ export function loadConfig(env: Env = process.env): Config {
       .split(',')
       .map((h) => h.trim().toLowerCase())
       .filter(Boolean),
+    allowPrivateWebhooks: boolFrom(env, 'VAULT_ALLOW_PRIVATE_WEBHOOKS', mode === 'local'),
+    allowedWebhookHosts: (env.VAULT_ALLOWED_WEBHOOK_HOSTS ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean),
+    webhookMaxAttempts: intFrom(env, 'VAULT_WEBHOOK_MAX_ATTEMPTS', mode === 'aws' ? 3 : 5, 1, 10),
+    webhookRetryBaseMs: intFrom(env, 'VAULT_WEBHOOK_RETRY_BASE_MS', mode === 'aws' ? 60_000 : 2_000, 1, 3_600_000),
+    webhookTimeoutMs: intFrom(env, 'VAULT_WEBHOOK_TIMEOUT_MS', 10_000, 100, 30_000),
+    webhookDeliveryRetentionSeconds: intFrom(env, 'VAULT_WEBHOOK_DELIVERY_RETENTION_DAYS', 7, 1, 90) * 86_400,
+    webhookWorkerFunctionName: env.VAULT_WEBHOOK_WORKER_FUNCTION || undefined,
     runWorkerFunctionName: env.VAULT_RUN_WORKER_FUNCTION || undefined,
     runPayloadKeyId: env.VAULT_RUN_PAYLOAD_KEY_ID || undefined,
     runJobTtlSeconds: intFrom(env, 'VAULT_RUN_JOB_TTL_SECONDS', DEFAULT_RUN_JOB_TTL_SECONDS, 60, 86_400),

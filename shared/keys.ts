@@ -17,6 +17,10 @@ export const OAUTH_TOKEN_PREFIX = 'OAUTH#';
 export const AUDIT_PREFIX = 'AUDIT#';
 /** Sort-key prefix of a tenant's API-key index items (in the tenant partition, beside its agents). */
 export const API_KEY_INDEX_PREFIX = 'APIKEY#';
+/** Sort-key prefix of a tenant's webhooks (in the tenant partition). */
+export const WEBHOOK_PREFIX = 'WEBHOOK#';
+/** Sort-key prefix of a webhook's deliveries (in the webhook's own partition). */
+export const DELIVERY_PREFIX = 'DELIVERY#';
 
 export const keys = {
   apiKey: (keyHashHex: string): ItemKey => ({ pk: `APIKEY#${keyHashHex}`, sk: 'APIKEY' }),
@@ -55,6 +59,14 @@ export const keys = {
   runJob: (sessionId: string): ItemKey => ({ pk: `RUN#${sessionId}`, sk: 'JOB' }),
   /** A tenant's request counter for one fixed rate-limit window (epoch seconds of its start). */
   tenantRate: (tenant: string, windowStart: number): ItemKey => ({ pk: `RATE#${tenant}#${windowStart}`, sk: 'RATE' }),
+  /** A tenant webhook: in the tenant partition, so listing them is one Query (no scan). */
+  webhook: (tenant: string, webhookId: string): ItemKey => ({ pk: `TENANT#${tenant}`, sk: `${WEBHOOK_PREFIX}${webhookId}` }),
+  /** A webhook's own partition: its deliveries, sorted by time-ordered id. */
+  webhookPartition: (tenant: string, webhookId: string) => `TENANT#${tenant}#WEBHOOK#${webhookId}`,
+  webhookDelivery: (tenant: string, webhookId: string, deliveryId: string): ItemKey => ({
+    pk: `TENANT#${tenant}#WEBHOOK#${webhookId}`,
+    sk: `${DELIVERY_PREFIX}${deliveryId}`,
+  }),
   /** A run grant's sealed key material, keyed by the grant's id (the grant itself is never stored). */
   grant: (grantIdHex: string): ItemKey => ({ pk: `GRANT#${grantIdHex}`, sk: 'GRANT' }),
 } as const;

@@ -23,6 +23,8 @@ export interface VaultDeployConfig {
    * credentials, so someone able to write an agent item could redirect them.
    */
   readonly allowedRunnerHosts: readonly string[];
+  /** If non-empty, tenant webhook URLs must use one of these host names (`VAULT_ALLOWED_WEBHOOK_HOSTS`). */
+  readonly allowedWebhookHosts: readonly string[];
   /** Requests per second per tenant (`VAULT_TENANT_RATE_LIMIT`; 429 above it); 0 turns it off. */
   readonly tenantRateLimit: number;
   /** Reserved concurrency of the async-run worker; 0 reserves none (accounts with low limits). */
@@ -48,6 +50,7 @@ export const DEFAULT_DEPLOY_CONFIG = {
   throttleBurstLimit: 100,
   runRetentionDays: 7,
   allowedRunnerHosts: [] as readonly string[],
+  allowedWebhookHosts: [] as readonly string[],
   tenantRateLimit: 25,
   workerReservedConcurrency: 20,
   serverKeyEpoch: 1,
@@ -61,6 +64,7 @@ export const CONTEXT_KEYS = [
   'throttleBurstLimit',
   'runRetentionDays',
   'allowedRunnerHosts',
+  'allowedWebhookHosts',
   'tenantRateLimit',
   'workerReservedConcurrency',
   'serverKeyEpoch',
@@ -132,6 +136,7 @@ export function parseDeployConfig(ctx: Context): VaultDeployConfig {
   const throttleBurstLimit = int(ctx, 'throttleBurstLimit', DEFAULT_DEPLOY_CONFIG.throttleBurstLimit, 1, 5_000);
   const runRetentionDays = int(ctx, 'runRetentionDays', DEFAULT_DEPLOY_CONFIG.runRetentionDays, 1, 3650);
   const allowedRunnerHosts = list(ctx, 'allowedRunnerHosts');
+  const allowedWebhookHosts = list(ctx, 'allowedWebhookHosts');
   const tenantRateLimit = int(ctx, 'tenantRateLimit', DEFAULT_DEPLOY_CONFIG.tenantRateLimit, 0, 100_000);
   const workerReservedConcurrency = int(ctx, 'workerReservedConcurrency', DEFAULT_DEPLOY_CONFIG.workerReservedConcurrency, 0, 1_000);
   const serverKeyEpoch = int(ctx, 'serverKeyEpoch', DEFAULT_DEPLOY_CONFIG.serverKeyEpoch, 1, 1_000_000);
@@ -161,6 +166,7 @@ export function parseDeployConfig(ctx: Context): VaultDeployConfig {
     throttleBurstLimit,
     runRetentionDays,
     allowedRunnerHosts,
+    allowedWebhookHosts,
     tenantRateLimit,
     workerReservedConcurrency,
     serverKeyEpoch,

@@ -29,9 +29,11 @@ export const CHANGE_ACTIONS = ['create', 'replace', 'update', 'rotate', 'patch',
 export const API_KEY_ACTIONS = ['api_key_create', 'api_key_revoke'] as const;
 /** Changes to an agent (its runner, its signing secret, its existence): no profile (tenant and agent views). */
 export const AGENT_ACTIONS = ['agent_create', 'agent_update', 'agent_delete', 'agent_rotate_signing_secret'] as const;
+/** Changes to the tenant's webhooks (and test sends): no agent, no profile; `principal` is the webhook id. */
+export const WEBHOOK_ACTIONS = ['webhook_create', 'webhook_update', 'webhook_delete', 'webhook_rotate_secret', 'webhook_test'] as const;
 /** Uses of a profile's credentials: the gate's purposes. */
 export const USE_ACTIONS = ['run', 'proxy', 'test'] as const;
-export const AUDIT_ACTIONS = [...CHANGE_ACTIONS, ...API_KEY_ACTIONS, ...AGENT_ACTIONS, ...USE_ACTIONS] as const;
+export const AUDIT_ACTIONS = [...CHANGE_ACTIONS, ...API_KEY_ACTIONS, ...AGENT_ACTIONS, ...WEBHOOK_ACTIONS, ...USE_ACTIONS] as const;
 
 export const AuditAction = z.enum(AUDIT_ACTIONS);
 export type AuditAction = z.infer<typeof AuditAction>;
@@ -65,7 +67,7 @@ export const AuditEventInput = z.object({
   session_id: z.string().optional(),
   /**
    * Whom a change is about: the grantee of a share/unshare (a key_id or "role:member"), the key_id
-   * of the API key created or revoked. An id, never a key.
+   * of the API key created or revoked, the webhook changed. An id, never a key.
    */
   principal: z.string().optional(),
   /** share: the permission granted (read | read_write). */

@@ -32,8 +32,20 @@ import {
 } from '../schemas/profiles.ts';
 import { GrantProxyBody, ProxyBody, ProxyResponse, TestProfileBody, TestProfileResponse } from '../schemas/proxy.ts';
 import { RunAgentBody, RunAgentResponse, RunStatus } from '../schemas/runs.ts';
+import {
+  CreateWebhookBody,
+  CreatedWebhook,
+  DeliveriesQuery,
+  DeliveryPage,
+  TestEventResponse,
+  UpdateWebhookBody,
+  Webhook,
+  WebhookId,
+  WebhookList,
+  WebhookSecret,
+} from '../schemas/webhooks.ts';
 
-export type RouteGroup = 'agents' | 'profiles' | 'runs' | 'keys' | 'meta';
+export type RouteGroup = 'agents' | 'profiles' | 'runs' | 'keys' | 'webhooks' | 'meta';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 /** What a path may answer: the table's methods, plus HEAD wherever GET is. */
 export type AllowedMethod = HttpMethod | 'HEAD';
@@ -116,6 +128,7 @@ export const PathParams = {
   key_id: { schema: ApiKeyId, what: 'key_id' },
   principal: { schema: GrantPrincipal, what: 'principal' },
   session_id: { schema: z.string().max(128), what: 'session_id' },
+  webhook_id: { schema: WebhookId, what: 'webhook_id' },
   asset: { schema: z.string(), what: 'asset' },
 } as const;
 
@@ -254,6 +267,142 @@ export const routes = {
     group: 'keys',
     permission: { kind: 'admin', action: 'Revoking API keys' },
     op: { operationId: 'revokeApiKey', tag: 'api-keys', summary: 'Revoke an API key (admin only): refused at once by this vault instance, within 5 s by every other', description: REVOCATION_BOUND, status: 204, errors: { ...QUERY_ERRORS, 403: ['forbidden'], 404: ['api_key_not_found'] } },
+  },
+
+  // Tenant webhooks (admin only): their own function, like API keys.
+  'POST /v1/webhooks': {
+    group: 'webhooks',
+    permission: { kind: 'admin', action: 'Managing webhooks' },
+    body: CreateWebhookBody,
+    op: {
+      operationId: 'createWebhook',
+      tag: 'webhooks',
+      summary: 'Subscribe a URL to events (admin only); answers its signing secret once',
+      description:
+        'Events: `connection.connected`, `connection.needs_reauth`, `connection.refresh_failed`, `connection.recovered`, `profile.deleted`. Each delivery is a signed POST (`X-Agent-Vault-Signature: t=<unix>,v1=<hex HMAC-SHA256(signing_secret, t + "." + body)>`, the runner-call scheme), sent at least once with bounded retries and exponential backoff. The URL follows the runner rules: https when deployed, no loopback or private address there, the host on `VAULT_ALLOWED_WEBHOOK_HOSTS` when set. At most 20 webhooks per tenant.',
+      status: 201,
+      response: CreatedWebhook,
+      errors: { ...BODY_ERRORS, 403: ['forbidden'], 409: ['webhook_limit_reached'] },
+      examples: {
+        request: { url: 'https://hooks.example.com/agent-vault', events: ['profile.deleted', 'connection.needs_reauth'], description: 'ops alerts' },
+        response: {
+          webhook_id: 'wh_3qk9XbV1mPz0aLw2',
+          url: 'https://hooks.example.com/agent-vault',
+          events: ['profile.deleted', 'connection.needs_reauth'],
+          description: 'ops alerts',
+          active: true,
+          created_by: '5f1c0a9e2b7d4c31',
+          created_at: '2026-12-06T15:00:00.000Z',
+          updated_at: '2026-12-06T15:00:00.000Z',
+          signing_secret: 'avw_…',
+        },
+      },
+    },
+  },
+  'GET /v1/webhooks': {
+    group: 'webhooks',
+    permission: { kind: 'admin', action: 'Listing webhooks' },
+    query: ListQuery,
+    op: {
+      operationId: 'listWebhooks',
+      tag: 'webhooks',
+      summary: "List the tenant's webhooks (admin only; never a secret)",
+      status: 200,
+      response: WebhookList,
+      errors: { ...QUERY_ERRORS, 403: ['forbidden'] },
+      queryDocs: page,
+      examples: { response: { webhooks: [{ webhook_id: 'wh_3qk9XbV1mPz0aLw2', url: 'https://hooks.example.com/agent-vault', events: ['profile.deleted'], active: true, created_by: '5f1c0a9e2b7d4c31', created_at: '2026-12-06T15:00:00.000Z', updated_at: '2026-12-06T15:00:00.000Z' }] } },
+    },
+  },
+  'GET /v1/webhooks/{webhook_id}': {
+    group: 'webhooks',
+    permission: { kind: 'admin', action: 'Reading webhooks' },
+    op: {
+      operationId: 'getWebhook',
+      tag: 'webhooks',
+      summary: 'Read a webhook (admin only; never its secret)',
+      status: 200,
+      response: Webhook,
+      errors: { ...QUERY_ERRORS, 403: ['forbidden'], 404: ['webhook_not_found'] },
+      examples: { response: { webhook_id: 'wh_3qk9XbV1mPz0aLw2', url: 'https://hooks.example.com/agent-vault', events: ['profile.deleted'], active: true, created_by: '5f1c0a9e2b7d4c31', created_at: '2026-12-06T15:00:00.000Z', updated_at: '2026-12-06T15:00:00.000Z' } },
+    },
+  },
+  'PATCH /v1/webhooks/{webhook_id}': {
+    group: 'webhooks',
+    permission: { kind: 'admin', action: 'Changing webhooks' },
+    body: UpdateWebhookBody,
+    op: {
+      operationId: 'updateWebhook',
+      tag: 'webhooks',
+      summary: 'Change the URL, events, description or active flag of a webhook (admin only; 409 on a concurrent change)',
+      status: 200,
+      response: Webhook,
+      errors: { ...BODY_ERRORS, 403: ['forbidden'], 404: ['webhook_not_found'], 409: ['conflict'] },
+      examples: {
+        request: { events: ['profile.deleted', 'connection.refresh_failed'], active: true },
+        response: { webhook_id: 'wh_3qk9XbV1mPz0aLw2', url: 'https://hooks.example.com/agent-vault', events: ['profile.deleted', 'connection.refresh_failed'], active: true, created_by: '5f1c0a9e2b7d4c31', created_at: '2026-12-06T15:00:00.000Z', updated_at: '2026-12-06T15:05:00.000Z' },
+      },
+    },
+  },
+  'DELETE /v1/webhooks/{webhook_id}': {
+    group: 'webhooks',
+    permission: { kind: 'admin', action: 'Deleting webhooks' },
+    op: {
+      operationId: 'deleteWebhook',
+      tag: 'webhooks',
+      summary: 'Delete a webhook (admin only); pending deliveries fail as webhook_deleted, its delivery log expires with its retention',
+      status: 204,
+      errors: { ...QUERY_ERRORS, 403: ['forbidden'], 404: ['webhook_not_found'] },
+      examples: {},
+    },
+  },
+  'POST /v1/webhooks/{webhook_id}/rotate-secret': {
+    group: 'webhooks',
+    permission: { kind: 'admin', action: 'Rotating webhook secrets' },
+    op: {
+      operationId: 'rotateWebhookSecret',
+      tag: 'webhooks',
+      summary: 'Issue a new signing secret (admin only), answered once; every later attempt is signed with it alone',
+      status: 200,
+      response: WebhookSecret,
+      errors: { ...BODY_ERRORS, 403: ['forbidden'], 404: ['webhook_not_found'], 409: ['conflict'] },
+      examples: { response: { webhook_id: 'wh_3qk9XbV1mPz0aLw2', signing_secret: 'avw_…' } },
+    },
+  },
+  'GET /v1/webhooks/{webhook_id}/deliveries': {
+    group: 'webhooks',
+    permission: { kind: 'admin', action: 'Reading webhook deliveries' },
+    query: DeliveriesQuery,
+    op: {
+      operationId: 'listWebhookDeliveries',
+      tag: 'webhooks',
+      summary: "A webhook's delivery log, newest first: event id and type, attempts, last status code, outcome, times (never the payload)",
+      description: 'Entries are kept for `VAULT_WEBHOOK_DELIVERY_RETENTION_DAYS` (default 7). `status`: `pending` (attempts left; `next_attempt_at` says when), `delivered`, or `failed` (gave up; `outcome` says why).',
+      status: 200,
+      response: DeliveryPage,
+      errors: { ...QUERY_ERRORS, 403: ['forbidden'], 404: ['webhook_not_found'] },
+      queryDocs: page,
+      examples: {
+        response: {
+          deliveries: [
+            { delivery_id: 'dlv_0193a1b2c3d4e5f60718293a', event_id: 'evt_Qm9yZS1yYW5kb20tYnl0ZXM', event_type: 'profile.deleted', status: 'delivered', attempts: 2, max_attempts: 5, last_status_code: 200, outcome: 'delivered', created_at: '2026-12-06T15:10:00.000Z', last_attempt_at: '2026-12-06T15:10:02.100Z', finished_at: '2026-12-06T15:10:02.180Z' },
+          ],
+        },
+      },
+    },
+  },
+  'POST /v1/webhooks/{webhook_id}/test': {
+    group: 'webhooks',
+    permission: { kind: 'admin', action: 'Sending webhook test events' },
+    op: {
+      operationId: 'sendWebhookTestEvent',
+      tag: 'webhooks',
+      summary: 'Queue a `webhook.test` event to this webhook through the normal delivery path (admin only); its outcome shows in the delivery log',
+      status: 202,
+      response: TestEventResponse,
+      errors: { ...BODY_ERRORS, 403: ['forbidden'], 404: ['webhook_not_found'], 503: ['service_unavailable', 'audit_unavailable'] },
+      examples: { response: { event_id: 'evt_Qm9yZS1yYW5kb20tYnl0ZXM', delivery_id: 'dlv_0193a1b2c3d4e5f60718293a', status: 'queued' } },
+    },
   },
 
   // Profiles (native).

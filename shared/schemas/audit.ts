@@ -26,7 +26,7 @@ export const AuditEntry = z.object({
   source_ip: z.string().optional(),
   request_id: z.string().optional(),
   session_id: z.string().optional(),
-  principal: z.string().optional().describe('share/unshare: the grantee (a key_id or "role:member"); api_key_create/revoke: the key_id'),
+  principal: z.string().optional().describe('share/unshare: the grantee (a key_id or "role:member"); api_key_create/revoke: the key_id; webhook_*: the webhook_id'),
   permission: z.enum(['read', 'read_write']).optional().describe('share: the permission granted'),
   role: z.enum(['admin', 'member']).optional().describe('api_key_create: the new key\'s role'),
 });

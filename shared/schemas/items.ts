@@ -319,3 +319,62 @@ export const RunJobItem = z.object({
 });
 
 export type RunJobItem = z.infer<typeof RunJobItem>;
+
+/**
+ * A tenant webhook (shared/services/webhooks.ts): where events go, which ones, and its signing
+ * secret sealed under the server key (never in clear). Signed like every item: a table writer
+ * cannot redirect the deliveries or subscribe a webhook of its own.
+ */
+export const WebhookItem = z.object({
+  pk: z.string(),
+  sk: z.string(),
+  entity: z.literal('webhook'),
+  tenant: z.string(),
+  webhook_id: z.string(),
+  url: z.string(),
+  events: z.array(z.string()),
+  description: z.string().optional(),
+  active: z.boolean(),
+  /** The signing secret (avw_…), sealed under the server key (purpose and ids in the AAD). */
+  signing_secret: Bytes,
+  /** key_id of the API key that created it. */
+  created_by: z.string(),
+  /** Bumped by every write; updates and rotations are conditioned on the version read. */
+  version: z.int(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+export type WebhookItem = z.infer<typeof WebhookItem>;
+
+/**
+ * One delivery of one event to one webhook: the durable job (its exact body, attempts, lease)
+ * and its delivery-log entry in one item, in the webhook's partition, sorted by a time-ordered
+ * id (newest first is a backward Query). Whole-item writes conditioned on `version`.
+ */
+export const WebhookDeliveryItem = z.object({
+  pk: z.string(),
+  sk: z.string(),
+  entity: z.literal('webhook_delivery'),
+  tenant: z.string(),
+  webhook_id: z.string(),
+  delivery_id: z.string(),
+  event_id: z.string(),
+  event_type: z.string(),
+  /** The JSON body sent on every attempt (an event carries ids and names, never a credential). */
+  body: z.string(),
+  status: z.enum(['pending', 'delivered', 'failed']),
+  attempts: z.int(),
+  max_attempts: z.int(),
+  /** Epoch milliseconds: an attempt is running until then (a crashed one is taken over after it). */
+  lease_until: z.int().optional(),
+  last_status_code: z.int().optional(),
+  outcome: z.string().optional(),
+  created_at: z.string(),
+  last_attempt_at: z.string().optional(),
+  next_attempt_at: z.string().optional(),
+  finished_at: z.string().optional(),
+  version: z.int(),
+  /** Epoch seconds: the table's TTL attribute, also checked on read. */
+  expires_at: z.int(),
+});
+export type WebhookDeliveryItem = z.infer<typeof WebhookDeliveryItem>;

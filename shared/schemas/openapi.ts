@@ -19,6 +19,7 @@ import { AuditPage } from './audit.ts';
 import { PatchProfileBody, ProfileUsage, RotateProfileBody, RotateProfileResponse } from './lifecycle.ts';
 import { RunAgentBody, RunAgentResponse, RunStatus } from './runs.ts';
 import { GrantProxyBody, ProxyBody, ProxyResponse, TestProfileBody, TestProfileResponse } from './proxy.ts';
+import { CreateWebhookBody, CreatedWebhook, DeliveryPage, TestEventResponse, UpdateWebhookBody, Webhook, WebhookList, WebhookSecret } from './webhooks.ts';
 
 /**
  * Named schemas: each becomes `components.schemas.<Name>` and is referenced by `$ref`, so that
@@ -48,6 +49,12 @@ const responseSchemas = {
   RotatedAuthProfile: RotateProfileResponse,
   AuthProfileUsage: ProfileUsage,
   AuditPage,
+  Webhook,
+  CreatedWebhook,
+  WebhookList,
+  WebhookSecret,
+  WebhookDeliveryPage: DeliveryPage,
+  WebhookTestEvent: TestEventResponse,
   Error: ErrorBody,
   Health,
 } as const;
@@ -67,6 +74,8 @@ const requestSchemas = {
   RotateAuthProfileRequest: RotateProfileBody,
   ShareAuthProfileRequest: ShareProfileBody,
   RunAgentRequest: RunAgentBody,
+  CreateWebhookRequest: CreateWebhookBody,
+  UpdateWebhookRequest: UpdateWebhookBody,
 } as const;
 
 type ResponseName = keyof typeof responseSchemas;
@@ -79,6 +88,7 @@ const tags = [
   { name: 'api-keys', description: "API keys: the tenant's principals (admin or member); admin only" },
   { name: 'runs', description: 'Running an agent with a profile, and run status' },
   { name: 'audit', description: 'The audit log: every change to a profile and every use of one' },
+  { name: 'webhooks', description: "Tenant webhooks: signed event deliveries (connections, deleted profiles) to the platform's own URL; admin only" },
   { name: 'meta', description: 'Public, storage-free endpoints' },
 ] as const;
 

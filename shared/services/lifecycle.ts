@@ -14,6 +14,7 @@ import type { PatchProfileBody, RotateProfileBody } from '../schemas/lifecycle.t
 import type { ProfileRecord, ProfileSettings } from '../store/types.ts';
 import { type ProfileTarget, loadProfileTarget, profileNameNotFound } from './targets.ts';
 import { profileRef, profileRefOf } from '../store/profile-ref.ts';
+import { publishEvent } from '../webhooks/publish.ts';
 
 
 /**
@@ -209,5 +210,7 @@ export async function deleteProfileChecked(deps: Deps, caller: Caller, target: P
   });
   // After the record's change (the profile is gone): a failure here is not a failed delete.
   await sessions.delete(ref);
+  // Tenant webhooks (shared/webhooks/publish.ts): never throws; a failure to enqueue is logged and counted.
+  await publishEvent(deps, caller.tenant, { type: 'profile.deleted', agent_id: agentId, profile: name, data: { generation: item.generation, forced: force } });
 }
 

@@ -10,6 +10,7 @@ import { rateLimitRepository } from '../repositories/rate-limits.ts';
 import { runJobRepository } from '../repositories/run-jobs.ts';
 import { runRepository } from '../repositories/runs.ts';
 import { sessionRepository } from '../repositories/sessions.ts';
+import { webhookRepository } from '../repositories/webhooks.ts';
 export { type SignItemsOutcome, signUnsignedItems } from '../repositories/sign-items.ts';
 import type { ItemSigner } from './signer.ts';
 import type { Store } from './types.ts';
@@ -31,6 +32,7 @@ export function dynamoStore(db: Db, signer: ItemSigner): Store {
     runJobs: runJobRepository(db, signer),
     grants: grantRepository(db, signer),
     oauthTokens: oauthTokenRepository(db, signer),
+    webhooks: webhookRepository(db, signer),
     audit: auditRepository(db),
     rateLimits: rateLimitRepository(db),
   };

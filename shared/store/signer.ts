@@ -5,7 +5,7 @@ import type { ServerKeyRing } from '../crypto/server-key.ts';
 import { IntegrityError } from '../errors.ts';
 import { type ItemKey, keys } from '../keys.ts';
 import type { Logger, LogFields } from '../log.ts';
-import { AgentItem, ApiKeyIndexItem, ApiKeyItem, GrantItem, OAuthTokenItem, ProfileItem, RunItem, RunJobItem, SessionItem } from '../schemas/items.ts';
+import { AgentItem, ApiKeyIndexItem, ApiKeyItem, GrantItem, OAuthTokenItem, ProfileItem, RunItem, RunJobItem, SessionItem, WebhookDeliveryItem, WebhookItem } from '../schemas/items.ts';
 
 /**
  * The signed store's barrier: every item a store implementation writes is sealed here (its
@@ -24,7 +24,7 @@ import { AgentItem, ApiKeyIndexItem, ApiKeyItem, GrantItem, OAuthTokenItem, Prof
  */
 
 /** What the store signs: one kind per item schema. */
-export type SignedKind = 'agent' | 'api-key' | 'api-key-index' | 'profile' | 'session' | 'run' | 'run-job' | 'grant' | 'oauth-token';
+export type SignedKind = 'agent' | 'api-key' | 'api-key-index' | 'profile' | 'session' | 'run' | 'run-job' | 'grant' | 'oauth-token' | 'webhook' | 'webhook-delivery';
 
 const SCHEMAS: Record<SignedKind, z.ZodType> = {
   agent: AgentItem,
@@ -36,6 +36,8 @@ const SCHEMAS: Record<SignedKind, z.ZodType> = {
   'run-job': RunJobItem,
   grant: GrantItem,
   'oauth-token': OAuthTokenItem,
+  webhook: WebhookItem,
+  'webhook-delivery': WebhookDeliveryItem,
 };
 
 /** The attributes an item stores about its MAC; never part of what the MAC covers. */
@@ -67,6 +69,8 @@ export const UNSIGNED_ATTRIBUTES: Readonly<Record<SignedKind, readonly string[]>
   run: [],
   'run-job': [],
   grant: [],
+  webhook: [],
+  'webhook-delivery': [],
   'oauth-token': ['version', 'lease_id', 'lease_until', 'error_message', 'error_until', 'error_generation', 'error_record_version', 'error_profile_created_at'],
 };
 
@@ -123,6 +127,12 @@ export function idsOf(kind: SignedKind, k: ItemKey): LogFields {
       return { kind, session_id: suffix(k.pk) };
     case 'grant':
       return { kind, grant_id_prefix: suffix(k.pk).slice(0, 8) };
+    case 'webhook':
+      return { kind, tenant: suffix(k.pk), webhook_id: suffix(k.sk) };
+    case 'webhook-delivery': {
+      const m = /^TENANT#([^#]+)#WEBHOOK#([^#]+)$/.exec(k.pk);
+      return { kind, tenant: m?.[1], webhook_id: m?.[2], delivery_id: suffix(k.sk) };
+    }
   }
 }
 
@@ -235,6 +245,8 @@ export function kindOf(k: ItemKey): SignedKind | undefined {
     if (k.sk.startsWith('PROFILE#')) return 'profile';
     if (k.sk.startsWith('SESSION#')) return 'session';
     if (k.sk.startsWith('OAUTH#')) return 'oauth-token';
+    if (k.sk.startsWith('WEBHOOK#')) return 'webhook';
+    if (k.sk.startsWith('DELIVERY#')) return 'webhook-delivery';
   }
   return undefined;
 }

@@ -10,6 +10,8 @@ import type {
   RunJobItem,
   SessionItem,
   UseKind,
+  WebhookDeliveryItem,
+  WebhookItem,
 } from '../schemas/items.ts';
 import type { RunState } from '../schemas/runs.ts';
 import type { AgentRef, ProfileRef } from './profile-ref.ts';
@@ -97,6 +99,8 @@ export interface UseToRecord {
 export type SessionRecord = Omit<SessionItem, 'pk' | 'sk' | 'entity'>;
 export type RunRecord = Omit<RunItem, 'pk' | 'sk' | 'entity'>;
 export type RunJobRecord = Omit<RunJobItem, 'pk' | 'sk' | 'entity'>;
+export type WebhookRecord = Omit<WebhookItem, 'pk' | 'sk' | 'entity'>;
+export type DeliveryRecord = Omit<WebhookDeliveryItem, 'pk' | 'sk' | 'entity'>;
 export type GrantRecord = Omit<GrantItem, 'pk' | 'sk' | 'entity'> & { readonly id_hex: string };
 
 /** The profile state a cached token was fetched for; a token of any other state is stale. */
@@ -327,6 +331,31 @@ export interface OAuthTokenStore {
   storeFailure(ref: ProfileRef, leaseId: string, message: string, errorUntil: number, owner: TokenOwner): Promise<boolean>;
 }
 
+/**
+ * Tenant webhooks (one item each in the tenant partition) and their deliveries (one item each in
+ * the webhook's partition: the durable delivery job and its log entry). Every write is a whole
+ * item conditioned on absence or on the version read.
+ */
+export interface WebhookStore {
+  /** Creates the webhook; false if the id is taken. */
+  create(r: WebhookRecord): Promise<boolean>;
+  get(tenant: string, webhookId: string): Promise<WebhookItem | undefined>;
+  /** Overwrites the webhook if its stored version is still `expectedVersion`. */
+  replace(r: WebhookRecord, expectedVersion: number): Promise<boolean>;
+  /** Deletes the webhook; false if it did not exist. */
+  delete(tenant: string, webhookId: string): Promise<boolean>;
+  /** One page of a tenant's webhooks, in id order. */
+  list(tenant: string, limit: number, cursor?: string): Promise<Page<WebhookItem>>;
+  /** Creates a delivery; false if its id is taken. */
+  createDelivery(r: DeliveryRecord): Promise<boolean>;
+  /** The delivery, or undefined if absent or past its TTL. */
+  getDelivery(tenant: string, webhookId: string, deliveryId: string, nowEpochSeconds: number): Promise<WebhookDeliveryItem | undefined>;
+  /** Overwrites the delivery if its stored version is still `expectedVersion`. */
+  replaceDelivery(r: DeliveryRecord, expectedVersion: number): Promise<boolean>;
+  /** One page of a webhook's deliveries, newest first; expired ones left out. */
+  listDeliveries(tenant: string, webhookId: string, limit: number, cursor: string | undefined, nowEpochSeconds: number): Promise<Page<WebhookDeliveryItem>>;
+}
+
 /** The audit log: each record written as up to three views (tenant, agent, profile). */
 export interface AuditStore {
   /** Writes every view of a record and its writer's head (one round trip); throws if not all were taken. */
@@ -364,6 +393,7 @@ export interface Store {
   readonly runJobs: RunJobStore;
   readonly grants: GrantStore;
   readonly oauthTokens: OAuthTokenStore;
+  readonly webhooks: WebhookStore;
   readonly audit: AuditStore;
   readonly rateLimits: RateLimitStore;
 }

@@ -57,6 +57,15 @@ describe('route table', () => {
     for (const r of routeList.filter((x) => x.group === 'keys')) expect(r.permission.kind, r.key).toBe('admin');
   });
 
+  it('keeps webhook management for admins, in its own function', () => {
+    const webhookRoutes = routeList.filter((x) => x.path.startsWith('/v1/webhooks'));
+    expect(webhookRoutes).toHaveLength(8);
+    for (const r of webhookRoutes) {
+      expect(r.group, r.key).toBe('webhooks');
+      expect(r.permission.kind, r.key).toBe('admin');
+    }
+  });
+
   it('documents every route but the console with a unique operationId', () => {
     const ids = routeList.filter((r) => r.op).map((r) => r.op?.operationId);
     expect(new Set(ids).size).toBe(ids.length);

@@ -13,10 +13,13 @@ const FUNCTIONS = {
   runs: 'RunsFunction',
   keys: 'KeysFunction',
   meta: 'MetaFunction',
+  webhooks: 'WebhooksFunction',
   worker: 'AsyncRunsWorker',
   failure: 'AsyncRunsFailureHandler',
+  webhookWorker: 'WebhookDeliveriesWorker',
+  webhookFailure: 'WebhookDeliveriesFailureHandler',
 } as const;
-const VAULT_FUNCTIONS = ['agents', 'profiles', 'runs', 'keys', 'worker', 'failure'] as const;
+const VAULT_FUNCTIONS = ['agents', 'profiles', 'runs', 'keys', 'webhooks', 'worker', 'failure', 'webhookWorker', 'webhookFailure'] as const;
 
 let vault: SynthResult;
 beforeAll(() => {
@@ -31,8 +34,8 @@ const secretId = () => resourceByPrefix(vault.template, 'AWS::SecretsManager::Se
 const payloadKeyId = () => resourceByPrefix(vault.template, 'AWS::KMS::Key', 'AsyncRunsRunPayloadKey').id;
 
 describe('VaultStack functions', () => {
-  it('creates one function per route group plus the worker and the failure handler', () => {
-    vault.template.resourceCountIs('AWS::Lambda::Function', 7);
+  it('creates one function per route group plus the run and webhook workers and their failure handlers', () => {
+    vault.template.resourceCountIs('AWS::Lambda::Function', 10);
     for (const name of Object.keys(FUNCTIONS) as (keyof typeof FUNCTIONS)[]) expect(fn(name)).toBeDefined();
   });
 
@@ -237,14 +240,27 @@ describe('VaultStack IAM', () => {
     for (const s of onDataKey) expect(JSON.stringify(s.Condition)).toContain('kms:ViaService');
   });
 
-  it('lets only the runs function invoke the worker, and only the worker function itself', () => {
+  it('lets only the runs function invoke the run worker, and only the worker function itself', () => {
     const invokers = (Object.keys(FUNCTIONS) as (keyof typeof FUNCTIONS)[]).filter((name) =>
-      statementsOf(name).some((s) => actionsOf(s).includes('lambda:InvokeFunction')),
+      statementsOf(name).some((s) => actionsOf(s).includes('lambda:InvokeFunction') && referencedIds(s.Resource).includes(fn('worker').id)),
     );
     const invoke = statementsOf('runs').find((s) => actionsOf(s).includes('lambda:InvokeFunction'));
 
     expect(invokers).toEqual(['runs']);
     expect(invoke?.Resource).toEqual({ 'Fn::GetAtt': [fn('worker').id, 'Arn'] });
+  });
+
+  it('lets only the functions that publish events invoke the webhook worker, and nothing else', () => {
+    const invokeStatements = (name: keyof typeof FUNCTIONS) => statementsOf(name).filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
+    const publishers = (Object.keys(FUNCTIONS) as (keyof typeof FUNCTIONS)[]).filter((name) =>
+      invokeStatements(name).some((s) => referencedIds(s.Resource).includes(fn('webhookWorker').id)),
+    );
+
+    expect(publishers).toEqual(['profiles', 'webhooks']);
+    for (const name of publishers) {
+      expect(invokeStatements(name).map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [fn('webhookWorker').id, 'Arn'] }]);
+      expect(referencedIds(envOf(name).VAULT_WEBHOOK_WORKER_FUNCTION)).toEqual([fn('webhookWorker').id]);
+    }
   });
 
   it('lets the runs function only seal and the worker only open run payloads, both under the run encryption context', () => {
@@ -267,7 +283,7 @@ describe('VaultStack HTTP API', () => {
   });
 
   it('integrates every function with payload format 2.0', () => {
-    vault.template.resourceCountIs('AWS::ApiGatewayV2::Integration', 5);
+    vault.template.resourceCountIs('AWS::ApiGatewayV2::Integration', 6);
     vault.template.allResourcesProperties('AWS::ApiGatewayV2::Integration', { IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' });
   });
 
@@ -362,10 +378,10 @@ describe('VaultStack async runs', () => {
     });
   });
 
-  it('encrypts both queues and refuses non-TLS access to them', () => {
-    vault.template.resourceCountIs('AWS::SQS::Queue', 2);
+  it('encrypts every queue (runs and webhooks: on-failure and poison) and refuses non-TLS access to them', () => {
+    vault.template.resourceCountIs('AWS::SQS::Queue', 4);
     vault.template.allResourcesProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
-    vault.template.resourceCountIs('AWS::SQS::QueuePolicy', 2);
+    vault.template.resourceCountIs('AWS::SQS::QueuePolicy', 4);
     vault.template.allResourcesProperties('AWS::SQS::QueuePolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
@@ -386,6 +402,49 @@ describe('VaultStack async runs', () => {
 
   it('gives the worker the longest timeout Lambda allows, since runners may take up to 15 minutes', () => {
     expect(fn('worker').Properties.Timeout).toBe(900);
+  });
+});
+
+describe('VaultStack webhook deliveries', () => {
+  it('retries failed delivery attempts through Lambda (two async retries), then sends the event to the on-failure queue', () => {
+    const failures = resourceByPrefix(vault.template, 'AWS::SQS::Queue', 'WebhookDeliveriesFailures');
+    const config = resourceByPrefix(vault.template, 'AWS::Lambda::EventInvokeConfig', 'WebhookDeliveriesWorker');
+
+    expect(config.Properties).toMatchObject({ MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600, Qualifier: '$LATEST' });
+    expect(referencedIds(config.Properties.FunctionName)).toEqual([fn('webhookWorker').id]);
+    expect((config.Properties.DestinationConfig as { OnFailure: { Destination: unknown } }).OnFailure.Destination).toEqual({
+      'Fn::GetAtt': [failures.id, 'Arn'],
+    });
+  });
+
+  it('counts the same attempts in the delivery log as Lambda makes: the first and two retries, a minute apart and doubling', () => {
+    for (const name of VAULT_FUNCTIONS) {
+      expect(envOf(name)).toMatchObject({ VAULT_WEBHOOK_MAX_ATTEMPTS: '3', VAULT_WEBHOOK_RETRY_BASE_MS: '60000', VAULT_ALLOW_PRIVATE_WEBHOOKS: 'false', VAULT_ALLOWED_WEBHOOK_HOSTS: '' });
+    }
+  });
+
+  it('feeds the on-failure queue to the webhook failure handler, with a poison queue behind it', () => {
+    const failures = resourceByPrefix(vault.template, 'AWS::SQS::Queue', 'WebhookDeliveriesFailures');
+    const poison = resourceByPrefix(vault.template, 'AWS::SQS::Queue', 'WebhookDeliveriesFailurePoison');
+    const mapping = resourceByPrefix(vault.template, 'AWS::Lambda::EventSourceMapping', 'WebhookDeliveriesFailureHandler');
+
+    expect(referencedIds(mapping.Properties.EventSourceArn)).toEqual([failures.id]);
+    expect(referencedIds(mapping.Properties.FunctionName)).toEqual([fn('webhookFailure').id]);
+    expect(mapping.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+    expect(failures.Properties.RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': [poison.id, 'Arn'] }, maxReceiveCount: 5 });
+  });
+
+  it('passes the allowedWebhookHosts context to every vault function', () => {
+    const { template } = synthVault({ allowedWebhookHosts: 'hooks.example.com' });
+    const worker = resourceByPrefix(template, 'AWS::Lambda::Function', FUNCTIONS.webhookWorker);
+
+    expect((worker.Properties.Environment as { Variables: Record<string, unknown> }).Variables.VAULT_ALLOWED_WEBHOOK_HOSTS).toBe('hooks.example.com');
+  });
+
+  it('alarms on the webhook poison queue and on a stuck webhook failure queue', () => {
+    const names = Object.values(vault.template.findResources('AWS::CloudWatch::Alarm')).map((a) => String(a.Properties.AlarmName));
+    expect(names.some((n) => n.includes('WebhookFailurePoisonDepth'))).toBe(true);
+    expect(names.some((n) => n.includes('WebhookFailureQueueAge'))).toBe(true);
   });
 });
 

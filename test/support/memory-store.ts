@@ -1,7 +1,7 @@
 import { type ServerKeyRing, generateServerKeyRingJson, parseServerKeyRing } from '#shared/crypto/server-key';
-import { AGENT_PREFIX, API_KEY_INDEX_PREFIX, AUDIT_PREFIX, type ItemKey, PROFILE_PREFIX, SESSION_PREFIX, keys } from '#shared/keys';
+import { AGENT_PREFIX, API_KEY_INDEX_PREFIX, AUDIT_PREFIX, DELIVERY_PREFIX, type ItemKey, PROFILE_PREFIX, SESSION_PREFIX, WEBHOOK_PREFIX, keys } from '#shared/keys';
 import { type Logger, silentLogger } from '#shared/log';
-import type { AgentItem, ApiKeyIndexItem, ApiKeyItem, GrantItem, OAuthTokenItem, ProfileItem, RunItem, RunJobItem, SessionItem } from '#shared/schemas/items';
+import type { AgentItem, ApiKeyIndexItem, ApiKeyItem, GrantItem, OAuthTokenItem, ProfileItem, RunItem, RunJobItem, SessionItem, WebhookDeliveryItem, WebhookItem } from '#shared/schemas/items';
 import { dailyUseAttribute } from '#shared/schemas/items';
 import { decodeCursor, encodeCursor } from '#shared/store/cursor';
 import {
@@ -240,9 +240,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     return { items: evaluated.filter((i) => (o.filter ? o.filter(i) : true)).map((i) => copy(i)), last };
   }
 
-  function page<T>(kind: SignedKind, pk: string, skPrefix: string, limit: number, cursor: string | undefined): Page<T> {
+  function page<T>(kind: SignedKind, pk: string, skPrefix: string, limit: number, cursor: string | undefined, backwards = false): Page<T> {
     const start = decodeCursor(cursor, pk, skPrefix);
-    const r = query(pk, { key: (sk) => sk.startsWith(skPrefix), start, limit });
+    const r = query(pk, { key: (sk) => sk.startsWith(skPrefix), start, limit, backwards });
     return { items: parsed(() => signer.openAll<T>(kind, r.items)), next: encodeCursor(r.last) };
   }
 
@@ -647,6 +647,47 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
             },
           ) !== undefined,
         ),
+    },
+
+    webhooks: {
+      create: (r) => send('PutCommand', () => putNew(sealed('webhook', { ...keys.webhook(r.tenant, r.webhook_id), entity: 'webhook', ...r }))),
+      get: (tenant, webhookId) => send('GetCommand', () => out<WebhookItem>('webhook', read(keys.webhook(tenant, webhookId)))),
+      replace: (r, expectedVersion) =>
+        send('PutCommand', () => {
+          const k = keys.webhook(r.tenant, r.webhook_id);
+          if (read(k)?.version !== expectedVersion) return false;
+          write(sealed('webhook', { ...k, entity: 'webhook', ...r }));
+          return true;
+        }),
+      delete: (tenant, webhookId) =>
+        send('DeleteCommand', () => {
+          const k = keys.webhook(tenant, webhookId);
+          if (!read(k)) return false;
+          remove(k);
+          return true;
+        }),
+      list: (tenant, limit, cursor) => send('QueryCommand', () => page<WebhookItem>('webhook', keys.tenantAgents(tenant), WEBHOOK_PREFIX, limit, cursor)),
+      createDelivery: (r) =>
+        send('PutCommand', () =>
+          putNew(sealed('webhook-delivery', { ...keys.webhookDelivery(r.tenant, r.webhook_id, r.delivery_id), entity: 'webhook_delivery', ...r })),
+        ),
+      getDelivery: (tenant, webhookId, deliveryId, now) =>
+        send('GetCommand', () => {
+          const d = out<WebhookDeliveryItem>('webhook-delivery', read(keys.webhookDelivery(tenant, webhookId, deliveryId)));
+          return d && d.expires_at > now ? d : undefined;
+        }),
+      replaceDelivery: (r, expectedVersion) =>
+        send('PutCommand', () => {
+          const k = keys.webhookDelivery(r.tenant, r.webhook_id, r.delivery_id);
+          if (read(k)?.version !== expectedVersion) return false;
+          write(sealed('webhook-delivery', { ...k, entity: 'webhook_delivery', ...r }));
+          return true;
+        }),
+      listDeliveries: (tenant, webhookId, limit, cursor, now) =>
+        send('QueryCommand', () => {
+          const p = page<WebhookDeliveryItem>('webhook-delivery', keys.webhookPartition(tenant, webhookId), DELIVERY_PREFIX, limit, cursor, true);
+          return { items: p.items.filter((d) => d.expires_at > now), next: p.next };
+        }),
     },
 
     audit: {
