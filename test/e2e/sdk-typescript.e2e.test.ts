@@ -1,5 +1,9 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,6 +74,14 @@ async function scripted(answers: Array<{ status: number; headers?: Record<string
         server.closeAllConnections();
       }),
   };
+}
+
+function exec(cmd: string, args: string[], env: Record<string, string> = {}) {
+  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+    execFile(cmd, args, { env: { ...process.env, ...env } }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
+    ),
+  );
 }
 
 const busy = (code = 'too_many_requests', retryAfter = '0') => ({
@@ -218,6 +230,64 @@ describe('@agent-vault/client against the local vault', () => {
     expect(results.every((r) => Array.isArray(r.agents))).toBe(true);
     expect(retries.length).toBeGreaterThan(0);
     expect(retries.every((r) => r.status === 429 && r.code === 'too_many_requests' && r.retryAfterSeconds === 1)).toBe(true);
+  });
+});
+
+describe("the README's SDK quick start", () => {
+  it('runs as written against a vault with the walk-through agent', async () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const section = readme.slice(readme.indexOf('## TypeScript SDK and CLI'));
+    const block = /```ts\n([\s\S]*?)```/.exec(section)?.[1] as string;
+    expect(block.split('\n').length).toBeLessThanOrEqual(15);
+    const runner = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ output: { ran: true } }));
+    });
+    await new Promise<void>((r) => runner.listen(0, '127.0.0.1', () => r()));
+    try {
+      await client.deleteAgent('crm-bot', { force: true }).catch(() => undefined);
+      await client.createAgent({
+        agent_id: 'crm-bot',
+        name: 'CRM bot',
+        input_args: ['username', 'password', 'query'].map((name) => ({ name, required: name !== 'query', secret: true })),
+        runner: { type: 'webhook', url: `http://127.0.0.1:${(runner.address() as AddressInfo).port}/run` },
+      });
+      const dir = mkdtempSync(join(tmpdir(), 'agent-vault-readme-'));
+      const file = join(dir, 'quick-start.mts');
+      const index = fileURLToPath(new URL('../../clients/typescript/src/index.ts', import.meta.url));
+      writeFileSync(file, block.replace("'@agent-vault/client'", JSON.stringify(index)).replace('http://127.0.0.1:3000', vault.url));
+
+      // It typechecks with the package's TypeScript 5 against the generated types, as a user's project would…
+      const pkg = fileURLToPath(new URL('../../clients/typescript/', import.meta.url));
+      writeFileSync(join(dir, 'readme.mts'), block);
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          extends: join(pkg, 'tsconfig.json'),
+          compilerOptions: { paths: { '@agent-vault/client': [index] } },
+          files: [join(dir, 'readme.mts')],
+          include: [],
+        }),
+      );
+      const typecheck = await exec(process.execPath, [
+        join(pkg, 'node_modules', 'typescript', 'bin', 'tsc'),
+        '--noEmit',
+        '-p',
+        join(dir, 'tsconfig.json'),
+      ]);
+      expect(typecheck.code, typecheck.stdout).toBe(0);
+
+      // …and runs as written.
+      const out = await exec(process.execPath, ['--import', 'tsx', file], { KEY: vault.apiKey });
+
+      expect(out.code, out.stderr).toBe(0);
+      expect(out.stdout).toContain('{ ran: true }');
+      expect(out.stdout).toMatch(/^crm-bot http:\/\/127\.0\.0\.1:\d+\/run$/m);
+      expect(out.stdout).toMatch(/^404 agent_not_found [0-9a-f-]{36}$/m);
+    } finally {
+      await client.deleteAgent('crm-bot', { force: true }).catch(() => undefined);
+      await new Promise<void>((r) => runner.close(() => r()));
+    }
   });
 });
 

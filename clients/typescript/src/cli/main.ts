@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { VaultClient } from '../client.ts';
 import { VaultConnectionError, VaultError } from '../errors.ts';
-import type { RequestBody, Schema } from '../types.ts';
+import type { PageItem, RequestBody, ResponseBody } from '../types.ts';
 import { type Columns, fields, table } from './format.ts';
 
 /** Exit codes (documented in clients/typescript/README.md). */
@@ -134,7 +134,7 @@ const TOKEN_OPTION: Options = { token: { type: 'string' } };
 
 // ---- Agents ----
 
-type Agent = Schema<'Agent'>;
+type Agent = ResponseBody<'getAgent'>;
 const AGENT_COLUMNS: Columns<Agent> = [
   ['AGENT_ID', (a) => a.agent_id],
   ['NAME', (a) => a.name],
@@ -206,7 +206,7 @@ async function collect<T>(items: AsyncIterable<T>, max: number | undefined): Pro
 
 // ---- Profiles ----
 
-type Profile = Schema<'AuthProfile'>;
+type Profile = ResponseBody<'getAgentAuthProfile'>;
 const profileColumns = (withAgent: boolean): Columns<Profile> => [
   ...(withAgent ? ([['AGENT_ID', (p: Profile) => p.agent_id]] as const) : []),
   ['NAME', (p) => p.name],
@@ -282,7 +282,7 @@ function shownOnce(label: string, secret: string): string {
 
 // ---- Audit ----
 
-type AuditRecord = Schema<'AuditPage'>['records'][number];
+type AuditRecord = PageItem<'listAuditRecords', 'records'>;
 const AUDIT_COLUMNS: Columns<AuditRecord> = [
   ['AT', (r) => r.at],
   ['ACTION', (r) => r.action],
@@ -675,7 +675,7 @@ const commands: Record<string, Command> = {
         ctx.out(`started run ${started.session_id}\n  agent-vault runs get ${started.session_id}\n`, started);
         return EXIT.ok;
       }
-      let run: Schema<'Run'> | undefined;
+      let run: ResponseBody<'getRun'> | undefined;
       if (ctx.values.async) {
         const every = int(ctx.values, 'poll-ms') ?? 1000;
         do {
