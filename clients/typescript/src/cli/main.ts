@@ -747,7 +747,8 @@ const commands: Record<string, Command> = {
     async run(ctx) {
       const client = ctx.client();
       const query = auditQuery(ctx.values);
-      const seen = new Set<string>();
+      // Ids already printed, with their time: records at or after `since` come back on every poll.
+      const seen = new Map<string, string>();
       const print = (records: AuditRecord[], header: boolean) => {
         if (ctx.json) {
           for (const r of records) ctx.io.stdout(`${JSON.stringify(r)}\n`);
@@ -761,7 +762,7 @@ const commands: Record<string, Command> = {
         ctx.io.stdout(header ? text : text.slice(text.indexOf('\n') + 1));
       };
       const first = (await collect(client.iterateAuditRecords({ ...query, limit: 100 }), int(ctx.values, 'lines') ?? 10)).reverse();
-      for (const r of first) seen.add(r.id);
+      for (const r of first) seen.set(r.id, r.at);
       print(first, true);
       if (!ctx.values.follow) return EXIT.ok;
       const every = int(ctx.values, 'interval-ms') ?? 2000;
@@ -771,8 +772,9 @@ const commands: Record<string, Command> = {
         // Newest first, from `since` (records of the same instant are told apart by id).
         for await (const r of client.iterateAuditRecords({ ...query, since, limit: 100 })) if (!seen.has(r.id)) fresh.push(r);
         fresh.reverse();
-        for (const r of fresh) seen.add(r.id);
+        for (const r of fresh) seen.set(r.id, r.at);
         if (fresh.length > 0) since = fresh.at(-1)?.at ?? since;
+        for (const [id, at] of seen) if (at < since) seen.delete(id);
         print(fresh, false);
       }
       return EXIT.ok;
