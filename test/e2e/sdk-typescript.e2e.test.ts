@@ -14,6 +14,7 @@ import {
   VaultClient,
   VaultConnectionError,
   VaultError,
+  createRunnerHandler,
   nodeRunnerListener,
   signWebhook,
   verifyWebhookSignature,
@@ -430,6 +431,38 @@ describe('runner helpers', () => {
     for (const bad of [undefined, '', `v1=${mac}`, `t=${now}`, `t=${now},v1=${mac.toUpperCase()}`, `t=abc,v1=${mac}`]) {
       expect(await verifyWebhookSignature(secret, body, bad, { nowSeconds: now }), String(bad)).toBe(false);
     }
+  });
+
+  it('createRunnerHandler answers fetch-style Requests: 401 unsigned, 200 with the answer, 500 without the message of a crash', async () => {
+    const errors: unknown[] = [];
+    const handler = createRunnerHandler({
+      signingSecret: ['avs_old', secret],
+      onError: (e) => errors.push(e),
+      async handle({ run, proxy }) {
+        if (run.parameters.q === 2) return proxy({ method: 'GET', url: 'http://127.0.0.1:9/' }).then(() => ({}));
+        return { output: { seen: run.parameters }, session: { n: 1 } };
+      },
+    });
+    const post = async (raw: string, signature?: string) => {
+      const res = await handler(
+        new Request('http://runner.local/run', {
+          method: 'POST',
+          body: raw,
+          headers: signature ? { 'x-agent-vault-signature': signature } : {},
+        }),
+      );
+      return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+    };
+
+    expect(await post(body)).toEqual({ status: 401, json: { error: 'invalid or missing X-Agent-Vault-Signature' } });
+    expect(await post(body, await signWebhook(secret, body))).toEqual({
+      status: 200,
+      json: { output: { seen: { q: 1 } }, session: { n: 1 } },
+    });
+    const noGrant = body.replace('"q":1', '"q":2');
+    const crashed = await post(noGrant, await signWebhook(secret, noGrant));
+    expect(crashed).toEqual({ status: 500, json: { error: 'runner handler failed' } });
+    expect(String(errors[0])).toMatch(/carries no grant/);
   });
 
   it('verifies, handles and answers a real run, proxying through the vault with the run grant', async () => {
