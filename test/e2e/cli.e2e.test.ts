@@ -1,12 +1,15 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, runCli } from '../../clients/typescript/src/cli/main.ts';
 import { VaultClient } from '../../clients/typescript/src/index.ts';
+import { verifySignature } from '#shared/runs/signature';
 import { startTestRunner } from '#test/support/runner';
 import { startEchoUpstream, type EchoUpstream } from '#test/support/upstream';
 import { startTestVault, type TestVault } from '#test/support/vault';
@@ -300,6 +303,92 @@ describe('agent-vault CLI: commands against the local vault', () => {
     expect(asMember.stderr).toMatch(/needs an admin API key/);
     expect((await cli(['api-keys', 'revoke', key.key_id])).stdout).toBe(`revoked ${key.key_id}\n`);
     expect((await cli(['api-keys', 'revoke', key.key_id])).code).toBe(EXIT.notFound);
+  });
+});
+
+describe('agent-vault CLI: webhooks', () => {
+  it('create shows the secret once; list, get, update, test, deliveries, rotate-secret, delete; refusals map to exit codes', async () => {
+    const seen: Array<{ body: string; signature: string }> = [];
+    const receiver = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        seen.push({ body: Buffer.concat(chunks).toString('utf8'), signature: String(req.headers['x-agent-vault-signature']) });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+    try {
+      const noEvents = await cli(['webhooks', 'create', url]);
+      expect(noEvents.code).toBe(EXIT.usage);
+      expect(noEvents.stderr).toMatch(/--event TYPE/);
+      const badEvent = await cli(['webhooks', 'create', url, '--event', 'no.such_event']);
+      expect(badEvent.code).toBe(EXIT.usage);
+      expect(badEvent.stderr).toMatch(/HTTP 400/);
+
+      const created = await cli(['webhooks', 'create', url, '--event', 'profile.deleted', '--description', 'cli hooks']);
+      expect(created.code, created.stderr).toBe(EXIT.ok);
+      expect(created.stdout).toMatch(/signing secret \(shown once[^\n]*\n {2}avw_/);
+      const secret = /avw_[A-Za-z0-9_-]+/.exec(created.stdout)?.[0] as string;
+      const hook = /^webhook_id:\s+(wh_\S+)$/m.exec(created.stdout)?.[1] as string;
+      expect(hook).toMatch(/^wh_/);
+
+      const listed = await cli(['webhooks', 'list']);
+      expect(listed.stdout.split('\n')[0]).toMatch(/^WEBHOOK_ID\s+URL\s+EVENTS\s+ACTIVE\s+DESCRIPTION$/);
+      expect(listed.stdout).toMatch(new RegExp(`^${hook}\\s+\\S+/hooks\\s+profile\\.deleted\\s+true\\s+cli hooks$`, 'm'));
+      expect(listed.stdout).not.toContain(secret);
+      expect((await cli(['webhooks', 'get', hook])).stdout).toMatch(/^events:\s+profile\.deleted$/m);
+
+      const updated = await cli([
+        'webhooks',
+        'update',
+        hook,
+        '--event',
+        'profile.deleted',
+        '--event',
+        'connection.needs_reauth',
+        '--clear-description',
+        '--json',
+      ]);
+      expect(updated.json()).toMatchObject({ webhook_id: hook, events: ['profile.deleted', 'connection.needs_reauth'] });
+      expect(updated.json().description).toBeUndefined();
+      expect((await cli(['webhooks', 'update', hook])).code).toBe(EXIT.usage);
+
+      const tested = await cli(['webhooks', 'test', hook]);
+      expect(tested.stdout).toMatch(/^queued test event evt_\S+ \(delivery dlv_[0-9a-f]+\)$/m);
+      await expect.poll(() => seen.length, { timeout: 20_000 }).toBe(1);
+      expect(verifySignature(secret, seen[0]!.body, seen[0]!.signature)).toBe(true);
+      await expect
+        .poll(async () => (await cli(['webhooks', 'deliveries', hook])).stdout, { timeout: 20_000 })
+        .toMatch(/^\S+\s+webhook\.test\s+delivered\s+1\/\d+\s+200\s+delivered\s/m);
+      expect((await cli(['webhooks', 'deliveries', hook])).stdout.split('\n')[0]).toMatch(
+        /^CREATED_AT\s+EVENT\s+STATUS\s+ATTEMPTS\s+HTTP\s+OUTCOME\s+NEXT_ATTEMPT\s+EVENT_ID\s+DELIVERY_ID$/,
+      );
+
+      const rotated = await cli(['webhooks', 'rotate-secret', hook]);
+      expect(rotated.stdout).toMatch(/^signing secret \(shown once[^\n]*\n {2}avw_/);
+      const newSecret = /avw_[A-Za-z0-9_-]+/.exec(rotated.stdout)?.[0] as string;
+      await cli(['webhooks', 'test', hook]);
+      await expect.poll(() => seen.length, { timeout: 20_000 }).toBe(2);
+      expect(verifySignature(newSecret, seen[1]!.body, seen[1]!.signature)).toBe(true);
+      expect(verifySignature(secret, seen[1]!.body, seen[1]!.signature)).toBe(false);
+      expect(((await cli(['webhooks', 'deliveries', hook, '--limit', '1', '--json'])).json() as unknown[]).length).toBe(1);
+
+      const member = (await cli(['api-keys', 'create', 'cli-hooks-member', '--json'])).json() as { api_key: string };
+      const refused = await cli(['webhooks', 'list'], { AGENT_VAULT_API_KEY: member.api_key });
+      expect(refused.code).toBe(EXIT.auth);
+
+      expect((await cli(['webhooks', 'delete', hook])).stdout).toBe(`deleted webhook ${hook}\n`);
+      const gone = await cli(['webhooks', 'get', hook]);
+      expect(gone.code).toBe(EXIT.notFound);
+      expect(gone.stderr).toMatch(/webhook_not_found/);
+    } finally {
+      await new Promise<void>((r) => {
+        receiver.close(() => r());
+        receiver.closeAllConnections();
+      });
+    }
   });
 });
 

@@ -234,6 +234,97 @@ describe('@agent-vault/client against the local vault', () => {
   });
 });
 
+/** A loopback webhook receiver: records each delivery's raw body and headers, answers 200. */
+async function startReceiver() {
+  const seen: Array<{ body: string; headers: Record<string, string | string[] | undefined> }> = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      seen.push({ body: Buffer.concat(chunks).toString('utf8'), headers: { ...req.headers } });
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
+    seen,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+describe('@agent-vault/client webhooks against the local vault', () => {
+  it('creates (secret once), lists, reads, updates, delivers signed events, pages the log, rotates the secret, deletes', async () => {
+    const receiver = await startReceiver();
+    try {
+      const created = await client.createWebhook({ url: receiver.url, events: ['profile.deleted'], description: 'sdk' });
+      const hook = created.webhook_id;
+      expect(created.signing_secret).toMatch(/^avw_/);
+      expect(JSON.stringify(await client.getWebhook(hook))).not.toContain('avw_');
+      const listed: string[] = [];
+      for await (const w of client.iterateWebhooks({ limit: 1 })) listed.push(w.webhook_id);
+      expect(listed).toContain(hook);
+      expect((await client.listWebhooks()).webhooks.map((w) => w.webhook_id)).toContain(hook);
+
+      const updated = await client.updateWebhook(hook, { events: ['profile.deleted', 'connection.needs_reauth'], description: null });
+      expect(updated.events).toEqual(['profile.deleted', 'connection.needs_reauth']);
+      expect(updated.description).toBeUndefined();
+
+      // A test event and a real one (a profile deleted), each verified with the SDK's verifier.
+      const queued = await client.sendWebhookTestEvent(hook);
+      expect(queued.status).toBe('queued');
+      const id = agentId('hooks');
+      await client.createAgent(agentBody(id));
+      const password = `pw-${randomBytes(8).toString('hex')}`;
+      await client.createAgentAuthProfile({ agent_id: id, name: 'gone', auth_data: { query: password } });
+      await client.deleteAgentAuthProfile(id, 'gone');
+      await expect.poll(() => receiver.seen.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+      expect(receiver.seen.map((s) => s.headers['x-agent-vault-event']).sort()).toEqual(['profile.deleted', 'webhook.test']);
+      for (const s of receiver.seen) {
+        expect(await verifyWebhookSignature(created.signing_secret, s.body, s.headers['x-agent-vault-signature'] as string)).toBe(true);
+        expect(s.body).not.toContain(password);
+      }
+      const deleted = receiver.seen.map((s) => JSON.parse(s.body)).find((p) => p.type === 'profile.deleted');
+      expect(deleted).toMatchObject({ agent_id: id, profile: 'gone' });
+
+      const rotated = await client.rotateWebhookSecret(hook);
+      expect(rotated.signing_secret).not.toBe(created.signing_secret);
+      await client.sendWebhookTestEvent(hook);
+      await expect.poll(() => receiver.seen.length, { timeout: 20_000 }).toBe(3);
+      const last = receiver.seen[2]!;
+      const header = last.headers['x-agent-vault-signature'] as string;
+      expect(await verifyWebhookSignature(rotated.signing_secret, last.body, header)).toBe(true);
+      expect(await verifyWebhookSignature(created.signing_secret, last.body, header)).toBe(false);
+
+      // The delivery log, one entry per page, newest first.
+      const log = async () => {
+        const out: Array<{ delivery_id: string; status: string; event_type: string }> = [];
+        for await (const d of client.iterateWebhookDeliveries(hook, { limit: 1 })) out.push(d);
+        return out;
+      };
+      await expect
+        .poll(async () => (await log()).map((d) => d.status), { timeout: 20_000 })
+        .toEqual(['delivered', 'delivered', 'delivered']);
+      const entries = await log();
+      expect(entries[0]!.event_type).toBe('webhook.test');
+      expect(new Set(entries.map((d) => d.delivery_id)).size).toBe(3);
+      expect(entries.map((d) => d.delivery_id)).toContain(queued.delivery_id);
+      expect((await client.listWebhookDeliveries(hook, { limit: 1 })).next_cursor).toBeDefined();
+
+      expect(await client.deleteWebhook(hook)).toBeUndefined();
+      const gone = (await client.getWebhook(hook).catch((x: unknown) => x)) as VaultError;
+      expect([gone.status, gone.code]).toEqual([404, 'webhook_not_found']);
+      await client.deleteAgent(id, { force: true });
+    } finally {
+      await receiver.close();
+    }
+  });
+});
+
 describe("the README's SDK quick start", () => {
   it('runs as written against a vault with the walk-through agent', async () => {
     const readme = readFileSync('README.md', 'utf8');

@@ -27,6 +27,7 @@ from .types import (
     CreatedAgent,
     CreatedApiKey,
     CreatedAuthToken,
+    CreatedWebhook,
     Health,
     ProxyResponse,
     RotatedAuthProfile,
@@ -35,6 +36,12 @@ from .types import (
     SigningSecret,
     TestResult,
     UpsertResult,
+    Webhook,
+    WebhookDelivery,
+    WebhookDeliveryPage,
+    WebhookList,
+    WebhookSecret,
+    WebhookTestEvent,
 )
 
 __all__ = ["AgentVault", "OPERATIONS", "Operation", "UNSET"]
@@ -68,6 +75,15 @@ OPERATIONS: Dict[str, Operation] = {
     "createApiKey": Operation("POST", "/v1/api-keys", False, "api_keys.create"),
     "listApiKeys": Operation("GET", "/v1/api-keys", True, "api_keys.list"),
     "revokeApiKey": Operation("DELETE", "/v1/api-keys/{key_id}", True, "api_keys.revoke"),
+    # Webhooks (admin).
+    "createWebhook": Operation("POST", "/v1/webhooks", False, "webhooks.create"),
+    "listWebhooks": Operation("GET", "/v1/webhooks", True, "webhooks.list"),
+    "getWebhook": Operation("GET", "/v1/webhooks/{webhook_id}", True, "webhooks.get"),
+    "updateWebhook": Operation("PATCH", "/v1/webhooks/{webhook_id}", False, "webhooks.update"),
+    "deleteWebhook": Operation("DELETE", "/v1/webhooks/{webhook_id}", True, "webhooks.delete"),
+    "rotateWebhookSecret": Operation("POST", "/v1/webhooks/{webhook_id}/rotate-secret", False, "webhooks.rotate_secret"),
+    "listWebhookDeliveries": Operation("GET", "/v1/webhooks/{webhook_id}/deliveries", True, "webhooks.deliveries"),
+    "sendWebhookTestEvent": Operation("POST", "/v1/webhooks/{webhook_id}/test", False, "webhooks.send_test_event"),
     # Auth profiles (native).
     "listAgentAuthProfiles": Operation("GET", "/v1/agents/{agent_id}/auth-profiles", True, "profiles.list"),
     "createAuthProfile": Operation("POST", "/v1/agents/{agent_id}/auth-profiles", False, "profiles.create"),
@@ -459,6 +475,54 @@ class ApiKeysApi(_Api):
         self._call("revokeApiKey", key_id)
 
 
+class WebhooksApi(_Api):
+    """``/v1/webhooks`` (admin keys only): subscriptions to the vault's events, their delivery log.
+
+    Deliveries are signed like runner calls: check them with :func:`agent_vault.verify_signature`
+    and the webhook's ``signing_secret`` (clients/python/README.md, "Webhooks").
+    """
+
+    def create(self, url: str, events: Sequence[str], *, description: Optional[str] = None, active: Optional[bool] = None) -> CreatedWebhook:
+        """Subscribes ``url`` to ``events``; the answer carries ``signing_secret`` (``avw_…``) once."""
+        body: JSONObject = {"url": url, "events": list(events)}
+        body.update(_fields(description=description, active=active))
+        return self._call("createWebhook", body=body)
+
+    def list(self, *, page_size: Optional[int] = None) -> Iterator[Webhook]:
+        """Every webhook of the tenant, page after page (a generator; never a secret)."""
+        return self._pages("listWebhooks", "webhooks", page_size=page_size)
+
+    def list_page(self, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> WebhookList:
+        return self._call("listWebhooks", query={"limit": limit, "cursor": cursor})
+
+    def get(self, webhook_id: str) -> Webhook:
+        return self._call("getWebhook", webhook_id)
+
+    def update(self, webhook_id: str, *, url: Any = UNSET, events: Any = UNSET, description: Any = UNSET, active: Any = UNSET) -> Webhook:
+        """Changes what is given (``events``: the whole list); ``description=None`` removes it. 409 ``conflict`` on a concurrent change."""
+        body = _nullable(url=url, events=list(events) if events is not UNSET else UNSET, description=description, active=active)
+        return self._call("updateWebhook", webhook_id, body=body)
+
+    def delete(self, webhook_id: str) -> None:
+        """Deletes the webhook; its pending deliveries fail as ``webhook_deleted``."""
+        self._call("deleteWebhook", webhook_id)
+
+    def rotate_secret(self, webhook_id: str) -> WebhookSecret:
+        """A new ``signing_secret`` (once); every later attempt is signed with it alone."""
+        return self._call("rotateWebhookSecret", webhook_id)
+
+    def deliveries(self, webhook_id: str, *, page_size: Optional[int] = None) -> Iterator[WebhookDelivery]:
+        """The delivery log, newest first, page after page (a generator; never a payload)."""
+        return self._pages("listWebhookDeliveries", "deliveries", webhook_id, page_size=page_size)
+
+    def deliveries_page(self, webhook_id: str, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> WebhookDeliveryPage:
+        return self._call("listWebhookDeliveries", webhook_id, query={"limit": limit, "cursor": cursor})
+
+    def send_test_event(self, webhook_id: str) -> WebhookTestEvent:
+        """Queues a ``webhook.test`` event to this webhook: ``{event_id, delivery_id, status: "queued"}``; see :meth:`deliveries`."""
+        return self._call("sendWebhookTestEvent", webhook_id)
+
+
 class AgentVault:
     """A client of one vault with one API key.
 
@@ -505,6 +569,7 @@ class AgentVault:
         self.runs = RunsApi(self)
         self.audit = AuditApi(self)
         self.api_keys = ApiKeysApi(self)
+        self.webhooks = WebhooksApi(self)
 
     def __repr__(self) -> str:
         return "AgentVault(url=%r, api_key=%s)" % (self.url, mask_credential(self._transport._credential))

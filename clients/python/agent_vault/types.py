@@ -20,6 +20,7 @@ __all__ = [
     "CreatedAgent",
     "CreatedApiKey",
     "CreatedAuthToken",
+    "CreatedWebhook",
     "Grant",
     "Health",
     "InputArg",
@@ -31,6 +32,12 @@ __all__ = [
     "SigningSecret",
     "TestResult",
     "UpsertResult",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookDeliveryPage",
+    "WebhookList",
+    "WebhookSecret",
+    "WebhookTestEvent",
 ]
 
 
@@ -226,3 +233,54 @@ class ApiKeyList(TypedDict, total=False):
 
 class Health(TypedDict, total=False):
     status: str
+
+
+class Webhook(TypedDict, total=False):
+    webhook_id: str
+    url: str
+    events: List[str]
+    description: str
+    active: bool
+    created_by: str
+    created_at: str
+    updated_at: str
+
+
+class CreatedWebhook(Webhook, total=False):
+    signing_secret: str  # avw_…, shown once
+
+
+class WebhookList(TypedDict, total=False):
+    webhooks: List[Webhook]
+    next_cursor: str
+
+
+class WebhookSecret(TypedDict, total=False):
+    webhook_id: str
+    signing_secret: str
+
+
+class WebhookDelivery(TypedDict, total=False):
+    delivery_id: str
+    event_id: str
+    event_type: str
+    status: str  # "pending" | "delivered" | "failed"
+    attempts: int
+    max_attempts: int
+    last_status_code: int
+    outcome: str
+    created_at: str
+    last_attempt_at: str
+    next_attempt_at: str
+    finished_at: str
+
+
+class WebhookDeliveryPage(TypedDict, total=False):
+    deliveries: List[WebhookDelivery]
+    next_cursor: str
+
+
+class WebhookTestEvent(TypedDict, total=False):
+    event_id: str
+    delivery_id: str
+    status: str  # "queued"

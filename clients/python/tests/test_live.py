@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import threading
+import time
 import unittest
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +32,7 @@ from agent_vault import (
     RunnerHandler,
     RunRequest,
     ValidationError,
+    verify_signature,
 )
 from agent_vault.client import AgentsApi
 
@@ -98,6 +100,43 @@ class RunnerServer:
         self._httpd.daemon_threads = True
         self.url = "http://127.0.0.1:%d/run" % self._httpd.server_address[1]
         threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+class WebhookReceiver:
+    """A loopback webhook receiver: records each delivery's raw body and headers, answers 200."""
+
+    def __init__(self) -> None:
+        self.seen: List[Seen] = []
+        receiver = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                receiver.seen.append(Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.daemon_threads = True
+        self.url = "http://127.0.0.1:%d/hooks" % self._httpd.server_address[1]
+        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> List[Seen]:
+        deadline = time.monotonic() + timeout
+        while len(self.seen) < count:
+            if time.monotonic() >= deadline:
+                raise AssertionError("the receiver got %d deliveries, expected %d" % (len(self.seen), count))
+            time.sleep(0.05)
+        return self.seen
 
     def close(self) -> None:
         self._httpd.shutdown()
@@ -413,6 +452,73 @@ class LiveVaultTests(unittest.TestCase):
         with self.assertRaises(NotFoundError) as gone:
             self.vault.api_keys.revoke(member["key_id"])
         self.assertEqual(gone.exception.code, "api_key_not_found")
+
+    # -- webhooks -------------------------------------------------------------------------------
+
+    def test_webhooks_create_list_get_update_test_event_deliveries_rotate_delete(self) -> None:
+        receiver = WebhookReceiver()
+        self.servers.append(receiver)
+        created = self.vault.webhooks.create(receiver.url, ["profile.deleted"], description="py sdk")
+        hook = created["webhook_id"]
+        secret = created["signing_secret"]
+        self.assertTrue(secret.startswith("avw_"))
+        self.assertNotIn("signing_secret", self.vault.webhooks.get(hook))
+        self.assertIn(hook, [w["webhook_id"] for w in self.vault.webhooks.list(page_size=1)])
+        self.assertTrue(self.vault.webhooks.list_page(limit=1)["webhooks"])
+
+        updated = self.vault.webhooks.update(hook, events=["profile.deleted", "connection.needs_reauth"], description=None)
+        self.assertEqual(updated["events"], ["profile.deleted", "connection.needs_reauth"])
+        self.assertNotIn("description", updated)
+        with self.assertRaises(ValidationError) as bad:
+            self.vault.webhooks.update(hook, events=["no.such_event"])
+        self.assertEqual(bad.exception.status, 400)
+
+        # A test event and a real one (a profile deleted), each signed with the webhook's secret.
+        queued = self.vault.webhooks.send_test_event(hook)
+        self.assertEqual(queued["status"], "queued")
+        agent_id = self.agent()
+        password = "pw-" + secrets.token_hex(8)
+        self.vault.profiles.create_compatible(agent_id, "gone", {"username": "u", "password": password})
+        self.vault.profiles.delete(agent_id, "gone")
+        seen = receiver.wait_for(2)
+        types = sorted(s.headers["x-agent-vault-event"] for s in seen)
+        self.assertEqual(types, ["profile.deleted", "webhook.test"])
+        for s in seen:
+            self.assertTrue(verify_signature(secret, s.body, s.headers["x-agent-vault-signature"]))
+        deleted = [json.loads(s.body) for s in seen if s.headers["x-agent-vault-event"] == "profile.deleted"][0]
+        self.assertEqual((deleted["agent_id"], deleted["profile"]), (agent_id, "gone"))
+        self.assertNotIn(password.encode(), b"".join(s.body for s in seen))
+
+        rotated = self.vault.webhooks.rotate_secret(hook)
+        self.assertNotEqual(rotated["signing_secret"], secret)
+        self.vault.webhooks.send_test_event(hook)
+        last = receiver.wait_for(3)[2]
+        self.assertTrue(verify_signature(rotated["signing_secret"], last.body, last.headers["x-agent-vault-signature"]))
+        self.assertFalse(verify_signature(secret, last.body, last.headers["x-agent-vault-signature"]))
+
+        # The delivery log, page by page (the generator follows next_cursor), newest first.
+        deadline = time.monotonic() + 20
+        while True:
+            log = list(self.vault.webhooks.deliveries(hook, page_size=1))
+            if len(log) == 3 and all(d["status"] == "delivered" for d in log) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual([d["status"] for d in log], ["delivered"] * 3)
+        self.assertEqual(log[0]["event_type"], "webhook.test")
+        self.assertEqual(len({d["delivery_id"] for d in log}), 3)
+        self.assertIn(queued["delivery_id"], [d["delivery_id"] for d in log])
+        page = self.vault.webhooks.deliveries_page(hook, limit=1)
+        self.assertEqual(len(page["deliveries"]), 1)
+        self.assertIn("next_cursor", page)
+
+        member = self.member()
+        with self.assertRaises(PermissionDeniedError):
+            member["client"].webhooks.get(hook)
+
+        self.vault.webhooks.delete(hook)
+        with self.assertRaises(NotFoundError) as gone:
+            self.vault.webhooks.get(hook)
+        self.assertEqual(gone.exception.code, "webhook_not_found")
 
     def test_the_vaults_errors_arrive_typed_with_their_details(self) -> None:
         with self.assertRaises(AuthenticationError) as bad_key:

@@ -1,6 +1,8 @@
 /**
  * Regenerates src/schema.d.ts from the vault's OpenAPI document with openapi-typescript's default
- * flags. The document is built in process from the route table (shared/schemas/openapi.ts): no
+ * flags but one: `--default-non-nullable false`, so that a request field with a default (a
+ * webhook's `active`, an API key's `role`) stays optional in the request types, as the document's
+ * `required` says. The document is built in process from the route table (shared/schemas/openapi.ts): no
  * server needed. `--check` compares instead of writing and exits 1 when the committed file is
  * stale (test/e2e/sdk-typescript.e2e.test.ts runs it).
  *
@@ -25,9 +27,13 @@ export function generateSchema(): string {
     const out = join(dir, 'schema.d.ts');
     writeFileSync(doc, JSON.stringify(buildOpenApi(), null, 2));
     // The package's own openapi-typescript (it needs TypeScript 5's compiler API; the root has 7).
-    execFileSync(process.execPath, [join(pkg, 'node_modules', 'openapi-typescript', 'bin', 'cli.js'), doc, '--output', out], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    execFileSync(
+      process.execPath,
+      [join(pkg, 'node_modules', 'openapi-typescript', 'bin', 'cli.js'), doc, '--default-non-nullable', 'false', '--output', out],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
     return readFileSync(out, 'utf8');
   } finally {
     rmSync(dir, { recursive: true, force: true });

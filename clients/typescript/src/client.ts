@@ -292,11 +292,9 @@ export class VaultClient {
     };
   }
 
-  async *#pages<Op extends 'listAgents' | 'listApiKeys' | 'listAgentAuthProfiles' | 'listAuditRecords'>(
-    operation: Op,
-    parts: RequestParts<Op>,
-    options: CallOptions,
-  ): AsyncGenerator<ResponseBody<Op>> {
+  async *#pages<
+    Op extends 'listAgents' | 'listApiKeys' | 'listAgentAuthProfiles' | 'listAuditRecords' | 'listWebhooks' | 'listWebhookDeliveries',
+  >(operation: Op, parts: RequestParts<Op>, options: CallOptions): AsyncGenerator<ResponseBody<Op>> {
     let cursor: string | undefined = (parts.query as { cursor?: string } | undefined)?.cursor;
     do {
       const query = { ...parts.query, ...(cursor ? { cursor } : {}) } as QueryParams<Op>;
@@ -336,6 +334,24 @@ export class VaultClient {
     options: CallOptions = {},
   ): AsyncGenerator<PageItem<'listAuditRecords', 'records'>> {
     for await (const page of this.#pages('listAuditRecords', { query }, options)) yield* page.records;
+  }
+
+  /** Every webhook of the tenant (admin only; never a secret). */
+  async *iterateWebhooks(
+    query: QueryParams<'listWebhooks'> = {},
+    options: CallOptions = {},
+  ): AsyncGenerator<PageItem<'listWebhooks', 'webhooks'>> {
+    for await (const page of this.#pages('listWebhooks', { query }, options)) yield* page.webhooks;
+  }
+
+  /** Every entry of a webhook's delivery log, newest first (admin only; never a payload). */
+  async *iterateWebhookDeliveries(
+    webhookId: string,
+    query: QueryParams<'listWebhookDeliveries'> = {},
+    options: CallOptions = {},
+  ): AsyncGenerator<PageItem<'listWebhookDeliveries', 'deliveries'>> {
+    for await (const page of this.#pages('listWebhookDeliveries', { path: { webhook_id: webhookId }, query }, options))
+      yield* page.deliveries;
   }
 
   // ---- Compatible endpoints ----
@@ -384,6 +400,36 @@ export class VaultClient {
   }
   revokeApiKey(keyId: string, options?: CallOptions) {
     return this.request('revokeApiKey', { path: { key_id: keyId } }, options);
+  }
+
+  // ---- Webhooks (admin) ----
+
+  /** Subscribes a URL to events; the answer carries `signing_secret` once (verify deliveries with verifyWebhookSignature). */
+  createWebhook(body: RequestBody<'createWebhook'>, options?: CallOptions) {
+    return this.request('createWebhook', { body }, options);
+  }
+  listWebhooks(query?: QueryParams<'listWebhooks'>, options?: CallOptions) {
+    return this.request('listWebhooks', { query }, options);
+  }
+  getWebhook(webhookId: string, options?: CallOptions) {
+    return this.request('getWebhook', { path: { webhook_id: webhookId } }, options);
+  }
+  updateWebhook(webhookId: string, body: RequestBody<'updateWebhook'>, options?: CallOptions) {
+    return this.request('updateWebhook', { path: { webhook_id: webhookId }, body }, options);
+  }
+  deleteWebhook(webhookId: string, options?: CallOptions) {
+    return this.request('deleteWebhook', { path: { webhook_id: webhookId } }, options);
+  }
+  /** A new signing secret, answered once; every later attempt is signed with it alone. */
+  rotateWebhookSecret(webhookId: string, options?: CallOptions) {
+    return this.request('rotateWebhookSecret', { path: { webhook_id: webhookId } }, options);
+  }
+  listWebhookDeliveries(webhookId: string, query?: QueryParams<'listWebhookDeliveries'>, options?: CallOptions) {
+    return this.request('listWebhookDeliveries', { path: { webhook_id: webhookId }, query }, options);
+  }
+  /** Queues a `webhook.test` event to this webhook (202); its outcome shows in the delivery log. */
+  sendWebhookTestEvent(webhookId: string, options?: CallOptions) {
+    return this.request('sendWebhookTestEvent', { path: { webhook_id: webhookId } }, options);
   }
 
   // ---- Auth profiles ----

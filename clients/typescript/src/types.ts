@@ -1,6 +1,6 @@
 /**
  * Types derived from the generated document types (schema.d.ts, written by scripts/generate.ts
- * with openapi-typescript's defaults). Nothing here is written by hand per route: when the
+ * with openapi-typescript's defaults but `--default-non-nullable false`). Nothing here is written by hand per route: when the
  * document changes, regenerating schema.d.ts changes these.
  */
 import type { components, operations } from './schema.d.ts';

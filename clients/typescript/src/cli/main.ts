@@ -17,7 +17,7 @@ export const EXIT = {
   ok: 0,
   /** Bad command line, missing configuration, or a request the vault refused as invalid (400, 405, 413, 415). */
   usage: 1,
-  /** 404: no such agent, profile, key or run (or one this key may not see). */
+  /** 404: no such agent, profile, key, webhook or run (or one this key may not see). */
   notFound: 2,
   /** 401/403: the API key or auth token was refused, or lacks the permission. */
   auth: 3,
@@ -279,6 +279,40 @@ async function profileBody(ctx: Ctx): Promise<Record<string, unknown>> {
 function shownOnce(label: string, secret: string): string {
   return `${label} (shown once; the vault keeps no copy, store it now):\n  ${secret}\n`;
 }
+
+// ---- Webhooks ----
+
+type Webhook = ResponseBody<'getWebhook'>;
+const WEBHOOK_COLUMNS: Columns<Webhook> = [
+  ['WEBHOOK_ID', (w) => w.webhook_id],
+  ['URL', (w) => w.url],
+  ['EVENTS', (w) => w.events],
+  ['ACTIVE', (w) => w.active],
+  ['DESCRIPTION', (w) => w.description],
+];
+const webhookFields = (w: Webhook) =>
+  fields([
+    ['webhook_id', w.webhook_id],
+    ['url', w.url],
+    ['events', w.events],
+    ['description', w.description],
+    ['active', w.active],
+    ['created_by', w.created_by],
+    ['created_at', w.created_at],
+    ['updated_at', w.updated_at],
+  ]);
+type Delivery = PageItem<'listWebhookDeliveries', 'deliveries'>;
+const DELIVERY_COLUMNS: Columns<Delivery> = [
+  ['CREATED_AT', (d) => d.created_at],
+  ['EVENT', (d) => d.event_type],
+  ['STATUS', (d) => d.status],
+  ['ATTEMPTS', (d) => `${d.attempts}/${d.max_attempts}`],
+  ['HTTP', (d) => d.last_status_code],
+  ['OUTCOME', (d) => d.outcome],
+  ['NEXT_ATTEMPT', (d) => d.next_attempt_at],
+  ['EVENT_ID', (d) => d.event_id],
+  ['DELIVERY_ID', (d) => d.delivery_id],
+];
 
 // ---- Audit ----
 
@@ -829,6 +863,119 @@ const commands: Record<string, Command> = {
       return EXIT.ok;
     },
   },
+  'webhooks list': {
+    usage: 'webhooks list [--limit N]',
+    summary: "The tenant's webhooks (admin; never a secret)",
+    options: { limit: { type: 'string' } },
+    arity: [0, 0],
+    async run(ctx) {
+      const hooks = await collect(ctx.client().iterateWebhooks({ limit: 100 }), int(ctx.values, 'limit'));
+      ctx.out(table(hooks, WEBHOOK_COLUMNS), hooks);
+      return EXIT.ok;
+    },
+  },
+  'webhooks create': {
+    usage: 'webhooks create <url> --event TYPE… [--description D] [--inactive]',
+    summary: 'Subscribe a URL to events (admin); prints its signing secret once',
+    options: { event: { type: 'string', multiple: true }, description: { type: 'string' }, inactive: { type: 'boolean' } },
+    arity: [1, 1],
+    async run(ctx) {
+      const events = list(ctx.values, 'event');
+      if (events.length === 0)
+        throw new UsageError(
+          'name the events to deliver: --event TYPE (repeatable), e.g. --event profile.deleted --event connection.needs_reauth',
+        );
+      const body = {
+        url: ctx.args[0],
+        events,
+        ...(str(ctx.values, 'description') !== undefined ? { description: str(ctx.values, 'description') } : {}),
+        ...(ctx.values.inactive ? { active: false } : {}),
+      };
+      const w = await ctx.client().createWebhook(body as RequestBody<'createWebhook'>);
+      ctx.out(`${webhookFields(w)}\n${shownOnce('signing secret', w.signing_secret)}`, w);
+      return EXIT.ok;
+    },
+  },
+  'webhooks get': {
+    usage: 'webhooks get <webhook_id>',
+    summary: 'Show a webhook (never its secret)',
+    arity: [1, 1],
+    async run(ctx) {
+      const w = await ctx.client().getWebhook(ctx.args[0] as string);
+      ctx.out(webhookFields(w), w);
+      return EXIT.ok;
+    },
+  },
+  'webhooks update': {
+    usage: 'webhooks update <webhook_id> [--url URL] [--event TYPE]… [--description D | --clear-description] [--active true|false]',
+    summary: 'Change a webhook: what you pass replaces the stored value (--event: the whole list), the rest is kept',
+    options: {
+      url: { type: 'string' },
+      event: { type: 'string', multiple: true },
+      description: { type: 'string' },
+      'clear-description': { type: 'boolean' },
+      active: { type: 'string' },
+    },
+    arity: [1, 1],
+    async run(ctx) {
+      const v = ctx.values;
+      const body: Record<string, unknown> = {};
+      if (str(v, 'url') !== undefined) body.url = str(v, 'url');
+      if (list(v, 'event').length > 0) body.events = list(v, 'event');
+      if (str(v, 'description') !== undefined) body.description = str(v, 'description');
+      if (v['clear-description']) body.description = null;
+      if (str(v, 'active') !== undefined) body.active = bool(v, 'active');
+      if (Object.keys(body).length === 0)
+        throw new UsageError('nothing to change: pass --url, --event, --description, --clear-description or --active');
+      const w = await ctx.client().updateWebhook(ctx.args[0] as string, body as RequestBody<'updateWebhook'>);
+      ctx.out(webhookFields(w), w);
+      return EXIT.ok;
+    },
+  },
+  'webhooks delete': {
+    usage: 'webhooks delete <webhook_id>',
+    summary: 'Delete a webhook (admin); its pending deliveries fail as webhook_deleted',
+    arity: [1, 1],
+    async run(ctx) {
+      await ctx.client().deleteWebhook(ctx.args[0] as string);
+      ctx.out(`deleted webhook ${ctx.args[0]}\n`, { deleted: true, webhook_id: ctx.args[0] });
+      return EXIT.ok;
+    },
+  },
+  'webhooks rotate-secret': {
+    usage: 'webhooks rotate-secret <webhook_id>',
+    summary: 'Issue a new signing secret (printed once); later deliveries are signed with it alone',
+    arity: [1, 1],
+    async run(ctx) {
+      const s = await ctx.client().rotateWebhookSecret(ctx.args[0] as string);
+      ctx.out(shownOnce('signing secret', s.signing_secret), s);
+      return EXIT.ok;
+    },
+  },
+  'webhooks deliveries': {
+    usage: 'webhooks deliveries <webhook_id> [--limit N (default 50)]',
+    summary: "A webhook's delivery log, newest first: event, status, attempts, last HTTP status, outcome (never the payload)",
+    options: { limit: { type: 'string' } },
+    arity: [1, 1],
+    async run(ctx) {
+      const deliveries = await collect(
+        ctx.client().iterateWebhookDeliveries(ctx.args[0] as string, { limit: 100 }),
+        int(ctx.values, 'limit') ?? 50,
+      );
+      ctx.out(table(deliveries, DELIVERY_COLUMNS), deliveries);
+      return EXIT.ok;
+    },
+  },
+  'webhooks test': {
+    usage: 'webhooks test <webhook_id>',
+    summary: 'Queue a webhook.test event to this webhook; see its outcome with `webhooks deliveries`',
+    arity: [1, 1],
+    async run(ctx) {
+      const t = await ctx.client().sendWebhookTestEvent(ctx.args[0] as string);
+      ctx.out(`queued test event ${t.event_id} (delivery ${t.delivery_id})\n  agent-vault webhooks deliveries ${ctx.args[0]}\n`, t);
+      return EXIT.ok;
+    },
+  },
   health: {
     usage: 'health',
     summary: 'Whether the vault answers (no API key needed)',
@@ -841,7 +988,7 @@ const commands: Record<string, Command> = {
   },
 };
 
-const GROUPS = ['agents', 'profiles', 'runs', 'audit', 'api-keys'];
+const GROUPS = ['agents', 'profiles', 'runs', 'audit', 'api-keys', 'webhooks'];
 
 export function helpText(): string {
   const lines = Object.values(commands).map((c) => `  agent-vault ${c.usage}\n      ${c.summary}`);
