@@ -3,12 +3,13 @@ import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import type * as z from 'zod';
 import { getDeps } from '../context.ts';
 import type { Caller, Deps } from '../deps.ts';
-import { NotFoundError } from '../errors.ts';
+import { HttpError, NotFoundError } from '../errors.ts';
 import { NoBody, NoQuery, parseInput } from '../schemas/common.ts';
 import type { AgentTarget, ProfileTarget } from '../services/targets.ts';
 import { authenticate, grantOf } from './authenticate.ts';
 import { authorize } from './authorize.ts';
 import { type VaultEvent, errorResponses, jsonBody } from './middleware.ts';
+import { errorPage } from './pages.ts';
 import { type HttpResponse, withoutBody } from './responses.ts';
 import { PathParams, type RouteDef, type RouteGroup, type RouteKey, type RouteKeyOf, type RouteSpec, type routes, routeOf } from './routes.ts';
 
@@ -62,12 +63,29 @@ export function routeGroupHandler<G extends RouteGroup>(group: G, handlers: Hand
     const route = routeOf(key);
     return route !== undefined && route.permission.kind === 'credential' && route.permission.grant === true;
   };
+  const isPublic = (key: string) => routeOf(key)?.permission.kind === 'public';
   return middy<VaultEvent, APIGatewayProxyResultV2>()
     .use(errorResponses(async () => (await getDeps()).log))
     .use(jsonBody())
-    .use(authenticate(getDeps, grantAllowed))
+    .use(authenticate(getDeps, grantAllowed, isPublic))
     .handler(async (event) => {
       const route: RouteDef | undefined = routeOf(event.routeKey);
+      // A browser route answers its errors as pages, whatever they are (shared/http/pages.ts).
+      if (route?.answers === 'html') {
+        try {
+          return await dispatch(event, route);
+        } catch (err) {
+          if (!(err instanceof HttpError) || err.status >= 500) {
+            const log = (await getDeps()).log;
+            log.log(err instanceof HttpError ? 'warn' : 'error', 'browser route failed', { route: event.routeKey, request_id: event.requestContext?.requestId, error_name: err instanceof Error ? err.name : typeof err });
+          }
+          return errorPage(err, event.requestContext?.requestId ?? 'unknown');
+        }
+      }
+      return dispatch(event, route);
+    });
+
+  async function dispatch(event: VaultEvent, route: RouteDef | undefined): Promise<HttpResponse> {
       const handle = route && route.group === group ? (handlers as Record<string, (req: RouteRequest<RouteKey>) => Promise<HttpResponse>>)[route.key] : undefined;
       if (!route || !handle) throw new NotFoundError(`No route ${event.routeKey}`, 'route_not_found');
       const grant = presentsGrant(route, event);
@@ -79,5 +97,5 @@ export function routeGroupHandler<G extends RouteGroup>(group: G, handlers: Hand
       const target = await authorize(deps, caller, route.permission, params);
       const response = await handle({ deps, caller, body, query, params, target, grant, event } as RouteRequest<RouteKey>);
       return event.requestContext.http.method === 'HEAD' ? withoutBody(response) : response;
-    });
+  }
 }

@@ -4,7 +4,12 @@ import { Agent, AgentList, CreateAgentBody, CreatedAgent, InputArg, Runner, Sign
 import { ApiKey, ApiKeyList, CreateApiKeyBody, CreatedApiKey } from './api-keys.ts';
 import { ErrorBody } from './common.ts';
 import {
+  ConnectBody,
+  ConnectResponse,
   CreateProfileBody,
+  DeleteProfileBody,
+  DisconnectBody,
+  DisconnectResponse,
   CreateProfileResponse,
   NativeCreateProfileBody,
   NativeProfileResponse,
@@ -48,6 +53,8 @@ const responseSchemas = {
   RotatedAuthProfile: RotateProfileResponse,
   AuthProfileUsage: ProfileUsage,
   AuditPage,
+  ConnectLink: ConnectResponse,
+  DisconnectedAuthProfile: DisconnectResponse,
   Error: ErrorBody,
   Health,
 } as const;
@@ -67,6 +74,9 @@ const requestSchemas = {
   RotateAuthProfileRequest: RotateProfileBody,
   ShareAuthProfileRequest: ShareProfileBody,
   RunAgentRequest: RunAgentBody,
+  ConnectAuthProfileRequest: ConnectBody,
+  DisconnectAuthProfileRequest: DisconnectBody,
+  DeleteAuthProfileRequest: DeleteProfileBody,
 } as const;
 
 type ResponseName = keyof typeof responseSchemas;

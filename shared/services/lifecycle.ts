@@ -209,5 +209,7 @@ export async function deleteProfileChecked(deps: Deps, caller: Caller, target: P
   });
   // After the record's change (the profile is gone): a failure here is not a failed delete.
   await sessions.delete(ref);
+  // A connection's sealed tokens could never open again; they go with the profile.
+  if (item.auth_type === 'oauth2_authorization_code') await deps.store.oauthTokens.delete(ref);
 }
 
