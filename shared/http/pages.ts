@@ -41,6 +41,12 @@ export function htmlPage(statusCode: number, title: string, message: string, req
  */
 export function errorPage(err: unknown, requestId: string): HttpResponse {
   if (err instanceof HttpError && err.status < 500) return htmlPage(err.status, 'This link cannot be used', err.message);
-  if (err instanceof HttpError) return htmlPage(err.status, 'Something went wrong', 'The vault could not complete this step; try again in a moment.', requestId);
-  return htmlPage(500, 'Something went wrong', 'The vault could not complete this step. Ask the application that sent you here for a new link.', requestId);
+  if (err instanceof HttpError)
+    return htmlPage(err.status, 'Something went wrong', 'The vault could not complete this step; try again in a moment.', requestId);
+  return htmlPage(
+    500,
+    'Something went wrong',
+    'The vault could not complete this step. Ask the application that sent you here for a new link.',
+    requestId,
+  );
 }

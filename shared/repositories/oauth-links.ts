@@ -33,7 +33,9 @@ export function oauthLinkRepository(db: Db, signer: ItemSigner): OAuthLinkStore 
     },
 
     async consume(purpose: OAuthLinkPurpose, idHex: string): Promise<boolean> {
-      return conditional(() => db.doc.send(new DeleteCommand({ TableName, Key: keys.oauthLink(purpose, idHex), ConditionExpression: 'attribute_exists(pk)' })));
+      return conditional(() =>
+        db.doc.send(new DeleteCommand({ TableName, Key: keys.oauthLink(purpose, idHex), ConditionExpression: 'attribute_exists(pk)' })),
+      );
     },
   };
 }

@@ -1,6 +1,13 @@
 import { auditedChange } from '../audit/log.ts';
 import { openForEdit } from '../credentials/gate.ts';
-import { type CallbackQuery, type RevocationOutcome, completeAuthorization, issueConnectLink, revokeConnection, startAuthorization } from '../credentials/oauth2/connection.ts';
+import {
+  type CallbackQuery,
+  type RevocationOutcome,
+  completeAuthorization,
+  issueConnectLink,
+  revokeConnection,
+  startAuthorization,
+} from '../credentials/oauth2/connection.ts';
 import { profileEvent } from '../credentials/policy.ts';
 import { authTypeOf, storedConfig } from '../credentials/types/index.ts';
 import type { Caller, Deps } from '../deps.ts';
@@ -17,7 +24,10 @@ import { profileRefOf } from '../store/profile-ref.ts';
 
 function assertDelegated(item: ProfileItem, what: string): void {
   if (item.auth_type !== 'oauth2_authorization_code') {
-    throw new ValidationError(`${what} is for auth profiles of auth_type oauth2_authorization_code; "${item.name}" is ${item.auth_type}`, 'not_connectable');
+    throw new ValidationError(
+      `${what} is for auth profiles of auth_type oauth2_authorization_code; "${item.name}" is ${item.auth_type}`,
+      'not_connectable',
+    );
   }
 }
 
@@ -29,7 +39,12 @@ export async function connectLink(deps: Deps, caller: Caller, agentId: string, n
 }
 
 /** The connect link a create or replace answers for a new oauth2_authorization_code profile (the caller holds its fresh token). */
-export async function connectLinkForNew(deps: Deps, record: Pick<ProfileItem, 'auth_type' | 'tenant' | 'agent_id' | 'slot' | 'generation' | 'created_at'>, authToken: string, baseUrl: string) {
+export async function connectLinkForNew(
+  deps: Deps,
+  record: Pick<ProfileItem, 'auth_type' | 'tenant' | 'agent_id' | 'slot' | 'generation' | 'created_at'>,
+  authToken: string,
+  baseUrl: string,
+) {
   if (record.auth_type !== 'oauth2_authorization_code') return {};
   return issueConnectLink(deps, record, parseTokenOrThrow(authToken).secret, baseUrl);
 }
@@ -38,7 +53,8 @@ export async function connectLinkForNew(deps: Deps, record: Pick<ProfileItem, 'a
 export const openConnectLink = (deps: Deps, link: string | undefined, baseUrl: string) => startAuthorization(deps, link, baseUrl);
 
 /** GET /v1/oauth/callback: where to send the end user's browser back (the profile's return_url with the outcome). */
-export const oauthCallback = (deps: Deps, query: CallbackQuery, sourceIp?: string, requestId?: string) => completeAuthorization(deps, query, sourceIp, requestId);
+export const oauthCallback = (deps: Deps, query: CallbackQuery, sourceIp?: string, requestId?: string) =>
+  completeAuthorization(deps, query, sourceIp, requestId);
 
 /**
  * Revokes the refresh token at the provider (RFC 7009) when the profile has a revocation_url and a
@@ -64,14 +80,28 @@ export async function revokeWithToken(
  * removes the sealed tokens, and marks the profile disconnected. The answer says whether the
  * provider confirmed the revocation.
  */
-export async function disconnectProfile(deps: Deps, caller: Caller, agentId: string, name: string, authToken: string): Promise<{ connection_state: 'disconnected'; revocation: RevocationOutcome; revocation_error?: string }> {
+export async function disconnectProfile(
+  deps: Deps,
+  caller: Caller,
+  agentId: string,
+  name: string,
+  authToken: string,
+): Promise<{ connection_state: 'disconnected'; revocation: RevocationOutcome; revocation_error?: string }> {
   const out = await revokeWithToken(deps, caller, agentId, name, authToken, 'Disconnecting this auth profile');
   const item = out.profile.item;
   assertDelegated(item, 'Disconnect');
   const ref = profileRefOf(item);
   await auditedChange(deps, profileEvent(caller, 'disconnect', item, 200, 'ok'), async () => {
     await deps.store.oauthTokens.clearConnection(ref);
-    await deps.store.profiles.recordConnection(ref, { generation: item.generation, created_at: item.created_at }, { connection_state: 'disconnected', last_error: null });
+    await deps.store.profiles.recordConnection(
+      ref,
+      { generation: item.generation, created_at: item.created_at },
+      { connection_state: 'disconnected', last_error: null },
+    );
   });
-  return { connection_state: 'disconnected', revocation: out.revocation ?? 'not_configured', ...(out.revocation_error ? { revocation_error: out.revocation_error } : {}) };
+  return {
+    connection_state: 'disconnected',
+    revocation: out.revocation ?? 'not_configured',
+    ...(out.revocation_error ? { revocation_error: out.revocation_error } : {}),
+  };
 }

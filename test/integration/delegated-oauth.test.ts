@@ -35,12 +35,24 @@ let seq = 0;
 /** An agent with an oauth2_authorization_code profile "acct" against the test authorization server. */
 async function delegatedProfile(config: Record<string, unknown> = {}) {
   const agentId = `deleg-${++seq}-${randomBytes(3).toString('hex')}`;
-  await createAgent(t.deps, TENANT, { agent_id: agentId, name: agentId, input_args: [], runner: { type: 'webhook', url: 'http://127.0.0.1:9/run' } });
+  await createAgent(t.deps, TENANT, {
+    agent_id: agentId,
+    name: agentId,
+    input_args: [],
+    runner: { type: 'webhook', url: 'http://127.0.0.1:9/run' },
+  });
   const { auth_token, record } = await createProfileRecord(t.deps, TENANT, {
     name: 'acct',
     agent_id: agentId,
     auth_type: 'oauth2_authorization_code',
-    auth_config: { authorize_url: `${as.url}/authorize`, token_url: `${as.url}/token`, revocation_url: `${as.url}/revoke`, scopes: ['read', 'write'], return_url: RETURN, ...config },
+    auth_config: {
+      authorize_url: `${as.url}/authorize`,
+      token_url: `${as.url}/token`,
+      revocation_url: `${as.url}/revoke`,
+      scopes: ['read', 'write'],
+      return_url: RETURN,
+      ...config,
+    },
     auth_data: { client_id: 'vault-client', client_secret: `cs-${randomBytes(8).toString('hex')}` },
     end_user_id: 'user-42',
     allowed_hosts: [`127.0.0.1:${upstream.port}`],
@@ -49,7 +61,12 @@ async function delegatedProfile(config: Record<string, unknown> = {}) {
 }
 
 /** What the browser does: open the link, follow the provider's redirect back to the callback; the callback's answer (return_url). */
-async function connect(deps: Deps, agentId: string, token: string, tamper?: (callback: URL) => void): Promise<{ back: string; authorizeUrl: URL; callback: URL }> {
+async function connect(
+  deps: Deps,
+  agentId: string,
+  token: string,
+  tamper?: (callback: URL) => void,
+): Promise<{ back: string; authorizeUrl: URL; callback: URL }> {
   const { connect_url } = await connectLink(deps, caller, agentId, 'acct', token, BASE);
   const link = new URL(connect_url).searchParams.get('link') ?? undefined;
   const authorizeUrl = new URL(await openConnectLink(deps, link, BASE));
@@ -228,7 +245,11 @@ describe('oauth2_authorization_code: custody', () => {
   it('stores no token the provider issued, no code and no link secret in clear in any table item', async () => {
     const { agentId, token } = await delegatedProfile();
     const { callback } = await connect(t.deps, agentId, token);
-    await use(withClock(t.deps, () => Date.now() + 3_600_000), agentId, token);
+    await use(
+      withClock(t.deps, () => Date.now() + 3_600_000),
+      agentId,
+      token,
+    );
 
     const { Items = [] } = await t.store.db.doc.send(new ScanCommand({ TableName: t.store.db.tableName }));
     const dump = JSON.stringify(Items, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : v));

@@ -75,10 +75,16 @@ export async function startAuthServer(overrides: Partial<AuthServerBehaviour> = 
       back.searchParams.set('state', q.get('state') ?? '');
       if (behaviour.iss !== undefined) back.searchParams.set('iss', behaviour.iss);
       if (behaviour.authorizeError) back.searchParams.set('error', behaviour.authorizeError);
-      else if (q.get('response_type') !== 'code' || q.get('code_challenge_method') !== 'S256' || !q.get('code_challenge')) back.searchParams.set('error', 'invalid_request');
+      else if (q.get('response_type') !== 'code' || q.get('code_challenge_method') !== 'S256' || !q.get('code_challenge'))
+        back.searchParams.set('error', 'invalid_request');
       else {
         const code = mint('code');
-        codes.set(code, { challenge: q.get('code_challenge') ?? '', redirectUri: q.get('redirect_uri') ?? '', clientId: q.get('client_id') ?? '', scope: q.get('scope') ?? '' });
+        codes.set(code, {
+          challenge: q.get('code_challenge') ?? '',
+          redirectUri: q.get('redirect_uri') ?? '',
+          clientId: q.get('client_id') ?? '',
+          scope: q.get('scope') ?? '',
+        });
         back.searchParams.set('code', code);
       }
       res.writeHead(302, { location: back.toString() });
@@ -98,7 +104,9 @@ export async function startAuthServer(overrides: Partial<AuthServerBehaviour> = 
       if (form.grant_type === 'authorization_code') {
         const c = codes.get(form.code ?? '');
         codes.delete(form.code ?? '');
-        const pkce = createHash('sha256').update(form.code_verifier ?? '').digest('base64url');
+        const pkce = createHash('sha256')
+          .update(form.code_verifier ?? '')
+          .digest('base64url');
         if (!c || c.redirectUri !== form.redirect_uri || c.challenge !== pkce) return json(res, 400, { error: 'invalid_grant' });
         return json(res, 200, answer(c.scope));
       }

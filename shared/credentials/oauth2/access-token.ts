@@ -6,7 +6,14 @@ import type { OAuthTokenItem } from '../../schemas/items.ts';
 import { sleep } from '../../sleep.ts';
 import type { OpenedForUse } from '../gate.ts';
 import type { Secret } from '../types/index.ts';
-import { type TokenEndpointConfig, type TokenFetchOptions, type TokenFetchResult, fetchAccessToken, requestToken, tokenUrlRefusal } from './token-endpoint.ts';
+import {
+  type TokenEndpointConfig,
+  type TokenFetchOptions,
+  type TokenFetchResult,
+  fetchAccessToken,
+  requestToken,
+  tokenUrlRefusal,
+} from './token-endpoint.ts';
 import { emitConnectionEvent } from './connection-events.ts';
 import { type ProfileRef, profileRefOf } from '../../store/profile-ref.ts';
 
@@ -50,7 +57,12 @@ const isDelegated = (use: OpenedForUse) => use.profile.item.auth_type === 'oauth
 
 /** 409 reauthorization_required: the end user must connect (again) through a new connect link. */
 export function reauthorizationRequired(profileName: string, state: string | undefined, agentId: string): ConflictError {
-  const why = state === 'pending' || state === undefined ? 'has not been connected yet' : state === 'disconnected' ? 'was disconnected' : 'needs its end user to connect again (the provider refused its refresh token)';
+  const why =
+    state === 'pending' || state === undefined
+      ? 'has not been connected yet'
+      : state === 'disconnected'
+        ? 'was disconnected'
+        : 'needs its end user to connect again (the provider refused its refresh token)';
   return new ConflictError(
     `auth profile "${profileName}" ${why}: create a connect link with POST /v1/agents/${agentId}/auth-profiles/${encodeURIComponent(profileName)}/connect and open it in the end user's browser`,
     'reauthorization_required',
@@ -109,7 +121,8 @@ export async function accessTokenFor(deps: Deps, use: OpenedForUse, opts: Access
     if (token !== undefined && cached?.refresh_at !== undefined && now < cached.refresh_at) return { access_token: token };
     // A delegated profile refreshes with its end user's refresh token: none (never connected,
     // disconnected, refused by the provider) and no valid access token → the user must connect.
-    if (isDelegated(use) && token === undefined && !connectionOf(use, cached)) throw reauthorizationRequired(item.name, item.connection_state, item.agent_id);
+    if (isDelegated(use) && token === undefined && !connectionOf(use, cached))
+      throw reauthorizationRequired(item.name, item.connection_state, item.agent_id);
     // A refresh we were waiting for failed, or one failed a moment ago: answer its error rather
     // than fetch again at once — if it failed for this state of the profile. An error of an
     // earlier state (say, before the client secret was corrected) says nothing about this one.
@@ -122,13 +135,17 @@ export async function accessTokenFor(deps: Deps, use: OpenedForUse, opts: Access
     if (token !== undefined && error && now < error.until) return { access_token: token };
     const leaseLive = cached?.lease_until !== undefined && cached.lease_until >= now;
     if (!leaseLive) {
-      if (await repo.takeLease(ref, cached?.version, leaseId, now, now + leaseMs)) return { access_token: await refresh(deps, use, ref, leaseId, opts, token, cached) };
+      if (await repo.takeLease(ref, cached?.version, leaseId, now, now + leaseMs))
+        return { access_token: await refresh(deps, use, ref, leaseId, opts, token, cached) };
       continue; // someone wrote first: read what they wrote
     }
     // Another use is refreshing; the current token is still valid, use it meanwhile.
     if (token !== undefined) return { access_token: token };
     waitingSince ??= cached.version;
-    if (now > giveUpAt) throw new ServiceUnavailableError(`auth profile "${item.name}": another request is fetching its OAuth2 access token and has not finished; retry after a moment`);
+    if (now > giveUpAt)
+      throw new ServiceUnavailableError(
+        `auth profile "${item.name}": another request is fetching its OAuth2 access token and has not finished; retry after a moment`,
+      );
     await sleep(delay);
     delay = Math.min(POLL_MAX_MS, Math.ceil(delay * 1.5));
   }
@@ -142,7 +159,12 @@ export async function accessTokenFor(deps: Deps, use: OpenedForUse, opts: Access
 function errorOfThisState(use: OpenedForUse, cached: OAuthTokenItem): { message: string; until: number } | undefined {
   const item = use.profile.item;
   if (!cached.error_message || cached.error_until === undefined) return undefined;
-  if (cached.error_generation !== item.generation || cached.error_record_version !== item.record_version || cached.error_profile_created_at !== item.created_at) return undefined;
+  if (
+    cached.error_generation !== item.generation ||
+    cached.error_record_version !== item.record_version ||
+    cached.error_profile_created_at !== item.created_at
+  )
+    return undefined;
   return { message: cached.error_message, until: cached.error_until };
 }
 
@@ -152,12 +174,21 @@ function openCached(deps: Deps, use: OpenedForUse, cached: OAuthTokenItem | unde
   if (!cached?.blob || cached.token_expires_at === undefined || now >= cached.token_expires_at) return undefined;
   // Replaced (generation), updated in place (record version: maybe a new secret or scope) or
   // deleted and created again (created_at): the cached token is someone else's.
-  if (cached.generation !== item.generation || cached.record_version !== item.record_version || cached.profile_created_at !== item.created_at) return undefined;
+  if (
+    cached.generation !== item.generation ||
+    cached.record_version !== item.record_version ||
+    cached.profile_created_at !== item.created_at
+  )
+    return undefined;
   try {
     return use.profile.keys.open(tokenField(cached.token_expires_at), item.record_version, cached.blob).toString('utf8');
   } catch (err) {
     if (!(err instanceof DecryptionError)) throw err;
-    deps.log.log('warn', 'cached oauth token failed to open; fetching a new one', { tenant: item.tenant, agent_id: item.agent_id, slot: item.slot });
+    deps.log.log('warn', 'cached oauth token failed to open; fetching a new one', {
+      tenant: item.tenant,
+      agent_id: item.agent_id,
+      slot: item.slot,
+    });
     return undefined;
   }
 }
@@ -166,7 +197,15 @@ function openCached(deps: Deps, use: OpenedForUse, cached: OAuthTokenItem | unde
  * The leaseholder's work: fetch, then store (sealed) or record the failure; releases the lease
  * either way. A failed early refresh falls back on `current`, the cached token that is still valid.
  */
-async function refresh(deps: Deps, use: OpenedForUse, ref: ProfileRef, leaseId: string, opts: AccessTokenOptions, current: string | undefined, cached: OAuthTokenItem | undefined): Promise<string> {
+async function refresh(
+  deps: Deps,
+  use: OpenedForUse,
+  ref: ProfileRef,
+  leaseId: string,
+  opts: AccessTokenOptions,
+  current: string | undefined,
+  cached: OAuthTokenItem | undefined,
+): Promise<string> {
   const item = use.profile.item;
   const repo = deps.store.oauthTokens;
   const config = use.config as unknown as TokenEndpointConfig;
@@ -181,7 +220,13 @@ async function refresh(deps: Deps, use: OpenedForUse, ref: ProfileRef, leaseId: 
       throw reauthorizationRequired(item.name, item.connection_state, item.agent_id);
     }
     const refreshToken = use.profile.keys.open(REFRESH_FIELD, REFRESH_RECORD_VERSION, refreshBlob).toString('utf8');
-    result = await requestToken(config.token_url, config.client_auth, creds, new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }), opts);
+    result = await requestToken(
+      config.token_url,
+      config.client_auth,
+      creds,
+      new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
+      opts,
+    );
   } else {
     result = await fetchAccessToken(config, creds, opts);
   }
@@ -197,13 +242,21 @@ async function refresh(deps: Deps, use: OpenedForUse, ref: ProfileRef, leaseId: 
       const reason = `${result.message} invalid_grant`;
       await Promise.all([
         repo.clearConnection(ref, leaseId),
-        deps.store.profiles.recordConnection(ref, owner, { connection_state: 'needs_reauth', last_error: reason, last_error_at: at.toISOString() }),
+        deps.store.profiles.recordConnection(ref, owner, {
+          connection_state: 'needs_reauth',
+          last_error: reason,
+          last_error_at: at.toISOString(),
+        }),
       ]);
       await emitConnectionEvent(deps, ref, 'connection.needs_reauth', { ...detail, reason });
       throw reauthorizationRequired(item.name, 'needs_reauth', item.agent_id);
     }
     await Promise.all([
-      repo.storeFailure(ref, leaseId, result.message, at.getTime() + ERROR_HOLD_MS, { generation: item.generation, record_version: item.record_version, profile_created_at: item.created_at }),
+      repo.storeFailure(ref, leaseId, result.message, at.getTime() + ERROR_HOLD_MS, {
+        generation: item.generation,
+        record_version: item.record_version,
+        profile_created_at: item.created_at,
+      }),
       deps.store.profiles.recordTokenError(ref, item.generation, result.message, at.toISOString()),
     ]);
     if (delegated) await emitConnectionEvent(deps, ref, 'connection.refresh_failed', { ...detail, reason: result.message });

@@ -18,9 +18,21 @@ export interface ConnectionEventDetail {
 }
 
 /** Emits one connection event; never throws (an event that cannot be emitted must not fail the use that caused it). */
-export async function emitConnectionEvent(deps: Pick<Deps, 'log' | 'now'>, ref: ProfileRef, type: ConnectionEventType, detail: ConnectionEventDetail): Promise<void> {
+export async function emitConnectionEvent(
+  deps: Pick<Deps, 'log' | 'now'>,
+  ref: ProfileRef,
+  type: ConnectionEventType,
+  detail: ConnectionEventDetail,
+): Promise<void> {
   try {
-    deps.log.log('info', 'connection event', { event: type, tenant: ref.tenant, agent_id: ref.agentId, slot: ref.slot, at: deps.now().toISOString(), ...detail });
+    deps.log.log('info', 'connection event', {
+      event: type,
+      tenant: ref.tenant,
+      agent_id: ref.agentId,
+      slot: ref.slot,
+      at: deps.now().toISOString(),
+      ...detail,
+    });
   } catch {
     // A log sink that throws loses the event, not the request.
   }

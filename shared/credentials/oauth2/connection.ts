@@ -93,7 +93,14 @@ const bindingOf = (purpose: OAuthLinkPurpose, idHex: string, item: Omit<OAuthLin
 });
 
 /** Issues a link (or state) for `profile`, sealing `plaintext`; returns its text (never stored). */
-async function issueLink(deps: Deps, purpose: OAuthLinkPurpose, profile: Pick<ProfileItem, 'tenant' | 'agent_id' | 'slot' | 'generation' | 'created_at'>, plaintext: Buffer, ttlMs: number, redirectUri?: string) {
+async function issueLink(
+  deps: Deps,
+  purpose: OAuthLinkPurpose,
+  profile: Pick<ProfileItem, 'tenant' | 'agent_id' | 'slot' | 'generation' | 'created_at'>,
+  plaintext: Buffer,
+  ttlMs: number,
+  redirectUri?: string,
+) {
   const id = randomBytes(16);
   const secret = randomBytes(SECRET_BYTES);
   const idHex = id.toString('hex');
@@ -121,7 +128,12 @@ async function issueLink(deps: Deps, purpose: OAuthLinkPurpose, profile: Pick<Pr
  * (a forged secret consumes nothing), then deleted on condition, so of any number of concurrent
  * openings exactly one gets the key material. Every failure is `refuse()`.
  */
-async function consumeLink(deps: Deps, purpose: OAuthLinkPurpose, text: string | undefined, refuse: () => Error): Promise<{ item: OAuthLinkItem; plaintext: Buffer; idHex: string }> {
+async function consumeLink(
+  deps: Deps,
+  purpose: OAuthLinkPurpose,
+  text: string | undefined,
+  refuse: () => Error,
+): Promise<{ item: OAuthLinkItem; plaintext: Buffer; idHex: string }> {
   const prefix = PREFIX[purpose];
   if (typeof text !== 'string' || !text.startsWith(prefix) || text.length !== TOKEN_LENGTH) throw refuse();
   let id: Buffer;
@@ -157,12 +169,21 @@ export const callbackUrlOf = (baseUrl: string) => `${baseUrl}${CALLBACK_PATH}`;
  * A connect link for a profile whose token secret the caller proved (create, or POST …/connect
  * with the auth token): valid CONNECT_TTL_MS, single use.
  */
-export async function issueConnectLink(deps: Deps, profile: Pick<ProfileItem, 'tenant' | 'agent_id' | 'slot' | 'generation' | 'created_at'>, tokenSecret: Buffer, baseUrl: string) {
+export async function issueConnectLink(
+  deps: Deps,
+  profile: Pick<ProfileItem, 'tenant' | 'agent_id' | 'slot' | 'generation' | 'created_at'>,
+  tokenSecret: Buffer,
+  baseUrl: string,
+) {
   const { text, deadlineMs } = await issueLink(deps, 'CONNECT', profile, tokenSecret, CONNECT_TTL_MS);
   return { connect_url: connectUrlOf(baseUrl, text), connect_expires_at: new Date(deadlineMs).toISOString() };
 }
 
-const bindingFrom = (item: OAuthLinkItem) => ({ ref: profileRef(item.tenant, item.agent_id, item.slot), generation: item.generation, profileCreatedAt: item.profile_created_at });
+const bindingFrom = (item: OAuthLinkItem) => ({
+  ref: profileRef(item.tenant, item.agent_id, item.slot),
+  generation: item.generation,
+  profileCreatedAt: item.profile_created_at,
+});
 
 /** The S256 challenge of a PKCE verifier (RFC 7636 §4.2). */
 export const pkceChallenge = (verifier: string) => createHash('sha256').update(verifier, 'ascii').digest('base64url');
@@ -179,10 +200,21 @@ export async function startAuthorization(deps: Deps, link: string | undefined, b
   const opened = await openForConnection(deps, bindingFrom(item), tokenSecret, linkUnusable);
   const config = configOf(opened);
   const refused = configRefusal(config, deploymentOf(deps.config));
-  if (refused) throw new ValidationError(`This account cannot be connected: the auth profile's ${refused}. Tell the application that sent the link.`, 'connect_not_allowed');
+  if (refused)
+    throw new ValidationError(
+      `This account cannot be connected: the auth profile's ${refused}. Tell the application that sent the link.`,
+      'connect_not_allowed',
+    );
   const verifier = randomBytes(32).toString('base64url');
   const redirectUri = callbackUrlOf(baseUrl);
-  const state = await issueLink(deps, 'STATE', opened.profile.item, Buffer.concat([tokenSecret, Buffer.from(verifier, 'ascii')]), STATE_TTL_MS, redirectUri);
+  const state = await issueLink(
+    deps,
+    'STATE',
+    opened.profile.item,
+    Buffer.concat([tokenSecret, Buffer.from(verifier, 'ascii')]),
+    STATE_TTL_MS,
+    redirectUri,
+  );
   const url = new URL(config.authorize_url);
   for (const [k, v] of Object.entries(config.authorize_params ?? {})) url.searchParams.set(k, v);
   url.searchParams.set('response_type', 'code');
@@ -204,7 +236,18 @@ export interface CallbackQuery {
 }
 
 /** An RFC 6749 §4.1.2.1 error code the vault passes on to return_url; anything else becomes authorization_failed. */
-const AUTHORIZE_ERRORS = new Set(['invalid_request', 'unauthorized_client', 'access_denied', 'unsupported_response_type', 'invalid_scope', 'server_error', 'temporarily_unavailable', 'login_required', 'consent_required', 'interaction_required']);
+const AUTHORIZE_ERRORS = new Set([
+  'invalid_request',
+  'unauthorized_client',
+  'access_denied',
+  'unsupported_response_type',
+  'invalid_scope',
+  'server_error',
+  'temporarily_unavailable',
+  'login_required',
+  'consent_required',
+  'interaction_required',
+]);
 
 /** The URL the end user goes back to: return_url with status (and error), nothing else — never a token or a code. */
 function backTo(returnUrl: string, status: 'connected' | 'error', error?: string): string {
@@ -215,10 +258,15 @@ function backTo(returnUrl: string, status: 'connected' | 'error', error?: string
 }
 
 /** The issuer the callback's `iss` must name: the configured one, else the authorization endpoint's origin. */
-const expectedIssuer = (config: OAuth2AuthorizationCodeConfig) => (config.issuer ?? new URL(config.authorize_url).origin).replace(/\/+$/, '');
+const expectedIssuer = (config: OAuth2AuthorizationCodeConfig) =>
+  (config.issuer ?? new URL(config.authorize_url).origin).replace(/\/+$/, '');
 
 /** How the vault reaches token and revocation endpoints: the proxy's outbound settings (SSRF guard, https when deployed). */
-export const endpointOptions = (deps: Deps): TokenFetchOptions => ({ timeoutMs: deps.config.proxyTimeoutMs, allowPrivate: deps.config.allowPrivateUpstreams, httpsOnly: deps.config.mode === 'aws' });
+export const endpointOptions = (deps: Deps): TokenFetchOptions => ({
+  timeoutMs: deps.config.proxyTimeoutMs,
+  allowPrivate: deps.config.allowPrivateUpstreams,
+  httpsOnly: deps.config.mode === 'aws',
+});
 
 /** The caller an end user's browser is, for the audit log: the profile's tenant, no API key. */
 const endUserCaller = (tenant: string, linkIdHex: string, sourceIp?: string, requestId?: string): Caller => ({
@@ -244,12 +292,20 @@ export async function completeAuthorization(deps: Deps, query: CallbackQuery, so
   const config = configOf(opened);
   const deployment = deploymentOf(deps.config);
   const refusedReturn = returnUrlRefusal(config.return_url, deployment);
-  if (refusedReturn) throw new ValidationError(`The account could not be connected: the auth profile's ${refusedReturn}. Tell the application that sent you here.`, 'connect_not_allowed');
+  if (refusedReturn)
+    throw new ValidationError(
+      `The account could not be connected: the auth profile's ${refusedReturn}. Tell the application that sent you here.`,
+      'connect_not_allowed',
+    );
   const item = opened.profile.item;
   const ref = profileRefOf(item);
   const now = deps.now();
   const fail = async (error: string, lastError: string) => {
-    await deps.store.profiles.recordConnection(ref, { generation: item.generation, created_at: item.created_at }, { last_error: lastError, last_error_at: now.toISOString() });
+    await deps.store.profiles.recordConnection(
+      ref,
+      { generation: item.generation, created_at: item.created_at },
+      { last_error: lastError, last_error_at: now.toISOString() },
+    );
     return backTo(config.return_url, 'error', error);
   };
   if (query.error !== undefined) {
@@ -258,14 +314,25 @@ export async function completeAuthorization(deps: Deps, query: CallbackQuery, so
   }
   // RFC 9207: a response that names another issuer came from another server (a mix-up attack).
   if (query.iss !== undefined ? query.iss.replace(/\/+$/, '') !== expectedIssuer(config) : config.issuer !== undefined) {
-    return fail('issuer_mismatch', 'the authorization response named another issuer than the profile\'s (RFC 9207); no code was exchanged');
+    return fail('issuer_mismatch', "the authorization response named another issuer than the profile's (RFC 9207); no code was exchanged");
   }
-  if (typeof query.code !== 'string' || query.code.length === 0 || query.code.length > 4096) return fail('invalid_request', 'the authorization response carried no code');
+  if (typeof query.code !== 'string' || query.code.length === 0 || query.code.length > 4096)
+    return fail('invalid_request', 'the authorization response carried no code');
   const creds = { client_id: opened.secret.client_id ?? '', client_secret: opened.secret.client_secret };
-  const form = new URLSearchParams({ grant_type: 'authorization_code', code: query.code, redirect_uri: stateItem.redirect_uri ?? '', code_verifier: verifier });
+  const form = new URLSearchParams({
+    grant_type: 'authorization_code',
+    code: query.code,
+    redirect_uri: stateItem.redirect_uri ?? '',
+    code_verifier: verifier,
+  });
   const result = await requestToken(config.token_url, config.client_auth, creds, form, endpointOptions(deps));
   if (!result.ok) {
-    deps.log.log('warn', 'oauth code exchange failed', { tenant: item.tenant, agent_id: item.agent_id, slot: item.slot, status: result.status });
+    deps.log.log('warn', 'oauth code exchange failed', {
+      tenant: item.tenant,
+      agent_id: item.agent_id,
+      slot: item.slot,
+      status: result.status,
+    });
     return fail('token_exchange_failed', `${result.message}${result.oauthError ? ` ${result.oauthError}` : ''}`);
   }
   const at = deps.now();
@@ -276,7 +343,9 @@ export async function completeAuthorization(deps: Deps, query: CallbackQuery, so
     blob: keys.seal(tokenField(tokenExpiresAt), item.record_version, Buffer.from(result.accessToken, 'utf8')),
     token_expires_at: tokenExpiresAt,
     refresh_at: refreshAt(tokenExpiresAt, lifetimeMs),
-    ...(result.refreshToken !== undefined ? { refresh_blob: keys.seal(REFRESH_FIELD, REFRESH_RECORD_VERSION, Buffer.from(result.refreshToken, 'utf8')) } : {}),
+    ...(result.refreshToken !== undefined
+      ? { refresh_blob: keys.seal(REFRESH_FIELD, REFRESH_RECORD_VERSION, Buffer.from(result.refreshToken, 'utf8')) }
+      : {}),
     generation: item.generation,
     record_version: item.record_version,
     profile_created_at: item.created_at,
@@ -288,10 +357,19 @@ export async function completeAuthorization(deps: Deps, query: CallbackQuery, so
     await deps.store.profiles.recordConnection(
       ref,
       { generation: item.generation, created_at: item.created_at },
-      { connection_state: 'connected', connected_at: at.toISOString(), scopes_granted: scopes, last_refreshed_at: at.toISOString(), last_error: null },
+      {
+        connection_state: 'connected',
+        connected_at: at.toISOString(),
+        scopes_granted: scopes,
+        last_refreshed_at: at.toISOString(),
+        last_error: null,
+      },
     );
   });
-  await emitConnectionEvent(deps, ref, 'connection.connected', { profile: item.name, ...(item.end_user_id !== undefined ? { end_user_id: item.end_user_id } : {}) });
+  await emitConnectionEvent(deps, ref, 'connection.connected', {
+    profile: item.name,
+    ...(item.end_user_id !== undefined ? { end_user_id: item.end_user_id } : {}),
+  });
   return backTo(config.return_url, 'connected');
 }
 
@@ -302,16 +380,30 @@ export type RevocationOutcome = 'confirmed' | 'failed' | 'not_configured' | 'not
  * Revokes the profile's refresh token at its revocation_url (RFC 7009), if it has one and a
  * connection: the token holder opened the profile, so the refresh token can be read to send it.
  */
-export async function revokeConnection(deps: Deps, profile: OpenedProfile, config: Record<string, unknown>, secret: Readonly<Record<string, string>>): Promise<{ revocation: RevocationOutcome; revocation_error?: string }> {
+export async function revokeConnection(
+  deps: Deps,
+  profile: OpenedProfile,
+  config: Record<string, unknown>,
+  secret: Readonly<Record<string, string>>,
+): Promise<{ revocation: RevocationOutcome; revocation_error?: string }> {
   const c = config as unknown as OAuth2AuthorizationCodeConfig;
   const item = profile.item;
   const ref: ProfileRef = profileRefOf(item);
   const cached = await deps.store.oauthTokens.get(ref);
-  const blob = cached?.refresh_blob && cached.generation === item.generation && cached.profile_created_at === item.created_at ? cached.refresh_blob : undefined;
+  const blob =
+    cached?.refresh_blob && cached.generation === item.generation && cached.profile_created_at === item.created_at
+      ? cached.refresh_blob
+      : undefined;
   if (!blob) return { revocation: 'not_connected' };
   if (c.revocation_url === undefined) return { revocation: 'not_configured' };
   const refreshToken = profile.keys.open(REFRESH_FIELD, REFRESH_RECORD_VERSION, blob).toString('utf8');
-  const result: RevocationResult = await revokeToken(c.revocation_url, c.client_auth, { client_id: secret.client_id ?? '', client_secret: secret.client_secret }, refreshToken, endpointOptions(deps));
+  const result: RevocationResult = await revokeToken(
+    c.revocation_url,
+    c.client_auth,
+    { client_id: secret.client_id ?? '', client_secret: secret.client_secret },
+    refreshToken,
+    endpointOptions(deps),
+  );
   if (result.confirmed) return { revocation: 'confirmed' };
   deps.log.log('warn', 'oauth revocation not confirmed', { tenant: item.tenant, agent_id: item.agent_id, slot: item.slot });
   return { revocation: 'failed', revocation_error: result.message };

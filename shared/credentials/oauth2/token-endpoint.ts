@@ -40,7 +40,13 @@ export interface TokenFetchOptions {
 }
 
 export type TokenFetchResult =
-  | { readonly ok: true; readonly accessToken: string; readonly expiresInS: number; readonly refreshToken?: string; readonly scope?: string }
+  | {
+      readonly ok: true;
+      readonly accessToken: string;
+      readonly expiresInS: number;
+      readonly refreshToken?: string;
+      readonly scope?: string;
+    }
   /**
    * `message` names the endpoint's host and status (or the network fault), never body content;
    * `oauthError` is the RFC 6749 §5.2 error code when the body held exactly one (invalid_grant…).
@@ -51,7 +57,11 @@ export type TokenFetchResult =
 const formEncode = (v: string) => new URLSearchParams({ v }).toString().slice(2);
 
 /** Client authentication added to a form request (RFC 6749 §2.3.1): Basic, in the form, or only client_id (public client). */
-function authenticated(clientAuth: ClientAuth, creds: ClientCredentials, form: URLSearchParams): { headers: Record<string, string | number>; body: string } {
+function authenticated(
+  clientAuth: ClientAuth,
+  creds: ClientCredentials,
+  form: URLSearchParams,
+): { headers: Record<string, string | number>; body: string } {
   const headers: Record<string, string | number> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
   if (clientAuth === 'basic') {
     headers.authorization = `Basic ${Buffer.from(`${formEncode(creds.client_id)}:${formEncode(creds.client_secret ?? '')}`, 'utf8').toString('base64')}`;
@@ -65,7 +75,10 @@ function authenticated(clientAuth: ClientAuth, creds: ClientCredentials, form: U
 }
 
 /** The token request: form body, client authentication as configured. */
-export function tokenRequest(config: TokenEndpointConfig, creds: ClientCredentials): { headers: Record<string, string | number>; body: string } {
+export function tokenRequest(
+  config: TokenEndpointConfig,
+  creds: ClientCredentials,
+): { headers: Record<string, string | number>; body: string } {
   const form = new URLSearchParams({ grant_type: 'client_credentials' });
   if (config.scope) form.set('scope', config.scope);
   return authenticated(config.client_auth, creds, form);
@@ -88,7 +101,11 @@ export function tokenUrlRefusal(tokenUrl: string, httpsOnly: boolean): string | 
 const USABLE_TOKEN = /^[\x21-\x7e]{1,8192}$/;
 
 /** Fetches an access token. Never throws for an endpoint or network fault; never returns body text. */
-export async function fetchAccessToken(config: TokenEndpointConfig, creds: ClientCredentials, opts: TokenFetchOptions): Promise<TokenFetchResult> {
+export async function fetchAccessToken(
+  config: TokenEndpointConfig,
+  creds: ClientCredentials,
+  opts: TokenFetchOptions,
+): Promise<TokenFetchResult> {
   const form = new URLSearchParams({ grant_type: 'client_credentials' });
   if (config.scope) form.set('scope', config.scope);
   return requestToken(config.token_url, config.client_auth, creds, form, opts);
@@ -98,7 +115,16 @@ export async function fetchAccessToken(config: TokenEndpointConfig, creds: Clien
  * The error codes of RFC 6749 §5.2 (and RFC 8628's, which some servers send on refresh): the only
  * part of a failed token response the vault repeats, and only when it is exactly one of these.
  */
-const OAUTH_ERRORS = new Set(['invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope', 'access_denied', 'expired_token']);
+const OAUTH_ERRORS = new Set([
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'access_denied',
+  'expired_token',
+]);
 
 /** What a failure's `error` field says, if it is one of OAUTH_ERRORS (else undefined: nothing of the body goes out). */
 function oauthErrorOf(body: Buffer): string | undefined {
@@ -135,7 +161,13 @@ function unreachable(where: string, reason: string): string {
  * the outbound client, with the client authenticated as configured. Never throws for an endpoint
  * or network fault; never returns body text (an RFC 6749 error code is the one exception).
  */
-export async function requestToken(tokenUrl: string, clientAuth: ClientAuth, creds: ClientCredentials, form: URLSearchParams, opts: TokenFetchOptions): Promise<TokenFetchResult> {
+export async function requestToken(
+  tokenUrl: string,
+  clientAuth: ClientAuth,
+  creds: ClientCredentials,
+  form: URLSearchParams,
+  opts: TokenFetchOptions,
+): Promise<TokenFetchResult> {
   const refused = tokenUrlRefusal(tokenUrl, opts.httpsOnly);
   if (refused) return { ok: false, message: refused };
   const url = new URL(tokenUrl);
@@ -194,14 +226,29 @@ export async function requestToken(tokenUrl: string, clientAuth: ClientAuth, cre
 export type RevocationResult = { readonly confirmed: true } | { readonly confirmed: false; readonly message: string };
 
 /** Revokes a refresh token at `revocationUrl` (RFC 7009 §2.1), the client authenticated as for the token endpoint. */
-export async function revokeToken(revocationUrl: string, clientAuth: ClientAuth, creds: ClientCredentials, token: string, opts: TokenFetchOptions): Promise<RevocationResult> {
+export async function revokeToken(
+  revocationUrl: string,
+  clientAuth: ClientAuth,
+  creds: ClientCredentials,
+  token: string,
+  opts: TokenFetchOptions,
+): Promise<RevocationResult> {
   if (opts.httpsOnly && !(URL.canParse(revocationUrl) && new URL(revocationUrl).protocol === 'https:')) {
     return { confirmed: false, message: 'revocation_url must use https in deployed mode' };
   }
   const url = new URL(revocationUrl);
   const where = `revocation endpoint ${url.host}`;
   const { headers, body } = authenticated(clientAuth, creds, new URLSearchParams({ token, token_type_hint: 'refresh_token' }));
-  const res = await sendOutbound({ url, method: 'POST', headers, body, timeoutMs: opts.timeoutMs, maxResponseBytes: MAX_TOKEN_RESPONSE_BYTES, allowPrivate: opts.allowPrivate, resolveHost: opts.resolveHost });
+  const res = await sendOutbound({
+    url,
+    method: 'POST',
+    headers,
+    body,
+    timeoutMs: opts.timeoutMs,
+    maxResponseBytes: MAX_TOKEN_RESPONSE_BYTES,
+    allowPrivate: opts.allowPrivate,
+    resolveHost: opts.resolveHost,
+  });
   if (!res.ok) return { confirmed: false, message: unreachable(where, res.reason) };
   // RFC 7009 §2.2: 200 whether or not the token was still valid.
   if (res.status === 200) return { confirmed: true };

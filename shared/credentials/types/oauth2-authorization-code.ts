@@ -19,25 +19,53 @@ const httpUrl = (what: string) =>
     .describe(what);
 
 /** RFC 6749 §3.3 scope-token. */
-const ScopeToken = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/, 'must be one scope token (visible ASCII, no space, quote or backslash)');
+const ScopeToken = z
+  .string()
+  .regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/, 'must be one scope token (visible ASCII, no space, quote or backslash)');
 
 /** Authorize parameters the vault sets itself and a profile may not override. */
-const RESERVED_PARAMS = new Set(['response_type', 'client_id', 'client_secret', 'redirect_uri', 'state', 'scope', 'code_challenge', 'code_challenge_method', 'code_verifier', 'request', 'request_uri']);
+const RESERVED_PARAMS = new Set([
+  'response_type',
+  'client_id',
+  'client_secret',
+  'redirect_uri',
+  'state',
+  'scope',
+  'code_challenge',
+  'code_challenge_method',
+  'code_verifier',
+  'request',
+  'request_uri',
+]);
 
 export const OAuth2AuthorizationCodeConfig = z.strictObject({
   authorize_url: httpUrl("The provider's authorization endpoint, where the end user's browser is sent"),
   token_url: httpUrl('Token endpoint (code exchange and refresh); reachable only for the vault, never through the proxy'),
-  revocation_url: httpUrl('RFC 7009 revocation endpoint; set: disconnect and delete (with the auth token) revoke the refresh token').optional(),
+  revocation_url: httpUrl(
+    'RFC 7009 revocation endpoint; set: disconnect and delete (with the auth token) revoke the refresh token',
+  ).optional(),
   scopes: z.array(ScopeToken).max(100).default([]).describe('Scopes to request'),
   authorize_params: z
     .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'must be a parameter name'), z.string().max(1024))
-    .refine((p) => Object.keys(p).every((k) => !RESERVED_PARAMS.has(k)), `may not set a parameter the vault sets itself (${[...RESERVED_PARAMS].join(', ')})`)
+    .refine(
+      (p) => Object.keys(p).every((k) => !RESERVED_PARAMS.has(k)),
+      `may not set a parameter the vault sets itself (${[...RESERVED_PARAMS].join(', ')})`,
+    )
     .refine((p) => Object.keys(p).length <= 20, 'at most 20 parameters')
     .optional()
     .describe('Extra authorization request parameters, e.g. {"access_type": "offline", "prompt": "consent"}'),
-  client_auth: z.enum(['basic', 'post', 'none']).default('basic').describe('basic (default) | post | none (a public client: no client_secret, PKCE only)'),
+  client_auth: z
+    .enum(['basic', 'post', 'none'])
+    .default('basic')
+    .describe('basic (default) | post | none (a public client: no client_secret, PKCE only)'),
   return_url: httpUrl('Where the end user is sent back after connecting, with status=connected or status=error&error=…'),
-  issuer: z.url().max(2048).optional().describe('The authorization server\'s issuer identifier; the callback\'s iss (RFC 9207) must equal it (default: the origin of authorize_url)'),
+  issuer: z
+    .url()
+    .max(2048)
+    .optional()
+    .describe(
+      "The authorization server's issuer identifier; the callback's iss (RFC 9207) must equal it (default: the origin of authorize_url)",
+    ),
 });
 export type OAuth2AuthorizationCodeConfig = z.infer<typeof OAuth2AuthorizationCodeConfig>;
 
@@ -58,7 +86,8 @@ export function returnUrlRefusal(returnUrl: string, deployment: Deployment): str
   if (deployment.httpsOnly && url.protocol !== 'https:') return 'return_url must use https in deployed mode';
   const host = url.hostname.toLowerCase().replace(/\.+$/, '');
   const allowed = deployment.allowedReturnHosts ?? [];
-  if (deployment.httpsOnly && allowed.length === 0) return `return_url host "${host}" is not allowed: the vault's operator lists the hosts end users may return to in VAULT_ALLOWED_RETURN_HOSTS`;
+  if (deployment.httpsOnly && allowed.length === 0)
+    return `return_url host "${host}" is not allowed: the vault's operator lists the hosts end users may return to in VAULT_ALLOWED_RETURN_HOSTS`;
   if (allowed.length > 0 && !allowed.includes(host)) return `return_url host "${host}" is not allowed (allowed: ${allowed.join(', ')})`;
   return undefined;
 }
@@ -68,7 +97,8 @@ export function configRefusal(config: OAuth2AuthorizationCodeConfig, deployment:
   if (deployment.httpsOnly) {
     for (const field of ['authorize_url', 'token_url', 'revocation_url'] as const) {
       const u = config[field];
-      if (u !== undefined && !isHttps(u)) return `${field} must use https in deployed mode: the vault sends codes, tokens and client credentials only over TLS`;
+      if (u !== undefined && !isHttps(u))
+        return `${field} must use https in deployed mode: the vault sends codes, tokens and client credentials only over TLS`;
     }
   }
   return returnUrlRefusal(config.return_url, deployment);
