@@ -1,4 +1,4 @@
-import { HttpError } from '../errors.ts';
+import { HttpError, isTransientDependencyError } from '../errors.ts';
 import type { HttpResponse } from './responses.ts';
 
 /**
@@ -41,6 +41,13 @@ export function htmlPage(statusCode: number, title: string, message: string, req
  */
 export function errorPage(err: unknown, requestId: string): HttpResponse {
   if (err instanceof HttpError && err.status < 500) return htmlPage(err.status, 'This link cannot be used', err.message);
+  if (isTransientDependencyError(err))
+    return htmlPage(
+      503,
+      'Please try again',
+      'The vault is briefly unable to complete this step; try again in a moment, and if this page comes back, ask the application that sent you here for a new link.',
+      requestId,
+    );
   if (err instanceof HttpError)
     return htmlPage(err.status, 'Something went wrong', 'The vault could not complete this step; try again in a moment.', requestId);
   return htmlPage(

@@ -12,7 +12,9 @@ import { proxyRequest } from '#shared/services/proxy';
 import { type AuthServer, startAuthServer } from '#test/support/auth-server';
 import { testCaller } from '#test/support/credentials';
 import { useTestStore } from '#test/support/dynamo';
+import { startTestRunner } from '#test/support/runner';
 import { createAgent, createProfileRecord, getProfileMetadata } from '#test/support/services';
+import { startRun } from '#shared/services/runs';
 import { type EchoUpstream, startEchoUpstream } from '#test/support/upstream';
 
 const TENANT = 'acme';
@@ -255,5 +257,110 @@ describe('oauth2_authorization_code: custody', () => {
     const dump = JSON.stringify(Items, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : v));
     for (const secret of [...as.issued, callback.searchParams.get('state') ?? 'none']) expect(dump).not.toContain(secret);
     expect(as.issued.length).toBeGreaterThan(3);
+  });
+});
+
+describe('oauth2_authorization_code: deployed mode', () => {
+  const deployed = (allowed: string[]): Deps => ({ ...t.deps, config: { ...t.deps.config, mode: 'aws', allowedReturnHosts: allowed } });
+  const httpsConfig = (returnUrl: string) => ({
+    authorize_url: 'https://id.example.com/authorize',
+    token_url: 'https://id.example.com/token',
+    return_url: returnUrl,
+  });
+  const create = async (deps: Deps, config: Record<string, unknown>) => {
+    const agentId = `deleg-d-${++seq}-${randomBytes(3).toString('hex')}`;
+    await createAgent(t.deps, TENANT, {
+      agent_id: agentId,
+      name: agentId,
+      input_args: [],
+      runner: { type: 'webhook', url: 'http://127.0.0.1:9/run' },
+    });
+    return createProfileRecord(deps, TENANT, {
+      name: 'acct',
+      agent_id: agentId,
+      auth_type: 'oauth2_authorization_code',
+      auth_config: config,
+      auth_data: { client_id: 'c', client_secret: 's' },
+    });
+  };
+
+  it("refuses an attacker's return_url whose host is not allowed, and http anywhere", async () => {
+    const deps = deployed(['app.example.com']);
+
+    const attacker = await rejection(create(deps, httpsConfig('https://evil.example.net/steal')));
+    const plain = await rejection(
+      create(deps, { ...httpsConfig('https://app.example.com/back'), token_url: 'http://id.example.com/token' }),
+    );
+    const none = await rejection(create(deployed([]), httpsConfig('https://app.example.com/back')));
+    const fine = await create(deps, httpsConfig('https://app.example.com/back'));
+
+    expect(attacker.code).toBe('validation_error');
+    expect(attacker.message).toContain('return_url host "evil.example.net" is not allowed (allowed: app.example.com)');
+    expect(plain.message).toContain('token_url must use https in deployed mode');
+    expect(none.message).toContain('VAULT_ALLOWED_RETURN_HOSTS');
+    expect(fine.record.auth_type).toBe('oauth2_authorization_code');
+  });
+
+  it('refuses to open the connect link of a stored profile the deployment does not allow (written locally), and consumes nothing else', async () => {
+    const { agentId, token } = await delegatedProfile();
+    const { connect_url } = await connectLink(t.deps, caller, agentId, 'acct', token, BASE);
+    const calls = as.tokenCalls.length;
+
+    const err = await rejection(
+      openConnectLink(deployed(['app.example.com']), new URL(connect_url).searchParams.get('link') ?? undefined, BASE),
+    );
+
+    expect(err.code).toBe('connect_not_allowed');
+    expect(err.message).toContain('authorize_url must use https');
+    expect(as.tokenCalls.length).toBe(calls);
+  });
+
+  it('takes end_user_id only for oauth2_authorization_code', async () => {
+    const agentId = `deleg-e-${++seq}`;
+    await createAgent(t.deps, TENANT, {
+      agent_id: agentId,
+      name: agentId,
+      input_args: [],
+      runner: { type: 'webhook', url: 'http://127.0.0.1:9/run' },
+    });
+    const err = await rejection(
+      createProfileRecord(t.deps, TENANT, {
+        name: 'b',
+        agent_id: agentId,
+        auth_type: 'bearer',
+        auth_data: { token: 'x' },
+        end_user_id: 'u',
+      }),
+    );
+    expect(err.message).toContain('end_user_id is only for auth_type oauth2_authorization_code');
+  });
+});
+
+describe('oauth2_authorization_code: runs', () => {
+  it('hands a parameters runner the access token only, never the refresh token or the client secret', async () => {
+    const runner = await startTestRunner(() => ({ body: { output: 'ok' } }));
+    try {
+      const agentId = `deleg-r-${++seq}-${randomBytes(3).toString('hex')}`;
+      await createAgent(t.deps, TENANT, { agent_id: agentId, name: agentId, input_args: [], runner: { type: 'webhook', url: runner.url } });
+      const { auth_token: token } = await createProfileRecord(t.deps, TENANT, {
+        name: 'acct',
+        agent_id: agentId,
+        auth_type: 'oauth2_authorization_code',
+        auth_config: { authorize_url: `${as.url}/authorize`, token_url: `${as.url}/token`, return_url: RETURN },
+        auth_data: { client_id: 'vault-client', client_secret: 'cs-run-canary-77' },
+      });
+      await connect(t.deps, agentId, token);
+
+      await startRun(t.deps, caller, { agent_id: agentId, auth_token: token, parameters: {}, run_async: false }, BASE);
+
+      const params = runner.calls.at(-1)?.body.parameters;
+      expect(Object.keys(params)).toEqual(['access_token']);
+      expect(params.access_token).toMatch(/^at-/);
+      const sent = JSON.stringify(runner.calls.at(-1)?.body);
+      for (const rt of as.issued.filter((x) => x.startsWith('rt-'))) expect(sent).not.toContain(rt);
+      expect(sent).not.toContain('cs-run-canary-77');
+    } finally {
+      await runner.close();
+    }
   });
 });
