@@ -13,7 +13,7 @@ import { type AuthServer, startAuthServer } from '#test/support/auth-server';
 import { testCaller } from '#test/support/credentials';
 import { useTestStore } from '#test/support/dynamo';
 import { startTestRunner } from '#test/support/runner';
-import { createAgent, createProfileRecord, getProfileMetadata } from '#test/support/services';
+import { createAgent, createProfileRecord, getProfileMetadata, rotateProfile } from '#test/support/services';
 import { startRun } from '#shared/services/runs';
 import { type EchoUpstream, startEchoUpstream } from '#test/support/upstream';
 
@@ -225,6 +225,28 @@ describe('oauth2_authorization_code: refresh', () => {
     expect(meta.connection_state).toBe('needs_reauth');
     expect(meta.last_error).toBe(`token endpoint ${as.host} answered 400 invalid_grant`);
     expect(t.deps.logs.slice(logged).join('\n')).toContain('"event":"connection.needs_reauth"');
+  });
+});
+
+describe('oauth2_authorization_code: rotation of the auth token', () => {
+  it('carries the connection over to the new token: its access token and, after expiry, its refresh token', async () => {
+    const { agentId, token } = await delegatedProfile();
+    await connect(t.deps, agentId, token);
+    const accessBefore = await use(t.deps, agentId, token);
+    const calls = as.tokenCalls.length;
+
+    const { auth_token: rotated } = await rotateProfile(t.deps, caller, agentId, 'acct', { auth_token: token });
+
+    expect(await use(t.deps, agentId, rotated)).toBe(accessBefore);
+    expect(as.tokenCalls.length).toBe(calls);
+    const later = await use(
+      withClock(t.deps, () => Date.now() + 3_600_000),
+      agentId,
+      rotated,
+    );
+    expect(later).not.toBe(accessBefore);
+    expect(as.tokenCalls.at(-1)?.grant_type).toBe('refresh_token');
+    expect((await getProfileMetadata(t.deps, TENANT, agentId, 'acct')).connection_state).toBe('connected');
   });
 });
 

@@ -13,7 +13,9 @@ import { type ProfileRef, profileRef, profileRefOf } from '../../store/profile-r
 import type { OAuthLinkPurpose } from '../../store/types.ts';
 import { type OpenedForConnection, openForConnection } from '../gate.ts';
 import { profileEvent } from '../policy.ts';
+import type { ProfileKeys } from '../profile-keys.ts';
 import type { OpenedProfile } from '../sealed-profile.ts';
+import { sleep } from '../../sleep.ts';
 import { type OAuth2AuthorizationCodeConfig, configRefusal, returnUrlRefusal } from '../types/oauth2-authorization-code.ts';
 import { deploymentOf } from '../types/types.ts';
 import { REFRESH_FIELD, REFRESH_RECORD_VERSION, refreshAt, tokenField } from './access-token.ts';
@@ -407,4 +409,57 @@ export async function revokeConnection(
   if (result.confirmed) return { revocation: 'confirmed' };
   deps.log.log('warn', 'oauth revocation not confirmed', { tenant: item.tenant, agent_id: item.agent_id, slot: item.slot });
   return { revocation: 'failed', revocation_error: result.message };
+}
+
+/** How long a rotation waits for a refresh in flight to finish before giving the connection up. */
+const RESEAL_WAIT_MS = 10_000;
+
+/**
+ * After a rotation (new token, generation + 1): the connection sealed under the old token's keys
+ * is sealed again under the new ones, so the end user need not connect again. Done under the
+ * refresh lease (conditioned on the version read), so a refresh in flight is waited for and its
+ * rotated refresh token is the one carried over, never lost. False if there was no connection or
+ * it could not be carried over (then uses answer reauthorization_required).
+ */
+export async function resealConnection(
+  deps: Deps,
+  from: OpenedProfile,
+  to: { keys: ProfileKeys; item: Pick<ProfileItem, 'generation' | 'record_version' | 'created_at'> },
+): Promise<boolean> {
+  const ref = profileRefOf(from.item);
+  const repo = deps.store.oauthTokens;
+  const giveUpAt = deps.now().getTime() + RESEAL_WAIT_MS;
+  const leaseId = randomBytes(12).toString('base64url');
+  for (;;) {
+    const cached = await repo.get(ref);
+    if (!cached?.refresh_blob || cached.generation !== from.item.generation || cached.profile_created_at !== from.item.created_at)
+      return false;
+    const now = deps.now().getTime();
+    if (cached.lease_until !== undefined && cached.lease_until >= now) {
+      if (now > giveUpAt) return false;
+      await sleep(100);
+      continue;
+    }
+    if (!(await repo.takeLease(ref, cached.version, leaseId, now, now + RESEAL_WAIT_MS))) continue;
+    const refresh = from.keys.open(REFRESH_FIELD, REFRESH_RECORD_VERSION, cached.refresh_blob);
+    let access: Buffer = Buffer.alloc(0);
+    let expiresAt = 0;
+    if (cached.blob && cached.token_expires_at !== undefined && cached.record_version !== undefined && now < cached.token_expires_at) {
+      try {
+        access = from.keys.open(tokenField(cached.token_expires_at), cached.record_version, cached.blob);
+        expiresAt = cached.token_expires_at;
+      } catch (err) {
+        if (!(err instanceof DecryptionError)) throw err;
+      }
+    }
+    return repo.storeToken(ref, leaseId, {
+      blob: to.keys.seal(tokenField(expiresAt), to.item.record_version, access),
+      token_expires_at: expiresAt,
+      refresh_at: cached.refresh_at !== undefined && expiresAt > 0 ? cached.refresh_at : 0,
+      refresh_blob: to.keys.seal(REFRESH_FIELD, REFRESH_RECORD_VERSION, refresh),
+      generation: to.item.generation,
+      record_version: to.item.record_version,
+      profile_created_at: to.item.created_at,
+    });
+  }
 }
