@@ -96,10 +96,10 @@ export async function startLocalAuthServer(options: LocalAuthServerOptions): Pro
   };
 }
 
-/** `npm run auth-server [-- <vault base URL>]`: one on 127.0.0.1:4000 for the vault on :3000 by default. */
+/** `npm run auth-server [-- <vault base URL>]`: one on 127.0.0.1:4100 for the vault on :3000 by default. */
 async function main() {
   const vault = (process.argv[2] ?? process.env.VAULT_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
-  const as = await startLocalAuthServer({ redirectUri: `${vault}/v1/oauth/callback`, port: Number(process.env.AUTH_SERVER_PORT ?? 4000) });
+  const as = await startLocalAuthServer({ redirectUri: `${vault}/v1/oauth/callback`, port: Number(process.env.AUTH_SERVER_PORT ?? 4100) });
   const profile = {
     name: 'github-style',
     auth_type: 'oauth2_authorization_code',
