@@ -13,11 +13,12 @@ describe('parseDeployConfig', () => {
       throttleBurstLimit: 100,
       runRetentionDays: 7,
       allowedRunnerHosts: [],
+      allowedReturnHosts: [],
       tenantRateLimit: 25,
       workerReservedConcurrency: 20,
       serverKeyEpoch: 1,
     });
-    expect(parseDeployConfig({})).toEqual({ ...DEFAULT_DEPLOY_CONFIG, allowedRunnerHosts: [] });
+    expect(parseDeployConfig({})).toEqual({ ...DEFAULT_DEPLOY_CONFIG, allowedRunnerHosts: [], allowedReturnHosts: [] });
   });
 
   it('reads command-line strings and cdk.json numbers alike', () => {
