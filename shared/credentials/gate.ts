@@ -297,3 +297,46 @@ async function resolve(deps: Deps, caller: Caller, credential: CredentialRef, pu
     caller: { ...caller, tenant: grant.item.tenant, apiKeyId: caller.apiKeyId || `grant:${grant.item.session_id}` },
   };
 }
+
+/** Where a connect link or an authorization state says its profile is, and which incarnation. */
+export interface ConnectionBinding {
+  readonly ref: ProfileRef;
+  readonly generation: number;
+  readonly profileCreatedAt: string;
+}
+
+/** What the gate hands the connect flow: the opened oauth2_authorization_code profile, its config and its client credentials. */
+export interface OpenedForConnection {
+  readonly agent: AgentItem;
+  readonly profile: OpenedProfile;
+  readonly config: Record<string, unknown>;
+  readonly secret: Readonly<Record<string, string>>;
+}
+
+/**
+ * Opens a profile for its connect flow (docs/architecture.md, "Delegated OAuth 2.0") with the key
+ * material a connect link or an authorization state unwrapped: the secret must verify against the
+ * profile as it is now, which must still be the incarnation the link was issued for, bound to its
+ * agent's registration, active, and oauth2_authorization_code. Every refusal is the same
+ * `refuse()`: the end user's browser learns nothing about which check failed.
+ */
+export async function openForConnection(deps: Deps, binding: ConnectionBinding, tokenSecret: Buffer, refuse: () => Error): Promise<OpenedForConnection> {
+  const { ref } = binding;
+  const ctx = await deps.store.profileContext.load(ref);
+  const agent = ctx.agent;
+  const found = ctx.profile;
+  if (!agent || !found || found.generation !== binding.generation || found.created_at !== binding.profileCreatedAt) throw refuse();
+  let verified: VerifiedToken;
+  try {
+    verified = verifyToken(deps, ref.tenant, ref.agentId, { slot: Buffer.from(ref.slot, 'hex'), secret: tokenSecret }, found);
+    assertBoundToAgent(verified, agent.incarnation);
+  } catch (err) {
+    if (err instanceof ProfileNotFoundError) throw refuse();
+    throw err;
+  }
+  if (!verified.item.active || verified.item.auth_type !== 'oauth2_authorization_code') throw refuse();
+  const type = authTypeOf(verified.item);
+  const config = storedConfig(type, verified.item.auth_config);
+  const profile = openProfileKeys(deps, verified);
+  return { agent, profile, config, secret: openValues(deps, profile) };
+}

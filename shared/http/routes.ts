@@ -17,8 +17,15 @@ import { AuditPage, AuditQuery } from '../schemas/audit.ts';
 import { AgentId, ProfileName } from '../schemas/common.ts';
 import { DeleteQuery, PatchProfileBody, ProfileUsage, RotateProfileBody, RotateProfileResponse } from '../schemas/lifecycle.ts';
 import {
+  CallbackQuery,
+  ConnectBody,
+  ConnectQuery,
+  ConnectResponse,
   CreateProfileBody,
   CreateProfileResponse,
+  DeleteProfileBody,
+  DisconnectBody,
+  DisconnectResponse,
   GrantPrincipal,
   ListQuery,
   NativeCreateProfileBody,
@@ -116,6 +123,12 @@ export interface RouteSpec {
   readonly query?: z.ZodType;
   /** Absent: not in the OpenAPI document (the console's static files). */
   readonly op?: Operation;
+  /**
+   * `html`: the route is opened by an end user's browser (the OAuth connect flow): it answers a
+   * redirect or an HTML page, and every error, whatever it is, as an HTML page (never JSON, never
+   * a stack) — shared/http/handler.ts.
+   */
+  readonly answers?: 'html';
 }
 
 /** GET /healthz's answer. */
@@ -143,6 +156,7 @@ const USE_ERRORS = {
   401: ['unauthorized', 'token_expired'],
   403: ['profile_inactive', 'source_ip_not_allowed'],
   404: ['agent_not_found', 'profile_not_found'],
+  409: ['reauthorization_required'],
   413: ['payload_too_large'],
   415: ['unsupported_media_type'],
   503: ['service_unavailable', 'audit_unavailable'],
@@ -190,13 +204,13 @@ export const routes = {
     group: 'runs',
     permission: { kind: 'credential', need: 'read' },
     body: RunAgentBody,
-    op: { operationId: 'runAgent', tag: 'runs', summary: "Run an agent with a profile's credentials", status: 200, response: RunAgentResponse, errors: { ...USE_ERRORS, 400: [...USE_ERRORS[400], 'unknown_input_args', 'parameter_conflict', 'missing_input_args', 'not_injectable'], 409: ['runner_changed', 'delivery_changed', 'run_conflict'] } },
+    op: { operationId: 'runAgent', tag: 'runs', summary: "Run an agent with a profile's credentials", status: 200, response: RunAgentResponse, errors: { ...USE_ERRORS, 400: [...USE_ERRORS[400], 'unknown_input_args', 'parameter_conflict', 'missing_input_args', 'not_injectable'], 409: ['runner_changed', 'delivery_changed', 'run_conflict', 'reauthorization_required'] } },
   },
   'POST /api/run_agent': {
     group: 'runs',
     permission: { kind: 'credential', need: 'read' },
     body: RunAgentBody,
-    op: { operationId: 'runAgentAlias', tag: 'runs', summary: 'Alias of POST /run_agent', status: 200, response: RunAgentResponse, errors: { ...USE_ERRORS, 400: [...USE_ERRORS[400], 'unknown_input_args', 'parameter_conflict', 'missing_input_args', 'not_injectable'], 409: ['runner_changed', 'delivery_changed', 'run_conflict'] } },
+    op: { operationId: 'runAgentAlias', tag: 'runs', summary: 'Alias of POST /run_agent', status: 200, response: RunAgentResponse, errors: { ...USE_ERRORS, 400: [...USE_ERRORS[400], 'unknown_input_args', 'parameter_conflict', 'missing_input_args', 'not_injectable'], 409: ['runner_changed', 'delivery_changed', 'run_conflict', 'reauthorization_required'] } },
   },
 
   // Agents: any key registers (and owns) one; its owner or an admin changes it.
@@ -459,12 +473,17 @@ export const routes = {
     group: 'profiles',
     permission: profileWrite('Deleting this auth profile'),
     query: DeleteQuery,
+    body: DeleteProfileBody,
     op: {
       operationId: 'deleteAgentAuthProfile',
       tag: 'auth-profiles',
       summary: 'Delete an auth profile; its token dies at once (409 profile_in_use with the usage summary if used recently or a run may be in flight, unless ?force=true)',
+      description:
+        'An optional JSON body `{"auth_token": "avt_…"}` makes the vault revoke an oauth2_authorization_code profile\'s refresh token at the provider (RFC 7009) before deleting it: only the token holder can read the refresh token. ' +
+        'The `X-Revocation` header of the 204 then says `confirmed`, `failed`, `not_configured` (no revocation_url) or `not_connected`. Without the token the profile is deleted and the provider keeps the grant.',
       status: 204,
-      errors: { ...QUERY_ERRORS, 403: ['forbidden'], ...PROFILE_404, 409: ['profile_in_use', 'conflict'] },
+      errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'invalid_auth_token'], 403: ['forbidden'], ...PROFILE_404, 409: ['profile_in_use', 'conflict'] },
+      examples: { request: { auth_token: 'avt_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMw' } },
       queryDocs: { force: 'true deletes a profile in use' },
     },
   },
@@ -473,6 +492,78 @@ export const routes = {
     permission: { kind: 'credential', need: 'read_write' },
     body: RotateProfileBody,
     op: { operationId: 'rotateAuthProfile', tag: 'auth-profiles', summary: 'New token (generation + 1) for the same values; the old token and its session die at once', status: 200, response: RotateProfileResponse, errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'invalid_auth_token'], 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] } },
+  },
+  'POST /v1/agents/{agent_id}/auth-profiles/{name}/connect': {
+    group: 'profiles',
+    permission: { kind: 'credential', need: 'read_write' },
+    body: ConnectBody,
+    op: {
+      operationId: 'connectAuthProfile',
+      tag: 'auth-profiles',
+      summary: "A new single-use connect link (15 minutes) for an oauth2_authorization_code profile, to open in the end user's browser",
+      description:
+        'The token holder asks for a link and hands it to the end user (no API key is needed to open it). Opening it sends the browser to the provider (authorization code, S256 PKCE, a single-use state); ' +
+        "the vault's callback exchanges the code, seals the tokens under the profile's keys, and sends the browser to the profile's return_url with `status=connected` or `status=error&error=…`. " +
+        'Use it for the first connection, after `reauthorization_required`, or to connect another account; the link carries key material sealed under its own secret, which is never stored.',
+      status: 200,
+      response: ConnectResponse,
+      errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'invalid_auth_token', 'not_connectable'], 403: ['forbidden'], ...PROFILE_404 },
+      examples: {
+        request: { auth_token: 'avt_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMw' },
+        response: { connect_url: 'https://vault.example.com/v1/oauth/connect?link=avc_…', connect_expires_at: '2026-01-01T12:15:00.000Z' },
+      },
+    },
+  },
+  'POST /v1/agents/{agent_id}/auth-profiles/{name}/disconnect': {
+    group: 'profiles',
+    permission: { kind: 'credential', need: 'read_write' },
+    body: DisconnectBody,
+    op: {
+      operationId: 'disconnectAuthProfile',
+      tag: 'auth-profiles',
+      summary: "Disconnect an oauth2_authorization_code profile: revoke its refresh token at the provider (RFC 7009), remove the sealed tokens; says whether the provider confirmed",
+      description: 'Uses answer 409 `reauthorization_required` afterwards, until the end user connects again through a new connect link. The revocation is attempted when the profile has a `revocation_url`; the tokens are removed whatever its outcome.',
+      status: 200,
+      response: DisconnectResponse,
+      errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'invalid_auth_token', 'not_connectable'], 403: ['forbidden'], ...PROFILE_404 },
+      examples: { request: { auth_token: 'avt_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMw' }, response: { connection_state: 'disconnected', revocation: 'confirmed' } },
+    },
+  },
+  'GET /v1/oauth/connect': {
+    group: 'profiles',
+    permission: { kind: 'public' },
+    query: ConnectQuery,
+    answers: 'html',
+    op: {
+      operationId: 'openConnectLink',
+      tag: 'auth-profiles',
+      summary: "Open a connect link (the end user's browser, no API key): 302 to the provider's authorization endpoint",
+      description:
+        'The `connect_url` of a create or of POST …/connect. Answers 302 to the provider with `response_type=code`, an S256 PKCE challenge, a single-use `state` and the vault\'s callback as `redirect_uri`. ' +
+        'A link that is unknown, expired or already used answers an HTML page saying so (400 `connect_link_invalid`); a profile whose URLs the deployment refuses, 400 `connect_not_allowed`.',
+      status: 302,
+      errors: { 400: ['connect_link_invalid', 'connect_not_allowed'] },
+      queryDocs: { link: 'The avc_… link secret (single use)' },
+      examples: { response: 'Location: https://provider.example.com/authorize?response_type=code&client_id=…&redirect_uri=…&state=avs_…&code_challenge=…&code_challenge_method=S256' },
+    },
+  },
+  'GET /v1/oauth/callback': {
+    group: 'profiles',
+    permission: { kind: 'public' },
+    query: CallbackQuery,
+    answers: 'html',
+    op: {
+      operationId: 'oauthCallback',
+      tag: 'auth-profiles',
+      summary: "The OAuth redirect_uri to register at the provider: exchanges the code and sends the end user to the profile's return_url",
+      description:
+        'Consumes the state, checks `iss` (RFC 9207) when the provider sends it, exchanges the code with the PKCE verifier, seals the tokens under the profile\'s keys, and answers 302 to return_url with `status=connected`, ' +
+        'or `status=error&error=<code>` (access_denied, issuer_mismatch, token_exchange_failed, …) — never a token or a code. A state that is unknown, expired, already used or forged answers an HTML page (400 `oauth_state_invalid`).',
+      status: 302,
+      errors: { 400: ['oauth_state_invalid', 'connect_not_allowed'] },
+      queryDocs: { state: 'The avs_… state', code: 'The authorization code', iss: 'The issuer (RFC 9207)', error: 'An RFC 6749 §4.1.2.1 error code' },
+      examples: { response: 'Location: https://app.example.com/connected?status=connected' },
+    },
   },
   'GET /v1/agents/{agent_id}/auth-profiles/{name}/usage': {
     group: 'profiles',

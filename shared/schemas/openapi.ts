@@ -4,7 +4,12 @@ import { Agent, AgentList, CreateAgentBody, CreatedAgent, InputArg, Runner, Sign
 import { ApiKey, ApiKeyList, CreateApiKeyBody, CreatedApiKey } from './api-keys.ts';
 import { ErrorBody } from './common.ts';
 import {
+  ConnectBody,
+  ConnectResponse,
   CreateProfileBody,
+  DeleteProfileBody,
+  DisconnectBody,
+  DisconnectResponse,
   CreateProfileResponse,
   NativeCreateProfileBody,
   NativeProfileResponse,
@@ -55,6 +60,8 @@ const responseSchemas = {
   WebhookSecret,
   WebhookDeliveryPage: DeliveryPage,
   WebhookTestEvent: TestEventResponse,
+  ConnectLink: ConnectResponse,
+  DisconnectedAuthProfile: DisconnectResponse,
   Error: ErrorBody,
   Health,
 } as const;
@@ -76,6 +83,9 @@ const requestSchemas = {
   RunAgentRequest: RunAgentBody,
   CreateWebhookRequest: CreateWebhookBody,
   UpdateWebhookRequest: UpdateWebhookBody,
+  ConnectAuthProfileRequest: ConnectBody,
+  DisconnectAuthProfileRequest: DisconnectBody,
+  DeleteAuthProfileRequest: DeleteProfileBody,
 } as const;
 
 type ResponseName = keyof typeof responseSchemas;

@@ -11,8 +11,8 @@ import * as z from 'zod';
 
 /** The kinds of auth profile (docs/architecture.md, "Typed profiles, injection and grants"). `custom` is the free-form auth_data of old. */
 export const AuthType = z
-  .enum(['custom', 'bearer', 'basic', 'api_key', 'oauth2_client_credentials'])
-  .describe('custom (default: free-form auth_data handed to runners) | bearer | basic | api_key | oauth2_client_credentials');
+  .enum(['custom', 'bearer', 'basic', 'api_key', 'oauth2_client_credentials', 'oauth2_authorization_code'])
+  .describe('custom (default: free-form auth_data handed to runners) | bearer | basic | api_key | oauth2_client_credentials | oauth2_authorization_code (an end user connects their account)');
 export type AuthTypeName = z.infer<typeof AuthType>;
 
 /** At most this many caller IPs / CIDRs per profile (shared/credentials/source-ip.ts). */
