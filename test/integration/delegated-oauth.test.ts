@@ -15,6 +15,7 @@ import { useTestStore } from '#test/support/dynamo';
 import { startTestRunner } from '#test/support/runner';
 import { createAgent, createProfileRecord, getProfileMetadata, rotateProfile } from '#test/support/services';
 import { startRun } from '#shared/services/runs';
+import { createWebhook, listDeliveries } from '#shared/services/webhooks';
 import { type EchoUpstream, startEchoUpstream } from '#test/support/upstream';
 
 const TENANT = 'acme';
@@ -225,6 +226,27 @@ describe('oauth2_authorization_code: refresh', () => {
     expect(meta.connection_state).toBe('needs_reauth');
     expect(meta.last_error).toBe(`token endpoint ${as.host} answered 400 invalid_grant`);
     expect(t.deps.logs.slice(logged).join('\n')).toContain('"event":"connection.needs_reauth"');
+  });
+});
+
+describe('oauth2_authorization_code: connection events reach the tenant webhooks', () => {
+  it('enqueues connection.connected, then connection.needs_reauth after invalid_grant, for a webhook subscribed to them', async () => {
+    const { agentId, token } = await delegatedProfile();
+    const hook = await createWebhook(t.deps, caller, {
+      url: 'http://127.0.0.1:9/hooks',
+      events: ['connection.connected', 'connection.needs_reauth'],
+      active: true,
+    });
+    const deliveries = async () =>
+      (await listDeliveries(t.deps, caller, hook.webhook_id, 20)).deliveries.filter((d) => d.event_type.startsWith('connection.'));
+
+    await connect(t.deps, agentId, token);
+    expect((await deliveries()).map((d) => d.event_type)).toEqual(['connection.connected']);
+
+    as.revokeAll();
+    const clock = withClock(t.deps, () => Date.now() + 3_600_000);
+    expect((await rejection(use(clock, agentId, token))).code).toBe('reauthorization_required');
+    expect((await deliveries()).map((d) => d.event_type)).toEqual(['connection.needs_reauth', 'connection.connected']);
   });
 });
 

@@ -1,11 +1,11 @@
-import type { Deps } from '../../deps.ts';
 import type { ProfileRef } from '../../store/profile-ref.ts';
+import { type PublishDeps, publishEvent } from '../../webhooks/publish.ts';
 
 /**
  * The one seam through which every connection event of an oauth2_authorization_code profile
- * leaves (docs/architecture.md, "Delegated OAuth 2.0"): today a structured log line; the tenant
- * webhooks publisher is wired in here. `detail` carries names, ids and our own words, never a
- * token, a code or a provider's body.
+ * leaves (docs/architecture.md, "Delegated OAuth 2.0"): a structured log line, and the tenant's
+ * webhooks (shared/webhooks/publish.ts: one delivery job per subscribed webhook, at least once).
+ * `detail` carries names, ids and our own words, never a token, a code or a provider's body.
  */
 export type ConnectionEventType = 'connection.connected' | 'connection.needs_reauth' | 'connection.refresh_failed' | 'connection.recovered';
 
@@ -19,7 +19,7 @@ export interface ConnectionEventDetail {
 
 /** Emits one connection event; never throws (an event that cannot be emitted must not fail the use that caused it). */
 export async function emitConnectionEvent(
-  deps: Pick<Deps, 'log' | 'now'>,
+  deps: PublishDeps,
   ref: ProfileRef,
   type: ConnectionEventType,
   detail: ConnectionEventDetail,
@@ -34,6 +34,14 @@ export async function emitConnectionEvent(
       ...detail,
     });
   } catch {
-    // A log sink that throws loses the event, not the request.
+    // A log sink that throws loses the log line, not the request.
   }
+  const { profile, end_user_id, reason } = detail;
+  // publishEvent never throws: a delivery that cannot be enqueued is logged and counted there.
+  await publishEvent(deps, ref.tenant, {
+    type,
+    agent_id: ref.agentId,
+    profile,
+    data: { ...(end_user_id === undefined ? {} : { end_user_id }), ...(reason === undefined ? {} : { reason }) },
+  });
 }
