@@ -32,6 +32,7 @@ import {
 } from '../schemas/profiles.ts';
 import { GrantProxyBody, ProxyBody, ProxyResponse, TestProfileBody, TestProfileResponse } from '../schemas/proxy.ts';
 import { RunAgentBody, RunAgentResponse, RunStatus } from '../schemas/runs.ts';
+import { EXAMPLES } from './route-examples.ts';
 
 export type RouteGroup = 'agents' | 'profiles' | 'runs' | 'keys' | 'meta';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -80,8 +81,8 @@ export interface Operation {
   readonly operationId: string;
   readonly tag: 'auth-profiles' | 'agents' | 'api-keys' | 'runs' | 'audit' | 'webhooks' | 'meta';
   readonly summary: string;
-  /** Longer text (CommonMark) where the summary cannot say enough. */
-  readonly description?: string;
+  /** Longer text (CommonMark): what the operation does, for whom, and its notable answers. */
+  readonly description: string;
   /** Success status and body schema (a named component of shared/schemas/openapi.ts). */
   readonly status: number;
   readonly response?: z.ZodType;
@@ -89,8 +90,12 @@ export interface Operation {
   readonly errors: ErrorStatuses;
   /** Query parameter descriptions (the query schema decides which exist). */
   readonly queryDocs?: Readonly<Record<string, string>>;
-  /** A request body and a success answer as a user would send and see them (the document shows both). */
-  readonly examples?: { readonly request?: unknown; readonly response?: unknown };
+  /**
+   * A request body (every route with a body) and a success answer (every route that answers one), as
+   * a user would send and see them: the document shows both, and test/unit/schemas/openapi.test.ts
+   * parses them with the route's schemas. `{}` for a route that takes no body and answers 204.
+   */
+  readonly examples: { readonly request?: unknown; readonly response?: unknown };
 }
 
 export interface RouteSpec {
@@ -134,6 +139,8 @@ const USE_ERRORS = {
   415: ['unsupported_media_type'],
   503: ['service_unavailable', 'audit_unavailable'],
 } as const;
+/** The compatible routes answer a token in another format as an unknown one, 404 (docs/api.md, "Kura drop-in"). */
+const COMPATIBLE_USE_400 = USE_ERRORS[400].filter((c) => c !== 'invalid_auth_token');
 const OUTBOUND_ERRORS = {
   403: ['profile_inactive', 'source_ip_not_allowed', 'host_not_allowed', 'path_not_allowed', 'destination_blocked', 'token_url_not_proxied'],
   405: ['method_not_allowed'],
@@ -157,7 +164,7 @@ export const routes = {
     group: 'profiles',
     permission: { kind: 'key' },
     body: CreateProfileBody,
-    op: { operationId: 'createAgentAuthProfile', tag: 'auth-profiles', summary: 'Create an auth profile; returns its auth token once', status: 200, response: CreateProfileResponse, errors: { ...BODY_ERRORS, ...AGENT_404, 409: ['profile_exists'] } },
+    op: { operationId: 'createAgentAuthProfile', tag: 'auth-profiles', summary: 'Create an auth profile; returns its auth token once', description: 'The compatible create (the public create_agent_auth_profile shape): seals auth_data under a fresh token and answers it once; the vault never stores the token. 409 profile_exists when the agent already has a profile of that name (upsert replaces one). warnings lists required input arguments of the agent the profile lacks (pass them in parameters at run time).', examples: EXAMPLES.createAgentAuthProfile, status: 200, response: CreateProfileResponse, errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'unknown_input_args'], ...AGENT_404, 409: ['profile_exists'] } },
   },
   'POST /api/upsert_agent_auth_profile': {
     group: 'profiles',
@@ -167,23 +174,24 @@ export const routes = {
       operationId: 'upsertAgentAuthProfile',
       tag: 'auth-profiles',
       summary: 'Create, replace (new token) or update in place (same token) an auth profile',
+      examples: EXAMPLES.upsertAgentAuthProfile,
       description: 'Replacing or updating needs read_write on the profile (its owner, an admin, or a read_write grant); without read the answer is the unknown-profile 404, with read only a 403.',
       status: 200,
       response: UpsertProfileResponse,
-      errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'invalid_auth_token'], 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] },
+      errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'unknown_input_args'], 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] },
     },
   },
   'POST /run_agent': {
     group: 'runs',
     permission: { kind: 'credential', need: 'read' },
     body: RunAgentBody,
-    op: { operationId: 'runAgent', tag: 'runs', summary: "Run an agent with a profile's credentials", status: 200, response: RunAgentResponse, errors: { ...USE_ERRORS, 400: [...USE_ERRORS[400], 'unknown_input_args', 'parameter_conflict', 'missing_input_args', 'not_injectable'], 409: ['runner_changed', 'delivery_changed', 'run_conflict'] } },
+    op: { operationId: 'runAgent', tag: 'runs', summary: "Run an agent with a profile's credentials", description: 'Runs the agent with the profile\'s credentials merged into parameters (or, for an agent with credential_delivery "proxy", a run grant instead of them). run_async true (the default) answers at once with the run\'s URL; false waits for the runner and answers its output. A token that finds no profile, in whatever format, is 404 profile_not_found (docs/api.md, "Kura drop-in").', examples: EXAMPLES.runAgent, status: 200, response: RunAgentResponse, errors: { ...USE_ERRORS, 400: [...COMPATIBLE_USE_400, 'unknown_input_args', 'parameter_conflict', 'missing_input_args', 'not_injectable'], 409: ['runner_changed', 'delivery_changed', 'run_conflict'] } },
   },
   'POST /api/run_agent': {
     group: 'runs',
     permission: { kind: 'credential', need: 'read' },
     body: RunAgentBody,
-    op: { operationId: 'runAgentAlias', tag: 'runs', summary: 'Alias of POST /run_agent', status: 200, response: RunAgentResponse, errors: { ...USE_ERRORS, 400: [...USE_ERRORS[400], 'unknown_input_args', 'parameter_conflict', 'missing_input_args', 'not_injectable'], 409: ['runner_changed', 'delivery_changed', 'run_conflict'] } },
+    op: { operationId: 'runAgentAlias', tag: 'runs', summary: 'Alias of POST /run_agent', description: 'The same operation as POST /run_agent, under the /api prefix of the other compatible routes.', examples: EXAMPLES.runAgentAlias, status: 200, response: RunAgentResponse, errors: { ...USE_ERRORS, 400: [...COMPATIBLE_USE_400, 'unknown_input_args', 'parameter_conflict', 'missing_input_args', 'not_injectable'], 409: ['runner_changed', 'delivery_changed', 'run_conflict'] } },
   },
 
   // Agents: any key registers (and owns) one; its owner or an admin changes it.
@@ -191,18 +199,18 @@ export const routes = {
     group: 'agents',
     permission: { kind: 'key' },
     body: CreateAgentBody,
-    op: { operationId: 'createAgent', tag: 'agents', summary: 'Register an agent (owned by the calling key); returns its runner signing secret once', status: 201, response: CreatedAgent, errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'runner_not_allowed'], 409: ['agent_exists'] } },
+    op: { operationId: 'createAgent', tag: 'agents', summary: 'Register an agent (owned by the calling key); returns its runner signing secret once', description: 'Registers an agent: its input arguments (what a profile\'s auth_data and a run\'s parameters fill) and its runner (a webhook the vault calls, signing each call). The calling key owns it. The runner signing secret is in this answer only.', examples: EXAMPLES.createAgent, status: 201, response: CreatedAgent, errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'runner_not_allowed'], 409: ['agent_exists'] } },
   },
   'GET /v1/agents': {
     group: 'agents',
     permission: { kind: 'key' },
     query: ListQuery,
-    op: { operationId: 'listAgents', tag: 'agents', summary: 'List agents', status: 200, response: AgentList, errors: QUERY_ERRORS, queryDocs: page },
+    op: { operationId: 'listAgents', tag: 'agents', summary: 'List agents', description: 'Lists the tenant\'s agents, a page at a time (limit, then next_cursor as cursor).', examples: EXAMPLES.listAgents, status: 200, response: AgentList, errors: QUERY_ERRORS, queryDocs: page },
   },
   'GET /v1/agents/{agent_id}': {
     group: 'agents',
     permission: { kind: 'key' },
-    op: { operationId: 'getAgent', tag: 'agents', summary: 'Read an agent', status: 200, response: Agent, errors: { ...QUERY_ERRORS, ...AGENT_404 } },
+    op: { operationId: 'getAgent', tag: 'agents', summary: 'Read an agent', description: 'Reads one agent; any key of the tenant may.', examples: EXAMPLES.getAgent, status: 200, response: Agent, errors: { ...QUERY_ERRORS, ...AGENT_404 } },
   },
   'PUT /v1/agents/{agent_id}': {
     group: 'agents',
@@ -212,6 +220,8 @@ export const routes = {
       operationId: 'updateAgent',
       tag: 'agents',
       summary: "Replace an agent's definition (its owner or an admin); credential_delivery left out keeps the stored one",
+      description: 'Replaces the name, description, input arguments, runner and credential delivery of an agent. A runner moved to another origin makes its profiles answer 409 runner_changed until their token holders write them again. Its owner or an admin.',
+      examples: EXAMPLES.updateAgent,
       status: 200,
       response: Agent,
       errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'runner_not_allowed'], 403: ['forbidden'], ...AGENT_404, 409: ['conflict'] },
@@ -225,6 +235,8 @@ export const routes = {
       operationId: 'deleteAgent',
       tag: 'agents',
       summary: 'Delete an agent (its owner or an admin; 409 while it has profiles unless ?force=true, which needs read_write on every one of them)',
+      description: 'Deletes an agent. While it has profiles the answer is 409 agent_has_profiles, unless force=true, which deletes them too (needing read_write on each). Its owner or an admin.',
+      examples: EXAMPLES.deleteAgent,
       status: 204,
       errors: { ...QUERY_ERRORS, 403: ['forbidden'], ...AGENT_404, 409: ['agent_has_profiles'] },
       queryDocs: { force: 'true deletes its profiles too (needs read_write on each)' },
@@ -233,7 +245,7 @@ export const routes = {
   'POST /v1/agents/{agent_id}/rotate-signing-secret': {
     group: 'agents',
     permission: agentWrite('Rotating the signing secret of this agent'),
-    op: { operationId: 'rotateAgentSigningSecret', tag: 'agents', summary: 'Issue a new runner signing secret (its owner or an admin)', status: 200, response: SigningSecret, errors: { ...BODY_ERRORS, 403: ['forbidden'], ...AGENT_404, 409: ['conflict'] } },
+    op: { operationId: 'rotateAgentSigningSecret', tag: 'agents', summary: 'Issue a new runner signing secret (its owner or an admin)', description: 'Issues a new runner signing secret; the old one stops signing at once. The new secret is in this answer only.', examples: EXAMPLES.rotateAgentSigningSecret, status: 200, response: SigningSecret, errors: { ...BODY_ERRORS, 403: ['forbidden'], ...AGENT_404, 409: ['conflict'] } },
   },
 
   // Tenant administration: API keys as principals (admin only). Their own function, the only one
@@ -242,18 +254,18 @@ export const routes = {
     group: 'keys',
     permission: { kind: 'admin', action: 'Creating API keys' },
     body: CreateApiKeyBody,
-    op: { operationId: 'createApiKey', tag: 'api-keys', summary: 'Mint an API key (admin only; 403 forbidden for a member); the key is shown once', status: 201, response: CreatedApiKey, errors: { ...BODY_ERRORS, 403: ['forbidden'] } },
+    op: { operationId: 'createApiKey', tag: 'api-keys', summary: 'Mint an API key (admin only; 403 forbidden for a member); the key is shown once', description: 'Mints an API key of the tenant: a member (the default) or an admin. The key itself is in this answer only; listings show its key_id.', examples: EXAMPLES.createApiKey, status: 201, response: CreatedApiKey, errors: { ...BODY_ERRORS, 403: ['forbidden'] } },
   },
   'GET /v1/api-keys': {
     group: 'keys',
     permission: { kind: 'admin', action: 'Listing API keys' },
     query: ListQuery,
-    op: { operationId: 'listApiKeys', tag: 'api-keys', summary: "List the tenant's API keys: key_id, name, role (admin only; never a secret)", status: 200, response: ApiKeyList, errors: { ...QUERY_ERRORS, 403: ['forbidden'] }, queryDocs: page },
+    op: { operationId: 'listApiKeys', tag: 'api-keys', summary: "List the tenant's API keys: key_id, name, role (admin only; never a secret)", description: 'Lists the tenant\'s API keys by key_id, name and role; never a secret or hash.', examples: EXAMPLES.listApiKeys, status: 200, response: ApiKeyList, errors: { ...QUERY_ERRORS, 403: ['forbidden'] }, queryDocs: page },
   },
   'DELETE /v1/api-keys/{key_id}': {
     group: 'keys',
     permission: { kind: 'admin', action: 'Revoking API keys' },
-    op: { operationId: 'revokeApiKey', tag: 'api-keys', summary: 'Revoke an API key (admin only): refused at once by this vault instance, within 5 s by every other', description: REVOCATION_BOUND, status: 204, errors: { ...QUERY_ERRORS, 403: ['forbidden'], 404: ['api_key_not_found'] } },
+    op: { operationId: 'revokeApiKey', tag: 'api-keys', summary: 'Revoke an API key (admin only): refused at once by this vault instance, within 5 s by every other', examples: EXAMPLES.revokeApiKey, description: REVOCATION_BOUND, status: 204, errors: { ...QUERY_ERRORS, 403: ['forbidden'], 404: ['api_key_not_found'] } },
   },
 
   // Profiles (native).
@@ -261,25 +273,25 @@ export const routes = {
     group: 'profiles',
     permission: { kind: 'key' },
     query: ListQuery,
-    op: { operationId: 'listAgentAuthProfiles', tag: 'auth-profiles', summary: "List the agent's auth profiles the calling key may read (metadata only)", status: 200, response: ProfileList, errors: { ...QUERY_ERRORS, ...AGENT_404 }, queryDocs: page },
+    op: { operationId: 'listAgentAuthProfiles', tag: 'auth-profiles', summary: "List the agent's auth profiles the calling key may read (metadata only)", description: 'Lists the profiles of an agent that the calling key may read (owner, admin, or a grant), metadata only: field names, type, policy, usage; never a value.', examples: EXAMPLES.listAgentAuthProfiles, status: 200, response: ProfileList, errors: { ...QUERY_ERRORS, ...AGENT_404 }, queryDocs: page },
   },
   'POST /v1/agents/{agent_id}/auth-profiles': {
     group: 'profiles',
     permission: { kind: 'key' },
     body: NativeCreateProfileBody,
-    op: { operationId: 'createAuthProfile', tag: 'auth-profiles', summary: 'Create an auth profile (custom or typed: bearer, basic, api_key, oauth2_client_credentials); returns its auth token once; 409 if the name exists', status: 201, response: NativeProfileResponse, errors: { ...BODY_ERRORS, ...AGENT_404, 409: ['profile_exists'] } },
+    op: { operationId: 'createAuthProfile', tag: 'auth-profiles', summary: 'Create an auth profile (custom or typed: bearer, basic, api_key, oauth2_client_credentials); returns its auth token once; 409 if the name exists', description: 'The native create: a custom or typed profile (bearer, basic, api_key, oauth2_client_credentials) with its outbound policy. Answers 201 with the token (once) and the profile\'s metadata; 409 profile_exists if the name is taken.', examples: EXAMPLES.createAuthProfile, status: 201, response: NativeProfileResponse, errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'unknown_input_args'], ...AGENT_404, 409: ['profile_exists'] } },
   },
   'PUT /v1/agents/{agent_id}/auth-profiles/{name}': {
     group: 'profiles',
     permission: { kind: 'credential', need: 'read_write' },
     body: NativePutProfileBody,
-    op: { operationId: 'putAuthProfile', tag: 'auth-profiles', summary: 'Upsert by name: create, replace (new token) or, with auth_token, update in place (same token)', status: 200, response: NativeProfileResponse, errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'invalid_auth_token'], 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] } },
+    op: { operationId: 'putAuthProfile', tag: 'auth-profiles', summary: 'Upsert by name: create, replace (new token) or, with auth_token, update in place (same token)', description: 'Upsert by the name in the path: without auth_token, creates the profile or replaces it (new token, the old one dies); with auth_token, updates its values in place (same token). Replacing or updating needs read_write on the profile. A token not in this vault\'s format is 400 invalid_auth_token here (docs/api.md, "Kura drop-in").', examples: EXAMPLES.putAuthProfile, status: 200, response: NativeProfileResponse, errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'invalid_auth_token', 'unknown_input_args'], 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] } },
   },
   'POST /v1/agents/{agent_id}/auth-profiles/{name}/test': {
     group: 'profiles',
     permission: { kind: 'credential', need: 'read' },
     body: TestProfileBody,
-    op: { operationId: 'testAuthProfile', tag: 'auth-profiles', summary: 'Make one real call with the credentials injected; answers ok/status/latency (never the body) and stores last_tested_at / last_test_ok', status: 200, response: TestProfileResponse, errors: { ...USE_ERRORS, ...OUTBOUND_ERRORS } },
+    op: { operationId: 'testAuthProfile', tag: 'auth-profiles', summary: 'Make one real call with the credentials injected; answers ok/status/latency (never the body) and stores last_tested_at / last_test_ok', description: 'Makes one real call with the profile\'s credentials injected (for oauth2_client_credentials without a request: a token fetch) and answers whether it worked, its status and latency; never the upstream body. Counted as a test use, not a real one.', examples: EXAMPLES.testAuthProfile, status: 200, response: TestProfileResponse, errors: { ...USE_ERRORS, ...OUTBOUND_ERRORS, 400: [...USE_ERRORS[400], 'not_injectable', 'body_not_injectable', 'invalid_header'] } },
   },
   'POST /v1/proxy': {
     group: 'profiles',
@@ -290,21 +302,23 @@ export const routes = {
       operationId: 'proxyRequest',
       tag: 'auth-profiles',
       summary: "Send a request with a typed profile's credentials injected (the caller never holds them); allowed_hosts/paths/methods enforced (403/405), SSRF guard, no redirects, secret values redacted from the answer",
+      description: 'Sends the request with the profile\'s credentials injected; the caller never holds them. The profile\'s allowed_hosts (required), allowed_path_prefixes and allowed_methods are enforced (403/405), private and link-local addresses are refused, redirects are returned rather than followed, and the profile\'s secret values are replaced by [REDACTED] in the answer. Body: agent_id + auth_token with an API key, or the request only with a run grant.',
+      examples: EXAMPLES.proxyRequest,
       status: 200,
       response: ProxyResponse,
-      errors: { ...USE_ERRORS, ...OUTBOUND_ERRORS, 400: [...USE_ERRORS[400], 'not_injectable', 'invalid_grant_format'], 401: ['unauthorized', 'token_expired', 'invalid_grant'] },
+      errors: { ...USE_ERRORS, ...OUTBOUND_ERRORS, 400: [...USE_ERRORS[400], 'not_injectable', 'body_not_injectable', 'invalid_header', 'invalid_grant_format'], 401: ['unauthorized', 'token_expired', 'invalid_grant'] },
     },
   },
   'GET /v1/agents/{agent_id}/auth-profiles/{name}': {
     group: 'profiles',
     permission: profileRead('Reading this auth profile'),
-    op: { operationId: 'getAgentAuthProfile', tag: 'auth-profiles', summary: 'Read auth profile metadata (never values)', status: 200, response: ProfileMetadata, errors: { ...QUERY_ERRORS, ...PROFILE_404 } },
+    op: { operationId: 'getAgentAuthProfile', tag: 'auth-profiles', summary: 'Read auth profile metadata (never values)', description: 'Reads a profile\'s metadata (type, config, policy, lifecycle, usage counters, sharing); never a value. Without read access: the unknown-profile 404.', examples: EXAMPLES.getAgentAuthProfile, status: 200, response: ProfileMetadata, errors: { ...QUERY_ERRORS, ...PROFILE_404 } },
   },
   'PATCH /v1/agents/{agent_id}/auth-profiles/{name}': {
     group: 'profiles',
     permission: profileWrite('Changing the settings of this auth profile'),
     body: PatchProfileBody,
-    op: { operationId: 'patchAuthProfile', tag: 'auth-profiles', summary: 'Edit non-secret settings (active, description, allowed source IPs, outbound policy); no token needed', status: 200, response: ProfileMetadata, errors: { ...BODY_ERRORS, 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] } },
+    op: { operationId: 'patchAuthProfile', tag: 'auth-profiles', summary: 'Edit non-secret settings (active, description, allowed source IPs, outbound policy); no token needed', description: 'Changes the non-secret settings: active, description, allowed source IPs and the outbound policy; null removes a setting. Needs read_write, no token.', examples: EXAMPLES.patchAuthProfile, status: 200, response: ProfileMetadata, errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'invalid_source_ips'], 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] } },
   },
   'DELETE /v1/agents/{agent_id}/auth-profiles/{name}': {
     group: 'profiles',
@@ -314,6 +328,8 @@ export const routes = {
       operationId: 'deleteAgentAuthProfile',
       tag: 'auth-profiles',
       summary: 'Delete an auth profile; its token dies at once (409 profile_in_use with the usage summary if used recently or a run may be in flight, unless ?force=true)',
+      description: 'Deletes the profile; its token dies at once. While it is in use (a real use within VAULT_IN_USE_WINDOW_HOURS, or a run that may be in flight) the answer is 409 profile_in_use with the usage summary in error.usage, unless force=true. Needs read_write.',
+      examples: EXAMPLES.deleteAgentAuthProfile,
       status: 204,
       errors: { ...QUERY_ERRORS, 403: ['forbidden'], ...PROFILE_404, 409: ['profile_in_use', 'conflict'] },
       queryDocs: { force: 'true deletes a profile in use' },
@@ -323,23 +339,23 @@ export const routes = {
     group: 'profiles',
     permission: { kind: 'credential', need: 'read_write' },
     body: RotateProfileBody,
-    op: { operationId: 'rotateAuthProfile', tag: 'auth-profiles', summary: 'New token (generation + 1) for the same values; the old token and its session die at once', status: 200, response: RotateProfileResponse, errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'invalid_auth_token'], 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] } },
+    op: { operationId: 'rotateAuthProfile', tag: 'auth-profiles', summary: 'New token (generation + 1) for the same values; the old token and its session die at once', description: 'Issues a new token (generation + 1) for the same values; the old token and its saved session die at once. The expiry is kept unless expires_in_hours is sent (a number, or null for none).', examples: EXAMPLES.rotateAuthProfile, status: 200, response: RotateProfileResponse, errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'invalid_auth_token'], 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] } },
   },
   'GET /v1/agents/{agent_id}/auth-profiles/{name}/usage': {
     group: 'profiles',
     permission: profileRead('Reading the usage of this auth profile'),
-    op: { operationId: 'getAuthProfileUsage', tag: 'auth-profiles', summary: 'Usage counters and the last 50 uses of this profile (since it was created; refusals included)', status: 200, response: ProfileUsage, errors: { ...QUERY_ERRORS, ...PROFILE_404 } },
+    op: { operationId: 'getAuthProfileUsage', tag: 'auth-profiles', summary: 'Usage counters and the last 50 uses of this profile (since it was created; refusals included)', description: 'Usage counters (total, per kind over the last 7 UTC days) and the last 50 uses of the profile, refusals included: when, what, which key, the result, the caller IP.', examples: EXAMPLES.getAuthProfileUsage, status: 200, response: ProfileUsage, errors: { ...QUERY_ERRORS, ...PROFILE_404 } },
   },
   'POST /v1/agents/{agent_id}/auth-profiles/{name}/share': {
     group: 'profiles',
     permission: profileWrite('Sharing this auth profile'),
     body: ShareProfileBody,
-    op: { operationId: 'shareAuthProfile', tag: 'auth-profiles', summary: 'Grant a principal (an API key id or "role:member") read or read_write on the profile (read_write needed; 409 on a concurrent settings or access change)', status: 200, response: ProfileMetadata, errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'unknown_principal'], 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] } },
+    op: { operationId: 'shareAuthProfile', tag: 'auth-profiles', summary: 'Grant a principal (an API key id or "role:member") read or read_write on the profile (read_write needed; 409 on a concurrent settings or access change)', description: 'Grants a principal — an API key (its key_id) or every member key ("role:member") — read or read_write on the profile. Needs read_write; 409 on a concurrent settings or access change.', examples: EXAMPLES.shareAuthProfile, status: 200, response: ProfileMetadata, errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'unknown_principal'], 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] } },
   },
   'DELETE /v1/agents/{agent_id}/auth-profiles/{name}/share/{principal}': {
     group: 'profiles',
     permission: profileWrite('Unsharing this auth profile'),
-    op: { operationId: 'unshareAuthProfile', tag: 'auth-profiles', summary: "Remove a principal's grant (read_write needed); private again once none is left", status: 200, response: ProfileMetadata, errors: { ...QUERY_ERRORS, 403: ['forbidden'], 404: ['agent_not_found', 'profile_not_found', 'grant_not_found'], 409: ['conflict'] } },
+    op: { operationId: 'unshareAuthProfile', tag: 'auth-profiles', summary: "Remove a principal's grant (read_write needed); private again once none is left", description: 'Removes a principal\'s grant; the profile is private again once none is left. Needs read_write; 404 grant_not_found for a principal without a grant.', examples: EXAMPLES.unshareAuthProfile, status: 200, response: ProfileMetadata, errors: { ...QUERY_ERRORS, 403: ['forbidden'], 404: ['agent_not_found', 'profile_not_found', 'grant_not_found'], 409: ['conflict'] } },
   },
   'GET /v1/audit': {
     group: 'profiles',
@@ -349,6 +365,7 @@ export const routes = {
       operationId: 'listAuditRecords',
       tag: 'audit',
       summary: 'The audit log, newest first: every change (agents, API keys and sharing included) and every use, refusals included',
+      examples: EXAMPLES.listAuditRecords,
       description:
         "An admin key reads every view. A member key reads only the view of one profile it may read (agent_id and profile both given; otherwise the unknown-profile 404), and only since that profile was created (an earlier profile of the same name is not its history); the tenant and agent views answer it 403 forbidden. API-key events (api_key_create, api_key_revoke) have no agent and appear in the tenant view only.",
       status: 200,
@@ -364,6 +381,7 @@ export const routes = {
       operationId: 'getRun',
       tag: 'runs',
       summary: 'Status and result of a run',
+      examples: EXAMPLES.getRun,
       description: 'Readable by the key that started the run, an admin, or a key with read on the very profile the run used (a later profile of the same name does not count); any other key gets the unknown-run 404.',
       status: 200,
       response: RunStatus,
@@ -373,12 +391,12 @@ export const routes = {
   'GET /openapi.json': {
     group: 'meta',
     permission: { kind: 'public' },
-    op: { operationId: 'getOpenApiDocument', tag: 'meta', summary: 'This document', status: 200, errors: {} },
+    op: { operationId: 'getOpenApiDocument', tag: 'meta', summary: 'This document', description: 'This OpenAPI 3.1 document, generated from the route table; public. Generate a client from it (docs/api.md, "Using the document").', examples: EXAMPLES.getOpenApiDocument, status: 200, errors: {} },
   },
   'GET /healthz': {
     group: 'meta',
     permission: { kind: 'public' },
-    op: { operationId: 'getHealth', tag: 'meta', summary: 'Liveness', status: 200, response: Health, errors: {} },
+    op: { operationId: 'getHealth', tag: 'meta', summary: 'Liveness', description: 'Liveness: answers {status: ok} without touching storage; public.', examples: EXAMPLES.getHealth, status: 200, response: Health, errors: {} },
   },
   // The browser console (console/, served by meta from its bundle); `/console/` itself reaches
   // meta through `$default`, since a route path cannot end with an empty segment.
