@@ -243,7 +243,7 @@ describe('OpenAPI document as a product (docs/api.md, "Using the document")', ()
   it('has no untyped array items ({}), and types allowed_hosts as strings in answers', () => {
     const untyped: string[] = [];
     const walk = (node: unknown, path: string) => {
-      if (Array.isArray(node)) node.forEach((n, i) => walk(n, `${path}/${i}`));
+      if (Array.isArray(node)) for (const [i, n] of node.entries()) walk(n, `${path}/${i}`);
       else if (node && typeof node === 'object') {
         const items = (node as Record<string, unknown>).items;
         if (items && typeof items === 'object' && Object.keys(items).length === 0) untyped.push(path);
