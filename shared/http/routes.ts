@@ -142,8 +142,8 @@ const USE_ERRORS = {
 /** The compatible routes answer a token in another format as an unknown one, 404 (docs/api.md, "Kura drop-in"). */
 const COMPATIBLE_USE_400 = USE_ERRORS[400].filter((c) => c !== 'invalid_auth_token');
 const OUTBOUND_ERRORS = {
-  403: ['profile_inactive', 'source_ip_not_allowed', 'host_not_allowed', 'path_not_allowed', 'destination_blocked', 'token_url_not_proxied'],
-  405: ['method_not_allowed'],
+  403: ['profile_inactive', 'source_ip_not_allowed', 'proxy_not_configured', 'host_not_allowed', 'path_not_allowed', 'destination_blocked', 'token_url_not_proxied'],
+  405: ['method_not_allowed_by_profile'],
   502: ['bad_gateway', 'upstream_unreachable', 'upstream_bad_encoding', 'upstream_response_too_large', 'oauth_token_failed'],
   504: ['upstream_timeout'],
 } as const;

@@ -287,6 +287,7 @@ function operation(r: RouteDef, head: boolean): Json {
   const isPublic = r.permission.kind === 'public';
   const grant = r.permission.kind === 'credential' && r.permission.grant === true;
   const bodyKey = takesBodyApiKey(r);
+  const params = parameters(r);
   const success: Json = {
     description: head ? 'Success: the headers GET answers, no body' : 'Success',
     ...(response && !head
@@ -323,7 +324,7 @@ function operation(r: RouteDef, head: boolean): Json {
     tags: [op.tag],
     summary: head ? `Headers only: ${op.summary}` : op.summary,
     description,
-    ...(parameters(r).length ? { parameters: parameters(r) } : {}),
+    ...(params.length ? { parameters: params } : {}),
     ...(isPublic || grant || bodyKey ? { security } : {}),
     ...(body && !head ? { requestBody: { $ref: `#/components/requestBodies/${body}` } } : {}),
     responses,
@@ -383,8 +384,9 @@ export function buildOpenApi(serverUrl?: string) {
       title: 'agent-vault',
       version: '1.0.0',
       description: 'Credential vault for AI agents: auth profiles encrypted under a key derived from a token only the caller holds.',
-      contact: { name: 'agent-vault maintainers', url: 'https://github.com/agent-vault/agent-vault' },
-      license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
+      contact: { name: 'agent-vault maintainers' },
+      // package.json is private with no license field: no license is granted (npm's UNLICENSED).
+      license: { name: 'UNLICENSED', identifier: 'LicenseRef-UNLICENSED' },
     },
     servers: [
       ...(serverUrl ? [{ url: serverUrl }] : []),
