@@ -15,6 +15,7 @@ import {
   openProfileKeys,
   openValues,
   parseTokenOrThrow,
+  parseTokenOrUnknown,
   verifyToken,
 } from './sealed-profile.ts';
 import { InvalidGrantError, type ResolvedGrant, resolveGrant } from './grants.ts';
@@ -48,7 +49,8 @@ export type UsePurpose = 'run' | 'proxy' | 'test';
  * unwraps the profile's key material. Both continue through the same verify → policy → decrypt.
  */
 export type CredentialRef =
-  | { readonly kind: 'token'; readonly agentId: string; readonly token: string }
+  /** `unknownIfMalformed`: the compatible routes' reading, a malformed token is an unknown one (sealed-profile.ts parseTokenOrUnknown). */
+  | { readonly kind: 'token'; readonly agentId: string; readonly token: string; readonly unknownIfMalformed?: boolean }
   /** A token for the profile the path names: the token is parsed only after access and caller IP. */
   | { readonly kind: 'named'; readonly agentId: string; readonly name: string; readonly token: string }
   | { readonly kind: 'grant'; readonly grant: string };
@@ -278,7 +280,7 @@ interface Resolved {
 async function resolve(deps: Deps, caller: Caller, credential: CredentialRef, purpose: UsePurpose | 'edit'): Promise<Resolved> {
   if (credential.kind === 'token') {
     // The slot comes from the token itself: a malformed one is a 400 before any read.
-    const token = parseTokenOrThrow(credential.token);
+    const token = credential.unknownIfMalformed ? parseTokenOrUnknown(credential.token) : parseTokenOrThrow(credential.token);
     return { ref: profileRef(caller.tenant, credential.agentId, token.slot.toString('hex')), token: () => token, caller };
   }
   if (credential.kind === 'named') {

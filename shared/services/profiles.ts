@@ -222,7 +222,8 @@ async function dropOlderSession(deps: Deps, record: ProfileRecord): Promise<void
 
 /** POST /api/upsert_agent_auth_profile: create, replace (new token) or update in place (same token). */
 export async function upsertProfile(deps: Deps, caller: Caller, body: UpsertProfileBody): Promise<{ auth_token: string; name: string; type: UpsertType; warnings?: string[] }> {
-  const { auth_token, name, type, warnings } = await upsertProfileRecord(deps, caller, body);
+  // The compatible route: a token in another format is an unknown one (docs/api.md, "Kura drop-in").
+  const { auth_token, name, type, warnings } = await upsertProfileRecord(deps, caller, body, { compatible: true });
   return { auth_token, name, type, ...(warnings ? { warnings } : {}) };
 }
 
@@ -231,15 +232,17 @@ export async function upsertProfileRecord(
   deps: Deps,
   caller: Caller,
   body: UpsertProfileBody,
+  options: { readonly compatible?: boolean } = {},
 ): Promise<{ auth_token: string; name: string; type: UpsertType; record: ProfileRecord; warnings?: string[] }> {
   const tenant = caller.tenant;
-  // Malformed input is a 400 before any read.
-  if (body.auth_token !== undefined) parseTokenOrThrow(body.auth_token);
+  // Malformed input is a 400 before any read (native routes; the compatible one reads a
+  // malformed token as an unknown one: the gate's parseTokenOrUnknown).
+  if (body.auth_token !== undefined && !options.compatible) parseTokenOrThrow(body.auth_token);
   const expiresAt = expiryFrom(deps.now(), body.expires_in_hours);
   // An update's keys are checked after the token: which keys are valid depends on the type of
   // the profile, known only from a verified read.
   if (body.auth_token !== undefined) {
-    return updateInPlace(deps, caller, body, body.auth_token, expiresAt);
+    return updateInPlace(deps, caller, body, body.auth_token, expiresAt, options.compatible === true);
   }
   if (body.name === undefined) throw new ValidationError('name is required when auth_token is not given');
   const ref = namedProfileRef(tenant, body.agent_id, body.name);
@@ -308,9 +311,10 @@ async function updateInPlace(
   body: UpsertProfileBody,
   authToken: string,
   tokenExpiresAt: string | undefined,
+  compatible: boolean,
 ): Promise<{ auth_token: string; name: string; type: 'update'; record: ProfileRecord; warnings?: string[] }> {
   // An edit, not a use: the gate's access (read_write) → verify → binding → decrypt, no use counted.
-  const { agent, profile: opened, values: current } = await openForEdit(deps, caller, { kind: 'token', agentId: body.agent_id, token: authToken }, 'Updating this auth profile');
+  const { agent, profile: opened, values: current } = await openForEdit(deps, caller, { kind: 'token', agentId: body.agent_id, token: authToken, unknownIfMalformed: compatible }, 'Updating this auth profile');
   const { item } = opened;
   if (body.name !== undefined && body.name !== item.name) {
     throw new ValidationError(`name "${body.name}" does not match the profile of this auth_token ("${item.name}"); omit name or correct it`);

@@ -89,7 +89,8 @@ async function prepare(
     if (!agent) throw agentNotFound(agentId);
     return { agent, authData: {}, parameters: mergeParameters(agent, {}, parameters) };
   }
-  const use = await openForUse(deps, caller, { kind: 'token', agentId, token }, 'run', { withSession: true });
+  // run_agent is a compatible route: a token in another format is an unknown one (docs/api.md, "Kura drop-in").
+  const use = await openForUse(deps, caller, { kind: 'token', agentId, token, unknownIfMalformed: true }, 'run', { withSession: true });
   if (use.agent.credential_delivery === 'proxy') {
     // The runner gets no value: a run grant for the proxy instead (perform issues it).
     if (use.type.injection === 'none') {

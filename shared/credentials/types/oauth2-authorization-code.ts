@@ -11,62 +11,9 @@ import { type AuthTypeModule, type Deployment, injectHeaders, injected } from '.
  * single-flight lease of shared/credentials/oauth2/access-token.ts), runs get only the access token.
  */
 
-const httpUrl = (what: string) =>
-  z
-    .url({ protocol: /^https?$/, error: `must be an http(s) URL (https when deployed)` })
-    .max(2048)
-    .refine((u) => !URL.canParse(u) || (!new URL(u).username && !new URL(u).password), 'must not contain credentials; they go in auth_data')
-    .describe(what);
-
-/** RFC 6749 §3.3 scope-token. */
-const ScopeToken = z
-  .string()
-  .regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/, 'must be one scope token (visible ASCII, no space, quote or backslash)');
-
-/** Authorize parameters the vault sets itself and a profile may not override. */
-const RESERVED_PARAMS = new Set([
-  'response_type',
-  'client_id',
-  'client_secret',
-  'redirect_uri',
-  'state',
-  'scope',
-  'code_challenge',
-  'code_challenge_method',
-  'code_verifier',
-  'request',
-  'request_uri',
-]);
-
-export const OAuth2AuthorizationCodeConfig = z.strictObject({
-  authorize_url: httpUrl("The provider's authorization endpoint, where the end user's browser is sent"),
-  token_url: httpUrl('Token endpoint (code exchange and refresh); reachable only for the vault, never through the proxy'),
-  revocation_url: httpUrl(
-    'RFC 7009 revocation endpoint; set: disconnect and delete (with the auth token) revoke the refresh token',
-  ).optional(),
-  scopes: z.array(ScopeToken).max(100).default([]).describe('Scopes to request'),
-  authorize_params: z
-    .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'must be a parameter name'), z.string().max(1024))
-    .refine(
-      (p) => Object.keys(p).every((k) => !RESERVED_PARAMS.has(k)),
-      `may not set a parameter the vault sets itself (${[...RESERVED_PARAMS].join(', ')})`,
-    )
-    .refine((p) => Object.keys(p).length <= 20, 'at most 20 parameters')
-    .optional()
-    .describe('Extra authorization request parameters, e.g. {"access_type": "offline", "prompt": "consent"}'),
-  client_auth: z
-    .enum(['basic', 'post', 'none'])
-    .default('basic')
-    .describe('basic (default) | post | none (a public client: no client_secret, PKCE only)'),
-  return_url: httpUrl('Where the end user is sent back after connecting, with status=connected or status=error&error=…'),
-  issuer: z
-    .url()
-    .max(2048)
-    .optional()
-    .describe(
-      "The authorization server's issuer identifier; the callback's iss (RFC 9207) must equal it (default: the origin of authorize_url)",
-    ),
-});
+// The config schema lives with the other auth_config schemas, for the OpenAPI document.
+export { OAuth2AuthorizationCodeConfig } from '../../schemas/auth-config.ts';
+import { OAuth2AuthorizationCodeConfig } from '../../schemas/auth-config.ts';
 export type OAuth2AuthorizationCodeConfig = z.infer<typeof OAuth2AuthorizationCodeConfig>;
 
 const PublicClientSecret = z.strictObject({ client_id: z.string().min(1) });
