@@ -142,11 +142,17 @@ function operation(r: RouteDef) {
     for (const code of codes ?? []) set.add(code);
     errors[Number(status)] = set;
   }
-  const responses: Record<string, unknown> = {
-    [op.status]: response ? { description: 'Success', content: { 'application/json': { schema: ref(response) } } } : { description: 'Success' },
-  };
+  // A browser route (the OAuth connect flow) answers a redirect, and its errors as HTML pages.
+  const html = r.answers === 'html';
+  const success = html
+    ? { description: 'Redirect', headers: { Location: { description: 'Where the browser goes next', schema: { type: 'string' } } } }
+    : response
+      ? { description: 'Success', content: { 'application/json': { schema: ref(response) } } }
+      : { description: 'Success' };
+  const responses: Record<string, unknown> = { [op.status]: success };
   for (const [status, codes] of Object.entries(errors).sort(([a], [b]) => Number(a) - Number(b))) {
-    responses[status] = { description: `${STATUS_TEXT[Number(status)] ?? 'Error'}: ${[...codes].map((c) => `\`${c}\``).join(', ')}`, content: { 'application/json': { schema: ref('Error') } } };
+    const content = html ? { 'text/html': { schema: { type: 'string' } } } : { 'application/json': { schema: ref('Error') } };
+    responses[status] = { description: `${STATUS_TEXT[Number(status)] ?? 'Error'}: ${[...codes].map((c) => `\`${c}\``).join(', ')}`, content };
   }
   return {
     operationId: op.operationId,
