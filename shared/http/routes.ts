@@ -839,7 +839,7 @@ export const routes = {
         "The `connect_url` of a create or of POST …/connect. Answers 302 to the provider with `response_type=code`, an S256 PKCE challenge, a single-use `state` and the vault's callback as `redirect_uri`. " +
         'A link that is unknown, expired or already used answers an HTML page saying so (400 `connect_link_invalid`); a profile whose URLs the deployment refuses, 400 `connect_not_allowed`.',
       status: 302,
-      errors: { 400: ['connect_link_invalid', 'connect_not_allowed'] },
+      errors: { 400: ['connect_link_invalid', 'connect_not_allowed', 'unknown_field'], 503: ['service_unavailable'] },
       queryDocs: { link: 'The avc_… link secret (single use)' },
       examples: {
         response:
@@ -860,13 +860,8 @@ export const routes = {
         "Consumes the state, checks `iss` (RFC 9207) when the provider sends it, exchanges the code with the PKCE verifier, seals the tokens under the profile's keys, and answers 302 to return_url with `status=connected`, " +
         'or `status=error&error=<code>` (access_denied, issuer_mismatch, token_exchange_failed, …) — never a token or a code. A state that is unknown, expired, already used or forged answers an HTML page (400 `oauth_state_invalid`).',
       status: 302,
-      errors: { 400: ['oauth_state_invalid', 'connect_not_allowed'] },
-      queryDocs: {
-        state: 'The avs_… state',
-        code: 'The authorization code',
-        iss: 'The issuer (RFC 9207)',
-        error: 'An RFC 6749 §4.1.2.1 error code',
-      },
+      errors: { 400: ['oauth_state_invalid', 'connect_not_allowed'], 503: ['service_unavailable'] },
+      queryDocs: { state: 'The avs_… state', code: 'The authorization code', iss: 'The issuer (RFC 9207)', error: 'An RFC 6749 §4.1.2.1 error code' },
       examples: { response: 'Location: https://app.example.com/connected?status=connected' },
     },
   },

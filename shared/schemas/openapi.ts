@@ -392,9 +392,20 @@ function operation(r: RouteDef, head: boolean): Json {
           }
         : {}),
   };
-  const responses: Json = { [op.status]: success };
+  // A browser route (the OAuth connect flow) answers a redirect, and its errors as HTML pages.
+  const html = r.answers === 'html';
+  const redirect: Json = {
+    description: 'Redirect: the browser goes on to Location',
+    headers: { Location: { description: 'Where the browser goes next', schema: { type: 'string', format: 'uri' } } },
+  };
+  const responses: Json = { [op.status]: html ? redirect : success };
   for (const [status, codes] of Object.entries(errorCodesOf(r)).sort(([a], [b]) => Number(a) - Number(b))) {
-    const answer = errorResponse(Number(status), codes);
+    const answer = html
+      ? {
+          description: `${STATUS_TEXT[Number(status)] ?? 'Error'}: an HTML page for the end user (${codes.map((c) => `\`${c}\``).join(', ')})`,
+          content: { 'text/html': { schema: { type: 'string' } } },
+        }
+      : errorResponse(Number(status), codes);
     if (Number(status) === 405) (answer as { headers?: Json }).headers = { Allow: { $ref: '#/components/headers/Allow' } };
     responses[status] = head ? { description: answer.description, ...(answer.headers ? { headers: answer.headers } : {}) } : answer;
   }
