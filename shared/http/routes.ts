@@ -841,10 +841,8 @@ export const routes = {
       status: 302,
       errors: { 400: ['connect_link_invalid', 'connect_not_allowed', 'unknown_field'], 503: ['service_unavailable'] },
       queryDocs: { link: 'The avc_… link secret (single use)' },
-      examples: {
-        response:
-          'Location: https://provider.example.com/authorize?response_type=code&client_id=…&redirect_uri=…&state=avs_…&code_challenge=…&code_challenge_method=S256',
-      },
+      // A redirect answers no body: where it sends the browser is in the description.
+      examples: {},
     },
   },
   'GET /v1/oauth/callback': {
@@ -861,8 +859,14 @@ export const routes = {
         'or `status=error&error=<code>` (access_denied, issuer_mismatch, token_exchange_failed, …) — never a token or a code. A state that is unknown, expired, already used or forged answers an HTML page (400 `oauth_state_invalid`).',
       status: 302,
       errors: { 400: ['oauth_state_invalid', 'connect_not_allowed'], 503: ['service_unavailable'] },
-      queryDocs: { state: 'The avs_… state', code: 'The authorization code', iss: 'The issuer (RFC 9207)', error: 'An RFC 6749 §4.1.2.1 error code' },
-      examples: { response: 'Location: https://app.example.com/connected?status=connected' },
+      queryDocs: {
+        state: 'The avs_… state',
+        code: 'The authorization code',
+        iss: 'The issuer (RFC 9207)',
+        error: 'An RFC 6749 §4.1.2.1 error code',
+      },
+      // A redirect answers no body: the Location it sends is in the description.
+      examples: {},
     },
   },
   'GET /v1/agents/{agent_id}/auth-profiles/{name}/usage': {

@@ -398,11 +398,21 @@ function operation(r: RouteDef, head: boolean): Json {
     description: 'Redirect: the browser goes on to Location',
     headers: { Location: { description: 'Where the browser goes next', schema: { type: 'string', format: 'uri' } } },
   };
-  const responses: Json = { [op.status]: html ? redirect : success };
+  // `default`: whatever else a browser route answers is an HTML page for the end user (never JSON).
+  const responses: Json = html
+    ? {
+        [op.status]: redirect,
+        default: {
+          description: 'An HTML page for the end user',
+          ...(head ? {} : { content: { 'text/html': { schema: { type: 'string' } } } }),
+        },
+      }
+    : { [op.status]: success };
   for (const [status, codes] of Object.entries(errorCodesOf(r)).sort(([a], [b]) => Number(a) - Number(b))) {
     const answer = html
       ? {
           description: `${STATUS_TEXT[Number(status)] ?? 'Error'}: an HTML page for the end user (${codes.map((c) => `\`${c}\``).join(', ')})`,
+          ...(status === '429' || status === '503' ? { headers: { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } } } : {}),
           content: { 'text/html': { schema: { type: 'string' } } },
         }
       : errorResponse(Number(status), codes);
@@ -416,6 +426,13 @@ function operation(r: RouteDef, head: boolean): Json {
         description: `${STATUS_TEXT[status]}: API Gateway's own answer (deployed only)`,
         ...(status === 429 || status === 503 ? { headers: { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } } } : {}),
       };
+      const own = responses[status] as Json | undefined;
+      if (html && own) {
+        // A browser route's own page for this status; deployed, API Gateway may answer its JSON instead.
+        own.description = `${own.description}; deployed, also API Gateway's own \`{message}\``;
+        if (!head) (own.content as Json)['application/json'] = { schema: ref('GatewayError') };
+        continue;
+      }
       responses[status] = head ? gw : { ...gw, content: { 'application/json': { schema: ref('GatewayError') } } };
     }
   }

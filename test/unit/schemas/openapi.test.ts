@@ -13,11 +13,21 @@ type Op = {
   security?: Record<string, string[]>[];
   parameters?: { name: string; in: string; schema: Record<string, unknown> }[];
   requestBody?: { $ref: string };
-  responses: Record<string, { $ref?: string; description?: string; headers?: Record<string, unknown>; content?: Record<string, { schema: Record<string, any>; example?: unknown }> }>;
+  responses: Record<
+    string,
+    {
+      $ref?: string;
+      description?: string;
+      headers?: Record<string, unknown>;
+      content?: Record<string, { schema: Record<string, any>; example?: unknown }>;
+    }
+  >;
 };
 
 const operations = (doc: Doc) =>
-  Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops as Record<string, Op>).map(([method, op]) => ({ key: `${method.toUpperCase()} ${path}`, op })));
+  Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.entries(ops as Record<string, Op>).map(([method, op]) => ({ key: `${method.toUpperCase()} ${path}`, op })),
+  );
 
 /** Every `$ref` anywhere in the document. */
 function refs(value: unknown, out: string[] = []): string[] {
@@ -34,7 +44,8 @@ function refs(value: unknown, out: string[] = []): string[] {
 /** Resolves a local JSON pointer (`#/components/schemas/Agent`) in the document. */
 function resolve(doc: unknown, pointer: string): unknown {
   let node: unknown = doc;
-  for (const part of pointer.replace(/^#\//, '').split('/')) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined;
+  for (const part of pointer.replace(/^#\//, '').split('/'))
+    node = node && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined;
   return node;
 }
 
@@ -50,7 +61,9 @@ describe('OpenAPI document', () => {
   });
 
   it('is rejected by that validator when broken (the check can fail)', async () => {
-    const broken = structuredClone(buildOpenApi()) as unknown as { paths: Record<string, Record<string, { parameters: { in: string }[] }>> };
+    const broken = structuredClone(buildOpenApi()) as unknown as {
+      paths: Record<string, Record<string, { parameters: { in: string }[] }>>;
+    };
     const param = broken.paths['/v1/agents/{agent_id}']?.get?.parameters[0];
     if (param) param.in = 'body'; // OpenAPI 2 style: not a parameter location in 3.x
 
@@ -79,7 +92,9 @@ describe('OpenAPI document', () => {
     expect(responseRef('GET /v1/agents/{agent_id}/auth-profiles/{name}', '200')).toBe('#/components/schemas/AuthProfile');
     expect(responseRef('GET /v1/runs/{session_id}', '200')).toBe('#/components/schemas/Run');
     expect(byKey['POST /run_agent']?.requestBody?.$ref).toBe('#/components/requestBodies/RunAgentRequest');
-    expect(byKey['POST /v1/agents']?.responses['409']?.content?.['application/json']?.schema.allOf[0].$ref).toBe('#/components/schemas/Error');
+    expect(byKey['POST /v1/agents']?.responses['409']?.content?.['application/json']?.schema.allOf[0].$ref).toBe(
+      '#/components/schemas/Error',
+    );
     // A list references its item schema instead of repeating it.
     expect(refs(doc.components.schemas.AgentList)).toEqual(['#/components/schemas/Agent']);
   });
@@ -95,7 +110,8 @@ describe('OpenAPI document', () => {
   });
 
   it('renders request bodies as inputs: fields with defaults are optional', () => {
-    const body = (name: string) => (buildOpenApi().components.requestBodies as Record<string, any>)[name].content['application/json'].schema;
+    const body = (name: string) =>
+      (buildOpenApi().components.requestBodies as Record<string, any>)[name].content['application/json'].schema;
 
     expect(body('RunAgentRequest').required).toEqual(['agent_id']);
     expect(body('RunAgentRequest').properties.run_async.default).toBe(true);
@@ -104,7 +120,8 @@ describe('OpenAPI document', () => {
   });
 
   it("shows rotate's expires_in_hours as a number or null (null: no expiry; omitted: kept)", () => {
-    const rotate = (buildOpenApi().components.requestBodies as Record<string, any>).RotateAuthProfileRequest.content['application/json'].schema as {
+    const rotate = (buildOpenApi().components.requestBodies as Record<string, any>).RotateAuthProfileRequest.content['application/json']
+      .schema as {
       required: string[];
       properties: Record<string, { anyOf?: { type: string }[]; description?: string }>;
     };
@@ -121,7 +138,12 @@ describe('OpenAPI document', () => {
     const ids = ops.map(({ op }) => op.operationId);
     const declared = new Set<string>(doc.tags.map((t) => t.name));
 
-    expect(ops.map(({ key }) => key).sort()).toEqual(routes.filter((r) => r.op !== undefined).flatMap(routeKeysOf).sort());
+    expect(ops.map(({ key }) => key).sort()).toEqual(
+      routes
+        .filter((r) => r.op !== undefined)
+        .flatMap(routeKeysOf)
+        .sort(),
+    );
     expect(new Set(ids).size).toBe(ids.length);
     for (const id of ids) expect(id).toMatch(/^[a-z][A-Za-z]+$/);
     for (const { op } of ops) expect(op.tags.every((t) => declared.has(t))).toBe(true);
@@ -136,7 +158,11 @@ describe('OpenAPI document', () => {
   });
 
   it('lists servers: the given URL first, then the same-origin relative server', () => {
-    expect(buildOpenApi('https://vault.example.com').servers.map((s) => s.url)).toEqual(['https://vault.example.com', '/', 'http://127.0.0.1:3000']);
+    expect(buildOpenApi('https://vault.example.com').servers.map((s) => s.url)).toEqual([
+      'https://vault.example.com',
+      '/',
+      'http://127.0.0.1:3000',
+    ]);
     expect(buildOpenApi().servers[0]?.url).toBe('/');
   });
 });
@@ -155,8 +181,10 @@ describe('OpenAPI document as a product (docs/api.md, "Using the document")', ()
       if (!op.description?.trim()) missing.push(`${name}: op.description`);
       if (r.body && op.examples?.request === undefined) missing.push(`${name}: op.examples.request`);
       if (op.response && op.examples?.response === undefined) missing.push(`${name}: op.examples.response`);
-      if (!op.response && op.examples?.response !== undefined) missing.push(`${name}: op.examples.response given, but the operation answers no body`);
-      if (!r.body && op.examples?.request !== undefined) missing.push(`${name}: op.examples.request given, but the operation takes no body`);
+      if (!op.response && op.examples?.response !== undefined)
+        missing.push(`${name}: op.examples.response given, but the operation answers no body`);
+      if (!r.body && op.examples?.request !== undefined)
+        missing.push(`${name}: op.examples.request given, but the operation takes no body`);
     }
 
     expect(missing).toEqual([]);
@@ -167,8 +195,10 @@ describe('OpenAPI document as a product (docs/api.md, "Using the document")', ()
     const refused: string[] = [];
     for (const r of documented) {
       const op = r.op as NonNullable<typeof r.op>;
-      if (op.examples.request !== undefined && r.body && !r.body.safeParse(op.examples.request).success) refused.push(`${op.operationId}: request`);
-      if (op.examples.response !== undefined && op.response && !op.response.safeParse(op.examples.response).success) refused.push(`${op.operationId}: response`);
+      if (op.examples.request !== undefined && r.body && !r.body.safeParse(op.examples.request).success)
+        refused.push(`${op.operationId}: request`);
+      if (op.examples.response !== undefined && op.response && !op.response.safeParse(op.examples.response).success)
+        refused.push(`${op.operationId}: response`);
     }
 
     expect(refused).toEqual([]);
@@ -178,13 +208,22 @@ describe('OpenAPI document as a product (docs/api.md, "Using the document")', ()
     const problems: string[] = [];
     for (const r of documented) {
       const op = r.op as NonNullable<typeof r.op>;
-      if (op.examples.request !== undefined) problems.push(...requestProblems(r.method, r.path, op.examples.request).map((p) => `${op.operationId} request: ${p}`));
+      if (op.examples.request !== undefined)
+        problems.push(...requestProblems(r.method, r.path, op.examples.request).map((p) => `${op.operationId} request: ${p}`));
       if (op.examples.response !== undefined) {
         const text = JSON.stringify(op.examples.response);
-        problems.push(...answerProblems(r.method, r.path, { status: op.status, headers: new Headers(), text }).map((p) => `${op.operationId} response: ${p}`));
+        problems.push(
+          ...answerProblems(r.method, r.path, { status: op.status, headers: new Headers(), text }).map(
+            (p) => `${op.operationId} response: ${p}`,
+          ),
+        );
         expect(opOf(r).responses[String(op.status)]?.content?.['application/json']?.example, op.operationId).toEqual(op.examples.response);
       }
-      if (r.body) expect(requestBody(opOf(r).requestBody?.$ref.split('/').pop() as string).content['application/json'].examples[op.operationId].value, op.operationId).toEqual(op.examples.request);
+      if (r.body)
+        expect(
+          requestBody(opOf(r).requestBody?.$ref.split('/').pop() as string).content['application/json'].examples[op.operationId].value,
+          op.operationId,
+        ).toEqual(op.examples.request);
     }
 
     expect(problems).toEqual([]);
@@ -193,12 +232,19 @@ describe('OpenAPI document as a product (docs/api.md, "Using the document")', ()
   it('narrows each error answer to the codes the route table lists for that status', () => {
     for (const r of documented) {
       for (const [status, codes] of Object.entries(errorCodesOf(r))) {
+        if (r.answers === 'html') {
+          // The OAuth browser routes answer their errors as HTML pages for the end user, naming the codes in the description.
+          expect(opOf(r).responses[status]?.content?.['text/html'], `${r.key} ${status}`).toBeDefined();
+          for (const code of codes) expect(opOf(r).responses[status]?.description, `${r.key} ${status}`).toContain(code);
+          continue;
+        }
         const schema = opOf(r).responses[status]?.content?.['application/json']?.schema;
         const withCodes = schema?.anyOf ? schema.anyOf[0] : schema;
         expect(withCodes?.allOf?.[1].properties.error.properties.code.enum, `${r.key} ${status}`).toEqual(codes);
       }
     }
-    const answer = (status: number, body: unknown) => answerProblems('DELETE', '/v1/agents/a', { status, headers: new Headers(), text: JSON.stringify(body) });
+    const answer = (status: number, body: unknown) =>
+      answerProblems('DELETE', '/v1/agents/a', { status, headers: new Headers(), text: JSON.stringify(body) });
 
     expect(answer(409, { error: { code: 'agent_has_profiles', message: 'x' } })).toEqual([]);
     expect(answer(409, { error: { code: 'profile_in_use', message: 'x' } })).toHaveLength(1);
@@ -207,15 +253,23 @@ describe('OpenAPI document as a product (docs/api.md, "Using the document")', ()
 
   it('declares Retry-After on every 429 and 503, and Allow on 405', () => {
     for (const { key, op } of operations(doc)) {
-      for (const status of ['429', '503']) expect(op.responses[status]?.headers?.['Retry-After'], `${key} ${status}`).toEqual({ $ref: '#/components/headers/RetryAfter' });
+      for (const status of ['429', '503'])
+        expect(op.responses[status]?.headers?.['Retry-After'], `${key} ${status}`).toEqual({ $ref: '#/components/headers/RetryAfter' });
       if (op.responses['405']) expect(op.responses['405'].headers?.Allow, key).toBeDefined();
     }
   });
 
   it('declares the fields errors carry besides code and message (409 profile_in_use: usage), and allows more', () => {
     const route = routes.find((r) => r.key === 'DELETE /v1/agents/{agent_id}/auth-profiles/{name}') as (typeof routes)[number];
-    const inUse = { error: { code: 'profile_in_use', message: 'in use', usage: { use_count: 3, uses_last_7_days: { run: 1, proxy: 2, test: 0 }, last_used_at: '2026-12-01T00:00:00Z' } } };
-    const answer = (body: unknown) => answerProblems('DELETE', '/v1/agents/a/auth-profiles/p', { status: 409, headers: new Headers(), text: JSON.stringify(body) });
+    const inUse = {
+      error: {
+        code: 'profile_in_use',
+        message: 'in use',
+        usage: { use_count: 3, uses_last_7_days: { run: 1, proxy: 2, test: 0 }, last_used_at: '2026-12-01T00:00:00Z' },
+      },
+    };
+    const answer = (body: unknown) =>
+      answerProblems('DELETE', '/v1/agents/a/auth-profiles/p', { status: 409, headers: new Headers(), text: JSON.stringify(body) });
 
     expect((doc.components.schemas.Error as any).properties.error.properties).toHaveProperty('usage');
     expect(answer(inUse)).toEqual([]);
@@ -236,7 +290,10 @@ describe('OpenAPI document as a product (docs/api.md, "Using the document")', ()
     expect(param('DELETE /v1/agents/{agent_id}/auth-profiles/{name}', 'force')).toEqual({ type: 'boolean', default: false });
     for (const r of documented) {
       const names = (opOf(r).parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
-      expect(Object.keys(r.op?.queryDocs ?? {}).filter((n) => !names.includes(n)), `${r.key}: queryDocs for parameters its query schema lacks`).toEqual([]);
+      expect(
+        Object.keys(r.op?.queryDocs ?? {}).filter((n) => !names.includes(n)),
+        `${r.key}: queryDocs for parameters its query schema lacks`,
+      ).toEqual([]);
     }
   });
 
@@ -259,7 +316,9 @@ describe('OpenAPI document as a product (docs/api.md, "Using the document")', ()
   it('makes the proxy body a oneOf whose branches exclude each other: an API-key body, or a run-grant body', () => {
     const oneOf = requestBody('ProxyRequest').content['application/json'].schema.oneOf as Record<string, unknown>[];
     const matches = (body: unknown) =>
-      oneOf.map((_, i) => schemaValidator('components', 'requestBodies', 'ProxyRequest', 'content', 'application/json', 'schema', 'oneOf', String(i))(body));
+      oneOf.map((_, i) =>
+        schemaValidator('components', 'requestBodies', 'ProxyRequest', 'content', 'application/json', 'schema', 'oneOf', String(i))(body),
+      );
     const request = { method: 'GET', url: 'https://api.example.com/x' };
 
     expect(matches({ agent_id: 'a', auth_token: 'avt_x', ...request })).toEqual([true, false]);
@@ -272,13 +331,32 @@ describe('OpenAPI document as a product (docs/api.md, "Using the document")', ()
 
   it('pairs auth_config with auth_type, in requests and in answers', () => {
     const create = (body: unknown) => requestProblems('POST', '/v1/agents/a/auth-profiles', body);
-    const profile = { ...(routes.find((r) => r.key === 'GET /v1/agents/{agent_id}/auth-profiles/{name}')?.op?.examples.response as object) };
-    const read = (body: unknown) => answerProblems('GET', '/v1/agents/a/auth-profiles/p', { status: 200, headers: new Headers(), text: JSON.stringify(body) });
+    const profile = {
+      ...(routes.find((r) => r.key === 'GET /v1/agents/{agent_id}/auth-profiles/{name}')?.op?.examples.response as object),
+    };
+    const read = (body: unknown) =>
+      answerProblems('GET', '/v1/agents/a/auth-profiles/p', { status: 200, headers: new Headers(), text: JSON.stringify(body) });
 
     expect(create({ name: 'k', auth_type: 'api_key', auth_config: { api_key_method: 'header' }, auth_data: { 'X-Key': 'v' } })).toEqual([]);
-    expect(create({ name: 'o', auth_type: 'oauth2_client_credentials', auth_config: { token_url: 'https://auth.example.com/token' }, auth_data: { client_id: 'c', client_secret: 's' } })).toEqual([]);
-    expect(create({ name: 'k', auth_type: 'api_key', auth_config: { token_url: 'https://auth.example.com/token' }, auth_data: { 'X-Key': 'v' } })).not.toEqual([]);
-    expect(create({ name: 'b', auth_type: 'bearer', auth_config: { api_key_method: 'header' }, auth_data: { token: 't' } })).not.toEqual([]);
+    expect(
+      create({
+        name: 'o',
+        auth_type: 'oauth2_client_credentials',
+        auth_config: { token_url: 'https://auth.example.com/token' },
+        auth_data: { client_id: 'c', client_secret: 's' },
+      }),
+    ).toEqual([]);
+    expect(
+      create({
+        name: 'k',
+        auth_type: 'api_key',
+        auth_config: { token_url: 'https://auth.example.com/token' },
+        auth_data: { 'X-Key': 'v' },
+      }),
+    ).not.toEqual([]);
+    expect(create({ name: 'b', auth_type: 'bearer', auth_config: { api_key_method: 'header' }, auth_data: { token: 't' } })).not.toEqual(
+      [],
+    );
     expect(read({ ...profile, auth_type: 'api_key', auth_config: { api_key_method: 'query' } })).toEqual([]);
     expect(read({ ...profile, auth_type: 'bearer', auth_config: { api_key_method: 'query' } })).not.toEqual([]);
   });
