@@ -69,4 +69,6 @@ export const keys = {
   }),
   /** A run grant's sealed key material, keyed by the grant's id (the grant itself is never stored). */
   grant: (grantIdHex: string): ItemKey => ({ pk: `GRANT#${grantIdHex}`, sk: 'GRANT' }),
+  /** A connect link (CONNECT) or an authorization request's state (STATE), keyed by its id (the secret is never stored). */
+  oauthLink: (purpose: 'CONNECT' | 'STATE', idHex: string): ItemKey => ({ pk: `OAUTHLINK#${idHex}`, sk: purpose }),
 } as const;

@@ -25,6 +25,11 @@ export interface VaultDeployConfig {
   readonly allowedRunnerHosts: readonly string[];
   /** If non-empty, tenant webhook URLs must use one of these host names (`VAULT_ALLOWED_WEBHOOK_HOSTS`). */
   readonly allowedWebhookHosts: readonly string[];
+  /**
+   * Hosts an oauth2_authorization_code profile's return_url may name (`VAULT_ALLOWED_RETURN_HOSTS`):
+   * where end users are sent back after connecting their account. Empty: every return_url is refused.
+   */
+  readonly allowedReturnHosts: readonly string[];
   /** Requests per second per tenant (`VAULT_TENANT_RATE_LIMIT`; 429 above it); 0 turns it off. */
   readonly tenantRateLimit: number;
   /** Reserved concurrency of the async-run worker; 0 reserves none (accounts with low limits). */
@@ -51,6 +56,7 @@ export const DEFAULT_DEPLOY_CONFIG = {
   runRetentionDays: 7,
   allowedRunnerHosts: [] as readonly string[],
   allowedWebhookHosts: [] as readonly string[],
+  allowedReturnHosts: [] as readonly string[],
   tenantRateLimit: 25,
   workerReservedConcurrency: 20,
   serverKeyEpoch: 1,
@@ -65,6 +71,7 @@ export const CONTEXT_KEYS = [
   'runRetentionDays',
   'allowedRunnerHosts',
   'allowedWebhookHosts',
+  'allowedReturnHosts',
   'tenantRateLimit',
   'workerReservedConcurrency',
   'serverKeyEpoch',
@@ -137,6 +144,7 @@ export function parseDeployConfig(ctx: Context): VaultDeployConfig {
   const runRetentionDays = int(ctx, 'runRetentionDays', DEFAULT_DEPLOY_CONFIG.runRetentionDays, 1, 3650);
   const allowedRunnerHosts = list(ctx, 'allowedRunnerHosts');
   const allowedWebhookHosts = list(ctx, 'allowedWebhookHosts');
+  const allowedReturnHosts = list(ctx, 'allowedReturnHosts');
   const tenantRateLimit = int(ctx, 'tenantRateLimit', DEFAULT_DEPLOY_CONFIG.tenantRateLimit, 0, 100_000);
   const workerReservedConcurrency = int(ctx, 'workerReservedConcurrency', DEFAULT_DEPLOY_CONFIG.workerReservedConcurrency, 0, 1_000);
   const serverKeyEpoch = int(ctx, 'serverKeyEpoch', DEFAULT_DEPLOY_CONFIG.serverKeyEpoch, 1, 1_000_000);
@@ -167,6 +175,7 @@ export function parseDeployConfig(ctx: Context): VaultDeployConfig {
     runRetentionDays,
     allowedRunnerHosts,
     allowedWebhookHosts,
+    allowedReturnHosts,
     tenantRateLimit,
     workerReservedConcurrency,
     serverKeyEpoch,

@@ -41,7 +41,7 @@ const API_FUNCTIONS: Readonly<
 
 /** The synth/deploy warning when no runner host allow-list is configured. */
 export const ALLOWED_RUNNER_HOSTS_WARNING =
-  'allowedRunnerHosts is empty: runner webhooks may use ANY public host, so anyone who can write an agent item can send the next run\'s credentials to a host of their choosing. Set -c allowedRunnerHosts=runner.example.com (or the context block of cdk.json) to the hosts your runners use.';
+  "allowedRunnerHosts is empty: runner webhooks may use ANY public host, so anyone who can write an agent item can send the next run's credentials to a host of their choosing. Set -c allowedRunnerHosts=runner.example.com (or the context block of cdk.json) to the hosts your runners use.";
 
 /**
  * The whole vault in one stack: the table, server key and KMS keys (VaultData), one function per
@@ -76,6 +76,10 @@ export class VaultStack extends Stack {
     const vaultEnvironment = {
       VAULT_RUN_RETENTION_DAYS: String(config.runRetentionDays),
       VAULT_ALLOWED_RUNNER_HOSTS: config.allowedRunnerHosts.join(','),
+      // Delegated OAuth: where end users may be sent back after connecting (none: refused), and,
+      // with a custom domain, the stable base of the callback registered at providers.
+      VAULT_ALLOWED_RETURN_HOSTS: config.allowedReturnHosts.join(','),
+      ...(config.domainName ? { VAULT_PUBLIC_URL: `https://${config.domainName}` } : {}),
       // Per-tenant fixed-window limit after authentication (0 = off); the API-wide throttle
       // above cannot tell tenants apart.
       VAULT_TENANT_RATE_LIMIT: String(config.tenantRateLimit),
@@ -124,8 +128,11 @@ export class VaultStack extends Stack {
     }
     this.asyncRuns.grantDispatch(fns.runs);
     // The functions that publish webhook events: profiles (profile.deleted; connection events
-    // from the connect flow and refreshes on use) and webhooks (test events).
+    // from the connect flow and refreshes on use by the proxy and test), runs and the async-run
+    // worker (refreshes on use by a run) and webhooks (test events).
     this.webhookDeliveries.grantPublish(fns.profiles);
+    this.webhookDeliveries.grantPublish(fns.runs);
+    this.webhookDeliveries.grantPublish(this.asyncRuns.worker);
     this.webhookDeliveries.grantPublish(fns.webhooks);
     this.apiFunctions = fns;
 

@@ -15,6 +15,7 @@ import {
   openProfileKeys,
   openValues,
   parseTokenOrThrow,
+  parseTokenOrUnknown,
   verifyToken,
 } from './sealed-profile.ts';
 import { InvalidGrantError, type ResolvedGrant, resolveGrant } from './grants.ts';
@@ -48,7 +49,8 @@ export type UsePurpose = 'run' | 'proxy' | 'test';
  * unwraps the profile's key material. Both continue through the same verify → policy → decrypt.
  */
 export type CredentialRef =
-  | { readonly kind: 'token'; readonly agentId: string; readonly token: string }
+  /** `unknownIfMalformed`: the compatible routes' reading, a malformed token is an unknown one (sealed-profile.ts parseTokenOrUnknown). */
+  | { readonly kind: 'token'; readonly agentId: string; readonly token: string; readonly unknownIfMalformed?: boolean }
   /** A token for the profile the path names: the token is parsed only after access and caller IP. */
   | { readonly kind: 'named'; readonly agentId: string; readonly name: string; readonly token: string }
   | { readonly kind: 'grant'; readonly grant: string };
@@ -278,7 +280,7 @@ interface Resolved {
 async function resolve(deps: Deps, caller: Caller, credential: CredentialRef, purpose: UsePurpose | 'edit'): Promise<Resolved> {
   if (credential.kind === 'token') {
     // The slot comes from the token itself: a malformed one is a 400 before any read.
-    const token = parseTokenOrThrow(credential.token);
+    const token = credential.unknownIfMalformed ? parseTokenOrUnknown(credential.token) : parseTokenOrThrow(credential.token);
     return { ref: profileRef(caller.tenant, credential.agentId, token.slot.toString('hex')), token: () => token, caller };
   }
   if (credential.kind === 'named') {
@@ -296,4 +298,47 @@ async function resolve(deps: Deps, caller: Caller, credential: CredentialRef, pu
     grant,
     caller: { ...caller, tenant: grant.item.tenant, apiKeyId: caller.apiKeyId || `grant:${grant.item.session_id}` },
   };
+}
+
+/** Where a connect link or an authorization state says its profile is, and which incarnation. */
+export interface ConnectionBinding {
+  readonly ref: ProfileRef;
+  readonly generation: number;
+  readonly profileCreatedAt: string;
+}
+
+/** What the gate hands the connect flow: the opened oauth2_authorization_code profile, its config and its client credentials. */
+export interface OpenedForConnection {
+  readonly agent: AgentItem;
+  readonly profile: OpenedProfile;
+  readonly config: Record<string, unknown>;
+  readonly secret: Readonly<Record<string, string>>;
+}
+
+/**
+ * Opens a profile for its connect flow (docs/architecture.md, "Delegated OAuth 2.0") with the key
+ * material a connect link or an authorization state unwrapped: the secret must verify against the
+ * profile as it is now, which must still be the incarnation the link was issued for, bound to its
+ * agent's registration, active, and oauth2_authorization_code. Every refusal is the same
+ * `refuse()`: the end user's browser learns nothing about which check failed.
+ */
+export async function openForConnection(deps: Deps, binding: ConnectionBinding, tokenSecret: Buffer, refuse: () => Error): Promise<OpenedForConnection> {
+  const { ref } = binding;
+  const ctx = await deps.store.profileContext.load(ref);
+  const agent = ctx.agent;
+  const found = ctx.profile;
+  if (!agent || !found || found.generation !== binding.generation || found.created_at !== binding.profileCreatedAt) throw refuse();
+  let verified: VerifiedToken;
+  try {
+    verified = verifyToken(deps, ref.tenant, ref.agentId, { slot: Buffer.from(ref.slot, 'hex'), secret: tokenSecret }, found);
+    assertBoundToAgent(verified, agent.incarnation);
+  } catch (err) {
+    if (err instanceof ProfileNotFoundError) throw refuse();
+    throw err;
+  }
+  if (!verified.item.active || verified.item.auth_type !== 'oauth2_authorization_code') throw refuse();
+  const type = authTypeOf(verified.item);
+  const config = storedConfig(type, verified.item.auth_config);
+  const profile = openProfileKeys(deps, verified);
+  return { agent, profile, config, secret: openValues(deps, profile) };
 }

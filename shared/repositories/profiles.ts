@@ -6,7 +6,7 @@ import { isConditionalCheckFailed } from '../errors.ts';
 import { REWRITE_OPTIONAL, REWRITE_SET, profileAfterPatch, profileAfterRewrite, profileToItem } from '../store/items.ts';
 import type { ItemSigner } from '../store/signer.ts';
 import { profileRefOf } from '../store/profile-ref.ts';
-import type { ProfileRecord, ProfileRef, ProfileStore, SettingsChanges, UseToRecord } from '../store/types.ts';
+import type { ConnectionChanges, ProfileRecord, ProfileRef, ProfileStore, SettingsChanges, UseToRecord } from '../store/types.ts';
 import { drainBatch } from './batch.ts';
 import { MAC_SET, conditional, macValues } from './conditional.ts';
 import { queryPage } from './pagination.ts';
@@ -257,6 +257,24 @@ export function profileRepository(db: Db, signer: ItemSigner): ProfileStore {
      * words, never body content), or removes the record after a success (`message` undefined).
      * A profile replaced or deleted meanwhile is left alone.
      */
+    /** The observed connection of an oauth2_authorization_code profile (outside the MAC), unless replaced or deleted. */
+    async recordConnection(ref: ProfileRef, owner: { generation: number; created_at: string }, changes: ConnectionChanges): Promise<boolean> {
+      const { set, remove, names, values } = connectionUpdate(changes);
+      if (set.length === 0 && remove.length === 0) return true;
+      return conditional(() =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName,
+            Key: keys.profile(ref),
+            UpdateExpression: `${set.length ? `SET ${set.join(', ')}` : ''}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`.trim(),
+            ConditionExpression: 'generation = :g AND created_at = :ca',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: { ...values, ':g': owner.generation, ':ca': owner.created_at },
+          }),
+        ),
+      );
+    },
+
     async recordTokenError(ref: ProfileRef, generation: number, message: string | undefined, at: string): Promise<boolean> {
       return conditional(() =>
         db.doc.send(
@@ -354,4 +372,22 @@ export function profileRepository(db: Db, signer: ItemSigner): ProfileStore {
       return counts;
     },
   };
+}
+
+/** The SET and REMOVE clauses of a connection observation (null removes; undefined leaves alone). */
+function connectionUpdate(changes: ConnectionChanges) {
+  const set: string[] = [];
+  const remove: string[] = [];
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  for (const [attr, value] of Object.entries(changes)) {
+    if (value === undefined) continue;
+    names[`#${attr}`] = attr;
+    if (value === null) remove.push(`#${attr}`);
+    else {
+      set.push(`#${attr} = :${attr}`);
+      values[`:${attr}`] = value;
+    }
+  }
+  return { set, remove, names, values };
 }

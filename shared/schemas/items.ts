@@ -139,6 +139,20 @@ const ProfileItemShape = z.object({
   last_error_at: z.string().optional(),
   should_save_session: z.boolean(),
   /**
+   * oauth2_authorization_code (docs/architecture.md, "Delegated OAuth 2.0"): the platform's
+   * opaque id of the end user whose account the profile connects; covered by the MAC.
+   */
+  end_user_id: z.string().optional(),
+  /**
+   * oauth2_authorization_code: the connection as last observed (outside the MAC, like last_error:
+   * written by conditional updates that read nothing; the sealed tokens on the OAuth item are the
+   * truth, this is what lists and metadata show).
+   */
+  connection_state: z.enum(['pending', 'connected', 'needs_reauth', 'disconnected']).optional(),
+  connected_at: z.string().optional(),
+  scopes_granted: z.array(z.string()).optional(),
+  last_refreshed_at: z.string().optional(),
+  /**
    * The runner origin (scheme://host[:port]) the token holder approved when the profile was
    * last created, replaced or updated; runs refuse to send the credentials anywhere else.
    */
@@ -222,6 +236,12 @@ export const OAuthTokenItem = z.object({
   profile_created_at: z.string().optional(),
   /** The access token, sealed under the profile's keys. */
   blob: Bytes.optional(),
+  /**
+   * oauth2_authorization_code: the refresh token, sealed under the profile's keys (its AAD names
+   * no record version, so an update in place keeps it); stored in the same write as the access
+   * token it came with, so a rotated refresh token is never lost.
+   */
+  refresh_blob: Bytes.optional(),
   /** Epoch milliseconds: when the token expires (bound into its AAD), and when a use starts refreshing it. */
   token_expires_at: z.int().optional(),
   refresh_at: z.int().optional(),
@@ -264,6 +284,32 @@ export const GrantItem = z.object({
   expires_at: z.int(),
 });
 export type GrantItem = z.infer<typeof GrantItem>;
+
+/**
+ * A connect link or an authorization request's state (docs/architecture.md, "Delegated OAuth
+ * 2.0"): the profile's key material (and, for a state, the PKCE verifier) sealed under a key
+ * derived from the link's or state's secret and the server key, like a run grant. Neither secret
+ * is stored; the item is consumed by its first use and dies at its deadline (TTL + checked on read).
+ */
+export const OAuthLinkItem = z.object({
+  pk: z.string(),
+  sk: z.enum(['CONNECT', 'STATE']),
+  entity: z.literal('oauth_link'),
+  tenant: z.string(),
+  agent_id: z.string(),
+  slot: z.string(),
+  generation: z.int(),
+  profile_created_at: z.string(),
+  /** Epoch milliseconds: refused from then on. */
+  deadline_ms: z.int(),
+  /** STATE: the exact redirect_uri sent with the authorization request (the token request repeats it). */
+  redirect_uri: z.string().optional(),
+  server_key_id: z.string(),
+  sealed: Bytes,
+  /** Epoch seconds: the table's TTL attribute. */
+  expires_at: z.int(),
+});
+export type OAuthLinkItem = z.infer<typeof OAuthLinkItem>;
 
 export type ApiKeyItem = z.infer<typeof ApiKeyItem>;
 export type AgentItem = z.infer<typeof AgentItem>;

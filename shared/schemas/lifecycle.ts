@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { documentedAs } from './doc.ts';
 import { MAX_ALLOWED_SOURCE_IPS, MAX_EXPIRES_IN_HOURS } from './policy.ts';
 import { ApiKeyField, Timestamp } from './common.ts';
 import { AllowedHosts, AllowedMethods, AllowedPathPrefixes } from './policy.ts';
@@ -91,5 +92,6 @@ export type RotateProfileBody = z.infer<typeof RotateProfileBody>;
 export type PatchProfileBody = z.infer<typeof PatchProfileBody>;
 
 export const DeleteQuery = z.strictObject({
-  force: z.enum(['true', 'false'], 'must be true or false').default('false').transform((v) => v === 'true'),
+  // Sent as the text true or false: a boolean query parameter.
+  force: documentedAs(z.enum(['true', 'false'], 'must be true or false').default('false').transform((v) => v === 'true'), { type: 'boolean', default: false }),
 });

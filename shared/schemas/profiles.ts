@@ -6,11 +6,24 @@ import { ExpiresInHours, ProfileLifecycleMetadata } from './lifecycle.ts';
 
 export const AuthToken = z.string().describe('avt_… token returned by create/replace; never stored by the vault');
 
+/** oauth2_authorization_code: the platform's opaque id of the end user whose account the profile connects. */
+export const EndUserId = z
+  .string()
+  .min(1)
+  .max(256)
+  .superRefine(refuseFormatCharacters)
+  .describe("oauth2_authorization_code only: the platform's opaque id of the end user whose account this profile connects (stored in clear, shown in metadata and lists)");
+
+export const ConnectionState = z
+  .enum(['pending', 'connected', 'needs_reauth', 'disconnected'])
+  .describe('oauth2_authorization_code: pending (created, never connected), connected, needs_reauth (the provider refused the refresh token: open a new connect link), disconnected');
+
 export const AuthConfig = z
   .record(z.string(), z.unknown())
   .describe(
     'Non-secret settings of a typed profile, stored in clear. bearer, basic, custom: none. ' +
       'api_key: {api_key_method: header|query|body}. oauth2_client_credentials: {token_url, scope?, client_auth?: basic (default)|post}. ' +
+      'oauth2_authorization_code: {authorize_url, token_url, revocation_url?, scopes?, authorize_params?, client_auth?: basic|post|none, return_url, issuer?}. ' +
       'Checked against auth_type (shared/credentials/types/*.ts): an unknown field is a 400 unknown_field.',
   );
 
@@ -24,6 +37,7 @@ const TypedFields = {
   auth_type: AuthType.optional().describe('Kind of profile; default custom (auth_data keys are the agent\'s input arguments)'),
   auth_config: AuthConfig.optional(),
   ...OutboundPolicyFields,
+  end_user_id: EndUserId.optional(),
 };
 
 /** Settings a create or upsert does not take: PATCH sets them (shared/schemas/lifecycle.ts PatchProfileBody). */
@@ -124,6 +138,51 @@ export const ProfileMetadata = z.object({
   owner: z.string().optional().describe('key_id of the API key that created it; absent on profiles from before principals (admins only)'),
   visibility: z.enum(['private', 'shared']).describe('private: owner and admins; shared: also the grants'),
   grants: z.array(z.object({ principal: z.string(), permission: z.enum(['read', 'read_write']) })),
+  end_user_id: EndUserId.optional(),
+  connection_state: ConnectionState.optional(),
+  connected_at: Timestamp.optional(),
+  scopes_granted: z.array(z.string()).optional().describe('oauth2_authorization_code: the scopes the provider granted (its token answer, else those requested)'),
+  last_refreshed_at: Timestamp.optional().describe('oauth2_authorization_code: when the access token was last obtained (code exchange or refresh)'),
+});
+
+/** A single-use connect link (oauth2_authorization_code): for the end user's browser, valid 15 minutes. */
+export const ConnectLinkFields = {
+  connect_url: z.string().describe("Open in the end user's browser (no API key): sends them to the provider to connect their account; single use, valid 15 minutes"),
+  connect_expires_at: Timestamp,
+};
+export const ConnectResponse = z.object(ConnectLinkFields);
+
+export const ConnectBody = z.strictObject({ api_key: ApiKeyField, auth_token: AuthToken.describe("The profile's auth token: only its holder can connect it") });
+export const DisconnectBody = z.strictObject({ api_key: ApiKeyField, auth_token: AuthToken.describe("The profile's auth token: only its holder can read the refresh token to revoke it") });
+
+export const Revocation = z
+  .enum(['confirmed', 'failed', 'not_configured', 'not_connected'])
+  .describe('confirmed: the provider answered 200 to the RFC 7009 revocation; failed: it did not (revocation_error says why); not_configured: the profile has no revocation_url; not_connected: there was no refresh token to revoke');
+export const DisconnectResponse = z.object({
+  connection_state: z.literal('disconnected'),
+  revocation: Revocation,
+  revocation_error: z.string().optional().describe('Why the revocation was not confirmed: the endpoint and its status, in the vault\'s words'),
+});
+
+/** GET /v1/oauth/connect: the link's secret (in the query string, which access logs leave out). */
+export const ConnectQuery = z.strictObject({ link: z.string().max(128).optional() });
+
+/**
+ * GET /v1/oauth/callback: what the provider appends (RFC 6749 §4.1.2, RFC 9207 iss). Not strict:
+ * the provider, not the caller, chooses the parameters (OpenID servers add session_state, scope…);
+ * only these are read.
+ */
+export const CallbackQuery = z.looseObject({
+  state: z.string().max(256).optional(),
+  code: z.string().max(4096).optional(),
+  iss: z.string().max(2048).optional(),
+  error: z.string().max(256).optional(),
+});
+
+/** DELETE …/auth-profiles/{name}: with the auth token, an oauth2_authorization_code profile's refresh token is revoked at the provider first. */
+export const DeleteProfileBody = z.strictObject({
+  api_key: ApiKeyField,
+  auth_token: AuthToken.optional().describe('oauth2_authorization_code: revoke the refresh token at the provider (RFC 7009) before deleting; the answer\'s X-Revocation header says whether it was confirmed'),
 });
 
 /** A grant's principal: an API key's key_id, or every member key of the tenant. */
@@ -145,6 +204,8 @@ export const NativeProfileResponse = z.object({
   auth_token: AuthToken,
   type: UpsertType,
   profile: ProfileMetadata,
+  connect_url: ConnectLinkFields.connect_url.optional().describe('oauth2_authorization_code, created or replaced: a connect link for the end user (single use, 15 minutes)'),
+  connect_expires_at: Timestamp.optional(),
 });
 
 export const ProfileList = z.object({

@@ -1,6 +1,8 @@
 import { auditedChange, queryAudit } from '../audit/log.ts';
 import { type AuditRecord, USE_ACTIONS } from '../audit/record.ts';
 import { openForEdit } from '../credentials/gate.ts';
+import { resealConnection } from '../credentials/oauth2/connection.ts';
+import { ProfileKeys } from '../credentials/profile-keys.ts';
 import { isSameSeal, sealProfile } from '../credentials/sealed-profile.ts';
 import { profileEvent } from '../credentials/policy.ts';
 import { normalizeAllowedSourceIps } from '../credentials/source-ip.ts';
@@ -15,7 +17,6 @@ import type { ProfileRecord, ProfileSettings } from '../store/types.ts';
 import { type ProfileTarget, loadProfileTarget, profileNameNotFound } from './targets.ts';
 import { profileRef, profileRefOf } from '../store/profile-ref.ts';
 import { publishEvent } from '../webhooks/publish.ts';
-
 
 /**
  * A profile's lifecycle besides create/replace/update: rotate its token, PATCH its non-secret
@@ -74,11 +75,17 @@ function keptExpiry(stored: string | undefined, now: Date): string | undefined {
  */
 export async function rotateProfile(deps: Deps, caller: Caller, agentId: string, name: string, body: RotateProfileBody) {
   // Rotating needs read_write; without read, or with a token of another profile, the unknown-profile 404.
-  const { profile: opened, values } = await openForEdit(deps, caller, { kind: 'named', agentId, name, token: body.auth_token }, 'Rotating this auth profile');
+  const { profile: opened, values } = await openForEdit(
+    deps,
+    caller,
+    { kind: 'named', agentId, name, token: body.auth_token },
+    'Rotating this auth profile',
+  );
   const previous = opened.item;
   // Absent: the stored expiry; null: none; a number: that many hours from now.
   const requested = body.expires_in_hours;
-  const expiresAt = requested === undefined ? keptExpiry(previous.token_expires_at, deps.now()) : expiryFrom(deps.now(), requested ?? undefined);
+  const expiresAt =
+    requested === undefined ? keptExpiry(previous.token_expires_at, deps.now()) : expiryFrom(deps.now(), requested ?? undefined);
   const { slot } = opened.keys.binding;
   const ref = profileRefOf(previous);
   const fresh = newToken(slot);
@@ -101,11 +108,28 @@ export async function rotateProfile(deps: Deps, caller: Caller, agentId: string,
   await auditedChange(deps, profileEvent(caller, 'rotate', record, 200, 'ok'), async () => {
     const written = await deps.store.profiles.replace(record, previous);
     if (!written && !isSameSeal(await deps.store.profiles.get(ref), record)) {
-      throw new ConflictError(`Auth profile "${name}" was changed by another request while this rotation ran; retry with its current token`);
+      throw new ConflictError(
+        `Auth profile "${name}" was changed by another request while this rotation ran; retry with its current token`,
+      );
     }
   });
   // The old generation's session would no longer open anyway; it is removed, not left behind.
   await deps.store.sessions.delete(ref);
+  // A delegated profile's connection is carried over to the new token's keys (no new consent).
+  if (previous.auth_type === 'oauth2_authorization_code') {
+    const keys = new ProfileKeys(
+      deps.serverKeys.current,
+      { tenant: caller.tenant, agentId, slot, generation: record.generation },
+      fresh.secret,
+    );
+    if (!(await resealConnection(deps, opened, { keys, item: record }))) {
+      await deps.store.profiles.recordConnection(
+        ref,
+        { generation: record.generation, created_at: record.created_at },
+        { connection_state: previous.connection_state === 'connected' ? 'needs_reauth' : previous.connection_state },
+      );
+    }
+  }
   return { auth_token: fresh.token, name, generation: record.generation, token_expires_at: expiresAt };
 }
 
@@ -165,7 +189,14 @@ function toUse(r: AuditRecord) {
  */
 export async function profileUsage(deps: Deps, target: ProfileTarget): Promise<UsageSummary & { uses: ReturnType<typeof toUse>[] }> {
   const item = target.profile;
-  const page = await queryAudit(deps, { tenant: item.tenant, agentId: item.agent_id, slot: item.slot, actions: USE_ACTIONS, since: item.created_at, limit: USAGE_LIMIT });
+  const page = await queryAudit(deps, {
+    tenant: item.tenant,
+    agentId: item.agent_id,
+    slot: item.slot,
+    actions: USE_ACTIONS,
+    since: item.created_at,
+    limit: USAGE_LIMIT,
+  });
   return { ...usageSummary(item, deps.now()), uses: page.records.map(toUse) };
 }
 
@@ -203,7 +234,9 @@ export async function deleteProfileChecked(deps: Deps, caller: Caller, target: P
     await sessions.delete(ref);
     if (!(await repo.delete(ref, caller.role === 'admin' ? undefined : item))) {
       if (caller.role !== 'admin' && (await repo.get(ref))) {
-        throw new ConflictError(`Auth profile "${name}" was changed (replaced, re-shared or patched) while it was being deleted; read it again and retry`);
+        throw new ConflictError(
+          `Auth profile "${name}" was changed (replaced, re-shared or patched) while it was being deleted; read it again and retry`,
+        );
       }
       throw notFound();
     }
@@ -212,5 +245,6 @@ export async function deleteProfileChecked(deps: Deps, caller: Caller, target: P
   await sessions.delete(ref);
   // Tenant webhooks (shared/webhooks/publish.ts): never throws; a failure to enqueue is logged and counted.
   await publishEvent(deps, caller.tenant, { type: 'profile.deleted', agent_id: agentId, profile: name, data: { generation: item.generation, forced: force } });
+  // A connection's sealed tokens could never open again; they go with the profile.
+  if (item.auth_type === 'oauth2_authorization_code') await deps.store.oauthTokens.delete(ref);
 }
-

@@ -40,6 +40,8 @@ export function assertDeclaredKeys(agent: AgentItem, keysGiven: readonly string[
 /** What a write says about the profile besides its secret values: its type, config and policy. */
 export interface ProfileSpec {
   readonly auth_type: AuthTypeName;
+  /** oauth2_authorization_code: the platform's id of the end user. */
+  readonly end_user_id?: string;
   readonly auth_config?: Record<string, unknown>;
   readonly allowed_hosts?: string[];
   readonly allowed_path_prefixes?: string[];
@@ -49,7 +51,7 @@ export interface ProfileSpec {
 const OutboundPolicyBody = z.object(OutboundPolicyFields);
 
 /** The typed-profile fields of a create/upsert body. */
-type TypedInput = Pick<UpsertProfileBody, 'auth_type' | 'auth_config' | 'allowed_hosts' | 'allowed_path_prefixes' | 'allowed_methods'>;
+type TypedInput = Pick<UpsertProfileBody, 'auth_type' | 'auth_config' | 'allowed_hosts' | 'allowed_path_prefixes' | 'allowed_methods' | 'end_user_id'>;
 
 /** The outbound policy a write leaves on the profile: each field given wins, else the one stored. */
 function policyOf(body: TypedInput, stored?: OutboundPolicy): OutboundPolicy {
@@ -73,9 +75,13 @@ export function validateProfileInput(
   authData: Readonly<Record<string, string>>,
   given: OutboundPolicy,
   deployment: Deployment,
+  endUserId?: string,
 ): ProfileSpec {
   // Parsed here too (idempotent), so every caller stores canonical host patterns.
   const policy = parseInput(OutboundPolicyBody, given, 'outbound policy');
+  if (endUserId !== undefined && authType !== 'oauth2_authorization_code') {
+    throw new ValidationError('end_user_id is only for auth_type oauth2_authorization_code (the end user whose account the profile connects); omit it');
+  }
   if (authType === 'custom') {
     if (authConfig !== undefined && Object.keys(authConfig as object).length > 0) {
       throw new ValidationError('auth_config is only for typed profiles; set auth_type (bearer, basic, api_key, oauth2_client_credentials) or omit auth_config');
@@ -87,7 +93,7 @@ export function validateProfileInput(
   assertAuthDataLimits(authData);
   const parsed = parseCredential(authTypeModule(authType), authConfig, authData, deployment);
   const config = Object.keys(parsed.config).length > 0 ? parsed.config : undefined;
-  return { auth_type: authType, auth_config: config, ...policy };
+  return { auth_type: authType, auth_config: config, ...policy, ...(endUserId !== undefined ? { end_user_id: endUserId } : {}) };
 }
 
 /**
@@ -119,6 +125,8 @@ function freshProfile(
     updated_at: now,
     use_count: 0,
     ...spec,
+    // A delegated profile starts unconnected (a replace too: the old connection was sealed under the old token).
+    ...(spec.auth_type === 'oauth2_authorization_code' ? { connection_state: 'pending' as const } : {}),
     token_expires_at: tokenExpiresAt,
     // A replace is a new profile under the same name: new token, no usage; its settings, owner
     // and grants stay. A create belongs to the caller's key, private.
@@ -185,7 +193,7 @@ export async function createProfileRecord(
 ): Promise<{ auth_token: string; record: ProfileRecord; warnings?: string[] }> {
   const tenant = caller.tenant;
   const agent = await requireAgent(deps, tenant, body.agent_id);
-  const spec = validateProfileInput(agent, body.auth_type ?? 'custom', body.auth_config, body.auth_data, policyOf(body), deploymentOf(deps.config));
+  const spec = validateProfileInput(agent, body.auth_type ?? 'custom', body.auth_config, body.auth_data, policyOf(body), deploymentOf(deps.config), body.end_user_id);
   const expiresAt = expiryFrom(deps.now(), body.expires_in_hours);
   const created = freshProfile(deps, tenant, agent, body.name, body.auth_data, body.should_save_session ?? false, spec, caller, undefined, expiresAt);
   await auditedChange(deps, changeEvent(caller, 'create', created.record), async () => {
@@ -214,7 +222,8 @@ async function dropOlderSession(deps: Deps, record: ProfileRecord): Promise<void
 
 /** POST /api/upsert_agent_auth_profile: create, replace (new token) or update in place (same token). */
 export async function upsertProfile(deps: Deps, caller: Caller, body: UpsertProfileBody): Promise<{ auth_token: string; name: string; type: UpsertType; warnings?: string[] }> {
-  const { auth_token, name, type, warnings } = await upsertProfileRecord(deps, caller, body);
+  // The compatible route: a token in another format is an unknown one (docs/api.md, "Kura drop-in").
+  const { auth_token, name, type, warnings } = await upsertProfileRecord(deps, caller, body, { compatible: true });
   return { auth_token, name, type, ...(warnings ? { warnings } : {}) };
 }
 
@@ -223,15 +232,17 @@ export async function upsertProfileRecord(
   deps: Deps,
   caller: Caller,
   body: UpsertProfileBody,
+  options: { readonly compatible?: boolean } = {},
 ): Promise<{ auth_token: string; name: string; type: UpsertType; record: ProfileRecord; warnings?: string[] }> {
   const tenant = caller.tenant;
-  // Malformed input is a 400 before any read.
-  if (body.auth_token !== undefined) parseTokenOrThrow(body.auth_token);
+  // Malformed input is a 400 before any read (native routes; the compatible one reads a
+  // malformed token as an unknown one: the gate's parseTokenOrUnknown).
+  if (body.auth_token !== undefined && !options.compatible) parseTokenOrThrow(body.auth_token);
   const expiresAt = expiryFrom(deps.now(), body.expires_in_hours);
   // An update's keys are checked after the token: which keys are valid depends on the type of
   // the profile, known only from a verified read.
   if (body.auth_token !== undefined) {
-    return updateInPlace(deps, caller, body, body.auth_token, expiresAt);
+    return updateInPlace(deps, caller, body, body.auth_token, expiresAt, options.compatible === true);
   }
   if (body.name === undefined) throw new ValidationError('name is required when auth_token is not given');
   const ref = namedProfileRef(tenant, body.agent_id, body.name);
@@ -243,7 +254,7 @@ export async function upsertProfileRecord(
   const name = body.name as string;
   const authType = body.auth_type ?? 'custom';
   // Validated once against the body before any write; a replace keeps the stored policy fields the body leaves out.
-  validateProfileInput(agent, authType, body.auth_config, body.auth_data, policyOf(body), deploymentOf(deps.config));
+  validateProfileInput(agent, authType, body.auth_config, body.auth_data, policyOf(body), deploymentOf(deps.config), body.end_user_id);
   const repo = deps.store.profiles;
   type Attempt = { token: string; record: ProfileRecord; type: 'create' | 'replace' };
   let lost: Attempt | undefined;
@@ -271,7 +282,7 @@ export async function upsertProfileRecord(
         // The previous attempt's write may have landed with its answer lost: then it is the result.
         if (lost && isSameSeal(existing, lost.record)) return { attempt: lost, dropSession: true };
         const shouldSave = body.should_save_session ?? existing?.should_save_session ?? false;
-        const spec = validateProfileInput(agent, authType, body.auth_config, body.auth_data, policyOf(body, existing), deploymentOf(deps.config));
+        const spec = validateProfileInput(agent, authType, body.auth_config, body.auth_data, policyOf(body, existing), deploymentOf(deps.config), body.end_user_id ?? (authType === 'oauth2_authorization_code' ? existing?.end_user_id : undefined));
         const fresh: Attempt = { ...freshProfile(deps, tenant, agent, name, body.auth_data, shouldSave, spec, caller, existing, expiresAt), type: existing ? 'replace' : 'create' };
         await recordAttempt(fresh);
         if (existing ? await repo.replace(fresh.record, existing) : await repo.create(fresh.record)) {
@@ -300,9 +311,10 @@ async function updateInPlace(
   body: UpsertProfileBody,
   authToken: string,
   tokenExpiresAt: string | undefined,
+  compatible: boolean,
 ): Promise<{ auth_token: string; name: string; type: 'update'; record: ProfileRecord; warnings?: string[] }> {
   // An edit, not a use: the gate's access (read_write) → verify → binding → decrypt, no use counted.
-  const { agent, profile: opened, values: current } = await openForEdit(deps, caller, { kind: 'token', agentId: body.agent_id, token: authToken }, 'Updating this auth profile');
+  const { agent, profile: opened, values: current } = await openForEdit(deps, caller, { kind: 'token', agentId: body.agent_id, token: authToken, unknownIfMalformed: compatible }, 'Updating this auth profile');
   const { item } = opened;
   if (body.name !== undefined && body.name !== item.name) {
     throw new ValidationError(`name "${body.name}" does not match the profile of this auth_token ("${item.name}"); omit name or correct it`);
@@ -313,7 +325,7 @@ async function updateInPlace(
     );
   }
   const merged = { ...current, ...body.auth_data };
-  const spec = validateProfileInput(agent, item.auth_type, body.auth_config ?? item.auth_config, merged, policyOf(body, item), deploymentOf(deps.config));
+  const spec = validateProfileInput(agent, item.auth_type, body.auth_config ?? item.auth_config, merged, policyOf(body, item), deploymentOf(deps.config), body.end_user_id ?? item.end_user_id);
   const record = sealProfile(
     deps.serverKeys.current, // re-encrypting moves the profile to the current server key
     { tenant: caller.tenant, agentId: agent.agent_id, slot: opened.keys.binding.slot, generation: item.generation },
@@ -364,6 +376,15 @@ export function toMetadata(item: Omit<ProfileItem, 'pk' | 'sk' | 'entity'>, now:
     owner: item.owner,
     visibility: item.visibility ?? 'private',
     grants: item.grants ?? [],
+    ...(item.auth_type === 'oauth2_authorization_code'
+      ? {
+          end_user_id: item.end_user_id,
+          connection_state: item.connection_state ?? 'pending',
+          connected_at: item.connected_at,
+          scopes_granted: item.scopes_granted,
+          last_refreshed_at: item.last_refreshed_at,
+        }
+      : {}),
   };
 }
 

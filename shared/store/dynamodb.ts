@@ -3,6 +3,7 @@ import { agentRepository } from '../repositories/agents.ts';
 import { apiKeyRepository } from '../repositories/api-keys.ts';
 import { auditRepository } from '../repositories/audit.ts';
 import { grantRepository } from '../repositories/grants.ts';
+import { oauthLinkRepository } from '../repositories/oauth-links.ts';
 import { oauthTokenRepository } from '../repositories/oauth-tokens.ts';
 import { loadProfileContext } from '../repositories/profile-context.ts';
 import { profileRepository } from '../repositories/profiles.ts';
@@ -33,6 +34,7 @@ export function dynamoStore(db: Db, signer: ItemSigner): Store {
     grants: grantRepository(db, signer),
     oauthTokens: oauthTokenRepository(db, signer),
     webhooks: webhookRepository(db, signer),
+    oauthLinks: oauthLinkRepository(db, signer),
     audit: auditRepository(db),
     rateLimits: rateLimitRepository(db),
   };

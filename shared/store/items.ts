@@ -47,7 +47,7 @@ export const REWRITE_SET = [
   'runner_origin',
   'runner_approval',
 ] as const;
-export const REWRITE_OPTIONAL = ['auth_config', 'allowed_hosts', 'allowed_path_prefixes', 'allowed_methods', 'runner_delivery'] as const;
+export const REWRITE_OPTIONAL = ['auth_config', 'allowed_hosts', 'allowed_path_prefixes', 'allowed_methods', 'runner_delivery', 'end_user_id'] as const;
 
 /** A profile after an in-place rewrite with `r` (a new expiry replaces the old; without one it stays). */
 export function profileAfterRewrite(read: ProfileItem, r: ProfileRecord): ProfileItem {
@@ -66,19 +66,23 @@ export function oauthLeaseOnly(ref: ProfileRef) {
   return { ...keys.oauthToken(ref), entity: 'oauth_token' as const, version: 0 };
 }
 
-/** The covered state of an OAuth2 token item after storeToken: every covered attribute is set by it. */
+/** The covered state of an OAuth2 token item after storeToken: every covered attribute is set (or removed) by it. */
 export function oauthTokenAfterStore(ref: ProfileRef, token: SealedToken) {
   return {
     ...oauthLeaseOnly(ref),
     blob: token.blob,
     token_expires_at: token.token_expires_at,
     refresh_at: token.refresh_at,
-    expires_at: token.expires_at,
+    ...(token.expires_at !== undefined ? { expires_at: token.expires_at } : {}),
+    ...(token.refresh_blob !== undefined ? { refresh_blob: token.refresh_blob } : {}),
     generation: token.generation,
     record_version: token.record_version,
     profile_created_at: token.profile_created_at,
   };
 }
+
+/** The covered attributes an OAuth2 token item holds besides its keys and entity (what clearConnection removes). */
+export const OAUTH_TOKEN_COVERED = ['blob', 'refresh_blob', 'token_expires_at', 'refresh_at', 'expires_at', 'generation', 'record_version', 'profile_created_at'] as const;
 
 /** A profile record as a stored item: day counters as top-level attributes (see DAILY_USE_ATTRIBUTE). */
 export function profileToItem(r: ProfileRecord) {

@@ -5,7 +5,7 @@ import type { ServerKeyRing } from '../crypto/server-key.ts';
 import { IntegrityError } from '../errors.ts';
 import { type ItemKey, keys } from '../keys.ts';
 import type { Logger, LogFields } from '../log.ts';
-import { AgentItem, ApiKeyIndexItem, ApiKeyItem, GrantItem, OAuthTokenItem, ProfileItem, RunItem, RunJobItem, SessionItem, WebhookDeliveryItem, WebhookItem } from '../schemas/items.ts';
+import { AgentItem, ApiKeyIndexItem, ApiKeyItem, GrantItem, OAuthLinkItem, OAuthTokenItem, ProfileItem, RunItem, RunJobItem, SessionItem, WebhookDeliveryItem, WebhookItem } from '../schemas/items.ts';
 
 /**
  * The signed store's barrier: every item a store implementation writes is sealed here (its
@@ -24,7 +24,7 @@ import { AgentItem, ApiKeyIndexItem, ApiKeyItem, GrantItem, OAuthTokenItem, Prof
  */
 
 /** What the store signs: one kind per item schema. */
-export type SignedKind = 'agent' | 'api-key' | 'api-key-index' | 'profile' | 'session' | 'run' | 'run-job' | 'grant' | 'oauth-token' | 'webhook' | 'webhook-delivery';
+export type SignedKind = 'agent' | 'api-key' | 'api-key-index' | 'profile' | 'session' | 'run' | 'run-job' | 'grant' | 'oauth-token' | 'oauth-link' | 'webhook' | 'webhook-delivery';
 
 const SCHEMAS: Record<SignedKind, z.ZodType> = {
   agent: AgentItem,
@@ -38,6 +38,7 @@ const SCHEMAS: Record<SignedKind, z.ZodType> = {
   'oauth-token': OAuthTokenItem,
   webhook: WebhookItem,
   'webhook-delivery': WebhookDeliveryItem,
+  'oauth-link': OAuthLinkItem,
 };
 
 /** The attributes an item stores about its MAC; never part of what the MAC covers. */
@@ -64,13 +65,15 @@ export const UNSIGNED_ATTRIBUTES: Readonly<Record<SignedKind, readonly string[]>
   agent: [],
   'api-key': [],
   'api-key-index': [],
-  profile: ['use_count', 'daily_uses', 'last_used_at', 'last_real_use_at', 'in_flight_until', 'last_tested_at', 'last_test_ok', 'last_error', 'last_error_at'],
+  profile: ['use_count', 'daily_uses', 'last_used_at', 'last_real_use_at', 'in_flight_until', 'last_tested_at', 'last_test_ok', 'last_error', 'last_error_at',
+    'connection_state', 'connected_at', 'scopes_granted', 'last_refreshed_at'],
   session: [],
   run: [],
   'run-job': [],
   grant: [],
   webhook: [],
   'webhook-delivery': [],
+  'oauth-link': [],
   'oauth-token': ['version', 'lease_id', 'lease_until', 'error_message', 'error_until', 'error_generation', 'error_record_version', 'error_profile_created_at'],
 };
 
@@ -133,6 +136,8 @@ export function idsOf(kind: SignedKind, k: ItemKey): LogFields {
       const m = /^TENANT#([^#]+)#WEBHOOK#([^#]+)$/.exec(k.pk);
       return { kind, tenant: m?.[1], webhook_id: m?.[2], delivery_id: suffix(k.sk) };
     }
+    case 'oauth-link':
+      return { kind, link_id_prefix: suffix(k.pk).slice(0, 8) };
   }
 }
 
@@ -239,6 +244,7 @@ export function kindOf(k: ItemKey): SignedKind | undefined {
   if (k.sk === 'RUN') return 'run';
   if (k.sk === 'JOB') return 'run-job';
   if (k.sk === 'GRANT') return 'grant';
+  if (k.pk.startsWith('OAUTHLINK#')) return 'oauth-link';
   if (k.pk.startsWith('TENANT#')) {
     if (k.sk.startsWith('AGENT#')) return 'agent';
     if (k.sk.startsWith('APIKEY#')) return 'api-key-index';

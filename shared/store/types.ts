@@ -4,6 +4,7 @@ import type {
   ApiKeyIndexItem,
   ApiKeyItem,
   GrantItem,
+  OAuthLinkItem,
   OAuthTokenItem,
   ProfileItem,
   RunItem,
@@ -102,6 +103,19 @@ export type RunJobRecord = Omit<RunJobItem, 'pk' | 'sk' | 'entity'>;
 export type WebhookRecord = Omit<WebhookItem, 'pk' | 'sk' | 'entity'>;
 export type DeliveryRecord = Omit<WebhookDeliveryItem, 'pk' | 'sk' | 'entity'>;
 export type GrantRecord = Omit<GrantItem, 'pk' | 'sk' | 'entity'> & { readonly id_hex: string };
+/** A connect link or an authorization state as written (the store adds keys and entity). */
+export type OAuthLinkRecord = Omit<OAuthLinkItem, 'pk' | 'sk' | 'entity'> & { readonly id_hex: string; readonly purpose: OAuthLinkPurpose };
+export type OAuthLinkPurpose = OAuthLinkItem['sk'];
+
+/** The observed connection of an oauth2_authorization_code profile (outside the MAC); null removes last_error. */
+export interface ConnectionChanges {
+  readonly connection_state?: NonNullable<ProfileItem['connection_state']>;
+  readonly connected_at?: string;
+  readonly scopes_granted?: readonly string[];
+  readonly last_refreshed_at?: string;
+  readonly last_error?: string | null;
+  readonly last_error_at?: string;
+}
 
 /** The profile state a cached token was fetched for; a token of any other state is stale. */
 export interface TokenOwner {
@@ -110,12 +124,14 @@ export interface TokenOwner {
   readonly profile_created_at: string;
 }
 
-/** A freshly fetched token, sealed, with its times (epoch ms) and the item's TTL (epoch s). */
+/** A freshly fetched token, sealed, with its times (epoch ms) and the item's TTL (epoch s; none for a connection, whose refresh token outlives it). */
 export interface SealedToken extends TokenOwner {
   readonly blob: Uint8Array;
   readonly token_expires_at: number;
   readonly refresh_at: number;
-  readonly expires_at: number;
+  readonly expires_at?: number;
+  /** oauth2_authorization_code: the refresh token, sealed (the rotated one when the server rotated it). */
+  readonly refresh_blob?: Uint8Array;
 }
 
 /** Which of an audit record's copies an item is. */
@@ -249,6 +265,11 @@ export interface ProfileStore {
   endInFlight(ref: ProfileRef, until: string): Promise<boolean>;
   /** Stores a profile test's outcome unless the profile was replaced or deleted. */
   recordTest(ref: ProfileRef, generation: number, at: string, ok: boolean): Promise<boolean>;
+  /**
+   * oauth2_authorization_code: records the observed connection (state, times, scopes, last error)
+   * unless the profile was replaced or deleted (its generation and created_at); outside the MAC.
+   */
+  recordConnection(ref: ProfileRef, owner: { generation: number; created_at: string }, changes: ConnectionChanges): Promise<boolean>;
   /** OAuth2: records why the last token fetch failed, or (message undefined) removes that record. */
   recordTokenError(ref: ProfileRef, generation: number, message: string | undefined, at: string): Promise<boolean>;
   /**
@@ -329,6 +350,28 @@ export interface OAuthTokenStore {
   storeToken(ref: ProfileRef, leaseId: string, token: SealedToken): Promise<boolean>;
   /** Records a failed fetch for the profile state `owner` until `errorUntil` and releases the lease, if `leaseId` still holds it. */
   storeFailure(ref: ProfileRef, leaseId: string, message: string, errorUntil: number, owner: TokenOwner): Promise<boolean>;
+  /**
+   * oauth2_authorization_code: stores the tokens of a new connection (the callback), whoever holds
+   * the lease: the lease is released, so a refresh of an earlier connection cannot overwrite it.
+   */
+  storeConnection(ref: ProfileRef, token: SealedToken): Promise<void>;
+  /**
+   * Removes the sealed tokens (access and refresh) and releases the lease: the connection is gone
+   * (refused by the provider, or disconnected). With `leaseId`, only while it holds the lease.
+   */
+  clearConnection(ref: ProfileRef, leaseId?: string): Promise<boolean>;
+  /** Deletes the item (idempotent). */
+  delete(ref: ProfileRef): Promise<void>;
+}
+
+/** Connect links and authorization states: one item each, consumed by their first use (TTL as a backstop). */
+export interface OAuthLinkStore {
+  /** Writes a new link; false if the id is taken. */
+  create(r: OAuthLinkRecord): Promise<boolean>;
+  /** The link as stored (the caller checks its deadline), or undefined. */
+  get(purpose: OAuthLinkPurpose, idHex: string): Promise<OAuthLinkItem | undefined>;
+  /** Deletes the link if it is still there: true for exactly one of any number of concurrent consumers. */
+  consume(purpose: OAuthLinkPurpose, idHex: string): Promise<boolean>;
 }
 
 /**
@@ -394,6 +437,7 @@ export interface Store {
   readonly grants: GrantStore;
   readonly oauthTokens: OAuthTokenStore;
   readonly webhooks: WebhookStore;
+  readonly oauthLinks: OAuthLinkStore;
   readonly audit: AuditStore;
   readonly rateLimits: RateLimitStore;
 }

@@ -14,11 +14,12 @@ describe('parseDeployConfig', () => {
       runRetentionDays: 7,
       allowedRunnerHosts: [],
       allowedWebhookHosts: [],
+      allowedReturnHosts: [],
       tenantRateLimit: 25,
       workerReservedConcurrency: 20,
       serverKeyEpoch: 1,
     });
-    expect(parseDeployConfig({})).toEqual({ ...DEFAULT_DEPLOY_CONFIG, allowedRunnerHosts: [], allowedWebhookHosts: [] });
+    expect(parseDeployConfig({})).toEqual({ ...DEFAULT_DEPLOY_CONFIG, allowedRunnerHosts: [], allowedWebhookHosts: [], allowedReturnHosts: [] });
   });
 
   it('reads command-line strings and cdk.json numbers alike', () => {

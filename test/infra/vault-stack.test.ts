@@ -244,21 +244,29 @@ describe('VaultStack IAM', () => {
     const invokers = (Object.keys(FUNCTIONS) as (keyof typeof FUNCTIONS)[]).filter((name) =>
       statementsOf(name).some((s) => actionsOf(s).includes('lambda:InvokeFunction') && referencedIds(s.Resource).includes(fn('worker').id)),
     );
-    const invoke = statementsOf('runs').find((s) => actionsOf(s).includes('lambda:InvokeFunction'));
+    const invoked = statementsOf('runs')
+      .filter((s) => actionsOf(s).includes('lambda:InvokeFunction'))
+      .flatMap((s) => [s.Resource].flat());
 
     expect(invokers).toEqual(['runs']);
-    expect(invoke?.Resource).toEqual({ 'Fn::GetAtt': [fn('worker').id, 'Arn'] });
+    // The run worker and (connection events of a refresh on use) the webhook worker, nothing else.
+    expect(invoked).toEqual([{ 'Fn::GetAtt': [fn('worker').id, 'Arn'] }, { 'Fn::GetAtt': [fn('webhookWorker').id, 'Arn'] }]);
   });
 
   it('lets only the functions that publish events invoke the webhook worker, and nothing else', () => {
-    const invokeStatements = (name: keyof typeof FUNCTIONS) => statementsOf(name).filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
+    const invokeStatements = (name: keyof typeof FUNCTIONS) =>
+      statementsOf(name).filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
     const publishers = (Object.keys(FUNCTIONS) as (keyof typeof FUNCTIONS)[]).filter((name) =>
       invokeStatements(name).some((s) => referencedIds(s.Resource).includes(fn('webhookWorker').id)),
     );
 
-    expect(publishers).toEqual(['profiles', 'webhooks']);
+    // profiles: profile.deleted and connection events (connect flow, refresh on proxy/test);
+    // runs and the run worker: connection events of a refresh on use by a run; webhooks: test events.
+    expect(publishers).toEqual(['profiles', 'runs', 'webhooks', 'worker']);
     for (const name of publishers) {
-      expect(invokeStatements(name).map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [fn('webhookWorker').id, 'Arn'] }]);
+      const invoked = invokeStatements(name).flatMap((s) => [s.Resource].flat());
+      const others = name === 'runs' ? [{ 'Fn::GetAtt': [fn('worker').id, 'Arn'] }] : [];
+      expect(invoked).toEqual([...others, { 'Fn::GetAtt': [fn('webhookWorker').id, 'Arn'] }]);
       expect(referencedIds(envOf(name).VAULT_WEBHOOK_WORKER_FUNCTION)).toEqual([fn('webhookWorker').id]);
     }
   });
@@ -419,7 +427,12 @@ describe('VaultStack webhook deliveries', () => {
 
   it('counts the same attempts in the delivery log as Lambda makes: the first and two retries, a minute apart and doubling', () => {
     for (const name of VAULT_FUNCTIONS) {
-      expect(envOf(name)).toMatchObject({ VAULT_WEBHOOK_MAX_ATTEMPTS: '3', VAULT_WEBHOOK_RETRY_BASE_MS: '60000', VAULT_ALLOW_PRIVATE_WEBHOOKS: 'false', VAULT_ALLOWED_WEBHOOK_HOSTS: '' });
+      expect(envOf(name)).toMatchObject({
+        VAULT_WEBHOOK_MAX_ATTEMPTS: '3',
+        VAULT_WEBHOOK_RETRY_BASE_MS: '60000',
+        VAULT_ALLOW_PRIVATE_WEBHOOKS: 'false',
+        VAULT_ALLOWED_WEBHOOK_HOSTS: '',
+      });
     }
   });
 
@@ -438,7 +451,9 @@ describe('VaultStack webhook deliveries', () => {
     const { template } = synthVault({ allowedWebhookHosts: 'hooks.example.com' });
     const worker = resourceByPrefix(template, 'AWS::Lambda::Function', FUNCTIONS.webhookWorker);
 
-    expect((worker.Properties.Environment as { Variables: Record<string, unknown> }).Variables.VAULT_ALLOWED_WEBHOOK_HOSTS).toBe('hooks.example.com');
+    expect((worker.Properties.Environment as { Variables: Record<string, unknown> }).Variables.VAULT_ALLOWED_WEBHOOK_HOSTS).toBe(
+      'hooks.example.com',
+    );
   });
 
   it('alarms on the webhook poison queue and on a stuck webhook failure queue', () => {

@@ -11,7 +11,7 @@ import { sessionRepository } from '#shared/repositories/sessions';
 
 import { decryptAuthData, openProfile } from '#test/support/credentials';
 import { useTestStore, signerOf } from '#test/support/dynamo';
-import { createAgent, createProfile, deleteProfile, getProfileMetadata, listProfiles, upsertProfile } from '#test/support/services';
+import { createAgent, createProfile, deleteProfile, getProfileMetadata, listProfiles, upsertProfile, upsertProfileRecord } from '#test/support/services';
 import { profileRef } from '#shared/store/profile-ref';
 
 const TENANT = 'acme';
@@ -307,11 +307,21 @@ describe('upsertProfile', () => {
     expect(await valuesOf(agent, auth_token)).toEqual({ password: 'pw-1' });
   });
 
-  it('answers 400 invalid_auth_token for a malformed token', async () => {
+  it('answers 404 profile_not_found for a token in another format (the compatible upsert; docs/api.md, "Kura drop-in")', async () => {
     const agent = await newAgent();
 
     const err = await rejectionOf(
       upsertProfile(t.deps, TENANT, { agent_id: agent, auth_token: 'avt_not-a-token', auth_data: { password: 'pw' } }),
+    );
+
+    expect(err).toMatchObject({ status: 404, code: 'profile_not_found' });
+  });
+
+  it('answers 400 invalid_auth_token for a malformed token on the native upsert', async () => {
+    const agent = await newAgent();
+
+    const err = await rejectionOf(
+      upsertProfileRecord(t.deps, TENANT, { agent_id: agent, auth_token: 'avt_not-a-token', auth_data: { password: 'pw' } }),
     );
 
     expect(err).toMatchObject({ status: 400, code: 'invalid_auth_token' });

@@ -1,10 +1,11 @@
 import { type ServerKeyRing, generateServerKeyRingJson, parseServerKeyRing } from '#shared/crypto/server-key';
 import { AGENT_PREFIX, API_KEY_INDEX_PREFIX, AUDIT_PREFIX, DELIVERY_PREFIX, type ItemKey, PROFILE_PREFIX, SESSION_PREFIX, WEBHOOK_PREFIX, keys } from '#shared/keys';
 import { type Logger, silentLogger } from '#shared/log';
-import type { AgentItem, ApiKeyIndexItem, ApiKeyItem, GrantItem, OAuthTokenItem, ProfileItem, RunItem, RunJobItem, SessionItem, WebhookDeliveryItem, WebhookItem } from '#shared/schemas/items';
+import type { AgentItem, ApiKeyIndexItem, ApiKeyItem, GrantItem, OAuthLinkItem, OAuthTokenItem, ProfileItem, RunItem, RunJobItem, SessionItem, WebhookDeliveryItem, WebhookItem } from '#shared/schemas/items';
 import { dailyUseAttribute } from '#shared/schemas/items';
 import { decodeCursor, encodeCursor } from '#shared/store/cursor';
 import {
+  OAUTH_TOKEN_COVERED,
   REWRITE_OPTIONAL,
   REWRITE_SET,
   auditItems,
@@ -19,7 +20,7 @@ import {
 } from '#shared/store/items';
 import { type ItemSigner, type MacAttributes, type SignedKind, itemSigner } from '#shared/store/signer';
 import { profileRefOf } from '#shared/store/profile-ref';
-import type { Page, ProfileRef, Store } from '#shared/store/types';
+import type { Page, ProfileRef, SealedToken, Store } from '#shared/store/types';
 
 type Item = Record<string, unknown> & ItemKey;
 
@@ -203,6 +204,16 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const sealed = (kind: SignedKind, item: Item): Item => parsed(() => signer.seal(kind, item) as unknown as Item);
   /** The MAC attributes of a partial write's post-state (timed like `parsed`). */
   const macOf = (kind: SignedKind, post: ItemKey & Record<string, unknown>): MacAttributes => parsed(() => signer.macFor(kind, post));
+  /** A sealed token's write, as the DynamoDB one sets (and removes) every covered attribute (shared/store/items.ts). */
+  const storeSealedToken = (ref: ProfileRef, token: SealedToken) => {
+    const mac = macOf('oauth-token', oauthTokenAfterStore(ref, token));
+    return (item: Item) => {
+      const { pk: _pk, sk: _sk, version: _v, ...covered } = oauthTokenAfterStore(ref, token);
+      for (const attr of ['lease_id', 'lease_until', 'error_message', 'error_until', ...OAUTH_TOKEN_COVERED]) delete item[attr];
+      Object.assign(item, covered, mac);
+      add(item, 'version', 1);
+    };
+  };
   /** A conditional update: `change` edits a copy of the item (or a new one) when `allowed` holds. */
   const update = (k: ItemKey, allowed: (cur: Item | undefined) => boolean, change: (next: Item) => void): Item | undefined => {
     const cur = read(k);
@@ -438,6 +449,19 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
             },
           ) !== undefined,
         ),
+      recordConnection: (ref, owner, changes) =>
+        send('UpdateCommand', () =>
+          update(
+            keys.profile(ref),
+            (cur) => cur?.generation === owner.generation && cur.created_at === owner.created_at,
+            (item) => {
+              for (const [attr, value] of Object.entries(changes)) {
+                if (value === null) delete item[attr];
+                else if (value !== undefined) item[attr] = copy(value);
+              }
+            },
+          ) !== undefined,
+        ),
       recordTokenError: (ref, generation, message, at) =>
         send('UpdateCommand', () =>
           update(
@@ -614,20 +638,27 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
           ) !== undefined;
         }),
       storeToken: (ref, leaseId, token) =>
+        send('UpdateCommand', () => update(keys.oauthToken(ref), (cur) => cur?.lease_id === leaseId, storeSealedToken(ref, token)) !== undefined),
+      storeConnection: (ref, token) =>
         send('UpdateCommand', () => {
-          const mac = macOf('oauth-token', oauthTokenAfterStore(ref, token));
-          return update(
-            keys.oauthToken(ref),
-            (cur) => cur?.lease_id === leaseId,
-            (item) => {
-              // Every covered attribute, as the DynamoDB write sets them (shared/store/items.ts).
-              const { pk: _pk, sk: _sk, entity: _e, version: _v, ...covered } = oauthTokenAfterStore(ref, token);
-              Object.assign(item, covered, mac);
-              add(item, 'version', 1);
-              for (const attr of ['lease_id', 'lease_until', 'error_message', 'error_until']) delete item[attr];
-            },
-          ) !== undefined;
+          update(keys.oauthToken(ref), () => true, storeSealedToken(ref, token));
         }),
+      clearConnection: (ref, leaseId) =>
+        send('UpdateCommand', () => {
+          const mac = macOf('oauth-token', oauthLeaseOnly(ref));
+          return (
+            update(
+              keys.oauthToken(ref),
+              (cur) => (leaseId === undefined ? cur !== undefined : cur?.lease_id === leaseId),
+              (item) => {
+                for (const attr of ['lease_id', 'lease_until', ...OAUTH_TOKEN_COVERED]) delete item[attr];
+                Object.assign(item, { entity: 'oauth_token' }, mac);
+                add(item, 'version', 1);
+              },
+            ) !== undefined
+          );
+        }),
+      delete: (ref) => send('DeleteCommand', () => remove(keys.oauthToken(ref))),
       storeFailure: (ref, leaseId, message, errorUntil, owner) =>
         send('UpdateCommand', () =>
           update(
@@ -687,6 +718,19 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         send('QueryCommand', () => {
           const p = page<WebhookDeliveryItem>('webhook-delivery', keys.webhookPartition(tenant, webhookId), DELIVERY_PREFIX, limit, cursor, true);
           return { items: p.items.filter((d) => d.expires_at > now), next: p.next };
+        }),
+    },
+
+    oauthLinks: {
+      create: ({ id_hex, purpose, ...rest }) =>
+        send('PutCommand', () => putNew(sealed('oauth-link', { ...keys.oauthLink(purpose, id_hex), entity: 'oauth_link', ...rest }))),
+      get: (purpose, idHex) => send('GetCommand', () => out<OAuthLinkItem>('oauth-link', read(keys.oauthLink(purpose, idHex)))),
+      consume: (purpose, idHex) =>
+        send('DeleteCommand', () => {
+          const k = keys.oauthLink(purpose, idHex);
+          if (!read(k)) return false;
+          remove(k);
+          return true;
         }),
     },
 

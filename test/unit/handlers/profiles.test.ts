@@ -219,11 +219,24 @@ describe('POST /api/upsert_agent_auth_profile (update with auth_token)', () => {
     expect(v.ddb).not.toHaveReceivedCommand(PutCommand);
   });
 
-  it('answers 400 invalid_auth_token without reading any profile for a mistyped token', async () => {
+  it('answers the compatible upsert of a mistyped token with 404 profile_not_found, never reading its profile or writing (docs/api.md, "Kura drop-in")', async () => {
     const { token } = await storedProfile('main', { password: 'pw-1' });
     const typo = `${token.slice(0, 20)}${token[20] === 'A' ? 'B' : 'A'}${token.slice(21)}`;
 
     const res = await call('POST', UPSERT, { agent_id: AGENT_ID, auth_token: typo, auth_data: { password: 'pw-2' } });
+
+    expect(res.statusCode).toBe(404);
+    expect(res.json.error.code).toBe('profile_not_found');
+    expect(v.ddb).not.toHaveReceivedCommandWith(GetCommand, { Key: profileKey('main') });
+    expect(v.ddb).not.toHaveReceivedCommand(UpdateCommand);
+    expect(v.ddb).not.toHaveReceivedCommand(PutCommand);
+  });
+
+  it('answers the native upsert of a mistyped token with 400 invalid_auth_token, before any read', async () => {
+    const { token } = await storedProfile('main', { password: 'pw-1' });
+    const typo = `${token.slice(0, 20)}${token[20] === 'A' ? 'B' : 'A'}${token.slice(21)}`;
+
+    const res = await call('PUT', `/v1/agents/${AGENT_ID}/auth-profiles/main`, { auth_token: typo, auth_data: { password: 'pw-2' } });
 
     expect(res.statusCode).toBe(400);
     expect(res.json.error.code).toBe('invalid_auth_token');
