@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, runCli } from '../../clients/typescript/src/cli/main.ts';
 import { VaultClient } from '../../clients/typescript/src/index.ts';
 import { verifySignature } from '#shared/runs/signature';
+import { startAuthServer } from '#test/support/auth-server';
 import { startTestRunner } from '#test/support/runner';
 import { startEchoUpstream, type EchoUpstream } from '#test/support/upstream';
 import { startTestVault, type TestVault } from '#test/support/vault';
@@ -303,6 +304,68 @@ describe('agent-vault CLI: commands against the local vault', () => {
     expect(asMember.stderr).toMatch(/needs an admin API key/);
     expect((await cli(['api-keys', 'revoke', key.key_id])).stdout).toBe(`revoked ${key.key_id}\n`);
     expect((await cli(['api-keys', 'revoke', key.key_id])).code).toBe(EXIT.notFound);
+  });
+});
+
+describe('agent-vault CLI: OAuth authorization-code profiles', () => {
+  it('profiles create prints the token and a connect link; connect issues a new link; disconnect revokes at the provider', async () => {
+    const as = await startAuthServer();
+    try {
+      const id = await newAgent();
+      const dir = mkdtempSync(join(tmpdir(), 'agent-vault-cli-oauth-'));
+      writeFileSync(
+        join(dir, 'config.json'),
+        JSON.stringify({
+          authorize_url: `${as.url}/authorize`,
+          token_url: `${as.url}/token`,
+          revocation_url: `${as.url}/revoke`,
+          return_url: 'http://127.0.0.1:9/back',
+          scopes: ['read'],
+        }),
+      );
+      const created = await cli([
+        'profiles',
+        'create',
+        id,
+        'acct',
+        '--type',
+        'oauth2_authorization_code',
+        '--config-file',
+        join(dir, 'config.json'),
+        '--data',
+        'client_id=vault-client',
+        '--data',
+        'client_secret=cs-cli-secret-value',
+        '--end-user-id',
+        'user-7',
+      ]);
+      expect(created.code, created.stderr).toBe(EXIT.ok);
+      expect(created.stdout).toMatch(
+        /auth token \(shown once[^\n]*\n {2}avt_\S+\nconnect link for the end user's browser \(single use, until [^)]+\):\n {2}http:\S+\/v1\/oauth\/connect\?link=\S+\n$/,
+      );
+      const token = tokenIn(created.stdout);
+
+      const linked = await cli(['profiles', 'connect', id, 'acct'], { AGENT_VAULT_AUTH_TOKEN: token });
+      expect(linked.code, linked.stderr).toBe(EXIT.ok);
+      const url = /^ {2}(http\S+)$/m.exec(linked.stdout)?.[1] as string;
+      // The end user's browser: the link, the provider's consent, the vault's callback.
+      const toProvider = await fetch(url, { redirect: 'manual' });
+      const toCallback = await fetch(toProvider.headers.get('location') as string, { redirect: 'manual' });
+      const back = await fetch(toCallback.headers.get('location') as string, { redirect: 'manual' });
+      expect(back.headers.get('location')).toBe('http://127.0.0.1:9/back?status=connected');
+      const shown = await cli(['profiles', 'get', id, 'acct']);
+      expect(shown.stdout).toMatch(/^connection_state:\s+connected$/m);
+      expect(shown.stdout).toMatch(/^end_user_id:\s+user-7$/m);
+      expect((await cli(['profiles', 'connect', id, 'acct'])).stderr).toMatch(/AGENT_VAULT_AUTH_TOKEN/);
+
+      const disconnected = await cli(['profiles', 'disconnect', id, 'acct', '--token', token]);
+      expect(disconnected.code, disconnected.stderr).toBe(EXIT.ok);
+      expect(disconnected.stdout).toMatch(/^connection_state:\s+disconnected\nrevocation:\s+confirmed\n$/);
+      expect(as.revoked).toHaveLength(1);
+      expect((await cli(['profiles', 'delete', id, 'acct', '--token', token])).code).toBe(EXIT.ok);
+    } finally {
+      await as.close();
+    }
   });
 });
 

@@ -22,6 +22,7 @@ import {
 import { generateSchema } from '../../clients/typescript/scripts/generate.ts';
 import { buildOpenApi } from '#shared/schemas/openapi';
 import { signPayload } from '#shared/runs/signature';
+import { startAuthServer } from '#test/support/auth-server';
 import { startEchoUpstream, type EchoUpstream } from '#test/support/upstream';
 import { startTestVault, type TestVault } from '#test/support/vault';
 
@@ -167,7 +168,7 @@ describe('@agent-vault/client against the local vault', () => {
     expect(await client.deleteAgentAuthProfile(id, 'q', { force: true })).toBeUndefined();
     expect(await client.deleteAgent(id, { force: true })).toBeUndefined();
     expect((await client.getHealth()).status).toBe('ok');
-    expect(((await client.getOpenApiDocument()) as { openapi: string }).openapi).toBe('3.1.0');
+    expect(((await client.getOpenApiDocument()) as unknown as { openapi: string }).openapi).toBe('3.1.0');
   });
 
   it('throws VaultError with the status, the code, the message and the request id, never the API key', async () => {
@@ -322,6 +323,90 @@ describe('@agent-vault/client webhooks against the local vault', () => {
     } finally {
       await receiver.close();
     }
+  });
+});
+
+describe('@agent-vault/client: OAuth connect and HEAD against the local vault', () => {
+  it('creates an oauth2_authorization_code profile, connects it through the browser routes, disconnects and deletes it', async () => {
+    const as = await startAuthServer();
+    try {
+      const id = agentId('oauth');
+      await client.createAgent(agentBody(id));
+      const created = await client.createAuthProfile(id, {
+        name: 'acct',
+        auth_type: 'oauth2_authorization_code',
+        auth_config: {
+          authorize_url: `${as.url}/authorize`,
+          token_url: `${as.url}/token`,
+          revocation_url: `${as.url}/revoke`,
+          return_url: 'http://127.0.0.1:9/back',
+        },
+        auth_data: { client_id: 'vault-client', client_secret: `cs-${randomBytes(8).toString('hex')}` },
+        end_user_id: 'user-42',
+      });
+      expect(created.connect_url).toContain('/v1/oauth/connect?link=');
+      expect(created.profile.connection_state).toBe('pending');
+
+      const link = await client.connectAuthProfile(id, 'acct', { auth_token: created.auth_token });
+      const opened = await client.openConnectLink({ link: new URL(link.connect_url).searchParams.get('link') as string });
+      expect(opened.status).toBe(302);
+      expect(opened.location.startsWith(`${as.url}/authorize?`)).toBe(true);
+      // The provider consents at once and sends the browser back to the vault's callback.
+      const consent = await fetch(opened.location, { redirect: 'manual' });
+      const callback = new URL(consent.headers.get('location') as string);
+      expect(callback.pathname).toBe('/v1/oauth/callback');
+      const back = await client.oauthCallback(Object.fromEntries(callback.searchParams));
+      expect(back).toEqual({ status: 302, location: 'http://127.0.0.1:9/back?status=connected' });
+      expect((await client.getAgentAuthProfile(id, 'acct')).connection_state).toBe('connected');
+      const replayed = (await client.oauthCallback(Object.fromEntries(callback.searchParams)).catch((x: unknown) => x)) as VaultError;
+      expect([replayed.status, replayed.code]).toEqual([400, 'http_400']);
+      expect(replayed.message).toMatch(/HTTP 400: /);
+
+      const disconnected = await client.disconnectAuthProfile(id, 'acct', { auth_token: created.auth_token });
+      expect(disconnected).toMatchObject({ connection_state: 'disconnected', revocation: 'confirmed' });
+      expect(as.revoked).toHaveLength(1);
+      expect(await client.deleteAgentAuthProfile(id, 'acct', { auth_token: created.auth_token })).toBeUndefined();
+      await client.deleteAgent(id, { force: true });
+    } finally {
+      await as.close();
+    }
+  });
+
+  it('answers HEAD with the status and headers of the GET, and a 404 as VaultError', async () => {
+    const id = agentId('head');
+    await client.createAgent(agentBody(id));
+    const { auth_token } = await client.createAgentAuthProfile({ agent_id: id, name: 'p', auth_data: { query: 'v' } });
+    const hook = (await client.createWebhook({ url: 'http://127.0.0.1:9/hooks', events: ['profile.deleted'] })).webhook_id;
+    const run = await client.runAgent({ agent_id: id, auth_token, parameters: {} });
+    const heads = [
+      client.listAgentsHead({ limit: 1 }),
+      client.getAgentHead(id),
+      client.listApiKeysHead(),
+      client.listWebhooksHead(),
+      client.getWebhookHead(hook),
+      client.listWebhookDeliveriesHead(hook),
+      client.listAgentAuthProfilesHead(id),
+      client.getAgentAuthProfileHead(id, 'p'),
+      client.getAuthProfileUsageHead(id, 'p'),
+      client.listAuditRecordsHead({ agent_id: id }),
+      client.getRunHead(run.session_id),
+      client.getOpenApiDocumentHead(),
+      client.getHealthHead(),
+    ];
+    for (const answer of await Promise.all(heads)) {
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('content-type')).toMatch(/^application\/json/);
+    }
+    const missing = (await client.getAgentHead('no-such-agent').catch((x: unknown) => x)) as VaultError;
+    expect([missing.status, missing.code]).toEqual([404, 'http_404']);
+    expect(missing.message).toMatch(/HEAD answer has no body/);
+    for (const refused of [
+      client.openConnectLinkHead({ link: 'avc_unknown' }),
+      client.oauthCallbackHead({ state: 'avs_unknown', code: 'x' }),
+    ])
+      expect(((await refused.catch((x: unknown) => x)) as VaultError).status).toBe(400);
+    await client.deleteWebhook(hook);
+    await client.deleteAgent(id, { force: true });
   });
 });
 

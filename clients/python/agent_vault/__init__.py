@@ -12,7 +12,7 @@ See clients/python/README.md.
 from ._transport import parse_retry_after
 from ._unset import UNSET
 from ._version import __version__
-from .client import OPERATIONS, AgentVault, Operation
+from .client import OPERATIONS, AgentVault, HeadResponse, Operation, Redirect
 from .errors import (
     AgentVaultError,
     APIConnectionError,
@@ -38,8 +38,10 @@ __all__ = [
     "ConflictError",
     "MethodNotAllowedError",
     "NotFoundError",
+    "HeadResponse",
     "OPERATIONS",
     "Operation",
+    "Redirect",
     "PermissionDeniedError",
     "RateLimitError",
     "RunError",

@@ -9,10 +9,12 @@ not waited for: the error is raised at once with ``retry_after`` set. Redirects 
 """
 
 import email.utils
+import html
 import http.client
 import json
 import platform
 import random
+import re
 import socket
 import time
 import urllib.error
@@ -140,6 +142,22 @@ class Transport:
         headers: Optional[Mapping[str, str]] = None,
     ) -> Any:
         """Sends the request; answers the parsed JSON (``None`` for an empty 2xx body) or raises an ``AgentVaultError``."""
+        _status, _headers, raw = self.exchange(method, path, query=query, body=body, idempotent=idempotent, headers=headers)
+        return _decode(raw)
+
+    def exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Optional[Mapping[str, QueryValue]] = None,
+        body: Any = NO_BODY,
+        idempotent: bool,
+        headers: Optional[Mapping[str, str]] = None,
+        redirect_ok: bool = False,
+    ) -> Tuple[int, Mapping[str, str], bytes]:
+        """Sends the request with the retry policy; answers ``(status, headers, raw body)`` of a 2xx
+        (or, with ``redirect_ok``, of a 3xx carrying ``Location``), else raises an ``AgentVaultError``."""
         url = self.base_url + path + _query_string(query)
         data: Optional[bytes] = None
         sent: Dict[str, str] = {"Accept": "application/json", "User-Agent": self.user_agent}
@@ -153,7 +171,9 @@ class Transport:
         while True:
             status, answer_headers, raw = self._send(method, url, path, data, sent)
             if 200 <= status < 300:
-                return _decode(raw)
+                return status, answer_headers, raw
+            if redirect_ok and 300 <= status < 400 and answer_headers is not None and answer_headers.get("location"):
+                return status, answer_headers, raw
             error = _error_from(status, answer_headers, raw, method, path)
             if idempotent and status in RETRY_STATUSES and attempt < self.max_retries:
                 delay = self.retry_delay(attempt, error.retry_after)
@@ -216,6 +236,9 @@ def _decode(raw: bytes) -> Any:
         return text
 
 
+_HTML_MESSAGE = re.compile(r"<p>([^<]{1,300})</p>")
+
+
 def _error_from(status: int, headers: Mapping[str, str], raw: bytes, method: str, path: str) -> AgentVaultError:
     request_id = headers.get("x-request-id") if headers is not None else None
     retry_after = parse_retry_after(headers.get("retry-after")) if headers is not None else None
@@ -236,6 +259,13 @@ def _error_from(status: int, headers: Mapping[str, str], raw: bytes, method: str
     elif 300 <= status < 400:
         code = "redirect"
         message = "The vault answered with a redirect (HTTP %d), which the client does not follow; check the base URL" % status
+    elif method == "HEAD":
+        message = "The vault answered HTTP %d to a HEAD request (no body: GET the same URL for the reason)" % status
+    else:
+        page = _HTML_MESSAGE.search(raw.decode("utf-8", "replace")) if raw else None
+        if page:
+            # A browser route's page for the end user (the OAuth connect link and callback).
+            message = "The vault answered HTTP %d: %s" % (status, html.unescape(page.group(1)))
     return error_class_for(status)(
         message,
         status=status,

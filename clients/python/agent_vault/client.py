@@ -24,10 +24,12 @@ from .types import (
     AuthProfileList,
     AuthProfileUsage,
     AuthProfileWithToken,
+    ConnectLink,
     CreatedAgent,
     CreatedApiKey,
     CreatedAuthToken,
     CreatedWebhook,
+    DisconnectedAuthProfile,
     Health,
     ProxyResponse,
     RotatedAuthProfile,
@@ -44,7 +46,7 @@ from .types import (
     WebhookTestEvent,
 )
 
-__all__ = ["AgentVault", "OPERATIONS", "Operation", "UNSET"]
+__all__ = ["AgentVault", "HeadResponse", "OPERATIONS", "Operation", "Redirect", "UNSET"]
 
 
 
@@ -95,6 +97,11 @@ OPERATIONS: Dict[str, Operation] = {
     "patchAuthProfile": Operation("PATCH", "/v1/agents/{agent_id}/auth-profiles/{name}", False, "profiles.patch"),
     "deleteAgentAuthProfile": Operation("DELETE", "/v1/agents/{agent_id}/auth-profiles/{name}", True, "profiles.delete"),
     "rotateAuthProfile": Operation("POST", "/v1/agents/{agent_id}/auth-profiles/{name}/rotate", False, "profiles.rotate"),
+    "connectAuthProfile": Operation("POST", "/v1/agents/{agent_id}/auth-profiles/{name}/connect", False, "profiles.connect"),
+    "disconnectAuthProfile": Operation("POST", "/v1/agents/{agent_id}/auth-profiles/{name}/disconnect", False, "profiles.disconnect"),
+    # The end user's browser routes (OAuth connect): a 302 on success.
+    "openConnectLink": Operation("GET", "/v1/oauth/connect", True, "oauth.open_connect_link"),
+    "oauthCallback": Operation("GET", "/v1/oauth/callback", True, "oauth.callback"),
     "getAuthProfileUsage": Operation("GET", "/v1/agents/{agent_id}/auth-profiles/{name}/usage", True, "profiles.usage"),
     "shareAuthProfile": Operation("POST", "/v1/agents/{agent_id}/auth-profiles/{name}/share", False, "profiles.share"),
     "unshareAuthProfile": Operation("DELETE", "/v1/agents/{agent_id}/auth-profiles/{name}/share/{principal}", True, "profiles.unshare"),
@@ -103,6 +110,22 @@ OPERATIONS: Dict[str, Operation] = {
     "getRun": Operation("GET", "/v1/runs/{session_id}", True, "runs.status"),
     "getOpenApiDocument": Operation("GET", "/openapi.json", True, "openapi"),
     "getHealth": Operation("GET", "/healthz", True, "health"),
+    # HEAD wherever GET is (RFC 9110 §9.3.2): the GET's status and headers, no body; all through ``head``.
+    "listAgentsHead": Operation("HEAD", "/v1/agents", True, "head"),
+    "getAgentHead": Operation("HEAD", "/v1/agents/{agent_id}", True, "head"),
+    "listApiKeysHead": Operation("HEAD", "/v1/api-keys", True, "head"),
+    "listWebhooksHead": Operation("HEAD", "/v1/webhooks", True, "head"),
+    "getWebhookHead": Operation("HEAD", "/v1/webhooks/{webhook_id}", True, "head"),
+    "listWebhookDeliveriesHead": Operation("HEAD", "/v1/webhooks/{webhook_id}/deliveries", True, "head"),
+    "listAgentAuthProfilesHead": Operation("HEAD", "/v1/agents/{agent_id}/auth-profiles", True, "head"),
+    "getAgentAuthProfileHead": Operation("HEAD", "/v1/agents/{agent_id}/auth-profiles/{name}", True, "head"),
+    "getAuthProfileUsageHead": Operation("HEAD", "/v1/agents/{agent_id}/auth-profiles/{name}/usage", True, "head"),
+    "listAuditRecordsHead": Operation("HEAD", "/v1/audit", True, "head"),
+    "getRunHead": Operation("HEAD", "/v1/runs/{session_id}", True, "head"),
+    "getOpenApiDocumentHead": Operation("HEAD", "/openapi.json", True, "head"),
+    "getHealthHead": Operation("HEAD", "/healthz", True, "head"),
+    "openConnectLinkHead": Operation("HEAD", "/v1/oauth/connect", True, "head"),
+    "oauthCallbackHead": Operation("HEAD", "/v1/oauth/callback", True, "head"),
 }
 
 JSONObject = Dict[str, Any]
@@ -217,8 +240,12 @@ class AuthProfilesApi(_Api):
         allowed_methods: Optional[Sequence[str]] = None,
         expires_in_hours: Optional[float] = None,
         should_save_session: Optional[bool] = None,
+        end_user_id: Optional[str] = None,
     ) -> AuthProfileWithToken:
-        """Creates a profile (``POST …/auth-profiles``): ``{auth_token (once), type, profile}``; 409 ``profile_exists``."""
+        """Creates a profile (``POST …/auth-profiles``): ``{auth_token (once), type, profile}``; 409 ``profile_exists``.
+
+        ``auth_type="oauth2_authorization_code"``: the answer also carries ``connect_url`` for the end user's browser.
+        """
         body = {"name": name, "auth_data": dict(auth_data)}
         body.update(
             _fields(
@@ -229,6 +256,7 @@ class AuthProfilesApi(_Api):
                 allowed_methods=allowed_methods,
                 expires_in_hours=expires_in_hours,
                 should_save_session=should_save_session,
+                end_user_id=end_user_id,
             )
         )
         return self._call("createAuthProfile", agent_id, body=body)
@@ -370,9 +398,25 @@ class AuthProfilesApi(_Api):
             body["request"] = {"method": method, "url": url}
         return self._call("testAuthProfile", agent_id, name, body=body)
 
-    def delete(self, agent_id: str, name: str, *, force: bool = False) -> None:
-        """Deletes the profile (its token dies); 409 ``profile_in_use`` (``details["usage"]``) while in use, unless ``force``."""
-        self._call("deleteAgentAuthProfile", agent_id, name, query={"force": True} if force else None)
+    def delete(self, agent_id: str, name: str, *, force: bool = False, auth_token: Optional[str] = None) -> None:
+        """Deletes the profile (its token dies); 409 ``profile_in_use`` (``details["usage"]``) while in use, unless ``force``.
+
+        ``auth_token`` (oauth2_authorization_code): the refresh token is revoked at the provider first.
+        """
+        body: Any = {"auth_token": auth_token} if auth_token else NO_BODY
+        self._call("deleteAgentAuthProfile", agent_id, name, query={"force": True} if force else None, body=body)
+
+    def connect(self, agent_id: str, name: str, auth_token: str) -> ConnectLink:
+        """oauth2_authorization_code: a new single-use connect link, ``{connect_url, connect_expires_at}`` (15 minutes), for the end user's browser."""
+        return self._call("connectAuthProfile", agent_id, name, body={"auth_token": auth_token})
+
+    def disconnect(self, agent_id: str, name: str, auth_token: str) -> DisconnectedAuthProfile:
+        """oauth2_authorization_code: revokes the refresh token at the provider (RFC 7009, with a ``revocation_url``) and removes the tokens.
+
+        Answers ``{connection_state: "disconnected", revocation, revocation_error?}``; uses answer 409
+        ``reauthorization_required`` until the end user connects again.
+        """
+        return self._call("disconnectAuthProfile", agent_id, name, body={"auth_token": auth_token})
 
     def share(self, agent_id: str, name: str, principal: str, permission: str = "read") -> AuthProfile:
         """Grants ``principal`` (a key_id or ``"role:member"``) ``read`` or ``read_write``."""
@@ -523,6 +567,45 @@ class WebhooksApi(_Api):
         return self._call("sendWebhookTestEvent", webhook_id)
 
 
+class HeadResponse(NamedTuple):
+    """What a HEAD answers: the GET's status and headers (lower-case names), no body."""
+
+    status: int
+    headers: Dict[str, str]
+
+
+class Redirect(NamedTuple):
+    """What a browser route answers: a 3xx and where it sends the browser."""
+
+    status: int
+    location: str
+
+
+class OAuthApi(_Api):
+    """The end user's browser routes of the OAuth connect flow, without following their redirects.
+
+    The end user's browser normally opens ``connect_url`` itself; these are for a server that
+    forwards the browser, and for tests. An unknown, expired or used link or state raises
+    ``ValidationError`` (400, ``http_400``) with the page's message.
+    """
+
+    def _redirect(self, operation_id: str, query: Mapping[str, Any]) -> Redirect:
+        client = self._client
+        op = OPERATIONS[operation_id]
+        if client.on_operation is not None:
+            client.on_operation(operation_id)
+        status, headers, _raw = client._transport.exchange(op.method, op.path, query=query, idempotent=op.idempotent, redirect_ok=True)
+        return Redirect(status, headers.get("location") or "")
+
+    def open_connect_link(self, link: str) -> Redirect:
+        """``GET /v1/oauth/connect?link=…``: the 302 to the provider's authorization endpoint."""
+        return self._redirect("openConnectLink", {"link": link})
+
+    def callback(self, *, state: Optional[str] = None, code: Optional[str] = None, iss: Optional[str] = None, error: Optional[str] = None) -> Redirect:
+        """``GET /v1/oauth/callback`` (the provider's redirect back): the 302 to the profile's ``return_url``."""
+        return self._redirect("oauthCallback", {"state": state, "code": code, "iss": iss, "error": error})
+
+
 class AgentVault:
     """A client of one vault with one API key.
 
@@ -570,6 +653,7 @@ class AgentVault:
         self.audit = AuditApi(self)
         self.api_keys = ApiKeysApi(self)
         self.webhooks = WebhooksApi(self)
+        self.oauth = OAuthApi(self)
 
     def __repr__(self) -> str:
         return "AgentVault(url=%r, api_key=%s)" % (self.url, mask_credential(self._transport._credential))
@@ -612,6 +696,21 @@ class AgentVault:
     ) -> RunAgentResponse:
         """Same as ``runs.run_agent``."""
         return self.runs.run_agent(agent_id, auth_token=auth_token, parameters=parameters, run_async=run_async)
+
+    def head(self, operation_id: str, *params: str, query: Optional[Mapping[str, Any]] = None) -> HeadResponse:
+        """A HEAD operation of ``OPERATIONS`` (``"getAgentHead"``, ``"listAuditRecordsHead"``, …): the
+        status and headers its GET would answer, without the body. An error status raises the
+        usual ``AgentVaultError`` (code ``http_<status>``: a HEAD answer has no body to name it).
+
+            vault.head("getAgentHead", "crm-bot").status   # 200, or NotFoundError
+        """
+        op = OPERATIONS.get(operation_id)
+        if op is None or op.method != "HEAD":
+            raise ValueError("%r is not a HEAD operation: one of %s" % (operation_id, ", ".join(k for k, v in OPERATIONS.items() if v.method == "HEAD")))
+        if self.on_operation is not None:
+            self.on_operation(operation_id)
+        status, headers, _raw = self._transport.exchange("HEAD", path_of(op.path, params), query=query, idempotent=True)
+        return HeadResponse(status, {k.lower(): v for k, v in headers.items()})
 
     def health(self) -> Health:
         return self._call("getHealth")

@@ -17,10 +17,12 @@ __all__ = [
     "AuthProfileList",
     "AuthProfileUsage",
     "AuthProfileWithToken",
+    "ConnectLink",
     "CreatedAgent",
     "CreatedApiKey",
     "CreatedAuthToken",
     "CreatedWebhook",
+    "DisconnectedAuthProfile",
     "Grant",
     "Health",
     "InputArg",
@@ -115,6 +117,11 @@ class AuthProfile(TypedDict, total=False):
     owner: str
     visibility: str
     grants: List[Grant]
+    end_user_id: str
+    connection_state: str  # oauth2_authorization_code: "pending" | "connected" | "needs_reauth" | "disconnected"
+    connected_at: str
+    scopes_granted: List[str]
+    last_refreshed_at: str
 
 
 class AuthProfileList(TypedDict, total=False):
@@ -144,6 +151,8 @@ class AuthProfileWithToken(TypedDict, total=False):
     auth_token: str
     type: str
     profile: AuthProfile
+    connect_url: str  # oauth2_authorization_code, created or replaced: for the end user's browser
+    connect_expires_at: str
 
 
 class RotatedAuthProfile(TypedDict, total=False):
@@ -284,3 +293,14 @@ class WebhookTestEvent(TypedDict, total=False):
     event_id: str
     delivery_id: str
     status: str  # "queued"
+
+
+class ConnectLink(TypedDict, total=False):
+    connect_url: str  # for the end user's browser; single use
+    connect_expires_at: str
+
+
+class DisconnectedAuthProfile(TypedDict, total=False):
+    connection_state: str  # "disconnected"
+    revocation: str  # "confirmed" | "failed" | "not_configured" | "not_connected"
+    revocation_error: str

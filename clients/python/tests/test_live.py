@@ -143,6 +143,43 @@ class WebhookReceiver:
         self._httpd.server_close()
 
 
+class TokenEndpoint:
+    """A loopback OAuth 2.0 token and revocation endpoint: answers every code or refresh grant with fresh tokens, records revocations."""
+
+    def __init__(self) -> None:
+        self.grants: List[Dict[str, List[str]]] = []
+        self.revoked: List[str] = []
+        endpoint = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode("utf-8"))
+                if self.path == "/revoke":
+                    endpoint.revoked.append(form.get("token", [""])[0])
+                    data = b""
+                else:
+                    endpoint.grants.append(form)
+                    data = json.dumps({"access_token": "at-" + secrets.token_hex(8), "token_type": "Bearer", "expires_in": 3600, "refresh_token": "rt-" + secrets.token_hex(8)}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.daemon_threads = True
+        self.url = "http://127.0.0.1:%d" % self._httpd.server_address[1]
+        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
 def new_id(prefix: str) -> str:
     return "%s-%s" % (prefix, secrets.token_hex(4))
 
@@ -346,6 +383,86 @@ class LiveVaultTests(unittest.TestCase):
         self.assertEqual(unshared["visibility"], "private")
         with self.assertRaises(NotFoundError):
             member["client"].profiles.get(agent_id, "alice")
+
+    def test_an_oauth_authorization_code_profile_connects_through_the_browser_routes_and_disconnects(self) -> None:
+        provider = TokenEndpoint()
+        self.servers.append(provider)
+        agent_id = self.agent()
+        created = self.vault.profiles.create(
+            agent_id,
+            "acct",
+            {"client_id": "vault-client", "client_secret": "cs-" + secrets.token_hex(8)},
+            auth_type="oauth2_authorization_code",
+            auth_config={
+                "authorize_url": provider.url + "/authorize",
+                "token_url": provider.url + "/token",
+                "revocation_url": provider.url + "/revoke",
+                "return_url": "http://127.0.0.1:9/back",
+            },
+            end_user_id="user-42",
+        )
+        token = created["auth_token"]
+        self.assertIn("/v1/oauth/connect?link=", created["connect_url"])
+        self.assertEqual(created["profile"]["connection_state"], "pending")
+
+        link = self.vault.profiles.connect(agent_id, "acct", token)
+        self.assertTrue(link["connect_expires_at"])
+        opened = self.vault.oauth.open_connect_link(urllib.parse.parse_qs(urllib.parse.urlsplit(link["connect_url"]).query)["link"][0])
+        self.assertEqual(opened.status, 302)
+        self.assertTrue(opened.location.startswith(provider.url + "/authorize?"))
+        sent = urllib.parse.parse_qs(urllib.parse.urlsplit(opened.location).query)
+        self.assertEqual((sent["response_type"], sent["code_challenge_method"]), (["code"], ["S256"]))
+
+        back = self.vault.oauth.callback(state=sent["state"][0], code="code-" + secrets.token_hex(4))
+        self.assertEqual(back.location, "http://127.0.0.1:9/back?status=connected")
+        self.assertEqual(provider.grants[-1]["grant_type"], ["authorization_code"])
+        self.assertEqual(self.vault.profiles.get(agent_id, "acct")["connection_state"], "connected")
+        with self.assertRaises(ValidationError) as used:
+            self.vault.oauth.callback(state=sent["state"][0], code="again")
+        self.assertEqual(used.exception.status, 400)
+
+        disconnected = self.vault.profiles.disconnect(agent_id, "acct", token)
+        self.assertEqual((disconnected["connection_state"], disconnected["revocation"]), ("disconnected", "confirmed"))
+        self.assertEqual(len(provider.revoked), 1)
+        self.vault.profiles.delete(agent_id, "acct", auth_token=token)
+        with self.assertRaises(NotFoundError):
+            self.vault.profiles.get(agent_id, "acct")
+
+    def test_head_answers_the_gets_status_and_headers_without_a_body(self) -> None:
+        agent_id = self.agent()
+        self.vault.profiles.create_compatible(agent_id, "alice", {"username": "alice", "password": "pw"})
+        hook = self.vault.webhooks.create("http://127.0.0.1:9/hooks", ["profile.deleted"])["webhook_id"]
+        session = self.vault.runs.run_agent(agent_id, auth_token=self.vault.profiles.create_compatible(agent_id, "bob", {"username": "b", "password": "p"})["auth_token"])["session_id"]
+        calls = [
+            ("listAgentsHead", (), {"limit": 1}),
+            ("getAgentHead", (agent_id,), None),
+            ("listApiKeysHead", (), None),
+            ("listWebhooksHead", (), None),
+            ("getWebhookHead", (hook,), None),
+            ("listWebhookDeliveriesHead", (hook,), None),
+            ("listAgentAuthProfilesHead", (agent_id,), None),
+            ("getAgentAuthProfileHead", (agent_id, "alice"), None),
+            ("getAuthProfileUsageHead", (agent_id, "alice"), None),
+            ("listAuditRecordsHead", (), {"agent_id": agent_id}),
+            ("getRunHead", (session,), None),
+            ("getOpenApiDocumentHead", (), None),
+            ("getHealthHead", (), None),
+        ]
+        for op, params, query in calls:
+            with self.subTest(op=op):
+                answer = self.vault.head(op, *params, query=query)
+                self.assertEqual(answer.status, 200)
+                self.assertTrue(answer.headers["content-type"].startswith("application/json"))
+        with self.assertRaises(NotFoundError) as missing:
+            self.vault.head("getAgentHead", new_id("py-none"))
+        self.assertEqual(missing.exception.code, "http_404")
+        with self.assertRaises(ValidationError):
+            self.vault.head("openConnectLinkHead", query={"link": "avc_unknown"})
+        with self.assertRaises(ValidationError):
+            self.vault.head("oauthCallbackHead", query={"state": "avs_unknown", "code": "x"})
+        with self.assertRaises(ValueError):
+            self.vault.head("getAgent", agent_id)
+        self.vault.webhooks.delete(hook)
 
     # -- runs -----------------------------------------------------------------------------------
 

@@ -68,6 +68,26 @@ export interface RequestParts<Op extends OperationId> {
   readonly body?: RequestBody<Op>;
 }
 
+/** What a HEAD operation answers: the status and headers the GET would (RFC 9110 §9.3.2), no body. */
+export interface HeadResponse {
+  readonly status: number;
+  readonly headers: Headers;
+}
+
+/** What a browser route (the OAuth connect link and callback) answers: a 302 and where it sends the browser. */
+export interface RedirectResponse {
+  readonly status: number;
+  readonly location: string;
+}
+
+/** Operations answered by a HEAD (named `…Head` after their GET). */
+type HeadOperation = Extract<OperationId, `${string}Head`>;
+/** The GET operation a HEAD operation mirrors. */
+type GetOf<Op extends HeadOperation> = Op extends `${infer G}Head` ? Extract<G, OperationId> : never;
+
+/** The browser routes: a 302 with Location on success, an HTML page for the end user otherwise. */
+const REDIRECT_OPERATIONS = new Set<string>(['openConnectLink', 'oauthCallback']);
+
 /** An API-key proxy request: the request plus the profile's `agent_id` and `auth_token` (a grant's is in runner.ts). */
 export type ProxyRequest = Extract<RequestBody<'proxyRequest'>, { auth_token: unknown }>;
 
@@ -163,16 +183,42 @@ export class VaultClient {
    * spelled out.
    */
   request<Op extends OperationId>(operation: Op, parts: RequestParts<Op> = {}, options: CallOptions = {}): Promise<ResponseBody<Op>> {
+    const { method, url } = this.#target(operation, parts);
+    const mode = method === 'HEAD' ? 'head' : REDIRECT_OPERATIONS.has(operation) ? 'redirect' : 'json';
+    return this.send(operation, method, url, parts.body, options, mode) as Promise<ResponseBody<Op>>;
+  }
+
+  #target(operation: OperationId, parts: RequestParts<OperationId>): { method: Method; url: URL } {
     const { method, path } = OPERATIONS[operation] as { method: Method; path: string };
     const url = new URL(`${this.baseUrl}${fillPath(path, parts.path as Record<string, unknown> | undefined, operation)}`);
     for (const [k, v] of Object.entries((parts.query ?? {}) as Record<string, unknown>)) {
       if (v !== undefined && v !== null) url.searchParams.set(k, String(v));
     }
-    return this.send(operation, method, url, parts.body, options) as Promise<ResponseBody<Op>>;
+    return { method, url };
   }
 
-  /** Sends one request with the client's auth, timeout and retry policy. Exposed for the runner helpers (a grant's proxy_url). */
-  async send(operation: string, method: Method, url: URL, body: unknown, options: CallOptions = {}): Promise<unknown> {
+  /**
+   * A HEAD operation (`getAgentHead`, `listAuditRecordsHead`, …): the status and headers its GET
+   * would answer, without the body. An error status throws VaultError; a HEAD answer has no body,
+   * so its code is `http_<status>` (GET the same URL for the vault's code and message).
+   */
+  head<Op extends HeadOperation>(operation: Op, parts: RequestParts<GetOf<Op>> = {}, options: CallOptions = {}): Promise<HeadResponse> {
+    const { method, url } = this.#target(operation, parts as RequestParts<OperationId>);
+    return this.send(operation, method, url, undefined, options, 'head') as Promise<HeadResponse>;
+  }
+
+  /**
+   * Sends one request with the client's auth, timeout and retry policy. Exposed for the runner helpers (a grant's proxy_url).
+   * `mode`: `json` answers the parsed body; `head` the status and headers; `redirect` a 3xx's Location.
+   */
+  async send(
+    operation: string,
+    method: Method,
+    url: URL,
+    body: unknown,
+    options: CallOptions = {},
+    mode: 'json' | 'head' | 'redirect' = 'json',
+  ): Promise<unknown> {
     const retry = options.retry === false ? false : options.retry ? { ...DEFAULT_RETRY, ...options.retry } : this.#retry;
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     const headers: Record<string, string> = { accept: 'application/json', ...this.#headers };
@@ -180,7 +226,7 @@ export class VaultClient {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     if (payload !== undefined) headers['content-type'] = 'application/json';
     for (let attempt = 1; ; attempt++) {
-      const answer = await this.#attempt(operation, method, url, headers, payload, timeoutMs, options.signal);
+      const answer = await this.#attempt(operation, method, url, headers, payload, timeoutMs, options.signal, mode);
       if (answer.ok) return answer.value;
       const error = answer.error;
       const retryable = error.status === 429 || (error.status === 503 && (IDEMPOTENT.has(method) || options.idempotent === true));
@@ -204,6 +250,7 @@ export class VaultClient {
     payload: string | undefined,
     timeoutMs: number,
     callerSignal: AbortSignal | undefined,
+    mode: 'json' | 'head' | 'redirect',
   ): Promise<{ ok: true; value: unknown } | { ok: false; error: VaultError }> {
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout;
@@ -239,6 +286,10 @@ export class VaultClient {
         json = undefined;
       }
     }
+    if (mode === 'head' && res.status >= 200 && res.status < 300) return { ok: true, value: { status: res.status, headers: res.headers } };
+    const location = res.headers.get('location');
+    if (mode === 'redirect' && res.status >= 300 && res.status < 400 && location)
+      return { ok: true, value: { status: res.status, location } };
     if (res.status >= 200 && res.status < 300) {
       if (res.status === 204 || text === '') return { ok: true, value: undefined };
       if (json === undefined) {
@@ -271,14 +322,18 @@ export class VaultClient {
         }),
       };
     }
-    // Not the vault's error shape: something in front of it (API Gateway's throttle, a proxy).
+    // Not the vault's error shape: a browser route's HTML page, a HEAD answer (no body), or
+    // something in front of the vault (API Gateway's throttle, a proxy).
     const front = (json as { message?: unknown } | undefined)?.message;
+    const page = mode === 'redirect' ? /<p>([^<]{1,300})<\/p>/.exec(text)?.[1] : undefined;
     const what =
       res.status >= 300 && res.status < 400
         ? `a redirect to ${res.headers.get('location') ?? '?'} (not followed)`
         : typeof front === 'string'
           ? front.slice(0, 200)
-          : `HTTP ${res.status}`;
+          : page
+            ? `HTTP ${res.status}: ${page.replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n)))}`
+            : `HTTP ${res.status}${mode === 'head' ? ' (a HEAD answer has no body: GET the same URL for the reason)' : ''}`;
     return {
       ok: false,
       error: new VaultError({
@@ -446,8 +501,26 @@ export class VaultClient {
   putAuthProfile(agentId: string, name: string, body: RequestBody<'putAuthProfile'>, options?: CallOptions) {
     return this.request('putAuthProfile', { path: { agent_id: agentId, name }, body }, options);
   }
-  deleteAgentAuthProfile(agentId: string, name: string, query?: QueryParams<'deleteAgentAuthProfile'>, options?: CallOptions) {
-    return this.request('deleteAgentAuthProfile', { path: { agent_id: agentId, name }, query }, options);
+  /**
+   * `{force?}` goes in the query; `{auth_token?}` in the body (oauth2_authorization_code: the
+   * refresh token is revoked at the provider first; the answer's X-Revocation header says how that went).
+   */
+  deleteAgentAuthProfile(
+    agentId: string,
+    name: string,
+    params: QueryParams<'deleteAgentAuthProfile'> & { auth_token?: string } = {},
+    options?: CallOptions,
+  ) {
+    const { auth_token, ...query } = params;
+    return this.request(
+      'deleteAgentAuthProfile',
+      {
+        path: { agent_id: agentId, name },
+        query: query as QueryParams<'deleteAgentAuthProfile'>,
+        ...(auth_token ? { body: { auth_token } as RequestBody<'deleteAgentAuthProfile'> } : {}),
+      },
+      options,
+    );
   }
   patchAuthProfile(agentId: string, name: string, body: RequestBody<'patchAuthProfile'>, options?: CallOptions) {
     return this.request('patchAuthProfile', { path: { agent_id: agentId, name }, body }, options);
@@ -457,6 +530,14 @@ export class VaultClient {
   }
   rotateAuthProfile(agentId: string, name: string, body: RequestBody<'rotateAuthProfile'>, options?: CallOptions) {
     return this.request('rotateAuthProfile', { path: { agent_id: agentId, name }, body }, options);
+  }
+  /** oauth2_authorization_code: a new single-use connect link (15 minutes) for the end user's browser. */
+  connectAuthProfile(agentId: string, name: string, body: RequestBody<'connectAuthProfile'>, options?: CallOptions) {
+    return this.request('connectAuthProfile', { path: { agent_id: agentId, name }, body }, options);
+  }
+  /** oauth2_authorization_code: revoke the refresh token at the provider (when it has a revocation_url) and remove the sealed tokens. */
+  disconnectAuthProfile(agentId: string, name: string, body: RequestBody<'disconnectAuthProfile'>, options?: CallOptions) {
+    return this.request('disconnectAuthProfile', { path: { agent_id: agentId, name }, body }, options);
   }
   getAuthProfileUsage(agentId: string, name: string, options?: CallOptions) {
     return this.request('getAuthProfileUsage', { path: { agent_id: agentId, name } }, options);
@@ -485,5 +566,69 @@ export class VaultClient {
   }
   getHealth(options?: CallOptions) {
     return this.request('getHealth', {}, options);
+  }
+
+  // ---- The end user's browser routes (OAuth connect) ----
+
+  /**
+   * GET /v1/oauth/connect?link=…: what opening a connect link does, without following it — the
+   * 302 to the provider's authorization endpoint (`location`). Normally the end user's browser
+   * opens `connect_url` itself; this is for a server that forwards the browser, and for tests.
+   * An unknown, expired or used link throws VaultError 400 `http_400` with the page's message.
+   */
+  openConnectLink(query: QueryParams<'openConnectLink'>, options?: CallOptions): Promise<RedirectResponse> {
+    return this.request('openConnectLink', { query }, options) as Promise<RedirectResponse>;
+  }
+  /** GET /v1/oauth/callback (the provider's redirect back): the 302 to the profile's return_url (`status=connected` or `status=error&error=…`). */
+  oauthCallback(query: QueryParams<'oauthCallback'>, options?: CallOptions): Promise<RedirectResponse> {
+    return this.request('oauthCallback', { query }, options) as Promise<RedirectResponse>;
+  }
+
+  // ---- HEAD: the status and headers of the GET, no body (see head()) ----
+
+  listAgentsHead(query?: QueryParams<'listAgents'>, options?: CallOptions) {
+    return this.head('listAgentsHead', { query }, options);
+  }
+  getAgentHead(agentId: string, options?: CallOptions) {
+    return this.head('getAgentHead', { path: { agent_id: agentId } }, options);
+  }
+  listApiKeysHead(query?: QueryParams<'listApiKeys'>, options?: CallOptions) {
+    return this.head('listApiKeysHead', { query }, options);
+  }
+  listWebhooksHead(query?: QueryParams<'listWebhooks'>, options?: CallOptions) {
+    return this.head('listWebhooksHead', { query }, options);
+  }
+  getWebhookHead(webhookId: string, options?: CallOptions) {
+    return this.head('getWebhookHead', { path: { webhook_id: webhookId } }, options);
+  }
+  listWebhookDeliveriesHead(webhookId: string, query?: QueryParams<'listWebhookDeliveries'>, options?: CallOptions) {
+    return this.head('listWebhookDeliveriesHead', { path: { webhook_id: webhookId }, query }, options);
+  }
+  listAgentAuthProfilesHead(agentId: string, query?: QueryParams<'listAgentAuthProfiles'>, options?: CallOptions) {
+    return this.head('listAgentAuthProfilesHead', { path: { agent_id: agentId }, query }, options);
+  }
+  getAgentAuthProfileHead(agentId: string, name: string, options?: CallOptions) {
+    return this.head('getAgentAuthProfileHead', { path: { agent_id: agentId, name } }, options);
+  }
+  getAuthProfileUsageHead(agentId: string, name: string, options?: CallOptions) {
+    return this.head('getAuthProfileUsageHead', { path: { agent_id: agentId, name } }, options);
+  }
+  listAuditRecordsHead(query?: QueryParams<'listAuditRecords'>, options?: CallOptions) {
+    return this.head('listAuditRecordsHead', { query }, options);
+  }
+  getRunHead(sessionId: string, options?: CallOptions) {
+    return this.head('getRunHead', { path: { session_id: sessionId } }, options);
+  }
+  getOpenApiDocumentHead(options?: CallOptions) {
+    return this.head('getOpenApiDocumentHead', {}, options);
+  }
+  getHealthHead(options?: CallOptions) {
+    return this.head('getHealthHead', {}, options);
+  }
+  openConnectLinkHead(query: QueryParams<'openConnectLink'>, options?: CallOptions) {
+    return this.head('openConnectLinkHead', { query }, options);
+  }
+  oauthCallbackHead(query: QueryParams<'oauthCallback'>, options?: CallOptions) {
+    return this.head('oauthCallbackHead', { query }, options);
   }
 }

@@ -8,7 +8,7 @@
 import type { operations, paths } from './schema.d.ts';
 import type { OperationId } from './types.ts';
 
-export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** The path (document syntax, `{agent_id}`) under which `paths` serves `Op` with method `M`. */
 type PathOf<Op extends OperationId, M extends Method> = {
@@ -50,6 +50,10 @@ export const OPERATIONS: { readonly [Op in OperationId]: Entry<Op> } = {
   testAuthProfile: { method: 'POST', path: '/v1/agents/{agent_id}/auth-profiles/{name}/test' },
   proxyRequest: { method: 'POST', path: '/v1/proxy' },
   rotateAuthProfile: { method: 'POST', path: '/v1/agents/{agent_id}/auth-profiles/{name}/rotate' },
+  connectAuthProfile: { method: 'POST', path: '/v1/agents/{agent_id}/auth-profiles/{name}/connect' },
+  disconnectAuthProfile: { method: 'POST', path: '/v1/agents/{agent_id}/auth-profiles/{name}/disconnect' },
+  openConnectLink: { method: 'GET', path: '/v1/oauth/connect' },
+  oauthCallback: { method: 'GET', path: '/v1/oauth/callback' },
   getAuthProfileUsage: { method: 'GET', path: '/v1/agents/{agent_id}/auth-profiles/{name}/usage' },
   shareAuthProfile: { method: 'POST', path: '/v1/agents/{agent_id}/auth-profiles/{name}/share' },
   unshareAuthProfile: { method: 'DELETE', path: '/v1/agents/{agent_id}/auth-profiles/{name}/share/{principal}' },
@@ -57,4 +61,20 @@ export const OPERATIONS: { readonly [Op in OperationId]: Entry<Op> } = {
   getRun: { method: 'GET', path: '/v1/runs/{session_id}' },
   getOpenApiDocument: { method: 'GET', path: '/openapi.json' },
   getHealth: { method: 'GET', path: '/healthz' },
+  // HEAD wherever GET is (RFC 9110 §9.3.2): the GET's status and headers, no body.
+  listAgentsHead: { method: 'HEAD', path: '/v1/agents' },
+  getAgentHead: { method: 'HEAD', path: '/v1/agents/{agent_id}' },
+  listApiKeysHead: { method: 'HEAD', path: '/v1/api-keys' },
+  listWebhooksHead: { method: 'HEAD', path: '/v1/webhooks' },
+  getWebhookHead: { method: 'HEAD', path: '/v1/webhooks/{webhook_id}' },
+  listWebhookDeliveriesHead: { method: 'HEAD', path: '/v1/webhooks/{webhook_id}/deliveries' },
+  listAgentAuthProfilesHead: { method: 'HEAD', path: '/v1/agents/{agent_id}/auth-profiles' },
+  getAgentAuthProfileHead: { method: 'HEAD', path: '/v1/agents/{agent_id}/auth-profiles/{name}' },
+  getAuthProfileUsageHead: { method: 'HEAD', path: '/v1/agents/{agent_id}/auth-profiles/{name}/usage' },
+  listAuditRecordsHead: { method: 'HEAD', path: '/v1/audit' },
+  getRunHead: { method: 'HEAD', path: '/v1/runs/{session_id}' },
+  getOpenApiDocumentHead: { method: 'HEAD', path: '/openapi.json' },
+  getHealthHead: { method: 'HEAD', path: '/healthz' },
+  openConnectLinkHead: { method: 'HEAD', path: '/v1/oauth/connect' },
+  oauthCallbackHead: { method: 'HEAD', path: '/v1/oauth/callback' },
 };

@@ -13,7 +13,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create an auth profile; returns its auth token once */
+        /**
+         * Create an auth profile; returns its auth token once
+         * @description The compatible create (the public create_agent_auth_profile shape): seals auth_data under a fresh token and answers it once; the vault never stores the token. 409 profile_exists when the agent already has a profile of that name (upsert replaces one). warnings lists required input arguments of the agent the profile lacks (pass them in parameters at run time).
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`, or `api_key` in the JSON body (the compatible API's way; the empty security requirement `{}` stands for it).
+         */
         post: operations["createAgentAuthProfile"];
         delete?: never;
         options?: never;
@@ -33,6 +38,8 @@ export interface paths {
         /**
          * Create, replace (new token) or update in place (same token) an auth profile
          * @description Replacing or updating needs read_write on the profile (its owner, an admin, or a read_write grant); without read the answer is the unknown-profile 404, with read only a 403.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`, or `api_key` in the JSON body (the compatible API's way; the empty security requirement `{}` stands for it).
          */
         post: operations["upsertAgentAuthProfile"];
         delete?: never;
@@ -50,7 +57,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Run an agent with a profile's credentials */
+        /**
+         * Run an agent with a profile's credentials
+         * @description Runs the agent with the profile's credentials merged into parameters (or, for an agent with credential_delivery "proxy", a run grant instead of them). run_async true (the default) answers at once with the run's URL; false waits for the runner and answers its output. A token that finds no profile, in whatever format, is 404 profile_not_found (docs/api.md, "Kura drop-in").
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`, or `api_key` in the JSON body (the compatible API's way; the empty security requirement `{}` stands for it).
+         */
         post: operations["runAgent"];
         delete?: never;
         options?: never;
@@ -67,7 +79,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Alias of POST /run_agent */
+        /**
+         * Alias of POST /run_agent
+         * @description The same operation as POST /run_agent, under the /api prefix of the other compatible routes.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`, or `api_key` in the JSON body (the compatible API's way; the empty security requirement `{}` stands for it).
+         */
         post: operations["runAgentAlias"];
         delete?: never;
         options?: never;
@@ -82,14 +99,28 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List agents */
+        /**
+         * List agents
+         * @description Lists the tenant's agents, a page at a time (limit, then next_cursor as cursor).
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`.
+         */
         get: operations["listAgents"];
         put?: never;
-        /** Register an agent (owned by the calling key); returns its runner signing secret once */
+        /**
+         * Register an agent (owned by the calling key); returns its runner signing secret once
+         * @description Registers an agent: its input arguments (what a profile's auth_data and a run's parameters fill) and its runner (a webhook the vault calls, signing each call). The calling key owns it. The runner signing secret is in this answer only.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`, or `api_key` in the JSON body (the compatible API's way; the empty security requirement `{}` stands for it).
+         */
         post: operations["createAgent"];
         delete?: never;
         options?: never;
-        head?: never;
+        /**
+         * Headers only: List agents
+         * @description HEAD of `GET /v1/agents`: the status and headers GET answers, without a body (RFC 9110 §9.3.2).
+         */
+        head: operations["listAgentsHead"];
         patch?: never;
         trace?: never;
     };
@@ -100,15 +131,34 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Read an agent */
+        /**
+         * Read an agent
+         * @description Reads one agent; any key of the tenant may.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`.
+         */
         get: operations["getAgent"];
-        /** Replace an agent's definition (its owner or an admin); credential_delivery left out keeps the stored one */
+        /**
+         * Replace an agent's definition (its owner or an admin); credential_delivery left out keeps the stored one
+         * @description Replaces the name, description, input arguments, runner and credential delivery of an agent. A runner moved to another origin makes its profiles answer 409 runner_changed until their token holders write them again. Its owner or an admin.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`, or `api_key` in the JSON body (the compatible API's way; the empty security requirement `{}` stands for it).
+         */
         put: operations["updateAgent"];
         post?: never;
-        /** Delete an agent (its owner or an admin; 409 while it has profiles unless ?force=true, which needs read_write on every one of them) */
+        /**
+         * Delete an agent (its owner or an admin; 409 while it has profiles unless ?force=true, which needs read_write on every one of them)
+         * @description Deletes an agent. While it has profiles the answer is 409 agent_has_profiles, unless force=true, which deletes them too (needing read_write on each). Its owner or an admin.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`.
+         */
         delete: operations["deleteAgent"];
         options?: never;
-        head?: never;
+        /**
+         * Headers only: Read an agent
+         * @description HEAD of `GET /v1/agents/{agent_id}`: the status and headers GET answers, without a body (RFC 9110 §9.3.2).
+         */
+        head: operations["getAgentHead"];
         patch?: never;
         trace?: never;
     };
@@ -121,7 +171,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Issue a new runner signing secret (its owner or an admin) */
+        /**
+         * Issue a new runner signing secret (its owner or an admin)
+         * @description Issues a new runner signing secret; the old one stops signing at once. The new secret is in this answer only.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`.
+         */
         post: operations["rotateAgentSigningSecret"];
         delete?: never;
         options?: never;
@@ -136,14 +191,28 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the tenant's API keys: key_id, name, role (admin only; never a secret) */
+        /**
+         * List the tenant's API keys: key_id, name, role (admin only; never a secret)
+         * @description Lists the tenant's API keys by key_id, name and role; never a secret or hash.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`.
+         */
         get: operations["listApiKeys"];
         put?: never;
-        /** Mint an API key (admin only; 403 forbidden for a member); the key is shown once */
+        /**
+         * Mint an API key (admin only; 403 forbidden for a member); the key is shown once
+         * @description Mints an API key of the tenant: a member (the default) or an admin. The key itself is in this answer only; listings show its key_id.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`, or `api_key` in the JSON body (the compatible API's way; the empty security requirement `{}` stands for it).
+         */
         post: operations["createApiKey"];
         delete?: never;
         options?: never;
-        head?: never;
+        /**
+         * Headers only: List the tenant's API keys: key_id, name, role (admin only; never a secret)
+         * @description HEAD of `GET /v1/api-keys`: the status and headers GET answers, without a body (RFC 9110 §9.3.2).
+         */
+        head: operations["listApiKeysHead"];
         patch?: never;
         trace?: never;
     };
@@ -160,6 +229,8 @@ export interface paths {
         /**
          * Revoke an API key (admin only): refused at once by this vault instance, within 5 s by every other
          * @description Revocation bound: the key item is deleted first (authentication reads it strongly consistent), so the key is refused on its next request by the process that revoked it — locally, the one server: at once. Each process caches a known key for at most 5 seconds, so on AWS another warm Lambda instance may still accept a revoked key for up to 5 s after this call answered 204.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`.
          */
         delete: operations["revokeApiKey"];
         options?: never;
@@ -174,17 +245,28 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the tenant's webhooks (admin only; never a secret) */
+        /**
+         * List the tenant's webhooks (admin only; never a secret)
+         * @description Pages through the tenant's webhooks in creation order (limit, cursor). Answers each webhook's URL, events, description, active flag and who created it, never its signing secret.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`.
+         */
         get: operations["listWebhooks"];
         put?: never;
         /**
          * Subscribe a URL to events (admin only); answers its signing secret once
          * @description Events: `connection.connected`, `connection.needs_reauth`, `connection.refresh_failed`, `connection.recovered`, `profile.deleted`. Each delivery is a signed POST (`X-Agent-Vault-Signature: t=<unix>,v1=<hex HMAC-SHA256(signing_secret, t + "." + body)>`, the runner-call scheme), sent at least once with bounded retries and exponential backoff. The URL follows the runner rules: https when deployed, no loopback or private address there, the host on `VAULT_ALLOWED_WEBHOOK_HOSTS` when set. At most 20 webhooks per tenant.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`, or `api_key` in the JSON body (the compatible API's way; the empty security requirement `{}` stands for it).
          */
         post: operations["createWebhook"];
         delete?: never;
         options?: never;
-        head?: never;
+        /**
+         * Headers only: List the tenant's webhooks (admin only; never a secret)
+         * @description HEAD of `GET /v1/webhooks`: the status and headers GET answers, without a body (RFC 9110 §9.3.2).
+         */
+        head: operations["listWebhooksHead"];
         patch?: never;
         trace?: never;
     };
@@ -195,15 +277,34 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Read a webhook (admin only; never its secret) */
+        /**
+         * Read a webhook (admin only; never its secret)
+         * @description Answers the webhook's URL, events, description, active flag and times; the signing secret is shown only when the webhook is created or its secret rotated.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`.
+         */
         get: operations["getWebhook"];
         put?: never;
         post?: never;
-        /** Delete a webhook (admin only); pending deliveries fail as webhook_deleted, its delivery log expires with its retention */
+        /**
+         * Delete a webhook (admin only); pending deliveries fail as webhook_deleted, its delivery log expires with its retention
+         * @description Removes the subscription at once: no new event is queued for it and its pending deliveries end as `webhook_deleted`. Audited before the change.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`.
+         */
         delete: operations["deleteWebhook"];
         options?: never;
-        head?: never;
-        /** Change the URL, events, description or active flag of a webhook (admin only; 409 on a concurrent change) */
+        /**
+         * Headers only: Read a webhook (admin only; never its secret)
+         * @description HEAD of `GET /v1/webhooks/{webhook_id}`: the status and headers GET answers, without a body (RFC 9110 §9.3.2).
+         */
+        head: operations["getWebhookHead"];
+        /**
+         * Change the URL, events, description or active flag of a webhook (admin only; 409 on a concurrent change)
+         * @description Sends only the fields to change; `description: null` removes it, `active: false` pauses deliveries (events are not queued while inactive). The URL is checked against the runner rules again. Audited before the change.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`, or `api_key` in the JSON body (the compatible API's way; the empty security requirement `{}` stands for it).
+         */
         patch: operations["updateWebhook"];
         trace?: never;
     };
@@ -216,7 +317,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Issue a new signing secret (admin only), answered once; every later attempt is signed with it alone */
+        /**
+         * Issue a new signing secret (admin only), answered once; every later attempt is signed with it alone
+         * @description Answers the new `avw_…` secret once; the old one stops signing at once (update the receiver first, or accept both while you switch). Audited before the change.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`.
+         */
         post: operations["rotateWebhookSecret"];
         delete?: never;
         options?: never;
@@ -234,13 +340,19 @@ export interface paths {
         /**
          * A webhook's delivery log, newest first: event id and type, attempts, last status code, outcome, times (never the payload)
          * @description Entries are kept for `VAULT_WEBHOOK_DELIVERY_RETENTION_DAYS` (default 7). `status`: `pending` (attempts left; `next_attempt_at` says when), `delivered`, or `failed` (gave up; `outcome` says why).
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`.
          */
         get: operations["listWebhookDeliveries"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        /**
+         * Headers only: A webhook's delivery log, newest first: event id and type, attempts, last status code, outcome, times (never the payload)
+         * @description HEAD of `GET /v1/webhooks/{webhook_id}/deliveries`: the status and headers GET answers, without a body (RFC 9110 §9.3.2).
+         */
+        head: operations["listWebhookDeliveriesHead"];
         patch?: never;
         trace?: never;
     };
@@ -253,7 +365,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Queue a `webhook.test` event to this webhook through the normal delivery path (admin only); its outcome shows in the delivery log */
+        /**
+         * Queue a `webhook.test` event to this webhook through the normal delivery path (admin only); its outcome shows in the delivery log
+         * @description Queues one `webhook.test` event (ids only, no credential) to this webhook through the same signed, retried delivery path as real events; check its outcome with GET …/deliveries.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`.
+         */
         post: operations["sendWebhookTestEvent"];
         delete?: never;
         options?: never;
@@ -268,14 +385,28 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the agent's auth profiles the calling key may read (metadata only) */
+        /**
+         * List the agent's auth profiles the calling key may read (metadata only)
+         * @description Lists the profiles of an agent that the calling key may read (owner, admin, or a grant), metadata only: field names, type, policy, usage; never a value.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`.
+         */
         get: operations["listAgentAuthProfiles"];
         put?: never;
-        /** Create an auth profile (custom or typed: bearer, basic, api_key, oauth2_client_credentials); returns its auth token once; 409 if the name exists */
+        /**
+         * Create an auth profile (custom or typed: bearer, basic, api_key, oauth2_client_credentials); returns its auth token once; 409 if the name exists
+         * @description The native create: a custom or typed profile (bearer, basic, api_key, oauth2_client_credentials) with its outbound policy. Answers 201 with the token (once) and the profile's metadata; 409 profile_exists if the name is taken.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`, or `api_key` in the JSON body (the compatible API's way; the empty security requirement `{}` stands for it).
+         */
         post: operations["createAuthProfile"];
         delete?: never;
         options?: never;
-        head?: never;
+        /**
+         * Headers only: List the agent's auth profiles the calling key may read (metadata only)
+         * @description HEAD of `GET /v1/agents/{agent_id}/auth-profiles`: the status and headers GET answers, without a body (RFC 9110 §9.3.2).
+         */
+        head: operations["listAgentAuthProfilesHead"];
         patch?: never;
         trace?: never;
     };
@@ -286,16 +417,40 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Read auth profile metadata (never values) */
+        /**
+         * Read auth profile metadata (never values)
+         * @description Reads a profile's metadata (type, config, policy, lifecycle, usage counters, sharing); never a value. Without read access: the unknown-profile 404.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`.
+         */
         get: operations["getAgentAuthProfile"];
-        /** Upsert by name: create, replace (new token) or, with auth_token, update in place (same token) */
+        /**
+         * Upsert by name: create, replace (new token) or, with auth_token, update in place (same token)
+         * @description Upsert by the name in the path: without auth_token, creates the profile or replaces it (new token, the old one dies); with auth_token, updates its values in place (same token). Replacing or updating needs read_write on the profile. A token not in this vault's format is 400 invalid_auth_token here (docs/api.md, "Kura drop-in").
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`, or `api_key` in the JSON body (the compatible API's way; the empty security requirement `{}` stands for it).
+         */
         put: operations["putAuthProfile"];
         post?: never;
-        /** Delete an auth profile; its token dies at once (409 profile_in_use with the usage summary if used recently or a run may be in flight, unless ?force=true) */
+        /**
+         * Delete an auth profile; its token dies at once (409 profile_in_use with the usage summary if used recently or a run may be in flight, unless ?force=true)
+         * @description Deletes the profile; its token dies at once. While it is in use (a real use within VAULT_IN_USE_WINDOW_HOURS, or a run that may be in flight) the answer is 409 profile_in_use with the usage summary in error.usage, unless force=true. Needs read_write. An optional JSON body `{"auth_token": "avt_…"}` makes the vault revoke an oauth2_authorization_code profile's refresh token at the provider (RFC 7009) before deleting it: only the token holder can read the refresh token. The `X-Revocation` header of the 204 then says `confirmed`, `failed`, `not_configured` (no revocation_url) or `not_connected`. Without the token the profile is deleted and the provider keeps the grant.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`, or `api_key` in the JSON body (the compatible API's way; the empty security requirement `{}` stands for it).
+         */
         delete: operations["deleteAgentAuthProfile"];
         options?: never;
-        head?: never;
-        /** Edit non-secret settings (active, description, allowed source IPs, outbound policy); no token needed */
+        /**
+         * Headers only: Read auth profile metadata (never values)
+         * @description HEAD of `GET /v1/agents/{agent_id}/auth-profiles/{name}`: the status and headers GET answers, without a body (RFC 9110 §9.3.2).
+         */
+        head: operations["getAgentAuthProfileHead"];
+        /**
+         * Edit non-secret settings (active, description, allowed source IPs, outbound policy); no token needed
+         * @description Changes the non-secret settings: active, description, allowed source IPs and the outbound policy; null removes a setting. Needs read_write, no token.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`, or `api_key` in the JSON body (the compatible API's way; the empty security requirement `{}` stands for it).
+         */
         patch: operations["patchAuthProfile"];
         trace?: never;
     };
@@ -308,7 +463,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Make one real call with the credentials injected; answers ok/status/latency (never the body) and stores last_tested_at / last_test_ok */
+        /**
+         * Make one real call with the credentials injected; answers ok/status/latency (never the body) and stores last_tested_at / last_test_ok
+         * @description Makes one real call with the profile's credentials injected (for oauth2_client_credentials without a request: a token fetch) and answers whether it worked, its status and latency; never the upstream body. Counted as a test use, not a real one.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`, or `api_key` in the JSON body (the compatible API's way; the empty security requirement `{}` stands for it).
+         */
         post: operations["testAuthProfile"];
         delete?: never;
         options?: never;
@@ -325,7 +485,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Send a request with a typed profile's credentials injected (the caller never holds them); allowed_hosts/paths/methods enforced (403/405), SSRF guard, no redirects, secret values redacted from the answer */
+        /**
+         * Send a request with a typed profile's credentials injected (the caller never holds them); allowed_hosts/paths/methods enforced (403/405), SSRF guard, no redirects, secret values redacted from the answer
+         * @description Sends the request with the profile's credentials injected; the caller never holds them. The profile's allowed_hosts (required), allowed_path_prefixes and allowed_methods are enforced (403/405), private and link-local addresses are refused, redirects are returned rather than followed, and the profile's secret values are replaced by [REDACTED] in the answer. Body: agent_id + auth_token with an API key, or the request only with a run grant.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`, or `api_key` in the JSON body (the compatible API's way; the empty security requirement `{}` stands for it); a runner may present its run grant instead (`Authorization: Bearer avg_…`, no API key, the grant body).
+         */
         post: operations["proxyRequest"];
         delete?: never;
         options?: never;
@@ -342,11 +507,108 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** New token (generation + 1) for the same values; the old token and its session die at once */
+        /**
+         * New token (generation + 1) for the same values; the old token and its session die at once
+         * @description Issues a new token (generation + 1) for the same values; the old token and its saved session die at once. The expiry is kept unless expires_in_hours is sent (a number, or null for none).
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`, or `api_key` in the JSON body (the compatible API's way; the empty security requirement `{}` stands for it).
+         */
         post: operations["rotateAuthProfile"];
         delete?: never;
         options?: never;
         head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/agents/{agent_id}/auth-profiles/{name}/connect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new single-use connect link (15 minutes) for an oauth2_authorization_code profile, to open in the end user's browser
+         * @description The token holder asks for a link and hands it to the end user (no API key is needed to open it). Opening it sends the browser to the provider (authorization code, S256 PKCE, a single-use state); the vault's callback exchanges the code, seals the tokens under the profile's keys, and sends the browser to the profile's return_url with `status=connected` or `status=error&error=…`. Use it for the first connection, after `reauthorization_required`, or to connect another account; the link carries key material sealed under its own secret, which is never stored.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`, or `api_key` in the JSON body (the compatible API's way; the empty security requirement `{}` stands for it).
+         */
+        post: operations["connectAuthProfile"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/agents/{agent_id}/auth-profiles/{name}/disconnect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Disconnect an oauth2_authorization_code profile: revoke its refresh token at the provider (RFC 7009), remove the sealed tokens; says whether the provider confirmed
+         * @description Uses answer 409 `reauthorization_required` afterwards, until the end user connects again through a new connect link. The revocation is attempted when the profile has a `revocation_url`; the tokens are removed whatever its outcome.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`, or `api_key` in the JSON body (the compatible API's way; the empty security requirement `{}` stands for it).
+         */
+        post: operations["disconnectAuthProfile"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/oauth/connect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open a connect link (the end user's browser, no API key): 302 to the provider's authorization endpoint
+         * @description The `connect_url` of a create or of POST …/connect. Answers 302 to the provider with `response_type=code`, an S256 PKCE challenge, a single-use `state` and the vault's callback as `redirect_uri`. A link that is unknown, expired or already used answers an HTML page saying so (400 `connect_link_invalid`); a profile whose URLs the deployment refuses, 400 `connect_not_allowed`.
+         */
+        get: operations["openConnectLink"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * Headers only: Open a connect link (the end user's browser, no API key): 302 to the provider's authorization endpoint
+         * @description HEAD of `GET /v1/oauth/connect`: the status and headers GET answers, without a body (RFC 9110 §9.3.2).
+         */
+        head: operations["openConnectLinkHead"];
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/oauth/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The OAuth redirect_uri to register at the provider: exchanges the code and sends the end user to the profile's return_url
+         * @description Consumes the state, checks `iss` (RFC 9207) when the provider sends it, exchanges the code with the PKCE verifier, seals the tokens under the profile's keys, and answers 302 to return_url with `status=connected`, or `status=error&error=<code>` (access_denied, issuer_mismatch, token_exchange_failed, …) — never a token or a code. A state that is unknown, expired, already used or forged answers an HTML page (400 `oauth_state_invalid`).
+         */
+        get: operations["oauthCallback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * Headers only: The OAuth redirect_uri to register at the provider: exchanges the code and sends the end user to the profile's return_url
+         * @description HEAD of `GET /v1/oauth/callback`: the status and headers GET answers, without a body (RFC 9110 §9.3.2).
+         */
+        head: operations["oauthCallbackHead"];
         patch?: never;
         trace?: never;
     };
@@ -357,13 +619,22 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Usage counters and the last 50 uses of this profile (since it was created; refusals included) */
+        /**
+         * Usage counters and the last 50 uses of this profile (since it was created; refusals included)
+         * @description Usage counters (total, per kind over the last 7 UTC days) and the last 50 uses of the profile, refusals included: when, what, which key, the result, the caller IP.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`.
+         */
         get: operations["getAuthProfileUsage"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        /**
+         * Headers only: Usage counters and the last 50 uses of this profile (since it was created; refusals included)
+         * @description HEAD of `GET /v1/agents/{agent_id}/auth-profiles/{name}/usage`: the status and headers GET answers, without a body (RFC 9110 §9.3.2).
+         */
+        head: operations["getAuthProfileUsageHead"];
         patch?: never;
         trace?: never;
     };
@@ -376,7 +647,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Grant a principal (an API key id or "role:member") read or read_write on the profile (read_write needed; 409 on a concurrent settings or access change) */
+        /**
+         * Grant a principal (an API key id or "role:member") read or read_write on the profile (read_write needed; 409 on a concurrent settings or access change)
+         * @description Grants a principal — an API key (its key_id) or every member key ("role:member") — read or read_write on the profile. Needs read_write; 409 on a concurrent settings or access change.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`, or `api_key` in the JSON body (the compatible API's way; the empty security requirement `{}` stands for it).
+         */
         post: operations["shareAuthProfile"];
         delete?: never;
         options?: never;
@@ -394,7 +670,12 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Remove a principal's grant (read_write needed); private again once none is left */
+        /**
+         * Remove a principal's grant (read_write needed); private again once none is left
+         * @description Removes a principal's grant; the profile is private again once none is left. Needs read_write; 404 grant_not_found for a principal without a grant.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`.
+         */
         delete: operations["unshareAuthProfile"];
         options?: never;
         head?: never;
@@ -411,13 +692,19 @@ export interface paths {
         /**
          * The audit log, newest first: every change (agents, API keys and sharing included) and every use, refusals included
          * @description An admin key reads every view. A member key reads only the view of one profile it may read (agent_id and profile both given; otherwise the unknown-profile 404), and only since that profile was created (an earlier profile of the same name is not its history); the tenant and agent views answer it 403 forbidden. API-key events (api_key_create, api_key_revoke) have no agent and appear in the tenant view only.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`.
          */
         get: operations["listAuditRecords"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        /**
+         * Headers only: The audit log, newest first: every change (agents, API keys and sharing included) and every use, refusals included
+         * @description HEAD of `GET /v1/audit`: the status and headers GET answers, without a body (RFC 9110 §9.3.2).
+         */
+        head: operations["listAuditRecordsHead"];
         patch?: never;
         trace?: never;
     };
@@ -431,13 +718,19 @@ export interface paths {
         /**
          * Status and result of a run
          * @description Readable by the key that started the run, an admin, or a key with read on the very profile the run used (a later profile of the same name does not count); any other key gets the unknown-run 404.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`.
          */
         get: operations["getRun"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        /**
+         * Headers only: Status and result of a run
+         * @description HEAD of `GET /v1/runs/{session_id}`: the status and headers GET answers, without a body (RFC 9110 §9.3.2).
+         */
+        head: operations["getRunHead"];
         patch?: never;
         trace?: never;
     };
@@ -448,13 +741,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** This document */
+        /**
+         * This document
+         * @description This OpenAPI 3.1 document, generated from the route table; public. Generate a client from it (docs/api.md, "Using the document").
+         */
         get: operations["getOpenApiDocument"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        /**
+         * Headers only: This document
+         * @description HEAD of `GET /openapi.json`: the status and headers GET answers, without a body (RFC 9110 §9.3.2).
+         */
+        head: operations["getOpenApiDocumentHead"];
         patch?: never;
         trace?: never;
     };
@@ -465,13 +765,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness */
+        /**
+         * Liveness
+         * @description Liveness: answers {status: ok} without touching storage; public.
+         */
         get: operations["getHealth"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        /**
+         * Headers only: Liveness
+         * @description HEAD of `GET /healthz`: the status and headers GET answers, without a body (RFC 9110 §9.3.2).
+         */
+        head: operations["getHealthHead"];
         patch?: never;
         trace?: never;
     };
@@ -580,16 +887,14 @@ export interface components {
             /** @description auth_data keys; values are never returned */
             fields: string[];
             /**
-             * @description custom (default: free-form auth_data handed to runners) | bearer | basic | api_key | oauth2_client_credentials
+             * @description custom (default: free-form auth_data handed to runners) | bearer | basic | api_key | oauth2_client_credentials | oauth2_authorization_code (an end user connects their account)
              * @enum {string}
              */
-            auth_type: "custom" | "bearer" | "basic" | "api_key" | "oauth2_client_credentials";
-            /** @description Non-secret settings of a typed profile, stored in clear. bearer, basic, custom: none. api_key: {api_key_method: header|query|body}. oauth2_client_credentials: {token_url, scope?, client_auth?: basic (default)|post}. Checked against auth_type (shared/credentials/types/*.ts): an unknown field is a 400 unknown_field. */
-            auth_config?: {
-                [key: string]: unknown;
-            };
+            auth_type: "custom" | "bearer" | "basic" | "api_key" | "oauth2_client_credentials" | "oauth2_authorization_code";
+            /** @description Non-secret settings of a typed profile, stored in clear. bearer, basic, custom: none. api_key: {api_key_method: header|query|body}. oauth2_client_credentials: {token_url, scope?, client_auth?: basic (default)|post}. oauth2_authorization_code: {authorize_url, token_url, revocation_url?, scopes?, authorize_params?, client_auth?: basic|post|none, return_url, issuer?}. Checked against auth_type (shared/credentials/types/*.ts): an unknown field is a 400 unknown_field. One of the per-type configs, as auth_type says: api_key → ApiKeyAuthConfig, oauth2_client_credentials → OAuth2ClientCredentialsAuthConfig, oauth2_authorization_code → OAuth2AuthorizationCodeAuthConfig, custom/bearer/basic → NoAuthConfig. */
+            auth_config?: components["schemas"]["NoAuthConfig"] | components["schemas"]["ApiKeyAuthConfig"] | components["schemas"]["OAuth2ClientCredentialsAuthConfig"] | components["schemas"]["OAuth2AuthorizationCodeAuthConfig"];
             /** @description Hosts the proxy may send this profile's credentials to: "api.example.com", "*.example.com" (subdomains), "127.0.0.1:8080" (one port). Required before the profile can be proxied. */
-            allowed_hosts?: unknown[];
+            allowed_hosts?: string[];
             /** @description Optional: paths the proxy may call, by prefix on segment boundaries ("/v1" matches /v1 and /v1/x, not /v10) */
             allowed_path_prefixes?: string[];
             /** @description Optional: HTTP methods the proxy may send with this profile (others get 405); default all */
@@ -643,7 +948,20 @@ export interface components {
                 /** @enum {string} */
                 permission: "read" | "read_write";
             }[];
-        };
+            /** @description oauth2_authorization_code only: the platform's opaque id of the end user whose account this profile connects (stored in clear, shown in metadata and lists) */
+            end_user_id?: string;
+            /**
+             * @description oauth2_authorization_code: pending (created, never connected), connected, needs_reauth (the provider refused the refresh token: open a new connect link), disconnected
+             * @enum {string}
+             */
+            connection_state?: "pending" | "connected" | "needs_reauth" | "disconnected";
+            /** @description ISO-8601 timestamp */
+            connected_at?: string;
+            /** @description oauth2_authorization_code: the scopes the provider granted (its token answer, else those requested) */
+            scopes_granted?: string[];
+            /** @description oauth2_authorization_code: when the access token was last obtained (code exchange or refresh) */
+            last_refreshed_at?: string;
+        } & (unknown & unknown & unknown & unknown & unknown & unknown);
         AuthProfileList: {
             profiles: components["schemas"]["AuthProfile"][];
             /** @description Pass as ?cursor= for the next page */
@@ -671,6 +989,10 @@ export interface components {
             /** @enum {string} */
             type: "create" | "replace" | "update";
             profile: components["schemas"]["AuthProfile"];
+            /** @description oauth2_authorization_code, created or replaced: a connect link for the end user (single use, 15 minutes) */
+            connect_url?: string;
+            /** @description ISO-8601 timestamp */
+            connect_expires_at?: string;
         };
         ProxyResponse: {
             /** @description The upstream's HTTP status (redirects are returned, not followed) */
@@ -752,6 +1074,19 @@ export interface components {
                 session_id?: string;
             }[];
         };
+        AuthProfileUsageSummary: {
+            /** @description ISO-8601 timestamp */
+            last_used_at?: string;
+            use_count: number;
+            /** @description Uses per kind over the last 7 UTC days (today included) */
+            uses_last_7_days: {
+                run: number;
+                proxy: number;
+                test: number;
+            };
+            /** @description A run of this profile may still be going until then */
+            in_flight_until?: string;
+        };
         AuditPage: {
             /** @description Newest first */
             records: {
@@ -759,7 +1094,7 @@ export interface components {
                 /** @description ISO-8601 timestamp */
                 at: string;
                 /** @enum {string} */
-                action: "create" | "replace" | "update" | "rotate" | "patch" | "delete" | "share" | "unshare" | "api_key_create" | "api_key_revoke" | "agent_create" | "agent_update" | "agent_delete" | "agent_rotate_signing_secret" | "webhook_create" | "webhook_update" | "webhook_delete" | "webhook_rotate_secret" | "webhook_test" | "run" | "proxy" | "test";
+                action: "create" | "replace" | "update" | "rotate" | "patch" | "delete" | "share" | "unshare" | "connect" | "disconnect" | "api_key_create" | "api_key_revoke" | "agent_create" | "agent_update" | "agent_delete" | "agent_rotate_signing_secret" | "webhook_create" | "webhook_update" | "webhook_delete" | "webhook_rotate_secret" | "webhook_test" | "run" | "proxy" | "test";
                 /** @description Id of the API key that made the request; "system" for the vault itself */
                 key_id: string;
                 /** @description Absent on API-key events (api_key_create, api_key_revoke) */
@@ -862,7 +1197,91 @@ export interface components {
             /** @constant */
             status: "queued";
         };
+        ConnectLink: {
+            /** @description Open in the end user's browser (no API key): sends them to the provider to connect their account; single use, valid 15 minutes */
+            connect_url: string;
+            /** @description ISO-8601 timestamp */
+            connect_expires_at: string;
+        };
+        DisconnectedAuthProfile: {
+            /** @constant */
+            connection_state: "disconnected";
+            /**
+             * @description confirmed: the provider answered 200 to the RFC 7009 revocation; failed: it did not (revocation_error says why); not_configured: the profile has no revocation_url; not_connected: there was no refresh token to revoke
+             * @enum {string}
+             */
+            revocation: "confirmed" | "failed" | "not_configured" | "not_connected";
+            /** @description Why the revocation was not confirmed: the endpoint and its status, in the vault's words */
+            revocation_error?: string;
+        };
+        /** @description custom, bearer and basic take no auth_config: an empty object (or none) */
+        NoAuthConfig: Record<string, never>;
+        ApiKeyAuthConfig: {
+            /**
+             * @description Where the key/value pairs go: request headers, query string or body fields
+             * @enum {string}
+             */
+            api_key_method: "header" | "query" | "body";
+        };
+        OAuth2ClientCredentialsAuthConfig: {
+            /**
+             * Format: uri
+             * @description Token endpoint (RFC 6749 §4.4); reachable only for the token fetch, never through the proxy
+             */
+            token_url: string;
+            /** @description Space-separated scopes to request */
+            scope?: string;
+            /**
+             * @description basic: HTTP Basic client_id:client_secret (default); post: both in the form body
+             * @default basic
+             * @enum {string}
+             */
+            client_auth: "basic" | "post";
+        };
+        OAuth2AuthorizationCodeAuthConfig: {
+            /**
+             * Format: uri
+             * @description The provider's authorization endpoint, where the end user's browser is sent
+             */
+            authorize_url: string;
+            /**
+             * Format: uri
+             * @description Token endpoint (code exchange and refresh); reachable only for the vault, never through the proxy
+             */
+            token_url: string;
+            /**
+             * Format: uri
+             * @description RFC 7009 revocation endpoint; set: disconnect and delete (with the auth token) revoke the refresh token
+             */
+            revocation_url?: string;
+            /**
+             * @description Scopes to request
+             * @default []
+             */
+            scopes: string[];
+            /** @description Extra authorization request parameters, e.g. {"access_type": "offline", "prompt": "consent"} */
+            authorize_params?: {
+                [key: string]: string;
+            };
+            /**
+             * @description basic (default) | post | none (a public client: no client_secret, PKCE only)
+             * @default basic
+             * @enum {string}
+             */
+            client_auth: "basic" | "post" | "none";
+            /**
+             * Format: uri
+             * @description Where the end user is sent back after connecting, with status=connected or status=error&error=…
+             */
+            return_url: string;
+            /**
+             * Format: uri
+             * @description The authorization server's issuer identifier; the callback's iss (RFC 9207) must equal it (default: the origin of authorize_url)
+             */
+            issuer?: string;
+        };
         Error: {
+            /** @description Error codes are stable; further fields may be added to an error */
             error: {
                 /** @description Stable snake_case error code */
                 code: string;
@@ -877,363 +1296,732 @@ export interface components {
                     /** @description Where the field (or the suggested one) is set instead */
                     hint?: string;
                 }[];
+                /** @description profile_in_use only: the usage summary that makes the profile in use */
+                usage?: components["schemas"]["AuthProfileUsageSummary"];
+            } & {
+                [key: string]: unknown;
             };
+        };
+        /** @description API Gateway's own answer, deployed only: its stage throttling (429) or a function that failed to answer (500, 503) */
+        GatewayError: {
+            message: string;
         };
         Health: {
             /** @constant */
             status: "ok";
         };
-        CreateAgentRequest: {
-            /** @description Agent id, unique within the tenant */
-            agent_id?: string;
-            name: string;
-            description?: string;
-            input_args: {
-                name: string;
-                /**
-                 * @description run_agent refuses to start without it
-                 * @default false
-                 */
-                required?: boolean;
-                /**
-                 * @description Whether the value is a credential (informational)
-                 * @default true
-                 */
-                secret?: boolean;
-                description?: string;
-            }[];
-            runner: {
-                /** @constant */
-                type: "webhook";
-                /** Format: uri */
-                url: string;
-                /** @description How long a run may take; default 30000 */
-                timeout_ms?: number;
-            };
-            /**
-             * @description parameters (default) | proxy: see CredentialDelivery
-             * @enum {string}
-             */
-            credential_delivery?: "parameters" | "proxy";
-            /** @description Tenant API key (prefer the Authorization header) */
-            api_key?: string;
-        };
-        UpdateAgentRequest: {
-            name: string;
-            description?: string;
-            input_args: {
-                name: string;
-                /**
-                 * @description run_agent refuses to start without it
-                 * @default false
-                 */
-                required?: boolean;
-                /**
-                 * @description Whether the value is a credential (informational)
-                 * @default true
-                 */
-                secret?: boolean;
-                description?: string;
-            }[];
-            runner: {
-                /** @constant */
-                type: "webhook";
-                /** Format: uri */
-                url: string;
-                /** @description How long a run may take; default 30000 */
-                timeout_ms?: number;
-            };
-            /**
-             * @description parameters (default) | proxy: see CredentialDelivery
-             * @enum {string}
-             */
-            credential_delivery?: "parameters" | "proxy";
-            /** @description Tenant API key (prefer the Authorization header) */
-            api_key?: string;
-        };
-        CreateApiKeyRequest: {
-            /** @description Shown in listings and audit; not a secret. Surrounding spaces are trimmed; Unicode format characters (Cf) are refused */
-            name: string;
-            /**
-             * @description member (default) or admin
-             * @default member
-             * @enum {string}
-             */
-            role?: "admin" | "member";
-            /** @description Tenant API key (prefer the Authorization header) */
-            api_key?: string;
-        };
-        CreateAgentAuthProfileRequest: {
-            /** @description Auth profile name, unique per agent (NFC-normalised) */
-            name: string;
-            /** @description Agent id, unique within the tenant */
-            agent_id: string;
-            /** @description Tenant API key (prefer the Authorization header) */
-            api_key?: string;
-            /** @description Credentials as string key/value pairs; keys are the agent's input arguments. At most 64 keys, values 1 B-16 KiB, 64 KiB in all. */
-            auth_data: {
-                [key: string]: string;
-            };
-            /**
-             * @description Kind of profile; default custom (auth_data keys are the agent's input arguments)
-             * @enum {string}
-             */
-            auth_type?: "custom" | "bearer" | "basic" | "api_key" | "oauth2_client_credentials";
-            /** @description Non-secret settings of a typed profile, stored in clear. bearer, basic, custom: none. api_key: {api_key_method: header|query|body}. oauth2_client_credentials: {token_url, scope?, client_auth?: basic (default)|post}. Checked against auth_type (shared/credentials/types/*.ts): an unknown field is a 400 unknown_field. */
-            auth_config?: {
-                [key: string]: unknown;
-            };
-            /** @description Hosts the proxy may send this profile's credentials to: "api.example.com", "*.example.com" (subdomains), "127.0.0.1:8080" (one port). Required before the profile can be proxied. */
-            allowed_hosts?: string[];
-            /** @description Optional: paths the proxy may call, by prefix on segment boundaries ("/v1" matches /v1 and /v1/x, not /v10) */
-            allowed_path_prefixes?: string[];
-            /** @description Optional: HTTP methods the proxy may send with this profile (others get 405); default all */
-            allowed_methods?: ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS")[];
-            /** @description The token stops working this many hours from now (401 token_expired); omit for no expiry */
-            expires_in_hours?: number;
-        };
-        UpsertAgentAuthProfileRequest: {
-            /** @description Agent id, unique within the tenant */
-            agent_id: string;
-            /** @description Tenant API key (prefer the Authorization header) */
-            api_key?: string;
-            /** @description Credentials as string key/value pairs; keys are the agent's input arguments. At most 64 keys, values 1 B-16 KiB, 64 KiB in all. */
-            auth_data: {
-                [key: string]: string;
-            };
-            /**
-             * @description Kind of profile; default custom (auth_data keys are the agent's input arguments)
-             * @enum {string}
-             */
-            auth_type?: "custom" | "bearer" | "basic" | "api_key" | "oauth2_client_credentials";
-            /** @description Non-secret settings of a typed profile, stored in clear. bearer, basic, custom: none. api_key: {api_key_method: header|query|body}. oauth2_client_credentials: {token_url, scope?, client_auth?: basic (default)|post}. Checked against auth_type (shared/credentials/types/*.ts): an unknown field is a 400 unknown_field. */
-            auth_config?: {
-                [key: string]: unknown;
-            };
-            /** @description Hosts the proxy may send this profile's credentials to: "api.example.com", "*.example.com" (subdomains), "127.0.0.1:8080" (one port). Required before the profile can be proxied. */
-            allowed_hosts?: string[];
-            /** @description Optional: paths the proxy may call, by prefix on segment boundaries ("/v1" matches /v1 and /v1/x, not /v10) */
-            allowed_path_prefixes?: string[];
-            /** @description Optional: HTTP methods the proxy may send with this profile (others get 405); default all */
-            allowed_methods?: ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS")[];
-            /** @description Required without auth_token */
-            name?: string;
-            /** @description Store the session the runner returns, encrypted */
-            should_save_session?: boolean;
-            /** @description Given: update this profile in place, the token stays valid */
-            auth_token?: string;
-            /** @description Expiry of the token returned (create/replace) or kept (update); omit for no expiry */
-            expires_in_hours?: number;
-        };
-        CreateAuthProfileRequest: {
-            /** @description Tenant API key (prefer the Authorization header) */
-            api_key?: string;
-            /** @description Auth profile name, unique per agent (NFC-normalised) */
-            name: string;
-            /** @description Credentials as string key/value pairs; keys are the agent's input arguments. At most 64 keys, values 1 B-16 KiB, 64 KiB in all. */
-            auth_data: {
-                [key: string]: string;
-            };
-            should_save_session?: boolean;
-            /**
-             * @description Kind of profile; default custom (auth_data keys are the agent's input arguments)
-             * @enum {string}
-             */
-            auth_type?: "custom" | "bearer" | "basic" | "api_key" | "oauth2_client_credentials";
-            /** @description Non-secret settings of a typed profile, stored in clear. bearer, basic, custom: none. api_key: {api_key_method: header|query|body}. oauth2_client_credentials: {token_url, scope?, client_auth?: basic (default)|post}. Checked against auth_type (shared/credentials/types/*.ts): an unknown field is a 400 unknown_field. */
-            auth_config?: {
-                [key: string]: unknown;
-            };
-            /** @description Hosts the proxy may send this profile's credentials to: "api.example.com", "*.example.com" (subdomains), "127.0.0.1:8080" (one port). Required before the profile can be proxied. */
-            allowed_hosts?: string[];
-            /** @description Optional: paths the proxy may call, by prefix on segment boundaries ("/v1" matches /v1 and /v1/x, not /v10) */
-            allowed_path_prefixes?: string[];
-            /** @description Optional: HTTP methods the proxy may send with this profile (others get 405); default all */
-            allowed_methods?: ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS")[];
-            /** @description The token stops working this many hours from now (401 token_expired); omit for no expiry */
-            expires_in_hours?: number;
-        };
-        PutAuthProfileRequest: {
-            /** @description Tenant API key (prefer the Authorization header) */
-            api_key?: string;
-            /** @description Credentials as string key/value pairs; keys are the agent's input arguments. At most 64 keys, values 1 B-16 KiB, 64 KiB in all. */
-            auth_data: {
-                [key: string]: string;
-            };
-            should_save_session?: boolean;
-            /** @description Given: update this profile in place, the token stays valid; omitted: create or replace (new token) */
-            auth_token?: string;
-            /**
-             * @description Kind of profile; default custom (auth_data keys are the agent's input arguments)
-             * @enum {string}
-             */
-            auth_type?: "custom" | "bearer" | "basic" | "api_key" | "oauth2_client_credentials";
-            /** @description Non-secret settings of a typed profile, stored in clear. bearer, basic, custom: none. api_key: {api_key_method: header|query|body}. oauth2_client_credentials: {token_url, scope?, client_auth?: basic (default)|post}. Checked against auth_type (shared/credentials/types/*.ts): an unknown field is a 400 unknown_field. */
-            auth_config?: {
-                [key: string]: unknown;
-            };
-            /** @description Hosts the proxy may send this profile's credentials to: "api.example.com", "*.example.com" (subdomains), "127.0.0.1:8080" (one port). Required before the profile can be proxied. */
-            allowed_hosts?: string[];
-            /** @description Optional: paths the proxy may call, by prefix on segment boundaries ("/v1" matches /v1 and /v1/x, not /v10) */
-            allowed_path_prefixes?: string[];
-            /** @description Optional: HTTP methods the proxy may send with this profile (others get 405); default all */
-            allowed_methods?: ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS")[];
-            /** @description Expiry of the token returned (create/replace) or kept (update); omit for no expiry */
-            expires_in_hours?: number;
-        };
-        ProxyRequest: {
-            /** @description Tenant API key (prefer the Authorization header) */
-            api_key?: string;
-            /** @description Agent id, unique within the tenant */
-            agent_id: string;
-            /** @description avt_… token returned by create/replace; never stored by the vault */
-            auth_token: string;
-            /** @description GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS */
-            method: string;
-            /** @description Absolute http(s) URL of the upstream API; its host must be in the profile's allowed_hosts */
-            url: string;
-            /** @description Request headers; Authorization and the profile's own key names are replaced by the profile's values; hop-by-hop and method-override headers (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override) are dropped */
-            headers?: {
-                [key: string]: string;
-            };
-            /** @description Query parameters appended to url's own */
-            query?: {
-                [key: string]: string | string[];
-            };
-            /** @description A string is sent as is (set content-type in headers); any other JSON value is sent as JSON */
-            body?: unknown;
-        };
-        /** @description With Authorization: Bearer avg_… (a run grant handed to a runner of an agent with credential_delivery "proxy"): the request only; the grant names the agent and profile */
-        GrantProxyRequest: {
-            /** @description GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS */
-            method: string;
-            /** @description Absolute http(s) URL of the upstream API; its host must be in the profile's allowed_hosts */
-            url: string;
-            /** @description Request headers; Authorization and the profile's own key names are replaced by the profile's values; hop-by-hop and method-override headers (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override) are dropped */
-            headers?: {
-                [key: string]: string;
-            };
-            /** @description Query parameters appended to url's own */
-            query?: {
-                [key: string]: string | string[];
-            };
-            /** @description A string is sent as is (set content-type in headers); any other JSON value is sent as JSON */
-            body?: unknown;
-        };
-        TestAuthProfileRequest: {
-            /** @description Tenant API key (prefer the Authorization header) */
-            api_key?: string;
-            /** @description avt_… token returned by create/replace; never stored by the vault */
-            auth_token: string;
-            /** @description The call to make with the credentials injected. Required except for oauth2_client_credentials, whose test is a token fetch */
-            request?: {
-                /** @description GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS */
-                method?: string;
-                /** @description Absolute http(s) URL of the upstream API; its host must be in the profile's allowed_hosts */
-                url: string;
-            };
-        };
-        PatchAuthProfileRequest: {
-            /** @description Tenant API key (prefer the Authorization header) */
-            api_key?: string;
-            /** @description false: every use is refused with 403 profile_inactive; nothing is deleted */
-            active?: boolean;
-            /** @description null removes it */
-            description?: string | null;
-            /** @description Caller IPs and CIDRs (IPv4/IPv6) allowed to use the profile, checked before the token; [] allows any */
-            allowed_source_ips?: string[];
-            /** @description Hosts the proxy may send the credentials to; null removes (the profile can then not be proxied) */
-            allowed_hosts?: string[] | null;
-            /** @description null removes (every path) */
-            allowed_path_prefixes?: string[] | null;
-            /** @description null removes (every method) */
-            allowed_methods?: ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS")[] | null;
-        };
-        RotateAuthProfileRequest: {
-            /** @description Tenant API key (prefer the Authorization header) */
-            api_key?: string;
-            /** @description The current auth token (it dies when the rotation succeeds) */
-            auth_token: string;
-            /** @description Expiry of the new token: hours from now; null for no expiry; omitted, the current expiry is kept (an expiry that has passed must be replaced: a number or null) */
-            expires_in_hours?: number | null;
-        };
-        ShareAuthProfileRequest: {
-            /** @description Tenant API key (prefer the Authorization header) */
-            api_key?: string;
-            principal: string;
-            /**
-             * @description read: see the metadata and use the profile; read_write: also replace/update, rotate, PATCH, share, delete
-             * @enum {string}
-             */
-            permission: "read" | "read_write";
-        };
-        RunAgentRequest: {
-            /** @description Agent id, unique within the tenant */
-            agent_id: string;
-            /** @description Tenant API key (prefer the Authorization header) */
-            api_key?: string;
-            /**
-             * @description Input arguments besides the credentials of the profile
-             * @default {}
-             */
-            parameters?: {
-                [key: string]: unknown;
-            };
-            /** @description avt_… token returned by create/replace; never stored by the vault */
-            auth_token?: string;
-            /**
-             * @description false: wait for the runner and return its output
-             * @default true
-             */
-            run_async?: boolean;
-        };
-        CreateWebhookRequest: {
-            /**
-             * Format: uri
-             * @description Where events are POSTed: https when deployed; the same host rules as runner URLs (VAULT_ALLOWED_WEBHOOK_HOSTS, no loopback or private address when deployed)
-             */
-            url: string;
-            /** @description The event types to deliver: a subset of connection.connected, connection.needs_reauth, connection.refresh_failed, connection.recovered, profile.deleted */
-            events: ("connection.connected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "profile.deleted")[];
-            /** @description Free text for people; not a secret */
-            description?: string;
-            /**
-             * @description An inactive webhook gets no deliveries (default true)
-             * @default true
-             */
-            active?: boolean;
-            /** @description Tenant API key (prefer the Authorization header) */
-            api_key?: string;
-        };
-        UpdateWebhookRequest: {
-            /**
-             * Format: uri
-             * @description Where events are POSTed: https when deployed; the same host rules as runner URLs (VAULT_ALLOWED_WEBHOOK_HOSTS, no loopback or private address when deployed)
-             */
-            url?: string;
-            /** @description The event types to deliver: a subset of connection.connected, connection.needs_reauth, connection.refresh_failed, connection.recovered, profile.deleted */
-            events?: ("connection.connected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "profile.deleted")[];
-            /** @description null removes it */
-            description?: string | null;
-            active?: boolean;
-            /** @description Tenant API key (prefer the Authorization header) */
-            api_key?: string;
-        };
     };
-    responses: {
-        /** @description Error: `{"error":{"code","message"}}` */
-        Error: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/json": components["schemas"]["Error"];
-            };
-        };
-    };
+    responses: never;
     parameters: never;
-    requestBodies: never;
-    headers: never;
+    requestBodies: {
+        /** @description Create Agent */
+        CreateAgentRequest: {
+            content: {
+                "application/json": {
+                    /** @description Agent id, unique within the tenant */
+                    agent_id?: string;
+                    name: string;
+                    description?: string;
+                    input_args: {
+                        name: string;
+                        /**
+                         * @description run_agent refuses to start without it
+                         * @default false
+                         */
+                        required?: boolean;
+                        /**
+                         * @description Whether the value is a credential (informational)
+                         * @default true
+                         */
+                        secret?: boolean;
+                        description?: string;
+                    }[];
+                    runner: {
+                        /** @constant */
+                        type: "webhook";
+                        /** Format: uri */
+                        url: string;
+                        /** @description How long a run may take; default 30000 */
+                        timeout_ms?: number;
+                    };
+                    /**
+                     * @description parameters (default) | proxy: see CredentialDelivery
+                     * @enum {string}
+                     */
+                    credential_delivery?: "parameters" | "proxy";
+                    /** @description Tenant API key (prefer the Authorization header) */
+                    api_key?: string;
+                };
+            };
+        };
+        /** @description Update Agent */
+        UpdateAgentRequest: {
+            content: {
+                "application/json": {
+                    name: string;
+                    description?: string;
+                    input_args: {
+                        name: string;
+                        /**
+                         * @description run_agent refuses to start without it
+                         * @default false
+                         */
+                        required?: boolean;
+                        /**
+                         * @description Whether the value is a credential (informational)
+                         * @default true
+                         */
+                        secret?: boolean;
+                        description?: string;
+                    }[];
+                    runner: {
+                        /** @constant */
+                        type: "webhook";
+                        /** Format: uri */
+                        url: string;
+                        /** @description How long a run may take; default 30000 */
+                        timeout_ms?: number;
+                    };
+                    /**
+                     * @description parameters (default) | proxy: see CredentialDelivery
+                     * @enum {string}
+                     */
+                    credential_delivery?: "parameters" | "proxy";
+                    /** @description Tenant API key (prefer the Authorization header) */
+                    api_key?: string;
+                };
+            };
+        };
+        /** @description Create Api Key */
+        CreateApiKeyRequest: {
+            content: {
+                "application/json": {
+                    /** @description Shown in listings and audit; not a secret. Surrounding spaces are trimmed; Unicode format characters (Cf) are refused */
+                    name: string;
+                    /**
+                     * @description member (default) or admin
+                     * @default member
+                     * @enum {string}
+                     */
+                    role?: "admin" | "member";
+                    /** @description Tenant API key (prefer the Authorization header) */
+                    api_key?: string;
+                };
+            };
+        };
+        /** @description Create Agent Auth Profile */
+        CreateAgentAuthProfileRequest: {
+            content: {
+                "application/json": {
+                    /** @description Auth profile name, unique per agent (NFC-normalised) */
+                    name: string;
+                    /** @description Agent id, unique within the tenant */
+                    agent_id: string;
+                    /** @description Tenant API key (prefer the Authorization header) */
+                    api_key?: string;
+                    /** @description Credentials as string key/value pairs; keys are the agent's input arguments. At most 64 keys, values 1 B-16 KiB, 64 KiB in all. */
+                    auth_data: {
+                        [key: string]: string;
+                    };
+                    /**
+                     * @description Kind of profile; default custom (auth_data keys are the agent's input arguments)
+                     * @enum {string}
+                     */
+                    auth_type?: "custom" | "bearer" | "basic" | "api_key" | "oauth2_client_credentials" | "oauth2_authorization_code";
+                    /** @description Non-secret settings of a typed profile, stored in clear. bearer, basic, custom: none. api_key: {api_key_method: header|query|body}. oauth2_client_credentials: {token_url, scope?, client_auth?: basic (default)|post}. oauth2_authorization_code: {authorize_url, token_url, revocation_url?, scopes?, authorize_params?, client_auth?: basic|post|none, return_url, issuer?}. Checked against auth_type (shared/credentials/types/*.ts): an unknown field is a 400 unknown_field. One of the per-type configs, as auth_type says: api_key → ApiKeyAuthConfig, oauth2_client_credentials → OAuth2ClientCredentialsAuthConfig, oauth2_authorization_code → OAuth2AuthorizationCodeAuthConfig, custom/bearer/basic → NoAuthConfig. */
+                    auth_config?: Record<string, never> | {
+                        /**
+                         * @description Where the key/value pairs go: request headers, query string or body fields
+                         * @enum {string}
+                         */
+                        api_key_method: "header" | "query" | "body";
+                    } | {
+                        /**
+                         * Format: uri
+                         * @description Token endpoint (RFC 6749 §4.4); reachable only for the token fetch, never through the proxy
+                         */
+                        token_url: string;
+                        /** @description Space-separated scopes to request */
+                        scope?: string;
+                        /**
+                         * @description basic: HTTP Basic client_id:client_secret (default); post: both in the form body
+                         * @default basic
+                         * @enum {string}
+                         */
+                        client_auth?: "basic" | "post";
+                    } | {
+                        /**
+                         * Format: uri
+                         * @description The provider's authorization endpoint, where the end user's browser is sent
+                         */
+                        authorize_url: string;
+                        /**
+                         * Format: uri
+                         * @description Token endpoint (code exchange and refresh); reachable only for the vault, never through the proxy
+                         */
+                        token_url: string;
+                        /**
+                         * Format: uri
+                         * @description RFC 7009 revocation endpoint; set: disconnect and delete (with the auth token) revoke the refresh token
+                         */
+                        revocation_url?: string;
+                        /**
+                         * @description Scopes to request
+                         * @default []
+                         */
+                        scopes?: string[];
+                        /** @description Extra authorization request parameters, e.g. {"access_type": "offline", "prompt": "consent"} */
+                        authorize_params?: {
+                            [key: string]: string;
+                        };
+                        /**
+                         * @description basic (default) | post | none (a public client: no client_secret, PKCE only)
+                         * @default basic
+                         * @enum {string}
+                         */
+                        client_auth?: "basic" | "post" | "none";
+                        /**
+                         * Format: uri
+                         * @description Where the end user is sent back after connecting, with status=connected or status=error&error=…
+                         */
+                        return_url: string;
+                        /**
+                         * Format: uri
+                         * @description The authorization server's issuer identifier; the callback's iss (RFC 9207) must equal it (default: the origin of authorize_url)
+                         */
+                        issuer?: string;
+                    };
+                    /** @description Hosts the proxy may send this profile's credentials to: "api.example.com", "*.example.com" (subdomains), "127.0.0.1:8080" (one port). Required before the profile can be proxied. */
+                    allowed_hosts?: string[];
+                    /** @description Optional: paths the proxy may call, by prefix on segment boundaries ("/v1" matches /v1 and /v1/x, not /v10) */
+                    allowed_path_prefixes?: string[];
+                    /** @description Optional: HTTP methods the proxy may send with this profile (others get 405); default all */
+                    allowed_methods?: ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS")[];
+                    /** @description oauth2_authorization_code only: the platform's opaque id of the end user whose account this profile connects (stored in clear, shown in metadata and lists) */
+                    end_user_id?: string;
+                    /** @description The token stops working this many hours from now (401 token_expired); omit for no expiry */
+                    expires_in_hours?: number;
+                } & (unknown & unknown & unknown & unknown & unknown & unknown);
+            };
+        };
+        /** @description Upsert Agent Auth Profile */
+        UpsertAgentAuthProfileRequest: {
+            content: {
+                "application/json": {
+                    /** @description Agent id, unique within the tenant */
+                    agent_id: string;
+                    /** @description Tenant API key (prefer the Authorization header) */
+                    api_key?: string;
+                    /** @description Credentials as string key/value pairs; keys are the agent's input arguments. At most 64 keys, values 1 B-16 KiB, 64 KiB in all. */
+                    auth_data: {
+                        [key: string]: string;
+                    };
+                    /**
+                     * @description Kind of profile; default custom (auth_data keys are the agent's input arguments)
+                     * @enum {string}
+                     */
+                    auth_type?: "custom" | "bearer" | "basic" | "api_key" | "oauth2_client_credentials" | "oauth2_authorization_code";
+                    /** @description Non-secret settings of a typed profile, stored in clear. bearer, basic, custom: none. api_key: {api_key_method: header|query|body}. oauth2_client_credentials: {token_url, scope?, client_auth?: basic (default)|post}. oauth2_authorization_code: {authorize_url, token_url, revocation_url?, scopes?, authorize_params?, client_auth?: basic|post|none, return_url, issuer?}. Checked against auth_type (shared/credentials/types/*.ts): an unknown field is a 400 unknown_field. One of the per-type configs, as auth_type says: api_key → ApiKeyAuthConfig, oauth2_client_credentials → OAuth2ClientCredentialsAuthConfig, oauth2_authorization_code → OAuth2AuthorizationCodeAuthConfig, custom/bearer/basic → NoAuthConfig. */
+                    auth_config?: Record<string, never> | {
+                        /**
+                         * @description Where the key/value pairs go: request headers, query string or body fields
+                         * @enum {string}
+                         */
+                        api_key_method: "header" | "query" | "body";
+                    } | {
+                        /**
+                         * Format: uri
+                         * @description Token endpoint (RFC 6749 §4.4); reachable only for the token fetch, never through the proxy
+                         */
+                        token_url: string;
+                        /** @description Space-separated scopes to request */
+                        scope?: string;
+                        /**
+                         * @description basic: HTTP Basic client_id:client_secret (default); post: both in the form body
+                         * @default basic
+                         * @enum {string}
+                         */
+                        client_auth?: "basic" | "post";
+                    } | {
+                        /**
+                         * Format: uri
+                         * @description The provider's authorization endpoint, where the end user's browser is sent
+                         */
+                        authorize_url: string;
+                        /**
+                         * Format: uri
+                         * @description Token endpoint (code exchange and refresh); reachable only for the vault, never through the proxy
+                         */
+                        token_url: string;
+                        /**
+                         * Format: uri
+                         * @description RFC 7009 revocation endpoint; set: disconnect and delete (with the auth token) revoke the refresh token
+                         */
+                        revocation_url?: string;
+                        /**
+                         * @description Scopes to request
+                         * @default []
+                         */
+                        scopes?: string[];
+                        /** @description Extra authorization request parameters, e.g. {"access_type": "offline", "prompt": "consent"} */
+                        authorize_params?: {
+                            [key: string]: string;
+                        };
+                        /**
+                         * @description basic (default) | post | none (a public client: no client_secret, PKCE only)
+                         * @default basic
+                         * @enum {string}
+                         */
+                        client_auth?: "basic" | "post" | "none";
+                        /**
+                         * Format: uri
+                         * @description Where the end user is sent back after connecting, with status=connected or status=error&error=…
+                         */
+                        return_url: string;
+                        /**
+                         * Format: uri
+                         * @description The authorization server's issuer identifier; the callback's iss (RFC 9207) must equal it (default: the origin of authorize_url)
+                         */
+                        issuer?: string;
+                    };
+                    /** @description Hosts the proxy may send this profile's credentials to: "api.example.com", "*.example.com" (subdomains), "127.0.0.1:8080" (one port). Required before the profile can be proxied. */
+                    allowed_hosts?: string[];
+                    /** @description Optional: paths the proxy may call, by prefix on segment boundaries ("/v1" matches /v1 and /v1/x, not /v10) */
+                    allowed_path_prefixes?: string[];
+                    /** @description Optional: HTTP methods the proxy may send with this profile (others get 405); default all */
+                    allowed_methods?: ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS")[];
+                    /** @description oauth2_authorization_code only: the platform's opaque id of the end user whose account this profile connects (stored in clear, shown in metadata and lists) */
+                    end_user_id?: string;
+                    /** @description Required without auth_token */
+                    name?: string;
+                    /** @description Store the session the runner returns, encrypted */
+                    should_save_session?: boolean;
+                    /** @description Given: update this profile in place, the token stays valid */
+                    auth_token?: string;
+                    /** @description Expiry of the token returned (create/replace) or kept (update); omit for no expiry */
+                    expires_in_hours?: number;
+                } & (unknown & unknown & unknown & unknown & unknown & unknown);
+            };
+        };
+        /** @description Create Auth Profile */
+        CreateAuthProfileRequest: {
+            content: {
+                "application/json": {
+                    /** @description Tenant API key (prefer the Authorization header) */
+                    api_key?: string;
+                    /** @description Auth profile name, unique per agent (NFC-normalised) */
+                    name: string;
+                    /** @description Credentials as string key/value pairs; keys are the agent's input arguments. At most 64 keys, values 1 B-16 KiB, 64 KiB in all. */
+                    auth_data: {
+                        [key: string]: string;
+                    };
+                    should_save_session?: boolean;
+                    /**
+                     * @description Kind of profile; default custom (auth_data keys are the agent's input arguments)
+                     * @enum {string}
+                     */
+                    auth_type?: "custom" | "bearer" | "basic" | "api_key" | "oauth2_client_credentials" | "oauth2_authorization_code";
+                    /** @description Non-secret settings of a typed profile, stored in clear. bearer, basic, custom: none. api_key: {api_key_method: header|query|body}. oauth2_client_credentials: {token_url, scope?, client_auth?: basic (default)|post}. oauth2_authorization_code: {authorize_url, token_url, revocation_url?, scopes?, authorize_params?, client_auth?: basic|post|none, return_url, issuer?}. Checked against auth_type (shared/credentials/types/*.ts): an unknown field is a 400 unknown_field. One of the per-type configs, as auth_type says: api_key → ApiKeyAuthConfig, oauth2_client_credentials → OAuth2ClientCredentialsAuthConfig, oauth2_authorization_code → OAuth2AuthorizationCodeAuthConfig, custom/bearer/basic → NoAuthConfig. */
+                    auth_config?: Record<string, never> | {
+                        /**
+                         * @description Where the key/value pairs go: request headers, query string or body fields
+                         * @enum {string}
+                         */
+                        api_key_method: "header" | "query" | "body";
+                    } | {
+                        /**
+                         * Format: uri
+                         * @description Token endpoint (RFC 6749 §4.4); reachable only for the token fetch, never through the proxy
+                         */
+                        token_url: string;
+                        /** @description Space-separated scopes to request */
+                        scope?: string;
+                        /**
+                         * @description basic: HTTP Basic client_id:client_secret (default); post: both in the form body
+                         * @default basic
+                         * @enum {string}
+                         */
+                        client_auth?: "basic" | "post";
+                    } | {
+                        /**
+                         * Format: uri
+                         * @description The provider's authorization endpoint, where the end user's browser is sent
+                         */
+                        authorize_url: string;
+                        /**
+                         * Format: uri
+                         * @description Token endpoint (code exchange and refresh); reachable only for the vault, never through the proxy
+                         */
+                        token_url: string;
+                        /**
+                         * Format: uri
+                         * @description RFC 7009 revocation endpoint; set: disconnect and delete (with the auth token) revoke the refresh token
+                         */
+                        revocation_url?: string;
+                        /**
+                         * @description Scopes to request
+                         * @default []
+                         */
+                        scopes?: string[];
+                        /** @description Extra authorization request parameters, e.g. {"access_type": "offline", "prompt": "consent"} */
+                        authorize_params?: {
+                            [key: string]: string;
+                        };
+                        /**
+                         * @description basic (default) | post | none (a public client: no client_secret, PKCE only)
+                         * @default basic
+                         * @enum {string}
+                         */
+                        client_auth?: "basic" | "post" | "none";
+                        /**
+                         * Format: uri
+                         * @description Where the end user is sent back after connecting, with status=connected or status=error&error=…
+                         */
+                        return_url: string;
+                        /**
+                         * Format: uri
+                         * @description The authorization server's issuer identifier; the callback's iss (RFC 9207) must equal it (default: the origin of authorize_url)
+                         */
+                        issuer?: string;
+                    };
+                    /** @description Hosts the proxy may send this profile's credentials to: "api.example.com", "*.example.com" (subdomains), "127.0.0.1:8080" (one port). Required before the profile can be proxied. */
+                    allowed_hosts?: string[];
+                    /** @description Optional: paths the proxy may call, by prefix on segment boundaries ("/v1" matches /v1 and /v1/x, not /v10) */
+                    allowed_path_prefixes?: string[];
+                    /** @description Optional: HTTP methods the proxy may send with this profile (others get 405); default all */
+                    allowed_methods?: ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS")[];
+                    /** @description oauth2_authorization_code only: the platform's opaque id of the end user whose account this profile connects (stored in clear, shown in metadata and lists) */
+                    end_user_id?: string;
+                    /** @description The token stops working this many hours from now (401 token_expired); omit for no expiry */
+                    expires_in_hours?: number;
+                } & (unknown & unknown & unknown & unknown & unknown & unknown);
+            };
+        };
+        /** @description Put Auth Profile */
+        PutAuthProfileRequest: {
+            content: {
+                "application/json": {
+                    /** @description Tenant API key (prefer the Authorization header) */
+                    api_key?: string;
+                    /** @description Credentials as string key/value pairs; keys are the agent's input arguments. At most 64 keys, values 1 B-16 KiB, 64 KiB in all. */
+                    auth_data: {
+                        [key: string]: string;
+                    };
+                    should_save_session?: boolean;
+                    /** @description Given: update this profile in place, the token stays valid; omitted: create or replace (new token) */
+                    auth_token?: string;
+                    /**
+                     * @description Kind of profile; default custom (auth_data keys are the agent's input arguments)
+                     * @enum {string}
+                     */
+                    auth_type?: "custom" | "bearer" | "basic" | "api_key" | "oauth2_client_credentials" | "oauth2_authorization_code";
+                    /** @description Non-secret settings of a typed profile, stored in clear. bearer, basic, custom: none. api_key: {api_key_method: header|query|body}. oauth2_client_credentials: {token_url, scope?, client_auth?: basic (default)|post}. oauth2_authorization_code: {authorize_url, token_url, revocation_url?, scopes?, authorize_params?, client_auth?: basic|post|none, return_url, issuer?}. Checked against auth_type (shared/credentials/types/*.ts): an unknown field is a 400 unknown_field. One of the per-type configs, as auth_type says: api_key → ApiKeyAuthConfig, oauth2_client_credentials → OAuth2ClientCredentialsAuthConfig, oauth2_authorization_code → OAuth2AuthorizationCodeAuthConfig, custom/bearer/basic → NoAuthConfig. */
+                    auth_config?: Record<string, never> | {
+                        /**
+                         * @description Where the key/value pairs go: request headers, query string or body fields
+                         * @enum {string}
+                         */
+                        api_key_method: "header" | "query" | "body";
+                    } | {
+                        /**
+                         * Format: uri
+                         * @description Token endpoint (RFC 6749 §4.4); reachable only for the token fetch, never through the proxy
+                         */
+                        token_url: string;
+                        /** @description Space-separated scopes to request */
+                        scope?: string;
+                        /**
+                         * @description basic: HTTP Basic client_id:client_secret (default); post: both in the form body
+                         * @default basic
+                         * @enum {string}
+                         */
+                        client_auth?: "basic" | "post";
+                    } | {
+                        /**
+                         * Format: uri
+                         * @description The provider's authorization endpoint, where the end user's browser is sent
+                         */
+                        authorize_url: string;
+                        /**
+                         * Format: uri
+                         * @description Token endpoint (code exchange and refresh); reachable only for the vault, never through the proxy
+                         */
+                        token_url: string;
+                        /**
+                         * Format: uri
+                         * @description RFC 7009 revocation endpoint; set: disconnect and delete (with the auth token) revoke the refresh token
+                         */
+                        revocation_url?: string;
+                        /**
+                         * @description Scopes to request
+                         * @default []
+                         */
+                        scopes?: string[];
+                        /** @description Extra authorization request parameters, e.g. {"access_type": "offline", "prompt": "consent"} */
+                        authorize_params?: {
+                            [key: string]: string;
+                        };
+                        /**
+                         * @description basic (default) | post | none (a public client: no client_secret, PKCE only)
+                         * @default basic
+                         * @enum {string}
+                         */
+                        client_auth?: "basic" | "post" | "none";
+                        /**
+                         * Format: uri
+                         * @description Where the end user is sent back after connecting, with status=connected or status=error&error=…
+                         */
+                        return_url: string;
+                        /**
+                         * Format: uri
+                         * @description The authorization server's issuer identifier; the callback's iss (RFC 9207) must equal it (default: the origin of authorize_url)
+                         */
+                        issuer?: string;
+                    };
+                    /** @description Hosts the proxy may send this profile's credentials to: "api.example.com", "*.example.com" (subdomains), "127.0.0.1:8080" (one port). Required before the profile can be proxied. */
+                    allowed_hosts?: string[];
+                    /** @description Optional: paths the proxy may call, by prefix on segment boundaries ("/v1" matches /v1 and /v1/x, not /v10) */
+                    allowed_path_prefixes?: string[];
+                    /** @description Optional: HTTP methods the proxy may send with this profile (others get 405); default all */
+                    allowed_methods?: ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS")[];
+                    /** @description oauth2_authorization_code only: the platform's opaque id of the end user whose account this profile connects (stored in clear, shown in metadata and lists) */
+                    end_user_id?: string;
+                    /** @description Expiry of the token returned (create/replace) or kept (update); omit for no expiry */
+                    expires_in_hours?: number;
+                } & (unknown & unknown & unknown & unknown & unknown & unknown);
+            };
+        };
+        /** @description With an API key: agent_id and auth_token name the profile. With a run grant (Authorization: Bearer avg_…): the request only, the grant names the profile. */
+        ProxyRequest: {
+            content: {
+                "application/json": {
+                    /** @description Tenant API key (prefer the Authorization header) */
+                    api_key?: string;
+                    /** @description Agent id, unique within the tenant */
+                    agent_id: string;
+                    /** @description avt_… token returned by create/replace; never stored by the vault */
+                    auth_token: string;
+                    /**
+                     * @description GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS
+                     * @enum {string}
+                     */
+                    method: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+                    /** @description Absolute http(s) URL of the upstream API; its host must be in the profile's allowed_hosts */
+                    url: string;
+                    /** @description Request headers; Authorization and the profile's own key names are replaced by the profile's values; hop-by-hop and method-override headers (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override) are dropped */
+                    headers?: {
+                        [key: string]: string;
+                    };
+                    /** @description Query parameters appended to url's own */
+                    query?: {
+                        [key: string]: string | string[];
+                    };
+                    /** @description A string is sent as is (set content-type in headers); any other JSON value is sent as JSON */
+                    body?: unknown;
+                } | {
+                    /**
+                     * @description GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS
+                     * @enum {string}
+                     */
+                    method: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+                    /** @description Absolute http(s) URL of the upstream API; its host must be in the profile's allowed_hosts */
+                    url: string;
+                    /** @description Request headers; Authorization and the profile's own key names are replaced by the profile's values; hop-by-hop and method-override headers (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override) are dropped */
+                    headers?: {
+                        [key: string]: string;
+                    };
+                    /** @description Query parameters appended to url's own */
+                    query?: {
+                        [key: string]: string | string[];
+                    };
+                    /** @description A string is sent as is (set content-type in headers); any other JSON value is sent as JSON */
+                    body?: unknown;
+                };
+            };
+        };
+        /** @description Test Auth Profile */
+        TestAuthProfileRequest: {
+            content: {
+                "application/json": {
+                    /** @description Tenant API key (prefer the Authorization header) */
+                    api_key?: string;
+                    /** @description avt_… token returned by create/replace; never stored by the vault */
+                    auth_token: string;
+                    /** @description The call to make with the credentials injected. Required except for oauth2_client_credentials, whose test is a token fetch */
+                    request?: {
+                        /**
+                         * @description GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS
+                         * @enum {string}
+                         */
+                        method?: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+                        /** @description Absolute http(s) URL of the upstream API; its host must be in the profile's allowed_hosts */
+                        url: string;
+                    };
+                };
+            };
+        };
+        /** @description Patch Auth Profile */
+        PatchAuthProfileRequest: {
+            content: {
+                "application/json": {
+                    /** @description Tenant API key (prefer the Authorization header) */
+                    api_key?: string;
+                    /** @description false: every use is refused with 403 profile_inactive; nothing is deleted */
+                    active?: boolean;
+                    /** @description null removes it */
+                    description?: string | null;
+                    /** @description Caller IPs and CIDRs (IPv4/IPv6) allowed to use the profile, checked before the token; [] allows any */
+                    allowed_source_ips?: string[];
+                    /** @description Hosts the proxy may send the credentials to; null removes (the profile can then not be proxied) */
+                    allowed_hosts?: string[] | null;
+                    /** @description null removes (every path) */
+                    allowed_path_prefixes?: string[] | null;
+                    /** @description null removes (every method) */
+                    allowed_methods?: ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS")[] | null;
+                };
+            };
+        };
+        /** @description Rotate Auth Profile */
+        RotateAuthProfileRequest: {
+            content: {
+                "application/json": {
+                    /** @description Tenant API key (prefer the Authorization header) */
+                    api_key?: string;
+                    /** @description The current auth token (it dies when the rotation succeeds) */
+                    auth_token: string;
+                    /** @description Expiry of the new token: hours from now; null for no expiry; omitted, the current expiry is kept (an expiry that has passed must be replaced: a number or null) */
+                    expires_in_hours?: number | null;
+                };
+            };
+        };
+        /** @description Share Auth Profile */
+        ShareAuthProfileRequest: {
+            content: {
+                "application/json": {
+                    /** @description Tenant API key (prefer the Authorization header) */
+                    api_key?: string;
+                    principal: string;
+                    /**
+                     * @description read: see the metadata and use the profile; read_write: also replace/update, rotate, PATCH, share, delete
+                     * @enum {string}
+                     */
+                    permission: "read" | "read_write";
+                };
+            };
+        };
+        /** @description Run Agent */
+        RunAgentRequest: {
+            content: {
+                "application/json": {
+                    /** @description Agent id, unique within the tenant */
+                    agent_id: string;
+                    /** @description Tenant API key (prefer the Authorization header) */
+                    api_key?: string;
+                    /**
+                     * @description Input arguments besides the credentials of the profile
+                     * @default {}
+                     */
+                    parameters?: {
+                        [key: string]: unknown;
+                    };
+                    /** @description avt_… token returned by create/replace; never stored by the vault */
+                    auth_token?: string;
+                    /**
+                     * @description false: wait for the runner and return its output
+                     * @default true
+                     */
+                    run_async?: boolean;
+                };
+            };
+        };
+        /** @description Create Webhook */
+        CreateWebhookRequest: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: uri
+                     * @description Where events are POSTed: https when deployed; the same host rules as runner URLs (VAULT_ALLOWED_WEBHOOK_HOSTS, no loopback or private address when deployed)
+                     */
+                    url: string;
+                    /** @description The event types to deliver: a subset of connection.connected, connection.needs_reauth, connection.refresh_failed, connection.recovered, profile.deleted */
+                    events: ("connection.connected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "profile.deleted")[];
+                    /** @description Free text for people; not a secret */
+                    description?: string;
+                    /**
+                     * @description An inactive webhook gets no deliveries (default true)
+                     * @default true
+                     */
+                    active?: boolean;
+                    /** @description Tenant API key (prefer the Authorization header) */
+                    api_key?: string;
+                };
+            };
+        };
+        /** @description Update Webhook */
+        UpdateWebhookRequest: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: uri
+                     * @description Where events are POSTed: https when deployed; the same host rules as runner URLs (VAULT_ALLOWED_WEBHOOK_HOSTS, no loopback or private address when deployed)
+                     */
+                    url?: string;
+                    /** @description The event types to deliver: a subset of connection.connected, connection.needs_reauth, connection.refresh_failed, connection.recovered, profile.deleted */
+                    events?: ("connection.connected" | "connection.needs_reauth" | "connection.refresh_failed" | "connection.recovered" | "profile.deleted")[];
+                    /** @description null removes it */
+                    description?: string | null;
+                    active?: boolean;
+                    /** @description Tenant API key (prefer the Authorization header) */
+                    api_key?: string;
+                };
+            };
+        };
+        /** @description Connect Auth Profile */
+        ConnectAuthProfileRequest: {
+            content: {
+                "application/json": {
+                    /** @description Tenant API key (prefer the Authorization header) */
+                    api_key?: string;
+                    /** @description The profile's auth token: only its holder can connect it */
+                    auth_token: string;
+                };
+            };
+        };
+        /** @description Disconnect Auth Profile */
+        DisconnectAuthProfileRequest: {
+            content: {
+                "application/json": {
+                    /** @description Tenant API key (prefer the Authorization header) */
+                    api_key?: string;
+                    /** @description The profile's auth token: only its holder can read the refresh token to revoke it */
+                    auth_token: string;
+                };
+            };
+        };
+        /** @description Delete Auth Profile */
+        DeleteAuthProfileRequest: {
+            content: {
+                "application/json": {
+                    /** @description Tenant API key (prefer the Authorization header) */
+                    api_key?: string;
+                    /** @description oauth2_authorization_code: revoke the refresh token at the provider (RFC 7009) before deleting; the answer's X-Revocation header says whether it was confirmed */
+                    auth_token?: string;
+                };
+            };
+        };
+    };
+    headers: {
+        /**
+         * @description Seconds to wait before retrying
+         * @example 1
+         */
+        RetryAfter: number;
+        /**
+         * @description The methods the path is served under
+         * @example GET, HEAD
+         */
+        Allow: string;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -1245,11 +2033,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["CreateAgentAuthProfileRequest"];
-            };
-        };
+        requestBody: components["requestBodies"]["CreateAgentAuthProfileRequest"];
         responses: {
             /** @description Success */
             200: {
@@ -1257,16 +2041,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "auth_token": "avt_ZViDgzG3Qqbx1ZNbMrRhKiu4DVN7HaPji9MDYaqFVoa94OrNcWL-9qJf6Xv1J6Jb4ZkmTw"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CreateAgentAuthProfileResponse"];
                 };
             };
-            /** @description Bad request: `validation_error`, `unknown_field`, `invalid_json` */
+            /** @description Bad request: `validation_error`, `unknown_field`, `invalid_json`, `unknown_input_args` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field" | "invalid_json" | "unknown_input_args";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -1275,7 +2069,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Not found: `agent_not_found` */
@@ -1284,7 +2083,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_not_found";
+                        };
+                    };
                 };
             };
             /** @description Conflict: `profile_exists` */
@@ -1293,7 +2097,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "profile_exists";
+                        };
+                    };
                 };
             };
             /** @description Payload too large: `payload_too_large` */
@@ -1302,7 +2111,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                        };
+                    };
                 };
             };
             /** @description Unsupported media type: `unsupported_media_type` */
@@ -1311,34 +2125,56 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
         };
@@ -1350,11 +2186,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["UpsertAgentAuthProfileRequest"];
-            };
-        };
+        requestBody: components["requestBodies"]["UpsertAgentAuthProfileRequest"];
         responses: {
             /** @description Success */
             200: {
@@ -1362,16 +2194,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "auth_token": "avt_ZViDgzG3Qqbx1ZNbMrRhKiu4DVN7HaPji9MDYaqFVoa94OrNcWL-9qJf6Xv1J6Jb4ZkmTw",
+                     *       "name": "zendesk",
+                     *       "type": "update"
+                     *     }
+                     */
                     "application/json": components["schemas"]["UpsertAgentAuthProfileResponse"];
                 };
             };
-            /** @description Bad request: `validation_error`, `unknown_field`, `invalid_json`, `invalid_auth_token` */
+            /** @description Bad request: `validation_error`, `unknown_field`, `invalid_json`, `unknown_input_args` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field" | "invalid_json" | "unknown_input_args";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -1380,7 +2224,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Forbidden: `forbidden` */
@@ -1389,7 +2238,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
                 };
             };
             /** @description Not found: `agent_not_found`, `profile_not_found` */
@@ -1398,7 +2252,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_not_found" | "profile_not_found";
+                        };
+                    };
                 };
             };
             /** @description Conflict: `conflict` */
@@ -1407,7 +2266,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "conflict";
+                        };
+                    };
                 };
             };
             /** @description Payload too large: `payload_too_large` */
@@ -1416,7 +2280,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                        };
+                    };
                 };
             };
             /** @description Unsupported media type: `unsupported_media_type` */
@@ -1425,34 +2294,56 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
         };
@@ -1464,11 +2355,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["RunAgentRequest"];
-            };
-        };
+        requestBody: components["requestBodies"]["RunAgentRequest"];
         responses: {
             /** @description Success */
             200: {
@@ -1476,16 +2363,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "agent_run_url": "https://vault.example.com/v1/runs/4b1f0c2e-9a7d-4e6f-8a1b-2c3d4e5f6a7b",
+                     *       "session_id": "4b1f0c2e-9a7d-4e6f-8a1b-2c3d4e5f6a7b",
+                     *       "agent_output": {
+                     *         "reply": "Ticket 4711 answered"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["RunAgentResponse"];
                 };
             };
-            /** @description Bad request: `validation_error`, `unknown_field`, `invalid_json`, `invalid_auth_token`, `unknown_input_args`, `parameter_conflict`, `missing_input_args`, `not_injectable` */
+            /** @description Bad request: `validation_error`, `unknown_field`, `invalid_json`, `unknown_input_args`, `parameter_conflict`, `missing_input_args`, `not_injectable` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field" | "invalid_json" | "unknown_input_args" | "parameter_conflict" | "missing_input_args" | "not_injectable";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized`, `token_expired` */
@@ -1494,7 +2395,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized" | "token_expired";
+                        };
+                    };
                 };
             };
             /** @description Forbidden: `profile_inactive`, `source_ip_not_allowed` */
@@ -1503,7 +2409,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "profile_inactive" | "source_ip_not_allowed";
+                        };
+                    };
                 };
             };
             /** @description Not found: `agent_not_found`, `profile_not_found` */
@@ -1512,16 +2423,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_not_found" | "profile_not_found";
+                        };
+                    };
                 };
             };
-            /** @description Conflict: `runner_changed`, `delivery_changed`, `run_conflict` */
+            /** @description Conflict: `runner_changed`, `delivery_changed`, `run_conflict`, `reauthorization_required` */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "runner_changed" | "delivery_changed" | "run_conflict" | "reauthorization_required";
+                        };
+                    };
                 };
             };
             /** @description Payload too large: `payload_too_large` */
@@ -1530,7 +2451,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                        };
+                    };
                 };
             };
             /** @description Unsupported media type: `unsupported_media_type` */
@@ -1539,34 +2465,56 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable`, `audit_unavailable` */
+            /** @description Service unavailable: `service_unavailable`, `audit_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable" | "audit_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
         };
@@ -1578,11 +2526,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["RunAgentRequest"];
-            };
-        };
+        requestBody: components["requestBodies"]["RunAgentRequest"];
         responses: {
             /** @description Success */
             200: {
@@ -1590,16 +2534,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "agent_run_url": "https://vault.example.com/v1/runs/4b1f0c2e-9a7d-4e6f-8a1b-2c3d4e5f6a7b",
+                     *       "session_id": "4b1f0c2e-9a7d-4e6f-8a1b-2c3d4e5f6a7b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["RunAgentResponse"];
                 };
             };
-            /** @description Bad request: `validation_error`, `unknown_field`, `invalid_json`, `invalid_auth_token`, `unknown_input_args`, `parameter_conflict`, `missing_input_args`, `not_injectable` */
+            /** @description Bad request: `validation_error`, `unknown_field`, `invalid_json`, `unknown_input_args`, `parameter_conflict`, `missing_input_args`, `not_injectable` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field" | "invalid_json" | "unknown_input_args" | "parameter_conflict" | "missing_input_args" | "not_injectable";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized`, `token_expired` */
@@ -1608,7 +2563,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized" | "token_expired";
+                        };
+                    };
                 };
             };
             /** @description Forbidden: `profile_inactive`, `source_ip_not_allowed` */
@@ -1617,7 +2577,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "profile_inactive" | "source_ip_not_allowed";
+                        };
+                    };
                 };
             };
             /** @description Not found: `agent_not_found`, `profile_not_found` */
@@ -1626,16 +2591,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_not_found" | "profile_not_found";
+                        };
+                    };
                 };
             };
-            /** @description Conflict: `runner_changed`, `delivery_changed`, `run_conflict` */
+            /** @description Conflict: `runner_changed`, `delivery_changed`, `run_conflict`, `reauthorization_required` */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "runner_changed" | "delivery_changed" | "run_conflict" | "reauthorization_required";
+                        };
+                    };
                 };
             };
             /** @description Payload too large: `payload_too_large` */
@@ -1644,7 +2619,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                        };
+                    };
                 };
             };
             /** @description Unsupported media type: `unsupported_media_type` */
@@ -1653,34 +2633,56 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable`, `audit_unavailable` */
+            /** @description Service unavailable: `service_unavailable`, `audit_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable" | "audit_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
         };
@@ -1689,7 +2691,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Page size, an integer 1-100 (default 50) */
-                limit?: string;
+                limit?: number;
                 /** @description next_cursor of the previous page */
                 cursor?: string;
             };
@@ -1705,6 +2707,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "agents": [
+                     *         {
+                     *           "agent_id": "support-bot",
+                     *           "name": "Support bot",
+                     *           "description": "Answers tickets in Zendesk",
+                     *           "input_args": [
+                     *             {
+                     *               "name": "username",
+                     *               "required": true,
+                     *               "secret": false
+                     *             },
+                     *             {
+                     *               "name": "password",
+                     *               "required": true,
+                     *               "secret": true
+                     *             }
+                     *           ],
+                     *           "runner": {
+                     *             "type": "webhook",
+                     *             "url": "https://runner.example.com/run",
+                     *             "timeout_ms": 30000
+                     *           },
+                     *           "credential_delivery": "parameters",
+                     *           "owner": "3f9c2a7b4d1e8f60",
+                     *           "created_at": "2026-12-01T09:30:00.000Z",
+                     *           "updated_at": "2026-12-01T09:30:00.000Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "eyJwayI6ImFnZW50In0"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AgentList"];
                 };
             };
@@ -1714,7 +2749,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -1723,34 +2763,56 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
         };
@@ -1762,11 +2824,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["CreateAgentRequest"];
-            };
-        };
+        requestBody: components["requestBodies"]["CreateAgentRequest"];
         responses: {
             /** @description Success */
             201: {
@@ -1774,6 +2832,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "agent_id": "support-bot",
+                     *       "name": "Support bot",
+                     *       "description": "Answers tickets in Zendesk",
+                     *       "input_args": [
+                     *         {
+                     *           "name": "username",
+                     *           "required": true,
+                     *           "secret": false
+                     *         },
+                     *         {
+                     *           "name": "password",
+                     *           "required": true,
+                     *           "secret": true
+                     *         }
+                     *       ],
+                     *       "runner": {
+                     *         "type": "webhook",
+                     *         "url": "https://runner.example.com/run",
+                     *         "timeout_ms": 30000
+                     *       },
+                     *       "credential_delivery": "parameters",
+                     *       "owner": "3f9c2a7b4d1e8f60",
+                     *       "created_at": "2026-12-01T09:30:00.000Z",
+                     *       "updated_at": "2026-12-01T09:30:00.000Z",
+                     *       "runner_signing_secret": "avs_9qJf6Xv1J6Jb4ZkmTwZViDgzG3Qqbx1ZNbMrRhKiu4D"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CreatedAgent"];
                 };
             };
@@ -1783,7 +2870,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field" | "invalid_json" | "runner_not_allowed";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -1792,7 +2884,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Conflict: `agent_exists` */
@@ -1801,7 +2898,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_exists";
+                        };
+                    };
                 };
             };
             /** @description Payload too large: `payload_too_large` */
@@ -1810,7 +2912,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                        };
+                    };
                 };
             };
             /** @description Unsupported media type: `unsupported_media_type` */
@@ -1819,35 +2926,117 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
+            };
+        };
+    };
+    listAgentsHead: {
+        parameters: {
+            query?: {
+                /** @description Page size, an integer 1-100 (default 50) */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the headers GET answers, no body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: `validation_error`, `unknown_field` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -1856,6 +3045,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /**
+                 * @description The agent_id
+                 * @example support-bot
+                 */
                 agent_id: string;
             };
             cookie?: never;
@@ -1868,6 +3061,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "agent_id": "support-bot",
+                     *       "name": "Support bot",
+                     *       "description": "Answers tickets in Zendesk",
+                     *       "input_args": [
+                     *         {
+                     *           "name": "username",
+                     *           "required": true,
+                     *           "secret": false
+                     *         },
+                     *         {
+                     *           "name": "password",
+                     *           "required": true,
+                     *           "secret": true
+                     *         }
+                     *       ],
+                     *       "runner": {
+                     *         "type": "webhook",
+                     *         "url": "https://runner.example.com/run",
+                     *         "timeout_ms": 30000
+                     *       },
+                     *       "credential_delivery": "parameters",
+                     *       "owner": "3f9c2a7b4d1e8f60",
+                     *       "created_at": "2026-12-01T09:30:00.000Z",
+                     *       "updated_at": "2026-12-01T09:30:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Agent"];
                 };
             };
@@ -1877,7 +3098,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -1886,7 +3112,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Not found: `agent_not_found` */
@@ -1895,34 +3126,56 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_not_found";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
         };
@@ -1932,15 +3185,15 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /**
+                 * @description The agent_id
+                 * @example support-bot
+                 */
                 agent_id: string;
             };
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["UpdateAgentRequest"];
-            };
-        };
+        requestBody: components["requestBodies"]["UpdateAgentRequest"];
         responses: {
             /** @description Success */
             200: {
@@ -1948,6 +3201,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "agent_id": "support-bot",
+                     *       "name": "Support bot",
+                     *       "description": "Answers tickets in Zendesk",
+                     *       "input_args": [
+                     *         {
+                     *           "name": "username",
+                     *           "required": true,
+                     *           "secret": false
+                     *         },
+                     *         {
+                     *           "name": "password",
+                     *           "required": true,
+                     *           "secret": true
+                     *         }
+                     *       ],
+                     *       "runner": {
+                     *         "type": "webhook",
+                     *         "url": "https://runner.example.com/run",
+                     *         "timeout_ms": 30000
+                     *       },
+                     *       "credential_delivery": "parameters",
+                     *       "owner": "3f9c2a7b4d1e8f60",
+                     *       "created_at": "2026-12-01T09:30:00.000Z",
+                     *       "updated_at": "2026-12-01T09:30:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Agent"];
                 };
             };
@@ -1957,7 +3238,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field" | "invalid_json" | "runner_not_allowed";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -1966,7 +3252,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Forbidden: `forbidden` */
@@ -1975,7 +3266,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
                 };
             };
             /** @description Not found: `agent_not_found` */
@@ -1984,7 +3280,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_not_found";
+                        };
+                    };
                 };
             };
             /** @description Conflict: `conflict` */
@@ -1993,7 +3294,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "conflict";
+                        };
+                    };
                 };
             };
             /** @description Payload too large: `payload_too_large` */
@@ -2002,7 +3308,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                        };
+                    };
                 };
             };
             /** @description Unsupported media type: `unsupported_media_type` */
@@ -2011,34 +3322,56 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
         };
@@ -2047,10 +3380,14 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description true deletes its profiles too (needs read_write on each) */
-                force?: string;
+                force?: boolean;
             };
             header?: never;
             path: {
+                /**
+                 * @description The agent_id
+                 * @example support-bot
+                 */
                 agent_id: string;
             };
             cookie?: never;
@@ -2070,7 +3407,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -2079,7 +3421,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Forbidden: `forbidden` */
@@ -2088,7 +3435,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
                 };
             };
             /** @description Not found: `agent_not_found` */
@@ -2097,7 +3449,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_not_found";
+                        };
+                    };
                 };
             };
             /** @description Conflict: `agent_has_profiles` */
@@ -2106,35 +3463,125 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_has_profiles";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
+            };
+        };
+    };
+    getAgentHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent_id
+                 * @example support-bot
+                 */
+                agent_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the headers GET answers, no body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: `validation_error`, `unknown_field` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not found: `agent_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -2143,6 +3590,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /**
+                 * @description The agent_id
+                 * @example support-bot
+                 */
                 agent_id: string;
             };
             cookie?: never;
@@ -2155,6 +3606,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "agent_id": "support-bot",
+                     *       "runner_signing_secret": "avs_Kiu4DVN7HaPji9MDYaqFVoa94OrNcWL9qJf6Xv1J6J"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SigningSecret"];
                 };
             };
@@ -2164,7 +3621,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field" | "invalid_json";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -2173,7 +3635,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Forbidden: `forbidden` */
@@ -2182,7 +3649,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
                 };
             };
             /** @description Not found: `agent_not_found` */
@@ -2191,7 +3663,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_not_found";
+                        };
+                    };
                 };
             };
             /** @description Conflict: `conflict` */
@@ -2200,7 +3677,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "conflict";
+                        };
+                    };
                 };
             };
             /** @description Payload too large: `payload_too_large` */
@@ -2209,7 +3691,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                        };
+                    };
                 };
             };
             /** @description Unsupported media type: `unsupported_media_type` */
@@ -2218,34 +3705,56 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
         };
@@ -2254,7 +3763,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Page size, an integer 1-100 (default 50) */
-                limit?: string;
+                limit?: number;
                 /** @description next_cursor of the previous page */
                 cursor?: string;
             };
@@ -2270,6 +3779,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "api_keys": [
+                     *         {
+                     *           "key_id": "3f9c2a7b4d1e8f60",
+                     *           "name": "ci",
+                     *           "role": "member",
+                     *           "created_at": "2026-12-01T09:30:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ApiKeyList"];
                 };
             };
@@ -2279,7 +3800,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -2288,7 +3814,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Forbidden: `forbidden` */
@@ -2297,34 +3828,56 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
         };
@@ -2336,11 +3889,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["CreateApiKeyRequest"];
-            };
-        };
+        requestBody: components["requestBodies"]["CreateApiKeyRequest"];
         responses: {
             /** @description Success */
             201: {
@@ -2348,6 +3897,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "key_id": "3f9c2a7b4d1e8f60",
+                     *       "name": "ci",
+                     *       "role": "member",
+                     *       "created_at": "2026-12-01T09:30:00.000Z",
+                     *       "api_key": "avk_LHDhK3oGRvkiefQnx7OOczTY5Tic_xZ6HcMOc_gmtoM"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CreatedApiKey"];
                 };
             };
@@ -2357,7 +3915,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field" | "invalid_json";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -2366,7 +3929,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Forbidden: `forbidden` */
@@ -2375,7 +3943,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
                 };
             };
             /** @description Payload too large: `payload_too_large` */
@@ -2384,7 +3957,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                        };
+                    };
                 };
             };
             /** @description Unsupported media type: `unsupported_media_type` */
@@ -2393,35 +3971,124 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
+            };
+        };
+    };
+    listApiKeysHead: {
+        parameters: {
+            query?: {
+                /** @description Page size, an integer 1-100 (default 50) */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the headers GET answers, no body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: `validation_error`, `unknown_field` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -2430,6 +4097,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /**
+                 * @description The key_id
+                 * @example 3f9c2a7b4d1e8f60
+                 */
                 key_id: string;
             };
             cookie?: never;
@@ -2449,7 +4120,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -2458,7 +4134,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Forbidden: `forbidden` */
@@ -2467,7 +4148,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
                 };
             };
             /** @description Not found: `api_key_not_found` */
@@ -2476,34 +4162,56 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "api_key_not_found";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
         };
@@ -2512,7 +4220,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Page size, an integer 1-100 (default 50) */
-                limit?: string;
+                limit?: number;
                 /** @description next_cursor of the previous page */
                 cursor?: string;
             };
@@ -2528,6 +4236,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "webhooks": [
+                     *         {
+                     *           "webhook_id": "wh_3qk9XbV1mPz0aLw2",
+                     *           "url": "https://hooks.example.com/agent-vault",
+                     *           "events": [
+                     *             "profile.deleted"
+                     *           ],
+                     *           "active": true,
+                     *           "created_by": "5f1c0a9e2b7d4c31",
+                     *           "created_at": "2026-12-06T15:00:00.000Z",
+                     *           "updated_at": "2026-12-06T15:00:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["WebhookList"];
                 };
             };
@@ -2537,7 +4262,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -2546,7 +4276,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Forbidden: `forbidden` */
@@ -2555,34 +4290,56 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
         };
@@ -2594,11 +4351,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["CreateWebhookRequest"];
-            };
-        };
+        requestBody: components["requestBodies"]["CreateWebhookRequest"];
         responses: {
             /** @description Success */
             201: {
@@ -2606,6 +4359,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "webhook_id": "wh_3qk9XbV1mPz0aLw2",
+                     *       "url": "https://hooks.example.com/agent-vault",
+                     *       "events": [
+                     *         "profile.deleted",
+                     *         "connection.needs_reauth"
+                     *       ],
+                     *       "description": "ops alerts",
+                     *       "active": true,
+                     *       "created_by": "5f1c0a9e2b7d4c31",
+                     *       "created_at": "2026-12-06T15:00:00.000Z",
+                     *       "updated_at": "2026-12-06T15:00:00.000Z",
+                     *       "signing_secret": "avw_…"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CreatedWebhook"];
                 };
             };
@@ -2615,7 +4384,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field" | "invalid_json";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -2624,7 +4398,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Forbidden: `forbidden` */
@@ -2633,7 +4412,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
                 };
             };
             /** @description Conflict: `webhook_limit_reached` */
@@ -2642,7 +4426,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "webhook_limit_reached";
+                        };
+                    };
                 };
             };
             /** @description Payload too large: `payload_too_large` */
@@ -2651,7 +4440,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                        };
+                    };
                 };
             };
             /** @description Unsupported media type: `unsupported_media_type` */
@@ -2660,35 +4454,124 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
+            };
+        };
+    };
+    listWebhooksHead: {
+        parameters: {
+            query?: {
+                /** @description Page size, an integer 1-100 (default 50) */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the headers GET answers, no body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: `validation_error`, `unknown_field` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -2697,6 +4580,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /**
+                 * @description The webhook_id
+                 * @example wh_3qk9XbV1mPz0aLw2
+                 */
                 webhook_id: string;
             };
             cookie?: never;
@@ -2709,6 +4596,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "webhook_id": "wh_3qk9XbV1mPz0aLw2",
+                     *       "url": "https://hooks.example.com/agent-vault",
+                     *       "events": [
+                     *         "profile.deleted"
+                     *       ],
+                     *       "active": true,
+                     *       "created_by": "5f1c0a9e2b7d4c31",
+                     *       "created_at": "2026-12-06T15:00:00.000Z",
+                     *       "updated_at": "2026-12-06T15:00:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Webhook"];
                 };
             };
@@ -2718,7 +4618,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -2727,7 +4632,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Forbidden: `forbidden` */
@@ -2736,7 +4646,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
                 };
             };
             /** @description Not found: `webhook_not_found` */
@@ -2745,34 +4660,56 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "webhook_not_found";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
         };
@@ -2782,6 +4719,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /**
+                 * @description The webhook_id
+                 * @example wh_3qk9XbV1mPz0aLw2
+                 */
                 webhook_id: string;
             };
             cookie?: never;
@@ -2801,7 +4742,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -2810,7 +4756,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Forbidden: `forbidden` */
@@ -2819,7 +4770,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
                 };
             };
             /** @description Not found: `webhook_not_found` */
@@ -2828,35 +4784,132 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "webhook_not_found";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
+            };
+        };
+    };
+    getWebhookHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook_id
+                 * @example wh_3qk9XbV1mPz0aLw2
+                 */
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the headers GET answers, no body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: `validation_error`, `unknown_field` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not found: `webhook_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -2865,15 +4918,15 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /**
+                 * @description The webhook_id
+                 * @example wh_3qk9XbV1mPz0aLw2
+                 */
                 webhook_id: string;
             };
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["UpdateWebhookRequest"];
-            };
-        };
+        requestBody: components["requestBodies"]["UpdateWebhookRequest"];
         responses: {
             /** @description Success */
             200: {
@@ -2881,6 +4934,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "webhook_id": "wh_3qk9XbV1mPz0aLw2",
+                     *       "url": "https://hooks.example.com/agent-vault",
+                     *       "events": [
+                     *         "profile.deleted",
+                     *         "connection.refresh_failed"
+                     *       ],
+                     *       "active": true,
+                     *       "created_by": "5f1c0a9e2b7d4c31",
+                     *       "created_at": "2026-12-06T15:00:00.000Z",
+                     *       "updated_at": "2026-12-06T15:05:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Webhook"];
                 };
             };
@@ -2890,7 +4957,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field" | "invalid_json";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -2899,7 +4971,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Forbidden: `forbidden` */
@@ -2908,7 +4985,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
                 };
             };
             /** @description Not found: `webhook_not_found` */
@@ -2917,7 +4999,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "webhook_not_found";
+                        };
+                    };
                 };
             };
             /** @description Conflict: `conflict` */
@@ -2926,7 +5013,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "conflict";
+                        };
+                    };
                 };
             };
             /** @description Payload too large: `payload_too_large` */
@@ -2935,7 +5027,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                        };
+                    };
                 };
             };
             /** @description Unsupported media type: `unsupported_media_type` */
@@ -2944,34 +5041,56 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
         };
@@ -2981,6 +5100,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /**
+                 * @description The webhook_id
+                 * @example wh_3qk9XbV1mPz0aLw2
+                 */
                 webhook_id: string;
             };
             cookie?: never;
@@ -2993,6 +5116,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "webhook_id": "wh_3qk9XbV1mPz0aLw2",
+                     *       "signing_secret": "avw_…"
+                     *     }
+                     */
                     "application/json": components["schemas"]["WebhookSecret"];
                 };
             };
@@ -3002,7 +5131,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field" | "invalid_json";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -3011,7 +5145,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Forbidden: `forbidden` */
@@ -3020,7 +5159,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
                 };
             };
             /** @description Not found: `webhook_not_found` */
@@ -3029,7 +5173,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "webhook_not_found";
+                        };
+                    };
                 };
             };
             /** @description Conflict: `conflict` */
@@ -3038,7 +5187,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "conflict";
+                        };
+                    };
                 };
             };
             /** @description Payload too large: `payload_too_large` */
@@ -3047,7 +5201,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                        };
+                    };
                 };
             };
             /** @description Unsupported media type: `unsupported_media_type` */
@@ -3056,34 +5215,56 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
         };
@@ -3092,12 +5273,16 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Page size, an integer 1-100 (default 50) */
-                limit?: string;
+                limit?: number;
                 /** @description next_cursor of the previous page */
                 cursor?: string;
             };
             header?: never;
             path: {
+                /**
+                 * @description The webhook_id
+                 * @example wh_3qk9XbV1mPz0aLw2
+                 */
                 webhook_id: string;
             };
             cookie?: never;
@@ -3110,6 +5295,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "deliveries": [
+                     *         {
+                     *           "delivery_id": "dlv_0193a1b2c3d4e5f60718293a",
+                     *           "event_id": "evt_Qm9yZS1yYW5kb20tYnl0ZXM",
+                     *           "event_type": "profile.deleted",
+                     *           "status": "delivered",
+                     *           "attempts": 2,
+                     *           "max_attempts": 5,
+                     *           "last_status_code": 200,
+                     *           "outcome": "delivered",
+                     *           "created_at": "2026-12-06T15:10:00.000Z",
+                     *           "last_attempt_at": "2026-12-06T15:10:02.100Z",
+                     *           "finished_at": "2026-12-06T15:10:02.180Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["WebhookDeliveryPage"];
                 };
             };
@@ -3119,7 +5323,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -3128,7 +5337,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Forbidden: `forbidden` */
@@ -3137,7 +5351,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
                 };
             };
             /** @description Not found: `webhook_not_found` */
@@ -3146,35 +5365,137 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "webhook_not_found";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
+            };
+        };
+    };
+    listWebhookDeliveriesHead: {
+        parameters: {
+            query?: {
+                /** @description Page size, an integer 1-100 (default 50) */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook_id
+                 * @example wh_3qk9XbV1mPz0aLw2
+                 */
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the headers GET answers, no body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: `validation_error`, `unknown_field` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not found: `webhook_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -3183,6 +5504,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /**
+                 * @description The webhook_id
+                 * @example wh_3qk9XbV1mPz0aLw2
+                 */
                 webhook_id: string;
             };
             cookie?: never;
@@ -3195,6 +5520,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "event_id": "evt_Qm9yZS1yYW5kb20tYnl0ZXM",
+                     *       "delivery_id": "dlv_0193a1b2c3d4e5f60718293a",
+                     *       "status": "queued"
+                     *     }
+                     */
                     "application/json": components["schemas"]["WebhookTestEvent"];
                 };
             };
@@ -3204,7 +5536,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field" | "invalid_json";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -3213,7 +5550,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Forbidden: `forbidden` */
@@ -3222,7 +5564,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
                 };
             };
             /** @description Not found: `webhook_not_found` */
@@ -3231,7 +5578,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "webhook_not_found";
+                        };
+                    };
                 };
             };
             /** @description Payload too large: `payload_too_large` */
@@ -3240,7 +5592,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                        };
+                    };
                 };
             };
             /** @description Unsupported media type: `unsupported_media_type` */
@@ -3249,34 +5606,56 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable`, `audit_unavailable` */
+            /** @description Service unavailable: `service_unavailable`, `audit_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable" | "audit_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
         };
@@ -3285,12 +5664,16 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Page size, an integer 1-100 (default 50) */
-                limit?: string;
+                limit?: number;
                 /** @description next_cursor of the previous page */
                 cursor?: string;
             };
             header?: never;
             path: {
+                /**
+                 * @description The agent_id
+                 * @example support-bot
+                 */
                 agent_id: string;
             };
             cookie?: never;
@@ -3303,6 +5686,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "profiles": [
+                     *         {
+                     *           "agent_id": "support-bot",
+                     *           "name": "zendesk",
+                     *           "fields": [
+                     *             "password",
+                     *             "username"
+                     *           ],
+                     *           "auth_type": "custom",
+                     *           "generation": 1,
+                     *           "record_version": 1,
+                     *           "should_save_session": false,
+                     *           "created_at": "2026-12-01T09:30:00.000Z",
+                     *           "updated_at": "2026-12-01T09:30:00.000Z",
+                     *           "last_used_at": "2026-12-01T09:30:00.000Z",
+                     *           "use_count": 3,
+                     *           "active": true,
+                     *           "token_state": "valid",
+                     *           "allowed_source_ips": [],
+                     *           "uses_last_7_days": {
+                     *             "run": 2,
+                     *             "proxy": 0,
+                     *             "test": 1
+                     *           },
+                     *           "owner": "3f9c2a7b4d1e8f60",
+                     *           "visibility": "private",
+                     *           "grants": []
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["AuthProfileList"];
                 };
             };
@@ -3312,7 +5728,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -3321,7 +5742,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Not found: `agent_not_found` */
@@ -3330,34 +5756,56 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_not_found";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
         };
@@ -3367,15 +5815,15 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /**
+                 * @description The agent_id
+                 * @example support-bot
+                 */
                 agent_id: string;
             };
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["CreateAuthProfileRequest"];
-            };
-        };
+        requestBody: components["requestBodies"]["CreateAuthProfileRequest"];
         responses: {
             /** @description Success */
             201: {
@@ -3383,16 +5831,59 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "auth_token": "avt_j2DzeWqx9LinzishBERC-DUiTQ00ZddOhV-NaaE255x0TqNaZ10zkzYKMny_Y1mir3QVsw",
+                     *       "type": "create",
+                     *       "profile": {
+                     *         "agent_id": "support-bot",
+                     *         "name": "github",
+                     *         "fields": [
+                     *           "token"
+                     *         ],
+                     *         "auth_type": "bearer",
+                     *         "generation": 1,
+                     *         "record_version": 1,
+                     *         "should_save_session": false,
+                     *         "created_at": "2026-12-01T09:30:00.000Z",
+                     *         "updated_at": "2026-12-01T09:30:00.000Z",
+                     *         "use_count": 0,
+                     *         "active": true,
+                     *         "token_state": "valid",
+                     *         "allowed_source_ips": [],
+                     *         "uses_last_7_days": {
+                     *           "run": 0,
+                     *           "proxy": 0,
+                     *           "test": 0
+                     *         },
+                     *         "owner": "3f9c2a7b4d1e8f60",
+                     *         "visibility": "private",
+                     *         "grants": [],
+                     *         "allowed_hosts": [
+                     *           "api.github.com"
+                     *         ],
+                     *         "allowed_methods": [
+                     *           "GET",
+                     *           "POST"
+                     *         ]
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["AuthProfileWithToken"];
                 };
             };
-            /** @description Bad request: `validation_error`, `unknown_field`, `invalid_json` */
+            /** @description Bad request: `validation_error`, `unknown_field`, `invalid_json`, `unknown_input_args` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field" | "invalid_json" | "unknown_input_args";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -3401,7 +5892,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Not found: `agent_not_found` */
@@ -3410,7 +5906,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_not_found";
+                        };
+                    };
                 };
             };
             /** @description Conflict: `profile_exists` */
@@ -3419,7 +5920,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "profile_exists";
+                        };
+                    };
                 };
             };
             /** @description Payload too large: `payload_too_large` */
@@ -3428,7 +5934,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                        };
+                    };
                 };
             };
             /** @description Unsupported media type: `unsupported_media_type` */
@@ -3437,249 +5948,82 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
         };
     };
-    getAgentAuthProfile: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                agent_id: string;
-                name: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Success */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AuthProfile"];
-                };
-            };
-            /** @description Bad request: `validation_error`, `unknown_field` */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unauthorized: `unauthorized` */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found: `agent_not_found`, `profile_not_found` */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Too many requests: `too_many_requests` */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Service unavailable: `service_unavailable` */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    putAuthProfile: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                agent_id: string;
-                name: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["PutAuthProfileRequest"];
-            };
-        };
-        responses: {
-            /** @description Success */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AuthProfileWithToken"];
-                };
-            };
-            /** @description Bad request: `validation_error`, `unknown_field`, `invalid_json`, `invalid_auth_token` */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unauthorized: `unauthorized` */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Forbidden: `forbidden` */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found: `agent_not_found`, `profile_not_found` */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Conflict: `conflict` */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Payload too large: `payload_too_large` */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unsupported media type: `unsupported_media_type` */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Too many requests: `too_many_requests` */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Service unavailable: `service_unavailable` */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    deleteAgentAuthProfile: {
+    listAgentAuthProfilesHead: {
         parameters: {
             query?: {
-                /** @description true deletes a profile in use */
-                force?: string;
+                /** @description Page size, an integer 1-100 (default 50) */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
             };
             header?: never;
             path: {
+                /**
+                 * @description The agent_id
+                 * @example support-bot
+                 */
                 agent_id: string;
-                name: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Success */
-            204: {
+            /** @description Success: the headers GET answers, no body */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3690,90 +6034,66 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
+                content?: never;
             };
             /** @description Unauthorized: `unauthorized` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
+                content?: never;
             };
-            /** @description Forbidden: `forbidden` */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found: `agent_not_found`, `profile_not_found` */
+            /** @description Not found: `agent_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
+                content?: never;
             };
-            /** @description Conflict: `profile_in_use`, `conflict` */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
+                content?: never;
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
+                content?: never;
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
+                content?: never;
             };
         };
     };
-    patchAuthProfile: {
+    getAgentAuthProfile: {
         parameters: {
             query?: never;
             header?: never;
             path: {
+                /**
+                 * @description The agent_id
+                 * @example support-bot
+                 */
                 agent_id: string;
+                /**
+                 * @description The profile name
+                 * @example zendesk
+                 */
                 name: string;
             };
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["PatchAuthProfileRequest"];
-            };
-        };
+        requestBody?: never;
         responses: {
             /** @description Success */
             200: {
@@ -3781,16 +6101,50 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "agent_id": "support-bot",
+                     *       "name": "zendesk",
+                     *       "fields": [
+                     *         "password",
+                     *         "username"
+                     *       ],
+                     *       "auth_type": "custom",
+                     *       "generation": 1,
+                     *       "record_version": 1,
+                     *       "should_save_session": false,
+                     *       "created_at": "2026-12-01T09:30:00.000Z",
+                     *       "updated_at": "2026-12-01T09:30:00.000Z",
+                     *       "last_used_at": "2026-12-01T09:30:00.000Z",
+                     *       "use_count": 3,
+                     *       "active": true,
+                     *       "token_state": "valid",
+                     *       "allowed_source_ips": [],
+                     *       "uses_last_7_days": {
+                     *         "run": 2,
+                     *         "proxy": 0,
+                     *         "test": 1
+                     *       },
+                     *       "owner": "3f9c2a7b4d1e8f60",
+                     *       "visibility": "private",
+                     *       "grants": []
+                     *     }
+                     */
                     "application/json": components["schemas"]["AuthProfile"];
                 };
             };
-            /** @description Bad request: `validation_error`, `unknown_field`, `invalid_json` */
+            /** @description Bad request: `validation_error`, `unknown_field` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -3799,16 +6153,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Forbidden: `forbidden` */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Not found: `agent_not_found`, `profile_not_found` */
@@ -3817,7 +6167,180 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_not_found" | "profile_not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
+                };
+            };
+        };
+    };
+    putAuthProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent_id
+                 * @example support-bot
+                 */
+                agent_id: string;
+                /**
+                 * @description The profile name
+                 * @example zendesk
+                 */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["PutAuthProfileRequest"];
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "auth_token": "avt_j2DzeWqx9LinzishBERC-DUiTQ00ZddOhV-NaaE255x0TqNaZ10zkzYKMny_Y1mir3QVsw",
+                     *       "type": "replace",
+                     *       "profile": {
+                     *         "agent_id": "support-bot",
+                     *         "name": "zendesk",
+                     *         "fields": [
+                     *           "X-Api-Key"
+                     *         ],
+                     *         "auth_type": "api_key",
+                     *         "generation": 2,
+                     *         "record_version": 2,
+                     *         "should_save_session": false,
+                     *         "created_at": "2026-12-01T09:30:00.000Z",
+                     *         "updated_at": "2026-12-01T09:30:00.000Z",
+                     *         "use_count": 0,
+                     *         "active": true,
+                     *         "token_state": "valid",
+                     *         "allowed_source_ips": [],
+                     *         "uses_last_7_days": {
+                     *           "run": 0,
+                     *           "proxy": 0,
+                     *           "test": 0
+                     *         },
+                     *         "owner": "3f9c2a7b4d1e8f60",
+                     *         "visibility": "private",
+                     *         "grants": [],
+                     *         "allowed_hosts": [
+                     *           "api.example.com"
+                     *         ],
+                     *         "auth_config": {
+                     *           "api_key_method": "header"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuthProfileWithToken"];
+                };
+            };
+            /** @description Bad request: `validation_error`, `unknown_field`, `invalid_json`, `invalid_auth_token`, `unknown_input_args` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field" | "invalid_json" | "invalid_auth_token" | "unknown_input_args";
+                        };
+                    };
+                };
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description Not found: `agent_not_found`, `profile_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_not_found" | "profile_not_found";
+                        };
+                    };
                 };
             };
             /** @description Conflict: `conflict` */
@@ -3826,7 +6349,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "conflict";
+                        };
+                    };
                 };
             };
             /** @description Payload too large: `payload_too_large` */
@@ -3835,7 +6363,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                        };
+                    };
                 };
             };
             /** @description Unsupported media type: `unsupported_media_type` */
@@ -3844,34 +6377,508 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
+                };
+            };
+        };
+    };
+    deleteAgentAuthProfile: {
+        parameters: {
+            query?: {
+                /** @description true deletes a profile in use */
+                force?: boolean;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The agent_id
+                 * @example support-bot
+                 */
+                agent_id: string;
+                /**
+                 * @description The profile name
+                 * @example zendesk
+                 */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["DeleteAuthProfileRequest"];
+        responses: {
+            /** @description Success */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: `validation_error`, `unknown_field`, `invalid_json`, `invalid_auth_token` */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field" | "invalid_json" | "invalid_auth_token";
+                        };
+                    };
+                };
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description Not found: `agent_not_found`, `profile_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_not_found" | "profile_not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: `profile_in_use`, `conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "profile_in_use" | "conflict";
+                        };
+                    };
+                };
+            };
+            /** @description Payload too large: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
+                };
+            };
+        };
+    };
+    getAgentAuthProfileHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent_id
+                 * @example support-bot
+                 */
+                agent_id: string;
+                /**
+                 * @description The profile name
+                 * @example zendesk
+                 */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the headers GET answers, no body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: `validation_error`, `unknown_field` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not found: `agent_not_found`, `profile_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    patchAuthProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent_id
+                 * @example support-bot
+                 */
+                agent_id: string;
+                /**
+                 * @description The profile name
+                 * @example zendesk
+                 */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["PatchAuthProfileRequest"];
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "agent_id": "support-bot",
+                     *       "name": "zendesk",
+                     *       "fields": [
+                     *         "password",
+                     *         "username"
+                     *       ],
+                     *       "auth_type": "custom",
+                     *       "generation": 1,
+                     *       "record_version": 2,
+                     *       "should_save_session": false,
+                     *       "created_at": "2026-12-01T09:30:00.000Z",
+                     *       "updated_at": "2026-12-01T09:30:00.000Z",
+                     *       "last_used_at": "2026-12-01T09:30:00.000Z",
+                     *       "use_count": 3,
+                     *       "active": false,
+                     *       "token_state": "valid",
+                     *       "allowed_source_ips": [
+                     *         "203.0.113.0/24"
+                     *       ],
+                     *       "uses_last_7_days": {
+                     *         "run": 2,
+                     *         "proxy": 0,
+                     *         "test": 1
+                     *       },
+                     *       "owner": "3f9c2a7b4d1e8f60",
+                     *       "visibility": "private",
+                     *       "grants": [],
+                     *       "description": "Paused while the password is reset"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuthProfile"];
+                };
+            };
+            /** @description Bad request: `validation_error`, `unknown_field`, `invalid_json`, `invalid_source_ips` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field" | "invalid_json" | "invalid_source_ips";
+                        };
+                    };
+                };
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description Not found: `agent_not_found`, `profile_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_not_found" | "profile_not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: `conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "conflict";
+                        };
+                    };
+                };
+            };
+            /** @description Payload too large: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
         };
@@ -3881,16 +6888,20 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /**
+                 * @description The agent_id
+                 * @example support-bot
+                 */
                 agent_id: string;
+                /**
+                 * @description The profile name
+                 * @example zendesk
+                 */
                 name: string;
             };
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["TestAuthProfileRequest"];
-            };
-        };
+        requestBody: components["requestBodies"]["TestAuthProfileRequest"];
         responses: {
             /** @description Success */
             200: {
@@ -3898,16 +6909,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true,
+                     *       "status": 200,
+                     *       "latency_ms": 182
+                     *     }
+                     */
                     "application/json": components["schemas"]["TestAuthProfileResponse"];
                 };
             };
-            /** @description Bad request: `validation_error`, `unknown_field`, `invalid_json`, `invalid_auth_token` */
+            /** @description Bad request: `validation_error`, `unknown_field`, `invalid_json`, `invalid_auth_token`, `not_injectable`, `body_not_injectable`, `invalid_header` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field" | "invalid_json" | "invalid_auth_token" | "not_injectable" | "body_not_injectable" | "invalid_header";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized`, `token_expired` */
@@ -3916,16 +6939,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized" | "token_expired";
+                        };
+                    };
                 };
             };
-            /** @description Forbidden: `profile_inactive`, `source_ip_not_allowed`, `host_not_allowed`, `path_not_allowed`, `destination_blocked`, `token_url_not_proxied` */
+            /** @description Forbidden: `profile_inactive`, `source_ip_not_allowed`, `proxy_not_configured`, `host_not_allowed`, `path_not_allowed`, `destination_blocked`, `token_url_not_proxied` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "profile_inactive" | "source_ip_not_allowed" | "proxy_not_configured" | "host_not_allowed" | "path_not_allowed" | "destination_blocked" | "token_url_not_proxied";
+                        };
+                    };
                 };
             };
             /** @description Not found: `agent_not_found`, `profile_not_found` */
@@ -3934,16 +6967,41 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_not_found" | "profile_not_found";
+                        };
+                    };
                 };
             };
-            /** @description Method not allowed: `method_not_allowed` */
+            /** @description Method not allowed: `method_not_allowed_by_profile` */
             405: {
+                headers: {
+                    Allow: components["headers"]["Allow"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "method_not_allowed_by_profile";
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: `reauthorization_required` */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "reauthorization_required";
+                        };
+                    };
                 };
             };
             /** @description Payload too large: `payload_too_large` */
@@ -3952,7 +7010,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                        };
+                    };
                 };
             };
             /** @description Unsupported media type: `unsupported_media_type` */
@@ -3961,25 +7024,41 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
             /** @description Bad gateway: `bad_gateway`, `upstream_unreachable`, `upstream_bad_encoding`, `upstream_response_too_large`, `oauth_token_failed` */
@@ -3988,16 +7067,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "bad_gateway" | "upstream_unreachable" | "upstream_bad_encoding" | "upstream_response_too_large" | "oauth_token_failed";
+                        };
+                    };
                 };
             };
-            /** @description Service unavailable: `service_unavailable`, `audit_unavailable` */
+            /** @description Service unavailable: `service_unavailable`, `audit_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable" | "audit_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
             /** @description Gateway timeout: `upstream_timeout` */
@@ -4006,7 +7096,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "upstream_timeout";
+                        };
+                    };
                 };
             };
         };
@@ -4018,11 +7113,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["ProxyRequest"] | components["schemas"]["GrantProxyRequest"];
-            };
-        };
+        requestBody: components["requestBodies"]["ProxyRequest"];
         responses: {
             /** @description Success */
             200: {
@@ -4030,16 +7121,31 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": 200,
+                     *       "headers": {
+                     *         "content-type": "application/json"
+                     *       },
+                     *       "body": "{\"login\":\"octocat\",\"token\":\"[REDACTED]\"}",
+                     *       "body_encoding": "utf8"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ProxyResponse"];
                 };
             };
-            /** @description Bad request: `validation_error`, `unknown_field`, `invalid_json`, `invalid_auth_token`, `not_injectable`, `invalid_grant_format` */
+            /** @description Bad request: `validation_error`, `unknown_field`, `invalid_json`, `invalid_auth_token`, `not_injectable`, `body_not_injectable`, `invalid_header`, `invalid_grant_format` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field" | "invalid_json" | "invalid_auth_token" | "not_injectable" | "body_not_injectable" | "invalid_header" | "invalid_grant_format";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized`, `token_expired`, `invalid_grant` */
@@ -4048,16 +7154,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized" | "token_expired" | "invalid_grant";
+                        };
+                    };
                 };
             };
-            /** @description Forbidden: `profile_inactive`, `source_ip_not_allowed`, `host_not_allowed`, `path_not_allowed`, `destination_blocked`, `token_url_not_proxied` */
+            /** @description Forbidden: `profile_inactive`, `source_ip_not_allowed`, `proxy_not_configured`, `host_not_allowed`, `path_not_allowed`, `destination_blocked`, `token_url_not_proxied` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "profile_inactive" | "source_ip_not_allowed" | "proxy_not_configured" | "host_not_allowed" | "path_not_allowed" | "destination_blocked" | "token_url_not_proxied";
+                        };
+                    };
                 };
             };
             /** @description Not found: `agent_not_found`, `profile_not_found` */
@@ -4066,16 +7182,41 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_not_found" | "profile_not_found";
+                        };
+                    };
                 };
             };
-            /** @description Method not allowed: `method_not_allowed` */
+            /** @description Method not allowed: `method_not_allowed_by_profile` */
             405: {
+                headers: {
+                    Allow: components["headers"]["Allow"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "method_not_allowed_by_profile";
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: `reauthorization_required` */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "reauthorization_required";
+                        };
+                    };
                 };
             };
             /** @description Payload too large: `payload_too_large` */
@@ -4084,7 +7225,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                        };
+                    };
                 };
             };
             /** @description Unsupported media type: `unsupported_media_type` */
@@ -4093,25 +7239,41 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
             /** @description Bad gateway: `bad_gateway`, `upstream_unreachable`, `upstream_bad_encoding`, `upstream_response_too_large`, `oauth_token_failed` */
@@ -4120,16 +7282,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "bad_gateway" | "upstream_unreachable" | "upstream_bad_encoding" | "upstream_response_too_large" | "oauth_token_failed";
+                        };
+                    };
                 };
             };
-            /** @description Service unavailable: `service_unavailable`, `audit_unavailable` */
+            /** @description Service unavailable: `service_unavailable`, `audit_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable" | "audit_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
             /** @description Gateway timeout: `upstream_timeout` */
@@ -4138,7 +7311,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "upstream_timeout";
+                        };
+                    };
                 };
             };
         };
@@ -4148,16 +7326,20 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /**
+                 * @description The agent_id
+                 * @example support-bot
+                 */
                 agent_id: string;
+                /**
+                 * @description The profile name
+                 * @example zendesk
+                 */
                 name: string;
             };
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["RotateAuthProfileRequest"];
-            };
-        };
+        requestBody: components["requestBodies"]["RotateAuthProfileRequest"];
         responses: {
             /** @description Success */
             200: {
@@ -4165,6 +7347,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "auth_token": "avt_j2DzeWqx9LinzishBERC-DUiTQ00ZddOhV-NaaE255x0TqNaZ10zkzYKMny_Y1mir3QVsw",
+                     *       "name": "zendesk",
+                     *       "generation": 2,
+                     *       "token_expires_at": "2026-12-31T09:30:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["RotatedAuthProfile"];
                 };
             };
@@ -4174,7 +7364,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field" | "invalid_json" | "invalid_auth_token";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -4183,7 +7378,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Forbidden: `forbidden` */
@@ -4192,7 +7392,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
                 };
             };
             /** @description Not found: `agent_not_found`, `profile_not_found` */
@@ -4201,7 +7406,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_not_found" | "profile_not_found";
+                        };
+                    };
                 };
             };
             /** @description Conflict: `conflict` */
@@ -4210,7 +7420,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "conflict";
+                        };
+                    };
                 };
             };
             /** @description Payload too large: `payload_too_large` */
@@ -4219,7 +7434,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                        };
+                    };
                 };
             };
             /** @description Unsupported media type: `unsupported_media_type` */
@@ -4228,35 +7448,661 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
+                };
+            };
+        };
+    };
+    connectAuthProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent_id
+                 * @example support-bot
+                 */
+                agent_id: string;
+                /**
+                 * @description The profile name
+                 * @example zendesk
+                 */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["ConnectAuthProfileRequest"];
+        responses: {
+            /** @description Success */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "connect_url": "https://vault.example.com/v1/oauth/connect?link=avc_…",
+                     *       "connect_expires_at": "2026-01-01T12:15:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConnectLink"];
                 };
+            };
+            /** @description Bad request: `validation_error`, `unknown_field`, `invalid_json`, `invalid_auth_token`, `not_connectable` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field" | "invalid_json" | "invalid_auth_token" | "not_connectable";
+                        };
+                    };
+                };
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description Not found: `agent_not_found`, `profile_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_not_found" | "profile_not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Payload too large: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
+                };
+            };
+        };
+    };
+    disconnectAuthProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent_id
+                 * @example support-bot
+                 */
+                agent_id: string;
+                /**
+                 * @description The profile name
+                 * @example zendesk
+                 */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["DisconnectAuthProfileRequest"];
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "connection_state": "disconnected",
+                     *       "revocation": "confirmed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["DisconnectedAuthProfile"];
+                };
+            };
+            /** @description Bad request: `validation_error`, `unknown_field`, `invalid_json`, `invalid_auth_token`, `not_connectable` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field" | "invalid_json" | "invalid_auth_token" | "not_connectable";
+                        };
+                    };
+                };
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description Not found: `agent_not_found`, `profile_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_not_found" | "profile_not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Payload too large: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
+                };
+            };
+        };
+    };
+    openConnectLink: {
+        parameters: {
+            query?: {
+                /** @description The avc_… link secret (single use) */
+                link?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Redirect: the browser goes on to Location */
+            302: {
+                headers: {
+                    /** @description Where the browser goes next */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: an HTML page for the end user (`connect_link_invalid`, `connect_not_allowed`, `unknown_field`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Too many requests: API Gateway's own answer (deployed only) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description Internal error: API Gateway's own answer (deployed only) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description Service unavailable: an HTML page for the end user (`service_unavailable`); deployed, also API Gateway's own `{message}` */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                    "application/json": components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description An HTML page for the end user */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    openConnectLinkHead: {
+        parameters: {
+            query?: {
+                /** @description The avc_… link secret (single use) */
+                link?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Redirect: the browser goes on to Location */
+            302: {
+                headers: {
+                    /** @description Where the browser goes next */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: an HTML page for the end user (`connect_link_invalid`, `connect_not_allowed`, `unknown_field`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests: API Gateway's own answer (deployed only) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Internal error: API Gateway's own answer (deployed only) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Service unavailable: an HTML page for the end user (`service_unavailable`); deployed, also API Gateway's own `{message}` */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An HTML page for the end user */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    oauthCallback: {
+        parameters: {
+            query?: {
+                /** @description The avs_… state */
+                state?: string;
+                /** @description The authorization code */
+                code?: string;
+                /** @description The issuer (RFC 9207) */
+                iss?: string;
+                /** @description An RFC 6749 §4.1.2.1 error code */
+                error?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Redirect: the browser goes on to Location */
+            302: {
+                headers: {
+                    /** @description Where the browser goes next */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: an HTML page for the end user (`oauth_state_invalid`, `connect_not_allowed`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Too many requests: API Gateway's own answer (deployed only) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description Internal error: API Gateway's own answer (deployed only) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description Service unavailable: an HTML page for the end user (`service_unavailable`); deployed, also API Gateway's own `{message}` */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                    "application/json": components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description An HTML page for the end user */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    oauthCallbackHead: {
+        parameters: {
+            query?: {
+                /** @description The avs_… state */
+                state?: string;
+                /** @description The authorization code */
+                code?: string;
+                /** @description The issuer (RFC 9207) */
+                iss?: string;
+                /** @description An RFC 6749 §4.1.2.1 error code */
+                error?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Redirect: the browser goes on to Location */
+            302: {
+                headers: {
+                    /** @description Where the browser goes next */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: an HTML page for the end user (`oauth_state_invalid`, `connect_not_allowed`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests: API Gateway's own answer (deployed only) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Internal error: API Gateway's own answer (deployed only) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Service unavailable: an HTML page for the end user (`service_unavailable`); deployed, also API Gateway's own `{message}` */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An HTML page for the end user */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -4265,7 +8111,15 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /**
+                 * @description The agent_id
+                 * @example support-bot
+                 */
                 agent_id: string;
+                /**
+                 * @description The profile name
+                 * @example zendesk
+                 */
                 name: string;
             };
             cookie?: never;
@@ -4278,6 +8132,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "last_used_at": "2026-12-01T09:30:00.000Z",
+                     *       "use_count": 3,
+                     *       "uses_last_7_days": {
+                     *         "run": 2,
+                     *         "proxy": 0,
+                     *         "test": 1
+                     *       },
+                     *       "uses": [
+                     *         {
+                     *           "at": "2026-12-01T09:30:00.000Z",
+                     *           "action": "run",
+                     *           "key_id": "3f9c2a7b4d1e8f60",
+                     *           "status": 200,
+                     *           "result": "ok",
+                     *           "source_ip": "203.0.113.7",
+                     *           "request_id": "req-1f2e3d",
+                     *           "session_id": "4b1f0c2e-9a7d-4e6f-8a1b-2c3d4e5f6a7b"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["AuthProfileUsage"];
                 };
             };
@@ -4287,7 +8164,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -4296,7 +8178,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Not found: `agent_not_found`, `profile_not_found` */
@@ -4305,35 +8192,130 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_not_found" | "profile_not_found";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
+            };
+        };
+    };
+    getAuthProfileUsageHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent_id
+                 * @example support-bot
+                 */
+                agent_id: string;
+                /**
+                 * @description The profile name
+                 * @example zendesk
+                 */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the headers GET answers, no body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: `validation_error`, `unknown_field` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not found: `agent_not_found`, `profile_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -4342,16 +8324,20 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /**
+                 * @description The agent_id
+                 * @example support-bot
+                 */
                 agent_id: string;
+                /**
+                 * @description The profile name
+                 * @example zendesk
+                 */
                 name: string;
             };
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["ShareAuthProfileRequest"];
-            };
-        };
+        requestBody: components["requestBodies"]["ShareAuthProfileRequest"];
         responses: {
             /** @description Success */
             200: {
@@ -4359,6 +8345,40 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "agent_id": "support-bot",
+                     *       "name": "zendesk",
+                     *       "fields": [
+                     *         "password",
+                     *         "username"
+                     *       ],
+                     *       "auth_type": "custom",
+                     *       "generation": 1,
+                     *       "record_version": 1,
+                     *       "should_save_session": false,
+                     *       "created_at": "2026-12-01T09:30:00.000Z",
+                     *       "updated_at": "2026-12-01T09:30:00.000Z",
+                     *       "last_used_at": "2026-12-01T09:30:00.000Z",
+                     *       "use_count": 3,
+                     *       "active": true,
+                     *       "token_state": "valid",
+                     *       "allowed_source_ips": [],
+                     *       "uses_last_7_days": {
+                     *         "run": 2,
+                     *         "proxy": 0,
+                     *         "test": 1
+                     *       },
+                     *       "owner": "3f9c2a7b4d1e8f60",
+                     *       "visibility": "shared",
+                     *       "grants": [
+                     *         {
+                     *           "principal": "role:member",
+                     *           "permission": "read"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["AuthProfile"];
                 };
             };
@@ -4368,7 +8388,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field" | "invalid_json" | "unknown_principal";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -4377,7 +8402,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Forbidden: `forbidden` */
@@ -4386,7 +8416,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
                 };
             };
             /** @description Not found: `agent_not_found`, `profile_not_found` */
@@ -4395,7 +8430,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_not_found" | "profile_not_found";
+                        };
+                    };
                 };
             };
             /** @description Conflict: `conflict` */
@@ -4404,7 +8444,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "conflict";
+                        };
+                    };
                 };
             };
             /** @description Payload too large: `payload_too_large` */
@@ -4413,7 +8458,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                        };
+                    };
                 };
             };
             /** @description Unsupported media type: `unsupported_media_type` */
@@ -4422,34 +8472,56 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
         };
@@ -4459,8 +8531,20 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /**
+                 * @description The agent_id
+                 * @example support-bot
+                 */
                 agent_id: string;
+                /**
+                 * @description The profile name
+                 * @example zendesk
+                 */
                 name: string;
+                /**
+                 * @description The principal
+                 * @example role:member
+                 */
                 principal: string;
             };
             cookie?: never;
@@ -4473,6 +8557,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "agent_id": "support-bot",
+                     *       "name": "zendesk",
+                     *       "fields": [
+                     *         "password",
+                     *         "username"
+                     *       ],
+                     *       "auth_type": "custom",
+                     *       "generation": 1,
+                     *       "record_version": 1,
+                     *       "should_save_session": false,
+                     *       "created_at": "2026-12-01T09:30:00.000Z",
+                     *       "updated_at": "2026-12-01T09:30:00.000Z",
+                     *       "last_used_at": "2026-12-01T09:30:00.000Z",
+                     *       "use_count": 3,
+                     *       "active": true,
+                     *       "token_state": "valid",
+                     *       "allowed_source_ips": [],
+                     *       "uses_last_7_days": {
+                     *         "run": 2,
+                     *         "proxy": 0,
+                     *         "test": 1
+                     *       },
+                     *       "owner": "3f9c2a7b4d1e8f60",
+                     *       "visibility": "private",
+                     *       "grants": []
+                     *     }
+                     */
                     "application/json": components["schemas"]["AuthProfile"];
                 };
             };
@@ -4482,7 +8595,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -4491,7 +8609,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Forbidden: `forbidden` */
@@ -4500,7 +8623,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
                 };
             };
             /** @description Not found: `agent_not_found`, `profile_not_found`, `grant_not_found` */
@@ -4509,7 +8637,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_not_found" | "profile_not_found" | "grant_not_found";
+                        };
+                    };
                 };
             };
             /** @description Conflict: `conflict` */
@@ -4518,34 +8651,56 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "conflict";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
         };
@@ -4558,11 +8713,11 @@ export interface operations {
                 /** @description Only this profile (needs agent_id) */
                 profile?: string;
                 /** @description Only this action */
-                action?: string;
+                action?: "create" | "replace" | "update" | "rotate" | "patch" | "delete" | "share" | "unshare" | "connect" | "disconnect" | "api_key_create" | "api_key_revoke" | "agent_create" | "agent_update" | "agent_delete" | "agent_rotate_signing_secret" | "webhook_create" | "webhook_update" | "webhook_delete" | "webhook_rotate_secret" | "webhook_test" | "run" | "proxy" | "test";
                 /** @description ISO time: records at or after it */
                 since?: string;
                 /** @description Page size, an integer 1-100 (default 50) */
-                limit?: string;
+                limit?: number;
                 /** @description next_cursor of the previous page */
                 cursor?: string;
             };
@@ -4578,6 +8733,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "records": [
+                     *         {
+                     *           "id": "01JEXAMPLE0000000000000000",
+                     *           "at": "2026-12-01T09:30:00.000Z",
+                     *           "action": "run",
+                     *           "key_id": "3f9c2a7b4d1e8f60",
+                     *           "agent_id": "support-bot",
+                     *           "profile": "zendesk",
+                     *           "generation": 1,
+                     *           "status": 200,
+                     *           "result": "ok",
+                     *           "source_ip": "203.0.113.7",
+                     *           "session_id": "4b1f0c2e-9a7d-4e6f-8a1b-2c3d4e5f6a7b"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "eyJhdCI6IjIwMjYifQ"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AuditPage"];
                 };
             };
@@ -4587,7 +8762,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -4596,7 +8776,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Forbidden: `forbidden` */
@@ -4605,7 +8790,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
                 };
             };
             /** @description Not found: `agent_not_found`, `profile_not_found` */
@@ -4614,35 +8804,139 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "agent_not_found" | "profile_not_found";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
+            };
+        };
+    };
+    listAuditRecordsHead: {
+        parameters: {
+            query?: {
+                /** @description Only this agent */
+                agent_id?: string;
+                /** @description Only this profile (needs agent_id) */
+                profile?: string;
+                /** @description Only this action */
+                action?: "create" | "replace" | "update" | "rotate" | "patch" | "delete" | "share" | "unshare" | "connect" | "disconnect" | "api_key_create" | "api_key_revoke" | "agent_create" | "agent_update" | "agent_delete" | "agent_rotate_signing_secret" | "webhook_create" | "webhook_update" | "webhook_delete" | "webhook_rotate_secret" | "webhook_test" | "run" | "proxy" | "test";
+                /** @description ISO time: records at or after it */
+                since?: string;
+                /** @description Page size, an integer 1-100 (default 50) */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the headers GET answers, no body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: `validation_error`, `unknown_field` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not found: `agent_not_found`, `profile_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -4651,6 +8945,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /**
+                 * @description The session_id
+                 * @example run_4b1f0c2e9a7d4e6f8a1b2c3d4e5f6a7b
+                 */
                 session_id: string;
             };
             cookie?: never;
@@ -4663,6 +8961,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "session_id": "4b1f0c2e-9a7d-4e6f-8a1b-2c3d4e5f6a7b",
+                     *       "agent_id": "support-bot",
+                     *       "status": "succeeded",
+                     *       "agent_output": {
+                     *         "reply": "Ticket 4711 answered"
+                     *       },
+                     *       "created_at": "2026-12-01T09:30:00.000Z",
+                     *       "finished_at": "2026-12-01T09:30:04.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Run"];
                 };
             };
@@ -4672,7 +8982,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field";
+                        };
+                    };
                 };
             };
             /** @description Unauthorized: `unauthorized` */
@@ -4681,7 +8996,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
                 };
             };
             /** @description Not found: `run_not_found` */
@@ -4690,35 +9010,125 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "run_not_found";
+                        };
+                    };
                 };
             };
-            /** @description Too many requests: `too_many_requests` */
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Internal error: `internal_error`, `integrity_check_failed` */
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
             };
-            /** @description Service unavailable: `service_unavailable` */
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
                 };
+            };
+        };
+    };
+    getRunHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The session_id
+                 * @example run_4b1f0c2e9a7d4e6f8a1b2c3d4e5f6a7b
+                 */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the headers GET answers, no body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: `validation_error`, `unknown_field` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not found: `run_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -4734,6 +9144,88 @@ export interface operations {
             /** @description Success */
             200: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "openapi": "3.1.0",
+                     *       "info": {
+                     *         "title": "agent-vault",
+                     *         "version": "1.0.0"
+                     *       },
+                     *       "paths": {}
+                     *     }
+                     */
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description Too many requests: API Gateway's own answer (deployed only) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description Internal error: API Gateway's own answer (deployed only) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description Service unavailable: API Gateway's own answer (deployed only) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
+                };
+            };
+        };
+    };
+    getOpenApiDocumentHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the headers GET answers, no body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests: API Gateway's own answer (deployed only) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Internal error: API Gateway's own answer (deployed only) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Service unavailable: API Gateway's own answer (deployed only) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4755,8 +9247,83 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ok"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Health"];
                 };
+            };
+            /** @description Too many requests: API Gateway's own answer (deployed only) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description Internal error: API Gateway's own answer (deployed only) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description Service unavailable: API Gateway's own answer (deployed only) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
+                };
+            };
+        };
+    };
+    getHealthHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the headers GET answers, no body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests: API Gateway's own answer (deployed only) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Internal error: API Gateway's own answer (deployed only) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Service unavailable: API Gateway's own answer (deployed only) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

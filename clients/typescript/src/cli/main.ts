@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { VaultClient } from '../client.ts';
 import { VaultConnectionError, VaultError } from '../errors.ts';
-import type { PageItem, RequestBody, ResponseBody } from '../types.ts';
+import type { PageItem, QueryParams, RequestBody, ResponseBody } from '../types.ts';
 import { type Columns, fields, table } from './format.ts';
 
 /** Exit codes (documented in clients/typescript/README.md). */
@@ -240,6 +240,11 @@ const profileFields = (p: Profile) =>
     ['last_tested_at', p.last_tested_at],
     ['last_test_ok', p.last_test_ok],
     ['last_error', p.last_error],
+    ['end_user_id', p.end_user_id],
+    ['connection_state', p.connection_state],
+    ['connected_at', p.connected_at],
+    ['scopes_granted', p.scopes_granted],
+    ['last_refreshed_at', p.last_refreshed_at],
     ['owner', p.owner],
     ['visibility', p.visibility],
     ['grants', p.grants.map((g) => `${g.principal}:${g.permission}`)],
@@ -252,11 +257,13 @@ const PROFILE_VALUES: Options = {
   data: { type: 'string', multiple: true },
   'data-file': { type: 'string' },
   config: { type: 'string', multiple: true },
+  'config-file': { type: 'string' },
   'allowed-host': { type: 'string', multiple: true },
   'allowed-path': { type: 'string', multiple: true },
   'allowed-method': { type: 'string', multiple: true },
   'expires-in-hours': { type: 'string' },
   'save-session': { type: 'boolean' },
+  'end-user-id': { type: 'string' },
 };
 
 /** The values and settings of a create or upsert body from the flags. */
@@ -267,17 +274,27 @@ async function profileBody(ctx: Ctx): Promise<Record<string, unknown>> {
     throw new UsageError('give the credential values: --data key=value (or key=@file), or --data-file values.json (- for stdin)');
   const body: Record<string, unknown> = { auth_data };
   if (str(v, 'type') !== undefined) body.auth_type = str(v, 'type');
-  if (list(v, 'config').length > 0) body.auth_config = pairs(list(v, 'config'), 'config');
+  // --config-file for nested settings (an OAuth profile's scopes, authorize_params); --config pairs on top.
+  const config = { ...(await jsonFile(ctx, 'config-file')), ...pairs(list(v, 'config'), 'config') };
+  if (Object.keys(config).length > 0) body.auth_config = config;
   if (list(v, 'allowed-host').length > 0) body.allowed_hosts = list(v, 'allowed-host');
   if (list(v, 'allowed-path').length > 0) body.allowed_path_prefixes = list(v, 'allowed-path');
   if (list(v, 'allowed-method').length > 0) body.allowed_methods = list(v, 'allowed-method').map((m) => m.toUpperCase());
   if (str(v, 'expires-in-hours') !== undefined) body.expires_in_hours = int(v, 'expires-in-hours');
   if (v['save-session']) body.should_save_session = true;
+  if (str(v, 'end-user-id') !== undefined) body.end_user_id = str(v, 'end-user-id');
   return body;
 }
 
 function shownOnce(label: string, secret: string): string {
   return `${label} (shown once; the vault keeps no copy, store it now):\n  ${secret}\n`;
+}
+
+/** An oauth2_authorization_code profile's connect link, for the end user's browser. */
+function connectLink(link: { connect_url?: string; connect_expires_at?: string }): string {
+  return link.connect_url
+    ? `connect link for the end user's browser (single use, until ${link.connect_expires_at ?? '15 minutes from now'}):\n  ${link.connect_url}\n`
+    : '';
 }
 
 // ---- Webhooks ----
@@ -335,7 +352,8 @@ const AUDIT_FILTERS: Options = {
 const auditQuery = (v: Values) => ({
   agent_id: str(v, 'agent'),
   profile: str(v, 'profile'),
-  action: str(v, 'action'),
+  // The vault refuses an unknown action with a 400 naming the valid ones.
+  action: str(v, 'action') as QueryParams<'listAuditRecords'>['action'],
   since: str(v, 'since'),
 });
 
@@ -478,15 +496,15 @@ const commands: Record<string, Command> = {
   },
   'profiles create': {
     usage:
-      'profiles create <agent_id> <name> [--type custom|bearer|basic|api_key|oauth2_client_credentials] (--data key=value|key=@file)… [--data-file values.json|-] [--config key=value]… [--allowed-host H]… [--allowed-path P]… [--allowed-method M]… [--expires-in-hours N] [--save-session]',
-    summary: 'Create an auth profile; prints its auth token once',
+      'profiles create <agent_id> <name> [--type custom|bearer|basic|api_key|oauth2_client_credentials|oauth2_authorization_code] (--data key=value|key=@file)… [--data-file values.json|-] [--config key=value]… [--config-file config.json] [--end-user-id ID] [--allowed-host H]… [--allowed-path P]… [--allowed-method M]… [--expires-in-hours N] [--save-session]',
+    summary: 'Create an auth profile; prints its auth token once (oauth2_authorization_code: and a connect link for the end user)',
     options: PROFILE_VALUES,
     arity: [2, 2],
     async run(ctx) {
       const body = { name: ctx.args[1], ...(await profileBody(ctx)) };
       const r = await ctx.client().createAuthProfile(ctx.args[0] as string, body as RequestBody<'createAuthProfile'>);
       ctx.out(
-        `created ${r.profile.auth_type} profile ${r.profile.name} of agent ${r.profile.agent_id}\n${shownOnce('auth token', r.auth_token)}`,
+        `created ${r.profile.auth_type} profile ${r.profile.name} of agent ${r.profile.agent_id}\n${shownOnce('auth token', r.auth_token)}${connectLink(r)}`,
         r,
       );
       return EXIT.ok;
@@ -505,7 +523,7 @@ const commands: Record<string, Command> = {
       const human =
         r.type === 'update'
           ? `updated profile ${r.profile.name} in place; its token is unchanged\n`
-          : `${r.type}d profile ${r.profile.name}\n${shownOnce('new auth token', r.auth_token)}`;
+          : `${r.type}d profile ${r.profile.name}\n${shownOnce('new auth token', r.auth_token)}${connectLink(r)}`;
       ctx.out(human, r.type === 'update' ? { ...r, auth_token: undefined } : r);
       return EXIT.ok;
     },
@@ -598,6 +616,48 @@ const commands: Record<string, Command> = {
       return r.ok ? EXIT.ok : EXIT.failed;
     },
   },
+  'profiles connect': {
+    usage: 'profiles connect <agent_id> <name> [--token avt_… | AGENT_VAULT_AUTH_TOKEN]',
+    summary: "oauth2_authorization_code: a new single-use connect link (15 minutes) to open in the end user's browser",
+    options: TOKEN_OPTION,
+    arity: [2, 2],
+    async run(ctx) {
+      const r = await ctx
+        .client()
+        .connectAuthProfile(
+          ctx.args[0] as string,
+          ctx.args[1] as string,
+          { auth_token: token(ctx, true) } as RequestBody<'connectAuthProfile'>,
+        );
+      ctx.out(connectLink(r), r);
+      return EXIT.ok;
+    },
+  },
+  'profiles disconnect': {
+    usage: 'profiles disconnect <agent_id> <name> [--token avt_… | AGENT_VAULT_AUTH_TOKEN]',
+    summary:
+      'oauth2_authorization_code: revoke the refresh token at the provider and remove the tokens; uses answer reauthorization_required until the end user connects again',
+    options: TOKEN_OPTION,
+    arity: [2, 2],
+    async run(ctx) {
+      const r = await ctx.client().disconnectAuthProfile(
+        ctx.args[0] as string,
+        ctx.args[1] as string,
+        {
+          auth_token: token(ctx, true),
+        } as RequestBody<'disconnectAuthProfile'>,
+      );
+      ctx.out(
+        fields([
+          ['connection_state', r.connection_state],
+          ['revocation', r.revocation],
+          ['revocation_error', r.revocation_error],
+        ]),
+        r,
+      );
+      return EXIT.ok;
+    },
+  },
   'profiles usage': {
     usage: 'profiles usage <agent_id> <name>',
     summary: 'Usage counters and the last 50 uses',
@@ -623,12 +683,17 @@ const commands: Record<string, Command> = {
     },
   },
   'profiles delete': {
-    usage: 'profiles delete <agent_id> <name> [--force]',
-    summary: 'Delete a profile; its token dies at once (--force: even while in use)',
-    options: { force: { type: 'boolean' } },
+    usage: 'profiles delete <agent_id> <name> [--force] [--token avt_…]',
+    summary:
+      "Delete a profile; its token dies at once (--force: even while in use; --token: an OAuth profile's refresh token is revoked at the provider first)",
+    options: { force: { type: 'boolean' }, ...TOKEN_OPTION },
     arity: [2, 2],
     async run(ctx) {
-      await ctx.client().deleteAgentAuthProfile(ctx.args[0] as string, ctx.args[1] as string, ctx.values.force ? { force: true } : {});
+      const t = str(ctx.values, 'token');
+      await ctx.client().deleteAgentAuthProfile(ctx.args[0] as string, ctx.args[1] as string, {
+        ...(ctx.values.force ? { force: true } : {}),
+        ...(t ? { auth_token: t } : {}),
+      });
       ctx.out(`deleted profile ${ctx.args[1]} of agent ${ctx.args[0]}\n`, { deleted: true, agent_id: ctx.args[0], name: ctx.args[1] });
       return EXIT.ok;
     },
