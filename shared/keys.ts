@@ -18,7 +18,25 @@ export const AUDIT_PREFIX = 'AUDIT#';
 /** Sort-key prefix of a tenant's API-key index items (in the tenant partition, beside its agents). */
 export const API_KEY_INDEX_PREFIX = 'APIKEY#';
 
+/**
+ * The table's one global secondary index: profiles by name across a tenant's agents
+ * (GET /v1/auth-profiles; docs/architecture.md, "The table"). Its keys are attributes of the
+ * profile item, written by every write that puts or edits one (shared/store/items.ts profileToItem).
+ */
+export const PROFILE_NAME_INDEX = 'profiles-by-name';
+export const PROFILE_NAME_INDEX_PK = 'name_pk';
+export const PROFILE_NAME_INDEX_SK = 'name_sk';
+/** Between name and agent id in the index's sort key: below every character a name may hold (names refuse control characters). */
+const NAME_INDEX_SEPARATOR = '\u0001';
+
 export const keys = {
+  /** The name index's partition of a tenant's profiles. */
+  profileNameIndexPk: (tenant: string) => `PROFILES#${tenant}`,
+  /** A profile's index keys: name order, then agent id (shared/schemas/common.ts ProfileName refuses control characters). */
+  profileNameIndex: (tenant: string, agentId: string, name: string) => ({
+    [PROFILE_NAME_INDEX_PK]: `PROFILES#${tenant}`,
+    [PROFILE_NAME_INDEX_SK]: `${name}${NAME_INDEX_SEPARATOR}${agentId}`,
+  }),
   apiKey: (keyHashHex: string): ItemKey => ({ pk: `APIKEY#${keyHashHex}`, sk: 'APIKEY' }),
   /** Marker that a tenant has been issued an API key (keys are found by hash, not by tenant). */
   tenantKeyMarker: (tenant: string): ItemKey => ({ pk: `TENANT#${tenant}`, sk: 'APIKEYS' }),

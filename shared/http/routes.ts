@@ -25,7 +25,9 @@ import {
   NativeProfileResponse,
   NativePutProfileBody,
   ProfileList,
+  ProfileListQuery,
   ProfileMetadata,
+  TenantProfileListQuery,
   ShareProfileBody,
   UpsertProfileBody,
   UpsertProfileResponse,
@@ -72,7 +74,9 @@ export type Permission =
   | { readonly kind: 'credential'; readonly need: 'read' | 'read_write'; readonly grant?: true };
 
 /** One error answer an operation documents: its status and the codes it can carry. */
-export type ErrorStatuses = Readonly<Partial<Record<400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 429 | 500 | 501 | 502 | 503 | 504, readonly string[]>>>;
+export type ErrorStatuses = Readonly<
+  Partial<Record<400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 429 | 500 | 501 | 502 | 503 | 504, readonly string[]>>
+>;
 
 /** The OpenAPI operation of a route (shared/schemas/openapi.ts renders it). */
 export interface Operation {
@@ -121,7 +125,11 @@ export const PathParams = {
 
 // Error codes the operations share. Every authenticated route can also answer 401 unauthorized,
 // 429 too_many_requests and 503 service_unavailable (added by the document for every operation).
-const BODY_ERRORS = { 400: ['validation_error', 'unknown_field', 'invalid_json'], 413: ['payload_too_large'], 415: ['unsupported_media_type'] } as const;
+const BODY_ERRORS = {
+  400: ['validation_error', 'unknown_field', 'invalid_json'],
+  413: ['payload_too_large'],
+  415: ['unsupported_media_type'],
+} as const;
 const QUERY_ERRORS = { 400: ['validation_error', 'unknown_field'] } as const;
 const AGENT_404 = { 404: ['agent_not_found'] } as const;
 const PROFILE_404 = { 404: ['agent_not_found', 'profile_not_found'] } as const;
@@ -135,12 +143,50 @@ const USE_ERRORS = {
   503: ['service_unavailable', 'audit_unavailable'],
 } as const;
 const OUTBOUND_ERRORS = {
-  403: ['profile_inactive', 'source_ip_not_allowed', 'host_not_allowed', 'path_not_allowed', 'destination_blocked', 'token_url_not_proxied'],
+  403: [
+    'profile_inactive',
+    'source_ip_not_allowed',
+    'host_not_allowed',
+    'path_not_allowed',
+    'destination_blocked',
+    'token_url_not_proxied',
+  ],
   405: ['method_not_allowed'],
   502: ['bad_gateway', 'upstream_unreachable', 'upstream_bad_encoding', 'upstream_response_too_large', 'oauth_token_failed'],
   504: ['upstream_timeout'],
 } as const;
 const page = { limit: 'Page size, an integer 1-100 (default 50)', cursor: 'next_cursor of the previous page' };
+const profileFilterDocs = {
+  q: 'Name contains this text (case-insensitive)',
+  auth_type: 'Only this type: custom, bearer, basic, api_key, oauth2_client_credentials, …',
+  visibility: 'private or shared',
+  token_state: 'valid, expiring_soon (less than 24 h left) or expired',
+  connection_state: 'OAuth 2.0 authorization-code profiles: pending, connected, needs_reauth or disconnected',
+  active: 'true or false',
+  end_user_id: "The platform's end-user id (exact)",
+  ...page,
+};
+const PROFILE_LIST_DESCRIPTION =
+  'Every filter given must match. Filters apply to what the calling key may read (a member never learns of a profile it cannot read), after each read of the table, so a page may hold fewer than `limit` profiles — even none — while `next_cursor` goes on; keep paging until it is absent. A filter value outside its list is 400 validation_error naming the allowed values; an unknown parameter is 400 unknown_field.';
+const PROFILE_EXAMPLE = {
+  agent_id: 'crm-bot',
+  name: 'github-main',
+  fields: ['token'],
+  auth_type: 'bearer',
+  generation: 1,
+  record_version: 1,
+  should_save_session: false,
+  created_at: '2026-01-05T10:00:00.000Z',
+  updated_at: '2026-01-05T10:00:00.000Z',
+  use_count: 3,
+  active: true,
+  token_state: 'valid',
+  allowed_source_ips: [],
+  uses_last_7_days: { run: 2, proxy: 1, test: 0 },
+  owner: '3f9a0c1d2e4b5a69',
+  visibility: 'private',
+  grants: [],
+};
 
 /** The documented revocation bound (shared/services/api-keys.ts AUTH_CACHE_TTL_MS). */
 const REVOCATION_BOUND =
@@ -148,7 +194,8 @@ const REVOCATION_BOUND =
   'Each process caches a known key for at most 5 seconds, so on AWS another warm Lambda instance may still accept a revoked key for up to 5 s after this call answered 204.';
 
 const agentWrite = (action: string) => ({ kind: 'agent_owner', action }) as const;
-const profileRead = (action: string, load?: { withOAuthToken?: boolean }) => ({ kind: 'profile', need: 'read', action, ...(load ? { load } : {}) }) as const;
+const profileRead = (action: string, load?: { withOAuthToken?: boolean }) =>
+  ({ kind: 'profile', need: 'read', action, ...(load ? { load } : {}) }) as const;
 const profileWrite = (action: string) => ({ kind: 'profile', need: 'read_write', action }) as const;
 
 export const routes = {
@@ -157,7 +204,14 @@ export const routes = {
     group: 'profiles',
     permission: { kind: 'key' },
     body: CreateProfileBody,
-    op: { operationId: 'createAgentAuthProfile', tag: 'auth-profiles', summary: 'Create an auth profile; returns its auth token once', status: 200, response: CreateProfileResponse, errors: { ...BODY_ERRORS, ...AGENT_404, 409: ['profile_exists'] } },
+    op: {
+      operationId: 'createAgentAuthProfile',
+      tag: 'auth-profiles',
+      summary: 'Create an auth profile; returns its auth token once',
+      status: 200,
+      response: CreateProfileResponse,
+      errors: { ...BODY_ERRORS, ...AGENT_404, 409: ['profile_exists'] },
+    },
   },
   'POST /api/upsert_agent_auth_profile': {
     group: 'profiles',
@@ -167,7 +221,8 @@ export const routes = {
       operationId: 'upsertAgentAuthProfile',
       tag: 'auth-profiles',
       summary: 'Create, replace (new token) or update in place (same token) an auth profile',
-      description: 'Replacing or updating needs read_write on the profile (its owner, an admin, or a read_write grant); without read the answer is the unknown-profile 404, with read only a 403.',
+      description:
+        'Replacing or updating needs read_write on the profile (its owner, an admin, or a read_write grant); without read the answer is the unknown-profile 404, with read only a 403.',
       status: 200,
       response: UpsertProfileResponse,
       errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'invalid_auth_token'], 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] },
@@ -177,13 +232,35 @@ export const routes = {
     group: 'runs',
     permission: { kind: 'credential', need: 'read' },
     body: RunAgentBody,
-    op: { operationId: 'runAgent', tag: 'runs', summary: "Run an agent with a profile's credentials", status: 200, response: RunAgentResponse, errors: { ...USE_ERRORS, 400: [...USE_ERRORS[400], 'unknown_input_args', 'parameter_conflict', 'missing_input_args', 'not_injectable'], 409: ['runner_changed', 'delivery_changed', 'run_conflict'] } },
+    op: {
+      operationId: 'runAgent',
+      tag: 'runs',
+      summary: "Run an agent with a profile's credentials",
+      status: 200,
+      response: RunAgentResponse,
+      errors: {
+        ...USE_ERRORS,
+        400: [...USE_ERRORS[400], 'unknown_input_args', 'parameter_conflict', 'missing_input_args', 'not_injectable'],
+        409: ['runner_changed', 'delivery_changed', 'run_conflict'],
+      },
+    },
   },
   'POST /api/run_agent': {
     group: 'runs',
     permission: { kind: 'credential', need: 'read' },
     body: RunAgentBody,
-    op: { operationId: 'runAgentAlias', tag: 'runs', summary: 'Alias of POST /run_agent', status: 200, response: RunAgentResponse, errors: { ...USE_ERRORS, 400: [...USE_ERRORS[400], 'unknown_input_args', 'parameter_conflict', 'missing_input_args', 'not_injectable'], 409: ['runner_changed', 'delivery_changed', 'run_conflict'] } },
+    op: {
+      operationId: 'runAgentAlias',
+      tag: 'runs',
+      summary: 'Alias of POST /run_agent',
+      status: 200,
+      response: RunAgentResponse,
+      errors: {
+        ...USE_ERRORS,
+        400: [...USE_ERRORS[400], 'unknown_input_args', 'parameter_conflict', 'missing_input_args', 'not_injectable'],
+        409: ['runner_changed', 'delivery_changed', 'run_conflict'],
+      },
+    },
   },
 
   // Agents: any key registers (and owns) one; its owner or an admin changes it.
@@ -191,18 +268,40 @@ export const routes = {
     group: 'agents',
     permission: { kind: 'key' },
     body: CreateAgentBody,
-    op: { operationId: 'createAgent', tag: 'agents', summary: 'Register an agent (owned by the calling key); returns its runner signing secret once', status: 201, response: CreatedAgent, errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'runner_not_allowed'], 409: ['agent_exists'] } },
+    op: {
+      operationId: 'createAgent',
+      tag: 'agents',
+      summary: 'Register an agent (owned by the calling key); returns its runner signing secret once',
+      status: 201,
+      response: CreatedAgent,
+      errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'runner_not_allowed'], 409: ['agent_exists'] },
+    },
   },
   'GET /v1/agents': {
     group: 'agents',
     permission: { kind: 'key' },
     query: ListQuery,
-    op: { operationId: 'listAgents', tag: 'agents', summary: 'List agents', status: 200, response: AgentList, errors: QUERY_ERRORS, queryDocs: page },
+    op: {
+      operationId: 'listAgents',
+      tag: 'agents',
+      summary: 'List agents',
+      status: 200,
+      response: AgentList,
+      errors: QUERY_ERRORS,
+      queryDocs: page,
+    },
   },
   'GET /v1/agents/{agent_id}': {
     group: 'agents',
     permission: { kind: 'key' },
-    op: { operationId: 'getAgent', tag: 'agents', summary: 'Read an agent', status: 200, response: Agent, errors: { ...QUERY_ERRORS, ...AGENT_404 } },
+    op: {
+      operationId: 'getAgent',
+      tag: 'agents',
+      summary: 'Read an agent',
+      status: 200,
+      response: Agent,
+      errors: { ...QUERY_ERRORS, ...AGENT_404 },
+    },
   },
   'PUT /v1/agents/{agent_id}': {
     group: 'agents',
@@ -224,7 +323,8 @@ export const routes = {
     op: {
       operationId: 'deleteAgent',
       tag: 'agents',
-      summary: 'Delete an agent (its owner or an admin; 409 while it has profiles unless ?force=true, which needs read_write on every one of them)',
+      summary:
+        'Delete an agent (its owner or an admin; 409 while it has profiles unless ?force=true, which needs read_write on every one of them)',
       status: 204,
       errors: { ...QUERY_ERRORS, 403: ['forbidden'], ...AGENT_404, 409: ['agent_has_profiles'] },
       queryDocs: { force: 'true deletes its profiles too (needs read_write on each)' },
@@ -233,7 +333,14 @@ export const routes = {
   'POST /v1/agents/{agent_id}/rotate-signing-secret': {
     group: 'agents',
     permission: agentWrite('Rotating the signing secret of this agent'),
-    op: { operationId: 'rotateAgentSigningSecret', tag: 'agents', summary: 'Issue a new runner signing secret (its owner or an admin)', status: 200, response: SigningSecret, errors: { ...BODY_ERRORS, 403: ['forbidden'], ...AGENT_404, 409: ['conflict'] } },
+    op: {
+      operationId: 'rotateAgentSigningSecret',
+      tag: 'agents',
+      summary: 'Issue a new runner signing secret (its owner or an admin)',
+      status: 200,
+      response: SigningSecret,
+      errors: { ...BODY_ERRORS, 403: ['forbidden'], ...AGENT_404, 409: ['conflict'] },
+    },
   },
 
   // Tenant administration: API keys as principals (admin only). Their own function, the only one
@@ -242,44 +349,115 @@ export const routes = {
     group: 'keys',
     permission: { kind: 'admin', action: 'Creating API keys' },
     body: CreateApiKeyBody,
-    op: { operationId: 'createApiKey', tag: 'api-keys', summary: 'Mint an API key (admin only; 403 forbidden for a member); the key is shown once', status: 201, response: CreatedApiKey, errors: { ...BODY_ERRORS, 403: ['forbidden'] } },
+    op: {
+      operationId: 'createApiKey',
+      tag: 'api-keys',
+      summary: 'Mint an API key (admin only; 403 forbidden for a member); the key is shown once',
+      status: 201,
+      response: CreatedApiKey,
+      errors: { ...BODY_ERRORS, 403: ['forbidden'] },
+    },
   },
   'GET /v1/api-keys': {
     group: 'keys',
     permission: { kind: 'admin', action: 'Listing API keys' },
     query: ListQuery,
-    op: { operationId: 'listApiKeys', tag: 'api-keys', summary: "List the tenant's API keys: key_id, name, role (admin only; never a secret)", status: 200, response: ApiKeyList, errors: { ...QUERY_ERRORS, 403: ['forbidden'] }, queryDocs: page },
+    op: {
+      operationId: 'listApiKeys',
+      tag: 'api-keys',
+      summary: "List the tenant's API keys: key_id, name, role (admin only; never a secret)",
+      status: 200,
+      response: ApiKeyList,
+      errors: { ...QUERY_ERRORS, 403: ['forbidden'] },
+      queryDocs: page,
+    },
   },
   'DELETE /v1/api-keys/{key_id}': {
     group: 'keys',
     permission: { kind: 'admin', action: 'Revoking API keys' },
-    op: { operationId: 'revokeApiKey', tag: 'api-keys', summary: 'Revoke an API key (admin only): refused at once by this vault instance, within 5 s by every other', description: REVOCATION_BOUND, status: 204, errors: { ...QUERY_ERRORS, 403: ['forbidden'], 404: ['api_key_not_found'] } },
+    op: {
+      operationId: 'revokeApiKey',
+      tag: 'api-keys',
+      summary: 'Revoke an API key (admin only): refused at once by this vault instance, within 5 s by every other',
+      description: REVOCATION_BOUND,
+      status: 204,
+      errors: { ...QUERY_ERRORS, 403: ['forbidden'], 404: ['api_key_not_found'] },
+    },
   },
 
   // Profiles (native).
   'GET /v1/agents/{agent_id}/auth-profiles': {
     group: 'profiles',
     permission: { kind: 'key' },
-    query: ListQuery,
-    op: { operationId: 'listAgentAuthProfiles', tag: 'auth-profiles', summary: "List the agent's auth profiles the calling key may read (metadata only)", status: 200, response: ProfileList, errors: { ...QUERY_ERRORS, ...AGENT_404 }, queryDocs: page },
+    query: ProfileListQuery,
+    op: {
+      operationId: 'listAgentAuthProfiles',
+      tag: 'auth-profiles',
+      summary: "List the agent's auth profiles the calling key may read (metadata only), with search and filters",
+      description: PROFILE_LIST_DESCRIPTION,
+      status: 200,
+      response: ProfileList,
+      errors: { ...QUERY_ERRORS, ...AGENT_404 },
+      queryDocs: profileFilterDocs,
+      examples: { response: { profiles: [PROFILE_EXAMPLE] } },
+    },
+  },
+  'GET /v1/auth-profiles': {
+    group: 'profiles',
+    permission: { kind: 'key' },
+    query: TenantProfileListQuery,
+    op: {
+      operationId: 'listAuthProfiles',
+      tag: 'auth-profiles',
+      summary: "List the tenant's auth profiles the calling key may read, across agents, in name order (then agent id)",
+      description: `${PROFILE_LIST_DESCRIPTION} Served by a Query of the table's name index (never a scan); each entry carries its agent_id.`,
+      status: 200,
+      response: ProfileList,
+      errors: QUERY_ERRORS,
+      queryDocs: { agent_id: 'Only this agent', ...profileFilterDocs },
+      examples: { response: { profiles: [PROFILE_EXAMPLE], next_cursor: 'eyJwayI6Ii4uLiJ9' } },
+    },
   },
   'POST /v1/agents/{agent_id}/auth-profiles': {
     group: 'profiles',
     permission: { kind: 'key' },
     body: NativeCreateProfileBody,
-    op: { operationId: 'createAuthProfile', tag: 'auth-profiles', summary: 'Create an auth profile (custom or typed: bearer, basic, api_key, oauth2_client_credentials); returns its auth token once; 409 if the name exists', status: 201, response: NativeProfileResponse, errors: { ...BODY_ERRORS, ...AGENT_404, 409: ['profile_exists'] } },
+    op: {
+      operationId: 'createAuthProfile',
+      tag: 'auth-profiles',
+      summary:
+        'Create an auth profile (custom or typed: bearer, basic, api_key, oauth2_client_credentials); returns its auth token once; 409 if the name exists',
+      status: 201,
+      response: NativeProfileResponse,
+      errors: { ...BODY_ERRORS, ...AGENT_404, 409: ['profile_exists'] },
+    },
   },
   'PUT /v1/agents/{agent_id}/auth-profiles/{name}': {
     group: 'profiles',
     permission: { kind: 'credential', need: 'read_write' },
     body: NativePutProfileBody,
-    op: { operationId: 'putAuthProfile', tag: 'auth-profiles', summary: 'Upsert by name: create, replace (new token) or, with auth_token, update in place (same token)', status: 200, response: NativeProfileResponse, errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'invalid_auth_token'], 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] } },
+    op: {
+      operationId: 'putAuthProfile',
+      tag: 'auth-profiles',
+      summary: 'Upsert by name: create, replace (new token) or, with auth_token, update in place (same token)',
+      status: 200,
+      response: NativeProfileResponse,
+      errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'invalid_auth_token'], 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] },
+    },
   },
   'POST /v1/agents/{agent_id}/auth-profiles/{name}/test': {
     group: 'profiles',
     permission: { kind: 'credential', need: 'read' },
     body: TestProfileBody,
-    op: { operationId: 'testAuthProfile', tag: 'auth-profiles', summary: 'Make one real call with the credentials injected; answers ok/status/latency (never the body) and stores last_tested_at / last_test_ok', status: 200, response: TestProfileResponse, errors: { ...USE_ERRORS, ...OUTBOUND_ERRORS } },
+    op: {
+      operationId: 'testAuthProfile',
+      tag: 'auth-profiles',
+      summary:
+        'Make one real call with the credentials injected; answers ok/status/latency (never the body) and stores last_tested_at / last_test_ok',
+      status: 200,
+      response: TestProfileResponse,
+      errors: { ...USE_ERRORS, ...OUTBOUND_ERRORS },
+    },
   },
   'POST /v1/proxy': {
     group: 'profiles',
@@ -289,22 +467,42 @@ export const routes = {
     op: {
       operationId: 'proxyRequest',
       tag: 'auth-profiles',
-      summary: "Send a request with a typed profile's credentials injected (the caller never holds them); allowed_hosts/paths/methods enforced (403/405), SSRF guard, no redirects, secret values redacted from the answer",
+      summary:
+        "Send a request with a typed profile's credentials injected (the caller never holds them); allowed_hosts/paths/methods enforced (403/405), SSRF guard, no redirects, secret values redacted from the answer",
       status: 200,
       response: ProxyResponse,
-      errors: { ...USE_ERRORS, ...OUTBOUND_ERRORS, 400: [...USE_ERRORS[400], 'not_injectable', 'invalid_grant_format'], 401: ['unauthorized', 'token_expired', 'invalid_grant'] },
+      errors: {
+        ...USE_ERRORS,
+        ...OUTBOUND_ERRORS,
+        400: [...USE_ERRORS[400], 'not_injectable', 'invalid_grant_format'],
+        401: ['unauthorized', 'token_expired', 'invalid_grant'],
+      },
     },
   },
   'GET /v1/agents/{agent_id}/auth-profiles/{name}': {
     group: 'profiles',
     permission: profileRead('Reading this auth profile'),
-    op: { operationId: 'getAgentAuthProfile', tag: 'auth-profiles', summary: 'Read auth profile metadata (never values)', status: 200, response: ProfileMetadata, errors: { ...QUERY_ERRORS, ...PROFILE_404 } },
+    op: {
+      operationId: 'getAgentAuthProfile',
+      tag: 'auth-profiles',
+      summary: 'Read auth profile metadata (never values)',
+      status: 200,
+      response: ProfileMetadata,
+      errors: { ...QUERY_ERRORS, ...PROFILE_404 },
+    },
   },
   'PATCH /v1/agents/{agent_id}/auth-profiles/{name}': {
     group: 'profiles',
     permission: profileWrite('Changing the settings of this auth profile'),
     body: PatchProfileBody,
-    op: { operationId: 'patchAuthProfile', tag: 'auth-profiles', summary: 'Edit non-secret settings (active, description, allowed source IPs, outbound policy); no token needed', status: 200, response: ProfileMetadata, errors: { ...BODY_ERRORS, 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] } },
+    op: {
+      operationId: 'patchAuthProfile',
+      tag: 'auth-profiles',
+      summary: 'Edit non-secret settings (active, description, allowed source IPs, outbound policy); no token needed',
+      status: 200,
+      response: ProfileMetadata,
+      errors: { ...BODY_ERRORS, 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] },
+    },
   },
   'DELETE /v1/agents/{agent_id}/auth-profiles/{name}': {
     group: 'profiles',
@@ -313,7 +511,8 @@ export const routes = {
     op: {
       operationId: 'deleteAgentAuthProfile',
       tag: 'auth-profiles',
-      summary: 'Delete an auth profile; its token dies at once (409 profile_in_use with the usage summary if used recently or a run may be in flight, unless ?force=true)',
+      summary:
+        'Delete an auth profile; its token dies at once (409 profile_in_use with the usage summary if used recently or a run may be in flight, unless ?force=true)',
       status: 204,
       errors: { ...QUERY_ERRORS, 403: ['forbidden'], ...PROFILE_404, 409: ['profile_in_use', 'conflict'] },
       queryDocs: { force: 'true deletes a profile in use' },
@@ -323,23 +522,52 @@ export const routes = {
     group: 'profiles',
     permission: { kind: 'credential', need: 'read_write' },
     body: RotateProfileBody,
-    op: { operationId: 'rotateAuthProfile', tag: 'auth-profiles', summary: 'New token (generation + 1) for the same values; the old token and its session die at once', status: 200, response: RotateProfileResponse, errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'invalid_auth_token'], 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] } },
+    op: {
+      operationId: 'rotateAuthProfile',
+      tag: 'auth-profiles',
+      summary: 'New token (generation + 1) for the same values; the old token and its session die at once',
+      status: 200,
+      response: RotateProfileResponse,
+      errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'invalid_auth_token'], 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] },
+    },
   },
   'GET /v1/agents/{agent_id}/auth-profiles/{name}/usage': {
     group: 'profiles',
     permission: profileRead('Reading the usage of this auth profile'),
-    op: { operationId: 'getAuthProfileUsage', tag: 'auth-profiles', summary: 'Usage counters and the last 50 uses of this profile (since it was created; refusals included)', status: 200, response: ProfileUsage, errors: { ...QUERY_ERRORS, ...PROFILE_404 } },
+    op: {
+      operationId: 'getAuthProfileUsage',
+      tag: 'auth-profiles',
+      summary: 'Usage counters and the last 50 uses of this profile (since it was created; refusals included)',
+      status: 200,
+      response: ProfileUsage,
+      errors: { ...QUERY_ERRORS, ...PROFILE_404 },
+    },
   },
   'POST /v1/agents/{agent_id}/auth-profiles/{name}/share': {
     group: 'profiles',
     permission: profileWrite('Sharing this auth profile'),
     body: ShareProfileBody,
-    op: { operationId: 'shareAuthProfile', tag: 'auth-profiles', summary: 'Grant a principal (an API key id or "role:member") read or read_write on the profile (read_write needed; 409 on a concurrent settings or access change)', status: 200, response: ProfileMetadata, errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'unknown_principal'], 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] } },
+    op: {
+      operationId: 'shareAuthProfile',
+      tag: 'auth-profiles',
+      summary:
+        'Grant a principal (an API key id or "role:member") read or read_write on the profile (read_write needed; 409 on a concurrent settings or access change)',
+      status: 200,
+      response: ProfileMetadata,
+      errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'unknown_principal'], 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] },
+    },
   },
   'DELETE /v1/agents/{agent_id}/auth-profiles/{name}/share/{principal}': {
     group: 'profiles',
     permission: profileWrite('Unsharing this auth profile'),
-    op: { operationId: 'unshareAuthProfile', tag: 'auth-profiles', summary: "Remove a principal's grant (read_write needed); private again once none is left", status: 200, response: ProfileMetadata, errors: { ...QUERY_ERRORS, 403: ['forbidden'], 404: ['agent_not_found', 'profile_not_found', 'grant_not_found'], 409: ['conflict'] } },
+    op: {
+      operationId: 'unshareAuthProfile',
+      tag: 'auth-profiles',
+      summary: "Remove a principal's grant (read_write needed); private again once none is left",
+      status: 200,
+      response: ProfileMetadata,
+      errors: { ...QUERY_ERRORS, 403: ['forbidden'], 404: ['agent_not_found', 'profile_not_found', 'grant_not_found'], 409: ['conflict'] },
+    },
   },
   'GET /v1/audit': {
     group: 'profiles',
@@ -350,11 +578,17 @@ export const routes = {
       tag: 'audit',
       summary: 'The audit log, newest first: every change (agents, API keys and sharing included) and every use, refusals included',
       description:
-        "An admin key reads every view. A member key reads only the view of one profile it may read (agent_id and profile both given; otherwise the unknown-profile 404), and only since that profile was created (an earlier profile of the same name is not its history); the tenant and agent views answer it 403 forbidden. API-key events (api_key_create, api_key_revoke) have no agent and appear in the tenant view only.",
+        'An admin key reads every view. A member key reads only the view of one profile it may read (agent_id and profile both given; otherwise the unknown-profile 404), and only since that profile was created (an earlier profile of the same name is not its history); the tenant and agent views answer it 403 forbidden. API-key events (api_key_create, api_key_revoke) have no agent and appear in the tenant view only.',
       status: 200,
       response: AuditPage,
       errors: { ...QUERY_ERRORS, 403: ['forbidden'], ...PROFILE_404 },
-      queryDocs: { agent_id: 'Only this agent', profile: 'Only this profile (needs agent_id)', action: 'Only this action', since: 'ISO time: records at or after it', ...page },
+      queryDocs: {
+        agent_id: 'Only this agent',
+        profile: 'Only this profile (needs agent_id)',
+        action: 'Only this action',
+        since: 'ISO time: records at or after it',
+        ...page,
+      },
     },
   },
   'GET /v1/runs/{session_id}': {
@@ -364,7 +598,8 @@ export const routes = {
       operationId: 'getRun',
       tag: 'runs',
       summary: 'Status and result of a run',
-      description: 'Readable by the key that started the run, an admin, or a key with read on the very profile the run used (a later profile of the same name does not count); any other key gets the unknown-run 404.',
+      description:
+        'Readable by the key that started the run, an admin, or a key with read on the very profile the run used (a later profile of the same name does not count); any other key gets the unknown-run 404.',
       status: 200,
       response: RunStatus,
       errors: { ...QUERY_ERRORS, 404: ['run_not_found'] },

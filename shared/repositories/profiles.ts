@@ -1,9 +1,10 @@
 import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
-import { PROFILE_PREFIX, SESSION_PREFIX, keys } from '../keys.ts';
+import { PROFILE_NAME_INDEX, PROFILE_NAME_INDEX_PK, PROFILE_PREFIX, SESSION_PREFIX, keys } from '../keys.ts';
 import { type ProfileItem, dailyUseAttribute } from '../schemas/items.ts';
 import { isConditionalCheckFailed } from '../errors.ts';
-import { REWRITE_OPTIONAL, REWRITE_SET, profileAfterPatch, profileAfterRewrite, profileToItem } from '../store/items.ts';
+import { REWRITE_OPTIONAL, REWRITE_SET, fillProfilePage, profileAfterPatch, profileAfterRewrite, profileToItem } from '../store/items.ts';
+import { decodeIndexCursor, encodeCursor, encodeIndexCursor } from '../store/cursor.ts';
 import type { ItemSigner } from '../store/signer.ts';
 import { profileRefOf } from '../store/profile-ref.ts';
 import type { ProfileRecord, ProfileRef, ProfileStore, SettingsChanges, UseToRecord } from '../store/types.ts';
@@ -45,7 +46,8 @@ const REWRITE_VALUE_NAMES: Record<(typeof REWRITE_SET)[number], string> = {
 
 /** The key of the profile read, checked against the one named. */
 function sameProfile(read: ProfileItem, ref: ProfileRef) {
-  if (read.tenant !== ref.tenant || read.agent_id !== ref.agentId || read.slot !== ref.slot) throw new Error('a profile write names another profile than the one read');
+  if (read.tenant !== ref.tenant || read.agent_id !== ref.agentId || read.slot !== ref.slot)
+    throw new Error('a profile write names another profile than the one read');
   return keys.profile(ref);
 }
 
@@ -294,7 +296,42 @@ export function profileRepository(db: Db, signer: ItemSigner): ProfileStore {
     },
 
     async list(tenant: string, agentId: string, limit: number, cursor?: string): Promise<{ items: ProfileItem[]; next?: string }> {
-      return queryPage(db, keys.agentPartition(tenant, agentId), PROFILE_PREFIX, limit, cursor, (items) => signer.openAll<ProfileItem>('profile', items));
+      return queryPage(db, keys.agentPartition(tenant, agentId), PROFILE_PREFIX, limit, cursor, (items) =>
+        signer.openAll<ProfileItem>('profile', items),
+      );
+    },
+
+    async listMatching(scope, limit, cursor, keep) {
+      const open = (items: Record<string, unknown>[] | undefined) => signer.openAll<ProfileItem>('profile', items ?? []);
+      if (scope.agentId !== undefined) {
+        const pk = keys.agentPartition(scope.tenant, scope.agentId);
+        const read = async (n: number, start: string | undefined) => {
+          const page = await queryPage(db, pk, PROFILE_PREFIX, n, start, open);
+          return { items: page.items, next: page.next };
+        };
+        return fillProfilePage(limit, cursor, keep, read, (item) => encodeCursor(item) as string);
+      }
+      const indexPk = keys.profileNameIndexPk(scope.tenant);
+      const tablePkPrefix = keys.agentPartition(scope.tenant, '');
+      // The index is eventually consistent (a write shows a moment later); each item read is the
+      // whole signed profile (the index projects every attribute) and is verified like any other.
+      const read = async (n: number, start: string | undefined) => {
+        const out = await db.doc.send(
+          new QueryCommand({
+            TableName,
+            IndexName: PROFILE_NAME_INDEX,
+            KeyConditionExpression: '#ipk = :ipk',
+            ExpressionAttributeNames: { '#ipk': PROFILE_NAME_INDEX_PK },
+            ExpressionAttributeValues: { ':ipk': indexPk },
+            Limit: n,
+            ExclusiveStartKey: decodeIndexCursor(start, indexPk, tablePkPrefix),
+          }),
+        );
+        return { items: open(out.Items), next: encodeIndexCursor(out.LastEvaluatedKey) };
+      };
+      const after = (item: ProfileItem) =>
+        encodeIndexCursor({ pk: item.pk, sk: item.sk, ...keys.profileNameIndex(item.tenant, item.agent_id, item.name) }) as string;
+      return fillProfilePage(limit, cursor, keep, read, after);
     },
 
     async hasAny(tenant: string, agentId: string): Promise<boolean> {

@@ -184,6 +184,13 @@ const ProfileItemShape = z.object({
    * permission check goes stale.
    */
   settings_version: z.int().default(0),
+  /**
+   * OAuth 2.0 authorization-code profiles (docs/architecture.md): where the end user's connection
+   * stands (pending | connected | needs_reauth | disconnected) and the platform's opaque id of
+   * that end user, in clear so that listings filter on them (GET …/auth-profiles?connection_state=).
+   */
+  connection_state: z.string().optional(),
+  end_user_id: z.string().optional(),
 });
 
 export const ProfileItem = z.preprocess(gatherDailyUses, ProfileItemShape);

@@ -5,7 +5,7 @@ import { approvalFor, isSameSeal, parseTokenOrThrow, sealProfile } from '../cred
 import { newToken } from '../crypto/token.ts';
 import { auditFailure, auditedChange, writeAudit } from '../audit/log.ts';
 import type { AuditEventInput } from '../audit/record.ts';
-import { expiryFrom } from '../credentials/token-state.ts';
+import { expiryFrom, tokenState } from '../credentials/token-state.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { assertCanWrite, canRead, newProfileAccess } from '../credentials/access.ts';
 import { profileEvent } from '../credentials/policy.ts';
@@ -16,7 +16,7 @@ import { assertAuthDataLimits, parseInput } from '../schemas/common.ts';
 import { type OutboundPolicy, OutboundPolicyFields } from '../credentials/outbound-policy.ts';
 import { type AuthTypeName, type Deployment, authTypeModule, deploymentOf, parseCredential } from '../credentials/types/index.ts';
 import type { AgentItem, ProfileItem } from '../schemas/items.ts';
-import type { CreateProfileBody, ProfileMetadata, UpsertProfileBody, UpsertType } from '../schemas/profiles.ts';
+import type { CreateProfileBody, ProfileFilter, ProfileMetadata, UpsertProfileBody, UpsertType } from '../schemas/profiles.ts';
 import { type ProfileTarget, profileNameNotFound, requireAgent } from './targets.ts';
 import type { ProfileRecord } from '../store/types.ts';
 
@@ -78,7 +78,9 @@ export function validateProfileInput(
   const policy = parseInput(OutboundPolicyBody, given, 'outbound policy');
   if (authType === 'custom') {
     if (authConfig !== undefined && Object.keys(authConfig as object).length > 0) {
-      throw new ValidationError('auth_config is only for typed profiles; set auth_type (bearer, basic, api_key, oauth2_client_credentials) or omit auth_config');
+      throw new ValidationError(
+        'auth_config is only for typed profiles; set auth_type (bearer, basic, api_key, oauth2_client_credentials) or omit auth_config',
+      );
     }
     assertDeclaredKeys(agent, Object.keys(authData));
     assertAuthDataLimits(authData);
@@ -172,7 +174,11 @@ function changeEvent(caller: Caller, action: 'create' | 'replace' | 'update', re
 }
 
 /** POST /api/create_agent_auth_profile: a new profile; 409 if the name exists for the agent. */
-export async function createProfile(deps: Deps, caller: Caller, body: CreateProfileBody): Promise<{ auth_token: string; warnings?: string[] }> {
+export async function createProfile(
+  deps: Deps,
+  caller: Caller,
+  body: CreateProfileBody,
+): Promise<{ auth_token: string; warnings?: string[] }> {
   const { auth_token, warnings } = await createProfileRecord(deps, caller, body);
   return { auth_token, ...(warnings ? { warnings } : {}) };
 }
@@ -185,9 +191,27 @@ export async function createProfileRecord(
 ): Promise<{ auth_token: string; record: ProfileRecord; warnings?: string[] }> {
   const tenant = caller.tenant;
   const agent = await requireAgent(deps, tenant, body.agent_id);
-  const spec = validateProfileInput(agent, body.auth_type ?? 'custom', body.auth_config, body.auth_data, policyOf(body), deploymentOf(deps.config));
+  const spec = validateProfileInput(
+    agent,
+    body.auth_type ?? 'custom',
+    body.auth_config,
+    body.auth_data,
+    policyOf(body),
+    deploymentOf(deps.config),
+  );
   const expiresAt = expiryFrom(deps.now(), body.expires_in_hours);
-  const created = freshProfile(deps, tenant, agent, body.name, body.auth_data, body.should_save_session ?? false, spec, caller, undefined, expiresAt);
+  const created = freshProfile(
+    deps,
+    tenant,
+    agent,
+    body.name,
+    body.auth_data,
+    body.should_save_session ?? false,
+    spec,
+    caller,
+    undefined,
+    expiresAt,
+  );
   await auditedChange(deps, changeEvent(caller, 'create', created.record), async () => {
     if (!(await deps.store.profiles.create(created.record)) && !(await landedAnyway(deps, created.record))) {
       throw new ConflictError(
@@ -213,7 +237,11 @@ async function dropOlderSession(deps: Deps, record: ProfileRecord): Promise<void
 }
 
 /** POST /api/upsert_agent_auth_profile: create, replace (new token) or update in place (same token). */
-export async function upsertProfile(deps: Deps, caller: Caller, body: UpsertProfileBody): Promise<{ auth_token: string; name: string; type: UpsertType; warnings?: string[] }> {
+export async function upsertProfile(
+  deps: Deps,
+  caller: Caller,
+  body: UpsertProfileBody,
+): Promise<{ auth_token: string; name: string; type: UpsertType; warnings?: string[] }> {
   const { auth_token, name, type, warnings } = await upsertProfileRecord(deps, caller, body);
   return { auth_token, name, type, ...(warnings ? { warnings } : {}) };
 }
@@ -255,7 +283,8 @@ export async function upsertProfileRecord(
   const recordAttempt = async (a: Attempt) => {
     const event = changeEvent(caller, a.type, a.record);
     if (recorded?.action === event.action && recorded.generation === event.generation) return;
-    if (recorded) await auditFailure(deps, recorded, new ConflictError('another request wrote this profile first; this write was not made'));
+    if (recorded)
+      await auditFailure(deps, recorded, new ConflictError('another request wrote this profile first; this write was not made'));
     recorded = undefined;
     await writeAudit(deps, event);
     recorded = event;
@@ -271,8 +300,18 @@ export async function upsertProfileRecord(
         // The previous attempt's write may have landed with its answer lost: then it is the result.
         if (lost && isSameSeal(existing, lost.record)) return { attempt: lost, dropSession: true };
         const shouldSave = body.should_save_session ?? existing?.should_save_session ?? false;
-        const spec = validateProfileInput(agent, authType, body.auth_config, body.auth_data, policyOf(body, existing), deploymentOf(deps.config));
-        const fresh: Attempt = { ...freshProfile(deps, tenant, agent, name, body.auth_data, shouldSave, spec, caller, existing, expiresAt), type: existing ? 'replace' : 'create' };
+        const spec = validateProfileInput(
+          agent,
+          authType,
+          body.auth_config,
+          body.auth_data,
+          policyOf(body, existing),
+          deploymentOf(deps.config),
+        );
+        const fresh: Attempt = {
+          ...freshProfile(deps, tenant, agent, name, body.auth_data, shouldSave, spec, caller, existing, expiresAt),
+          type: existing ? 'replace' : 'create',
+        };
         await recordAttempt(fresh);
         if (existing ? await repo.replace(fresh.record, existing) : await repo.create(fresh.record)) {
           // A session saved after our read came from a run, which checks the profile after saving
@@ -302,10 +341,16 @@ async function updateInPlace(
   tokenExpiresAt: string | undefined,
 ): Promise<{ auth_token: string; name: string; type: 'update'; record: ProfileRecord; warnings?: string[] }> {
   // An edit, not a use: the gate's access (read_write) → verify → binding → decrypt, no use counted.
-  const { agent, profile: opened, values: current } = await openForEdit(deps, caller, { kind: 'token', agentId: body.agent_id, token: authToken }, 'Updating this auth profile');
+  const {
+    agent,
+    profile: opened,
+    values: current,
+  } = await openForEdit(deps, caller, { kind: 'token', agentId: body.agent_id, token: authToken }, 'Updating this auth profile');
   const { item } = opened;
   if (body.name !== undefined && body.name !== item.name) {
-    throw new ValidationError(`name "${body.name}" does not match the profile of this auth_token ("${item.name}"); omit name or correct it`);
+    throw new ValidationError(
+      `name "${body.name}" does not match the profile of this auth_token ("${item.name}"); omit name or correct it`,
+    );
   }
   if (body.auth_type !== undefined && body.auth_type !== item.auth_type) {
     throw new ValidationError(
@@ -313,7 +358,14 @@ async function updateInPlace(
     );
   }
   const merged = { ...current, ...body.auth_data };
-  const spec = validateProfileInput(agent, item.auth_type, body.auth_config ?? item.auth_config, merged, policyOf(body, item), deploymentOf(deps.config));
+  const spec = validateProfileInput(
+    agent,
+    item.auth_type,
+    body.auth_config ?? item.auth_config,
+    merged,
+    policyOf(body, item),
+    deploymentOf(deps.config),
+  );
   const record = sealProfile(
     deps.serverKeys.current, // re-encrypting moves the profile to the current server key
     { tenant: caller.tenant, agentId: agent.agent_id, slot: opened.keys.binding.slot, generation: item.generation },
@@ -367,19 +419,62 @@ export function toMetadata(item: Omit<ProfileItem, 'pk' | 'sk' | 'entity'>, now:
   };
 }
 
-
 /** A profile's metadata: the route's permission (read) already read it (shared/http/authorize.ts). */
 export function getProfileMetadata(deps: Deps, target: ProfileTarget): ProfileMetadata {
   return toMetadata(target.profile, deps.now());
 }
 
 /**
- * One page of the profiles the caller may see. The page is read first and filtered after, so a
- * member's page may hold fewer than `limit` profiles (even none) while next_cursor goes on.
+ * Whether a profile matches every filter given (docs/api.md, "Search and filter"): name contains
+ * `q` (case-insensitive), and each other filter equals the profile's value (token_state as of `now`).
  */
-export async function listProfiles(deps: Deps, caller: Caller, agentId: string, limit: number, cursor?: string) {
+export function matchesFilter(item: ProfileItem, f: ProfileFilter, now: Date): boolean {
+  if (f.agent_id !== undefined && item.agent_id !== f.agent_id) return false;
+  if (f.q !== undefined && !item.name.toLowerCase().includes(f.q.toLowerCase())) return false;
+  if (f.auth_type !== undefined && item.auth_type !== f.auth_type) return false;
+  if (f.visibility !== undefined && (item.visibility ?? 'private') !== f.visibility) return false;
+  if (f.active !== undefined && item.active !== f.active) return false;
+  if (f.token_state !== undefined && tokenState(item.token_expires_at, now) !== f.token_state) return false;
+  if (f.connection_state !== undefined && item.connection_state !== f.connection_state) return false;
+  if (f.end_user_id !== undefined && item.end_user_id !== f.end_user_id) return false;
+  return true;
+}
+
+/**
+ * One page of the agent's profiles the caller may see that match `filter`. Filters and the
+ * access check drop items after each read, so a page may hold fewer than `limit` profiles (even
+ * none) while next_cursor goes on (store/items.ts fillProfilePage).
+ */
+export async function listProfiles(
+  deps: Deps,
+  caller: Caller,
+  agentId: string,
+  limit: number,
+  cursor?: string,
+  filter: ProfileFilter = {},
+) {
   await requireAgent(deps, caller.tenant, agentId);
-  const page = await deps.store.profiles.list(caller.tenant, agentId, limit, cursor);
   const now = deps.now();
-  return { profiles: page.items.filter((i) => canRead(caller, i)).map((i) => toMetadata(i, now)), next_cursor: page.next };
+  const page = await deps.store.profiles.listMatching(
+    { tenant: caller.tenant, agentId },
+    limit,
+    cursor,
+    (i) => canRead(caller, i) && matchesFilter(i, filter, now),
+  );
+  return { profiles: page.items.map((i) => toMetadata(i, now)), next_cursor: page.next };
+}
+
+/**
+ * GET /v1/auth-profiles: the tenant's profiles the caller may see that match `filter`, in name
+ * order then agent id, from the name index (a Query, never a scan); `agent_id` narrows to one agent.
+ */
+export async function listTenantProfiles(deps: Deps, caller: Caller, limit: number, cursor?: string, filter: ProfileFilter = {}) {
+  const now = deps.now();
+  const page = await deps.store.profiles.listMatching(
+    { tenant: caller.tenant },
+    limit,
+    cursor,
+    (i) => canRead(caller, i) && matchesFilter(i, filter, now),
+  );
+  return { profiles: page.items.map((i) => toMetadata(i, now)), next_cursor: page.next };
 }

@@ -11,6 +11,7 @@ import { runJobRepository } from '../repositories/run-jobs.ts';
 import { runRepository } from '../repositories/runs.ts';
 import { sessionRepository } from '../repositories/sessions.ts';
 export { type SignItemsOutcome, signUnsignedItems } from '../repositories/sign-items.ts';
+export { type IndexProfilesOutcome, indexUnindexedProfiles } from '../repositories/index-profiles.ts';
 import type { ItemSigner } from './signer.ts';
 import type { Store } from './types.ts';
 

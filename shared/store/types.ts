@@ -72,7 +72,9 @@ export type ProfileSettings = Pick<
 export type ProfileAccessSettings = Pick<ProfileItem, 'visibility' | 'grants'>;
 
 /** What one conditional settings write may change (null or undefined: removed): PATCH's settings and share's grants. */
-export type SettingsChanges = { readonly [K in keyof (ProfileSettings & ProfileAccessSettings)]?: (ProfileSettings & ProfileAccessSettings)[K] | null };
+export type SettingsChanges = {
+  readonly [K in keyof (ProfileSettings & ProfileAccessSettings)]?: (ProfileSettings & ProfileAccessSettings)[K] | null;
+};
 
 /** One use to count (see ProfileStore.recordUse). */
 export interface UseToRecord {
@@ -130,6 +132,12 @@ export interface AuditQuery {
   readonly cursor?: string;
   /** Records past their TTL are treated as gone at once (DynamoDB deletes them lazily, dynalite never). */
   readonly nowSeconds: number;
+}
+
+/** Whose profiles a listing reads: one agent's, or (no agentId) every agent's of the tenant. */
+export interface ProfileListScope {
+  readonly tenant: string;
+  readonly agentId?: string;
 }
 
 /** One page of a listing; `next` is the opaque cursor of the following page. */
@@ -254,6 +262,18 @@ export interface ProfileStore {
   delete(ref: ProfileRef, read?: { generation: number; settings_version: number }): Promise<boolean>;
   /** One page of an agent's profiles, in slot order. */
   list(tenant: string, agentId: string, limit: number, cursor?: string): Promise<Page<ProfileItem>>;
+  /**
+   * One page of the profiles `keep` accepts (filters, access: store/items.ts fillProfilePage): of
+   * one agent (`agentId` given: a Query of its partition, in slot order) or of the whole tenant (a
+   * Query of the name index, in name then agent-id order; never a scan). A page may be short, even
+   * empty, while `next` goes on.
+   */
+  listMatching(
+    scope: ProfileListScope,
+    limit: number,
+    cursor: string | undefined,
+    keep: (item: ProfileItem) => boolean,
+  ): Promise<Page<ProfileItem>>;
   hasAny(tenant: string, agentId: string): Promise<boolean>;
   /** Deletes every item of an agent's partition; how many of each kind went. */
   deleteAllOfAgent(tenant: string, agentId: string): Promise<{ profiles: number; sessions: number; other: number }>;

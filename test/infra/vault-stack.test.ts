@@ -113,7 +113,7 @@ describe('VaultStack functions', () => {
 });
 
 describe('VaultStack table', () => {
-  it('is on-demand with a pk/sk key of strings and no secondary index', () => {
+  it('is on-demand with a pk/sk key of strings and exactly one secondary index: profiles by name (GET /v1/auth-profiles)', () => {
     const table = resourceByPrefix(vault.template, 'AWS::DynamoDB::Table', 'DataTable');
     expect(table.Properties).toMatchObject({
       BillingMode: 'PAY_PER_REQUEST',
@@ -121,13 +121,41 @@ describe('VaultStack table', () => {
         { AttributeName: 'pk', KeyType: 'HASH' },
         { AttributeName: 'sk', KeyType: 'RANGE' },
       ],
-      AttributeDefinitions: [
+    });
+    expect(table.Properties.AttributeDefinitions).toEqual(
+      expect.arrayContaining([
         { AttributeName: 'pk', AttributeType: 'S' },
         { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-    });
-    expect(table.Properties.GlobalSecondaryIndexes).toBeUndefined();
+        { AttributeName: 'name_pk', AttributeType: 'S' },
+        { AttributeName: 'name_sk', AttributeType: 'S' },
+      ]),
+    );
+    // One index: CloudFormation adds at most one per stack update, so an upgrade is one deploy.
+    expect(table.Properties.GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: 'profiles-by-name',
+        KeySchema: [
+          { AttributeName: 'name_pk', KeyType: 'HASH' },
+          { AttributeName: 'name_sk', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ]);
     expect(table.Properties.LocalSecondaryIndexes).toBeUndefined();
+  });
+
+  it('lets the functions Query the name index, and nothing else on it', () => {
+    const statements = Object.values(vault.template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) =>
+        (p as { Properties: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } } }).Properties.PolicyDocument
+          .Statement,
+    );
+    const onIndex = statements.filter((s) => JSON.stringify(s.Resource).includes('/index/'));
+    expect(onIndex.length).toBeGreaterThan(0);
+    for (const s of onIndex) {
+      expect(s.Action).toBe('dynamodb:Query');
+      expect(JSON.stringify(s.Resource)).toContain('/index/profiles-by-name');
+    }
   });
 
   it('has point-in-time recovery, deletion protection and a TTL on expires_at', () => {
