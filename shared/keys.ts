@@ -11,6 +11,8 @@ export interface ItemKey {
 const agentPartition = (tenant: string, agentId: string) => `TENANT#${tenant}#AGENT#${agentId}`;
 
 export const PROFILE_PREFIX = 'PROFILE#';
+/** Sort-key prefix of profile name claims (docs/architecture.md, "Renaming a profile"). */
+export const NAME_PREFIX = 'NAME#';
 export const SESSION_PREFIX = 'SESSION#';
 export const AGENT_PREFIX = 'AGENT#';
 export const OAUTH_TOKEN_PREFIX = 'OAUTH#';
@@ -50,6 +52,14 @@ export const keys = {
   /** Partition holding an agent's profiles and sessions. */
   agentPartition,
   profile: (ref: ProfileRef): ItemKey => ({ pk: agentPartition(ref.tenant, ref.agentId), sk: `${PROFILE_PREFIX}${ref.slot}` }),
+  /**
+   * The claim of a profile name (keyed by the name's slot, slotFor: the name's hash), in the
+   * agent's partition, pointing at where the profile of that name lives.
+   */
+  profileName: (tenant: string, agentId: string, nameSlotHex: string): ItemKey => ({
+    pk: agentPartition(tenant, agentId),
+    sk: `${NAME_PREFIX}${nameSlotHex}`,
+  }),
   /** A profile's saved session: beside the profile, under the same slot. */
   session: (ref: ProfileRef): ItemKey => ({ pk: agentPartition(ref.tenant, ref.agentId), sk: `${SESSION_PREFIX}${ref.slot}` }),
   /** An OAuth2 profile's cached access token and refresh lease: next to the profile, so deleting the agent's partition removes it. */

@@ -498,10 +498,16 @@ export const routes = {
     op: {
       operationId: 'patchAuthProfile',
       tag: 'auth-profiles',
-      summary: 'Edit non-secret settings (active, description, allowed source IPs, outbound policy); no token needed',
+      summary: 'Edit non-secret settings (active, description, allowed source IPs, outbound policy) or rename the profile; no token needed',
+      description:
+        'A rename (`{"name": "new-name"}`, sent alone) keeps the profile where it lives: its auth token keeps working, its usage and audit history stay with it, and the old name answers 404 from then on. 409 `profile_exists` if another profile has the name, 409 `conflict` if another request changed the profile or took the name meanwhile (read it again and retry). A rename that stopped half-way is invisible: the profile keeps its old name until a rename finishes.',
       status: 200,
       response: ProfileMetadata,
-      errors: { ...BODY_ERRORS, 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] },
+      errors: { ...BODY_ERRORS, 403: ['forbidden'], ...PROFILE_404, 409: ['conflict', 'profile_exists'] },
+      examples: {
+        request: { name: 'github-main' },
+        response: { ...PROFILE_EXAMPLE, name: 'github-main', updated_at: '2026-01-06T09:30:00.000Z' },
+      },
     },
   },
   'DELETE /v1/agents/{agent_id}/auth-profiles/{name}': {

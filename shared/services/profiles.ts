@@ -1,6 +1,6 @@
 import { openForEdit } from '../credentials/gate.ts';
-import { namedProfileRef, slotFor } from '../credentials/profile-keys.ts';
-import { profileRefOf } from '../store/profile-ref.ts';
+import { type Claimed, assertClaimFresh, claimName, loadNamedProfile } from '../credentials/profile-names.ts';
+import { profileRef, profileRefOf } from '../store/profile-ref.ts';
 import { approvalFor, isSameSeal, parseTokenOrThrow, sealProfile } from '../credentials/sealed-profile.ts';
 import { newToken } from '../crypto/token.ts';
 import { auditFailure, auditedChange, writeAudit } from '../audit/log.ts';
@@ -105,10 +105,12 @@ function freshProfile(
   shouldSave: boolean,
   spec: ProfileSpec,
   caller: Caller,
+  slotHex: string,
   previous?: ProfileItem,
   tokenExpiresAt?: string,
 ): { token: string; record: ProfileRecord } {
-  const slot = slotFor(tenant, agent.agent_id, name);
+  // Where the profile lives: its name's claim decides (shared/credentials/profile-names.ts).
+  const slot = Buffer.from(slotHex, 'hex');
   const { token, secret } = newToken(slot);
   const now = deps.now().toISOString();
   const binding = { tenant, agentId: agent.agent_id, slot, generation: (previous?.generation ?? 0) + 1 };
@@ -190,7 +192,10 @@ export async function createProfileRecord(
   body: CreateProfileBody & { should_save_session?: boolean },
 ): Promise<{ auth_token: string; record: ProfileRecord; warnings?: string[] }> {
   const tenant = caller.tenant;
-  const agent = await requireAgent(deps, tenant, body.agent_id);
+  // The agent, the name's claim and its home slot in one round trip (docs/architecture.md, "Renaming a profile").
+  const named = await loadNamedProfile(deps.store, tenant, body.agent_id, body.name);
+  const agent = named.ctx.agent;
+  if (!agent) throw agentNotFound(body.agent_id);
   const spec = validateProfileInput(
     agent,
     body.auth_type ?? 'custom',
@@ -200,6 +205,16 @@ export async function createProfileRecord(
     deploymentOf(deps.config),
   );
   const expiresAt = expiryFrom(deps.now(), body.expires_in_hours);
+  const exists = () =>
+    new ConflictError(
+      `An auth profile named "${body.name}" already exists for agent "${agent.agent_id}"; use /api/upsert_agent_auth_profile to replace or update it`,
+      'profile_exists',
+    );
+  // The name's claim first: it decides the slot.
+  if (named.ctx.profile) throw exists();
+  const claimed = await claimName(deps.store, named, body.name, undefined, deps.now).catch((err: unknown) => {
+    throw err instanceof ConflictError && err.code === 'profile_exists' ? exists() : err;
+  });
   const created = freshProfile(
     deps,
     tenant,
@@ -209,16 +224,13 @@ export async function createProfileRecord(
     body.should_save_session ?? false,
     spec,
     caller,
+    claimed.slot,
     undefined,
     expiresAt,
   );
   await auditedChange(deps, changeEvent(caller, 'create', created.record), async () => {
-    if (!(await deps.store.profiles.create(created.record)) && !(await landedAnyway(deps, created.record))) {
-      throw new ConflictError(
-        `An auth profile named "${body.name}" already exists for agent "${agent.agent_id}"; use /api/upsert_agent_auth_profile to replace or update it`,
-        'profile_exists',
-      );
-    }
+    assertClaimFresh(claimed, agent.agent_id, body.name, deps.now());
+    if (!(await deps.store.profiles.create(created.record)) && !(await landedAnyway(deps, created.record))) throw exists();
   });
   return withWarnings(agent, { auth_token: created.token, record: created.record });
 }
@@ -262,13 +274,21 @@ export async function upsertProfileRecord(
     return updateInPlace(deps, caller, body, body.auth_token, expiresAt);
   }
   if (body.name === undefined) throw new ValidationError('name is required when auth_token is not given');
-  const ref = namedProfileRef(tenant, body.agent_id, body.name);
-  // The agent, the profile and its saved session in one round trip (a replace removes the session).
-  const ctx = await deps.store.profileContext.load(ref, { withSession: true });
+  // The agent, the profile of that name and its saved session in one round trip (a replace
+  // removes the session); a renamed profile costs one more (shared/credentials/profile-names.ts).
+  const named = await loadNamedProfile(deps.store, tenant, body.agent_id, body.name, { withSession: true });
+  const ctx = named.ctx;
   const agent = ctx.agent;
   if (!agent) throw agentNotFound(body.agent_id);
 
   const name = body.name as string;
+  // A new name is claimed before anything is written: the claim decides the new profile's slot.
+  let claimed: Claimed | undefined;
+  if (!ctx.profile) {
+    validateProfileInput(agent, body.auth_type ?? 'custom', body.auth_config, body.auth_data, policyOf(body), deploymentOf(deps.config));
+    claimed = await claimName(deps.store, named, name, undefined, deps.now);
+  }
+  const ref = claimed ? profileRef(tenant, agent.agent_id, claimed.slot) : named.ref;
   const authType = body.auth_type ?? 'custom';
   // Validated once against the body before any write; a replace keeps the stored policy fields the body leaves out.
   validateProfileInput(agent, authType, body.auth_config, body.auth_data, policyOf(body), deploymentOf(deps.config));
@@ -294,7 +314,11 @@ export async function upsertProfileRecord(
   try {
     result = await (async () => {
       for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-        const existing = attempt === 0 ? ctx.profile : await repo.get(ref);
+        const stored = attempt === 0 ? ctx.profile : await repo.get(ref);
+        // A profile renamed away meanwhile is no longer this name's.
+        const existing = stored?.name === name ? stored : undefined;
+        if (stored && !existing)
+          throw new ConflictError(`Auth profile "${name}" was renamed by another request while this write ran; retry`);
         // Replacing needs read_write; a profile the caller cannot see answers as if unknown.
         if (existing) assertCanWrite(caller, existing, () => profileNameNotFound(agent.agent_id, name), 'Replacing this auth profile');
         // The previous attempt's write may have landed with its answer lost: then it is the result.
@@ -309,10 +333,11 @@ export async function upsertProfileRecord(
           deploymentOf(deps.config),
         );
         const fresh: Attempt = {
-          ...freshProfile(deps, tenant, agent, name, body.auth_data, shouldSave, spec, caller, existing, expiresAt),
+          ...freshProfile(deps, tenant, agent, name, body.auth_data, shouldSave, spec, caller, ref.slot, existing, expiresAt),
           type: existing ? 'replace' : 'create',
         };
         await recordAttempt(fresh);
+        if (!existing && claimed) assertClaimFresh(claimed, agent.agent_id, name, deps.now());
         if (existing ? await repo.replace(fresh.record, existing) : await repo.create(fresh.record)) {
           // A session saved after our read came from a run, which checks the profile after saving
           // and removes its own session: only one seen here (or on a retry, unknown) needs removing.

@@ -6,6 +6,7 @@ import { grantRepository } from '../repositories/grants.ts';
 import { oauthTokenRepository } from '../repositories/oauth-tokens.ts';
 import { loadProfileContext } from '../repositories/profile-context.ts';
 import { profileRepository } from '../repositories/profiles.ts';
+import { profileNameRepository } from '../repositories/profile-names.ts';
 import { rateLimitRepository } from '../repositories/rate-limits.ts';
 import { runJobRepository } from '../repositories/run-jobs.ts';
 import { runRepository } from '../repositories/runs.ts';
@@ -26,6 +27,7 @@ export function dynamoStore(db: Db, signer: ItemSigner): Store {
     agents: agentRepository(db, signer),
     apiKeys: apiKeyRepository(db, signer),
     profiles: profileRepository(db, signer),
+    profileNames: profileNameRepository(db, signer),
     profileContext: { load: (at, options) => loadProfileContext(db, signer, at, options) },
     sessions: sessionRepository(db, signer),
     runs: runRepository(db, signer),

@@ -35,6 +35,12 @@ export function profileAfterPatch(read: ProfileItem, changes: SettingsChanges, u
   return post as ProfileItem;
 }
 
+/** A profile after a rename to `to`: the name, settings_version bumped, the rename's mark gone. */
+export function profileAfterRename(read: ProfileItem, to: string, updatedAt: string): ProfileItem {
+  const { rename_to: _to, rename_at: _at, ...rest } = read;
+  return { ...rest, name: to, settings_version: read.settings_version + 1, updated_at: updatedAt };
+}
+
 /** The attributes an in-place rewrite sets; REWRITE_OPTIONAL are set when present and removed when not. */
 export const REWRITE_SET = [
   'fields',

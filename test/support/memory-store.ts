@@ -18,6 +18,7 @@ import type {
   GrantItem,
   OAuthTokenItem,
   ProfileItem,
+  ProfileNameItem,
   RunItem,
   RunJobItem,
   SessionItem,
@@ -34,6 +35,7 @@ import {
   oauthLeaseOnly,
   oauthTokenAfterStore,
   profileAfterPatch,
+  profileAfterRename,
   profileAfterRewrite,
   profileToItem,
   runAfter,
@@ -413,6 +415,51 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
           );
           return out<ProfileItem>('profile', next);
         }),
+      markRename: (ref, from, to, at) =>
+        send(
+          'UpdateCommand',
+          () =>
+            update(
+              keys.profile(ref),
+              (cur) => cur !== undefined && cur.name === from,
+              (item) => {
+                item.rename_to = to;
+                item.rename_at = at;
+              },
+            ) !== undefined,
+        ),
+      cancelRename: (ref, to, at) =>
+        send(
+          'UpdateCommand',
+          () =>
+            update(
+              keys.profile(ref),
+              (cur) => cur !== undefined && cur.rename_to === to && cur.rename_at === at,
+              (item) => {
+                delete item.rename_to;
+                delete item.rename_at;
+              },
+            ) !== undefined,
+        ),
+      rename: (ref, at, to, markedAt, updatedAt) =>
+        send('UpdateCommand', () => {
+          const k = sameProfile(at, ref);
+          const mac = macOf('profile', profileAfterRename(at, to, updatedAt));
+          const next = update(
+            k,
+            (cur) => unchangedSinceRead(cur, at) && cur?.rename_to === to && cur?.rename_at === markedAt,
+            (item) => {
+              item.name = to;
+              Object.assign(item, keys.profileNameIndex(at.tenant, at.agent_id, to));
+              item.settings_version = at.settings_version + 1;
+              item.updated_at = updatedAt;
+              delete item.rename_to;
+              delete item.rename_at;
+              Object.assign(item, mac);
+            },
+          );
+          return out<ProfileItem>('profile', next);
+        }),
       rewrite: (r, at) =>
         send('UpdateCommand', () => {
           const k = sameProfile(at, profileRefOf(r));
@@ -570,8 +617,33 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       },
     },
 
+    profileNames: {
+      get: (tenant, agentId, nameSlot) =>
+        send('GetCommand', () => out<ProfileNameItem>('profile-name', read(keys.profileName(tenant, agentId, nameSlot)))),
+      put: (nameSlot, claim, at) =>
+        send('PutCommand', () => {
+          const item = sealed('profile-name', {
+            ...keys.profileName(claim.tenant, claim.agent_id, nameSlot),
+            entity: 'profile_name',
+            ...claim,
+          });
+          const cur = read(item);
+          if (at ? cur?.nonce !== at.nonce : cur !== undefined) return false;
+          write(item);
+          return true;
+        }),
+      release: (tenant, agentId, nameSlot, slot, nonce) =>
+        send('DeleteCommand', () => {
+          const k = keys.profileName(tenant, agentId, nameSlot);
+          const cur = read(k);
+          if (!cur || cur.slot !== slot || (nonce !== undefined && cur.nonce !== nonce)) return false;
+          remove(k);
+          return true;
+        }),
+    },
+
     profileContext: {
-      load: (at, { withSession = false, withOAuthToken = false } = {}) =>
+      load: (at, { withSession = false, withOAuthToken = false, withNameClaim = false } = {}) =>
         send('BatchGetCommand', () => {
           const ref = 'slot' in at ? at : undefined;
           return {
@@ -579,6 +651,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
             profile: ref ? out<ProfileItem>('profile', read(keys.profile(ref))) : undefined,
             session: ref && withSession ? out<SessionItem>('session', read(keys.session(ref))) : undefined,
             oauthToken: ref && withOAuthToken ? out<OAuthTokenItem>('oauth-token', read(keys.oauthToken(ref))) : undefined,
+            nameClaim:
+              ref && withNameClaim
+                ? out<ProfileNameItem>('profile-name', read(keys.profileName(ref.tenant, ref.agentId, ref.slot)))
+                : undefined,
           };
         }),
     },
