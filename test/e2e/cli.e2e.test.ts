@@ -244,6 +244,44 @@ describe('agent-vault CLI: commands against the local vault', () => {
     expect((await cli(['profiles', 'get', id, 'crm'])).code).toBe(EXIT.notFound);
   });
 
+  it("profiles: list --all and search with the vault's filters, rename keeping the token", async () => {
+    const tag = randomBytes(3).toString('hex');
+    const [first, second] = [await newAgent(), await newAgent()];
+    const token = tokenIn((await cli(['profiles', 'create', first, `billing-${tag}`, '--data', 'query=v'])).stdout);
+    await cli(['profiles', 'create', first, `crm-${tag}`, '--type', 'bearer', '--data', 'token=t2-value']);
+    await cli(['profiles', 'create', second, `billing-${tag}`, '--data', 'query=w']);
+    await cli(['profiles', 'patch', first, `crm-${tag}`, '--active', 'false']);
+
+    const all = await cli(['profiles', 'list', '--all', '--type', 'custom', '--json']);
+    const mine = (all.json() as Array<{ agent_id: string; name: string; auth_type: string }>).filter((p) => p.name.endsWith(tag));
+    expect(mine.map((p) => p.agent_id).sort()).toEqual([first, second].sort());
+    expect(mine.every((p) => p.auth_type === 'custom')).toBe(true);
+    const table = await cli(['profiles', 'list', '--all', '--active', 'false']);
+    expect(table.stdout.split('\n')[0]).toMatch(/^AGENT_ID\s+NAME\s+TYPE/);
+    expect(table.stdout).toMatch(new RegExp(`^${first}\\s+crm-${tag}\\s+bearer\\s+false`, 'm'));
+    expect((await cli(['profiles', 'list', first, '--type', 'bearer', '--json'])).json().map((p: { name: string }) => p.name)).toEqual([
+      `crm-${tag}`,
+    ]);
+    expect((await cli(['profiles', 'list'])).code).toBe(EXIT.usage);
+    expect((await cli(['profiles', 'list', first, '--all'])).code).toBe(EXIT.usage);
+    const badFilter = await cli(['profiles', 'list', '--all', '--token-state', 'soon']);
+    expect(badFilter.code).toBe(EXIT.usage);
+    expect(badFilter.stderr).toMatch(/HTTP 400/);
+
+    const found = (await cli(['profiles', 'search', `BILLING-${tag}`, '--json'])).json() as Array<{ agent_id: string }>;
+    expect(found.map((p) => p.agent_id).sort()).toEqual([first, second].sort());
+    expect((await cli(['profiles', 'search', tag, '--agent', second, '--json'])).json()).toHaveLength(1);
+
+    const renamed = await cli(['profiles', 'rename', first, `billing-${tag}`, `invoices-${tag}`]);
+    expect(renamed.stdout).toBe(`renamed profile billing-${tag} of agent ${first} to invoices-${tag}; its token is unchanged\n`);
+    expect((await cli(['profiles', 'get', first, `billing-${tag}`])).code).toBe(EXIT.notFound);
+    const run = await cli(['runs', 'start', first, '--token', token]);
+    expect(run.code, run.stderr).toBe(EXIT.ok);
+    const taken = await cli(['profiles', 'rename', first, `invoices-${tag}`, `crm-${tag}`]);
+    expect(taken.code).toBe(EXIT.conflict);
+    expect(taken.stderr).toMatch(/profile_exists/);
+  });
+
   it('runs: start synchronously (exit 6 when the run failed), asynchronously with --wait, and get', async () => {
     const id = await newAgent();
     const token = tokenIn((await cli(['profiles', 'create', id, 'p', '--data', 'query=v'])).stdout);

@@ -171,6 +171,41 @@ describe('@agent-vault/client against the local vault', () => {
     expect(((await client.getOpenApiDocument()) as unknown as { openapi: string }).openapi).toBe('3.1.0');
   });
 
+  it('filters profiles in the vault, lists them across agents, and renames one keeping its token', async () => {
+    const tag = randomBytes(3).toString('hex');
+    const [first, second] = [agentId('filter'), agentId('filter')];
+    await client.createAgent(agentBody(first));
+    await client.createAgent(agentBody(second));
+    const { auth_token } = await client.createAuthProfile(first, {
+      name: `billing-${tag}`,
+      auth_type: 'bearer',
+      auth_data: { token: 't1-value' },
+      allowed_hosts: [`127.0.0.1:${upstream.port}`],
+    });
+    await client.createAuthProfile(first, { name: `crm-${tag}`, auth_type: 'bearer', auth_data: { token: 't2-value' } });
+    await client.createAgentAuthProfile({ agent_id: second, name: `billing-${tag}`, auth_data: { query: 'v' } });
+    await client.patchAuthProfile(first, `crm-${tag}`, { active: false });
+
+    expect((await client.listAgentAuthProfiles(first, { q: `BILLING-${tag}` })).profiles.map((p) => p.name)).toEqual([`billing-${tag}`]);
+    expect((await client.listAgentAuthProfiles(first, { active: false })).profiles.map((p) => p.name)).toEqual([`crm-${tag}`]);
+    const across: string[] = [];
+    for await (const p of client.iterateAuthProfiles({ q: `billing-${tag}`, limit: 1 })) across.push(p.agent_id);
+    expect(across.sort()).toEqual([first, second].sort());
+    expect((await client.listAuthProfiles({ q: tag, auth_type: 'custom' })).profiles.map((p) => p.agent_id)).toEqual([second]);
+    expect((await client.listAuthProfiles({ q: tag, agent_id: first })).profiles).toHaveLength(2);
+    const bad = (await client.listAuthProfiles({ token_state: 'soon' as never }).catch((x: unknown) => x)) as VaultError;
+    expect(bad.status).toBe(400);
+
+    const renamed = await client.renameAuthProfile(first, `billing-${tag}`, `invoices-${tag}`);
+    expect(renamed.name).toBe(`invoices-${tag}`);
+    expect(((await client.getAgentAuthProfile(first, `billing-${tag}`).catch((x: unknown) => x)) as VaultError).status).toBe(404);
+    expect((await client.testAuthProfile(first, `invoices-${tag}`, { auth_token, request: { url: `${upstream.url}/ping` } })).ok).toBe(
+      true,
+    );
+    const taken = (await client.renameAuthProfile(first, `invoices-${tag}`, `crm-${tag}`).catch((x: unknown) => x)) as VaultError;
+    expect([taken.status, taken.code]).toEqual([409, 'profile_exists']);
+  });
+
   it('throws VaultError with the status, the code, the message and the request id, never the API key', async () => {
     const err = await client.getAgent('no-such-agent').catch((e: unknown) => e);
 
@@ -386,6 +421,7 @@ describe('@agent-vault/client: OAuth connect and HEAD against the local vault', 
       client.getWebhookHead(hook),
       client.listWebhookDeliveriesHead(hook),
       client.listAgentAuthProfilesHead(id),
+      client.listAuthProfilesHead({ q: 'p', active: true }),
       client.getAgentAuthProfileHead(id, 'p'),
       client.getAuthProfileUsageHead(id, 'p'),
       client.listAuditRecordsHead({ agent_id: id }),

@@ -88,6 +88,7 @@ OPERATIONS: Dict[str, Operation] = {
     "sendWebhookTestEvent": Operation("POST", "/v1/webhooks/{webhook_id}/test", False, "webhooks.send_test_event"),
     # Auth profiles (native).
     "listAgentAuthProfiles": Operation("GET", "/v1/agents/{agent_id}/auth-profiles", True, "profiles.list"),
+    "listAuthProfiles": Operation("GET", "/v1/auth-profiles", True, "profiles.list_all"),
     "createAuthProfile": Operation("POST", "/v1/agents/{agent_id}/auth-profiles", False, "profiles.create"),
     # Not retried: without auth_token it replaces the profile, and each replace mints a new token.
     "putAuthProfile": Operation("PUT", "/v1/agents/{agent_id}/auth-profiles/{name}", False, "profiles.put"),
@@ -118,6 +119,7 @@ OPERATIONS: Dict[str, Operation] = {
     "getWebhookHead": Operation("HEAD", "/v1/webhooks/{webhook_id}", True, "head"),
     "listWebhookDeliveriesHead": Operation("HEAD", "/v1/webhooks/{webhook_id}/deliveries", True, "head"),
     "listAgentAuthProfilesHead": Operation("HEAD", "/v1/agents/{agent_id}/auth-profiles", True, "head"),
+    "listAuthProfilesHead": Operation("HEAD", "/v1/auth-profiles", True, "head"),
     "getAgentAuthProfileHead": Operation("HEAD", "/v1/agents/{agent_id}/auth-profiles/{name}", True, "head"),
     "getAuthProfileUsageHead": Operation("HEAD", "/v1/agents/{agent_id}/auth-profiles/{name}/usage", True, "head"),
     "listAuditRecordsHead": Operation("HEAD", "/v1/audit", True, "head"),
@@ -149,6 +151,27 @@ def _input_args(args: Sequence[InputArgSpec]) -> List[Any]:
 
 def _runner(runner: RunnerSpec) -> Any:
     return {"type": "webhook", "url": runner} if isinstance(runner, str) else dict(runner)
+
+
+def _filters(
+    q: Optional[str] = None,
+    auth_type: Optional[str] = None,
+    visibility: Optional[str] = None,
+    token_state: Optional[str] = None,
+    connection_state: Optional[str] = None,
+    active: Optional[bool] = None,
+    end_user_id: Optional[str] = None,
+) -> JSONObject:
+    """A profile listing's filters as query parameters (``None`` left out by the transport)."""
+    return {
+        "q": q,
+        "auth_type": auth_type,
+        "visibility": visibility,
+        "token_state": token_state,
+        "connection_state": connection_state,
+        "active": active,
+        "end_user_id": end_user_id,
+    }
 
 
 class _Api:
@@ -351,12 +374,55 @@ class AuthProfilesApi(_Api):
         )
         return self._call("upsertAgentAuthProfile", body=body)
 
-    def list(self, agent_id: str, *, page_size: Optional[int] = None) -> Iterator[AuthProfile]:
-        """Every profile of the agent the key may read (metadata only), page after page (a generator)."""
-        return self._pages("listAgentAuthProfiles", "profiles", agent_id, page_size=page_size)
+    def list(
+        self,
+        agent_id: str,
+        *,
+        page_size: Optional[int] = None,
+        q: Optional[str] = None,
+        auth_type: Optional[str] = None,
+        visibility: Optional[str] = None,
+        token_state: Optional[str] = None,
+        connection_state: Optional[str] = None,
+        active: Optional[bool] = None,
+        end_user_id: Optional[str] = None,
+    ) -> Iterator[AuthProfile]:
+        """Every profile of the agent the key may read (metadata only), page after page (a generator).
 
-    def list_page(self, agent_id: str, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> AuthProfileList:
-        return self._call("listAgentAuthProfiles", agent_id, query={"limit": limit, "cursor": cursor})
+        The filters are applied by the vault (every one given must match): ``q`` (name contains,
+        case-insensitive), ``auth_type``, ``visibility``, ``token_state``, ``connection_state``,
+        ``active``, ``end_user_id``.
+        """
+        query = _filters(q, auth_type, visibility, token_state, connection_state, active, end_user_id)
+        return self._pages("listAgentAuthProfiles", "profiles", agent_id, query=query, page_size=page_size)
+
+    def list_page(self, agent_id: str, *, limit: Optional[int] = None, cursor: Optional[str] = None, **filters: Any) -> AuthProfileList:
+        """One page; ``filters`` as for :meth:`list`."""
+        return self._call("listAgentAuthProfiles", agent_id, query={**_filters(**filters), "limit": limit, "cursor": cursor})
+
+    def list_all(
+        self,
+        *,
+        agent_id: Optional[str] = None,
+        page_size: Optional[int] = None,
+        q: Optional[str] = None,
+        auth_type: Optional[str] = None,
+        visibility: Optional[str] = None,
+        token_state: Optional[str] = None,
+        connection_state: Optional[str] = None,
+        active: Optional[bool] = None,
+        end_user_id: Optional[str] = None,
+    ) -> Iterator[AuthProfile]:
+        """``GET /v1/auth-profiles``: every profile of the tenant the key may read, across agents, in name order (a generator); filters as for :meth:`list`."""
+        query = {**_filters(q, auth_type, visibility, token_state, connection_state, active, end_user_id), "agent_id": agent_id}
+        return self._pages("listAuthProfiles", "profiles", query=query, page_size=page_size)
+
+    def list_all_page(self, *, limit: Optional[int] = None, cursor: Optional[str] = None, agent_id: Optional[str] = None, **filters: Any) -> AuthProfileList:
+        return self._call("listAuthProfiles", query={**_filters(**filters), "agent_id": agent_id, "limit": limit, "cursor": cursor})
+
+    def rename(self, agent_id: str, name: str, new_name: str) -> AuthProfile:
+        """Renames the profile (``PATCH {name}``, sent alone): its token, usage and history stay; 409 ``profile_exists`` if taken."""
+        return self._call("patchAuthProfile", agent_id, name, body={"name": new_name})
 
     def get(self, agent_id: str, name: str) -> AuthProfile:
         """Metadata, never a value."""

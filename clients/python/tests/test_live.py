@@ -364,6 +364,35 @@ class LiveVaultTests(unittest.TestCase):
             self.vault.profiles.get(agent_id, "api")
         self.assertEqual(gone.exception.code, "profile_not_found")
 
+    def test_profiles_filtered_by_the_vault_listed_across_agents_and_renamed(self) -> None:
+        tag = secrets.token_hex(3)
+        first, second = self.agent(), self.agent()
+        token = self.vault.profiles.create(first, "billing-" + tag, {"token": "t1"}, auth_type="bearer", allowed_hosts=[self.upstream.host])["auth_token"]
+        self.vault.profiles.create(first, "crm-" + tag, {"token": "t2"}, auth_type="bearer")
+        self.vault.profiles.create_compatible(second, "billing-" + tag, {"username": "u", "password": "p"})
+        self.vault.profiles.patch(first, "crm-" + tag, active=False)
+
+        self.assertEqual([p["name"] for p in self.vault.profiles.list(first, q="BILLING-" + tag)], ["billing-" + tag])
+        self.assertEqual([p["name"] for p in self.vault.profiles.list(first, active=False)], ["crm-" + tag])
+        self.assertEqual(self.vault.profiles.list_page(first, auth_type="custom")["profiles"], [])
+        across = [(p["agent_id"], p["name"]) for p in self.vault.profiles.list_all(q="billing-" + tag, page_size=1)]
+        self.assertEqual(sorted(across), sorted([(first, "billing-" + tag), (second, "billing-" + tag)]))
+        self.assertEqual([p["agent_id"] for p in self.vault.profiles.list_all(q=tag, auth_type="custom")], [second])
+        self.assertEqual(len(self.vault.profiles.list_all_page(q=tag, agent_id=first, limit=1)["profiles"]), 1)
+        with self.assertRaises(ValidationError) as bad:
+            self.vault.profiles.list_all_page(token_state="soon")
+        self.assertEqual(bad.exception.status, 400)
+
+        renamed = self.vault.profiles.rename(first, "billing-" + tag, "invoices-" + tag)
+        self.assertEqual(renamed["name"], "invoices-" + tag)
+        with self.assertRaises(NotFoundError):
+            self.vault.profiles.get(first, "billing-" + tag)
+        tested = self.vault.profiles.test(first, "invoices-" + tag, token, url=self.upstream.url + "/ping")
+        self.assertTrue(tested["ok"])  # the token survived the rename
+        with self.assertRaises(ConflictError) as taken:
+            self.vault.profiles.rename(first, "invoices-" + tag, "crm-" + tag)
+        self.assertEqual(taken.exception.code, "profile_exists")
+
     def test_share_and_unshare_with_a_member_key(self) -> None:
         agent_id = self.agent()
         self.vault.profiles.create_compatible(agent_id, "alice", {"username": "alice", "password": "pw"})
@@ -441,6 +470,7 @@ class LiveVaultTests(unittest.TestCase):
             ("getWebhookHead", (hook,), None),
             ("listWebhookDeliveriesHead", (hook,), None),
             ("listAgentAuthProfilesHead", (agent_id,), None),
+            ("listAuthProfilesHead", (), {"q": "alice"}),
             ("getAgentAuthProfileHead", (agent_id, "alice"), None),
             ("getAuthProfileUsageHead", (agent_id, "alice"), None),
             ("listAuditRecordsHead", (), {"agent_id": agent_id}),

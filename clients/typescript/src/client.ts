@@ -348,7 +348,14 @@ export class VaultClient {
   }
 
   async *#pages<
-    Op extends 'listAgents' | 'listApiKeys' | 'listAgentAuthProfiles' | 'listAuditRecords' | 'listWebhooks' | 'listWebhookDeliveries',
+    Op extends
+      | 'listAgents'
+      | 'listApiKeys'
+      | 'listAgentAuthProfiles'
+      | 'listAuthProfiles'
+      | 'listAuditRecords'
+      | 'listWebhooks'
+      | 'listWebhookDeliveries',
   >(operation: Op, parts: RequestParts<Op>, options: CallOptions): AsyncGenerator<ResponseBody<Op>> {
     let cursor: string | undefined = (parts.query as { cursor?: string } | undefined)?.cursor;
     do {
@@ -381,6 +388,18 @@ export class VaultClient {
     options: CallOptions = {},
   ): AsyncGenerator<PageItem<'listAgentAuthProfiles', 'profiles'>> {
     for await (const page of this.#pages('listAgentAuthProfiles', { path: { agent_id: agentId }, query }, options)) yield* page.profiles;
+  }
+
+  /**
+   * Every auth profile of the tenant the key may read, across agents, in name order (then agent
+   * id); the filters (`q`, `auth_type`, `visibility`, `token_state`, `connection_state`,
+   * `active`, `end_user_id`, `agent_id`) are applied by the vault.
+   */
+  async *iterateAuthProfiles(
+    query: QueryParams<'listAuthProfiles'> = {},
+    options: CallOptions = {},
+  ): AsyncGenerator<PageItem<'listAuthProfiles', 'profiles'>> {
+    for await (const page of this.#pages('listAuthProfiles', { query }, options)) yield* page.profiles;
   }
 
   /** Every audit record the filters select, newest first. */
@@ -491,6 +510,18 @@ export class VaultClient {
 
   listAgentAuthProfiles(agentId: string, query?: QueryParams<'listAgentAuthProfiles'>, options?: CallOptions) {
     return this.request('listAgentAuthProfiles', { path: { agent_id: agentId }, query }, options);
+  }
+  /** GET /v1/auth-profiles: one page of the tenant's profiles the key may read, across agents, with the same filters. */
+  listAuthProfiles(query?: QueryParams<'listAuthProfiles'>, options?: CallOptions) {
+    return this.request('listAuthProfiles', { query }, options);
+  }
+  /** Renames a profile (PATCH `{name}`, sent alone): its token, usage and history stay with it; 409 `profile_exists` if taken. */
+  renameAuthProfile(agentId: string, name: string, newName: string, options?: CallOptions) {
+    return this.request(
+      'patchAuthProfile',
+      { path: { agent_id: agentId, name }, body: { name: newName } as RequestBody<'patchAuthProfile'> },
+      options,
+    );
   }
   createAuthProfile(agentId: string, body: RequestBody<'createAuthProfile'>, options?: CallOptions) {
     return this.request('createAuthProfile', { path: { agent_id: agentId }, body }, options);
@@ -606,6 +637,9 @@ export class VaultClient {
   }
   listAgentAuthProfilesHead(agentId: string, query?: QueryParams<'listAgentAuthProfiles'>, options?: CallOptions) {
     return this.head('listAgentAuthProfilesHead', { path: { agent_id: agentId }, query }, options);
+  }
+  listAuthProfilesHead(query?: QueryParams<'listAuthProfiles'>, options?: CallOptions) {
+    return this.head('listAuthProfilesHead', { query }, options);
   }
   getAgentAuthProfileHead(agentId: string, name: string, options?: CallOptions) {
     return this.head('getAgentAuthProfileHead', { path: { agent_id: agentId, name } }, options);

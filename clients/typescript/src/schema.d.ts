@@ -386,8 +386,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List the agent's auth profiles the calling key may read (metadata only)
-         * @description Lists the profiles of an agent that the calling key may read (owner, admin, or a grant), metadata only: field names, type, policy, usage; never a value.
+         * List the agent's auth profiles the calling key may read (metadata only), with search and filters
+         * @description Lists the profiles of an agent that the calling key may read (owner, admin, or a grant), metadata only: field names, type, policy, usage; never a value. Every filter given must match. Filters apply to what the calling key may read (a member never learns of a profile it cannot read), after each read of the table, so a page may hold fewer than `limit` profiles — even none — while `next_cursor` goes on; keep paging until it is absent. A filter value outside its list is 400 validation_error naming the allowed values; an unknown parameter is 400 unknown_field.
          *
          *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`.
          */
@@ -403,10 +403,36 @@ export interface paths {
         delete?: never;
         options?: never;
         /**
-         * Headers only: List the agent's auth profiles the calling key may read (metadata only)
+         * Headers only: List the agent's auth profiles the calling key may read (metadata only), with search and filters
          * @description HEAD of `GET /v1/agents/{agent_id}/auth-profiles`: the status and headers GET answers, without a body (RFC 9110 §9.3.2).
          */
         head: operations["listAgentAuthProfilesHead"];
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth-profiles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the tenant's auth profiles the calling key may read, across agents, in name order (then agent id)
+         * @description Every filter given must match. Filters apply to what the calling key may read (a member never learns of a profile it cannot read), after each read of the table, so a page may hold fewer than `limit` profiles — even none — while `next_cursor` goes on; keep paging until it is absent. A filter value outside its list is 400 validation_error naming the allowed values; an unknown parameter is 400 unknown_field. Served by a Query of the table's name index (never a scan); each entry carries its agent_id.
+         *
+         *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`.
+         */
+        get: operations["listAuthProfiles"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * Headers only: List the tenant's auth profiles the calling key may read, across agents, in name order (then agent id)
+         * @description HEAD of `GET /v1/auth-profiles`: the status and headers GET answers, without a body (RFC 9110 §9.3.2).
+         */
+        head: operations["listAuthProfilesHead"];
         patch?: never;
         trace?: never;
     };
@@ -446,8 +472,8 @@ export interface paths {
          */
         head: operations["getAgentAuthProfileHead"];
         /**
-         * Edit non-secret settings (active, description, allowed source IPs, outbound policy); no token needed
-         * @description Changes the non-secret settings: active, description, allowed source IPs and the outbound policy; null removes a setting. Needs read_write, no token.
+         * Edit non-secret settings (active, description, allowed source IPs, outbound policy) or rename the profile; no token needed
+         * @description Changes the non-secret settings: active, description, allowed source IPs and the outbound policy; null removes a setting. Needs read_write, no token. A rename (`{"name": "new-name"}`, sent alone) keeps the profile where it lives: its auth token keeps working, its usage and audit history stay with it, and the old name answers 404 from then on. 409 `profile_exists` if another profile has the name, 409 `conflict` if another request changed the profile or took the name meanwhile (read it again and retry). A rename that stopped half-way is invisible: the profile keeps its old name until a rename finishes.
          *
          *     Authentication: `Authorization: Bearer avk_…` or `X-Api-Key: avk_…`, or `api_key` in the JSON body (the compatible API's way; the empty security requirement `{}` stands for it).
          */
@@ -1094,12 +1120,14 @@ export interface components {
                 /** @description ISO-8601 timestamp */
                 at: string;
                 /** @enum {string} */
-                action: "create" | "replace" | "update" | "rotate" | "patch" | "delete" | "share" | "unshare" | "connect" | "disconnect" | "api_key_create" | "api_key_revoke" | "agent_create" | "agent_update" | "agent_delete" | "agent_rotate_signing_secret" | "webhook_create" | "webhook_update" | "webhook_delete" | "webhook_rotate_secret" | "webhook_test" | "run" | "proxy" | "test";
+                action: "create" | "replace" | "update" | "rotate" | "patch" | "rename" | "delete" | "share" | "unshare" | "connect" | "disconnect" | "api_key_create" | "api_key_revoke" | "agent_create" | "agent_update" | "agent_delete" | "agent_rotate_signing_secret" | "webhook_create" | "webhook_update" | "webhook_delete" | "webhook_rotate_secret" | "webhook_test" | "run" | "proxy" | "test";
                 /** @description Id of the API key that made the request; "system" for the vault itself */
                 key_id: string;
                 /** @description Absent on API-key events (api_key_create, api_key_revoke) */
                 agent_id?: string;
                 profile?: string;
+                /** @description rename: the name after (profile: the name before) */
+                new_name?: string;
                 generation?: number;
                 status: number;
                 /** @description ok, or the error code */
@@ -1878,6 +1906,8 @@ export interface components {
                     allowed_path_prefixes?: string[] | null;
                     /** @description null removes (every method) */
                     allowed_methods?: ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS")[] | null;
+                    /** @description Renames the profile: its auth token, usage and audit history stay with it; the old name answers 404 from then on; 409 profile_exists if the name is taken. Sent alone. */
+                    name?: string;
                 };
             };
         };
@@ -5667,6 +5697,20 @@ export interface operations {
                 limit?: number;
                 /** @description next_cursor of the previous page */
                 cursor?: string;
+                /** @description Name contains this text (case-insensitive) */
+                q?: string;
+                /** @description Only this type: custom, bearer, basic, api_key, oauth2_client_credentials, … */
+                auth_type?: "custom" | "bearer" | "basic" | "api_key" | "oauth2_client_credentials" | "oauth2_authorization_code";
+                /** @description private or shared */
+                visibility?: "private" | "shared";
+                /** @description valid, expiring_soon (less than 24 h left) or expired */
+                token_state?: "valid" | "expiring_soon" | "expired";
+                /** @description OAuth 2.0 authorization-code profiles: pending, connected, needs_reauth or disconnected */
+                connection_state?: "pending" | "connected" | "needs_reauth" | "disconnected";
+                /** @description true or false */
+                active?: "true" | "false";
+                /** @description The platform's end-user id (exact) */
+                end_user_id?: string;
             };
             header?: never;
             path: {
@@ -6009,6 +6053,20 @@ export interface operations {
                 limit?: number;
                 /** @description next_cursor of the previous page */
                 cursor?: string;
+                /** @description Name contains this text (case-insensitive) */
+                q?: string;
+                /** @description Only this type: custom, bearer, basic, api_key, oauth2_client_credentials, … */
+                auth_type?: "custom" | "bearer" | "basic" | "api_key" | "oauth2_client_credentials" | "oauth2_authorization_code";
+                /** @description private or shared */
+                visibility?: "private" | "shared";
+                /** @description valid, expiring_soon (less than 24 h left) or expired */
+                token_state?: "valid" | "expiring_soon" | "expired";
+                /** @description OAuth 2.0 authorization-code profiles: pending, connected, needs_reauth or disconnected */
+                connection_state?: "pending" | "connected" | "needs_reauth" | "disconnected";
+                /** @description true or false */
+                active?: "true" | "false";
+                /** @description The platform's end-user id (exact) */
+                end_user_id?: string;
             };
             header?: never;
             path: {
@@ -6045,6 +6103,227 @@ export interface operations {
             };
             /** @description Not found: `agent_not_found` */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    listAuthProfiles: {
+        parameters: {
+            query?: {
+                /** @description Page size, an integer 1-100 (default 50) */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+                /** @description Name contains this text (case-insensitive) */
+                q?: string;
+                /** @description Only this type: custom, bearer, basic, api_key, oauth2_client_credentials, … */
+                auth_type?: "custom" | "bearer" | "basic" | "api_key" | "oauth2_client_credentials" | "oauth2_authorization_code";
+                /** @description private or shared */
+                visibility?: "private" | "shared";
+                /** @description valid, expiring_soon (less than 24 h left) or expired */
+                token_state?: "valid" | "expiring_soon" | "expired";
+                /** @description OAuth 2.0 authorization-code profiles: pending, connected, needs_reauth or disconnected */
+                connection_state?: "pending" | "connected" | "needs_reauth" | "disconnected";
+                /** @description true or false */
+                active?: "true" | "false";
+                /** @description The platform's end-user id (exact) */
+                end_user_id?: string;
+                /** @description Only this agent */
+                agent_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "profiles": [
+                     *         {
+                     *           "agent_id": "crm-bot",
+                     *           "name": "github-main",
+                     *           "fields": [
+                     *             "token"
+                     *           ],
+                     *           "auth_type": "bearer",
+                     *           "generation": 1,
+                     *           "record_version": 1,
+                     *           "should_save_session": false,
+                     *           "created_at": "2026-01-05T10:00:00.000Z",
+                     *           "updated_at": "2026-01-05T10:00:00.000Z",
+                     *           "use_count": 3,
+                     *           "active": true,
+                     *           "token_state": "valid",
+                     *           "allowed_source_ips": [],
+                     *           "uses_last_7_days": {
+                     *             "run": 2,
+                     *             "proxy": 1,
+                     *             "test": 0
+                     *           },
+                     *           "owner": "3f9a0c1d2e4b5a69",
+                     *           "visibility": "private",
+                     *           "grants": []
+                     *         }
+                     *       ],
+                     *       "next_cursor": "eyJwayI6Ii4uLiJ9"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuthProfileList"];
+                };
+            };
+            /** @description Bad request: `validation_error`, `unknown_field` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_error" | "unknown_field";
+                        };
+                    };
+                };
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: `too_many_requests` (deployed, also API Gateway's own `{message}`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_requests";
+                        };
+                    }) | components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description Internal error: `internal_error`, `integrity_check_failed` (deployed, also API Gateway's own `{message}`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error" | "integrity_check_failed";
+                        };
+                    }) | components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description Service unavailable: `service_unavailable` (deployed, also API Gateway's own `{message}`) */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": (components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "service_unavailable";
+                        };
+                    }) | components["schemas"]["GatewayError"];
+                };
+            };
+        };
+    };
+    listAuthProfilesHead: {
+        parameters: {
+            query?: {
+                /** @description Page size, an integer 1-100 (default 50) */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+                /** @description Name contains this text (case-insensitive) */
+                q?: string;
+                /** @description Only this type: custom, bearer, basic, api_key, oauth2_client_credentials, … */
+                auth_type?: "custom" | "bearer" | "basic" | "api_key" | "oauth2_client_credentials" | "oauth2_authorization_code";
+                /** @description private or shared */
+                visibility?: "private" | "shared";
+                /** @description valid, expiring_soon (less than 24 h left) or expired */
+                token_state?: "valid" | "expiring_soon" | "expired";
+                /** @description OAuth 2.0 authorization-code profiles: pending, connected, needs_reauth or disconnected */
+                connection_state?: "pending" | "connected" | "needs_reauth" | "disconnected";
+                /** @description true or false */
+                active?: "true" | "false";
+                /** @description The platform's end-user id (exact) */
+                end_user_id?: string;
+                /** @description Only this agent */
+                agent_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the headers GET answers, no body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: `validation_error`, `unknown_field` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6795,7 +7074,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: `conflict` */
+            /** @description Conflict: `conflict`, `profile_exists` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6804,7 +7083,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         error: {
                             /** @enum {string} */
-                            code: "conflict";
+                            code: "conflict" | "profile_exists";
                         };
                     };
                 };
@@ -8713,7 +8992,7 @@ export interface operations {
                 /** @description Only this profile (needs agent_id) */
                 profile?: string;
                 /** @description Only this action */
-                action?: "create" | "replace" | "update" | "rotate" | "patch" | "delete" | "share" | "unshare" | "connect" | "disconnect" | "api_key_create" | "api_key_revoke" | "agent_create" | "agent_update" | "agent_delete" | "agent_rotate_signing_secret" | "webhook_create" | "webhook_update" | "webhook_delete" | "webhook_rotate_secret" | "webhook_test" | "run" | "proxy" | "test";
+                action?: "create" | "replace" | "update" | "rotate" | "patch" | "rename" | "delete" | "share" | "unshare" | "connect" | "disconnect" | "api_key_create" | "api_key_revoke" | "agent_create" | "agent_update" | "agent_delete" | "agent_rotate_signing_secret" | "webhook_create" | "webhook_update" | "webhook_delete" | "webhook_rotate_secret" | "webhook_test" | "run" | "proxy" | "test";
                 /** @description ISO time: records at or after it */
                 since?: string;
                 /** @description Page size, an integer 1-100 (default 50) */
@@ -8866,7 +9145,7 @@ export interface operations {
                 /** @description Only this profile (needs agent_id) */
                 profile?: string;
                 /** @description Only this action */
-                action?: "create" | "replace" | "update" | "rotate" | "patch" | "delete" | "share" | "unshare" | "connect" | "disconnect" | "api_key_create" | "api_key_revoke" | "agent_create" | "agent_update" | "agent_delete" | "agent_rotate_signing_secret" | "webhook_create" | "webhook_update" | "webhook_delete" | "webhook_rotate_secret" | "webhook_test" | "run" | "proxy" | "test";
+                action?: "create" | "replace" | "update" | "rotate" | "patch" | "rename" | "delete" | "share" | "unshare" | "connect" | "disconnect" | "api_key_create" | "api_key_revoke" | "agent_create" | "agent_update" | "agent_delete" | "agent_rotate_signing_secret" | "webhook_create" | "webhook_update" | "webhook_delete" | "webhook_rotate_secret" | "webhook_test" | "run" | "proxy" | "test";
                 /** @description ISO time: records at or after it */
                 since?: string;
                 /** @description Page size, an integer 1-100 (default 50) */

@@ -26,9 +26,16 @@ export type PathParams<Op extends OperationId> = operations[Op]['parameters'] ex
 /**
  * A query value as it goes on the wire. Parameters the document types as a plain `string` (it
  * renders `limit` and `force` so today) also take a number or a boolean, since every query value
- * is sent as its string form; enums and numbers keep their types.
+ * is sent as its string form; a `"true" | "false"` parameter (`active`) also takes a boolean; other
+ * enums and numbers keep their types.
  */
-type QueryValue<V> = V extends string ? (string extends V ? string | number | boolean : V) : V;
+type QueryValue<V> = [V] extends [string]
+  ? string extends V
+    ? string | number | boolean
+    : [V] extends ['true' | 'false']
+      ? V | boolean
+      : V
+  : V;
 type Widen<Q> = { [K in keyof Q]?: QueryValue<NonNullable<Q[K]>> };
 
 /** The query parameters of an operation (all optional). */

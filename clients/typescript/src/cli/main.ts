@@ -252,6 +252,30 @@ const profileFields = (p: Profile) =>
     ['updated_at', p.updated_at],
   ]);
 
+/** The vault's profile filters (GET /v1/auth-profiles and …/auth-profiles): every one given must match. */
+const PROFILE_FILTERS: Options = {
+  type: { type: 'string' },
+  visibility: { type: 'string' },
+  'token-state': { type: 'string' },
+  'connection-state': { type: 'string' },
+  active: { type: 'string' },
+  'end-user-id': { type: 'string' },
+};
+const PROFILE_FILTER_USAGE =
+  '[--type T] [--visibility private|shared] [--token-state valid|expiring_soon|expired] [--connection-state pending|connected|needs_reauth|disconnected] [--active true|false] [--end-user-id ID]';
+
+/** The filter flags as query parameters (the vault answers 400 naming the valid values of a wrong one). */
+function profileFilters(v: Values): QueryParams<'listAuthProfiles'> {
+  return {
+    auth_type: str(v, 'type'),
+    visibility: str(v, 'visibility'),
+    token_state: str(v, 'token-state'),
+    connection_state: str(v, 'connection-state'),
+    active: bool(v, 'active'),
+    end_user_id: str(v, 'end-user-id'),
+  } as QueryParams<'listAuthProfiles'>;
+}
+
 const PROFILE_VALUES: Options = {
   type: { type: 'string' },
   data: { type: 'string', multiple: true },
@@ -447,40 +471,46 @@ const commands: Record<string, Command> = {
   },
 
   'profiles list': {
-    usage: 'profiles list <agent_id> [--limit N]',
-    summary: "List an agent's auth profiles (metadata, never values)",
-    options: { limit: { type: 'string' } },
-    arity: [1, 1],
+    usage: `profiles list (<agent_id> | --all) [--limit N] ${PROFILE_FILTER_USAGE}`,
+    summary: "List an agent's auth profiles, or with --all the tenant's (metadata, never values); the filters are applied by the vault",
+    options: { limit: { type: 'string' }, all: { type: 'boolean' }, ...PROFILE_FILTERS },
+    arity: [0, 1],
     async run(ctx) {
+      const agentId = ctx.args[0];
+      if ((agentId === undefined) === !ctx.values.all)
+        throw new UsageError('give an agent_id, or --all for every agent (see `agent-vault profiles list --help`)');
+      const filters = profileFilters(ctx.values);
+      const client = ctx.client();
       const profiles = await collect(
-        ctx.client().iterateAgentAuthProfiles(ctx.args[0] as string, { limit: 100 }),
+        agentId === undefined
+          ? client.iterateAuthProfiles({ ...filters, limit: 100 })
+          : client.iterateAgentAuthProfiles(agentId, { ...filters, limit: 100 }),
         int(ctx.values, 'limit'),
       );
-      ctx.out(table(profiles, profileColumns(false)), profiles);
+      ctx.out(table(profiles, profileColumns(agentId === undefined)), profiles);
       return EXIT.ok;
     },
   },
   'profiles search': {
-    usage: 'profiles search <text> [--agent AGENT_ID]',
-    summary: 'Find profiles whose name, type, description, fields or hosts contain the text (every agent, or one)',
-    options: { agent: { type: 'string' } },
+    usage: `profiles search <text> [--agent AGENT_ID] [--limit N] ${PROFILE_FILTER_USAGE}`,
+    summary: 'Find the profiles whose name contains the text (case-insensitive), across agents or in one; searched by the vault',
+    options: { agent: { type: 'string' }, limit: { type: 'string' }, ...PROFILE_FILTERS },
     arity: [1, 1],
     async run(ctx) {
-      const needle = (ctx.args[0] as string).toLowerCase();
-      const client = ctx.client();
-      const agentIds = str(ctx.values, 'agent')
-        ? [str(ctx.values, 'agent') as string]
-        : (await collect(client.iterateAgents({ limit: 100 }), undefined)).map((a) => a.agent_id);
-      const found: Profile[] = [];
-      for (const id of agentIds) {
-        for await (const p of client.iterateAgentAuthProfiles(id, { limit: 100 })) {
-          const haystack = [p.name, p.auth_type, p.description ?? '', ...p.fields, ...((p.allowed_hosts as string[] | undefined) ?? [])]
-            .join('\n')
-            .toLowerCase();
-          if (haystack.includes(needle)) found.push(p);
-        }
-      }
+      const query = { ...profileFilters(ctx.values), q: ctx.args[0], agent_id: str(ctx.values, 'agent'), limit: 100 };
+      const found = await collect(ctx.client().iterateAuthProfiles(query), int(ctx.values, 'limit'));
       ctx.out(table(found, profileColumns(true)), found);
+      return EXIT.ok;
+    },
+  },
+  'profiles rename': {
+    usage: 'profiles rename <agent_id> <name> <new_name>',
+    summary: 'Rename a profile: its auth token, usage and history stay with it; the old name answers 404 from then on',
+    arity: [3, 3],
+    async run(ctx) {
+      const [agentId, name, newName] = ctx.args as [string, string, string];
+      const p = await ctx.client().renameAuthProfile(agentId, name, newName);
+      ctx.out(`renamed profile ${name} of agent ${agentId} to ${p.name}; its token is unchanged\n`, p);
       return EXIT.ok;
     },
   },
