@@ -12,7 +12,7 @@ const select = (testId: string, label: string, options: readonly (readonly [stri
  * A searchable, filterable list of profiles: an agent's (`GET /v1/agents/{agent_id}/auth-profiles`)
  * or the tenant's (`GET /v1/auth-profiles`, with an Agent column and filter). The vault filters and
  * orders by name (q: name contains, case-insensitive; auth_type, visibility, token_state, active);
- * only set filters are sent. "Last used" sorts the rows loaded so far, in the browser.
+ * only set filters are sent. "Name" and "Last used" sort the rows loaded so far, in the browser (an agent's list is not served in name order).
  */
 export function profileList(opts: { agentId?: string; empty: string }) {
   const q = h('input', { type: 'search', 'data-testid': 'profile-search', 'data-filter': 'q', placeholder: 'Search by name', 'aria-label': 'Search profiles by name' });
@@ -40,7 +40,11 @@ export function profileList(opts: { agentId?: string; empty: string }) {
   const inputs = () => [q, ...(agent ? [agent] : []), ...filters.map((f) => f.querySelector('select') as HTMLSelectElement)];
   const filtered = () => inputs().some((el) => el.value.trim() !== '');
   const show = () => {
-    const sorted = sort.value === 'last_used' ? [...rows].sort((a, b) => (b.last_used_at ?? '').localeCompare(a.last_used_at ?? '')) : rows;
+    // The tenant-wide list comes in name order; an agent's comes in storage order: name sorts the rows loaded so far too.
+    const sorted =
+      sort.value === 'last_used'
+        ? [...rows].sort((a, b) => (b.last_used_at ?? '').localeCompare(a.last_used_at ?? ''))
+        : [...rows].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.agent_id < b.agent_id ? -1 : a.agent_id > b.agent_id ? 1 : 0));
     replace(list, table(sorted, columns, filtered() ? 'No profiles match.' : opts.empty, 'profiles-table'));
   };
   const load = async (next?: string) => {
