@@ -6,9 +6,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import {
+  type ErrorCode,
+  type ErrorCodeOf,
   OPERATIONS,
+  type QueryParams,
+  type RequestBody,
   type RetryInfo,
   RunFailure,
   VaultClient,
@@ -113,6 +117,19 @@ describe('@agent-vault/client: generated types and the operation table', () => {
 
     expect(OPERATIONS).toEqual(fromDoc);
     for (const id of Object.keys(fromDoc)) expect(typeof (client as unknown as Record<string, unknown>)[id], id).toBe('function');
+  });
+});
+
+describe('@agent-vault/client: types from the document (checked by tsc)', () => {
+  it("types error codes by the document's per-status enums, booleans for true/false queries, defaulted fields as optional", () => {
+    expectTypeOf<'agent_not_found'>().toExtend<ErrorCodeOf<'getAgent'>>();
+    expectTypeOf<'webhook_not_found'>().not.toExtend<ErrorCodeOf<'getAgent'>>();
+    expectTypeOf<'webhook_limit_reached'>().toExtend<ErrorCode>();
+    expectTypeOf<'no_such_code_anywhere'>().not.toExtend<ErrorCode>();
+    expectTypeOf<VaultError['code']>().toEqualTypeOf<ErrorCode | `http_${number}`>();
+    expectTypeOf<{ active: true }>().toExtend<QueryParams<'listAuthProfiles'>>();
+    expectTypeOf<{ url: string; events: ['profile.deleted'] }>().toExtend<RequestBody<'createWebhook'>>();
+    expect(true).toBe(true);
   });
 });
 

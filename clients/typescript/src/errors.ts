@@ -15,8 +15,12 @@ export interface UnknownField {
 export class VaultError extends Error {
   override readonly name = 'VaultError';
   readonly status: number;
-  /** The vault's stable snake_case code; `http_<status>` when the answer carried none (a proxy in front). */
-  readonly code: ErrorCode;
+  /**
+   * The vault's stable snake_case code (typed as the union of the document's code enums);
+   * `http_<status>` when the answer carried none (a HEAD answer, a browser route's HTML page, a
+   * proxy in front).
+   */
+  readonly code: ErrorCode | `http_${number}`;
   /** The vault's `x-request-id`: quote it when reporting a 500. */
   readonly requestId: string | undefined;
   /** The operation that failed (its operationId). */
@@ -38,7 +42,7 @@ export class VaultError extends Error {
   }) {
     super(init.message);
     this.status = init.status;
-    this.code = init.code as ErrorCode;
+    this.code = init.code as ErrorCode | `http_${number}`;
     this.operation = init.operation;
     this.requestId = init.requestId;
     this.retryAfterSeconds = init.retryAfterSeconds;

@@ -61,15 +61,15 @@ export type ResponseBody<Op extends OperationId> = {
 /** The error bodies an operation documents, `{error: {code, message, …}}`. */
 export type ErrorBodyOf<Op extends OperationId> = JsonContent<Responses<Op>[ErrorStatus<Op>]>;
 
+/** The code of one error body: the document's enum for that status (`Error & {error: {code: "…"}}`). */
+type CodeOfBody<B> = B extends { error: { code: infer C } } ? C : never;
+
 /**
- * The error codes an operation can answer, as the document types them: once the document gives
- * `Error.code` an enum per status, this is that union; while it is a free string, `string`.
+ * The error codes an operation can answer, as the document types them: the union of each error
+ * status's code enum (`string` where the document leaves a code free). Bodies not in the vault's
+ * error shape (API Gateway's own `{message}`) add no code.
  */
-export type ErrorCodeOf<Op extends OperationId> = [ErrorBodyOf<Op>] extends [never]
-  ? never
-  : ErrorBodyOf<Op> extends { error: { code: infer C } }
-    ? C
-    : string;
+export type ErrorCodeOf<Op extends OperationId> = CodeOfBody<ErrorBodyOf<Op>>;
 
 /** Every error code any operation can answer (the union over all operations). */
 export type ErrorCode = { [Op in OperationId]: ErrorCodeOf<Op> }[OperationId];
