@@ -13,6 +13,9 @@ const UNALIGNED_CORE_MIN_CHARS = 8;
 /** `user:pass` pairs (Basic auth) are built over every ordered pair of values up to this many values. */
 const MAX_VALUES_FOR_PAIRS = 16;
 
+/** Texts up to this many characters are first searched literal by literal (LiteralMatcher.shortBudget). */
+const SHORT_TEXT_MAX_CHARS = 256;
+
 /** A JSON number literal (the text a runner might echo a numeric credential as). */
 const NUMBER_LITERAL = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
@@ -348,16 +351,32 @@ class ReverseAutomaton {
  */
 class LiteralMatcher {
   private readonly literals: readonly string[];
-  private readonly automaton: ReverseAutomaton;
+  private built?: ReverseAutomaton;
   /** Folded literals matched the way a /i regular expression matches them (see `replace`). */
   private canonicalAutomaton?: ReverseAutomaton;
+  /**
+   * What short texts may still cost before the automaton is built: a literal-by-literal search
+   * of a text of at most SHORT_TEXT_MAX_CHARS costs `literals × text length`, and all such
+   * searches together at most twice the literals' total length (about what building the automaton
+   * costs), so the redactor stays linear; a run's answer (`{"agent_output":"ok"}`) usually needs no
+   * automaton at all.
+   */
+  private shortBudget: number;
 
   constructor(
     literals: Iterable<string>,
     private readonly fold: boolean,
   ) {
     this.literals = [...new Set([...literals].map((l) => (fold ? l.toLowerCase() : l)))].filter((l) => l.length > 0);
-    this.automaton = new ReverseAutomaton(this.literals);
+    let total = 0;
+    for (const l of this.literals) total += l.length;
+    this.shortBudget = 2 * total;
+  }
+
+  /** The automaton over the literals, built on first use (see shortBudget). */
+  private get automaton(): ReverseAutomaton {
+    this.built ??= new ReverseAutomaton(this.literals);
+    return this.built;
   }
 
   get size(): number {
@@ -366,16 +385,36 @@ class LiteralMatcher {
 
   /** Automaton transitions, failure moves and failure-link resolutions so far (tests check they grow linearly). */
   get steps(): number {
-    const { automaton: a, canonicalAutomaton: c } = this;
-    return a.steps + a.resolveSteps + (c ? c.steps + c.resolveSteps : 0);
+    const { built: a, canonicalAutomaton: c } = this;
+    return (a ? a.steps + a.resolveSteps : 0) + (c ? c.steps + c.resolveSteps : 0);
+  }
+
+  /**
+   * Whether `hay` (already folded when the matcher folds) certainly holds no literal, found by
+   * searching each literal in it while the short-text budget lasts; false: use the automaton.
+   */
+  private surelyClean(hay: string): boolean {
+    if (this.built || hay.length > SHORT_TEXT_MAX_CHARS) return false;
+    const cost = this.literals.length * Math.max(1, hay.length);
+    if (cost > this.shortBudget) return false;
+    this.shortBudget -= cost;
+    for (const l of this.literals) if (l.length <= hay.length && hay.includes(l)) return false;
+    return true;
   }
 
   /** Whether any literal occurs in `text` (used with exact literals: the digits of numeric secrets). */
   has(text: string): boolean {
-    return this.automaton.scan(this.fold ? text.toLowerCase() : text) !== undefined;
+    const hay = this.fold ? text.toLowerCase() : text;
+    if (this.surelyClean(hay)) return false;
+    return this.automaton.scan(hay) !== undefined;
   }
 
   replace(text: string, by: string): string {
+    if (text.length <= SHORT_TEXT_MAX_CHARS && !this.built) {
+      const hay = this.fold ? text.toLowerCase() : text;
+      // A text whose folding changes its length goes to the automata below (positions must line up).
+      if (hay.length === text.length && this.surelyClean(hay)) return text;
+    }
     let best: Int32Array | undefined;
     if (!this.fold) best = this.automaton.scan(text);
     else {
