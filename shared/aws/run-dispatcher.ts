@@ -1,5 +1,5 @@
-import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import type { Config } from '../config.ts';
 import { gcmOpen, gcmSeal, NONCE_BYTES, TAG_BYTES } from '../crypto/aead.ts';
 import { lengthPrefixed } from '../crypto/encoding.ts';
@@ -30,6 +30,13 @@ import { type RetryOptions, withDependencyRetry } from './retry.ts';
  * keys, never decrypt.
  */
 export const RUN_EVENT_VERSION = 2;
+
+/**
+ * The KMS and Lambda clients are evaluated on the path that uses them (docs/architecture.md,
+ * "Cold start"): the runs function loads them at its first async run, not at every cold start.
+ */
+const loadKms = () => import('@aws-sdk/client-kms');
+const loadLambda = () => import('@aws-sdk/client-lambda');
 /** Version of the sealed job format (AAD label, JSON shape). */
 export const RUN_JOB_VERSION = 1;
 
@@ -101,7 +108,8 @@ export function createLambdaRunDispatcher(config: Config, store: Pick<Store, 'ru
           'async runs need VAULT_RUN_PAYLOAD_KEY_ID and VAULT_RUN_WORKER_FUNCTION (set by the CDK stack on the runs function)',
         );
       }
-      kms ??= new KMSClient({ region: config.region, maxAttempts: 1 });
+      kms ??= new (await loadKms()).KMSClient({ region: config.region, maxAttempts: 1 });
+      const { InvokeCommand, LambdaClient } = await loadLambda();
       lambda ??= new LambdaClient({ region: config.region, maxAttempts: 1 });
       const sealed = await sealRunJob(job, keyId, kms, options.retry);
       const stored = await jobs.create({
@@ -147,6 +155,7 @@ export function createLambdaRunDispatcher(config: Config, store: Pick<Store, 'ru
  */
 export async function sealRunJob(job: RunJob, keyId: string, kms: KMSClient, retry?: RetryOptions): Promise<SealedRunJob> {
   const ids = { tenant: job.tenant, agent_id: job.agentId, session_id: job.sessionId };
+  const { GenerateDataKeyCommand } = await loadKms();
   const dataKey = await withDependencyRetry(
     () => kms.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: encryptionContextFor(ids) })),
     'The vault could not queue the run (AWS KMS is throttling or unavailable); retry in a moment or use run_async: false.',
@@ -173,8 +182,8 @@ export async function sealRunJob(job: RunJob, keyId: string, kms: KMSClient, ret
 let defaultKms: KMSClient | undefined;
 
 /** The worker's KMS client: one per process, a single attempt (retries are withDependencyRetry's). */
-function workerKmsClient(): KMSClient {
-  defaultKms ??= new KMSClient({ maxAttempts: 1 });
+async function workerKmsClient(): Promise<KMSClient> {
+  defaultKms ??= new (await loadKms()).KMSClient({ maxAttempts: 1 });
   return defaultKms;
 }
 
@@ -224,7 +233,8 @@ export async function unwrapRunJob(
 ): Promise<RunJob> {
   const blob = Buffer.from(sealed.ciphertext);
   if (blob.length < NONCE_BYTES + TAG_BYTES) throw new InvalidRunPayloadError('sealed run job ciphertext is too short');
-  const client = kms ?? workerKmsClient();
+  const { DecryptCommand } = await loadKms();
+  const client = kms ?? (await workerKmsClient());
   const out = await withDependencyRetry(
     () =>
       client.send(

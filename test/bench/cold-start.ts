@@ -53,6 +53,16 @@ function bytesByPackage(meta: Metafile): Record<string, number> {
   return Object.fromEntries(Object.entries(sizes).sort((a, b) => b[1] - a[1]));
 }
 
+/**
+ * What each observability package adds to the floor (docs/architecture.md, "Observability"): the
+ * floor's source plus the package's entry point, bundled and imported like a function.
+ */
+const PACKAGE_SOURCES: Record<string, string> = {
+  '@aws-lambda-powertools/logger': "export { Logger, LogFormatter, LogItem } from '@aws-lambda-powertools/logger';",
+  '@aws-lambda-powertools/metrics': "export { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';",
+  '@aws-lambda-powertools/tracer': "export { Tracer } from '@aws-lambda-powertools/tracer';",
+};
+
 const OTHER_CLIENTS = ['@aws-sdk/client-lambda', '@aws-sdk/client-kms', '@aws-sdk/client-secrets-manager'];
 
 /** Import time of `file` in a fresh `node` process, measured inside it (ms). */
@@ -94,7 +104,17 @@ export async function coldStart(budget: Budget): Promise<{ text: string; json: u
         failed.push({ fn, message: err instanceof Error ? (err.message.split('\n')[0] as string) : String(err) });
       }
     }
-    const files = [baselineOut, ...built.map((b) => b.out)];
+    const packageOuts: { pkg: string; out: string }[] = [];
+    for (const [pkg, source] of Object.entries(PACKAGE_SOURCES)) {
+      const out = join(dir, `${pkg.replace(/\W+/g, '_')}.mjs`);
+      try {
+        await build({ ...FUNCTION_BUILD, stdin: { contents: `${BASELINE_SOURCE}\n${source}`, resolveDir: process.cwd(), loader: 'js' }, outfile: out });
+        packageOuts.push({ pkg, out });
+      } catch (err) {
+        failed.push({ fn: pkg, message: err instanceof Error ? (err.message.split('\n')[0] as string) : String(err) });
+      }
+    }
+    const files = [baselineOut, ...built.map((b) => b.out), ...packageOuts.map((p) => p.out)];
     const plain = new Map<string, number[]>(files.map((f) => [f, []]));
     const maps = new Map<string, number[]>(files.map((f) => [f, []]));
     for (let i = 0; i < runs; i++) {
@@ -165,6 +185,19 @@ export async function coldStart(budget: Budget): Promise<{ text: string; json: u
       rows.push([`functions/${fn}.ts`, 'FAILED', '', '', '', '', '', '']);
       (json.functions as Record<string, unknown>)[fn] = { error: message };
     }
+    const packages: Record<string, unknown> = {};
+    const packageRows: string[][] = [];
+    for (const { pkg, out } of packageOuts) {
+      const m = measured(out);
+      packageRows.push([pkg, fmt((m.size - base.size) / 1024, 1), fmtRatio(ratio(m.size, base.size)), fmt(m.plain - base.plain, 1), fmtRatio(ratio(m.plain, base.plain))]);
+      packages[pkg] = {
+        added_size: q(m.size - base.size, 'bytes'),
+        size_ratio_to_floor: q(ratio(m.size, base.size), 'ratio'),
+        added_import: q(m.plain - base.plain, 'ms'),
+        import_ratio_to_floor: q(ratio(m.plain, base.plain), 'ratio'),
+      };
+    }
+    json.observability_packages = packages;
     const consoleFiles = Object.values(consoleSizes);
     const consoleBytes = consoleFiles.reduce((n, f) => n + f.bytes, 0);
     const consoleGzip = consoleFiles.reduce((n, f) => n + f.gzip, 0);
@@ -200,7 +233,12 @@ export async function coldStart(budget: Budget): Promise<{ text: string; json: u
         ...(clientNotes.length ? [`SDK clients besides DynamoDB in each bundle: ${clientNotes.join('; ')}`] : []),
         ...failures.map(([fn, v]) => `${fn}: bundle failed: ${v.error}`),
       ],
-    );
+    ) +
+      table(
+        '4b. What each Powertools package adds to the floor bundle (floor + the package, bundled and imported alike)',
+        ['package', '+KiB', 'size/floor', '+import ms', 'import/floor'],
+        packageRows,
+      );
     return { text, json };
   } finally {
     rmSync(dir, { recursive: true, force: true });
