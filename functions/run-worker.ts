@@ -1,6 +1,7 @@
 import { parseRunEvent } from '#shared/aws/run-dispatcher';
 import { runQueuedJob } from '#shared/aws/run-worker';
 import { getDeps } from '#shared/context';
+import { flushMetrics } from '#shared/metrics';
 
 /**
  * The async-run worker (AWS mode). Its event is `{v, session_id, tenant}` — ids only: the sealed
@@ -12,6 +13,11 @@ export const handler = async (event: unknown): Promise<void> => {
   const deps = await getDeps();
   const { session_id } = parseRunEvent(event);
   deps.log.log('info', 'async run started', { session_id });
-  const result = await runQueuedJob(deps, event);
-  deps.log.log(result === 'expired' ? 'warn' : 'info', 'async run handled', { session_id, result });
+  try {
+    const result = await runQueuedJob(deps, event);
+    deps.log.log(result === 'expired' ? 'warn' : 'info', 'async run handled', { session_id, result });
+  } finally {
+    // The run's metrics (its use, OAuth2 fetches, audit failures) as EMF (shared/metrics.ts).
+    flushMetrics();
+  }
 };

@@ -8,7 +8,7 @@ import { NoBody, NoQuery, parseInput } from '../schemas/common.ts';
 import type { AgentTarget, ProfileTarget } from '../services/targets.ts';
 import { authenticate, grantOf } from './authenticate.ts';
 import { authorize } from './authorize.ts';
-import { type VaultEvent, errorResponses, jsonBody } from './middleware.ts';
+import { type VaultEvent, errorResponses, jsonBody, observe } from './middleware.ts';
 import { type HttpResponse, withoutBody } from './responses.ts';
 import { PathParams, type RouteDef, type RouteGroup, type RouteKey, type RouteKeyOf, type RouteSpec, type routes, routeOf } from './routes.ts';
 
@@ -63,6 +63,7 @@ export function routeGroupHandler<G extends RouteGroup>(group: G, handlers: Hand
     return route !== undefined && route.permission.kind === 'credential' && route.permission.grant === true;
   };
   return middy<VaultEvent, APIGatewayProxyResultV2>()
+    .use(observe(async () => (await getDeps()).log, group))
     .use(errorResponses(async () => (await getDeps()).log))
     .use(jsonBody())
     .use(authenticate(getDeps, grantAllowed))

@@ -8,6 +8,7 @@ import type { OpenedForUse } from '../gate.ts';
 import type { Secret } from '../types/index.ts';
 import { type TokenEndpointConfig, type TokenFetchOptions, fetchAccessToken, tokenUrlRefusal } from './token-endpoint.ts';
 import { type ProfileRef, profileRefOf } from '../../store/profile-ref.ts';
+import { countMetric, latencyMetric, METRIC } from '../../metrics.ts';
 
 /**
  * OAuth2 client credentials: the access token a use injects (docs/architecture.md, "Typed profiles, injection and grants"). The token is cached
@@ -141,9 +142,13 @@ async function refresh(deps: Deps, use: OpenedForUse, ref: ProfileRef, leaseId: 
   const config = use.config as unknown as TokenEndpointConfig;
   const creds = { client_id: use.secret.client_id ?? '', client_secret: use.secret.client_secret ?? '' };
   const ids = { tenant: item.tenant, agent_id: item.agent_id, slot: item.slot };
+  const started = performance.now();
   const result = await fetchAccessToken(config, creds, opts);
+  latencyMetric(METRIC.tokenEndpointLatency, performance.now() - started);
+  countMetric(current === undefined ? METRIC.oauth2Fetch : METRIC.oauth2Refresh);
   const at = deps.now();
   if (!result.ok) {
+    countMetric(METRIC.oauth2FetchFailure);
     // Only our own words and the status go out; the endpoint's body stays in token-endpoint.ts.
     deps.log.log('warn', 'oauth token fetch failed', { ...ids, status: result.status });
     await Promise.all([
