@@ -94,11 +94,7 @@ export interface LambdaRunDispatcherOptions {
  * @param store   where the sealed job is stored (its runJobs).
  * @param options clients, backoff and clock (tests); default to single-attempt clients of this module.
  */
-export function createLambdaRunDispatcher(
-  config: Config,
-  store: Pick<Store, 'runJobs'>,
-  options: LambdaRunDispatcherOptions = {},
-): RunDispatcher {
+export function createLambdaRunDispatcher(config: Config, store: Pick<Store, 'runJobs'>, options: LambdaRunDispatcherOptions = {}): RunDispatcher {
   let kms = options.kms;
   let lambda = options.lambda;
   const now = options.now ?? (() => new Date());
@@ -214,11 +210,7 @@ export function parseRunEvent(payload: unknown): RunEvent {
  * Loads the sealed job an event names: undefined when it is gone (finished and deleted, or past
  * its TTL). A stored job of another tenant than the event's is refused.
  */
-export async function loadSealedRunJob(
-  store: Pick<Store, 'runJobs'>,
-  event: RunEvent,
-  nowEpochSeconds: number,
-): Promise<RunJobItem | undefined> {
+export async function loadSealedRunJob(store: Pick<Store, 'runJobs'>, event: RunEvent, nowEpochSeconds: number): Promise<RunJobItem | undefined> {
   const item = await store.runJobs.get(event.session_id, nowEpochSeconds);
   if (item && item.tenant !== event.tenant) throw new InvalidRunPayloadError('sealed run job belongs to another tenant than its event');
   return item;
@@ -298,16 +290,11 @@ function parseJob(json: Buffer, envelope: SealedRunJob): RunJob {
   }
   if (j.authToken !== undefined && typeof j.authToken !== 'string')
     throw new InvalidRunPayloadError('sealed run job authToken must be a string');
-  if (j.apiKeyId !== undefined && typeof j.apiKeyId !== 'string')
-    throw new InvalidRunPayloadError('sealed run job apiKeyId must be a string');
-  if (j.sourceIp !== undefined && typeof j.sourceIp !== 'string')
-    throw new InvalidRunPayloadError('sealed run job sourceIp must be a string');
-  if (j.requestId !== undefined && typeof j.requestId !== 'string')
-    throw new InvalidRunPayloadError('sealed run job requestId must be a string');
-  if (j.proxyUrl !== undefined && typeof j.proxyUrl !== 'string')
-    throw new InvalidRunPayloadError('sealed run job proxyUrl must be a string');
-  if (j.inFlightUntil !== undefined && typeof j.inFlightUntil !== 'string')
-    throw new InvalidRunPayloadError('sealed run job inFlightUntil must be a string');
+  if (j.apiKeyId !== undefined && typeof j.apiKeyId !== 'string') throw new InvalidRunPayloadError('sealed run job apiKeyId must be a string');
+  if (j.sourceIp !== undefined && typeof j.sourceIp !== 'string') throw new InvalidRunPayloadError('sealed run job sourceIp must be a string');
+  if (j.requestId !== undefined && typeof j.requestId !== 'string') throw new InvalidRunPayloadError('sealed run job requestId must be a string');
+  if (j.proxyUrl !== undefined && typeof j.proxyUrl !== 'string') throw new InvalidRunPayloadError('sealed run job proxyUrl must be a string');
+  if (j.inFlightUntil !== undefined && typeof j.inFlightUntil !== 'string') throw new InvalidRunPayloadError('sealed run job inFlightUntil must be a string');
   if (j.apiKeyRole !== undefined && j.apiKeyRole !== 'admin' && j.apiKeyRole !== 'member')
     throw new InvalidRunPayloadError('sealed run job apiKeyRole must be "admin" or "member"');
   if (typeof j.parameters !== 'object' || j.parameters === null || Array.isArray(j.parameters)) {

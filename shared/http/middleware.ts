@@ -1,6 +1,12 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
-import { HttpError, PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError, isTransientDependencyError } from '../errors.ts';
+import {
+  HttpError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+  isTransientDependencyError,
+} from '../errors.ts';
 import { type Logger, VaultLogger, createLogger } from '../log.ts';
 import { flushMetrics } from '../metrics.ts';
 import { traceInvocation, tracingEnabled } from '../tracing.ts';
@@ -55,14 +61,10 @@ export function errorResponses(getLog: () => Promise<Logger>): Mw {
       };
       if (isTransientDependencyError(err)) {
         log?.log('warn', 'dependency unavailable', fields);
-        request.response = json(
-          503,
-          errorBody('service_unavailable', 'The vault is temporarily unable to serve this request; retry after a moment.'),
-          {
-            'retry-after': '1',
-            'x-request-id': requestId,
-          },
-        );
+        request.response = json(503, errorBody('service_unavailable', 'The vault is temporarily unable to serve this request; retry after a moment.'), {
+          'retry-after': '1',
+          'x-request-id': requestId,
+        });
         return;
       }
       (log ?? createLogger((line) => process.stderr.write(`${line}\n`))).log('error', 'unhandled error', fields);

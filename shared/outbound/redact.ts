@@ -21,8 +21,7 @@ const NUMBER_LITERAL = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 const jsonEscaped = (s: string) => JSON.stringify(s).slice(1, -1);
 /** JSON escaping as ensure_ascii serialisers (Python's json.dumps) write it: \uXXXX for non-ASCII. */
-const jsonAsciiEscaped = (s: string) =>
-  jsonEscaped(s).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const jsonAsciiEscaped = (s: string) => jsonEscaped(s).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 const formEncoded = (s: string) => new URLSearchParams({ v: s }).toString().slice(2);
 
 /**
@@ -34,9 +33,7 @@ function base64Cores(bytes: Buffer): { aligned: string[]; unaligned: string[] } 
   const aligned = [bytes.toString('base64'), bytes.toString('base64').replace(/=+$/, '')];
   const unaligned: string[] = [];
   for (let offset = 0; offset < 3; offset++) {
-    const encoded = Buffer.concat([Buffer.alloc(offset), bytes])
-      .toString('base64')
-      .replace(/=+$/, '');
+    const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString('base64').replace(/=+$/, '');
     const head = Math.ceil((offset * 8) / 6);
     const tail = (offset + bytes.length) % 3 === 0 ? 0 : 1;
     const core = encoded.slice(head, encoded.length - tail);
@@ -580,10 +577,7 @@ export class Redactor {
         let j = i + 1;
         while (j < n && /[0-9.eE+-]/.test(raw[j] as string)) j++;
         const token = raw.slice(i, j);
-        const hit =
-          this.numbers.has(token) ||
-          this.numbers.has(String(Number(token))) ||
-          (this.numberDigits.size > 0 && this.numberDigits.has(token));
+        const hit = this.numbers.has(token) || this.numbers.has(String(Number(token))) || (this.numberDigits.size > 0 && this.numberDigits.has(token));
         out += hit ? `"${REDACTED}"` : token;
         i = j;
       } else {

@@ -108,11 +108,7 @@ export async function coldStart(budget: Budget): Promise<{ text: string; json: u
     for (const [pkg, source] of Object.entries(PACKAGE_SOURCES)) {
       const out = join(dir, `${pkg.replace(/\W+/g, '_')}.mjs`);
       try {
-        await build({
-          ...FUNCTION_BUILD,
-          stdin: { contents: `${BASELINE_SOURCE}\n${source}`, resolveDir: process.cwd(), loader: 'js' },
-          outfile: out,
-        });
+        await build({ ...FUNCTION_BUILD, stdin: { contents: `${BASELINE_SOURCE}\n${source}`, resolveDir: process.cwd(), loader: 'js' }, outfile: out });
         packageOuts.push({ pkg, out });
       } catch (err) {
         failed.push({ fn: pkg, message: err instanceof Error ? (err.message.split('\n')[0] as string) : String(err) });
@@ -193,13 +189,7 @@ export async function coldStart(budget: Budget): Promise<{ text: string; json: u
     const packageRows: string[][] = [];
     for (const { pkg, out } of packageOuts) {
       const m = measured(out);
-      packageRows.push([
-        pkg,
-        fmt((m.size - base.size) / 1024, 1),
-        fmtRatio(ratio(m.size, base.size)),
-        fmt(m.plain - base.plain, 1),
-        fmtRatio(ratio(m.plain, base.plain)),
-      ]);
+      packageRows.push([pkg, fmt((m.size - base.size) / 1024, 1), fmtRatio(ratio(m.size, base.size)), fmt(m.plain - base.plain, 1), fmtRatio(ratio(m.plain, base.plain))]);
       packages[pkg] = {
         added_size: q(m.size - base.size, 'bytes'),
         size_ratio_to_floor: q(ratio(m.size, base.size), 'ratio'),
@@ -229,22 +219,21 @@ export async function coldStart(budget: Budget): Promise<{ text: string; json: u
       '×1.00',
     ]);
     const failures = Object.entries(json.functions as Record<string, { error?: string }>).filter(([, v]) => v.error);
-    const text =
-      table(
-        `4. Cold start: esbuild bundle size and cold import time (median of ${runs} fresh node processes each)`,
-        ['bundle', 'KiB', 'size/floor', 'import ms', 'floor ms', 'ratio', 'w/ src-maps ms', 'ratio'],
-        rows,
-        [
-          'import ms = time of `await import(bundle)` inside a fresh `node` process; "w/ src-maps" = same with NODE_OPTIONS=--enable-source-maps (as the CDK functions set it)',
-          `node ${process.version} here; Lambda runs nodejs22.x. Bundles: node22 ESM minified, SDK bundled, createRequire banner, external source map.`,
-          `largest inputs (bytes in output) of ${largest}`,
-          `console: ${Object.entries(consoleSizes)
-            .map(([f, v]) => `${f} ${(v.bytes / 1024).toFixed(1)} KiB`)
-            .join(', ')}; ${(consoleGzip / 1024).toFixed(1)} KiB gzip in all (no framework: console/src/*.ts)`,
-          ...(clientNotes.length ? [`SDK clients besides DynamoDB in each bundle: ${clientNotes.join('; ')}`] : []),
-          ...failures.map(([fn, v]) => `${fn}: bundle failed: ${v.error}`),
-        ],
-      ) +
+    const text = table(
+      `4. Cold start: esbuild bundle size and cold import time (median of ${runs} fresh node processes each)`,
+      ['bundle', 'KiB', 'size/floor', 'import ms', 'floor ms', 'ratio', 'w/ src-maps ms', 'ratio'],
+      rows,
+      [
+        'import ms = time of `await import(bundle)` inside a fresh `node` process; "w/ src-maps" = same with NODE_OPTIONS=--enable-source-maps (as the CDK functions set it)',
+        `node ${process.version} here; Lambda runs nodejs22.x. Bundles: node22 ESM minified, SDK bundled, createRequire banner, external source map.`,
+        `largest inputs (bytes in output) of ${largest}`,
+        `console: ${Object.entries(consoleSizes)
+          .map(([f, v]) => `${f} ${(v.bytes / 1024).toFixed(1)} KiB`)
+          .join(', ')}; ${(consoleGzip / 1024).toFixed(1)} KiB gzip in all (no framework: console/src/*.ts)`,
+        ...(clientNotes.length ? [`SDK clients besides DynamoDB in each bundle: ${clientNotes.join('; ')}`] : []),
+        ...failures.map(([fn, v]) => `${fn}: bundle failed: ${v.error}`),
+      ],
+    ) +
       table(
         '4b. What each Powertools package adds to the floor bundle (floor + the package, bundled and imported alike)',
         ['package', '+KiB', 'size/floor', '+import ms', 'import/floor'],

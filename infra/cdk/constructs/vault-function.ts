@@ -44,10 +44,7 @@ export const ESM_REQUIRE_SHIM =
 
 /** Properties of a VaultFunction. Runtime, architecture, bundling, role and logging are fixed. */
 export interface VaultFunctionProps
-  extends Pick<
-    NodejsFunctionProps,
-    'timeout' | 'memorySize' | 'onFailure' | 'retryAttempts' | 'maxEventAge' | 'reservedConcurrentExecutions'
-  > {
+  extends Pick<NodejsFunctionProps, 'timeout' | 'memorySize' | 'onFailure' | 'retryAttempts' | 'maxEventAge' | 'reservedConcurrentExecutions'> {
   /** Absolute path of the handler file (exports `handler`). */
   readonly entry: string;
   /** What the function does; shown in the console and in the role's description. */
