@@ -1,5 +1,5 @@
-import type { KMSClient } from '@aws-sdk/client-kms';
-import type { InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
+import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import type { Config } from '../config.ts';
 import { gcmOpen, gcmSeal, NONCE_BYTES, TAG_BYTES } from '../crypto/aead.ts';
 import { lengthPrefixed } from '../crypto/encoding.ts';
@@ -30,13 +30,6 @@ import { type RetryOptions, withDependencyRetry } from './retry.ts';
  * keys, never decrypt.
  */
 export const RUN_EVENT_VERSION = 2;
-
-/**
- * The KMS and Lambda clients are evaluated on the path that uses them (docs/architecture.md,
- * "Cold start"): the runs function loads them at its first async run, not at every cold start.
- */
-const loadKms = () => import('@aws-sdk/client-kms');
-const loadLambda = () => import('@aws-sdk/client-lambda');
 /** Version of the sealed job format (AAD label, JSON shape). */
 export const RUN_JOB_VERSION = 1;
 
@@ -108,8 +101,7 @@ export function createLambdaRunDispatcher(config: Config, store: Pick<Store, 'ru
           'async runs need VAULT_RUN_PAYLOAD_KEY_ID and VAULT_RUN_WORKER_FUNCTION (set by the CDK stack on the runs function)',
         );
       }
-      kms ??= new (await loadKms()).KMSClient({ region: config.region, maxAttempts: 1 });
-      const { InvokeCommand, LambdaClient } = await loadLambda();
+      kms ??= new KMSClient({ region: config.region, maxAttempts: 1 });
       lambda ??= new LambdaClient({ region: config.region, maxAttempts: 1 });
       const sealed = await sealRunJob(job, keyId, kms, options.retry);
       const stored = await jobs.create({
@@ -155,7 +147,6 @@ export function createLambdaRunDispatcher(config: Config, store: Pick<Store, 'ru
  */
 export async function sealRunJob(job: RunJob, keyId: string, kms: KMSClient, retry?: RetryOptions): Promise<SealedRunJob> {
   const ids = { tenant: job.tenant, agent_id: job.agentId, session_id: job.sessionId };
-  const { GenerateDataKeyCommand } = await loadKms();
   const dataKey = await withDependencyRetry(
     () => kms.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: encryptionContextFor(ids) })),
     'The vault could not queue the run (AWS KMS is throttling or unavailable); retry in a moment or use run_async: false.',
@@ -182,8 +173,8 @@ export async function sealRunJob(job: RunJob, keyId: string, kms: KMSClient, ret
 let defaultKms: KMSClient | undefined;
 
 /** The worker's KMS client: one per process, a single attempt (retries are withDependencyRetry's). */
-async function workerKmsClient(): Promise<KMSClient> {
-  defaultKms ??= new (await loadKms()).KMSClient({ maxAttempts: 1 });
+function workerKmsClient(): KMSClient {
+  defaultKms ??= new KMSClient({ maxAttempts: 1 });
   return defaultKms;
 }
 
@@ -233,8 +224,7 @@ export async function unwrapRunJob(
 ): Promise<RunJob> {
   const blob = Buffer.from(sealed.ciphertext);
   if (blob.length < NONCE_BYTES + TAG_BYTES) throw new InvalidRunPayloadError('sealed run job ciphertext is too short');
-  const { DecryptCommand } = await loadKms();
-  const client = kms ?? (await workerKmsClient());
+  const client = kms ?? workerKmsClient();
   const out = await withDependencyRetry(
     () =>
       client.send(

@@ -11,6 +11,7 @@
  *   7. the leak guard: building a run's redaction forms and redacting answers vs JSON.parse;
  *   8. OAuth2 token-endpoint calls per 50 parallel uses (single-flight refresh; must print 1);
  *   9. the audit record and lifecycle policy per use, as a ratio to a run without them.
+ * It ends with a one-screen summary: each goal of docs/architecture.md, "Performance", met or not.
  *
  * Options: --quick (short smoke run), --json FILE (write every figure with units),
  *          --only 1,2,… (run some sections), --profile FILE (CPU-profile the in-process
@@ -30,6 +31,7 @@ import { q } from './lib/stats.ts';
 import { auditPolicyCost } from './lifecycle.ts';
 import { cpuProfile } from './profile.ts';
 import { redactionCost } from './redaction.ts';
+import { summary } from './summary.ts';
 
 interface Args {
   quick: boolean;
@@ -112,6 +114,7 @@ async function main(): Promise<void> {
   } finally {
     await runner.close();
   }
+  process.stdout.write(summary(report, loadavg()));
   report.total_time = q((performance.now() - started) / 1000, 's');
   report.load_average_at_end = loadavg().map((l) => q(l, 'runnable tasks'));
   if (args.json) {
