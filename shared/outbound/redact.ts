@@ -91,6 +91,23 @@ function canonical(): Uint16Array {
   return t;
 }
 
+/** Only ASCII (no unit above 0x7f): such a text lower-cases unit by unit. */
+const ASCII_ONLY = /^[\x00-\x7f]*$/;
+
+/**
+ * ASCII upper case to lower case, every other unit unchanged: on an ASCII text, what
+ * toLowerCase does, without building the lower-cased copy (a 1 MiB answer's costs about as
+ * much as one scan).
+ */
+let asciiLowerTable: Uint16Array | undefined;
+function asciiLower(): Uint16Array {
+  if (asciiLowerTable) return asciiLowerTable;
+  const t = new Uint16Array(0x10000);
+  for (let c = 0; c < 0x10000; c++) t[c] = c >= 0x41 && c <= 0x5a ? c + 0x20 : c;
+  asciiLowerTable = t;
+  return t;
+}
+
 /**
  * An Aho–Corasick automaton over the literals read backwards, so that one right-to-left pass
  * gives, for every position of a text, the length of the longest literal that starts there
@@ -301,11 +318,11 @@ class ReverseAutomaton {
    * For each position i of `text`, the length of the longest literal starting at i (0: none),
    * in a scratch array valid until the next call; undefined if no literal occurs at all.
    */
-  scan(text: string): Int32Array | undefined {
+  scan(text: string, map = this.map): Int32Array | undefined {
     const n = text.length;
     if (this.best.length < n) this.best = new Int32Array(Math.max(n, this.best.length * 2));
     const best = this.best;
-    const { ascii, wide, fail, out, map } = this;
+    const { ascii, wide, fail, out } = this;
     let state = 0;
     let steps = 0;
     let any = 0;
@@ -409,6 +426,12 @@ class LiteralMatcher {
     return this.automaton.scan(hay) !== undefined;
   }
 
+  /** Whether any literal occurs in `text`, an ASCII-only text (ASCII_ONLY), matched as `replace` matches it. */
+  occursInAscii(text: string): boolean {
+    if (text.length <= SHORT_TEXT_MAX_CHARS && !this.built && this.surelyClean(this.fold ? text.toLowerCase() : text)) return false;
+    return this.automaton.scan(text, this.fold ? asciiLower() : undefined) !== undefined;
+  }
+
   replace(text: string, by: string): string {
     if (text.length <= SHORT_TEXT_MAX_CHARS && !this.built) {
       const hay = this.fold ? text.toLowerCase() : text;
@@ -417,6 +440,7 @@ class LiteralMatcher {
     }
     let best: Int32Array | undefined;
     if (!this.fold) best = this.automaton.scan(text);
+    else if (text.length > SHORT_TEXT_MAX_CHARS && ASCII_ONLY.test(text)) best = this.automaton.scan(text, asciiLower());
     else {
       const hay = text.toLowerCase();
       if (hay.length === text.length) best = this.automaton.scan(hay);
@@ -516,6 +540,19 @@ export class Redactor {
    */
   get steps(): number {
     return this.exact.steps + this.folded.steps + this.numberDigits.steps;
+  }
+
+  /**
+   * Whether a runner's raw JSON answer certainly holds no form of any value, raw or once parsed,
+   * so that it needs no redaction at all: no literal occurs anywhere in it, it is ASCII and has no
+   * escape sequence (every string and key it parses to is then a piece of it, matched alike), and
+   * no value is numeric (a number may be written in another form than the value's). Linear in the
+   * text: one scan per matcher.
+   */
+  clean(raw: string): boolean {
+    if (this.empty) return true;
+    if (this.numbers.size > 0 || raw.includes('\\') || !ASCII_ONLY.test(raw)) return false;
+    return !(this.folded.size > 0 && this.folded.occursInAscii(raw)) && !(this.exact.size > 0 && this.exact.occursInAscii(raw));
   }
 
   /** Replaces every known form of every value inside a string. */
