@@ -30,7 +30,8 @@ const FUNCTION_BUILD: BuildOptions = {
   format: 'esm',
   minify: true,
   sourcemap: true,
-  external: [],
+  // As infra/cdk/constructs/vault-function.ts bundles while the tracing deploy setting is off (the default).
+  external: ['@aws-lambda-powertools/tracer'],
   mainFields: ['module', 'main'],
   banner: { js: ESM_REQUIRE_BANNER },
   logLevel: 'silent',
@@ -114,7 +115,7 @@ export async function coldStart(budget: Budget): Promise<{ text: string; json: u
     for (const [pkg, source] of Object.entries(PACKAGE_SOURCES)) {
       const out = join(dir, `${pkg.replace(/\W+/g, '_')}.mjs`);
       try {
-        await build({ ...FUNCTION_BUILD, stdin: { contents: `${BASELINE_SOURCE}\n${source}`, resolveDir: process.cwd(), loader: 'js' }, outfile: out });
+        await build({ ...FUNCTION_BUILD, external: [], stdin: { contents: `${BASELINE_SOURCE}\n${source}`, resolveDir: process.cwd(), loader: 'js' }, outfile: out });
         packageOuts.push({ pkg, out });
       } catch (err) {
         failed.push({ fn: pkg, message: err instanceof Error ? (err.message.split('\n')[0] as string) : String(err) });
