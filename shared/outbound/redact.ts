@@ -91,8 +91,8 @@ function canonical(): Uint16Array {
   return t;
 }
 
-/** Only ASCII (no unit above 0x7f): such a text lower-cases unit by unit. */
-const ASCII_ONLY = /^[\x00-\x7f]*$/;
+/** A unit above 0x7f: a text without one is ASCII and lower-cases unit by unit. */
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /**
  * ASCII upper case to lower case, every other unit unchanged: on an ASCII text, what
@@ -426,7 +426,7 @@ class LiteralMatcher {
     return this.automaton.scan(hay) !== undefined;
   }
 
-  /** Whether any literal occurs in `text`, an ASCII-only text (ASCII_ONLY), matched as `replace` matches it. */
+  /** Whether any literal occurs in `text`, an ASCII-only text (no NON_ASCII unit), matched as `replace` matches it. */
   occursInAscii(text: string): boolean {
     if (text.length <= SHORT_TEXT_MAX_CHARS && !this.built && this.surelyClean(this.fold ? text.toLowerCase() : text)) return false;
     return this.automaton.scan(text, this.fold ? asciiLower() : undefined) !== undefined;
@@ -440,7 +440,7 @@ class LiteralMatcher {
     }
     let best: Int32Array | undefined;
     if (!this.fold) best = this.automaton.scan(text);
-    else if (text.length > SHORT_TEXT_MAX_CHARS && ASCII_ONLY.test(text)) best = this.automaton.scan(text, asciiLower());
+    else if (text.length > SHORT_TEXT_MAX_CHARS && !NON_ASCII.test(text)) best = this.automaton.scan(text, asciiLower());
     else {
       const hay = text.toLowerCase();
       if (hay.length === text.length) best = this.automaton.scan(hay);
@@ -551,7 +551,7 @@ export class Redactor {
    */
   clean(raw: string): boolean {
     if (this.empty) return true;
-    if (this.numbers.size > 0 || raw.includes('\\') || !ASCII_ONLY.test(raw)) return false;
+    if (this.numbers.size > 0 || raw.includes('\\') || NON_ASCII.test(raw)) return false;
     return !(this.folded.size > 0 && this.folded.occursInAscii(raw)) && !(this.exact.size > 0 && this.exact.occursInAscii(raw));
   }
 
