@@ -1,7 +1,11 @@
 import { parseRunEvent } from '#shared/aws/run-dispatcher';
 import { runQueuedJob } from '#shared/aws/run-worker';
-import { getDeps } from '#shared/context';
+import { createLambdaWebhookDispatcher } from '#shared/aws/webhook-dispatcher';
+import { getDeps, setWebhookDispatcherFactory } from '#shared/context';
 import { flushMetrics } from '#shared/metrics';
+
+// An async run that refreshes a delegated OAuth profile's token publishes connection events (webhooks).
+setWebhookDispatcherFactory(createLambdaWebhookDispatcher);
 
 /**
  * The async-run worker (AWS mode). Its event is `{v, session_id, tenant}` — ids only: the sealed

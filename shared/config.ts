@@ -25,6 +25,32 @@ export interface Config {
   readonly proxyTimeoutMs: number;
   /** If non-empty, runner URLs must have one of these host names. */
   readonly allowedRunnerHosts: readonly string[];
+  /** Allow webhook URLs on loopback / private / link-local addresses (local mode default: true), like runners. */
+  readonly allowPrivateWebhooks: boolean;
+  /** If non-empty, webhook URLs must have one of these host names (like allowedRunnerHosts). */
+  readonly allowedWebhookHosts: readonly string[];
+  /** Attempts per webhook delivery, the first included (local default 5; AWS 3: the first and Lambda's two async retries). */
+  readonly webhookMaxAttempts: number;
+  /** Backoff before the second attempt, doubling each time (local default 2 s; AWS 60 s, Lambda's own retry spacing). */
+  readonly webhookRetryBaseMs: number;
+  /** How long one delivery attempt waits for the receiver. */
+  readonly webhookTimeoutMs: number;
+  /** How long delivery log entries are kept (TTL + checked on read). */
+  readonly webhookDeliveryRetentionSeconds: number;
+  /** AWS mode: the function that delivers webhook events. */
+  readonly webhookWorkerFunctionName?: string;
+  /**
+   * Hosts an oauth2_authorization_code profile's return_url may name (VAULT_ALLOWED_RETURN_HOSTS,
+   * comma-separated). Deployed, a return_url must be https and its host listed here (none listed:
+   * every return_url is refused); locally, any host when the list is empty.
+   */
+  readonly allowedReturnHosts: readonly string[];
+  /**
+   * The vault's public base URL (VAULT_PUBLIC_URL), from which connect links and the OAuth
+   * callback (the redirect_uri registered at the provider) are built; unset: the base URL of the
+   * request that makes them.
+   */
+  readonly publicUrl?: string;
   /** AWS mode: the worker function that executes async runs. */
   readonly runWorkerFunctionName?: string;
   /** AWS mode: KMS key that wraps async run payloads for the worker. */
@@ -86,6 +112,23 @@ function boolFrom(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 }
 
+/** A comma-separated list of host names, lower case, without empty entries. */
+function hostList(raw: string | undefined): string[] {
+  return (raw ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
+}
+
+/** VAULT_PUBLIC_URL: an absolute http(s) origin with an optional path (https when deployed), no trailing slash. */
+function publicUrlFrom(raw: string | undefined, mode: VaultMode): string | undefined {
+  if (!raw) return undefined;
+  if (!URL.canParse(raw)) throw new ConfigError(`VAULT_PUBLIC_URL must be an absolute URL such as https://vault.example.com, got "${raw}"`);
+  const url = new URL(raw);
+  if (url.protocol !== 'https:' && (mode === 'aws' || url.protocol !== 'http:')) throw new ConfigError(`VAULT_PUBLIC_URL must use https${mode === 'aws' ? ' in deployed mode' : ' or http'}, got "${raw}"`);
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
 /** Builds a Config from an environment map; throws a ConfigError naming the bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const modeRaw = env.VAULT_MODE ?? (env.AWS_LAMBDA_FUNCTION_NAME ? 'aws' : 'local');
@@ -111,6 +154,18 @@ export function loadConfig(env: Env = process.env): Config {
       .split(',')
       .map((h) => h.trim().toLowerCase())
       .filter(Boolean),
+    allowPrivateWebhooks: boolFrom(env, 'VAULT_ALLOW_PRIVATE_WEBHOOKS', mode === 'local'),
+    allowedWebhookHosts: (env.VAULT_ALLOWED_WEBHOOK_HOSTS ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean),
+    webhookMaxAttempts: intFrom(env, 'VAULT_WEBHOOK_MAX_ATTEMPTS', mode === 'aws' ? 3 : 5, 1, 10),
+    webhookRetryBaseMs: intFrom(env, 'VAULT_WEBHOOK_RETRY_BASE_MS', mode === 'aws' ? 60_000 : 2_000, 1, 3_600_000),
+    webhookTimeoutMs: intFrom(env, 'VAULT_WEBHOOK_TIMEOUT_MS', 10_000, 100, 30_000),
+    webhookDeliveryRetentionSeconds: intFrom(env, 'VAULT_WEBHOOK_DELIVERY_RETENTION_DAYS', 7, 1, 90) * 86_400,
+    webhookWorkerFunctionName: env.VAULT_WEBHOOK_WORKER_FUNCTION || undefined,
+    allowedReturnHosts: hostList(env.VAULT_ALLOWED_RETURN_HOSTS),
+    publicUrl: publicUrlFrom(env.VAULT_PUBLIC_URL, mode),
     runWorkerFunctionName: env.VAULT_RUN_WORKER_FUNCTION || undefined,
     runPayloadKeyId: env.VAULT_RUN_PAYLOAD_KEY_ID || undefined,
     runJobTtlSeconds: intFrom(env, 'VAULT_RUN_JOB_TTL_SECONDS', DEFAULT_RUN_JOB_TTL_SECONDS, 60, 86_400),

@@ -8,6 +8,7 @@ import type { RunDispatcher } from './runs/dispatch.ts';
 import { dynamoStore } from './store/dynamodb.ts';
 import { itemSigner } from './store/signer.ts';
 import type { Store } from './store/types.ts';
+import type { WebhookDispatcher } from './webhooks/dispatch.ts';
 
 export type { Caller, Deps } from './deps.ts';
 
@@ -22,6 +23,19 @@ let runDispatcherFactory: ((config: Config, store: Store) => RunDispatcher) | un
 /** Installs how this function dispatches async runs (the AWS `runs` function; local mode needs none). */
 export function setRunDispatcherFactory(factory: (config: Config, store: Store) => RunDispatcher): void {
   runDispatcherFactory = factory;
+}
+
+/**
+ * How this function hands webhook deliveries to the delivery worker (AWS mode). Installed by the
+ * functions that publish events (profiles, webhooks, and any that will publish connection
+ * events), so the Lambda client is bundled only where it is needed; elsewhere Deps.webhooks is
+ * absent and a delivery enqueued there is recorded as `not_queued` (shared/webhooks/publish.ts).
+ */
+let webhookDispatcherFactory: ((config: Config) => WebhookDispatcher) | undefined;
+
+/** Installs how this function dispatches webhook deliveries (AWS functions that publish events; local mode needs none). */
+export function setWebhookDispatcherFactory(factory: (config: Config) => WebhookDispatcher): void {
+  webhookDispatcherFactory = factory;
 }
 
 const noDispatcher: RunDispatcher = {
@@ -63,7 +77,8 @@ async function buildDepsFromEnv(): Promise<Deps> {
     await traced(db.client);
     const store = dynamoStore(db, itemSigner(serverKeys, log));
     const dispatcher = runDispatcherFactory?.(config, store) ?? noDispatcher;
-    return { config, store, serverKeys, dispatcher, log, now: () => new Date() };
+    const webhooks = webhookDispatcherFactory?.(config);
+    return { config, store, serverKeys, dispatcher, ...(webhooks ? { webhooks } : {}), log, now: () => new Date() };
   }
   // Local mode is wired by infra/local (the server, admin CLI, tests and bench call setDeps), so
   // no Lambda bundle carries the key-ring file loader or the in-process queue.

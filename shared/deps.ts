@@ -9,6 +9,7 @@ import type { ServerKeyRing } from './crypto/server-key.ts';
 import type { Logger } from './log.ts';
 import type { RunDispatcher } from './runs/dispatch.ts';
 import type { Store } from './store/types.ts';
+import type { WebhookDispatcher } from './webhooks/dispatch.ts';
 
 /**
  * Everything a handler needs from the outside world, built once per process (Lambda cold start,
@@ -20,6 +21,12 @@ export interface Deps {
   readonly store: Store;
   readonly serverKeys: ServerKeyRing;
   readonly dispatcher: RunDispatcher;
+  /**
+   * How webhook deliveries reach the code that sends them (shared/webhooks/dispatch.ts): in
+   * process locally, the delivery worker function on AWS. Absent in a function that publishes no
+   * events: a delivery enqueued there is recorded as `not_queued`.
+   */
+  readonly webhooks?: WebhookDispatcher;
   readonly log: Logger;
   readonly now: () => Date;
 }

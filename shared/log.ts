@@ -18,7 +18,7 @@ export interface Logger {
 }
 
 const SECRET_FIELD = /token|secret|password|api_?key|auth_?data|authorization|credential|session_data|body/i;
-const SECRET_VALUE = /\b(avt|avk|avs)_[A-Za-z0-9_-]{8,}/g;
+const SECRET_VALUE = /\b(avt|avk|avs|avw)_[A-Za-z0-9_-]{8,}/g;
 
 /** Masks anything that looks like a vault credential inside a string. */
 export function maskSecrets(s: string): string {

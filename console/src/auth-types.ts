@@ -23,11 +23,14 @@ export interface AuthType {
   readonly description: string;
   /** The form's inputs for this agent. */
   fields(agent: Agent): readonly FieldSpec[];
+  /** Name/value rows with "+ Add another" (API Key: one row per key): the labels of the two inputs. */
+  readonly pairs?: { readonly name: string; readonly value: string };
   /**
    * The body fields for POST /api/create_agent_auth_profile besides `name` and `agent_id`
-   * (`auth_data`, and for typed profiles `auth_type`/`auth_config`). Blank inputs are not given.
+   * (`auth_data`, and for typed profiles `auth_type`/`auth_config`). Blank inputs are not given;
+   * `pairs` are the filled name/value rows.
    */
-  body(values: Readonly<Record<string, string>>, agent: Agent): Record<string, unknown>;
+  body(values: Readonly<Record<string, string>>, agent: Agent, pairs: Readonly<Record<string, string>>): Record<string, unknown>;
   /** Extra, non-secret details the profile page shows for a profile of this type. */
   details?(profile: Profile): readonly (readonly [string, Child])[];
 }
@@ -38,7 +41,7 @@ export interface AuthType {
  */
 const custom: AuthType = {
   id: 'custom',
-  label: 'Custom (agent input arguments)',
+  label: 'Custom (the agent\'s input arguments)',
   description: "Credentials as key/value pairs; keys are the agent's input arguments.",
   fields: (agent) =>
     agent.input_args.map((a) => ({
@@ -60,7 +63,7 @@ const pick = (values: Readonly<Record<string, string>>, keys: readonly string[])
 /** bearer: auth_data {token}, sent as `Authorization: Bearer <token>`. */
 const bearer: AuthType = {
   id: 'bearer',
-  label: 'Bearer token',
+  label: 'Bearer Token',
   description: 'One token, sent as Authorization: Bearer <token>.',
   fields: () => [secret('token', 'Token')],
   body: (v) => ({ auth_type: 'bearer', auth_data: pick(v, ['token']) }),
@@ -69,26 +72,27 @@ const bearer: AuthType = {
 /** basic: auth_data {username, password}. */
 const basic: AuthType = {
   id: 'basic',
-  label: 'Basic (username and password)',
+  label: 'Basic Auth',
   description: 'HTTP Basic authentication.',
   fields: () => [text('username', 'Username'), secret('password', 'Password')],
   body: (v) => ({ auth_type: 'basic', auth_data: pick(v, ['username', 'password']) }),
 };
 
-/** api_key: one named key, sent in a header, the query or the body (auth_config.api_key_method). */
+/** api_key: named keys (one or more), sent in headers, the query or the body (auth_config.api_key_method). */
 const apiKey: AuthType = {
   id: 'api_key',
-  label: 'API key',
-  description: 'A named API key sent in a header, the query string or the body.',
-  fields: () => [text('key_name', 'Key name', 'e.g. X-Api-Key'), secret('key_value', 'Key value'), select('api_key_method', 'Sent in', ['header', 'query', 'body'])],
-  body: (v) => ({ auth_type: 'api_key', auth_config: { api_key_method: v.api_key_method || 'header' }, auth_data: v.key_name && v.key_value ? { [v.key_name]: v.key_value } : {} }),
+  label: 'API Key',
+  description: 'Named API keys (e.g. X-Api-Key, and X-App-Id beside it), sent in headers, the query string or the body.',
+  fields: () => [select('api_key_method', 'Sent in', ['header', 'query', 'body'])],
+  pairs: { name: 'Key name', value: 'Key value' },
+  body: (v, _agent, pairs) => ({ auth_type: 'api_key', auth_config: { api_key_method: v.api_key_method || 'header' }, auth_data: pairs }),
   details: (p) => [['Sent in', String(p.auth_config?.api_key_method ?? 'header')]],
 };
 
 /** oauth2_client_credentials: the client secret is sealed; token URL and scope are config, in clear. */
 const oauth2: AuthType = {
   id: 'oauth2_client_credentials',
-  label: 'OAuth2 client credentials',
+  label: 'OAuth 2.0 Client Credentials',
   description: 'The vault fetches and caches access tokens from the token URL.',
   fields: () => [
     text('token_url', 'Token URL', 'https://…'),
@@ -120,3 +124,6 @@ export const authTypes = (): readonly AuthType[] => registry;
 
 /** The type of a stored profile (`custom` when the API does not say). */
 export const authTypeOf = (p: Profile): AuthType | undefined => registry.find((t) => t.id === (p.auth_type ?? 'custom'));
+
+/** A type's name for lists: "Bearer Token", "Custom" (the label without its explanation). */
+export const authLabel = (id: string | undefined): string => (registry.find((t) => t.id === (id ?? 'custom'))?.label ?? id ?? 'custom').replace(/ \(.*\)$/, '');

@@ -29,6 +29,7 @@ function renderNav(current: Page | undefined): void {
         click: () => {
           session.signOut();
           tokenHandoff.clear();
+          signInReason.next = undefined;
           router.navigate('/sign-in');
         },
       },
@@ -36,11 +37,25 @@ function renderNav(current: Page | undefined): void {
   );
 }
 
+/** Whether the next sign-in page is the guard's (or a 401's) redirect, keeping `signInReason.next`. */
+let redirected = false;
+
 const router = new Router(
   pages,
   outlet,
-  // Every page but sign-in needs a key; a signed-in user landing on "/" goes to agents.
-  (page) => (!page.public && !session.apiKey() ? '/sign-in' : page.path === '/sign-in' && session.apiKey() ? '/agents' : undefined),
+  // Every page but sign-in needs a key (the address asked for is kept, in memory, for after
+  // signing in); a signed-in user landing on "/" goes to agents.
+  (page) => {
+    if (!page.public && !session.apiKey()) {
+      signInReason.next = location.hash.replace(/^#/, '');
+      redirected = true;
+      return '/sign-in';
+    }
+    // Sign-in opened by hand (not by the redirect above) starts afresh.
+    if (page.path === '/sign-in' && !redirected) signInReason.next = undefined;
+    redirected = false;
+    return page.path === '/sign-in' && session.apiKey() ? '/agents' : undefined;
+  },
   renderNav,
 );
 
@@ -48,6 +63,8 @@ setUnauthorizedHandler((message) => {
   session.signOut();
   // A key revoked (or replaced) while this tab held it: say so, with the vault's own words.
   signInReason.text = `Signed out: the vault no longer accepts this API key. ${message}`;
+  signInReason.next = location.hash.replace(/^#/, '');
+  redirected = true;
   router.navigate('/sign-in');
 });
 

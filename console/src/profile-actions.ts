@@ -1,4 +1,5 @@
-import { ApiError, api, path } from './api.ts';
+import { disableAll, keyName } from './access.ts';
+import { api, errorText, path } from './api.ts';
 import { badge, type Child, field, h, notice, replace, table, time } from './dom.ts';
 import { registerProfileSection } from './profile-extensions.ts';
 import { secretOnce } from './secret-once.ts';
@@ -21,7 +22,7 @@ interface Rotated {
   readonly generation: number;
   readonly token_expires_at?: string;
 }
-interface Use {
+export interface Use {
   readonly at: string;
   readonly action: string;
   readonly key_id: string;
@@ -29,7 +30,13 @@ interface Use {
   readonly result: string;
   readonly source_ip?: string;
 }
-interface Usage {
+/**
+ * The other copy of a new auth token: the vault takes it in the request body (`auth_token` of
+ * /run_agent, /v1/proxy, test, rotate), never in a header, so that is what is offered.
+ */
+export const TOKEN_COPIES = { 'Copy "auth_token" field': (t: string) => `"auth_token": "${t}"` };
+
+export interface Usage {
   readonly last_used_at?: string;
   readonly use_count: number;
   readonly uses_last_7_days: { readonly run: number; readonly proxy: number; readonly test: number };
@@ -37,18 +44,26 @@ interface Usage {
   readonly uses: readonly Use[];
 }
 
-const profileUrl = (p: Profile) => path`/v1/agents/${p.agent_id}/auth-profiles/${p.name}`;
+export const profileUrl = (p: Profile) => path`/v1/agents/${p.agent_id}/auth-profiles/${p.name}`;
 const tokenInput = (testId: string) => h('input', { type: 'password', autocomplete: 'off', required: true, 'data-testid': testId, placeholder: 'avt_…' });
-/** Whether `err` is the vault's 409 for a write that lost a race with another change of the profile. */
-export const isRace = (err: unknown): boolean => err instanceof ApiError && err.status === 409 && err.code === 'conflict';
+/** The result of a test, as the vault answered it (never a body). */
+export const testResult = (r: TestResult) =>
+  h('p', { 'data-testid': 'test-outcome' }, r.ok ? badge('ok', 'ok') : badge('failed', 'bad'), ` status ${r.status ?? '—'}, ${Math.round(r.latency_ms)} ms`, r.error ? `: ${r.error}` : '');
 
-/** An action's error as text: the vault's message and code; a lost race says to reload first. */
-export const errorText = (err: unknown) =>
-  isRace(err)
-    ? `Changed by someone else since this page was loaded: reload it to see the current state, then try again. (${(err as ApiError).message})`
-    : err instanceof ApiError
-      ? `${err.message} (${err.status} ${err.code})`
-      : String(err);
+/** The recent uses of a profile: when, what, by which key (its name where known), result. */
+export const usesTable = (uses: readonly Use[], me: Parameters<typeof keyName>[0], testId = 'usage-table') =>
+  table<Use>(
+    uses,
+    [
+      { header: 'When', cell: (u) => time(u.at) },
+      { header: 'Action', cell: (u) => u.action },
+      { header: 'Result', cell: (u) => `${u.status} ${u.result}` },
+      { header: 'API key', cell: (u) => h('span', { title: u.key_id }, keyName(me, u.key_id)) },
+      { header: 'Source IP', cell: (u) => u.source_ip ?? '—', present: (rows) => rows.some((u) => u.source_ip) },
+    ],
+    'Not used yet.',
+    testId,
+  );
 
 /** Submits `form` once at a time; `run` gets the notice to report on. */
 export function onSubmit(form: HTMLFormElement, msg: ReturnType<typeof notice>, run: () => Promise<void>): void {
@@ -67,10 +82,18 @@ export function onSubmit(form: HTMLFormElement, msg: ReturnType<typeof notice>, 
   });
 }
 
+/** The methods a test may use. */
+export const methodSelect = (testId: string) => h('select', { 'data-testid': testId }, ...['GET', 'HEAD', 'POST'].map((m) => h('option', { value: m }, m)));
+
+/** Tests the saved profile `p` with `token`: one call (or, for OAuth2 without a URL, a token fetch); the vault's answer. */
+export async function runTest(p: Pick<Profile, 'agent_id' | 'name'>, token: string, method: string, url: string): Promise<TestResult> {
+  return api<TestResult>('POST', `${path`/v1/agents/${p.agent_id}/auth-profiles/${p.name}`}/test`, { auth_token: token, ...(url ? { request: { method, url } } : {}) });
+}
+
 registerProfileSection({
   id: 'usage',
   order: 10,
-  async render({ profile }) {
+  async render({ profile, me }) {
     const usage = await api<Usage>('GET', `${profileUrl(profile)}/usage`);
     const w = usage.uses_last_7_days;
     return h(
@@ -78,19 +101,7 @@ registerProfileSection({
       { class: 'card', 'data-testid': 'usage' },
       h('h2', {}, 'Usage'),
       h('p', {}, `Last 7 days: ${w.run} runs, ${w.proxy} proxied calls, ${w.test} tests. `, usage.in_flight_until ? h('span', {}, 'A run may be going until ', time(usage.in_flight_until), '.') : null),
-      table<Use>(
-        usage.uses,
-        [
-          { header: 'When', cell: (u) => time(u.at) },
-          { header: 'Action', cell: (u) => u.action },
-          { header: 'Status', cell: (u) => u.status },
-          { header: 'Result', cell: (u) => u.result },
-          { header: 'API key', cell: (u) => u.key_id },
-          { header: 'Source IP', cell: (u) => u.source_ip ?? '—', present: (rows) => rows.some((u) => u.source_ip) },
-        ],
-        'Not used yet.',
-        'usage-table',
-      ),
+      usesTable(usage.uses, me),
     );
   },
 });
@@ -98,14 +109,16 @@ registerProfileSection({
 registerProfileSection({
   id: 'test',
   order: 20,
-  render({ profile, reload }) {
+  render({ profile, refresh }) {
+    // A custom profile's values go to its runner as they are: there is no call to inject them into.
+    if (profile.auth_type === 'custom') return null;
     const msg = notice();
     const result = h('div', { 'data-testid': 'test-result' });
     const token = tokenInput('test-token');
     // OAuth2 client credentials test with a token fetch; the other types need a call to make.
     const needsRequest = profile.auth_type !== 'oauth2_client_credentials';
     const url = h('input', { type: 'url', 'data-testid': 'test-url', placeholder: 'https://api.example.com/v1/me', required: needsRequest });
-    const method = h('select', { 'data-testid': 'test-method' }, ...['GET', 'HEAD', 'POST'].map((m) => h('option', { value: m }, m)));
+    const method = methodSelect('test-method');
     const form = h(
       'form',
       { class: 'card' },
@@ -119,15 +132,11 @@ registerProfileSection({
       result,
     );
     onSubmit(form, msg, async () => {
-      const body: Record<string, unknown> = { auth_token: token.value };
-      if (url.value) body.request = { method: method.value, url: url.value };
+      replace(result); // an earlier result must not pass for this one's
+      const current = token.value;
       token.value = '';
-      const r = await api<TestResult>('POST', `${profileUrl(profile)}/test`, body);
-      replace(
-        result,
-        h('p', {}, r.ok ? badge('ok', 'ok') : badge('failed', 'bad'), ` status ${r.status ?? '—'}, ${Math.round(r.latency_ms)} ms`, r.error ? `: ${r.error}` : ''),
-        h('button', { type: 'button', class: 'secondary small', on: { click: reload } }, 'Refresh page'),
-      );
+      replace(result, testResult(await runTest(profile, current, method.value, url.value)));
+      await refresh(); // Last test
     });
     return form;
   },
@@ -136,7 +145,7 @@ registerProfileSection({
 registerProfileSection({
   id: 'rotate',
   order: 30,
-  render({ profile, reload }) {
+  render({ profile, reload, refresh, readOnly }) {
     const msg = notice();
     const slot = h('div', {});
     const token = tokenInput('rotate-token');
@@ -160,6 +169,8 @@ registerProfileSection({
       else if (hours.value) body.expires_in_hours = Number(hours.value);
       token.value = '';
       const r = await api<Rotated>('POST', `${profileUrl(profile)}/rotate`, body);
+      hours.value = '';
+      noExpiry.checked = false;
       replace(
         slot,
         secretOnce({
@@ -167,10 +178,14 @@ registerProfileSection({
           value: r.auth_token,
           warning: 'It is shown once: the vault keeps no copy. Save it now; the old token no longer works.',
           testId: 'auth-token',
+          copyLabel: 'Copy token',
+          copies: TOKEN_COPIES,
           done: reload,
         }),
       );
+      await refresh(); // generation, expiry and its badge, as the vault now has them
     });
+    disableAll(readOnly, form);
     return h('div', {}, slot, form);
   },
 });
@@ -178,7 +193,7 @@ registerProfileSection({
 registerProfileSection({
   id: 'active',
   order: 40,
-  render({ profile, reload }): Child {
+  render({ profile, reload, readOnly }): Child {
     const msg = notice();
     const active = profile.active !== false;
     const button = h('button', {
@@ -199,7 +214,7 @@ registerProfileSection({
         },
       },
     }, active ? 'Deactivate' : 'Activate');
-    return h(
+    const section = h(
       'section',
       { class: 'card' },
       h('h2', {}, active ? 'Active' : 'Inactive'),
@@ -207,5 +222,7 @@ registerProfileSection({
       h('div', { class: 'actions' }, button),
       msg.el,
     );
+    disableAll(readOnly, section);
+    return section;
   },
 });

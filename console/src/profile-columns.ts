@@ -1,3 +1,4 @@
+import { authLabel } from './auth-types.ts';
 import { activeBadge, tokenBadge } from './badges.ts';
 import { type Column, h, time } from './dom.ts';
 import { route } from './router.ts';
@@ -12,7 +13,7 @@ const has = (key: keyof Profile) => (rows: readonly Profile[]) => rows.some((p) 
  */
 export const profileColumns: Column<Profile>[] = [
   { header: 'Name', cell: (p) => h('a', { href: `#${route('/agents/:agent_id/profiles/:name', { agent_id: p.agent_id, name: p.name })}`, 'data-testid': 'profile-link' }, p.name) },
-  { header: 'Type', cell: (p) => p.auth_type ?? 'custom', present: has('auth_type') },
+  { header: 'Type', cell: (p) => authLabel(p.auth_type), present: has('auth_type') },
   { header: 'Visibility', cell: (p) => p.visibility ?? '—', present: has('visibility') },
   { header: 'Fields', cell: (p) => p.fields.join(', ') },
   { header: 'Last used', cell: (p) => time(p.last_used_at, 'never') },

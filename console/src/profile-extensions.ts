@@ -1,3 +1,4 @@
+import type { Me } from './access.ts';
 import type { Child } from './dom.ts';
 import type { PageContext } from './router.ts';
 import type { Profile } from './types.ts';
@@ -8,6 +9,12 @@ export interface ProfileSectionContext {
   readonly page: PageContext;
   /** Re-renders the profile page (after an action changed the profile). */
   readonly reload: () => void;
+  /** Re-reads the profile (or takes `p`, a write's answer) and redraws its metadata, leaving the sections as they are. */
+  readonly refresh: (p?: Profile) => Promise<void>;
+  /** Who the console is signed in as. */
+  readonly me: Me;
+  /** Why this key may not change the profile (its write controls are disabled with it); undefined when it may. */
+  readonly readOnly: string | undefined;
 }
 
 /**

@@ -1,10 +1,9 @@
-import { ApiError, api, path } from './api.ts';
+import { disableAll } from './access.ts';
+import { api, errorText, isRace, path } from './api.ts';
 import { badge, type Child, details, field, h, notice, table } from './dom.ts';
 import { confirmButton } from './pages/agent.ts';
-import { errorText, isRace } from './profile-actions.ts';
 import { registerProfileSection } from './profile-extensions.ts';
-import { session } from './session.ts';
-import type { ApiKey, Grant } from './types.ts';
+import type { Grant } from './types.ts';
 
 /**
  * The Access section of a profile's page: its owner and visibility, the grants (each with
@@ -21,25 +20,11 @@ const PERMISSIONS: readonly { value: Grant['permission']; label: string }[] = [
 ];
 const permissionLabel = (p: string) => PERMISSIONS.find((x) => x.value === p)?.label ?? p;
 
-/**
- * The tenant's keys by key_id, to name principals; an empty map for a member (the listing is for
- * admins: 403) or if it cannot be read, in which case principals show as bare key ids.
- */
-async function keysById(): Promise<{ keys: Map<string, ApiKey>; listed: boolean }> {
-  try {
-    const page = await api<{ api_keys: ApiKey[] }>('GET', '/v1/api-keys?limit=100');
-    return { keys: new Map(page.api_keys.map((k) => [k.key_id, k])), listed: true };
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 401) throw err; // signed out: let the page say so
-    return { keys: new Map(), listed: false };
-  }
-}
-
 registerProfileSection({
   id: 'access',
   order: 5,
-  async render({ profile, reload }): Promise<Child> {
-    const [own, { keys, listed }] = await Promise.all([session.keyId(), keysById()]);
+  render({ profile, reload, me, readOnly }): Child {
+    const { keyId: own, keys, admin: listed } = me;
     const who = (principal: string): Child => {
       if (principal === ALL_MEMBERS) return h('span', {}, 'All members ', h('code', {}, ALL_MEMBERS));
       const k = keys.get(principal);
@@ -49,10 +34,10 @@ registerProfileSection({
     // What this console's key may do, by the vault's rules (shared/credentials/access.ts); only a
     // hint: the vault decides on every request. Only an admin can read the key listing.
     const yours = (): string => {
-      if (listed && own && keys.get(own)?.role === 'admin') return 'Read·Write (admin)';
+      if (me.admin) return 'Read·Write (admin)';
       if (own && profile.owner === own) return 'Read·Write (owner)';
       const mine = profile.grants.filter((g) => g.principal === own || g.principal === ALL_MEMBERS).map((g) => g.permission);
-      return mine.includes('read_write') ? 'Read·Write (shared)' : mine.includes('read') ? 'Read (shared): its writes will be refused' : 'Read·Write (admin)';
+      return mine.includes('read_write') ? 'Read·Write (shared)' : mine.includes('read') ? 'Read (shared)' : 'Read·Write (admin)';
     };
 
     const msg = notice();
@@ -137,7 +122,7 @@ registerProfileSection({
       h('div', { class: 'actions' }, submit),
     );
 
-    return h(
+    const section = h(
       'section',
       { class: 'card', 'data-testid': 'access' },
       h('h2', {}, 'Access'),
@@ -160,5 +145,8 @@ registerProfileSection({
       msg.el,
       h('div', { class: 'actions' }, reloadButton),
     );
+    disableAll(readOnly, grants);
+    disableAll(readOnly, form);
+    return section;
   },
 });

@@ -23,6 +23,13 @@ export interface VaultDeployConfig {
    * credentials, so someone able to write an agent item could redirect them.
    */
   readonly allowedRunnerHosts: readonly string[];
+  /** If non-empty, tenant webhook URLs must use one of these host names (`VAULT_ALLOWED_WEBHOOK_HOSTS`). */
+  readonly allowedWebhookHosts: readonly string[];
+  /**
+   * Hosts an oauth2_authorization_code profile's return_url may name (`VAULT_ALLOWED_RETURN_HOSTS`):
+   * where end users are sent back after connecting their account. Empty: every return_url is refused.
+   */
+  readonly allowedReturnHosts: readonly string[];
   /** Requests per second per tenant (`VAULT_TENANT_RATE_LIMIT`; 429 above it); 0 turns it off. */
   readonly tenantRateLimit: number;
   /** Reserved concurrency of the async-run worker; 0 reserves none (accounts with low limits). */
@@ -53,6 +60,8 @@ export const DEFAULT_DEPLOY_CONFIG = {
   throttleBurstLimit: 100,
   runRetentionDays: 7,
   allowedRunnerHosts: [] as readonly string[],
+  allowedWebhookHosts: [] as readonly string[],
+  allowedReturnHosts: [] as readonly string[],
   tenantRateLimit: 25,
   workerReservedConcurrency: 20,
   serverKeyEpoch: 1,
@@ -67,6 +76,8 @@ export const CONTEXT_KEYS = [
   'throttleBurstLimit',
   'runRetentionDays',
   'allowedRunnerHosts',
+  'allowedWebhookHosts',
+  'allowedReturnHosts',
   'tenantRateLimit',
   'workerReservedConcurrency',
   'serverKeyEpoch',
@@ -139,6 +150,8 @@ export function parseDeployConfig(ctx: Context): VaultDeployConfig {
   const throttleBurstLimit = int(ctx, 'throttleBurstLimit', DEFAULT_DEPLOY_CONFIG.throttleBurstLimit, 1, 5_000);
   const runRetentionDays = int(ctx, 'runRetentionDays', DEFAULT_DEPLOY_CONFIG.runRetentionDays, 1, 3650);
   const allowedRunnerHosts = list(ctx, 'allowedRunnerHosts');
+  const allowedWebhookHosts = list(ctx, 'allowedWebhookHosts');
+  const allowedReturnHosts = list(ctx, 'allowedReturnHosts');
   const tenantRateLimit = int(ctx, 'tenantRateLimit', DEFAULT_DEPLOY_CONFIG.tenantRateLimit, 0, 100_000);
   const workerReservedConcurrency = int(ctx, 'workerReservedConcurrency', DEFAULT_DEPLOY_CONFIG.workerReservedConcurrency, 0, 1_000);
   const serverKeyEpoch = int(ctx, 'serverKeyEpoch', DEFAULT_DEPLOY_CONFIG.serverKeyEpoch, 1, 1_000_000);
@@ -174,6 +187,8 @@ export function parseDeployConfig(ctx: Context): VaultDeployConfig {
     throttleBurstLimit,
     runRetentionDays,
     allowedRunnerHosts,
+    allowedWebhookHosts,
+    allowedReturnHosts,
     tenantRateLimit,
     workerReservedConcurrency,
     serverKeyEpoch,

@@ -7,6 +7,7 @@ import { VaultAlarms } from './constructs/vault-alarms.ts';
 import { VaultApi } from './constructs/vault-api.ts';
 import { VaultData } from './constructs/vault-data.ts';
 import { VaultFunction } from './constructs/vault-function.ts';
+import { WEBHOOK_MAX_ATTEMPTS, WEBHOOK_RETRY_BASE_MS, WebhookDeliveries } from './constructs/webhook-deliveries.ts';
 import { handlerEntry } from './paths.ts';
 
 /** Properties of VaultStack: the stack's own props plus the deployment settings. */
@@ -26,6 +27,8 @@ const API_FUNCTIONS: Readonly<
   },
   // API keys: the one function whose role may write APIKEY# items (bindTable's apiKeyWrites).
   keys: { description: 'API keys API: mint, list, revoke tenant API keys (admin only)', timeout: Duration.seconds(10), usesVault: true },
+  // Tenant webhooks: admin only, like API keys; sending goes through the delivery worker.
+  webhooks: { description: 'Webhooks API: tenant webhooks, their delivery log and test events (admin only)', timeout: Duration.seconds(10), usesVault: true },
   // A synchronous run waits for the runner; API Gateway gives up at 30 s.
   runs: { description: 'Runs API: run_agent and run status', timeout: Duration.seconds(29), usesVault: true },
   // Storage-free: OpenAPI document, health check, JSON 404/405. No table, no key.
@@ -38,7 +41,7 @@ const API_FUNCTIONS: Readonly<
 
 /** The synth/deploy warning when no runner host allow-list is configured. */
 export const ALLOWED_RUNNER_HOSTS_WARNING =
-  'allowedRunnerHosts is empty: runner webhooks may use ANY public host, so anyone who can write an agent item can send the next run\'s credentials to a host of their choosing. Set -c allowedRunnerHosts=runner.example.com (or the context block of cdk.json) to the hosts your runners use.';
+  "allowedRunnerHosts is empty: runner webhooks may use ANY public host, so anyone who can write an agent item can send the next run's credentials to a host of their choosing. Set -c allowedRunnerHosts=runner.example.com (or the context block of cdk.json) to the hosts your runners use.";
 
 /**
  * The whole vault in one stack: the table, server key and KMS keys (VaultData), one function per
@@ -48,6 +51,7 @@ export const ALLOWED_RUNNER_HOSTS_WARNING =
 export class VaultStack extends Stack {
   readonly data: VaultData;
   readonly asyncRuns: AsyncRuns;
+  readonly webhookDeliveries: WebhookDeliveries;
   readonly apiFunctions: Readonly<Record<RouteGroup, VaultFunction>>;
   readonly api: VaultApi;
   readonly alarms: VaultAlarms;
@@ -72,12 +76,22 @@ export class VaultStack extends Stack {
     const vaultEnvironment = {
       VAULT_RUN_RETENTION_DAYS: String(config.runRetentionDays),
       VAULT_ALLOWED_RUNNER_HOSTS: config.allowedRunnerHosts.join(','),
+      // Delegated OAuth: where end users may be sent back after connecting (none: refused), and,
+      // with a custom domain, the stable base of the callback registered at providers.
+      VAULT_ALLOWED_RETURN_HOSTS: config.allowedReturnHosts.join(','),
+      ...(config.domainName ? { VAULT_PUBLIC_URL: `https://${config.domainName}` } : {}),
       // Per-tenant fixed-window limit after authentication (0 = off); the API-wide throttle
       // above cannot tell tenants apart.
       VAULT_TENANT_RATE_LIMIT: String(config.tenantRateLimit),
       // Runner webhooks must be public addresses: a runner URL must not reach into the VPC or
       // the instance metadata endpoint.
       VAULT_ALLOW_PRIVATE_RUNNERS: 'false',
+      // Tenant webhooks follow the runner rules: public https hosts, optionally an allow-list.
+      VAULT_ALLOW_PRIVATE_WEBHOOKS: 'false',
+      VAULT_ALLOWED_WEBHOOK_HOSTS: config.allowedWebhookHosts.join(','),
+      // One attempt per worker invocation plus Lambda's two async retries (webhook-deliveries.ts).
+      VAULT_WEBHOOK_MAX_ATTEMPTS: String(WEBHOOK_MAX_ATTEMPTS),
+      VAULT_WEBHOOK_RETRY_BASE_MS: String(WEBHOOK_RETRY_BASE_MS),
       // Read by nobody: changing it replaces the warm instances, which then re-read the server
       // key ring (the rotation procedure in the deploy guide).
       VAULT_SERVER_KEY_EPOCH: String(config.serverKeyEpoch),
@@ -91,6 +105,12 @@ export class VaultStack extends Stack {
       logRetention: config.logRetentionDays,
       environment: vaultEnvironment,
       workerReservedConcurrency: config.workerReservedConcurrency,
+    });
+
+    this.webhookDeliveries = new WebhookDeliveries(this, 'WebhookDeliveries', {
+      data: this.data,
+      logRetention: config.logRetentionDays,
+      environment: vaultEnvironment,
     });
 
     const fns = {} as Record<RouteGroup, VaultFunction>;
@@ -109,6 +129,13 @@ export class VaultStack extends Stack {
       fns[group] = fn;
     }
     this.asyncRuns.grantDispatch(fns.runs);
+    // The functions that publish webhook events: profiles (profile.deleted; connection events
+    // from the connect flow and refreshes on use by the proxy and test), runs and the async-run
+    // worker (refreshes on use by a run) and webhooks (test events).
+    this.webhookDeliveries.grantPublish(fns.profiles);
+    this.webhookDeliveries.grantPublish(fns.runs);
+    this.webhookDeliveries.grantPublish(this.asyncRuns.worker);
+    this.webhookDeliveries.grantPublish(fns.webhooks);
     this.apiFunctions = fns;
 
     this.api = new VaultApi(this, 'Api', {
@@ -131,10 +158,15 @@ export class VaultStack extends Stack {
         Meta: fns.meta,
         RunWorker: this.asyncRuns.worker,
         RunFailureHandler: this.asyncRuns.failureHandler,
+        Webhooks: fns.webhooks,
+        WebhookWorker: this.webhookDeliveries.worker,
+        WebhookFailureHandler: this.webhookDeliveries.failureHandler,
       },
       table: this.data.table,
       failureQueue: this.asyncRuns.failureQueue,
       poisonQueue: this.asyncRuns.poisonQueue,
+      webhookFailureQueue: this.webhookDeliveries.failureQueue,
+      webhookPoisonQueue: this.webhookDeliveries.poisonQueue,
       ...(config.alarmTopicArn ? { alarmTopicArn: config.alarmTopicArn } : {}),
     });
 

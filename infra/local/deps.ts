@@ -8,9 +8,11 @@ import { itemSigner } from '#shared/store/signer';
 import type { Store } from '#shared/store/types';
 import { type InProcessDispatcher, createInProcessDispatcher } from './in-process-queue.ts';
 import { loadOrCreateLocalKeyRing } from './key-ring-file.ts';
+import { attemptDelivery } from '#shared/webhooks/deliver';
+import { type InProcessWebhookDispatcher, createInProcessWebhookDispatcher } from './webhook-queue.ts';
 
-/** Local-mode dependencies: Deps with the in-process queue. */
-export type LocalDeps = Deps & { dispatcher: InProcessDispatcher };
+/** Local-mode dependencies: Deps with the in-process queues (runs, webhook deliveries). */
+export type LocalDeps = Deps & { dispatcher: InProcessDispatcher; webhooks: InProcessWebhookDispatcher };
 
 type Parts = { log: Logger; now?: () => Date };
 
@@ -42,6 +44,14 @@ export async function createLocalDeps(config: Config, parts: Parts & ({ db: Db }
       (err, job) =>
         parts.log.log('error', 'async run crashed', {
           session_id: job.sessionId,
+          error_name: err instanceof Error ? err.name : typeof err,
+        }),
+    ),
+    webhooks: createInProcessWebhookDispatcher(
+      (ref) => attemptDelivery(deps, ref),
+      (err, ref) =>
+        parts.log.log('error', 'webhook delivery attempt crashed', {
+          delivery_id: ref.deliveryId,
           error_name: err instanceof Error ? err.name : typeof err,
         }),
     ),

@@ -6,6 +6,7 @@ import { handler as keys } from '#functions/keys';
 import { handler as meta } from '#functions/meta';
 import { handler as profiles } from '#functions/profiles';
 import { handler as runs } from '#functions/runs';
+import { handler as webhooks } from '#functions/webhooks';
 import { type Db, createDb } from '#shared/clients';
 import { type Config, loadConfig, silenceSdkNodeVersionWarning } from '#shared/config';
 import { resetDeps, setDeps } from '#shared/context';
@@ -74,7 +75,7 @@ export async function startLocalVault(options: LocalVaultOptions = {}): Promise<
     } else {
       devApiKey = await mintFirstApiKey(deps, config.bootstrapTenant);
     }
-    const handlers: Record<RouteGroup, LambdaHttpHandler> = { agents, profiles, runs, keys, meta };
+    const handlers: Record<RouteGroup, LambdaHttpHandler> = { agents, profiles, runs, keys, webhooks, meta };
     server = createServer(lambdaRequestListener(handlers, (line) => log.log(line.status >= 500 ? 'error' : 'info', 'request', line)));
     server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {
@@ -110,6 +111,9 @@ export async function startLocalVault(options: LocalVaultOptions = {}): Promise<
           listening.closeAllConnections();
         });
         await Promise.race([deps.dispatcher.drain(), sleep(5_000)]);
+        // Retries waiting on their backoff stay pending in their delivery log; running attempts finish.
+        deps.webhooks.stop();
+        await Promise.race([deps.webhooks.drain(), sleep(5_000)]);
         resetDeps();
         openDb.client.destroy();
         await openStore?.close();

@@ -3,7 +3,9 @@ import type { Caller, Deps } from '../deps.ts';
 import { ProfileNotFoundError, agentNotFound } from '../errors.ts';
 import { assertCanWrite, canRead } from './access.ts';
 import { namedProfileRef } from './profile-keys.ts';
+import { loadNamedProfile } from './profile-names.ts';
 import { type ProfileRef, profileRef, profileRefOf } from '../store/profile-ref.ts';
+import type { ProfileContext, ProfileContextOptions } from '../store/types.ts';
 import { enforceTenantRateLimit } from '../limits/tenant-rate-limit.ts';
 import type { AgentItem, OAuthTokenItem, SessionItem } from '../schemas/items.ts';
 import {
@@ -15,6 +17,7 @@ import {
   openProfileKeys,
   openValues,
   parseTokenOrThrow,
+  parseTokenOrUnknown,
   verifyToken,
 } from './sealed-profile.ts';
 import { InvalidGrantError, type ResolvedGrant, resolveGrant } from './grants.ts';
@@ -49,7 +52,8 @@ export type UsePurpose = 'run' | 'proxy' | 'test';
  * unwraps the profile's key material. Both continue through the same verify → policy → decrypt.
  */
 export type CredentialRef =
-  | { readonly kind: 'token'; readonly agentId: string; readonly token: string }
+  /** `unknownIfMalformed`: the compatible routes' reading, a malformed token is an unknown one (sealed-profile.ts parseTokenOrUnknown). */
+  | { readonly kind: 'token'; readonly agentId: string; readonly token: string; readonly unknownIfMalformed?: boolean }
   /** A token for the profile the path names: the token is parsed only after access and caller IP. */
   | { readonly kind: 'named'; readonly agentId: string; readonly name: string; readonly token: string }
   | { readonly kind: 'grant'; readonly grant: string };
@@ -144,16 +148,17 @@ export async function openForUse(
   options: UseOptions = {},
 ): Promise<OpenedForUse> {
   // Resolve the credential to where its profile lives (a token's slot, or the path's name).
-  const { ref, token: presented, grant, caller: who } = await resolve(deps, caller, credential, purpose);
-  const { tenant, agentId } = ref;
+  const resolved = await resolve(deps, caller, credential, purpose);
+  const { token: presented, grant, caller: who } = resolved;
+  const { tenant, agentId } = resolved.ref;
   // A runner presenting a run grant sent no API key, so the API-key middleware counted nothing:
   // the request counts against the grant's tenant here (429 + Retry-After when it is over
   // VAULT_TENANT_RATE_LIMIT), in the same round trip as the profile read. Only a grant that has
   // unwrapped gets this far, so a forged or unknown grant never touches a counter and a 429 tells
   // its sender nothing about any tenant.
   const admitted = grant && caller.tenant === '' ? enforceTenantRateLimit(deps, tenant) : undefined;
-  const [ctx] = await Promise.all([
-    deps.store.profileContext.load(ref, { withSession: options.withSession, withOAuthToken: options.withOAuthToken }),
+  const [{ ctx, ref }] = await Promise.all([
+    loadResolved(deps, resolved, { withSession: options.withSession, withOAuthToken: options.withOAuthToken }),
     admitted,
   ]);
   // The signed store checked the agent's MAC before anything it says (runner, incarnation, input args) is used.
@@ -182,7 +187,8 @@ export async function openForUse(
     try {
       const token = presented();
       verified = verifyToken(deps, tenant, agentId, token, token.slot.toString('hex') === ref.slot ? found : undefined);
-      if (grant && (verified.item.generation !== grant.item.generation || verified.item.created_at !== grant.item.profile_created_at)) throw new ProfileNotFoundError();
+      if (grant && (verified.item.generation !== grant.item.generation || verified.item.created_at !== grant.item.profile_created_at))
+        throw new ProfileNotFoundError();
     } catch (err) {
       if (found && err instanceof ProfileNotFoundError) await refuseUse(deps, who, purpose, found, err);
       throw err;
@@ -191,7 +197,9 @@ export async function openForUse(
     for (const check of POLICY) check({ caller: who, purpose, agent, verified, now });
     type = authTypeOf(verified.item);
     config = storedConfig(type, verified.item.auth_config);
-    const refusal = verifiedProfileRefusal(verified.item, now) ?? (options.request !== undefined ? outboundRefusal(verified.item, type, config, options.request) : undefined);
+    const refusal =
+      verifiedProfileRefusal(verified.item, now) ??
+      (options.request !== undefined ? outboundRefusal(verified.item, type, config, options.request) : undefined);
     if (refusal) await refuseUse(deps, who, purpose, verified.item, refusal);
   } catch (err) {
     // Whatever a token would hear as "unknown profile", a grant hears as "unknown grant".
@@ -252,9 +260,10 @@ export async function openForEdit(
   what: string,
   options: { withSession?: boolean } = {},
 ): Promise<OpenedForEdit> {
-  const { ref, token: presented } = await resolve(deps, caller, credential, 'edit');
-  const { tenant, agentId } = ref;
-  const ctx = await deps.store.profileContext.load(ref, options);
+  const resolved = await resolve(deps, caller, credential, 'edit');
+  const { token: presented } = resolved;
+  const { tenant, agentId } = resolved.ref;
+  const { ctx, ref } = await loadResolved(deps, resolved, options);
   const agent = ctx.agent;
   if (!agent) throw agentNotFound(agentId);
   const found = ctx.profile;
@@ -273,18 +282,40 @@ interface Resolved {
   readonly token: () => ParsedToken;
   /** Set when the credential was a run grant. */
   readonly grant?: ResolvedGrant;
+  /** Set when the profile is named by the path: `ref` is then only its name's home slot. */
+  readonly name?: string;
   /** The caller as the rest of the gate sees it (a grant's caller takes the grant's tenant). */
   readonly caller: Caller;
+}
+
+/**
+ * The agent and the profile a resolved credential names, with what `options` asks: by the
+ * token's or grant's slot in one read; by name through the name's claim (a renamed profile
+ * lives at its first slot: shared/credentials/profile-names.ts), the ref then where it lives.
+ */
+async function loadResolved(
+  deps: Deps,
+  resolved: Resolved,
+  options: ProfileContextOptions,
+): Promise<{ ctx: ProfileContext; ref: ProfileRef }> {
+  if (resolved.name === undefined) return { ctx: await deps.store.profileContext.load(resolved.ref, options), ref: resolved.ref };
+  const named = await loadNamedProfile(deps.store, resolved.ref.tenant, resolved.ref.agentId, resolved.name, options);
+  return { ctx: named.ctx, ref: named.ref };
 }
 
 async function resolve(deps: Deps, caller: Caller, credential: CredentialRef, purpose: UsePurpose | 'edit'): Promise<Resolved> {
   if (credential.kind === 'token') {
     // The slot comes from the token itself: a malformed one is a 400 before any read.
-    const token = parseTokenOrThrow(credential.token);
+    const token = credential.unknownIfMalformed ? parseTokenOrUnknown(credential.token) : parseTokenOrThrow(credential.token);
     return { ref: profileRef(caller.tenant, credential.agentId, token.slot.toString('hex')), token: () => token, caller };
   }
   if (credential.kind === 'named') {
-    return { ref: namedProfileRef(caller.tenant, credential.agentId, credential.name), token: () => parseTokenOrThrow(credential.token), caller };
+    return {
+      ref: namedProfileRef(caller.tenant, credential.agentId, credential.name),
+      name: credential.name,
+      token: () => parseTokenOrThrow(credential.token),
+      caller,
+    };
   }
   // A grant is for the proxy only: it never hands out values, so it cannot start a run or a test.
   if (purpose !== 'proxy') throw new InvalidGrantError();
@@ -298,4 +329,47 @@ async function resolve(deps: Deps, caller: Caller, credential: CredentialRef, pu
     grant,
     caller: { ...caller, tenant: grant.item.tenant, apiKeyId: caller.apiKeyId || `grant:${grant.item.session_id}` },
   };
+}
+
+/** Where a connect link or an authorization state says its profile is, and which incarnation. */
+export interface ConnectionBinding {
+  readonly ref: ProfileRef;
+  readonly generation: number;
+  readonly profileCreatedAt: string;
+}
+
+/** What the gate hands the connect flow: the opened oauth2_authorization_code profile, its config and its client credentials. */
+export interface OpenedForConnection {
+  readonly agent: AgentItem;
+  readonly profile: OpenedProfile;
+  readonly config: Record<string, unknown>;
+  readonly secret: Readonly<Record<string, string>>;
+}
+
+/**
+ * Opens a profile for its connect flow (docs/architecture.md, "Delegated OAuth 2.0") with the key
+ * material a connect link or an authorization state unwrapped: the secret must verify against the
+ * profile as it is now, which must still be the incarnation the link was issued for, bound to its
+ * agent's registration, active, and oauth2_authorization_code. Every refusal is the same
+ * `refuse()`: the end user's browser learns nothing about which check failed.
+ */
+export async function openForConnection(deps: Deps, binding: ConnectionBinding, tokenSecret: Buffer, refuse: () => Error): Promise<OpenedForConnection> {
+  const { ref } = binding;
+  const ctx = await deps.store.profileContext.load(ref);
+  const agent = ctx.agent;
+  const found = ctx.profile;
+  if (!agent || !found || found.generation !== binding.generation || found.created_at !== binding.profileCreatedAt) throw refuse();
+  let verified: VerifiedToken;
+  try {
+    verified = verifyToken(deps, ref.tenant, ref.agentId, { slot: Buffer.from(ref.slot, 'hex'), secret: tokenSecret }, found);
+    assertBoundToAgent(verified, agent.incarnation);
+  } catch (err) {
+    if (err instanceof ProfileNotFoundError) throw refuse();
+    throw err;
+  }
+  if (!verified.item.active || verified.item.auth_type !== 'oauth2_authorization_code') throw refuse();
+  const type = authTypeOf(verified.item);
+  const config = storedConfig(type, verified.item.auth_config);
+  const profile = openProfileKeys(deps, verified);
+  return { agent, profile, config, secret: openValues(deps, profile) };
 }

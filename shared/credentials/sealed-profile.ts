@@ -1,7 +1,8 @@
 import { DecryptionError } from '../crypto/aead.ts';
 import { constantTimeEqual } from '../crypto/server-seal.ts';
 import type { ServerKey } from '../crypto/server-key.ts';
-import { TokenFormatError, parseToken } from '../crypto/token.ts';
+import { randomBytes } from 'node:crypto';
+import { SECRET_BYTES, SLOT_BYTES, TokenFormatError, parseToken } from '../crypto/token.ts';
 import type { Deps } from '../deps.ts';
 import { ConflictError, ProfileNotFoundError, ValidationError } from '../errors.ts';
 import type { AgentItem, ProfileItem } from '../schemas/items.ts';
@@ -44,6 +45,22 @@ export function parseTokenOrThrow(token: string): ParsedToken {
     return parseToken(token);
   } catch (err) {
     if (err instanceof TokenFormatError) throw new ValidationError(err.message, 'invalid_auth_token');
+    throw err;
+  }
+}
+
+/**
+ * Parses an auth token as the compatible routes do (docs/api.md, "Kura drop-in"): a token that is
+ * not in this vault's format (a UUID, another vault's token) names no profile, so it is read like a
+ * well-formed unknown one — a random slot, which no profile has — and gets the same answer (404
+ * profile_not_found, or agent_not_found for an unknown agent), after the same reads. The native
+ * routes keep parseTokenOrThrow's 400 invalid_auth_token.
+ */
+export function parseTokenOrUnknown(token: string): ParsedToken {
+  try {
+    return parseToken(token);
+  } catch (err) {
+    if (err instanceof TokenFormatError) return { slot: randomBytes(SLOT_BYTES), secret: randomBytes(SECRET_BYTES) };
     throw err;
   }
 }

@@ -49,9 +49,11 @@ export function grantOf(event: VaultEvent): string | undefined {
  * and applies the grant's tenant's rate limit (only once the grant has proved itself, so a forged
  * one can neither spend a tenant's budget nor learn from a 429 that the tenant exists).
  */
-export function authenticate(getDeps: () => Promise<Deps>, grantAllowed: (routeKey: string) => boolean = () => false): Mw {
+export function authenticate(getDeps: () => Promise<Deps>, grantAllowed: (routeKey: string) => boolean = () => false, isPublic: (routeKey: string) => boolean = () => false): Mw {
   return {
     before: async (request) => {
+      // A public route (the OAuth connect flow, opened by an end user's browser) needs no key.
+      if (isPublic(request.event.routeKey)) return;
       if (grantAllowed(request.event.routeKey) && grantOf(request.event) !== undefined) return;
       const deps = await getDeps();
       const apiKey = apiKeyOf(request.event);

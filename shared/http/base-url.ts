@@ -8,3 +8,8 @@ export function publicBaseUrl(event: APIGatewayProxyEventV2): string {
   const stage = event.requestContext.stage;
   return `${proto}://${host}${stage && stage !== '$default' ? `/${stage}` : ''}`;
 }
+
+/** The vault's public base URL: VAULT_PUBLIC_URL when set, else the one the caller used (connect links, the OAuth callback). */
+export function vaultBaseUrl(config: { readonly publicUrl?: string }, event: APIGatewayProxyEventV2): string {
+  return config.publicUrl ?? publicBaseUrl(event);
+}

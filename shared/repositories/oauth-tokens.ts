@@ -1,8 +1,8 @@
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
 import { keys } from '../keys.ts';
 import type { OAuthTokenItem } from '../schemas/items.ts';
-import { oauthLeaseOnly, oauthTokenAfterStore } from '../store/items.ts';
+import { OAUTH_TOKEN_COVERED, oauthLeaseOnly, oauthTokenAfterStore } from '../store/items.ts';
 import type { ItemSigner } from '../store/signer.ts';
 import type { ProfileRef, OAuthTokenStore, SealedToken, TokenOwner } from '../store/types.ts';
 import { MAC_SET, conditional, macValues } from './conditional.ts';
@@ -59,30 +59,54 @@ export function oauthTokenRepository(db: Db, signer: ItemSigner): OAuthTokenStor
 
     /** Stores a fetched token and releases the lease, if `leaseId` still holds it. */
     async storeToken(ref: ProfileRef, leaseId: string, token: SealedToken): Promise<boolean> {
+      const w = tokenWrite(signer, ref, token);
       return conditional(() =>
         db.doc.send(
           new UpdateCommand({
             TableName,
             Key: keys.oauthToken(ref),
-            UpdateExpression:
-              `SET #blob = :blob, token_expires_at = :exp, refresh_at = :refresh, expires_at = :ttl, generation = :g, record_version = :rv, profile_created_at = :pca, ${MAC_SET.join(', ')} ADD version :one REMOVE lease_id, lease_until, error_message, error_until`,
+            UpdateExpression: `${w.set} ADD version :one REMOVE ${['lease_id', 'lease_until', 'error_message', 'error_until', ...w.remove].join(', ')}`,
             ConditionExpression: 'lease_id = :id',
-            ExpressionAttributeNames: { '#blob': 'blob' },
-            ExpressionAttributeValues: {
-              ':blob': token.blob,
-              ':exp': token.token_expires_at,
-              ':refresh': token.refresh_at,
-              ':ttl': token.expires_at,
-              ':g': token.generation,
-              ':rv': token.record_version,
-              ':pca': token.profile_created_at,
-              ':one': 1,
-              ':id': leaseId,
-              ...macValues(signer.macFor('oauth-token', oauthTokenAfterStore(ref, token))),
-            },
+            ExpressionAttributeNames: w.names,
+            ExpressionAttributeValues: { ...w.values, ':one': 1, ':id': leaseId },
           }),
         ),
       );
+    },
+
+    /** A new connection's tokens, whoever holds the lease (released: a refresh of the old connection cannot store over them). */
+    async storeConnection(ref: ProfileRef, token: SealedToken): Promise<void> {
+      const w = tokenWrite(signer, ref, token);
+      await db.doc.send(
+        new UpdateCommand({
+          TableName,
+          Key: keys.oauthToken(ref),
+          UpdateExpression: `${w.set}, entity = :e ADD version :one REMOVE ${['lease_id', 'lease_until', 'error_message', 'error_until', ...w.remove].join(', ')}`,
+          ExpressionAttributeNames: w.names,
+          ExpressionAttributeValues: { ...w.values, ':one': 1, ':e': 'oauth_token' },
+        }),
+      );
+    },
+
+    /** Removes the sealed tokens and releases the lease (with `leaseId`: only while it holds it); the item keeps a lease-only MAC. */
+    async clearConnection(ref: ProfileRef, leaseId?: string): Promise<boolean> {
+      const m = signer.macFor('oauth-token', oauthLeaseOnly(ref));
+      return conditional(() =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName,
+            Key: keys.oauthToken(ref),
+            UpdateExpression: `SET entity = :e, ${MAC_SET.join(', ')} ADD version :one REMOVE ${['lease_id', 'lease_until', ...OAUTH_TOKEN_COVERED.map((a) => `#${a}`)].join(', ')}`,
+            ConditionExpression: leaseId === undefined ? 'attribute_exists(pk)' : 'lease_id = :id',
+            ExpressionAttributeNames: Object.fromEntries(OAUTH_TOKEN_COVERED.map((a) => [`#${a}`, a])),
+            ExpressionAttributeValues: { ':e': 'oauth_token', ':one': 1, ...macValues(m), ...(leaseId === undefined ? {} : { ':id': leaseId }) },
+          }),
+        ),
+      );
+    },
+
+    async delete(ref: ProfileRef): Promise<void> {
+      await db.doc.send(new DeleteCommand({ TableName, Key: keys.oauthToken(ref) }));
     },
 
     /**
@@ -114,4 +138,32 @@ export function oauthTokenRepository(db: Db, signer: ItemSigner): OAuthTokenStor
       );
     },
   };
+}
+
+/**
+ * The SET and REMOVE parts of a write that stores a sealed token: every covered attribute is set
+ * (the optional ones removed when absent), so the MAC of the post-state needs nothing read.
+ */
+function tokenWrite(signer: ItemSigner, ref: ProfileRef, token: SealedToken) {
+  const post = oauthTokenAfterStore(ref, token);
+  const names: Record<string, string> = { '#blob': 'blob' };
+  const values: Record<string, unknown> = {
+    ':blob': token.blob,
+    ':exp': token.token_expires_at,
+    ':refresh': token.refresh_at,
+    ':g': token.generation,
+    ':rv': token.record_version,
+    ':pca': token.profile_created_at,
+  };
+  const set = ['#blob = :blob', 'token_expires_at = :exp', 'refresh_at = :refresh', 'generation = :g', 'record_version = :rv', 'profile_created_at = :pca'];
+  const remove: string[] = [];
+  if (token.expires_at !== undefined) {
+    set.push('expires_at = :ttl');
+    values[':ttl'] = token.expires_at;
+  } else remove.push('expires_at');
+  if (token.refresh_blob !== undefined) {
+    set.push('refresh_blob = :rblob');
+    values[':rblob'] = token.refresh_blob;
+  } else remove.push('refresh_blob');
+  return { set: `SET ${[...set, ...MAC_SET].join(', ')}`, remove, names, values: { ...values, ...macValues(signer.macFor('oauth-token', post)) } };
 }

@@ -139,6 +139,20 @@ const ProfileItemShape = z.object({
   last_error_at: z.string().optional(),
   should_save_session: z.boolean(),
   /**
+   * oauth2_authorization_code (docs/architecture.md, "Delegated OAuth 2.0"): the platform's
+   * opaque id of the end user whose account the profile connects; covered by the MAC.
+   */
+  end_user_id: z.string().optional(),
+  /**
+   * oauth2_authorization_code: the connection as last observed (outside the MAC, like last_error:
+   * written by conditional updates that read nothing; the sealed tokens on the OAuth item are the
+   * truth, this is what lists and metadata show).
+   */
+  connection_state: z.enum(['pending', 'connected', 'needs_reauth', 'disconnected']).optional(),
+  connected_at: z.string().optional(),
+  scopes_granted: z.array(z.string()).optional(),
+  last_refreshed_at: z.string().optional(),
+  /**
    * The runner origin (scheme://host[:port]) the token holder approved when the profile was
    * last created, replaced or updated; runs refuse to send the credentials anywhere else.
    */
@@ -184,7 +198,34 @@ const ProfileItemShape = z.object({
    * permission check goes stale.
    */
   settings_version: z.int().default(0),
+  /**
+   * A rename in progress (docs/architecture.md, "Renaming a profile"): the name being claimed and
+   * when this rename started. A fence, not a setting: the rename's last write is conditioned on
+   * it, and anyone who finds the new name's claim stale removes it first. Outside the MAC.
+   */
+  rename_to: z.string().optional(),
+  rename_at: z.string().optional(),
 });
+
+/**
+ * A profile name's claim (docs/architecture.md, "Renaming a profile"): the one item that makes a
+ * name unique within its agent, keyed by the name's slot (slotFor), pointing at the slot where
+ * the profile lives. Valid only while that profile's stored (MACed) name is this name.
+ */
+export const ProfileNameItem = z.object({
+  pk: z.string(),
+  sk: z.string(),
+  entity: z.literal('profile_name'),
+  tenant: z.string(),
+  agent_id: z.string(),
+  name: z.string(),
+  /** Where the profile of this name lives (its token's slot). */
+  slot: z.string(),
+  /** Random per write: a takeover of a stale claim is conditioned on the one read. */
+  nonce: z.string(),
+  claimed_at: z.string(),
+});
+export type ProfileNameItem = z.infer<typeof ProfileNameItem>;
 
 export const ProfileItem = z.preprocess(gatherDailyUses, ProfileItemShape);
 
@@ -222,6 +263,12 @@ export const OAuthTokenItem = z.object({
   profile_created_at: z.string().optional(),
   /** The access token, sealed under the profile's keys. */
   blob: Bytes.optional(),
+  /**
+   * oauth2_authorization_code: the refresh token, sealed under the profile's keys (its AAD names
+   * no record version, so an update in place keeps it); stored in the same write as the access
+   * token it came with, so a rotated refresh token is never lost.
+   */
+  refresh_blob: Bytes.optional(),
   /** Epoch milliseconds: when the token expires (bound into its AAD), and when a use starts refreshing it. */
   token_expires_at: z.int().optional(),
   refresh_at: z.int().optional(),
@@ -264,6 +311,32 @@ export const GrantItem = z.object({
   expires_at: z.int(),
 });
 export type GrantItem = z.infer<typeof GrantItem>;
+
+/**
+ * A connect link or an authorization request's state (docs/architecture.md, "Delegated OAuth
+ * 2.0"): the profile's key material (and, for a state, the PKCE verifier) sealed under a key
+ * derived from the link's or state's secret and the server key, like a run grant. Neither secret
+ * is stored; the item is consumed by its first use and dies at its deadline (TTL + checked on read).
+ */
+export const OAuthLinkItem = z.object({
+  pk: z.string(),
+  sk: z.enum(['CONNECT', 'STATE']),
+  entity: z.literal('oauth_link'),
+  tenant: z.string(),
+  agent_id: z.string(),
+  slot: z.string(),
+  generation: z.int(),
+  profile_created_at: z.string(),
+  /** Epoch milliseconds: refused from then on. */
+  deadline_ms: z.int(),
+  /** STATE: the exact redirect_uri sent with the authorization request (the token request repeats it). */
+  redirect_uri: z.string().optional(),
+  server_key_id: z.string(),
+  sealed: Bytes,
+  /** Epoch seconds: the table's TTL attribute. */
+  expires_at: z.int(),
+});
+export type OAuthLinkItem = z.infer<typeof OAuthLinkItem>;
 
 export type ApiKeyItem = z.infer<typeof ApiKeyItem>;
 export type AgentItem = z.infer<typeof AgentItem>;
@@ -319,3 +392,62 @@ export const RunJobItem = z.object({
 });
 
 export type RunJobItem = z.infer<typeof RunJobItem>;
+
+/**
+ * A tenant webhook (shared/services/webhooks.ts): where events go, which ones, and its signing
+ * secret sealed under the server key (never in clear). Signed like every item: a table writer
+ * cannot redirect the deliveries or subscribe a webhook of its own.
+ */
+export const WebhookItem = z.object({
+  pk: z.string(),
+  sk: z.string(),
+  entity: z.literal('webhook'),
+  tenant: z.string(),
+  webhook_id: z.string(),
+  url: z.string(),
+  events: z.array(z.string()),
+  description: z.string().optional(),
+  active: z.boolean(),
+  /** The signing secret (avw_…), sealed under the server key (purpose and ids in the AAD). */
+  signing_secret: Bytes,
+  /** key_id of the API key that created it. */
+  created_by: z.string(),
+  /** Bumped by every write; updates and rotations are conditioned on the version read. */
+  version: z.int(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+export type WebhookItem = z.infer<typeof WebhookItem>;
+
+/**
+ * One delivery of one event to one webhook: the durable job (its exact body, attempts, lease)
+ * and its delivery-log entry in one item, in the webhook's partition, sorted by a time-ordered
+ * id (newest first is a backward Query). Whole-item writes conditioned on `version`.
+ */
+export const WebhookDeliveryItem = z.object({
+  pk: z.string(),
+  sk: z.string(),
+  entity: z.literal('webhook_delivery'),
+  tenant: z.string(),
+  webhook_id: z.string(),
+  delivery_id: z.string(),
+  event_id: z.string(),
+  event_type: z.string(),
+  /** The JSON body sent on every attempt (an event carries ids and names, never a credential). */
+  body: z.string(),
+  status: z.enum(['pending', 'delivered', 'failed']),
+  attempts: z.int(),
+  max_attempts: z.int(),
+  /** Epoch milliseconds: an attempt is running until then (a crashed one is taken over after it). */
+  lease_until: z.int().optional(),
+  last_status_code: z.int().optional(),
+  outcome: z.string().optional(),
+  created_at: z.string(),
+  last_attempt_at: z.string().optional(),
+  next_attempt_at: z.string().optional(),
+  finished_at: z.string().optional(),
+  version: z.int(),
+  /** Epoch seconds: the table's TTL attribute, also checked on read. */
+  expires_at: z.int(),
+});
+export type WebhookDeliveryItem = z.infer<typeof WebhookDeliveryItem>;

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { documentedAs } from './doc.ts';
 
 /**
  * The schemas of a profile's policy settings: its type, its outbound policy (where the vault may
@@ -11,8 +12,8 @@ import * as z from 'zod';
 
 /** The kinds of auth profile (docs/architecture.md, "Typed profiles, injection and grants"). `custom` is the free-form auth_data of old. */
 export const AuthType = z
-  .enum(['custom', 'bearer', 'basic', 'api_key', 'oauth2_client_credentials'])
-  .describe('custom (default: free-form auth_data handed to runners) | bearer | basic | api_key | oauth2_client_credentials');
+  .enum(['custom', 'bearer', 'basic', 'api_key', 'oauth2_client_credentials', 'oauth2_authorization_code'])
+  .describe('custom (default: free-form auth_data handed to runners) | bearer | basic | api_key | oauth2_client_credentials | oauth2_authorization_code (an end user connects their account)');
 export type AuthTypeName = z.infer<typeof AuthType>;
 
 /** At most this many caller IPs / CIDRs per profile (shared/credentials/source-ip.ts). */
@@ -47,14 +48,15 @@ export function canonicalHostPattern(pattern: string): string | undefined {
 
 export const AllowedHosts = z
   .array(
-    z.string().transform((s, ctx) => {
+    // Canonicalised: the answer shows it as text (documentedAs: a transform renders as any value).
+    documentedAs(z.string().transform((s, ctx) => {
       const c = canonicalHostPattern(s);
       if (c === undefined) {
         ctx.addIssue({ code: 'custom', message: `"${s.slice(0, 80)}" is not a host name, IP address or *.domain, optionally with :port` });
         return z.NEVER;
       }
       return c;
-    }),
+    }), { type: 'string' }),
   )
   .min(1, 'must list at least one host')
   .max(50, 'at most 50 hosts')

@@ -6,11 +6,24 @@ import { ExpiresInHours, ProfileLifecycleMetadata } from './lifecycle.ts';
 
 export const AuthToken = z.string().describe('avt_… token returned by create/replace; never stored by the vault');
 
+/** oauth2_authorization_code: the platform's opaque id of the end user whose account the profile connects. */
+export const EndUserId = z
+  .string()
+  .min(1)
+  .max(256)
+  .superRefine(refuseFormatCharacters)
+  .describe("oauth2_authorization_code only: the platform's opaque id of the end user whose account this profile connects (stored in clear, shown in metadata and lists)");
+
+export const ConnectionState = z
+  .enum(['pending', 'connected', 'needs_reauth', 'disconnected'])
+  .describe('oauth2_authorization_code: pending (created, never connected), connected, needs_reauth (the provider refused the refresh token: open a new connect link), disconnected');
+
 export const AuthConfig = z
   .record(z.string(), z.unknown())
   .describe(
     'Non-secret settings of a typed profile, stored in clear. bearer, basic, custom: none. ' +
       'api_key: {api_key_method: header|query|body}. oauth2_client_credentials: {token_url, scope?, client_auth?: basic (default)|post}. ' +
+      'oauth2_authorization_code: {authorize_url, token_url, revocation_url?, scopes?, authorize_params?, client_auth?: basic|post|none, return_url, issuer?}. ' +
       'Checked against auth_type (shared/credentials/types/*.ts): an unknown field is a 400 unknown_field.',
   );
 
@@ -21,9 +34,10 @@ export const AuthConfig = z
  * oauth2_client_credentials {client_id, client_secret}.
  */
 const TypedFields = {
-  auth_type: AuthType.optional().describe('Kind of profile; default custom (auth_data keys are the agent\'s input arguments)'),
+  auth_type: AuthType.optional().describe("Kind of profile; default custom (auth_data keys are the agent's input arguments)"),
   auth_config: AuthConfig.optional(),
   ...OutboundPolicyFields,
+  end_user_id: EndUserId.optional(),
 };
 
 /** Settings a create or upsert does not take: PATCH sets them (shared/schemas/lifecycle.ts PatchProfileBody). */
@@ -51,7 +65,9 @@ export const UpsertProfileBody = withFieldsElsewhere(
     name: ProfileName.optional().describe('Required without auth_token'),
     should_save_session: z.boolean().optional().describe('Store the session the runner returns, encrypted'),
     auth_token: AuthToken.optional().describe('Given: update this profile in place, the token stays valid'),
-    expires_in_hours: ExpiresInHours.optional().describe('Expiry of the token returned (create/replace) or kept (update); omit for no expiry'),
+    expires_in_hours: ExpiresInHours.optional().describe(
+      'Expiry of the token returned (create/replace) or kept (update); omit for no expiry',
+    ),
   }),
   PATCH_ONLY,
 );
@@ -64,7 +80,9 @@ export const UpsertProfileBody = withFieldsElsewhere(
 export const ProfileWarnings = z
   .array(z.string())
   .optional()
-  .describe('Present when the profile lacks a required input argument of the agent: pass it in parameters at run time, or add it to the profile');
+  .describe(
+    'Present when the profile lacks a required input argument of the agent: pass it in parameters at run time, or add it to the profile',
+  );
 
 export const CreateProfileResponse = z.object({ auth_token: AuthToken, warnings: ProfileWarnings });
 
@@ -87,9 +105,13 @@ export const NativePutProfileBody = withFieldsElsewhere(
     api_key: ApiKeyField,
     auth_data: AuthData,
     should_save_session: z.boolean().optional(),
-    auth_token: AuthToken.optional().describe('Given: update this profile in place, the token stays valid; omitted: create or replace (new token)'),
+    auth_token: AuthToken.optional().describe(
+      'Given: update this profile in place, the token stays valid; omitted: create or replace (new token)',
+    ),
     ...TypedFields,
-    expires_in_hours: ExpiresInHours.optional().describe('Expiry of the token returned (create/replace) or kept (update); omit for no expiry'),
+    expires_in_hours: ExpiresInHours.optional().describe(
+      'Expiry of the token returned (create/replace) or kept (update); omit for no expiry',
+    ),
   }),
   PATCH_ONLY,
 );
@@ -111,7 +133,9 @@ export const ProfileMetadata = z.object({
   last_error: z
     .string()
     .optional()
-    .describe('OAuth2: why the last access-token fetch failed (e.g. "token endpoint auth.example.com answered 401"); never body content; removed by the next successful fetch'),
+    .describe(
+      'OAuth2: why the last access-token fetch failed (e.g. "token endpoint auth.example.com answered 401"); never body content; removed by the next successful fetch',
+    ),
   last_error_at: Timestamp.optional(),
   generation: z.int().describe('Incremented by every replace'),
   record_version: z.int().describe('Incremented by every write'),
@@ -124,6 +148,51 @@ export const ProfileMetadata = z.object({
   owner: z.string().optional().describe('key_id of the API key that created it; absent on profiles from before principals (admins only)'),
   visibility: z.enum(['private', 'shared']).describe('private: owner and admins; shared: also the grants'),
   grants: z.array(z.object({ principal: z.string(), permission: z.enum(['read', 'read_write']) })),
+  end_user_id: EndUserId.optional(),
+  connection_state: ConnectionState.optional(),
+  connected_at: Timestamp.optional(),
+  scopes_granted: z.array(z.string()).optional().describe('oauth2_authorization_code: the scopes the provider granted (its token answer, else those requested)'),
+  last_refreshed_at: Timestamp.optional().describe('oauth2_authorization_code: when the access token was last obtained (code exchange or refresh)'),
+});
+
+/** A single-use connect link (oauth2_authorization_code): for the end user's browser, valid 15 minutes. */
+export const ConnectLinkFields = {
+  connect_url: z.string().describe("Open in the end user's browser (no API key): sends them to the provider to connect their account; single use, valid 15 minutes"),
+  connect_expires_at: Timestamp,
+};
+export const ConnectResponse = z.object(ConnectLinkFields);
+
+export const ConnectBody = z.strictObject({ api_key: ApiKeyField, auth_token: AuthToken.describe("The profile's auth token: only its holder can connect it") });
+export const DisconnectBody = z.strictObject({ api_key: ApiKeyField, auth_token: AuthToken.describe("The profile's auth token: only its holder can read the refresh token to revoke it") });
+
+export const Revocation = z
+  .enum(['confirmed', 'failed', 'not_configured', 'not_connected'])
+  .describe('confirmed: the provider answered 200 to the RFC 7009 revocation; failed: it did not (revocation_error says why); not_configured: the profile has no revocation_url; not_connected: there was no refresh token to revoke');
+export const DisconnectResponse = z.object({
+  connection_state: z.literal('disconnected'),
+  revocation: Revocation,
+  revocation_error: z.string().optional().describe('Why the revocation was not confirmed: the endpoint and its status, in the vault\'s words'),
+});
+
+/** GET /v1/oauth/connect: the link's secret (in the query string, which access logs leave out). */
+export const ConnectQuery = z.strictObject({ link: z.string().max(128).optional() });
+
+/**
+ * GET /v1/oauth/callback: what the provider appends (RFC 6749 §4.1.2, RFC 9207 iss). Not strict:
+ * the provider, not the caller, chooses the parameters (OpenID servers add session_state, scope…);
+ * only these are read.
+ */
+export const CallbackQuery = z.looseObject({
+  state: z.string().max(256).optional(),
+  code: z.string().max(4096).optional(),
+  iss: z.string().max(2048).optional(),
+  error: z.string().max(256).optional(),
+});
+
+/** DELETE …/auth-profiles/{name}: with the auth token, an oauth2_authorization_code profile's refresh token is revoked at the provider first. */
+export const DeleteProfileBody = z.strictObject({
+  api_key: ApiKeyField,
+  auth_token: AuthToken.optional().describe('oauth2_authorization_code: revoke the refresh token at the provider (RFC 7009) before deleting; the answer\'s X-Revocation header says whether it was confirmed'),
 });
 
 /** A grant's principal: an API key's key_id, or every member key of the tenant. */
@@ -145,6 +214,8 @@ export const NativeProfileResponse = z.object({
   auth_token: AuthToken,
   type: UpsertType,
   profile: ProfileMetadata,
+  connect_url: ConnectLinkFields.connect_url.optional().describe('oauth2_authorization_code, created or replaced: a connect link for the end user (single use, 15 minutes)'),
+  connect_expires_at: Timestamp.optional(),
 });
 
 export const ProfileList = z.object({
@@ -158,6 +229,56 @@ export const ListQuery = z.strictObject({
   limit: z.coerce.number(LIMIT_MESSAGE).int(LIMIT_MESSAGE).min(1, LIMIT_MESSAGE).max(100, LIMIT_MESSAGE).default(50),
   cursor: z.string().max(2048).optional(),
 });
+
+/** The values a profile's connection (OAuth 2.0 authorization code, docs/architecture.md) can be in; stored in clear as `connection_state`. */
+export const CONNECTION_STATES = ['pending', 'connected', 'needs_reauth', 'disconnected'] as const;
+
+/** `must be one of: a, b, c` for a query parameter limited to `values`. */
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: `must be one of: ${values.join(', ')}` });
+
+/**
+ * Filters of a profile listing (docs/api.md, "Search and filter"): every one given must match.
+ * Applied after the access check, so a member only ever filters what it may read.
+ */
+const ProfileFilterFields = {
+  q: z
+    .string()
+    .min(1, 'q must not be empty')
+    .max(128, 'q must be at most 128 characters')
+    .optional()
+    .describe('Name contains this text (case-insensitive)'),
+  auth_type: z
+    .enum(AuthType.enum, { error: `must be one of: ${AuthType.options.join(', ')}` })
+    .optional()
+    .describe(`One of: ${AuthType.options.join(', ')}`),
+  visibility: oneOf(['private', 'shared']).optional(),
+  token_state: oneOf(['valid', 'expiring_soon', 'expired']).optional().describe('valid, expiring_soon (less than 24 h left) or expired'),
+  connection_state: oneOf(CONNECTION_STATES)
+    .optional()
+    .describe('OAuth 2.0 authorization-code profiles: pending, connected, needs_reauth or disconnected'),
+  active: oneOf(['true', 'false'])
+    .optional()
+    .transform((v) => (v === undefined ? undefined : v === 'true'))
+    .describe('true or false'),
+  end_user_id: z
+    .string()
+    .min(1, 'end_user_id must not be empty')
+    .max(256, 'end_user_id must be at most 256 characters')
+    .optional()
+    .describe("The platform's end-user id of an OAuth 2.0 authorization-code profile (exact match)"),
+};
+
+/** GET /v1/agents/{agent_id}/auth-profiles: paging and filters. */
+export const ProfileListQuery = ListQuery.extend(ProfileFilterFields);
+
+/** GET /v1/auth-profiles: the same, across the tenant's agents (or one, with agent_id). */
+export const TenantProfileListQuery = ListQuery.extend({
+  ...ProfileFilterFields,
+  agent_id: AgentId.optional().describe('Only this agent'),
+});
+
+export type ProfileFilter = Partial<Omit<z.infer<typeof TenantProfileListQuery>, 'limit' | 'cursor'>>;
 
 export type CreateProfileBody = z.infer<typeof CreateProfileBody>;
 export type UpsertProfileBody = z.infer<typeof UpsertProfileBody>;

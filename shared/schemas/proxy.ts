@@ -1,5 +1,6 @@
 import * as z from 'zod';
-import { ProxyMethod } from './policy.ts';
+import { PROXY_METHODS, ProxyMethod } from './policy.ts';
+import { documentedAs } from './doc.ts';
 import { AgentId, ApiKeyField } from './common.ts';
 import { AuthToken } from './profiles.ts';
 
@@ -11,11 +12,15 @@ const HeaderValue = z
   // What HTTP/1.1 can carry in a header value (Node refuses anything else): tab, visible ASCII, Latin-1.
   .regex(/^[\t\x20-\x7e\x80-\xff]*$/, 'must be text HTTP can carry: no control characters (CR, LF, NUL, …) and no characters above U+00FF');
 
-const Method = z
-  .string()
-  .transform((m) => m.toUpperCase())
-  .pipe(ProxyMethod)
-  .describe('GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS');
+// Accepted in any letter case (upper-cased before the check); documented as the upper-case enum.
+const Method = documentedAs(
+  z
+    .string()
+    .transform((m) => m.toUpperCase())
+    .pipe(ProxyMethod)
+    .describe('GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS'),
+  { type: 'string', enum: [...PROXY_METHODS] },
+);
 
 const Url = z.string().min(1).max(8192).describe('Absolute http(s) URL of the upstream API; its host must be in the profile\'s allowed_hosts');
 

@@ -46,10 +46,24 @@ const HOP_BY_HOP = new Set([
  */
 const METHOD_OVERRIDE = new Set(['x-http-method-override', 'x-http-method', 'x-method-override']);
 /** Response headers not relayed: hop-by-hop, and the ones that described the body before we decoded and redacted it. */
-const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length', 'content-encoding']);
+const RESPONSE_DROP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'content-length',
+  'content-encoding',
+]);
 
 /** How the vault reaches token endpoints: the proxy's own outbound settings. */
-const tokenFetchOptions = (deps: Deps) => ({ timeoutMs: deps.config.proxyTimeoutMs, allowPrivate: deps.config.allowPrivateUpstreams, ...deploymentOf(deps.config) });
+const tokenFetchOptions = (deps: Deps) => ({
+  timeoutMs: deps.config.proxyTimeoutMs,
+  allowPrivate: deps.config.allowPrivateUpstreams,
+  ...deploymentOf(deps.config),
+});
 
 /** The URL to call: parsed (absolute http(s), no userinfo; https when deployed), with `query` appended. */
 function outboundUrl(deps: Deps, raw: string, query: ProxyBody['query']): URL {
@@ -61,18 +75,24 @@ function outboundUrl(deps: Deps, raw: string, query: ProxyBody['query']): URL {
 /** The request before injection: the caller's headers minus hop-by-hop ones, the body as text. */
 function callerRequest(method: string, url: URL, headers: Readonly<Record<string, string>> = {}, body?: unknown): OutboundRequest {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) if (!HOP_BY_HOP.has(k.toLowerCase()) && !METHOD_OVERRIDE.has(k.toLowerCase())) out[k.toLowerCase()] = v;
+  for (const [k, v] of Object.entries(headers))
+    if (!HOP_BY_HOP.has(k.toLowerCase()) && !METHOD_OVERRIDE.has(k.toLowerCase())) out[k.toLowerCase()] = v;
   // The answer must be redactable: ask for it uncompressed (a compressed one is decoded anyway).
   out['accept-encoding'] = 'identity';
   if (body === undefined || body === null) return { method, url, headers: out };
-  if (method === 'GET' || method === 'HEAD') throw new ValidationError(`a ${method} request carries no body; omit body or use POST/PUT/PATCH`);
+  if (method === 'GET' || method === 'HEAD')
+    throw new ValidationError(`a ${method} request carries no body; omit body or use POST/PUT/PATCH`);
   if (typeof body === 'string') return { method, url, headers: out, body };
   out['content-type'] ??= 'application/json';
   return { method, url, headers: out, body: JSON.stringify(body) };
 }
 
 /** Injects the profile's credential; returns the request and every value to redact from the answer. */
-async function injectCredential(deps: Deps, use: OpenedForUse, request: OutboundRequest): Promise<{ request: OutboundRequest; secrets: string[] }> {
+async function injectCredential(
+  deps: Deps,
+  use: OpenedForUse,
+  request: OutboundRequest,
+): Promise<{ request: OutboundRequest; secrets: string[] }> {
   const secret = use.type.injection === 'access_token' ? await accessTokenFor(deps, use, tokenFetchOptions(deps)) : use.secret;
   const result = use.type.inject(request, secret, use.config);
   if (!result.injectable) throw new ValidationError(result.reason, 'not_injectable');
@@ -102,7 +122,10 @@ async function send(deps: Deps, request: OutboundRequest): Promise<OutboundRespo
     // types checked it): the request's fault, not ours — and the message names no value.
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ERR_INVALID_CHAR' || code === 'ERR_INVALID_HTTP_TOKEN') {
-      throw new ValidationError('a header of this request (the caller\'s or the profile\'s) holds characters HTTP cannot carry; use visible ASCII or Latin-1 text', 'invalid_header');
+      throw new ValidationError(
+        "a header of this request (the caller's or the profile's) holds characters HTTP cannot carry; use visible ASCII or Latin-1 text",
+        'invalid_header',
+      );
     }
     throw err;
   }
@@ -123,7 +146,10 @@ function outboundError(url: URL, failure: OutboundFailure): Error {
     case 'timeout':
       return new GatewayTimeoutError(`${url.host} did not answer in time`, 'upstream_timeout');
     case 'too_large':
-      return new BadGatewayError(`${url.host} answered with more than ${MAX_PROXY_RESPONSE_BYTES} bytes (1 MiB), which the proxy does not relay`, 'upstream_response_too_large');
+      return new BadGatewayError(
+        `${url.host} answered with more than ${MAX_PROXY_RESPONSE_BYTES} bytes (1 MiB), which the proxy does not relay`,
+        'upstream_response_too_large',
+      );
     default:
       return new BadGatewayError(`${url.host} could not be reached or closed the connection`, 'upstream_unreachable');
   }
@@ -131,7 +157,9 @@ function outboundError(url: URL, failure: OutboundFailure): Error {
 
 /** The body as sent by the upstream, decompressed (bounded) when it ignored accept-encoding: identity. */
 function decodedBody(url: URL, res: OutboundResponse): Buffer {
-  const encoding = String(res.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  const encoding = String(res.headers['content-encoding'] ?? 'identity')
+    .trim()
+    .toLowerCase();
   const opts = { maxOutputLength: MAX_PROXY_RESPONSE_BYTES };
   try {
     if (encoding === 'identity' || encoding === '') return res.body;
@@ -141,7 +169,10 @@ function decodedBody(url: URL, res: OutboundResponse): Buffer {
   } catch {
     throw new BadGatewayError(`${url.host} answered with a ${encoding} body that does not decode within 1 MiB`, 'upstream_bad_encoding');
   }
-  throw new BadGatewayError(`${url.host} answered with content-encoding ${encoding.slice(0, 40)}, which the proxy cannot redact`, 'upstream_bad_encoding');
+  throw new BadGatewayError(
+    `${url.host} answered with content-encoding ${encoding.slice(0, 40)}, which the proxy cannot redact`,
+    'upstream_bad_encoding',
+  );
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -211,14 +242,27 @@ async function proxyWith(deps: Deps, caller: Caller, credential: CredentialRef, 
  * POST …/auth-profiles/{name}/test: one real call with the credentials injected; answers whether
  * it succeeded (2xx), never the body, and stores last_tested_at / last_test_ok.
  */
-export async function testProfile(deps: Deps, caller: Caller, agentId: string, name: string, body: TestProfileBody): Promise<TestProfileResponse> {
+export async function testProfile(
+  deps: Deps,
+  caller: Caller,
+  agentId: string,
+  name: string,
+  body: TestProfileBody,
+): Promise<TestProfileResponse> {
   const url = body.request ? parseOutboundUrl(body.request.url, deps.config.mode === 'aws') : undefined;
   const method = body.request?.method ?? 'GET';
   // The path names the profile: the gate checks access and the caller IP before it even parses
   // the token, and another profile's token answers like an unknown one.
-  const use = await openForUse(deps, caller, { kind: 'named', agentId, name, token: body.auth_token }, 'test', url ? { request: { method, url }, withOAuthToken: true } : {});
+  const use = await openForUse(
+    deps,
+    caller,
+    { kind: 'named', agentId, name, token: body.auth_token },
+    'test',
+    url ? { request: { method, url }, withOAuthToken: true } : {},
+  );
   if (!url) {
-    if (use.type.injection === 'access_token') return testTokenFetch(deps, use); // the OAuth2 test is a token fetch
+    // The client-credentials test is a token fetch; a delegated profile's is a call made as its end user.
+    if (use.type.injection === 'access_token' && use.type.name === 'oauth2_client_credentials') return testTokenFetch(deps, use);
     throw new ValidationError(
       `request {method, url} is required to test an auth profile of auth_type ${use.type.name}: the vault does not guess which endpoint proves the credentials`,
     );
@@ -230,7 +274,13 @@ export async function testProfile(deps: Deps, caller: Caller, agentId: string, n
   try {
     const res = await send(deps, request);
     const ok = res.status >= 200 && res.status < 300;
-    outcome = { ok, status: res.status, error: ok ? undefined : `upstream answered HTTP ${res.status}${res.status >= 300 && res.status < 400 ? ' (redirects are not followed)' : ''}` };
+    outcome = {
+      ok,
+      status: res.status,
+      error: ok
+        ? undefined
+        : `upstream answered HTTP ${res.status}${res.status >= 300 && res.status < 400 ? ' (redirects are not followed)' : ''}`,
+    };
   } catch (err) {
     // A refused destination is the caller's error (403), not a failed test; its use record gets its refusal (useEvent).
     if (err instanceof ForbiddenError || !(err instanceof BadGatewayError || err instanceof GatewayTimeoutError)) {
@@ -242,7 +292,12 @@ export async function testProfile(deps: Deps, caller: Caller, agentId: string, n
   const latency_ms = Math.round((performance.now() - started) * 10) / 10;
   const item = use.profile.item;
   await deps.store.profiles.recordTest(profileRefOf(item), item.generation, deps.now().toISOString(), outcome.ok);
-  return { ok: outcome.ok, ...(outcome.status !== undefined ? { status: outcome.status } : {}), latency_ms, ...(outcome.error ? { error: outcome.error } : {}) };
+  return {
+    ok: outcome.ok,
+    ...(outcome.status !== undefined ? { status: outcome.status } : {}),
+    latency_ms,
+    ...(outcome.error ? { error: outcome.error } : {}),
+  };
 }
 
 /**
@@ -254,14 +309,20 @@ async function testTokenFetch(deps: Deps, use: OpenedForUse): Promise<TestProfil
   const item = use.profile.item;
   await use.recordUse();
   const started = performance.now();
-  const result = await fetchAccessToken(use.config as unknown as TokenEndpointConfig, { client_id: use.secret.client_id ?? '', client_secret: use.secret.client_secret ?? '' }, tokenFetchOptions(deps));
+  const result = await fetchAccessToken(
+    use.config as unknown as TokenEndpointConfig,
+    { client_id: use.secret.client_id ?? '', client_secret: use.secret.client_secret ?? '' },
+    tokenFetchOptions(deps),
+  );
   const latency_ms = Math.round((performance.now() - started) * 10) / 10;
   const at = deps.now().toISOString();
   const profiles = deps.store.profiles;
   const ref = profileRefOf(item);
   await Promise.all([
     profiles.recordTest(ref, item.generation, at, result.ok),
-    ...(result.ok && item.last_error === undefined ? [] : [profiles.recordTokenError(ref, item.generation, result.ok ? undefined : result.message, at)]),
+    ...(result.ok && item.last_error === undefined
+      ? []
+      : [profiles.recordTokenError(ref, item.generation, result.ok ? undefined : result.message, at)]),
   ]);
   if (result.ok) return { ok: true, status: 200, latency_ms };
   return { ok: false, ...(result.status !== undefined ? { status: result.status } : {}), latency_ms, error: result.message };

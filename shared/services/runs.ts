@@ -9,6 +9,8 @@ import type { Caller, Deps } from '../deps.ts';
 import { ConflictError, HttpError, NotFoundError, ValidationError, agentNotFound } from '../errors.ts';
 import type { RunJob } from '../runs/dispatch.ts';
 import { Redactor } from '../outbound/redact.ts';
+import { accessTokenFor } from '../credentials/oauth2/access-token.ts';
+import { endpointOptions } from '../credentials/oauth2/connection.ts';
 import { assertRunnerUrlAllowed } from '../outbound/runner-policy.ts';
 import { DEFAULT_RUNNER_TIMEOUT_MS, callWebhookRunner } from '../runs/webhook.ts';
 import type { AgentItem, RunItem, SessionItem } from '../schemas/items.ts';
@@ -87,7 +89,8 @@ async function prepare(
     if (!agent) throw agentNotFound(agentId);
     return { agent, authData: {}, parameters: mergeParameters(agent, {}, parameters) };
   }
-  const use = await openForUse(deps, caller, { kind: 'token', agentId, token }, 'run', { withSession: true });
+  // run_agent is a compatible route: a token in another format is an unknown one (docs/api.md, "Kura drop-in").
+  const use = await openForUse(deps, caller, { kind: 'token', agentId, token, unknownIfMalformed: true }, 'run', { withSession: true });
   if (use.agent.credential_delivery === 'proxy') {
     // The runner gets no value: a run grant for the proxy instead (perform issues it).
     if (use.type.injection === 'none') {
@@ -98,7 +101,9 @@ async function prepare(
     }
     return { agent: use.agent, use, authData: {}, parameters: mergeParameters(use.agent, {}, parameters), session: use.session };
   }
-  const authData = use.type.runParameters(use.secret);
+  // A delegated OAuth profile hands the runner its access token (fetched or refreshed by the
+  // vault), never the refresh token or the client secret.
+  const authData = use.type.runParameters(use.type.runsWith === 'access_token' ? await accessTokenFor(deps, use, endpointOptions(deps)) : use.secret);
   return { agent: use.agent, use, authData, parameters: mergeParameters(use.agent, authData, parameters), session: use.session };
 }
 
@@ -198,7 +203,7 @@ async function performCall(deps: Deps, run: PreparedRun, sessionId: string, time
     // The leak guard: no decrypted credential leaves in what the runner returned (output and
     // error, in any of the encodings Redactor knows). Its variants are computed once per run.
     // Only the runner's text is redacted; the vault's own messages carry no values.
-    redactor: new Redactor(run.use ? run.use.type.secretValues(run.use.secret, run.use.config) : []),
+    redactor: new Redactor(run.use ? [...run.use.type.secretValues(run.use.secret, run.use.config), ...Object.values(run.authData)] : []),
   });
   if (!result.ok) return { status: 'failed', errorMessage: result.error };
   const runnerError = result.error;

@@ -4,12 +4,16 @@ import type {
   ApiKeyIndexItem,
   ApiKeyItem,
   GrantItem,
+  OAuthLinkItem,
   OAuthTokenItem,
   ProfileItem,
+  ProfileNameItem,
   RunItem,
   RunJobItem,
   SessionItem,
   UseKind,
+  WebhookDeliveryItem,
+  WebhookItem,
 } from '../schemas/items.ts';
 import type { RunState } from '../schemas/runs.ts';
 import type { AgentRef, ProfileRef } from './profile-ref.ts';
@@ -72,7 +76,9 @@ export type ProfileSettings = Pick<
 export type ProfileAccessSettings = Pick<ProfileItem, 'visibility' | 'grants'>;
 
 /** What one conditional settings write may change (null or undefined: removed): PATCH's settings and share's grants. */
-export type SettingsChanges = { readonly [K in keyof (ProfileSettings & ProfileAccessSettings)]?: (ProfileSettings & ProfileAccessSettings)[K] | null };
+export type SettingsChanges = {
+  readonly [K in keyof (ProfileSettings & ProfileAccessSettings)]?: (ProfileSettings & ProfileAccessSettings)[K] | null;
+};
 
 /** One use to count (see ProfileStore.recordUse). */
 export interface UseToRecord {
@@ -97,7 +103,22 @@ export interface UseToRecord {
 export type SessionRecord = Omit<SessionItem, 'pk' | 'sk' | 'entity'>;
 export type RunRecord = Omit<RunItem, 'pk' | 'sk' | 'entity'>;
 export type RunJobRecord = Omit<RunJobItem, 'pk' | 'sk' | 'entity'>;
+export type WebhookRecord = Omit<WebhookItem, 'pk' | 'sk' | 'entity'>;
+export type DeliveryRecord = Omit<WebhookDeliveryItem, 'pk' | 'sk' | 'entity'>;
 export type GrantRecord = Omit<GrantItem, 'pk' | 'sk' | 'entity'> & { readonly id_hex: string };
+/** A connect link or an authorization state as written (the store adds keys and entity). */
+export type OAuthLinkRecord = Omit<OAuthLinkItem, 'pk' | 'sk' | 'entity'> & { readonly id_hex: string; readonly purpose: OAuthLinkPurpose };
+export type OAuthLinkPurpose = OAuthLinkItem['sk'];
+
+/** The observed connection of an oauth2_authorization_code profile (outside the MAC); null removes last_error. */
+export interface ConnectionChanges {
+  readonly connection_state?: NonNullable<ProfileItem['connection_state']>;
+  readonly connected_at?: string;
+  readonly scopes_granted?: readonly string[];
+  readonly last_refreshed_at?: string;
+  readonly last_error?: string | null;
+  readonly last_error_at?: string;
+}
 
 /** The profile state a cached token was fetched for; a token of any other state is stale. */
 export interface TokenOwner {
@@ -106,12 +127,14 @@ export interface TokenOwner {
   readonly profile_created_at: string;
 }
 
-/** A freshly fetched token, sealed, with its times (epoch ms) and the item's TTL (epoch s). */
+/** A freshly fetched token, sealed, with its times (epoch ms) and the item's TTL (epoch s; none for a connection, whose refresh token outlives it). */
 export interface SealedToken extends TokenOwner {
   readonly blob: Uint8Array;
   readonly token_expires_at: number;
   readonly refresh_at: number;
-  readonly expires_at: number;
+  readonly expires_at?: number;
+  /** oauth2_authorization_code: the refresh token, sealed (the rotated one when the server rotated it). */
+  readonly refresh_blob?: Uint8Array;
 }
 
 /** Which of an audit record's copies an item is. */
@@ -132,6 +155,12 @@ export interface AuditQuery {
   readonly nowSeconds: number;
 }
 
+/** Whose profiles a listing reads: one agent's, or (no agentId) every agent's of the tenant. */
+export interface ProfileListScope {
+  readonly tenant: string;
+  readonly agentId?: string;
+}
+
 /** One page of a listing; `next` is the opaque cursor of the following page. */
 export interface Page<T> {
   readonly items: T[];
@@ -145,6 +174,8 @@ export interface ProfileContext {
   readonly session?: SessionItem;
   /** The profile's cached OAuth2 access-token item, when asked for (`withOAuthToken`) and present. */
   readonly oauthToken?: OAuthTokenItem;
+  /** The claim of the name whose slot is the ref's (`withNameClaim`), when present. */
+  readonly nameClaim?: ProfileNameItem;
 }
 
 /** What else to read with the agent and profile, in the same round trip. */
@@ -153,6 +184,8 @@ export interface ProfileContextOptions {
   readonly withSession?: boolean;
   /** The OAuth2 access-token cache item (uses that inject: proxy, test). */
   readonly withOAuthToken?: boolean;
+  /** The name claim keyed by the ref's slot (a ref made from a name: its claim and its home slot, read together). */
+  readonly withNameClaim?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -245,6 +278,11 @@ export interface ProfileStore {
   endInFlight(ref: ProfileRef, until: string): Promise<boolean>;
   /** Stores a profile test's outcome unless the profile was replaced or deleted. */
   recordTest(ref: ProfileRef, generation: number, at: string, ok: boolean): Promise<boolean>;
+  /**
+   * oauth2_authorization_code: records the observed connection (state, times, scopes, last error)
+   * unless the profile was replaced or deleted (its generation and created_at); outside the MAC.
+   */
+  recordConnection(ref: ProfileRef, owner: { generation: number; created_at: string }, changes: ConnectionChanges): Promise<boolean>;
   /** OAuth2: records why the last token fetch failed, or (message undefined) removes that record. */
   recordTokenError(ref: ProfileRef, generation: number, message: string | undefined, at: string): Promise<boolean>;
   /**
@@ -252,11 +290,52 @@ export interface ProfileStore {
    * settings version read (the version whose permission was checked).
    */
   delete(ref: ProfileRef, read?: { generation: number; settings_version: number }): Promise<boolean>;
+  /**
+   * A rename's first write (docs/architecture.md, "Renaming a profile"): marks the profile as being
+   * renamed to `to` since `at` (the fence), replacing any earlier mark; false if the profile is
+   * gone or no longer named `from`. Changes no covered attribute.
+   */
+  markRename(ref: ProfileRef, from: string, to: string, at: string): Promise<boolean>;
+  /** Removes the mark of the rename to `to` started at `at` if it is still there; false otherwise (that rename may have finished). */
+  cancelRename(ref: ProfileRef, to: string, at: string): Promise<boolean>;
+  /**
+   * A rename's profile write: the name becomes `to` (index keys with it), the mark goes,
+   * settings_version is bumped and the post-state MACed, if the item is still the one read and
+   * still marked for this rename (`to` at `at`). The item as written, or undefined.
+   */
+  rename(ref: ProfileRef, read: ProfileItem, to: string, at: string, updatedAt: string): Promise<ProfileItem | undefined>;
   /** One page of an agent's profiles, in slot order. */
   list(tenant: string, agentId: string, limit: number, cursor?: string): Promise<Page<ProfileItem>>;
+  /**
+   * One page of the profiles `keep` accepts (filters, access: store/items.ts fillProfilePage): of
+   * one agent (`agentId` given: a Query of its partition, in slot order) or of the whole tenant (a
+   * Query of the name index, in name then agent-id order; never a scan). A page may be short, even
+   * empty, while `next` goes on.
+   */
+  listMatching(
+    scope: ProfileListScope,
+    limit: number,
+    cursor: string | undefined,
+    keep: (item: ProfileItem) => boolean,
+  ): Promise<Page<ProfileItem>>;
   hasAny(tenant: string, agentId: string): Promise<boolean>;
   /** Deletes every item of an agent's partition; how many of each kind went. */
   deleteAllOfAgent(tenant: string, agentId: string): Promise<{ profiles: number; sessions: number; other: number }>;
+}
+
+/** A name claim as written (the store adds keys and entity and signs it). */
+export type ProfileNameRecord = Omit<ProfileNameItem, 'pk' | 'sk' | 'entity'>;
+
+/**
+ * Profile name claims (docs/architecture.md, "Renaming a profile"): one item per name, keyed by
+ * the name's slot (`nameSlot`: slotFor of the name, 32 hex digits), in the agent's partition.
+ */
+export interface ProfileNameStore {
+  get(tenant: string, agentId: string, nameSlot: string): Promise<ProfileNameItem | undefined>;
+  /** Writes a claim over no claim (`read` undefined) or over exactly the one read (its nonce); false if another write came first. */
+  put(nameSlot: string, claim: ProfileNameRecord, read: ProfileNameItem | undefined): Promise<boolean>;
+  /** Deletes the claim if it still points at `slot` (and, given, still carries `nonce`); false otherwise. */
+  release(tenant: string, agentId: string, nameSlot: string, slot: string, nonce?: string): Promise<boolean>;
 }
 
 /** Saved sessions: one item beside the profile (the same ProfileRef), sealed under the profile's token-derived keys. */
@@ -325,6 +404,53 @@ export interface OAuthTokenStore {
   storeToken(ref: ProfileRef, leaseId: string, token: SealedToken): Promise<boolean>;
   /** Records a failed fetch for the profile state `owner` until `errorUntil` and releases the lease, if `leaseId` still holds it. */
   storeFailure(ref: ProfileRef, leaseId: string, message: string, errorUntil: number, owner: TokenOwner): Promise<boolean>;
+  /**
+   * oauth2_authorization_code: stores the tokens of a new connection (the callback), whoever holds
+   * the lease: the lease is released, so a refresh of an earlier connection cannot overwrite it.
+   */
+  storeConnection(ref: ProfileRef, token: SealedToken): Promise<void>;
+  /**
+   * Removes the sealed tokens (access and refresh) and releases the lease: the connection is gone
+   * (refused by the provider, or disconnected). With `leaseId`, only while it holds the lease.
+   */
+  clearConnection(ref: ProfileRef, leaseId?: string): Promise<boolean>;
+  /** Deletes the item (idempotent). */
+  delete(ref: ProfileRef): Promise<void>;
+}
+
+/** Connect links and authorization states: one item each, consumed by their first use (TTL as a backstop). */
+export interface OAuthLinkStore {
+  /** Writes a new link; false if the id is taken. */
+  create(r: OAuthLinkRecord): Promise<boolean>;
+  /** The link as stored (the caller checks its deadline), or undefined. */
+  get(purpose: OAuthLinkPurpose, idHex: string): Promise<OAuthLinkItem | undefined>;
+  /** Deletes the link if it is still there: true for exactly one of any number of concurrent consumers. */
+  consume(purpose: OAuthLinkPurpose, idHex: string): Promise<boolean>;
+}
+
+/**
+ * Tenant webhooks (one item each in the tenant partition) and their deliveries (one item each in
+ * the webhook's partition: the durable delivery job and its log entry). Every write is a whole
+ * item conditioned on absence or on the version read.
+ */
+export interface WebhookStore {
+  /** Creates the webhook; false if the id is taken. */
+  create(r: WebhookRecord): Promise<boolean>;
+  get(tenant: string, webhookId: string): Promise<WebhookItem | undefined>;
+  /** Overwrites the webhook if its stored version is still `expectedVersion`. */
+  replace(r: WebhookRecord, expectedVersion: number): Promise<boolean>;
+  /** Deletes the webhook; false if it did not exist. */
+  delete(tenant: string, webhookId: string): Promise<boolean>;
+  /** One page of a tenant's webhooks, in id order. */
+  list(tenant: string, limit: number, cursor?: string): Promise<Page<WebhookItem>>;
+  /** Creates a delivery; false if its id is taken. */
+  createDelivery(r: DeliveryRecord): Promise<boolean>;
+  /** The delivery, or undefined if absent or past its TTL. */
+  getDelivery(tenant: string, webhookId: string, deliveryId: string, nowEpochSeconds: number): Promise<WebhookDeliveryItem | undefined>;
+  /** Overwrites the delivery if its stored version is still `expectedVersion`. */
+  replaceDelivery(r: DeliveryRecord, expectedVersion: number): Promise<boolean>;
+  /** One page of a webhook's deliveries, newest first; expired ones left out. */
+  listDeliveries(tenant: string, webhookId: string, limit: number, cursor: string | undefined, nowEpochSeconds: number): Promise<Page<WebhookDeliveryItem>>;
 }
 
 /** The audit log: each record written as up to three views (tenant, agent, profile). */
@@ -358,12 +484,15 @@ export interface Store {
   readonly agents: AgentStore;
   readonly apiKeys: ApiKeyStore;
   readonly profiles: ProfileStore;
+  readonly profileNames: ProfileNameStore;
   readonly profileContext: ProfileContextStore;
   readonly sessions: SessionStore;
   readonly runs: RunStore;
   readonly runJobs: RunJobStore;
   readonly grants: GrantStore;
   readonly oauthTokens: OAuthTokenStore;
+  readonly webhooks: WebhookStore;
+  readonly oauthLinks: OAuthLinkStore;
   readonly audit: AuditStore;
   readonly rateLimits: RateLimitStore;
 }

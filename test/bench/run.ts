@@ -10,7 +10,9 @@
  *   6. the proxy's added latency: POST /v1/proxy vs a direct call to the same loopback upstream;
  *   7. the leak guard: building a run's redaction forms and redacting answers vs JSON.parse;
  *   8. OAuth2 token-endpoint calls per 50 parallel uses (single-flight refresh; must print 1);
- *   9. the audit record and lifecycle policy per use, as a ratio to a run without them.
+ *   9. the audit record and lifecycle policy per use, as a ratio to a run without them;
+ *  10. delegated OAuth: refresh requests per 50 parallel uses of an expired connected profile
+ *      (must print 1) and the proxy's added latency for oauth2_authorization_code.
  * It ends with a one-screen summary: each goal of docs/architecture.md, "Performance", met or not.
  *
  * Options: --quick (short smoke run), --json FILE (write every figure with units),
@@ -24,7 +26,7 @@ import { buildConsole } from '../../console/build.ts';
 import { coldStart } from './cold-start.ts';
 import { httpLoad } from './http-load.ts';
 import { inProcessCost, roundTrips, scale } from './in-process.ts';
-import { oauthSingleFlight } from './oauth.ts';
+import { delegatedOAuth, oauthSingleFlight } from './oauth.ts';
 import { proxyLatency } from './proxy.ts';
 import { startBenchRunner } from './lib/runner.ts';
 import { q } from './lib/stats.ts';
@@ -49,7 +51,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--only') args.only = new Set((argv[++i] ?? '').split(',').map(Number));
     else if (a === '--profile') args.profile = argv[++i];
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench -- [--quick] [--json FILE] [--only 1,2,3,4,5,6,7,8,9] [--profile FILE.cpuprofile]\n');
+      process.stdout.write('usage: npm run bench -- [--quick] [--json FILE] [--only 1,2,3,4,5,6,7,8,9,10] [--profile FILE.cpuprofile]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -103,6 +105,7 @@ async function main(): Promise<void> {
       [7, 'redaction', () => redactionCost(budget)],
       [8, 'oauth_single_flight', () => oauthSingleFlight(runner, budget)],
       [9, 'audit_policy_cost', () => auditPolicyCost(runner, budget)],
+      [10, 'delegated_oauth', () => delegatedOAuth(runner, budget)],
     ];
     for (const [n, key, run] of sections) {
       if (!want(n)) continue;

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatToken } from '#shared/crypto/token';
 import { startTestVault, type TestVault } from '#test/support/vault';
@@ -195,17 +195,32 @@ describe('POST /api/upsert_agent_auth_profile', () => {
     expect(answers[0]?.json.error.code).toBe('profile_not_found');
   });
 
-  it('answers 400 invalid_auth_token for a mistyped token', async () => {
+  it('answers a token in another format (a UUID, a Kura token, a mistyped one) with the identical 404 an unknown token gets (docs/api.md, "Kura drop-in")', async () => {
     const agent = await newAgent();
     const { json } = await create({ name: 'main', agent_id: agent, auth_data: { password: 'pw' } });
     const token = json.auth_token as string;
     const typo = token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A');
+    const expected = await upsert({ agent_id: agent, auth_token: formatToken(randomBytes(16), randomBytes(32)), auth_data: { password: 'x' } });
 
-    const res = await upsert({ agent_id: agent, auth_token: typo, auth_data: { password: 'x' } });
+    const answers = [];
+    for (const t of [randomUUID(), `kura_${randomBytes(24).toString('hex')}`, typo, 'avt_not-a-token']) answers.push(await upsert({ agent_id: agent, auth_token: t, auth_data: { password: 'x' } }));
 
-    expect(res.status).toBe(400);
-    expect(res.json.error.code).toBe('invalid_auth_token');
-    expect(res.text).not.toContain(typo);
+    expect(expected.status).toBe(404);
+    expect(expected.json.error.code).toBe('profile_not_found');
+    for (const a of answers) expect({ status: a.status, text: a.text }).toEqual({ status: 404, text: expected.text });
+    expect(answers.map((a) => a.text).join('')).not.toContain(typo);
+    const meta = await vault.call('GET', `/v1/agents/${agent}/auth-profiles/main`);
+    expect(meta.json.record_version).toBe(1);
+  });
+
+  it('keeps 400 invalid_auth_token on the native routes, where a token is only ever this vault\'s', async () => {
+    const agent = await newAgent();
+    await create({ name: 'main', agent_id: agent, auth_data: { password: 'pw' } });
+
+    const put = await vault.call('PUT', `/v1/agents/${agent}/auth-profiles/main`, { auth_token: randomUUID(), auth_data: { password: 'x' } });
+
+    expect(put.status).toBe(400);
+    expect(put.json.error.code).toBe('invalid_auth_token');
   });
 });
 

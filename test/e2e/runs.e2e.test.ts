@@ -455,25 +455,33 @@ describe('auth tokens that do not open a profile', () => {
     expect(callsFor(agentId)).toHaveLength(0);
   });
 
-  it('answers 400 invalid_auth_token for a malformed token', async () => {
+  it('answers a token in another format (a UUID, a Kura token, a mistyped one) exactly as an unknown token: 404 profile_not_found (docs/api.md, "Kura drop-in")', async () => {
     const { agentId } = await newAgent();
+    const token = await newProfile(agentId);
+    const unknown = formatToken(randomBytes(16), randomBytes(32));
+    const typo = token.slice(0, -1) + (token.at(-1) === 'A' ? 'B' : 'A');
+    const foreign = [randomUUID(), 'avt_not-a-token', `kura_${randomBytes(24).toString('hex')}`, typo];
 
-    const res = await runSync({ agent_id: agentId, auth_token: 'avt_not-a-token' });
+    const expected = await runSync({ agent_id: agentId, auth_token: unknown });
+    const answers = [];
+    for (const t of foreign) answers.push(await runSync({ agent_id: agentId, auth_token: t }));
+    const asyncAnswer = await run({ agent_id: agentId, auth_token: randomUUID() });
+    await vault.deps.dispatcher.drain();
 
-    expect(res.status).toBe(400);
-    expect(res.json.error.code).toBe('invalid_auth_token');
+    expect(expected.status).toBe(404);
+    expect(expected.json.error.code).toBe('profile_not_found');
+    for (const a of [...answers, asyncAnswer]) expect({ status: a.status, text: a.text }).toEqual({ status: 404, text: expected.text });
     expect(callsFor(agentId)).toHaveLength(0);
   });
 
-  it('answers 400 for a token whose checksum does not match', async () => {
-    const { agentId } = await newAgent();
-    const token = await newProfile(agentId);
-    const last = token.at(-1) === 'A' ? 'B' : 'A';
+  it('answers a token in another format for an unknown agent as a well-formed one: 404 agent_not_found', async () => {
+    const missing = `missing-${randomUUID()}`;
 
-    const res = await runSync({ agent_id: agentId, auth_token: token.slice(0, -1) + last });
+    const wellFormed = await runSync({ agent_id: missing, auth_token: formatToken(randomBytes(16), randomBytes(32)) });
+    const uuid = await runSync({ agent_id: missing, auth_token: randomUUID() });
 
-    expect(res.status).toBe(400);
-    expect(callsFor(agentId)).toHaveLength(0);
+    expect(wellFormed.json.error.code).toBe('agent_not_found');
+    expect({ status: uuid.status, text: uuid.text }).toEqual({ status: wellFormed.status, text: wellFormed.text });
   });
 
   it('answers 404 agent_not_found for an unknown agent', async () => {

@@ -7,10 +7,21 @@ import { ESM_REQUIRE_SHIM } from '#infra/cdk/constructs/vault-function';
 import { handlerEntriesExist } from '#infra/cdk/paths';
 import { resourceByPrefix, synthVault } from './support.ts';
 
-const HANDLERS = ['agents', 'profiles', 'runs', 'keys', 'meta', 'run-worker', 'run-failure'];
-const FUNCTIONS = ['AgentsFunction', 'ProfilesFunction', 'RunsFunction', 'KeysFunction', 'MetaFunction', 'AsyncRunsWorker', 'AsyncRunsFailureHandler'];
+const HANDLERS = ['agents', 'profiles', 'runs', 'keys', 'webhooks', 'meta', 'run-worker', 'run-failure', 'webhook-worker', 'webhook-failure'];
+const FUNCTIONS = [
+  'AgentsFunction',
+  'ProfilesFunction',
+  'RunsFunction',
+  'KeysFunction',
+  'WebhooksFunction',
+  'MetaFunction',
+  'AsyncRunsWorker',
+  'AsyncRunsFailureHandler',
+  'WebhookDeliveriesWorker',
+  'WebhookDeliveriesFailureHandler',
+];
 
-// The one test that runs esbuild for real (~5 s for six bundles). It needs every handler file.
+// The one test that runs esbuild for real (~8 s for ten bundles on an idle machine). It needs every handler file.
 describe.skipIf(!handlerEntriesExist(HANDLERS))('VaultFunction bundles', () => {
   let outdir: string;
   let bundleOf: (functionPrefix: string) => string;
@@ -22,7 +33,7 @@ describe.skipIf(!handlerEntriesExist(HANDLERS))('VaultFunction bundles', () => {
       const code = resourceByPrefix(template, 'AWS::Lambda::Function', prefix).Properties.Code as { S3Key: string };
       return join(outdir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
     };
-  }, 240_000); // seven esbuild bundles; a loaded 2-core machine needs more than a minute
+  }, 240_000); // ten esbuild bundles; a loaded 2-core machine needs more than a minute
   afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
   it('builds one minified ESM file with the createRequire shim and a source map per function', () => {

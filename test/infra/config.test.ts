@@ -13,12 +13,14 @@ describe('parseDeployConfig', () => {
       throttleBurstLimit: 100,
       runRetentionDays: 7,
       allowedRunnerHosts: [],
+      allowedWebhookHosts: [],
+      allowedReturnHosts: [],
       tenantRateLimit: 25,
       workerReservedConcurrency: 20,
       serverKeyEpoch: 1,
       tracing: false,
     });
-    expect(parseDeployConfig({})).toEqual({ ...DEFAULT_DEPLOY_CONFIG, allowedRunnerHosts: [] });
+    expect(parseDeployConfig({})).toEqual({ ...DEFAULT_DEPLOY_CONFIG, allowedRunnerHosts: [], allowedWebhookHosts: [], allowedReturnHosts: [] });
   });
 
   it('reads tracing as a boolean (command line or cdk.json) and refuses anything else', () => {

@@ -32,11 +32,15 @@ describe('route table', () => {
     }
   });
 
-  it('gives every route but the public meta ones a permission that needs the caller', () => {
+  it('gives every route but the public meta ones and the browser steps of the OAuth connect flow a permission that needs the caller', () => {
+    // An end user's browser opens the connect link and comes back to the callback: no API key;
+    // the link's and the state's own secrets are the capability (shared/credentials/oauth2/connection.ts).
+    const browserRoutes = ['GET /v1/oauth/connect', 'GET /v1/oauth/callback'];
     for (const r of routeList) {
-      if (r.group === 'meta') expect(r.permission.kind, r.key).toBe('public');
+      if (r.group === 'meta' || browserRoutes.includes(r.key)) expect(r.permission.kind, r.key).toBe('public');
       else expect(r.permission.kind, r.key).not.toBe('public');
     }
+    expect(routeList.filter((r) => r.answers === 'html').map((r) => r.key)).toEqual(browserRoutes);
   });
 
   it("checks the agent's owner on every change to an agent", () => {
@@ -55,6 +59,15 @@ describe('route table', () => {
 
   it('keeps API-key management for admins', () => {
     for (const r of routeList.filter((x) => x.group === 'keys')) expect(r.permission.kind, r.key).toBe('admin');
+  });
+
+  it('keeps webhook management for admins, in its own function', () => {
+    const webhookRoutes = routeList.filter((x) => x.path.startsWith('/v1/webhooks'));
+    expect(webhookRoutes).toHaveLength(8);
+    for (const r of webhookRoutes) {
+      expect(r.group, r.key).toBe('webhooks');
+      expect(r.permission.kind, r.key).toBe('admin');
+    }
   });
 
   it('documents every route but the console with a unique operationId', () => {

@@ -1,6 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_DEPLOY_CONFIG } from '#infra/cdk/config';
+import { readFileSync } from 'node:fs';
+import { CONTEXT_KEYS, DEFAULT_DEPLOY_CONFIG, parseDeployConfig } from '#infra/cdk/config';
 import { ALARM_THRESHOLDS } from '#infra/cdk/constructs/vault-alarms';
 import { METRIC, METRIC_NAMESPACE, METRIC_SERVICE } from '#shared/metrics';
 import { ACCESS_LOG_FIELDS } from '#infra/cdk/constructs/vault-api';
@@ -15,10 +16,13 @@ const FUNCTIONS = {
   runs: 'RunsFunction',
   keys: 'KeysFunction',
   meta: 'MetaFunction',
+  webhooks: 'WebhooksFunction',
   worker: 'AsyncRunsWorker',
   failure: 'AsyncRunsFailureHandler',
+  webhookWorker: 'WebhookDeliveriesWorker',
+  webhookFailure: 'WebhookDeliveriesFailureHandler',
 } as const;
-const VAULT_FUNCTIONS = ['agents', 'profiles', 'runs', 'keys', 'worker', 'failure'] as const;
+const VAULT_FUNCTIONS = ['agents', 'profiles', 'runs', 'keys', 'webhooks', 'worker', 'failure', 'webhookWorker', 'webhookFailure'] as const;
 
 let vault: SynthResult;
 beforeAll(() => {
@@ -33,8 +37,8 @@ const secretId = () => resourceByPrefix(vault.template, 'AWS::SecretsManager::Se
 const payloadKeyId = () => resourceByPrefix(vault.template, 'AWS::KMS::Key', 'AsyncRunsRunPayloadKey').id;
 
 describe('VaultStack functions', () => {
-  it('creates one function per route group plus the worker and the failure handler', () => {
-    vault.template.resourceCountIs('AWS::Lambda::Function', 7);
+  it('creates one function per route group plus the run and webhook workers and their failure handlers', () => {
+    vault.template.resourceCountIs('AWS::Lambda::Function', 10);
     for (const name of Object.keys(FUNCTIONS) as (keyof typeof FUNCTIONS)[]) expect(fn(name)).toBeDefined();
   });
 
@@ -121,7 +125,7 @@ describe('VaultStack functions', () => {
 });
 
 describe('VaultStack table', () => {
-  it('is on-demand with a pk/sk key of strings and no secondary index', () => {
+  it('is on-demand with a pk/sk key of strings and exactly one secondary index: profiles by name (GET /v1/auth-profiles)', () => {
     const table = resourceByPrefix(vault.template, 'AWS::DynamoDB::Table', 'DataTable');
     expect(table.Properties).toMatchObject({
       BillingMode: 'PAY_PER_REQUEST',
@@ -129,13 +133,41 @@ describe('VaultStack table', () => {
         { AttributeName: 'pk', KeyType: 'HASH' },
         { AttributeName: 'sk', KeyType: 'RANGE' },
       ],
-      AttributeDefinitions: [
+    });
+    expect(table.Properties.AttributeDefinitions).toEqual(
+      expect.arrayContaining([
         { AttributeName: 'pk', AttributeType: 'S' },
         { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-    });
-    expect(table.Properties.GlobalSecondaryIndexes).toBeUndefined();
+        { AttributeName: 'name_pk', AttributeType: 'S' },
+        { AttributeName: 'name_sk', AttributeType: 'S' },
+      ]),
+    );
+    // One index: CloudFormation adds at most one per stack update, so an upgrade is one deploy.
+    expect(table.Properties.GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: 'profiles-by-name',
+        KeySchema: [
+          { AttributeName: 'name_pk', KeyType: 'HASH' },
+          { AttributeName: 'name_sk', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ]);
     expect(table.Properties.LocalSecondaryIndexes).toBeUndefined();
+  });
+
+  it('lets the functions Query the name index, and nothing else on it', () => {
+    const statements = Object.values(vault.template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) =>
+        (p as { Properties: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } } }).Properties.PolicyDocument
+          .Statement,
+    );
+    const onIndex = statements.filter((s) => JSON.stringify(s.Resource).includes('/index/'));
+    expect(onIndex.length).toBeGreaterThan(0);
+    for (const s of onIndex) {
+      expect(s.Action).toBe('dynamodb:Query');
+      expect(JSON.stringify(s.Resource)).toContain('/index/profiles-by-name');
+    }
   });
 
   it('has point-in-time recovery, deletion protection and a TTL on expires_at', () => {
@@ -245,14 +277,35 @@ describe('VaultStack IAM', () => {
     for (const s of onDataKey) expect(JSON.stringify(s.Condition)).toContain('kms:ViaService');
   });
 
-  it('lets only the runs function invoke the worker, and only the worker function itself', () => {
+  it('lets only the runs function invoke the run worker, and only the worker function itself', () => {
     const invokers = (Object.keys(FUNCTIONS) as (keyof typeof FUNCTIONS)[]).filter((name) =>
-      statementsOf(name).some((s) => actionsOf(s).includes('lambda:InvokeFunction')),
+      statementsOf(name).some((s) => actionsOf(s).includes('lambda:InvokeFunction') && referencedIds(s.Resource).includes(fn('worker').id)),
     );
-    const invoke = statementsOf('runs').find((s) => actionsOf(s).includes('lambda:InvokeFunction'));
+    const invoked = statementsOf('runs')
+      .filter((s) => actionsOf(s).includes('lambda:InvokeFunction'))
+      .flatMap((s) => [s.Resource].flat());
 
     expect(invokers).toEqual(['runs']);
-    expect(invoke?.Resource).toEqual({ 'Fn::GetAtt': [fn('worker').id, 'Arn'] });
+    // The run worker and (connection events of a refresh on use) the webhook worker, nothing else.
+    expect(invoked).toEqual([{ 'Fn::GetAtt': [fn('worker').id, 'Arn'] }, { 'Fn::GetAtt': [fn('webhookWorker').id, 'Arn'] }]);
+  });
+
+  it('lets only the functions that publish events invoke the webhook worker, and nothing else', () => {
+    const invokeStatements = (name: keyof typeof FUNCTIONS) =>
+      statementsOf(name).filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
+    const publishers = (Object.keys(FUNCTIONS) as (keyof typeof FUNCTIONS)[]).filter((name) =>
+      invokeStatements(name).some((s) => referencedIds(s.Resource).includes(fn('webhookWorker').id)),
+    );
+
+    // profiles: profile.deleted and connection events (connect flow, refresh on proxy/test);
+    // runs and the run worker: connection events of a refresh on use by a run; webhooks: test events.
+    expect(publishers).toEqual(['profiles', 'runs', 'webhooks', 'worker']);
+    for (const name of publishers) {
+      const invoked = invokeStatements(name).flatMap((s) => [s.Resource].flat());
+      const others = name === 'runs' ? [{ 'Fn::GetAtt': [fn('worker').id, 'Arn'] }] : [];
+      expect(invoked).toEqual([...others, { 'Fn::GetAtt': [fn('webhookWorker').id, 'Arn'] }]);
+      expect(referencedIds(envOf(name).VAULT_WEBHOOK_WORKER_FUNCTION)).toEqual([fn('webhookWorker').id]);
+    }
   });
 
   it('lets the runs function only seal and the worker only open run payloads, both under the run encryption context', () => {
@@ -275,7 +328,7 @@ describe('VaultStack HTTP API', () => {
   });
 
   it('integrates every function with payload format 2.0', () => {
-    vault.template.resourceCountIs('AWS::ApiGatewayV2::Integration', 5);
+    vault.template.resourceCountIs('AWS::ApiGatewayV2::Integration', 6);
     vault.template.allResourcesProperties('AWS::ApiGatewayV2::Integration', { IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' });
   });
 
@@ -370,10 +423,10 @@ describe('VaultStack async runs', () => {
     });
   });
 
-  it('encrypts both queues and refuses non-TLS access to them', () => {
-    vault.template.resourceCountIs('AWS::SQS::Queue', 2);
+  it('encrypts every queue (runs and webhooks: on-failure and poison) and refuses non-TLS access to them', () => {
+    vault.template.resourceCountIs('AWS::SQS::Queue', 4);
     vault.template.allResourcesProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
-    vault.template.resourceCountIs('AWS::SQS::QueuePolicy', 2);
+    vault.template.resourceCountIs('AWS::SQS::QueuePolicy', 4);
     vault.template.allResourcesProperties('AWS::SQS::QueuePolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
@@ -418,6 +471,56 @@ describe('VaultStack tracing (the tracing deploy setting)', () => {
 
     expect(traced.length).toBeGreaterThanOrEqual(5);
     for (const f of traced) expect(f.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+  });
+});
+
+describe('VaultStack webhook deliveries', () => {
+  it('retries failed delivery attempts through Lambda (two async retries), then sends the event to the on-failure queue', () => {
+    const failures = resourceByPrefix(vault.template, 'AWS::SQS::Queue', 'WebhookDeliveriesFailures');
+    const config = resourceByPrefix(vault.template, 'AWS::Lambda::EventInvokeConfig', 'WebhookDeliveriesWorker');
+
+    expect(config.Properties).toMatchObject({ MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600, Qualifier: '$LATEST' });
+    expect(referencedIds(config.Properties.FunctionName)).toEqual([fn('webhookWorker').id]);
+    expect((config.Properties.DestinationConfig as { OnFailure: { Destination: unknown } }).OnFailure.Destination).toEqual({
+      'Fn::GetAtt': [failures.id, 'Arn'],
+    });
+  });
+
+  it('counts the same attempts in the delivery log as Lambda makes: the first and two retries, a minute apart and doubling', () => {
+    for (const name of VAULT_FUNCTIONS) {
+      expect(envOf(name)).toMatchObject({
+        VAULT_WEBHOOK_MAX_ATTEMPTS: '3',
+        VAULT_WEBHOOK_RETRY_BASE_MS: '60000',
+        VAULT_ALLOW_PRIVATE_WEBHOOKS: 'false',
+        VAULT_ALLOWED_WEBHOOK_HOSTS: '',
+      });
+    }
+  });
+
+  it('feeds the on-failure queue to the webhook failure handler, with a poison queue behind it', () => {
+    const failures = resourceByPrefix(vault.template, 'AWS::SQS::Queue', 'WebhookDeliveriesFailures');
+    const poison = resourceByPrefix(vault.template, 'AWS::SQS::Queue', 'WebhookDeliveriesFailurePoison');
+    const mapping = resourceByPrefix(vault.template, 'AWS::Lambda::EventSourceMapping', 'WebhookDeliveriesFailureHandler');
+
+    expect(referencedIds(mapping.Properties.EventSourceArn)).toEqual([failures.id]);
+    expect(referencedIds(mapping.Properties.FunctionName)).toEqual([fn('webhookFailure').id]);
+    expect(mapping.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+    expect(failures.Properties.RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': [poison.id, 'Arn'] }, maxReceiveCount: 5 });
+  });
+
+  it('passes the allowedWebhookHosts context to every vault function', () => {
+    const { template } = synthVault({ allowedWebhookHosts: 'hooks.example.com' });
+    const worker = resourceByPrefix(template, 'AWS::Lambda::Function', FUNCTIONS.webhookWorker);
+
+    expect((worker.Properties.Environment as { Variables: Record<string, unknown> }).Variables.VAULT_ALLOWED_WEBHOOK_HOSTS).toBe(
+      'hooks.example.com',
+    );
+  });
+
+  it('alarms on the webhook poison queue and on a stuck webhook failure queue', () => {
+    const names = Object.values(vault.template.findResources('AWS::CloudWatch::Alarm')).map((a) => String(a.Properties.AlarmName));
+    expect(names.some((n) => n.includes('WebhookFailurePoisonDepth'))).toBe(true);
+    expect(names.some((n) => n.includes('WebhookFailureQueueAge'))).toBe(true);
   });
 });
 
@@ -498,5 +601,40 @@ describe('VaultStack outputs', () => {
   it('names the stack after the stage', () => {
     expect(vault.stack.stackName).toBe('AgentVault-prod');
     expect(synthVault({ stage: 'staging' }).stack.stackName).toBe('AgentVault-staging');
+  });
+});
+
+describe('docs/deploy.md against the template', () => {
+  const deployDoc = readFileSync('docs/deploy.md', 'utf8');
+
+  it('states the alarm count and the alarm metrics the template really has (its cost line)', () => {
+    const alarms = Object.values(vault.template.findResources('AWS::CloudWatch::Alarm')) as {
+      Properties: { Metrics?: { MetricStat?: unknown }[] };
+    }[];
+    const metrics = alarms.reduce((n, a) => n + (a.Properties.Metrics ? a.Properties.Metrics.filter((m) => m.MetricStat).length : 1), 0);
+
+    expect(deployDoc).toContain(`${alarms.length} alarms, ${metrics} alarm metrics × $0.10`);
+    expect(deployDoc).toContain(`$${(metrics * 0.1).toFixed(2)}`);
+  });
+
+  it('gives an example cdk.json whose context is valid and sets allowedRunnerHosts', () => {
+    const example = /```json\n([\s\S]*?)```/.exec(deployDoc)?.[1];
+    expect(example).toBeDefined();
+    const cdkJson = JSON.parse(example as string) as { app: string; context: Record<string, unknown> };
+    const repository = JSON.parse(readFileSync('cdk.json', 'utf8')) as { app: string };
+
+    expect(cdkJson.app).toBe(repository.app);
+    expect(Object.keys(cdkJson.context).filter((k) => !(CONTEXT_KEYS as readonly string[]).includes(k))).toEqual([]);
+    expect(parseDeployConfig(cdkJson.context as Parameters<typeof parseDeployConfig>[0]).allowedRunnerHosts.length).toBeGreaterThan(0);
+  });
+
+  it('sets $API_URL and $API_KEY in the check step before using them, and has upgrade guidance', () => {
+    const check = deployDoc.slice(deployDoc.indexOf('Check that the deployment works'));
+    const firstUse = check.indexOf('"$API_URL/healthz"');
+
+    expect(check.slice(0, firstUse)).toMatch(/^API_URL=/m);
+    expect(check.slice(0, firstUse)).toMatch(/^API_KEY=/m);
+    expect(deployDoc).toMatch(/^### Upgrading$/m);
+    expect(deployDoc).toContain('npm run admin -- index-profiles');
   });
 });

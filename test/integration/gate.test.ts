@@ -58,6 +58,14 @@ describe('openForUse', () => {
     await expect(openForUse(t.deps, caller, { kind: 'token', agentId: 'any', token: 'avt_nope' }, 'run')).rejects.toBeInstanceOf(ValidationError);
   });
 
+  it('reads a malformed token as an unknown one when asked (the compatible routes): the unknown-profile 404', async () => {
+    const { agentId } = await agentWithProfile();
+
+    const err = await openForUse(t.deps, caller, { kind: 'token', agentId, token: 'avt_nope', unknownIfMalformed: true }, 'run').catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(ProfileNotFoundError);
+  });
+
   it('answers 404 agent_not_found for an unknown agent', async () => {
     const { token } = await agentWithProfile();
 

@@ -98,7 +98,12 @@ const profile = (tenant: string, agentId: string, slotHex: string, generation = 
 /** The profile as read (what a partial write takes). */
 const read = async (store: Store, t: string, a: string, s: string) => (await store.profiles.get(profileRef(t, a, s))) as ProfileItem;
 
-const use = (day = '20260101', staleDays: { day: string; kind: 'run' | 'proxy' | 'test' }[] = []) => ({ kind: 'proxy' as const, at: NOW, day, staleDays });
+const use = (day = '20260101', staleDays: { day: string; kind: 'run' | 'proxy' | 'test' }[] = []) => ({
+  kind: 'proxy' as const,
+  at: NOW,
+  day,
+  staleDays,
+});
 
 const session = (generation: number, version: number, profileCreatedAt?: string): SessionRecord => ({
   generation,
@@ -220,7 +225,12 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       const rewritten = await read(store, t, a, s);
       // A patch from a read before the rewrite loses (it would MAC a stale record_version's state).
       expect(await store.profiles.patchSettings(profileRef(t, a, s), { description: 'x' }, created, NOW)).toBeUndefined();
-      const patched = await store.profiles.patchSettings(profileRef(t, a, s), { description: 'd', allowed_hosts: ['api.example.com'] }, rewritten, NOW);
+      const patched = await store.profiles.patchSettings(
+        profileRef(t, a, s),
+        { description: 'd', allowed_hosts: ['api.example.com'] },
+        rewritten,
+        NOW,
+      );
       expect(patched).toMatchObject({ description: 'd', allowed_hosts: ['api.example.com'], settings_version: 1, record_version: 2 });
       expect(await store.profiles.patchSettings(profileRef(t, a, s), { description: 'e' }, rewritten, NOW)).toBeUndefined();
       // A rewrite from a read before the patch loses too (it would MAC stale settings).
@@ -240,8 +250,18 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       const store = make();
       const [t, a, s] = [id(), id(), slot()];
       await store.profiles.create({ ...profile(t, a, s), owner: 'aaaaaaaaaaaaaaaa', visibility: 'private', grants: [] });
-      const shared = await store.profiles.patchSettings(profileRef(t, a, s), { grants: [{ principal: 'role:member', permission: 'read' }], visibility: 'shared' }, await read(store, t, a, s), NOW);
-      expect(shared).toMatchObject({ owner: 'aaaaaaaaaaaaaaaa', visibility: 'shared', grants: [{ principal: 'role:member', permission: 'read' }], settings_version: 1 });
+      const shared = await store.profiles.patchSettings(
+        profileRef(t, a, s),
+        { grants: [{ principal: 'role:member', permission: 'read' }], visibility: 'shared' },
+        await read(store, t, a, s),
+        NOW,
+      );
+      expect(shared).toMatchObject({
+        owner: 'aaaaaaaaaaaaaaaa',
+        visibility: 'shared',
+        grants: [{ principal: 'role:member', permission: 'read' }],
+        settings_version: 1,
+      });
       expect(await store.profiles.delete(profileRef(t, a, s), { generation: 1, settings_version: 0 })).toBe(false);
       expect(await store.profiles.get(profileRef(t, a, s))).toBeDefined();
       expect(await store.profiles.delete(profileRef(t, a, s), { generation: 1, settings_version: 1 })).toBe(true);
@@ -253,7 +273,12 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       const store = make();
       const [t, a, s] = [id(), id(), slot()];
       await store.profiles.create({ ...profile(t, a, s), description: 'keep?', allowed_methods: ['GET'] });
-      const out = await store.profiles.patchSettings(profileRef(t, a, s), { description: null, active: false }, await read(store, t, a, s), NOW);
+      const out = await store.profiles.patchSettings(
+        profileRef(t, a, s),
+        { description: null, active: false },
+        await read(store, t, a, s),
+        NOW,
+      );
       expect(await store.profiles.get(profileRef(t, a, s))).toEqual(out);
       // Removing a defaulted setting: the item reads (and verifies) with the default.
       const back = await store.profiles.patchSettings(profileRef(t, a, s), { active: null }, out as ProfileItem, NOW);
@@ -283,7 +308,13 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       const [t, a, s] = [id(), id(), slot()];
       await store.profiles.create({ ...profile(t, a, s), daily_uses: { '20251220': { run: 4 } } });
       expect(await store.profiles.recordUse(profileRef(t, a, s), 1, use('20260101'))).toBe(true);
-      expect(await store.profiles.recordUse(profileRef(t, a, s), 1, { ...use('20260101', [{ day: '20251220', kind: 'run' }]), kind: 'run', inFlightUntil: '2026-01-01T00:05:00.000Z' })).toBe(true);
+      expect(
+        await store.profiles.recordUse(profileRef(t, a, s), 1, {
+          ...use('20260101', [{ day: '20251220', kind: 'run' }]),
+          kind: 'run',
+          inFlightUntil: '2026-01-01T00:05:00.000Z',
+        }),
+      ).toBe(true);
       expect(await store.profiles.recordUse(profileRef(t, a, s), 2, use())).toBe(false);
       expect(await store.profiles.recordUse(profileRef(id(), a, s), 1, use())).toBe(false);
       const item = await store.profiles.get(profileRef(t, a, s));
@@ -301,7 +332,7 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       expect(await store.profiles.get(profileRef(t, a, s))).toMatchObject({ use_count: 2, last_used_at: NOW, last_real_use_at: NOW });
     });
 
-    it('never moves an in-flight mark earlier, and ends a run\'s mark only while it is still that run\'s', async () => {
+    it("never moves an in-flight mark earlier, and ends a run's mark only while it is still that run's", async () => {
       const store = make();
       const [t, a, s] = [id(), id(), slot()];
       const ref = profileRef(t, a, s);
@@ -335,7 +366,11 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       expect(await store.profiles.recordTest(profileRef(t, a, s), 1, NOW, false)).toBe(true);
       expect(await store.profiles.recordTest(profileRef(t, a, s), 2, NOW, true)).toBe(false);
       expect(await store.profiles.recordTokenError(profileRef(t, a, s), 1, 'token endpoint answered 401', NOW)).toBe(true);
-      expect(await store.profiles.get(profileRef(t, a, s))).toMatchObject({ last_test_ok: false, last_tested_at: NOW, last_error: 'token endpoint answered 401' });
+      expect(await store.profiles.get(profileRef(t, a, s))).toMatchObject({
+        last_test_ok: false,
+        last_tested_at: NOW,
+        last_error: 'token endpoint answered 401',
+      });
       expect(await store.profiles.recordTokenError(profileRef(t, a, s), 1, undefined, NOW)).toBe(true);
       const item = await store.profiles.get(profileRef(t, a, s));
       expect(item?.last_error).toBeUndefined();
@@ -369,6 +404,88 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
     });
   });
 
+  describe('profile names, renames and listings', () => {
+    it('writes a name claim over nothing or over exactly the claim read, and releases it only where it points', async () => {
+      const store = make();
+      const [t, a, home, target] = [id(), id(), slot(), slot()];
+      const claim = { tenant: t, agent_id: a, name: 'main', slot: target, nonce: 'n1', claimed_at: NOW };
+
+      expect(await store.profileNames.put(home, claim, undefined)).toBe(true);
+      expect(await store.profileNames.put(home, { ...claim, nonce: 'n2' }, undefined)).toBe(false);
+      const read1 = await store.profileNames.get(t, a, home);
+      expect(read1).toMatchObject({ name: 'main', slot: target, nonce: 'n1' });
+      expect(await store.profileNames.put(home, { ...claim, nonce: 'n2' }, read1)).toBe(true);
+      expect(await store.profileNames.put(home, { ...claim, nonce: 'n3' }, read1)).toBe(false);
+      expect(await store.profileNames.release(t, a, home, slot())).toBe(false);
+      expect(await store.profileNames.release(t, a, home, target, 'n1')).toBe(false);
+      expect(await store.profileNames.release(t, a, home, target, 'n2')).toBe(true);
+      expect(await store.profileNames.get(t, a, home)).toBeUndefined();
+    });
+
+    it('reads a name claim with the agent and profile in the context load (withNameClaim), and refuses a tampered one', async () => {
+      const store = make();
+      const [t, a, s] = [id(), id(), slot()];
+      await store.agents.create(agent(t, a));
+      await store.profiles.create(profile(t, a, s));
+      await store.profileNames.put(
+        s,
+        { tenant: t, agent_id: a, name: `p-${s.slice(0, 6)}`, slot: s, nonce: 'n', claimed_at: NOW },
+        undefined,
+      );
+
+      const ctx = await store.profileContext.load(profileRef(t, a, s), { withNameClaim: true });
+      expect(ctx.nameClaim).toMatchObject({ slot: s });
+      await tamper(store, keys.profileName(t, a, s), 'slot', slot());
+      await expect(store.profileNames.get(t, a, s)).rejects.toBeInstanceOf(IntegrityError);
+    });
+
+    it('renames only under its own fence and at the versions read; the post-state verifies', async () => {
+      const store = make();
+      const [t, a, s] = [id(), id(), slot()];
+      await store.profiles.create(profile(t, a, s));
+      const ref = profileRef(t, a, s);
+      const from = `p-${s.slice(0, 6)}`;
+
+      expect(await store.profiles.markRename(ref, 'not-its-name', 'x', NOW)).toBe(false);
+      expect(await store.profiles.markRename(ref, from, 'new', NOW)).toBe(true);
+      const marked = await read(store, t, a, s);
+      expect(marked).toMatchObject({ rename_to: 'new', rename_at: NOW });
+      expect(await store.profiles.rename(ref, marked, 'other', NOW, NOW)).toBeUndefined();
+      expect(await store.profiles.cancelRename(ref, 'new', '2000-01-01T00:00:00.000Z')).toBe(false);
+      const renamed = await store.profiles.rename(ref, marked, 'new', NOW, NOW);
+      expect(renamed).toMatchObject({ name: 'new', settings_version: marked.settings_version + 1 });
+      expect(renamed?.rename_to).toBeUndefined();
+      expect((await read(store, t, a, s)).name).toBe('new');
+      // The same read again: its versions are stale now.
+      expect(await store.profiles.markRename(ref, 'new', 'again', NOW)).toBe(true);
+      expect(await store.profiles.rename(ref, marked, 'again', NOW, NOW)).toBeUndefined();
+      expect(await store.profiles.cancelRename(ref, 'again', NOW)).toBe(true);
+    });
+
+    it('lists a tenant’s profiles across agents in name order, paging with a filter', async () => {
+      const store = make();
+      const [t, a1, a2] = [id(), `a1${id()}`, `a2${id()}`];
+      for (const [a, name] of [
+        [a2, 'b'],
+        [a1, 'c'],
+        [a1, 'a'],
+        [a2, 'a'],
+      ] as const) {
+        await store.profiles.create({ ...profile(t, a, slot()), name });
+      }
+      await store.profiles.create({ ...profile(id(), a1, slot()), name: 'other-tenant' });
+
+      const all = await store.profiles.listMatching({ tenant: t }, 10, undefined, () => true);
+      expect(all.items.map((i) => `${i.name}/${i.agent_id === a1 ? 1 : 2}`)).toEqual(['a/1', 'a/2', 'b/2', 'c/1']);
+      const first = await store.profiles.listMatching({ tenant: t }, 1, undefined, (i) => i.agent_id === a1);
+      expect(first.items.map((i) => i.name)).toEqual(['a']);
+      const second = await store.profiles.listMatching({ tenant: t }, 1, first.next, (i) => i.agent_id === a1);
+      expect(second.items.map((i) => i.name)).toEqual(['c']);
+      const perAgent = await store.profiles.listMatching({ tenant: t, agentId: a1 }, 10, undefined, (i) => i.name === 'c');
+      expect(perAgent.items.map((i) => i.name)).toEqual(['c']);
+    });
+  });
+
   describe('sessions and the profile context', () => {
     it('saves a session only over the one read, and loads agent, profile and session in one call', async () => {
       const store = make();
@@ -386,7 +503,11 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       expect((await store.profileContext.load(profileRef(t, a, s))).session).toBeUndefined();
       const agentOnly = await store.profileContext.load({ tenant: t, agentId: a });
       expect([agentOnly.agent?.agent_id, agentOnly.profile]).toEqual([a, undefined]);
-      expect(await store.profileContext.load(profileRef(t, id(), s), { withSession: true })).toEqual({ agent: undefined, profile: undefined, session: undefined });
+      expect(await store.profileContext.load(profileRef(t, id(), s), { withSession: true })).toEqual({
+        agent: undefined,
+        profile: undefined,
+        session: undefined,
+      });
     });
 
     it('orders blind saves by (profile_created_at, generation) so a late run of an older profile never overwrites', async () => {
@@ -400,8 +521,12 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       expect(await store.sessions.save(profileRef(t, a, s), session(3, 1, newer), undefined)).toBe(true);
       // Keep the current generation's session; delete only older ones, and only exactly what was written.
       expect(await store.sessions.deleteOlderThan(profileRef(t, a, s), { generation: 3, profile_created_at: newer })).toBe(false);
-      expect(await store.sessions.deleteIfWritten(profileRef(t, a, s), { version: 2, generation: 3, profile_created_at: newer })).toBe(false);
-      expect(await store.sessions.deleteIfWritten(profileRef(t, a, s), { version: 1, generation: 3, profile_created_at: newer })).toBe(true);
+      expect(await store.sessions.deleteIfWritten(profileRef(t, a, s), { version: 2, generation: 3, profile_created_at: newer })).toBe(
+        false,
+      );
+      expect(await store.sessions.deleteIfWritten(profileRef(t, a, s), { version: 1, generation: 3, profile_created_at: newer })).toBe(
+        true,
+      );
       await store.sessions.save(profileRef(t, a, s), session(1, 1), undefined);
       expect(await store.sessions.deleteOlderThan(profileRef(t, a, s), { generation: 1, profile_created_at: newer })).toBe(true);
       expect(await store.sessions.deleteOlderThan(profileRef(t, a, s), { generation: 1, profile_created_at: newer })).toBe(false);
@@ -425,8 +550,15 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       expect(running).toMatchObject({ status: 'running', started_at: NOW });
       expect(await store.runs.get(sid, 1_000)).toEqual(running);
       // From a stale read (queued), the run is read again and moved from where it is (running).
-      expect(await store.runs.transition(queued, ['queued', 'running'], 'succeeded', { result: new Uint8Array([7]), finished_at: NOW })).toBeDefined();
-      expect(await store.runs.get(sid, 1_000)).toMatchObject({ status: 'succeeded', started_at: NOW, finished_at: NOW, result: new Uint8Array([7]) });
+      expect(
+        await store.runs.transition(queued, ['queued', 'running'], 'succeeded', { result: new Uint8Array([7]), finished_at: NOW }),
+      ).toBeDefined();
+      expect(await store.runs.get(sid, 1_000)).toMatchObject({
+        status: 'succeeded',
+        started_at: NOW,
+        finished_at: NOW,
+        result: new Uint8Array([7]),
+      });
       expect(await store.runs.get(sid, 2_000)).toBeUndefined();
       expect(await store.runs.transition({ ...queued, session_id: randomUUID() }, ['queued'], 'running', {})).toBeUndefined();
       expect(await store.runs.transition(queued, ['queued', 'running'], 'failed', {})).toBeUndefined();
@@ -435,7 +567,15 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
     it('stores a run job once, hides it past its TTL, deletes idempotently', async () => {
       const store = make();
       const sid = randomUUID();
-      const job = { v: 1, tenant: 't', agent_id: 'a', session_id: sid, encrypted_key: new Uint8Array([1]), ciphertext: new Uint8Array([2]), expires_at: 2_000 };
+      const job = {
+        v: 1,
+        tenant: 't',
+        agent_id: 'a',
+        session_id: sid,
+        encrypted_key: new Uint8Array([1]),
+        ciphertext: new Uint8Array([2]),
+        expires_at: 2_000,
+      };
       expect(await store.runJobs.create(job)).toBe(true);
       expect(await store.runJobs.create(job)).toBe(false);
       expect((await store.runJobs.get(sid, 1_999))?.ciphertext).toEqual(new Uint8Array([2]));
@@ -510,12 +650,118 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       expect(await store.oauthTokens.takeLease(ref, 2, 'three', 1_000, 2_000)).toBe(true);
       // A lease that ended before now may be taken over.
       expect(await store.oauthTokens.takeLease(ref, 3, 'four', 2_001, 9_000)).toBe(true);
-      const token = { blob: new Uint8Array([9]), token_expires_at: 10, refresh_at: 5, expires_at: 99, generation: 1, record_version: 1, profile_created_at: NOW };
+      const token = {
+        blob: new Uint8Array([9]),
+        token_expires_at: 10,
+        refresh_at: 5,
+        expires_at: 99,
+        generation: 1,
+        record_version: 1,
+        profile_created_at: NOW,
+      };
       expect(await store.oauthTokens.storeToken(ref, 'three', token)).toBe(false);
       expect(await store.oauthTokens.storeToken(ref, 'four', token)).toBe(true);
       const item = await store.oauthTokens.get(ref);
       expect(item).toMatchObject({ version: 5, blob: new Uint8Array([9]), token_expires_at: 10, generation: 1 });
-      expect([item?.lease_id, item?.lease_until, item?.error_message, item?.error_until]).toEqual([undefined, undefined, undefined, undefined]);
+      expect([item?.lease_id, item?.lease_until, item?.error_message, item?.error_until]).toEqual([
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+      ]);
+    });
+
+    it('stores a connection over a held lease (a refresh of the old one cannot store after it), keeps a refresh token, and clears it', async () => {
+      const store = make();
+      const ref = profileRef(id(), 'a', slot());
+      const owner = { generation: 1, record_version: 1, profile_created_at: NOW };
+      expect(await store.oauthTokens.takeLease(ref, undefined, 'old-refresh', 1_000, 9_000)).toBe(true);
+
+      await store.oauthTokens.storeConnection(ref, {
+        blob: new Uint8Array([1]),
+        refresh_blob: new Uint8Array([2]),
+        token_expires_at: 10,
+        refresh_at: 5,
+        ...owner,
+      });
+
+      expect(
+        await store.oauthTokens.storeToken(ref, 'old-refresh', {
+          blob: new Uint8Array([3]),
+          token_expires_at: 10,
+          refresh_at: 5,
+          ...owner,
+        }),
+      ).toBe(false);
+      const connected = await store.oauthTokens.get(ref);
+      expect(connected).toMatchObject({ blob: new Uint8Array([1]), refresh_blob: new Uint8Array([2]), generation: 1 });
+      expect([connected?.lease_id, connected?.expires_at]).toEqual([undefined, undefined]);
+      expect(await store.oauthTokens.takeLease(ref, connected?.version, 'refresh', 1_000, 9_000)).toBe(true);
+      expect(await store.oauthTokens.clearConnection(ref, 'other')).toBe(false);
+      expect(await store.oauthTokens.clearConnection(ref, 'refresh')).toBe(true);
+      const cleared = await store.oauthTokens.get(ref);
+      expect([cleared?.blob, cleared?.refresh_blob, cleared?.token_expires_at, cleared?.lease_id]).toEqual([
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+      ]);
+      await store.oauthTokens.delete(ref);
+      expect(await store.oauthTokens.get(ref)).toBeUndefined();
+      expect(await store.oauthTokens.clearConnection(ref)).toBe(false);
+    });
+  });
+
+  describe('OAuth connect links and states', () => {
+    const link = (t: string) => ({
+      tenant: t,
+      agent_id: 'a',
+      slot: slot(),
+      generation: 1,
+      profile_created_at: NOW,
+      deadline_ms: 5_000,
+      server_key_id: '00'.repeat(8),
+      sealed: new Uint8Array([7]),
+      expires_at: 5,
+    });
+
+    it('creates a link once per id, reads it back, and lets exactly one of 10 parallel consumers have it', async () => {
+      const store = make();
+      const idHex = slot();
+      expect(await store.oauthLinks.create({ ...link(id()), id_hex: idHex, purpose: 'CONNECT' })).toBe(true);
+      expect(await store.oauthLinks.create({ ...link(id()), id_hex: idHex, purpose: 'CONNECT' })).toBe(false);
+      expect(await store.oauthLinks.get('STATE', idHex)).toBeUndefined();
+      expect(await store.oauthLinks.get('CONNECT', idHex)).toMatchObject({
+        generation: 1,
+        deadline_ms: 5_000,
+        sealed: new Uint8Array([7]),
+      });
+
+      const won = await Promise.all(Array.from({ length: 10 }, () => store.oauthLinks.consume('CONNECT', idHex)));
+
+      expect(won.filter(Boolean)).toHaveLength(1);
+      expect(await store.oauthLinks.get('CONNECT', idHex)).toBeUndefined();
+    });
+
+    it('records the observed connection on the profile outside the MAC, only for the generation and creation named', async () => {
+      const store = make();
+      const [t, a, s] = [id(), id(), slot()];
+      const ref = profileRef(t, a, s);
+      await store.profiles.create(profile(t, a, s));
+      expect(await store.profiles.recordConnection(ref, { generation: 2, created_at: NOW }, { connection_state: 'connected' })).toBe(false);
+
+      expect(
+        await store.profiles.recordConnection(
+          ref,
+          { generation: 1, created_at: NOW },
+          { connection_state: 'connected', scopes_granted: ['a', 'b'], last_error: 'x' },
+        ),
+      ).toBe(true);
+      expect(await store.profiles.recordConnection(ref, { generation: 1, created_at: NOW }, { last_error: null })).toBe(true);
+
+      const item = await read(store, t, a, s);
+      expect(item).toMatchObject({ connection_state: 'connected', scopes_granted: ['a', 'b'] });
+      expect(item.last_error).toBeUndefined();
     });
   });
 
@@ -523,7 +769,8 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
     it('writes every view and pages each newest first, with filters applied after the limit', async () => {
       const store = make();
       const t = id();
-      for (let i = 0; i < 7; i++) await store.audit.write(auditRecord(t, i, { action: i % 3 === 0 ? 'rotate' : 'run', ...(i === 6 ? { slot: undefined } : {}) }));
+      for (let i = 0; i < 7; i++)
+        await store.audit.write(auditRecord(t, i, { action: i % 3 === 0 ? 'rotate' : 'run', ...(i === 6 ? { slot: undefined } : {}) }));
       await store.audit.write(auditRecord(t, 7, { expires_at: 500 }));
       await store.audit.write(auditRecord(t, 8, { agent_id: 'other', slot: undefined, profile: undefined }));
       const q = { tenant: t, nowSeconds: 1_000 };
@@ -535,7 +782,15 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       const third = await store.audit.query({ ...q, limit: 3, cursor: second.next });
       expect(ids(third)).toEqual(['id0001', 'id0000']);
       expect(third.next).toBeUndefined();
-      expect(ids(await store.audit.query({ ...q, agentId: 'bot', limit: 50 }))).toEqual(['id0006', 'id0005', 'id0004', 'id0003', 'id0002', 'id0001', 'id0000']);
+      expect(ids(await store.audit.query({ ...q, agentId: 'bot', limit: 50 }))).toEqual([
+        'id0006',
+        'id0005',
+        'id0004',
+        'id0003',
+        'id0002',
+        'id0001',
+        'id0000',
+      ]);
       expect(ids(await store.audit.query({ ...q, agentId: 'bot', slot: 'aa'.repeat(16), limit: 50 }))).toHaveLength(6);
       const rotations = await store.audit.query({ ...q, actions: ['rotate'], limit: 2 });
       expect(ids(rotations)).toEqual(['id0006', 'id0003']);
@@ -560,7 +815,11 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       const store = make();
       const [t, a, s] = [id(), id(), slot()];
       await store.agents.create(agent(t, a));
-      await store.profiles.create({ ...profile(t, a, s), auth_type: 'oauth2_client_credentials', auth_config: { token_url: 'https://auth.example/token' } });
+      await store.profiles.create({
+        ...profile(t, a, s),
+        auth_type: 'oauth2_client_credentials',
+        auth_config: { token_url: 'https://auth.example/token' },
+      });
       await store.profiles.recordUse(profileRef(t, a, s), 1, use());
       const k = keys.profile(profileRef(t, a, s));
       for (const [attr, value] of [
@@ -597,12 +856,32 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       expect(await store.agents.exists(t, 'b')).toBe(true);
 
       const sid = randomUUID();
-      await store.runs.create({ tenant: t, agent_id: a, session_id: sid, status: 'queued', started_by: 'k1', created_at: NOW, expires_at: 2_000 });
+      await store.runs.create({
+        tenant: t,
+        agent_id: a,
+        session_id: sid,
+        status: 'queued',
+        started_by: 'k1',
+        created_at: NOW,
+        expires_at: 2_000,
+      });
       await tamper(store, keys.run(sid), 'started_by', 'k2');
       await expect(store.runs.get(sid, 1_000)).rejects.toBeInstanceOf(IntegrityError);
 
       const idHex = randomBytes(16).toString('hex');
-      await store.grants.create({ id_hex: idHex, tenant: t, agent_id: a, slot: s, generation: 1, profile_created_at: NOW, session_id: sid, deadline_ms: 5, server_key_id: '00', sealed: new Uint8Array(8), expires_at: 9 });
+      await store.grants.create({
+        id_hex: idHex,
+        tenant: t,
+        agent_id: a,
+        slot: s,
+        generation: 1,
+        profile_created_at: NOW,
+        session_id: sid,
+        deadline_ms: 5,
+        server_key_id: '00',
+        sealed: new Uint8Array(8),
+        expires_at: 9,
+      });
       expect(await store.grants.get(idHex)).toMatchObject({ deadline_ms: 5 });
       await tamper(store, keys.grant(idHex), 'deadline_ms', 9_999_999);
       await expect(store.grants.get(idHex)).rejects.toBeInstanceOf(IntegrityError);
@@ -613,10 +892,26 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
 
       const ref = profileRef(t, a, s);
       expect(await store.oauthTokens.takeLease(ref, undefined, 'one', 1_000, 2_000)).toBe(true);
-      expect(await store.oauthTokens.storeToken(ref, 'one', { blob: new Uint8Array([9]), token_expires_at: 10, refresh_at: 5, expires_at: 99, generation: 1, record_version: 1, profile_created_at: NOW })).toBe(true);
+      expect(
+        await store.oauthTokens.storeToken(ref, 'one', {
+          blob: new Uint8Array([9]),
+          token_expires_at: 10,
+          refresh_at: 5,
+          expires_at: 99,
+          generation: 1,
+          record_version: 1,
+          profile_created_at: NOW,
+        }),
+      ).toBe(true);
       // The lease and the last failure are outside the MAC: another lease and a failure keep it verifying.
       expect(await store.oauthTokens.takeLease(ref, 2, 'two', 1_000, 2_000)).toBe(true);
-      expect(await store.oauthTokens.storeFailure(ref, 'two', 'endpoint answered 500', 3_000, { generation: 1, record_version: 1, profile_created_at: NOW })).toBe(true);
+      expect(
+        await store.oauthTokens.storeFailure(ref, 'two', 'endpoint answered 500', 3_000, {
+          generation: 1,
+          record_version: 1,
+          profile_created_at: NOW,
+        }),
+      ).toBe(true);
       expect(await store.oauthTokens.get(ref)).toMatchObject({ blob: new Uint8Array([9]), error_message: 'endpoint answered 500' });
       await tamper(store, keys.oauthToken(profileRef(t, a, s)), 'token_expires_at', 99_999);
       await expect(store.oauthTokens.get(ref)).rejects.toBeInstanceOf(IntegrityError);

@@ -38,7 +38,12 @@ let world: FuzzWorld;
 async function send(req: FuzzRequest): Promise<Answer> {
   const body = renderBody(req.body);
   try {
-    const res = await fetch(`${vault.url}${req.path}`, { method: req.method, headers: req.headers, body, signal: AbortSignal.timeout(ANSWER_WITHIN_MS) });
+    const res = await fetch(`${vault.url}${req.path}`, {
+      method: req.method,
+      headers: req.headers,
+      body,
+      signal: AbortSignal.timeout(ANSWER_WITHIN_MS),
+    });
     const text = await res.text();
     return { status: res.status, contentType: res.headers.get('content-type') ?? '', text };
   } catch (err) {
@@ -49,28 +54,48 @@ async function send(req: FuzzRequest): Promise<Answer> {
 
 function describeRequest(i: number, r: FuzzRequest): string {
   const body = renderBody(r.body);
-  const shown = body === undefined ? '' : typeof body === 'string' ? body.slice(0, 160) : `<bytes ${Buffer.from(body).toString('hex').slice(0, 40)}>`;
+  const shown =
+    body === undefined ? '' : typeof body === 'string' ? body.slice(0, 160) : `<bytes ${Buffer.from(body).toString('hex').slice(0, 40)}>`;
   return `#${i} ${r.method} ${r.path.slice(0, 160)} ${JSON.stringify(r.headers)} ${JSON.stringify(shown)}`;
 }
 
-/** Routes that answer without an API key: health, the API description and the console's static files. */
-const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['GET /healthz', 'GET /openapi.json', 'GET /console', 'GET /console/{asset}']);
+/** The steps of the OAuth connect flow an end user's browser opens: public, answering redirects and HTML pages (shared/http/pages.ts). */
+const BROWSER_ROUTES: ReadonlySet<string> = new Set(routes.filter((r) => r.answers === 'html').map(routeKey));
+
+/** Routes that answer without an API key: health, the API description, the console's static files and the browser routes. */
+const PUBLIC_ROUTES: ReadonlySet<string> = new Set([
+  'GET /healthz',
+  'GET /openapi.json',
+  'GET /console',
+  'GET /console/{asset}',
+  ...BROWSER_ROUTES,
+]);
 
 /** HEAD is answered wherever GET is, so HEAD on the public paths (health, API description, console) is public too. */
 function isPublicHead(req: FuzzRequest): boolean {
   const path = new URL(req.path, 'http://x').pathname;
-  return req.method.toUpperCase() === 'HEAD' && (['/healthz', '/openapi.json', '/console'].includes(path) || path.startsWith('/console/'));
+  return (
+    req.method.toUpperCase() === 'HEAD' &&
+    (['/healthz', '/openapi.json', '/console', '/v1/oauth/connect', '/v1/oauth/callback'].includes(path) || path.startsWith('/console/'))
+  );
 }
 
 /** Why an answer breaks the contract, or undefined. */
 function contractViolation(req: FuzzRequest, a: Answer): string | undefined {
   if (a.status === 0) return `no HTTP answer (${a.text})`;
   if (a.status >= 500) return `answered ${a.status}: ${a.text.slice(0, 200)}`;
-  if (req.method !== 'GET' && req.method !== 'HEAD' && a.status < 400) return `a hostile write was accepted with ${a.status}: ${a.text.slice(0, 200)}`;
-  if (req.badAuth && a.status < 400 && !PUBLIC_ROUTES.has(req.label) && !isPublicHead(req)) return `no/wrong API key but answered ${a.status}`;
+  if (req.method !== 'GET' && req.method !== 'HEAD' && a.status < 400)
+    return `a hostile write was accepted with ${a.status}: ${a.text.slice(0, 200)}`;
+  if (req.badAuth && a.status < 400 && !PUBLIC_ROUTES.has(req.label) && !isPublicHead(req))
+    return `no/wrong API key but answered ${a.status}`;
   if (req.method === 'HEAD' || a.status === 204) return undefined;
-  // The console's files (HTML, JS, CSS, the /console redirect) are the only non-JSON answers.
+  // The console's files (HTML, JS, CSS, the /console redirect) are the only non-JSON answers…
   if (req.label.startsWith('GET /console') && a.status < 400) return undefined;
+  // …with the browser routes, whose every answer is a page (never JSON, never a stack trace).
+  if (BROWSER_ROUTES.has(req.label)) {
+    if (!/^text\/html/i.test(a.contentType)) return `browser route answered content-type ${JSON.stringify(a.contentType)}, not a page`;
+    return /\bat \S+:\d+:\d+/.test(a.text) ? `browser route page holds a stack: ${a.text.slice(0, 200)}` : undefined;
+  }
   if (!/^application\/json/i.test(a.contentType)) return `content-type ${JSON.stringify(a.contentType)} is not JSON`;
   let parsed: unknown;
   try {
@@ -104,7 +129,11 @@ beforeAll(async () => {
     runner: { type: 'webhook', url: runner.url },
   });
   expect(agent.status, agent.text).toBe(201);
-  const profile = await vault.call('POST', '/api/create_agent_auth_profile', { name: 'main', agent_id: agentId, auth_data: { username: 'alice', password: 's3cret' } });
+  const profile = await vault.call('POST', '/api/create_agent_auth_profile', {
+    name: 'main',
+    agent_id: agentId,
+    auth_data: { username: 'alice', password: 's3cret' },
+  });
   expect(profile.status, profile.text).toBe(200);
   const run = await vault.call('POST', '/run_agent', { agent_id: agentId, auth_token: profile.json.auth_token, run_async: false });
   expect(run.status, run.text).toBe(200);
@@ -158,7 +187,10 @@ describe('HTTP fuzzing of the local server', () => {
     const after = snapshot.filter((i) => !isAudit(i) || before.includes(i));
     const where = `(VAULT_FUZZ_SEED=${SEED}; statuses ${JSON.stringify(Object.fromEntries(statuses))})`;
     expect(violations, `contract violations ${where}:\n${violations.join('\n')}`).toEqual([]);
-    expect(newAudit.filter((r) => r.result === 'ok'), `a hostile request was audited as a successful use ${where}`).toEqual([]);
+    expect(
+      newAudit.filter((r) => r.result === 'ok'),
+      `a hostile request was audited as a successful use ${where}`,
+    ).toEqual([]);
     expect(after.length, `item count changed ${where}`).toBe(before.length);
     expect(after, `stored items changed ${where}`).toEqual(before);
     expect(runner.calls.length, `the runner was called by a hostile request ${where}`).toBe(runnerCallsBefore);
@@ -172,7 +204,14 @@ describe('HTTP fuzzing of the local server', () => {
   }, 600_000);
 
   it.each(['//%00', '//x%ED%A0%80/a', '//127.0.0.1/healthz'])('answers the path %s (starting with "//") with a JSON 404', async (path) => {
-    const answer = await send({ label: 'slash-slash', method: 'GET', path, headers: { authorization: `Bearer ${vault.apiKey}` }, body: { kind: 'none' }, badAuth: false });
+    const answer = await send({
+      label: 'slash-slash',
+      method: 'GET',
+      path,
+      headers: { authorization: `Bearer ${vault.apiKey}` },
+      body: { kind: 'none' },
+      badAuth: false,
+    });
     expect(answer.status, answer.text).toBe(404);
     expect(JSON.parse(answer.text).error.code).toBe('route_not_found');
   });
@@ -187,7 +226,13 @@ describe('HTTP fuzzing of the local server', () => {
       req.on('response', (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString(), contentType: String(res.headers['content-type']) }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            text: Buffer.concat(chunks).toString(),
+            contentType: String(res.headers['content-type']),
+          }),
+        );
       });
       req.on('error', (err) => (req.destroyed && (err as NodeJS.ErrnoException).code === 'EPIPE' ? undefined : reject(err)));
       req.end(big);

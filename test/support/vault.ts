@@ -4,18 +4,31 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LocalVault, startLocalVault } from '#infra/local/server';
 import { captureLogger } from './dynamo.ts';
+import { answerProblems } from './openapi.ts';
 
 export interface TestVault extends LocalVault {
   readonly apiKey: string;
   readonly dataDir: string;
   readonly logs: string[];
-  /** JSON request against the vault; `apiKey: null` sends none. */
+  /**
+   * JSON request against the vault; `apiKey: null` sends none. Every answer is checked against the
+   * OpenAPI document (test/support/openapi.ts): an undocumented status, body or error code throws,
+   * failing the test that made the call.
+   */
   call(method: string, path: string, body?: unknown, opts?: { apiKey?: string | null; headers?: Record<string, string>; raw?: string }): Promise<{
     status: number;
     headers: Headers;
     json: any;
     text: string;
   }>;
+}
+
+/** An answer the OpenAPI document does not describe (shared/schemas/openapi.ts: fix the document, or the route). */
+export class UndocumentedAnswerError extends Error {
+  override readonly name = 'UndocumentedAnswerError';
+  constructor(readonly problems: readonly string[]) {
+    super(`answer not as the OpenAPI document says:\n  ${problems.join('\n  ')}`);
+  }
 }
 
 export const newApiKey = () => `avk_${randomBytes(32).toString('base64url')}`;
@@ -49,7 +62,10 @@ export async function startTestVault(env: Record<string, string> = {}): Promise<
       } catch {
         json = undefined;
       }
-      return { status: res.status, headers: res.headers, json, text };
+      const answer = { status: res.status, headers: res.headers, json, text };
+      const problems = answerProblems(method, path, answer);
+      if (problems.length > 0) throw new UndocumentedAnswerError(problems);
+      return answer;
     },
   });
 }

@@ -14,7 +14,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['shared/schemas/'],
   ['shared/store/types.ts', 'shared/store/cursor.ts', 'shared/store/profile-ref.ts'],
   ['shared/repositories/', 'shared/store/'],
-  ['shared/audit/', 'shared/outbound/', 'shared/runs/', 'shared/limits/'],
+  ['shared/audit/', 'shared/outbound/', 'shared/runs/', 'shared/limits/', 'shared/webhooks/'],
   ['shared/credentials/'],
   ['shared/services/'],
   ['shared/http/', 'shared/aws/', 'shared/context.ts'],

@@ -1,4 +1,5 @@
-import { ApiError, api, path } from '../api.ts';
+import { agentReadOnly, disableAll, readOnlyNote, whoami } from '../access.ts';
+import { api, errorText, path } from '../api.ts';
 import { details, h, notice, replace, table, time } from '../dom.ts';
 import { profileColumns } from '../profile-columns.ts';
 import { type Page, route } from '../router.ts';
@@ -44,8 +45,12 @@ export const agentPage: Page = {
   title: (p) => `Agent ${p.agent_id}`,
   async render(ctx) {
     const id = ctx.params.agent_id as string;
-    const agent = await api<Agent>('GET', path`/v1/agents/${id}`);
-    const profiles = await api<{ profiles: Profile[]; next_cursor?: string }>('GET', `${path`/v1/agents/${id}/auth-profiles`}?limit=100`);
+    const [agent, profiles, me] = await Promise.all([
+      api<Agent>('GET', path`/v1/agents/${id}`),
+      api<{ profiles: Profile[]; next_cursor?: string }>('GET', `${path`/v1/agents/${id}/auth-profiles`}?limit=100`),
+      whoami(),
+    ]);
+    const readOnly = agentReadOnly(me, agent);
 
     const msg = notice();
     const secretArea = h('div', {});
@@ -84,7 +89,7 @@ export const agentPage: Page = {
               edit.hidden = true;
               msg.show('Agent saved.', 'info');
             } catch (err) {
-              msg.show(err instanceof Error ? err.message : String(err));
+              msg.show(errorText(err));
             }
           },
         },
@@ -109,7 +114,7 @@ export const agentPage: Page = {
           }),
         );
       } catch (err) {
-        msg.show(err instanceof Error ? err.message : String(err));
+        msg.show(errorText(err));
       }
     }, 'rotate-secret');
 
@@ -119,24 +124,21 @@ export const agentPage: Page = {
         await api('DELETE', path`/v1/agents/${id}`);
         ctx.navigate('/agents');
       } catch (err) {
-        msg.show(err instanceof ApiError && err.status === 409 ? `${err.message} Delete its profiles first.` : err instanceof Error ? err.message : String(err));
+        msg.show(errorText(err));
       }
     });
 
+    const writeButtons = h('div', { class: 'actions' }, h('button', { type: 'button', class: 'secondary', 'data-testid': 'edit-agent', on: { click: () => (edit.hidden = !edit.hidden) } }, 'Edit'), rotate, remove);
+    disableAll(readOnly, writeButtons);
     return h(
       'div',
       {},
       h('p', { class: 'crumbs' }, h('a', { href: '#/agents' }, 'Agents'), ' / ', id),
       h('h1', {}, agent.name),
       view,
-      h(
-        'div',
-        { class: 'actions' },
-        h('button', { type: 'button', class: 'secondary', on: { click: () => (edit.hidden = !edit.hidden) } }, 'Edit'),
-        rotate,
-        h('a', { class: 'button secondary', href: `#${route('/agents/:agent_id/run', { agent_id: id })}` }, 'Start a run'),
-        remove,
-      ),
+      readOnlyNote(readOnly),
+      writeButtons,
+      h('div', { class: 'actions' }, h('a', { class: 'button secondary', href: `#${route('/agents/:agent_id/run', { agent_id: id })}` }, 'Start a run')),
       msg.el,
       secretArea,
       edit,

@@ -1,4 +1,4 @@
-import { api } from '../api.ts';
+import { api, errorText } from '../api.ts';
 import { type Column, type Child, field, h, notice, replace, table, time } from '../dom.ts';
 import type { Page } from '../router.ts';
 import { route } from '../router.ts';
@@ -86,17 +86,23 @@ export const agentsPage: Page = {
   async render(ctx) {
     const list = h('div', {});
     let cursor: string | undefined;
-    const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
+    const more = h('button', { type: 'button', class: 'secondary', hidden: true, 'data-testid': 'agents-more' }, 'Load more');
     const rows: Agent[] = [];
+    const listMsg = notice();
     const load = async () => {
       const q = new URLSearchParams({ limit: '50', ...(cursor ? { cursor } : {}) });
-      const page = await api<{ agents: Agent[]; next_cursor?: string }>('GET', `/v1/agents?${q}`);
-      rows.push(...page.agents);
-      cursor = page.next_cursor;
+      more.disabled = true; // one page at a time: a second click must not fetch the same page again
+      try {
+        const page = await api<{ agents: Agent[]; next_cursor?: string }>('GET', `/v1/agents?${q}`);
+        rows.push(...page.agents);
+        cursor = page.next_cursor;
+      } finally {
+        more.disabled = false;
+      }
       more.hidden = !cursor;
       replace(list, table(rows, columns, 'No agents yet: register one below.', 'agents-table'));
     };
-    more.addEventListener('click', () => void load());
+    more.addEventListener('click', () => void load().catch((err) => listMsg.show(errorText(err))));
     await load();
 
     const form = agentForm();
@@ -127,7 +133,7 @@ export const agentsPage: Page = {
                 }),
               );
             } catch (err) {
-              msg.show(err instanceof Error ? err.message : String(err));
+              msg.show(errorText(err));
             }
           },
         },
@@ -138,7 +144,7 @@ export const agentsPage: Page = {
       msg.el,
       h('button', { type: 'submit', 'data-testid': 'register-agent' }, 'Register'),
     );
-    const content: Child[] = [h('h1', {}, 'Agents'), list, more, result, register];
+    const content: Child[] = [h('h1', {}, 'Agents'), list, listMsg.el, more, result, register];
     return h('div', {}, ...content);
   },
 };

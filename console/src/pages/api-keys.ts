@@ -1,4 +1,5 @@
-import { ApiError, api, path } from '../api.ts';
+import { forgetWhoami } from '../access.ts';
+import { ApiError, api, errorText, path } from '../api.ts';
 import { badge, type Child, field, h, notice, replace, table, time } from '../dom.ts';
 import type { Page } from '../router.ts';
 import { secretOnce } from '../secret-once.ts';
@@ -61,7 +62,7 @@ export const apiKeysPage: Page = {
                 // and signs out: the very refusal the user would meet next.
                 await reload();
               } catch (err) {
-                msg.show(err instanceof Error ? err.message : String(err));
+                msg.show(errorText(err));
               }
             },
             `revoke-${k.key_id}`,
@@ -78,6 +79,7 @@ export const apiKeysPage: Page = {
       replace(more, next ? h('button', { type: 'button', class: 'secondary', on: { click: () => void load(next).catch((e) => msg.show(String(e))) } }, 'Load more') : null);
     };
     const reload = async () => {
+      forgetWhoami(); // key names and roles changed
       rows.length = 0;
       await load();
     };
@@ -114,12 +116,15 @@ export const apiKeysPage: Page = {
                   value: k.api_key,
                   warning: 'It is shown once: the vault stores only its hash and cannot show it again. Copy it now and hand it over safely; if it is lost, revoke it and create another.',
                   testId: 'new-api-key',
+                  copyLabel: 'Copy key',
+                  // The header every request with this key carries (docs/api.md).
+                  copies: { 'Copy Authorization header': (key) => `Authorization: Bearer ${key}` },
                   done: () => replace(created),
                 }),
               );
               await reload();
             } catch (err) {
-              createMsg.show(err instanceof Error ? err.message : String(err));
+              createMsg.show(errorText(err));
             } finally {
               submit.disabled = false;
             }

@@ -1,5 +1,6 @@
 import type { AuditAction } from '../../../shared/audit/record.ts';
-import { api } from '../api.ts';
+import { keyName, whoami } from '../access.ts';
+import { api, errorText } from '../api.ts';
 import { type Child, field, h, notice, replace, table, time } from '../dom.ts';
 import type { Page } from '../router.ts';
 
@@ -21,7 +22,7 @@ interface AuditEntry {
 }
 
 /** The audit actions, as a list for the filter (the type check keeps it equal to the server's). */
-const ACTIONS = ['create', 'replace', 'update', 'rotate', 'patch', 'delete', 'share', 'unshare', 'api_key_create', 'api_key_revoke', 'agent_create', 'agent_update', 'agent_delete', 'agent_rotate_signing_secret', 'run', 'proxy', 'test'] as const satisfies readonly AuditAction[];
+const ACTIONS = ['create', 'replace', 'update', 'rotate', 'patch', 'rename', 'delete', 'share', 'unshare', 'connect', 'disconnect', 'api_key_create', 'api_key_revoke', 'agent_create', 'agent_update', 'agent_delete', 'agent_rotate_signing_secret', 'webhook_create', 'webhook_update', 'webhook_delete', 'webhook_rotate_secret', 'webhook_test', 'run', 'proxy', 'test'] as const satisfies readonly AuditAction[];
 const exhaustive: [Exclude<AuditAction, (typeof ACTIONS)[number]>] extends [never] ? true : never = true;
 void exhaustive;
 
@@ -33,19 +34,26 @@ export const auditPage: Page = {
   path: '/audit',
   title: 'Audit log',
   nav: { label: 'Audit log', order: 30 },
-  render() {
+  async render() {
+    const me = await whoami();
     const agent = h('input', { type: 'text', 'data-testid': 'audit-agent', placeholder: 'any agent' });
-    const profile = h('input', { type: 'text', 'data-testid': 'audit-profile', placeholder: 'any profile (needs the agent)' });
+    // The vault filters by profile within one agent only: the profile waits for an agent.
+    const profile = h('input', { type: 'text', 'data-testid': 'audit-profile', placeholder: 'give the agent first', disabled: true });
+    agent.addEventListener('input', () => {
+      profile.disabled = !agent.value.trim();
+      profile.placeholder = profile.disabled ? 'give the agent first' : 'any profile';
+    });
+    const key = (id: string) => h('span', { title: id }, keyName(me, id));
     const action = h('select', { 'data-testid': 'audit-action' }, h('option', { value: '' }, 'any action'), ...ACTIONS.map((a) => h('option', { value: a }, a)));
     const msg = notice();
-    const results = h('div', {});
+    const results = h('div', { class: 'table-wrap' });
     const more = h('div', { class: 'actions' });
 
     const load = async (cursor?: string) => {
       msg.clear();
       const q = new URLSearchParams({ limit: '50' });
       if (agent.value.trim()) q.set('agent_id', agent.value.trim());
-      if (profile.value.trim()) q.set('profile', profile.value.trim());
+      if (agent.value.trim() && profile.value.trim()) q.set('profile', profile.value.trim());
       if (action.value) q.set('action', action.value);
       if (cursor) q.set('cursor', cursor);
       try {
@@ -60,10 +68,10 @@ export const auditPage: Page = {
             { header: 'Generation', cell: (r) => r.generation ?? '—' },
             { header: 'Status', cell: (r) => r.status },
             { header: 'Result', cell: (r) => r.result },
-            { header: 'API key', cell: (r) => r.key_id },
+            { header: 'API key', cell: (r) => key(r.key_id) },
             { header: 'Source IP', cell: (r) => r.source_ip ?? '—', present: (all) => all.some((r) => r.source_ip) },
             // Whom a share, unshare or API-key change is about (a key id or role:member) and what it got.
-            { header: 'Principal', cell: (r) => (r.principal ? [r.principal, r.permission ?? r.role].filter(Boolean).join(' ') : '—'), present: (all) => all.some((r) => r.principal) },
+            { header: 'Principal', cell: (r) => (r.principal ? h('span', {}, r.principal.startsWith('role:') ? r.principal : key(r.principal), r.permission ?? r.role ? ` ${r.permission ?? r.role}` : '') : '—'), present: (all) => all.some((r) => r.principal) },
           ],
           'No audit records match.',
           'audit-table',
@@ -74,7 +82,7 @@ export const auditPage: Page = {
         const next = page.next_cursor;
         replace(more, next ? h('button', { type: 'button', class: 'secondary', 'data-testid': 'audit-more', on: { click: () => load(next) } }, 'Older records') : null);
       } catch (err) {
-        msg.show(err instanceof Error ? err.message : String(err));
+        msg.show(errorText(err));
       }
     };
 

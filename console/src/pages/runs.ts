@@ -1,6 +1,7 @@
-import { api, path } from '../api.ts';
+import { keyName, whoami } from '../access.ts';
+import { api, errorText, path } from '../api.ts';
 import { runBadge } from '../badges.ts';
-import { type Child, details, field, h, notice, replace, time } from '../dom.ts';
+import { type Child, details, field, h, notice, replace, table, time } from '../dom.ts';
 import { tokenHandoff } from '../handoff.ts';
 import { type Page, type PageContext, route } from '../router.ts';
 import type { Agent, RunStatus } from '../types.ts';
@@ -50,7 +51,7 @@ async function runForm(ctx: PageContext, agentId?: string): Promise<Child> {
             token.value = '';
             ctx.navigate(route('/runs/:session_id', { session_id: res.session_id }));
           } catch (err) {
-            msg.show(err instanceof Error ? err.message : String(err));
+            msg.show(errorText(err));
           }
         },
       },
@@ -60,7 +61,7 @@ async function runForm(ctx: PageContext, agentId?: string): Promise<Child> {
     field('Parameters (JSON object)', params, 'Input arguments besides the profile\'s credentials.'),
     h('label', { class: 'check' }, wait, 'Wait for the runner (run_async: false)'),
     msg.el,
-    h('button', { type: 'submit', 'data-testid': 'start-run' }, 'Start run'),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', 'data-testid': 'start-run' }, 'Start run')),
   );
 
   const lookup = h('input', { type: 'text', name: 'session_id', placeholder: 'session id', 'data-testid': 'run-lookup' });
@@ -77,9 +78,42 @@ async function runForm(ctx: PageContext, agentId?: string): Promise<Child> {
     },
     h('h2', {}, 'Look up a run'),
     field('Session id', lookup),
-    h('button', { type: 'submit', class: 'secondary' }, 'Show'),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'secondary' }, 'Show')),
   );
-  return h('div', {}, h('h1', {}, 'Start a run'), agents.agents.length ? form : h('p', { class: 'empty' }, 'Register an agent first.'), find);
+  return h('div', {}, h('h1', {}, 'Start a run'), agents.agents.length ? form : h('p', { class: 'empty' }, 'Register an agent first.'), await recentRuns(agentId), find);
+}
+
+/**
+ * Recent runs. The vault has no run listing (GET /v1/runs/{session_id} reads one run); every run
+ * with a profile is in the audit log (action "run", with its session id), which an admin reads
+ * tenant-wide. So: an admin sees the last 20 from there; a member, who may read only one profile's
+ * audit view, is told so.
+ */
+async function recentRuns(agentId?: string): Promise<Child> {
+  const me = await whoami();
+  const title = h('h2', {}, 'Recent runs');
+  if (!me.admin) return h('section', { class: 'card' }, title, h('p', { class: 'hint' }, 'The vault lists runs only through the audit log, which a member key reads one profile at a time: open a run by its session id below, or see a profile\'s uses on its page.'));
+  const q = new URLSearchParams({ action: 'run', limit: '20', ...(agentId ? { agent_id: agentId } : {}) });
+  const page = await api<{ records: { at: string; agent_id?: string; profile?: string; session_id?: string; key_id: string; status: number; result: string }[] }>('GET', `/v1/audit?${q}`);
+  return h(
+    'section',
+    { class: 'card' },
+    title,
+    h('p', { class: 'hint' }, 'Runs started with a profile, newest first, from the audit log (a run without a profile is not listed).'),
+    table(
+      page.records,
+      [
+        { header: 'Started', cell: (r) => time(r.at) },
+        { header: 'Session', cell: (r) => (r.session_id ? h('a', { href: `#${route('/runs/:session_id', { session_id: r.session_id })}` }, r.session_id) : '—') },
+        { header: 'Agent', cell: (r) => r.agent_id ?? '—' },
+        { header: 'Profile', cell: (r) => r.profile ?? '—' },
+        { header: 'Started by', cell: (r) => h('span', { title: r.key_id }, keyName(me, r.key_id)) },
+        { header: 'Result', cell: (r) => (r.result === 'ok' ? 'started' : `refused: ${r.result}`) },
+      ],
+      'No runs with a profile yet.',
+      'runs-table',
+    ),
+  );
 }
 
 /** Start a run with any agent. */
@@ -130,7 +164,7 @@ export const runPage: Page = {
         replace(area, runDetails(run));
         if (run.status === 'queued' || run.status === 'running') timer = setTimeout(() => void poll(), POLL_MS);
       } catch (err) {
-        msg.show(err instanceof Error ? err.message : String(err));
+        msg.show(errorText(err));
       }
     };
     await poll();

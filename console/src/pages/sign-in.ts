@@ -3,8 +3,11 @@ import { field, h, notice } from '../dom.ts';
 import type { Page } from '../router.ts';
 import { API_KEY_PATTERN, session } from '../session.ts';
 
-/** The reason shown on the sign-in page after an automatic sign-out (set by main.ts). */
-export const signInReason = { text: '' };
+/**
+ * Set by main.ts: the reason shown on the sign-in page after an automatic sign-out, and the
+ * address the user was sent away from (a deep link opened signed out), to go back to after.
+ */
+export const signInReason: { text: string; next?: string | undefined } = { text: '' };
 
 /** Sign-in with a tenant API key: checked against the vault, then kept in sessionStorage only. */
 export const signInPage: Page = {
@@ -35,9 +38,11 @@ export const signInPage: Page = {
             try {
               await api('GET', '/v1/agents?limit=1', undefined, value);
               session.signIn(value);
+              const next = signInReason.next;
               signInReason.text = '';
+              signInReason.next = undefined;
               key.value = '';
-              ctx.navigate('/agents');
+              ctx.navigate(next && next !== '/sign-in' && next.startsWith('/') ? next : '/agents');
             } catch (err) {
               msg.show(err instanceof Error ? err.message : String(err));
             } finally {

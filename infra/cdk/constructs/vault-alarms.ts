@@ -23,6 +23,9 @@ export interface VaultAlarmsProps {
   readonly failureQueue: IQueue;
   /** Failure records the failure handler gave up on. */
   readonly poisonQueue: IQueue;
+  /** The webhook delivery worker's on-failure queue and its poison queue (infra/cdk/constructs/webhook-deliveries.ts). */
+  readonly webhookFailureQueue?: IQueue;
+  readonly webhookPoisonQueue?: IQueue;
   /** Notify this existing topic; unset creates an encrypted topic in the stack. */
   readonly alarmTopicArn?: string;
 }
@@ -171,6 +174,22 @@ export class VaultAlarms extends Construct {
       ALARM_THRESHOLDS.oauth2FetchFailures,
       "OAuth2 token endpoints gave no token: uses of those profiles fail. The profiles' last_error and the warn logs name them.",
     );
+    if (props.webhookPoisonQueue) {
+      add(
+        'WebhookFailurePoisonDepth',
+        props.webhookPoisonQueue.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: 'Maximum' }),
+        ALARM_THRESHOLDS.poisonMessages,
+        'Webhook deliveries whose worker failed could not be marked failed: they stay pending in their delivery log. Inspect the poison queue, fix the cause, then redrive it.',
+      );
+    }
+    if (props.webhookFailureQueue) {
+      add(
+        'WebhookFailureQueueAge',
+        props.webhookFailureQueue.metricApproximateAgeOfOldestMessage({ period: PERIOD, statistic: 'Maximum' }),
+        ALARM_THRESHOLDS.failureQueueAgeSeconds,
+        'Failed webhook deliveries are not being marked failed: their failure handler is not draining its queue.',
+      );
+    }
   }
 
   private createTopic(): Topic {

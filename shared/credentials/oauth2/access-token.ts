@@ -1,12 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { DecryptionError } from '../../crypto/aead.ts';
 import type { Deps } from '../../deps.ts';
-import { BadGatewayError, ServiceUnavailableError } from '../../errors.ts';
+import { BadGatewayError, ConflictError, ServiceUnavailableError } from '../../errors.ts';
 import type { OAuthTokenItem } from '../../schemas/items.ts';
 import { sleep } from '../../sleep.ts';
 import type { OpenedForUse } from '../gate.ts';
 import type { Secret } from '../types/index.ts';
-import { type TokenEndpointConfig, type TokenFetchOptions, fetchAccessToken, tokenUrlRefusal } from './token-endpoint.ts';
+import {
+  type TokenEndpointConfig,
+  type TokenFetchOptions,
+  type TokenFetchResult,
+  fetchAccessToken,
+  requestToken,
+  tokenUrlRefusal,
+} from './token-endpoint.ts';
+import { emitConnectionEvent } from './connection-events.ts';
 import { type ProfileRef, profileRefOf } from '../../store/profile-ref.ts';
 import { countMetric, latencyMetric, METRIC } from '../../metrics.ts';
 
@@ -35,7 +43,39 @@ export const ERROR_HOLD_MS = 5_000;
 const TOKEN_FIELD = '$oauth_access_token';
 
 /** The AAD field of a token: its expiry is bound in, so a blob moved next to another expires_at does not open. */
-const tokenField = (tokenExpiresAt: number) => `${TOKEN_FIELD}#${tokenExpiresAt}`;
+export const tokenField = (tokenExpiresAt: number) => `${TOKEN_FIELD}#${tokenExpiresAt}`;
+
+/**
+ * oauth2_authorization_code: the refresh token's field, sealed under record version 0 (not the
+ * profile's): an update in place (new client secret, scopes) keeps the connection; a rotation or
+ * a replace (new token, new keys) does not open it.
+ */
+export const REFRESH_FIELD = '$oauth_refresh_token';
+export const REFRESH_RECORD_VERSION = 0;
+
+/** Is this profile's type the delegated one (an end user's refresh token, not client credentials)? */
+const isDelegated = (use: OpenedForUse) => use.profile.item.auth_type === 'oauth2_authorization_code';
+
+/** 409 reauthorization_required: the end user must connect (again) through a new connect link. */
+export function reauthorizationRequired(profileName: string, state: string | undefined, agentId: string): ConflictError {
+  const why =
+    state === 'pending' || state === undefined
+      ? 'has not been connected yet'
+      : state === 'disconnected'
+        ? 'was disconnected'
+        : 'needs its end user to connect again (the provider refused its refresh token)';
+  return new ConflictError(
+    `auth profile "${profileName}" ${why}: create a connect link with POST /v1/agents/${agentId}/auth-profiles/${encodeURIComponent(profileName)}/connect and open it in the end user's browser`,
+    'reauthorization_required',
+  );
+}
+
+/** The sealed refresh token of the connection on `cached`, if it belongs to this profile (generation and creation). */
+function connectionOf(use: OpenedForUse, cached: OAuthTokenItem | undefined): Uint8Array | undefined {
+  const item = use.profile.item;
+  if (!cached?.refresh_blob || cached.generation !== item.generation || cached.profile_created_at !== item.created_at) return undefined;
+  return cached.refresh_blob;
+}
 
 /** When to start refreshing a token that expires at `expiresAt` after `lifetimeMs`. */
 export function refreshAt(expiresAt: number, lifetimeMs: number): number {
@@ -80,6 +120,10 @@ export async function accessTokenFor(deps: Deps, use: OpenedForUse, opts: Access
     prefetched = undefined;
     const token = openCached(deps, use, cached, now);
     if (token !== undefined && cached?.refresh_at !== undefined && now < cached.refresh_at) return { access_token: token };
+    // A delegated profile refreshes with its end user's refresh token: none (never connected,
+    // disconnected, refused by the provider) and no valid access token → the user must connect.
+    if (isDelegated(use) && token === undefined && !connectionOf(use, cached))
+      throw reauthorizationRequired(item.name, item.connection_state, item.agent_id);
     // A refresh we were waiting for failed, or one failed a moment ago: answer its error rather
     // than fetch again at once — if it failed for this state of the profile. An error of an
     // earlier state (say, before the client secret was corrected) says nothing about this one.
@@ -92,13 +136,17 @@ export async function accessTokenFor(deps: Deps, use: OpenedForUse, opts: Access
     if (token !== undefined && error && now < error.until) return { access_token: token };
     const leaseLive = cached?.lease_until !== undefined && cached.lease_until >= now;
     if (!leaseLive) {
-      if (await repo.takeLease(ref, cached?.version, leaseId, now, now + leaseMs)) return { access_token: await refresh(deps, use, ref, leaseId, opts, token) };
+      if (await repo.takeLease(ref, cached?.version, leaseId, now, now + leaseMs))
+        return { access_token: await refresh(deps, use, ref, leaseId, opts, token, cached) };
       continue; // someone wrote first: read what they wrote
     }
     // Another use is refreshing; the current token is still valid, use it meanwhile.
     if (token !== undefined) return { access_token: token };
     waitingSince ??= cached.version;
-    if (now > giveUpAt) throw new ServiceUnavailableError(`auth profile "${item.name}": another request is fetching its OAuth2 access token and has not finished; retry after a moment`);
+    if (now > giveUpAt)
+      throw new ServiceUnavailableError(
+        `auth profile "${item.name}": another request is fetching its OAuth2 access token and has not finished; retry after a moment`,
+      );
     await sleep(delay);
     delay = Math.min(POLL_MAX_MS, Math.ceil(delay * 1.5));
   }
@@ -112,7 +160,12 @@ export async function accessTokenFor(deps: Deps, use: OpenedForUse, opts: Access
 function errorOfThisState(use: OpenedForUse, cached: OAuthTokenItem): { message: string; until: number } | undefined {
   const item = use.profile.item;
   if (!cached.error_message || cached.error_until === undefined) return undefined;
-  if (cached.error_generation !== item.generation || cached.error_record_version !== item.record_version || cached.error_profile_created_at !== item.created_at) return undefined;
+  if (
+    cached.error_generation !== item.generation ||
+    cached.error_record_version !== item.record_version ||
+    cached.error_profile_created_at !== item.created_at
+  )
+    return undefined;
   return { message: cached.error_message, until: cached.error_until };
 }
 
@@ -122,12 +175,21 @@ function openCached(deps: Deps, use: OpenedForUse, cached: OAuthTokenItem | unde
   if (!cached?.blob || cached.token_expires_at === undefined || now >= cached.token_expires_at) return undefined;
   // Replaced (generation), updated in place (record version: maybe a new secret or scope) or
   // deleted and created again (created_at): the cached token is someone else's.
-  if (cached.generation !== item.generation || cached.record_version !== item.record_version || cached.profile_created_at !== item.created_at) return undefined;
+  if (
+    cached.generation !== item.generation ||
+    cached.record_version !== item.record_version ||
+    cached.profile_created_at !== item.created_at
+  )
+    return undefined;
   try {
     return use.profile.keys.open(tokenField(cached.token_expires_at), item.record_version, cached.blob).toString('utf8');
   } catch (err) {
     if (!(err instanceof DecryptionError)) throw err;
-    deps.log.log('warn', 'cached oauth token failed to open; fetching a new one', { tenant: item.tenant, agent_id: item.agent_id, slot: item.slot });
+    deps.log.log('warn', 'cached oauth token failed to open; fetching a new one', {
+      tenant: item.tenant,
+      agent_id: item.agent_id,
+      slot: item.slot,
+    });
     return undefined;
   }
 }
@@ -136,44 +198,113 @@ function openCached(deps: Deps, use: OpenedForUse, cached: OAuthTokenItem | unde
  * The leaseholder's work: fetch, then store (sealed) or record the failure; releases the lease
  * either way. A failed early refresh falls back on `current`, the cached token that is still valid.
  */
-async function refresh(deps: Deps, use: OpenedForUse, ref: ProfileRef, leaseId: string, opts: AccessTokenOptions, current: string | undefined): Promise<string> {
+async function refresh(
+  deps: Deps,
+  use: OpenedForUse,
+  ref: ProfileRef,
+  leaseId: string,
+  opts: AccessTokenOptions,
+  current: string | undefined,
+  cached: OAuthTokenItem | undefined,
+): Promise<string> {
   const item = use.profile.item;
   const repo = deps.store.oauthTokens;
   const config = use.config as unknown as TokenEndpointConfig;
   const creds = { client_id: use.secret.client_id ?? '', client_secret: use.secret.client_secret ?? '' };
   const ids = { tenant: item.tenant, agent_id: item.agent_id, slot: item.slot };
+  const delegated = isDelegated(use);
+  const refreshBlob = delegated ? connectionOf(use, cached) : undefined;
   const started = performance.now();
-  const result = await fetchAccessToken(config, creds, opts);
+  let result: TokenFetchResult;
+  if (delegated) {
+    if (!refreshBlob) {
+      await repo.clearConnection(ref, leaseId);
+      throw reauthorizationRequired(item.name, item.connection_state, item.agent_id);
+    }
+    const refreshToken = use.profile.keys.open(REFRESH_FIELD, REFRESH_RECORD_VERSION, refreshBlob).toString('utf8');
+    result = await requestToken(
+      config.token_url,
+      config.client_auth,
+      creds,
+      new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
+      opts,
+    );
+  } else {
+    result = await fetchAccessToken(config, creds, opts);
+  }
   latencyMetric(METRIC.tokenEndpointLatency, performance.now() - started);
-  countMetric(current === undefined ? METRIC.oauth2Fetch : METRIC.oauth2Refresh);
+  // A delegated profile's every token request is a refresh (the code exchange is the connect flow's).
+  countMetric(delegated || current !== undefined ? METRIC.oauth2Refresh : METRIC.oauth2Fetch);
   const at = deps.now();
+  const owner = { generation: item.generation, created_at: item.created_at };
+  const detail = { profile: item.name, ...(item.end_user_id !== undefined ? { end_user_id: item.end_user_id } : {}) };
   if (!result.ok) {
     countMetric(METRIC.oauth2FetchFailure);
     // Only our own words and the status go out; the endpoint's body stays in token-endpoint.ts.
     deps.log.log('warn', 'oauth token fetch failed', { ...ids, status: result.status });
+    if (delegated && result.oauthError === 'invalid_grant') {
+      // The provider no longer honours the refresh token (revoked, expired, reused): the tokens
+      // go, and every use from now on answers reauthorization_required until the user connects.
+      const reason = `${result.message} invalid_grant`;
+      await Promise.all([
+        repo.clearConnection(ref, leaseId),
+        deps.store.profiles.recordConnection(ref, owner, {
+          connection_state: 'needs_reauth',
+          last_error: reason,
+          last_error_at: at.toISOString(),
+        }),
+      ]);
+      await emitConnectionEvent(deps, ref, 'connection.needs_reauth', { ...detail, reason });
+      throw reauthorizationRequired(item.name, 'needs_reauth', item.agent_id);
+    }
     await Promise.all([
-      repo.storeFailure(ref, leaseId, result.message, at.getTime() + ERROR_HOLD_MS, { generation: item.generation, record_version: item.record_version, profile_created_at: item.created_at }),
+      repo.storeFailure(ref, leaseId, result.message, at.getTime() + ERROR_HOLD_MS, {
+        generation: item.generation,
+        record_version: item.record_version,
+        profile_created_at: item.created_at,
+      }),
       deps.store.profiles.recordTokenError(ref, item.generation, result.message, at.toISOString()),
     ]);
+    if (delegated) await emitConnectionEvent(deps, ref, 'connection.refresh_failed', { ...detail, reason: result.message });
     if (current !== undefined) return current;
     throw oauthTokenFailed(item.name, result.message);
   }
   const lifetimeMs = result.expiresInS * 1000;
   const tokenExpiresAt = at.getTime() + lifetimeMs;
   const blob = use.profile.keys.seal(tokenField(tokenExpiresAt), item.record_version, Buffer.from(result.accessToken, 'utf8'));
+  // A rotated refresh token is sealed and stored in the same conditional write as the access
+  // token it came with: the old one is dead at the provider, so it must never be the one kept.
+  const nextRefresh = delegated
+    ? result.refreshToken !== undefined
+      ? use.profile.keys.seal(REFRESH_FIELD, REFRESH_RECORD_VERSION, Buffer.from(result.refreshToken, 'utf8'))
+      : refreshBlob
+    : undefined;
   try {
     const stored = await repo.storeToken(ref, leaseId, {
       blob,
       token_expires_at: tokenExpiresAt,
       refresh_at: refreshAt(tokenExpiresAt, lifetimeMs),
-      expires_at: Math.ceil(tokenExpiresAt / 1000) + TTL_AFTER_EXPIRY_S,
+      // A connection's item has no TTL: its refresh token outlives any access token.
+      ...(delegated ? {} : { expires_at: Math.ceil(tokenExpiresAt / 1000) + TTL_AFTER_EXPIRY_S }),
+      ...(nextRefresh !== undefined ? { refresh_blob: nextRefresh } : {}),
       generation: item.generation,
       record_version: item.record_version,
       profile_created_at: item.created_at,
     });
     if (!stored) deps.log.log('warn', 'oauth token lease was taken over before the token was stored', ids);
-    if (item.last_error !== undefined) await deps.store.profiles.recordTokenError(ref, item.generation, undefined, at.toISOString());
+    if (delegated) {
+      await deps.store.profiles.recordConnection(ref, owner, {
+        last_refreshed_at: at.toISOString(),
+        ...(item.last_error !== undefined ? { last_error: null } : {}),
+        ...(result.scope !== undefined ? { scopes_granted: result.scope.split(' ') } : {}),
+      });
+      if (item.last_error !== undefined) await emitConnectionEvent(deps, ref, 'connection.recovered', detail);
+    } else if (item.last_error !== undefined) await deps.store.profiles.recordTokenError(ref, item.generation, undefined, at.toISOString());
   } catch (err) {
+    if (delegated && result.refreshToken !== undefined) {
+      // A rotated refresh token that was not stored is lost: the next use will need a new connection.
+      deps.log.log('error', 'rotated refresh token could not be stored', { ...ids, error: err instanceof Error ? err.name : 'unknown' });
+    }
     // The token is good; failing to cache it costs the next use a fetch, not this one its answer.
     deps.log.log('warn', 'oauth token could not be cached', { ...ids, error: err instanceof Error ? err.name : 'unknown' });
   }

@@ -2,11 +2,10 @@ import * as z from 'zod';
 import { ValidationError } from '../../errors.ts';
 import { type AuthTypeModule, type OutboundRequest, injectHeaders, injected } from './types.ts';
 
-export const ApiKeyMethod = z.enum(['header', 'query', 'body']).describe('Where the key/value pairs go: request headers, query string or body fields');
-
-/** api_key: `auth_config {api_key_method}`; auth_data holds one or more name → value pairs. */
-export const ApiKeyConfig = z.strictObject({ api_key_method: ApiKeyMethod });
-type ApiKeyConfig = z.infer<typeof ApiKeyConfig>;
+/** api_key: `auth_config {api_key_method}` (shared/schemas/auth-config.ts); auth_data holds one or more name → value pairs. */
+export { ApiKeyConfig, ApiKeyMethod } from '../../schemas/auth-config.ts';
+import { ApiKeyConfig } from '../../schemas/auth-config.ts';
+type ApiKeyConfigValue = z.infer<typeof ApiKeyConfig>;
 
 /** RFC 9110 token characters: what a header name may be made of. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/;
@@ -18,7 +17,7 @@ const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'expect', 'proxy-connection']);
 
 /** The secret's schema depends on the method: which names are valid differs. */
-function schemaFor(config: ApiKeyConfig) {
+function schemaFor(config: ApiKeyConfigValue) {
   const nameOk = (n: string) =>
     config.api_key_method === 'header' ? HEADER_NAME.test(n) && !RESERVED_HEADERS.has(n.toLowerCase()) : PARAM_NAME.test(n);
   const hint =
@@ -75,7 +74,7 @@ function injectBody(request: OutboundRequest, pairs: Readonly<Record<string, str
   return { ...request, headers: { ...request.headers, 'content-type': contentType || 'application/json' }, body: JSON.stringify(out) };
 }
 
-export const apiKey: AuthTypeModule<ApiKeyConfig> = {
+export const apiKey: AuthTypeModule<ApiKeyConfigValue> = {
   name: 'api_key',
   config: ApiKeyConfig,
   schemaFor,

@@ -2,7 +2,8 @@ import * as z from 'zod';
 import { type AuthTypeModule, injectHeaders, injected } from './types.ts';
 
 /** basic: auth_data `{username, password}`; no config. Sent as `Authorization: Basic base64(user:pass)`. */
-export const BasicConfig = z.strictObject({}).describe('basic takes no auth_config');
+export { BasicConfig } from '../../schemas/auth-config.ts';
+import { BasicConfig } from '../../schemas/auth-config.ts';
 export const BasicSecret = z.strictObject({
   // RFC 7617: the user-id cannot contain a colon (the first colon ends it).
   username: z.string().refine((s) => !s.includes(':'), 'must not contain ":" (RFC 7617 Basic auth)'),

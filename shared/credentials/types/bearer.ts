@@ -2,7 +2,8 @@ import * as z from 'zod';
 import { type AuthTypeModule, injectHeaders, injected } from './types.ts';
 
 /** bearer: auth_data `{token}`; no config. Sent as `Authorization: Bearer <token>`. */
-export const BearerConfig = z.strictObject({}).describe('bearer takes no auth_config');
+export { BearerConfig } from '../../schemas/auth-config.ts';
+import { BearerConfig } from '../../schemas/auth-config.ts';
 export const BearerSecret = z.strictObject({
   token: z
     .string()

@@ -1,9 +1,10 @@
-import * as z from 'zod';
+import type * as z from 'zod';
 import { AuthData } from '../../schemas/common.ts';
 import type { AuthTypeModule } from './types.ts';
 
 /** custom takes no config. */
-export const CustomConfig = z.strictObject({}).describe('custom takes no auth_config');
+export { CustomConfig } from '../../schemas/auth-config.ts';
+import { CustomConfig } from '../../schemas/auth-config.ts';
 
 /**
  * `custom`: free-form values (today's `auth_data`, whose keys are the agent's input arguments),

@@ -5,6 +5,7 @@ import { apiKey } from './api-key.ts';
 import { basic } from './basic.ts';
 import { bearer } from './bearer.ts';
 import { custom } from './custom.ts';
+import { oauth2AuthorizationCode } from './oauth2-authorization-code.ts';
 import { oauth2ClientCredentials } from './oauth2-client-credentials.ts';
 import type { AuthTypeModule, AuthTypeName, Deployment } from './types.ts';
 
@@ -15,7 +16,7 @@ export { AuthType, type AuthTypeModule, type AuthTypeName, type Deployment, depl
  * `satisfies` makes the compiler ask for every name of `AuthType`. (Each module has its own
  * config shape, hence `any` for the config.)
  */
-export const authTypes = { custom, bearer, basic, api_key: apiKey, oauth2_client_credentials: oauth2ClientCredentials } as const satisfies Record<AuthTypeName, AuthTypeModule<any>>;
+export const authTypes = { custom, bearer, basic, api_key: apiKey, oauth2_client_credentials: oauth2ClientCredentials, oauth2_authorization_code: oauth2AuthorizationCode } as const satisfies Record<AuthTypeName, AuthTypeModule<any>>;
 
 /** The module of an auth type, with its config as a plain record. */
 export function authTypeModule(name: AuthTypeName): AuthTypeModule {

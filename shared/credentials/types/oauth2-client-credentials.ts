@@ -10,15 +10,8 @@ import { type AuthTypeModule, injectHeaders, injected } from './types.ts';
  * the proxy get one from shared/credentials/oauth2/access-token.ts (cached sealed, single-flight
  * refresh) and hand it to `inject`.
  */
-export const OAuth2Config = z.strictObject({
-  token_url: z
-    .url({ protocol: /^https?$/, error: 'must be an http(s) URL (https when deployed)' })
-    .max(2048)
-    .refine((u) => !URL.canParse(u) || (!new URL(u).username && !new URL(u).password), 'must not contain credentials; they go in auth_data')
-    .describe('Token endpoint (RFC 6749 §4.4); reachable only for the token fetch, never through the proxy'),
-  scope: z.string().max(1024).optional().describe('Space-separated scopes to request'),
-  client_auth: z.enum(['basic', 'post']).default('basic').describe('basic: HTTP Basic client_id:client_secret (default); post: both in the form body'),
-});
+export { OAuth2Config } from '../../schemas/auth-config.ts';
+import { OAuth2Config } from '../../schemas/auth-config.ts';
 
 export const OAuth2Secret = z.strictObject({ client_id: z.string(), client_secret: z.string() });
 

@@ -33,10 +33,15 @@ export type Secret = Readonly<Record<string, string>>;
 export interface Deployment {
   /** Deployed (VAULT_MODE=aws): credentials go only to https URLs. */
   readonly httpsOnly: boolean;
+  /** Hosts an end user may be sent back to after connecting (shared/config.ts allowedReturnHosts). */
+  readonly allowedReturnHosts?: readonly string[];
 }
 
 /** The deployment rules of a vault mode. */
-export const deploymentOf = (config: { readonly mode: 'local' | 'aws' }): Deployment => ({ httpsOnly: config.mode === 'aws' });
+export const deploymentOf = (config: { readonly mode: 'local' | 'aws'; readonly allowedReturnHosts?: readonly string[] }): Deployment => ({
+  httpsOnly: config.mode === 'aws',
+  allowedReturnHosts: config.allowedReturnHosts ?? [],
+});
 
 export interface AuthTypeModule<Config = Record<string, unknown>> {
   readonly name: AuthTypeName;
@@ -55,8 +60,13 @@ export interface AuthTypeModule<Config = Record<string, unknown>> {
    * OAuth2), `none` (custom: only a runner can use it).
    */
   readonly injection: 'direct' | 'access_token' | 'none';
-  /** What a runner receives in `parameters` when the credential is delivered to it. */
+  /**
+   * What a runner receives in `parameters` when the credential is delivered to it: the stored
+   * values, or (`runsWith: 'access_token'`) `{access_token}` from the vault's token fetch, so a
+   * refresh token never leaves the vault.
+   */
   runParameters(secret: Secret): Record<string, string>;
+  readonly runsWith?: 'access_token';
   /** Pure: the request with the credential injected; the caller's inline auth never survives. */
   inject(request: OutboundRequest, secret: Secret, config: Config): InjectResult;
   /** Every value that must never come back out (the leak guard redacts these and their encodings). */

@@ -4,6 +4,7 @@ import { handler as keys } from '#functions/keys';
 import { handler as meta } from '#functions/meta';
 import { handler as profiles } from '#functions/profiles';
 import { handler as runs } from '#functions/runs';
+import { handler as webhooks } from '#functions/webhooks';
 import { DEFAULT_ROUTE_KEY, matchRoute, type RouteGroup, routeKey } from '#shared/http/routes';
 
 /** The Lambda handler exports the deployment uses, by route group. */
@@ -12,6 +13,7 @@ export const handlers: Record<RouteGroup, (event: APIGatewayProxyEventV2, contex
   profiles: profiles as never,
   runs: runs as never,
   keys: keys as never,
+  webhooks: webhooks as never,
   meta: meta as never,
 };
 

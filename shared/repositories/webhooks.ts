@@ -1,0 +1,98 @@
+import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { Db } from '../clients.ts';
+import { DELIVERY_PREFIX, WEBHOOK_PREFIX, keys } from '../keys.ts';
+import type { WebhookDeliveryItem, WebhookItem } from '../schemas/items.ts';
+import type { ItemSigner } from '../store/signer.ts';
+import type { DeliveryRecord, Page, WebhookRecord, WebhookStore } from '../store/types.ts';
+import { conditional } from './conditional.ts';
+import { queryPage } from './pagination.ts';
+
+/**
+ * Tenant webhooks and their deliveries (store/types.ts WebhookStore) on DynamoDB. Webhooks live
+ * in the tenant partition (`WEBHOOK#<id>`); each webhook's deliveries in its own partition
+ * (`DELIVERY#<time-ordered id>`), read newest first. Every write is a whole signed item.
+ */
+export function webhookRepository(db: Db, signer: ItemSigner): WebhookStore {
+  const TableName = db.tableName;
+  const webhookItem = (r: WebhookRecord) => signer.seal('webhook', { ...keys.webhook(r.tenant, r.webhook_id), entity: 'webhook', ...r });
+  const deliveryItem = (r: DeliveryRecord) =>
+    signer.seal('webhook-delivery', { ...keys.webhookDelivery(r.tenant, r.webhook_id, r.delivery_id), entity: 'webhook_delivery', ...r });
+  return {
+    async create(r) {
+      return conditional(() =>
+        db.doc.send(new PutCommand({ TableName, Item: webhookItem(r), ConditionExpression: 'attribute_not_exists(pk)' })),
+      );
+    },
+
+    async get(tenant, webhookId) {
+      const { Item } = await db.doc.send(new GetCommand({ TableName, Key: keys.webhook(tenant, webhookId), ConsistentRead: true }));
+      return Item ? signer.open<WebhookItem>('webhook', Item) : undefined;
+    },
+
+    async replace(r, expectedVersion) {
+      return conditional(() =>
+        db.doc.send(
+          new PutCommand({
+            TableName,
+            Item: webhookItem(r),
+            ConditionExpression: 'attribute_exists(pk) AND version = :v',
+            ExpressionAttributeValues: { ':v': expectedVersion },
+          }),
+        ),
+      );
+    },
+
+    async delete(tenant, webhookId) {
+      return conditional(() =>
+        db.doc.send(new DeleteCommand({ TableName, Key: keys.webhook(tenant, webhookId), ConditionExpression: 'attribute_exists(pk)' })),
+      );
+    },
+
+    async list(tenant, limit, cursor) {
+      return queryPage(db, keys.tenantAgents(tenant), WEBHOOK_PREFIX, limit, cursor, (items) =>
+        signer.openAll<WebhookItem>('webhook', items),
+      );
+    },
+
+    async createDelivery(r) {
+      return conditional(() =>
+        db.doc.send(new PutCommand({ TableName, Item: deliveryItem(r), ConditionExpression: 'attribute_not_exists(pk)' })),
+      );
+    },
+
+    async getDelivery(tenant, webhookId, deliveryId, nowEpochSeconds) {
+      const { Item } = await db.doc.send(
+        new GetCommand({ TableName, Key: keys.webhookDelivery(tenant, webhookId, deliveryId), ConsistentRead: true }),
+      );
+      if (!Item) return undefined;
+      const d = signer.open<WebhookDeliveryItem>('webhook-delivery', Item);
+      return d.expires_at > nowEpochSeconds ? d : undefined;
+    },
+
+    async replaceDelivery(r, expectedVersion) {
+      return conditional(() =>
+        db.doc.send(
+          new PutCommand({
+            TableName,
+            Item: deliveryItem(r),
+            ConditionExpression: 'attribute_exists(pk) AND version = :v',
+            ExpressionAttributeValues: { ':v': expectedVersion },
+          }),
+        ),
+      );
+    },
+
+    async listDeliveries(tenant, webhookId, limit, cursor, nowEpochSeconds): Promise<Page<WebhookDeliveryItem>> {
+      const page = await queryPage(
+        db,
+        keys.webhookPartition(tenant, webhookId),
+        DELIVERY_PREFIX,
+        limit,
+        cursor,
+        (items) => signer.openAll<WebhookDeliveryItem>('webhook-delivery', items),
+        { newestFirst: true },
+      );
+      return { items: page.items.filter((d) => d.expires_at > nowEpochSeconds), next: page.next };
+    },
+  };
+}
