@@ -34,6 +34,47 @@ def client(server: ScriptedServer, **kw):  # type: ignore[no-untyped-def]
     return AgentVault(server.url, KEY, sleep=sleep, **kw), sleep
 
 
+class HeadAndBrowserRouteTests(unittest.TestCase):
+    def test_head_answers_status_and_headers_and_a_bodyless_error_says_so(self) -> None:
+        with ScriptedServer([Reply(200, None, [("X-Request-Id", "r-1")]), Reply(404, None), Reply(503, None, [("Retry-After", "0")]), Reply(200, None)]) as srv:
+            vault, sleep = client(srv)
+
+            answer = vault.head("getAgentHead", "a1")
+            with self.assertRaises(NotFoundError) as missing:
+                vault.head("getAgentHead", "a2")
+            retried = vault.head("listAgentsHead", query={"limit": 1})
+
+            self.assertEqual((answer.status, answer.headers["x-request-id"]), (200, "r-1"))
+            self.assertEqual([(s.method, s.path) for s in srv.seen], [("HEAD", "/v1/agents/a1"), ("HEAD", "/v1/agents/a2"), ("HEAD", "/v1/agents?limit=1"), ("HEAD", "/v1/agents?limit=1")])
+            self.assertEqual(missing.exception.code, "http_404")
+            self.assertIn("HEAD", str(missing.exception))
+            self.assertEqual((retried.status, len(sleep.waits)), (200, 1))
+            with self.assertRaises(ValueError):
+                vault.head("getAgent", "a1")
+
+    def test_a_browser_route_answers_its_redirect_and_its_html_page_message(self) -> None:
+        page = "<!doctype html><html><body><main><h1>This link cannot be used</h1><p>This connect link has expired &#38; cannot be used.</p></main></body></html>"
+        with ScriptedServer([Reply(302, None, [("Location", "https://provider.example/authorize?state=s")]), Reply(400, page, [("Content-Type", "text/html")])]) as srv:
+            vault, _sleep = client(srv)
+
+            opened = vault.oauth.open_connect_link("avc_link")
+            with self.assertRaises(ValidationError) as refused:
+                vault.oauth.callback(state="avs_x", code="c")
+
+            self.assertEqual(opened, agent_vault.Redirect(302, "https://provider.example/authorize?state=s"))
+            self.assertEqual(srv.seen[0].path, "/v1/oauth/connect?link=avc_link")
+            self.assertEqual(srv.seen[1].path, "/v1/oauth/callback?state=avs_x&code=c")
+            self.assertEqual(refused.exception.code, "http_400")
+            self.assertIn("This connect link has expired & cannot be used.", str(refused.exception))
+
+    def test_any_other_route_still_refuses_to_follow_a_redirect(self) -> None:
+        with ScriptedServer([Reply(302, None, [("Location", "http://127.0.0.1:9/elsewhere")])]) as srv:
+            vault, _sleep = client(srv)
+            with self.assertRaises(AgentVaultError) as err:
+                vault.agents.get("a1")
+            self.assertEqual(err.exception.code, "redirect")
+
+
 class RetryTests(unittest.TestCase):
     def test_a_get_is_retried_after_429_waiting_at_least_retry_after(self) -> None:
         with ScriptedServer([Reply(429, error_body("too_many_requests", "slow down"), [("Retry-After", "2")]), OK_AGENT]) as srv:
