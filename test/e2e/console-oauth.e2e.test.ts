@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthServer, startAuthServer } from '#test/support/auth-server';
 import { hasChromium, launchChromium } from '#test/support/browser';
@@ -46,8 +46,8 @@ describe.skipIf(!hasChromium())('browser console: delegated OAuth (headless Chro
     p.on('pageerror', (e) => problems.push(e.message));
     return p;
   };
-  const shot = async (p: Page, name: string) => {
-    if (SHOTS) await p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  const shot = async (p: Page | Locator, name: string) => {
+    if (SHOTS) await p.screenshot({ path: join(SHOTS, `${name}.png`), ...('goto' in p ? { fullPage: true } : {}) });
   };
   const dd = (p: Page, label: string) => p.getByTestId('profile-meta').locator(`dt:text-is("${label}") + dd`);
   const stored = async () => (await vault.call('GET', PROFILE_URL)).json;
@@ -145,6 +145,7 @@ describe.skipIf(!hasChromium())('browser console: delegated OAuth (headless Chro
       connection_state: 'pending',
     });
     expect(await page.content()).not.toContain(CLIENT_SECRET);
+    await page.getByTestId('auth-token-toggle').click(); // masked again for the picture
     await shot(page, 'new-profile-oauth-link');
   });
 
@@ -161,7 +162,7 @@ describe.skipIf(!hasChromium())('browser console: delegated OAuth (headless Chro
     expect(await dd(page, 'Last refreshed').locator('time').count()).toBe(1);
     expect(await dd(page, 'End user').textContent()).toBe('user-42');
     expect(await dd(page, 'Authorize parameters').textContent()).toBe('access_type=offline');
-    await shot(page, 'profile-oauth-connected');
+    await shot(page.getByTestId('profile-meta'), 'profile-oauth-connected');
 
     await page.goto(`${vault.url}/console/#/agents/${AGENT}`);
     const cell = page.getByTestId('profiles-table').getByTestId('connection-cell');
@@ -191,6 +192,7 @@ describe.skipIf(!hasChromium())('browser console: delegated OAuth (headless Chro
     await expect.poll(() => page.getByTestId('connection-state').textContent()).toBe('disconnected');
     expect(await page.getByTestId('connection-token').inputValue()).toBe('');
     expect((await stored()).connection_state).toBe('disconnected');
+    await shot(page.getByTestId('connection'), 'profile-oauth-disconnected');
   });
 
   it('Reconnect gives a new link to copy; the end user uses it and the badge is connected again', async () => {
@@ -203,7 +205,6 @@ describe.skipIf(!hasChromium())('browser console: delegated OAuth (headless Chro
     expect(link).not.toBe(firstLink);
     await page.getByTestId('connect-link').getByRole('button', { name: 'Copy link' }).click();
     expect(await page.evaluate('navigator.clipboard.readText()')).toBe(link);
-    await shot(page, 'profile-oauth-reconnect');
 
     expect((await endUserOpens(link)).searchParams.get('status')).toBe('connected');
     await page.reload();
