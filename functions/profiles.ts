@@ -25,8 +25,11 @@ export const handler = routeGroupHandler('profiles', {
 
   'POST /api/upsert_agent_auth_profile': async ({ deps, caller, body }) => ok(await profiles.upsertProfile(deps, caller, body)),
 
-  'GET /v1/agents/{agent_id}/auth-profiles': async ({ deps, caller, params, query }) =>
-    ok(await profiles.listProfiles(deps, caller, params.agent_id as string, query.limit, query.cursor)),
+  'GET /v1/agents/{agent_id}/auth-profiles': async ({ deps, caller, params, query: { limit, cursor, ...filter } }) =>
+    ok(await profiles.listProfiles(deps, caller, params.agent_id as string, limit, cursor, filter)),
+
+  'GET /v1/auth-profiles': async ({ deps, caller, query: { limit, cursor, ...filter } }) =>
+    ok(await profiles.listTenantProfiles(deps, caller, limit, cursor, filter)),
 
   'POST /v1/agents/{agent_id}/auth-profiles': async ({ deps, caller, params, body, event }) => {
     const { auth_token, record } = await profiles.createProfileRecord(deps, caller, { ...body, agent_id: params.agent_id as string });
@@ -46,7 +49,11 @@ export const handler = routeGroupHandler('profiles', {
 
   // A runner's run grant (Authorization: Bearer avg_…, no API key) or the platform's API key + auth_token.
   'POST /v1/proxy': async ({ deps, caller, body, grant }) =>
-    ok(grant !== undefined ? await proxyWithGrant(deps, caller, grant, body as GrantProxyBody) : await proxyRequest(deps, caller, body as ProxyBody)),
+    ok(
+      grant !== undefined
+        ? await proxyWithGrant(deps, caller, grant, body as GrantProxyBody)
+        : await proxyRequest(deps, caller, body as ProxyBody),
+    ),
 
   'GET /v1/agents/{agent_id}/auth-profiles/{name}': async ({ deps, target }) => ok(profiles.getProfileMetadata(deps, target)),
 
@@ -79,7 +86,8 @@ export const handler = routeGroupHandler('profiles', {
 
   'GET /v1/agents/{agent_id}/auth-profiles/{name}/usage': async ({ deps, target }) => ok(await lifecycle.profileUsage(deps, target)),
 
-  'POST /v1/agents/{agent_id}/auth-profiles/{name}/share': async ({ deps, caller, target, body }) => ok(await shareProfile(deps, caller, target, body)),
+  'POST /v1/agents/{agent_id}/auth-profiles/{name}/share': async ({ deps, caller, target, body }) =>
+    ok(await shareProfile(deps, caller, target, body)),
 
   'DELETE /v1/agents/{agent_id}/auth-profiles/{name}/share/{principal}': async ({ deps, caller, target, params }) =>
     ok(await unshareProfile(deps, caller, target, params.principal as string)),

@@ -11,6 +11,8 @@ export interface ItemKey {
 const agentPartition = (tenant: string, agentId: string) => `TENANT#${tenant}#AGENT#${agentId}`;
 
 export const PROFILE_PREFIX = 'PROFILE#';
+/** Sort-key prefix of profile name claims (docs/architecture.md, "Renaming a profile"). */
+export const NAME_PREFIX = 'NAME#';
 export const SESSION_PREFIX = 'SESSION#';
 export const AGENT_PREFIX = 'AGENT#';
 export const OAUTH_TOKEN_PREFIX = 'OAUTH#';
@@ -22,7 +24,25 @@ export const WEBHOOK_PREFIX = 'WEBHOOK#';
 /** Sort-key prefix of a webhook's deliveries (in the webhook's own partition). */
 export const DELIVERY_PREFIX = 'DELIVERY#';
 
+/**
+ * The table's one global secondary index: profiles by name across a tenant's agents
+ * (GET /v1/auth-profiles; docs/architecture.md, "The table"). Its keys are attributes of the
+ * profile item, written by every write that puts or edits one (shared/store/items.ts profileToItem).
+ */
+export const PROFILE_NAME_INDEX = 'profiles-by-name';
+export const PROFILE_NAME_INDEX_PK = 'name_pk';
+export const PROFILE_NAME_INDEX_SK = 'name_sk';
+/** Between name and agent id in the index's sort key: below every character a name may hold (names refuse control characters). */
+const NAME_INDEX_SEPARATOR = '\u0001';
+
 export const keys = {
+  /** The name index's partition of a tenant's profiles. */
+  profileNameIndexPk: (tenant: string) => `PROFILES#${tenant}`,
+  /** A profile's index keys: name order, then agent id (shared/schemas/common.ts ProfileName refuses control characters). */
+  profileNameIndex: (tenant: string, agentId: string, name: string) => ({
+    [PROFILE_NAME_INDEX_PK]: `PROFILES#${tenant}`,
+    [PROFILE_NAME_INDEX_SK]: `${name}${NAME_INDEX_SEPARATOR}${agentId}`,
+  }),
   apiKey: (keyHashHex: string): ItemKey => ({ pk: `APIKEY#${keyHashHex}`, sk: 'APIKEY' }),
   /** Marker that a tenant has been issued an API key (keys are found by hash, not by tenant). */
   tenantKeyMarker: (tenant: string): ItemKey => ({ pk: `TENANT#${tenant}`, sk: 'APIKEYS' }),
@@ -36,6 +56,14 @@ export const keys = {
   /** Partition holding an agent's profiles and sessions. */
   agentPartition,
   profile: (ref: ProfileRef): ItemKey => ({ pk: agentPartition(ref.tenant, ref.agentId), sk: `${PROFILE_PREFIX}${ref.slot}` }),
+  /**
+   * The claim of a profile name (keyed by the name's slot, slotFor: the name's hash), in the
+   * agent's partition, pointing at where the profile of that name lives.
+   */
+  profileName: (tenant: string, agentId: string, nameSlotHex: string): ItemKey => ({
+    pk: agentPartition(tenant, agentId),
+    sk: `${NAME_PREFIX}${nameSlotHex}`,
+  }),
   /** A profile's saved session: beside the profile, under the same slot. */
   session: (ref: ProfileRef): ItemKey => ({ pk: agentPartition(ref.tenant, ref.agentId), sk: `${SESSION_PREFIX}${ref.slot}` }),
   /** An OAuth2 profile's cached access token and refresh lease: next to the profile, so deleting the agent's partition removes it. */

@@ -3,7 +3,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Db, createDb } from '#shared/clients';
-import { dynamoStore, type SignItemsOutcome, signUnsignedItems } from '#shared/store/dynamodb';
+import { dynamoStore, indexUnindexedProfiles, type SignItemsOutcome, signUnsignedItems } from '#shared/store/dynamodb';
 import { itemSigner } from '#shared/store/signer';
 import { type Config, loadConfig, silenceSdkNodeVersionWarning } from '#shared/config';
 import { KEY_RING_FILE, loadOrCreateLocalKeyRing } from '#infra/local/key-ring-file';
@@ -44,6 +44,12 @@ const USAGE = `agent-vault admin
       the server stopped or running. You attest that the table was not tampered with: an
       unsigned item is signed as it is. Items whose MAC fails are never signed; they are listed,
       and the command exits 1.
+
+  npm run admin -- index-profiles
+      Adds the name-index keys (GET /v1/auth-profiles) to the profiles written before this vault
+      version had the index; run it once after upgrading, with the server stopped or running.
+      Same store options as create-api-key (local data folder, or a deployed table). An operator
+      tool: it scans the table's profile items once.
 
   npm run admin -- rotate-server-key
       Local mode: adds a new key to <data dir>/${KEY_RING_FILE} and makes it current. Existing
@@ -97,7 +103,11 @@ function createApiKey(tenant: string, options: { name?: string; role: 'admin' | 
     const log = createLogger();
     const deps = { store: dynamoStore(db, itemSigner(serverKeys, log)), config, now: () => new Date(), serverKeys, log };
     const caller = { tenant, apiKeyId: 'admin-cli', role: 'admin' as const };
-    const created = await createAuditedApiKey(deps, caller, { name: options.name ?? options.label ?? 'unnamed key', role: options.role, label: options.label });
+    const created = await createAuditedApiKey(deps, caller, {
+      name: options.name ?? options.label ?? 'unnamed key',
+      role: options.role,
+      label: options.label,
+    });
     return created.api_key;
   });
 }
@@ -113,7 +123,10 @@ function verifyAudit(tenant: string | undefined): Promise<AuditVerification> {
 /** The server key ring: the data folder's locally, Secrets Manager's on AWS (API key items carry a MAC under it). */
 async function serverKeyRing(config: Config): Promise<ServerKeyRing> {
   if (config.mode === 'local') return loadOrCreateLocalKeyRing(config.dataDir);
-  if (!config.serverKeySecretId) throw new Error('VAULT_SERVER_KEY_SECRET_ID (the ServerKeySecretArn output) is required for a deployed table (API key items and audit records carry MACs under the server key)');
+  if (!config.serverKeySecretId)
+    throw new Error(
+      'VAULT_SERVER_KEY_SECRET_ID (the ServerKeySecretArn output) is required for a deployed table (API key items and audit records carry MACs under the server key)',
+    );
   const { loadServerKeyRingFromSecretsManager } = await import('#shared/aws/server-key-secret');
   return loadServerKeyRingFromSecretsManager(config.serverKeySecretId);
 }
@@ -128,7 +141,10 @@ function signItems(): Promise<SignItemsOutcome> {
 
 async function rotateLocalServerKey(): Promise<string> {
   const config = loadConfig();
-  if (config.mode !== 'local') throw new Error('rotate-server-key rotates the local key file; on AWS edit the Secrets Manager secret (see docs/deploy.md, "Rotate the server key")');
+  if (config.mode !== 'local')
+    throw new Error(
+      'rotate-server-key rotates the local key file; on AWS edit the Secrets Manager secret (see docs/deploy.md, "Rotate the server key")',
+    );
   await loadOrCreateLocalKeyRing(config.dataDir); // a first rotation on a fresh data folder
   const path = join(config.dataDir, KEY_RING_FILE);
   const { json, name } = rotateServerKeyRingJson(await readFile(path, 'utf8'));
@@ -145,7 +161,13 @@ async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { tenant: { type: 'string' }, label: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      tenant: { type: 'string' },
+      label: { type: 'string' },
+      name: { type: 'string' },
+      role: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   const command = positionals[0];
   if (values.help || !command) {
@@ -155,7 +177,8 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'create-api-key': {
       if (!values.tenant) throw new Error('create-api-key needs --tenant <tenant>');
-      if (values.role !== undefined && values.role !== 'admin' && values.role !== 'member') throw new Error('--role must be admin or member');
+      if (values.role !== undefined && values.role !== 'admin' && values.role !== 'member')
+        throw new Error('--role must be admin or member');
       const role = values.role ?? 'admin';
       const key = await createApiKey(values.tenant, { name: values.name, role, label: values.label });
       process.stderr.write(`API key (${role}) for tenant "${values.tenant}" (shown once; only its SHA-256 is stored):\n`);
@@ -172,7 +195,8 @@ async function main(argv: string[]): Promise<void> {
       process.kill(holder.pid, 'SIGTERM');
       // The server drains its queue (up to 5 s) before it exits; wait for that, then say so.
       for (let i = 0; i < 200 && isAlive(holder.pid); i++) await new Promise((r) => setTimeout(r, 50));
-      if (isAlive(holder.pid)) throw new Error(`agent-vault pid ${holder.pid} did not exit within 10 s; kill -9 ${holder.pid} stops it at once`);
+      if (isAlive(holder.pid))
+        throw new Error(`agent-vault pid ${holder.pid} did not exit within 10 s; kill -9 ${holder.pid} stops it at once`);
       process.stdout.write(`stopped agent-vault pid ${holder.pid}${holder.port !== undefined ? ` (port ${holder.port})` : ''}\n`);
       return;
     }
@@ -188,9 +212,19 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'sign-items': {
       const { signed, resigned, intact, refused } = await signItems();
-      for (const r of refused) process.stdout.write(`REFUSED ${r.kind} ${r.pk} ${r.sk}: fails its integrity check; not signed (delete it, or restore it from a backup)\n`);
-      process.stdout.write(`${signed} item(s) signed, ${resigned} re-signed from an older MAC, ${intact} already signed, ${refused.length} refused\n`);
+      for (const r of refused)
+        process.stdout.write(
+          `REFUSED ${r.kind} ${r.pk} ${r.sk}: fails its integrity check; not signed (delete it, or restore it from a backup)\n`,
+        );
+      process.stdout.write(
+        `${signed} item(s) signed, ${resigned} re-signed from an older MAC, ${intact} already signed, ${refused.length} refused\n`,
+      );
       if (refused.length > 0) process.exitCode = 1;
+      return;
+    }
+    case 'index-profiles': {
+      const { indexed, already } = await withStore((db) => indexUnindexedProfiles(db));
+      process.stdout.write(`${indexed} profile(s) indexed, ${already} already indexed\n`);
       return;
     }
     case 'rotate-server-key': {

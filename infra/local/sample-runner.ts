@@ -49,7 +49,10 @@ interface RunnerAnswer {
 async function callThroughProxy(run: RunPayload, runs: number): Promise<RunnerAnswer> {
   const { url, method = 'GET' } = run.parameters;
   if (typeof url !== 'string' || typeof method !== 'string') {
-    return { error: 'credential_delivery "proxy": pass the URL to call as parameters.url (and optionally parameters.method)', session: { runs } };
+    return {
+      error: 'credential_delivery "proxy": pass the URL to call as parameters.url (and optionally parameters.method)',
+      session: { runs },
+    };
   }
   let res: Response;
   try {
@@ -62,17 +65,31 @@ async function callThroughProxy(run: RunPayload, runs: number): Promise<RunnerAn
   } catch (err) {
     return { error: `the vault proxy could not be reached (${err instanceof Error ? err.name : 'error'})`, session: { runs } };
   }
-  const answer = (await res.json().catch(() => ({}))) as { status?: number; body?: string; body_encoding?: string; error?: { code?: string; message?: string } };
+  const answer = (await res.json().catch(() => ({}))) as {
+    status?: number;
+    body?: string;
+    body_encoding?: string;
+    error?: { code?: string; message?: string };
+  };
   let host = '?';
   try {
     host = new URL(url).host;
   } catch {}
-  process.stdout.write(`run ${run.session_id}: signature ok, proxy delivery, ${method.toUpperCase()} ${host} → ${res.ok ? `upstream ${answer.status}` : `vault ${res.status}`}, run #${runs}\n`);
+  process.stdout.write(
+    `run ${run.session_id}: signature ok, proxy delivery, ${method.toUpperCase()} ${host} → ${res.ok ? `upstream ${answer.status}` : `vault ${res.status}`}, run #${runs}\n`,
+  );
   if (!res.ok) {
-    return { error: `the vault proxy refused the call: ${answer.error?.code ?? 'error'} (HTTP ${res.status}): ${answer.error?.message ?? ''}`.trim(), session: { runs } };
+    return {
+      error:
+        `the vault proxy refused the call: ${answer.error?.code ?? 'error'} (HTTP ${res.status}): ${answer.error?.message ?? ''}`.trim(),
+      session: { runs },
+    };
   }
   const body = typeof answer.body === 'string' ? answer.body.slice(0, MAX_BODY_CHARS) : '';
-  return { output: { delivery: 'proxy', upstream_status: answer.status, upstream_body: body, body_encoding: answer.body_encoding, runs }, session: { runs } };
+  return {
+    output: { delivery: 'proxy', upstream_status: answer.status, upstream_body: body, body_encoding: answer.body_encoding, runs },
+    session: { runs },
+  };
 }
 
 const server = createServer(async (req, res) => {
@@ -83,6 +100,11 @@ const server = createServer(async (req, res) => {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   };
+  // A GET is a readiness probe (the README's wait loop): answered, and not a rejected run.
+  if (req.method === 'GET' || req.method === 'HEAD') {
+    reply(200, { status: 'ok' });
+    return;
+  }
   if (req.method !== 'POST' || !verifySignature(secret, raw, req.headers[SIGNATURE_HEADER] as string | undefined)) {
     reply(401, { error: 'bad signature' });
     process.stdout.write('rejected a request with a bad signature\n');

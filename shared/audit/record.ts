@@ -24,7 +24,7 @@ import type { Caller } from '../deps.ts';
  */
 
 /** Changes to a profile, including who may use it (share, unshare). */
-export const CHANGE_ACTIONS = ['create', 'replace', 'update', 'rotate', 'patch', 'delete', 'share', 'unshare', 'connect', 'disconnect'] as const;
+export const CHANGE_ACTIONS = ['create', 'replace', 'update', 'rotate', 'patch', 'rename', 'delete', 'share', 'unshare', 'connect', 'disconnect'] as const;
 /** Changes to the tenant's principals: no agent, no profile (their records live in the tenant view only). */
 export const API_KEY_ACTIONS = ['api_key_create', 'api_key_revoke'] as const;
 /** Changes to an agent (its runner, its signing secret, its existence): no profile (tenant and agent views). */
@@ -51,8 +51,10 @@ export const AuditEventInput = z.object({
   action: AuditAction,
   /** The agent acted on; absent for API-key events (api_key_create, api_key_revoke). */
   agent_id: z.string().optional(),
-  /** Profile name (absent only when the profile could not be identified). */
+  /** Profile name (absent only when the profile could not be identified); a rename's: the name before. */
   profile: z.string().optional(),
+  /** rename: the name after. */
+  new_name: z.string().optional(),
   /** Slot of the profile (hex): the key of its per-profile view. */
   slot: z.string().optional(),
   /** The profile generation acted on (after the change, for create/replace/rotate). */
@@ -81,7 +83,12 @@ export type AuditEventInput = z.infer<typeof AuditEventInput>;
  * The event of `action` by `caller`: who (tenant, key id, source IP, request id) and how it
  * ended (`status`, `result`), with what it is `about` (agent, profile, principal…).
  */
-export function eventBy(caller: Caller, action: AuditAction, status: number, about: Omit<Partial<AuditEventInput>, 'tenant' | 'key_id' | 'action' | 'status'> = {}): AuditEventInput {
+export function eventBy(
+  caller: Caller,
+  action: AuditAction,
+  status: number,
+  about: Omit<Partial<AuditEventInput>, 'tenant' | 'key_id' | 'action' | 'status'> = {},
+): AuditEventInput {
   return {
     tenant: caller.tenant,
     key_id: caller.apiKeyId || 'system',
@@ -157,7 +164,6 @@ const MAC_LABEL_V2 = 'agent-vault/audit/v2';
 const MAC_FIELDS_V3 = ['writer', 'seq', 'prev_mac', 'prev_expires_at'] as const satisfies readonly (keyof AuditRecord)[];
 const MAC_LABEL_V3 = 'agent-vault/audit/v3';
 
-
 /** The MAC of a record (its `mac`, `mac_key_id` aside) under a server key. */
 export function computeAuditMac(serverKey: ServerKey, record: Omit<AuditRecord, 'mac' | 'mac_key_id'>): string {
   const v3 = MAC_FIELDS_V3.some((f) => record[f] !== undefined);
@@ -186,7 +192,13 @@ let lastMs = -1;
 let sequence = 0;
 
 /** Builds the full record for an event: id, time, expiry, its chain link (if given) and the MAC under the current server key. */
-export function sealAuditRecord(serverKeys: ServerKeyRing, event: AuditEventInput, at: Date, retentionSeconds: number, link?: AuditChainLink): AuditRecord {
+export function sealAuditRecord(
+  serverKeys: ServerKeyRing,
+  event: AuditEventInput,
+  at: Date,
+  retentionSeconds: number,
+  link?: AuditChainLink,
+): AuditRecord {
   const input = AuditEventInput.parse(event); // drops anything not in the schema: no stray field reaches the log
   const body = {
     ...input,
@@ -203,11 +215,18 @@ export function sealAuditRecord(serverKeys: ServerKeyRing, event: AuditEventInpu
  * Why a stored MAC (of a record or a head) fails verification, or undefined if it is intact:
  * an unknown key, a malformed MAC, or a MAC that `compute` does not reproduce (constant time).
  */
-function macProblem(serverKeys: ServerKeyRing, stored: { mac: string; mac_key_id: string }, compute: (key: ServerKey) => string, what: 'record' | 'head'): string | undefined {
+function macProblem(
+  serverKeys: ServerKeyRing,
+  stored: { mac: string; mac_key_id: string },
+  compute: (key: ServerKey) => string,
+  what: 'record' | 'head',
+): string | undefined {
   const key = serverKeys.byId(stored.mac_key_id);
   if (!key) return `its MAC key ${stored.mac_key_id} is not in the server key ring`;
   if (!/^[0-9a-f]{64}$/.test(stored.mac)) return `its MAC is malformed (the ${what} was edited)`;
-  return timingSafeEqual(Buffer.from(compute(key), 'hex'), Buffer.from(stored.mac, 'hex')) ? undefined : `its MAC does not match (the ${what} was edited)`;
+  return timingSafeEqual(Buffer.from(compute(key), 'hex'), Buffer.from(stored.mac, 'hex'))
+    ? undefined
+    : `its MAC does not match (the ${what} was edited)`;
 }
 
 /** Why a stored record fails verification, or undefined if it is intact. */
@@ -245,7 +264,14 @@ function computeHeadMac(serverKey: ServerKey, h: Omit<AuditHead, 'mac' | 'mac_ke
 
 /** The head a chained record leaves its writer at, MAC'd under the key that MAC'd the record. */
 export function sealAuditHead(serverKeys: ServerKeyRing, record: AuditRecord & AuditChainLink): AuditHead {
-  const body = { tenant: record.tenant, writer: record.writer, seq: record.seq, last_id: record.id, last_mac: record.mac, expires_at: record.expires_at };
+  const body = {
+    tenant: record.tenant,
+    writer: record.writer,
+    seq: record.seq,
+    last_id: record.id,
+    last_mac: record.mac,
+    expires_at: record.expires_at,
+  };
   const key = serverKeys.current;
   return { ...body, mac_key_id: key.idHex, mac: computeHeadMac(key, body) };
 }

@@ -3,7 +3,9 @@ import type { Caller, Deps } from '../deps.ts';
 import { ProfileNotFoundError, agentNotFound } from '../errors.ts';
 import { assertCanWrite, canRead } from './access.ts';
 import { namedProfileRef } from './profile-keys.ts';
+import { loadNamedProfile } from './profile-names.ts';
 import { type ProfileRef, profileRef, profileRefOf } from '../store/profile-ref.ts';
+import type { ProfileContext, ProfileContextOptions } from '../store/types.ts';
 import { enforceTenantRateLimit } from '../limits/tenant-rate-limit.ts';
 import type { AgentItem, OAuthTokenItem, SessionItem } from '../schemas/items.ts';
 import {
@@ -145,16 +147,17 @@ export async function openForUse(
   options: UseOptions = {},
 ): Promise<OpenedForUse> {
   // Resolve the credential to where its profile lives (a token's slot, or the path's name).
-  const { ref, token: presented, grant, caller: who } = await resolve(deps, caller, credential, purpose);
-  const { tenant, agentId } = ref;
+  const resolved = await resolve(deps, caller, credential, purpose);
+  const { token: presented, grant, caller: who } = resolved;
+  const { tenant, agentId } = resolved.ref;
   // A runner presenting a run grant sent no API key, so the API-key middleware counted nothing:
   // the request counts against the grant's tenant here (429 + Retry-After when it is over
   // VAULT_TENANT_RATE_LIMIT), in the same round trip as the profile read. Only a grant that has
   // unwrapped gets this far, so a forged or unknown grant never touches a counter and a 429 tells
   // its sender nothing about any tenant.
   const admitted = grant && caller.tenant === '' ? enforceTenantRateLimit(deps, tenant) : undefined;
-  const [ctx] = await Promise.all([
-    deps.store.profileContext.load(ref, { withSession: options.withSession, withOAuthToken: options.withOAuthToken }),
+  const [{ ctx, ref }] = await Promise.all([
+    loadResolved(deps, resolved, { withSession: options.withSession, withOAuthToken: options.withOAuthToken }),
     admitted,
   ]);
   // The signed store checked the agent's MAC before anything it says (runner, incarnation, input args) is used.
@@ -183,7 +186,8 @@ export async function openForUse(
     try {
       const token = presented();
       verified = verifyToken(deps, tenant, agentId, token, token.slot.toString('hex') === ref.slot ? found : undefined);
-      if (grant && (verified.item.generation !== grant.item.generation || verified.item.created_at !== grant.item.profile_created_at)) throw new ProfileNotFoundError();
+      if (grant && (verified.item.generation !== grant.item.generation || verified.item.created_at !== grant.item.profile_created_at))
+        throw new ProfileNotFoundError();
     } catch (err) {
       if (found && err instanceof ProfileNotFoundError) await refuseUse(deps, who, purpose, found, err);
       throw err;
@@ -192,7 +196,9 @@ export async function openForUse(
     for (const check of POLICY) check({ caller: who, purpose, agent, verified, now });
     type = authTypeOf(verified.item);
     config = storedConfig(type, verified.item.auth_config);
-    const refusal = verifiedProfileRefusal(verified.item, now) ?? (options.request !== undefined ? outboundRefusal(verified.item, type, config, options.request) : undefined);
+    const refusal =
+      verifiedProfileRefusal(verified.item, now) ??
+      (options.request !== undefined ? outboundRefusal(verified.item, type, config, options.request) : undefined);
     if (refusal) await refuseUse(deps, who, purpose, verified.item, refusal);
   } catch (err) {
     // Whatever a token would hear as "unknown profile", a grant hears as "unknown grant".
@@ -252,9 +258,10 @@ export async function openForEdit(
   what: string,
   options: { withSession?: boolean } = {},
 ): Promise<OpenedForEdit> {
-  const { ref, token: presented } = await resolve(deps, caller, credential, 'edit');
-  const { tenant, agentId } = ref;
-  const ctx = await deps.store.profileContext.load(ref, options);
+  const resolved = await resolve(deps, caller, credential, 'edit');
+  const { token: presented } = resolved;
+  const { tenant, agentId } = resolved.ref;
+  const { ctx, ref } = await loadResolved(deps, resolved, options);
   const agent = ctx.agent;
   if (!agent) throw agentNotFound(agentId);
   const found = ctx.profile;
@@ -273,8 +280,25 @@ interface Resolved {
   readonly token: () => ParsedToken;
   /** Set when the credential was a run grant. */
   readonly grant?: ResolvedGrant;
+  /** Set when the profile is named by the path: `ref` is then only its name's home slot. */
+  readonly name?: string;
   /** The caller as the rest of the gate sees it (a grant's caller takes the grant's tenant). */
   readonly caller: Caller;
+}
+
+/**
+ * The agent and the profile a resolved credential names, with what `options` asks: by the
+ * token's or grant's slot in one read; by name through the name's claim (a renamed profile
+ * lives at its first slot: shared/credentials/profile-names.ts), the ref then where it lives.
+ */
+async function loadResolved(
+  deps: Deps,
+  resolved: Resolved,
+  options: ProfileContextOptions,
+): Promise<{ ctx: ProfileContext; ref: ProfileRef }> {
+  if (resolved.name === undefined) return { ctx: await deps.store.profileContext.load(resolved.ref, options), ref: resolved.ref };
+  const named = await loadNamedProfile(deps.store, resolved.ref.tenant, resolved.ref.agentId, resolved.name, options);
+  return { ctx: named.ctx, ref: named.ref };
 }
 
 async function resolve(deps: Deps, caller: Caller, credential: CredentialRef, purpose: UsePurpose | 'edit'): Promise<Resolved> {
@@ -284,7 +308,12 @@ async function resolve(deps: Deps, caller: Caller, credential: CredentialRef, pu
     return { ref: profileRef(caller.tenant, credential.agentId, token.slot.toString('hex')), token: () => token, caller };
   }
   if (credential.kind === 'named') {
-    return { ref: namedProfileRef(caller.tenant, credential.agentId, credential.name), token: () => parseTokenOrThrow(credential.token), caller };
+    return {
+      ref: namedProfileRef(caller.tenant, credential.agentId, credential.name),
+      name: credential.name,
+      token: () => parseTokenOrThrow(credential.token),
+      caller,
+    };
   }
   // A grant is for the proxy only: it never hands out values, so it cannot start a run or a test.
   if (purpose !== 'proxy') throw new InvalidGrantError();

@@ -32,7 +32,9 @@ import {
   NativeProfileResponse,
   NativePutProfileBody,
   ProfileList,
+  ProfileListQuery,
   ProfileMetadata,
+  TenantProfileListQuery,
   ShareProfileBody,
   UpsertProfileBody,
   UpsertProfileResponse,
@@ -189,6 +191,37 @@ const OUTBOUND_ERRORS = {
   504: ['upstream_timeout'],
 } as const;
 const page = { limit: 'Page size, an integer 1-100 (default 50)', cursor: 'next_cursor of the previous page' };
+const profileFilterDocs = {
+  q: 'Name contains this text (case-insensitive)',
+  auth_type: 'Only this type: custom, bearer, basic, api_key, oauth2_client_credentials, …',
+  visibility: 'private or shared',
+  token_state: 'valid, expiring_soon (less than 24 h left) or expired',
+  connection_state: 'OAuth 2.0 authorization-code profiles: pending, connected, needs_reauth or disconnected',
+  active: 'true or false',
+  end_user_id: "The platform's end-user id (exact)",
+  ...page,
+};
+const PROFILE_LIST_DESCRIPTION =
+  'Every filter given must match. Filters apply to what the calling key may read (a member never learns of a profile it cannot read), after each read of the table, so a page may hold fewer than `limit` profiles — even none — while `next_cursor` goes on; keep paging until it is absent. A filter value outside its list is 400 validation_error naming the allowed values; an unknown parameter is 400 unknown_field.';
+const PROFILE_EXAMPLE = {
+  agent_id: 'crm-bot',
+  name: 'github-main',
+  fields: ['token'],
+  auth_type: 'bearer',
+  generation: 1,
+  record_version: 1,
+  should_save_session: false,
+  created_at: '2026-01-05T10:00:00.000Z',
+  updated_at: '2026-01-05T10:00:00.000Z',
+  use_count: 3,
+  active: true,
+  token_state: 'valid',
+  allowed_source_ips: [],
+  uses_last_7_days: { run: 2, proxy: 1, test: 0 },
+  owner: '3f9a0c1d2e4b5a69',
+  visibility: 'private',
+  grants: [],
+};
 
 /** The documented revocation bound (shared/services/api-keys.ts AUTH_CACHE_TTL_MS). */
 const REVOCATION_BOUND =
@@ -619,18 +652,33 @@ export const routes = {
   'GET /v1/agents/{agent_id}/auth-profiles': {
     group: 'profiles',
     permission: { kind: 'key' },
-    query: ListQuery,
+    query: ProfileListQuery,
     op: {
       operationId: 'listAgentAuthProfiles',
       tag: 'auth-profiles',
-      summary: "List the agent's auth profiles the calling key may read (metadata only)",
-      description:
-        'Lists the profiles of an agent that the calling key may read (owner, admin, or a grant), metadata only: field names, type, policy, usage; never a value.',
+      summary: "List the agent's auth profiles the calling key may read (metadata only), with search and filters",
+      description: `Lists the profiles of an agent that the calling key may read (owner, admin, or a grant), metadata only: field names, type, policy, usage; never a value. ${PROFILE_LIST_DESCRIPTION}`,
       examples: EXAMPLES.listAgentAuthProfiles,
       status: 200,
       response: ProfileList,
       errors: { ...QUERY_ERRORS, ...AGENT_404 },
-      queryDocs: page,
+      queryDocs: profileFilterDocs,
+    },
+  },
+  'GET /v1/auth-profiles': {
+    group: 'profiles',
+    permission: { kind: 'key' },
+    query: TenantProfileListQuery,
+    op: {
+      operationId: 'listAuthProfiles',
+      tag: 'auth-profiles',
+      summary: "List the tenant's auth profiles the calling key may read, across agents, in name order (then agent id)",
+      description: `${PROFILE_LIST_DESCRIPTION} Served by a Query of the table's name index (never a scan); each entry carries its agent_id.`,
+      status: 200,
+      response: ProfileList,
+      errors: QUERY_ERRORS,
+      queryDocs: { agent_id: 'Only this agent', ...profileFilterDocs },
+      examples: { response: { profiles: [PROFILE_EXAMPLE], next_cursor: 'eyJwayI6Ii4uLiJ9' } },
     },
   },
   'POST /v1/agents/{agent_id}/auth-profiles': {
@@ -734,13 +782,14 @@ export const routes = {
     op: {
       operationId: 'patchAuthProfile',
       tag: 'auth-profiles',
-      summary: 'Edit non-secret settings (active, description, allowed source IPs, outbound policy); no token needed',
+      summary: 'Edit non-secret settings (active, description, allowed source IPs, outbound policy) or rename the profile; no token needed',
       description:
-        'Changes the non-secret settings: active, description, allowed source IPs and the outbound policy; null removes a setting. Needs read_write, no token.',
+        'Changes the non-secret settings: active, description, allowed source IPs and the outbound policy; null removes a setting. Needs read_write, no token. ' +
+        'A rename (`{"name": "new-name"}`, sent alone) keeps the profile where it lives: its auth token keeps working, its usage and audit history stay with it, and the old name answers 404 from then on. 409 `profile_exists` if another profile has the name, 409 `conflict` if another request changed the profile or took the name meanwhile (read it again and retry). A rename that stopped half-way is invisible: the profile keeps its old name until a rename finishes.',
       examples: EXAMPLES.patchAuthProfile,
       status: 200,
       response: ProfileMetadata,
-      errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'invalid_source_ips'], 403: ['forbidden'], ...PROFILE_404, 409: ['conflict'] },
+      errors: { ...BODY_ERRORS, 400: [...BODY_ERRORS[400], 'invalid_source_ips'], 403: ['forbidden'], ...PROFILE_404, 409: ['conflict', 'profile_exists'] },
     },
   },
   'DELETE /v1/agents/{agent_id}/auth-profiles/{name}': {

@@ -1,9 +1,18 @@
 import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
-import { PROFILE_PREFIX, SESSION_PREFIX, keys } from '../keys.ts';
+import { PROFILE_NAME_INDEX, PROFILE_NAME_INDEX_PK, PROFILE_NAME_INDEX_SK, PROFILE_PREFIX, SESSION_PREFIX, keys } from '../keys.ts';
 import { type ProfileItem, dailyUseAttribute } from '../schemas/items.ts';
 import { isConditionalCheckFailed } from '../errors.ts';
-import { REWRITE_OPTIONAL, REWRITE_SET, profileAfterPatch, profileAfterRewrite, profileToItem } from '../store/items.ts';
+import {
+  REWRITE_OPTIONAL,
+  REWRITE_SET,
+  fillProfilePage,
+  profileAfterPatch,
+  profileAfterRename,
+  profileAfterRewrite,
+  profileToItem,
+} from '../store/items.ts';
+import { decodeIndexCursor, encodeCursor, encodeIndexCursor } from '../store/cursor.ts';
 import type { ItemSigner } from '../store/signer.ts';
 import { profileRefOf } from '../store/profile-ref.ts';
 import type { ConnectionChanges, ProfileRecord, ProfileRef, ProfileStore, SettingsChanges, UseToRecord } from '../store/types.ts';
@@ -45,7 +54,8 @@ const REWRITE_VALUE_NAMES: Record<(typeof REWRITE_SET)[number], string> = {
 
 /** The key of the profile read, checked against the one named. */
 function sameProfile(read: ProfileItem, ref: ProfileRef) {
-  if (read.tenant !== ref.tenant || read.agent_id !== ref.agentId || read.slot !== ref.slot) throw new Error('a profile write names another profile than the one read');
+  if (read.tenant !== ref.tenant || read.agent_id !== ref.agentId || read.slot !== ref.slot)
+    throw new Error('a profile write names another profile than the one read');
   return keys.profile(ref);
 }
 
@@ -311,8 +321,109 @@ export function profileRepository(db: Db, signer: ItemSigner): ProfileStore {
       );
     },
 
+    async markRename(ref: ProfileRef, from: string, to: string, at: string): Promise<boolean> {
+      return conditional(() =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName,
+            Key: keys.profile(ref),
+            UpdateExpression: 'SET rename_to = :to, rename_at = :at',
+            ConditionExpression: '#name = :from',
+            ExpressionAttributeNames: { '#name': 'name' },
+            ExpressionAttributeValues: { ':from': from, ':to': to, ':at': at },
+          }),
+        ),
+      );
+    },
+
+    async cancelRename(ref: ProfileRef, to: string, at: string): Promise<boolean> {
+      return conditional(() =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName,
+            Key: keys.profile(ref),
+            UpdateExpression: 'REMOVE rename_to, rename_at',
+            ConditionExpression: 'rename_to = :to AND rename_at = :at',
+            ExpressionAttributeValues: { ':to': to, ':at': at },
+          }),
+        ),
+      );
+    },
+
+    /**
+     * The rename's profile write: name and index keys set, the mark removed, settings_version
+     * bumped, the post-state MACed, if the item is still the one read (versions, as patchSettings)
+     * and still marked for this rename; the item as written, or undefined.
+     */
+    async rename(ref: ProfileRef, read: ProfileItem, to: string, at: string, updatedAt: string): Promise<ProfileItem | undefined> {
+      const key = sameProfile(read, ref);
+      const post = profileAfterRename(read, to, updatedAt);
+      const index = keys.profileNameIndex(read.tenant, read.agent_id, to);
+      try {
+        const out = await db.doc.send(
+          new UpdateCommand({
+            TableName,
+            Key: key,
+            UpdateExpression: `SET #name = :to, #ipk = :ipk, #isk = :isk, settings_version = :next, updated_at = :updated, ${MAC_SET.join(', ')} REMOVE rename_to, rename_at`,
+            ConditionExpression: `${unchangedSinceRead(read)} AND rename_to = :to AND rename_at = :at`,
+            ExpressionAttributeNames: { '#name': 'name', '#ipk': PROFILE_NAME_INDEX_PK, '#isk': PROFILE_NAME_INDEX_SK },
+            ExpressionAttributeValues: {
+              ...readValues(read),
+              ':to': to,
+              ':at': at,
+              ':ipk': index[PROFILE_NAME_INDEX_PK],
+              ':isk': index[PROFILE_NAME_INDEX_SK],
+              ':next': post.settings_version,
+              ':updated': updatedAt,
+              ...macValues(signer.macFor('profile', post)),
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return signer.open<ProfileItem>('profile', out.Attributes as Record<string, unknown>);
+      } catch (err) {
+        if (isConditionalCheckFailed(err)) return undefined;
+        throw err;
+      }
+    },
+
     async list(tenant: string, agentId: string, limit: number, cursor?: string): Promise<{ items: ProfileItem[]; next?: string }> {
-      return queryPage(db, keys.agentPartition(tenant, agentId), PROFILE_PREFIX, limit, cursor, (items) => signer.openAll<ProfileItem>('profile', items));
+      return queryPage(db, keys.agentPartition(tenant, agentId), PROFILE_PREFIX, limit, cursor, (items) =>
+        signer.openAll<ProfileItem>('profile', items),
+      );
+    },
+
+    async listMatching(scope, limit, cursor, keep) {
+      const open = (items: Record<string, unknown>[] | undefined) => signer.openAll<ProfileItem>('profile', items ?? []);
+      if (scope.agentId !== undefined) {
+        const pk = keys.agentPartition(scope.tenant, scope.agentId);
+        const read = async (n: number, start: string | undefined) => {
+          const page = await queryPage(db, pk, PROFILE_PREFIX, n, start, open);
+          return { items: page.items, next: page.next };
+        };
+        return fillProfilePage(limit, cursor, keep, read, (item) => encodeCursor(item) as string);
+      }
+      const indexPk = keys.profileNameIndexPk(scope.tenant);
+      const tablePkPrefix = keys.agentPartition(scope.tenant, '');
+      // The index is eventually consistent (a write shows a moment later); each item read is the
+      // whole signed profile (the index projects every attribute) and is verified like any other.
+      const read = async (n: number, start: string | undefined) => {
+        const out = await db.doc.send(
+          new QueryCommand({
+            TableName,
+            IndexName: PROFILE_NAME_INDEX,
+            KeyConditionExpression: '#ipk = :ipk',
+            ExpressionAttributeNames: { '#ipk': PROFILE_NAME_INDEX_PK },
+            ExpressionAttributeValues: { ':ipk': indexPk },
+            Limit: n,
+            ExclusiveStartKey: decodeIndexCursor(start, indexPk, tablePkPrefix),
+          }),
+        );
+        return { items: open(out.Items), next: encodeIndexCursor(out.LastEvaluatedKey) };
+      };
+      const after = (item: ProfileItem) =>
+        encodeIndexCursor({ pk: item.pk, sk: item.sk, ...keys.profileNameIndex(item.tenant, item.agent_id, item.name) }) as string;
+      return fillProfilePage(limit, cursor, keep, read, after);
     },
 
     async hasAny(tenant: string, agentId: string): Promise<boolean> {

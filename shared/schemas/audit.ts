@@ -20,6 +20,7 @@ export const AuditEntry = z.object({
   key_id: z.string().describe('Id of the API key that made the request; "system" for the vault itself'),
   agent_id: AgentId.optional().describe('Absent on API-key events (api_key_create, api_key_revoke)'),
   profile: z.string().optional(),
+  new_name: z.string().optional().describe('rename: the name after (profile: the name before)'),
   generation: z.int().optional(),
   status: z.int(),
   result: z.string().describe('ok, or the error code'),
@@ -28,7 +29,7 @@ export const AuditEntry = z.object({
   session_id: z.string().optional(),
   principal: z.string().optional().describe('share/unshare: the grantee (a key_id or "role:member"); api_key_create/revoke: the key_id; webhook_*: the webhook_id'),
   permission: z.enum(['read', 'read_write']).optional().describe('share: the permission granted'),
-  role: z.enum(['admin', 'member']).optional().describe('api_key_create: the new key\'s role'),
+  role: z.enum(['admin', 'member']).optional().describe("api_key_create: the new key's role"),
 });
 
 export const AuditPage = z.object({

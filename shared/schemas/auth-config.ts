@@ -94,3 +94,4 @@ export const OAuth2AuthorizationCodeConfig = z.strictObject({
       "The authorization server's issuer identifier; the callback's iss (RFC 9207) must equal it (default: the origin of authorize_url)",
     ),
 });
+export type OAuth2AuthorizationCodeConfig = z.infer<typeof OAuth2AuthorizationCodeConfig>;

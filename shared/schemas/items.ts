@@ -198,7 +198,34 @@ const ProfileItemShape = z.object({
    * permission check goes stale.
    */
   settings_version: z.int().default(0),
+  /**
+   * A rename in progress (docs/architecture.md, "Renaming a profile"): the name being claimed and
+   * when this rename started. A fence, not a setting: the rename's last write is conditioned on
+   * it, and anyone who finds the new name's claim stale removes it first. Outside the MAC.
+   */
+  rename_to: z.string().optional(),
+  rename_at: z.string().optional(),
 });
+
+/**
+ * A profile name's claim (docs/architecture.md, "Renaming a profile"): the one item that makes a
+ * name unique within its agent, keyed by the name's slot (slotFor), pointing at the slot where
+ * the profile lives. Valid only while that profile's stored (MACed) name is this name.
+ */
+export const ProfileNameItem = z.object({
+  pk: z.string(),
+  sk: z.string(),
+  entity: z.literal('profile_name'),
+  tenant: z.string(),
+  agent_id: z.string(),
+  name: z.string(),
+  /** Where the profile of this name lives (its token's slot). */
+  slot: z.string(),
+  /** Random per write: a takeover of a stale claim is conditioned on the one read. */
+  nonce: z.string(),
+  claimed_at: z.string(),
+});
+export type ProfileNameItem = z.infer<typeof ProfileNameItem>;
 
 export const ProfileItem = z.preprocess(gatherDailyUses, ProfileItemShape);
 

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { documentedAs } from './doc.ts';
 import { MAX_ALLOWED_SOURCE_IPS, MAX_EXPIRES_IN_HOURS } from './policy.ts';
-import { ApiKeyField, Timestamp } from './common.ts';
+import { ApiKeyField, ProfileName, Timestamp } from './common.ts';
 import { AllowedHosts, AllowedMethods, AllowedPathPrefixes } from './policy.ts';
 
 /**
@@ -12,7 +12,9 @@ import { AllowedHosts, AllowedMethods, AllowedPathPrefixes } from './policy.ts';
 /** Hours from now, as `expires_in_hours` takes them; each field describes what absent (and null) mean. */
 const ExpiryHours = z.number().positive('must be above 0').max(MAX_EXPIRES_IN_HOURS, `must be at most ${MAX_EXPIRES_IN_HOURS} (ten years)`);
 
-export const ExpiresInHours = ExpiryHours.describe('The token stops working this many hours from now (401 token_expired); omit for no expiry');
+export const ExpiresInHours = ExpiryHours.describe(
+  'The token stops working this many hours from now (401 token_expired); omit for no expiry',
+);
 
 export const TokenState = z.enum(['valid', 'expiring_soon', 'expired']).describe('expiring_soon: less than 24 h left');
 
@@ -21,7 +23,9 @@ export const RotateProfileBody = z.strictObject({
   auth_token: z.string().describe('The current auth token (it dies when the rotation succeeds)'),
   expires_in_hours: ExpiryHours.nullable()
     .optional()
-    .describe('Expiry of the new token: hours from now; null for no expiry; omitted, the current expiry is kept (an expiry that has passed must be replaced: a number or null)'),
+    .describe(
+      'Expiry of the new token: hours from now; null for no expiry; omitted, the current expiry is kept (an expiry that has passed must be replaced: a number or null)',
+    ),
 });
 
 export const RotateProfileResponse = z.object({
@@ -47,11 +51,20 @@ export const PatchProfileBody = z
       .max(MAX_ALLOWED_SOURCE_IPS)
       .optional()
       .describe('Caller IPs and CIDRs (IPv4/IPv6) allowed to use the profile, checked before the token; [] allows any'),
-    allowed_hosts: AllowedHosts.nullable().optional().describe('Hosts the proxy may send the credentials to; null removes (the profile can then not be proxied)'),
+    allowed_hosts: AllowedHosts.nullable()
+      .optional()
+      .describe('Hosts the proxy may send the credentials to; null removes (the profile can then not be proxied)'),
     allowed_path_prefixes: AllowedPathPrefixes.nullable().optional().describe('null removes (every path)'),
     allowed_methods: AllowedMethods.nullable().optional().describe('null removes (every method)'),
+    name: ProfileName.optional().describe(
+      'Renames the profile: its auth token, usage and audit history stay with it; the old name answers 404 from then on; 409 profile_exists if the name is taken. Sent alone.',
+    ),
   })
-  .refine((b) => PATCHABLE.some((f) => b[f] !== undefined), `send at least one of ${PATCHABLE.join(', ')}`);
+  .refine((b) => b.name !== undefined || PATCHABLE.some((f) => b[f] !== undefined), `send at least one of name, ${PATCHABLE.join(', ')}`)
+  .refine(
+    (b) => b.name === undefined || PATCHABLE.every((f) => b[f] === undefined),
+    'a rename (name) is sent alone: send the settings in a PATCH of their own',
+  );
 
 export const UsesByKind = z.object({ run: z.int(), proxy: z.int(), test: z.int() });
 
@@ -62,7 +75,9 @@ export const ProfileLifecycleMetadata = z.object({
   token_expires_at: Timestamp.optional(),
   token_state: TokenState,
   allowed_source_ips: z.array(z.string()),
-  uses_last_7_days: z.object({ run: z.int(), proxy: z.int(), test: z.int() }).describe('Uses per kind over the last 7 UTC days (today included)'),
+  uses_last_7_days: z
+    .object({ run: z.int(), proxy: z.int(), test: z.int() })
+    .describe('Uses per kind over the last 7 UTC days (today included)'),
   in_flight_until: Timestamp.optional().describe('A run of this profile may still be going until then'),
 });
 

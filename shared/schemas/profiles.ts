@@ -34,7 +34,7 @@ export const AuthConfig = z
  * oauth2_client_credentials {client_id, client_secret}.
  */
 const TypedFields = {
-  auth_type: AuthType.optional().describe('Kind of profile; default custom (auth_data keys are the agent\'s input arguments)'),
+  auth_type: AuthType.optional().describe("Kind of profile; default custom (auth_data keys are the agent's input arguments)"),
   auth_config: AuthConfig.optional(),
   ...OutboundPolicyFields,
   end_user_id: EndUserId.optional(),
@@ -65,7 +65,9 @@ export const UpsertProfileBody = withFieldsElsewhere(
     name: ProfileName.optional().describe('Required without auth_token'),
     should_save_session: z.boolean().optional().describe('Store the session the runner returns, encrypted'),
     auth_token: AuthToken.optional().describe('Given: update this profile in place, the token stays valid'),
-    expires_in_hours: ExpiresInHours.optional().describe('Expiry of the token returned (create/replace) or kept (update); omit for no expiry'),
+    expires_in_hours: ExpiresInHours.optional().describe(
+      'Expiry of the token returned (create/replace) or kept (update); omit for no expiry',
+    ),
   }),
   PATCH_ONLY,
 );
@@ -78,7 +80,9 @@ export const UpsertProfileBody = withFieldsElsewhere(
 export const ProfileWarnings = z
   .array(z.string())
   .optional()
-  .describe('Present when the profile lacks a required input argument of the agent: pass it in parameters at run time, or add it to the profile');
+  .describe(
+    'Present when the profile lacks a required input argument of the agent: pass it in parameters at run time, or add it to the profile',
+  );
 
 export const CreateProfileResponse = z.object({ auth_token: AuthToken, warnings: ProfileWarnings });
 
@@ -101,9 +105,13 @@ export const NativePutProfileBody = withFieldsElsewhere(
     api_key: ApiKeyField,
     auth_data: AuthData,
     should_save_session: z.boolean().optional(),
-    auth_token: AuthToken.optional().describe('Given: update this profile in place, the token stays valid; omitted: create or replace (new token)'),
+    auth_token: AuthToken.optional().describe(
+      'Given: update this profile in place, the token stays valid; omitted: create or replace (new token)',
+    ),
     ...TypedFields,
-    expires_in_hours: ExpiresInHours.optional().describe('Expiry of the token returned (create/replace) or kept (update); omit for no expiry'),
+    expires_in_hours: ExpiresInHours.optional().describe(
+      'Expiry of the token returned (create/replace) or kept (update); omit for no expiry',
+    ),
   }),
   PATCH_ONLY,
 );
@@ -125,7 +133,9 @@ export const ProfileMetadata = z.object({
   last_error: z
     .string()
     .optional()
-    .describe('OAuth2: why the last access-token fetch failed (e.g. "token endpoint auth.example.com answered 401"); never body content; removed by the next successful fetch'),
+    .describe(
+      'OAuth2: why the last access-token fetch failed (e.g. "token endpoint auth.example.com answered 401"); never body content; removed by the next successful fetch',
+    ),
   last_error_at: Timestamp.optional(),
   generation: z.int().describe('Incremented by every replace'),
   record_version: z.int().describe('Incremented by every write'),
@@ -219,6 +229,56 @@ export const ListQuery = z.strictObject({
   limit: z.coerce.number(LIMIT_MESSAGE).int(LIMIT_MESSAGE).min(1, LIMIT_MESSAGE).max(100, LIMIT_MESSAGE).default(50),
   cursor: z.string().max(2048).optional(),
 });
+
+/** The values a profile's connection (OAuth 2.0 authorization code, docs/architecture.md) can be in; stored in clear as `connection_state`. */
+export const CONNECTION_STATES = ['pending', 'connected', 'needs_reauth', 'disconnected'] as const;
+
+/** `must be one of: a, b, c` for a query parameter limited to `values`. */
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: `must be one of: ${values.join(', ')}` });
+
+/**
+ * Filters of a profile listing (docs/api.md, "Search and filter"): every one given must match.
+ * Applied after the access check, so a member only ever filters what it may read.
+ */
+const ProfileFilterFields = {
+  q: z
+    .string()
+    .min(1, 'q must not be empty')
+    .max(128, 'q must be at most 128 characters')
+    .optional()
+    .describe('Name contains this text (case-insensitive)'),
+  auth_type: z
+    .enum(AuthType.enum, { error: `must be one of: ${AuthType.options.join(', ')}` })
+    .optional()
+    .describe(`One of: ${AuthType.options.join(', ')}`),
+  visibility: oneOf(['private', 'shared']).optional(),
+  token_state: oneOf(['valid', 'expiring_soon', 'expired']).optional().describe('valid, expiring_soon (less than 24 h left) or expired'),
+  connection_state: oneOf(CONNECTION_STATES)
+    .optional()
+    .describe('OAuth 2.0 authorization-code profiles: pending, connected, needs_reauth or disconnected'),
+  active: oneOf(['true', 'false'])
+    .optional()
+    .transform((v) => (v === undefined ? undefined : v === 'true'))
+    .describe('true or false'),
+  end_user_id: z
+    .string()
+    .min(1, 'end_user_id must not be empty')
+    .max(256, 'end_user_id must be at most 256 characters')
+    .optional()
+    .describe("The platform's end-user id of an OAuth 2.0 authorization-code profile (exact match)"),
+};
+
+/** GET /v1/agents/{agent_id}/auth-profiles: paging and filters. */
+export const ProfileListQuery = ListQuery.extend(ProfileFilterFields);
+
+/** GET /v1/auth-profiles: the same, across the tenant's agents (or one, with agent_id). */
+export const TenantProfileListQuery = ListQuery.extend({
+  ...ProfileFilterFields,
+  agent_id: AgentId.optional().describe('Only this agent'),
+});
+
+export type ProfileFilter = Partial<Omit<z.infer<typeof TenantProfileListQuery>, 'limit' | 'cursor'>>;
 
 export type CreateProfileBody = z.infer<typeof CreateProfileBody>;
 export type UpsertProfileBody = z.infer<typeof UpsertProfileBody>;

@@ -1,6 +1,6 @@
 import { queryAudit } from '../audit/log.ts';
 import type { AuditRecord } from '../audit/record.ts';
-import { slotFor } from '../credentials/profile-keys.ts';
+import { loadNamedProfile } from '../credentials/profile-names.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { ForbiddenError } from '../errors.ts';
 import type { AuditQuery } from '../schemas/audit.ts';
@@ -15,6 +15,7 @@ function toEntry(r: AuditRecord) {
     key_id: r.key_id,
     agent_id: r.agent_id,
     profile: r.profile,
+    new_name: r.new_name,
     generation: r.generation,
     status: r.status,
     result: r.result,
@@ -32,8 +33,15 @@ function toEntry(r: AuditRecord) {
  * profile it may read (`?agent_id&profile`; without read access the unknown-profile 404), and
  * 403 forbidden for the tenant and agent views, which span profiles it may not see.
  */
-async function assertMayReadAudit(deps: Deps, caller: Caller, q: AuditQuery): Promise<{ since?: string }> {
-  if (caller.role === 'admin') return {};
+async function assertMayReadAudit(deps: Deps, caller: Caller, q: AuditQuery): Promise<{ since?: string; slot?: string }> {
+  if (caller.role === 'admin') {
+    if (q.agent_id === undefined || q.profile === undefined) return {};
+    // The profile's view is keyed by the slot it lives at, which a rename keeps: a renamed
+    // profile's history is found by its new name. A name no profile carries (one deleted) is
+    // looked up at its own slot, where its history stays.
+    const { ref } = await loadNamedProfile(deps.store, caller.tenant, q.agent_id, q.profile);
+    return { slot: ref.slot };
+  }
   if (q.agent_id === undefined || q.profile === undefined) {
     throw new ForbiddenError(
       `Reading the audit log of a whole tenant or agent needs an admin API key; this key (${caller.apiKeyId}) is a member: name a profile it may read with ?agent_id=…&profile=…`,
@@ -42,8 +50,14 @@ async function assertMayReadAudit(deps: Deps, caller: Caller, q: AuditQuery): Pr
   }
   // Read on the profile as it is now covers its own history only: the view is keyed by the name's
   // slot, so records of an earlier profile of the same name (another owner's) are left out.
-  const { profile } = await loadProfileTarget(deps, caller, { agentId: q.agent_id, name: q.profile }, 'read', 'Reading the audit log of this auth profile');
-  return { since: profile.created_at };
+  const { profile } = await loadProfileTarget(
+    deps,
+    caller,
+    { agentId: q.agent_id, name: q.profile },
+    'read',
+    'Reading the audit log of this auth profile',
+  );
+  return { since: profile.created_at, slot: profile.slot };
 }
 
 /**
@@ -52,9 +66,8 @@ async function assertMayReadAudit(deps: Deps, caller: Caller, q: AuditQuery): Pr
  * member key only a profile's it may read (assertMayReadAudit).
  */
 export async function listAudit(deps: Deps, caller: Caller, q: AuditQuery) {
-  const { since: from } = await assertMayReadAudit(deps, caller, q);
+  const { since: from, slot } = await assertMayReadAudit(deps, caller, q);
   const asked = q.since !== undefined ? new Date(q.since).toISOString() : undefined;
-  const slot = q.profile !== undefined && q.agent_id !== undefined ? slotFor(caller.tenant, q.agent_id, q.profile).toString('hex') : undefined;
   const page = await queryAudit(deps, {
     tenant: caller.tenant,
     agentId: q.agent_id,

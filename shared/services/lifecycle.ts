@@ -3,6 +3,9 @@ import { type AuditRecord, USE_ACTIONS } from '../audit/record.ts';
 import { openForEdit } from '../credentials/gate.ts';
 import { resealConnection } from '../credentials/oauth2/connection.ts';
 import { ProfileKeys } from '../credentials/profile-keys.ts';
+import { assertCanWrite } from '../credentials/access.ts';
+import { namedProfileRef } from '../credentials/profile-keys.ts';
+import { type Claimed, claimName, loadNamedProfile, releaseName } from '../credentials/profile-names.ts';
 import { isSameSeal, sealProfile } from '../credentials/sealed-profile.ts';
 import { profileEvent } from '../credentials/policy.ts';
 import { normalizeAllowedSourceIps } from '../credentials/source-ip.ts';
@@ -140,6 +143,7 @@ export async function rotateProfile(deps: Deps, caller: Caller, agentId: string,
  * fails its settings_version condition and retries, so no change is lost.
  */
 export async function patchProfile(deps: Deps, caller: Caller, target: ProfileTarget, body: PatchProfileBody) {
+  if (body.name !== undefined) return renameProfile(deps, caller, target, body.name);
   const { agent_id: agentId, name } = target.profile;
   // Absent: unchanged. null: removed (a REMOVE in the write).
   const changes: { -readonly [K in keyof ProfileSettings]?: ProfileSettings[K] | null } = {};
@@ -166,6 +170,66 @@ export async function patchProfile(deps: Deps, caller: Caller, target: ProfileTa
     }
     throw new ConflictError(`Auth profile "${name}" is being changed by other requests at the same time; retry`);
   });
+}
+
+/**
+ * PATCH {"name": …}: renames the profile where it lives (docs/architecture.md, "Renaming a
+ * profile"), so its token (which carries its slot), usage counters and audit view (keyed by the
+ * slot) stay with it. No transactions: three conditional writes, each safe to stop after.
+ * 1. The fence: the profile is marked `rename_to` = the new name (no covered attribute changes).
+ * 2. The new name's claim, pointing at the profile's slot (claimName: 409 profile_exists if the
+ *    name is a profile's; a stale claim is taken over; a rename to the same name that has not
+ *    finished is cancelled by clearing its fence, so its last write fails).
+ * 3. The name itself, conditioned on the versions read and on the fence still being this
+ *    rename's; then the old name's claim is released (a failure leaves a stale claim: harmless).
+ * Stopped after 1 or 2, the profile keeps its old name everywhere and the new name answers 404
+ * (its claim points at a profile not named so); the next rename or create of either name
+ * repairs what is left. Audited write-ahead, like every change.
+ */
+export async function renameProfile(deps: Deps, caller: Caller, target: ProfileTarget, to: string): Promise<ProfileItem> {
+  const item = target.profile;
+  const { agent_id: agentId, name: from } = item;
+  if (to === from) return item;
+  const store = deps.store;
+  const ref = profileRefOf(item);
+  const conflict = () =>
+    new ConflictError(`Auth profile "${from}" was changed or renamed by another request while this rename ran; read it again and retry`);
+  const renamed = await auditedChange(deps, { ...profileEvent(caller, 'rename', item, 200, 'ok'), new_name: to }, async () => {
+    const at = deps.now().toISOString();
+    if (!(await store.profiles.markRename(ref, from, to, at))) throw conflict();
+    let claimed: Claimed | undefined;
+    try {
+      claimed = await claimName(store, await loadNamedProfile(store, caller.tenant, agentId, to), to, item.slot, deps.now);
+      let read = item;
+      for (let attempt = 0; attempt < MAX_PATCH_ATTEMPTS; attempt++) {
+        const written = await store.profiles.rename(ref, read, to, at, deps.now().toISOString());
+        if (written) return written;
+        // A concurrent PATCH, share or write moved a version: read again (permission included) and
+        // go on while the fence is still ours; a fence cleared means the name was taken meanwhile.
+        const current = await store.profiles.get(ref);
+        if (!current || current.rename_to !== to || current.rename_at !== at) throw conflict();
+        read = assertCanWrite(caller, current, () => profileNameNotFound(agentId, from), 'Renaming this auth profile');
+      }
+      throw conflict();
+    } catch (err) {
+      // An answer lost after the name was written: the rename is done.
+      const current = await store.profiles.get(ref);
+      if (current?.name === to) return current;
+      await store.profiles.cancelRename(ref, to, at);
+      if (claimed)
+        await store.profileNames.release(
+          caller.tenant,
+          agentId,
+          namedProfileRef(caller.tenant, agentId, to).slot,
+          item.slot,
+          claimed.nonce,
+        );
+      throw err;
+    }
+  });
+  // After the change: the old name's claim goes (left behind, it is stale and harmless).
+  await releaseName(store, ref, from);
+  return renamed;
 }
 
 /** A use as GET .../usage shows it. */
@@ -243,8 +307,10 @@ export async function deleteProfileChecked(deps: Deps, caller: Caller, target: P
   });
   // After the record's change (the profile is gone): a failure here is not a failed delete.
   await sessions.delete(ref);
-  // Tenant webhooks (shared/webhooks/publish.ts): never throws; a failure to enqueue is logged and counted.
-  await publishEvent(deps, caller.tenant, { type: 'profile.deleted', agent_id: agentId, profile: name, data: { generation: item.generation, forced: force } });
   // A connection's sealed tokens could never open again; they go with the profile.
   if (item.auth_type === 'oauth2_authorization_code') await deps.store.oauthTokens.delete(ref);
+  // Its name's claim too (left behind, it points at no profile: harmless, reused by the next create).
+  await releaseName(deps.store, ref, name);
+  // Tenant webhooks (shared/webhooks/publish.ts): never throws; a failure to enqueue is logged and counted.
+  await publishEvent(deps, caller.tenant, { type: 'profile.deleted', agent_id: agentId, profile: name, data: { generation: item.generation, forced: force } });
 }

@@ -1,11 +1,11 @@
 import { openForEdit } from '../credentials/gate.ts';
-import { namedProfileRef, slotFor } from '../credentials/profile-keys.ts';
-import { profileRefOf } from '../store/profile-ref.ts';
+import { type Claimed, assertClaimFresh, claimName, loadNamedProfile } from '../credentials/profile-names.ts';
+import { profileRef, profileRefOf } from '../store/profile-ref.ts';
 import { approvalFor, isSameSeal, parseTokenOrThrow, sealProfile } from '../credentials/sealed-profile.ts';
 import { newToken } from '../crypto/token.ts';
 import { auditFailure, auditedChange, writeAudit } from '../audit/log.ts';
 import type { AuditEventInput } from '../audit/record.ts';
-import { expiryFrom } from '../credentials/token-state.ts';
+import { expiryFrom, tokenState } from '../credentials/token-state.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { assertCanWrite, canRead, newProfileAccess } from '../credentials/access.ts';
 import { profileEvent } from '../credentials/policy.ts';
@@ -16,7 +16,7 @@ import { assertAuthDataLimits, parseInput } from '../schemas/common.ts';
 import { type OutboundPolicy, OutboundPolicyFields } from '../credentials/outbound-policy.ts';
 import { type AuthTypeName, type Deployment, authTypeModule, deploymentOf, parseCredential } from '../credentials/types/index.ts';
 import type { AgentItem, ProfileItem } from '../schemas/items.ts';
-import type { CreateProfileBody, ProfileMetadata, UpsertProfileBody, UpsertType } from '../schemas/profiles.ts';
+import type { CreateProfileBody, ProfileFilter, ProfileMetadata, UpsertProfileBody, UpsertType } from '../schemas/profiles.ts';
 import { type ProfileTarget, profileNameNotFound, requireAgent } from './targets.ts';
 import type { ProfileRecord } from '../store/types.ts';
 
@@ -84,7 +84,9 @@ export function validateProfileInput(
   }
   if (authType === 'custom') {
     if (authConfig !== undefined && Object.keys(authConfig as object).length > 0) {
-      throw new ValidationError('auth_config is only for typed profiles; set auth_type (bearer, basic, api_key, oauth2_client_credentials) or omit auth_config');
+      throw new ValidationError(
+        'auth_config is only for typed profiles; set auth_type (bearer, basic, api_key, oauth2_client_credentials) or omit auth_config',
+      );
     }
     assertDeclaredKeys(agent, Object.keys(authData));
     assertAuthDataLimits(authData);
@@ -109,10 +111,12 @@ function freshProfile(
   shouldSave: boolean,
   spec: ProfileSpec,
   caller: Caller,
+  slotHex: string,
   previous?: ProfileItem,
   tokenExpiresAt?: string,
 ): { token: string; record: ProfileRecord } {
-  const slot = slotFor(tenant, agent.agent_id, name);
+  // Where the profile lives: its name's claim decides (shared/credentials/profile-names.ts).
+  const slot = Buffer.from(slotHex, 'hex');
   const { token, secret } = newToken(slot);
   const now = deps.now().toISOString();
   const binding = { tenant, agentId: agent.agent_id, slot, generation: (previous?.generation ?? 0) + 1 };
@@ -180,7 +184,11 @@ function changeEvent(caller: Caller, action: 'create' | 'replace' | 'update', re
 }
 
 /** POST /api/create_agent_auth_profile: a new profile; 409 if the name exists for the agent. */
-export async function createProfile(deps: Deps, caller: Caller, body: CreateProfileBody): Promise<{ auth_token: string; warnings?: string[] }> {
+export async function createProfile(
+  deps: Deps,
+  caller: Caller,
+  body: CreateProfileBody,
+): Promise<{ auth_token: string; warnings?: string[] }> {
   const { auth_token, warnings } = await createProfileRecord(deps, caller, body);
   return { auth_token, ...(warnings ? { warnings } : {}) };
 }
@@ -192,17 +200,38 @@ export async function createProfileRecord(
   body: CreateProfileBody & { should_save_session?: boolean },
 ): Promise<{ auth_token: string; record: ProfileRecord; warnings?: string[] }> {
   const tenant = caller.tenant;
-  const agent = await requireAgent(deps, tenant, body.agent_id);
+  // The agent, the name's claim and its home slot in one round trip (docs/architecture.md, "Renaming a profile").
+  const named = await loadNamedProfile(deps.store, tenant, body.agent_id, body.name);
+  const agent = named.ctx.agent;
+  if (!agent) throw agentNotFound(body.agent_id);
   const spec = validateProfileInput(agent, body.auth_type ?? 'custom', body.auth_config, body.auth_data, policyOf(body), deploymentOf(deps.config), body.end_user_id);
   const expiresAt = expiryFrom(deps.now(), body.expires_in_hours);
-  const created = freshProfile(deps, tenant, agent, body.name, body.auth_data, body.should_save_session ?? false, spec, caller, undefined, expiresAt);
+  const exists = () =>
+    new ConflictError(
+      `An auth profile named "${body.name}" already exists for agent "${agent.agent_id}"; use /api/upsert_agent_auth_profile to replace or update it`,
+      'profile_exists',
+    );
+  // The name's claim first: it decides the slot.
+  if (named.ctx.profile) throw exists();
+  const claimed = await claimName(deps.store, named, body.name, undefined, deps.now).catch((err: unknown) => {
+    throw err instanceof ConflictError && err.code === 'profile_exists' ? exists() : err;
+  });
+  const created = freshProfile(
+    deps,
+    tenant,
+    agent,
+    body.name,
+    body.auth_data,
+    body.should_save_session ?? false,
+    spec,
+    caller,
+    claimed.slot,
+    undefined,
+    expiresAt,
+  );
   await auditedChange(deps, changeEvent(caller, 'create', created.record), async () => {
-    if (!(await deps.store.profiles.create(created.record)) && !(await landedAnyway(deps, created.record))) {
-      throw new ConflictError(
-        `An auth profile named "${body.name}" already exists for agent "${agent.agent_id}"; use /api/upsert_agent_auth_profile to replace or update it`,
-        'profile_exists',
-      );
-    }
+    assertClaimFresh(claimed, agent.agent_id, body.name, deps.now());
+    if (!(await deps.store.profiles.create(created.record)) && !(await landedAnyway(deps, created.record))) throw exists();
   });
   return withWarnings(agent, { auth_token: created.token, record: created.record });
 }
@@ -245,13 +274,21 @@ export async function upsertProfileRecord(
     return updateInPlace(deps, caller, body, body.auth_token, expiresAt, options.compatible === true);
   }
   if (body.name === undefined) throw new ValidationError('name is required when auth_token is not given');
-  const ref = namedProfileRef(tenant, body.agent_id, body.name);
-  // The agent, the profile and its saved session in one round trip (a replace removes the session).
-  const ctx = await deps.store.profileContext.load(ref, { withSession: true });
+  // The agent, the profile of that name and its saved session in one round trip (a replace
+  // removes the session); a renamed profile costs one more (shared/credentials/profile-names.ts).
+  const named = await loadNamedProfile(deps.store, tenant, body.agent_id, body.name, { withSession: true });
+  const ctx = named.ctx;
   const agent = ctx.agent;
   if (!agent) throw agentNotFound(body.agent_id);
 
   const name = body.name as string;
+  // A new name is claimed before anything is written: the claim decides the new profile's slot.
+  let claimed: Claimed | undefined;
+  if (!ctx.profile) {
+    validateProfileInput(agent, body.auth_type ?? 'custom', body.auth_config, body.auth_data, policyOf(body), deploymentOf(deps.config));
+    claimed = await claimName(deps.store, named, name, undefined, deps.now);
+  }
+  const ref = claimed ? profileRef(tenant, agent.agent_id, claimed.slot) : named.ref;
   const authType = body.auth_type ?? 'custom';
   // Validated once against the body before any write; a replace keeps the stored policy fields the body leaves out.
   validateProfileInput(agent, authType, body.auth_config, body.auth_data, policyOf(body), deploymentOf(deps.config), body.end_user_id);
@@ -266,7 +303,8 @@ export async function upsertProfileRecord(
   const recordAttempt = async (a: Attempt) => {
     const event = changeEvent(caller, a.type, a.record);
     if (recorded?.action === event.action && recorded.generation === event.generation) return;
-    if (recorded) await auditFailure(deps, recorded, new ConflictError('another request wrote this profile first; this write was not made'));
+    if (recorded)
+      await auditFailure(deps, recorded, new ConflictError('another request wrote this profile first; this write was not made'));
     recorded = undefined;
     await writeAudit(deps, event);
     recorded = event;
@@ -276,15 +314,31 @@ export async function upsertProfileRecord(
   try {
     result = await (async () => {
       for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-        const existing = attempt === 0 ? ctx.profile : await repo.get(ref);
+        const stored = attempt === 0 ? ctx.profile : await repo.get(ref);
+        // A profile renamed away meanwhile is no longer this name's.
+        const existing = stored?.name === name ? stored : undefined;
+        if (stored && !existing)
+          throw new ConflictError(`Auth profile "${name}" was renamed by another request while this write ran; retry`);
         // Replacing needs read_write; a profile the caller cannot see answers as if unknown.
         if (existing) assertCanWrite(caller, existing, () => profileNameNotFound(agent.agent_id, name), 'Replacing this auth profile');
         // The previous attempt's write may have landed with its answer lost: then it is the result.
         if (lost && isSameSeal(existing, lost.record)) return { attempt: lost, dropSession: true };
         const shouldSave = body.should_save_session ?? existing?.should_save_session ?? false;
-        const spec = validateProfileInput(agent, authType, body.auth_config, body.auth_data, policyOf(body, existing), deploymentOf(deps.config), body.end_user_id ?? (authType === 'oauth2_authorization_code' ? existing?.end_user_id : undefined));
-        const fresh: Attempt = { ...freshProfile(deps, tenant, agent, name, body.auth_data, shouldSave, spec, caller, existing, expiresAt), type: existing ? 'replace' : 'create' };
+        const spec = validateProfileInput(
+          agent,
+          authType,
+          body.auth_config,
+          body.auth_data,
+          policyOf(body, existing),
+          deploymentOf(deps.config),
+          body.end_user_id ?? (authType === 'oauth2_authorization_code' ? existing?.end_user_id : undefined),
+        );
+        const fresh: Attempt = {
+          ...freshProfile(deps, tenant, agent, name, body.auth_data, shouldSave, spec, caller, ref.slot, existing, expiresAt),
+          type: existing ? 'replace' : 'create',
+        };
         await recordAttempt(fresh);
+        if (!existing && claimed) assertClaimFresh(claimed, agent.agent_id, name, deps.now());
         if (existing ? await repo.replace(fresh.record, existing) : await repo.create(fresh.record)) {
           // A session saved after our read came from a run, which checks the profile after saving
           // and removes its own session: only one seen here (or on a retry, unknown) needs removing.
@@ -317,7 +371,9 @@ async function updateInPlace(
   const { agent, profile: opened, values: current } = await openForEdit(deps, caller, { kind: 'token', agentId: body.agent_id, token: authToken, unknownIfMalformed: compatible }, 'Updating this auth profile');
   const { item } = opened;
   if (body.name !== undefined && body.name !== item.name) {
-    throw new ValidationError(`name "${body.name}" does not match the profile of this auth_token ("${item.name}"); omit name or correct it`);
+    throw new ValidationError(
+      `name "${body.name}" does not match the profile of this auth_token ("${item.name}"); omit name or correct it`,
+    );
   }
   if (body.auth_type !== undefined && body.auth_type !== item.auth_type) {
     throw new ValidationError(
@@ -388,19 +444,62 @@ export function toMetadata(item: Omit<ProfileItem, 'pk' | 'sk' | 'entity'>, now:
   };
 }
 
-
 /** A profile's metadata: the route's permission (read) already read it (shared/http/authorize.ts). */
 export function getProfileMetadata(deps: Deps, target: ProfileTarget): ProfileMetadata {
   return toMetadata(target.profile, deps.now());
 }
 
 /**
- * One page of the profiles the caller may see. The page is read first and filtered after, so a
- * member's page may hold fewer than `limit` profiles (even none) while next_cursor goes on.
+ * Whether a profile matches every filter given (docs/api.md, "Search and filter"): name contains
+ * `q` (case-insensitive), and each other filter equals the profile's value (token_state as of `now`).
  */
-export async function listProfiles(deps: Deps, caller: Caller, agentId: string, limit: number, cursor?: string) {
+export function matchesFilter(item: ProfileItem, f: ProfileFilter, now: Date): boolean {
+  if (f.agent_id !== undefined && item.agent_id !== f.agent_id) return false;
+  if (f.q !== undefined && !item.name.toLowerCase().includes(f.q.toLowerCase())) return false;
+  if (f.auth_type !== undefined && item.auth_type !== f.auth_type) return false;
+  if (f.visibility !== undefined && (item.visibility ?? 'private') !== f.visibility) return false;
+  if (f.active !== undefined && item.active !== f.active) return false;
+  if (f.token_state !== undefined && tokenState(item.token_expires_at, now) !== f.token_state) return false;
+  if (f.connection_state !== undefined && item.connection_state !== f.connection_state) return false;
+  if (f.end_user_id !== undefined && item.end_user_id !== f.end_user_id) return false;
+  return true;
+}
+
+/**
+ * One page of the agent's profiles the caller may see that match `filter`. Filters and the
+ * access check drop items after each read, so a page may hold fewer than `limit` profiles (even
+ * none) while next_cursor goes on (store/items.ts fillProfilePage).
+ */
+export async function listProfiles(
+  deps: Deps,
+  caller: Caller,
+  agentId: string,
+  limit: number,
+  cursor?: string,
+  filter: ProfileFilter = {},
+) {
   await requireAgent(deps, caller.tenant, agentId);
-  const page = await deps.store.profiles.list(caller.tenant, agentId, limit, cursor);
   const now = deps.now();
-  return { profiles: page.items.filter((i) => canRead(caller, i)).map((i) => toMetadata(i, now)), next_cursor: page.next };
+  const page = await deps.store.profiles.listMatching(
+    { tenant: caller.tenant, agentId },
+    limit,
+    cursor,
+    (i) => canRead(caller, i) && matchesFilter(i, filter, now),
+  );
+  return { profiles: page.items.map((i) => toMetadata(i, now)), next_cursor: page.next };
+}
+
+/**
+ * GET /v1/auth-profiles: the tenant's profiles the caller may see that match `filter`, in name
+ * order then agent id, from the name index (a Query, never a scan); `agent_id` narrows to one agent.
+ */
+export async function listTenantProfiles(deps: Deps, caller: Caller, limit: number, cursor?: string, filter: ProfileFilter = {}) {
+  const now = deps.now();
+  const page = await deps.store.profiles.listMatching(
+    { tenant: caller.tenant },
+    limit,
+    cursor,
+    (i) => canRead(caller, i) && matchesFilter(i, filter, now),
+  );
+  return { profiles: page.items.map((i) => toMetadata(i, now)), next_cursor: page.next };
 }

@@ -1,5 +1,5 @@
 import { type Permission, assertAccess } from '../credentials/access.ts';
-import { namedProfileRef } from '../credentials/profile-keys.ts';
+import { loadNamedProfile } from '../credentials/profile-names.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { NotFoundError, agentNotFound } from '../errors.ts';
 import type { AgentItem, OAuthTokenItem, ProfileItem } from '../schemas/items.ts';
@@ -44,7 +44,7 @@ export async function requireNamedProfile(
   name: string,
   options: { withOAuthToken?: boolean } = {},
 ): Promise<ProfileTarget> {
-  const ctx = await deps.store.profileContext.load(namedProfileRef(tenant, agentId, name), options);
+  const { ctx } = await loadNamedProfile(deps.store, tenant, agentId, name, options);
   const agent = ctx.agent;
   if (!agent) throw agentNotFound(agentId);
   if (!ctx.profile || ctx.profile.agent_incarnation !== agent.incarnation) throw profileNameNotFound(agentId, name);

@@ -7,12 +7,14 @@ import { oauthLinkRepository } from '../repositories/oauth-links.ts';
 import { oauthTokenRepository } from '../repositories/oauth-tokens.ts';
 import { loadProfileContext } from '../repositories/profile-context.ts';
 import { profileRepository } from '../repositories/profiles.ts';
+import { profileNameRepository } from '../repositories/profile-names.ts';
 import { rateLimitRepository } from '../repositories/rate-limits.ts';
 import { runJobRepository } from '../repositories/run-jobs.ts';
 import { runRepository } from '../repositories/runs.ts';
 import { sessionRepository } from '../repositories/sessions.ts';
 import { webhookRepository } from '../repositories/webhooks.ts';
 export { type SignItemsOutcome, signUnsignedItems } from '../repositories/sign-items.ts';
+export { type IndexProfilesOutcome, indexUnindexedProfiles } from '../repositories/index-profiles.ts';
 import type { ItemSigner } from './signer.ts';
 import type { Store } from './types.ts';
 
@@ -27,6 +29,7 @@ export function dynamoStore(db: Db, signer: ItemSigner): Store {
     agents: agentRepository(db, signer),
     apiKeys: apiKeyRepository(db, signer),
     profiles: profileRepository(db, signer),
+    profileNames: profileNameRepository(db, signer),
     profileContext: { load: (at, options) => loadProfileContext(db, signer, at, options) },
     sessions: sessionRepository(db, signer),
     runs: runRepository(db, signer),

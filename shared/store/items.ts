@@ -4,7 +4,7 @@ import { profileRefOf } from './profile-ref.ts';
 import { type DailyUses, type ProfileItem, type RunItem, type UseKind, dailyUseAttribute } from '../schemas/items.ts';
 import type { RunState } from '../schemas/runs.ts';
 import { encodeCursor } from './cursor.ts';
-import type { AuditQuery, AuditView, ProfileRef, ProfileRecord, SealedToken, SettingsChanges } from './types.ts';
+import type { AuditQuery, AuditView, Page, ProfileRef, ProfileRecord, SealedToken, SettingsChanges } from './types.ts';
 
 /**
  * What both store implementations must agree on beyond the interfaces: the stored shape of a
@@ -33,6 +33,12 @@ export function profileAfterPatch(read: ProfileItem, changes: SettingsChanges, u
     else post[field] = value;
   }
   return post as ProfileItem;
+}
+
+/** A profile after a rename to `to`: the name, settings_version bumped, the rename's mark gone. */
+export function profileAfterRename(read: ProfileItem, to: string, updatedAt: string): ProfileItem {
+  const { rename_to: _to, rename_at: _at, ...rest } = read;
+  return { ...rest, name: to, settings_version: read.settings_version + 1, updated_at: updatedAt };
 }
 
 /** The attributes an in-place rewrite sets; REWRITE_OPTIONAL are set when present and removed when not. */
@@ -91,7 +97,52 @@ export function profileToItem(r: ProfileRecord) {
   for (const [day, kinds] of Object.entries(daily_uses as DailyUses)) {
     for (const [kind, n] of Object.entries(kinds)) if (n) counters[dailyUseAttribute(day, kind as UseKind)] = n;
   }
-  return { ...keys.profile(profileRefOf(r)), entity: 'profile' as const, ...rest, ...counters };
+  return {
+    ...keys.profile(profileRefOf(r)),
+    ...keys.profileNameIndex(r.tenant, r.agent_id, r.name),
+    entity: 'profile' as const,
+    ...rest,
+    ...counters,
+  };
+}
+
+// --- profile listings ---------------------------------------------------------------------------
+
+/** Items read per store call when a listing filters, and how many calls one page may make. */
+const PROFILE_FILTERED_READ = 100;
+const PROFILE_MAX_READS = 5;
+
+/** One read of a profile listing: at most `limit` items after `start` (an opaque cursor), verified and parsed. */
+export type ProfileRead = (limit: number, start: string | undefined) => Promise<{ items: ProfileItem[]; next?: string }>;
+
+/**
+ * Fills one page of a profile listing from reads (docs/api.md, "Search and filter"): items
+ * `keep` refuses (filters, access) are dropped after each read, as a FilterExpression would,
+ * so up to PROFILE_MAX_READS reads fill the page; a page may still come back short (even empty)
+ * with `next` going on. When the page fills inside a read, `next` resumes right after the last
+ * item kept (`cursorAfter`), so nothing is skipped or shown twice.
+ */
+export async function fillProfilePage(
+  limit: number,
+  cursor: string | undefined,
+  keep: (item: ProfileItem) => boolean,
+  read: ProfileRead,
+  cursorAfter: (item: ProfileItem) => string,
+): Promise<Page<ProfileItem>> {
+  const items: ProfileItem[] = [];
+  let from = cursor;
+  for (let call = 0; call < PROFILE_MAX_READS && items.length < limit; call++) {
+    const out = await read(Math.max(limit - items.length, PROFILE_FILTERED_READ), from);
+    for (const item of out.items) {
+      if (!keep(item)) continue;
+      if (items.length === limit) return { items, next: cursorAfter(items[items.length - 1] as ProfileItem) };
+      items.push(item);
+    }
+    from = out.next;
+    if (!from) break;
+  }
+  if (items.length === limit && from !== undefined) return { items, next: cursorAfter(items[items.length - 1] as ProfileItem) };
+  return { items, next: from };
 }
 
 /** The attributes an audit item may hold: anything else on a stored item means it was edited. */

@@ -5,7 +5,21 @@ import type { ServerKeyRing } from '../crypto/server-key.ts';
 import { IntegrityError } from '../errors.ts';
 import { type ItemKey, keys } from '../keys.ts';
 import type { Logger, LogFields } from '../log.ts';
-import { AgentItem, ApiKeyIndexItem, ApiKeyItem, GrantItem, OAuthLinkItem, OAuthTokenItem, ProfileItem, RunItem, RunJobItem, SessionItem, WebhookDeliveryItem, WebhookItem } from '../schemas/items.ts';
+import {
+  AgentItem,
+  ApiKeyIndexItem,
+  ApiKeyItem,
+  GrantItem,
+  OAuthLinkItem,
+  OAuthTokenItem,
+  ProfileItem,
+  ProfileNameItem,
+  RunItem,
+  RunJobItem,
+  SessionItem,
+  WebhookDeliveryItem,
+  WebhookItem,
+} from '../schemas/items.ts';
 
 /**
  * The signed store's barrier: every item a store implementation writes is sealed here (its
@@ -24,13 +38,27 @@ import { AgentItem, ApiKeyIndexItem, ApiKeyItem, GrantItem, OAuthLinkItem, OAuth
  */
 
 /** What the store signs: one kind per item schema. */
-export type SignedKind = 'agent' | 'api-key' | 'api-key-index' | 'profile' | 'session' | 'run' | 'run-job' | 'grant' | 'oauth-token' | 'oauth-link' | 'webhook' | 'webhook-delivery';
+export type SignedKind =
+  | 'agent'
+  | 'api-key'
+  | 'api-key-index'
+  | 'profile'
+  | 'profile-name'
+  | 'session'
+  | 'run'
+  | 'run-job'
+  | 'grant'
+  | 'oauth-token'
+  | 'oauth-link'
+  | 'webhook'
+  | 'webhook-delivery';
 
 const SCHEMAS: Record<SignedKind, z.ZodType> = {
   agent: AgentItem,
   'api-key': ApiKeyItem,
   'api-key-index': ApiKeyIndexItem,
   profile: ProfileItem,
+  'profile-name': ProfileNameItem,
   session: SessionItem,
   run: RunItem,
   'run-job': RunJobItem,
@@ -53,7 +81,8 @@ export const MAC_FORMAT = 2;
  *   daily_uses, last_used_at, last_real_use_at, in_flight_until) and observations (last test, last token error):
  *   written by conditional UpdateItems that read nothing, so a concurrent PATCH is never lost.
  *   Editing them changes a statistic or delays a delete (in_flight_until), never where a
- *   credential goes or who may use it.
+ *   credential goes or who may use it. Also a rename's fence (rename_to, rename_at): editing it
+ *   can only make a rename fail with 409, never change a name (docs/architecture.md, "Renaming a profile").
  * - oauth-token: the refresh lease (lease_id, lease_until), the write counter `version` its take
  *   is conditioned on, and the last failed fetch (error_message, error_until, and the profile
  *   state it failed for: error_generation, error_record_version, error_profile_created_at). The lease is taken
@@ -65,8 +94,24 @@ export const UNSIGNED_ATTRIBUTES: Readonly<Record<SignedKind, readonly string[]>
   agent: [],
   'api-key': [],
   'api-key-index': [],
-  profile: ['use_count', 'daily_uses', 'last_used_at', 'last_real_use_at', 'in_flight_until', 'last_tested_at', 'last_test_ok', 'last_error', 'last_error_at',
-    'connection_state', 'connected_at', 'scopes_granted', 'last_refreshed_at'],
+  profile: [
+    'use_count',
+    'daily_uses',
+    'last_used_at',
+    'last_real_use_at',
+    'in_flight_until',
+    'last_tested_at',
+    'last_test_ok',
+    'last_error',
+    'last_error_at',
+    'connection_state',
+    'connected_at',
+    'scopes_granted',
+    'last_refreshed_at',
+    'rename_to',
+    'rename_at',
+  ],
+  'profile-name': [],
   session: [],
   run: [],
   'run-job': [],
@@ -74,7 +119,16 @@ export const UNSIGNED_ATTRIBUTES: Readonly<Record<SignedKind, readonly string[]>
   webhook: [],
   'webhook-delivery': [],
   'oauth-link': [],
-  'oauth-token': ['version', 'lease_id', 'lease_until', 'error_message', 'error_until', 'error_generation', 'error_record_version', 'error_profile_created_at'],
+  'oauth-token': [
+    'version',
+    'lease_id',
+    'lease_until',
+    'error_message',
+    'error_until',
+    'error_generation',
+    'error_record_version',
+    'error_profile_created_at',
+  ],
 };
 
 /** The attributes a write adds to an item: its MAC, the key that made it, the format. */
@@ -118,6 +172,7 @@ export function idsOf(kind: SignedKind, k: ItemKey): LogFields {
     case 'agent':
       return { kind, tenant: suffix(k.pk), agent_id: suffix(k.sk) };
     case 'profile':
+    case 'profile-name':
     case 'session':
     case 'oauth-token':
       return { kind, tenant: agentPart?.[1], agent_id: agentPart?.[2], slot: suffix(k.sk) };
@@ -161,7 +216,9 @@ export function integrityFailed(kind: SignedKind, ids: LogFields, unsigned: bool
         `A profile of agent "${ids.agent_id}" failed the vault's integrity check and was not used; delete the profile, create it again with its credentials, and tell the vault's operator`,
       );
     default:
-      return new IntegrityError(`A stored item (${kind}) failed the vault's integrity check and was not used; tell the vault's operator, and start the operation again once they have looked at it`);
+      return new IntegrityError(
+        `A stored item (${kind}) failed the vault's integrity check and was not used; tell the vault's operator, and start the operation again once they have looked at it`,
+      );
   }
 }
 
@@ -249,6 +306,7 @@ export function kindOf(k: ItemKey): SignedKind | undefined {
     if (k.sk.startsWith('AGENT#')) return 'agent';
     if (k.sk.startsWith('APIKEY#')) return 'api-key-index';
     if (k.sk.startsWith('PROFILE#')) return 'profile';
+    if (k.sk.startsWith('NAME#')) return 'profile-name';
     if (k.sk.startsWith('SESSION#')) return 'session';
     if (k.sk.startsWith('OAUTH#')) return 'oauth-token';
     if (k.sk.startsWith('WEBHOOK#')) return 'webhook';

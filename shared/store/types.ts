@@ -7,6 +7,7 @@ import type {
   OAuthLinkItem,
   OAuthTokenItem,
   ProfileItem,
+  ProfileNameItem,
   RunItem,
   RunJobItem,
   SessionItem,
@@ -75,7 +76,9 @@ export type ProfileSettings = Pick<
 export type ProfileAccessSettings = Pick<ProfileItem, 'visibility' | 'grants'>;
 
 /** What one conditional settings write may change (null or undefined: removed): PATCH's settings and share's grants. */
-export type SettingsChanges = { readonly [K in keyof (ProfileSettings & ProfileAccessSettings)]?: (ProfileSettings & ProfileAccessSettings)[K] | null };
+export type SettingsChanges = {
+  readonly [K in keyof (ProfileSettings & ProfileAccessSettings)]?: (ProfileSettings & ProfileAccessSettings)[K] | null;
+};
 
 /** One use to count (see ProfileStore.recordUse). */
 export interface UseToRecord {
@@ -152,6 +155,12 @@ export interface AuditQuery {
   readonly nowSeconds: number;
 }
 
+/** Whose profiles a listing reads: one agent's, or (no agentId) every agent's of the tenant. */
+export interface ProfileListScope {
+  readonly tenant: string;
+  readonly agentId?: string;
+}
+
 /** One page of a listing; `next` is the opaque cursor of the following page. */
 export interface Page<T> {
   readonly items: T[];
@@ -165,6 +174,8 @@ export interface ProfileContext {
   readonly session?: SessionItem;
   /** The profile's cached OAuth2 access-token item, when asked for (`withOAuthToken`) and present. */
   readonly oauthToken?: OAuthTokenItem;
+  /** The claim of the name whose slot is the ref's (`withNameClaim`), when present. */
+  readonly nameClaim?: ProfileNameItem;
 }
 
 /** What else to read with the agent and profile, in the same round trip. */
@@ -173,6 +184,8 @@ export interface ProfileContextOptions {
   readonly withSession?: boolean;
   /** The OAuth2 access-token cache item (uses that inject: proxy, test). */
   readonly withOAuthToken?: boolean;
+  /** The name claim keyed by the ref's slot (a ref made from a name: its claim and its home slot, read together). */
+  readonly withNameClaim?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -277,11 +290,52 @@ export interface ProfileStore {
    * settings version read (the version whose permission was checked).
    */
   delete(ref: ProfileRef, read?: { generation: number; settings_version: number }): Promise<boolean>;
+  /**
+   * A rename's first write (docs/architecture.md, "Renaming a profile"): marks the profile as being
+   * renamed to `to` since `at` (the fence), replacing any earlier mark; false if the profile is
+   * gone or no longer named `from`. Changes no covered attribute.
+   */
+  markRename(ref: ProfileRef, from: string, to: string, at: string): Promise<boolean>;
+  /** Removes the mark of the rename to `to` started at `at` if it is still there; false otherwise (that rename may have finished). */
+  cancelRename(ref: ProfileRef, to: string, at: string): Promise<boolean>;
+  /**
+   * A rename's profile write: the name becomes `to` (index keys with it), the mark goes,
+   * settings_version is bumped and the post-state MACed, if the item is still the one read and
+   * still marked for this rename (`to` at `at`). The item as written, or undefined.
+   */
+  rename(ref: ProfileRef, read: ProfileItem, to: string, at: string, updatedAt: string): Promise<ProfileItem | undefined>;
   /** One page of an agent's profiles, in slot order. */
   list(tenant: string, agentId: string, limit: number, cursor?: string): Promise<Page<ProfileItem>>;
+  /**
+   * One page of the profiles `keep` accepts (filters, access: store/items.ts fillProfilePage): of
+   * one agent (`agentId` given: a Query of its partition, in slot order) or of the whole tenant (a
+   * Query of the name index, in name then agent-id order; never a scan). A page may be short, even
+   * empty, while `next` goes on.
+   */
+  listMatching(
+    scope: ProfileListScope,
+    limit: number,
+    cursor: string | undefined,
+    keep: (item: ProfileItem) => boolean,
+  ): Promise<Page<ProfileItem>>;
   hasAny(tenant: string, agentId: string): Promise<boolean>;
   /** Deletes every item of an agent's partition; how many of each kind went. */
   deleteAllOfAgent(tenant: string, agentId: string): Promise<{ profiles: number; sessions: number; other: number }>;
+}
+
+/** A name claim as written (the store adds keys and entity and signs it). */
+export type ProfileNameRecord = Omit<ProfileNameItem, 'pk' | 'sk' | 'entity'>;
+
+/**
+ * Profile name claims (docs/architecture.md, "Renaming a profile"): one item per name, keyed by
+ * the name's slot (`nameSlot`: slotFor of the name, 32 hex digits), in the agent's partition.
+ */
+export interface ProfileNameStore {
+  get(tenant: string, agentId: string, nameSlot: string): Promise<ProfileNameItem | undefined>;
+  /** Writes a claim over no claim (`read` undefined) or over exactly the one read (its nonce); false if another write came first. */
+  put(nameSlot: string, claim: ProfileNameRecord, read: ProfileNameItem | undefined): Promise<boolean>;
+  /** Deletes the claim if it still points at `slot` (and, given, still carries `nonce`); false otherwise. */
+  release(tenant: string, agentId: string, nameSlot: string, slot: string, nonce?: string): Promise<boolean>;
 }
 
 /** Saved sessions: one item beside the profile (the same ProfileRef), sealed under the profile's token-derived keys. */
@@ -430,6 +484,7 @@ export interface Store {
   readonly agents: AgentStore;
   readonly apiKeys: ApiKeyStore;
   readonly profiles: ProfileStore;
+  readonly profileNames: ProfileNameStore;
   readonly profileContext: ProfileContextStore;
   readonly sessions: SessionStore;
   readonly runs: RunStore;

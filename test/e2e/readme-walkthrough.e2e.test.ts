@@ -70,7 +70,11 @@ function runnerGrantBlock(): string {
   return block;
 }
 
-function bash(script: string, env: Record<string, string>, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function bash(
+  script: string,
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn('bash', ['-c', script], {
       cwd: process.cwd(),
@@ -129,23 +133,36 @@ describe('the full walk-through (docs/walkthrough.md)', () => {
     expect(out.stdout).toMatch(/"generation":2/);
     expect(out.stdout).toMatch(/\\"saw\\":\\"\[REDACTED\]\\"/); // step 8: the proxied call, its echo redacted
     // step 9: the sample runner with a run grant, its call through the proxy, the echo redacted
-    expect(out.stdout).toMatch(/"agent_output":\{"delivery":"proxy","upstream_status":200,"upstream_body":"\{\\"saw\\":\\"\[REDACTED\]\\"\}"/);
+    expect(out.stdout).toMatch(
+      /"agent_output":\{"delivery":"proxy","upstream_status":200,"upstream_body":"\{\\"saw\\":\\"\[REDACTED\]\\"\}"/,
+    );
     expect(out.stdout).toMatch(/signature ok, proxy delivery, GET 127\.0\.0\.1:\d+ → upstream 200/);
     expect(out.stdout + out.stderr).not.toContain('sk-mail-456');
     expect(out.stdout).toMatch(/"code":"host_not_allowed"/);
+    // The wait loops' probes of the sample runners are not rejected runs.
+    expect(out.stdout + out.stderr).not.toContain('rejected a request with a bad signature');
     expect(out.stdout).toContain(' (HTTP 403)');
     expect(out.stdout).toMatch(/"ok":true/);
     expect(out.stdout + out.stderr).not.toContain('n3w-s3cret');
     expect(out.stdout + out.stderr).not.toMatch(/NodeVersionSupportWarning|Database is closed/);
     // Stopped and reset: the ports no longer answer, the data folder is gone.
     const { PORT, RUNNER_PORT, ECHO_PORT, PROXY_RUNNER_PORT } = run.ports;
-    await expectStoppedAndReset(run, [`http://127.0.0.1:${PORT}/healthz`, `http://127.0.0.1:${RUNNER_PORT}/run`, `http://127.0.0.1:${ECHO_PORT}/`, `http://127.0.0.1:${PROXY_RUNNER_PORT}/run`]);
+    await expectStoppedAndReset(run, [
+      `http://127.0.0.1:${PORT}/healthz`,
+      `http://127.0.0.1:${RUNNER_PORT}/run`,
+      `http://127.0.0.1:${ECHO_PORT}/`,
+      `http://127.0.0.1:${PROXY_RUNNER_PORT}/run`,
+    ]);
   });
 
   it('has an extractor that prints an error answer and fails, and prints the field of a good one', async () => {
     const define = walkthroughBlocks().find((b) => b.includes('field()')) as string;
 
-    const bad = await bash(`${define}\necho '{"error":{"code":"unauthorized","message":"Invalid API key"}}' | field auth_token`, {}, 20_000);
+    const bad = await bash(
+      `${define}\necho '{"error":{"code":"unauthorized","message":"Invalid API key"}}' | field auth_token`,
+      {},
+      20_000,
+    );
     const good = await bash(`${define}\necho '{"auth_token":"avt_x"}' | field auth_token`, {}, 20_000);
     const empty = await bash(`${define}\nprintf '' | field auth_token`, {}, 20_000);
 
@@ -162,13 +179,28 @@ describe('the full walk-through (docs/walkthrough.md)', () => {
     const [vault, upstream] = await Promise.all([startTestVault(), startEchoUpstream()]);
     let shell: Awaited<ReturnType<typeof bash>> | undefined;
     const runner = await startTestRunner(async (call) => {
-      shell = await bash(`set -eo pipefail\n${block}`, { GRANT: call.body.grant, PROXY_URL: call.body.proxy_url, API_URL: upstream.url }, 20_000);
+      shell = await bash(
+        `set -eo pipefail\n${block}`,
+        { GRANT: call.body.grant, PROXY_URL: call.body.proxy_url, API_URL: upstream.url },
+        20_000,
+      );
       return { body: { output: { exit: shell.code } } };
     });
     try {
       const secret = 'sk-readme-grant-789';
-      await vault.call('POST', '/v1/agents', { agent_id: 'grant-bot', name: 'g', input_args: [], runner: { type: 'webhook', url: runner.url }, credential_delivery: 'proxy' });
-      const p = await vault.call('POST', '/v1/agents/grant-bot/auth-profiles', { name: 'p', auth_type: 'bearer', auth_data: { token: secret }, allowed_hosts: [`127.0.0.1:${upstream.port}`] });
+      await vault.call('POST', '/v1/agents', {
+        agent_id: 'grant-bot',
+        name: 'g',
+        input_args: [],
+        runner: { type: 'webhook', url: runner.url },
+        credential_delivery: 'proxy',
+      });
+      const p = await vault.call('POST', '/v1/agents/grant-bot/auth-profiles', {
+        name: 'p',
+        auth_type: 'bearer',
+        auth_data: { token: secret },
+        allowed_hosts: [`127.0.0.1:${upstream.port}`],
+      });
       expect(p.status, p.text).toBe(201);
 
       const run = await vault.call('POST', '/run_agent', { agent_id: 'grant-bot', auth_token: p.json.auth_token, run_async: false });
@@ -214,6 +246,8 @@ describe("the README's short walk-through (README.md)", () => {
     expect(out.stdout + out.stderr).not.toContain('n3w-s3cret');
     expect(out.stdout + out.stderr).not.toContain('s3cret"');
     expect(out.stdout + out.stderr).not.toMatch(/NodeVersionSupportWarning|Database is closed/);
+    // The wait loop's probes are not rejected runs (the sample runner answers a GET).
+    expect(out.stdout + out.stderr).not.toContain('rejected a request with a bad signature');
     await expectStoppedAndReset(run, [`http://127.0.0.1:${run.ports.PORT}/healthz`, `http://127.0.0.1:${run.ports.RUNNER_PORT}/run`]);
   });
 

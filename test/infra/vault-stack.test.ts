@@ -1,6 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_DEPLOY_CONFIG } from '#infra/cdk/config';
+import { readFileSync } from 'node:fs';
+import { CONTEXT_KEYS, DEFAULT_DEPLOY_CONFIG, parseDeployConfig } from '#infra/cdk/config';
 import { ACCESS_LOG_FIELDS } from '#infra/cdk/constructs/vault-api';
 import { TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS } from '#infra/cdk/constructs/vault-function';
 import { DEFAULT_ROUTE_KEY, routeKeysOf, routeList as routes } from '#shared/http/routes';
@@ -116,7 +117,7 @@ describe('VaultStack functions', () => {
 });
 
 describe('VaultStack table', () => {
-  it('is on-demand with a pk/sk key of strings and no secondary index', () => {
+  it('is on-demand with a pk/sk key of strings and exactly one secondary index: profiles by name (GET /v1/auth-profiles)', () => {
     const table = resourceByPrefix(vault.template, 'AWS::DynamoDB::Table', 'DataTable');
     expect(table.Properties).toMatchObject({
       BillingMode: 'PAY_PER_REQUEST',
@@ -124,13 +125,41 @@ describe('VaultStack table', () => {
         { AttributeName: 'pk', KeyType: 'HASH' },
         { AttributeName: 'sk', KeyType: 'RANGE' },
       ],
-      AttributeDefinitions: [
+    });
+    expect(table.Properties.AttributeDefinitions).toEqual(
+      expect.arrayContaining([
         { AttributeName: 'pk', AttributeType: 'S' },
         { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-    });
-    expect(table.Properties.GlobalSecondaryIndexes).toBeUndefined();
+        { AttributeName: 'name_pk', AttributeType: 'S' },
+        { AttributeName: 'name_sk', AttributeType: 'S' },
+      ]),
+    );
+    // One index: CloudFormation adds at most one per stack update, so an upgrade is one deploy.
+    expect(table.Properties.GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: 'profiles-by-name',
+        KeySchema: [
+          { AttributeName: 'name_pk', KeyType: 'HASH' },
+          { AttributeName: 'name_sk', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ]);
     expect(table.Properties.LocalSecondaryIndexes).toBeUndefined();
+  });
+
+  it('lets the functions Query the name index, and nothing else on it', () => {
+    const statements = Object.values(vault.template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) =>
+        (p as { Properties: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } } }).Properties.PolicyDocument
+          .Statement,
+    );
+    const onIndex = statements.filter((s) => JSON.stringify(s.Resource).includes('/index/'));
+    expect(onIndex.length).toBeGreaterThan(0);
+    for (const s of onIndex) {
+      expect(s.Action).toBe('dynamodb:Query');
+      expect(JSON.stringify(s.Resource)).toContain('/index/profiles-by-name');
+    }
   });
 
   it('has point-in-time recovery, deletion protection and a TTL on expires_at', () => {
@@ -523,5 +552,40 @@ describe('VaultStack outputs', () => {
   it('names the stack after the stage', () => {
     expect(vault.stack.stackName).toBe('AgentVault-prod');
     expect(synthVault({ stage: 'staging' }).stack.stackName).toBe('AgentVault-staging');
+  });
+});
+
+describe('docs/deploy.md against the template', () => {
+  const deployDoc = readFileSync('docs/deploy.md', 'utf8');
+
+  it('states the alarm count and the alarm metrics the template really has (its cost line)', () => {
+    const alarms = Object.values(vault.template.findResources('AWS::CloudWatch::Alarm')) as {
+      Properties: { Metrics?: { MetricStat?: unknown }[] };
+    }[];
+    const metrics = alarms.reduce((n, a) => n + (a.Properties.Metrics ? a.Properties.Metrics.filter((m) => m.MetricStat).length : 1), 0);
+
+    expect(deployDoc).toContain(`${alarms.length} alarms, ${metrics} alarm metrics × $0.10`);
+    expect(deployDoc).toContain(`$${(metrics * 0.1).toFixed(2)}`);
+  });
+
+  it('gives an example cdk.json whose context is valid and sets allowedRunnerHosts', () => {
+    const example = /```json\n([\s\S]*?)```/.exec(deployDoc)?.[1];
+    expect(example).toBeDefined();
+    const cdkJson = JSON.parse(example as string) as { app: string; context: Record<string, unknown> };
+    const repository = JSON.parse(readFileSync('cdk.json', 'utf8')) as { app: string };
+
+    expect(cdkJson.app).toBe(repository.app);
+    expect(Object.keys(cdkJson.context).filter((k) => !(CONTEXT_KEYS as readonly string[]).includes(k))).toEqual([]);
+    expect(parseDeployConfig(cdkJson.context as Parameters<typeof parseDeployConfig>[0]).allowedRunnerHosts.length).toBeGreaterThan(0);
+  });
+
+  it('sets $API_URL and $API_KEY in the check step before using them, and has upgrade guidance', () => {
+    const check = deployDoc.slice(deployDoc.indexOf('Check that the deployment works'));
+    const firstUse = check.indexOf('"$API_URL/healthz"');
+
+    expect(check.slice(0, firstUse)).toMatch(/^API_URL=/m);
+    expect(check.slice(0, firstUse)).toMatch(/^API_KEY=/m);
+    expect(deployDoc).toMatch(/^### Upgrading$/m);
+    expect(deployDoc).toContain('npm run admin -- index-profiles');
   });
 });

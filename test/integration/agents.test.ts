@@ -12,7 +12,16 @@ import { openSigningSecret } from '#shared/services/agents';
 
 import { openProfile } from '#test/support/credentials';
 import { useTestStore, signerOf } from '#test/support/dynamo';
-import { createAgent, createProfile, deleteAgent, getAgent, listAgents, listProfiles, rotateSigningSecret, updateAgent } from '#test/support/services';
+import {
+  createAgent,
+  createProfile,
+  deleteAgent,
+  getAgent,
+  listAgents,
+  listProfiles,
+  rotateSigningSecret,
+  updateAgent,
+} from '#test/support/services';
 import { profileRef } from '#shared/store/profile-ref';
 
 const TENANT = 'acme';
@@ -29,7 +38,7 @@ const body = (agentId?: string, args: readonly string[] = ['username', 'password
 
 const freshId = () => `bot-${randomBytes(4).toString('hex')}`;
 
-/** Every item left in the agent's partition (profiles and sessions). */
+/** Every item left in the agent's partition (profiles, sessions and name claims: docs/architecture.md, "Renaming a profile"). */
 async function partitionItems(agentId: string, tenant = TENANT) {
   const out = await t.store.db.doc.send(
     new QueryCommand({
@@ -92,7 +101,10 @@ describe('createAgent', () => {
     const id = freshId();
     const first = await createAgent(t.deps, TENANT, body(id));
 
-    await expect(createAgent(t.deps, TENANT, { ...body(id), name: 'Impostor' })).rejects.toMatchObject({ status: 409, code: 'agent_exists' });
+    await expect(createAgent(t.deps, TENANT, { ...body(id), name: 'Impostor' })).rejects.toMatchObject({
+      status: 409,
+      code: 'agent_exists',
+    });
 
     expect((await getAgent(t.deps, TENANT, id)).name).toBe(first.name);
   });
@@ -113,7 +125,9 @@ describe('updateAgent', () => {
     const updated = await updateAgent(t.deps, TENANT, id, { ...body(undefined, ['token']), name: 'Renamed' });
 
     expect(updated).toMatchObject({ name: 'Renamed', input_args: [{ name: 'token' }] });
-    expect(openSigningSecret(t.deps, (await agentRepository(t.store.db, signerOf(t.deps)).get(TENANT, id))!)).toBe(created.runner_signing_secret);
+    expect(openSigningSecret(t.deps, (await agentRepository(t.store.db, signerOf(t.deps)).get(TENANT, id))!)).toBe(
+      created.runner_signing_secret,
+    );
   });
 
   it('lets each of 10 parallel updates succeed or get 409, never a lost write', async () => {
@@ -144,7 +158,9 @@ describe('rotateSigningSecret', () => {
     const rotated = await rotateSigningSecret(t.deps, TENANT, id);
 
     expect(rotated.runner_signing_secret).not.toBe(created.runner_signing_secret);
-    expect(openSigningSecret(t.deps, (await agentRepository(t.store.db, signerOf(t.deps)).get(TENANT, id))!)).toBe(rotated.runner_signing_secret);
+    expect(openSigningSecret(t.deps, (await agentRepository(t.store.db, signerOf(t.deps)).get(TENANT, id))!)).toBe(
+      rotated.runner_signing_secret,
+    );
   });
 });
 
@@ -192,7 +208,7 @@ describe('deleteAgent', () => {
     expect(err).toBeInstanceOf(ConflictError);
     expect(err).toMatchObject({ status: 409, code: 'agent_has_profiles' });
     await expect(getAgent(t.deps, TENANT, id)).resolves.toMatchObject({ agent_id: id });
-    expect(await partitionItems(id)).toHaveLength(4);
+    expect(await partitionItems(id)).toHaveLength(6); // 2 profiles, their sessions and name claims
     await expect(openProfile(t.deps, TENANT, id, token as string)).resolves.toBeDefined();
   });
 
@@ -226,7 +242,7 @@ describe('deleteAgent', () => {
 
     await deleteAgent(t.deps, TENANT, doomed, true);
 
-    expect(await partitionItems(kept)).toHaveLength(2);
+    expect(await partitionItems(kept)).toHaveLength(3); // the profile, its session and its name claim
     await expect(openProfile(t.deps, TENANT, kept, keptToken as string)).resolves.toBeDefined();
   });
 
@@ -250,7 +266,7 @@ describe('deleteAgent', () => {
     await createAgent(t.deps, TENANT, body(id));
 
     // Act / Assert: the orphan survives in the table but its token opens nothing.
-    expect(await partitionItems(id)).toHaveLength(1);
+    expect(await partitionItems(id)).toHaveLength(2); // the profile and its name claim
     await expect(openProfile(t.deps, TENANT, id, auth_token)).rejects.toBeInstanceOf(ProfileNotFoundError);
   });
 

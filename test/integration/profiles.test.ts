@@ -8,7 +8,6 @@ import { keys } from '#shared/keys';
 import { profileRepository } from '#shared/repositories/profiles';
 import { sessionRepository } from '#shared/repositories/sessions';
 
-
 import { decryptAuthData, openProfile } from '#test/support/credentials';
 import { useTestStore, signerOf } from '#test/support/dynamo';
 import { createAgent, createProfile, deleteProfile, getProfileMetadata, listProfiles, upsertProfile, upsertProfileRecord } from '#test/support/services';
@@ -94,7 +93,9 @@ describe('createProfile', () => {
   });
 
   it('answers 404 agent_not_found for an agent that does not exist', async () => {
-    const err = await rejectionOf(createProfile(t.deps, TENANT, { name: 'main', agent_id: 'no-such-agent', auth_data: { password: 'pw' } }));
+    const err = await rejectionOf(
+      createProfile(t.deps, TENANT, { name: 'main', agent_id: 'no-such-agent', auth_data: { password: 'pw' } }),
+    );
 
     expect(err).toBeInstanceOf(NotFoundError);
     expect(err).toMatchObject({ code: 'agent_not_found' });
@@ -123,9 +124,9 @@ describe('auth_data limits', () => {
   it('accepts 64 keys', async () => {
     const agent = await newAgent(manyArgs(64));
 
-    await expect(createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: dataOf(64, () => 'v') })).resolves.toHaveProperty(
-      'auth_token',
-    );
+    await expect(
+      createProfile(t.deps, TENANT, { name: 'main', agent_id: agent, auth_data: dataOf(64, () => 'v') }),
+    ).resolves.toHaveProperty('auth_token');
   });
 
   it('answers 400 for 65 keys, saying at most 64 are allowed', async () => {
@@ -402,8 +403,14 @@ describe('upsertProfile', () => {
     }
     expect(succeeded.length).toBeGreaterThan(0);
     const decryptWrite = async (w: (typeof applied)[number]) =>
-      decryptAuthData(await openProfile(t.deps, TENANT, agent, auth_token, { ...initial, fields: w.fields, record_version: w.next, runner_approval: w.approval }))
-        .password;
+      decryptAuthData(
+        await openProfile(t.deps, TENANT, agent, auth_token, {
+          ...initial,
+          fields: w.fields,
+          record_version: w.next,
+          runner_approval: w.approval,
+        }),
+      ).password;
     const writes = await Promise.all(applied.map(async (w) => ({ next: w.next, value: await decryptWrite(w) })));
     writes.sort((a, b) => a.next - b.next);
     expect(writes.map((w) => w.next)).toEqual(succeeded.map((_, i) => initial.record_version + 1 + i));
@@ -623,10 +630,11 @@ describe('DynamoDB round trips of the compatible writes', () => {
     return names;
   }
 
-  it('creates with one agent read, the audit record, then one conditional put', async () => {
+  it('creates with one batch read (agent, name claim, home slot), the claim, the audit record, then one conditional put', async () => {
     const agent = await newAgent();
     const ops = await operationsOf(() => createProfile(t.deps, TENANT, { name: 'rt', agent_id: agent, auth_data: { password: 'pw' } }));
-    expect(ops).toEqual(['GetItem', 'BatchWriteItem', 'PutItem']);
+    // The name's claim (docs/architecture.md, "Renaming a profile") comes with the agent read and is written before the record.
+    expect(ops).toEqual(['BatchGetItem', 'PutItem', 'BatchWriteItem', 'PutItem']);
   });
 
   it('updates in place with one batch read (agent + profile), the audit record, then one conditional update', async () => {

@@ -404,6 +404,88 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
     });
   });
 
+  describe('profile names, renames and listings', () => {
+    it('writes a name claim over nothing or over exactly the claim read, and releases it only where it points', async () => {
+      const store = make();
+      const [t, a, home, target] = [id(), id(), slot(), slot()];
+      const claim = { tenant: t, agent_id: a, name: 'main', slot: target, nonce: 'n1', claimed_at: NOW };
+
+      expect(await store.profileNames.put(home, claim, undefined)).toBe(true);
+      expect(await store.profileNames.put(home, { ...claim, nonce: 'n2' }, undefined)).toBe(false);
+      const read1 = await store.profileNames.get(t, a, home);
+      expect(read1).toMatchObject({ name: 'main', slot: target, nonce: 'n1' });
+      expect(await store.profileNames.put(home, { ...claim, nonce: 'n2' }, read1)).toBe(true);
+      expect(await store.profileNames.put(home, { ...claim, nonce: 'n3' }, read1)).toBe(false);
+      expect(await store.profileNames.release(t, a, home, slot())).toBe(false);
+      expect(await store.profileNames.release(t, a, home, target, 'n1')).toBe(false);
+      expect(await store.profileNames.release(t, a, home, target, 'n2')).toBe(true);
+      expect(await store.profileNames.get(t, a, home)).toBeUndefined();
+    });
+
+    it('reads a name claim with the agent and profile in the context load (withNameClaim), and refuses a tampered one', async () => {
+      const store = make();
+      const [t, a, s] = [id(), id(), slot()];
+      await store.agents.create(agent(t, a));
+      await store.profiles.create(profile(t, a, s));
+      await store.profileNames.put(
+        s,
+        { tenant: t, agent_id: a, name: `p-${s.slice(0, 6)}`, slot: s, nonce: 'n', claimed_at: NOW },
+        undefined,
+      );
+
+      const ctx = await store.profileContext.load(profileRef(t, a, s), { withNameClaim: true });
+      expect(ctx.nameClaim).toMatchObject({ slot: s });
+      await tamper(store, keys.profileName(t, a, s), 'slot', slot());
+      await expect(store.profileNames.get(t, a, s)).rejects.toBeInstanceOf(IntegrityError);
+    });
+
+    it('renames only under its own fence and at the versions read; the post-state verifies', async () => {
+      const store = make();
+      const [t, a, s] = [id(), id(), slot()];
+      await store.profiles.create(profile(t, a, s));
+      const ref = profileRef(t, a, s);
+      const from = `p-${s.slice(0, 6)}`;
+
+      expect(await store.profiles.markRename(ref, 'not-its-name', 'x', NOW)).toBe(false);
+      expect(await store.profiles.markRename(ref, from, 'new', NOW)).toBe(true);
+      const marked = await read(store, t, a, s);
+      expect(marked).toMatchObject({ rename_to: 'new', rename_at: NOW });
+      expect(await store.profiles.rename(ref, marked, 'other', NOW, NOW)).toBeUndefined();
+      expect(await store.profiles.cancelRename(ref, 'new', '2000-01-01T00:00:00.000Z')).toBe(false);
+      const renamed = await store.profiles.rename(ref, marked, 'new', NOW, NOW);
+      expect(renamed).toMatchObject({ name: 'new', settings_version: marked.settings_version + 1 });
+      expect(renamed?.rename_to).toBeUndefined();
+      expect((await read(store, t, a, s)).name).toBe('new');
+      // The same read again: its versions are stale now.
+      expect(await store.profiles.markRename(ref, 'new', 'again', NOW)).toBe(true);
+      expect(await store.profiles.rename(ref, marked, 'again', NOW, NOW)).toBeUndefined();
+      expect(await store.profiles.cancelRename(ref, 'again', NOW)).toBe(true);
+    });
+
+    it('lists a tenant’s profiles across agents in name order, paging with a filter', async () => {
+      const store = make();
+      const [t, a1, a2] = [id(), `a1${id()}`, `a2${id()}`];
+      for (const [a, name] of [
+        [a2, 'b'],
+        [a1, 'c'],
+        [a1, 'a'],
+        [a2, 'a'],
+      ] as const) {
+        await store.profiles.create({ ...profile(t, a, slot()), name });
+      }
+      await store.profiles.create({ ...profile(id(), a1, slot()), name: 'other-tenant' });
+
+      const all = await store.profiles.listMatching({ tenant: t }, 10, undefined, () => true);
+      expect(all.items.map((i) => `${i.name}/${i.agent_id === a1 ? 1 : 2}`)).toEqual(['a/1', 'a/2', 'b/2', 'c/1']);
+      const first = await store.profiles.listMatching({ tenant: t }, 1, undefined, (i) => i.agent_id === a1);
+      expect(first.items.map((i) => i.name)).toEqual(['a']);
+      const second = await store.profiles.listMatching({ tenant: t }, 1, first.next, (i) => i.agent_id === a1);
+      expect(second.items.map((i) => i.name)).toEqual(['c']);
+      const perAgent = await store.profiles.listMatching({ tenant: t, agentId: a1 }, 10, undefined, (i) => i.name === 'c');
+      expect(perAgent.items.map((i) => i.name)).toEqual(['c']);
+    });
+  });
+
   describe('sessions and the profile context', () => {
     it('saves a session only over the one read, and loads agent, profile and session in one call', async () => {
       const store = make();

@@ -84,7 +84,8 @@ describe('DynamoDB client retries (shared/clients.ts)', () => {
 
     const created = await createProfile(deps, TENANT, { name: 'after-500', agent_id: AGENT, auth_data: { password: 'pw-500' } });
 
-    expect(opsReceived('PutItem')).toHaveLength(3);
+    // The name claim's put, answered 500 twice and applied on its third attempt; then the profile's.
+    expect(opsReceived('PutItem')).toHaveLength(4);
     expect(decryptAuthData(await openProfile(deps, TENANT, AGENT, created.auth_token))).toEqual({ password: 'pw-500' });
   });
 

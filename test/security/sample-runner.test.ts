@@ -77,7 +77,14 @@ describe('the sample runner', () => {
     expect(res.status).toBe(200);
     expect(answer.output).toEqual({ received_fields: ['password', 'username'], runs: 1 });
     // A short hash of weak values is enough to test guesses offline: nothing hex-like anywhere.
-    const hash = createHash('sha256').update(JSON.stringify([['password', '1234'], ['username', 'bob']])).digest('hex');
+    const hash = createHash('sha256')
+      .update(
+        JSON.stringify([
+          ['password', '1234'],
+          ['username', 'bob'],
+        ]),
+      )
+      .digest('hex');
     for (const text of [JSON.stringify(answer), stdout]) {
       expect(text).not.toContain(hash.slice(0, 8));
       expect(text).not.toMatch(/[0-9a-f]{10,}/);
@@ -89,7 +96,12 @@ describe('the sample runner', () => {
     proxyAnswer = { status: 200, body: { status: 201, headers: {}, body: '{"saw":"[REDACTED]"}', body_encoding: 'utf8' } };
     proxied.length = 0;
 
-    const res = await signedRun({ parameters: { url: 'http://127.0.0.1:9/v1/items', method: 'post' }, grant, grant_expires_at: new Date().toISOString(), proxy_url: proxyUrl });
+    const res = await signedRun({
+      parameters: { url: 'http://127.0.0.1:9/v1/items', method: 'post' },
+      grant,
+      grant_expires_at: new Date().toISOString(),
+      proxy_url: proxyUrl,
+    });
 
     expect(res.status).toBe(200);
     expect(proxied).toHaveLength(1);
@@ -120,5 +132,19 @@ describe('the sample runner', () => {
 
     expect(res.json.error).toBe('the vault proxy refused the call: host_not_allowed (HTTP 403): host 127.0.0.1:9 is not in allowed_hosts');
     expect(res.json.output).toBeUndefined();
+  });
+
+  it("answers a GET (the README's wait loop) with 200 and logs no rejected request; an unsigned POST is still refused and logged", async () => {
+    const before = stdout.length;
+
+    const probe = await fetch(`http://127.0.0.1:${port}/run`);
+    expect(probe.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(stdout.slice(before)).not.toContain('rejected');
+
+    const unsigned = await fetch(`http://127.0.0.1:${port}/run`, { method: 'POST', body: '{}' });
+    expect(unsigned.status).toBe(401);
+    for (let i = 0; i < 20 && !stdout.slice(before).includes('rejected'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(stdout.slice(before)).toContain('rejected a request with a bad signature');
   });
 });

@@ -1,9 +1,35 @@
 import { type ServerKeyRing, generateServerKeyRingJson, parseServerKeyRing } from '#shared/crypto/server-key';
-import { AGENT_PREFIX, API_KEY_INDEX_PREFIX, AUDIT_PREFIX, DELIVERY_PREFIX, type ItemKey, PROFILE_PREFIX, SESSION_PREFIX, WEBHOOK_PREFIX, keys } from '#shared/keys';
+import {
+  AGENT_PREFIX,
+  API_KEY_INDEX_PREFIX,
+  AUDIT_PREFIX,
+  DELIVERY_PREFIX,
+  type ItemKey,
+  PROFILE_NAME_INDEX_PK,
+  PROFILE_NAME_INDEX_SK,
+  PROFILE_PREFIX,
+  SESSION_PREFIX,
+  WEBHOOK_PREFIX,
+  keys,
+} from '#shared/keys';
 import { type Logger, silentLogger } from '#shared/log';
-import type { AgentItem, ApiKeyIndexItem, ApiKeyItem, GrantItem, OAuthLinkItem, OAuthTokenItem, ProfileItem, RunItem, RunJobItem, SessionItem, WebhookDeliveryItem, WebhookItem } from '#shared/schemas/items';
+import type {
+  AgentItem,
+  ApiKeyIndexItem,
+  ApiKeyItem,
+  GrantItem,
+  OAuthLinkItem,
+  OAuthTokenItem,
+  ProfileItem,
+  ProfileNameItem,
+  RunItem,
+  RunJobItem,
+  SessionItem,
+  WebhookDeliveryItem,
+  WebhookItem,
+} from '#shared/schemas/items';
 import { dailyUseAttribute } from '#shared/schemas/items';
-import { decodeCursor, encodeCursor } from '#shared/store/cursor';
+import { decodeCursor, decodeIndexCursor, encodeCursor, encodeIndexCursor } from '#shared/store/cursor';
 import {
   OAUTH_TOKEN_COVERED,
   REWRITE_OPTIONAL,
@@ -11,9 +37,11 @@ import {
   auditItems,
   auditViewPk,
   fillAuditPage,
+  fillProfilePage,
   oauthLeaseOnly,
   oauthTokenAfterStore,
   profileAfterPatch,
+  profileAfterRename,
   profileAfterRewrite,
   profileToItem,
   runAfter,
@@ -190,7 +218,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     if (p?.size === 0) partitions.delete(k.pk);
   };
   /** A stored item as a read returns it (a copy), opened by the signer (parsed, MAC verified) as the repository does. */
-  const out = <T>(kind: SignedKind, item: Item | undefined): T | undefined => (item ? parsed(() => signer.open<T>(kind, copy(item))) : undefined);
+  const out = <T>(kind: SignedKind, item: Item | undefined): T | undefined =>
+    item ? parsed(() => signer.open<T>(kind, copy(item))) : undefined;
   /** Times the signer's parse and MAC check: the DynamoDB implementation does the same, so it is not the stand-in's own time. */
   function parsed<T>(open: () => T): T {
     const t0 = performance.now();
@@ -239,7 +268,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
    */
   function query(
     pk: string,
-    o: { key?: (sk: string) => boolean; start?: Record<string, string>; limit?: number; backwards?: boolean; filter?: (i: Item) => boolean },
+    o: {
+      key?: (sk: string) => boolean;
+      start?: Record<string, string>;
+      limit?: number;
+      backwards?: boolean;
+      filter?: (i: Item) => boolean;
+    },
   ): { items: Item[]; last?: Record<string, string> } {
     const after = o.start?.sk;
     const evaluated = sortedItems(pk, o.backwards)
@@ -322,11 +357,22 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       },
       putIndex: (hash, record) =>
         send('PutCommand', () =>
-          putNew(sealed('api-key-index', { ...keys.tenantApiKey(record.tenant, record.key_id), key_id: record.key_id, key_hash: hash, name: record.name, role: record.role, created_at: record.created_at })),
+          putNew(
+            sealed('api-key-index', {
+              ...keys.tenantApiKey(record.tenant, record.key_id),
+              key_id: record.key_id,
+              key_hash: hash,
+              name: record.name,
+              role: record.role,
+              created_at: record.created_at,
+            }),
+          ),
         ),
       getIndex: (tenant, keyId) => send('GetCommand', () => out<ApiKeyIndexItem>('api-key-index', read(keys.tenantApiKey(tenant, keyId)))),
       list: (tenant, limit, cursor) =>
-        send('QueryCommand', () => page<ApiKeyIndexItem>('api-key-index', keys.tenantKeyMarker(tenant).pk, API_KEY_INDEX_PREFIX, limit, cursor)),
+        send('QueryCommand', () =>
+          page<ApiKeyIndexItem>('api-key-index', keys.tenantKeyMarker(tenant).pk, API_KEY_INDEX_PREFIX, limit, cursor),
+        ),
       async delete(tenant, keyId, hash) {
         const removed = await send('DeleteCommand', () => {
           const k = keys.apiKey(hash);
@@ -341,7 +387,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       async replaceUnverified(hash, record) {
         // A read, then a Put conditioned on the MAC read (or none), as on DynamoDB.
         const k = keys.apiKey(hash);
-        const before = await send('GetCommand', () => (store.raw(k)));
+        const before = await send('GetCommand', () => store.raw(k));
         if (!before || signer.intact('api-key', before)) return false;
         const readMac = before.mac instanceof Uint8Array ? before.mac : undefined;
         return send('PutCommand', () => {
@@ -355,13 +401,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
     profiles: {
       get: (ref) => send('GetCommand', () => out<ProfileItem>('profile', read(keys.profile(ref)))),
-      create: (r) =>
-        send('PutCommand', () => putNew(sealed('profile', profileToItem(r)))),
+      create: (r) => send('PutCommand', () => putNew(sealed('profile', profileToItem(r)))),
       replace: (r, at) =>
         send('PutCommand', () => {
           const item = sealed('profile', profileToItem(r));
           const cur = read(item);
-          if (!cur || cur.generation !== at.generation || cur.record_version !== at.record_version || !settingsAt(cur, at.settings_version)) return false;
+          if (!cur || cur.generation !== at.generation || cur.record_version !== at.record_version || !settingsAt(cur, at.settings_version))
+            return false;
           write(item);
           return true;
         }),
@@ -380,6 +426,51 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
                 if (value === undefined || value === null) delete item[field];
                 else item[field] = copy(value);
               }
+              Object.assign(item, mac);
+            },
+          );
+          return out<ProfileItem>('profile', next);
+        }),
+      markRename: (ref, from, to, at) =>
+        send(
+          'UpdateCommand',
+          () =>
+            update(
+              keys.profile(ref),
+              (cur) => cur !== undefined && cur.name === from,
+              (item) => {
+                item.rename_to = to;
+                item.rename_at = at;
+              },
+            ) !== undefined,
+        ),
+      cancelRename: (ref, to, at) =>
+        send(
+          'UpdateCommand',
+          () =>
+            update(
+              keys.profile(ref),
+              (cur) => cur !== undefined && cur.rename_to === to && cur.rename_at === at,
+              (item) => {
+                delete item.rename_to;
+                delete item.rename_at;
+              },
+            ) !== undefined,
+        ),
+      rename: (ref, at, to, markedAt, updatedAt) =>
+        send('UpdateCommand', () => {
+          const k = sameProfile(at, ref);
+          const mac = macOf('profile', profileAfterRename(at, to, updatedAt));
+          const next = update(
+            k,
+            (cur) => unchangedSinceRead(cur, at) && cur?.rename_to === to && cur?.rename_at === markedAt,
+            (item) => {
+              item.name = to;
+              Object.assign(item, keys.profileNameIndex(at.tenant, at.agent_id, to));
+              item.settings_version = at.settings_version + 1;
+              item.updated_at = updatedAt;
+              delete item.rename_to;
+              delete item.rename_at;
               Object.assign(item, mac);
             },
           );
@@ -410,44 +501,53 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         const { inFlightUntil } = use;
         // As the DynamoDB write: the mark only moves later; a write whose mark lost is sent again without it.
         const write = (withMark: boolean) =>
-          send('UpdateCommand', () =>
-            update(
-              keys.profile(ref),
-              (cur) =>
-                cur?.generation === generation &&
-                (!withMark || inFlightUntil === undefined || cur.in_flight_until === undefined || (cur.in_flight_until as string) < inFlightUntil),
-              (item) => {
-                item.last_used_at = use.at;
-                if (use.realUseAt !== undefined) item.last_real_use_at = use.realUseAt;
-                if (withMark && inFlightUntil !== undefined) item.in_flight_until = inFlightUntil;
-                add(item, 'use_count', 1);
-                add(item, dailyUseAttribute(use.day, use.kind), 1);
-                for (const stale of use.staleDays) delete item[dailyUseAttribute(stale.day, stale.kind)];
-              },
-            ) !== undefined,
+          send(
+            'UpdateCommand',
+            () =>
+              update(
+                keys.profile(ref),
+                (cur) =>
+                  cur?.generation === generation &&
+                  (!withMark ||
+                    inFlightUntil === undefined ||
+                    cur.in_flight_until === undefined ||
+                    (cur.in_flight_until as string) < inFlightUntil),
+                (item) => {
+                  item.last_used_at = use.at;
+                  if (use.realUseAt !== undefined) item.last_real_use_at = use.realUseAt;
+                  if (withMark && inFlightUntil !== undefined) item.in_flight_until = inFlightUntil;
+                  add(item, 'use_count', 1);
+                  add(item, dailyUseAttribute(use.day, use.kind), 1);
+                  for (const stale of use.staleDays) delete item[dailyUseAttribute(stale.day, stale.kind)];
+                },
+              ) !== undefined,
           );
         return (await write(true)) || (inFlightUntil !== undefined && (await write(false)));
       },
       endInFlight: (ref, until) =>
-        send('UpdateCommand', () =>
-          update(
-            keys.profile(ref),
-            (cur) => cur !== undefined && cur.in_flight_until === until,
-            (item) => {
-              delete item.in_flight_until;
-            },
-          ) !== undefined,
+        send(
+          'UpdateCommand',
+          () =>
+            update(
+              keys.profile(ref),
+              (cur) => cur !== undefined && cur.in_flight_until === until,
+              (item) => {
+                delete item.in_flight_until;
+              },
+            ) !== undefined,
         ),
       recordTest: (ref, generation, at, ok) =>
-        send('UpdateCommand', () =>
-          update(
-            keys.profile(ref),
-            (cur) => cur?.generation === generation,
-            (item) => {
-              item.last_tested_at = at;
-              item.last_test_ok = ok;
-            },
-          ) !== undefined,
+        send(
+          'UpdateCommand',
+          () =>
+            update(
+              keys.profile(ref),
+              (cur) => cur?.generation === generation,
+              (item) => {
+                item.last_tested_at = at;
+                item.last_test_ok = ok;
+              },
+            ) !== undefined,
         ),
       recordConnection: (ref, owner, changes) =>
         send('UpdateCommand', () =>
@@ -463,20 +563,22 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
           ) !== undefined,
         ),
       recordTokenError: (ref, generation, message, at) =>
-        send('UpdateCommand', () =>
-          update(
-            keys.profile(ref),
-            (cur) => cur?.generation === generation,
-            (item) => {
-              if (message === undefined) {
-                delete item.last_error;
-                delete item.last_error_at;
-              } else {
-                item.last_error = message;
-                item.last_error_at = at;
-              }
-            },
-          ) !== undefined,
+        send(
+          'UpdateCommand',
+          () =>
+            update(
+              keys.profile(ref),
+              (cur) => cur?.generation === generation,
+              (item) => {
+                if (message === undefined) {
+                  delete item.last_error;
+                  delete item.last_error_at;
+                } else {
+                  item.last_error = message;
+                  item.last_error_at = at;
+                }
+              },
+            ) !== undefined,
         ),
       delete: (ref, at) =>
         send('DeleteCommand', () => {
@@ -489,8 +591,42 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         }),
       list: (tenant, agentId, limit, cursor) =>
         send('QueryCommand', () => page<ProfileItem>('profile', keys.agentPartition(tenant, agentId), PROFILE_PREFIX, limit, cursor)),
+      listMatching(scope, limit, cursor, keep) {
+        const open = (raws: Item[]) => parsed(() => signer.openAll<ProfileItem>('profile', raws));
+        if (scope.agentId !== undefined) {
+          const pk = keys.agentPartition(scope.tenant, scope.agentId);
+          const read = (n: number, start: string | undefined) =>
+            send('QueryCommand', () => {
+              const r = query(pk, { key: (sk) => sk.startsWith(PROFILE_PREFIX), start: decodeCursor(start, pk, PROFILE_PREFIX), limit: n });
+              return { items: open(r.items), next: encodeCursor(r.last) };
+            });
+          return fillProfilePage(limit, cursor, keep, read, (item) => encodeCursor(item) as string);
+        }
+        // The name index (a GSI): every profile item carrying the tenant's index key, by index sort key.
+        const indexPk = keys.profileNameIndexPk(scope.tenant);
+        const read = (n: number, start: string | undefined) =>
+          send('QueryCommand', () => {
+            const from = decodeIndexCursor(start, indexPk, keys.agentPartition(scope.tenant, ''));
+            const entries: Item[] = [];
+            for (const partition of partitions.values())
+              for (const item of partition.values()) if (item[PROFILE_NAME_INDEX_PK] === indexPk) entries.push(item);
+            const order = (i: Record<string, unknown>) => `${String(i[PROFILE_NAME_INDEX_SK])}\u0000${String(i.pk)}\u0000${String(i.sk)}`;
+            entries.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
+            const after = from ? order(from) : undefined;
+            const evaluated = entries.filter((i) => after === undefined || order(i) > after).slice(0, n);
+            const lastItem = evaluated.at(-1);
+            const last = evaluated.length >= n && lastItem ? lastItem : undefined;
+            return { items: open(evaluated.map((i) => copy(i))), next: encodeIndexCursor(last) };
+          });
+        const after = (item: ProfileItem) =>
+          encodeIndexCursor({ pk: item.pk, sk: item.sk, ...keys.profileNameIndex(item.tenant, item.agent_id, item.name) }) as string;
+        return fillProfilePage(limit, cursor, keep, read, after);
+      },
       hasAny: (tenant, agentId) =>
-        send('QueryCommand', () => query(keys.agentPartition(tenant, agentId), { key: (sk) => sk.startsWith(PROFILE_PREFIX), limit: 1 }).items.length > 0),
+        send(
+          'QueryCommand',
+          () => query(keys.agentPartition(tenant, agentId), { key: (sk) => sk.startsWith(PROFILE_PREFIX), limit: 1 }).items.length > 0,
+        ),
       async deleteAllOfAgent(tenant, agentId) {
         const pk = keys.agentPartition(tenant, agentId);
         const counts = { profiles: 0, sessions: 0, other: 0 };
@@ -510,8 +646,33 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       },
     },
 
+    profileNames: {
+      get: (tenant, agentId, nameSlot) =>
+        send('GetCommand', () => out<ProfileNameItem>('profile-name', read(keys.profileName(tenant, agentId, nameSlot)))),
+      put: (nameSlot, claim, at) =>
+        send('PutCommand', () => {
+          const item = sealed('profile-name', {
+            ...keys.profileName(claim.tenant, claim.agent_id, nameSlot),
+            entity: 'profile_name',
+            ...claim,
+          });
+          const cur = read(item);
+          if (at ? cur?.nonce !== at.nonce : cur !== undefined) return false;
+          write(item);
+          return true;
+        }),
+      release: (tenant, agentId, nameSlot, slot, nonce) =>
+        send('DeleteCommand', () => {
+          const k = keys.profileName(tenant, agentId, nameSlot);
+          const cur = read(k);
+          if (!cur || cur.slot !== slot || (nonce !== undefined && cur.nonce !== nonce)) return false;
+          remove(k);
+          return true;
+        }),
+    },
+
     profileContext: {
-      load: (at, { withSession = false, withOAuthToken = false } = {}) =>
+      load: (at, { withSession = false, withOAuthToken = false, withNameClaim = false } = {}) =>
         send('BatchGetCommand', () => {
           const ref = 'slot' in at ? at : undefined;
           return {
@@ -519,6 +680,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
             profile: ref ? out<ProfileItem>('profile', read(keys.profile(ref))) : undefined,
             session: ref && withSession ? out<SessionItem>('session', read(keys.session(ref))) : undefined,
             oauthToken: ref && withOAuthToken ? out<OAuthTokenItem>('oauth-token', read(keys.oauthToken(ref))) : undefined,
+            nameClaim:
+              ref && withNameClaim
+                ? out<ProfileNameItem>('profile-name', read(keys.profileName(ref.tenant, ref.agentId, ref.slot)))
+                : undefined,
           };
         }),
     },
@@ -533,7 +698,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
           else if (before === undefined) {
             const pc = cur?.profile_created_at as string | undefined;
             const g = cur?.generation as number | undefined;
-            allowed = !cur || pc === undefined || pc < (r.profile_created_at as string) || (pc === r.profile_created_at && g !== undefined && g < r.generation);
+            allowed =
+              !cur ||
+              pc === undefined ||
+              pc < (r.profile_created_at as string) ||
+              (pc === r.profile_created_at && g !== undefined && g < r.generation);
           } else allowed = cur !== undefined && cur.version === before.version && cur.generation === before.generation;
           if (!allowed) return false;
           write(sealed('session', { ...k, entity: 'session', ...r }));
@@ -568,8 +737,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     },
 
     runs: {
-      create: (r) =>
-        send('PutCommand', () => putNew(sealed('run', { ...keys.run(r.session_id), entity: 'run', ...r }))),
+      create: (r) => send('PutCommand', () => putNew(sealed('run', { ...keys.run(r.session_id), entity: 'run', ...r }))),
       get: (sessionId, now) =>
         send('GetCommand', () => {
           const run = out<RunItem>('run', read(keys.run(sessionId)));
@@ -602,8 +770,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     },
 
     runJobs: {
-      create: (r) =>
-        send('PutCommand', () => putNew(sealed('run-job', { ...keys.runJob(r.session_id), entity: 'run-job', ...r }))),
+      create: (r) => send('PutCommand', () => putNew(sealed('run-job', { ...keys.runJob(r.session_id), entity: 'run-job', ...r }))),
       get: (sessionId, now) =>
         send('GetCommand', () => {
           const job = out<RunJobItem>('run-job', read(keys.runJob(sessionId)));
@@ -625,17 +792,19 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         send('UpdateCommand', () => {
           // A lease-only item's MAC, kept by an item that has one (if_not_exists on DynamoDB).
           const mac = macOf('oauth-token', oauthLeaseOnly(ref));
-          return update(
-            keys.oauthToken(ref),
-            (cur) =>
-              (readVersion === undefined ? cur === undefined : cur?.version === readVersion) &&
-              (cur?.lease_until === undefined || (cur.lease_until as number) < nowMs),
-            (item) => {
-              Object.assign(item, { entity: 'oauth_token', lease_id: leaseId, lease_until: leaseUntil });
-              for (const [k, v] of Object.entries(mac)) if (item[k] === undefined) item[k] = v;
-              add(item, 'version', 1);
-            },
-          ) !== undefined;
+          return (
+            update(
+              keys.oauthToken(ref),
+              (cur) =>
+                (readVersion === undefined ? cur === undefined : cur?.version === readVersion) &&
+                (cur?.lease_until === undefined || (cur.lease_until as number) < nowMs),
+              (item) => {
+                Object.assign(item, { entity: 'oauth_token', lease_id: leaseId, lease_until: leaseUntil });
+                for (const [k, v] of Object.entries(mac)) if (item[k] === undefined) item[k] = v;
+                add(item, 'version', 1);
+              },
+            ) !== undefined
+          );
         }),
       storeToken: (ref, leaseId, token) =>
         send('UpdateCommand', () => update(keys.oauthToken(ref), (cur) => cur?.lease_id === leaseId, storeSealedToken(ref, token)) !== undefined),
@@ -660,23 +829,25 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         }),
       delete: (ref) => send('DeleteCommand', () => remove(keys.oauthToken(ref))),
       storeFailure: (ref, leaseId, message, errorUntil, owner) =>
-        send('UpdateCommand', () =>
-          update(
-            keys.oauthToken(ref),
-            (cur) => cur?.lease_id === leaseId,
-            (item) => {
-              Object.assign(item, {
-                error_message: message,
-                error_until: errorUntil,
-                error_generation: owner.generation,
-                error_record_version: owner.record_version,
-                error_profile_created_at: owner.profile_created_at,
-              });
-              add(item, 'version', 1);
-              delete item.lease_id;
-              delete item.lease_until;
-            },
-          ) !== undefined,
+        send(
+          'UpdateCommand',
+          () =>
+            update(
+              keys.oauthToken(ref),
+              (cur) => cur?.lease_id === leaseId,
+              (item) => {
+                Object.assign(item, {
+                  error_message: message,
+                  error_until: errorUntil,
+                  error_generation: owner.generation,
+                  error_record_version: owner.record_version,
+                  error_profile_created_at: owner.profile_created_at,
+                });
+                add(item, 'version', 1);
+                delete item.lease_id;
+                delete item.lease_until;
+              },
+            ) !== undefined,
         ),
     },
 
@@ -768,16 +939,18 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
     rateLimits: {
       take: (tenant, windowStart, limit, expiresAt) =>
-        send('UpdateCommand', () =>
-          update(
-            keys.tenantRate(tenant, windowStart),
-            (cur) => cur?.count === undefined || (cur.count as number) < limit,
-            (item) => {
-              add(item, 'count', 1);
-              item.entity = 'rate';
-              item.expires_at = expiresAt;
-            },
-          ) !== undefined,
+        send(
+          'UpdateCommand',
+          () =>
+            update(
+              keys.tenantRate(tenant, windowStart),
+              (cur) => cur?.count === undefined || (cur.count as number) < limit,
+              (item) => {
+                add(item, 'count', 1);
+                item.entity = 'rate';
+                item.expires_at = expiresAt;
+              },
+            ) !== undefined,
         ),
     },
   };
@@ -802,6 +975,7 @@ function unchangedSinceRead(cur: Item | undefined, read: ProfileItem): boolean {
 
 /** The key of the profile read, checked against the one named. */
 function sameProfile(read: ProfileItem, ref: ProfileRef): ItemKey {
-  if (read.tenant !== ref.tenant || read.agent_id !== ref.agentId || read.slot !== ref.slot) throw new Error('a profile write names another profile than the one read');
+  if (read.tenant !== ref.tenant || read.agent_id !== ref.agentId || read.slot !== ref.slot)
+    throw new Error('a profile write names another profile than the one read');
   return keys.profile(ref);
 }

@@ -1,10 +1,10 @@
 import { agentReadOnly, disableAll, readOnlyNote, whoami } from '../access.ts';
 import { api, errorText, path } from '../api.ts';
-import { details, h, notice, replace, table, time } from '../dom.ts';
-import { profileColumns } from '../profile-columns.ts';
+import { details, h, notice, replace, time } from '../dom.ts';
+import { profileList } from '../profile-list.ts';
 import { type Page, route } from '../router.ts';
 import { secretOnce } from '../secret-once.ts';
-import type { Agent, Profile } from '../types.ts';
+import type { Agent } from '../types.ts';
 import { agentForm } from './agents.ts';
 
 /** A button that asks once more before `action` ("Delete" → "Really delete?"). */
@@ -45,11 +45,8 @@ export const agentPage: Page = {
   title: (p) => `Agent ${p.agent_id}`,
   async render(ctx) {
     const id = ctx.params.agent_id as string;
-    const [agent, profiles, me] = await Promise.all([
-      api<Agent>('GET', path`/v1/agents/${id}`),
-      api<{ profiles: Profile[]; next_cursor?: string }>('GET', `${path`/v1/agents/${id}/auth-profiles`}?limit=100`),
-      whoami(),
-    ]);
+    const profiles = profileList({ agentId: id, empty: 'No profiles for this agent yet.' });
+    const [agent, me] = await Promise.all([api<Agent>('GET', path`/v1/agents/${id}`), whoami(), profiles.load()]);
     const readOnly = agentReadOnly(me, agent);
 
     const msg = notice();
@@ -144,8 +141,7 @@ export const agentPage: Page = {
       edit,
       h('h2', {}, 'Auth profiles'),
       h('div', { class: 'actions' }, h('a', { class: 'button', href: `#${route('/agents/:agent_id/profiles/new', { agent_id: id })}`, 'data-testid': 'new-profile' }, 'New profile')),
-      table(profiles.profiles, profileColumns, 'No profiles for this agent yet.', 'profiles-table'),
-      profiles.next_cursor ? h('p', { class: 'hint' }, 'Showing the first 100 profiles.') : null,
+      profiles.el,
     );
   },
 };

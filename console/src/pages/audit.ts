@@ -22,7 +22,7 @@ interface AuditEntry {
 }
 
 /** The audit actions, as a list for the filter (the type check keeps it equal to the server's). */
-const ACTIONS = ['create', 'replace', 'update', 'rotate', 'patch', 'delete', 'share', 'unshare', 'connect', 'disconnect', 'api_key_create', 'api_key_revoke', 'agent_create', 'agent_update', 'agent_delete', 'agent_rotate_signing_secret', 'webhook_create', 'webhook_update', 'webhook_delete', 'webhook_rotate_secret', 'webhook_test', 'run', 'proxy', 'test'] as const satisfies readonly AuditAction[];
+const ACTIONS = ['create', 'replace', 'update', 'rotate', 'patch', 'rename', 'delete', 'share', 'unshare', 'connect', 'disconnect', 'api_key_create', 'api_key_revoke', 'agent_create', 'agent_update', 'agent_delete', 'agent_rotate_signing_secret', 'webhook_create', 'webhook_update', 'webhook_delete', 'webhook_rotate_secret', 'webhook_test', 'run', 'proxy', 'test'] as const satisfies readonly AuditAction[];
 const exhaustive: [Exclude<AuditAction, (typeof ACTIONS)[number]>] extends [never] ? true : never = true;
 void exhaustive;
 

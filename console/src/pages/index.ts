@@ -8,6 +8,7 @@ import { agentPage } from './agent.ts';
 import { agentsPage } from './agents.ts';
 import { newProfilePage } from './profile-new.ts';
 import { profilePage } from './profile.ts';
+import { profilesPage } from './profiles.ts';
 import { agentRunPage, runPage, runsPage } from './runs.ts';
 import { signInPage } from './sign-in.ts';
 
@@ -15,4 +16,4 @@ import { signInPage } from './sign-in.ts';
  * Every page of the console. To add one: a module under pages/ exporting a `Page` (path, title,
  * optional `nav`, render), listed here. More specific paths first: the first match wins.
  */
-export const pages: readonly Page[] = [signInPage, agentsPage, newProfilePage, agentRunPage, profilePage, agentPage, runsPage, runPage, auditPage, apiKeysPage];
+export const pages: readonly Page[] = [signInPage, agentsPage, newProfilePage, agentRunPage, profilePage, agentPage, profilesPage, runsPage, runPage, auditPage, apiKeysPage];

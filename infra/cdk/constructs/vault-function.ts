@@ -7,6 +7,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { LOCK_FILE, REPO_ROOT } from '../paths.ts';
+import { PROFILE_NAME_INDEX } from '#shared/keys';
 
 /** How a function may use the table: read only, or read and write. */
 export type TableAccess = 'RO' | 'RW';
@@ -44,7 +45,10 @@ export const ESM_REQUIRE_SHIM =
 
 /** Properties of a VaultFunction. Runtime, architecture, bundling, role and logging are fixed. */
 export interface VaultFunctionProps
-  extends Pick<NodejsFunctionProps, 'timeout' | 'memorySize' | 'onFailure' | 'retryAttempts' | 'maxEventAge' | 'reservedConcurrentExecutions'> {
+  extends Pick<
+    NodejsFunctionProps,
+    'timeout' | 'memorySize' | 'onFailure' | 'retryAttempts' | 'maxEventAge' | 'reservedConcurrentExecutions'
+  > {
   /** Absolute path of the handler file (exports `handler`). */
   readonly entry: string;
   /** What the function does; shown in the console and in the role's description. */
@@ -137,6 +141,10 @@ export class VaultFunction extends NodejsFunction {
         actions: access === 'RO' ? [...TABLE_READ_ACTIONS] : [...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS],
         resources: [table.tableArn],
       }),
+    );
+    // The name index (GET /v1/auth-profiles) is its own resource: Query only, that index only.
+    this.executionRole.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${table.tableArn}/index/${PROFILE_NAME_INDEX}`] }),
     );
     if (access === 'RW' && !options.apiKeyWrites) {
       this.executionRole.addToPrincipalPolicy(

@@ -14,7 +14,6 @@ import { type AuthTypeModule, type Deployment, injectHeaders, injected } from '.
 // The config schema lives with the other auth_config schemas, for the OpenAPI document.
 export { OAuth2AuthorizationCodeConfig } from '../../schemas/auth-config.ts';
 import { OAuth2AuthorizationCodeConfig } from '../../schemas/auth-config.ts';
-export type OAuth2AuthorizationCodeConfig = z.infer<typeof OAuth2AuthorizationCodeConfig>;
 
 const PublicClientSecret = z.strictObject({ client_id: z.string().min(1) });
 const ConfidentialClientSecret = z.strictObject({ client_id: z.string().min(1), client_secret: z.string().min(1) });

@@ -11,7 +11,16 @@ import { memoryStore } from '#test/support/memory-store';
 import type { Store } from '#shared/store/types';
 import { testCaller } from '#test/support/credentials';
 import { captureLogger } from '#test/support/dynamo';
-import { createAgent, createProfile, deleteProfileChecked, patchProfile, rotateProfile, shareProfile, unshareProfile, upsertProfile } from '#test/support/services';
+import {
+  createAgent,
+  createProfile,
+  deleteProfileChecked,
+  patchProfile,
+  rotateProfile,
+  shareProfile,
+  unshareProfile,
+  upsertProfile,
+} from '#test/support/services';
 
 /**
  * Write-ahead audit of changes (shared/audit/log.ts auditedChange): a change's record is written
@@ -49,7 +58,12 @@ async function setup() {
   };
   const config = loadConfig({ VAULT_MODE: 'local', VAULT_DATA_DIR: mkdtempSync(join(tmpdir(), 'agent-vault-test-')) });
   const deps = await createLocalDeps(config, { store, log: captureLogger() });
-  await createAgent(deps, TENANT, { agent_id: AGENT, name: 'CRM', input_args: [{ name: 'password', required: false, secret: true }], runner: { type: 'webhook', url: 'http://127.0.0.1:9/run' } });
+  await createAgent(deps, TENANT, {
+    agent_id: AGENT,
+    name: 'CRM',
+    input_args: [{ name: 'password', required: false, secret: true }],
+    runner: { type: 'webhook', url: 'http://127.0.0.1:9/run' },
+  });
   const { auth_token: token } = await createProfile(deps, TENANT, { name: 'main', agent_id: AGENT, auth_data: { password: 'p' } }, caller);
   const stored = () => mem.profiles.get(namedProfileRef(TENANT, AGENT, 'main'));
   /** The records of `action`, oldest first, as [status, result]. */
@@ -131,18 +145,20 @@ describe('a change whose audit record cannot be written does not happen', () => 
 });
 
 describe('a change that fails after its record leaves a second record', () => {
-  it('create of an existing name: create ok, then create 409 profile_exists', async () => {
-    await expect(createProfile(v.deps, TENANT, { name: 'main', agent_id: AGENT, auth_data: { password: 'x' } }, caller)).rejects.toMatchObject({ status: 409 });
+  it('create of an existing name: refused by the name lookup before any change, so no record', async () => {
+    await expect(
+      createProfile(v.deps, TENANT, { name: 'main', agent_id: AGENT, auth_data: { password: 'x' } }, caller),
+    ).rejects.toMatchObject({ status: 409 });
     expect(await v.records('create')).toEqual([
       [200, 'ok'], // the profile of setup()
-      [200, 'ok'],
-      [409, 'profile_exists'],
     ]);
   });
 
   it('replace that keeps losing its conditional write: replace ok, then replace 409', async () => {
     faults.lose = true;
-    await expect(upsertProfile(v.deps, TENANT, { name: 'main', agent_id: AGENT, auth_data: { password: 'q' } }, caller)).rejects.toMatchObject({ status: 409 });
+    await expect(
+      upsertProfile(v.deps, TENANT, { name: 'main', agent_id: AGENT, auth_data: { password: 'q' } }, caller),
+    ).rejects.toMatchObject({ status: 409 });
     expect(await v.records('replace')).toEqual([
       [200, 'ok'],
       [409, 'conflict'],
@@ -151,7 +167,9 @@ describe('a change that fails after its record leaves a second record', () => {
 
   it('update in place that loses its conditional write: update ok, then update 409', async () => {
     faults.lose = true;
-    await expect(upsertProfile(v.deps, TENANT, { agent_id: AGENT, auth_token: v.token, auth_data: { password: 'q' } }, caller)).rejects.toMatchObject({ status: 409 });
+    await expect(
+      upsertProfile(v.deps, TENANT, { agent_id: AGENT, auth_token: v.token, auth_data: { password: 'q' } }, caller),
+    ).rejects.toMatchObject({ status: 409 });
     expect(await v.records('update')).toEqual([
       [200, 'ok'],
       [409, 'conflict'],
@@ -187,7 +205,9 @@ describe('a change that fails after its record leaves a second record', () => {
 
   it('share that loses its conditional write: share ok, then share 409', async () => {
     faults.lose = true;
-    await expect(shareProfile(v.deps, caller, AGENT, 'main', { principal: 'role:member', permission: 'read' })).rejects.toMatchObject({ status: 409 });
+    await expect(shareProfile(v.deps, caller, AGENT, 'main', { principal: 'role:member', permission: 'read' })).rejects.toMatchObject({
+      status: 409,
+    });
     expect(await v.records('share')).toEqual([
       [200, 'ok'],
       [409, 'conflict'],

