@@ -169,6 +169,11 @@ describe.skipIf(!hasChromium())('browser console: delegated OAuth (headless Chro
     await cell.waitFor();
     expect(await cell.textContent()).toBe('connected user-42');
     expect(await cell.locator('[data-badge]').getAttribute('class')).toContain('badge-ok');
+
+    // The tenant-wide Profiles page lists it with the same column, and its type filter finds it.
+    await page.goto(`${vault.url}/console/#/profiles`);
+    await page.getByTestId('filter-auth_type').selectOption('oauth2_authorization_code');
+    await expect.poll(() => page.getByTestId('connection-cell').allTextContents()).toEqual(['connected user-42']);
   });
 
   it('Disconnect asks for the token and a second click, shows that the provider confirmed the revocation, and the badge turns disconnected', async () => {
