@@ -2,6 +2,8 @@ import { createDb } from './clients.ts';
 import { type Config, loadConfig } from './config.ts';
 import type { Deps } from './deps.ts';
 import { createLogger } from './log.ts';
+import { emfMetrics, setMetricsSink } from './metrics.ts';
+import { traced } from './tracing.ts';
 import type { RunDispatcher } from './runs/dispatch.ts';
 import { dynamoStore } from './store/dynamodb.ts';
 import { itemSigner } from './store/signer.ts';
@@ -68,8 +70,12 @@ async function buildDepsFromEnv(): Promise<Deps> {
     const { loadServerKeyRingFromSecretsManager } = await import('./aws/server-key-secret.ts');
     if (!config.serverKeySecretId) throw new Error('VAULT_SERVER_KEY_SECRET_ID is required in aws mode');
     const serverKeys = await loadServerKeyRingFromSecretsManager(config.serverKeySecretId);
+    // Metrics go out as CloudWatch EMF lines (shared/metrics.ts), flushed after each invocation.
+    setMetricsSink(emfMetrics({ functionName: process.env.AWS_LAMBDA_FUNCTION_NAME }));
     // The signed store MACs every item it writes and verifies every item it reads with the ring.
-    const store = dynamoStore(createDb(config), itemSigner(serverKeys, log));
+    const db = createDb(config);
+    await traced(db.client);
+    const store = dynamoStore(db, itemSigner(serverKeys, log));
     const dispatcher = runDispatcherFactory?.(config, store) ?? noDispatcher;
     const webhooks = webhookDispatcherFactory?.(config);
     return { config, store, serverKeys, dispatcher, ...(webhooks ? { webhooks } : {}), log, now: () => new Date() };

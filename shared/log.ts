@@ -1,8 +1,14 @@
+import { LogFormatter, LogItem, Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
+import type { LogAttributes, UnformattedAttributes } from '@aws-lambda-powertools/logger/types';
+import type { Context } from 'aws-lambda';
+
 /**
- * Structured logging: one JSON line per entry (what CloudWatch and log tools read), or, for a
- * person at a terminal, one coloured human line. Callers pass only non-secret fields (ids, codes, counts, timings);
- * as a second line of defence, any field whose name suggests a secret is dropped, and strings
- * that look like vault tokens, API keys or signing secrets are masked.
+ * Structured logging with Powertools for AWS Lambda's Logger: one JSON line per entry (what
+ * CloudWatch and log tools read; on AWS with the Lambda context and the API Gateway request id as
+ * correlation id), or, for a person at a terminal, one coloured human line. Callers pass only
+ * non-secret fields (ids, codes, counts, timings); as a second line of defence the log formatter
+ * (MaskingLogFormatter) drops any field whose name suggests a secret and masks strings that look
+ * like vault tokens, API keys or signing secrets (docs/architecture.md, "Observability").
  */
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
@@ -54,6 +60,87 @@ export function prettyLine(safe: Record<string, unknown>): string {
   return `${head} ${text}${tail.length ? ` ${paint(COLOR.dim, tail.join(' '))}` : ''}`;
 }
 
+/** A field value, masked: secret-named keys dropped to [REDACTED] at any depth, vault credentials masked in strings. */
+function maskValue(v: unknown, depth = 0): unknown {
+  if (typeof v === 'string') return maskSecrets(v);
+  if (v === null || typeof v !== 'object' || depth > 8) return v;
+  if (Array.isArray(v)) return v.map((x) => maskValue(x, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, inner] of Object.entries(v)) {
+    if (inner === undefined) continue;
+    out[k] = SECRET_FIELD.test(k) ? '[REDACTED]' : maskValue(inner, depth + 1);
+  }
+  return out;
+}
+
+/**
+ * The vault's masking as a Powertools log formatter: `{level, time, msg, …fields}` as the vault
+ * has always logged, plus, inside Lambda, the function's context (service, cold_start,
+ * function_name, function_request_id, xray_trace_id) and the correlation id.
+ */
+export class MaskingLogFormatter extends LogFormatter {
+  override formatAttributes(attributes: UnformattedAttributes, additional: LogAttributes): LogItem {
+    const safe: Record<string, unknown> = {
+      level: String(attributes.logLevel).toLowerCase(),
+      time: attributes.timestamp.toISOString(),
+      msg: maskSecrets(String(attributes.message)),
+    };
+    const ctx = attributes.lambdaContext;
+    if (ctx) {
+      safe.service = attributes.serviceName;
+      safe.cold_start = ctx.coldStart;
+      safe.function_name = ctx.functionName;
+      safe.function_request_id = ctx.awsRequestId;
+      if (attributes.xRayTraceId) safe.xray_trace_id = attributes.xRayTraceId;
+    }
+    for (const [k, v] of Object.entries(additional)) {
+      if (v === undefined || k in safe) continue;
+      safe[k] = SECRET_FIELD.test(k) ? '[REDACTED]' : maskValue(v);
+    }
+    return new LogItem({ attributes: safe as LogAttributes });
+  }
+}
+
+const POWERTOOLS_LEVEL = { debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR' } as const;
+
+/**
+ * The vault's Logger over Powertools': the `log(level, msg, fields)` the code calls, Powertools'
+ * context and correlation id, and every line printed through `sink` (JSON, or the readable line).
+ */
+export class VaultLogger extends PowertoolsLogger implements Logger {
+  readonly #sink: (line: string) => void;
+  readonly #format: LogFormat;
+
+  constructor(sink: (line: string) => void, minLevel: Level, format: LogFormat) {
+    super({
+      serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'agent-vault',
+      logLevel: POWERTOOLS_LEVEL[minLevel],
+      logFormatter: new MaskingLogFormatter(),
+    });
+    this.#sink = sink;
+    this.#format = format;
+  }
+
+  log(level: Level, msg: string, fields: LogFields = {}): void {
+    this[level](msg, fields);
+  }
+
+  /** One request's Lambda context and correlation id (the API Gateway request id), until `endRequest`. */
+  beginRequest(context: Context | undefined, correlationId: string | undefined): void {
+    if (context?.awsRequestId) this.addContext(context);
+    if (correlationId) this.setCorrelationId(correlationId);
+  }
+
+  endRequest(): void {
+    this.resetKeys();
+  }
+
+  protected override printLog(_level: number, item: LogItem): void {
+    const attributes = item.getAttributes();
+    this.#sink(this.#format === 'pretty' ? prettyLine(attributes) : JSON.stringify(attributes, this.getJsonReplacer()));
+  }
+}
+
 /**
  * Writes one line per call to the given sink (stdout by default, which CloudWatch collects):
  * JSON unless `format` is `pretty`.
@@ -62,19 +149,8 @@ export function createLogger(
   sink: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
   minLevel: Level = 'info',
   format: LogFormat = 'json',
-): Logger {
-  const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-  return {
-    log(level, msg, fields = {}) {
-      if (order[level] < order[minLevel]) return;
-      const safe: Record<string, unknown> = { level, time: new Date().toISOString(), msg: maskSecrets(msg) };
-      for (const [k, v] of Object.entries(fields)) {
-        if (v === undefined) continue;
-        safe[k] = SECRET_FIELD.test(k) ? '[REDACTED]' : typeof v === 'string' ? maskSecrets(v) : v;
-      }
-      sink(format === 'pretty' ? prettyLine(safe) : JSON.stringify(safe));
-    },
-  };
+): VaultLogger {
+  return new VaultLogger(sink, minLevel, format);
 }
 
 /** A logger that drops everything (tests that don't inspect logs, benchmarks). */

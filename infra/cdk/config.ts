@@ -39,6 +39,11 @@ export interface VaultDeployConfig {
    * replaces all warm instances), so that they re-read the secret: step 2 and 4 of a rotation.
    */
   readonly serverKeyEpoch: number;
+  /**
+   * AWS X-Ray tracing of the functions with Powertools' Tracer (`VAULT_TRACING`). Off by default:
+   * when off, the Tracer is not even bundled (its cost: `npm run bench`, section 4b).
+   */
+  readonly tracing: boolean;
   /** Existing SNS topic for alarm notifications; unset creates an encrypted topic in the stack. */
   readonly alarmTopicArn?: string;
   /** Custom domain for the API (needs `certificateArn`); unset serves on the execute-api URL. */
@@ -60,6 +65,7 @@ export const DEFAULT_DEPLOY_CONFIG = {
   tenantRateLimit: 25,
   workerReservedConcurrency: 20,
   serverKeyEpoch: 1,
+  tracing: false,
 } as const satisfies Partial<VaultDeployConfig>;
 
 /** The context keys this app reads (docs/deploy.md, "Deploy", lists the same). */
@@ -75,6 +81,7 @@ export const CONTEXT_KEYS = [
   'tenantRateLimit',
   'workerReservedConcurrency',
   'serverKeyEpoch',
+  'tracing',
   'alarmTopicArn',
   'domainName',
   'certificateArn',
@@ -149,6 +156,12 @@ export function parseDeployConfig(ctx: Context): VaultDeployConfig {
   const workerReservedConcurrency = int(ctx, 'workerReservedConcurrency', DEFAULT_DEPLOY_CONFIG.workerReservedConcurrency, 0, 1_000);
   const serverKeyEpoch = int(ctx, 'serverKeyEpoch', DEFAULT_DEPLOY_CONFIG.serverKeyEpoch, 1, 1_000_000);
 
+  const rawTracing = ctx.tracing;
+  if (rawTracing !== undefined && rawTracing !== null && ![true, false, 'true', 'false'].includes(rawTracing as string | boolean)) {
+    throw new DeployConfigError(`context tracing must be true or false, got ${JSON.stringify(rawTracing)}`);
+  }
+  const tracing = rawTracing === true || rawTracing === 'true';
+
   const alarmTopicArn = str(ctx, 'alarmTopicArn');
   if (alarmTopicArn && !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+$/.test(alarmTopicArn)) {
     throw new DeployConfigError(
@@ -179,6 +192,7 @@ export function parseDeployConfig(ctx: Context): VaultDeployConfig {
     tenantRateLimit,
     workerReservedConcurrency,
     serverKeyEpoch,
+    tracing,
     ...(alarmTopicArn ? { alarmTopicArn } : {}),
     ...(domainName && certificateArn ? { domainName, certificateArn } : {}),
   };

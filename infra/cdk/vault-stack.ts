@@ -95,6 +95,8 @@ export class VaultStack extends Stack {
       // Read by nobody: changing it replaces the warm instances, which then re-read the server
       // key ring (the rotation procedure in the deploy guide).
       VAULT_SERVER_KEY_EPOCH: String(config.serverKeyEpoch),
+      // X-Ray through Powertools' Tracer (context `tracing`); VaultFunction turns on active tracing.
+      ...(config.tracing ? { VAULT_TRACING: 'true' } : {}),
     };
 
     this.asyncRuns = new AsyncRuns(this, 'AsyncRuns', {

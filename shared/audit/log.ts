@@ -16,6 +16,7 @@ import {
 } from './record.ts';
 import type { AuditQuery, AuditStore, Store } from '../store/types.ts';
 import { AUDIT_ITEM_ATTRIBUTES } from '../store/items.ts';
+import { countMetric, METRIC } from '../metrics.ts';
 
 /** What writing and reading the audit log needs (a subset of Deps). */
 export interface AuditDeps {
@@ -81,6 +82,7 @@ export async function writeAudit(deps: AuditDeps, event: AuditEventInput): Promi
     // The writer is dropped, not released: whether any of this batch landed is unknown, so its
     // chain ends here (the next write starts a new writer) rather than linking past a record
     // that may not exist. A batch that landed part-way is reported by verify-audit.
+    countMetric(METRIC.auditWriteFailure);
     deps.log.log('error', 'audit record could not be written; request refused', {
       action: record.action,
       tenant: record.tenant,

@@ -24,6 +24,7 @@ import { InvalidGrantError, type ResolvedGrant, resolveGrant } from './grants.ts
 import { type AuthTypeModule, authTypeOf, storedConfig } from './types/index.ts';
 import { outboundRefusal, refuseUse, profileEvent, sourceIpRefusal, verifiedProfileRefusal } from './policy.ts';
 import { useToRecord } from './usage.ts';
+import { countMetric, METRIC } from '../metrics.ts';
 
 /**
  * The one gate every opening of a stored credential passes. A use (openForUse):
@@ -232,6 +233,7 @@ export async function openForUse(
         writeAudit(deps, profileEvent(who, purpose, item, 200, 'ok', sessionId)),
         deps.store.profiles.recordUse(profileRefOf(item), item.generation, useToRecord(item, purpose, at, inFlightUntil)),
       ]);
+      countMetric(METRIC.credentialUse, { action: purpose });
     },
   };
 }

@@ -6,6 +6,7 @@ import { assertOutboundUse } from './outbound-policy.ts';
 import type { ProfileItem } from '../schemas/items.ts';
 import { isSourceIpAllowed } from './source-ip.ts';
 import { isTokenExpired } from './token-state.ts';
+import { countMetric, METRIC } from '../metrics.ts';
 
 /**
  * The lifecycle policy of a profile's use, in the order the gate applies it:
@@ -24,6 +25,7 @@ export function profileEvent(caller: Caller, action: AuditAction, item: Pick<Pro
 
 /** Refuses with `err`, auditing the refusal first. */
 export function refuseUse(deps: AuditDeps, caller: Caller, action: UseAction, item: ProfileItem, err: HttpError): Promise<never> {
+  countMetric(METRIC.credentialRefusal, { code: err.code });
   return auditRefusal(deps, profileEvent(caller, action, item, err.status, err.code), err);
 }
 

@@ -8,7 +8,7 @@ import { NoBody, NoQuery, parseInput } from '../schemas/common.ts';
 import type { AgentTarget, ProfileTarget } from '../services/targets.ts';
 import { authenticate, grantOf } from './authenticate.ts';
 import { authorize } from './authorize.ts';
-import { type VaultEvent, errorResponses, jsonBody } from './middleware.ts';
+import { type VaultEvent, errorResponses, jsonBody, observe } from './middleware.ts';
 import { errorPage } from './pages.ts';
 import { type HttpResponse, withoutBody } from './responses.ts';
 import {
@@ -82,6 +82,7 @@ export function routeGroupHandler<G extends RouteGroup>(group: G, handlers: Hand
   };
   const isPublic = (key: string) => routeOf(key)?.permission.kind === 'public';
   return middy<VaultEvent, APIGatewayProxyResultV2>()
+    .use(observe(async () => (await getDeps()).log, group))
     .use(errorResponses(async () => (await getDeps()).log))
     .use(jsonBody())
     .use(authenticate(getDeps, grantAllowed, isPublic))

@@ -7,7 +7,9 @@ import {
   ValidationError,
   isTransientDependencyError,
 } from '../errors.ts';
-import { type Logger, createLogger } from '../log.ts';
+import { type Logger, VaultLogger, createLogger } from '../log.ts';
+import { flushMetrics } from '../metrics.ts';
+import { traceInvocation, tracingEnabled } from '../tracing.ts';
 import type { Caller } from '../deps.ts';
 import { MAX_JSON_DEPTH, jsonDepth } from '../schemas/json-depth.ts';
 import { errorBody, json } from './responses.ts';
@@ -70,6 +72,34 @@ export function errorResponses(getLog: () => Promise<Logger>): Mw {
         'x-request-id': requestId,
       });
     },
+  };
+}
+
+/**
+ * Observability around each invocation (docs/architecture.md, "Observability"): inside Lambda the
+ * logger carries the function's context and the API Gateway request id as correlation id for the
+ * request's lines, and the request's metrics are written (EMF) when it ends, answered or failed.
+ * Outside Lambda (the local server serves requests concurrently) no context is attached.
+ */
+export function observe(getLog: () => Promise<Logger>, name: string): Mw {
+  let log: VaultLogger | undefined;
+  let endTrace: ((err?: unknown) => void) | undefined;
+  const end = (err?: unknown) => {
+    endTrace?.(err);
+    endTrace = undefined;
+    log?.endRequest();
+    flushMetrics();
+  };
+  return {
+    before: async (request) => {
+      if (!request.context?.awsRequestId || process.env.AWS_LAMBDA_FUNCTION_NAME === undefined) return;
+      if (tracingEnabled()) endTrace = await traceInvocation(name);
+      const l = await getLog().catch(() => undefined);
+      log = l instanceof VaultLogger ? l : undefined;
+      log?.beginRequest(request.context, request.event.requestContext?.requestId);
+    },
+    after: () => end(),
+    onError: (request) => end(request.error),
   };
 }
 

@@ -13,6 +13,9 @@ const UNALIGNED_CORE_MIN_CHARS = 8;
 /** `user:pass` pairs (Basic auth) are built over every ordered pair of values up to this many values. */
 const MAX_VALUES_FOR_PAIRS = 16;
 
+/** Texts up to this many characters are first searched literal by literal (LiteralMatcher.shortBudget). */
+const SHORT_TEXT_MAX_CHARS = 256;
+
 /** A JSON number literal (the text a runner might echo a numeric credential as). */
 const NUMBER_LITERAL = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
@@ -85,6 +88,23 @@ function canonical(): Uint16Array {
     t[c] = upper.length === 1 ? upper.charCodeAt(0) : c;
   }
   canonicalTable = t;
+  return t;
+}
+
+/** A unit above 0x7f: a text without one is ASCII and lower-cases unit by unit. */
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * ASCII upper case to lower case, every other unit unchanged: on an ASCII text, what
+ * toLowerCase does, without building the lower-cased copy (a 1 MiB answer's costs about as
+ * much as one scan).
+ */
+let asciiLowerTable: Uint16Array | undefined;
+function asciiLower(): Uint16Array {
+  if (asciiLowerTable) return asciiLowerTable;
+  const t = new Uint16Array(0x10000);
+  for (let c = 0; c < 0x10000; c++) t[c] = c >= 0x41 && c <= 0x5a ? c + 0x20 : c;
+  asciiLowerTable = t;
   return t;
 }
 
@@ -298,11 +318,11 @@ class ReverseAutomaton {
    * For each position i of `text`, the length of the longest literal starting at i (0: none),
    * in a scratch array valid until the next call; undefined if no literal occurs at all.
    */
-  scan(text: string): Int32Array | undefined {
+  scan(text: string, map = this.map): Int32Array | undefined {
     const n = text.length;
     if (this.best.length < n) this.best = new Int32Array(Math.max(n, this.best.length * 2));
     const best = this.best;
-    const { ascii, wide, fail, out, map } = this;
+    const { ascii, wide, fail, out } = this;
     let state = 0;
     let steps = 0;
     let any = 0;
@@ -348,16 +368,32 @@ class ReverseAutomaton {
  */
 class LiteralMatcher {
   private readonly literals: readonly string[];
-  private readonly automaton: ReverseAutomaton;
+  private built?: ReverseAutomaton;
   /** Folded literals matched the way a /i regular expression matches them (see `replace`). */
   private canonicalAutomaton?: ReverseAutomaton;
+  /**
+   * What short texts may still cost before the automaton is built: a literal-by-literal search
+   * of a text of at most SHORT_TEXT_MAX_CHARS costs `literals × text length`, and all such
+   * searches together at most twice the literals' total length (about what building the automaton
+   * costs), so the redactor stays linear; a run's answer (`{"agent_output":"ok"}`) usually needs no
+   * automaton at all.
+   */
+  private shortBudget: number;
 
   constructor(
     literals: Iterable<string>,
     private readonly fold: boolean,
   ) {
     this.literals = [...new Set([...literals].map((l) => (fold ? l.toLowerCase() : l)))].filter((l) => l.length > 0);
-    this.automaton = new ReverseAutomaton(this.literals);
+    let total = 0;
+    for (const l of this.literals) total += l.length;
+    this.shortBudget = 2 * total;
+  }
+
+  /** The automaton over the literals, built on first use (see shortBudget). */
+  private get automaton(): ReverseAutomaton {
+    this.built ??= new ReverseAutomaton(this.literals);
+    return this.built;
   }
 
   get size(): number {
@@ -366,18 +402,45 @@ class LiteralMatcher {
 
   /** Automaton transitions, failure moves and failure-link resolutions so far (tests check they grow linearly). */
   get steps(): number {
-    const { automaton: a, canonicalAutomaton: c } = this;
-    return a.steps + a.resolveSteps + (c ? c.steps + c.resolveSteps : 0);
+    const { built: a, canonicalAutomaton: c } = this;
+    return (a ? a.steps + a.resolveSteps : 0) + (c ? c.steps + c.resolveSteps : 0);
+  }
+
+  /**
+   * Whether `hay` (already folded when the matcher folds) certainly holds no literal, found by
+   * searching each literal in it while the short-text budget lasts; false: use the automaton.
+   */
+  private surelyClean(hay: string): boolean {
+    if (this.built || hay.length > SHORT_TEXT_MAX_CHARS) return false;
+    const cost = this.literals.length * Math.max(1, hay.length);
+    if (cost > this.shortBudget) return false;
+    this.shortBudget -= cost;
+    for (const l of this.literals) if (l.length <= hay.length && hay.includes(l)) return false;
+    return true;
   }
 
   /** Whether any literal occurs in `text` (used with exact literals: the digits of numeric secrets). */
   has(text: string): boolean {
-    return this.automaton.scan(this.fold ? text.toLowerCase() : text) !== undefined;
+    const hay = this.fold ? text.toLowerCase() : text;
+    if (this.surelyClean(hay)) return false;
+    return this.automaton.scan(hay) !== undefined;
+  }
+
+  /** Whether any literal occurs in `text`, an ASCII-only text (no NON_ASCII unit), matched as `replace` matches it. */
+  occursInAscii(text: string): boolean {
+    if (text.length <= SHORT_TEXT_MAX_CHARS && !this.built && this.surelyClean(this.fold ? text.toLowerCase() : text)) return false;
+    return this.automaton.scan(text, this.fold ? asciiLower() : undefined) !== undefined;
   }
 
   replace(text: string, by: string): string {
+    if (text.length <= SHORT_TEXT_MAX_CHARS && !this.built) {
+      const hay = this.fold ? text.toLowerCase() : text;
+      // A text whose folding changes its length goes to the automata below (positions must line up).
+      if (hay.length === text.length && this.surelyClean(hay)) return text;
+    }
     let best: Int32Array | undefined;
     if (!this.fold) best = this.automaton.scan(text);
+    else if (text.length > SHORT_TEXT_MAX_CHARS && !NON_ASCII.test(text)) best = this.automaton.scan(text, asciiLower());
     else {
       const hay = text.toLowerCase();
       if (hay.length === text.length) best = this.automaton.scan(hay);
@@ -477,6 +540,19 @@ export class Redactor {
    */
   get steps(): number {
     return this.exact.steps + this.folded.steps + this.numberDigits.steps;
+  }
+
+  /**
+   * Whether a runner's raw JSON answer certainly holds no form of any value, raw or once parsed,
+   * so that it needs no redaction at all: no literal occurs anywhere in it, it is ASCII and has no
+   * escape sequence (every string and key it parses to is then a piece of it, matched alike), and
+   * no value is numeric (a number may be written in another form than the value's). Linear in the
+   * text: one scan per matcher.
+   */
+  clean(raw: string): boolean {
+    if (this.empty) return true;
+    if (this.numbers.size > 0 || raw.includes('\\') || NON_ASCII.test(raw)) return false;
+    return !(this.folded.size > 0 && this.folded.occursInAscii(raw)) && !(this.exact.size > 0 && this.exact.occursInAscii(raw));
   }
 
   /** Replaces every known form of every value inside a string. */

@@ -13,6 +13,7 @@ import { type OutboundFailure, type OutboundResponse, sendOutbound } from '../ou
 import { Redactor } from '../outbound/redact.ts';
 import type { GrantProxyBody, ProxyBody, ProxyResponse, TestProfileBody, TestProfileResponse } from '../schemas/proxy.ts';
 import { profileRefOf } from '../store/profile-ref.ts';
+import { latencyMetric, METRIC } from '../metrics.ts';
 
 /**
  * The vault as a credential-injecting proxy (POST /v1/proxy) and the profile test
@@ -105,6 +106,7 @@ async function send(deps: Deps, request: OutboundRequest): Promise<OutboundRespo
   const headers: Record<string, string | number> = { ...request.headers };
   if (request.body !== undefined) headers['content-length'] = Buffer.byteLength(request.body);
   let result: OutboundResponse | OutboundFailure;
+  const started = performance.now();
   try {
     result = await sendOutbound({
       url: request.url,
@@ -127,6 +129,7 @@ async function send(deps: Deps, request: OutboundRequest): Promise<OutboundRespo
     }
     throw err;
   }
+  latencyMetric(METRIC.upstreamLatency, performance.now() - started);
   if (result.ok) return result;
   throw outboundError(request.url, result);
 }

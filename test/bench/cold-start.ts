@@ -30,7 +30,8 @@ const FUNCTION_BUILD: BuildOptions = {
   format: 'esm',
   minify: true,
   sourcemap: true,
-  external: [],
+  // As infra/cdk/constructs/vault-function.ts bundles while the tracing deploy setting is off (the default).
+  external: ['@aws-lambda-powertools/tracer'],
   mainFields: ['module', 'main'],
   banner: { js: ESM_REQUIRE_BANNER },
   logLevel: 'silent',
@@ -53,11 +54,27 @@ function bytesByPackage(meta: Metafile): Record<string, number> {
   return Object.fromEntries(Object.entries(sizes).sort((a, b) => b[1] - a[1]));
 }
 
+/**
+ * What each observability package adds to the floor (docs/architecture.md, "Observability"): the
+ * floor's source plus the package's entry point, bundled and imported like a function.
+ */
+const PACKAGE_SOURCES: Record<string, string> = {
+  '@aws-lambda-powertools/logger': "export { Logger, LogFormatter, LogItem } from '@aws-lambda-powertools/logger';",
+  '@aws-lambda-powertools/metrics': "export { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';",
+  '@aws-lambda-powertools/tracer': "export { Tracer } from '@aws-lambda-powertools/tracer';",
+};
+
 const OTHER_CLIENTS = ['@aws-sdk/client-lambda', '@aws-sdk/client-kms', '@aws-sdk/client-secrets-manager'];
 
-/** Import time of `file` in a fresh `node` process, measured inside it (ms). */
-function coldImport(file: string, nodeOptions: string): number {
-  const script = 'const t=performance.now();await import(process.env.BENCH_BUNDLE);process.stdout.write(String(performance.now()-t));';
+/**
+ * Import time of `file` in a fresh `node` process, measured inside it (ms). With `cpu`, the
+ * process's CPU time (user + system) for the import instead: what the import costs whatever else
+ * runs on the machine (the wall time grows with the load, the CPU time barely).
+ */
+function coldImport(file: string, nodeOptions: string, cpu = false): number {
+  const script = cpu
+    ? 'const c=process.cpuUsage();await import(process.env.BENCH_BUNDLE);const d=process.cpuUsage(c);process.stdout.write(String((d.user+d.system)/1000));'
+    : 'const t=performance.now();await import(process.env.BENCH_BUNDLE);process.stdout.write(String(performance.now()-t));';
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
     env: { PATH: process.env.PATH, BENCH_BUNDLE: pathToFileURL(file).href, NODE_OPTIONS: nodeOptions, AWS_REGION: 'us-east-1' },
     encoding: 'utf8',
@@ -94,13 +111,25 @@ export async function coldStart(budget: Budget): Promise<{ text: string; json: u
         failed.push({ fn, message: err instanceof Error ? (err.message.split('\n')[0] as string) : String(err) });
       }
     }
-    const files = [baselineOut, ...built.map((b) => b.out)];
+    const packageOuts: { pkg: string; out: string }[] = [];
+    for (const [pkg, source] of Object.entries(PACKAGE_SOURCES)) {
+      const out = join(dir, `${pkg.replace(/\W+/g, '_')}.mjs`);
+      try {
+        await build({ ...FUNCTION_BUILD, external: [], stdin: { contents: `${BASELINE_SOURCE}\n${source}`, resolveDir: process.cwd(), loader: 'js' }, outfile: out });
+        packageOuts.push({ pkg, out });
+      } catch (err) {
+        failed.push({ fn: pkg, message: err instanceof Error ? (err.message.split('\n')[0] as string) : String(err) });
+      }
+    }
+    const files = [baselineOut, ...built.map((b) => b.out), ...packageOuts.map((p) => p.out)];
     const plain = new Map<string, number[]>(files.map((f) => [f, []]));
     const maps = new Map<string, number[]>(files.map((f) => [f, []]));
+    const cpuTimes = new Map<string, number[]>(files.map((f) => [f, []]));
     for (let i = 0; i < runs; i++) {
       for (const f of files) {
         plain.get(f)?.push(coldImport(f, ''));
         maps.get(f)?.push(coldImport(f, '--enable-source-maps'));
+        cpuTimes.get(f)?.push(coldImport(f, '', true));
       }
     }
     const measured = (file: string) => ({
@@ -108,6 +137,7 @@ export async function coldStart(budget: Budget): Promise<{ text: string; json: u
       map: statSync(`${file}.map`).size,
       plain: median(plain.get(file) ?? []),
       maps: median(maps.get(file) ?? []),
+      cpu: median(cpuTimes.get(file) ?? []),
     });
     const base = measured(baselineOut);
     const clientNotes: string[] = [];
@@ -121,6 +151,7 @@ export async function coldStart(budget: Budget): Promise<{ text: string; json: u
         size: q(base.size, 'bytes'),
         import_median: q(base.plain, 'ms'),
         import_median_enable_source_maps: q(base.maps, 'ms'),
+        import_cpu_median: q(base.cpu, 'ms'),
       },
       functions: {},
     };
@@ -139,6 +170,8 @@ export async function coldStart(budget: Budget): Promise<{ text: string; json: u
         fmtRatio(ratio(m.plain, base.plain)),
         fmt(m.maps, 1),
         fmtRatio(ratio(m.maps, base.maps)),
+        fmt(m.cpu, 1),
+        fmtRatio(ratio(m.cpu, base.cpu)),
       ]);
       (json.functions as Record<string, unknown>)[fn] = {
         size: q(m.size, 'bytes'),
@@ -148,6 +181,8 @@ export async function coldStart(budget: Budget): Promise<{ text: string; json: u
         import_ratio_to_floor: q(ratio(m.plain, base.plain), 'ratio'),
         import_median_enable_source_maps: q(m.maps, 'ms'),
         import_enable_source_maps_ratio_to_floor: q(ratio(m.maps, base.maps), 'ratio'),
+        import_cpu_median: q(m.cpu, 'ms'),
+        import_cpu_ratio_to_floor: q(ratio(m.cpu, base.cpu), 'ratio'),
         largest_inputs: Object.fromEntries(
           Object.entries(packages)
             .slice(0, 10)
@@ -162,13 +197,36 @@ export async function coldStart(budget: Budget): Promise<{ text: string; json: u
       }
     }
     for (const { fn, message } of failed) {
-      rows.push([`functions/${fn}.ts`, 'FAILED', '', '', '', '', '', '']);
+      rows.push([`functions/${fn}.ts`, 'FAILED', '', '', '', '', '', '', '', '']);
       (json.functions as Record<string, unknown>)[fn] = { error: message };
     }
+    const packages: Record<string, unknown> = {};
+    const packageRows: string[][] = [];
+    for (const { pkg, out } of packageOuts) {
+      const m = measured(out);
+      packageRows.push([
+        pkg,
+        fmt((m.size - base.size) / 1024, 1),
+        fmtRatio(ratio(m.size, base.size)),
+        fmt(m.plain - base.plain, 1),
+        fmtRatio(ratio(m.plain, base.plain)),
+        fmt(m.cpu - base.cpu, 1),
+        fmtRatio(ratio(m.cpu, base.cpu)),
+      ]);
+      packages[pkg] = {
+        added_size: q(m.size - base.size, 'bytes'),
+        size_ratio_to_floor: q(ratio(m.size, base.size), 'ratio'),
+        added_import: q(m.plain - base.plain, 'ms'),
+        import_ratio_to_floor: q(ratio(m.plain, base.plain), 'ratio'),
+        added_import_cpu: q(m.cpu - base.cpu, 'ms'),
+        import_cpu_ratio_to_floor: q(ratio(m.cpu, base.cpu), 'ratio'),
+      };
+    }
+    json.observability_packages = packages;
     const consoleFiles = Object.values(consoleSizes);
     const consoleBytes = consoleFiles.reduce((n, f) => n + f.bytes, 0);
     const consoleGzip = consoleFiles.reduce((n, f) => n + f.gzip, 0);
-    rows.push(['console/ (browser: app.js + app.css + index.html)', fmt(consoleBytes / 1024, 1), '', '', '', '', '', '']);
+    rows.push(['console/ (browser: app.js + app.css + index.html)', fmt(consoleBytes / 1024, 1), '', '', '', '', '', '', '', '']);
     json.console = {
       what: 'files the browser downloads from /console/ (also embedded in the meta bundle)',
       total: q(consoleBytes, 'bytes'),
@@ -184,14 +242,17 @@ export async function coldStart(budget: Budget): Promise<{ text: string; json: u
       '×1.00',
       fmt(base.maps, 1),
       '×1.00',
+      fmt(base.cpu, 1),
+      '×1.00',
     ]);
     const failures = Object.entries(json.functions as Record<string, { error?: string }>).filter(([, v]) => v.error);
     const text = table(
       `4. Cold start: esbuild bundle size and cold import time (median of ${runs} fresh node processes each)`,
-      ['bundle', 'KiB', 'size/floor', 'import ms', 'floor ms', 'ratio', 'w/ src-maps ms', 'ratio'],
+      ['bundle', 'KiB', 'size/floor', 'import ms', 'floor ms', 'ratio', 'w/ src-maps ms', 'ratio', 'cpu ms', 'ratio'],
       rows,
       [
-        'import ms = time of `await import(bundle)` inside a fresh `node` process; "w/ src-maps" = same with NODE_OPTIONS=--enable-source-maps (as the CDK functions set it)',
+        'import ms = time of `await import(bundle)` inside a fresh `node` process; "w/ src-maps" = same with NODE_OPTIONS=--enable-source-maps (as the CDK functions set it);',
+        '  cpu ms = the CPU time (user + system) of the same import: it barely moves with the load on the machine, the wall times do',
         `node ${process.version} here; Lambda runs nodejs22.x. Bundles: node22 ESM minified, SDK bundled, createRequire banner, external source map.`,
         `largest inputs (bytes in output) of ${largest}`,
         `console: ${Object.entries(consoleSizes)
@@ -200,7 +261,12 @@ export async function coldStart(budget: Budget): Promise<{ text: string; json: u
         ...(clientNotes.length ? [`SDK clients besides DynamoDB in each bundle: ${clientNotes.join('; ')}`] : []),
         ...failures.map(([fn, v]) => `${fn}: bundle failed: ${v.error}`),
       ],
-    );
+    ) +
+      table(
+        '4b. What each Powertools package adds to the floor bundle (floor + the package, bundled and imported alike)',
+        ['package', '+KiB', 'size/floor', '+import ms', 'import/floor', '+cpu ms', 'cpu/floor'],
+        packageRows,
+      );
     return { text, json };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -7,6 +7,8 @@ import { handlers, lambdaContext } from './lib/events.ts';
 import { startBenchRunner } from './lib/runner.ts';
 import { fmt, table } from './lib/stats.ts';
 import { startInProcessVault } from './lib/vault.ts';
+import { apiEvent } from './lib/events.ts';
+import { startEchoUpstream } from '#test/support/upstream';
 
 interface ProfileNode {
   id: number;
@@ -114,14 +116,15 @@ export function selfTime(profile: CpuProfile, n: number) {
 }
 
 /**
- * CPU-profiles the in-process hot path (create and upsert-update over the in-memory
- * store), writes the .cpuprofile (open it in Chrome DevTools) and prints the top self-time
- * functions for each loop.
+ * CPU-profiles the in-process hot paths (create, upsert-update, run and proxy over the
+ * in-memory store), writes one .cpuprofile per loop (open it in Chrome DevTools) and prints the
+ * top self-time functions and areas of each.
  */
 export async function cpuProfile(file: string, budget: Budget): Promise<string> {
   const iterations = budget.quick ? 1000 : 5000;
   const runner = await startBenchRunner();
   const vault = await startInProcessVault('memory', runner);
+  const upstream = await startEchoUpstream();
   const session = new Session();
   session.connect();
   let out = '';
@@ -129,9 +132,18 @@ export async function cpuProfile(file: string, budget: Budget): Promise<string> 
     await session.post('Profiler.enable');
     await session.post('Profiler.setSamplingInterval', { interval: 100 });
     const token = await vault.createProfile('profile-update');
+    const runToken = await vault.createProfile('profile-run');
+    const proxyToken = await vault.createProfile('profile-proxy', undefined, {
+      auth_type: 'bearer',
+      auth_data: { token: 'bench-bearer-token-0123456789' },
+      allowed_hosts: [`127.0.0.1:${upstream.port}`],
+    });
+    const proxyBody = { agent_id: vault.agentId, auth_token: proxyToken, method: 'GET', url: `${upstream.url}/v1/items` };
     const loops: [string, (i: number) => ReturnType<typeof vault.createEvent>][] = [
       ['create', (i) => vault.createEvent(`prof-${i}`)],
       ['upsert-update', (i) => vault.upsertEvent({ agent_id: vault.agentId, auth_token: token, auth_data: { f0: `v${i}` } })],
+      ['run', () => vault.runEvent(runToken)],
+      ['proxy', () => apiEvent('POST', '/v1/proxy', proxyBody, vault.headers())],
     ];
     for (const [name, make] of loops) {
       for (let i = 0; i < 300; i++) {
@@ -146,6 +158,7 @@ export async function cpuProfile(file: string, budget: Budget): Promise<string> 
         const p = events[i] as (typeof events)[number];
         const res = (await handlers[p.group](p.event, lambdaContext)) as { statusCode?: number };
         if (res.statusCode !== 200) throw new Error(`${name} answered ${res.statusCode}`);
+        if (i % 100 === 99) upstream.seen.length = 0;
       }
       const wall = performance.now() - t0;
       const { profile } = (await session.post('Profiler.stop')) as unknown as { profile: CpuProfile };
@@ -168,6 +181,7 @@ export async function cpuProfile(file: string, budget: Budget): Promise<string> 
     session.disconnect();
     await vault.close();
     await runner.close();
+    await upstream.close();
   }
   return out;
 }

@@ -13,6 +13,7 @@
  *   9. the audit record and lifecycle policy per use, as a ratio to a run without them;
  *  10. delegated OAuth: refresh requests per 50 parallel uses of an expired connected profile
  *      (must print 1) and the proxy's added latency for oauth2_authorization_code.
+ * It ends with a one-screen summary: each goal of docs/architecture.md, "Performance", met or not.
  *
  * Options: --quick (short smoke run), --json FILE (write every figure with units),
  *          --only 1,2,… (run some sections), --profile FILE (CPU-profile the in-process
@@ -32,6 +33,7 @@ import { q } from './lib/stats.ts';
 import { auditPolicyCost } from './lifecycle.ts';
 import { cpuProfile } from './profile.ts';
 import { redactionCost } from './redaction.ts';
+import { summary } from './summary.ts';
 
 interface Args {
   quick: boolean;
@@ -115,6 +117,7 @@ async function main(): Promise<void> {
   } finally {
     await runner.close();
   }
+  process.stdout.write(summary(report, loadavg()));
   report.total_time = q((performance.now() - started) / 1000, 's');
   report.load_average_at_end = loadavg().map((l) => q(l, 'runnable tasks'));
   if (args.json) {

@@ -33,7 +33,7 @@ describe.skipIf(!handlerEntriesExist(HANDLERS))('VaultFunction bundles', () => {
       const code = resourceByPrefix(template, 'AWS::Lambda::Function', prefix).Properties.Code as { S3Key: string };
       return join(outdir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
     };
-  }, 120_000);
+  }, 240_000); // ten esbuild bundles; a loaded 2-core machine needs more than a minute
   afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
   it('builds one minified ESM file with the createRequire shim and a source map per function', () => {
@@ -61,6 +61,15 @@ describe.skipIf(!handlerEntriesExist(HANDLERS))('VaultFunction bundles', () => {
         prefix,
       ).toEqual([]);
       expect(code.length, prefix).toBeGreaterThan(100_000); // the SDK clients are inside
+    }
+  });
+
+  it('leaves Powertools\' Tracer out while the tracing deploy setting is off (shared/tracing.ts imports it only when on)', () => {
+    for (const prefix of FUNCTIONS) {
+      const code = readFileSync(join(bundleOf(prefix), 'index.mjs'), 'utf8');
+
+      // The X-Ray SDK under the Tracer reads this variable; none of it is bundled.
+      expect(code, prefix).not.toContain('AWS_XRAY_CONTEXT_MISSING');
     }
   });
 

@@ -18,8 +18,16 @@ describe('parseDeployConfig', () => {
       tenantRateLimit: 25,
       workerReservedConcurrency: 20,
       serverKeyEpoch: 1,
+      tracing: false,
     });
     expect(parseDeployConfig({})).toEqual({ ...DEFAULT_DEPLOY_CONFIG, allowedRunnerHosts: [], allowedWebhookHosts: [], allowedReturnHosts: [] });
+  });
+
+  it('reads tracing as a boolean (command line or cdk.json) and refuses anything else', () => {
+    expect(parseDeployConfig({ tracing: 'true' }).tracing).toBe(true);
+    expect(parseDeployConfig({ tracing: true }).tracing).toBe(true);
+    expect(parseDeployConfig({ tracing: 'false' }).tracing).toBe(false);
+    expect(() => parseDeployConfig({ tracing: 'yes' })).toThrow(/context tracing must be true or false/);
   });
 
   it('reads command-line strings and cdk.json numbers alike', () => {

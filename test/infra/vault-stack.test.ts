@@ -2,6 +2,8 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { CONTEXT_KEYS, DEFAULT_DEPLOY_CONFIG, parseDeployConfig } from '#infra/cdk/config';
+import { ALARM_THRESHOLDS } from '#infra/cdk/constructs/vault-alarms';
+import { METRIC, METRIC_NAMESPACE, METRIC_SERVICE } from '#shared/metrics';
 import { ACCESS_LOG_FIELDS } from '#infra/cdk/constructs/vault-api';
 import { TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS } from '#infra/cdk/constructs/vault-function';
 import { DEFAULT_ROUTE_KEY, routeKeysOf, routeList as routes } from '#shared/http/routes';
@@ -102,7 +104,13 @@ describe('VaultStack functions', () => {
   });
 
   it('gives the meta function no table name and no secret id', () => {
-    expect(Object.keys(envOf('meta')).sort()).toEqual(['NODE_OPTIONS', 'VAULT_MODE']);
+    // Powertools' service name and metrics namespace are set on every function (shared/log.ts, shared/metrics.ts).
+    expect(Object.keys(envOf('meta')).sort()).toEqual([
+      'NODE_OPTIONS',
+      'POWERTOOLS_METRICS_NAMESPACE',
+      'POWERTOOLS_SERVICE_NAME',
+      'VAULT_MODE',
+    ]);
   });
 
   it('passes run retention and allowed runner hosts from context', () => {
@@ -442,6 +450,30 @@ describe('VaultStack async runs', () => {
   });
 });
 
+describe('VaultStack tracing (the tracing deploy setting)', () => {
+  const vaultFunctions = (template: SynthResult['template']) =>
+    Object.values(template.findResources('AWS::Lambda::Function')).filter((f) => f.Properties.Environment?.Variables?.VAULT_MODE === 'aws');
+
+  it('is off by default: no X-Ray tracing, no VAULT_TRACING, Powertools service and namespace set', () => {
+    for (const f of vaultFunctions(vault.template)) {
+      expect(f.Properties.TracingConfig).toBeUndefined();
+      expect(f.Properties.Environment.Variables.VAULT_TRACING).toBeUndefined();
+      expect(f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).toBe(METRIC_SERVICE);
+      expect(f.Properties.Environment.Variables.POWERTOOLS_METRICS_NAMESPACE).toBe(METRIC_NAMESPACE);
+    }
+  });
+
+  it('turns on active tracing and VAULT_TRACING for every function that opens the vault when on', () => {
+    const { template } = synthVault({ tracing: 'true' });
+    const traced = Object.values(template.findResources('AWS::Lambda::Function')).filter(
+      (f) => f.Properties.Environment?.Variables?.VAULT_TRACING === 'true',
+    );
+
+    expect(traced.length).toBeGreaterThanOrEqual(5);
+    for (const f of traced) expect(f.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+  });
+});
+
 describe('VaultStack webhook deliveries', () => {
   it('retries failed delivery attempts through Lambda (two async retries), then sends the event to the on-failure queue', () => {
     const failures = resourceByPrefix(vault.template, 'AWS::SQS::Queue', 'WebhookDeliveriesFailures');
@@ -521,6 +553,23 @@ describe('VaultStack alarms', () => {
     expect(all).toContain('WriteThrottleEvents');
     expect(all).toContain('ApproximateNumberOfMessagesVisible');
     expect(all).toContain('ApproximateAgeOfOldestMessage');
+  });
+
+  it('alarms on the metrics the functions write as EMF (shared/metrics.ts): audit write failures, wrong tokens, OAuth2 token failures', () => {
+    const emf = (metricName: string, dimensions: Record<string, string>) =>
+      alarms().filter(
+        (a) =>
+          a.Properties.Namespace === METRIC_NAMESPACE &&
+          a.Properties.MetricName === metricName &&
+          JSON.stringify(
+            Object.fromEntries((a.Properties.Dimensions as { Name: string; Value: string }[]).map((d) => [d.Name, d.Value])),
+          ) === JSON.stringify(Object.fromEntries(Object.entries({ service: METRIC_SERVICE, ...dimensions }).sort())),
+      );
+
+    expect(emf(METRIC.auditWriteFailure, {})).toHaveLength(1);
+    expect(emf(METRIC.credentialRefusal, { code: 'profile_not_found' })).toHaveLength(1);
+    expect(emf(METRIC.oauth2FetchFailure, {})).toHaveLength(1);
+    expect(emf(METRIC.auditWriteFailure, {})[0]?.Properties.Threshold).toBe(ALARM_THRESHOLDS.auditWriteFailures);
   });
 
   it('notifies an encrypted, TLS-only topic of the stack on alarm and on recovery', () => {

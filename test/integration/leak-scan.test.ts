@@ -6,6 +6,7 @@ import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedDynamo, startEmbeddedDynamo } from '#infra/local/embedded-dynamo';
 import { startTestVault, type TestVault } from '#test/support/vault';
+import { emfMetrics, setMetricsSink } from '#shared/metrics';
 
 /**
  * Runs a full flow over HTTP with distinctive canary values, then searches everything the vault
@@ -99,8 +100,13 @@ const canaries = {
 const control = `control-agent-name-${tag}`;
 const secrets = { tokens: [] as string[], signingSecrets: [] as string[] };
 const responseTexts: { what: string; text: string }[] = [];
+/** The EMF metric lines the requests wrote (shared/metrics.ts), as on AWS. */
+const emfLines: string[] = [];
 
 beforeAll(async () => {
+  // As inside Lambda: the logger carries the Lambda context and correlation id, metrics are written as EMF.
+  process.env.AWS_LAMBDA_FUNCTION_NAME = 'agent-vault-leak-scan';
+  setMetricsSink(emfMetrics({ write: (line) => emfLines.push(line) }));
   dynamoDir = mkdtempSync(join(tmpdir(), 'agent-vault-leak-'));
   dynamo = await startEmbeddedDynamo(dynamoDir);
   vault = await startTestVault({ VAULT_DYNAMODB_ENDPOINT: dynamo.endpoint, VAULT_TABLE_NAME: `leak${tag}` });
@@ -201,6 +207,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  delete process.env.AWS_LAMBDA_FUNCTION_NAME;
+  setMetricsSink(undefined);
   await vault?.close();
   await dynamo?.close();
 });
@@ -289,6 +297,15 @@ describe('leak scan', () => {
 
     expect(vault.logs.length).toBeGreaterThan(5);
     expect(vault.logs.join('\n')).toContain('/api/upsert_agent_auth_profile');
+    expect(hits).toEqual([]);
+  });
+
+  it('finds none of them in the Lambda-mode log fields and the EMF metric lines', () => {
+    const lines = vault.logs.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const hits = hitsIn(Buffer.from(emfLines.join('\n')), secretNeedles(), 'EMF metrics');
+
+    expect(lines.some((l) => typeof l.function_request_id === 'string')).toBe(true);
+    expect(emfLines.join('\n')).toContain('"ColdStart"');
     expect(hits).toEqual([]);
   });
 

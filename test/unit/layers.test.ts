@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 
 /** Lowest first. A module's layer is that of the longest prefix of its path listed here. */
 const LAYERS: readonly (readonly string[])[] = [
-  ['shared/crypto/', 'shared/errors.ts', 'shared/keys.ts', 'shared/log.ts', 'shared/sleep.ts', 'shared/config.ts', 'shared/clients.ts', 'shared/deps.ts'],
+  ['shared/crypto/', 'shared/errors.ts', 'shared/keys.ts', 'shared/log.ts', 'shared/metrics.ts', 'shared/tracing.ts', 'shared/sleep.ts', 'shared/config.ts', 'shared/clients.ts', 'shared/deps.ts'],
   ['shared/schemas/'],
   ['shared/store/types.ts', 'shared/store/cursor.ts', 'shared/store/profile-ref.ts'],
   ['shared/repositories/', 'shared/store/'],

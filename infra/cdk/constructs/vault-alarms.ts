@@ -1,6 +1,6 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
-import { Alarm, ComparisonOperator, type IMetric, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, type IMetric, MathExpression, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -9,6 +9,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { METRIC, METRIC_NAMESPACE, METRIC_SERVICE } from '#shared/metrics';
 
 /** Properties of VaultAlarms. */
 export interface VaultAlarmsProps {
@@ -45,11 +46,29 @@ export const ALARM_THRESHOLDS = {
   poisonMessages: 1,
   /** A failure record waiting this long means the failure handler is not draining its queue. */
   failureQueueAgeSeconds: 900,
+  /** Any audit record that could not be written (the requests were refused: fail-closed). */
+  auditWriteFailures: 1,
+  /** Wrong tokens presented for existing profiles in five minutes (guessing, or a leaked slot). */
+  credentialGuesses: 20,
+  /** OAuth2 token-endpoint calls that gave no token, in five minutes. */
+  oauth2FetchFailures: 5,
 } as const;
+
+/** A metric the functions write as CloudWatch EMF (shared/metrics.ts), with its service dimension. */
+export function vaultMetric(name: string, dimensions: Record<string, string> = {}): Metric {
+  return new Metric({
+    namespace: METRIC_NAMESPACE,
+    metricName: name,
+    dimensionsMap: { service: METRIC_SERVICE, ...dimensions },
+    period: PERIOD,
+    statistic: 'Sum',
+  });
+}
 
 /**
  * CloudWatch alarms on what needs a human: API 5xx rate, function errors and throttles,
- * DynamoDB throttling and stuck async-run failures. Each alarm notifies the SNS topic on ALARM
+ * DynamoDB throttling, stuck async-run failures, and the vault's own metrics (EMF, written by
+ * shared/metrics.ts): audit write failures, wrong tokens for existing profiles, OAuth2 token failures. Each alarm notifies the SNS topic on ALARM
  * and on OK. Without a topic ARN in context, the stack creates one (KMS-encrypted, TLS only) and
  * outputs its ARN for subscriptions.
  */
@@ -135,6 +154,25 @@ export class VaultAlarms extends Construct {
       props.failureQueue.metricApproximateAgeOfOldestMessage({ period: PERIOD, statistic: 'Maximum' }),
       ALARM_THRESHOLDS.failureQueueAgeSeconds,
       'Failed async runs are not being marked failed: the failure handler is not draining its queue.',
+    );
+
+    add(
+      'AuditWriteFailures',
+      vaultMetric(METRIC.auditWriteFailure),
+      ALARM_THRESHOLDS.auditWriteFailures,
+      "Audit records could not be written, so the vault refused those requests (503 audit_unavailable). Check DynamoDB (throttling, permissions) and the functions' logs.",
+    );
+    add(
+      'CredentialGuesses',
+      vaultMetric(METRIC.credentialRefusal, { code: 'profile_not_found' }),
+      ALARM_THRESHOLDS.credentialGuesses,
+      'Many uses of existing profiles presented a wrong token: someone may be guessing, or an agent holds a stale token. The audit log names the profiles and source IPs.',
+    );
+    add(
+      'OAuth2TokenFailures',
+      vaultMetric(METRIC.oauth2FetchFailure),
+      ALARM_THRESHOLDS.oauth2FetchFailures,
+      "OAuth2 token endpoints gave no token: uses of those profiles fail. The profiles' last_error and the warn logs name them.",
     );
     if (props.webhookPoisonQueue) {
       add(

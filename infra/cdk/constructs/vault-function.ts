@@ -1,7 +1,7 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -55,7 +55,11 @@ export interface VaultFunctionProps
   readonly description: string;
   /** Retention of the function's own log group. */
   readonly logRetention: RetentionDays;
-  /** Extra environment; `VAULT_MODE=aws` and `NODE_OPTIONS=--enable-source-maps` are always set. */
+  /**
+   * Extra environment; `VAULT_MODE=aws` and `NODE_OPTIONS=--enable-source-maps` are always set.
+   * `VAULT_TRACING=true` (the `tracing` deploy setting) also turns on X-Ray active tracing and
+   * bundles Powertools' Tracer, which is otherwise left out of the bundle.
+   */
   readonly environment?: Readonly<Record<string, string>>;
 }
 
@@ -101,8 +105,11 @@ export class VaultFunction extends NodejsFunction {
       environment: {
         VAULT_MODE: 'aws',
         NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: 'agent-vault',
+        POWERTOOLS_METRICS_NAMESPACE: 'AgentVault',
         ...props.environment,
       },
+      ...(props.environment?.VAULT_TRACING === 'true' ? { tracing: Tracing.ACTIVE } : {}),
       projectRoot: REPO_ROOT,
       depsLockFilePath: LOCK_FILE,
       bundling: {
@@ -116,7 +123,9 @@ export class VaultFunction extends NodejsFunction {
         sourcesContent: false,
         // Bundle the SDK too: pinned by our lock file, tree-shaken, and faster to load than the
         // runtime's copy (middy's and Powertools' bundling guidance).
-        externalModules: [],
+        // Powertools' Tracer (122 KiB, bench section 4b) only where tracing is on: shared/tracing.ts
+        // imports it only then.
+        externalModules: props.environment?.VAULT_TRACING === 'true' ? [] : ['@aws-lambda-powertools/tracer'],
       },
     });
     this.executionRole = role;

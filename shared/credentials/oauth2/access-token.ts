@@ -16,6 +16,7 @@ import {
 } from './token-endpoint.ts';
 import { emitConnectionEvent } from './connection-events.ts';
 import { type ProfileRef, profileRefOf } from '../../store/profile-ref.ts';
+import { countMetric, latencyMetric, METRIC } from '../../metrics.ts';
 
 /**
  * OAuth2 client credentials: the access token a use injects (docs/architecture.md, "Typed profiles, injection and grants"). The token is cached
@@ -213,6 +214,7 @@ async function refresh(
   const ids = { tenant: item.tenant, agent_id: item.agent_id, slot: item.slot };
   const delegated = isDelegated(use);
   const refreshBlob = delegated ? connectionOf(use, cached) : undefined;
+  const started = performance.now();
   let result: TokenFetchResult;
   if (delegated) {
     if (!refreshBlob) {
@@ -230,10 +232,14 @@ async function refresh(
   } else {
     result = await fetchAccessToken(config, creds, opts);
   }
+  latencyMetric(METRIC.tokenEndpointLatency, performance.now() - started);
+  // A delegated profile's every token request is a refresh (the code exchange is the connect flow's).
+  countMetric(delegated || current !== undefined ? METRIC.oauth2Refresh : METRIC.oauth2Fetch);
   const at = deps.now();
   const owner = { generation: item.generation, created_at: item.created_at };
   const detail = { profile: item.name, ...(item.end_user_id !== undefined ? { end_user_id: item.end_user_id } : {}) };
   if (!result.ok) {
+    countMetric(METRIC.oauth2FetchFailure);
     // Only our own words and the status go out; the endpoint's body stays in token-endpoint.ts.
     deps.log.log('warn', 'oauth token fetch failed', { ...ids, status: result.status });
     if (delegated && result.oauthError === 'invalid_grant') {
