@@ -21,6 +21,7 @@ const ADVICE: Readonly<Record<string, string>> = {
   profile_inactive: 'This profile is inactive: every use is refused until it is switched on with Activate on its page.',
   proxy_not_configured: 'This profile has no allowed hosts, so its credentials can be sent nowhere: list them under Settings (Allowed hosts) on its page and Save settings.',
   agent_has_profiles: 'This agent still has auth profiles: delete them on their pages first.',
+  reauthorization_required: "The end user's account is no longer connected: Reconnect on the profile page makes a new connect link for them.",
   token_expired: 'This auth token has expired: Rotate the profile with a new expiry (or No expiry) to get a working one.',
 };
 const SETTINGS_HINT: Readonly<Record<string, string>> = {

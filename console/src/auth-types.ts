@@ -1,4 +1,5 @@
-import type { Child } from './dom.ts';
+import { connectionBadge } from './badges.ts';
+import { type Child, h, time } from './dom.ts';
 import type { Agent, Profile } from './types.ts';
 
 /** One input of the New Profile form. */
@@ -11,6 +12,8 @@ export interface FieldSpec {
   readonly hint?: string;
   readonly kind?: 'text' | 'textarea' | 'select';
   readonly options?: readonly string[];
+  /** Hidden, and left out of the body, while the input named [0] has the value [1] (a client secret with client_auth `none`). */
+  readonly unless?: readonly [string, string];
 }
 
 /**
@@ -24,7 +27,7 @@ export interface AuthType {
   /** The form's inputs for this agent. */
   fields(agent: Agent): readonly FieldSpec[];
   /** Name/value rows with "+ Add another" (API Key: one row per key): the labels of the two inputs. */
-  readonly pairs?: { readonly name: string; readonly value: string };
+  readonly pairs?: { readonly name: string; readonly value: string; readonly secret?: false; readonly placeholder?: string };
   /**
    * The body fields for POST /api/create_agent_auth_profile besides `name` and `agent_id`
    * (`auth_data`, and for typed profiles `auth_type`/`auth_config`). Blank inputs are not given;
@@ -112,7 +115,58 @@ const oauth2: AuthType = {
   ],
 };
 
-const registry: AuthType[] = [custom, bearer, basic, apiKey, oauth2];
+const list = (v: unknown) => (Array.isArray(v) && v.length ? v.join(' ') : undefined);
+
+/**
+ * oauth2_authorization_code (delegated OAuth, docs/api.md "Delegated OAuth"): the end user connects
+ * their account through a connect link; the client secret (none for a public client) is sealed,
+ * the endpoints, scopes, extra authorize parameters and return URL are config, in clear.
+ */
+const authCode: AuthType = {
+  id: 'oauth2_authorization_code',
+  label: "OAuth 2.0 Authorization Code (connect a user's account)",
+  description: "An end user connects their account at the provider through a connect link (shown after Create); the vault keeps the refresh token sealed and refreshes the access token.",
+  fields: () => [
+    text('authorize_url', 'Authorize URL', "The provider's authorization endpoint: https://…"),
+    text('token_url', 'Token URL', 'https://…'),
+    text('revocation_url', 'Revocation URL', 'Optional (RFC 7009): set, Disconnect and Delete revoke the grant at the provider.', false),
+    text('scopes', 'Scopes', 'Optional: separated by spaces.', false),
+    select('client_auth', 'Client authentication', ['basic', 'post', 'none'], 'none: a public client, PKCE only, no client secret.'),
+    text('return_url', 'Return URL', 'Where the end user goes back to, with status=connected or status=error&error=…'),
+    text('end_user_id', 'End user id', 'Optional: your opaque id of the user whose account this is (shown in lists).', false),
+    text('client_id', 'Client id'),
+    { ...secret('client_secret', 'Client secret'), unless: ['client_auth', 'none'] },
+  ],
+  pairs: { name: 'Authorize parameter', value: 'Value', secret: false, placeholder: 'access_type' },
+  body: (v, _agent, pairs) => ({
+    auth_type: 'oauth2_authorization_code',
+    auth_config: {
+      ...pick(v, ['authorize_url', 'token_url', 'revocation_url', 'return_url']),
+      ...(v.scopes?.trim() ? { scopes: v.scopes.trim().split(/\s+/) } : {}),
+      ...(Object.keys(pairs).length ? { authorize_params: pairs } : {}),
+      client_auth: v.client_auth || 'basic',
+    },
+    auth_data: pick(v, v.client_auth === 'none' ? ['client_id'] : ['client_id', 'client_secret']),
+    ...pick(v, ['end_user_id']),
+  }),
+  details: (p) => [
+    ['Connection', h('span', { 'data-testid': 'connection-state' }, connectionBadge(p))],
+    ['Connected', time(p.connected_at, 'never')],
+    ['Scopes granted', p.scopes_granted?.join(' ') || '—'],
+    ['Last refreshed', time(p.last_refreshed_at, 'never')],
+    ['Last error', p.last_error ? h('span', { 'data-testid': 'last-error' }, p.last_error, ' ', time(p.last_error_at)) : undefined],
+    ['End user', p.end_user_id ?? '—'],
+    ['Authorize URL', String(p.auth_config?.authorize_url ?? '—')],
+    ['Token URL', String(p.auth_config?.token_url ?? '—')],
+    ['Revocation URL', String(p.auth_config?.revocation_url ?? 'none: the grant stays at the provider on Disconnect')],
+    ['Scopes requested', list(p.auth_config?.scopes) ?? '—'],
+    ['Authorize parameters', list(Object.entries((p.auth_config?.authorize_params ?? {}) as Record<string, string>).map(([k, x]) => `${k}=${x}`)) ?? '—'],
+    ['Client authentication', String(p.auth_config?.client_auth ?? 'basic')],
+    ['Return URL', String(p.auth_config?.return_url ?? '—')],
+  ],
+};
+
+const registry: AuthType[] = [custom, bearer, basic, apiKey, oauth2, authCode];
 
 /** Adds an auth type (e.g. `bearer` once the typed-profile API exists); the first one is the default. */
 export function registerAuthType(type: AuthType): void {

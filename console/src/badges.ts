@@ -25,3 +25,7 @@ export const activeBadge = (p: Profile) => (p.active === false ? badge('inactive
 
 export const runBadge = (status: string) =>
   badge(status, status === 'succeeded' ? 'ok' : status === 'failed' ? 'bad' : 'warn');
+
+/** oauth2_authorization_code: pending / connected / needs_reauth / disconnected (docs/api.md "Delegated OAuth"). */
+const CONNECTION_KINDS = { pending: 'warn', connected: 'ok', needs_reauth: 'bad', disconnected: 'muted' } as const;
+export const connectionBadge = (p: Profile) => (p.connection_state ? badge(p.connection_state, CONNECTION_KINDS[p.connection_state]) : null);

@@ -1,5 +1,5 @@
 import { authLabel } from './auth-types.ts';
-import { activeBadge, tokenBadge } from './badges.ts';
+import { activeBadge, connectionBadge, tokenBadge } from './badges.ts';
 import { type Column, h, time } from './dom.ts';
 import { route } from './router.ts';
 import type { Profile } from './types.ts';
@@ -20,5 +20,6 @@ export const profileColumns: Column<Profile>[] = [
   { header: 'Uses', cell: (p) => p.use_count },
   { header: 'Token state', cell: (p) => tokenBadge(p), present: (rows) => has('token_state')(rows) || has('token_expires_at')(rows) },
   { header: 'Active', cell: (p) => activeBadge(p), present: has('active') },
+  { header: 'Connection', cell: (p) => h('span', { 'data-testid': 'connection-cell' }, connectionBadge(p) ?? '—', p.end_user_id ? ` ${p.end_user_id}` : ''), present: has('connection_state') },
   { header: 'Updated', cell: (p) => time(p.updated_at) },
 ];

@@ -83,7 +83,7 @@ describe.skipIf(!hasChromium())('browser console: managing profiles (headless Ch
   it('names the types as the source consoles do, and has no Test for a custom profile', async () => {
     await page.getByTestId('new-profile').click();
     const options = await page.getByTestId('auth-type').locator('option').allTextContents();
-    expect(options.slice(1)).toEqual(['Bearer Token', 'Basic Auth', 'API Key', 'OAuth 2.0 Client Credentials']);
+    expect(options.slice(1)).toEqual(['Bearer Token', 'Basic Auth', 'API Key', 'OAuth 2.0 Client Credentials', "OAuth 2.0 Authorization Code (connect a user's account)"]);
     expect(await page.getByTestId('new-test-url').count()).toBe(0); // custom: its values go to the runner
     await page.getByTestId('auth-type').selectOption('bearer');
     expect(await page.getByTestId('new-test-url').count()).toBe(1);

@@ -1,4 +1,5 @@
 import '../profile-actions.ts'; // registers the usage, Test, Rotate and Activate sections
+import '../profile-connection.ts'; // registers the Connection section: Reconnect, Disconnect (delegated OAuth)
 import '../profile-share.ts'; // registers the Access section: owner, visibility, grants, Share
 import type { Page } from '../router.ts';
 import { apiKeysPage } from './api-keys.ts';

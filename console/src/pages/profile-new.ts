@@ -3,12 +3,14 @@ import { type AuthType, type FieldSpec, authTypes } from '../auth-types.ts';
 import { field, h, notice, replace } from '../dom.ts';
 import { tokenHandoff } from '../handoff.ts';
 import { TOKEN_COPIES, methodSelect, runTest, testResult } from '../profile-actions.ts';
+import { type ConnectLink, connectLink } from '../profile-connection.ts';
 import { settingsFields } from '../profile-settings.ts';
 import { type Page, route } from '../router.ts';
 import { secretOnce } from '../secret-once.ts';
 import type { Agent } from '../types.ts';
 
 type Input = HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement;
+type Created = { auth_token: string; connect_url?: string; connect_expires_at?: string };
 
 function input(spec: FieldSpec): Input {
   const common = { name: spec.name, required: spec.required, 'data-field': spec.name, autocomplete: 'off', spellcheck: 'false' };
@@ -18,15 +20,16 @@ function input(spec: FieldSpec): Input {
   return h('input', { ...common, type: spec.secret ? 'password' : 'text' });
 }
 
-/** Name/value rows ("+ Add another"), e.g. an API Key profile's keys; values are password inputs. */
-function pairsEditor(labels: { name: string; value: string }) {
+/** Name/value rows ("+ Add another"), e.g. an API Key profile's keys (values: password inputs) or extra authorize parameters (optional, in clear). */
+function pairsEditor(labels: NonNullable<AuthType['pairs']>) {
+  const secret = labels.secret !== false;
   const rows = h('div', { class: 'pairs', 'data-testid': 'pairs' });
   const add = () => {
     const row = h(
       'div',
       { class: 'pair-row' },
-      h('input', { type: 'text', 'data-pair': 'name', required: true, autocomplete: 'off', spellcheck: 'false', placeholder: 'X-Api-Key', 'aria-label': labels.name }),
-      h('input', { type: 'password', 'data-pair': 'value', required: true, autocomplete: 'off', 'aria-label': `${labels.value} (secret)` }),
+      h('input', { type: 'text', 'data-pair': 'name', required: secret, autocomplete: 'off', spellcheck: 'false', placeholder: labels.placeholder ?? 'X-Api-Key', 'aria-label': labels.name }),
+      h('input', { type: secret ? 'password' : 'text', 'data-pair': 'value', required: secret, autocomplete: 'off', 'aria-label': secret ? `${labels.value} (secret)` : labels.value }),
     );
     row.append(h('button', { type: 'button', class: 'secondary small', on: { click: () => rows.children.length > 1 && row.remove() } }, 'Remove'));
     rows.append(row);
@@ -34,7 +37,7 @@ function pairsEditor(labels: { name: string; value: string }) {
   add();
   const inputs = () => [...rows.querySelectorAll<HTMLInputElement>('input')];
   return {
-    el: h('fieldset', {}, h('legend', {}, `${labels.name}s and values (secret)`), rows, h('button', { type: 'button', class: 'secondary small', 'data-testid': 'add-pair', on: { click: add } }, '+ Add another')),
+    el: h('fieldset', {}, h('legend', {}, `${labels.name}s and values${secret ? ' (secret)' : ' (optional)'}`), rows, h('button', { type: 'button', class: 'secondary small', 'data-testid': 'add-pair', on: { click: add } }, '+ Add another')),
     value: () =>
       Object.fromEntries(
         [...rows.children].map((r) => [(r.querySelector('[data-pair="name"]') as HTMLInputElement).value.trim(), (r.querySelector('[data-pair="value"]') as HTMLInputElement).value]).filter(([k, v]) => k && v),
@@ -70,23 +73,34 @@ export const newProfilePage: Page = {
     const expires = h('input', { type: 'number', min: '1', step: 'any', placeholder: 'no expiry', 'data-testid': 'expires-hours' });
     const testUrl = h('input', { type: 'url', placeholder: 'https://api.example.com/v1/me', 'data-testid': 'new-test-url' });
     const testMethod = methodSelect('new-test-method');
+    // A custom profile's values go to its runner, and a delegated OAuth profile has no account until its connect link is used: nothing to test yet.
+    const testable = () => type.id !== 'custom' && type.id !== 'oauth2_authorization_code';
     const renderFields = () => {
       const specs = type.fields(agent);
       inputs = specs.map(input);
       pairs = type.pairs ? pairsEditor(type.pairs) : undefined;
+      const labels = specs.map((s, i) => field(s.label + (s.secret ? ' (secret)' : ''), inputs[i] as HTMLElement, s.hint));
+      // A field `unless` another input has a value is hidden (and not required) while it has it.
+      const toggle = () =>
+        specs.forEach((s, i) => {
+          const off = s.unless !== undefined && inputs.find((el) => el.name === s.unless?.[0])?.value === s.unless[1];
+          (labels[i] as HTMLElement).hidden = off;
+          (inputs[i] as Input).required = s.required && !off;
+        });
+      for (const el of inputs) el.addEventListener('change', toggle);
+      toggle();
       replace(
         fieldsArea,
         h('p', { class: 'hint' }, type.description),
-        ...specs.map((s, i) => field(s.label + (s.secret ? ' (secret)' : ''), inputs[i] as HTMLElement, s.hint)),
+        ...labels,
         pairs?.el,
         specs.length === 0 && !pairs ? h('p', { class: 'notice notice-error' }, 'This agent declares no input arguments: edit the agent first.') : null,
       );
       settings = settingsFields({}, type.id !== 'custom');
       replace(settingsArea, h('fieldset', {}, h('legend', {}, 'Settings'), settings.el, field('Token expires in hours', expires, 'Optional: the token stops working then (Rotate issues a new one). Empty: no expiry.')));
-      // A custom profile's values go to its runner: there is no call to test them with.
       replace(
         testArea,
-        type.id === 'custom'
+        !testable()
           ? null
           : h(
               'fieldset',
@@ -140,20 +154,21 @@ export const newProfilePage: Page = {
               ...(s.allowed_methods.length ? { allowed_methods: s.allowed_methods } : {}),
             };
             submit.disabled = true;
-            let auth_token: string;
+            let created: Created;
             try {
-              ({ auth_token } = await api<{ auth_token: string }>('POST', '/api/create_agent_auth_profile', {
+              // The native create: it answers an oauth2_authorization_code profile's connect link too.
+              created = await api<Created>('POST', path`/v1/agents/${id}/auth-profiles`, {
                 name: name.value,
-                agent_id: id,
                 ...type.body(values, agent, pairs?.value() ?? {}),
                 ...outbound,
                 ...(hours !== undefined ? { expires_in_hours: hours } : {}),
-              }));
+              });
             } catch (err) {
               msg.show(errorText(err));
               submit.disabled = false;
               return;
             }
+            const { auth_token } = created;
             const profileName = name.value;
             const profile = { agent_id: id, name: profileName };
             // The form held secrets: clear every input before showing the token.
@@ -203,7 +218,7 @@ export const newProfilePage: Page = {
                 },
               },
             }, 'Test Profile');
-            const canTest = type.id !== 'custom' && (url !== '' || type.id === 'oauth2_client_credentials');
+            const canTest = testable() && (url !== '' || type.id === 'oauth2_client_credentials');
             replace(
               result,
               secretOnce({
@@ -216,7 +231,7 @@ export const newProfilePage: Page = {
                 copies: TOKEN_COPIES,
                 done: toProfile,
                 extra: runWithIt,
-                below: h('div', {}, settingsMsg.el, canTest ? h('div', { class: 'actions' }, testButton, h('span', { class: 'hint' }, `${method} ${url || '(token fetch)'}`)) : null, testMsg.el, testOut),
+                below: h('div', {}, created.connect_url ? connectLink(created as ConnectLink) : null, settingsMsg.el, canTest ? h('div', { class: 'actions' }, testButton, h('span', { class: 'hint' }, `${method} ${url || '(token fetch)'}`)) : null, testMsg.el, testOut),
               }),
             );
           },
