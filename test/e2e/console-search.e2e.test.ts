@@ -1,8 +1,12 @@
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasChromium, launchChromium } from '#test/support/browser';
 import { startTestRunner } from '#test/support/runner';
 import { type TestVault, startTestVault } from '#test/support/vault';
+
+// Screenshots for docs/console.md: `npm run screenshots` sets this and writes docs/screenshots/*.png.
+const SHOTS = process.env.VAULT_SCREENSHOTS ? join(process.cwd(), 'docs', 'screenshots') : undefined;
 
 if (!hasChromium()) console.warn('console search e2e skipped: /usr/bin/chromium is missing (apt-get install -y chromium; .ci/run does it)');
 
@@ -88,6 +92,7 @@ describe.skipIf(!hasChromium())('browser console: searching profiles (headless C
     await expect.poll(names).toEqual(['beta-bearer', 'crm-basic', 'crm-bearer', 'crm-custom', 'zeta-key']);
     const agents = await page.getByTestId('profiles-table').locator('tbody tr td:nth-child(2)').allTextContents();
     expect(agents).toEqual(['beta', 'alpha', 'alpha', 'beta', 'alpha']);
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, 'profiles.png'), fullPage: true });
     expect(lists.at(-1)).toBe('?limit=50');
 
     await page.getByTestId('profile-search').fill('crm');
