@@ -394,6 +394,9 @@ describe('agent-vault CLI: OAuth authorization-code profiles', () => {
       const shown = await cli(['profiles', 'get', id, 'acct']);
       expect(shown.stdout).toMatch(/^connection_state:\s+connected$/m);
       expect(shown.stdout).toMatch(/^end_user_id:\s+user-7$/m);
+      expect((await cli(['profiles', 'list', id])).stdout).toMatch(
+        /^NAME\s+TYPE[^\n]*\s+CONNECTION\nacct\s+oauth2_authorization_code\s.*\s+connected$/m,
+      );
       expect((await cli(['profiles', 'connect', id, 'acct'])).stderr).toMatch(/AGENT_VAULT_AUTH_TOKEN/);
 
       const disconnected = await cli(['profiles', 'disconnect', id, 'acct', '--token', token]);

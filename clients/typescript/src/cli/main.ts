@@ -217,6 +217,8 @@ const profileColumns = (withAgent: boolean): Columns<Profile> => [
   ['LAST_USED', (p) => p.last_used_at],
   ['HOSTS', (p) => p.allowed_hosts],
   ['VISIBILITY', (p) => p.visibility],
+  // oauth2_authorization_code: pending, connected, needs_reauth, disconnected ('-' for the others).
+  ['CONNECTION', (p) => p.connection_state],
 ];
 
 const profileFields = (p: Profile) =>
