@@ -15,6 +15,19 @@ export interface Db {
 export interface DbTarget extends Pick<Config, 'dynamoEndpoint' | 'region' | 'tableName'> {
   /** The local server's embedded store (infra/local/embedded-dynamo.ts): no TCP port involved. */
   readonly storeSocket?: string;
+  /** The embedded store in this process (infra/local/embedded-dynamo.ts): no socket, no HTTP. */
+  readonly storeHandler?: StoreRequestHandler;
+}
+
+/** The part of the SDK's request handler the embedded store's in-process transport provides. */
+export interface StoreRequestHandler {
+  handle(request: {
+    method: string;
+    path: string;
+    query?: Record<string, unknown>;
+    headers: Record<string, string>;
+    body?: unknown;
+  }): Promise<{ response: { statusCode: number; headers: Record<string, string>; body: Uint8Array } }>;
 }
 
 /** Signs nothing: the header the embedded store requires, with no signature work (see createDb). */
@@ -39,16 +52,16 @@ export function createDb(config: DbTarget): Db {
     const path = config.storeSocket;
     socketAgent.createConnection = () => connect(path);
   }
-  const endpoint = config.storeSocket ? 'http://embedded-store.invalid' : config.dynamoEndpoint;
+  const endpoint = config.storeSocket || config.storeHandler ? 'http://embedded-store.invalid' : config.dynamoEndpoint;
   // The embedded store accepts any SigV4 signature (infra/local/embedded-dynamo.ts: its socket is
   // the boundary), so computing one per call is work for nothing: a fixed, well-formed header.
-  const signer = config.storeSocket ? { signer: embeddedStoreSigner } : {};
+  const signer = config.storeSocket || config.storeHandler ? { signer: embeddedStoreSigner } : {};
   const client = new DynamoDBClient({
     region: config.region,
     maxAttempts: 3,
     // A call that never answers is abandoned and retried well within API Gateway's 30 s: a
     // DynamoDB request takes milliseconds, so 3 s is a generous bound.
-    requestHandler: {
+    requestHandler: config.storeHandler ?? {
       connectionTimeout: 1_000,
       requestTimeout: 3_000,
       throwOnRequestTimeout: true,

@@ -2,9 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openEmbeddedStore } from '#infra/local/embedded-dynamo';
+import { startLocalVault } from '#infra/local/server';
+import { ensureTable } from '#infra/local/table';
+import { silentLogger } from '#shared/log';
 import { createDb } from '#shared/clients';
 
 // The store client's per-call work (docs/operations.md, "The goals and the summary").
@@ -70,5 +74,52 @@ describe('createDb: no per-call work that serves nothing', () => {
     cleanup.push(() => db.client.destroy());
     await db.client.send(new ListTablesCommand({}));
     expect(seen[0]?.authorization).toMatch(/Signature=[0-9a-f]{64}$/);
+  });
+
+  it('reaches the embedded store in process (no socket): items, binary attributes and refusals as over the socket', async () => {
+    const store = await openEmbeddedStore({});
+    cleanup.push(() => store.close());
+    const db = createDb({ region: 'local', tableName: 'tbl', storeSocket: store.socketPath, storeHandler: store.handler });
+    cleanup.push(() => db.client.destroy());
+    await ensureTable(db.client, 'tbl');
+    rmSync(store.socketPath); // nothing may go through the socket from here on
+    const item = { pk: 'P', sk: 'S', n: 7, b: Buffer.from([0, 1, 255]), s: 'é ✓' };
+    await db.doc.send(new PutCommand({ TableName: 'tbl', Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
+    const got = await db.doc.send(new GetCommand({ TableName: 'tbl', Key: { pk: 'P', sk: 'S' }, ConsistentRead: true }));
+    expect(got.Item).toEqual({ ...item, b: new Uint8Array([0, 1, 255]) });
+    await expect(
+      db.doc.send(new PutCommand({ TableName: 'tbl', Item: item, ConditionExpression: 'attribute_not_exists(pk)' })),
+    ).rejects.toBeInstanceOf(ConditionalCheckFailedException);
+  });
+
+  it('the local server uses it: it keeps serving with its socket file gone', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'av-store-client-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const apiKey = `avk_${'k'.repeat(43)}`;
+    const vault = await startLocalVault({
+      env: { PORT: '0', VAULT_DATA_DIR: join(dir, 'data'), VAULT_BOOTSTRAP_API_KEY: apiKey, VAULT_BOOTSTRAP_TENANT: 'acme' },
+      inMemory: true,
+      log: silentLogger,
+    });
+    cleanup.push(() => vault.close());
+    rmSync(vault.storeSocket as string);
+    // In parallel: more store calls at once than the connections a socket client would hold open.
+    const statuses = await Promise.all(
+      Array.from({ length: 12 }, async (_, i) => {
+        const res = await fetch(`${vault.url}/v1/agents`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            agent_id: `a${i}`,
+            name: `a${i}`,
+            input_args: [],
+            runner: { type: 'webhook', url: 'http://127.0.0.1:9/run' },
+          }),
+        });
+        await res.arrayBuffer();
+        return res.status;
+      }),
+    );
+    expect(statuses).toEqual(Array(12).fill(201));
   });
 });
