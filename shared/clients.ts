@@ -15,7 +15,30 @@ export interface Db {
 export interface DbTarget extends Pick<Config, 'dynamoEndpoint' | 'region' | 'tableName'> {
   /** The local server's embedded store (infra/local/embedded-dynamo.ts): no TCP port involved. */
   readonly storeSocket?: string;
+  /** The embedded store in this process (infra/local/embedded-dynamo.ts): no socket, no HTTP. */
+  readonly storeHandler?: StoreRequestHandler;
 }
+
+/** The part of the SDK's request handler the embedded store's in-process transport provides. */
+export interface StoreRequestHandler {
+  handle(request: {
+    method: string;
+    path: string;
+    query?: Record<string, unknown>;
+    headers: Record<string, string>;
+    body?: unknown;
+  }): Promise<{ response: { statusCode: number; headers: Record<string, string>; body: Uint8Array } }>;
+}
+
+/** Signs nothing: the header the embedded store requires, with no signature work (see createDb). */
+const embeddedStoreSigner = {
+  async sign<R extends { headers: Record<string, string> }>(request: R): Promise<R> {
+    request.headers.authorization =
+      'AWS4-HMAC-SHA256 Credential=local/19700101/local/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=0';
+    request.headers['x-amz-date'] = '19700101T000000Z';
+    return request;
+  },
+};
 
 /**
  * A DynamoDB document client for the configured endpoint. Local endpoints (dynalite, DynamoDB
@@ -29,20 +52,28 @@ export function createDb(config: DbTarget): Db {
     const path = config.storeSocket;
     socketAgent.createConnection = () => connect(path);
   }
-  const endpoint = config.storeSocket ? 'http://embedded-store.invalid' : config.dynamoEndpoint;
+  const endpoint = config.storeSocket || config.storeHandler ? 'http://embedded-store.invalid' : config.dynamoEndpoint;
+  // The embedded store accepts any SigV4 signature (infra/local/embedded-dynamo.ts: its socket is
+  // the boundary), so computing one per call is work for nothing: a fixed, well-formed header.
+  const signer = config.storeSocket || config.storeHandler ? { signer: embeddedStoreSigner } : {};
   const client = new DynamoDBClient({
     region: config.region,
     maxAttempts: 3,
     // A call that never answers is abandoned and retried well within API Gateway's 30 s: a
     // DynamoDB request takes milliseconds, so 3 s is a generous bound.
-    requestHandler: {
+    requestHandler: config.storeHandler ?? {
       connectionTimeout: 1_000,
       requestTimeout: 3_000,
       throwOnRequestTimeout: true,
       ...(socketAgent ? { httpAgent: socketAgent } : {}),
     },
     ...(endpoint ? { endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+    ...signer,
   });
+  // The SDK's logger middleware filters every command's input and output for a log line that the
+  // vault never gives it a logger to print (the default is a no-op logger): walking each item and
+  // each answer for nothing. Removed; errors still reach the repositories as thrown errors.
+  client.middlewareStack.remove('loggerMiddleware');
   const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
   });

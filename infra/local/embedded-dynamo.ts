@@ -1,8 +1,11 @@
+import { EventEmitter } from 'node:events';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import type { RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dynalite from 'dynalite';
+import type { StoreRequestHandler } from '#shared/clients';
 
 /**
  * Longest Unix socket path this module will bind. Linux allows 107 bytes (sun_path is 108 with
@@ -19,7 +22,61 @@ export interface EmbeddedStore {
    * Pass it to `createDb({ storeSocket })`.
    */
   readonly socketPath: string;
+  /**
+   * The same store for this process without the socket: each call goes to dynalite's request
+   * listener directly (no HTTP on either side). Pass it to `createDb({ storeHandler })`.
+   */
+  readonly handler: StoreRequestHandler;
   close(): Promise<void>;
+}
+
+/**
+ * An SDK request handler that hands each request to dynalite's request listener in this process:
+ * the listener reads `method`, `url`, `headers` and the body's data/end events, and answers with
+ * `statusCode`, `setHeader` and `end` (node_modules/dynalite/index.js, httpHandler).
+ */
+function inProcessHandler(listener: RequestListener): StoreRequestHandler {
+  return {
+    handle(request) {
+      return new Promise((resolve, reject) => {
+        const req = Object.assign(new EventEmitter(), {
+          method: request.method,
+          url: `${request.path}${request.query && Object.keys(request.query).length ? `?${new URLSearchParams(request.query as Record<string, string>)}` : ''}`,
+          headers: Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k.toLowerCase(), v])),
+        });
+        const headers: Record<string, string> = {};
+        const res = {
+          statusCode: 200,
+          setHeader(name: string, value: unknown) {
+            headers[name.toLowerCase()] = String(value);
+          },
+          end(body?: string | Uint8Array) {
+            resolve({
+              response: {
+                statusCode: res.statusCode,
+                headers,
+                body: body === undefined ? new Uint8Array() : typeof body === 'string' ? Buffer.from(body, 'utf8') : body,
+              },
+            });
+          },
+        };
+        try {
+          listener(req as never, res as never);
+          const body = request.body as string | Uint8Array | undefined;
+          // The SDK's JSON body is a Uint8Array that warns when used as a string: viewed, not converted.
+          if (body !== undefined && body.length > 0) {
+            req.emit(
+              'data',
+              typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+            );
+          }
+          req.emit('end');
+        } catch (err) {
+          reject(err);
+        }
+      });
+    },
+  };
 }
 
 function startDynalite(dataDir: string | undefined) {
@@ -68,8 +125,10 @@ export async function openEmbeddedStore(options: { dataDir?: string; socketDir?:
     if (privateDir) rmSync(privateDir, { recursive: true, force: true });
     throw err;
   }
+  const listener = server.listeners('request')[0] as RequestListener;
   return {
     socketPath,
+    handler: inProcessHandler(listener),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => {

@@ -63,7 +63,8 @@ export async function startLocalVault(options: LocalVaultOptions = {}): Promise<
     embedded = config.dynamoEndpoint
       ? undefined
       : await openEmbeddedStore({ dataDir: options.inMemory ? undefined : config.dataDir, socketDir: config.dataDir });
-    db = createDb({ ...config, storeSocket: embedded?.socketPath });
+    // This process reaches its own embedded store in process; the admin CLI uses the socket.
+    db = createDb({ ...config, storeSocket: embedded?.socketPath, storeHandler: embedded?.handler });
     if (embedded) lock.update({ socket: embedded.socketPath });
     await ensureTable(db.client, config.tableName);
     const deps = await createLocalDeps(config, { db, log });
@@ -81,7 +82,11 @@ export async function startLocalVault(options: LocalVaultOptions = {}): Promise<
     await new Promise<void>((resolve, reject) => {
       server?.once('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'EADDRINUSE') {
-          reject(new Error(`port ${config.port} on 127.0.0.1 is in use (another agent-vault, or another program): set PORT to a free port, e.g. PORT=${config.port + 1} npm start`));
+          reject(
+            new Error(
+              `port ${config.port} on 127.0.0.1 is in use (another agent-vault, or another program): set PORT to a free port, e.g. PORT=${config.port + 1} npm start`,
+            ),
+          );
         } else if (err.code === 'EACCES') {
           reject(new Error(`port ${config.port} needs privileges this user lacks: set PORT to 1024 or above, e.g. PORT=3000 npm start`));
         } else {
@@ -151,7 +156,9 @@ async function main(): Promise<void> {
   process.umask(0o077);
   silenceSdkNodeVersionWarning();
   const vault = await startLocalVault();
-  const store = vault.config.dynamoEndpoint ? `DynamoDB at ${vault.config.dynamoEndpoint}` : `embedded dynalite in ${vault.config.dataDir}/`;
+  const store = vault.config.dynamoEndpoint
+    ? `DynamoDB at ${vault.config.dynamoEndpoint}`
+    : `embedded dynalite in ${vault.config.dataDir}/`;
   process.stdout.write(`agent-vault listening on ${vault.url} (${store}, table ${vault.config.tableName})\n`);
   process.stdout.write(apiKeyBanner(vault));
   let stopping = false;

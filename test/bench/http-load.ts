@@ -2,13 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
-import {
-  type AttributeValue,
-  BatchGetItemCommand,
-  GetItemCommand,
-  PutItemCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, BatchGetItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import autocannon, { type Request as LoadRequest } from 'autocannon';
 import { createDb } from '#shared/clients';
 import { namedProfileRef, slotFor } from '#shared/credentials/profile-keys';
@@ -31,7 +25,9 @@ interface Child {
 
 /** Starts the local vault in a child process and waits for its `{url, storeSocket}` line. */
 async function startVaultChild(apiKey: string): Promise<Child> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'test/bench/vault-child.ts'], {
+  // BENCH_CHILD_CPU_PROF=DIR writes the child's CPU profile there (node --cpu-prof) to find where its time goes.
+  const prof = process.env.BENCH_CHILD_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CHILD_CPU_PROF}`] : [];
+  const proc = spawn(process.execPath, [...prof, '--import', 'tsx', 'test/bench/vault-child.ts'], {
     cwd: process.cwd(),
     env: { ...process.env, BENCH_API_KEY: apiKey, NODE_OPTIONS: '' },
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -212,7 +208,9 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
         await putProfile(w, i);
       },
       update: async () => {
-        await dynamo.send(new BatchGetItemCommand({ RequestItems: { [TABLE]: { Keys: [agentKey, k(profileKey)], ConsistentRead: true } } }));
+        await dynamo.send(
+          new BatchGetItemCommand({ RequestItems: { [TABLE]: { Keys: [agentKey, k(profileKey)], ConsistentRead: true } } }),
+        );
         await dynamo.send(
           new UpdateItemCommand({
             TableName: TABLE,
