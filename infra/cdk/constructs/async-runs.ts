@@ -40,9 +40,7 @@ const RUN_JOB_TTL_MARGIN = Duration.minutes(15);
  * worker can start it (maximum event age; the worker is not retried) plus the longest it can run,
  * plus a margin. A job is normally deleted by the worker within seconds of its end.
  */
-export const RUN_JOB_TTL = Duration.seconds(
-  MAX_RUN_EVENT_AGE.toSeconds() + WORKER_TIMEOUT.toSeconds() + RUN_JOB_TTL_MARGIN.toSeconds(),
-);
+export const RUN_JOB_TTL = Duration.seconds(MAX_RUN_EVENT_AGE.toSeconds() + WORKER_TIMEOUT.toSeconds() + RUN_JOB_TTL_MARGIN.toSeconds());
 /**
  * On-failure records hold ids only, and their consumer reads them within seconds; one older than
  * 15 minutes raises an alarm. A day covers a consumer outage far longer than that alarm's answer.
@@ -54,6 +52,32 @@ export const FAILURE_QUEUE_RETENTION = Duration.days(1);
  * on-failure queue's retention. Nothing in either queue is secret; shorter is still less to keep.
  */
 export const POISON_QUEUE_RETENTION = Duration.days(4);
+
+/**
+ * A worker's on-failure queue (encrypted, TLS only, drained by a Lambda failure handler whose
+ * timeout is `handlerTimeout`) and the poison queue behind it: the pair async runs and webhook
+ * deliveries (./webhook-deliveries.ts) both use.
+ */
+export function failureQueues(
+  scope: Construct,
+  ids: { readonly failures: string; readonly poison: string },
+  handlerTimeout: Duration,
+): { failureQueue: Queue; poisonQueue: Queue } {
+  const poisonQueue = new Queue(scope, ids.poison, {
+    encryption: QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: POISON_QUEUE_RETENTION,
+  });
+  const failureQueue = new Queue(scope, ids.failures, {
+    encryption: QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: FAILURE_QUEUE_RETENTION,
+    // AWS's guidance for Lambda consumers: at least six times the consumer's timeout.
+    visibilityTimeout: Duration.seconds(handlerTimeout.toSeconds() * 6),
+    deadLetterQueue: { queue: poisonQueue, maxReceiveCount: 5 },
+  });
+  return { failureQueue, poisonQueue };
+}
 
 /** What opens a sealed run job: only the worker role may, by the run payload key's policy. */
 export const PAYLOAD_DECRYPT_ACTIONS = ['kms:Decrypt', 'kms:ReEncryptFrom'] as const;
@@ -93,19 +117,11 @@ export class AsyncRuns extends Construct {
       pendingWindow: Duration.days(7),
     });
 
-    this.poisonQueue = new Queue(this, 'RunFailurePoison', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: POISON_QUEUE_RETENTION,
-    });
-    this.failureQueue = new Queue(this, 'RunFailures', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: FAILURE_QUEUE_RETENTION,
-      // AWS's guidance for Lambda consumers: at least six times the consumer's timeout.
-      visibilityTimeout: Duration.seconds(FAILURE_HANDLER_TIMEOUT.toSeconds() * 6),
-      deadLetterQueue: { queue: this.poisonQueue, maxReceiveCount: 5 },
-    });
+    ({ failureQueue: this.failureQueue, poisonQueue: this.poisonQueue } = failureQueues(
+      this,
+      { failures: 'RunFailures', poison: 'RunFailurePoison' },
+      FAILURE_HANDLER_TIMEOUT,
+    ));
 
     this.worker = new VaultFunction(this, 'Worker', {
       entry: handlerEntry('run-worker'),

@@ -3,10 +3,10 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { handlerEntry } from '../paths.ts';
-import { FAILURE_QUEUE_RETENTION, POISON_QUEUE_RETENTION } from './async-runs.ts';
+import { failureQueues } from './async-runs.ts';
 import type { VaultData } from './vault-data.ts';
 import { VaultFunction } from './vault-function.ts';
 
@@ -51,18 +51,11 @@ export class WebhookDeliveries extends Construct {
 
   constructor(scope: Construct, id: string, props: WebhookDeliveriesProps) {
     super(scope, id);
-    this.poisonQueue = new Queue(this, 'FailurePoison', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: POISON_QUEUE_RETENTION,
-    });
-    this.failureQueue = new Queue(this, 'Failures', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: FAILURE_QUEUE_RETENTION,
-      visibilityTimeout: Duration.seconds(FAILURE_HANDLER_TIMEOUT.toSeconds() * 6),
-      deadLetterQueue: { queue: this.poisonQueue, maxReceiveCount: 5 },
-    });
+    ({ failureQueue: this.failureQueue, poisonQueue: this.poisonQueue } = failureQueues(
+      this,
+      { failures: 'Failures', poison: 'FailurePoison' },
+      FAILURE_HANDLER_TIMEOUT,
+    ));
 
     this.worker = new VaultFunction(this, 'Worker', {
       entry: handlerEntry('webhook-worker'),
