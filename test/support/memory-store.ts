@@ -217,6 +217,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     p?.delete(k.sk);
     if (p?.size === 0) partitions.delete(k.pk);
   };
+  /** A conditional delete (`attribute_exists(pk)`): true if the item was there. */
+  const removeIfPresent = (k: ItemKey): boolean => {
+    if (!read(k)) return false;
+    remove(k);
+    return true;
+  };
   /** A stored item as a read returns it (a copy), opened by the signer (parsed, MAC verified) as the repository does. */
   const out = <T>(kind: SignedKind, item: Item | undefined): T | undefined =>
     item ? parsed(() => signer.open<T>(kind, copy(item))) : undefined;
@@ -333,12 +339,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       list: (tenant, limit, cursor) =>
         send('QueryCommand', () => page<AgentItem>('agent', keys.tenantAgents(tenant), AGENT_PREFIX, limit, cursor)),
       delete: (tenant, agentId) =>
-        send('DeleteCommand', () => {
-          const k = keys.agent(tenant, agentId);
-          if (!read(k)) return false;
-          remove(k);
-          return true;
-        }),
+        send('DeleteCommand', () => removeIfPresent(keys.agent(tenant, agentId))),
     },
 
     apiKeys: {
@@ -862,12 +863,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
           return true;
         }),
       delete: (tenant, webhookId) =>
-        send('DeleteCommand', () => {
-          const k = keys.webhook(tenant, webhookId);
-          if (!read(k)) return false;
-          remove(k);
-          return true;
-        }),
+        send('DeleteCommand', () => removeIfPresent(keys.webhook(tenant, webhookId))),
       list: (tenant, limit, cursor) => send('QueryCommand', () => page<WebhookItem>('webhook', keys.tenantAgents(tenant), WEBHOOK_PREFIX, limit, cursor)),
       createDelivery: (r) =>
         send('PutCommand', () =>
@@ -897,12 +893,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         send('PutCommand', () => putNew(sealed('oauth-link', { ...keys.oauthLink(purpose, id_hex), entity: 'oauth_link', ...rest }))),
       get: (purpose, idHex) => send('GetCommand', () => out<OAuthLinkItem>('oauth-link', read(keys.oauthLink(purpose, idHex)))),
       consume: (purpose, idHex) =>
-        send('DeleteCommand', () => {
-          const k = keys.oauthLink(purpose, idHex);
-          if (!read(k)) return false;
-          remove(k);
-          return true;
-        }),
+        send('DeleteCommand', () => removeIfPresent(keys.oauthLink(purpose, idHex))),
     },
 
     audit: {
