@@ -248,7 +248,8 @@ describe.skipIf(!hasChromium())('browser console: managing profiles (headless Ch
     await page.goto(`${vault.url}/console/#/agents/${AGENT}/profiles/spare`);
     await page.getByTestId('delete-profile').click();
     await page.getByTestId('delete-cancel').click();
-    expect(await page.getByTestId('delete-dialog').count()).toBe(0);
+    // The dialog leaves the page on its close event, which fires after the click has returned.
+    await expect.poll(() => page.getByTestId('delete-dialog').count()).toBe(0);
     expect((await vault.call('GET', `/v1/agents/${AGENT}/auth-profiles/spare`)).status).toBe(200);
     await page.getByTestId('delete-profile').click();
     await page.getByTestId('delete-confirm').click();
