@@ -8,9 +8,6 @@ import { fileURLToPath } from 'node:url';
  */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** The lock file esbuild bundling is anchored to. */
-export const LOCK_FILE = join(REPO_ROOT, 'package-lock.json');
-
 /** Absolute path of a Lambda entry point, e.g. `handlerEntry('agents')` → `<root>/functions/agents.ts`. */
 export function handlerEntry(name: string): string {
   return join(REPO_ROOT, 'functions', `${name}.ts`);

@@ -1,5 +1,5 @@
-import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import type { Config } from '../config.ts';
 import { gcmOpen, gcmSeal, NONCE_BYTES, TAG_BYTES } from '../crypto/aead.ts';
 import { lengthPrefixed } from '../crypto/encoding.ts';
@@ -65,6 +65,15 @@ const aadFor = (e: Pick<SealedRunJob, 'tenant' | 'agent_id' | 'session_id'>) =>
 /** The KMS encryption context: both ids, so a wrapped key opens only for the run it was made for. */
 const encryptionContextFor = (e: Pick<SealedRunJob, 'agent_id' | 'session_id'>) => ({ session_id: e.session_id, agent_id: e.agent_id });
 
+/**
+ * The KMS and Lambda clients are loaded on first use, not at cold start: only an async run needs
+ * them (infra/cdk/bundling.ts puts them in chunks of their own). One import per process.
+ */
+let kmsModule: Promise<typeof import('./kms-client.ts')> | undefined;
+let lambdaModule: Promise<typeof import('./lambda-client.ts')> | undefined;
+const loadKms = () => (kmsModule ??= import('./kms-client.ts'));
+const loadLambda = () => (lambdaModule ??= import('./lambda-client.ts'));
+
 /** Options of createLambdaRunDispatcher (tests inject clients, backoff and a clock). */
 export interface LambdaRunDispatcherOptions {
   readonly kms?: KMSClient;
@@ -101,6 +110,7 @@ export function createLambdaRunDispatcher(config: Config, store: Pick<Store, 'ru
           'async runs need VAULT_RUN_PAYLOAD_KEY_ID and VAULT_RUN_WORKER_FUNCTION (set by the CDK stack on the runs function)',
         );
       }
+      const [{ KMSClient }, { InvokeCommand, LambdaClient }] = await Promise.all([loadKms(), loadLambda()]);
       kms ??= new KMSClient({ region: config.region, maxAttempts: 1 });
       lambda ??= new LambdaClient({ region: config.region, maxAttempts: 1 });
       const sealed = await sealRunJob(job, keyId, kms, options.retry);
@@ -147,6 +157,7 @@ export function createLambdaRunDispatcher(config: Config, store: Pick<Store, 'ru
  */
 export async function sealRunJob(job: RunJob, keyId: string, kms: KMSClient, retry?: RetryOptions): Promise<SealedRunJob> {
   const ids = { tenant: job.tenant, agent_id: job.agentId, session_id: job.sessionId };
+  const { GenerateDataKeyCommand } = await loadKms();
   const dataKey = await withDependencyRetry(
     () => kms.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: encryptionContextFor(ids) })),
     'The vault could not queue the run (AWS KMS is throttling or unavailable); retry in a moment or use run_async: false.',
@@ -173,7 +184,8 @@ export async function sealRunJob(job: RunJob, keyId: string, kms: KMSClient, ret
 let defaultKms: KMSClient | undefined;
 
 /** The worker's KMS client: one per process, a single attempt (retries are withDependencyRetry's). */
-function workerKmsClient(): KMSClient {
+async function workerKmsClient(): Promise<KMSClient> {
+  const { KMSClient } = await loadKms();
   defaultKms ??= new KMSClient({ maxAttempts: 1 });
   return defaultKms;
 }
@@ -224,7 +236,8 @@ export async function unwrapRunJob(
 ): Promise<RunJob> {
   const blob = Buffer.from(sealed.ciphertext);
   if (blob.length < NONCE_BYTES + TAG_BYTES) throw new InvalidRunPayloadError('sealed run job ciphertext is too short');
-  const client = kms ?? workerKmsClient();
+  const { DecryptCommand } = await loadKms();
+  const client = kms ?? (await workerKmsClient());
   const out = await withDependencyRetry(
     () =>
       client.send(

@@ -1,7 +1,10 @@
-import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
+import type { InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import type { Config } from '../config.ts';
 import type { DeliveryRef, WebhookDispatcher } from '../webhooks/dispatch.ts';
 import { type RetryOptions, withDependencyRetry } from './retry.ts';
+
+let lambdaModule: Promise<typeof import('./lambda-client.ts')> | undefined;
+const loadLambda = () => (lambdaModule ??= import('./lambda-client.ts'));
 
 /**
  * AWS mode: how a webhook delivery reaches the delivery worker — the pattern of async runs
@@ -50,6 +53,8 @@ export function createLambdaWebhookDispatcher(config: Config, options: LambdaWeb
         throw new Error(
           'webhook deliveries need VAULT_WEBHOOK_WORKER_FUNCTION (set by the CDK stack on the functions that publish events)',
         );
+      // Loaded on the first dispatch, not at cold start (shared/aws/lambda-client.ts).
+      const { InvokeCommand, LambdaClient } = await loadLambda();
       lambda ??= new LambdaClient({ region: config.region, maxAttempts: 1 });
       const client = lambda;
       const event: WebhookDeliveryEvent = {

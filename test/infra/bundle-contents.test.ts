@@ -1,6 +1,10 @@
 import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
+import { bundleFiles, functionBuildOptions } from '#infra/cdk/bundling';
+import { REPO_ROOT } from '#infra/cdk/paths';
 
 /** The source files (metafile inputs) an esbuild bundle of a handler pulls in. */
 async function bundledInputs(entry: string): Promise<string[]> {
@@ -42,12 +46,15 @@ describe('function bundles carry only the clients they use', () => {
     expect(pkgs.has('@aws-sdk/client-lambda')).toBe(false);
   });
 
-  it.each(['functions/profiles.ts', 'functions/webhooks.ts'])('bundles the Lambda client (webhook deliveries go to the worker) but no KMS client into %s', async (entry) => {
-    const pkgs = await bundledPackages(entry);
-    expect(pkgs.has('@aws-sdk/client-dynamodb')).toBe(true);
-    expect(pkgs.has('@aws-sdk/client-kms')).toBe(false);
-    expect(pkgs.has('@aws-sdk/client-lambda')).toBe(true);
-  });
+  it.each(['functions/profiles.ts', 'functions/webhooks.ts'])(
+    'bundles the Lambda client (webhook deliveries go to the worker) but no KMS client into %s',
+    async (entry) => {
+      const pkgs = await bundledPackages(entry);
+      expect(pkgs.has('@aws-sdk/client-dynamodb')).toBe(true);
+      expect(pkgs.has('@aws-sdk/client-kms')).toBe(false);
+      expect(pkgs.has('@aws-sdk/client-lambda')).toBe(true);
+    },
+  );
 
   it('bundles the KMS and Lambda clients into runs, which dispatches async runs', async () => {
     const pkgs = await bundledPackages('functions/runs.ts');
@@ -66,5 +73,51 @@ describe('function bundles carry no local-only wiring', () => {
     expect(inputs.some((i) => i.startsWith('functions/'))).toBe(true);
     expect(inputs.filter((i) => /(^|\/)infra\/local\//.test(i))).toEqual([]);
     expect(inputs.filter((i) => /dynalite|key-ring-file|in-process|\/table\.ts$/.test(i))).toEqual([]);
+  });
+});
+
+/**
+ * The packages of a handler's bundle, built with the CDK functions' own options
+ * (infra/cdk/bundling.ts, code splitting): those in what a cold start loads, and those in all.
+ */
+async function splitPackages(entry: string): Promise<{ cold: Set<string>; all: Set<string> }> {
+  const outdir = join(tmpdir(), 'vault-bundle-contents-not-written');
+  const { metafile } = await build({ ...functionBuildOptions(resolve(entry), outdir), write: false, logLevel: 'silent' });
+  if (!metafile) throw new Error('no metafile');
+  const cold = new Set(bundleFiles(metafile, outdir).coldLoaded);
+  const packages = { cold: new Set<string>(), all: new Set<string>() };
+  for (const [path, output] of Object.entries(metafile.outputs)) {
+    for (const input of Object.keys(output.inputs)) {
+      const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+      if (!m?.[1]) continue;
+      packages.all.add(m[1]);
+      if (cold.has(resolve(REPO_ROOT, path))) packages.cold.add(m[1]);
+    }
+  }
+  return packages;
+}
+
+const ONE_PATH_CLIENTS = ['@aws-sdk/client-kms', '@aws-sdk/client-lambda', '@aws-sdk/client-secrets-manager'];
+
+describe('function bundles load the clients of one path only when it runs (infra/cdk/bundling.ts)', () => {
+  it('puts the KMS, Lambda and Secrets Manager clients of runs in chunks a cold start does not load', async () => {
+    const { cold, all } = await splitPackages('functions/runs.ts');
+    expect(cold.has('@aws-sdk/client-dynamodb')).toBe(true);
+    for (const p of ONE_PATH_CLIENTS) {
+      expect(all.has(p), p).toBe(true);
+      expect(cold.has(p), p).toBe(false);
+    }
+  });
+
+  it.each([
+    'functions/agents.ts',
+    'functions/profiles.ts',
+    'functions/webhooks.ts',
+    'functions/run-worker.ts',
+    'functions/webhook-failure.ts',
+  ])('loads none of them at cold start in %s', async (entry) => {
+    const { cold } = await splitPackages(entry);
+    expect(cold.has('@aws-sdk/client-dynamodb')).toBe(true);
+    for (const p of ONE_PATH_CLIENTS) expect(cold.has(p), p).toBe(false);
   });
 });

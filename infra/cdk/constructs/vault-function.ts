@@ -1,13 +1,15 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration, type ILocalBundling, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Architecture, Code, Function as LambdaFunction, type FunctionProps, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { LOCK_FILE, REPO_ROOT } from '../paths.ts';
+import { bundleFunctionSync, type FunctionBundleSettings } from '../bundling.ts';
+import { REPO_ROOT } from '../paths.ts';
 import { PROFILE_NAME_INDEX } from '#shared/keys';
+
+export { ESM_REQUIRE_SHIM } from '../bundling.ts';
 
 /** How a function may use the table: read only, or read and write. */
 export type TableAccess = 'RO' | 'RW';
@@ -37,18 +39,25 @@ const TABLE_KEY_READ_ACTIONS = ['kms:Decrypt', 'kms:DescribeKey'] as const;
 const TABLE_KEY_WRITE_ACTIONS = ['kms:Encrypt', 'kms:GenerateDataKey', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'] as const;
 
 /**
- * ESM bundles have no `require`; a few CommonJS dependencies still call it (for Node built-ins).
- * The alias avoids a clash with a bundled `createRequire` binding.
+ * Bundles a handler with esbuild in this process (infra/cdk/bundling.ts): the asset's local
+ * bundling, so no Docker is involved. Its fields are part of the asset's cache key (CDK hashes
+ * the bundling options as JSON), so two functions never share a bundle by mistake.
  */
-export const ESM_REQUIRE_SHIM =
-  "import { createRequire as __vaultCreateRequire } from 'node:module'; const require = __vaultCreateRequire(import.meta.url);";
+export class EsbuildLocalBundling implements ILocalBundling {
+  constructor(
+    readonly entry: string,
+    readonly settings: FunctionBundleSettings,
+  ) {}
+
+  tryBundle(outputDir: string): boolean {
+    bundleFunctionSync(this.entry, outputDir, this.settings);
+    return true;
+  }
+}
 
 /** Properties of a VaultFunction. Runtime, architecture, bundling, role and logging are fixed. */
 export interface VaultFunctionProps
-  extends Pick<
-    NodejsFunctionProps,
-    'timeout' | 'memorySize' | 'onFailure' | 'retryAttempts' | 'maxEventAge' | 'reservedConcurrentExecutions'
-  > {
+  extends Pick<FunctionProps, 'timeout' | 'memorySize' | 'onFailure' | 'retryAttempts' | 'maxEventAge' | 'reservedConcurrentExecutions'> {
   /** Absolute path of the handler file (exports `handler`). */
   readonly entry: string;
   /** What the function does; shown in the console and in the role's description. */
@@ -64,12 +73,16 @@ export interface VaultFunctionProps
 }
 
 /**
- * The house Lambda function: Node.js 22 on arm64, one minified ESM bundle with the AWS SDK inside
- * (no dependency on the runtime's SDK version) and source maps, an explicit log group with a
+ * The house Lambda function: Node.js 22 on arm64, a minified ESM bundle with the AWS SDK inside
+ * (no dependency on the runtime's SDK version) and source maps, split so that a cold start loads
+ * only `index.mjs` and its static imports (infra/cdk/bundling.ts), an explicit log group with a
  * retention, and its own role that starts with nothing but writing to that log group. Access to
  * anything else is granted with `bindTable`, `bindServerKey` or explicit statements.
+ *
+ * A plain Function with a locally bundled asset rather than NodejsFunction: NodejsFunction
+ * bundles to one `--outfile`, and esbuild's code splitting needs an output directory.
  */
-export class VaultFunction extends NodejsFunction {
+export class VaultFunction extends LambdaFunction {
   /** The execution role (no managed policies; every permission is an explicit statement). */
   readonly executionRole: Role;
   /** The log group the function writes to. */
@@ -88,9 +101,20 @@ export class VaultFunction extends NodejsFunction {
       new PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }),
     );
 
+    const tracing = props.environment?.VAULT_TRACING === 'true';
     super(scope, id, {
-      entry: props.entry,
-      handler: 'handler',
+      // As NodejsFunction does: the project root as the asset's source (never copied: bundling
+      // writes the output), hashed by its output, so an unchanged bundle is not uploaded again.
+      code: Code.fromAsset(REPO_ROOT, {
+        assetHashType: AssetHashType.OUTPUT,
+        bundling: {
+          // Never pulled: local bundling always succeeds (it throws on a build error instead).
+          image: DockerImage.fromRegistry('dummy'),
+          local: new EsbuildLocalBundling(props.entry, { tracing }),
+        },
+      }),
+      // The bundle's ENTRY_FILE, index.mjs.
+      handler: 'index.handler',
       description: props.description,
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
@@ -109,24 +133,7 @@ export class VaultFunction extends NodejsFunction {
         POWERTOOLS_METRICS_NAMESPACE: 'AgentVault',
         ...props.environment,
       },
-      ...(props.environment?.VAULT_TRACING === 'true' ? { tracing: Tracing.ACTIVE } : {}),
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: LOCK_FILE,
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        banner: ESM_REQUIRE_SHIM,
-        minify: true,
-        sourceMap: true,
-        // Stack traces map to file:line without shipping the sources a second time.
-        sourcesContent: false,
-        // Bundle the SDK too: pinned by our lock file, tree-shaken, and faster to load than the
-        // runtime's copy (middy's and Powertools' bundling guidance).
-        // Powertools' Tracer (122 KiB, bench section 4b) only where tracing is on: shared/tracing.ts
-        // imports it only then.
-        externalModules: props.environment?.VAULT_TRACING === 'true' ? [] : ['@aws-lambda-powertools/tracer'],
-      },
+      ...(tracing ? { tracing: Tracing.ACTIVE } : {}),
     });
     this.executionRole = role;
     this.functionLogGroup = logGroup;
