@@ -1,5 +1,5 @@
 /**
- * Example requests and answers of the route table's operations (shared/http/routes.ts `op.examples`),
+ * Example requests and answers of the route table's operations (shared/http/route-docs.ts `examples`),
  * as a user would send and see them: the OpenAPI document shows them (shared/schemas/openapi.ts),
  * and test/unit/schemas/openapi.test.ts parses each with its route's own schemas, so an example
  * that drifts from the contract fails a test. Tokens and keys here are made up (well-formed).

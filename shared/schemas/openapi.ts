@@ -1,5 +1,6 @@
 import * as z from 'zod';
-import { Health, PathParams, type RouteDef, routeList } from '../http/routes.ts';
+import { type DocumentedRoute, documentedRoutes } from '../http/route-docs.ts';
+import { Health, PathParams } from '../http/routes.ts';
 import { Agent, AgentList, CreateAgentBody, CreatedAgent, InputArg, Runner, SigningSecret, UpdateAgentBody } from './agents.ts';
 import { ApiKey, ApiKeyList, CreateApiKeyBody, CreatedApiKey } from './api-keys.ts';
 import { AuditPage } from './audit.ts';
@@ -314,8 +315,8 @@ function errorResponse(status: number, codes: readonly string[]): Json {
 }
 
 /** The error statuses and codes of a route: its own, merged with those every (authenticated) route can answer. */
-export function errorCodesOf(r: RouteDef): Record<number, string[]> {
-  const op = r.op as NonNullable<RouteDef['op']>;
+export function errorCodesOf(r: DocumentedRoute): Record<number, string[]> {
+  const op = r.op as NonNullable<DocumentedRoute['op']>;
   const common: [string, readonly string[]][] = r.permission.kind === 'public' ? [] : Object.entries(COMMON_ERRORS);
   const errors: Record<number, Set<string>> = {};
   for (const [status, codes] of [...Object.entries(op.errors), ...common]) {
@@ -327,12 +328,12 @@ export function errorCodesOf(r: RouteDef): Record<number, string[]> {
 }
 
 /** Whether the route's body takes `api_key` (authentication in the body, the compatible API's way). */
-const takesBodyApiKey = (r: RouteDef): boolean =>
+const takesBodyApiKey = (r: DocumentedRoute): boolean =>
   r.body !== undefined &&
   (z.toJSONSchema(r.body, { io: 'input', unrepresentable: 'any' }) as { properties?: Json }).properties?.api_key !== undefined;
 
-function parameters(r: RouteDef): Json[] {
-  const op = r.op as NonNullable<RouteDef['op']>;
+function parameters(r: DocumentedRoute): Json[] {
+  const op = r.op as NonNullable<DocumentedRoute['op']>;
   const params: Json[] = [...r.path.matchAll(/\{([a-z_]+)\}/g)].map((m) => {
     const name = m[1] as keyof typeof PathParams;
     const p = PathParams[name];
@@ -365,8 +366,8 @@ function parameters(r: RouteDef): Json[] {
   return params;
 }
 
-function operation(r: RouteDef, head: boolean): Json {
-  const op = r.op as NonNullable<RouteDef['op']>;
+function operation(r: DocumentedRoute, head: boolean): Json {
+  const op = r.op as NonNullable<DocumentedRoute['op']>;
   const body = r.body ? nameOf(requestSchemas, r.body, r.key) : undefined;
   const response = op.response ? nameOf(responseSchemas, op.response, r.key) : undefined;
   const isPublic = r.permission.kind === 'public';
@@ -461,7 +462,7 @@ function operation(r: RouteDef, head: boolean): Json {
 /** `components.requestBodies`: each body inline, with the example of each operation that takes it (named by operationId). */
 function requestBodies(): Record<string, Json> {
   const examples = new Map<string, Record<string, { summary: string; value: unknown }>>();
-  for (const r of routeList) {
+  for (const r of documentedRoutes) {
     if (!r.body || r.op?.examples.request === undefined) continue;
     const name = nameOf(requestSchemas, r.body, r.key);
     examples.set(name, { ...examples.get(name), [r.op.operationId]: { summary: r.key, value: r.op.examples.request } });
@@ -503,7 +504,7 @@ function requestBodies(): Record<string, Json> {
  */
 export function buildOpenApi(serverUrl?: string) {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const r of routeList) {
+  for (const r of documentedRoutes) {
     if (!r.op) continue;
     paths[r.path] ??= {};
     const item = paths[r.path] as Record<string, unknown>;
@@ -525,7 +526,7 @@ export function buildOpenApi(serverUrl?: string) {
       { url: '/', description: 'The vault serving this document' },
       { url: 'http://127.0.0.1:3000', description: 'A local vault started with npm start (default PORT)' },
     ],
-    tags: tags.filter((t) => routeList.some((r) => r.op?.tag === t.name)),
+    tags: tags.filter((t) => documentedRoutes.some((r) => r.op?.tag === t.name)),
     security: [{ bearer: [] }, { apiKeyHeader: [] }],
     components: {
       schemas: responseComponents(),

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { methodsOf, routeList as routes } from '#shared/http/routes';
+import { documentedRoutes as routes } from '#shared/http/route-docs';
+import { methodsOf } from '#shared/http/routes';
 import { newApiKey, startTestVault, type TestVault } from '#test/support/vault';
 
 let vault: TestVault;

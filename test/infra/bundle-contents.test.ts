@@ -67,6 +67,14 @@ const FUNCTIONS = readdirSync('functions')
   .filter((f) => f.endsWith('.ts'))
   .map((f) => `functions/${f}`);
 
+describe('only the meta function bundles the OpenAPI operations', () => {
+  it.each(FUNCTIONS)('bundles the route docs (shared/http/route-docs.ts, route-examples.ts) into %s only if it is meta', async (entry) => {
+    const inputs = await bundledInputs(entry);
+    const docs = inputs.filter((i) => /shared\/http\/route-(docs|examples)\.ts$/.test(i));
+    expect(docs.length > 0, entry).toBe(entry === 'functions/meta.ts');
+  });
+});
+
 describe('function bundles carry no local-only wiring', () => {
   it.each(FUNCTIONS)('bundles nothing from infra/local into %s (key-ring file, in-process queue, table creation)', async (entry) => {
     const inputs = await bundledInputs(entry);

@@ -10,6 +10,7 @@
  * @seriousme/openapi-schema-validator — the document validator the unit tests use — depends on.
  */
 import { createRequire } from 'node:module';
+import { operations } from '#shared/http/route-docs';
 import { matchRoute } from '#shared/http/routes';
 import { buildOpenApi } from '#shared/schemas/openapi';
 
@@ -80,7 +81,7 @@ function routedPath(path: string): string {
 /** The operation of a method and path in the document, with its path template; undefined if none. */
 export function operationOf(method: string, path: string): { template: string; method: string; op: Json } | undefined {
   const m = matchRoute(method, routedPath(path));
-  if (!m || 'allowed' in m || !m.route.op) return undefined;
+  if (!m || 'allowed' in m || !operations[m.route.key]) return undefined;
   const lower = method.toLowerCase();
   const op = (openApiDocument().paths[m.route.path] as Record<string, Json> | undefined)?.[lower];
   return op ? { template: m.route.path, method: lower, op } : undefined;

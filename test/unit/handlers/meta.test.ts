@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { handler } from '#functions/meta';
-import { routeList as routes } from '#shared/http/routes';
+import { documentedRoutes as routes } from '#shared/http/route-docs';
 import { apiEvent, invoke, useMockedVault } from './mocked-deps.ts';
 
 const v = useMockedVault();

@@ -1,6 +1,7 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
-import { routeKeysOf, routeList as routes } from '#shared/http/routes';
+import { documentedRoutes as routes } from '#shared/http/route-docs';
+import { routeKeysOf } from '#shared/http/routes';
 import { buildOpenApi, errorCodesOf } from '#shared/schemas/openapi';
 import { answerProblems, requestProblems, schemaValidator } from '#test/support/openapi';
 import { AUTH_CACHE_TTL_MS } from '#shared/services/api-keys';
