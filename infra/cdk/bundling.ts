@@ -10,9 +10,9 @@ import { REPO_ROOT } from './paths.ts';
  * Node 22, ESM, minified, the AWS SDK bundled (pinned by our lock file, tree-shaken, and faster to
  * load than the runtime's copy), external source maps without the sources, and code splitting:
  * the handler is `index.mjs`, and whatever the code imports with `import()` — the SDK clients
- * used on one path only (shared/aws/sdk/), the Secrets Manager read of the server key
- * (shared/aws/server-key-secret.ts), the SDK's own optional credential providers — lands in
- * `chunks/*.mjs`, loaded when that path first runs, not at cold start.
+ * used on one path only (shared/aws/kms-client.ts, lambda-client.ts), the Secrets Manager read
+ * of the server key (shared/aws/server-key-secret.ts), the SDK's own optional credential
+ * providers — lands in `chunks/*.mjs`, loaded when that path first runs, not at cold start.
  */
 
 /**
