@@ -23,6 +23,8 @@ export interface RunnerCall {
   readonly redactor?: Redactor;
   /** The DNS resolver (tests inject a slow one); the system resolver by default. */
   readonly resolveHost?: HostResolver;
+  /** Who may share a kept-alive connection to the runner (shared/outbound/http-client.ts): the agent's tenant and id. */
+  readonly connectionScope?: string;
 }
 
 /** What the runner answered, or why the call failed (a message safe to store and return). */
@@ -57,6 +59,7 @@ export async function callWebhookRunner(call: RunnerCall): Promise<RunnerResult>
     maxResponseBytes: MAX_RUNNER_RESPONSE_BYTES,
     allowPrivate: call.allowPrivate,
     resolveHost: call.resolveHost,
+    connectionScope: call.connectionScope,
   });
   if (!res.ok) {
     switch (res.reason) {

@@ -102,7 +102,7 @@ async function injectCredential(
 }
 
 /** Sends through the outbound client; refusals and faults become clear HTTP errors. */
-async function send(deps: Deps, request: OutboundRequest): Promise<OutboundResponse> {
+async function send(deps: Deps, use: OpenedForUse, request: OutboundRequest): Promise<OutboundResponse> {
   const headers: Record<string, string | number> = { ...request.headers };
   if (request.body !== undefined) headers['content-length'] = Buffer.byteLength(request.body);
   let result: OutboundResponse | OutboundFailure;
@@ -116,6 +116,8 @@ async function send(deps: Deps, request: OutboundRequest): Promise<OutboundRespo
       timeoutMs: deps.config.proxyTimeoutMs,
       maxResponseBytes: MAX_PROXY_RESPONSE_BYTES,
       allowPrivate: deps.config.allowPrivateUpstreams,
+      // A kept-alive connection carries the requests of this profile only (shared/outbound/http-client.ts).
+      connectionScope: connectionScopeOf(use),
     });
   } catch (err) {
     // Node refuses a header it cannot send before any byte goes out (a value stored before the
@@ -133,6 +135,12 @@ async function send(deps: Deps, request: OutboundRequest): Promise<OutboundRespo
   if (result.ok) return result;
   throw outboundError(request.url, result);
 }
+
+/** The profile (this incarnation of it) whose credentials a proxied request carries: the one pool of connections it may share. */
+const connectionScopeOf = (use: OpenedForUse) => {
+  const { tenant, agent_id, slot, created_at } = use.profile.item;
+  return JSON.stringify(['profile', tenant, agent_id, slot, created_at]);
+};
 
 function outboundError(url: URL, failure: OutboundFailure): Error {
   switch (failure.reason) {
@@ -235,7 +243,7 @@ async function proxyWith(deps: Deps, caller: Caller, credential: CredentialRef, 
   const use = await openForUse(deps, caller, credential, 'proxy', { request: { method: body.method, url }, withOAuthToken: true });
   const { request, secrets } = await injectCredential(deps, use, callerRequest(body.method, url, body.headers, body.body));
   await use.recordUse();
-  return withFailureRecord(deps, useEvent(use), async () => redactedResponse(request.url, await send(deps, request), secrets));
+  return withFailureRecord(deps, useEvent(use), async () => redactedResponse(request.url, await send(deps, use, request), secrets));
 }
 
 /**
@@ -272,7 +280,7 @@ export async function testProfile(
   const started = performance.now();
   let outcome: { ok: boolean; status?: number; error?: string };
   try {
-    const res = await send(deps, request);
+    const res = await send(deps, use, request);
     const ok = res.status >= 200 && res.status < 300;
     outcome = {
       ok,
