@@ -35,6 +35,12 @@ export interface OutboundCall {
    * unscoped calls.
    */
   readonly connectionScope?: string;
+  /**
+   * Called once the request is on the wire (body written), while the answer is awaited: work the
+   * answer needs but the request does not (the redactor of a run or a proxied call) overlaps the
+   * round trip instead of following it. Must not throw.
+   */
+  readonly onSent?: () => void;
 }
 
 export interface OutboundResponse {
@@ -225,6 +231,7 @@ export async function sendOutbound(call: OutboundCall): Promise<OutboundResponse
       const where = err.address ? ` ${err.address.includes(':') ? `[${err.address}]` : err.address}${err.port ? `:${err.port}` : ''}` : '';
       finish({ ok: false, reason: 'unreachable', message: err.code ? `${err.code}${where}` : undefined });
     });
+    if (call.onSent) req.once('finish', call.onSent);
     req.end(call.body);
   });
 }
