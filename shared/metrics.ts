@@ -81,6 +81,9 @@ export function emfMetrics(options: { functionName?: string; write?: (line: stri
     return m;
   };
   const stored = make();
+  // The one instance dimensioned metrics are written through: publishing clears its metrics and
+  // dimensions, so each line carries only its own. (A Metrics per line would build a Console each.)
+  const single = make();
   let coldStartWritten = false;
   return {
     count(name, dimensions) {
@@ -88,7 +91,6 @@ export function emfMetrics(options: { functionName?: string; write?: (line: stri
         stored.addMetric(name, MetricUnit.Count, 1);
         return;
       }
-      const single = make();
       single.addDimensions({ ...dimensions });
       single.addMetric(name, MetricUnit.Count, 1);
       single.publishStoredMetrics();

@@ -25,6 +25,9 @@ function algorithmFor(key: Uint8Array): 'aes-128-gcm' | 'aes-192-gcm' | 'aes-256
   }
 }
 
+/** update() ‖ final(): GCM's final() yields no bytes, so usually update()'s buffer as it is, without a copy. */
+const joined = (head: Buffer, tail: Buffer): Buffer => (tail.length === 0 ? head : Buffer.concat([head, tail]));
+
 export interface Sealed {
   readonly nonce: Buffer;
   readonly ciphertext: Buffer;
@@ -44,7 +47,7 @@ export function gcmSeal(
   if (nonce.length !== NONCE_BYTES) throw new RangeError('GCM nonce must be 12 bytes');
   const cipher = createCipheriv(algorithmFor(key), key, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad);
-  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  const ciphertext = joined(cipher.update(plaintext), cipher.final());
   return { nonce: Buffer.from(nonce), ciphertext, tag: cipher.getAuthTag() };
 }
 
@@ -64,7 +67,7 @@ export function gcmOpen(
     const decipher = createDecipheriv(algorithmFor(key), key, nonce, { authTagLength: TAG_BYTES });
     decipher.setAAD(aad);
     decipher.setAuthTag(tag);
-    return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+    return joined(decipher.update(ciphertext), decipher.final());
   } catch {
     throw new DecryptionError();
   }

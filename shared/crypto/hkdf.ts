@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 
 const HASH_LEN = 32;
+const ONE = Uint8Array.of(1);
 /** RFC 5869: L ≤ 255 · HashLen. */
 export const HKDF_MAX_OUTPUT = 255 * HASH_LEN;
 
@@ -17,6 +18,11 @@ export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): B
     throw new RangeError(`HKDF output length must be 0..${HKDF_MAX_OUTPUT} bytes`);
   }
   if (prk.length < HASH_LEN) throw new RangeError('HKDF PRK must be at least 32 bytes');
+  // One block (every key the vault derives): T(1) = HMAC(PRK, info ‖ 0x01), without T(0) or a copy.
+  if (length > 0 && length <= HASH_LEN) {
+    const t1 = createHmac('sha256', prk).update(info).update(ONE).digest();
+    return length === HASH_LEN ? t1 : t1.subarray(0, length);
+  }
   const out = Buffer.alloc(length);
   let previous: Buffer = Buffer.alloc(0);
   let written = 0;

@@ -102,6 +102,21 @@ export class BlockedRunnerError extends Error {
   override readonly name = 'BlockedRunnerError';
 }
 
+const blockedMessage = (host: string) =>
+  `runner host ${host} resolves to a loopback, private or link-local address, which is refused (set VAULT_ALLOW_PRIVATE_RUNNERS=true only for local development)`;
+
+/**
+ * The address to connect to when `host` is an IP literal (checked as resolveRunnerAddress checks
+ * it, without a lookup), or undefined for a name, which needs resolveRunnerAddress.
+ */
+export function pinnedLiteral(host: string, allowPrivate: boolean): { address: string; family: 4 | 6 } | undefined {
+  const bare = host.replace(/^\[|\]$/g, '');
+  const family = isIP(bare);
+  if (family === 0) return undefined;
+  if (!allowPrivate && isBlockedAddress(bare)) throw new BlockedRunnerError(blockedMessage(host));
+  return { address: bare, family: family === 6 ? 6 : 4 };
+}
+
 /**
  * Resolves a runner host and returns the address to connect to. Every address the name resolves
  * to must be allowed (a name with one private answer is refused), unless private targets are
@@ -119,9 +134,7 @@ export async function resolveRunnerAddress(
   if (!allowPrivate) {
     for (const a of answers) {
       if (isBlockedAddress(a.address)) {
-        throw new BlockedRunnerError(
-          `runner host ${host} resolves to a loopback, private or link-local address, which is refused (set VAULT_ALLOW_PRIVATE_RUNNERS=true only for local development)`,
-        );
+        throw new BlockedRunnerError(blockedMessage(host));
       }
     }
   }

@@ -8,7 +8,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 export const SIGNATURE_HEADER = 'x-agent-vault-signature';
 
 export function signPayload(secret: string, rawBody: string, unixSeconds: number): string {
-  const mac = createHmac('sha256', secret).update(`${unixSeconds}.${rawBody}`).digest('hex');
+  // t + "." + body, fed in two parts: the body is not copied into a second string.
+  const mac = createHmac('sha256', secret).update(`${unixSeconds}.`).update(rawBody).digest('hex');
   return `t=${unixSeconds},v1=${mac}`;
 }
 

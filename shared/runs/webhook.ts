@@ -1,5 +1,6 @@
 import type { HostResolver } from '../outbound/address-policy.ts';
 import { sendOutbound } from '../outbound/http-client.ts';
+import { lazy } from '../outbound/lazy.ts';
 import type { Redactor } from '../outbound/redact.ts';
 import { SIGNATURE_HEADER, signPayload } from './signature.ts';
 import { MAX_JSON_DEPTH, jsonDepth } from '../schemas/json-depth.ts';
@@ -19,10 +20,14 @@ export interface RunnerCall {
    * The run's leak guard: applied to the raw response text before it is parsed and to the
    * parsed `output` and `error`. The `session` is taken from the unredacted text: it is sealed
    * under the profile's keys, never shown, and may legitimately hold credentials (cookies).
+   * A function is called once the request is on the wire, so the redactor's construction
+   * overlaps the runner's work; it is not called if no answer comes.
    */
-  readonly redactor?: Redactor;
+  readonly redactor?: Redactor | (() => Redactor);
   /** The DNS resolver (tests inject a slow one); the system resolver by default. */
   readonly resolveHost?: HostResolver;
+  /** Who may share a kept-alive connection to the runner (shared/outbound/http-client.ts): the agent's tenant and id. */
+  readonly connectionScope?: string;
 }
 
 /** What the runner answered, or why the call failed (a message safe to store and return). */
@@ -43,6 +48,8 @@ export async function callWebhookRunner(call: RunnerCall): Promise<RunnerResult>
     return { ok: false, error: 'runner url is invalid' };
   }
   const body = JSON.stringify(call.payload);
+  const given = call.redactor;
+  const redactor = typeof given === 'function' ? lazy(given) : undefined;
   const res = await sendOutbound({
     url,
     method: 'POST',
@@ -57,6 +64,8 @@ export async function callWebhookRunner(call: RunnerCall): Promise<RunnerResult>
     maxResponseBytes: MAX_RUNNER_RESPONSE_BYTES,
     allowPrivate: call.allowPrivate,
     resolveHost: call.resolveHost,
+    connectionScope: call.connectionScope,
+    onSent: redactor?.prepare,
   });
   if (!res.ok) {
     switch (res.reason) {
@@ -100,7 +109,7 @@ export async function callWebhookRunner(call: RunnerCall): Promise<RunnerResult>
   if (r.error !== undefined && r.error !== null && typeof r.error !== 'string') {
     return { ok: false, error: 'runner answered with a non-string "error"' };
   }
-  const shown = redactResponse(call.redactor, text, r);
+  const shown = redactResponse(redactor ? redactor.get() : (given as Redactor | undefined), text, r);
   return { ok: true, output: shown.output, session: r.session, error: (shown.error as string | null) ?? undefined };
 }
 

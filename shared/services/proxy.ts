@@ -10,6 +10,7 @@ import { type OutboundRequest, deploymentOf } from '../credentials/types/index.t
 import type { Caller, Deps } from '../deps.ts';
 import { BadGatewayError, ForbiddenError, GatewayTimeoutError, ValidationError } from '../errors.ts';
 import { type OutboundFailure, type OutboundResponse, sendOutbound } from '../outbound/http-client.ts';
+import { lazy } from '../outbound/lazy.ts';
 import { Redactor } from '../outbound/redact.ts';
 import type { GrantProxyBody, ProxyBody, ProxyResponse, TestProfileBody, TestProfileResponse } from '../schemas/proxy.ts';
 import { profileRefOf } from '../store/profile-ref.ts';
@@ -102,7 +103,7 @@ async function injectCredential(
 }
 
 /** Sends through the outbound client; refusals and faults become clear HTTP errors. */
-async function send(deps: Deps, request: OutboundRequest): Promise<OutboundResponse> {
+async function send(deps: Deps, use: OpenedForUse, request: OutboundRequest, onSent?: () => void): Promise<OutboundResponse> {
   const headers: Record<string, string | number> = { ...request.headers };
   if (request.body !== undefined) headers['content-length'] = Buffer.byteLength(request.body);
   let result: OutboundResponse | OutboundFailure;
@@ -116,6 +117,9 @@ async function send(deps: Deps, request: OutboundRequest): Promise<OutboundRespo
       timeoutMs: deps.config.proxyTimeoutMs,
       maxResponseBytes: MAX_PROXY_RESPONSE_BYTES,
       allowPrivate: deps.config.allowPrivateUpstreams,
+      // A kept-alive connection carries the requests of this profile only (shared/outbound/http-client.ts).
+      connectionScope: connectionScopeOf(use),
+      onSent,
     });
   } catch (err) {
     // Node refuses a header it cannot send before any byte goes out (a value stored before the
@@ -133,6 +137,12 @@ async function send(deps: Deps, request: OutboundRequest): Promise<OutboundRespo
   if (result.ok) return result;
   throw outboundError(request.url, result);
 }
+
+/** The profile (this incarnation of it) whose credentials a proxied request carries: the one pool of connections it may share. */
+const connectionScopeOf = (use: OpenedForUse) => {
+  const { tenant, agent_id, slot, created_at } = use.profile.item;
+  return JSON.stringify(['profile', tenant, agent_id, slot, created_at]);
+};
 
 function outboundError(url: URL, failure: OutboundFailure): Error {
   switch (failure.reason) {
@@ -177,9 +187,11 @@ function decodedBody(url: URL, res: OutboundResponse): Buffer {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** The upstream's answer with every form of every secret value replaced by [REDACTED]. */
-export function redactedResponse(url: URL, res: OutboundResponse, secrets: readonly string[]): ProxyResponse {
-  const redactor = new Redactor(secrets);
+/**
+ * The upstream's answer with every form of every secret value replaced by [REDACTED]; `redactor`
+ * is the Redactor of `secrets` when the caller built it already.
+ */
+export function redactedResponse(url: URL, res: OutboundResponse, secrets: readonly string[], redactor = new Redactor(secrets)): ProxyResponse {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(res.headers)) {
     if (value === undefined || RESPONSE_DROP.has(name)) continue;
@@ -235,7 +247,9 @@ async function proxyWith(deps: Deps, caller: Caller, credential: CredentialRef, 
   const use = await openForUse(deps, caller, credential, 'proxy', { request: { method: body.method, url }, withOAuthToken: true });
   const { request, secrets } = await injectCredential(deps, use, callerRequest(body.method, url, body.headers, body.body));
   await use.recordUse();
-  return withFailureRecord(deps, useEvent(use), async () => redactedResponse(request.url, await send(deps, request), secrets));
+  // The answer's redactor is built while the upstream works (once the request is sent), not after.
+  const redactor = lazy(() => new Redactor(secrets));
+  return withFailureRecord(deps, useEvent(use), async () => redactedResponse(request.url, await send(deps, use, request, redactor.prepare), secrets, redactor.get()));
 }
 
 /**
@@ -272,7 +286,7 @@ export async function testProfile(
   const started = performance.now();
   let outcome: { ok: boolean; status?: number; error?: string };
   try {
-    const res = await send(deps, request);
+    const res = await send(deps, use, request);
     const ok = res.status >= 200 && res.status < 300;
     outcome = {
       ok,

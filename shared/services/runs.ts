@@ -199,11 +199,14 @@ async function performCall(deps: Deps, run: PreparedRun, sessionId: string, time
     payload: { session_id: sessionId, agent_id: run.agent.agent_id, parameters: run.parameters, session: session ?? null, ...delivery },
     timeoutMs,
     allowPrivate: deps.config.allowPrivateRunners,
+    // A kept-alive connection to the runner serves this agent's runs only.
+    connectionScope: JSON.stringify(['runner', run.agent.tenant, run.agent.agent_id]),
     nowSeconds: nowSeconds(deps),
     // The leak guard: no decrypted credential leaves in what the runner returned (output and
-    // error, in any of the encodings Redactor knows). Its variants are computed once per run.
+    // error, in any of the encodings Redactor knows). Its variants are computed once per run,
+    // while the runner works (callWebhookRunner builds it once the request is sent).
     // Only the runner's text is redacted; the vault's own messages carry no values.
-    redactor: new Redactor(run.use ? [...run.use.type.secretValues(run.use.secret, run.use.config), ...Object.values(run.authData)] : []),
+    redactor: () => new Redactor(run.use ? [...run.use.type.secretValues(run.use.secret, run.use.config), ...Object.values(run.authData)] : []),
   });
   if (!result.ok) return { status: 'failed', errorMessage: result.error };
   const runnerError = result.error;

@@ -7,7 +7,10 @@ import { startInProcessVault } from './lib/vault.ts';
 import type { Budget, InProcessResult } from './in-process.ts';
 import { startEchoUpstream } from '#test/support/upstream';
 
-/** One GET straight to the upstream with node:http (a fresh connection, as the proxy makes). */
+/**
+ * One GET straight to the upstream with node:http's global keep-alive agent: a reused connection,
+ * as the proxy's outbound client also reuses one (kept per pinned address and profile).
+ */
 function directGet(url: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: 'GET', headers: { authorization: 'Bearer bench-direct' } }, (res) => {

@@ -61,6 +61,19 @@ describe('hkdfExpand', () => {
     expect(short.equals(long.subarray(0, 40))).toBe(true);
   });
 
+  it.each([1, 16, 31, 32])('gives the first %i bytes of the multi-block output for a one-block length (its shortcut)', (length) => {
+    // Arrange
+    const info = Buffer.from('enc/v1 one block');
+
+    // Act
+    const short = hkdfExpand(prk, info, length);
+    const long = hkdfExpand(prk, info, 64);
+
+    // Assert
+    expect(short.toString('hex')).toBe(long.subarray(0, length).toString('hex'));
+    expect(hkdfExpand(prk, info, 32).equals(createHmac('sha256', prk).update(info).update(Uint8Array.of(1)).digest())).toBe(true);
+  });
+
   it.each([-1, 1.5, Number.NaN, HKDF_MAX_OUTPUT + 1, Number.POSITIVE_INFINITY])(
     'throws RangeError for output length %s',
     (length) => {

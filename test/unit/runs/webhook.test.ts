@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Redactor } from '#shared/outbound/redact';
 import { verifySignature } from '#shared/runs/signature';
 import { callWebhookRunner, MAX_RUNNER_RESPONSE_BYTES, type RunnerCall } from '#shared/runs/webhook';
 import { startTestRunner } from '#test/support/runner';
@@ -172,5 +173,43 @@ describe('callWebhookRunner', () => {
 
     expect(result.ok).toBe(true);
     expect(runner.calls[0]?.headers.host).toMatch(/^localhost:\d+$/);
+  });
+
+  it('builds a redactor given as a function while the runner works, before its answer arrives', async () => {
+    let built = false;
+    let builtBeforeAnswer: boolean | undefined;
+    // The runner answers only once the redactor exists, or after 2 s: a redactor built after the answer is too late.
+    runner.setBehaviour(async () => {
+      for (let waited = 0; !built && waited < 2_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+      builtBeforeAnswer = built;
+      return { body: { output: 'the secret is hunter2-secret' } };
+    });
+
+    const result = await call({
+      redactor: () => {
+        built = true;
+        return new Redactor(['hunter2-secret']);
+      },
+    });
+
+    expect(builtBeforeAnswer).toBe(true);
+    expect(result).toEqual({ ok: true, output: 'the secret is [REDACTED]', session: undefined, error: undefined });
+  });
+
+  it('does not build a redactor given as a function when no answer comes', async () => {
+    const closed = await startTestRunner(() => ({}));
+    await closed.close();
+    let built = 0;
+
+    const result = await call({
+      url: closed.url,
+      redactor: () => {
+        built++;
+        return new Redactor(['x-secret']);
+      },
+    });
+
+    expect(result.ok).toBe(false);
+    expect(built).toBe(0);
   });
 });
