@@ -13,60 +13,75 @@ const UNALIGNED_CORE_MIN_CHARS = 8;
 /** `user:pass` pairs (Basic auth) are built over every ordered pair of values up to this many values. */
 const MAX_VALUES_FOR_PAIRS = 16;
 
-/** Texts up to this many characters are first searched literal by literal (LiteralMatcher.shortBudget). */
-const SHORT_TEXT_MAX_CHARS = 256;
-
 /** A JSON number literal (the text a runner might echo a numeric credential as). */
 const NUMBER_LITERAL = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 const jsonEscaped = (s: string) => JSON.stringify(s).slice(1, -1);
-/** JSON escaping as ensure_ascii serialisers (Python's json.dumps) write it: \uXXXX for non-ASCII. */
-const jsonAsciiEscaped = (s: string) => jsonEscaped(s).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-const formEncoded = (s: string) => new URLSearchParams({ v: s }).toString().slice(2);
+/** A unit JSON escaping as ensure_ascii serialisers (Python's json.dumps) write as \uXXXX: outside printable ASCII. */
+const NOT_PRINTABLE_ASCII = /[^\x20-\x7e]/g;
+/** JSON escaping as ensure_ascii serialisers write it, from the plain JSON escaping `j` of a value. */
+const jsonAsciiEscaped = (j: string) => j.replace(NOT_PRINTABLE_ASCII, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+/**
+ * application/x-www-form-urlencoded (what URLSearchParams writes), from encodeURIComponent's
+ * output: the form encoding also escapes ! ' ( ) ~ and writes a space as +; every other byte is
+ * treated alike (test/unit/outbound/redact-forms.test.ts checks it against URLSearchParams).
+ */
+const FORM_ONLY = /[!'()~]/g;
+const formEncodedFrom = (uri: string) =>
+  uri.replace(FORM_ONLY, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%20/g, '+');
+/** A value every JSON, URL and form escaping leaves as it is (most API keys and tokens). */
+const NEEDS_NO_ESCAPING = /^[A-Za-z0-9_.*-]*$/;
+const unpadded = (b64: string) =>
+  b64.charCodeAt(b64.length - 1) !== 0x3d ? b64 : b64.charCodeAt(b64.length - 2) === 0x3d ? b64.slice(0, -2) : b64.slice(0, -1);
 
 /**
- * The base64 text that stands for `bytes` wherever they sit in a longer base64 blob: the value
- * is encoded behind 0, 1 and 2 filler bytes, and the characters that also carry bits of the
- * neighbouring bytes (and the padding) are cut off.
+ * Adds the base64 and base64url text that stands for `bytes` wherever they sit in a longer
+ * base64 blob: the value is encoded behind 0, 1 and 2 filler bytes, and the characters that also
+ * carry bits of the neighbouring bytes (and the padding) are cut off; at offset 0 the whole
+ * encoding is kept too, with and without padding.
  */
-function base64Cores(bytes: Buffer): { aligned: string[]; unaligned: string[] } {
-  const aligned = [bytes.toString('base64'), bytes.toString('base64').replace(/=+$/, '')];
-  const unaligned: string[] = [];
+function addBase64Cores(out: string[], bytes: Buffer): void {
+  const padded = Buffer.allocUnsafe(bytes.length + 2);
+  padded[0] = 0;
+  padded[1] = 0;
+  bytes.copy(padded, 2);
   for (let offset = 0; offset < 3; offset++) {
-    const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString('base64').replace(/=+$/, '');
+    const view = padded.subarray(2 - offset);
+    const b64 = view.toString('base64');
+    const url = view.toString('base64url'); // base64url without padding
+    const bare = unpadded(b64);
+    if (offset === 0) {
+      out.push(b64, bare, url);
+      if (bare.length !== b64.length) out.push(url + b64.slice(bare.length));
+    }
     const head = Math.ceil((offset * 8) / 6);
     const tail = (offset + bytes.length) % 3 === 0 ? 0 : 1;
-    const core = encoded.slice(head, encoded.length - tail);
-    if (core.length >= UNALIGNED_CORE_MIN_CHARS) unaligned.push(core);
+    if (bare.length - tail - head >= UNALIGNED_CORE_MIN_CHARS) {
+      out.push(bare.slice(head, bare.length - tail), url.slice(head, url.length - tail));
+    }
   }
-  return { aligned, unaligned };
 }
 
-const toUrlAlphabet = (b64: string) => b64.replace(/\+/g, '-').replace(/\//g, '_');
-
 /**
- * Every textual form of one value the redactor looks for. See docs/security.md, "Redaction"
- * (what it cannot catch), for what is deliberately not covered.
+ * Adds every textual form of one value the redactor looks for to `out` (some may come twice:
+ * the matcher drops duplicates). See docs/security.md, "Redaction" (what it cannot catch), for
+ * what is deliberately not covered.
  */
-function variantsOf(value: string): string[] {
-  const out = new Set<string>([value, jsonEscaped(value), jsonEscaped(jsonEscaped(value)), jsonAsciiEscaped(value)]);
-  out.add(jsonEscaped(value).replace(/\//g, '\\/')); // PHP-style escaped slashes
-  out.add(encodeURIComponent(value));
-  out.add(formEncoded(value));
-  out.add(encodeURIComponent(value).replace(/%20/g, '+'));
-  out.add(jsonEscaped(encodeURIComponent(value)));
+function addVariants(out: string[], value: string): void {
+  out.push(value);
+  if (!NEEDS_NO_ESCAPING.test(value)) {
+    const j = jsonEscaped(value);
+    out.push(j, jsonEscaped(j), jsonAsciiEscaped(j), j.replace(/\//g, '\\/')); // the last: PHP-style escaped slashes
+    // encodeURIComponent's output needs no JSON escaping: it is also its JSON-escaped form.
+    const uri = encodeURIComponent(value);
+    out.push(uri, formEncodedFrom(uri), uri.replace(/%20/g, '+'));
+  }
   const bytes = Buffer.from(value, 'utf8');
   if (bytes.length >= ENCODED_MIN_BYTES) {
-    const { aligned, unaligned } = base64Cores(bytes);
-    for (const b of [...aligned, ...unaligned]) {
-      out.add(b);
-      out.add(toUrlAlphabet(b));
-    }
-    out.add(bytes.toString('hex')); // upper-case hex is caught by the case-insensitive pass
+    addBase64Cores(out, bytes);
+    out.push(bytes.toString('hex')); // upper-case hex is caught by the case-insensitive pass
   }
-  if (NUMBER_LITERAL.test(value)) out.add(String(Number(value)));
-  out.delete('');
-  return [...out];
+  if (NUMBER_LITERAL.test(value)) out.push(String(Number(value)));
 }
 
 /**
@@ -315,10 +330,11 @@ class ReverseAutomaton {
   }
 
   /**
-   * For each position i of `text`, the length of the longest literal starting at i (0: none),
-   * in a scratch array valid until the next call; undefined if no literal occurs at all.
+   * For each position i of `text` from `from` on, the length of the longest literal starting at
+   * i (0: none), in a scratch array valid until the next call; undefined if no literal occurs
+   * there at all.
    */
-  scan(text: string, map = this.map): Int32Array | undefined {
+  scan(text: string, from = 0, map = this.map): Int32Array | undefined {
     const n = text.length;
     if (this.best.length < n) this.best = new Int32Array(Math.max(n, this.best.length * 2));
     const best = this.best;
@@ -326,7 +342,7 @@ class ReverseAutomaton {
     let state = 0;
     let steps = 0;
     let any = 0;
-    for (let i = n - 1; i >= 0; i--) {
+    for (let i = n - 1; i >= from; i--) {
       const c = map ? (map[text.charCodeAt(i)] as number) : text.charCodeAt(i);
       const s = c < 128 ? (ascii[c] as number) : (wide.get(c) ?? 0);
       if (s === 0) {
@@ -359,38 +375,107 @@ class ReverseAutomaton {
   }
 }
 
+/** The prefix index keys a literal by its first PREFIX_UNITS code units (7 bits each: 28 bits). */
+const PREFIX_UNITS = 4;
+/** The search moves a window as long as the shortest literal (at most this) over the text, by up to its length less SHIFT_GRAM_UNITS - 1. */
+const MAX_WINDOW = 64;
+/** The window's last this many units (7 bits each) decide how far it may move. */
+const SHIFT_GRAM_UNITS = 3;
+const GOLDEN = 0x9e3779b1;
+
 /**
  * Finds many literal strings in a text and replaces, left to right, the longest one starting at
  * the leftmost position, then goes on after it (what an alternation sorted longest-first does),
- * in time linear in the text and independent of the literals' lengths: a right-to-left pass of
- * one automaton (ReverseAutomaton) finds the longest literal at every position, a left-to-right
- * pass picks the matches.
+ * in time linear in the text and independent of the literals' lengths.
+ *
+ * The search is a left-to-right pass over the text with a rolling key of the next PREFIX_UNITS
+ * units (fewer if a literal is shorter), looked up in a bit set of the literals' keys; only where
+ * the bit is set are the literals with that exact key (longest first) compared with the text. A
+ * text that holds no literal (most answers) costs one table lookup per unit, with nothing built
+ * per text. The comparisons of candidates that do not match have a budget (the text's length
+ * plus PREFIX_SEARCH_SLACK units): a text that spends it (it almost matches a long literal
+ * everywhere, as in docs/architecture.md, "Redaction") is finished by the automaton
+ * (ReverseAutomaton, built on first need), from where the search stopped, so the worst case
+ * stays linear.
  */
+const PREFIX_SEARCH_SLACK = 256;
+
 class LiteralMatcher {
   private readonly literals: readonly string[];
+  /** The prefix index (built on first use): its key length, the key mask, bit set and buckets. */
+  private q = 0;
+  /** Wu–Manber: the window (the shortest literal's length, at most MAX_WINDOW), the units of a shift gram, and the shift table. */
+  private window = 0;
+  private gram = 1;
+  private shifts = new Uint8Array(0);
+  private shiftsShift = 0;
+  private filter = new Int32Array(0);
+  private filterShift = 0;
+  private buckets?: Map<number, string[]>;
   private built?: ReverseAutomaton;
   /** Folded literals matched the way a /i regular expression matches them (see `replace`). */
   private canonicalAutomaton?: ReverseAutomaton;
-  /**
-   * What short texts may still cost before the automaton is built: a literal-by-literal search
-   * of a text of at most SHORT_TEXT_MAX_CHARS costs `literals × text length`, and all such
-   * searches together at most twice the literals' total length (about what building the automaton
-   * costs), so the redactor stays linear; a run's answer (`{"agent_output":"ok"}`) usually needs no
-   * automaton at all.
-   */
-  private shortBudget: number;
+  /** Matches of the last prefix search: (start, length) pairs. */
+  private found = new Int32Array(64);
+  private foundCount = 0;
+  /** Positions visited and units compared by the prefix search, all texts together. */
+  private searchSteps = 0;
+  /** How many times the prefix search ran over budget and the automaton finished the text. */
+  fallbacks = 0;
 
+  /** `literals` may hold duplicates and empty strings: they are dropped. */
   constructor(
-    literals: Iterable<string>,
+    literals: readonly string[],
     private readonly fold: boolean,
   ) {
-    this.literals = [...new Set([...literals].map((l) => (fold ? l.toLowerCase() : l)))].filter((l) => l.length > 0);
-    let total = 0;
-    for (const l of this.literals) total += l.length;
-    this.shortBudget = 2 * total;
+    const kept: string[] = [];
+    for (const l of literals) if (l.length > 0) kept.push(fold ? l.toLowerCase() : l);
+    this.literals = kept;
   }
 
-  /** The automaton over the literals, built on first use (see shortBudget). */
+  private index(): Map<number, string[]> {
+    if (this.buckets) return this.buckets;
+    let m = MAX_WINDOW;
+    for (const l of this.literals) if (l.length < m) m = l.length;
+    const q = Math.min(PREFIX_UNITS, m);
+    const g = m >= SHIFT_GRAM_UNITS ? SHIFT_GRAM_UNITS : 1;
+    const gramMask = (1 << (7 * g)) - 1;
+    const bits = 2 ** Math.min(22, Math.max(10, Math.ceil(Math.log2(this.literals.length * 64))));
+    const filter = new Int32Array(bits / 32);
+    const shift = 32 - Math.log2(bits);
+    const shiftBits = Math.min(16, Math.max(8, Math.ceil(Math.log2(this.literals.length * (m - g + 1) * 8))));
+    const shifts = new Uint8Array(2 ** shiftBits).fill(m - g + 1);
+    const buckets = new Map<number, string[]>();
+    for (const l of this.literals) {
+      let key = 0;
+      for (let k = 0; k < q; k++) key = (key << 7) | (l.charCodeAt(k) & 0x7f);
+      const h = Math.imul(key, GOLDEN) >>> shift;
+      filter[h >>> 5] = (filter[h >>> 5] as number) | (1 << (h & 31));
+      const bucket = buckets.get(key);
+      if (!bucket) buckets.set(key, [l]);
+      else if (!bucket.includes(l)) bucket.push(l);
+      // Wu–Manber: how far the window may move when its last `g` units are the units that end at j in this literal's first window.
+      let gram = 0;
+      for (let j = 0; j < m; j++) {
+        gram = ((gram << 7) | (l.charCodeAt(j) & 0x7f)) & gramMask;
+        if (j < g - 1) continue;
+        const at = Math.imul(gram, GOLDEN) >>> (32 - shiftBits);
+        if ((shifts[at] as number) > m - 1 - j) shifts[at] = m - 1 - j;
+      }
+    }
+    for (const bucket of buckets.values()) if (bucket.length > 1) bucket.sort((x, y) => y.length - x.length);
+    this.q = q;
+    this.window = m;
+    this.gram = g;
+    this.filter = filter;
+    this.filterShift = shift;
+    this.shifts = shifts;
+    this.shiftsShift = 32 - shiftBits;
+    this.buckets = buckets;
+    return buckets;
+  }
+
+  /** The automaton over the literals, built when a prefix search first runs over budget. */
   private get automaton(): ReverseAutomaton {
     this.built ??= new ReverseAutomaton(this.literals);
     return this.built;
@@ -400,104 +485,247 @@ class LiteralMatcher {
     return this.literals.length;
   }
 
-  /** Automaton transitions, failure moves and failure-link resolutions so far (tests check they grow linearly). */
+  /** The literals as matched (lower-cased when the matcher folds). */
+  get list(): readonly string[] {
+    return this.literals;
+  }
+
+  /** Prefix-search positions and comparisons, automaton transitions, failure moves and failure-link resolutions so far (tests check they grow linearly). */
   get steps(): number {
     const { built: a, canonicalAutomaton: c } = this;
-    return (a ? a.steps + a.resolveSteps : 0) + (c ? c.steps + c.resolveSteps : 0);
+    return this.searchSteps + (a ? a.steps + a.resolveSteps : 0) + (c ? c.steps + c.resolveSteps : 0);
   }
 
   /**
-   * Whether `hay` (already folded when the matcher folds) certainly holds no literal, found by
-   * searching each literal in it while the short-text budget lasts; false: use the automaton.
+   * The leftmost-longest matches of the literals in `hay` (ASCII letters lower-cased first when
+   * `foldAscii`), as (start, length) pairs in `found`; stops at the first when `firstOnly`.
+   * Returns -1, or the position p where the comparisons ran over budget (the matches before p
+   * are in `found`; the automaton goes on from p). `foundCount` is the number of matches.
    */
-  private surelyClean(hay: string): boolean {
-    if (this.built || hay.length > SHORT_TEXT_MAX_CHARS) return false;
-    const cost = this.literals.length * Math.max(1, hay.length);
-    if (cost > this.shortBudget) return false;
-    this.shortBudget -= cost;
-    for (const l of this.literals) if (l.length <= hay.length && hay.includes(l)) return false;
-    return true;
+  private prefixSearch(hay: string, foldAscii: boolean, firstOnly: boolean): number {
+    const buckets = this.index();
+    const n = hay.length;
+    const { q, window: m, gram: g, filter, filterShift, shifts, shiftsShift } = this;
+    this.foundCount = 0;
+    let budget = n + PREFIX_SEARCH_SLACK;
+    let steps = 0;
+    let count = 0;
+    // `end`: the last unit of the window (the first `m` units of a literal starting at end - m + 1).
+    let end = m - 1;
+    while (end < n) {
+      steps++;
+      let gram = 0;
+      for (let k = end - g + 1; k <= end; k++) {
+        let c = hay.charCodeAt(k);
+        if (foldAscii && c >= 0x41 && c <= 0x5a) c += 0x20;
+        gram = (gram << 7) | (c & 0x7f);
+      }
+      const skip = shifts[Math.imul(gram, GOLDEN) >>> shiftsShift] as number;
+      if (skip > 0) {
+        end += skip;
+        continue;
+      }
+      const i = end - m + 1;
+      let key = 0;
+      for (let k = i; k < i + q; k++) {
+        let c = hay.charCodeAt(k);
+        if (foldAscii && c >= 0x41 && c <= 0x5a) c += 0x20;
+        key = (key << 7) | (c & 0x7f);
+      }
+      let len = 0;
+      const h = Math.imul(key, GOLDEN) >>> filterShift;
+      if (((filter[h >>> 5] as number) & (1 << (h & 31))) !== 0) {
+        const bucket = buckets.get(key);
+        if (bucket !== undefined) {
+          for (const l of bucket) {
+            const ll = l.length;
+            let k = 0;
+            if (ll <= n - i) {
+              if (foldAscii) {
+                for (; k < ll; k++) {
+                  let c = hay.charCodeAt(i + k);
+                  if (c >= 0x41 && c <= 0x5a) c += 0x20;
+                  if (c !== l.charCodeAt(k)) break;
+                }
+              } else while (k < ll && hay.charCodeAt(i + k) === l.charCodeAt(k)) k++;
+              if (k === ll) {
+                len = ll;
+                steps += ll;
+                break;
+              }
+            }
+            steps += k + 1;
+            budget -= k + 1;
+          }
+          if (len === 0 && budget < 0) {
+            this.searchSteps += steps;
+            this.foundCount = count;
+            return i;
+          }
+        }
+      }
+      if (len === 0) {
+        end++;
+        continue;
+      }
+      if (count * 2 + 2 > this.found.length) {
+        const grown = new Int32Array(this.found.length * 2);
+        grown.set(this.found);
+        this.found = grown;
+      }
+      this.found[count * 2] = i;
+      this.found[count * 2 + 1] = len;
+      count++;
+      if (firstOnly) break;
+      end = i + len + m - 1;
+    }
+    this.searchSteps += steps;
+    this.foundCount = count;
+    return -1;
+  }
+
+  /**
+   * Whether any literal occurs in `hay` (ASCII letters lower-cased first when `foldAscii`); the
+   * automaton scans with `map` if the prefix search runs over budget.
+   */
+  private occurs(hay: string, foldAscii: boolean, map: Uint16Array | undefined): boolean {
+    const stop = this.prefixSearch(hay, foldAscii, true);
+    if (this.foundCount > 0) return true;
+    if (stop < 0) return false;
+    this.fallbacks++;
+    return this.automaton.scan(hay, stop, map) !== undefined;
   }
 
   /** Whether any literal occurs in `text` (used with exact literals: the digits of numeric secrets). */
   has(text: string): boolean {
-    const hay = this.fold ? text.toLowerCase() : text;
-    if (this.surelyClean(hay)) return false;
-    return this.automaton.scan(hay) !== undefined;
+    return this.occurs(this.fold ? text.toLowerCase() : text, false, undefined);
   }
 
   /** Whether any literal occurs in `text`, an ASCII-only text (no NON_ASCII unit), matched as `replace` matches it. */
   occursInAscii(text: string): boolean {
-    if (text.length <= SHORT_TEXT_MAX_CHARS && !this.built && this.surelyClean(this.fold ? text.toLowerCase() : text)) return false;
-    return this.automaton.scan(text, this.fold ? asciiLower() : undefined) !== undefined;
+    return this.occurs(text, this.fold, this.fold ? asciiLower() : undefined);
   }
 
   replace(text: string, by: string): string {
-    if (text.length <= SHORT_TEXT_MAX_CHARS && !this.built) {
-      const hay = this.fold ? text.toLowerCase() : text;
-      // A text whose folding changes its length goes to the automata below (positions must line up).
-      if (hay.length === text.length && this.surelyClean(hay)) return text;
-    }
-    let best: Int32Array | undefined;
-    if (!this.fold) best = this.automaton.scan(text);
-    else if (text.length > SHORT_TEXT_MAX_CHARS && !NON_ASCII.test(text)) best = this.automaton.scan(text, asciiLower());
-    else {
-      const hay = text.toLowerCase();
-      if (hay.length === text.length) best = this.automaton.scan(hay);
+    let hay = text;
+    let foldAscii = false;
+    if (this.fold) {
+      if (!NON_ASCII.test(text)) foldAscii = true;
       else {
+        hay = text.toLowerCase();
         // A few characters change length when lower-cased (U+0130): positions in `hay` would
         // not line up with `text`. Such texts are matched unit by unit the way a /i regular
         // expression compares (ECMA-262 Canonicalize), which keeps every position in place.
-        this.canonicalAutomaton ??= new ReverseAutomaton(this.literals, canonical());
-        best = this.canonicalAutomaton.scan(text);
+        if (hay.length !== text.length) {
+          this.canonicalAutomaton ??= new ReverseAutomaton(this.literals, canonical());
+          return pick(text, by, this.canonicalAutomaton.scan(text), 0, '', 0);
+        }
       }
     }
-    if (!best) return text;
-    const n = text.length;
+    const stop = this.prefixSearch(hay, foldAscii, false);
+    const { found, foundCount } = this;
+    if (stop < 0 && foundCount === 0) return text;
     let out = '';
     let last = 0;
-    let i = 0;
-    while (i < n) {
-      const len = best[i] as number;
-      if (len === 0) {
-        i++;
-        continue;
-      }
-      out += text.slice(last, i) + by;
-      i += len;
-      last = i;
+    for (let m = 0; m < foundCount; m++) {
+      const start = found[m * 2] as number;
+      out += text.slice(last, start) + by;
+      last = start + (found[m * 2 + 1] as number);
     }
-    return out + text.slice(last);
+    if (stop < 0) return out + text.slice(last);
+    // Over budget at `stop`: the automaton finds the matches from there on.
+    this.fallbacks++;
+    return pick(text, by, this.automaton.scan(hay, stop, foldAscii ? asciiLower() : undefined), stop, out, last);
   }
+}
+
+/**
+ * Goes on replacing in `text` from position `from` (where `out` holds the replaced text up to
+ * `last`) with the matches of an automaton scan (`best`: the longest literal starting at each
+ * position; undefined: none).
+ */
+function pick(text: string, by: string, best: Int32Array | undefined, from: number, out: string, last: number): string {
+  if (!best) return last === 0 ? text : out + text.slice(last);
+  const n = text.length;
+  let i = from;
+  while (i < n) {
+    const len = best[i] as number;
+    if (len === 0) {
+      i++;
+      continue;
+    }
+    out += text.slice(last, i) + by;
+    i += len;
+    last = i;
+  }
+  return last === 0 ? text : out + text.slice(last);
 }
 
 /**
  * Every literal the redactor looks for, from distinct non-empty values: `folded` (matched in any
  * letter case: the forms of values of CASE_INSENSITIVE_MIN_CHARS or more, and of pairs) and
- * `exact`. Exported for test/unit/outbound/redact-linear.test.ts, which checks the matcher
- * against a plain reference over the same literals.
+ * `exact`, possibly with duplicates and empty strings (LiteralMatcher drops them).
  */
-export function redactionForms(values: readonly string[]): { exact: Set<string>; folded: Set<string> } {
-  const exact = new Set<string>();
-  const folded = new Set<string>();
-  const add = (source: string, variants: readonly string[]) => {
-    for (const v of variants) (source.length >= CASE_INSENSITIVE_MIN_CHARS ? folded : exact).add(v);
-  };
-  for (const value of values) add(value, variantsOf(value));
+function collectForms(values: readonly string[]): { exact: string[]; folded: string[] } {
+  const exact: string[] = [];
+  const folded: string[] = [];
+  for (const value of values) addVariants(value.length >= CASE_INSENSITIVE_MIN_CHARS ? folded : exact, value);
   // Basic auth and friends: base64 of `user:pass` for every ordered pair of values. The
   // password part is also caught by the unaligned cores above; this catches the pair whole.
-  if (values.length <= MAX_VALUES_FOR_PAIRS) {
-    for (const user of values) {
-      for (const pass of values) {
-        if (user === pass) continue;
+  // All pairs are encoded in one buffer, each from a multiple of 3 bytes with zero bytes after
+  // it: a pair's characters in the whole encoding are then its own unpadded encoding.
+  if (values.length > 1 && values.length <= MAX_VALUES_FOR_PAIRS) {
+    const bytes = values.map((v) => Buffer.from(v, 'utf8'));
+    let total = 0;
+    for (let i = 0; i < values.length; i++) {
+      for (let k = 0; k < values.length; k++)
+        if (values[i] !== values[k]) total += Math.ceil(((bytes[i] as Buffer).length + 1 + (bytes[k] as Buffer).length) / 3) * 3;
+    }
+    const all = Buffer.alloc(total);
+    let at = 0;
+    for (let i = 0; i < values.length; i++) {
+      for (let k = 0; k < values.length; k++) {
+        if (values[i] === values[k]) continue;
+        const u = bytes[i] as Buffer;
+        const p = bytes[k] as Buffer;
+        u.copy(all, at);
+        all[at + u.length] = 0x3a; // ':'
+        p.copy(all, at + u.length + 1);
+        at += Math.ceil((u.length + 1 + p.length) / 3) * 3;
+      }
+    }
+    const b64 = all.toString('base64');
+    const url = all.toString('base64url');
+    at = 0;
+    for (let i = 0; i < values.length; i++) {
+      for (let k = 0; k < values.length; k++) {
+        if (values[i] === values[k]) continue;
+        const user = values[i] as string;
+        const pass = values[k] as string;
         const pair = `${user}:${pass}`;
-        const b = Buffer.from(pair, 'utf8').toString('base64');
-        const bare = b.replace(/=+$/, '');
-        add(pair, [pair, b, bare, toUrlAlphabet(bare)]);
+        const n = (bytes[i] as Buffer).length + 1 + (bytes[k] as Buffer).length;
+        const start = (at / 3) * 4;
+        const end = start + Math.ceil((n * 4) / 3);
+        const bare = b64.slice(start, end);
+        const into = pair.length >= CASE_INSENSITIVE_MIN_CHARS ? folded : exact;
+        into.push(pair, bare, url.slice(start, end));
+        if (n % 3 !== 0) into.push(bare + (n % 3 === 1 ? '==' : '='));
+        at += Math.ceil(n / 3) * 3;
       }
     }
   }
   return { exact, folded };
+}
+
+/**
+ * Every literal the redactor looks for, as sets (see collectForms). Exported for
+ * test/unit/outbound/redact-linear.test.ts, which checks the matcher against a plain reference
+ * over the same literals, and test/unit/outbound/redact-forms.test.ts.
+ */
+export function redactionForms(values: readonly string[]): { exact: Set<string>; folded: Set<string> } {
+  const { exact, folded } = collectForms(values);
+  const nonEmpty = (forms: string[]) => new Set(forms.filter((f) => f.length > 0));
+  return { exact: nonEmpty(exact), folded: nonEmpty(folded) };
 }
 
 /**
@@ -512,18 +740,20 @@ export class Redactor {
   private readonly numbers: ReadonlySet<string>;
   /** Digit strings of numeric secrets, searched inside number tokens of the raw text. */
   private readonly numberDigits: LiteralMatcher;
+  /** Every literal, folded and exact, matched in any letter case (built on clean's first use). */
+  private anyCase?: LiteralMatcher;
   readonly empty: boolean;
 
   constructor(secrets: readonly string[]) {
     const values = [...new Set(secrets.filter((s) => s.length > 0))];
-    const { exact, folded } = redactionForms(values);
+    const { exact, folded } = collectForms(values);
     const numbers = new Set<string>();
-    const digits = new Set<string>();
+    const digits: string[] = [];
     for (const value of values) {
       if (NUMBER_LITERAL.test(value.trim())) {
         numbers.add(value.trim());
         numbers.add(String(Number(value.trim())));
-        digits.add(value.trim());
+        digits.push(value.trim());
       }
     }
     this.exact = new LiteralMatcher(exact, false);
@@ -539,7 +769,7 @@ export class Redactor {
    * the texts). test/unit/outbound/redact-linear.test.ts holds it to three per character.
    */
   get steps(): number {
-    return this.exact.steps + this.folded.steps + this.numberDigits.steps;
+    return this.exact.steps + this.folded.steps + this.numberDigits.steps + (this.anyCase?.steps ?? 0);
   }
 
   /**
@@ -547,11 +777,14 @@ export class Redactor {
    * so that it needs no redaction at all: no literal occurs anywhere in it, it is ASCII and has no
    * escape sequence (every string and key it parses to is then a piece of it, matched alike), and
    * no value is numeric (a number may be written in another form than the value's). Linear in the
-   * text: one scan per matcher.
+   * text: one search for every literal in any letter case (a superset of what the two matchers
+   * find); only if that finds one do the folded and exact matchers answer precisely.
    */
   clean(raw: string): boolean {
     if (this.empty) return true;
     if (this.numbers.size > 0 || raw.includes('\\') || NON_ASCII.test(raw)) return false;
+    this.anyCase ??= new LiteralMatcher(this.exact.size === 0 ? this.folded.list : [...this.folded.list, ...this.exact.list], true);
+    if (!this.anyCase.occursInAscii(raw)) return true;
     return !(this.folded.size > 0 && this.folded.occursInAscii(raw)) && !(this.exact.size > 0 && this.exact.occursInAscii(raw));
   }
 
@@ -614,7 +847,10 @@ export class Redactor {
         let j = i + 1;
         while (j < n && /[0-9.eE+-]/.test(raw[j] as string)) j++;
         const token = raw.slice(i, j);
-        const hit = this.numbers.has(token) || this.numbers.has(String(Number(token))) || (this.numberDigits.size > 0 && this.numberDigits.has(token));
+        const hit =
+          this.numbers.has(token) ||
+          this.numbers.has(String(Number(token))) ||
+          (this.numberDigits.size > 0 && this.numberDigits.has(token));
         out += hit ? `"${REDACTED}"` : token;
         i = j;
       } else {
