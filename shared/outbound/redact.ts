@@ -381,6 +381,8 @@ const PREFIX_UNITS = 4;
 const MAX_WINDOW = 64;
 /** The window's last this many units (7 bits each) decide how far it may move. */
 const SHIFT_GRAM_UNITS = 3;
+/** A candidate's first this many units are compared one by one, the rest of a longer literal at once. */
+const VERIFY_HEAD_UNITS = 8;
 const GOLDEN = 0x9e3779b1;
 
 /**
@@ -402,6 +404,8 @@ const PREFIX_SEARCH_SLACK = 256;
 
 class LiteralMatcher {
   private readonly literals: readonly string[];
+  /** The shortest literal's length: a shorter text holds none. */
+  private readonly shortest: number;
   /** The prefix index (built on first use): its key length, the key mask, bit set and buckets. */
   private q = 0;
   /** Wu–Manber: the window (the shortest literal's length, at most MAX_WINDOW), the units of a shift gram, and the shift table. */
@@ -429,8 +433,15 @@ class LiteralMatcher {
     private readonly fold: boolean,
   ) {
     const kept: string[] = [];
-    for (const l of literals) if (l.length > 0) kept.push(fold ? l.toLowerCase() : l);
+    let shortest = Number.MAX_SAFE_INTEGER;
+    for (const l of literals) {
+      if (l.length === 0) continue;
+      const folded = fold ? l.toLowerCase() : l;
+      kept.push(folded);
+      if (folded.length < shortest) shortest = folded.length;
+    }
     this.literals = kept;
+    this.shortest = shortest;
   }
 
   private index(): Map<number, string[]> {
@@ -507,7 +518,7 @@ class LiteralMatcher {
     const n = hay.length;
     const { q, window: m, gram: g, filter, filterShift, shifts, shiftsShift } = this;
     this.foundCount = 0;
-    let budget = n + PREFIX_SEARCH_SLACK;
+    let budget = (n >> 2) + PREFIX_SEARCH_SLACK;
     let steps = 0;
     let count = 0;
     // `end`: the last unit of the window (the first `m` units of a literal starting at end - m + 1).
@@ -541,13 +552,16 @@ class LiteralMatcher {
             const ll = l.length;
             let k = 0;
             if (ll <= n - i) {
+              // The first units here (most candidates differ early), the rest by the engine's own comparison.
+              const head = ll < VERIFY_HEAD_UNITS ? ll : VERIFY_HEAD_UNITS;
               if (foldAscii) {
-                for (; k < ll; k++) {
+                for (; k < head; k++) {
                   let c = hay.charCodeAt(i + k);
                   if (c >= 0x41 && c <= 0x5a) c += 0x20;
                   if (c !== l.charCodeAt(k)) break;
                 }
-              } else while (k < ll && hay.charCodeAt(i + k) === l.charCodeAt(k)) k++;
+              } else while (k < head && hay.charCodeAt(i + k) === l.charCodeAt(k)) k++;
+              if (k === head && head < ll) k = (foldAscii ? hay.slice(i, i + ll).toLowerCase() === l : hay.startsWith(l, i)) ? ll : ll - 1;
               if (k === ll) {
                 len = ll;
                 steps += ll;
@@ -589,6 +603,7 @@ class LiteralMatcher {
    * automaton scans with `map` if the prefix search runs over budget.
    */
   private occurs(hay: string, foldAscii: boolean, map: Uint16Array | undefined): boolean {
+    if (hay.length < this.shortest) return false;
     const stop = this.prefixSearch(hay, foldAscii, true);
     if (this.foundCount > 0) return true;
     if (stop < 0) return false;
@@ -607,6 +622,7 @@ class LiteralMatcher {
   }
 
   replace(text: string, by: string): string {
+    if (text.length < this.shortest) return text;
     let hay = text;
     let foldAscii = false;
     if (this.fold) {
@@ -799,20 +815,44 @@ export class Redactor {
   /**
    * Redacts strings (and object keys) inside a parsed JSON value; a number whose text is a
    * secret, or that a numeric secret became after losing precision, becomes the string
-   * [REDACTED]. Returns a copy; `__proto__` keys stay plain own properties.
+   * [REDACTED]. Never modifies `value`: what holds a match is copied, the rest (and `value`
+   * itself if nothing matched) is returned as it is; `__proto__` keys stay plain own properties.
    */
   value<T>(value: T): T {
     if (this.empty) return value;
+    const numeric = this.numbers.size > 0;
     const walk = (v: unknown): unknown => {
       if (typeof v === 'string') return this.text(v);
-      if (typeof v === 'number') return this.numbers.has(String(v)) ? REDACTED : v;
-      if (Array.isArray(v)) return v.map(walk);
-      if (v !== null && typeof v === 'object') {
-        const out: Record<string, unknown> = {};
-        for (const [k, inner] of Object.entries(v)) {
-          Object.defineProperty(out, this.text(k), { value: walk(inner), enumerable: true, writable: true, configurable: true });
+      if (typeof v === 'number') return numeric && this.numbers.has(String(v)) ? REDACTED : v;
+      if (Array.isArray(v)) {
+        let copy: unknown[] | undefined;
+        for (let i = 0; i < v.length; i++) {
+          const inner: unknown = v[i];
+          const redacted = walk(inner);
+          if (copy) copy.push(redacted);
+          else if (redacted !== inner) {
+            copy = v.slice(0, i);
+            copy.push(redacted);
+          }
         }
-        return out;
+        return copy ?? v;
+      }
+      if (v !== null && typeof v === 'object') {
+        const keys = Object.keys(v);
+        let entries: [string, unknown][] | undefined;
+        for (let i = 0; i < keys.length; i++) {
+          const k = keys[i] as string;
+          const inner: unknown = (v as Record<string, unknown>)[k];
+          const key = this.text(k);
+          const redacted = walk(inner);
+          if (entries) entries.push([key, redacted]);
+          else if (key !== k || redacted !== inner) {
+            entries = keys.slice(0, i).map((p) => [p, (v as Record<string, unknown>)[p]]);
+            entries.push([key, redacted]);
+          }
+        }
+        // fromEntries defines own data properties, as JSON.parse does: a "__proto__" key stays one.
+        return entries ? Object.fromEntries(entries) : v;
       }
       return v;
     };
@@ -828,7 +868,10 @@ export class Redactor {
    */
   json(raw: string): string {
     if (this.empty) return raw;
+    const numeric = this.numbers.size > 0;
+    // Only what changes is rebuilt: `out` holds the redacted text up to `last`.
     let out = '';
+    let last = 0;
     let i = 0;
     const n = raw.length;
     while (i < n) {
@@ -841,31 +884,41 @@ export class Redactor {
           else if (d === 0x22) break;
           else j++;
         }
-        out += `"${this.text(raw.slice(i + 1, Math.min(j, n)))}"`;
+        const inner = raw.slice(i + 1, Math.min(j, n));
+        const redacted = this.text(inner);
+        // (An unterminated string is closed, as the redacted text always was.)
+        if (redacted !== inner || j >= n) {
+          out += `${raw.slice(last, i)}"${redacted}"`;
+          last = Math.min(j + 1, n);
+        }
         i = j + 1;
       } else if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
         let j = i + 1;
-        while (j < n && /[0-9.eE+-]/.test(raw[j] as string)) j++;
-        const token = raw.slice(i, j);
-        const hit =
-          this.numbers.has(token) ||
-          this.numbers.has(String(Number(token))) ||
-          (this.numberDigits.size > 0 && this.numberDigits.has(token));
-        out += hit ? `"${REDACTED}"` : token;
+        for (; j < n; j++) {
+          const d = raw.charCodeAt(j);
+          // 0-9 . e E + -
+          if (!((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d)) break;
+        }
+        if (numeric) {
+          const token = raw.slice(i, j);
+          if (this.numbers.has(token) || this.numbers.has(String(Number(token))) || this.numberDigits.has(token)) {
+            out += `${raw.slice(last, i)}"${REDACTED}"`;
+            last = j;
+          }
+        }
         i = j;
       } else {
-        // Structure, whitespace and literals: copy the run up to the next string or number.
+        // Structure, whitespace and literals: skip the run up to the next string or number.
         let j = i + 1;
         while (j < n) {
           const d = raw.charCodeAt(j);
           if (d === 0x22 || d === 0x2d || (d >= 0x30 && d <= 0x39)) break;
           j++;
         }
-        out += raw.slice(i, j);
         i = j;
       }
     }
-    return out;
+    return last === 0 ? raw : out + raw.slice(last);
   }
 }
 
