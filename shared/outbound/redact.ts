@@ -553,7 +553,7 @@ class LiteralMatcher {
             let k = 0;
             if (ll <= n - i) {
               // The first units here (most candidates differ early), the rest by the engine's own comparison.
-              const head = ll < VERIFY_HEAD_UNITS ? ll : VERIFY_HEAD_UNITS;
+              const head = Math.min(ll, VERIFY_HEAD_UNITS);
               if (foldAscii) {
                 for (; k < head; k++) {
                   let c = hay.charCodeAt(i + k);
@@ -780,12 +780,19 @@ export class Redactor {
   }
 
   /**
-   * Automaton work done by this redactor so far: transitions and failure moves (at most two per
-   * character searched) plus failure links resolved (once per trie node a text reaches, whatever
-   * the texts). test/unit/outbound/redact-linear.test.ts holds it to three per character.
+   * Search work done by this redactor so far: window positions and units compared by the prefix
+   * search (the failed comparisons within a quarter of the text's length), plus the automaton's
+   * transitions and failure moves (at most two per character searched) and failure links resolved
+   * (once per trie node a text reaches, whatever the texts). test/unit/outbound/redact-linear.test.ts
+   * holds it to a few per character.
    */
   get steps(): number {
     return this.exact.steps + this.folded.steps + this.numberDigits.steps + (this.anyCase?.steps ?? 0);
+  }
+
+  /** How many searches ran over their comparison budget and were finished by an automaton (tests check both paths). */
+  get fallbacks(): number {
+    return this.exact.fallbacks + this.folded.fallbacks + this.numberDigits.fallbacks + (this.anyCase?.fallbacks ?? 0);
   }
 
   /**
