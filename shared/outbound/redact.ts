@@ -156,8 +156,8 @@ class ReverseAutomaton {
   private progress = new Int32Array(0);
   /** Steps taken resolving failure links (bounded by the trie's size, not the text's). */
   resolveSteps = 0;
-  /** Scratch for `scan`: the longest literal starting at each position of the last text. */
-  private best = new Int32Array(0);
+  /** Scratch for `scan`: (position, length) of the longest literal at each position where one starts. */
+  hits = new Int32Array(64);
   /** Transitions and failure moves taken by `scan`, all texts together (tests check linearity). */
   steps = 0;
 
@@ -330,25 +330,24 @@ class ReverseAutomaton {
   }
 
   /**
-   * For each position i of `text` from `from` on, the length of the longest literal starting at
-   * i (0: none), in a scratch array valid until the next call; undefined if no literal occurs
-   * there at all.
+   * The positions of `text` from `from` on where a literal starts, with the length of the longest
+   * one starting there: `hits[2k]` and `hits[2k + 1]` for k below the returned count, positions
+   * in decreasing order (`hits` is scratch, valid until the next call). Only matches are written,
+   * so a text that holds none costs no memory of its size.
    */
-  scan(text: string, from = 0, map = this.map): Int32Array | undefined {
+  scan(text: string, from = 0, map = this.map): number {
     const n = text.length;
-    if (this.best.length < n) this.best = new Int32Array(Math.max(n, this.best.length * 2));
-    const best = this.best;
+    let hits = this.hits;
     const { ascii, wide, fail, out } = this;
     let state = 0;
     let steps = 0;
-    let any = 0;
+    let count = 0;
     for (let i = n - 1; i >= from; i--) {
       const c = map ? (map[text.charCodeAt(i)] as number) : text.charCodeAt(i);
       const s = c < 128 ? (ascii[c] as number) : (wide.get(c) ?? 0);
       if (s === 0) {
         // In no literal: no match spans it.
         state = 0;
-        best[i] = 0;
         continue;
       }
       for (;;) {
@@ -367,11 +366,20 @@ class ReverseAutomaton {
         this.resolve(state);
         len = out[state] as number;
       }
-      best[i] = len;
-      any |= len;
+      if (len > 0) {
+        if (count * 2 + 2 > hits.length) {
+          const grown = new Int32Array(hits.length * 2);
+          grown.set(hits);
+          hits = grown;
+          this.hits = grown;
+        }
+        hits[count * 2] = i;
+        hits[count * 2 + 1] = len;
+        count++;
+      }
     }
     this.steps += steps;
-    return any === 0 ? undefined : best;
+    return count;
   }
 }
 
@@ -608,7 +616,7 @@ class LiteralMatcher {
     if (this.foundCount > 0) return true;
     if (stop < 0) return false;
     this.fallbacks++;
-    return this.automaton.scan(hay, stop, map) !== undefined;
+    return this.automaton.scan(hay, stop, map) > 0;
   }
 
   /** Whether any literal occurs in `text` (used with exact literals: the digits of numeric secrets). */
@@ -634,7 +642,8 @@ class LiteralMatcher {
         // expression compares (ECMA-262 Canonicalize), which keeps every position in place.
         if (hay.length !== text.length) {
           this.canonicalAutomaton ??= new ReverseAutomaton(this.literals, canonical());
-          return pick(text, by, this.canonicalAutomaton.scan(text), 0, '', 0);
+          const count = this.canonicalAutomaton.scan(text);
+          return pick(text, by, this.canonicalAutomaton.hits, count, '', 0);
         }
       }
     }
@@ -651,30 +660,27 @@ class LiteralMatcher {
     if (stop < 0) return out + text.slice(last);
     // Over budget at `stop`: the automaton finds the matches from there on.
     this.fallbacks++;
-    return pick(text, by, this.automaton.scan(hay, stop, foldAscii ? asciiLower() : undefined), stop, out, last);
+    const hits = this.automaton.scan(hay, stop, foldAscii ? asciiLower() : undefined);
+    return pick(text, by, this.automaton.hits, hits, out, last);
   }
 }
 
 /**
- * Goes on replacing in `text` from position `from` (where `out` holds the replaced text up to
- * `last`) with the matches of an automaton scan (`best`: the longest literal starting at each
- * position; undefined: none).
+ * Goes on replacing in `text` (where `out` holds the replaced text up to `last`) with the
+ * `count` matches of an automaton scan (`hits`: positions in decreasing order, each with the
+ * longest literal there), left to right, skipping those inside a match already taken.
  */
-function pick(text: string, by: string, best: Int32Array | undefined, from: number, out: string, last: number): string {
-  if (!best) return last === 0 ? text : out + text.slice(last);
-  const n = text.length;
-  let i = from;
-  while (i < n) {
-    const len = best[i] as number;
-    if (len === 0) {
-      i++;
-      continue;
-    }
+function pick(text: string, by: string, hits: Int32Array, count: number, out: string, last: number): string {
+  if (count === 0) return last === 0 ? text : out + text.slice(last);
+  let end = last;
+  for (let k = count - 1; k >= 0; k--) {
+    const i = hits[k * 2] as number;
+    if (i < end) continue;
     out += text.slice(last, i) + by;
-    i += len;
-    last = i;
+    end = i + (hits[k * 2 + 1] as number);
+    last = end;
   }
-  return last === 0 ? text : out + text.slice(last);
+  return out + text.slice(last);
 }
 
 /**

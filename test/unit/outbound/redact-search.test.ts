@@ -78,6 +78,25 @@ describe('Redactor.text at the edges of the window search', () => {
   });
 });
 
+describe('Redactor.text with many matches on the automaton paths', () => {
+  it('redacts each of 200 copies in a text that grows when lower-cased (matched unit by unit, U+0130)', () => {
+    const r = new Redactor(['Secret-Value-1']);
+    const text = `İ ${Array.from({ length: 200 }, (_, i) => `${i % 2 ? 'SECRET-VALUE-1' : 'secret-value-1'},`).join('')}`;
+
+    expect(r.text(text)).toBe(`İ ${`${R},`.repeat(200)}`);
+  });
+
+  it('redacts each of 200 copies after the comparison budget ran out', () => {
+    const secret = 'a'.repeat(300);
+    const miss = `${secret.slice(0, -1)}!`;
+    const r = new Redactor([secret]);
+    const text = `${miss.repeat(10)}${`${secret},`.repeat(200)}`;
+
+    expect(r.text(text)).toBe(`${miss.repeat(10)}${`${R},`.repeat(200)}`);
+    expect(r.fallbacks).toBe(1);
+  });
+});
+
 describe('Redactor.clean with the any-case search first', () => {
   it('is true when only an upper-cased short value occurs (short values match in their own case only)', () => {
     const r = new Redactor(['pin1', 'Hunter2-Secret']);
