@@ -50,14 +50,21 @@ function addBase64Cores(out: string[], bytes: Buffer): void {
     const b64 = view.toString('base64');
     const url = view.toString('base64url'); // base64url without padding
     const bare = unpadded(b64);
+    // (Each base64url form only where it differs: the text has + or /.)
+    const urlDiffers = url !== bare;
     if (offset === 0) {
-      out.push(b64, bare, url);
-      if (bare.length !== b64.length) out.push(url + b64.slice(bare.length));
+      out.push(bare);
+      if (urlDiffers) out.push(url);
+      if (bare.length !== b64.length) {
+        out.push(b64);
+        if (urlDiffers) out.push(url + b64.slice(bare.length));
+      }
     }
     const head = Math.ceil((offset * 8) / 6);
     const tail = (offset + bytes.length) % 3 === 0 ? 0 : 1;
-    if (bare.length - tail - head >= UNALIGNED_CORE_MIN_CHARS) {
-      out.push(bare.slice(head, bare.length - tail), url.slice(head, url.length - tail));
+    if (bare.length - tail - head >= UNALIGNED_CORE_MIN_CHARS && (head > 0 || tail > 0)) {
+      out.push(bare.slice(head, bare.length - tail));
+      if (urlDiffers) out.push(url.slice(head, url.length - tail));
     }
   }
 }
@@ -70,11 +77,20 @@ function addBase64Cores(out: string[], bytes: Buffer): void {
 function addVariants(out: string[], value: string): void {
   out.push(value);
   if (!NEEDS_NO_ESCAPING.test(value)) {
+    // Each form only where it differs from the one it is derived from (fewer duplicates to carry).
+    const pushIfNew = (form: string, from: string) => {
+      if (form !== from) out.push(form);
+    };
     const j = jsonEscaped(value);
-    out.push(j, jsonEscaped(j), jsonAsciiEscaped(j), j.replace(/\//g, '\\/')); // the last: PHP-style escaped slashes
+    pushIfNew(j, value);
+    pushIfNew(jsonEscaped(j), j);
+    pushIfNew(jsonAsciiEscaped(j), j);
+    pushIfNew(j.replace(/\//g, '\\/'), j); // PHP-style escaped slashes
     // encodeURIComponent's output needs no JSON escaping: it is also its JSON-escaped form.
     const uri = encodeURIComponent(value);
-    out.push(uri, formEncodedFrom(uri), uri.replace(/%20/g, '+'));
+    pushIfNew(uri, value);
+    pushIfNew(formEncodedFrom(uri), uri);
+    pushIfNew(uri.replace(/%20/g, '+'), uri);
   }
   const bytes = Buffer.from(value, 'utf8');
   if (bytes.length >= ENCODED_MIN_BYTES) {
@@ -386,7 +402,7 @@ class ReverseAutomaton {
 /** The prefix index keys a literal by its first PREFIX_UNITS code units (7 bits each: 28 bits). */
 const PREFIX_UNITS = 4;
 /** The search moves a window as long as the shortest literal (at most this) over the text, by up to its length less SHIFT_GRAM_UNITS - 1. */
-const MAX_WINDOW = 64;
+const MAX_WINDOW = 32;
 /** The window's last this many units (7 bits each) decide how far it may move. */
 const SHIFT_GRAM_UNITS = 3;
 /** A candidate's first this many units are compared one by one, the rest of a longer literal at once. */
@@ -435,16 +451,20 @@ class LiteralMatcher {
   /** How many times the prefix search ran over budget and the automaton finished the text. */
   fallbacks = 0;
 
-  /** `literals` may hold duplicates and empty strings: they are dropped. */
+  /**
+   * `literals` may hold empty strings (dropped) and duplicates (kept: a duplicate only costs a
+   * comparison that fails like the first); `lowered`: folded literals are already lower-cased.
+   */
   constructor(
     literals: readonly string[],
     private readonly fold: boolean,
+    lowered = false,
   ) {
     const kept: string[] = [];
     let shortest = Number.MAX_SAFE_INTEGER;
     for (const l of literals) {
       if (l.length === 0) continue;
-      const folded = fold ? l.toLowerCase() : l;
+      const folded = fold && !lowered ? l.toLowerCase() : l;
       kept.push(folded);
       if (folded.length < shortest) shortest = folded.length;
     }
@@ -471,8 +491,8 @@ class LiteralMatcher {
       const h = Math.imul(key, GOLDEN) >>> shift;
       filter[h >>> 5] = (filter[h >>> 5] as number) | (1 << (h & 31));
       const bucket = buckets.get(key);
-      if (!bucket) buckets.set(key, [l]);
-      else if (!bucket.includes(l)) bucket.push(l);
+      if (bucket) bucket.push(l);
+      else buckets.set(key, [l]);
       // Wu–Manber: how far the window may move when its last `g` units are the units that end at j in this literal's first window.
       let gram = 0;
       for (let j = 0; j < m; j++) {
@@ -688,10 +708,18 @@ function pick(text: string, by: string, hits: Int32Array, count: number, out: st
  * letter case: the forms of values of CASE_INSENSITIVE_MIN_CHARS or more, and of pairs) and
  * `exact`, possibly with duplicates and empty strings (LiteralMatcher drops them).
  */
-function collectForms(values: readonly string[]): { exact: string[]; folded: string[] } {
+function collectForms(values: readonly string[], lowerFolded: boolean): { exact: string[]; folded: string[] } {
   const exact: string[] = [];
   const folded: string[] = [];
-  for (const value of values) addVariants(value.length >= CASE_INSENSITIVE_MIN_CHARS ? folded : exact, value);
+  for (const value of values) {
+    if (value.length < CASE_INSENSITIVE_MIN_CHARS) addVariants(exact, value);
+    else if (!lowerFolded) addVariants(folded, value);
+    else {
+      const forms: string[] = [];
+      addVariants(forms, value);
+      for (const f of forms) folded.push(f.toLowerCase());
+    }
+  }
   // Basic auth and friends: base64 of `user:pass` for every ordered pair of values. The
   // password part is also caught by the unaligned cores above; this catches the pair whole.
   // All pairs are encoded in one buffer, each from a multiple of 3 bytes with zero bytes after
@@ -718,6 +746,13 @@ function collectForms(values: readonly string[]): { exact: string[]; folded: str
     }
     const b64 = all.toString('base64');
     const url = all.toString('base64url');
+    // Base64 text is ASCII: lower-casing it whole is lower-casing each slice.
+    let lowerB64 = b64;
+    let lowerUrl = url;
+    if (lowerFolded) {
+      lowerB64 = b64.toLowerCase();
+      lowerUrl = url.toLowerCase();
+    }
     at = 0;
     for (let i = 0; i < values.length; i++) {
       for (let k = 0; k < values.length; k++) {
@@ -728,9 +763,13 @@ function collectForms(values: readonly string[]): { exact: string[]; folded: str
         const n = (bytes[i] as Buffer).length + 1 + (bytes[k] as Buffer).length;
         const start = (at / 3) * 4;
         const end = start + Math.ceil((n * 4) / 3);
-        const bare = b64.slice(start, end);
-        const into = pair.length >= CASE_INSENSITIVE_MIN_CHARS ? folded : exact;
-        into.push(pair, bare, url.slice(start, end));
+        const fold = pair.length >= CASE_INSENSITIVE_MIN_CHARS;
+        const lower = fold && lowerFolded;
+        const bare = (lower ? lowerB64 : b64).slice(start, end);
+        const urlForm = (lower ? lowerUrl : url).slice(start, end);
+        const into = fold ? folded : exact;
+        into.push(lower ? pair.toLowerCase() : pair, bare);
+        if (urlForm !== bare) into.push(urlForm);
         if (n % 3 !== 0) into.push(bare + (n % 3 === 1 ? '==' : '='));
         at += Math.ceil(n / 3) * 3;
       }
@@ -745,7 +784,7 @@ function collectForms(values: readonly string[]): { exact: string[]; folded: str
  * over the same literals, and test/unit/outbound/redact-forms.test.ts.
  */
 export function redactionForms(values: readonly string[]): { exact: Set<string>; folded: Set<string> } {
-  const { exact, folded } = collectForms(values);
+  const { exact, folded } = collectForms(values, false);
   const nonEmpty = (forms: string[]) => new Set(forms.filter((f) => f.length > 0));
   return { exact: nonEmpty(exact), folded: nonEmpty(folded) };
 }
@@ -768,7 +807,7 @@ export class Redactor {
 
   constructor(secrets: readonly string[]) {
     const values = [...new Set(secrets.filter((s) => s.length > 0))];
-    const { exact, folded } = collectForms(values);
+    const { exact, folded } = collectForms(values, true);
     const numbers = new Set<string>();
     const digits: string[] = [];
     for (const value of values) {
@@ -779,7 +818,7 @@ export class Redactor {
       }
     }
     this.exact = new LiteralMatcher(exact, false);
-    this.folded = new LiteralMatcher(folded, true);
+    this.folded = new LiteralMatcher(folded, true, true);
     this.numbers = numbers;
     this.numberDigits = new LiteralMatcher(digits, false);
     this.empty = values.length === 0;
@@ -812,7 +851,11 @@ export class Redactor {
   clean(raw: string): boolean {
     if (this.empty) return true;
     if (this.numbers.size > 0 || raw.includes('\\') || NON_ASCII.test(raw)) return false;
-    this.anyCase ??= new LiteralMatcher(this.exact.size === 0 ? this.folded.list : [...this.folded.list, ...this.exact.list], true);
+    this.anyCase ??= new LiteralMatcher(
+      this.exact.size === 0 ? this.folded.list : [...this.folded.list, ...this.exact.list],
+      true,
+      this.exact.size === 0,
+    );
     if (!this.anyCase.occursInAscii(raw)) return true;
     return !(this.folded.size > 0 && this.folded.occursInAscii(raw)) && !(this.exact.size > 0 && this.exact.occursInAscii(raw));
   }
