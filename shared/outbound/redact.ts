@@ -414,15 +414,18 @@ const GOLDEN = 0x9e3779b1;
  * the leftmost position, then goes on after it (what an alternation sorted longest-first does),
  * in time linear in the text and independent of the literals' lengths.
  *
- * The search is a left-to-right pass over the text with a rolling key of the next PREFIX_UNITS
- * units (fewer if a literal is shorter), looked up in a bit set of the literals' keys; only where
- * the bit is set are the literals with that exact key (longest first) compared with the text. A
- * text that holds no literal (most answers) costs one table lookup per unit, with nothing built
- * per text. The comparisons of candidates that do not match have a budget (the text's length
- * plus PREFIX_SEARCH_SLACK units): a text that spends it (it almost matches a long literal
- * everywhere, as in docs/architecture.md, "Redaction") is finished by the automaton
- * (ReverseAutomaton, built on first need), from where the search stopped, so the worst case
- * stays linear.
+ * The search (Wu–Manber) moves a window as long as the shortest literal (at most MAX_WINDOW
+ * units) left to right over the text: the window's last SHIFT_GRAM_UNITS units, looked up in a
+ * table built from every literal's first window, say how far it may move without passing the
+ * start of a literal (up to its length less two units; where a literal may start, zero). There
+ * the literal's first PREFIX_UNITS units are looked up in a bit set, then the literals with that
+ * exact key, longest first, are compared with the text (VERIFY_HEAD_UNITS one by one, the rest
+ * at once). A text that holds no literal (most answers) costs about one lookup per window
+ * length, with nothing built per text. The comparisons of candidates that fail have a budget (a
+ * quarter of the text's length plus PREFIX_SEARCH_SLACK units): a text that spends it (it almost
+ * matches a long literal everywhere, as in docs/architecture.md, "Redaction") is finished by the
+ * automaton (ReverseAutomaton, built on first need) from where the search stopped, so the worst
+ * case stays linear: at most a quarter more than the automaton alone.
  */
 const PREFIX_SEARCH_SLACK = 256;
 
@@ -430,7 +433,7 @@ class LiteralMatcher {
   private readonly literals: readonly string[];
   /** The shortest literal's length: a shorter text holds none. */
   private readonly shortest: number;
-  /** The prefix index (built on first use): its key length, the key mask, bit set and buckets. */
+  /** The index (built on first use): the key length, and below the window, shift table, bit set and buckets. */
   private q = 0;
   /** Wu–Manber: the window (the shortest literal's length, at most MAX_WINDOW), the units of a shift gram, and the shift table. */
   private window = 0;
