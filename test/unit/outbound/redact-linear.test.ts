@@ -263,7 +263,7 @@ describe('Redactor.text cost', () => {
     expect(reference.compared()).toBeGreaterThan(500 * answer.length);
   });
 
-  it('takes at most three automaton steps per character for a 16 KiB secret against a 64 KiB almost-matching answer', () => {
+  it('takes at most three search steps (window positions, comparisons, automaton moves) per character for a 16 KiB secret against a 64 KiB almost-matching answer', () => {
     const secret = 'a'.repeat(16 * 1024);
     const answer = almostMatching(secret, 64 * 1024);
     const redactor = new Redactor([secret]);
