@@ -78,6 +78,20 @@ describe('Redactor.text at the edges of the window search', () => {
   });
 });
 
+describe('the window search skips', () => {
+  it('looks at a small fraction of the positions of a long answer that holds no form (the window moves by up to its length)', () => {
+    const r = new Redactor(Array.from({ length: 10 }, (_, i) => `Zq${i}x7Kp2Wm9Rt4Yv8Bn3Hc6Jd`));
+    const answer = JSON.stringify({
+      output: { items: Array.from({ length: 2000 }, (_, i) => ({ id: i, text: 'lorem ipsum dolor sit amet '.repeat(4) })) },
+    });
+    const before = r.steps;
+
+    expect(r.clean(answer)).toBe(true);
+    expect(r.text(answer)).toBe(answer);
+    expect(r.steps - before).toBeLessThan((2 * answer.length) / 8);
+  });
+});
+
 describe('Redactor.text with many matches on the automaton paths', () => {
   it('redacts each of 200 copies in a text that grows when lower-cased (matched unit by unit, U+0130)', () => {
     const r = new Redactor(['Secret-Value-1']);
