@@ -13,60 +13,91 @@ const UNALIGNED_CORE_MIN_CHARS = 8;
 /** `user:pass` pairs (Basic auth) are built over every ordered pair of values up to this many values. */
 const MAX_VALUES_FOR_PAIRS = 16;
 
-/** Texts up to this many characters are first searched literal by literal (LiteralMatcher.shortBudget). */
-const SHORT_TEXT_MAX_CHARS = 256;
-
 /** A JSON number literal (the text a runner might echo a numeric credential as). */
 const NUMBER_LITERAL = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 const jsonEscaped = (s: string) => JSON.stringify(s).slice(1, -1);
-/** JSON escaping as ensure_ascii serialisers (Python's json.dumps) write it: \uXXXX for non-ASCII. */
-const jsonAsciiEscaped = (s: string) => jsonEscaped(s).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-const formEncoded = (s: string) => new URLSearchParams({ v: s }).toString().slice(2);
+/** A unit JSON escaping as ensure_ascii serialisers (Python's json.dumps) write as \uXXXX: outside printable ASCII. */
+const NOT_PRINTABLE_ASCII = /[^\x20-\x7e]/g;
+/** JSON escaping as ensure_ascii serialisers write it, from the plain JSON escaping `j` of a value. */
+const jsonAsciiEscaped = (j: string) => j.replace(NOT_PRINTABLE_ASCII, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+/**
+ * application/x-www-form-urlencoded (what URLSearchParams writes), from encodeURIComponent's
+ * output: the form encoding also escapes ! ' ( ) ~ and writes a space as +; every other byte is
+ * treated alike (test/unit/outbound/redact-forms.test.ts checks it against URLSearchParams).
+ */
+const FORM_ONLY = /[!'()~]/g;
+const formEncodedFrom = (uri: string) =>
+  uri.replace(FORM_ONLY, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%20/g, '+');
+/** A value every JSON, URL and form escaping leaves as it is (most API keys and tokens). */
+const NEEDS_NO_ESCAPING = /^[A-Za-z0-9_.*-]*$/;
+const unpadded = (b64: string) =>
+  b64.charCodeAt(b64.length - 1) !== 0x3d ? b64 : b64.charCodeAt(b64.length - 2) === 0x3d ? b64.slice(0, -2) : b64.slice(0, -1);
 
 /**
- * The base64 text that stands for `bytes` wherever they sit in a longer base64 blob: the value
- * is encoded behind 0, 1 and 2 filler bytes, and the characters that also carry bits of the
- * neighbouring bytes (and the padding) are cut off.
+ * Adds the base64 and base64url text that stands for `bytes` wherever they sit in a longer
+ * base64 blob: the value is encoded behind 0, 1 and 2 filler bytes, and the characters that also
+ * carry bits of the neighbouring bytes (and the padding) are cut off; at offset 0 the whole
+ * encoding is kept too, with and without padding.
  */
-function base64Cores(bytes: Buffer): { aligned: string[]; unaligned: string[] } {
-  const aligned = [bytes.toString('base64'), bytes.toString('base64').replace(/=+$/, '')];
-  const unaligned: string[] = [];
+function addBase64Cores(out: string[], bytes: Buffer): void {
+  const padded = Buffer.allocUnsafe(bytes.length + 2);
+  padded[0] = 0;
+  padded[1] = 0;
+  bytes.copy(padded, 2);
   for (let offset = 0; offset < 3; offset++) {
-    const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString('base64').replace(/=+$/, '');
+    const view = padded.subarray(2 - offset);
+    const b64 = view.toString('base64');
+    const url = view.toString('base64url'); // base64url without padding
+    const bare = unpadded(b64);
+    // (Each base64url form only where it differs: the text has + or /.)
+    const urlDiffers = url !== bare;
+    if (offset === 0) {
+      out.push(bare);
+      if (urlDiffers) out.push(url);
+      if (bare.length !== b64.length) {
+        out.push(b64);
+        if (urlDiffers) out.push(url + b64.slice(bare.length));
+      }
+    }
     const head = Math.ceil((offset * 8) / 6);
     const tail = (offset + bytes.length) % 3 === 0 ? 0 : 1;
-    const core = encoded.slice(head, encoded.length - tail);
-    if (core.length >= UNALIGNED_CORE_MIN_CHARS) unaligned.push(core);
+    if (bare.length - tail - head >= UNALIGNED_CORE_MIN_CHARS && (head > 0 || tail > 0)) {
+      out.push(bare.slice(head, bare.length - tail));
+      if (urlDiffers) out.push(url.slice(head, url.length - tail));
+    }
   }
-  return { aligned, unaligned };
 }
 
-const toUrlAlphabet = (b64: string) => b64.replace(/\+/g, '-').replace(/\//g, '_');
-
 /**
- * Every textual form of one value the redactor looks for. See docs/security.md, "Redaction"
- * (what it cannot catch), for what is deliberately not covered.
+ * Adds every textual form of one value the redactor looks for to `out` (some may come twice:
+ * the matcher drops duplicates). See docs/security.md, "Redaction" (what it cannot catch), for
+ * what is deliberately not covered.
  */
-function variantsOf(value: string): string[] {
-  const out = new Set<string>([value, jsonEscaped(value), jsonEscaped(jsonEscaped(value)), jsonAsciiEscaped(value)]);
-  out.add(jsonEscaped(value).replace(/\//g, '\\/')); // PHP-style escaped slashes
-  out.add(encodeURIComponent(value));
-  out.add(formEncoded(value));
-  out.add(encodeURIComponent(value).replace(/%20/g, '+'));
-  out.add(jsonEscaped(encodeURIComponent(value)));
+function addVariants(out: string[], value: string): void {
+  out.push(value);
+  if (!NEEDS_NO_ESCAPING.test(value)) {
+    // Each form only where it differs from the one it is derived from (fewer duplicates to carry).
+    const pushIfNew = (form: string, from: string) => {
+      if (form !== from) out.push(form);
+    };
+    const j = jsonEscaped(value);
+    pushIfNew(j, value);
+    pushIfNew(jsonEscaped(j), j);
+    pushIfNew(jsonAsciiEscaped(j), j);
+    pushIfNew(j.replace(/\//g, '\\/'), j); // PHP-style escaped slashes
+    // encodeURIComponent's output needs no JSON escaping: it is also its JSON-escaped form.
+    const uri = encodeURIComponent(value);
+    pushIfNew(uri, value);
+    pushIfNew(formEncodedFrom(uri), uri);
+    pushIfNew(uri.replace(/%20/g, '+'), uri);
+  }
   const bytes = Buffer.from(value, 'utf8');
   if (bytes.length >= ENCODED_MIN_BYTES) {
-    const { aligned, unaligned } = base64Cores(bytes);
-    for (const b of [...aligned, ...unaligned]) {
-      out.add(b);
-      out.add(toUrlAlphabet(b));
-    }
-    out.add(bytes.toString('hex')); // upper-case hex is caught by the case-insensitive pass
+    addBase64Cores(out, bytes);
+    out.push(bytes.toString('hex')); // upper-case hex is caught by the case-insensitive pass
   }
-  if (NUMBER_LITERAL.test(value)) out.add(String(Number(value)));
-  out.delete('');
-  return [...out];
+  if (NUMBER_LITERAL.test(value)) out.push(String(Number(value)));
 }
 
 /**
@@ -141,8 +172,8 @@ class ReverseAutomaton {
   private progress = new Int32Array(0);
   /** Steps taken resolving failure links (bounded by the trie's size, not the text's). */
   resolveSteps = 0;
-  /** Scratch for `scan`: the longest literal starting at each position of the last text. */
-  private best = new Int32Array(0);
+  /** Scratch for `scan`: (position, length) of the longest literal at each position where one starts. */
+  hits = new Int32Array(64);
   /** Transitions and failure moves taken by `scan`, all texts together (tests check linearity). */
   steps = 0;
 
@@ -315,24 +346,24 @@ class ReverseAutomaton {
   }
 
   /**
-   * For each position i of `text`, the length of the longest literal starting at i (0: none),
-   * in a scratch array valid until the next call; undefined if no literal occurs at all.
+   * The positions of `text` from `from` on where a literal starts, with the length of the longest
+   * one starting there: `hits[2k]` and `hits[2k + 1]` for k below the returned count, positions
+   * in decreasing order (`hits` is scratch, valid until the next call). Only matches are written,
+   * so a text that holds none costs no memory of its size.
    */
-  scan(text: string, map = this.map): Int32Array | undefined {
+  scan(text: string, from = 0, map = this.map): number {
     const n = text.length;
-    if (this.best.length < n) this.best = new Int32Array(Math.max(n, this.best.length * 2));
-    const best = this.best;
+    let hits = this.hits;
     const { ascii, wide, fail, out } = this;
     let state = 0;
     let steps = 0;
-    let any = 0;
-    for (let i = n - 1; i >= 0; i--) {
+    let count = 0;
+    for (let i = n - 1; i >= from; i--) {
       const c = map ? (map[text.charCodeAt(i)] as number) : text.charCodeAt(i);
       const s = c < 128 ? (ascii[c] as number) : (wide.get(c) ?? 0);
       if (s === 0) {
         // In no literal: no match spans it.
         state = 0;
-        best[i] = 0;
         continue;
       }
       for (;;) {
@@ -351,46 +382,142 @@ class ReverseAutomaton {
         this.resolve(state);
         len = out[state] as number;
       }
-      best[i] = len;
-      any |= len;
+      if (len > 0) {
+        if (count * 2 + 2 > hits.length) {
+          const grown = new Int32Array(hits.length * 2);
+          grown.set(hits);
+          hits = grown;
+          this.hits = grown;
+        }
+        hits[count * 2] = i;
+        hits[count * 2 + 1] = len;
+        count++;
+      }
     }
     this.steps += steps;
-    return any === 0 ? undefined : best;
+    return count;
   }
 }
+
+/** The prefix index keys a literal by its first PREFIX_UNITS code units (7 bits each: 28 bits). */
+const PREFIX_UNITS = 4;
+/** The search moves a window as long as the shortest literal (at most this) over the text, by up to its length less SHIFT_GRAM_UNITS - 1. */
+const MAX_WINDOW = 32;
+/** The window's last this many units (7 bits each) decide how far it may move. */
+const SHIFT_GRAM_UNITS = 3;
+/** A candidate's first this many units are compared one by one, the rest of a longer literal at once. */
+const VERIFY_HEAD_UNITS = 8;
+const GOLDEN = 0x9e3779b1;
 
 /**
  * Finds many literal strings in a text and replaces, left to right, the longest one starting at
  * the leftmost position, then goes on after it (what an alternation sorted longest-first does),
- * in time linear in the text and independent of the literals' lengths: a right-to-left pass of
- * one automaton (ReverseAutomaton) finds the longest literal at every position, a left-to-right
- * pass picks the matches.
+ * in time linear in the text and independent of the literals' lengths.
+ *
+ * The search (Wu–Manber) moves a window as long as the shortest literal (at most MAX_WINDOW
+ * units) left to right over the text: the window's last SHIFT_GRAM_UNITS units, looked up in a
+ * table built from every literal's first window, say how far it may move without passing the
+ * start of a literal (up to its length less two units; where a literal may start, zero). There
+ * the literal's first PREFIX_UNITS units are looked up in a bit set, then the literals with that
+ * exact key, longest first, are compared with the text (VERIFY_HEAD_UNITS one by one, the rest
+ * at once). A text that holds no literal (most answers) costs about one lookup per window
+ * length, with nothing built per text. The comparisons of candidates that fail have a budget (a
+ * quarter of the text's length plus PREFIX_SEARCH_SLACK units): a text that spends it (it almost
+ * matches a long literal everywhere, as in docs/architecture.md, "Redaction") is finished by the
+ * automaton (ReverseAutomaton, built on first need) from where the search stopped, so the worst
+ * case stays linear: at most a quarter more than the automaton alone.
  */
+const PREFIX_SEARCH_SLACK = 256;
+
 class LiteralMatcher {
   private readonly literals: readonly string[];
+  /** The shortest literal's length: a shorter text holds none. */
+  private readonly shortest: number;
+  /** The index (built on first use): the key length, and below the window, shift table, bit set and buckets. */
+  private q = 0;
+  /** Wu–Manber: the window (the shortest literal's length, at most MAX_WINDOW), the units of a shift gram, and the shift table. */
+  private window = 0;
+  private gram = 1;
+  private shifts = new Uint8Array(0);
+  private shiftsShift = 0;
+  private filter = new Int32Array(0);
+  private filterShift = 0;
+  private buckets?: Map<number, string[]>;
   private built?: ReverseAutomaton;
   /** Folded literals matched the way a /i regular expression matches them (see `replace`). */
   private canonicalAutomaton?: ReverseAutomaton;
-  /**
-   * What short texts may still cost before the automaton is built: a literal-by-literal search
-   * of a text of at most SHORT_TEXT_MAX_CHARS costs `literals × text length`, and all such
-   * searches together at most twice the literals' total length (about what building the automaton
-   * costs), so the redactor stays linear; a run's answer (`{"agent_output":"ok"}`) usually needs no
-   * automaton at all.
-   */
-  private shortBudget: number;
+  /** Matches of the last prefix search: (start, length) pairs. */
+  private found = new Int32Array(64);
+  private foundCount = 0;
+  /** Positions visited and units compared by the prefix search, all texts together. */
+  private searchSteps = 0;
+  /** How many times the prefix search ran over budget and the automaton finished the text. */
+  fallbacks = 0;
 
+  /**
+   * `literals` may hold empty strings (dropped) and duplicates (kept: a duplicate only costs a
+   * comparison that fails like the first); `lowered`: folded literals are already lower-cased.
+   */
   constructor(
-    literals: Iterable<string>,
+    literals: readonly string[],
     private readonly fold: boolean,
+    lowered = false,
   ) {
-    this.literals = [...new Set([...literals].map((l) => (fold ? l.toLowerCase() : l)))].filter((l) => l.length > 0);
-    let total = 0;
-    for (const l of this.literals) total += l.length;
-    this.shortBudget = 2 * total;
+    const kept: string[] = [];
+    let shortest = Number.MAX_SAFE_INTEGER;
+    for (const l of literals) {
+      if (l.length === 0) continue;
+      const folded = fold && !lowered ? l.toLowerCase() : l;
+      kept.push(folded);
+      if (folded.length < shortest) shortest = folded.length;
+    }
+    this.literals = kept;
+    this.shortest = shortest;
   }
 
-  /** The automaton over the literals, built on first use (see shortBudget). */
+  private index(): Map<number, string[]> {
+    if (this.buckets) return this.buckets;
+    let m = MAX_WINDOW;
+    for (const l of this.literals) if (l.length < m) m = l.length;
+    const q = Math.min(PREFIX_UNITS, m);
+    const g = m >= SHIFT_GRAM_UNITS ? SHIFT_GRAM_UNITS : 1;
+    const gramMask = (1 << (7 * g)) - 1;
+    const bits = 2 ** Math.min(22, Math.max(10, Math.ceil(Math.log2(this.literals.length * 64))));
+    const filter = new Int32Array(bits / 32);
+    const shift = 32 - Math.log2(bits);
+    const shiftBits = Math.min(16, Math.max(8, Math.ceil(Math.log2(this.literals.length * (m - g + 1) * 8))));
+    const shifts = new Uint8Array(2 ** shiftBits).fill(m - g + 1);
+    const buckets = new Map<number, string[]>();
+    for (const l of this.literals) {
+      let key = 0;
+      for (let k = 0; k < q; k++) key = (key << 7) | (l.charCodeAt(k) & 0x7f);
+      const h = Math.imul(key, GOLDEN) >>> shift;
+      filter[h >>> 5] = (filter[h >>> 5] as number) | (1 << (h & 31));
+      const bucket = buckets.get(key);
+      if (bucket) bucket.push(l);
+      else buckets.set(key, [l]);
+      // Wu–Manber: how far the window may move when its last `g` units are the units that end at j in this literal's first window.
+      let gram = 0;
+      for (let j = 0; j < m; j++) {
+        gram = ((gram << 7) | (l.charCodeAt(j) & 0x7f)) & gramMask;
+        if (j < g - 1) continue;
+        const at = Math.imul(gram, GOLDEN) >>> (32 - shiftBits);
+        if ((shifts[at] as number) > m - 1 - j) shifts[at] = m - 1 - j;
+      }
+    }
+    for (const bucket of buckets.values()) if (bucket.length > 1) bucket.sort((x, y) => y.length - x.length);
+    this.q = q;
+    this.window = m;
+    this.gram = g;
+    this.filter = filter;
+    this.filterShift = shift;
+    this.shifts = shifts;
+    this.shiftsShift = 32 - shiftBits;
+    this.buckets = buckets;
+    return buckets;
+  }
+
+  /** The automaton over the literals, built when a prefix search first runs over budget. */
   private get automaton(): ReverseAutomaton {
     this.built ??= new ReverseAutomaton(this.literals);
     return this.built;
@@ -400,104 +527,269 @@ class LiteralMatcher {
     return this.literals.length;
   }
 
-  /** Automaton transitions, failure moves and failure-link resolutions so far (tests check they grow linearly). */
+  /** The literals as matched (lower-cased when the matcher folds). */
+  get list(): readonly string[] {
+    return this.literals;
+  }
+
+  /** Prefix-search positions and comparisons, automaton transitions, failure moves and failure-link resolutions so far (tests check they grow linearly). */
   get steps(): number {
     const { built: a, canonicalAutomaton: c } = this;
-    return (a ? a.steps + a.resolveSteps : 0) + (c ? c.steps + c.resolveSteps : 0);
+    return this.searchSteps + (a ? a.steps + a.resolveSteps : 0) + (c ? c.steps + c.resolveSteps : 0);
   }
 
   /**
-   * Whether `hay` (already folded when the matcher folds) certainly holds no literal, found by
-   * searching each literal in it while the short-text budget lasts; false: use the automaton.
+   * The leftmost-longest matches of the literals in `hay` (ASCII letters lower-cased first when
+   * `foldAscii`), as (start, length) pairs in `found`; stops at the first when `firstOnly`.
+   * Returns -1, or the position p where the comparisons ran over budget (the matches before p
+   * are in `found`; the automaton goes on from p). `foundCount` is the number of matches.
    */
-  private surelyClean(hay: string): boolean {
-    if (this.built || hay.length > SHORT_TEXT_MAX_CHARS) return false;
-    const cost = this.literals.length * Math.max(1, hay.length);
-    if (cost > this.shortBudget) return false;
-    this.shortBudget -= cost;
-    for (const l of this.literals) if (l.length <= hay.length && hay.includes(l)) return false;
-    return true;
+  private prefixSearch(hay: string, foldAscii: boolean, firstOnly: boolean): number {
+    const buckets = this.index();
+    const n = hay.length;
+    const { q, window: m, gram: g, filter, filterShift, shifts, shiftsShift } = this;
+    this.foundCount = 0;
+    let budget = (n >> 2) + PREFIX_SEARCH_SLACK;
+    let steps = 0;
+    let count = 0;
+    // `end`: the last unit of the window (the first `m` units of a literal starting at end - m + 1).
+    let end = m - 1;
+    while (end < n) {
+      steps++;
+      let gram = 0;
+      for (let k = end - g + 1; k <= end; k++) {
+        let c = hay.charCodeAt(k);
+        if (foldAscii && c >= 0x41 && c <= 0x5a) c += 0x20;
+        gram = (gram << 7) | (c & 0x7f);
+      }
+      const skip = shifts[Math.imul(gram, GOLDEN) >>> shiftsShift] as number;
+      if (skip > 0) {
+        end += skip;
+        continue;
+      }
+      const i = end - m + 1;
+      let key = 0;
+      for (let k = i; k < i + q; k++) {
+        let c = hay.charCodeAt(k);
+        if (foldAscii && c >= 0x41 && c <= 0x5a) c += 0x20;
+        key = (key << 7) | (c & 0x7f);
+      }
+      let len = 0;
+      const h = Math.imul(key, GOLDEN) >>> filterShift;
+      if (((filter[h >>> 5] as number) & (1 << (h & 31))) !== 0) {
+        const bucket = buckets.get(key);
+        if (bucket !== undefined) {
+          for (const l of bucket) {
+            const ll = l.length;
+            let k = 0;
+            if (ll <= n - i) {
+              // The first units here (most candidates differ early), the rest by the engine's own comparison.
+              const head = Math.min(ll, VERIFY_HEAD_UNITS);
+              if (foldAscii) {
+                for (; k < head; k++) {
+                  let c = hay.charCodeAt(i + k);
+                  if (c >= 0x41 && c <= 0x5a) c += 0x20;
+                  if (c !== l.charCodeAt(k)) break;
+                }
+              } else while (k < head && hay.charCodeAt(i + k) === l.charCodeAt(k)) k++;
+              if (k === head && head < ll) k = (foldAscii ? hay.slice(i, i + ll).toLowerCase() === l : hay.startsWith(l, i)) ? ll : ll - 1;
+              if (k === ll) {
+                len = ll;
+                steps += ll;
+                break;
+              }
+            }
+            steps += k + 1;
+            budget -= k + 1;
+          }
+          if (len === 0 && budget < 0) {
+            this.searchSteps += steps;
+            this.foundCount = count;
+            return i;
+          }
+        }
+      }
+      if (len === 0) {
+        end++;
+        continue;
+      }
+      if (count * 2 + 2 > this.found.length) {
+        const grown = new Int32Array(this.found.length * 2);
+        grown.set(this.found);
+        this.found = grown;
+      }
+      this.found[count * 2] = i;
+      this.found[count * 2 + 1] = len;
+      count++;
+      if (firstOnly) break;
+      end = i + len + m - 1;
+    }
+    this.searchSteps += steps;
+    this.foundCount = count;
+    return -1;
+  }
+
+  /**
+   * Whether any literal occurs in `hay` (ASCII letters lower-cased first when `foldAscii`); the
+   * automaton scans with `map` if the prefix search runs over budget.
+   */
+  private occurs(hay: string, foldAscii: boolean, map: Uint16Array | undefined): boolean {
+    if (hay.length < this.shortest) return false;
+    const stop = this.prefixSearch(hay, foldAscii, true);
+    if (this.foundCount > 0) return true;
+    if (stop < 0) return false;
+    this.fallbacks++;
+    return this.automaton.scan(hay, stop, map) > 0;
   }
 
   /** Whether any literal occurs in `text` (used with exact literals: the digits of numeric secrets). */
   has(text: string): boolean {
-    const hay = this.fold ? text.toLowerCase() : text;
-    if (this.surelyClean(hay)) return false;
-    return this.automaton.scan(hay) !== undefined;
+    return this.occurs(this.fold ? text.toLowerCase() : text, false, undefined);
   }
 
   /** Whether any literal occurs in `text`, an ASCII-only text (no NON_ASCII unit), matched as `replace` matches it. */
   occursInAscii(text: string): boolean {
-    if (text.length <= SHORT_TEXT_MAX_CHARS && !this.built && this.surelyClean(this.fold ? text.toLowerCase() : text)) return false;
-    return this.automaton.scan(text, this.fold ? asciiLower() : undefined) !== undefined;
+    return this.occurs(text, this.fold, this.fold ? asciiLower() : undefined);
   }
 
   replace(text: string, by: string): string {
-    if (text.length <= SHORT_TEXT_MAX_CHARS && !this.built) {
-      const hay = this.fold ? text.toLowerCase() : text;
-      // A text whose folding changes its length goes to the automata below (positions must line up).
-      if (hay.length === text.length && this.surelyClean(hay)) return text;
-    }
-    let best: Int32Array | undefined;
-    if (!this.fold) best = this.automaton.scan(text);
-    else if (text.length > SHORT_TEXT_MAX_CHARS && !NON_ASCII.test(text)) best = this.automaton.scan(text, asciiLower());
-    else {
-      const hay = text.toLowerCase();
-      if (hay.length === text.length) best = this.automaton.scan(hay);
+    if (text.length < this.shortest) return text;
+    let hay = text;
+    let foldAscii = false;
+    if (this.fold) {
+      if (!NON_ASCII.test(text)) foldAscii = true;
       else {
+        hay = text.toLowerCase();
         // A few characters change length when lower-cased (U+0130): positions in `hay` would
         // not line up with `text`. Such texts are matched unit by unit the way a /i regular
         // expression compares (ECMA-262 Canonicalize), which keeps every position in place.
-        this.canonicalAutomaton ??= new ReverseAutomaton(this.literals, canonical());
-        best = this.canonicalAutomaton.scan(text);
+        if (hay.length !== text.length) {
+          this.canonicalAutomaton ??= new ReverseAutomaton(this.literals, canonical());
+          const count = this.canonicalAutomaton.scan(text);
+          return pick(text, by, this.canonicalAutomaton.hits, count, '', 0);
+        }
       }
     }
-    if (!best) return text;
-    const n = text.length;
+    const stop = this.prefixSearch(hay, foldAscii, false);
+    const { found, foundCount } = this;
+    if (stop < 0 && foundCount === 0) return text;
     let out = '';
     let last = 0;
-    let i = 0;
-    while (i < n) {
-      const len = best[i] as number;
-      if (len === 0) {
-        i++;
-        continue;
-      }
-      out += text.slice(last, i) + by;
-      i += len;
-      last = i;
+    for (let m = 0; m < foundCount; m++) {
+      const start = found[m * 2] as number;
+      out += text.slice(last, start) + by;
+      last = start + (found[m * 2 + 1] as number);
     }
-    return out + text.slice(last);
+    if (stop < 0) return out + text.slice(last);
+    // Over budget at `stop`: the automaton finds the matches from there on.
+    this.fallbacks++;
+    const hits = this.automaton.scan(hay, stop, foldAscii ? asciiLower() : undefined);
+    return pick(text, by, this.automaton.hits, hits, out, last);
   }
+}
+
+/**
+ * Goes on replacing in `text` (where `out` holds the replaced text up to `last`) with the
+ * `count` matches of an automaton scan (`hits`: positions in decreasing order, each with the
+ * longest literal there), left to right, skipping those inside a match already taken.
+ */
+function pick(text: string, by: string, hits: Int32Array, count: number, out: string, last: number): string {
+  if (count === 0) return last === 0 ? text : out + text.slice(last);
+  let end = last;
+  for (let k = count - 1; k >= 0; k--) {
+    const i = hits[k * 2] as number;
+    if (i < end) continue;
+    out += text.slice(last, i) + by;
+    end = i + (hits[k * 2 + 1] as number);
+    last = end;
+  }
+  return out + text.slice(last);
 }
 
 /**
  * Every literal the redactor looks for, from distinct non-empty values: `folded` (matched in any
  * letter case: the forms of values of CASE_INSENSITIVE_MIN_CHARS or more, and of pairs) and
- * `exact`. Exported for test/unit/outbound/redact-linear.test.ts, which checks the matcher
- * against a plain reference over the same literals.
+ * `exact`, possibly with duplicates and empty strings (LiteralMatcher drops them).
  */
-export function redactionForms(values: readonly string[]): { exact: Set<string>; folded: Set<string> } {
-  const exact = new Set<string>();
-  const folded = new Set<string>();
-  const add = (source: string, variants: readonly string[]) => {
-    for (const v of variants) (source.length >= CASE_INSENSITIVE_MIN_CHARS ? folded : exact).add(v);
-  };
-  for (const value of values) add(value, variantsOf(value));
+function collectForms(values: readonly string[], lowerFolded: boolean): { exact: string[]; folded: string[] } {
+  const exact: string[] = [];
+  const folded: string[] = [];
+  for (const value of values) {
+    if (value.length < CASE_INSENSITIVE_MIN_CHARS) addVariants(exact, value);
+    else if (!lowerFolded) addVariants(folded, value);
+    else {
+      const forms: string[] = [];
+      addVariants(forms, value);
+      for (const f of forms) folded.push(f.toLowerCase());
+    }
+  }
   // Basic auth and friends: base64 of `user:pass` for every ordered pair of values. The
   // password part is also caught by the unaligned cores above; this catches the pair whole.
-  if (values.length <= MAX_VALUES_FOR_PAIRS) {
-    for (const user of values) {
-      for (const pass of values) {
-        if (user === pass) continue;
+  // All pairs are encoded in one buffer, each from a multiple of 3 bytes with zero bytes after
+  // it: a pair's characters in the whole encoding are then its own unpadded encoding.
+  if (values.length > 1 && values.length <= MAX_VALUES_FOR_PAIRS) {
+    const bytes = values.map((v) => Buffer.from(v, 'utf8'));
+    let total = 0;
+    for (let i = 0; i < values.length; i++) {
+      for (let k = 0; k < values.length; k++)
+        if (values[i] !== values[k]) total += Math.ceil(((bytes[i] as Buffer).length + 1 + (bytes[k] as Buffer).length) / 3) * 3;
+    }
+    const all = Buffer.alloc(total);
+    let at = 0;
+    for (let i = 0; i < values.length; i++) {
+      for (let k = 0; k < values.length; k++) {
+        if (values[i] === values[k]) continue;
+        const u = bytes[i] as Buffer;
+        const p = bytes[k] as Buffer;
+        u.copy(all, at);
+        all[at + u.length] = 0x3a; // ':'
+        p.copy(all, at + u.length + 1);
+        at += Math.ceil((u.length + 1 + p.length) / 3) * 3;
+      }
+    }
+    const b64 = all.toString('base64');
+    const url = all.toString('base64url');
+    // Base64 text is ASCII: lower-casing it whole is lower-casing each slice.
+    let lowerB64 = b64;
+    let lowerUrl = url;
+    if (lowerFolded) {
+      lowerB64 = b64.toLowerCase();
+      lowerUrl = url.toLowerCase();
+    }
+    at = 0;
+    for (let i = 0; i < values.length; i++) {
+      for (let k = 0; k < values.length; k++) {
+        if (values[i] === values[k]) continue;
+        const user = values[i] as string;
+        const pass = values[k] as string;
         const pair = `${user}:${pass}`;
-        const b = Buffer.from(pair, 'utf8').toString('base64');
-        const bare = b.replace(/=+$/, '');
-        add(pair, [pair, b, bare, toUrlAlphabet(bare)]);
+        const n = (bytes[i] as Buffer).length + 1 + (bytes[k] as Buffer).length;
+        const start = (at / 3) * 4;
+        const end = start + Math.ceil((n * 4) / 3);
+        const fold = pair.length >= CASE_INSENSITIVE_MIN_CHARS;
+        const lower = fold && lowerFolded;
+        const bare = (lower ? lowerB64 : b64).slice(start, end);
+        const urlForm = (lower ? lowerUrl : url).slice(start, end);
+        const into = fold ? folded : exact;
+        into.push(lower ? pair.toLowerCase() : pair, bare);
+        if (urlForm !== bare) into.push(urlForm);
+        if (n % 3 !== 0) into.push(bare + (n % 3 === 1 ? '==' : '='));
+        at += Math.ceil(n / 3) * 3;
       }
     }
   }
   return { exact, folded };
+}
+
+/**
+ * Every literal the redactor looks for, as sets (see collectForms). Exported for
+ * test/unit/outbound/redact-linear.test.ts, which checks the matcher against a plain reference
+ * over the same literals, and test/unit/outbound/redact-forms.test.ts.
+ */
+export function redactionForms(values: readonly string[]): { exact: Set<string>; folded: Set<string> } {
+  const { exact, folded } = collectForms(values, false);
+  const nonEmpty = (forms: string[]) => new Set(forms.filter((f) => f.length > 0));
+  return { exact: nonEmpty(exact), folded: nonEmpty(folded) };
 }
 
 /**
@@ -512,34 +804,43 @@ export class Redactor {
   private readonly numbers: ReadonlySet<string>;
   /** Digit strings of numeric secrets, searched inside number tokens of the raw text. */
   private readonly numberDigits: LiteralMatcher;
+  /** Every literal, folded and exact, matched in any letter case (built on clean's first use). */
+  private anyCase?: LiteralMatcher;
   readonly empty: boolean;
 
   constructor(secrets: readonly string[]) {
     const values = [...new Set(secrets.filter((s) => s.length > 0))];
-    const { exact, folded } = redactionForms(values);
+    const { exact, folded } = collectForms(values, true);
     const numbers = new Set<string>();
-    const digits = new Set<string>();
+    const digits: string[] = [];
     for (const value of values) {
       if (NUMBER_LITERAL.test(value.trim())) {
         numbers.add(value.trim());
         numbers.add(String(Number(value.trim())));
-        digits.add(value.trim());
+        digits.push(value.trim());
       }
     }
     this.exact = new LiteralMatcher(exact, false);
-    this.folded = new LiteralMatcher(folded, true);
+    this.folded = new LiteralMatcher(folded, true, true);
     this.numbers = numbers;
     this.numberDigits = new LiteralMatcher(digits, false);
     this.empty = values.length === 0;
   }
 
   /**
-   * Automaton work done by this redactor so far: transitions and failure moves (at most two per
-   * character searched) plus failure links resolved (once per trie node a text reaches, whatever
-   * the texts). test/unit/outbound/redact-linear.test.ts holds it to three per character.
+   * Search work done by this redactor so far: window positions and units compared by the prefix
+   * search (the failed comparisons within a quarter of the text's length), plus the automaton's
+   * transitions and failure moves (at most two per character searched) and failure links resolved
+   * (once per trie node a text reaches, whatever the texts). test/unit/outbound/redact-linear.test.ts
+   * holds it to a few per character.
    */
   get steps(): number {
-    return this.exact.steps + this.folded.steps + this.numberDigits.steps;
+    return this.exact.steps + this.folded.steps + this.numberDigits.steps + (this.anyCase?.steps ?? 0);
+  }
+
+  /** How many searches ran over their comparison budget and were finished by an automaton (tests check both paths). */
+  get fallbacks(): number {
+    return this.exact.fallbacks + this.folded.fallbacks + this.numberDigits.fallbacks + (this.anyCase?.fallbacks ?? 0);
   }
 
   /**
@@ -547,11 +848,18 @@ export class Redactor {
    * so that it needs no redaction at all: no literal occurs anywhere in it, it is ASCII and has no
    * escape sequence (every string and key it parses to is then a piece of it, matched alike), and
    * no value is numeric (a number may be written in another form than the value's). Linear in the
-   * text: one scan per matcher.
+   * text: one search for every literal in any letter case (a superset of what the two matchers
+   * find); only if that finds one do the folded and exact matchers answer precisely.
    */
   clean(raw: string): boolean {
     if (this.empty) return true;
     if (this.numbers.size > 0 || raw.includes('\\') || NON_ASCII.test(raw)) return false;
+    this.anyCase ??= new LiteralMatcher(
+      this.exact.size === 0 ? this.folded.list : [...this.folded.list, ...this.exact.list],
+      true,
+      this.exact.size === 0,
+    );
+    if (!this.anyCase.occursInAscii(raw)) return true;
     return !(this.folded.size > 0 && this.folded.occursInAscii(raw)) && !(this.exact.size > 0 && this.exact.occursInAscii(raw));
   }
 
@@ -566,20 +874,44 @@ export class Redactor {
   /**
    * Redacts strings (and object keys) inside a parsed JSON value; a number whose text is a
    * secret, or that a numeric secret became after losing precision, becomes the string
-   * [REDACTED]. Returns a copy; `__proto__` keys stay plain own properties.
+   * [REDACTED]. Never modifies `value`: what holds a match is copied, the rest (and `value`
+   * itself if nothing matched) is returned as it is; `__proto__` keys stay plain own properties.
    */
   value<T>(value: T): T {
     if (this.empty) return value;
+    const numeric = this.numbers.size > 0;
     const walk = (v: unknown): unknown => {
       if (typeof v === 'string') return this.text(v);
-      if (typeof v === 'number') return this.numbers.has(String(v)) ? REDACTED : v;
-      if (Array.isArray(v)) return v.map(walk);
-      if (v !== null && typeof v === 'object') {
-        const out: Record<string, unknown> = {};
-        for (const [k, inner] of Object.entries(v)) {
-          Object.defineProperty(out, this.text(k), { value: walk(inner), enumerable: true, writable: true, configurable: true });
+      if (typeof v === 'number') return numeric && this.numbers.has(String(v)) ? REDACTED : v;
+      if (Array.isArray(v)) {
+        let copy: unknown[] | undefined;
+        for (let i = 0; i < v.length; i++) {
+          const inner: unknown = v[i];
+          const redacted = walk(inner);
+          if (copy) copy.push(redacted);
+          else if (redacted !== inner) {
+            copy = v.slice(0, i);
+            copy.push(redacted);
+          }
         }
-        return out;
+        return copy ?? v;
+      }
+      if (v !== null && typeof v === 'object') {
+        const keys = Object.keys(v);
+        let entries: [string, unknown][] | undefined;
+        for (let i = 0; i < keys.length; i++) {
+          const k = keys[i] as string;
+          const inner: unknown = (v as Record<string, unknown>)[k];
+          const key = this.text(k);
+          const redacted = walk(inner);
+          if (entries) entries.push([key, redacted]);
+          else if (key !== k || redacted !== inner) {
+            entries = keys.slice(0, i).map((p) => [p, (v as Record<string, unknown>)[p]]);
+            entries.push([key, redacted]);
+          }
+        }
+        // fromEntries defines own data properties, as JSON.parse does: a "__proto__" key stays one.
+        return entries ? Object.fromEntries(entries) : v;
       }
       return v;
     };
@@ -595,7 +927,10 @@ export class Redactor {
    */
   json(raw: string): string {
     if (this.empty) return raw;
+    const numeric = this.numbers.size > 0;
+    // Only what changes is rebuilt: `out` holds the redacted text up to `last`.
     let out = '';
+    let last = 0;
     let i = 0;
     const n = raw.length;
     while (i < n) {
@@ -608,28 +943,41 @@ export class Redactor {
           else if (d === 0x22) break;
           else j++;
         }
-        out += `"${this.text(raw.slice(i + 1, Math.min(j, n)))}"`;
+        const inner = raw.slice(i + 1, Math.min(j, n));
+        const redacted = this.text(inner);
+        // (An unterminated string is closed, as the redacted text always was.)
+        if (redacted !== inner || j >= n) {
+          out += `${raw.slice(last, i)}"${redacted}"`;
+          last = Math.min(j + 1, n);
+        }
         i = j + 1;
       } else if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
         let j = i + 1;
-        while (j < n && /[0-9.eE+-]/.test(raw[j] as string)) j++;
-        const token = raw.slice(i, j);
-        const hit = this.numbers.has(token) || this.numbers.has(String(Number(token))) || (this.numberDigits.size > 0 && this.numberDigits.has(token));
-        out += hit ? `"${REDACTED}"` : token;
+        for (; j < n; j++) {
+          const d = raw.charCodeAt(j);
+          // 0-9 . e E + -
+          if (!((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d)) break;
+        }
+        if (numeric) {
+          const token = raw.slice(i, j);
+          if (this.numbers.has(token) || this.numbers.has(String(Number(token))) || this.numberDigits.has(token)) {
+            out += `${raw.slice(last, i)}"${REDACTED}"`;
+            last = j;
+          }
+        }
         i = j;
       } else {
-        // Structure, whitespace and literals: copy the run up to the next string or number.
+        // Structure, whitespace and literals: skip the run up to the next string or number.
         let j = i + 1;
         while (j < n) {
           const d = raw.charCodeAt(j);
           if (d === 0x22 || d === 0x2d || (d >= 0x30 && d <= 0x39)) break;
           j++;
         }
-        out += raw.slice(i, j);
         i = j;
       }
     }
-    return out;
+    return last === 0 ? raw : out + raw.slice(last);
   }
 }
 

@@ -110,7 +110,8 @@ const ASCII_PARTNERS = ['ı', 'ſ', 'K'];
 // canonical() in shared/outbound/redact.ts), so they are left out of the texts that contain İ.
 const LOWER_CASE_ROUTE = [...COMMON, ...ASCII_PARTNERS];
 const REGEX_ROUTE = [...COMMON, 'İ'];
-const pieceOf = (alphabet: readonly string[]) => fc.array(fc.constantFrom(...alphabet), { minLength: 1, maxLength: 12 }).map((a) => a.join(''));
+const pieceOf = (alphabet: readonly string[]) =>
+  fc.array(fc.constantFrom(...alphabet), { minLength: 1, maxLength: 12 }).map((a) => a.join(''));
 const caseChange = (s: string, how: number) => (how === 1 ? s.toUpperCase() : how === 2 ? s.toLowerCase() : s);
 
 describe('Redactor.text against the reference matcher', () => {
@@ -127,9 +128,14 @@ describe('Redactor.text against the reference matcher', () => {
             piece,
             fc.tuple(fc.constantFrom(...forms), fc.integer({ min: 0, max: 2 })).map(([f, how]) => caseChange(f, how)),
             // A form cut short or cut in two: partial matches that must not count.
-            fc.tuple(fc.constantFrom(...forms), fc.nat(), fc.nat()).map(([f, a, b]) => f.slice(Math.min(a, b) % (f.length + 1), Math.max(a, b) % (f.length + 1))),
+            fc
+              .tuple(fc.constantFrom(...forms), fc.nat(), fc.nat())
+              .map(([f, a, b]) => f.slice(Math.min(a, b) % (f.length + 1), Math.max(a, b) % (f.length + 1))),
           );
-          return fc.tuple(fc.constant(secrets), fc.array(fragment, { maxLength: 12 }).map((a) => a.join('')));
+          return fc.tuple(
+            fc.constant(secrets),
+            fc.array(fragment, { maxLength: 12 }).map((a) => a.join('')),
+          );
         }),
         ([secrets, text]) => {
           const redactor = new Redactor(secrets);
@@ -164,12 +170,19 @@ describe('Redactor.text against the reference matcher', () => {
   });
 
   it('agrees on realistic values: tokens, passwords, e-mail addresses and their Basic pairs', () => {
-    const token = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~+/='), minLength: 1, maxLength: 40 });
+    const token = fc.string({
+      unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~+/='),
+      minLength: 1,
+      maxLength: 40,
+    });
     fc.assert(
       fc.property(
         fc.array(token, { minLength: 1, maxLength: 5 }).chain((secrets) => {
           const forms = [...Object.values(redactionForms(secrets)).flatMap((set) => [...set])];
-          return fc.tuple(fc.constant(secrets), fc.array(fc.oneof(token, fc.constantFrom(...forms)), { maxLength: 10 }).map((a) => a.join(' ')));
+          return fc.tuple(
+            fc.constant(secrets),
+            fc.array(fc.oneof(token, fc.constantFrom(...forms)), { maxLength: 10 }).map((a) => a.join(' ')),
+          );
         }),
         ([secrets, text]) => {
           expect(new Redactor(secrets).text(text)).toBe(referenceRedactor(secrets).text(text));
@@ -179,9 +192,67 @@ describe('Redactor.text against the reference matcher', () => {
   });
 });
 
+describe('Redactor.text when the prefix search runs over budget (the automaton finishes the text)', () => {
+  // Long secrets over two letters, and texts of their near-misses: each candidate costs a long
+  // comparison, so the comparison budget (a quarter of the text) runs out and the automaton takes
+  // over wherever it ran out, after matches already found.
+  const longSecret = fc
+    .tuple(fc.constantFrom('a', 'ab', 'aab', 'abA'), fc.integer({ min: 40, max: 160 }), fc.constantFrom('', 'b', 'Ba'))
+    .map(([unit, times, tail]) => unit.repeat(times) + tail);
+
+  it('redacts exactly what the reference redacts, and the automaton took over in many of the texts', () => {
+    let fallbacks = 0;
+    fc.assert(
+      fc.property(
+        fc.array(longSecret, { minLength: 1, maxLength: 3 }).chain((secrets) => {
+          const fragment = fc.oneof(
+            fc.constantFrom(...secrets),
+            fc.tuple(fc.constantFrom(...secrets), fc.integer({ min: 1, max: 30 })).map(([s, cut]) => `${s.slice(0, -cut)}!`),
+            fc.tuple(fc.constantFrom(...secrets), fc.integer({ min: 0, max: 2 })).map(([s, how]) => caseChange(s, how)),
+            fc.constantFrom('a', 'b', 'x', ' ', '"'),
+          );
+          return fc.tuple(
+            fc.constant(secrets),
+            fc.array(fragment, { minLength: 1, maxLength: 40 }).map((a) => a.join('')),
+          );
+        }),
+        ([secrets, text]) => {
+          const redactor = new Redactor(secrets);
+          const before = redactor.fallbacks;
+          expect(redactor.text(text)).toBe(referenceRedactor(secrets).text(text));
+          if (redactor.fallbacks > before) fallbacks++;
+        },
+      ),
+      { numRuns: 200 },
+    );
+    expect(fallbacks).toBeGreaterThan(20);
+  });
+
+  it('keeps the matches found before the budget ran out and finds those after it', () => {
+    const secret = 'a'.repeat(600);
+    const miss = `${'a'.repeat(599)}!`;
+    const text = `x${secret}y${miss.repeat(8)}z${secret}`;
+    const redactor = new Redactor([secret]);
+
+    expect(redactor.text(text)).toBe(`x${REDACTED}y${miss.repeat(8)}z${REDACTED}`);
+    expect(redactor.fallbacks).toBe(1);
+  });
+
+  it('answers Redactor.clean alike when the budget runs out before the one whole copy', () => {
+    const secret = 'ab'.repeat(300);
+    const miss = `${secret.slice(0, -1)}!`;
+    const redactor = new Redactor([secret]);
+
+    expect(redactor.clean(JSON.stringify({ output: miss.repeat(20) }))).toBe(true);
+    expect(redactor.clean(JSON.stringify({ output: `${miss.repeat(20)}${secret.toUpperCase()}` }))).toBe(false);
+    expect(redactor.fallbacks).toBeGreaterThanOrEqual(2);
+  });
+});
+
 describe('Redactor.text cost', () => {
   /** Copies of `secret` that each miss its last character: every position almost matches. */
-  const almostMatching = (secret: string, length: number) => `${secret.slice(0, -1)}!`.repeat(Math.ceil(length / secret.length)).slice(0, length);
+  const almostMatching = (secret: string, length: number) =>
+    `${secret.slice(0, -1)}!`.repeat(Math.ceil(length / secret.length)).slice(0, length);
 
   it('makes the reference compare hundreds of characters per character of an almost-matching answer', () => {
     const secret = 'a'.repeat(2048);
@@ -192,7 +263,7 @@ describe('Redactor.text cost', () => {
     expect(reference.compared()).toBeGreaterThan(500 * answer.length);
   });
 
-  it('takes at most three automaton steps per character for a 16 KiB secret against a 64 KiB almost-matching answer', () => {
+  it('takes at most three search steps (window positions, comparisons, automaton moves) per character for a 16 KiB secret against a 64 KiB almost-matching answer', () => {
     const secret = 'a'.repeat(16 * 1024);
     const answer = almostMatching(secret, 64 * 1024);
     const redactor = new Redactor([secret]);
