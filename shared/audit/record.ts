@@ -1,6 +1,8 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod';
 import { lengthPrefixed } from '../crypto/encoding.ts';
+import { publicRandom } from '../crypto/random.ts';
+import { INVALID, parserOf } from '../schemas/item-codec.ts';
 import type { ServerKey, ServerKeyRing } from '../crypto/server-key.ts';
 import type { Caller } from '../deps.ts';
 
@@ -24,7 +26,19 @@ import type { Caller } from '../deps.ts';
  */
 
 /** Changes to a profile, including who may use it (share, unshare). */
-export const CHANGE_ACTIONS = ['create', 'replace', 'update', 'rotate', 'patch', 'rename', 'delete', 'share', 'unshare', 'connect', 'disconnect'] as const;
+export const CHANGE_ACTIONS = [
+  'create',
+  'replace',
+  'update',
+  'rotate',
+  'patch',
+  'rename',
+  'delete',
+  'share',
+  'unshare',
+  'connect',
+  'disconnect',
+] as const;
 /** Changes to the tenant's principals: no agent, no profile (their records live in the tenant view only). */
 export const API_KEY_ACTIONS = ['api_key_create', 'api_key_revoke'] as const;
 /** Changes to an agent (its runner, its signing secret, its existence): no profile (tenant and agent views). */
@@ -164,16 +178,23 @@ const MAC_LABEL_V2 = 'agent-vault/audit/v2';
 const MAC_FIELDS_V3 = ['writer', 'seq', 'prev_mac', 'prev_expires_at'] as const satisfies readonly (keyof AuditRecord)[];
 const MAC_LABEL_V3 = 'agent-vault/audit/v3';
 
+/** The fields each MAC version covers, in order. */
+const FIELDS_V1: readonly (keyof AuditRecord)[] = MAC_FIELDS;
+const FIELDS_V2: readonly (keyof AuditRecord)[] = [...MAC_FIELDS, ...MAC_FIELDS_V2];
+const FIELDS_V3: readonly (keyof AuditRecord)[] = [...MAC_FIELDS, ...MAC_FIELDS_V2, ...MAC_FIELDS_V3];
+
 /** The MAC of a record (its `mac`, `mac_key_id` aside) under a server key. */
 export function computeAuditMac(serverKey: ServerKey, record: Omit<AuditRecord, 'mac' | 'mac_key_id'>): string {
   const v3 = MAC_FIELDS_V3.some((f) => record[f] !== undefined);
   const v2 = v3 || MAC_FIELDS_V2.some((f) => record[f] !== undefined);
-  const parts = [...MAC_FIELDS, ...(v2 ? MAC_FIELDS_V2 : []), ...(v3 ? MAC_FIELDS_V3 : [])].map((f) => {
-    const v = record[f];
-    return v === undefined ? '' : String(v);
-  });
+  const fields = v3 ? FIELDS_V3 : v2 ? FIELDS_V2 : FIELDS_V1;
+  const parts: string[] = [v3 ? MAC_LABEL_V3 : v2 ? MAC_LABEL_V2 : MAC_LABEL];
+  for (const f of fields) {
+    const v = record[f as keyof typeof record];
+    parts.push(v === undefined ? '' : String(v));
+  }
   return createHmac('sha256', serverKey.auditMacKey)
-    .update(lengthPrefixed(v3 ? MAC_LABEL_V3 : v2 ? MAC_LABEL_V2 : MAC_LABEL, ...parts))
+    .update(lengthPrefixed(...parts))
     .digest('hex');
 }
 
@@ -186,10 +207,16 @@ export function newAuditId(at: Date): string {
   const ms = at.getTime();
   sequence = ms === lastMs ? sequence + 1 : 0;
   lastMs = ms;
-  return ms.toString(16).padStart(12, '0') + (sequence & 0xffff).toString(16).padStart(4, '0') + randomBytes(6).toString('hex');
+  return ms.toString(16).padStart(12, '0') + (sequence & 0xffff).toString(16).padStart(4, '0') + publicRandom(6).toString('hex');
 }
 let lastMs = -1;
 let sequence = 0;
+
+/** `schema.parse` through its lean parser (shared/schemas/item-codec.ts); what it refuses throws zod's own error. */
+function parseAs<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const parsed = parserOf(schema)(value);
+  return parsed === INVALID ? schema.parse(value) : parsed;
+}
 
 /** Builds the full record for an event: id, time, expiry, its chain link (if given) and the MAC under the current server key. */
 export function sealAuditRecord(
@@ -199,13 +226,13 @@ export function sealAuditRecord(
   retentionSeconds: number,
   link?: AuditChainLink,
 ): AuditRecord {
-  const input = AuditEventInput.parse(event); // drops anything not in the schema: no stray field reaches the log
+  const input = parseAs(AuditEventInput, event); // drops anything not in the schema: no stray field reaches the log
   const body = {
     ...input,
     id: newAuditId(at),
     at: at.toISOString(),
     expires_at: Math.floor(at.getTime() / 1000) + retentionSeconds,
-    ...(link ? AuditChainLink.parse(link) : {}),
+    ...(link ? parseAs(AuditChainLink, link) : {}),
   };
   const key = serverKeys.current;
   return { ...body, mac_key_id: key.idHex, mac: computeAuditMac(key, body) };
