@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod';
-import { lengthPrefixed } from '../crypto/encoding.ts';
+import { lengthPrefixedText } from '../crypto/item-mac.ts';
 import { publicRandom } from '../crypto/random.ts';
 import { INVALID, parserOf } from '../schemas/item-codec.ts';
 import type { ServerKey, ServerKeyRing } from '../crypto/server-key.ts';
@@ -193,9 +193,7 @@ export function computeAuditMac(serverKey: ServerKey, record: Omit<AuditRecord, 
     const v = record[f as keyof typeof record];
     parts.push(v === undefined ? '' : String(v));
   }
-  return createHmac('sha256', serverKey.auditMacKey)
-    .update(lengthPrefixed(...parts))
-    .digest('hex');
+  return createHmac('sha256', serverKey.auditMacKey).update(lengthPrefixedText(parts)).digest('hex');
 }
 
 /**
@@ -285,7 +283,7 @@ const HEAD_LABEL = 'agent-vault/audit-head/v1';
 
 function computeHeadMac(serverKey: ServerKey, h: Omit<AuditHead, 'mac' | 'mac_key_id'>): string {
   return createHmac('sha256', serverKey.auditMacKey)
-    .update(lengthPrefixed(HEAD_LABEL, h.tenant, h.writer, String(h.seq), h.last_id, h.last_mac, String(h.expires_at)))
+    .update(lengthPrefixedText([HEAD_LABEL, h.tenant, h.writer, String(h.seq), h.last_id, h.last_mac, String(h.expires_at)]))
     .digest('hex');
 }
 

@@ -130,8 +130,28 @@ export function itemMacV2(key: ServerKey, kind: string, pk: string, sk: string, 
 /** itemMacV2 over the canonical JSON of the covered attributes, already written (canonicalJsonOf). */
 export function itemMacV2Json(key: ServerKey, kind: string, pk: string, sk: string, json: string): Buffer {
   return createHmac('sha256', key.macKey)
-    .update(lengthPrefixed('item-mac/v2', kind, pk, sk, json))
+    .update(lengthPrefixedText(['item-mac/v2', kind, pk, sk, json]))
     .digest();
+}
+
+/**
+ * lengthPrefixed (shared/crypto/encoding.ts) of strings, the same bytes written straight into one
+ * buffer: no buffer per part (the MAC inputs of items and audit records have up to 23 parts).
+ */
+export function lengthPrefixedText(parts: readonly string[]): Buffer {
+  let size = 0;
+  for (const part of parts) {
+    if (!part.isWellFormed()) throw new RangeError('string parts must be well-formed Unicode');
+    size += 4 + Buffer.byteLength(part, 'utf8');
+  }
+  const out = Buffer.allocUnsafe(size); // every byte is written below
+  let off = 0;
+  for (const part of parts) {
+    const written = out.write(part, off + 4, 'utf8');
+    out.writeUInt32BE(written, off);
+    off += 4 + written;
+  }
+  return out;
 }
 
 /** MACs `fields` under the ring's current key (v1). */

@@ -59,7 +59,8 @@ function compile(schema: Schema): Parse {
   const plain = !def.checks || def.checks.length === 0;
   switch (def.type) {
     case 'string':
-      if (!plain || def.coerce || def.format !== undefined) break;
+      if (def.coerce) break;
+      if (!plain || def.format !== undefined) return remembered(byZod(schema));
       return (v) => (typeof v === 'string' ? v : INVALID);
     case 'number':
       if (!plain || def.coerce) break;
@@ -134,6 +135,9 @@ function compile(schema: Schema): Parse {
     case 'record':
       if (!plain || def.mode === 'loose') break;
       return compileRecord(def) ?? byZod(schema);
+    case 'union':
+      if (!plain || typeof def.discriminator !== 'string' || def.unionFallback) break;
+      return compileDiscriminated(def.discriminator, def.options as Schema[]) ?? byZod(schema);
     case 'pipe': {
       // z.preprocess: a transform, then the schema.
       const from = (def.in as Schema)._zod.def;
@@ -149,6 +153,46 @@ function compile(schema: Schema): Parse {
     }
   }
   return byZod(schema);
+}
+
+/** Verdicts remembered per checked string leaf (bounded: forgotten all at once when full). */
+const REMEMBERED = 512;
+
+/**
+ * A string leaf with checks (a name's pattern and refinements, a URL), remembered per input: the
+ * checks are functions of the string alone, and the same names and URLs are read on every
+ * request, so each distinct string is checked by zod once per REMEMBERED.
+ */
+function remembered(parse: Parse): Parse {
+  let seen = new Map<string, unknown>();
+  return (v) => {
+    if (typeof v !== 'string') return INVALID;
+    const known = seen.get(v);
+    if (known !== undefined) return known;
+    const r = parse(v);
+    if (seen.size >= REMEMBERED) seen = new Map();
+    seen.set(v, r);
+    return r;
+  };
+}
+
+/** A discriminated union: the option its discriminator names (none: refused, as zod does without a fallback). */
+function compileDiscriminated(discriminator: string, options: readonly Schema[]): Parse | undefined {
+  const byValue = new Map<unknown, Parse>();
+  for (const option of options) {
+    const values = (option._zod as { propValues?: Record<string, ReadonlySet<unknown>> }).propValues?.[discriminator];
+    if (!values || values.has(undefined)) return undefined;
+    const parse = compile(option);
+    for (const value of values) {
+      if (byValue.has(value)) return undefined;
+      byValue.set(value, parse);
+    }
+  }
+  return (input) => {
+    if (!isObject(input)) return INVALID;
+    const parse = byValue.get(input[discriminator]);
+    return parse ? parse(input) : INVALID;
+  };
 }
 
 /** A strip-mode object: the shape's keys in order, each as zod's object parse handles presence and absence. */

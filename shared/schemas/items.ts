@@ -90,7 +90,9 @@ export const dailyUseAttribute = (day: string, kind: UseKind) => `uses_${day}_${
 function gatherDailyUses(raw: unknown): unknown {
   if (typeof raw !== 'object' || raw === null) return raw;
   const daily: DailyUses = {};
-  for (const [name, value] of Object.entries(raw)) {
+  for (const name of Object.keys(raw)) {
+    if (!name.startsWith('uses_')) continue; // what DAILY_USE_ATTRIBUTE needs first, without running it on every attribute
+    const value = (raw as Record<string, unknown>)[name];
     const m = DAILY_USE_ATTRIBUTE.exec(name);
     if (!m || typeof value !== 'number') continue;
     const day = daily[m[1] as string] ?? {};

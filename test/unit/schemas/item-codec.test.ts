@@ -194,21 +194,35 @@ describe('item codec', () => {
 
   it('refuses the checks it hands to zod (input argument names, runner URLs) as zod does', () => {
     const agent = validOf(items.AgentItem, true) as Record<string, unknown>;
-    for (const name of ['f0', '0bad', 'a b', 'constructor', '__proto__', 'x'.repeat(65), 'ok\u200b']) {
-      agree(items.AgentItem, { ...agent, input_args: [{ name }] });
-    }
-    for (const url of [
-      'https://r.example/run',
-      'ftp://r.example/',
-      'http:r.example',
-      ' http://r.example ',
-      `https://r.example/${'a'.repeat(2100)}`,
-    ]) {
-      agree(items.AgentItem, { ...agent, runner: { type: 'webhook', url } });
-    }
+    // Twice: a checked string's verdict is remembered, and must come out the same the second time.
+    for (let pass = 0; pass < 2; pass++) checkedLeaves(agent);
     expect(parserOf(items.AgentItem)({ ...agent, input_args: [{ name: '0bad' }] })).toBe(INVALID);
   });
 
+  it('forgets remembered verdicts past its bound and still agrees', () => {
+    const agent = validOf(items.AgentItem, true) as Record<string, unknown>;
+    for (let i = 0; i < 1200; i++) agree(items.AgentItem, { ...agent, input_args: [{ name: i % 3 === 0 ? `${i}bad` : `arg_${i}` }] });
+    checkedLeaves(agent);
+  });
+});
+
+/** Input argument names and runner URLs: the string leaves whose checks the parser leaves to zod. */
+function checkedLeaves(agent: Record<string, unknown>): void {
+  for (const name of ['f0', '0bad', 'a b', 'constructor', '__proto__', 'x'.repeat(65), 'ok\u200b']) {
+    agree(items.AgentItem, { ...agent, input_args: [{ name }] });
+  }
+  for (const url of [
+    'https://r.example/run',
+    'ftp://r.example/',
+    'http:r.example',
+    ' http://r.example ',
+    `https://r.example/${'a'.repeat(2100)}`,
+  ]) {
+    agree(items.AgentItem, { ...agent, runner: { type: 'webhook', url } });
+  }
+}
+
+describe('item codec on arbitrary values', () => {
   it('agrees with zod on arbitrary values in every field', () => {
     const full = validOf(items.ProfileItem, true) as Record<string, unknown>;
     const keys = Object.keys(full);

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, canonicalJsonOf } from '#shared/crypto/item-mac';
+import { lengthPrefixed } from '#shared/crypto/encoding';
+import { canonicalJson, canonicalJsonOf, lengthPrefixedText } from '#shared/crypto/item-mac';
 import { parseServerKeyRing } from '#shared/crypto/server-key';
 import { silentLogger } from '#shared/log';
 import { itemSigner } from '#shared/store/signer';
@@ -143,5 +144,19 @@ describe('item MAC (v2)', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('lengthPrefixedText', () => {
+  it('writes the bytes lengthPrefixed writes, and refuses what it refuses', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'binary' }), { maxLength: 25 }), (parts) => {
+        const wellFormed = parts.every((p) => p.isWellFormed());
+        if (wellFormed) expect(lengthPrefixedText(parts).equals(lengthPrefixed(...parts))).toBe(true);
+        else expect(() => lengthPrefixedText(parts)).toThrow(RangeError);
+      }),
+      { numRuns: 500 },
+    );
+    expect(() => lengthPrefixed('\ud800')).toThrow(RangeError);
   });
 });
