@@ -282,8 +282,12 @@ export function itemSigner(ring: ServerKeyRing, log: Logger): ItemSigner {
 
   return {
     seal<T extends ItemKey>(kind: SignedKind, item: T) {
+      type Sealed = Omit<T, (typeof MAC_ATTRIBUTES)[number]> & MacAttributes;
+      const mac = macFor(kind, item as T & Raw);
+      // A new item carries no MAC attributes: one copy. One read back (a rewrite) has its old ones dropped first.
+      if (!('mac' in item || 'mac_key_id' in item || 'mac_format' in item)) return { ...item, ...mac } as Sealed;
       const { mac: _m, mac_key_id: _k, mac_format: _f, ...rest } = item as T & Partial<MacAttributes>;
-      return { ...rest, ...macFor(kind, item as T & Raw) } as Omit<T, (typeof MAC_ATTRIBUTES)[number]> & MacAttributes;
+      return { ...rest, ...mac } as Sealed;
     },
     macFor,
     open<T>(kind: SignedKind, raw: Raw): T {
