@@ -187,6 +187,11 @@ describe('item codec', () => {
     const parsed = parserOf(items.ProfileItem)(stored) as items.ProfileItem;
     expect(parsed.daily_uses).toEqual({ '20261201': { run: 3, test: 1 }, '20261202': { proxy: 2 } });
     expect(parsed).toMatchObject({ auth_type: 'custom', active: true, use_count: 0, settings_version: 0, allowed_source_ips: [] });
+    // An attribute named __proto__ (a table writer's) is no field and changes no other field.
+    const polluted = Object.assign(JSON.parse('{"__proto__": {"active": false, "owner": "intruder", "uses_20261201_run": 99}}'), stored);
+    expect(agree(items.ProfileItem, polluted)).toBe(true);
+    expect(parserOf(items.ProfileItem)(polluted)).toMatchObject({ active: true, daily_uses: { '20261201': { run: 3, test: 1 } } });
+    expect(parserOf(items.ProfileItem)(polluted)).not.toHaveProperty('owner');
     // A default is a fresh value each time: editing one parse's never shows in another's.
     (parserOf(items.ProfileItem)(stored) as items.ProfileItem).allowed_source_ips.push('1.2.3.4');
     expect((parserOf(items.ProfileItem)(stored) as items.ProfileItem).allowed_source_ips).toEqual([]);
