@@ -224,16 +224,21 @@ export function sealAuditRecord(
   retentionSeconds: number,
   link?: AuditChainLink,
 ): AuditRecord {
-  const input = parseAs(AuditEventInput, event); // drops anything not in the schema: no stray field reaches the log
-  const body = {
-    ...input,
-    id: newAuditId(at),
-    at: at.toISOString(),
-    expires_at: Math.floor(at.getTime() / 1000) + retentionSeconds,
-    ...(link ? parseAs(AuditChainLink, link) : {}),
-  };
+  // The parsed event is a fresh object (anything not in the schema dropped: no stray field
+  // reaches the log); the record is built on it, field by field, in the order a spread would give.
+  const record = parseAs(AuditEventInput, event) as Record<string, unknown>;
+  record.id = newAuditId(at);
+  record.at = at.toISOString();
+  record.expires_at = Math.floor(at.getTime() / 1000) + retentionSeconds;
+  if (link) {
+    const parsed = parseAs(AuditChainLink, link) as Record<string, unknown>;
+    for (const k of Object.keys(parsed)) record[k] = parsed[k];
+  }
   const key = serverKeys.current;
-  return { ...body, mac_key_id: key.idHex, mac: computeAuditMac(key, body) };
+  const mac = computeAuditMac(key, record as Omit<AuditRecord, 'mac' | 'mac_key_id'>);
+  record.mac_key_id = key.idHex;
+  record.mac = mac;
+  return record as AuditRecord;
 }
 
 /**

@@ -59,7 +59,8 @@ function normalise(value: unknown): unknown {
 export function canonicalJsonOf(item: Readonly<Record<string, unknown>>, skip: (key: string) => boolean): string {
   let out = '{';
   for (const k of jsonKeyOrder(Object.keys(item))) {
-    if (skip(k)) continue;
+    // canonicalJson's copy assigns `__proto__` (setting its prototype), so that key never reaches its JSON.
+    if (k === '__proto__' || skip(k)) continue;
     const v = canonicalMember(item[k]);
     if (v === undefined) continue;
     out += out.length === 1 ? `${JSON.stringify(k)}:${v}` : `,${JSON.stringify(k)}:${v}`;

@@ -53,7 +53,14 @@ export const REWRITE_SET = [
   'runner_origin',
   'runner_approval',
 ] as const;
-export const REWRITE_OPTIONAL = ['auth_config', 'allowed_hosts', 'allowed_path_prefixes', 'allowed_methods', 'runner_delivery', 'end_user_id'] as const;
+export const REWRITE_OPTIONAL = [
+  'auth_config',
+  'allowed_hosts',
+  'allowed_path_prefixes',
+  'allowed_methods',
+  'runner_delivery',
+  'end_user_id',
+] as const;
 
 /** A profile after an in-place rewrite with `r` (a new expiry replaces the old; without one it stays). */
 export function profileAfterRewrite(read: ProfileItem, r: ProfileRecord): ProfileItem {
@@ -88,22 +95,33 @@ export function oauthTokenAfterStore(ref: ProfileRef, token: SealedToken) {
 }
 
 /** The covered attributes an OAuth2 token item holds besides its keys and entity (what clearConnection removes). */
-export const OAUTH_TOKEN_COVERED = ['blob', 'refresh_blob', 'token_expires_at', 'refresh_at', 'expires_at', 'generation', 'record_version', 'profile_created_at'] as const;
+export const OAUTH_TOKEN_COVERED = [
+  'blob',
+  'refresh_blob',
+  'token_expires_at',
+  'refresh_at',
+  'expires_at',
+  'generation',
+  'record_version',
+  'profile_created_at',
+] as const;
 
 /** A profile record as a stored item: day counters as top-level attributes (see DAILY_USE_ATTRIBUTE). */
 export function profileToItem(r: ProfileRecord) {
-  const { daily_uses, ...rest } = r;
-  const counters: Record<string, number> = {};
-  for (const [day, kinds] of Object.entries(daily_uses as DailyUses)) {
-    for (const [kind, n] of Object.entries(kinds)) if (n) counters[dailyUseAttribute(day, kind as UseKind)] = n;
+  // Built attribute by attribute, in the order spreads would give (keys, name index, entity, the
+  // record without daily_uses, the day counters): V8 builds and reads a copy spread after other
+  // members far more slowly, and this item is sealed and written on every create.
+  const item: Record<string, unknown> = { ...keys.profile(profileRefOf(r)) };
+  const index = keys.profileNameIndex(r.tenant, r.agent_id, r.name);
+  for (const k of Object.keys(index)) item[k] = index[k as keyof typeof index];
+  item.entity = 'profile';
+  for (const k of Object.keys(r)) if (k !== 'daily_uses' && k !== '__proto__') item[k] = r[k as keyof ProfileRecord];
+  for (const [day, kinds] of Object.entries(r.daily_uses as DailyUses)) {
+    for (const [kind, n] of Object.entries(kinds)) if (n) item[dailyUseAttribute(day, kind as UseKind)] = n;
   }
-  return {
-    ...keys.profile(profileRefOf(r)),
-    ...keys.profileNameIndex(r.tenant, r.agent_id, r.name),
-    entity: 'profile' as const,
-    ...rest,
-    ...counters,
-  };
+  return item as ReturnType<typeof keys.profile> &
+    ReturnType<typeof keys.profileNameIndex> & { entity: 'profile' } & Omit<ProfileRecord, 'daily_uses'> &
+    Record<string, unknown>;
 }
 
 // --- profile listings ---------------------------------------------------------------------------

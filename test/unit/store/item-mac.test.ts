@@ -117,6 +117,12 @@ describe('item MAC (v2)', () => {
     });
   }
 
+  it('leaves out __proto__ keys at every level, as canonicalJson does', () => {
+    const item = JSON.parse('{"a":1,"__proto__":{"x":2},"n":{"__proto__":3,"b":[{"__proto__":null}]}}');
+    expect(canonicalJsonOf(item, () => false)).toBe('{"a":1,"n":{"b":[{}]}}');
+    expect(canonicalJsonOf(item, () => false)).toBe(canonicalJson(item));
+  });
+
   it('writes the same canonical JSON as canonicalJson of the filtered item', () => {
     const key = fc.oneof(
       fc.string(),
