@@ -71,12 +71,7 @@ function releaseWriter(store: AuditStore, tenant: string, writer: Writer): void 
  */
 export async function writeAudit(deps: AuditDeps, event: AuditEventInput): Promise<AuditRecord> {
   const writer = takeWriter(deps.store.audit, event.tenant);
-  const link: AuditChainLink = {
-    writer: writer.id,
-    seq: writer.seq + 1,
-    prev_mac: writer.last?.mac,
-    prev_expires_at: writer.last?.expires_at,
-  };
+  const link: AuditChainLink = { writer: writer.id, seq: writer.seq + 1, prev_mac: writer.last?.mac, prev_expires_at: writer.last?.expires_at };
   const record = sealAuditRecord(deps.serverKeys, event, deps.now(), deps.config.auditRetentionSeconds, link);
   try {
     await deps.store.audit.write(record, sealAuditHead(deps.serverKeys, record as AuditRecord & AuditChainLink)); // the record carries its link
@@ -139,11 +134,7 @@ export async function auditFailure(deps: AuditDeps, event: AuditEventInput, err:
  * Audits a refusal (expired, inactive, source IP, method…) and then throws the refusal. If the
  * record cannot be written the refusal still stands (it hands nothing out), logged as an error.
  */
-export async function auditRefusal(
-  deps: AuditDeps,
-  event: Omit<AuditEventInput, 'status' | 'result'>,
-  refusal: Error & { status: number; code: string },
-): Promise<never> {
+export async function auditRefusal(deps: AuditDeps, event: Omit<AuditEventInput, 'status' | 'result'>, refusal: Error & { status: number; code: string }): Promise<never> {
   try {
     await writeAudit(deps, { ...event, status: refusal.status, result: refusal.code });
   } catch {
@@ -236,12 +227,7 @@ export async function verifyAuditLog(
     const problem = auditRecordProblem(deps.serverKeys, parsed.data);
     if (problem) problems.push({ pk, sk, kind: 'edited', problem });
     else if (sk !== keys.auditSort(parsed.data.at, parsed.data.id) || pk !== viewKey(String(item.view), parsed.data)) {
-      problems.push({
-        pk,
-        sk,
-        kind: 'moved',
-        problem: 'its key does not match its tenant, agent, profile, time and id (the record was moved)',
-      });
+      problems.push({ pk, sk, kind: 'moved', problem: 'its key does not match its tenant, agent, profile, time and id (the record was moved)' });
     }
     const r = parsed.data;
     if (r.writer !== undefined && r.seq !== undefined) {
@@ -254,11 +240,7 @@ export async function verifyAuditLog(
 }
 
 /** Unexpired chained records missing from one of their views (a view copy deleted). */
-function missingViews(
-  chained: Map<string, { record: Chained; intact: boolean }>,
-  views: Map<string, Set<string>>,
-  nowSeconds: number,
-): AuditProblem[] {
+function missingViews(chained: Map<string, { record: Chained; intact: boolean }>, views: Map<string, Set<string>>, nowSeconds: number): AuditProblem[] {
   const out: AuditProblem[] = [];
   for (const { record: r, intact } of chained.values()) {
     if (!intact || r.expires_at <= nowSeconds) continue; // TTL removes the copies one by one
@@ -273,17 +255,9 @@ function missingViews(
 }
 
 /** Per writer: sequence gaps, broken links, and a head that is missing or does not name the newest record. */
-function chainProblems(
-  serverKeys: ServerKeyRing,
-  chained: Map<string, { record: Chained; intact: boolean }>,
-  heads: Record<string, unknown>[],
-  nowSeconds: number,
-): AuditProblem[] {
+function chainProblems(serverKeys: ServerKeyRing, chained: Map<string, { record: Chained; intact: boolean }>, heads: Record<string, unknown>[], nowSeconds: number): AuditProblem[] {
   const out: AuditProblem[] = [];
-  const chains = new Map<
-    string,
-    { tenant: string; writer: string; records: { record: Chained; intact: boolean }[]; head?: Record<string, unknown> }
-  >();
+  const chains = new Map<string, { tenant: string; writer: string; records: { record: Chained; intact: boolean }[]; head?: Record<string, unknown> }>();
   const chainOf = (tenant: string, writer: string) => {
     const id = `${tenant}/${writer}`;
     const c = chains.get(id) ?? { tenant, writer, records: [] };
@@ -302,86 +276,49 @@ function chainProblems(
       const at = { pk: keys.auditTenant(r.tenant), sk: keys.auditSort(r.at, r.id) };
       const expected = (prev?.record.seq ?? 0) + 1;
       if (prev && r.seq === prev.record.seq) {
-        out.push({
-          ...at,
-          kind: 'edited',
-          problem: `writer ${writer} has two records with sequence number ${r.seq} (one was forged or altered)`,
-        });
+        out.push({ ...at, kind: 'edited', problem: `writer ${writer} has two records with sequence number ${r.seq} (one was forged or altered)` });
         continue;
       }
       if (r.seq > expected) {
         // Expired predecessors are TTL's doing, not a deletion.
         if (!(r.prev_expires_at !== undefined && r.prev_expires_at <= nowSeconds)) {
           const range = r.seq - 1 === expected ? `record ${expected}` : `records ${expected}-${r.seq - 1}`;
-          out.push({
-            ...at,
-            kind: 'deleted',
-            problem: `${range} of writer ${writer}, before this one, ${r.seq - expected === 1 ? 'is' : 'are'} missing (deleted)`,
-          });
+          out.push({ ...at, kind: 'deleted', problem: `${range} of writer ${writer}, before this one, ${r.seq - expected === 1 ? 'is' : 'are'} missing (deleted)` });
         }
       } else if (prev?.intact && entry.intact && (r.prev_mac !== prev.record.mac || r.prev_expires_at !== prev.record.expires_at)) {
-        out.push({
-          ...at,
-          kind: 'edited',
-          problem: `its link to record ${prev.record.seq} of writer ${writer} does not match (a record was replaced)`,
-        });
+        out.push({ ...at, kind: 'edited', problem: `its link to record ${prev.record.seq} of writer ${writer} does not match (a record was replaced)` });
       }
       prev = entry;
     }
     const newest = records.at(-1);
     if (!head) {
       if (newest && newest.record.expires_at > nowSeconds) {
-        out.push({
-          ...headKey,
-          kind: 'deleted',
-          problem: `the head of writer ${writer} is missing (deleted): its newest records could go unnoticed`,
-        });
+        out.push({ ...headKey, kind: 'deleted', problem: `the head of writer ${writer} is missing (deleted): its newest records could go unnoticed` });
       }
       continue;
     }
     const parsed = AuditHead.safeParse(head);
     const extra = Object.keys(head).filter((k) => !HEAD_ITEM_ATTRIBUTES.has(k));
     const headProblem =
-      extra.length > 0
-        ? `it has attributes no audit head has: ${extra.join(', ')}`
-        : parsed.success
-          ? auditHeadProblem(serverKeys, parsed.data)
-          : 'it is not a well-formed audit head';
+      extra.length > 0 ? `it has attributes no audit head has: ${extra.join(', ')}` : parsed.success ? auditHeadProblem(serverKeys, parsed.data) : 'it is not a well-formed audit head';
     if (!parsed.success || headProblem) {
       out.push({ ...headKey, kind: 'edited', problem: headProblem as string });
       continue;
     }
     const h = parsed.data;
     if (String(head.pk) !== headKey.pk || String(head.sk) !== headKey.sk) {
-      out.push({
-        pk: String(head.pk),
-        sk: String(head.sk),
-        kind: 'moved',
-        problem: 'its key does not match its tenant and writer (the head was moved)',
-      });
+      out.push({ pk: String(head.pk), sk: String(head.sk), kind: 'moved', problem: 'its key does not match its tenant and writer (the head was moved)' });
     }
     const newestSeq = newest?.record.seq ?? 0;
     if (h.seq > newestSeq) {
       if (h.expires_at > nowSeconds) {
         const range = h.seq - 1 === newestSeq ? `record ${h.seq}` : `records ${newestSeq + 1}-${h.seq}`;
-        out.push({
-          ...headKey,
-          kind: 'deleted',
-          problem: `the newest ${range} of writer ${writer} (up to ${h.last_id}) ${h.seq - newestSeq === 1 ? 'is' : 'are'} missing (deleted)`,
-        });
+        out.push({ ...headKey, kind: 'deleted', problem: `the newest ${range} of writer ${writer} (up to ${h.last_id}) ${h.seq - newestSeq === 1 ? 'is' : 'are'} missing (deleted)` });
       }
     } else if (h.seq < newestSeq) {
-      out.push({
-        ...headKey,
-        kind: 'edited',
-        problem: `the head of writer ${writer} names record ${h.seq}, but record ${newestSeq} exists (an older head was put back, or a write failed part-way)`,
-      });
+      out.push({ ...headKey, kind: 'edited', problem: `the head of writer ${writer} names record ${h.seq}, but record ${newestSeq} exists (an older head was put back, or a write failed part-way)` });
     } else if (newest?.intact && (h.last_mac !== newest.record.mac || h.last_id !== newest.record.id)) {
-      out.push({
-        ...headKey,
-        kind: 'edited',
-        problem: `the head of writer ${writer} does not name its newest record (a record was replaced)`,
-      });
+      out.push({ ...headKey, kind: 'edited', problem: `the head of writer ${writer} does not name its newest record (a record was replaced)` });
     }
   }
   return out;

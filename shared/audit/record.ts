@@ -26,19 +26,7 @@ import type { Caller } from '../deps.ts';
  */
 
 /** Changes to a profile, including who may use it (share, unshare). */
-export const CHANGE_ACTIONS = [
-  'create',
-  'replace',
-  'update',
-  'rotate',
-  'patch',
-  'rename',
-  'delete',
-  'share',
-  'unshare',
-  'connect',
-  'disconnect',
-] as const;
+export const CHANGE_ACTIONS = ['create', 'replace', 'update', 'rotate', 'patch', 'rename', 'delete', 'share', 'unshare', 'connect', 'disconnect'] as const;
 /** Changes to the tenant's principals: no agent, no profile (their records live in the tenant view only). */
 export const API_KEY_ACTIONS = ['api_key_create', 'api_key_revoke'] as const;
 /** Changes to an agent (its runner, its signing secret, its existence): no profile (tenant and agent views). */

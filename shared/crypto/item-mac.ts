@@ -118,9 +118,7 @@ function isArrayIndex(k: string): boolean {
 }
 
 function compute(key: ServerKey, kind: MacKind, fields: Readonly<Record<string, unknown>>): Buffer {
-  return createHmac('sha256', key.macKey)
-    .update(lengthPrefixed('item-mac/v1', kind, canonicalJson(fields)))
-    .digest();
+  return createHmac('sha256', key.macKey).update(lengthPrefixed('item-mac/v1', kind, canonicalJson(fields))).digest();
 }
 
 /** The v2 MAC of an item: its kind, its key and its covered attributes (length-prefixed, so no part can run into the next). */

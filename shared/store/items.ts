@@ -53,14 +53,7 @@ export const REWRITE_SET = [
   'runner_origin',
   'runner_approval',
 ] as const;
-export const REWRITE_OPTIONAL = [
-  'auth_config',
-  'allowed_hosts',
-  'allowed_path_prefixes',
-  'allowed_methods',
-  'runner_delivery',
-  'end_user_id',
-] as const;
+export const REWRITE_OPTIONAL = ['auth_config', 'allowed_hosts', 'allowed_path_prefixes', 'allowed_methods', 'runner_delivery', 'end_user_id'] as const;
 
 /** A profile after an in-place rewrite with `r` (a new expiry replaces the old; without one it stays). */
 export function profileAfterRewrite(read: ProfileItem, r: ProfileRecord): ProfileItem {
@@ -95,16 +88,7 @@ export function oauthTokenAfterStore(ref: ProfileRef, token: SealedToken) {
 }
 
 /** The covered attributes an OAuth2 token item holds besides its keys and entity (what clearConnection removes). */
-export const OAUTH_TOKEN_COVERED = [
-  'blob',
-  'refresh_blob',
-  'token_expires_at',
-  'refresh_at',
-  'expires_at',
-  'generation',
-  'record_version',
-  'profile_created_at',
-] as const;
+export const OAUTH_TOKEN_COVERED = ['blob', 'refresh_blob', 'token_expires_at', 'refresh_at', 'expires_at', 'generation', 'record_version', 'profile_created_at'] as const;
 
 /** A profile record as a stored item: day counters as top-level attributes (see DAILY_USE_ATTRIBUTE). */
 export function profileToItem(r: ProfileRecord) {

@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  type AuditEventInput,
-  auditHeadProblem,
-  auditRecordProblem,
-  computeAuditMac,
-  newAuditId,
-  sealAuditHead,
-  sealAuditRecord,
-} from '#shared/audit/record';
+import { type AuditEventInput, auditHeadProblem, auditRecordProblem, computeAuditMac, newAuditId, sealAuditHead, sealAuditRecord } from '#shared/audit/record';
 import { generateServerKeyRingJson, parseServerKeyRing, rotateServerKeyRingJson } from '#shared/crypto/server-key';
 
 const ring = parseServerKeyRing(generateServerKeyRingJson());
@@ -103,14 +95,7 @@ describe('chained records (writer, seq, prev_mac, prev_expires_at)', () => {
     const head = sealAuditHead(ring, { ...r, ...link });
     expect(head).toMatchObject({ tenant: 'acme', writer: link.writer, seq: 2, last_id: r.id, last_mac: r.mac, expires_at: r.expires_at });
     expect(auditHeadProblem(ring, head)).toBeUndefined();
-    for (const edit of [
-      { seq: 1 },
-      { last_mac: 'cd'.repeat(32) },
-      { last_id: 'x' },
-      { expires_at: 1 },
-      { tenant: 'globex' },
-      { writer: 'ff' },
-    ]) {
+    for (const edit of [{ seq: 1 }, { last_mac: 'cd'.repeat(32) }, { last_id: 'x' }, { expires_at: 1 }, { tenant: 'globex' }, { writer: 'ff' }]) {
       expect(auditHeadProblem(ring, { ...head, ...edit }), JSON.stringify(edit)).toMatch(/edited/);
     }
   });
