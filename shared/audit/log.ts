@@ -74,7 +74,7 @@ export async function writeAudit(deps: AuditDeps, event: AuditEventInput): Promi
   const link: AuditChainLink = { writer: writer.id, seq: writer.seq + 1, prev_mac: writer.last?.mac, prev_expires_at: writer.last?.expires_at };
   const record = sealAuditRecord(deps.serverKeys, event, deps.now(), deps.config.auditRetentionSeconds, link);
   try {
-    await deps.store.audit.write(record, sealAuditHead(deps.serverKeys, { ...record, ...link }));
+    await deps.store.audit.write(record, sealAuditHead(deps.serverKeys, record as AuditRecord & AuditChainLink)); // the record carries its link
     writer.seq = link.seq;
     writer.last = { mac: record.mac, expires_at: record.expires_at };
     releaseWriter(deps.store.audit, event.tenant, writer);

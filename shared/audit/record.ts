@@ -1,6 +1,8 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod';
-import { lengthPrefixed } from '../crypto/encoding.ts';
+import { lengthPrefixedText } from '../crypto/item-mac.ts';
+import { publicRandom } from '../crypto/random.ts';
+import { INVALID, parserOf } from '../schemas/item-codec.ts';
 import type { ServerKey, ServerKeyRing } from '../crypto/server-key.ts';
 import type { Caller } from '../deps.ts';
 
@@ -164,17 +166,22 @@ const MAC_LABEL_V2 = 'agent-vault/audit/v2';
 const MAC_FIELDS_V3 = ['writer', 'seq', 'prev_mac', 'prev_expires_at'] as const satisfies readonly (keyof AuditRecord)[];
 const MAC_LABEL_V3 = 'agent-vault/audit/v3';
 
+/** The fields each MAC version covers, in order. */
+const FIELDS_V1: readonly (keyof AuditRecord)[] = MAC_FIELDS;
+const FIELDS_V2: readonly (keyof AuditRecord)[] = [...MAC_FIELDS, ...MAC_FIELDS_V2];
+const FIELDS_V3: readonly (keyof AuditRecord)[] = [...MAC_FIELDS, ...MAC_FIELDS_V2, ...MAC_FIELDS_V3];
+
 /** The MAC of a record (its `mac`, `mac_key_id` aside) under a server key. */
 export function computeAuditMac(serverKey: ServerKey, record: Omit<AuditRecord, 'mac' | 'mac_key_id'>): string {
   const v3 = MAC_FIELDS_V3.some((f) => record[f] !== undefined);
   const v2 = v3 || MAC_FIELDS_V2.some((f) => record[f] !== undefined);
-  const parts = [...MAC_FIELDS, ...(v2 ? MAC_FIELDS_V2 : []), ...(v3 ? MAC_FIELDS_V3 : [])].map((f) => {
-    const v = record[f];
-    return v === undefined ? '' : String(v);
-  });
-  return createHmac('sha256', serverKey.auditMacKey)
-    .update(lengthPrefixed(v3 ? MAC_LABEL_V3 : v2 ? MAC_LABEL_V2 : MAC_LABEL, ...parts))
-    .digest('hex');
+  const fields = v3 ? FIELDS_V3 : v2 ? FIELDS_V2 : FIELDS_V1;
+  const parts: string[] = [v3 ? MAC_LABEL_V3 : v2 ? MAC_LABEL_V2 : MAC_LABEL];
+  for (const f of fields) {
+    const v = record[f as keyof typeof record];
+    parts.push(v === undefined ? '' : String(v));
+  }
+  return createHmac('sha256', serverKey.auditMacKey).update(lengthPrefixedText(parts)).digest('hex');
 }
 
 /**
@@ -186,10 +193,16 @@ export function newAuditId(at: Date): string {
   const ms = at.getTime();
   sequence = ms === lastMs ? sequence + 1 : 0;
   lastMs = ms;
-  return ms.toString(16).padStart(12, '0') + (sequence & 0xffff).toString(16).padStart(4, '0') + randomBytes(6).toString('hex');
+  return ms.toString(16).padStart(12, '0') + (sequence & 0xffff).toString(16).padStart(4, '0') + publicRandom(6).toString('hex');
 }
 let lastMs = -1;
 let sequence = 0;
+
+/** `schema.parse` through its lean parser (shared/schemas/item-codec.ts); what it refuses throws zod's own error. */
+function parseAs<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const parsed = parserOf(schema)(value);
+  return parsed === INVALID ? schema.parse(value) : parsed;
+}
 
 /** Builds the full record for an event: id, time, expiry, its chain link (if given) and the MAC under the current server key. */
 export function sealAuditRecord(
@@ -199,16 +212,21 @@ export function sealAuditRecord(
   retentionSeconds: number,
   link?: AuditChainLink,
 ): AuditRecord {
-  const input = AuditEventInput.parse(event); // drops anything not in the schema: no stray field reaches the log
-  const body = {
-    ...input,
-    id: newAuditId(at),
-    at: at.toISOString(),
-    expires_at: Math.floor(at.getTime() / 1000) + retentionSeconds,
-    ...(link ? AuditChainLink.parse(link) : {}),
-  };
+  // The parsed event is a fresh object (anything not in the schema dropped: no stray field
+  // reaches the log); the record is built on it, field by field, in the order a spread would give.
+  const record = parseAs(AuditEventInput, event) as Record<string, unknown>;
+  record.id = newAuditId(at);
+  record.at = at.toISOString();
+  record.expires_at = Math.floor(at.getTime() / 1000) + retentionSeconds;
+  if (link) {
+    const parsed = parseAs(AuditChainLink, link) as Record<string, unknown>;
+    for (const k of Object.keys(parsed)) record[k] = parsed[k];
+  }
   const key = serverKeys.current;
-  return { ...body, mac_key_id: key.idHex, mac: computeAuditMac(key, body) };
+  const mac = computeAuditMac(key, record as Omit<AuditRecord, 'mac' | 'mac_key_id'>);
+  record.mac_key_id = key.idHex;
+  record.mac = mac;
+  return record as AuditRecord;
 }
 
 /**
@@ -258,7 +276,7 @@ const HEAD_LABEL = 'agent-vault/audit-head/v1';
 
 function computeHeadMac(serverKey: ServerKey, h: Omit<AuditHead, 'mac' | 'mac_key_id'>): string {
   return createHmac('sha256', serverKey.auditMacKey)
-    .update(lengthPrefixed(HEAD_LABEL, h.tenant, h.writer, String(h.seq), h.last_id, h.last_mac, String(h.expires_at)))
+    .update(lengthPrefixedText([HEAD_LABEL, h.tenant, h.writer, String(h.seq), h.last_id, h.last_mac, String(h.expires_at)]))
     .digest('hex');
 }
 

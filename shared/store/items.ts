@@ -92,18 +92,20 @@ export const OAUTH_TOKEN_COVERED = ['blob', 'refresh_blob', 'token_expires_at', 
 
 /** A profile record as a stored item: day counters as top-level attributes (see DAILY_USE_ATTRIBUTE). */
 export function profileToItem(r: ProfileRecord) {
-  const { daily_uses, ...rest } = r;
-  const counters: Record<string, number> = {};
-  for (const [day, kinds] of Object.entries(daily_uses as DailyUses)) {
-    for (const [kind, n] of Object.entries(kinds)) if (n) counters[dailyUseAttribute(day, kind as UseKind)] = n;
+  // Built attribute by attribute, in the order spreads would give (keys, name index, entity, the
+  // record without daily_uses, the day counters): V8 builds and reads a copy spread after other
+  // members far more slowly, and this item is sealed and written on every create.
+  const item: Record<string, unknown> = { ...keys.profile(profileRefOf(r)) };
+  const index = keys.profileNameIndex(r.tenant, r.agent_id, r.name);
+  for (const k of Object.keys(index)) item[k] = index[k as keyof typeof index];
+  item.entity = 'profile';
+  for (const k of Object.keys(r)) if (k !== 'daily_uses' && k !== '__proto__') item[k] = r[k as keyof ProfileRecord];
+  for (const [day, kinds] of Object.entries(r.daily_uses as DailyUses)) {
+    for (const [kind, n] of Object.entries(kinds)) if (n) item[dailyUseAttribute(day, kind as UseKind)] = n;
   }
-  return {
-    ...keys.profile(profileRefOf(r)),
-    ...keys.profileNameIndex(r.tenant, r.agent_id, r.name),
-    entity: 'profile' as const,
-    ...rest,
-    ...counters,
-  };
+  return item as ReturnType<typeof keys.profile> &
+    ReturnType<typeof keys.profileNameIndex> & { entity: 'profile' } & Omit<ProfileRecord, 'daily_uses'> &
+    Record<string, unknown>;
 }
 
 // --- profile listings ---------------------------------------------------------------------------

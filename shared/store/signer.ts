@@ -1,7 +1,7 @@
 import type * as z from 'zod';
-import { itemMacV2, verifyItemMac } from '../crypto/item-mac.ts';
+import { canonicalJsonOf, itemMacV2Json, verifyItemMac } from '../crypto/item-mac.ts';
 import { constantTimeEqual } from '../crypto/server-seal.ts';
-import type { ServerKeyRing } from '../crypto/server-key.ts';
+import type { ServerKey, ServerKeyRing } from '../crypto/server-key.ts';
 import { IntegrityError } from '../errors.ts';
 import { type ItemKey, keys } from '../keys.ts';
 import type { Logger, LogFields } from '../log.ts';
@@ -20,6 +20,7 @@ import {
   WebhookDeliveryItem,
   WebhookItem,
 } from '../schemas/items.ts';
+import { INVALID, type Parser, parserOf } from '../schemas/item-codec.ts';
 
 /**
  * The signed store's barrier: every item a store implementation writes is sealed here (its
@@ -153,16 +154,21 @@ export interface ItemSigner {
   intact(kind: SignedKind, raw: Raw): boolean;
 }
 
-/** The covered attributes of a parsed item. */
-function covered(kind: SignedKind, parsed: Raw): Raw {
-  const out: Raw = {};
-  const skip = UNSIGNED_ATTRIBUTES[kind];
-  for (const [k, v] of Object.entries(parsed)) {
-    if (k === 'pk' || k === 'sk' || (MAC_ATTRIBUTES as readonly string[]).includes(k) || skip.includes(k)) continue;
-    out[k] = v;
-  }
-  return out;
+/** Per kind, whether an attribute of a parsed item is left out of its MAC: its key, its MAC attributes, UNSIGNED_ATTRIBUTES. */
+const NOT_COVERED = Object.fromEntries(
+  Object.entries(UNSIGNED_ATTRIBUTES).map(([kind, unsigned]) => {
+    const out = new Set(['pk', 'sk', ...MAC_ATTRIBUTES, ...unsigned]);
+    return [kind, (k: string) => out.has(k)];
+  }),
+) as Record<SignedKind, (k: string) => boolean>;
+
+/** The v2 MAC of a parsed item's covered attributes (their canonical JSON written in one pass). */
+function macV2(key: ServerKey, kind: SignedKind, pk: string, sk: string, parsed: Raw): Buffer {
+  return itemMacV2Json(key, kind, pk, sk, canonicalJsonOf(parsed, NOT_COVERED[kind]));
 }
+
+/** An item's schema as a lean parser (shared/schemas/item-codec.ts: accepts exactly what the schema does). */
+const parserFor = (kind: SignedKind): Parser<Raw> => parserOf(SCHEMAS[kind]) as Parser<Raw>;
 
 /** The ids an integrity failure is logged with (from the item's key; never its content, never a whole hash). */
 export function idsOf(kind: SignedKind, k: ItemKey): LogFields {
@@ -224,10 +230,14 @@ export function integrityFailed(kind: SignedKind, ids: LogFields, unsigned: bool
 
 /** The signer of a store over the server key ring; integrity failures are logged to `log`. */
 export function itemSigner(ring: ServerKeyRing, log: Logger): ItemSigner {
-  const parse = (kind: SignedKind, raw: Raw): Raw => SCHEMAS[kind].parse(raw) as Raw;
+  /** The parsed item; a shape the schema refuses throws zod's own error. */
+  const parse = (kind: SignedKind, raw: Raw): Raw => {
+    const parsed = parserFor(kind)(raw);
+    return parsed === INVALID ? (SCHEMAS[kind].parse(raw) as Raw) : parsed;
+  };
 
   const macFor = (kind: SignedKind, post: ItemKey & Raw): MacAttributes => ({
-    mac: itemMacV2(ring.current, kind, post.pk, post.sk, covered(kind, parse(kind, post))),
+    mac: macV2(ring.current, kind, post.pk, post.sk, parse(kind, post)),
     mac_key_id: ring.current.idHex,
     mac_format: MAC_FORMAT,
   });
@@ -241,7 +251,7 @@ export function itemSigner(ring: ServerKeyRing, log: Logger): ItemSigner {
     const sk = raw.sk as string;
     if (raw.mac_format === MAC_FORMAT) {
       const key = ring.byId(keyId);
-      return key !== undefined && constantTimeEqual(itemMacV2(key, kind, pk, sk, covered(kind, parsed)), mac);
+      return key !== undefined && constantTimeEqual(macV2(key, kind, pk, sk, parsed), mac);
     }
     if (raw.mac_format !== undefined) return false;
     // v1: agents and API keys MACed by the services before the signed store existed.
@@ -258,9 +268,8 @@ export function itemSigner(ring: ServerKeyRing, log: Logger): ItemSigner {
 
   /** The parsed item if it verifies, else the reason it does not (parse failures count as tampering: a foreign shape). */
   function check(kind: SignedKind, raw: Raw): { ok: true; parsed: Raw } | { ok: false; unsigned: boolean } {
-    const result = SCHEMAS[kind].safeParse(raw);
-    if (!result.success) return { ok: false, unsigned: false };
-    const parsed = result.data as Raw;
+    const parsed = parserFor(kind)(raw);
+    if (parsed === INVALID) return { ok: false, unsigned: false };
     if (verifies(kind, raw, parsed)) return { ok: true, parsed };
     return { ok: false, unsigned: raw.mac === undefined };
   }
@@ -273,8 +282,12 @@ export function itemSigner(ring: ServerKeyRing, log: Logger): ItemSigner {
 
   return {
     seal<T extends ItemKey>(kind: SignedKind, item: T) {
+      type Sealed = Omit<T, (typeof MAC_ATTRIBUTES)[number]> & MacAttributes;
+      const mac = macFor(kind, item as T & Raw);
+      // A new item carries no MAC attributes: one copy. One read back (a rewrite) has its old ones dropped first.
+      if (!('mac' in item || 'mac_key_id' in item || 'mac_format' in item)) return { ...item, ...mac } as Sealed;
       const { mac: _m, mac_key_id: _k, mac_format: _f, ...rest } = item as T & Partial<MacAttributes>;
-      return { ...rest, ...macFor(kind, item as T & Raw) } as Omit<T, (typeof MAC_ATTRIBUTES)[number]> & MacAttributes;
+      return { ...rest, ...mac } as Sealed;
     },
     macFor,
     open<T>(kind: SignedKind, raw: Raw): T {

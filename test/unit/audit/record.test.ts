@@ -109,3 +109,46 @@ describe('newAuditId', () => {
     expect(newAuditId(new Date(AT.getTime() + 1)) > newAuditId(AT)).toBe(true);
   });
 });
+
+describe('computeAuditMac', () => {
+  // Computed before its input was built field by field (shared/audit/record.ts): stored records must keep verifying.
+  const fixed = parseServerKeyRing(JSON.stringify({ current: 'k1', k1: 'fixed-test-material-for-the-audit-mac-vector-0123456789' }));
+  const base = {
+    id: '0190000000000000abcdefabcdef',
+    at: '2026-12-01T12:00:00.000Z',
+    expires_at: 1800000000,
+    tenant: 'acme',
+    key_id: 'k1',
+    action: 'run' as const,
+    agent_id: 'bot',
+    profile: 'prod ✓',
+    slot: 'ab',
+    generation: 2,
+    status: 200,
+    result: 'ok',
+    source_ip: '203.0.113.7',
+    request_id: 'req-1',
+  };
+
+  it('keeps the MAC bytes of v1, v2 and v3 records', () => {
+    expect(computeAuditMac(fixed.current, base)).toBe('a3bf48d6c229eadcf1494e4b1a445a3f0820cc41535d3734ec59e77f7bd1daaa');
+    expect(computeAuditMac(fixed.current, { ...base, action: 'share', principal: 'role:member', permission: 'read' })).toBe(
+      '947cd54f8333e4bc5e67f012a38db9e08a66d6feceb6762d439636fdb777c7c9',
+    );
+    expect(
+      computeAuditMac(fixed.current, {
+        ...base,
+        session_id: 's',
+        writer: 'w1',
+        seq: 3,
+        prev_mac: 'ff'.repeat(32),
+        prev_expires_at: 1799999999,
+      }),
+    ).toBe('a81cfb96e5f0768d13fb208864edd0873cfc02d3bb69c209fdb4caa22fd27766');
+  });
+
+  it("refuses an event the schema refuses, with zod's error", () => {
+    expect(() => sealAuditRecord(ring, { ...event, status: 'ok' } as unknown as AuditEventInput, AT, 60)).toThrow(/status/);
+    expect(() => sealAuditRecord(ring, event, AT, 60, { writer: 'w', seq: 1.5 })).toThrow(/seq/);
+  });
+});
