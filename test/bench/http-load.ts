@@ -441,7 +441,7 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
       ]);
     }
     const text = table(
-      `2. HTTP load: local server (child process, in-memory dynalite) ← autocannon, ${CONNECTIONS} connections × ${seconds} s each (after ${warm} s warm-up), loopback`,
+      `2. HTTP load: local server (child process, in-memory dynalite in its store thread) ← autocannon, ${CONNECTIONS} connections × ${seconds} s each (after ${warm} s warm-up), loopback`,
       [
         'request',
         '2xx req/s',
