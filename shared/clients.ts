@@ -40,6 +40,14 @@ const embeddedStoreSigner = {
   },
 };
 
+/** Header-building middleware the embedded store's in-process handler has no use for (see createDb). */
+export const EMBEDDED_UNUSED_MIDDLEWARE = [
+  'getUserAgentMiddleware',
+  'hostHeaderMiddleware',
+  'contentLengthMiddleware',
+  'recursionDetectionMiddleware',
+] as const;
+
 /**
  * A DynamoDB document client for the configured endpoint. Local endpoints (dynalite, DynamoDB
  * Local) get placeholder credentials; on AWS the Lambda role's credentials are used. The SDK's
@@ -74,6 +82,10 @@ export function createDb(config: DbTarget): Db {
   // vault never gives it a logger to print (the default is a no-op logger): walking each item and
   // each answer for nothing. Removed; errors still reach the repositories as thrown errors.
   client.middlewareStack.remove('loggerMiddleware');
+  // The embedded store's in-process handler (a message to its thread, infra/local/embedded-dynamo.ts)
+  // carries no HTTP: the user agent, Host, Content-Length and Lambda trace headers these build
+  // per command are read by nobody there (dynalite reads the body it is handed).
+  if (config.storeHandler) for (const name of EMBEDDED_UNUSED_MIDDLEWARE) client.middlewareStack.remove(name);
   const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
   });
