@@ -15,7 +15,7 @@ export interface Db {
 export interface DbTarget extends Pick<Config, 'dynamoEndpoint' | 'region' | 'tableName'> {
   /** The local server's embedded store (infra/local/embedded-dynamo.ts): no TCP port involved. */
   readonly storeSocket?: string;
-  /** The embedded store in this process (infra/local/embedded-dynamo.ts): no socket, no HTTP. */
+  /** The embedded store in this process (infra/local/embedded-dynamo.ts: one message to its thread per call): no socket, no HTTP. */
   readonly storeHandler?: StoreRequestHandler;
 }
 
@@ -39,6 +39,14 @@ const embeddedStoreSigner = {
     return request;
   },
 };
+
+/** Header-building middleware the embedded store's in-process handler has no use for (see createDb). */
+export const EMBEDDED_UNUSED_MIDDLEWARE = [
+  'getUserAgentMiddleware',
+  'hostHeaderMiddleware',
+  'contentLengthMiddleware',
+  'recursionDetectionMiddleware',
+] as const;
 
 /**
  * A DynamoDB document client for the configured endpoint. Local endpoints (dynalite, DynamoDB
@@ -74,6 +82,10 @@ export function createDb(config: DbTarget): Db {
   // vault never gives it a logger to print (the default is a no-op logger): walking each item and
   // each answer for nothing. Removed; errors still reach the repositories as thrown errors.
   client.middlewareStack.remove('loggerMiddleware');
+  // The embedded store's in-process handler (a message to its thread, infra/local/embedded-dynamo.ts)
+  // carries no HTTP: the user agent, Host, Content-Length and Lambda trace headers these build
+  // per command are read by nobody there (dynalite reads the body it is handed).
+  if (config.storeHandler) for (const name of EMBEDDED_UNUSED_MIDDLEWARE) client.middlewareStack.remove(name);
   const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
   });

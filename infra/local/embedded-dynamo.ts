@@ -1,9 +1,8 @@
-import { EventEmitter } from 'node:events';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import type { RequestListener } from 'node:http';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import dynalite from 'dynalite';
 import type { StoreRequestHandler } from '#shared/clients';
 
@@ -23,83 +22,152 @@ export interface EmbeddedStore {
    */
   readonly socketPath: string;
   /**
-   * The same store for this process without the socket: each call goes to dynalite's request
-   * listener directly (no HTTP on either side). Pass it to `createDb({ storeHandler })`.
+   * The same store for this process without the socket: each call is one message to the store's
+   * thread, which hands it to dynalite's request listener directly (no HTTP on either side).
+   * Pass it to `createDb({ storeHandler })`.
    */
   readonly handler: StoreRequestHandler;
+  /** The worker thread dynalite runs in (never the caller's). */
+  readonly threadId: number;
+  close(): Promise<void>;
+}
+
+type StoreRequest = Parameters<StoreRequestHandler['handle']>[0];
+type StoreAnswer = Awaited<ReturnType<StoreRequestHandler['handle']>>;
+
+/**
+ * The store thread's URL (infra/local/store-thread.js): next to this module when it runs from
+ * source (tsx, vitest).
+ */
+const STORE_THREAD = new URL('./store-thread.js', import.meta.url);
+
+/** Request headers as dynalite reads them (lower-case names), built without per-call allocation. */
+function lowerCaseHeaders(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name in headers) out[name.toLowerCase()] = headers[name] as string;
+  return out;
+}
+
+/**
+ * The request body for the store thread: a string as is; bytes copied into a buffer of their own
+ * and transferred (the SDK's Uint8Array may be a view into a larger pooled buffer, which a
+ * structured clone would copy whole).
+ */
+function bodyForThread(body: unknown): { body: string | Uint8Array | undefined; transfer: ArrayBuffer[] } {
+  if (body === undefined || typeof body === 'string') return { body, transfer: [] };
+  if (body instanceof Uint8Array) {
+    const own = body.slice();
+    return { body: own, transfer: [own.buffer] };
+  }
+  throw new TypeError('embedded store: unsupported request body');
+}
+
+/** The store thread as its owner sees it (see startStoreThread). */
+export interface StoreThread {
+  readonly thread: Worker;
+  /** Settles once the socket listens (mode 0600), or with the reason it could not. */
+  readonly ready: Promise<void>;
+  /** One message per call; refused with an error, never left pending, once the thread has failed or ended. */
+  readonly handler: StoreRequestHandler;
+  /** Stops the socket, lets dynalite finish its pending writes and close its files, waits for the thread to end. */
   close(): Promise<void>;
 }
 
 /**
- * An SDK request handler that hands each request to dynalite's request listener in this process:
- * the listener reads `method`, `url`, `headers` and the body's data/end events, and answers with
- * `statusCode`, `setHeader` and `end` (node_modules/dynalite/index.js, httpHandler).
+ * Starts dynalite in a thread of its own (infra/local/store-thread.js), persisted under `path`
+ * (in memory when undefined) and listening on the Unix socket `socketPath`.
  */
-function inProcessHandler(listener: RequestListener): StoreRequestHandler {
-  return {
-    handle(request) {
-      return new Promise((resolve, reject) => {
-        const req = Object.assign(new EventEmitter(), {
-          method: request.method,
-          url: `${request.path}${request.query && Object.keys(request.query).length ? `?${new URLSearchParams(request.query as Record<string, string>)}` : ''}`,
-          headers: Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k.toLowerCase(), v])),
-        });
-        const headers: Record<string, string> = {};
-        const res = {
-          statusCode: 200,
-          setHeader(name: string, value: unknown) {
-            headers[name.toLowerCase()] = String(value);
-          },
-          end(body?: string | Uint8Array) {
-            resolve({
-              response: {
-                statusCode: res.statusCode,
-                headers,
-                body: body === undefined ? new Uint8Array() : typeof body === 'string' ? Buffer.from(body, 'utf8') : body,
-              },
-            });
-          },
-        };
-        try {
-          listener(req as never, res as never);
-          const body = request.body as string | Uint8Array | undefined;
-          // The SDK's JSON body is a Uint8Array that warns when used as a string: viewed, not converted.
-          if (body !== undefined && body.length > 0) {
-            req.emit(
-              'data',
-              typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
-            );
-          }
-          req.emit('end');
-        } catch (err) {
-          reject(err);
-        }
+export function startStoreThread(options: { path?: string; socketPath: string }): StoreThread {
+  // The thread runs plain JavaScript: no loader flags (tsx's --import) are passed on to it.
+  const thread = new Worker(STORE_THREAD, { workerData: { path: options.path, socketPath: options.socketPath }, execArgv: [] });
+  const pending = new Map<number, { resolve: (a: StoreAnswer) => void; reject: (e: Error) => void }>();
+  let nextId = 0;
+  let failure: Error | undefined;
+  let onReady: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  let onClosed: (() => void) | undefined;
+  const ready = new Promise<void>((resolve, reject) => {
+    onReady = { resolve, reject };
+  });
+  const fail = (err: Error) => {
+    failure ??= err;
+    for (const p of pending.values()) p.reject(failure);
+    pending.clear();
+    onReady?.reject(failure);
+    onReady = undefined;
+  };
+  thread.on('message', (msg: unknown[]) => {
+    const [id, a, b, c] = msg;
+    if (typeof id === 'number') {
+      const p = pending.get(id);
+      if (!p) return;
+      pending.delete(id);
+      p.resolve({ response: { statusCode: a as number, headers: b as Record<string, string>, body: Buffer.from(c as string, 'utf8') } });
+    } else if (id === 'ready') {
+      onReady?.resolve();
+      onReady = undefined;
+    } else if (id === 'error') {
+      fail(Object.assign(new Error(`embedded store: ${a as string}`), { code: b }));
+    } else if (id === 'closed') {
+      onClosed?.();
+    }
+  });
+  thread.on('error', (err) => fail(new Error(`embedded store thread failed: ${err.message}`)));
+  const exited = new Promise<void>((resolve) =>
+    thread.once('exit', (code) => {
+      fail(new Error(`embedded store thread ended (exit code ${code})`));
+      resolve();
+    }),
+  );
+
+  const handler: StoreRequestHandler = {
+    handle(request: StoreRequest) {
+      if (failure) return Promise.reject(failure);
+      const id = nextId++;
+      const query =
+        request.query && Object.keys(request.query).length ? `?${new URLSearchParams(request.query as Record<string, string>)}` : '';
+      const { body, transfer } = bodyForThread(request.body);
+      return new Promise<StoreAnswer>((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        thread.postMessage([id, request.method, `${request.path}${query}`, lowerCaseHeaders(request.headers), body], transfer);
       });
+    },
+  };
+
+  let closing: Promise<void> | undefined;
+  return {
+    thread,
+    ready,
+    handler,
+    close: () => {
+      closing ??= (async () => {
+        if (!failure) {
+          const closed = new Promise<void>((resolve) => {
+            onClosed = resolve;
+          });
+          thread.postMessage('close');
+          await Promise.race([closed, exited]);
+        }
+        await exited;
+      })();
+      return closing;
     },
   };
 }
 
-function startDynalite(dataDir: string | undefined) {
-  return dynalite({
-    ...(dataDir ? { path: join(dataDir, 'dynamodb') } : {}),
-    createTableMs: 0,
-    deleteTableMs: 0,
-    updateTableMs: 0,
-  });
-}
-
 /**
  * Opens the embedded store the local server uses: dynalite (a DynamoDB-compatible server in pure
- * JS) persisted under `<dataDir>/dynamodb`, or in memory when `dataDir` is undefined, reachable
- * only through a Unix socket — never a TCP port. dynalite accepts any SigV4 signature and answers
- * every Origin with `Access-Control-Allow-Origin: *`, so on a loopback port any local process or
- * web page could write API keys or rewrite runner URLs. A socket file with mode 0600 inside a 0700
- * folder is reachable only by this user.
+ * JS) persisted under `<dataDir>/dynamodb`, or in memory when `dataDir` is undefined, in a thread
+ * of its own (startStoreThread), so the thread serving HTTP does not also run the store: reachable
+ * only through a Unix socket — never a TCP port — and, for this process, through `handler` (a
+ * message to that thread per call). dynalite accepts any SigV4 signature and answers every Origin
+ * with `Access-Control-Allow-Origin: *`, so on a loopback port any local process or web page could
+ * write API keys or rewrite runner URLs. A socket file with mode 0600 inside a 0700 folder is
+ * reachable only by this user.
  *
  * The socket is `<socketDir>/store.sock` (socketDir defaults to dataDir; the caller makes it 0700)
  * when that path is short enough for a socket address (see MAX_SOCKET_PATH), else `store.sock` in
  * a fresh 0700 folder under the system temp folder; the lock file records which, so the admin CLI
- * can find it.
+ * can find it. `close()` waits for the store's pending writes and removes the socket.
  */
 export async function openEmbeddedStore(options: { dataDir?: string; socketDir?: string } = {}): Promise<EmbeddedStore> {
   const { dataDir } = options;
@@ -114,29 +182,32 @@ export async function openEmbeddedStore(options: { dataDir?: string; socketDir?:
   // A socket file left by a crash would make listen fail with EADDRINUSE; the caller holds the
   // data folder's lock, so nobody else is serving on it.
   rmSync(socketPath, { force: true });
-  const server = startDynalite(dataDir);
+  const store = startStoreThread({ path: dataDir ? join(dataDir, 'dynamodb') : undefined, socketPath });
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(socketPath, () => resolve());
-    });
-    chmodSync(socketPath, 0o600);
+    await store.ready;
   } catch (err) {
+    await store.thread.terminate();
     if (privateDir) rmSync(privateDir, { recursive: true, force: true });
     throw err;
   }
-  const listener = server.listeners('request')[0] as RequestListener;
   return {
     socketPath,
-    handler: inProcessHandler(listener),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => {
-          rmSync(privateDir ?? socketPath, { recursive: true, force: true });
-          resolve();
-        });
-      }),
+    threadId: store.thread.threadId,
+    handler: store.handler,
+    close: async () => {
+      await store.close();
+      rmSync(privateDir ?? socketPath, { recursive: true, force: true });
+    },
   };
+}
+
+function startDynalite(dataDir: string | undefined) {
+  return dynalite({
+    ...(dataDir ? { path: join(dataDir, 'dynamodb') } : {}),
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+  });
 }
 
 export interface EmbeddedDynamo {

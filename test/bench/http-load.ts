@@ -2,7 +2,15 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
-import { type AttributeValue, BatchGetItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  BatchWriteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import autocannon, { type Request as LoadRequest } from 'autocannon';
 import { createDb } from '#shared/clients';
 import { namedProfileRef, slotFor } from '#shared/credentials/profile-keys';
@@ -131,7 +139,8 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
   const warm = budget.quick ? 1 : 2;
   const apiKey = `avk_${randomBytes(32).toString('base64url')}`;
   const child = await startVaultChild(apiKey);
-  // The same client the vault builds for its embedded store: through the store's Unix socket.
+  // The same client the vault builds for its embedded store, through the store's Unix socket: the
+  // floor's commands reach the same dynalite (the child's store thread) as the vault's.
   const dynamo = createDb({ storeSocket: child.storeSocket, region: 'local', tableName: TABLE }).client;
   try {
     const agentId = 'bench-agent';
@@ -195,22 +204,84 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
         }),
       );
     const getAgent = () => dynamo.send(new GetItemCommand({ TableName: TABLE, Key: agentKey, ConsistentRead: true }));
+    // The write-ahead audit record, as the vault writes it (shared/repositories/audit.ts): one
+    // BatchWriteItem of the record's tenant, agent and profile views and its writer's head. Its
+    // items are copies of the audit item the setup's create wrote, under floor-only keys.
+    const auditItem = (
+      await dynamo.send(
+        new QueryCommand({
+          TableName: TABLE,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': { S: keys.auditTenant(TENANT) } },
+          ScanIndexForward: false,
+          Limit: 1,
+        }),
+      )
+    ).Items?.[0];
+    if (!auditItem) throw new Error('floor: no audit item found in the child dynalite');
+    const auditViews = [keys.auditTenant(TENANT), keys.auditAgent(TENANT, agentId), keys.auditProfile(TENANT, agentId, runSlot)];
+    const writeAudit = (w: number, i: number) => {
+      const sk = { S: `floor-${w}-${i}-${n++}` };
+      return dynamo.send(
+        new BatchWriteItemCommand({
+          RequestItems: {
+            [TABLE]: [
+              ...auditViews.map((view) => ({ PutRequest: { Item: { ...auditItem, pk: { S: `FLOOR#${view}` }, sk } } })),
+              { PutRequest: { Item: { ...auditItem, pk: { S: 'FLOOR#AUDITHEAD' }, sk: { S: `writer-${w}` } } } },
+            ],
+          },
+        }),
+      );
+    };
+    const updateUsage = () =>
+      dynamo.send(
+        new UpdateItemCommand({
+          TableName: TABLE,
+          Key: k(keys.profile(namedProfileRef(TENANT, agentId, 'floor-usage'))),
+          UpdateExpression: 'SET last_used_at = :at ADD use_count :one',
+          ExpressionAttributeValues: { ':at': { S: new Date().toISOString() }, ':one': { N: '1' } },
+        }),
+      );
+    const putRun = (w: number, i: number) =>
+      dynamo.send(
+        new PutItemCommand({
+          TableName: TABLE,
+          Item: {
+            pk: { S: `RUN#floor-${w}-${i}-${n++}` },
+            sk: { S: 'RUN' },
+            status: { S: 'succeeded' },
+            result: { B: randomBytes(64) },
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    const readForRun = () =>
+      dynamo.send(
+        new BatchGetItemCommand({ RequestItems: { [TABLE]: { Keys: [agentKey, k(profileKey), k(sessionKey)], ConsistentRead: true } } }),
+      );
+    const callRunner = () => postRunner(runner.url, '{"session_id":"x","agent_id":"bench-agent","parameters":{},"session":null}');
     const measureFloor = async (op: (w: number, i: number) => Promise<unknown>) => {
       await hammer(warm, op);
       return hammer(seconds, op);
     };
     type FloorOp = (w: number, i: number) => Promise<unknown>;
-    const floorOps: Record<'getItem' | 'putItem' | 'create' | 'update' | 'run', FloorOp> = {
+    // The design minimum of section 5 (test/bench/in-process.ts, "min"): every change writes its
+    // audit record first; a run writes it in parallel with the usage update, before the runner is
+    // called, and its run record after. The `…NoAudit` floors are the same sequences without the
+    // audit record (this section's floor before issue 21), kept for comparison.
+    const floorOps: Record<'getItem' | 'putItem' | 'create' | 'update' | 'run' | 'createNoAudit' | 'runNoAudit', FloorOp> = {
       getItem: getAgent,
       putItem: putProfile,
       create: async (w, i) => {
         await getAgent();
+        await writeAudit(w, i);
         await putProfile(w, i);
       },
-      update: async () => {
+      update: async (w, i) => {
         await dynamo.send(
           new BatchGetItemCommand({ RequestItems: { [TABLE]: { Keys: [agentKey, k(profileKey)], ConsistentRead: true } } }),
         );
+        await writeAudit(w, i);
         await dynamo.send(
           new UpdateItemCommand({
             TableName: TABLE,
@@ -222,32 +293,19 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
         );
       },
       run: async (w, i) => {
-        await dynamo.send(
-          new BatchGetItemCommand({ RequestItems: { [TABLE]: { Keys: [agentKey, k(profileKey), k(sessionKey)], ConsistentRead: true } } }),
-        );
-        await postRunner(runner.url, '{"session_id":"x","agent_id":"bench-agent","parameters":{},"session":null}');
-        await Promise.all([
-          dynamo.send(
-            new PutItemCommand({
-              TableName: TABLE,
-              Item: {
-                pk: { S: `RUN#floor-${w}-${i}-${n++}` },
-                sk: { S: 'RUN' },
-                status: { S: 'succeeded' },
-                result: { B: randomBytes(64) },
-              },
-              ConditionExpression: 'attribute_not_exists(pk)',
-            }),
-          ),
-          dynamo.send(
-            new UpdateItemCommand({
-              TableName: TABLE,
-              Key: k(keys.profile(namedProfileRef(TENANT, agentId, 'floor-usage'))),
-              UpdateExpression: 'SET last_used_at = :at ADD use_count :one',
-              ExpressionAttributeValues: { ':at': { S: new Date().toISOString() }, ':one': { N: '1' } },
-            }),
-          ),
-        ]);
+        await readForRun();
+        await Promise.all([writeAudit(w, i), updateUsage()]);
+        await callRunner();
+        await putRun(w, i);
+      },
+      createNoAudit: async (w, i) => {
+        await getAgent();
+        await putProfile(w, i);
+      },
+      runNoAudit: async (w, i) => {
+        await readForRun();
+        await callRunner();
+        await Promise.all([putRun(w, i), updateUsage()]);
       },
     };
 
@@ -258,6 +316,9 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
     for (const op of ['create', 'update', 'run'] as const) {
       vault[op] = { ...(await measureShape(shapes[op])), load: loadavg()[0] as number };
       floors[op] = { ...(await measureFloor(floorOps[op])), load: loadavg()[0] as number };
+      // The previous floor right after, so the same load hits it too.
+      const previous = op === 'create' ? 'createNoAudit' : op === 'run' ? 'runNoAudit' : undefined;
+      if (previous) floors[previous] = { ...(await measureFloor(floorOps[previous])), load: loadavg()[0] as number };
     }
     for (const op of ['getItem', 'putItem'] as const) floors[op] = { ...(await measureFloor(floorOps[op])), load: loadavg()[0] as number };
 
@@ -287,9 +348,11 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
     const floorWhat = {
       getItem: 'GetItem (agent item)',
       putItem: 'conditional PutItem (10-field profile item)',
-      create: 'GetItem agent → conditional PutItem profile',
-      update: 'BatchGetItem (agent, profile) → UpdateItem fields',
-      run: 'BatchGetItem (agent, profile, session) → POST runner → PutItem run ‖ UpdateItem usage',
+      create: 'GetItem agent → BatchWriteItem audit record (4 items) → conditional PutItem profile',
+      update: 'BatchGetItem (agent, profile) → BatchWriteItem audit record → UpdateItem fields',
+      run: 'BatchGetItem (agent, profile, session) → BatchWriteItem audit record ‖ UpdateItem usage → POST runner → PutItem run',
+      createNoAudit: 'GetItem agent → conditional PutItem profile',
+      runNoAudit: 'BatchGetItem (agent, profile, session) → POST runner → PutItem run ‖ UpdateItem usage',
     };
     for (const [key, f] of Object.entries(floors))
       (json.floor as Record<string, unknown>)[key] = floorJson(f, floorWhat[key as keyof typeof floorWhat]);
@@ -326,10 +389,40 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
         status_codes: Object.fromEntries(Object.entries(v.statusCodes).map(([k, c]) => [k, q(c, 'responses')])),
         floor: floorWhat[op],
         rps_ratio_to_floor: q(ratio(rps, f.rps), 'ratio'),
+        ...(op === 'update'
+          ? {}
+          : {
+              rps_ratio_to_floor_without_audit_record: q(
+                ratio(rps, floorStats(floors[op === 'create' ? 'createNoAudit' : 'runNoAudit']).rps),
+                'ratio',
+              ),
+            }),
         p50_ratio_to_floor: q(ratio(p50, f.p50), 'ratio'),
         p99_ratio_to_floor: q(ratio(p99, f.p99), 'ratio'),
         load_average_1min_after: q(v.load, 'runnable tasks'),
       };
+    }
+    for (const [op, key] of [
+      ['create', 'createNoAudit'],
+      ['run', 'runNoAudit'],
+    ] as const) {
+      const f = floorStats(floors[key]);
+      const rps = vault[op].ok / vault[op].seconds;
+      rows.push([
+        `${label[op]} vs floor without audit record`,
+        fmt(rps),
+        '',
+        '',
+        '',
+        '',
+        fmt(f.rps),
+        fmt(f.p50),
+        fmt(f.p99),
+        fmtRatio(ratio(rps, f.rps)),
+        '',
+        '',
+        `-/${floors[key].load.toFixed(1)}`,
+      ]);
     }
     for (const key of ['getItem', 'putItem'] as const) {
       const f = floorStats(floors[key]);
@@ -350,7 +443,7 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
       ]);
     }
     const text = table(
-      `2. HTTP load: local server (child process, in-memory dynalite) ← autocannon, ${CONNECTIONS} connections × ${seconds} s each (after ${warm} s warm-up), loopback`,
+      `2. HTTP load: local server (child process, in-memory dynalite in its store thread) ← autocannon, ${CONNECTIONS} connections × ${seconds} s each (after ${warm} s warm-up), loopback`,
       [
         'request',
         '2xx req/s',
@@ -368,8 +461,10 @@ export async function httpLoad(runner: BenchRunner, budget: Budget): Promise<{ t
       ],
       rows,
       [
-        "floor = the same request's minimal DynamoDB sequence (design minimum) sent as bare SDK calls from the bench process to the child's dynalite, 16 workers:",
+        'floor = the same request\'s minimal DynamoDB sequence (design minimum, section 5\'s "min") sent as bare SDK calls from the bench process,',
+        "  16 workers, through the store's Unix socket to the same dynalite the vault uses (the child's store thread; the vault's own calls are messages to it):",
         `  create: ${floorWhat.create}; update: ${floorWhat.update}; run: ${floorWhat.run}`,
+        `  "vs floor without audit record": the floor before issue 21 (create: ${floorWhat.createNoAudit}; run: ${floorWhat.runNoAudit}), below the design minimum.`,
         'latencies are for 2xx answers only; the 409s of the one-token update are lost optimistic-concurrency races (expected), counted separately.',
         'the vault child logs only warnings (request lines off); the runner is a constant-answer loopback server in the bench process.',
         'load v/f = 1-minute load average right after the vault figure / its floor (2 cores; other work on the machine shows here).',

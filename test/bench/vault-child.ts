@@ -1,7 +1,7 @@
 /**
  * The local vault as a child process of the bench, so the load generator does not share its
  * event loop: `node --import tsx test/bench/vault-child.ts`. Serves startLocalVault over
- * in-memory dynalite (reachable through its Unix socket) on a free loopback port and prints one JSON line
+ * in-memory dynalite (in the server's store thread, also reachable through its Unix socket) on a free loopback port and prints one JSON line
  * `{"url", "storeSocket"}`. Exits on SIGTERM, or when the parent closes stdin (so it never
  * outlives the bench).
  */

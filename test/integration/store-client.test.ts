@@ -9,7 +9,7 @@ import { openEmbeddedStore } from '#infra/local/embedded-dynamo';
 import { startLocalVault } from '#infra/local/server';
 import { ensureTable } from '#infra/local/table';
 import { silentLogger } from '#shared/log';
-import { createDb } from '#shared/clients';
+import { createDb, EMBEDDED_UNUSED_MIDDLEWARE } from '#shared/clients';
 
 // The store client's per-call work (docs/operations.md, "The goals and the summary").
 describe('createDb: no per-call work that serves nothing', () => {
@@ -26,6 +26,22 @@ describe('createDb: no per-call work that serves nothing', () => {
       expect(db.client.middlewareStack.identify().some((m) => m.startsWith('loggerMiddleware'))).toBe(false);
       db.client.destroy();
     }
+  });
+
+  it('drops the header-building middleware the in-process embedded store never reads, and only there', async () => {
+    const store = await openEmbeddedStore({});
+    cleanup.push(() => store.close());
+    const inProcess = createDb({ region: 'local', tableName: 't', storeHandler: store.handler });
+    const socket = createDb({ region: 'local', tableName: 't', storeSocket: store.socketPath });
+    const aws = createDb({ region: 'us-east-1', tableName: 't' });
+    const has = (db: typeof aws, name: string) => db.client.middlewareStack.identify().some((m) => m.startsWith(name));
+    for (const name of EMBEDDED_UNUSED_MIDDLEWARE) {
+      expect(has(inProcess, name)).toBe(false);
+      expect(has(socket, name)).toBe(true);
+      expect(has(aws, name)).toBe(true);
+    }
+    await expect(inProcess.client.send(new ListTablesCommand({}))).resolves.toMatchObject({ TableNames: [] });
+    for (const db of [inProcess, socket, aws]) db.client.destroy();
   });
 
   it('sends the embedded store a fixed header instead of computing a SigV4 signature per call', async () => {

@@ -1,0 +1,95 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
+import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openEmbeddedStore, startStoreThread } from '#infra/local/embedded-dynamo';
+import { ensureTable } from '#infra/local/table';
+import { createDb } from '#shared/clients';
+
+// The embedded store's own thread (infra/local/embedded-dynamo.ts, openEmbeddedStore; docs/architecture.md, "Local mode").
+describe('the embedded store runs in a thread of its own', () => {
+  const cleanup: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+  const tempDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'av-embedded-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  };
+
+  it('is not the caller’s thread', async () => {
+    const store = await openEmbeddedStore({});
+    cleanup.push(() => store.close());
+    expect(store.threadId).toBeGreaterThan(0);
+    expect(store.threadId).not.toBe(threadId);
+  });
+
+  it('keeps every answered write across close and reopen, including writes in flight when close is called', async () => {
+    const dataDir = join(tempDir(), 'data');
+    const first = await openEmbeddedStore({ dataDir });
+    const db = createDb({ region: 'local', tableName: 'tbl', storeHandler: first.handler });
+    await ensureTable(db.client, 'tbl');
+    const put = (i: number) => db.doc.send(new PutCommand({ TableName: 'tbl', Item: { pk: `P${i}`, sk: 'S', n: i, b: Buffer.from([i]) } }));
+    for (let i = 0; i < 20; i++) await put(i);
+    // Posted to the thread before its close message: taken, answered and kept.
+    const raw = (i: number) =>
+      first.handler.handle({
+        method: 'POST',
+        path: '/',
+        headers: {
+          'Content-Type': 'application/x-amz-json-1.0',
+          'X-Amz-Target': 'DynamoDB_20120810.PutItem',
+          authorization: 'AWS4-HMAC-SHA256 Credential=local/19700101/local/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+          'x-amz-date': '19700101T000000Z',
+        },
+        body: new TextEncoder().encode(
+          JSON.stringify({
+            TableName: 'tbl',
+            Item: { pk: { S: `P${i}` }, sk: { S: 'S' }, n: { N: String(i) }, b: { B: Buffer.from([i]).toString('base64') } },
+          }),
+        ),
+      });
+    const posted = Array.from({ length: 20 }, (_, i) => raw(20 + i));
+    // Still inside the SDK's middleware when close is called: answered (then kept) or refused, never lost silently.
+    const viaSdk = Array.from({ length: 10 }, (_, i) => put(40 + i));
+    await first.close();
+    expect((await Promise.all(posted)).map((a) => a.response.statusCode)).toEqual(Array(20).fill(200));
+    const settled = await Promise.allSettled(viaSdk);
+    db.client.destroy();
+    const answered = [...Array(40).keys()].concat(settled.flatMap((s, i) => (s.status === 'fulfilled' ? [40 + i] : [])));
+
+    const second = await openEmbeddedStore({ dataDir });
+    cleanup.push(() => second.close());
+    const again = createDb({ region: 'local', tableName: 'tbl', storeHandler: second.handler });
+    cleanup.push(() => again.client.destroy());
+    for (const i of answered) {
+      const got = await again.doc.send(new GetCommand({ TableName: 'tbl', Key: { pk: `P${i}`, sk: 'S' }, ConsistentRead: true }));
+      expect(got.Item).toEqual({ pk: `P${i}`, sk: 'S', n: i, b: new Uint8Array([i]) });
+    }
+  });
+
+  it('refuses calls once its thread has ended, instead of leaving them pending', async () => {
+    const dir = tempDir();
+    const store = startStoreThread({ socketPath: join(dir, 's.sock') });
+    await store.ready;
+    const db = createDb({ region: 'local', tableName: 'tbl', storeHandler: store.handler });
+    cleanup.push(() => db.client.destroy());
+    const call = db.client.send(new ListTablesCommand({}));
+    await store.thread.terminate();
+    // Answered before the thread stopped, or refused: settled either way.
+    await expect(
+      call.then(
+        () => 'answered',
+        () => 'refused',
+      ),
+    ).resolves.toMatch(/answered|refused/);
+    await expect(store.handler.handle({ method: 'POST', path: '/', headers: {}, body: '{}' })).rejects.toThrow(
+      /embedded store thread ended/,
+    );
+    await store.close(); // after a failure: returns without waiting on a thread that is gone
+  });
+});
