@@ -100,7 +100,7 @@ export function runCryptoFloor(): string {
   return body;
 }
 
-/** One bare POST to the runner (global keep-alive agent, as the vault's webhook call uses). */
+/** One bare POST to the runner over Node's global keep-alive agent (the vault's webhook call keeps its connection alive too, shared/outbound/http-client.ts). */
 export function postRunner(url: string, body: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = request(
