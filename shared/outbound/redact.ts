@@ -449,6 +449,8 @@ class LiteralMatcher {
   /** Matches of the last prefix search: (start, length) pairs. */
   private found = new Int32Array(64);
   private foundCount = 0;
+  /** Result of the last spanScan: (start, length) pairs. */
+  spans = new Int32Array(64);
   /** Positions visited and units compared by the prefix search, all texts together. */
   private searchSteps = 0;
   /** How many times the prefix search ran over budget and the automaton finished the text. */
@@ -640,6 +642,52 @@ class LiteralMatcher {
     if (stop < 0) return false;
     this.fallbacks++;
     return this.automaton.scan(hay, stop, map) > 0;
+  }
+
+  /**
+   * Where literals occur in a whole text, for Redactor.json: (start, length) pairs in `spans`,
+   * ascending by start, their count returned. Every position where a literal starts (matched as
+   * `replace` matches it in any piece of `text` between two '"') is the start of a span
+   * or lies inside one: the prefix search examines every position outside the matches it reports
+   * (a window moves only as far as no literal can start in what it passes), and the automaton,
+   * from where the search stopped, reports every position where a literal starts. -1 when the
+   * text holds U+0130 (it changes length when lower-cased, see `replace`): the caller then
+   * redacts each piece on its own.
+   */
+  spanScan(text: string): number {
+    if (text.length < this.shortest) return 0;
+    let hay = text;
+    let foldAscii = false;
+    if (this.fold) {
+      if (!NON_ASCII.test(text)) foldAscii = true;
+      else {
+        // toLowerCase maps each code point alone but Σ (ς at the end of a word): a piece cut at
+        // a '"' (neither a letter nor ignored by that rule) lower-cases as its part of the whole
+        // text does, its ASCII units as asciiLower does. Only U+0130 changes the length.
+        hay = text.toLowerCase();
+        if (hay.length !== text.length) return -1;
+      }
+    }
+    const stop = this.prefixSearch(hay, foldAscii, false);
+    let count = this.foundCount;
+    if (this.spans.length < this.found.length) this.spans = new Int32Array(this.found.length);
+    this.spans.set(this.found.subarray(0, count * 2));
+    if (stop < 0) return count;
+    this.fallbacks++;
+    const hits = this.automaton.scan(hay, stop, foldAscii ? asciiLower() : undefined);
+    const h = this.automaton.hits;
+    if (this.spans.length < (count + hits) * 2) {
+      const grown = new Int32Array((count + hits) * 2);
+      grown.set(this.spans.subarray(0, count * 2));
+      this.spans = grown;
+    }
+    // The automaton's hits come in decreasing order, all at or after `stop` (after the search's matches).
+    for (let k = hits - 1; k >= 0; k--) {
+      this.spans[count * 2] = h[k * 2] as number;
+      this.spans[count * 2 + 1] = h[k * 2 + 1] as number;
+      count++;
+    }
+    return count;
   }
 
   /** Whether any literal occurs in `text` (used with exact literals: the digits of numeric secrets). */
@@ -926,44 +974,106 @@ export class Redactor {
    * parsed value (see webhook.ts).
    */
   json(raw: string): string {
-    if (this.empty) return raw;
+    return this.jsonSettled(raw).text;
+  }
+
+  /**
+   * `json`, and whether redacting the parsed result again (`value`, `text` on its strings) would
+   * change nothing: `settled` is true only when the text has no backslash (each string JSON.parse
+   * gives is then exactly its token's text), no value is numeric, and each string token that was
+   * redacted is left as it is by `text` (the others hold no form, see below).
+   *
+   * Each string token's text is redacted by `text` on its own, as it always was; what is new is
+   * which tokens it runs on. Both matchers first search the whole text once (spanScan): a token
+   * no reported span overlaps holds no literal (a literal inside it would start at a span's start
+   * or inside a span, which then overlaps the token), so `text` would leave it as it is and it is
+   * not looked at. The tokens a span overlaps (a match that crosses a token's quotes included) go
+   * through `text`, so the result is the one a call per token gives (test/unit/outbound/redact-json.test.ts
+   * holds the two equal). If the text holds U+0130 (spanScan: -1), every token goes through `text`.
+   */
+  jsonSettled(raw: string): { text: string; settled: boolean } {
+    if (this.empty) return { text: raw, settled: true };
     const numeric = this.numbers.size > 0;
+    let settled = !numeric && !raw.includes('\\');
+    // Spans of both matchers, merged as the tokens are walked (each list ascending by start).
+    let fSpans: Int32Array | undefined;
+    let fCount = 0;
+    let eSpans: Int32Array | undefined;
+    let eCount = 0;
+    let everyToken = false;
+    if (this.folded.size > 0) {
+      fCount = this.folded.spanScan(raw);
+      fSpans = this.folded.spans;
+    }
+    if (this.exact.size > 0) {
+      eCount = this.exact.spanScan(raw);
+      eSpans = this.exact.spans;
+    }
+    if (fCount < 0 || eCount < 0) everyToken = true;
+    let fk = 0;
+    let ek = 0;
+    /** The furthest end of the spans that start before the current token's end. */
+    let reach = 0;
     // Only what changes is rebuilt: `out` holds the redacted text up to `last`.
     let out = '';
     let last = 0;
-    let i = 0;
+    let i = numeric ? 0 : raw.indexOf('"');
     const n = raw.length;
+    if (i < 0) i = n;
     while (i < n) {
       const c = raw.charCodeAt(i);
       if (c === 0x22 /* " */) {
-        let j = i + 1;
-        while (j < n) {
-          const d = raw.charCodeAt(j);
-          if (d === 0x5c /* \ */) j += 2;
-          else if (d === 0x22) break;
-          else j++;
+        // The closing quote: the first one after an even run of backslashes.
+        let j = raw.indexOf('"', i + 1);
+        while (j >= 0) {
+          let b = j - 1;
+          while (b > i && raw.charCodeAt(b) === 0x5c /* \ */) b--;
+          if ((j - 1 - b) % 2 === 0) break;
+          j = raw.indexOf('"', j + 1);
         }
-        const inner = raw.slice(i + 1, Math.min(j, n));
-        const redacted = this.text(inner);
-        // (An unterminated string is closed, as the redacted text always was.)
-        if (redacted !== inner || j >= n) {
-          out += `${raw.slice(last, i)}"${redacted}"`;
-          last = Math.min(j + 1, n);
+        if (j < 0) j = n;
+        const start = i + 1;
+        let touched = everyToken || j >= n;
+        if (!touched && j > start) {
+          while (fk < fCount && ((fSpans as Int32Array)[fk * 2] as number) < j) {
+            const end = ((fSpans as Int32Array)[fk * 2] as number) + ((fSpans as Int32Array)[fk * 2 + 1] as number);
+            if (end > reach) reach = end;
+            fk++;
+          }
+          while (ek < eCount && ((eSpans as Int32Array)[ek * 2] as number) < j) {
+            const end = ((eSpans as Int32Array)[ek * 2] as number) + ((eSpans as Int32Array)[ek * 2 + 1] as number);
+            if (end > reach) reach = end;
+            ek++;
+          }
+          touched = reach > start;
+        }
+        if (touched) {
+          const inner = raw.slice(start, j);
+          const redacted = this.text(inner);
+          // (An unterminated string is closed, as the redacted text always was.)
+          if (redacted !== inner || j >= n) {
+            out += `${raw.slice(last, i)}"${redacted}"`;
+            last = Math.min(j + 1, n);
+            if (settled && this.text(redacted) !== redacted) settled = false;
+          }
         }
         i = j + 1;
+        if (!numeric) {
+          i = i < n ? raw.indexOf('"', i) : n;
+          if (i < 0) i = n;
+        }
       } else if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
+        // (Reached only when a value is numeric.)
         let j = i + 1;
         for (; j < n; j++) {
           const d = raw.charCodeAt(j);
           // 0-9 . e E + -
           if (!((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d)) break;
         }
-        if (numeric) {
-          const token = raw.slice(i, j);
-          if (this.numbers.has(token) || this.numbers.has(String(Number(token))) || this.numberDigits.has(token)) {
-            out += `${raw.slice(last, i)}"${REDACTED}"`;
-            last = j;
-          }
+        const token = raw.slice(i, j);
+        if (this.numbers.has(token) || this.numbers.has(String(Number(token))) || this.numberDigits.has(token)) {
+          out += `${raw.slice(last, i)}"${REDACTED}"`;
+          last = j;
         }
         i = j;
       } else {
@@ -977,7 +1087,7 @@ export class Redactor {
         i = j;
       }
     }
-    return last === 0 ? raw : out + raw.slice(last);
+    return { text: last === 0 ? raw : out + raw.slice(last), settled };
   }
 }
 

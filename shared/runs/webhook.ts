@@ -89,7 +89,10 @@ export async function callWebhookRunner(call: RunnerCall): Promise<RunnerResult>
   if (status < 200 || status > 299) {
     const redirect = status >= 300 && status < 400 ? ' (redirects are not followed)' : '';
     // 401/403 from a runner that verifies signatures almost always means it holds an old secret.
-    const hint = status === 401 || status === 403 ? ": was the signing secret rotated? The runner must verify with the agent's current runner_signing_secret" : '';
+    const hint =
+      status === 401 || status === 403
+        ? ": was the signing secret rotated? The runner must verify with the agent's current runner_signing_secret"
+        : '';
     return { ok: false, error: `runner answered HTTP ${status}${redirect}${hint}` };
   }
   const text = res.body.toString('utf8');
@@ -118,19 +121,27 @@ export async function callWebhookRunner(call: RunnerCall): Promise<RunnerResult>
  * text is redacted first (a long digit string is caught before JSON.parse rounds it, an escaped
  * form before it is unescaped), then the parsed values (forms that only appear after unescaping).
  * If redacting the text broke its JSON (a match cut through an escape sequence), the parsed
- * values are redacted alone; they also match numbers that lost precision.
+ * values are redacted alone; they also match numbers that lost precision. The second pass is
+ * skipped when the first is settled (Redactor.jsonSettled: no escape sequence and no numeric
+ * value, so every parsed string is a redacted token's text, and none would change again).
  */
 function redactResponse(redactor: Redactor | undefined, text: string, raw: { output?: unknown; error?: unknown }) {
   // An answer that holds no form of any value (most do) is not walked token by token.
   if (!redactor || redactor.empty || redactor.clean(text)) return raw;
-  const cleanedText = redactor.json(text);
+  const { text: cleanedText, settled } = redactor.jsonSettled(text);
   let cleaned = raw;
+  let again = !settled;
   if (cleanedText !== text) {
     try {
       cleaned = JSON.parse(cleanedText) as typeof raw;
     } catch {
       cleaned = raw;
+      again = true;
     }
   }
-  return { output: redactor.value(cleaned.output), error: typeof cleaned.error === 'string' ? redactor.text(cleaned.error) : cleaned.error };
+  if (!again) return { output: cleaned.output, error: cleaned.error };
+  return {
+    output: redactor.value(cleaned.output),
+    error: typeof cleaned.error === 'string' ? redactor.text(cleaned.error) : cleaned.error,
+  };
 }
