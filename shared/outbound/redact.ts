@@ -124,6 +124,8 @@ function canonical(): Uint16Array {
 
 /** A unit above 0x7f: a text without one is ASCII and lower-cases unit by unit. */
 const NON_ASCII = /[\u0080-\uffff]/;
+/** The only characters above 0x7f whose lower case holds an ASCII character (U+0130 → i + U+0307, the Kelvin sign → k). */
+const LOWERS_TO_ASCII = /[\u0130\u212a]/;
 
 /**
  * ASCII upper case to lower case, every other unit unchanged: on an ASCII text, what
@@ -433,6 +435,8 @@ class LiteralMatcher {
   private readonly literals: readonly string[];
   /** The shortest literal's length: a shorter text holds none. */
   private readonly shortest: number;
+  /** Whether every literal is ASCII (spanScan then folds only a text's ASCII letters). */
+  private readonly asciiOnly: boolean;
   /** The index (built on first use): the key length, and below the window, shift table, bit set and buckets. */
   private q = 0;
   /** Wu–Manber: the window (the shortest literal's length, at most MAX_WINDOW), the units of a shift gram, and the shift table. */
@@ -475,6 +479,7 @@ class LiteralMatcher {
     }
     this.literals = kept;
     this.shortest = shortest;
+    this.asciiOnly = !kept.some((l) => NON_ASCII.test(l));
   }
 
   private index(): Map<number, string[]> {
@@ -659,7 +664,11 @@ class LiteralMatcher {
     let hay = text;
     let foldAscii = false;
     if (this.fold) {
-      if (!NON_ASCII.test(text)) foldAscii = true;
+      // When every literal is ASCII, a non-ASCII unit matches none of their units once
+      // lower-cased unless it lower-cases to ASCII (U+0130, the Kelvin sign): without those,
+      // lower-casing a text's ASCII letters finds what lower-casing all of it finds, and costs
+      // no copy of the text.
+      if (!NON_ASCII.test(text) || (this.asciiOnly && !LOWERS_TO_ASCII.test(text))) foldAscii = true;
       else {
         // toLowerCase maps each code point alone but Σ (ς at the end of a word): a piece cut at
         // a '"' (neither a letter nor ignored by that rule) lower-cases as its part of the whole

@@ -177,7 +177,7 @@ function piecesFor(values: readonly string[], withExotic: boolean) {
     'é',
     'REDACTED',
   ];
-  if (withExotic) structure.push('İ', 'Σ', 'ς');
+  if (withExotic) structure.push('İ', 'Σ', 'ς', '\u212a', 'TO\u212a_');
   return fc.oneof(
     { arbitrary: fromValue, weight: 3 },
     { arbitrary: fc.constantFrom(...forms), weight: 2 },
@@ -278,6 +278,14 @@ describe('Redactor.json: one search of the whole text, then only the tokens a ma
     expect(out).toBe(tokenByToken(r, values, raw));
     expect(out).toContain(`"x${R}y"`);
     expect(out).toContain(`["${R}"`);
+  });
+
+  it('redacts a value whose k is written as the Kelvin sign (non-ASCII, lower-cases to ASCII) in a non-ASCII text', () => {
+    const values = ['tok_9f8e7d6c5b4a-secret'];
+    const r = new Redactor(values);
+    const raw = '["amét","TO\u212a_9F8E7D6C5B4A-SECRET"]';
+    expect(r.json(raw)).toBe(`["amét","${R}"]`);
+    expect(r.json(raw)).toBe(tokenByToken(r, values, raw));
   });
 
   it('gives the token-by-token result where lower-casing the whole text is not lower-casing each token (U+0130, Σ)', () => {
