@@ -122,6 +122,8 @@ function canonical(): Uint16Array {
   return t;
 }
 
+/** A key a JS object orders before the others (an array index: 0 … 2^32 - 2; longer digit strings are caught too). */
+const INDEX_KEY = /^(?:0|[1-9]\d*)$/;
 /** A unit above 0x7f: a text without one is ASCII and lower-cases unit by unit. */
 const NON_ASCII = /[\u0080-\uffff]/;
 /** The only characters above 0x7f whose lower case holds an ASCII character (U+0130 → i + U+0307, the Kelvin sign → k). */
@@ -987,10 +989,70 @@ export class Redactor {
   }
 
   /**
+   * JSON.parse(json(raw)), from `parsed` = JSON.parse(raw) and a settled first pass (`changed`:
+   * each string token's text that it changed, with what it became): the strings `parsed` holds
+   * are its tokens' texts (no escape sequence), so replacing those in it gives the tree that
+   * parsing the redacted text gives, without a second parse of a text as long. Copies only what
+   * changes (as `value`); undefined when two keys of one object became the same (the parse of
+   * the redacted text keeps the last one's value) or an index-like key changed (its place among
+   * the keys would differ): the caller then parses the redacted text.
+   */
+  replaceChanged<T>(parsed: T, changed: ReadonlyMap<string, string>): T | undefined {
+    if (changed.size === 0) return parsed;
+    // Most strings are not looked up: only those as long as a changed one.
+    const lengths = new Set<number>();
+    for (const k of changed.keys()) lengths.add(k.length);
+    const swap = (s: string) => (lengths.has(s.length) ? (changed.get(s) ?? s) : s);
+    let collided = false;
+    const walk = (v: unknown): unknown => {
+      if (typeof v === 'string') return swap(v);
+      if (Array.isArray(v)) {
+        let copy: unknown[] | undefined;
+        for (let i = 0; i < v.length; i++) {
+          const inner: unknown = v[i];
+          const swapped = walk(inner);
+          if (copy) copy.push(swapped);
+          else if (swapped !== inner) {
+            copy = v.slice(0, i);
+            copy.push(swapped);
+          }
+        }
+        return copy ?? v;
+      }
+      if (v !== null && typeof v === 'object') {
+        const keys = Object.keys(v);
+        let entries: [string, unknown][] | undefined;
+        for (let i = 0; i < keys.length; i++) {
+          const k = keys[i] as string;
+          const inner: unknown = (v as Record<string, unknown>)[k];
+          const key = swap(k);
+          // An index-like key goes first in an object, the key it became in the order of the text: the caller parses.
+          if (key !== k && INDEX_KEY.test(k)) collided = true;
+          const swapped = walk(inner);
+          if (entries) entries.push([key, swapped]);
+          else if (key !== k || swapped !== inner) {
+            entries = keys.slice(0, i).map((p) => [p, (v as Record<string, unknown>)[p]]);
+            entries.push([key, swapped]);
+          }
+        }
+        if (!entries) return v;
+        // fromEntries defines own data properties, as JSON.parse does: a "__proto__" key stays one.
+        const copy = Object.fromEntries(entries);
+        if (Object.keys(copy).length !== entries.length) collided = true;
+        return copy;
+      }
+      return v;
+    };
+    const out = walk(parsed) as T;
+    return collided ? undefined : out;
+  }
+
+  /**
    * `json`, and whether redacting the parsed result again (`value`, `text` on its strings) would
    * change nothing: `settled` is true only when the text has no backslash (each string JSON.parse
    * gives is then exactly its token's text), no value is numeric, and each string token that was
-   * redacted is left as it is by `text` (the others hold no form, see below).
+   * redacted is left as it is by `text` (the others hold no form, see below). When settled,
+   * `changed` maps each token text that changed to what it became (see replaceChanged).
    *
    * Each string token's text is redacted by `text` on its own, as it always was; what is new is
    * which tokens it runs on. Both matchers first search the whole text once (spanScan): a token
@@ -1000,8 +1062,9 @@ export class Redactor {
    * through `text`, so the result is the one a call per token gives (test/unit/outbound/redact-json.test.ts
    * holds the two equal). If the text holds U+0130 (spanScan: -1), every token goes through `text`.
    */
-  jsonSettled(raw: string): { text: string; settled: boolean } {
-    if (this.empty) return { text: raw, settled: true };
+  jsonSettled(raw: string): { text: string; settled: boolean; changed: Map<string, string> } {
+    const changed = new Map<string, string>();
+    if (this.empty) return { text: raw, settled: true, changed };
     const numeric = this.numbers.size > 0;
     let settled = !numeric && !raw.includes('\\');
     // Spans of both matchers, merged as the tokens are walked (each list ascending by start).
@@ -1063,7 +1126,10 @@ export class Redactor {
           if (redacted !== inner || j >= n) {
             out += `${raw.slice(last, i)}"${redacted}"`;
             last = Math.min(j + 1, n);
-            if (settled && this.text(redacted) !== redacted) settled = false;
+            if (settled) {
+              if (this.text(redacted) !== redacted) settled = false;
+              else changed.set(inner, redacted);
+            }
           }
         }
         i = j + 1;
@@ -1096,7 +1162,7 @@ export class Redactor {
         i = j;
       }
     }
-    return { text: last === 0 ? raw : out + raw.slice(last), settled };
+    return { text: last === 0 ? raw : out + raw.slice(last), settled, changed };
   }
 }
 

@@ -123,12 +123,18 @@ export async function callWebhookRunner(call: RunnerCall): Promise<RunnerResult>
  * If redacting the text broke its JSON (a match cut through an escape sequence), the parsed
  * values are redacted alone; they also match numbers that lost precision. The second pass is
  * skipped when the first is settled (Redactor.jsonSettled: no escape sequence and no numeric
- * value, so every parsed string is a redacted token's text, and none would change again).
+ * value, so every parsed string is a redacted token's text, and none would change again); the
+ * strings it changed are then replaced in the parsed answer rather than the text parsed again.
  */
 function redactResponse(redactor: Redactor | undefined, text: string, raw: { output?: unknown; error?: unknown }) {
   // An answer that holds no form of any value (most do) is not walked token by token.
   if (!redactor || redactor.empty || redactor.clean(text)) return raw;
-  const { text: cleanedText, settled } = redactor.jsonSettled(text);
+  const { text: cleanedText, settled, changed } = redactor.jsonSettled(text);
+  if (settled) {
+    // The changed strings replaced in the parsed answer: what parsing the redacted text gives.
+    const replaced = redactor.replaceChanged(raw, changed);
+    if (replaced) return { output: replaced.output, error: replaced.error };
+  }
   let cleaned = raw;
   let again = !settled;
   if (cleanedText !== text) {

@@ -37,12 +37,14 @@ export async function redactionCost(budget: Budget): Promise<{ text: string; jso
     output: { items: Array.from({ length: 8000 }, (_, i) => ({ id: i, text: 'lorem ipsum dolor sit amet '.repeat(4) })) },
   });
   // What shared/runs/webhook.ts (redactResponse) does with a runner's answer: parse it, and unless
-  // it is clean, redact the raw text, parse that, and redact the parsed values again unless the
-  // first pass is settled.
+  // it is clean, redact the raw text; if that pass is settled, replace the strings it changed in
+  // the parsed answer, else parse the redacted text and redact its values again.
   const guard = (text: string) => {
     const parsed = (JSON.parse(text) as { output: unknown }).output;
     if (redactor.clean(text)) return parsed;
-    const { text: redacted, settled } = redactor.jsonSettled(text);
+    const { text: redacted, settled, changed } = redactor.jsonSettled(text);
+    const replaced = settled ? redactor.replaceChanged(parsed, changed) : undefined;
+    if (replaced !== undefined) return replaced;
     const output = redacted === text ? parsed : (JSON.parse(redacted) as { output: unknown }).output;
     return settled ? output : redactor.value(output);
   };

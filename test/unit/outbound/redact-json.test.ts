@@ -86,14 +86,22 @@ function twoPasses(r: Redactor, values: readonly string[], raw: string): unknown
   return r.value(parsed);
 }
 
-/** What it does now (see redactResponse): the second walk only when the first pass is not settled. */
+/**
+ * What it does now (shared/runs/webhook.ts, redactResponse): when the first pass is settled, the
+ * changed strings replaced in the first parse (or the redacted text parsed), else both passes.
+ */
 function settledPass(r: Redactor, raw: string): unknown {
-  const { text, settled } = r.jsonSettled(raw);
+  const first: unknown = JSON.parse(raw);
+  const { text, settled, changed } = r.jsonSettled(raw);
+  if (settled) {
+    const replaced = r.replaceChanged(first, changed);
+    if (replaced !== undefined) return replaced;
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    return r.value(JSON.parse(raw));
+    return r.value(first);
   }
   return settled ? parsed : r.value(parsed);
 }
@@ -135,6 +143,7 @@ const VALUE_POOL = [
   'ACT',
   '[RED',
   'p@ss w0rd!',
+  'abc1',
 ];
 const valuesArb = fc.uniqueArray(fc.constantFrom(...VALUE_POOL), { minLength: 1, maxLength: 4 });
 
@@ -224,7 +233,11 @@ describe('Redactor.json: one search of the whole text, then only the tokens a ma
           const raw = JSON.stringify(answer);
           const r = new Redactor(values);
           expect(r.json(raw)).toBe(tokenByToken(r, values, raw));
-          expect(settledPass(r, raw)).toEqual(twoPasses(r, values, raw));
+          // (Compared as JSON text: the same keys in the same order.)
+          expect(JSON.stringify(settledPass(r, raw))).toBe(JSON.stringify(twoPasses(r, values, raw)));
+          const { text, settled, changed } = r.jsonSettled(raw);
+          const replaced = settled ? r.replaceChanged(JSON.parse(raw), changed) : undefined;
+          if (replaced !== undefined) expect(JSON.stringify(replaced)).toBe(JSON.stringify(JSON.parse(text)));
         },
       ),
       { numRuns: 1500 },
@@ -300,6 +313,35 @@ describe('Redactor.json: one search of the whole text, then only the tokens a ma
   });
 });
 
+describe('Redactor.replaceChanged (the first parse with the changed strings replaced, instead of a second parse)', () => {
+  const r = new Redactor(['Hunter2-Secret-Value', 'abc1']);
+
+  it('gives what parsing the redacted text gives, sharing what did not change', () => {
+    const raw = '{"output":{"items":[{"t":"a hunter2-secret-value"},{"t":"plain"}],"HUNTER2-SECRET-VALUE":1},"session":{"s":1}}';
+    const first = JSON.parse(raw) as { output: { items: unknown[] }; session: unknown };
+    const { text, settled, changed } = r.jsonSettled(raw);
+    expect(settled).toBe(true);
+    const replaced = r.replaceChanged(first, changed) as typeof first;
+    expect(JSON.stringify(replaced)).toBe(JSON.stringify(JSON.parse(text)));
+    expect(replaced.session).toBe(first.session);
+    expect(replaced.output.items[1]).toBe(first.output.items[1]);
+    expect(JSON.stringify(first)).toBe(raw);
+  });
+
+  it('leaves the caller to parse when two keys become one, or an index-like key changes (their order would differ)', () => {
+    for (const raw of ['{"output":{"x hunter2-secret-value":1,"b":2,"x HUNTER2-SECRET-VALUE":3}}', '{"output":{"b":1,"61626331":2}}']) {
+      const { text, settled, changed } = r.jsonSettled(raw);
+      expect(settled).toBe(true);
+      expect(r.replaceChanged(JSON.parse(raw), changed)).toBeUndefined();
+      expect(JSON.stringify(settledPass(r, raw))).toBe(JSON.stringify(JSON.parse(text)));
+    }
+    expect(JSON.stringify(settledPass(r, '{"output":{"b":1,"61626331":2}}'))).toBe(`{"output":{"b":1,"${R}":2}}`);
+    expect(settledPass(r, '{"output":{"x hunter2-secret-value":1,"b":2,"x HUNTER2-SECRET-VALUE":3}}')).toEqual({
+      output: { [`x ${R}`]: 3, b: 2 },
+    });
+  });
+});
+
 describe('Redactor.jsonSettled', () => {
   it('is settled for an answer without backslashes whose redacted tokens stay as they are', () => {
     const r = new Redactor(['Hunter2-Secret-Value']);
@@ -324,7 +366,7 @@ describe('Redactor.jsonSettled', () => {
   it('is not settled when the text has a backslash (a form may appear only once unescaped) or a value is numeric', () => {
     const r = new Redactor(['Hunter2-Secret-Value']);
     const escaped = '{"output":"\\u0048unter2-Secret-Value"}';
-    expect(r.jsonSettled(escaped)).toEqual({ text: escaped, settled: false });
+    expect(r.jsonSettled(escaped)).toMatchObject({ text: escaped, settled: false });
     expect(settledPass(r, escaped)).toEqual({ output: R });
     const numeric = new Redactor(['12345']);
     expect(numeric.jsonSettled('{"output":"x"}').settled).toBe(false);
