@@ -124,6 +124,17 @@ function canonical(): Uint16Array {
 
 /** A key a JS object orders before the others (an array index: 0 … 2^32 - 2; longer digit strings are caught too). */
 const INDEX_KEY = /^(?:0|[1-9]\d*)$/;
+/**
+ * Lower case for matching in any letter case: toLowerCase, with the final sigma ς as σ. toLowerCase
+ * writes Σ as ς at the end of a word and σ elsewhere, so a value ending in Σ would not match its
+ * own text where a letter follows it; with both as σ it does, and Σ lower-cases by itself. The
+ * length and every position stay as toLowerCase leaves them.
+ */
+function lower(s: string): string {
+  const l = s.toLowerCase();
+  return l.includes('\u03c2') ? l.replace(/\u03c2/g, '\u03c3') : l;
+}
+
 /** A unit above 0x7f: a text without one is ASCII and lower-cases unit by unit. */
 const NON_ASCII = /[\u0080-\uffff]/;
 /** The only characters above 0x7f whose lower case holds an ASCII character (U+0130 → i + U+0307, the Kelvin sign → k). */
@@ -475,7 +486,7 @@ class LiteralMatcher {
     let shortest = Number.MAX_SAFE_INTEGER;
     for (const l of literals) {
       if (l.length === 0) continue;
-      const folded = fold && !lowered ? l.toLowerCase() : l;
+      const folded = fold && !lowered ? lower(l) : l;
       kept.push(folded);
       if (folded.length < shortest) shortest = folded.length;
     }
@@ -672,10 +683,10 @@ class LiteralMatcher {
       // no copy of the text.
       if (!NON_ASCII.test(text) || (this.asciiOnly && !LOWERS_TO_ASCII.test(text))) foldAscii = true;
       else {
-        // toLowerCase maps each code point alone but Σ (ς at the end of a word): a piece cut at
-        // a '"' (neither a letter nor ignored by that rule) lower-cases as its part of the whole
-        // text does, its ASCII units as asciiLower does. Only U+0130 changes the length.
-        hay = text.toLowerCase();
+        // `lower` maps each code point alone (toLowerCase but for Σ, whose final form it
+        // writes as σ): a piece lower-cases as its part of the whole text does, its ASCII units
+        // as asciiLower does. Only U+0130 changes the length.
+        hay = lower(text);
         if (hay.length !== text.length) return -1;
       }
     }
@@ -703,7 +714,7 @@ class LiteralMatcher {
 
   /** Whether any literal occurs in `text` (used with exact literals: the digits of numeric secrets). */
   has(text: string): boolean {
-    return this.occurs(this.fold ? text.toLowerCase() : text, false, undefined);
+    return this.occurs(this.fold ? lower(text) : text, false, undefined);
   }
 
   /** Whether any literal occurs in `text`, an ASCII-only text (no NON_ASCII unit), matched as `replace` matches it. */
@@ -718,7 +729,7 @@ class LiteralMatcher {
     if (this.fold) {
       if (!NON_ASCII.test(text)) foldAscii = true;
       else {
-        hay = text.toLowerCase();
+        hay = lower(text);
         // A few characters change length when lower-cased (U+0130): positions in `hay` would
         // not line up with `text`. Such texts are matched unit by unit the way a /i regular
         // expression compares (ECMA-262 Canonicalize), which keeps every position in place.
@@ -779,7 +790,7 @@ function collectForms(values: readonly string[], lowerFolded: boolean): { exact:
     else {
       const forms: string[] = [];
       addVariants(forms, value);
-      for (const f of forms) folded.push(f.toLowerCase());
+      for (const f of forms) folded.push(lower(f));
     }
   }
   // Basic auth and friends: base64 of `user:pass` for every ordered pair of values. The
@@ -826,11 +837,11 @@ function collectForms(values: readonly string[], lowerFolded: boolean): { exact:
         const start = (at / 3) * 4;
         const end = start + Math.ceil((n * 4) / 3);
         const fold = pair.length >= CASE_INSENSITIVE_MIN_CHARS;
-        const lower = fold && lowerFolded;
-        const bare = (lower ? lowerB64 : b64).slice(start, end);
-        const urlForm = (lower ? lowerUrl : url).slice(start, end);
+        const lowerCase = fold && lowerFolded;
+        const bare = (lowerCase ? lowerB64 : b64).slice(start, end);
+        const urlForm = (lowerCase ? lowerUrl : url).slice(start, end);
         const into = fold ? folded : exact;
-        into.push(lower ? pair.toLowerCase() : pair, bare);
+        into.push(lowerCase ? lower(pair) : pair, bare);
         if (urlForm !== bare) into.push(urlForm);
         if (n % 3 !== 0) into.push(bare + (n % 3 === 1 ? '==' : '='));
         at += Math.ceil(n / 3) * 3;

@@ -5,11 +5,14 @@ import { REDACTED, Redactor, redactionForms } from '#shared/outbound/redact';
 /**
  * The reference: the matcher shared/outbound/redact.ts used before it became an automaton, kept
  * here as it was (candidates by the hash of their first four characters, confirmed character by
- * character; the regex route for texts that change length when lower-cased). It is simple to
+ * character; the regex route for texts that change length when lower-cased), but for the final
+ * sigma, which both now lower-case as σ. It is simple to
  * read and O(text × longest literal). `compared` counts the characters it compares.
  */
 const TABLE_SIZE = 1024;
 const TABLE_MASK = TABLE_SIZE - 1;
+/** toLowerCase with the final sigma ς as σ, as the matcher lower-cases (shared/outbound/redact.ts, `lower`). */
+const lowerFold = (s: string) => s.toLowerCase().replace(/\u03c2/g, '\u03c3');
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const quadHash = (s: string, i: number) =>
   (Math.imul(s.charCodeAt(i), 29791) + Math.imul(s.charCodeAt(i + 1), 961) + Math.imul(s.charCodeAt(i + 2), 31) + s.charCodeAt(i + 3)) | 0;
@@ -25,7 +28,7 @@ class ReferenceMatcher {
     literals: Iterable<string>,
     private readonly fold: boolean,
   ) {
-    const list = [...new Set([...literals].map((l) => (fold ? l.toLowerCase() : l)))].filter((l) => l.length > 0);
+    const list = [...new Set([...literals].map((l) => (fold ? lowerFold(l) : l)))].filter((l) => l.length > 0);
     list.sort((a, b) => b.length - a.length);
     this.literals = list;
     for (const l of list) {
@@ -44,7 +47,7 @@ class ReferenceMatcher {
   }
 
   replace(text: string, by: string): string {
-    const hay = this.fold ? text.toLowerCase() : text;
+    const hay = this.fold ? lowerFold(text) : text;
     if (hay.length !== text.length) return text.replace(new RegExp(this.literals.map(escapeRegExp).join('|'), this.fold ? 'gi' : 'g'), by);
     const n = hay.length;
     let out = '';

@@ -31,6 +31,17 @@ describe('Redactor.text at the edges of the window search', () => {
     expect(r.text('s3cr3t')).toBe('s3cr3t');
   });
 
+  it('redacts a value that ends in Σ where a letter follows it, and its lower case (ς at the end of a word, σ inside one)', () => {
+    // toLowerCase writes the value's last Σ as ς alone and as σ before a letter: both are σ to the matcher.
+    const sigma = new Redactor(['ΑΒΓΔΕΖΗΣ']);
+    expect(sigma.text('ΑΒΓΔΕΖΗΣx')).toBe(`${R}x`);
+    expect(sigma.text('ΑΒΓΔΕΖΗΣ')).toBe(R);
+    expect(sigma.text('αβγδεζησ-x αβγδεζης')).toBe(`${R}-x ${R}`);
+    expect(sigma.text('İ ΑΒΓΔΕΖΗΣx')).toBe(`İ ${R}x`);
+    expect(sigma.json('["ΑΒΓΔΕΖΗΣx"]')).toBe(`["${R}x"]`);
+    expect(new Redactor(['ΑΒΓΔΕΖΗσ']).text('αβγδεζης')).toBe(R);
+  });
+
   it('takes the longest form at the leftmost position when forms overlap', () => {
     const two = new Redactor(['abcdefgh', 'cdefghijkl']);
     expect(two.text('abcdefghijkl')).toBe(`${R}ijkl`);
