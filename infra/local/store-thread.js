@@ -9,8 +9,8 @@
 // - answers the owning thread's requests, posted as [id, method, url, headers, body], with
 //   [id, statusCode, headers, body] after handing each to dynalite's request listener directly
 //   (no HTTP on either side);
-// - on "close", stops the socket and closes the store after its pending writes
-//   (dynalite's server.close), answers "closed" and ends.
+// - on "close", refuses what comes after it, answers every request taken before it, then stops
+//   the socket and closes the store (dynalite's server.close), answers "closed" and ends.
 import { chmodSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -23,11 +23,55 @@ const { path, socketPath } = workerData;
 const server = dynalite({ ...(path ? { path } : {}), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
 const listener = server.listeners('request')[0];
 
+// Requests taken and not yet answered, from the owning thread and from the socket. dynalite's own
+// shutdown waits only for the database operations pending at that moment, and a write is several
+// of them (a read of the old item, then the put): closing between two steps would fail a request
+// that was taken before "close". So "close" first refuses anything new, then waits until every
+// request taken has been answered, and only then closes dynalite.
+let inFlight = 0;
+let closing = false;
+let onIdle;
+const REFUSED = [
+  500,
+  {},
+  JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#InternalFailure', message: 'the embedded store is closing' }),
+];
+function begin() {
+  inFlight++;
+}
+function done() {
+  inFlight--;
+  if (inFlight === 0 && onIdle) onIdle();
+}
+server.removeListener('request', listener);
+server.on('request', (req, res) => {
+  if (closing) {
+    res.statusCode = REFUSED[0];
+    res.end(REFUSED[2]);
+    return;
+  }
+  begin();
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    done();
+  };
+  res.once('finish', finish);
+  res.once('close', finish);
+  listener(req, res);
+});
+
 /**
  * The request listener reads `method`, `url`, `headers` and the body's data/end events, and
  * answers with `statusCode`, `setHeader` and `end` (node_modules/dynalite/index.js, httpHandler).
  */
 function handle(id, method, url, headers, body) {
+  if (closing) {
+    port.postMessage([id, ...REFUSED]);
+    return;
+  }
+  begin();
   const req = new EventEmitter();
   req.method = method;
   req.url = url;
@@ -40,6 +84,7 @@ function handle(id, method, url, headers, body) {
     },
     end(answer) {
       port.postMessage([id, res.statusCode, answerHeaders, answer ?? '']);
+      done();
     },
   };
   try {
@@ -49,6 +94,7 @@ function handle(id, method, url, headers, body) {
     req.emit('end');
   } catch (err) {
     port.postMessage([id, 500, {}, JSON.stringify({ __type: 'InternalFailure', message: String(err?.message ?? err) })]);
+    done();
   }
 }
 
@@ -65,10 +111,16 @@ server.listen(socketPath, () => {
 
 port.on('message', (msg) => {
   if (msg === 'close') {
-    server.close((err) => {
-      port.postMessage(['closed', err ? String(err.message ?? err) : undefined]);
-      port.close();
-    });
+    closing = true;
+    const shut = () => {
+      onIdle = undefined;
+      server.close((err) => {
+        port.postMessage(['closed', err ? String(err.message ?? err) : undefined]);
+        port.close();
+      });
+    };
+    if (inFlight === 0) shut();
+    else onIdle = shut;
     return;
   }
   handle(msg[0], msg[1], msg[2], msg[3], msg[4]);

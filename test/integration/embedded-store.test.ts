@@ -72,6 +72,74 @@ describe('the embedded store runs in a thread of its own', () => {
     }
   });
 
+  it('answers every request taken before close, a conditional write (a read, then a put) included, and keeps it', async () => {
+    // dynalite's own shutdown waits only for the database operations pending at that moment; a
+    // conditional put is a read and then a write, so a close between the two failed the request
+    // (infra/local/store-thread.js waits for every request it has taken instead).
+    const dataDir = join(tempDir(), 'data');
+    const first = await openEmbeddedStore({ dataDir });
+    const db = createDb({ region: 'local', tableName: 'tbl', storeHandler: first.handler });
+    await ensureTable(db.client, 'tbl');
+    db.client.destroy();
+    const conditionalPut = (i: number) =>
+      first.handler.handle({
+        method: 'POST',
+        path: '/',
+        headers: {
+          'Content-Type': 'application/x-amz-json-1.0',
+          'X-Amz-Target': 'DynamoDB_20120810.PutItem',
+          authorization: 'AWS4-HMAC-SHA256 Credential=local/19700101/local/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+          'x-amz-date': '19700101T000000Z',
+        },
+        body: new TextEncoder().encode(
+          JSON.stringify({ TableName: 'tbl', Item: { pk: { S: `C${i}` }, sk: { S: 'S' } }, ConditionExpression: 'attribute_not_exists(pk)' }),
+        ),
+      });
+    const posted = Array.from({ length: 300 }, (_, i) => conditionalPut(i));
+    await first.close();
+    const answers = await Promise.all(posted);
+    expect(answers.filter((a) => a.response.statusCode !== 200).length).toBe(0);
+
+    const second = await openEmbeddedStore({ dataDir });
+    cleanup.push(() => second.close());
+    const again = createDb({ region: 'local', tableName: 'tbl', storeHandler: second.handler });
+    cleanup.push(() => again.client.destroy());
+    for (let i = 0; i < 300; i++) {
+      const got = await again.doc.send(new GetCommand({ TableName: 'tbl', Key: { pk: `C${i}`, sk: 'S' }, ConsistentRead: true }));
+      expect(got.Item).toEqual({ pk: `C${i}`, sk: 'S' });
+    }
+  });
+
+  it('refuses a request that comes after close with an error answer, never a silent loss', async () => {
+    const first = await openEmbeddedStore({});
+    const db = createDb({ region: 'local', tableName: 'tbl', storeHandler: first.handler });
+    await ensureTable(db.client, 'tbl');
+    db.client.destroy();
+    const list = () =>
+      first.handler.handle({
+        method: 'POST',
+        path: '/',
+        headers: {
+          'Content-Type': 'application/x-amz-json-1.0',
+          'X-Amz-Target': 'DynamoDB_20120810.ListTables',
+          authorization: 'AWS4-HMAC-SHA256 Credential=local/19700101/local/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+          'x-amz-date': '19700101T000000Z',
+        },
+        body: new TextEncoder().encode('{}'),
+      });
+    const before = list();
+    const closing = first.close();
+    const after = list();
+    expect((await before).response.statusCode).toBe(200);
+    const late = await after.then(
+      (a) => ({ status: a.response.statusCode, body: Buffer.from(a.response.body as Uint8Array).toString('utf8') }),
+      (err: Error) => ({ status: 0, body: err.message }),
+    );
+    expect(late.status).not.toBe(200);
+    expect(late.body).toMatch(/closing|ended/);
+    await closing;
+  });
+
   it('refuses calls once its thread has ended, instead of leaving them pending', async () => {
     const dir = tempDir();
     const store = startStoreThread({ socketPath: join(dir, 's.sock') });
