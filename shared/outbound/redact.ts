@@ -862,6 +862,59 @@ export function redactionForms(values: readonly string[]): { exact: Set<string>;
   return { exact: nonEmpty(exact), folded: nonEmpty(folded) };
 }
 
+/** What mapJsonTree does with each kind of leaf of a parsed JSON value. */
+interface JsonTreeMap {
+  readonly string: (s: string) => string;
+  readonly key: (k: string) => string;
+  readonly number?: (n: number) => unknown;
+  /** Told when two keys of one object became the same (the copy keeps the last one's value, as JSON.parse does). */
+  readonly collision?: () => void;
+}
+
+/**
+ * Maps the strings, object keys and numbers of a parsed JSON value (Redactor.value and
+ * Redactor.replaceChanged). Never modifies `v`: what holds a change is copied, the rest (and `v`
+ * itself if nothing changed) is returned as it is; `__proto__` keys stay plain own properties.
+ */
+function mapJsonTree(v: unknown, map: JsonTreeMap): unknown {
+  if (typeof v === 'string') return map.string(v);
+  if (typeof v === 'number') return map.number ? map.number(v) : v;
+  if (Array.isArray(v)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const inner: unknown = v[i];
+      const mapped = mapJsonTree(inner, map);
+      if (copy) copy.push(mapped);
+      else if (mapped !== inner) {
+        copy = v.slice(0, i);
+        copy.push(mapped);
+      }
+    }
+    return copy ?? v;
+  }
+  if (v !== null && typeof v === 'object') {
+    const keys = Object.keys(v);
+    let entries: [string, unknown][] | undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as string;
+      const inner: unknown = (v as Record<string, unknown>)[k];
+      const key = map.key(k);
+      const mapped = mapJsonTree(inner, map);
+      if (entries) entries.push([key, mapped]);
+      else if (key !== k || mapped !== inner) {
+        entries = keys.slice(0, i).map((p) => [p, (v as Record<string, unknown>)[p]]);
+        entries.push([key, mapped]);
+      }
+    }
+    if (!entries) return v;
+    // fromEntries defines own data properties, as JSON.parse does: a "__proto__" key stays one.
+    const copy = Object.fromEntries(entries);
+    if (map.collision && Object.keys(copy).length !== entries.length) map.collision();
+    return copy;
+  }
+  return v;
+}
+
 /**
  * Redacts the credential values of one run from what the runner sends back. Built once per run
  * (every variant is computed and compiled here), then applied to the raw response text and to the
@@ -950,42 +1003,12 @@ export class Redactor {
   value<T>(value: T): T {
     if (this.empty) return value;
     const numeric = this.numbers.size > 0;
-    const walk = (v: unknown): unknown => {
-      if (typeof v === 'string') return this.text(v);
-      if (typeof v === 'number') return numeric && this.numbers.has(String(v)) ? REDACTED : v;
-      if (Array.isArray(v)) {
-        let copy: unknown[] | undefined;
-        for (let i = 0; i < v.length; i++) {
-          const inner: unknown = v[i];
-          const redacted = walk(inner);
-          if (copy) copy.push(redacted);
-          else if (redacted !== inner) {
-            copy = v.slice(0, i);
-            copy.push(redacted);
-          }
-        }
-        return copy ?? v;
-      }
-      if (v !== null && typeof v === 'object') {
-        const keys = Object.keys(v);
-        let entries: [string, unknown][] | undefined;
-        for (let i = 0; i < keys.length; i++) {
-          const k = keys[i] as string;
-          const inner: unknown = (v as Record<string, unknown>)[k];
-          const key = this.text(k);
-          const redacted = walk(inner);
-          if (entries) entries.push([key, redacted]);
-          else if (key !== k || redacted !== inner) {
-            entries = keys.slice(0, i).map((p) => [p, (v as Record<string, unknown>)[p]]);
-            entries.push([key, redacted]);
-          }
-        }
-        // fromEntries defines own data properties, as JSON.parse does: a "__proto__" key stays one.
-        return entries ? Object.fromEntries(entries) : v;
-      }
-      return v;
-    };
-    return walk(value) as T;
+    const text = (t: string) => this.text(t);
+    return mapJsonTree(value, {
+      string: text,
+      key: text,
+      number: (n) => (numeric && this.numbers.has(String(n)) ? REDACTED : n),
+    }) as T;
   }
 
   /**
@@ -1015,46 +1038,18 @@ export class Redactor {
     for (const k of changed.keys()) lengths.add(k.length);
     const swap = (s: string) => (lengths.has(s.length) ? (changed.get(s) ?? s) : s);
     let collided = false;
-    const walk = (v: unknown): unknown => {
-      if (typeof v === 'string') return swap(v);
-      if (Array.isArray(v)) {
-        let copy: unknown[] | undefined;
-        for (let i = 0; i < v.length; i++) {
-          const inner: unknown = v[i];
-          const swapped = walk(inner);
-          if (copy) copy.push(swapped);
-          else if (swapped !== inner) {
-            copy = v.slice(0, i);
-            copy.push(swapped);
-          }
-        }
-        return copy ?? v;
-      }
-      if (v !== null && typeof v === 'object') {
-        const keys = Object.keys(v);
-        let entries: [string, unknown][] | undefined;
-        for (let i = 0; i < keys.length; i++) {
-          const k = keys[i] as string;
-          const inner: unknown = (v as Record<string, unknown>)[k];
-          const key = swap(k);
-          // An index-like key goes first in an object, the key it became in the order of the text: the caller parses.
-          if (key !== k && INDEX_KEY.test(k)) collided = true;
-          const swapped = walk(inner);
-          if (entries) entries.push([key, swapped]);
-          else if (key !== k || swapped !== inner) {
-            entries = keys.slice(0, i).map((p) => [p, (v as Record<string, unknown>)[p]]);
-            entries.push([key, swapped]);
-          }
-        }
-        if (!entries) return v;
-        // fromEntries defines own data properties, as JSON.parse does: a "__proto__" key stays one.
-        const copy = Object.fromEntries(entries);
-        if (Object.keys(copy).length !== entries.length) collided = true;
-        return copy;
-      }
-      return v;
-    };
-    const out = walk(parsed) as T;
+    const out = mapJsonTree(parsed, {
+      string: swap,
+      key: (k) => {
+        const key = swap(k);
+        // An index-like key goes first in an object, the key it became in the order of the text: the caller parses.
+        if (key !== k && INDEX_KEY.test(k)) collided = true;
+        return key;
+      },
+      collision: () => {
+        collided = true;
+      },
+    }) as T;
     return collided ? undefined : out;
   }
 
