@@ -7,7 +7,21 @@ import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openEmbeddedStore, startStoreThread } from '#infra/local/embedded-dynamo';
 import { ensureTable } from '#infra/local/table';
-import { createDb } from '#shared/clients';
+import { createDb, type StoreRequestHandler } from '#shared/clients';
+
+/** One DynamoDB call sent straight to the store's handler, as the SDK's request handler sends it (no SigV4: infra/local/embedded-dynamo.ts). */
+const storeCall = (handler: StoreRequestHandler, target: string, body: string) =>
+  handler.handle({
+    method: 'POST',
+    path: '/',
+    headers: {
+      'Content-Type': 'application/x-amz-json-1.0',
+      'X-Amz-Target': `DynamoDB_20120810.${target}`,
+      authorization: 'AWS4-HMAC-SHA256 Credential=local/19700101/local/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+      'x-amz-date': '19700101T000000Z',
+    },
+    body: new TextEncoder().encode(body),
+  });
 
 // The embedded store's own thread (infra/local/embedded-dynamo.ts, openEmbeddedStore; docs/architecture.md, "Local mode").
 describe('the embedded store runs in a thread of its own', () => {
@@ -37,22 +51,14 @@ describe('the embedded store runs in a thread of its own', () => {
     for (let i = 0; i < 20; i++) await put(i);
     // Posted to the thread before its close message: taken, answered and kept.
     const raw = (i: number) =>
-      first.handler.handle({
-        method: 'POST',
-        path: '/',
-        headers: {
-          'Content-Type': 'application/x-amz-json-1.0',
-          'X-Amz-Target': 'DynamoDB_20120810.PutItem',
-          authorization: 'AWS4-HMAC-SHA256 Credential=local/19700101/local/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
-          'x-amz-date': '19700101T000000Z',
-        },
-        body: new TextEncoder().encode(
-          JSON.stringify({
-            TableName: 'tbl',
-            Item: { pk: { S: `P${i}` }, sk: { S: 'S' }, n: { N: String(i) }, b: { B: Buffer.from([i]).toString('base64') } },
-          }),
-        ),
-      });
+      storeCall(
+        first.handler,
+        'PutItem',
+        JSON.stringify({
+          TableName: 'tbl',
+          Item: { pk: { S: `P${i}` }, sk: { S: 'S' }, n: { N: String(i) }, b: { B: Buffer.from([i]).toString('base64') } },
+        }),
+      );
     const posted = Array.from({ length: 20 }, (_, i) => raw(20 + i));
     // Still inside the SDK's middleware when close is called: answered (then kept) or refused, never lost silently.
     const viaSdk = Array.from({ length: 10 }, (_, i) => put(40 + i));
@@ -82,19 +88,11 @@ describe('the embedded store runs in a thread of its own', () => {
     await ensureTable(db.client, 'tbl');
     db.client.destroy();
     const conditionalPut = (i: number) =>
-      first.handler.handle({
-        method: 'POST',
-        path: '/',
-        headers: {
-          'Content-Type': 'application/x-amz-json-1.0',
-          'X-Amz-Target': 'DynamoDB_20120810.PutItem',
-          authorization: 'AWS4-HMAC-SHA256 Credential=local/19700101/local/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
-          'x-amz-date': '19700101T000000Z',
-        },
-        body: new TextEncoder().encode(
-          JSON.stringify({ TableName: 'tbl', Item: { pk: { S: `C${i}` }, sk: { S: 'S' } }, ConditionExpression: 'attribute_not_exists(pk)' }),
-        ),
-      });
+      storeCall(
+        first.handler,
+        'PutItem',
+        JSON.stringify({ TableName: 'tbl', Item: { pk: { S: `C${i}` }, sk: { S: 'S' } }, ConditionExpression: 'attribute_not_exists(pk)' }),
+      );
     const posted = Array.from({ length: 300 }, (_, i) => conditionalPut(i));
     await first.close();
     const answers = await Promise.all(posted);
@@ -115,18 +113,7 @@ describe('the embedded store runs in a thread of its own', () => {
     const db = createDb({ region: 'local', tableName: 'tbl', storeHandler: first.handler });
     await ensureTable(db.client, 'tbl');
     db.client.destroy();
-    const list = () =>
-      first.handler.handle({
-        method: 'POST',
-        path: '/',
-        headers: {
-          'Content-Type': 'application/x-amz-json-1.0',
-          'X-Amz-Target': 'DynamoDB_20120810.ListTables',
-          authorization: 'AWS4-HMAC-SHA256 Credential=local/19700101/local/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
-          'x-amz-date': '19700101T000000Z',
-        },
-        body: new TextEncoder().encode('{}'),
-      });
+    const list = () => storeCall(first.handler, 'ListTables', '{}');
     const before = list();
     const closing = first.close();
     const after = list();
