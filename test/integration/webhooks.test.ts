@@ -1,5 +1,5 @@
 import { type IncomingMessage, type Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '#shared/config';
@@ -32,22 +32,26 @@ const MAX_ATTEMPTS = 4;
 /** A loopback receiver: answers the queued statuses in turn (then 200) and records what it got. */
 interface Receiver {
   readonly url: string;
-  readonly seen: { headers: IncomingMessage['headers']; body: string }[];
+  /** What it got; `connection`: the index in `connections` of the TCP connection it came over. */
+  readonly seen: { headers: IncomingMessage['headers']; body: string; connection: number }[];
+  /** Every TCP connection it accepted, in order. */
+  readonly connections: Socket[];
   statuses: number[];
   close(): Promise<void>;
 }
 
 async function startReceiver(): Promise<Receiver> {
-  const r = { seen: [] as Receiver['seen'], statuses: [] as number[] };
+  const r = { seen: [] as Receiver['seen'], connections: [] as Socket[], statuses: [] as number[] };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      r.seen.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      r.seen.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), connection: r.connections.indexOf(req.socket) });
       res.writeHead(r.statuses.shift() ?? 200, { 'content-type': 'text/plain' });
       res.end('thanks');
     });
   });
+  server.on('connection', (socket: Socket) => r.connections.push(socket));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
   return Object.assign(r, {
@@ -344,6 +348,33 @@ describe('attemptDelivery', () => {
     expect(await attemptDelivery(deps, ref)).toEqual({ result: 'skipped', reason: 'busy' });
     advance(40_001);
     expect(await attemptDelivery(deps, ref)).toEqual({ result: 'delivered', attempt: 3, status: 200 });
+  });
+
+  it('keeps a kept-alive connection to a receiver to the one webhook it was opened for', async () => {
+    // Three webhooks at one URL: two of one tenant, one of another.
+    const first = tenantCaller(freshTenant());
+    const other = tenantCaller(freshTenant());
+    const a = await subscribe(first);
+    const b = await subscribe(first);
+    const c = await subscribe(other);
+    const before = receiver.connections.length;
+
+    for (let round = 0; round < 2; round++) {
+      await publishEvent(deps, first.tenant, { type: 'profile.deleted', agent_id: 'crm-bot', profile: `p${round}` });
+      await publishEvent(deps, other.tenant, { type: 'profile.deleted', agent_id: 'crm-bot', profile: `p${round}` });
+    }
+    for (const ref of dispatcher.refs) expect((await attemptDelivery(deps, ref)).result).toBe('delivered');
+
+    const webhookOf = new Map(dispatcher.refs.map((r) => [r.deliveryId, r.webhookId]));
+    const used = new Map<string, Set<number>>();
+    for (const s of receiver.seen) {
+      const id = webhookOf.get(s.headers[DELIVERY_HEADER] as string) as string;
+      used.set(id, (used.get(id) ?? new Set()).add(s.connection));
+    }
+    // Each webhook's two deliveries went over one connection, and no two webhooks shared one.
+    expect([a, b, c].map((w) => used.get(w.webhook_id)?.size)).toEqual([1, 1, 1]);
+    expect(new Set([a, b, c].map((w) => [...(used.get(w.webhook_id) ?? [])][0])).size).toBe(3);
+    expect(receiver.connections).toHaveLength(before + 3);
   });
 
   it('fails a delivery whose webhook was deleted or switched off, without sending', async () => {
