@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { type IncomingMessage, type Server, createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
@@ -23,6 +24,7 @@ import { ATTEMPT_HEADER, attemptDelivery, DELIVERY_HEADER, EVENT_HEADER, EVENT_I
 import type { DeliveryRef, WebhookDispatcher } from '#shared/webhooks/dispatch';
 import { publishEvent, webhookEnqueueFailures } from '#shared/webhooks/publish';
 import { useTestStore } from '#test/support/dynamo';
+import { createAgent, createProfile, deleteAgent, listProfiles } from '#test/support/services';
 
 const TENANT = 'acme';
 const ADMIN: Caller = { tenant: TENANT, apiKeyId: '00000000000000aa', role: 'admin' };
@@ -226,6 +228,76 @@ describe('publishEvent', () => {
 
     const [d] = (await listDeliveries(deps, caller, w.webhook_id, 10)).deliveries;
     expect(d).toMatchObject({ status: 'failed', outcome: 'not_queued', attempts: 0 });
+  });
+});
+
+describe('profile.deleted on an agent delete', () => {
+  async function agentWithProfiles(caller: Caller, n: number, owner?: Caller) {
+    const agentId = `bot-${randomBytes(4).toString('hex')}`;
+    await createAgent(
+      deps,
+      caller.tenant,
+      {
+        agent_id: agentId,
+        name: 'bot',
+        input_args: [{ name: 'password', required: true, secret: true }],
+        runner: { type: 'webhook', url: 'http://127.0.0.1:9/run' },
+      },
+      owner,
+    );
+    for (let i = 0; i < n; i++)
+      await createProfile(deps, caller.tenant, { name: `p${i}`, agent_id: agentId, auth_data: { password: `pw-${i}` } });
+    return agentId;
+  }
+
+  it('delivers one profile.deleted per profile a forced delete removed, more than one delivery batch', async () => {
+    const caller = tenantCaller(freshTenant());
+    const w = await subscribe(caller);
+    await subscribe(caller, ['connection.connected']);
+    const agentId = await agentWithProfiles(caller, 30);
+
+    await deleteAgent(deps, caller.tenant, agentId, true);
+
+    // Only the subscribed webhook, once per profile.
+    expect(dispatcher.refs).toHaveLength(30);
+    expect(new Set(dispatcher.refs.map((r) => r.webhookId))).toEqual(new Set([w.webhook_id]));
+    for (const ref of dispatcher.refs) expect((await attemptDelivery(deps, ref)).result).toBe('delivered');
+    const payloads = receiver.seen.map((s) => JSON.parse(s.body));
+    expect(payloads.map((p) => p.profile).sort()).toEqual(Array.from({ length: 30 }, (_, i) => `p${i}`).sort());
+    for (const p of payloads) {
+      expect(p).toMatchObject({ type: 'profile.deleted', agent_id: agentId, data: { generation: 1, forced: true } });
+      expect(p).not.toHaveProperty('tenant');
+    }
+    expect(new Set(payloads.map((p) => p.id)).size).toBe(30);
+    expect((await listDeliveries(deps, caller, w.webhook_id, 50)).deliveries.every((d) => d.status === 'delivered')).toBe(true);
+  });
+
+  it('publishes nothing when the delete is refused (409 without force, 403 over profiles the owner may not delete)', async () => {
+    const caller = tenantCaller(freshTenant());
+    await subscribe(caller);
+    const agentId = await agentWithProfiles(caller, 2);
+    const owner: Caller = { tenant: caller.tenant, apiKeyId: '00000000000000bb', role: 'member' };
+    const owned = await agentWithProfiles(caller, 1, owner);
+
+    await expect(deleteAgent(deps, caller.tenant, agentId, false)).rejects.toMatchObject({ status: 409, code: 'agent_has_profiles' });
+    await expect(deleteAgent(deps, caller.tenant, owned, true, owner)).rejects.toMatchObject({
+      status: 403,
+      message: expect.stringContaining('your key cannot see'),
+    });
+
+    expect(dispatcher.refs).toHaveLength(0);
+    expect((await listProfiles(deps, caller.tenant, agentId, 10)).profiles).toHaveLength(2);
+    expect((await listProfiles(deps, caller.tenant, owned, 10)).profiles).toHaveLength(1);
+  });
+
+  it('publishes nothing for an agent without profiles', async () => {
+    const caller = tenantCaller(freshTenant());
+    await subscribe(caller);
+    const agentId = await agentWithProfiles(caller, 0);
+
+    await deleteAgent(deps, caller.tenant, agentId, false);
+
+    expect(dispatcher.refs).toHaveLength(0);
   });
 });
 
