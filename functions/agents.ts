@@ -1,6 +1,11 @@
+import { createLambdaWebhookDispatcher } from '#shared/aws/webhook-dispatcher';
+import { setWebhookDispatcherFactory } from '#shared/context';
 import { routeGroupHandler } from '#shared/http/handler';
 import { created, noContent, ok } from '#shared/http/responses';
 import * as agents from '#shared/services/agents';
+
+// A forced delete publishes `profile.deleted` for each profile it removed: on AWS its deliveries go to the webhook worker.
+setWebhookDispatcherFactory(createLambdaWebhookDispatcher);
 
 /**
  * Agents: register, read, list, replace, delete, rotate the runner signing secret. Bodies,

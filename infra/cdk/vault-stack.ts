@@ -129,9 +129,11 @@ export class VaultStack extends Stack {
       fns[group] = fn;
     }
     this.asyncRuns.grantDispatch(fns.runs);
-    // The functions that publish webhook events: profiles (profile.deleted; connection events
-    // from the connect flow and refreshes on use by the proxy and test), runs and the async-run
-    // worker (refreshes on use by a run) and webhooks (test events).
+    // The functions that publish webhook events: agents (profile.deleted for the profiles a
+    // forced delete removes), profiles (profile.deleted; connection events from the connect flow
+    // and refreshes on use by the proxy and test), runs and the async-run worker (refreshes on
+    // use by a run) and webhooks (test events).
+    this.webhookDeliveries.grantPublish(fns.agents);
     this.webhookDeliveries.grantPublish(fns.profiles);
     this.webhookDeliveries.grantPublish(fns.runs);
     this.webhookDeliveries.grantPublish(this.asyncRuns.worker);

@@ -15,7 +15,15 @@ import {
 import { decodeIndexCursor, encodeCursor, encodeIndexCursor } from '../store/cursor.ts';
 import type { ItemSigner } from '../store/signer.ts';
 import { profileRefOf } from '../store/profile-ref.ts';
-import type { ConnectionChanges, ProfileRecord, ProfileRef, ProfileStore, SettingsChanges, UseToRecord } from '../store/types.ts';
+import {
+  type ConnectionChanges,
+  MAX_BATCH_WRITE,
+  type ProfileRecord,
+  type ProfileRef,
+  type ProfileStore,
+  type SettingsChanges,
+  type UseToRecord,
+} from '../store/types.ts';
 import { drainBatch } from './batch.ts';
 import { MAC_SET, conditional, macValues } from './conditional.ts';
 import { queryPage } from './pagination.ts';
@@ -443,12 +451,24 @@ export function profileRepository(db: Db, signer: ItemSigner): ProfileStore {
      * Deletes every item of an agent's partition (profiles, saved sessions, anything else), 25 per
      * batch; returns how many of each kind went.
      */
-    async deleteAllOfAgent(tenant: string, agentId: string): Promise<{ profiles: number; sessions: number; other: number }> {
+    async deleteAllOfAgent(
+      tenant: string,
+      agentId: string,
+      onProfileDeleted?: (item: ProfileItem) => void,
+    ): Promise<{ profiles: number; sessions: number; other: number }> {
       const pk = keys.agentPartition(tenant, agentId);
       const counts = { profiles: 0, sessions: 0, other: 0 };
+      /** One profile: deleted with the item it removed read back, which names what went (absent: gone already). */
+      const deleteProfile = async (Key: { pk: string; sk: string }) => {
+        const out = await db.doc.send(new DeleteCommand({ TableName, Key, ReturnValues: 'ALL_OLD' }));
+        if (!out.Attributes) return;
+        counts.profiles++;
+        // An item that fails its check is gone all the same, but what it says is not the vault's (openAll logs it).
+        const [item] = signer.openAll<ProfileItem>('profile', [out.Attributes]);
+        if (item) onProfileDeleted?.(item);
+      };
       const count = (sk: string) => {
-        if (sk.startsWith(PROFILE_PREFIX)) counts.profiles++;
-        else if (sk.startsWith(SESSION_PREFIX)) counts.sessions++;
+        if (sk.startsWith(SESSION_PREFIX)) counts.sessions++;
         else counts.other++;
       };
       let start: Record<string, unknown> | undefined;
@@ -463,8 +483,18 @@ export function profileRepository(db: Db, signer: ItemSigner): ProfileStore {
           }),
         );
         const itemKeys = (page.Items ?? []).map((i) => ({ pk: i.pk as string, sk: i.sk as string }));
-        for (let i = 0; i < itemKeys.length; i += 25) {
-          const requests = itemKeys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
+        const profileKeys = itemKeys.filter((k) => k.sk.startsWith(PROFILE_PREFIX));
+        // Profiles first, MAX_BATCH_WRITE at a time; every delete of a round settles (and is
+        // reported) before a failure of one of them ends the delete.
+        for (let i = 0; i < profileKeys.length; i += MAX_BATCH_WRITE) {
+          const outcomes = await Promise.allSettled(profileKeys.slice(i, i + MAX_BATCH_WRITE).map(deleteProfile));
+          const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+          if (failed) throw failed.reason;
+        }
+        // Then the rest (sessions, token caches, name claims), MAX_BATCH_WRITE per BatchWriteItem.
+        const rest = itemKeys.filter((k) => !k.sk.startsWith(PROFILE_PREFIX));
+        for (let i = 0; i < rest.length; i += MAX_BATCH_WRITE) {
+          const requests = rest.slice(i, i + MAX_BATCH_WRITE).map((Key) => ({ DeleteRequest: { Key } }));
           await drainBatch(
             requests,
             async (pending) => {

@@ -1,11 +1,15 @@
-import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
 import { DELIVERY_PREFIX, WEBHOOK_PREFIX, keys } from '../keys.ts';
 import type { WebhookDeliveryItem, WebhookItem } from '../schemas/items.ts';
 import type { ItemSigner } from '../store/signer.ts';
-import type { DeliveryRecord, Page, WebhookRecord, WebhookStore } from '../store/types.ts';
+import { type DeliveryRecord, MAX_BATCH_WRITE, type Page, type WebhookRecord, type WebhookStore } from '../store/types.ts';
+import { sleep } from '../sleep.ts';
 import { conditional } from './conditional.ts';
 import { queryPage } from './pagination.ts';
+
+/** How often a delivery batch's unprocessed items are sent again (backing off 20 … 160 ms) before they are given up. */
+const DELIVERY_BATCH_RETRIES = 4;
 
 /**
  * Tenant webhooks and their deliveries (store/types.ts WebhookStore) on DynamoDB. Webhooks live
@@ -58,6 +62,18 @@ export function webhookRepository(db: Db, signer: ItemSigner): WebhookStore {
       return conditional(() =>
         db.doc.send(new PutCommand({ TableName, Item: deliveryItem(r), ConditionExpression: 'attribute_not_exists(pk)' })),
       );
+    },
+
+    async createDeliveries(rs) {
+      if (rs.length > MAX_BATCH_WRITE) throw new RangeError(`at most ${MAX_BATCH_WRITE} deliveries per batch`);
+      let pending = rs.map((r) => ({ PutRequest: { Item: deliveryItem(r) } }));
+      for (let attempt = 0; pending.length > 0 && attempt <= DELIVERY_BATCH_RETRIES; attempt++) {
+        if (attempt > 0) await sleep(Math.min(200, 10 * 2 ** attempt));
+        const out = await db.doc.send(new BatchWriteCommand({ RequestItems: { [TableName]: pending } }));
+        pending = (out.UnprocessedItems?.[TableName] ?? []) as typeof pending;
+      }
+      const left = new Set(pending.map((p) => p.PutRequest.Item.sk));
+      return rs.filter((r) => left.has(keys.webhookDelivery(r.tenant, r.webhook_id, r.delivery_id).sk));
     },
 
     async getDelivery(tenant, webhookId, deliveryId, nowEpochSeconds) {

@@ -7,8 +7,9 @@ import { accessOf } from '../credentials/access.ts';
 import { ConflictError, ForbiddenError, agentNotFound } from '../errors.ts';
 import { assertRunnerUrlAllowed } from '../outbound/runner-policy.ts';
 import type { Agent, CreateAgentBody, UpdateAgentBody } from '../schemas/agents.ts';
-import type { AgentItem } from '../schemas/items.ts';
+import type { AgentItem, ProfileItem } from '../schemas/items.ts';
 import type { NewAgentItem } from '../store/types.ts';
+import { publishEvents } from '../webhooks/publish.ts';
 import { type AgentTarget, requireAgent } from './targets.ts';
 
 const SIGNING_PURPOSE = 'runner-signing-secret';
@@ -167,7 +168,8 @@ async function assertMayDeleteProfilesOf(deps: Deps, caller: Caller, agentId: st
  * Deletes an agent (its owner or an admin). With profiles left it refuses (409) unless `force`,
  * which deletes every profile of the agent first (read_write on each needed). Saved sessions go
  * in either case (a session can outlive its profile when a run raced a delete and the vault
- * stopped before cleaning up), then the agent.
+ * stopped before cleaning up), then the agent. Tenant webhooks get one `profile.deleted` per
+ * profile removed (docs/architecture.md, "Webhooks").
  */
 export async function deleteAgent(deps: Deps, caller: Caller, target: AgentTarget, force: boolean): Promise<void> {
   const { tenant } = caller;
@@ -184,10 +186,29 @@ export async function deleteAgent(deps: Deps, caller: Caller, target: AgentTarge
     );
   }
   if (force) await assertMayDeleteProfilesOf(deps, caller, agentId);
-  const removed = await auditedChange(deps, agentEvent(caller, 'agent_delete', agentId, 204), async () => {
-    const counts = await profiles.deleteAllOfAgent(tenant, agentId);
-    if (!(await deps.store.agents.delete(tenant, agentId))) throw agentNotFound(agentId);
-    return counts;
-  });
-  deps.log.log('info', 'agent deleted', { agent_id: agentId, profiles_deleted: removed.profiles, sessions_deleted: removed.sessions });
+  // The profiles this delete removed, each named by the item it removed, as it goes (store
+  // deleteAllOfAgent): a delete that fails part-way still reports those already gone.
+  const deleted: ProfileItem[] = [];
+  try {
+    const removed = await auditedChange(deps, agentEvent(caller, 'agent_delete', agentId, 204), async () => {
+      const counts = await profiles.deleteAllOfAgent(tenant, agentId, (item) => deleted.push(item));
+      if (!(await deps.store.agents.delete(tenant, agentId))) throw agentNotFound(agentId);
+      return counts;
+    });
+    deps.log.log('info', 'agent deleted', { agent_id: agentId, profiles_deleted: removed.profiles, sessions_deleted: removed.sessions });
+  } finally {
+    // After the deletes, as a single profile delete publishes its event (shared/services/lifecycle.ts):
+    // one profile.deleted per profile removed, none for one that was not; never throws (a failure
+    // to enqueue is logged and counted), so the delete's own outcome is what the caller gets.
+    await publishEvents(
+      deps,
+      tenant,
+      deleted.map((item) => ({
+        type: 'profile.deleted' as const,
+        agent_id: agentId,
+        profile: item.name,
+        data: { generation: item.generation, forced: force },
+      })),
+    );
+  }
 }

@@ -3,7 +3,7 @@ import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { auditFailure, withFailureRecord } from '../audit/log.ts';
 import { type CredentialRef, type OpenedForUse, openForUse } from '../credentials/gate.ts';
 import { accessTokenFor } from '../credentials/oauth2/access-token.ts';
-import { type TokenEndpointConfig, fetchAccessToken } from '../credentials/oauth2/token-endpoint.ts';
+import { type TokenEndpointConfig, fetchAccessToken, tokenConnectionScope } from '../credentials/oauth2/token-endpoint.ts';
 import { parseOutboundUrl } from '../credentials/outbound-policy.ts';
 import { profileEvent } from '../credentials/policy.ts';
 import { type OutboundRequest, deploymentOf } from '../credentials/types/index.ts';
@@ -326,7 +326,7 @@ async function testTokenFetch(deps: Deps, use: OpenedForUse): Promise<TestProfil
   const result = await fetchAccessToken(
     use.config as unknown as TokenEndpointConfig,
     { client_id: use.secret.client_id ?? '', client_secret: use.secret.client_secret ?? '' },
-    tokenFetchOptions(deps),
+    { ...tokenFetchOptions(deps), connectionScope: tokenConnectionScope(item) },
   );
   const latency_ms = Math.round((performance.now() - started) * 10) / 10;
   const at = deps.now().toISOString();

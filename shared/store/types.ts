@@ -319,8 +319,17 @@ export interface ProfileStore {
     keep: (item: ProfileItem) => boolean,
   ): Promise<Page<ProfileItem>>;
   hasAny(tenant: string, agentId: string): Promise<boolean>;
-  /** Deletes every item of an agent's partition; how many of each kind went. */
-  deleteAllOfAgent(tenant: string, agentId: string): Promise<{ profiles: number; sessions: number; other: number }>;
+  /**
+   * Deletes every item of an agent's partition; how many of each kind went. Each profile is
+   * deleted on its own and its removed item read back (none: it was gone already, not counted);
+   * `onProfileDeleted` hears of each, verified (an item that fails its MAC check is deleted but
+   * not reported), as soon as it is gone, so a failure part-way loses no report of what went.
+   */
+  deleteAllOfAgent(
+    tenant: string,
+    agentId: string,
+    onProfileDeleted?: (item: ProfileItem) => void,
+  ): Promise<{ profiles: number; sessions: number; other: number }>;
 }
 
 /** A name claim as written (the store adds keys and entity and signs it). */
@@ -433,6 +442,9 @@ export interface OAuthLinkStore {
  * the webhook's partition: the durable delivery job and its log entry). Every write is a whole
  * item conditioned on absence or on the version read.
  */
+/** Requests per BatchWriteItem: DynamoDB's limit. */
+export const MAX_BATCH_WRITE = 25;
+
 export interface WebhookStore {
   /** Creates the webhook; false if the id is taken. */
   create(r: WebhookRecord): Promise<boolean>;
@@ -445,6 +457,13 @@ export interface WebhookStore {
   list(tenant: string, limit: number, cursor?: string): Promise<Page<WebhookItem>>;
   /** Creates a delivery; false if its id is taken. */
   createDelivery(r: DeliveryRecord): Promise<boolean>;
+  /**
+   * Writes up to MAX_BATCH_WRITE new deliveries in one BatchWriteItem (plain Puts of fresh,
+   * time-ordered random ids, as the audit log writes its records), sending what DynamoDB leaves
+   * unprocessed again a few times; the records it never took (none: all written). Throws if a
+   * request fails, after which any of them may have been written.
+   */
+  createDeliveries(rs: readonly DeliveryRecord[]): Promise<DeliveryRecord[]>;
   /** The delivery, or undefined if absent or past its TTL. */
   getDelivery(tenant: string, webhookId: string, deliveryId: string, nowEpochSeconds: number): Promise<WebhookDeliveryItem | undefined>;
   /** Overwrites the delivery if its stored version is still `expectedVersion`. */

@@ -196,6 +196,8 @@ async function send(
     timeoutMs: deps.config.webhookTimeoutMs,
     maxResponseBytes: MAX_RECEIVER_RESPONSE_BYTES,
     allowPrivate: deps.config.allowPrivateWebhooks,
+    // A kept-alive connection to the receiver carries this webhook's deliveries only.
+    connectionScope: JSON.stringify(['webhook', d.tenant, d.webhook_id]),
     ...(resolveHost ? { resolveHost } : {}),
   });
   if (res.ok) return { outcome: res.status >= 200 && res.status <= 299 ? 'delivered' : 'http_error', status: res.status };

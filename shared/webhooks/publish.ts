@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Deps } from '../deps.ts';
 import type { WebhookItem } from '../schemas/items.ts';
+import { type DeliveryRecord, MAX_BATCH_WRITE } from '../store/types.ts';
 import { MAX_WEBHOOKS_PER_TENANT, type WebhookEventType, type WebhookPayload } from '../schemas/webhooks.ts';
 import { markDeliveryFailed } from './deliver.ts';
 import type { DeliveryRef } from './dispatch.ts';
@@ -67,6 +68,12 @@ export async function enqueueDelivery(
   // 48 random bits within one millisecond: a collision is a broken RNG.
   if (!created) throw new Error('a webhook delivery with this id exists already');
   const ref: DeliveryRef = { tenant: webhook.tenant, webhookId: webhook.webhook_id, deliveryId };
+  await handOver(deps, ref);
+  return ref;
+}
+
+/** Hands a written delivery to the dispatcher; one it refuses (or none) is marked `failed` / `not_queued`, and this throws. */
+async function handOver(deps: PublishDeps, ref: DeliveryRef): Promise<void> {
   try {
     if (!deps.webhooks) throw new Error('this process has no webhook dispatcher');
     await deps.webhooks.dispatch(ref);
@@ -74,8 +81,29 @@ export async function enqueueDelivery(
     await markDeliveryFailed(deps, ref, 'not_queued').catch(() => false);
     throw err;
   }
-  return ref;
 }
+
+/** The tenant's active webhooks (creating refuses past MAX_WEBHOOKS_PER_TENANT, so one page; a race of creates could make it two). */
+async function activeWebhooks(deps: PublishDeps, tenant: string): Promise<WebhookItem[]> {
+  const active: WebhookItem[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await deps.store.webhooks.list(tenant, MAX_WEBHOOKS_PER_TENANT, cursor);
+    active.push(...page.items.filter((w) => w.active));
+    cursor = page.next;
+  } while (cursor);
+  return active;
+}
+
+/** The payload every delivery of an event carries. */
+const payloadOf = (deps: PublishDeps, id: string, event: WebhookEvent): WebhookPayload => ({
+  id,
+  type: event.type,
+  occurred_at: deps.now().toISOString(),
+  agent_id: event.agent_id,
+  profile: event.profile,
+  data: event.data ?? {},
+});
 
 /**
  * Publishes an event to the tenant's webhooks: one delivery (a durable item, then a dispatch) per
@@ -92,29 +120,89 @@ export async function enqueueDelivery(
 export async function publishEvent(deps: PublishDeps, tenant: string, event: WebhookEvent): Promise<void> {
   const id = newEventId();
   try {
-    // Creating refuses past MAX_WEBHOOKS_PER_TENANT, so this is one page (a race of creates could make it two).
-    const targets: WebhookItem[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await deps.store.webhooks.list(tenant, MAX_WEBHOOKS_PER_TENANT, cursor);
-      targets.push(...page.items.filter((w) => w.active && w.events.includes(event.type)));
-      cursor = page.next;
-    } while (cursor);
+    const targets = (await activeWebhooks(deps, tenant)).filter((w) => w.events.includes(event.type));
     if (targets.length === 0) return;
-    const body = eventBody({
-      id,
-      type: event.type,
-      occurred_at: deps.now().toISOString(),
-      agent_id: event.agent_id,
-      profile: event.profile,
-      data: event.data ?? {},
-    });
+    const body = eventBody(payloadOf(deps, id, event));
     const outcomes = await Promise.allSettled(targets.map((w) => enqueueDelivery(deps, w, { id, type: event.type, body })));
     outcomes.forEach((o, i) => {
       if (o.status === 'rejected') failed(deps, tenant, event.type, id, o.reason, targets[i]?.webhook_id);
     });
   } catch (err) {
     failed(deps, tenant, event.type, id, err);
+  }
+}
+
+/**
+ * Publishes many events at once (an agent deleted with its profiles: one `profile.deleted` per
+ * profile), as publishEvent does each — one delivery per active subscribed webhook, never a
+ * throw into the caller's flow, a failure logged and counted — but with the webhooks listed once
+ * and the deliveries written MAX_BATCH_WRITE per BatchWriteItem (store.webhooks.createDeliveries),
+ * each batch's written deliveries dispatched together before the next batch is written. A
+ * delivery DynamoDB did not take is logged and counted; one whose batch failed outright may
+ * have been written: it is marked `failed` / `not_queued` where it was.
+ */
+export async function publishEvents(deps: PublishDeps, tenant: string, events: readonly WebhookEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const ids = events.map(() => newEventId());
+  let webhooks: WebhookItem[];
+  try {
+    webhooks = await activeWebhooks(deps, tenant);
+  } catch (err) {
+    events.forEach((e, i) => {
+      failed(deps, tenant, e.type, ids[i] as string, err);
+    });
+    return;
+  }
+  const now = deps.now();
+  const expiresAt = Math.floor(now.getTime() / 1000) + deps.config.webhookDeliveryRetentionSeconds;
+  const deliveryIds = new Set<string>();
+  const deliveries: DeliveryRecord[] = [];
+  events.forEach((event, i) => {
+    const targets = webhooks.filter((w) => w.events.includes(event.type));
+    if (targets.length === 0) return;
+    const id = ids[i] as string;
+    const body = eventBody(payloadOf(deps, id, event));
+    for (const w of targets) {
+      // Distinct within the batch (a BatchWriteItem refuses two requests for one key); 48 random bits make a repeat a broken RNG.
+      let deliveryId = newDeliveryId(now);
+      while (deliveryIds.has(deliveryId)) deliveryId = newDeliveryId(now);
+      deliveryIds.add(deliveryId);
+      deliveries.push({
+        tenant,
+        webhook_id: w.webhook_id,
+        delivery_id: deliveryId,
+        event_id: id,
+        event_type: event.type,
+        body,
+        status: 'pending',
+        attempts: 0,
+        max_attempts: deps.config.webhookMaxAttempts,
+        created_at: now.toISOString(),
+        version: 1,
+        expires_at: expiresAt,
+      });
+    }
+  });
+  const refOf = (d: DeliveryRecord): DeliveryRef => ({ tenant, webhookId: d.webhook_id, deliveryId: d.delivery_id });
+  for (let i = 0; i < deliveries.length; i += MAX_BATCH_WRITE) {
+    const batch = deliveries.slice(i, i + MAX_BATCH_WRITE);
+    let left: DeliveryRecord[];
+    try {
+      left = await deps.store.webhooks.createDeliveries(batch);
+    } catch (err) {
+      for (const d of batch) failed(deps, tenant, d.event_type, d.event_id, err, d.webhook_id);
+      await Promise.allSettled(batch.map((d) => markDeliveryFailed(deps, refOf(d), 'not_queued')));
+      continue;
+    }
+    const notTaken = new Set(left);
+    for (const d of left)
+      failed(deps, tenant, d.event_type, d.event_id, new Error('DynamoDB kept returning unprocessed deliveries'), d.webhook_id);
+    const written = batch.filter((d) => !notTaken.has(d));
+    const outcomes = await Promise.allSettled(written.map((d) => handOver(deps, refOf(d))));
+    outcomes.forEach((o, j) => {
+      const d = written[j] as DeliveryRecord;
+      if (o.status === 'rejected') failed(deps, tenant, d.event_type, d.event_id, o.reason, d.webhook_id);
+    });
   }
 }
 

@@ -39,14 +39,7 @@ describe('function bundles carry only the clients they use', () => {
     }
   });
 
-  it('bundles no KMS or Lambda client into agents', async () => {
-    const pkgs = await bundledPackages('functions/agents.ts');
-    expect(pkgs.has('@aws-sdk/client-dynamodb')).toBe(true);
-    expect(pkgs.has('@aws-sdk/client-kms')).toBe(false);
-    expect(pkgs.has('@aws-sdk/client-lambda')).toBe(false);
-  });
-
-  it.each(['functions/profiles.ts', 'functions/webhooks.ts'])(
+  it.each(['functions/agents.ts', 'functions/profiles.ts', 'functions/webhooks.ts'])(
     'bundles the Lambda client (webhook deliveries go to the worker) but no KMS client into %s',
     async (entry) => {
       const pkgs = await bundledPackages(entry);

@@ -297,9 +297,10 @@ describe('VaultStack IAM', () => {
       invokeStatements(name).some((s) => referencedIds(s.Resource).includes(fn('webhookWorker').id)),
     );
 
-    // profiles: profile.deleted and connection events (connect flow, refresh on proxy/test);
-    // runs and the run worker: connection events of a refresh on use by a run; webhooks: test events.
-    expect(publishers).toEqual(['profiles', 'runs', 'webhooks', 'worker']);
+    // agents: profile.deleted for the profiles a forced delete removes; profiles: profile.deleted
+    // and connection events (connect flow, refresh on proxy/test); runs and the run worker:
+    // connection events of a refresh on use by a run; webhooks: test events.
+    expect(publishers).toEqual(['agents', 'profiles', 'runs', 'webhooks', 'worker']);
     for (const name of publishers) {
       const invoked = invokeStatements(name).flatMap((s) => [s.Resource].flat());
       const others = name === 'runs' ? [{ 'Fn::GetAtt': [fn('worker').id, 'Arn'] }] : [];

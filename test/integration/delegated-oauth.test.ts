@@ -287,6 +287,30 @@ describe('oauth2_authorization_code: disconnect', () => {
   });
 });
 
+describe('oauth2_authorization_code: endpoint connections', () => {
+  it("keeps a kept-alive connection to the provider's endpoints to the profile it was opened for: exchange, refresh, revocation", async () => {
+    const a = await delegatedProfile();
+    const b = await delegatedProfile();
+    let offset = 0;
+    const clock = withClock(t.deps, () => Date.now() + offset);
+    const before = as.endpointCalls.length;
+
+    await connect(clock, a.agentId, a.token);
+    await connect(clock, b.agentId, b.token);
+    offset = 3_600_000; // the access tokens have expired: each use refreshes
+    await use(clock, a.agentId, a.token);
+    await use(clock, b.agentId, b.token);
+    expect((await disconnectProfile(clock, caller, a.agentId, 'acct', a.token)).revocation).toBe('confirmed');
+
+    const calls = as.endpointCalls.slice(before);
+    expect(calls.map((c) => c.path)).toEqual(['/token', '/token', '/token', '/token', '/revoke']);
+    const [exchangeA, exchangeB, refreshA, refreshB, revokeA] = calls.map((c) => c.connection);
+    expect([refreshA, revokeA]).toEqual([exchangeA, exchangeA]);
+    expect(refreshB).toBe(exchangeB);
+    expect(exchangeB).not.toBe(exchangeA);
+  });
+});
+
 describe('oauth2_authorization_code: custody', () => {
   it('stores no token the provider issued, no code and no link secret in clear in any table item', async () => {
     const { agentId, token } = await delegatedProfile();

@@ -97,6 +97,21 @@ describe('accessTokenFor', () => {
     expect(server.seen).toHaveLength(1);
   });
 
+  it('keeps a kept-alive token endpoint connection to the profile it was opened for (fetch and profile test alike)', async () => {
+    reset({ delayMs: 0 });
+    const a = await oauthProfile();
+    const b = await oauthProfile();
+    const before = server.connections.length;
+
+    await tokenVia(t.deps, a.agentId, a.token);
+    await tokenVia(t.deps, b.agentId, b.token);
+    // The profile test fetches for real (not from the cache): over a's connection again.
+    expect((await testProfile(t.deps, caller, a.agentId, 'svc', { auth_token: a.token })).ok).toBe(true);
+
+    expect(server.seen.map((s) => s.connection - before)).toEqual([0, 1, 0]);
+    expect(server.connections).toHaveLength(before + 2);
+  });
+
   it('sends client credentials by HTTP Basic (default) with grant_type and scope', async () => {
     reset();
     const { agentId, token } = await oauthProfile({}, { client_id: 'id:with space', client_secret: 's&cret' });

@@ -396,6 +396,23 @@ describe.each(implementations)('store contract: %s', (_name, make, tamper) => {
       expect(await store.profiles.deleteAllOfAgent(t, a)).toEqual({ profiles: 0, sessions: 0, other: 0 });
     });
 
+    it('reports each profile an agent delete removed, as it was, except one that fails its check', async () => {
+      const store = make();
+      const [t, a] = [id(), id()];
+      const slots = Array.from({ length: 27 }, () => slot());
+      await Promise.all(slots.map((s, i) => store.profiles.create(profile(t, a, s, i % 2 === 0 ? 1 : 2))));
+      await store.sessions.save(profileRef(t, a, slots[0] as string), session(1, 1), undefined);
+      // A table writer's edit: the item goes with the rest, but its name is not reported.
+      await tamper(store, keys.profile(profileRef(t, a, slots[1] as string)), 'name', 'forged');
+      const reported: ProfileItem[] = [];
+
+      expect(await store.profiles.deleteAllOfAgent(t, a, (item) => reported.push(item))).toEqual({ profiles: 27, sessions: 1, other: 0 });
+
+      const expected = slots.flatMap((s, i) => (i === 1 ? [] : [[s, `p-${s.slice(0, 6)}`, i % 2 === 0 ? 1 : 2]]));
+      expect(reported.map((p) => [p.slot, p.name, p.generation]).sort()).toEqual(expected.sort());
+      expect(await store.profiles.hasAny(t, a)).toBe(false);
+    });
+
     it('deletes partitions larger than one batch', async () => {
       const store = make();
       const [t, a] = [id(), id()];

@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { type IncomingMessage, type Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '#shared/config';
@@ -23,6 +24,7 @@ import { ATTEMPT_HEADER, attemptDelivery, DELIVERY_HEADER, EVENT_HEADER, EVENT_I
 import type { DeliveryRef, WebhookDispatcher } from '#shared/webhooks/dispatch';
 import { publishEvent, webhookEnqueueFailures } from '#shared/webhooks/publish';
 import { useTestStore } from '#test/support/dynamo';
+import { createAgent, createProfile, deleteAgent, listProfiles } from '#test/support/services';
 
 const TENANT = 'acme';
 const ADMIN: Caller = { tenant: TENANT, apiKeyId: '00000000000000aa', role: 'admin' };
@@ -32,22 +34,26 @@ const MAX_ATTEMPTS = 4;
 /** A loopback receiver: answers the queued statuses in turn (then 200) and records what it got. */
 interface Receiver {
   readonly url: string;
-  readonly seen: { headers: IncomingMessage['headers']; body: string }[];
+  /** What it got; `connection`: the index in `connections` of the TCP connection it came over. */
+  readonly seen: { headers: IncomingMessage['headers']; body: string; connection: number }[];
+  /** Every TCP connection it accepted, in order. */
+  readonly connections: Socket[];
   statuses: number[];
   close(): Promise<void>;
 }
 
 async function startReceiver(): Promise<Receiver> {
-  const r = { seen: [] as Receiver['seen'], statuses: [] as number[] };
+  const r = { seen: [] as Receiver['seen'], connections: [] as Socket[], statuses: [] as number[] };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      r.seen.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      r.seen.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), connection: r.connections.indexOf(req.socket) });
       res.writeHead(r.statuses.shift() ?? 200, { 'content-type': 'text/plain' });
       res.end('thanks');
     });
   });
+  server.on('connection', (socket: Socket) => r.connections.push(socket));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
   return Object.assign(r, {
@@ -225,6 +231,76 @@ describe('publishEvent', () => {
   });
 });
 
+describe('profile.deleted on an agent delete', () => {
+  async function agentWithProfiles(caller: Caller, n: number, owner?: Caller) {
+    const agentId = `bot-${randomBytes(4).toString('hex')}`;
+    await createAgent(
+      deps,
+      caller.tenant,
+      {
+        agent_id: agentId,
+        name: 'bot',
+        input_args: [{ name: 'password', required: true, secret: true }],
+        runner: { type: 'webhook', url: 'http://127.0.0.1:9/run' },
+      },
+      owner,
+    );
+    for (let i = 0; i < n; i++)
+      await createProfile(deps, caller.tenant, { name: `p${i}`, agent_id: agentId, auth_data: { password: `pw-${i}` } });
+    return agentId;
+  }
+
+  it('delivers one profile.deleted per profile a forced delete removed, more than one delivery batch', async () => {
+    const caller = tenantCaller(freshTenant());
+    const w = await subscribe(caller);
+    await subscribe(caller, ['connection.connected']);
+    const agentId = await agentWithProfiles(caller, 30);
+
+    await deleteAgent(deps, caller.tenant, agentId, true);
+
+    // Only the subscribed webhook, once per profile.
+    expect(dispatcher.refs).toHaveLength(30);
+    expect(new Set(dispatcher.refs.map((r) => r.webhookId))).toEqual(new Set([w.webhook_id]));
+    for (const ref of dispatcher.refs) expect((await attemptDelivery(deps, ref)).result).toBe('delivered');
+    const payloads = receiver.seen.map((s) => JSON.parse(s.body));
+    expect(payloads.map((p) => p.profile).sort()).toEqual(Array.from({ length: 30 }, (_, i) => `p${i}`).sort());
+    for (const p of payloads) {
+      expect(p).toMatchObject({ type: 'profile.deleted', agent_id: agentId, data: { generation: 1, forced: true } });
+      expect(p).not.toHaveProperty('tenant');
+    }
+    expect(new Set(payloads.map((p) => p.id)).size).toBe(30);
+    expect((await listDeliveries(deps, caller, w.webhook_id, 50)).deliveries.every((d) => d.status === 'delivered')).toBe(true);
+  });
+
+  it('publishes nothing when the delete is refused (409 without force, 403 over profiles the owner may not delete)', async () => {
+    const caller = tenantCaller(freshTenant());
+    await subscribe(caller);
+    const agentId = await agentWithProfiles(caller, 2);
+    const owner: Caller = { tenant: caller.tenant, apiKeyId: '00000000000000bb', role: 'member' };
+    const owned = await agentWithProfiles(caller, 1, owner);
+
+    await expect(deleteAgent(deps, caller.tenant, agentId, false)).rejects.toMatchObject({ status: 409, code: 'agent_has_profiles' });
+    await expect(deleteAgent(deps, caller.tenant, owned, true, owner)).rejects.toMatchObject({
+      status: 403,
+      message: expect.stringContaining('your key cannot see'),
+    });
+
+    expect(dispatcher.refs).toHaveLength(0);
+    expect((await listProfiles(deps, caller.tenant, agentId, 10)).profiles).toHaveLength(2);
+    expect((await listProfiles(deps, caller.tenant, owned, 10)).profiles).toHaveLength(1);
+  });
+
+  it('publishes nothing for an agent without profiles', async () => {
+    const caller = tenantCaller(freshTenant());
+    await subscribe(caller);
+    const agentId = await agentWithProfiles(caller, 0);
+
+    await deleteAgent(deps, caller.tenant, agentId, false);
+
+    expect(dispatcher.refs).toHaveLength(0);
+  });
+});
+
 describe('attemptDelivery', () => {
   async function oneDelivery(caller: Caller) {
     const w = await subscribe(caller);
@@ -344,6 +420,33 @@ describe('attemptDelivery', () => {
     expect(await attemptDelivery(deps, ref)).toEqual({ result: 'skipped', reason: 'busy' });
     advance(40_001);
     expect(await attemptDelivery(deps, ref)).toEqual({ result: 'delivered', attempt: 3, status: 200 });
+  });
+
+  it('keeps a kept-alive connection to a receiver to the one webhook it was opened for', async () => {
+    // Three webhooks at one URL: two of one tenant, one of another.
+    const first = tenantCaller(freshTenant());
+    const other = tenantCaller(freshTenant());
+    const a = await subscribe(first);
+    const b = await subscribe(first);
+    const c = await subscribe(other);
+    const before = receiver.connections.length;
+
+    for (let round = 0; round < 2; round++) {
+      await publishEvent(deps, first.tenant, { type: 'profile.deleted', agent_id: 'crm-bot', profile: `p${round}` });
+      await publishEvent(deps, other.tenant, { type: 'profile.deleted', agent_id: 'crm-bot', profile: `p${round}` });
+    }
+    for (const ref of dispatcher.refs) expect((await attemptDelivery(deps, ref)).result).toBe('delivered');
+
+    const webhookOf = new Map(dispatcher.refs.map((r) => [r.deliveryId, r.webhookId]));
+    const used = new Map<string, Set<number>>();
+    for (const s of receiver.seen) {
+      const id = webhookOf.get(s.headers[DELIVERY_HEADER] as string) as string;
+      used.set(id, (used.get(id) ?? new Set()).add(s.connection));
+    }
+    // Each webhook's two deliveries went over one connection, and no two webhooks shared one.
+    expect([a, b, c].map((w) => used.get(w.webhook_id)?.size)).toEqual([1, 1, 1]);
+    expect(new Set([a, b, c].map((w) => [...(used.get(w.webhook_id) ?? [])][0])).size).toBe(3);
+    expect(receiver.connections).toHaveLength(before + 3);
   });
 
   it('fails a delivery whose webhook was deleted or switched off, without sending', async () => {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 /**
  * A loopback OAuth 2.0 authorization server for integration tests of the connect flow: it
@@ -37,6 +37,10 @@ export interface AuthServer {
   readonly behaviour: AuthServerBehaviour;
   readonly tokenCalls: TokenCall[];
   readonly revoked: string[];
+  /** Each token and revocation request, in order: its path and the TCP connection it came over (an index of `connections`). */
+  readonly endpointCalls: { path: string; connection: number }[];
+  /** Every TCP connection the server accepted, in order. */
+  readonly connections: Socket[];
   /** Refresh tokens currently valid. */
   readonly liveRefreshTokens: Set<string>;
   /** Every token the server ever issued (the leak canary looks for them). */
@@ -50,6 +54,8 @@ export async function startAuthServer(overrides: Partial<AuthServerBehaviour> = 
   const behaviour: AuthServerBehaviour = { expiresIn: 3600, delayMs: 0, rotate: true, ...overrides };
   const tokenCalls: TokenCall[] = [];
   const revoked: string[] = [];
+  const endpointCalls: AuthServer['endpointCalls'] = [];
+  const connections: Socket[] = [];
   const live = new Set<string>();
   const issued: string[] = [];
   const codes = new Map<string, { challenge: string; redirectUri: string; clientId: string; scope: string }>();
@@ -92,6 +98,7 @@ export async function startAuthServer(overrides: Partial<AuthServerBehaviour> = 
       return;
     }
     const form = Object.fromEntries(new URLSearchParams(await readBody(req)));
+    if (req.method === 'POST') endpointCalls.push({ path: url.pathname, connection: connections.indexOf(req.socket) });
     if (req.method === 'POST' && url.pathname === '/token') {
       tokenCalls.push({ grant_type: form.grant_type ?? '', form, authorization: req.headers.authorization });
       if (behaviour.delayMs) await new Promise((r) => setTimeout(r, behaviour.delayMs));
@@ -129,6 +136,7 @@ export async function startAuthServer(overrides: Partial<AuthServerBehaviour> = 
     res.writeHead(404);
     res.end();
   });
+  server.on('connection', (socket: Socket) => connections.push(socket));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
@@ -138,6 +146,8 @@ export async function startAuthServer(overrides: Partial<AuthServerBehaviour> = 
     behaviour,
     tokenCalls,
     revoked,
+    endpointCalls,
+    connections,
     liveRefreshTokens: live,
     issued,
     revokeAll: () => live.clear(),

@@ -48,7 +48,7 @@ import {
 } from '#shared/store/items';
 import { type ItemSigner, type MacAttributes, type SignedKind, itemSigner } from '#shared/store/signer';
 import { profileRefOf } from '#shared/store/profile-ref';
-import type { Page, ProfileRef, SealedToken, Store } from '#shared/store/types';
+import { MAX_BATCH_WRITE, type Page, type ProfileRef, type SealedToken, type Store } from '#shared/store/types';
 
 type Item = Record<string, unknown> & ItemKey;
 
@@ -628,17 +628,36 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
           'QueryCommand',
           () => query(keys.agentPartition(tenant, agentId), { key: (sk) => sk.startsWith(PROFILE_PREFIX), limit: 1 }).items.length > 0,
         ),
-      async deleteAllOfAgent(tenant, agentId) {
+      async deleteAllOfAgent(tenant, agentId, onProfileDeleted) {
         const pk = keys.agentPartition(tenant, agentId);
         const counts = { profiles: 0, sessions: 0, other: 0 };
         const itemKeys = await send('QueryCommand', () => query(pk, {}).items.map((i) => ({ pk: i.pk, sk: i.sk })));
-        // 25 deletes per BatchWriteItem, one after the other, as the DynamoDB implementation sends them.
-        for (let i = 0; i < itemKeys.length; i += 25) {
+        const profileKeys = itemKeys.filter((k) => k.sk.startsWith(PROFILE_PREFIX));
+        // As the DynamoDB implementation: each profile by a DeleteItem that returns the item it
+        // removed, MAX_BATCH_WRITE at once; then the rest, MAX_BATCH_WRITE per BatchWriteItem.
+        for (let i = 0; i < profileKeys.length; i += MAX_BATCH_WRITE) {
+          const outcomes = await Promise.allSettled(
+            profileKeys.slice(i, i + MAX_BATCH_WRITE).map(async (k) => {
+              const old = await send('DeleteCommand', () => {
+                const item = read(k);
+                if (item) remove(k);
+                return item && copy(item);
+              });
+              if (!old) return;
+              counts.profiles++;
+              const [item] = parsed(() => signer.openAll<ProfileItem>('profile', [old]));
+              if (item) onProfileDeleted?.(item);
+            }),
+          );
+          const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+          if (failed) throw failed.reason;
+        }
+        const rest = itemKeys.filter((k) => !k.sk.startsWith(PROFILE_PREFIX));
+        for (let i = 0; i < rest.length; i += MAX_BATCH_WRITE) {
           await send('BatchWriteCommand', () => {
-            for (const k of itemKeys.slice(i, i + 25)) {
+            for (const k of rest.slice(i, i + MAX_BATCH_WRITE)) {
               remove(k);
-              if (k.sk.startsWith(PROFILE_PREFIX)) counts.profiles++;
-              else if (k.sk.startsWith(SESSION_PREFIX)) counts.sessions++;
+              if (k.sk.startsWith(SESSION_PREFIX)) counts.sessions++;
               else counts.other++;
             }
           });
@@ -869,6 +888,19 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         send('PutCommand', () =>
           putNew(sealed('webhook-delivery', { ...keys.webhookDelivery(r.tenant, r.webhook_id, r.delivery_id), entity: 'webhook_delivery', ...r })),
         ),
+      createDeliveries: (rs) =>
+        send('BatchWriteCommand', () => {
+          if (rs.length > MAX_BATCH_WRITE) throw new RangeError(`at most ${MAX_BATCH_WRITE} deliveries per batch`);
+          for (const r of rs)
+            write(
+              sealed('webhook-delivery', {
+                ...keys.webhookDelivery(r.tenant, r.webhook_id, r.delivery_id),
+                entity: 'webhook_delivery',
+                ...r,
+              }),
+            );
+          return [];
+        }),
       getDelivery: (tenant, webhookId, deliveryId, now) =>
         send('GetCommand', () => {
           const d = out<WebhookDeliveryItem>('webhook-delivery', read(keys.webhookDelivery(tenant, webhookId, deliveryId)));

@@ -1,5 +1,5 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 /** What the mock token endpoint saw of one request. */
 export interface TokenRequestSeen {
@@ -8,6 +8,8 @@ export interface TokenRequestSeen {
   readonly authorization?: string;
   readonly contentType?: string;
   readonly form: Record<string, string>;
+  /** The index in `connections` of the TCP connection the request came over. */
+  readonly connection: number;
 }
 
 /** How the mock answers the next requests (changeable between requests). */
@@ -25,6 +27,8 @@ export interface MockTokenServer {
   readonly url: string;
   readonly host: string;
   readonly seen: TokenRequestSeen[];
+  /** Every TCP connection the server accepted, in order. */
+  readonly connections: Socket[];
   readonly behaviour: TokenServerBehaviour;
   close(): Promise<void>;
 }
@@ -35,6 +39,7 @@ export interface MockTokenServer {
  */
 export async function startTokenServer(overrides: Partial<TokenServerBehaviour> = {}): Promise<MockTokenServer> {
   const seen: TokenRequestSeen[] = [];
+  const connections: Socket[] = [];
   const behaviour: TokenServerBehaviour = {
     status: 200,
     body: { token_type: 'Bearer', expires_in: 3600 },
@@ -47,7 +52,14 @@ export async function startTokenServer(overrides: Partial<TokenServerBehaviour> 
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const form = Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
-      seen.push({ method: req.method ?? '', path: req.url ?? '', authorization: req.headers.authorization, contentType: req.headers['content-type'], form });
+      seen.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        authorization: req.headers.authorization,
+        contentType: req.headers['content-type'],
+        form,
+        connection: connections.indexOf(req.socket),
+      });
       const n = seen.length;
       setTimeout(() => {
         const body = behaviour.fresh && typeof behaviour.body === 'object' && behaviour.body !== null ? { access_token: `tok-${n}`, ...behaviour.body } : behaviour.body;
@@ -56,12 +68,14 @@ export async function startTokenServer(overrides: Partial<TokenServerBehaviour> 
       }, behaviour.delayMs);
     });
   });
+  server.on('connection', (socket: Socket) => connections.push(socket));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/oauth/token`,
     host: `127.0.0.1:${port}`,
     seen,
+    connections,
     behaviour,
     close: () =>
       new Promise<void>((resolve) => {

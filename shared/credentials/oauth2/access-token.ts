@@ -12,6 +12,7 @@ import {
   type TokenFetchResult,
   fetchAccessToken,
   requestToken,
+  tokenConnectionScope,
   tokenUrlRefusal,
 } from './token-endpoint.ts';
 import { emitConnectionEvent } from './connection-events.ts';
@@ -215,6 +216,8 @@ async function refresh(
   const delegated = isDelegated(use);
   const refreshBlob = delegated ? connectionOf(use, cached) : undefined;
   const started = performance.now();
+  // A kept-alive connection to the token endpoint serves this profile's calls only.
+  const call = { ...opts, connectionScope: tokenConnectionScope(item) };
   let result: TokenFetchResult;
   if (delegated) {
     if (!refreshBlob) {
@@ -227,10 +230,10 @@ async function refresh(
       config.client_auth,
       creds,
       new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
-      opts,
+      call,
     );
   } else {
-    result = await fetchAccessToken(config, creds, opts);
+    result = await fetchAccessToken(config, creds, call);
   }
   latencyMetric(METRIC.tokenEndpointLatency, performance.now() - started);
   // A delegated profile's every token request is a refresh (the code exchange is the connect flow's).

@@ -20,7 +20,7 @@ import { type OAuth2AuthorizationCodeConfig, configRefusal, returnUrlRefusal } f
 import { deploymentOf } from '../types/types.ts';
 import { REFRESH_FIELD, REFRESH_RECORD_VERSION, refreshAt, tokenField } from './access-token.ts';
 import { emitConnectionEvent } from './connection-events.ts';
-import { type RevocationResult, type TokenFetchOptions, requestToken, revokeToken } from './token-endpoint.ts';
+import { type RevocationResult, type TokenFetchOptions, requestToken, revokeToken, tokenConnectionScope } from './token-endpoint.ts';
 
 /**
  * The connect flow of oauth2_authorization_code profiles (docs/architecture.md, "Delegated
@@ -327,7 +327,10 @@ export async function completeAuthorization(deps: Deps, query: CallbackQuery, so
     redirect_uri: stateItem.redirect_uri ?? '',
     code_verifier: verifier,
   });
-  const result = await requestToken(config.token_url, config.client_auth, creds, form, endpointOptions(deps));
+  const result = await requestToken(config.token_url, config.client_auth, creds, form, {
+    ...endpointOptions(deps),
+    connectionScope: tokenConnectionScope(item),
+  });
   if (!result.ok) {
     deps.log.log('warn', 'oauth code exchange failed', {
       tenant: item.tenant,
@@ -404,7 +407,7 @@ export async function revokeConnection(
     c.client_auth,
     { client_id: secret.client_id ?? '', client_secret: secret.client_secret },
     refreshToken,
-    endpointOptions(deps),
+    { ...endpointOptions(deps), connectionScope: tokenConnectionScope(item) },
   );
   if (result.confirmed) return { revocation: 'confirmed' };
   deps.log.log('warn', 'oauth revocation not confirmed', { tenant: item.tenant, agent_id: item.agent_id, slot: item.slot });

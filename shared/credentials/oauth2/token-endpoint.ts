@@ -39,6 +39,22 @@ export interface TokenFetchOptions {
   readonly resolveHost?: HostResolver;
 }
 
+/**
+ * One call to a token or revocation endpoint: the outbound settings and the connection scope, the
+ * profile whose client credentials (or tokens) the request carries (tokenConnectionScope), so a
+ * kept-alive connection to the endpoint serves that profile only (shared/outbound/http-client.ts).
+ */
+export interface TokenCallOptions extends TokenFetchOptions {
+  readonly connectionScope: string;
+}
+
+/**
+ * The connection scope of a profile's token-endpoint calls (fetch, refresh, code exchange,
+ * revocation): this incarnation of the profile in its tenant, as the proxy scopes its calls.
+ */
+export const tokenConnectionScope = (item: { tenant: string; agent_id: string; slot: string; created_at: string }) =>
+  JSON.stringify(['oauth-token', item.tenant, item.agent_id, item.slot, item.created_at]);
+
 export type TokenFetchResult =
   | {
       readonly ok: true;
@@ -104,7 +120,7 @@ const USABLE_TOKEN = /^[\x21-\x7e]{1,8192}$/;
 export async function fetchAccessToken(
   config: TokenEndpointConfig,
   creds: ClientCredentials,
-  opts: TokenFetchOptions,
+  opts: TokenCallOptions,
 ): Promise<TokenFetchResult> {
   const form = new URLSearchParams({ grant_type: 'client_credentials' });
   if (config.scope) form.set('scope', config.scope);
@@ -166,7 +182,7 @@ export async function requestToken(
   clientAuth: ClientAuth,
   creds: ClientCredentials,
   form: URLSearchParams,
-  opts: TokenFetchOptions,
+  opts: TokenCallOptions,
 ): Promise<TokenFetchResult> {
   const refused = tokenUrlRefusal(tokenUrl, opts.httpsOnly);
   if (refused) return { ok: false, message: refused };
@@ -182,6 +198,7 @@ export async function requestToken(
     maxResponseBytes: MAX_TOKEN_RESPONSE_BYTES,
     allowPrivate: opts.allowPrivate,
     resolveHost: opts.resolveHost,
+    connectionScope: opts.connectionScope,
   });
   if (!res.ok) return { ok: false, message: unreachable(where, res.reason) };
   if (res.status < 200 || res.status > 299) {
@@ -231,7 +248,7 @@ export async function revokeToken(
   clientAuth: ClientAuth,
   creds: ClientCredentials,
   token: string,
-  opts: TokenFetchOptions,
+  opts: TokenCallOptions,
 ): Promise<RevocationResult> {
   if (opts.httpsOnly && !(URL.canParse(revocationUrl) && new URL(revocationUrl).protocol === 'https:')) {
     return { confirmed: false, message: 'revocation_url must use https in deployed mode' };
@@ -248,6 +265,7 @@ export async function revokeToken(
     maxResponseBytes: MAX_TOKEN_RESPONSE_BYTES,
     allowPrivate: opts.allowPrivate,
     resolveHost: opts.resolveHost,
+    connectionScope: opts.connectionScope,
   });
   if (!res.ok) return { confirmed: false, message: unreachable(where, res.reason) };
   // RFC 7009 §2.2: 200 whether or not the token was still valid.

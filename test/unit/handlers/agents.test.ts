@@ -109,26 +109,28 @@ describe('DELETE /v1/agents/{agent_id}', () => {
     expect(v.ddb).not.toHaveReceivedCommand(BatchWriteCommand);
   });
 
-  it('with force deletes the partition in batches of 25, then the agent', async () => {
-    v.ddb.on(QueryCommand).resolves({ Items: [...partitionItems(20), ...partitionItems(10, 'SESSION#')] });
+  it('with force deletes each profile (reading back what it removed), the rest in batches of 25, then the agent', async () => {
+    const profiles = partitionItems(20);
+    const sessions = partitionItems(30, 'SESSION#');
+    v.ddb.on(QueryCommand).resolves({ Items: [...profiles, ...sessions] });
 
     const res = await call('DELETE', `/v1/agents/${AGENT_ID}?force=true`);
 
     expect(res.statusCode).toBe(204);
+    const profileDeletes = v.ddb.commandCalls(DeleteCommand).map((c) => c.args[0].input);
+    expect(profileDeletes.slice(0, 20)).toEqual(profiles.map((Key) => ({ TableName: v.tableName, Key, ReturnValues: 'ALL_OLD' })));
     // Besides the audit record's (written first: shared/audit/log.ts auditedChange), the partition's deletes.
     const batches = v.ddb
       .commandCalls(BatchWriteCommand)
       .map((c) => c.args[0].input.RequestItems?.[v.tableName] ?? [])
       .filter((b) => b.some((r) => r.DeleteRequest));
     expect(batches.map((b) => b.length)).toEqual([25, 5]);
-    expect(batches.flat().map((r) => r.DeleteRequest?.Key?.sk)).toEqual(
-      [...partitionItems(20), ...partitionItems(10, 'SESSION#')].map((i) => i.sk),
-    );
-    expect(v.ddb).toHaveReceivedCommandWith(DeleteCommand, { Key: keys.agent(TENANT, AGENT_ID) });
+    expect(batches.flat().map((r) => r.DeleteRequest?.Key?.sk)).toEqual(sessions.map((i) => i.sk));
+    expect(profileDeletes.at(-1)).toMatchObject({ Key: keys.agent(TENANT, AGENT_ID) });
   });
 
   it('with force retries unprocessed deletes before deleting the agent', async () => {
-    const items = partitionItems(3);
+    const items = partitionItems(3, 'SESSION#');
     v.ddb.on(QueryCommand).resolves({ Items: items });
     let refused = false;
     v.ddb.on(BatchWriteCommand).callsFake((input: { RequestItems: Record<string, { DeleteRequest?: unknown }[]> }) => {
@@ -149,13 +151,15 @@ describe('DELETE /v1/agents/{agent_id}', () => {
   });
 
   it('with force keeps the agent when deleting its profiles is throttled', async () => {
-    v.ddb.on(QueryCommand).resolves({ Items: partitionItems(2) });
-    v.ddb.on(BatchWriteCommand).rejects(dynamoErrors.provisionedThroughputExceeded());
+    const items = partitionItems(2);
+    v.ddb.on(QueryCommand).resolves({ Items: items });
+    v.ddb.on(DeleteCommand, { Key: items[1] }).rejects(dynamoErrors.provisionedThroughputExceeded());
 
     const res = await call('DELETE', `/v1/agents/${AGENT_ID}?force=true`);
 
     expect(res.statusCode).toBe(503);
-    expect(v.ddb).not.toHaveReceivedCommand(DeleteCommand);
+    expect(v.ddb).toHaveReceivedCommandWith(DeleteCommand, { Key: items[0] });
+    expect(v.ddb).not.toHaveReceivedCommandWith(DeleteCommand, { Key: keys.agent(TENANT, AGENT_ID) });
   });
 
   it('answers 404 agent_not_found for an unknown agent and deletes nothing', async () => {
