@@ -8,7 +8,7 @@ import { globalRegistry, parse } from 'zod/mini';
  * functional flavour of zod 4 (`z.optional(z.string())`, `z.string().check(z.minLength(1))`), on
  * the same core as the chained classic `zod` — the same definitions (`_zod.def`), the same parse,
  * the same JSON Schema rendering — without classic's method-per-schema builder, which is most of
- * what a function compiled at cold start (docs/architecture.md, "Schemas"). Import it as
+ * what a function compiled at cold start (docs/architecture.md, "Input"). Import it as
  * `import * as z from './zod.ts'`, never from 'zod/mini' directly: this module is what sets the
  * error messages. (Re-exported with `export *`, not as one namespace value: a namespace that
  * escapes as a value is bundled whole, every locale included.)
