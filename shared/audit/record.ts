@@ -1,8 +1,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import * as z from 'zod';
 import { lengthPrefixedText } from '../crypto/item-mac.ts';
 import { publicRandom } from '../crypto/random.ts';
 import { INVALID, parserOf } from '../schemas/item-codec.ts';
+import * as z from '../schemas/zod.ts';
+import { parseOrThrow } from '../schemas/zod.ts';
 import type { ServerKey, ServerKeyRing } from '../crypto/server-key.ts';
 import type { Caller } from '../deps.ts';
 
@@ -52,32 +53,32 @@ export const AuditEventInput = z.object({
   key_id: z.string(),
   action: AuditAction,
   /** The agent acted on; absent for API-key events (api_key_create, api_key_revoke). */
-  agent_id: z.string().optional(),
+  agent_id: z.optional(z.string()),
   /** Profile name (absent only when the profile could not be identified); a rename's: the name before. */
-  profile: z.string().optional(),
+  profile: z.optional(z.string()),
   /** rename: the name after. */
-  new_name: z.string().optional(),
+  new_name: z.optional(z.string()),
   /** Slot of the profile (hex): the key of its per-profile view. */
-  slot: z.string().optional(),
+  slot: z.optional(z.string()),
   /** The profile generation acted on (after the change, for create/replace/rotate). */
-  generation: z.int().optional(),
+  generation: z.optional(z.int()),
   /** HTTP status of the answer: 200/201/204 for success, the refusal's status otherwise. */
   status: z.int(),
   /** `ok`, or the error code of the refusal (`token_expired`, `profile_inactive`, `source_ip_not_allowed`…). */
   result: z.string(),
-  source_ip: z.string().optional(),
-  request_id: z.string().optional(),
+  source_ip: z.optional(z.string()),
+  request_id: z.optional(z.string()),
   /** The run this use belongs to, if any. */
-  session_id: z.string().optional(),
+  session_id: z.optional(z.string()),
   /**
    * Whom a change is about: the grantee of a share/unshare (a key_id or "role:member"), the key_id
    * of the API key created or revoked, the webhook changed. An id, never a key.
    */
-  principal: z.string().optional(),
+  principal: z.optional(z.string()),
   /** share: the permission granted (read | read_write). */
-  permission: z.enum(['read', 'read_write']).optional(),
+  permission: z.optional(z.enum(['read', 'read_write'])),
   /** api_key_create: the new key's role (admin | member). */
-  role: z.enum(['admin', 'member']).optional(),
+  role: z.optional(z.enum(['admin', 'member'])),
 });
 export type AuditEventInput = z.infer<typeof AuditEventInput>;
 
@@ -110,19 +111,19 @@ export const AuditChainLink = z.object({
   /** 1, 2, 3… within the writer's chain. */
   seq: z.int(),
   /** The `mac` of the writer's previous record (absent at seq 1). */
-  prev_mac: z.string().optional(),
+  prev_mac: z.optional(z.string()),
   /** The `expires_at` of the writer's previous record: a gap before this record whose predecessor is past it was TTL, not a deletion. */
-  prev_expires_at: z.int().optional(),
+  prev_expires_at: z.optional(z.int()),
 });
 export type AuditChainLink = z.infer<typeof AuditChainLink>;
 
-export const AuditRecord = AuditEventInput.extend({
+export const AuditRecord = z.extend(AuditEventInput, {
   /** Time-ordered id: the record's place in every view (`<at>#<id>`). */
   id: z.string(),
   at: z.string(),
   /** Epoch seconds: DynamoDB TTL removes the record after VAULT_AUDIT_RETENTION_DAYS. */
   expires_at: z.int(),
-  ...AuditChainLink.partial().shape,
+  ...z.partial(AuditChainLink).shape,
   /** Id (hex) of the server key whose audit subkey made `mac`. */
   mac_key_id: z.string(),
   mac: z.string(),
@@ -199,9 +200,9 @@ let lastMs = -1;
 let sequence = 0;
 
 /** `schema.parse` through its lean parser (shared/schemas/item-codec.ts); what it refuses throws zod's own error. */
-function parseAs<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+function parseAs<S extends z.ZodMiniType>(schema: S, value: unknown): z.output<S> {
   const parsed = parserOf(schema)(value);
-  return parsed === INVALID ? schema.parse(value) : parsed;
+  return parsed === INVALID ? parseOrThrow(schema, value) : parsed;
 }
 
 /** Builds the full record for an event: id, time, expiry, its chain link (if given) and the MAC under the current server key. */

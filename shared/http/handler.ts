@@ -1,6 +1,6 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
-import type * as z from 'zod';
+import type * as z from '../schemas/zod.ts';
 import { getDeps } from '../context.ts';
 import type { Caller, Deps } from '../deps.ts';
 import { HttpError, NotFoundError, isTransientDependencyError } from '../errors.ts';
@@ -23,7 +23,7 @@ import {
 } from './routes.ts';
 
 type Spec<K extends RouteKey> = (typeof routes)[K];
-type Parsed<S> = S extends z.ZodType ? z.output<S> : Record<string, never>;
+type Parsed<S> = S extends z.core.$ZodType ? z.output<S> : Record<string, never>;
 type BodyOf<S> = S extends { grantBody: infer G }
   ? Parsed<S extends { body: infer B } ? B : never> | Parsed<G>
   : S extends { body: infer B }

@@ -7,7 +7,7 @@
  * is not in the document (the console's static files); test/infra/route-table.test.ts checks
  * that every other route has one.
  */
-import type * as z from 'zod';
+import type * as z from '../schemas/zod.ts';
 import { Agent, AgentList, CreatedAgent, SigningSecret } from '../schemas/agents.ts';
 import { ApiKeyList, CreatedApiKey } from '../schemas/api-keys.ts';
 import { AuditPage } from '../schemas/audit.ts';
@@ -42,7 +42,7 @@ export interface Operation {
   readonly description: string;
   /** Success status and body schema (a named component of shared/schemas/openapi.ts). */
   readonly status: number;
-  readonly response?: z.ZodType;
+  readonly response?: z.ZodMiniType;
   /** The specific error statuses and codes this route can answer (besides the common ones). */
   readonly errors: ErrorStatuses;
   /** Query parameter descriptions (the query schema decides which exist). */

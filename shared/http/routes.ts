@@ -12,7 +12,6 @@
  * - `/openapi.json` is generated from it (shared/schemas/openapi.ts).
  * docs/architecture.md ("Authority") describes the permission model.
  */
-import * as z from 'zod';
 import { CreateAgentBody, UpdateAgentBody } from '../schemas/agents.ts';
 import { ApiKeyId, CreateApiKeyBody } from '../schemas/api-keys.ts';
 import { AuditQuery } from '../schemas/audit.ts';
@@ -37,6 +36,7 @@ import {
 import { GrantProxyBody, ProxyBody, TestProfileBody } from '../schemas/proxy.ts';
 import { RunAgentBody } from '../schemas/runs.ts';
 import { CreateWebhookBody, DeliveriesQuery, UpdateWebhookBody, WebhookId } from '../schemas/webhooks.ts';
+import * as z from '../schemas/zod.ts';
 
 export type RouteGroup = 'agents' | 'profiles' | 'runs' | 'keys' | 'webhooks' | 'meta';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -80,11 +80,11 @@ export interface RouteSpec {
   readonly group: RouteGroup;
   readonly permission: Permission;
   /** The request body's strict schema; absent: the route takes no body (fields in one are 400 unknown_field). */
-  readonly body?: z.ZodType;
+  readonly body?: z.ZodMiniType;
   /** The body a run grant presents instead (POST /v1/proxy). */
-  readonly grantBody?: z.ZodType;
+  readonly grantBody?: z.ZodMiniType;
   /** The query string's strict schema; absent: the route takes no query parameters. */
-  readonly query?: z.ZodType;
+  readonly query?: z.ZodMiniType;
   /**
    * `html`: the route is opened by an end user's browser (the OAuth connect flow): it answers a
    * redirect or an HTML page, and every error, whatever it is, as an HTML page (never JSON, never
@@ -102,7 +102,7 @@ export const PathParams = {
   name: { schema: ProfileName, what: 'profile name' },
   key_id: { schema: ApiKeyId, what: 'key_id' },
   principal: { schema: GrantPrincipal, what: 'principal' },
-  session_id: { schema: z.string().max(128), what: 'session_id' },
+  session_id: { schema: z.string().check(z.maxLength(128)), what: 'session_id' },
   webhook_id: { schema: WebhookId, what: 'webhook_id' },
   asset: { schema: z.string(), what: 'asset' },
 } as const;

@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from './zod.ts';
+import { describe } from './zod.ts';
 import { PayloadTooLargeError, type UnknownField, UnknownFieldError, ValidationError } from '../errors.ts';
 
 /** Fields that would poison an object's prototype; never accepted as a key anywhere. */
@@ -21,7 +22,7 @@ const codePoint = (c: string) => `U+${(c.codePointAt(0) ?? 0).toString(16).toUpp
  * "main" + U+FEFF the same name as "main", and another invisible character a different one.
  * Runs before the other checks and stops them, so the answer says why the text was refused.
  */
-export function refuseFormatCharacters(s: string, ctx: z.RefinementCtx): void {
+export function refuseFormatCharacters(s: string, ctx: z.core.$RefinementCtx<string>): void {
   const m = FORMAT_CHARACTER.exec(s);
   if (m) {
     ctx.addIssue({
@@ -32,40 +33,50 @@ export function refuseFormatCharacters(s: string, ctx: z.RefinementCtx): void {
   }
 }
 
-export const AgentId = z
-  .string()
-  // NFC first, so every check and the stored key see one spelling of the same text.
-  .normalize('NFC')
-  .superRefine(refuseFormatCharacters)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1-128 characters: letters, digits, ".", "_", ":", "-", starting with a letter or digit')
-  .describe('Agent id, unique within the tenant');
+export const AgentId = describe(
+  z.string().check(
+    // NFC first, so every check and the stored key see one spelling of the same text.
+    z.normalize('NFC'),
+    z.superRefine(refuseFormatCharacters),
+    z.regex(
+      /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/,
+      'must be 1-128 characters: letters, digits, ".", "_", ":", "-", starting with a letter or digit',
+    ),
+  ),
+  'Agent id, unique within the tenant',
+);
 
-export const ProfileName = z
-  .string()
-  // NFC first: "é" typed precomposed or as e + combining accent names the same profile (the
-  // profile's slot is derived from this text).
-  .normalize('NFC')
-  .superRefine(refuseFormatCharacters)
-  .min(1, 'must not be empty')
-  .max(128, 'must be at most 128 characters')
-  .refine((s) => s.isWellFormed(), 'must be well-formed Unicode (no lone surrogates)')
-  .refine((s) => !s.includes('/'), 'must not contain "/"')
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
-  .refine((s) => !/[\u0000-\u001f\u007f-\u009f]/u.test(s), 'must not contain control characters')
-  .refine((s) => !SEPARATOR.test(s), 'must not contain invisible or direction-changing characters: line and paragraph separators (U+2028, U+2029) are refused')
-  .refine((s) => s !== '.' && s !== '..', 'must not be "." or ".." (they read as paths)')
-  .describe('Auth profile name, unique per agent (NFC-normalised)');
+export const ProfileName = describe(
+  z.string().check(
+    // NFC first: "é" typed precomposed or as e + combining accent names the same profile (the
+    // profile's slot is derived from this text).
+    z.normalize('NFC'),
+    z.superRefine(refuseFormatCharacters),
+    z.minLength(1, 'must not be empty'),
+    z.maxLength(128, 'must be at most 128 characters'),
+    z.refine((s) => s.isWellFormed(), 'must be well-formed Unicode (no lone surrogates)'),
+    z.refine((s) => !s.includes('/'), 'must not contain "/"'),
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
+    z.refine((s) => !/[\u0000-\u001f\u007f-\u009f]/u.test(s), 'must not contain control characters'),
+    z.refine(
+      (s) => !SEPARATOR.test(s),
+      'must not contain invisible or direction-changing characters: line and paragraph separators (U+2028, U+2029) are refused',
+    ),
+    z.refine((s) => s !== '.' && s !== '..', 'must not be "." or ".." (they read as paths)'),
+  ),
+  'Auth profile name, unique per agent (NFC-normalised)',
+);
 
-export const InputArgName = z
-  .string()
-  .superRefine(refuseFormatCharacters)
-  .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, 'must be 1-64 characters: letters, digits, "_", ".", "-", starting with a letter or "_"')
-  .refine((s) => !FORBIDDEN_KEYS.has(s), 'is a reserved name');
+export const InputArgName = z.string().check(
+  z.superRefine(refuseFormatCharacters),
+  z.regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, 'must be 1-64 characters: letters, digits, "_", ".", "-", starting with a letter or "_"'),
+  z.refine((s) => !FORBIDDEN_KEYS.has(s), 'is a reserved name'),
+);
 
-export const ApiKeyField = z.string().optional().describe('Tenant API key (prefer the Authorization header)');
+export const ApiKeyField = describe(z.optional(z.string()), 'Tenant API key (prefer the Authorization header)');
 
 /** ISO-8601 timestamp. */
-export const Timestamp = z.string().describe('ISO-8601 timestamp');
+export const Timestamp = describe(z.string(), 'ISO-8601 timestamp');
 
 /** Limits of one profile's auth_data (a DynamoDB item holds 400 KB, ciphertext included). */
 export const AUTH_DATA_LIMITS = {
@@ -75,12 +86,14 @@ export const AUTH_DATA_LIMITS = {
   maxTotalBytes: 64 * 1024,
 } as const;
 
-export const AuthData = z
-  .record(z.string(), z.string('auth_data values must be strings').refine((s) => s.isWellFormed(), 'must be well-formed Unicode'))
-  .describe(
-    `Credentials as string key/value pairs; keys are the agent's input arguments. ` +
-      `At most ${AUTH_DATA_LIMITS.maxKeys} keys, values 1 B-16 KiB, 64 KiB in all.`,
-  );
+export const AuthData = describe(
+  z.record(
+    z.string(),
+    z.string('auth_data values must be strings').check(z.refine((s) => s.isWellFormed(), 'must be well-formed Unicode')),
+  ),
+  `Credentials as string key/value pairs; keys are the agent's input arguments. ` +
+    `At most ${AUTH_DATA_LIMITS.maxKeys} keys, values 1 B-16 KiB, 64 KiB in all.`,
+);
 
 /**
  * Checks auth_data against the size limits. Too many keys or an empty value is a 400; a value
@@ -112,18 +125,20 @@ export function assertAuthDataLimits(data: Readonly<Record<string, string>>): vo
 
 export const ErrorBody = z.object({
   error: z.object({
-    code: z.string().describe('Stable snake_case error code'),
-    message: z.string().describe('What went wrong and how to fix it'),
-    unknown_fields: z
-      .array(
-        z.object({
-          field: z.string().describe('Its path in the request: allowed_source_ip, input_args[0].secrte'),
-          suggestion: z.string().optional().describe('The nearest known field of that object, when it looks like a typo of one'),
-          hint: z.string().optional().describe('Where the field (or the suggested one) is set instead'),
-        }),
-      )
-      .optional()
-      .describe('unknown_field only: every field the request carried that the route does not know (request bodies and queries are strict)'),
+    code: describe(z.string(), 'Stable snake_case error code'),
+    message: describe(z.string(), 'What went wrong and how to fix it'),
+    unknown_fields: describe(
+      z.optional(
+        z.array(
+          z.object({
+            field: describe(z.string(), 'Its path in the request: allowed_source_ip, input_args[0].secrte'),
+            suggestion: describe(z.optional(z.string()), 'The nearest known field of that object, when it looks like a typo of one'),
+            hint: describe(z.optional(z.string()), 'Where the field (or the suggested one) is set instead'),
+          }),
+        ),
+      ),
+      'unknown_field only: every field the request carried that the route does not know (request bodies and queries are strict)',
+    ),
   }),
 });
 
@@ -145,10 +160,10 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /** A request that takes no body: strict and empty, so any field sent is a 400 unknown_field. */
-export const NoBody = z.strictObject({}).describe('This request takes no body');
+export const NoBody = describe(z.strictObject({}), 'This request takes no body');
 
 /** A request that takes no query parameters: strict and empty, so any parameter is a 400 unknown_field. */
-export const NoQuery = z.strictObject({}).describe('This request takes no query parameters');
+export const NoQuery = describe(z.strictObject({}), 'This request takes no query parameters');
 
 /** What the unknown-field walk reads of a zod schema: zod 4 keeps each schema's definition in `_zod.def`. */
 interface SchemaNode {
@@ -182,7 +197,7 @@ function unwrap(schema: SchemaNode, depth = 0): SchemaNode[] {
 }
 
 /** The field names the schema knows for the object at `path` (every union member's, for a union). */
-export function knownFieldsAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+export function knownFieldsAt(schema: z.core.$ZodType, path: readonly PropertyKey[]): string[] {
   let nodes = unwrap(schema as unknown as SchemaNode);
   for (const segment of path) {
     nodes = nodes.flatMap((node) => {
@@ -255,14 +270,14 @@ const shortened = (s: string) => (s.length > MAX_QUOTED ? `${s.slice(0, MAX_QUOT
 const quote = (s: string) => JSON.stringify(shortened(s));
 
 /** Per request schema: fields it does not take that another request sets, and how to set them. */
-const FIELDS_ELSEWHERE = new WeakMap<z.ZodType, Readonly<Record<string, string>>>();
+const FIELDS_ELSEWHERE = new WeakMap<z.core.$ZodType, Readonly<Record<string, string>>>();
 
 /**
  * Marks fields a request body does not take but another request sets (`allowed_source_ips` on a
  * profile create: PATCH sets it), so the unknown-field answer says where to set them rather than
  * only "remove it". Returns the schema itself; register the schema that is passed to parseInput.
  */
-export function withFieldsElsewhere<S extends z.ZodType>(schema: S, fields: Readonly<Record<string, string>>): S {
+export function withFieldsElsewhere<S extends z.core.$ZodType>(schema: S, fields: Readonly<Record<string, string>>): S {
   FIELDS_ELSEWHERE.set(schema, fields);
   return schema;
 }
@@ -275,7 +290,12 @@ function fieldHint(f: UnknownField): string | undefined {
 }
 
 /** The 400 unknown_field for the unrecognized keys in `issues`, or undefined when there are none. */
-function unknownFieldError(schema: z.ZodType, issues: readonly z.core.$ZodIssue[], what: string, otherProblems: readonly string[]): UnknownFieldError | undefined {
+function unknownFieldError(
+  schema: z.core.$ZodType,
+  issues: readonly z.core.$ZodIssue[],
+  what: string,
+  otherProblems: readonly string[],
+): UnknownFieldError | undefined {
   const found: UnknownField[] = [];
   let knownOfFirst: string[] = [];
   for (const issue of issues) {
@@ -323,8 +343,8 @@ function unknownFieldError(schema: z.ZodType, issues: readonly z.core.$ZodIssue[
  * field the schema does not know is a 400 `unknown_field` that names it with its path and the
  * nearest known field of its object (a misspelled setting must never be dropped silently).
  */
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what = 'request body'): z.infer<S> {
-  const result = schema.safeParse(input);
+export function parseInput<S extends z.core.$ZodType>(schema: S, input: unknown, what = 'request body'): z.output<S> {
+  const result = z.safeParse(schema, input);
   if (result.success) return result.data;
   const problems = result.error.issues
     .filter((i) => i.code !== 'unrecognized_keys')

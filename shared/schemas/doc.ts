@@ -1,4 +1,4 @@
-import type * as z from 'zod';
+import type * as z from './zod.ts';
 
 /**
  * How the OpenAPI document (shared/schemas/openapi.ts) shows a schema whose JSON Schema rendering
@@ -9,7 +9,7 @@ import type * as z from 'zod';
 const DOCUMENTED = new WeakMap<object, Readonly<Record<string, unknown>>>();
 
 /** Marks `schema` to be shown as `json` in the document; returns the schema itself. */
-export function documentedAs<S extends z.ZodType>(schema: S, json: Readonly<Record<string, unknown>>): S {
+export function documentedAs<S extends z.core.$ZodType>(schema: S, json: Readonly<Record<string, unknown>>): S {
   DOCUMENTED.set(schema, json);
   return schema;
 }

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from './zod.ts';
 
 /**
  * A lean parser compiled from a zod schema, for the stored items the signed store opens and seals
@@ -26,7 +26,7 @@ type Schema = { _zod: Internals };
 const compiled = new WeakMap<object, Parse>();
 
 /** The parser of `schema` (compiled once, on first use). */
-export function parserOf<S extends z.ZodType>(schema: S): Parser<z.output<S>> {
+export function parserOf<S extends z.core.$ZodType>(schema: S): Parser<z.output<S>> {
   let p = compiled.get(schema);
   if (!p) {
     p = compile(schema as unknown as Schema);
@@ -38,7 +38,7 @@ export function parserOf<S extends z.ZodType>(schema: S): Parser<z.output<S>> {
 /** zod itself, for one node: its value, or INVALID for any issue. */
 function byZod(schema: Schema): Parse {
   return (input) => {
-    const r = z.safeParse(schema as unknown as z.ZodType, input);
+    const r = z.safeParse(schema as unknown as z.core.$ZodType, input);
     return r.success ? r.data : INVALID;
   };
 }

@@ -1,6 +1,6 @@
-import * as z from 'zod';
 import { CredentialDelivery, InputArg, Runner } from './agents.ts';
 import { AuthType } from './policy.ts';
+import * as z from './zod.ts';
 
 /**
  * Stored item shapes. Repositories parse what they read with these, so a malformed or foreign
@@ -18,12 +18,12 @@ export const ApiKeyItem = z.object({
   pk: z.string(),
   sk: z.literal('APIKEY'),
   tenant: z.string(),
-  label: z.string().optional(),
+  label: z.optional(z.string()),
   created_at: z.string(),
   /** The key as a principal of its tenant; a key stored before principals has none and is an admin. */
-  key_id: z.string().optional(),
-  name: z.string().optional(),
-  role: z.enum(['admin', 'member']).optional(),
+  key_id: z.optional(z.string()),
+  name: z.optional(z.string()),
+  role: z.optional(z.enum(['admin', 'member'])),
 });
 
 /**
@@ -49,14 +49,14 @@ export const AgentItem = z.object({
   tenant: z.string(),
   agent_id: z.string(),
   name: z.string(),
-  description: z.string().optional(),
+  description: z.optional(z.string()),
   input_args: z.array(InputArg),
   runner: Runner,
   /**
    * Absent (items written before credential delivery existed) = parameters. Not defaulted here:
    * the agent's integrity MAC covers the fields as stored.
    */
-  credential_delivery: CredentialDelivery.optional(),
+  credential_delivery: z.optional(CredentialDelivery),
   /** runner_signing_secret sealed under the server key. */
   signing_secret: Bytes,
   /**
@@ -69,7 +69,7 @@ export const AgentItem = z.object({
    * change, rotate or delete it (shared/http/permissions.ts). Absent on agents registered before
    * owners: admins only.
    */
-  owner: z.string().optional(),
+  owner: z.optional(z.string()),
   version: z.int(),
   created_at: z.string(),
   updated_at: z.string(),
@@ -133,86 +133,86 @@ const ProfileItemShape = z.object({
   /** auth_data field name → sealed blob. */
   fields: z.record(z.string(), Bytes),
   /** Items written before typed profiles have none: they are custom. */
-  auth_type: AuthType.default('custom'),
+  auth_type: z._default(AuthType, 'custom'),
   /** Non-secret settings of a typed profile (validated by its type), in clear. */
-  auth_config: z.record(z.string(), z.unknown()).optional(),
+  auth_config: z.optional(z.record(z.string(), z.unknown())),
   /** Outbound policy for the proxy (canonical host patterns, path prefixes, methods), in clear. */
-  allowed_hosts: z.array(z.string()).optional(),
-  allowed_path_prefixes: z.array(z.string()).optional(),
-  allowed_methods: z.array(z.string()).optional(),
-  last_tested_at: z.string().optional(),
-  last_test_ok: z.boolean().optional(),
+  allowed_hosts: z.optional(z.array(z.string())),
+  allowed_path_prefixes: z.optional(z.array(z.string())),
+  allowed_methods: z.optional(z.array(z.string())),
+  last_tested_at: z.optional(z.string()),
+  last_test_ok: z.optional(z.boolean()),
   /** OAuth2: why the last token fetch failed (the endpoint's status, never its body); removed by the next success. */
-  last_error: z.string().optional(),
-  last_error_at: z.string().optional(),
+  last_error: z.optional(z.string()),
+  last_error_at: z.optional(z.string()),
   should_save_session: z.boolean(),
   /**
    * oauth2_authorization_code (docs/architecture.md, "Delegated OAuth 2.0"): the platform's
    * opaque id of the end user whose account the profile connects; covered by the MAC.
    */
-  end_user_id: z.string().optional(),
+  end_user_id: z.optional(z.string()),
   /**
    * oauth2_authorization_code: the connection as last observed (outside the MAC, like last_error:
    * written by conditional updates that read nothing; the sealed tokens on the OAuth item are the
    * truth, this is what lists and metadata show).
    */
-  connection_state: z.enum(['pending', 'connected', 'needs_reauth', 'disconnected']).optional(),
-  connected_at: z.string().optional(),
-  scopes_granted: z.array(z.string()).optional(),
-  last_refreshed_at: z.string().optional(),
+  connection_state: z.optional(z.enum(['pending', 'connected', 'needs_reauth', 'disconnected'])),
+  connected_at: z.optional(z.string()),
+  scopes_granted: z.optional(z.array(z.string())),
+  last_refreshed_at: z.optional(z.string()),
   /**
    * The runner origin (scheme://host[:port]) the token holder approved when the profile was
    * last created, replaced or updated; runs refuse to send the credentials anywhere else.
    */
-  runner_origin: z.string().optional(),
+  runner_origin: z.optional(z.string()),
   /** Token-derived tag over runner_origin (ProfileKeys.runnerApproval): only a token holder can approve. */
-  runner_approval: Bytes.optional(),
+  runner_approval: z.optional(Bytes),
   /**
    * The credential delivery (parameters | proxy) the token holder approved with runner_origin,
    * covered by the same tag; a run of an agent switched from proxy to parameters since answers
    * 409 delivery_changed until the token holder approves again. Absent on profiles approved
    * before delivery was bound: not checked.
    */
-  runner_delivery: CredentialDelivery.optional(),
+  runner_delivery: z.optional(CredentialDelivery),
   created_at: z.string(),
   updated_at: z.string(),
-  last_used_at: z.string().optional(),
-  use_count: z.int().default(0),
+  last_used_at: z.optional(z.string()),
+  use_count: z._default(z.int(), 0),
   /** Uses per UTC day (yyyymmdd) and kind, kept for the last 7 days (see DAILY_USE_ATTRIBUTE). */
-  daily_uses: z.record(z.string(), z.partialRecord(z.enum(USE_KINDS), z.int())).default({}),
+  daily_uses: z._default(z.record(z.string(), z.partialRecord(z.enum(USE_KINDS), z.int())), {}),
   /** The last use that makes the profile "in use" for a delete: a run or a proxied call, not a test. */
-  last_real_use_at: z.string().optional(),
+  last_real_use_at: z.optional(z.string()),
   /** A use whose run may still be going until this time (a delete meanwhile needs ?force=true); removed when the run ends. */
-  in_flight_until: z.string().optional(),
+  in_flight_until: z.optional(z.string()),
   // Policy and settings, in clear (docs/architecture.md, "Typed profiles, injection and grants"): refusals and metadata need no token.
   /** When the current token stops working (401 token_expired); absent: no expiry. */
-  token_expires_at: z.string().optional(),
+  token_expires_at: z.optional(z.string()),
   /** An inactive profile refuses every use (403 profile_inactive) and keeps everything else. */
-  active: z.boolean().default(true),
-  description: z.string().optional(),
+  active: z._default(z.boolean(), true),
+  description: z.optional(z.string()),
   /** Caller IPs / CIDRs allowed to use the profile (normalised); empty: any. */
-  allowed_source_ips: z.array(z.string()).default([]),
+  allowed_source_ips: z._default(z.array(z.string()), []),
   /**
    * Who may see and use the profile (shared/credentials/access.ts), in clear (docs/architecture.md, "Typed profiles, injection and grants"): the
    * key_id of the API key that created it (absent on profiles from before principals: admins
    * only), `private` (owner and admins) or `shared` (also the grants), and the grants.
    */
-  owner: z.string().optional(),
-  visibility: z.enum(['private', 'shared']).optional(),
-  grants: z.array(ProfileGrant).optional(),
+  owner: z.optional(z.string()),
+  visibility: z.optional(z.enum(['private', 'shared'])),
+  grants: z.optional(z.array(ProfileGrant)),
   /**
    * Incremented by every settings or access change (PATCH, share, unshare); whole-item writes
    * (replace, rotate) and a member's delete are conditioned on it, so no change is lost and no
    * permission check goes stale.
    */
-  settings_version: z.int().default(0),
+  settings_version: z._default(z.int(), 0),
   /**
    * A rename in progress (docs/architecture.md, "Renaming a profile"): the name being claimed and
    * when this rename started. A fence, not a setting: the rename's last write is conditioned on
    * it, and anyone who finds the new name's claim stale removes it first. Outside the MAC.
    */
-  rename_to: z.string().optional(),
-  rename_at: z.string().optional(),
+  rename_to: z.optional(z.string()),
+  rename_at: z.optional(z.string()),
 });
 
 /**
@@ -235,7 +235,7 @@ export const ProfileNameItem = z.object({
 });
 export type ProfileNameItem = z.infer<typeof ProfileNameItem>;
 
-export const ProfileItem = z.preprocess(gatherDailyUses, ProfileItemShape);
+export const ProfileItem = z.pipe(z.transform(gatherDailyUses), ProfileItemShape);
 
 export const SessionItem = z.object({
   pk: z.string(),
@@ -248,7 +248,7 @@ export const SessionItem = z.object({
    * at generation 1, so (profile_created_at, generation) is what orders sessions. Absent on
    * sessions saved before it existed.
    */
-  profile_created_at: z.string().optional(),
+  profile_created_at: z.optional(z.string()),
   /** Record version of the sealed blob (bound into its AAD). */
   version: z.int(),
   blob: Bytes,
@@ -266,33 +266,33 @@ export const OAuthTokenItem = z.object({
   entity: z.literal('oauth_token'),
   version: z.int(),
   /** The profile generation, record version and created_at the token was fetched for: any change makes it stale. */
-  generation: z.int().optional(),
-  record_version: z.int().optional(),
-  profile_created_at: z.string().optional(),
+  generation: z.optional(z.int()),
+  record_version: z.optional(z.int()),
+  profile_created_at: z.optional(z.string()),
   /** The access token, sealed under the profile's keys. */
-  blob: Bytes.optional(),
+  blob: z.optional(Bytes),
   /**
    * oauth2_authorization_code: the refresh token, sealed under the profile's keys (its AAD names
    * no record version, so an update in place keeps it); stored in the same write as the access
    * token it came with, so a rotated refresh token is never lost.
    */
-  refresh_blob: Bytes.optional(),
+  refresh_blob: z.optional(Bytes),
   /** Epoch milliseconds: when the token expires (bound into its AAD), and when a use starts refreshing it. */
-  token_expires_at: z.int().optional(),
-  refresh_at: z.int().optional(),
+  token_expires_at: z.optional(z.int()),
+  refresh_at: z.optional(z.int()),
   /** The refresh lease: who holds it and until when (epoch milliseconds). */
-  lease_id: z.string().optional(),
-  lease_until: z.int().optional(),
+  lease_id: z.optional(z.string()),
+  lease_until: z.optional(z.int()),
   /** The last failed refresh, for waiters (no body content: a status and our own words). */
-  error_message: z.string().optional(),
+  error_message: z.optional(z.string()),
   /** Epoch milliseconds: until then uses answer error_message without fetching again. */
-  error_until: z.int().optional(),
+  error_until: z.optional(z.int()),
   /** The profile generation, record version and created_at the error was recorded for: it answers for that state only. */
-  error_generation: z.int().optional(),
-  error_record_version: z.int().optional(),
-  error_profile_created_at: z.string().optional(),
+  error_generation: z.optional(z.int()),
+  error_record_version: z.optional(z.int()),
+  error_profile_created_at: z.optional(z.string()),
   /** Epoch seconds: the table's TTL attribute (a day after the token expires; reads check token_expires_at). */
-  expires_at: z.int().optional(),
+  expires_at: z.optional(z.int()),
 });
 export type OAuthTokenItem = z.infer<typeof OAuthTokenItem>;
 
@@ -338,7 +338,7 @@ export const OAuthLinkItem = z.object({
   /** Epoch milliseconds: refused from then on. */
   deadline_ms: z.int(),
   /** STATE: the exact redirect_uri sent with the authorization request (the token request repeats it). */
-  redirect_uri: z.string().optional(),
+  redirect_uri: z.optional(z.string()),
   server_key_id: z.string(),
   sealed: Bytes,
   /** Epoch seconds: the table's TTL attribute. */
@@ -359,19 +359,19 @@ export const RunItem = z.object({
   agent_id: z.string(),
   session_id: z.string(),
   /** key_id of the API key that started the run: it may read the run (shared/services/runs.ts getRun). */
-  started_by: z.string().optional(),
+  started_by: z.optional(z.string()),
   /**
    * The profile incarnation the run used (slot + created_at): a key with read on that very
    * profile may read the run; a later profile of the same name is another incarnation.
    */
-  profile_slot: z.string().optional(),
-  profile_created_at: z.string().optional(),
+  profile_slot: z.optional(z.string()),
+  profile_created_at: z.optional(z.string()),
   status: z.enum(['queued', 'running', 'succeeded', 'failed']),
   /** {agent_output?, error_message?} as JSON, sealed under the server key. */
-  result: Bytes.optional(),
+  result: z.optional(Bytes),
   created_at: z.string(),
-  started_at: z.string().optional(),
-  finished_at: z.string().optional(),
+  started_at: z.optional(z.string()),
+  finished_at: z.optional(z.string()),
   /** Epoch seconds; DynamoDB TTL deletes the item some time after, reads treat it as gone at once. */
   expires_at: z.int(),
 });
@@ -414,7 +414,7 @@ export const WebhookItem = z.object({
   webhook_id: z.string(),
   url: z.string(),
   events: z.array(z.string()),
-  description: z.string().optional(),
+  description: z.optional(z.string()),
   active: z.boolean(),
   /** The signing secret (avw_…), sealed under the server key (purpose and ids in the AAD). */
   signing_secret: Bytes,
@@ -447,13 +447,13 @@ export const WebhookDeliveryItem = z.object({
   attempts: z.int(),
   max_attempts: z.int(),
   /** Epoch milliseconds: an attempt is running until then (a crashed one is taken over after it). */
-  lease_until: z.int().optional(),
-  last_status_code: z.int().optional(),
-  outcome: z.string().optional(),
+  lease_until: z.optional(z.int()),
+  last_status_code: z.optional(z.int()),
+  outcome: z.optional(z.string()),
   created_at: z.string(),
-  last_attempt_at: z.string().optional(),
-  next_attempt_at: z.string().optional(),
-  finished_at: z.string().optional(),
+  last_attempt_at: z.optional(z.string()),
+  next_attempt_at: z.optional(z.string()),
+  finished_at: z.optional(z.string()),
   version: z.int(),
   /** Epoch seconds: the table's TTL attribute, also checked on read. */
   expires_at: z.int(),

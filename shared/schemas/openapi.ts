@@ -1,4 +1,3 @@
-import * as z from 'zod';
 import { type DocumentedRoute, documentedRoutes } from '../http/route-docs.ts';
 import { Health, PathParams } from '../http/routes.ts';
 import { Agent, AgentList, CreateAgentBody, CreatedAgent, InputArg, Runner, SigningSecret, UpdateAgentBody } from './agents.ts';
@@ -38,6 +37,8 @@ import {
   WebhookList,
   WebhookSecret,
 } from './webhooks.ts';
+import * as z from './zod.ts';
+import { describe } from './zod.ts';
 
 /**
  * The OpenAPI 3.1 document, generated from the route table (shared/http/routes.ts) and the zod
@@ -52,19 +53,25 @@ import {
  */
 
 /** custom, bearer and basic take no auth_config (shared/schemas/auth-config.ts). */
-const NoAuthConfig = z.strictObject({}).describe('custom, bearer and basic take no auth_config: an empty object (or none)');
+const NoAuthConfig = describe(z.strictObject({}), 'custom, bearer and basic take no auth_config: an empty object (or none)');
 
 /** API Gateway's own answer (deployed only): its stage throttling (429) or a failed integration (500, 503). */
-const GatewayError = z
-  .object({ message: z.string() })
-  .describe("API Gateway's own answer, deployed only: its stage throttling (429) or a function that failed to answer (500, 503)");
+const GatewayError = describe(
+  z.object({ message: z.string() }),
+  "API Gateway's own answer, deployed only: its stage throttling (429) or a function that failed to answer (500, 503)",
+);
 
 /** The error answer, with the fields some errors carry besides code and message. */
 const ErrorDoc = z.object({
-  error: ErrorBody.shape.error
-    .extend({ usage: UsageSummary.optional().describe('profile_in_use only: the usage summary that makes the profile in use') })
-    .loose()
-    .describe('Error codes are stable; further fields may be added to an error'),
+  error: describe(
+    z.catchall(
+      z.extend(ErrorBody.shape.error, {
+        usage: describe(z.optional(UsageSummary), 'profile_in_use only: the usage summary that makes the profile in use'),
+      }),
+      z.unknown(),
+    ),
+    'Error codes are stable; further fields may be added to an error',
+  ),
 });
 
 /** Answers: `components.schemas.<Name>`, referenced by `$ref` (a named schema nested in another is referenced too). */
@@ -197,7 +204,7 @@ function responseComponents(): Record<string, Json> {
 }
 
 /** One request body schema, inline (a request body's nested schemas are its own). */
-const requestSchema = (schema: z.ZodType): Json =>
+const requestSchema = (schema: z.core.$ZodType): Json =>
   typedAuthConfig(bare(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', override }) as Json), 'input');
 
 const AUTH_CONFIG_VARIANTS: Readonly<
@@ -248,7 +255,7 @@ function typedAuthConfig(schema: Json, io: 'input' | 'output'): Json {
 }
 
 /** The component name of a schema the table references (by identity). */
-function nameOf<N extends string>(named: Readonly<Record<N, z.ZodType>>, schema: z.ZodType, route: string): N {
+function nameOf<N extends string>(named: Readonly<Record<N, z.core.$ZodType>>, schema: z.core.$ZodType, route: string): N {
   const found = (Object.keys(named) as N[]).find((n) => named[n] === schema);
   if (!found) throw new Error(`route ${route}: a schema it uses is not a named component of shared/schemas/openapi.ts`);
   return found;
@@ -468,7 +475,7 @@ function requestBodies(): Record<string, Json> {
     examples.set(name, { ...examples.get(name), [r.op.operationId]: { summary: r.key, value: r.op.examples.request } });
   }
   const out: Record<string, Json> = {};
-  for (const [name, schema] of Object.entries(requestSchemas) as [RequestName, z.ZodType][]) {
+  for (const [name, schema] of Object.entries(requestSchemas) as [RequestName, z.core.$ZodType][]) {
     let json = requestSchema(schema);
     let description = json.description as string | undefined;
     if (name === 'ProxyRequest') {

@@ -1,5 +1,6 @@
-import * as z from 'zod';
 import { documentedAs } from './doc.ts';
+import * as z from './zod.ts';
+import { describe } from './zod.ts';
 
 /**
  * The schemas of a profile's policy settings: its type, its outbound policy (where the vault may
@@ -11,9 +12,10 @@ import { documentedAs } from './doc.ts';
  */
 
 /** The kinds of auth profile (docs/architecture.md, "Typed profiles, injection and grants"). `custom` is the free-form auth_data of old. */
-export const AuthType = z
-  .enum(['custom', 'bearer', 'basic', 'api_key', 'oauth2_client_credentials', 'oauth2_authorization_code'])
-  .describe('custom (default: free-form auth_data handed to runners) | bearer | basic | api_key | oauth2_client_credentials | oauth2_authorization_code (an end user connects their account)');
+export const AuthType = describe(
+  z.enum(['custom', 'bearer', 'basic', 'api_key', 'oauth2_client_credentials', 'oauth2_authorization_code']),
+  'custom (default: free-form auth_data handed to runners) | bearer | basic | api_key | oauth2_client_credentials | oauth2_authorization_code (an end user connects their account)',
+);
 export type AuthTypeName = z.infer<typeof AuthType>;
 
 /** At most this many caller IPs / CIDRs per profile (shared/credentials/source-ip.ts). */
@@ -46,48 +48,65 @@ export function canonicalHostPattern(pattern: string): string | undefined {
   }
 }
 
-export const AllowedHosts = z
-  .array(
-    // Canonicalised: the answer shows it as text (documentedAs: a transform renders as any value).
-    documentedAs(z.string().transform((s, ctx) => {
-      const c = canonicalHostPattern(s);
-      if (c === undefined) {
-        ctx.addIssue({ code: 'custom', message: `"${s.slice(0, 80)}" is not a host name, IP address or *.domain, optionally with :port` });
-        return z.NEVER;
-      }
-      return c;
-    }), { type: 'string' }),
-  )
-  .min(1, 'must list at least one host')
-  .max(50, 'at most 50 hosts')
-  .describe('Hosts the proxy may send this profile\'s credentials to: "api.example.com", "*.example.com" (subdomains), "127.0.0.1:8080" (one port). Required before the profile can be proxied.');
+export const AllowedHosts = describe(
+  z
+    .array(
+      // Canonicalised: the answer shows it as text (documentedAs: a transform renders as any value).
+      documentedAs(
+        z.pipe(
+          z.string(),
+          z.transform((s: string, ctx) => {
+            const c = canonicalHostPattern(s);
+            if (c === undefined) {
+              ctx.issues.push({
+                code: 'custom',
+                message: `"${s.slice(0, 80)}" is not a host name, IP address or *.domain, optionally with :port`,
+                input: s,
+              });
+              return z.NEVER;
+            }
+            return c;
+          }),
+        ),
+        { type: 'string' },
+      ),
+    )
+    .check(z.minLength(1, 'must list at least one host'), z.maxLength(50, 'at most 50 hosts')),
+  'Hosts the proxy may send this profile\'s credentials to: "api.example.com", "*.example.com" (subdomains), "127.0.0.1:8080" (one port). Required before the profile can be proxied.',
+);
 
-export const AllowedPathPrefixes = z
-  .array(
-    z
-      .string()
-      .max(512)
-      .regex(/^\/[^?#\s]*$/, 'must start with "/" and contain no "?", "#" or spaces')
-      .refine((p) => !p.split('/').some((seg) => seg === '.' || seg === '..'), 'must not contain "." or ".." segments')
-      .refine((p) => !/%2f|%5c|\\/i.test(p), 'must not contain encoded slashes or backslashes')
-      // A path holding either is refused whenever prefixes are set (assertOutboundAllowed), so such a prefix would match nothing.
-      .refine((p) => !/;|%25/i.test(p), 'must not contain ";" or "%25": a path holding either is refused when allowed_path_prefixes is set'),
-  )
-  .min(1, 'must list at least one prefix (omit the field to allow every path)')
-  .max(50, 'at most 50 prefixes')
-  .describe('Optional: paths the proxy may call, by prefix on segment boundaries ("/v1" matches /v1 and /v1/x, not /v10)');
+export const AllowedPathPrefixes = describe(
+  z
+    .array(
+      z.string().check(
+        z.maxLength(512),
+        z.regex(/^\/[^?#\s]*$/, 'must start with "/" and contain no "?", "#" or spaces'),
+        z.refine((p) => !p.split('/').some((seg) => seg === '.' || seg === '..'), 'must not contain "." or ".." segments'),
+        z.refine((p) => !/%2f|%5c|\\/i.test(p), 'must not contain encoded slashes or backslashes'),
+        // A path holding either is refused whenever prefixes are set (assertOutboundAllowed), so such a prefix would match nothing.
+        z.refine(
+          (p) => !/;|%25/i.test(p),
+          'must not contain ";" or "%25": a path holding either is refused when allowed_path_prefixes is set',
+        ),
+      ),
+    )
+    .check(z.minLength(1, 'must list at least one prefix (omit the field to allow every path)'), z.maxLength(50, 'at most 50 prefixes')),
+  'Optional: paths the proxy may call, by prefix on segment boundaries ("/v1" matches /v1 and /v1/x, not /v10)',
+);
 
-export const AllowedMethods = z
-  .array(ProxyMethod)
-  .min(1, 'must list at least one method')
-  .refine((m) => new Set(m).size === m.length, 'must not repeat a method')
-  .describe('Optional: HTTP methods the proxy may send with this profile (others get 405); default all');
+export const AllowedMethods = describe(
+  z.array(ProxyMethod).check(
+    z.minLength(1, 'must list at least one method'),
+    z.refine((m) => new Set(m).size === m.length, 'must not repeat a method'),
+  ),
+  'Optional: HTTP methods the proxy may send with this profile (others get 405); default all',
+);
 
 /** The policy fields, as accepted on create/upsert/native bodies and stored on the item. */
 export const OutboundPolicyFields = {
-  allowed_hosts: AllowedHosts.optional(),
-  allowed_path_prefixes: AllowedPathPrefixes.optional(),
-  allowed_methods: AllowedMethods.optional(),
+  allowed_hosts: z.optional(AllowedHosts),
+  allowed_path_prefixes: z.optional(AllowedPathPrefixes),
+  allowed_methods: z.optional(AllowedMethods),
 };
 
 export interface OutboundPolicy {
@@ -95,4 +114,3 @@ export interface OutboundPolicy {
   readonly allowed_path_prefixes?: readonly string[];
   readonly allowed_methods?: readonly string[];
 }
-

@@ -1,31 +1,30 @@
-import * as z from 'zod';
 import { AgentId, ApiKeyField, AuthData, ProfileName, Timestamp, refuseFormatCharacters, withFieldsElsewhere } from './common.ts';
 import { AllowedHosts, AllowedMethods, AllowedPathPrefixes, OutboundPolicyFields } from './policy.ts';
 import { AuthType } from './policy.ts';
 import { ExpiresInHours, ProfileLifecycleMetadata } from './lifecycle.ts';
+import * as z from './zod.ts';
+import { describe } from './zod.ts';
 
-export const AuthToken = z.string().describe('avt_… token returned by create/replace; never stored by the vault');
+export const AuthToken = describe(z.string(), 'avt_… token returned by create/replace; never stored by the vault');
 
 /** oauth2_authorization_code: the platform's opaque id of the end user whose account the profile connects. */
-export const EndUserId = z
-  .string()
-  .min(1)
-  .max(256)
-  .superRefine(refuseFormatCharacters)
-  .describe("oauth2_authorization_code only: the platform's opaque id of the end user whose account this profile connects (stored in clear, shown in metadata and lists)");
+export const EndUserId = describe(
+  z.string().check(z.minLength(1), z.maxLength(256), z.superRefine(refuseFormatCharacters)),
+  "oauth2_authorization_code only: the platform's opaque id of the end user whose account this profile connects (stored in clear, shown in metadata and lists)",
+);
 
-export const ConnectionState = z
-  .enum(['pending', 'connected', 'needs_reauth', 'disconnected'])
-  .describe('oauth2_authorization_code: pending (created, never connected), connected, needs_reauth (the provider refused the refresh token: open a new connect link), disconnected');
+export const ConnectionState = describe(
+  z.enum(['pending', 'connected', 'needs_reauth', 'disconnected']),
+  'oauth2_authorization_code: pending (created, never connected), connected, needs_reauth (the provider refused the refresh token: open a new connect link), disconnected',
+);
 
-export const AuthConfig = z
-  .record(z.string(), z.unknown())
-  .describe(
-    'Non-secret settings of a typed profile, stored in clear. bearer, basic, custom: none. ' +
-      'api_key: {api_key_method: header|query|body}. oauth2_client_credentials: {token_url, scope?, client_auth?: basic (default)|post}. ' +
-      'oauth2_authorization_code: {authorize_url, token_url, revocation_url?, scopes?, authorize_params?, client_auth?: basic|post|none, return_url, issuer?}. ' +
-      'Checked against auth_type (shared/credentials/types/*.ts): an unknown field is a 400 unknown_field.',
-  );
+export const AuthConfig = describe(
+  z.record(z.string(), z.unknown()),
+  'Non-secret settings of a typed profile, stored in clear. bearer, basic, custom: none. ' +
+    'api_key: {api_key_method: header|query|body}. oauth2_client_credentials: {token_url, scope?, client_auth?: basic (default)|post}. ' +
+    'oauth2_authorization_code: {authorize_url, token_url, revocation_url?, scopes?, authorize_params?, client_auth?: basic|post|none, return_url, issuer?}. ' +
+    'Checked against auth_type (shared/credentials/types/*.ts): an unknown field is a 400 unknown_field.',
+);
 
 /**
  * The typed-profile fields every create/upsert body accepts (all optional: without them a
@@ -34,10 +33,10 @@ export const AuthConfig = z
  * oauth2_client_credentials {client_id, client_secret}.
  */
 const TypedFields = {
-  auth_type: AuthType.optional().describe("Kind of profile; default custom (auth_data keys are the agent's input arguments)"),
-  auth_config: AuthConfig.optional(),
+  auth_type: describe(z.optional(AuthType), "Kind of profile; default custom (auth_data keys are the agent's input arguments)"),
+  auth_config: z.optional(AuthConfig),
   ...OutboundPolicyFields,
-  end_user_id: EndUserId.optional(),
+  end_user_id: z.optional(EndUserId),
 };
 
 /** Settings a create or upsert does not take: PATCH sets them (shared/schemas/lifecycle.ts PatchProfileBody). */
@@ -51,7 +50,7 @@ export const CreateProfileBody = withFieldsElsewhere(
     api_key: ApiKeyField,
     auth_data: AuthData,
     ...TypedFields,
-    expires_in_hours: ExpiresInHours.optional(),
+    expires_in_hours: z.optional(ExpiresInHours),
   }),
   PATCH_ONLY,
 );
@@ -62,10 +61,11 @@ export const UpsertProfileBody = withFieldsElsewhere(
     api_key: ApiKeyField,
     auth_data: AuthData,
     ...TypedFields,
-    name: ProfileName.optional().describe('Required without auth_token'),
-    should_save_session: z.boolean().optional().describe('Store the session the runner returns, encrypted'),
-    auth_token: AuthToken.optional().describe('Given: update this profile in place, the token stays valid'),
-    expires_in_hours: ExpiresInHours.optional().describe(
+    name: describe(z.optional(ProfileName), 'Required without auth_token'),
+    should_save_session: describe(z.optional(z.boolean()), 'Store the session the runner returns, encrypted'),
+    auth_token: describe(z.optional(AuthToken), 'Given: update this profile in place, the token stays valid'),
+    expires_in_hours: describe(
+      z.optional(ExpiresInHours),
       'Expiry of the token returned (create/replace) or kept (update); omit for no expiry',
     ),
   }),
@@ -77,12 +77,10 @@ export const UpsertProfileBody = withFieldsElsewhere(
  * caller may pass it in `parameters` at run time (the compatible API allows that), but a run
  * without it is refused, so the creator hears about it now.
  */
-export const ProfileWarnings = z
-  .array(z.string())
-  .optional()
-  .describe(
-    'Present when the profile lacks a required input argument of the agent: pass it in parameters at run time, or add it to the profile',
-  );
+export const ProfileWarnings = describe(
+  z.optional(z.array(z.string())),
+  'Present when the profile lacks a required input argument of the agent: pass it in parameters at run time, or add it to the profile',
+);
 
 export const CreateProfileResponse = z.object({ auth_token: AuthToken, warnings: ProfileWarnings });
 
@@ -92,9 +90,9 @@ export const NativeCreateProfileBody = withFieldsElsewhere(
     api_key: ApiKeyField,
     name: ProfileName,
     auth_data: AuthData,
-    should_save_session: z.boolean().optional(),
+    should_save_session: z.optional(z.boolean()),
     ...TypedFields,
-    expires_in_hours: ExpiresInHours.optional(),
+    expires_in_hours: z.optional(ExpiresInHours),
   }),
   PATCH_ONLY,
 );
@@ -104,12 +102,14 @@ export const NativePutProfileBody = withFieldsElsewhere(
   z.strictObject({
     api_key: ApiKeyField,
     auth_data: AuthData,
-    should_save_session: z.boolean().optional(),
-    auth_token: AuthToken.optional().describe(
+    should_save_session: z.optional(z.boolean()),
+    auth_token: describe(
+      z.optional(AuthToken),
       'Given: update this profile in place, the token stays valid; omitted: create or replace (new token)',
     ),
     ...TypedFields,
-    expires_in_hours: ExpiresInHours.optional().describe(
+    expires_in_hours: describe(
+      z.optional(ExpiresInHours),
       'Expiry of the token returned (create/replace) or kept (update); omit for no expiry',
     ),
   }),
@@ -122,60 +122,77 @@ export const UpsertProfileResponse = z.object({ auth_token: AuthToken, name: Pro
 export const ProfileMetadata = z.object({
   agent_id: AgentId,
   name: ProfileName,
-  fields: z.array(z.string()).describe('auth_data keys; values are never returned'),
+  fields: describe(z.array(z.string()), 'auth_data keys; values are never returned'),
   auth_type: AuthType,
-  auth_config: AuthConfig.optional(),
-  allowed_hosts: AllowedHosts.optional(),
-  allowed_path_prefixes: AllowedPathPrefixes.optional(),
-  allowed_methods: AllowedMethods.optional(),
-  last_tested_at: Timestamp.optional(),
-  last_test_ok: z.boolean().optional(),
-  last_error: z
-    .string()
-    .optional()
-    .describe(
-      'OAuth2: why the last access-token fetch failed (e.g. "token endpoint auth.example.com answered 401"); never body content; removed by the next successful fetch',
-    ),
-  last_error_at: Timestamp.optional(),
-  generation: z.int().describe('Incremented by every replace'),
-  record_version: z.int().describe('Incremented by every write'),
+  auth_config: z.optional(AuthConfig),
+  allowed_hosts: z.optional(AllowedHosts),
+  allowed_path_prefixes: z.optional(AllowedPathPrefixes),
+  allowed_methods: z.optional(AllowedMethods),
+  last_tested_at: z.optional(Timestamp),
+  last_test_ok: z.optional(z.boolean()),
+  last_error: describe(
+    z.optional(z.string()),
+    'OAuth2: why the last access-token fetch failed (e.g. "token endpoint auth.example.com answered 401"); never body content; removed by the next successful fetch',
+  ),
+  last_error_at: z.optional(Timestamp),
+  generation: describe(z.int(), 'Incremented by every replace'),
+  record_version: describe(z.int(), 'Incremented by every write'),
   should_save_session: z.boolean(),
   created_at: Timestamp,
   updated_at: Timestamp,
-  last_used_at: Timestamp.optional(),
+  last_used_at: z.optional(Timestamp),
   use_count: z.int(),
   ...ProfileLifecycleMetadata.shape,
-  owner: z.string().optional().describe('key_id of the API key that created it; absent on profiles from before principals (admins only)'),
-  visibility: z.enum(['private', 'shared']).describe('private: owner and admins; shared: also the grants'),
+  owner: describe(z.optional(z.string()), 'key_id of the API key that created it; absent on profiles from before principals (admins only)'),
+  visibility: describe(z.enum(['private', 'shared']), 'private: owner and admins; shared: also the grants'),
   grants: z.array(z.object({ principal: z.string(), permission: z.enum(['read', 'read_write']) })),
-  end_user_id: EndUserId.optional(),
-  connection_state: ConnectionState.optional(),
-  connected_at: Timestamp.optional(),
-  scopes_granted: z.array(z.string()).optional().describe('oauth2_authorization_code: the scopes the provider granted (its token answer, else those requested)'),
-  last_refreshed_at: Timestamp.optional().describe('oauth2_authorization_code: when the access token was last obtained (code exchange or refresh)'),
+  end_user_id: z.optional(EndUserId),
+  connection_state: z.optional(ConnectionState),
+  connected_at: z.optional(Timestamp),
+  scopes_granted: describe(
+    z.optional(z.array(z.string())),
+    'oauth2_authorization_code: the scopes the provider granted (its token answer, else those requested)',
+  ),
+  last_refreshed_at: describe(
+    z.optional(Timestamp),
+    'oauth2_authorization_code: when the access token was last obtained (code exchange or refresh)',
+  ),
 });
 
 /** A single-use connect link (oauth2_authorization_code): for the end user's browser, valid 15 minutes. */
 export const ConnectLinkFields = {
-  connect_url: z.string().describe("Open in the end user's browser (no API key): sends them to the provider to connect their account; single use, valid 15 minutes"),
+  connect_url: describe(
+    z.string(),
+    "Open in the end user's browser (no API key): sends them to the provider to connect their account; single use, valid 15 minutes",
+  ),
   connect_expires_at: Timestamp,
 };
 export const ConnectResponse = z.object(ConnectLinkFields);
 
-export const ConnectBody = z.strictObject({ api_key: ApiKeyField, auth_token: AuthToken.describe("The profile's auth token: only its holder can connect it") });
-export const DisconnectBody = z.strictObject({ api_key: ApiKeyField, auth_token: AuthToken.describe("The profile's auth token: only its holder can read the refresh token to revoke it") });
+export const ConnectBody = z.strictObject({
+  api_key: ApiKeyField,
+  auth_token: describe(AuthToken, "The profile's auth token: only its holder can connect it"),
+});
+export const DisconnectBody = z.strictObject({
+  api_key: ApiKeyField,
+  auth_token: describe(AuthToken, "The profile's auth token: only its holder can read the refresh token to revoke it"),
+});
 
-export const Revocation = z
-  .enum(['confirmed', 'failed', 'not_configured', 'not_connected'])
-  .describe('confirmed: the provider answered 200 to the RFC 7009 revocation; failed: it did not (revocation_error says why); not_configured: the profile has no revocation_url; not_connected: there was no refresh token to revoke');
+export const Revocation = describe(
+  z.enum(['confirmed', 'failed', 'not_configured', 'not_connected']),
+  'confirmed: the provider answered 200 to the RFC 7009 revocation; failed: it did not (revocation_error says why); not_configured: the profile has no revocation_url; not_connected: there was no refresh token to revoke',
+);
 export const DisconnectResponse = z.object({
   connection_state: z.literal('disconnected'),
   revocation: Revocation,
-  revocation_error: z.string().optional().describe('Why the revocation was not confirmed: the endpoint and its status, in the vault\'s words'),
+  revocation_error: describe(
+    z.optional(z.string()),
+    "Why the revocation was not confirmed: the endpoint and its status, in the vault's words",
+  ),
 });
 
 /** GET /v1/oauth/connect: the link's secret (in the query string, which access logs leave out). */
-export const ConnectQuery = z.strictObject({ link: z.string().max(128).optional() });
+export const ConnectQuery = z.strictObject({ link: z.optional(z.string().check(z.maxLength(128))) });
 
 /**
  * GET /v1/oauth/callback: what the provider appends (RFC 6749 §4.1.2, RFC 9207 iss). Not strict:
@@ -183,30 +200,39 @@ export const ConnectQuery = z.strictObject({ link: z.string().max(128).optional(
  * only these are read.
  */
 export const CallbackQuery = z.looseObject({
-  state: z.string().max(256).optional(),
-  code: z.string().max(4096).optional(),
-  iss: z.string().max(2048).optional(),
-  error: z.string().max(256).optional(),
+  state: z.optional(z.string().check(z.maxLength(256))),
+  code: z.optional(z.string().check(z.maxLength(4096))),
+  iss: z.optional(z.string().check(z.maxLength(2048))),
+  error: z.optional(z.string().check(z.maxLength(256))),
 });
 
 /** DELETE …/auth-profiles/{name}: with the auth token, an oauth2_authorization_code profile's refresh token is revoked at the provider first. */
 export const DeleteProfileBody = z.strictObject({
   api_key: ApiKeyField,
-  auth_token: AuthToken.optional().describe('oauth2_authorization_code: revoke the refresh token at the provider (RFC 7009) before deleting; the answer\'s X-Revocation header says whether it was confirmed'),
+  auth_token: describe(
+    z.optional(AuthToken),
+    "oauth2_authorization_code: revoke the refresh token at the provider (RFC 7009) before deleting; the answer's X-Revocation header says whether it was confirmed",
+  ),
 });
 
 /** A grant's principal: an API key's key_id, or every member key of the tenant. */
 export const GrantPrincipal = z
   .string()
-  .superRefine(refuseFormatCharacters)
-  .regex(/^([0-9a-f]{16}|role:member)$/, 'principal must be an API key id (16 hex digits, as GET /v1/api-keys lists it) or "role:member"');
+  .check(
+    z.superRefine(refuseFormatCharacters),
+    z.regex(
+      /^([0-9a-f]{16}|role:member)$/,
+      'principal must be an API key id (16 hex digits, as GET /v1/api-keys lists it) or "role:member"',
+    ),
+  );
 
 export const ShareProfileBody = z.strictObject({
   api_key: ApiKeyField,
   principal: GrantPrincipal,
-  permission: z
-    .enum(['read', 'read_write'], { error: 'permission must be "read" or "read_write"' })
-    .describe('read: see the metadata and use the profile; read_write: also replace/update, rotate, PATCH, share, delete'),
+  permission: describe(
+    z.enum(['read', 'read_write'], { error: 'permission must be "read" or "read_write"' }),
+    'read: see the metadata and use the profile; read_write: also replace/update, rotate, PATCH, share, delete',
+  ),
 });
 export type ShareProfileBody = z.infer<typeof ShareProfileBody>;
 
@@ -214,20 +240,26 @@ export const NativeProfileResponse = z.object({
   auth_token: AuthToken,
   type: UpsertType,
   profile: ProfileMetadata,
-  connect_url: ConnectLinkFields.connect_url.optional().describe('oauth2_authorization_code, created or replaced: a connect link for the end user (single use, 15 minutes)'),
-  connect_expires_at: Timestamp.optional(),
+  connect_url: describe(
+    z.optional(ConnectLinkFields.connect_url),
+    'oauth2_authorization_code, created or replaced: a connect link for the end user (single use, 15 minutes)',
+  ),
+  connect_expires_at: z.optional(Timestamp),
 });
 
 export const ProfileList = z.object({
   profiles: z.array(ProfileMetadata),
-  next_cursor: z.string().optional().describe('Pass as ?cursor= for the next page'),
+  next_cursor: describe(z.optional(z.string()), 'Pass as ?cursor= for the next page'),
 });
 
 const LIMIT_MESSAGE = { error: 'limit must be an integer 1–100' };
 
 export const ListQuery = z.strictObject({
-  limit: z.coerce.number(LIMIT_MESSAGE).int(LIMIT_MESSAGE).min(1, LIMIT_MESSAGE).max(100, LIMIT_MESSAGE).default(50),
-  cursor: z.string().max(2048).optional(),
+  limit: z._default(
+    z.coerce.number(LIMIT_MESSAGE).check(z.int(LIMIT_MESSAGE), z.minimum(1, LIMIT_MESSAGE), z.maximum(100, LIMIT_MESSAGE)),
+    50,
+  ),
+  cursor: z.optional(z.string().check(z.maxLength(2048))),
 });
 
 /** The values a profile's connection (OAuth 2.0 authorization code, docs/architecture.md) can be in; stored in clear as `connection_state`. */
@@ -242,40 +274,42 @@ const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
  * Applied after the access check, so a member only ever filters what it may read.
  */
 const ProfileFilterFields = {
-  q: z
-    .string()
-    .min(1, 'q must not be empty')
-    .max(128, 'q must be at most 128 characters')
-    .optional()
-    .describe('Name contains this text (case-insensitive)'),
-  auth_type: z
-    .enum(AuthType.enum, { error: `must be one of: ${AuthType.options.join(', ')}` })
-    .optional()
-    .describe(`One of: ${AuthType.options.join(', ')}`),
-  visibility: oneOf(['private', 'shared']).optional(),
-  token_state: oneOf(['valid', 'expiring_soon', 'expired']).optional().describe('valid, expiring_soon (less than 24 h left) or expired'),
-  connection_state: oneOf(CONNECTION_STATES)
-    .optional()
-    .describe('OAuth 2.0 authorization-code profiles: pending, connected, needs_reauth or disconnected'),
-  active: oneOf(['true', 'false'])
-    .optional()
-    .transform((v) => (v === undefined ? undefined : v === 'true'))
-    .describe('true or false'),
-  end_user_id: z
-    .string()
-    .min(1, 'end_user_id must not be empty')
-    .max(256, 'end_user_id must be at most 256 characters')
-    .optional()
-    .describe("The platform's end-user id of an OAuth 2.0 authorization-code profile (exact match)"),
+  q: describe(
+    z.optional(z.string().check(z.minLength(1, 'q must not be empty'), z.maxLength(128, 'q must be at most 128 characters'))),
+    'Name contains this text (case-insensitive)',
+  ),
+  auth_type: describe(
+    z.optional(z.enum(AuthType._zod.def.entries, { error: `must be one of: ${AuthType.options.join(', ')}` })),
+    `One of: ${AuthType.options.join(', ')}`,
+  ),
+  visibility: z.optional(oneOf(['private', 'shared'])),
+  token_state: describe(z.optional(oneOf(['valid', 'expiring_soon', 'expired'])), 'valid, expiring_soon (less than 24 h left) or expired'),
+  connection_state: describe(
+    z.optional(oneOf(CONNECTION_STATES)),
+    'OAuth 2.0 authorization-code profiles: pending, connected, needs_reauth or disconnected',
+  ),
+  active: describe(
+    z.pipe(
+      z.optional(oneOf(['true', 'false'])),
+      z.transform((v: 'true' | 'false' | undefined) => (v === undefined ? undefined : v === 'true')),
+    ),
+    'true or false',
+  ),
+  end_user_id: describe(
+    z.optional(
+      z.string().check(z.minLength(1, 'end_user_id must not be empty'), z.maxLength(256, 'end_user_id must be at most 256 characters')),
+    ),
+    "The platform's end-user id of an OAuth 2.0 authorization-code profile (exact match)",
+  ),
 };
 
 /** GET /v1/agents/{agent_id}/auth-profiles: paging and filters. */
-export const ProfileListQuery = ListQuery.extend(ProfileFilterFields);
+export const ProfileListQuery = z.extend(ListQuery, ProfileFilterFields);
 
 /** GET /v1/auth-profiles: the same, across the tenant's agents (or one, with agent_id). */
-export const TenantProfileListQuery = ListQuery.extend({
+export const TenantProfileListQuery = z.extend(ListQuery, {
   ...ProfileFilterFields,
-  agent_id: AgentId.optional().describe('Only this agent'),
+  agent_id: describe(z.optional(AgentId), 'Only this agent'),
 });
 
 export type ProfileFilter = Partial<Omit<z.infer<typeof TenantProfileListQuery>, 'limit' | 'cursor'>>;

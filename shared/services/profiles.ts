@@ -11,7 +11,6 @@ import { assertCanWrite, canRead, newProfileAccess } from '../credentials/access
 import { profileEvent } from '../credentials/policy.ts';
 import { lifecycleMetadata } from './lifecycle.ts';
 import { ConflictError, ValidationError, agentNotFound } from '../errors.ts';
-import * as z from 'zod';
 import { assertAuthDataLimits, parseInput } from '../schemas/common.ts';
 import { type OutboundPolicy, OutboundPolicyFields } from '../credentials/outbound-policy.ts';
 import { type AuthTypeName, type Deployment, authTypeModule, deploymentOf, parseCredential } from '../credentials/types/index.ts';
@@ -19,6 +18,7 @@ import type { AgentItem, ProfileItem } from '../schemas/items.ts';
 import type { CreateProfileBody, ProfileFilter, ProfileMetadata, UpsertProfileBody, UpsertType } from '../schemas/profiles.ts';
 import { type ProfileTarget, profileNameNotFound, requireAgent } from './targets.ts';
 import type { ProfileRecord } from '../store/types.ts';
+import * as z from '../schemas/zod.ts';
 
 /** How often a create/replace that lost a race re-reads and tries again before answering 409. */
 const MAX_WRITE_ATTEMPTS = 5;

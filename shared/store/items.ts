@@ -4,6 +4,7 @@ import { profileRefOf } from './profile-ref.ts';
 import { type DailyUses, type ProfileItem, type RunItem, type UseKind, dailyUseAttribute } from '../schemas/items.ts';
 import type { RunState } from '../schemas/runs.ts';
 import { encodeCursor } from './cursor.ts';
+import { parseOrThrow } from '../schemas/zod.ts';
 import type { AuditQuery, AuditView, Page, ProfileRef, ProfileRecord, SealedToken, SettingsChanges } from './types.ts';
 
 /**
@@ -204,7 +205,7 @@ export async function fillAuditPage(
         const last = records[records.length - 1] as AuditRecord;
         return { records, next: encodeCursor({ pk, sk: keys.auditSort(last.at, last.id) }) };
       }
-      records.push(AuditRecord.parse(item));
+      records.push(parseOrThrow(AuditRecord, item));
     }
     from = out.last;
     if (!from) break;

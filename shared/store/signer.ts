@@ -1,4 +1,3 @@
-import type * as z from 'zod';
 import { canonicalJsonOf, itemMacV2Json, verifyItemMac } from '../crypto/item-mac.ts';
 import { constantTimeEqual } from '../crypto/server-seal.ts';
 import type { ServerKey, ServerKeyRing } from '../crypto/server-key.ts';
@@ -21,6 +20,8 @@ import {
   WebhookItem,
 } from '../schemas/items.ts';
 import { INVALID, type Parser, parserOf } from '../schemas/item-codec.ts';
+import type * as z from '../schemas/zod.ts';
+import { parseOrThrow } from '../schemas/zod.ts';
 
 /**
  * The signed store's barrier: every item a store implementation writes is sealed here (its
@@ -54,7 +55,7 @@ export type SignedKind =
   | 'webhook'
   | 'webhook-delivery';
 
-const SCHEMAS: Record<SignedKind, z.ZodType> = {
+const SCHEMAS: Record<SignedKind, z.ZodMiniType> = {
   agent: AgentItem,
   'api-key': ApiKeyItem,
   'api-key-index': ApiKeyIndexItem,
@@ -233,7 +234,7 @@ export function itemSigner(ring: ServerKeyRing, log: Logger): ItemSigner {
   /** The parsed item; a shape the schema refuses throws zod's own error. */
   const parse = (kind: SignedKind, raw: Raw): Raw => {
     const parsed = parserFor(kind)(raw);
-    return parsed === INVALID ? (SCHEMAS[kind].parse(raw) as Raw) : parsed;
+    return parsed === INVALID ? (parseOrThrow(SCHEMAS[kind], raw) as Raw) : parsed;
   };
 
   const macFor = (kind: SignedKind, post: ItemKey & Raw): MacAttributes => ({

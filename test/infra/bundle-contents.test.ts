@@ -68,6 +68,28 @@ describe('only the meta function bundles the OpenAPI operations', () => {
   });
 });
 
+describe('function bundles carry zod/mini, not classic zod (shared/schemas/zod.ts)', () => {
+  it.each(FUNCTIONS)('bundles zod/mini and its English locale only, no classic zod and no other locale, into %s', async (entry) => {
+    const { metafile } = await build({
+      ...functionBuildOptions(resolve(entry), join(tmpdir(), 'vault-bundle-zod-not-written')),
+      write: false,
+      logLevel: 'silent',
+    });
+    if (!metafile) throw new Error('no metafile');
+    // What the output holds (an input tree-shaken to nothing is listed with 0 bytes).
+    const zod = new Set<string>();
+    for (const output of Object.values(metafile.outputs)) {
+      for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+        const m = /node_modules\/zod\/(.*)$/.exec(input);
+        if (m?.[1] && bytesInOutput > 0) zod.add(m[1]);
+      }
+    }
+    expect([...zod].some((f) => f.startsWith('v4/mini/'))).toBe(true);
+    expect([...zod].filter((f) => f.startsWith('v4/classic/'))).toEqual([]);
+    expect([...zod].filter((f) => f.startsWith('v4/locales/'))).toEqual(['v4/locales/en.js']);
+  });
+});
+
 describe('function bundles carry no local-only wiring', () => {
   it.each(FUNCTIONS)('bundles nothing from infra/local into %s (key-ring file, in-process queue, table creation)', async (entry) => {
     const inputs = await bundledInputs(entry);

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../schemas/zod.ts';
 import { ValidationError } from '../../errors.ts';
 import { type AuthTypeModule, type OutboundRequest, injectHeaders, injected } from './types.ts';
 
@@ -24,10 +24,9 @@ function schemaFor(config: ApiKeyConfigValue) {
     config.api_key_method === 'header'
       ? "header names are 1-64 token characters (letters, digits, -_.!#$%&'*+^`|~) and not one the HTTP client sets (host, content-length, connection, …)"
       : `${config.api_key_method} names are 1-64 characters: letters, digits, "_", ".", "-", ":", "[", "]"`;
-  return z
-    .record(z.string(), z.string())
-    .refine((r) => Object.keys(r).length > 0, 'must hold at least one key/value pair (name → secret value) for auth_type api_key')
-    .superRefine((r, ctx) => {
+  return z.record(z.string(), z.string()).check(
+    z.refine((r) => Object.keys(r).length > 0, 'must hold at least one key/value pair (name → secret value) for auth_type api_key'),
+    z.superRefine((r, ctx) => {
       const bad = Object.keys(r).filter((n) => !nameOk(n));
       if (bad.length > 0) ctx.addIssue({ code: 'custom', message: `invalid key name${bad.length > 1 ? 's' : ''} ${bad.map((b) => JSON.stringify(b)).join(', ')}: ${hint}` });
       if (config.api_key_method === 'header') {
@@ -38,7 +37,8 @@ function schemaFor(config: ApiKeyConfigValue) {
         const lower = Object.keys(r).map((n) => n.toLowerCase());
         if (new Set(lower).size !== lower.length) ctx.addIssue({ code: 'custom', message: 'header names must differ in more than letter case' });
       }
-    });
+    }),
+  );
 }
 
 const notInjectable = () =>

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../schemas/zod.ts';
 import { type AuthTypeModule, injectHeaders, injected } from './types.ts';
 
 /** basic: auth_data `{username, password}`; no config. Sent as `Authorization: Basic base64(user:pass)`. */
@@ -6,7 +6,7 @@ export { BasicConfig } from '../../schemas/auth-config.ts';
 import { BasicConfig } from '../../schemas/auth-config.ts';
 export const BasicSecret = z.strictObject({
   // RFC 7617: the user-id cannot contain a colon (the first colon ends it).
-  username: z.string().refine((s) => !s.includes(':'), 'must not contain ":" (RFC 7617 Basic auth)'),
+  username: z.string().check(z.refine((s) => !s.includes(':'), 'must not contain ":" (RFC 7617 Basic auth)')),
   password: z.string(),
 });
 

@@ -1,4 +1,4 @@
-import type * as z from 'zod';
+import type * as z from '../../schemas/zod.ts';
 import { AuthData } from '../../schemas/common.ts';
 import type { AuthTypeModule } from './types.ts';
 

@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from '../../schemas/zod.ts';
+import { parseOrThrow } from '../../schemas/zod.ts';
 import { parseInput } from '../../schemas/common.ts';
 import type { ProfileItem } from '../../schemas/items.ts';
 import { apiKey } from './api-key.ts';
@@ -49,5 +50,5 @@ export function parseCredential(type: AuthTypeModule, authConfig: unknown, authD
 
 /** The stored config of a profile, parsed again by its type (a foreign or stale item fails loudly). */
 export function storedConfig(type: AuthTypeModule, stored: unknown): Record<string, unknown> {
-  return type.config.parse(stored ?? {}) as Record<string, unknown>;
+  return parseOrThrow(type.config, stored ?? {}) as Record<string, unknown>;
 }

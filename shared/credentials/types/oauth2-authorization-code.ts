@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../schemas/zod.ts';
 import { ValidationError } from '../../errors.ts';
 import { type AuthTypeModule, type Deployment, injectHeaders, injected } from './types.ts';
 
@@ -15,8 +15,11 @@ import { type AuthTypeModule, type Deployment, injectHeaders, injected } from '.
 export { OAuth2AuthorizationCodeConfig } from '../../schemas/auth-config.ts';
 import { OAuth2AuthorizationCodeConfig } from '../../schemas/auth-config.ts';
 
-const PublicClientSecret = z.strictObject({ client_id: z.string().min(1) });
-const ConfidentialClientSecret = z.strictObject({ client_id: z.string().min(1), client_secret: z.string().min(1) });
+const PublicClientSecret = z.strictObject({ client_id: z.string().check(z.minLength(1)) });
+const ConfidentialClientSecret = z.strictObject({
+  client_id: z.string().check(z.minLength(1)),
+  client_secret: z.string().check(z.minLength(1)),
+});
 
 const isHttps = (u: string) => URL.canParse(u) && new URL(u).protocol === 'https:';
 

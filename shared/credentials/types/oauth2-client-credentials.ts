@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../schemas/zod.ts';
 import { ValidationError } from '../../errors.ts';
 import { tokenUrlRefusal } from '../oauth2/token-endpoint.ts';
 import { type AuthTypeModule, injectHeaders, injected } from './types.ts';

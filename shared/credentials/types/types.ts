@@ -1,4 +1,4 @@
-import type * as z from 'zod';
+import type * as z from '../../schemas/zod.ts';
 
 /**
  * The per-type seam. Each auth type is one module (types/<name>.ts) that says what its
@@ -46,14 +46,14 @@ export const deploymentOf = (config: { readonly mode: 'local' | 'aws'; readonly 
 export interface AuthTypeModule<Config = Record<string, unknown>> {
   readonly name: AuthTypeName;
   /** Non-secret settings, stored in clear on the profile item (validated on write and on read). */
-  readonly config: z.ZodType<Config>;
+  readonly config: z.ZodMiniType<Config>;
   /**
    * Rules on the config that depend on where the vault runs, checked on every write once `config`
    * has parsed it (oauth2: an https token_url when deployed). Throws a ValidationError naming the field.
    */
   assertDeployable?(config: Config, deployment: Deployment): void;
   /** The decrypted values of a profile of this type; may depend on the config (api_key names). */
-  schemaFor(config: Config): z.ZodType<Record<string, string>>;
+  schemaFor(config: Config): z.ZodMiniType<Record<string, string>>;
   /**
    * How the secret reaches a request: `direct` (inject the stored values), `access_token` (the
    * stored values are exchanged for an access token first, which is what `inject` receives —

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type * as z from 'zod';
+import type * as z from '#shared/schemas/zod';
 import { AuditChainLink, AuditEventInput, AuditHead, AuditRecord } from '#shared/audit/record';
 import { INVALID, parserOf } from '#shared/schemas/item-codec';
 import * as items from '#shared/schemas/items';
@@ -121,7 +121,7 @@ function keyOrder(v: unknown): unknown {
 }
 
 /** Both parsers on one input: same verdict, same value. */
-function agree(schema: z.ZodType, input: unknown): boolean {
+function agree(schema: z.ZodMiniType, input: unknown): boolean {
   const byZod = schema.safeParse(input);
   const lean = parserOf(schema)(input);
   if (!byZod.success) {
@@ -134,7 +134,7 @@ function agree(schema: z.ZodType, input: unknown): boolean {
   return true;
 }
 
-const SCHEMAS: Record<string, z.ZodType> = {
+const SCHEMAS: Record<string, z.ZodMiniType> = {
   AgentItem: items.AgentItem,
   ApiKeyItem: items.ApiKeyItem,
   ApiKeyIndexItem: items.ApiKeyIndexItem,

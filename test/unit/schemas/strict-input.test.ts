@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type * as z from 'zod';
+import type * as z from '#shared/schemas/zod';
 import { UnknownFieldError, ValidationError } from '#shared/errors';
 import { CreateAgentBody, UpdateAgentBody } from '#shared/schemas/agents';
 import { CreateApiKeyBody } from '#shared/schemas/api-keys';
@@ -22,7 +22,7 @@ import { RunAgentBody } from '#shared/schemas/runs';
 import { authTypeModule, parseCredential } from '#shared/credentials/types/index';
 
 /** Throws what parseInput throws, or fails the test. */
-function refusal(schema: z.ZodType, input: unknown, what?: string): UnknownFieldError {
+function refusal(schema: z.ZodMiniType, input: unknown, what?: string): UnknownFieldError {
   try {
     parseInput(schema, input, what);
   } catch (err) {
@@ -39,7 +39,7 @@ const agentBody = {
 };
 const token = `avt_${'A'.repeat(70)}`;
 
-const requestSchemas: [string, z.ZodType][] = [
+const requestSchemas: [string, z.ZodMiniType][] = [
   ['CreateAgentBody', CreateAgentBody],
   ['UpdateAgentBody', UpdateAgentBody],
   ['CreateApiKeyBody', CreateApiKeyBody],
