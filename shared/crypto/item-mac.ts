@@ -166,22 +166,26 @@ export function itemMacV2(key: ServerKey, kind: string, pk: string, sk: string, 
 
 /** itemMacV2 over the canonical JSON of the covered attributes, already written (canonicalJsonOf). */
 export function itemMacV2Json(key: ServerKey, kind: string, pk: string, sk: string, json: string): Buffer {
-  return createHmac('sha256', key.macKey)
-    .update(lengthPrefixedText(['item-mac/v2', kind, pk, sk, json]))
-    .digest();
+  // lengthPrefixedText(['item-mac/v2', kind, pk, sk, json]), with the JSON (the long part) hashed
+  // as the string it is rather than copied into that buffer first: the same bytes.
+  if (!json.isWellFormed()) throw new RangeError('string parts must be well-formed Unicode');
+  const head = lengthPrefixedText(['item-mac/v2', kind, pk, sk], 4);
+  head.writeUInt32BE(Buffer.byteLength(json, 'utf8'), head.length - 4);
+  return createHmac('sha256', key.macKey).update(head).update(json, 'utf8').digest();
 }
 
 /**
  * lengthPrefixed (shared/crypto/encoding.ts) of strings, the same bytes written straight into one
  * buffer: no buffer per part (the MAC inputs of items and audit records have up to 23 parts).
+ * `spare` bytes are left at the end for the caller to write.
  */
-export function lengthPrefixedText(parts: readonly string[]): Buffer {
-  let size = 0;
+export function lengthPrefixedText(parts: readonly string[], spare = 0): Buffer {
+  let size = spare;
   for (const part of parts) {
     if (!part.isWellFormed()) throw new RangeError('string parts must be well-formed Unicode');
     size += 4 + Buffer.byteLength(part, 'utf8');
   }
-  const out = Buffer.allocUnsafe(size); // every byte is written below
+  const out = Buffer.allocUnsafe(size); // every byte is written below (the `spare` ones by the caller)
   let off = 0;
   for (const part of parts) {
     const written = out.write(part, off + 4, 'utf8');
