@@ -1,5 +1,5 @@
 import { type AuditHead, AuditRecord } from '../audit/record.ts';
-import { PROFILE_NAME_INDEX_PK, PROFILE_NAME_INDEX_SK, keys } from '../keys.ts';
+import { PROFILE_NAME_INDEX_PK, PROFILE_NAME_INDEX_SK, keys, itemAt } from '../keys.ts';
 import { profileRefOf } from './profile-ref.ts';
 import { type DailyUses, type ProfileItem, type RunItem, type UseKind, dailyUseAttribute } from '../schemas/items.ts';
 import type { RunState } from '../schemas/runs.ts';
@@ -53,7 +53,14 @@ export const REWRITE_SET = [
   'runner_origin',
   'runner_approval',
 ] as const;
-export const REWRITE_OPTIONAL = ['auth_config', 'allowed_hosts', 'allowed_path_prefixes', 'allowed_methods', 'runner_delivery', 'end_user_id'] as const;
+export const REWRITE_OPTIONAL = [
+  'auth_config',
+  'allowed_hosts',
+  'allowed_path_prefixes',
+  'allowed_methods',
+  'runner_delivery',
+  'end_user_id',
+] as const;
 
 /** A profile after an in-place rewrite with `r` (a new expiry replaces the old; without one it stays). */
 export function profileAfterRewrite(read: ProfileItem, r: ProfileRecord): ProfileItem {
@@ -88,7 +95,16 @@ export function oauthTokenAfterStore(ref: ProfileRef, token: SealedToken) {
 }
 
 /** The covered attributes an OAuth2 token item holds besides its keys and entity (what clearConnection removes). */
-export const OAUTH_TOKEN_COVERED = ['blob', 'refresh_blob', 'token_expires_at', 'refresh_at', 'expires_at', 'generation', 'record_version', 'profile_created_at'] as const;
+export const OAUTH_TOKEN_COVERED = [
+  'blob',
+  'refresh_blob',
+  'token_expires_at',
+  'refresh_at',
+  'expires_at',
+  'generation',
+  'record_version',
+  'profile_created_at',
+] as const;
 
 /** A profile record as a stored item: day counters as top-level attributes (see DAILY_USE_ATTRIBUTE). */
 export function profileToItem(r: ProfileRecord) {
@@ -167,7 +183,7 @@ export function auditItems(record: AuditRecord, head?: AuditHead): Record<string
   if (record.agent_id) views.push(['agent', keys.auditAgent(record.tenant, record.agent_id)]);
   if (record.agent_id && record.slot) views.push(['profile', keys.auditProfile(record.tenant, record.agent_id, record.slot)]);
   const items: Record<string, unknown>[] = views.map(([view, pk]) => ({ pk, sk, entity: 'audit', view, ...record }));
-  if (head) items.push({ ...keys.auditHead(head.tenant, head.writer), entity: 'audit_head', ...head });
+  if (head) items.push(itemAt(keys.auditHead(head.tenant, head.writer), 'audit_head', head));
   return items;
 }
 
