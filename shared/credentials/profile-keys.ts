@@ -1,5 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
-import { openBlob, sealBlob } from '../crypto/blob.ts';
+import { DecryptionError } from '../crypto/aead.ts';
+import { SALT_BYTES, openBlob, sealBlob } from '../crypto/blob.ts';
 import { lengthPrefixed } from '../crypto/encoding.ts';
 import { hkdfExpand, hkdfExtract } from '../crypto/hkdf.ts';
 import type { ServerKey } from '../crypto/server-key.ts';
@@ -20,6 +21,13 @@ export interface ProfileBinding {
 }
 
 const FORMAT = 'v1';
+/** lengthPrefixed("enc/v1", ·16-byte salt·, ·aad·) up to the salt: "enc/v1"'s length and bytes, the salt's length. */
+const ENC_HEAD = lengthPrefixed('enc/v1', Buffer.alloc(SALT_BYTES)).subarray(0, 4 + 6 + 4);
+const SALT_AT = ENC_HEAD.length;
+/** Where the AAD starts in a value's key input (after the salt and the AAD's length). */
+const AAD_AT = SALT_AT + SALT_BYTES + 4;
+/** The AAD inside a value's key input (valueInput): between its length and the trailing 0x01. */
+const aadOf = (input: Buffer): Buffer => input.subarray(AAD_AT, input.length - 1);
 /** Field name under which a saved session is sealed; `$` cannot start an input argument name. */
 export const SESSION_FIELD = '$session';
 
@@ -67,7 +75,37 @@ export class ProfileKeys {
    * version} (the shared prefix is encoded once; length-prefixing concatenates).
    */
   aad(field: string, recordVersion: number): Buffer {
-    return Buffer.concat([this.aadPrefix, lengthPrefixed(field, recordVersion)]);
+    return aadOf(this.valueInput(field, recordVersion));
+  }
+
+  /**
+   * The HKDF-Expand input of one value's key with its AAD inside, in one buffer:
+   * lengthPrefixed("enc/v1", salt, aad) ‖ 0x01 — the one-block T(1) of shared/crypto/hkdf.ts —
+   * with the salt's 16 bytes left for valueKey to write.
+   */
+  private valueInput(field: string, recordVersion: number): Buffer {
+    if (!field.isWellFormed()) throw new RangeError('string parts must be well-formed Unicode');
+    if (!Number.isSafeInteger(recordVersion) || recordVersion < 0) throw new RangeError('parts must be non-negative integers');
+    const fieldBytes = Buffer.byteLength(field, 'utf8');
+    const aadBytes = this.aadPrefix.length + 4 + fieldBytes + 4 + 8;
+    const out = Buffer.allocUnsafe(AAD_AT + aadBytes + 1); // every byte but the salt's is written here, the salt's by valueKey
+    ENC_HEAD.copy(out, 0);
+    let off = out.writeUInt32BE(aadBytes, AAD_AT - 4);
+    off += this.aadPrefix.copy(out, off);
+    off = out.writeUInt32BE(fieldBytes, off);
+    off += out.write(field, off, 'utf8');
+    off = out.writeUInt32BE(8, off);
+    off = out.writeUInt32BE(Math.floor(recordVersion / 0x1_0000_0000), off);
+    off = out.writeUInt32BE(recordVersion >>> 0, off);
+    out[off] = 1;
+    return out;
+  }
+
+  /** One value's key: HKDF-Expand(prk, "enc/v1" ‖ salt ‖ aad, 32), length-prefixed, as one HMAC over `input` with `salt` written in. */
+  private valueKey(input: Buffer, salt: Buffer): Buffer {
+    if (salt.length !== SALT_BYTES) throw new DecryptionError();
+    salt.copy(input, SALT_AT);
+    return createHmac('sha256', this.prk).update(input).digest();
   }
 
   /** 32-byte key commitment: GCM does not commit to its key, so this is checked before decrypting. */
@@ -93,17 +131,13 @@ export class ProfileKeys {
     return hkdfExpand(this.prk, info, 32);
   }
 
-  private keyFor(aad: Buffer) {
-    return (salt: Buffer) => hkdfExpand(this.prk, lengthPrefixed('enc/v1', salt, aad), 32);
-  }
-
   seal(field: string, recordVersion: number, plaintext: Uint8Array): Buffer {
-    const aad = this.aad(field, recordVersion);
-    return sealBlob(this.serverKey.id, this.keyFor(aad), plaintext, aad);
+    const input = this.valueInput(field, recordVersion);
+    return sealBlob(this.serverKey.id, (salt) => this.valueKey(input, salt), plaintext, aadOf(input));
   }
 
   open(field: string, recordVersion: number, blob: Uint8Array): Buffer {
-    const aad = this.aad(field, recordVersion);
-    return openBlob(blob, this.serverKey.id, this.keyFor(aad), aad);
+    const input = this.valueInput(field, recordVersion);
+    return openBlob(blob, this.serverKey.id, (salt) => this.valueKey(input, salt), aadOf(input));
   }
 }

@@ -9,7 +9,7 @@
  * ignored by readers and taken over by the next create or rename of that name. Profiles from
  * before claims have none: their name is their home slot's.
  */
-import { randomBytes } from 'node:crypto';
+import { publicRandom } from '../crypto/random.ts';
 import { ConflictError } from '../errors.ts';
 import type { ProfileItem, ProfileNameItem } from '../schemas/items.ts';
 import { type ProfileRef, profileRef } from '../store/profile-ref.ts';
@@ -126,10 +126,11 @@ export async function claimName(
     }
     if (target === undefined) {
       // The home slot, unless a profile renamed away from this name still lives there.
-      target = named.homeOccupied ? randomBytes(16).toString('hex') : named.home.slot;
+      target = named.homeOccupied ? publicRandom(16).toString('hex') : named.home.slot;
     }
     const at = now();
-    const nonce = randomBytes(12).toString('hex');
+    // Slot and nonce are stored in clear in the claim: public randomness (shared/crypto/random.ts).
+    const nonce = publicRandom(12).toString('hex');
     if (
       await store.profileNames.put(
         named.home.slot,

@@ -57,15 +57,51 @@ function normalise(value: unknown): unknown {
  * leaves out of objects) dropped, bytes as `{"$bytes": base64}`.
  */
 export function canonicalJsonOf(item: Readonly<Record<string, unknown>>, skip: (key: string) => boolean): string {
+  const plan = planOf(Object.keys(item), skip);
   let out = '{';
-  for (const k of jsonKeyOrder(Object.keys(item))) {
-    // canonicalJson's copy assigns `__proto__` (setting its prototype), so that key never reaches its JSON.
-    if (k === '__proto__' || skip(k)) continue;
-    const v = canonicalMember(item[k]);
+  for (let i = 0; i < plan.keys.length; i++) {
+    const v = canonicalMember(item[plan.keys[i] as string]);
     if (v === undefined) continue;
-    out += out.length === 1 ? `${JSON.stringify(k)}:${v}` : `,${JSON.stringify(k)}:${v}`;
+    out += out.length === 1 ? `${plan.quoted[i]}:${v}` : `,${plan.quoted[i]}:${v}`;
   }
   return `${out}}`;
+}
+
+/** The members an object's canonical JSON writes, in order (jsonKeyOrder, minus `__proto__` and the skipped), each with its key as JSON. */
+interface KeyPlan {
+  /** The object's own keys as Object.keys listed them: the plan is reused only for the same list. */
+  readonly from: readonly string[];
+  readonly keys: readonly string[];
+  readonly quoted: readonly string[];
+}
+
+/** Plans remembered per skip function and key list (items of one kind share a few): at most PLANS each, forgotten all at once when full. */
+const PLANS = 64;
+const plansBySkip = new WeakMap<(key: string) => boolean, Map<string, KeyPlan>>();
+
+function planOf(keys: string[], skip: (key: string) => boolean): KeyPlan {
+  let plans = plansBySkip.get(skip);
+  if (!plans) {
+    plans = new Map();
+    plansBySkip.set(skip, plans);
+  }
+  const id = keys.join('\u0000');
+  const known = plans.get(id);
+  // Two lists can join to one id (a key holding U+0000): the plan must be of this very list.
+  if (known && sameList(known.from, keys)) return known;
+  const from = keys.slice();
+  // canonicalJson's copy assigns `__proto__` (setting its prototype), so that key never reaches its JSON.
+  const ordered = jsonKeyOrder(keys).filter((k) => k !== '__proto__' && !skip(k));
+  const plan: KeyPlan = { from, keys: ordered, quoted: ordered.map((k) => JSON.stringify(k)) };
+  if (plans.size >= PLANS) plans.clear();
+  plans.set(id, plan);
+  return plan;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** One value's canonical JSON, or undefined where JSON.stringify leaves an object member out. */
@@ -118,7 +154,9 @@ function isArrayIndex(k: string): boolean {
 }
 
 function compute(key: ServerKey, kind: MacKind, fields: Readonly<Record<string, unknown>>): Buffer {
-  return createHmac('sha256', key.macKey).update(lengthPrefixed('item-mac/v1', kind, canonicalJson(fields))).digest();
+  return createHmac('sha256', key.macKey)
+    .update(lengthPrefixed('item-mac/v1', kind, canonicalJson(fields)))
+    .digest();
 }
 
 /** The v2 MAC of an item: its kind, its key and its covered attributes (length-prefixed, so no part can run into the next). */
@@ -128,22 +166,26 @@ export function itemMacV2(key: ServerKey, kind: string, pk: string, sk: string, 
 
 /** itemMacV2 over the canonical JSON of the covered attributes, already written (canonicalJsonOf). */
 export function itemMacV2Json(key: ServerKey, kind: string, pk: string, sk: string, json: string): Buffer {
-  return createHmac('sha256', key.macKey)
-    .update(lengthPrefixedText(['item-mac/v2', kind, pk, sk, json]))
-    .digest();
+  // lengthPrefixedText(['item-mac/v2', kind, pk, sk, json]), with the JSON (the long part) hashed
+  // as the string it is rather than copied into that buffer first: the same bytes.
+  if (!json.isWellFormed()) throw new RangeError('string parts must be well-formed Unicode');
+  const head = lengthPrefixedText(['item-mac/v2', kind, pk, sk], 4);
+  head.writeUInt32BE(Buffer.byteLength(json, 'utf8'), head.length - 4);
+  return createHmac('sha256', key.macKey).update(head).update(json, 'utf8').digest();
 }
 
 /**
  * lengthPrefixed (shared/crypto/encoding.ts) of strings, the same bytes written straight into one
  * buffer: no buffer per part (the MAC inputs of items and audit records have up to 23 parts).
+ * `spare` bytes are left at the end for the caller to write.
  */
-export function lengthPrefixedText(parts: readonly string[]): Buffer {
-  let size = 0;
+export function lengthPrefixedText(parts: readonly string[], spare = 0): Buffer {
+  let size = spare;
   for (const part of parts) {
     if (!part.isWellFormed()) throw new RangeError('string parts must be well-formed Unicode');
     size += 4 + Buffer.byteLength(part, 'utf8');
   }
-  const out = Buffer.allocUnsafe(size); // every byte is written below
+  const out = Buffer.allocUnsafe(size); // every byte is written below (the `spare` ones by the caller)
   let off = 0;
   for (const part of parts) {
     const written = out.write(part, off + 4, 'utf8');

@@ -12,11 +12,26 @@ let offset = POOL_BYTES;
 
 export function publicRandom(n: number): Buffer {
   if (n > POOL_BYTES) return randomFillSync(Buffer.allocUnsafe(n));
+  return publicRandomInto(Buffer.allocUnsafe(n), 0, n);
+}
+
+/**
+ * Writes `n` fresh bytes from the same pool into `target` at `at` (a blob's salt ‖ nonce, without
+ * a buffer of their own); returns `target`. The bytes are the pool's next ones, as publicRandom's.
+ */
+export function publicRandomInto<T extends Uint8Array>(target: T, at: number, n: number): T {
+  if (!Number.isInteger(at) || !Number.isInteger(n) || at < 0 || n < 0 || at + n > target.length) {
+    throw new RangeError('publicRandomInto: range outside the target');
+  }
+  if (n > POOL_BYTES) {
+    randomFillSync(target, at, n);
+    return target;
+  }
   if (offset + n > POOL_BYTES) {
     randomFillSync(pool);
     offset = 0;
   }
-  const out = Buffer.from(pool.subarray(offset, offset + n));
+  pool.copy(target, at, offset, offset + n);
   offset += n;
-  return out;
+  return target;
 }

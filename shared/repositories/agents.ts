@@ -1,7 +1,7 @@
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
 import { conditional } from './conditional.ts';
-import { AGENT_PREFIX, keys } from '../keys.ts';
+import { AGENT_PREFIX, keys, itemAt } from '../keys.ts';
 import type { AgentItem } from '../schemas/items.ts';
 import type { ItemSigner } from '../store/signer.ts';
 import type { AgentStore, NewAgentItem } from '../store/types.ts';
@@ -18,7 +18,9 @@ export function agentRepository(db: Db, signer: ItemSigner): AgentStore {
 
     /** Whether the item exists (its key only: nothing it says is read, so it needs no integrity check). */
     async exists(tenant: string, agentId: string): Promise<boolean> {
-      const { Item } = await db.doc.send(new GetCommand({ TableName, Key: keys.agent(tenant, agentId), ConsistentRead: true, ProjectionExpression: 'pk' }));
+      const { Item } = await db.doc.send(
+        new GetCommand({ TableName, Key: keys.agent(tenant, agentId), ConsistentRead: true, ProjectionExpression: 'pk' }),
+      );
       return Item !== undefined;
     },
 
@@ -28,7 +30,7 @@ export function agentRepository(db: Db, signer: ItemSigner): AgentStore {
         db.doc.send(
           new PutCommand({
             TableName,
-            Item: signer.seal('agent', { ...keys.agent(item.tenant, item.agent_id), entity: 'agent', ...item }),
+            Item: signer.seal('agent', itemAt(keys.agent(item.tenant, item.agent_id), 'agent', item)),
             ConditionExpression: 'attribute_not_exists(pk)',
           }),
         ),
@@ -41,7 +43,7 @@ export function agentRepository(db: Db, signer: ItemSigner): AgentStore {
         db.doc.send(
           new PutCommand({
             TableName,
-            Item: signer.seal('agent', { ...keys.agent(item.tenant, item.agent_id), entity: 'agent', ...item }),
+            Item: signer.seal('agent', itemAt(keys.agent(item.tenant, item.agent_id), 'agent', item)),
             ConditionExpression: 'attribute_exists(pk) AND version = :v',
             ExpressionAttributeValues: { ':v': expectedVersion },
           }),
@@ -56,9 +58,7 @@ export function agentRepository(db: Db, signer: ItemSigner): AgentStore {
     /** Deletes the agent item; false if it did not exist. */
     async delete(tenant: string, agentId: string): Promise<boolean> {
       return conditional(() =>
-        db.doc.send(
-          new DeleteCommand({ TableName, Key: keys.agent(tenant, agentId), ConditionExpression: 'attribute_exists(pk)' }),
-        ),
+        db.doc.send(new DeleteCommand({ TableName, Key: keys.agent(tenant, agentId), ConditionExpression: 'attribute_exists(pk)' })),
       );
     },
   };

@@ -1,6 +1,6 @@
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
-import { keys } from '../keys.ts';
+import { keys, itemAt } from '../keys.ts';
 import type { GrantItem } from '../schemas/items.ts';
 import type { ItemSigner } from '../store/signer.ts';
 import type { GrantRecord, GrantStore } from '../store/types.ts';
@@ -14,7 +14,13 @@ export function grantRepository(db: Db, signer: ItemSigner): GrantStore {
     async create(r: GrantRecord): Promise<boolean> {
       const { id_hex, ...rest } = r;
       return conditional(() =>
-        db.doc.send(new PutCommand({ TableName, Item: signer.seal('grant', { ...keys.grant(id_hex), entity: 'grant', ...rest }), ConditionExpression: 'attribute_not_exists(pk)' })),
+        db.doc.send(
+          new PutCommand({
+            TableName,
+            Item: signer.seal('grant', itemAt(keys.grant(id_hex), 'grant', rest)),
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        ),
       );
     },
 

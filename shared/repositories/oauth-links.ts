@@ -1,6 +1,6 @@
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
-import { keys } from '../keys.ts';
+import { keys, itemAt } from '../keys.ts';
 import type { OAuthLinkItem } from '../schemas/items.ts';
 import type { ItemSigner } from '../store/signer.ts';
 import type { OAuthLinkPurpose, OAuthLinkRecord, OAuthLinkStore } from '../store/types.ts';
@@ -20,7 +20,7 @@ export function oauthLinkRepository(db: Db, signer: ItemSigner): OAuthLinkStore 
         db.doc.send(
           new PutCommand({
             TableName,
-            Item: signer.seal('oauth-link', { ...keys.oauthLink(purpose, id_hex), entity: 'oauth_link', ...rest }),
+            Item: signer.seal('oauth-link', itemAt(keys.oauthLink(purpose, id_hex), 'oauth_link', rest)),
             ConditionExpression: 'attribute_not_exists(pk)',
           }),
         ),

@@ -1,6 +1,6 @@
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
-import { keys } from '../keys.ts';
+import { keys, itemAt } from '../keys.ts';
 import type { RunJobItem } from '../schemas/items.ts';
 import type { ItemSigner } from '../store/signer.ts';
 import type { RunJobRecord, RunJobStore } from '../store/types.ts';
@@ -20,7 +20,7 @@ export function runJobRepository(db: Db, signer: ItemSigner): RunJobStore {
         db.doc.send(
           new PutCommand({
             TableName,
-            Item: signer.seal('run-job', { ...keys.runJob(r.session_id), entity: 'run-job', ...r }),
+            Item: signer.seal('run-job', itemAt(keys.runJob(r.session_id), 'run-job', r)),
             ConditionExpression: 'attribute_not_exists(pk)',
           }),
         ),

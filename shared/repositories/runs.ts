@@ -1,6 +1,6 @@
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
-import { keys } from '../keys.ts';
+import { keys, itemAt } from '../keys.ts';
 import type { RunItem } from '../schemas/items.ts';
 import { runAfter } from '../store/items.ts';
 import type { ItemSigner } from '../store/signer.ts';
@@ -17,7 +17,7 @@ export function runRepository(db: Db, signer: ItemSigner): RunStore {
         db.doc.send(
           new PutCommand({
             TableName,
-            Item: signer.seal('run', { ...keys.run(r.session_id), entity: 'run', ...r }),
+            Item: signer.seal('run', itemAt(keys.run(r.session_id), 'run', r)),
             ConditionExpression: 'attribute_not_exists(pk)',
           }),
         ),
@@ -49,7 +49,12 @@ export function runRepository(db: Db, signer: ItemSigner): RunStore {
       for (let attempt = 0; attempt < 3 && current && from.includes(current.status); attempt++) {
         const post = runAfter(current, to, set);
         const names: Record<string, string> = { '#status': 'status' };
-        const values: Record<string, unknown> = { ':to': to, ':read': current.status, ':ca': current.created_at, ...macValues(signer.macFor('run', post)) };
+        const values: Record<string, unknown> = {
+          ':to': to,
+          ':read': current.status,
+          ':ca': current.created_at,
+          ...macValues(signer.macFor('run', post)),
+        };
         const sets = ['#status = :to', ...MAC_SET];
         for (const [k, v] of Object.entries(set)) {
           if (v === undefined) continue;

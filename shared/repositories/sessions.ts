@@ -1,6 +1,6 @@
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
-import { keys } from '../keys.ts';
+import { keys, itemAt } from '../keys.ts';
 import type { ItemSigner } from '../store/signer.ts';
 import type { ProfileRef, SessionRecord, SessionStore } from '../store/types.ts';
 import { conditional } from './conditional.ts';
@@ -21,21 +21,20 @@ export function sessionRepository(db: Db, signer: ItemSigner): SessionStore {
         db.doc.send(
           new PutCommand({
             TableName,
-            Item: signer.seal('session', { ...keys.session(ref), entity: 'session', ...r }),
+            Item: signer.seal('session', itemAt(keys.session(ref), 'session', r)),
             ...(read === undefined && r.profile_created_at === undefined
               ? { ConditionExpression: 'attribute_not_exists(pk)' }
               : read === undefined
-              ? {
-                  ConditionExpression:
-                    'attribute_not_exists(pk) OR attribute_not_exists(#pc) OR #pc < :pc OR (#pc = :pc AND #g < :g)',
-                  ExpressionAttributeNames: { '#pc': 'profile_created_at', '#g': 'generation' },
-                  ExpressionAttributeValues: { ':pc': r.profile_created_at, ':g': r.generation },
-                }
-              : {
-                  ConditionExpression: '#v = :v AND #g = :g',
-                  ExpressionAttributeNames: { '#v': 'version', '#g': 'generation' },
-                  ExpressionAttributeValues: { ':v': read.version, ':g': read.generation },
-                }),
+                ? {
+                    ConditionExpression: 'attribute_not_exists(pk) OR attribute_not_exists(#pc) OR #pc < :pc OR (#pc = :pc AND #g < :g)',
+                    ExpressionAttributeNames: { '#pc': 'profile_created_at', '#g': 'generation' },
+                    ExpressionAttributeValues: { ':pc': r.profile_created_at, ':g': r.generation },
+                  }
+                : {
+                    ConditionExpression: '#v = :v AND #g = :g',
+                    ExpressionAttributeNames: { '#v': 'version', '#g': 'generation' },
+                    ExpressionAttributeValues: { ':v': read.version, ':g': read.generation },
+                  }),
           }),
         ),
       );

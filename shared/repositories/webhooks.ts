@@ -1,6 +1,6 @@
 import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../clients.ts';
-import { DELIVERY_PREFIX, WEBHOOK_PREFIX, keys } from '../keys.ts';
+import { DELIVERY_PREFIX, WEBHOOK_PREFIX, keys, itemAt } from '../keys.ts';
 import type { WebhookDeliveryItem, WebhookItem } from '../schemas/items.ts';
 import type { ItemSigner } from '../store/signer.ts';
 import { type DeliveryRecord, MAX_BATCH_WRITE, type Page, type WebhookRecord, type WebhookStore } from '../store/types.ts';
@@ -18,9 +18,9 @@ const DELIVERY_BATCH_RETRIES = 4;
  */
 export function webhookRepository(db: Db, signer: ItemSigner): WebhookStore {
   const TableName = db.tableName;
-  const webhookItem = (r: WebhookRecord) => signer.seal('webhook', { ...keys.webhook(r.tenant, r.webhook_id), entity: 'webhook', ...r });
+  const webhookItem = (r: WebhookRecord) => signer.seal('webhook', itemAt(keys.webhook(r.tenant, r.webhook_id), 'webhook', r));
   const deliveryItem = (r: DeliveryRecord) =>
-    signer.seal('webhook-delivery', { ...keys.webhookDelivery(r.tenant, r.webhook_id, r.delivery_id), entity: 'webhook_delivery', ...r });
+    signer.seal('webhook-delivery', itemAt(keys.webhookDelivery(r.tenant, r.webhook_id, r.delivery_id), 'webhook_delivery', r));
   return {
     async create(r) {
       return conditional(() =>

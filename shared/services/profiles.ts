@@ -1,7 +1,7 @@
 import { openForEdit } from '../credentials/gate.ts';
 import { type Claimed, assertClaimFresh, claimName, loadNamedProfile } from '../credentials/profile-names.ts';
 import { profileRef, profileRefOf } from '../store/profile-ref.ts';
-import { approvalFor, isSameSeal, parseTokenOrThrow, sealProfile } from '../credentials/sealed-profile.ts';
+import { type ProfileMeta, approvalFor, isSameSeal, parseTokenOrThrow, sealProfile } from '../credentials/sealed-profile.ts';
 import { newToken } from '../crypto/token.ts';
 import { auditFailure, auditedChange, writeAudit } from '../audit/log.ts';
 import type { AuditEventInput } from '../audit/record.ts';
@@ -121,20 +121,16 @@ function freshProfile(
   const now = deps.now().toISOString();
   const binding = { tenant, agentId: agent.agent_id, slot, generation: (previous?.generation ?? 0) + 1 };
   // Writing the profile approves the agent's current runner origin and credential delivery.
-  const record = sealProfile(deps.serverKeys.current, binding, secret, (previous?.record_version ?? 0) + 1, authData, approvalFor(agent), {
-    name,
-    agent_incarnation: agent.incarnation,
-    should_save_session: shouldSave,
-    created_at: now,
-    updated_at: now,
-    use_count: 0,
-    ...spec,
+  // Each later part wins, as spreads would; assigned into one object (docs/architecture.md, "Performance").
+  const meta: ProfileMeta = Object.assign(
+    { name, agent_incarnation: agent.incarnation, should_save_session: shouldSave, created_at: now, updated_at: now, use_count: 0 },
+    spec,
     // A delegated profile starts unconnected (a replace too: the old connection was sealed under the old token).
-    ...(spec.auth_type === 'oauth2_authorization_code' ? { connection_state: 'pending' as const } : {}),
-    token_expires_at: tokenExpiresAt,
+    spec.auth_type === 'oauth2_authorization_code' ? { connection_state: 'pending' as const } : undefined,
+    { token_expires_at: tokenExpiresAt },
     // A replace is a new profile under the same name: new token, no usage; its settings, owner
     // and grants stay. A create belongs to the caller's key, private.
-    ...(previous
+    previous
       ? {
           active: previous.active,
           description: previous.description,
@@ -144,8 +140,9 @@ function freshProfile(
           grants: previous.grants,
           settings_version: previous.settings_version,
         }
-      : newProfileAccess(caller)),
-  });
+      : newProfileAccess(caller),
+  );
+  const record = sealProfile(deps.serverKeys.current, binding, secret, (previous?.record_version ?? 0) + 1, authData, approvalFor(agent), meta);
   return { token, record };
 }
 
@@ -389,14 +386,15 @@ async function updateInPlace(
     item.record_version + 1,
     merged,
     approvalFor(agent), // an update by the token holder approves the current runner and delivery
-    {
-      // Settings, usage and test results stay as they are; only values, type spec and expiry change.
-      ...item,
-      should_save_session: body.should_save_session ?? item.should_save_session,
-      updated_at: deps.now().toISOString(),
-      ...spec,
-      token_expires_at: tokenExpiresAt ?? item.token_expires_at,
-    },
+    // Settings, usage and test results stay as they are; only values, type spec and expiry change
+    // (each later part wins; assigned into one object: docs/architecture.md, "Performance").
+    Object.assign(
+      {},
+      item,
+      { should_save_session: body.should_save_session ?? item.should_save_session, updated_at: deps.now().toISOString() },
+      spec,
+      { token_expires_at: tokenExpiresAt ?? item.token_expires_at },
+    ),
   );
   await auditedChange(deps, changeEvent(caller, 'update', record), async () => {
     if (!(await deps.store.profiles.rewrite(record, item)) && !(await landedAnyway(deps, record))) {

@@ -60,7 +60,9 @@ export function mergeParameters(
     );
   }
   const merged: Record<string, unknown> = { ...parameters, ...authData };
-  const missing = agent.input_args.filter((a) => a.required && (merged[a.name] === undefined || merged[a.name] === null)).map((a) => a.name);
+  const missing = agent.input_args
+    .filter((a) => a.required && (merged[a.name] === undefined || merged[a.name] === null))
+    .map((a) => a.name);
   if (missing.length > 0) {
     throw new ValidationError(
       `agent "${agent.agent_id}" requires input argument${missing.length > 1 ? 's' : ''} ${missing.map((k) => `"${k}"`).join(', ')}; pass ${missing.length > 1 ? 'them' : 'it'} in parameters or in the auth profile`,
@@ -103,7 +105,9 @@ async function prepare(
   }
   // A delegated OAuth profile hands the runner its access token (fetched or refreshed by the
   // vault), never the refresh token or the client secret.
-  const authData = use.type.runParameters(use.type.runsWith === 'access_token' ? await accessTokenFor(deps, use, endpointOptions(deps)) : use.secret);
+  const authData = use.type.runParameters(
+    use.type.runsWith === 'access_token' ? await accessTokenFor(deps, use, endpointOptions(deps)) : use.secret,
+  );
   return { agent: use.agent, use, authData, parameters: mergeParameters(use.agent, authData, parameters), session: use.session };
 }
 
@@ -169,19 +173,35 @@ async function saveSession(deps: Deps, run: PreparedRun, value: unknown): Promis
  * runner faults. With credential_delivery "proxy" the runner gets a run grant and `proxyUrl`
  * instead of values; the grant expires with the runner's timeout and is revoked when the call ends.
  */
-async function perform(deps: Deps, run: PreparedRun, sessionId: string, proxyUrl: string | undefined, maxWaitMs = Number.POSITIVE_INFINITY): Promise<RunOutcome> {
+async function perform(
+  deps: Deps,
+  run: PreparedRun,
+  sessionId: string,
+  proxyUrl: string | undefined,
+  maxWaitMs = Number.POSITIVE_INFINITY,
+): Promise<RunOutcome> {
   const timeoutMs = Math.min(run.agent.runner.timeout_ms ?? DEFAULT_RUNNER_TIMEOUT_MS, maxWaitMs);
   if (run.agent.credential_delivery !== 'proxy' || !run.use) return performCall(deps, run, sessionId, timeoutMs, {});
   if (!proxyUrl) return { status: 'failed', errorMessage: 'the run could not be given a proxy URL for its grant' };
   const issued = await issueGrant(deps, run.use.profile, sessionId, deps.now().getTime() + timeoutMs);
   try {
-    return await performCall(deps, run, sessionId, timeoutMs, { grant: issued.grant, grant_expires_at: issued.expiresAt, proxy_url: proxyUrl });
+    return await performCall(deps, run, sessionId, timeoutMs, {
+      grant: issued.grant,
+      grant_expires_at: issued.expiresAt,
+      proxy_url: proxyUrl,
+    });
   } finally {
     await revokeGrant(deps, issued.idHex);
   }
 }
 
-async function performCall(deps: Deps, run: PreparedRun, sessionId: string, timeoutMs: number, delivery: Record<string, string>): Promise<RunOutcome> {
+async function performCall(
+  deps: Deps,
+  run: PreparedRun,
+  sessionId: string,
+  timeoutMs: number,
+  delivery: Record<string, string>,
+): Promise<RunOutcome> {
   const keepSession = run.use?.profile.item.should_save_session === true;
   const session = keepSession ? openSession(deps, run) : undefined;
   const runner = run.agent.runner;
@@ -206,7 +226,8 @@ async function performCall(deps: Deps, run: PreparedRun, sessionId: string, time
     // error, in any of the encodings Redactor knows). Its variants are computed once per run,
     // while the runner works (callWebhookRunner builds it once the request is sent).
     // Only the runner's text is redacted; the vault's own messages carry no values.
-    redactor: () => new Redactor(run.use ? [...run.use.type.secretValues(run.use.secret, run.use.config), ...Object.values(run.authData)] : []),
+    redactor: () =>
+      new Redactor(run.use ? [...run.use.type.secretValues(run.use.secret, run.use.config), ...Object.values(run.authData)] : []),
   });
   if (!result.ok) return { status: 'failed', errorMessage: result.error };
   const runnerError = result.error;
@@ -230,7 +251,10 @@ function sealResult(deps: Deps, tenant: string, sessionId: string, o: RunOutcome
   let outcome = o;
   let bytes = Buffer.from(JSON.stringify({ agent_output: o.agentOutput, error_message: o.errorMessage }), 'utf8');
   if (bytes.length > MAX_STORED_RESULT_BYTES) {
-    outcome = { status: 'failed', errorMessage: `agent_output is ${bytes.length} bytes; at most ${MAX_STORED_RESULT_BYTES} bytes (300 KiB) can be stored with a run` };
+    outcome = {
+      status: 'failed',
+      errorMessage: `agent_output is ${bytes.length} bytes; at most ${MAX_STORED_RESULT_BYTES} bytes (300 KiB) can be stored with a run`,
+    };
     bytes = Buffer.from(JSON.stringify({ error_message: outcome.errorMessage }), 'utf8');
   }
   return { outcome, blob: sealWithServerKey(deps.serverKeys, RESULT_PURPOSE, [tenant, sessionId], bytes) };
@@ -262,7 +286,11 @@ async function endInFlight(deps: Deps, ref: ProfileRef | undefined, until: strin
   try {
     await deps.store.profiles.endInFlight(ref, until);
   } catch (err) {
-    deps.log.log('warn', 'the in-flight mark of a finished run was not removed; it lapses at its time', { agent_id: ref.agentId, slot: ref.slot, error: (err as Error).name });
+    deps.log.log('warn', 'the in-flight mark of a finished run was not removed; it lapses at its time', {
+      agent_id: ref.agentId,
+      slot: ref.slot,
+      error: (err as Error).name,
+    });
   }
 }
 
@@ -290,7 +318,10 @@ async function createRunRecord(deps: Deps, record: RunRecord): Promise<void> {
   const stored = await runs.get(record.session_id, nowSeconds(deps));
   if (stored && stored.tenant === record.tenant && stored.agent_id === record.agent_id && stored.created_at === record.created_at) return;
   deps.log.log('error', 'run record not created: its session id is already taken', { session_id: record.session_id });
-  throw new ConflictError('The run could not be recorded (its session id is already in use); nothing was started, retry the request', 'run_conflict');
+  throw new ConflictError(
+    'The run could not be recorded (its session id is already in use); nothing was started, retry the request',
+    'run_conflict',
+  );
 }
 
 /** Where a runner given a grant sends its requests. */
@@ -315,22 +346,27 @@ export async function startRun(deps: Deps, caller: Caller, body: RunAgentBody, b
   const agentRunUrl = `${baseUrl}/v1/runs/${sessionId}`;
   const createdAt = deps.now().toISOString();
   const opened = run.use?.profile.item;
-  const base: Omit<RunRecord, 'status'> = {
-    tenant,
-    agent_id: body.agent_id,
-    session_id: sessionId,
-    // Who may read the run besides an admin: the key that started it, and keys with read on
-    // this very profile (its slot and creation time), not on a later one of the same name.
-    started_by: caller.apiKeyId,
-    ...(opened ? { profile_slot: opened.slot, profile_created_at: opened.created_at } : {}),
-    created_at: createdAt,
-    expires_at: expiresAt(deps),
-  };
+  // Assigned part by part rather than spread with members after it (docs/architecture.md, "Performance").
+  const base: Omit<RunRecord, 'status'> = Object.assign(
+    {
+      tenant,
+      agent_id: body.agent_id,
+      session_id: sessionId,
+      // Who may read the run besides an admin: the key that started it, and keys with read on
+      // this very profile (its slot and creation time), not on a later one of the same name.
+      started_by: caller.apiKeyId,
+    },
+    opened ? { profile_slot: opened.slot, profile_created_at: opened.created_at } : undefined,
+    { created_at: createdAt, expires_at: expiresAt(deps) },
+  );
 
   if (body.run_async) {
     // The job is dispatched only once the run record is known to be ours: the worker moves the
     // record by session id alone, so it must never act on someone else's.
-    const [, inFlightUntil] = await Promise.all([createRunRecord(deps, { ...base, status: 'queued' }), recordUse(deps, run, sessionId, QUEUE_SLACK_MS)]);
+    const [, inFlightUntil] = await Promise.all([
+      createRunRecord(deps, Object.assign({}, base, { status: 'queued' as const })),
+      recordUse(deps, run, sessionId, QUEUE_SLACK_MS),
+    ]);
     try {
       await deps.dispatcher.dispatch({
         tenant,
@@ -347,7 +383,10 @@ export async function startRun(deps: Deps, caller: Caller, body: RunAgentBody, b
         ...(inFlightUntil !== undefined ? { inFlightUntil } : {}),
       });
     } catch (err) {
-      await Promise.all([markRunFailed(deps, sessionId, 'the run could not be queued'), endInFlight(deps, opened && profileRefOf(opened), inFlightUntil)]);
+      await Promise.all([
+        markRunFailed(deps, sessionId, 'the run could not be queued'),
+        endInFlight(deps, opened && profileRefOf(opened), inFlightUntil),
+      ]);
       throw err;
     }
     return { agent_run_url: agentRunUrl, session_id: sessionId };
@@ -364,13 +403,25 @@ export async function startRun(deps: Deps, caller: Caller, body: RunAgentBody, b
   }
   const { outcome, blob } = sealResult(deps, tenant, sessionId, performed);
   // The run has ended: its record and the end of its in-flight mark, in one round trip.
-  await Promise.all([createRunRecord(deps, { ...base, status: outcome.status, result: blob, started_at: createdAt, finished_at: deps.now().toISOString() }), ended()]);
+  await Promise.all([
+    createRunRecord(
+      deps,
+      Object.assign({}, base, { status: outcome.status, result: blob, started_at: createdAt, finished_at: deps.now().toISOString() }),
+    ),
+    ended(),
+  ]);
   return { agent_run_url: agentRunUrl, session_id: sessionId, agent_output: outcome.agentOutput, error_message: outcome.errorMessage };
 }
 
 /** The caller an async run executes for: the tenant and API key that started it. */
 function workerCaller(job: RunJob): Caller {
-  return { tenant: job.tenant, apiKeyId: job.apiKeyId ?? 'unknown', role: job.apiKeyRole ?? 'admin', sourceIp: job.sourceIp, requestId: job.requestId ?? job.sessionId };
+  return {
+    tenant: job.tenant,
+    apiKeyId: job.apiKeyId ?? 'unknown',
+    role: job.apiKeyRole ?? 'admin',
+    sourceIp: job.sourceIp,
+    requestId: job.requestId ?? job.sessionId,
+  };
 }
 
 /**
@@ -471,6 +522,7 @@ async function mayReadRun(deps: Deps, caller: Caller, run: RunItem): Promise<boo
 /** GET /v1/runs/{session_id}: another tenant's or key's, an expired and an unknown run all answer 404. */
 export async function getRun(deps: Deps, caller: Caller, sessionId: string): Promise<RunStatus> {
   const run = /^[0-9a-f-]{36}$/.test(sessionId) ? await deps.store.runs.get(sessionId, nowSeconds(deps)) : undefined;
-  if (!run || !(await mayReadRun(deps, caller, run))) throw new NotFoundError(`No run "${sessionId}" (runs expire after the retention period)`, 'run_not_found');
+  if (!run || !(await mayReadRun(deps, caller, run)))
+    throw new NotFoundError(`No run "${sessionId}" (runs expire after the retention period)`, 'run_not_found');
   return toStatus(deps, run);
 }

@@ -1,5 +1,5 @@
 import { type AuditHead, AuditRecord } from '../audit/record.ts';
-import { keys } from '../keys.ts';
+import { PROFILE_NAME_INDEX_PK, PROFILE_NAME_INDEX_SK, keys, itemAt } from '../keys.ts';
 import { profileRefOf } from './profile-ref.ts';
 import { type DailyUses, type ProfileItem, type RunItem, type UseKind, dailyUseAttribute } from '../schemas/items.ts';
 import type { RunState } from '../schemas/runs.ts';
@@ -54,7 +54,14 @@ export const REWRITE_SET = [
   'runner_origin',
   'runner_approval',
 ] as const;
-export const REWRITE_OPTIONAL = ['auth_config', 'allowed_hosts', 'allowed_path_prefixes', 'allowed_methods', 'runner_delivery', 'end_user_id'] as const;
+export const REWRITE_OPTIONAL = [
+  'auth_config',
+  'allowed_hosts',
+  'allowed_path_prefixes',
+  'allowed_methods',
+  'runner_delivery',
+  'end_user_id',
+] as const;
 
 /** A profile after an in-place rewrite with `r` (a new expiry replaces the old; without one it stays). */
 export function profileAfterRewrite(read: ProfileItem, r: ProfileRecord): ProfileItem {
@@ -89,17 +96,33 @@ export function oauthTokenAfterStore(ref: ProfileRef, token: SealedToken) {
 }
 
 /** The covered attributes an OAuth2 token item holds besides its keys and entity (what clearConnection removes). */
-export const OAUTH_TOKEN_COVERED = ['blob', 'refresh_blob', 'token_expires_at', 'refresh_at', 'expires_at', 'generation', 'record_version', 'profile_created_at'] as const;
+export const OAUTH_TOKEN_COVERED = [
+  'blob',
+  'refresh_blob',
+  'token_expires_at',
+  'refresh_at',
+  'expires_at',
+  'generation',
+  'record_version',
+  'profile_created_at',
+] as const;
 
 /** A profile record as a stored item: day counters as top-level attributes (see DAILY_USE_ATTRIBUTE). */
 export function profileToItem(r: ProfileRecord) {
   // Built attribute by attribute, in the order spreads would give (keys, name index, entity, the
   // record without daily_uses, the day counters): V8 builds and reads a copy spread after other
   // members far more slowly, and this item is sealed and written on every create.
-  const item: Record<string, unknown> = { ...keys.profile(profileRefOf(r)) };
+  // The keys as a literal, not a spread: V8 (Node 20) adds the properties that follow a spread
+  // copy one new hidden class at a time, ~30× slower for an item this wide (docs/architecture.md, "Performance").
+  const key = keys.profile(profileRefOf(r));
   const index = keys.profileNameIndex(r.tenant, r.agent_id, r.name);
-  for (const k of Object.keys(index)) item[k] = index[k as keyof typeof index];
-  item.entity = 'profile';
+  const item: Record<string, unknown> = {
+    pk: key.pk,
+    sk: key.sk,
+    [PROFILE_NAME_INDEX_PK]: index[PROFILE_NAME_INDEX_PK],
+    [PROFILE_NAME_INDEX_SK]: index[PROFILE_NAME_INDEX_SK],
+    entity: 'profile',
+  };
   for (const k of Object.keys(r)) if (k !== 'daily_uses' && k !== '__proto__') item[k] = r[k as keyof ProfileRecord];
   for (const [day, kinds] of Object.entries(r.daily_uses as DailyUses)) {
     for (const [kind, n] of Object.entries(kinds)) if (n) item[dailyUseAttribute(day, kind as UseKind)] = n;
@@ -161,7 +184,7 @@ export function auditItems(record: AuditRecord, head?: AuditHead): Record<string
   if (record.agent_id) views.push(['agent', keys.auditAgent(record.tenant, record.agent_id)]);
   if (record.agent_id && record.slot) views.push(['profile', keys.auditProfile(record.tenant, record.agent_id, record.slot)]);
   const items: Record<string, unknown>[] = views.map(([view, pk]) => ({ pk, sk, entity: 'audit', view, ...record }));
-  if (head) items.push({ ...keys.auditHead(head.tenant, head.writer), entity: 'audit_head', ...head });
+  if (head) items.push(itemAt(keys.auditHead(head.tenant, head.writer), 'audit_head', head));
   return items;
 }
 

@@ -285,8 +285,12 @@ export function itemSigner(ring: ServerKeyRing, log: Logger): ItemSigner {
     seal<T extends ItemKey>(kind: SignedKind, item: T) {
       type Sealed = Omit<T, (typeof MAC_ATTRIBUTES)[number]> & MacAttributes;
       const mac = macFor(kind, item as T & Raw);
-      // A new item carries no MAC attributes: one copy. One read back (a rewrite) has its old ones dropped first.
-      if (!('mac' in item || 'mac_key_id' in item || 'mac_format' in item)) return { ...item, ...mac } as Sealed;
+      // A new item carries no MAC attributes: one copy, the MAC attributes first (V8 adds properties
+      // after a spread one hidden class at a time: shared/store/items.ts profileToItem). One read back
+      // (a rewrite) has its old ones dropped first.
+      if (!('mac' in item || 'mac_key_id' in item || 'mac_format' in item)) {
+        return { mac: mac.mac, mac_key_id: mac.mac_key_id, mac_format: mac.mac_format, ...item } as Sealed;
+      }
       const { mac: _m, mac_key_id: _k, mac_format: _f, ...rest } = item as T & Partial<MacAttributes>;
       return { ...rest, ...mac } as Sealed;
     },

@@ -10,6 +10,7 @@ import {
   PROFILE_PREFIX,
   SESSION_PREFIX,
   WEBHOOK_PREFIX,
+  itemAt,
   keys,
 } from '#shared/keys';
 import { type Logger, silentLogger } from '#shared/log';
@@ -327,19 +328,17 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     agents: {
       get: (tenant, agentId) => send('GetCommand', () => out<AgentItem>('agent', read(keys.agent(tenant, agentId)))),
       exists: (tenant, agentId) => send('GetCommand', () => read(keys.agent(tenant, agentId)) !== undefined),
-      create: (item) =>
-        send('PutCommand', () => putNew(sealed('agent', { ...keys.agent(item.tenant, item.agent_id), entity: 'agent', ...item }))),
+      create: (item) => send('PutCommand', () => putNew(sealed('agent', itemAt(keys.agent(item.tenant, item.agent_id), 'agent', item)))),
       replace: (item, expectedVersion) =>
         send('PutCommand', () => {
           const k = keys.agent(item.tenant, item.agent_id);
           if (read(k)?.version !== expectedVersion) return false;
-          write(sealed('agent', { ...k, entity: 'agent', ...item }));
+          write(sealed('agent', itemAt(k, 'agent', item)));
           return true;
         }),
       list: (tenant, limit, cursor) =>
         send('QueryCommand', () => page<AgentItem>('agent', keys.tenantAgents(tenant), AGENT_PREFIX, limit, cursor)),
-      delete: (tenant, agentId) =>
-        send('DeleteCommand', () => removeIfPresent(keys.agent(tenant, agentId))),
+      delete: (tenant, agentId) => send('DeleteCommand', () => removeIfPresent(keys.agent(tenant, agentId))),
     },
 
     apiKeys: {
@@ -551,17 +550,19 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
             ) !== undefined,
         ),
       recordConnection: (ref, owner, changes) =>
-        send('UpdateCommand', () =>
-          update(
-            keys.profile(ref),
-            (cur) => cur?.generation === owner.generation && cur.created_at === owner.created_at,
-            (item) => {
-              for (const [attr, value] of Object.entries(changes)) {
-                if (value === null) delete item[attr];
-                else if (value !== undefined) item[attr] = copy(value);
-              }
-            },
-          ) !== undefined,
+        send(
+          'UpdateCommand',
+          () =>
+            update(
+              keys.profile(ref),
+              (cur) => cur?.generation === owner.generation && cur.created_at === owner.created_at,
+              (item) => {
+                for (const [attr, value] of Object.entries(changes)) {
+                  if (value === null) delete item[attr];
+                  else if (value !== undefined) item[attr] = copy(value);
+                }
+              },
+            ) !== undefined,
         ),
       recordTokenError: (ref, generation, message, at) =>
         send(
@@ -725,7 +726,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
               (pc === r.profile_created_at && g !== undefined && g < r.generation);
           } else allowed = cur !== undefined && cur.version === before.version && cur.generation === before.generation;
           if (!allowed) return false;
-          write(sealed('session', { ...k, entity: 'session', ...r }));
+          write(sealed('session', itemAt(k, 'session', r)));
           return true;
         }),
       deleteOlderThan: (ref, keep) =>
@@ -757,7 +758,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     },
 
     runs: {
-      create: (r) => send('PutCommand', () => putNew(sealed('run', { ...keys.run(r.session_id), entity: 'run', ...r }))),
+      create: (r) => send('PutCommand', () => putNew(sealed('run', itemAt(keys.run(r.session_id), 'run', r)))),
       get: (sessionId, now) =>
         send('GetCommand', () => {
           const run = out<RunItem>('run', read(keys.run(sessionId)));
@@ -790,7 +791,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     },
 
     runJobs: {
-      create: (r) => send('PutCommand', () => putNew(sealed('run-job', { ...keys.runJob(r.session_id), entity: 'run-job', ...r }))),
+      create: (r) => send('PutCommand', () => putNew(sealed('run-job', itemAt(keys.runJob(r.session_id), 'run-job', r)))),
       get: (sessionId, now) =>
         send('GetCommand', () => {
           const job = out<RunJobItem>('run-job', read(keys.runJob(sessionId)));
@@ -800,8 +801,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     },
 
     grants: {
-      create: ({ id_hex, ...rest }) =>
-        send('PutCommand', () => putNew(sealed('grant', { ...keys.grant(id_hex), entity: 'grant', ...rest }))),
+      create: ({ id_hex, ...rest }) => send('PutCommand', () => putNew(sealed('grant', itemAt(keys.grant(id_hex), 'grant', rest)))),
       get: (idHex) => send('GetCommand', () => out<GrantItem>('grant', read(keys.grant(idHex)))),
       delete: (idHex) => send('DeleteCommand', () => remove(keys.grant(idHex))),
     },
@@ -827,7 +827,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
           );
         }),
       storeToken: (ref, leaseId, token) =>
-        send('UpdateCommand', () => update(keys.oauthToken(ref), (cur) => cur?.lease_id === leaseId, storeSealedToken(ref, token)) !== undefined),
+        send(
+          'UpdateCommand',
+          () => update(keys.oauthToken(ref), (cur) => cur?.lease_id === leaseId, storeSealedToken(ref, token)) !== undefined,
+        ),
       storeConnection: (ref, token) =>
         send('UpdateCommand', () => {
           update(keys.oauthToken(ref), () => true, storeSealedToken(ref, token));
@@ -872,21 +875,21 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     },
 
     webhooks: {
-      create: (r) => send('PutCommand', () => putNew(sealed('webhook', { ...keys.webhook(r.tenant, r.webhook_id), entity: 'webhook', ...r }))),
+      create: (r) => send('PutCommand', () => putNew(sealed('webhook', itemAt(keys.webhook(r.tenant, r.webhook_id), 'webhook', r)))),
       get: (tenant, webhookId) => send('GetCommand', () => out<WebhookItem>('webhook', read(keys.webhook(tenant, webhookId)))),
       replace: (r, expectedVersion) =>
         send('PutCommand', () => {
           const k = keys.webhook(r.tenant, r.webhook_id);
           if (read(k)?.version !== expectedVersion) return false;
-          write(sealed('webhook', { ...k, entity: 'webhook', ...r }));
+          write(sealed('webhook', itemAt(k, 'webhook', r)));
           return true;
         }),
-      delete: (tenant, webhookId) =>
-        send('DeleteCommand', () => removeIfPresent(keys.webhook(tenant, webhookId))),
-      list: (tenant, limit, cursor) => send('QueryCommand', () => page<WebhookItem>('webhook', keys.tenantAgents(tenant), WEBHOOK_PREFIX, limit, cursor)),
+      delete: (tenant, webhookId) => send('DeleteCommand', () => removeIfPresent(keys.webhook(tenant, webhookId))),
+      list: (tenant, limit, cursor) =>
+        send('QueryCommand', () => page<WebhookItem>('webhook', keys.tenantAgents(tenant), WEBHOOK_PREFIX, limit, cursor)),
       createDelivery: (r) =>
         send('PutCommand', () =>
-          putNew(sealed('webhook-delivery', { ...keys.webhookDelivery(r.tenant, r.webhook_id, r.delivery_id), entity: 'webhook_delivery', ...r })),
+          putNew(sealed('webhook-delivery', itemAt(keys.webhookDelivery(r.tenant, r.webhook_id, r.delivery_id), 'webhook_delivery', r))),
         ),
       createDeliveries: (rs) =>
         send('BatchWriteCommand', () => {
@@ -910,22 +913,28 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         send('PutCommand', () => {
           const k = keys.webhookDelivery(r.tenant, r.webhook_id, r.delivery_id);
           if (read(k)?.version !== expectedVersion) return false;
-          write(sealed('webhook-delivery', { ...k, entity: 'webhook_delivery', ...r }));
+          write(sealed('webhook-delivery', itemAt(k, 'webhook_delivery', r)));
           return true;
         }),
       listDeliveries: (tenant, webhookId, limit, cursor, now) =>
         send('QueryCommand', () => {
-          const p = page<WebhookDeliveryItem>('webhook-delivery', keys.webhookPartition(tenant, webhookId), DELIVERY_PREFIX, limit, cursor, true);
+          const p = page<WebhookDeliveryItem>(
+            'webhook-delivery',
+            keys.webhookPartition(tenant, webhookId),
+            DELIVERY_PREFIX,
+            limit,
+            cursor,
+            true,
+          );
           return { items: p.items.filter((d) => d.expires_at > now), next: p.next };
         }),
     },
 
     oauthLinks: {
       create: ({ id_hex, purpose, ...rest }) =>
-        send('PutCommand', () => putNew(sealed('oauth-link', { ...keys.oauthLink(purpose, id_hex), entity: 'oauth_link', ...rest }))),
+        send('PutCommand', () => putNew(sealed('oauth-link', itemAt(keys.oauthLink(purpose, id_hex), 'oauth_link', rest)))),
       get: (purpose, idHex) => send('GetCommand', () => out<OAuthLinkItem>('oauth-link', read(keys.oauthLink(purpose, idHex)))),
-      consume: (purpose, idHex) =>
-        send('DeleteCommand', () => removeIfPresent(keys.oauthLink(purpose, idHex))),
+      consume: (purpose, idHex) => send('DeleteCommand', () => removeIfPresent(keys.oauthLink(purpose, idHex))),
     },
 
     audit: {

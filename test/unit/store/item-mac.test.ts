@@ -153,6 +153,39 @@ describe('item MAC (v2)', () => {
   });
 });
 
+describe('canonicalJsonOf, key plans reused across items', () => {
+  it('writes each item right when one skip function sees many key lists', () => {
+    const skip = (k: string) => k === 'mac' || k === 's';
+    const key = fc.constantFrom('a', 'b', 's', 'mac', '0', '10', '2', 'a\u0000b', '__proto__', 'é');
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(key, fc.oneof(fc.string(), fc.integer(), fc.uint8Array({ maxLength: 8 }))), { maxLength: 8 }),
+        (entries) => {
+          const item: Record<string, unknown> = {};
+          for (const [k, v] of entries) Object.defineProperty(item, k, { value: v, enumerable: true, writable: true, configurable: true });
+          const filtered = Object.fromEntries(Object.entries(item).filter(([k]) => !skip(k)));
+          expect(canonicalJsonOf(item, skip)).toBe(canonicalJson(filtered));
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('tells apart two key lists that join to the same text', () => {
+    const skip = () => false;
+    expect(canonicalJsonOf({ 'a\u0000b': 1 }, skip)).toBe('{"a\\u0000b":1}');
+    expect(canonicalJsonOf({ a: 1, b: 2 }, skip)).toBe('{"a":1,"b":2}');
+    expect(canonicalJsonOf({ 'a\u0000b': 3 }, skip)).toBe('{"a\\u0000b":3}');
+  });
+
+  it('follows a key order that changes between items of one shape', () => {
+    const skip = () => false;
+    expect(canonicalJsonOf({ b: 1, a: 2 }, skip)).toBe('{"a":2,"b":1}');
+    expect(canonicalJsonOf({ a: 2, b: 1 }, skip)).toBe('{"a":2,"b":1}');
+    expect(canonicalJsonOf({ a: 2, c: 1 }, skip)).toBe('{"a":2,"c":1}');
+  });
+});
+
 describe('lengthPrefixedText', () => {
   it('writes the bytes lengthPrefixed writes, and refuses what it refuses', () => {
     fc.assert(
