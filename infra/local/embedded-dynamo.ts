@@ -95,13 +95,16 @@ export function startStoreThread(options: { path?: string; socketPath: string })
     onReady?.reject(failure);
     onReady = undefined;
   };
+  const answer = (id: number, statusCode: number, headers: Record<string, string>, body: string) => {
+    const p = pending.get(id);
+    if (!p) return;
+    pending.delete(id);
+    p.resolve({ response: { statusCode, headers, body: Buffer.from(body, 'utf8') } });
+  };
   thread.on('message', (msg: unknown[]) => {
     const [id, a, b, c] = msg;
-    if (typeof id === 'number') {
-      const p = pending.get(id);
-      if (!p) return;
-      pending.delete(id);
-      p.resolve({ response: { statusCode: a as number, headers: b as Record<string, string>, body: Buffer.from(c as string, 'utf8') } });
+    if (id === 'answers') {
+      for (const one of a as [number, number, Record<string, string>, string][]) answer(one[0], one[1], one[2], one[3]);
     } else if (id === 'ready') {
       onReady?.resolve();
       onReady = undefined;
@@ -119,6 +122,24 @@ export function startStoreThread(options: { path?: string; socketPath: string })
     }),
   );
 
+  // Calls are posted in batches: every call made until this turn of the event loop ends goes in
+  // one message (setImmediate), and the thread answers in batches alike. Waking a thread that
+  // went idle costs far more than the message (a system call and, on a virtual machine, an
+  // interrupt to another CPU); under load many requests make calls in the same turn.
+  let queued: unknown[][] = [];
+  let queuedTransfer: ArrayBuffer[] = [];
+  let flushScheduled = false;
+  const flush = () => {
+    flushScheduled = false;
+    if (queued.length === 0) return;
+    const batch = queued;
+    const transfer = queuedTransfer;
+    queued = [];
+    queuedTransfer = [];
+    // After a failure every pending call was refused already (fail): nothing to post.
+    if (!failure) thread.postMessage(['requests', batch], transfer);
+  };
+
   const handler: StoreRequestHandler = {
     handle(request: StoreRequest) {
       if (failure) return Promise.reject(failure);
@@ -128,7 +149,12 @@ export function startStoreThread(options: { path?: string; socketPath: string })
       const { body, transfer } = bodyForThread(request.body);
       return new Promise<StoreAnswer>((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        thread.postMessage([id, request.method, `${request.path}${query}`, lowerCaseHeaders(request.headers), body], transfer);
+        queued.push([id, request.method, `${request.path}${query}`, lowerCaseHeaders(request.headers), body]);
+        for (const t of transfer) queuedTransfer.push(t);
+        if (!flushScheduled) {
+          flushScheduled = true;
+          setImmediate(flush);
+        }
       });
     },
   };
@@ -144,6 +170,8 @@ export function startStoreThread(options: { path?: string; socketPath: string })
           const closed = new Promise<void>((resolve) => {
             onClosed = resolve;
           });
+          // The calls taken before close go first: the thread answers every one of them.
+          flush();
           thread.postMessage('close');
           await Promise.race([closed, exited]);
         }
