@@ -53,7 +53,14 @@ export const REWRITE_SET = [
   'runner_origin',
   'runner_approval',
 ] as const;
-export const REWRITE_OPTIONAL = ['auth_config', 'allowed_hosts', 'allowed_path_prefixes', 'allowed_methods', 'runner_delivery', 'end_user_id'] as const;
+export const REWRITE_OPTIONAL = [
+  'auth_config',
+  'allowed_hosts',
+  'allowed_path_prefixes',
+  'allowed_methods',
+  'runner_delivery',
+  'end_user_id',
+] as const;
 
 /** A profile after an in-place rewrite with `r` (a new expiry replaces the old; without one it stays). */
 export function profileAfterRewrite(read: ProfileItem, r: ProfileRecord): ProfileItem {
@@ -88,7 +95,16 @@ export function oauthTokenAfterStore(ref: ProfileRef, token: SealedToken) {
 }
 
 /** The covered attributes an OAuth2 token item holds besides its keys and entity (what clearConnection removes). */
-export const OAUTH_TOKEN_COVERED = ['blob', 'refresh_blob', 'token_expires_at', 'refresh_at', 'expires_at', 'generation', 'record_version', 'profile_created_at'] as const;
+export const OAUTH_TOKEN_COVERED = [
+  'blob',
+  'refresh_blob',
+  'token_expires_at',
+  'refresh_at',
+  'expires_at',
+  'generation',
+  'record_version',
+  'profile_created_at',
+] as const;
 
 /** A profile record as a stored item: day counters as top-level attributes (see DAILY_USE_ATTRIBUTE). */
 export function profileToItem(r: ProfileRecord) {
@@ -159,9 +175,32 @@ export function auditItems(record: AuditRecord, head?: AuditHead): Record<string
   const views: [AuditView, string][] = [['tenant', keys.auditTenant(record.tenant)]];
   if (record.agent_id) views.push(['agent', keys.auditAgent(record.tenant, record.agent_id)]);
   if (record.agent_id && record.slot) views.push(['profile', keys.auditProfile(record.tenant, record.agent_id, record.slot)]);
-  const items: Record<string, unknown>[] = views.map(([view, pk]) => ({ pk, sk, entity: 'audit', view, ...record }));
-  if (head) items.push({ ...keys.auditHead(head.tenant, head.writer), entity: 'audit_head', ...head });
+  const items: Record<string, unknown>[] = views.map(([view, pk]) => withFields({ pk, sk, entity: 'audit', view }, record));
+  if (head) {
+    const k = keys.auditHead(head.tenant, head.writer);
+    items.push(withFields({ pk: k.pk, sk: k.sk, entity: 'audit_head' }, head));
+  }
   return items;
+}
+
+/**
+ * `into` with the own enumerable fields of `from` assigned after its own, in `from`'s order: what
+ * `{ ...into, ...from }` makes (a field of both takes `from`'s value, in `into`'s place), without
+ * the object spread's generic copy, which V8 runs far more slowly on a wide record.
+ */
+function withFields(into: Record<string, unknown>, from: object): Record<string, unknown> {
+  for (const name of Object.keys(from)) {
+    // `__proto__` assigned would set the prototype; a record never has one (defineProperty keeps the spread's meaning).
+    if (name === '__proto__')
+      Object.defineProperty(into, name, {
+        value: (from as Record<string, unknown>)[name],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    else into[name] = (from as Record<string, unknown>)[name];
+  }
+  return into;
 }
 
 /** The partition an audit query reads. */
