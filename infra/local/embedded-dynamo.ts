@@ -102,7 +102,7 @@ export function startStoreThread(options: { path?: string; socketPath: string })
     p.resolve({ response: { statusCode, headers, body: Buffer.from(body, 'utf8') } });
   };
   thread.on('message', (msg: unknown[]) => {
-    const [id, a, b, c] = msg;
+    const [id, a, b] = msg;
     if (id === 'answers') {
       for (const one of a as [number, number, Record<string, string>, string][]) answer(one[0], one[1], one[2], one[3]);
     } else if (id === 'ready') {
