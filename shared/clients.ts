@@ -15,7 +15,7 @@ export interface Db {
 export interface DbTarget extends Pick<Config, 'dynamoEndpoint' | 'region' | 'tableName'> {
   /** The local server's embedded store (infra/local/embedded-dynamo.ts): no TCP port involved. */
   readonly storeSocket?: string;
-  /** The embedded store in this process (infra/local/embedded-dynamo.ts: one message to its thread per call): no socket, no HTTP. */
+  /** The embedded store in this process (infra/local/embedded-dynamo.ts: messages to its thread): no socket, no HTTP. */
   readonly storeHandler?: StoreRequestHandler;
 }
 

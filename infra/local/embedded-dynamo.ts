@@ -22,8 +22,9 @@ export interface EmbeddedStore {
    */
   readonly socketPath: string;
   /**
-   * The same store for this process without the socket: each call is one message to the store's
-   * thread, which hands it to dynalite's request listener directly (no HTTP on either side).
+   * The same store for this process without the socket: calls are messages to the store's
+   * thread (batched per event-loop turn), which hands each to dynalite's request listener
+   * directly (no HTTP on either side).
    * Pass it to `createDb({ storeHandler })`.
    */
   readonly handler: StoreRequestHandler;
@@ -67,7 +68,7 @@ export interface StoreThread {
   readonly thread: Worker;
   /** Settles once the socket listens (mode 0600), or with the reason it could not. */
   readonly ready: Promise<void>;
-  /** One message per call; refused with an error, never left pending, once the thread has failed or ended. */
+  /** Calls posted in batches (one message per event-loop turn); refused with an error, never left pending, once the thread has failed or ended. */
   readonly handler: StoreRequestHandler;
   /** Stops the socket, lets dynalite finish its pending writes and close its files, waits for the thread to end. */
   close(): Promise<void>;
@@ -186,8 +187,8 @@ export function startStoreThread(options: { path?: string; socketPath: string })
  * Opens the embedded store the local server uses: dynalite (a DynamoDB-compatible server in pure
  * JS) persisted under `<dataDir>/dynamodb`, or in memory when `dataDir` is undefined, in a thread
  * of its own (startStoreThread), so the thread serving HTTP does not also run the store: reachable
- * only through a Unix socket — never a TCP port — and, for this process, through `handler` (a
- * message to that thread per call). dynalite accepts any SigV4 signature and answers every Origin
+ * only through a Unix socket — never a TCP port — and, for this process, through `handler`
+ * (messages to that thread). dynalite accepts any SigV4 signature and answers every Origin
  * with `Access-Control-Allow-Origin: *`, so on a loopback port any local process or web page could
  * write API keys or rewrite runner URLs. A socket file with mode 0600 inside a 0700 folder is
  * reachable only by this user.
