@@ -15,7 +15,7 @@ export interface Db {
 export interface DbTarget extends Pick<Config, 'dynamoEndpoint' | 'region' | 'tableName'> {
   /** The local server's embedded store (infra/local/embedded-dynamo.ts): no TCP port involved. */
   readonly storeSocket?: string;
-  /** The embedded store in this process (infra/local/embedded-dynamo.ts: one message to its thread per call): no socket, no HTTP. */
+  /** The embedded store in this process (infra/local/embedded-dynamo.ts: messages to its thread): no socket, no HTTP. */
   readonly storeHandler?: StoreRequestHandler;
 }
 
@@ -47,6 +47,15 @@ export const EMBEDDED_UNUSED_MIDDLEWARE = [
   'contentLengthMiddleware',
   'recursionDetectionMiddleware',
 ] as const;
+
+/**
+ * Retry and signing middleware the in-process embedded store has no use for (see createDb): it is
+ * never throttled and has no network between the client and the store, so a failed call would
+ * fail again (a store that is closing refuses everything after "close"; a store thread that
+ * ended refuses every call); and it accepts any signature. Their per-call work (an invocation id,
+ * a retry token, the auth scheme's signer) is replaced by one middleware setting the fixed header.
+ */
+export const EMBEDDED_IN_PROCESS_UNUSED_MIDDLEWARE = ['retryMiddleware', 'httpSigningMiddleware'] as const;
 
 /**
  * A DynamoDB document client for the configured endpoint. Local endpoints (dynalite, DynamoDB
@@ -85,7 +94,16 @@ export function createDb(config: DbTarget): Db {
   // The embedded store's in-process handler (a message to its thread, infra/local/embedded-dynamo.ts)
   // carries no HTTP: the user agent, Host, Content-Length and Lambda trace headers these build
   // per command are read by nobody there (dynalite reads the body it is handed).
-  if (config.storeHandler) for (const name of EMBEDDED_UNUSED_MIDDLEWARE) client.middlewareStack.remove(name);
+  if (config.storeHandler) {
+    for (const name of [...EMBEDDED_UNUSED_MIDDLEWARE, ...EMBEDDED_IN_PROCESS_UNUSED_MIDDLEWARE]) client.middlewareStack.remove(name);
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        await embeddedStoreSigner.sign((args as { request: { headers: Record<string, string> } }).request);
+        return next(args);
+      },
+      { step: 'finalizeRequest', name: 'embeddedStoreHeaderMiddleware' },
+    );
+  }
   const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
   });

@@ -22,8 +22,9 @@ export interface EmbeddedStore {
    */
   readonly socketPath: string;
   /**
-   * The same store for this process without the socket: each call is one message to the store's
-   * thread, which hands it to dynalite's request listener directly (no HTTP on either side).
+   * The same store for this process without the socket: calls are messages to the store's
+   * thread (batched per event-loop turn), which hands each to dynalite's request listener
+   * directly (no HTTP on either side).
    * Pass it to `createDb({ storeHandler })`.
    */
   readonly handler: StoreRequestHandler;
@@ -67,7 +68,7 @@ export interface StoreThread {
   readonly thread: Worker;
   /** Settles once the socket listens (mode 0600), or with the reason it could not. */
   readonly ready: Promise<void>;
-  /** One message per call; refused with an error, never left pending, once the thread has failed or ended. */
+  /** Calls posted in batches (one message per event-loop turn); refused with an error, never left pending, once the thread has failed or ended. */
   readonly handler: StoreRequestHandler;
   /** Stops the socket, lets dynalite finish its pending writes and close its files, waits for the thread to end. */
   close(): Promise<void>;
@@ -95,13 +96,16 @@ export function startStoreThread(options: { path?: string; socketPath: string })
     onReady?.reject(failure);
     onReady = undefined;
   };
+  const answer = (id: number, statusCode: number, headers: Record<string, string>, body: string) => {
+    const p = pending.get(id);
+    if (!p) return;
+    pending.delete(id);
+    p.resolve({ response: { statusCode, headers, body: Buffer.from(body, 'utf8') } });
+  };
   thread.on('message', (msg: unknown[]) => {
-    const [id, a, b, c] = msg;
-    if (typeof id === 'number') {
-      const p = pending.get(id);
-      if (!p) return;
-      pending.delete(id);
-      p.resolve({ response: { statusCode: a as number, headers: b as Record<string, string>, body: Buffer.from(c as string, 'utf8') } });
+    const [id, a, b] = msg;
+    if (id === 'answers') {
+      for (const one of a as [number, number, Record<string, string>, string][]) answer(one[0], one[1], one[2], one[3]);
     } else if (id === 'ready') {
       onReady?.resolve();
       onReady = undefined;
@@ -119,6 +123,24 @@ export function startStoreThread(options: { path?: string; socketPath: string })
     }),
   );
 
+  // Calls are posted in batches: every call made until this turn of the event loop ends goes in
+  // one message (setImmediate), and the thread answers in batches alike. Waking a thread that
+  // went idle costs far more than the message (a system call and, on a virtual machine, an
+  // interrupt to another CPU); under load many requests make calls in the same turn.
+  let queued: unknown[][] = [];
+  let queuedTransfer: ArrayBuffer[] = [];
+  let flushScheduled = false;
+  const flush = () => {
+    flushScheduled = false;
+    if (queued.length === 0) return;
+    const batch = queued;
+    const transfer = queuedTransfer;
+    queued = [];
+    queuedTransfer = [];
+    // After a failure every pending call was refused already (fail): nothing to post.
+    if (!failure) thread.postMessage(['requests', batch], transfer);
+  };
+
   const handler: StoreRequestHandler = {
     handle(request: StoreRequest) {
       if (failure) return Promise.reject(failure);
@@ -128,7 +150,12 @@ export function startStoreThread(options: { path?: string; socketPath: string })
       const { body, transfer } = bodyForThread(request.body);
       return new Promise<StoreAnswer>((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        thread.postMessage([id, request.method, `${request.path}${query}`, lowerCaseHeaders(request.headers), body], transfer);
+        queued.push([id, request.method, `${request.path}${query}`, lowerCaseHeaders(request.headers), body]);
+        for (const t of transfer) queuedTransfer.push(t);
+        if (!flushScheduled) {
+          flushScheduled = true;
+          setImmediate(flush);
+        }
       });
     },
   };
@@ -144,6 +171,8 @@ export function startStoreThread(options: { path?: string; socketPath: string })
           const closed = new Promise<void>((resolve) => {
             onClosed = resolve;
           });
+          // The calls taken before close go first: the thread answers every one of them.
+          flush();
           thread.postMessage('close');
           await Promise.race([closed, exited]);
         }
@@ -158,8 +187,8 @@ export function startStoreThread(options: { path?: string; socketPath: string })
  * Opens the embedded store the local server uses: dynalite (a DynamoDB-compatible server in pure
  * JS) persisted under `<dataDir>/dynamodb`, or in memory when `dataDir` is undefined, in a thread
  * of its own (startStoreThread), so the thread serving HTTP does not also run the store: reachable
- * only through a Unix socket — never a TCP port — and, for this process, through `handler` (a
- * message to that thread per call). dynalite accepts any SigV4 signature and answers every Origin
+ * only through a Unix socket — never a TCP port — and, for this process, through `handler`
+ * (messages to that thread). dynalite accepts any SigV4 signature and answers every Origin
  * with `Access-Control-Allow-Origin: *`, so on a loopback port any local process or web page could
  * write API keys or rewrite runner URLs. A socket file with mode 0600 inside a 0700 folder is
  * reachable only by this user.

@@ -9,15 +9,48 @@ export type LambdaHttpHandler = (event: APIGatewayProxyEventV2, context: Context
 
 class BodyTooLarge extends Error {}
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new BodyTooLarge();
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/**
+ * The whole request body, refused past MAX_BODY_BYTES. Read with 'data'/'end' listeners rather
+ * than an async iterator over the request: the iterator costs a promise and an object per chunk
+ * and more per request, for the one or two chunks a request body is.
+ */
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        stop();
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      stop();
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    };
+    // A request aborted before its end: 'error' (or 'close' without 'end') settles the read.
+    const onError = (err: Error) => {
+      stop();
+      reject(err);
+    };
+    const onClose = () => {
+      stop();
+      reject(new Error('request closed before its body ended'));
+    };
+    const stop = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 function lambdaContext(group: string, requestId: string): Context {
@@ -43,7 +76,11 @@ function lambdaContext(group: string, requestId: string): Context {
  * would: lower-case headers (repeats joined by ","), decoded path parameters from the route
  * table, `$default` for unmatched requests.
  */
-export function toApiGatewayEvent(req: IncomingMessage, body: Buffer, requestId: string): { event: APIGatewayProxyEventV2; group: RouteGroup } {
+export function toApiGatewayEvent(
+  req: IncomingMessage,
+  body: Buffer,
+  requestId: string,
+): { event: APIGatewayProxyEventV2; group: RouteGroup } {
   // Concatenated, not resolved against a base: a path starting with "//" must stay a path, not
   // become a host ("//evil/x" resolved against a base would have host "evil").
   let url: URL;
@@ -159,12 +196,17 @@ export function lambdaRequestListener(
       result = (await handlers[group](event, lambdaContext(group, requestId))) as APIGatewayProxyStructuredResultV2;
     } catch {
       // The handlers map every error themselves; reaching here is a bug in the adapter.
-      result = { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify(errorBody('internal_error', 'Internal error')) };
+      result = {
+        statusCode: 500,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(errorBody('internal_error', 'Internal error')),
+      };
     }
     const status = result.statusCode ?? 200;
     const headers: Record<string, string | number> = { 'x-request-id': requestId };
     for (const [k, v] of Object.entries(result.headers ?? {})) headers[k] = typeof v === 'boolean' ? String(v) : v;
-    const out = result.body === undefined ? undefined : result.isBase64Encoded ? Buffer.from(result.body, 'base64').toString() : result.body;
+    const out =
+      result.body === undefined ? undefined : result.isBase64Encoded ? Buffer.from(result.body, 'base64').toString() : result.body;
     send(res, status, headers, out);
     done(status, status >= 400 ? errorCodeOf(out) : undefined);
   };

@@ -6,9 +6,11 @@
 // workerData: { path?: string, socketPath: string }. The thread
 // - listens on the Unix socket `socketPath` (made 0600; the caller made its folder 0700): the way
 //   in for the admin CLI and other processes, never a TCP port;
-// - answers the owning thread's requests, posted as [id, method, url, headers, body], with
-//   [id, statusCode, headers, body] after handing each to dynalite's request listener directly
-//   (no HTTP on either side);
+// - answers the owning thread's requests, posted in batches as ["requests", [[id, method, url,
+//   headers, body], …]], with batches ["answers", [[id, statusCode, headers, body], …]] after
+//   handing each to dynalite's request listener directly (no HTTP on either side): the answers
+//   ready in one turn of this thread's event loop go in one message (waking the owning thread
+//   costs more than the message);
 // - on "close", refuses what comes after it, answers every request taken before it, then stops
 //   the socket and closes the store (dynalite's server.close), answers "closed" and ends.
 import { chmodSync } from 'node:fs';
@@ -36,6 +38,23 @@ const REFUSED = [
   {},
   JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#InternalFailure', message: 'the embedded store is closing' }),
 ];
+// Answers ready in this turn of the event loop, posted together (setImmediate).
+let answers = [];
+let flushScheduled = false;
+function flushAnswers() {
+  flushScheduled = false;
+  if (answers.length === 0) return;
+  const batch = answers;
+  answers = [];
+  port.postMessage(['answers', batch]);
+}
+function reply(id, statusCode, headers, body) {
+  answers.push([id, statusCode, headers, body]);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flushAnswers);
+  }
+}
 function begin() {
   inFlight++;
 }
@@ -68,7 +87,7 @@ server.on('request', (req, res) => {
  */
 function handle(id, method, url, headers, body) {
   if (closing) {
-    port.postMessage([id, ...REFUSED]);
+    reply(id, ...REFUSED);
     return;
   }
   begin();
@@ -83,7 +102,7 @@ function handle(id, method, url, headers, body) {
       answerHeaders[name.toLowerCase()] = String(value);
     },
     end(answer) {
-      port.postMessage([id, res.statusCode, answerHeaders, answer ?? '']);
+      reply(id, res.statusCode, answerHeaders, answer ?? '');
       done();
     },
   };
@@ -93,7 +112,7 @@ function handle(id, method, url, headers, body) {
       req.emit('data', typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
     req.emit('end');
   } catch (err) {
-    port.postMessage([id, 500, {}, JSON.stringify({ __type: 'InternalFailure', message: String(err?.message ?? err) })]);
+    reply(id, 500, {}, JSON.stringify({ __type: 'InternalFailure', message: String(err?.message ?? err) }));
     done();
   }
 }
@@ -115,6 +134,7 @@ port.on('message', (msg) => {
     const shut = () => {
       onIdle = undefined;
       server.close((err) => {
+        flushAnswers(); // every answer before "closed"
         port.postMessage(['closed', err ? String(err.message ?? err) : undefined]);
         port.close();
       });
@@ -123,5 +143,5 @@ port.on('message', (msg) => {
     else onIdle = shut;
     return;
   }
-  handle(msg[0], msg[1], msg[2], msg[3], msg[4]);
+  if (msg[0] === 'requests') for (const r of msg[1]) handle(r[0], r[1], r[2], r[3], r[4]);
 });

@@ -61,10 +61,11 @@ describe('the embedded store runs in a thread of its own', () => {
       );
     const posted = Array.from({ length: 20 }, (_, i) => raw(20 + i));
     // Still inside the SDK's middleware when close is called: answered (then kept) or refused, never lost silently.
-    const viaSdk = Array.from({ length: 10 }, (_, i) => put(40 + i));
+    // (Settled from the start: the in-process client does not retry, so a refusal comes at once.)
+    const viaSdk = Promise.allSettled(Array.from({ length: 10 }, (_, i) => put(40 + i)));
     await first.close();
     expect((await Promise.all(posted)).map((a) => a.response.statusCode)).toEqual(Array(20).fill(200));
-    const settled = await Promise.allSettled(viaSdk);
+    const settled = await viaSdk;
     db.client.destroy();
     const answered = [...Array(40).keys()].concat(settled.flatMap((s, i) => (s.status === 'fulfilled' ? [40 + i] : [])));
 
@@ -125,6 +126,40 @@ describe('the embedded store runs in a thread of its own', () => {
     expect(late.status).not.toBe(200);
     expect(late.body).toMatch(/closing|ended/);
     await closing;
+  });
+
+  it('sends the calls made in one turn of the event loop in one message, each answered with its own answer', async () => {
+    const store = startStoreThread({ socketPath: join(tempDir(), 's.sock') });
+    cleanup.push(() => store.close());
+    await store.ready;
+    const db = createDb({ region: 'local', tableName: 'tbl', storeHandler: store.handler });
+    cleanup.push(() => db.client.destroy());
+    await ensureTable(db.client, 'tbl');
+    const post = store.thread.postMessage.bind(store.thread);
+    const messages: unknown[] = [];
+    store.thread.postMessage = (message: unknown, transfer?: Parameters<typeof post>[1]) => {
+      messages.push(message);
+      post(message, transfer);
+    };
+    const put = (i: number) =>
+      storeCall(
+        store.handler,
+        'PutItem',
+        JSON.stringify({ TableName: 'tbl', Item: { pk: { S: `B${i}` }, sk: { S: 'S' }, n: { N: String(i) } } }),
+      );
+    const get = (i: number) =>
+      storeCall(
+        store.handler,
+        'GetItem',
+        JSON.stringify({ TableName: 'tbl', Key: { pk: { S: `B${i}` }, sk: { S: 'S' } }, ConsistentRead: true }),
+      );
+    const puts = await Promise.all([0, 1, 2, 3, 4].map(put));
+    expect(puts.map((a) => a.response.statusCode)).toEqual(Array(5).fill(200));
+    expect(messages).toHaveLength(1);
+    expect((messages[0] as [string, unknown[]])[1]).toHaveLength(5);
+    const got = await Promise.all([4, 2, 0, 3, 1].map(get));
+    expect(got.map((a) => JSON.parse(Buffer.from(a.response.body).toString('utf8')).Item.n.N)).toEqual(['4', '2', '0', '3', '1']);
+    expect(messages).toHaveLength(2);
   });
 
   it('refuses calls once its thread has ended, instead of leaving them pending', async () => {

@@ -9,7 +9,7 @@ import { openEmbeddedStore } from '#infra/local/embedded-dynamo';
 import { startLocalVault } from '#infra/local/server';
 import { ensureTable } from '#infra/local/table';
 import { silentLogger } from '#shared/log';
-import { createDb, EMBEDDED_UNUSED_MIDDLEWARE } from '#shared/clients';
+import { createDb, EMBEDDED_IN_PROCESS_UNUSED_MIDDLEWARE, EMBEDDED_UNUSED_MIDDLEWARE, type StoreRequestHandler } from '#shared/clients';
 
 // The store client's per-call work (docs/operations.md, "The goals and the summary").
 describe('createDb: no per-call work that serves nothing', () => {
@@ -42,6 +42,38 @@ describe('createDb: no per-call work that serves nothing', () => {
     }
     await expect(inProcess.client.send(new ListTablesCommand({}))).resolves.toMatchObject({ TableNames: [] });
     for (const db of [inProcess, socket, aws]) db.client.destroy();
+  });
+
+  it('in process: one attempt per call and the fixed header, without the retry and signing middleware (the socket and AWS keep both)', async () => {
+    const seen: Record<string, string>[] = [];
+    // A store fault the SDK's standard strategy retries (a 500): in process it would fail again.
+    const handler: StoreRequestHandler = {
+      async handle(request) {
+        seen.push({ ...request.headers });
+        const body = Buffer.from(
+          JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'store fault' }),
+        );
+        return { response: { statusCode: 500, headers: { 'content-type': 'application/x-amz-json-1.0' }, body } };
+      },
+    };
+    const inProcess = createDb({ region: 'local', tableName: 't', storeHandler: handler });
+    cleanup.push(() => inProcess.client.destroy());
+    await expect(inProcess.client.send(new ListTablesCommand({}))).rejects.toMatchObject({ name: 'InternalServerError' });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=local\/.*Signature=0$/);
+    expect(seen[0]?.['x-amz-date']).toBe('19700101T000000Z');
+    const has = (db: typeof inProcess, name: string) => db.client.middlewareStack.identify().some((m) => m.startsWith(name));
+    const socket = createDb({ region: 'local', tableName: 't', storeSocket: '/nonexistent/s.sock' });
+    const aws = createDb({ region: 'us-east-1', tableName: 't' });
+    cleanup.push(
+      () => socket.client.destroy(),
+      () => aws.client.destroy(),
+    );
+    for (const name of EMBEDDED_IN_PROCESS_UNUSED_MIDDLEWARE) {
+      expect(has(inProcess, name)).toBe(false);
+      expect(has(socket, name)).toBe(true);
+      expect(has(aws, name)).toBe(true);
+    }
   });
 
   it('sends the embedded store a fixed header instead of computing a SigV4 signature per call', async () => {
