@@ -123,7 +123,7 @@ export function sealProfile(
   meta: ProfileMeta,
 ): ProfileRecord {
   const keys = new ProfileKeys(serverKey, binding, secret);
-  return sealWith(keys, computeVerifier(serverKey, binding, secret), recordVersion, values, approval, meta);
+  return sealWith(keys, computeVerifier(serverKey, binding, secret), recordVersion, values, approval, [meta]);
 }
 
 /**
@@ -131,7 +131,9 @@ export function sealProfile(
  * generation (an update in place): when the current server key is the one it was opened with and
  * the binding is the same, the keys derived and checked by openProfileKeys (its extract and key
  * commitment) and the stored verifier (checked equal to the token's by verifyToken) are the very
- * bytes sealProfile would derive again, so they are reused; otherwise it is sealProfile itself.
+ * bytes sealProfile would derive again, so they are reused; otherwise they are derived as
+ * sealProfile does. The `later` parts win over `meta` in order, assigned into the record itself
+ * (no merged copy of the item first).
  */
 export function resealProfile(
   serverKey: ServerKey,
@@ -141,6 +143,7 @@ export function resealProfile(
   values: Readonly<Record<string, string>>,
   approval: RunnerApproval,
   meta: ProfileMeta,
+  ...later: Partial<ProfileMeta>[]
 ): ProfileRecord {
   const { keys, item } = opened;
   const was = keys.binding;
@@ -153,9 +156,10 @@ export function resealProfile(
     item.generation === binding.generation &&
     was.slot.equals(binding.slot)
   ) {
-    return sealWith(keys, Buffer.from(item.verifier), recordVersion, values, approval, meta);
+    return sealWith(keys, Buffer.from(item.verifier), recordVersion, values, approval, [meta, ...later]);
   }
-  return sealProfile(serverKey, binding, opened.secret, recordVersion, values, approval, meta);
+  const keysNow = new ProfileKeys(serverKey, binding, opened.secret);
+  return sealWith(keysNow, computeVerifier(serverKey, binding, opened.secret), recordVersion, values, approval, [meta, ...later]);
 }
 
 function sealWith(
@@ -164,14 +168,14 @@ function sealWith(
   recordVersion: number,
   values: Readonly<Record<string, string>>,
   approval: RunnerApproval,
-  meta: ProfileMeta,
+  meta: readonly Partial<ProfileMeta>[],
 ): ProfileRecord {
   const { serverKey, binding } = keys;
   const fields: Record<string, Uint8Array> = {};
   for (const [field, value] of Object.entries(values)) {
     fields[field] = keys.seal(field, recordVersion, Buffer.from(value, 'utf8'));
   }
-  // Defaults, then meta, then what is sealed, each later one winning as spreads would; assigned
+  // Defaults, then the meta parts, then what is sealed, each later one winning as spreads would; assigned
   // into one object (docs/architecture.md, "Performance": members after a spread are slow in V8).
   return Object.assign(
     {
@@ -182,7 +186,7 @@ function sealWith(
       daily_uses: {},
       settings_version: 0,
     },
-    meta,
+    ...meta,
     {
       tenant: binding.tenant,
       agent_id: binding.agentId,

@@ -429,14 +429,11 @@ async function updateInPlace(
     merged,
     approvalFor(agent), // an update by the token holder approves the current runner and delivery
     // Settings, usage and test results stay as they are; only values, type spec and expiry change
-    // (each later part wins; assigned into one object: docs/architecture.md, "Performance").
-    Object.assign(
-      {},
-      item,
-      { should_save_session: body.should_save_session ?? item.should_save_session, updated_at: deps.now().toISOString() },
-      spec,
-      { token_expires_at: tokenExpiresAt ?? item.token_expires_at },
-    ),
+    // (each later part wins; assigned into the record itself: docs/architecture.md, "Performance").
+    item,
+    { should_save_session: body.should_save_session ?? item.should_save_session, updated_at: deps.now().toISOString() },
+    spec,
+    { token_expires_at: tokenExpiresAt ?? item.token_expires_at },
   );
   await auditedChange(deps, changeEvent(caller, 'update', record), async () => {
     if (!(await deps.store.profiles.rewrite(record, item)) && !(await landedAnyway(deps, record))) {

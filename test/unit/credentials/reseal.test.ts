@@ -57,6 +57,19 @@ describe('resealProfile (update in place)', () => {
     expect(Buffer.from(again.commitment).equals(Buffer.from(o.item.commitment))).toBe(false);
   });
 
+  it('assigns the later meta parts over meta in order, as one merged meta would', () => {
+    const { opened: o } = opened();
+    const parts = [{ description: 'a', updated_at: 'u2' }, { description: 'b' }, { token_expires_at: undefined }];
+    const again = resealProfile(ring.current, b, o, 2, { a: 'one' }, approval, meta, ...parts);
+    const merged = resealProfile(ring.current, b, o, 2, { a: 'one' }, approval, Object.assign({}, meta, ...parts));
+    const { fields: _f1, ...rest } = again;
+    const { fields: _f2, ...restMerged } = merged;
+    expect(Object.keys(again)).toEqual(Object.keys(merged));
+    expect(rest).toEqual(restMerged);
+    expect(again.description).toBe('b');
+    expect(again.updated_at).toBe('u2');
+  });
+
   it("hands out a copy of the remembered commitment (a caller's change cannot alter the next one)", () => {
     const { opened: o } = opened();
     const first = o.keys.commitment();
