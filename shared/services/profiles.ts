@@ -51,10 +51,7 @@ export interface ProfileSpec {
 const OutboundPolicyBody = z.object(OutboundPolicyFields);
 
 /** The typed-profile fields of a create/upsert body. */
-type TypedInput = Pick<
-  UpsertProfileBody,
-  'auth_type' | 'auth_config' | 'allowed_hosts' | 'allowed_path_prefixes' | 'allowed_methods' | 'end_user_id'
->;
+type TypedInput = Pick<UpsertProfileBody, 'auth_type' | 'auth_config' | 'allowed_hosts' | 'allowed_path_prefixes' | 'allowed_methods' | 'end_user_id'>;
 
 /** The outbound policy a write leaves on the profile: each field given wins, else the one stored. */
 function policyOf(body: TypedInput, stored?: OutboundPolicy): OutboundPolicy {
@@ -83,9 +80,7 @@ export function validateProfileInput(
   // Parsed here too (idempotent), so every caller stores canonical host patterns.
   const policy = parseInput(OutboundPolicyBody, given, 'outbound policy');
   if (endUserId !== undefined && authType !== 'oauth2_authorization_code') {
-    throw new ValidationError(
-      'end_user_id is only for auth_type oauth2_authorization_code (the end user whose account the profile connects); omit it',
-    );
+    throw new ValidationError('end_user_id is only for auth_type oauth2_authorization_code (the end user whose account the profile connects); omit it');
   }
   if (authType === 'custom') {
     if (authConfig !== undefined && Object.keys(authConfig as object).length > 0) {
@@ -147,15 +142,7 @@ function freshProfile(
         }
       : newProfileAccess(caller),
   );
-  const record = sealProfile(
-    deps.serverKeys.current,
-    binding,
-    secret,
-    (previous?.record_version ?? 0) + 1,
-    authData,
-    approvalFor(agent),
-    meta,
-  );
+  const record = sealProfile(deps.serverKeys.current, binding, secret, (previous?.record_version ?? 0) + 1, authData, approvalFor(agent), meta);
   return { token, record };
 }
 
@@ -214,15 +201,7 @@ export async function createProfileRecord(
   const named = await loadNamedProfile(deps.store, tenant, body.agent_id, body.name);
   const agent = named.ctx.agent;
   if (!agent) throw agentNotFound(body.agent_id);
-  const spec = validateProfileInput(
-    agent,
-    body.auth_type ?? 'custom',
-    body.auth_config,
-    body.auth_data,
-    policyOf(body),
-    deploymentOf(deps.config),
-    body.end_user_id,
-  );
+  const spec = validateProfileInput(agent, body.auth_type ?? 'custom', body.auth_config, body.auth_data, policyOf(body), deploymentOf(deps.config), body.end_user_id);
   const expiresAt = expiryFrom(deps.now(), body.expires_in_hours);
   const exists = () =>
     new ConflictError(
@@ -268,11 +247,7 @@ async function dropOlderSession(deps: Deps, record: ProfileRecord): Promise<void
 }
 
 /** POST /api/upsert_agent_auth_profile: create, replace (new token) or update in place (same token). */
-export async function upsertProfile(
-  deps: Deps,
-  caller: Caller,
-  body: UpsertProfileBody,
-): Promise<{ auth_token: string; name: string; type: UpsertType; warnings?: string[] }> {
+export async function upsertProfile(deps: Deps, caller: Caller, body: UpsertProfileBody): Promise<{ auth_token: string; name: string; type: UpsertType; warnings?: string[] }> {
   // The compatible route: a token in another format is an unknown one (docs/api.md, "Kura drop-in").
   const { auth_token, name, type, warnings } = await upsertProfileRecord(deps, caller, body, { compatible: true });
   return { auth_token, name, type, ...(warnings ? { warnings } : {}) };
@@ -390,16 +365,7 @@ async function updateInPlace(
   compatible: boolean,
 ): Promise<{ auth_token: string; name: string; type: 'update'; record: ProfileRecord; warnings?: string[] }> {
   // An edit, not a use: the gate's access (read_write) → verify → binding → decrypt, no use counted.
-  const {
-    agent,
-    profile: opened,
-    values: current,
-  } = await openForEdit(
-    deps,
-    caller,
-    { kind: 'token', agentId: body.agent_id, token: authToken, unknownIfMalformed: compatible },
-    'Updating this auth profile',
-  );
+  const { agent, profile: opened, values: current } = await openForEdit(deps, caller, { kind: 'token', agentId: body.agent_id, token: authToken, unknownIfMalformed: compatible }, 'Updating this auth profile');
   const { item } = opened;
   if (body.name !== undefined && body.name !== item.name) {
     throw new ValidationError(
@@ -412,15 +378,7 @@ async function updateInPlace(
     );
   }
   const merged = { ...current, ...body.auth_data };
-  const spec = validateProfileInput(
-    agent,
-    item.auth_type,
-    body.auth_config ?? item.auth_config,
-    merged,
-    policyOf(body, item),
-    deploymentOf(deps.config),
-    body.end_user_id ?? item.end_user_id,
-  );
+  const spec = validateProfileInput(agent, item.auth_type, body.auth_config ?? item.auth_config, merged, policyOf(body, item), deploymentOf(deps.config), body.end_user_id ?? item.end_user_id);
   const record = resealProfile(
     deps.serverKeys.current, // re-encrypting moves the profile to the current server key
     { tenant: caller.tenant, agentId: agent.agent_id, slot: opened.keys.binding.slot, generation: item.generation },
