@@ -60,6 +60,7 @@ export class ProfileKeys {
   private readonly prk: Buffer;
   /** The AAD parts every field of the record shares, encoded once per request. */
   private readonly aadPrefix: Buffer;
+  private committed: Buffer | undefined;
 
   constructor(
     readonly serverKey: ServerKey,
@@ -110,8 +111,12 @@ export class ProfileKeys {
 
   /** 32-byte key commitment: GCM does not commit to its key, so this is checked before decrypting. */
   commitment(): Buffer {
-    const b = this.binding;
-    return hkdfExpand(this.prk, lengthPrefixed('commit/v1', b.tenant, b.agentId, b.slot, b.generation), 32);
+    // Derived once per instance (checked on open, written again by an update in place); a copy each time.
+    if (!this.committed) {
+      const b = this.binding;
+      this.committed = hkdfExpand(this.prk, lengthPrefixed('commit/v1', b.tenant, b.agentId, b.slot, b.generation), 32);
+    }
+    return Buffer.from(this.committed);
   }
 
   /**

@@ -123,11 +123,59 @@ export function sealProfile(
   meta: ProfileMeta,
 ): ProfileRecord {
   const keys = new ProfileKeys(serverKey, binding, secret);
+  return sealWith(keys, computeVerifier(serverKey, binding, secret), recordVersion, values, approval, [meta]);
+}
+
+/**
+ * sealProfile for a profile opened in this request, written back under the same token and
+ * generation (an update in place): when the current server key is the one it was opened with and
+ * the binding is the same, the keys derived and checked by openProfileKeys (its extract and key
+ * commitment) and the stored verifier (checked equal to the token's by verifyToken) are the very
+ * bytes sealProfile would derive again, so they are reused; otherwise they are derived as
+ * sealProfile does. The `later` parts win over `meta` in order, assigned into the record itself
+ * (no merged copy of the item first).
+ */
+export function resealProfile(
+  serverKey: ServerKey,
+  binding: ProfileBinding,
+  opened: OpenedProfile,
+  recordVersion: number,
+  values: Readonly<Record<string, string>>,
+  approval: RunnerApproval,
+  meta: ProfileMeta,
+  ...later: Partial<ProfileMeta>[]
+): ProfileRecord {
+  const { keys, item } = opened;
+  const was = keys.binding;
+  if (
+    keys.serverKey.idHex === serverKey.idHex &&
+    item.server_key_id === serverKey.idHex &&
+    was.tenant === binding.tenant &&
+    was.agentId === binding.agentId &&
+    was.generation === binding.generation &&
+    item.generation === binding.generation &&
+    was.slot.equals(binding.slot)
+  ) {
+    return sealWith(keys, Buffer.from(item.verifier), recordVersion, values, approval, [meta, ...later]);
+  }
+  const keysNow = new ProfileKeys(serverKey, binding, opened.secret);
+  return sealWith(keysNow, computeVerifier(serverKey, binding, opened.secret), recordVersion, values, approval, [meta, ...later]);
+}
+
+function sealWith(
+  keys: ProfileKeys,
+  verifier: Buffer,
+  recordVersion: number,
+  values: Readonly<Record<string, string>>,
+  approval: RunnerApproval,
+  meta: readonly Partial<ProfileMeta>[],
+): ProfileRecord {
+  const { serverKey, binding } = keys;
   const fields: Record<string, Uint8Array> = {};
   for (const [field, value] of Object.entries(values)) {
     fields[field] = keys.seal(field, recordVersion, Buffer.from(value, 'utf8'));
   }
-  // Defaults, then meta, then what is sealed, each later one winning as spreads would; assigned
+  // Defaults, then the meta parts, then what is sealed, each later one winning as spreads would; assigned
   // into one object (docs/architecture.md, "Performance": members after a spread are slow in V8).
   return Object.assign(
     {
@@ -138,7 +186,7 @@ export function sealProfile(
       daily_uses: {},
       settings_version: 0,
     },
-    meta,
+    ...meta,
     {
       tenant: binding.tenant,
       agent_id: binding.agentId,
@@ -146,7 +194,7 @@ export function sealProfile(
       generation: binding.generation,
       record_version: recordVersion,
       server_key_id: serverKey.idHex,
-      verifier: computeVerifier(serverKey, binding, secret),
+      verifier,
       commitment: keys.commitment(),
       fields,
       runner_origin: approval.origin,

@@ -1,7 +1,7 @@
 import { openForEdit } from '../credentials/gate.ts';
 import { type Claimed, assertClaimFresh, claimName, loadNamedProfile } from '../credentials/profile-names.ts';
 import { profileRef, profileRefOf } from '../store/profile-ref.ts';
-import { type ProfileMeta, approvalFor, isSameSeal, parseTokenOrThrow, sealProfile } from '../credentials/sealed-profile.ts';
+import { type ProfileMeta, approvalFor, isSameSeal, parseTokenOrThrow, resealProfile, sealProfile } from '../credentials/sealed-profile.ts';
 import { newToken } from '../crypto/token.ts';
 import { auditFailure, auditedChange, writeAudit } from '../audit/log.ts';
 import type { AuditEventInput } from '../audit/record.ts';
@@ -379,22 +379,19 @@ async function updateInPlace(
   }
   const merged = { ...current, ...body.auth_data };
   const spec = validateProfileInput(agent, item.auth_type, body.auth_config ?? item.auth_config, merged, policyOf(body, item), deploymentOf(deps.config), body.end_user_id ?? item.end_user_id);
-  const record = sealProfile(
+  const record = resealProfile(
     deps.serverKeys.current, // re-encrypting moves the profile to the current server key
     { tenant: caller.tenant, agentId: agent.agent_id, slot: opened.keys.binding.slot, generation: item.generation },
-    opened.secret,
+    opened,
     item.record_version + 1,
     merged,
     approvalFor(agent), // an update by the token holder approves the current runner and delivery
     // Settings, usage and test results stay as they are; only values, type spec and expiry change
-    // (each later part wins; assigned into one object: docs/architecture.md, "Performance").
-    Object.assign(
-      {},
-      item,
-      { should_save_session: body.should_save_session ?? item.should_save_session, updated_at: deps.now().toISOString() },
-      spec,
-      { token_expires_at: tokenExpiresAt ?? item.token_expires_at },
-    ),
+    // (each later part wins; assigned into the record itself: docs/architecture.md, "Performance").
+    item,
+    { should_save_session: body.should_save_session ?? item.should_save_session, updated_at: deps.now().toISOString() },
+    spec,
+    { token_expires_at: tokenExpiresAt ?? item.token_expires_at },
   );
   await auditedChange(deps, changeEvent(caller, 'update', record), async () => {
     if (!(await deps.store.profiles.rewrite(record, item)) && !(await landedAnyway(deps, record))) {
