@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,4 +16,11 @@ export function handlerEntry(name: string): string {
 /** True when every named handler file exists (bundling needs them; template-only tests do not). */
 export function handlerEntriesExist(names: readonly string[]): boolean {
   return names.every((n) => existsSync(handlerEntry(n)));
+}
+
+/** Every Lambda handler's name (a file of functions/ without `.ts`), in the directory's order. */
+export function handlerNames(): string[] {
+  return readdirSync(join(REPO_ROOT, 'functions'))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => f.slice(0, -'.ts'.length));
 }

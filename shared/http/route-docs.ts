@@ -77,6 +77,12 @@ const USE_ERRORS = {
 } as const;
 /** The compatible routes answer a token in another format as an unknown one, 404 (docs/api.md, "Kura drop-in"). */
 const COMPATIBLE_USE_400 = USE_ERRORS[400].filter((c) => c !== 'invalid_auth_token');
+/** POST /run_agent and its /api alias answer the same errors. */
+const RUN_AGENT_ERRORS = {
+  ...USE_ERRORS,
+  400: [...COMPATIBLE_USE_400, 'unknown_input_args', 'parameter_conflict', 'missing_input_args', 'not_injectable'],
+  409: ['runner_changed', 'delivery_changed', 'run_conflict', 'reauthorization_required'],
+};
 const OUTBOUND_ERRORS = {
   403: [
     'profile_inactive',
@@ -162,11 +168,7 @@ export const operations: { readonly [K in RouteKey]?: Operation } = {
     examples: EXAMPLES.runAgent,
     status: 200,
     response: RunAgentResponse,
-    errors: {
-      ...USE_ERRORS,
-      400: [...COMPATIBLE_USE_400, 'unknown_input_args', 'parameter_conflict', 'missing_input_args', 'not_injectable'],
-      409: ['runner_changed', 'delivery_changed', 'run_conflict', 'reauthorization_required'],
-    },
+    errors: RUN_AGENT_ERRORS,
   },
   'POST /api/run_agent': {
     operationId: 'runAgentAlias',
@@ -176,11 +178,7 @@ export const operations: { readonly [K in RouteKey]?: Operation } = {
     examples: EXAMPLES.runAgentAlias,
     status: 200,
     response: RunAgentResponse,
-    errors: {
-      ...USE_ERRORS,
-      400: [...COMPATIBLE_USE_400, 'unknown_input_args', 'parameter_conflict', 'missing_input_args', 'not_injectable'],
-      409: ['runner_changed', 'delivery_changed', 'run_conflict', 'reauthorization_required'],
-    },
+    errors: RUN_AGENT_ERRORS,
   },
   'POST /v1/agents': {
     operationId: 'createAgent',

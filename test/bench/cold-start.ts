@@ -12,22 +12,11 @@ import {
   type FunctionBundleSettings,
   functionBuildOptions,
 } from '../../infra/cdk/bundling.ts';
-import { REPO_ROOT } from '../../infra/cdk/paths.ts';
+import { REPO_ROOT, handlerNames } from '../../infra/cdk/paths.ts';
 import type { Budget } from './in-process.ts';
 import { fmt, fmtRatio, median, q, ratio, table } from './lib/stats.ts';
 
-const FUNCTIONS = [
-  'agents',
-  'profiles',
-  'runs',
-  'keys',
-  'webhooks',
-  'meta',
-  'run-worker',
-  'run-failure',
-  'webhook-worker',
-  'webhook-failure',
-];
+const FUNCTIONS = handlerNames();
 
 /** The floor: a bundle holding only the DynamoDB client and the document client. */
 const BASELINE_SOURCE = `

@@ -1,10 +1,9 @@
-import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { bundleFiles, functionBuildOptions } from '#infra/cdk/bundling';
-import { REPO_ROOT } from '#infra/cdk/paths';
+import { REPO_ROOT, handlerNames } from '#infra/cdk/paths';
 
 /** The source files (metafile inputs) an esbuild bundle of a handler pulls in. */
 async function bundledInputs(entry: string): Promise<string[]> {
@@ -56,9 +55,7 @@ describe('function bundles carry only the clients they use', () => {
   });
 });
 
-const FUNCTIONS = readdirSync('functions')
-  .filter((f) => f.endsWith('.ts'))
-  .map((f) => `functions/${f}`);
+const FUNCTIONS = handlerNames().map((name) => `functions/${name}.ts`);
 
 describe('only the meta function bundles the OpenAPI operations', () => {
   it.each(FUNCTIONS)('bundles the route docs (shared/http/route-docs.ts, route-examples.ts) into %s only if it is meta', async (entry) => {
