@@ -1,11 +1,9 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { type Server, createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AddressServer, startAddressServer } from '#test/support/address-server';
 import type { TlsCall } from '#test/support/outbound-calls';
 
 /**
@@ -19,34 +17,6 @@ import type { TlsCall } from '#test/support/outbound-calls';
 const ROOT = join(import.meta.dirname, '../../..');
 const dir = mkdtempSync(join(tmpdir(), 'vault-tls-'));
 const certFile = join(dir, 'cert.pem');
-
-interface TlsServer {
-  readonly server: Server;
-  /** Every TLS connection the server completed, in order. */
-  readonly connections: TLSSocket[];
-  /** For each request, the index in `connections` of the connection it came over. */
-  readonly requests: number[];
-}
-
-function startServer(host: string, port: number, key: Buffer, cert: Buffer): Promise<TlsServer> {
-  const connections: TLSSocket[] = [];
-  const requests: number[] = [];
-  const server = createServer({ key, cert }, (req, res) => {
-    requests.push(connections.indexOf(req.socket as TLSSocket));
-    req.resume();
-    req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end(req.socket.localAddress);
-    });
-  });
-  // Longer than the test: the server never closes a kept-alive connection on its own.
-  server.keepAliveTimeout = 60_000;
-  server.on('secureConnection', (s: TLSSocket) => connections.push(s));
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve({ server, connections, requests }));
-  });
-}
 
 /** Runs the calls in one child process (one pool) that trusts the test certificate (unless `trust` is false). */
 function runCalls(calls: TlsCall[], trust = true): Promise<string[]> {
@@ -62,8 +32,8 @@ function runCalls(calls: TlsCall[], trust = true): Promise<string[]> {
   });
 }
 
-let first: TlsServer;
-let second: TlsServer;
+let first: AddressServer;
+let second: AddressServer;
 let port: number;
 
 beforeAll(async () => {
@@ -93,16 +63,15 @@ beforeAll(async () => {
   );
   const key = readFileSync(keyFile);
   const cert = readFileSync(certFile);
-  first = await startServer('127.0.0.1', 0, key, cert);
-  port = (first.server.address() as AddressInfo).port;
-  second = await startServer('127.0.0.2', port, key, cert);
+  first = await startAddressServer('127.0.0.1', 0, { key, cert });
+  port = first.port;
+  second = await startAddressServer('127.0.0.2', port, { key, cert });
 });
 
 afterAll(async () => {
   for (const s of [first, second]) {
     if (!s) continue;
-    s.server.closeAllConnections();
-    await new Promise<void>((resolve) => s.server.close(() => resolve()));
+    await s.close();
   }
   rmSync(dir, { recursive: true, force: true });
 });

@@ -1,36 +1,6 @@
-import { type Server, createServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MAX_IDLE_MS, type OutboundCall, sendOutbound } from '#shared/outbound/http-client';
-
-/** A loopback server that answers every request with the address it was reached at, and counts its connections. */
-async function startServer(host: string, port = 0): Promise<{ server: Server; port: number; connections: Socket[]; close(): Promise<void> }> {
-  const connections: Socket[] = [];
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end(req.socket.localAddress);
-    });
-  });
-  // Longer than any test here: the server never closes a kept-alive connection on its own.
-  server.keepAliveTimeout = 60_000;
-  server.on('connection', (s: Socket) => connections.push(s));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  return {
-    server,
-    port: (server.address() as AddressInfo).port,
-    connections,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
+import { startAddressServer as startServer } from '#test/support/address-server';
 
 const servers: { close(): Promise<void> }[] = [];
 afterEach(async () => {
